@@ -1,0 +1,3 @@
+//! napi exports: thin wrappers over `crate::core`.
+
+mod sysmem;

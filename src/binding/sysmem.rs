@@ -1,0 +1,30 @@
+//! `systemMemory()`: RSS and container memory, read by Rust from procfs and cgroupfs.
+
+use napi_derive::napi;
+
+use crate::core::sysmem;
+
+/// Memory of this process and its container, as the kernel reports it.
+/// A field is `null` where the platform does not say (not Linux, no cgroup
+/// memory controller, or no limit set).
+#[napi(object)]
+pub struct SystemMemory {
+    /// Resident set size of the process, in bytes.
+    pub rss: Option<f64>,
+    /// The tightest cgroup memory limit over the process's cgroup and its ancestors, in bytes.
+    pub container_limit: Option<f64>,
+    /// Memory charged to the process's cgroup, in bytes.
+    pub container_usage: Option<f64>,
+}
+
+/// Reads RSS (`/proc/self/statm`) and the cgroup v2 (or v1) memory limit and usage.
+/// Cheap (three small file reads); does not touch the JS heap.
+#[napi]
+pub fn system_memory() -> SystemMemory {
+    let m = sysmem::read_own_memory();
+    SystemMemory {
+        rss: m.rss.map(|v| v as f64),
+        container_limit: m.container_limit.map(|v| v as f64),
+        container_usage: m.container_usage.map(|v| v as f64),
+    }
+}

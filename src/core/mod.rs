@@ -1,0 +1,3 @@
+//! Pure-Rust core: no napi types, covered by `cargo test`.
+
+pub mod sysmem;

@@ -1,0 +1,285 @@
+//! Process and container memory as the kernel reports it: resident set size from
+//! `/proc/self/statm`, and the memory limit and usage of the process's cgroup
+//! (v2 `memory.max` / `memory.current`, v1 `memory.limit_in_bytes` /
+//! `memory.usage_in_bytes`).
+//!
+//! Everything reads through a [`Fs`] so the parsing is tested against real file
+//! layouts without touching the machine's own `/proc` and `/sys`.
+
+use std::path::{Path, PathBuf};
+
+/// Memory of this process and the cgroup it runs in. `None` means "not known here"
+/// (no procfs, no cgroup memory controller, or no limit set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SystemMemory {
+    /// Resident set size of the process, in bytes.
+    pub rss: Option<u64>,
+    /// The tightest memory limit on the process's cgroup or any of its ancestors.
+    pub container_limit: Option<u64>,
+    /// Memory charged to the process's cgroup (page cache included, as the kernel counts it).
+    pub container_usage: Option<u64>,
+}
+
+/// Read access to the few kernel files this module needs.
+pub trait Fs {
+    /// The whole file as text, or `None` when it does not exist or cannot be read.
+    fn read(&self, path: &Path) -> Option<String>;
+}
+
+/// The real file system, rooted at `/`.
+pub struct RealFs;
+
+impl Fs for RealFs {
+    fn read(&self, path: &Path) -> Option<String> {
+        std::fs::read_to_string(path).ok()
+    }
+}
+
+/// v1 reports "no limit" as a page-rounded `i64::MAX`; anything at or above this is unlimited.
+const V1_UNLIMITED_FLOOR: u64 = 1 << 62;
+
+/// Reads RSS and the cgroup memory figures. `page_size` converts statm's pages to bytes.
+pub fn read_system_memory(fs: &dyn Fs, page_size: u64) -> SystemMemory {
+    let rss = fs
+        .read(Path::new("/proc/self/statm"))
+        .and_then(|text| parse_statm_rss_pages(&text))
+        .map(|pages| pages.saturating_mul(page_size));
+    let (container_limit, container_usage) = fs
+        .read(Path::new("/proc/self/cgroup"))
+        .map(|text| read_cgroup(fs, &text))
+        .unwrap_or((None, None));
+    SystemMemory {
+        rss,
+        container_limit,
+        container_usage,
+    }
+}
+
+/// [`read_system_memory`] for this process on this machine.
+pub fn read_own_memory() -> SystemMemory {
+    read_system_memory(&RealFs, page_size())
+}
+
+/// Bytes per memory page (statm counts pages).
+#[cfg(unix)]
+pub fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions and only reads a system constant.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if size > 0 {
+        size as u64
+    } else {
+        4096
+    }
+}
+
+/// Bytes per memory page; 4 KiB where the platform cannot say.
+#[cfg(not(unix))]
+pub fn page_size() -> u64 {
+    4096
+}
+
+/// The second field of `/proc/self/statm`: resident pages.
+pub fn parse_statm_rss_pages(statm: &str) -> Option<u64> {
+    statm.split_ascii_whitespace().nth(1)?.parse().ok()
+}
+
+/// Where this process sits in the cgroup hierarchies, from `/proc/self/cgroup`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CgroupPath {
+    /// The unified (v2) hierarchy: `0::/path`.
+    V2(String),
+    /// The v1 memory controller's hierarchy: `N:memory[,…]:/path`.
+    V1Memory(String),
+}
+
+/// Picks the v1 memory controller when there is one (hybrid systems mount both,
+/// and only v1 enforces memory there), otherwise the v2 path.
+pub fn parse_proc_cgroup(text: &str) -> Option<CgroupPath> {
+    let mut v2 = None;
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(id), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        if controllers.split(',').any(|c| c == "memory") {
+            return Some(CgroupPath::V1Memory(path.to_string()));
+        }
+        if id == "0" && controllers.is_empty() {
+            v2 = Some(CgroupPath::V2(path.to_string()));
+        }
+    }
+    v2
+}
+
+/// Parses a limit file: a byte count, or `max` (v2) / a huge number (v1) for "no limit".
+pub fn parse_limit(text: &str) -> Option<u64> {
+    let text = text.trim();
+    if text == "max" {
+        return None;
+    }
+    text.parse::<u64>().ok().filter(|&n| n < V1_UNLIMITED_FLOOR)
+}
+
+fn parse_bytes(text: &str) -> Option<u64> {
+    text.trim().parse().ok()
+}
+
+/// Limit (tightest over the cgroup and its ancestors) and usage (of the cgroup itself).
+fn read_cgroup(fs: &dyn Fs, proc_cgroup: &str) -> (Option<u64>, Option<u64>) {
+    let (mount, rel, limit_file, usage_file) = match parse_proc_cgroup(proc_cgroup) {
+        Some(CgroupPath::V2(p)) => ("/sys/fs/cgroup", p, "memory.max", "memory.current"),
+        Some(CgroupPath::V1Memory(p)) => (
+            "/sys/fs/cgroup/memory",
+            p,
+            "memory.limit_in_bytes",
+            "memory.usage_in_bytes",
+        ),
+        None => return (None, None),
+    };
+    // In a container with a private cgroup namespace the path is "/" and the
+    // mount point is the container's own cgroup; elsewhere walk up from the leaf.
+    let leaf: PathBuf = Path::new(mount).join(rel.trim_start_matches('/'));
+    let usage = fs.read(&leaf.join(usage_file)).and_then(|t| parse_bytes(&t));
+    let mut limit: Option<u64> = None;
+    let mut dir = Some(leaf.as_path());
+    while let Some(d) = dir {
+        if !d.starts_with(mount) {
+            break;
+        }
+        if let Some(l) = fs.read(&d.join(limit_file)).and_then(|t| parse_limit(&t)) {
+            limit = Some(limit.map_or(l, |cur| cur.min(l)));
+        }
+        dir = d.parent();
+    }
+    (limit, usage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// An in-memory file tree with absolute paths.
+    struct FakeFs(HashMap<PathBuf, String>);
+
+    impl FakeFs {
+        fn new(files: &[(&str, &str)]) -> Self {
+            FakeFs(
+                files
+                    .iter()
+                    .map(|(p, t)| (PathBuf::from(p), t.to_string()))
+                    .collect(),
+            )
+        }
+    }
+
+    impl Fs for FakeFs {
+        fn read(&self, path: &Path) -> Option<String> {
+            self.0.get(path).cloned()
+        }
+    }
+
+    #[test]
+    fn statm_second_field_is_resident_pages() {
+        assert_eq!(
+            parse_statm_rss_pages("313377 12345 2000 500 0 40000 0\n"),
+            Some(12345)
+        );
+        assert_eq!(parse_statm_rss_pages("313377"), None);
+        assert_eq!(parse_statm_rss_pages(""), None);
+        assert_eq!(parse_statm_rss_pages("1 x 3"), None);
+    }
+
+    #[test]
+    fn proc_cgroup_prefers_v1_memory_then_v2() {
+        assert_eq!(
+            parse_proc_cgroup("0::/system.slice/app.service\n"),
+            Some(CgroupPath::V2("/system.slice/app.service".into()))
+        );
+        let hybrid = "12:cpu,cpuacct:/a\n9:memory:/docker/abc\n0::/docker/abc\n";
+        assert_eq!(
+            parse_proc_cgroup(hybrid),
+            Some(CgroupPath::V1Memory("/docker/abc".into()))
+        );
+        assert_eq!(parse_proc_cgroup("garbage\n\n"), None);
+        // A path may itself contain ':'.
+        assert_eq!(
+            parse_proc_cgroup("0::/a:b\n"),
+            Some(CgroupPath::V2("/a:b".into()))
+        );
+    }
+
+    #[test]
+    fn limits_parse_max_and_v1_unlimited_as_none() {
+        assert_eq!(parse_limit("max\n"), None);
+        assert_eq!(parse_limit("9223372036854771712\n"), None);
+        assert_eq!(parse_limit("536870912\n"), Some(536_870_912));
+        assert_eq!(parse_limit("-1"), None);
+        assert_eq!(parse_limit(""), None);
+    }
+
+    #[test]
+    fn v2_limit_is_the_tightest_ancestor() {
+        let fs = FakeFs::new(&[
+            ("/proc/self/statm", "100 25 3 4 0 6 0"),
+            ("/proc/self/cgroup", "0::/outer/inner\n"),
+            ("/sys/fs/cgroup/outer/memory.max", "1073741824"),
+            ("/sys/fs/cgroup/outer/inner/memory.max", "max"),
+            ("/sys/fs/cgroup/outer/inner/memory.current", "52428800"),
+        ]);
+        let m = read_system_memory(&fs, 4096);
+        assert_eq!(m.rss, Some(25 * 4096));
+        assert_eq!(m.container_limit, Some(1 << 30));
+        assert_eq!(m.container_usage, Some(52_428_800));
+    }
+
+    #[test]
+    fn v2_in_a_cgroup_namespace_reads_the_mount_root() {
+        let fs = FakeFs::new(&[
+            ("/proc/self/cgroup", "0::/\n"),
+            ("/sys/fs/cgroup/memory.max", "268435456\n"),
+            ("/sys/fs/cgroup/memory.current", "1000\n"),
+        ]);
+        let m = read_system_memory(&fs, 4096);
+        assert_eq!(m.rss, None);
+        assert_eq!(m.container_limit, Some(268_435_456));
+        assert_eq!(m.container_usage, Some(1000));
+    }
+
+    #[test]
+    fn v1_memory_controller() {
+        let fs = FakeFs::new(&[
+            ("/proc/self/cgroup", "4:memory:/docker/abc\n0::/\n"),
+            (
+                "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                "9223372036854771712",
+            ),
+            (
+                "/sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes",
+                "2147483648",
+            ),
+            (
+                "/sys/fs/cgroup/memory/docker/abc/memory.usage_in_bytes",
+                "4096",
+            ),
+        ]);
+        let m = read_system_memory(&fs, 4096);
+        assert_eq!(m.container_limit, Some(2_147_483_648));
+        assert_eq!(m.container_usage, Some(4096));
+    }
+
+    #[test]
+    fn nothing_readable_means_nothing_known() {
+        let m = read_system_memory(&FakeFs::new(&[]), 4096);
+        assert_eq!(m, SystemMemory::default());
+    }
+
+    #[test]
+    fn real_machine_reports_rss_on_linux() {
+        if cfg!(target_os = "linux") {
+            let m = read_system_memory(&RealFs, 4096);
+            assert!(m.rss.unwrap() > 0);
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! leakproof: the native half of the `leakproof` npm package.
+//!
+//! `core` is plain Rust (no napi types) and is what `cargo test` covers;
+//! `binding` is the thin napi layer that exposes it to JavaScript.
+
+pub mod core;
+mod binding;
