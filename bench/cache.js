@@ -1,0 +1,124 @@
+'use strict'
+
+/**
+ * Cache speed and hit ratio, every peer in one run: hit `get`, `set` with eviction,
+ * Zipf 0.9 read-through at 10% capacity and a scan-plus-hot-set trace, with string
+ * and number keys. Prints ns/op, the ratio to lru-cache and hit ratios.
+ */
+const { loadCaches } = require('./peers')
+const { spawnSync } = require('node:child_process')
+const { zipf, scanPlusHot } = require('./traces')
+
+const MAX = 10_000
+const KEYSPACE = 100_000
+const OPS = 2_000_000
+const ROUNDS = 3 // the best of several rounds, after a warm-up round
+
+function timeNs(fn) {
+  const start = process.hrtime.bigint()
+  const result = fn()
+  return { ns: Number(process.hrtime.bigint() - start) / OPS, result }
+}
+
+function workloads(keys) {
+  const zipfRanks = zipf(KEYSPACE, 0.9, OPS)
+  const scanRanks = scanPlusHot(MAX * 2, OPS)
+  const scanKeys = typeof keys[0] === 'string'
+    ? Array.from({ length: scanRanks.reduce((a, b) => Math.max(a, b), 0) + 1 }, (_, i) => 'key:' + i)
+    : null
+  const scanKey = scanKeys === null ? (r) => r : (r) => scanKeys[r]
+  const readThrough = (cache, ranks, keyOf) => {
+    let hits = 0
+    for (let i = 0; i < OPS; i++) {
+      const k = keyOf(ranks[i])
+      if (cache.get(k) !== undefined) hits++
+      else cache.set(k, i)
+    }
+    return hits / OPS
+  }
+  return {
+    'get (hit)': (make) => {
+      const cache = make(MAX)
+      for (let i = 0; i < MAX; i++) cache.set(keys[i], i)
+      return timeNs(() => {
+        let sum = 0
+        for (let i = 0; i < OPS; i++) sum += cache.get(keys[(i * 7919) % MAX])
+        return sum > 0 ? undefined : 'no hits'
+      })
+    },
+    'set (evicting)': (make) => {
+      const cache = make(MAX)
+      return timeNs(() => {
+        for (let i = 0; i < OPS; i++) cache.set(keys[i % KEYSPACE], i)
+      })
+    },
+    'zipf 0.9 read-through': (make) => {
+      const cache = make(MAX)
+      return timeNs(() => readThrough(cache, zipfRanks, (r) => keys[r]))
+    },
+    'scan + hot set': (make) => {
+      const cache = make(MAX)
+      return timeNs(() => readThrough(cache, scanRanks, scanKey))
+    },
+  }
+}
+
+/** Child: runs every workload for one cache and prints the best ns/op of each as JSON. */
+async function measureOne(implName) {
+  const make = (await loadCaches())[implName]
+  const out = {}
+  for (const [keyKind, keys] of Object.entries(keySets())) {
+    for (const [workload, run] of Object.entries(workloads(keys))) {
+      for (let round = 0; round <= ROUNDS; round++) {
+        const { ns, result } = run(make)
+        if (round === 0) continue // warm-up
+        const cell = (out[`${keyKind}\t${workload}`] ??= { ns: Infinity, hitRatio: result })
+        cell.ns = Math.min(cell.ns, ns)
+      }
+    }
+  }
+  process.stdout.write(JSON.stringify(out))
+}
+
+function keySets() {
+  return {
+    string: Array.from({ length: KEYSPACE }, (_, i) => 'key:' + i),
+    number: Array.from({ length: KEYSPACE }, (_, i) => i * 3 + 1),
+  }
+}
+
+/**
+ * Parent: one child process per cache, so no cache's call sites are shared with (and
+ * slowed by) another's, then one table with ratios to lru-cache.
+ */
+async function main() {
+  const names = Object.keys(await loadCaches())
+  const cells = {}
+  for (const name of names) {
+    const child = spawnSync(process.execPath, [__filename, '--impl', name], { encoding: 'utf8' })
+    if (child.status !== 0) throw new Error(`${name}: ${child.stderr}`)
+    cells[name] = JSON.parse(child.stdout)
+  }
+  const results = []
+  for (const cell of Object.keys(cells['lru-cache'])) {
+    const [keys, workload] = cell.split('\t')
+    const base = cells['lru-cache'][cell].ns
+    for (const name of names) {
+      const { ns, hitRatio } = cells[name][cell]
+      results.push({
+        keys,
+        workload,
+        impl: name,
+        'ns/op': ns.toFixed(1),
+        'vs lru-cache': (ns / base).toFixed(2),
+        'hit ratio': typeof hitRatio === 'number' ? hitRatio.toFixed(3) : '',
+      })
+    }
+  }
+  console.table(results)
+  return results
+}
+
+if (process.argv[2] === '--impl') measureOne(process.argv[3])
+else if (require.main === module) main()
+module.exports = { main }
