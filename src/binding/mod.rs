@@ -1,3 +1,3 @@
 //! napi exports: thin wrappers over `crate::core`.
 
-mod sysmem;
+pub mod sysmem;

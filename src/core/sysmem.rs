@@ -140,7 +140,9 @@ fn read_cgroup(fs: &dyn Fs, proc_cgroup: &str) -> (Option<u64>, Option<u64>) {
     // In a container with a private cgroup namespace the path is "/" and the
     // mount point is the container's own cgroup; elsewhere walk up from the leaf.
     let leaf: PathBuf = Path::new(mount).join(rel.trim_start_matches('/'));
-    let usage = fs.read(&leaf.join(usage_file)).and_then(|t| parse_bytes(&t));
+    let usage = fs
+        .read(&leaf.join(usage_file))
+        .and_then(|t| parse_bytes(&t));
     let mut limit: Option<u64> = None;
     let mut dir = Some(leaf.as_path());
     while let Some(d) = dir {

@@ -1,0 +1,17 @@
+// Compiled by `tsc` in `npm run lint`: the declarations must type-check and describe a Map.
+import { BoundedMap, RingBuffer, namedMaps, systemMemory } from '..'
+
+const cache = new BoundedMap<string, { id: number }>({ max: 100, ttl: 1000, policy: 's3-fifo' })
+const asMap: Map<string, { id: number }> = cache
+asMap.set('a', { id: 1 })
+cache.set('b', { id: 2 }, { ttl: Infinity })
+const hit: { id: number } | undefined = cache.get('a')
+for (const [key, value] of cache) console.log(key.length, value.id)
+const bytes = new BoundedMap<string, Buffer>({ maxBytes: 1 << 20, onEvict: (v, k, reason) => console.log(v.length, k, reason) })
+bytes.stats().hitRatio.toFixed(2)
+const ring = new RingBuffer<string>(10, { onDrop: (s) => s.toUpperCase() })
+ring.push('a', 'b')
+const first: string | undefined = ring.at(0)
+const rss: number | undefined = systemMemory().rss
+namedMaps().map((m) => m.name)
+console.log(hit, first, rss)
