@@ -42,30 +42,35 @@ test('lru: evicts in the same order as a naive LRU, and peek/has do not refresh'
 })
 
 /**
- * S3-FIFO as arrays: probation queue `small`, `main`, ghost keys, 2-bit counters.
- * The same rules as lib/bounded-map.js, written out plainly.
+ * S3-FIFO as arrays: probation queue `small` (5% of max), `main`, 2-bit counters kept on
+ * promotion, and ghosts: the keys of the last `round(0.25 * 0.95 * max)` evictions from
+ * probation, minus those that came back since.
  */
 class NaiveS3Fifo {
   constructor(max) {
-    this.max = max; this.small = []; this.main = []; this.ghost = []
+    this.max = max; this.small = []; this.main = []; this.ghostLog = []
+    this.ghostLimit = Math.round(0.25 * 0.95 * max)
     this.freq = new Map(); this.values = new Map(); this.evicted = []
   }
   hit(k) { this.freq.set(k, Math.min(3, this.freq.get(k) + 1)) }
   get(k) { if (!this.values.has(k)) return undefined; this.hit(k); return this.values.get(k) }
   set(k, v) {
     if (this.values.has(k)) { this.values.set(k, v); this.hit(k); return }
+    const gi = this.ghostLog.findIndex((g) => Object.is(g?.key, k))
+    if (gi >= 0) this.ghostLog[gi] = null
     if (this.values.size === this.max) this.evict()
-    const gi = this.ghost.indexOf(k)
-    if (gi >= 0) { this.ghost.splice(gi, 1); this.main.push(k) } else this.small.push(k)
+    if (gi >= 0) this.main.push(k); else this.small.push(k)
     this.freq.set(k, 0); this.values.set(k, v)
   }
   evict() {
     for (;;) {
-      if (this.small.length > 0 && (this.small.length >= 0.1 * this.max || this.main.length === 0)) {
+      if (this.small.length > 0 && (this.small.length >= 0.05 * this.max || this.main.length === 0)) {
         const k = this.small.shift()
-        if (this.freq.get(k) > 0) { this.freq.set(k, 0); this.main.push(k); continue }
-        this.ghost = this.ghost.filter((g) => g !== k); this.ghost.push(k)
-        if (this.ghost.length > this.max) this.ghost.shift()
+        if (this.freq.get(k) > 0) { this.main.push(k); continue }
+        if (this.ghostLimit >= 1) {
+          this.ghostLog.push({ key: k })
+          if (this.ghostLog.length > this.ghostLimit) this.ghostLog.shift()
+        }
         this.drop(k); return
       }
       const k = this.main.shift()

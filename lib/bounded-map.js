@@ -13,9 +13,9 @@ const { registerNamedMap } = require('./registry')
  *
  * Policies:
  * - `lru`: one doubly linked list, least recently used first.
- * - `s3-fifo` (Yang et al., SOSP 2023): a small probation FIFO (10% of the bounds), a
- *   main FIFO, a 2-bit access counter per entry and a ghost list of recently evicted
- *   keys. A hit only bumps the counter, so reads are cheaper than LRU's, and one-time
+ * - `s3-fifo` (Yang et al., SOSP 2023): a small probation FIFO (5% of the bounds), a
+ *   main FIFO, a 2-bit access counter per entry and a ghost list of keys recently
+ *   evicted from probation. A hit only bumps the counter, so reads are cheaper than LRU's, and one-time
  *   keys (scans) leave from probation without displacing the entries that are reused.
  */
 const NONE = -1
@@ -23,7 +23,11 @@ const MAIN = 0 // the LRU list, or S3-FIFO's main queue
 const SMALL = 1 // S3-FIFO's probation queue
 const IN_SMALL = 4 // flag bit in the per-slot `#flags` byte; the low two bits count accesses
 const FREQ_MASK = 3
-const SMALL_SHARE = 0.1
+// Tuned by simulation (docs/benchmarks.md): a 5% probation queue and ghosts for a
+// quarter of the main queue reach 0.68 hit ratio on Zipf 0.9 at 10% capacity, where the
+// paper's 10% / full-size ghosts reach 0.67 and LRU 0.60.
+const SMALL_SHARE = 0.05
+const GHOST_SHARE = 0.25
 
 const POLICIES = ['lru', 's3-fifo']
 const OPTIONS = ['max', 'maxBytes', 'ttl', 'sizeOf', 'onEvict', 'policy', 'name', 'now']
@@ -54,7 +58,7 @@ function defaultSizeOf(value) {
  * @template K, V
  */
 class BoundedMap {
-  #index = new Map()
+  #index = new Map() // key -> slot (>= 0), or a ghost marker (< 0) for s3-fifo
   #keys = []
   #vals = []
   #next = new Int32Array(0)
@@ -66,10 +70,12 @@ class BoundedMap {
   #capacity = 0 // slots allocated in the typed columns
   #used = 0 // slots ever handed out (the rest of the columns is untouched)
   #free = [] // freed slots, reused first
-  #heads = new Int32Array([NONE, NONE])
-  #tails = new Int32Array([NONE, NONE])
-  #counts = new Float64Array(2) // entries per queue
-  #queueBytes = new Float64Array(2)
+  #head = NONE // LRU: least recently used; S3-FIFO: oldest of the main queue
+  #tail = NONE
+  #smallHead = NONE // S3-FIFO's probation queue, oldest first
+  #smallTail = NONE
+  #smallCount = 0
+  #smallBytes = 0
 
   #lru
   #max
@@ -136,7 +142,7 @@ class BoundedMap {
     if (maxBytes !== undefined) this.#sizes = new Float64Array(0)
     if (!this.#lru) {
       this.#flags = new Uint8Array(0)
-      this.#ghosts = new GhostKeys()
+      this.#ghosts = new GhostKeys(this.#index)
     }
     if (name !== undefined) registerNamedMap(this)
     if (entries !== undefined && entries !== null) {
@@ -156,7 +162,7 @@ class BoundedMap {
 
   /** Number of entries held (entries past their TTL count until they are freed). */
   get size() {
-    return this.#index.size
+    return this.#ghosts === null ? this.#index.size : this.#index.size - this.#ghosts.size
   }
 
   /** `'BoundedMap'`. */
@@ -167,7 +173,7 @@ class BoundedMap {
   /** The value for `key`, counting a hit (and recency or frequency) or a miss. */
   get(key) {
     const slot = this.#index.get(key)
-    if (slot === undefined) {
+    if (slot === undefined || slot < 0) {
       this.#misses++
       return undefined
     }
@@ -179,7 +185,7 @@ class BoundedMap {
     }
     this.#hits++
     if (this.#lru) {
-      if (slot !== this.#tails[MAIN]) this.#moveToTail(MAIN, slot)
+      if (slot !== this.#tail) this.#moveToTail(slot)
     } else {
       const f = this.#flags[slot]
       if ((f & FREQ_MASK) !== FREQ_MASK) this.#flags[slot] = f + 1
@@ -190,14 +196,14 @@ class BoundedMap {
   /** The value for `key` without counting a hit or touching recency. */
   peek(key) {
     const slot = this.#index.get(key)
-    if (slot === undefined || (this.#expires !== null && this.#isStale(slot))) return undefined
+    if (slot === undefined || slot < 0 || (this.#expires !== null && this.#isStale(slot))) return undefined
     return this.#vals[slot]
   }
 
   /** Whether `key` is held and not past its TTL. Does not touch recency. */
   has(key) {
     const slot = this.#index.get(key)
-    return slot !== undefined && (this.#expires === null || !this.#isStale(slot))
+    return slot !== undefined && slot >= 0 && (this.#expires === null || !this.#isStale(slot))
   }
 
   /**
@@ -212,6 +218,15 @@ class BoundedMap {
     if (key === 0) key = 0 // normalise -0 to +0, as Map does
     const size = this.#sizes === null ? 0 : this.#measure(value, key)
     let slot = this.#index.get(key)
+    let ghost = false
+    if (slot !== undefined && slot < 0) {
+      // A ghost: the key was evicted from probation not long ago. It comes back to
+      // main, and to the end of the iteration order like any new key.
+      this.#ghosts.take(slot)
+      this.#index.delete(key)
+      slot = undefined
+      ghost = true
+    }
     if (size > this.#maxBytes) {
       if (slot !== undefined) this.#remove(slot, 'set')
       this.#rejected++
@@ -225,7 +240,7 @@ class BoundedMap {
       if (this.#sizes !== null) this.#resize(slot, size)
       this.#setExpiry(slot, ttl)
       if (this.#lru) {
-        if (slot !== this.#tails[MAIN]) this.#moveToTail(MAIN, slot)
+        if (slot !== this.#tail) this.#moveToTail(slot)
       } else {
         const f = this.#flags[slot]
         if ((f & FREQ_MASK) !== FREQ_MASK) this.#flags[slot] = f + 1
@@ -235,21 +250,29 @@ class BoundedMap {
       this.#flush()
       return this
     }
-    this.#evictUntilFits(1, size, NONE)
-    slot = this.#allocate()
+    const recycled = this.#lru && this.#sizes === null && this.#index.size >= this.#max
+    if (recycled) {
+      slot = this.#recycleLeastRecent()
+    } else {
+      this.#evictUntilFits(1, size, NONE)
+      slot = this.#allocate()
+    }
     this.#index.set(key, slot)
     this.#keys[slot] = key
     this.#vals[slot] = value
-    let queue = MAIN
-    if (!this.#lru) {
-      queue = this.#ghosts.take(key) ? MAIN : SMALL
-      this.#flags[slot] = queue === SMALL ? IN_SMALL : 0
-    }
     if (this.#sizes !== null) {
       this.#sizes[slot] = size
       this.#bytes += size
     }
-    this.#link(queue, slot)
+    if (this.#lru) {
+      if (!recycled) this.#link(slot)
+    } else if (ghost) {
+      this.#flags[slot] = 0
+      this.#link(slot)
+    } else {
+      this.#flags[slot] = IN_SMALL
+      this.#linkSmall(slot)
+    }
     if (ttl !== 0 || this.#expires !== null) this.#setExpiry(slot, ttl)
     this.#flush()
     return this
@@ -258,7 +281,7 @@ class BoundedMap {
   /** Removes `key`; true if it was held (and not past its TTL). */
   delete(key) {
     const slot = this.#index.get(key)
-    if (slot === undefined) return false
+    if (slot === undefined || slot < 0) return false
     const live = this.#expires === null || !this.#isStale(slot)
     this.#remove(slot, live ? 'delete' : 'expire')
     this.#flush()
@@ -268,7 +291,7 @@ class BoundedMap {
   /** Removes every entry (each goes to `onEvict` with reason `'clear'`). */
   clear() {
     if (this.#onEvict !== null) {
-      for (const [key, slot] of this.#index) this.#pending.push(this.#vals[slot], key, 'clear')
+      for (const [key, slot] of this.#index) if (slot >= 0) this.#pending.push(this.#vals[slot], key, 'clear')
     }
     this.#index.clear()
     this.#keys = []
@@ -286,10 +309,8 @@ class BoundedMap {
       this.#expiry.clear()
     }
     if (this.#ghosts !== null) this.#ghosts.clear()
-    this.#heads.fill(NONE)
-    this.#tails.fill(NONE)
-    this.#counts.fill(0)
-    this.#queueBytes.fill(0)
+    this.#head = this.#tail = this.#smallHead = this.#smallTail = NONE
+    this.#smallCount = this.#smallBytes = 0
     this.#bytes = 0
     this.#cancelTimer()
     this.#flush()
@@ -301,7 +322,7 @@ class BoundedMap {
       throw new TypeError(`${errors.describe(callback)} is not a function`)
     }
     this.#index.forEach((slot, key) => {
-      if (this.#expires === null || !this.#isStale(slot)) {
+      if (this.#isLive(slot)) {
         callback.call(thisArg, this.#vals[slot], key, this)
       }
     })
@@ -310,21 +331,21 @@ class BoundedMap {
   /** Live `[key, value]` pairs in insertion order. */
   *entries() {
     for (const [key, slot] of this.#index) {
-      if (this.#expires === null || !this.#isStale(slot)) yield [key, this.#vals[slot]]
+      if (this.#isLive(slot)) yield [key, this.#vals[slot]]
     }
   }
 
   /** Live keys in insertion order. */
   *keys() {
     for (const [key, slot] of this.#index) {
-      if (this.#expires === null || !this.#isStale(slot)) yield key
+      if (this.#isLive(slot)) yield key
     }
   }
 
   /** Live values in insertion order. */
   *values() {
     for (const slot of this.#index.values()) {
-      if (this.#expires === null || !this.#isStale(slot)) yield this.#vals[slot]
+      if (this.#isLive(slot)) yield this.#vals[slot]
     }
   }
 
@@ -338,7 +359,7 @@ class BoundedMap {
    */
   getRemainingTTL(key) {
     const slot = this.#index.get(key)
-    if (slot === undefined) return 0
+    if (slot === undefined || slot < 0) return 0
     if (this.#expires === null || this.#expires[slot] === 0) return Infinity
     return Math.max(0, this.#expires[slot] - this.#now())
   }
@@ -365,7 +386,7 @@ class BoundedMap {
   stats() {
     const lookups = this.#hits + this.#misses
     return {
-      size: this.#index.size,
+      size: this.size,
       bytes: this.#bytes,
       hits: this.#hits,
       misses: this.#misses,
@@ -391,6 +412,9 @@ class BoundedMap {
       wider.set(column)
       return wider
     }
+    // Size the value columns in step, so they never hold more slack than the typed ones.
+    this.#keys.length = capacity
+    this.#vals.length = capacity
     this.#next = widen(this.#next, Int32Array)
     this.#prev = widen(this.#prev, Int32Array)
     if (this.#flags !== null) this.#flags = widen(this.#flags, Uint8Array)
@@ -402,12 +426,34 @@ class BoundedMap {
     this.#capacity = capacity
   }
 
-  /** Unlinks and frees `slot`, queueing `(value, key, reason)` for `onEvict`. */
-  #remove(slot, reason) {
+  /**
+   * The LRU fast path for a full map: evicts the least recently used entry and hands its
+   * slot back already at the tail of the list, saving an unlink, a free and a link.
+   */
+  #recycleLeastRecent() {
+    const slot = this.#head
     const key = this.#keys[slot]
     const value = this.#vals[slot]
     this.#index.delete(key)
-    this.#unlink(this.#queueOf(slot), slot)
+    if (slot !== this.#tail) this.#moveToTail(slot)
+    if (this.#expires !== null) {
+      this.#expires[slot] = 0
+      this.#gens[slot]++
+    }
+    this.#evictions++
+    if (this.#onEvict !== null) this.#pending.push(value, key, 'evict')
+    return slot
+  }
+
+  /**
+   * Unlinks and frees `slot`, queueing `(value, key, reason)` for `onEvict`. With
+   * `asGhost`, the key stays in the index as an S3-FIFO ghost when one may be kept.
+   */
+  #remove(slot, reason, asGhost = false) {
+    const key = this.#keys[slot]
+    const value = this.#vals[slot]
+    if (!asGhost || !this.#ghosts.add(key, this.#ghostLimit())) this.#index.delete(key)
+    this.#unlink(slot)
     this.#keys[slot] = undefined
     this.#vals[slot] = undefined
     if (this.#sizes !== null) {
@@ -451,85 +497,119 @@ class BoundedMap {
     return this.#flags !== null && (this.#flags[slot] & IN_SMALL) !== 0 ? SMALL : MAIN
   }
 
-  #link(queue, slot) {
-    const tail = this.#tails[queue]
+  /** Appends `slot` to the main (or LRU) list. */
+  #link(slot) {
+    const tail = this.#tail
     this.#prev[slot] = tail
     this.#next[slot] = NONE
-    if (tail === NONE) this.#heads[queue] = slot
+    if (tail === NONE) this.#head = slot
     else this.#next[tail] = slot
-    this.#tails[queue] = slot
-    this.#counts[queue]++
-    if (this.#sizes !== null) this.#queueBytes[queue] += this.#sizes[slot]
+    this.#tail = slot
   }
 
-  #unlink(queue, slot) {
+  /** Appends `slot` to the probation queue. */
+  #linkSmall(slot) {
+    const tail = this.#smallTail
+    this.#prev[slot] = tail
+    this.#next[slot] = NONE
+    if (tail === NONE) this.#smallHead = slot
+    else this.#next[tail] = slot
+    this.#smallTail = slot
+    this.#smallCount++
+    if (this.#sizes !== null) this.#smallBytes += this.#sizes[slot]
+  }
+
+  /** Takes `slot` out of whichever list holds it. */
+  #unlink(slot) {
     const p = this.#prev[slot]
     const n = this.#next[slot]
-    if (p === NONE) this.#heads[queue] = n
+    if (this.#queueOf(slot) === MAIN) {
+      if (p === NONE) this.#head = n
+      else this.#next[p] = n
+      if (n === NONE) this.#tail = p
+      else this.#prev[n] = p
+      return
+    }
+    if (p === NONE) this.#smallHead = n
     else this.#next[p] = n
-    if (n === NONE) this.#tails[queue] = p
+    if (n === NONE) this.#smallTail = p
     else this.#prev[n] = p
-    this.#counts[queue]--
-    if (this.#sizes !== null) this.#queueBytes[queue] -= this.#sizes[slot]
+    this.#smallCount--
+    if (this.#sizes !== null) this.#smallBytes -= this.#sizes[slot]
   }
 
-  #moveToTail(queue, slot) {
-    this.#unlink(queue, slot)
-    this.#link(queue, slot)
+  /** Moves a main-list `slot` that is not the tail to the tail. */
+  #moveToTail(slot) {
+    const next = this.#next
+    const prev = this.#prev
+    const n = next[slot]
+    const p = prev[slot]
+    if (p === NONE) this.#head = n
+    else next[p] = n
+    prev[n] = p
+    const tail = this.#tail
+    next[tail] = slot
+    prev[slot] = tail
+    next[slot] = NONE
+    this.#tail = slot
   }
 
   /** Evicts until `extraCount` more entries of `extraBytes` fit; never evicts `keep`. */
   #evictUntilFits(extraCount, extraBytes, keep) {
     const floor = keep === NONE ? 0 : 1
-    while (
-      this.#index.size > floor &&
-      (this.#index.size + extraCount > this.#max || this.#bytes + extraBytes > this.#maxBytes)
-    ) {
+    for (;;) {
+      const size = this.size
+      if (size <= floor || (size + extraCount <= this.#max && this.#bytes + extraBytes <= this.#maxBytes)) return
       this.#evictOne(keep)
     }
   }
 
   #evictOne(keep) {
     if (this.#lru) {
-      const victim = this.#heads[MAIN]
+      const victim = this.#head
       this.#remove(victim === keep ? this.#next[victim] : victim, 'evict')
       return
     }
-    // S3-FIFO: take from probation while it holds more than its share, else from main.
-    // Entries that were reused get another round (promotion to main, or a counter
-    // decrement at the back of main), so each call removes exactly one entry.
+    // S3-FIFO: take from probation while it holds its share, else from main. Entries
+    // that were reused get another round (promotion to main, or a counter decrement at
+    // the back of main), so each call removes exactly one entry.
     for (;;) {
-      const small = this.#heads[SMALL]
-      if (small !== NONE && (this.#smallIsOver() || this.#heads[MAIN] === NONE)) {
+      const small = this.#smallHead
+      if (small !== NONE && (this.#smallIsFull() || this.#head === NONE)) {
         if ((this.#flags[small] & FREQ_MASK) !== 0 || small === keep) {
-          this.#unlink(SMALL, small)
-          this.#flags[small] = 0
-          this.#link(MAIN, small)
+          this.#unlink(small)
+          this.#flags[small] &= FREQ_MASK // leaves probation, keeps its count
+          this.#link(small)
           continue
         }
-        this.#ghosts.add(this.#keys[small], this.#ghostLimit())
-        this.#remove(small, 'evict')
+        this.#remove(small, 'evict', true)
         return
       }
-      const victim = this.#heads[MAIN]
+      const victim = this.#head
       const f = this.#flags[victim]
       if (f === 0 && victim !== keep) {
         this.#remove(victim, 'evict')
         return
       }
       this.#flags[victim] = f === 0 ? 0 : f - 1
-      this.#moveToTail(MAIN, victim)
+      if (victim !== this.#tail) this.#moveToTail(victim)
     }
   }
 
-  #smallIsOver() {
-    if (this.#counts[SMALL] >= SMALL_SHARE * this.#max) return true
-    return this.#sizes !== null && this.#queueBytes[SMALL] >= SMALL_SHARE * this.#maxBytes
+  #smallIsFull() {
+    if (this.#smallCount >= SMALL_SHARE * this.#max) return true
+    return this.#sizes !== null && this.#smallBytes >= SMALL_SHARE * this.#maxBytes
   }
 
-  /** Ghosts remembered: as many as the map holds entries. */
+  /**
+   * Ghosts remembered: a quarter of the main queue's share of `max`. A map bounded only
+   * in bytes has no fixed share: a quarter of main's current count, rounded up to a power
+   * of two so that the ghost ring is not resized on every eviction.
+   */
   #ghostLimit() {
-    return this.#max === Infinity ? this.#index.size : this.#max
+    if (this.#max !== Infinity) return Math.round(GHOST_SHARE * this.#max * (1 - SMALL_SHARE))
+    const main = this.size - this.#smallCount
+    return 2 ** Math.ceil(Math.log2(Math.max(16, GHOST_SHARE * main)))
   }
 
   // ---- bytes ----
@@ -564,7 +644,7 @@ class BoundedMap {
     const delta = size - this.#sizes[slot]
     this.#sizes[slot] = size
     this.#bytes += delta
-    this.#queueBytes[this.#queueOf(slot)] += delta
+    if (this.#queueOf(slot) === SMALL) this.#smallBytes += delta
   }
 
   // ---- time ----
@@ -575,6 +655,11 @@ class BoundedMap {
     if (ttl === undefined) return this.#ttl
     if (ttl === Infinity) return 0
     return errors.checkPositiveFinite('set options.ttl', ttl)
+  }
+
+  /** Whether an index value is an entry (not a ghost) whose TTL has not passed. */
+  #isLive(slot) {
+    return slot >= 0 && (this.#expires === null || !this.#isStale(slot))
   }
 
   #isStale(slot) {
@@ -599,7 +684,7 @@ class BoundedMap {
     this.#expires[slot] = at
     this.#expiry.push(at, slot, this.#gens[slot])
     // Stale heap entries pile up when keys are re-set: drop them once they dominate.
-    if (this.#expiry.length > 2 * this.#index.size + 64) {
+    if (this.#expiry.length > 2 * this.size + 64) {
       this.#expiry.compact((s, gen) => this.#gens[s] === gen)
     }
     if (at < this.#timerAt) this.#schedule()

@@ -1,78 +1,79 @@
 'use strict'
 
 /**
- * The ghost queue of S3-FIFO: keys (never values) recently evicted from the probation
- * queue, oldest first, bounded in count. A key seen again while it is a ghost skips
- * probation. Stored as a ring of keys plus a Map from key to its ring position, so
- * adding, looking up and expiring a ghost are O(1) and keys of any type work.
+ * The ghost queue of S3-FIFO: keys (never values) recently evicted from probation, so a
+ * key that comes back soon skips probation.
+ *
+ * Ghosts live in the owning map's own key index, as negative markers (`~position`), and
+ * in a ring of keys here, oldest overwritten first. Sharing the index means a miss costs
+ * no extra lookup to ask "is this a ghost?", and turning an evicted entry into a ghost is
+ * one `Map.set` instead of a delete plus an insert elsewhere. The ring never holds a stale
+ * key: a ghost that is taken back leaves an empty position behind.
  */
+const EMPTY = Symbol('empty')
+
 class GhostKeys {
+  #index
   #ring = []
-  #head = 0 // position of the oldest ghost in the ring
-  #filled = 0 // ring positions in use, stale or not
-  #position = new Map()
+  #next = 0 // ring position written next: the oldest ghost, or empty
+  #count = 0
 
-  /** Number of live ghosts. */
+  /** @param {Map<unknown, number>} index the owning map's key index. */
+  constructor(index) {
+    this.#index = index
+  }
+
+  /** Number of ghosts. */
   get size() {
-    return this.#position.size
+    return this.#count
   }
 
-  /** Removes `key` if it is a ghost; tells whether it was. */
-  take(key) {
-    return this.#position.delete(key)
-  }
-
-  /** Adds `key` as the newest ghost, keeping at most `limit` ghosts. */
+  /**
+   * Makes `key` (already in the index, its entry just evicted) a ghost, dropping the
+   * oldest ghost when `limit` are already kept. Returns false, leaving the index alone,
+   * when no ghost may be kept.
+   */
   add(key, limit) {
-    if (limit < 1) return
-    this.#position.delete(key)
-    while (this.#position.size >= limit) this.#dropOldest()
-    if (this.#filled === this.#ring.length) this.#rebuild()
-    const at = (this.#head + this.#filled) % this.#ring.length
+    if (limit < 1) return false
+    if (limit !== this.#ring.length) this.#resize(limit)
+    const at = this.#next
+    const oldest = this.#ring[at]
+    if (oldest !== EMPTY) this.#index.delete(oldest)
+    else this.#count++
     this.#ring[at] = key
-    this.#position.set(key, at)
-    this.#filled++
+    this.#index.set(key, ~at)
+    this.#next = at + 1 === this.#ring.length ? 0 : at + 1
+    return true
   }
 
-  /** Forgets every ghost. */
+  /** Forgets the ghost behind `marker`; the caller removes or reuses its index entry. */
+  take(marker) {
+    this.#ring[~marker] = EMPTY
+    this.#count--
+  }
+
+  /** Forgets every ghost (the caller clears the index). */
   clear() {
     this.#ring = []
-    this.#head = 0
-    this.#filled = 0
-    this.#position.clear()
+    this.#next = 0
+    this.#count = 0
   }
 
-  #dropOldest() {
-    // Positions whose key was taken or re-added elsewhere are stale: skip them.
-    for (;;) {
-      const key = this.#ring[this.#head]
-      const live = this.#position.get(key) === this.#head
-      this.#ring[this.#head] = undefined
-      this.#head = (this.#head + 1) % this.#ring.length
-      this.#filled--
-      if (live) {
-        this.#position.delete(key)
-        return
-      }
+  /** Keeps the newest ghosts in a ring of `length` positions, renumbering their markers. */
+  #resize(length) {
+    const kept = []
+    for (let i = 0; i < this.#ring.length; i++) {
+      const key = this.#ring[(this.#next + i) % this.#ring.length]
+      if (key !== EMPTY) kept.push(key)
     }
-  }
-
-  /** Copies the live ghosts, oldest first, into a ring with room to spare. */
-  #rebuild() {
-    const old = this.#ring
-    const ring = new Array(Math.max(16, this.#position.size * 2))
-    let live = 0
-    for (let i = 0; i < this.#filled; i++) {
-      const at = (this.#head + i) % old.length
-      const key = old[at]
-      if (this.#position.get(key) !== at) continue
-      ring[live] = key
-      this.#position.set(key, live)
-      live++
-    }
-    this.#ring = ring
-    this.#head = 0
-    this.#filled = live
+    for (const key of kept.splice(0, Math.max(0, kept.length - length))) this.#index.delete(key)
+    this.#ring = new Array(length).fill(EMPTY)
+    kept.forEach((key, i) => {
+      this.#ring[i] = key
+      this.#index.set(key, ~i)
+    })
+    this.#count = kept.length
+    this.#next = kept.length === length ? 0 : kept.length
   }
 }
 
