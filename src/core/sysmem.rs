@@ -277,6 +277,77 @@ mod tests {
         assert_eq!(m, SystemMemory::default());
     }
 
+    /// xorshift64*: a small deterministic generator for the property tests.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    #[test]
+    fn property_limit_is_the_minimum_over_random_v2_hierarchies() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for _ in 0..2000 {
+            let depth = rng.below(6) as usize;
+            let names: Vec<String> = (0..depth)
+                .map(|i| format!("n{i}x{}", rng.below(99)))
+                .collect();
+            let mut files: Vec<(String, String)> = Vec::new();
+            let mut expected: Option<u64> = None;
+            // The mount root and every directory down to the leaf may carry a limit.
+            for level in 0..=depth {
+                let dir = std::iter::once("/sys/fs/cgroup".to_string())
+                    .chain(names[..level].iter().cloned())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                match rng.below(4) {
+                    0 => {}
+                    1 => files.push((format!("{dir}/memory.max"), "max\n".into())),
+                    2 => files.push((format!("{dir}/memory.max"), "garbage".into())),
+                    _ => {
+                        let limit = 1 + rng.below(1 << 40);
+                        expected = Some(expected.map_or(limit, |e: u64| e.min(limit)));
+                        files.push((format!("{dir}/memory.max"), format!("{limit}\n")));
+                    }
+                }
+            }
+            let leaf = format!("/{}", names.join("/"));
+            files.push(("/proc/self/cgroup".into(), format!("0::{leaf}\n")));
+            let refs: Vec<(&str, &str)> = files
+                .iter()
+                .map(|(p, t)| (p.as_str(), t.as_str()))
+                .collect();
+            let got = read_system_memory(&FakeFs::new(&refs), 4096).container_limit;
+            assert_eq!(got, expected, "{files:?}");
+        }
+    }
+
+    #[test]
+    fn property_parsers_never_panic_on_arbitrary_text() {
+        let mut rng = Rng(42);
+        let alphabet = b"0123456789 :\n/-maxemory,\t\xff";
+        for _ in 0..20_000 {
+            let len = rng.below(40) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.below(alphabet.len() as u64) as usize])
+                .collect();
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = parse_statm_rss_pages(&text);
+            let _ = parse_proc_cgroup(&text);
+            let _ = parse_limit(&text);
+            let fs = FakeFs::new(&[("/proc/self/cgroup", &text), ("/proc/self/statm", &text)]);
+            let _ = read_system_memory(&fs, 4096);
+        }
+    }
+
     #[test]
     fn real_machine_reports_rss_on_linux() {
         if cfg!(target_os = "linux") {
