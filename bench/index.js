@@ -18,7 +18,7 @@ async function main() {
   }
   console.log(JSON.stringify(machine))
   const results = { machine }
-  console.log('\n# Caches: ns/op and hit ratio (best of 3 rounds, one process per cache)')
+  console.log('\n# Caches: ns/op (best of 2 rounds x 3 interleaved processes per cache) and hit ratio')
   results.cache = await require('./cache').main()
   console.log('\n# Caches: memory')
   results.memory = await require('./memory').main()

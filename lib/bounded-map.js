@@ -1,5 +1,6 @@
 'use strict'
 
+const { inspect } = require('node:util')
 const errors = require('./errors')
 const { coarseNow } = require('./clock')
 const { ExpiryQueue } = require('./expiry-queue')
@@ -227,53 +228,9 @@ class BoundedMap {
       slot = undefined
       ghost = true
     }
-    if (size > this.#maxBytes) {
-      if (slot !== undefined) this.#remove(slot, 'set')
-      this.#rejected++
-      if (this.#onEvict !== null) this.#pending.push(value, key, 'too-large')
-      this.#flush()
-      return this
-    }
-    if (slot !== undefined) {
-      const old = this.#vals[slot]
-      this.#vals[slot] = value
-      if (this.#sizes !== null) this.#resize(slot, size)
-      this.#setExpiry(slot, ttl)
-      if (this.#lru) {
-        if (slot !== this.#tail) this.#moveToTail(slot)
-      } else {
-        const f = this.#flags[slot]
-        if ((f & FREQ_MASK) !== FREQ_MASK) this.#flags[slot] = f + 1
-      }
-      this.#evictUntilFits(0, 0, slot)
-      if (this.#onEvict !== null && old !== value) this.#pending.push(old, key, 'set')
-      this.#flush()
-      return this
-    }
-    const recycled = this.#lru && this.#sizes === null && this.#index.size >= this.#max
-    if (recycled) {
-      slot = this.#recycleLeastRecent()
-    } else {
-      this.#evictUntilFits(1, size, NONE)
-      slot = this.#allocate()
-    }
-    this.#index.set(key, slot)
-    this.#keys[slot] = key
-    this.#vals[slot] = value
-    if (this.#sizes !== null) {
-      this.#sizes[slot] = size
-      this.#bytes += size
-    }
-    if (this.#lru) {
-      if (!recycled) this.#link(slot)
-    } else if (ghost) {
-      this.#flags[slot] = 0
-      this.#link(slot)
-    } else {
-      this.#flags[slot] = IN_SMALL
-      this.#linkSmall(slot)
-    }
-    if (ttl !== 0 || this.#expires !== null) this.#setExpiry(slot, ttl)
+    if (size > this.#maxBytes) this.#reject(slot, key, value)
+    else if (slot === undefined) this.#insert(key, value, size, ttl, ghost)
+    else this.#update(slot, key, value, size, ttl)
     this.#flush()
     return this
   }
@@ -354,6 +311,13 @@ class BoundedMap {
     return this.entries()
   }
 
+  /** Shows the live entries, as `util.inspect` shows a Map's. */
+  [inspect.custom](depth, options) {
+    if (depth < 0) return `[BoundedMap(${this.size})]`
+    const shown = inspect(new Map(this.entries()), { ...options, depth: options.depth === null ? null : options.depth - 1 })
+    return `BoundedMap(${this.size}) ${shown.replace(/^Map\(\d+\) /, '')}`
+  }
+
   /**
    * Milliseconds until `key` expires: `Infinity` if it has no TTL, 0 if it is not held.
    */
@@ -395,6 +359,58 @@ class BoundedMap {
       rejected: this.#rejected,
       hitRatio: lookups === 0 ? 0 : this.#hits / lookups,
     }
+  }
+
+  // ---- set, in its three cases ----
+
+  #insert(key, value, size, ttl, ghost) {
+    let slot
+    const recycled = this.#lru && this.#sizes === null && this.#index.size >= this.#max
+    if (recycled) {
+      slot = this.#recycleLeastRecent()
+    } else {
+      this.#evictUntilFits(1, size, NONE)
+      slot = this.#allocate()
+    }
+    this.#index.set(key, slot)
+    this.#keys[slot] = key
+    this.#vals[slot] = value
+    if (this.#sizes !== null) {
+      this.#sizes[slot] = size
+      this.#bytes += size
+    }
+    if (this.#lru) {
+      if (!recycled) this.#link(slot)
+    } else if (ghost) {
+      this.#flags[slot] = 0
+      this.#link(slot)
+    } else {
+      this.#flags[slot] = IN_SMALL
+      this.#linkSmall(slot)
+    }
+    if (ttl !== 0 || this.#expires !== null) this.#setExpiry(slot, ttl)
+  }
+
+  #update(slot, key, value, size, ttl) {
+    const old = this.#vals[slot]
+    this.#vals[slot] = value
+    if (this.#sizes !== null) this.#resize(slot, size)
+    this.#setExpiry(slot, ttl)
+    if (this.#lru) {
+      if (slot !== this.#tail) this.#moveToTail(slot)
+    } else {
+      const f = this.#flags[slot]
+      if ((f & FREQ_MASK) !== FREQ_MASK) this.#flags[slot] = f + 1
+    }
+    this.#evictUntilFits(0, 0, slot)
+    if (this.#onEvict !== null && old !== value) this.#pending.push(old, key, 'set')
+  }
+
+  /** A value larger than maxBytes: not stored, and the key's old entry goes. */
+  #reject(slot, key, value) {
+    if (slot !== undefined) this.#remove(slot, 'set')
+    this.#rejected++
+    if (this.#onEvict !== null) this.#pending.push(value, key, 'too-large')
   }
 
   // ---- storage ----
