@@ -11,7 +11,7 @@ const { zipf, scanPlusHot } = require('./traces')
 
 const MAX = 10_000
 const KEYSPACE = 100_000
-const OPS = 1_000_000
+const OPS = 2_000_000
 const WARMUP = 2 // untimed rounds first: the caches are compared at steady state
 const ROUNDS = 2 // timed rounds per process
 const PASSES = Number(process.env.BENCH_PASSES) || 3 // processes per cache, interleaved

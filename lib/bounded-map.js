@@ -174,7 +174,8 @@ class BoundedMap {
   /** The value for `key`, counting a hit (and recency or frequency) or a miss. */
   get(key) {
     const slot = this.#index.get(key)
-    if (slot === undefined || slot < 0) {
+    // One comparison rejects both a miss (undefined) and an S3-FIFO ghost (negative).
+    if (!(slot >= 0)) {
       this.#misses++
       return undefined
     }
