@@ -10,10 +10,12 @@ const binding = require('./binding.js')
 const { BoundedMap } = require('./lib/bounded-map')
 const { RingBuffer } = require('./lib/ring-buffer')
 const { namedMaps } = require('./lib/registry')
+const { watch } = require('./lib/watch')
 
 module.exports = {
   BoundedMap,
   RingBuffer,
   namedMaps,
+  watch,
   systemMemory: binding.systemMemory,
 }

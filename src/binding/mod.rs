@@ -1,3 +1,4 @@
 //! napi exports: thin wrappers over `crate::core`.
 
 pub mod sysmem;
+pub mod watcher;

@@ -1,0 +1,160 @@
+'use strict'
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const path = require('node:path')
+const { execFileSync } = require('node:child_process')
+const { Worker } = require('node:worker_threads')
+const { watch } = require('..')
+
+const root = path.join(__dirname, '..')
+
+test('bad options are refused with the option named', () => {
+  const cases = [
+    [{ intervalMs: 0 }, RangeError, /intervalMs/],
+    [{ intervalMs: '5' }, TypeError, /intervalMs/],
+    [{ warmupMs: -1 }, RangeError, /warmupMs/],
+    [{ confidence: 1 }, RangeError, /confidence/],
+    [{ confidence: 0 }, RangeError, /confidence/],
+    [{ heapThreshold: 1.5 }, RangeError, /heapThreshold/],
+    [{ window: 5, minPoints: 8 }, RangeError, /window/],
+    [{ minPoints: 2 }, RangeError, /minPoints/],
+    [{ snapshots: 'on' }, RangeError, /snapshots/],
+    [{ dir: '' }, TypeError, /dir/],
+    [{ forceGc: 'yes' }, TypeError, /forceGc/],
+    [{ maxSnapshots: 1.5 }, RangeError, /maxSnapshots/],
+    [{ beforeSnapshot: 1 }, TypeError, /beforeSnapshot/],
+    [{ interval: 100 }, TypeError, /interval/],
+  ]
+  for (const [options, Ctor, mentions] of cases) {
+    assert.throws(() => watch(options), (err) => {
+      assert.ok(err instanceof Ctor, `${JSON.stringify(options)}: ${err}`)
+      assert.match(err.message, mentions)
+      assert.match(err.code, /^ERR_LEAKPROOF_(INVALID|UNKNOWN)_OPTION$/)
+      return true
+    })
+  }
+})
+
+test('one watcher per thread; stop() ends it and a new one can start', () => {
+  const w = watch({ intervalMs: 50, sites: false })
+  assert.equal(watch(), w)
+  assert.throws(() => watch({ intervalMs: 50 }), { code: 'ERR_LEAKPROOF_ALREADY_WATCHING' })
+  w.stop()
+  w.stop()
+  const again = watch({ intervalMs: 50, sites: false })
+  assert.notEqual(again, w)
+  again.stop()
+})
+
+test('the watcher takes floors (forcing a GC when none ran) and stop() leaves nothing running', () => {
+  const out = execFileSync(process.execPath, ['-e', `
+    const { watch } = require('.')
+    const fs = require('node:fs')
+    const ourThreads = () => process.platform !== 'linux' ? 0 : fs.readdirSync('/proc/self/task')
+      .filter((t) => fs.readFileSync('/proc/self/task/' + t + '/comm', 'utf8').startsWith('leakproof')).length
+    const before = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap')
+    const w = watch({ intervalMs: 30, gcBudget: 0.9, sites: false })
+    let threadsWhileRunning
+    const samples = []
+    w.on('sample', (s) => samples.push(s))
+    const keep = setInterval(() => {}, 1000)
+    setTimeout(() => {
+      threadsWhileRunning = ourThreads()
+      w.stop()
+      clearInterval(keep)
+      setImmediate(() => {
+        const after = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap')
+        console.log(JSON.stringify({ samples: samples.length, forced: samples.filter((s) => s.forcedGc).length, before, after, stats: w.stats(), threadsWhileRunning, threadsAfter: ourThreads() }))
+      })
+    }, 400)
+  `], { cwd: root, encoding: 'utf8', timeout: 30_000 })
+  const r = JSON.parse(out)
+  assert.ok(r.samples >= 5, out)
+  assert.ok(r.forced >= 1, 'an idle process runs no major GC: the watcher asks for one')
+  assert.deepStrictEqual(r.after, r.before)
+  assert.equal(r.stats.running, false)
+  if (process.platform === 'linux') {
+    assert.equal(r.threadsWhileRunning, 1, 'one native watcher thread while running')
+    assert.equal(r.threadsAfter, 0, 'no native thread after stop()')
+  }
+})
+
+test('a running watcher does not keep the process alive', () => {
+  const started = Date.now()
+  execFileSync(process.execPath, ['-e', "require('.').watch({ intervalMs: 60000 })"], { cwd: root, timeout: 20_000 })
+  assert.ok(Date.now() - started < 15_000)
+})
+
+test('a watcher in a worker thread samples its own heap and the worker exits by itself', async () => {
+  const worker = new Worker(`
+    const { parentPort, threadId } = require('node:worker_threads')
+    const { watch } = require(${JSON.stringify(root)})
+    const w = watch({ intervalMs: 30, sites: false })
+    const keepAlive = setInterval(() => {}, 1000)
+    w.once('sample', (s) => {
+      parentPort.postMessage({ sample: s, threadId })
+      clearInterval(keepAlive) // from here only the watcher runs: it must not hold the worker
+    })
+  `, { eval: true })
+  const message = await new Promise((resolve, reject) => {
+    worker.once('message', resolve)
+    worker.once('error', reject)
+  })
+  assert.equal(message.sample.threadId, message.threadId)
+  assert.ok(message.threadId > 0)
+  assert.ok(message.sample.heapUsed > 0)
+  // The watcher is still running in the worker; its thread and timer must not hold it.
+  const code = await Promise.race([
+    new Promise((resolve) => worker.once('exit', resolve)),
+    new Promise((resolve) => setTimeout(() => resolve('still running'), 10_000).unref()),
+  ])
+  if (code === 'still running') await worker.terminate()
+  assert.equal(code, 0)
+})
+
+test('the register preload reports bad environment values once and keeps watching', () => {
+  const log = path.join(require('node:os').tmpdir(), `leakproof-log-${process.pid}.jsonl`)
+  const out = execFileSync(process.execPath, ['-r', './register.js', '-e', `
+    const { watch } = require('.')
+    const w = watch()
+    console.log(JSON.stringify(w.options))
+    w.stop()
+  `], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 20_000,
+    env: {
+      ...process.env,
+      LEAKPROOF_INTERVAL_MS: 'soon',
+      LEAKPROOF_WARMUP_MS: '-5',
+      LEAKPROOF_CONFIDENCE: '0.95',
+      LEAKPROOF_SNAPSHOTS: 'sometimes',
+      LEAKPROOF_FORCE_GC: 'maybe',
+      LEAKPROOF_TYPO: '1',
+      LEAKPROOF_LOG: log,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const options = JSON.parse(out)
+  assert.equal(options.intervalMs, 10_000)
+  assert.equal(options.warmupMs, 60_000)
+  assert.equal(options.confidence, 0.95)
+  assert.equal(options.snapshots, 'auto')
+  assert.equal(options.forceGc, true)
+})
+
+test('the register preload writes its problems to stderr and never crashes the app', () => {
+  const { spawnSync } = require('node:child_process')
+  const r = spawnSync(process.execPath, ['-r', './register.js', '-e', 'console.log("app ran")'], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 20_000,
+    env: { ...process.env, LEAKPROOF_INTERVAL_MS: 'soon', LEAKPROOF_DIR: '/proc/no/such/dir', LEAKPROOF_LOG: '/proc/no/such/log' },
+  })
+  assert.equal(r.status, 0)
+  assert.match(r.stdout, /app ran/)
+  const problems = r.stderr.split('\n').filter((l) => l.startsWith('leakproof:'))
+  assert.equal(problems.length, 1, r.stderr)
+  assert.match(problems[0], /LEAKPROOF_INTERVAL_MS="soon".*default, 10000/)
+})

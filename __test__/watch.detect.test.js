@@ -1,0 +1,56 @@
+'use strict'
+
+// The detector on real services: leaking and healthy child processes serving http on
+// 127.0.0.1 under load from inside the process, each for a bounded time.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const { execFile } = require('node:child_process')
+const path = require('node:path')
+
+const SERVICE = path.join(__dirname, 'fixtures', 'service.js')
+
+/** Runs a scenario; resolves with its events. */
+function runService(scenario, durationMs, dir) {
+  return new Promise((resolve, reject) => {
+    const args = [SERVICE, scenario, String(durationMs), ...(dir ? [dir] : [])]
+    execFile(process.execPath, args, { timeout: durationMs + 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`${scenario}: ${err.message}\n${stderr}`))
+      resolve(stdout.trim().split('\n').map((line) => JSON.parse(line)))
+    })
+  })
+}
+
+const leaks = (events) => events.filter((e) => e.type === 'leak')
+
+test('a heap leak is found as kind "heap", with its rate and a projection to the heap limit', async () => {
+  const events = await runService('heap-leak', 9_000)
+  const heap = leaks(events).filter((e) => e.kind === 'heap')
+  assert.ok(heap.length > 0, JSON.stringify(leaks(events)))
+  const [first] = heap
+  assert.ok(first.slopeBytesPerSec > 64 * 1024)
+  assert.ok(first.confidence >= 0.99)
+  assert.ok(first.limit > first.current)
+  assert.ok(first.projectedLimitAt > first.time)
+  assert.ok(first.since < first.time)
+  assert.equal(first.pid > 0 && typeof first.threadId, 'number')
+  assert.ok(!leaks(events).some((e) => e.kind === 'external'), 'a heap leak is not an external one')
+  // Repeated only when worse: far fewer reports than samples.
+  assert.ok(heap.length < events.filter((e) => e.type === 'sample').length / 4)
+})
+
+test('a Buffer leak is found as kind "external"', async () => {
+  const events = await runService('buffer-leak', 9_000)
+  assert.ok(leaks(events).some((e) => e.kind === 'external'), JSON.stringify(leaks(events)))
+})
+
+test('a healthy GC sawtooth never raises a leak', async () => {
+  const events = await runService('sawtooth', 10_000)
+  assert.deepStrictEqual(leaks(events), [])
+  assert.ok(events.filter((e) => e.type === 'sample').length >= 20)
+})
+
+test('a cache that warms up to its capacity and then stays flat never raises a leak', async () => {
+  const events = await runService('warm-cache', 10_000)
+  assert.deepStrictEqual(leaks(events), [])
+})

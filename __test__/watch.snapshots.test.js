@@ -1,0 +1,162 @@
+'use strict'
+
+// Heap snapshots written by V8 for real, into real directories: private modes, atomic
+// rename, retention, cooldown, and every reason to skip.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { execFileSync } = require('node:child_process')
+const { SnapshotStore } = require('../lib/snapshots')
+
+const isRoot = process.getuid?.() === 0
+
+function tempDir() {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-snap-'))
+}
+
+function store(dir, overrides = {}) {
+  return new SnapshotStore({ dir, maxSnapshots: 3, maxDiskBytes: 2 ** 30, cooldownMs: 0, memoryFactor: 1, ...overrides })
+}
+
+const heapUsed = () => process.memoryUsage().heapUsed
+
+/** Mounts a tmpfs (root only); returns its path, or null where mounting is not allowed. */
+function mountTmpfs(options) {
+  if (!isRoot || process.platform !== 'linux') return null
+  const dir = tempDir()
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir], { stdio: 'ignore' })
+    return dir
+  } catch {
+    return null
+  }
+}
+
+function unmount(dir) {
+  execFileSync('umount', [dir], { stdio: 'ignore' })
+}
+
+test('a snapshot is private, complete, and appears under its final name only', async () => {
+  const parent = tempDir()
+  const dir = path.join(parent, 'snaps')
+  const result = await store(dir).capture('leak', { heapUsed: heapUsed() })
+  assert.equal(result.reason, 'leak')
+  assert.ok(result.bytes > 0 && result.durationMs >= 0)
+  assert.equal(fs.statSync(dir).mode & 0o777, 0o700)
+  assert.equal(fs.statSync(result.path).mode & 0o777, 0o600)
+  assert.deepStrictEqual(fs.readdirSync(dir), [path.basename(result.path)])
+  assert.match(path.basename(result.path), /^leakproof-.*-leak\.heapsnapshot$/)
+  const snapshot = JSON.parse(fs.readFileSync(result.path, 'utf8'))
+  assert.ok(snapshot.snapshot.meta.node_fields.includes('id'))
+})
+
+test('retention keeps the newest maxSnapshots files, never the ones to keep', async () => {
+  const dir = tempDir()
+  const s = store(dir, { maxSnapshots: 2 })
+  const first = await s.capture('leak', { heapUsed: heapUsed() })
+  const second = await s.capture('leak-worse', { heapUsed: heapUsed() })
+  const third = await s.capture('follow-up', { heapUsed: heapUsed(), keep: [first.path] })
+  assert.deepStrictEqual(s.list().map((f) => f.path).sort(), [first.path, third.path].sort())
+  assert.ok(!fs.existsSync(second.path))
+})
+
+test('a second snapshot within the cooldown is skipped with the reason', async () => {
+  const dir = tempDir()
+  const s = store(dir, { cooldownMs: 60_000 })
+  assert.ok('path' in (await s.capture('leak', { heapUsed: heapUsed() })))
+  const skipped = await s.capture('leak', { heapUsed: heapUsed() })
+  assert.equal(skipped.skipped, 'cooldown')
+  assert.equal(s.list().length, 1)
+})
+
+test('a spent disk budget skips the snapshot', async () => {
+  const dir = tempDir()
+  const skipped = await store(dir, { maxDiskBytes: 1000 }).capture('leak', { heapUsed: heapUsed() })
+  assert.equal(skipped.skipped, 'disk-budget')
+  assert.deepStrictEqual(fs.readdirSync(dir), [])
+})
+
+test('too little free memory skips the snapshot', async () => {
+  const skipped = await store(tempDir(), { memoryFactor: 1e9 }).capture('leak', { heapUsed: heapUsed() })
+  assert.equal(skipped.skipped, 'memory')
+})
+
+test('a directory that cannot be written skips the snapshot', async () => {
+  // A path under a regular file can never be created, whoever runs the test.
+  const file = path.join(tempDir(), 'a-file')
+  fs.writeFileSync(file, '')
+  const skipped = await store(path.join(file, 'snaps')).capture('leak', { heapUsed: heapUsed() })
+  assert.equal(skipped.skipped, 'dir-not-writable')
+})
+
+test('a read-only file system skips the snapshot', { skip: !isRoot && 'needs root to mount a read-only tmpfs' }, async (t) => {
+  const dir = mountTmpfs('ro,size=1m')
+  if (dir === null) return t.skip('mounting is not allowed here')
+  try {
+    const skipped = await store(dir).capture('leak', { heapUsed: heapUsed() })
+    assert.equal(skipped.skipped, 'dir-not-writable')
+  } finally {
+    unmount(dir)
+  }
+})
+
+test('a disk that fills up during the write leaves no file, and gives the space back', { skip: !isRoot && 'needs root to mount a tmpfs' }, async (t) => {
+  const size = Math.ceil(heapUsed() * 2.5 * 1.5)
+  const dir = mountTmpfs(`size=${size}`)
+  if (dir === null) return t.skip('mounting is not allowed here')
+  try {
+    // The checks pass; then, just before V8 writes, something else fills the disk.
+    const filler = path.join(dir, 'filler')
+    const s = store(dir, {
+      beforeSnapshot: () => {
+        const fd = fs.openSync(filler, 'w')
+        const block = Buffer.alloc(64 * 1024)
+        try {
+          for (;;) fs.writeSync(fd, block)
+        } catch (err) {
+          assert.equal(err.code, 'ENOSPC')
+        } finally {
+          fs.closeSync(fd)
+        }
+        fs.truncateSync(filler, fs.statSync(filler).size - 16 * 1024)
+      },
+    })
+    const result = await s.capture('leak', { heapUsed: heapUsed() })
+    assert.equal(result.skipped, 'write-failed', JSON.stringify(result))
+    assert.deepStrictEqual(fs.readdirSync(dir), ['filler'])
+    // Nothing holds the deleted partial file open: its space is free again.
+    const held = fs.readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir)
+      } catch {
+        return false
+      }
+    })
+    assert.deepStrictEqual(held, [])
+  } finally {
+    unmount(dir)
+  }
+})
+
+test('the watcher writes a baseline and a follow-up snapshot of a leaking service', async () => {
+  const dir = tempDir()
+  const out = execFileSync(process.execPath, [path.join(__dirname, 'fixtures', 'service.js'), 'heap-leak', '30000', dir], {
+    encoding: 'utf8',
+    timeout: 90_000,
+    maxBuffer: 64 * 1024 * 1024,
+  })
+  const events = out.trim().split('\n').map((l) => JSON.parse(l))
+  const snaps = events.filter((e) => e.type === 'snapshot')
+  assert.ok(snaps.length >= 2, JSON.stringify(events.filter((e) => e.type.startsWith('snapshot'))))
+  assert.equal(snaps[0].role, 'baseline')
+  assert.equal(snaps[1].role, 'follow-up')
+  assert.equal(snaps[1].baseline, snaps[0].path)
+  for (const s of snaps) assert.equal(fs.statSync(s.path).mode & 0o777, 0o600)
+  assert.ok(fs.readdirSync(dir).every((name) => !name.endsWith('.tmp')))
+  const sites = events.find((e) => e.type === 'sites')
+  assert.ok(sites, 'allocation sites are ranked after a heap leak')
+  assert.match(sites.sites[0].url, /service\.js$/, JSON.stringify(sites.sites))
+})

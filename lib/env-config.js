@@ -1,0 +1,72 @@
+'use strict'
+
+const { DEFAULTS, resolveOptions } = require('./watch')
+
+/**
+ * Environment variables read by `leakproof/register`, each mapped to a `watch()` option.
+ * Numbers are plain decimals (`LEAKPROOF_INTERVAL_MS=5000`), booleans `1`/`0`/`true`/`false`.
+ */
+const ENV = {
+  LEAKPROOF_DIR: ['dir', 'string'],
+  LEAKPROOF_SNAPSHOTS: ['snapshots', 'string'],
+  LEAKPROOF_INTERVAL_MS: ['intervalMs', 'number'],
+  LEAKPROOF_WARMUP_MS: ['warmupMs', 'number'],
+  LEAKPROOF_MIN_DURATION_MS: ['minDurationMs', 'number'],
+  LEAKPROOF_WINDOW: ['window', 'number'],
+  LEAKPROOF_MIN_POINTS: ['minPoints', 'number'],
+  LEAKPROOF_MIN_GROWTH_BYTES: ['minGrowthBytes', 'number'],
+  LEAKPROOF_MIN_RATE_BYTES_PER_SEC: ['minRateBytesPerSec', 'number'],
+  LEAKPROOF_CONFIDENCE: ['confidence', 'number'],
+  LEAKPROOF_FORCE_GC: ['forceGc', 'boolean'],
+  LEAKPROOF_GC_BUDGET: ['gcBudget', 'number'],
+  LEAKPROOF_HEAP_THRESHOLD: ['heapThreshold', 'number'],
+  LEAKPROOF_RSS_THRESHOLD: ['rssThreshold', 'number'],
+  LEAKPROOF_MAX_SNAPSHOTS: ['maxSnapshots', 'number'],
+  LEAKPROOF_MAX_DISK_BYTES: ['maxDiskBytes', 'number'],
+  LEAKPROOF_COOLDOWN_MS: ['cooldownMs', 'number'],
+  LEAKPROOF_SNAPSHOT_MEMORY_FACTOR: ['snapshotMemoryFactor', 'number'],
+  LEAKPROOF_FOLLOW_UP_GROWTH_BYTES: ['followUpGrowthBytes', 'number'],
+  LEAKPROOF_NEAR_HEAP_LIMIT: ['nearHeapLimit', 'boolean'],
+  LEAKPROOF_SITES: ['sites', 'boolean'],
+  LEAKPROOF_SITES_WINDOW_MS: ['sitesWindowMs', 'number'],
+}
+
+function parse(raw, type) {
+  const text = raw.trim()
+  if (type === 'string') return text
+  if (type === 'boolean') {
+    if (/^(1|true|yes|on)$/i.test(text)) return true
+    if (/^(0|false|no|off)$/i.test(text)) return false
+    return text
+  }
+  return text !== '' && Number.isFinite(Number(text)) ? Number(text) : text
+}
+
+/**
+ * `watch()` options from `env`, keeping the default for each bad value.
+ * @returns {{ options: object, log: string | undefined, problems: string[] }}
+ */
+function configFromEnv(env) {
+  const problems = []
+  const options = {}
+  for (const [name, [option, type]] of Object.entries(ENV)) {
+    if (env[name] === undefined || env[name] === '') continue
+    const value = parse(env[name], type)
+    try {
+      resolveOptions({ ...options, [option]: value })
+      options[option] = value
+    } catch (err) {
+      const fallback = DEFAULTS[option] === undefined ? 'unset' : JSON.stringify(DEFAULTS[option])
+      problems.push(`ignoring ${name}=${JSON.stringify(env[name])} (${err.message}); using the default, ${fallback}`)
+    }
+  }
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('LEAKPROOF_') && !(name in ENV) && name !== 'LEAKPROOF_LOG' && name !== 'LEAKPROOF_TRACK_LISTENERS') {
+      problems.push(`ignoring unknown variable ${name}`)
+    }
+  }
+  const log = env.LEAKPROOF_LOG === undefined || env.LEAKPROOF_LOG === '' ? undefined : env.LEAKPROOF_LOG
+  return { options, log, problems }
+}
+
+module.exports = { configFromEnv, ENV }

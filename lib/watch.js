@@ -1,0 +1,347 @@
+'use strict'
+
+const { EventEmitter } = require('node:events')
+const v8 = require('node:v8')
+const vm = require('node:vm')
+const { PerformanceObserver, constants: perfConstants } = require('node:perf_hooks')
+const { threadId } = require('node:worker_threads')
+const { NativeWatcher } = require('../binding.js')
+const errors = require('./errors')
+const { SnapshotStore } = require('./snapshots')
+const { SiteProfiler, growingSites } = require('./sites')
+
+const MiB = 1024 * 1024
+
+/** Every option of `watch()` with its default. */
+const DEFAULTS = Object.freeze({
+  intervalMs: 10_000,
+  warmupMs: 60_000,
+  minDurationMs: 60_000,
+  window: 30,
+  minPoints: 8,
+  minGrowthBytes: 8 * MiB,
+  minRateBytesPerSec: 1024,
+  confidence: 0.999,
+  forceGc: true,
+  gcBudget: 0.01,
+  heapThreshold: 0.85,
+  rssThreshold: 0.9,
+  snapshots: 'auto',
+  dir: undefined,
+  maxSnapshots: 4,
+  maxDiskBytes: 1024 * MiB,
+  cooldownMs: 10 * 60_000,
+  snapshotMemoryFactor: 2,
+  followUpGrowthBytes: 32 * MiB,
+  nearHeapLimit: true,
+  beforeSnapshot: undefined,
+  afterSnapshot: undefined,
+  sites: true,
+  sitesWindowMs: undefined,
+  sitesSamplingBytes: 512 * 1024,
+  sitesTop: 5,
+})
+
+const GC_MAJOR = perfConstants.NODE_PERFORMANCE_GC_MAJOR
+
+/** Checks every option; returns the full settings with defaults filled in. */
+function resolveOptions(options = {}) {
+  errors.checkOptionsObject('watch', options, Object.keys(DEFAULTS))
+  const o = { ...DEFAULTS }
+  for (const [key, value] of Object.entries(options)) if (value !== undefined) o[key] = value
+  for (const key of ['intervalMs', 'minDurationMs', 'minRateBytesPerSec', 'minGrowthBytes', 'maxDiskBytes', 'snapshotMemoryFactor', 'followUpGrowthBytes', 'sitesSamplingBytes']) {
+    errors.checkPositiveFinite(`options.${key}`, o[key])
+  }
+  for (const key of ['window', 'minPoints', 'maxSnapshots', 'sitesTop']) errors.checkPositiveInteger(`options.${key}`, o[key])
+  for (const key of ['warmupMs', 'cooldownMs']) {
+    if (typeof o[key] !== 'number') throw errors.invalidOptionType(`options.${key}`, 'a number >= 0', o[key])
+    if (!(o[key] >= 0) || o[key] === Infinity) throw errors.invalidOptionRange(`options.${key}`, 'a finite number >= 0', o[key])
+  }
+  for (const key of ['confidence', 'heapThreshold', 'rssThreshold', 'gcBudget']) {
+    if (typeof o[key] !== 'number') throw errors.invalidOptionType(`options.${key}`, 'a number between 0 and 1', o[key])
+    if (!(o[key] > 0 && o[key] < 1) && !(key !== 'confidence' && key !== 'gcBudget' && o[key] === 1)) {
+      throw errors.invalidOptionRange(`options.${key}`, 'a number between 0 and 1', o[key])
+    }
+  }
+  if (o.minPoints < 3) throw errors.invalidOptionRange('options.minPoints', 'an integer >= 3', o.minPoints)
+  if (o.window < o.minPoints) throw errors.invalidOptionRange('options.window', `an integer >= minPoints (${o.minPoints})`, o.window)
+  for (const key of ['forceGc', 'nearHeapLimit', 'sites']) {
+    if (typeof o[key] !== 'boolean') throw errors.invalidOptionType(`options.${key}`, 'a boolean', o[key])
+  }
+  if (o.snapshots !== 'auto' && o.snapshots !== 'off') {
+    throw errors.invalidOptionRange('options.snapshots', "'auto' or 'off'", o.snapshots)
+  }
+  if (o.dir !== undefined && (typeof o.dir !== 'string' || o.dir === '')) {
+    throw errors.invalidOptionType('options.dir', 'a non-empty path string', o.dir)
+  }
+  for (const key of ['beforeSnapshot', 'afterSnapshot']) {
+    if (o[key] !== undefined) errors.checkFunction(`options.${key}`, o[key])
+  }
+  if (o.sitesWindowMs === undefined) o.sitesWindowMs = 2 * o.intervalMs
+  errors.checkPositiveFinite('options.sitesWindowMs', o.sitesWindowMs)
+  return o
+}
+
+let current = null // this thread's watcher
+
+/**
+ * Watches this thread's memory for leaks. One watcher per thread: calling `watch()` again
+ * returns the running watcher, or throws `ERR_LEAKPROOF_ALREADY_WATCHING` when given options.
+ * @param {object} [options] see the README for every option and its default.
+ * @returns {Watcher}
+ */
+function watch(options) {
+  if (current !== null) {
+    if (options === undefined) return current
+    throw errors.codedError(
+      Error,
+      'ERR_LEAKPROOF_ALREADY_WATCHING',
+      'watch() is already running in this thread: stop() it first, or call watch() without options to get it',
+    )
+  }
+  current = new Watcher(resolveOptions(options))
+  return current
+}
+
+/**
+ * The leak detector of one thread. Events (each with `time`, `pid`, `threadId`):
+ * `sample`, `leak`, `threshold`, `snapshot`, `snapshot-skipped`, `sites`, `error`.
+ */
+class Watcher extends EventEmitter {
+  #options
+  #native
+  #observer
+  #timer
+  #gc = null
+  #gcCostMs = 0 // forced GC time not yet paid back by the budget
+  #forcedGcs = 0
+  #majorGcsSeen = 0
+  #intervalMin = null // lowest { heap, external } seen after a major GC this interval
+  #heapAboveThreshold = false
+  #store = null
+  #baseline = null // { path, heapUsed } of the first snapshot of a leak
+  #capturing = false
+  #sites = null
+  #stopped = false
+  #startedAt = Date.now()
+
+  /** Use `watch()`. */
+  constructor(options) {
+    super()
+    this.#options = options
+    const o = options
+    this.#native = new NativeWatcher(
+      {
+        window: o.window,
+        minPoints: o.minPoints,
+        warmupMs: o.warmupMs,
+        minDurationMs: o.minDurationMs,
+        minGrowthBytes: o.minGrowthBytes,
+        minRateBytesPerSec: o.minRateBytesPerSec,
+        confidence: o.confidence,
+        sampleIntervalMs: o.intervalMs,
+        rssThreshold: o.rssThreshold,
+        startedAt: this.#startedAt,
+      },
+      (json) => this.#onNativeEvent(json),
+    )
+    if (o.forceGc) this.#gc = requestableGc()
+    if (o.snapshots === 'auto' && o.dir !== undefined) {
+      this.#store = new SnapshotStore({
+        dir: o.dir,
+        maxSnapshots: o.maxSnapshots,
+        maxDiskBytes: o.maxDiskBytes,
+        cooldownMs: o.cooldownMs,
+        memoryFactor: o.snapshotMemoryFactor,
+        beforeSnapshot: o.beforeSnapshot,
+        afterSnapshot: o.afterSnapshot,
+      })
+      if (o.nearHeapLimit) this.nearHeapLimit = armNearHeapLimit()
+    }
+    this.#observer = new PerformanceObserver((list) => this.#onGcEntries(list.getEntries()))
+    this.#observer.observe({ entryTypes: ['gc'] })
+    this.#timer = setInterval(() => this.#tick(), o.intervalMs)
+    this.#timer.unref()
+  }
+
+  /** The settings in force, defaults filled in. */
+  get options() {
+    return { ...this.#options }
+  }
+
+  /** Counters: floors are taken every `intervalMs`; `forcedGcs` were requested by the watcher. */
+  stats() {
+    return { forcedGcs: this.#forcedGcs, majorGcsSeen: this.#majorGcsSeen, running: !this.#stopped }
+  }
+
+  /** Stops everything the watcher started: the thread, the timer, the GC observer, sampling. */
+  stop() {
+    if (this.#stopped) return
+    this.#stopped = true
+    clearInterval(this.#timer)
+    this.#observer.disconnect()
+    this.#native.stop()
+    if (this.#sites !== null) this.#sites.stop()
+    if (current === this) current = null
+  }
+
+  #event(type, fields) {
+    const event = { type, time: Date.now(), pid: process.pid, threadId, ...fields }
+    // An 'error' nobody listens to would throw from EventEmitter and crash the app the
+    // watcher is there to protect: it becomes a process warning instead.
+    if (type === 'error' && this.listenerCount('error') === 0) {
+      process.emitWarning(`leakproof watcher: ${event.during}: ${event.error}`, { code: 'LEAKPROOF_WATCH_ERROR' })
+      return
+    }
+    this.emit(type, event)
+  }
+
+  #onGcEntries(entries) {
+    if (this.#stopped) return
+    for (const entry of entries) {
+      const kind = entry.detail?.kind ?? entry.kind
+      if (kind !== GC_MAJOR) continue
+      this.#majorGcsSeen++
+      this.#noteFloor()
+    }
+  }
+
+  /** Keeps the lowest heap and external seen after major GCs in this interval. */
+  #noteFloor() {
+    const heap = v8.getHeapStatistics().used_heap_size
+    const { external } = process.memoryUsage()
+    const m = this.#intervalMin
+    if (m === null) this.#intervalMin = { heap, external }
+    else {
+      m.heap = Math.min(m.heap, heap)
+      m.external = Math.min(m.external, external)
+    }
+  }
+
+  #tick() {
+    if (this.#stopped) return
+    let forced = false
+    let gcMs = 0
+    // No major GC this interval (a slow leak may not cause one for minutes): ask for a
+    // full GC ourselves, within the budget, for a clean floor.
+    if (this.#intervalMin === null && this.#gc !== null) {
+      this.#gcCostMs = Math.max(0, this.#gcCostMs - this.#options.gcBudget * this.#options.intervalMs)
+      if (this.#gcCostMs === 0) {
+        const t0 = performance.now()
+        this.#gc()
+        gcMs = performance.now() - t0
+        this.#gcCostMs += gcMs
+        this.#forcedGcs++
+        forced = true
+        this.#noteFloor()
+      }
+    }
+    const floor = this.#intervalMin
+    this.#intervalMin = null
+    if (floor === null) return
+    const stats = v8.getHeapStatistics()
+    const time = Date.now()
+    const limit = stats.heap_size_limit
+    this.#native.recordFloor('heap', time, floor.heap, limit)
+    this.#native.recordFloor('external', time, floor.external, null)
+    // Physical, not reserved: only heap pages actually touched are in RSS.
+    this.#native.recordHeapResident(stats.total_physical_size, floor.external)
+    this.#event('sample', { heapUsed: floor.heap, external: floor.external, heapLimit: limit, forcedGc: forced, gcDurationMs: gcMs })
+    this.#checkHeapThreshold(floor.heap, limit)
+    if (this.#baseline !== null && floor.heap >= this.#baseline.heapUsed + this.#options.followUpGrowthBytes) {
+      this.#capture('follow-up', floor.heap)
+    }
+  }
+
+  #checkHeapThreshold(heapUsed, limit) {
+    const above = heapUsed >= this.#options.heapThreshold * limit
+    if (above && !this.#heapAboveThreshold) {
+      this.#event('threshold', { kind: 'heap', current: heapUsed, limit })
+      this.#capture('threshold', heapUsed)
+    }
+    this.#heapAboveThreshold = above
+  }
+
+  #onNativeEvent(json) {
+    if (this.#stopped) return
+    const { type, ...fields } = JSON.parse(json)
+    this.#event(type, fields)
+    const heapUsed = v8.getHeapStatistics().used_heap_size
+    if (type === 'leak' && fields.kind !== 'native') this.#capture(this.#baseline === null ? 'leak' : 'leak-worse', heapUsed)
+    if (type === 'threshold') this.#capture('threshold', heapUsed)
+    if (type === 'leak' && fields.kind === 'heap' && this.#options.sites) this.#rankSites()
+  }
+
+  /** Writes a snapshot: the first is the baseline, later ones pair with it for a diff. */
+  async #capture(reason, heapUsed) {
+    if (this.#store === null || this.#capturing || this.#stopped) return
+    if (reason === 'follow-up' && this.#baseline?.followedUp) return
+    this.#capturing = true
+    try {
+      const keep = this.#baseline === null ? [] : [this.#baseline.path]
+      const result = await this.#store.capture(reason, { heapUsed, keep })
+      // Writing a snapshot takes several times the heap in native memory, and the
+      // allocator keeps some of it: native floors from before no longer compare.
+      if (!('skipped' in result) || result.skipped === 'write-failed') this.#native.resetNative()
+      if ('skipped' in result) {
+        this.#event('snapshot-skipped', result)
+        return
+      }
+      const role = this.#baseline === null ? 'baseline' : 'follow-up'
+      this.#event('snapshot', { ...result, role, ...(role === 'follow-up' ? { baseline: this.#baseline.path } : {}) })
+      if (role === 'baseline') this.#baseline = { path: result.path, heapUsed }
+      else this.#baseline.followedUp = true
+    } catch (err) {
+      this.#event('error', { error: err.message, during: 'snapshot' })
+    } finally {
+      this.#capturing = false
+    }
+  }
+
+  /** Samples allocations for `sitesWindowMs` twice and reports the sites whose live bytes grew. */
+  async #rankSites() {
+    if (this.#sites !== null) return
+    const profiler = new SiteProfiler(this.#options.sitesSamplingBytes)
+    this.#sites = profiler
+    const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref())
+    try {
+      await profiler.start()
+      await wait(this.#options.sitesWindowMs)
+      if (this.#stopped) return
+      const before = await profiler.liveBySite()
+      await wait(this.#options.sitesWindowMs)
+      if (this.#stopped) return
+      const after = await profiler.liveBySite()
+      this.#event('sites', { windowMs: this.#options.sitesWindowMs, sites: growingSites(before, after, this.#options.sitesTop) })
+    } catch (err) {
+      if (!this.#stopped) this.#event('error', { error: err.message, during: 'sites' })
+    } finally {
+      profiler.stop()
+      if (this.#sites === profiler) this.#sites = null
+    }
+  }
+}
+
+/** A function that runs a full GC, without `--expose-gc` at start-up. */
+function requestableGc() {
+  if (typeof globalThis.gc === 'function') return globalThis.gc
+  v8.setFlagsFromString('--expose-gc')
+  return vm.runInNewContext('gc')
+}
+
+/**
+ * Arms V8's snapshot near the heap limit, where Node supports it. Node writes it into
+ * its diagnostic directory (`--diagnostic-dir`, else the working directory).
+ */
+function armNearHeapLimit() {
+  if (typeof v8.setHeapSnapshotNearHeapLimit !== 'function') return { armed: false, reason: 'unsupported by this Node' }
+  try {
+    v8.setHeapSnapshotNearHeapLimit(1)
+    const dirFlag = process.execArgv.find((a) => a.startsWith('--diagnostic-dir='))
+    return { armed: true, dir: dirFlag ? dirFlag.slice('--diagnostic-dir='.length) : process.cwd() }
+  } catch (err) {
+    return { armed: false, reason: err.message }
+  }
+}
+
+module.exports = { watch, Watcher, DEFAULTS, resolveOptions }

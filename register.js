@@ -1,0 +1,29 @@
+'use strict'
+
+/**
+ * `node -r leakproof/register app.js`: starts `watch()` with options from the environment,
+ * and appends every event as one JSON line to `LEAKPROOF_LOG` (if set). A bad value is
+ * reported once on stderr and that option keeps its default: the preload never crashes
+ * the app it watches.
+ */
+const { configFromEnv } = require('./lib/env-config')
+
+function start() {
+  const { options, log, problems } = configFromEnv(process.env)
+  for (const problem of problems) process.stderr.write(`leakproof: ${problem}\n`)
+  const { watch } = require('./lib/watch')
+  let watcher
+  try {
+    watcher = watch(options)
+  } catch (err) {
+    process.stderr.write(`leakproof: not watching: ${err.message}\n`)
+    return
+  }
+  if (log !== undefined) require('./lib/event-log').logEvents(watcher, log)
+}
+
+try {
+  start()
+} catch (err) {
+  process.stderr.write(`leakproof: not watching: ${err && err.message}\n`)
+}

@@ -1,0 +1,179 @@
+//! `NativeWatcher`: the JS handle on the watcher thread of `core::watcher`. Events come
+//! back to JS as JSON strings through a weak threadsafe function, so the thread never
+//! keeps the event loop alive; the thread is stopped by `stop()`, by the finalizer, or
+//! when the environment (the process, or a worker thread) is torn down.
+
+use std::sync::{Arc, Mutex};
+
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use serde_json::json;
+
+use crate::core::detector::{DetectorConfig, MemoryKind};
+use crate::core::watcher::{Watcher, WatcherConfig, WatcherEvent};
+
+/// Settings of the native watcher thread (validated by the JS `watch()`).
+#[napi(object)]
+pub struct NativeWatcherOptions {
+    /// Floors kept per series.
+    pub window: u32,
+    /// Floors needed before judging.
+    pub min_points: u32,
+    /// Floors before `startedAt + warmupMs` are ignored.
+    pub warmup_ms: f64,
+    /// The window must span at least this many milliseconds.
+    pub min_duration_ms: f64,
+    /// Growth over the window must reach this many bytes.
+    pub min_growth_bytes: f64,
+    /// The slope must reach this many bytes per second.
+    pub min_rate_bytes_per_sec: f64,
+    /// Required confidence in an upward trend, in (0, 1).
+    pub confidence: f64,
+    /// How often the thread reads RSS and the container's memory.
+    pub sample_interval_ms: f64,
+    /// Fraction of the container limit at which RSS raises a threshold event.
+    pub rss_threshold: f64,
+    /// Epoch milliseconds at which the warm-up starts.
+    pub started_at: f64,
+}
+
+type EventCallback = ThreadsafeFunction<String, (), String, Status, false, true>;
+
+/// The watcher thread. Events reach `onEvent(json)` on the JS thread.
+#[napi]
+pub struct NativeWatcher {
+    inner: Arc<Mutex<Option<Watcher>>>,
+}
+
+#[napi]
+impl NativeWatcher {
+    /// Starts the thread.
+    #[napi(constructor)]
+    pub fn new(
+        env: Env,
+        options: NativeWatcherOptions,
+        on_event: Function<String, ()>,
+    ) -> Result<Self> {
+        let callback: EventCallback = on_event
+            .build_threadsafe_function::<String>()
+            .callee_handled::<false>()
+            .weak::<true>()
+            .build()?;
+        let config = WatcherConfig {
+            detector: DetectorConfig {
+                window: options.window as usize,
+                min_points: options.min_points as usize,
+                warmup_ms: options.warmup_ms,
+                min_duration_ms: options.min_duration_ms,
+                min_growth_bytes: options.min_growth_bytes,
+                min_rate_bytes_per_sec: options.min_rate_bytes_per_sec,
+                confidence: options.confidence,
+            },
+            sample_interval_ms: options.sample_interval_ms.max(1.0) as u64,
+            rss_threshold: options.rss_threshold,
+            started_at: options.started_at,
+        };
+        let sink = Box::new(move |event: WatcherEvent| {
+            // Non-blocking into an unbounded queue: the thread never waits on JS, and a
+            // call after the environment closed is simply dropped.
+            callback.call(event_json(&event), ThreadsafeFunctionCallMode::NonBlocking);
+        });
+        let watcher = Watcher::start(config, sink)
+            .map_err(|e| Error::from_reason(format!("cannot start the watcher thread: {e}")))?;
+        let inner = Arc::new(Mutex::new(Some(watcher)));
+        let on_teardown = Arc::clone(&inner);
+        env.add_env_cleanup_hook((), move |_| stop(&on_teardown))?;
+        Ok(NativeWatcher { inner })
+    }
+
+    /// Records a floor taken after a full GC; `kind` is `"heap"` or `"external"`.
+    #[napi]
+    pub fn record_floor(
+        &self,
+        kind: String,
+        time: f64,
+        bytes: f64,
+        limit: Option<f64>,
+    ) -> Result<()> {
+        let kind = match kind.as_str() {
+            "heap" => MemoryKind::Heap,
+            "external" => MemoryKind::External,
+            other => {
+                return Err(Error::new(
+                    Status::InvalidArg,
+                    format!("floor kind must be 'heap' or 'external'; got {other:?}"),
+                ))
+            }
+        };
+        if let Some(w) = self.inner.lock().map_err(|_| poisoned())?.as_ref() {
+            w.record_floor(kind, time, bytes, limit);
+        }
+        Ok(())
+    }
+
+    /// Records the heap's physical size and `external`, from which native memory is derived.
+    #[napi]
+    pub fn record_heap_resident(&self, heap_physical: f64, external: f64) -> Result<()> {
+        if let Some(w) = self.inner.lock().map_err(|_| poisoned())?.as_ref() {
+            w.record_heap_resident(heap_physical, external);
+        }
+        Ok(())
+    }
+
+    /// Starts the native series afresh (after the process itself moved RSS, e.g. by
+    /// writing a heap snapshot).
+    #[napi]
+    pub fn reset_native(&self) -> Result<()> {
+        if let Some(w) = self.inner.lock().map_err(|_| poisoned())?.as_ref() {
+            w.reset_native();
+        }
+        Ok(())
+    }
+
+    /// Stops and joins the thread. Idempotent.
+    #[napi]
+    pub fn stop(&self) {
+        stop(&self.inner);
+    }
+
+    /// Whether the thread is running.
+    #[napi(getter)]
+    pub fn running(&self) -> bool {
+        self.inner.lock().map(|w| w.is_some()).unwrap_or(false)
+    }
+}
+
+fn stop(inner: &Mutex<Option<Watcher>>) {
+    let watcher = inner.lock().ok().and_then(|mut w| w.take());
+    if let Some(mut watcher) = watcher {
+        watcher.stop();
+    }
+}
+
+fn poisoned() -> Error {
+    Error::from_reason("watcher state is poisoned by an earlier panic")
+}
+
+fn event_json(event: &WatcherEvent) -> String {
+    match event {
+        WatcherEvent::Leak(leak) => json!({
+            "type": "leak",
+            "kind": leak.kind.name(),
+            "slopeBytesPerSec": leak.slope_bytes_per_sec,
+            "confidence": leak.confidence,
+            "since": leak.since,
+            "current": leak.current,
+            "limit": leak.limit,
+            "projectedLimitAt": leak.projected_limit_at,
+        }),
+        WatcherEvent::RssThreshold { time, rss, limit } => json!({
+            "type": "threshold",
+            "kind": "rss",
+            "time": time,
+            "current": rss,
+            "limit": limit,
+        }),
+    }
+    .to_string()
+}

@@ -1,0 +1,270 @@
+//! Robust trend statistics for memory floors: the Theil–Sen slope (the median of the
+//! pairwise slopes, insensitive to the odd outlier a GC leaves behind) and the
+//! Mann–Kendall test (is there a monotonic upward trend at all, with ties corrected).
+
+/// The Theil–Sen estimator: the median of `(v_j - v_i) / (t_j - t_i)` over all pairs with
+/// `t_j > t_i`. `None` with fewer than two distinct times.
+pub fn theil_sen_slope(points: &[(f64, f64)]) -> Option<f64> {
+    let mut slopes = Vec::with_capacity(points.len() * points.len().saturating_sub(1) / 2);
+    for (i, &(ti, vi)) in points.iter().enumerate() {
+        for &(tj, vj) in &points[i + 1..] {
+            if tj != ti {
+                slopes.push((vj - vi) / (tj - ti));
+            }
+        }
+    }
+    median(&mut slopes)
+}
+
+/// The median, reordering `values`; the mean of the two middle values for an even count.
+pub fn median(values: &mut [f64]) -> Option<f64> {
+    let n = values.len();
+    if n == 0 {
+        return None;
+    }
+    let mid = n / 2;
+    let (lower, upper, _) = values.select_nth_unstable_by(mid, f64::total_cmp);
+    let upper = *upper;
+    if n % 2 == 1 {
+        return Some(upper);
+    }
+    let lower_max = lower.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    Some((lower_max + upper) / 2.0)
+}
+
+/// The outcome of a one-sided Mann–Kendall test for an upward trend.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MannKendall {
+    /// Sum of `sign(v_j - v_i)` over all pairs `i < j`.
+    pub s: i64,
+    /// Variance of `s` under "no trend", corrected for ties.
+    pub variance: f64,
+    /// Normal score of `s`, with the usual continuity correction.
+    pub z: f64,
+    /// Probability of an upward trend at least this strong arising by chance.
+    pub p_upward: f64,
+}
+
+/// Mann–Kendall test of `values` (in time order) for an upward trend.
+pub fn mann_kendall(values: &[f64]) -> MannKendall {
+    let n = values.len();
+    let mut s: i64 = 0;
+    for i in 0..n {
+        for j in i + 1..n {
+            s += sign(values[j] - values[i]);
+        }
+    }
+    let nf = n as f64;
+    let mut variance = nf * (nf - 1.0) * (2.0 * nf + 5.0);
+    for t in tie_group_sizes(values) {
+        let t = t as f64;
+        variance -= t * (t - 1.0) * (2.0 * t + 5.0);
+    }
+    variance /= 18.0;
+    let z = if variance <= 0.0 {
+        0.0
+    } else if s > 0 {
+        (s as f64 - 1.0) / variance.sqrt()
+    } else if s < 0 {
+        (s as f64 + 1.0) / variance.sqrt()
+    } else {
+        0.0
+    };
+    MannKendall {
+        s,
+        variance,
+        z,
+        p_upward: 1.0 - normal_cdf(z),
+    }
+}
+
+fn sign(x: f64) -> i64 {
+    if x > 0.0 {
+        1
+    } else if x < 0.0 {
+        -1
+    } else {
+        0
+    }
+}
+
+/// Sizes of the groups of equal values (only groups of two or more matter).
+fn tie_group_sizes(values: &[f64]) -> Vec<usize> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mut groups = Vec::new();
+    let mut run = 1;
+    for w in sorted.windows(2) {
+        if w[0] == w[1] {
+            run += 1;
+        } else {
+            if run > 1 {
+                groups.push(run);
+            }
+            run = 1;
+        }
+    }
+    if run > 1 {
+        groups.push(run);
+    }
+    groups
+}
+
+/// The standard normal CDF, from a complementary error function accurate to about 1e-7
+/// (Chebyshev fit, Numerical Recipes' `erfcc`).
+pub fn normal_cdf(z: f64) -> f64 {
+    0.5 * erfc(-z / std::f64::consts::SQRT_2)
+}
+
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let r = t * poly.exp();
+    if x >= 0.0 {
+        r
+    } else {
+        2.0 - r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Median by full sort: the naive oracle for `median`.
+    fn naive_median(values: &[f64]) -> Option<f64> {
+        let mut v = values.to_vec();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        match n {
+            0 => None,
+            _ if n % 2 == 1 => Some(v[n / 2]),
+            _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+        }
+    }
+
+    /// Tie correction by counting, for each value, how many equal it: the oracle for
+    /// `tie_group_sizes` as it enters the variance.
+    fn naive_tie_term(values: &[f64]) -> f64 {
+        let mut seen: Vec<f64> = Vec::new();
+        let mut term = 0.0;
+        for &v in values {
+            if seen.contains(&v) {
+                continue;
+            }
+            seen.push(v);
+            let t = values.iter().filter(|&&x| x == v).count() as f64;
+            term += t * (t - 1.0) * (2.0 * t + 5.0);
+        }
+        term
+    }
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> f64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    #[test]
+    fn median_matches_sorting_on_random_input_with_ties() {
+        let mut rng = Rng(7);
+        for n in 0..60 {
+            for _ in 0..20 {
+                let mut v: Vec<f64> = (0..n).map(|_| (rng.next() * 10.0).floor()).collect();
+                let expected = naive_median(&v);
+                assert_eq!(median(&mut v), expected);
+            }
+        }
+    }
+
+    #[test]
+    fn theil_sen_recovers_a_line_despite_outliers() {
+        let mut points: Vec<(f64, f64)> = (0..40)
+            .map(|i| (i as f64, 100.0 + 3.0 * i as f64))
+            .collect();
+        // A quarter of the points knocked far off the line: the median slope does not move.
+        for i in (0..40).step_by(4) {
+            points[i].1 += 1e6;
+        }
+        let slope = theil_sen_slope(&points).unwrap();
+        assert!((slope - 3.0).abs() < 1e-9, "{slope}");
+    }
+
+    #[test]
+    fn theil_sen_edge_cases() {
+        assert_eq!(theil_sen_slope(&[]), None);
+        assert_eq!(theil_sen_slope(&[(1.0, 5.0)]), None);
+        assert_eq!(theil_sen_slope(&[(1.0, 5.0), (1.0, 9.0)]), None);
+        assert_eq!(
+            theil_sen_slope(&[(0.0, 5.0), (2.0, 5.0), (4.0, 5.0)]),
+            Some(0.0)
+        );
+    }
+
+    #[test]
+    fn mann_kendall_matches_naive_counts_and_tie_terms() {
+        let mut rng = Rng(99);
+        for n in 2..50 {
+            let values: Vec<f64> = (0..n)
+                .map(|i| (rng.next() * 6.0).floor() + i as f64 * 0.1)
+                .collect();
+            let mk = mann_kendall(&values);
+            let mut s = 0i64;
+            for i in 0..n {
+                for j in 0..n {
+                    if j > i && values[j] > values[i] {
+                        s += 1;
+                    }
+                    if j > i && values[j] < values[i] {
+                        s -= 1;
+                    }
+                }
+            }
+            assert_eq!(mk.s, s);
+            let nf = n as f64;
+            let var = (nf * (nf - 1.0) * (2.0 * nf + 5.0) - naive_tie_term(&values)) / 18.0;
+            assert!((mk.variance - var).abs() < 1e-9);
+        }
+    }
+
+    #[test]
+    fn mann_kendall_on_constant_monotone_and_reversed_series() {
+        let flat = vec![7.0; 30];
+        let mk = mann_kendall(&flat);
+        assert_eq!(mk.s, 0);
+        assert_eq!(mk.variance, 0.0);
+        assert!((mk.p_upward - 0.5).abs() < 1e-6);
+
+        let up: Vec<f64> = (0..30).map(|i| i as f64).collect();
+        let mk = mann_kendall(&up);
+        assert_eq!(mk.s, 30 * 29 / 2);
+        assert!(mk.p_upward < 1e-9);
+
+        let down: Vec<f64> = (0..30).rev().map(|i| i as f64).collect();
+        assert!(mann_kendall(&down).p_upward > 1.0 - 1e-9);
+    }
+
+    #[test]
+    fn normal_cdf_known_values() {
+        for (z, p) in [
+            (0.0, 0.5),
+            (1.0, 0.841_344_746),
+            (-1.96, 0.024_997_895),
+            (3.0, 0.998_650_102),
+        ] {
+            assert!((normal_cdf(z) - p).abs() < 2e-7, "{z}: {}", normal_cdf(z));
+        }
+    }
+}

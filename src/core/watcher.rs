@@ -1,0 +1,330 @@
+//! The watcher's background thread: it owns the three detector series, reads RSS and
+//! the container's memory on its own schedule, and sends events out through a sink.
+//!
+//! The JS side sends it heap and `external` floors (taken after full GCs) and the heap's
+//! physical size; the thread derives the native series from RSS, runs the statistics,
+//! and checks RSS against the container limit. The thread never touches JS: events go to
+//! a `Sink`, which the binding turns into calls on the JS thread.
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::detector::{DetectorConfig, Leak, MemoryKind, Series};
+use super::sysmem::{self, SystemMemory};
+
+/// Settings of the watcher thread.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatcherConfig {
+    /// The detector's tuning, shared by the three series.
+    pub detector: DetectorConfig,
+    /// How often the thread reads RSS and the container's memory, in milliseconds.
+    pub sample_interval_ms: u64,
+    /// Fraction of the container limit at which RSS raises a threshold event.
+    pub rss_threshold: f64,
+    /// Epoch milliseconds at which warm-up starts.
+    pub started_at: f64,
+}
+
+/// What the thread reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatcherEvent {
+    /// A leak, new or worse.
+    Leak(Leak),
+    /// RSS crossed `rss_threshold` of the container limit (reported again only after it
+    /// has dropped back below).
+    RssThreshold {
+        /// Epoch milliseconds.
+        time: f64,
+        /// Resident set size.
+        rss: f64,
+        /// The container limit.
+        limit: f64,
+    },
+}
+
+/// Where the thread sends events. Called on the watcher thread.
+pub type Sink = Box<dyn Fn(WatcherEvent) + Send + 'static>;
+
+/// Where the thread reads RSS from; the real `/proc` in production.
+pub type MemoryReader = Box<dyn Fn() -> SystemMemory + Send + 'static>;
+
+enum Message {
+    Floor {
+        kind: MemoryKind,
+        time: f64,
+        bytes: f64,
+        limit: Option<f64>,
+    },
+    HeapResident {
+        heap_physical: f64,
+        external: f64,
+    },
+    ResetNative,
+    Stop,
+}
+
+/// A running watcher thread. Dropping it stops and joins the thread.
+pub struct Watcher {
+    tx: Sender<Message>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Watcher {
+    /// Starts the thread with the real memory reader.
+    pub fn start(config: WatcherConfig, sink: Sink) -> std::io::Result<Self> {
+        Self::start_with_reader(config, sink, Box::new(sysmem::read_own_memory))
+    }
+
+    /// Starts the thread reading memory through `reader` (tests inject one).
+    pub fn start_with_reader(
+        config: WatcherConfig,
+        sink: Sink,
+        reader: MemoryReader,
+    ) -> std::io::Result<Self> {
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("leakproof-watcher".into())
+            .spawn(move || run(config, rx, sink, reader))?;
+        Ok(Watcher {
+            tx,
+            thread: Some(thread),
+        })
+    }
+
+    /// Records a floor of `kind` (heap or external) taken after a full GC.
+    pub fn record_floor(&self, kind: MemoryKind, time: f64, bytes: f64, limit: Option<f64>) {
+        let _ = self.tx.send(Message::Floor {
+            kind,
+            time,
+            bytes,
+            limit,
+        });
+    }
+
+    /// Tells the thread the heap's physical size and `external`, to derive native memory.
+    pub fn record_heap_resident(&self, heap_physical: f64, external: f64) {
+        let _ = self.tx.send(Message::HeapResident {
+            heap_physical,
+            external,
+        });
+    }
+
+    /// Forgets the native series' floors: after something the process did on purpose
+    /// moved RSS (writing a heap snapshot needs several times the heap, and the allocator
+    /// keeps much of it), the old floors no longer compare with the new ones.
+    pub fn reset_native(&self) {
+        let _ = self.tx.send(Message::ResetNative);
+    }
+
+    /// Stops the thread and waits for it. Safe to call more than once.
+    pub fn stop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = self.tx.send(Message::Stop);
+            let _ = thread.join();
+        }
+    }
+
+    /// Whether the thread is still running.
+    pub fn is_running(&self) -> bool {
+        self.thread.is_some()
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn now_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0)
+}
+
+fn run(config: WatcherConfig, rx: Receiver<Message>, sink: Sink, reader: MemoryReader) {
+    let mut heap = Series::new(MemoryKind::Heap, config.started_at);
+    let mut external = Series::new(MemoryKind::External, config.started_at);
+    let mut native = Series::new(MemoryKind::Native, config.started_at);
+    let mut heap_resident: Option<(f64, f64)> = None;
+    let mut above_rss_threshold = false;
+    let interval = Duration::from_millis(config.sample_interval_ms.max(1));
+    let mut next_sample = std::time::Instant::now();
+    loop {
+        let wait = next_sample.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(wait) {
+            Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+            Ok(Message::Floor {
+                kind,
+                time,
+                bytes,
+                limit,
+            }) => {
+                let series = match kind {
+                    MemoryKind::Heap => &mut heap,
+                    MemoryKind::External => &mut external,
+                    MemoryKind::Native => &mut native,
+                };
+                series.push(&config.detector, time, bytes);
+                if let Some(leak) = series.evaluate(&config.detector, limit) {
+                    sink(WatcherEvent::Leak(leak));
+                }
+            }
+            Ok(Message::ResetNative) => {
+                native = Series::new(MemoryKind::Native, config.started_at);
+            }
+            Ok(Message::HeapResident {
+                heap_physical,
+                external,
+            }) => {
+                heap_resident = Some((heap_physical, external));
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                next_sample += interval;
+                let memory = reader();
+                let time = now_ms();
+                let (Some(rss), limit) = (memory.rss, memory.container_limit) else {
+                    continue;
+                };
+                let rss = rss as f64;
+                let limit = limit.map(|l| l as f64);
+                if let Some((heap_physical, ext)) = heap_resident {
+                    native.push(&config.detector, time, rss - heap_physical - ext);
+                    if let Some(leak) = native.evaluate(&config.detector, limit) {
+                        sink(WatcherEvent::Leak(leak));
+                    }
+                }
+                if let Some(limit) = limit {
+                    let above = rss >= config.rss_threshold * limit;
+                    if above && !above_rss_threshold {
+                        sink(WatcherEvent::RssThreshold { time, rss, limit });
+                    }
+                    above_rss_threshold = above;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    fn config() -> WatcherConfig {
+        WatcherConfig {
+            detector: DetectorConfig {
+                warmup_ms: 0.0,
+                min_duration_ms: 1_000.0,
+                min_growth_bytes: 1e6,
+                ..DetectorConfig::default()
+            },
+            sample_interval_ms: 5,
+            rss_threshold: 0.9,
+            started_at: 0.0,
+        }
+    }
+
+    fn collect() -> (Sink, Arc<Mutex<Vec<WatcherEvent>>>) {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink_events = Arc::clone(&events);
+        (
+            Box::new(move |e| sink_events.lock().unwrap().push(e)),
+            events,
+        )
+    }
+
+    #[test]
+    fn heap_floors_sent_from_js_raise_a_leak_on_the_thread() {
+        let (sink, events) = collect();
+        let reader: MemoryReader = Box::new(SystemMemory::default);
+        let mut watcher = Watcher::start_with_reader(config(), sink, reader).unwrap();
+        for i in 0..20 {
+            watcher.record_floor(
+                MemoryKind::Heap,
+                1000.0 * i as f64,
+                1e7 + 5e5 * i as f64,
+                Some(1e9),
+            );
+        }
+        watcher.stop();
+        let events = events.lock().unwrap();
+        assert!(matches!(&events[0], WatcherEvent::Leak(l) if l.kind == MemoryKind::Heap));
+    }
+
+    #[test]
+    fn native_memory_is_rss_less_heap_and_external() {
+        // RSS grows by 1 MB per read while the heap is steady: a native leak.
+        let reads = Arc::new(Mutex::new(0u64));
+        let reader_reads = Arc::clone(&reads);
+        let reader: MemoryReader = Box::new(move || {
+            let mut n = reader_reads.lock().unwrap();
+            *n += 1;
+            SystemMemory {
+                rss: Some(100_000_000 + *n * 1_000_000),
+                container_limit: Some(1 << 40),
+                container_usage: None,
+            }
+        });
+        let (sink, events) = collect();
+        // 30 floors 50 ms apart span the 1 s minimum duration.
+        let config = WatcherConfig {
+            sample_interval_ms: 50,
+            ..config()
+        };
+        let mut watcher = Watcher::start_with_reader(config, sink, reader).unwrap();
+        watcher.record_heap_resident(50e6, 1e6);
+        std::thread::sleep(Duration::from_millis(2500));
+        watcher.stop();
+        let events = events.lock().unwrap();
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, WatcherEvent::Leak(l) if l.kind == MemoryKind::Native)),
+            "{events:?}"
+        );
+    }
+
+    #[test]
+    fn rss_threshold_fires_once_per_crossing() {
+        let reads = Arc::new(Mutex::new(0u64));
+        let reader_reads = Arc::clone(&reads);
+        // Above 90% of the limit for the first 20 reads, then below, then above again.
+        let reader: MemoryReader = Box::new(move || {
+            let mut n = reader_reads.lock().unwrap();
+            *n += 1;
+            let rss = if *n <= 20 || *n > 40 { 95 } else { 50 };
+            SystemMemory {
+                rss: Some(rss),
+                container_limit: Some(100),
+                container_usage: None,
+            }
+        });
+        let (sink, events) = collect();
+        let mut watcher = Watcher::start_with_reader(config(), sink, reader).unwrap();
+        while *reads.lock().unwrap() < 60 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        watcher.stop();
+        let crossings = events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| matches!(e, WatcherEvent::RssThreshold { .. }))
+            .count();
+        assert_eq!(crossings, 2);
+    }
+
+    #[test]
+    fn stop_joins_the_thread_and_is_idempotent() {
+        let (sink, _) = collect();
+        let mut watcher = Watcher::start(config(), sink).unwrap();
+        assert!(watcher.is_running());
+        watcher.stop();
+        watcher.stop();
+        assert!(!watcher.is_running());
+        watcher.record_floor(MemoryKind::Heap, 1.0, 1.0, None); // after stop: ignored, no panic
+    }
+}
