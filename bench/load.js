@@ -1,25 +1,28 @@
 'use strict'
 
 /**
- * A closed-loop http load generator for loopback benchmarks: `connections` keep-alive
- * clients each send one request after another to 127.0.0.1 until `durationMs` passes.
+ * A closed-loop http load generator for loopback benchmarks and the demo: `connections`
+ * keep-alive clients each send one request after another to 127.0.0.1 until `durationMs`
+ * passes or `until()` says so. `progress.requests` counts responses as they come.
  * @returns {Promise<{ requests: number, seconds: number, perSecond: number }>}
  */
 const http = require('node:http')
 
-async function drive({ port, path = '/', durationMs, connections = 16 }) {
+async function drive({ port, path = '/', durationMs = Infinity, until = () => false, connections = 16, progress = {} }) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections })
   const started = Date.now()
-  const until = started + durationMs
+  const deadline = started + durationMs
   let requests = 0
+  progress.requests = 0
   const client = async () => {
-    while (Date.now() < until) {
+    while (Date.now() < deadline && !until()) {
       await new Promise((resolve, reject) => {
         http
           .get({ host: '127.0.0.1', port, path, agent }, (res) => res.resume().on('end', resolve))
           .on('error', reject)
       })
       requests++
+      progress.requests = requests
     }
   }
   await Promise.all(Array.from({ length: connections }, client))

@@ -107,7 +107,9 @@ function growingSites(before, after, top) {
     const growthBytes = site.liveBytes - (before.get(key)?.liveBytes ?? 0)
     if (growthBytes > 0) grown.push({ ...site, growthBytes })
   }
-  grown.sort((a, b) => b.growthBytes - a.growthBytes || b.liveBytes - a.liveBytes)
+  // Sites in the application come first: a line someone can change beats Node's own.
+  const app = (site) => (isApplicationFrame(site) ? 1 : 0)
+  grown.sort((a, b) => app(b) - app(a) || b.growthBytes - a.growthBytes || b.liveBytes - a.liveBytes)
   return grown.slice(0, top)
 }
 

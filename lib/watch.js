@@ -238,14 +238,15 @@ class Watcher extends EventEmitter {
     }
     const floor = this.#intervalMin
     this.#intervalMin = null
-    if (floor === null) return
     const stats = v8.getHeapStatistics()
+    // Every interval, floor or not, so native memory (RSS less these) is never derived
+    // from a stale heap size. Physical, not reserved: only touched heap pages are in RSS.
+    this.#native.recordHeapResident(stats.total_physical_size, floor?.external ?? process.memoryUsage().external)
+    if (floor === null) return
     const time = Date.now()
     const limit = stats.heap_size_limit
     this.#native.recordFloor('heap', time, floor.heap, limit)
     this.#native.recordFloor('external', time, floor.external, null)
-    // Physical, not reserved: only heap pages actually touched are in RSS.
-    this.#native.recordHeapResident(stats.total_physical_size, floor.external)
     this.#event('sample', { heapUsed: floor.heap, external: floor.external, heapLimit: limit, forcedGc: forced, gcDurationMs: gcMs })
     this.#checkHeapThreshold(floor.heap, limit)
     if (this.#baseline !== null && floor.heap >= this.#baseline.heapUsed + this.#options.followUpGrowthBytes) {

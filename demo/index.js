@@ -1,0 +1,107 @@
+'use strict'
+
+/**
+ * `npm run demo`: a real http service on 127.0.0.1 that leaks (an unbounded Map of
+ * session objects), a load generator in the same script, and the watcher on. It shows
+ * the floors as they rise, the `leak` event with its kind and rate, the allocation sites,
+ * the heap snapshots written, and then the same service with a BoundedMap: a flat floor.
+ */
+const fs = require('node:fs')
+const http = require('node:http')
+const os = require('node:os')
+const path = require('node:path')
+const { watch, BoundedMap } = require('..')
+const { drive } = require('../bench/load')
+
+const MB = 1048576
+const mb = (b) => `${(b / MB).toFixed(1)} MB`
+const clock = (start) => `${((Date.now() - start) / 1000).toFixed(0).padStart(3)} s`
+
+/** The service: a login that creates a session and stores it in `sessions`. */
+function createServer(sessions) {
+  let next = 0
+  return http.createServer((req, res) => {
+    const id = `sess-${next++}`
+    sessions.set(id, { id, user: `user-${next}`, createdAt: Date.now(), cart: [{ sku: 'A1', qty: 1 }], csrf: 'x'.repeat(256) })
+    res.setHeader('content-type', 'application/json')
+    res.end(JSON.stringify({ session: id }))
+  })
+}
+
+/** Serves under load with a watcher on until `done(seen)` or `maxMs`; returns what it saw. */
+async function phase({ title, sessions, watchOptions, maxMs, done }) {
+  console.log(`\n== ${title} ==`)
+  const server = createServer(sessions)
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const start = Date.now()
+  const watcher = watch(watchOptions)
+  const seen = { leaks: [], snapshots: [], sites: null, floors: [] }
+  const progress = {}
+  watcher.on('sample', (s) => {
+    seen.floors.push(s.heapUsed)
+    if (seen.floors.length % 2 === 0) {
+      console.log(`${clock(start)}  ${String(progress.requests ?? 0).padStart(7)} requests  heap floor ${mb(s.heapUsed).padStart(9)}  sessions ${sessions.size}`)
+    }
+  })
+  watcher.on('leak', (e) => {
+    seen.leaks.push(e)
+    const eta = e.projectedLimitAt ? `, would reach the ${mb(e.limit)} heap limit in ~${Math.round((e.projectedLimitAt - e.time) / 60000)} min` : ''
+    console.log(`${clock(start)}  LEAK: ${e.kind} memory grows ${mb(e.slopeBytesPerSec)}/s (confidence ${e.confidence.toFixed(4)}), floor now ${mb(e.current)}${eta}`)
+  })
+  watcher.on('sites', (e) => {
+    seen.sites = e
+    console.log(`${clock(start)}  growing allocation sites:`)
+    for (const s of e.sites.slice(0, 3)) {
+      console.log(`           ${s.functionName} ${path.relative(process.cwd(), s.url.replace('file://', ''))}:${s.line}:${s.column}  +${mb(s.growthBytes)} live`)
+    }
+  })
+  watcher.on('snapshot', (e) => {
+    seen.snapshots.push(e)
+    console.log(`${clock(start)}  snapshot (${e.role}): ${e.path} (${mb(e.bytes)}, ${e.durationMs} ms, mode 0600)`)
+  })
+  watcher.on('snapshot-skipped', (e) => console.log(`${clock(start)}  snapshot skipped: ${e.skipped} (${e.detail ?? ''})`))
+  watcher.on('error', (e) => console.log(`${clock(start)}  watcher error during ${e.during}: ${e.error}`))
+  await drive({ port: server.address().port, durationMs: maxMs, until: () => done(seen), connections: 8, progress })
+  watcher.stop()
+  await new Promise((resolve) => server.close(resolve))
+  return seen
+}
+
+async function main() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-demo-'))
+  console.log('leakproof demo: an http service on 127.0.0.1 under load from this process, watched by leakproof')
+  const watchOptions = {
+    intervalMs: 500, // production default: 10 s; the demo runs 20x faster
+    warmupMs: 3000,
+    minDurationMs: 5000,
+    gcBudget: 0.1,
+    dir,
+    cooldownMs: 0,
+    followUpGrowthBytes: 24 * MB,
+    sitesWindowMs: 2000,
+  }
+  const leaking = await phase({
+    title: 'leaking: sessions in an unbounded Map',
+    sessions: new Map(),
+    watchOptions,
+    maxMs: 75_000,
+    done: (seen) => seen.snapshots.some((s) => s.role === 'follow-up') && seen.sites !== null,
+  })
+  const bounded = await phase({
+    title: 'fixed: sessions in a BoundedMap({ max: 20000, ttl: 30 min })',
+    sessions: new BoundedMap({ max: 20_000, ttl: 30 * 60_000, name: 'sessions' }),
+    watchOptions: { ...watchOptions, dir: undefined, sites: false },
+    maxMs: 20_000,
+    done: () => false,
+  })
+  const growth = (floors) => (floors.length < 4 ? 0 : floors[floors.length - 1] - floors[Math.floor(floors.length / 2)])
+  console.log('\n== summary ==')
+  console.log(`leaking: ${leaking.leaks.length} leak report(s), first: ${leaking.leaks[0]?.kind ?? 'none'}; heap floor grew ${mb(growth(leaking.floors))} over the second half`)
+  console.log(`bounded: ${bounded.leaks.length} leak report(s); heap floor grew ${mb(growth(bounded.floors))} over the second half`)
+  console.log(`snapshots in ${dir}: ${leaking.snapshots.map((s) => path.basename(s.path)).join(', ') || 'none'}`)
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exitCode = 1
+})
