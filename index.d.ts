@@ -3,8 +3,10 @@
  *
  * - `BoundedMap`: a drop-in `Map` bounded by entries, bytes and TTL.
  * - `RingBuffer`: a drop-in for a push-only "recent items" array.
+ * - `watch()`: leak detection, safe heap snapshots and growing allocation sites.
  * - `systemMemory()`: RSS and container memory, read by the native addon.
  */
+import { EventEmitter } from 'node:events'
 
 export { systemMemory, SystemMemory } from './binding'
 
@@ -196,3 +198,175 @@ export interface NamedMapStats extends BoundedMapStats {
 
 /** The named `BoundedMap`s still alive (the registry holds them weakly). */
 export declare function namedMaps(): NamedMapStats[]
+
+/** Options of `watch()`; every one has a default (see the README). */
+export interface WatchOptions {
+  /** How often a floor is taken and RSS is read, in ms. @default 10000 */
+  intervalMs?: number
+  /** Floors before this many ms are ignored. @default 60000 */
+  warmupMs?: number
+  /** A leak's window must span at least this many ms. @default 60000 */
+  minDurationMs?: number
+  /** Floors kept per kind of memory. @default 30 */
+  window?: number
+  /** Floors needed before judging (>= 3, <= `window`). @default 8 */
+  minPoints?: number
+  /** Growth over the window needed, in bytes. @default 8 MiB */
+  minGrowthBytes?: number
+  /** Slope needed, in bytes per second. @default 1024 */
+  minRateBytesPerSec?: number
+  /** 1 − p of the Mann–Kendall test needed, in (0, 1). @default 0.999 */
+  confidence?: number
+  /** Request a full GC when none ran in an interval. @default true */
+  forceGc?: boolean
+  /** Share of wall time forced GCs may take, in (0, 1). @default 0.01 */
+  gcBudget?: number
+  /** `threshold` event when the heap floor passes this share of the heap limit. @default 0.85 */
+  heapThreshold?: number
+  /** `threshold` event when RSS passes this share of the container limit. @default 0.9 */
+  rssThreshold?: number
+  /** `'off'` never writes snapshots. @default 'auto' */
+  snapshots?: 'auto' | 'off'
+  /** Where snapshots go; without it, none are written. */
+  dir?: string
+  /** Snapshot files kept in `dir`. @default 4 */
+  maxSnapshots?: number
+  /** Bytes kept in `dir`. @default 1 GiB */
+  maxDiskBytes?: number
+  /** At least this many ms between two snapshots. @default 600000 */
+  cooldownMs?: number
+  /** Free memory needed to write a snapshot, as a multiple of the used heap. @default 2 */
+  snapshotMemoryFactor?: number
+  /** Heap growth after the baseline snapshot that triggers the follow-up. @default 32 MiB */
+  followUpGrowthBytes?: number
+  /** Arm V8's near-heap-limit snapshot (with `dir`). @default true */
+  nearHeapLimit?: boolean
+  /** Called (and awaited) before each snapshot, e.g. to leave a load balancer's rotation. */
+  beforeSnapshot?: (info: { reason: string; dir: string }) => unknown
+  /** Called (and awaited) after each snapshot with its result. */
+  afterSnapshot?: (info: { reason: string; dir: string } & SnapshotEvent) => unknown
+  /** Rank growing allocation sites after a heap leak. @default true */
+  sites?: boolean
+  /** Each of the two sampling windows, in ms. @default 2 × intervalMs */
+  sitesWindowMs?: number
+  /** Mean bytes between heap-profiler samples. @default 512 KiB */
+  sitesSamplingBytes?: number
+  /** Sites reported. @default 5 */
+  sitesTop?: number
+}
+
+/** Fields every watcher event has. */
+export interface WatchEventBase {
+  /** The event's name. */
+  type: string
+  /** Epoch milliseconds. */
+  time: number
+  /** The process. */
+  pid: number
+  /** The thread (0 for the main thread). */
+  threadId: number
+}
+
+/** One floor per interval. */
+export interface SampleEvent extends WatchEventBase {
+  type: 'sample'
+  heapUsed: number
+  external: number
+  heapLimit: number
+  /** Whether the watcher requested the GC behind this floor. */
+  forcedGc: boolean
+  gcDurationMs: number
+}
+
+/** A leak, new or worse than last reported. */
+export interface LeakEvent extends WatchEventBase {
+  type: 'leak'
+  kind: 'heap' | 'external' | 'native'
+  slopeBytesPerSec: number
+  confidence: number
+  /** Epoch ms of the oldest floor in the window that shows the growth. */
+  since: number
+  /** The newest floor, in bytes. */
+  current: number
+  /** The limit this memory runs into, when known. */
+  limit: number | null
+  /** Epoch ms at which the floor would reach `limit` at this rate. */
+  projectedLimitAt: number | null
+}
+
+/** The heap or RSS passed its threshold. */
+export interface ThresholdEvent extends WatchEventBase {
+  type: 'threshold'
+  kind: 'heap' | 'rss'
+  current: number
+  limit: number
+}
+
+/** A heap snapshot was written. */
+export interface SnapshotEvent {
+  path: string
+  bytes: number
+  durationMs: number
+  reason: string
+  role?: 'baseline' | 'follow-up'
+  /** The baseline this follow-up pairs with. */
+  baseline?: string
+}
+
+/** A snapshot was not written, and why. */
+export interface SnapshotSkippedEvent extends WatchEventBase {
+  type: 'snapshot-skipped'
+  skipped: 'cooldown' | 'dir-not-writable' | 'disk-budget' | 'disk-full' | 'memory' | 'write-failed'
+  reason: string
+  detail?: string
+}
+
+/** An allocation site whose live sampled bytes grew. */
+export interface AllocationSite {
+  functionName: string
+  url: string
+  line: number
+  column: number
+  liveBytes: number
+  growthBytes: number
+}
+
+/** Growing allocation sites, ranked. */
+export interface SitesEvent extends WatchEventBase {
+  type: 'sites'
+  windowMs: number
+  sites: AllocationSite[]
+}
+
+/** Something the watcher tried failed (the app goes on). */
+export interface WatchErrorEvent extends WatchEventBase {
+  type: 'error'
+  during: string
+  error: string
+}
+
+/** The leak detector of one thread. */
+export declare class Watcher extends EventEmitter {
+  /** The settings in force, defaults filled in. */
+  readonly options: Required<Omit<WatchOptions, 'dir' | 'beforeSnapshot' | 'afterSnapshot'>> & WatchOptions
+  /** Whether V8's near-heap-limit snapshot was armed, and where Node writes it. */
+  readonly nearHeapLimit?: { armed: boolean; dir?: string; reason?: string }
+  /** Counters. */
+  stats(): { forcedGcs: number; majorGcsSeen: number; running: boolean }
+  /** Stops everything the watcher started. Idempotent. */
+  stop(): void
+  on(event: 'sample', listener: (e: SampleEvent) => void): this
+  on(event: 'leak', listener: (e: LeakEvent) => void): this
+  on(event: 'threshold', listener: (e: ThresholdEvent) => void): this
+  on(event: 'snapshot', listener: (e: SnapshotEvent & WatchEventBase) => void): this
+  on(event: 'snapshot-skipped', listener: (e: SnapshotSkippedEvent) => void): this
+  on(event: 'sites', listener: (e: SitesEvent) => void): this
+  on(event: 'error', listener: (e: WatchErrorEvent) => void): this
+  on(event: string | symbol, listener: (...args: any[]) => void): this
+}
+
+/**
+ * Starts watching this thread's memory, or returns the running watcher when called
+ * without options. Throws `ERR_LEAKPROOF_ALREADY_WATCHING` when one runs and options are given.
+ */
+export declare function watch(options?: WatchOptions): Watcher

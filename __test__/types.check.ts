@@ -1,5 +1,5 @@
 // Compiled by `tsc` in `npm run lint`: the declarations must type-check and describe a Map.
-import { BoundedMap, RingBuffer, namedMaps, systemMemory } from '..'
+import { BoundedMap, RingBuffer, namedMaps, systemMemory, watch } from '..'
 
 const cache = new BoundedMap<string, { id: number }>({ max: 100, ttl: 1000, policy: 's3-fifo' })
 const asMap: Map<string, { id: number }> = cache
@@ -15,3 +15,7 @@ const first: string | undefined = ring.at(0)
 const rss: number | undefined = systemMemory().rss
 namedMaps().map((m) => m.name)
 console.log(hit, first, rss)
+const watcher = watch({ intervalMs: 5000, dir: '/tmp/snaps', beforeSnapshot: async ({ reason }) => reason })
+watcher.on('leak', (e) => console.log(e.kind, e.slopeBytesPerSec.toFixed(0), e.projectedLimitAt))
+watcher.on('sites', (e) => e.sites.map((s) => `${s.url}:${s.line}`))
+watcher.stop()

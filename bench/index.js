@@ -1,14 +1,27 @@
 'use strict'
 
 /**
- * `npm run bench`: every benchmark, every peer side by side in one run. Prints tables and
- * writes them, with the date, Node version and machine, to bench/out/latest.json.
+ * `npm run bench [-- NAME...]`: the benchmarks, every peer side by side in one run.
+ * Names: cache, memory, ring, overhead, detect (all by default). Prints tables and writes
+ * them, with the date, Node version and machine, to bench/out/latest.json.
  */
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 
+const BENCHES = {
+  cache: ['Caches: ns/op (best of 2 rounds x 3 interleaved processes per cache) and hit ratio', () => require('./cache').main()],
+  memory: ['Caches: bytes per entry at 1M entries', () => require('./memory').main()],
+  ring: ['RingBuffer against an array and denque', () => require('./ring').main()],
+  overhead: ['watch(): cost on a real http service', () => require('./watch-overhead').main()],
+  detect: ['watch(): detection against the memwatch rule', () => require('./detect').main()],
+}
+
 async function main() {
+  const names = process.argv.slice(2)
+  for (const name of names) {
+    if (!(name in BENCHES)) throw new Error(`unknown benchmark ${name}; known: ${Object.keys(BENCHES).join(', ')}`)
+  }
   const machine = {
     date: new Date().toISOString(),
     node: process.version,
@@ -18,12 +31,11 @@ async function main() {
   }
   console.log(JSON.stringify(machine))
   const results = { machine }
-  console.log('\n# Caches: ns/op (best of 2 rounds x 3 interleaved processes per cache) and hit ratio')
-  results.cache = await require('./cache').main()
-  console.log('\n# Caches: memory')
-  results.memory = await require('./memory').main()
-  console.log('\n# RingBuffer')
-  results.ring = require('./ring').main()
+  for (const [name, [title, run]] of Object.entries(BENCHES)) {
+    if (names.length > 0 && !names.includes(name)) continue
+    console.log(`\n# ${title}`)
+    results[name] = await run()
+  }
   const out = path.join(__dirname, 'out')
   fs.mkdirSync(out, { recursive: true })
   fs.writeFileSync(path.join(out, 'latest.json'), JSON.stringify(results, null, 2))
