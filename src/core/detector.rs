@@ -234,6 +234,7 @@ impl Series {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::test_rng::Rng;
 
     fn fast_config() -> DetectorConfig {
         DetectorConfig {
@@ -244,17 +245,6 @@ mod tests {
             min_growth_bytes: 1_000_000.0,
             min_rate_bytes_per_sec: 1_000.0,
             confidence: 0.999,
-        }
-    }
-
-    struct Rng(u64);
-    impl Rng {
-        fn noise(&mut self, amplitude: f64) -> f64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            let u = (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64;
-            (u - 0.5) * 2.0 * amplitude
         }
     }
 

@@ -2,5 +2,7 @@
 
 pub mod detector;
 pub mod sysmem;
+#[cfg(test)]
+mod test_rng;
 pub mod trend;
 pub mod watcher;

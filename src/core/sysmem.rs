@@ -160,6 +160,7 @@ fn read_cgroup(fs: &dyn Fs, proc_cgroup: &str) -> (Option<u64>, Option<u64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::test_rng::Rng;
     use std::collections::HashMap;
 
     /// An in-memory file tree with absolute paths.
@@ -275,21 +276,6 @@ mod tests {
     fn nothing_readable_means_nothing_known() {
         let m = read_system_memory(&FakeFs::new(&[]), 4096);
         assert_eq!(m, SystemMemory::default());
-    }
-
-    /// xorshift64*: a small deterministic generator for the property tests.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
     }
 
     #[test]

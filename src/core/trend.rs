@@ -138,6 +138,7 @@ fn erfc(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::test_rng::Rng;
 
     /// Median by full sort: the naive oracle for `median`.
     fn naive_median(values: &[f64]) -> Option<f64> {
@@ -167,22 +168,12 @@ mod tests {
         term
     }
 
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> f64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-        }
-    }
-
     #[test]
     fn median_matches_sorting_on_random_input_with_ties() {
         let mut rng = Rng(7);
         for n in 0..60 {
             for _ in 0..20 {
-                let mut v: Vec<f64> = (0..n).map(|_| (rng.next() * 10.0).floor()).collect();
+                let mut v: Vec<f64> = (0..n).map(|_| (rng.unit() * 10.0).floor()).collect();
                 let expected = naive_median(&v);
                 assert_eq!(median(&mut v), expected);
             }
@@ -218,7 +209,7 @@ mod tests {
         let mut rng = Rng(99);
         for n in 2..50 {
             let values: Vec<f64> = (0..n)
-                .map(|i| (rng.next() * 6.0).floor() + i as f64 * 0.1)
+                .map(|i| (rng.unit() * 6.0).floor() + i as f64 * 0.1)
                 .collect();
             let mk = mann_kendall(&values);
             let mut s = 0i64;

@@ -1,0 +1,30 @@
+//! A small deterministic random generator (xorshift64*) for the property tests, so a
+//! failing case replays from its seed.
+
+/// xorshift64*; the seed must not be zero.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in `[-amplitude, amplitude)`.
+    pub fn noise(&mut self, amplitude: f64) -> f64 {
+        (self.unit() - 0.5) * 2.0 * amplitude
+    }
+}
