@@ -158,3 +158,23 @@ test('the register preload writes its problems to stderr and never crashes the a
   assert.equal(problems.length, 1, r.stderr)
   assert.match(problems[0], /LEAKPROOF_INTERVAL_MS="soon".*default, 10000/)
 })
+
+test('a heap threshold fires once per crossing, and writes a snapshot when a dir is set', () => {
+  const dir = require('node:fs').mkdtempSync(path.join(require('node:os').tmpdir(), 'leakproof-threshold-'))
+  const out = execFileSync(process.execPath, ['-e', `
+    const { watch } = require('.')
+    const w = watch({ intervalMs: 30, gcBudget: 0.9, heapThreshold: 0.0001, sites: false, dir: ${JSON.stringify(dir)}, nearHeapLimit: false })
+    const seen = []
+    for (const type of ['threshold', 'snapshot', 'snapshot-skipped']) w.on(type, (e) => seen.push(e))
+    const keep = setInterval(() => {}, 1000)
+    setTimeout(() => { w.stop(); clearInterval(keep); console.log(JSON.stringify(seen)) }, 1500)
+  `], { cwd: root, encoding: 'utf8', timeout: 30_000 })
+  const seen = JSON.parse(out)
+  const thresholds = seen.filter((e) => e.type === 'threshold')
+  assert.equal(thresholds.length, 1, out)
+  assert.equal(thresholds[0].kind, 'heap')
+  assert.ok(thresholds[0].current >= 0.0001 * thresholds[0].limit)
+  const snapshot = seen.find((e) => e.type === 'snapshot')
+  assert.equal(snapshot?.reason, 'threshold', out)
+  assert.equal(snapshot.role, 'baseline')
+})
