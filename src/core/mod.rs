@@ -1,3 +1,4 @@
 //! Pure-Rust core: no napi types, covered by `cargo test`.
 
+pub mod heapsnapshot;
 pub mod sysmem;

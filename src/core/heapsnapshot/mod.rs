@@ -1,0 +1,9 @@
+//! Heap snapshot analysis: a streaming parser for V8's `.heapsnapshot` format, the graph
+//! algorithms (dominators, retained sizes, distances), per-class summaries, diffs of two or
+//! three snapshots by node id and readable retainer paths.
+
+pub mod error;
+pub mod parser;
+pub mod reader;
+pub mod snapshot;
+pub mod strings;
