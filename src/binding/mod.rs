@@ -1,3 +1,4 @@
 //! napi exports: thin wrappers over `crate::core`.
 
+pub mod analyze;
 pub mod sysmem;

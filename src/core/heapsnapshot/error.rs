@@ -24,6 +24,8 @@ pub struct SnapshotError {
     pub offset: u64,
     /// A sentence for a person.
     pub message: String,
+    /// Which of several snapshots (from 0) the error is in.
+    pub snapshot: u32,
 }
 
 impl SnapshotError {
@@ -33,7 +35,14 @@ impl SnapshotError {
             kind,
             offset,
             message: message.into(),
+            snapshot: 0,
         }
+    }
+
+    /// The same error, said to be in snapshot `index` of several.
+    pub fn in_snapshot(mut self, index: u32) -> Self {
+        self.snapshot = index;
+        self
     }
 
     /// The stable code JavaScript sees as `err.code`.

@@ -2,8 +2,14 @@
 //! algorithms (dominators, retained sizes, distances), per-class summaries, diffs of two or
 //! three snapshots by node id and readable retainer paths.
 
+pub mod analysis;
+pub mod diff;
+pub mod dominators;
 pub mod error;
+pub mod graph;
 pub mod parser;
+pub mod paths;
 pub mod reader;
 pub mod snapshot;
 pub mod strings;
+pub mod summary;
