@@ -10,10 +10,13 @@ const binding = require('./binding.js')
 const { BoundedMap } = require('./lib/bounded-map')
 const { RingBuffer } = require('./lib/ring-buffer')
 const { namedMaps } = require('./lib/registry')
+const { analyzeSnapshot, diffSnapshots } = require('./lib/analyze')
 
 module.exports = {
   BoundedMap,
   RingBuffer,
   namedMaps,
   systemMemory: binding.systemMemory,
+  analyzeSnapshot,
+  diffSnapshots,
 }

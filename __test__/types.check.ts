@@ -15,3 +15,14 @@ const first: string | undefined = ring.at(0)
 const rss: number | undefined = systemMemory().rss
 namedMaps().map((m) => m.name)
 console.log(hit, first, rss)
+
+// The analyzer's declarations.
+import { analyzeSnapshot, diffSnapshots } from '..'
+async function analyzerTypes(): Promise<void> {
+  const summary = await analyzeSnapshot('a.heapsnapshot', { top: 5, onProgress: (p) => console.log(p.phase, p.done / p.total) })
+  summary.classes.map((c) => c.retainedSize.toFixed(0))
+  const diff = await diffSnapshots('a.heapsnapshot', 'b.heapsnapshot', { stillAliveIn: 'c.heapsnapshot' })
+  const path: string[] = diff.suspects[0].retainerPath
+  console.log(path.join(' → '), diff.grownCollections[0]?.after)
+}
+void analyzerTypes

@@ -359,11 +359,13 @@ fn grown_js(g: GrownCollection) -> GrownCollectionJs {
 }
 
 /// Reads and analyzes the snapshot at `path` on the thread pool; `lib/analyze.js` wraps it.
-#[napi]
+#[napi(ts_return_type = "Promise<AnalyzeOutcome>")]
 pub fn analyze_snapshot_file(
     path: String,
     top: u32,
-    on_progress: Option<ProgressCallback>,
+    on_progress: Option<
+        ThreadsafeFunction<AnalyzeProgress, (), AnalyzeProgress, Status, false, true>,
+    >,
 ) -> AsyncTask<AnalyzeTask> {
     AsyncTask::new(AnalyzeTask {
         path,
@@ -373,11 +375,13 @@ pub fn analyze_snapshot_file(
 }
 
 /// Diffs two or three snapshot files on the thread pool; `lib/analyze.js` wraps it.
-#[napi]
+#[napi(ts_return_type = "Promise<DiffOutcome>")]
 pub fn diff_snapshot_files(
     paths: Vec<String>,
     top: u32,
-    on_progress: Option<ProgressCallback>,
+    on_progress: Option<
+        ThreadsafeFunction<AnalyzeProgress, (), AnalyzeProgress, Status, false, true>,
+    >,
 ) -> AsyncTask<DiffTask> {
     AsyncTask::new(DiffTask {
         paths,

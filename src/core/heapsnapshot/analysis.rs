@@ -81,14 +81,17 @@ impl Analysis {
             })
         };
         report("dominators");
-        let (idom, retained) = {
+        // The retainer tree needs only the snapshot: build it on a second core meanwhile.
+        let ((idom, retained), tree) = std::thread::scope(|scope| {
+            let tree = scope.spawn(|| RetainerTree::new(&snapshot));
             let graph = RetentionGraph::new(&snapshot);
             let d = dominators(&graph, snapshot.root());
+            drop(graph);
             let retained = d.retained_sizes(&snapshot.self_size);
-            (d.idom, retained)
-        };
+            let tree = tree.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            ((d.idom, retained), tree)
+        });
         report("paths");
-        let tree = RetainerTree::new(&snapshot);
         Analysis {
             snapshot,
             idom,

@@ -223,7 +223,7 @@ fn diff(
     let mut user_level = vec![false; classes.names.len()];
     for v in (0..n).filter(|&v| is_new[v]) {
         let c = classes.of_node[v] as usize;
-        user_level[c] = snap.node_kind(v).is_user_level();
+        user_level[c] = snap.is_program_node(v);
         if best[c].is_none_or(|b| last.retained[v] > last.retained[b]) {
             best[c] = Some(v);
         }

@@ -323,29 +323,13 @@ fn parse_nodes<R: Read>(
     let type_count = snap.node_kinds.len() as u64;
     let mut field = 0usize;
     let mut edge_total: u64 = 0;
-    r.integer_array("nodes", |v| {
-        match fields[field] {
-            Field::Type => {
-                if v >= type_count {
-                    return Err(Problem::malformed(format!("node type {v} is not in meta")));
-                }
-                snap.node_type.push(v as u8);
+    r.integer_array("nodes", |batch| {
+        for (i, &v) in batch.iter().enumerate() {
+            node_value(snap, fields[field], v, type_count, &mut edge_total).map_err(|p| (i, p))?;
+            field += 1;
+            if field == fields.len() {
+                field = 0;
             }
-            Field::Name => snap.node_name.push(to_u32(v, "node name index")?),
-            Field::Id => snap.node_id.push(to_u32(v, "node id")?),
-            Field::SelfSize => snap.self_size.push(v),
-            Field::EdgeCount => {
-                snap.first_edge.push(edge_total as u32);
-                edge_total += v;
-                if edge_total > u32::MAX as u64 {
-                    return Err(Problem::unsupported("more than 2^32 edges"));
-                }
-            }
-            Field::ToNode | Field::Ignored => {}
-        }
-        field += 1;
-        if field == fields.len() {
-            field = 0;
         }
         Ok(())
     })?;
@@ -377,6 +361,37 @@ fn parse_nodes<R: Read>(
     Ok(())
 }
 
+/// Stores one value of a node record.
+#[inline(always)]
+fn node_value(
+    snap: &mut Snapshot,
+    field: Field,
+    v: u64,
+    type_count: u64,
+    edge_total: &mut u64,
+) -> std::result::Result<(), Problem> {
+    match field {
+        Field::Type => {
+            if v >= type_count {
+                return Err(Problem::malformed(format!("node type {v} is not in meta")));
+            }
+            snap.node_type.push(v as u8);
+        }
+        Field::Name => snap.node_name.push(to_u32(v, "node name index")?),
+        Field::Id => snap.node_id.push(to_u32(v, "node id")?),
+        Field::SelfSize => snap.self_size.push(v),
+        Field::EdgeCount => {
+            snap.first_edge.push(*edge_total as u32);
+            *edge_total += v;
+            if *edge_total > u32::MAX as u64 {
+                return Err(Problem::unsupported("more than 2^32 edges"));
+            }
+        }
+        Field::ToNode | Field::Ignored => {}
+    }
+    Ok(())
+}
+
 fn parse_edges<R: Read>(
     r: &mut Reader<'_, R>,
     meta: &Meta,
@@ -394,36 +409,43 @@ fn parse_edges<R: Read>(
     let type_count = snap.edge_kinds.len() as u64;
     let mut field = 0usize;
     let mut count = 0usize;
-    r.integer_array("edges", |v| {
-        if field == 0 {
-            if count == expected {
-                return Err(Problem::malformed(format!(
-                    "edges holds more than the {expected} edges the nodes declare"
-                )));
-            }
-            count += 1;
-        }
-        match fields[field] {
-            Field::Type => {
-                if v >= type_count {
-                    return Err(Problem::malformed(format!("edge type {v} is not in meta")));
+    let limit = node_count * stride;
+    r.integer_array("edges", |batch| {
+        for (i, &v) in batch.iter().enumerate() {
+            let at = |p| (i, p);
+            if field == 0 {
+                if count == expected {
+                    return Err(at(Problem::malformed(format!(
+                        "edges holds more than the {expected} edges the nodes declare"
+                    ))));
                 }
-                snap.edge_type.push(v as u8);
+                count += 1;
             }
-            Field::Name => snap.edge_name.push(to_u32(v, "edge name")?),
-            Field::ToNode => {
-                if v % stride != 0 || v / stride >= node_count {
-                    return Err(Problem::malformed(format!(
-                        "edge target {v} is not the index of a node (stride {stride}, {node_count} nodes)"
-                    )));
+            match fields[field] {
+                Field::Type => {
+                    if v >= type_count {
+                        return Err(at(Problem::malformed(format!(
+                            "edge type {v} is not in meta"
+                        ))));
+                    }
+                    snap.edge_type.push(v as u8);
                 }
-                snap.edge_to.push((v / stride) as u32);
+                Field::Name => snap.edge_name.push(to_u32(v, "edge name").map_err(at)?),
+                Field::ToNode => {
+                    let ordinal = v / stride;
+                    if v >= limit || ordinal * stride != v {
+                        return Err(at(Problem::malformed(format!(
+                            "edge target {v} is not the index of a node (stride {stride}, {node_count} nodes)"
+                        ))));
+                    }
+                    snap.edge_to.push(ordinal as u32);
+                }
+                _ => {}
             }
-            _ => {}
-        }
-        field += 1;
-        if field == fields.len() {
-            field = 0;
+            field += 1;
+            if field == fields.len() {
+                field = 0;
+            }
         }
         Ok(())
     })?;
@@ -467,17 +489,19 @@ fn parse_locations<R: Read>(
     let mut record = vec![0u32; width];
     let mut field = 0usize;
     let locations = &mut snap.locations;
-    r.integer_array("locations", |v| {
-        record[field] = to_u32(v, "location field")?;
-        field += 1;
-        if field == width {
-            field = 0;
-            locations.push(Location {
-                node: record[at[0]],
-                script_id: record[at[1]],
-                line: record[at[2]],
-                column: record[at[3]],
-            });
+    r.integer_array("locations", |batch| {
+        for (i, &v) in batch.iter().enumerate() {
+            record[field] = to_u32(v, "location field").map_err(|p| (i, p))?;
+            field += 1;
+            if field == width {
+                field = 0;
+                locations.push(Location {
+                    node: record[at[0]],
+                    script_id: record[at[1]],
+                    line: record[at[2]],
+                    column: record[at[3]],
+                });
+            }
         }
         Ok(())
     })?;

@@ -218,6 +218,11 @@ impl Snapshot {
         }
     }
 
+    /// True for objects of the program (not VM machinery such as `system / Context`).
+    pub fn is_program_node(&self, n: usize) -> bool {
+        self.node_kind(n).is_user_level() && !self.name(n).starts_with("system / ")
+    }
+
     /// Sum of all self sizes.
     pub fn total_size(&self) -> u64 {
         self.self_size.iter().sum()

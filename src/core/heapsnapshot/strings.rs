@@ -25,17 +25,19 @@ impl Strings {
             return "";
         }
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-        // The parser only stores valid UTF-8 (see `Reader::string_into`).
-        std::str::from_utf8(&self.bytes[start..self.ends[i] as usize]).unwrap_or("")
+        let bytes = &self.bytes[start..self.ends[i] as usize];
+        // SAFETY: only `Reader::string_into` appends to the buffer (through `buffer`, which is
+        // private to this module tree), and it appends valid UTF-8 or replaces what is not.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
     /// The buffer the next string is appended to; call `finish` after appending it.
-    pub fn buffer(&mut self) -> &mut Vec<u8> {
+    pub(super) fn buffer(&mut self) -> &mut Vec<u8> {
         &mut self.bytes
     }
 
     /// Closes the string appended since the last call; false if the table passed 4 GiB.
-    pub fn finish(&mut self) -> bool {
+    pub(super) fn finish(&mut self) -> bool {
         match u32::try_from(self.bytes.len()) {
             Ok(end) => {
                 self.ends.push(end);

@@ -168,7 +168,7 @@ pub fn summarize(a: &Analysis, top: usize) -> Summary {
             .then(y.self_size.cmp(&x.self_size))
             .then_with(|| x.name.cmp(&y.name))
     });
-    let candidates = (0..snap.node_count()).filter(|&v| snap.node_kind(v).is_user_level());
+    let candidates = (0..snap.node_count()).filter(|&v| snap.is_program_node(v));
     let largest = top_by(candidates, top, |v| a.retained[v])
         .into_iter()
         .map(|v| large_object(a, v))
@@ -232,4 +232,52 @@ pub fn analyze_file(
         total: 1,
     });
     Ok(summarize(&a, top))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::analysis::Analysis;
+    use super::super::parser::parse;
+    use super::*;
+
+    /// root -> (GC roots) -> holder; root =shortcut=> global -> cache (Map) -> a, b (Session);
+    /// a -> name (string); b -weak-> a.
+    const SNAPSHOT: &str = r#"{"snapshot":{"meta":{"node_fields":["type","name","id","self_size","edge_count"],"node_types":[["hidden","array","string","object","code","closure","regexp","number","native","synthetic"]],"edge_fields":["type","name_or_index","to_node"],"edge_types":[["context","element","property","internal","hidden","shortcut","weak"]]}},
+"nodes":[9,0,1,0,2, 9,1,3,0,1, 3,2,5,10,1, 3,3,7,20,2, 3,4,9,30,1, 3,4,11,40,1, 2,5,13,50,0],
+"edges":[1,1,5, 5,2,10, 1,1,10, 2,7,15, 2,8,20, 2,9,25, 2,10,30, 6,8,20],
+"strings":["","(GC roots)","global","Map","Session","abc","2","cache","a","b","x"]}"#;
+
+    #[test]
+    fn classes_retained_sizes_and_paths() {
+        let snap = parse(SNAPSHOT.as_bytes(), None, None).unwrap();
+        let a = Analysis::new(snap, 0, &mut |_| {});
+        assert_eq!(a.retained, vec![150, 0, 150, 140, 80, 40, 50]);
+        let s = summarize(&a, 3);
+        assert_eq!((s.nodes, s.edges, s.total_size), (7, 8, 150));
+        let session = s.classes.iter().find(|c| c.name == "Session").unwrap();
+        assert_eq!(
+            (session.count, session.self_size, session.retained_size),
+            (2, 70, 120)
+        );
+        let names: Vec<&str> = s.largest.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["global", "Map", "Session"]);
+        assert_eq!(
+            s.largest[1].retainer_path,
+            ["(GC roots)", "global", "cache (Map)"]
+        );
+        assert_eq!(
+            s.largest[2].retainer_path,
+            ["(GC roots)", "global", "cache (Map)", "a (Session)"]
+        );
+        assert_eq!(
+            a.tree.describe(&a.snapshot, 6),
+            [
+                "(GC roots)",
+                "global",
+                "cache (Map)",
+                "a (Session)",
+                "x (string)"
+            ]
+        );
+    }
 }
