@@ -8,7 +8,7 @@
  */
 const fs = require('node:fs')
 const path = require('node:path')
-const { analyzeSnapshot, diffSnapshots } = require('../lib/analyze')
+const { analyzeSnapshot, diffSnapshots, DEFAULT_TOP } = require('../lib/analyze')
 
 const USAGE = `Usage:
   leakproof analyze FILE [--top N] [--json]
@@ -29,7 +29,7 @@ const PROGRESS_FROM_BYTES = 32 * 1024 * 1024
 class UsageError extends Error {}
 
 function parseArgs(argv) {
-  const args = { command: undefined, files: [], top: 10, json: false, quiet: false, help: false }
+  const args = { command: undefined, files: [], top: DEFAULT_TOP, json: false, quiet: false, help: false }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     if (arg === '--json') args.json = true

@@ -31,11 +31,6 @@ impl Bits {
     pub fn set(&mut self, i: usize) {
         self.0[i >> 6] |= 1 << (i & 63);
     }
-
-    /// Bytes held.
-    pub fn heap_bytes(&self) -> usize {
-        8 * self.0.capacity()
-    }
 }
 
 /// A snapshot's edges that keep their targets alive, and who retains whom through them.
@@ -81,12 +76,6 @@ impl<'a> RetentionGraph<'a> {
             first_retainer,
             retainers,
         }
-    }
-
-    /// Bytes held by the classification and the retainer lists.
-    pub fn heap_bytes(&self) -> usize {
-        self.essential.heap_bytes()
-            + 4 * (self.first_retainer.capacity() + self.retainers.capacity())
     }
 }
 

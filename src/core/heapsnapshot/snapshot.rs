@@ -252,18 +252,4 @@ impl Snapshot {
             .find(|&e| self.edge_name_str(e) == Some(name))
             .map(|e| self.edge_to[e] as usize)
     }
-
-    /// Bytes held by the arrays.
-    pub fn heap_bytes(&self) -> usize {
-        self.node_type.capacity()
-            + 4 * self.node_name.capacity()
-            + 4 * self.node_id.capacity()
-            + 8 * self.self_size.capacity()
-            + 4 * self.first_edge.capacity()
-            + self.edge_type.capacity()
-            + 4 * self.edge_name.capacity()
-            + 4 * self.edge_to.capacity()
-            + self.strings.heap_bytes()
-            + 16 * self.locations.capacity()
-    }
 }

@@ -46,11 +46,6 @@ impl Strings {
             Err(_) => false,
         }
     }
-
-    /// Bytes held.
-    pub fn heap_bytes(&self) -> usize {
-        self.bytes.capacity() + 4 * self.ends.capacity()
-    }
 }
 
 #[cfg(test)]
