@@ -5,6 +5,7 @@
  * - `RingBuffer`: a drop-in for a push-only "recent items" array.
  * - `watch()`: leak detection, safe heap snapshots and growing allocation sites.
  * - `systemMemory()`: RSS and container memory, read by the native addon.
+ * - `analyzeSnapshot()` / `diffSnapshots()`: the heap-snapshot analyzer, off the main thread.
  */
 import { EventEmitter } from 'node:events'
 
@@ -370,3 +371,160 @@ export declare class Watcher extends EventEmitter {
  * without options. Throws `ERR_LEAKPROOF_ALREADY_WATCHING` when one runs and options are given.
  */
 export declare function watch(options?: WatchOptions): Watcher
+/** Where an `analyzeSnapshot` / `diffSnapshots` call is, as passed to `onProgress`. */
+export interface AnalyzeProgress {
+  /** `'parse'` (reading the file), `'dominators'`, `'paths'` or `'summary'`. */
+  phase: 'parse' | 'dominators' | 'paths' | 'summary'
+  /** Which snapshot, from 0, when a diff reads several. */
+  snapshot: number
+  /** Work done in this phase: bytes read for `'parse'`, 0 for the others. */
+  done: number
+  /** Work in this phase: the file size for `'parse'`, 1 for the others. */
+  total: number
+}
+
+/** Options of `analyzeSnapshot`. */
+export interface AnalyzeSnapshotOptions {
+  /** How many of the largest objects to report, with their paths. @default 10 */
+  top?: number
+  /**
+   * Called on the main thread as the work advances (about a hundred times while a big file is
+   * read, once per later phase). Must not throw.
+   */
+  onProgress?: (progress: AnalyzeProgress) => void
+}
+
+/** Options of `diffSnapshots`. */
+export interface DiffSnapshotsOptions extends AnalyzeSnapshotOptions {
+  /**
+   * A third snapshot, taken after `after`: only objects allocated between `before` and `after`
+   * that are still alive in this one count as new, and paths are taken from it.
+   */
+  stillAliveIn?: string
+}
+
+/** Totals of one class of objects (DevTools' Summary view). */
+export interface ClassSummary {
+  /** DevTools' class name: the constructor for objects; `(closure)`, `(string)`, `(array)`, `(system)`... otherwise. */
+  name: string
+  /** Objects of the class. */
+  count: number
+  /** Sum of their own sizes, in bytes. */
+  selfSize: number
+  /** Sum of their retained sizes, in bytes; an instance inside another of its class counts once. */
+  retainedSize: number
+}
+
+/** An object that keeps much memory alive. */
+export interface LargestObject {
+  /** Class name, or `function NAME at FILE:LINE:COLUMN` for a function. */
+  name: string
+  /** Heap snapshot node id. */
+  id: number
+  /** Own size, in bytes. */
+  selfSize: number
+  /** Bytes that would be freed with it (DevTools' retained size). */
+  retainedSize: number
+  /** References from the GC roots. */
+  distance: number
+  /** Shortest path from the GC roots, e.g. `['(GC roots)', 'global', 'cache (Map)', 'table', 'Session']`. */
+  retainerPath: string[]
+}
+
+/** What `analyzeSnapshot` reports. */
+export interface SnapshotSummary {
+  /** Heap objects. */
+  nodes: number
+  /** References. */
+  edges: number
+  /** Sum of all own sizes, in bytes. */
+  totalSize: number
+  /** Every class, most retained first. */
+  classes: ClassSummary[]
+  /** The `top` largest program objects by retained size. */
+  largest: LargestObject[]
+}
+
+/** Size of one snapshot of a diff. */
+export interface SnapshotTotals {
+  /** Heap objects. */
+  nodes: number
+  /** References. */
+  edges: number
+  /** Sum of all own sizes, in bytes. */
+  totalSize: number
+}
+
+/** New objects of one class. */
+export interface NewObjects {
+  /** Class name. */
+  name: string
+  /** New objects. */
+  count: number
+  /** Their own sizes, in bytes. */
+  bytes: number
+  /** Their retained size, in bytes. */
+  retainedSize: number
+}
+
+/** A class of new objects that probably leaks, and what holds one of them. */
+export interface LeakSuspect extends NewObjects {
+  /** Node id of the instance whose path is shown (the one retaining the most). */
+  id: number
+  /** Shortest path from the GC roots to it, through program variables where possible. */
+  retainerPath: string[]
+}
+
+/** A `Map`, `Set`, `Array` or plain object holding more entries than in the first snapshot. */
+export interface GrownCollection {
+  /** `'Map'`, `'Set'`, `'Array'` or `'Object'`. */
+  name: string
+  /** Node id, the same in both snapshots. */
+  id: number
+  /** Entries in the first snapshot (references to heap values; a Map entry counts once). */
+  before: number
+  /** Entries in the last snapshot. */
+  after: number
+  /** Retained size in the last snapshot, in bytes. */
+  retainedSize: number
+  /** Shortest path from the GC roots in the last snapshot. */
+  retainerPath: string[]
+}
+
+/** What `diffSnapshots` reports. */
+export interface SnapshotDiff {
+  /** Size of each snapshot, in the order given. */
+  snapshots: SnapshotTotals[]
+  /** New objects (see `diffSnapshots`). */
+  newCount: number
+  /** Their own sizes, in bytes. */
+  newBytes: number
+  /** New objects by class, most bytes first. */
+  newByClass: NewObjects[]
+  /** The `top` program-level classes of new objects by retained size. */
+  suspects: LeakSuspect[]
+  /** The `top` collections by entries gained. */
+  grownCollections: GrownCollection[]
+}
+
+/**
+ * Reads a `.heapsnapshot` on a libuv worker thread (the event loop keeps running) and reports
+ * its classes and largest objects. Rejects with `code` `ERR_LEAKPROOF_SNAPSHOT_IO`,
+ * `_TRUNCATED`, `_MALFORMED` or `_UNSUPPORTED` and the byte `offset` for bad files, and with
+ * `ERR_LEAKPROOF_INVALID_OPTION` / `ERR_LEAKPROOF_UNKNOWN_OPTION` for bad options.
+ */
+export declare function analyzeSnapshot(
+  file: string,
+  options?: AnalyzeSnapshotOptions,
+): Promise<SnapshotSummary>
+
+/**
+ * Diffs two snapshots of one process by node id, off the main thread: objects in `after` that
+ * were not in `before`, grouped by class, the likely leaks with the path that holds them, and
+ * the collections that grew. Errors as `analyzeSnapshot`, with `err.file` naming the file.
+ */
+export declare function diffSnapshots(
+  before: string,
+  after: string,
+  options?: DiffSnapshotsOptions,
+): Promise<SnapshotDiff>

@@ -11,6 +11,7 @@ const { BoundedMap } = require('./lib/bounded-map')
 const { RingBuffer } = require('./lib/ring-buffer')
 const { namedMaps } = require('./lib/registry')
 const { watch } = require('./lib/watch')
+const { analyzeSnapshot, diffSnapshots } = require('./lib/analyze')
 
 module.exports = {
   BoundedMap,
@@ -18,4 +19,6 @@ module.exports = {
   namedMaps,
   watch,
   systemMemory: binding.systemMemory,
+  analyzeSnapshot,
+  diffSnapshots,
 }

@@ -19,3 +19,14 @@ const watcher = watch({ intervalMs: 5000, dir: '/tmp/snaps', beforeSnapshot: asy
 watcher.on('leak', (e) => console.log(e.kind, e.slopeBytesPerSec.toFixed(0), e.projectedLimitAt))
 watcher.on('sites', (e) => e.sites.map((s) => `${s.url}:${s.line}`))
 watcher.stop()
+
+// The analyzer's declarations.
+import { analyzeSnapshot, diffSnapshots } from '..'
+async function analyzerTypes(): Promise<void> {
+  const summary = await analyzeSnapshot('a.heapsnapshot', { top: 5, onProgress: (p) => console.log(p.phase, p.done / p.total) })
+  summary.classes.map((c) => c.retainedSize.toFixed(0))
+  const diff = await diffSnapshots('a.heapsnapshot', 'b.heapsnapshot', { stillAliveIn: 'c.heapsnapshot' })
+  const path: string[] = diff.suspects[0].retainerPath
+  console.log(path.join(' → '), diff.grownCollections[0]?.after)
+}
+void analyzerTypes

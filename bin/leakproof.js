@@ -1,0 +1,205 @@
+#!/usr/bin/env node
+'use strict'
+
+/**
+ * `leakproof analyze FILE` and `leakproof diff BEFORE AFTER [LATER]`: the heap-snapshot
+ * analyzer from a shell. Readable report on stdout (`--json` for machines), progress on stderr
+ * for big files. Exit codes: 0 done, 1 a snapshot could not be read, 2 bad arguments.
+ */
+const fs = require('node:fs')
+const path = require('node:path')
+const { analyzeSnapshot, diffSnapshots, DEFAULT_TOP } = require('../lib/analyze')
+
+const USAGE = `Usage:
+  leakproof analyze FILE [--top N] [--json]
+      Classes by retained size and the largest objects with their retainer paths.
+  leakproof diff BEFORE AFTER [LATER] [--top N] [--json]
+      What AFTER holds that BEFORE did not, the collections that grew, and what holds them.
+      With LATER: allocated between BEFORE and AFTER and still alive in LATER.
+
+Options:
+  --top N    how many classes, objects, suspects and collections to list (default 10)
+  --json     print the full result as JSON
+  --quiet    no progress on stderr
+  --help     this text`
+
+/** Files at least this big get progress lines on stderr. */
+const PROGRESS_FROM_BYTES = 32 * 1024 * 1024
+
+class UsageError extends Error {}
+
+function parseArgs(argv) {
+  const args = { command: undefined, files: [], top: DEFAULT_TOP, json: false, quiet: false, help: false }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    if (arg === '--json') args.json = true
+    else if (arg === '--quiet') args.quiet = true
+    else if (arg === '--help' || arg === '-h') args.help = true
+    else if (arg === '--top' || arg.startsWith('--top=')) {
+      const value = arg === '--top' ? argv[++i] : arg.slice('--top='.length)
+      const top = Number(value)
+      if (!Number.isSafeInteger(top) || top <= 0) {
+        throw new UsageError(`--top needs a positive integer, got ${JSON.stringify(value ?? '')}`)
+      }
+      args.top = top
+    } else if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg}`)
+    else if (args.command === undefined) args.command = arg
+    else args.files.push(arg)
+  }
+  if (args.help) return args
+  if (args.command === 'analyze') {
+    if (args.files.length !== 1) throw new UsageError('analyze takes one snapshot file')
+  } else if (args.command === 'diff') {
+    if (args.files.length < 2 || args.files.length > 3) {
+      throw new UsageError('diff takes two or three snapshot files')
+    }
+  } else if (args.command === undefined) {
+    throw new UsageError('no command given')
+  } else {
+    throw new UsageError(`unknown command ${JSON.stringify(args.command)}`)
+  }
+  return args
+}
+
+/** `1.2 MB`, `340 KB`, `12 B`. */
+function bytes(n) {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} KB`
+  return `${n} B`
+}
+
+const count = (n) => n.toLocaleString('en-US')
+
+/** A progress callback writing to stderr, or undefined when the files are small or --quiet. */
+function progressReporter(args) {
+  if (args.quiet) return undefined
+  const big = args.files.some((f) => {
+    try {
+      return fs.statSync(f).size >= PROGRESS_FROM_BYTES
+    } catch {
+      return false
+    }
+  })
+  if (!big) return undefined
+  const tty = process.stderr.isTTY
+  let lastLine = ''
+  const reporter = (p) => {
+    const file = path.basename(args.files[p.snapshot] ?? '')
+    let line
+    if (p.phase === 'parse') {
+      const pct = Math.floor((100 * p.done) / Math.max(1, p.total))
+      // Without a terminal, one line per quarter.
+      line = `${file}: reading ${tty ? pct : Math.floor(pct / 25) * 25}%`
+    } else {
+      line = `${file}: ${p.phase}`
+    }
+    if (line === lastLine) return
+    lastLine = line
+    process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`)
+  }
+  reporter.finish = () => {
+    if (tty && lastLine) process.stderr.write('\r\x1b[K')
+  }
+  return reporter
+}
+
+function pathLines(retainerPath, indent) {
+  return `${indent}${retainerPath.join(' → ')}`
+}
+
+function analyzeReport(file, r, top) {
+  const lines = [
+    `${file}: ${count(r.nodes)} objects, ${count(r.edges)} references, ${bytes(r.totalSize)}`,
+    '',
+    `Classes by retained size (top ${Math.min(top, r.classes.length)} of ${count(r.classes.length)})`,
+    `  ${'retained'.padStart(10)}  ${'self'.padStart(10)}  ${'count'.padStart(10)}  class`,
+  ]
+  for (const c of r.classes.slice(0, top)) {
+    lines.push(
+      `  ${bytes(c.retainedSize).padStart(10)}  ${bytes(c.selfSize).padStart(10)}  ${count(c.count).padStart(10)}  ${c.name}`,
+    )
+  }
+  lines.push('', 'Largest objects by retained size')
+  r.largest.forEach((o, i) => {
+    lines.push(`${String(i + 1).padStart(3)}. ${o.name} @${o.id}: retains ${bytes(o.retainedSize)} (self ${bytes(o.selfSize)})`)
+    lines.push(pathLines(o.retainerPath, '     '))
+  })
+  return lines.join('\n')
+}
+
+function diffReport(files, r, top) {
+  const lines = r.snapshots.map(
+    (s, i) => `${files[i]}: ${count(s.nodes)} objects, ${bytes(s.totalSize)}`,
+  )
+  const still = files.length === 3 ? ` (allocated between the first two, alive in the third)` : ''
+  lines.push('', `New objects${still}: ${count(r.newCount)}, ${bytes(r.newBytes)}`)
+  lines.push('', 'Suspects: classes of new objects by retained size')
+  if (r.suspects.length === 0) lines.push('  none')
+  r.suspects.forEach((s, i) => {
+    lines.push(
+      `${String(i + 1).padStart(3)}. ${s.name}: ${count(s.count)} new, ${bytes(s.bytes)} own, retaining ${bytes(s.retainedSize)}`,
+    )
+    lines.push(pathLines(s.retainerPath, '     '))
+  })
+  lines.push('', 'Collections that grew')
+  if (r.grownCollections.length === 0) lines.push('  none')
+  r.grownCollections.forEach((c, i) => {
+    lines.push(
+      `${String(i + 1).padStart(3)}. ${c.name} @${c.id}: ${count(c.before)} → ${count(c.after)} entries, retaining ${bytes(c.retainedSize)}`,
+    )
+    lines.push(pathLines(c.retainerPath, '     '))
+  })
+  lines.push('', 'New objects by class (most bytes first)')
+  for (const c of r.newByClass.slice(0, top)) {
+    lines.push(`  ${bytes(c.bytes).padStart(10)}  ${count(c.count).padStart(10)}  ${c.name}`)
+  }
+  return lines.join('\n')
+}
+
+async function main(argv) {
+  let args
+  try {
+    args = parseArgs(argv)
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err
+    process.stderr.write(`leakproof: ${err.message}\n\n${USAGE}\n`)
+    return 2
+  }
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`)
+    return 0
+  }
+  const onProgress = progressReporter(args)
+  const options = { top: args.top }
+  if (onProgress) options.onProgress = onProgress
+  let result
+  try {
+    if (args.command === 'analyze') {
+      result = await analyzeSnapshot(args.files[0], options)
+    } else {
+      if (args.files[2] !== undefined) options.stillAliveIn = args.files[2]
+      result = await diffSnapshots(args.files[0], args.files[1], options)
+    }
+  } catch (err) {
+    onProgress?.finish()
+    if (typeof err.code !== 'string' || !err.code.startsWith('ERR_LEAKPROOF_')) throw err
+    process.stderr.write(`leakproof: ${err.message} [${err.code}]\n`)
+    return 1
+  }
+  onProgress?.finish()
+  if (args.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
+  else if (args.command === 'analyze') process.stdout.write(`${analyzeReport(args.files[0], result, args.top)}\n`)
+  else process.stdout.write(`${diffReport(args.files, result, args.top)}\n`)
+  return 0
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err) => {
+    process.stderr.write(`leakproof: internal error: ${err.stack}\n`)
+    process.exitCode = 70
+  },
+)

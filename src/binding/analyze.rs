@@ -1,0 +1,391 @@
+//! `analyzeSnapshot` / `diffSnapshots`: the heap-snapshot analyzer, run on the libuv thread
+//! pool so the event loop keeps serving while a big file is read.
+//!
+//! Failures resolve as `{ error }` rather than rejecting, so `lib/analyze.js` can throw a real
+//! JS error with the stable `code` and the byte `offset`.
+
+use std::path::Path;
+
+use napi::bindgen_prelude::{AsyncTask, Env, Result, Task};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::Status;
+use napi_derive::napi;
+
+use crate::core::heapsnapshot::analysis::Progress;
+use crate::core::heapsnapshot::diff::{diff_files, DiffReport, GrownCollection, Suspect};
+use crate::core::heapsnapshot::error::SnapshotError;
+use crate::core::heapsnapshot::summary::{analyze_file, ClassStat, LargeObject, Summary};
+
+/// Where a long analysis is.
+#[napi(object)]
+pub struct AnalyzeProgress {
+    /// `'parse'`, `'dominators'`, `'paths'` or `'summary'`.
+    pub phase: String,
+    /// Which snapshot, from 0, when a diff reads several.
+    pub snapshot: u32,
+    /// Work done in this phase (bytes read for `'parse'`).
+    pub done: f64,
+    /// Work in this phase (the file size for `'parse'`).
+    pub total: f64,
+}
+
+type ProgressCallback =
+    ThreadsafeFunction<AnalyzeProgress, (), AnalyzeProgress, Status, false, true>;
+
+/// A snapshot that could not be read, with the stable code and the byte offset.
+#[napi(object)]
+pub struct AnalyzeError {
+    /// `ERR_LEAKPROOF_SNAPSHOT_IO`, `_TRUNCATED`, `_MALFORMED` or `_UNSUPPORTED`.
+    pub code: String,
+    /// What went wrong.
+    pub message: String,
+    /// Byte offset in the file where it was found.
+    pub offset: f64,
+    /// Which file, from 0.
+    pub snapshot: u32,
+}
+
+/// Totals of one class of objects.
+#[napi(object)]
+pub struct ClassSummary {
+    /// DevTools' class name.
+    pub name: String,
+    /// Objects of the class.
+    pub count: f64,
+    /// Sum of their own sizes, in bytes.
+    pub self_size: f64,
+    /// Sum of their retained sizes (nested instances counted once), in bytes.
+    pub retained_size: f64,
+}
+
+/// One object that keeps much memory alive.
+#[napi(object)]
+pub struct LargestObject {
+    /// Class name, or `function NAME at FILE:LINE:COL`.
+    pub name: String,
+    /// Heap snapshot node id.
+    pub id: f64,
+    /// Own size, in bytes.
+    pub self_size: f64,
+    /// Retained size, in bytes.
+    pub retained_size: f64,
+    /// References from the GC roots.
+    pub distance: f64,
+    /// Shortest readable retainer path from the GC roots.
+    pub retainer_path: Vec<String>,
+}
+
+/// Result of `analyzeSnapshot`.
+#[napi(object)]
+pub struct SnapshotSummary {
+    /// Nodes (heap objects).
+    pub nodes: f64,
+    /// Edges (references).
+    pub edges: f64,
+    /// Sum of all self sizes, in bytes.
+    pub total_size: f64,
+    /// Every class, by retained size.
+    pub classes: Vec<ClassSummary>,
+    /// The largest objects by retained size.
+    pub largest: Vec<LargestObject>,
+}
+
+/// Size of one snapshot in a diff.
+#[napi(object)]
+pub struct SnapshotTotals {
+    /// Nodes.
+    pub nodes: f64,
+    /// Edges.
+    pub edges: f64,
+    /// Sum of self sizes, in bytes.
+    pub total_size: f64,
+}
+
+/// New objects of one class.
+#[napi(object)]
+pub struct NewObjects {
+    /// Class name.
+    pub name: String,
+    /// New objects.
+    pub count: f64,
+    /// Their own sizes, in bytes.
+    pub bytes: f64,
+    /// Their retained size, in bytes.
+    pub retained_size: f64,
+}
+
+/// A leak suspect: a class of new objects and the path that holds one.
+#[napi(object)]
+pub struct LeakSuspect {
+    /// Class name.
+    pub name: String,
+    /// New objects of the class.
+    pub count: f64,
+    /// Their own sizes, in bytes.
+    pub bytes: f64,
+    /// Their retained size, in bytes.
+    pub retained_size: f64,
+    /// Node id of the instance shown.
+    pub id: f64,
+    /// Shortest readable retainer path from the GC roots to it.
+    pub retainer_path: Vec<String>,
+}
+
+/// A collection that holds more entries than before.
+#[napi(object)]
+pub struct GrownCollectionJs {
+    /// `Map`, `Set`, `Array` or `Object`.
+    pub name: String,
+    /// Node id.
+    pub id: f64,
+    /// Entries before.
+    pub before: f64,
+    /// Entries after.
+    pub after: f64,
+    /// Retained size now, in bytes.
+    pub retained_size: f64,
+    /// Shortest readable retainer path from the GC roots.
+    pub retainer_path: Vec<String>,
+}
+
+/// Result of `diffSnapshots`.
+#[napi(object)]
+pub struct SnapshotDiff {
+    /// Size of each snapshot, in the order given.
+    pub snapshots: Vec<SnapshotTotals>,
+    /// New objects in all.
+    pub new_count: f64,
+    /// Their own sizes, in bytes.
+    pub new_bytes: f64,
+    /// New objects by class, most bytes first.
+    pub new_by_class: Vec<NewObjects>,
+    /// The likely leaks, by retained size.
+    pub suspects: Vec<LeakSuspect>,
+    /// Collections that grew, most new entries first.
+    pub grown_collections: Vec<GrownCollectionJs>,
+}
+
+/// `{ result }` or `{ error }`.
+#[napi(object)]
+pub struct AnalyzeOutcome {
+    /// The summary, on success.
+    pub result: Option<SnapshotSummary>,
+    /// Why it failed.
+    pub error: Option<AnalyzeError>,
+}
+
+/// `{ result }` or `{ error }`.
+#[napi(object)]
+pub struct DiffOutcome {
+    /// The diff, on success.
+    pub result: Option<SnapshotDiff>,
+    /// Why it failed.
+    pub error: Option<AnalyzeError>,
+}
+
+fn report_error(e: SnapshotError) -> AnalyzeError {
+    AnalyzeError {
+        code: e.code().to_string(),
+        message: e.message,
+        offset: e.offset as f64,
+        snapshot: e.snapshot,
+    }
+}
+
+/// Runs `work` with a progress function that forwards to JS, then releases the callback.
+fn with_progress<T>(
+    callback: Option<ProgressCallback>,
+    work: impl FnOnce(&mut dyn FnMut(Progress)) -> T,
+) -> T {
+    let mut forward = |p: Progress| {
+        if let Some(cb) = callback.as_ref() {
+            cb.call(
+                AnalyzeProgress {
+                    phase: p.phase.to_string(),
+                    snapshot: p.snapshot,
+                    done: p.done as f64,
+                    total: p.total as f64,
+                },
+                ThreadsafeFunctionCallMode::NonBlocking,
+            );
+        }
+    };
+    work(&mut forward)
+}
+
+/// The work of `analyzeSnapshot`.
+pub struct AnalyzeTask {
+    path: String,
+    top: u32,
+    progress: Option<ProgressCallback>,
+}
+
+impl Task for AnalyzeTask {
+    type Output = std::result::Result<Summary, SnapshotError>;
+    type JsValue = AnalyzeOutcome;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        let (path, top) = (Path::new(&self.path), self.top as usize);
+        Ok(with_progress(self.progress.take(), |p| {
+            analyze_file(path, top, p)
+        }))
+    }
+
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<AnalyzeOutcome> {
+        Ok(match output {
+            Ok(s) => AnalyzeOutcome {
+                result: Some(summary_js(s)),
+                error: None,
+            },
+            Err(e) => AnalyzeOutcome {
+                result: None,
+                error: Some(report_error(e)),
+            },
+        })
+    }
+}
+
+/// The work of `diffSnapshots`.
+pub struct DiffTask {
+    paths: Vec<String>,
+    top: u32,
+    progress: Option<ProgressCallback>,
+}
+
+impl Task for DiffTask {
+    type Output = std::result::Result<DiffReport, SnapshotError>;
+    type JsValue = DiffOutcome;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        let paths: Vec<&Path> = self.paths.iter().map(Path::new).collect();
+        let top = self.top as usize;
+        Ok(with_progress(self.progress.take(), |p| {
+            diff_files(&paths, top, p)
+        }))
+    }
+
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<DiffOutcome> {
+        Ok(match output {
+            Ok(d) => DiffOutcome {
+                result: Some(diff_js(d)),
+                error: None,
+            },
+            Err(e) => DiffOutcome {
+                result: None,
+                error: Some(report_error(e)),
+            },
+        })
+    }
+}
+
+fn summary_js(s: Summary) -> SnapshotSummary {
+    SnapshotSummary {
+        nodes: s.nodes as f64,
+        edges: s.edges as f64,
+        total_size: s.total_size as f64,
+        classes: s.classes.into_iter().map(class_js).collect(),
+        largest: s.largest.into_iter().map(largest_js).collect(),
+    }
+}
+
+fn class_js(c: ClassStat) -> ClassSummary {
+    ClassSummary {
+        name: c.name,
+        count: c.count as f64,
+        self_size: c.self_size as f64,
+        retained_size: c.retained_size as f64,
+    }
+}
+
+fn largest_js(o: LargeObject) -> LargestObject {
+    LargestObject {
+        name: o.name,
+        id: o.id as f64,
+        self_size: o.self_size as f64,
+        retained_size: o.retained_size as f64,
+        distance: o.distance as f64,
+        retainer_path: o.retainer_path,
+    }
+}
+
+fn diff_js(d: DiffReport) -> SnapshotDiff {
+    SnapshotDiff {
+        snapshots: d
+            .snapshots
+            .into_iter()
+            .map(|t| SnapshotTotals {
+                nodes: t.nodes as f64,
+                edges: t.edges as f64,
+                total_size: t.total_size as f64,
+            })
+            .collect(),
+        new_count: d.new_count as f64,
+        new_bytes: d.new_bytes as f64,
+        new_by_class: d
+            .new_by_class
+            .into_iter()
+            .map(|c| NewObjects {
+                name: c.name,
+                count: c.count as f64,
+                bytes: c.bytes as f64,
+                retained_size: c.retained_size as f64,
+            })
+            .collect(),
+        suspects: d.suspects.into_iter().map(suspect_js).collect(),
+        grown_collections: d.grown_collections.into_iter().map(grown_js).collect(),
+    }
+}
+
+fn suspect_js(s: Suspect) -> LeakSuspect {
+    LeakSuspect {
+        name: s.class.name,
+        count: s.class.count as f64,
+        bytes: s.class.bytes as f64,
+        retained_size: s.class.retained_size as f64,
+        id: s.id as f64,
+        retainer_path: s.retainer_path,
+    }
+}
+
+fn grown_js(g: GrownCollection) -> GrownCollectionJs {
+    GrownCollectionJs {
+        name: g.name,
+        id: g.id as f64,
+        before: g.before as f64,
+        after: g.after as f64,
+        retained_size: g.retained_size as f64,
+        retainer_path: g.retainer_path,
+    }
+}
+
+/// Reads and analyzes the snapshot at `path` on the thread pool; `lib/analyze.js` wraps it.
+#[napi(ts_return_type = "Promise<AnalyzeOutcome>")]
+pub fn analyze_snapshot_file(
+    path: String,
+    top: u32,
+    on_progress: Option<
+        ThreadsafeFunction<AnalyzeProgress, (), AnalyzeProgress, Status, false, true>,
+    >,
+) -> AsyncTask<AnalyzeTask> {
+    AsyncTask::new(AnalyzeTask {
+        path,
+        top,
+        progress: on_progress,
+    })
+}
+
+/// Diffs two or three snapshot files on the thread pool; `lib/analyze.js` wraps it.
+#[napi(ts_return_type = "Promise<DiffOutcome>")]
+pub fn diff_snapshot_files(
+    paths: Vec<String>,
+    top: u32,
+    on_progress: Option<
+        ThreadsafeFunction<AnalyzeProgress, (), AnalyzeProgress, Status, false, true>,
+    >,
+) -> AsyncTask<DiffTask> {
+    AsyncTask::new(DiffTask {
+        paths,
+        top,
+        progress: on_progress,
+    })
+}

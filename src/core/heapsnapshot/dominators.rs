@@ -1,0 +1,347 @@
+//! Dominator tree by semi-NCA (Georgiadis' simplification of Lengauer–Tarjan): the semi-
+//! dominators with link-eval and path compression, then each immediate dominator as the nearest
+//! common ancestor of its parent and its semi-dominator. Iterative throughout: no recursion.
+//!
+//! Nodes the root does not reach are attached to the root as DevTools does: first those with
+//! no predecessor at all, each followed by everything it reaches; then whatever is left, in
+//! index order. The attachments are virtual edges from the root, reported in `attached`.
+
+use std::ops::Range;
+
+const NONE: u32 = u32::MAX;
+
+/// A directed graph as the dominator computation sees it.
+pub trait FlowGraph {
+    /// Number of nodes, numbered `0..node_count()`.
+    fn node_count(&self) -> usize;
+    /// The positions of `v`'s outgoing edges.
+    fn edge_range(&self, v: usize) -> Range<usize>;
+    /// The target of edge `e`, or `None` if the edge does not take part.
+    fn target(&self, e: usize) -> Option<usize>;
+    /// The sources of the taking-part edges into `v` (repeats allowed).
+    fn predecessors(&self, v: usize) -> &[u32];
+}
+
+/// The dominator tree of a `FlowGraph`.
+#[derive(Debug)]
+pub struct Dominators {
+    /// Immediate dominator of each node; the root's is itself.
+    pub idom: Vec<u32>,
+    /// All nodes in DFS preorder from the root; a node's dominator comes before it.
+    pub preorder: Vec<u32>,
+    /// Nodes the root did not reach, given a virtual edge from the root.
+    pub attached: Vec<u32>,
+}
+
+impl Dominators {
+    /// Retained size of every node: its own size plus that of every node it dominates.
+    pub fn retained_sizes(&self, self_size: &[u64]) -> Vec<u64> {
+        let mut retained = self_size.to_vec();
+        for &v in self.preorder.iter().skip(1).rev() {
+            let d = self.idom[v as usize] as usize;
+            retained[d] += retained[v as usize];
+        }
+        retained
+    }
+}
+
+/// Computes the dominator tree of `g` from `root`.
+pub fn dominators(g: &impl FlowGraph, root: usize) -> Dominators {
+    let n = g.node_count();
+    // Preorder numbers are 1-based in `num` (0: not visited), 0-based everywhere else.
+    let mut num = vec![0u32; n];
+    let mut order: Vec<u32> = Vec::with_capacity(n);
+    let mut parent: Vec<u32> = Vec::with_capacity(n);
+    let mut stack: Vec<(u32, u32)> = Vec::new();
+    let mut attached = Vec::new();
+    let mut is_attached = vec![false; n];
+
+    let mut dfs = |start: usize,
+                   parent_num: u32,
+                   num: &mut Vec<u32>,
+                   order: &mut Vec<u32>,
+                   parent: &mut Vec<u32>| {
+        num[start] = order.len() as u32 + 1;
+        order.push(start as u32);
+        parent.push(parent_num);
+        stack.push((start as u32, g.edge_range(start).start as u32));
+        while let Some(top) = stack.last_mut() {
+            let v = top.0 as usize;
+            let end = g.edge_range(v).end;
+            let mut e = top.1 as usize;
+            let mut next = None;
+            while e < end {
+                let t = g.target(e);
+                e += 1;
+                if let Some(w) = t {
+                    if num[w] == 0 {
+                        next = Some(w);
+                        break;
+                    }
+                }
+            }
+            top.1 = e as u32;
+            match next {
+                Some(w) => {
+                    num[w] = order.len() as u32 + 1;
+                    order.push(w as u32);
+                    parent.push(num[v] - 1);
+                    stack.push((w as u32, g.edge_range(w).start as u32));
+                }
+                None => {
+                    stack.pop();
+                }
+            }
+        }
+    };
+
+    dfs(root, 0, &mut num, &mut order, &mut parent);
+    if order.len() < n {
+        for v in 0..n {
+            if num[v] == 0 && g.predecessors(v).is_empty() {
+                attached.push(v as u32);
+                is_attached[v] = true;
+                dfs(v, 0, &mut num, &mut order, &mut parent);
+            }
+        }
+        for v in 0..n {
+            if num[v] == 0 {
+                attached.push(v as u32);
+                is_attached[v] = true;
+                dfs(v, 0, &mut num, &mut order, &mut parent);
+            }
+        }
+    }
+
+    // Semi-dominators, by preorder number; `label` holds the least semi on the compressed path.
+    let mut semi = vec![0u32; n];
+    let mut label = vec![0u32; n];
+    let mut ancestor = vec![NONE; n];
+    let mut path: Vec<u32> = Vec::new();
+    for w in (1..n).rev() {
+        let node = order[w] as usize;
+        let mut s = if is_attached[node] { 0 } else { parent[w] };
+        for &p in g.predecessors(node) {
+            let pn = num[p as usize];
+            if pn == 0 {
+                continue;
+            }
+            let v = pn - 1;
+            let candidate = if v as usize <= w {
+                v
+            } else {
+                eval(v, &mut ancestor, &mut label, &mut path)
+            };
+            s = s.min(candidate);
+        }
+        semi[w] = s;
+        label[w] = s;
+        ancestor[w] = parent[w];
+    }
+    drop(label);
+
+    // Immediate dominators by preorder number, reusing `ancestor`.
+    let mut idom = ancestor;
+    if n > 0 {
+        idom[0] = 0;
+    }
+    for w in 1..n {
+        let mut d = parent[w];
+        while d > semi[w] {
+            d = idom[d as usize];
+        }
+        idom[w] = d;
+    }
+    drop(semi);
+    drop(parent);
+    // Back to node numbers, reusing `num`.
+    let mut by_node = num;
+    for w in 0..n {
+        by_node[order[w] as usize] = order[idom[w] as usize];
+    }
+    Dominators {
+        idom: by_node,
+        preorder: order,
+        attached,
+    }
+}
+
+/// The least semi-dominator on the forest path from `v` up to its tree's root (excluded),
+/// compressing the path on the way.
+fn eval(v: u32, ancestor: &mut [u32], label: &mut [u32], path: &mut Vec<u32>) -> u32 {
+    let mut u = v;
+    while ancestor[ancestor[u as usize] as usize] != NONE {
+        path.push(u);
+        u = ancestor[u as usize];
+    }
+    while let Some(x) = path.pop() {
+        let a = ancestor[x as usize] as usize;
+        if label[a] < label[x as usize] {
+            label[x as usize] = label[a];
+        }
+        ancestor[x as usize] = ancestor[a];
+    }
+    label[v as usize]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small graph: adjacency lists, some edges not taking part.
+    struct Toy {
+        first: Vec<usize>,
+        targets: Vec<Option<usize>>,
+        preds: Vec<Vec<u32>>,
+    }
+
+    impl Toy {
+        fn new(n: usize, edges: &[(usize, usize, bool)]) -> Toy {
+            let mut sorted = edges.to_vec();
+            sorted.sort_by_key(|e| e.0);
+            let mut first = vec![0; n + 1];
+            for &(s, _, _) in &sorted {
+                first[s + 1] += 1;
+            }
+            for i in 0..n {
+                first[i + 1] += first[i];
+            }
+            let mut preds = vec![Vec::new(); n];
+            for &(s, t, on) in &sorted {
+                if on {
+                    preds[t].push(s as u32);
+                }
+            }
+            let targets = sorted.iter().map(|&(_, t, on)| on.then_some(t)).collect();
+            Toy {
+                first,
+                targets,
+                preds,
+            }
+        }
+    }
+
+    impl FlowGraph for Toy {
+        fn node_count(&self) -> usize {
+            self.first.len() - 1
+        }
+        fn edge_range(&self, v: usize) -> Range<usize> {
+            self.first[v]..self.first[v + 1]
+        }
+        fn target(&self, e: usize) -> Option<usize> {
+            self.targets[e]
+        }
+        fn predecessors(&self, v: usize) -> &[u32] {
+            &self.preds[v]
+        }
+    }
+
+    /// The textbook definition, solved by iterating to a fixed point over dominator sets.
+    fn naive_idom(g: &Toy, root: usize, attached: &[u32]) -> Vec<u32> {
+        let n = g.node_count();
+        let mut preds: Vec<Vec<usize>> = (0..n)
+            .map(|v| g.predecessors(v).iter().map(|&p| p as usize).collect())
+            .collect();
+        for &a in attached {
+            preds[a as usize].push(root);
+        }
+        let mut dom: Vec<Vec<bool>> = vec![vec![true; n]; n];
+        dom[root] = (0..n).map(|i| i == root).collect();
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for v in (0..n).filter(|&v| v != root) {
+                let mut set = vec![true; n];
+                for &p in &preds[v] {
+                    for i in 0..n {
+                        set[i] &= dom[p][i];
+                    }
+                }
+                set[v] = true;
+                if set != dom[v] {
+                    dom[v] = set;
+                    changed = true;
+                }
+            }
+        }
+        (0..n)
+            .map(|v| {
+                if v == root {
+                    return root as u32;
+                }
+                // The strict dominator that every other strict dominator dominates.
+                (0..n)
+                    .filter(|&d| d != v && dom[v][d])
+                    .max_by_key(|&d| dom[d].iter().filter(|&&b| b).count())
+                    .unwrap() as u32
+            })
+            .collect()
+    }
+
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn matches_the_naive_definition_on_random_graphs() {
+        let mut rng = Rng(0x9e3779b97f4a7c15);
+        for case in 0..3000 {
+            let n = 1 + rng.below(24);
+            let m = rng.below(n * 3 + 1);
+            let edges: Vec<(usize, usize, bool)> = (0..m)
+                .map(|_| (rng.below(n), rng.below(n), rng.below(5) != 0))
+                .collect();
+            let g = Toy::new(n, &edges);
+            let root = rng.below(n);
+            let d = dominators(&g, root);
+            assert_eq!(d.preorder.len(), n, "case {case}");
+            assert_eq!(
+                d.idom,
+                naive_idom(&g, root, &d.attached),
+                "case {case}: {edges:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unreachable_nodes_hang_from_the_root() {
+        // 0 -> 1; 2 has no predecessor and reaches 3; 4 <-> 5 only reach each other.
+        let g = Toy::new(
+            6,
+            &[
+                (0, 1, true),
+                (2, 3, true),
+                (4, 5, true),
+                (5, 4, true),
+                (1, 2, false),
+            ],
+        );
+        let d = dominators(&g, 0);
+        assert_eq!(d.attached, vec![2, 4]);
+        assert_eq!(d.idom, vec![0, 0, 0, 2, 0, 4]);
+        assert_eq!(
+            d.retained_sizes(&[1, 2, 4, 8, 16, 32]),
+            vec![63, 2, 12, 8, 48, 32]
+        );
+    }
+
+    #[test]
+    fn long_chains_need_no_recursion() {
+        let n = 300_000;
+        let edges: Vec<(usize, usize, bool)> = (0..n - 1).map(|i| (i, i + 1, true)).collect();
+        let g = Toy::new(n, &edges);
+        let d = dominators(&g, 0);
+        assert_eq!(d.idom[n - 1], (n - 2) as u32);
+        assert_eq!(d.retained_sizes(&vec![1; n])[0], n as u64);
+    }
+}

@@ -1,0 +1,15 @@
+//! Heap snapshot analysis: a streaming parser for V8's `.heapsnapshot` format, the graph
+//! algorithms (dominators, retained sizes, distances), per-class summaries, diffs of two or
+//! three snapshots by node id and readable retainer paths.
+
+pub mod analysis;
+pub mod diff;
+pub mod dominators;
+pub mod error;
+pub mod graph;
+pub mod parser;
+pub mod paths;
+pub mod reader;
+pub mod snapshot;
+pub mod strings;
+pub mod summary;

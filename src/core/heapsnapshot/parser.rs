@@ -1,0 +1,539 @@
+//! Streams a `.heapsnapshot` into a `Snapshot`, validating as it goes.
+//!
+//! Sections are read in file order. `snapshot` (the meta) must come before `nodes`, and
+//! `nodes` before `edges`, as V8 writes them; `strings` and `locations` may come anywhere after
+//! the meta, and unknown sections are skipped. Arrays grow as data arrives: the counts the file
+//! claims are used only as a capacity hint, capped by what the rest of the file can hold.
+
+use std::io::Read;
+
+use serde_json::Value;
+
+use super::error::{ErrorKind, Problem, SnapshotError};
+use super::reader::{ProgressHook, Reader};
+use super::snapshot::{EdgeKind, Location, NodeKind, Snapshot};
+
+type Result<T> = std::result::Result<T, SnapshotError>;
+
+/// The meta section may not be larger than this.
+const MAX_META_BYTES: usize = 1 << 20;
+
+/// What a column of `node_fields` / `edge_fields` is used for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Type,
+    Name,
+    Id,
+    SelfSize,
+    EdgeCount,
+    ToNode,
+    Ignored,
+}
+
+struct Meta {
+    node_fields: Vec<Field>,
+    edge_fields: Vec<Field>,
+    /// Position of each of `object_index`, `script_id`, `line`, `column` in `location_fields`.
+    location_fields: Option<([usize; 4], usize)>,
+    node_count_hint: u64,
+    edge_count_hint: u64,
+}
+
+/// Parses a snapshot from `input`. `size` (the file size, when known) caps preallocation;
+/// `progress` is called with the bytes read so far.
+pub fn parse<'a, R: Read>(
+    input: R,
+    size: Option<u64>,
+    progress: Option<ProgressHook<'a>>,
+) -> Result<Snapshot> {
+    let mut r = match progress {
+        Some(p) => Reader::with_progress(input, p),
+        None => Reader::new(input),
+    };
+    let mut snap = Snapshot::default();
+    let mut meta: Option<Meta> = None;
+    let (mut seen_nodes, mut seen_edges, mut seen_strings) = (false, false, false);
+    if r.open(b'{', b'}', "the top-level object")? {
+        return Err(SnapshotError::new(
+            ErrorKind::Malformed,
+            r.offset(),
+            "the snapshot is an empty object",
+        ));
+    }
+    loop {
+        let key_offset = r.offset();
+        let mut key = Vec::new();
+        r.string_into(&mut key, "a section name")?;
+        r.expect(b':', "the top-level object")?;
+        let out_of_order = |what: &str| {
+            SnapshotError::new(
+                ErrorKind::Unsupported,
+                key_offset,
+                format!("section {what} comes before the sections it depends on"),
+            )
+        };
+        let duplicate = |what: &str| {
+            SnapshotError::new(
+                ErrorKind::Malformed,
+                key_offset,
+                format!("section {what} appears twice"),
+            )
+        };
+        match key.as_slice() {
+            b"snapshot" => {
+                if meta.is_some() {
+                    return Err(duplicate("snapshot"));
+                }
+                let m = parse_meta(&mut r, &mut snap)?;
+                meta = Some(m);
+            }
+            b"nodes" => {
+                let m = meta.as_ref().ok_or_else(|| out_of_order("nodes"))?;
+                if seen_nodes {
+                    return Err(duplicate("nodes"));
+                }
+                seen_nodes = true;
+                let room = remaining(size, r.offset(), m.node_fields.len());
+                parse_nodes(&mut r, m, &mut snap, m.node_count_hint.min(room))?;
+            }
+            b"edges" => {
+                let m = meta.as_ref().ok_or_else(|| out_of_order("edges"))?;
+                if !seen_nodes {
+                    return Err(out_of_order("edges"));
+                }
+                if seen_edges {
+                    return Err(duplicate("edges"));
+                }
+                seen_edges = true;
+                let room = remaining(size, r.offset(), m.edge_fields.len());
+                parse_edges(&mut r, m, &mut snap, m.edge_count_hint.min(room))?;
+            }
+            b"strings" => {
+                if seen_strings {
+                    return Err(duplicate("strings"));
+                }
+                seen_strings = true;
+                parse_strings(&mut r, &mut snap)?;
+            }
+            b"locations" => {
+                let m = meta.as_ref().ok_or_else(|| out_of_order("locations"))?;
+                match m.location_fields {
+                    Some(fields) => parse_locations(&mut r, fields, &mut snap)?,
+                    None => r.skip_value("locations")?,
+                }
+            }
+            _ => r.skip_value("a skipped section")?,
+        }
+        if !r.comma_or(b'}', "the top-level object")? {
+            break;
+        }
+    }
+    let end = r.offset();
+    if let Some(b) = r.peek_token()? {
+        return Err(SnapshotError::new(
+            ErrorKind::Malformed,
+            end,
+            format!("unexpected byte 0x{b:02x} after the snapshot"),
+        ));
+    }
+    for (seen, what) in [
+        (meta.is_some(), "snapshot"),
+        (seen_nodes, "nodes"),
+        (seen_edges, "edges"),
+        (seen_strings, "strings"),
+    ] {
+        if !seen {
+            return Err(SnapshotError::new(
+                ErrorKind::Malformed,
+                end,
+                format!("section {what} is missing"),
+            ));
+        }
+    }
+    validate_names(&snap).map_err(|p| p.at(end))?;
+    let stride = meta.map_or(1, |m| m.node_fields.len()) as u32;
+    let node_count = snap.node_count() as u32;
+    for l in &mut snap.locations {
+        if l.node % stride != 0 || l.node / stride >= node_count {
+            return Err(SnapshotError::new(
+                ErrorKind::Malformed,
+                end,
+                format!("location for {} is not the index of a node", l.node),
+            ));
+        }
+        l.node /= stride;
+    }
+    snap.locations.sort_unstable_by_key(|l| l.node);
+    Ok(snap)
+}
+
+/// How many records of `fields` integers fit in what is left of the file (two bytes per integer
+/// at least: a digit and a comma). Unbounded when the size is unknown.
+fn remaining(size: Option<u64>, offset: u64, fields: usize) -> u64 {
+    match size {
+        Some(size) => size.saturating_sub(offset) / (2 * fields.max(1) as u64),
+        None => 0,
+    }
+}
+
+fn parse_meta<R: Read>(r: &mut Reader<'_, R>, snap: &mut Snapshot) -> Result<Meta> {
+    let start = r.offset();
+    let raw = r.capture_value(MAX_META_BYTES, "the snapshot section")?;
+    let value: Value = serde_json::from_slice(&raw).map_err(|e| {
+        SnapshotError::new(
+            ErrorKind::Malformed,
+            start,
+            format!("the snapshot section is not valid JSON: {e}"),
+        )
+    })?;
+    read_meta(&value, snap).map_err(|p| p.at(start))
+}
+
+fn read_meta(value: &Value, snap: &mut Snapshot) -> std::result::Result<Meta, Problem> {
+    let meta = value
+        .get("meta")
+        .ok_or_else(|| Problem::malformed("snapshot.meta is missing"))?;
+    let names = |key: &str| -> std::result::Result<Vec<&str>, Problem> {
+        meta.get(key)
+            .and_then(Value::as_array)
+            .ok_or_else(|| Problem::malformed(format!("snapshot.meta.{key} is not an array")))?
+            .iter()
+            .map(|v| {
+                v.as_str().ok_or_else(|| {
+                    Problem::malformed(format!("snapshot.meta.{key} holds a non-string"))
+                })
+            })
+            .collect()
+    };
+    let node_names = names("node_fields")?;
+    let edge_names = names("edge_fields")?;
+    let node_fields = roles(
+        &node_names,
+        &[
+            ("type", Field::Type),
+            ("name", Field::Name),
+            ("id", Field::Id),
+            ("self_size", Field::SelfSize),
+            ("edge_count", Field::EdgeCount),
+        ],
+        "node_fields",
+    )?;
+    let edge_fields = roles(
+        &edge_names,
+        &[
+            ("type", Field::Type),
+            ("name_or_index", Field::Name),
+            ("to_node", Field::ToNode),
+        ],
+        "edge_fields",
+    )?;
+    let type_names = |key: &str, fields: &[&str], name: &str| {
+        let at = fields.iter().position(|f| *f == name).unwrap_or(0);
+        meta.get(key)
+            .and_then(|t| t.get(at))
+            .and_then(Value::as_array)
+            .and_then(|list| list.iter().map(Value::as_str).collect::<Option<Vec<_>>>())
+            .ok_or_else(|| {
+                Problem::malformed(format!("snapshot.meta.{key}[{at}] is not a list of names"))
+            })
+    };
+    let node_types = type_names("node_types", &node_names, "type")?;
+    let edge_types = type_names("edge_types", &edge_names, "type")?;
+    if node_types.len() > 256 || edge_types.len() > 256 {
+        return Err(Problem::unsupported("more than 256 node or edge types"));
+    }
+    snap.node_type_names = node_types.iter().map(|s| s.to_string()).collect();
+    snap.node_kinds = node_types.iter().map(|s| NodeKind::from_name(s)).collect();
+    snap.edge_kinds = edge_types.iter().map(|s| EdgeKind::from_name(s)).collect();
+    let location_fields = match meta.get("location_fields") {
+        None => None,
+        Some(_) => {
+            let names = names("location_fields")?;
+            let find = |n: &str| names.iter().position(|f| *f == n);
+            match (
+                find("object_index"),
+                find("script_id"),
+                find("line"),
+                find("column"),
+            ) {
+                (Some(a), Some(b), Some(c), Some(d)) => Some(([a, b, c, d], names.len())),
+                _ => None,
+            }
+        }
+    };
+    let hint = |key: &str| value.get(key).and_then(Value::as_u64).unwrap_or(0);
+    Ok(Meta {
+        node_fields,
+        edge_fields,
+        location_fields,
+        node_count_hint: hint("node_count"),
+        edge_count_hint: hint("edge_count"),
+    })
+}
+
+/// Maps each field name to its role; every required name must appear exactly once.
+fn roles(
+    names: &[&str],
+    required: &[(&str, Field)],
+    key: &str,
+) -> std::result::Result<Vec<Field>, Problem> {
+    for (name, _) in required {
+        match names.iter().filter(|n| *n == name).count() {
+            1 => {}
+            0 => {
+                return Err(Problem::unsupported(format!(
+                    "snapshot.meta.{key} has no \"{name}\""
+                )))
+            }
+            _ => {
+                return Err(Problem::malformed(format!(
+                    "snapshot.meta.{key} has \"{name}\" twice"
+                )))
+            }
+        }
+    }
+    Ok(names
+        .iter()
+        .map(|n| {
+            required
+                .iter()
+                .find(|(r, _)| r == n)
+                .map_or(Field::Ignored, |(_, f)| *f)
+        })
+        .collect())
+}
+
+fn to_u32(value: u64, what: &str) -> std::result::Result<u32, Problem> {
+    u32::try_from(value).map_err(|_| Problem::unsupported(format!("{what} {value} is past 2^32")))
+}
+
+fn parse_nodes<R: Read>(
+    r: &mut Reader<'_, R>,
+    meta: &Meta,
+    snap: &mut Snapshot,
+    hint: u64,
+) -> Result<()> {
+    let hint = hint as usize;
+    snap.node_type.reserve(hint);
+    snap.node_name.reserve(hint);
+    snap.node_id.reserve(hint);
+    snap.self_size.reserve(hint);
+    snap.first_edge.reserve(hint + 1);
+    let fields = &meta.node_fields;
+    let type_count = snap.node_kinds.len() as u64;
+    let mut field = 0usize;
+    let mut edge_total: u64 = 0;
+    r.integer_array("nodes", |batch| {
+        for (i, &v) in batch.iter().enumerate() {
+            node_value(snap, fields[field], v, type_count, &mut edge_total).map_err(|p| (i, p))?;
+            field += 1;
+            if field == fields.len() {
+                field = 0;
+            }
+        }
+        Ok(())
+    })?;
+    if field != 0 {
+        return Err(SnapshotError::new(
+            ErrorKind::Malformed,
+            r.offset(),
+            format!(
+                "nodes holds a partial node: its length is not a multiple of {} fields",
+                fields.len()
+            ),
+        ));
+    }
+    if snap.node_type.is_empty() {
+        return Err(SnapshotError::new(
+            ErrorKind::Malformed,
+            r.offset(),
+            "the snapshot has no nodes",
+        ));
+    }
+    if snap.node_type.len() > u32::MAX as usize / fields.len() {
+        return Err(SnapshotError::new(
+            ErrorKind::Unsupported,
+            r.offset(),
+            "more than 2^32 node fields",
+        ));
+    }
+    snap.first_edge.push(edge_total as u32);
+    Ok(())
+}
+
+/// Stores one value of a node record.
+#[inline(always)]
+fn node_value(
+    snap: &mut Snapshot,
+    field: Field,
+    v: u64,
+    type_count: u64,
+    edge_total: &mut u64,
+) -> std::result::Result<(), Problem> {
+    match field {
+        Field::Type => {
+            if v >= type_count {
+                return Err(Problem::malformed(format!("node type {v} is not in meta")));
+            }
+            snap.node_type.push(v as u8);
+        }
+        Field::Name => snap.node_name.push(to_u32(v, "node name index")?),
+        Field::Id => snap.node_id.push(to_u32(v, "node id")?),
+        Field::SelfSize => snap.self_size.push(v),
+        Field::EdgeCount => {
+            snap.first_edge.push(*edge_total as u32);
+            *edge_total += v;
+            if *edge_total > u32::MAX as u64 {
+                return Err(Problem::unsupported("more than 2^32 edges"));
+            }
+        }
+        Field::ToNode | Field::Ignored => {}
+    }
+    Ok(())
+}
+
+fn parse_edges<R: Read>(
+    r: &mut Reader<'_, R>,
+    meta: &Meta,
+    snap: &mut Snapshot,
+    hint: u64,
+) -> Result<()> {
+    let expected = *snap.first_edge.last().unwrap_or(&0) as usize;
+    let hint = (hint as usize).min(expected);
+    snap.edge_type.reserve(hint);
+    snap.edge_name.reserve(hint);
+    snap.edge_to.reserve(hint);
+    let fields = &meta.edge_fields;
+    let stride = meta.node_fields.len() as u64;
+    let node_count = snap.node_type.len() as u64;
+    let type_count = snap.edge_kinds.len() as u64;
+    let mut field = 0usize;
+    let mut count = 0usize;
+    let limit = node_count * stride;
+    r.integer_array("edges", |batch| {
+        for (i, &v) in batch.iter().enumerate() {
+            let at = |p| (i, p);
+            if field == 0 {
+                if count == expected {
+                    return Err(at(Problem::malformed(format!(
+                        "edges holds more than the {expected} edges the nodes declare"
+                    ))));
+                }
+                count += 1;
+            }
+            match fields[field] {
+                Field::Type => {
+                    if v >= type_count {
+                        return Err(at(Problem::malformed(format!(
+                            "edge type {v} is not in meta"
+                        ))));
+                    }
+                    snap.edge_type.push(v as u8);
+                }
+                Field::Name => snap.edge_name.push(to_u32(v, "edge name").map_err(at)?),
+                Field::ToNode => {
+                    let ordinal = v / stride;
+                    if v >= limit || ordinal * stride != v {
+                        return Err(at(Problem::malformed(format!(
+                            "edge target {v} is not the index of a node (stride {stride}, {node_count} nodes)"
+                        ))));
+                    }
+                    snap.edge_to.push(ordinal as u32);
+                }
+                _ => {}
+            }
+            field += 1;
+            if field == fields.len() {
+                field = 0;
+            }
+        }
+        Ok(())
+    })?;
+    if field != 0 || count != expected {
+        return Err(SnapshotError::new(
+            ErrorKind::Malformed,
+            r.offset(),
+            format!(
+                "edges holds {count} edges{}, the nodes declare {expected}",
+                if field != 0 { " and a partial one" } else { "" }
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_strings<R: Read>(r: &mut Reader<'_, R>, snap: &mut Snapshot) -> Result<()> {
+    if r.open(b'[', b']', "strings")? {
+        return Ok(());
+    }
+    loop {
+        r.string_into(snap.strings.buffer(), "strings")?;
+        if !snap.strings.finish() {
+            return Err(SnapshotError::new(
+                ErrorKind::Unsupported,
+                r.offset(),
+                "the strings hold more than 4 GiB",
+            ));
+        }
+        if !r.comma_or(b']', "strings")? {
+            return Ok(());
+        }
+    }
+}
+
+fn parse_locations<R: Read>(
+    r: &mut Reader<'_, R>,
+    (at, width): ([usize; 4], usize),
+    snap: &mut Snapshot,
+) -> Result<()> {
+    let mut record = vec![0u32; width];
+    let mut field = 0usize;
+    let locations = &mut snap.locations;
+    r.integer_array("locations", |batch| {
+        for (i, &v) in batch.iter().enumerate() {
+            record[field] = to_u32(v, "location field").map_err(|p| (i, p))?;
+            field += 1;
+            if field == width {
+                field = 0;
+                locations.push(Location {
+                    node: record[at[0]],
+                    script_id: record[at[1]],
+                    line: record[at[2]],
+                    column: record[at[3]],
+                });
+            }
+        }
+        Ok(())
+    })?;
+    if field != 0 {
+        return Err(SnapshotError::new(
+            ErrorKind::Malformed,
+            r.offset(),
+            "locations holds a partial record",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the references into the string table.
+fn validate_names(snap: &Snapshot) -> std::result::Result<(), Problem> {
+    let strings = snap.strings.len() as u32;
+    if let Some(n) = snap.node_name.iter().position(|&s| s >= strings) {
+        return Err(Problem::malformed(format!(
+            "node {n} names string {} of {strings}",
+            snap.node_name[n]
+        )));
+    }
+    for e in 0..snap.edge_count() {
+        if !snap.edge_kind(e).has_index_name() && snap.edge_name[e] >= strings {
+            return Err(Problem::malformed(format!(
+                "edge {e} names string {} of {strings}",
+                snap.edge_name[e]
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

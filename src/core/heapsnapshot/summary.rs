@@ -1,0 +1,283 @@
+//! Per-class totals (DevTools' Summary view) and the largest objects by retained size.
+
+use super::analysis::Analysis;
+use super::snapshot::{NodeKind, Snapshot};
+
+/// Count and sizes of the objects of one class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassStat {
+    /// DevTools' class name: the constructor for objects, `(closure)`, `(string)`, `(system)`...
+    pub name: String,
+    /// Objects of the class.
+    pub count: u64,
+    /// Sum of their own sizes.
+    pub self_size: u64,
+    /// Sum of the retained sizes of those not dominated by another object of the class.
+    pub retained_size: u64,
+}
+
+/// One object and what it keeps alive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LargeObject {
+    /// Class name (for a function: its name and source location).
+    pub name: String,
+    /// Node id.
+    pub id: u64,
+    /// Own size.
+    pub self_size: u64,
+    /// Retained size.
+    pub retained_size: u64,
+    /// Edges from the GC roots.
+    pub distance: u32,
+    /// Shortest readable path from the GC roots.
+    pub retainer_path: Vec<String>,
+}
+
+/// What `analyzeSnapshot` reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// Nodes in the snapshot.
+    pub nodes: u64,
+    /// Edges in the snapshot.
+    pub edges: u64,
+    /// Sum of all self sizes.
+    pub total_size: u64,
+    /// Every class, by retained size, largest first.
+    pub classes: Vec<ClassStat>,
+    /// The largest program objects by retained size, largest first.
+    pub largest: Vec<LargeObject>,
+}
+
+/// A dense class number for every node.
+pub struct ClassIndex {
+    /// Class of each node.
+    pub of_node: Vec<u32>,
+    /// Name of each class.
+    pub names: Vec<String>,
+}
+
+impl ClassIndex {
+    /// Classifies every node of `snap` by DevTools' class name.
+    pub fn new(snap: &Snapshot) -> ClassIndex {
+        const UNSET: u32 = u32::MAX;
+        let mut by_string = vec![UNSET; snap.strings.len()];
+        let mut by_type = vec![UNSET; snap.node_kinds.len()];
+        let mut names: Vec<String> = Vec::new();
+        let mut of_node = Vec::with_capacity(snap.node_count());
+        for n in 0..snap.node_count() {
+            let slot = match snap.node_kind(n) {
+                NodeKind::Object | NodeKind::Native => &mut by_string[snap.node_name[n] as usize],
+                _ => &mut by_type[snap.node_type[n] as usize],
+            };
+            if *slot == UNSET {
+                *slot = names.len() as u32;
+                names.push(snap.class_name(n).into_owned());
+            }
+            of_node.push(*slot);
+        }
+        ClassIndex { of_node, names }
+    }
+}
+
+/// Count, self size and non-nested retained size per class, over the nodes `include` accepts.
+/// A node's retained size counts unless a dominator of it is an included node of its class.
+pub fn class_totals(
+    a: &Analysis,
+    classes: &ClassIndex,
+    include: impl Fn(usize) -> bool,
+) -> Vec<(u64, u64, u64)> {
+    let n = a.snapshot.node_count();
+    let mut totals = vec![(0u64, 0u64, 0u64); classes.names.len()];
+    // Children lists of the dominator tree.
+    let root = a.snapshot.root();
+    let mut first = vec![0u32; n + 1];
+    for v in (0..n).filter(|&v| v != root) {
+        first[a.idom[v] as usize + 1] += 1;
+    }
+    for i in 0..n {
+        first[i + 1] += first[i];
+    }
+    let mut children = vec![0u32; n.saturating_sub(1)];
+    let mut fill = first.clone();
+    for v in (0..n).filter(|&v| v != root) {
+        let d = a.idom[v] as usize;
+        children[fill[d] as usize] = v as u32;
+        fill[d] += 1;
+    }
+    drop(fill);
+    // Depth-first over the dominator tree, counting open instances of each class.
+    let mut open = vec![0u32; classes.names.len()];
+    let mut stack: Vec<(u32, u32)> = vec![(root as u32, first[root])];
+    enter(a, classes, &include, root, &mut open, &mut totals);
+    while let Some(top) = stack.last_mut() {
+        let v = top.0 as usize;
+        if top.1 < first[v + 1] {
+            let c = children[top.1 as usize] as usize;
+            top.1 += 1;
+            enter(a, classes, &include, c, &mut open, &mut totals);
+            stack.push((c as u32, first[c]));
+        } else {
+            stack.pop();
+            if include(v) {
+                open[classes.of_node[v] as usize] -= 1;
+            }
+        }
+    }
+    totals
+}
+
+fn enter(
+    a: &Analysis,
+    classes: &ClassIndex,
+    include: &impl Fn(usize) -> bool,
+    v: usize,
+    open: &mut [u32],
+    totals: &mut [(u64, u64, u64)],
+) {
+    if !include(v) {
+        return;
+    }
+    let c = classes.of_node[v] as usize;
+    let t = &mut totals[c];
+    t.0 += 1;
+    t.1 += a.snapshot.self_size[v];
+    if open[c] == 0 {
+        t.2 += a.retained[v];
+    }
+    open[c] += 1;
+}
+
+/// The summary of one analyzed snapshot, with the `top` largest objects.
+pub fn summarize(a: &Analysis, top: usize) -> Summary {
+    let snap = &a.snapshot;
+    let classes = ClassIndex::new(snap);
+    let totals = class_totals(a, &classes, |_| true);
+    let mut stats: Vec<ClassStat> = totals
+        .into_iter()
+        .zip(classes.names)
+        .map(|((count, self_size, retained_size), name)| ClassStat {
+            name,
+            count,
+            self_size,
+            retained_size,
+        })
+        .collect();
+    stats.sort_by(|x, y| {
+        y.retained_size
+            .cmp(&x.retained_size)
+            .then(y.self_size.cmp(&x.self_size))
+            .then_with(|| x.name.cmp(&y.name))
+    });
+    let candidates = (0..snap.node_count()).filter(|&v| snap.is_program_node(v));
+    let largest = top_by(candidates, top, |v| a.retained[v])
+        .into_iter()
+        .map(|v| large_object(a, v))
+        .collect();
+    Summary {
+        nodes: snap.node_count() as u64,
+        edges: snap.edge_count() as u64,
+        total_size: snap.total_size(),
+        classes: stats,
+        largest,
+    }
+}
+
+/// The object `v` with its path, as reported.
+pub fn large_object(a: &Analysis, v: usize) -> LargeObject {
+    let snap = &a.snapshot;
+    LargeObject {
+        name: super::paths::describe_node(snap, v),
+        id: snap.node_id[v] as u64,
+        self_size: snap.self_size[v],
+        retained_size: a.retained[v],
+        distance: a.tree.distance[v],
+        retainer_path: a.tree.describe(snap, v),
+    }
+}
+
+/// The `k` items with the largest keys, largest first (ties: earlier item first).
+pub fn top_by(
+    items: impl Iterator<Item = usize>,
+    k: usize,
+    key: impl Fn(usize) -> u64,
+) -> Vec<usize> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    if k == 0 {
+        return Vec::new();
+    }
+    let mut heap: BinaryHeap<Reverse<(u64, Reverse<usize>)>> = BinaryHeap::with_capacity(k + 1);
+    for v in items {
+        heap.push(Reverse((key(v), Reverse(v))));
+        if heap.len() > k {
+            heap.pop();
+        }
+    }
+    let mut out: Vec<(u64, Reverse<usize>)> = heap.into_iter().map(|Reverse(x)| x).collect();
+    out.sort_by(|a, b| b.cmp(a));
+    out.into_iter().map(|(_, Reverse(v))| v).collect()
+}
+
+/// Reads, analyzes and summarizes the snapshot at `path`.
+pub fn analyze_file(
+    path: &std::path::Path,
+    top: usize,
+    progress: super::analysis::ProgressFn<'_>,
+) -> Result<Summary, super::error::SnapshotError> {
+    let a = Analysis::of_file(path, 0, progress)?;
+    progress(super::analysis::Progress {
+        phase: "summary",
+        snapshot: 0,
+        done: 0,
+        total: 1,
+    });
+    Ok(summarize(&a, top))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::analysis::Analysis;
+    use super::super::parser::parse;
+    use super::*;
+
+    /// root -> (GC roots) -> holder; root =shortcut=> global -> cache (Map) -> a, b (Session);
+    /// a -> name (string); b -weak-> a.
+    const SNAPSHOT: &str = r#"{"snapshot":{"meta":{"node_fields":["type","name","id","self_size","edge_count"],"node_types":[["hidden","array","string","object","code","closure","regexp","number","native","synthetic"]],"edge_fields":["type","name_or_index","to_node"],"edge_types":[["context","element","property","internal","hidden","shortcut","weak"]]}},
+"nodes":[9,0,1,0,2, 9,1,3,0,1, 3,2,5,10,1, 3,3,7,20,2, 3,4,9,30,1, 3,4,11,40,1, 2,5,13,50,0],
+"edges":[1,1,5, 5,2,10, 1,1,10, 2,7,15, 2,8,20, 2,9,25, 2,10,30, 6,8,20],
+"strings":["","(GC roots)","global","Map","Session","abc","2","cache","a","b","x"]}"#;
+
+    #[test]
+    fn classes_retained_sizes_and_paths() {
+        let snap = parse(SNAPSHOT.as_bytes(), None, None).unwrap();
+        let a = Analysis::new(snap, 0, &mut |_| {});
+        assert_eq!(a.retained, vec![150, 0, 150, 140, 80, 40, 50]);
+        let s = summarize(&a, 3);
+        assert_eq!((s.nodes, s.edges, s.total_size), (7, 8, 150));
+        let session = s.classes.iter().find(|c| c.name == "Session").unwrap();
+        assert_eq!(
+            (session.count, session.self_size, session.retained_size),
+            (2, 70, 120)
+        );
+        let names: Vec<&str> = s.largest.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["global", "Map", "Session"]);
+        assert_eq!(
+            s.largest[1].retainer_path,
+            ["(GC roots)", "global", "cache (Map)"]
+        );
+        assert_eq!(
+            s.largest[2].retainer_path,
+            ["(GC roots)", "global", "cache (Map)", "a (Session)"]
+        );
+        assert_eq!(
+            a.tree.describe(&a.snapshot, 6),
+            [
+                "(GC roots)",
+                "global",
+                "cache (Map)",
+                "a (Session)",
+                "x (string)"
+            ]
+        );
+    }
+}
