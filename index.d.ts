@@ -252,8 +252,8 @@ export interface WatchOptions {
   sitesWindowMs?: number
   /** Mean bytes between heap-profiler samples. @default 512 KiB */
   sitesSamplingBytes?: number
-  /** Sites reported. @default 5 */
-  sitesTop?: number
+  /** Allocation sites, and suspects in a report, listed. @default 5 */
+  top?: number
 }
 
 /** Fields every watcher event has. */
@@ -339,6 +339,19 @@ export interface SitesEvent extends WatchEventBase {
   sites: AllocationSite[]
 }
 
+/** The diff of a baseline and follow-up snapshot, also written as JSON at `path`. */
+export interface ReportEvent extends WatchEventBase {
+  type: 'report'
+  path: string
+  baseline: string
+  followUp: string
+  newCount: number
+  newBytes: number
+  suspects: LeakSuspect[]
+  grownCollections: GrownCollection[]
+  newByClass: NewObjects[]
+}
+
 /** Something the watcher tried failed (the app goes on). */
 export interface WatchErrorEvent extends WatchEventBase {
   type: 'error'
@@ -362,6 +375,7 @@ export declare class Watcher extends EventEmitter {
   on(event: 'snapshot', listener: (e: SnapshotEvent & WatchEventBase) => void): this
   on(event: 'snapshot-skipped', listener: (e: SnapshotSkippedEvent) => void): this
   on(event: 'sites', listener: (e: SitesEvent) => void): this
+  on(event: 'report', listener: (e: ReportEvent) => void): this
   on(event: 'error', listener: (e: WatchErrorEvent) => void): this
   on(event: string | symbol, listener: (...args: any[]) => void): this
 }

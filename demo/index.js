@@ -4,7 +4,8 @@
  * `npm run demo`: a real http service on 127.0.0.1 that leaks (an unbounded Map of
  * session objects), a load generator in the same script, and the watcher on. It shows
  * the floors as they rise, the `leak` event with its kind and rate, the allocation sites,
- * the heap snapshots written, and then the same service with a BoundedMap: a flat floor.
+ * the heap snapshots written, then the same service with a BoundedMap (a flat floor), and
+ * ends with the report on the snapshot pair: the leaking Map and what holds it.
  */
 const fs = require('node:fs')
 const http = require('node:http')
@@ -35,7 +36,7 @@ async function phase({ title, sessions, watchOptions, maxMs, done }) {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
   const start = Date.now()
   const watcher = watch(watchOptions)
-  const seen = { leaks: [], snapshots: [], sites: null, floors: [] }
+  const seen = { leaks: [], snapshots: [], sites: null, report: null, floors: [] }
   const progress = {}
   watcher.on('sample', (s) => {
     seen.floors.push(s.heapUsed)
@@ -58,6 +59,10 @@ async function phase({ title, sessions, watchOptions, maxMs, done }) {
   watcher.on('snapshot', (e) => {
     seen.snapshots.push(e)
     console.log(`${clock(start)}  snapshot (${e.role}): ${e.path} (${mb(e.bytes)}, ${e.durationMs} ms, mode 0600)`)
+  })
+  watcher.on('report', (e) => {
+    seen.report = e
+    console.log(`${clock(start)}  report: ${e.path}`)
   })
   watcher.on('snapshot-skipped', (e) => console.log(`${clock(start)}  snapshot skipped: ${e.skipped} (${e.detail ?? ''})`))
   watcher.on('error', (e) => console.log(`${clock(start)}  watcher error during ${e.during}: ${e.error}`))
@@ -85,7 +90,7 @@ async function main() {
     sessions: new Map(),
     watchOptions,
     maxMs: 75_000,
-    done: (seen) => seen.snapshots.some((s) => s.role === 'follow-up') && seen.sites !== null,
+    done: (seen) => seen.report !== null && seen.sites !== null,
   })
   const bounded = await phase({
     title: 'fixed: sessions in a BoundedMap({ max: 20000, ttl: 30 min })',
@@ -99,6 +104,21 @@ async function main() {
   console.log(`leaking: ${leaking.leaks.length} leak report(s), first: ${leaking.leaks[0]?.kind ?? 'none'}; heap floor grew ${mb(growth(leaking.floors))} over the second half`)
   console.log(`bounded: ${bounded.leaks.length} leak report(s); heap floor grew ${mb(growth(bounded.floors))} over the second half`)
   console.log(`snapshots in ${dir}: ${leaking.snapshots.map((s) => path.basename(s.path)).join(', ') || 'none'}`)
+  printReport(leaking.report)
+}
+
+/** The watcher's report on the snapshot pair: what was allocated and kept, and what holds it. */
+function printReport(report) {
+  if (report === null) return console.log('\n(no report: the follow-up snapshot was not reached)')
+  console.log(`\n== what leaks, and what holds it (diff of the two snapshots, by the Rust analyzer) ==`)
+  console.log(`${report.newCount} objects (${mb(report.newBytes)}) allocated after the baseline and still alive`)
+  for (const s of report.suspects.slice(0, 3)) {
+    console.log(`\n  ${s.name}: ${s.count} new, ${mb(s.bytes)} own, ${mb(s.retainedSize)} retained`)
+    console.log(`    ${s.retainerPath.join(' → ')}`)
+  }
+  for (const c of report.grownCollections.slice(0, 2)) {
+    console.log(`\n  ${c.name} grew from ${c.before} to ${c.after} entries: ${c.retainerPath.join(' → ')}`)
+  }
 }
 
 main().catch((err) => {

@@ -1,6 +1,8 @@
 'use strict'
 
 const { EventEmitter } = require('node:events')
+const fs = require('node:fs')
+const path = require('node:path')
 const v8 = require('node:v8')
 const vm = require('node:vm')
 const { PerformanceObserver, constants: perfConstants } = require('node:perf_hooks')
@@ -9,6 +11,7 @@ const { NativeWatcher } = require('../binding.js')
 const errors = require('./errors')
 const { SnapshotStore } = require('./snapshots')
 const { SiteProfiler, growingSites } = require('./sites')
+const { diffSnapshots } = require('./analyze')
 
 const MiB = 1024 * 1024
 
@@ -39,7 +42,7 @@ const DEFAULTS = Object.freeze({
   sites: true,
   sitesWindowMs: undefined,
   sitesSamplingBytes: 512 * 1024,
-  sitesTop: 5,
+  top: 5,
 })
 
 const GC_MAJOR = perfConstants.NODE_PERFORMANCE_GC_MAJOR
@@ -52,7 +55,7 @@ function resolveOptions(options = {}) {
   for (const key of ['intervalMs', 'minDurationMs', 'minRateBytesPerSec', 'minGrowthBytes', 'maxDiskBytes', 'snapshotMemoryFactor', 'followUpGrowthBytes', 'sitesSamplingBytes']) {
     errors.checkPositiveFinite(`options.${key}`, o[key])
   }
-  for (const key of ['window', 'minPoints', 'maxSnapshots', 'sitesTop']) errors.checkPositiveInteger(`options.${key}`, o[key])
+  for (const key of ['window', 'minPoints', 'maxSnapshots', 'top']) errors.checkPositiveInteger(`options.${key}`, o[key])
   for (const key of ['warmupMs', 'cooldownMs']) {
     if (typeof o[key] !== 'number') throw errors.invalidOptionType(`options.${key}`, 'a number >= 0', o[key])
     if (!(o[key] >= 0) || o[key] === Infinity) throw errors.invalidOptionRange(`options.${key}`, 'a finite number >= 0', o[key])
@@ -291,11 +294,41 @@ class Watcher extends EventEmitter {
       const role = this.#baseline === null ? 'baseline' : 'follow-up'
       this.#event('snapshot', { ...result, role, ...(role === 'follow-up' ? { baseline: this.#baseline.path } : {}) })
       if (role === 'baseline') this.#baseline = { path: result.path, heapUsed }
-      else this.#baseline.followedUp = true
+      else {
+        this.#baseline.followedUp = true
+        this.#report(this.#baseline.path, result.path)
+      }
     } catch (err) {
       this.#event('error', { error: err.message, during: 'snapshot' })
     } finally {
       this.#capturing = false
+    }
+  }
+
+  /**
+   * Diffs the pair off the main thread, writes the report as JSON beside the snapshots
+   * (0600, complete or absent) and emits `report`.
+   */
+  async #report(baseline, followUp) {
+    try {
+      const diff = await diffSnapshots(baseline, followUp, { top: this.#options.top })
+      if (this.#stopped) return
+      const file = followUp.replace(/\.heapsnapshot$/, '.report.json')
+      const report = {
+        baseline,
+        followUp,
+        newCount: diff.newCount,
+        newBytes: diff.newBytes,
+        suspects: diff.suspects,
+        grownCollections: diff.grownCollections,
+        newByClass: diff.newByClass,
+      }
+      const temp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`)
+      fs.writeFileSync(temp, JSON.stringify(report, null, 2), { mode: 0o600 })
+      fs.renameSync(temp, file)
+      this.#event('report', { path: file, ...report })
+    } catch (err) {
+      if (!this.#stopped) this.#event('error', { error: err.message, during: 'report' })
     }
   }
 
@@ -313,7 +346,7 @@ class Watcher extends EventEmitter {
       await wait(this.#options.sitesWindowMs)
       if (this.#stopped) return
       const after = await profiler.liveBySite()
-      this.#event('sites', { windowMs: this.#options.sitesWindowMs, sites: growingSites(before, after, this.#options.sitesTop) })
+      this.#event('sites', { windowMs: this.#options.sitesWindowMs, sites: growingSites(before, after, this.#options.top) })
     } catch (err) {
       if (!this.#stopped) this.#event('error', { error: err.message, during: 'sites' })
     } finally {
