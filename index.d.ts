@@ -112,6 +112,10 @@ export declare class BoundedMap<K = unknown, V = unknown> implements Map<K, V> {
   constructor(options: BoundedMapOptions<K, V>, entries?: Iterable<readonly [K, V]> | null)
   /** The name given in the options. */
   readonly name: string | undefined
+  /** The most entries held (`Infinity` without a count bound). */
+  readonly max: number
+  /** The most bytes held (`Infinity` without a byte bound). */
+  readonly maxBytes: number
   /** Entries held. */
   readonly size: number
   /** `'BoundedMap'`. */
@@ -277,6 +281,8 @@ export interface SampleEvent extends WatchEventBase {
   /** Whether the watcher requested the GC behind this floor. */
   forcedGc: boolean
   gcDurationMs: number
+  /** Whether BoundedMaps were still filling up, so growth was recorded but not judged. */
+  cachesFilling: boolean
 }
 
 /** A leak, new or worse than last reported. */

@@ -5,7 +5,7 @@ const errors = require('./errors')
 const { coarseNow } = require('./clock')
 const { ExpiryQueue } = require('./expiry-queue')
 const { GhostKeys } = require('./ghost-keys')
-const { registerNamedMap } = require('./registry')
+const { registerMap } = require('./registry')
 
 /**
  * Storage: a `Map` from key to slot number (so keys of any type compare with
@@ -145,7 +145,7 @@ class BoundedMap {
       this.#flags = new Uint8Array(0)
       this.#ghosts = new GhostKeys(this.#index)
     }
-    if (name !== undefined) registerNamedMap(this)
+    registerMap(this)
     if (entries !== undefined && entries !== null) {
       for (const entry of entries) {
         if (entry === null || (typeof entry !== 'object' && typeof entry !== 'function')) {
@@ -159,6 +159,16 @@ class BoundedMap {
   /** The name given in the options, if any. */
   get name() {
     return this.#name
+  }
+
+  /** The most entries held (`Infinity` without a count bound). */
+  get max() {
+    return this.#max
+  }
+
+  /** The most bytes held (`Infinity` without a byte bound). */
+  get maxBytes() {
+    return this.#maxBytes
   }
 
   /** Number of entries held (entries past their TTL count until they are freed). */

@@ -12,6 +12,7 @@ const errors = require('./errors')
 const { SnapshotStore } = require('./snapshots')
 const { SiteProfiler, growingSites } = require('./sites')
 const { diffSnapshots } = require('./analyze')
+const { mapsFilling } = require('./registry')
 
 const MiB = 1024 * 1024
 
@@ -248,9 +249,12 @@ class Watcher extends EventEmitter {
     if (floor === null) return
     const time = Date.now()
     const limit = stats.heap_size_limit
-    this.#native.recordFloor('heap', time, floor.heap, limit)
-    this.#native.recordFloor('external', time, floor.external, null)
-    this.#event('sample', { heapUsed: floor.heap, external: floor.external, heapLimit: limit, forcedGc: forced, gcDurationMs: gcMs })
+    // Growth while BoundedMaps are still filling up has a known ceiling: recorded, but
+    // not judged until they stop growing (then the window shows whether growth goes on).
+    const filling = mapsFilling() > 0
+    this.#native.recordFloor('heap', time, floor.heap, limit, filling)
+    this.#native.recordFloor('external', time, floor.external, null, filling)
+    this.#event('sample', { heapUsed: floor.heap, external: floor.external, heapLimit: limit, forcedGc: forced, gcDurationMs: gcMs, cachesFilling: filling })
     this.#checkHeapThreshold(floor.heap, limit)
     if (this.#baseline !== null && floor.heap >= this.#baseline.heapUsed + this.#options.followUpGrowthBytes) {
       this.#capture('follow-up', floor.heap)

@@ -87,7 +87,8 @@ impl NativeWatcher {
         Ok(NativeWatcher { inner })
     }
 
-    /// Records a floor taken after a full GC; `kind` is `"heap"` or `"external"`.
+    /// Records a floor taken after a full GC; `kind` is `"heap"` or `"external"`. `hold`:
+    /// the growth is bounded caches filling up, so it is recorded but not judged yet.
     #[napi]
     pub fn record_floor(
         &self,
@@ -95,6 +96,7 @@ impl NativeWatcher {
         time: f64,
         bytes: f64,
         limit: Option<f64>,
+        hold: Option<bool>,
     ) -> Result<()> {
         let kind = match kind.as_str() {
             "heap" => MemoryKind::Heap,
@@ -107,7 +109,7 @@ impl NativeWatcher {
             }
         };
         if let Some(w) = self.inner.lock().map_err(|_| poisoned())?.as_ref() {
-            w.record_floor(kind, time, bytes, limit);
+            w.record_floor(kind, time, bytes, limit, hold.unwrap_or(false));
         }
         Ok(())
     }

@@ -127,6 +127,8 @@ pub struct Series {
     started_at: f64,
     floors: VecDeque<(f64, f64)>,
     streak: u32,
+    /// Floors pushed since the last `hold`, or `None` when never held.
+    since_hold: Option<usize>,
     reported: Option<Reported>,
 }
 
@@ -145,6 +147,7 @@ impl Series {
             started_at,
             floors: VecDeque::new(),
             streak: 0,
+            since_hold: None,
             reported: None,
         }
     }
@@ -158,9 +161,20 @@ impl Series {
             return;
         }
         self.floors.push_back((time, bytes));
+        if let Some(n) = self.since_hold.as_mut() {
+            *n += 1;
+        }
         while self.floors.len() > config.window.max(2) {
             self.floors.pop_front();
         }
+    }
+
+    /// Keeps judging off for now: the caller knows the growth has a ceiling (bounded caches
+    /// still filling up). Floors are still recorded; the confirmations start over, and
+    /// judging resumes once the newest half of the window lies after the hold.
+    pub fn hold(&mut self) {
+        self.streak = 0;
+        self.since_hold = Some(0);
     }
 
     /// The statistics of the current window, once it has enough floors.
@@ -189,6 +203,12 @@ impl Series {
 
     /// A leak to report now, if the window shows one that is new or worse than the last.
     pub fn evaluate(&mut self, config: &DetectorConfig, limit: Option<f64>) -> Option<Leak> {
+        if self
+            .since_hold
+            .is_some_and(|n| n < self.floors.len().div_ceil(2))
+        {
+            return None;
+        }
         let a = self.assess(config)?;
         let growth = a.slope_bytes_per_sec * a.span_ms / 1000.0;
         let leaking = a.confidence >= config.confidence
@@ -314,6 +334,37 @@ mod tests {
         let leaks = run_at(200, |i| 50e6 + 1e6 * (i.min(10) as f64));
         let late: Vec<_> = leaks.iter().filter(|(at, _)| *at >= 16).collect();
         assert!(late.is_empty(), "{late:?}");
+    }
+
+    #[test]
+    fn held_growth_is_not_judged_until_released() {
+        let config = fast_config();
+        let mut series = Series::new(MemoryKind::Heap, 0.0);
+        let mut reports = Vec::new();
+        for i in 0..60 {
+            // Grows for 20 s while held (a cache filling), then flat.
+            series.push(&config, i as f64 * 1000.0, 50e6 + 1e6 * (i.min(20) as f64));
+            if i < 20 {
+                series.hold();
+            } else {
+                reports.extend(series.evaluate(&config, None));
+            }
+        }
+        assert!(reports.is_empty(), "{reports:?}");
+        // The same growth, unheld, is reported; and growth that goes on after the hold ends
+        // (a leak beside the cache) is reported once the newest half of the window shows it.
+        assert!(!run(20, |i| 50e6 + 1e6 * i as f64).is_empty());
+        let mut series = Series::new(MemoryKind::Heap, 0.0);
+        let mut late = Vec::new();
+        for i in 0..60 {
+            series.push(&config, i as f64 * 1000.0, 50e6 + 1e6 * i as f64);
+            if i < 20 {
+                series.hold();
+            } else {
+                late.extend(series.evaluate(&config, None));
+            }
+        }
+        assert!(!late.is_empty());
     }
 
     #[test]

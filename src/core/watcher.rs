@@ -55,6 +55,7 @@ enum Message {
         time: f64,
         bytes: f64,
         limit: Option<f64>,
+        hold: bool,
     },
     HeapResident {
         heap_physical: f64,
@@ -92,13 +93,22 @@ impl Watcher {
         })
     }
 
-    /// Records a floor of `kind` (heap or external) taken after a full GC.
-    pub fn record_floor(&self, kind: MemoryKind, time: f64, bytes: f64, limit: Option<f64>) {
+    /// Records a floor of `kind` (heap or external) taken after a full GC. With `hold`, the
+    /// caller knows the growth has a ceiling for now (see [`Series::hold`]).
+    pub fn record_floor(
+        &self,
+        kind: MemoryKind,
+        time: f64,
+        bytes: f64,
+        limit: Option<f64>,
+        hold: bool,
+    ) {
         let _ = self.tx.send(Message::Floor {
             kind,
             time,
             bytes,
             limit,
+            hold,
         });
     }
 
@@ -161,6 +171,7 @@ fn run(config: WatcherConfig, rx: Receiver<Message>, sink: Sink, reader: MemoryR
                 time,
                 bytes,
                 limit,
+                hold,
             }) => {
                 let series = match kind {
                     MemoryKind::Heap => &mut heap,
@@ -168,7 +179,9 @@ fn run(config: WatcherConfig, rx: Receiver<Message>, sink: Sink, reader: MemoryR
                     MemoryKind::Native => &mut native,
                 };
                 series.push(&config.detector, time, bytes);
-                if let Some(leak) = series.evaluate(&config.detector, limit) {
+                if hold {
+                    series.hold();
+                } else if let Some(leak) = series.evaluate(&config.detector, limit) {
                     sink(WatcherEvent::Leak(leak));
                 }
             }
@@ -247,6 +260,7 @@ mod tests {
                 1000.0 * i as f64,
                 1e7 + 5e5 * i as f64,
                 Some(1e9),
+                false,
             );
         }
         watcher.stop();
@@ -325,6 +339,6 @@ mod tests {
         watcher.stop();
         watcher.stop();
         assert!(!watcher.is_running());
-        watcher.record_floor(MemoryKind::Heap, 1.0, 1.0, None); // after stop: ignored, no panic
+        watcher.record_floor(MemoryKind::Heap, 1.0, 1.0, None, false); // after stop: ignored, no panic
     }
 }
