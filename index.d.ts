@@ -487,12 +487,33 @@ export interface NewObjects {
   retainedSize: number
 }
 
-/** A class of new objects that probably leaks, and what holds one of them. */
-export interface LeakSuspect extends NewObjects {
-  /** Node id of the instance whose path is shown (the one retaining the most). */
+/**
+ * The object that keeps most of a suspect's new instances alive: the nearest dominator of each
+ * instance that is not new itself (for entries of a grown Map, the Map, not its reallocated
+ * table).
+ */
+export interface SuspectHolder {
+  /** Its class, or `function NAME at FILE:LINE:COL`. */
+  name: string
+  /** Its node id. */
   id: number
-  /** Shortest path from the GC roots to it, through program variables where possible. */
+  /** New instances of the suspect class it holds. */
+  instances: number
+}
+
+/** A class of new objects that probably leaks, and what holds most of them. */
+export interface LeakSuspect extends NewObjects {
+  /** Node id of the instance whose path is shown. */
+  id: number
+  /**
+   * Shortest path from the GC roots to `heldBy`, through program variables where possible,
+   * then on to the instances it reaches first, the last step counting those at that depth:
+   * `… → sessions (Map) → table → Object ×21,000`. Without `heldBy`: the path to the instance
+   * retaining the most.
+   */
   retainerPath: string[]
+  /** What holds the most new instances; absent when they hang from the GC roots directly. */
+  heldBy?: SuspectHolder
 }
 
 /** A `Map`, `Set`, `Array` or plain object holding more entries than in the first snapshot. */
@@ -541,7 +562,10 @@ export declare function analyzeSnapshot(
 /**
  * Diffs two snapshots of one process by node id, off the main thread: objects in `after` that
  * were not in `before`, grouped by class, the likely leaks with the path that holds them, and
- * the collections that grew. Errors as `analyzeSnapshot`, with `err.file` naming the file.
+ * the collections that grew. Errors as `analyzeSnapshot`, with `err.file` naming the file, and
+ * `ERR_LEAKPROOF_SNAPSHOT_IDS_MISMATCH` when the ids of the two snapshots name different objects
+ * (not of one process, or V8's object ids were cleared in between: closing an inspector session
+ * that enabled the HeapProfiler domain does that).
  */
 export declare function diffSnapshots(
   before: string,

@@ -29,7 +29,8 @@ test('diff names the leaking class and the variable that holds it', async () => 
   assert.ok(top.retainedSize > top.bytes)
   assert.equal(top.retainerPath[0], '(GC roots)')
   assert.ok(top.retainerPath.includes('sessionCache (Map)'), top.retainerPath.join(' → '))
-  assert.equal(top.retainerPath.at(-1), 'Session')
+  assert.equal(top.retainerPath.at(-1), 'Session ×20,000')
+  assert.deepEqual([top.heldBy.name, top.heldBy.instances], ['Map', SESSIONS])
   const map = d.grownCollections[0]
   assert.deepEqual([map.name, map.before, map.after], ['Map', 100, 100 + SESSIONS])
   assert.equal(map.retainerPath.at(-1), 'sessionCache (Map)')

@@ -43,7 +43,8 @@ function unwrap(outcome, files, state) {
   if (outcome.error) {
     const { code, message, offset, snapshot } = outcome.error
     const file = files[snapshot]
-    const where = code === 'ERR_LEAKPROOF_SNAPSHOT_IO' ? '' : ` (at byte ${offset})`
+    const noOffset = code === 'ERR_LEAKPROOF_SNAPSHOT_IO' || code === 'ERR_LEAKPROOF_SNAPSHOT_IDS_MISMATCH'
+    const where = noOffset ? '' : ` (at byte ${offset})`
     const err = codedError(Error, code, `${file}: ${message}${where}`)
     err.offset = offset
     err.file = file

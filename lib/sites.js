@@ -13,6 +13,30 @@ function isApplicationFrame({ url }) {
 }
 
 /**
+ * The inspector session sampling runs in, connected once per thread and never closed: when
+ * a session closes, V8's HeapProfiler agent is disabled, which clears the heap profiler's
+ * object ids. The next heap snapshot would then number every object afresh, and a diff of
+ * it against an earlier snapshot (the watcher's report) would compare unrelated objects.
+ * (A connected in-process session does not keep the process alive.)
+ */
+let shared = null
+
+/** The thread's session, connected and with the HeapProfiler domain enabled. */
+async function sharedSession() {
+  if (shared === null) {
+    const session = new inspector.Session()
+    session.connect()
+    shared = new Promise((resolve, reject) => {
+      session.post('HeapProfiler.enable', (err) => (err ? reject(err) : resolve(session)))
+    })
+    shared.catch(() => {
+      shared = null
+    })
+  }
+  return shared
+}
+
+/**
  * Allocation sites whose live bytes grow, from V8's sampling heap profiler through an
  * in-process inspector session: no snapshot, no pause. The profile counts, per site,
  * the sampled bytes allocated since sampling started that are still alive; two profiles
@@ -20,6 +44,7 @@ function isApplicationFrame({ url }) {
  */
 class SiteProfiler {
   #session = null
+  #stopped = false
   #samplingInterval
 
   /** @param {number} samplingIntervalBytes mean bytes between samples (V8's default is 32 KiB). */
@@ -34,12 +59,11 @@ class SiteProfiler {
 
   /** Starts sampling. */
   async start() {
-    if (this.#session !== null) return
-    const session = new inspector.Session()
-    session.connect()
+    if (this.#session !== null || this.#stopped) return
+    const session = await sharedSession()
+    if (this.#stopped) return
     this.#session = session
     try {
-      await this.#post('HeapProfiler.enable')
       await this.#post('HeapProfiler.startSampling', { samplingInterval: this.#samplingInterval })
     } catch (err) {
       this.stop()
@@ -77,15 +101,16 @@ class SiteProfiler {
     return sites
   }
 
-  /** Stops sampling and closes the session. */
+  /** Stops sampling; the session stays connected (see `shared`). */
   stop() {
+    this.#stopped = true
     const session = this.#session
     this.#session = null
     if (session === null) return
     try {
-      session.post('HeapProfiler.stopSampling', () => session.disconnect())
+      session.post('HeapProfiler.stopSampling', () => {})
     } catch {
-      session.disconnect()
+      // The session is gone with its thread: nothing samples any more.
     }
   }
 

@@ -114,7 +114,18 @@ pub struct NewObjects {
     pub retained_size: f64,
 }
 
-/// A leak suspect: a class of new objects and the path that holds one.
+/// The object holding most of a suspect's new instances.
+#[napi(object)]
+pub struct SuspectHolder {
+    /// Its class, or `function NAME at FILE:LINE:COL`.
+    pub name: String,
+    /// Its node id.
+    pub id: f64,
+    /// New instances of the suspect class it holds.
+    pub instances: f64,
+}
+
+/// A leak suspect: a class of new objects and the path that holds most of them.
 #[napi(object)]
 pub struct LeakSuspect {
     /// Class name.
@@ -127,8 +138,10 @@ pub struct LeakSuspect {
     pub retained_size: f64,
     /// Node id of the instance shown.
     pub id: f64,
-    /// Shortest readable retainer path from the GC roots to it.
+    /// Readable path from the GC roots to the holder and on to the instances (`Object ×N`).
     pub retainer_path: Vec<String>,
+    /// What holds the most new instances, unless they hang from the GC roots directly.
+    pub held_by: Option<SuspectHolder>,
 }
 
 /// A collection that holds more entries than before.
@@ -344,6 +357,11 @@ fn suspect_js(s: Suspect) -> LeakSuspect {
         retained_size: s.class.retained_size as f64,
         id: s.id as f64,
         retainer_path: s.retainer_path,
+        held_by: s.held_by.map(|h| SuspectHolder {
+            name: h.name,
+            id: h.id as f64,
+            instances: h.instances as f64,
+        }),
     }
 }
 

@@ -6,8 +6,11 @@
 
 use std::path::Path;
 
+use std::collections::HashMap;
+
 use super::analysis::{read_file, Analysis, ProgressFn};
 use super::error::{ErrorKind, SnapshotError};
+use super::paths::{describe_edges, describe_node, readable, source_of_edge};
 use super::snapshot::{EdgeKind, NodeKind, Snapshot};
 use super::summary::{class_totals, top_by, ClassIndex};
 
@@ -35,15 +38,32 @@ pub struct NewClass {
     pub retained_size: u64,
 }
 
-/// A class of new objects that probably leaks, with the path that holds one of them.
+/// The object that keeps most of a suspect's new instances alive: the nearest dominator of
+/// each instance that is not new itself (a Map whose table grew is the Map, not the table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// Its class, or `function NAME at FILE:LINE:COL`.
+    pub name: String,
+    /// Its node id.
+    pub id: u64,
+    /// New instances of the class it holds.
+    pub instances: u64,
+}
+
+/// A class of new objects that probably leaks, with the path that holds most of them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Suspect {
     /// The class and its totals.
     pub class: NewClass,
-    /// Id of the instance whose path is shown (the one retaining the most).
+    /// Id of the instance whose path is shown.
     pub id: u64,
-    /// Shortest readable path from the GC roots to that instance.
+    /// The readable path from the GC roots to the holder, then on to the instances the holder
+    /// reaches first, ending `Object ×N` (N: the instances at that depth below the holder).
+    /// Without a holder (the instances hang from the roots directly): the path to the
+    /// instance retaining the most.
     pub retainer_path: Vec<String>,
+    /// What holds the most instances, unless that is the root.
+    pub held_by: Option<Holder>,
 }
 
 /// A Map, Set, Array or plain object that holds more entries than before.
@@ -82,7 +102,8 @@ pub struct DiffReport {
 
 /// Node ids and collection sizes: all a diff keeps of an earlier snapshot.
 struct Earlier {
-    ids: Vec<u32>,
+    /// (id, signature) of every node, sorted by id.
+    nodes: Vec<(u32, u32)>,
     /// (id, entries) of every collection, sorted by id.
     collections: Vec<(u32, u64)>,
     totals: Totals,
@@ -96,23 +117,38 @@ fn totals(snap: &Snapshot) -> Totals {
     }
 }
 
+/// A hash of node `v`'s type and name: an object keeps both for its life, so one id with two
+/// signatures in two snapshots means the ids were handed out afresh in between.
+fn signature(snap: &Snapshot, v: usize) -> u32 {
+    // FNV-1a.
+    let mut h: u32 = 0x811c_9dc5;
+    for b in std::iter::once(snap.node_type[v]).chain(snap.name(v).bytes()) {
+        h = (h ^ b as u32).wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
 impl Earlier {
     fn of(snap: &Snapshot) -> Earlier {
-        let mut ids = snap.node_id.clone();
-        ids.sort_unstable();
+        let mut nodes: Vec<(u32, u32)> = (0..snap.node_count())
+            .map(|v| (snap.node_id[v], signature(snap, v)))
+            .collect();
+        nodes.sort_unstable();
         let mut collections: Vec<(u32, u64)> = (0..snap.node_count())
             .filter_map(|v| collection_size(snap, v).map(|s| (snap.node_id[v], s)))
             .collect();
         collections.sort_unstable();
         Earlier {
-            ids,
+            nodes,
             collections,
             totals: totals(snap),
         }
     }
 
-    fn has(&self, id: u32) -> bool {
-        self.ids.binary_search(&id).is_ok()
+    /// The signature of the node with `id`, if there is one.
+    fn signature(&self, id: u32) -> Option<u32> {
+        let i = self.nodes.binary_search_by_key(&id, |n| n.0).ok()?;
+        Some(self.nodes[i].1)
     }
 
     fn collection(&self, id: u32) -> Option<u64> {
@@ -120,6 +156,38 @@ impl Earlier {
         Some(self.collections[i].1)
     }
 }
+
+/// Checks that `earlier` numbers its objects as `snap` does: of the ids both hold, the share
+/// naming a node of another type or name must stay under `MAX_MISMATCH_PERCENT`.
+fn check_ids(earlier: &Earlier, snap: &Snapshot, index: u32) -> Result<(), SnapshotError> {
+    let (mut common, mut mismatched) = (0u64, 0u64);
+    for v in 0..snap.node_count() {
+        if let Some(sig) = earlier.signature(snap.node_id[v]) {
+            common += 1;
+            mismatched += (sig != signature(snap, v)) as u64;
+        }
+    }
+    if mismatched * 100 > common * MAX_MISMATCH_PERCENT {
+        return Err(SnapshotError::new(
+            ErrorKind::IdsMismatch,
+            0,
+            format!(
+                "{} of the {} node ids it shares with the {} snapshot name other objects: \
+                 the snapshots are not of one process, or its heap profiler's object ids were \
+                 cleared in between (closing an inspector session that used the HeapProfiler \
+                 domain does that), so they cannot be compared by id",
+                thousands(mismatched),
+                thousands(common),
+                ["first", "second"][index as usize],
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Ids shared by two snapshots of one process that may name an object of another type or
+/// name (strings flattened in between, code replaced), in percent.
+const MAX_MISMATCH_PERCENT: u64 = 10;
 
 /// Entries of `v` if it is a Map, Set, Array or plain Object: heap references held, with a
 /// Map's key and value counted once.
@@ -190,6 +258,10 @@ pub fn diff_files(
     let last_index = paths.len() as u32 - 1;
     let last = Analysis::of_file(paths[paths.len() - 1], last_index, progress)
         .map_err(|e| e.in_snapshot(last_index))?;
+    check_ids(&first, &last.snapshot, 0).map_err(|e| e.in_snapshot(last_index))?;
+    if let Some(m) = middle.as_ref() {
+        check_ids(m, &last.snapshot, 1).map_err(|e| e.in_snapshot(last_index))?;
+    }
     progress(super::analysis::Progress {
         phase: "summary",
         snapshot: last_index,
@@ -214,7 +286,7 @@ fn diff(
     let mut is_new = vec![false; n];
     for (v, flag) in is_new.iter_mut().enumerate() {
         let id = snap.node_id[v];
-        *flag = !first.has(id) && middle.is_none_or(|m| m.has(id));
+        *flag = first.signature(id).is_none() && middle.is_none_or(|m| m.signature(id).is_some());
     }
     let classes = ClassIndex::new(snap);
     let totals = class_totals(last, &classes, |v| is_new[v]);
@@ -237,14 +309,51 @@ fn diff(
     let present = (0..classes.names.len()).filter(|&c| totals[c].0 > 0);
     let mut new_by_class: Vec<NewClass> = present.clone().map(new_class).collect();
     new_by_class.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
+    // Per class, the holder of the most new instances.
+    let holder = holders(last, &is_new);
+    let mut held: HashMap<(u32, u32), u64> = HashMap::new();
+    for v in (0..n).filter(|&v| is_new[v]) {
+        *held.entry((classes.of_node[v], holder[v])).or_default() += 1;
+    }
+    let mut main_holder: Vec<Option<(u32, u64)>> = vec![None; classes.names.len()];
+    for (&(c, h), &count) in &held {
+        let slot = &mut main_holder[c as usize];
+        if slot.is_none_or(|(bh, bc)| (count, std::cmp::Reverse(h)) > (bc, std::cmp::Reverse(bh))) {
+            *slot = Some((h, count));
+        }
+    }
     let suspects = top_by(present.filter(|&c| user_level[c]), top, |c| totals[c].2)
         .into_iter()
         .map(|c| {
-            let v = best[c].expect("a present class has an instance");
+            let held = main_holder[c].filter(|&(h, _)| h as usize != snap.root());
+            let shown = held.and_then(|(h, instances)| {
+                let h = h as usize;
+                let is_instance = |v: usize| {
+                    is_new[v] && classes.of_node[v] as usize == c && holder[v] as usize == h
+                };
+                let (below, v, at_depth) = path_below(snap, h, is_instance)?;
+                let mut edges = last.tree.edges_to(snap, h)?;
+                edges.extend(below);
+                let mut path = describe_edges(snap, &edges);
+                if let Some(end) = path.last_mut() {
+                    end.push_str(&format!(" ×{}", thousands(at_depth)));
+                }
+                let held_by = Holder {
+                    name: describe_node(snap, h),
+                    id: snap.node_id[h] as u64,
+                    instances,
+                };
+                Some((v, path, Some(held_by)))
+            });
+            let (v, retainer_path, held_by) = shown.unwrap_or_else(|| {
+                let v = best[c].expect("a present class has an instance");
+                (v, last.tree.describe(snap, v), None)
+            });
             Suspect {
                 class: new_class(c),
                 id: snap.node_id[v] as u64,
-                retainer_path: last.tree.describe(snap, v),
+                retainer_path,
+                held_by,
             }
         })
         .collect();
@@ -280,5 +389,119 @@ fn diff(
         new_by_class,
         suspects,
         grown_collections,
+    }
+}
+
+/// For each new node, the nearest dominator that is not new; for any other node, itself.
+fn holders(a: &Analysis, is_new: &[bool]) -> Vec<u32> {
+    const UNSET: u32 = u32::MAX;
+    let mut holder = vec![UNSET; is_new.len()];
+    let mut chain: Vec<usize> = Vec::new();
+    for v in 0..is_new.len() {
+        let mut u = v;
+        while holder[u] == UNSET && is_new[u] && a.idom[u] as usize != u {
+            chain.push(u);
+            u = a.idom[u] as usize;
+        }
+        if holder[u] == UNSET {
+            holder[u] = u as u32;
+        }
+        let h = holder[u];
+        for w in chain.drain(..) {
+            holder[w] = h;
+        }
+    }
+    holder
+}
+
+/// The shortest path from `from` to a node `target` accepts, readable edges first within a
+/// depth, never through weak edges: its edges, the node it ends at, and how many accepted
+/// nodes lie at that depth. `None` if none is reachable.
+fn path_below(
+    snap: &Snapshot,
+    from: usize,
+    target: impl Fn(usize) -> bool,
+) -> Option<(Vec<usize>, usize, u64)> {
+    // The edge that first reached each node.
+    let mut reached: HashMap<u32, u32> = HashMap::new();
+    let mut level = vec![from];
+    while !level.is_empty() {
+        let mut next = Vec::new();
+        for pass_readable in [true, false] {
+            for &v in &level {
+                for e in snap.edges(v) {
+                    let t = snap.edge_to[e] as usize;
+                    if t == from
+                        || snap.edge_kind(e) == EdgeKind::Weak
+                        || readable(snap, e) != pass_readable
+                        || reached.contains_key(&(t as u32))
+                    {
+                        continue;
+                    }
+                    reached.insert(t as u32, e as u32);
+                    next.push(t);
+                }
+            }
+        }
+        let mut found = next.iter().copied().filter(|&t| target(t));
+        if let Some(end) = found.next() {
+            let count = 1 + found.count() as u64;
+            let mut edges = Vec::new();
+            let mut v = end;
+            while v != from {
+                let e = reached[&(v as u32)] as usize;
+                edges.push(e);
+                v = source_of_edge(snap, e);
+            }
+            edges.reverse();
+            return Some((edges, end, count));
+        }
+        level = next;
+    }
+    None
+}
+
+/// `12,345`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parser::parse;
+    use super::*;
+
+    /// Three nodes with ids 1, 3, 5; `names` are the last two nodes' names.
+    fn snapshot(names: [&str; 2]) -> Snapshot {
+        let json = format!(
+            r#"{{"snapshot":{{"meta":{{"node_fields":["type","name","id","self_size","edge_count"],"node_types":[["hidden","object","synthetic"]],"edge_fields":["type","name_or_index","to_node"],"edge_types":[["property"]]}}}},
+"nodes":[2,0,1,0,2, 1,1,3,8,0, 1,2,5,8,0],"edges":[0,3,5, 0,3,10],
+"strings":["","{}","{}","x"]}}"#,
+            names[0], names[1]
+        );
+        parse(json.as_bytes(), None, None).unwrap()
+    }
+
+    #[test]
+    fn ids_that_name_other_objects_are_refused() {
+        let first = Earlier::of(&snapshot(["Map", "Session"]));
+        assert!(check_ids(&first, &snapshot(["Map", "Session"]), 0).is_ok());
+        let err = check_ids(&first, &snapshot(["Session", "Map"]), 0).unwrap_err();
+        assert_eq!(err.code(), "ERR_LEAKPROOF_SNAPSHOT_IDS_MISMATCH");
+    }
+
+    #[test]
+    fn counts_read_with_thousands_separators() {
+        assert_eq!(thousands(7), "7");
+        assert_eq!(thousands(21_000), "21,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 }

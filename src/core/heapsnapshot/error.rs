@@ -13,6 +13,9 @@ pub enum ErrorKind {
     Malformed,
     /// Well-formed, but outside what this analyzer handles (missing meta fields, sizes past 2^32).
     Unsupported,
+    /// Two snapshots to diff whose node ids do not name the same objects: not of one process,
+    /// or the heap profiler's object ids were cleared between them.
+    IdsMismatch,
 }
 
 /// An error reading or analyzing a snapshot, with the byte offset where it was found.
@@ -52,6 +55,7 @@ impl SnapshotError {
             ErrorKind::Truncated => "ERR_LEAKPROOF_SNAPSHOT_TRUNCATED",
             ErrorKind::Malformed => "ERR_LEAKPROOF_SNAPSHOT_MALFORMED",
             ErrorKind::Unsupported => "ERR_LEAKPROOF_SNAPSHOT_UNSUPPORTED",
+            ErrorKind::IdsMismatch => "ERR_LEAKPROOF_SNAPSHOT_IDS_MISMATCH",
         }
     }
 }

@@ -20,7 +20,7 @@ pub struct RetainerTree {
 }
 
 /// True for the edges a person reads as "this holds that" (followed first).
-fn readable(snap: &Snapshot, e: usize) -> bool {
+pub fn readable(snap: &Snapshot, e: usize) -> bool {
     match snap.edge_kind(e) {
         EdgeKind::Property => snap.edge_name_str(e) != Some("__proto__"),
         EdgeKind::Context | EdgeKind::Element => true,
@@ -67,7 +67,7 @@ impl RetainerTree {
         while self.parent_edge[v] != NONE {
             let e = self.parent_edge[v] as usize;
             path.push(e);
-            v = source_of(snap, e);
+            v = source_of_edge(snap, e);
         }
         path.reverse();
         Some(path)
@@ -77,19 +77,25 @@ impl RetainerTree {
     /// what it leads to when that is a program object), ending with `node`'s class.
     /// `["(unreachable)", class]` when nothing reaches it.
     pub fn describe(&self, snap: &Snapshot, node: usize) -> Vec<String> {
-        let Some(edges) = self.edges_to(snap, node) else {
-            return vec!["(unreachable)".to_string(), describe_node(snap, node)];
-        };
-        let mut out = vec!["(GC roots)".to_string()];
-        for (i, &e) in edges.iter().enumerate() {
-            let t = snap.edge_to[e] as usize;
-            if i == 0 && snap.name(t) == "(GC roots)" {
-                continue;
-            }
-            out.push(step(snap, e, i == 0, i + 1 == edges.len()));
+        match self.edges_to(snap, node) {
+            Some(edges) => describe_edges(snap, &edges),
+            None => vec!["(unreachable)".to_string(), describe_node(snap, node)],
         }
-        out
     }
+}
+
+/// The readable path along `edges`, which start at the root: `(GC roots)`, then one step per
+/// edge (see [`RetainerTree::describe`]).
+pub fn describe_edges(snap: &Snapshot, edges: &[usize]) -> Vec<String> {
+    let mut out = vec!["(GC roots)".to_string()];
+    for (i, &e) in edges.iter().enumerate() {
+        let t = snap.edge_to[e] as usize;
+        if i == 0 && snap.name(t) == "(GC roots)" {
+            continue;
+        }
+        out.push(step(snap, e, i == 0, i + 1 == edges.len()));
+    }
+    out
 }
 
 /// Breadth-first from `level` (at `depth`), each level readable edges first.
@@ -125,7 +131,7 @@ fn search(
 }
 
 /// The node whose edge `e` is.
-fn source_of(snap: &Snapshot, e: usize) -> usize {
+pub fn source_of_edge(snap: &Snapshot, e: usize) -> usize {
     // first_edge is non-decreasing: the last node whose range starts at or before `e`.
     let p = snap.first_edge.partition_point(|&f| f as usize <= e);
     let mut v = p - 1;
