@@ -122,6 +122,7 @@ class Watcher extends EventEmitter {
   #majorGcsSeen = 0
   #intervalMin = null // lowest { heap, external } seen after a major GC this interval
   #heapAboveThreshold = false
+  #fillingSince = null // when BoundedMaps started filling, while they still are
   #store = null
   #baseline = null // { path, heapUsed } of the first snapshot of a leak
   #capturing = false
@@ -249,9 +250,10 @@ class Watcher extends EventEmitter {
     if (floor === null) return
     const time = Date.now()
     const limit = stats.heap_size_limit
-    // Growth while BoundedMaps are still filling up has a known ceiling: recorded, but
-    // not judged until they stop growing (then the window shows whether growth goes on).
-    const filling = mapsFilling() > 0
+    // Growth while BoundedMaps are still filling up has a known ceiling: it is set aside
+    // (the window restarts), for at most five minimum durations in a row, so that a map
+    // too large to ever fill cannot hide a leak beside it for good.
+    const filling = this.#cachesFilling(time)
     this.#native.recordFloor('heap', time, floor.heap, limit, filling)
     this.#native.recordFloor('external', time, floor.external, null, filling)
     this.#event('sample', { heapUsed: floor.heap, external: floor.external, heapLimit: limit, forcedGc: forced, gcDurationMs: gcMs, cachesFilling: filling })
@@ -259,6 +261,15 @@ class Watcher extends EventEmitter {
     if (this.#baseline !== null && floor.heap >= this.#baseline.heapUsed + this.#options.followUpGrowthBytes) {
       this.#capture('follow-up', floor.heap)
     }
+  }
+
+  #cachesFilling(time) {
+    if (mapsFilling() === 0) {
+      this.#fillingSince = null
+      return false
+    }
+    this.#fillingSince ??= time
+    return time - this.#fillingSince < 5 * this.#options.minDurationMs
   }
 
   #checkHeapThreshold(heapUsed, limit) {

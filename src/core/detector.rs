@@ -127,8 +127,6 @@ pub struct Series {
     started_at: f64,
     floors: VecDeque<(f64, f64)>,
     streak: u32,
-    /// Floors pushed since the last `hold`, or `None` when never held.
-    since_hold: Option<usize>,
     reported: Option<Reported>,
 }
 
@@ -147,7 +145,6 @@ impl Series {
             started_at,
             floors: VecDeque::new(),
             streak: 0,
-            since_hold: None,
             reported: None,
         }
     }
@@ -161,20 +158,16 @@ impl Series {
             return;
         }
         self.floors.push_back((time, bytes));
-        if let Some(n) = self.since_hold.as_mut() {
-            *n += 1;
-        }
         while self.floors.len() > config.window.max(2) {
             self.floors.pop_front();
         }
     }
 
-    /// Keeps judging off for now: the caller knows the growth has a ceiling (bounded caches
-    /// still filling up). Floors are still recorded; the confirmations start over, and
-    /// judging resumes once the newest half of the window lies after the hold.
+    /// Sets the growth so far aside: the caller knows it has a ceiling (bounded caches
+    /// still filling up). The window starts again from the next floor.
     pub fn hold(&mut self) {
         self.streak = 0;
-        self.since_hold = Some(0);
+        self.floors.clear();
     }
 
     /// The statistics of the current window, once it has enough floors.
@@ -203,12 +196,6 @@ impl Series {
 
     /// A leak to report now, if the window shows one that is new or worse than the last.
     pub fn evaluate(&mut self, config: &DetectorConfig, limit: Option<f64>) -> Option<Leak> {
-        if self
-            .since_hold
-            .is_some_and(|n| n < self.floors.len().div_ceil(2))
-        {
-            return None;
-        }
         let a = self.assess(config)?;
         let growth = a.slope_bytes_per_sec * a.span_ms / 1000.0;
         let leaking = a.confidence >= config.confidence
@@ -352,7 +339,7 @@ mod tests {
         }
         assert!(reports.is_empty(), "{reports:?}");
         // The same growth, unheld, is reported; and growth that goes on after the hold ends
-        // (a leak beside the cache) is reported once the newest half of the window shows it.
+        // (a leak beside the cache) is reported once a new window shows it.
         assert!(!run(20, |i| 50e6 + 1e6 * i as f64).is_empty());
         let mut series = Series::new(MemoryKind::Heap, 0.0);
         let mut late = Vec::new();
