@@ -1,0 +1,159 @@
+'use strict'
+
+/**
+ * Stand-ins for the methods that add and remove listeners. Each calls the method it
+ * replaces with the same `this` and arguments and returns its result untouched, then
+ * updates the listener table; so listener order, `once`, `prependListener`, errors thrown
+ * for bad arguments and `newListener`/`removeListener` events are node's own.
+ *
+ * `once` and `prependOnceListener` need no stand-in: node implements them with `this.on`
+ * and `this.prependListener` (the wrapper they add carries the listener as `.listener`).
+ */
+const table = require('./listener-table')
+
+/**
+ * The emitter whose add or remove is in progress. A stand-in called while its own emitter
+ * is busy (an instance stand-in from `trackEmitter` reaching a patched prototype, a
+ * subclass method calling `super.on`, `removeAllListeners` calling `removeListener`) only
+ * passes the call through, so nothing is counted twice.
+ */
+let busy = null
+
+/** Gives `wrapper` the `name` and `length` of the method it stands in for. */
+function disguise(wrapper, original) {
+  Object.defineProperty(wrapper, 'name', { value: original.name, configurable: true })
+  Object.defineProperty(wrapper, 'length', { value: original.length, configurable: true })
+  return wrapper
+}
+
+/** Runs `original` on `emitter` marked busy; returns its result. */
+function callBusy(original, emitter, args) {
+  const outer = busy
+  busy = emitter
+  try {
+    return original.apply(emitter, args)
+  } finally {
+    busy = outer
+  }
+}
+
+/** Stand-in for `on`/`addListener` (`prepend` false) or `prependListener` (true). */
+function wrapAdd(original, prepend) {
+  const wrapper = function (type, listener) {
+    const state = busy === this ? undefined : table.stateFor(this, false)
+    if (state === undefined) return original.apply(this, arguments)
+    const result = callBusy(original, this, arguments)
+    table.added(this, state, type, listener, null, false, prepend, wrapper)
+    return result
+  }
+  return disguise(wrapper, original)
+}
+
+/** Stand-in for `removeListener`/`off`. */
+function wrapRemove(original) {
+  return disguise(function (type, listener) {
+    const state = busy === this ? undefined : table.trackedState(this)
+    if (state === undefined) return original.apply(this, arguments)
+    const result = callBusy(original, this, arguments)
+    table.removed(state, type, listener)
+    return result
+  }, original)
+}
+
+/** Stand-in for `removeAllListeners`: node may bypass `removeListener`, so reconcile after. */
+function wrapRemoveAll(original) {
+  return disguise(function (type) {
+    const state = busy === this ? undefined : table.trackedState(this)
+    if (state === undefined) return original.apply(this, arguments)
+    const result = callBusy(original, this, arguments)
+    if (arguments.length === 0) table.reconcileAll(this, state)
+    else if (state.buckets.has(type)) table.reconcile(this, state, type, state.buckets.get(type))
+    return result
+  }, original)
+}
+
+/** `capture` as `addEventListener` reads it from its options. */
+function addCapture(options) {
+  return typeof options === 'boolean' ? options : Boolean(options?.capture)
+}
+
+/** `capture` as node's `removeEventListener` reads it (a bare `true` counts as false there). */
+function removeCapture(options) {
+  return options?.capture === true
+}
+
+/** Stand-in for `EventTarget#addEventListener`. */
+function wrapAddEventListener(original) {
+  const wrapper = function (type, listener, options) {
+    const state = busy === this ? undefined : table.stateFor(this, true)
+    if (state === undefined) return original.apply(this, arguments)
+    const result = callBusy(original, this, arguments)
+    const usable = typeof listener === 'function' || (typeof listener === 'object' && listener !== null)
+    if (!usable || options?.signal?.aborted) return result
+    const event = `${type}`
+    const capture = addCapture(options)
+    if (!table.holdsOnTarget(this, state, event, listener, capture)) {
+      table.added(this, state, event, null, new WeakRef(listener), capture, false, wrapper)
+    }
+    return result
+  }
+  return disguise(wrapper, original)
+}
+
+/** Stand-in for `EventTarget#removeEventListener`. */
+function wrapRemoveEventListener(original) {
+  return disguise(function (type, listener, options) {
+    const state = busy === this ? undefined : table.trackedState(this)
+    if (state === undefined) return original.apply(this, arguments)
+    const result = callBusy(original, this, arguments)
+    table.removedFromTarget(state, `${type}`, listener, removeCapture(options))
+    return result
+  }, original)
+}
+
+/** Method names of an EventEmitter with the factory of each stand-in. */
+const EMITTER_METHODS = {
+  on: (original) => wrapAdd(original, false),
+  addListener: (original) => wrapAdd(original, false),
+  prependListener: (original) => wrapAdd(original, true),
+  removeListener: wrapRemove,
+  off: wrapRemove,
+  removeAllListeners: wrapRemoveAll,
+}
+
+/** Method names of an EventTarget with the factory of each stand-in. */
+const TARGET_METHODS = {
+  addEventListener: wrapAddEventListener,
+  removeEventListener: wrapRemoveEventListener,
+}
+
+/**
+ * Replaces `methods` on `object` (own properties, keeping each one's attributes; methods
+ * sharing one function, like `on` and `addListener`, keep sharing one stand-in) and returns
+ * a function that puts back exactly what was there, own or inherited.
+ */
+function patchMethods(object, methods) {
+  const saved = []
+  const standIns = new Map()
+  for (const [name, wrap] of Object.entries(methods)) {
+    const own = Object.getOwnPropertyDescriptor(object, name)
+    const original = object[name]
+    if (typeof original !== 'function') continue
+    if (!standIns.has(original)) standIns.set(original, wrap(original))
+    saved.push([name, own])
+    Object.defineProperty(object, name, {
+      value: standIns.get(original),
+      writable: own?.writable ?? true,
+      enumerable: own?.enumerable ?? false,
+      configurable: true,
+    })
+  }
+  return function restore() {
+    for (const [name, own] of saved) {
+      if (own === undefined) delete object[name]
+      else Object.defineProperty(object, name, own)
+    }
+  }
+}
+
+module.exports = { patchMethods, EMITTER_METHODS, TARGET_METHODS }

@@ -1,0 +1,301 @@
+'use strict'
+
+/**
+ * The bookkeeping behind listener tracking: for each tracked emitter, its listeners per
+ * event in the emitter's own order, each with the call site that added it.
+ *
+ * Removal paths that go through a method (`off`, `removeListener`, a `once` wrapper
+ * firing, `removeEventListener`, a `{ signal }` aborting) are seen as they happen. The
+ * ones that do not (`{ once: true }` on an EventTarget firing, node dropping a weak
+ * handler, code editing `_events` by hand, `removeAllListeners`) are caught by
+ * `reconcile`, which compares the table with the emitter's real listeners; it runs before
+ * any count is reported or read, so every reported count is exact.
+ *
+ * Stacks are captured only for a listener that makes its (emitter, event) hold at least
+ * `captureFrom` listeners (one lone listener cannot be a leak), and formatted only once its
+ * (emitter, event) passes the threshold or a census reads it.
+ */
+const { EventEmitter, getEventListeners } = require('node:events')
+const { capture, siteOf } = require('./call-site')
+const { emitterName } = require('./emitter-name')
+const { listenerLeaks, reportLeak } = require('./listener-leaks')
+
+const rawListeners = EventEmitter.prototype.rawListeners
+
+/** One listener as added: the function itself (EventEmitter) or a weak reference (EventTarget). */
+class Entry {
+  constructor(fn, weak, capture, holder) {
+    this.fn = fn
+    this.weak = weak
+    this.capture = capture
+    this.holder = holder
+    this.site = null
+  }
+
+  listener() {
+    return this.weak === null ? this.fn : this.weak.deref()
+  }
+}
+
+/** The listeners of one event of one emitter. */
+class Bucket {
+  constructor() {
+    this.entries = []
+    /** Live listeners per site, kept only while the event is above half the threshold. */
+    this.counts = null
+    /** Count of each site at its last report. */
+    this.reported = null
+  }
+}
+
+/** Tracking state of one emitter; `settings` is shared by every emitter tracked the same way. */
+class EmitterState {
+  constructor(settings, isTarget) {
+    this.settings = settings
+    this.isTarget = isTarget
+    this.buckets = new Map()
+    this.ref = null
+  }
+}
+
+const states = new WeakMap()
+/** Emitters with at least one captured site, for the census; forgotten when collected. */
+const withSites = new Set()
+const forgetOnCollect = new FinalizationRegistry((ref) => withSites.delete(ref))
+/** Settings for emitters met by the process-wide patches; null while `trackListeners` is off. */
+let processWide = null
+
+/** Tracking settings: `{ name, threshold, captureFrom, active }`. */
+function makeSettings(name, threshold, captureFrom) {
+  return { name, threshold, captureFrom, active: true }
+}
+
+/** The state of an emitter tracked by `trackEmitter` or the process-wide patches, if any. */
+function trackedState(emitter) {
+  const state = states.get(emitter)
+  return state !== undefined && state.settings.active ? state : undefined
+}
+
+/** The state of `emitter`, made on first use while the process-wide patches are on. */
+function stateFor(emitter, isTarget) {
+  const state = states.get(emitter)
+  if (state !== undefined && state.settings.active) return state
+  if (processWide === null || emitter === listenerLeaks) return undefined
+  const made = new EmitterState(processWide, isTarget)
+  states.set(emitter, made)
+  return made
+}
+
+/** Tracks `emitter` with its own settings (from `trackEmitter`), keeping what is known already. */
+function trackExplicitly(emitter, settings, isTarget) {
+  const state = new EmitterState(settings, isTarget)
+  const before = trackedState(emitter)
+  if (before !== undefined) {
+    state.buckets = before.buckets
+    state.ref = before.ref
+  }
+  states.set(emitter, state)
+}
+
+/** Forgets `emitter` entirely. */
+function forgetEmitter(emitter) {
+  const state = states.get(emitter)
+  if (state === undefined) return
+  states.delete(emitter)
+  if (state.ref !== null) unremember(state.ref)
+}
+
+function remember(emitter, state) {
+  state.ref = new WeakRef(emitter)
+  withSites.add(state.ref)
+  forgetOnCollect.register(emitter, state.ref, state.ref)
+}
+
+function unremember(ref) {
+  withSites.delete(ref)
+  forgetOnCollect.unregister(ref)
+}
+
+/** Turns the process-wide tracking on with `settings`, or off (null) forgetting its states. */
+function setProcessWide(settings) {
+  if (processWide !== null) {
+    processWide.active = false
+    for (const ref of withSites) {
+      const emitter = ref.deref()
+      if (emitter === undefined || states.get(emitter)?.settings === processWide) {
+        if (emitter !== undefined) states.delete(emitter)
+        unremember(ref)
+      }
+    }
+  }
+  processWide = settings
+}
+
+/** The site of an entry, formatted on first need; null if its stack was not captured. */
+function siteKey(entry) {
+  if (entry.site === null && entry.holder !== null) {
+    entry.site = siteOf(entry.holder)
+    entry.holder = null
+  }
+  return entry.site
+}
+
+function countSites(entries) {
+  const counts = new Map()
+  for (const entry of entries) {
+    const site = siteKey(entry)
+    counts.set(site, (counts.get(site) ?? 0) + 1)
+  }
+  return counts
+}
+
+/** Drops entries whose listener the emitter no longer holds. */
+function reconcile(emitter, state, type, bucket) {
+  const live = state.isTarget ? getEventListeners(emitter, type) : rawListeners.call(emitter, type)
+  const remaining = new Map()
+  for (const listener of live) remaining.set(listener, (remaining.get(listener) ?? 0) + 1)
+  bucket.entries = bucket.entries.filter((entry) => {
+    const left = remaining.get(entry.listener())
+    if (!left) return false
+    remaining.set(entry.listener(), left - 1)
+    return true
+  })
+  if (bucket.counts !== null) bucket.counts = countSites(bucket.entries)
+  if (bucket.entries.length === 0) state.buckets.delete(type)
+}
+
+/** Reconciles every event of `emitter`. */
+function reconcileAll(emitter, state) {
+  for (const [type, bucket] of state.buckets) reconcile(emitter, state, type, bucket)
+}
+
+/**
+ * Records a listener just added to `emitter` (`fn` for an EventEmitter, `weak` for an
+ * EventTarget). `below` is the public function the user called: its frame and those above
+ * it are left out of the captured stack.
+ */
+function added(emitter, state, type, fn, weak, captureFlag, prepend, below) {
+  let bucket = state.buckets.get(type)
+  if (bucket === undefined) {
+    bucket = new Bucket()
+    state.buckets.set(type, bucket)
+  }
+  const { entries } = bucket
+  const { threshold, captureFrom } = state.settings
+  let holder = null
+  if (entries.length + 1 >= captureFrom) {
+    holder = capture(below)
+    if (state.ref === null) remember(emitter, state)
+  }
+  const entry = new Entry(fn, weak, captureFlag, holder)
+  if (prepend) entries.unshift(entry)
+  else entries.push(entry)
+  if (entries.length > threshold) grew(emitter, state, type, bucket, entry)
+}
+
+function isDue(count, reportedAt, threshold) {
+  return reportedAt === 0 ? count > threshold : count >= reportedAt * 1.5
+}
+
+/** An event above the threshold gained `entry`: count its site, and report it if due. */
+function grew(emitter, state, type, bucket, entry) {
+  const { threshold, name } = state.settings
+  const site = siteKey(entry)
+  let checked = false
+  if (bucket.counts === null) {
+    reconcile(emitter, state, type, bucket)
+    bucket.counts = countSites(bucket.entries)
+    checked = true
+  } else {
+    bucket.counts.set(site, (bucket.counts.get(site) ?? 0) + 1)
+  }
+  if (site === null) return
+  const reportedAt = bucket.reported?.get(site) ?? 0
+  if (!isDue(bucket.counts.get(site) ?? 0, reportedAt, threshold)) return
+  if (!checked) reconcile(emitter, state, type, bucket)
+  const count = bucket.counts.get(site) ?? 0
+  if (!isDue(count, reportedAt, threshold)) return
+  ;(bucket.reported ??= new Map()).set(site, count)
+  reportLeak({
+    emitter: name ?? emitterName(emitter),
+    event: type,
+    site,
+    count,
+    growth: count - reportedAt,
+    target: emitter,
+  })
+}
+
+function drop(state, type, bucket, index) {
+  const [entry] = bucket.entries.splice(index, 1)
+  if (bucket.entries.length === 0) {
+    state.buckets.delete(type)
+  } else if (bucket.counts !== null) {
+    if (bucket.entries.length <= state.settings.threshold / 2) bucket.counts = null
+    else bucket.counts.set(entry.site, bucket.counts.get(entry.site) - 1)
+  }
+}
+
+/** `listener` was removed from an EventEmitter: forget the entry node removed (the last match). */
+function removed(state, type, listener) {
+  const bucket = state.buckets.get(type)
+  if (bucket === undefined) return
+  const { entries } = bucket
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const fn = entries[i].fn
+    if (fn === listener || fn.listener === listener) return drop(state, type, bucket, i)
+  }
+}
+
+/** `listener` was removed from an EventTarget for `captureFlag`. */
+function removedFromTarget(state, type, listener, captureFlag) {
+  const bucket = state.buckets.get(type)
+  if (bucket === undefined) return
+  const index = bucket.entries.findIndex((e) => e.capture === captureFlag && e.weak.deref() === listener)
+  if (index !== -1) drop(state, type, bucket, index)
+}
+
+/** Whether an EventTarget already holds `listener` for `captureFlag` (so adding it is a no-op). */
+function holdsOnTarget(emitter, state, type, listener, captureFlag) {
+  const bucket = state.buckets.get(type)
+  const same = (e) => e.capture === captureFlag && e.weak.deref() === listener
+  if (bucket === undefined || !bucket.entries.some(same)) return false
+  reconcile(emitter, state, type, bucket)
+  return bucket.entries.some(same)
+}
+
+/** Live listeners of one tracked emitter grouped by event and site, most first. */
+function sitesOf(emitter, state) {
+  reconcileAll(emitter, state)
+  const out = []
+  for (const [event, bucket] of state.buckets) {
+    for (const [site, count] of countSites(bucket.entries)) out.push({ event, site, count })
+  }
+  return out.sort((a, b) => b.count - a.count)
+}
+
+/** Calls `visit(emitter, state)` for each live emitter that has at least one captured site. */
+function forEachWithSites(visit) {
+  for (const ref of withSites) {
+    const emitter = ref.deref()
+    const state = emitter === undefined ? undefined : trackedState(emitter)
+    if (state !== undefined) visit(emitter, state)
+  }
+}
+
+module.exports = {
+  makeSettings,
+  trackedState,
+  stateFor,
+  trackExplicitly,
+  forgetEmitter,
+  setProcessWide,
+  added,
+  removed,
+  removedFromTarget,
+  holdsOnTarget,
+  reconcile,
+  reconcileAll,
+  sitesOf,
+  forEachWithSites,
+}

@@ -1,0 +1,77 @@
+'use strict'
+
+/**
+ * `trackEmitter(emitter, options)`: one EventEmitter or EventTarget, tracked through
+ * stand-ins installed on the instance itself (non-enumerable own properties), so no
+ * prototype is touched. `untrackEmitter` removes them.
+ */
+const { EventEmitter } = require('node:events')
+const { checkOptionsObject, checkPositiveInteger, codedError, describe, invalidOptionType } = require('./errors')
+const { patchMethods, EMITTER_METHODS, TARGET_METHODS } = require('./listener-hooks')
+const table = require('./listener-table')
+
+/** Default `threshold`: node's own default for max listeners. */
+const DEFAULT_THRESHOLD = 10
+
+/** How each tracked instance gets its own methods back. */
+const restorers = new WeakMap()
+
+/** Whether `emitter` is an EventTarget (true), an EventEmitter (false); throws otherwise. */
+function kindOf(emitter) {
+  if (emitter instanceof EventEmitter) return false
+  if (emitter instanceof EventTarget) return true
+  throw codedError(
+    TypeError,
+    'ERR_LEAKPROOF_INVALID_ARGUMENT',
+    `emitter must be an EventEmitter or an EventTarget; got ${describe(emitter)}`,
+  )
+}
+
+/** Checks `threshold` and `captureFrom` shared by `trackEmitter` and `trackListeners`. */
+function checkCounts(options, captureFromDefault) {
+  const threshold = options.threshold === undefined
+    ? DEFAULT_THRESHOLD
+    : checkPositiveInteger('threshold', options.threshold)
+  const captureFrom = options.captureFrom === undefined
+    ? captureFromDefault
+    : checkPositiveInteger('captureFrom', options.captureFrom)
+  return { threshold, captureFrom }
+}
+
+/**
+ * Tracks the listeners of one EventEmitter or EventTarget by call site and reports a
+ * `listener-leak` (see `listenerLeaks`) when one site's listeners pass `threshold`, then
+ * each time they grow by half again. Returns `emitter`. Tracking it again changes nothing.
+ */
+function trackEmitter(emitter, options = {}) {
+  const isTarget = kindOf(emitter)
+  checkOptionsObject('trackEmitter', options, ['name', 'threshold', 'captureFrom'])
+  if (options.name !== undefined && typeof options.name !== 'string') {
+    throw invalidOptionType('name', 'a string', options.name)
+  }
+  const { threshold, captureFrom } = checkCounts(options, 1)
+  if (restorers.has(emitter)) return emitter
+  table.trackExplicitly(emitter, table.makeSettings(options.name, threshold, captureFrom), isTarget)
+  restorers.set(emitter, patchMethods(emitter, isTarget ? TARGET_METHODS : EMITTER_METHODS))
+  return emitter
+}
+
+/** Stops tracking an emitter given to `trackEmitter`, restoring its own properties. */
+function untrackEmitter(emitter) {
+  const restore = restorers.get(emitter)
+  if (restore === undefined) return
+  restorers.delete(emitter)
+  restore()
+  table.forgetEmitter(emitter)
+}
+
+/**
+ * The live listeners of a tracked emitter, grouped by event and call site, most first:
+ * `[{ event, site, count }]`; `site` is null for listeners whose stack was not captured.
+ */
+function listenerSites(emitter) {
+  const state = table.trackedState(emitter)
+  return state === undefined ? [] : table.sitesOf(emitter, state)
+}
+
+module.exports = { trackEmitter, untrackEmitter, listenerSites, checkCounts }
