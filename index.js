@@ -10,10 +10,27 @@ const binding = require('./binding.js')
 const { BoundedMap } = require('./lib/bounded-map')
 const { RingBuffer } = require('./lib/ring-buffer')
 const { namedMaps } = require('./lib/registry')
+const { trackEmitter, untrackEmitter, listenerSites } = require('./lib/track-emitter')
+const { trackListeners, trackListenersFromEnv } = require('./lib/track-listeners')
+const { listenerLeaks } = require('./lib/listener-leaks')
+const { trackTimers } = require('./lib/track-timers')
+const { trackPromises } = require('./lib/track-promises')
+const { census, compareCensus, topGrowingSites } = require('./lib/census')
 
 module.exports = {
   BoundedMap,
   RingBuffer,
   namedMaps,
   systemMemory: binding.systemMemory,
+  trackEmitter,
+  untrackEmitter,
+  listenerSites,
+  trackListeners,
+  trackListenersFromEnv,
+  listenerLeaks,
+  trackTimers,
+  trackPromises,
+  census,
+  compareCensus,
+  topGrowingSites,
 }

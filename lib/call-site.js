@@ -41,10 +41,18 @@ function isOwnOrInternal(file) {
   return file.startsWith('node:') || file.startsWith(OWN_DIR)
 }
 
+/** Node's emitter machinery: the least telling place to name when no frame is the user's. */
+function isPlumbing(file) {
+  return file === 'node:events' || file === 'node:internal/event_target' ||
+    file === 'node:internal/abort_controller' || file.startsWith('node:internal/streams/') ||
+    file.startsWith(OWN_DIR)
+}
+
 /**
  * `file:line:column` of the first frame of a captured stack outside node internals and
- * leakproof; if every frame is internal (a listener added by node itself), the first frame
- * with a file, so the report still says which part of node did it.
+ * leakproof; if every frame is internal (a listener added by node itself), the first one
+ * outside node's emitter and stream machinery, so the report still says which part of
+ * node did it (`node:_http_server:…`).
  */
 function siteOf(holder) {
   const previous = Error.prepareStackTrace
@@ -60,7 +68,7 @@ function siteOf(holder) {
   for (const frame of frames) {
     const file = frame.getFileName()
     if (!file) continue
-    if (chosen === undefined) chosen = frame
+    if (chosen === undefined || isPlumbing(chosen.getFileName())) chosen = frame
     if (!isOwnOrInternal(file)) {
       chosen = frame
       break

@@ -10,6 +10,7 @@
  * and `this.prependListener` (the wrapper they add carries the listener as `.listener`).
  */
 const table = require('./listener-table')
+const { disguise } = require('./patch')
 
 /**
  * The emitter whose add or remove is in progress. A stand-in called while its own emitter
@@ -18,13 +19,6 @@ const table = require('./listener-table')
  * passes the call through, so nothing is counted twice.
  */
 let busy = null
-
-/** Gives `wrapper` the `name` and `length` of the method it stands in for. */
-function disguise(wrapper, original) {
-  Object.defineProperty(wrapper, 'name', { value: original.name, configurable: true })
-  Object.defineProperty(wrapper, 'length', { value: original.length, configurable: true })
-  return wrapper
-}
 
 /** Runs `original` on `emitter` marked busy; returns its result. */
 function callBusy(original, emitter, args) {
@@ -127,33 +121,4 @@ const TARGET_METHODS = {
   removeEventListener: wrapRemoveEventListener,
 }
 
-/**
- * Replaces `methods` on `object` (own properties, keeping each one's attributes; methods
- * sharing one function, like `on` and `addListener`, keep sharing one stand-in) and returns
- * a function that puts back exactly what was there, own or inherited.
- */
-function patchMethods(object, methods) {
-  const saved = []
-  const standIns = new Map()
-  for (const [name, wrap] of Object.entries(methods)) {
-    const own = Object.getOwnPropertyDescriptor(object, name)
-    const original = object[name]
-    if (typeof original !== 'function') continue
-    if (!standIns.has(original)) standIns.set(original, wrap(original))
-    saved.push([name, own])
-    Object.defineProperty(object, name, {
-      value: standIns.get(original),
-      writable: own?.writable ?? true,
-      enumerable: own?.enumerable ?? false,
-      configurable: true,
-    })
-  }
-  return function restore() {
-    for (const [name, own] of saved) {
-      if (own === undefined) delete object[name]
-      else Object.defineProperty(object, name, own)
-    }
-  }
-}
-
-module.exports = { patchMethods, EMITTER_METHODS, TARGET_METHODS }
+module.exports = { EMITTER_METHODS, TARGET_METHODS }

@@ -7,7 +7,8 @@
  */
 const { EventEmitter } = require('node:events')
 const { checkOptionsObject, checkPositiveInteger, codedError, describe, invalidOptionType } = require('./errors')
-const { patchMethods, EMITTER_METHODS, TARGET_METHODS } = require('./listener-hooks')
+const { EMITTER_METHODS, TARGET_METHODS } = require('./listener-hooks')
+const { patchMethods } = require('./patch')
 const table = require('./listener-table')
 
 /** Default `threshold`: node's own default for max listeners. */
