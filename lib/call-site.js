@@ -11,8 +11,12 @@
  */
 const path = require('node:path')
 
-/** Frames recorded per capture: enough to climb out of node internals and this package. */
-const DEPTH = 10
+/**
+ * Frames recorded per capture: enough to climb out of node internals (at most three frames
+ * for `once`, streams, `{ signal }` and promise hooks) while each frame costs about as much
+ * as the capture's fixed part divided by four.
+ */
+const DEPTH = 6
 const OWN_DIR = __dirname + path.sep
 
 /** Site of a stack with no frame outside node internals and leakproof that has a file. */

@@ -14,10 +14,12 @@ const { capture, siteOf } = require('./call-site')
 const pending = new Map()
 let active = null
 
+function init(asyncId, type) {
+  if (type === 'PROMISE') pending.set(asyncId, capture(init))
+}
+
 const hook = asyncHooks.createHook({
-  init(asyncId, type) {
-    if (type === 'PROMISE') pending.set(asyncId, capture(hook.init))
-  },
+  init,
   promiseResolve(asyncId) {
     pending.delete(asyncId)
   },
