@@ -215,9 +215,10 @@ export interface TrackEmitterOptions {
    */
   threshold?: number
   /**
-   * A listener's call site is captured (a few microseconds) only when its event then holds
-   * at least this many listeners on the emitter; listeners below have site `null`.
-   * `1` captures every listener.
+   * A listener is attributed to its call site (a stack capture: a few microseconds) only
+   * when its event then holds at least this many listeners on the emitter; listeners below
+   * are counted by node only, and are not in `listenerSites`, the census or reports.
+   * `1` attributes every listener.
    * @default 1
    */
   captureFrom?: number
@@ -293,13 +294,13 @@ export declare function untrackEmitter(emitter: Emitter): void
 export interface ListenerSite {
   /** The event name. */
   event: string | symbol
-  /** `file:line:column`, or null when the stack was not captured (see `captureFrom`). */
-  site: string | null
+  /** `file:line:column`. */
+  site: string
   /** Listeners from this site still attached. */
   count: number
 }
 
-/** The live listeners of a tracked emitter by event and site, most first; `[]` if untracked. */
+/** The live listeners of a tracked emitter that have a site, by event and site, most first; `[]` if untracked. */
 export declare function listenerSites(emitter: Emitter): ListenerSite[]
 
 /**

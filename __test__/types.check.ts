@@ -23,7 +23,7 @@ console.log(hit, first, rss)
 
 const bus: EventEmitter = trackEmitter(new EventEmitter(), { name: 'bus', threshold: 20, captureFrom: 2 })
 const signal: AbortSignal = trackEmitter(new AbortController().signal)
-listenerSites(bus).forEach((s) => console.log(String(s.event), s.site ?? 'not captured', s.count))
+listenerSites(bus).forEach((s) => console.log(String(s.event), s.site.length, s.count))
 untrackEmitter(signal)
 listenerLeaks.on('listener-leak', (leak: ListenerLeak) => console.log(leak.emitter, leak.site, leak.count, leak.growth))
 const tracker = trackListeners({ threshold: 10 })

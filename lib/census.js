@@ -17,7 +17,6 @@ function listenerGroups() {
   const groups = new Map()
   table.forEachWithSites((emitter, state) => {
     for (const { event, site, count } of table.sitesOf(emitter, state)) {
-      if (site === null) continue
       const key = `${site}\0${String(event)}`
       let group = groups.get(key)
       if (group === undefined) {

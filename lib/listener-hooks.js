@@ -9,6 +9,7 @@
  * `once` and `prependOnceListener` need no stand-in: node implements them with `this.on`
  * and `this.prependListener` (the wrapper they add carries the listener as `.listener`).
  */
+const { EventEmitter } = require('node:events')
 const table = require('./listener-table')
 const { disguise } = require('./patch')
 
@@ -19,6 +20,8 @@ const { disguise } = require('./patch')
  * passes the call through, so nothing is counted twice.
  */
 let busy = null
+
+const listenerCount = EventEmitter.prototype.listenerCount
 
 /** Runs `original` on `emitter` marked busy; returns its result. */
 function callBusy(original, emitter, args) {
@@ -34,10 +37,19 @@ function callBusy(original, emitter, args) {
 /** Stand-in for `on`/`addListener` (`prepend` false) or `prependListener` (true). */
 function wrapAdd(original, prepend) {
   const wrapper = function (type, listener) {
-    const state = busy === this ? undefined : table.stateFor(this, false)
-    if (state === undefined) return original.apply(this, arguments)
-    const result = callBusy(original, this, arguments)
-    table.added(this, state, type, listener, null, false, prepend, wrapper)
+    const settings = busy === this ? null : table.settingsFor(this)
+    if (settings === null) return original.apply(this, arguments)
+    const outer = busy
+    busy = this
+    let result
+    try {
+      result = original.apply(this, arguments)
+    } finally {
+      busy = outer
+    }
+    if (listenerCount.call(this, type) >= settings.captureFrom) {
+      table.addedToEmitter(this, settings, type, listener, prepend, wrapper)
+    }
     return result
   }
   return disguise(wrapper, original)
@@ -79,15 +91,12 @@ function removeCapture(options) {
 /** Stand-in for `EventTarget#addEventListener`. */
 function wrapAddEventListener(original) {
   const wrapper = function (type, listener, options) {
-    const state = busy === this ? undefined : table.stateFor(this, true)
-    if (state === undefined) return original.apply(this, arguments)
+    const settings = busy === this ? null : table.settingsFor(this)
+    if (settings === null) return original.apply(this, arguments)
     const result = callBusy(original, this, arguments)
     const usable = typeof listener === 'function' || (typeof listener === 'object' && listener !== null)
-    if (!usable || options?.signal?.aborted) return result
-    const event = `${type}`
-    const capture = addCapture(options)
-    if (!table.holdsOnTarget(this, state, event, listener, capture)) {
-      table.added(this, state, event, null, new WeakRef(listener), capture, false, wrapper)
+    if (usable && !options?.signal?.aborted) {
+      table.addedToTarget(this, settings, `${type}`, listener, addCapture(options), wrapper)
     }
     return result
   }

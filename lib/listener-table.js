@@ -11,9 +11,10 @@
  * `reconcile`, which compares the table with the emitter's real listeners; it runs before
  * any count is reported or read, so every reported count is exact.
  *
- * Stacks are captured only for a listener that makes its (emitter, event) hold at least
- * `captureFrom` listeners (one lone listener cannot be a leak), and formatted only once its
- * (emitter, event) passes the threshold or a census reads it.
+ * Only listeners that make their (emitter, event) hold at least `captureFrom` listeners
+ * are recorded, with a stack (one lone listener cannot be a leak, and most listeners in a
+ * process are alone on their event); a stack is formatted only once its (emitter, event)
+ * passes the threshold or a census reads it.
  */
 const { EventEmitter, getEventListeners } = require('node:events')
 const { capture, siteOf } = require('./call-site')
@@ -76,12 +77,18 @@ function trackedState(emitter) {
   return state !== undefined && state.settings.active ? state : undefined
 }
 
-/** The state of `emitter`, made on first use while the process-wide patches are on. */
-function stateFor(emitter, isTarget) {
+/** The settings that apply to `emitter`: its own (`trackEmitter`), the process-wide ones, or null. */
+function settingsFor(emitter) {
   const state = states.get(emitter)
-  if (state !== undefined && state.settings.active) return state
-  if (processWide === null || emitter === listenerLeaks) return undefined
-  const made = new EmitterState(processWide, isTarget)
+  if (state !== undefined && state.settings.active) return state.settings
+  return processWide === null || emitter === listenerLeaks ? null : processWide
+}
+
+/** The state of `emitter` under `settings`, made on first need. */
+function stateFor(emitter, settings, isTarget) {
+  const state = states.get(emitter)
+  if (state !== undefined && state.settings === settings) return state
+  const made = new EmitterState(settings, isTarget)
   states.set(emitter, made)
   return made
 }
@@ -170,27 +177,40 @@ function reconcileAll(emitter, state) {
 }
 
 /**
- * Records a listener just added to `emitter` (`fn` for an EventEmitter, `weak` for an
- * EventTarget). `below` is the public function the user called: its frame and those above
- * it are left out of the captured stack.
+ * Records a listener just added to an EventEmitter, whose event now holds at least
+ * `captureFrom` listeners (the stand-in checked: below that nothing is recorded at all).
+ * `below` is the public function the user called: its frame and those above it are left
+ * out of the captured stack.
  */
-function added(emitter, state, type, fn, weak, captureFlag, prepend, below) {
+function addedToEmitter(emitter, settings, type, fn, prepend, below) {
+  const state = stateFor(emitter, settings, false)
+  insert(emitter, state, type, new Entry(fn, null, false, capture(below)), prepend)
+}
+
+/**
+ * Records a listener just added to an EventTarget, unless the target already held it.
+ * An EventTarget does not say cheaply how many listeners an event has, so every listener
+ * is recorded, with a stack from the `captureFrom`th on.
+ */
+function addedToTarget(emitter, settings, type, listener, captureFlag, below) {
+  const state = stateFor(emitter, settings, true)
+  if (holdsOnTarget(emitter, state, type, listener, captureFlag)) return
+  const held = state.buckets.get(type)?.entries.length ?? 0
+  const holder = held + 1 >= settings.captureFrom ? capture(below) : null
+  insert(emitter, state, type, new Entry(null, new WeakRef(listener), captureFlag, holder), false)
+}
+
+function insert(emitter, state, type, entry, prepend) {
   let bucket = state.buckets.get(type)
   if (bucket === undefined) {
     bucket = new Bucket()
     state.buckets.set(type, bucket)
   }
   const { entries } = bucket
-  const { threshold, captureFrom } = state.settings
-  let holder = null
-  if (entries.length + 1 >= captureFrom) {
-    holder = capture(below)
-    if (state.ref === null) remember(emitter, state)
-  }
-  const entry = new Entry(fn, weak, captureFlag, holder)
   if (prepend) entries.unshift(entry)
   else entries.push(entry)
-  if (entries.length > threshold) grew(emitter, state, type, bucket, entry)
+  if (entry.holder !== null && state.ref === null) remember(emitter, state)
+  if (entries.length > state.settings.threshold) grew(emitter, state, type, bucket, entry)
 }
 
 function isDue(count, reportedAt, threshold) {
@@ -227,7 +247,8 @@ function grew(emitter, state, type, bucket, entry) {
 }
 
 function drop(state, type, bucket, index) {
-  const [entry] = bucket.entries.splice(index, 1)
+  const entry = bucket.entries[index]
+  bucket.entries.splice(index, 1)
   if (bucket.entries.length === 0) {
     state.buckets.delete(type)
   } else if (bucket.counts !== null) {
@@ -264,12 +285,12 @@ function holdsOnTarget(emitter, state, type, listener, captureFlag) {
   return bucket.entries.some(same)
 }
 
-/** Live listeners of one tracked emitter grouped by event and site, most first. */
+/** Live listeners of one tracked emitter with a captured site, by event and site, most first. */
 function sitesOf(emitter, state) {
   reconcileAll(emitter, state)
   const out = []
   for (const [event, bucket] of state.buckets) {
-    for (const [site, count] of countSites(bucket.entries)) out.push({ event, site, count })
+    for (const [site, count] of countSites(bucket.entries)) if (site !== null) out.push({ event, site, count })
   }
   return out.sort((a, b) => b.count - a.count)
 }
@@ -286,14 +307,14 @@ function forEachWithSites(visit) {
 module.exports = {
   makeSettings,
   trackedState,
-  stateFor,
+  settingsFor,
   trackExplicitly,
   forgetEmitter,
   setProcessWide,
-  added,
+  addedToEmitter,
+  addedToTarget,
   removed,
   removedFromTarget,
-  holdsOnTarget,
   reconcile,
   reconcileAll,
   sitesOf,

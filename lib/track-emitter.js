@@ -67,8 +67,8 @@ function untrackEmitter(emitter) {
 }
 
 /**
- * The live listeners of a tracked emitter, grouped by event and call site, most first:
- * `[{ event, site, count }]`; `site` is null for listeners whose stack was not captured.
+ * The live listeners of a tracked emitter that have a call site (see `captureFrom`),
+ * grouped by event and site, most first: `[{ event, site, count }]`.
  */
 function listenerSites(emitter) {
   const state = table.trackedState(emitter)
