@@ -222,6 +222,14 @@ export interface TrackEmitterOptions {
    * @default 1
    */
   captureFrom?: number
+  /**
+   * `'all'`: every listener from the `captureFrom`th on gets a stack. `'growth'`: only one
+   * that raises its event to a new peak (the peak falls back once the count halves): a leak
+   * is growth, and add/remove churn below the peak then costs no stack; listeners re-added
+   * below the peak are not attributed.
+   * @default 'all'
+   */
+  sites?: 'growth' | 'all'
 }
 
 /** Options of `trackListeners`. */
@@ -234,6 +242,8 @@ export interface TrackListenersOptions {
    * @default 2
    */
   captureFrom?: number
+  /** As in `trackEmitter`. @default 'growth' */
+  sites?: 'growth' | 'all'
 }
 
 /** One `listener-leak` report. */
@@ -276,6 +286,8 @@ export interface ListenerTracker extends Tracker {
   readonly threshold: number
   /** The `captureFrom` in use. */
   readonly captureFrom: number
+  /** The `sites` in use. */
+  readonly sites: 'growth' | 'all'
 }
 
 /**

@@ -8,6 +8,7 @@ const { EventEmitter, once } = require('node:events')
 const { trackEmitter, untrackEmitter, listenerSites, listenerLeaks } = require('..')
 const { lineOf, nextLeaks } = require('./listener-helpers')
 
+const at = (marker) => new RegExp(`^${__filename}:${lineOf(marker)}:\\d+$`)
 const count = (emitter, event) => listenerSites(emitter)
   .filter((s) => s.event === event)
   .reduce((sum, s) => sum + s.count, 0)
@@ -86,6 +87,22 @@ test('an AbortSignal reused for every call leaks abort listeners at the caller',
   assert.equal(leak.event, 'abort')
   assert.equal(leak.count, 5)
   assert.match(leak.site, new RegExp(`^${__filename}:${lineOf('SITE-C')}:\\d+$`))
+})
+
+test("sites: 'growth' takes a stack only for a listener that raises its event to a new peak", () => {
+  const bus = trackEmitter(new EventEmitter(), { sites: 'growth' })
+  const fns = Array.from({ length: 4 }, () => () => {})
+  for (const fn of fns) bus.on('x', fn) // PEAK
+  bus.off('x', fns[3])
+  bus.on('x', fns[3]) // churn back to the peak: no stack
+  assert.deepEqual(listenerSites(bus).map((s) => s.count), [3])
+  for (const fn of fns.slice(1)) bus.off('x', fn) // the count halves: the peak falls back
+  bus.on('x', fns[1]) // AFTER-HALVING
+  const sites = listenerSites(bus).map((s) => s.site).sort()
+  assert.equal(sites.length, 2)
+  assert.match(sites.find((s) => s.includes(`:${lineOf('PEAK')}:`)), at('PEAK'))
+  assert.match(sites.find((s) => s.includes(`:${lineOf('AFTER-HALVING')}:`)), at('AFTER-HALVING'))
+  assert.equal(bus.listenerCount('x'), 2)
 })
 
 test('listener-leak when a site passes the threshold, again at each half again, with setMaxListeners(0)', async () => {
@@ -180,4 +197,5 @@ test('options and arguments are checked', () => {
   assert.throws(() => trackEmitter(new EventEmitter(), { threshold: 0 }), RangeError)
   assert.throws(() => trackEmitter(new EventEmitter(), { captureFrom: 1.5 }), { code: 'ERR_LEAKPROOF_INVALID_OPTION' })
   assert.throws(() => trackEmitter(new EventEmitter(), { name: 3 }), TypeError)
+  assert.throws(() => trackEmitter(new EventEmitter(), { sites: 'some' }), { code: 'ERR_LEAKPROOF_INVALID_OPTION' })
 })

@@ -21,7 +21,7 @@ const rss: number | undefined = systemMemory().rss
 namedMaps().map((m) => m.name)
 console.log(hit, first, rss)
 
-const bus: EventEmitter = trackEmitter(new EventEmitter(), { name: 'bus', threshold: 20, captureFrom: 2 })
+const bus: EventEmitter = trackEmitter(new EventEmitter(), { name: 'bus', threshold: 20, captureFrom: 2, sites: 'growth' })
 const signal: AbortSignal = trackEmitter(new AbortController().signal)
 listenerSites(bus).forEach((s) => console.log(String(s.event), s.site.length, s.count))
 untrackEmitter(signal)
@@ -32,5 +32,5 @@ const stops = [trackTimers(), trackPromises(), tracker, fromEnv]
 const taken = census()
 const growth = compareCensus(taken, census()).map((g) => `${g.kind} ${g.site} +${g.growth}`)
 topGrowingSites(5).forEach((g) => console.log(g.event, g.before, g.after))
-console.log(taken.intervals[0]?.kind, taken.listeners[0]?.emitters, growth, tracker.captureFrom)
+console.log(taken.intervals[0]?.kind, taken.listeners[0]?.emitters, growth, tracker.captureFrom, tracker.sites)
 for (const stop of stops) stop?.untrack()

@@ -47,9 +47,8 @@ function wrapAdd(original, prepend) {
     } finally {
       busy = outer
     }
-    if (listenerCount.call(this, type) >= settings.captureFrom) {
-      table.addedToEmitter(this, settings, type, listener, prepend, wrapper)
-    }
+    const count = listenerCount.call(this, type)
+    if (count >= settings.captureFrom) table.addedToEmitter(this, settings, type, listener, prepend, wrapper, count)
     return result
   }
   return disguise(wrapper, original)
@@ -61,7 +60,7 @@ function wrapRemove(original) {
     const state = busy === this ? undefined : table.trackedState(this)
     if (state === undefined) return original.apply(this, arguments)
     const result = callBusy(original, this, arguments)
-    table.removed(state, type, listener)
+    table.removed(state, type, listener, listenerCount.call(this, type))
     return result
   }, original)
 }

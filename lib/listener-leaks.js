@@ -18,8 +18,8 @@ const { EventEmitter } = require('node:events')
 const listenerLeaks = new EventEmitter()
 
 function describeLeak({ emitter, event, site, count, growth }) {
-  return `${count} ${String(event)} listeners on ${emitter} were added at ${site} ` +
-    `and are still attached (+${growth} since the last report)`
+  const since = growth === count ? '' : ` (+${growth} since the last report)`
+  return `${count} ${String(event)} listeners on ${emitter} were added at ${site} and are still attached${since}`
 }
 
 function deliver(leak) {
@@ -32,4 +32,4 @@ function reportLeak(leak) {
   process.nextTick(deliver, leak)
 }
 
-module.exports = { listenerLeaks, reportLeak, describeLeak }
+module.exports = { listenerLeaks, reportLeak }

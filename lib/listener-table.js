@@ -11,10 +11,12 @@
  * `reconcile`, which compares the table with the emitter's real listeners; it runs before
  * any count is reported or read, so every reported count is exact.
  *
- * Only listeners that make their (emitter, event) hold at least `captureFrom` listeners
- * are recorded, with a stack (one lone listener cannot be a leak, and most listeners in a
- * process are alone on their event); a stack is formatted only once its (emitter, event)
- * passes the threshold or a census reads it.
+ * A stack costs microseconds, so only some listeners are recorded with one: those that make
+ * their (emitter, event) hold at least `captureFrom` listeners (a lone listener cannot be a
+ * leak, and most listeners in a process are alone on their event) and, with
+ * `sites: 'growth'`, that raise it to a new peak (a leak is growth; add/remove churn below
+ * the peak is not, and costs no stack). The peak falls back when the count halves. A stack
+ * is formatted only once its (emitter, event) passes the threshold or a census reads it.
  */
 const { EventEmitter, getEventListeners } = require('node:events')
 const { capture, siteOf } = require('./call-site')
@@ -46,6 +48,8 @@ class Bucket {
     this.counts = null
     /** Count of each site at its last report. */
     this.reported = null
+    /** Most listeners the event has held since its count last halved (`sites: 'growth'`). */
+    this.peak = 0
   }
 }
 
@@ -66,9 +70,9 @@ const forgetOnCollect = new FinalizationRegistry((ref) => withSites.delete(ref))
 /** Settings for emitters met by the process-wide patches; null while `trackListeners` is off. */
 let processWide = null
 
-/** Tracking settings: `{ name, threshold, captureFrom, active }`. */
-function makeSettings(name, threshold, captureFrom) {
-  return { name, threshold, captureFrom, active: true }
+/** Tracking settings: `{ name, threshold, captureFrom, growthOnly, active }`. */
+function makeSettings(name, threshold, captureFrom, sites) {
+  return { name, threshold, captureFrom, growthOnly: sites === 'growth', active: true }
 }
 
 /** The state of an emitter tracked by `trackEmitter` or the process-wide patches, if any. */
@@ -168,7 +172,7 @@ function reconcile(emitter, state, type, bucket) {
     return true
   })
   if (bucket.counts !== null) bucket.counts = countSites(bucket.entries)
-  if (bucket.entries.length === 0) state.buckets.delete(type)
+  settle(state, type, bucket, live.length)
 }
 
 /** Reconciles every event of `emitter`. */
@@ -176,15 +180,34 @@ function reconcileAll(emitter, state) {
   for (const [type, bucket] of state.buckets) reconcile(emitter, state, type, bucket)
 }
 
+function bucketOf(state, type) {
+  let bucket = state.buckets.get(type)
+  if (bucket === undefined) {
+    bucket = new Bucket()
+    state.buckets.set(type, bucket)
+  }
+  return bucket
+}
+
+/** Whether a listener that brings its event to `count` listeners gets a stack; marks the peak. */
+function earnsStack(settings, bucket, count) {
+  if (count < settings.captureFrom) return false
+  if (!settings.growthOnly) return true
+  if (count <= bucket.peak) return false
+  bucket.peak = count
+  return true
+}
+
 /**
- * Records a listener just added to an EventEmitter, whose event now holds at least
- * `captureFrom` listeners (the stand-in checked: below that nothing is recorded at all).
- * `below` is the public function the user called: its frame and those above it are left
- * out of the captured stack.
+ * A listener was added to an EventEmitter whose event now holds `count` listeners (at least
+ * `captureFrom`: the stand-in checked, below that nothing is recorded at all). `below` is
+ * the public function the user called: its frame and those above it are left out of the
+ * captured stack.
  */
-function addedToEmitter(emitter, settings, type, fn, prepend, below) {
+function addedToEmitter(emitter, settings, type, fn, prepend, below, count) {
   const state = stateFor(emitter, settings, false)
-  insert(emitter, state, type, new Entry(fn, null, false, capture(below)), prepend)
+  const bucket = bucketOf(state, type)
+  if (earnsStack(settings, bucket, count)) insert(emitter, state, type, bucket, new Entry(fn, null, false, capture(below)), prepend)
 }
 
 /**
@@ -195,17 +218,12 @@ function addedToEmitter(emitter, settings, type, fn, prepend, below) {
 function addedToTarget(emitter, settings, type, listener, captureFlag, below) {
   const state = stateFor(emitter, settings, true)
   if (holdsOnTarget(emitter, state, type, listener, captureFlag)) return
-  const held = state.buckets.get(type)?.entries.length ?? 0
-  const holder = held + 1 >= settings.captureFrom ? capture(below) : null
-  insert(emitter, state, type, new Entry(null, new WeakRef(listener), captureFlag, holder), false)
+  const bucket = bucketOf(state, type)
+  const holder = earnsStack(settings, bucket, bucket.entries.length + 1) ? capture(below) : null
+  insert(emitter, state, type, bucket, new Entry(null, new WeakRef(listener), captureFlag, holder), false)
 }
 
-function insert(emitter, state, type, entry, prepend) {
-  let bucket = state.buckets.get(type)
-  if (bucket === undefined) {
-    bucket = new Bucket()
-    state.buckets.set(type, bucket)
-  }
+function insert(emitter, state, type, bucket, entry, prepend) {
   const { entries } = bucket
   if (prepend) entries.unshift(entry)
   else entries.push(entry)
@@ -247,42 +265,66 @@ function grew(emitter, state, type, bucket, entry) {
 }
 
 function drop(state, type, bucket, index) {
-  const entry = bucket.entries[index]
-  bucket.entries.splice(index, 1)
-  if (bucket.entries.length === 0) {
-    state.buckets.delete(type)
-  } else if (bucket.counts !== null) {
-    if (bucket.entries.length <= state.settings.threshold / 2) bucket.counts = null
-    else bucket.counts.set(entry.site, bucket.counts.get(entry.site) - 1)
-  }
+  const { entries } = bucket
+  const entry = entries[index]
+  if (index === entries.length - 1) entries.pop()
+  else entries.splice(index, 1)
+  if (bucket.counts === null) return
+  if (entries.length <= state.settings.threshold / 2) bucket.counts = null
+  else bucket.counts.set(entry.site, bucket.counts.get(entry.site) - 1)
 }
 
-/** `listener` was removed from an EventEmitter: forget the entry node removed (the last match). */
-function removed(state, type, listener) {
+/**
+ * The event now holds `count` listeners in the emitter: forget it at zero (event names come
+ * and go), and let the peak fall back once the count has halved.
+ */
+function settle(state, type, bucket, count) {
+  if (count === 0) state.buckets.delete(type)
+  else if (count <= bucket.peak / 2) bucket.peak = count
+}
+
+/**
+ * `listener` was removed from an EventEmitter, whose event now holds `count` listeners:
+ * forget the entry node removed (the last match).
+ */
+function removed(state, type, listener, count) {
   const bucket = state.buckets.get(type)
   if (bucket === undefined) return
   const { entries } = bucket
   for (let i = entries.length - 1; i >= 0; i--) {
     const fn = entries[i].fn
-    if (fn === listener || fn.listener === listener) return drop(state, type, bucket, i)
+    if (fn === listener || fn.listener === listener) {
+      drop(state, type, bucket, i)
+      break
+    }
   }
+  settle(state, type, bucket, count)
+}
+
+/** Index of the entry for `listener` and `captureFlag` in an EventTarget's bucket, or -1. */
+function indexOnTarget(bucket, listener, captureFlag) {
+  const { entries } = bucket
+  for (let i = 0; i < entries.length; i++) {
+    if (entries[i].capture === captureFlag && entries[i].weak.deref() === listener) return i
+  }
+  return -1
 }
 
 /** `listener` was removed from an EventTarget for `captureFlag`. */
 function removedFromTarget(state, type, listener, captureFlag) {
   const bucket = state.buckets.get(type)
   if (bucket === undefined) return
-  const index = bucket.entries.findIndex((e) => e.capture === captureFlag && e.weak.deref() === listener)
+  const index = indexOnTarget(bucket, listener, captureFlag)
   if (index !== -1) drop(state, type, bucket, index)
+  settle(state, type, bucket, bucket.entries.length)
 }
 
 /** Whether an EventTarget already holds `listener` for `captureFlag` (so adding it is a no-op). */
 function holdsOnTarget(emitter, state, type, listener, captureFlag) {
   const bucket = state.buckets.get(type)
-  const same = (e) => e.capture === captureFlag && e.weak.deref() === listener
-  if (bucket === undefined || !bucket.entries.some(same)) return false
+  if (bucket === undefined || indexOnTarget(bucket, listener, captureFlag) === -1) return false
   reconcile(emitter, state, type, bucket)
-  return bucket.entries.some(same)
+  return state.buckets.has(type) && indexOnTarget(bucket, listener, captureFlag) !== -1
 }
 
 /** Live listeners of one tracked emitter with a captured site, by event and site, most first. */

@@ -6,7 +6,9 @@
  * prototype is touched. `untrackEmitter` removes them.
  */
 const { EventEmitter } = require('node:events')
-const { checkOptionsObject, checkPositiveInteger, codedError, describe, invalidOptionType } = require('./errors')
+const {
+  checkOptionsObject, checkPositiveInteger, codedError, describe, invalidOptionType, invalidOptionRange,
+} = require('./errors')
 const { EMITTER_METHODS, TARGET_METHODS } = require('./listener-hooks')
 const { patchMethods } = require('./patch')
 const table = require('./listener-table')
@@ -28,15 +30,24 @@ function kindOf(emitter) {
   )
 }
 
-/** Checks `threshold` and `captureFrom` shared by `trackEmitter` and `trackListeners`. */
-function checkCounts(options, captureFromDefault) {
+/** Which listeners get a stack: those raising their event to a new peak, or all. */
+const SITES = ['growth', 'all']
+
+/**
+ * Checks the options shared by `trackEmitter` and `trackListeners`, filling in `defaults`
+ * (`captureFrom` and `sites` differ between the two).
+ */
+function checkTrackingOptions(options, defaults) {
   const threshold = options.threshold === undefined
     ? DEFAULT_THRESHOLD
     : checkPositiveInteger('threshold', options.threshold)
   const captureFrom = options.captureFrom === undefined
-    ? captureFromDefault
+    ? defaults.captureFrom
     : checkPositiveInteger('captureFrom', options.captureFrom)
-  return { threshold, captureFrom }
+  const sites = options.sites === undefined ? defaults.sites : options.sites
+  if (typeof sites !== 'string') throw invalidOptionType('sites', `one of ${SITES.join(', ')}`, sites)
+  if (!SITES.includes(sites)) throw invalidOptionRange('sites', `one of ${SITES.join(', ')}`, sites)
+  return { threshold, captureFrom, sites }
 }
 
 /**
@@ -46,13 +57,13 @@ function checkCounts(options, captureFromDefault) {
  */
 function trackEmitter(emitter, options = {}) {
   const isTarget = kindOf(emitter)
-  checkOptionsObject('trackEmitter', options, ['name', 'threshold', 'captureFrom'])
+  checkOptionsObject('trackEmitter', options, ['name', 'threshold', 'captureFrom', 'sites'])
   if (options.name !== undefined && typeof options.name !== 'string') {
     throw invalidOptionType('name', 'a string', options.name)
   }
-  const { threshold, captureFrom } = checkCounts(options, 1)
+  const { threshold, captureFrom, sites } = checkTrackingOptions(options, { captureFrom: 1, sites: 'all' })
   if (restorers.has(emitter)) return emitter
-  table.trackExplicitly(emitter, table.makeSettings(options.name, threshold, captureFrom), isTarget)
+  table.trackExplicitly(emitter, table.makeSettings(options.name, threshold, captureFrom, sites), isTarget)
   restorers.set(emitter, patchMethods(emitter, isTarget ? TARGET_METHODS : EMITTER_METHODS))
   return emitter
 }
@@ -75,4 +86,4 @@ function listenerSites(emitter) {
   return state === undefined ? [] : table.sitesOf(emitter, state)
 }
 
-module.exports = { trackEmitter, untrackEmitter, listenerSites, checkCounts }
+module.exports = { trackEmitter, untrackEmitter, listenerSites, checkTrackingOptions }

@@ -10,7 +10,7 @@ const { checkOptionsObject } = require('./errors')
 const { EMITTER_METHODS, TARGET_METHODS } = require('./listener-hooks')
 const { patchMethods } = require('./patch')
 const table = require('./listener-table')
-const { checkCounts } = require('./track-emitter')
+const { checkTrackingOptions } = require('./track-emitter')
 
 /** The active process-wide tracker, if any. */
 let active = null
@@ -21,10 +21,10 @@ let active = null
  * one is active, calling again returns it unchanged.
  */
 function trackListeners(options = {}) {
-  checkOptionsObject('trackListeners', options, ['threshold', 'captureFrom'])
-  const { threshold, captureFrom } = checkCounts(options, 2)
+  checkOptionsObject('trackListeners', options, ['threshold', 'captureFrom', 'sites'])
+  const { threshold, captureFrom, sites } = checkTrackingOptions(options, { captureFrom: 2, sites: 'growth' })
   if (active !== null) return active
-  table.setProcessWide(table.makeSettings(undefined, threshold, captureFrom))
+  table.setProcessWide(table.makeSettings(undefined, threshold, captureFrom, sites))
   const restorers = [
     patchMethods(EventEmitter.prototype, EMITTER_METHODS),
     patchMethods(EventTarget.prototype, TARGET_METHODS),
@@ -32,6 +32,7 @@ function trackListeners(options = {}) {
   const tracker = {
     threshold,
     captureFrom,
+    sites,
     untrack() {
       if (active !== tracker) return
       active = null
