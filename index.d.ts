@@ -394,6 +394,12 @@ export interface CensusGrowth {
   event?: string | symbol
   /** For listeners: the emitter holding the most. */
   emitter?: string
+  /**
+   * For listeners: how many emitters hold them in the later census. One emitter holding
+   * many is a listener leak; many emitters holding one each is emitters piling up (or not
+   * yet collected: take censuses after a GC to tell).
+   */
+  emitters?: number
   /** Count in the earlier census. */
   before: number
   /** Count in the later census. */

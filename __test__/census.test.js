@@ -84,6 +84,7 @@ test('compareCensus and topGrowingSites rank what grew', async () => {
     assert.match(growth[0].site, at('GROWS'))
     assert.equal(growth[0].emitter, 'bus')
     assert.equal(growth[0].event, 'job')
+    assert.equal(growth[0].emitters, 1)
     assert.match(growth[1].site, at('POLL'))
     assert.deepEqual(compareCensus(after, before), [], 'shrinking is no growth')
 

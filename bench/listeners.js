@@ -5,8 +5,9 @@
  *
  * Listeners: `on`+`off`, `addEventListener`+`removeEventListener`, `emit`, and a
  * short-lived emitter per "request", with tracking off (leakproof loaded, nothing tracked),
- * process-wide (`trackListeners()`, and with `captureFrom: 1` so every add takes a stack)
- * and per emitter (`trackEmitter`). Timers: `setTimeout`+`clearTimeout` and promise
+ * process-wide (`trackListeners()`: a stack only for a listener that is not alone on its
+ * event and raises it to a new peak; with `sites: 'all'`: for every listener not alone on
+ * its event) and per emitter (`trackEmitter`: a stack for every listener). Timers: `setTimeout`+`clearTimeout` and promise
  * creation, plain, with `trackTimers()`, with the async_hooks design it was preferred to,
  * and with `trackPromises()`.
  *
@@ -108,8 +109,8 @@ const LISTENER_VARIANTS = {
     require('..').trackListeners()
     return plainMake
   },
-  'trackListeners captureFrom 1': () => {
-    require('..').trackListeners({ captureFrom: 1 })
+  "trackListeners sites 'all'": () => {
+    require('..').trackListeners({ sites: 'all' })
     return plainMake
   },
   trackEmitter: () => {

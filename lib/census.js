@@ -68,13 +68,15 @@ function groupKey(group) {
 
 function growthOf(group, was) {
   const { kind, site, count } = group
-  const where = kind === 'listener' ? { kind, site, event: group.event, emitter: group.emitter } : { kind, site }
+  const where = kind === 'listener'
+    ? { kind, site, event: group.event, emitter: group.emitter, emitters: group.emitters }
+    : { kind, site }
   return { ...where, before: was, after: count, growth: count - was }
 }
 
 /**
  * The groups that grew from `before` to `after`, most growth first:
- * `[{ kind, site, event?, emitter?, before, after, growth }]`.
+ * `[{ kind, site, event?, emitter?, emitters?, before, after, growth }]`.
  */
 function compareCensus(before, after) {
   const counts = new Map()
