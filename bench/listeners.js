@@ -19,7 +19,11 @@ const { EventEmitter } = require('node:events')
 const os = require('node:os')
 
 const PASSES = Number(process.env.BENCH_PASSES) || 3
-const ROUNDS = 2 // timed rounds per process, after one untimed
+// Timed rounds per workload and process, after one untimed: at least MIN_ROUNDS, more
+// (up to MAX_ROUNDS) while under ROUND_BUDGET_NS, so cheap cells get more chances.
+const MIN_ROUNDS = 2
+const MAX_ROUNDS = 8
+const ROUND_BUDGET_NS = 600e6
 
 /** ns per operation of `body(ops)`. */
 function time(ops, body) {
@@ -160,7 +164,7 @@ const GROUPS = {
   timers: { variants: TIMER_VARIANTS, workloads: TIMER_WORKLOADS, base: 'node' },
 }
 
-/** Child: one variant of one group, every workload, best of ROUNDS; prints JSON. */
+/** Child: one variant of one group, every workload, best of its rounds; prints JSON. */
 async function measureOne(group, variant) {
   const { variants, workloads } = GROUPS[group]
   const make = variants[variant]()
@@ -168,7 +172,11 @@ async function measureOne(group, variant) {
   for (const [name, run] of Object.entries(workloads)) {
     await run(make) // warm-up
     out[name] = Infinity
-    for (let round = 0; round < ROUNDS; round++) out[name] = Math.min(out[name], await run(make))
+    const start = process.hrtime.bigint()
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      if (round >= MIN_ROUNDS && Number(process.hrtime.bigint() - start) > ROUND_BUDGET_NS) break
+      out[name] = Math.min(out[name], await run(make))
+    }
   }
   process.stdout.write(JSON.stringify(out))
 }
@@ -201,7 +209,7 @@ function main() {
         rows.push({ workload, variant, 'ns/op': ns.toFixed(1), 'vs node': (ns / best[base][workload]).toFixed(2) })
       }
     }
-    console.log(`\n# ${group}: ns/op, best of ${PASSES} interleaved processes x ${ROUNDS} rounds`)
+    console.log(`\n# ${group}: ns/op, best of ${PASSES} interleaved processes x ${MIN_ROUNDS}-${MAX_ROUNDS} rounds`)
     console.table(rows)
     results[group] = rows
   }
