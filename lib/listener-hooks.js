@@ -23,7 +23,10 @@ let busy = null
 
 const listenerCount = EventEmitter.prototype.listenerCount
 
-/** Runs `original` on `emitter` marked busy; returns its result. */
+/**
+ * Runs `original` on `emitter` marked busy; returns its result. (The EventEmitter stand-ins,
+ * the hot ones, do the same inline: handing `arguments` on makes V8 allocate it.)
+ */
 function callBusy(original, emitter, args) {
   const outer = busy
   busy = emitter
@@ -37,7 +40,9 @@ function callBusy(original, emitter, args) {
 /** Stand-in for `on`/`addListener` (`prepend` false) or `prependListener` (true). */
 function wrapAdd(original, prepend) {
   const wrapper = function (type, listener) {
-    const settings = busy === this ? null : table.settingsFor(this)
+    if (busy === this) return original.apply(this, arguments)
+    const state = table.trackedState(this)
+    const settings = state === undefined ? table.processWideFor(this) : state.settings
     if (settings === null) return original.apply(this, arguments)
     const outer = busy
     busy = this
@@ -48,7 +53,9 @@ function wrapAdd(original, prepend) {
       busy = outer
     }
     const count = listenerCount.call(this, type)
-    if (count >= settings.captureFrom) table.addedToEmitter(this, settings, type, listener, prepend, wrapper, count)
+    if (count >= settings.captureFrom) {
+      table.addedToEmitter(this, state, settings, type, listener, prepend, wrapper, count)
+    }
     return result
   }
   return disguise(wrapper, original)
@@ -59,7 +66,14 @@ function wrapRemove(original) {
   return disguise(function (type, listener) {
     const state = busy === this ? undefined : table.trackedState(this)
     if (state === undefined) return original.apply(this, arguments)
-    const result = callBusy(original, this, arguments)
+    const outer = busy
+    busy = this
+    let result
+    try {
+      result = original.apply(this, arguments)
+    } finally {
+      busy = outer
+    }
     table.removed(state, type, listener, listenerCount.call(this, type))
     return result
   }, original)
@@ -90,12 +104,14 @@ function removeCapture(options) {
 /** Stand-in for `EventTarget#addEventListener`. */
 function wrapAddEventListener(original) {
   const wrapper = function (type, listener, options) {
-    const settings = busy === this ? null : table.settingsFor(this)
+    if (busy === this) return original.apply(this, arguments)
+    const state = table.trackedState(this)
+    const settings = state === undefined ? table.processWideFor(this) : state.settings
     if (settings === null) return original.apply(this, arguments)
     const result = callBusy(original, this, arguments)
     const usable = typeof listener === 'function' || (typeof listener === 'object' && listener !== null)
     if (usable && !options?.signal?.aborted) {
-      table.addedToTarget(this, settings, `${type}`, listener, addCapture(options), wrapper)
+      table.addedToTarget(this, state, settings, `${type}`, listener, addCapture(options), wrapper)
     }
     return result
   }

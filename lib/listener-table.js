@@ -81,17 +81,14 @@ function trackedState(emitter) {
   return state !== undefined && state.settings.active ? state : undefined
 }
 
-/** The settings that apply to `emitter`: its own (`trackEmitter`), the process-wide ones, or null. */
-function settingsFor(emitter) {
-  const state = states.get(emitter)
-  if (state !== undefined && state.settings.active) return state.settings
+/** The settings for an emitter without a state of its own: the process-wide ones, or null. */
+function processWideFor(emitter) {
   return processWide === null || emitter === listenerLeaks ? null : processWide
 }
 
-/** The state of `emitter` under `settings`, made on first need. */
-function stateFor(emitter, settings, isTarget) {
-  const state = states.get(emitter)
-  if (state !== undefined && state.settings === settings) return state
+/** `state` if there is one, else a new state of `emitter` under `settings`. */
+function stateOf(emitter, state, settings, isTarget) {
+  if (state !== undefined) return state
   const made = new EmitterState(settings, isTarget)
   states.set(emitter, made)
   return made
@@ -199,24 +196,25 @@ function earnsStack(settings, bucket, count) {
 }
 
 /**
- * A listener was added to an EventEmitter whose event now holds `count` listeners (at least
- * `captureFrom`: the stand-in checked, below that nothing is recorded at all). `below` is
- * the public function the user called: its frame and those above it are left out of the
- * captured stack.
+ * A listener was added to an EventEmitter (with `known`, its state if it has one) whose
+ * event now holds `count` listeners, at least `captureFrom` (the stand-in checked: below
+ * that nothing is recorded at all). `below` is the public function the user called: its
+ * frame and those above it are left out of the captured stack.
  */
-function addedToEmitter(emitter, settings, type, fn, prepend, below, count) {
-  const state = stateFor(emitter, settings, false)
+function addedToEmitter(emitter, known, settings, type, fn, prepend, below, count) {
+  const state = stateOf(emitter, known, settings, false)
   const bucket = bucketOf(state, type)
   if (earnsStack(settings, bucket, count)) insert(emitter, state, type, bucket, new Entry(fn, null, false, capture(below)), prepend)
 }
 
 /**
- * Records a listener just added to an EventTarget, unless the target already held it.
+ * Records a listener just added to an EventTarget (with `known`, its state if it has one),
+ * unless the target already held it.
  * An EventTarget does not say cheaply how many listeners an event has, so every listener
  * is recorded, with a stack from the `captureFrom`th on.
  */
-function addedToTarget(emitter, settings, type, listener, captureFlag, below) {
-  const state = stateFor(emitter, settings, true)
+function addedToTarget(emitter, known, settings, type, listener, captureFlag, below) {
+  const state = stateOf(emitter, known, settings, true)
   if (holdsOnTarget(emitter, state, type, listener, captureFlag)) return
   const bucket = bucketOf(state, type)
   const holder = earnsStack(settings, bucket, bucket.entries.length + 1) ? capture(below) : null
@@ -349,7 +347,7 @@ function forEachWithSites(visit) {
 module.exports = {
   makeSettings,
   trackedState,
-  settingsFor,
+  processWideFor,
   trackExplicitly,
   forgetEmitter,
   setProcessWide,
