@@ -86,4 +86,4 @@ function siteOf(holder) {
   return site
 }
 
-module.exports = { capture, siteOf, UNKNOWN_SITE }
+module.exports = { capture, siteOf }
