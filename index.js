@@ -12,6 +12,12 @@ const { RingBuffer } = require('./lib/ring-buffer')
 const { namedMaps } = require('./lib/registry')
 const { watch } = require('./lib/watch')
 const { analyzeSnapshot, diffSnapshots } = require('./lib/analyze')
+const { trackEmitter, untrackEmitter, listenerSites } = require('./lib/track-emitter')
+const { trackListeners, trackListenersFromEnv } = require('./lib/track-listeners')
+const { listenerLeaks } = require('./lib/listener-leaks')
+const { trackTimers } = require('./lib/track-timers')
+const { trackPromises } = require('./lib/track-promises')
+const { census, compareCensus, topGrowingSites } = require('./lib/census')
 
 module.exports = {
   BoundedMap,
@@ -21,4 +27,15 @@ module.exports = {
   systemMemory: binding.systemMemory,
   analyzeSnapshot,
   diffSnapshots,
+  trackEmitter,
+  untrackEmitter,
+  listenerSites,
+  trackListeners,
+  trackListenersFromEnv,
+  listenerLeaks,
+  trackTimers,
+  trackPromises,
+  census,
+  compareCensus,
+  topGrowingSites,
 }

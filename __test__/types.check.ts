@@ -1,5 +1,10 @@
 // Compiled by `tsc` in `npm run lint`: the declarations must type-check and describe a Map.
 import { BoundedMap, RingBuffer, namedMaps, systemMemory, watch } from '..'
+import {
+  trackEmitter, untrackEmitter, listenerSites, trackListeners, trackListenersFromEnv, listenerLeaks,
+  trackTimers, trackPromises, census, compareCensus, topGrowingSites, type ListenerLeak,
+} from '..'
+import { EventEmitter } from 'node:events'
 
 const cache = new BoundedMap<string, { id: number }>({ max: 100, ttl: 1000, policy: 's3-fifo' })
 const asMap: Map<string, { id: number }> = cache
@@ -30,3 +35,17 @@ async function analyzerTypes(): Promise<void> {
   console.log(path.join(' → '), diff.grownCollections[0]?.after)
 }
 void analyzerTypes
+
+const bus: EventEmitter = trackEmitter(new EventEmitter(), { name: 'bus', threshold: 20, captureFrom: 2, sites: 'growth' })
+const signal: AbortSignal = trackEmitter(new AbortController().signal)
+listenerSites(bus).forEach((s) => console.log(String(s.event), s.site.length, s.count))
+untrackEmitter(signal)
+listenerLeaks.on('listener-leak', (leak: ListenerLeak) => console.log(leak.emitter, leak.site, leak.count, leak.growth))
+const tracker = trackListeners({ threshold: 10 })
+const fromEnv = trackListenersFromEnv(process.env)
+const stops = [trackTimers(), trackPromises(), tracker, fromEnv]
+const taken = census()
+const growth = compareCensus(taken, census()).map((g) => `${g.kind} ${g.site} +${g.growth}`)
+topGrowingSites(5).forEach((g) => console.log(g.event, g.before, g.after))
+console.log(taken.intervals[0]?.kind, taken.listeners[0]?.emitters, growth, tracker.captureFrom, tracker.sites)
+for (const stop of stops) stop?.untrack()

@@ -1,0 +1,89 @@
+'use strict'
+
+/**
+ * `trackEmitter(emitter, options)`: one EventEmitter or EventTarget, tracked through
+ * stand-ins installed on the instance itself (non-enumerable own properties), so no
+ * prototype is touched. `untrackEmitter` removes them.
+ */
+const { EventEmitter } = require('node:events')
+const {
+  checkOptionsObject, checkPositiveInteger, codedError, describe, invalidOptionType, invalidOptionRange,
+} = require('./errors')
+const { EMITTER_METHODS, TARGET_METHODS } = require('./listener-hooks')
+const { patchMethods } = require('./patch')
+const table = require('./listener-table')
+
+/** Default `threshold`: node's own default for max listeners. */
+const DEFAULT_THRESHOLD = 10
+
+/** How each tracked instance gets its own methods back. */
+const restorers = new WeakMap()
+
+/** Whether `emitter` is an EventTarget (true), an EventEmitter (false); throws otherwise. */
+function kindOf(emitter) {
+  if (emitter instanceof EventEmitter) return false
+  if (emitter instanceof EventTarget) return true
+  throw codedError(
+    TypeError,
+    'ERR_LEAKPROOF_INVALID_ARGUMENT',
+    `emitter must be an EventEmitter or an EventTarget; got ${describe(emitter)}`,
+  )
+}
+
+/** Which listeners get a stack: those raising their event to a new peak, or all. */
+const SITES = ['growth', 'all']
+
+/**
+ * Checks the options shared by `trackEmitter` and `trackListeners`, filling in `defaults`
+ * (`captureFrom` and `sites` differ between the two).
+ */
+function checkTrackingOptions(options, defaults) {
+  const threshold = options.threshold === undefined
+    ? DEFAULT_THRESHOLD
+    : checkPositiveInteger('threshold', options.threshold)
+  const captureFrom = options.captureFrom === undefined
+    ? defaults.captureFrom
+    : checkPositiveInteger('captureFrom', options.captureFrom)
+  const sites = options.sites === undefined ? defaults.sites : options.sites
+  if (typeof sites !== 'string') throw invalidOptionType('sites', `one of ${SITES.join(', ')}`, sites)
+  if (!SITES.includes(sites)) throw invalidOptionRange('sites', `one of ${SITES.join(', ')}`, sites)
+  return { threshold, captureFrom, sites }
+}
+
+/**
+ * Tracks the listeners of one EventEmitter or EventTarget by call site and reports a
+ * `listener-leak` (see `listenerLeaks`) when one site's listeners pass `threshold`, then
+ * each time they grow by half again. Returns `emitter`. Tracking it again changes nothing.
+ */
+function trackEmitter(emitter, options = {}) {
+  const isTarget = kindOf(emitter)
+  checkOptionsObject('trackEmitter', options, ['name', 'threshold', 'captureFrom', 'sites'])
+  if (options.name !== undefined && typeof options.name !== 'string') {
+    throw invalidOptionType('name', 'a string', options.name)
+  }
+  const { threshold, captureFrom, sites } = checkTrackingOptions(options, { captureFrom: 1, sites: 'all' })
+  if (restorers.has(emitter)) return emitter
+  table.trackExplicitly(emitter, table.makeSettings(options.name, threshold, captureFrom, sites), isTarget)
+  restorers.set(emitter, patchMethods(emitter, isTarget ? TARGET_METHODS : EMITTER_METHODS))
+  return emitter
+}
+
+/** Stops tracking an emitter given to `trackEmitter`, restoring its own properties. */
+function untrackEmitter(emitter) {
+  const restore = restorers.get(emitter)
+  if (restore === undefined) return
+  restorers.delete(emitter)
+  restore()
+  table.forgetEmitter(emitter)
+}
+
+/**
+ * The live listeners of a tracked emitter that have a call site (see `captureFrom`),
+ * grouped by event and site, most first: `[{ event, site, count }]`.
+ */
+function listenerSites(emitter) {
+  const state = table.trackedState(emitter)
+  return state === undefined ? [] : table.sitesOf(emitter, state)
+}
+
+module.exports = { trackEmitter, untrackEmitter, listenerSites, checkTrackingOptions }
