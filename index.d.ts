@@ -358,6 +358,8 @@ export interface ReportEvent extends WatchEventBase {
   suspects: LeakSuspect[]
   grownCollections: GrownCollection[]
   newByClass: NewObjects[]
+  /** Listener, timer and promise sites that grew since the last report (empty unless tracking is on). */
+  growingHandles: CensusGrowth[]
 }
 
 /** Something the watcher tried failed (the app goes on). */

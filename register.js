@@ -20,6 +20,11 @@ function start() {
     return
   }
   if (log !== undefined) require('./lib/event-log').logEvents(watcher, log)
+  // LEAKPROOF_TRACK_LISTENERS=1: listeners and their call sites, in the watcher's reports.
+  const tracker = require('./lib/track-listeners').trackListenersFromEnv(process.env)
+  if (tracker !== null && log !== undefined) {
+    require('./lib/event-log').logListenerLeaks(require('./lib/listener-leaks').listenerLeaks, log)
+  }
 }
 
 try {

@@ -178,3 +178,31 @@ test('a heap threshold fires once per crossing, and writes a snapshot when a dir
   assert.equal(snapshot?.reason, 'threshold', out)
   assert.equal(snapshot.role, 'baseline')
 })
+
+test('LEAKPROOF_TRACK_LISTENERS=1 in the preload logs listener leaks with the line that adds them', () => {
+  const os = require('node:os')
+  const fs = require('node:fs')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-listeners-'))
+  const app = path.join(dir, 'app.js')
+  const log = path.join(dir, 'events.jsonl')
+  fs.writeFileSync(app, [
+    "const { EventEmitter } = require('node:events')",
+    'const bus = new EventEmitter()',
+    'bus.setMaxListeners(0)',
+    'for (let i = 0; i < 40; i++) {',
+    '  bus.on("data", () => i)',
+    '}',
+    'setTimeout(() => {}, 50)',
+  ].join('\n'))
+  execFileSync(process.execPath, ['-r', path.join(root, 'register.js'), app], {
+    encoding: 'utf8',
+    timeout: 20_000,
+    env: { ...process.env, LEAKPROOF_TRACK_LISTENERS: '1', LEAKPROOF_LOG: log },
+  })
+  const events = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+  const leaks = events.filter((e) => e.type === 'listener-leak')
+  assert.ok(leaks.length >= 1, JSON.stringify(events))
+  assert.equal(leaks[0].event, 'data')
+  assert.match(leaks[0].site, /app\.js:5:/)
+  assert.equal(typeof leaks[0].pid, 'number')
+})

@@ -1,6 +1,7 @@
 'use strict'
 
 const fs = require('node:fs')
+const { threadId } = require('node:worker_threads')
 
 /** Events written to the log; `sample` (one per interval) is left out to keep it small. */
 const LOGGED = ['leak', 'threshold', 'snapshot', 'snapshot-skipped', 'sites', 'report', 'error']
@@ -13,8 +14,23 @@ const LOGGED = ['leak', 'threshold', 'snapshot', 'snapshot-skipped', 'sites', 'r
  * carries on.
  */
 function logEvents(watcher, file) {
+  const write = appender(file)
+  for (const type of LOGGED) watcher.on(type, write)
+}
+
+/** Appends each `listener-leak` report to `file`, as a line like the watcher's events. */
+function logListenerLeaks(listenerLeaks, file) {
+  const write = appender(file)
+  listenerLeaks.on('listener-leak', (report) => {
+    const { target: _target, ...fields } = report
+    write({ type: 'listener-leak', time: Date.now(), pid: process.pid, threadId, ...fields })
+  })
+}
+
+/** A function appending one JSON line per call; after a failure, one message and silence. */
+function appender(file) {
   let failed = false
-  const write = (event) => {
+  return (event) => {
     if (failed) return
     try {
       fs.appendFileSync(file, JSON.stringify(event) + '\n', { mode: 0o600 })
@@ -23,7 +39,6 @@ function logEvents(watcher, file) {
       process.stderr.write(`leakproof: cannot write the event log ${file}: ${err.message}; logging stops\n`)
     }
   }
-  for (const type of LOGGED) watcher.on(type, write)
 }
 
-module.exports = { logEvents, LOGGED }
+module.exports = { logEvents, logListenerLeaks, LOGGED }

@@ -13,6 +13,7 @@ const { SnapshotStore } = require('./snapshots')
 const { SiteProfiler, growingSites } = require('./sites')
 const { diffSnapshots } = require('./analyze')
 const { mapsFilling } = require('./registry')
+const { topGrowingSites } = require('./census')
 
 const MiB = 1024 * 1024
 
@@ -337,6 +338,8 @@ class Watcher extends EventEmitter {
         suspects: diff.suspects,
         grownCollections: diff.grownCollections,
         newByClass: diff.newByClass,
+        // What trackListeners()/trackTimers()/trackPromises() saw grow (empty when off).
+        growingHandles: topGrowingSites(this.#options.top),
       }
       const temp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`)
       fs.writeFileSync(temp, JSON.stringify(report, null, 2), { mode: 0o600 })
