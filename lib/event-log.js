@@ -22,7 +22,9 @@ function logEvents(watcher, file) {
 function logListenerLeaks(listenerLeaks, file) {
   const write = appender(file)
   listenerLeaks.on('listener-leak', (report) => {
-    const { target: _target, ...fields } = report
+    // The emitter itself (`target`) is no JSON: its name is in `emitter`.
+    const fields = { ...report }
+    delete fields.target
     write({ type: 'listener-leak', time: Date.now(), pid: process.pid, threadId, ...fields })
   })
 }
