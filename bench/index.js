@@ -2,12 +2,13 @@
 
 /**
  * `npm run bench [-- NAME...]`: the benchmarks, every peer side by side in one run.
- * Names: cache, memory, ring, overhead, detect (all by default). Prints tables and writes
+ * Names: cache, memory, ring, overhead, detect, analyze, listeners (all by default). Prints tables and writes
  * them, with the date, Node version and machine, to bench/out/latest.json.
  */
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const { spawnSync } = require('node:child_process')
 
 const BENCHES = {
   cache: ['Caches: ns/op (best of 2 rounds x 3 interleaved processes per cache) and hit ratio', () => require('./cache').main()],
@@ -15,6 +16,15 @@ const BENCHES = {
   ring: ['RingBuffer against an array and denque', () => require('./ring').main()],
   overhead: ['watch(): cost on a real http service', () => require('./watch-overhead').main()],
   detect: ['watch(): detection against the memwatch rule', () => require('./detect').main()],
+  analyze: ['Snapshot analysis against memlab', () => runScript('analyze.js')],
+  listeners: ['Listener tracking against plain Node', () => runScript('listeners.js')],
+}
+
+/** Runs a benchmark script that prints its own tables, in a child process. */
+function runScript(file) {
+  const { status } = spawnSync(process.execPath, [path.join(__dirname, file)], { stdio: 'inherit' })
+  if (status !== 0) throw new Error(`${file} failed with status ${status}`)
+  return { see: 'printed above' }
 }
 
 async function main() {
