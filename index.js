@@ -4,14 +4,13 @@
  * leakproof: keeps Node services from leaking memory.
  *
  * The JS half lives in `lib/`; the Rust half is the generated `binding.js`
- * (built by `napi build`, see package.json `prepare`).
+ * (built by `napi build`, see package.json `prepare`). The native addon is loaded only
+ * when a function that needs it is first called: a service that only uses BoundedMap or
+ * RingBuffer never pays its memory (loading a native addon costs about 3.5 MB of RSS).
  */
-const binding = require('./binding.js')
 const { BoundedMap } = require('./lib/bounded-map')
 const { RingBuffer } = require('./lib/ring-buffer')
 const { namedMaps } = require('./lib/registry')
-const { watch } = require('./lib/watch')
-const { analyzeSnapshot, diffSnapshots } = require('./lib/analyze')
 const { trackEmitter, untrackEmitter, listenerSites } = require('./lib/track-emitter')
 const { trackListeners, trackListenersFromEnv } = require('./lib/track-listeners')
 const { listenerLeaks } = require('./lib/listener-leaks')
@@ -23,10 +22,10 @@ module.exports = {
   BoundedMap,
   RingBuffer,
   namedMaps,
-  watch,
-  systemMemory: binding.systemMemory,
-  analyzeSnapshot,
-  diffSnapshots,
+  watch: (options) => require('./lib/watch').watch(options),
+  systemMemory: () => require('./binding.js').systemMemory(),
+  analyzeSnapshot: (file, options) => require('./lib/analyze').analyzeSnapshot(file, options),
+  diffSnapshots: (before, after, options) => require('./lib/analyze').diffSnapshots(before, after, options),
   trackEmitter,
   untrackEmitter,
   listenerSites,

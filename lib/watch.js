@@ -11,9 +11,7 @@ const { NativeWatcher } = require('../binding.js')
 const errors = require('./errors')
 const { SnapshotStore } = require('./snapshots')
 const { SiteProfiler, growingSites } = require('./sites')
-const { diffSnapshots } = require('./analyze')
 const { mapsFilling } = require('./registry')
-const { topGrowingSites } = require('./census')
 
 const MiB = 1024 * 1024
 
@@ -327,6 +325,9 @@ class Watcher extends EventEmitter {
    */
   async #report(baseline, followUp) {
     try {
+      // Loaded when first needed: most processes never write a snapshot pair.
+      const { diffSnapshots } = require('./analyze')
+      const { topGrowingSites } = require('./census')
       const diff = await diffSnapshots(baseline, followUp, { top: this.#options.top })
       if (this.#stopped) return
       const file = followUp.replace(/\.heapsnapshot$/, '.report.json')
