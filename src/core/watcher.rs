@@ -205,8 +205,22 @@ fn run(config: WatcherConfig, rx: Receiver<Message>, sink: Sink, reader: MemoryR
                 let limit = limit.map(|l| l as f64);
                 if let Some((heap_physical, ext)) = heap_resident {
                     native.push(&config.detector, time, rss - heap_physical - ext);
-                    if let Some(leak) = native.evaluate(&config.detector, limit) {
-                        sink(WatcherEvent::Leak(leak));
+                    // A growing heap makes V8 grow memory of its own outside the heap's
+                    // pages (marking worklists, allocator arenas of its threads): native
+                    // growth no faster than a significant heap or external growth is
+                    // theirs, not a native leak of its own.
+                    let explained = native.assess(&config.detector).is_some_and(|n| {
+                        [&heap, &external].iter().any(|s| {
+                            s.assess(&config.detector).is_some_and(|a| {
+                                a.confidence >= config.detector.confidence
+                                    && a.slope_bytes_per_sec >= n.slope_bytes_per_sec
+                            })
+                        })
+                    });
+                    if !explained {
+                        if let Some(leak) = native.evaluate(&config.detector, limit) {
+                            sink(WatcherEvent::Leak(leak));
+                        }
                     }
                 }
                 if let Some(limit) = limit {
@@ -299,6 +313,52 @@ mod tests {
                 .any(|e| matches!(e, WatcherEvent::Leak(l) if l.kind == MemoryKind::Native)),
             "{events:?}"
         );
+    }
+
+    #[test]
+    fn native_growth_no_faster_than_the_heap_is_not_a_native_leak() {
+        // RSS grows 1 MB per 50 ms read while the heap floors grow faster: no native leak.
+        let reads = Arc::new(Mutex::new(0u64));
+        let reader_reads = Arc::clone(&reads);
+        let reader: MemoryReader = Box::new(move || {
+            let mut n = reader_reads.lock().unwrap();
+            *n += 1;
+            SystemMemory {
+                rss: Some(100_000_000 + *n * 1_000_000),
+                container_limit: None,
+                container_usage: None,
+            }
+        });
+        let (sink, events) = collect();
+        let config = WatcherConfig {
+            sample_interval_ms: 50,
+            ..config()
+        };
+        let mut watcher = Watcher::start_with_reader(config, sink, reader).unwrap();
+        watcher.record_heap_resident(50e6, 1e6);
+        let start = now_ms();
+        for i in 0..30 {
+            // Heap floors 100 ms apart rising 2.5 MB each (25 MB/s); RSS rises ~20 MB/s.
+            watcher.record_floor(
+                MemoryKind::Heap,
+                start + 100.0 * i as f64,
+                1e7 + 2.5e6 * i as f64,
+                None,
+                false,
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        watcher.stop();
+        let events = events.lock().unwrap();
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, WatcherEvent::Leak(l) if l.kind == MemoryKind::Native)),
+            "{events:?}"
+        );
+        assert!(events
+            .iter()
+            .any(|e| matches!(e, WatcherEvent::Leak(l) if l.kind == MemoryKind::Heap)));
     }
 
     #[test]
