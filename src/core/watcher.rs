@@ -282,27 +282,31 @@ mod tests {
         assert!(matches!(&events[0], WatcherEvent::Leak(l) if l.kind == MemoryKind::Heap));
     }
 
-    #[test]
-    fn native_memory_is_rss_less_heap_and_external() {
-        // RSS grows by 1 MB per read while the heap is steady: a native leak.
+    /// A watcher reading an RSS that grows by 1 MB per read, every 50 ms (30 reads span the
+    /// test config's 1 s minimum duration).
+    fn rss_growing_watcher(sink: Sink) -> Watcher {
         let reads = Arc::new(Mutex::new(0u64));
-        let reader_reads = Arc::clone(&reads);
         let reader: MemoryReader = Box::new(move || {
-            let mut n = reader_reads.lock().unwrap();
+            let mut n = reads.lock().unwrap();
             *n += 1;
             SystemMemory {
                 rss: Some(100_000_000 + *n * 1_000_000),
-                container_limit: Some(1 << 40),
+                container_limit: None,
                 container_usage: None,
             }
         });
-        let (sink, events) = collect();
-        // 30 floors 50 ms apart span the 1 s minimum duration.
         let config = WatcherConfig {
             sample_interval_ms: 50,
             ..config()
         };
-        let mut watcher = Watcher::start_with_reader(config, sink, reader).unwrap();
+        Watcher::start_with_reader(config, sink, reader).unwrap()
+    }
+
+    #[test]
+    fn native_memory_is_rss_less_heap_and_external() {
+        // RSS grows by 1 MB per read while the heap is steady: a native leak.
+        let (sink, events) = collect();
+        let mut watcher = rss_growing_watcher(sink);
         watcher.record_heap_resident(50e6, 1e6);
         std::thread::sleep(Duration::from_millis(2500));
         watcher.stop();
@@ -318,23 +322,8 @@ mod tests {
     #[test]
     fn native_growth_no_faster_than_the_heap_is_not_a_native_leak() {
         // RSS grows 1 MB per 50 ms read while the heap floors grow faster: no native leak.
-        let reads = Arc::new(Mutex::new(0u64));
-        let reader_reads = Arc::clone(&reads);
-        let reader: MemoryReader = Box::new(move || {
-            let mut n = reader_reads.lock().unwrap();
-            *n += 1;
-            SystemMemory {
-                rss: Some(100_000_000 + *n * 1_000_000),
-                container_limit: None,
-                container_usage: None,
-            }
-        });
         let (sink, events) = collect();
-        let config = WatcherConfig {
-            sample_interval_ms: 50,
-            ..config()
-        };
-        let mut watcher = Watcher::start_with_reader(config, sink, reader).unwrap();
+        let mut watcher = rss_growing_watcher(sink);
         watcher.record_heap_resident(50e6, 1e6);
         let start = now_ms();
         for i in 0..30 {
