@@ -208,14 +208,14 @@ class BoundedMap {
   /** The value for `key` without counting a hit or touching recency. */
   peek(key) {
     const slot = this.#index.get(key)
-    if (slot === undefined || slot < 0 || (this.#expires !== null && this.#isStale(slot))) return undefined
+    if (slot === undefined || !this.#isLive(slot)) return undefined
     return this.#vals[slot]
   }
 
   /** Whether `key` is held and not past its TTL. Does not touch recency. */
   has(key) {
     const slot = this.#index.get(key)
-    return slot !== undefined && slot >= 0 && (this.#expires === null || !this.#isStale(slot))
+    return slot !== undefined && this.#isLive(slot)
   }
 
   /**

@@ -208,7 +208,7 @@ function freeDiskBytes(dir) {
 function availableMemoryBytes() {
   let available = os.freemem()
   const { containerLimit, containerUsage } = systemMemory()
-  if (containerLimit !== undefined && containerUsage !== undefined && containerLimit !== null && containerUsage !== null) {
+  if (containerLimit !== undefined && containerUsage !== undefined) {
     available = Math.min(available, containerLimit - containerUsage)
   }
   return available

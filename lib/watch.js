@@ -60,10 +60,12 @@ function resolveOptions(options = {}) {
     if (typeof o[key] !== 'number') throw errors.invalidOptionType(`options.${key}`, 'a number >= 0', o[key])
     if (!(o[key] >= 0) || o[key] === Infinity) throw errors.invalidOptionRange(`options.${key}`, 'a finite number >= 0', o[key])
   }
-  for (const key of ['confidence', 'heapThreshold', 'rssThreshold', 'gcBudget']) {
-    if (typeof o[key] !== 'number') throw errors.invalidOptionType(`options.${key}`, 'a number between 0 and 1', o[key])
-    if (!(o[key] > 0 && o[key] < 1) && !(key !== 'confidence' && key !== 'gcBudget' && o[key] === 1)) {
-      throw errors.invalidOptionRange(`options.${key}`, 'a number between 0 and 1', o[key])
+  // Shares of a whole: in (0, 1); a threshold may also be 1 (the limit itself).
+  for (const [key, maxIncluded] of [['confidence', false], ['gcBudget', false], ['heapThreshold', true], ['rssThreshold', true]]) {
+    const value = o[key]
+    if (typeof value !== 'number') throw errors.invalidOptionType(`options.${key}`, 'a number between 0 and 1', value)
+    if (!(value > 0 && (value < 1 || (maxIncluded && value === 1)))) {
+      throw errors.invalidOptionRange(`options.${key}`, 'a number between 0 and 1', value)
     }
   }
   if (o.minPoints < 3) throw errors.invalidOptionRange('options.minPoints', 'an integer >= 3', o.minPoints)
