@@ -181,6 +181,9 @@ fn run(config: WatcherConfig, rx: Receiver<Message>, sink: Sink, reader: MemoryR
                 series.push(&config.detector, time, bytes);
                 if hold {
                     series.hold();
+                    // The heap growing into its known ceiling moves RSS too: native
+                    // floors from meanwhile are set aside with it.
+                    native.hold();
                 } else if let Some(leak) = series.evaluate(&config.detector, limit) {
                     sink(WatcherEvent::Leak(leak));
                 }
@@ -348,6 +351,31 @@ mod tests {
         assert!(events
             .iter()
             .any(|e| matches!(e, WatcherEvent::Leak(l) if l.kind == MemoryKind::Heap)));
+    }
+
+    #[test]
+    fn native_growth_while_the_heap_is_held_is_set_aside_too() {
+        // RSS grows while every heap floor comes with `hold` (caches filling): no leak at all.
+        let (sink, events) = collect();
+        let mut watcher = rss_growing_watcher(sink);
+        watcher.record_heap_resident(50e6, 1e6);
+        let start = now_ms();
+        for i in 0..25 {
+            watcher.record_floor(
+                MemoryKind::Heap,
+                start + 100.0 * i as f64,
+                1e7 + 2.5e6 * i as f64,
+                None,
+                true,
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        watcher.stop();
+        let events = events.lock().unwrap();
+        assert!(
+            !events.iter().any(|e| matches!(e, WatcherEvent::Leak(_))),
+            "{events:?}"
+        );
     }
 
     #[test]
