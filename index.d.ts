@@ -254,7 +254,7 @@ export interface WatchOptions {
   afterSnapshot?: (info: { reason: string; dir: string } & SnapshotEvent) => unknown
   /** Rank growing allocation sites after a heap leak. @default true */
   sites?: boolean
-  /** Each of the two sampling windows, in ms. @default 2 × intervalMs */
+  /** Each sampling window, in ms (up to three are tried until a site grows). @default 2 × intervalMs */
   sitesWindowMs?: number
   /** Mean bytes between heap-profiler samples. @default 512 KiB */
   sitesSamplingBytes?: number

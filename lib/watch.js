@@ -46,6 +46,8 @@ const DEFAULTS = Object.freeze({
 })
 
 const GC_MAJOR = perfConstants.NODE_PERFORMANCE_GC_MAJOR
+/** Sampling windows tried before a `sites` event says that no site grew. */
+const SITES_ATTEMPTS = 3
 
 /** Checks every option; returns the full settings with defaults filled in. */
 function resolveOptions(options = {}) {
@@ -353,7 +355,7 @@ class Watcher extends EventEmitter {
     }
   }
 
-  /** Samples allocations for `sitesWindowMs` twice and reports the sites whose live bytes grew. */
+  /** Samples allocations over windows of `sitesWindowMs` and reports the sites whose live bytes grew. */
   async #rankSites() {
     if (this.#sites !== null) return
     const profiler = new SiteProfiler(this.#options.sitesSamplingBytes)
@@ -363,11 +365,18 @@ class Watcher extends EventEmitter {
       await profiler.start()
       await wait(this.#options.sitesWindowMs)
       if (this.#stopped) return
-      const before = await profiler.liveBySite()
-      await wait(this.#options.sitesWindowMs)
-      if (this.#stopped) return
-      const after = await profiler.liveBySite()
-      this.#event('sites', { windowMs: this.#options.sitesWindowMs, sites: growingSites(before, after, this.#options.top) })
+      let before = await profiler.liveBySite()
+      // A window can see no growth at all (a snapshot blocked the event loop through it):
+      // sample up to three windows before reporting that nothing grew.
+      let sites = []
+      for (let attempt = 0; attempt < SITES_ATTEMPTS && sites.length === 0; attempt++) {
+        await wait(this.#options.sitesWindowMs)
+        if (this.#stopped) return
+        const after = await profiler.liveBySite()
+        sites = growingSites(before, after, this.#options.top)
+        before = after
+      }
+      this.#event('sites', { windowMs: this.#options.sitesWindowMs, sites })
     } catch (err) {
       if (!this.#stopped) this.#event('error', { error: err.message, during: 'sites' })
     } finally {
