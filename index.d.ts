@@ -210,7 +210,7 @@ export declare function namedMaps(): NamedMapStats[]
 export interface WatchOptions {
   /** How often a floor is taken and RSS is read, in ms. @default 10000 */
   intervalMs?: number
-  /** Floors before this many ms are ignored. @default 60000 */
+  /** No leak is reported before this many ms, and growth must go on after it. @default 60000 */
   warmupMs?: number
   /** A leak's window must span at least this many ms. @default 60000 */
   minDurationMs?: number

@@ -1,16 +1,18 @@
 //! Leak detection over memory floors: one [`Series`] per kind of memory, each a sliding
 //! window of `(time, bytes)` floors judged with a robust slope and a significance test.
 //!
-//! A leak is reported when, after a warm-up, the floors of one kind rise
+//! A leak is reported when, once a warm-up is over, the floors of one kind rise
 //! - significantly (Mann–Kendall, one-sided, at the configured confidence),
 //! - fast enough (Theil–Sen slope above a minimum rate),
 //! - far enough (slope times the window's span above a minimum growth, and above twice
 //!   the spread of the floors around the fitted line, so that noise alone cannot pass),
 //! - for long enough (the window spans a minimum duration),
-//! - and still now (the newest half of the window rises at a good part of the whole
-//!   window's rate), which tells a leak from a cache that warmed up and levelled off;
-//! - all of it at three evaluations in a row: a window slid one floor at a time tests the
-//!   same noise over and over, and a chance alignment rarely survives three slides.
+//! - and still now (the newest half of the window, counting only floors after the warm-up,
+//!   rises at a good part of the whole window's rate), which tells a leak from start-up
+//!   growth and from a cache that warmed up and levelled off;
+//! - all of it in the windows ending at the newest three floors: a window slid one floor
+//!   at a time tests the same noise over and over, and a chance alignment rarely survives
+//!   three slides.
 //!
 //! It is reported again only when it gets worse: a clearly steeper slope, or as much
 //! growth again as had been seen when it was last reported.
@@ -48,7 +50,7 @@ pub struct DetectorConfig {
     pub window: usize,
     /// Floors needed before judging.
     pub min_points: usize,
-    /// Floors taken before `start + warmup_ms` are ignored.
+    /// Nothing is reported before `start + warmup_ms`, and the growth must go on after it.
     pub warmup_ms: f64,
     /// The window must span at least this long.
     pub min_duration_ms: f64,
@@ -111,14 +113,18 @@ pub struct Assessment {
 
 /// How steep the newest half must still be, relative to the whole window.
 const RECENT_SHARE: f64 = 0.3;
+/// Floors after the warm-up the newest half must hold to show that growth goes on.
+const MIN_RECENT_FLOORS: usize = 3;
 /// How much steeper a leak must get to be reported again.
 const WORSE_SLOPE: f64 = 1.5;
 /// Growth over the window must be this many times the floors' spread around the line
 /// (with 1, uniform noise alone raised ~5 alarms per 100,000 evaluations; with 2, none in
 /// 180,000).
 const NOISE_MARGIN: f64 = 2.0;
-/// Consecutive evaluations that must all show the leak before it is reported.
-const CONFIRMATIONS: u32 = 3;
+/// Windows that must all show the leak: the current one and the ones ending one and two
+/// floors earlier. A window slid one floor at a time tests the same noise over and over,
+/// and a chance alignment rarely survives three slides.
+const CONFIRMATIONS: usize = 3;
 
 /// Floors of one kind of memory, and what was last reported about them.
 #[derive(Debug, Clone)]
@@ -126,7 +132,6 @@ pub struct Series {
     kind: MemoryKind,
     started_at: f64,
     floors: VecDeque<(f64, f64)>,
-    streak: u32,
     reported: Option<Reported>,
 }
 
@@ -144,14 +149,15 @@ impl Series {
             kind,
             started_at,
             floors: VecDeque::new(),
-            streak: 0,
             reported: None,
         }
     }
 
-    /// Records a floor. Floors during warm-up, out of time order, or not finite are ignored.
+    /// Records a floor. Floors out of time order or not finite are ignored. Floors taken
+    /// during warm-up are kept: a leak that runs from the start shows in them, and growth
+    /// that stopped with the warm-up fails the test that the newest floors still rise.
     pub fn push(&mut self, config: &DetectorConfig, time: f64, bytes: f64) {
-        if !time.is_finite() || !bytes.is_finite() || time < self.started_at + config.warmup_ms {
+        if !time.is_finite() || !bytes.is_finite() {
             return;
         }
         if self.floors.back().is_some_and(|&(t, _)| time <= t) {
@@ -166,50 +172,36 @@ impl Series {
     /// Sets the growth so far aside: the caller knows it has a ceiling (bounded caches
     /// still filling up). The window starts again from the next floor.
     pub fn hold(&mut self) {
-        self.streak = 0;
         self.floors.clear();
     }
 
     /// The statistics of the current window, once it has enough floors.
     pub fn assess(&self, config: &DetectorConfig) -> Option<Assessment> {
-        if self.floors.len() < config.min_points.max(3) {
-            return None;
-        }
         let points: Vec<(f64, f64)> = self.floors.iter().copied().collect();
-        let slope_per_ms = theil_sen_slope(&points)?;
-        let recent = &points[points.len() / 2..];
-        let recent_per_ms = theil_sen_slope(recent).unwrap_or(0.0);
-        let values: Vec<f64> = points.iter().map(|&(_, v)| v).collect();
-        let mk = mann_kendall(&values);
-        let mut residuals: Vec<f64> = points.iter().map(|&(t, v)| v - slope_per_ms * t).collect();
-        residuals.sort_by(f64::total_cmp);
-        let decile = residuals.len() / 10;
-        let noise_bytes = residuals[residuals.len() - 1 - decile] - residuals[decile];
-        Some(Assessment {
-            slope_bytes_per_sec: slope_per_ms * 1000.0,
-            recent_slope_bytes_per_sec: recent_per_ms * 1000.0,
-            confidence: 1.0 - mk.p_upward,
-            span_ms: points[points.len() - 1].0 - points[0].0,
-            noise_bytes,
-        })
+        assess_window(&points, self.warm_at(config), config)
+    }
+
+    fn warm_at(&self, config: &DetectorConfig) -> f64 {
+        self.started_at + config.warmup_ms
     }
 
     /// A leak to report now, if the window shows one that is new or worse than the last.
+    ///
+    /// Nothing is reported before the warm-up ends. Two windows are judged: all the floors
+    /// kept, warm-up ones included (a leak running from the start is reported as soon as
+    /// the floors after the warm-up confirm it), and the floors after the warm-up alone
+    /// (growth during start-up steep enough to hide a slower leak after it).
     pub fn evaluate(&mut self, config: &DetectorConfig, limit: Option<f64>) -> Option<Leak> {
-        let a = self.assess(config)?;
-        let growth = a.slope_bytes_per_sec * a.span_ms / 1000.0;
-        let leaking = a.confidence >= config.confidence
-            && a.span_ms >= config.min_duration_ms
-            && a.slope_bytes_per_sec >= config.min_rate_bytes_per_sec
-            && growth >= config.min_growth_bytes
-            && growth >= NOISE_MARGIN * a.noise_bytes
-            && a.recent_slope_bytes_per_sec >= RECENT_SHARE * a.slope_bytes_per_sec;
-        self.streak = if leaking { self.streak + 1 } else { 0 };
-        if self.streak < CONFIRMATIONS {
+        let warm_at = self.warm_at(config);
+        let points: Vec<(f64, f64)> = self.floors.iter().copied().collect();
+        if points.last().is_none_or(|&(t, _)| t < warm_at) {
             return None;
         }
-        let (since, baseline) = self.floors[0];
-        let (now, current) = self.floors[self.floors.len() - 1];
+        let after_warm_up = points.partition_point(|&(t, _)| t < warm_at);
+        let (window, a) = candidate_starts(points.len(), after_warm_up)
+            .find_map(|start| shows_leak(&points, start, warm_at, config))?;
+        let (since, baseline) = window[0];
+        let (now, current) = window[window.len() - 1];
         if let Some(last) = self.reported {
             let steeper = a.slope_bytes_per_sec >= WORSE_SLOPE * last.slope;
             let grown = current - last.current
@@ -236,6 +228,96 @@ impl Series {
             projected_limit_at,
         })
     }
+}
+
+/// The statistics of `points`; the newest half's slope counts only floors from
+/// `recent_from` on, and is 0 when fewer than [`MIN_RECENT_FLOORS`] are.
+fn assess_window(
+    points: &[(f64, f64)],
+    recent_from: f64,
+    config: &DetectorConfig,
+) -> Option<Assessment> {
+    if points.len() < config.min_points.max(3) {
+        return None;
+    }
+    let slope_per_ms = theil_sen_slope(points)?;
+    let newest_half = &points[points.len() / 2..];
+    let recent = &newest_half[newest_half.partition_point(|&(t, _)| t < recent_from)..];
+    let recent_per_ms = if recent.len() >= MIN_RECENT_FLOORS {
+        theil_sen_slope(recent).unwrap_or(0.0)
+    } else {
+        0.0
+    };
+    let values: Vec<f64> = points.iter().map(|&(_, v)| v).collect();
+    let mk = mann_kendall(&values);
+    let mut residuals: Vec<f64> = points.iter().map(|&(t, v)| v - slope_per_ms * t).collect();
+    residuals.sort_by(f64::total_cmp);
+    let decile = residuals.len() / 10;
+    let noise_bytes = residuals[residuals.len() - 1 - decile] - residuals[decile];
+    Some(Assessment {
+        slope_bytes_per_sec: slope_per_ms * 1000.0,
+        recent_slope_bytes_per_sec: recent_per_ms * 1000.0,
+        confidence: 1.0 - mk.p_upward,
+        span_ms: points[points.len() - 1].0 - points[0].0,
+        noise_bytes,
+    })
+}
+
+/// Whether an assessed window passes every test of a leak (see the module's doc).
+fn passes(a: &Assessment, config: &DetectorConfig) -> bool {
+    let growth = a.slope_bytes_per_sec * a.span_ms / 1000.0;
+    a.confidence >= config.confidence
+        && a.span_ms >= config.min_duration_ms
+        && a.slope_bytes_per_sec >= config.min_rate_bytes_per_sec
+        && growth >= config.min_growth_bytes
+        && growth >= NOISE_MARGIN * a.noise_bytes
+        && a.recent_slope_bytes_per_sec >= RECENT_SHARE * a.slope_bytes_per_sec
+}
+
+/// Where the windows judged start, oldest first: every floor kept (warm-up ones
+/// included: a leak running from the start), the floors after the warm-up (start-up growth
+/// steep enough to hide a slower leak after it), and the newest half (a leak that began in
+/// the middle of the window, whose slope the older flat floors would flatten).
+fn candidate_starts(len: usize, after_warm_up: usize) -> impl Iterator<Item = usize> {
+    let mut starts = [0, after_warm_up, len / 2];
+    starts.sort_unstable();
+    let mut previous = None;
+    starts.into_iter().filter(move |&start| {
+        let new = previous != Some(start);
+        previous = Some(start);
+        new
+    })
+}
+
+/// The window of `points` from `start` and its assessment, when it shows a leak: its
+/// newest floor is above every older floor by the minimum growth (a level the floors wander
+/// to and back from is not new), it passes, with its newest half rising after `warm_at`,
+/// and so do the windows of the same
+/// length ending one and two floors earlier (shorter when they would start before the
+/// oldest floor). Those are judged as they were, warm-up floors included: they confirm the
+/// statistics, not that the growth goes on.
+fn shows_leak<'a>(
+    points: &'a [(f64, f64)],
+    start: usize,
+    warm_at: f64,
+    config: &DetectorConfig,
+) -> Option<(&'a [(f64, f64)], Assessment)> {
+    let window = &points[start..];
+    let older_peak = points[..start]
+        .iter()
+        .map(|&(_, v)| v)
+        .fold(f64::NEG_INFINITY, f64::max);
+    if window[window.len() - 1].1 < older_peak + config.min_growth_bytes {
+        return None;
+    }
+    let a = assess_window(window, warm_at, config).filter(|a| passes(a, config))?;
+    let len = window.len();
+    let confirmed = (1..CONFIRMATIONS).all(|back| {
+        let end = points.len().saturating_sub(back);
+        let earlier = &points[end.saturating_sub(len)..end];
+        assess_window(earlier, f64::NEG_INFINITY, config).is_some_and(|a| passes(&a, config))
+    });
+    confirmed.then_some((window, a))
 }
 
 #[cfg(test)]
@@ -379,21 +461,90 @@ mod tests {
         assert!(faster.iter().any(|l| l.slope_bytes_per_sec > 400_000.0));
     }
 
-    #[test]
-    fn warm_up_and_bad_floors_are_ignored() {
+    /// Feeds `floors(i)` every second with a warm-up of `warmup_s`; returns the seconds at
+    /// which leaks were reported.
+    fn reported_at(warmup_s: f64, n: usize, floors: impl Fn(usize) -> f64) -> Vec<usize> {
         let config = DetectorConfig {
-            warmup_ms: 10_000.0,
+            warmup_ms: warmup_s * 1000.0,
             ..fast_config()
         };
-        let mut series = Series::new(MemoryKind::External, 0.0);
-        for i in 0..10 {
-            series.push(&config, i as f64 * 1000.0, 1e9 * i as f64);
+        let mut series = Series::new(MemoryKind::Heap, 0.0);
+        (0..n)
+            .filter(|&i| {
+                series.push(&config, i as f64 * 1000.0, floors(i));
+                series.evaluate(&config, None).is_some()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_leak_from_the_start_is_reported_once_growth_goes_on_after_warm_up() {
+        let at = reported_at(10.0, 60, |i| 50e6 + 500_000.0 * i as f64);
+        // Floors at 10, 11 and 12 s are the newest half's floors after the warm-up.
+        assert_eq!(at.first(), Some(&(10 + MIN_RECENT_FLOORS - 1)), "{at:?}");
+    }
+
+    #[test]
+    fn start_up_growth_that_stops_with_the_warm_up_is_not_a_leak() {
+        for end in [5, 9, 10] {
+            let at = reported_at(10.0, 120, |i| 50e6 + 2e6 * i.min(end) as f64);
+            assert!(at.is_empty(), "growth until {end} s: {at:?}");
         }
+    }
+
+    #[test]
+    fn a_slow_leak_after_steep_start_up_growth_is_found_in_the_floors_after_warm_up() {
+        // 20 MB of start-up growth in 10 s, then a leak 40 times slower: the whole window's
+        // slope is the start-up's, the newest floors rise far slower; the floors after the
+        // warm-up alone show the leak, while the start-up's floors are still in the window.
+        let at = reported_at(10.0, 36, |i| {
+            50e6 + 2e6 * i.min(10) as f64 + 50_000.0 * i.saturating_sub(10) as f64
+        });
+        assert!(!at.is_empty());
+    }
+
+    #[test]
+    fn bad_floors_are_ignored() {
+        let config = fast_config();
+        let mut series = Series::new(MemoryKind::External, 0.0);
         series.push(&config, 20_000.0, f64::NAN);
         series.push(&config, f64::INFINITY, 1.0);
-        assert!(series.assess(&config).is_none());
+        series.push(&config, f64::NEG_INFINITY, 1.0);
+        assert!(series.floors.is_empty());
         series.push(&config, 20_000.0, 5.0);
         series.push(&config, 19_000.0, 5.0); // out of order
+        series.push(&config, 20_000.0, 6.0); // same time
         assert_eq!(series.floors.len(), 1);
+    }
+
+    #[test]
+    fn a_leak_that_begins_mid_window_is_judged_on_the_newest_floors() {
+        // Flat for 20 s, then a steady leak: the whole window's slope is flattened by the
+        // old floors, its newest half is not.
+        let mut rng = Rng(7);
+        let noise: Vec<f64> = (0..60).map(|_| rng.noise(3e5)).collect();
+        let at = reported_at(6.0, 60, |i| {
+            50e6 + 1.5e6 * i.saturating_sub(20) as f64 + noise[i]
+        });
+        assert!(at.first().is_some_and(|&at| at <= 30), "{at:?}");
+    }
+
+    #[test]
+    fn bumps_that_come_and_go_never_leak() {
+        // Floors that now and then jump by 5 MB and fall back over five floors: short
+        // windows ending on a bump rise steeply, but never to a level above older floors.
+        for seed in 1..=60 {
+            let mut rng = Rng(seed);
+            let mut floors: Vec<f64> = (0..600).map(|_| 60e6 + rng.noise(1e6)).collect();
+            for i in 0..600 {
+                if rng.unit() < 0.05 {
+                    for (k, floor) in floors[i..].iter_mut().take(5).enumerate() {
+                        *floor += 1e6 * (5 - k) as f64;
+                    }
+                }
+            }
+            let at = reported_at(6.0, 600, |i| floors[i]);
+            assert!(at.is_empty(), "seed {seed}: {at:?}");
+        }
     }
 }
