@@ -266,3 +266,18 @@ fn section_order_duplicates_and_garbage() {
     let bad_location = text.replace("[28,3,10,2]", "[29,3,10,2]");
     assert!(error(&bad_location).message.contains("location"));
 }
+
+#[test]
+fn node_ordinals_match_division() {
+    let mut rng = crate::core::test_rng::Rng(0x0dd_5eed);
+    for fields in 1..=40u32 {
+        let stride = NodeStride::new(fields);
+        let limit = (u32::MAX / fields * fields) as u64;
+        let edges = [0, 1, fields as u64, limit - 1, limit, limit + fields as u64];
+        let random = (0..2000).map(|_| rng.below(limit + 100));
+        for v in edges.into_iter().chain(random) {
+            let naive = (v < limit && v % fields as u64 == 0).then(|| (v / fields as u64) as u32);
+            assert_eq!(stride.ordinal(v, limit), naive, "{v} / {fields}");
+        }
+    }
+}
