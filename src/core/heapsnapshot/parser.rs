@@ -317,7 +317,7 @@ fn parse_nodes<R: Read>(
     snap.node_type.reserve(hint);
     snap.node_name.reserve(hint);
     snap.node_id.reserve(hint);
-    snap.self_size.reserve(hint);
+    snap.small_size.reserve(hint);
     snap.first_edge.reserve(hint + 1);
     let fields = &meta.node_fields;
     let stride = fields.len();
@@ -348,10 +348,10 @@ fn parse_nodes<R: Read>(
         snap.node_type.resize(end, 0);
         snap.node_name.resize(end, 0);
         snap.node_id.resize(end, 0);
-        snap.self_size.resize(end, 0);
+        snap.small_size.resize(end, 0);
         snap.first_edge.resize(end, 0);
         let (ty, names) = (&mut snap.node_type[start..], &mut snap.node_name[start..]);
-        let (ids, sizes) = (&mut snap.node_id[start..], &mut snap.self_size[start..]);
+        let (ids, sizes) = (&mut snap.node_id[start..], &mut snap.small_size[start..]);
         let firsts = &mut snap.first_edge[start..];
         let mut stored = 0;
         for record in batch[k..].chunks_exact(stride) {
@@ -360,6 +360,7 @@ fn parse_nodes<R: Read>(
             if t >= type_count
                 || name > u32::MAX as u64
                 || id > u32::MAX as u64
+                || size >= u32::MAX as u64
                 || total > u32::MAX as u64
             {
                 break;
@@ -367,7 +368,7 @@ fn parse_nodes<R: Read>(
             ty[stored] = t as u8;
             names[stored] = name as u32;
             ids[stored] = id as u32;
-            sizes[stored] = size;
+            sizes[stored] = size as u32;
             firsts[stored] = edge_total as u32;
             edge_total = total;
             stored += 1;
@@ -375,7 +376,7 @@ fn parse_nodes<R: Read>(
         snap.node_type.truncate(start + stored);
         snap.node_name.truncate(start + stored);
         snap.node_id.truncate(start + stored);
-        snap.self_size.truncate(start + stored);
+        snap.small_size.truncate(start + stored);
         snap.first_edge.truncate(start + stored);
         k += stored * stride;
         // The rest, and a record refused above (so its first bad value is named).
@@ -433,7 +434,7 @@ fn node_value(
         }
         Field::Name => snap.node_name.push(to_u32(v, "node name index")?),
         Field::Id => snap.node_id.push(to_u32(v, "node id")?),
-        Field::SelfSize => snap.self_size.push(v),
+        Field::SelfSize => snap.push_self_size(v),
         Field::EdgeCount => {
             snap.first_edge.push(*edge_total as u32);
             *edge_total += v;
