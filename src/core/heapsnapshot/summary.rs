@@ -150,8 +150,22 @@ fn enter(
 /// The summary of one analyzed snapshot, with the `top` largest objects.
 pub fn summarize(a: &Analysis, top: usize) -> Summary {
     let snap = &a.snapshot;
-    let classes = ClassIndex::new(snap);
-    let totals = class_totals(a, &classes, |_| true);
+    // The largest objects and their paths on a second core while the classes are totalled.
+    let (classes, totals, largest) = std::thread::scope(|scope| {
+        let largest = scope.spawn(|| {
+            let candidates = (0..snap.node_count()).filter(|&v| snap.is_program_node(v));
+            top_by(candidates, top, |v| a.retained[v])
+                .into_iter()
+                .map(|v| large_object(a, v))
+                .collect::<Vec<_>>()
+        });
+        let classes = ClassIndex::new(snap);
+        let totals = class_totals(a, &classes, |_| true);
+        let largest = largest
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (classes, totals, largest)
+    });
     let mut stats: Vec<ClassStat> = totals
         .into_iter()
         .zip(classes.names)
@@ -168,11 +182,6 @@ pub fn summarize(a: &Analysis, top: usize) -> Summary {
             .then(y.self_size.cmp(&x.self_size))
             .then_with(|| x.name.cmp(&y.name))
     });
-    let candidates = (0..snap.node_count()).filter(|&v| snap.is_program_node(v));
-    let largest = top_by(candidates, top, |v| a.retained[v])
-        .into_iter()
-        .map(|v| large_object(a, v))
-        .collect();
     Summary {
         nodes: snap.node_count() as u64,
         edges: snap.edge_count() as u64,
