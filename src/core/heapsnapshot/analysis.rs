@@ -81,16 +81,18 @@ impl Analysis {
             })
         };
         report("dominators");
-        // The retainer tree needs only the snapshot: build it on a second core meanwhile.
-        let ((idom, retained), tree) = std::thread::scope(|scope| {
+        let graph = RetentionGraph::new(&snapshot);
+        let d = dominators(&graph, snapshot.root());
+        drop(graph);
+        // The retainer tree needs only the snapshot: build it on a second core meanwhile (not
+        // during the dominators, whose arrays are the peak of memory).
+        let (retained, tree) = std::thread::scope(|scope| {
             let tree = scope.spawn(|| RetainerTree::new(&snapshot));
-            let graph = RetentionGraph::new(&snapshot);
-            let d = dominators(&graph, snapshot.root());
-            drop(graph);
-            let retained = d.retained_sizes(&snapshot.self_size);
+            let retained = d.retained_sizes(|v| snapshot.self_size(v));
             let tree = tree.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            ((d.idom, retained), tree)
+            (retained, tree)
         });
+        let idom = d.idom;
         report("paths");
         Analysis {
             snapshot,

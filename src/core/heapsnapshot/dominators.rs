@@ -18,8 +18,6 @@ pub trait FlowGraph {
     fn edge_range(&self, v: usize) -> Range<usize>;
     /// The target of edge `e`, or `None` if the edge does not take part.
     fn target(&self, e: usize) -> Option<usize>;
-    /// The sources of the taking-part edges into `v` (repeats allowed).
-    fn predecessors(&self, v: usize) -> &[u32];
 }
 
 /// The dominator tree of a `FlowGraph`.
@@ -35,8 +33,8 @@ pub struct Dominators {
 
 impl Dominators {
     /// Retained size of every node: its own size plus that of every node it dominates.
-    pub fn retained_sizes(&self, self_size: &[u64]) -> Vec<u64> {
-        let mut retained = self_size.to_vec();
+    pub fn retained_sizes(&self, self_size: impl Fn(usize) -> u64) -> Vec<u64> {
+        let mut retained: Vec<u64> = (0..self.idom.len()).map(self_size).collect();
         for &v in self.preorder.iter().skip(1).rev() {
             let d = self.idom[v as usize] as usize;
             retained[d] += retained[v as usize];
@@ -54,79 +52,87 @@ pub fn dominators(g: &impl FlowGraph, root: usize) -> Dominators {
     let mut parent: Vec<u32> = Vec::with_capacity(n);
     let mut stack: Vec<(u32, u32)> = Vec::new();
     let mut attached = Vec::new();
-    let mut is_attached = vec![false; n];
 
-    let mut dfs = |start: usize,
-                   parent_num: u32,
-                   num: &mut Vec<u32>,
-                   order: &mut Vec<u32>,
-                   parent: &mut Vec<u32>| {
-        num[start] = order.len() as u32 + 1;
-        order.push(start as u32);
-        parent.push(parent_num);
-        stack.push((start as u32, g.edge_range(start).start as u32));
-        while let Some(top) = stack.last_mut() {
-            let v = top.0 as usize;
-            let end = g.edge_range(v).end;
-            let mut e = top.1 as usize;
-            let mut next = None;
-            while e < end {
-                let t = g.target(e);
-                e += 1;
-                if let Some(w) = t {
-                    if num[w] == 0 {
-                        next = Some(w);
-                        break;
+    // Depth-first from `start`; an attached start's parent is the root (number 0).
+    let mut dfs =
+        |start: usize, num: &mut Vec<u32>, order: &mut Vec<u32>, parent: &mut Vec<u32>| {
+            num[start] = order.len() as u32 + 1;
+            order.push(start as u32);
+            parent.push(0);
+            stack.push((start as u32, g.edge_range(start).start as u32));
+            while let Some(top) = stack.last_mut() {
+                let v = top.0 as usize;
+                let end = g.edge_range(v).end;
+                let mut e = top.1 as usize;
+                let mut next = None;
+                while e < end {
+                    let t = g.target(e);
+                    e += 1;
+                    if let Some(w) = t {
+                        if num[w] == 0 {
+                            next = Some(w);
+                            break;
+                        }
+                    }
+                }
+                top.1 = e as u32;
+                match next {
+                    Some(w) => {
+                        num[w] = order.len() as u32 + 1;
+                        order.push(w as u32);
+                        parent.push(num[v] - 1);
+                        stack.push((w as u32, g.edge_range(w).start as u32));
+                    }
+                    None => {
+                        stack.pop();
                     }
                 }
             }
-            top.1 = e as u32;
-            match next {
-                Some(w) => {
-                    num[w] = order.len() as u32 + 1;
-                    order.push(w as u32);
-                    parent.push(num[v] - 1);
-                    stack.push((w as u32, g.edge_range(w).start as u32));
-                }
-                None => {
-                    stack.pop();
-                }
-            }
-        }
-    };
+        };
 
-    dfs(root, 0, &mut num, &mut order, &mut parent);
+    // Predecessor lists: those of node `t` will be `preds[first[t + 1]..first[t + 2]]`,
+    // as preorder numbers. Counted into `first[t + 1]` first.
+    let mut first = vec![0u32; n + 2];
+    for_each_edge(g, |_, t| first[t + 1] += 1);
+
+    dfs(root, &mut num, &mut order, &mut parent);
     if order.len() < n {
         for v in 0..n {
-            if num[v] == 0 && g.predecessors(v).is_empty() {
+            if num[v] == 0 && first[v + 1] == 0 {
                 attached.push(v as u32);
-                is_attached[v] = true;
-                dfs(v, 0, &mut num, &mut order, &mut parent);
+                dfs(v, &mut num, &mut order, &mut parent);
             }
         }
         for v in 0..n {
             if num[v] == 0 {
                 attached.push(v as u32);
-                is_attached[v] = true;
-                dfs(v, 0, &mut num, &mut order, &mut parent);
+                dfs(v, &mut num, &mut order, &mut parent);
             }
         }
     }
 
+    // The counts summed into ends; each end moves down to its start as the list is filled.
+    for i in 1..first.len() {
+        first[i] += first[i - 1];
+    }
+    let mut preds = vec![0u32; first[n + 1] as usize];
+    for_each_edge(g, |v, t| {
+        let end = &mut first[t + 1];
+        *end -= 1;
+        preds[*end as usize] = num[v] - 1;
+    });
+    drop(num);
+
     // Semi-dominators, by preorder number; `label` holds the least semi on the compressed path.
+    // An attached node's parent is the root, so its semi-dominator is the root.
     let mut semi = vec![0u32; n];
     let mut label = vec![0u32; n];
     let mut ancestor = vec![NONE; n];
     let mut path: Vec<u32> = Vec::new();
     for w in (1..n).rev() {
+        let mut s = parent[w];
         let node = order[w] as usize;
-        let mut s = if is_attached[node] { 0 } else { parent[w] };
-        for &p in g.predecessors(node) {
-            let pn = num[p as usize];
-            if pn == 0 {
-                continue;
-            }
-            let v = pn - 1;
+        for &v in &preds[first[node + 1] as usize..first[node + 2] as usize] {
             let candidate = if v as usize <= w {
                 v
             } else {
@@ -138,7 +144,7 @@ pub fn dominators(g: &impl FlowGraph, root: usize) -> Dominators {
         label[w] = s;
         ancestor[w] = parent[w];
     }
-    drop(label);
+    drop((label, preds, first));
 
     // Immediate dominators by preorder number, reusing `ancestor`.
     let mut idom = ancestor;
@@ -152,10 +158,9 @@ pub fn dominators(g: &impl FlowGraph, root: usize) -> Dominators {
         }
         idom[w] = d;
     }
-    drop(semi);
-    drop(parent);
-    // Back to node numbers, reusing `num`.
-    let mut by_node = num;
+    drop((semi, parent));
+    // Back to node numbers.
+    let mut by_node = vec![0u32; n];
     for w in 0..n {
         by_node[order[w] as usize] = order[idom[w] as usize];
     }
@@ -163,6 +168,18 @@ pub fn dominators(g: &impl FlowGraph, root: usize) -> Dominators {
         idom: by_node,
         preorder: order,
         attached,
+    }
+}
+
+/// Calls `f(v, t)` for every taking-part edge `v -> t`.
+#[inline(always)]
+fn for_each_edge(g: &impl FlowGraph, mut f: impl FnMut(usize, usize)) {
+    for v in 0..g.node_count() {
+        for e in g.edge_range(v) {
+            if let Some(t) = g.target(e) {
+                f(v, t);
+            }
+        }
     }
 }
 
@@ -231,16 +248,13 @@ mod tests {
         fn target(&self, e: usize) -> Option<usize> {
             self.targets[e]
         }
-        fn predecessors(&self, v: usize) -> &[u32] {
-            &self.preds[v]
-        }
     }
 
     /// The textbook definition, solved by iterating to a fixed point over dominator sets.
     fn naive_idom(g: &Toy, root: usize, attached: &[u32]) -> Vec<u32> {
         let n = g.node_count();
         let mut preds: Vec<Vec<usize>> = (0..n)
-            .map(|v| g.predecessors(v).iter().map(|&p| p as usize).collect())
+            .map(|v| g.preds[v].iter().map(|&p| p as usize).collect())
             .collect();
         for &a in attached {
             preds[a as usize].push(root);
@@ -329,10 +343,7 @@ mod tests {
         let d = dominators(&g, 0);
         assert_eq!(d.attached, vec![2, 4]);
         assert_eq!(d.idom, vec![0, 0, 0, 2, 0, 4]);
-        assert_eq!(
-            d.retained_sizes(&[1, 2, 4, 8, 16, 32]),
-            vec![63, 2, 12, 8, 48, 32]
-        );
+        assert_eq!(d.retained_sizes(|v| 1 << v), vec![63, 2, 12, 8, 48, 32]);
     }
 
     #[test]
@@ -342,6 +353,6 @@ mod tests {
         let g = Toy::new(n, &edges);
         let d = dominators(&g, 0);
         assert_eq!(d.idom[n - 1], (n - 2) as u32);
-        assert_eq!(d.retained_sizes(&vec![1; n])[0], n as u64);
+        assert_eq!(d.retained_sizes(|_| 1)[0], n as u64);
     }
 }

@@ -1,5 +1,4 @@
-//! The retention graph with DevTools' rules for which edges keep a node alive, and its
-//! reverse (retainers) as compact arrays.
+//! The retention graph: DevTools' rules for which edges keep a node alive.
 //!
 //! An edge counts for dominators unless it is weak; a shortcut from anything but the root; a
 //! self-reference; the table's half of a WeakMap entry (the key's half is kept); or an edge from
@@ -33,49 +32,25 @@ impl Bits {
     }
 }
 
-/// A snapshot's edges that keep their targets alive, and who retains whom through them.
+/// A snapshot's edges that keep their targets alive.
 pub struct RetentionGraph<'a> {
     snap: &'a Snapshot,
     essential: Bits,
-    first_retainer: Vec<u32>,
-    retainers: Vec<u32>,
 }
 
 impl<'a> RetentionGraph<'a> {
-    /// Classifies every edge of `snap` and builds the retainer lists.
+    /// Classifies every edge of `snap`.
     pub fn new(snap: &'a Snapshot) -> RetentionGraph<'a> {
-        let n = snap.node_count();
         let page = page_owned(snap);
         let mut essential = Bits::new(snap.edge_count());
-        let mut first_retainer = vec![0u32; n + 1];
-        for v in 0..n {
+        for v in 0..snap.node_count() {
             for e in snap.edges(v) {
                 if is_essential(snap, &page, v, e) {
                     essential.set(e);
-                    first_retainer[snap.edge_to[e] as usize + 1] += 1;
                 }
             }
         }
-        for i in 0..n {
-            first_retainer[i + 1] += first_retainer[i];
-        }
-        let mut retainers = vec![0u32; first_retainer[n] as usize];
-        let mut fill = first_retainer.clone();
-        for v in 0..n {
-            for e in snap.edges(v) {
-                if essential.get(e) {
-                    let t = snap.edge_to[e] as usize;
-                    retainers[fill[t] as usize] = v as u32;
-                    fill[t] += 1;
-                }
-            }
-        }
-        RetentionGraph {
-            snap,
-            essential,
-            first_retainer,
-            retainers,
-        }
+        RetentionGraph { snap, essential }
     }
 }
 
@@ -84,6 +59,7 @@ impl FlowGraph for RetentionGraph<'_> {
         self.snap.node_count()
     }
 
+    #[inline]
     fn edge_range(&self, v: usize) -> Range<usize> {
         self.snap.edges(v)
     }
@@ -91,10 +67,6 @@ impl FlowGraph for RetentionGraph<'_> {
     #[inline]
     fn target(&self, e: usize) -> Option<usize> {
         self.essential.get(e).then(|| self.snap.edge_to[e] as usize)
-    }
-
-    fn predecessors(&self, v: usize) -> &[u32] {
-        &self.retainers[self.first_retainer[v] as usize..self.first_retainer[v + 1] as usize]
     }
 }
 

@@ -317,19 +317,74 @@ fn parse_nodes<R: Read>(
     snap.node_type.reserve(hint);
     snap.node_name.reserve(hint);
     snap.node_id.reserve(hint);
-    snap.self_size.reserve(hint);
+    snap.small_size.reserve(hint);
     snap.first_edge.reserve(hint + 1);
     let fields = &meta.node_fields;
+    let stride = fields.len();
+    let at = |role| fields.iter().position(|&f| f == role).unwrap_or(0);
+    let columns = [
+        at(Field::Type),
+        at(Field::Name),
+        at(Field::Id),
+        at(Field::SelfSize),
+        at(Field::EdgeCount),
+    ];
     let type_count = snap.node_kinds.len() as u64;
     let mut field = 0usize;
     let mut edge_total: u64 = 0;
     r.integer_array("nodes", |batch| {
-        for (i, &v) in batch.iter().enumerate() {
-            node_value(snap, fields[field], v, type_count, &mut edge_total).map_err(|p| (i, p))?;
-            field += 1;
-            if field == fields.len() {
-                field = 0;
+        let mut k = 0;
+        // Values of a record that straddles batches, one by one; whole records at once.
+        while field != 0 && k < batch.len() {
+            node_value(snap, fields[field], batch[k], type_count, &mut edge_total)
+                .map_err(|p| (k, p))?;
+            field = (field + 1) % stride;
+            k += 1;
+        }
+        // Whole records are written into the columns grown for them (stores through slices,
+        // not pushes); a record with a bad value ends this and is read below, value by value.
+        let start = snap.node_type.len();
+        let end = start + (batch.len() - k) / stride;
+        snap.node_type.resize(end, 0);
+        snap.node_name.resize(end, 0);
+        snap.node_id.resize(end, 0);
+        snap.small_size.resize(end, 0);
+        snap.first_edge.resize(end, 0);
+        let (ty, names) = (&mut snap.node_type[start..], &mut snap.node_name[start..]);
+        let (ids, sizes) = (&mut snap.node_id[start..], &mut snap.small_size[start..]);
+        let firsts = &mut snap.first_edge[start..];
+        let mut stored = 0;
+        for record in batch[k..].chunks_exact(stride) {
+            let [t, name, id, size, edges] = columns.map(|c| record[c]);
+            let total = edge_total + edges;
+            if t >= type_count
+                || name > u32::MAX as u64
+                || id > u32::MAX as u64
+                || size >= u32::MAX as u64
+                || total > u32::MAX as u64
+            {
+                break;
             }
+            ty[stored] = t as u8;
+            names[stored] = name as u32;
+            ids[stored] = id as u32;
+            sizes[stored] = size as u32;
+            firsts[stored] = edge_total as u32;
+            edge_total = total;
+            stored += 1;
+        }
+        snap.node_type.truncate(start + stored);
+        snap.node_name.truncate(start + stored);
+        snap.node_id.truncate(start + stored);
+        snap.small_size.truncate(start + stored);
+        snap.first_edge.truncate(start + stored);
+        k += stored * stride;
+        // The rest, and a record refused above (so its first bad value is named).
+        while k < batch.len() {
+            node_value(snap, fields[field], batch[k], type_count, &mut edge_total)
+                .map_err(|p| (k, p))?;
+            field = (field + 1) % stride;
+            k += 1;
         }
         Ok(())
     })?;
@@ -379,7 +434,7 @@ fn node_value(
         }
         Field::Name => snap.node_name.push(to_u32(v, "node name index")?),
         Field::Id => snap.node_id.push(to_u32(v, "node id")?),
-        Field::SelfSize => snap.self_size.push(v),
+        Field::SelfSize => snap.push_self_size(v),
         Field::EdgeCount => {
             snap.first_edge.push(*edge_total as u32);
             *edge_total += v;
@@ -404,48 +459,69 @@ fn parse_edges<R: Read>(
     snap.edge_name.reserve(hint);
     snap.edge_to.reserve(hint);
     let fields = &meta.edge_fields;
-    let stride = meta.node_fields.len() as u64;
-    let node_count = snap.node_type.len() as u64;
+    let width = fields.len();
+    let at = |role| fields.iter().position(|&f| f == role).unwrap_or(0);
+    let columns = [at(Field::Type), at(Field::Name), at(Field::ToNode)];
+    let stride = NodeStride::new(meta.node_fields.len() as u32);
     let type_count = snap.edge_kinds.len() as u64;
     let mut field = 0usize;
     let mut count = 0usize;
-    let limit = node_count * stride;
+    let limit = snap.node_type.len() as u64 * stride.fields as u64;
     r.integer_array("edges", |batch| {
-        for (i, &v) in batch.iter().enumerate() {
-            let at = |p| (i, p);
-            if field == 0 {
-                if count == expected {
-                    return Err(at(Problem::malformed(format!(
-                        "edges holds more than the {expected} edges the nodes declare"
-                    ))));
+        let mut k = 0;
+        let one = |k: usize, field: &mut usize, count: &mut usize, snap: &mut Snapshot| {
+            if *field == 0 {
+                if *count == expected {
+                    return Err((
+                        k,
+                        Problem::malformed(format!(
+                            "edges holds more than the {expected} edges the nodes declare"
+                        )),
+                    ));
                 }
-                count += 1;
+                *count += 1;
             }
-            match fields[field] {
-                Field::Type => {
-                    if v >= type_count {
-                        return Err(at(Problem::malformed(format!(
-                            "edge type {v} is not in meta"
-                        ))));
-                    }
-                    snap.edge_type.push(v as u8);
-                }
-                Field::Name => snap.edge_name.push(to_u32(v, "edge name").map_err(at)?),
-                Field::ToNode => {
-                    let ordinal = v / stride;
-                    if v >= limit || ordinal * stride != v {
-                        return Err(at(Problem::malformed(format!(
-                            "edge target {v} is not the index of a node (stride {stride}, {node_count} nodes)"
-                        ))));
-                    }
-                    snap.edge_to.push(ordinal as u32);
-                }
-                _ => {}
+            edge_value(snap, fields[*field], batch[k], type_count, stride, limit)
+                .map_err(|p| (k, p))?;
+            *field = (*field + 1) % width;
+            Ok(())
+        };
+        // Values of an edge that straddles batches, one by one; whole edges at once.
+        while field != 0 && k < batch.len() {
+            one(k, &mut field, &mut count, snap)?;
+            k += 1;
+        }
+        // As for nodes: whole edges stored through slices, a bad one read below.
+        let start = snap.edge_to.len();
+        let end = start + ((batch.len() - k) / width).min(expected - count);
+        snap.edge_type.resize(end, 0);
+        snap.edge_name.resize(end, 0);
+        snap.edge_to.resize(end, 0);
+        let (ty, names) = (&mut snap.edge_type[start..], &mut snap.edge_name[start..]);
+        let targets = &mut snap.edge_to[start..];
+        let mut stored = 0;
+        for record in batch[k..].chunks_exact(width).take(end - start) {
+            let [t, name, to] = columns.map(|c| record[c]);
+            let Some(ordinal) = stride.ordinal(to, limit) else {
+                break;
+            };
+            if t >= type_count || name > u32::MAX as u64 {
+                break;
             }
-            field += 1;
-            if field == fields.len() {
-                field = 0;
-            }
+            ty[stored] = t as u8;
+            names[stored] = name as u32;
+            targets[stored] = ordinal;
+            stored += 1;
+        }
+        snap.edge_type.truncate(start + stored);
+        snap.edge_name.truncate(start + stored);
+        snap.edge_to.truncate(start + stored);
+        count += stored;
+        k += stored * width;
+        // The rest, and an edge refused above (so its first bad value is named).
+        while k < batch.len() {
+            one(k, &mut field, &mut count, snap)?;
+            k += 1;
         }
         Ok(())
     })?;
@@ -460,6 +536,73 @@ fn parse_edges<R: Read>(
         ));
     }
     Ok(())
+}
+
+/// Stores one value of an edge record.
+fn edge_value(
+    snap: &mut Snapshot,
+    field: Field,
+    v: u64,
+    type_count: u64,
+    stride: NodeStride,
+    limit: u64,
+) -> std::result::Result<(), Problem> {
+    match field {
+        Field::Type => {
+            if v >= type_count {
+                return Err(Problem::malformed(format!("edge type {v} is not in meta")));
+            }
+            snap.edge_type.push(v as u8);
+        }
+        Field::Name => snap.edge_name.push(to_u32(v, "edge name")?),
+        Field::ToNode => match stride.ordinal(v, limit) {
+            Some(ordinal) => snap.edge_to.push(ordinal),
+            None => {
+                return Err(Problem::malformed(format!(
+                    "edge target {v} is not the index of a node (stride {}, {} nodes)",
+                    stride.fields,
+                    limit / stride.fields as u64
+                )))
+            }
+        },
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Turns `to_node` values (indexes into the flat nodes array) into node ordinals with a
+/// multiplication instead of a division (Lemire, Kaser and Kurz, "Faster remainder by direct
+/// computation", 2019: exact for every 32-bit dividend).
+#[derive(Clone, Copy)]
+struct NodeStride {
+    fields: u32,
+    /// `2^64 / fields` rounded up; unused when `fields` is 1.
+    inverse: u64,
+}
+
+impl NodeStride {
+    fn new(fields: u32) -> NodeStride {
+        let inverse = if fields > 1 {
+            u64::MAX / fields as u64 + 1
+        } else {
+            0
+        };
+        NodeStride { fields, inverse }
+    }
+
+    /// `v / fields` if `v` is a multiple of `fields` below `limit` (at most 2^32).
+    #[inline(always)]
+    fn ordinal(self, v: u64, limit: u64) -> Option<u32> {
+        if v >= limit {
+            return None;
+        }
+        let q = if self.fields > 1 {
+            ((self.inverse as u128 * v as u128) >> 64) as u32
+        } else {
+            v as u32
+        };
+        (q as u64 * self.fields as u64 == v).then_some(q)
+    }
 }
 
 fn parse_strings<R: Read>(r: &mut Reader<'_, R>, snap: &mut Snapshot) -> Result<()> {

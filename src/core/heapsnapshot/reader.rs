@@ -7,9 +7,7 @@
 use std::io::Read;
 
 use super::error::{ErrorKind, Problem, SnapshotError};
-
-/// Largest integer accepted in a numeric array: 2^53 - 1, the largest a JS number holds exactly.
-pub const MAX_INTEGER: u64 = (1 << 53) - 1;
+use super::integers::{scan_split, value_start, Expect, Scan, Stop};
 
 /// Nesting deeper than this in a skipped section is refused as malformed.
 pub const MAX_DEPTH: usize = 1 << 16;
@@ -387,100 +385,55 @@ impl<'a, R: Read> Reader<'a, R> {
     /// batches. A `Problem` the sink reports for value `i` of a batch becomes an error at that
     /// value's offset.
     ///
-    /// This is where most of a snapshot's bytes go: digits are read in a tight loop straight
-    /// from the read buffer, and the sink sees thousands of values per call.
+    /// This is where most of a snapshot's bytes go: each read buffer is scanned on two cores
+    /// (see `integers::scan_split`) and the sink sees the integers of a whole buffer at once.
     pub fn integer_array(
         &mut self,
         what: &str,
         mut sink: impl FnMut(&[u64]) -> std::result::Result<(), (usize, Problem)>,
     ) -> Result<()> {
-        const BATCH: usize = 8192;
         if self.open(b'[', b']', what)? {
             return Ok(());
         }
-        let mut values: Vec<u64> = Vec::with_capacity(BATCH);
-        let mut starts: Vec<u64> = Vec::with_capacity(BATCH);
-        let mut flush = |values: &mut Vec<u64>, starts: &mut Vec<u64>| {
-            let r = sink(values).map_err(|(i, p)| p.at(starts[i]));
-            values.clear();
-            starts.clear();
-            r
-        };
-        // `true` while a number is being read (possibly across a refill), else expecting one.
-        let mut in_number = false;
-        // Between a number and the next ',' / ']'.
-        let mut after = false;
-        let mut value: u64 = 0;
+        let mut st = Scan::default();
+        let (mut first, mut second) = (Vec::new(), Vec::new());
         loop {
             if !self.fill()? {
                 return Err(self.truncated(what));
             }
-            let base = self.consumed;
-            let chunk = &self.buf[..self.len];
-            let mut i = self.pos;
-            while i < chunk.len() {
-                let mut d = chunk[i].wrapping_sub(b'0');
-                if d <= 9 && !after {
-                    if !in_number {
-                        in_number = true;
-                        value = 0;
-                        starts.push(base + i as u64);
-                    }
-                    loop {
-                        value = value * 10 + d as u64;
-                        if value > MAX_INTEGER {
-                            self.pos = i;
-                            return Err(self.error(
-                                ErrorKind::Malformed,
-                                format!("integer in {what} is larger than 2^53"),
-                            ));
-                        }
-                        i += 1;
-                        if i == chunk.len() {
-                            break;
-                        }
-                        d = chunk[i].wrapping_sub(b'0');
-                        if d > 9 {
-                            break;
-                        }
-                    }
-                    if i == chunk.len() {
-                        break;
-                    }
-                }
-                if in_number {
-                    in_number = false;
-                    after = true;
-                    values.push(value);
-                    if values.len() == BATCH {
-                        self.pos = i;
-                        flush(&mut values, &mut starts)?;
-                    }
-                }
-                let b = chunk[i];
-                match b {
-                    b',' if after => after = false,
-                    b' ' | b'\n' | b'\r' | b'\t' => {}
-                    b']' if after => {
-                        self.pos = i + 1;
-                        return flush(&mut values, &mut starts);
-                    }
-                    _ => {
-                        self.pos = i;
-                        let expected = if after {
-                            "',' or ']'"
-                        } else {
-                            "a non-negative integer"
-                        };
-                        return Err(self.error(
-                            ErrorKind::Malformed,
-                            format!("expected {expected} in {what}, found {}", describe_byte(b)),
-                        ));
-                    }
-                }
-                i += 1;
+            let base = self.offset();
+            let range = &self.buf[self.pos..self.len];
+            let carried = (st.expect == Expect::Digit).then_some(st.start);
+            let stop = scan_split(range, base, &mut st, &mut first, &mut second);
+            for (skip, batch) in [(0, &first), (first.len(), &second)] {
+                sink(batch).map_err(|(i, p)| p.at(value_start(range, base, carried, skip + i)))?;
             }
-            self.pos = i;
+            match stop {
+                Stop::End => self.pos = self.len,
+                Stop::Close(i) => {
+                    self.pos += i + 1;
+                    return Ok(());
+                }
+                Stop::Unexpected(i) => {
+                    self.pos += i;
+                    let expected = match st.expect {
+                        Expect::Separator | Expect::Digit => "',' or ']'",
+                        Expect::Integer => "a non-negative integer",
+                    };
+                    let found = describe_byte(self.buf[self.pos]);
+                    return Err(self.error(
+                        ErrorKind::Malformed,
+                        format!("expected {expected} in {what}, found {found}"),
+                    ));
+                }
+                Stop::TooLarge(i) => {
+                    self.pos += i;
+                    return Err(self.error(
+                        ErrorKind::Malformed,
+                        format!("integer in {what} is larger than 2^53"),
+                    ));
+                }
+            }
         }
     }
 }
@@ -501,6 +454,7 @@ fn describe_byte(b: u8) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::integers::MAX_INTEGER;
     use super::*;
 
     fn reader(s: &str) -> Reader<'static, &[u8]> {

@@ -150,8 +150,10 @@ pub struct Snapshot {
     pub node_name: Vec<u32>,
     /// Each node's id, stable across snapshots of one isolate.
     pub node_id: Vec<u32>,
-    /// Each node's own size in bytes.
-    pub self_size: Vec<u64>,
+    /// Each node's own size in bytes, or `u32::MAX` for a size found in `big_sizes`.
+    pub(super) small_size: Vec<u32>,
+    /// Node and size of each node of at least `u32::MAX` bytes, by node.
+    pub(super) big_sizes: Vec<(u32, u64)>,
     /// Edge range start of each node, plus the total at the end.
     pub first_edge: Vec<u32>,
     /// Type index of each edge.
@@ -223,9 +225,35 @@ impl Snapshot {
         self.node_kind(n).is_user_level() && !self.name(n).starts_with("system / ")
     }
 
+    /// Own size of node `n` in bytes.
+    #[inline]
+    pub fn self_size(&self, n: usize) -> u64 {
+        match self.small_size[n] {
+            u32::MAX => {
+                let i = self
+                    .big_sizes
+                    .partition_point(|&(node, _)| (node as usize) < n);
+                self.big_sizes[i].1
+            }
+            size => size as u64,
+        }
+    }
+
+    /// Records the own size of the next node.
+    pub(super) fn push_self_size(&mut self, size: u64) {
+        if size >= u32::MAX as u64 {
+            self.big_sizes.push((self.small_size.len() as u32, size));
+            self.small_size.push(u32::MAX);
+        } else {
+            self.small_size.push(size as u32);
+        }
+    }
+
     /// Sum of all self sizes.
     pub fn total_size(&self) -> u64 {
-        self.self_size.iter().sum()
+        let small: u64 = self.small_size.iter().map(|&s| s as u64).sum();
+        let big: u64 = self.big_sizes.iter().map(|&(_, s)| s).sum();
+        small - self.big_sizes.len() as u64 * u32::MAX as u64 + big
     }
 
     /// The string name of edge `e`, or `None` for numbered edges.

@@ -140,7 +140,7 @@ fn enter(
     let c = classes.of_node[v] as usize;
     let t = &mut totals[c];
     t.0 += 1;
-    t.1 += a.snapshot.self_size[v];
+    t.1 += a.snapshot.self_size(v);
     if open[c] == 0 {
         t.2 += a.retained[v];
     }
@@ -150,8 +150,22 @@ fn enter(
 /// The summary of one analyzed snapshot, with the `top` largest objects.
 pub fn summarize(a: &Analysis, top: usize) -> Summary {
     let snap = &a.snapshot;
-    let classes = ClassIndex::new(snap);
-    let totals = class_totals(a, &classes, |_| true);
+    // The largest objects and their paths on a second core while the classes are totalled.
+    let (classes, totals, largest) = std::thread::scope(|scope| {
+        let largest = scope.spawn(|| {
+            let candidates = (0..snap.node_count()).filter(|&v| snap.is_program_node(v));
+            top_by(candidates, top, |v| a.retained[v])
+                .into_iter()
+                .map(|v| large_object(a, v))
+                .collect::<Vec<_>>()
+        });
+        let classes = ClassIndex::new(snap);
+        let totals = class_totals(a, &classes, |_| true);
+        let largest = largest
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (classes, totals, largest)
+    });
     let mut stats: Vec<ClassStat> = totals
         .into_iter()
         .zip(classes.names)
@@ -168,11 +182,6 @@ pub fn summarize(a: &Analysis, top: usize) -> Summary {
             .then(y.self_size.cmp(&x.self_size))
             .then_with(|| x.name.cmp(&y.name))
     });
-    let candidates = (0..snap.node_count()).filter(|&v| snap.is_program_node(v));
-    let largest = top_by(candidates, top, |v| a.retained[v])
-        .into_iter()
-        .map(|v| large_object(a, v))
-        .collect();
     Summary {
         nodes: snap.node_count() as u64,
         edges: snap.edge_count() as u64,
@@ -188,7 +197,7 @@ pub fn large_object(a: &Analysis, v: usize) -> LargeObject {
     LargeObject {
         name: super::paths::describe_node(snap, v),
         id: snap.node_id[v] as u64,
-        self_size: snap.self_size[v],
+        self_size: snap.self_size(v),
         retained_size: a.retained[v],
         distance: a.tree.distance[v],
         retainer_path: a.tree.describe(snap, v),
@@ -208,7 +217,12 @@ pub fn top_by(
     }
     let mut heap: BinaryHeap<Reverse<(u64, Reverse<usize>)>> = BinaryHeap::with_capacity(k + 1);
     for v in items {
-        heap.push(Reverse((key(v), Reverse(v))));
+        let item = Reverse((key(v), Reverse(v)));
+        // Most items are smaller than the k-th largest so far: no push and pop for them.
+        if heap.len() == k && heap.peek().is_some_and(|least| item >= *least) {
+            continue;
+        }
+        heap.push(item);
         if heap.len() > k {
             heap.pop();
         }
@@ -246,6 +260,19 @@ mod tests {
 "nodes":[9,0,1,0,2, 9,1,3,0,1, 3,2,5,10,1, 3,3,7,20,2, 3,4,9,30,1, 3,4,11,40,1, 2,5,13,50,0],
 "edges":[1,1,5, 5,2,10, 1,1,10, 2,7,15, 2,8,20, 2,9,25, 2,10,30, 6,8,20],
 "strings":["","(GC roots)","global","Map","Session","abc","2","cache","a","b","x"]}"#;
+
+    #[test]
+    fn top_by_matches_a_full_sort() {
+        let mut rng = crate::core::test_rng::Rng(0x70b_5eed);
+        for case in 0..200 {
+            let keys: Vec<u64> = (0..rng.below(60)).map(|_| rng.below(8)).collect();
+            let k = rng.below(12) as usize;
+            let mut sorted: Vec<usize> = (0..keys.len()).collect();
+            sorted.sort_by_key(|&i| (std::cmp::Reverse(keys[i]), i));
+            sorted.truncate(k);
+            assert_eq!(top_by(0..keys.len(), k, |i| keys[i]), sorted, "case {case}");
+        }
+    }
 
     #[test]
     fn classes_retained_sizes_and_paths() {

@@ -23,6 +23,10 @@ fn parse_str(s: &str) -> Result<Snapshot> {
     parse(s.as_bytes(), Some(s.len() as u64), None)
 }
 
+fn sizes(s: &Snapshot) -> Vec<u64> {
+    (0..s.node_count()).map(|n| s.self_size(n)).collect()
+}
+
 fn error(s: &str) -> SnapshotError {
     parse_str(s).expect_err("must not parse")
 }
@@ -32,7 +36,7 @@ fn parses_a_small_snapshot() {
     let s = parse_str(&valid()).unwrap();
     assert_eq!((s.node_count(), s.edge_count()), (5, 6));
     assert_eq!(s.node_id, vec![1, 3, 5, 7, 9]);
-    assert_eq!(s.self_size, vec![0, 0, 10, 20, 30]);
+    assert_eq!(sizes(&s), vec![0, 0, 10, 20, 30]);
     assert_eq!(s.first_edge, vec![0, 2, 3, 5, 5, 6]);
     assert_eq!(s.edge_to, vec![1, 2, 4, 3, 4, 3]);
     assert_eq!(s.class_name(2), "Object");
@@ -74,7 +78,7 @@ fn field_order_comes_from_meta() {
     let s = snapshot_with(&meta, nodes, &edges, STRINGS).replace("[28,3,10,2]", "[20,3,10,2]");
     let s = parse_str(&s).unwrap();
     assert_eq!(s.node_id, vec![1, 3, 5, 7, 9]);
-    assert_eq!(s.self_size, vec![0, 0, 10, 20, 30]);
+    assert_eq!(sizes(&s), vec![0, 0, 10, 20, 30]);
     assert_eq!(s.edge_to, vec![1, 2, 4, 3, 4, 3]);
     assert_eq!(s.location(4).map(|l| l.line), Some(10));
 }
@@ -265,4 +269,29 @@ fn section_order_duplicates_and_garbage() {
     assert!(error(&no_nodes).message.contains("no nodes"));
     let bad_location = text.replace("[28,3,10,2]", "[29,3,10,2]");
     assert!(error(&bad_location).message.contains("location"));
+}
+
+#[test]
+fn node_ordinals_match_division() {
+    let mut rng = crate::core::test_rng::Rng(0x0dd_5eed);
+    for fields in 1..=40u32 {
+        let stride = NodeStride::new(fields);
+        let limit = (u32::MAX / fields * fields) as u64;
+        let edges = [0, 1, fields as u64, limit - 1, limit, limit + fields as u64];
+        let random = (0..2000).map(|_| rng.below(limit + 100));
+        for v in edges.into_iter().chain(random) {
+            let naive = (v < limit && v % fields as u64 == 0).then(|| (v / fields as u64) as u32);
+            assert_eq!(stride.ordinal(v, limit), naive, "{v} / {fields}");
+        }
+    }
+}
+
+#[test]
+fn sizes_past_32_bits() {
+    let nodes = NODES
+        .replace("3,2,5,10,2", "3,2,5,4294967295,2")
+        .replace("5,6,9,30,1", "5,6,9,9007199254740991,1");
+    let s = parse_str(&snapshot_with(META, &nodes, EDGES, STRINGS)).unwrap();
+    assert_eq!(sizes(&s), vec![0, 0, 4294967295, 20, 9007199254740991]);
+    assert_eq!(s.total_size(), 4294967295 + 20 + 9007199254740991);
 }
