@@ -2,59 +2,108 @@
 
 /**
  * The watcher's cost on a real http service: the same server with and without
- * `-r leakproof/register` (at a 1 s interval, ten times the default rate), under the same
- * loopback load, in interleaved passes. Reports throughput and RSS, best pass of each.
+ * `-r leakproof/register` (the defaults a user gets), under the same loopback load, in
+ * interleaved passes. Reports, per variant, the median pass of: requests per second, the
+ * server's CPU time per request (user + system from /proc), RSS, its private anonymous
+ * part (RssAnon; the rest of RSS is shared, reclaimable pages of node's and the addon's
+ * code). Both differences are small beside the noise of a
+ * shared 2-core machine, so the watcher's own work is also measured directly: the CPU time
+ * of its Rust thread (/proc/PID/task) and of the full GCs it forced (its `sample` events,
+ * through LEAKPROOF_LOG), as a share of the server's CPU time.
  */
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
+const os = require('node:os')
 const path = require('node:path')
 const { drive } = require('./load')
 
-const PASSES = Number(process.env.BENCH_PASSES) || 3
-const DURATION_MS = 8000
+const PASSES = Number(process.env.BENCH_PASSES) || 5
+const DURATION_MS = Number(process.env.BENCH_OVERHEAD_MS) || 20_000
 const root = path.join(__dirname, '..')
+const TICKS_PER_SECOND = 100 // USER_HZ on Linux
 
-function statusKb(pid, field) {
+function statusBytes(pid, field) {
   const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'))
   return m ? Number(m[1]) * 1024 : NaN
 }
 
-async function runServer(watched) {
-  const args = [...(watched ? ['-r', path.join(root, 'register.js')] : []), path.join(__dirname, 'fixtures', 'server.js')]
-  const child = spawn(process.execPath, args, {
-    env: { ...process.env, LEAKPROOF_INTERVAL_MS: '1000', LEAKPROOF_WARMUP_MS: '1000' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const port = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d).trim()))))
-  await drive({ port, durationMs: 1000 }) // warm-up
-  const load = await drive({ port, durationMs: DURATION_MS })
-  const rss = statusKb(child.pid, 'VmRSS')
-  const peak = statusKb(child.pid, 'VmHWM')
-  child.kill()
-  await new Promise((resolve) => child.once('exit', resolve))
-  return { perSecond: load.perSecond, rss, peak }
+/** User + system CPU seconds used by a process (`/proc/PID/stat`) or one of its threads. */
+function cpuSeconds(statPath) {
+  const stat = fs.readFileSync(statPath, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND
 }
 
+/** CPU seconds of the watcher's Rust thread in process `pid` (0 when there is none). */
+function watcherThreadCpu(pid) {
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    const dir = `/proc/${pid}/task/${tid}`
+    if (fs.readFileSync(`${dir}/comm`, 'utf8').startsWith('leakproof')) return cpuSeconds(`${dir}/stat`)
+  }
+  return 0
+}
+
+async function runServer(watched) {
+  const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-overhead-')), 'events.jsonl')
+  const args = [...(watched ? ['-r', path.join(root, 'register.js')] : []), path.join(__dirname, 'fixtures', 'server.js')]
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LEAKPROOF_LOG: log } })
+  const port = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d).trim()))))
+  await drive({ port, durationMs: 2000 }) // JIT warm-up
+  const measuredFrom = Date.now()
+  const cpuBefore = cpuSeconds(`/proc/${child.pid}/stat`)
+  const threadBefore = watcherThreadCpu(child.pid)
+  const load = await drive({ port, durationMs: DURATION_MS })
+  const cpu = cpuSeconds(`/proc/${child.pid}/stat`) - cpuBefore
+  const threadCpu = watcherThreadCpu(child.pid) - threadBefore
+  const result = {
+    perSecond: load.perSecond,
+    cpuMicrosPerRequest: (cpu / load.requests) * 1e6,
+    rss: statusBytes(child.pid, 'VmRSS'),
+    anon: statusBytes(child.pid, 'RssAnon'),
+    watcherShare: 0,
+    forcedGcs: 0,
+  }
+  child.kill()
+  await new Promise((resolve) => child.once('exit', resolve))
+  const events = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []
+  fs.rmSync(path.dirname(log), { recursive: true, force: true })
+  if (watched) {
+    const samples = events.filter((e) => e.type === 'sample' && e.time >= measuredFrom)
+    const forcedGcSeconds = samples.reduce((sum, e) => sum + e.gcDurationMs, 0) / 1000
+    result.forcedGcs = samples.filter((e) => e.forcedGc).length
+    result.watcherShare = (threadCpu + forcedGcSeconds) / cpu
+  }
+  return result
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+
 async function main() {
-  const best = { off: null, on: null }
+  const passes = { off: [], on: [] }
   for (let pass = 0; pass < PASSES; pass++) {
-    for (const variant of ['off', 'on']) {
-      const r = await runServer(variant === 'on')
-      const b = best[variant]
-      best[variant] = b === null ? r : { perSecond: Math.max(b.perSecond, r.perSecond), rss: Math.min(b.rss, r.rss), peak: Math.min(b.peak, r.peak) }
+    for (const variant of pass % 2 === 0 ? ['off', 'on'] : ['on', 'off']) {
+      passes[variant].push(await runServer(variant === 'on'))
     }
   }
+  const summarize = (list) => Object.fromEntries(Object.keys(list[0]).map((k) => [k, median(list.map((r) => r[k]))]))
+  const off = summarize(passes.off)
+  const on = summarize(passes.on)
   const mb = (b) => (b / 1048576).toFixed(1)
-  const table = [
-    { server: 'plain', 'req/s': best.off.perSecond.toFixed(0), 'RSS MB': mb(best.off.rss), 'peak RSS MB': mb(best.off.peak) },
-    { server: 'with watcher (1 s interval)', 'req/s': best.on.perSecond.toFixed(0), 'RSS MB': mb(best.on.rss), 'peak RSS MB': mb(best.on.peak) },
-  ]
+  const row = (name, r) => ({ server: name, 'req/s': r.perSecond.toFixed(0), 'CPU µs/req': r.cpuMicrosPerRequest.toFixed(1), 'RSS MB': mb(r.rss), 'anon RSS MB': mb(r.anon), 'watcher thread + forced GCs, share of CPU': `${(r.watcherShare * 100).toFixed(3)}%`, 'forced GCs': r.forcedGcs })
+  const table = [row('plain', off), row('with -r leakproof/register', on)]
   console.table(table)
   const summary = {
-    throughputChange: best.on.perSecond / best.off.perSecond - 1,
-    rssDeltaMB: (best.on.rss - best.off.rss) / 1048576,
+    passes: PASSES,
+    seconds: DURATION_MS / 1000,
+    throughputChange: on.perSecond / off.perSecond - 1,
+    cpuPerRequestChange: on.cpuMicrosPerRequest / off.cpuMicrosPerRequest - 1,
+    rssDeltaMB: (on.rss - off.rss) / 1048576,
+    anonDeltaMB: (on.anon - off.anon) / 1048576,
+    watcherShare: on.watcherShare,
+    allPasses: passes,
   }
-  console.log(`throughput ${(summary.throughputChange * 100).toFixed(2)}%, RSS ${summary.rssDeltaMB.toFixed(2)} MB`)
+  const pct = (x) => `${(x * 100).toFixed(2)}%`
+  console.log(`throughput ${pct(summary.throughputChange)}, CPU per request ${pct(summary.cpuPerRequestChange)}, RSS ${summary.rssDeltaMB.toFixed(2)} MB, anon RSS ${summary.anonDeltaMB.toFixed(2)} MB, watcher's own work ${pct(summary.watcherShare)} of the server's CPU`)
   return { table, summary }
 }
 
