@@ -5,13 +5,13 @@ const fs = require('node:fs')
 const path = require('node:path')
 const v8 = require('node:v8')
 const vm = require('node:vm')
-const { PerformanceObserver, constants: perfConstants } = require('node:perf_hooks')
 const { threadId } = require('node:worker_threads')
 const { NativeWatcher } = require('../binding.js')
 const errors = require('./errors')
 const { SnapshotStore } = require('./snapshots')
 const { SiteProfiler, growingSites } = require('./sites')
 const { mapsFilling } = require('./registry')
+const { FullGcSentinel } = require('./full-gc-sentinel')
 
 const MiB = 1024 * 1024
 
@@ -45,7 +45,6 @@ const DEFAULTS = Object.freeze({
   top: 5,
 })
 
-const GC_MAJOR = perfConstants.NODE_PERFORMANCE_GC_MAJOR
 /** Sampling windows tried before a `sites` event says that no site grew. */
 const SITES_ATTEMPTS = 3
 
@@ -117,12 +116,13 @@ function watch(options) {
 class Watcher extends EventEmitter {
   #options
   #native
-  #observer
+  #fullGcs
   #timer
   #gc = null
   #gcCostMs = 0 // forced GC time not yet paid back by the budget
   #forcedGcs = 0
   #majorGcsSeen = 0
+  #justForced = false // a full GC was forced this interval: the sentinel's news of it is old
   #intervalMin = null // lowest { heap, external } seen after a major GC this interval
   #heapAboveThreshold = false
   #fillingSince = null // when BoundedMaps started filling, while they still are
@@ -166,8 +166,7 @@ class Watcher extends EventEmitter {
       })
       if (o.nearHeapLimit) this.nearHeapLimit = armNearHeapLimit()
     }
-    this.#observer = new PerformanceObserver((list) => this.#onGcEntries(list.getEntries()))
-    this.#observer.observe({ entryTypes: ['gc'] })
+    this.#fullGcs = new FullGcSentinel(() => this.#onFullGc())
     this.#timer = setInterval(() => this.#tick(), o.intervalMs)
     this.#timer.unref()
   }
@@ -187,7 +186,7 @@ class Watcher extends EventEmitter {
     if (this.#stopped) return
     this.#stopped = true
     clearInterval(this.#timer)
-    this.#observer.disconnect()
+    this.#fullGcs.stop()
     this.#native.stop()
     if (this.#sites !== null) this.#sites.stop()
     if (current === this) current = null
@@ -204,14 +203,14 @@ class Watcher extends EventEmitter {
     this.emit(type, event)
   }
 
-  #onGcEntries(entries) {
+  #onFullGc() {
     if (this.#stopped) return
-    for (const entry of entries) {
-      const kind = entry.detail?.kind ?? entry.kind
-      if (kind !== GC_MAJOR) continue
-      this.#majorGcsSeen++
-      this.#noteFloor()
+    if (this.#justForced) {
+      this.#justForced = false
+      return
     }
+    this.#majorGcsSeen++
+    this.#noteFloor()
   }
 
   /** Keeps the lowest heap and external seen after major GCs in this interval. */
@@ -230,6 +229,8 @@ class Watcher extends EventEmitter {
     if (this.#stopped) return
     let forced = false
     let gcMs = 0
+    this.#justForced = false
+    this.#fullGcs.aged()
     // No major GC this interval (a slow leak may not cause one for minutes): ask for a
     // full GC ourselves, within the budget, for a clean floor.
     if (this.#intervalMin === null && this.#gc !== null) {
@@ -241,6 +242,7 @@ class Watcher extends EventEmitter {
         this.#gcCostMs += gcMs
         this.#forcedGcs++
         forced = true
+        this.#justForced = true
         this.#noteFloor()
       }
     }
