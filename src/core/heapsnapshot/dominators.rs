@@ -7,6 +7,7 @@
 //! index order. The attachments are virtual edges from the root, reported in `attached`.
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 const NONE: u32 = u32::MAX;
 
@@ -43,8 +44,9 @@ impl Dominators {
     }
 }
 
-/// Computes the dominator tree of `g` from `root`.
-pub fn dominators(g: &impl FlowGraph, root: usize) -> Dominators {
+/// Computes the dominator tree of `g` from `root`. The predecessor lists are counted and filled
+/// on a second core (counted during the depth-first search, filled half by each core).
+pub fn dominators(g: &(impl FlowGraph + Sync), root: usize) -> Dominators {
     let n = g.node_count();
     // Preorder numbers are 1-based in `num` (0: not visited), 0-based everywhere else.
     let mut num = vec![0u32; n];
@@ -90,15 +92,29 @@ pub fn dominators(g: &impl FlowGraph, root: usize) -> Dominators {
             }
         };
 
-    // Predecessor lists: those of node `t` will be `preds[first[t + 1]..first[t + 2]]`,
-    // as preorder numbers. Counted into `first[t + 1]` first.
-    let mut first = vec![0u32; n + 2];
-    for_each_edge(g, |_, t| first[t + 1] += 1);
-
-    dfs(root, &mut num, &mut order, &mut parent);
+    // Predecessor lists: those of node `t` will be `preds[first[t + 1]..first[t + 2]]`, as
+    // preorder numbers. They are filled on two cores, the edges of the nodes before `mid` by
+    // one thread and the rest by the other, so each list has two parts: the edges before
+    // `mid` are counted into `low[t + 1]`, the others into `first[t + 1]`, on the second core
+    // while this one runs the depth-first search from the root.
+    let total = if n > 0 { g.edge_range(n - 1).end } else { 0 };
+    let mid = first_node_from(g, total / 2);
+    let (mut first, mut low) = std::thread::scope(|scope| {
+        let counts = scope.spawn(|| {
+            let mut low = vec![0u32; n + 2];
+            let mut first = vec![0u32; n + 2];
+            for_each_edge(g, 0..mid, |_, t| low[t + 1] += 1);
+            for_each_edge(g, mid..n, |_, t| first[t + 1] += 1);
+            (first, low)
+        });
+        dfs(root, &mut num, &mut order, &mut parent);
+        counts
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    });
     if order.len() < n {
         for v in 0..n {
-            if num[v] == 0 && first[v + 1] == 0 {
+            if num[v] == 0 && first[v + 1] == 0 && low[v + 1] == 0 {
                 attached.push(v as u32);
                 dfs(v, &mut num, &mut order, &mut parent);
             }
@@ -111,17 +127,25 @@ pub fn dominators(g: &impl FlowGraph, root: usize) -> Dominators {
         }
     }
 
-    // The counts summed into ends; each end moves down to its start as the list is filled.
-    for i in 1..first.len() {
-        first[i] += first[i - 1];
+    // The counts summed into ends. Each part is filled from its end down: the later part
+    // from the list's end (kept in `first`), the earlier one from where the later will stop
+    // (kept in `low`), so that `low` ends up holding the list starts.
+    let mut end = 0;
+    for i in 0..first.len() {
+        end += first[i] + low[i];
+        low[i] = end - first[i];
+        first[i] = end;
     }
-    let mut preds = vec![0u32; first[n + 1] as usize];
-    for_each_edge(g, |v, t| {
-        let end = &mut first[t + 1];
-        *end -= 1;
-        preds[*end as usize] = num[v] - 1;
+    // Atomic only so that both threads may store into it (relaxed: plain stores on x86).
+    let preds: Vec<AtomicU32> = std::iter::repeat_with(|| AtomicU32::new(0))
+        .take(end as usize)
+        .collect();
+    std::thread::scope(|scope| {
+        scope.spawn(|| fill_preds(g, mid..n, &mut first, &num, &preds));
+        fill_preds(g, 0..mid, &mut low, &num, &preds);
     });
-    drop(num);
+    drop((num, first));
+    let first = low;
 
     // Semi-dominators, by preorder number; `label` holds the least semi on the compressed path.
     // An attached node's parent is the root, so its semi-dominator is the root.
@@ -132,7 +156,8 @@ pub fn dominators(g: &impl FlowGraph, root: usize) -> Dominators {
     for w in (1..n).rev() {
         let mut s = parent[w];
         let node = order[w] as usize;
-        for &v in &preds[first[node + 1] as usize..first[node + 2] as usize] {
+        for v in &preds[first[node + 1] as usize..first[node + 2] as usize] {
+            let v = v.load(Ordering::Relaxed);
             let candidate = if v as usize <= w {
                 v
             } else {
@@ -171,16 +196,46 @@ pub fn dominators(g: &impl FlowGraph, root: usize) -> Dominators {
     }
 }
 
-/// Calls `f(v, t)` for every taking-part edge `v -> t`.
+/// Calls `f(v, t)` for every taking-part edge `v -> t` from the nodes in `sources`.
 #[inline(always)]
-fn for_each_edge(g: &impl FlowGraph, mut f: impl FnMut(usize, usize)) {
-    for v in 0..g.node_count() {
+fn for_each_edge(g: &impl FlowGraph, sources: Range<usize>, mut f: impl FnMut(usize, usize)) {
+    for v in sources {
         for e in g.edge_range(v) {
             if let Some(t) = g.target(e) {
                 f(v, t);
             }
         }
     }
+}
+
+/// The first node whose edges start at or after edge `e` (the node count if none does).
+fn first_node_from(g: &impl FlowGraph, e: usize) -> usize {
+    let (mut lo, mut hi) = (0, g.node_count());
+    while lo < hi {
+        let m = lo + (hi - lo) / 2;
+        if g.edge_range(m).start < e {
+            lo = m + 1;
+        } else {
+            hi = m;
+        }
+    }
+    lo
+}
+
+/// Stores the preorder numbers of the sources of the edges from `sources` into their targets'
+/// lists, moving each target's `end` down as it goes.
+fn fill_preds(
+    g: &impl FlowGraph,
+    sources: Range<usize>,
+    ends: &mut [u32],
+    num: &[u32],
+    preds: &[AtomicU32],
+) {
+    for_each_edge(g, sources, |v, t| {
+        let end = &mut ends[t + 1];
+        *end -= 1;
+        preds[*end as usize].store(num[v] - 1, Ordering::Relaxed);
+    });
 }
 
 /// The least semi-dominator on the forest path from `v` up to its tree's root (excluded),
