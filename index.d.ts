@@ -228,6 +228,8 @@ export interface WatchOptions {
   forceGc?: boolean
   /** Share of wall time forced GCs may take, in (0, 1). @default 0.01 */
   gcBudget?: number
+  /** A full GC is requested only when none has run for this many ms. @default 60000 */
+  forceGcAfterMs?: number
   /** `threshold` event when the heap floor passes this share of the heap limit. @default 0.85 */
   heapThreshold?: number
   /** `threshold` event when RSS passes this share of the container limit. @default 0.9 */

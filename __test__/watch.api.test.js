@@ -14,6 +14,9 @@ test('bad options are refused with the option named', () => {
     [{ intervalMs: 0 }, RangeError, /intervalMs/],
     [{ intervalMs: '5' }, TypeError, /intervalMs/],
     [{ warmupMs: -1 }, RangeError, /warmupMs/],
+    [{ forceGcAfterMs: -1 }, RangeError, /forceGcAfterMs/],
+    [{ forceGcAfterMs: Infinity }, RangeError, /forceGcAfterMs/],
+    [{ forceGcAfterMs: '60000' }, TypeError, /forceGcAfterMs/],
     [{ confidence: 1 }, RangeError, /confidence/],
     [{ confidence: 0 }, RangeError, /confidence/],
     [{ heapThreshold: 1.5 }, RangeError, /heapThreshold/],
@@ -54,7 +57,7 @@ test('the watcher takes floors (forcing a GC when none ran) and stop() leaves no
     const ourThreads = () => process.platform !== 'linux' ? 0 : fs.readdirSync('/proc/self/task')
       .filter((t) => fs.readFileSync('/proc/self/task/' + t + '/comm', 'utf8').startsWith('leakproof')).length
     const before = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap')
-    const w = watch({ intervalMs: 30, gcBudget: 0.9, sites: false })
+    const w = watch({ intervalMs: 30, gcBudget: 0.9, forceGcAfterMs: 0, sites: false })
     let threadsWhileRunning
     const samples = []
     w.on('sample', (s) => samples.push(s))
@@ -163,7 +166,7 @@ test('a heap threshold fires once per crossing, and writes a snapshot when a dir
   const dir = require('node:fs').mkdtempSync(path.join(require('node:os').tmpdir(), 'leakproof-threshold-'))
   const out = execFileSync(process.execPath, ['-e', `
     const { watch } = require('.')
-    const w = watch({ intervalMs: 30, gcBudget: 0.9, heapThreshold: 0.0001, sites: false, dir: ${JSON.stringify(dir)}, nearHeapLimit: false })
+    const w = watch({ intervalMs: 30, gcBudget: 0.9, forceGcAfterMs: 0, heapThreshold: 0.0001, sites: false, dir: ${JSON.stringify(dir)}, nearHeapLimit: false })
     const seen = []
     for (const type of ['threshold', 'snapshot', 'snapshot-skipped']) w.on(type, (e) => seen.push(e))
     const keep = setInterval(() => {}, 1000)

@@ -5,9 +5,11 @@
  * workloads, each a real http service under loopback load (bench/fixtures/scenario.js).
  * For each: how long after the leak began leakproof first reports it with the right kind,
  * and the memwatch rule (5 consecutive growing full-GC floors, from @airbnb/node-memwatch
- * `stats` events) first fires; and every false alarm of either. Both watch the same process.
+ * `stats` events) first fires; and every false alarm of either. Each watches its own copy
+ * of the service, both running at once under the same conditions.
  */
-const { execFileSync } = require('node:child_process')
+const { execFile } = require('node:child_process')
+const { promisify } = require('node:util')
 const path = require('node:path')
 
 const DURATION_MS = Number(process.env.BENCH_DETECT_MS) || 60_000
@@ -44,15 +46,20 @@ function memwatchRule(records) {
 
 const seconds = (ms) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`)
 
-function main() {
+/** Runs one scenario watched by `who`; resolves to its JSON records. */
+async function runScenario(name, who) {
+  const { stdout } = await promisify(execFile)(process.execPath, [path.join(__dirname, 'fixtures', 'scenario.js'), name, String(DURATION_MS), who], {
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+    timeout: DURATION_MS + 60_000,
+  })
+  return stdout.trim().split('\n').map((l) => JSON.parse(l))
+}
+
+async function main() {
   const rows = []
   for (const [name, expected, onset = 0] of SCENARIOS) {
-    const out = execFileSync(process.execPath, [path.join(__dirname, 'fixtures', 'scenario.js'), name, String(DURATION_MS)], {
-      encoding: 'utf8',
-      maxBuffer: 256 * 1024 * 1024,
-      timeout: DURATION_MS + 60_000,
-    })
-    const records = out.trim().split('\n').map((l) => JSON.parse(l))
+    const records = (await Promise.all([runScenario(name, 'leakproof'), runScenario(name, 'memwatch')])).flat()
     const ours = records.filter((r) => r.who === 'leakproof')
     const gcs = records.filter((r) => r.who === 'memwatch')
     const rule = memwatchRule(gcs)

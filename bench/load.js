@@ -4,7 +4,7 @@
  * A closed-loop http load generator for loopback benchmarks and the demo: `connections`
  * keep-alive clients each send one request after another to 127.0.0.1 until `durationMs`
  * passes or `until()` says so. `progress.requests` counts responses as they come.
- * @returns {Promise<{ requests: number, seconds: number, perSecond: number }>}
+ * @returns {Promise<{ requests: number, seconds: number, perSecond: number, resets: number }>}
  */
 const http = require('node:http')
 
@@ -14,13 +14,22 @@ async function drive({ port, path = '/', durationMs = Infinity, until = () => fa
   const deadline = started + durationMs
   let requests = 0
   progress.requests = 0
+  let resets = 0
   const client = async () => {
     while (Date.now() < deadline && !until()) {
-      await new Promise((resolve, reject) => {
-        http
-          .get({ host: '127.0.0.1', port, path, agent }, (res) => res.resume().on('end', resolve))
-          .on('error', reject)
-      })
+      try {
+        await new Promise((resolve, reject) => {
+          http
+            .get({ host: '127.0.0.1', port, path, agent }, (res) => res.resume().on('end', resolve))
+            .on('error', reject)
+        })
+      } catch (err) {
+        // A keep-alive socket the server closed just as a request went out (after a long
+        // pause, such as a heap snapshot): a real client retries. Anything else ends the run.
+        if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') throw err
+        resets++
+        continue
+      }
       requests++
       progress.requests = requests
     }
@@ -28,7 +37,7 @@ async function drive({ port, path = '/', durationMs = Infinity, until = () => fa
   await Promise.all(Array.from({ length: connections }, client))
   agent.destroy()
   const seconds = (Date.now() - started) / 1000
-  return { requests, seconds, perSecond: requests / seconds }
+  return { requests, seconds, perSecond: requests / seconds, resets }
 }
 
 module.exports = { drive }

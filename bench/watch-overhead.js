@@ -2,14 +2,15 @@
 
 /**
  * The watcher's cost on a real http service: the same server with and without
- * `-r leakproof/register` (the defaults a user gets), under the same loopback load, in
- * interleaved passes. Reports, per variant, the median pass of: requests per second, the
- * server's CPU time per request (user + system from /proc), RSS, its private anonymous
- * part (RssAnon; the rest of RSS is shared, reclaimable pages of node's and the addon's
- * code). Both differences are small beside the noise of a
- * shared 2-core machine, so the watcher's own work is also measured directly: the CPU time
- * of its Rust thread (/proc/PID/task) and of the full GCs it forced (its `sample` events,
- * through LEAKPROOF_LOG), as a share of the server's CPU time.
+ * `-r leakproof/register` (the defaults a user gets), both running at once under the same
+ * loopback load from this process, so that whatever else the machine does slows both
+ * alike (run one after the other, identical servers here differ by 15-30% between
+ * passes). Reports, per variant, the median pass of: requests per second, the server's
+ * CPU time per request (user + system from /proc), RSS and its private anonymous part
+ * (RssAnon; the rest of RSS is shared, reclaimable pages of node's and the addon's code).
+ * The watcher's own work is also measured directly: the CPU time of its Rust thread
+ * (/proc/PID/task/TID/schedstat, in ns) and of the full GCs it forced (its `sample`
+ * events, through LEAKPROOF_LOG), as a share of the server's CPU time.
  */
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
@@ -27,9 +28,9 @@ function statusBytes(pid, field) {
   return m ? Number(m[1]) * 1024 : NaN
 }
 
-/** User + system CPU seconds used by a process (`/proc/PID/stat`) or one of its threads. */
-function cpuSeconds(statPath) {
-  const stat = fs.readFileSync(statPath, 'utf8')
+/** User + system CPU seconds used by process `pid`. */
+function cpuSeconds(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND
 }
@@ -38,22 +39,29 @@ function cpuSeconds(statPath) {
 function watcherThreadCpu(pid) {
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
     const dir = `/proc/${pid}/task/${tid}`
-    if (fs.readFileSync(`${dir}/comm`, 'utf8').startsWith('leakproof')) return cpuSeconds(`${dir}/stat`)
+    if (fs.readFileSync(`${dir}/comm`, 'utf8').startsWith('leakproof')) {
+      return Number(fs.readFileSync(`${dir}/schedstat`, 'utf8').split(' ')[0]) / 1e9
+    }
   }
   return 0
 }
 
-async function runServer(watched) {
+/** Starts the server, with the preload when `watched`; resolves once it listens. */
+async function startServer(watched) {
   const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-overhead-')), 'events.jsonl')
   const args = [...(watched ? ['-r', path.join(root, 'register.js')] : []), path.join(__dirname, 'fixtures', 'server.js')]
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LEAKPROOF_LOG: log } })
   const port = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d).trim()))))
-  await drive({ port, durationMs: 2000 }) // JIT warm-up
-  const measuredFrom = Date.now()
-  const cpuBefore = cpuSeconds(`/proc/${child.pid}/stat`)
+  return { watched, child, port, log }
+}
+
+/** Drives `server` for the measured time and returns its figures; stops it. */
+async function measure(server, measuredFrom) {
+  const { child } = server
+  const cpuBefore = cpuSeconds(child.pid)
   const threadBefore = watcherThreadCpu(child.pid)
-  const load = await drive({ port, durationMs: DURATION_MS })
-  const cpu = cpuSeconds(`/proc/${child.pid}/stat`) - cpuBefore
+  const load = await drive({ port: server.port, durationMs: DURATION_MS })
+  const cpu = cpuSeconds(child.pid) - cpuBefore
   const threadCpu = watcherThreadCpu(child.pid) - threadBefore
   const result = {
     perSecond: load.perSecond,
@@ -65,9 +73,10 @@ async function runServer(watched) {
   }
   child.kill()
   await new Promise((resolve) => child.once('exit', resolve))
+  const { log } = server
   const events = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []
   fs.rmSync(path.dirname(log), { recursive: true, force: true })
-  if (watched) {
+  if (server.watched) {
     const samples = events.filter((e) => e.type === 'sample' && e.time >= measuredFrom)
     const forcedGcSeconds = samples.reduce((sum, e) => sum + e.gcDurationMs, 0) / 1000
     result.forcedGcs = samples.filter((e) => e.forcedGc).length
@@ -76,20 +85,29 @@ async function runServer(watched) {
   return result
 }
 
+/** One pass: both servers at once, warmed up, then measured over the same seconds. */
+async function runPass() {
+  const servers = await Promise.all([startServer(false), startServer(true)])
+  await Promise.all(servers.map((s) => drive({ port: s.port, durationMs: 2000 }))) // JIT warm-up
+  const measuredFrom = Date.now()
+  const [off, on] = await Promise.all(servers.map((s) => measure(s, measuredFrom)))
+  return { off, on }
+}
+
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
 
 async function main() {
   const passes = { off: [], on: [] }
   for (let pass = 0; pass < PASSES; pass++) {
-    for (const variant of pass % 2 === 0 ? ['off', 'on'] : ['on', 'off']) {
-      passes[variant].push(await runServer(variant === 'on'))
-    }
+    const { off, on } = await runPass()
+    passes.off.push(off)
+    passes.on.push(on)
   }
   const summarize = (list) => Object.fromEntries(Object.keys(list[0]).map((k) => [k, median(list.map((r) => r[k]))]))
   const off = summarize(passes.off)
   const on = summarize(passes.on)
   const mb = (b) => (b / 1048576).toFixed(1)
-  const row = (name, r) => ({ server: name, 'req/s': r.perSecond.toFixed(0), 'CPU µs/req': r.cpuMicrosPerRequest.toFixed(1), 'RSS MB': mb(r.rss), 'anon RSS MB': mb(r.anon), 'watcher thread + forced GCs, share of CPU': `${(r.watcherShare * 100).toFixed(3)}%`, 'forced GCs': r.forcedGcs })
+  const row = (name, r) => ({ server: name, 'req/s': r.perSecond.toFixed(0), 'CPU µs/req': r.cpuMicrosPerRequest.toFixed(1), 'RSS MB': mb(r.rss), 'anon RSS MB': mb(r.anon), 'watcher thread + forced GCs, share of CPU': `${(r.watcherShare * 100).toFixed(4)}%`, 'forced GCs': r.forcedGcs })
   const table = [row('plain', off), row('with -r leakproof/register', on)]
   console.table(table)
   const summary = {

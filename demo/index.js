@@ -80,6 +80,7 @@ async function main() {
     warmupMs: 3000,
     minDurationMs: 5000,
     gcBudget: 0.1,
+    forceGcAfterMs: 3000,
     dir,
     cooldownMs: 0,
     followUpGrowthBytes: 24 * MB,

@@ -19,6 +19,7 @@ const ENV = {
   LEAKPROOF_CONFIDENCE: ['confidence', 'number'],
   LEAKPROOF_FORCE_GC: ['forceGc', 'boolean'],
   LEAKPROOF_GC_BUDGET: ['gcBudget', 'number'],
+  LEAKPROOF_FORCE_GC_AFTER_MS: ['forceGcAfterMs', 'number'],
   LEAKPROOF_HEAP_THRESHOLD: ['heapThreshold', 'number'],
   LEAKPROOF_RSS_THRESHOLD: ['rssThreshold', 'number'],
   LEAKPROOF_MAX_SNAPSHOTS: ['maxSnapshots', 'number'],

@@ -84,11 +84,12 @@ class SnapshotStore {
   /**
    * Writes one snapshot unless it would be unsafe.
    * @param {string} reason why (e.g. `'leak'`, `'threshold'`, `'follow-up'`), recorded in the result.
-   * @param {{ heapUsed: number, keep?: string[] }} context `keep`: files not to delete for room.
+   * @param {{ heapUsed: number, keep?: string[], onWrite?: () => void }} context `keep`: files
+   *   not to delete for room; `onWrite`: called just before V8 starts writing.
    * @returns {Promise<{ path: string, bytes: number, durationMs: number, reason: string }
    *   | { skipped: string, reason: string, detail?: string }>}
    */
-  async capture(reason, { heapUsed, keep = [] }) {
+  async capture(reason, { heapUsed, keep = [], onWrite = () => {} }) {
     const skip = (why, detail) => ({ skipped: why, reason, ...(detail === undefined ? {} : { detail }) })
     const now = Date.now()
     if (now - this.#lastWriteAt < this.#cooldownMs) {
@@ -124,6 +125,7 @@ class SnapshotStore {
     const tempPath = path.join(this.#dir, `.${name}.tmp`)
     const started = performance.now()
     let bytes
+    onWrite()
     try {
       // Create the file private before V8 writes into it.
       fs.closeSync(fs.openSync(tempPath, 'wx', 0o600))

@@ -27,6 +27,7 @@ const DEFAULTS = Object.freeze({
   confidence: 0.999,
   forceGc: true,
   gcBudget: 0.01,
+  forceGcAfterMs: 60_000,
   heapThreshold: 0.85,
   rssThreshold: 0.9,
   snapshots: 'auto',
@@ -57,7 +58,7 @@ function resolveOptions(options = {}) {
     errors.checkPositiveFinite(`options.${key}`, o[key])
   }
   for (const key of ['window', 'minPoints', 'maxSnapshots', 'top']) errors.checkPositiveInteger(`options.${key}`, o[key])
-  for (const key of ['warmupMs', 'cooldownMs']) {
+  for (const key of ['warmupMs', 'cooldownMs', 'forceGcAfterMs']) {
     if (typeof o[key] !== 'number') throw errors.invalidOptionType(`options.${key}`, 'a number >= 0', o[key])
     if (!(o[key] >= 0) || o[key] === Infinity) throw errors.invalidOptionRange(`options.${key}`, 'a finite number >= 0', o[key])
   }
@@ -123,6 +124,7 @@ class Watcher extends EventEmitter {
   #forcedGcs = 0
   #majorGcsSeen = 0
   #justForced = false // a full GC was forced this interval: the sentinel's news of it is old
+  #lastFullGcAt = Date.now()
   #intervalMin = null // lowest { heap, external } seen after a major GC this interval
   #heapAboveThreshold = false
   #fillingSince = null // when BoundedMaps started filling, while they still are
@@ -210,6 +212,7 @@ class Watcher extends EventEmitter {
       return
     }
     this.#majorGcsSeen++
+    this.#lastFullGcAt = Date.now()
     this.#noteFloor()
   }
 
@@ -231,9 +234,12 @@ class Watcher extends EventEmitter {
     let gcMs = 0
     this.#justForced = false
     this.#fullGcs.aged()
-    // No major GC this interval (a slow leak may not cause one for minutes): ask for a
-    // full GC ourselves, within the budget, for a clean floor.
-    if (this.#intervalMin === null && this.#gc !== null) {
+    // No full GC for forceGcAfterMs (a slow leak may not cause one for minutes): ask for
+    // one ourselves, within the budget, for a clean floor. Rarely: in a busy server a full
+    // GC costs many times its pause in CPU (marking threads, sweeping, the heap warming up
+    // again): forced every 10 s, it took 8% of a small http server's CPU.
+    const dueForGc = Date.now() - this.#lastFullGcAt >= this.#options.forceGcAfterMs
+    if (this.#intervalMin === null && this.#gc !== null && dueForGc) {
       this.#gcCostMs = Math.max(0, this.#gcCostMs - this.#options.gcBudget * this.#options.intervalMs)
       if (this.#gcCostMs === 0) {
         const t0 = performance.now()
@@ -243,6 +249,7 @@ class Watcher extends EventEmitter {
         this.#forcedGcs++
         forced = true
         this.#justForced = true
+        this.#lastFullGcAt = Date.now()
         this.#noteFloor()
       }
     }
@@ -301,12 +308,17 @@ class Watcher extends EventEmitter {
     if (this.#store === null || this.#capturing || this.#stopped) return
     if (reason === 'follow-up' && this.#baseline?.followedUp) return
     this.#capturing = true
+    // Writing a snapshot takes several times the heap in native memory, and the allocator
+    // keeps some of it: no native floors while it writes, and those from before no longer
+    // compare with those after.
+    let wrote = false
+    const onWrite = () => {
+      wrote = true
+      this.#native.pauseNative()
+    }
     try {
       const keep = this.#baseline === null ? [] : [this.#baseline.path]
-      const result = await this.#store.capture(reason, { heapUsed, keep })
-      // Writing a snapshot takes several times the heap in native memory, and the
-      // allocator keeps some of it: native floors from before no longer compare.
-      if (!('skipped' in result) || result.skipped === 'write-failed') this.#native.resetNative()
+      const result = await this.#store.capture(reason, { heapUsed, keep, onWrite })
       if ('skipped' in result) {
         this.#event('snapshot-skipped', result)
         return
@@ -321,6 +333,7 @@ class Watcher extends EventEmitter {
     } catch (err) {
       this.#event('error', { error: err.message, during: 'snapshot' })
     } finally {
+      if (wrote) this.#native.resetNative()
       this.#capturing = false
     }
   }

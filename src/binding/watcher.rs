@@ -123,6 +123,16 @@ impl NativeWatcher {
         Ok(())
     }
 
+    /// Takes no native floors until `resetNative()` (the process is about to move RSS
+    /// itself, e.g. by writing a heap snapshot).
+    #[napi]
+    pub fn pause_native(&self) -> Result<()> {
+        if let Some(w) = self.inner.lock().map_err(|_| poisoned())?.as_ref() {
+            w.pause_native();
+        }
+        Ok(())
+    }
+
     /// Starts the native series afresh (after the process itself moved RSS, e.g. by
     /// writing a heap snapshot).
     #[napi]

@@ -61,6 +61,7 @@ enum Message {
         heap_physical: f64,
         external: f64,
     },
+    PauseNative,
     ResetNative,
     Stop,
 }
@@ -120,9 +121,15 @@ impl Watcher {
         });
     }
 
-    /// Forgets the native series' floors: after something the process did on purpose
-    /// moved RSS (writing a heap snapshot needs several times the heap, and the allocator
-    /// keeps much of it), the old floors no longer compare with the new ones.
+    /// Takes no native floors until [`Watcher::reset_native`]: the process is about to
+    /// move RSS on purpose (writing a heap snapshot needs several times the heap).
+    pub fn pause_native(&self) {
+        let _ = self.tx.send(Message::PauseNative);
+    }
+
+    /// Forgets the native series' floors and takes them again: after something the process
+    /// did on purpose moved RSS (writing a heap snapshot needs several times the heap, and
+    /// the allocator keeps much of it), the old floors no longer compare with the new ones.
     pub fn reset_native(&self) {
         let _ = self.tx.send(Message::ResetNative);
     }
@@ -160,6 +167,7 @@ fn run(config: WatcherConfig, rx: Receiver<Message>, sink: Sink, reader: MemoryR
     let mut native = Series::new(MemoryKind::Native, config.started_at);
     let mut heap_resident: Option<(f64, f64)> = None;
     let mut above_rss_threshold = false;
+    let mut native_paused = false;
     let interval = Duration::from_millis(config.sample_interval_ms.max(1));
     let mut next_sample = std::time::Instant::now();
     loop {
@@ -188,7 +196,9 @@ fn run(config: WatcherConfig, rx: Receiver<Message>, sink: Sink, reader: MemoryR
                     sink(WatcherEvent::Leak(leak));
                 }
             }
+            Ok(Message::PauseNative) => native_paused = true,
             Ok(Message::ResetNative) => {
+                native_paused = false;
                 native = Series::new(MemoryKind::Native, config.started_at);
             }
             Ok(Message::HeapResident {
@@ -206,7 +216,7 @@ fn run(config: WatcherConfig, rx: Receiver<Message>, sink: Sink, reader: MemoryR
                 };
                 let rss = rss as f64;
                 let limit = limit.map(|l| l as f64);
-                if let Some((heap_physical, ext)) = heap_resident {
+                if let Some((heap_physical, ext)) = heap_resident.filter(|_| !native_paused) {
                     native.push(&config.detector, time, rss - heap_physical - ext);
                     // A growing heap makes V8 grow memory of its own outside the heap's
                     // pages (marking worklists, allocator arenas of its threads): native
