@@ -7,10 +7,11 @@
  * alike (run one after the other, identical servers here differ by 15-30% between
  * passes). Reports, per variant, the median pass of: requests per second, the server's
  * CPU time per request (user + system from /proc), RSS and its private anonymous part
- * (RssAnon; the rest of RSS is shared, reclaimable pages of node's and the addon's code).
+ * (RssAnon; the rest of RSS is shared, reclaimable pages of node's and the addon's code);
+ * and the median over passes of the differences within each pass.
  * The watcher's own work is also measured directly: the CPU time of its Rust thread
  * (/proc/PID/task/TID/schedstat, in ns) and of the full GCs it forced (its `sample`
- * events, through LEAKPROOF_LOG), as a share of the server's CPU time.
+ * events, through fixtures/log-samples.js), as a share of the server's CPU time.
  */
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
@@ -48,9 +49,10 @@ function watcherThreadCpu(pid) {
 
 /** Starts the server, with the preload when `watched`; resolves once it listens. */
 async function startServer(watched) {
-  const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-overhead-')), 'events.jsonl')
-  const args = [...(watched ? ['-r', path.join(root, 'register.js')] : []), path.join(__dirname, 'fixtures', 'server.js')]
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LEAKPROOF_LOG: log } })
+  const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-overhead-')), 'samples.jsonl')
+  const preload = watched ? ['-r', path.join(root, 'register.js'), '-r', path.join(__dirname, 'fixtures', 'log-samples.js')] : []
+  const args = [...preload, path.join(__dirname, 'fixtures', 'server.js')]
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_SAMPLES_LOG: log } })
   const port = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d).trim()))))
   return { watched, child, port, log }
 }
@@ -110,13 +112,16 @@ async function main() {
   const row = (name, r) => ({ server: name, 'req/s': r.perSecond.toFixed(0), 'CPU µs/req': r.cpuMicrosPerRequest.toFixed(1), 'RSS MB': mb(r.rss), 'anon RSS MB': mb(r.anon), 'watcher thread + forced GCs, share of CPU': `${(r.watcherShare * 100).toFixed(4)}%`, 'forced GCs': r.forcedGcs })
   const table = [row('plain', off), row('with -r leakproof/register', on)]
   console.table(table)
+  // Differences are taken within each pass (the two servers ran at the same time), then
+  // the median over passes.
+  const paired = (f) => median(passes.on.map((r, i) => f(r, passes.off[i])))
   const summary = {
     passes: PASSES,
     seconds: DURATION_MS / 1000,
-    throughputChange: on.perSecond / off.perSecond - 1,
-    cpuPerRequestChange: on.cpuMicrosPerRequest / off.cpuMicrosPerRequest - 1,
-    rssDeltaMB: (on.rss - off.rss) / 1048576,
-    anonDeltaMB: (on.anon - off.anon) / 1048576,
+    throughputChange: paired((a, b) => a.perSecond / b.perSecond - 1),
+    cpuPerRequestChange: paired((a, b) => a.cpuMicrosPerRequest / b.cpuMicrosPerRequest - 1),
+    rssDeltaMB: paired((a, b) => a.rss - b.rss) / 1048576,
+    anonDeltaMB: paired((a, b) => a.anon - b.anon) / 1048576,
     watcherShare: on.watcherShare,
     allPasses: passes,
   }
