@@ -199,6 +199,7 @@ impl Series {
         }
         let after_warm_up = points.partition_point(|&(t, _)| t < warm_at);
         let (window, a) = candidate_starts(points.len(), after_warm_up)
+            .into_iter()
             .find_map(|start| shows_leak(&points, start, warm_at, config))?;
         let (since, baseline) = window[0];
         let (now, current) = window[window.len() - 1];
@@ -278,15 +279,11 @@ fn passes(a: &Assessment, config: &DetectorConfig) -> bool {
 /// included: a leak running from the start), the floors after the warm-up (start-up growth
 /// steep enough to hide a slower leak after it), and the newest half (a leak that began in
 /// the middle of the window, whose slope the older flat floors would flatten).
-fn candidate_starts(len: usize, after_warm_up: usize) -> impl Iterator<Item = usize> {
-    let mut starts = [0, after_warm_up, len / 2];
+fn candidate_starts(len: usize, after_warm_up: usize) -> Vec<usize> {
+    let mut starts = vec![0, after_warm_up, len / 2];
     starts.sort_unstable();
-    let mut previous = None;
-    starts.into_iter().filter(move |&start| {
-        let new = previous != Some(start);
-        previous = Some(start);
-        new
-    })
+    starts.dedup();
+    starts
 }
 
 /// The window of `points` from `start` and its assessment, when it shows a leak: its

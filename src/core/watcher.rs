@@ -332,24 +332,29 @@ mod tests {
         );
     }
 
+    /// Records `n` heap floors 100 ms apart, each 2.5 MB above the last, with `hold`.
+    fn record_rising_heap_floors(watcher: &Watcher, n: usize, hold: bool) {
+        let start = now_ms();
+        for i in 0..n {
+            watcher.record_floor(
+                MemoryKind::Heap,
+                start + 100.0 * i as f64,
+                1e7 + 2.5e6 * i as f64,
+                None,
+                hold,
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     #[test]
     fn native_growth_no_faster_than_the_heap_is_not_a_native_leak() {
         // RSS grows 1 MB per 50 ms read while the heap floors grow faster: no native leak.
         let (sink, events) = collect();
         let mut watcher = rss_growing_watcher(sink);
         watcher.record_heap_resident(50e6, 1e6);
-        let start = now_ms();
-        for i in 0..30 {
-            // Heap floors 100 ms apart rising 2.5 MB each (25 MB/s); RSS rises ~20 MB/s.
-            watcher.record_floor(
-                MemoryKind::Heap,
-                start + 100.0 * i as f64,
-                1e7 + 2.5e6 * i as f64,
-                None,
-                false,
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        // Heap floors rising 25 MB/s; RSS rises ~20 MB/s.
+        record_rising_heap_floors(&watcher, 30, false);
         watcher.stop();
         let events = events.lock().unwrap();
         assert!(
@@ -369,17 +374,7 @@ mod tests {
         let (sink, events) = collect();
         let mut watcher = rss_growing_watcher(sink);
         watcher.record_heap_resident(50e6, 1e6);
-        let start = now_ms();
-        for i in 0..25 {
-            watcher.record_floor(
-                MemoryKind::Heap,
-                start + 100.0 * i as f64,
-                1e7 + 2.5e6 * i as f64,
-                None,
-                true,
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        record_rising_heap_floors(&watcher, 25, true);
         watcher.stop();
         let events = events.lock().unwrap();
         assert!(

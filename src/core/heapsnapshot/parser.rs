@@ -307,6 +307,17 @@ fn to_u32(value: u64, what: &str) -> std::result::Result<u32, Problem> {
     u32::try_from(value).map_err(|_| Problem::unsupported(format!("{what} {value} is past 2^32")))
 }
 
+/// A node or edge type (`what`), checked against the `type_count` types `meta` names.
+#[inline(always)]
+fn type_index(value: u64, type_count: u64, what: &str) -> std::result::Result<u8, Problem> {
+    if value >= type_count {
+        return Err(Problem::malformed(format!(
+            "{what} type {value} is not in meta"
+        )));
+    }
+    Ok(value as u8)
+}
+
 fn parse_nodes<R: Read>(
     r: &mut Reader<'_, R>,
     meta: &Meta,
@@ -426,12 +437,7 @@ fn node_value(
     edge_total: &mut u64,
 ) -> std::result::Result<(), Problem> {
     match field {
-        Field::Type => {
-            if v >= type_count {
-                return Err(Problem::malformed(format!("node type {v} is not in meta")));
-            }
-            snap.node_type.push(v as u8);
-        }
+        Field::Type => snap.node_type.push(type_index(v, type_count, "node")?),
         Field::Name => snap.node_name.push(to_u32(v, "node name index")?),
         Field::Id => snap.node_id.push(to_u32(v, "node id")?),
         Field::SelfSize => snap.push_self_size(v),
@@ -548,12 +554,7 @@ fn edge_value(
     limit: u64,
 ) -> std::result::Result<(), Problem> {
     match field {
-        Field::Type => {
-            if v >= type_count {
-                return Err(Problem::malformed(format!("edge type {v} is not in meta")));
-            }
-            snap.edge_type.push(v as u8);
-        }
+        Field::Type => snap.edge_type.push(type_index(v, type_count, "edge")?),
         Field::Name => snap.edge_name.push(to_u32(v, "edge name")?),
         Field::ToNode => match stride.ordinal(v, limit) {
             Some(ordinal) => snap.edge_to.push(ordinal),
