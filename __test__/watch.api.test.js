@@ -54,8 +54,17 @@ test('the watcher takes floors (forcing a GC when none ran) and stop() leaves no
   const out = execFileSync(process.execPath, ['-e', `
     const { watch } = require('.')
     const fs = require('node:fs')
+    // A thread listed by readdir may be gone by the time its comm is read.
+    const threadName = (t) => { try { return fs.readFileSync('/proc/self/task/' + t + '/comm', 'utf8') } catch { return '' } }
     const ourThreads = () => process.platform !== 'linux' ? 0 : fs.readdirSync('/proc/self/task')
-      .filter((t) => fs.readFileSync('/proc/self/task/' + t + '/comm', 'utf8').startsWith('leakproof')).length
+      .filter((t) => threadName(t).startsWith('leakproof')).length
+    // stop() joins the thread, but the kernel takes the exited task out of /proc/self/task a
+    // moment after join returns: wait for that, bounded, so a thread that never ends still fails.
+    const threadsOnceReaped = (done, deadline = Date.now() + 2000) => {
+      const n = ourThreads()
+      if (n === 0 || Date.now() > deadline) return done(n)
+      setTimeout(() => threadsOnceReaped(done, deadline), 10)
+    }
     const before = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap')
     const w = watch({ intervalMs: 30, gcBudget: 0.9, forceGcAfterMs: 0, sites: false })
     let threadsWhileRunning
@@ -66,9 +75,12 @@ test('the watcher takes floors (forcing a GC when none ran) and stop() leaves no
       threadsWhileRunning = ourThreads()
       w.stop()
       clearInterval(keep)
+      const stats = w.stats()
       setImmediate(() => {
         const after = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap')
-        console.log(JSON.stringify({ samples: samples.length, forced: samples.filter((s) => s.forcedGc).length, before, after, stats: w.stats(), threadsWhileRunning, threadsAfter: ourThreads() }))
+        threadsOnceReaped((threadsAfter) => {
+          console.log(JSON.stringify({ samples: samples.length, forced: samples.filter((s) => s.forcedGc).length, before, after, stats, threadsWhileRunning, threadsAfter }))
+        })
       })
     }, 400)
   `], { cwd: root, encoding: 'utf8', timeout: 30_000 })
