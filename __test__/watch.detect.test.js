@@ -24,7 +24,7 @@ function runService(scenario, durationMs, dir) {
 const leaks = (events) => events.filter((e) => e.type === 'leak')
 
 test('a heap leak is found as kind "heap", with its rate and a projection to the heap limit', async () => {
-  const events = await runService('heap-leak', 9_000)
+  const events = await runService('heap-leak', 30_000)
   const heap = leaks(events).filter((e) => e.kind === 'heap')
   assert.ok(heap.length > 0, JSON.stringify(leaks(events)))
   const [first] = heap
@@ -40,7 +40,7 @@ test('a heap leak is found as kind "heap", with its rate and a projection to the
 })
 
 test('a Buffer leak is found as kind "external"', async () => {
-  const events = await runService('buffer-leak', 9_000)
+  const events = await runService('buffer-leak', 30_000)
   assert.ok(leaks(events).some((e) => e.kind === 'external'), JSON.stringify(leaks(events)))
 })
 
