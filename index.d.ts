@@ -228,7 +228,10 @@ export interface WatchOptions {
   forceGc?: boolean
   /** Share of wall time forced GCs may take, in (0, 1). @default 0.01 */
   gcBudget?: number
-  /** A full GC is requested only when none has run for this many ms. @default 60000 */
+  /**
+   * A full GC is requested when none has run for this many ms, or sooner while the floors
+   * hint at growth (a bounded run of them). @default 60000
+   */
   forceGcAfterMs?: number
   /** `threshold` event when the heap floor passes this share of the heap limit. @default 0.85 */
   heapThreshold?: number
@@ -284,6 +287,11 @@ export interface SampleEvent extends WatchEventBase {
   heapLimit: number
   /** Whether the watcher requested the GC behind this floor. */
   forcedGc: boolean
+  /**
+   * Why it did: `quiet` (no full GC for `forceGcAfterMs`) or `suspected-growth` (the
+   * floors hint at growth: floors every interval, a bounded run of them); null if not.
+   */
+  forcedGcReason: 'quiet' | 'suspected-growth' | null
   gcDurationMs: number
   /** Whether BoundedMaps were still filling up, so growth was recorded but not judged. */
   cachesFilling: boolean

@@ -95,6 +95,35 @@ test('the watcher takes floors (forcing a GC when none ran) and stop() leaves no
   }
 })
 
+test('floors that hint at growth bring full GCs sooner, a bounded run of them; an idle process gets only the quiet ones', () => {
+  // A confidence no 8-floor window can reach: growth is suspected all along, never reported,
+  // so the run of forced GCs on suspicion meets its bound.
+  const run = (leaking) => JSON.parse(execFileSync(process.execPath, ['-e', `
+    const { watch } = require('.')
+    const w = watch({ intervalMs: 50, forceGcAfterMs: 200, gcBudget: 0.9, warmupMs: 0, minDurationMs: 500,
+      minPoints: 8, window: 8, confidence: 0.999999, minGrowthBytes: 2 * 1024 * 1024, sites: false })
+    const reasons = []
+    const started = Date.now()
+    w.on('sample', (s) => reasons.push(s.forcedGcReason))
+    w.on('leak', (l) => { throw new Error('no 8-floor window reaches this confidence: ' + JSON.stringify(l)) })
+    const kept = []
+    const grow = setInterval(() => { if (${leaking}) for (let i = 0; i < 200; i++) kept.push({ i, s: 'x'.repeat(64) + i }) }, 10)
+    setTimeout(() => { w.stop(); clearInterval(grow); console.log(JSON.stringify({ reasons, ms: Date.now() - started })) }, 3000)
+  `], { cwd: root, encoding: 'utf8', timeout: 30_000 }))
+  const count = (reasons, reason) => reasons.filter((r) => r === reason).length
+  // The run's bound: max(minPoints, ceil(minDurationMs / intervalMs) + 1) + 4 = 15, and one
+  // more per 10 intervals after (a timer never fires sooner than its interval).
+  const { reasons: leaking, ms } = run(true)
+  const suspected = count(leaking, 'suspected-growth')
+  const said = `forced on suspicion: ${suspected} of ${leaking.length} floors in ${ms} ms`
+  assert.ok(suspected >= 3, said)
+  assert.ok(suspected <= 15 + Math.ceil(ms / 50 / 10), said)
+  for (const reason of leaking) assert.ok([null, 'quiet', 'suspected-growth'].includes(reason), reason)
+  const { reasons: idle } = run(false)
+  assert.equal(count(idle, 'suspected-growth'), 0, JSON.stringify(idle))
+  assert.ok(count(idle, 'quiet') >= 3, JSON.stringify(idle))
+})
+
 test('a running watcher does not keep the process alive', () => {
   const started = Date.now()
   execFileSync(process.execPath, ['-e', "require('.').watch({ intervalMs: 60000 })"], { cwd: root, timeout: 20_000 })

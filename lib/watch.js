@@ -46,6 +46,13 @@ const DEFAULTS = Object.freeze({
   top: 5,
 })
 
+/**
+ * Full GCs forced because the floors hint at growth (see `#tick`) are earned back at one
+ * per this many intervals: at worst a tenth of the intervals, however often suspicion
+ * comes back.
+ */
+const SUSPICION_REFILL_INTERVALS = 10
+
 /** Sampling windows tried before a `sites` event says that no site grew. */
 const SITES_ATTEMPTS = 3
 
@@ -122,6 +129,10 @@ class Watcher extends EventEmitter {
   #gc = null
   #gcCostMs = 0 // forced GC time not yet paid back by the budget
   #forcedGcs = 0
+  // Intervals' worth of credit for full GCs forced on suspicion: one costs
+  // SUSPICION_REFILL_INTERVALS, each interval earns one, up to a run of them.
+  #suspicionCredit
+  #suspicionCreditMax
   #majorGcsSeen = 0
   #justForced = false // a full GC was forced this interval: the sentinel's news of it is old
   #lastFullGcAt = Date.now()
@@ -156,6 +167,11 @@ class Watcher extends EventEmitter {
       (json) => this.#onNativeEvent(json),
     )
     if (o.forceGc) this.#gc = requestableGc()
+    // Enough forced floors in a row for the detector to judge a window (minPoints floors
+    // spanning minDurationMs) and confirm it, with a few to spare.
+    const run = Math.max(o.minPoints, Math.ceil(o.minDurationMs / o.intervalMs) + 1) + 4
+    this.#suspicionCreditMax = run * SUSPICION_REFILL_INTERVALS
+    this.#suspicionCredit = this.#suspicionCreditMax
     if (o.snapshots === 'auto' && o.dir !== undefined) {
       this.#store = new SnapshotStore({
         dir: o.dir,
@@ -230,16 +246,21 @@ class Watcher extends EventEmitter {
 
   #tick() {
     if (this.#stopped) return
-    let forced = false
+    let forced = null // why the watcher forced a full GC this interval, if it did
     let gcMs = 0
     this.#justForced = false
     this.#fullGcs.aged()
-    // No full GC for forceGcAfterMs (a slow leak may not cause one for minutes): ask for
-    // one ourselves, within the budget, for a clean floor. Rarely: in a busy server a full
-    // GC costs many times its pause in CPU (marking threads, sweeping, the heap warming up
+    // No full GC in this interval: ask for one ourselves, within the budget, for a clean
+    // floor, when none ran for forceGcAfterMs (a slow leak may not cause one for minutes),
+    // or sooner while the floors hint at growth, until the detector can judge it (a few
+    // floors in a row, earned back slowly). Rarely otherwise: in a busy server a full GC
+    // costs many times its pause in CPU (marking threads, sweeping, the heap warming up
     // again): forced every 10 s, it took 8% of a small http server's CPU.
-    const dueForGc = Date.now() - this.#lastFullGcAt >= this.#options.forceGcAfterMs
-    if (this.#intervalMin === null && this.#gc !== null && dueForGc) {
+    this.#suspicionCredit = Math.min(this.#suspicionCreditMax, this.#suspicionCredit + 1)
+    let reason = null
+    if (Date.now() - this.#lastFullGcAt >= this.#options.forceGcAfterMs) reason = 'quiet'
+    else if (this.#suspicionCredit >= SUSPICION_REFILL_INTERVALS && this.#native.suspectsGrowth) reason = 'suspected-growth'
+    if (this.#intervalMin === null && this.#gc !== null && reason !== null) {
       this.#gcCostMs = Math.max(0, this.#gcCostMs - this.#options.gcBudget * this.#options.intervalMs)
       if (this.#gcCostMs === 0) {
         const t0 = performance.now()
@@ -247,7 +268,8 @@ class Watcher extends EventEmitter {
         gcMs = performance.now() - t0
         this.#gcCostMs += gcMs
         this.#forcedGcs++
-        forced = true
+        if (reason === 'suspected-growth') this.#suspicionCredit -= SUSPICION_REFILL_INTERVALS
+        forced = reason
         this.#justForced = true
         this.#lastFullGcAt = Date.now()
         this.#noteFloor()
@@ -268,7 +290,7 @@ class Watcher extends EventEmitter {
     const filling = this.#cachesFilling(time)
     this.#native.recordFloor('heap', time, floor.heap, limit, filling)
     this.#native.recordFloor('external', time, floor.external, null, filling)
-    this.#event('sample', { heapUsed: floor.heap, external: floor.external, heapLimit: limit, forcedGc: forced, gcDurationMs: gcMs, cachesFilling: filling })
+    this.#event('sample', { heapUsed: floor.heap, external: floor.external, heapLimit: limit, forcedGc: forced !== null, forcedGcReason: forced, gcDurationMs: gcMs, cachesFilling: filling })
     this.#checkHeapThreshold(floor.heap, limit)
     if (this.#baseline !== null && floor.heap >= this.#baseline.heapUsed + this.#options.followUpGrowthBytes) {
       this.#capture('follow-up', floor.heap)

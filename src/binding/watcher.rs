@@ -149,6 +149,16 @@ impl NativeWatcher {
         stop(&self.inner);
     }
 
+    /// Whether the heap or `external` floors hint at growth not reported yet: the JS side
+    /// then takes floors sooner (within its budget) to settle it.
+    #[napi(getter)]
+    pub fn suspects_growth(&self) -> bool {
+        self.inner
+            .lock()
+            .map(|w| w.as_ref().is_some_and(Watcher::suspects_growth))
+            .unwrap_or(false)
+    }
+
     /// Whether the thread is running.
     #[napi(getter)]
     pub fn running(&self) -> bool {

@@ -126,6 +126,12 @@ const NOISE_MARGIN: f64 = 2.0;
 /// and a chance alignment rarely survives three slides.
 const CONFIRMATIONS: usize = 3;
 
+/// Confidence in an upward trend (1 − p of Mann–Kendall) at which growth is suspected:
+/// three rising floors reach 0.85.
+const SUSPECT_CONFIDENCE: f64 = 0.8;
+/// Share of the minimum growth the newest floors must have risen by to be suspected.
+const SUSPECT_GROWTH_SHARE: f64 = 0.25;
+
 /// Floors of one kind of memory, and what was last reported about them.
 #[derive(Debug, Clone)]
 pub struct Series {
@@ -179,6 +185,32 @@ impl Series {
     pub fn assess(&self, config: &DetectorConfig) -> Option<Assessment> {
         let points: Vec<(f64, f64)> = self.floors.iter().copied().collect();
         assess_window(&points, self.warm_at(config), config)
+    }
+
+    /// Whether the newest floors hint at growth that is not reported yet: at least three,
+    /// the newest `min_points` rising (Mann–Kendall at a low bar), at the minimum rate, and by
+    /// a quarter of the minimum growth above their lowest. Floors taken sooner would settle
+    /// it sooner; it says nothing about a leak by itself. Growth already reported is not
+    /// suspected again.
+    pub fn suspects(&self, config: &DetectorConfig) -> bool {
+        if self.reported.is_some() {
+            return false;
+        }
+        let newest: Vec<(f64, f64)> = self
+            .floors
+            .iter()
+            .skip(self.floors.len().saturating_sub(config.min_points.max(3)))
+            .copied()
+            .collect();
+        let Some(&(_, current)) = newest.last().filter(|_| newest.len() >= 3) else {
+            return false;
+        };
+        let lowest = newest.iter().map(|&(_, v)| v).fold(f64::INFINITY, f64::min);
+        let values: Vec<f64> = newest.iter().map(|&(_, v)| v).collect();
+        current - lowest >= SUSPECT_GROWTH_SHARE * config.min_growth_bytes
+            && theil_sen_slope(&newest)
+                .is_some_and(|per_ms| per_ms * 1000.0 >= config.min_rate_bytes_per_sec)
+            && 1.0 - mann_kendall(&values).p_upward >= SUSPECT_CONFIDENCE
     }
 
     fn warm_at(&self, config: &DetectorConfig) -> f64 {
@@ -498,6 +530,63 @@ mod tests {
             50e6 + 2e6 * i.min(10) as f64 + 50_000.0 * i.saturating_sub(10) as f64
         });
         assert!(!at.is_empty());
+    }
+
+    /// Whether a heap series fed `floors`, one a second, suspects growth after the last.
+    fn suspects_after(floors: &[f64]) -> bool {
+        let config = fast_config();
+        let mut series = Series::new(MemoryKind::Heap, 0.0);
+        for (i, &floor) in floors.iter().enumerate() {
+            series.push(&config, i as f64 * 1000.0, floor);
+        }
+        series.suspects(&config)
+    }
+
+    #[test]
+    fn three_rising_floors_are_suspected_long_before_they_are_a_leak() {
+        // fast_config: minimum growth 1 MB; a quarter of it is 250 kB.
+        assert!(suspects_after(&[50e6, 50.2e6, 50.4e6]));
+        assert!(
+            !suspects_after(&[50e6, 50.4e6]),
+            "two floors are not a trend"
+        );
+        assert!(
+            !suspects_after(&[50e6, 50.1e6, 50.2e6]),
+            "below a quarter of the minimum growth"
+        );
+        assert!(!suspects_after(&[50.4e6, 50.2e6, 50e6]), "falling");
+        assert!(
+            !suspects_after(&[50e6, 50.4e6, 50.0e6, 50.4e6, 50e6]),
+            "up and down"
+        );
+        // Only the newest min_points floors count: old growth that stopped is not suspected.
+        let mut levelled: Vec<f64> = (0..10).map(|i| 50e6 + 1e6 * i as f64).collect();
+        levelled.extend([
+            59e6, 58.9e6, 59.05e6, 58.95e6, 59e6, 59.02e6, 58.97e6, 59.01e6,
+        ]);
+        assert!(!suspects_after(&levelled));
+    }
+
+    #[test]
+    fn small_noise_is_never_suspected_and_a_reported_leak_no_longer_is() {
+        // Floors wandering by ±100 kB (a quarter of the minimum growth is 250 kB): rising
+        // runs happen by chance all the time, but never rise far enough. (Noise as large as
+        // a quarter of the minimum growth is suspected now and then: the caller bounds what
+        // a suspicion may cost.)
+        let config = fast_config();
+        let mut rng = Rng(11);
+        let mut series = Series::new(MemoryKind::Heap, 0.0);
+        for i in 0..2000 {
+            series.push(&config, i as f64 * 1000.0, 60e6 + rng.noise(1e5));
+            assert!(!series.suspects(&config), "suspected after floor {i}");
+        }
+        let mut series = Series::new(MemoryKind::Heap, 0.0);
+        let mut reported = false;
+        for i in 0..30 {
+            series.push(&config, i as f64 * 1000.0, 50e6 + 500_000.0 * i as f64);
+            reported |= series.evaluate(&config, None).is_some();
+        }
+        assert!(reported && !series.suspects(&config));
     }
 
     #[test]

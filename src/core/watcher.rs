@@ -6,7 +6,9 @@
 //! and checks RSS against the container limit. The thread never touches JS: events go to
 //! a `Sink`, which the binding turns into calls on the JS thread.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -70,6 +72,7 @@ enum Message {
 pub struct Watcher {
     tx: Sender<Message>,
     thread: Option<JoinHandle<()>>,
+    suspects_growth: Arc<AtomicBool>,
 }
 
 impl Watcher {
@@ -85,12 +88,15 @@ impl Watcher {
         reader: MemoryReader,
     ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel();
+        let suspects_growth = Arc::new(AtomicBool::new(false));
+        let suspicion = Arc::clone(&suspects_growth);
         let thread = std::thread::Builder::new()
             .name("leakproof-watcher".into())
-            .spawn(move || run(config, rx, sink, reader))?;
+            .spawn(move || run(config, rx, sink, reader, &suspicion))?;
         Ok(Watcher {
             tx,
             thread: Some(thread),
+            suspects_growth,
         })
     }
 
@@ -142,6 +148,12 @@ impl Watcher {
         }
     }
 
+    /// Whether the heap or `external` floors recorded so far hint at growth not reported
+    /// yet (see [`Series::suspects`]): floors taken sooner would settle it sooner.
+    pub fn suspects_growth(&self) -> bool {
+        self.suspects_growth.load(Ordering::Relaxed)
+    }
+
     /// Whether the thread is still running.
     pub fn is_running(&self) -> bool {
         self.thread.is_some()
@@ -161,7 +173,13 @@ fn now_ms() -> f64 {
         .unwrap_or(0.0)
 }
 
-fn run(config: WatcherConfig, rx: Receiver<Message>, sink: Sink, reader: MemoryReader) {
+fn run(
+    config: WatcherConfig,
+    rx: Receiver<Message>,
+    sink: Sink,
+    reader: MemoryReader,
+    suspects_growth: &AtomicBool,
+) {
     let mut heap = Series::new(MemoryKind::Heap, config.started_at);
     let mut external = Series::new(MemoryKind::External, config.started_at);
     let mut native = Series::new(MemoryKind::Native, config.started_at);
@@ -195,6 +213,10 @@ fn run(config: WatcherConfig, rx: Receiver<Message>, sink: Sink, reader: MemoryR
                 } else if let Some(leak) = series.evaluate(&config.detector, limit) {
                     sink(WatcherEvent::Leak(leak));
                 }
+                let suspected = [&heap, &external]
+                    .iter()
+                    .any(|s| s.suspects(&config.detector));
+                suspects_growth.store(suspected, Ordering::Relaxed);
             }
             Ok(Message::PauseNative) => native_paused = true,
             Ok(Message::ResetNative) => {
@@ -274,6 +296,36 @@ mod tests {
             Box::new(move |e| sink_events.lock().unwrap().push(e)),
             events,
         )
+    }
+
+    /// Waits (bounded) until the thread's suspicion is `expected`; returns what it last was.
+    fn suspicion_becomes(watcher: &Watcher, expected: bool) -> bool {
+        for _ in 0..200 {
+            if watcher.suspects_growth() == expected {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        watcher.suspects_growth()
+    }
+
+    #[test]
+    fn rising_floors_are_suspected_until_held() {
+        let (sink, _) = collect();
+        let reader: MemoryReader = Box::new(SystemMemory::default);
+        let mut watcher = Watcher::start_with_reader(config(), sink, reader).unwrap();
+        assert!(!watcher.suspects_growth());
+        for i in 0..3 {
+            let bytes = 1e7 + 5e5 * i as f64; // a quarter of the 1 MB minimum growth, and more
+            watcher.record_floor(MemoryKind::External, 1000.0 * i as f64, bytes, None, false);
+        }
+        assert!(suspicion_becomes(&watcher, true));
+        watcher.record_floor(MemoryKind::External, 3000.0, 1.2e7, None, true);
+        assert!(
+            !suspicion_becomes(&watcher, false),
+            "held growth is set aside"
+        );
+        watcher.stop();
     }
 
     #[test]
