@@ -1,6 +1,5 @@
 'use strict'
 
-const inspector = require('node:inspector')
 const path = require('node:path')
 
 const OWN_CODE = path.join(__dirname, path.sep)
@@ -24,6 +23,8 @@ let shared = null
 /** The thread's session, connected and with the HeapProfiler domain enabled. */
 async function sharedSession() {
   if (shared === null) {
+    // Loaded when first sampled: node:inspector costs ~0.9 MB of RSS in every process.
+    const inspector = require('node:inspector')
     const session = new inspector.Session()
     session.connect()
     shared = new Promise((resolve, reject) => {

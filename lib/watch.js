@@ -8,8 +8,6 @@ const vm = require('node:vm')
 const { threadId } = require('node:worker_threads')
 const { NativeWatcher } = require('../binding.js')
 const errors = require('./errors')
-const { SnapshotStore } = require('./snapshots')
-const { SiteProfiler, growingSites } = require('./sites')
 const { mapsFilling } = require('./registry')
 const { FullGcSentinel } = require('./full-gc-sentinel')
 
@@ -173,6 +171,7 @@ class Watcher extends EventEmitter {
     this.#suspicionCreditMax = run * SUSPICION_REFILL_INTERVALS
     this.#suspicionCredit = this.#suspicionCreditMax
     if (o.snapshots === 'auto' && o.dir !== undefined) {
+      const { SnapshotStore } = require('./snapshots')
       this.#store = new SnapshotStore({
         dir: o.dir,
         maxSnapshots: o.maxSnapshots,
@@ -395,6 +394,8 @@ class Watcher extends EventEmitter {
   /** Samples allocations over windows of `sitesWindowMs` and reports the sites whose live bytes grew. */
   async #rankSites() {
     if (this.#sites !== null) return
+    // Loaded when first needed, as ./snapshots: a service that never leaks never pays them.
+    const { SiteProfiler, growingSites } = require('./sites')
     const profiler = new SiteProfiler(this.#options.sitesSamplingBytes)
     this.#sites = profiler
     const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref())
