@@ -12,6 +12,13 @@
  * The watcher's own work is also measured directly: the CPU time of its Rust thread
  * (/proc/PID/task/TID/schedstat, in ns) and of the full GCs it forced (its `sample`
  * events, through fixtures/log-samples.js), as a share of the server's CPU time.
+ * Passes last 70 s by default, so that each holds the full GC the watcher forces after
+ * `forceGcAfterMs` (60 s) without one, and what it costs afterwards.
+ *
+ * Memory at rest: the same server idle, plain, with the preload, and with
+ * @airbnb/node-memwatch listening for `stats` (fixtures/memwatch-stats.js), all started at
+ * once and read after the watcher's first interval. Without load, V8 sizes the heaps alike
+ * in every process, and the figures repeat to a few kB.
  */
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
@@ -19,8 +26,10 @@ const os = require('node:os')
 const path = require('node:path')
 const { drive } = require('./load')
 
-const PASSES = Number(process.env.BENCH_PASSES) || 5
-const DURATION_MS = Number(process.env.BENCH_OVERHEAD_MS) || 20_000
+const PASSES = Number(process.env.BENCH_PASSES) || 3
+const DURATION_MS = Number(process.env.BENCH_OVERHEAD_MS) || 70_000
+const AT_REST_RUNS = 3
+const AT_REST_MS = 12_000 // past the first 10 s interval
 const root = path.join(__dirname, '..')
 const TICKS_PER_SECOND = 100 // USER_HZ on Linux
 
@@ -40,18 +49,31 @@ function cpuSeconds(pid) {
 function watcherThreadCpu(pid) {
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
     const dir = `/proc/${pid}/task/${tid}`
-    if (fs.readFileSync(`${dir}/comm`, 'utf8').startsWith('leakproof')) {
-      return Number(fs.readFileSync(`${dir}/schedstat`, 'utf8').split(' ')[0]) / 1e9
+    try {
+      if (fs.readFileSync(`${dir}/comm`, 'utf8').startsWith('leakproof')) {
+        return Number(fs.readFileSync(`${dir}/schedstat`, 'utf8').split(' ')[0]) / 1e9
+      }
+    } catch {
+      // A thread that ended between readdir and read: not ours, which lives until stop().
     }
   }
   return 0
 }
 
-/** Starts the server, with the preload when `watched`; resolves once it listens. */
-async function startServer(watched) {
+/** Preloads of each variant of the server. */
+const PRELOADS = {
+  plain: [],
+  watched: ['-r', path.join(root, 'register.js'), '-r', path.join(__dirname, 'fixtures', 'log-samples.js')],
+  // For memory at rest: the preload alone, and memwatch for comparison.
+  register: ['-r', path.join(root, 'register.js')],
+  memwatch: ['-r', path.join(__dirname, 'fixtures', 'memwatch-stats.js')],
+}
+
+/** Starts the server with the preloads of `variant`; resolves once it listens. */
+async function startServer(variant) {
+  const watched = variant === 'watched'
   const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-overhead-')), 'samples.jsonl')
-  const preload = watched ? ['-r', path.join(root, 'register.js'), '-r', path.join(__dirname, 'fixtures', 'log-samples.js')] : []
-  const args = [...preload, path.join(__dirname, 'fixtures', 'server.js')]
+  const args = [...PRELOADS[variant], path.join(__dirname, 'fixtures', 'server.js')]
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_SAMPLES_LOG: log } })
   const port = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d).trim()))))
   return { watched, child, port, log }
@@ -89,7 +111,7 @@ async function measure(server, measuredFrom) {
 
 /** One pass: both servers at once, warmed up, then measured over the same seconds. */
 async function runPass() {
-  const servers = await Promise.all([startServer(false), startServer(true)])
+  const servers = await Promise.all([startServer('plain'), startServer('watched')])
   await Promise.all(servers.map((s) => drive({ port: s.port, durationMs: 2000 }))) // JIT warm-up
   const measuredFrom = Date.now()
   const [off, on] = await Promise.all(servers.map((s) => measure(s, measuredFrom)))
@@ -97,6 +119,38 @@ async function runPass() {
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+
+/**
+ * RSS and RssAnon of the idle server, plain, with the preload and with memwatch, started
+ * together and read after AT_REST_MS; medians over AT_REST_RUNS, and the differences from
+ * plain.
+ */
+async function memoryAtRest() {
+  const variants = ['plain', 'register', 'memwatch']
+  const runs = []
+  for (let run = 0; run < AT_REST_RUNS; run++) {
+    const servers = await Promise.all(variants.map((v) => startServer(v)))
+    await new Promise((resolve) => setTimeout(resolve, AT_REST_MS))
+    runs.push(servers.map(({ child }) => ({ rss: statusBytes(child.pid, 'VmRSS'), anon: statusBytes(child.pid, 'RssAnon') })))
+    for (const { child, log } of servers) {
+      child.kill()
+      await new Promise((resolve) => child.once('exit', resolve))
+      fs.rmSync(path.dirname(log), { recursive: true, force: true })
+    }
+  }
+  const kb = (b) => Math.round(b / 1024)
+  const medians = variants.map((_, i) => ({ rss: median(runs.map((r) => r[i].rss)), anon: median(runs.map((r) => r[i].anon)) }))
+  const [plain] = medians
+  const table = variants.map((variant, i) => ({
+    server: variant,
+    'RSS kB': kb(medians[i].rss),
+    'anon RSS kB': kb(medians[i].anon),
+    'RSS over plain kB': kb(medians[i].rss - plain.rss),
+    'anon over plain kB': kb(medians[i].anon - plain.anon),
+  }))
+  console.table(table)
+  return table
+}
 
 async function main() {
   const passes = { off: [], on: [] }
@@ -127,8 +181,9 @@ async function main() {
   }
   const pct = (x) => `${(x * 100).toFixed(2)}%`
   console.log(`throughput ${pct(summary.throughputChange)}, CPU per request ${pct(summary.cpuPerRequestChange)}, RSS ${summary.rssDeltaMB.toFixed(2)} MB, anon RSS ${summary.anonDeltaMB.toFixed(2)} MB, watcher's own work ${pct(summary.watcherShare)} of the server's CPU`)
-  return { table, summary }
+  const atRest = await memoryAtRest()
+  return { table, summary, atRest }
 }
 
 if (require.main === module) main()
-module.exports = { main }
+module.exports = { main, memoryAtRest }
