@@ -126,8 +126,8 @@ const NOISE_MARGIN: f64 = 2.0;
 /// and a chance alignment rarely survives three slides.
 const CONFIRMATIONS: usize = 3;
 
-/// Confidence in an upward trend (1 − p of Mann–Kendall) at which growth is suspected:
-/// three rising floors reach 0.85.
+/// Confidence in an upward trend (1 − p of Mann–Kendall) at which growth among three or
+/// more floors is suspected: three rising floors reach 0.85.
 const SUSPECT_CONFIDENCE: f64 = 0.8;
 /// Share of the minimum growth the newest floors must have risen by to be suspected.
 const SUSPECT_GROWTH_SHARE: f64 = 0.25;
@@ -187,11 +187,12 @@ impl Series {
         assess_window(&points, self.warm_at(config), config)
     }
 
-    /// Whether the newest floors hint at growth that is not reported yet: at least three,
-    /// the newest `min_points` rising (Mann–Kendall at a low bar), at the minimum rate, and by
-    /// a quarter of the minimum growth above their lowest. Floors taken sooner would settle
-    /// it sooner; it says nothing about a leak by itself. Growth already reported is not
-    /// suspected again.
+    /// Whether the newest floors hint at growth that is not reported yet: the newest
+    /// `min_points` (two at least) rising at the minimum rate, by a quarter of the minimum
+    /// growth above their lowest, and, from three floors on, with a Mann–Kendall confidence
+    /// of [`SUSPECT_CONFIDENCE`]. Floors taken sooner would settle it sooner; it says
+    /// nothing about a leak by itself (two floors are no trend: the caller bounds what a
+    /// suspicion may cost). Growth already reported is not suspected again.
     pub fn suspects(&self, config: &DetectorConfig) -> bool {
         if self.reported.is_some() {
             return false;
@@ -202,7 +203,7 @@ impl Series {
             .skip(self.floors.len().saturating_sub(config.min_points.max(3)))
             .copied()
             .collect();
-        let Some(&(_, current)) = newest.last().filter(|_| newest.len() >= 3) else {
+        let Some(&(_, current)) = newest.last().filter(|_| newest.len() >= 2) else {
             return false;
         };
         let lowest = newest.iter().map(|&(_, v)| v).fold(f64::INFINITY, f64::min);
@@ -210,7 +211,7 @@ impl Series {
         current - lowest >= SUSPECT_GROWTH_SHARE * config.min_growth_bytes
             && theil_sen_slope(&newest)
                 .is_some_and(|per_ms| per_ms * 1000.0 >= config.min_rate_bytes_per_sec)
-            && 1.0 - mann_kendall(&values).p_upward >= SUSPECT_CONFIDENCE
+            && (values.len() < 3 || 1.0 - mann_kendall(&values).p_upward >= SUSPECT_CONFIDENCE)
     }
 
     fn warm_at(&self, config: &DetectorConfig) -> f64 {
@@ -543,12 +544,17 @@ mod tests {
     }
 
     #[test]
-    fn three_rising_floors_are_suspected_long_before_they_are_a_leak() {
+    fn rising_floors_are_suspected_long_before_they_are_a_leak() {
         // fast_config: minimum growth 1 MB; a quarter of it is 250 kB.
         assert!(suspects_after(&[50e6, 50.2e6, 50.4e6]));
         assert!(
-            !suspects_after(&[50e6, 50.4e6]),
-            "two floors are not a trend"
+            suspects_after(&[50e6, 50.4e6]),
+            "two floors far enough apart"
+        );
+        assert!(!suspects_after(&[50.4e6]), "one floor");
+        assert!(
+            !suspects_after(&[50e6, 50.4e6, 50.1e6]),
+            "up, then most of the way down"
         );
         assert!(
             !suspects_after(&[50e6, 50.1e6, 50.2e6]),
