@@ -134,6 +134,7 @@ class Watcher extends EventEmitter {
   #majorGcsSeen = 0
   #justForced = false // a full GC was forced this interval: the sentinel's news of it is old
   #lastFullGcAt = Date.now()
+  #lastFloorAt = -Infinity
   #intervalMin = null // lowest { heap, external } seen after a major GC this interval
   #heapAboveThreshold = false
   #fillingSince = null // when BoundedMaps started filling, while they still are
@@ -251,14 +252,16 @@ class Watcher extends EventEmitter {
     this.#fullGcs.aged()
     // No full GC in this interval: ask for one ourselves, within the budget, for a clean
     // floor, when none ran for forceGcAfterMs (a slow leak may not cause one for minutes),
-    // or sooner while the floors hint at growth, until the detector can judge it (a few
-    // floors in a row, earned back slowly). Rarely otherwise: in a busy server a full GC
-    // costs many times its pause in CPU (marking threads, sweeping, the heap warming up
-    // again): forced every 10 s, it took 8% of a small http server's CPU.
+    // or sooner while the floors hint at growth: as often as the detector can use floors at
+    // that rate (every interval at most), for a run long enough to judge it, earned back
+    // slowly. Rarely otherwise: in a busy server a full GC costs many times its pause in
+    // CPU (marking threads, sweeping, the heap warming up again): forced every 10 s, it
+    // took 8% of a small http server's CPU.
     this.#suspicionCredit = Math.min(this.#suspicionCreditMax, this.#suspicionCredit + 1)
+    const now = Date.now()
     let reason = null
-    if (Date.now() - this.#lastFullGcAt >= this.#options.forceGcAfterMs) reason = 'quiet'
-    else if (this.#suspicionCredit >= SUSPICION_REFILL_INTERVALS && this.#native.suspectsGrowth) reason = 'suspected-growth'
+    if (now - this.#lastFullGcAt >= this.#options.forceGcAfterMs) reason = 'quiet'
+    else if (this.#suspicionCredit >= SUSPICION_REFILL_INTERVALS && this.#floorWanted(now)) reason = 'suspected-growth'
     if (this.#intervalMin === null && this.#gc !== null && reason !== null) {
       this.#gcCostMs = Math.max(0, this.#gcCostMs - this.#options.gcBudget * this.#options.intervalMs)
       if (this.#gcCostMs === 0) {
@@ -282,6 +285,7 @@ class Watcher extends EventEmitter {
     this.#native.recordHeapResident(stats.total_physical_size, floor?.external ?? process.memoryUsage().external)
     if (floor === null) return
     const time = Date.now()
+    this.#lastFloorAt = time
     const limit = stats.heap_size_limit
     // Growth while BoundedMaps are still filling up has a known ceiling: it is set aside
     // (the window restarts), for at most five minimum durations in a row, so that a map
@@ -294,6 +298,12 @@ class Watcher extends EventEmitter {
     if (this.#baseline !== null && floor.heap >= this.#baseline.heapUsed + this.#options.followUpGrowthBytes) {
       this.#capture('follow-up', floor.heap)
     }
+  }
+
+  /** Whether the Rust side, suspecting growth, wants a floor by now (timers run late: half an interval's slack). */
+  #floorWanted(now) {
+    const spacing = this.#native.wantedFloorSpacingMs
+    return spacing > 0 && now - this.#lastFloorAt >= spacing - this.#options.intervalMs / 2
   }
 
   #cachesFilling(time) {

@@ -149,14 +149,16 @@ impl NativeWatcher {
         stop(&self.inner);
     }
 
-    /// Whether the heap or `external` floors hint at growth not reported yet: the JS side
-    /// then takes floors sooner (within its budget) to settle it.
+    /// How often, in milliseconds, floors are wanted while the heap or `external` floors hint
+    /// at growth not reported yet; 0 when they do not. The JS side then forces full GCs
+    /// that often (within its budget) to settle it.
     #[napi(getter)]
-    pub fn suspects_growth(&self) -> bool {
+    pub fn wanted_floor_spacing_ms(&self) -> f64 {
         self.inner
             .lock()
-            .map(|w| w.as_ref().is_some_and(Watcher::suspects_growth))
-            .unwrap_or(false)
+            .ok()
+            .and_then(|w| w.as_ref().and_then(Watcher::wanted_floor_spacing_ms))
+            .unwrap_or(0.0)
     }
 
     /// Whether the thread is running.

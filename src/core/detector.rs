@@ -187,15 +187,18 @@ impl Series {
         assess_window(&points, self.warm_at(config), config)
     }
 
-    /// Whether the newest floors hint at growth that is not reported yet: the newest
-    /// `min_points` (two at least) rising at the minimum rate, by a quarter of the minimum
-    /// growth above their lowest, and, from three floors on, with a Mann–Kendall confidence
-    /// of [`SUSPECT_CONFIDENCE`]. Floors taken sooner would settle it sooner; it says
-    /// nothing about a leak by itself (two floors are no trend: the caller bounds what a
-    /// suspicion may cost). Growth already reported is not suspected again.
-    pub fn suspects(&self, config: &DetectorConfig) -> bool {
+    /// How often floors should come, in milliseconds, while the newest floors hint at
+    /// growth not reported yet; `None` when they do not. Suspected: the newest `min_points`
+    /// (two at least) rise at the minimum rate and, from three floors on, with a
+    /// Mann–Kendall confidence of [`SUSPECT_CONFIDENCE`], the newest a quarter of the minimum
+    /// growth above the lowest floor kept. The spacing puts `min_points` floors over the time
+    /// the detector needs at that rate: the minimum duration, or longer when growing by the
+    /// minimum growth takes longer (denser floors would not show a slow leak any sooner).
+    /// It says nothing about a leak by itself (two floors are no trend: the caller bounds
+    /// what a suspicion may cost). Growth already reported is not suspected again.
+    pub fn wanted_floor_spacing_ms(&self, config: &DetectorConfig) -> Option<f64> {
         if self.reported.is_some() {
-            return false;
+            return None;
         }
         let newest: Vec<(f64, f64)> = self
             .floors
@@ -203,15 +206,21 @@ impl Series {
             .skip(self.floors.len().saturating_sub(config.min_points.max(3)))
             .copied()
             .collect();
-        let Some(&(_, current)) = newest.last().filter(|_| newest.len() >= 2) else {
-            return false;
-        };
-        let lowest = newest.iter().map(|&(_, v)| v).fold(f64::INFINITY, f64::min);
+        let &(_, current) = newest.last().filter(|_| newest.len() >= 2)?;
+        // Against every floor kept: once floors come every interval, a slow leak rises little
+        // between the newest few, and it is the window's growth the detector will judge.
+        let lowest = self
+            .floors
+            .iter()
+            .map(|&(_, v)| v)
+            .fold(f64::INFINITY, f64::min);
         let values: Vec<f64> = newest.iter().map(|&(_, v)| v).collect();
-        current - lowest >= SUSPECT_GROWTH_SHARE * config.min_growth_bytes
-            && theil_sen_slope(&newest)
-                .is_some_and(|per_ms| per_ms * 1000.0 >= config.min_rate_bytes_per_sec)
-            && (values.len() < 3 || 1.0 - mann_kendall(&values).p_upward >= SUSPECT_CONFIDENCE)
+        let per_ms = theil_sen_slope(&newest)?;
+        let suspected = current - lowest >= SUSPECT_GROWTH_SHARE * config.min_growth_bytes
+            && per_ms * 1000.0 >= config.min_rate_bytes_per_sec
+            && (values.len() < 3 || 1.0 - mann_kendall(&values).p_upward >= SUSPECT_CONFIDENCE);
+        let needed_span_ms = config.min_duration_ms.max(config.min_growth_bytes / per_ms);
+        suspected.then(|| needed_span_ms / (config.min_points.max(2) - 1) as f64)
     }
 
     fn warm_at(&self, config: &DetectorConfig) -> f64 {
@@ -535,12 +544,17 @@ mod tests {
 
     /// Whether a heap series fed `floors`, one a second, suspects growth after the last.
     fn suspects_after(floors: &[f64]) -> bool {
+        wanted_spacing_after(floors).is_some()
+    }
+
+    /// The floor spacing a heap series fed `floors`, one a second, asks for after the last.
+    fn wanted_spacing_after(floors: &[f64]) -> Option<f64> {
         let config = fast_config();
         let mut series = Series::new(MemoryKind::Heap, 0.0);
         for (i, &floor) in floors.iter().enumerate() {
             series.push(&config, i as f64 * 1000.0, floor);
         }
-        series.suspects(&config)
+        series.wanted_floor_spacing_ms(&config)
     }
 
     #[test]
@@ -571,6 +585,21 @@ mod tests {
             59e6, 58.9e6, 59.05e6, 58.95e6, 59e6, 59.02e6, 58.97e6, 59.01e6,
         ]);
         assert!(!suspects_after(&levelled));
+        // A slow rise: 30 kB a floor is 210 kB over the newest 8 floors, 570 kB over all 20.
+        let slow: Vec<f64> = (0..20).map(|i| 50e6 + 30e3 * i as f64).collect();
+        assert!(suspects_after(&slow));
+    }
+
+    #[test]
+    fn floors_are_wanted_as_often_as_the_detector_can_use_them() {
+        // fast_config: 8 floors over at least 5 s, and 1 MB of growth. At 500 kB/s the
+        // minimum duration bounds: 5 s / 7 gaps. At 30 kB/s, 1 MB takes 33.3 s: / 7.
+        let fast: Vec<f64> = (0..4).map(|i| 50e6 + 500e3 * i as f64).collect();
+        let spacing = wanted_spacing_after(&fast).unwrap();
+        assert!((spacing - 5000.0 / 7.0).abs() < 1e-6, "{spacing}");
+        let slow: Vec<f64> = (0..20).map(|i| 50e6 + 30e3 * i as f64).collect();
+        let spacing = wanted_spacing_after(&slow).unwrap();
+        assert!((spacing - 1e6 / 30.0 / 7.0).abs() < 1e-3, "{spacing}");
     }
 
     #[test]
@@ -584,7 +613,11 @@ mod tests {
         let mut series = Series::new(MemoryKind::Heap, 0.0);
         for i in 0..2000 {
             series.push(&config, i as f64 * 1000.0, 60e6 + rng.noise(1e5));
-            assert!(!series.suspects(&config), "suspected after floor {i}");
+            assert_eq!(
+                series.wanted_floor_spacing_ms(&config),
+                None,
+                "after floor {i}"
+            );
         }
         let mut series = Series::new(MemoryKind::Heap, 0.0);
         let mut reported = false;
@@ -592,7 +625,7 @@ mod tests {
             series.push(&config, i as f64 * 1000.0, 50e6 + 500_000.0 * i as f64);
             reported |= series.evaluate(&config, None).is_some();
         }
-        assert!(reported && !series.suspects(&config));
+        assert!(reported && series.wanted_floor_spacing_ms(&config).is_none());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! and checks RSS against the container limit. The thread never touches JS: events go to
 //! a `Sink`, which the binding turns into calls on the JS thread.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -72,7 +72,8 @@ enum Message {
 pub struct Watcher {
     tx: Sender<Message>,
     thread: Option<JoinHandle<()>>,
-    suspects_growth: Arc<AtomicBool>,
+    /// Bits of the f64 floor spacing wanted while growth is suspected; 0.0 when it is not.
+    wanted_floor_spacing: Arc<AtomicU64>,
 }
 
 impl Watcher {
@@ -88,15 +89,15 @@ impl Watcher {
         reader: MemoryReader,
     ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel();
-        let suspects_growth = Arc::new(AtomicBool::new(false));
-        let suspicion = Arc::clone(&suspects_growth);
+        let wanted_floor_spacing = Arc::new(AtomicU64::new(0.0f64.to_bits()));
+        let spacing = Arc::clone(&wanted_floor_spacing);
         let thread = std::thread::Builder::new()
             .name("leakproof-watcher".into())
-            .spawn(move || run(config, rx, sink, reader, &suspicion))?;
+            .spawn(move || run(config, rx, sink, reader, &spacing))?;
         Ok(Watcher {
             tx,
             thread: Some(thread),
-            suspects_growth,
+            wanted_floor_spacing,
         })
     }
 
@@ -148,10 +149,12 @@ impl Watcher {
         }
     }
 
-    /// Whether the heap or `external` floors recorded so far hint at growth not reported
-    /// yet (see [`Series::suspects`]): floors taken sooner would settle it sooner.
-    pub fn suspects_growth(&self) -> bool {
-        self.suspects_growth.load(Ordering::Relaxed)
+    /// How often, in milliseconds, floors are wanted while the heap or `external` floors
+    /// hint at growth not reported yet (see [`Series::wanted_floor_spacing_ms`]); `None`
+    /// when they do not.
+    pub fn wanted_floor_spacing_ms(&self) -> Option<f64> {
+        let ms = f64::from_bits(self.wanted_floor_spacing.load(Ordering::Relaxed));
+        (ms > 0.0).then_some(ms)
     }
 
     /// Whether the thread is still running.
@@ -178,7 +181,7 @@ fn run(
     rx: Receiver<Message>,
     sink: Sink,
     reader: MemoryReader,
-    suspects_growth: &AtomicBool,
+    wanted_floor_spacing: &AtomicU64,
 ) {
     let mut heap = Series::new(MemoryKind::Heap, config.started_at);
     let mut external = Series::new(MemoryKind::External, config.started_at);
@@ -213,10 +216,12 @@ fn run(
                 } else if let Some(leak) = series.evaluate(&config.detector, limit) {
                     sink(WatcherEvent::Leak(leak));
                 }
-                let suspected = [&heap, &external]
+                let spacing = [&heap, &external]
                     .iter()
-                    .any(|s| s.suspects(&config.detector));
-                suspects_growth.store(suspected, Ordering::Relaxed);
+                    .filter_map(|s| s.wanted_floor_spacing_ms(&config.detector))
+                    .reduce(f64::min)
+                    .unwrap_or(0.0);
+                wanted_floor_spacing.store(spacing.to_bits(), Ordering::Relaxed);
             }
             Ok(Message::PauseNative) => native_paused = true,
             Ok(Message::ResetNative) => {
@@ -301,12 +306,12 @@ mod tests {
     /// Waits (bounded) until the thread's suspicion is `expected`; returns what it last was.
     fn suspicion_becomes(watcher: &Watcher, expected: bool) -> bool {
         for _ in 0..200 {
-            if watcher.suspects_growth() == expected {
+            if watcher.wanted_floor_spacing_ms().is_some() == expected {
                 break;
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        watcher.suspects_growth()
+        watcher.wanted_floor_spacing_ms().is_some()
     }
 
     #[test]
@@ -314,7 +319,7 @@ mod tests {
         let (sink, _) = collect();
         let reader: MemoryReader = Box::new(SystemMemory::default);
         let mut watcher = Watcher::start_with_reader(config(), sink, reader).unwrap();
-        assert!(!watcher.suspects_growth());
+        assert_eq!(watcher.wanted_floor_spacing_ms(), None);
         for i in 0..3 {
             let bytes = 1e7 + 5e5 * i as f64; // a quarter of the 1 MB minimum growth, and more
             watcher.record_floor(MemoryKind::External, 1000.0 * i as f64, bytes, None, false);
