@@ -47,7 +47,10 @@ test('a Buffer leak is found as kind "external"', async () => {
 test('a healthy GC sawtooth never raises a leak', async () => {
   const events = await runService('sawtooth', 10_000)
   assert.deepStrictEqual(leaks(events), [])
-  assert.ok(events.filter((e) => e.type === 'sample').length >= 20)
+  // Enough floors for windows to be judged and confirmed: minPoints (8) and two more.
+  // (Each forced full GC is incremental and charged to the budget until it is done, so
+  // there are fewer floors than intervals in a service that allocates this fast.)
+  assert.ok(events.filter((e) => e.type === 'sample').length >= 10)
 })
 
 test('a cache that warms up to its capacity and then stays flat never raises a leak', async () => {
