@@ -19,6 +19,9 @@
  * @airbnb/node-memwatch listening for `stats` (fixtures/memwatch-stats.js), all started at
  * once and read after the watcher's first interval. Without load, V8 sizes the heaps alike
  * in every process, and the figures repeat to a few kB.
+ *
+ * Forced full GCs: plain against a full GC every 10 s (fixtures/force-gc-every.js), atomic
+ * (`gc()`) and incremental (`vm.measureMemory` run eagerly, as the watcher asks), paired.
  */
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
@@ -67,14 +70,19 @@ const PRELOADS = {
   // For memory at rest: the preload alone, and memwatch for comparison.
   register: ['-r', path.join(root, 'register.js')],
   memwatch: ['-r', path.join(__dirname, 'fixtures', 'memwatch-stats.js')],
+  // For the forced-GC comparison: a full GC every 10 s, atomic or incremental.
+  'gc() every 10 s': ['-r', path.join(__dirname, 'fixtures', 'force-gc-every.js')],
+  'measureMemory every 10 s': ['-r', path.join(__dirname, 'fixtures', 'force-gc-every.js')],
 }
+const FORCE_GC_ENV = { 'gc() every 10 s': 'gc', 'measureMemory every 10 s': 'measure' }
 
 /** Starts the server with the preloads of `variant`; resolves once it listens. */
 async function startServer(variant) {
   const watched = variant === 'watched'
   const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-overhead-')), 'samples.jsonl')
   const args = [...PRELOADS[variant], path.join(__dirname, 'fixtures', 'server.js')]
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BENCH_SAMPLES_LOG: log } })
+  const env = { ...process.env, BENCH_SAMPLES_LOG: log, BENCH_FORCE_GC: FORCE_GC_ENV[variant] ?? '' }
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env })
   const port = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d).trim()))))
   return { watched, child, port, log }
 }
@@ -109,9 +117,9 @@ async function measure(server, measuredFrom) {
   return result
 }
 
-/** One pass: both servers at once, warmed up, then measured over the same seconds. */
-async function runPass() {
-  const servers = await Promise.all([startServer('plain'), startServer('watched')])
+/** One pass: plain and `variant` at once, warmed up, then measured over the same seconds. */
+async function runPass(variant = 'watched') {
+  const servers = await Promise.all([startServer('plain'), startServer(variant)])
   await Promise.all(servers.map((s) => drive({ port: s.port, durationMs: 2000 }))) // JIT warm-up
   const measuredFrom = Date.now()
   const [off, on] = await Promise.all(servers.map((s) => measure(s, measuredFrom)))
@@ -119,6 +127,27 @@ async function runPass() {
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+
+/**
+ * What one way of forcing a full GC costs the server: plain against a full GC every 10 s,
+ * atomic (`gc()`) or incremental (`vm.measureMemory`, how the watcher asks), in paired
+ * passes; CPU per request of each pass, and the median of the ratios.
+ */
+async function forcedGcCost() {
+  const rows = []
+  for (const variant of ['gc() every 10 s', 'measureMemory every 10 s']) {
+    const ratios = []
+    const pairs = []
+    for (let pass = 0; pass < PASSES; pass++) {
+      const { off, on } = await runPass(variant)
+      ratios.push(on.cpuMicrosPerRequest / off.cpuMicrosPerRequest)
+      pairs.push(`${off.cpuMicrosPerRequest.toFixed(1)}→${on.cpuMicrosPerRequest.toFixed(1)}`)
+    }
+    rows.push({ variant, 'CPU µs/request, plain → variant (pairs)': pairs.join(', '), 'CPU per request': `${((median(ratios) - 1) * 100).toFixed(1)}%` })
+  }
+  console.table(rows)
+  return rows
+}
 
 /**
  * RSS and RssAnon of the idle server, plain, with the preload and with memwatch, started
@@ -182,8 +211,9 @@ async function main() {
   const pct = (x) => `${(x * 100).toFixed(2)}%`
   console.log(`throughput ${pct(summary.throughputChange)}, CPU per request ${pct(summary.cpuPerRequestChange)}, RSS ${summary.rssDeltaMB.toFixed(2)} MB, anon RSS ${summary.anonDeltaMB.toFixed(2)} MB, watcher's own work ${pct(summary.watcherShare)} of the server's CPU`)
   const atRest = await memoryAtRest()
-  return { table, summary, atRest }
+  const forcedGcs = await forcedGcCost()
+  return { table, summary, atRest, forcedGcs }
 }
 
 if (require.main === module) main()
-module.exports = { main, memoryAtRest }
+module.exports = { main, memoryAtRest, forcedGcCost }
