@@ -126,7 +126,9 @@ class Watcher extends EventEmitter {
   #timer
   #forceGc = false
   #gcCostMs = 0 // forced GC time not yet paid back by the budget
-  #forcing = null // the full GC requested and not yet seen through: { reason, startedAt, seen, done }
+  #forcing = null // the full GC requested and not yet seen through (see #forceFullGc)
+  #atomicGc = null // gc(), exposed when first needed
+  #incrementalGc = true // vm.measureMemory works here
   #forcedFloor = null // { reason, ms } of the forced GC behind this interval's floor
   #forcedGcs = 0
   // Intervals' worth of credit for full GCs forced on suspicion: one costs
@@ -226,12 +228,13 @@ class Watcher extends EventEmitter {
     if (this.#stopped) return
     this.#lastFullGcAt = Date.now()
     const forcing = this.#forcing
-    if (forcing !== null && !forcing.seen) {
-      forcing.seen = true
-      this.#forcedFloor = { reason: forcing.reason, ms: performance.now() - forcing.startedAt }
-    } else {
-      this.#majorGcsSeen++
+    if (forcing !== null && !forcing.sentinelSeen) {
+      // Ours: its floor is noted now, unless it was when the GC returned.
+      forcing.sentinelSeen = true
+      if (!forcing.floorNoted) this.#noteForcedFloor(forcing, performance.now() - forcing.startedAt)
+      return
     }
+    this.#majorGcsSeen++
     this.#noteFloor()
   }
 
@@ -259,7 +262,7 @@ class Watcher extends EventEmitter {
     this.#suspicionCredit = Math.min(this.#suspicionCreditMax, this.#suspicionCredit + 1)
     const now = Date.now()
     let reason = null
-    if (now - this.#lastFullGcAt >= this.#options.forceGcAfterMs) reason = 'quiet'
+    if (now - this.#lastFullGcAt >= this.#options.forceGcAfterMs && this.#incrementalGc) reason = 'quiet'
     else if (this.#suspicionCredit >= SUSPICION_REFILL_INTERVALS && this.#floorWanted(now)) reason = 'suspected-growth'
     if (this.#intervalMin === null && this.#forceGc && this.#forcing === null && reason !== null) {
       this.#gcCostMs = Math.max(0, this.#gcCostMs - this.#options.gcBudget * this.#options.intervalMs)
@@ -291,40 +294,49 @@ class Watcher extends EventEmitter {
   }
 
   /**
-   * Starts a full GC: V8's memory measurement, run eagerly, which marks incrementally like
-   * the full GCs V8 runs on its own. `gc()` (--expose-gc) runs an atomic one, and an atomic
-   * full GC makes V8 throw away optimized code that embeds objects it finds dead: in a
-   * busy http server, 21-45 functions of http and streams each time, re-optimized after
-   * at 0.35-0.6 s of CPU against a 16-36 ms pause (measured: every 10 s, +16-26% CPU per
-   * request, against +1% for this). The sentinel sees the GC end; the floor is noted
-   * then, or when the measurement resolves if it saw nothing. The wall time to resolve
-   * is charged to the budget (an upper bound of its cost).
+   * Forces a full GC, one of two kinds. The routine one (`quiet`) is V8's memory
+   * measurement run eagerly, which marks incrementally like the full GCs V8 runs on its
+   * own: cheap, but its floor carries what was allocated while it marked (5-11 MB instead
+   * of ~5.5 MB in a service allocating 170 MB/s), and it can take most of a second. While
+   * growth is suspected, floors must be exact and come every interval: `gc()`, atomic.
+   * An atomic full GC makes V8 throw away optimized code that embeds objects it finds
+   * dead: in a busy http server, 21-45 functions of http and streams each time,
+   * re-optimized at 0.35-0.6 s of CPU against a 16-36 ms pause (every 10 s: +16-26% CPU
+   * per request, against ~1% for the incremental one); the run of them is bounded.
+   * The floor is noted when the GC is done (or when the sentinel sees it end, if sooner);
+   * the time until then is charged to the budget.
    */
   #forceFullGc(reason) {
     this.#forcedGcs++
-    if (reason === 'suspected-growth') this.#suspicionCredit -= SUSPICION_REFILL_INTERVALS
     this.#lastFullGcAt = Date.now()
-    const forcing = { reason, startedAt: performance.now(), seen: false, done: false }
+    const forcing = { reason, startedAt: performance.now(), floorNoted: false, sentinelSeen: false, done: false }
     this.#forcing = forcing
-    measureMemoryQuietly().then(
-      () => {
-        forcing.done = true
-        if (this.#stopped) return
-        const ms = performance.now() - forcing.startedAt
-        this.#gcCostMs += ms
-        if (!forcing.seen) {
-          forcing.seen = true
-          this.#forcedFloor = { reason, ms }
-          this.#noteFloor()
-        }
-      },
-      (err) => {
-        // Not expected on Node >= 18; without it, the floors come from V8's own GCs only.
-        this.#forceGc = false
-        forcing.done = true
-        if (!this.#stopped) this.#event('error', { error: err.message, during: 'forcing a full GC' })
-      },
-    )
+    const done = () => {
+      forcing.done = true
+      if (this.#stopped) return
+      const ms = performance.now() - forcing.startedAt
+      this.#gcCostMs += ms
+      if (!forcing.floorNoted) this.#noteForcedFloor(forcing, ms)
+    }
+    if (reason === 'suspected-growth') {
+      this.#suspicionCredit -= SUSPICION_REFILL_INTERVALS
+      this.#atomicGc ??= exposedGc()
+      this.#atomicGc()
+      done()
+      return
+    }
+    measureMemoryQuietly().then(done, (err) => {
+      // Not expected on Node >= 18; without it, routine floors come from V8's own GCs.
+      forcing.done = true
+      this.#incrementalGc = false
+      if (!this.#stopped) this.#event('error', { error: err.message, during: 'forcing a full GC' })
+    })
+  }
+
+  #noteForcedFloor(forcing, ms) {
+    forcing.floorNoted = true
+    this.#forcedFloor = { reason: forcing.reason, ms }
+    this.#noteFloor()
   }
 
   /** Whether the Rust side, suspecting growth, wants a floor by now (timers run late: half an interval's slack). */
@@ -459,6 +471,13 @@ class Watcher extends EventEmitter {
       if (this.#sites === profiler) this.#sites = null
     }
   }
+}
+
+/** A function that runs an atomic full GC, without `--expose-gc` at start-up. */
+function exposedGc() {
+  if (typeof globalThis.gc === 'function') return globalThis.gc
+  v8.setFlagsFromString('--expose-gc')
+  return vm.runInNewContext('gc')
 }
 
 /**
