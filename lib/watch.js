@@ -255,10 +255,10 @@ class Watcher extends EventEmitter {
     if (this.#forcing?.done) this.#forcing = null
     this.#fullGcs.aged()
     // No full GC in this interval: ask for one ourselves, within the budget, for a clean
-    // floor (it comes with the next interval), when none ran for forceGcAfterMs (a slow
-    // leak may not cause one for minutes), or sooner while the floors hint at growth: as
-    // often as the detector can use floors at that rate (every interval at most), for a
-    // run long enough to judge it, earned back slowly.
+    // floor, when none ran for forceGcAfterMs (a slow leak may not cause one for minutes;
+    // incremental, its floor comes with the next interval), or sooner while the floors hint
+    // at growth (atomic, its floor now): as often as the detector can use floors at that
+    // rate (every interval at most), for a run long enough to judge it, earned back slowly.
     this.#suspicionCredit = Math.min(this.#suspicionCreditMax, this.#suspicionCredit + 1)
     const now = Date.now()
     let reason = null
