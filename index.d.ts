@@ -218,7 +218,7 @@ export interface WatchOptions {
   window?: number
   /** Floors needed before judging (>= 3, <= `window`). @default 8 */
   minPoints?: number
-  /** Growth over the window needed, in bytes. @default 8 MiB */
+  /** Growth over the window needed, in bytes (native memory: 4 MiB at least). @default 8 MiB */
   minGrowthBytes?: number
   /** Slope needed, in bytes per second. @default 1024 */
   minRateBytesPerSec?: number
