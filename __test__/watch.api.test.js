@@ -124,6 +124,28 @@ test('floors that hint at growth bring full GCs sooner, a bounded run of them; a
   assert.ok(count(idle, 'quiet') >= 3, JSON.stringify(idle))
 })
 
+test('a full GC that cannot be forced is an error event, never an exception in the app', () => {
+  // gc() as the app defined it (here: one that throws) is what the watcher calls for exact floors.
+  const out = JSON.parse(execFileSync(process.execPath, ['-e', `
+    globalThis.gc = () => { throw new Error('no gc here') }
+    const { watch } = require('.')
+    const w = watch({ intervalMs: 50, forceGcAfterMs: 200, gcBudget: 0.9, warmupMs: 0, minDurationMs: 500,
+      minGrowthBytes: 2 * 1024 * 1024, sites: false })
+    const errors = []
+    const reasons = []
+    w.on('error', (e) => errors.push(e))
+    w.on('sample', (s) => reasons.push(s.forcedGcReason))
+    const kept = []
+    const grow = setInterval(() => { for (let i = 0; i < 200; i++) kept.push({ i, s: 'x'.repeat(64) + i }) }, 10)
+    setTimeout(() => { w.stop(); clearInterval(grow); console.log(JSON.stringify({ errors, reasons })) }, 2500)
+  `], { cwd: root, encoding: 'utf8', timeout: 30_000 }))
+  assert.equal(out.errors.length, 1, JSON.stringify(out.errors))
+  assert.equal(out.errors[0].during, 'forcing a full GC')
+  assert.match(out.errors[0].error, /no gc here/)
+  assert.ok(!out.reasons.includes('suspected-growth'), 'no more runs of atomic GCs')
+  assert.ok(out.reasons.filter((r) => r === 'quiet').length >= 3, 'the routine floors go on')
+})
+
 test('a running watcher does not keep the process alive', () => {
   const started = Date.now()
   execFileSync(process.execPath, ['-e', "require('.').watch({ intervalMs: 60000 })"], { cwd: root, timeout: 20_000 })

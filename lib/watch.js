@@ -127,7 +127,7 @@ class Watcher extends EventEmitter {
   #forceGc = false
   #gcCostMs = 0 // forced GC time not yet paid back by the budget
   #forcing = null // the full GC requested and not yet seen through (see #forceFullGc)
-  #atomicGc = null // gc(), exposed when first needed
+  #atomicGc = null // gc(), exposed when first needed; false where it cannot be
   #incrementalGc = true // vm.measureMemory works here
   #forcedFloor = null // { reason, ms } of the forced GC behind this interval's floor
   #forcedGcs = 0
@@ -263,7 +263,7 @@ class Watcher extends EventEmitter {
     const now = Date.now()
     let reason = null
     if (now - this.#lastFullGcAt >= this.#options.forceGcAfterMs && this.#incrementalGc) reason = 'quiet'
-    else if (this.#suspicionCredit >= SUSPICION_REFILL_INTERVALS && this.#floorWanted(now)) reason = 'suspected-growth'
+    else if (this.#atomicGc !== false && this.#suspicionCredit >= SUSPICION_REFILL_INTERVALS && this.#floorWanted(now)) reason = 'suspected-growth'
     if (this.#intervalMin === null && this.#forceGc && this.#forcing === null && reason !== null) {
       this.#gcCostMs = Math.max(0, this.#gcCostMs - this.#options.gcBudget * this.#options.intervalMs)
       if (this.#gcCostMs === 0) this.#forceFullGc(reason)
@@ -320,8 +320,16 @@ class Watcher extends EventEmitter {
     }
     if (reason === 'suspected-growth') {
       this.#suspicionCredit -= SUSPICION_REFILL_INTERVALS
-      this.#atomicGc ??= exposedGc()
-      this.#atomicGc()
+      try {
+        this.#atomicGc ??= exposedGc()
+        this.#atomicGc()
+      } catch (err) {
+        // A timer callback must not throw into the app: no more runs, the routine floors go on.
+        forcing.done = true
+        this.#atomicGc = false
+        this.#event('error', { error: err.message, during: 'forcing a full GC' })
+        return
+      }
       done()
       return
     }
