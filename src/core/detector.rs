@@ -129,7 +129,7 @@ const CONFIRMATIONS: usize = 3;
 /// Confidence in an upward trend (1 − p of Mann–Kendall) at which growth among three or
 /// more floors is suspected: three rising floors reach 0.85.
 const SUSPECT_CONFIDENCE: f64 = 0.8;
-/// Share of the minimum growth the newest floors must have risen by to be suspected.
+/// Share of the minimum growth by which the newest floor must top the lowest kept to be suspected.
 const SUSPECT_GROWTH_SHARE: f64 = 0.25;
 
 /// Floors of one kind of memory, and what was last reported about them.
