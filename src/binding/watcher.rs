@@ -108,39 +108,27 @@ impl NativeWatcher {
                 ))
             }
         };
-        if let Some(w) = self.inner.lock().map_err(|_| poisoned())?.as_ref() {
-            w.record_floor(kind, time, bytes, limit, hold.unwrap_or(false));
-        }
-        Ok(())
+        self.with_running(|w| w.record_floor(kind, time, bytes, limit, hold.unwrap_or(false)))
     }
 
     /// Records the heap's physical size and `external`, from which native memory is derived.
     #[napi]
     pub fn record_heap_resident(&self, heap_physical: f64, external: f64) -> Result<()> {
-        if let Some(w) = self.inner.lock().map_err(|_| poisoned())?.as_ref() {
-            w.record_heap_resident(heap_physical, external);
-        }
-        Ok(())
+        self.with_running(|w| w.record_heap_resident(heap_physical, external))
     }
 
     /// Takes no native floors until `resetNative()` (the process is about to move RSS
     /// itself, e.g. by writing a heap snapshot).
     #[napi]
     pub fn pause_native(&self) -> Result<()> {
-        if let Some(w) = self.inner.lock().map_err(|_| poisoned())?.as_ref() {
-            w.pause_native();
-        }
-        Ok(())
+        self.with_running(|w| w.pause_native())
     }
 
     /// Starts the native series afresh (after the process itself moved RSS, e.g. by
     /// writing a heap snapshot).
     #[napi]
     pub fn reset_native(&self) -> Result<()> {
-        if let Some(w) = self.inner.lock().map_err(|_| poisoned())?.as_ref() {
-            w.reset_native();
-        }
-        Ok(())
+        self.with_running(|w| w.reset_native())
     }
 
     /// Stops and joins the thread. Idempotent.
@@ -165,6 +153,16 @@ impl NativeWatcher {
     #[napi(getter)]
     pub fn running(&self) -> bool {
         self.inner.lock().map(|w| w.is_some()).unwrap_or(false)
+    }
+}
+
+impl NativeWatcher {
+    /// Calls `f` on the thread's handle while it runs; after `stop()`, does nothing.
+    fn with_running(&self, f: impl FnOnce(&Watcher)) -> Result<()> {
+        if let Some(w) = self.inner.lock().map_err(|_| poisoned())?.as_ref() {
+            f(w);
+        }
+        Ok(())
     }
 }
 

@@ -390,31 +390,30 @@ mod tests {
         Watcher::start_with_reader(config, sink, reader).unwrap()
     }
 
+    /// The events of 2.5 s of a watcher whose RSS grows by `per_read` bytes per 50 ms read
+    /// while the heap's size and `external` stay put.
+    fn events_with_steady_heap(per_read: u64) -> Vec<WatcherEvent> {
+        let (sink, events) = collect();
+        let mut watcher = rss_growing_by(per_read, sink);
+        watcher.record_heap_resident(50e6, 1e6);
+        std::thread::sleep(Duration::from_millis(2500));
+        watcher.stop();
+        let events = events.lock().unwrap();
+        events.clone()
+    }
+
     #[test]
     fn native_drift_of_a_few_mb_is_no_leak_whatever_the_minimum_growth() {
         // 60 kB per 50 ms read: ~3 MB over 2.5 s, three times the test config's minimum
         // growth, and below NATIVE_MIN_GROWTH_BYTES.
-        let (sink, events) = collect();
-        let mut watcher = rss_growing_by(60_000, sink);
-        watcher.record_heap_resident(50e6, 1e6);
-        std::thread::sleep(Duration::from_millis(2500));
-        watcher.stop();
-        assert!(
-            events.lock().unwrap().is_empty(),
-            "{:?}",
-            events.lock().unwrap()
-        );
+        let events = events_with_steady_heap(60_000);
+        assert!(events.is_empty(), "{events:?}");
     }
 
     #[test]
     fn native_memory_is_rss_less_heap_and_external() {
         // RSS grows by 1 MB per read while the heap is steady: a native leak.
-        let (sink, events) = collect();
-        let mut watcher = rss_growing_watcher(sink);
-        watcher.record_heap_resident(50e6, 1e6);
-        std::thread::sleep(Duration::from_millis(2500));
-        watcher.stop();
-        let events = events.lock().unwrap();
+        let events = events_with_steady_heap(1_000_000);
         assert!(
             events
                 .iter()
