@@ -87,6 +87,15 @@ async function startServer(variant) {
   return { watched, child, port, log }
 }
 
+/** Stops `server` and removes its log; resolves to the events it logged. */
+async function stopServer({ child, log }) {
+  child.kill()
+  await new Promise((resolve) => child.once('exit', resolve))
+  const events = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []
+  fs.rmSync(path.dirname(log), { recursive: true, force: true })
+  return events
+}
+
 /** Drives `server` for the measured time and returns its figures; stops it. */
 async function measure(server, measuredFrom) {
   const { child } = server
@@ -103,11 +112,7 @@ async function measure(server, measuredFrom) {
     watcherShare: 0,
     forcedGcs: 0,
   }
-  child.kill()
-  await new Promise((resolve) => child.once('exit', resolve))
-  const { log } = server
-  const events = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []
-  fs.rmSync(path.dirname(log), { recursive: true, force: true })
+  const events = await stopServer(server)
   if (server.watched) {
     const samples = events.filter((e) => e.type === 'sample' && e.time >= measuredFrom)
     const forcedGcSeconds = samples.reduce((sum, e) => sum + e.gcDurationMs, 0) / 1000
@@ -161,11 +166,7 @@ async function memoryAtRest() {
     const servers = await Promise.all(variants.map((v) => startServer(v)))
     await new Promise((resolve) => setTimeout(resolve, AT_REST_MS))
     runs.push(servers.map(({ child }) => ({ rss: statusBytes(child.pid, 'VmRSS'), anon: statusBytes(child.pid, 'RssAnon') })))
-    for (const { child, log } of servers) {
-      child.kill()
-      await new Promise((resolve) => child.once('exit', resolve))
-      fs.rmSync(path.dirname(log), { recursive: true, force: true })
-    }
+    for (const server of servers) await stopServer(server)
   }
   const kb = (b) => Math.round(b / 1024)
   const medians = variants.map((_, i) => ({ rss: median(runs.map((r) => r[i].rss)), anon: median(runs.map((r) => r[i].anon)) }))
