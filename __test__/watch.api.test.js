@@ -146,6 +146,17 @@ test('a full GC that cannot be forced is an error event, never an exception in t
   assert.ok(out.reasons.filter((r) => r === 'quiet').length >= 3, 'the routine floors go on')
 })
 
+test('forceGc: false forces no full GC, quiet or suspected', () => {
+  const out = JSON.parse(execFileSync(process.execPath, ['-e', `
+    const { watch } = require('.')
+    const w = watch({ intervalMs: 30, forceGc: false, forceGcAfterMs: 0, warmupMs: 0, sites: false })
+    const kept = []
+    const grow = setInterval(() => { for (let i = 0; i < 200; i++) kept.push({ i }) }, 10)
+    setTimeout(() => { const stats = w.stats(); w.stop(); clearInterval(grow); console.log(JSON.stringify(stats)) }, 600)
+  `], { cwd: root, encoding: 'utf8', timeout: 30_000 }))
+  assert.equal(out.forcedGcs, 0)
+})
+
 test('a running watcher does not keep the process alive', () => {
   const started = Date.now()
   execFileSync(process.execPath, ['-e', "require('.').watch({ intervalMs: 60000 })"], { cwd: root, timeout: 20_000 })
