@@ -174,6 +174,9 @@ test('a watcher in a worker thread samples its own heap and the worker exits by 
       clearInterval(keepAlive) // from here only the watcher runs: it must not hold the worker
     })
   `, { eval: true })
+  // Listened for from the start: a worker that exits right after posting can have its
+  // 'exit' emitted in the same turn as its last 'message', before an await would attach it.
+  const exited = new Promise((resolve) => worker.once('exit', resolve))
   const message = await new Promise((resolve, reject) => {
     worker.once('message', resolve)
     worker.once('error', reject)
@@ -183,7 +186,7 @@ test('a watcher in a worker thread samples its own heap and the worker exits by 
   assert.ok(message.sample.heapUsed > 0)
   // The watcher is still running in the worker; its thread and timer must not hold it.
   const code = await Promise.race([
-    new Promise((resolve) => worker.once('exit', resolve)),
+    exited,
     new Promise((resolve) => setTimeout(() => resolve('still running'), 10_000).unref()),
   ])
   if (code === 'still running') await worker.terminate()

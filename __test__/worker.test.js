@@ -20,6 +20,8 @@ test('BoundedMap, RingBuffer and systemMemory work in a worker, which then exits
     for (let i = 0; i < 100; i++) ring.push(i)
     parentPort.postMessage({ size: map.size, ring: ring.toArray(), rss: typeof systemMemory().rss })
   `, { eval: true })
+  // Listened for from the start: 'exit' can come in the same turn as the last 'message'.
+  const exited = new Promise((resolve) => worker.once('exit', resolve))
   const message = await new Promise((resolve, reject) => {
     worker.once('message', resolve)
     worker.once('error', reject)
@@ -28,7 +30,7 @@ test('BoundedMap, RingBuffer and systemMemory work in a worker, which then exits
   assert.deepStrictEqual(message.ring, [90, 91, 92, 93, 94, 95, 96, 97, 98, 99])
   assert.equal(message.rss, process.platform === 'linux' ? 'number' : 'undefined')
   // The map's expiry timer is pending for an hour: the worker must still exit on its own.
-  const code = await new Promise((resolve) => worker.once('exit', resolve))
+  const code = await exited
   assert.equal(code, 0)
 })
 
