@@ -365,13 +365,8 @@ mod tests {
         assert!(matches!(&events[0], WatcherEvent::Leak(l) if l.kind == MemoryKind::Heap));
     }
 
-    /// A watcher reading an RSS that grows by 1 MB per read, every 50 ms (30 reads span the
-    /// test config's 1 s minimum duration).
-    fn rss_growing_watcher(sink: Sink) -> Watcher {
-        rss_growing_by(1_000_000, sink)
-    }
-
-    /// A watcher reading an RSS that grows by `per_read` bytes per read, every 50 ms.
+    /// A watcher reading an RSS that grows by `per_read` bytes per read, every 50 ms (30
+    /// reads span the test config's 1 s minimum duration).
     fn rss_growing_by(per_read: u64, sink: Sink) -> Watcher {
         let reads = Arc::new(Mutex::new(0u64));
         let reader: MemoryReader = Box::new(move || {
@@ -390,16 +385,24 @@ mod tests {
         Watcher::start_with_reader(config, sink, reader).unwrap()
     }
 
-    /// The events of 2.5 s of a watcher whose RSS grows by `per_read` bytes per 50 ms read
-    /// while the heap's size and `external` stay put.
-    fn events_with_steady_heap(per_read: u64) -> Vec<WatcherEvent> {
+    /// The events of a watcher whose RSS grows by `per_read` bytes per 50 ms read, with a
+    /// steady heap size and `external`, while `drive` runs.
+    fn native_watcher_events(per_read: u64, drive: impl FnOnce(&Watcher)) -> Vec<WatcherEvent> {
         let (sink, events) = collect();
         let mut watcher = rss_growing_by(per_read, sink);
         watcher.record_heap_resident(50e6, 1e6);
-        std::thread::sleep(Duration::from_millis(2500));
+        drive(&watcher);
         watcher.stop();
         let events = events.lock().unwrap();
         events.clone()
+    }
+
+    /// The events of 2.5 s of a watcher whose RSS grows by `per_read` bytes per read while
+    /// the heap stays put.
+    fn events_with_steady_heap(per_read: u64) -> Vec<WatcherEvent> {
+        native_watcher_events(per_read, |_| {
+            std::thread::sleep(Duration::from_millis(2500))
+        })
     }
 
     #[test]
@@ -439,14 +442,9 @@ mod tests {
 
     #[test]
     fn native_growth_no_faster_than_the_heap_is_not_a_native_leak() {
-        // RSS grows 1 MB per 50 ms read while the heap floors grow faster: no native leak.
-        let (sink, events) = collect();
-        let mut watcher = rss_growing_watcher(sink);
-        watcher.record_heap_resident(50e6, 1e6);
-        // Heap floors rising 25 MB/s; RSS rises ~20 MB/s.
-        record_rising_heap_floors(&watcher, 30, false);
-        watcher.stop();
-        let events = events.lock().unwrap();
+        // RSS grows 1 MB per 50 ms read (~20 MB/s) while the heap floors rise 25 MB/s: no
+        // native leak.
+        let events = native_watcher_events(1_000_000, |w| record_rising_heap_floors(w, 30, false));
         assert!(
             !events
                 .iter()
@@ -461,12 +459,7 @@ mod tests {
     #[test]
     fn native_growth_while_the_heap_is_held_is_set_aside_too() {
         // RSS grows while every heap floor comes with `hold` (caches filling): no leak at all.
-        let (sink, events) = collect();
-        let mut watcher = rss_growing_watcher(sink);
-        watcher.record_heap_resident(50e6, 1e6);
-        record_rising_heap_floors(&watcher, 25, true);
-        watcher.stop();
-        let events = events.lock().unwrap();
+        let events = native_watcher_events(1_000_000, |w| record_rising_heap_floors(w, 25, true));
         assert!(
             !events.iter().any(|e| matches!(e, WatcherEvent::Leak(_))),
             "{events:?}"
