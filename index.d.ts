@@ -288,11 +288,12 @@ export interface SampleEvent extends WatchEventBase {
   /** Whether the watcher requested the GC behind this floor. */
   forcedGc: boolean
   /**
-   * Why it did: `quiet` (no full GC for `forceGcAfterMs`; an incremental GC) or
+   * Why it did: `first-floors` (none yet for the first two floors; incremental), `quiet`
+   * (no full GC for `forceGcAfterMs`; an incremental GC) or
    * `suspected-growth` (the floors hint at growth: an atomic GC, in a bounded run); null
    * if it did not.
    */
-  forcedGcReason: 'quiet' | 'suspected-growth' | null
+  forcedGcReason: 'first-floors' | 'quiet' | 'suspected-growth' | null
   /** Time from the watcher's request until its forced GC was done; 0 if none. */
   gcDurationMs: number
   /** Whether BoundedMaps were still filling up, so growth was recorded but not judged. */

@@ -95,7 +95,7 @@ test('the watcher takes floors (forcing a GC when none ran) and stop() leaves no
   }
 })
 
-test('floors that hint at growth bring full GCs sooner, a bounded run of them; an idle process gets only the quiet ones', () => {
+test('floors that hint at growth bring full GCs sooner, a bounded run of them; an idle process gets only its first two floors and the quiet ones', () => {
   // A confidence no 8-floor window can reach: growth is suspected all along, never reported,
   // so the run of forced GCs on suspicion meets its bound.
   const run = (leaking) => JSON.parse(execFileSync(process.execPath, ['-e', `
@@ -118,9 +118,13 @@ test('floors that hint at growth bring full GCs sooner, a bounded run of them; a
   const said = `forced on suspicion: ${suspected} of ${leaking.length} floors in ${ms} ms`
   assert.ok(suspected >= 3, said)
   assert.ok(suspected <= 15 + Math.ceil(ms / 50 / 10), said)
-  for (const reason of leaking) assert.ok([null, 'quiet', 'suspected-growth'].includes(reason), reason)
+  for (const reason of leaking) assert.ok([null, 'first-floors', 'quiet', 'suspected-growth'].includes(reason), reason)
   const { reasons: idle } = run(false)
   assert.equal(count(idle, 'suspected-growth'), 0, JSON.stringify(idle))
+  // Nothing runs a full GC in an idle process: its first two floors are forced at once,
+  // long before forceGcAfterMs, then only the quiet ones.
+  assert.deepEqual(idle.slice(0, 2), ['first-floors', 'first-floors'], JSON.stringify(idle))
+  assert.equal(count(idle, 'first-floors'), 2, JSON.stringify(idle))
   assert.ok(count(idle, 'quiet') >= 3, JSON.stringify(idle))
 })
 

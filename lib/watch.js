@@ -51,6 +51,9 @@ const DEFAULTS = Object.freeze({
  */
 const SUSPICION_REFILL_INTERVALS = 10
 
+/** Floors the watcher forces from the start when V8 runs no full GC: two, for suspicion. */
+const FIRST_FLOORS = 2
+
 /** Sampling windows tried before a `sites` event says that no site grew. */
 const SITES_ATTEMPTS = 3
 
@@ -139,6 +142,7 @@ class Watcher extends EventEmitter {
   #majorGcsSeen = 0
   #lastFullGcAt = Date.now()
   #lastFloorAt = -Infinity
+  #floorsTaken = 0
   #intervalMin = null // lowest { heap, external } seen after a major GC this interval
   #heapAboveThreshold = false
   #fillingSince = null // when BoundedMaps started filling, while they still are
@@ -273,8 +277,12 @@ class Watcher extends EventEmitter {
     this.#suspicionCredit = Math.min(this.#suspicionCreditMax, this.#suspicionCredit + 1)
     const now = Date.now()
     let reason = null
-    // Suspicion first: when both are due, the detector needs the exact floor now.
+    // Suspicion first: when both are due, the detector needs the exact floor now. Until
+    // there are two floors, intervals without one get one (incremental, like the quiet
+    // ones): the series starts with the process, and two floors are what suspicion needs,
+    // which a quiet process would otherwise wait forceGcAfterMs for.
     if (this.#atomicGc !== false && this.#suspicionCredit >= SUSPICION_REFILL_INTERVALS && this.#floorWanted(now)) reason = 'suspected-growth'
+    else if (this.#incrementalGc && this.#floorsTaken < FIRST_FLOORS) reason = 'first-floors'
     else if (now - this.#lastFullGcAt >= this.#options.forceGcAfterMs && this.#incrementalGc) reason = 'quiet'
     if (this.#intervalMin === null && this.#forcing === null && reason !== null) {
       this.#gcCostMs = Math.max(0, this.#gcCostMs - this.#options.gcBudget * this.#options.intervalMs)
@@ -291,6 +299,7 @@ class Watcher extends EventEmitter {
     if (floor === null) return
     const time = Date.now()
     this.#lastFloorAt = time
+    this.#floorsTaken++
     const limit = stats.heap_size_limit
     // Growth while BoundedMaps are still filling up has a known ceiling: it is set aside
     // (the window restarts), for at most five minimum durations in a row, so that a map
