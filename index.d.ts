@@ -259,7 +259,7 @@ export interface WatchOptions {
   afterSnapshot?: (info: { reason: string; dir: string } & SnapshotEvent) => unknown
   /** Rank growing allocation sites after a heap leak. @default true */
   sites?: boolean
-  /** Each sampling window, in ms (up to three are tried until a site grows). @default 2 × intervalMs */
+  /** Each sampling window, in ms (up to three, until the top site's growth holds four samples). @default 2 × intervalMs */
   sitesWindowMs?: number
   /** Mean bytes between heap-profiler samples. @default 512 KiB */
   sitesSamplingBytes?: number
@@ -356,6 +356,7 @@ export interface AllocationSite {
 /** Growing allocation sites, ranked. */
 export interface SitesEvent extends WatchEventBase {
   type: 'sites'
+  /** How long the sites were sampled: one to three `sitesWindowMs`. */
   windowMs: number
   sites: AllocationSite[]
 }

@@ -54,8 +54,16 @@ const SUSPICION_REFILL_INTERVALS = 10
 /** Floors the watcher forces from the start when V8 runs no full GC: two, for suspicion. */
 const FIRST_FLOORS = 2
 
-/** Sampling windows tried before a `sites` event says that no site grew. */
+/** Sampling windows at most before a `sites` event (which may then say that no site grew). */
 const SITES_ATTEMPTS = 3
+
+/**
+ * Samples of `sitesSamplingBytes` the top site's growth should hold before it is reported
+ * (sooner, it is ranked on what the windows so far saw): V8 counts a sampled allocation as
+ * a whole sampling interval, so a site seen once or twice may be chance, such as a live
+ * request object of the load.
+ */
+const SITES_MIN_SAMPLES = 4
 
 /** Checks every option; returns the full settings with defaults filled in. */
 function resolveOptions(options = {}) {
@@ -493,18 +501,20 @@ class Watcher extends EventEmitter {
       await profiler.start()
       await wait(this.#options.sitesWindowMs)
       if (this.#stopped) return
-      let before = await profiler.liveBySite()
-      // A window can see no growth at all (a snapshot blocked the event loop through it):
-      // sample up to three windows before reporting that nothing grew.
+      const before = await profiler.liveBySite()
+      // A window can see little growth or none (a snapshot blocked the event loop through
+      // it): growth since `before` is ranked after each window, until the top site's holds
+      // enough samples, for up to SITES_ATTEMPTS windows.
+      const enough = SITES_MIN_SAMPLES * this.#options.sitesSamplingBytes
       let sites = []
-      for (let attempt = 0; attempt < SITES_ATTEMPTS && sites.length === 0; attempt++) {
+      let windows = 0
+      while (windows < SITES_ATTEMPTS && !(sites[0]?.growthBytes >= enough)) {
         await wait(this.#options.sitesWindowMs)
         if (this.#stopped) return
-        const after = await profiler.liveBySite()
-        sites = growingSites(before, after, this.#options.top)
-        before = after
+        windows++
+        sites = growingSites(before, await profiler.liveBySite(), this.#options.top)
       }
-      this.#event('sites', { windowMs: this.#options.sitesWindowMs, sites })
+      this.#event('sites', { windowMs: windows * this.#options.sitesWindowMs, sites })
     } catch (err) {
       if (!this.#stopped) this.#event('error', { error: err.message, during: 'sites' })
     } finally {
