@@ -155,17 +155,39 @@ async function forcedGcCost() {
 }
 
 /**
+ * Resident kB of process `pid` by mapping: file mappings by file name and permissions
+ * (`node r--p`: node's read-only data, its symbol tables among them), anonymous ones as
+ * `[anon]` (the JS heap, malloc arenas, thread stacks).
+ */
+function rssByMapping(pid) {
+  const byMapping = {}
+  let name = null
+  for (const line of fs.readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line)
+    if (mapping) {
+      name = `${path.basename(mapping[2]) || '[anon]'} ${mapping[1]}`
+      continue
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line)
+    if (rss) byMapping[name] = (byMapping[name] ?? 0) + Number(rss[1])
+  }
+  return byMapping
+}
+
+/**
  * RSS and RssAnon of the idle server, plain, with the preload and with memwatch, started
  * together and read after AT_REST_MS; medians over AT_REST_RUNS, and the differences from
- * plain.
+ * plain. Then what the differences are made of, by mapping, in the last run.
  */
 async function memoryAtRest() {
   const variants = ['plain', 'register', 'memwatch']
   const runs = []
+  let mappings
   for (let run = 0; run < AT_REST_RUNS; run++) {
     const servers = await Promise.all(variants.map((v) => startServer(v)))
     await new Promise((resolve) => setTimeout(resolve, AT_REST_MS))
     runs.push(servers.map(({ child }) => ({ rss: statusBytes(child.pid, 'VmRSS'), anon: statusBytes(child.pid, 'RssAnon') })))
+    mappings = servers.map(({ child }) => rssByMapping(child.pid))
     for (const server of servers) await stopServer(server)
   }
   const kb = (b) => Math.round(b / 1024)
@@ -179,7 +201,16 @@ async function memoryAtRest() {
     'anon over plain kB': kb(medians[i].anon - plain.anon),
   }))
   console.table(table)
-  return table
+  const names = [...new Set(mappings.flatMap(Object.keys))]
+  const byMapping = names
+    .map((mapping) => {
+      const [base, ...others] = mappings.map((m) => m[mapping] ?? 0)
+      return { mapping, ...Object.fromEntries(variants.slice(1).map((v, i) => [`${v} over plain kB`, others[i] - base])) }
+    })
+    .filter((row) => Object.values(row).some((v) => typeof v === 'number' && Math.abs(v) >= 16))
+    .sort((a, b) => Math.abs(b['register over plain kB']) - Math.abs(a['register over plain kB']))
+  console.table(byMapping)
+  return { table, byMapping }
 }
 
 async function main() {
