@@ -159,4 +159,6 @@ test('the watcher writes a baseline and a follow-up snapshot of a leaking servic
   const sites = events.find((e) => e.type === 'sites')
   assert.ok(sites, 'allocation sites are ranked after a heap leak')
   assert.match(sites.sites[0].url, /service\.js$/, JSON.stringify(sites.sites))
+  // Sampled over one to three windows of sitesWindowMs (1 s in the service).
+  assert.ok([1000, 2000, 3000].includes(sites.windowMs), String(sites.windowMs))
 })
