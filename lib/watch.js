@@ -350,9 +350,8 @@ class Watcher extends EventEmitter {
       () => this.#forcingDone(forcing),
       (err) => {
         // Not expected on Node >= 18; without it, routine floors come from V8's own GCs.
-        forcing.done = true
         this.#incrementalGc = false
-        if (!this.#stopped) this.#event('error', { error: err.message, during: 'forcing a full GC' })
+        this.#forcingFailed(forcing, err)
       },
     )
   }
@@ -364,12 +363,17 @@ class Watcher extends EventEmitter {
       this.#atomicGc()
     } catch (err) {
       // A timer callback must not throw into the app: no more atomic GCs, the routine floors go on.
-      forcing.done = true
       this.#atomicGc = false
-      this.#event('error', { error: err.message, during: 'forcing a full GC' })
+      this.#forcingFailed(forcing, err)
       return
     }
     this.#forcingDone(forcing)
+  }
+
+  /** The forced GC could not run: nothing to charge or note; the app hears of it as an `error` event. */
+  #forcingFailed(forcing, err) {
+    forcing.done = true
+    if (!this.#stopped) this.#event('error', { error: err.message, during: 'forcing a full GC' })
   }
 
   /** The forced GC is done: its time is charged to the budget, its floor noted if it was not. */
