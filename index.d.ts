@@ -11,7 +11,24 @@
  */
 import { EventEmitter } from 'node:events'
 
-export { systemMemory, SystemMemory } from './binding'
+/**
+ * Memory of this process and its container, as the kernel reports it. A field is absent
+ * where the platform does not say (not Linux, no cgroup memory controller, or no limit set).
+ */
+export interface SystemMemory {
+  /** Resident set size of the process, in bytes. */
+  rss?: number
+  /** The tightest cgroup memory limit over the process's cgroup and its ancestors, in bytes. */
+  containerLimit?: number
+  /** Memory charged to the process's cgroup, in bytes. */
+  containerUsage?: number
+}
+
+/**
+ * Reads RSS and the container's memory limit and usage (cgroup v2, v1 fallback).
+ * Throws `ERR_LEAKPROOF_NATIVE_UNAVAILABLE` where the native addon has no binary.
+ */
+export declare function systemMemory(): SystemMemory
 
 /** Why an entry left a `BoundedMap`, as passed to `onEvict`. */
 export type EvictionReason =
@@ -406,7 +423,8 @@ export declare class Watcher extends EventEmitter {
 
 /**
  * Starts watching this thread's memory, or returns the running watcher when called
- * without options. Throws `ERR_LEAKPROOF_ALREADY_WATCHING` when one runs and options are given.
+ * without options. Throws `ERR_LEAKPROOF_ALREADY_WATCHING` when one runs and options are given,
+ * and `ERR_LEAKPROOF_NATIVE_UNAVAILABLE` where the native addon has no binary.
  */
 export declare function watch(options?: WatchOptions): Watcher
 /** Where an `analyzeSnapshot` / `diffSnapshots` call is, as passed to `onProgress`. */
@@ -570,7 +588,8 @@ export interface SnapshotDiff {
  * Reads a `.heapsnapshot` on a libuv worker thread (the event loop keeps running) and reports
  * its classes and largest objects. Rejects with `code` `ERR_LEAKPROOF_SNAPSHOT_IO`,
  * `_TRUNCATED`, `_MALFORMED` or `_UNSUPPORTED` and the byte `offset` for bad files, and with
- * `ERR_LEAKPROOF_INVALID_OPTION` / `ERR_LEAKPROOF_UNKNOWN_OPTION` for bad options.
+ * `ERR_LEAKPROOF_INVALID_OPTION` / `ERR_LEAKPROOF_UNKNOWN_OPTION` for bad options, and
+ * `ERR_LEAKPROOF_NATIVE_UNAVAILABLE` where the native addon has no binary.
  */
 export declare function analyzeSnapshot(
   file: string,

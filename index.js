@@ -3,10 +3,13 @@
 /**
  * leakproof: keeps Node services from leaking memory.
  *
- * The JS half lives in `lib/`; the Rust half is the generated `binding.js`
- * (built by `napi build`, see package.json `prepare`). The native addon is loaded only
+ * The JS half lives in `lib/`; the Rust half is the native addon, found by `lib/native.js`
  * when a function that needs it is first called: a service that only uses BoundedMap or
- * RingBuffer never pays its memory (loading a native addon costs about 3.5 MB of RSS).
+ * RingBuffer never loads it, and without a binary for this platform those parts still work.
+ *
+ * Every export is a plain name in the object below, so that Node's CommonJS export detection
+ * sees it: `import { watch } from 'leakproof'` gets this same module, and its state, as
+ * `require('leakproof')` does.
  */
 const { BoundedMap } = require('./lib/bounded-map')
 const { RingBuffer } = require('./lib/ring-buffer')
@@ -18,14 +21,34 @@ const { trackTimers } = require('./lib/track-timers')
 const { trackPromises } = require('./lib/track-promises')
 const { census, compareCensus, topGrowingSites } = require('./lib/census')
 
+/** Starts (or returns) this thread's watcher; see `lib/watch.js`. */
+function watch(options) {
+  return require('./lib/watch').watch(options)
+}
+
+/** RSS and container memory, read by the native addon. */
+function systemMemory() {
+  return require('./lib/native').nativeBinding().systemMemory()
+}
+
+/** Classes and largest objects of one snapshot; see `lib/analyze.js`. */
+function analyzeSnapshot(file, options) {
+  return require('./lib/analyze').analyzeSnapshot(file, options)
+}
+
+/** What one snapshot holds that an earlier one did not; see `lib/analyze.js`. */
+function diffSnapshots(before, after, options) {
+  return require('./lib/analyze').diffSnapshots(before, after, options)
+}
+
 module.exports = {
   BoundedMap,
   RingBuffer,
   namedMaps,
-  watch: (options) => require('./lib/watch').watch(options),
-  systemMemory: () => require('./binding.js').systemMemory(),
-  analyzeSnapshot: (file, options) => require('./lib/analyze').analyzeSnapshot(file, options),
-  diffSnapshots: (before, after, options) => require('./lib/analyze').diffSnapshots(before, after, options),
+  watch,
+  systemMemory,
+  analyzeSnapshot,
+  diffSnapshots,
   trackEmitter,
   untrackEmitter,
   listenerSites,

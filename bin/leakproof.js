@@ -4,7 +4,8 @@
 /**
  * `leakproof analyze FILE` and `leakproof diff BEFORE AFTER [LATER]`: the heap-snapshot
  * analyzer from a shell. Readable report on stdout (`--json` for machines), progress on stderr
- * for big files. Exit codes: 0 done, 1 a snapshot could not be read, 2 bad arguments.
+ * for big files. Exit codes: 0 done, 1 a snapshot could not be read, 2 bad arguments, 3 no native
+ * addon for this platform.
  */
 const fs = require('node:fs')
 const path = require('node:path')
@@ -185,7 +186,7 @@ async function main(argv) {
     onProgress?.finish()
     if (typeof err.code !== 'string' || !err.code.startsWith('ERR_LEAKPROOF_')) throw err
     process.stderr.write(`leakproof: ${err.message} [${err.code}]\n`)
-    return 1
+    return err.code === 'ERR_LEAKPROOF_NATIVE_UNAVAILABLE' ? 3 : 1
   }
   onProgress?.finish()
   if (args.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)

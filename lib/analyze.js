@@ -5,7 +5,7 @@
  * analyzer, which runs on the libuv thread pool.
  */
 const path = require('node:path')
-const binding = require('../binding.js')
+const { nativeBinding } = require('./native')
 const {
   codedError,
   invalidOptionType,
@@ -60,7 +60,7 @@ function unwrap(outcome, files, state) {
 async function analyzeSnapshot(file, options = {}) {
   const resolved = checkPath('file', file)
   const { top, onProgress, state } = commonOptions('analyzeSnapshot', options, [])
-  const outcome = await binding.analyzeSnapshotFile(resolved, top, onProgress)
+  const outcome = await nativeBinding().analyzeSnapshotFile(resolved, top, onProgress)
   return unwrap(outcome, [file], state)
 }
 
@@ -78,7 +78,7 @@ async function diffSnapshots(before, after, options = {}) {
     files.push(checkPath('stillAliveIn', options.stillAliveIn))
     names.push(options.stillAliveIn)
   }
-  const outcome = await binding.diffSnapshotFiles(files, top, onProgress)
+  const outcome = await nativeBinding().diffSnapshotFiles(files, top, onProgress)
   return unwrap(outcome, names, state)
 }
 

@@ -6,7 +6,7 @@ const path = require('node:path')
 const v8 = require('node:v8')
 const vm = require('node:vm')
 const { threadId } = require('node:worker_threads')
-const { NativeWatcher } = require('../binding.js')
+const { nativeBinding } = require('./native')
 const errors = require('./errors')
 const { mapsFilling } = require('./registry')
 const { FullGcSentinel } = require('./full-gc-sentinel')
@@ -166,7 +166,7 @@ class Watcher extends EventEmitter {
     super()
     this.#options = options
     const o = options
-    this.#native = new NativeWatcher(
+    this.#native = new (nativeBinding().NativeWatcher)(
       {
         window: o.window,
         minPoints: o.minPoints,

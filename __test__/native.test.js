@@ -1,0 +1,75 @@
+'use strict'
+
+// The native addon's loader: target names, the override path, and the error when no binary fits.
+const { test } = require('node:test')
+const assert = require('node:assert/strict')
+const path = require('node:path')
+const { execFileSync, spawnSync } = require('node:child_process')
+const { targetName, platformName, hostPlatform, TARGETS } = require('../lib/native')
+
+const ROOT = path.join(__dirname, '..')
+
+test('platform names follow napi-rs for every target a release builds', () => {
+  const { napi } = require('../package.json')
+  assert.deepEqual(napi.targets.map(platformName), [
+    'linux-x64-gnu',
+    'linux-x64-musl',
+    'linux-arm64-gnu',
+    'linux-arm64-musl',
+    'darwin-x64',
+    'darwin-arm64',
+    'win32-x64-msvc',
+  ])
+  assert.equal(targetName({ platform: 'linux', arch: 'arm64', libc: 'musl' }), 'linux-arm64-musl')
+  assert.equal(targetName({ platform: 'darwin', arch: 'x64', libc: null }), 'darwin-x64')
+  assert.equal(targetName({ platform: 'win32', arch: 'x64', libc: null }), 'win32-x64-msvc')
+  assert.equal(targetName({ platform: 'win32', arch: 'arm64', libc: null }), null)
+  assert.equal(targetName({ platform: 'freebsd', arch: 'x64', libc: null }), null)
+  assert.equal(targetName({ platform: 'linux', arch: 'ppc64', libc: 'gnu' }), null)
+  assert.ok(TARGETS.has(targetName(hostPlatform())), 'this machine is a release target')
+})
+
+test('the C library is read from the process itself', () => {
+  if (process.platform !== 'linux') return
+  const glibc = Boolean(process.report.getReport().header.glibcVersionRuntime)
+  assert.equal(hostPlatform().libc, glibc ? 'gnu' : 'musl')
+})
+
+/** Runs `source` in a child with `env` added; returns its parsed JSON output. */
+function child(source, env) {
+  const out = execFileSync(process.execPath, ['-e', source], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8' })
+  return JSON.parse(out)
+}
+
+test('LEAKPROOF_NATIVE_PATH loads a binary built by hand', () => {
+  const built = path.join(ROOT, `leakproof.${targetName(hostPlatform())}.node`)
+  const copy = path.join(require('node:os').tmpdir(), `leakproof-override-${process.pid}.node`)
+  require('node:fs').copyFileSync(built, copy)
+  try {
+    const out = child(`console.log(JSON.stringify(typeof require('.').systemMemory().rss))`, { LEAKPROOF_NATIVE_PATH: copy })
+    assert.equal(out, 'number')
+  } finally {
+    require('node:fs').rmSync(copy)
+  }
+})
+
+test('an override that does not load is an error, never a silent fallback', () => {
+  const missing = path.join(ROOT, 'no-such-dir', 'leakproof.node')
+  const out = child(
+    `try { require('.').watch() } catch (err) { console.log(JSON.stringify({ code: err.code, message: err.message, attempts: err.attempts })) }`,
+    { LEAKPROOF_NATIVE_PATH: missing },
+  )
+  assert.equal(out.code, 'ERR_LEAKPROOF_NATIVE_UNAVAILABLE')
+  assert.deepEqual(out.attempts, [`LEAKPROOF_NATIVE_PATH=${missing}: not found`])
+  assert.match(out.message, /^no native addon for \w+-\w+/)
+})
+
+test('a file that is not an addon is reported with the loader\'s reason', () => {
+  const notAddon = path.join(ROOT, 'package.json')
+  const result = spawnSync(process.execPath, ['-e', `require('.').analyzeSnapshot('x').catch((err) => console.log(err.code, err.attempts[0]))`], {
+    cwd: ROOT,
+    env: { ...process.env, LEAKPROOF_NATIVE_PATH: notAddon },
+    encoding: 'utf8',
+  })
+  assert.match(result.stdout, new RegExp(`^ERR_LEAKPROOF_NATIVE_UNAVAILABLE LEAKPROOF_NATIVE_PATH=${notAddon.replace(/[.]/g, '\\.')}: `))
+})
