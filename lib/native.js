@@ -56,6 +56,8 @@ function linuxLibc() {
   report.excludeNetwork = true
   try {
     return report.getReport().header.glibcVersionRuntime ? 'gnu' : 'musl'
+  } catch {
+    return 'gnu' // no report either: the common case; a wrong guess fails to load, and says so
   } finally {
     report.excludeNetwork = excludeNetwork
   }
