@@ -2,7 +2,9 @@
 //!
 //! An edge counts for dominators unless it is weak; a shortcut from anything but the root; a
 //! self-reference; the table's half of a WeakMap entry (the key's half is kept); or an edge from
-//! outside the objects the global objects own into them (DevTools' page-object rule).
+//! outside the objects the user roots own into them (DevTools' page-object rule). The user roots
+//! are the targets of the root's shortcut edges: the global objects up to V8 13, their native
+//! contexts from V8 14 (Node 26) on. Whatever they are, the rule follows the shortcuts.
 
 use std::ops::Range;
 
@@ -95,7 +97,7 @@ impl FlowGraph for RetentionGraph<'_> {
     }
 }
 
-/// DevTools' page objects: what the root's shortcut edges (the global objects) and the
+/// DevTools' page objects: what the root's shortcut edges (the user roots) and the
 /// `(Document DOM trees)` root reach through non-weak edges.
 fn page_owned(snap: &Snapshot) -> Bits {
     let mut page = Bits::new(snap.node_count());

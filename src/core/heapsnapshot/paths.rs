@@ -2,8 +2,9 @@
 //! `(GC roots) → global → sessionCache (Map) → table → Session`.
 //!
 //! One breadth-first search gives every node its distance and the edge it was first reached
-//! by. As in DevTools, the global objects (the root's non-synthetic children) are searched
-//! first, so paths go through program variables when they can. Within one level, property,
+//! by. As in DevTools, the user roots (the root's non-synthetic children: the global objects,
+//! or from V8 14 on their native contexts) are searched first, so paths go through program
+//! variables when they can. Within one level, property,
 //! context and element edges are followed before VM-internal ones, so among equally short
 //! paths the readable one wins. Weak edges are never followed.
 
@@ -142,15 +143,16 @@ pub fn source_of_edge(snap: &Snapshot, e: usize) -> usize {
 }
 
 /// One step along edge `e`: the edge's name, then what it leads to when that is a program
-/// object or the end of the path. Synthetic groups and the root's children go by their name.
+/// object or the end of the path. Synthetic groups and the root's children (the user roots:
+/// `global` up to V8 13, `system / NativeContext` from V8 14 on) go by their name.
 fn step(snap: &Snapshot, e: usize, from_root: bool, last: bool) -> String {
     let t = snap.edge_to[e] as usize;
     let kind = snap.node_kind(t);
-    if kind == NodeKind::Synthetic {
+    if kind == NodeKind::Synthetic || from_root {
         return snap.name(t).to_string();
     }
     let class = describe_node(snap, t);
-    if from_root || (last && !readable(snap, e)) {
+    if last && !readable(snap, e) {
         return class;
     }
     let program_object = matches!(

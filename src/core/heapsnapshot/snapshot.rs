@@ -92,7 +92,8 @@ pub enum EdgeKind {
     Internal,
     /// A VM-internal reference; numbered.
     Hidden,
-    /// A shortcut that skips intermediate objects; from the root it marks the global objects.
+    /// A shortcut that skips intermediate objects; from the root it marks the user roots (the
+    /// global objects up to V8 13, their native contexts from V8 14 on).
     Shortcut,
     /// A weak reference: does not keep its target alive.
     Weak,

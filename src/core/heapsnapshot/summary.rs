@@ -261,6 +261,40 @@ mod tests {
 "edges":[1,1,5, 5,2,10, 1,1,10, 2,7,15, 2,8,20, 2,9,25, 2,10,30, 6,8,20],
 "strings":["","(GC roots)","global","Map","Session","abc","2","cache","a","b","x"]}"#;
 
+    /// As V8 14 (Node 26) writes them: the root's shortcut goes to the native context, not the
+    /// global object; the global proxy has shortcuts of its own; and a string key of a Map is
+    /// internalized, so `(Internalized strings)` holds it too, by a strong internal edge.
+    /// root -> (GC roots) -> (Internalized strings) -> key; root =shortcut=> NativeContext
+    /// -> global (global*) -> cache (Map) -> table -> key, Session; global (global) =shortcut=>
+    /// NativeContext, global (global*).
+    const V8_14_SNAPSHOT: &str = r#"{"snapshot":{"meta":{"node_fields":["type","name","id","self_size","edge_count","detachedness"],"node_types":[["hidden","array","string","object","code","closure","regexp","number","native","synthetic","concatenated string","sliced string","symbol","bigint","object shape"]],"edge_fields":["type","name_or_index","to_node"],"edge_types":[["context","element","property","internal","hidden","shortcut","weak"]]}},
+"nodes":[9,0,1,0,2,0, 9,1,3,0,1,0, 0,3,5,100,2,0, 9,4,7,0,1,0, 3,5,9,40,1,0, 3,6,11,20,2,0, 3,7,13,30,1,0, 1,0,15,50,2,0, 2,9,17,24,0,0, 3,8,19,60,0,0],
+"edges":[1,1,6, 5,2,12, 1,1,18, 3,10,24, 3,11,30, 3,15,48, 2,13,36, 5,12,12, 5,10,24, 3,14,42, 3,15,48, 3,2,54],
+"strings":["","(GC roots)","2","system / NativeContext","(Internalized strings)","global (global*)","global (global)","Map","Session","s1","global_object","global_proxy_object","native_context","cache","table","1"]}"#;
+
+    #[test]
+    fn v8_14_the_map_retains_its_internalized_keys() {
+        let snap = parse(V8_14_SNAPSHOT.as_bytes(), None, None).unwrap();
+        let a = Analysis::new(snap, 0, &mut |_| {});
+        // DevTools' page objects start at the native context; the string table is outside
+        // them, so its edge into the key does not count and the Map's table dominates the key
+        // (memlab, whose page starts at (GC roots), has the Map retain 140, not 164).
+        assert_eq!(a.idom[8], 7);
+        assert_eq!(a.retained, vec![324, 0, 324, 0, 204, 20, 164, 134, 24, 60]);
+        let s = summarize(&a, 3);
+        let names: Vec<&str> = s.largest.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["global (global*)", "Map", "Session"]);
+        assert_eq!(
+            s.largest[1].retainer_path,
+            [
+                "(GC roots)",
+                "system / NativeContext",
+                "global_object (global (global*))",
+                "cache (Map)"
+            ]
+        );
+    }
+
     #[test]
     fn top_by_matches_a_full_sort() {
         let mut rng = crate::core::test_rng::Rng(0x70b_5eed);
