@@ -5,7 +5,7 @@ const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
 const { execFileSync, spawnSync } = require('node:child_process')
-const { targetName, platformName, hostPlatform, TARGETS } = require('../lib/native')
+const { targetName, platformName, hostPlatform, libcOfLdd, TARGETS } = require('../lib/native')
 
 const ROOT = path.join(__dirname, '..')
 
@@ -33,6 +33,12 @@ test('the C library is read from the process itself', () => {
   if (process.platform !== 'linux') return
   const glibc = Boolean(process.report.getReport().header.glibcVersionRuntime)
   assert.equal(hostPlatform().libc, glibc ? 'gnu' : 'musl')
+})
+
+test('ldd scripts of Alpine and of glibc distributions name their C library', () => {
+  assert.equal(libcOfLdd('#!/bin/sh\nexec /lib/ld-musl-x86_64.so.1 --list "$@"\n'), 'musl')
+  assert.equal(libcOfLdd('#! /bin/bash\n# Copyright (C) 1996-2022 Free Software Foundation, Inc.\n# This file is part of the GNU C Library.\n'), 'gnu')
+  assert.equal(libcOfLdd('#!/bin/sh\necho not a loader\n'), null)
 })
 
 /** Runs `source` in a child with `env` added; returns its parsed JSON output. */

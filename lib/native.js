@@ -40,14 +40,23 @@ const TARGETS = new Set(require('../package.json').napi.targets.map(platformName
 const OVERRIDE_VARIABLE = 'LEAKPROOF_NATIVE_PATH'
 
 /**
+ * The C library an `ldd` script belongs to: `'musl'` (Alpine's execs the musl loader), `'gnu'`
+ * (glibc's names itself), or `null` when the text says neither.
+ */
+function libcOfLdd(text) {
+  if (text.includes('musl')) return 'musl'
+  if (text.includes('GNU C Library') || text.includes('glibc')) return 'gnu'
+  return null
+}
+
+/**
  * Which C library this Linux process runs on: `'gnu'` (glibc) or `'musl'`. Reads the `ldd`
  * script first (a file read), then the process report's glibc version (slower, always there).
  */
 function linuxLibc() {
   try {
-    const ldd = fs.readFileSync('/usr/bin/ldd', 'latin1')
-    if (ldd.includes('musl')) return 'musl'
-    if (ldd.includes('GNU C Library') || ldd.includes('glibc')) return 'gnu'
+    const libc = libcOfLdd(fs.readFileSync('/usr/bin/ldd', 'latin1'))
+    if (libc !== null) return libc
   } catch {
     // No ldd script (distroless images): ask the process report.
   }
@@ -167,4 +176,4 @@ function nativeBinding() {
   throw unavailableError(located)
 }
 
-module.exports = { nativeBinding, targetName, platformName, hostPlatform, TARGETS, PACKAGE_PREFIX }
+module.exports = { nativeBinding, targetName, platformName, hostPlatform, libcOfLdd, TARGETS, PACKAGE_PREFIX }
