@@ -301,9 +301,11 @@ class Watcher extends EventEmitter {
     this.#intervalMin = null
     this.#forcedFloor = null
     const stats = v8.getHeapStatistics()
-    // Every interval, floor or not, so native memory (RSS less these) is never derived
-    // from a stale heap size. Physical, not reserved: only touched heap pages are in RSS.
-    this.#native.recordHeapResident(stats.total_physical_size, floor?.external ?? process.memoryUsage().external)
+    // Every interval, floor or not, so native memory is never derived from a stale heap
+    // size. Physical, not reserved: only touched heap pages are in RSS. ArrayBuffers for
+    // where native memory is read from malloc, which holds their bytes.
+    const { external, arrayBuffers } = process.memoryUsage()
+    this.#native.recordHeapResident(stats.total_physical_size, floor?.external ?? external, arrayBuffers)
     if (floor === null) return
     const time = Date.now()
     this.#lastFloorAt = time

@@ -15,10 +15,13 @@ pub struct SystemMemory {
     pub container_limit: Option<f64>,
     /// Memory charged to the process's cgroup, in bytes.
     pub container_usage: Option<f64>,
+    /// Bytes in use from the C library's `malloc` (glibc 2.33 and later, when no other
+    /// allocator replaced it): native memory that RSS blurs with V8's pooled pages.
+    pub malloc_in_use: Option<f64>,
 }
 
-/// Reads RSS (`/proc/self/statm`) and the cgroup v2 (or v1) memory limit and usage.
-/// Cheap (three small file reads); does not touch the JS heap.
+/// Reads RSS (`/proc/self/statm`), the cgroup v2 (or v1) memory limit and usage, and
+/// glibc's `mallinfo2`. Cheap (three small file reads); does not touch the JS heap.
 #[napi]
 pub fn system_memory() -> SystemMemory {
     let m = sysmem::read_own_memory();
@@ -26,5 +29,6 @@ pub fn system_memory() -> SystemMemory {
         rss: m.rss.map(|v| v as f64),
         container_limit: m.container_limit.map(|v| v as f64),
         container_usage: m.container_usage.map(|v| v as f64),
+        malloc_in_use: m.malloc_in_use.map(|v| v as f64),
     }
 }

@@ -11,7 +11,7 @@ use napi_derive::napi;
 use serde_json::json;
 
 use crate::core::detector::{DetectorConfig, MemoryKind};
-use crate::core::watcher::{Watcher, WatcherConfig, WatcherEvent};
+use crate::core::watcher::{HeapResident, Watcher, WatcherConfig, WatcherEvent};
 
 /// Settings of the native watcher thread (validated by the JS `watch()`).
 #[napi(object)]
@@ -111,10 +111,21 @@ impl NativeWatcher {
         self.with_running(|w| w.record_floor(kind, time, bytes, limit, hold.unwrap_or(false)))
     }
 
-    /// Records the heap's physical size and `external`, from which native memory is derived.
+    /// Records the heap's physical size, `external` and `arrayBuffers`, from which native
+    /// memory is derived.
     #[napi]
-    pub fn record_heap_resident(&self, heap_physical: f64, external: f64) -> Result<()> {
-        self.with_running(|w| w.record_heap_resident(heap_physical, external))
+    pub fn record_heap_resident(
+        &self,
+        heap_physical: f64,
+        external: f64,
+        array_buffers: f64,
+    ) -> Result<()> {
+        let resident = HeapResident {
+            heap_physical,
+            external,
+            array_buffers,
+        };
+        self.with_running(|w| w.record_heap_resident(resident))
     }
 
     /// Takes no native floors until `resetNative()` (the process is about to move RSS

@@ -1,7 +1,8 @@
 //! Process and container memory as the kernel reports it: resident set size from
 //! `/proc/self/statm`, and the memory limit and usage of the process's cgroup
 //! (v2 `memory.max` / `memory.current`, v1 `memory.limit_in_bytes` /
-//! `memory.usage_in_bytes`).
+//! `memory.usage_in_bytes`); and, where the C library is glibc, the bytes `malloc` has
+//! handed out and not had back (`mallinfo2`).
 //!
 //! Everything reads through a [`Fs`] so the parsing is tested against real file
 //! layouts without touching the machine's own `/proc` and `/sys`.
@@ -18,6 +19,8 @@ pub struct SystemMemory {
     pub container_limit: Option<u64>,
     /// Memory charged to the process's cgroup (page cache included, as the kernel counts it).
     pub container_usage: Option<u64>,
+    /// Bytes in use from glibc's `malloc` (arenas and its own mmaps), from [`malloc_in_use`].
+    pub malloc_in_use: Option<u64>,
 }
 
 /// Read access to the few kernel files this module needs.
@@ -52,12 +55,56 @@ pub fn read_system_memory(fs: &dyn Fs, page_size: u64) -> SystemMemory {
         rss,
         container_limit,
         container_usage,
+        malloc_in_use: None,
     }
 }
 
-/// [`read_system_memory`] for this process on this machine.
+/// [`read_system_memory`] for this process on this machine, with [`malloc_in_use`].
 pub fn read_own_memory() -> SystemMemory {
-    read_system_memory(&RealFs, page_size())
+    SystemMemory {
+        malloc_in_use: malloc_in_use(),
+        ..read_system_memory(&RealFs, page_size())
+    }
+}
+
+/// Bytes glibc's `malloc` has handed out and not had back: in use in its arenas plus the
+/// chunks it mapped on its own (`mallinfo2`: `uordblks + hblkhd`). Unlike RSS, this does not
+/// move when V8 keeps freed heap pages resident in a pool (V8 12 and later), so native memory
+/// grows here only when something allocated through `malloc` and kept it.
+///
+/// `None` off glibc, on glibc older than 2.33 (no `mallinfo2`, found at run time so that the
+/// binary still loads there), and when another allocator replaced `malloc` (jemalloc,
+/// tcmalloc and mimalloc are recognised), whose memory glibc's figures would not count.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub fn malloc_in_use() -> Option<u64> {
+    use std::sync::OnceLock;
+    type Mallinfo2 = unsafe extern "C" fn() -> libc::mallinfo2;
+    static MALLINFO2: OnceLock<Option<Mallinfo2>> = OnceLock::new();
+    let mallinfo2 = MALLINFO2.get_or_init(|| {
+        let found = |name: &std::ffi::CStr| {
+            // SAFETY: `name` is NUL-terminated; RTLD_DEFAULT searches the process's objects.
+            let symbol = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+            (!symbol.is_null()).then_some(symbol)
+        };
+        if [c"mallctl", c"tc_malloc", c"mi_malloc"]
+            .into_iter()
+            .any(|n| found(n).is_some())
+        {
+            return None;
+        }
+        // SAFETY: glibc's `mallinfo2` takes nothing and returns `struct mallinfo2` by value.
+        found(c"mallinfo2")
+            .map(|f| unsafe { std::mem::transmute::<*mut libc::c_void, Mallinfo2>(f) })
+    });
+    // SAFETY: glibc's mallinfo2 may be called from any thread; it locks each arena in turn.
+    let info = unsafe { mallinfo2.as_ref()?() };
+    Some((info.uordblks + info.hblkhd) as u64)
+}
+
+/// `None`: only glibc's figures are read.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn malloc_in_use() -> Option<u64> {
+    None
 }
 
 /// Bytes per memory page (statm counts pages).
@@ -340,5 +387,21 @@ mod tests {
             let m = read_system_memory(&RealFs, 4096);
             assert!(m.rss.unwrap() > 0);
         }
+    }
+
+    #[test]
+    fn malloc_in_use_counts_what_malloc_hands_out_on_glibc() {
+        if !cfg!(all(target_os = "linux", target_env = "gnu")) {
+            assert_eq!(malloc_in_use(), None);
+            return;
+        }
+        let before = malloc_in_use().expect("glibc >= 2.33 has mallinfo2");
+        // 256 MiB held, judged with 64 MiB to spare for what tests on other threads do.
+        let held: Vec<Vec<u8>> = (0..256).map(|i| vec![i as u8; 1 << 20]).collect();
+        let during = malloc_in_use().unwrap();
+        drop(held);
+        let after = malloc_in_use().unwrap();
+        assert!(during >= before + (192 << 20), "{before} -> {during}");
+        assert!(after + (192 << 20) <= during, "{during} -> {after}");
     }
 }
