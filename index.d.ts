@@ -22,10 +22,16 @@ export interface SystemMemory {
   containerLimit?: number
   /** Memory charged to the process's cgroup, in bytes. */
   containerUsage?: number
+  /**
+   * Bytes in use from the C library's `malloc` (glibc 2.33 and later, when no other allocator
+   * replaced it): native memory without V8's pooled heap pages, which RSS also counts.
+   */
+  mallocInUse?: number
 }
 
 /**
- * Reads RSS and the container's memory limit and usage (cgroup v2, v1 fallback).
+ * Reads RSS, the container's memory limit and usage (cgroup v2, v1 fallback) and glibc's
+ * `malloc` figures.
  * Throws `ERR_LEAKPROOF_NATIVE_UNAVAILABLE` where the native addon has no binary.
  */
 export declare function systemMemory(): SystemMemory
