@@ -13,3 +13,13 @@ test('systemMemory reads this process RSS from the kernel (Linux)', { skip: proc
   if (m.containerLimit !== undefined) assert.ok(m.containerLimit > 0)
   if (m.containerUsage !== undefined) assert.ok(m.containerUsage > 0)
 })
+
+test('mallocInUse follows what malloc holds, such as a Buffer\'s bytes (glibc)', () => {
+  const glibc = process.platform === 'linux' && Boolean(process.report.getReport().header.glibcVersionRuntime)
+  if (!glibc) return assert.equal(systemMemory().mallocInUse, undefined)
+  const before = systemMemory().mallocInUse
+  const held = Buffer.alloc(64 * 1024 * 1024, 1)
+  const during = systemMemory().mallocInUse
+  assert.ok(during - before >= 60 * 1024 * 1024, `${before} -> ${during}`)
+  assert.equal(held.length, 64 * 1024 * 1024)
+})
