@@ -22,24 +22,42 @@ function checkPath(name, value) {
   return path.resolve(value)
 }
 
-/** Reads `top` and `onProgress`; progress that arrives after the result is dropped. */
+/**
+ * How long to wait, once the result is in, for progress calls still on their way. The native
+ * side's last call (`'done'`) ends the wait at once; this bounds it should that call be lost.
+ */
+const PROGRESS_DRAIN_MS = 1000
+
+/**
+ * Reads `top` and `onProgress`. The native side's progress calls arrive in order but may come
+ * after its result: `settled(outcome)` waits for the last of them (`'done'`), so every phase
+ * reaches `onProgress` before the promise resolves and none after.
+ */
 function commonOptions(where, options, extra) {
   checkOptionsObject(where, options, ['top', 'onProgress', ...extra])
   const top = options.top === undefined ? DEFAULT_TOP : checkPositiveInteger('top', options.top)
-  const state = { done: false }
-  let onProgress
-  if (options.onProgress !== undefined) {
-    const callback = checkFunction('onProgress', options.onProgress)
-    onProgress = (event) => {
-      if (!state.done) callback(event)
-    }
+  if (options.onProgress === undefined) return { top, onProgress: undefined, settled: async (outcome) => outcome }
+  const callback = checkFunction('onProgress', options.onProgress)
+  let drained
+  const allArrived = new Promise((resolve) => (drained = resolve))
+  let open = true
+  const onProgress = (event) => {
+    if (event.phase === 'done') drained()
+    else if (open) callback(event)
   }
-  return { top, onProgress, state }
+  const settled = async (outcome) => {
+    let timer
+    const bound = new Promise((resolve) => (timer = setTimeout(resolve, PROGRESS_DRAIN_MS)))
+    await Promise.race([allArrived, bound])
+    clearTimeout(timer)
+    open = false
+    return outcome
+  }
+  return { top, onProgress, settled }
 }
 
 /** Turns the native `{ result } | { error }` into the result or a thrown coded error. */
-function unwrap(outcome, files, state) {
-  state.done = true
+function unwrap(outcome, files) {
   if (outcome.error) {
     const { code, message, offset, snapshot } = outcome.error
     const file = files[snapshot]
@@ -59,9 +77,9 @@ function unwrap(outcome, files, state) {
  */
 async function analyzeSnapshot(file, options = {}) {
   const resolved = checkPath('file', file)
-  const { top, onProgress, state } = commonOptions('analyzeSnapshot', options, [])
+  const { top, onProgress, settled } = commonOptions('analyzeSnapshot', options, [])
   const outcome = await nativeBinding().analyzeSnapshotFile(resolved, top, onProgress)
-  return unwrap(outcome, [file], state)
+  return unwrap(await settled(outcome), [file])
 }
 
 /**
@@ -72,14 +90,14 @@ async function analyzeSnapshot(file, options = {}) {
  */
 async function diffSnapshots(before, after, options = {}) {
   const files = [checkPath('before', before), checkPath('after', after)]
-  const { top, onProgress, state } = commonOptions('diffSnapshots', options, ['stillAliveIn'])
+  const { top, onProgress, settled } = commonOptions('diffSnapshots', options, ['stillAliveIn'])
   const names = [before, after]
   if (options.stillAliveIn !== undefined) {
     files.push(checkPath('stillAliveIn', options.stillAliveIn))
     names.push(options.stillAliveIn)
   }
   const outcome = await nativeBinding().diffSnapshotFiles(files, top, onProgress)
-  return unwrap(outcome, names, state)
+  return unwrap(await settled(outcome), names)
 }
 
 module.exports = { analyzeSnapshot, diffSnapshots, DEFAULT_TOP }

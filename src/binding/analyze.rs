@@ -19,7 +19,7 @@ use crate::core::heapsnapshot::summary::{analyze_file, ClassStat, LargeObject, S
 /// Where a long analysis is.
 #[napi(object)]
 pub struct AnalyzeProgress {
-    /// `'parse'`, `'dominators'`, `'paths'` or `'summary'`.
+    /// `'parse'`, `'dominators'`, `'paths'` or `'summary'`; `'done'` last (kept from users).
     pub phase: String,
     /// Which snapshot, from 0, when a diff reads several.
     pub snapshot: u32,
@@ -205,25 +205,29 @@ fn report_error(e: SnapshotError) -> AnalyzeError {
     }
 }
 
-/// Runs `work` with a progress function that forwards to JS, then releases the callback.
+/// Runs `work` with a progress function that forwards to JS, then sends a last `'done'` call
+/// and releases the callback. Calls arrive in order, but the task's result may arrive before
+/// them: `'done'` tells JS that every progress call has arrived.
 fn with_progress<T>(
     callback: Option<ProgressCallback>,
     work: impl FnOnce(&mut dyn FnMut(Progress)) -> T,
 ) -> T {
-    let mut forward = |p: Progress| {
+    let send = |phase: &str, snapshot: u32, done: f64, total: f64| {
         if let Some(cb) = callback.as_ref() {
             cb.call(
                 AnalyzeProgress {
-                    phase: p.phase.to_string(),
-                    snapshot: p.snapshot,
-                    done: p.done as f64,
-                    total: p.total as f64,
+                    phase: phase.to_string(),
+                    snapshot,
+                    done,
+                    total,
                 },
                 ThreadsafeFunctionCallMode::NonBlocking,
             );
         }
     };
-    work(&mut forward)
+    let output = work(&mut |p: Progress| send(p.phase, p.snapshot, p.done as f64, p.total as f64));
+    send("done", 0, 0.0, 0.0);
+    output
 }
 
 /// The work of `analyzeSnapshot`.
