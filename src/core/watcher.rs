@@ -458,12 +458,7 @@ mod tests {
     fn native_memory_is_rss_less_heap_and_external() {
         // RSS grows by 1 MB per read while the heap is steady: a native leak.
         let events = events_with_steady_heap(1_000_000);
-        assert!(
-            events
-                .iter()
-                .any(|e| matches!(e, WatcherEvent::Leak(l) if l.kind == MemoryKind::Native)),
-            "{events:?}"
-        );
+        assert!(has_native_leak(&events), "{events:?}");
     }
 
     /// 2.5 s of a watcher reading `memory` while the heap stays put.
@@ -497,18 +492,19 @@ mod tests {
         assert!(has_native_leak(&events), "{events:?}");
     }
 
-    /// Records `n` heap floors 100 ms apart, each 2.5 MB above the last, with `hold`.
-    fn record_rising_heap_floors(watcher: &Watcher, n: usize, hold: bool) {
+    /// Records `n` heap floors `every_ms` apart, each `step` bytes above the last, with `hold`.
+    fn record_rising_heap_floors(
+        watcher: &Watcher,
+        n: usize,
+        every_ms: u64,
+        step: f64,
+        hold: bool,
+    ) {
         let start = now_ms();
         for i in 0..n {
-            watcher.record_floor(
-                MemoryKind::Heap,
-                start + 100.0 * i as f64,
-                1e7 + 2.5e6 * i as f64,
-                None,
-                hold,
-            );
-            std::thread::sleep(Duration::from_millis(100));
+            let time = start + (every_ms * i as u64) as f64;
+            watcher.record_floor(MemoryKind::Heap, time, 1e7 + step * i as f64, None, hold);
+            std::thread::sleep(Duration::from_millis(every_ms));
         }
     }
 
@@ -516,13 +512,10 @@ mod tests {
     fn native_growth_no_faster_than_the_heap_is_not_a_native_leak() {
         // RSS grows 1 MB per 50 ms read (~20 MB/s) while the heap floors rise 25 MB/s: no
         // native leak.
-        let events = native_watcher_events(1_000_000, |w| record_rising_heap_floors(w, 30, false));
-        assert!(
-            !events
-                .iter()
-                .any(|e| matches!(e, WatcherEvent::Leak(l) if l.kind == MemoryKind::Native)),
-            "{events:?}"
-        );
+        let events = native_watcher_events(1_000_000, |w| {
+            record_rising_heap_floors(w, 30, 100, 2.5e6, false)
+        });
+        assert!(!has_native_leak(&events), "{events:?}");
         assert!(events
             .iter()
             .any(|e| matches!(e, WatcherEvent::Leak(l) if l.kind == MemoryKind::Heap)));
@@ -533,17 +526,7 @@ mod tests {
         // Heap floors 500 ms apart, each 1 MB above the last: too few to judge, enough to
         // suspect. RSS grows 1 MB per 50 ms read meanwhile: not reported while it waits.
         let events = native_watcher_events(1_000_000, |w| {
-            let start = now_ms();
-            for i in 0..5 {
-                w.record_floor(
-                    MemoryKind::Heap,
-                    start + 500.0 * i as f64,
-                    1e7 + 1e6 * i as f64,
-                    None,
-                    false,
-                );
-                std::thread::sleep(Duration::from_millis(500));
-            }
+            record_rising_heap_floors(w, 5, 500, 1e6, false)
         });
         assert!(!has_native_leak(&events), "{events:?}");
     }
@@ -551,7 +534,9 @@ mod tests {
     #[test]
     fn native_growth_while_the_heap_is_held_is_set_aside_too() {
         // RSS grows while every heap floor comes with `hold` (caches filling): no leak at all.
-        let events = native_watcher_events(1_000_000, |w| record_rising_heap_floors(w, 25, true));
+        let events = native_watcher_events(1_000_000, |w| {
+            record_rising_heap_floors(w, 25, 100, 2.5e6, true)
+        });
         assert!(
             !events.iter().any(|e| matches!(e, WatcherEvent::Leak(_))),
             "{events:?}"
