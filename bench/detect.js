@@ -11,6 +11,7 @@
 const { execFile } = require('node:child_process')
 const { promisify } = require('node:util')
 const path = require('node:path')
+const { memwatchLoads } = require('./peers')
 
 const DURATION_MS = Number(process.env.BENCH_DETECT_MS) || 60_000
 const SCENARIOS = [
@@ -42,20 +43,6 @@ function memwatchRule(records) {
     }
   }
   return fired
-}
-
-/**
- * Whether @airbnb/node-memwatch loads in this Node: it is a native addon built for one ABI
- * (the Node that ran `npm install`), so under another Node the rule cannot run and only
- * leakproof's copy of each scenario does.
- */
-function memwatchLoads() {
-  try {
-    require('@airbnb/node-memwatch')
-    return true
-  } catch {
-    return false
-  }
 }
 
 const seconds = (ms) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`)

@@ -1,8 +1,9 @@
 'use strict'
 
 /**
- * The caches compared in the benchmarks, each wrapped as { get, set } over one instance
- * bounded to `max` entries. Loaded lazily (quick-lru is ESM-only).
+ * The peers of the benchmarks: the caches, each wrapped as { get, set } over one instance
+ * bounded to `max` entries (loaded lazily: quick-lru is ESM-only), and whether
+ * @airbnb/node-memwatch can run here.
  */
 const { BoundedMap } = require('..')
 
@@ -23,4 +24,17 @@ async function loadCaches() {
   }
 }
 
-module.exports = { loadCaches }
+/**
+ * Whether @airbnb/node-memwatch loads in this Node: it is a C++ addon built for one ABI (the
+ * Node that ran `npm install`), so under another Node the benches run without it.
+ */
+function memwatchLoads() {
+  try {
+    require('@airbnb/node-memwatch')
+    return true
+  } catch {
+    return false
+  }
+}
+
+module.exports = { loadCaches, memwatchLoads }

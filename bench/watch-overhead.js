@@ -28,6 +28,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { drive } = require('./load')
+const { memwatchLoads } = require('./peers')
 
 const PASSES = Number(process.env.BENCH_PASSES) || 3
 const DURATION_MS = Number(process.env.BENCH_OVERHEAD_MS) || 70_000
@@ -175,12 +176,12 @@ function rssByMapping(pid) {
 }
 
 /**
- * RSS and RssAnon of the idle server, plain, with the preload and with memwatch, started
- * together and read after AT_REST_MS; medians over AT_REST_RUNS, and the differences from
+ * RSS and RssAnon of the idle server, plain, with the preload and with memwatch (where it
+ * loads), started together and read after AT_REST_MS; medians over AT_REST_RUNS, and the differences from
  * plain. Then what the differences are made of, by mapping, in the last run.
  */
 async function memoryAtRest() {
-  const variants = ['plain', 'register', 'memwatch']
+  const variants = ['plain', 'register', ...(memwatchLoads() ? ['memwatch'] : [])]
   const runs = []
   let mappings
   for (let run = 0; run < AT_REST_RUNS; run++) {
