@@ -17,6 +17,9 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { codedError } = require('./errors')
 
+/** This package's manifest: its version, and `napi` (the binary's name, the targets built). */
+const manifest = require('../package.json')
+
 /** The npm scope and prefix of the platform packages: `@leakproof/binding-linux-x64-gnu`. */
 const PACKAGE_PREFIX = '@leakproof/binding-'
 
@@ -34,7 +37,7 @@ function platformName(triple) {
 }
 
 /** The targets a release builds (package.json `napi.targets`), by platform name. */
-const TARGETS = new Set(require('../package.json').napi.targets.map(platformName))
+const TARGETS = new Set(manifest.napi.targets.map(platformName))
 
 /** The environment variable naming a binary built by hand. */
 const OVERRIDE_VARIABLE = 'LEAKPROOF_NATIVE_PATH'
@@ -114,20 +117,19 @@ function tryLoad(file, attempts) {
 
 /** Loads the platform package's binary if it is installed and of this package's version. */
 function tryPackage(packageName, attempts) {
-  let manifest
+  let installed
   try {
-    manifest = require.resolve(`${packageName}/package.json`)
+    installed = require.resolve(`${packageName}/package.json`)
   } catch {
     attempts.push(`${packageName}: not installed (npm leaves optional dependencies out with --omit=optional)`)
     return null
   }
-  const { version, main } = JSON.parse(fs.readFileSync(manifest, 'utf8'))
-  const expected = require('../package.json').version
-  if (version !== expected) {
-    attempts.push(`${packageName}: version ${version} installed, leakproof ${expected} needs the same version`)
+  const { version, main } = JSON.parse(fs.readFileSync(installed, 'utf8'))
+  if (version !== manifest.version) {
+    attempts.push(`${packageName}: version ${version} installed, leakproof ${manifest.version} needs the same version`)
     return null
   }
-  return tryLoad(path.join(path.dirname(manifest), main), attempts)
+  return tryLoad(path.join(path.dirname(installed), main), attempts)
 }
 
 /** Looks in the three places in order; returns `{ binding }` or `{ host, packageName, attempts }`. */
@@ -146,7 +148,7 @@ function locate() {
     return { host, packageName, attempts }
   }
   const binding =
-    tryLoad(path.join(__dirname, '..', `leakproof.${target}.node`), attempts) ?? tryPackage(packageName, attempts)
+    tryLoad(path.join(__dirname, '..', `${manifest.napi.binaryName}.${target}.node`), attempts) ?? tryPackage(packageName, attempts)
   return binding ? { binding } : { host, packageName, attempts }
 }
 
