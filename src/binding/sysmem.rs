@@ -21,7 +21,8 @@ pub struct SystemMemory {
 }
 
 /// Reads RSS (`/proc/self/statm`), the cgroup v2 (or v1) memory limit and usage, and
-/// glibc's `mallinfo2`. Cheap (three small file reads); does not touch the JS heap.
+/// glibc's `mallinfo2`. Cheap (three small file reads and a count over malloc's arenas);
+/// does not touch the JS heap.
 #[napi]
 pub fn system_memory() -> SystemMemory {
     let m = sysmem::read_own_memory();

@@ -6,8 +6,9 @@
 //! the statistics, and checks RSS against the container limit. Native memory is what
 //! `malloc` holds beyond ArrayBuffers where glibc says (`mallinfo2`), otherwise RSS less the
 //! heap's physical size and `external`: from V8 12 (Node 24) on, pages a full GC frees stay
-//! resident in V8's pool outside the heap's physical size, so RSS rises in healthy services. The thread never touches JS: events go to
-//! a `Sink`, which the binding turns into calls on the JS thread.
+//! resident in V8's pool outside the heap's physical size, so RSS rises in healthy services.
+//! The thread never touches JS: events go to a `Sink`, which the binding turns into calls on
+//! the JS thread.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -20,7 +21,7 @@ use super::sysmem::{self, SystemMemory};
 
 /// The least growth a native leak must show, whatever `min_growth_bytes` says: native memory
 /// moves by a few MB in healthy services as they warm up and as their heap grows (measured in
-/// docs/benchmarks.md, "Native memory per Node version"), and that drift is no leak.
+/// docs/benchmarks.md, "Native memory: RSS outside the heap no longer works from Node 24 on"), and that drift is no leak.
 pub const NATIVE_MIN_GROWTH_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
 
 /// Settings of the watcher thread.
