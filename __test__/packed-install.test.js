@@ -140,6 +140,20 @@ test('the preload starts a watcher with -r and with --import', () => {
   }
 })
 
+test('a platform package of another version is not loaded, and the error says so', () => {
+  const manifestFile = path.join(project, 'node_modules', ...PACKAGE.split('/'), 'package.json')
+  const original = fs.readFileSync(manifestFile, 'utf8')
+  fs.writeFileSync(manifestFile, JSON.stringify({ ...JSON.parse(original), version: '0.0.1' }))
+  try {
+    write('version.js', `try { require('leakproof').watch() } catch (err) { console.log(JSON.stringify([err.code, err.attempts])) }`)
+    const [code, attempts] = JSON.parse(node(['version.js']))
+    assert.equal(code, 'ERR_LEAKPROOF_NATIVE_UNAVAILABLE')
+    assert.ok(attempts.some((a) => a.startsWith(`${PACKAGE}: version 0.0.1 installed`)), attempts.join('; '))
+  } finally {
+    fs.writeFileSync(manifestFile, original)
+  }
+})
+
 test('without the platform package: the app runs, JS parts work, native parts say why', () => {
   fs.rmSync(path.join(project, 'node_modules', ...PACKAGE.split('/')), { recursive: true })
 
