@@ -11,19 +11,19 @@
  * sees it: `import { watch } from 'leakproof'` gets this same module, and its state, as
  * `require('leakproof')` does.
  */
-const { BoundedMap } = require('./lib/bounded-map')
-const { RingBuffer } = require('./lib/ring-buffer')
-const { namedMaps } = require('./lib/registry')
-const { trackEmitter, untrackEmitter, listenerSites } = require('./lib/track-emitter')
-const { trackListeners, trackListenersFromEnv } = require('./lib/track-listeners')
-const { listenerLeaks } = require('./lib/listener-leaks')
-const { trackTimers } = require('./lib/track-timers')
-const { trackPromises } = require('./lib/track-promises')
-const { census, compareCensus, topGrowingSites } = require('./lib/census')
+const { BoundedMap } = require('./lib/cache/bounded-map')
+const { RingBuffer } = require('./lib/cache/ring-buffer')
+const { namedMaps } = require('./lib/cache/registry')
+const { trackEmitter, untrackEmitter, listenerSites } = require('./lib/track/emitter')
+const { trackListeners, trackListenersFromEnv } = require('./lib/track/listeners')
+const { listenerLeaks } = require('./lib/track/listener-leaks')
+const { trackTimers } = require('./lib/track/timers')
+const { trackPromises } = require('./lib/track/promises')
+const { census, compareCensus, topGrowingSites } = require('./lib/track/census')
 
-/** Starts (or returns) this thread's watcher; see `lib/watch.js`. */
+/** Starts (or returns) this thread's watcher; see `lib/watch/watcher.js`. */
 function watch(options) {
-  return require('./lib/watch').watch(options)
+  return require('./lib/watch/watcher').watch(options)
 }
 
 /** RSS and container memory, read by the native addon. */

@@ -6,12 +6,12 @@
  * reported once on stderr and that option keeps its default: the preload never crashes
  * the app it watches.
  */
-const { configFromEnv } = require('./lib/env-config')
+const { configFromEnv } = require('./lib/watch/env-config')
 
 function start() {
   const { options, log, problems } = configFromEnv(process.env)
   for (const problem of problems) process.stderr.write(`leakproof: ${problem}\n`)
-  const { watch } = require('./lib/watch')
+  const { watch } = require('./lib/watch/watcher')
   let watcher
   try {
     watcher = watch(options)
@@ -19,13 +19,13 @@ function start() {
     process.stderr.write(`leakproof: not watching: ${err.message}\n`)
     return
   }
-  if (log !== undefined) require('./lib/event-log').logEvents(watcher, log)
+  if (log !== undefined) require('./lib/watch/event-log').logEvents(watcher, log)
   // LEAKPROOF_TRACK_LISTENERS=1: listeners and their call sites, in the watcher's reports.
   // The tracking modules are loaded only when the variable is set (~0.6 MB of RSS).
   if (process.env.LEAKPROOF_TRACK_LISTENERS === undefined) return
-  const tracker = require('./lib/track-listeners').trackListenersFromEnv(process.env)
+  const tracker = require('./lib/track/listeners').trackListenersFromEnv(process.env)
   if (tracker !== null && log !== undefined) {
-    require('./lib/event-log').logListenerLeaks(require('./lib/listener-leaks').listenerLeaks, log)
+    require('./lib/watch/event-log').logListenerLeaks(require('./lib/track/listener-leaks').listenerLeaks, log)
   }
 }
 

@@ -9,7 +9,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
-const { SnapshotStore } = require('../lib/snapshots')
+const { SnapshotStore } = require('../lib/watch/snapshots')
 
 const isRoot = process.getuid?.() === 0
 

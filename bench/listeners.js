@@ -139,7 +139,7 @@ const TIMER_WORKLOADS = {
  * Timeout. Its `init` makes node run promise hooks for every promise too.
  */
 function asyncHooksTimers() {
-  const { capture } = require('../lib/call-site')
+  const { capture } = require('../lib/track/call-site')
   const live = new Map()
   const init = (id, type) => {
     if (type === 'Timeout') live.set(id, capture(init))

@@ -5,7 +5,7 @@ const os = require('node:os')
 const path = require('node:path')
 const v8 = require('node:v8')
 const { threadId } = require('node:worker_threads')
-const { nativeBinding } = require('./native')
+const { nativeBinding } = require('../native')
 
 const PREFIX = 'leakproof-'
 const SUFFIX = '.heapsnapshot'

@@ -1,6 +1,6 @@
 'use strict'
 
-const { DEFAULTS, resolveOptions } = require('./watch')
+const { DEFAULTS, resolveOptions } = require('./watcher')
 
 /**
  * Environment variables read by `leakproof/register`, each mapped to a `watch()` option.

@@ -6,11 +6,11 @@
  * (`trackPromises`) — and `compareCensus` for the growth between two censuses.
  * A census reads only what trackers recorded; it starts nothing and leaves nothing behind.
  */
-const { checkPositiveInteger } = require('./errors')
+const { checkPositiveInteger } = require('../errors')
 const { emitterName } = require('./emitter-name')
 const table = require('./listener-table')
-const { liveTimers } = require('./track-timers')
-const { pendingPromiseSites } = require('./track-promises')
+const { liveTimers } = require('./timers')
+const { pendingPromiseSites } = require('./promises')
 
 /** Listener groups: one per (site, event), over every emitter the site added to. */
 function listenerGroups() {

@@ -6,9 +6,9 @@ const path = require('node:path')
 const v8 = require('node:v8')
 const vm = require('node:vm')
 const { threadId } = require('node:worker_threads')
-const { nativeBinding } = require('./native')
-const errors = require('./errors')
-const { mapsFilling } = require('./registry')
+const { nativeBinding } = require('../native')
+const errors = require('../errors')
+const { mapsFilling } = require('../cache/registry')
 const { FullGcSentinel } = require('./full-gc-sentinel')
 
 const MiB = 1024 * 1024
@@ -470,8 +470,8 @@ class Watcher extends EventEmitter {
   async #report(baseline, followUp) {
     try {
       // Loaded when first needed: most processes never write a snapshot pair.
-      const { diffSnapshots } = require('./analyze')
-      const { topGrowingSites } = require('./census')
+      const { diffSnapshots } = require('../analyze')
+      const { topGrowingSites } = require('../track/census')
       const diff = await diffSnapshots(baseline, followUp, { top: this.#options.top })
       if (this.#stopped) return
       const file = followUp.replace(/\.heapsnapshot$/, '.report.json')

@@ -6,11 +6,11 @@
  * same function objects and forgets what was tracked.
  */
 const { EventEmitter } = require('node:events')
-const { checkOptionsObject } = require('./errors')
+const { checkOptionsObject } = require('../errors')
 const { EMITTER_METHODS, TARGET_METHODS } = require('./listener-hooks')
 const { patchMethods } = require('./patch')
 const table = require('./listener-table')
-const { checkTrackingOptions } = require('./track-emitter')
+const { checkTrackingOptions } = require('./emitter')
 
 /** The active process-wide tracker, if any. */
 let active = null

@@ -8,7 +8,7 @@
 const { EventEmitter } = require('node:events')
 const {
   checkOptionsObject, checkPositiveInteger, codedError, describe, invalidOptionType, invalidOptionRange,
-} = require('./errors')
+} = require('../errors')
 const { EMITTER_METHODS, TARGET_METHODS } = require('./listener-hooks')
 const { patchMethods } = require('./patch')
 const table = require('./listener-table')

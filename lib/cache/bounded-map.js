@@ -1,7 +1,7 @@
 'use strict'
 
 const { inspect } = require('node:util')
-const errors = require('./errors')
+const errors = require('../errors')
 const { coarseNow } = require('./clock')
 const { ExpiryQueue } = require('./expiry-queue')
 const { GhostKeys } = require('./ghost-keys')
