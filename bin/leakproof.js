@@ -10,6 +10,7 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { analyzeSnapshot, diffSnapshots, DEFAULT_TOP } = require('../lib/analyze')
+const { CODES } = require('../lib/errors')
 
 const USAGE = `Usage:
   leakproof analyze FILE [--top N] [--json]
@@ -184,9 +185,9 @@ async function main(argv) {
     }
   } catch (err) {
     onProgress?.finish()
-    if (typeof err.code !== 'string' || !err.code.startsWith('ERR_LEAKPROOF_')) throw err
+    if (typeof err.code !== 'string' || !Object.values(CODES).includes(err.code)) throw err
     process.stderr.write(`leakproof: ${err.message} [${err.code}]\n`)
-    return err.code === 'ERR_LEAKPROOF_NATIVE_UNAVAILABLE' ? 3 : 1
+    return err.code === CODES.NATIVE_UNAVAILABLE ? 3 : 1
   }
   onProgress?.finish()
   if (args.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)

@@ -7,6 +7,7 @@
 const path = require('node:path')
 const { nativeBinding } = require('./native')
 const {
+  CODES,
   codedError,
   invalidOptionType,
   checkOptionsObject,
@@ -17,8 +18,8 @@ const {
 /** Largest objects, suspects and grown collections reported unless `top` says otherwise. */
 const DEFAULT_TOP = 10
 
-function checkPath(name, value) {
-  if (typeof value !== 'string' || value === '') throw invalidOptionType(name, 'a file path', value)
+function checkPath(where, what, value) {
+  if (typeof value !== 'string' || value === '') throw invalidOptionType(where, what, 'a file path', value)
   return path.resolve(value)
 }
 
@@ -35,9 +36,9 @@ const PROGRESS_DRAIN_MS = 1000
  */
 function commonOptions(where, options, extra) {
   checkOptionsObject(where, options, ['top', 'onProgress', ...extra])
-  const top = options.top === undefined ? DEFAULT_TOP : checkPositiveInteger('top', options.top)
+  const top = options.top === undefined ? DEFAULT_TOP : checkPositiveInteger(where, 'options.top', options.top)
   if (options.onProgress === undefined) return { top, onProgress: undefined, settled: async (outcome) => outcome }
-  const callback = checkFunction('onProgress', options.onProgress)
+  const callback = checkFunction(where, 'options.onProgress', options.onProgress)
   let drained
   const allArrived = new Promise((resolve) => (drained = resolve))
   let open = true
@@ -61,7 +62,7 @@ function unwrap(outcome, files) {
   if (outcome.error) {
     const { code, message, offset, snapshot } = outcome.error
     const file = files[snapshot]
-    const noOffset = code === 'ERR_LEAKPROOF_SNAPSHOT_IO' || code === 'ERR_LEAKPROOF_SNAPSHOT_IDS_MISMATCH'
+    const noOffset = code === CODES.SNAPSHOT_IO || code === CODES.SNAPSHOT_IDS_MISMATCH
     const where = noOffset ? '' : ` (at byte ${offset})`
     const err = codedError(Error, code, `${file}: ${message}${where}`)
     err.offset = offset
@@ -76,7 +77,7 @@ function unwrap(outcome, files) {
  * @returns {Promise<object>} `{ nodes, edges, totalSize, classes, largest }`
  */
 async function analyzeSnapshot(file, options = {}) {
-  const resolved = checkPath('file', file)
+  const resolved = checkPath('analyzeSnapshot', 'file', file)
   const { top, onProgress, settled } = commonOptions('analyzeSnapshot', options, [])
   const outcome = await nativeBinding().analyzeSnapshotFile(resolved, top, onProgress)
   return unwrap(await settled(outcome), [file])
@@ -89,11 +90,11 @@ async function analyzeSnapshot(file, options = {}) {
  * @returns {Promise<object>} `{ snapshots, newCount, newBytes, newByClass, suspects, grownCollections }`
  */
 async function diffSnapshots(before, after, options = {}) {
-  const files = [checkPath('before', before), checkPath('after', after)]
+  const files = [checkPath('diffSnapshots', 'before', before), checkPath('diffSnapshots', 'after', after)]
   const { top, onProgress, settled } = commonOptions('diffSnapshots', options, ['stillAliveIn'])
   const names = [before, after]
   if (options.stillAliveIn !== undefined) {
-    files.push(checkPath('stillAliveIn', options.stillAliveIn))
+    files.push(checkPath('diffSnapshots', 'options.stillAliveIn', options.stillAliveIn))
     names.push(options.stillAliveIn)
   }
   const outcome = await nativeBinding().diffSnapshotFiles(files, top, onProgress)

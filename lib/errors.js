@@ -1,9 +1,62 @@
 'use strict'
 
 /**
- * Errors thrown by leakproof carry a stable `code` (`ERR_LEAKPROOF_*`) so callers can
- * tell them apart without parsing messages.
+ * Every error and warning code leakproof uses, and the checks that build its errors.
+ *
+ * Errors carry a stable `code` (`ERR_LEAKPROOF_*`) so callers can tell them apart without
+ * parsing messages; warnings go through `process.emitWarning` with type `LeakproofWarning`
+ * and a `LEAKPROOF_*` code. `docs/errors.md` has one row per code, and a test keeps that
+ * table, this module and the Rust analyzer's codes in step.
+ *
+ * Messages name what was wrong the same way everywhere: `<api>: <what> must be <expected>;
+ * got <value>`, where `<what>` is `options.<key>` for an option and the parameter's name
+ * otherwise (`BoundedMap: options.max must be a positive integer; got 0`).
  */
+
+/** Error codes, by short name. */
+const CODES = Object.freeze({
+  /** An option has the wrong type or an unusable value. */
+  INVALID_OPTION: 'ERR_LEAKPROOF_INVALID_OPTION',
+  /** An options object has a key the function does not know (a typo, usually). */
+  UNKNOWN_OPTION: 'ERR_LEAKPROOF_UNKNOWN_OPTION',
+  /** A positional argument has the wrong type. */
+  INVALID_ARGUMENT: 'ERR_LEAKPROOF_INVALID_ARGUMENT',
+  /** A BoundedMap was given none of `max`, `maxBytes` and `ttl`. */
+  UNBOUNDED: 'ERR_LEAKPROOF_UNBOUNDED',
+  /** A BoundedMap with `maxBytes` cannot size a value on its own and has no `sizeOf`. */
+  SIZEOF_REQUIRED: 'ERR_LEAKPROOF_SIZEOF_REQUIRED',
+  /** A `sizeOf` returned something other than a finite number of bytes >= 0. */
+  INVALID_SIZE: 'ERR_LEAKPROOF_INVALID_SIZE',
+  /** `watch(options)` while this thread already has a watcher. */
+  ALREADY_WATCHING: 'ERR_LEAKPROOF_ALREADY_WATCHING',
+  /** The native addon could not be loaded on this platform. */
+  NATIVE_UNAVAILABLE: 'ERR_LEAKPROOF_NATIVE_UNAVAILABLE',
+  /** A snapshot file could not be opened or read. */
+  SNAPSHOT_IO: 'ERR_LEAKPROOF_SNAPSHOT_IO',
+  /** A snapshot file ends before its data does. */
+  SNAPSHOT_TRUNCATED: 'ERR_LEAKPROOF_SNAPSHOT_TRUNCATED',
+  /** A snapshot file is not valid heap snapshot JSON, or its data contradicts itself. */
+  SNAPSHOT_MALFORMED: 'ERR_LEAKPROOF_SNAPSHOT_MALFORMED',
+  /** A snapshot file uses a layout this analyzer does not read. */
+  SNAPSHOT_UNSUPPORTED: 'ERR_LEAKPROOF_SNAPSHOT_UNSUPPORTED',
+  /** Two snapshots given to a diff do not come from one process (their node ids disagree). */
+  SNAPSHOT_IDS_MISMATCH: 'ERR_LEAKPROOF_SNAPSHOT_IDS_MISMATCH',
+})
+
+/** Warning codes (`process.emitWarning`, type `LeakproofWarning`), by short name. */
+const WARNINGS = Object.freeze({
+  /** A BoundedMap bounded only by `ttl` can grow without limit between expiries. */
+  TTL_ONLY: 'LEAKPROOF_TTL_ONLY',
+  /** Listener tracking found a call site whose listeners keep growing. */
+  LISTENER_LEAK: 'LEAKPROOF_LISTENER_LEAK',
+  /** The watcher failed at something (a snapshot, a report) and went on watching. */
+  WATCH_ERROR: 'LEAKPROOF_WATCH_ERROR',
+})
+
+/** Emits a `LeakproofWarning` with one of the `WARNINGS` codes. */
+function warn(code, message) {
+  process.emitWarning(message, { type: 'LeakproofWarning', code })
+}
 
 /** Describes a value for an error message without calling user code. */
 function describe(value) {
@@ -14,65 +67,57 @@ function describe(value) {
   return Array.isArray(value) ? 'an array' : 'an object'
 }
 
-/** Builds an error of class `Ctor` with a `code` property. */
+/** Builds an error of class `Ctor` with one of the `CODES` as its `code` property. */
 function codedError(Ctor, code, message) {
   const err = new Ctor(message)
   err.code = code
   return err
 }
 
-/** TypeError for an option of the wrong type. */
-function invalidOptionType(name, expected, value) {
-  return codedError(
-    TypeError,
-    'ERR_LEAKPROOF_INVALID_OPTION',
-    `${name} must be ${expected}; got ${describe(value)}`,
-  )
+/** TypeError for an option (or argument, by `what`) of the wrong type. */
+function invalidOptionType(where, what, expected, value) {
+  return codedError(TypeError, CODES.INVALID_OPTION, `${where}: ${what} must be ${expected}; got ${describe(value)}`)
 }
 
-/** RangeError for an option of the right type but an unusable value. */
-function invalidOptionRange(name, expected, value) {
-  return codedError(
-    RangeError,
-    'ERR_LEAKPROOF_INVALID_OPTION',
-    `${name} must be ${expected}; got ${describe(value)}`,
-  )
+/** RangeError for an option (or argument, by `what`) of the right type but an unusable value. */
+function invalidOptionRange(where, what, expected, value) {
+  return codedError(RangeError, CODES.INVALID_OPTION, `${where}: ${what} must be ${expected}; got ${describe(value)}`)
 }
 
 /** Checks that `value` is a positive safe integer (a count). */
-function checkPositiveInteger(name, value) {
-  if (typeof value !== 'number') throw invalidOptionType(name, 'a positive integer', value)
+function checkPositiveInteger(where, what, value) {
+  if (typeof value !== 'number') throw invalidOptionType(where, what, 'a positive integer', value)
   if (!Number.isSafeInteger(value) || value <= 0) {
-    throw invalidOptionRange(name, 'a positive integer', value)
+    throw invalidOptionRange(where, what, 'a positive integer', value)
   }
   return value
 }
 
 /** Checks that `value` is a finite number greater than zero (a duration or a byte budget). */
-function checkPositiveFinite(name, value) {
-  if (typeof value !== 'number') throw invalidOptionType(name, 'a positive finite number', value)
+function checkPositiveFinite(where, what, value) {
+  if (typeof value !== 'number') throw invalidOptionType(where, what, 'a positive finite number', value)
   if (!(value > 0) || value === Infinity) {
-    throw invalidOptionRange(name, 'a positive finite number', value)
+    throw invalidOptionRange(where, what, 'a positive finite number', value)
   }
   return value
 }
 
 /** Checks that `value` is a function. */
-function checkFunction(name, value) {
-  if (typeof value !== 'function') throw invalidOptionType(name, 'a function', value)
+function checkFunction(where, what, value) {
+  if (typeof value !== 'function') throw invalidOptionType(where, what, 'a function', value)
   return value
 }
 
 /** Checks that `options` is a plain options object with only the `known` keys. */
 function checkOptionsObject(where, options, known) {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw invalidOptionType(`${where} options`, 'an object', options)
+    throw invalidOptionType(where, 'options', 'an object', options)
   }
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
       throw codedError(
         TypeError,
-        'ERR_LEAKPROOF_UNKNOWN_OPTION',
+        CODES.UNKNOWN_OPTION,
         `${where}: unknown option ${JSON.stringify(key)}; known options are ${known.join(', ')}`,
       )
     }
@@ -81,6 +126,9 @@ function checkOptionsObject(where, options, known) {
 }
 
 module.exports = {
+  CODES,
+  WARNINGS,
+  warn,
   describe,
   codedError,
   invalidOptionType,

@@ -15,7 +15,7 @@
  */
 const fs = require('node:fs')
 const path = require('node:path')
-const { codedError } = require('./errors')
+const { CODES, codedError } = require('./errors')
 
 /** This package's manifest: its version, and `napi` (the binary's name, the targets built). */
 const manifest = require('../package.json')
@@ -158,7 +158,7 @@ function unavailableError({ host, packageName, attempts }) {
   const wanted = packageName ?? `a ${PACKAGE_PREFIX}* package (none is published for ${where})`
   const err = codedError(
     Error,
-    'ERR_LEAKPROOF_NATIVE_UNAVAILABLE',
+    CODES.NATIVE_UNAVAILABLE,
     `no native addon for ${where}: looked for ${wanted} (${attempts.join('; ')}). ` +
       'BoundedMap, RingBuffer, listener tracking and census() work without it.',
   )

@@ -111,33 +111,33 @@ class BoundedMap {
     if (max === undefined && maxBytes === undefined && ttl === undefined) {
       throw errors.codedError(
         TypeError,
-        'ERR_LEAKPROOF_UNBOUNDED',
-        'BoundedMap needs at least one bound: max (entries), maxBytes or ttl',
+        errors.CODES.UNBOUNDED,
+        'BoundedMap: needs at least one bound: options.max (entries), options.maxBytes or options.ttl',
       )
     }
-    this.#max = max === undefined ? Infinity : errors.checkPositiveInteger('options.max', max)
+    this.#max = max === undefined ? Infinity : errors.checkPositiveInteger('BoundedMap', 'options.max', max)
     this.#maxBytes =
-      maxBytes === undefined ? Infinity : errors.checkPositiveFinite('options.maxBytes', maxBytes)
-    this.#ttl = ttl === undefined ? 0 : errors.checkPositiveFinite('options.ttl', ttl)
+      maxBytes === undefined ? Infinity : errors.checkPositiveFinite('BoundedMap', 'options.maxBytes', maxBytes)
+    this.#ttl = ttl === undefined ? 0 : errors.checkPositiveFinite('BoundedMap', 'options.ttl', ttl)
     if (sizeOf !== undefined && maxBytes === undefined) {
-      throw errors.codedError(TypeError, 'ERR_LEAKPROOF_INVALID_OPTION', 'options.sizeOf needs options.maxBytes')
+      throw errors.codedError(TypeError, errors.CODES.INVALID_OPTION, 'BoundedMap: options.sizeOf needs options.maxBytes')
     }
-    this.#sizeOf = sizeOf === undefined ? null : errors.checkFunction('options.sizeOf', sizeOf)
-    this.#onEvict = onEvict === undefined ? null : errors.checkFunction('options.onEvict', onEvict)
-    this.#now = now === undefined ? coarseNow : errors.checkFunction('options.now', now)
+    this.#sizeOf = sizeOf === undefined ? null : errors.checkFunction('BoundedMap', 'options.sizeOf', sizeOf)
+    this.#onEvict = onEvict === undefined ? null : errors.checkFunction('BoundedMap', 'options.onEvict', onEvict)
+    this.#now = now === undefined ? coarseNow : errors.checkFunction('BoundedMap', 'options.now', now)
     if (!POLICIES.includes(policy)) {
-      throw errors.invalidOptionRange('options.policy', `one of ${POLICIES.map((p) => `'${p}'`).join(', ')}`, policy)
+      throw errors.invalidOptionRange('BoundedMap', 'options.policy', `one of ${POLICIES.map((p) => `'${p}'`).join(', ')}`, policy)
     }
     this.#lru = policy === 'lru'
     if (name !== undefined && (typeof name !== 'string' || name === '')) {
-      throw errors.invalidOptionType('options.name', 'a non-empty string', name)
+      throw errors.invalidOptionType('BoundedMap', 'options.name', 'a non-empty string', name)
     }
     this.#name = name
     if (max === undefined && maxBytes === undefined && !warnedTtlOnly) {
       warnedTtlOnly = true
-      process.emitWarning(
-        'A BoundedMap bounded only by ttl holds everything set within one ttl: add max or maxBytes to cap it',
-        { type: 'LeakproofWarning', code: 'LEAKPROOF_TTL_ONLY' },
+      errors.warn(
+        errors.WARNINGS.TTL_ONLY,
+        'BoundedMap: bounded only by options.ttl, it holds everything set within one ttl: add options.max or options.maxBytes to cap it',
       )
     }
     if (maxBytes !== undefined) this.#sizes = new Float64Array(0)
@@ -646,22 +646,22 @@ class BoundedMap {
     if (size === undefined && this.#sizeOf === null) {
       throw errors.codedError(
         TypeError,
-        'ERR_LEAKPROOF_SIZEOF_REQUIRED',
-        `BoundedMap with maxBytes cannot size ${errors.describe(value)} values: pass options.sizeOf`,
+        errors.CODES.SIZEOF_REQUIRED,
+        `BoundedMap: with options.maxBytes it cannot size ${errors.describe(value)} values: pass options.sizeOf`,
       )
     }
     if (typeof size !== 'number') {
       throw errors.codedError(
         TypeError,
-        'ERR_LEAKPROOF_INVALID_SIZE',
-        `sizeOf must return a number of bytes; got ${errors.describe(size)}`,
+        errors.CODES.INVALID_SIZE,
+        `BoundedMap: options.sizeOf must return a number of bytes; got ${errors.describe(size)}`,
       )
     }
     if (!(size >= 0) || size === Infinity) {
       throw errors.codedError(
         RangeError,
-        'ERR_LEAKPROOF_INVALID_SIZE',
-        `sizeOf must return a finite number >= 0; got ${errors.describe(size)}`,
+        errors.CODES.INVALID_SIZE,
+        `BoundedMap: options.sizeOf must return a finite number >= 0; got ${errors.describe(size)}`,
       )
     }
     return size
@@ -681,7 +681,7 @@ class BoundedMap {
     const { ttl } = options
     if (ttl === undefined) return this.#ttl
     if (ttl === Infinity) return 0
-    return errors.checkPositiveFinite('set options.ttl', ttl)
+    return errors.checkPositiveFinite('BoundedMap.set', 'options.ttl', ttl)
   }
 
   /** Whether an index value is an entry (not a ghost) whose TTL has not passed. */

@@ -30,11 +30,11 @@ class RingBuffer {
    *   overwritten by `push` (not with items removed by `shift`, `pop` or `clear`).
    */
   constructor(capacity, options) {
-    this.#capacity = errors.checkPositiveInteger('RingBuffer capacity', capacity)
+    this.#capacity = errors.checkPositiveInteger('RingBuffer', 'capacity', capacity)
     this.#onDrop = null
     if (options !== undefined) {
       errors.checkOptionsObject('RingBuffer', options, OPTIONS)
-      if (options.onDrop !== undefined) this.#onDrop = errors.checkFunction('options.onDrop', options.onDrop)
+      if (options.onDrop !== undefined) this.#onDrop = errors.checkFunction('RingBuffer', 'options.onDrop', options.onDrop)
     }
   }
 

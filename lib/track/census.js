@@ -99,7 +99,7 @@ let baseline = EMPTY
  * (since tracking started, on the first call), as `compareCensus` entries.
  */
 function topGrowingSites(limit = 10) {
-  checkPositiveInteger('limit', limit)
+  checkPositiveInteger('topGrowingSites', 'limit', limit)
   const now = census()
   const growth = compareCensus(baseline, now).slice(0, limit)
   baseline = now

@@ -7,7 +7,7 @@
  */
 const { EventEmitter } = require('node:events')
 const {
-  checkOptionsObject, checkPositiveInteger, codedError, describe, invalidOptionType, invalidOptionRange,
+  CODES, checkOptionsObject, checkPositiveInteger, codedError, describe, invalidOptionType, invalidOptionRange,
 } = require('../errors')
 const { EMITTER_METHODS, TARGET_METHODS } = require('./listener-hooks')
 const { patchMethods } = require('./patch')
@@ -25,8 +25,8 @@ function kindOf(emitter) {
   if (emitter instanceof EventTarget) return true
   throw codedError(
     TypeError,
-    'ERR_LEAKPROOF_INVALID_ARGUMENT',
-    `emitter must be an EventEmitter or an EventTarget; got ${describe(emitter)}`,
+    CODES.INVALID_ARGUMENT,
+    `trackEmitter: emitter must be an EventEmitter or an EventTarget; got ${describe(emitter)}`,
   )
 }
 
@@ -37,16 +37,16 @@ const SITES = ['growth', 'all']
  * Checks the options shared by `trackEmitter` and `trackListeners`, filling in `defaults`
  * (`captureFrom` and `sites` differ between the two).
  */
-function checkTrackingOptions(options, defaults) {
+function checkTrackingOptions(where, options, defaults) {
   const threshold = options.threshold === undefined
     ? DEFAULT_THRESHOLD
-    : checkPositiveInteger('threshold', options.threshold)
+    : checkPositiveInteger(where, 'options.threshold', options.threshold)
   const captureFrom = options.captureFrom === undefined
     ? defaults.captureFrom
-    : checkPositiveInteger('captureFrom', options.captureFrom)
+    : checkPositiveInteger(where, 'options.captureFrom', options.captureFrom)
   const sites = options.sites === undefined ? defaults.sites : options.sites
-  if (typeof sites !== 'string') throw invalidOptionType('sites', `one of ${SITES.join(', ')}`, sites)
-  if (!SITES.includes(sites)) throw invalidOptionRange('sites', `one of ${SITES.join(', ')}`, sites)
+  if (typeof sites !== 'string') throw invalidOptionType(where, 'options.sites', `one of ${SITES.join(', ')}`, sites)
+  if (!SITES.includes(sites)) throw invalidOptionRange(where, 'options.sites', `one of ${SITES.join(', ')}`, sites)
   return { threshold, captureFrom, sites }
 }
 
@@ -59,9 +59,9 @@ function trackEmitter(emitter, options = {}) {
   const isTarget = kindOf(emitter)
   checkOptionsObject('trackEmitter', options, ['name', 'threshold', 'captureFrom', 'sites'])
   if (options.name !== undefined && typeof options.name !== 'string') {
-    throw invalidOptionType('name', 'a string', options.name)
+    throw invalidOptionType('trackEmitter', 'options.name', 'a string', options.name)
   }
-  const { threshold, captureFrom, sites } = checkTrackingOptions(options, { captureFrom: 1, sites: 'all' })
+  const { threshold, captureFrom, sites } = checkTrackingOptions('trackEmitter', options, { captureFrom: 1, sites: 'all' })
   if (restorers.has(emitter)) return emitter
   table.trackExplicitly(emitter, table.makeSettings(options.name, threshold, captureFrom, sites), isTarget)
   restorers.set(emitter, patchMethods(emitter, isTarget ? TARGET_METHODS : EMITTER_METHODS))

@@ -9,6 +9,7 @@
  * per report, so tracking turned on by environment alone still tells someone.
  */
 const { EventEmitter } = require('node:events')
+const { WARNINGS, warn } = require('../errors')
 
 /**
  * Emits `'listener-leak'` with `{ emitter, event, site, count, growth, target }` each time
@@ -24,7 +25,7 @@ function describeLeak({ emitter, event, site, count, growth }) {
 
 function deliver(leak) {
   if (listenerLeaks.listenerCount('listener-leak') > 0) listenerLeaks.emit('listener-leak', leak)
-  else process.emitWarning(describeLeak(leak), { type: 'LeakproofWarning', code: 'LEAKPROOF_LISTENER_LEAK' })
+  else warn(WARNINGS.LISTENER_LEAK, describeLeak(leak))
 }
 
 /** Queues one report for delivery on the next tick. */

@@ -22,7 +22,7 @@ let active = null
  */
 function trackListeners(options = {}) {
   checkOptionsObject('trackListeners', options, ['threshold', 'captureFrom', 'sites'])
-  const { threshold, captureFrom, sites } = checkTrackingOptions(options, { captureFrom: 2, sites: 'growth' })
+  const { threshold, captureFrom, sites } = checkTrackingOptions('trackListeners', options, { captureFrom: 2, sites: 'growth' })
   if (active !== null) return active
   table.setProcessWide(table.makeSettings(undefined, threshold, captureFrom, sites))
   const restorers = [

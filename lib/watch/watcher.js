@@ -67,41 +67,41 @@ const SITES_MIN_SAMPLES = 4
 
 /** Checks every option; returns the full settings with defaults filled in. */
 function resolveOptions(options = {}) {
-  errors.checkOptionsObject('watch', options, Object.keys(DEFAULTS))
+  errors.checkOptionsObject('watch()', options, Object.keys(DEFAULTS))
   const o = { ...DEFAULTS }
   for (const [key, value] of Object.entries(options)) if (value !== undefined) o[key] = value
   for (const key of ['intervalMs', 'minDurationMs', 'minRateBytesPerSec', 'minGrowthBytes', 'maxDiskBytes', 'snapshotMemoryFactor', 'followUpGrowthBytes', 'sitesSamplingBytes']) {
-    errors.checkPositiveFinite(`options.${key}`, o[key])
+    errors.checkPositiveFinite('watch()', `options.${key}`, o[key])
   }
-  for (const key of ['window', 'minPoints', 'maxSnapshots', 'top']) errors.checkPositiveInteger(`options.${key}`, o[key])
+  for (const key of ['window', 'minPoints', 'maxSnapshots', 'top']) errors.checkPositiveInteger('watch()', `options.${key}`, o[key])
   for (const key of ['warmupMs', 'cooldownMs', 'forceGcAfterMs']) {
-    if (typeof o[key] !== 'number') throw errors.invalidOptionType(`options.${key}`, 'a number >= 0', o[key])
-    if (!(o[key] >= 0) || o[key] === Infinity) throw errors.invalidOptionRange(`options.${key}`, 'a finite number >= 0', o[key])
+    if (typeof o[key] !== 'number') throw errors.invalidOptionType('watch()', `options.${key}`, 'a number >= 0', o[key])
+    if (!(o[key] >= 0) || o[key] === Infinity) throw errors.invalidOptionRange('watch()', `options.${key}`, 'a finite number >= 0', o[key])
   }
   // Shares of a whole: in (0, 1); a threshold may also be 1 (the limit itself).
   for (const [key, maxIncluded] of [['confidence', false], ['gcBudget', false], ['heapThreshold', true], ['rssThreshold', true]]) {
     const value = o[key]
-    if (typeof value !== 'number') throw errors.invalidOptionType(`options.${key}`, 'a number between 0 and 1', value)
+    if (typeof value !== 'number') throw errors.invalidOptionType('watch()', `options.${key}`, 'a number between 0 and 1', value)
     if (!(value > 0 && (value < 1 || (maxIncluded && value === 1)))) {
-      throw errors.invalidOptionRange(`options.${key}`, 'a number between 0 and 1', value)
+      throw errors.invalidOptionRange('watch()', `options.${key}`, 'a number between 0 and 1', value)
     }
   }
-  if (o.minPoints < 3) throw errors.invalidOptionRange('options.minPoints', 'an integer >= 3', o.minPoints)
-  if (o.window < o.minPoints) throw errors.invalidOptionRange('options.window', `an integer >= minPoints (${o.minPoints})`, o.window)
+  if (o.minPoints < 3) throw errors.invalidOptionRange('watch()', 'options.minPoints', 'an integer >= 3', o.minPoints)
+  if (o.window < o.minPoints) throw errors.invalidOptionRange('watch()', 'options.window', `an integer >= minPoints (${o.minPoints})`, o.window)
   for (const key of ['forceGc', 'nearHeapLimit', 'sites']) {
-    if (typeof o[key] !== 'boolean') throw errors.invalidOptionType(`options.${key}`, 'a boolean', o[key])
+    if (typeof o[key] !== 'boolean') throw errors.invalidOptionType('watch()', `options.${key}`, 'a boolean', o[key])
   }
   if (o.snapshots !== 'auto' && o.snapshots !== 'off') {
-    throw errors.invalidOptionRange('options.snapshots', "'auto' or 'off'", o.snapshots)
+    throw errors.invalidOptionRange('watch()', 'options.snapshots', "'auto' or 'off'", o.snapshots)
   }
   if (o.dir !== undefined && (typeof o.dir !== 'string' || o.dir === '')) {
-    throw errors.invalidOptionType('options.dir', 'a non-empty path string', o.dir)
+    throw errors.invalidOptionType('watch()', 'options.dir', 'a non-empty path string', o.dir)
   }
   for (const key of ['beforeSnapshot', 'afterSnapshot']) {
-    if (o[key] !== undefined) errors.checkFunction(`options.${key}`, o[key])
+    if (o[key] !== undefined) errors.checkFunction('watch()', `options.${key}`, o[key])
   }
   if (o.sitesWindowMs === undefined) o.sitesWindowMs = 2 * o.intervalMs
-  errors.checkPositiveFinite('options.sitesWindowMs', o.sitesWindowMs)
+  errors.checkPositiveFinite('watch()', 'options.sitesWindowMs', o.sitesWindowMs)
   return o
 }
 
@@ -118,7 +118,7 @@ function watch(options) {
     if (options === undefined) return current
     throw errors.codedError(
       Error,
-      'ERR_LEAKPROOF_ALREADY_WATCHING',
+      errors.CODES.ALREADY_WATCHING,
       'watch() is already running in this thread: stop() it first, or call watch() without options to get it',
     )
   }
@@ -234,7 +234,7 @@ class Watcher extends EventEmitter {
     // An 'error' nobody listens to would throw from EventEmitter and crash the app the
     // watcher is there to protect: it becomes a process warning instead.
     if (type === 'error' && this.listenerCount('error') === 0) {
-      process.emitWarning(`leakproof watcher: ${event.during}: ${event.error}`, { code: 'LEAKPROOF_WATCH_ERROR' })
+      errors.warn(errors.WARNINGS.WATCH_ERROR, `leakproof watcher: ${event.during}: ${event.error}`)
       return
     }
     this.emit(type, event)
