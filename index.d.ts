@@ -8,12 +8,15 @@
  * - `analyzeSnapshot()` / `diffSnapshots()`: the heap-snapshot analyzer, off the main thread.
  * - `trackEmitter()` / `trackListeners()`: listener leaks with the line that added them;
  *   `trackTimers()`, `trackPromises()` and `census()`: live handles by creation site.
+ *
+ * The manual is in `docs/`: cache.md, watch.md, analyze.md, listeners.md, errors.md.
  */
 import { EventEmitter } from 'node:events'
 
 /**
- * Memory of this process and its container, as the kernel reports it. A field is absent
- * where the platform does not say (not Linux, no cgroup memory controller, or no limit set).
+ * Memory of this process and its container, as the kernel reports it. A field is null
+ * where the platform does not say (not Linux, no cgroup memory controller, no limit set, or
+ * no glibc `malloc`).
  */
 export interface SystemMemory {
   /** Resident set size of the process, in bytes. */
@@ -84,7 +87,10 @@ export interface BoundedMapOptions<K, V> {
    * rethrown from the operation that caused them.
    */
   onEvict?: (value: V, key: K, reason: EvictionReason) => void
-  /** Makes the map visible (weakly) to `namedMaps()` and to the leak detector. */
+  /**
+   * Lists the map in `namedMaps()`, with its counters. The registry holds maps weakly, so a
+   * name never keeps a map alive. See docs/cache.md#namedmaps.
+   */
   name?: string
   /**
    * Clock for TTLs, in milliseconds; inject one in tests.
@@ -226,10 +232,13 @@ export interface NamedMapStats extends BoundedMapStats {
   name: string
 }
 
-/** The named `BoundedMap`s still alive (the registry holds them weakly). */
+/**
+ * The named `BoundedMap`s still alive, each with its `stats()` (the registry holds them
+ * weakly). It reports the counters; it does not judge them.
+ */
 export declare function namedMaps(): NamedMapStats[]
 
-/** Options of `watch()`; every one has a default (see the README). */
+/** Options of `watch()`; every one has a default (docs/watch.md#options). */
 export interface WatchOptions {
   /** How often a floor is taken and RSS is read, in ms. @default 10000 */
   intervalMs?: number
@@ -241,13 +250,18 @@ export interface WatchOptions {
   window?: number
   /** Floors needed before judging (>= 3, <= `window`). @default 8 */
   minPoints?: number
-  /** Growth over the window needed, in bytes (native memory: 4 MiB at least). @default 8 MiB */
+  /** Growth over the window needed, in bytes (native memory: 8 MiB at least, whatever this says). @default 8 MiB */
   minGrowthBytes?: number
   /** Slope needed, in bytes per second. @default 1024 */
   minRateBytesPerSec?: number
   /** 1 − p of the Mann–Kendall test needed, in (0, 1). @default 0.999 */
   confidence?: number
-  /** Request a full GC when none ran in an interval. @default true */
+  /**
+   * Let the watcher request full GCs when V8 runs none: for the first two floors, after
+   * `forceGcAfterMs` without one, and while the floors hint at growth
+   * (docs/watch.md#forced-full-gcs). `false`: floors come from V8's own full GCs only.
+   * @default true
+   */
   forceGc?: boolean
   /** Share of wall time forced GCs may take, in (0, 1). @default 0.01 */
   gcBudget?: number
@@ -399,14 +413,17 @@ export interface ReportEvent extends WatchEventBase {
   growingHandles: CensusGrowth[]
 }
 
-/** Something the watcher tried failed (the app goes on). */
+/**
+ * Something the watcher tried failed; it goes on watching. Without an `error` listener this
+ * becomes a process warning (`LEAKPROOF_WATCH_ERROR`), never a crash.
+ */
 export interface WatchErrorEvent extends WatchEventBase {
   type: 'error'
   during: string
   error: string
 }
 
-/** The leak detector of one thread. */
+/** The leak detector of one thread; its events are listed in docs/watch.md#events. */
 export declare class Watcher extends EventEmitter {
   /** The settings in force, defaults filled in. */
   readonly options: Required<Omit<WatchOptions, 'dir' | 'beforeSnapshot' | 'afterSnapshot'>> & WatchOptions
@@ -431,6 +448,7 @@ export declare class Watcher extends EventEmitter {
  * Starts watching this thread's memory, or returns the running watcher when called
  * without options. Throws `ERR_LEAKPROOF_ALREADY_WATCHING` when one runs and options are given,
  * and `ERR_LEAKPROOF_NATIVE_UNAVAILABLE` where the native addon has no binary.
+ * How it decides, options and events: docs/watch.md.
  */
 export declare function watch(options?: WatchOptions): Watcher
 /** Where an `analyzeSnapshot` / `diffSnapshots` call is, as passed to `onProgress`. */
@@ -447,7 +465,10 @@ export interface AnalyzeProgress {
 
 /** Options of `analyzeSnapshot`. */
 export interface AnalyzeSnapshotOptions {
-  /** How many of the largest objects to report, with their paths. @default 10 */
+  /**
+   * How many of the largest objects, or in a diff of the suspects and grown collections, to
+   * report with their paths. @default 10
+   */
   top?: number
   /**
    * Called on the main thread as the work advances (about a hundred times while a big file is
@@ -596,6 +617,7 @@ export interface SnapshotDiff {
  * `_TRUNCATED`, `_MALFORMED` or `_UNSUPPORTED` and the byte `offset` for bad files, and with
  * `ERR_LEAKPROOF_INVALID_OPTION` / `ERR_LEAKPROOF_UNKNOWN_OPTION` for bad options, and
  * `ERR_LEAKPROOF_NATIVE_UNAVAILABLE` where the native addon has no binary.
+ * Output fields and errors: docs/analyze.md.
  */
 export declare function analyzeSnapshot(
   file: string,
