@@ -273,3 +273,19 @@ test('a map that was judged can still be garbage collected', () => {
   assert.deepEqual(result.after, [])
   assert.deepEqual(result.named, [])
 })
+
+test('mapsFilling: a map at its byte bound is full, however many entries it holds', () => {
+  const { mapsFilling } = require('../lib/cache/registry')
+  const bytesOnly = new BoundedMap({ maxBytes: 1000, sizeOf: (v) => v.length })
+  const both = new BoundedMap({ max: 1000, maxBytes: 1000, sizeOf: (v) => v.length })
+  for (const map of [bytesOnly, both]) for (let i = 0; i < 10; i++) map.set(i, 'x'.repeat(100))
+  mapsFilling() // records sizes
+  // Still at the byte bound, with more (smaller) entries: the growth is bounded, not filling.
+  for (const map of [bytesOnly, both]) for (let i = 10; i < 30; i++) map.set(i, 'x'.repeat(20))
+  assert.equal(bytesOnly.size > 10 && both.size > 10, true)
+  assert.equal(mapsFilling(), 0)
+  const roomy = new BoundedMap({ maxBytes: 10_000, sizeOf: (v) => v.length })
+  mapsFilling()
+  roomy.set('a', 'x')
+  assert.equal(mapsFilling(), 1)
+})

@@ -119,9 +119,14 @@ function mapsFilling() {
     const before = lastSize.get(map)
     lastSize.set(map, size)
     if (before === undefined || size <= before) continue
-    if (size < map.max || (map.maxBytes !== Infinity && bytes < map.maxBytes * FULL_BYTES_SHARE)) filling++
+    if (!isFull(map, size, bytes)) filling++
   }
   return filling
+}
+
+/** Whether a map with these `size` and `bytes` is at one of its bounds. */
+function isFull(map, size, bytes) {
+  return size >= map.max || bytes >= FULL_BYTES_SHARE * map.maxBytes
 }
 
 /**
@@ -146,7 +151,7 @@ function cachesThrashing(time) {
 function judge(map, time) {
   const stats = map.stats()
   const state = record(map, stats)
-  if (!(stats.size >= map.max || stats.bytes >= FULL_BYTES_SHARE * map.maxBytes)) {
+  if (!isFull(map, stats.size, stats.bytes)) {
     state.fullCalls = 0
     state.episodeRatio = null
     return null
