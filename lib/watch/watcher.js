@@ -158,6 +158,7 @@ class Watcher extends EventEmitter {
   #baseline = null // { path, heapUsed } of the first snapshot of a leak
   #capturing = false
   #sites = null
+  #growingHandles = null // this watcher's own GrowingSites, apart from the app's topGrowingSites()
   #stopped = false
   #startedAt = Date.now()
 
@@ -471,7 +472,8 @@ class Watcher extends EventEmitter {
     try {
       // Loaded when first needed: most processes never write a snapshot pair.
       const { diffSnapshots } = require('../analyze')
-      const { topGrowingSites } = require('../track/census')
+      const { GrowingSites } = require('../track/census')
+      this.#growingHandles ??= new GrowingSites()
       const diff = await diffSnapshots(baseline, followUp, { top: this.#options.top })
       if (this.#stopped) return
       const file = followUp.replace(/\.heapsnapshot$/, '.report.json')
@@ -484,7 +486,7 @@ class Watcher extends EventEmitter {
         grownCollections: diff.grownCollections,
         newByClass: diff.newByClass,
         // What trackListeners()/trackTimers()/trackPromises() saw grow (empty when off).
-        growingHandles: topGrowingSites(this.#options.top),
+        growingHandles: this.#growingHandles.top(this.#options.top),
       }
       const temp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`)
       fs.writeFileSync(temp, JSON.stringify(report, null, 2), { mode: 0o600 })
