@@ -127,6 +127,7 @@ class SiteProfiler {
     }
   }
 
+  /** Sends `method` to the session; resolves with its result. */
   #post(method, params) {
     return new Promise((resolve, reject) => {
       if (this.#session === null) return reject(new Error('sampling was stopped'))
