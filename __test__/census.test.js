@@ -8,6 +8,7 @@ const timers = require('node:timers')
 const { promisify } = require('node:util')
 const { EventEmitter } = require('node:events')
 const { trackTimers, trackPromises, trackEmitter, census, compareCensus, topGrowingSites } = require('..')
+const { GrowingSites } = require('../lib/track/census')
 const { lineOf } = require('./listener-helpers')
 
 const at = (marker) => new RegExp(`^${__filename}:${lineOf(marker)}:\\d+$`)
@@ -94,6 +95,26 @@ test('compareCensus and topGrowingSites rank what grew', async () => {
     assert.equal(next.growth, 1)
     assert.match(next.site, at('GROWS-AGAIN'))
     assert.throws(() => topGrowingSites(0), { code: 'ERR_LEAKPROOF_INVALID_OPTION' })
+  } finally {
+    for (const interval of intervals) clearInterval(interval)
+    tracker.untrack()
+  }
+  await tick()
+})
+
+test('each GrowingSites keeps its own baseline: topGrowingSites() calls do not move it', async () => {
+  const tracker = trackTimers()
+  const intervals = []
+  try {
+    const mine = new GrowingSites()
+    mine.top(10)
+    topGrowingSites()
+    for (let i = 0; i < 2; i++) intervals.push(setInterval(() => {}, 60_000)) // MINE
+    assert.equal(topGrowingSites().length, 1, 'the public baseline sees the growth')
+    const grown = mine.top(10)
+    assert.deepEqual(grown.map((g) => [g.kind, g.growth]), [['interval', 2]])
+    assert.match(grown[0].site, at('MINE'))
+    assert.deepEqual(mine.top(10), [], 'and then counts from its own last call')
   } finally {
     for (const interval of intervals) clearInterval(interval)
     tracker.untrack()

@@ -6,8 +6,12 @@ const path = require('node:path')
 const { execFileSync } = require('node:child_process')
 const { Worker } = require('node:worker_threads')
 const { watch } = require('..')
+const { lineOf } = require('./listener-helpers')
 
 const root = path.join(__dirname, '..')
+
+/** The path of a fixture. */
+const fixture = (name) => path.join(__dirname, 'fixtures', name)
 
 test('bad options are refused with the option named', () => {
   const cases = [
@@ -51,39 +55,7 @@ test('one watcher per thread; stop() ends it and a new one can start', () => {
 })
 
 test('the watcher takes floors (forcing a GC when none ran) and stop() leaves nothing running', () => {
-  const out = execFileSync(process.execPath, ['-e', `
-    const { watch } = require('.')
-    const fs = require('node:fs')
-    // A thread listed by readdir may be gone by the time its comm is read.
-    const threadName = (t) => { try { return fs.readFileSync('/proc/self/task/' + t + '/comm', 'utf8') } catch { return '' } }
-    const ourThreads = () => process.platform !== 'linux' ? 0 : fs.readdirSync('/proc/self/task')
-      .filter((t) => threadName(t).startsWith('leakproof')).length
-    // stop() joins the thread, but the kernel takes the exited task out of /proc/self/task a
-    // moment after join returns: wait for that, bounded, so a thread that never ends still fails.
-    const threadsOnceReaped = (done, deadline = Date.now() + 2000) => {
-      const n = ourThreads()
-      if (n === 0 || Date.now() > deadline) return done(n)
-      setTimeout(() => threadsOnceReaped(done, deadline), 10)
-    }
-    const before = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap')
-    const w = watch({ intervalMs: 30, gcBudget: 0.9, forceGcAfterMs: 0, sites: false })
-    let threadsWhileRunning
-    const samples = []
-    w.on('sample', (s) => samples.push(s))
-    const keep = setInterval(() => {}, 1000)
-    setTimeout(() => {
-      threadsWhileRunning = ourThreads()
-      w.stop()
-      clearInterval(keep)
-      const stats = w.stats()
-      setImmediate(() => {
-        const after = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap')
-        threadsOnceReaped((threadsAfter) => {
-          console.log(JSON.stringify({ samples: samples.length, forced: samples.filter((s) => s.forcedGc).length, before, after, stats, threadsWhileRunning, threadsAfter }))
-        })
-      })
-    }, 400)
-  `], { cwd: root, encoding: 'utf8', timeout: 30_000 })
+  const out = execFileSync(process.execPath, [fixture('watch-floors-and-stop.js')], { encoding: 'utf8', timeout: 30_000 })
   const r = JSON.parse(out)
   assert.ok(r.samples >= 5, out)
   assert.ok(r.forced >= 1, 'an idle process runs no major GC: the watcher asks for one')
@@ -98,18 +70,7 @@ test('the watcher takes floors (forcing a GC when none ran) and stop() leaves no
 test('floors that hint at growth bring full GCs sooner, a bounded run of them; an idle process gets only its first two floors and the quiet ones', () => {
   // A confidence no 8-floor window can reach: growth is suspected all along, never reported,
   // so the run of forced GCs on suspicion meets its bound.
-  const run = (leaking) => JSON.parse(execFileSync(process.execPath, ['-e', `
-    const { watch } = require('.')
-    const w = watch({ intervalMs: 50, forceGcAfterMs: 200, gcBudget: 0.9, warmupMs: 0, minDurationMs: 500,
-      minPoints: 8, window: 8, confidence: 0.999999, minGrowthBytes: 2 * 1024 * 1024, sites: false })
-    const reasons = []
-    const started = Date.now()
-    w.on('sample', (s) => reasons.push(s.forcedGcReason))
-    w.on('leak', (l) => { throw new Error('no 8-floor window reaches this confidence: ' + JSON.stringify(l)) })
-    const kept = []
-    const grow = setInterval(() => { if (${leaking}) for (let i = 0; i < 200; i++) kept.push({ i, s: 'x'.repeat(64) + i }) }, 10)
-    setTimeout(() => { w.stop(); clearInterval(grow); console.log(JSON.stringify({ reasons, ms: Date.now() - started })) }, 3000)
-  `], { cwd: root, encoding: 'utf8', timeout: 30_000 }))
+  const run = (leaking) => JSON.parse(execFileSync(process.execPath, [fixture('watch-suspicion.js'), leaking ? 'leaking' : 'idle'], { encoding: 'utf8', timeout: 30_000 }))
   const count = (reasons, reason) => reasons.filter((r) => r === reason).length
   // The run's bound: max(minPoints, ceil(minDurationMs / intervalMs) + 1) + 4 = 15, and one
   // more per 10 intervals after (a timer never fires sooner than its interval).
@@ -130,19 +91,7 @@ test('floors that hint at growth bring full GCs sooner, a bounded run of them; a
 
 test('a full GC that cannot be forced is an error event, never an exception in the app', () => {
   // gc() as the app defined it (here: one that throws) is what the watcher calls for exact floors.
-  const out = JSON.parse(execFileSync(process.execPath, ['-e', `
-    globalThis.gc = () => { throw new Error('no gc here') }
-    const { watch } = require('.')
-    const w = watch({ intervalMs: 50, forceGcAfterMs: 200, gcBudget: 0.9, warmupMs: 0, minDurationMs: 500,
-      minGrowthBytes: 2 * 1024 * 1024, sites: false })
-    const errors = []
-    const reasons = []
-    w.on('error', (e) => errors.push(e))
-    w.on('sample', (s) => reasons.push(s.forcedGcReason))
-    const kept = []
-    const grow = setInterval(() => { for (let i = 0; i < 200; i++) kept.push({ i, s: 'x'.repeat(64) + i }) }, 10)
-    setTimeout(() => { w.stop(); clearInterval(grow); console.log(JSON.stringify({ errors, reasons })) }, 2500)
-  `], { cwd: root, encoding: 'utf8', timeout: 30_000 }))
+  const out = JSON.parse(execFileSync(process.execPath, [fixture('watch-gc-unavailable.js')], { encoding: 'utf8', timeout: 30_000 }))
   assert.equal(out.errors.length, 1, JSON.stringify(out.errors))
   assert.equal(out.errors[0].during, 'forcing a full GC')
   assert.match(out.errors[0].error, /no gc here/)
@@ -151,33 +100,18 @@ test('a full GC that cannot be forced is an error event, never an exception in t
 })
 
 test('forceGc: false forces no full GC, quiet or suspected', () => {
-  const out = JSON.parse(execFileSync(process.execPath, ['-e', `
-    const { watch } = require('.')
-    const w = watch({ intervalMs: 30, forceGc: false, forceGcAfterMs: 0, warmupMs: 0, sites: false })
-    const kept = []
-    const grow = setInterval(() => { for (let i = 0; i < 200; i++) kept.push({ i }) }, 10)
-    setTimeout(() => { const stats = w.stats(); w.stop(); clearInterval(grow); console.log(JSON.stringify(stats)) }, 600)
-  `], { cwd: root, encoding: 'utf8', timeout: 30_000 }))
+  const out = JSON.parse(execFileSync(process.execPath, [fixture('watch-no-forced-gc.js')], { encoding: 'utf8', timeout: 30_000 }))
   assert.equal(out.forcedGcs, 0)
 })
 
 test('a running watcher does not keep the process alive', () => {
   const started = Date.now()
-  execFileSync(process.execPath, ['-e', "require('.').watch({ intervalMs: 60000 })"], { cwd: root, timeout: 20_000 })
+  execFileSync(process.execPath, [fixture('watch-idle-exit.js')], { timeout: 20_000 })
   assert.ok(Date.now() - started < 15_000)
 })
 
 test('a watcher in a worker thread samples its own heap and the worker exits by itself', async () => {
-  const worker = new Worker(`
-    const { parentPort, threadId } = require('node:worker_threads')
-    const { watch } = require(${JSON.stringify(root)})
-    const w = watch({ intervalMs: 30, sites: false })
-    const keepAlive = setInterval(() => {}, 1000)
-    w.once('sample', (s) => {
-      parentPort.postMessage({ sample: s, threadId })
-      clearInterval(keepAlive) // from here only the watcher runs: it must not hold the worker
-    })
-  `, { eval: true })
+  const worker = new Worker(fixture('watch-in-worker.js'))
   // Listened for from the start: a worker that exits right after posting can have its
   // 'exit' emitted in the same turn as its last 'message', before an await would attach it.
   const exited = new Promise((resolve) => worker.once('exit', resolve))
@@ -199,12 +133,7 @@ test('a watcher in a worker thread samples its own heap and the worker exits by 
 
 test('the register preload reports bad environment values once and keeps watching', () => {
   const log = path.join(require('node:os').tmpdir(), `leakproof-log-${process.pid}.jsonl`)
-  const out = execFileSync(process.execPath, ['-r', './register.js', '-e', `
-    const { watch } = require('.')
-    const w = watch()
-    console.log(JSON.stringify(w.options))
-    w.stop()
-  `], {
+  const out = execFileSync(process.execPath, ['-r', './register.js', fixture('watch-print-options.js')], {
     cwd: root,
     encoding: 'utf8',
     timeout: 20_000,
@@ -230,7 +159,7 @@ test('the register preload reports bad environment values once and keeps watchin
 
 test('the register preload writes its problems to stderr and never crashes the app', () => {
   const { spawnSync } = require('node:child_process')
-  const r = spawnSync(process.execPath, ['-r', './register.js', '-e', 'console.log("app ran")'], {
+  const r = spawnSync(process.execPath, ['-r', './register.js', fixture('watch-app.js')], {
     cwd: root,
     encoding: 'utf8',
     timeout: 20_000,
@@ -245,14 +174,7 @@ test('the register preload writes its problems to stderr and never crashes the a
 
 test('a heap threshold fires once per crossing, and writes a snapshot when a dir is set', () => {
   const dir = require('node:fs').mkdtempSync(path.join(require('node:os').tmpdir(), 'leakproof-threshold-'))
-  const out = execFileSync(process.execPath, ['-e', `
-    const { watch } = require('.')
-    const w = watch({ intervalMs: 30, gcBudget: 0.9, forceGcAfterMs: 0, heapThreshold: 0.0001, sites: false, dir: ${JSON.stringify(dir)}, nearHeapLimit: false })
-    const seen = []
-    for (const type of ['threshold', 'snapshot', 'snapshot-skipped']) w.on(type, (e) => seen.push(e))
-    const keep = setInterval(() => {}, 1000)
-    setTimeout(() => { w.stop(); clearInterval(keep); console.log(JSON.stringify(seen)) }, 1500)
-  `], { cwd: root, encoding: 'utf8', timeout: 30_000 })
+  const out = execFileSync(process.execPath, [fixture('watch-heap-threshold.js'), dir], { encoding: 'utf8', timeout: 30_000 })
   const seen = JSON.parse(out)
   const thresholds = seen.filter((e) => e.type === 'threshold')
   assert.equal(thresholds.length, 1, out)
@@ -267,17 +189,8 @@ test('LEAKPROOF_TRACK_LISTENERS=1 in the preload logs listener leaks with the li
   const os = require('node:os')
   const fs = require('node:fs')
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-listeners-'))
-  const app = path.join(dir, 'app.js')
+  const app = fixture('watch-listener-app.js')
   const log = path.join(dir, 'events.jsonl')
-  fs.writeFileSync(app, [
-    "const { EventEmitter } = require('node:events')",
-    'const bus = new EventEmitter()',
-    'bus.setMaxListeners(0)',
-    'for (let i = 0; i < 40; i++) {',
-    '  bus.on("data", () => i)',
-    '}',
-    'setTimeout(() => {}, 50)',
-  ].join('\n'))
   execFileSync(process.execPath, ['-r', path.join(root, 'register.js'), app], {
     encoding: 'utf8',
     timeout: 20_000,
@@ -287,6 +200,6 @@ test('LEAKPROOF_TRACK_LISTENERS=1 in the preload logs listener leaks with the li
   const leaks = events.filter((e) => e.type === 'listener-leak')
   assert.ok(leaks.length >= 1, JSON.stringify(events))
   assert.equal(leaks[0].event, 'data')
-  assert.match(leaks[0].site, /app\.js:5:/)
+  assert.match(leaks[0].site, new RegExp(`watch-listener-app\\.js:${lineOf('ADDS', app)}:`))
   assert.equal(typeof leaks[0].pid, 'number')
 })

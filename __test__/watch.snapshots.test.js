@@ -10,6 +10,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
 const { SnapshotStore } = require('../lib/watch/snapshots')
+const { lineOf } = require('./listener-helpers')
 
 const isRoot = process.getuid?.() === 0
 
@@ -161,4 +162,16 @@ test('the watcher writes a baseline and a follow-up snapshot of a leaking servic
   assert.match(sites.sites[0].url, /service\.js$/, JSON.stringify(sites.sites))
   // Sampled over one to three windows of sitesWindowMs (1 s in the service).
   assert.ok([1000, 2000, 3000].includes(sites.windowMs), String(sites.windowMs))
+})
+
+test("the app's own topGrowingSites() calls do not change what the watcher's report compares against", () => {
+  const fixture = path.join(__dirname, 'fixtures', 'watch-report-growth.js')
+  const out = execFileSync(process.execPath, [fixture, tempDir()], { encoding: 'utf8', timeout: 60_000 })
+  const result = JSON.parse(out)
+  assert.equal(result.error, undefined, out)
+  // The three intervals were started before the app's call: the report, the watcher's first,
+  // counts them from when tracking started all the same.
+  const site = new RegExp(`^${fixture}:${lineOf('GROWING-SITE', fixture)}:\\d+$`)
+  const grown = result.growingHandles.find((g) => site.test(g.site))
+  assert.deepEqual(grown && [grown.kind, grown.growth], ['interval', 3], out)
 })

@@ -41,6 +41,7 @@ function siteGroups(kind, sites) {
   return sorted([...counts].map(([site, count]) => ({ kind, site, count })))
 }
 
+/** `groups`, largest count first (in place). */
 function sorted(groups) {
   return groups.sort((a, b) => b.count - a.count)
 }
@@ -60,12 +61,15 @@ function census() {
   }
 }
 
+/** The census fields that hold groups. */
 const KINDS = ['listeners', 'intervals', 'timeouts', 'promises']
 
+/** What identifies a group across censuses: its kind and site (and event, for listeners). */
 function groupKey(group) {
   return group.kind === 'listener' ? `listener\0${group.site}\0${String(group.event)}` : `${group.kind}\0${group.site}`
 }
 
+/** A `compareCensus` entry: where `group` is, and its growth from `was`. */
 function growthOf(group, was) {
   const { kind, site, count } = group
   const where = kind === 'listener'
@@ -91,19 +95,40 @@ function compareCensus(before, after) {
   return out.sort((a, b) => b.growth - a.growth)
 }
 
-const EMPTY = { time: 0, listeners: [], intervals: [], timeouts: [], promises: [] }
-let baseline = EMPTY
+/** A census of nothing: the baseline before the first call, so that it counts from when tracking started. */
+const EMPTY = Object.freeze({ time: 0, listeners: [], intervals: [], timeouts: [], promises: [] })
 
 /**
- * For the watcher's reports: the `limit` sites that grew most since the previous call
- * (since tracking started, on the first call), as `compareCensus` entries.
+ * The sites that grew from one call to the next. Each caller keeps its own instance, so
+ * its calls do not move anyone else's baseline: the watcher's reports have one, the public
+ * `topGrowingSites()` another.
+ */
+class GrowingSites {
+  #baseline = EMPTY
+
+  /**
+   * The `limit` sites that grew most since the previous call (since tracking started, on
+   * the first call), as `compareCensus` entries. `limit` is a positive integer (the callers
+   * check it).
+   */
+  top(limit) {
+    const now = census()
+    const growth = compareCensus(this.#baseline, now).slice(0, limit)
+    this.#baseline = now
+    return growth
+  }
+}
+
+/** The baseline of the public `topGrowingSites()`, apart from the watcher's. */
+const shared = new GrowingSites()
+
+/**
+ * The `limit` sites that grew most since the previous call of this function (since
+ * tracking started, on the first call), as `compareCensus` entries.
  */
 function topGrowingSites(limit = 10) {
   checkPositiveInteger('topGrowingSites', 'limit', limit)
-  const now = census()
-  const growth = compareCensus(baseline, now).slice(0, limit)
-  baseline = now
-  return growth
+  return shared.top(limit)
 }
 
-module.exports = { census, compareCensus, topGrowingSites }
+module.exports = { census, compareCensus, topGrowingSites, GrowingSites }

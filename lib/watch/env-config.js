@@ -32,6 +32,7 @@ const ENV = {
   LEAKPROOF_SITES_WINDOW_MS: ['sitesWindowMs', 'number'],
 }
 
+/** The value of a variable as `type` says; text that does not parse is left as text, for resolveOptions to refuse. */
 function parse(raw, type) {
   const text = raw.trim()
   if (type === 'string') return text

@@ -2,13 +2,13 @@
 
 /**
  * Tells when a full (mark-compact) GC has run, without observing GCs: a PerformanceObserver
- * of 'gc' entries made V8 keep a young generation twice as large, ~9 MB more heap in a busy
- * http server (measured; see docs/benchmarks.md).
+ * of 'gc' entries made V8 keep a larger young generation, and so megabytes more heap in a
+ * busy http server (docs/benchmarks.md, "watch(): cost on a real http service").
  *
  * A sentinel object is dropped and watched with a FinalizationRegistry; when it is
  * reclaimed, a full GC has run. Only an object in the old generation is sure to be
  * reclaimed by nothing less (V8's scavenges keep registry targets alive anyway, but that is
- * not a promise), so each sentinel is held until it has aged: the first until `age()` is
+ * not a promise), so each sentinel is held until it has aged: the first until `aged()` is
  * called (once per sampling interval), the next ones from one full GC to the next, which
  * moves whatever it finds alive in the young generation to the old. The callback runs as a
  * task soon after the GC, like a PerformanceObserver's would.
@@ -35,12 +35,14 @@ class FullGcSentinel {
     this.#stopped = true
   }
 
+  /** Watches the sentinel held meanwhile, and holds a new one. */
   #watch() {
     this.#registry.register(this.#aging, undefined)
     this.#aging = {}
     this.#watching = true
   }
 
+  /** The watched sentinel was reclaimed: a full GC ran. */
   #reclaimed() {
     if (this.#stopped) return
     // The sentinel held meanwhile has just lived through a full GC: it is old.

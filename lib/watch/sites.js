@@ -4,6 +4,17 @@ const path = require('node:path')
 
 const OWN_CODE = path.join(__dirname, path.sep)
 
+/** Sampling windows at most before a `sites` event (which may then say that no site grew). */
+const SITES_ATTEMPTS = 3
+
+/**
+ * Samples of `sitesSamplingBytes` the top site's growth should hold before it is reported
+ * (sooner, it is ranked on what the windows so far saw): V8 counts a sampled allocation as
+ * a whole sampling interval, so a site seen once or twice may be chance, such as a live
+ * request object of the load.
+ */
+const SITES_MIN_SAMPLES = 4
+
 /** A frame of the application: a script with a URL that is neither Node's nor ours. */
 function isApplicationFrame({ url }) {
   if (url === '' || url.startsWith('node:')) return false
@@ -23,7 +34,8 @@ let shared = null
 /** The thread's session, connected and with the HeapProfiler domain enabled. */
 async function sharedSession() {
   if (shared === null) {
-    // Loaded when first sampled: node:inspector costs ~0.9 MB of RSS in every process.
+    // Loaded when first sampled: node:inspector adds to the RSS of every process that loads
+    // it (docs/benchmarks.md, "watch(): cost on a real http service").
     const inspector = require('node:inspector')
     const session = new inspector.Session()
     session.connect()
@@ -115,6 +127,7 @@ class SiteProfiler {
     }
   }
 
+  /** Sends `method` to the session; resolves with its result. */
   #post(method, params) {
     return new Promise((resolve, reject) => {
       if (this.#session === null) return reject(new Error('sampling was stopped'))
@@ -139,4 +152,78 @@ function growingSites(before, after, top) {
   return grown.slice(0, top)
 }
 
-module.exports = { SiteProfiler, growingSites }
+/**
+ * The watcher's ranking of growing allocation sites after a heap leak: samples allocations
+ * over windows of `sitesWindowMs` and emits `sites`, the sites whose live bytes grew. One
+ * ranking at a time; a later heap leak starts another once it is done.
+ */
+class SiteRanking {
+  #samplingBytes
+  #windowMs
+  #top
+  #emit
+  #profiler = null // the ranking's profiler, while one runs
+  #stopped = false
+
+  /**
+   * @param {{ sitesSamplingBytes: number, sitesWindowMs: number, top: number }} options
+   * @param {(type: string, fields: object) => void} emit emits a watcher event.
+   */
+  constructor({ sitesSamplingBytes, sitesWindowMs, top }, emit) {
+    this.#samplingBytes = sitesSamplingBytes
+    this.#windowMs = sitesWindowMs
+    this.#top = top
+    this.#emit = emit
+  }
+
+  /** Stops the ranking under way, if any; no more events. */
+  stop() {
+    this.#stopped = true
+    if (this.#profiler !== null) this.#profiler.stop()
+  }
+
+  /** Samples and ranks the growing sites, unless a ranking is under way; failures are `error` events. */
+  async rank() {
+    if (this.#profiler !== null || this.#stopped) return
+    const profiler = new SiteProfiler(this.#samplingBytes)
+    this.#profiler = profiler
+    try {
+      await profiler.start()
+      await this.#wait()
+      if (this.#stopped) return
+      const before = await profiler.liveBySite()
+      const ranked = await this.#rankSince(profiler, before)
+      if (ranked !== null) this.#emit('sites', ranked)
+    } catch (err) {
+      if (!this.#stopped) this.#emit('error', { error: err.message, during: 'sites' })
+    } finally {
+      profiler.stop()
+      if (this.#profiler === profiler) this.#profiler = null
+    }
+  }
+
+  /**
+   * A window can see little growth or none (a snapshot blocked the event loop through it):
+   * growth since `before` is ranked after each window, until the top site's holds enough
+   * samples, for up to SITES_ATTEMPTS windows. Null when stopped meanwhile.
+   */
+  async #rankSince(profiler, before) {
+    const enough = SITES_MIN_SAMPLES * this.#samplingBytes
+    let sites = []
+    let windows = 0
+    while (windows < SITES_ATTEMPTS && !(sites[0]?.growthBytes >= enough)) {
+      await this.#wait()
+      if (this.#stopped) return null
+      windows++
+      sites = growingSites(before, await profiler.liveBySite(), this.#top)
+    }
+    return { windowMs: windows * this.#windowMs, sites }
+  }
+
+  /** One sampling window, on a timer that does not keep the process alive. */
+  #wait() {
+    return new Promise((resolve) => setTimeout(resolve, this.#windowMs).unref())
+  }
+}
+
+module.exports = { SiteProfiler, SiteRanking, growingSites }

@@ -9,8 +9,12 @@ const { nativeBinding } = require('../native')
 
 const PREFIX = 'leakproof-'
 const SUFFIX = '.heapsnapshot'
-/** A snapshot file is about twice the used heap (121 MB for a 56 MB heap here); keep margin. */
+/** Bytes of snapshot file per byte of used heap: a file is about twice the heap, plus a margin. */
 const FILE_PER_HEAP_BYTE = 2.5
+/** Free disk needed, as a multiple of the snapshot's estimated size: the estimate is rough. */
+const FREE_DISK_MARGIN = 1.2
+/** Bytes read from a snapshot's end to check that it ends as complete JSON. */
+const TAIL_BYTES = 64
 
 /**
  * Writes heap snapshots into one directory, safely:
@@ -90,35 +94,55 @@ class SnapshotStore {
    *   | { skipped: string, reason: string, detail?: string }>}
    */
   async capture(reason, { heapUsed, keep = [], onWrite = () => {} }) {
-    const skip = (why, detail) => ({ skipped: why, reason, ...(detail === undefined ? {} : { detail }) })
     const now = Date.now()
+    const refused = this.#refusal(now, heapUsed, keep)
+    if (refused !== null) return skipped(reason, ...refused)
+    const info = { reason, dir: this.#dir }
+    if (this.#beforeSnapshot !== null) await this.#beforeSnapshot(info)
+    const written = this.#write(reason, now, onWrite)
+    if ('skipped' in written) return written
+    if (this.#afterSnapshot !== null) await this.#afterSnapshot({ ...info, ...written })
+    return written
+  }
+
+  /**
+   * Why a snapshot of a heap of `heapUsed` bytes must not be written now, as
+   * `[why, detail]`, or null once there is room for it (old files deleted, never `keep`'s).
+   */
+  #refusal(now, heapUsed, keep) {
     if (now - this.#lastWriteAt < this.#cooldownMs) {
-      return skip('cooldown', `next snapshot allowed in ${Math.ceil(this.#cooldownMs - (now - this.#lastWriteAt))} ms`)
+      return ['cooldown', `next snapshot allowed in ${Math.ceil(this.#cooldownMs - (now - this.#lastWriteAt))} ms`]
     }
     try {
       fs.mkdirSync(this.#dir, { recursive: true, mode: 0o700 })
       fs.accessSync(this.#dir, fs.constants.W_OK)
     } catch (err) {
-      return skip('dir-not-writable', `${this.#dir}: ${err.code ?? err.message}`)
+      return ['dir-not-writable', `${this.#dir}: ${err.code ?? err.message}`]
     }
     const estimate = Math.ceil(heapUsed * FILE_PER_HEAP_BYTE)
     if (estimate > this.#maxDiskBytes) {
-      return skip('disk-budget', `a snapshot of this heap needs about ${estimate} bytes; maxDiskBytes is ${this.#maxDiskBytes}`)
+      return ['disk-budget', `a snapshot of this heap needs about ${estimate} bytes; maxDiskBytes is ${this.#maxDiskBytes}`]
     }
     const freeDisk = freeDiskBytes(this.#dir)
     const neededMemory = heapUsed * this.#memoryFactor
     const freeMemory = availableMemoryBytes()
     if (freeMemory < neededMemory) {
-      return skip('memory', `about ${Math.round(neededMemory)} bytes of memory needed, ${Math.round(freeMemory)} available`)
+      return ['memory', `about ${Math.round(neededMemory)} bytes of memory needed, ${Math.round(freeMemory)} available`]
     }
     if (!this.#makeRoom(estimate, new Set(keep.map((p) => path.resolve(p))))) {
-      return skip('disk-budget', `the files that must be kept leave no room under maxDiskBytes (${this.#maxDiskBytes})`)
+      return ['disk-budget', `the files that must be kept leave no room under maxDiskBytes (${this.#maxDiskBytes})`]
     }
-    if (freeDisk !== null && freeDisk < estimate * 1.2) {
-      return skip('disk-full', `about ${estimate} bytes needed, ${freeDisk} free on the file system`)
+    if (freeDisk !== null && freeDisk < estimate * FREE_DISK_MARGIN) {
+      return ['disk-full', `about ${estimate} bytes needed, ${freeDisk} free on the file system`]
     }
-    const info = { reason, dir: this.#dir }
-    if (this.#beforeSnapshot !== null) await this.#beforeSnapshot(info)
+    return null
+  }
+
+  /**
+   * Writes the snapshot under a temporary name, checks it, renames it into place; on
+   * failure nothing is left, and the result says why. Counts for the cooldown either way.
+   */
+  #write(reason, now, onWrite) {
     const stamp = new Date(now).toISOString().replace(/[:.]/g, '-')
     const name = `${PREFIX}${stamp}-${process.pid}-${threadId}-${this.#sequence++}-${reason}${SUFFIX}`
     const finalPath = path.join(this.#dir, name)
@@ -138,12 +162,10 @@ class SnapshotStore {
       fs.rmSync(tempPath, { force: true })
       closeLeakedDescriptors(tempPath)
       this.#lastWriteAt = now
-      return skip('write-failed', err.message)
+      return skipped(reason, 'write-failed', err.message)
     }
     this.#lastWriteAt = now
-    const written = { path: finalPath, bytes, durationMs: Math.round(performance.now() - started), reason }
-    if (this.#afterSnapshot !== null) await this.#afterSnapshot({ ...info, ...written })
-    return written
+    return { path: finalPath, bytes, durationMs: Math.round(performance.now() - started), reason }
   }
 
   /** Deletes the oldest files until one more of `estimate` bytes fits; false if it cannot. */
@@ -164,6 +186,11 @@ class SnapshotStore {
     }
     return count < this.#maxSnapshots && total + estimate <= this.#maxDiskBytes
   }
+}
+
+/** The result of a capture that wrote nothing: why (`skipped`), for what `reason`, and details. */
+function skipped(reason, why, detail) {
+  return { skipped: why, reason, detail }
 }
 
 /**
@@ -221,7 +248,7 @@ function endsAsCompleteJson(file, bytes) {
   if (bytes < 2) return false
   const fd = fs.openSync(file, 'r')
   try {
-    const tail = Buffer.alloc(Math.min(64, bytes))
+    const tail = Buffer.alloc(Math.min(TAIL_BYTES, bytes))
     fs.readSync(fd, tail, 0, tail.length, bytes - tail.length)
     return /\}\s*$/.test(tail.toString('latin1'))
   } finally {

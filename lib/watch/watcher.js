@@ -1,16 +1,32 @@
 'use strict'
 
+/**
+ * `watch()`: the leak detector of one thread, and its settings.
+ *
+ * The `Watcher` coordinates the parts that do the work, each in its own module:
+ * - floors.js: the floor of each interval, the lowest heap after a full GC in it;
+ * - full-gc-sentinel.js: tells when V8 ran a full GC, without observing GCs;
+ * - forced-gc.js: forces a full GC when an interval would have no floor (budget, suspicion
+ *   credit, incremental or atomic);
+ * - the native watcher (Rust): judges the floors, and the RSS and native memory it reads;
+ * - capture.js, snapshots.js, reports.js: snapshots on a leak or threshold, the pair's report;
+ * - sites.js: the allocation sites that grow, after a heap leak.
+ *
+ * Events, each with `type`, `time`, `pid` and `threadId`: `sample` (one per interval with a
+ * floor), `leak`, `threshold`, `snapshot`, `snapshot-skipped`, `report`, `sites` and
+ * `error` (an `error` nobody listens to becomes a process warning).
+ */
 const { EventEmitter } = require('node:events')
-const fs = require('node:fs')
-const path = require('node:path')
 const v8 = require('node:v8')
-const vm = require('node:vm')
 const { threadId } = require('node:worker_threads')
 const { nativeBinding } = require('../native')
 const errors = require('../errors')
 const { mapsFilling } = require('../cache/registry')
 const { FullGcSentinel } = require('./full-gc-sentinel')
+const { Floors } = require('./floors')
+const { ForcedGc } = require('./forced-gc')
 
+/** Bytes in a mebibyte. */
 const MiB = 1024 * 1024
 
 /** Every option of `watch()` with its default. */
@@ -45,25 +61,10 @@ const DEFAULTS = Object.freeze({
 })
 
 /**
- * Full GCs forced because the floors hint at growth (see `#tick`) are earned back at one
- * per this many intervals: at worst a tenth of the intervals, however often suspicion
- * comes back.
+ * Growth while BoundedMaps are still filling up is set aside for at most this many minimum
+ * durations in a row, so that a map too large to ever fill cannot hide a leak beside it for good.
  */
-const SUSPICION_REFILL_INTERVALS = 10
-
-/** Floors the watcher forces from the start when V8 runs no full GC: two, for suspicion. */
-const FIRST_FLOORS = 2
-
-/** Sampling windows at most before a `sites` event (which may then say that no site grew). */
-const SITES_ATTEMPTS = 3
-
-/**
- * Samples of `sitesSamplingBytes` the top site's growth should hold before it is reported
- * (sooner, it is ranked on what the windows so far saw): V8 counts a sampled allocation as
- * a whole sampling interval, so a site seen once or twice may be chance, such as a live
- * request object of the load.
- */
-const SITES_MIN_SAMPLES = 4
+const FILLING_GRACE_DURATIONS = 5
 
 /** Checks every option; returns the full settings with defaults filled in. */
 function resolveOptions(options = {}) {
@@ -127,84 +128,44 @@ function watch(options) {
 }
 
 /**
- * The leak detector of one thread. Events (each with `time`, `pid`, `threadId`):
- * `sample`, `leak`, `threshold`, `snapshot`, `snapshot-skipped`, `sites`, `error`.
+ * The leak detector of one thread. Every interval it takes the floor (forcing a full GC
+ * when none ran), hands it to the native detector and emits `sample`; it acts on the
+ * detector's `leak` and `threshold` with snapshots and allocation sites. It emits the
+ * events listed at the top of this module, and no others.
  */
 class Watcher extends EventEmitter {
   #options
   #native
   #fullGcs
+  #floors
+  #forcedGc
+  #capture = null // snapshots and reports, with a dir and snapshots: 'auto'
+  #sites = null // the allocation-site ranking, made with the first heap leak
   #timer
-  #gcCostMs = 0 // forced GC time not yet paid back by the budget
-  #forcing = null // the full GC requested and not yet seen through (see #forceFullGc)
-  // Which forced GCs may be asked for (none with forceGc: false): gc(), exposed when first
-  // needed (false where it cannot be), and vm.measureMemory (false once it failed).
-  #atomicGc = null
-  #incrementalGc = true
-  #forcedFloor = null // { reason, ms } of the forced GC behind this interval's floor
-  #forcedGcs = 0
-  // Intervals' worth of credit for full GCs forced on suspicion: one costs
-  // SUSPICION_REFILL_INTERVALS, each interval earns one, up to a run of them.
-  #suspicionCredit
-  #suspicionCreditMax
   #majorGcsSeen = 0
-  #lastFullGcAt = Date.now()
-  #lastFloorAt = -Infinity
-  #floorsTaken = 0
-  #intervalMin = null // lowest { heap, external } seen after a major GC this interval
   #heapAboveThreshold = false
   #fillingSince = null // when BoundedMaps started filling, while they still are
-  #store = null
-  #baseline = null // { path, heapUsed } of the first snapshot of a leak
-  #capturing = false
-  #sites = null
   #stopped = false
-  #startedAt = Date.now()
 
   /** Use `watch()`. */
   constructor(options) {
     super()
     this.#options = options
-    const o = options
-    this.#native = new (nativeBinding().NativeWatcher)(
-      {
-        window: o.window,
-        minPoints: o.minPoints,
-        warmupMs: o.warmupMs,
-        minDurationMs: o.minDurationMs,
-        minGrowthBytes: o.minGrowthBytes,
-        minRateBytesPerSec: o.minRateBytesPerSec,
-        confidence: o.confidence,
-        sampleIntervalMs: o.intervalMs,
-        rssThreshold: o.rssThreshold,
-        startedAt: this.#startedAt,
-      },
-      (json) => this.#onNativeEvent(json),
-    )
-    if (!o.forceGc) {
-      this.#atomicGc = false
-      this.#incrementalGc = false
-    }
-    // Enough forced floors in a row for the detector to judge a window (minPoints floors
-    // spanning minDurationMs) and confirm it, with a few to spare.
-    const run = Math.max(o.minPoints, Math.ceil(o.minDurationMs / o.intervalMs) + 1) + 4
-    this.#suspicionCreditMax = run * SUSPICION_REFILL_INTERVALS
-    this.#suspicionCredit = this.#suspicionCreditMax
-    if (o.snapshots === 'auto' && o.dir !== undefined) {
-      const { SnapshotStore } = require('./snapshots')
-      this.#store = new SnapshotStore({
-        dir: o.dir,
-        maxSnapshots: o.maxSnapshots,
-        maxDiskBytes: o.maxDiskBytes,
-        cooldownMs: o.cooldownMs,
-        memoryFactor: o.snapshotMemoryFactor,
-        beforeSnapshot: o.beforeSnapshot,
-        afterSnapshot: o.afterSnapshot,
-      })
-      if (o.nearHeapLimit) this.nearHeapLimit = armNearHeapLimit()
+    this.#native = newNativeWatcher(options, (json) => this.#onNativeEvent(json))
+    this.#floors = new Floors(options.intervalMs)
+    this.#forcedGc = new ForcedGc(options, {
+      floors: this.#floors,
+      floorSpacingMs: () => this.#native.wantedFloorSpacingMs,
+      onError: (err) => this.#event('error', { error: err.message, during: 'forcing a full GC' }),
+    })
+    if (options.snapshots === 'auto' && options.dir !== undefined) {
+      // Loaded when first needed: a watcher without a dir never writes a snapshot.
+      const { Capture, armNearHeapLimit } = require('./capture')
+      this.#capture = new Capture(options, { native: this.#native, emit: (type, fields) => this.#event(type, fields) })
+      if (options.nearHeapLimit) this.nearHeapLimit = armNearHeapLimit()
     }
     this.#fullGcs = new FullGcSentinel(() => this.#onFullGc())
-    this.#timer = setInterval(() => this.#tick(), o.intervalMs)
+    this.#timer = setInterval(() => this.#tick(), options.intervalMs)
     this.#timer.unref()
   }
 
@@ -215,7 +176,7 @@ class Watcher extends EventEmitter {
 
   /** Counters: floors are taken every `intervalMs`; `forcedGcs` were requested by the watcher. */
   stats() {
-    return { forcedGcs: this.#forcedGcs, majorGcsSeen: this.#majorGcsSeen, running: !this.#stopped }
+    return { forcedGcs: this.#forcedGc.count, majorGcsSeen: this.#majorGcsSeen, running: !this.#stopped }
   }
 
   /** Stops everything the watcher started: the thread, the timer, the GC observer, sampling. */
@@ -224,11 +185,14 @@ class Watcher extends EventEmitter {
     this.#stopped = true
     clearInterval(this.#timer)
     this.#fullGcs.stop()
+    this.#forcedGc.stop()
     this.#native.stop()
+    if (this.#capture !== null) this.#capture.stop()
     if (this.#sites !== null) this.#sites.stop()
     if (current === this) current = null
   }
 
+  /** Emits an event of `type` with the fields every event has. */
   #event(type, fields) {
     const event = { type, time: Date.now(), pid: process.pid, threadId, ...fields }
     // An 'error' nobody listens to would throw from EventEmitter and crash the app the
@@ -240,336 +204,99 @@ class Watcher extends EventEmitter {
     this.emit(type, event)
   }
 
+  /** A full GC ran: a floor, unless it was the forced one (which notes its own). */
   #onFullGc() {
     if (this.#stopped) return
-    this.#lastFullGcAt = Date.now()
-    const forcing = this.#forcing
-    if (forcing !== null && !forcing.sentinelSeen) {
-      // Ours: its floor is noted now, unless it was when the GC returned.
-      forcing.sentinelSeen = true
-      if (!forcing.floorNoted) this.#noteForcedFloor(forcing, performance.now() - forcing.startedAt)
-      return
-    }
+    if (this.#forcedGc.claimFullGc()) return
     this.#majorGcsSeen++
-    this.#noteFloor()
+    this.#floors.note()
   }
 
-  /** Keeps the lowest heap and external seen after major GCs in this interval. */
-  #noteFloor() {
-    const heap = v8.getHeapStatistics().used_heap_size
-    const { external } = process.memoryUsage()
-    const m = this.#intervalMin
-    if (m === null) this.#intervalMin = { heap, external }
-    else {
-      m.heap = Math.min(m.heap, heap)
-      m.external = Math.min(m.external, external)
-    }
-  }
-
+  /** Once per interval: a full GC forced if one is due, then the interval's floor, if any. */
   #tick() {
     if (this.#stopped) return
-    if (this.#forcing?.done) this.#forcing = null
-    // An incremental GC in a program that allocates faster than V8 marks can go on for many
-    // seconds (13.5 s seen in the tests' leaking service), holding every floor back: after
-    // an interval, it is finished at once.
-    const forcing = this.#forcing
-    if (forcing !== null && this.#atomicGc !== false && performance.now() - forcing.startedAt >= this.#options.intervalMs) {
-      this.#runAtomically(forcing)
-    }
     this.#fullGcs.aged()
-    // No full GC in this interval: ask for one ourselves, within the budget, for a clean
-    // floor, when none ran for forceGcAfterMs (a slow leak may not cause one for minutes;
-    // incremental, its floor comes with the next interval), or sooner while the floors hint
-    // at growth (atomic, its floor now): as often as the detector can use floors at that
-    // rate (every interval at most), for a run long enough to judge it, earned back slowly.
-    this.#suspicionCredit = Math.min(this.#suspicionCreditMax, this.#suspicionCredit + 1)
-    const now = Date.now()
-    let reason = null
-    // Suspicion first: when both are due, the detector needs the exact floor now. Until
-    // there are two floors, intervals without one get one (incremental, like the quiet
-    // ones): the series starts with the process, and two floors are what suspicion needs,
-    // which a quiet process would otherwise wait forceGcAfterMs for.
-    if (this.#atomicGc !== false && this.#suspicionCredit >= SUSPICION_REFILL_INTERVALS && this.#floorWanted(now)) reason = 'suspected-growth'
-    else if (this.#incrementalGc && this.#floorsTaken < FIRST_FLOORS) reason = 'first-floors'
-    else if (now - this.#lastFullGcAt >= this.#options.forceGcAfterMs && this.#incrementalGc) reason = 'quiet'
-    if (this.#intervalMin === null && this.#forcing === null && reason !== null) {
-      this.#gcCostMs = Math.max(0, this.#gcCostMs - this.#options.gcBudget * this.#options.intervalMs)
-      if (this.#gcCostMs === 0) this.#forceFullGc(reason)
-    }
-    const floor = this.#intervalMin
-    const forced = this.#forcedFloor
-    this.#intervalMin = null
-    this.#forcedFloor = null
+    this.#forcedGc.tick()
+    const floor = this.#floors.take()
     const stats = v8.getHeapStatistics()
     // Every interval, floor or not, so native memory is never derived from a stale heap
     // size. Physical, not reserved: only touched heap pages are in RSS. ArrayBuffers for
     // where native memory is read from malloc, which holds their bytes.
     const { external, arrayBuffers } = process.memoryUsage()
     this.#native.recordHeapResident(stats.total_physical_size, floor?.external ?? external, arrayBuffers)
-    if (floor === null) return
-    const time = Date.now()
-    this.#lastFloorAt = time
-    this.#floorsTaken++
-    const limit = stats.heap_size_limit
-    // Growth while BoundedMaps are still filling up has a known ceiling: it is set aside
-    // (the window restarts), for at most five minimum durations in a row, so that a map
-    // too large to ever fill cannot hide a leak beside it for good.
+    if (floor !== null) this.#sample(floor, stats.heap_size_limit)
+  }
+
+  /** One interval's floor: recorded for the detector, emitted as `sample`, checked against the thresholds. */
+  #sample(floor, limit) {
+    const { time, heap, external, forced } = floor
     const filling = this.#cachesFilling(time)
-    this.#native.recordFloor('heap', time, floor.heap, limit, filling)
-    this.#native.recordFloor('external', time, floor.external, null, filling)
-    this.#event('sample', { heapUsed: floor.heap, external: floor.external, heapLimit: limit, forcedGc: forced !== null, forcedGcReason: forced?.reason ?? null, gcDurationMs: forced?.ms ?? 0, cachesFilling: filling })
-    this.#checkHeapThreshold(floor.heap, limit)
-    if (this.#baseline !== null && floor.heap >= this.#baseline.heapUsed + this.#options.followUpGrowthBytes) {
-      this.#capture('follow-up', floor.heap)
-    }
+    this.#native.recordFloor('heap', time, heap, limit, filling)
+    this.#native.recordFloor('external', time, external, null, filling)
+    this.#event('sample', { heapUsed: heap, external, heapLimit: limit, forcedGc: forced !== null, forcedGcReason: forced?.reason ?? null, gcDurationMs: forced?.ms ?? 0, cachesFilling: filling })
+    this.#checkHeapThreshold(heap, limit)
+    if (this.#capture !== null) this.#capture.onFloor(heap)
   }
 
   /**
-   * Forces a full GC, one of two kinds. The routine one (`quiet`) is V8's memory
-   * measurement run eagerly, which marks incrementally like the full GCs V8 runs on its
-   * own: cheap, but its floor carries what was allocated while it marked (5-11 MB instead
-   * of ~5.5 MB in a service allocating 170 MB/s), and it can take most of a second. While
-   * growth is suspected, floors must be exact and come every interval: `gc()`, atomic.
-   * An atomic full GC makes V8 throw away optimized code that embeds objects it finds
-   * dead: in a busy http server, 21-45 functions of http and streams each time,
-   * re-optimized at 0.35-0.6 s of CPU against a 16-36 ms pause (every 10 s: +16-26% CPU
-   * per request, against ~1% for the incremental one); the run of them is bounded.
-   * The floor is noted when the GC is done (or when the sentinel sees it end, if sooner);
-   * the time until then is charged to the budget. An incremental one not done after an
-   * interval is finished with `gc()` (see `#tick`).
+   * Whether BoundedMaps are still filling up: growth with a known ceiling, which the
+   * detector sets aside (its window restarts), for at most FILLING_GRACE_DURATIONS.
    */
-  #forceFullGc(reason) {
-    this.#forcedGcs++
-    this.#lastFullGcAt = Date.now()
-    const forcing = { reason, startedAt: performance.now(), floorNoted: false, sentinelSeen: false, done: false }
-    this.#forcing = forcing
-    if (reason === 'suspected-growth') {
-      this.#suspicionCredit -= SUSPICION_REFILL_INTERVALS
-      this.#runAtomically(forcing)
-      return
-    }
-    measureMemoryQuietly().then(
-      () => this.#forcingDone(forcing),
-      (err) => {
-        // Not expected on Node >= 18; without it, routine floors come from V8's own GCs.
-        this.#incrementalGc = false
-        this.#forcingFailed(forcing, err)
-      },
-    )
-  }
-
-  /** Runs gc() for `forcing` (and so finishes an incremental GC under way). */
-  #runAtomically(forcing) {
-    try {
-      this.#atomicGc ??= exposedGc()
-      this.#atomicGc()
-    } catch (err) {
-      // A timer callback must not throw into the app: no more atomic GCs, the routine floors go on.
-      this.#atomicGc = false
-      this.#forcingFailed(forcing, err)
-      return
-    }
-    this.#forcingDone(forcing)
-  }
-
-  /** The forced GC could not run: nothing to charge or note; the app hears of it as an `error` event. */
-  #forcingFailed(forcing, err) {
-    forcing.done = true
-    if (!this.#stopped) this.#event('error', { error: err.message, during: 'forcing a full GC' })
-  }
-
-  /** The forced GC is done: its time is charged to the budget, its floor noted if it was not. */
-  #forcingDone(forcing) {
-    if (forcing.done) return
-    forcing.done = true
-    if (this.#stopped) return
-    const ms = performance.now() - forcing.startedAt
-    this.#gcCostMs += ms
-    if (!forcing.floorNoted) this.#noteForcedFloor(forcing, ms)
-  }
-
-  #noteForcedFloor(forcing, ms) {
-    forcing.floorNoted = true
-    this.#forcedFloor = { reason: forcing.reason, ms }
-    this.#noteFloor()
-  }
-
-  /** Whether the Rust side, suspecting growth, wants a floor by now (timers run late: half an interval's slack). */
-  #floorWanted(now) {
-    const spacing = this.#native.wantedFloorSpacingMs
-    return spacing > 0 && now - this.#lastFloorAt >= spacing - this.#options.intervalMs / 2
-  }
-
   #cachesFilling(time) {
     if (mapsFilling() === 0) {
       this.#fillingSince = null
       return false
     }
     this.#fillingSince ??= time
-    return time - this.#fillingSince < 5 * this.#options.minDurationMs
+    return time - this.#fillingSince < FILLING_GRACE_DURATIONS * this.#options.minDurationMs
   }
 
+  /** Emits `threshold` (and captures) when the heap floor crosses `heapThreshold` upwards. */
   #checkHeapThreshold(heapUsed, limit) {
     const above = heapUsed >= this.#options.heapThreshold * limit
     if (above && !this.#heapAboveThreshold) {
       this.#event('threshold', { kind: 'heap', current: heapUsed, limit })
-      this.#capture('threshold', heapUsed)
+      if (this.#capture !== null) this.#capture.onThreshold(heapUsed)
     }
     this.#heapAboveThreshold = above
   }
 
+  /** An event of the native detector (`leak`, or `threshold` for RSS): emitted, then acted on. */
   #onNativeEvent(json) {
     if (this.#stopped) return
     const { type, ...fields } = JSON.parse(json)
     this.#event(type, fields)
     const heapUsed = v8.getHeapStatistics().used_heap_size
-    if (type === 'leak' && fields.kind !== 'native') this.#capture(this.#baseline === null ? 'leak' : 'leak-worse', heapUsed)
-    if (type === 'threshold') this.#capture('threshold', heapUsed)
+    if (this.#capture !== null) {
+      if (type === 'leak' && fields.kind !== 'native') this.#capture.onLeak(heapUsed)
+      if (type === 'threshold') this.#capture.onThreshold(heapUsed)
+    }
     if (type === 'leak' && fields.kind === 'heap' && this.#options.sites) this.#rankSites()
   }
 
-  /** Writes a snapshot: the first is the baseline, later ones pair with it for a diff. */
-  async #capture(reason, heapUsed) {
-    if (this.#store === null || this.#capturing || this.#stopped) return
-    if (reason === 'follow-up' && this.#baseline?.followedUp) return
-    this.#capturing = true
-    // Writing a snapshot takes several times the heap in native memory, and the allocator
-    // keeps some of it: no native floors while it writes, and those from before no longer
-    // compare with those after.
-    let wrote = false
-    const onWrite = () => {
-      wrote = true
-      this.#native.pauseNative()
-    }
-    try {
-      const keep = this.#baseline === null ? [] : [this.#baseline.path]
-      const result = await this.#store.capture(reason, { heapUsed, keep, onWrite })
-      if ('skipped' in result) {
-        this.#event('snapshot-skipped', result)
-        return
-      }
-      const role = this.#baseline === null ? 'baseline' : 'follow-up'
-      this.#event('snapshot', { ...result, role, ...(role === 'follow-up' ? { baseline: this.#baseline.path } : {}) })
-      if (role === 'baseline') this.#baseline = { path: result.path, heapUsed }
-      else {
-        this.#baseline.followedUp = true
-        this.#report(this.#baseline.path, result.path)
-      }
-    } catch (err) {
-      this.#event('error', { error: err.message, during: 'snapshot' })
-    } finally {
-      if (wrote) this.#native.resetNative()
-      this.#capturing = false
-    }
-  }
-
-  /**
-   * Diffs the pair off the main thread, writes the report as JSON beside the snapshots
-   * (0600, complete or absent) and emits `report`.
-   */
-  async #report(baseline, followUp) {
-    try {
-      // Loaded when first needed: most processes never write a snapshot pair.
-      const { diffSnapshots } = require('../analyze')
-      const { topGrowingSites } = require('../track/census')
-      const diff = await diffSnapshots(baseline, followUp, { top: this.#options.top })
-      if (this.#stopped) return
-      const file = followUp.replace(/\.heapsnapshot$/, '.report.json')
-      const report = {
-        baseline,
-        followUp,
-        newCount: diff.newCount,
-        newBytes: diff.newBytes,
-        suspects: diff.suspects,
-        grownCollections: diff.grownCollections,
-        newByClass: diff.newByClass,
-        // What trackListeners()/trackTimers()/trackPromises() saw grow (empty when off).
-        growingHandles: topGrowingSites(this.#options.top),
-      }
-      const temp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`)
-      fs.writeFileSync(temp, JSON.stringify(report, null, 2), { mode: 0o600 })
-      fs.renameSync(temp, file)
-      this.#event('report', { path: file, ...report })
-    } catch (err) {
-      if (!this.#stopped) this.#event('error', { error: err.message, during: 'report' })
-    }
-  }
-
-  /** Samples allocations over windows of `sitesWindowMs` and reports the sites whose live bytes grew. */
-  async #rankSites() {
-    if (this.#sites !== null) return
-    // Loaded when first needed, as ./snapshots: a service that never leaks never pays them.
-    const { SiteProfiler, growingSites } = require('./sites')
-    const profiler = new SiteProfiler(this.#options.sitesSamplingBytes)
-    this.#sites = profiler
-    const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref())
-    try {
-      await profiler.start()
-      await wait(this.#options.sitesWindowMs)
-      if (this.#stopped) return
-      const before = await profiler.liveBySite()
-      // A window can see little growth or none (a snapshot blocked the event loop through
-      // it): growth since `before` is ranked after each window, until the top site's holds
-      // enough samples, for up to SITES_ATTEMPTS windows.
-      const enough = SITES_MIN_SAMPLES * this.#options.sitesSamplingBytes
-      let sites = []
-      let windows = 0
-      while (windows < SITES_ATTEMPTS && !(sites[0]?.growthBytes >= enough)) {
-        await wait(this.#options.sitesWindowMs)
-        if (this.#stopped) return
-        windows++
-        sites = growingSites(before, await profiler.liveBySite(), this.#options.top)
-      }
-      this.#event('sites', { windowMs: windows * this.#options.sitesWindowMs, sites })
-    } catch (err) {
-      if (!this.#stopped) this.#event('error', { error: err.message, during: 'sites' })
-    } finally {
-      profiler.stop()
-      if (this.#sites === profiler) this.#sites = null
-    }
+  /** Ranks the allocation sites that grow (one ranking at a time). */
+  #rankSites() {
+    // Loaded when first needed: a service that never leaks never pays for the inspector.
+    this.#sites ??= new (require('./sites').SiteRanking)(this.#options, (type, fields) => this.#event(type, fields))
+    this.#sites.rank()
   }
 }
 
-/** A function that runs an atomic full GC, without `--expose-gc` at start-up. */
-function exposedGc() {
-  if (typeof globalThis.gc === 'function') return globalThis.gc
-  v8.setFlagsFromString('--expose-gc')
-  return vm.runInNewContext('gc')
-}
-
-/**
- * `vm.measureMemory` run eagerly: a full GC, marked incrementally. Node calls it
- * experimental and warns on its first use; the watcher is not the user's code, so that
- * warning is left out (the function has been in Node since 13.10, unchanged).
- */
-function measureMemoryQuietly() {
-  const emitWarning = process.emitWarning
-  process.emitWarning = function (warning, ...rest) {
-    if (String(warning?.message ?? warning).includes('vm.measureMemory')) return
-    return emitWarning.call(process, warning, ...rest)
+/** The native detector, set up from the watcher's settings; `onEvent` gets each event as JSON. */
+function newNativeWatcher(o, onEvent) {
+  const settings = {
+    window: o.window,
+    minPoints: o.minPoints,
+    warmupMs: o.warmupMs,
+    minDurationMs: o.minDurationMs,
+    minGrowthBytes: o.minGrowthBytes,
+    minRateBytesPerSec: o.minRateBytesPerSec,
+    confidence: o.confidence,
+    sampleIntervalMs: o.intervalMs,
+    rssThreshold: o.rssThreshold,
+    startedAt: Date.now(),
   }
-  try {
-    return vm.measureMemory({ mode: 'summary', execution: 'eager' })
-  } catch (err) {
-    return Promise.reject(err)
-  } finally {
-    process.emitWarning = emitWarning
-  }
-}
-
-/**
- * Arms V8's snapshot near the heap limit, where Node supports it. Node writes it into
- * its diagnostic directory (`--diagnostic-dir`, else the working directory).
- */
-function armNearHeapLimit() {
-  if (typeof v8.setHeapSnapshotNearHeapLimit !== 'function') return { armed: false, reason: 'unsupported by this Node' }
-  try {
-    v8.setHeapSnapshotNearHeapLimit(1)
-    const dirFlag = process.execArgv.find((a) => a.startsWith('--diagnostic-dir='))
-    return { armed: true, dir: dirFlag ? dirFlag.slice('--diagnostic-dir='.length) : process.cwd() }
-  } catch (err) {
-    return { armed: false, reason: err.message }
-  }
+  return new (nativeBinding().NativeWatcher)(settings, onEvent)
 }
 
 module.exports = { watch, Watcher, DEFAULTS, resolveOptions }

@@ -1,0 +1,71 @@
+'use strict'
+
+const fs = require('node:fs')
+const path = require('node:path')
+
+/**
+ * The report of a snapshot pair (a baseline and its follow-up, see capture.js): their diff
+ * — suspects, grown collections, new objects by class — and the listener, timer and promise
+ * sites that grew since the previous report (`growingHandles`, empty unless tracking is
+ * on). Diffed off the main thread, written as JSON beside the snapshots (0600, complete or
+ * absent), then emitted as `report`.
+ *
+ * The handle sites are counted against this watcher's own baseline, so that the app's
+ * `topGrowingSites()` calls do not change what a report compares against.
+ */
+class Reports {
+  #top
+  #emit
+  #growingHandles = null // a GrowingSites, made with the first report
+  #stopped = false
+
+  /**
+   * @param {number} top suspects and sites listed.
+   * @param {(type: string, fields: object) => void} emit emits a watcher event.
+   */
+  constructor(top, emit) {
+    this.#top = top
+    this.#emit = emit
+  }
+
+  /** No more reports emitted. */
+  stop() {
+    this.#stopped = true
+  }
+
+  /** Diffs the pair, writes the report beside `followUp` and emits it; failures are `error` events. */
+  async write(baseline, followUp) {
+    try {
+      // Loaded when first needed: most processes never write a snapshot pair.
+      const { diffSnapshots } = require('../analyze')
+      const { GrowingSites } = require('../track/census')
+      this.#growingHandles ??= new GrowingSites()
+      const diff = await diffSnapshots(baseline, followUp, { top: this.#top })
+      if (this.#stopped) return
+      const file = followUp.replace(/\.heapsnapshot$/, '.report.json')
+      const report = {
+        baseline,
+        followUp,
+        newCount: diff.newCount,
+        newBytes: diff.newBytes,
+        suspects: diff.suspects,
+        grownCollections: diff.grownCollections,
+        newByClass: diff.newByClass,
+        growingHandles: this.#growingHandles.top(this.#top),
+      }
+      writePrivateAtomically(file, JSON.stringify(report, null, 2))
+      this.#emit('report', { path: file, ...report })
+    } catch (err) {
+      if (!this.#stopped) this.#emit('error', { error: err.message, during: 'report' })
+    }
+  }
+}
+
+/** Writes `text` to `file`, readable by its owner only, under a temporary name renamed at the end. */
+function writePrivateAtomically(file, text) {
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`)
+  fs.writeFileSync(temp, text, { mode: 0o600 })
+  fs.renameSync(temp, file)
+}
+
+module.exports = { Reports }
