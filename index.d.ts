@@ -848,8 +848,8 @@ export interface CensusGrowth {
 export declare function compareCensus(before: Census, after: Census): CensusGrowth[]
 
 /**
- * The `limit` sites that grew most since the previous call (since tracking started, on the
- * first call); for the watcher's reports.
+ * The `limit` sites that grew most since the previous call of this function (since tracking
+ * started, on the first call). The watcher's reports keep a baseline of their own.
  * @param limit @default 10
  */
 export declare function topGrowingSites(limit?: number): CensusGrowth[]
