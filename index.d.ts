@@ -414,6 +414,31 @@ export interface ReportEvent extends WatchEventBase {
 }
 
 /**
+ * A named BoundedMap has just begun thrashing: full for three intervals, still used, evicting,
+ * and its hit ratio over the last three intervals below half of what it was in the twelve
+ * before (its working set outgrew it). Once per episode; the rule is in docs/watch.md.
+ */
+export interface CacheThrashingEvent extends WatchEventBase {
+  type: 'cache-thrashing'
+  /** The map's `name`. */
+  name: string
+  size: number
+  /** Entry bound, or null when unbounded. */
+  max: number | null
+  bytes: number
+  /** Byte bound, or null when unbounded. */
+  maxBytes: number | null
+  /** Hit ratio over the recent intervals. */
+  hitRatio: number
+  /** Hit ratio over the intervals before them. */
+  earlierHitRatio: number
+  /** Evictions since the map became full. */
+  evictions: number
+  /** When the map became full (epoch ms). */
+  since: number
+}
+
+/**
  * Something the watcher tried failed; it goes on watching. Without an `error` listener this
  * becomes a process warning (`LEAKPROOF_WATCH_ERROR`), never a crash.
  */
@@ -440,6 +465,7 @@ export declare class Watcher extends EventEmitter {
   on(event: 'snapshot-skipped', listener: (e: SnapshotSkippedEvent) => void): this
   on(event: 'sites', listener: (e: SitesEvent) => void): this
   on(event: 'report', listener: (e: ReportEvent) => void): this
+  on(event: 'cache-thrashing', listener: (e: CacheThrashingEvent) => void): this
   on(event: 'error', listener: (e: WatchErrorEvent) => void): this
   on(event: string | symbol, listener: (...args: any[]) => void): this
 }

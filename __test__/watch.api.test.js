@@ -203,3 +203,15 @@ test('LEAKPROOF_TRACK_LISTENERS=1 in the preload logs listener leaks with the li
   assert.match(leaks[0].site, new RegExp(`watch-listener-app\\.js:${lineOf('ADDS', app)}:`))
   assert.equal(typeof leaks[0].pid, 'number')
 })
+
+test('a named BoundedMap whose working set outgrows it is reported once as cache-thrashing; one that fits never is', () => {
+  const { events } = JSON.parse(execFileSync(process.execPath, [fixture('watch-cache-thrashing.js')], { encoding: 'utf8', timeout: 30_000 }))
+  assert.deepEqual(events.map((e) => e.name), ['outgrown'], JSON.stringify(events))
+  const [e] = events
+  assert.equal(e.type, 'cache-thrashing')
+  assert.equal(e.size, 100)
+  assert.equal(e.max, 100)
+  assert.equal(e.maxBytes, null)
+  assert.ok(e.hitRatio < 0.5 * e.earlierHitRatio, JSON.stringify(e))
+  assert.ok(e.evictions > 0 && e.since <= e.time, JSON.stringify(e))
+})

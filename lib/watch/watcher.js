@@ -13,15 +13,17 @@
  * - sites.js: the allocation sites that grow, after a heap leak.
  *
  * Events, each with `type`, `time`, `pid` and `threadId`: `sample` (one per interval with a
- * floor), `leak`, `threshold`, `snapshot`, `snapshot-skipped`, `report`, `sites` and
- * `error` (an `error` nobody listens to becomes a process warning).
+ * floor), `leak`, `threshold`, `snapshot`, `snapshot-skipped`, `report`, `sites`,
+ * `cache-thrashing` (a named BoundedMap stays full while its hit ratio collapses; judged
+ * every interval, see lib/cache/registry.js) and `error` (an `error` nobody listens to
+ * becomes a process warning).
  */
 const { EventEmitter } = require('node:events')
 const v8 = require('node:v8')
 const { threadId } = require('node:worker_threads')
 const { nativeBinding } = require('../native')
 const errors = require('../errors')
-const { mapsFilling } = require('../cache/registry')
+const { mapsFilling, cachesThrashing } = require('../cache/registry')
 const { FullGcSentinel } = require('./full-gc-sentinel')
 const { Floors } = require('./floors')
 const { ForcedGc } = require('./forced-gc')
@@ -225,6 +227,7 @@ class Watcher extends EventEmitter {
     const { external, arrayBuffers } = process.memoryUsage()
     this.#native.recordHeapResident(stats.total_physical_size, floor?.external ?? external, arrayBuffers)
     if (floor !== null) this.#sample(floor, stats.heap_size_limit)
+    for (const cache of cachesThrashing(Date.now())) this.#event('cache-thrashing', cache)
   }
 
   /** One interval's floor: recorded for the detector, emitted as `sample`, checked against the thresholds. */
