@@ -215,3 +215,9 @@ test('a named BoundedMap whose working set outgrows it is reported once as cache
   assert.ok(e.hitRatio < 0.5 * e.earlierHitRatio, JSON.stringify(e))
   assert.ok(e.evictions > 0 && e.since <= e.time, JSON.stringify(e))
 })
+
+test('the preload calls a LEAKPROOF_ variable unknown only when nothing reads it', () => {
+  const { configFromEnv } = require('../lib/watch/env-config')
+  const { problems } = configFromEnv({ LEAKPROOF_NATIVE_PATH: '/opt/leakproof.node', LEAKPROOF_TRACK_LISTENERS: '1', LEAKPROOF_LOG: '/tmp/x', LEAKPROOF_TYPO: '1' })
+  assert.deepEqual(problems, ['ignoring unknown variable LEAKPROOF_TYPO'])
+})

@@ -32,6 +32,13 @@ const ENV = {
   LEAKPROOF_SITES_WINDOW_MS: ['sitesWindowMs', 'number'],
 }
 
+/**
+ * Variables that are not `watch()` options but are read elsewhere, so never "unknown":
+ * the event log (register.js), listener tracking (lib/track/listeners.js) and the addon's
+ * path (lib/native.js).
+ */
+const OTHER_VARIABLES = ['LEAKPROOF_LOG', 'LEAKPROOF_TRACK_LISTENERS', 'LEAKPROOF_NATIVE_PATH']
+
 /** The value of a variable as `type` says; text that does not parse is left as text, for resolveOptions to refuse. */
 function parse(raw, type) {
   const text = raw.trim()
@@ -63,7 +70,7 @@ function configFromEnv(env) {
     }
   }
   for (const name of Object.keys(env)) {
-    if (name.startsWith('LEAKPROOF_') && !(name in ENV) && name !== 'LEAKPROOF_LOG' && name !== 'LEAKPROOF_TRACK_LISTENERS') {
+    if (name.startsWith('LEAKPROOF_') && !(name in ENV) && !OTHER_VARIABLES.includes(name)) {
       problems.push(`ignoring unknown variable ${name}`)
     }
   }
@@ -71,4 +78,4 @@ function configFromEnv(env) {
   return { options, log, problems }
 }
 
-module.exports = { configFromEnv, ENV }
+module.exports = { configFromEnv, ENV, OTHER_VARIABLES }
