@@ -11,15 +11,7 @@ const util = require('node:util')
 const { BoundedMap } = require('..')
 
 test('BoundedMap, RingBuffer and systemMemory work in a worker, which then exits by itself', async () => {
-  const worker = new Worker(`
-    const { parentPort } = require('node:worker_threads')
-    const { BoundedMap, RingBuffer, systemMemory } = require(${JSON.stringify(path.join(__dirname, '..'))})
-    const map = new BoundedMap({ max: 100, ttl: 3_600_000, name: 'in-worker', policy: 's3-fifo' })
-    for (let i = 0; i < 1000; i++) map.set(i, { i })
-    const ring = new RingBuffer(10)
-    for (let i = 0; i < 100; i++) ring.push(i)
-    parentPort.postMessage({ size: map.size, ring: ring.toArray(), rss: typeof systemMemory().rss })
-  `, { eval: true })
+  const worker = new Worker(path.join(__dirname, 'fixtures', 'worker-primitives.js'))
   // Listened for from the start: 'exit' can come in the same turn as the last 'message'.
   const exited = new Promise((resolve) => worker.once('exit', resolve))
   const message = await new Promise((resolve, reject) => {

@@ -113,7 +113,7 @@ let current = null // this thread's watcher
 /**
  * Watches this thread's memory for leaks. One watcher per thread: calling `watch()` again
  * returns the running watcher, or throws `ERR_LEAKPROOF_ALREADY_WATCHING` when given options.
- * @param {object} [options] see the README for every option and its default.
+ * @param {object} [options] every option and its default: docs/watch.md#options.
  * @returns {Watcher}
  */
 function watch(options) {
