@@ -16,7 +16,10 @@
  * leak, and most listeners in a process are alone on their event) and, with
  * `sites: 'growth'`, that raise it to a new peak (a leak is growth; add/remove churn below
  * the peak is not, and costs no stack). The peak falls back when the count halves. A stack
- * is formatted only once its (emitter, event) passes the threshold or a census reads it.
+ * is formatted only when a census reads it, or when its (emitter, event) has passed the
+ * threshold and not yet fallen back to half of it: per-site counts are kept exact that long,
+ * so that reports come when the rule says, and making them afresh on each crossing of the
+ * threshold would cost a pass over all the event's listeners each time.
  */
 const { EventEmitter, getEventListeners } = require('node:events')
 const { capture, siteOf } = require('./call-site')
