@@ -44,8 +44,10 @@ ${Object.values(EXIT).map(({ code, means }) => `  ${String(code).padEnd(9)}  ${m
 /** Files at least this big get progress lines on stderr. */
 const PROGRESS_FROM_BYTES = 32 * 1024 * 1024
 
+/** A command line that cannot be run: reported with the usage, and `EXIT.USAGE`. */
 class UsageError extends Error {}
 
+/** `{ command, files, top, json, quiet, help }` from the arguments; throws a UsageError. */
 function parseArgs(argv) {
   const args = { command: undefined, files: [], top: DEFAULT_TOP, json: false, quiet: false, help: false }
   for (let i = 0; i < argv.length; i++) {
@@ -87,6 +89,7 @@ function bytes(n) {
   return `${n} B`
 }
 
+/** `12,345`. */
 const count = (n) => n.toLocaleString('en-US')
 
 /** A progress callback writing to stderr, or undefined when the files are small or --quiet. */
@@ -122,10 +125,12 @@ function progressReporter(args) {
   return reporter
 }
 
+/** A retainer path on one indented line. */
 function pathLines(retainerPath, indent) {
   return `${indent}${retainerPath.join(' → ')}`
 }
 
+/** The readable report of `leakproof analyze`. */
 function analyzeReport(file, r, top) {
   const lines = [
     `${file}: ${count(r.nodes)} objects, ${count(r.edges)} references, ${bytes(r.totalSize)}`,
@@ -146,6 +151,7 @@ function analyzeReport(file, r, top) {
   return lines.join('\n')
 }
 
+/** The readable report of `leakproof diff`. */
 function diffReport(files, r, top) {
   const lines = r.snapshots.map(
     (s, i) => `${files[i]}: ${count(s.nodes)} objects, ${bytes(s.totalSize)}`,
@@ -175,6 +181,7 @@ function diffReport(files, r, top) {
   return lines.join('\n')
 }
 
+/** Runs the command line; resolves with the exit code. */
 async function main(argv) {
   let args
   try {
