@@ -287,8 +287,8 @@ test('bad options reject with the option named', async () => {
   await assert.rejects(diffSnapshots(snap(1), snap(2), { onProgress: 1 }), { code: 'ERR_LEAKPROOF_INVALID_OPTION' })
 })
 
-const cli = (...args) =>
-  spawnSync(process.execPath, [path.join(__dirname, '..', 'bin', 'leakproof.js'), ...args], { encoding: 'utf8' })
+const BIN = path.join(__dirname, '..', 'bin', 'leakproof.js')
+const cli = (...args) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8' })
 
 test('CLI: reports, JSON and exit codes', () => {
   const json = cli('analyze', snap(1), '--json', '--top', '2')
@@ -315,4 +315,16 @@ test('CLI: reports, JSON and exit codes', () => {
   assert.equal(cli('analyze', snap(1), '--top', 'x').status, 2)
   assert.equal(cli('frobnicate').status, 2)
   assert.equal(cli('--help').status, 0)
+})
+
+test('CLI: --help lists every exit code, and an internal error exits with the one listed for it', () => {
+  const listed = new Map(
+    [...cli('--help').stdout.matchAll(/^ {2}(\d+) +(.+)$/gm)].map(([, code, means]) => [Number(code), means]),
+  )
+  assert.deepEqual([...listed.keys()], [0, 1, 2, 3, 70])
+  assert.match(listed.get(70), /^internal error/)
+  const preload = path.join(__dirname, 'fixtures', 'analyze-internal-error.js')
+  const crashed = spawnSync(process.execPath, ['--require', preload, BIN, 'analyze', snap(1)], { encoding: 'utf8' })
+  assert.match(crashed.stderr, /^leakproof: internal error: TypeError: a bug/)
+  assert.equal(crashed.status, 70)
 })

@@ -43,9 +43,13 @@ test('ldd scripts of Alpine and of glibc distributions name their C library', ()
   assert.equal(libcOfLdd('#!/bin/sh\necho not a loader\n'), null)
 })
 
-/** Runs `source` in a child with `env` added; returns its parsed JSON output. */
-function child(source, env) {
-  const out = execFileSync(process.execPath, ['-e', source], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8' })
+/**
+ * Calls the leakproof function named `call` in a child with `env` added
+ * (fixtures/native-call.js); returns `{ value }` or `{ error }` as it printed them.
+ */
+function child(call, env) {
+  const fixture = path.join(__dirname, 'fixtures', 'native-call.js')
+  const out = execFileSync(process.execPath, [fixture, call], { env: { ...process.env, ...env }, encoding: 'utf8' })
   return JSON.parse(out)
 }
 
@@ -54,8 +58,8 @@ test('LEAKPROOF_NATIVE_PATH loads a binary built by hand', () => {
   const copy = path.join(os.tmpdir(), `leakproof-override-${process.pid}.node`)
   fs.copyFileSync(built, copy)
   try {
-    const out = child(`console.log(JSON.stringify(typeof require('.').systemMemory().rss))`, { LEAKPROOF_NATIVE_PATH: copy })
-    assert.equal(out, 'number')
+    const out = child('systemMemory', { LEAKPROOF_NATIVE_PATH: copy })
+    assert.equal(typeof out.value.rss, 'number')
   } finally {
     fs.rmSync(copy)
   }
@@ -63,22 +67,16 @@ test('LEAKPROOF_NATIVE_PATH loads a binary built by hand', () => {
 
 test('an override that does not load is an error, never a silent fallback', () => {
   const missing = path.join(ROOT, 'no-such-dir', 'leakproof.node')
-  const out = child(
-    `try { require('.').watch() } catch (err) { console.log(JSON.stringify({ code: err.code, message: err.message, attempts: err.attempts })) }`,
-    { LEAKPROOF_NATIVE_PATH: missing },
-  )
-  assert.equal(out.code, 'ERR_LEAKPROOF_NATIVE_UNAVAILABLE')
-  assert.deepEqual(out.attempts, [`LEAKPROOF_NATIVE_PATH=${missing}: not found`])
-  assert.match(out.message, /^no native addon for \w+-\w+/)
+  const { error } = child('watch', { LEAKPROOF_NATIVE_PATH: missing })
+  assert.equal(error.code, 'ERR_LEAKPROOF_NATIVE_UNAVAILABLE')
+  assert.deepEqual(error.attempts, [`LEAKPROOF_NATIVE_PATH=${missing}: not found`])
+  assert.match(error.message, /^no native addon for \w+-\w+/)
 })
 
 test('a file that is not an addon is reported with the loader\'s reason', () => {
   const notAddon = path.join(ROOT, 'package.json')
-  const out = child(
-    `require('.').analyzeSnapshot('x').catch((err) => console.log(JSON.stringify({ code: err.code, attempts: err.attempts })))`,
-    { LEAKPROOF_NATIVE_PATH: notAddon },
-  )
-  assert.equal(out.code, 'ERR_LEAKPROOF_NATIVE_UNAVAILABLE')
-  assert.equal(out.attempts.length, 1)
-  assert.ok(out.attempts[0].startsWith(`LEAKPROOF_NATIVE_PATH=${notAddon}: `), out.attempts[0])
+  const { error } = child('analyzeSnapshot', { LEAKPROOF_NATIVE_PATH: notAddon })
+  assert.equal(error.code, 'ERR_LEAKPROOF_NATIVE_UNAVAILABLE')
+  assert.equal(error.attempts.length, 1)
+  assert.ok(error.attempts[0].startsWith(`LEAKPROOF_NATIVE_PATH=${notAddon}: `), error.attempts[0])
 })

@@ -5,12 +5,25 @@
  * `leakproof analyze FILE` and `leakproof diff BEFORE AFTER [LATER]`: the heap-snapshot
  * analyzer from a shell. Readable report on stdout (`--json` for machines), progress on stderr
  * for big files. Exit codes: 0 done, 1 a snapshot could not be read, 2 bad arguments, 3 no native
- * addon for this platform.
+ * addon for this platform, 70 an internal error (a bug in leakproof: the stack is printed). The
+ * list is `EXIT` below, which `--help` prints.
  */
 const fs = require('node:fs')
 const path = require('node:path')
 const { analyzeSnapshot, diffSnapshots, DEFAULT_TOP } = require('../lib/analyze')
 const { CODES } = require('../lib/errors')
+
+/**
+ * Exit codes and what each means. 70 is sysexits' EX_SOFTWARE, kept apart from 1 so that a
+ * script can tell a bug in leakproof from a snapshot that cannot be read.
+ */
+const EXIT = Object.freeze({
+  OK: { code: 0, means: 'done' },
+  UNREADABLE: { code: 1, means: 'a snapshot could not be read' },
+  USAGE: { code: 2, means: 'bad arguments' },
+  NATIVE_UNAVAILABLE: { code: 3, means: 'no native addon for this platform' },
+  INTERNAL: { code: 70, means: 'internal error (a bug in leakproof; the stack is printed)' },
+})
 
 const USAGE = `Usage:
   leakproof analyze FILE [--top N] [--json]
@@ -23,13 +36,18 @@ Options:
   --top N    how many classes, objects, suspects and collections to list (default 10)
   --json     print the full result as JSON
   --quiet    no progress on stderr
-  --help     this text`
+  --help     this text
+
+Exit codes:
+${Object.values(EXIT).map(({ code, means }) => `  ${String(code).padEnd(9)}  ${means}`).join('\n')}`
 
 /** Files at least this big get progress lines on stderr. */
 const PROGRESS_FROM_BYTES = 32 * 1024 * 1024
 
+/** A command line that cannot be run: reported with the usage, and `EXIT.USAGE`. */
 class UsageError extends Error {}
 
+/** `{ command, files, top, json, quiet, help }` from the arguments; throws a UsageError. */
 function parseArgs(argv) {
   const args = { command: undefined, files: [], top: DEFAULT_TOP, json: false, quiet: false, help: false }
   for (let i = 0; i < argv.length; i++) {
@@ -71,6 +89,7 @@ function bytes(n) {
   return `${n} B`
 }
 
+/** `12,345`. */
 const count = (n) => n.toLocaleString('en-US')
 
 /** A progress callback writing to stderr, or undefined when the files are small or --quiet. */
@@ -106,10 +125,12 @@ function progressReporter(args) {
   return reporter
 }
 
+/** A retainer path on one indented line. */
 function pathLines(retainerPath, indent) {
   return `${indent}${retainerPath.join(' → ')}`
 }
 
+/** The readable report of `leakproof analyze`. */
 function analyzeReport(file, r, top) {
   const lines = [
     `${file}: ${count(r.nodes)} objects, ${count(r.edges)} references, ${bytes(r.totalSize)}`,
@@ -130,6 +151,7 @@ function analyzeReport(file, r, top) {
   return lines.join('\n')
 }
 
+/** The readable report of `leakproof diff`. */
 function diffReport(files, r, top) {
   const lines = r.snapshots.map(
     (s, i) => `${files[i]}: ${count(s.nodes)} objects, ${bytes(s.totalSize)}`,
@@ -159,6 +181,7 @@ function diffReport(files, r, top) {
   return lines.join('\n')
 }
 
+/** Runs the command line; resolves with the exit code. */
 async function main(argv) {
   let args
   try {
@@ -166,11 +189,11 @@ async function main(argv) {
   } catch (err) {
     if (!(err instanceof UsageError)) throw err
     process.stderr.write(`leakproof: ${err.message}\n\n${USAGE}\n`)
-    return 2
+    return EXIT.USAGE.code
   }
   if (args.help) {
     process.stdout.write(`${USAGE}\n`)
-    return 0
+    return EXIT.OK.code
   }
   const onProgress = progressReporter(args)
   const options = { top: args.top }
@@ -187,13 +210,13 @@ async function main(argv) {
     onProgress?.finish()
     if (typeof err.code !== 'string' || !Object.values(CODES).includes(err.code)) throw err
     process.stderr.write(`leakproof: ${err.message} [${err.code}]\n`)
-    return err.code === CODES.NATIVE_UNAVAILABLE ? 3 : 1
+    return (err.code === CODES.NATIVE_UNAVAILABLE ? EXIT.NATIVE_UNAVAILABLE : EXIT.UNREADABLE).code
   }
   onProgress?.finish()
   if (args.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
   else if (args.command === 'analyze') process.stdout.write(`${analyzeReport(args.files[0], result, args.top)}\n`)
   else process.stdout.write(`${diffReport(args.files, result, args.top)}\n`)
-  return 0
+  return EXIT.OK.code
 }
 
 main(process.argv.slice(2)).then(
@@ -202,6 +225,6 @@ main(process.argv.slice(2)).then(
   },
   (err) => {
     process.stderr.write(`leakproof: internal error: ${err.stack}\n`)
-    process.exitCode = 70
+    process.exitCode = EXIT.INTERNAL.code
   },
 )

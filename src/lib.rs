@@ -3,5 +3,7 @@
 //! `core` is plain Rust (no napi types) and is what `cargo test` covers;
 //! `binding` is the thin napi layer that exposes it to JavaScript.
 
+#![warn(missing_docs)]
+
 pub mod binding;
 pub mod core;

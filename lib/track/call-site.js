@@ -41,6 +41,7 @@ function capture(below) {
   return holder
 }
 
+/** Whether a frame's file is node's own or leakproof's: never the site to name. */
 function isOwnOrInternal(file) {
   return file.startsWith('node:') || file.startsWith(OWN_DIR)
 }

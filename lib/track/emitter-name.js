@@ -6,16 +6,19 @@
  */
 const net = require('node:net')
 
+/** The emitter's constructor name; `'process'` for the process. */
 function constructorName(emitter) {
   if (emitter === process) return 'process'
   const ctor = Object.getPrototypeOf(emitter)?.constructor
   return typeof ctor === 'function' && ctor.name ? ctor.name : 'Object'
 }
 
+/** `host:port`, with an IPv6 host in brackets. */
 function hostPort(address, port) {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`
 }
 
+/** The remote address of a socket or the listening address of a server, if it has one yet. */
 function addressOf(emitter) {
   if (emitter instanceof net.Socket) {
     const { remoteAddress, remotePort } = emitter

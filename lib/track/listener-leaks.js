@@ -18,11 +18,13 @@ const { WARNINGS, warn } = require('../errors')
  */
 const listenerLeaks = new EventEmitter()
 
+/** The one-line process warning for a report. */
 function describeLeak({ emitter, event, site, count, growth }) {
   const since = growth === count ? '' : ` (+${growth} since the last report)`
   return `${count} ${String(event)} listeners on ${emitter} were added at ${site} and are still attached${since}`
 }
 
+/** Emits `leak` to the `listener-leak` handlers, or as a process warning when there are none. */
 function deliver(leak) {
   if (listenerLeaks.listenerCount('listener-leak') > 0) listenerLeaks.emit('listener-leak', leak)
   else warn(WARNINGS.LISTENER_LEAK, describeLeak(leak))

@@ -16,7 +16,10 @@
  * leak, and most listeners in a process are alone on their event) and, with
  * `sites: 'growth'`, that raise it to a new peak (a leak is growth; add/remove churn below
  * the peak is not, and costs no stack). The peak falls back when the count halves. A stack
- * is formatted only once its (emitter, event) passes the threshold or a census reads it.
+ * is formatted only when a census reads it, or when its (emitter, event) has passed the
+ * threshold and not yet fallen back to half of it: per-site counts are kept exact that long,
+ * so that reports come when the rule says, and making them afresh on each crossing of the
+ * threshold would cost a pass over all the event's listeners each time.
  */
 const { EventEmitter, getEventListeners } = require('node:events')
 const { capture, siteOf } = require('./call-site')
@@ -35,6 +38,7 @@ class Entry {
     this.site = null
   }
 
+  /** The listener function, or undefined once a weakly held one was collected. */
   listener() {
     return this.weak === null ? this.fn : this.weak.deref()
   }
@@ -44,7 +48,10 @@ class Entry {
 class Bucket {
   constructor() {
     this.entries = []
-    /** Live listeners per site, kept only while the event is above half the threshold. */
+    /**
+     * Live listeners per site: made when the event passes the threshold, then kept exact
+     * through every add and removal until the event falls to half the threshold.
+     */
     this.counts = null
     /** Count of each site at its last report. */
     this.reported = null
@@ -113,12 +120,14 @@ function forgetEmitter(emitter) {
   if (state.ref !== null) unremember(state.ref)
 }
 
+/** Lists `emitter` among those with captured sites, until it is collected or forgotten. */
 function remember(emitter, state) {
   state.ref = new WeakRef(emitter)
   withSites.add(state.ref)
   forgetOnCollect.register(emitter, state.ref, state.ref)
 }
 
+/** Takes the emitter behind `ref` off the list of those with captured sites. */
 function unremember(ref) {
   withSites.delete(ref)
   forgetOnCollect.unregister(ref)
@@ -148,13 +157,18 @@ function siteKey(entry) {
   return entry.site
 }
 
+/** Live listeners per site (null for those without a stack), formatting the sites. */
 function countSites(entries) {
   const counts = new Map()
-  for (const entry of entries) {
-    const site = siteKey(entry)
-    counts.set(site, (counts.get(site) ?? 0) + 1)
-  }
+  for (const entry of entries) addCount(counts, siteKey(entry), 1)
   return counts
+}
+
+/** Adds `delta` to the count of `site`, forgetting the site when it falls to zero. */
+function addCount(counts, site, delta) {
+  const count = (counts.get(site) ?? 0) + delta
+  if (count === 0) counts.delete(site)
+  else counts.set(site, count)
 }
 
 /** Drops entries whose listener the emitter no longer holds. */
@@ -177,6 +191,7 @@ function reconcileAll(emitter, state) {
   for (const [type, bucket] of state.buckets) reconcile(emitter, state, type, bucket)
 }
 
+/** The bucket of event `type`, made empty on first use. */
 function bucketOf(state, type) {
   let bucket = state.buckets.get(type)
   if (bucket === undefined) {
@@ -221,19 +236,34 @@ function addedToTarget(emitter, known, settings, type, listener, captureFlag, be
   insert(emitter, state, type, bucket, new Entry(null, new WeakRef(listener), captureFlag, holder), false)
 }
 
+/**
+ * Puts `entry` in its bucket (first with `prepend`, as node does), counts its site while the
+ * bucket keeps counts, and checks for a report once the event is above the threshold.
+ */
 function insert(emitter, state, type, bucket, entry, prepend) {
   const { entries } = bucket
   if (prepend) entries.unshift(entry)
   else entries.push(entry)
   if (entry.holder !== null && state.ref === null) remember(emitter, state)
+  if (bucket.counts !== null) addCount(bucket.counts, siteKey(entry), 1)
   if (entries.length > state.settings.threshold) grew(emitter, state, type, bucket, entry)
 }
 
+/** Each report after a site's first waits until its count is this many times the last reported one. */
+const REPORT_GROWTH = 1.5
+
+/**
+ * Whether a site holding `count` listeners is due a report: past `threshold` for its first
+ * (`reportedAt` 0), then at half again over `reportedAt`, its count when last reported.
+ */
 function isDue(count, reportedAt, threshold) {
-  return reportedAt === 0 ? count > threshold : count >= reportedAt * 1.5
+  return reportedAt === 0 ? count > threshold : count >= reportedAt * REPORT_GROWTH
 }
 
-/** An event above the threshold gained `entry`: count its site, and report it if due. */
+/**
+ * An event above the threshold gained `entry` (already counted if the bucket keeps counts):
+ * make the counts if it has none, and report the entry's site if due.
+ */
 function grew(emitter, state, type, bucket, entry) {
   const { threshold, name } = state.settings
   const site = siteKey(entry)
@@ -242,8 +272,6 @@ function grew(emitter, state, type, bucket, entry) {
     reconcile(emitter, state, type, bucket)
     bucket.counts = countSites(bucket.entries)
     checked = true
-  } else {
-    bucket.counts.set(site, (bucket.counts.get(site) ?? 0) + 1)
   }
   if (site === null) return
   const reportedAt = bucket.reported?.get(site) ?? 0
@@ -262,14 +290,19 @@ function grew(emitter, state, type, bucket, entry) {
   })
 }
 
-function drop(state, type, bucket, index) {
+/**
+ * Removes the entry at `index` from its bucket and uncounts its site, or drops the counts
+ * once the event has fallen to half the threshold (they are made afresh if it passes the
+ * threshold again).
+ */
+function drop(state, bucket, index) {
   const { entries } = bucket
   const entry = entries[index]
   if (index === entries.length - 1) entries.pop()
   else entries.splice(index, 1)
   if (bucket.counts === null) return
   if (entries.length <= state.settings.threshold / 2) bucket.counts = null
-  else bucket.counts.set(entry.site, bucket.counts.get(entry.site) - 1)
+  else addCount(bucket.counts, siteKey(entry), -1)
 }
 
 /**
@@ -292,7 +325,7 @@ function removed(state, type, listener, count) {
   for (let i = entries.length - 1; i >= 0; i--) {
     const fn = entries[i].fn
     if (fn === listener || fn.listener === listener) {
-      drop(state, type, bucket, i)
+      drop(state, bucket, i)
       break
     }
   }
@@ -313,7 +346,7 @@ function removedFromTarget(state, type, listener, captureFlag) {
   const bucket = state.buckets.get(type)
   if (bucket === undefined) return
   const index = indexOnTarget(bucket, listener, captureFlag)
-  if (index !== -1) drop(state, type, bucket, index)
+  if (index !== -1) drop(state, bucket, index)
   settle(state, type, bucket, bucket.entries.length)
 }
 

@@ -14,6 +14,7 @@ const { capture, siteOf } = require('./call-site')
 const pending = new Map()
 let active = null
 
+/** The hook's `init`: records the creation stack of each new promise. */
 function init(asyncId, type) {
   if (type === 'PROMISE') pending.set(asyncId, capture(init))
 }

@@ -24,6 +24,7 @@ class TimerEntry {
     this.site = null
   }
 
+  /** Whether the timer still exists and has neither fired (a timeout) nor been cleared. */
   alive() {
     const timer = this.ref.deref()
     return timer !== undefined && timer._destroyed !== true
@@ -32,14 +33,18 @@ class TimerEntry {
 
 /** Entries of the timers made while tracking, swept of finished ones as the set doubles. */
 const entries = new Set()
-let sweepAt = 1024
+/** Fewest entries at which a sweep runs, so small sets are not swept over and over. */
+const MIN_SWEEP_AT = 1024
+let sweepAt = MIN_SWEEP_AT
 let active = null
 
+/** Forgets finished timers; the next sweep comes when the set has doubled. */
 function sweep() {
   for (const entry of entries) if (!entry.alive()) entries.delete(entry)
-  sweepAt = Math.max(1024, entries.size * 2)
+  sweepAt = Math.max(MIN_SWEEP_AT, entries.size * 2)
 }
 
+/** A patch factory for `setTimeout` or `setInterval` that records each timer with its stack. */
 function wrapTimer(kind) {
   return (original) => {
     const wrapper = function () {
@@ -69,7 +74,7 @@ function trackTimers() {
       active = null
       for (const restore of restorers) restore()
       entries.clear()
-      sweepAt = 1024
+      sweepAt = MIN_SWEEP_AT
     },
   }
   active = tracker

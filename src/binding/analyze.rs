@@ -12,7 +12,7 @@ use napi::Status;
 use napi_derive::napi;
 
 use crate::core::heapsnapshot::analysis::Progress;
-use crate::core::heapsnapshot::diff::{diff_files, DiffReport, GrownCollection, Suspect};
+use crate::core::heapsnapshot::diff::{self, diff_files, DiffReport, Suspect};
 use crate::core::heapsnapshot::error::SnapshotError;
 use crate::core::heapsnapshot::summary::{analyze_file, ClassStat, LargeObject, Summary};
 
@@ -29,7 +29,10 @@ pub struct AnalyzeProgress {
     pub total: f64,
 }
 
-type ProgressCallback =
+/// The `onProgress` function of an analysis, called from the thread pool without keeping the
+/// event loop alive.
+#[napi]
+pub type ProgressCallback =
     ThreadsafeFunction<AnalyzeProgress, (), AnalyzeProgress, Status, false, true>;
 
 /// A snapshot that could not be read, with the stable code and the byte offset.
@@ -146,7 +149,7 @@ pub struct LeakSuspect {
 
 /// A collection that holds more entries than before.
 #[napi(object)]
-pub struct GrownCollectionJs {
+pub struct GrownCollection {
     /// `Map`, `Set`, `Array` or `Object`.
     pub name: String,
     /// Node id.
@@ -175,7 +178,7 @@ pub struct SnapshotDiff {
     /// The likely leaks, by retained size.
     pub suspects: Vec<LeakSuspect>,
     /// Collections that grew, most new entries first.
-    pub grown_collections: Vec<GrownCollectionJs>,
+    pub grown_collections: Vec<GrownCollection>,
 }
 
 /// `{ result }` or `{ error }`.
@@ -369,8 +372,8 @@ fn suspect_js(s: Suspect) -> LeakSuspect {
     }
 }
 
-fn grown_js(g: GrownCollection) -> GrownCollectionJs {
-    GrownCollectionJs {
+fn grown_js(g: diff::GrownCollection) -> GrownCollection {
+    GrownCollection {
         name: g.name,
         id: g.id as f64,
         before: g.before as f64,
@@ -385,9 +388,7 @@ fn grown_js(g: GrownCollection) -> GrownCollectionJs {
 pub fn analyze_snapshot_file(
     path: String,
     top: u32,
-    on_progress: Option<
-        ThreadsafeFunction<AnalyzeProgress, (), AnalyzeProgress, Status, false, true>,
-    >,
+    on_progress: Option<ProgressCallback>,
 ) -> AsyncTask<AnalyzeTask> {
     AsyncTask::new(AnalyzeTask {
         path,
@@ -401,9 +402,7 @@ pub fn analyze_snapshot_file(
 pub fn diff_snapshot_files(
     paths: Vec<String>,
     top: u32,
-    on_progress: Option<
-        ThreadsafeFunction<AnalyzeProgress, (), AnalyzeProgress, Status, false, true>,
-    >,
+    on_progress: Option<ProgressCallback>,
 ) -> AsyncTask<DiffTask> {
     AsyncTask::new(DiffTask {
         paths,

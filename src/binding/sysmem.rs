@@ -5,8 +5,8 @@ use napi_derive::napi;
 use crate::core::sysmem;
 
 /// Memory of this process and its container, as the kernel reports it.
-/// A field is `null` where the platform does not say (not Linux, no cgroup
-/// memory controller, or no limit set).
+/// A field is left out where the platform does not say (not Linux, no cgroup
+/// memory controller, or no limit set); `systemMemory()` in `index.js` makes it `null`.
 #[napi(object)]
 pub struct SystemMemory {
     /// Resident set size of the process, in bytes.

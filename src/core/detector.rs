@@ -62,15 +62,20 @@ pub struct DetectorConfig {
     pub confidence: f64,
 }
 
-impl Default for DetectorConfig {
-    fn default() -> Self {
+// No `Default`: the defaults exist once, as `DEFAULTS` in `lib/watch/watcher.js`, and
+// `watch()` passes every field to the binding.
+#[cfg(test)]
+impl DetectorConfig {
+    /// Test values, not defaults: no warm-up, and a window of at least five seconds and 1 MB
+    /// of growth, so that a few seconds of floors can show a leak.
+    pub(crate) fn test_values() -> Self {
         DetectorConfig {
             window: 30,
             min_points: 8,
-            warmup_ms: 60_000.0,
-            min_duration_ms: 60_000.0,
-            min_growth_bytes: 8.0 * 1024.0 * 1024.0,
-            min_rate_bytes_per_sec: 1024.0,
+            warmup_ms: 0.0,
+            min_duration_ms: 5_000.0,
+            min_growth_bytes: 1_000_000.0,
+            min_rate_bytes_per_sec: 1_000.0,
             confidence: 0.999,
         }
     }
@@ -364,18 +369,6 @@ mod tests {
     use super::*;
     use crate::core::test_rng::Rng;
 
-    fn fast_config() -> DetectorConfig {
-        DetectorConfig {
-            window: 30,
-            min_points: 8,
-            warmup_ms: 0.0,
-            min_duration_ms: 5_000.0,
-            min_growth_bytes: 1_000_000.0,
-            min_rate_bytes_per_sec: 1_000.0,
-            confidence: 0.999,
-        }
-    }
-
     /// Feeds `floors(i)` every second for `n` seconds; returns every leak reported.
     fn run(n: usize, floors: impl Fn(usize) -> f64) -> Vec<Leak> {
         run_at(n, floors)
@@ -386,7 +379,7 @@ mod tests {
 
     /// Like `run`, with the second at which each leak was reported.
     fn run_at(n: usize, floors: impl Fn(usize) -> f64) -> Vec<(usize, Leak)> {
-        let config = fast_config();
+        let config = DetectorConfig::test_values();
         let mut series = Series::new(MemoryKind::Heap, 0.0);
         let mut leaks = Vec::new();
         for i in 0..n {
@@ -446,7 +439,7 @@ mod tests {
 
     #[test]
     fn held_growth_is_not_judged_until_released() {
-        let config = fast_config();
+        let config = DetectorConfig::test_values();
         let mut series = Series::new(MemoryKind::Heap, 0.0);
         let mut reports = Vec::new();
         for i in 0..60 {
@@ -505,7 +498,7 @@ mod tests {
     fn reported_at(warmup_s: f64, n: usize, floors: impl Fn(usize) -> f64) -> Vec<usize> {
         let config = DetectorConfig {
             warmup_ms: warmup_s * 1000.0,
-            ..fast_config()
+            ..DetectorConfig::test_values()
         };
         let mut series = Series::new(MemoryKind::Heap, 0.0);
         (0..n)
@@ -549,7 +542,7 @@ mod tests {
 
     /// The floor spacing a heap series fed `floors`, one a second, asks for after the last.
     fn wanted_spacing_after(floors: &[f64]) -> Option<f64> {
-        let config = fast_config();
+        let config = DetectorConfig::test_values();
         let mut series = Series::new(MemoryKind::Heap, 0.0);
         for (i, &floor) in floors.iter().enumerate() {
             series.push(&config, i as f64 * 1000.0, floor);
@@ -559,7 +552,7 @@ mod tests {
 
     #[test]
     fn rising_floors_are_suspected_long_before_they_are_a_leak() {
-        // fast_config: minimum growth 1 MB; a quarter of it is 250 kB.
+        // test_values(): minimum growth 1 MB; a quarter of it is 250 kB.
         assert!(suspects_after(&[50e6, 50.2e6, 50.4e6]));
         assert!(
             suspects_after(&[50e6, 50.4e6]),
@@ -592,7 +585,7 @@ mod tests {
 
     #[test]
     fn floors_are_wanted_as_often_as_the_detector_can_use_them() {
-        // fast_config: 8 floors over at least 5 s, and 1 MB of growth. At 500 kB/s the
+        // test_values(): 8 floors over at least 5 s, and 1 MB of growth. At 500 kB/s the
         // minimum duration bounds: 5 s / 7 gaps. At 30 kB/s, 1 MB takes 33.3 s: / 7.
         let fast: Vec<f64> = (0..4).map(|i| 50e6 + 500e3 * i as f64).collect();
         let spacing = wanted_spacing_after(&fast).unwrap();
@@ -608,7 +601,7 @@ mod tests {
         // runs happen by chance all the time, but never rise far enough. (Noise as large as
         // a quarter of the minimum growth is suspected now and then: the caller bounds what
         // a suspicion may cost.)
-        let config = fast_config();
+        let config = DetectorConfig::test_values();
         let mut rng = Rng(11);
         let mut series = Series::new(MemoryKind::Heap, 0.0);
         for i in 0..2000 {
@@ -630,7 +623,7 @@ mod tests {
 
     #[test]
     fn bad_floors_are_ignored() {
-        let config = fast_config();
+        let config = DetectorConfig::test_values();
         let mut series = Series::new(MemoryKind::External, 0.0);
         series.push(&config, 20_000.0, f64::NAN);
         series.push(&config, f64::INFINITY, 1.0);

@@ -321,7 +321,7 @@ mod tests {
                 warmup_ms: 0.0,
                 min_duration_ms: 1_000.0,
                 min_growth_bytes: 1e6,
-                ..DetectorConfig::default()
+                ..DetectorConfig::test_values()
             },
             sample_interval_ms: 5,
             rss_threshold: 0.9,

@@ -259,6 +259,7 @@ fn eval(v: u32, ancestor: &mut [u32], label: &mut [u32], path: &mut Vec<u32>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::test_rng::Rng;
 
     /// A small graph: adjacency lists, some edges not taking part.
     struct Toy {
@@ -347,31 +348,18 @@ mod tests {
             .collect()
     }
 
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
-
     #[test]
     fn matches_the_naive_definition_on_random_graphs() {
         let mut rng = Rng(0x9e3779b97f4a7c15);
+        let mut below = |n: usize| rng.below(n as u64) as usize;
         for case in 0..3000 {
-            let n = 1 + rng.below(24);
-            let m = rng.below(n * 3 + 1);
+            let n = 1 + below(24);
+            let m = below(n * 3 + 1);
             let edges: Vec<(usize, usize, bool)> = (0..m)
-                .map(|_| (rng.below(n), rng.below(n), rng.below(5) != 0))
+                .map(|_| (below(n), below(n), below(5) != 0))
                 .collect();
             let g = Toy::new(n, &edges);
-            let root = rng.below(n);
+            let root = below(n);
             let d = dominators(&g, root);
             assert_eq!(d.preorder.len(), n, "case {case}");
             assert_eq!(

@@ -40,7 +40,7 @@ struct Meta {
 }
 
 /// Parses a snapshot from `input`. `size` (the file size, when known) caps preallocation;
-/// `progress` is called with the bytes read so far.
+/// without it nothing is preallocated. `progress` is called with the bytes read so far.
 pub fn parse<'a, R: Read>(
     input: R,
     size: Option<u64>,
@@ -168,7 +168,8 @@ pub fn parse<'a, R: Read>(
 }
 
 /// How many records of `fields` integers fit in what is left of the file (two bytes per integer
-/// at least: a digit and a comma). Unbounded when the size is unknown.
+/// at least: a digit and a comma). Zero when the size is unknown: then nothing is preallocated,
+/// since the counts the file claims cannot be checked against anything.
 fn remaining(size: Option<u64>, offset: u64, fields: usize) -> u64 {
     match size {
         Some(size) => size.saturating_sub(offset) / (2 * fields.max(1) as u64),
