@@ -20,16 +20,16 @@ import { EventEmitter } from 'node:events'
  */
 export interface SystemMemory {
   /** Resident set size of the process, in bytes. */
-  rss?: number
+  rss: number | null
   /** The tightest cgroup memory limit over the process's cgroup and its ancestors, in bytes. */
-  containerLimit?: number
+  containerLimit: number | null
   /** Memory charged to the process's cgroup, in bytes. */
-  containerUsage?: number
+  containerUsage: number | null
   /**
    * Bytes in use from the C library's `malloc` (glibc 2.33 and later, when no other allocator
    * replaced it): native memory without V8's pooled heap pages, which RSS also counts.
    */
-  mallocInUse?: number
+  mallocInUse: number | null
 }
 
 /**

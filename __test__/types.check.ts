@@ -17,7 +17,7 @@ bytes.stats().hitRatio.toFixed(2)
 const ring = new RingBuffer<string>(10, { onDrop: (s) => s.toUpperCase() })
 ring.push('a', 'b')
 const first: string | undefined = ring.at(0)
-const rss: number | undefined = systemMemory().rss
+const rss: number | null = systemMemory().rss
 namedMaps().map((m) => m.name)
 console.log(hit, first, rss)
 const watcher = watch({ intervalMs: 5000, dir: '/tmp/snaps', beforeSnapshot: async ({ reason }) => reason })

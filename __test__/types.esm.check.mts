@@ -11,5 +11,5 @@ const watcher: Watcher = watch({ intervalMs: 1000 })
 watcher.stop()
 const summary: Promise<SnapshotSummary> = analyzeSnapshot('app.heapsnapshot')
 void diffSnapshots('a.heapsnapshot', 'b.heapsnapshot')
-const rss: number | undefined = systemMemory().rss
+const rss: number | null = systemMemory().rss
 void [summary, rss, census()]

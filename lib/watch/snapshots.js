@@ -237,7 +237,7 @@ function freeDiskBytes(dir) {
 function availableMemoryBytes() {
   let available = os.freemem()
   const { containerLimit, containerUsage } = nativeBinding().systemMemory()
-  if (containerLimit !== undefined && containerUsage !== undefined) {
+  if (containerLimit != null && containerUsage != null) {
     available = Math.min(available, containerLimit - containerUsage)
   }
   return available
