@@ -41,3 +41,10 @@ test('a map with a pending expiry timer can still be collected, and exits prompt
   const result = runWithGc('cache-timer-release.js')
   assert.equal(result.collected, true)
 })
+
+test('a dropped map with a pending expiry timer releases its columns before the timer fires', () => {
+  const { before, held, after } = runWithGc('cache-timer-columns.js')
+  // 200,000 slots hold several MB of typed columns; nearly all must be gone.
+  assert.ok(held - before > 4e6, JSON.stringify({ before, held, after }))
+  assert.ok(after - before < (held - before) / 10, JSON.stringify({ before, held, after }))
+})

@@ -210,7 +210,7 @@ class S3FifoPolicy {
 
   /**
    * @param {Map<unknown, number>} index the map's key index, where ghosts live too.
-   * @param {SlotSizes | typeof NO_SIZES} sizes the map's byte sizes.
+   * @param {SlotSizes | NoSizes} sizes the map's byte sizes.
    * @param {number} max the map's entry bound (`Infinity` for none).
    * @param {number} maxBytes the map's byte bound (`Infinity` for none).
    */
@@ -337,13 +337,13 @@ class SlotSizes {
 
   /** @param {Function | null} sizeOf the `sizeOf` option, or null for `defaultSizeOf`. */
   constructor(sizeOf) {
-    this.sizeOf = sizeOf
+    this.sizeOf = sizeOf ?? defaultSizeOf
   }
 
   /** The size of `value` by `sizeOf`, checked. */
   measure(value, key) {
-    const size = this.sizeOf === null ? defaultSizeOf(value) : this.sizeOf(value, key)
-    if (size === undefined && this.sizeOf === null) {
+    const size = this.sizeOf(value, key)
+    if (size === undefined && this.sizeOf === defaultSizeOf) {
       throw errors.codedError(
         TypeError,
         errors.CODES.SIZEOF_REQUIRED,

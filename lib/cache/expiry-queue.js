@@ -141,6 +141,7 @@ class SlotExpiry {
   #now
   #slack
   #map // a WeakRef: the timer must not keep the map alive
+  #self // a WeakRef to this, for the timer: nor this, with its columns
   #timer = null
   #timerAt = Infinity
 
@@ -158,6 +159,7 @@ class SlotExpiry {
     // timer only frees their memory.
     this.#slack = Math.min(MAX_SLACK_MS, Math.max(1, (ttl || MAX_SLACK_MS) * SLACK_SHARE))
     this.#map = new WeakRef(map)
+    this.#self = new WeakRef(this)
   }
 
   /** Whether the slot's time has passed. */
@@ -225,7 +227,8 @@ class SlotExpiry {
     this.#cancelTimer()
     if (at === Infinity) return
     const delay = Math.ceil(Math.max(0, at - this.#now()) + this.#slack)
-    this.#timer = setTimeout(() => this.#onTimer(), Math.min(delay, MAX_TIMEOUT_MS))
+    const self = this.#self
+    this.#timer = setTimeout(() => self.deref()?.#onTimer(), Math.min(delay, MAX_TIMEOUT_MS))
     this.#timer.unref()
     this.#timerAt = at
   }
