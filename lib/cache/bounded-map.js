@@ -156,9 +156,10 @@ class LruPolicy {
     this.queue.push(slot)
   }
 
-  /** An entry leaves. */
+  /** An entry leaves; returns false: no ghost is kept. */
   detach(slot) {
     this.queue.remove(slot)
+    return false
   }
 
   /** Byte sizes do not matter to LRU. */
@@ -170,9 +171,9 @@ class LruPolicy {
     return head === keep ? this.links.next[head] : head
   }
 
-  /** An evicted key leaves no ghost. */
-  keepGhost() {
-    return false
+  /** An entry is evicted: the same as any removal, no ghost. */
+  evict(slot) {
+    return this.detach(slot)
   }
 
   /** For a full map: the least recently used slot, already moved to the back for its next entry. */
@@ -246,14 +247,29 @@ class S3FifoPolicy {
     }
   }
 
-  /** An entry of `size` bytes leaves whichever queue holds it. */
+  /** An entry of `size` bytes leaves whichever queue holds it; returns false: no ghost. */
   detach(slot, size) {
     if ((this.flags[slot] & IN_SMALL) === 0) {
       this.main.remove(slot)
-      return
+      return false
     }
     this.small.remove(slot)
     this.smallBytes -= size
+    return false
+  }
+
+  /**
+   * An entry of `size` bytes is evicted. One leaving probation leaves its key behind as a
+   * ghost, when one may be kept: returns whether it did (the key stays in the index).
+   */
+  evict(slot, key, size) {
+    if ((this.flags[slot] & IN_SMALL) === 0) {
+      this.main.remove(slot)
+      return false
+    }
+    this.small.remove(slot)
+    this.smallBytes -= size
+    return this.ghosts.add(key, this.#ghostLimit())
   }
 
   /** An entry's size changed by `delta` bytes. */
@@ -267,27 +283,22 @@ class S3FifoPolicy {
    * count less at the back of main).
    */
   victim(keep) {
-    const flags = this.flags
+    const { flags, main } = this
     for (;;) {
       const small = this.small.head
-      if (small !== NONE && (this.#smallIsFull() || this.main.head === NONE)) {
+      if (small !== NONE && (this.#smallIsFull() || main.head === NONE)) {
         if ((flags[small] & FREQ_MASK) === 0 && small !== keep) return small
         this.detach(small, this.sizes.get(small))
         flags[small] &= FREQ_MASK // leaves probation, keeps its count
-        this.main.push(small)
+        main.push(small)
         continue
       }
-      const victim = this.main.head
+      const victim = main.head
       const f = flags[victim]
       if (f === 0 && victim !== keep) return victim
       flags[victim] = f === 0 ? 0 : f - 1
-      if (victim !== this.main.tail) this.main.moveToBack(victim)
+      if (victim !== main.tail) main.moveToBack(victim)
     }
-  }
-
-  /** An entry is being evicted: keeps `key` as a ghost if it leaves probation (and may). */
-  keepGhost(slot, key) {
-    return (this.flags[slot] & IN_SMALL) !== 0 && this.ghosts.add(key, this.#ghostLimit())
   }
 
   /** Forgets the ghost behind index `marker` (its key is being set again). */
@@ -810,8 +821,9 @@ class BoundedMap {
   #remove(slot, reason) {
     const key = this.#keys[slot]
     const value = this.#vals[slot]
-    if (reason !== 'evict' || !this.#policy.keepGhost(slot, key)) this.#index.delete(key)
-    this.#policy.detach(slot, this.#sizes.release(slot))
+    const size = this.#sizes.release(slot)
+    const ghost = reason === 'evict' ? this.#policy.evict(slot, key, size) : this.#policy.detach(slot, size)
+    if (!ghost) this.#index.delete(key)
     this.#keys[slot] = undefined
     this.#vals[slot] = undefined
     this.#expiry.forget(slot)
