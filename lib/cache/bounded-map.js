@@ -751,13 +751,21 @@ class BoundedMap {
 
   /** Stores a new entry (a `returning` ghost goes straight to S3-FIFO's main queue). */
   #insert(key, value, size, ttl, returning) {
-    const recycled = this.#recycles && this.#index.size >= this.#max
-    const slot = recycled ? this.#recycle() : this.#makeRoom(size)
+    if (this.#recycles && this.#index.size >= this.#max) {
+      this.#store(this.#recycle(), key, value, ttl)
+      return
+    }
+    const slot = this.#makeRoom(size)
+    this.#sizes.store(slot, size)
+    this.#policy.admit(slot, size, returning)
+    this.#store(slot, key, value, ttl)
+  }
+
+  /** Puts the entry in `slot`, in the index and the value columns, with its expiry. */
+  #store(slot, key, value, ttl) {
     this.#index.set(key, slot)
     this.#keys[slot] = key
     this.#vals[slot] = value
-    this.#sizes.store(slot, size)
-    if (!recycled) this.#policy.admit(slot, size, returning)
     this.#expire(slot, ttl)
   }
 
@@ -801,14 +809,14 @@ class BoundedMap {
   }
 
   /**
-   * The LRU fast path for a full map: evicts the least recently used entry and hands its
-   * slot back already at the back of the queue, saving an unlink, a free and a link.
+   * The LRU fast path for a full map without a byte bound: evicts the least recently used
+   * entry and hands its slot back already at the back of the queue, saving an unlink, a
+   * free and a link. The slot's expiry is left to `#store`, which sets it next.
    */
   #recycle() {
     const slot = this.#policy.recycle()
     const key = this.#keys[slot]
     this.#index.delete(key)
-    this.#expiry.forget(slot)
     this.#evictions++
     this.#evicted(this.#vals[slot], key, 'evict')
     return slot
