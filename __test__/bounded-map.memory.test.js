@@ -10,8 +10,9 @@ const path = require('node:path')
 
 const root = path.join(__dirname, '..')
 
-function runWithGc(source) {
-  const out = execFileSync(process.execPath, ['--expose-gc', '-e', source], {
+/** Runs a fixture under __test__/fixtures with --expose-gc and parses the JSON it prints. */
+function runWithGc(fixture, ...args) {
+  const out = execFileSync(process.execPath, ['--expose-gc', path.join(__dirname, 'fixtures', fixture), ...args], {
     cwd: root,
     encoding: 'utf8',
     timeout: 120_000,
@@ -21,20 +22,7 @@ function runWithGc(source) {
 
 for (const policy of ['lru', 's3-fifo']) {
   test(`${policy}: a million sets of distinct keys keep the heap bounded`, () => {
-    const result = runWithGc(`
-      const { BoundedMap } = require('.')
-      const used = () => { gc(); gc(); return process.memoryUsage().heapUsed }
-      const map = new BoundedMap({ max: 10000, policy: '${policy}' })
-      for (let i = 0; i < 50000; i++) map.set('k' + i, { i, pad: 'x'.repeat(20) + i })
-      const warm = used()
-      for (let i = 0; i < 1000000; i++) map.set('key:' + i, { i, pad: 'x'.repeat(20) + i })
-      const after = used()
-      // The same churn into a plain Map, for scale.
-      const plain = new Map()
-      for (let i = 0; i < 200000; i++) plain.set('key:' + i, { i, pad: 'x'.repeat(20) + i })
-      const plainGrowth = used() - after
-      console.log(JSON.stringify({ warm, after, size: map.size, plainGrowth }))
-    `)
+    const result = runWithGc('cache-million-sets.js', policy)
     assert.equal(result.size, 10000)
     // Allow for GC noise, but nowhere near what 1M entries would need (a plain Map of
     // 200k of them grows the heap by plainGrowth).
@@ -43,34 +31,20 @@ for (const policy of ['lru', 's3-fifo']) {
 }
 
 test('a named map is not kept alive by the registry', () => {
-  const result = runWithGc(`
-    const { BoundedMap, namedMaps } = require('.')
-    let map = new BoundedMap({ max: 10, name: 'sessions' })
-    map.set('a', 1)
-    const before = namedMaps()
-    const ref = new WeakRef(map)
-    map = null
-    setTimeout(() => {
-      gc()
-      setTimeout(() => {
-        gc()
-        console.log(JSON.stringify({ before, collected: ref.deref() === undefined, after: namedMaps() }))
-      }, 10)
-    }, 10)
-  `)
+  const result = runWithGc('cache-registry-release.js')
   assert.deepStrictEqual(result.before.map((m) => [m.name, m.size]), [['sessions', 1]])
   assert.equal(result.collected, true)
   assert.deepStrictEqual(result.after, [])
 })
 
 test('a map with a pending expiry timer can still be collected, and exits promptly', () => {
-  const result = runWithGc(`
-    const { BoundedMap } = require('.')
-    let map = new BoundedMap({ ttl: 3600000, max: 10 })
-    map.set('a', Buffer.alloc(1024))
-    const ref = new WeakRef(map)
-    map = null
-    setTimeout(() => { gc(); setTimeout(() => { gc(); console.log(JSON.stringify({ collected: ref.deref() === undefined })) }, 10) }, 10)
-  `)
+  const result = runWithGc('cache-timer-release.js')
   assert.equal(result.collected, true)
+})
+
+test('a dropped map with a pending expiry timer releases its columns before the timer fires', () => {
+  const { before, held, after } = runWithGc('cache-timer-columns.js')
+  // 200,000 slots hold several MB of typed columns; nearly all must be gone.
+  assert.ok(held - before > 4e6, JSON.stringify({ before, held, after }))
+  assert.ok(after - before < (held - before) / 10, JSON.stringify({ before, held, after }))
 })

@@ -4,9 +4,16 @@
  * Cache speed and hit ratio, every peer in one run: hit `get`, `set` with eviction,
  * Zipf 0.9 read-through at 10% capacity and a scan-plus-hot-set trace, with string
  * and number keys. Prints ns/op, the ratio to lru-cache and hit ratios.
+ *
+ * To compare BoundedMap with an earlier version of itself in the same run, set
+ * `BENCH_CACHE_BEFORE` to a git revision: its `lib/cache/bounded-map.js` joins the peers
+ * (as "... (before)"), and both versions are also run with a TTL and with a byte bound.
+ * `BENCH_CACHE_ONLY` (a regular expression) keeps only the caches whose names match.
  */
+const fs = require('node:fs')
+const path = require('node:path')
 const { loadCaches } = require('./peers')
-const { spawnSync } = require('node:child_process')
+const { execFileSync, spawnSync } = require('node:child_process')
 const { zipf, scanPlusHot } = require('./traces')
 
 const MAX = 10_000
@@ -65,9 +72,51 @@ function workloads(keys) {
   }
 }
 
+const BEFORE = process.env.BENCH_CACHE_BEFORE
+const ONLY = process.env.BENCH_CACHE_ONLY ? new RegExp(process.env.BENCH_CACHE_ONLY) : null
+const BEFORE_FILE = path.join(__dirname, 'out', `bounded-map-${BEFORE}.js`)
+/** A TTL long enough that nothing expires during a run: the cost measured is the bookkeeping. */
+const LONG_TTL = 3_600_000
+
+/**
+ * Writes BEFORE's bounded-map.js into bench/out, its requires pointed at this tree's
+ * lib/ (the helper modules it uses keep their interfaces).
+ */
+function writeBeforeFile() {
+  const source = execFileSync('git', ['show', `${BEFORE}:lib/cache/bounded-map.js`], { encoding: 'utf8' })
+  const lib = path.join(__dirname, '..', 'lib')
+  const pointed = source.replace(/require\('(\.\.?\/[^']+)'\)/g, (_, rel) => {
+    return `require(${JSON.stringify(path.join(lib, 'cache', rel))})`
+  })
+  fs.mkdirSync(path.dirname(BEFORE_FILE), { recursive: true })
+  fs.writeFileSync(BEFORE_FILE, pointed)
+}
+
+/** The peers, plus this and the BEFORE version of BoundedMap with a TTL and a byte bound. */
+async function allCaches() {
+  const caches = await loadCaches()
+  if (BEFORE !== undefined) {
+    const { BoundedMap } = require('..')
+    const { BoundedMap: Before } = require(BEFORE_FILE)
+    const wrap = (c) => ({ get: (k) => c.get(k), set: (k, v) => c.set(k, v) })
+    const sizeOf = () => 1
+    for (const [suffix, Impl] of [['', BoundedMap], [' (before)', Before]]) {
+      caches[`leakproof lru${suffix}`] = (max) => wrap(new Impl({ max }))
+      caches[`leakproof s3-fifo${suffix}`] = (max) => wrap(new Impl({ max, policy: 's3-fifo' }))
+      caches[`leakproof lru ttl${suffix}`] = (max) => wrap(new Impl({ max, ttl: LONG_TTL }))
+      caches[`leakproof s3-fifo bytes${suffix}`] = (max) =>
+        wrap(new Impl({ maxBytes: max, sizeOf, policy: 's3-fifo' }))
+    }
+  }
+  for (const name of Object.keys(caches)) {
+    if (ONLY !== null && name !== 'lru-cache' && !ONLY.test(name)) delete caches[name]
+  }
+  return caches
+}
+
 /** Child: runs every workload for one cache and prints the best ns/op of each as JSON. */
 async function measureOne(implName) {
-  const make = (await loadCaches())[implName]
+  const make = (await allCaches())[implName]
   const out = {}
   for (const [keyKind, keys] of Object.entries(keySets())) {
     for (const [workload, run] of Object.entries(workloads(keys))) {
@@ -95,7 +144,8 @@ function keySets() {
  * its best time, so a slow spell of the machine does not land on one cache only.
  */
 async function main() {
-  const names = Object.keys(await loadCaches())
+  if (BEFORE !== undefined) writeBeforeFile()
+  const names = Object.keys(await allCaches())
   const cells = {}
   for (let pass = 0; pass < PASSES; pass++) {
     for (const name of names) {

@@ -3,34 +3,57 @@
 const { inspect } = require('node:util')
 const errors = require('../errors')
 const { coarseNow } = require('./clock')
-const { ExpiryQueue } = require('./expiry-queue')
+const { SlotExpiry, NO_EXPIRY, widen } = require('./expiry-queue')
 const { GhostKeys } = require('./ghost-keys')
 const { registerMap } = require('./registry')
 
 /**
  * Storage: a `Map` from key to slot number (so keys of any type compare with
  * SameValueZero, exactly as in `Map`), and per-slot columns: keys and values in plain
- * arrays, links and counters in typed arrays. No object is allocated per entry.
+ * arrays, links, counters, sizes and expiry times in typed arrays. No object is
+ * allocated per entry.
+ *
+ * Optional features are chosen once, in the constructor, as helper objects; hot methods
+ * call them without asking whether the feature is on:
+ * - the policy (`LruPolicy` or `S3FifoPolicy`) owns the queue links and decides what a
+ *   hit does and what to evict;
+ * - `SlotSizes` holds the byte size of each slot and the total when `maxBytes` is set,
+ *   `NO_SIZES` otherwise;
+ * - `SlotExpiry` (in expiry-queue.js) holds the expiry time of each slot and the one
+ *   timer, from the first entry set with a TTL; `NO_EXPIRY` until then.
  *
  * Policies:
- * - `lru`: one doubly linked list, least recently used first.
- * - `s3-fifo` (Yang et al., SOSP 2023): a small probation FIFO (5% of the bounds), a
- *   main FIFO, a 2-bit access counter per entry and a ghost list of keys recently
- *   evicted from probation. A hit only bumps the counter, so reads are cheaper than LRU's, and one-time
- *   keys (scans) leave from probation without displacing the entries that are reused.
+ * - `lru`: one queue, least recently used first; a hit moves the entry to the back.
+ * - `s3-fifo` (Yang et al., SOSP 2023): a small probation queue (5% of the bounds), a
+ *   main queue, a 2-bit access counter per entry and a ghost list of keys recently
+ *   evicted from probation. A hit only bumps the counter, so reads are cheaper than
+ *   LRU's, and one-time keys (scans) leave from probation without displacing the entries
+ *   that are reused.
+ * Both are built from one `SlotQueue`: a FIFO of slots threaded through shared
+ * `next`/`prev` columns.
  */
+
+/** No slot: the end of a queue. */
 const NONE = -1
-const MAIN = 0 // the LRU list, or S3-FIFO's main queue
-const SMALL = 1 // S3-FIFO's probation queue
-const IN_SMALL = 4 // flag bit in the per-slot `#flags` byte; the low two bits count accesses
+/** Flag bit in S3-FIFO's per-slot byte: the entry is in probation. */
+const IN_SMALL = 4
+/** The low two bits of that byte count accesses, up to 3. */
 const FREQ_MASK = 3
 // Tuned by simulation (docs/benchmarks.md): a 5% probation queue and ghosts for a
-// quarter of the main queue reach 0.68 hit ratio on Zipf 0.9 at 10% capacity, where the
-// paper's 10% / full-size ghosts reach 0.67 and LRU 0.60.
+// quarter of the main queue beat the paper's 10% / full-size ghosts on Zipf 0.9.
+/** S3-FIFO's probation queue: this share of `max` entries (or of `maxBytes`). */
 const SMALL_SHARE = 0.05
+/** S3-FIFO's ghosts: this share of the main queue's entries. */
 const GHOST_SHARE = 0.25
+/** The fewest ghosts kept by a map bounded only in bytes. */
+const MIN_GHOSTS = 16
+/** Slots allocated by the first growth; each later one doubles (up to `max`). */
+const MIN_CAPACITY = 16
+/** The default `sizeOf` of a string: a header of this many bytes... */
+const STRING_HEADER_BYTES = 16
+/** ...and at most this many bytes per UTF-16 code unit. */
+const STRING_CHAR_BYTES = 2
 
-const POLICIES = ['lru', 's3-fifo']
 const OPTIONS = ['max', 'maxBytes', 'ttl', 'sizeOf', 'onEvict', 'policy', 'name', 'now']
 const SET_OPTIONS = ['ttl']
 
@@ -42,9 +65,423 @@ let warnedTtlOnly = false
  * behind a header, so this is an upper-bound estimate). Other values have no default.
  */
 function defaultSizeOf(value) {
-  if (typeof value === 'string') return 16 + 2 * value.length
+  if (typeof value === 'string') return STRING_HEADER_BYTES + STRING_CHAR_BYTES * value.length
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value.byteLength
   return undefined
+}
+
+/** The `next`/`prev` columns that thread slots into queues, shared by a policy's queues. */
+class Links {
+  next = new Int32Array(0)
+  prev = new Int32Array(0)
+
+  /** Widens both columns to `capacity` slots. */
+  grow(capacity) {
+    this.next = widen(this.next, capacity)
+    this.prev = widen(this.prev, capacity)
+  }
+}
+
+/** A FIFO of slots, oldest at `head`, linked through `links`. */
+class SlotQueue {
+  head = NONE
+  tail = NONE
+  count = 0
+
+  /** @param {Links} links the columns this queue's slots are linked through. */
+  constructor(links) {
+    this.links = links
+  }
+
+  /** Appends `slot` at the back. */
+  push(slot) {
+    const { next, prev } = this.links
+    const tail = this.tail
+    prev[slot] = tail
+    next[slot] = NONE
+    if (tail === NONE) this.head = slot
+    else next[tail] = slot
+    this.tail = slot
+    this.count++
+  }
+
+  /** Takes `slot` out of the queue. */
+  remove(slot) {
+    const { next, prev } = this.links
+    const p = prev[slot]
+    const n = next[slot]
+    if (p === NONE) this.head = n
+    else next[p] = n
+    if (n === NONE) this.tail = p
+    else prev[n] = p
+    this.count--
+  }
+
+  /** Moves `slot`, which is in the queue and not at the back, to the back. */
+  moveToBack(slot) {
+    const { next, prev } = this.links
+    const n = next[slot]
+    const p = prev[slot]
+    if (p === NONE) this.head = n
+    else next[p] = n
+    prev[n] = p
+    const tail = this.tail
+    next[tail] = slot
+    prev[slot] = tail
+    next[slot] = NONE
+    this.tail = slot
+  }
+
+  /** Empties the queue (the caller resets the links). */
+  clear() {
+    this.head = this.tail = NONE
+    this.count = 0
+  }
+}
+
+/** LRU: one queue, least recently used at the head. Keeps no ghosts. */
+class LruPolicy {
+  links = new Links()
+  queue = new SlotQueue(this.links)
+  ghostCount = 0
+
+  /** A hit: the entry becomes the most recently used. */
+  touch(slot) {
+    const queue = this.queue
+    if (slot !== queue.tail) queue.moveToBack(slot)
+  }
+
+  /** A new entry joins as the most recently used. */
+  admit(slot) {
+    this.queue.push(slot)
+  }
+
+  /** An entry leaves; returns false: no ghost is kept. */
+  detach(slot) {
+    this.queue.remove(slot)
+    return false
+  }
+
+  /** Byte sizes do not matter to LRU. */
+  resized() {}
+
+  /** The entry to evict: the least recently used one other than `keep`. */
+  victim(keep) {
+    const head = this.queue.head
+    return head === keep ? this.links.next[head] : head
+  }
+
+  /** An entry is evicted: the same as any removal, no ghost. */
+  evict(slot) {
+    return this.detach(slot)
+  }
+
+  /** For a full map: the least recently used slot, already moved to the back for its next entry. */
+  recycle() {
+    const queue = this.queue
+    const slot = queue.head
+    if (slot !== queue.tail) queue.moveToBack(slot)
+    return slot
+  }
+
+  /** Widens the columns to `capacity` slots. */
+  grow(capacity) {
+    this.links.grow(capacity)
+  }
+
+  /** Forgets every entry. */
+  clear() {
+    this.links = new Links()
+    this.queue = new SlotQueue(this.links)
+  }
+}
+
+/**
+ * S3-FIFO: new entries enter a small probation queue; entries hit while there move to the
+ * main queue when they reach its head, the others leave and their keys become ghosts; a
+ * ghost that is set again enters main directly. Main evicts in FIFO order, giving entries
+ * with hits (counted in 2 bits) another round, one count at a time.
+ */
+class S3FifoPolicy {
+  links = new Links()
+  main = new SlotQueue(this.links)
+  small = new SlotQueue(this.links)
+  flags = new Uint8Array(0) // access count and IN_SMALL, per slot
+  smallBytes = 0
+
+  /**
+   * @param {Map<unknown, number>} index the map's key index, where ghosts live too.
+   * @param {SlotSizes | NoSizes} sizes the map's byte sizes.
+   * @param {number} max the map's entry bound (`Infinity` for none).
+   * @param {number} maxBytes the map's byte bound (`Infinity` for none).
+   */
+  constructor(index, sizes, max, maxBytes) {
+    this.ghosts = new GhostKeys(index)
+    this.sizes = sizes
+    this.smallMax = SMALL_SHARE * max
+    this.smallMaxBytes = SMALL_SHARE * maxBytes
+    // A quarter of the main queue's share of `max`; see #ghostLimit for byte-only maps.
+    this.fixedGhostLimit = max === Infinity ? null : Math.round(GHOST_SHARE * max * (1 - SMALL_SHARE))
+  }
+
+  /** Number of ghosts in the key index. */
+  get ghostCount() {
+    return this.ghosts.size
+  }
+
+  /** A hit: one more access counted, up to 3. */
+  touch(slot) {
+    const f = this.flags[slot]
+    if ((f & FREQ_MASK) !== FREQ_MASK) this.flags[slot] = f + 1
+  }
+
+  /** A new entry joins probation; a returning ghost (`returning`) joins main. */
+  admit(slot, size, returning) {
+    if (returning) {
+      this.flags[slot] = 0
+      this.main.push(slot)
+    } else {
+      this.flags[slot] = IN_SMALL
+      this.small.push(slot)
+      this.smallBytes += size
+    }
+  }
+
+  /** An entry of `size` bytes leaves whichever queue holds it; returns false: no ghost. */
+  detach(slot, size) {
+    if ((this.flags[slot] & IN_SMALL) === 0) {
+      this.main.remove(slot)
+      return false
+    }
+    this.small.remove(slot)
+    this.smallBytes -= size
+    return false
+  }
+
+  /**
+   * An entry of `size` bytes is evicted. One leaving probation leaves its key behind as a
+   * ghost, when one may be kept: returns whether it did (the key stays in the index).
+   */
+  evict(slot, key, size) {
+    if ((this.flags[slot] & IN_SMALL) === 0) {
+      this.main.remove(slot)
+      return false
+    }
+    this.small.remove(slot)
+    this.smallBytes -= size
+    return this.ghosts.add(key, this.#ghostLimit())
+  }
+
+  /** An entry's size changed by `delta` bytes. */
+  resized(slot, delta) {
+    if ((this.flags[slot] & IN_SMALL) !== 0) this.smallBytes += delta
+  }
+
+  /**
+   * The entry to evict, never `keep`. Takes from probation while it holds its share, else
+   * from main; entries that were hit get another round first (promotion to main, or a
+   * count less at the back of main).
+   */
+  victim(keep) {
+    const { flags, main } = this
+    for (;;) {
+      const small = this.small.head
+      if (small !== NONE && (this.#smallIsFull() || main.head === NONE)) {
+        if ((flags[small] & FREQ_MASK) === 0 && small !== keep) return small
+        this.detach(small, this.sizes.get(small))
+        flags[small] &= FREQ_MASK // leaves probation, keeps its count
+        main.push(small)
+        continue
+      }
+      const victim = main.head
+      const f = flags[victim]
+      if (f === 0 && victim !== keep) return victim
+      flags[victim] = f === 0 ? 0 : f - 1
+      if (victim !== main.tail) main.moveToBack(victim)
+    }
+  }
+
+  /** Forgets the ghost behind index `marker` (its key is being set again). */
+  takeGhost(marker) {
+    this.ghosts.take(marker)
+  }
+
+  /** Widens the columns to `capacity` slots. */
+  grow(capacity) {
+    this.links.grow(capacity)
+    this.flags = widen(this.flags, capacity)
+  }
+
+  /** Forgets every entry and ghost (the map clears the index). */
+  clear() {
+    this.links = new Links()
+    this.main = new SlotQueue(this.links)
+    this.small = new SlotQueue(this.links)
+    this.flags = new Uint8Array(0)
+    this.smallBytes = 0
+    this.ghosts.clear()
+  }
+
+  /** Whether probation holds its share of the entries or of the bytes. */
+  #smallIsFull() {
+    return this.small.count >= this.smallMax || this.smallBytes >= this.smallMaxBytes
+  }
+
+  /**
+   * Ghosts remembered. A map bounded only in bytes has no fixed share: a quarter of main's
+   * current count, rounded up to a power of two so that the ghost ring is not resized on
+   * every eviction.
+   */
+  #ghostLimit() {
+    if (this.fixedGhostLimit !== null) return this.fixedGhostLimit
+    return 2 ** Math.ceil(Math.log2(Math.max(MIN_GHOSTS, GHOST_SHARE * this.main.count)))
+  }
+}
+
+/** The policies by name. */
+const POLICIES = { lru: LruPolicy, 's3-fifo': S3FifoPolicy }
+
+/** The byte size of each slot and their total, for a map with `maxBytes`. */
+class SlotSizes {
+  column = new Float64Array(0)
+  total = 0
+
+  /** @param {Function | null} sizeOf the `sizeOf` option, or null for `defaultSizeOf`. */
+  constructor(sizeOf) {
+    this.sizeOf = sizeOf ?? defaultSizeOf
+  }
+
+  /** The size of `value` by `sizeOf`, checked. */
+  measure(value, key) {
+    const size = this.sizeOf(value, key)
+    if (size === undefined && this.sizeOf === defaultSizeOf) {
+      throw errors.codedError(
+        TypeError,
+        errors.CODES.SIZEOF_REQUIRED,
+        `BoundedMap: with options.maxBytes it cannot size ${errors.describe(value)} values: pass options.sizeOf`,
+      )
+    }
+    if (typeof size !== 'number') {
+      throw errors.codedError(
+        TypeError,
+        errors.CODES.INVALID_SIZE,
+        `BoundedMap: options.sizeOf must return a number of bytes; got ${errors.describe(size)}`,
+      )
+    }
+    if (!(size >= 0) || size === Infinity) {
+      throw errors.codedError(
+        RangeError,
+        errors.CODES.INVALID_SIZE,
+        `BoundedMap: options.sizeOf must return a finite number >= 0; got ${errors.describe(size)}`,
+      )
+    }
+    return size
+  }
+
+  /** The size stored for `slot`. */
+  get(slot) {
+    return this.column[slot]
+  }
+
+  /** Stores the size of a new entry. */
+  store(slot, size) {
+    this.column[slot] = size
+    this.total += size
+  }
+
+  /** Stores a new size for an entry; returns the change. */
+  change(slot, size) {
+    const delta = size - this.column[slot]
+    this.column[slot] = size
+    this.total += delta
+    return delta
+  }
+
+  /** Forgets the size of an entry that leaves; returns it. */
+  release(slot) {
+    const size = this.column[slot]
+    this.total -= size
+    this.column[slot] = 0
+    return size
+  }
+
+  /** Widens the column to `capacity` slots. */
+  grow(capacity) {
+    this.column = widen(this.column, capacity)
+  }
+
+  /** Forgets every size. */
+  clear() {
+    this.column = new Float64Array(0)
+    this.total = 0
+  }
+}
+
+/** Stands in for `SlotSizes` in a map without `maxBytes`: every value is 0 bytes. */
+class NoSizes {
+  total = 0
+  /** Not measured. */
+  measure() {
+    return 0
+  }
+  /** Nothing stored. */
+  get() {
+    return 0
+  }
+  /** Nothing to store. */
+  store() {}
+  /** No change. */
+  change() {
+    return 0
+  }
+  /** Nothing stored. */
+  release() {
+    return 0
+  }
+  /** No column. */
+  grow() {}
+  /** Nothing held. */
+  clear() {}
+}
+
+/** The one `NoSizes`: it holds nothing, so every map without `maxBytes` shares it. */
+const NO_SIZES = new NoSizes()
+
+/**
+ * Checks the constructor's options, in the order their errors are documented to win, and
+ * returns them with defaults filled in.
+ */
+function readOptions(options) {
+  errors.checkOptionsObject('BoundedMap', options, OPTIONS)
+  const { max, maxBytes, ttl, sizeOf, onEvict, policy = 'lru', name, now } = options
+  if (max === undefined && maxBytes === undefined && ttl === undefined) {
+    throw errors.codedError(
+      TypeError,
+      errors.CODES.UNBOUNDED,
+      'BoundedMap: needs at least one bound: options.max (entries), options.maxBytes or options.ttl',
+    )
+  }
+  const read = {
+    max: max === undefined ? Infinity : errors.checkPositiveInteger('BoundedMap', 'options.max', max),
+    maxBytes: maxBytes === undefined ? Infinity : errors.checkPositiveFinite('BoundedMap', 'options.maxBytes', maxBytes),
+    ttl: ttl === undefined ? 0 : errors.checkPositiveFinite('BoundedMap', 'options.ttl', ttl),
+  }
+  if (sizeOf !== undefined && maxBytes === undefined) {
+    throw errors.codedError(TypeError, errors.CODES.INVALID_OPTION, 'BoundedMap: options.sizeOf needs options.maxBytes')
+  }
+  read.sizeOf = sizeOf === undefined ? null : errors.checkFunction('BoundedMap', 'options.sizeOf', sizeOf)
+  read.onEvict = onEvict === undefined ? null : errors.checkFunction('BoundedMap', 'options.onEvict', onEvict)
+  read.now = now === undefined ? coarseNow : errors.checkFunction('BoundedMap', 'options.now', now)
+  if (!Object.hasOwn(POLICIES, policy)) {
+    const names = Object.keys(POLICIES).map((p) => `'${p}'`)
+    throw errors.invalidOptionRange('BoundedMap', 'options.policy', `one of ${names.join(', ')}`, policy)
+  }
+  read.policy = policy
+  if (name !== undefined && (typeof name !== 'string' || name === '')) {
+    throw errors.invalidOptionType('BoundedMap', 'options.name', 'a non-empty string', name)
+  }
+  read.name = name
+  return read
 }
 
 /**
@@ -60,38 +497,22 @@ function defaultSizeOf(value) {
  */
 class BoundedMap {
   #index = new Map() // key -> slot (>= 0), or a ghost marker (< 0) for s3-fifo
-  #keys = []
+  #keys = [] // per slot; its length is the slots allocated
   #vals = []
-  #next = new Int32Array(0)
-  #prev = new Int32Array(0)
-  #flags = null // Uint8Array for s3-fifo: access count and queue flag
-  #sizes = null // Float64Array when maxBytes is set
-  #expires = null // Float64Array when a TTL was ever used; 0 means never
-  #gens = null // Uint32Array beside #expires: bumped when a slot's expiry stops being current
-  #capacity = 0 // slots allocated in the typed columns
   #used = 0 // slots ever handed out (the rest of the columns is untouched)
   #free = [] // freed slots, reused first
-  #head = NONE // LRU: least recently used; S3-FIFO: oldest of the main queue
-  #tail = NONE
-  #smallHead = NONE // S3-FIFO's probation queue, oldest first
-  #smallTail = NONE
-  #smallCount = 0
-  #smallBytes = 0
+  #policy // LruPolicy or S3FifoPolicy
+  #sizes // SlotSizes or NO_SIZES
+  #expiry = NO_EXPIRY // SlotExpiry once an entry had a TTL
+  #recycles // LRU without a byte bound: a full map hands its oldest slot to the new key
 
-  #lru
   #max
   #maxBytes
   #ttl
-  #sizeOf
   #onEvict
   #now
   #name
-  #ghosts = null
-  #expiry = null
-  #timer = null
-  #timerAt = Infinity
 
-  #bytes = 0
   #hits = 0
   #misses = 0
   #evictions = 0
@@ -106,45 +527,23 @@ class BoundedMap {
    * @param {Iterable<readonly [K, V]>} [entries] initial entries, set in order.
    */
   constructor(options, entries) {
-    errors.checkOptionsObject('BoundedMap', options, OPTIONS)
-    const { max, maxBytes, ttl, sizeOf, onEvict, policy = 'lru', name, now } = options
-    if (max === undefined && maxBytes === undefined && ttl === undefined) {
-      throw errors.codedError(
-        TypeError,
-        errors.CODES.UNBOUNDED,
-        'BoundedMap: needs at least one bound: options.max (entries), options.maxBytes or options.ttl',
-      )
-    }
-    this.#max = max === undefined ? Infinity : errors.checkPositiveInteger('BoundedMap', 'options.max', max)
-    this.#maxBytes =
-      maxBytes === undefined ? Infinity : errors.checkPositiveFinite('BoundedMap', 'options.maxBytes', maxBytes)
-    this.#ttl = ttl === undefined ? 0 : errors.checkPositiveFinite('BoundedMap', 'options.ttl', ttl)
-    if (sizeOf !== undefined && maxBytes === undefined) {
-      throw errors.codedError(TypeError, errors.CODES.INVALID_OPTION, 'BoundedMap: options.sizeOf needs options.maxBytes')
-    }
-    this.#sizeOf = sizeOf === undefined ? null : errors.checkFunction('BoundedMap', 'options.sizeOf', sizeOf)
-    this.#onEvict = onEvict === undefined ? null : errors.checkFunction('BoundedMap', 'options.onEvict', onEvict)
-    this.#now = now === undefined ? coarseNow : errors.checkFunction('BoundedMap', 'options.now', now)
-    if (!POLICIES.includes(policy)) {
-      throw errors.invalidOptionRange('BoundedMap', 'options.policy', `one of ${POLICIES.map((p) => `'${p}'`).join(', ')}`, policy)
-    }
-    this.#lru = policy === 'lru'
-    if (name !== undefined && (typeof name !== 'string' || name === '')) {
-      throw errors.invalidOptionType('BoundedMap', 'options.name', 'a non-empty string', name)
-    }
+    const { max, maxBytes, ttl, sizeOf, onEvict, now, policy, name } = readOptions(options)
+    this.#max = max
+    this.#maxBytes = maxBytes
+    this.#ttl = ttl
+    this.#onEvict = onEvict
+    this.#now = now
     this.#name = name
-    if (max === undefined && maxBytes === undefined && !warnedTtlOnly) {
+    if (max === Infinity && maxBytes === Infinity && !warnedTtlOnly) {
       warnedTtlOnly = true
       errors.warn(
         errors.WARNINGS.TTL_ONLY,
         'BoundedMap: bounded only by options.ttl, it holds everything set within one ttl: add options.max or options.maxBytes to cap it',
       )
     }
-    if (maxBytes !== undefined) this.#sizes = new Float64Array(0)
-    if (!this.#lru) {
-      this.#flags = new Uint8Array(0)
-      this.#ghosts = new GhostKeys(this.#index)
-    }
+    this.#sizes = maxBytes === Infinity ? NO_SIZES : new SlotSizes(sizeOf)
+    this.#policy = policy === 'lru' ? new LruPolicy() : new S3FifoPolicy(this.#index, this.#sizes, max, maxBytes)
+    this.#recycles = policy === 'lru' && maxBytes === Infinity
     registerMap(this)
     if (entries !== undefined && entries !== null) {
       for (const entry of entries) {
@@ -173,7 +572,7 @@ class BoundedMap {
 
   /** Number of entries held (entries past their TTL count until they are freed). */
   get size() {
-    return this.#ghosts === null ? this.#index.size : this.#index.size - this.#ghosts.size
+    return this.#index.size - this.#policy.ghostCount
   }
 
   /** `'BoundedMap'`. */
@@ -189,19 +588,14 @@ class BoundedMap {
       this.#misses++
       return undefined
     }
-    if (this.#expires !== null && this.#isStale(slot)) {
+    if (this.#expiry.isStale(slot)) {
       this.#misses++
       this.#remove(slot, 'expire')
       this.#flush()
       return undefined
     }
     this.#hits++
-    if (this.#lru) {
-      if (slot !== this.#tail) this.#moveToTail(slot)
-    } else {
-      const f = this.#flags[slot]
-      if ((f & FREQ_MASK) !== FREQ_MASK) this.#flags[slot] = f + 1
-    }
+    this.#policy.touch(slot)
     return this.#vals[slot]
   }
 
@@ -228,19 +622,19 @@ class BoundedMap {
   set(key, value, options) {
     const ttl = options === undefined ? this.#ttl : this.#entryTtl(options)
     if (key === 0) key = 0 // normalise -0 to +0, as Map does
-    const size = this.#sizes === null ? 0 : this.#measure(value, key)
+    const size = this.#sizes.measure(value, key)
     let slot = this.#index.get(key)
-    let ghost = false
+    let returning = false
     if (slot !== undefined && slot < 0) {
       // A ghost: the key was evicted from probation not long ago. It comes back to
       // main, and to the end of the iteration order like any new key.
-      this.#ghosts.take(slot)
+      this.#policy.takeGhost(slot)
       this.#index.delete(key)
       slot = undefined
-      ghost = true
+      returning = true
     }
     if (size > this.#maxBytes) this.#reject(slot, key, value)
-    else if (slot === undefined) this.#insert(key, value, size, ttl, ghost)
+    else if (slot === undefined) this.#insert(key, value, size, ttl, returning)
     else this.#update(slot, key, value, size, ttl)
     this.#flush()
     return this
@@ -250,7 +644,7 @@ class BoundedMap {
   delete(key) {
     const slot = this.#index.get(key)
     if (slot === undefined || slot < 0) return false
-    const live = this.#expires === null || !this.#isStale(slot)
+    const live = !this.#expiry.isStale(slot)
     this.#remove(slot, live ? 'delete' : 'expire')
     this.#flush()
     return live
@@ -264,23 +658,11 @@ class BoundedMap {
     this.#index.clear()
     this.#keys = []
     this.#vals = []
-    this.#capacity = 0
     this.#used = 0
     this.#free = []
-    this.#next = new Int32Array(0)
-    this.#prev = new Int32Array(0)
-    if (this.#flags !== null) this.#flags = new Uint8Array(0)
-    if (this.#sizes !== null) this.#sizes = new Float64Array(0)
-    if (this.#expires !== null) {
-      this.#expires = new Float64Array(0)
-      this.#gens = new Uint32Array(0)
-      this.#expiry.clear()
-    }
-    if (this.#ghosts !== null) this.#ghosts.clear()
-    this.#head = this.#tail = this.#smallHead = this.#smallTail = NONE
-    this.#smallCount = this.#smallBytes = 0
-    this.#bytes = 0
-    this.#cancelTimer()
+    this.#policy.clear()
+    this.#sizes.clear()
+    this.#expiry.clear()
     this.#flush()
   }
 
@@ -335,20 +717,13 @@ class BoundedMap {
   getRemainingTTL(key) {
     const slot = this.#index.get(key)
     if (slot === undefined || slot < 0) return 0
-    if (this.#expires === null || this.#expires[slot] === 0) return Infinity
-    return Math.max(0, this.#expires[slot] - this.#now())
+    return this.#expiry.remaining(slot)
   }
 
   /** Frees every entry past its TTL now; returns how many were freed. */
   purgeStale() {
     const before = this.#expirations
-    if (this.#expires !== null) {
-      const now = this.#now()
-      this.#expiry.popUntil(now, (slot, gen) => {
-        if (this.#gens[slot] === gen) this.#remove(slot, 'expire')
-      })
-      this.#schedule()
-    }
+    this.#expiry.purge((slot) => this.#remove(slot, 'expire'))
     this.#flush()
     return this.#expirations - before
   }
@@ -362,7 +737,7 @@ class BoundedMap {
     const lookups = this.#hits + this.#misses
     return {
       size: this.size,
-      bytes: this.#bytes,
+      bytes: this.#sizes.total,
       hits: this.#hits,
       misses: this.#misses,
       evictions: this.#evictions,
@@ -374,126 +749,112 @@ class BoundedMap {
 
   // ---- set, in its three cases ----
 
-  #insert(key, value, size, ttl, ghost) {
-    let slot
-    const recycled = this.#lru && this.#sizes === null && this.#index.size >= this.#max
-    if (recycled) {
-      slot = this.#recycleLeastRecent()
-    } else {
-      this.#evictUntilFits(1, size, NONE)
-      slot = this.#allocate()
+  /** Stores a new entry (a `returning` ghost goes straight to S3-FIFO's main queue). */
+  #insert(key, value, size, ttl, returning) {
+    if (this.#recycles && this.#index.size >= this.#max) {
+      this.#store(this.#recycle(), key, value, ttl)
+      return
     }
+    const slot = this.#makeRoom(size)
+    this.#sizes.store(slot, size)
+    this.#policy.admit(slot, size, returning)
+    this.#store(slot, key, value, ttl)
+  }
+
+  /** Puts the entry in `slot`, in the index and the value columns, with its expiry. */
+  #store(slot, key, value, ttl) {
     this.#index.set(key, slot)
     this.#keys[slot] = key
     this.#vals[slot] = value
-    if (this.#sizes !== null) {
-      this.#sizes[slot] = size
-      this.#bytes += size
-    }
-    if (this.#lru) {
-      if (!recycled) this.#link(slot)
-    } else if (ghost) {
-      this.#flags[slot] = 0
-      this.#link(slot)
-    } else {
-      this.#flags[slot] = IN_SMALL
-      this.#linkSmall(slot)
-    }
-    if (ttl !== 0 || this.#expires !== null) this.#setExpiry(slot, ttl)
+    this.#expire(slot, ttl)
   }
 
+  /** Replaces the value of the entry in `slot`, which counts as a hit for the policy. */
   #update(slot, key, value, size, ttl) {
     const old = this.#vals[slot]
     this.#vals[slot] = value
-    if (this.#sizes !== null) this.#resize(slot, size)
-    this.#setExpiry(slot, ttl)
-    if (this.#lru) {
-      if (slot !== this.#tail) this.#moveToTail(slot)
-    } else {
-      const f = this.#flags[slot]
-      if ((f & FREQ_MASK) !== FREQ_MASK) this.#flags[slot] = f + 1
-    }
+    this.#policy.resized(slot, this.#sizes.change(slot, size))
+    this.#expire(slot, ttl)
+    this.#policy.touch(slot)
     this.#evictUntilFits(0, 0, slot)
-    if (this.#onEvict !== null && old !== value) this.#pending.push(old, key, 'set')
+    if (old !== value) this.#evicted(old, key, 'set')
   }
 
   /** A value larger than maxBytes: not stored, and the key's old entry goes. */
   #reject(slot, key, value) {
     if (slot !== undefined) this.#remove(slot, 'set')
     this.#rejected++
-    if (this.#onEvict !== null) this.#pending.push(value, key, 'too-large')
+    this.#evicted(value, key, 'too-large')
   }
 
   // ---- storage ----
 
-  #allocate() {
+  /** Evicts until an entry of `size` bytes fits, and returns a free slot for it. */
+  #makeRoom(size) {
+    this.#evictUntilFits(1, size, NONE)
     if (this.#free.length > 0) return this.#free.pop()
-    if (this.#used === this.#capacity) this.#grow()
+    if (this.#used === this.#keys.length) this.#grow()
     return this.#used++
   }
 
+  /** Doubles the slots (at least MIN_CAPACITY, at most `max`) in every column. */
   #grow() {
-    const capacity = Math.min(this.#max, Math.max(16, this.#capacity * 2))
-    const widen = (column, Type) => {
-      const wider = new Type(capacity)
-      wider.set(column)
-      return wider
-    }
+    const capacity = Math.min(this.#max, Math.max(MIN_CAPACITY, this.#keys.length * 2))
     // Size the value columns in step, so they never hold more slack than the typed ones.
     this.#keys.length = capacity
     this.#vals.length = capacity
-    this.#next = widen(this.#next, Int32Array)
-    this.#prev = widen(this.#prev, Int32Array)
-    if (this.#flags !== null) this.#flags = widen(this.#flags, Uint8Array)
-    if (this.#sizes !== null) this.#sizes = widen(this.#sizes, Float64Array)
-    if (this.#expires !== null) {
-      this.#expires = widen(this.#expires, Float64Array)
-      this.#gens = widen(this.#gens, Uint32Array)
-    }
-    this.#capacity = capacity
+    this.#policy.grow(capacity)
+    this.#sizes.grow(capacity)
+    this.#expiry.grow(capacity)
   }
 
   /**
-   * The LRU fast path for a full map: evicts the least recently used entry and hands its
-   * slot back already at the tail of the list, saving an unlink, a free and a link.
+   * The LRU fast path for a full map without a byte bound: evicts the least recently used
+   * entry and hands its slot back already at the back of the queue, saving an unlink, a
+   * free and a link. The slot's expiry is left to `#store`, which sets it next.
    */
-  #recycleLeastRecent() {
-    const slot = this.#head
+  #recycle() {
+    const slot = this.#policy.recycle()
     const key = this.#keys[slot]
-    const value = this.#vals[slot]
     this.#index.delete(key)
-    if (slot !== this.#tail) this.#moveToTail(slot)
-    if (this.#expires !== null) {
-      this.#expires[slot] = 0
-      this.#gens[slot]++
-    }
     this.#evictions++
-    if (this.#onEvict !== null) this.#pending.push(value, key, 'evict')
+    this.#evicted(this.#vals[slot], key, 'evict')
     return slot
   }
 
   /**
-   * Unlinks and frees `slot`, queueing `(value, key, reason)` for `onEvict`. With
-   * `asGhost`, the key stays in the index as an S3-FIFO ghost when one may be kept.
+   * Unlinks and frees `slot`, queueing `(value, key, reason)` for `onEvict`. An evicted
+   * key may stay in the index as an S3-FIFO ghost.
    */
-  #remove(slot, reason, asGhost = false) {
+  #remove(slot, reason) {
     const key = this.#keys[slot]
     const value = this.#vals[slot]
-    if (!asGhost || !this.#ghosts.add(key, this.#ghostLimit())) this.#index.delete(key)
-    this.#unlink(slot)
+    const size = this.#sizes.release(slot)
+    const ghost = reason === 'evict' ? this.#policy.evict(slot, key, size) : this.#policy.detach(slot, size)
+    if (!ghost) this.#index.delete(key)
     this.#keys[slot] = undefined
     this.#vals[slot] = undefined
-    if (this.#sizes !== null) {
-      this.#bytes -= this.#sizes[slot]
-      this.#sizes[slot] = 0
-    }
-    if (this.#expires !== null) {
-      this.#expires[slot] = 0
-      this.#gens[slot]++
-    }
+    this.#expiry.forget(slot)
     this.#free.push(slot)
     if (reason === 'evict') this.#evictions++
     else if (reason === 'expire') this.#expirations++
+    this.#evicted(value, key, reason)
+  }
+
+  /** Evicts until `extraCount` more entries of `extraBytes` fit; never evicts `keep`. */
+  #evictUntilFits(extraCount, extraBytes, keep) {
+    const floor = keep === NONE ? 0 : 1
+    for (;;) {
+      const size = this.size
+      if (size <= floor || (size + extraCount <= this.#max && this.#sizes.total + extraBytes <= this.#maxBytes)) return
+      this.#remove(this.#policy.victim(keep), 'evict')
+    }
+  }
+
+  // ---- onEvict ----
+
+  /** Queues `(value, key, reason)` for `onEvict`, if there is one. */
+  #evicted(value, key, reason) {
     if (this.#onEvict !== null) this.#pending.push(value, key, reason)
   }
 
@@ -518,164 +879,9 @@ class BoundedMap {
     if (failure !== null) throw failure.err
   }
 
-  // ---- policy ----
-
-  #queueOf(slot) {
-    return this.#flags !== null && (this.#flags[slot] & IN_SMALL) !== 0 ? SMALL : MAIN
-  }
-
-  /** Appends `slot` to the main (or LRU) list. */
-  #link(slot) {
-    const tail = this.#tail
-    this.#prev[slot] = tail
-    this.#next[slot] = NONE
-    if (tail === NONE) this.#head = slot
-    else this.#next[tail] = slot
-    this.#tail = slot
-  }
-
-  /** Appends `slot` to the probation queue. */
-  #linkSmall(slot) {
-    const tail = this.#smallTail
-    this.#prev[slot] = tail
-    this.#next[slot] = NONE
-    if (tail === NONE) this.#smallHead = slot
-    else this.#next[tail] = slot
-    this.#smallTail = slot
-    this.#smallCount++
-    if (this.#sizes !== null) this.#smallBytes += this.#sizes[slot]
-  }
-
-  /** Takes `slot` out of whichever list holds it. */
-  #unlink(slot) {
-    const p = this.#prev[slot]
-    const n = this.#next[slot]
-    if (this.#queueOf(slot) === MAIN) {
-      if (p === NONE) this.#head = n
-      else this.#next[p] = n
-      if (n === NONE) this.#tail = p
-      else this.#prev[n] = p
-      return
-    }
-    if (p === NONE) this.#smallHead = n
-    else this.#next[p] = n
-    if (n === NONE) this.#smallTail = p
-    else this.#prev[n] = p
-    this.#smallCount--
-    if (this.#sizes !== null) this.#smallBytes -= this.#sizes[slot]
-  }
-
-  /** Moves a main-list `slot` that is not the tail to the tail. */
-  #moveToTail(slot) {
-    const next = this.#next
-    const prev = this.#prev
-    const n = next[slot]
-    const p = prev[slot]
-    if (p === NONE) this.#head = n
-    else next[p] = n
-    prev[n] = p
-    const tail = this.#tail
-    next[tail] = slot
-    prev[slot] = tail
-    next[slot] = NONE
-    this.#tail = slot
-  }
-
-  /** Evicts until `extraCount` more entries of `extraBytes` fit; never evicts `keep`. */
-  #evictUntilFits(extraCount, extraBytes, keep) {
-    const floor = keep === NONE ? 0 : 1
-    for (;;) {
-      const size = this.size
-      if (size <= floor || (size + extraCount <= this.#max && this.#bytes + extraBytes <= this.#maxBytes)) return
-      this.#evictOne(keep)
-    }
-  }
-
-  #evictOne(keep) {
-    if (this.#lru) {
-      const victim = this.#head
-      this.#remove(victim === keep ? this.#next[victim] : victim, 'evict')
-      return
-    }
-    // S3-FIFO: take from probation while it holds its share, else from main. Entries
-    // that were reused get another round (promotion to main, or a counter decrement at
-    // the back of main), so each call removes exactly one entry.
-    for (;;) {
-      const small = this.#smallHead
-      if (small !== NONE && (this.#smallIsFull() || this.#head === NONE)) {
-        if ((this.#flags[small] & FREQ_MASK) !== 0 || small === keep) {
-          this.#unlink(small)
-          this.#flags[small] &= FREQ_MASK // leaves probation, keeps its count
-          this.#link(small)
-          continue
-        }
-        this.#remove(small, 'evict', true)
-        return
-      }
-      const victim = this.#head
-      const f = this.#flags[victim]
-      if (f === 0 && victim !== keep) {
-        this.#remove(victim, 'evict')
-        return
-      }
-      this.#flags[victim] = f === 0 ? 0 : f - 1
-      if (victim !== this.#tail) this.#moveToTail(victim)
-    }
-  }
-
-  #smallIsFull() {
-    if (this.#smallCount >= SMALL_SHARE * this.#max) return true
-    return this.#sizes !== null && this.#smallBytes >= SMALL_SHARE * this.#maxBytes
-  }
-
-  /**
-   * Ghosts remembered: a quarter of the main queue's share of `max`. A map bounded only
-   * in bytes has no fixed share: a quarter of main's current count, rounded up to a power
-   * of two so that the ghost ring is not resized on every eviction.
-   */
-  #ghostLimit() {
-    if (this.#max !== Infinity) return Math.round(GHOST_SHARE * this.#max * (1 - SMALL_SHARE))
-    const main = this.size - this.#smallCount
-    return 2 ** Math.ceil(Math.log2(Math.max(16, GHOST_SHARE * main)))
-  }
-
-  // ---- bytes ----
-
-  #measure(value, key) {
-    const size = this.#sizeOf === null ? defaultSizeOf(value) : this.#sizeOf(value, key)
-    if (size === undefined && this.#sizeOf === null) {
-      throw errors.codedError(
-        TypeError,
-        errors.CODES.SIZEOF_REQUIRED,
-        `BoundedMap: with options.maxBytes it cannot size ${errors.describe(value)} values: pass options.sizeOf`,
-      )
-    }
-    if (typeof size !== 'number') {
-      throw errors.codedError(
-        TypeError,
-        errors.CODES.INVALID_SIZE,
-        `BoundedMap: options.sizeOf must return a number of bytes; got ${errors.describe(size)}`,
-      )
-    }
-    if (!(size >= 0) || size === Infinity) {
-      throw errors.codedError(
-        RangeError,
-        errors.CODES.INVALID_SIZE,
-        `BoundedMap: options.sizeOf must return a finite number >= 0; got ${errors.describe(size)}`,
-      )
-    }
-    return size
-  }
-
-  #resize(slot, size) {
-    const delta = size - this.#sizes[slot]
-    this.#sizes[slot] = size
-    this.#bytes += delta
-    if (this.#queueOf(slot) === SMALL) this.#smallBytes += delta
-  }
-
   // ---- time ----
 
+  /** The TTL of one `set` call: its `options.ttl`, else the map's (0: never expires). */
   #entryTtl(options) {
     errors.checkOptionsObject('BoundedMap.set', options, SET_OPTIONS)
     const { ttl } = options
@@ -686,63 +892,15 @@ class BoundedMap {
 
   /** Whether an index value is an entry (not a ghost) whose TTL has not passed. */
   #isLive(slot) {
-    return slot >= 0 && (this.#expires === null || !this.#isStale(slot))
+    return slot >= 0 && !this.#expiry.isStale(slot)
   }
 
-  #isStale(slot) {
-    const at = this.#expires[slot]
-    return at !== 0 && at <= this.#now()
-  }
-
-  /** Sets the slot's expiry `ttl` ms from now (0: never) and keeps the timer armed. */
-  #setExpiry(slot, ttl) {
-    if (this.#expires === null) {
-      if (ttl === 0) return
-      this.#expires = new Float64Array(this.#capacity)
-      this.#gens = new Uint32Array(this.#capacity)
-      this.#expiry = new ExpiryQueue()
+  /** Sets the slot's expiry `ttl` ms from now (0: never); the first TTL starts tracking. */
+  #expire(slot, ttl) {
+    if (ttl !== 0 && this.#expiry === NO_EXPIRY) {
+      this.#expiry = new SlotExpiry(this, this.#keys.length, this.#now, this.#ttl)
     }
-    this.#gens[slot]++
-    if (ttl === 0) {
-      this.#expires[slot] = 0
-      return
-    }
-    const at = this.#now() + ttl
-    this.#expires[slot] = at
-    this.#expiry.push(at, slot, this.#gens[slot])
-    // Stale heap entries pile up when keys are re-set: drop them once they dominate.
-    if (this.#expiry.length > 2 * this.size + 64) {
-      this.#expiry.compact((s, gen) => this.#gens[s] === gen)
-    }
-    if (at < this.#timerAt) this.#schedule()
-  }
-
-  /** One unref'd timer for the whole map, for the earliest expiry (coalesced). */
-  #schedule() {
-    const at = this.#expiry.peekTime()
-    if (at === this.#timerAt) return
-    this.#cancelTimer()
-    if (at === Infinity) return
-    // Fire a little late rather than often: expired entries are already invisible,
-    // the timer only frees their memory.
-    const slack = Math.min(1000, Math.max(1, (this.#ttl || 1000) / 8))
-    const delay = Math.ceil(Math.max(0, at - this.#now()) + slack)
-    const self = new WeakRef(this)
-    this.#timer = setTimeout(() => self.deref()?.#onTimer(), Math.min(delay, 2 ** 31 - 1))
-    this.#timer.unref()
-    this.#timerAt = at
-  }
-
-  #onTimer() {
-    this.#timer = null
-    this.#timerAt = Infinity
-    this.purgeStale()
-  }
-
-  #cancelTimer() {
-    if (this.#timer !== null) clearTimeout(this.#timer)
-    this.#timer = null
-    this.#timerAt = Infinity
+    this.#expiry.set(slot, ttl, this)
   }
 }
 

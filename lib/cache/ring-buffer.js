@@ -131,6 +131,7 @@ class RingBuffer {
     for (let i = 0; i < this.#size; i++) yield this.#items[this.#wrap(this.#head + i)]
   }
 
+  /** Appends one item, overwriting (and dropping) the oldest when full. */
   #pushOne(item) {
     if (this.#size < this.#capacity) {
       const at = this.#wrap(this.#head + this.#size)
@@ -146,6 +147,7 @@ class RingBuffer {
     if (this.#onDrop !== null) this.#onDrop(old)
   }
 
+  /** Maps a position past the end of the storage back to its start (`i < 2 × capacity`). */
   #wrap(i) {
     return i >= this.#capacity ? i - this.#capacity : i
   }
