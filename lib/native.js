@@ -63,7 +63,8 @@ function linuxLibc() {
   } catch {
     // No ldd script (distroless images): ask the process report.
   }
-  const report = process.report
+  // `excludeNetwork` (Node 20.13+) is missing from the Node types this package is checked with.
+  const report = /** @type {any} */ (process.report)
   const excludeNetwork = report.excludeNetwork
   report.excludeNetwork = true
   try {

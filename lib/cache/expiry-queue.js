@@ -228,7 +228,10 @@ class SlotExpiry {
     if (at === Infinity) return
     const delay = Math.ceil(Math.max(0, at - this.#now()) + this.#slack)
     const self = this.#self
-    this.#timer = setTimeout(() => self.deref()?.#onTimer(), Math.min(delay, MAX_TIMEOUT_MS))
+    this.#timer = setTimeout(() => {
+      const expiry = self.deref()
+      if (expiry !== undefined) expiry.#onTimer()
+    }, Math.min(delay, MAX_TIMEOUT_MS))
     this.#timer.unref()
     this.#timerAt = at
   }
@@ -280,4 +283,4 @@ function widen(column, capacity) {
   return wider
 }
 
-module.exports = { ExpiryQueue, SlotExpiry, NO_EXPIRY, widen }
+module.exports = { ExpiryQueue, SlotExpiry, NoExpiry, NO_EXPIRY, widen }

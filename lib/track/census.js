@@ -104,6 +104,7 @@ const EMPTY = Object.freeze({ time: 0, listeners: [], intervals: [], timeouts: [
  * `topGrowingSites()` another.
  */
 class GrowingSites {
+  /** @type {ReturnType<typeof census>} */
   #baseline = EMPTY
 
   /**

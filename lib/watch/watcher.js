@@ -82,7 +82,9 @@ function resolveOptions(options = {}) {
     if (!(o[key] >= 0) || o[key] === Infinity) throw errors.invalidOptionRange('watch()', `options.${key}`, 'a finite number >= 0', o[key])
   }
   // Shares of a whole: in (0, 1); a threshold may also be 1 (the limit itself).
-  for (const [key, maxIncluded] of [['confidence', false], ['gcBudget', false], ['heapThreshold', true], ['rssThreshold', true]]) {
+  /** @type {Array<[string, boolean]>} */
+  const shares = [['confidence', false], ['gcBudget', false], ['heapThreshold', true], ['rssThreshold', true]]
+  for (const [key, maxIncluded] of shares) {
     const value = o[key]
     if (typeof value !== 'number') throw errors.invalidOptionType('watch()', `options.${key}`, 'a number between 0 and 1', value)
     if (!(value > 0 && (value < 1 || (maxIncluded && value === 1)))) {
