@@ -5,13 +5,14 @@ const { performance } = require('node:perf_hooks')
 /**
  * A millisecond clock that is cheap to read on hot paths.
  *
- * `performance.now()` costs about 90 ns here, more than a cache hit. The first read in a
+ * `performance.now()` costs more than a whole cache hit. The first read in a
  * millisecond takes the real time; later reads in the same millisecond (or the same
  * synchronous run, since timers cannot fire during one) get the cached value. One unref'd
  * timer clears the cache, so an idle process pays nothing and is never kept alive.
  */
 let cached = -1
 
+/** Clears the cached time: the next read takes the real one. */
 function forget() {
   cached = -1
 }
