@@ -21,7 +21,8 @@ function start() {
   }
   if (log !== undefined) require('./lib/watch/event-log').logEvents(watcher, log)
   // LEAKPROOF_TRACK_LISTENERS=1: listeners and their call sites, in the watcher's reports.
-  // The tracking modules are loaded only when the variable is set (~0.6 MB of RSS).
+  // The tracking modules are loaded only when the variable is set: a service that does not
+  // track listeners does not pay their memory (docs/benchmarks.md).
   if (process.env.LEAKPROOF_TRACK_LISTENERS === undefined) return
   const tracker = require('./lib/track/listeners').trackListenersFromEnv(process.env)
   if (tracker !== null && log !== undefined) {

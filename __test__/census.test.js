@@ -121,3 +121,18 @@ test('each GrowingSites keeps its own baseline: topGrowingSites() calls do not m
   }
   await tick()
 })
+
+test("leakproof's own timers are named by the app line that caused them, not by a file of leakproof's", () => {
+  const tracker = trackTimers()
+  try {
+    const { BoundedMap } = require('..')
+    const map = new BoundedMap({ max: 10, ttl: 60_000 })
+    map.set('a', 1) // CACHE-TIMER
+    const sites = census().timeouts.map((g) => g.site)
+    assert.ok(sites.length > 0, 'the map armed its expiry timer')
+    for (const site of sites) assert.match(site, at('CACHE-TIMER'))
+    map.clear()
+  } finally {
+    tracker.untrack()
+  }
+})

@@ -2,6 +2,7 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
+const fs = require('node:fs')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
 const { Worker } = require('node:worker_threads')
@@ -220,4 +221,35 @@ test('the preload calls a LEAKPROOF_ variable unknown only when nothing reads it
   const { configFromEnv } = require('../lib/watch/env-config')
   const { problems } = configFromEnv({ LEAKPROOF_NATIVE_PATH: '/opt/leakproof.node', LEAKPROOF_TRACK_LISTENERS: '1', LEAKPROOF_LOG: '/tmp/x', LEAKPROOF_TYPO: '1' })
   assert.deepEqual(problems, ['ignoring unknown variable LEAKPROOF_TYPO'])
+})
+
+test("growing allocation sites put the application's lines first, and treat every file of leakproof's as its own", () => {
+  const { growingSites } = require('../lib/watch/sites')
+  const lib = path.join(root, 'lib')
+  const site = (url, liveBytes) => [url, { functionName: 'f', url, line: 1, column: 1, liveBytes }]
+  const after = new Map([
+    site(`file://${path.join(lib, 'cache', 'bounded-map.js')}`, 500),
+    site(`file://${path.join(lib, 'track', 'listener-table.js')}`, 400),
+    site('node:events', 300),
+    site(`file://${path.join(__dirname, 'fixtures', 'service.js')}`, 10),
+  ])
+  const ranked = growingSites(new Map(), after, 10).map((s) => s.url)
+  assert.equal(ranked[0], `file://${path.join(__dirname, 'fixtures', 'service.js')}`)
+  assert.deepEqual(ranked.slice(1).map((u) => u.split('/').pop()), ['bounded-map.js', 'listener-table.js', 'node:events'])
+})
+
+test('EVENTS lists every event the watcher emits, and the log keeps all of them but sample', () => {
+  const { EVENTS } = require('../lib/watch/watcher')
+  const { LOGGED } = require('../lib/watch/event-log')
+  const dir = path.join(root, 'lib', 'watch')
+  const emitted = new Set()
+  for (const file of fs.readdirSync(dir)) {
+    const source = fs.readFileSync(path.join(dir, file), 'utf8')
+    for (const [, type] of source.matchAll(/(?:#event|#emit|emit)\('([a-z-]+)'/g)) emitted.add(type)
+  }
+  for (const type of emitted) assert.ok(EVENTS.includes(type), `${type} is emitted but not in EVENTS`)
+  // leak and threshold come from the native side, by name.
+  assert.deepEqual([...EVENTS].sort(), [...new Set([...emitted, 'leak', 'threshold'])].sort())
+  assert.deepEqual(LOGGED, EVENTS.filter((t) => t !== 'sample'))
+  assert.ok(LOGGED.includes('cache-thrashing'))
 })

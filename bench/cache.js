@@ -8,6 +8,8 @@
  * To compare BoundedMap with an earlier version of itself in the same run, set
  * `BENCH_CACHE_BEFORE` to a git revision: its `lib/cache/bounded-map.js` joins the peers
  * (as "... (before)"), and both versions are also run with a TTL and with a byte bound.
+ * The revision must be ba2e2be or later: earlier ones keep the map in lib/ and check their
+ * options with the errors module's former signatures.
  * `BENCH_CACHE_ONLY` (a regular expression) keeps only the caches whose names match.
  */
 const fs = require('node:fs')

@@ -77,8 +77,8 @@ function unwrap(outcome, files) {
  * @returns {Promise<object>} `{ nodes, edges, totalSize, classes, largest }`
  */
 async function analyzeSnapshot(file, options = {}) {
-  const resolved = checkPath('analyzeSnapshot', 'file', file)
-  const { top, onProgress, settled } = commonOptions('analyzeSnapshot', options, [])
+  const resolved = checkPath('analyzeSnapshot()', 'file', file)
+  const { top, onProgress, settled } = commonOptions('analyzeSnapshot()', options, [])
   const outcome = await nativeBinding().analyzeSnapshotFile(resolved, top, onProgress)
   return unwrap(await settled(outcome), [file])
 }
@@ -90,11 +90,11 @@ async function analyzeSnapshot(file, options = {}) {
  * @returns {Promise<object>} `{ snapshots, newCount, newBytes, newByClass, suspects, grownCollections }`
  */
 async function diffSnapshots(before, after, options = {}) {
-  const files = [checkPath('diffSnapshots', 'before', before), checkPath('diffSnapshots', 'after', after)]
-  const { top, onProgress, settled } = commonOptions('diffSnapshots', options, ['stillAliveIn'])
+  const files = [checkPath('diffSnapshots()', 'before', before), checkPath('diffSnapshots()', 'after', after)]
+  const { top, onProgress, settled } = commonOptions('diffSnapshots()', options, ['stillAliveIn'])
   const names = [before, after]
   if (options.stillAliveIn !== undefined) {
-    files.push(checkPath('diffSnapshots', 'options.stillAliveIn', options.stillAliveIn))
+    files.push(checkPath('diffSnapshots()', 'options.stillAliveIn', options.stillAliveIn))
     names.push(options.stillAliveIn)
   }
   const outcome = await nativeBinding().diffSnapshotFiles(files, top, onProgress)

@@ -474,11 +474,11 @@ class BoundedMap {
 
   /** The TTL of one `set` call: its `options.ttl`, else the map's (0: never expires). */
   #entryTtl(options) {
-    errors.checkOptionsObject('BoundedMap.set', options, SET_OPTIONS)
+    errors.checkOptionsObject('BoundedMap#set()', options, SET_OPTIONS)
     const { ttl } = options
     if (ttl === undefined) return this.#ttl
     if (ttl === Infinity) return 0
-    return errors.checkPositiveFinite('BoundedMap.set', 'options.ttl', ttl)
+    return errors.checkPositiveFinite('BoundedMap#set()', 'options.ttl', ttl)
   }
 
   /** Whether an index value is an entry (not a ghost) whose TTL has not passed. */

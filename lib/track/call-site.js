@@ -17,7 +17,13 @@ const path = require('node:path')
  * as the capture's fixed part divided by four.
  */
 const DEPTH = 6
-const OWN_DIR = __dirname + path.sep
+/** The package's lib/ folder: frames in any file below it are leakproof's own. */
+const LIB_DIR = path.resolve(__dirname, '..') + path.sep
+
+/** Whether `file` (a path) is one of leakproof's own modules. */
+function isLeakproofFile(file) {
+  return file.startsWith(LIB_DIR)
+}
 
 /** Site of a stack with no frame outside node internals and leakproof that has a file. */
 const UNKNOWN_SITE = '(unknown)'
@@ -30,12 +36,13 @@ const interned = new Map()
 
 /**
  * Records the stack of the current call into a holder, skipping `below` and every frame
- * above it (pass the public function the user called). Nothing is formatted.
+ * above it (pass the public function the user called), at most `depth` frames. Nothing is
+ * formatted.
  */
-function capture(below) {
+function capture(below, depth = DEPTH) {
   const holder = {}
   const limit = Error.stackTraceLimit
-  Error.stackTraceLimit = DEPTH
+  Error.stackTraceLimit = depth
   Error.captureStackTrace(holder, below)
   Error.stackTraceLimit = limit
   return holder
@@ -43,14 +50,14 @@ function capture(below) {
 
 /** Whether a frame's file is node's own or leakproof's: never the site to name. */
 function isOwnOrInternal(file) {
-  return file.startsWith('node:') || file.startsWith(OWN_DIR)
+  return file.startsWith('node:') || isLeakproofFile(file)
 }
 
 /** Node's emitter machinery: the least telling place to name when no frame is the user's. */
 function isPlumbing(file) {
   return file === 'node:events' || file === 'node:internal/event_target' ||
     file === 'node:internal/abort_controller' || file.startsWith('node:internal/streams/') ||
-    file.startsWith(OWN_DIR)
+    isLeakproofFile(file)
 }
 
 /**
@@ -87,4 +94,4 @@ function siteOf(holder) {
   return site
 }
 
-module.exports = { capture, siteOf }
+module.exports = { capture, siteOf, isLeakproofFile }

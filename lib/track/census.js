@@ -128,7 +128,7 @@ const shared = new GrowingSites()
  * tracking started, on the first call), as `compareCensus` entries.
  */
 function topGrowingSites(limit = 10) {
-  checkPositiveInteger('topGrowingSites', 'limit', limit)
+  checkPositiveInteger('topGrowingSites()', 'limit', limit)
   return shared.top(limit)
 }
 

@@ -26,7 +26,7 @@ function kindOf(emitter) {
   throw codedError(
     TypeError,
     CODES.INVALID_ARGUMENT,
-    `trackEmitter: emitter must be an EventEmitter or an EventTarget; got ${describe(emitter)}`,
+    `trackEmitter(): emitter must be an EventEmitter or an EventTarget; got ${describe(emitter)}`,
   )
 }
 
@@ -57,11 +57,11 @@ function checkTrackingOptions(where, options, defaults) {
  */
 function trackEmitter(emitter, options = {}) {
   const isTarget = kindOf(emitter)
-  checkOptionsObject('trackEmitter', options, ['name', 'threshold', 'captureFrom', 'sites'])
+  checkOptionsObject('trackEmitter()', options, ['name', 'threshold', 'captureFrom', 'sites'])
   if (options.name !== undefined && typeof options.name !== 'string') {
-    throw invalidOptionType('trackEmitter', 'options.name', 'a string', options.name)
+    throw invalidOptionType('trackEmitter()', 'options.name', 'a string', options.name)
   }
-  const { threshold, captureFrom, sites } = checkTrackingOptions('trackEmitter', options, { captureFrom: 1, sites: 'all' })
+  const { threshold, captureFrom, sites } = checkTrackingOptions('trackEmitter()', options, { captureFrom: 1, sites: 'all' })
   if (restorers.has(emitter)) return emitter
   table.trackExplicitly(emitter, table.makeSettings(options.name, threshold, captureFrom, sites), isTarget)
   restorers.set(emitter, patchMethods(emitter, isTarget ? TARGET_METHODS : EMITTER_METHODS))

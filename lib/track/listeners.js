@@ -21,8 +21,8 @@ let active = null
  * one is active, calling again returns it unchanged.
  */
 function trackListeners(options = {}) {
-  checkOptionsObject('trackListeners', options, ['threshold', 'captureFrom', 'sites'])
-  const { threshold, captureFrom, sites } = checkTrackingOptions('trackListeners', options, { captureFrom: 2, sites: 'growth' })
+  checkOptionsObject('trackListeners()', options, ['threshold', 'captureFrom', 'sites'])
+  const { threshold, captureFrom, sites } = checkTrackingOptions('trackListeners()', options, { captureFrom: 2, sites: 'growth' })
   if (active !== null) return active
   table.setProcessWide(table.makeSettings(undefined, threshold, captureFrom, sites))
   const restorers = [

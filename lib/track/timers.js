@@ -33,6 +33,14 @@ class TimerEntry {
 
 /** Entries of the timers made while tracking, swept of finished ones as the set doubles. */
 const entries = new Set()
+/**
+ * Frames recorded per timer: more than for listeners, because timers are armed deep inside
+ * libraries (a cache's expiry timer, leakproof's own among them, sits six frames below the
+ * `set` that caused it). Tracking timers is a diagnosis mode; the extra frames cost little
+ * beside the capture itself.
+ */
+const TIMER_STACK_DEPTH = 10
+
 /** Fewest entries at which a sweep runs, so small sets are not swept over and over. */
 const MIN_SWEEP_AT = 1024
 let sweepAt = MIN_SWEEP_AT
@@ -49,7 +57,7 @@ function wrapTimer(kind) {
   return (original) => {
     const wrapper = function () {
       const timer = original.apply(this, arguments)
-      entries.add(new TimerEntry(kind, timer, capture(wrapper)))
+      entries.add(new TimerEntry(kind, timer, capture(wrapper, TIMER_STACK_DEPTH)))
       if (entries.size >= sweepAt) sweep()
       return timer
     }

@@ -2,9 +2,10 @@
 
 const fs = require('node:fs')
 const { threadId } = require('node:worker_threads')
+const { EVENTS } = require('./watcher')
 
-/** Events written to the log; `sample` (one per interval) is left out to keep it small. */
-const LOGGED = ['leak', 'threshold', 'snapshot', 'snapshot-skipped', 'sites', 'report', 'error']
+/** Events written to the log: all but `sample` (one per interval), to keep it small. */
+const LOGGED = EVENTS.filter((type) => type !== 'sample')
 
 /**
  * Appends each of the watcher's events to `file` as one JSON object per line

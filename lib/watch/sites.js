@@ -1,8 +1,6 @@
 'use strict'
 
-const path = require('node:path')
-
-const OWN_CODE = path.join(__dirname, path.sep)
+const { isLeakproofFile } = require('../track/call-site')
 
 /** Sampling windows at most before a `sites` event (which may then say that no site grew). */
 const SITES_ATTEMPTS = 3
@@ -19,7 +17,7 @@ const SITES_MIN_SAMPLES = 4
 function isApplicationFrame({ url }) {
   if (url === '' || url.startsWith('node:')) return false
   const file = url.startsWith('file://') ? decodeURIComponent(url.slice('file://'.length)) : url
-  return !file.startsWith(OWN_CODE)
+  return !isLeakproofFile(file)
 }
 
 /**

@@ -31,6 +31,9 @@ const { ForcedGc } = require('./forced-gc')
 /** Bytes in a mebibyte. */
 const MiB = 1024 * 1024
 
+/** Every event the watcher emits (the module doc says what each means). */
+const EVENTS = Object.freeze(['sample', 'leak', 'threshold', 'snapshot', 'snapshot-skipped', 'report', 'sites', 'cache-thrashing', 'error'])
+
 /** Every option of `watch()` with its default. */
 const DEFAULTS = Object.freeze({
   intervalMs: 10_000,
@@ -304,4 +307,4 @@ function newNativeWatcher(o, onEvent) {
   return new (nativeBinding().NativeWatcher)(settings, onEvent)
 }
 
-module.exports = { watch, Watcher, DEFAULTS, resolveOptions }
+module.exports = { watch, Watcher, DEFAULTS, EVENTS, resolveOptions }
