@@ -6,6 +6,8 @@
  * freed or its expiry changes its generation moves on, and the stale heap entry is
  * dropped when it reaches the top (or when the heap is compacted).
  */
+const { widen } = require('./columns')
+
 class ExpiryQueue {
   #times = new Float64Array(16)
   #slots = new Int32Array(16)
@@ -276,11 +278,4 @@ class NoExpiry {
 /** The one `NoExpiry`: it holds nothing, so every map shares it. */
 const NO_EXPIRY = new NoExpiry()
 
-/** A copy of typed array `column` widened to `capacity` elements. */
-function widen(column, capacity) {
-  const wider = new column.constructor(capacity)
-  wider.set(column)
-  return wider
-}
-
-module.exports = { ExpiryQueue, SlotExpiry, NoExpiry, NO_EXPIRY, widen }
+module.exports = { ExpiryQueue, SlotExpiry, NoExpiry, NO_EXPIRY }

@@ -12,7 +12,7 @@
  * Both are built from one `SlotQueue`: a FIFO of slots threaded through shared
  * `next`/`prev` columns.
  */
-const { widen } = require('./expiry-queue')
+const { widen } = require('./columns')
 const { GhostKeys } = require('./ghost-keys')
 
 /** No slot: the end of a queue. */

@@ -6,7 +6,7 @@
  * stands in for it in every map without `maxBytes` so that hot paths never ask.
  */
 const errors = require('../errors')
-const { widen } = require('./expiry-queue')
+const { widen } = require('./columns')
 
 /** The default `sizeOf` of a string: a header of this many bytes... */
 const STRING_HEADER_BYTES = 16
