@@ -26,18 +26,9 @@ function watch(options) {
   return require('./lib/watch/watcher').watch(options)
 }
 
-/**
- * RSS and container memory, read by the native addon. Every field is there, `null` where the
- * platform does not say (the addon leaves those out).
- */
+/** RSS and container memory, `null` where unknown; see `lib/system-memory.js`. */
 function systemMemory() {
-  const m = require('./lib/native').nativeBinding().systemMemory()
-  return {
-    rss: m.rss ?? null,
-    containerLimit: m.containerLimit ?? null,
-    containerUsage: m.containerUsage ?? null,
-    mallocInUse: m.mallocInUse ?? null,
-  }
+  return require('./lib/system-memory').systemMemory()
 }
 
 /** Classes and largest objects of one snapshot; see `lib/analyze.js`. */

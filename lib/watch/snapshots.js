@@ -5,7 +5,7 @@ const os = require('node:os')
 const path = require('node:path')
 const v8 = require('node:v8')
 const { threadId } = require('node:worker_threads')
-const { nativeBinding } = require('../native')
+const { systemMemory } = require('../system-memory')
 
 const PREFIX = 'leakproof-'
 const SUFFIX = '.heapsnapshot'
@@ -236,8 +236,8 @@ function freeDiskBytes(dir) {
 /** Memory the process can still use: the machine's available memory, or the container's headroom. */
 function availableMemoryBytes() {
   let available = os.freemem()
-  const { containerLimit, containerUsage } = nativeBinding().systemMemory()
-  if (containerLimit != null && containerUsage != null) {
+  const { containerLimit, containerUsage } = systemMemory()
+  if (containerLimit !== null && containerUsage !== null) {
     available = Math.min(available, containerLimit - containerUsage)
   }
   return available
