@@ -153,6 +153,8 @@ class Watcher extends EventEmitter {
   #heapAboveThreshold = false
   #fillingSince = null // when BoundedMaps started filling, while they still are
   #stopped = false
+  /** `#event`, bound once, for the parts that emit through the watcher. */
+  #emit = (type, fields) => this.#event(type, fields)
 
   /** Use `watch()`. */
   constructor(options) {
@@ -163,12 +165,12 @@ class Watcher extends EventEmitter {
     this.#forcedGc = new ForcedGc(options, {
       floors: this.#floors,
       floorSpacingMs: () => this.#native.wantedFloorSpacingMs,
-      onError: (err) => this.#event('error', { error: err.message, during: 'forcing a full GC' }),
+      onError: (err) => this.#emit('error', { error: err.message, during: 'forcing a full GC' }),
     })
     if (options.snapshots === 'auto' && options.dir !== undefined) {
       // Loaded when first needed: a watcher without a dir never writes a snapshot.
       const { Capture, armNearHeapLimit } = require('./capture')
-      this.#capture = new Capture(options, { native: this.#native, emit: (type, fields) => this.#event(type, fields) })
+      this.#capture = new Capture(options, { native: this.#native, emit: this.#emit })
       if (options.nearHeapLimit) this.nearHeapLimit = armNearHeapLimit()
     }
     this.#fullGcs = new FullGcSentinel(() => this.#onFullGc())
@@ -274,8 +276,8 @@ class Watcher extends EventEmitter {
     if (this.#stopped) return
     const { type, ...fields } = JSON.parse(json)
     this.#event(type, fields)
-    const heapUsed = v8.getHeapStatistics().used_heap_size
     if (this.#capture !== null) {
+      const heapUsed = v8.getHeapStatistics().used_heap_size
       if (type === 'leak' && fields.kind !== 'native') this.#capture.onLeak(heapUsed)
       if (type === 'threshold') this.#capture.onThreshold(heapUsed)
     }
@@ -285,7 +287,7 @@ class Watcher extends EventEmitter {
   /** Ranks the allocation sites that grow (one ranking at a time). */
   #rankSites() {
     // Loaded when first needed: a service that never leaks never pays for the inspector.
-    this.#sites ??= new (require('./sites').SiteRanking)(this.#options, (type, fields) => this.#event(type, fields))
+    this.#sites ??= new (require('./sites').SiteRanking)(this.#options, this.#emit)
     this.#sites.rank()
   }
 }
