@@ -4,9 +4,7 @@
 /**
  * `leakproof analyze FILE` and `leakproof diff BEFORE AFTER [LATER]`: the heap-snapshot
  * analyzer from a shell. Readable report on stdout (`--json` for machines), progress on stderr
- * for big files. Exit codes: 0 done, 1 a snapshot could not be read, 2 bad arguments, 3 no native
- * addon for this platform, 70 an internal error (a bug in leakproof: the stack is printed). The
- * list is `EXIT` below, which `--help` prints.
+ * for big files. The exit codes are `EXIT` below, which `--help` prints.
  */
 const fs = require('node:fs')
 const path = require('node:path')
