@@ -282,16 +282,21 @@ export interface WatchOptions {
   maxSnapshots?: number
   /** Bytes kept in `dir`. @default 1 GiB */
   maxDiskBytes?: number
-  /** At least this many ms between two snapshots. @default 600000 */
+  /** At least this many ms between two pairs of snapshots. @default 600000 */
   cooldownMs?: number
+  /**
+   * The longest a snapshot may stop the event loop, as predicted; longer ones are declined
+   * (`skipped: 'pause'`) unless the process is about to die. `Infinity`: no limit. @default 2000
+   */
+  snapshotMaxPauseMs?: number
   /** Free memory needed to write a snapshot, as a multiple of the used heap. @default 2 */
   snapshotMemoryFactor?: number
-  /** Heap growth after the baseline snapshot that triggers the follow-up. @default 32 MiB */
+  /** Heap growth after the baseline snapshot that triggers the follow-up. @default 16 MiB */
   followUpGrowthBytes?: number
   /** Arm V8's near-heap-limit snapshot (with `dir`). @default true */
   nearHeapLimit?: boolean
   /** Called (and awaited) before each snapshot, e.g. to leave a load balancer's rotation. */
-  beforeSnapshot?: (info: { reason: string; dir: string }) => unknown
+  beforeSnapshot?: (info: { reason: string; dir: string; predicted: SnapshotCostPrediction }) => unknown
   /** Called (and awaited) after each snapshot with its result. */
   afterSnapshot?: (info: { reason: string; dir: string } & SnapshotEvent) => unknown
   /** Rank growing allocation sites after a heap leak. @default true */
@@ -361,10 +366,30 @@ export interface ThresholdEvent extends WatchEventBase {
   limit: number
 }
 
+/** What a heap snapshot was predicted to cost before it was taken or declined. */
+export interface SnapshotCostPrediction {
+  /** File size, in bytes. */
+  bytes: number
+  /** How long it stops the event loop, in ms. */
+  pauseMs: number
+  /** `'model'` from the heap's statistics; `'learned'` once this process's own snapshots corrected it. */
+  basis: 'model' | 'learned'
+}
+
+/** The pause budget a snapshot was judged against. */
+interface SnapshotBudget {
+  predicted: SnapshotCostPrediction
+  /** `snapshotMaxPauseMs`. */
+  pauseBudgetMs: number
+  /** Set when the budget gave way because the process is about to die: why. */
+  overBudgetBecause?: string
+}
+
 /** A heap snapshot was written. */
-export interface SnapshotEvent {
+export interface SnapshotEvent extends SnapshotBudget {
   path: string
   bytes: number
+  /** How long the write stopped the event loop. */
   durationMs: number
   reason: string
   role?: 'baseline' | 'follow-up'
@@ -373,9 +398,9 @@ export interface SnapshotEvent {
 }
 
 /** A snapshot was not written, and why. */
-export interface SnapshotSkippedEvent extends WatchEventBase {
+export interface SnapshotSkippedEvent extends WatchEventBase, SnapshotBudget {
   type: 'snapshot-skipped'
-  skipped: 'cooldown' | 'dir-not-writable' | 'disk-budget' | 'disk-full' | 'memory' | 'write-failed'
+  skipped: 'cooldown' | 'pause' | 'dir-not-writable' | 'disk-budget' | 'disk-full' | 'memory' | 'write-failed'
   reason: string
   detail?: string
 }

@@ -10,6 +10,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
 const { SnapshotStore } = require('../lib/watch/snapshots')
+const { SnapshotCost } = require('../lib/watch/snapshot-cost')
 const { lineOf } = require('./listener-helpers')
 
 const isRoot = process.getuid?.() === 0
@@ -22,7 +23,13 @@ function store(dir, overrides = {}) {
   return new SnapshotStore({ dir, maxSnapshots: 3, maxDiskBytes: 2 ** 30, cooldownMs: 0, memoryFactor: 1, ...overrides })
 }
 
-const heapUsed = () => process.memoryUsage().heapUsed
+const cost = new SnapshotCost()
+
+/** What the store is told of a snapshot of this heap: its size, its predicted cost, no pause limit. */
+function costOf(maxPauseMs = Infinity) {
+  const heapUsed = process.memoryUsage().heapUsed
+  return { heapUsed, predicted: cost.predict(heapUsed), maxPauseMs }
+}
 
 /** Mounts a tmpfs (root only); returns its path, or null where mounting is not allowed. */
 function mountTmpfs(options) {
@@ -43,7 +50,7 @@ function unmount(dir) {
 test('a snapshot is private, complete, and appears under its final name only', async () => {
   const parent = tempDir()
   const dir = path.join(parent, 'snaps')
-  const result = await store(dir).capture('leak', { heapUsed: heapUsed() })
+  const result = await store(dir).capture('leak', costOf())
   assert.equal(result.reason, 'leak')
   assert.ok(result.bytes > 0 && result.durationMs >= 0)
   assert.equal(fs.statSync(dir).mode & 0o777, 0o700)
@@ -57,9 +64,9 @@ test('a snapshot is private, complete, and appears under its final name only', a
 test('retention keeps the newest maxSnapshots files, never the ones to keep', async () => {
   const dir = tempDir()
   const s = store(dir, { maxSnapshots: 2 })
-  const first = await s.capture('leak', { heapUsed: heapUsed() })
-  const second = await s.capture('leak-worse', { heapUsed: heapUsed() })
-  const third = await s.capture('follow-up', { heapUsed: heapUsed(), keep: [first.path] })
+  const first = await s.capture('leak', costOf())
+  const second = await s.capture('leak-worse', costOf())
+  const third = await s.capture('follow-up', { ...costOf(), keep: [first.path] })
   assert.deepStrictEqual(s.list().map((f) => f.path).sort(), [first.path, third.path].sort())
   assert.ok(!fs.existsSync(second.path))
 })
@@ -67,21 +74,21 @@ test('retention keeps the newest maxSnapshots files, never the ones to keep', as
 test('a second snapshot within the cooldown is skipped with the reason', async () => {
   const dir = tempDir()
   const s = store(dir, { cooldownMs: 60_000 })
-  assert.ok('path' in (await s.capture('leak', { heapUsed: heapUsed() })))
-  const skipped = await s.capture('leak', { heapUsed: heapUsed() })
+  assert.ok('path' in (await s.capture('leak', costOf())))
+  const skipped = await s.capture('leak', costOf())
   assert.equal(skipped.skipped, 'cooldown')
   assert.equal(s.list().length, 1)
 })
 
 test('a spent disk budget skips the snapshot', async () => {
   const dir = tempDir()
-  const skipped = await store(dir, { maxDiskBytes: 1000 }).capture('leak', { heapUsed: heapUsed() })
+  const skipped = await store(dir, { maxDiskBytes: 1000 }).capture('leak', costOf())
   assert.equal(skipped.skipped, 'disk-budget')
   assert.deepStrictEqual(fs.readdirSync(dir), [])
 })
 
 test('too little free memory skips the snapshot', async () => {
-  const skipped = await store(tempDir(), { memoryFactor: 1e9 }).capture('leak', { heapUsed: heapUsed() })
+  const skipped = await store(tempDir(), { memoryFactor: 1e9 }).capture('leak', costOf())
   assert.equal(skipped.skipped, 'memory')
 })
 
@@ -89,7 +96,7 @@ test('a directory that cannot be written skips the snapshot', async () => {
   // A path under a regular file can never be created, whoever runs the test.
   const file = path.join(tempDir(), 'a-file')
   fs.writeFileSync(file, '')
-  const skipped = await store(path.join(file, 'snaps')).capture('leak', { heapUsed: heapUsed() })
+  const skipped = await store(path.join(file, 'snaps')).capture('leak', costOf())
   assert.equal(skipped.skipped, 'dir-not-writable')
 })
 
@@ -97,7 +104,7 @@ test('a read-only file system skips the snapshot', { skip: !isRoot && 'needs roo
   const dir = mountTmpfs('ro,size=1m')
   if (dir === null) return t.skip('mounting is not allowed here')
   try {
-    const skipped = await store(dir).capture('leak', { heapUsed: heapUsed() })
+    const skipped = await store(dir).capture('leak', costOf())
     assert.equal(skipped.skipped, 'dir-not-writable')
   } finally {
     unmount(dir)
@@ -105,7 +112,7 @@ test('a read-only file system skips the snapshot', { skip: !isRoot && 'needs roo
 })
 
 test('a disk that fills up during the write leaves no file, and gives the space back', { skip: !isRoot && 'needs root to mount a tmpfs' }, async (t) => {
-  const size = Math.ceil(heapUsed() * 2.5 * 1.5)
+  const size = Math.ceil(costOf().predicted.bytes * 1.5)
   const dir = mountTmpfs(`size=${size}`)
   if (dir === null) return t.skip('mounting is not allowed here')
   try {
@@ -125,7 +132,7 @@ test('a disk that fills up during the write leaves no file, and gives the space 
         fs.truncateSync(filler, fs.statSync(filler).size - 16 * 1024)
       },
     })
-    const result = await s.capture('leak', { heapUsed: heapUsed() })
+    const result = await s.capture('leak', costOf())
     assert.equal(result.skipped, 'write-failed', JSON.stringify(result))
     assert.deepStrictEqual(fs.readdirSync(dir), ['filler'])
     // Nothing holds the deleted partial file open: its space is free again.

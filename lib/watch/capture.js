@@ -2,6 +2,7 @@
 
 const v8 = require('node:v8')
 const { SnapshotStore } = require('./snapshots')
+const { SnapshotCost } = require('./snapshot-cost')
 const { Reports } = require('./reports')
 
 /** Snapshots V8 writes near the heap limit: one, the one that tells what filled it. */
@@ -11,20 +12,54 @@ const NEAR_HEAP_LIMIT_SNAPSHOTS = 1
 const DIAGNOSTIC_DIR_FLAG = '--diagnostic-dir='
 
 /**
+ * A process whose leak is projected to reach its limit within this long is about to die:
+ * its snapshot is taken whatever the pause budget. A restart loses everything the heap
+ * could tell, and fifteen minutes is less than it takes a person to be paged, look and act;
+ * a longer horizon would take minute-long pauses for leaks an operator could still handle.
+ */
+const DYING_HORIZON_MS = 15 * 60_000
+
+/**
+ * Even about to die, a snapshot is worth its pause only if it can finish well before the
+ * limit: its predicted pause must be under this share of the time left.
+ */
+const DYING_PAUSE_SHARE = 0.5
+
+/**
+ * After the baseline, the service gets at least this many times the baseline's pause back
+ * before the follow-up stops it again (and at least one sampling interval): over the pair,
+ * the service runs at least three quarters of the time.
+ */
+const RECOVERY_PAUSES = 3
+
+/**
  * The heap snapshots the watcher writes when memory goes wrong, and the pairs they form.
- * The first snapshot (on a leak or a threshold crossing) is the baseline; a later one — the
- * leak got worse, a threshold was crossed again, or the heap floor grew by
- * `followUpGrowthBytes` since the baseline (once) — is its follow-up, and the pair becomes
- * a report (reports.js). One snapshot at a time; the store (snapshots.js) writes it only
- * when it is safe to. Used only when the watcher has a `dir` and `snapshots: 'auto'`.
+ * The first snapshot (on a leak or a threshold crossing) is the baseline; the follow-up
+ * comes as soon as the heap floor has grown by `followUpGrowthBytes` since the baseline
+ * (enough for the pair's diff to show the growth) and the service has had time to recover
+ * from the baseline's pause; the pair becomes a report (reports.js). The cooldown spaces
+ * pairs, not the two halves of one.
+ *
+ * Every snapshot's cost is predicted first (snapshot-cost.js); one that would stop the event
+ * loop longer than `snapshotMaxPauseMs` is declined with reason `pause`, unless the process
+ * is about to die (its heap above `heapThreshold`, RSS above `rssThreshold`, or the leak
+ * projected to reach its limit within DYING_HORIZON_MS), when the evidence is worth the pause.
+ * One snapshot at a time; the store (snapshots.js) writes it only when it is safe to. Used
+ * only when the watcher has a `dir` and `snapshots: 'auto'`.
  */
 class Capture {
   #store
   #native
   #emit
   #reports
+  #cost = new SnapshotCost()
+  #maxPauseMs
   #followUpGrowthBytes
-  #baseline = null // { path, heapUsed, followedUp } of the first snapshot
+  #intervalMs
+  #liveHeap = null // the newest heap floor: what a snapshot would hold
+  #projectedLimitAt = null // when the newest leak would reach its limit, if known
+  #aboveThreshold = null // which threshold the process is above, if any
+  #baseline = null // { path, heapUsed, endedAt, pauseMs, followedUp } of the current pair
   #capturing = false
   #stopped = false
 
@@ -47,7 +82,9 @@ class Capture {
     this.#native = native
     this.#emit = emit
     this.#reports = new Reports(options.top, emit)
+    this.#maxPauseMs = options.snapshotMaxPauseMs
     this.#followUpGrowthBytes = options.followUpGrowthBytes
+    this.#intervalMs = options.intervalMs
   }
 
   /** No more snapshots, nor reports. */
@@ -56,27 +93,61 @@ class Capture {
     this.#reports.stop()
   }
 
-  /** A leak of the heap or of external memory: the baseline, or a follow-up if there is one. */
-  onLeak(heapUsed) {
-    this.#capture(this.#baseline === null ? 'leak' : 'leak-worse', heapUsed)
+  /**
+   * A leak of the heap or of external memory: the baseline, or the follow-up when it is due.
+   * @param {{ kind: string, current: number, projectedLimitAt?: number | null }} leak the event's fields.
+   * @returns {Promise<object | null>} the `snapshot` or `snapshot-skipped` event's fields, or
+   *   null when no snapshot was attempted (one is being written, or the follow-up is not due).
+   */
+  onLeak(leak) {
+    if (leak.kind === 'heap') this.#liveHeap = leak.current
+    if (typeof leak.projectedLimitAt === 'number') this.#projectedLimitAt = leak.projectedLimitAt
+    if (this.#baseline !== null && !this.#baseline.followedUp) return this.#followUpIfDue()
+    return this.#capture(this.#baseline === null ? 'leak' : 'leak-worse')
   }
 
-  /** A threshold was crossed. */
-  onThreshold(heapUsed) {
-    this.#capture('threshold', heapUsed)
+  /**
+   * A threshold was crossed (`heap`, or `rss` from the native watcher): the process is
+   * about to die, and its snapshot is worth the pause.
+   */
+  onThreshold(kind) {
+    this.#aboveThreshold = kind
+    return this.#capture('threshold')
   }
 
-  /** A new heap floor: a follow-up once it has grown enough since the baseline. */
-  onFloor(heapUsed) {
-    if (this.#baseline !== null && heapUsed >= this.#baseline.heapUsed + this.#followUpGrowthBytes) {
-      this.#capture('follow-up', heapUsed)
+  /** A new heap floor, and whether the heap is above its threshold: the follow-up, once due. */
+  onFloor(heapUsed, aboveHeapThreshold) {
+    this.#liveHeap = heapUsed
+    if (!aboveHeapThreshold && this.#aboveThreshold === 'heap') this.#aboveThreshold = null
+    if (this.#baseline !== null && !this.#baseline.followedUp) this.#followUpIfDue()
+  }
+
+  /** Takes the follow-up once the heap has grown enough since the baseline and the service has recovered. */
+  #followUpIfDue() {
+    const baseline = this.#baseline
+    const recoveredAt = baseline.endedAt + Math.max(this.#intervalMs, RECOVERY_PAUSES * baseline.pauseMs)
+    if (this.#liveHeap < baseline.heapUsed + this.#followUpGrowthBytes || Date.now() < recoveredAt) return null
+    return this.#capture('follow-up')
+  }
+
+  /**
+   * The pause this snapshot may take: the budget, or no limit when the process is about to
+   * die (and why), as `{ maxMs, dying }`.
+   */
+  #pauseAllowance(predicted) {
+    if (this.#aboveThreshold !== null) {
+      return { maxMs: Infinity, dying: `the ${this.#aboveThreshold} is above its threshold` }
     }
+    const left = this.#projectedLimitAt === null ? Infinity : this.#projectedLimitAt - Date.now()
+    if (left <= DYING_HORIZON_MS && predicted.pauseMs <= DYING_PAUSE_SHARE * left) {
+      return { maxMs: Infinity, dying: `the leak is projected to reach its limit in ${Math.max(0, Math.round(left / 1000))} s` }
+    }
+    return { maxMs: this.#maxPauseMs, dying: null }
   }
 
-  /** Writes a snapshot: the first is the baseline, later ones pair with it for a report. */
-  async #capture(reason, heapUsed) {
-    if (this.#capturing || this.#stopped) return
-    if (reason === 'follow-up' && this.#baseline?.followedUp) return
+  /** Writes a snapshot: the first of a pair is the baseline, the second its follow-up. */
+  async #capture(reason) {
+    if (this.#capturing || this.#stopped) return null
     this.#capturing = true
     // Writing a snapshot takes several times the heap in native memory, and the allocator
     // keeps some of it: no native floors while it writes, and those from before no longer
@@ -87,29 +158,49 @@ class Capture {
       this.#native.pauseNative()
     }
     try {
+      const heapUsed = this.#liveHeap ?? v8.getHeapStatistics().used_heap_size
+      const predicted = this.#cost.predict(heapUsed)
+      const { maxMs, dying } = this.#pauseAllowance(predicted)
+      const followUp = reason === 'follow-up'
       const keep = this.#baseline === null ? [] : [this.#baseline.path]
-      const result = await this.#store.capture(reason, { heapUsed, keep, onWrite })
-      if ('skipped' in result) this.#emit('snapshot-skipped', result)
-      else this.#written(result, heapUsed)
+      const result = await this.#store.capture(reason, { heapUsed, predicted, maxPauseMs: maxMs, followUp, keep, onWrite })
+      const budget = { pauseBudgetMs: this.#maxPauseMs, ...(dying === null ? {} : { overBudgetBecause: dying }) }
+      if ('skipped' in result) return this.#skipped({ ...result, ...budget })
+      this.#cost.learn(predicted, result)
+      return this.#written({ ...result, ...budget }, heapUsed)
     } catch (err) {
       this.#emit('error', { error: err.message, during: 'snapshot' })
+      return null
     } finally {
       if (wrote) this.#native.resetNative()
       this.#capturing = false
     }
   }
 
+  /**
+   * A snapshot was declined: emitted. A declined follow-up ends the pair (a heap that grew
+   * too big for it will not shrink back); the next leak starts another, after the cooldown.
+   */
+  #skipped(fields) {
+    if (fields.reason === 'follow-up') this.#baseline.followedUp = true
+    this.#emit('snapshot-skipped', fields)
+    return fields
+  }
+
   /** A snapshot was written: emitted with its role; a follow-up starts the pair's report. */
   #written(result, heapUsed) {
     const baseline = this.#baseline
-    if (baseline === null) {
-      this.#emit('snapshot', { ...result, role: 'baseline' })
-      this.#baseline = { path: result.path, heapUsed, followedUp: false }
-      return
+    if (baseline === null || baseline.followedUp) {
+      const fields = { ...result, role: 'baseline' }
+      this.#emit('snapshot', fields)
+      this.#baseline = { path: result.path, heapUsed, endedAt: Date.now(), pauseMs: result.durationMs, followedUp: false }
+      return fields
     }
-    this.#emit('snapshot', { ...result, role: 'follow-up', baseline: baseline.path })
+    const fields = { ...result, role: 'follow-up', baseline: baseline.path }
+    this.#emit('snapshot', fields)
     baseline.followedUp = true
     this.#reports.write(baseline.path, result.path)
+    return fields
   }
 }
 
@@ -129,4 +220,4 @@ function armNearHeapLimit() {
   }
 }
 
-module.exports = { Capture, armNearHeapLimit }
+module.exports = { Capture, armNearHeapLimit, DYING_HORIZON_MS }

@@ -9,10 +9,10 @@ const { systemMemory } = require('../system-memory')
 
 const PREFIX = 'leakproof-'
 const SUFFIX = '.heapsnapshot'
-/** Bytes of snapshot file per byte of used heap: a file is about twice the heap, plus a margin. */
-const FILE_PER_HEAP_BYTE = 2.5
-/** Free disk needed, as a multiple of the snapshot's estimated size: the estimate is rough. */
+/** Free disk needed, as a multiple of the snapshot's predicted size: the prediction is rough. */
 const FREE_DISK_MARGIN = 1.2
+/** A snapshot being written, and the pid of the process writing it (see `#write`). */
+const TEMP_NAME = /^\.leakproof-.+Z-(\d+)-\d+-\d+-[a-z-]+\.heapsnapshot\.tmp$/
 /** Bytes read from a snapshot's end to check that it ends as complete JSON. */
 const TAIL_BYTES = 64
 
@@ -24,8 +24,9 @@ const TAIL_BYTES = 64
  *   every secret in memory);
  * - bounded: at most `maxSnapshots` files and `maxDiskBytes` bytes, oldest deleted first
  *   (never the ones the caller asks to keep);
- * - rate-limited by `cooldownMs`;
- * - skipped, with a reason, when the disk or the memory left is too small for it.
+ * - rate-limited by `cooldownMs` (but for a pair's follow-up);
+ * - skipped, with a reason, when it would stop the event loop longer than the caller allows,
+ *   or when the disk or the memory left is too small for it.
  */
 class SnapshotStore {
   #dir
@@ -37,6 +38,7 @@ class SnapshotStore {
   #afterSnapshot
   #lastWriteAt = -Infinity
   #sequence = 0
+  #orphansRemoved = false
 
   /**
    * @param {object} options
@@ -88,29 +90,34 @@ class SnapshotStore {
   /**
    * Writes one snapshot unless it would be unsafe.
    * @param {string} reason why (e.g. `'leak'`, `'threshold'`, `'follow-up'`), recorded in the result.
-   * @param {{ heapUsed: number, keep?: string[], onWrite?: () => void }} context `keep`: files
-   *   not to delete for room; `onWrite`: called just before V8 starts writing.
-   * @returns {Promise<{ path: string, bytes: number, durationMs: number, reason: string }
-   *   | { skipped: string, reason: string, detail?: string }>}
+   * @param {object} context
+   * @param {number} context.heapUsed the live heap the snapshot will hold.
+   * @param {{ bytes: number, pauseMs: number }} context.predicted its predicted file size and pause.
+   * @param {number} context.maxPauseMs the longest pause allowed (Infinity: any).
+   * @param {boolean} [context.followUp] a pair's second half: not held back by the cooldown.
+   * @param {string[]} [context.keep] files not to delete for room.
+   * @param {() => void} [context.onWrite] called just before V8 starts writing.
+   * @returns {Promise<{ path: string, bytes: number, durationMs: number, reason: string, predicted: object }
+   *   | { skipped: string, reason: string, detail?: string, predicted: object }>}
    */
-  async capture(reason, { heapUsed, keep = [], onWrite = () => {} }) {
+  async capture(reason, { heapUsed, predicted, maxPauseMs, followUp = false, keep = [], onWrite = () => {} }) {
     const now = Date.now()
-    const refused = this.#refusal(now, heapUsed, keep)
-    if (refused !== null) return skipped(reason, ...refused)
-    const info = { reason, dir: this.#dir }
+    const refused = this.#refusal({ now, heapUsed, predicted, maxPauseMs, followUp, keep })
+    if (refused !== null) return { ...skipped(reason, ...refused), predicted }
+    const info = { reason, dir: this.#dir, predicted }
     if (this.#beforeSnapshot !== null) await this.#beforeSnapshot(info)
     const written = this.#write(reason, now, onWrite)
-    if ('skipped' in written) return written
+    if ('skipped' in written) return { ...written, predicted }
     if (this.#afterSnapshot !== null) await this.#afterSnapshot({ ...info, ...written })
-    return written
+    return { ...written, predicted }
   }
 
   /**
-   * Why a snapshot of a heap of `heapUsed` bytes must not be written now, as
-   * `[why, detail]`, or null once there is room for it (old files deleted, never `keep`'s).
+   * Why this snapshot must not be written now, as `[why, detail]`, or null once there is
+   * room for it (old files deleted, never `keep`'s).
    */
-  #refusal(now, heapUsed, keep) {
-    if (now - this.#lastWriteAt < this.#cooldownMs) {
+  #refusal({ now, heapUsed, predicted, maxPauseMs, followUp, keep }) {
+    if (!followUp && now - this.#lastWriteAt < this.#cooldownMs) {
       return ['cooldown', `next snapshot allowed in ${Math.ceil(this.#cooldownMs - (now - this.#lastWriteAt))} ms`]
     }
     try {
@@ -119,9 +126,11 @@ class SnapshotStore {
     } catch (err) {
       return ['dir-not-writable', `${this.#dir}: ${err.code ?? err.message}`]
     }
-    const estimate = Math.ceil(heapUsed * FILE_PER_HEAP_BYTE)
+    if (!this.#orphansRemoved) this.#removeOrphans()
+    if (predicted.pauseMs > maxPauseMs) return ['pause', pauseDetail(heapUsed, predicted, maxPauseMs)]
+    const estimate = predicted.bytes
     if (estimate > this.#maxDiskBytes) {
-      return ['disk-budget', `a snapshot of this heap needs about ${estimate} bytes; maxDiskBytes is ${this.#maxDiskBytes}`]
+      return ['disk-budget', `a snapshot of this heap (${mb(heapUsed)} live) would take about ${mb(estimate)}; maxDiskBytes is ${mb(this.#maxDiskBytes)}`]
     }
     const freeDisk = freeDiskBytes(this.#dir)
     const neededMemory = heapUsed * this.#memoryFactor
@@ -168,6 +177,25 @@ class SnapshotStore {
     return { path: finalPath, bytes, durationMs: Math.round(performance.now() - started), reason }
   }
 
+  /**
+   * Deletes the temporary files of processes that died while writing (killed during the
+   * pause, say): never visible as snapshots, but holding disk. Once per store: this
+   * process's own are removed as they fail.
+   */
+  #removeOrphans() {
+    this.#orphansRemoved = true
+    let names
+    try {
+      names = fs.readdirSync(this.#dir)
+    } catch {
+      return
+    }
+    for (const name of names) {
+      const writer = TEMP_NAME.exec(name)
+      if (writer !== null && !isAlive(Number(writer[1]))) fs.rmSync(path.join(this.#dir, name), { force: true })
+    }
+  }
+
   /** Deletes the oldest files until one more of `estimate` bytes fits; false if it cannot. */
   #makeRoom(estimate, keep) {
     const files = this.list()
@@ -186,6 +214,21 @@ class SnapshotStore {
     }
     return count < this.#maxSnapshots && total + estimate <= this.#maxDiskBytes
   }
+}
+
+/** Bytes as mebibytes, for a person: `652 MB`. */
+function mb(bytes) {
+  return `${Math.round(bytes / 2 ** 20)} MB`
+}
+
+/** What a declined snapshot would have cost, and the ways to get one all the same. */
+function pauseDetail(heapUsed, predicted, maxPauseMs) {
+  return (
+    `a snapshot of this heap (${mb(heapUsed)} live) would stop the event loop for about ${(predicted.pauseMs / 1000).toFixed(1)} s ` +
+    `and write about ${mb(predicted.bytes)}; snapshotMaxPauseMs is ${maxPauseMs}. To get one: raise snapshotMaxPauseMs ` +
+    '(LEAKPROOF_SNAPSHOT_MAX_PAUSE_MS), taking the instance out of rotation in beforeSnapshot, or take one on demand ' +
+    'while the instance is drained. The report of this leak comes without one.'
+  )
 }
 
 /** The result of a capture that wrote nothing: why (`skipped`), for what `reason`, and details. */
@@ -219,6 +262,16 @@ function closeLeakedDescriptors(file) {
         // Already closed meanwhile.
       }
     }
+  }
+}
+
+/** Whether process `pid` still runs (one we may not signal runs too). */
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return err.code === 'EPERM'
   }
 }
 

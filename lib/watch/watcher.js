@@ -54,8 +54,9 @@ const DEFAULTS = Object.freeze({
   maxSnapshots: 4,
   maxDiskBytes: 1024 * MiB,
   cooldownMs: 10 * 60_000,
+  snapshotMaxPauseMs: 2_000,
   snapshotMemoryFactor: 2,
-  followUpGrowthBytes: 32 * MiB,
+  followUpGrowthBytes: 16 * MiB,
   nearHeapLimit: true,
   beforeSnapshot: undefined,
   afterSnapshot: undefined,
@@ -93,6 +94,11 @@ function resolveOptions(options = {}) {
     if (!(value > 0 && (value < 1 || (maxIncluded && value === 1)))) {
       throw errors.invalidOptionRange('watch()', `options.${key}`, 'a number between 0 and 1', value)
     }
+  }
+  const pause = o.snapshotMaxPauseMs
+  if (typeof pause !== 'number') throw errors.invalidOptionType('watch()', 'options.snapshotMaxPauseMs', 'a number of ms > 0', pause)
+  if (!(pause > 0)) {
+    throw errors.invalidOptionRange('watch()', 'options.snapshotMaxPauseMs', "a number of ms > 0 (Infinity for no limit; snapshots: 'off' for none)", pause)
   }
   if (o.minPoints < 3) throw errors.invalidOptionRange('watch()', 'options.minPoints', 'an integer >= 3', o.minPoints)
   if (o.window < o.minPoints) throw errors.invalidOptionRange('watch()', 'options.window', `an integer >= minPoints (${o.minPoints})`, o.window)
@@ -245,7 +251,7 @@ class Watcher extends EventEmitter {
     this.#native.recordFloor('external', time, external, null, filling)
     this.#event('sample', { heapUsed: heap, external, heapLimit: limit, forcedGc: forced !== null, forcedGcReason: forced?.reason ?? null, gcDurationMs: forced?.ms ?? 0, cachesFilling: filling })
     this.#checkHeapThreshold(heap, limit)
-    if (this.#capture !== null) this.#capture.onFloor(heap)
+    if (this.#capture !== null) this.#capture.onFloor(heap, this.#heapAboveThreshold)
   }
 
   /**
@@ -266,7 +272,7 @@ class Watcher extends EventEmitter {
     const above = heapUsed >= this.#options.heapThreshold * limit
     if (above && !this.#heapAboveThreshold) {
       this.#event('threshold', { kind: 'heap', current: heapUsed, limit })
-      if (this.#capture !== null) this.#capture.onThreshold(heapUsed)
+      if (this.#capture !== null) this.#capture.onThreshold('heap')
     }
     this.#heapAboveThreshold = above
   }
@@ -277,9 +283,8 @@ class Watcher extends EventEmitter {
     const { type, ...fields } = JSON.parse(json)
     this.#event(type, fields)
     if (this.#capture !== null) {
-      const heapUsed = v8.getHeapStatistics().used_heap_size
-      if (type === 'leak' && fields.kind !== 'native') this.#capture.onLeak(heapUsed)
-      if (type === 'threshold') this.#capture.onThreshold(heapUsed)
+      if (type === 'leak' && fields.kind !== 'native') this.#capture.onLeak(fields)
+      if (type === 'threshold') this.#capture.onThreshold(fields.kind)
     }
     if (type === 'leak' && fields.kind === 'heap' && this.#options.sites) this.#rankSites()
   }
