@@ -58,7 +58,8 @@ async function phase({ title, sessions, watchOptions, maxMs, done }) {
   })
   watcher.on('snapshot', (e) => {
     seen.snapshots.push(e)
-    console.log(`${clock(start)}  snapshot (${e.role}): ${e.path} (${mb(e.bytes)}, ${e.durationMs} ms, mode 0600)`)
+    const predicted = `predicted ${mb(e.predicted.bytes)} and ${e.predicted.pauseMs} ms`
+    console.log(`${clock(start)}  snapshot (${e.role}): ${e.path} (${mb(e.bytes)}, paused ${e.durationMs} ms; ${predicted}; mode 0600)`)
   })
   watcher.on('report', (e) => {
     seen.report = e
@@ -83,6 +84,9 @@ async function main() {
     forceGcAfterMs: 3000,
     dir,
     cooldownMs: 0,
+    // A demo can afford to stop for a snapshot; a service at the default (2 s) would have
+    // these declined as too long a pause, and get a report without them.
+    snapshotMaxPauseMs: 60_000,
     followUpGrowthBytes: 24 * MB,
     sitesWindowMs: 2000,
   }
