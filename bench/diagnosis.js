@@ -8,7 +8,8 @@
  * child process builds the heap, then times a full GC (`global.gc()`) and counts two
  * constructors, Map (few instances) and Object (nearly every object), one after the other.
  *
- * Prints one table, the pause in ms and in ms per MB of used heap. `BENCH_NODES` picks the
+ * Prints one table: the pause (wall ms, and CPU ms of all threads), ms per MB of used heap,
+ * and the machine's load average (a busy machine makes pauses longer than their CPU time). `BENCH_NODES` picks the
  * versions (default `20 22 24 26`, through scripts/node-bin.sh), `BENCH_DIAGNOSIS_MB` the heap
  * sizes (default `50 200 600`).
  */
@@ -42,12 +43,18 @@ function fill(shape, mb) {
 function child(shape, mb) {
   const v8 = require('node:v8')
   const held = fill(shape, mb)
-  const time = (fn) => {
-    const started = performance.now()
-    fn()
-    return performance.now() - started
+  const cpuMs = () => {
+    const { user, system } = process.cpuUsage()
+    return (user + system) / 1000
   }
-  const gcMs = time(() => global.gc())
+  // Wall time is the pause the event loop sees; CPU time (all threads) tells the cost apart
+  // from waiting for a core on a busy machine.
+  const time = (fn) => {
+    const [wall, cpu] = [performance.now(), cpuMs()]
+    fn()
+    return { ms: performance.now() - wall, cpuMs: cpuMs() - cpu }
+  }
+  const gc = time(() => global.gc())
   const heapMB = v8.getHeapStatistics().used_heap_size / MB
   const counts = {}
   const pauses = {}
@@ -56,7 +63,8 @@ function child(shape, mb) {
       counts[ctor.name] = v8.queryObjects(ctor, { format: 'count' })
     })
   }
-  console.log(JSON.stringify({ node: process.version, shape, heapMB, gcMs, pauses, counts, held: held.size ?? held.length }))
+  const load = require('node:os').loadavg()[0]
+  console.log(JSON.stringify({ node: process.version, shape, heapMB, gc, pauses, counts, held: held.size ?? held.length, load }))
 }
 
 /** The bin directory of Node `major` (installed by scripts/node-bin.sh when missing). */
@@ -67,18 +75,19 @@ function nodeBin(major) {
 
 function main() {
   const rows = []
-  console.log('| Node | heap shape | used heap MB | full GC ms | queryObjects(Map) ms | queryObjects(Object) ms | ms per MB (max) |')
-  console.log('|---|---|---:|---:|---:|---:|---:|')
+  console.log('| Node | heap shape | used heap MB | full GC ms | queryObjects(Map) ms (CPU ms) | queryObjects(Object) ms (CPU ms) | ms per MB (max) | load average |')
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|')
   for (const major of NODES) {
     const node = path.join(nodeBin(major), 'node')
     for (const shape of SHAPES) {
       for (const mb of SIZES_MB) {
         const args = ['--expose-gc', '--no-warnings', `--max-old-space-size=${Math.max(4096, mb * 4)}`, __filename, 'child', shape, String(mb)]
         const r = JSON.parse(execFileSync(node, args, { encoding: 'utf8', maxBuffer: MB }))
-        const perMB = Math.max(r.pauses.Map, r.pauses.Object) / r.heapMB
+        const perMB = Math.max(r.pauses.Map.ms, r.pauses.Object.ms) / r.heapMB
         rows.push({ ...r, perMB })
         const f = (n) => n.toFixed(0)
-        console.log(`| ${r.node} | ${shape} | ${f(r.heapMB)} | ${f(r.gcMs)} | ${f(r.pauses.Map)} | ${f(r.pauses.Object)} | ${perMB.toFixed(2)} |`)
+        const pause = ({ ms, cpuMs }) => `${f(ms)} (${f(cpuMs)})`
+        console.log(`| ${r.node} | ${shape} | ${f(r.heapMB)} | ${f(r.gc.ms)} | ${pause(r.pauses.Map)} | ${pause(r.pauses.Object)} | ${perMB.toFixed(2)} | ${r.load.toFixed(1)} |`)
       }
     }
   }
