@@ -11,10 +11,11 @@ const { writePrivateAtomically } = require('./reports')
 const MiB = 1024 * 1024
 
 /**
- * Pause of one `v8.queryObjects` count per MiB of used heap, before this process has
- * measured its own: the slowest seen by bench/diagnosis.js on Node 20 to 26 (each count
- * collects all garbage, then walks the whole heap; big strings cost more per MiB than
- * small objects). After a count, the rate this process measured is used instead.
+ * Pause of one `v8.queryObjects` count per MiB of used heap, at least: the CPU time per MiB
+ * bench/diagnosis.js measured on Node 20 to 26 for the costlier heap shape (big strings,
+ * about 16 ms/MiB; small objects about 10 to 13). Each count collects all garbage, then walks
+ * the whole heap. Once this process has counted, the rate it measured (wall time: a busy
+ * machine makes it longer) is used when higher.
  */
 const COUNT_MS_PER_MIB = 18
 
@@ -47,7 +48,8 @@ const SPACE_HOLDS = {
  * looked at and why. No step of it pauses the event loop longer than `snapshotMaxPauseMs`.
  *
  * Made by the watcher when it starts; it is told each floor (`noteFloor`: V8's heap spaces
- * and the named BoundedMaps' sizes, a few microseconds) and keeps the last `window` + 2, so
+ * and the named BoundedMaps' sizes, about 3 µs plus 4 µs per named map) and keeps the last
+ * `window` + 2, so
  * that a leak's report compares with the floor its window started from. `diagnose(leak, …)`
  * then builds the report, emits it as `report` (`kind: 'no-snapshot'`) and, with a `dir`,
  * writes it there as `leakproof-<time>-<pid>-<threadId>-diagnosis.report.json` (0600,
@@ -63,8 +65,9 @@ const SPACE_HOLDS = {
  *   diagnosis (since tracking began, at the first), as `compareCensus` entries;
  * - `objectCounts`: null, or `{ heapBytes, pauseMs, counts: [{ constructor, count, previous }] }`
  *   (`previous`: at the previous diagnosis, or null), from `v8.queryObjects`, counted only
- *   while the predicted pause (ms per MiB of heap, this process's own once measured) fits
- *   `snapshotMaxPauseMs`. The first count makes Node print its ExperimentalWarning once.
+ *   while the predicted pause (COUNT_MS_PER_MIB per MiB of used heap, or the rate this
+ *   process measured when higher) fits `snapshotMaxPauseMs`. The first count makes Node
+ *   print its ExperimentalWarning, once per process.
  * - `lookedAt: [string]`, `notLookedAt: [{ what, why }]`.
  *
  * One diagnosis at a time: `diagnose` while one runs resolves null. It never throws nor
@@ -114,7 +117,10 @@ class Diagnosis {
    * Diagnoses `leak` (the `leak` event's fields) without a snapshot; emits and writes the
    * report (see the class doc) and resolves with it, or null when stopped or already busy.
    * @param {object} leak
-   * @param {{ snapshot: 'declined' | 'off' | 'failed', detail?: string, sites?: object | null }} context
+   * @param {{ snapshot: string, detail?: string, sites?: object | null }} context `snapshot`: why
+   *   there is none, `'declined'` (the pause budget), `'off'`, `'failed'`, or another
+   *   `snapshot-skipped` reason (`'disk-budget'`, `'memory'`, …); `detail` says more;
+   *   `sites` is what `SiteRanking.rank()` resolved with.
    */
   async diagnose(leak, { snapshot, detail, sites = null }) {
     if (this.#busy || this.#stopped) return null
@@ -207,7 +213,7 @@ class Diagnosis {
       const started = performance.now()
       const count = v8.queryObjects(ctor, { format: 'count' })
       const ms = performance.now() - started
-      this.#countMsPerMiB = ms / Math.max(1, heapBytes / MiB)
+      this.#countMsPerMiB = Math.max(COUNT_MS_PER_MIB, ms / Math.max(1, heapBytes / MiB))
       pauseMs += ms
       counts.push({ constructor: ctor.name, count, previous: this.#previousCounts.get(ctor.name) ?? null })
       this.#previousCounts.set(ctor.name, count)
@@ -238,11 +244,17 @@ function withoutEnvelope({ type: _type, pid: _pid, threadId: _threadId, ...field
   return fields
 }
 
-/** Why no snapshot, in words, for `notLookedAt`. */
+/** Why there is no snapshot, in words, by the `snapshot` given to `diagnose`. */
+const SNAPSHOT_WHY = {
+  declined: 'declined: its pause would exceed snapshotMaxPauseMs',
+  off: "snapshots are off (snapshots: 'off', or no dir)",
+  failed: 'writing it failed',
+}
+
+/** Why no snapshot, with its detail, for `notLookedAt`. */
 function snapshotWhy(snapshot, detail) {
-  const why = { declined: 'declined: its pause would exceed snapshotMaxPauseMs', off: "snapshots are off (snapshots: 'off', or no dir)", failed: 'it was not written' }
-  const said = why[snapshot] ?? String(snapshot)
-  return detail === null ? said : `${said} (${detail})`
+  const said = SNAPSHOT_WHY[snapshot] ?? `skipped (${snapshot})`
+  return detail === null ? said : `${said}: ${detail}`
 }
 
 /** What a floor keeps: used bytes per V8 heap space, and the named BoundedMaps' sizes by name. */
