@@ -2,7 +2,8 @@
 
 /**
  * Every BoundedMap, held weakly so that being registered never keeps a map alive.
- * `namedMaps()` lists the named ones with their stats; `mapsFilling()` tells the detector
+ * `namedMaps()` lists the named ones with their stats, `namedMapSizes()` with their sizes
+ * and bounds; `mapsFilling()` tells the detector
  * when heap growth is bounded caches filling up; `cachesThrashing(time)` names the maps
  * that have just begun thrashing. Unnamed maps are only ever counted by `mapsFilling()`.
  *
@@ -109,6 +110,24 @@ function namedMaps() {
 }
 
 /**
+ * The sizes of the named maps still alive, each as `{ name, size, bytes, max, maxBytes }`
+ * (`max`/`maxBytes` null when unbounded): what the leak diagnosis compares between floors.
+ */
+function namedMapSizes() {
+  const out = []
+  for (const map of alive(namedRefs)) {
+    const { size, bytes } = map.stats()
+    out.push({ name: map.name, size, bytes, max: bound(map.max), maxBytes: bound(map.maxBytes) })
+  }
+  return out
+}
+
+/** A bound as reported: null for none. */
+function bound(limit) {
+  return limit === Infinity ? null : limit
+}
+
+/**
  * How many maps grew since the last call and are still below their bounds: growth that
  * stops by itself at a known ceiling. The first call only records sizes.
  */
@@ -183,9 +202,9 @@ function judge(map, time) {
   return {
     name: map.name,
     size: stats.size,
-    max: map.max === Infinity ? null : map.max,
+    max: bound(map.max),
     bytes: stats.bytes,
-    maxBytes: map.maxBytes === Infinity ? null : map.maxBytes,
+    maxBytes: bound(map.maxBytes),
     hitRatio: recentRatio,
     earlierHitRatio: earlierRatio,
     evictions: stats.evictions - state.evictionsBefore,
@@ -228,4 +247,4 @@ function growth(state, column, from, to) {
   return counter(state, column, to) - counter(state, column, from)
 }
 
-module.exports = { registerMap, namedMaps, mapsFilling, cachesThrashing }
+module.exports = { registerMap, namedMaps, namedMapSizes, mapsFilling, cachesThrashing }

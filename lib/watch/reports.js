@@ -68,4 +68,4 @@ function writePrivateAtomically(file, text) {
   fs.renameSync(temp, file)
 }
 
-module.exports = { Reports }
+module.exports = { Reports, writePrivateAtomically }

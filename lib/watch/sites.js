@@ -153,7 +153,8 @@ function growingSites(before, after, top) {
 /**
  * The watcher's ranking of growing allocation sites after a heap leak: samples allocations
  * over windows of `sitesWindowMs` and emits `sites`, the sites whose live bytes grew. One
- * ranking at a time; a later heap leak starts another once it is done.
+ * ranking at a time: `rank()` while one is under way returns that one; a later heap leak
+ * starts another once it is done.
  */
 class SiteRanking {
   #samplingBytes
@@ -161,6 +162,7 @@ class SiteRanking {
   #top
   #emit
   #profiler = null // the ranking's profiler, while one runs
+  #ranking = null // the promise of the ranking under way, if any
   #stopped = false
 
   /**
@@ -180,20 +182,35 @@ class SiteRanking {
     if (this.#profiler !== null) this.#profiler.stop()
   }
 
-  /** Samples and ranks the growing sites, unless a ranking is under way; failures are `error` events. */
-  async rank() {
-    if (this.#profiler !== null || this.#stopped) return
+  /**
+   * Samples and ranks the growing sites (or joins the ranking under way), emits them as
+   * `sites` and resolves with the event's fields, `{ windowMs, sites }`. Never rejects:
+   * failures are `error` events and resolve null, as does a ranking stopped meanwhile.
+   * @returns {Promise<{ windowMs: number, sites: ReturnType<typeof growingSites> } | null>}
+   */
+  rank() {
+    if (this.#stopped) return Promise.resolve(null)
+    this.#ranking ??= this.#sample().finally(() => {
+      this.#ranking = null
+    })
+    return this.#ranking
+  }
+
+  /** One ranking, start to end, with its own profiler. */
+  async #sample() {
     const profiler = new SiteProfiler(this.#samplingBytes)
     this.#profiler = profiler
     try {
       await profiler.start()
       await this.#wait()
-      if (this.#stopped) return
+      if (this.#stopped) return null
       const before = await profiler.liveBySite()
       const ranked = await this.#rankSince(profiler, before)
       if (ranked !== null) this.#emit('sites', ranked)
+      return ranked
     } catch (err) {
       if (!this.#stopped) this.#emit('error', { error: err.message, during: 'sites' })
+      return null
     } finally {
       profiler.stop()
       if (this.#profiler === profiler) this.#profiler = null
