@@ -171,6 +171,29 @@ test('the watcher writes a baseline and a follow-up snapshot of a leaking servic
   assert.ok([1000, 2000, 3000].includes(sites.windowMs), String(sites.windowMs))
 })
 
+test('a leak whose snapshot would stop the service too long is declined, and reported without one', async () => {
+  const dir = tempDir()
+  const out = execFileSync(process.execPath, [path.join(__dirname, 'fixtures', 'service.js'), 'heap-leak', '60000', dir, '1'], {
+    encoding: 'utf8',
+    timeout: 90_000,
+    maxBuffer: 64 * 1024 * 1024,
+  })
+  const events = out.trim().split('\n').map((l) => JSON.parse(l))
+  const declined = events.find((e) => e.type === 'snapshot-skipped')
+  assert.equal(declined?.skipped, 'pause', JSON.stringify(events.filter((e) => e.type.startsWith('snapshot'))))
+  assert.ok(declined.predicted.pauseMs > 1 && declined.predicted.bytes > 0)
+  assert.equal(events.filter((e) => e.type === 'snapshot').length, 0)
+  const report = events.find((e) => e.type === 'report')
+  assert.ok(report, 'a report comes without a snapshot')
+  assert.equal(report.kind, 'no-snapshot')
+  assert.equal(report.heapSnapshot.why, 'declined')
+  assert.match(report.sites.sites[0].url, /service\.js$/, JSON.stringify(report.sites))
+  assert.equal(report.heapSpaces.grew[0].space, 'old_space', JSON.stringify(report.heapSpaces))
+  assert.ok(report.notLookedAt.some((n) => n.what === 'heap snapshot' && /snapshotMaxPauseMs/.test(n.why)))
+  assert.equal(fs.statSync(report.path).mode & 0o777, 0o600)
+  assert.ok(fs.readdirSync(dir).every((name) => !name.endsWith('.heapsnapshot')))
+})
+
 test("the app's own topGrowingSites() calls do not change what the watcher's report compares against", () => {
   const fixture = path.join(__dirname, 'fixtures', 'watch-report-growth.js')
   const out = execFileSync(process.execPath, [fixture, tempDir()], { encoding: 'utf8', timeout: 60_000 })

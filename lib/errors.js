@@ -58,6 +58,25 @@ function warn(code, message) {
   process.emitWarning(message, { type: 'LeakproofWarning', code })
 }
 
+/**
+ * Runs `fn` with Node's process warnings that mention `api` left out, and returns what it
+ * returns. For Node APIs the watcher calls on its own (`vm.measureMemory`,
+ * `v8.queryObjects`), which Node calls experimental and warns about on first use: the
+ * warning would read as if the user's code had called them.
+ */
+function withoutWarningsAbout(api, fn) {
+  const emitWarning = process.emitWarning
+  process.emitWarning = function (warning, ...rest) {
+    if (String(warning?.message ?? warning).includes(api)) return
+    return emitWarning.call(process, warning, ...rest)
+  }
+  try {
+    return fn()
+  } finally {
+    process.emitWarning = emitWarning
+  }
+}
+
 /** Describes a value for an error message without calling user code. */
 function describe(value) {
   if (typeof value === 'string') return JSON.stringify(value)
@@ -137,4 +156,5 @@ module.exports = {
   checkPositiveFinite,
   checkFunction,
   checkOptionsObject,
+  withoutWarningsAbout,
 }

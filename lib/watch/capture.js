@@ -51,6 +51,7 @@ class Capture {
   #store
   #native
   #emit
+  #onNoPair
   #reports
   #cost = new SnapshotCost()
   #maxPauseMs
@@ -68,8 +69,10 @@ class Capture {
    * @param {object} parts
    * @param {object} parts.native the native watcher, told when native floors stop comparing.
    * @param {(type: string, fields: object) => void} parts.emit emits a watcher event.
+   * @param {(skipped: object) => void} parts.onNoPair a baseline's follow-up was declined
+   *   (its `snapshot-skipped` fields): the pair will bring no report.
    */
-  constructor(options, { native, emit }) {
+  constructor(options, { native, emit, onNoPair }) {
     this.#store = new SnapshotStore({
       dir: options.dir,
       maxSnapshots: options.maxSnapshots,
@@ -81,6 +84,7 @@ class Capture {
     })
     this.#native = native
     this.#emit = emit
+    this.#onNoPair = onNoPair
     this.#reports = new Reports(options.top, emit)
     this.#maxPauseMs = options.snapshotMaxPauseMs
     this.#followUpGrowthBytes = options.followUpGrowthBytes
@@ -96,8 +100,9 @@ class Capture {
   /**
    * A leak of the heap or of external memory: the baseline, or the follow-up when it is due.
    * @param {{ kind: string, current: number, projectedLimitAt?: number | null }} leak the event's fields.
-   * @returns {Promise<object | null>} the `snapshot` or `snapshot-skipped` event's fields, or
-   *   null when no snapshot was attempted (one is being written, or the follow-up is not due).
+   * @returns {Promise<object | null>} the `snapshot` or `snapshot-skipped` event's fields
+   *   (`skipped: 'failed'` when writing threw: an `error` event says why), or null when no
+   *   snapshot was attempted (one is being written, or the pair's follow-up is not due yet).
    */
   onLeak(leak) {
     if (leak.kind === 'heap') this.#liveHeap = leak.current
@@ -170,7 +175,7 @@ class Capture {
       return this.#written({ ...result, ...budget }, heapUsed)
     } catch (err) {
       this.#emit('error', { error: err.message, during: 'snapshot' })
-      return null
+      return { skipped: 'failed', reason, detail: err.message }
     } finally {
       if (wrote) this.#native.resetNative()
       this.#capturing = false
@@ -182,8 +187,11 @@ class Capture {
    * too big for it will not shrink back); the next leak starts another, after the cooldown.
    */
   #skipped(fields) {
-    if (fields.reason === 'follow-up') this.#baseline.followedUp = true
     this.#emit('snapshot-skipped', fields)
+    if (fields.reason === 'follow-up') {
+      this.#baseline.followedUp = true
+      this.#onNoPair(fields)
+    }
     return fields
   }
 

@@ -6,6 +6,7 @@ const v8 = require('node:v8')
 const { threadId } = require('node:worker_threads')
 const { namedMapSizes } = require('../cache/registry')
 const { writePrivateAtomically } = require('./reports')
+const { withoutWarningsAbout } = require('../errors')
 
 /** Bytes in a mebibyte. */
 const MiB = 1024 * 1024
@@ -66,8 +67,8 @@ const SPACE_HOLDS = {
  * - `objectCounts`: null, or `{ heapBytes, pauseMs, counts: [{ constructor, count, previous }] }`
  *   (`previous`: at the previous diagnosis, or null), from `v8.queryObjects`, counted only
  *   while the predicted pause (COUNT_MS_PER_MIB per MiB of used heap, or the rate this
- *   process measured when higher) fits `snapshotMaxPauseMs`. The first count makes Node
- *   print its ExperimentalWarning, once per process.
+ *   process measured when higher) fits `snapshotMaxPauseMs`. Node's ExperimentalWarning
+ *   about it is left out: the user's code did not call it.
  * - `lookedAt: [string]`, `notLookedAt: [{ what, why }]`.
  *
  * One diagnosis at a time: `diagnose` while one runs resolves null. It never throws nor
@@ -211,7 +212,7 @@ class Diagnosis {
       }
       if (counts.length > 0) await new Promise(setImmediate)
       const started = performance.now()
-      const count = v8.queryObjects(ctor, { format: 'count' })
+      const count = withoutWarningsAbout('queryObjects', () => v8.queryObjects(ctor, { format: 'count' }))
       const ms = performance.now() - started
       this.#countMsPerMiB = Math.max(COUNT_MS_PER_MIB, ms / Math.max(1, heapBytes / MiB))
       pauseMs += ms

@@ -27,6 +27,7 @@ const { mapsFilling, cachesThrashing } = require('../cache/registry')
 const { FullGcSentinel } = require('./full-gc-sentinel')
 const { Floors } = require('./floors')
 const { ForcedGc } = require('./forced-gc')
+const { Diagnosis } = require('./diagnosis')
 
 /** Bytes in a mebibyte. */
 const MiB = 1024 * 1024
@@ -153,6 +154,8 @@ class Watcher extends EventEmitter {
   #floors
   #forcedGc
   #capture = null // snapshots and reports, with a dir and snapshots: 'auto'
+  #diagnosis // the report of a leak that got no snapshot pair
+  #lastLeak = null // the newest heap or external leak's fields
   #sites = null // the allocation-site ranking, made with the first heap leak
   #timer
   #majorGcsSeen = 0
@@ -173,10 +176,12 @@ class Watcher extends EventEmitter {
       floorSpacingMs: () => this.#native.wantedFloorSpacingMs,
       onError: (err) => this.#emit('error', { error: err.message, during: 'forcing a full GC' }),
     })
+    this.#diagnosis = new Diagnosis(options, { emit: this.#emit })
     if (options.snapshots === 'auto' && options.dir !== undefined) {
       // Loaded when first needed: a watcher without a dir never writes a snapshot.
       const { Capture, armNearHeapLimit } = require('./capture')
-      this.#capture = new Capture(options, { native: this.#native, emit: this.#emit })
+      const onNoPair = (skipped) => this.#diagnose(this.#lastLeak, skipped)
+      this.#capture = new Capture(options, { native: this.#native, emit: this.#emit, onNoPair })
       if (options.nearHeapLimit) this.nearHeapLimit = armNearHeapLimit()
     }
     this.#fullGcs = new FullGcSentinel(() => this.#onFullGc())
@@ -203,6 +208,7 @@ class Watcher extends EventEmitter {
     this.#forcedGc.stop()
     this.#native.stop()
     if (this.#capture !== null) this.#capture.stop()
+    this.#diagnosis.stop()
     if (this.#sites !== null) this.#sites.stop()
     if (current === this) current = null
   }
@@ -249,6 +255,7 @@ class Watcher extends EventEmitter {
     const filling = this.#cachesFilling(time)
     this.#native.recordFloor('heap', time, heap, limit, filling)
     this.#native.recordFloor('external', time, external, null, filling)
+    this.#diagnosis.noteFloor(floor)
     this.#event('sample', { heapUsed: heap, external, heapLimit: limit, forcedGc: forced !== null, forcedGcReason: forced?.reason ?? null, gcDurationMs: forced?.ms ?? 0, cachesFilling: filling })
     this.#checkHeapThreshold(heap, limit)
     if (this.#capture !== null) this.#capture.onFloor(heap, this.#heapAboveThreshold)
@@ -282,18 +289,39 @@ class Watcher extends EventEmitter {
     if (this.#stopped) return
     const { type, ...fields } = JSON.parse(json)
     this.#event(type, fields)
-    if (this.#capture !== null) {
-      if (type === 'leak' && fields.kind !== 'native') this.#capture.onLeak(fields)
-      if (type === 'threshold') this.#capture.onThreshold(fields.kind)
-    }
-    if (type === 'leak' && fields.kind === 'heap' && this.#options.sites) this.#rankSites()
+    if (type === 'leak' && fields.kind !== 'native') this.#onLeak(fields)
+    if (type === 'threshold' && this.#capture !== null) this.#capture.onThreshold(fields.kind)
   }
 
-  /** Ranks the allocation sites that grow (one ranking at a time). */
+  /**
+   * A heap or external leak: the growing allocation sites (heap), a snapshot, and, when the
+   * snapshot was not written and no pair is under way, the report without one.
+   */
+  async #onLeak(leak) {
+    this.#lastLeak = leak
+    // Ranked whatever becomes of the snapshot: the sites event names the code that grows.
+    if (leak.kind === 'heap' && this.#options.sites) this.#rankSites()
+    const result = this.#capture === null ? { skipped: 'off' } : await this.#capture.onLeak(leak)
+    if (result === null || 'path' in result) return
+    await this.#diagnose(leak, result)
+  }
+
+  /**
+   * The report of `leak` without a snapshot pair, `skipped` saying why there is none, with
+   * the allocation sites of a heap leak (the ranking under way, or a new one).
+   */
+  async #diagnose(leak, skipped) {
+    if (this.#stopped || leak === null) return
+    const sites = leak.kind === 'heap' && this.#options.sites ? await this.#rankSites() : null
+    const snapshot = skipped.skipped === 'pause' ? 'declined' : skipped.skipped
+    await this.#diagnosis.diagnose(leak, { snapshot, detail: skipped.detail, sites })
+  }
+
+  /** Ranks the allocation sites that grow (one ranking at a time); resolves with the ranking, or null. */
   #rankSites() {
     // Loaded when first needed: a service that never leaks never pays for the inspector.
     this.#sites ??= new (require('./sites').SiteRanking)(this.#options, this.#emit)
-    this.#sites.rank()
+    return this.#sites.rank()
   }
 }
 
