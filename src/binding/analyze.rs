@@ -82,8 +82,8 @@ pub struct CodeHolder {
     pub line: Option<u32>,
     /// 1-based column of that closure.
     pub column: Option<u32>,
-    /// One line: `cache (Map), a module-level variable of /srv/app.js (used by handler at
-    /// /srv/app.js:4:22)`.
+    /// One line: `cache (Map), a module-level variable of /srv/app.js, kept alive by the
+    /// closure of handler at /srv/app.js:4:22`.
     pub description: String,
 }
 

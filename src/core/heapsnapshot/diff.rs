@@ -219,12 +219,12 @@ pub fn collection_size(snap: &Snapshot, v: usize) -> Option<u64> {
         slots.dedup();
         slots.windows(2).filter(|w| w[1] != w[0] + 1).count() as u64 + (!slots.is_empty()) as u64
     };
+    // V8 writes an array's (and an object's) elements as element edges of the object itself;
+    // its `elements` store repeats them as internal edges.
     let elements = |v: usize| {
-        snap.child_named(v, "elements").map_or(0, |s| {
-            snap.edges(s)
-                .filter(|&e| snap.edge_kind(e) == EdgeKind::Element)
-                .count() as u64
-        })
+        snap.edges(v)
+            .filter(|&e| snap.edge_kind(e) == EdgeKind::Element)
+            .count() as u64
     };
     match snap.name(v) {
         "Map" | "Set" => Some(snap.child_named(v, "table").map_or(0, indexed)),

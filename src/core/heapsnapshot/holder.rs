@@ -83,8 +83,8 @@ pub struct NamedHolder {
     pub line: Option<u32>,
     /// 1-based column of that closure.
     pub column: Option<u32>,
-    /// One line: `cache (Map), a module-level variable of /srv/app.js (used by handler at
-    /// /srv/app.js:4:22)`.
+    /// One line: `cache (Map), a module-level variable of /srv/app.js, kept alive by the
+    /// closure of handler at /srv/app.js:4:22`.
     pub description: String,
 }
 
@@ -207,10 +207,10 @@ enum Naming {
     LibraryVariable,
     /// A property of the global object.
     Global,
-    /// A property or element of a program object.
-    Member,
     /// A variable of Node's own code.
     InternalVariable,
+    /// A property or element of a program object.
+    Member,
     /// A slot of a scope that V8 gives no name.
     UnnamedVariable,
 }
@@ -404,8 +404,8 @@ fn holder_of(
     })
 }
 
-/// The closure to name for scope `ctx`: one on the shortest path to `target` when that
-/// closure's scope chain includes `ctx`, else the index's owner.
+/// The closure to name for scope `ctx`: one on the shortest path to `target` (not `target`
+/// itself) when that closure's scope chain includes `ctx`, else the index's owner.
 fn scope_closure(
     snap: &Snapshot,
     tree: &RetainerTree,
@@ -418,7 +418,11 @@ fn scope_closure(
             .iter()
             .rev()
             .map(|&e| snap.edge_to[e] as usize)
-            .find(|&n| snap.node_kind(n) == NodeKind::Closure && scope_chain_has(snap, n, ctx))
+            .find(|&n| {
+                n != target
+                    && snap.node_kind(n) == NodeKind::Closure
+                    && scope_chain_has(snap, n, ctx)
+            })
     });
     on_path.or_else(|| code.owner(ctx))
 }
@@ -477,23 +481,29 @@ fn describe(
     kind: HolderKind,
     at: Option<(&str, String, u32, u32)>,
 ) -> String {
-    let what = if name.is_empty() {
-        format!("an unnamed variable ({class})")
-    } else {
-        format!("{name} ({class})")
-    };
     let closure = at
         .as_ref()
-        .map(|(f, file, line, col)| format!("{f} at {file}:{line}:{col}"));
-    match (kind, at.as_ref(), closure) {
-        (HolderKind::Module, Some((_, file, ..)), Some(c)) => {
-            format!("{what}, a module-level variable of {file} (used by {c})")
+        .map(|(f, file, line, col)| format!("the closure of {f} at {file}:{line}:{col}"));
+    let kept = closure
+        .as_ref()
+        .map_or(String::new(), |c| format!(", kept alive by {c}"));
+    let of_file = at
+        .as_ref()
+        .map_or(String::new(), |(_, file, ..)| format!(" of {file}"));
+    let in_closure = closure.map_or(" of a closure".to_string(), |c| format!(" in {c}"));
+    match (kind, name.is_empty()) {
+        (HolderKind::Module, false) => {
+            format!("{name} ({class}), a module-level variable{of_file}{kept}")
         }
-        (HolderKind::Closure, _, Some(c)) => format!("{what}, a variable in the closure of {c}"),
-        (HolderKind::Module, ..) => format!("{what}, a module-level variable"),
-        (HolderKind::Closure, ..) => format!("{what}, a variable of a closure"),
-        (HolderKind::Global, ..) => format!("{what}, a global"),
-        (HolderKind::Property, ..) => format!("{what}, a property"),
+        (HolderKind::Module, true) => {
+            format!("a module-level variable ({class}){of_file} that V8 does not name{kept}")
+        }
+        (HolderKind::Closure, false) => format!("{name} ({class}), a variable{in_closure}"),
+        (HolderKind::Closure, true) => {
+            format!("a variable ({class}) that V8 does not name,{in_closure}")
+        }
+        (HolderKind::Global, _) => format!("{name} ({class}), a global"),
+        (HolderKind::Property, _) => format!("{name} ({class}), a property"),
     }
 }
 
@@ -506,4 +516,66 @@ pub fn folded_path(snap: &Snapshot, code: &CodeIndex, edges: &[usize]) -> Vec<St
         |c| code.program_closures.get(c),
         |c| snap.location(c).is_some() && code.closure_origin(snap, c) == Origin::Internal,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::analysis::Analysis;
+    use super::super::parser::parse;
+    use super::*;
+
+    /// root =shortcut=> global -> handler (closure at /srv/app.js:4:22, from `locations`);
+    /// handler -context-> its module's scope, whose variable `SLOT` holds a Map and whose parent
+    /// is the native context; handler -shared-> shared info -script-> the script.
+    const MODULE: &str = r#"{"snapshot":{"meta":{"node_fields":["type","name","id","self_size","edge_count"],"node_types":[["hidden","array","string","object","code","closure","regexp","number","native","synthetic"]],"edge_fields":["type","name_or_index","to_node"],"edge_types":[["context","element","property","internal","hidden","shortcut","weak"]],"location_fields":["object_index","script_id","line","column"]}},
+"nodes":[9,0,1,0,1, 3,1,3,10,1, 5,2,5,10,2, 3,3,7,10,2, 3,4,9,100,0, 4,5,11,10,1, 0,6,13,10,0, 4,7,15,10,0],
+"edges":[5,0,5, 2,2,10, 3,8,15, 3,9,25, SLOT,20, 3,11,30, 3,12,35],
+"strings":["","global","handler","system / Context","Map","system / SharedFunctionInfo","system / NativeContext","/srv/app.js","context","shared","cache","previous","script"],
+"locations":[10,3,3,21]}"#;
+
+    fn holder_of_map(slot: &str) -> NamedHolder {
+        let json = MODULE.replace("SLOT", slot);
+        let a = Analysis::new(parse(json.as_bytes(), None, None).unwrap(), 0, &mut |_| {});
+        let holders = name_holders(&a.snapshot, &a.tree, &a.code, &[4]);
+        holders.into_iter().next().flatten().expect("a holder")
+    }
+
+    #[test]
+    fn a_module_variable_is_named_with_its_file_and_the_closure_that_keeps_it() {
+        let h = holder_of_map("0,10");
+        assert_eq!((h.name.as_str(), h.kind), ("cache", HolderKind::Module));
+        assert_eq!(h.function.as_deref(), Some("handler"));
+        assert_eq!(
+            (h.file.as_deref(), h.line, h.column),
+            (Some("/srv/app.js"), Some(4), Some(22))
+        );
+        assert_eq!(
+            h.description,
+            "cache (Map), a module-level variable of /srv/app.js, kept alive by the closure of \
+             handler at /srv/app.js:4:22"
+        );
+    }
+
+    #[test]
+    fn a_slot_without_a_name_says_which_closure_holds_it() {
+        let h = holder_of_map("4,2");
+        assert_eq!((h.name.as_str(), h.kind), ("", HolderKind::Module));
+        assert_eq!(
+            h.description,
+            "a module-level variable (Map) of /srv/app.js that V8 does not name, kept alive by \
+             the closure of handler at /srv/app.js:4:22"
+        );
+    }
+
+    #[test]
+    fn script_origins() {
+        assert_eq!(origin("node:internal/timers"), Origin::Internal);
+        assert_eq!(origin(""), Origin::Internal);
+        assert_eq!(
+            origin("/srv/node_modules/express/lib/router.js"),
+            Origin::Library
+        );
+        assert_eq!(origin("/srv/app.js"), Origin::App);
+        assert_eq!(origin("file:///srv/app.mjs"), Origin::App);
+    }
 }
