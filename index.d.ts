@@ -549,6 +549,40 @@ export interface ClassSummary {
   retainedSize: number
 }
 
+/**
+ * The variable or property that holds an object, named as a person would fix it: found from
+ * the object's references (a variable of the program's own modules and closures first), not
+ * from its shortest path, which often runs through Node's timers or a server's listeners.
+ */
+export interface CodeHolder {
+  /**
+   * What reaches the object in code: `'cache'`, `'stats.requests'`, `'globalThis.leaks'`;
+   * `''` when V8 gives the variable no name (the description then says which closure holds it).
+   */
+  name: string
+  /** The held object's class (`'Map'`), or `function NAME at FILE:LINE:COL`. */
+  className: string
+  /**
+   * `'module'`: a module-level variable; `'closure'`: a variable of a function's scope;
+   * `'global'`: a property of the global object; `'property'`: a property of an object whose
+   * own holder could not be named.
+   */
+  kind: 'module' | 'closure' | 'global' | 'property'
+  /** The closure that keeps the scope alive (for a function's scope, one created in it). */
+  closure?: string
+  /** That closure's script: the module's file. */
+  file?: string
+  /** 1-based line of that closure. */
+  line?: number
+  /** 1-based column of that closure (V8 places a function at its parameter list). */
+  column?: number
+  /**
+   * One line: `cache (Map), a module-level variable of /srv/app.js, kept alive by the closure
+   * of handler at /srv/app.js:4:22`.
+   */
+  description: string
+}
+
 /** An object that keeps much memory alive. */
 export interface LargestObject {
   /** Class name, or `function NAME at FILE:LINE:COLUMN` for a function. */
@@ -563,6 +597,14 @@ export interface LargestObject {
   distance: number
   /** Shortest path from the GC roots, e.g. `['(GC roots)', 'global', 'cache (Map)', 'table', 'Session']`. */
   retainerPath: string[]
+  /**
+   * The same path with Node's own machinery (timer lists, listeners, the module loader, the
+   * global object) folded into its first step: `(Node internals: timers) → _idleNext (Timeout)
+   * → _onTimeout (function … at /srv/app.js:9:30) → context → previous → cache (Map)`.
+   */
+  readablePath: string[]
+  /** The variable or property that holds it, and where in the code; absent if none names it. */
+  holder?: CodeHolder
 }
 
 /** What `analyzeSnapshot` reports. */
@@ -628,6 +670,14 @@ export interface LeakSuspect extends NewObjects {
   retainerPath: string[]
   /** What holds the most new instances; absent when they hang from the GC roots directly. */
   heldBy?: SuspectHolder
+  /**
+   * The same path with Node's own machinery (timer lists, listeners, the module loader, the
+   * global object) folded into its first step: `(Node internals: timers) → _idleNext (Timeout)
+   * → _onTimeout (function … at /srv/app.js:9:30) → context → previous → cache (Map)`.
+   */
+  readablePath: string[]
+  /** The variable or property holding `heldBy` (else the instance shown), and where in the code; absent if none names it. */
+  holder?: CodeHolder
 }
 
 /** A `Map`, `Set`, `Array` or plain object holding more entries than in the first snapshot. */
@@ -644,6 +694,14 @@ export interface GrownCollection {
   retainedSize: number
   /** Shortest path from the GC roots in the last snapshot. */
   retainerPath: string[]
+  /**
+   * The same path with Node's own machinery (timer lists, listeners, the module loader, the
+   * global object) folded into its first step: `(Node internals: timers) → _idleNext (Timeout)
+   * → _onTimeout (function … at /srv/app.js:9:30) → context → previous → cache (Map)`.
+   */
+  readablePath: string[]
+  /** The variable or property that holds it, and where in the code; absent if none names it. */
+  holder?: CodeHolder
 }
 
 /** What `diffSnapshots` reports. */

@@ -123,9 +123,16 @@ function progressReporter(args) {
   return reporter
 }
 
-/** A retainer path on one indented line. */
-function pathLines(retainerPath, indent) {
-  return `${indent}${retainerPath.join(' → ')}`
+/**
+ * What holds an object, first in the code's words (`held by cache (Map), a module-level
+ * variable of /srv/app.js …`) when it could be named, then its path with Node's own machinery
+ * folded into one step.
+ */
+function holderLines(item, indent) {
+  const lines = []
+  if (item.holder) lines.push(`${indent}held by ${item.holder.description}`)
+  lines.push(`${indent}${item.holder ? 'via ' : ''}${item.readablePath.join(' → ')}`)
+  return lines
 }
 
 /** The readable report of `leakproof analyze`. */
@@ -144,7 +151,7 @@ function analyzeReport(file, r, top) {
   lines.push('', 'Largest objects by retained size')
   r.largest.forEach((o, i) => {
     lines.push(`${String(i + 1).padStart(3)}. ${o.name} @${o.id}: retains ${bytes(o.retainedSize)} (self ${bytes(o.selfSize)})`)
-    lines.push(pathLines(o.retainerPath, '     '))
+    lines.push(...holderLines(o, '     '))
   })
   return lines.join('\n')
 }
@@ -162,7 +169,7 @@ function diffReport(files, r, top) {
     lines.push(
       `${String(i + 1).padStart(3)}. ${s.name}: ${count(s.count)} new, ${bytes(s.bytes)} own, retaining ${bytes(s.retainedSize)}`,
     )
-    lines.push(pathLines(s.retainerPath, '     '))
+    lines.push(...holderLines(s, '     '))
   })
   lines.push('', 'Collections that grew')
   if (r.grownCollections.length === 0) lines.push('  none')
@@ -170,7 +177,7 @@ function diffReport(files, r, top) {
     lines.push(
       `${String(i + 1).padStart(3)}. ${c.name} @${c.id}: ${count(c.before)} → ${count(c.after)} entries, retaining ${bytes(c.retainedSize)}`,
     )
-    lines.push(pathLines(c.retainerPath, '     '))
+    lines.push(...holderLines(c, '     '))
   })
   lines.push('', 'New objects by class (most bytes first)')
   for (const c of r.newByClass.slice(0, top)) {

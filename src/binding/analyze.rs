@@ -14,6 +14,7 @@ use napi_derive::napi;
 use crate::core::heapsnapshot::analysis::Progress;
 use crate::core::heapsnapshot::diff::{self, diff_files, DiffReport, Suspect};
 use crate::core::heapsnapshot::error::SnapshotError;
+use crate::core::heapsnapshot::holder::NamedHolder;
 use crate::core::heapsnapshot::summary::{analyze_file, ClassStat, LargeObject, Summary};
 
 /// Where a long analysis is.
@@ -61,6 +62,44 @@ pub struct ClassSummary {
     pub retained_size: f64,
 }
 
+/// The variable or property that holds an object, named as a person would fix it.
+#[napi(object)]
+pub struct CodeHolder {
+    /// What reaches the object in code: `cache`, `stats.requests`, `globalThis.leaks`; `''`
+    /// when V8 gives the variable no name.
+    pub name: String,
+    /// The held object's class (`Map`), or `function NAME at FILE:LINE:COL`.
+    pub class_name: String,
+    /// `'module'` (a module-level variable), `'closure'` (a variable of a function's scope),
+    /// `'global'` (a property of the global object) or `'property'` (of an object whose own
+    /// holder could not be named).
+    pub kind: String,
+    /// The closure that keeps the scope alive: for a function scope, one created in it.
+    pub closure: Option<String>,
+    /// The script of that closure: the module's file.
+    pub file: Option<String>,
+    /// 1-based line of that closure.
+    pub line: Option<u32>,
+    /// 1-based column of that closure.
+    pub column: Option<u32>,
+    /// One line: `cache (Map), a module-level variable of /srv/app.js, kept alive by the
+    /// closure of handler at /srv/app.js:4:22`.
+    pub description: String,
+}
+
+fn holder_js(h: NamedHolder) -> CodeHolder {
+    CodeHolder {
+        name: h.name,
+        class_name: h.class,
+        kind: h.kind.as_str().to_string(),
+        closure: h.function,
+        file: h.file,
+        line: h.line,
+        column: h.column,
+        description: h.description,
+    }
+}
+
 /// One object that keeps much memory alive.
 #[napi(object)]
 pub struct LargestObject {
@@ -76,6 +115,11 @@ pub struct LargestObject {
     pub distance: f64,
     /// Shortest readable retainer path from the GC roots.
     pub retainer_path: Vec<String>,
+    /// The same path with Node's own machinery (timers, listeners, the module loader) folded
+    /// into one step.
+    pub readable_path: Vec<String>,
+    /// The variable or property that holds it, and where in the code.
+    pub holder: Option<CodeHolder>,
 }
 
 /// Result of `analyzeSnapshot`.
@@ -145,6 +189,10 @@ pub struct LeakSuspect {
     pub retainer_path: Vec<String>,
     /// What holds the most new instances, unless they hang from the GC roots directly.
     pub held_by: Option<SuspectHolder>,
+    /// `retainerPath` with Node's own machinery folded into one step.
+    pub readable_path: Vec<String>,
+    /// The variable or property holding `heldBy` (else the instance shown), and where.
+    pub holder: Option<CodeHolder>,
 }
 
 /// A collection that holds more entries than before.
@@ -162,6 +210,10 @@ pub struct GrownCollection {
     pub retained_size: f64,
     /// Shortest readable retainer path from the GC roots.
     pub retainer_path: Vec<String>,
+    /// The same path with Node's own machinery folded into one step.
+    pub readable_path: Vec<String>,
+    /// The variable or property that holds the collection, and where.
+    pub holder: Option<CodeHolder>,
 }
 
 /// Result of `diffSnapshots`.
@@ -325,6 +377,8 @@ fn largest_js(o: LargeObject) -> LargestObject {
         retained_size: o.retained_size as f64,
         distance: o.distance as f64,
         retainer_path: o.retainer_path,
+        readable_path: o.readable_path,
+        holder: o.holder.map(holder_js),
     }
 }
 
@@ -369,6 +423,8 @@ fn suspect_js(s: Suspect) -> LeakSuspect {
             id: h.id as f64,
             instances: h.instances as f64,
         }),
+        readable_path: s.readable_path,
+        holder: s.holder.map(holder_js),
     }
 }
 
@@ -380,6 +436,8 @@ fn grown_js(g: diff::GrownCollection) -> GrownCollection {
         after: g.after as f64,
         retained_size: g.retained_size as f64,
         retainer_path: g.retainer_path,
+        readable_path: g.readable_path,
+        holder: g.holder.map(holder_js),
     }
 }
 

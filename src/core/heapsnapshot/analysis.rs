@@ -6,6 +6,7 @@ use std::path::Path;
 use super::dominators::dominators;
 use super::error::{ErrorKind, SnapshotError};
 use super::graph::RetentionGraph;
+use super::holder::CodeIndex;
 use super::parser::parse;
 use super::paths::RetainerTree;
 use super::snapshot::Snapshot;
@@ -36,6 +37,8 @@ pub struct Analysis {
     pub retained: Vec<u64>,
     /// Distances and shortest retainer paths.
     pub tree: RetainerTree,
+    /// Closures' scripts and the closures that hold each scope, to name holders.
+    pub code: CodeIndex,
 }
 
 /// Opens and parses the snapshot at `path`, reporting bytes read as `parse` progress.
@@ -87,18 +90,20 @@ impl Analysis {
         // The retainer tree needs only the snapshot: build it on a second core meanwhile (not
         // during the dominators, whose arrays are the peak of memory).
         let (retained, tree) = std::thread::scope(|scope| {
-            let tree = scope.spawn(|| RetainerTree::new(&snapshot));
+            let tree = scope.spawn(|| (RetainerTree::new(&snapshot), CodeIndex::new(&snapshot)));
             let retained = d.retained_sizes(|v| snapshot.self_size(v));
             let tree = tree.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
             (retained, tree)
         });
         let idom = d.idom;
         report("paths");
+        let (tree, code) = tree;
         Analysis {
             snapshot,
             idom,
             retained,
             tree,
+            code,
         }
     }
 

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use super::analysis::{read_file, Analysis, ProgressFn};
 use super::error::{ErrorKind, SnapshotError};
+use super::holder::{folded_path, name_holders, NamedHolder};
 use super::paths::{describe_edges, describe_node, readable, source_of_edge};
 use super::snapshot::{EdgeKind, NodeKind, Snapshot};
 use super::summary::{class_totals, top_by, ClassIndex};
@@ -64,6 +65,10 @@ pub struct Suspect {
     pub retainer_path: Vec<String>,
     /// What holds the most instances, unless that is the root.
     pub held_by: Option<Holder>,
+    /// `retainer_path` with Node's own machinery folded into one step.
+    pub readable_path: Vec<String>,
+    /// The variable or property holding `held_by` (else the instance shown), and where.
+    pub holder: Option<NamedHolder>,
 }
 
 /// A Map, Set, Array or plain object that holds more entries than before.
@@ -81,6 +86,10 @@ pub struct GrownCollection {
     pub retained_size: u64,
     /// Shortest readable path from the GC roots in the last snapshot.
     pub retainer_path: Vec<String>,
+    /// The same path with Node's own machinery folded into one step.
+    pub readable_path: Vec<String>,
+    /// The variable or property that holds the collection, and where.
+    pub holder: Option<NamedHolder>,
 }
 
 /// What `diffSnapshots` reports.
@@ -210,12 +219,12 @@ pub fn collection_size(snap: &Snapshot, v: usize) -> Option<u64> {
         slots.dedup();
         slots.windows(2).filter(|w| w[1] != w[0] + 1).count() as u64 + (!slots.is_empty()) as u64
     };
+    // V8 writes an array's (and an object's) elements as element edges of the object itself;
+    // its `elements` store repeats them as internal edges.
     let elements = |v: usize| {
-        snap.child_named(v, "elements").map_or(0, |s| {
-            snap.edges(s)
-                .filter(|&e| snap.edge_kind(e) == EdgeKind::Element)
-                .count() as u64
-        })
+        snap.edges(v)
+            .filter(|&e| snap.edge_kind(e) == EdgeKind::Element)
+            .count() as u64
     };
     match snap.name(v) {
         "Map" | "Set" => Some(snap.child_named(v, "table").map_or(0, indexed)),
@@ -322,66 +331,40 @@ fn diff(
             *slot = Some((h, count));
         }
     }
-    let suspects = top_by(present.filter(|&c| user_level[c]), top, |c| totals[c].2)
-        .into_iter()
-        .map(|c| {
-            let held = main_holder[c].filter(|&(h, _)| h as usize != snap.root());
-            let shown = held.and_then(|(h, instances)| {
-                let h = h as usize;
-                let is_instance = |v: usize| {
-                    is_new[v] && classes.of_node[v] as usize == c && holder[v] as usize == h
+    let mut suspects: Vec<(Suspect, usize)> =
+        top_by(present.filter(|&c| user_level[c]), top, |c| totals[c].2)
+            .into_iter()
+            .map(|c| {
+                let instances = Instances {
+                    class: c,
+                    classes: &classes,
+                    is_new: &is_new,
+                    holder: &holder,
                 };
-                let (below, v, at_depth) = path_below(snap, h, is_instance)?;
-                let mut edges = last.tree.edges_to(snap, h)?;
-                edges.extend(below);
-                let mut path = describe_edges(snap, &edges);
-                if let Some(end) = path.last_mut() {
-                    end.push_str(&format!(" ×{}", thousands(at_depth)));
-                }
-                let held_by = Holder {
-                    name: describe_node(snap, h),
-                    id: snap.node_id[h] as u64,
-                    instances,
-                };
-                Some((v, path, Some(held_by)))
-            });
-            let (v, retainer_path, held_by) = shown.unwrap_or_else(|| {
-                let v = best[c].expect("a present class has an instance");
-                (v, last.tree.describe(snap, v), None)
-            });
-            Suspect {
-                class: new_class(c),
-                id: snap.node_id[v] as u64,
-                retainer_path,
-                held_by,
-            }
-        })
+                let best = best[c].expect("a present class has an instance");
+                suspect(last, instances, new_class(c), main_holder[c], best)
+            })
+            .collect();
+    let growth = growth(first, snap);
+    let mut grown_collections: Vec<(GrownCollection, usize)> =
+        top_by(0..growth.len(), top, |i| growth[i].2 - growth[i].1)
+            .into_iter()
+            .map(|i| grown(last, growth[i]))
+            .collect();
+    let targets: Vec<usize> = suspects
+        .iter()
+        .map(|s| s.1)
+        .chain(grown_collections.iter().map(|g| g.1))
         .collect();
-    let mut growth: Vec<(usize, u64, u64)> = Vec::new();
-    for v in 0..n {
-        if let Some(after) = collection_size(snap, v) {
-            if let Some(before) = first.collection(snap.node_id[v]) {
-                if after > before {
-                    growth.push((v, before, after));
-                }
-            }
-        }
+    let mut holders = name_holders(snap, &last.tree, &last.code, &targets).into_iter();
+    for (s, _) in &mut suspects {
+        s.holder = holders.next().flatten();
     }
-    let grown = top_by(0..growth.len(), top, |i| growth[i].2 - growth[i].1);
-    let grown_collections = grown
-        .into_iter()
-        .map(|i| {
-            let (v, before, after) = growth[i];
-            GrownCollection {
-                name: snap.name(v).to_string(),
-                id: snap.node_id[v] as u64,
-                before,
-                after,
-                retained_size: last.retained[v],
-                retainer_path: last.tree.describe(snap, v),
-            }
-        })
-        .collect();
+    for (g, _) in &mut grown_collections {
+        g.holder = holders.next().flatten();
+    }
+    let suspects = suspects.into_iter().map(|s| s.0).collect();
+    let grown_collections = grown_collections.into_iter().map(|g| g.0).collect();
     DiffReport {
         snapshots,
         new_count: totals.iter().map(|t| t.0).sum(),
@@ -390,6 +373,105 @@ fn diff(
         suspects,
         grown_collections,
     }
+}
+
+/// The new instances of one class, and what holds each new node.
+struct Instances<'a> {
+    class: usize,
+    classes: &'a ClassIndex,
+    is_new: &'a [bool],
+    holder: &'a [u32],
+}
+
+/// The suspect for a class of new objects with its paths (see [`Suspect`]), and the node whose
+/// holder is to be named: `held_by`, else the instance shown. `main` is the holder of the most
+/// instances and their count; `best` the instance retaining the most.
+fn suspect(
+    last: &Analysis,
+    of: Instances<'_>,
+    class: NewClass,
+    main: Option<(u32, u64)>,
+    best: usize,
+) -> (Suspect, usize) {
+    let snap = &last.snapshot;
+    let held = main.filter(|&(h, _)| h as usize != snap.root());
+    let shown = held.and_then(|(h, instances)| {
+        let h = h as usize;
+        let is_instance = |v: usize| {
+            of.is_new[v] && of.classes.of_node[v] as usize == of.class && of.holder[v] as usize == h
+        };
+        let (below, v, at_depth) = path_below(snap, h, is_instance)?;
+        let mut edges = last.tree.edges_to(snap, h)?;
+        edges.extend(below);
+        let held_by = Holder {
+            name: describe_node(snap, h),
+            id: snap.node_id[h] as u64,
+            instances,
+        };
+        let count = format!(" ×{}", thousands(at_depth));
+        Some((v, h, edges, Some(count), Some(held_by)))
+    });
+    let (v, named, edges, count, held_by) = shown.unwrap_or_else(|| {
+        let edges = last.tree.edges_to(snap, best).unwrap_or_default();
+        (best, best, edges, None, None)
+    });
+    let (mut retainer_path, mut readable_path) = match last.tree.distance[v] {
+        u32::MAX => (last.tree.describe(snap, v), last.tree.describe(snap, v)),
+        _ => (
+            describe_edges(snap, &edges),
+            folded_path(snap, &last.code, &edges),
+        ),
+    };
+    for path in [&mut retainer_path, &mut readable_path] {
+        if let (Some(end), Some(count)) = (path.last_mut(), count.as_ref()) {
+            end.push_str(count);
+        }
+    }
+    let suspect = Suspect {
+        class,
+        id: snap.node_id[v] as u64,
+        retainer_path,
+        held_by,
+        readable_path,
+        holder: None,
+    };
+    (suspect, named)
+}
+
+/// Collections of the last snapshot that hold more entries than in `first`:
+/// (node, entries before, entries after).
+fn growth(first: &Earlier, snap: &Snapshot) -> Vec<(usize, u64, u64)> {
+    let mut growth = Vec::new();
+    for v in 0..snap.node_count() {
+        if let Some(after) = collection_size(snap, v) {
+            if let Some(before) = first.collection(snap.node_id[v]) {
+                if after > before {
+                    growth.push((v, before, after));
+                }
+            }
+        }
+    }
+    growth
+}
+
+/// The grown collection `v` as reported (its holder named later), and `v`.
+fn grown(last: &Analysis, (v, before, after): (usize, u64, u64)) -> (GrownCollection, usize) {
+    let snap = &last.snapshot;
+    let readable_path = match last.tree.edges_to(snap, v) {
+        Some(edges) => folded_path(snap, &last.code, &edges),
+        None => last.tree.describe(snap, v),
+    };
+    let collection = GrownCollection {
+        name: snap.name(v).to_string(),
+        id: snap.node_id[v] as u64,
+        before,
+        after,
+        retained_size: last.retained[v],
+        retainer_path: last.tree.describe(snap, v),
+        readable_path,
+        holder: None,
+    };
+    (collection, v)
 }
 
 /// For each new node, the nearest dominator that is not new; for any other node, itself.

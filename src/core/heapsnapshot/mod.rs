@@ -7,6 +7,7 @@ pub mod diff;
 pub mod dominators;
 pub mod error;
 pub mod graph;
+pub mod holder;
 pub mod integers;
 pub mod parser;
 pub mod paths;

@@ -74,6 +74,11 @@ impl RetainerTree {
         Some(path)
     }
 
+    /// True if `e` is the edge the search first reached `node` by.
+    pub fn is_parent_edge(&self, node: usize, e: usize) -> bool {
+        self.parent_edge[node] == e as u32
+    }
+
     /// The readable path to `node`: `(GC roots)`, then one step per edge (the edge's name, and
     /// what it leads to when that is a program object), ending with `node`'s class.
     /// `["(unreachable)", class]` when nothing reaches it.
@@ -97,6 +102,61 @@ pub fn describe_edges(snap: &Snapshot, edges: &[usize]) -> Vec<String> {
         out.push(step(snap, e, i == 0, i + 1 == edges.len()));
     }
     out
+}
+
+/// The readable path along `edges` (from the root) with Node's own machinery folded: when a
+/// function of Node's code comes before the first closure `in_program` accepts, the steps up
+/// to that closure's holder become one, `(Node internals: timers)`, naming what they were.
+/// Without such a closure or such machinery, the full path.
+pub fn describe_folded(
+    snap: &Snapshot,
+    edges: &[usize],
+    in_program: impl Fn(usize) -> bool,
+    in_node: impl Fn(usize) -> bool,
+) -> Vec<String> {
+    let target = |i: usize| snap.edge_to[edges[i]] as usize;
+    let first = (0..edges.len()).find(|&i| {
+        let t = target(i);
+        snap.node_kind(t) == NodeKind::Closure && in_program(t)
+    });
+    let Some(keep) = first.map(|i| i.saturating_sub(1)).filter(|&k| {
+        (0..k).any(|i| snap.node_kind(target(i)) == NodeKind::Closure && in_node(target(i)))
+    }) else {
+        return describe_edges(snap, edges);
+    };
+    let mut out = vec![internals_label(snap, &edges[..keep])];
+    for i in keep..edges.len() {
+        out.push(step(snap, edges[i], false, i + 1 == edges.len()));
+    }
+    out
+}
+
+/// `(Node internals: timers, Server listeners)`: what a folded stretch of path went through.
+fn internals_label(snap: &Snapshot, edges: &[usize]) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for &e in edges {
+        let t = snap.edge_to[e] as usize;
+        let name = snap.edge_name_str(e).unwrap_or("");
+        let what = match (name, snap.name(t)) {
+            (_, "TimersList" | "Timeout" | "Immediate" | "ImmediateList")
+            | ("timerListMap" | "timerListQueue" | "immediateQueue", _) => "timers",
+            ("_events", _) if snap.name(source_of_edge(snap, e)) == "Server" => "Server listeners",
+            ("_events", _) => "event listeners",
+            ("mainModule" | "children" | "_cache" | "require", _) | (_, "Module") => {
+                "module loader"
+            }
+            (_, "process") => "process",
+            _ => continue,
+        };
+        if !seen.contains(&what) {
+            seen.push(what);
+        }
+    }
+    if seen.is_empty() {
+        "(Node internals)".to_string()
+    } else {
+        format!("(Node internals: {})", seen.join(", "))
+    }
 }
 
 /// Breadth-first from `level` (at `depth`), each level readable edges first.
@@ -198,17 +258,20 @@ pub fn describe_node(snap: &Snapshot, n: usize) -> String {
 /// `file:line:column` (1-based) of a closure, from `locations` and its script's name.
 pub fn source_location(snap: &Snapshot, n: usize) -> Option<String> {
     let loc = snap.location(n)?;
-    let script = snap
-        .child_named(n, "shared")
+    let file = match script_name(snap, n) {
+        Some(file) => file.to_string(),
+        None => format!("script {}", loc.script_id),
+    };
+    Some(format!("{file}:{}:{}", loc.line + 1, loc.column + 1))
+}
+
+/// The name of the script closure `n` was defined in, from its shared function info.
+pub fn script_name(snap: &Snapshot, n: usize) -> Option<&str> {
+    snap.child_named(n, "shared")
         .and_then(|shared| {
             snap.child_named(shared, "script_or_debug_info")
                 .or_else(|| snap.child_named(shared, "script"))
         })
         .map(|s| snap.name(s))
-        .filter(|name| !name.is_empty() && !name.starts_with("system /"));
-    let file = match script {
-        Some(file) => file.to_string(),
-        None => format!("script {}", loc.script_id),
-    };
-    Some(format!("{file}:{}:{}", loc.line + 1, loc.column + 1))
+        .filter(|name| !name.is_empty() && !name.starts_with("system /"))
 }

@@ -1,6 +1,7 @@
 //! Per-class totals (DevTools' Summary view) and the largest objects by retained size.
 
 use super::analysis::Analysis;
+use super::holder::{folded_path, name_holders, NamedHolder};
 use super::snapshot::{NodeKind, Snapshot};
 
 /// Count and sizes of the objects of one class.
@@ -31,6 +32,10 @@ pub struct LargeObject {
     pub distance: u32,
     /// Shortest readable path from the GC roots.
     pub retainer_path: Vec<String>,
+    /// The same path with Node's own machinery folded into one step.
+    pub readable_path: Vec<String>,
+    /// The variable or property that holds it, and where in the code.
+    pub holder: Option<NamedHolder>,
 }
 
 /// What `analyzeSnapshot` reports.
@@ -154,9 +159,12 @@ pub fn summarize(a: &Analysis, top: usize) -> Summary {
     let (classes, totals, largest) = std::thread::scope(|scope| {
         let largest = scope.spawn(|| {
             let candidates = (0..snap.node_count()).filter(|&v| snap.is_program_node(v));
-            top_by(candidates, top, |v| a.retained[v])
+            let nodes = top_by(candidates, top, |v| a.retained[v]);
+            let holders = name_holders(snap, &a.tree, &a.code, &nodes);
+            nodes
                 .into_iter()
-                .map(|v| large_object(a, v))
+                .zip(holders)
+                .map(|(v, holder)| large_object(a, v, holder))
                 .collect::<Vec<_>>()
         });
         let classes = ClassIndex::new(snap);
@@ -191,9 +199,13 @@ pub fn summarize(a: &Analysis, top: usize) -> Summary {
     }
 }
 
-/// The object `v` with its path, as reported.
-pub fn large_object(a: &Analysis, v: usize) -> LargeObject {
+/// The object `v` with its paths and `holder`, as reported.
+pub fn large_object(a: &Analysis, v: usize, holder: Option<NamedHolder>) -> LargeObject {
     let snap = &a.snapshot;
+    let readable_path = match a.tree.edges_to(snap, v) {
+        Some(edges) => folded_path(snap, &a.code, &edges),
+        None => a.tree.describe(snap, v),
+    };
     LargeObject {
         name: super::paths::describe_node(snap, v),
         id: snap.node_id[v] as u64,
@@ -201,6 +213,8 @@ pub fn large_object(a: &Analysis, v: usize) -> LargeObject {
         retained_size: a.retained[v],
         distance: a.tree.distance[v],
         retainer_path: a.tree.describe(snap, v),
+        readable_path,
+        holder,
     }
 }
 
