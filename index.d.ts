@@ -424,8 +424,13 @@ export interface SitesEvent extends WatchEventBase {
 }
 
 /** The diff of a baseline and follow-up snapshot, also written as JSON at `path`. */
-export interface ReportEvent extends WatchEventBase {
+/** A report: of a snapshot pair, or of a leak that got none. */
+export type ReportEvent = PairReportEvent | NoSnapshotReportEvent
+
+/** The diff of a snapshot pair (a baseline and its follow-up). */
+export interface PairReportEvent extends WatchEventBase {
   type: 'report'
+  kind: 'pair'
   path: string
   baseline: string
   followUp: string
@@ -436,6 +441,51 @@ export interface ReportEvent extends WatchEventBase {
   newByClass: NewObjects[]
   /** Listener, timer and promise sites that grew since the last report (empty unless tracking is on). */
   growingHandles: CensusGrowth[]
+}
+
+/** A V8 heap space that grew between the floor a leak started from and the newest. */
+export interface GrownHeapSpace {
+  space: string
+  beforeBytes: number
+  afterBytes: number
+  growthBytes: number
+  /** What the space holds, in words. */
+  holds: string
+}
+
+/** Named BoundedMaps (summed by name) that grew. */
+export interface GrownBoundedMap {
+  name: string
+  /** Maps of this name. */
+  maps: number
+  sizeBefore: number
+  size: number
+  bytesBefore: number
+  bytes: number
+  max: number | null
+  maxBytes: number | null
+}
+
+/**
+ * The report of a leak that got no snapshot pair (declined for its pause, snapshots off, a
+ * write that failed, a declined follow-up): what was learned without one, and what was not
+ * looked at and why.
+ */
+export interface NoSnapshotReportEvent extends WatchEventBase {
+  type: 'report'
+  kind: 'no-snapshot'
+  /** The JSON file in `dir`, or null (no dir, or it could not be written). */
+  path: string | null
+  /** The leak event's fields. */
+  leak: Omit<LeakEvent, 'type' | 'pid' | 'threadId'>
+  heapSnapshot: { taken: false; why: string; detail: string | null }
+  sites: { windowMs: number; sites: AllocationSite[] } | null
+  heapSpaces: { since: number; until: number; grew: GrownHeapSpace[] }
+  collections: { boundedMaps: GrownBoundedMap[]; handles: CensusGrowth[] }
+  /** Live objects by constructor (`v8.queryObjects`), counted only within the pause budget. */
+  objectCounts: { heapBytes: number; pauseMs: number; counts: { constructor: string; count: number; previous: number | null }[] } | null
+  lookedAt: string[]
+  notLookedAt: { what: string; why: string }[]
 }
 
 /**

@@ -44,6 +44,7 @@ class Reports {
       if (this.#stopped) return
       const file = followUp.replace(/\.heapsnapshot$/, '.report.json')
       const report = {
+        kind: 'pair',
         baseline,
         followUp,
         newCount: diff.newCount,
