@@ -356,6 +356,11 @@ export interface LeakEvent extends WatchEventBase {
   limit: number | null
   /** Epoch ms at which the floor would reach `limit` at this rate. */
   projectedLimitAt: number | null
+  /**
+   * At this rate the heap limit, or the container's memory limit for RSS, is 15 minutes
+   * away or less: such a leak is reported within about a minute of its start.
+   */
+  urgent: boolean
 }
 
 /** The heap or RSS passed its threshold. */

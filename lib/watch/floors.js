@@ -17,7 +17,7 @@ const FLOOR_SLACK_INTERVALS = 0.5
  */
 class Floors {
   #intervalMs
-  #lowest = null // { heap, external }: the lowest seen after a full GC this interval
+  #lowest = null // { time, heap, external }: the lowest seen after a full GC this interval
   #forced = null // { reason, ms } of the forced GC behind this interval's floor
   #lastAt = -Infinity
   #taken = 0
@@ -37,14 +37,19 @@ class Floors {
     return this.#lowest !== null
   }
 
-  /** Notes the heap and external memory now, right after a full GC (`forced`: ours, and why). */
+  /**
+   * Notes the heap and external memory now, right after a full GC (`forced`: ours, and
+   * why). The floor's time is that of its lowest heap: a leak's floors are judged against
+   * the time they were read, not the end of the interval, which can be most of an
+   * interval later (at 8 MB/s, 10 s late is 80 MB off the line).
+   */
   note(forced = null) {
     const heap = v8.getHeapStatistics().used_heap_size
     const { external } = process.memoryUsage()
     const m = this.#lowest
-    if (m === null) this.#lowest = { heap, external }
+    if (m === null) this.#lowest = { time: Date.now(), heap, external }
     else {
-      m.heap = Math.min(m.heap, heap)
+      if (heap < m.heap) Object.assign(m, { time: Date.now(), heap })
       m.external = Math.min(m.external, external)
     }
     if (forced !== null) this.#forced = forced
@@ -56,8 +61,9 @@ class Floors {
   }
 
   /**
-   * Ends the interval: its floor `{ time, heap, external, forced }` (`forced` null when no
-   * forced GC was behind it), or null when no full GC ran in it.
+   * Ends the interval: its floor `{ time, heap, external, forced }` (`time`: when its heap
+   * was read; `forced` null when no forced GC was behind it), or null when no full GC ran
+   * in it.
    */
   take() {
     const lowest = this.#lowest
@@ -65,10 +71,9 @@ class Floors {
     this.#lowest = null
     this.#forced = null
     if (lowest === null) return null
-    const time = Date.now()
-    this.#lastAt = time
+    this.#lastAt = lowest.time
     this.#taken++
-    return { time, heap: lowest.heap, external: lowest.external, forced }
+    return { time: lowest.time, heap: lowest.heap, external: lowest.external, forced }
   }
 }
 

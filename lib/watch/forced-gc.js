@@ -16,6 +16,19 @@ const FIRST_FLOORS = 2
 const SPARE_FLOORS = 4
 
 /**
+ * While the detector says the growth it suspects would reach the heap's or the container's
+ * limit within 15 minutes (src/core/detector.rs, URGENT_HORIZON_MS), forced GCs may take
+ * this many times `gcBudget`, and at most URGENT_BUDGET_MAX of each interval: 10% at
+ * defaults, one second of each 10 s, enough for an atomic gc() of a heap of a GB or more
+ * every interval. Without it, a fast leak starves its own evidence: the bigger the heap,
+ * the longer each gc() and the fewer the floors. It lasts only while the suspicion is
+ * urgent (a leak reported is no longer suspected), and the suspicion credit still bounds
+ * the run.
+ */
+const URGENT_BUDGET_FACTOR = 10
+const URGENT_BUDGET_MAX = 0.25
+
+/**
  * When and how the watcher forces a full GC, so that an interval in which V8 ran none
  * still gets a floor (floors.js). Three reasons, first match wins:
  * - `suspected-growth`: the detector suspects growth and wants a floor by now. An atomic
@@ -34,12 +47,14 @@ const SPARE_FLOORS = 4
  * with suspicion credit that the intervals earn back slowly.
  *
  * Every forced GC's time, from the request until it is done, is charged to a budget of
- * `gcBudget` of each interval: none is forced while the budget is in debt.
+ * `gcBudget` of each interval (more while growth is urgent: URGENT_BUDGET_FACTOR): none is
+ * forced while the budget is in debt.
  */
 class ForcedGc {
   #options
   #floors
   #floorSpacingMs
+  #urgentGrowth
   #onError
   #debtMs = 0 // forced GC time not yet paid back by the budget
   #credit
@@ -57,12 +72,14 @@ class ForcedGc {
    * @param {object} parts
    * @param {import('./floors').Floors} parts.floors where the forced GCs' floors are noted.
    * @param {() => number} parts.floorSpacingMs how far apart the detector wants floors (0: no wish).
+   * @param {() => boolean} parts.urgentGrowth whether the growth suspected would reach a limit soon.
    * @param {(err: Error) => void} parts.onError a forced GC could not run.
    */
-  constructor(options, { floors, floorSpacingMs, onError }) {
+  constructor(options, { floors, floorSpacingMs, urgentGrowth, onError }) {
     this.#options = options
     this.#floors = floors
     this.#floorSpacingMs = floorSpacingMs
+    this.#urgentGrowth = urgentGrowth
     this.#onError = onError
     this.#credit = new SuspicionCredit(options)
     if (!options.forceGc) {
@@ -92,15 +109,25 @@ class ForcedGc {
     return true
   }
 
-  /** Once per interval, before its floor is taken: forces a full GC if one is due and paid for. */
+  /**
+   * Once per interval, before its floor is taken: the budget earns its share of the
+   * interval, and a full GC is forced if one is due and paid for.
+   */
   tick() {
     if (this.#forcing?.done) this.#forcing = null
     this.#finishOverdue()
     this.#credit.earn()
+    this.#debtMs = Math.max(0, this.#debtMs - this.#budgetShare() * this.#options.intervalMs)
     const reason = this.#due(Date.now())
     if (reason === null || this.#floors.pending || this.#forcing !== null) return
-    this.#debtMs = Math.max(0, this.#debtMs - this.#options.gcBudget * this.#options.intervalMs)
     if (this.#debtMs === 0) this.#force(reason)
+  }
+
+  /** The share of an interval forced GCs may take now: more while suspected growth is urgent. */
+  #budgetShare() {
+    const { gcBudget } = this.#options
+    if (!this.#urgentGrowth()) return gcBudget
+    return Math.max(gcBudget, Math.min(URGENT_BUDGET_MAX, gcBudget * URGENT_BUDGET_FACTOR))
   }
 
   /**

@@ -10,7 +10,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde_json::json;
 
-use crate::core::detector::{DetectorConfig, MemoryKind};
+use crate::core::detector::{DetectorConfig, MemoryKind, Suspicion};
 use crate::core::watcher::{HeapResident, Watcher, WatcherConfig, WatcherEvent};
 
 /// Settings of the native watcher thread (validated by the JS `watch()`).
@@ -153,11 +153,15 @@ impl NativeWatcher {
     /// that often (within its budget) to settle it.
     #[napi(getter)]
     pub fn wanted_floor_spacing_ms(&self) -> f64 {
-        self.inner
-            .lock()
-            .ok()
-            .and_then(|w| w.as_ref().and_then(Watcher::wanted_floor_spacing_ms))
-            .unwrap_or(0.0)
+        self.suspicion().map_or(0.0, |s| s.floor_spacing_ms)
+    }
+
+    /// Whether the growth suspected would reach the heap's or the container's limit within
+    /// the urgent horizon (15 minutes): the JS side then spends more of its GC budget on
+    /// the floors that settle it.
+    #[napi(getter)]
+    pub fn urgent_growth(&self) -> bool {
+        self.suspicion().is_some_and(|s| s.urgent)
     }
 
     /// Whether the thread is running.
@@ -168,6 +172,14 @@ impl NativeWatcher {
 }
 
 impl NativeWatcher {
+    /// The thread's suspicion of growth, while it runs.
+    fn suspicion(&self) -> Option<Suspicion> {
+        self.inner
+            .lock()
+            .ok()
+            .and_then(|w| w.as_ref().and_then(Watcher::suspicion))
+    }
+
     /// Calls `f` on the thread's handle while it runs; after `stop()`, does nothing.
     fn with_running(&self, f: impl FnOnce(&Watcher)) -> Result<()> {
         if let Some(w) = self.inner.lock().map_err(|_| poisoned())?.as_ref() {
@@ -199,6 +211,7 @@ fn event_json(event: &WatcherEvent) -> String {
             "current": leak.current,
             "limit": leak.limit,
             "projectedLimitAt": leak.projected_limit_at,
+            "urgent": leak.urgent,
         }),
         WatcherEvent::RssThreshold { time, rss, limit } => json!({
             "type": "threshold",

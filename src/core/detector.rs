@@ -14,6 +14,10 @@
 //!   at a time tests the same noise over and over, and a chance alignment rarely survives
 //!   three slides.
 //!
+//! A leak that would reach its limit soon (the heap's limit, or the container's memory
+//! limit for RSS) within [`URGENT_HORIZON_MS`] is also judged on fewer, larger steps, so
+//! that it is reported while there is time to act: see [`urgent_window`].
+//!
 //! It is reported again only when it gets worse: a clearly steeper slope, or as much
 //! growth again as had been seen when it was last reported.
 
@@ -98,6 +102,53 @@ pub struct Leak {
     pub limit: Option<f64>,
     /// When the floor would reach `limit` at this rate.
     pub projected_limit_at: Option<f64>,
+    /// Whether, at this rate, the nearest limit (`limit`, or the container's for RSS) is
+    /// within [`URGENT_HORIZON_MS`].
+    pub urgent: bool,
+}
+
+/// What the memory of a series may still grow into before the process dies, as last known.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Limits {
+    /// The limit this memory runs into: the heap's `heap_size_limit`; for native memory,
+    /// the container's memory limit.
+    pub own: Option<f64>,
+    /// Bytes left before RSS reaches the container's memory limit: growth of any kind of
+    /// memory grows RSS as much.
+    pub rss_headroom: Option<f64>,
+}
+
+impl Limits {
+    /// Milliseconds until memory at `current`, growing `per_ms` bytes a millisecond, reaches
+    /// the nearest limit; `None` when no limit is known or it does not grow.
+    fn time_left_ms(&self, current: f64, per_ms: f64) -> Option<f64> {
+        if per_ms <= 0.0 {
+            return None;
+        }
+        let own_left = self.own.map(|limit| limit - current);
+        [own_left, self.rss_headroom]
+            .into_iter()
+            .flatten()
+            .map(|left| left.max(0.0) / per_ms)
+            .reduce(f64::min)
+    }
+
+    /// Whether growth of `per_ms` from `current` reaches the nearest limit within the horizon.
+    fn urgent(&self, current: f64, per_ms: f64) -> bool {
+        self.time_left_ms(current, per_ms)
+            .is_some_and(|ms| ms <= URGENT_HORIZON_MS)
+    }
+}
+
+/// Why the detector wants floors sooner than every interval brings them, while growth not
+/// reported yet is suspected.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Suspicion {
+    /// How often floors are wanted, in milliseconds.
+    pub floor_spacing_ms: f64,
+    /// The suspected rate would reach the nearest limit within [`URGENT_HORIZON_MS`]: the
+    /// caller may spend more to settle it.
+    pub urgent: bool,
 }
 
 /// What the statistics say about a window, reported or not.
@@ -131,6 +182,35 @@ const NOISE_MARGIN: f64 = 2.0;
 /// and a chance alignment rarely survives three slides.
 const CONFIRMATIONS: usize = 3;
 
+/// A leak is urgent when, at its rate, the nearest limit is this close (15 minutes): the time
+/// for someone paged to look, decide and act (restart, roll back, shed load) before the
+/// process dies, plus a heap snapshot's pause on a large heap. A leak of 5 MB/s from a
+/// small heap reaches the common 4 GB heap limit in about 13 minutes, so it is urgent from
+/// its first minute; one of 1 MB/s (over an hour) is not, and waits for the full test.
+pub const URGENT_HORIZON_MS: f64 = 15.0 * 60_000.0;
+/// Floors, each above the one before, an urgent leak needs: four steps up in a row.
+const URGENT_MIN_FLOORS: usize = 5;
+/// Share of the minimum duration the urgent floors must span (30 s at defaults: with floors
+/// every 10 s, five floors span 40 s).
+const URGENT_SPAN_SHARE: f64 = 0.5;
+/// Growth over the urgent floors, in minimum growths (32 MiB at defaults): four times what
+/// the full test asks of a window twice as long.
+const URGENT_GROWTH_MULTIPLE: f64 = 4.0;
+/// Growth over the urgent floors must be this many times their spread around the line (the
+/// full test asks for twice, over many more floors).
+const URGENT_NOISE_MARGIN: f64 = 4.0;
+/// Floors after the warm-up the urgent floors must end with: one whole step taken after it,
+/// so that start-up growth that stops with the warm-up is not urgent. (The full test asks
+/// for three: a floor more, ten seconds at defaults, when a minute counts.)
+const URGENT_FLOORS_AFTER_WARM_UP: usize = 2;
+/// The newest half of the urgent floors must rise at this share of their whole slope: growth
+/// that is slowing down (a cache nearing its ceiling) is not urgent.
+const URGENT_RECENT_SHARE: f64 = 0.5;
+/// Every step of the urgent floors must rise at this share of their whole slope: growth that
+/// has just stopped (a cache that is full) and rises by chance are not urgent, while a floor
+/// that holds some garbage still passes.
+const URGENT_STEP_SHARE: f64 = 0.25;
+
 /// Confidence in an upward trend (1 − p of Mann–Kendall) at which growth among three or
 /// more floors is suspected: three rising floors reach 0.85.
 const SUSPECT_CONFIDENCE: f64 = 0.8;
@@ -143,6 +223,7 @@ pub struct Series {
     kind: MemoryKind,
     started_at: f64,
     floors: VecDeque<(f64, f64)>,
+    limits: Limits,
     reported: Option<Reported>,
 }
 
@@ -160,6 +241,7 @@ impl Series {
             kind,
             started_at,
             floors: VecDeque::new(),
+            limits: Limits::default(),
             reported: None,
         }
     }
@@ -192,16 +274,27 @@ impl Series {
         assess_window(&points, self.warm_at(config), config)
     }
 
-    /// How often floors should come, in milliseconds, while the newest floors hint at
-    /// growth not reported yet; `None` when they do not. Suspected: the newest `min_points`
-    /// (two at least) rise at the minimum rate and, from three floors on, with a
-    /// Mann–Kendall confidence of [`SUSPECT_CONFIDENCE`], the newest a quarter of the minimum
-    /// growth above the lowest floor kept. The spacing puts `min_points` floors over the time
-    /// the detector needs at that rate: the minimum duration, or longer when growing by the
-    /// minimum growth takes longer (denser floors would not show a slow leak any sooner).
-    /// It says nothing about a leak by itself (two floors are no trend: the caller bounds
-    /// what a suspicion may cost). Growth already reported is not suspected again.
-    pub fn wanted_floor_spacing_ms(&self, config: &DetectorConfig) -> Option<f64> {
+    /// Sets the limit this memory runs into (`None`: not known); see [`Limits::own`].
+    pub fn set_own_limit(&mut self, limit: Option<f64>) {
+        self.limits.own = limit;
+    }
+
+    /// Sets the bytes left before RSS reaches the container's limit (`None`: no limit known).
+    pub fn set_rss_headroom(&mut self, rss_headroom: Option<f64>) {
+        self.limits.rss_headroom = rss_headroom;
+    }
+
+    /// Whether, and how, the newest floors hint at growth not reported yet; `None` when they
+    /// do not. Suspected: the newest `min_points` (two at least) rise at the minimum rate and,
+    /// from three floors on, with a Mann–Kendall confidence of [`SUSPECT_CONFIDENCE`], the
+    /// newest a quarter of the minimum growth above the lowest floor kept. The spacing puts
+    /// `min_points` floors over the time the detector needs at that rate: the minimum
+    /// duration, or longer when growing by the minimum growth takes longer (denser floors
+    /// would not show a slow leak any sooner); when the rate would reach the nearest limit
+    /// within [`URGENT_HORIZON_MS`], at most the spacing the urgent test needs. It says
+    /// nothing about a leak by itself (two floors are no trend: the caller bounds what a
+    /// suspicion may cost). Growth already reported is not suspected again.
+    pub fn suspicion(&self, config: &DetectorConfig) -> Option<Suspicion> {
         if self.reported.is_some() {
             return None;
         }
@@ -224,8 +317,22 @@ impl Series {
         let suspected = current - lowest >= SUSPECT_GROWTH_SHARE * config.min_growth_bytes
             && per_ms * 1000.0 >= config.min_rate_bytes_per_sec
             && (values.len() < 3 || 1.0 - mann_kendall(&values).p_upward >= SUSPECT_CONFIDENCE);
+        if !suspected {
+            return None;
+        }
         let needed_span_ms = config.min_duration_ms.max(config.min_growth_bytes / per_ms);
-        suspected.then(|| needed_span_ms / (config.min_points.max(2) - 1) as f64)
+        let spacing_ms = needed_span_ms / (config.min_points.max(2) - 1) as f64;
+        let urgent = self.limits.urgent(current, per_ms);
+        let urgent_spacing_ms =
+            URGENT_SPAN_SHARE * config.min_duration_ms / (URGENT_MIN_FLOORS - 1) as f64;
+        Some(Suspicion {
+            floor_spacing_ms: if urgent {
+                spacing_ms.min(urgent_spacing_ms)
+            } else {
+                spacing_ms
+            },
+            urgent,
+        })
     }
 
     fn warm_at(&self, config: &DetectorConfig) -> f64 {
@@ -234,20 +341,24 @@ impl Series {
 
     /// A leak to report now, if the window shows one that is new or worse than the last.
     ///
-    /// Nothing is reported before the warm-up ends. Two windows are judged: all the floors
-    /// kept, warm-up ones included (a leak running from the start is reported as soon as
-    /// the floors after the warm-up confirm it), and the floors after the warm-up alone
-    /// (growth during start-up steep enough to hide a slower leak after it).
-    pub fn evaluate(&mut self, config: &DetectorConfig, limit: Option<f64>) -> Option<Leak> {
+    /// Nothing is reported before the warm-up ends. The newest floors are judged first by the
+    /// urgent test ([`urgent_window`]): their slope is the rate now, which older, flatter
+    /// floors would understate. Then windows judged by the full test: all the floors kept,
+    /// warm-up ones included (a leak running from the start is reported as soon as the
+    /// floors after the warm-up confirm it), the floors after the warm-up alone (growth
+    /// during start-up steep enough to hide a slower leak after it), and the newest half.
+    pub fn evaluate(&mut self, config: &DetectorConfig) -> Option<Leak> {
         let warm_at = self.warm_at(config);
         let points: Vec<(f64, f64)> = self.floors.iter().copied().collect();
         if points.last().is_none_or(|&(t, _)| t < warm_at) {
             return None;
         }
         let after_warm_up = points.partition_point(|&(t, _)| t < warm_at);
-        let (window, a) = candidate_starts(points.len(), after_warm_up)
-            .into_iter()
-            .find_map(|start| shows_leak(&points, start, warm_at, config))?;
+        let (window, a) = urgent_window(&points, warm_at, config, &self.limits).or_else(|| {
+            candidate_starts(points.len(), after_warm_up)
+                .into_iter()
+                .find_map(|start| shows_leak(&points, start, warm_at, config))
+        })?;
         let (since, baseline) = window[0];
         let (now, current) = window[window.len() - 1];
         if let Some(last) = self.reported {
@@ -263,6 +374,7 @@ impl Series {
             current,
             baseline,
         });
+        let limit = self.limits.own;
         let projected_limit_at = limit
             .filter(|&l| l > current)
             .map(|l| now + (l - current) / a.slope_bytes_per_sec * 1000.0);
@@ -274,6 +386,7 @@ impl Series {
             current,
             limit,
             projected_limit_at,
+            urgent: self.limits.urgent(current, a.slope_bytes_per_sec / 1000.0),
         })
     }
 }
@@ -288,6 +401,11 @@ fn assess_window(
     if points.len() < config.min_points.max(3) {
         return None;
     }
+    assess_points(points, recent_from)
+}
+
+/// The statistics of `points`, however few (see [`assess_window`]).
+fn assess_points(points: &[(f64, f64)], recent_from: f64) -> Option<Assessment> {
     let slope_per_ms = theil_sen_slope(points)?;
     let newest_half = &points[points.len() / 2..];
     let recent = &newest_half[newest_half.partition_point(|&(t, _)| t < recent_from)..];
@@ -364,6 +482,78 @@ fn shows_leak<'a>(
     confirmed.then_some((window, a))
 }
 
+/// The newest floors and their assessment, when they show a leak that will reach its nearest
+/// limit within [`URGENT_HORIZON_MS`], on fewer and larger steps than the full test needs:
+/// the longest run of newest floors, each above the one before, that passes
+/// [`passes_urgent`].
+fn urgent_window<'a>(
+    points: &'a [(f64, f64)],
+    warm_at: f64,
+    config: &DetectorConfig,
+    limits: &Limits,
+) -> Option<(&'a [(f64, f64)], Assessment)> {
+    let mut rising_from = points.len().checked_sub(1)?;
+    while rising_from > 0 && points[rising_from - 1].1 < points[rising_from].1 {
+        rising_from -= 1;
+    }
+    // Its oldest steps may be too small (the floor just before a leak started, or noise
+    // before a steep rise): the run is judged without them too.
+    let last_start = points.len().checked_sub(URGENT_MIN_FLOORS)?;
+    (rising_from..=last_start).find_map(|start| {
+        let a = passes_urgent(points, start, warm_at, config, limits)?;
+        Some((&points[start..], a))
+    })
+}
+
+/// The assessment of the rising floors of `points` from `start`, when they show an urgent
+/// leak: at least [`URGENT_MIN_FLOORS`] floors spanning [`URGENT_SPAN_SHARE`] of the minimum
+/// duration, rising [`URGENT_GROWTH_MULTIPLE`] minimum growths in all and
+/// [`URGENT_NOISE_MARGIN`] times their spread around the line, the newest above every older
+/// floor kept by as much, every step at [`URGENT_STEP_SHARE`] of the slope, the newest half
+/// at [`URGENT_RECENT_SHARE`] of it, the newest [`URGENT_FLOORS_AFTER_WARM_UP`] floors after
+/// the warm-up; and at that slope, the nearest limit within the horizon.
+///
+/// Why it raises no false alarms: noise must climb four real steps in a row adding up to
+/// four minimum growths, four times its own spread, and above every level the floors
+/// wandered to before; a single jump leaves flat floors after it (small steps) or a line
+/// that fits it badly (spread); a sawtooth or bump falls back before a new run and does not
+/// top its older peaks; growth that stops or slows fails the steps or the newest half;
+/// start-up growth fails the warm-up; and only growth that would reach a limit soon is
+/// judged at all.
+fn passes_urgent(
+    points: &[(f64, f64)],
+    start: usize,
+    warm_at: f64,
+    config: &DetectorConfig,
+    limits: &Limits,
+) -> Option<Assessment> {
+    let run = &points[start..];
+    let (_, current) = *run.last()?;
+    let older_peak = points[..start]
+        .iter()
+        .map(|&(_, v)| v)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let urgent_growth = URGENT_GROWTH_MULTIPLE * config.min_growth_bytes;
+    let (warm_from, _) = run[run.len().checked_sub(URGENT_FLOORS_AFTER_WARM_UP)?];
+    if current < older_peak + urgent_growth || warm_from < warm_at {
+        return None;
+    }
+    let a = assess_points(run, f64::NEG_INFINITY)?;
+    let growth = a.slope_bytes_per_sec * a.span_ms / 1000.0;
+    let least_step_per_ms = run
+        .windows(2)
+        .map(|pair| (pair[1].1 - pair[0].1) / (pair[1].0 - pair[0].0))
+        .fold(f64::INFINITY, f64::min);
+    let urgent = a.span_ms >= URGENT_SPAN_SHARE * config.min_duration_ms
+        && a.slope_bytes_per_sec >= config.min_rate_bytes_per_sec
+        && growth >= urgent_growth
+        && growth >= URGENT_NOISE_MARGIN * a.noise_bytes
+        && least_step_per_ms * 1000.0 >= URGENT_STEP_SHARE * a.slope_bytes_per_sec
+        && a.recent_slope_bytes_per_sec >= URGENT_RECENT_SHARE * a.slope_bytes_per_sec
+        && limits.urgent(current, a.slope_bytes_per_sec / 1000.0);
+    urgent.then_some(a)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,10 +571,11 @@ mod tests {
     fn run_at(n: usize, floors: impl Fn(usize) -> f64) -> Vec<(usize, Leak)> {
         let config = DetectorConfig::test_values();
         let mut series = Series::new(MemoryKind::Heap, 0.0);
+        series.set_own_limit(Some(1e12));
         let mut leaks = Vec::new();
         for i in 0..n {
             series.push(&config, i as f64 * 1000.0, floors(i));
-            leaks.extend(series.evaluate(&config, Some(1e12)).map(|leak| (i, leak)));
+            leaks.extend(series.evaluate(&config).map(|leak| (i, leak)));
         }
         leaks
     }
@@ -448,7 +639,7 @@ mod tests {
             if i < 20 {
                 series.hold();
             } else {
-                reports.extend(series.evaluate(&config, None));
+                reports.extend(series.evaluate(&config));
             }
         }
         assert!(reports.is_empty(), "{reports:?}");
@@ -462,7 +653,7 @@ mod tests {
             if i < 20 {
                 series.hold();
             } else {
-                late.extend(series.evaluate(&config, None));
+                late.extend(series.evaluate(&config));
             }
         }
         assert!(!late.is_empty());
@@ -504,7 +695,7 @@ mod tests {
         (0..n)
             .filter(|&i| {
                 series.push(&config, i as f64 * 1000.0, floors(i));
-                series.evaluate(&config, None).is_some()
+                series.evaluate(&config).is_some()
             })
             .collect()
     }
@@ -547,7 +738,7 @@ mod tests {
         for (i, &floor) in floors.iter().enumerate() {
             series.push(&config, i as f64 * 1000.0, floor);
         }
-        series.wanted_floor_spacing_ms(&config)
+        series.suspicion(&config).map(|s| s.floor_spacing_ms)
     }
 
     #[test]
@@ -607,7 +798,7 @@ mod tests {
         for i in 0..2000 {
             series.push(&config, i as f64 * 1000.0, 60e6 + rng.noise(1e5));
             assert_eq!(
-                series.wanted_floor_spacing_ms(&config),
+                series.suspicion(&config).map(|s| s.floor_spacing_ms),
                 None,
                 "after floor {i}"
             );
@@ -616,9 +807,15 @@ mod tests {
         let mut reported = false;
         for i in 0..30 {
             series.push(&config, i as f64 * 1000.0, 50e6 + 500_000.0 * i as f64);
-            reported |= series.evaluate(&config, None).is_some();
+            reported |= series.evaluate(&config).is_some();
         }
-        assert!(reported && series.wanted_floor_spacing_ms(&config).is_none());
+        assert!(
+            reported
+                && series
+                    .suspicion(&config)
+                    .map(|s| s.floor_spacing_ms)
+                    .is_none()
+        );
     }
 
     #[test]
@@ -645,6 +842,230 @@ mod tests {
             50e6 + 1.5e6 * i.saturating_sub(20) as f64 + noise[i]
         });
         assert!(at.first().is_some_and(|&at| at <= 30), "{at:?}");
+    }
+
+    /// The settings of `watch()` at its defaults (lib/watch/watcher.js).
+    fn watch_defaults() -> DetectorConfig {
+        DetectorConfig {
+            window: 30,
+            min_points: 8,
+            warmup_ms: 60_000.0,
+            min_duration_ms: 60_000.0,
+            min_growth_bytes: 8.0 * MIB,
+            min_rate_bytes_per_sec: 1024.0,
+            confidence: 0.999,
+        }
+    }
+
+    const MIB: f64 = 1024.0 * 1024.0;
+    const GIB: f64 = 1024.0 * MIB;
+    /// Floors every interval at `watch()`'s default, 10 s.
+    const FLOOR_EVERY_S: f64 = 10.0;
+
+    /// Feeds `floors` one every 10 s from the start, at `watch()`'s defaults, with a heap limit
+    /// of `limit`; returns every leak reported, with the second at which it was.
+    fn leaks_at_defaults(limit: f64, floors: &[f64]) -> Vec<(f64, Leak)> {
+        let config = watch_defaults();
+        let mut series = Series::new(MemoryKind::Heap, 0.0);
+        series.set_own_limit(Some(limit));
+        let mut leaks = Vec::new();
+        for (i, &floor) in floors.iter().enumerate() {
+            let at = FLOOR_EVERY_S * i as f64;
+            series.push(&config, at * 1000.0, floor);
+            leaks.extend(series.evaluate(&config).map(|leak| (at, leak)));
+        }
+        leaks
+    }
+
+    /// Floors for `seconds`: 60 MB plus `growth(t)` at second `t`, plus uniform noise of
+    /// `noise` bytes either way.
+    fn floors_of(seconds: f64, seed: u64, noise: f64, growth: impl Fn(f64) -> f64) -> Vec<f64> {
+        let mut rng = Rng(seed);
+        let n = (seconds / FLOOR_EVERY_S) as usize + 1;
+        (0..n)
+            .map(|i| 60e6 + growth(FLOOR_EVERY_S * i as f64) + rng.noise(noise))
+            .collect()
+    }
+
+    /// Whether any leak reported was urgent.
+    fn any_urgent(leaks: &[(f64, Leak)]) -> bool {
+        leaks.iter().any(|(_, leak)| leak.urgent)
+    }
+
+    /// The seconds at which the urgent test alone passes, fed like `leaks_at_defaults`.
+    fn urgent_test_passes_at(limit: f64, floors: &[f64]) -> Vec<f64> {
+        let config = watch_defaults();
+        let limits = Limits {
+            own: Some(limit),
+            rss_headroom: None,
+        };
+        let points: Vec<(f64, f64)> = floors
+            .iter()
+            .enumerate()
+            .map(|(i, &floor)| (FLOOR_EVERY_S * 1000.0 * i as f64, floor))
+            .collect();
+        (1..=points.len())
+            .filter(|&n| {
+                let window = &points[n.saturating_sub(config.window)..n];
+                urgent_window(window, config.warmup_ms, &config, &limits).is_some()
+            })
+            .map(|n| FLOOR_EVERY_S * (n - 1) as f64)
+            .collect()
+    }
+
+    #[test]
+    fn a_fast_leak_toward_the_limit_is_reported_urgently_within_a_minute_of_its_start() {
+        // 5 to 10 MB/s toward a 2 or 4 GiB heap limit, starting after the warm-up, with
+        // floors wandering by ±4 MB: four rising steps after the start, so 40 to 50 s.
+        for (rate, limit) in [
+            (5e6, 4.0 * GIB),
+            (8e6, 4.0 * GIB),
+            (10e6, 2.0 * GIB),
+            (5e6, 2.0 * GIB),
+        ] {
+            for seed in 1..=50 {
+                let start = 95.0;
+                let floors = floors_of(400.0, seed, 4e6, |t| rate * (t - start).max(0.0));
+                let leaks = leaks_at_defaults(limit, &floors);
+                let (at, first) = &leaks[0];
+                assert!(first.urgent, "{rate} B/s, seed {seed}: {first:?}");
+                assert!(*at - start <= 60.0, "{rate} B/s, seed {seed}: at {at} s");
+                let expected_at =
+                    1000.0 * (at + (limit - first.current) / first.slope_bytes_per_sec);
+                let projected = first.projected_limit_at.unwrap();
+                assert!(
+                    (projected - expected_at).abs() < 1.0,
+                    "{projected} vs {expected_at}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_fast_leak_from_the_start_is_reported_urgently_once_a_step_follows_the_warm_up() {
+        let floors = floors_of(300.0, 5, 4e6, |t| 8e6 * t);
+        let leaks = leaks_at_defaults(4.0 * GIB, &floors);
+        assert!(leaks[0].1.urgent, "{leaks:?}");
+        assert_eq!(leaks[0].0, 70.0, "floors at 60 and 70 s follow the warm-up");
+    }
+
+    #[test]
+    fn a_leak_with_an_hour_to_go_is_not_urgent() {
+        // 1 MB/s toward 4 GiB: found by the full test, later, and not urgent.
+        let leaks = leaks_at_defaults(4.0 * GIB, &floors_of(600.0, 3, 1e6, |t| 1e6 * t));
+        assert!(!leaks.is_empty() && !any_urgent(&leaks), "{leaks:?}");
+    }
+
+    #[test]
+    fn the_container_limit_makes_a_leak_urgent_when_it_is_nearer_than_the_heap_limit() {
+        let config = watch_defaults();
+        let floors = floors_of(300.0, 9, 1e6, |t| 2e6 * t.max(0.0));
+        let reported = |rss_headroom: Option<f64>| {
+            let mut series = Series::new(MemoryKind::Heap, 0.0);
+            series.set_own_limit(Some(4.0 * GIB));
+            series.set_rss_headroom(rss_headroom);
+            floors.iter().enumerate().find_map(|(i, &floor)| {
+                series.push(&config, 10_000.0 * i as f64, floor);
+                series.evaluate(&config)
+            })
+        };
+        // 2 MB/s: half an hour to the heap limit, five minutes to a container 600 MB away.
+        assert!(!reported(None).unwrap().urgent);
+        assert!(reported(Some(600e6)).unwrap().urgent);
+    }
+
+    #[test]
+    fn noise_never_raises_an_urgent_leak_over_many_seeds() {
+        // Floors wandering by up to ±60 MB a heap limit of 1 GiB away (any growth the noise
+        // seems to show is urgent): rising runs of five come by chance, never steep and
+        // straight enough.
+        for noise in [4e6, 20e6, 60e6] {
+            for seed in 1..=200 {
+                let floors = floors_of(3_000.0, seed, noise, |_| 0.0);
+                let leaks = leaks_at_defaults(1.0 * GIB, &floors);
+                assert!(leaks.is_empty(), "±{noise}, seed {seed}: {leaks:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn gc_sawtooth_floors_never_raise_an_urgent_leak() {
+        // Floors that climb steeply for `teeth` floors (incremental GCs' floors holding what
+        // was allocated while they marked) and fall back, over and over, from the start.
+        for teeth in [3, 5, 7] {
+            for seed in 1..=50 {
+                let floors = floors_of(3_000.0, seed, 2e6, |t| {
+                    let step = (t / FLOOR_EVERY_S) as usize % teeth;
+                    80e6 * step as f64
+                });
+                let leaks = leaks_at_defaults(2.0 * GIB, &floors);
+                assert!(leaks.is_empty(), "{teeth} teeth, seed {seed}: {leaks:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn start_up_growth_that_levels_off_is_never_urgent() {
+        // 10 MB/s until 40, 50 or 60 s (the warm-up's end), then flat.
+        for until in [40.0, 50.0, 60.0] {
+            for seed in 1..=50 {
+                let floors = floors_of(900.0, seed, 3e6, |t| 10e6 * t.min(until));
+                let leaks = leaks_at_defaults(2.0 * GIB, &floors);
+                assert!(leaks.is_empty(), "until {until} s, seed {seed}: {leaks:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_cache_filling_to_its_ceiling_is_not_urgent() {
+        // After the warm-up, at 10 MB/s: a cache full within 30 s (three rising steps), and
+        // one that slows as it fills (hits make misses rarer), halving its pace every 10 s.
+        for seed in 1..=50 {
+            let quick = floors_of(900.0, seed, 3e6, |t| 10e6 * (t - 100.0).clamp(0.0, 30.0));
+            let slowing = floors_of(900.0, seed, 3e6, |t| {
+                let filled_for = (t - 100.0).max(0.0);
+                200e6 * (1.0 - 0.5f64.powf(filled_for / FLOOR_EVERY_S))
+            });
+            for floors in [quick, slowing] {
+                let at = urgent_test_passes_at(2.0 * GIB, &floors);
+                assert!(at.is_empty(), "seed {seed}: {at:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_single_big_step_is_never_urgent() {
+        // 500 MB in one floor, or over two, after the warm-up; flat (with noise) before and after.
+        for over in [1.0, 2.0] {
+            for seed in 1..=100 {
+                let floors = floors_of(900.0, seed, 3e6, |t| {
+                    500e6 * ((t - 200.0) / (over * FLOOR_EVERY_S)).clamp(0.0, 1.0)
+                });
+                let leaks = leaks_at_defaults(2.0 * GIB, &floors);
+                assert!(
+                    !any_urgent(&leaks),
+                    "over {over} floors, seed {seed}: {leaks:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn growth_toward_a_near_limit_is_suspected_urgently_and_asks_for_every_floor() {
+        let config = watch_defaults();
+        let suspicion_with_limit = |limit: f64| {
+            let mut series = Series::new(MemoryKind::Heap, 0.0);
+            series.set_own_limit(Some(limit));
+            for i in 0..3 {
+                series.push(&config, 10_000.0 * i as f64, 60e6 + 60e6 * i as f64);
+            }
+            series.suspicion(&config).unwrap()
+        };
+        // 6 MB/s: ten minutes to 4 GiB, hours to 40 GiB.
+        let near = suspicion_with_limit(4.0 * GIB);
+        assert!(near.urgent);
+        assert_eq!(near.floor_spacing_ms, 7_500.0, "five floors over 30 s");
+        assert!(!suspicion_with_limit(40.0 * GIB).urgent);
     }
 
     #[test]

@@ -10,13 +10,13 @@
 //! The thread never touches JS: events go to a `Sink`, which the binding turns into calls on
 //! the JS thread.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::detector::{DetectorConfig, Leak, MemoryKind, Series};
+use super::detector::{DetectorConfig, Leak, MemoryKind, Series, Suspicion};
 use super::sysmem::{self, SystemMemory};
 
 /// The least growth a native leak must show, whatever `min_growth_bytes` says: native memory
@@ -96,12 +96,45 @@ enum Message {
     Stop,
 }
 
+/// The thread's suspicion of heap or `external` growth, read from other threads.
+#[derive(Default)]
+struct SharedSuspicion {
+    /// Bits of the f64 floor spacing wanted while growth is suspected; 0.0 when it is not.
+    floor_spacing_ms: AtomicU64,
+    /// Whether the suspected growth would reach a limit within the urgent horizon.
+    urgent: AtomicBool,
+}
+
+impl SharedSuspicion {
+    /// Publishes the suspicion of the series: the shortest spacing any wants, urgent if any is.
+    fn publish(&self, series: &[&Series], config: &DetectorConfig) {
+        let suspicions: Vec<Suspicion> =
+            series.iter().filter_map(|s| s.suspicion(config)).collect();
+        let spacing = suspicions
+            .iter()
+            .map(|s| s.floor_spacing_ms)
+            .reduce(f64::min)
+            .unwrap_or(0.0);
+        self.floor_spacing_ms
+            .store(spacing.to_bits(), Ordering::Relaxed);
+        self.urgent
+            .store(suspicions.iter().any(|s| s.urgent), Ordering::Relaxed);
+    }
+
+    fn load(&self) -> Option<Suspicion> {
+        let floor_spacing_ms = f64::from_bits(self.floor_spacing_ms.load(Ordering::Relaxed));
+        (floor_spacing_ms > 0.0).then(|| Suspicion {
+            floor_spacing_ms,
+            urgent: self.urgent.load(Ordering::Relaxed),
+        })
+    }
+}
+
 /// A running watcher thread. Dropping it stops and joins the thread.
 pub struct Watcher {
     tx: Sender<Message>,
     thread: Option<JoinHandle<()>>,
-    /// Bits of the f64 floor spacing wanted while growth is suspected; 0.0 when it is not.
-    wanted_floor_spacing: Arc<AtomicU64>,
+    suspicion: Arc<SharedSuspicion>,
 }
 
 impl Watcher {
@@ -117,15 +150,15 @@ impl Watcher {
         reader: MemoryReader,
     ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel();
-        let wanted_floor_spacing = Arc::new(AtomicU64::new(0.0f64.to_bits()));
-        let spacing = Arc::clone(&wanted_floor_spacing);
+        let suspicion = Arc::new(SharedSuspicion::default());
+        let published = Arc::clone(&suspicion);
         let thread = std::thread::Builder::new()
             .name("leakproof-watcher".into())
-            .spawn(move || run(config, rx, sink, reader, &spacing))?;
+            .spawn(move || run(config, rx, sink, reader, &published))?;
         Ok(Watcher {
             tx,
             thread: Some(thread),
-            wanted_floor_spacing,
+            suspicion,
         })
     }
 
@@ -174,12 +207,11 @@ impl Watcher {
         }
     }
 
-    /// How often, in milliseconds, floors are wanted while the heap or `external` floors
-    /// hint at growth not reported yet (see [`Series::wanted_floor_spacing_ms`]); `None`
-    /// when they do not.
-    pub fn wanted_floor_spacing_ms(&self) -> Option<f64> {
-        let ms = f64::from_bits(self.wanted_floor_spacing.load(Ordering::Relaxed));
-        (ms > 0.0).then_some(ms)
+    /// How often floors are wanted, and whether it is urgent, while the heap or `external`
+    /// floors hint at growth not reported yet (see [`Series::suspicion`]); `None` when they
+    /// do not.
+    pub fn suspicion(&self) -> Option<Suspicion> {
+        self.suspicion.load()
     }
 
     /// Whether the thread is still running.
@@ -206,7 +238,7 @@ fn run(
     rx: Receiver<Message>,
     sink: Sink,
     reader: MemoryReader,
-    wanted_floor_spacing: &AtomicU64,
+    suspicion: &SharedSuspicion,
 ) {
     let mut heap = Series::new(MemoryKind::Heap, config.started_at);
     let mut external = Series::new(MemoryKind::External, config.started_at);
@@ -240,20 +272,16 @@ fn run(
                     MemoryKind::Native => &mut native,
                 };
                 series.push(&config.detector, time, bytes);
+                series.set_own_limit(limit);
                 if hold {
                     series.hold();
                     // The heap growing into its known ceiling moves RSS too: native
                     // floors from meanwhile are set aside with it.
                     native.hold();
-                } else if let Some(leak) = series.evaluate(&config.detector, limit) {
+                } else if let Some(leak) = series.evaluate(&config.detector) {
                     sink(WatcherEvent::Leak(leak));
                 }
-                let spacing = [&heap, &external]
-                    .iter()
-                    .filter_map(|s| s.wanted_floor_spacing_ms(&config.detector))
-                    .reduce(f64::min)
-                    .unwrap_or(0.0);
-                wanted_floor_spacing.store(spacing.to_bits(), Ordering::Relaxed);
+                suspicion.publish(&[&heap, &external], &config.detector);
             }
             Ok(Message::PauseNative) => native_paused = true,
             Ok(Message::ResetNative) => {
@@ -270,6 +298,11 @@ fn run(
                 };
                 let rss = rss as f64;
                 let limit = limit.map(|l| l as f64);
+                let rss_headroom = limit.map(|l| l - rss);
+                for series in [&mut heap, &mut external, &mut native] {
+                    series.set_rss_headroom(rss_headroom);
+                }
+                native.set_own_limit(limit);
                 if let Some(resident) = heap_resident.filter(|_| !native_paused) {
                     native.push(
                         &native_config,
@@ -285,7 +318,7 @@ fn run(
                     // suspicion is judged within the minimum duration, one way or the other.)
                     let explained = native.assess(&native_config).is_some_and(|n| {
                         [&heap, &external].iter().any(|s| {
-                            s.wanted_floor_spacing_ms(&config.detector).is_some()
+                            s.suspicion(&config.detector).is_some()
                                 || s.assess(&config.detector).is_some_and(|a| {
                                     a.confidence >= config.detector.confidence
                                         && a.slope_bytes_per_sec >= n.slope_bytes_per_sec
@@ -293,7 +326,7 @@ fn run(
                         })
                     });
                     if !explained {
-                        if let Some(leak) = native.evaluate(&native_config, limit) {
+                        if let Some(leak) = native.evaluate(&native_config) {
                             sink(WatcherEvent::Leak(leak));
                         }
                     }
@@ -341,12 +374,12 @@ mod tests {
     /// Waits (bounded) until the thread's suspicion is `expected`; returns what it last was.
     fn suspicion_becomes(watcher: &Watcher, expected: bool) -> bool {
         for _ in 0..200 {
-            if watcher.wanted_floor_spacing_ms().is_some() == expected {
+            if watcher.suspicion().is_some() == expected {
                 break;
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        watcher.wanted_floor_spacing_ms().is_some()
+        watcher.suspicion().is_some()
     }
 
     #[test]
@@ -354,7 +387,7 @@ mod tests {
         let (sink, _) = collect();
         let reader: MemoryReader = Box::new(SystemMemory::default);
         let mut watcher = Watcher::start_with_reader(config(), sink, reader).unwrap();
-        assert_eq!(watcher.wanted_floor_spacing_ms(), None);
+        assert_eq!(watcher.suspicion(), None);
         for i in 0..3 {
             let bytes = 1e7 + 5e5 * i as f64; // a quarter of the 1 MB minimum growth, and more
             watcher.record_floor(MemoryKind::External, 1000.0 * i as f64, bytes, None, false);
