@@ -12,14 +12,6 @@ const NEAR_HEAP_LIMIT_SNAPSHOTS = 1
 const DIAGNOSTIC_DIR_FLAG = '--diagnostic-dir='
 
 /**
- * A process whose leak is projected to reach its limit within this long is about to die:
- * its snapshot is taken whatever the pause budget. A restart loses everything the heap
- * could tell, and fifteen minutes is less than it takes a person to be paged, look and act;
- * a longer horizon would take minute-long pauses for leaks an operator could still handle.
- */
-const DYING_HORIZON_MS = 15 * 60_000
-
-/**
  * Even about to die, a snapshot is worth its pause only if it can finish well before the
  * limit: its predicted pause must be under this share of the time left.
  */
@@ -43,7 +35,8 @@ const RECOVERY_PAUSES = 3
  * Every snapshot's cost is predicted first (snapshot-cost.js); one that would stop the event
  * loop longer than `snapshotMaxPauseMs` is declined with reason `pause`, unless the process
  * is about to die (its heap above `heapThreshold`, RSS above `rssThreshold`, or the leak
- * projected to reach its limit within DYING_HORIZON_MS), when the evidence is worth the pause.
+ * urgent: its limit 15 minutes away or less, see the detector), when the evidence is worth
+ * the pause: a restart loses everything the heap could tell.
  * One snapshot at a time; the store (snapshots.js) writes it only when it is safe to. Used
  * only when the watcher has a `dir` and `snapshots: 'auto'`.
  */
@@ -58,7 +51,7 @@ class Capture {
   #followUpGrowthBytes
   #intervalMs
   #liveHeap = null // the newest heap floor: what a snapshot would hold
-  #projectedLimitAt = null // when the newest leak would reach its limit, if known
+  #urgentLeak = null // the newest leak's { projectedLimitAt }, while it is urgent
   #aboveThreshold = null // which threshold the process is above, if any
   #baseline = null // { path, heapUsed, endedAt, pauseMs, followedUp } of the current pair
   #capturing = false
@@ -99,14 +92,15 @@ class Capture {
 
   /**
    * A leak of the heap or of external memory: the baseline, or the follow-up when it is due.
-   * @param {{ kind: string, current: number, projectedLimitAt?: number | null }} leak the event's fields.
+   * @param {{ kind: string, current: number, urgent?: boolean, projectedLimitAt?: number | null }} leak
+   *   the event's fields.
    * @returns {Promise<object | null>} the `snapshot` or `snapshot-skipped` event's fields
    *   (`skipped: 'failed'` when writing threw: an `error` event says why), or null when no
    *   snapshot was attempted (one is being written, or the pair's follow-up is not due yet).
    */
   onLeak(leak) {
     if (leak.kind === 'heap') this.#liveHeap = leak.current
-    if (typeof leak.projectedLimitAt === 'number') this.#projectedLimitAt = leak.projectedLimitAt
+    this.#urgentLeak = leak.urgent === true ? { projectedLimitAt: leak.projectedLimitAt ?? null } : null
     if (this.#baseline !== null && !this.#baseline.followedUp) return this.#followUpIfDue()
     return this.#capture(this.#baseline === null ? 'leak' : 'leak-worse')
   }
@@ -143,9 +137,12 @@ class Capture {
     if (this.#aboveThreshold !== null) {
       return { maxMs: Infinity, dying: `the ${this.#aboveThreshold} is above its threshold` }
     }
-    const left = this.#projectedLimitAt === null ? Infinity : this.#projectedLimitAt - Date.now()
-    if (left <= DYING_HORIZON_MS && predicted.pauseMs <= DYING_PAUSE_SHARE * left) {
-      return { maxMs: Infinity, dying: `the leak is projected to reach its limit in ${Math.max(0, Math.round(left / 1000))} s` }
+    const urgent = this.#urgentLeak
+    if (urgent !== null) {
+      // Without a heap projection (urgent through RSS), the detector's horizon is all there is.
+      const left = urgent.projectedLimitAt === null ? Infinity : urgent.projectedLimitAt - Date.now()
+      const when = left === Infinity ? 'within 15 minutes' : `in ${Math.max(0, Math.round(left / 1000))} s`
+      if (predicted.pauseMs <= DYING_PAUSE_SHARE * left) return { maxMs: Infinity, dying: `the leak is urgent: its limit is projected ${when}` }
     }
     return { maxMs: this.#maxPauseMs, dying: null }
   }
@@ -228,4 +225,4 @@ function armNearHeapLimit() {
   }
 }
 
-module.exports = { Capture, armNearHeapLimit, DYING_HORIZON_MS }
+module.exports = { Capture, armNearHeapLimit }

@@ -2,6 +2,7 @@
 
 const v8 = require('node:v8')
 const vm = require('node:vm')
+const { withoutWarningsAbout } = require('../errors')
 
 /**
  * Full GCs forced on suspicion cost this many intervals of credit, and each interval earns
@@ -255,17 +256,10 @@ function exposedGc() {
  * warning is left out (the function has been in Node since 13.10, unchanged).
  */
 function measureMemoryQuietly() {
-  const emitWarning = process.emitWarning
-  process.emitWarning = function (warning, ...rest) {
-    if (String(warning?.message ?? warning).includes('vm.measureMemory')) return
-    return emitWarning.call(process, warning, ...rest)
-  }
   try {
-    return vm.measureMemory({ mode: 'summary', execution: 'eager' })
+    return withoutWarningsAbout('vm.measureMemory', () => vm.measureMemory({ mode: 'summary', execution: 'eager' }))
   } catch (err) {
     return Promise.reject(err)
-  } finally {
-    process.emitWarning = emitWarning
   }
 }
 

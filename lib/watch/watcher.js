@@ -174,6 +174,7 @@ class Watcher extends EventEmitter {
     this.#forcedGc = new ForcedGc(options, {
       floors: this.#floors,
       floorSpacingMs: () => this.#native.wantedFloorSpacingMs,
+      urgentGrowth: () => this.#native.urgentGrowth,
       onError: (err) => this.#emit('error', { error: err.message, during: 'forcing a full GC' }),
     })
     this.#diagnosis = new Diagnosis(options, { emit: this.#emit })
