@@ -103,6 +103,8 @@ class Service {
   startedAt = Date.now()
   /** When the load started hitting /items (epoch ms), once it has. */
   leakStartedAt = null
+  /** How the service exited (`{ code, signal }`), once it has. */
+  exit = null
   /** `{ time, heapUsed, items }` read from /stats every few seconds. */
   heap = []
   #finalStats = null
@@ -135,7 +137,10 @@ class Service {
         if (line.type === 'listening') resolve(line.port)
         if (line.type === 'stats') this.#finalStats = line
       })
-      this.app.once('exit', (code) => reject(new Error(`the service exited (${code}) before listening`)))
+      this.app.once('exit', (code, signal) => {
+        this.exit = { code, signal }
+        reject(new Error(`the service exited (${code ?? signal}) before listening`))
+      })
     })
   }
 
@@ -166,9 +171,13 @@ class Service {
     return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line))
   }
 
-  /** Reads the log until `done(events)` or `deadline` (epoch ms); returns the events. */
+  /**
+   * Reads the log until `done(events)` or `deadline` (epoch ms); returns the events. Throws
+   * if the service exits meanwhile: nothing more will come.
+   */
   async waitFor(done, deadline) {
     for (;;) {
+      if (this.exit !== null) throw new Error(`the service exited (${this.exit.code ?? this.exit.signal}): ${JSON.stringify(this.events())}`)
       const events = this.events()
       if (done(events) || Date.now() >= deadline) return events
       await sleep(POLL_MS)
