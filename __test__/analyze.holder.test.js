@@ -106,3 +106,16 @@ test('CLI: the holder comes first, then the folded path', () => {
   assert.match(lines[at + 1], /^ {5}held by cache \(Map\), a module-level variable of .*holder-app\.js/)
   assert.match(lines[at + 2], /^ {5}via \(Node internals[^)]*\) → .* → cache \(Map\) → table → CacheEntry ×2,000$/)
 })
+
+test('a Map whose table was not reallocated since the baseline is still the holder, named by its variable', async () => {
+  const out = fs.mkdtempSync(path.join(dir, 'table-'))
+  const fixture = path.join(FIXTURES, 'holder-table.js')
+  execFileSync(process.execPath, [fixture, out])
+  const d = await diffSnapshots(path.join(out, 'before.heapsnapshot'), path.join(out, 'after.heapsnapshot'))
+  const entries = d.suspects.find((s) => s.name === 'CacheEntry')
+  show('table not reallocated', entries)
+  assert.equal(entries.count, 20_000)
+  assert.match(entries.heldBy.name, /^Map\b/, JSON.stringify(entries.heldBy))
+  assert.deepEqual([entries.holder?.name, entries.holder?.kind, entries.holder?.file], ['cache', 'module', fixture])
+  assert.match(entries.readablePath.join(' → '), /cache \(Map\) → table → CacheEntry ×20,000$/)
+})

@@ -400,16 +400,17 @@ fn suspect(
         let is_instance = |v: usize| {
             of.is_new[v] && of.classes.of_node[v] as usize == of.class && of.holder[v] as usize == h
         };
-        let (below, v, at_depth) = path_below(snap, h, is_instance)?;
-        let mut edges = last.tree.edges_to(snap, h)?;
+        let owner = owner_of_store(last, h);
+        let (below, v, at_depth) = path_below(snap, owner, is_instance)?;
+        let mut edges = last.tree.edges_to(snap, owner)?;
         edges.extend(below);
         let held_by = Holder {
-            name: describe_node(snap, h),
-            id: snap.node_id[h] as u64,
+            name: describe_node(snap, owner),
+            id: snap.node_id[owner] as u64,
             instances,
         };
         let count = format!(" ×{}", thousands(at_depth));
-        Some((v, h, edges, Some(count), Some(held_by)))
+        Some((v, owner, edges, Some(count), Some(held_by)))
     });
     let (v, named, edges, count, held_by) = shown.unwrap_or_else(|| {
         let edges = last.tree.edges_to(snap, best).unwrap_or_default();
@@ -436,6 +437,32 @@ fn suspect(
         holder: None,
     };
     (suspect, named)
+}
+
+/// Names of the edges from an object to its backing store: a Map's or Set's hash `table`, an
+/// object's `elements` and `properties`.
+const STORE_EDGES: [&str; 3] = ["table", "elements", "properties"];
+
+/// The object a person holds for `h`: `h` itself, or, when `h` is the backing store of a
+/// collection that dominates it (a Map's `table` that was not reallocated since the
+/// baseline, so that it, not the Map, is the nearest node that is not new), that collection.
+fn owner_of_store(last: &Analysis, h: usize) -> usize {
+    let snap = &last.snapshot;
+    let owner = last.idom[h] as usize;
+    let is_store_of_owner = owner != h
+        && !snap.is_program_node(h)
+        && snap.is_program_node(owner)
+        && snap.edges(owner).any(|e| {
+            snap.edge_to[e] as usize == h
+                && snap
+                    .edge_name_str(e)
+                    .is_some_and(|name| STORE_EDGES.contains(&name))
+        });
+    if is_store_of_owner {
+        owner
+    } else {
+        h
+    }
 }
 
 /// Collections of the last snapshot that hold more entries than in `first`:
