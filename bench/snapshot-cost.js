@@ -8,8 +8,10 @@
  * (`gc()`, then `used_heap_size`), asks SnapshotCost for a prediction, writes a real
  * snapshot with `v8.writeHeapSnapshot` to a temporary directory and measures its file size,
  * the pause (`performance.now()` around the call), the event-loop stall
- * (`monitorEventLoopDelay`'s max) and the memory the write needed above the RSS before it
- * (peak RSS reset through /proc/self/clear_refs, VmHWM read after). Then it teaches
+ * (`monitorEventLoopDelay`'s max), the process's CPU time meanwhile (all its threads: above
+ * the pause when V8's helpers work, below it when other work shares the cores) and the
+ * memory the write needed above the RSS before it (peak RSS reset through
+ * /proc/self/clear_refs, VmHWM read after). Then it teaches
  * SnapshotCost that snapshot with `learn()` and writes a second one to show the learned
  * prediction. Files are deleted as soon as they are measured. One run per case.
  *
@@ -158,14 +160,16 @@ async function measureSnapshot(dir, name) {
   fs.writeFileSync('/proc/self/clear_refs', '5')
   const rssBefore = procStatusKiB('VmRSS') * 1024
   const start = performance.now()
+  const cpuStart = process.cpuUsage()
   const file = v8.writeHeapSnapshot(path.join(dir, name))
   const durationMs = performance.now() - start
+  const cpu = process.cpuUsage(cpuStart)
   const peakRss = procStatusKiB('VmHWM') * 1024
   await new Promise((resolve) => setTimeout(resolve, 50))
   loop.disable()
   const bytes = fs.statSync(file).size
   fs.rmSync(file)
-  return { bytes, durationMs, stallMs: loop.max / 1e6, extraRss: peakRss - rssBefore }
+  return { bytes, durationMs, cpuMs: (cpu.user + cpu.system) / 1000, stallMs: loop.max / 1e6, extraRss: peakRss - rssBefore }
 }
 
 /** The floor of the used heap: after a full collection. */
@@ -176,20 +180,21 @@ function heapFloor() {
 
 /** The child's work: builds, predicts, measures, learns, predicts and measures again. */
 async function runCase(shape, targetMB) {
-  const { SnapshotCost } = require('../lib/watch/snapshot-cost')
+  const { SnapshotCost, largeObjectShare } = require('../lib/watch/snapshot-cost')
   const keep = buildHeap(shape, targetMB * MB)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'snapshot-cost-'))
   try {
     const cost = new SnapshotCost()
     const heap = heapFloor()
     const external = process.memoryUsage().arrayBuffers
+    const largeShare = largeObjectShare()
     const predicted = cost.predict(heap)
     const real = await measureSnapshot(dir, 'first.heapsnapshot')
     cost.learn(predicted, real)
     const heapAgain = heapFloor()
     const learned = cost.predict(heapAgain)
     const realAgain = await measureSnapshot(dir, 'second.heapsnapshot')
-    return { node: process.versions.node, shape, targetMB, heap, heapAgain, external, predicted, real, learned, realAgain, kept: keep.length }
+    return { node: process.versions.node, shape, targetMB, heap, heapAgain, external, largeShare, predicted, real, learned, realAgain, kept: keep.length }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true })
   }
@@ -224,13 +229,28 @@ const COLUMNS = [
   ['predicted pause', (r) => fmtMs(r.predicted.pauseMs)],
   ['real pause', (r) => fmtMs(r.real.durationMs)],
   ['loop stall', (r) => fmtMs(r.real.stallMs)],
+  ['CPU', (r) => (r.real.cpuMs === undefined ? '–' : fmtMs(r.real.cpuMs))],
   ['pause ratio', (r) => fmtRatio(r.predicted.pauseMs / r.real.durationMs)],
   ['learned size ratio', (r) => fmtRatio(r.learned.bytes / r.realAgain.bytes)],
   ['learned pause ratio', (r) => fmtRatio(r.learned.pauseMs / r.realAgain.durationMs)],
   ['extra peak RSS / heap', (r) => fmtRatio(Math.max(r.real.extraRss, r.realAgain.extraRss) / r.heap)],
+  ['model now: size ratio', (r) => fmtRatio(modelNow(r).bytes / r.real.bytes)],
+  ['pause ratio', (r) => fmtRatio(modelNow(r).pauseMs / r.real.durationMs)],
+  ['pause / CPU', (r) => (r.real.cpuMs === undefined ? '–' : fmtRatio(modelNow(r).pauseMs / r.real.cpuMs))],
 ]
 
-/** The results as a Markdown table (ratios are predicted / real: above 1 overestimates). */
+/** What lib/watch/snapshot-cost.js's model says now for a measured case (its constants may have moved since). */
+function modelNow(r) {
+  const { modelFileBytes, modelPauseMs } = require('../lib/watch/snapshot-cost')
+  const bytes = modelFileBytes(r.heap, r.largeShare)
+  return { bytes, pauseMs: modelPauseMs(bytes, Number(r.node.split('.')[0])) }
+}
+
+/**
+ * The results as a Markdown table (ratios are predicted / real: above 1 overestimates): what
+ * SnapshotCost predicted in the run, the learned prediction for the second snapshot, and what
+ * the model in this checkout says for the same heaps.
+ */
 function table(results) {
   const lines = [`| ${COLUMNS.map(([name]) => name).join(' | ')} |`, `|${COLUMNS.map(() => '---').join('|')}|`]
   for (const r of results) lines.push(`| ${COLUMNS.map(([, cell]) => cell(r)).join(' | ')} |`)
