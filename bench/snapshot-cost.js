@@ -223,20 +223,19 @@ const COLUMNS = [
   ['node', (r) => r.node.split('.')[0]],
   ['shape', (r) => r.shape],
   ['heap MB', (r) => fmtMB(r.heap) + (r.shape === 'buffers' ? ` (+${fmtMB(r.external)} ext)` : '')],
-  ['predicted MB', (r) => fmtMB(r.predicted.bytes)],
+  ['predicted MB', (r) => fmtMB(modelNow(r).bytes)],
   ['real MB', (r) => fmtMB(r.real.bytes)],
-  ['size ratio', (r) => fmtRatio(r.predicted.bytes / r.real.bytes)],
-  ['predicted pause', (r) => fmtMs(r.predicted.pauseMs)],
+  ['size ratio', (r) => fmtRatio(modelNow(r).bytes / r.real.bytes)],
+  ['in the run', (r) => fmtRatio(r.predicted.bytes / r.real.bytes)],
+  ['predicted pause', (r) => fmtMs(modelNow(r).pauseMs)],
   ['real pause', (r) => fmtMs(r.real.durationMs)],
-  ['loop stall', (r) => fmtMs(r.real.stallMs)],
   ['CPU', (r) => (r.real.cpuMs === undefined ? '–' : fmtMs(r.real.cpuMs))],
-  ['pause ratio', (r) => fmtRatio(r.predicted.pauseMs / r.real.durationMs)],
+  ['pause ratio', (r) => fmtRatio(modelNow(r).pauseMs / r.real.durationMs)],
+  ['to CPU', (r) => (r.real.cpuMs === undefined ? '–' : fmtRatio(modelNow(r).pauseMs / r.real.cpuMs))],
   ['learned size ratio', (r) => fmtRatio(r.learned.bytes / r.realAgain.bytes)],
   ['learned pause ratio', (r) => fmtRatio(r.learned.pauseMs / r.realAgain.durationMs)],
   ['extra peak RSS / heap', (r) => fmtRatio(Math.max(r.real.extraRss, r.realAgain.extraRss) / r.heap)],
-  ['model now: size ratio', (r) => fmtRatio(modelNow(r).bytes / r.real.bytes)],
-  ['pause ratio', (r) => fmtRatio(modelNow(r).pauseMs / r.real.durationMs)],
-  ['pause / CPU', (r) => (r.real.cpuMs === undefined ? '–' : fmtRatio(modelNow(r).pauseMs / r.real.cpuMs))],
+  ['loop stall − pause', (r) => fmtMs(r.real.stallMs - r.real.durationMs)],
 ]
 
 /** What lib/watch/snapshot-cost.js's model says now for a measured case (its constants may have moved since). */
@@ -247,9 +246,10 @@ function modelNow(r) {
 }
 
 /**
- * The results as a Markdown table (ratios are predicted / real: above 1 overestimates): what
- * SnapshotCost predicted in the run, the learned prediction for the second snapshot, and what
- * the model in this checkout says for the same heaps.
+ * The results as a Markdown table (ratios are predicted / real: above 1 overestimates). The
+ * predictions are the model's in this checkout for the measured heaps; "in the run" is the
+ * size ratio of what SnapshotCost predicted when the case ran; the learned ratios are the
+ * second snapshot's, predicted after `learn()` from the first.
  */
 function table(results) {
   const lines = [`| ${COLUMNS.map(([name]) => name).join(' | ')} |`, `|${COLUMNS.map(() => '---').join('|')}|`]
