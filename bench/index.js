@@ -2,7 +2,8 @@
 
 /**
  * `npm run bench [-- NAME...]`: the benchmarks, every peer side by side in one run.
- * Names: cache, memory, ring, overhead, detect, analyze, listeners (all by default). Prints tables and writes
+ * Names: cache, memory, ring, overhead, detect, analyze, listeners, snapshot-cost (all by default;
+ * snapshot-cost alone takes about an hour). Prints tables and writes
  * them, with the date, Node version and machine, to bench/out/latest.json.
  */
 const fs = require('node:fs')
@@ -18,6 +19,7 @@ const BENCHES = {
   detect: ['watch(): detection against the memwatch rule', () => require('./detect').main()],
   analyze: ['Snapshot analysis against memlab', () => runScript('analyze.js')],
   listeners: ['Listener tracking against plain Node', () => runScript('listeners.js')],
+  'snapshot-cost': ['Heap snapshots: predicted and real cost', () => require('./snapshot-cost').main()],
 }
 
 /** Runs a benchmark script that prints its own tables, in a child process. */
