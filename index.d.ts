@@ -289,7 +289,7 @@ export interface WatchOptions {
    * (`skipped: 'pause'`) unless the process is about to die. `Infinity`: no limit. @default 2000
    */
   snapshotMaxPauseMs?: number
-  /** Free memory needed to write a snapshot, as a multiple of the used heap. @default 2 */
+  /** Free memory needed to write a snapshot, as a multiple of its predicted file size. @default 8 */
   snapshotMemoryFactor?: number
   /** Heap growth after the baseline snapshot that triggers the follow-up. @default 16 MiB */
   followUpGrowthBytes?: number

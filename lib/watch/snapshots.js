@@ -46,7 +46,7 @@ class SnapshotStore {
    * @param {number} options.maxSnapshots
    * @param {number} options.maxDiskBytes
    * @param {number} options.cooldownMs
-   * @param {number} options.memoryFactor free memory needed, as a multiple of the used heap
+   * @param {number} options.memoryFactor free memory needed, as a multiple of the predicted file size
    * @param {(info: object) => unknown} [options.beforeSnapshot]
    * @param {(info: object) => unknown} [options.afterSnapshot]
    */
@@ -133,7 +133,7 @@ class SnapshotStore {
       return ['disk-budget', `a snapshot of this heap (${mb(heapUsed)} live) would take about ${mb(estimate)}; maxDiskBytes is ${mb(this.#maxDiskBytes)}`]
     }
     const freeDisk = freeDiskBytes(this.#dir)
-    const neededMemory = heapUsed * this.#memoryFactor
+    const neededMemory = predicted.bytes * this.#memoryFactor
     const freeMemory = availableMemoryBytes()
     if (freeMemory < neededMemory) {
       return ['memory', `about ${Math.round(neededMemory)} bytes of memory needed, ${Math.round(freeMemory)} available`]

@@ -56,7 +56,7 @@ const DEFAULTS = Object.freeze({
   maxDiskBytes: 1024 * MiB,
   cooldownMs: 10 * 60_000,
   snapshotMaxPauseMs: 2_000,
-  snapshotMemoryFactor: 2,
+  snapshotMemoryFactor: 8,
   followUpGrowthBytes: 16 * MiB,
   nearHeapLimit: true,
   beforeSnapshot: undefined,
