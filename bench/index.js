@@ -2,9 +2,10 @@
 
 /**
  * `npm run bench [-- NAME...]`: the benchmarks, every peer side by side in one run.
- * Names: cache, memory, ring, overhead, detect, analyze, listeners, snapshot-cost (all by default;
- * snapshot-cost alone takes about an hour). Prints tables and writes
- * them, with the date, Node version and machine, to bench/out/latest.json.
+ * Names: cache, memory, ring, overhead, detect, analyze, listeners (all of these by default),
+ * and the long ones, run only when named: snapshot-cost (about an hour) and diagnosis (about
+ * twenty minutes). Prints tables and writes them, with the date, Node version and machine, to
+ * bench/out/latest.json.
  */
 const fs = require('node:fs')
 const os = require('node:os')
@@ -20,7 +21,11 @@ const BENCHES = {
   analyze: ['Snapshot analysis against memlab', () => runScript('analyze.js')],
   listeners: ['Listener tracking against plain Node', () => runScript('listeners.js')],
   'snapshot-cost': ['Heap snapshots: predicted and real cost', () => require('./snapshot-cost').main()],
+  diagnosis: ['v8.queryObjects: the pause of one count', () => runScript('diagnosis.js')],
 }
+
+/** Benchmarks that take long enough to run only when named. */
+const LONG = new Set(['snapshot-cost', 'diagnosis'])
 
 /** Runs a benchmark script that prints its own tables, in a child process. */
 function runScript(file) {
@@ -44,7 +49,7 @@ async function main() {
   console.log(JSON.stringify(machine))
   const results = { machine }
   for (const [name, [title, run]] of Object.entries(BENCHES)) {
-    if (names.length > 0 && !names.includes(name)) continue
+    if (names.length > 0 ? !names.includes(name) : LONG.has(name)) continue
     console.log(`\n# ${title}`)
     results[name] = await run()
   }
