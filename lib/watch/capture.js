@@ -52,7 +52,7 @@ class Capture {
   #intervalMs
   #liveHeap = null // the newest heap floor: what a snapshot would hold
   #urgentLeak = null // the newest leak's { projectedLimitAt }, while it is urgent
-  #aboveThreshold = null // which threshold the process is above, if any
+  #heapAboveThreshold = false // the newest heap floor is above heapThreshold
   #baseline = null // { path, heapUsed, endedAt, pauseMs, followedUp } of the current pair
   #capturing = false
   #stopped = false
@@ -110,14 +110,13 @@ class Capture {
    * about to die, and its snapshot is worth the pause.
    */
   onThreshold(kind) {
-    this.#aboveThreshold = kind
-    return this.#capture('threshold')
+    return this.#capture('threshold', `the ${kind} is above its threshold`)
   }
 
   /** A new heap floor, and whether the heap is above its threshold: the follow-up, once due. */
   onFloor(heapUsed, aboveHeapThreshold) {
     this.#liveHeap = heapUsed
-    if (!aboveHeapThreshold && this.#aboveThreshold === 'heap') this.#aboveThreshold = null
+    this.#heapAboveThreshold = aboveHeapThreshold
     if (this.#baseline !== null && !this.#baseline.followedUp) this.#followUpIfDue()
   }
 
@@ -131,12 +130,12 @@ class Capture {
 
   /**
    * The pause this snapshot may take: the budget, or no limit when the process is about to
-   * die (and why), as `{ maxMs, dying }`.
+   * die (and why), as `{ maxMs, dying }`. `crossed`: the threshold this snapshot is for, in
+   * words, or null.
    */
-  #pauseAllowance(predicted) {
-    if (this.#aboveThreshold !== null) {
-      return { maxMs: Infinity, dying: `the ${this.#aboveThreshold} is above its threshold` }
-    }
+  #pauseAllowance(predicted, crossed) {
+    if (crossed !== null) return { maxMs: Infinity, dying: crossed }
+    if (this.#heapAboveThreshold) return { maxMs: Infinity, dying: 'the heap is above its threshold' }
     const urgent = this.#urgentLeak
     if (urgent !== null) {
       // Without a heap projection (urgent through RSS), the detector's horizon is all there is.
@@ -148,7 +147,7 @@ class Capture {
   }
 
   /** Writes a snapshot: the first of a pair is the baseline, the second its follow-up. */
-  async #capture(reason) {
+  async #capture(reason, crossed = null) {
     if (this.#capturing || this.#stopped) return null
     this.#capturing = true
     // Writing a snapshot takes several times the heap in native memory, and the allocator
@@ -162,7 +161,7 @@ class Capture {
     try {
       const heapUsed = this.#liveHeap ?? v8.getHeapStatistics().used_heap_size
       const predicted = this.#cost.predict(heapUsed)
-      const { maxMs, dying } = this.#pauseAllowance(predicted)
+      const { maxMs, dying } = this.#pauseAllowance(predicted, crossed)
       const followUp = reason === 'follow-up'
       const keep = this.#baseline === null ? [] : [this.#baseline.path]
       const result = await this.#store.capture(reason, { heapUsed, predicted, maxPauseMs: maxMs, followUp, keep, onWrite })

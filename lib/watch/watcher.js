@@ -9,7 +9,9 @@
  * - forced-gc.js: forces a full GC when an interval would have no floor (budget, suspicion
  *   credit, incremental or atomic);
  * - the native watcher (Rust): judges the floors, and the RSS and native memory it reads;
- * - capture.js, snapshots.js, reports.js: snapshots on a leak or threshold, the pair's report;
+ * - capture.js, snapshot-cost.js, snapshots.js, reports.js: snapshots on a leak or threshold,
+ *   within a pause budget unless the process is about to die, and the pair's report;
+ * - diagnosis.js: the report of a leak that got no snapshot pair;
  * - sites.js: the allocation sites that grow, after a heap leak.
  *
  * Events, each with `type`, `time`, `pid` and `threadId`: `sample` (one per interval with a
