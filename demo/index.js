@@ -119,11 +119,18 @@ function printReport(report) {
   console.log(`${report.newCount} objects (${mb(report.newBytes)}) allocated after the baseline and still alive`)
   for (const s of report.suspects.slice(0, 3)) {
     console.log(`\n  ${s.name}: ${s.count} new, ${mb(s.bytes)} own, ${mb(s.retainedSize)} retained`)
-    console.log(`    ${s.retainerPath.join(' → ')}`)
+    printHolder(s)
   }
   for (const c of report.grownCollections.slice(0, 2)) {
-    console.log(`\n  ${c.name} grew from ${c.before} to ${c.after} entries: ${c.retainerPath.join(' → ')}`)
+    console.log(`\n  ${c.name} grew from ${c.before} to ${c.after} entries`)
+    printHolder(c)
   }
+}
+
+/** Who holds a suspect or a collection, in the code's words, then the path there. */
+function printHolder(item) {
+  if (item.holder) console.log(`    held by ${item.holder.description}`)
+  console.log(`    via ${item.readablePath.join(' → ')}`)
 }
 
 main().catch((err) => {
