@@ -32,15 +32,17 @@ function floor() {
 
 /**
  * A Capture with the watcher's settings (`overrides` on top of the defaults), the events it
- * emits collected. The native watcher is only told to pause native floors: a stand-in here.
+ * emits and the pairs it gives up (`noPair`) collected. The native watcher is only told to pause native floors: a stand-in here.
  */
 function capture(overrides) {
   const dir = tempDir()
   const events = []
+  const noPair = []
   const native = { pauseNative() {}, resetNative() {} }
   const options = resolveOptions({ dir, nearHeapLimit: false, ...overrides })
-  const c = new Capture(options, { native, emit: (type, fields) => events.push({ type, at: Date.now(), ...fields }) })
-  return { c, dir, events }
+  const emit = (type, fields) => events.push({ type, at: Date.now(), ...fields })
+  const c = new Capture(options, { native, emit, onNoPair: (skipped) => noPair.push(skipped) })
+  return { c, dir, events, noPair }
 }
 
 const leak = (fields = {}) => ({ kind: 'heap', current: floor(), urgent: false, projectedLimitAt: null, ...fields })
@@ -123,6 +125,18 @@ test('after a pair, the next snapshot waits for the cooldown', async () => {
   assert.equal(followUp?.role, 'follow-up', JSON.stringify(followUp))
   const third = await c.onLeak(leak())
   assert.equal(third.skipped, 'cooldown')
+})
+
+test('a declined follow-up ends the pair and says so, for the report without one', async () => {
+  const { c, noPair } = capture({ snapshotMaxPauseMs: Infinity, followUpGrowthBytes: 1, intervalMs: 1 })
+  const baseline = await c.onLeak(leak())
+  await new Promise((resolve) => setTimeout(resolve, 3 * baseline.durationMs + 50))
+  // Grown past what maxDiskBytes (1 GiB) can hold beside the baseline.
+  const followUp = await c.onLeak(leak({ current: floor() + 4 * 1024 * MiB }))
+  assert.equal(followUp.skipped, 'disk-budget', JSON.stringify(followUp))
+  assert.deepStrictEqual(noPair.map((s) => [s.skipped, s.reason]), [['disk-budget', 'follow-up']])
+  // The pair is over: the next leak starts another, after the cooldown.
+  assert.equal((await c.onLeak(leak())).skipped, 'cooldown')
 })
 
 /** The first event of `type`, waiting up to 60 s for it. */

@@ -158,6 +158,7 @@ class Watcher extends EventEmitter {
   #capture = null // snapshots and reports, with a dir and snapshots: 'auto'
   #diagnosis // the report of a leak that got no snapshot pair
   #lastLeak = null // the newest heap or external leak's fields
+  #lastRanking = null // the promise of the newest heap leak's site ranking
   #sites = null // the allocation-site ranking, made with the first heap leak
   #timer
   #majorGcsSeen = 0
@@ -303,7 +304,7 @@ class Watcher extends EventEmitter {
   async #onLeak(leak) {
     this.#lastLeak = leak
     // Ranked whatever becomes of the snapshot: the sites event names the code that grows.
-    if (leak.kind === 'heap' && this.#options.sites) this.#rankSites()
+    if (leak.kind === 'heap' && this.#options.sites) this.#lastRanking = this.#rankSites()
     const result = this.#capture === null ? { skipped: 'off' } : await this.#capture.onLeak(leak)
     if (result === null || 'path' in result) return
     await this.#diagnose(leak, result)
@@ -311,11 +312,12 @@ class Watcher extends EventEmitter {
 
   /**
    * The report of `leak` without a snapshot pair, `skipped` saying why there is none, with
-   * the allocation sites of a heap leak (the ranking under way, or a new one).
+   * the allocation sites ranked when the leak was reported (a follow-up declined minutes
+   * later must not rank afresh: the growth may be over by then).
    */
   async #diagnose(leak, skipped) {
     if (this.#stopped || leak === null) return
-    const sites = leak.kind === 'heap' && this.#options.sites ? await this.#rankSites() : null
+    const sites = leak.kind === 'heap' ? await this.#lastRanking : null
     const snapshot = skipped.skipped === 'pause' ? 'declined' : skipped.skipped
     await this.#diagnosis.diagnose(leak, { snapshot, detail: skipped.detail, sites })
   }
