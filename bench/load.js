@@ -20,7 +20,11 @@ async function drive({ port, path = '/', durationMs = Infinity, until = () => fa
       try {
         await new Promise((resolve, reject) => {
           http
-            .get({ host: '127.0.0.1', port, path, agent }, (res) => res.resume().on('end', resolve))
+            .get({ host: '127.0.0.1', port, path, agent }, (res) => {
+              // 'close' as well as 'end': a response cut short ends without 'end', and
+              // waiting for it would hang this client, and the run, for good.
+              res.resume().on('end', resolve).on('close', resolve).on('error', reject)
+            })
             .on('error', reject)
         })
       } catch (err) {
