@@ -286,6 +286,11 @@ describe('a real Express service with a leaking Map, under loopback load, watche
     assert.equal(first.holder.file, APP, "the holder is in the app's file")
   })
 
+})
+
+// Alone: a leak judged within a minute needs a floor every interval, which two other
+// services and their loads on the same two cores can starve (a CI run saw none in 100 s).
+describe('a real Express service leaking fast under saturating load, watched at production defaults', { skip }, () => {
   test('a fast leak under saturating load: reported within about a minute of its start, and the baseline written', { timeout: TEST_TIMEOUT_MS }, async (t) => {
     // A minute of requests that keep nothing (past the watcher's warm-up), then ~2.4 KB kept
     // per /items request as fast as the service answers, capped at 2,800 requests a second

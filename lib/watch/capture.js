@@ -197,7 +197,10 @@ class Capture {
     if (baseline === null || baseline.followedUp) {
       const fields = { ...result, role: 'baseline' }
       this.#emit('snapshot', fields)
-      this.#baseline = { path: result.path, heapUsed, endedAt: Date.now(), pauseMs: result.durationMs, followedUp: false }
+      // The heap the snapshot held, exact (V8 collected all garbage for it): floors taken by
+      // incremental GCs run high, and a baseline measured by one would hold the follow-up back.
+      const baselineHeap = Math.min(heapUsed, result.liveHeapBytes)
+      this.#baseline = { path: result.path, heapUsed: baselineHeap, endedAt: Date.now(), pauseMs: result.durationMs, followedUp: false }
       return fields
     }
     const fields = { ...result, role: 'follow-up', baseline: baseline.path }

@@ -97,7 +97,7 @@ class SnapshotStore {
    * @param {boolean} [context.followUp] a pair's second half: not held back by the cooldown.
    * @param {string[]} [context.keep] files not to delete for room.
    * @param {() => void} [context.onWrite] called just before V8 starts writing.
-   * @returns {Promise<{ path: string, bytes: number, durationMs: number, reason: string, predicted: object }
+   * @returns {Promise<{ path: string, bytes: number, durationMs: number, liveHeapBytes: number, reason: string, predicted: object }
    *   | { skipped: string, reason: string, detail?: string, predicted: object }>}
    */
   async capture(reason, { heapUsed, predicted, maxPauseMs, followUp = false, keep = [], onWrite = () => {} }) {
@@ -158,11 +158,14 @@ class SnapshotStore {
     const tempPath = path.join(this.#dir, `.${name}.tmp`)
     const started = performance.now()
     let bytes
+    let liveHeapBytes
     onWrite()
     try {
       // Create the file private before V8 writes into it.
       fs.closeSync(fs.openSync(tempPath, 'wx', 0o600))
       v8.writeHeapSnapshot(tempPath)
+      // V8 collected all garbage first: the heap now is what the snapshot holds.
+      liveHeapBytes = v8.getHeapStatistics().used_heap_size
       fs.chmodSync(tempPath, 0o600)
       bytes = fs.statSync(tempPath).size
       if (!endsAsCompleteJson(tempPath, bytes)) throw new Error('the snapshot was cut short (disk full?)')
@@ -174,7 +177,7 @@ class SnapshotStore {
       return skipped(reason, 'write-failed', err.message)
     }
     this.#lastWriteAt = now
-    return { path: finalPath, bytes, durationMs: Math.round(performance.now() - started), reason }
+    return { path: finalPath, bytes, durationMs: Math.round(performance.now() - started), liveHeapBytes, reason }
   }
 
   /**
