@@ -396,6 +396,8 @@ export interface SnapshotEvent extends SnapshotBudget {
   bytes: number
   /** How long the write stopped the event loop. */
   durationMs: number
+  /** The heap the snapshot holds (V8 collected all garbage first). */
+  liveHeapBytes: number
   reason: string
   role?: 'baseline' | 'follow-up'
   /** The baseline this follow-up pairs with. */
