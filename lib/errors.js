@@ -41,6 +41,14 @@ const CODES = Object.freeze({
   SNAPSHOT_UNSUPPORTED: 'ERR_LEAKPROOF_SNAPSHOT_UNSUPPORTED',
   /** Two snapshots given to a diff do not come from one process (their node ids disagree). */
   SNAPSHOT_IDS_MISMATCH: 'ERR_LEAKPROOF_SNAPSHOT_IDS_MISMATCH',
+  /** A snapshot was asked for on demand from a watcher without a `dir`, or with `snapshots: 'off'`. */
+  SNAPSHOTS_OFF: 'ERR_LEAKPROOF_SNAPSHOTS_OFF',
+  /** A snapshot was asked for on demand while one is being written. */
+  SNAPSHOT_IN_PROGRESS: 'ERR_LEAKPROOF_SNAPSHOT_IN_PROGRESS',
+  /** A snapshot was asked for on demand within `cooldownMs` of the last one; `retryAfterMs` says when. */
+  SNAPSHOT_COOLDOWN: 'ERR_LEAKPROOF_SNAPSHOT_COOLDOWN',
+  /** A watcher's method that acts was called after `stop()`. */
+  WATCHER_STOPPED: 'ERR_LEAKPROOF_WATCHER_STOPPED',
 })
 
 /** Warning codes (`process.emitWarning`, type `LeakproofWarning`), by short name. */

@@ -1,6 +1,7 @@
 'use strict'
 
 const v8 = require('node:v8')
+const errors = require('../errors')
 const { SnapshotStore } = require('./snapshots')
 const { SnapshotCost } = require('./snapshot-cost')
 const { Reports } = require('./reports')
@@ -56,6 +57,7 @@ class Capture {
   #baseline = null // { path, heapUsed, endedAt, pauseMs, followedUp } of the current pair
   #capturing = false
   #stopped = false
+  #requests = 0 // snapshots asked for on demand, for their ids
 
   /**
    * @param {object} options the watcher's settings.
@@ -113,6 +115,48 @@ class Capture {
     return this.#capture('threshold', `the ${kind} is above its threshold`)
   }
 
+  /**
+   * A snapshot asked for on demand (`by`: `'signal'`, `'http'`, `'api'`): the follow-up of
+   * the pair under way, else a new baseline. The operator's request overrides the pause
+   * budget (they asked for the pause), not the disk and memory checks; a new baseline waits
+   * for the cooldown like any. Written on the next turn of the event loop, so that an HTTP
+   * answer goes out before the pause.
+   * @returns {{ id: string, role: 'baseline' | 'follow-up', done: Promise<object | null> }}
+   *   `done` resolves with the `snapshot` or `snapshot-skipped` fields.
+   * @throws coded `SNAPSHOT_IN_PROGRESS` while one is being written, `SNAPSHOT_COOLDOWN`
+   *   (with `retryAfterMs`) within the cooldown.
+   */
+  request(by) {
+    if (this.#capturing) {
+      throw errors.codedError(Error, errors.CODES.SNAPSHOT_IN_PROGRESS, 'a heap snapshot is being written; ask again when it is done')
+    }
+    const followUp = this.#baseline !== null && !this.#baseline.followedUp
+    const wait = followUp ? 0 : this.#store.cooldownLeftMs()
+    if (wait > 0) {
+      const err = errors.codedError(Error, errors.CODES.SNAPSHOT_COOLDOWN, `the last snapshot was written less than cooldownMs ago; the next is allowed in ${wait} ms`)
+      err.retryAfterMs = wait
+      throw err
+    }
+    const id = `${process.pid}-${Date.now().toString(36)}-${++this.#requests}`
+    // Held from now on: a second request before the write starts is told it is in progress.
+    this.#capturing = true
+    const done = new Promise((resolve) => setImmediate(() => {
+      this.#capturing = false
+      resolve(this.#capture(followUp ? 'follow-up' : 'on-demand', null, { id, requestedBy: by }))
+    }))
+    return { id, role: followUp ? 'follow-up' : 'baseline', done }
+  }
+
+  /** Whether a snapshot is being written (or about to be, on demand). */
+  get writing() {
+    return this.#capturing
+  }
+
+  /** The directory snapshots and reports go to. */
+  get dir() {
+    return this.#store.dir
+  }
+
   /** A new heap floor, and whether the heap is above its threshold: the follow-up, once due. */
   onFloor(heapUsed, aboveHeapThreshold) {
     this.#liveHeap = heapUsed
@@ -133,7 +177,8 @@ class Capture {
    * die (and why), as `{ maxMs, dying }`. `crossed`: the threshold this snapshot is for, in
    * words, or null.
    */
-  #pauseAllowance(predicted, crossed) {
+  #pauseAllowance(predicted, crossed, demand) {
+    if (demand !== null) return { maxMs: Infinity, dying: null, demanded: `requested on demand (${demand.requestedBy})` }
     if (crossed !== null) return { maxMs: Infinity, dying: crossed }
     if (this.#heapAboveThreshold) return { maxMs: Infinity, dying: 'the heap is above its threshold' }
     const urgent = this.#urgentLeak
@@ -146,8 +191,11 @@ class Capture {
     return { maxMs: this.#maxPauseMs, dying: null }
   }
 
-  /** Writes a snapshot: the first of a pair is the baseline, the second its follow-up. */
-  async #capture(reason, crossed = null) {
+  /**
+   * Writes a snapshot: the first of a pair is the baseline, the second its follow-up.
+   * `demand`: `{ id, requestedBy }` of a snapshot asked for on demand, carried into its event.
+   */
+  async #capture(reason, crossed = null, demand = null) {
     if (this.#capturing || this.#stopped) return null
     this.#capturing = true
     // Writing a snapshot takes several times the heap in native memory, and the allocator
@@ -161,11 +209,12 @@ class Capture {
     try {
       const heapUsed = this.#liveHeap ?? v8.getHeapStatistics().used_heap_size
       const predicted = this.#cost.predict(heapUsed)
-      const { maxMs, dying } = this.#pauseAllowance(predicted, crossed)
+      const { maxMs, dying, demanded } = this.#pauseAllowance(predicted, crossed, demand)
       const followUp = reason === 'follow-up'
       const keep = this.#baseline === null ? [] : [this.#baseline.path]
       const result = await this.#store.capture(reason, { heapUsed, predicted, maxPauseMs: maxMs, followUp, keep, onWrite })
-      const budget = { pauseBudgetMs: this.#maxPauseMs, ...(dying === null ? {} : { overBudgetBecause: dying }) }
+      const overBudget = dying ?? (predicted.pauseMs > this.#maxPauseMs ? demanded : null)
+      const budget = { pauseBudgetMs: this.#maxPauseMs, ...(overBudget == null ? {} : { overBudgetBecause: overBudget }), ...demand }
       if ('skipped' in result) return this.#skipped({ ...result, ...budget })
       this.#cost.learn(predicted, result)
       return this.#written({ ...result, ...budget }, heapUsed)

@@ -1,5 +1,6 @@
 'use strict'
 
+const { isMainThread } = require('node:worker_threads')
 const { DEFAULTS, resolveOptions } = require('./watcher')
 
 /**
@@ -31,7 +32,11 @@ const ENV = {
   LEAKPROOF_NEAR_HEAP_LIMIT: ['nearHeapLimit', 'boolean'],
   LEAKPROOF_SITES: ['sites', 'boolean'],
   LEAKPROOF_SITES_WINDOW_MS: ['sitesWindowMs', 'number'],
+  LEAKPROOF_SNAPSHOT_SIGNAL: ['snapshotSignal', 'string'],
 }
+
+/** Variables left alone in worker threads, where what they set does not apply. */
+const MAIN_THREAD_ONLY = ['LEAKPROOF_SNAPSHOT_SIGNAL']
 
 /**
  * Variables that are not `watch()` options but are read elsewhere, so never "unknown":
@@ -61,6 +66,8 @@ function configFromEnv(env) {
   const options = {}
   for (const [name, [option, type]] of Object.entries(ENV)) {
     if (env[name] === undefined || env[name] === '') continue
+    // Signals reach only the main thread: a worker preloading register.js watches without one.
+    if (!isMainThread && MAIN_THREAD_ONLY.includes(name)) continue
     const value = parse(env[name], type)
     try {
       resolveOptions({ ...options, [option]: value })

@@ -65,6 +65,7 @@ class ForcedGc {
   #atomicGc = null
   #incrementalGc = true
   #count = 0
+  #totalMs = 0
   #lastFullGcAt = Date.now()
   #stopped = false
 
@@ -92,6 +93,11 @@ class ForcedGc {
   /** Full GCs requested so far. */
   get count() {
     return this.#count
+  }
+
+  /** Milliseconds spent in forced full GCs so far, each from its request until it was done. */
+  get totalMs() {
+    return this.#totalMs
   }
 
   /** No more floors noted nor errors reported. */
@@ -201,6 +207,7 @@ class ForcedGc {
     if (this.#stopped) return
     const ms = performance.now() - forcing.startedAt
     this.#debtMs += ms
+    this.#totalMs += ms
     if (!forcing.floorNoted) this.#noteFloor(forcing, ms)
   }
 

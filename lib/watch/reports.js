@@ -69,4 +69,27 @@ function writePrivateAtomically(file, text) {
   fs.renameSync(temp, file)
 }
 
-module.exports = { Reports, writePrivateAtomically }
+/** Report files are named `leakproof-….report.json`, pair and diagnosis alike. */
+const REPORT_NAME = /^leakproof-.+\.report\.json$/
+
+/**
+ * The newest report file in `dir` (by modification time), parsed, whichever process wrote
+ * it: after a restart, the report of the process that died. Null when there is none, or
+ * when it cannot be read (deleted meanwhile, not JSON).
+ */
+function newestReportIn(dir) {
+  let newest = null
+  try {
+    for (const name of fs.readdirSync(dir)) {
+      if (!REPORT_NAME.test(name)) continue
+      const file = path.join(dir, name)
+      const mtimeMs = fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs
+      if (mtimeMs !== undefined && (newest === null || mtimeMs > newest.mtimeMs)) newest = { file, mtimeMs }
+    }
+    return newest === null ? null : JSON.parse(fs.readFileSync(newest.file, 'utf8'))
+  } catch {
+    return null
+  }
+}
+
+module.exports = { Reports, writePrivateAtomically, newestReportIn }

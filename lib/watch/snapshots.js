@@ -65,6 +65,11 @@ class SnapshotStore {
     return this.#dir
   }
 
+  /** Milliseconds until the cooldown lets a snapshot other than a follow-up be written (0: now). */
+  cooldownLeftMs(now = Date.now()) {
+    return Math.max(0, Math.ceil(this.#cooldownMs - (now - this.#lastWriteAt)))
+  }
+
   /** Our snapshot files in the directory, oldest first, with sizes. */
   list() {
     let names
@@ -117,8 +122,8 @@ class SnapshotStore {
    * room for it (old files deleted, never `keep`'s).
    */
   #refusal({ now, heapUsed, predicted, maxPauseMs, followUp, keep }) {
-    if (!followUp && now - this.#lastWriteAt < this.#cooldownMs) {
-      return ['cooldown', `next snapshot allowed in ${Math.ceil(this.#cooldownMs - (now - this.#lastWriteAt))} ms`]
+    if (!followUp && this.cooldownLeftMs(now) > 0) {
+      return ['cooldown', `next snapshot allowed in ${this.cooldownLeftMs(now)} ms`]
     }
     try {
       fs.mkdirSync(this.#dir, { recursive: true, mode: 0o700 })

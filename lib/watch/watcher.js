@@ -20,6 +20,7 @@
  * every interval, see lib/cache/registry.js) and `error` (an `error` nobody listens to
  * becomes a process warning).
  */
+const diagnosticsChannel = require('node:diagnostics_channel')
 const { EventEmitter } = require('node:events')
 const v8 = require('node:v8')
 const { threadId } = require('node:worker_threads')
@@ -30,12 +31,21 @@ const { FullGcSentinel } = require('./full-gc-sentinel')
 const { Floors } = require('./floors')
 const { ForcedGc } = require('./forced-gc')
 const { Diagnosis } = require('./diagnosis')
+const { Tally } = require('./tally')
+const { checkSnapshotSignal, listenForSnapshotSignal } = require('./snapshot-signal')
 
 /** Bytes in a mebibyte. */
 const MiB = 1024 * 1024
 
 /** Every event the watcher emits (the module doc says what each means). */
 const EVENTS = Object.freeze(['sample', 'leak', 'threshold', 'snapshot', 'snapshot-skipped', 'report', 'sites', 'cache-thrashing', 'error'])
+
+/**
+ * Every event is also published on the `diagnostics_channel` named `leakproof:<type>`, for
+ * tools that subscribe without a handle on the watcher (APM agents, loggers). A channel
+ * without subscribers costs one property read per event.
+ */
+const CHANNELS = Object.freeze(Object.fromEntries(EVENTS.map((type) => [type, diagnosticsChannel.channel(`leakproof:${type}`)])))
 
 /** Every option of `watch()` with its default. */
 const DEFAULTS = Object.freeze({
@@ -63,6 +73,7 @@ const DEFAULTS = Object.freeze({
   nearHeapLimit: true,
   beforeSnapshot: undefined,
   afterSnapshot: undefined,
+  snapshotSignal: undefined,
   sites: true,
   sitesWindowMs: undefined,
   sitesSamplingBytes: 512 * 1024,
@@ -117,6 +128,10 @@ function resolveOptions(options = {}) {
   for (const key of ['beforeSnapshot', 'afterSnapshot']) {
     if (o[key] !== undefined) errors.checkFunction('watch()', `options.${key}`, o[key])
   }
+  checkSnapshotSignal(o.snapshotSignal)
+  if (o.snapshotSignal !== undefined && (o.dir === undefined || o.snapshots === 'off')) {
+    throw errors.invalidOptionRange('watch()', 'options.snapshotSignal', "unset, or set with a dir and snapshots: 'auto' (where would its snapshots go?)", o.snapshotSignal)
+  }
   if (o.sitesWindowMs === undefined) o.sitesWindowMs = 2 * o.intervalMs
   errors.checkPositiveFinite('watch()', 'options.sitesWindowMs', o.sitesWindowMs)
   return o
@@ -164,6 +179,9 @@ class Watcher extends EventEmitter {
   #majorGcsSeen = 0
   #heapAboveThreshold = false
   #fillingSince = null // when BoundedMaps started filling, while they still are
+  #tally = new Tally() // what the events so far said, for status() and metrics
+  #startedAt = Date.now()
+  #stopListening = null // removes the snapshotSignal listener
   #stopped = false
   /** `#event`, bound once, for the parts that emit through the watcher. */
   #emit = (type, fields) => this.#event(type, fields)
@@ -187,6 +205,10 @@ class Watcher extends EventEmitter {
       const onNoPair = (skipped) => this.#diagnose(this.#lastLeak, skipped)
       this.#capture = new Capture(options, { native: this.#native, emit: this.#emit, onNoPair })
       if (options.nearHeapLimit) this.nearHeapLimit = armNearHeapLimit()
+      if (options.snapshotSignal !== undefined) {
+        const refused = (err) => this.#emit('snapshot-skipped', { skipped: refusalReason(err), reason: 'on-demand', requestedBy: 'signal', detail: err.message })
+        this.#stopListening = listenForSnapshotSignal(options.snapshotSignal, () => this.snapshot('signal'), refused)
+      }
     }
     this.#fullGcs = new FullGcSentinel(() => this.#onFullGc())
     this.#timer = setInterval(() => this.#tick(), options.intervalMs)
@@ -203,10 +225,61 @@ class Watcher extends EventEmitter {
     return { forcedGcs: this.#forcedGc.count, majorGcsSeen: this.#majorGcsSeen, running: !this.#stopped }
   }
 
+  /**
+   * What the watcher sees and has done, as plain data (JSON-safe; no snapshot content):
+   * `running`, `pid`, `threadId`, `startedAt`; `memory`, each kind's newest floor, slope
+   * and whether a leak it reported still grows (`[]` after `stop()`); the counts of
+   * `Tally#read` (leaks by kind, snapshots by result, reports) and the newest of each;
+   * `snapshots` also says whether they are on, the `dir`, and whether one is being
+   * `writing`; `forcedGc` counts the full GCs the watcher forced and their time.
+   */
+  status() {
+    const { snapshots, ...counts } = this.#tally.read()
+    const capture = this.#capture
+    return {
+      running: !this.#stopped,
+      pid: process.pid,
+      threadId,
+      startedAt: this.#startedAt,
+      memory: this.#stopped ? [] : this.#native.trends(),
+      ...counts,
+      snapshots: { on: capture !== null, dir: capture?.dir ?? null, writing: capture?.writing ?? false, ...snapshots },
+      forcedGc: { count: this.#forcedGc.count, seconds: this.#forcedGc.totalMs / 1000 },
+    }
+  }
+
+  /**
+   * Takes a heap snapshot now, asked for by an operator (`requestedBy`: who, for the event:
+   * `'api'`, `'signal'`, `'http'`): the follow-up of the pair under way, whose report then
+   * follows, else a new baseline. It may pause longer than `snapshotMaxPauseMs` (it was
+   * asked for), but the disk and memory checks still apply; the `snapshot` or
+   * `snapshot-skipped` event carries its `id` and `requestedBy`.
+   * @returns {{ id: string, role: 'baseline' | 'follow-up', done: Promise<object | null> }}
+   * @throws coded `WATCHER_STOPPED`, `SNAPSHOTS_OFF` (no `dir`, or `snapshots: 'off'`),
+   *   `SNAPSHOT_IN_PROGRESS`, `SNAPSHOT_COOLDOWN` (with `retryAfterMs`).
+   */
+  snapshot(requestedBy = 'api') {
+    if (this.#stopped) throw errors.codedError(Error, errors.CODES.WATCHER_STOPPED, 'watcher.snapshot(): the watcher is stopped')
+    if (this.#capture === null) {
+      throw errors.codedError(Error, errors.CODES.SNAPSHOTS_OFF, "watcher.snapshot(): this watcher takes no snapshots: give watch() a dir, and leave snapshots at 'auto'")
+    }
+    return this.#capture.request(requestedBy)
+  }
+
+  /**
+   * The newest report: the last `report` event of this watcher, else the newest report file
+   * in its `dir` (one a previous process wrote, say before it was restarted), else null.
+   */
+  latestReport() {
+    const { dir } = this.#options
+    return this.#tally.latestReport ?? (dir === undefined ? null : require('./reports').newestReportIn(dir))
+  }
+
   /** Stops everything the watcher started: the thread, the timer, the GC observer, sampling. */
   stop() {
     if (this.#stopped) return
     this.#stopped = true
+    if (this.#stopListening !== null) this.#stopListening()
     clearInterval(this.#timer)
     this.#fullGcs.stop()
     this.#forcedGc.stop()
@@ -220,6 +293,8 @@ class Watcher extends EventEmitter {
   /** Emits an event of `type` with the fields every event has. */
   #event(type, fields) {
     const event = { type, time: Date.now(), pid: process.pid, threadId, ...fields }
+    this.#tally.note(type, event)
+    if (CHANNELS[type].hasSubscribers) CHANNELS[type].publish(event)
     // An 'error' nobody listens to would throw from EventEmitter and crash the app the
     // watcher is there to protect: it becomes a process warning instead.
     if (type === 'error' && this.listenerCount('error') === 0) {
@@ -330,6 +405,11 @@ class Watcher extends EventEmitter {
   }
 }
 
+/** The `skipped` reason of an on-demand request refused before any work. */
+function refusalReason(err) {
+  return err.code === errors.CODES.SNAPSHOT_COOLDOWN ? 'cooldown' : 'in-progress'
+}
+
 /** The native detector, set up from the watcher's settings; `onEvent` gets each event as JSON. */
 function newNativeWatcher(o, onEvent) {
   const settings = {
@@ -347,4 +427,4 @@ function newNativeWatcher(o, onEvent) {
   return new (nativeBinding().NativeWatcher)(settings, onEvent)
 }
 
-module.exports = { watch, Watcher, DEFAULTS, EVENTS, resolveOptions }
+module.exports = { watch, Watcher, DEFAULTS, EVENTS, CHANNELS, resolveOptions }

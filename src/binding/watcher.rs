@@ -38,6 +38,21 @@ pub struct NativeWatcherOptions {
     pub started_at: f64,
 }
 
+/// One kind's trend, as `NativeWatcher.trends()` gives it.
+#[napi(object)]
+pub struct NativeTrend {
+    /// `heap`, `external` or `native`.
+    pub kind: String,
+    /// The newest floor, in bytes.
+    pub floor_bytes: f64,
+    /// When it was taken, in epoch milliseconds.
+    pub floor_at: f64,
+    /// The Theil–Sen slope of the floors kept, in bytes per second.
+    pub slope_bytes_per_sec: f64,
+    /// A leak was reported and the newest floors still rise at the minimum rate.
+    pub leaking: bool,
+}
+
 type EventCallback = ThreadsafeFunction<String, (), String, Status, false, true>;
 
 /// The watcher thread. Events reach `onEvent(json)` on the JS thread.
@@ -162,6 +177,28 @@ impl NativeWatcher {
     #[napi(getter)]
     pub fn urgent_growth(&self) -> bool {
         self.suspicion().is_some_and(|s| s.urgent)
+    }
+
+    /// Each kind's newest floor, slope and whether a leak it reported still grows; kinds
+    /// without floors yet are left out, and all of them after `stop()`.
+    #[napi]
+    pub fn trends(&self) -> Vec<NativeTrend> {
+        let trends = self
+            .inner
+            .lock()
+            .ok()
+            .and_then(|w| w.as_ref().map(Watcher::trends))
+            .unwrap_or_default();
+        trends
+            .into_iter()
+            .map(|(kind, t)| NativeTrend {
+                kind: kind.name().to_string(),
+                floor_bytes: t.floor_bytes,
+                floor_at: t.floor_at,
+                slope_bytes_per_sec: t.slope_bytes_per_sec,
+                leaking: t.leaking,
+            })
+            .collect()
     }
 
     /// Whether the thread is running.

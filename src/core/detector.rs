@@ -151,6 +151,20 @@ pub struct Suspicion {
     pub urgent: bool,
 }
 
+/// What a series shows now, for metrics and status pages: its newest floor, the slope of the
+/// floors kept, and whether a leak it reported is still growing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Trend {
+    /// The newest floor, in bytes.
+    pub floor_bytes: f64,
+    /// When it was taken, in epoch milliseconds.
+    pub floor_at: f64,
+    /// The Theil–Sen slope of every floor kept (0 with fewer than two), in bytes per second.
+    pub slope_bytes_per_sec: f64,
+    /// A leak was reported and the newest `min_points` floors still rise at the minimum rate.
+    pub leaking: bool,
+}
+
 /// What the statistics say about a window, reported or not.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Assessment {
@@ -332,6 +346,21 @@ impl Series {
                 spacing_ms
             },
             urgent,
+        })
+    }
+
+    /// The series now (see [`Trend`]); `None` before its first floor.
+    pub fn trend(&self, config: &DetectorConfig) -> Option<Trend> {
+        let &(floor_at, floor_bytes) = self.floors.back()?;
+        let points: Vec<(f64, f64)> = self.floors.iter().copied().collect();
+        let newest = &points[points.len().saturating_sub(config.min_points)..];
+        let still_rising = theil_sen_slope(newest)
+            .is_some_and(|per_ms| per_ms * 1000.0 >= config.min_rate_bytes_per_sec);
+        Some(Trend {
+            floor_bytes,
+            floor_at,
+            slope_bytes_per_sec: theil_sen_slope(&points).unwrap_or(0.0) * 1000.0,
+            leaking: self.reported.is_some() && still_rising,
         })
     }
 
@@ -590,6 +619,32 @@ mod tests {
         let expected_at =
             1000.0 * (first.current - 50e6) / 200_000.0 + (1e12 - first.current) / 200.0;
         assert!((first.projected_limit_at.unwrap() - expected_at).abs() < 1.0);
+    }
+
+    #[test]
+    fn the_trend_says_leaking_while_a_reported_leak_still_grows() {
+        let config = DetectorConfig::test_values();
+        let mut series = Series::new(MemoryKind::Heap, 0.0);
+        series.set_own_limit(Some(1e12));
+        assert_eq!(series.trend(&config), None);
+        let mut leaked_at = None;
+        for i in 0..30 {
+            series.push(&config, i as f64 * 1000.0, 50e6 + 200_000.0 * i as f64);
+            if series.evaluate(&config).is_some() {
+                leaked_at.get_or_insert(i);
+            }
+            let trend = series.trend(&config).unwrap();
+            assert_eq!(trend.leaking, leaked_at.is_some(), "second {i}");
+        }
+        let trend = series.trend(&config).unwrap();
+        assert_eq!(trend.floor_bytes, 50e6 + 200_000.0 * 29.0);
+        assert_eq!(trend.floor_at, 29_000.0);
+        assert!((trend.slope_bytes_per_sec - 200_000.0).abs() < 1.0);
+        // The growth stops: the leak is over once the newest floors no longer rise.
+        for i in 30..30 + config.min_points {
+            series.push(&config, i as f64 * 1000.0, 56e6);
+        }
+        assert!(!series.trend(&config).unwrap().leaking);
     }
 
     #[test]

@@ -12,11 +12,11 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::detector::{DetectorConfig, Leak, MemoryKind, Series, Suspicion};
+use super::detector::{DetectorConfig, Leak, MemoryKind, Series, Suspicion, Trend};
 use super::sysmem::{self, SystemMemory};
 
 /// The least growth a native leak must show, whatever `min_growth_bytes` says: native memory
@@ -130,11 +130,32 @@ impl SharedSuspicion {
     }
 }
 
+/// The newest trend of each series (heap, external, native), read from other threads.
+type SharedTrends = Mutex<[Option<Trend>; 3]>;
+
+/// Publishes each series' trend; the native one with its own configuration.
+fn publish_trends(
+    trends: &SharedTrends,
+    [heap, external, native]: [&Series; 3],
+    config: &DetectorConfig,
+    native_config: &DetectorConfig,
+) {
+    let now = [
+        heap.trend(config),
+        external.trend(config),
+        native.trend(native_config),
+    ];
+    if let Ok(mut shared) = trends.lock() {
+        *shared = now;
+    }
+}
+
 /// A running watcher thread. Dropping it stops and joins the thread.
 pub struct Watcher {
     tx: Sender<Message>,
     thread: Option<JoinHandle<()>>,
     suspicion: Arc<SharedSuspicion>,
+    trends: Arc<SharedTrends>,
 }
 
 impl Watcher {
@@ -151,14 +172,19 @@ impl Watcher {
     ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel();
         let suspicion = Arc::new(SharedSuspicion::default());
-        let published = Arc::clone(&suspicion);
+        let trends = Arc::new(SharedTrends::default());
+        let shared = Shared {
+            suspicion: Arc::clone(&suspicion),
+            trends: Arc::clone(&trends),
+        };
         let thread = std::thread::Builder::new()
             .name("leakproof-watcher".into())
-            .spawn(move || run(config, rx, sink, reader, &published))?;
+            .spawn(move || run(config, rx, sink, reader, &shared))?;
         Ok(Watcher {
             tx,
             thread: Some(thread),
             suspicion,
+            trends,
         })
     }
 
@@ -214,6 +240,17 @@ impl Watcher {
         self.suspicion.load()
     }
 
+    /// The newest trend of each kind that has floors: heap, external, native, in that order.
+    pub fn trends(&self) -> Vec<(MemoryKind, Trend)> {
+        let kinds = [MemoryKind::Heap, MemoryKind::External, MemoryKind::Native];
+        let trends = self.trends.lock().map(|t| *t).unwrap_or_default();
+        kinds
+            .into_iter()
+            .zip(trends)
+            .filter_map(|(kind, trend)| Some((kind, trend?)))
+            .collect()
+    }
+
     /// Whether the thread is still running.
     pub fn is_running(&self) -> bool {
         self.thread.is_some()
@@ -233,12 +270,18 @@ fn now_ms() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// What the thread publishes for other threads to read.
+struct Shared {
+    suspicion: Arc<SharedSuspicion>,
+    trends: Arc<SharedTrends>,
+}
+
 fn run(
     config: WatcherConfig,
     rx: Receiver<Message>,
     sink: Sink,
     reader: MemoryReader,
-    suspicion: &SharedSuspicion,
+    shared: &Shared,
 ) {
     let mut heap = Series::new(MemoryKind::Heap, config.started_at);
     let mut external = Series::new(MemoryKind::External, config.started_at);
@@ -281,7 +324,11 @@ fn run(
                 } else if let Some(leak) = series.evaluate(&config.detector) {
                     sink(WatcherEvent::Leak(leak));
                 }
-                suspicion.publish(&[&heap, &external], &config.detector);
+                shared
+                    .suspicion
+                    .publish(&[&heap, &external], &config.detector);
+                let all = [&heap, &external, &native];
+                publish_trends(&shared.trends, all, &config.detector, &native_config);
             }
             Ok(Message::PauseNative) => native_paused = true,
             Ok(Message::ResetNative) => {
@@ -330,6 +377,8 @@ fn run(
                             sink(WatcherEvent::Leak(leak));
                         }
                     }
+                    let all = [&heap, &external, &native];
+                    publish_trends(&shared.trends, all, &config.detector, &native_config);
                 }
                 if let Some(limit) = limit {
                     let above = rss >= config.rss_threshold * limit;
@@ -418,6 +467,13 @@ mod tests {
         watcher.stop();
         let events = events.lock().unwrap();
         assert!(matches!(&events[0], WatcherEvent::Leak(l) if l.kind == MemoryKind::Heap));
+        // Published for other threads: the newest floor, its slope, the leak still growing.
+        let trends = watcher.trends();
+        let (kind, heap) = trends[0];
+        assert_eq!(kind, MemoryKind::Heap);
+        assert_eq!(heap.floor_bytes, 1e7 + 5e5 * 19.0);
+        assert!((heap.slope_bytes_per_sec - 5e5).abs() < 1.0);
+        assert!(heap.leaking);
     }
 
     /// A watcher whose reader gives `memory(n)` at its `n`th read, every 50 ms (30 reads span
