@@ -30,9 +30,31 @@ function deliver(leak) {
   else warn(WARNINGS.LISTENER_LEAK, describeLeak(leak))
 }
 
-/** Queues one report for delivery on the next tick. */
+/**
+ * Sites reported, the most a process keeps: the bound on the metrics' label sets
+ * (lib/operate/). Past it, the site reported longest ago is forgotten.
+ */
+const MAX_REPORTED_SITES = 50
+
+/** The newest report of each site, by emitter, event and site, oldest report first. */
+const reported = new Map()
+
+/** Queues one report for delivery on the next tick, and keeps it for `reportedListenerLeaks()`. */
 function reportLeak(leak) {
+  const { emitter, event, site, count, growth } = leak
+  const key = `${emitter}\u0000${String(event)}\u0000${site}`
+  reported.delete(key)
+  reported.set(key, { emitter, event: String(event), site, count, growth })
+  if (reported.size > MAX_REPORTED_SITES) reported.delete(reported.keys().next().value)
   process.nextTick(deliver, leak)
 }
 
-module.exports = { listenerLeaks, reportLeak }
+/**
+ * The sites reported so far, each with its listener count at its newest report
+ * (`{ emitter, event, site, count, growth }`): at most `MAX_REPORTED_SITES`, for metrics.
+ */
+function reportedListenerLeaks() {
+  return [...reported.values()]
+}
+
+module.exports = { listenerLeaks, reportLeak, reportedListenerLeaks, MAX_REPORTED_SITES }

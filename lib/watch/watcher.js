@@ -158,6 +158,11 @@ function watch(options) {
   return current
 }
 
+/** This thread's running watcher, or null: for readers (metrics) that must not start one. */
+function currentWatcher() {
+  return current
+}
+
 /**
  * The leak detector of one thread. Every interval it takes the floor (forcing a full GC
  * when none ran), hands it to the native detector and emits `sample`; it acts on the
@@ -230,8 +235,8 @@ class Watcher extends EventEmitter {
    * `running`, `pid`, `threadId`, `startedAt`; `memory`, each kind's newest floor, slope
    * and whether a leak it reported still grows (`[]` after `stop()`); the counts of
    * `Tally#read` (leaks by kind, snapshots by result, reports) and the newest of each;
-   * `snapshots` also says whether they are on, the `dir`, and whether one is being
-   * `writing`; `forcedGc` counts the full GCs the watcher forced and their time.
+   * `snapshots` says whether they are on, the `dir`, whether one is being `writing`, and
+   * holds their `counts`; `forcedGc` counts the full GCs the watcher forced and their time.
    */
   status() {
     const { snapshots, ...counts } = this.#tally.read()
@@ -243,7 +248,7 @@ class Watcher extends EventEmitter {
       startedAt: this.#startedAt,
       memory: this.#stopped ? [] : this.#native.trends(),
       ...counts,
-      snapshots: { on: capture !== null, dir: capture?.dir ?? null, writing: capture?.writing ?? false, ...snapshots },
+      snapshots: { on: capture !== null, dir: capture?.dir ?? null, writing: capture?.writing ?? false, counts: snapshots },
       forcedGc: { count: this.#forcedGc.count, seconds: this.#forcedGc.totalMs / 1000 },
     }
   }
@@ -427,4 +432,4 @@ function newNativeWatcher(o, onEvent) {
   return new (nativeBinding().NativeWatcher)(settings, onEvent)
 }
 
-module.exports = { watch, Watcher, DEFAULTS, EVENTS, CHANNELS, resolveOptions }
+module.exports = { watch, currentWatcher, Watcher, DEFAULTS, EVENTS, CHANNELS, resolveOptions }

@@ -1,0 +1,171 @@
+'use strict'
+
+/**
+ * The signals leakproof exports to monitoring systems, read on demand (at a scrape or an
+ * export, never on a timer of its own): this thread's watcher (`status()`), every named
+ * BoundedMap, and the listener-leak sites reported. `METRICS` describes each metric once,
+ * with its Prometheus and its OpenTelemetry name; prometheus.js and otel.js only adapt it.
+ *
+ * Bounds on label sets (what a time-series database stores): `kind` has 3 values, `result`
+ * one per snapshot outcome (about 10), `map` one per named map (the application names
+ * them; maps sharing a name are summed), and listener-leak sites at most
+ * `MAX_REPORTED_SITES` (50) per process.
+ */
+const { currentWatcher } = require('../watch/watcher')
+const { KINDS } = require('../watch/tally')
+const { namedMaps } = require('../cache/registry')
+const { reportedListenerLeaks } = require('../track/listener-leaks')
+
+/** What one read gives: `watcher` (its `status()`, or null with none running), `maps`, `listenerLeaks`. */
+function readSignals() {
+  const watcher = currentWatcher()
+  return { watcher: watcher === null ? null : watcher.status(), maps: mapsByName(), listenerLeaks: reportedListenerLeaks() }
+}
+
+/** The named BoundedMaps' stats, summed over maps that share a name. */
+function mapsByName() {
+  const byName = new Map()
+  for (const { name, size, bytes, hits, misses, evictions, expirations } of namedMaps()) {
+    const sum = byName.get(name) ?? { name, size: 0, bytes: 0, hits: 0, misses: 0, evictions: 0, expirations: 0 }
+    sum.size += size
+    sum.bytes += bytes
+    sum.hits += hits
+    sum.misses += misses
+    sum.evictions += evictions
+    sum.expirations += expirations
+    byName.set(name, sum)
+  }
+  return [...byName.values()]
+}
+
+/** Each memory kind with its trend (zeros where it has no floor yet). */
+function kinds(watcher) {
+  return KINDS.map((kind) => {
+    const trend = watcher.memory.find((m) => m.kind === kind)
+    return { kind, floorBytes: trend?.floorBytes ?? null, slopeBytesPerSec: trend?.slopeBytesPerSec ?? 0, leaking: trend?.leaking ?? false }
+  })
+}
+
+/**
+ * A value of a metric: its labels (Prometheus names; `otelAttributes` maps them) and the
+ * number. Each `values(signals)` returns the metric's current values.
+ * @typedef {{ labels: Record<string, string>, value: number }} MetricValue
+ */
+
+/**
+ * Every metric: `prometheus` name (unit suffix and `_total` per Prometheus conventions),
+ * `otel` name and `unit` (UCUM, OpenTelemetry conventions), `type` (`gauge` or `counter`),
+ * `help`, and `values(signals)`. None duplicates Node's default metrics (heap sizes, GC
+ * durations): these are what the watcher concluded.
+ * @type {ReadonlyArray<{ prometheus: string, otel: string, unit: string, type: 'gauge' | 'counter', help: string, labels: string[], values: (s: ReturnType<typeof readSignals>) => MetricValue[] }>}
+ */
+const METRICS = Object.freeze([
+  {
+    prometheus: 'leakproof_memory_floor_bytes',
+    otel: 'leakproof.memory.floor',
+    unit: 'By',
+    type: 'gauge',
+    help: 'Memory left after the newest full GC (heap, external) or read (native): the level a leak raises.',
+    labels: ['kind'],
+    values: (s) => (s.watcher === null ? [] : kinds(s.watcher).filter((k) => k.floorBytes !== null).map((k) => ({ labels: { kind: k.kind }, value: k.floorBytes }))),
+  },
+  {
+    prometheus: 'leakproof_memory_slope_bytes_per_second',
+    otel: 'leakproof.memory.slope',
+    unit: 'By/s',
+    type: 'gauge',
+    help: "The floors' trend over the detector's window (Theil-Sen slope); 0 before two floors.",
+    labels: ['kind'],
+    values: (s) => (s.watcher === null ? [] : kinds(s.watcher).map((k) => ({ labels: { kind: k.kind }, value: k.slopeBytesPerSec }))),
+  },
+  {
+    prometheus: 'leakproof_leak_suspected',
+    otel: 'leakproof.leak.suspected',
+    unit: '1',
+    type: 'gauge',
+    help: '1 while a leak the watcher reported still grows, else 0.',
+    labels: ['kind'],
+    values: (s) => (s.watcher === null ? [] : kinds(s.watcher).map((k) => ({ labels: { kind: k.kind }, value: k.leaking ? 1 : 0 }))),
+  },
+  {
+    prometheus: 'leakproof_leaks_total',
+    otel: 'leakproof.leaks',
+    unit: '{leak}',
+    type: 'counter',
+    help: 'Leak events: a new leak, or one that got worse.',
+    labels: ['kind'],
+    values: (s) => (s.watcher === null ? [] : KINDS.map((kind) => ({ labels: { kind }, value: s.watcher.leaks[kind] ?? 0 }))),
+  },
+  {
+    prometheus: 'leakproof_snapshots_total',
+    otel: 'leakproof.snapshots',
+    unit: '{snapshot}',
+    type: 'counter',
+    help: 'Heap snapshots by result: written, or the reason one was declined (pause, disk-budget, memory, cooldown, ...).',
+    labels: ['result'],
+    values: (s) => (s.watcher === null ? [] : Object.entries(s.watcher.snapshots.counts).map(([result, value]) => ({ labels: { result }, value }))),
+  },
+  {
+    prometheus: 'leakproof_forced_gc_seconds_total',
+    otel: 'leakproof.forced_gc.duration',
+    unit: 's',
+    type: 'counter',
+    help: 'Time spent in full GCs the watcher forced to read a floor, each from its request until done.',
+    labels: [],
+    values: (s) => (s.watcher === null ? [] : [{ labels: {}, value: s.watcher.forcedGc.seconds }]),
+  },
+  ...mapMetrics(),
+  {
+    prometheus: 'leakproof_listener_leak_listeners',
+    otel: 'leakproof.listener_leak.listeners',
+    unit: '{listener}',
+    type: 'gauge',
+    help: 'Listeners added at one call site and still attached, at its newest listener-leak report (at most 50 sites).',
+    labels: ['emitter', 'event', 'site'],
+    values: (s) => s.listenerLeaks.map(({ emitter, event, site, count }) => ({ labels: { emitter, event, site }, value: count })),
+  },
+])
+
+/** The BoundedMap metrics, one label set per map name. */
+function mapMetrics() {
+  const perMap = (prometheus, otel, unit, type, help, read) => ({
+    prometheus,
+    otel,
+    unit,
+    type,
+    help,
+    labels: ['map'],
+    values: (s) => s.maps.map((m) => ({ labels: { map: m.name }, value: read(m) })),
+  })
+  return [
+    perMap('leakproof_boundedmap_entries', 'leakproof.boundedmap.entries', '{entry}', 'gauge', 'Entries in a named BoundedMap.', (m) => m.size),
+    perMap('leakproof_boundedmap_bytes', 'leakproof.boundedmap.size', 'By', 'gauge', 'Bytes a named BoundedMap counts against maxBytes (0 without sizes).', (m) => m.bytes),
+    perMap('leakproof_boundedmap_hits_total', 'leakproof.boundedmap.hits', '{lookup}', 'counter', 'Lookups (get) that found their key.', (m) => m.hits),
+    perMap('leakproof_boundedmap_misses_total', 'leakproof.boundedmap.misses', '{lookup}', 'counter', 'Lookups (get) that did not.', (m) => m.misses),
+    {
+      prometheus: 'leakproof_boundedmap_evictions_total',
+      otel: 'leakproof.boundedmap.evictions',
+      unit: '{entry}',
+      type: 'counter',
+      help: 'Entries removed by the map itself: reason "capacity" (max or maxBytes) or "expired" (ttl).',
+      labels: ['map', 'reason'],
+      values: (s) => s.maps.flatMap((m) => [
+        { labels: { map: m.name, reason: 'capacity' }, value: m.evictions },
+        { labels: { map: m.name, reason: 'expired' }, value: m.expirations },
+      ]),
+    },
+  ]
+}
+
+/** OpenTelemetry attribute names for the Prometheus label names. */
+const OTEL_ATTRIBUTES = Object.freeze({
+  kind: 'leakproof.memory.kind',
+  result: 'leakproof.snapshot.result',
+  map: 'leakproof.boundedmap.name',
+  reason: 'leakproof.eviction.reason',
+  emitter: 'leakproof.listener.emitter',
+  event: 'leakproof.listener.event',
+  site: 'leakproof.listener.site',
+})
+
+module.exports = { readSignals, METRICS, OTEL_ATTRIBUTES }
