@@ -43,6 +43,7 @@ const RECOVERY_PAUSES = 3
  */
 class Capture {
   #store
+  #afterSnapshot
   #native
   #emit
   #onNoPair
@@ -75,8 +76,8 @@ class Capture {
       cooldownMs: options.cooldownMs,
       memoryFactor: options.snapshotMemoryFactor,
       beforeSnapshot: options.beforeSnapshot,
-      afterSnapshot: options.afterSnapshot,
     })
+    this.#afterSnapshot = options.afterSnapshot ?? null
     this.#native = native
     this.#emit = emit
     this.#onNoPair = onNoPair
@@ -217,13 +218,31 @@ class Capture {
       const budget = { pauseBudgetMs: this.#maxPauseMs, ...(overBudget == null ? {} : { overBudgetBecause: overBudget }), ...demand }
       if ('skipped' in result) return this.#skipped({ ...result, ...budget })
       this.#cost.learn(predicted, result)
-      return this.#written({ ...result, ...budget }, heapUsed)
+      const fields = this.#written({ ...result, ...budget }, heapUsed)
+      if (wrote) this.#native.resetNative()
+      wrote = false
+      await this.#handOver(fields)
+      return fields
     } catch (err) {
       this.#emit('error', { error: err.message, during: 'snapshot' })
       return { skipped: 'failed', reason, detail: err.message }
     } finally {
       if (wrote) this.#native.resetNative()
       this.#capturing = false
+    }
+  }
+
+  /**
+   * Gives the written snapshot to `afterSnapshot` (an upload, say), awaited: no other
+   * snapshot is written, and none deleted for room, until it is done. A hook that fails
+   * is an `error` event; the snapshot stays written.
+   */
+  async #handOver(fields) {
+    if (this.#afterSnapshot === null) return
+    try {
+      await this.#afterSnapshot({ ...fields, dir: this.#store.dir })
+    } catch (err) {
+      this.#emit('error', { error: err?.message ?? String(err), during: 'afterSnapshot', path: fields.path })
     }
   }
 

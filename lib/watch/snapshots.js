@@ -35,7 +35,6 @@ class SnapshotStore {
   #cooldownMs
   #memoryFactor
   #beforeSnapshot
-  #afterSnapshot
   #lastWriteAt = -Infinity
   #sequence = 0
   #orphansRemoved = false
@@ -48,7 +47,6 @@ class SnapshotStore {
    * @param {number} options.cooldownMs
    * @param {number} options.memoryFactor free memory needed, as a multiple of the predicted file size
    * @param {(info: object) => unknown} [options.beforeSnapshot]
-   * @param {(info: object) => unknown} [options.afterSnapshot]
    */
   constructor(options) {
     this.#dir = path.resolve(options.dir)
@@ -57,7 +55,6 @@ class SnapshotStore {
     this.#cooldownMs = options.cooldownMs
     this.#memoryFactor = options.memoryFactor
     this.#beforeSnapshot = options.beforeSnapshot ?? null
-    this.#afterSnapshot = options.afterSnapshot ?? null
   }
 
   /** The directory snapshots go to. */
@@ -112,8 +109,6 @@ class SnapshotStore {
     const info = { reason, dir: this.#dir, predicted }
     if (this.#beforeSnapshot !== null) await this.#beforeSnapshot(info)
     const written = this.#write(reason, now, onWrite)
-    if ('skipped' in written) return { ...written, predicted }
-    if (this.#afterSnapshot !== null) await this.#afterSnapshot({ ...info, ...written })
     return { ...written, predicted }
   }
 
