@@ -297,8 +297,18 @@ export interface WatchOptions {
   nearHeapLimit?: boolean
   /** Called (and awaited) before each snapshot, e.g. to leave a load balancer's rotation. */
   beforeSnapshot?: (info: { reason: string; dir: string; predicted: SnapshotCostPrediction }) => unknown
-  /** Called (and awaited) after each snapshot with its result. */
+  /**
+   * Called after each snapshot is written (and its `snapshot` event emitted), with its
+   * result: to upload the file, say. Awaited: no other snapshot is written meanwhile. A
+   * hook that throws is an `error` event; the snapshot stays written.
+   */
   afterSnapshot?: (info: { reason: string; dir: string } & SnapshotEvent) => unknown
+  /**
+   * A signal (`'SIGUSR2'`, say) that takes a snapshot on demand: the first a baseline, the
+   * next its follow-up and the pair's report. Needs `dir`; main thread only; signals Node or
+   * orchestrators use (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, …) are refused.
+   */
+  snapshotSignal?: string
   /** Rank growing allocation sites after a heap leak. @default true */
   sites?: boolean
   /** Each sampling window, in ms (up to three, until the top site's growth holds four samples). @default 2 × intervalMs */
@@ -386,8 +396,12 @@ interface SnapshotBudget {
   predicted: SnapshotCostPrediction
   /** `snapshotMaxPauseMs`. */
   pauseBudgetMs: number
-  /** Set when the budget gave way because the process is about to die: why. */
+  /** Set when the budget gave way (the process is about to die, or an operator asked): why. */
   overBudgetBecause?: string
+  /** A snapshot asked for on demand: its id (as `watcher.snapshot()` returned it)… */
+  id?: string
+  /** …and who asked: `'api'`, `'signal'`, `'http'`. */
+  requestedBy?: string
 }
 
 /** A heap snapshot was written. */
@@ -407,9 +421,57 @@ export interface SnapshotEvent extends SnapshotBudget {
 /** A snapshot was not written, and why. */
 export interface SnapshotSkippedEvent extends WatchEventBase, SnapshotBudget {
   type: 'snapshot-skipped'
-  skipped: 'cooldown' | 'pause' | 'dir-not-writable' | 'disk-budget' | 'disk-full' | 'memory' | 'write-failed'
+  skipped: 'cooldown' | 'pause' | 'dir-not-writable' | 'disk-budget' | 'disk-full' | 'memory' | 'write-failed' | 'failed' | 'in-progress'
   reason: string
   detail?: string
+}
+
+/** One memory kind as the detector sees it now (`Watcher#status()`). */
+export interface MemoryTrend {
+  kind: 'heap' | 'external' | 'native'
+  /** The newest floor, in bytes, and when it was taken (epoch ms). */
+  floorBytes: number
+  floorAt: number
+  /** The Theil–Sen slope of the floors in the window, in bytes per second. */
+  slopeBytesPerSec: number
+  /** A leak was reported and the newest floors still rise. */
+  leaking: boolean
+}
+
+/** What `Watcher#status()` returns: plain, JSON-safe data, no snapshot content. */
+export interface WatcherStatus {
+  running: boolean
+  pid: number
+  threadId: number
+  startedAt: number
+  /** Each kind with floors so far; `[]` after `stop()`. */
+  memory: MemoryTrend[]
+  /** Leak events so far, by kind. */
+  leaks: { heap: number; external: number; native: number }
+  snapshots: {
+    /** Whether this watcher takes snapshots (a `dir`, and `snapshots: 'auto'`). */
+    on: boolean
+    dir: string | null
+    /** A snapshot is being written, or about to be. */
+    writing: boolean
+    /** `written`, and one count per `skipped` reason seen. */
+    counts: { written: number } & Partial<Record<SnapshotSkippedEvent['skipped'], number>>
+  }
+  /** Reports emitted so far. */
+  reports: number
+  lastLeak: LeakEvent | null
+  lastSnapshot: (SnapshotEvent & WatchEventBase) | SnapshotSkippedEvent | null
+  lastReport: { path: string | null; kind: 'pair' | 'no-snapshot'; time: number } | null
+  /** Full GCs the watcher forced, and the seconds they took. */
+  forcedGc: { count: number; seconds: number }
+}
+
+/** What `Watcher#snapshot()` returns: the write starts on the next turn of the event loop. */
+export interface SnapshotRequest {
+  id: string
+  role: 'baseline' | 'follow-up'
+  /** The `snapshot` or `snapshot-skipped` event's fields, once done; null if none was attempted. */
+  done: Promise<(SnapshotEvent & WatchEventBase) | SnapshotSkippedEvent | null>
 }
 
 /** An allocation site whose live sampled bytes grew. */
@@ -538,6 +600,18 @@ export declare class Watcher extends EventEmitter {
   readonly nearHeapLimit?: { armed: boolean; dir?: string; reason?: string }
   /** Counters. */
   stats(): { forcedGcs: number; majorGcsSeen: number; running: boolean }
+  /** What the watcher sees and has done: each kind's floor and trend, counts, the newest events. */
+  status(): WatcherStatus
+  /**
+   * Takes a heap snapshot on demand: the follow-up of the pair under way (its report
+   * follows), else a new baseline. May pause past `snapshotMaxPauseMs`; the disk and memory
+   * checks still apply. Throws `ERR_LEAKPROOF_SNAPSHOTS_OFF`, `ERR_LEAKPROOF_SNAPSHOT_IN_PROGRESS`,
+   * `ERR_LEAKPROOF_SNAPSHOT_COOLDOWN` (with `retryAfterMs`) or `ERR_LEAKPROOF_WATCHER_STOPPED`.
+   * @param requestedBy who asked, for the event. @default 'api'
+   */
+  snapshot(requestedBy?: string): SnapshotRequest
+  /** The newest report: this watcher's last, else the newest report file in its `dir`, else null. */
+  latestReport(): ReportEvent | null
   /** Stops everything the watcher started. Idempotent. */
   stop(): void
   on(event: 'sample', listener: (e: SampleEvent) => void): this

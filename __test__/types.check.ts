@@ -23,7 +23,13 @@ console.log(hit, first, rss)
 const watcher = watch({ intervalMs: 5000, dir: '/tmp/snaps', beforeSnapshot: async ({ reason }) => reason })
 watcher.on('leak', (e) => console.log(e.kind, e.slopeBytesPerSec.toFixed(0), e.projectedLimitAt))
 watcher.on('sites', (e) => e.sites.map((s) => `${s.url}:${s.line}`))
+const heapTrend = watcher.status().memory.find((m) => m.kind === 'heap')
+const written: number = watcher.status().snapshots.counts.written
+console.log(heapTrend?.slopeBytesPerSec, written, watcher.latestReport()?.kind)
+const request = watcher.snapshot('api')
+void request.done.then((e) => console.log(request.id, request.role, e && 'path' in e ? e.path : e?.skipped))
 watcher.stop()
+watch({ dir: '/tmp/snaps', snapshotSignal: 'SIGUSR2', afterSnapshot: async ({ path }) => path })
 
 // The analyzer's declarations.
 import { analyzeSnapshot, diffSnapshots } from '..'
