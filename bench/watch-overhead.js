@@ -22,9 +22,14 @@
  *
  * Forced full GCs: plain against a full GC every 10 s (fixtures/force-gc-every.js), atomic
  * (`gc()`) and incremental (`vm.measureMemory` run eagerly, as the watcher asks), paired.
+ *
+ * Metrics: the watched server against the same with leakproof's Prometheus metrics
+ * (fixtures/metrics-endpoint.js) scraped every second, paired, beside the watched server
+ * against itself: the noise the difference must be judged against.
  */
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
+const http = require('node:http')
 const os = require('node:os')
 const path = require('node:path')
 const { drive } = require('./load')
@@ -68,6 +73,8 @@ function watcherThreadCpu(pid) {
 const PRELOADS = {
   plain: [],
   watched: ['-r', path.join(root, 'register.js'), '-r', path.join(__dirname, 'fixtures', 'log-samples.js')],
+  // For the metrics' cost: leakproof's Prometheus metrics on a second port, scraped every second.
+  'watched + metrics': ['-r', path.join(root, 'register.js'), '-r', path.join(__dirname, 'fixtures', 'log-samples.js'), '-r', path.join(__dirname, 'fixtures', 'metrics-endpoint.js')],
   // For memory at rest: the preload alone, and memwatch for comparison.
   register: ['-r', path.join(root, 'register.js')],
   memwatch: ['-r', path.join(__dirname, 'fixtures', 'memwatch-stats.js')],
@@ -79,13 +86,48 @@ const FORCE_GC_ENV = { 'gc() every 10 s': 'gc', 'measureMemory every 10 s': 'mea
 
 /** Starts the server with the preloads of `variant`; resolves once it listens. */
 async function startServer(variant) {
-  const watched = variant === 'watched'
+  const watched = variant.startsWith('watched')
   const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-overhead-')), 'samples.jsonl')
+  const metricsPortFile = path.join(path.dirname(log), 'metrics-port')
   const args = [...PRELOADS[variant], path.join(__dirname, 'fixtures', 'server.js')]
-  const env = { ...process.env, BENCH_SAMPLES_LOG: log, BENCH_FORCE_GC: FORCE_GC_ENV[variant] ?? '' }
+  const env = { ...process.env, BENCH_SAMPLES_LOG: log, BENCH_FORCE_GC: FORCE_GC_ENV[variant] ?? '', BENCH_METRICS_PORT_FILE: metricsPortFile }
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env })
   const port = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d).trim()))))
-  return { watched, child, port, log }
+  const metricsPort = variant.endsWith('+ metrics') ? await readPortFile(metricsPortFile) : null
+  return { watched, child, port, log, metricsPort }
+}
+
+/** The port a preload wrote into `file`, once it is there. */
+async function readPortFile(file) {
+  for (let i = 0; i < 100; i++) {
+    if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') !== '') return Number(fs.readFileSync(file, 'utf8'))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`no metrics port in ${file}`)
+}
+
+/**
+ * Scrapes `port`'s /metrics every second, as Prometheus at a 1 s scrape interval would,
+ * until `stop()`; resolves then with the scrapes' count, mean size and mean duration.
+ */
+function scrapeEverySecond(port) {
+  const durations = []
+  let bytes = 0
+  const scrape = () => new Promise((resolve, reject) => {
+    const started = performance.now()
+    http.get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+      res.on('data', (chunk) => { bytes += chunk.length })
+      res.on('end', () => resolve(durations.push(performance.now() - started)))
+    }).on('error', reject)
+  })
+  const timer = setInterval(scrape, 1000)
+  return {
+    stop() {
+      clearInterval(timer)
+      const n = durations.length
+      return { scrapes: n, meanBytes: n && bytes / n, meanMs: n && durations.reduce((a, b) => a + b, 0) / n }
+    },
+  }
 }
 
 /** Stops `server` and removes its log; resolves to the events it logged. */
@@ -102,7 +144,9 @@ async function measure(server, measuredFrom) {
   const { child } = server
   const cpuBefore = cpuSeconds(child.pid)
   const threadBefore = watcherThreadCpu(child.pid)
+  const scraper = server.metricsPort === null ? null : scrapeEverySecond(server.metricsPort)
   const load = await drive({ port: server.port, durationMs: DURATION_MS })
+  const scrapes = scraper?.stop() ?? null
   const cpu = cpuSeconds(child.pid) - cpuBefore
   const threadCpu = watcherThreadCpu(child.pid) - threadBefore
   const result = {
@@ -112,6 +156,7 @@ async function measure(server, measuredFrom) {
     anon: statusBytes(child.pid, 'RssAnon'),
     watcherShare: 0,
     forcedGcs: 0,
+    scrapes,
   }
   const events = await stopServer(server)
   if (server.watched) {
@@ -123,9 +168,9 @@ async function measure(server, measuredFrom) {
   return result
 }
 
-/** One pass: plain and `variant` at once, warmed up, then measured over the same seconds. */
-async function runPass(variant = 'watched') {
-  const servers = await Promise.all([startServer('plain'), startServer(variant)])
+/** One pass: `baseline` and `variant` at once, warmed up, then measured over the same seconds. */
+async function runPass(variant = 'watched', baseline = 'plain') {
+  const servers = await Promise.all([startServer(baseline), startServer(variant)])
   await Promise.all(servers.map((s) => drive({ port: s.port, durationMs: 2000 }))) // JIT warm-up
   const measuredFrom = Date.now()
   const [off, on] = await Promise.all(servers.map((s) => measure(s, measuredFrom)))
@@ -150,6 +195,39 @@ async function forcedGcCost() {
       pairs.push(`${off.cpuMicrosPerRequest.toFixed(1)}→${on.cpuMicrosPerRequest.toFixed(1)}`)
     }
     rows.push({ variant, 'CPU µs/request, plain → variant (pairs)': pairs.join(', '), 'CPU per request': `${((median(ratios) - 1) * 100).toFixed(1)}%` })
+  }
+  console.table(rows)
+  return rows
+}
+
+/**
+ * What leakproof's Prometheus metrics cost a watched server scraped every second: paired
+ * passes of the watched server against the same with the metrics, and, for the noise, of
+ * the watched server against itself. CPU per request and throughput, median and range of
+ * the ratios over passes, and what a scrape took and weighed.
+ */
+async function metricsCost() {
+  const rows = []
+  for (const [name, variant] of [['watched vs watched (noise)', 'watched'], ['watched vs watched + metrics scraped every 1 s', 'watched + metrics']]) {
+    const cpu = []
+    const throughput = []
+    let scrapes = null
+    for (let pass = 0; pass < PASSES; pass++) {
+      const { off, on } = await runPass(variant, 'watched')
+      cpu.push(on.cpuMicrosPerRequest / off.cpuMicrosPerRequest - 1)
+      throughput.push(on.perSecond / off.perSecond - 1)
+      scrapes ??= on.scrapes
+    }
+    const pct = (x) => `${(x * 100).toFixed(2)}%`
+    const range = (list) => `${pct(Math.min(...list))} … ${pct(Math.max(...list))}`
+    rows.push({
+      pair: name,
+      'CPU per request, median': pct(median(cpu)),
+      'CPU per request, range': range(cpu),
+      'throughput, median': pct(median(throughput)),
+      'throughput, range': range(throughput),
+      scrape: scrapes === null ? '' : `${scrapes.scrapes} × ${(scrapes.meanBytes / 1024).toFixed(1)} KiB, ${scrapes.meanMs.toFixed(1)} ms each`,
+    })
   }
   console.table(rows)
   return rows
@@ -245,8 +323,9 @@ async function main() {
   console.log(`throughput ${pct(summary.throughputChange)}, CPU per request ${pct(summary.cpuPerRequestChange)}, RSS ${summary.rssDeltaMB.toFixed(2)} MB, anon RSS ${summary.anonDeltaMB.toFixed(2)} MB, watcher's own work ${pct(summary.watcherShare)} of the server's CPU`)
   const atRest = await memoryAtRest()
   const forcedGcs = await forcedGcCost()
-  return { table, summary, atRest, forcedGcs }
+  const metrics = await metricsCost()
+  return { table, summary, atRest, forcedGcs, metrics }
 }
 
 if (require.main === module) main()
-module.exports = { main, memoryAtRest, forcedGcCost }
+module.exports = { main, memoryAtRest, forcedGcCost, metricsCost }
