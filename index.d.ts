@@ -418,8 +418,11 @@ export interface SnapshotEvent extends SnapshotBudget {
   baseline?: string
 }
 
-/** A snapshot was not written, and why. */
-export interface SnapshotSkippedEvent extends WatchEventBase, SnapshotBudget {
+/**
+ * A snapshot was not written, and why. `predicted` and `pauseBudgetMs` are missing only on
+ * an on-demand request refused before any work (`'in-progress'`, or `'cooldown'` for a signal).
+ */
+export interface SnapshotSkippedEvent extends WatchEventBase, Partial<SnapshotBudget> {
   type: 'snapshot-skipped'
   skipped: 'cooldown' | 'pause' | 'dir-not-writable' | 'disk-budget' | 'disk-full' | 'memory' | 'write-failed' | 'failed' | 'in-progress'
   reason: string
