@@ -20,11 +20,8 @@ const { version } = require('../../package.json')
 
 const API = '@opentelemetry/api'
 
-/**
- * Error code of a missing optional peer dependency. Kept here until lib/errors.js has it
- * (as `CODES.PEER_MISSING`).
- */
-const PEER_MISSING = errors.CODES.PEER_MISSING ?? 'ERR_LEAKPROOF_PEER_MISSING'
+/** Error code of a missing optional peer dependency (to move to lib/errors.js as `CODES.PEER_MISSING`). */
+const PEER_MISSING = 'ERR_LEAKPROOF_PEER_MISSING'
 
 /** The app's `@opentelemetry/api`, or a coded error that says what to install. */
 function loadApi() {
