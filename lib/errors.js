@@ -47,6 +47,8 @@ const CODES = Object.freeze({
   SNAPSHOT_IN_PROGRESS: 'ERR_LEAKPROOF_SNAPSHOT_IN_PROGRESS',
   /** A snapshot was asked for on demand within `cooldownMs` of the last one; `retryAfterMs` says when. */
   SNAPSHOT_COOLDOWN: 'ERR_LEAKPROOF_SNAPSHOT_COOLDOWN',
+  /** An optional peer dependency a sub-entry needs (@opentelemetry/api, prom-client) is not installed. */
+  PEER_MISSING: 'ERR_LEAKPROOF_PEER_MISSING',
   /** A watcher's method that acts was called after `stop()`. */
   WATCHER_STOPPED: 'ERR_LEAKPROOF_WATCHER_STOPPED',
 })

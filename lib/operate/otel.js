@@ -16,27 +16,14 @@
  */
 const { readSignals, METRICS, OTEL_ATTRIBUTES } = require('./signals')
 const errors = require('../errors')
+const { requirePeer } = require('./peer')
 const { version } = require('../../package.json')
 
 const API = '@opentelemetry/api'
 
-/** Error code of a missing optional peer dependency (to move to lib/errors.js as `CODES.PEER_MISSING`). */
-const PEER_MISSING = 'ERR_LEAKPROOF_PEER_MISSING'
-
 /** The app's `@opentelemetry/api`, or a coded error that says what to install. */
 function loadApi() {
-  try {
-    return require(API)
-  } catch (err) {
-    if (err?.code !== 'MODULE_NOT_FOUND' || !String(err.message).includes(`'${API}'`)) throw err
-    const missing = errors.codedError(
-      Error,
-      PEER_MISSING,
-      `leakproof/otel: registerInstruments() needs ${API}, an optional peer dependency of leakproof: install it in the app (npm install ${API})`,
-    )
-    missing.cause = err
-    throw missing
-  }
+  return requirePeer(API, 'leakproof/otel: registerInstruments()')
 }
 
 /** Checks that `meterProvider` is a MeterProvider (anything with `getMeter()`). */

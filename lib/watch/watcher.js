@@ -129,7 +129,7 @@ function resolveOptions(options = {}) {
     if (o[key] !== undefined) errors.checkFunction('watch()', `options.${key}`, o[key])
   }
   checkSnapshotSignal(o.snapshotSignal)
-  if (o.snapshotSignal !== undefined && (o.dir === undefined || o.snapshots === 'off')) {
+  if (o.snapshotSignal !== undefined && (o.dir === undefined || o.snapshots !== 'auto')) {
     throw errors.invalidOptionRange('watch()', 'options.snapshotSignal', "unset, or set with a dir and snapshots: 'auto' (where would its snapshots go?)", o.snapshotSignal)
   }
   if (o.sitesWindowMs === undefined) o.sitesWindowMs = 2 * o.intervalMs
