@@ -1,0 +1,311 @@
+'use strict'
+
+/**
+ * `leakproof/http`: an authenticated admin request handler for a running watcher.
+ *
+ *   GET  <prefix>/status          200, `watcher.status()` as JSON
+ *   POST <prefix>/snapshot        202 `{ id, role }`; 409 while one is being written or when
+ *                                 snapshots are off; 429 with `Retry-After` within the cooldown
+ *   GET  <prefix>/reports/latest  200, the newest report as JSON; 404 when there is none
+ *
+ * It never serves snapshot files: they hold every secret in the heap. Every request under
+ * the prefix must carry `Authorization: Bearer <token>`, compared in constant time; too many
+ * failures in a window lock the sender's address out (and everyone, past a total) until the
+ * window ends, so the token cannot be guessed and an attacker cannot lock the operator out
+ * for longer than the attack lasts plus one window. Paths are matched exactly, never
+ * normalised: `..`, encoded characters, doubled or trailing slashes and query strings change
+ * nothing and get a 4xx. docs/admin-http.md has the details.
+ */
+const crypto = require('node:crypto')
+const errors = require('../errors')
+const { currentWatcher } = require('../watch/watcher')
+
+const WHERE = 'adminHandler()'
+
+/** Tokens shorter than this are refused: a short token can be guessed. */
+const MIN_TOKEN_LENGTH = 16
+
+/** Request bodies are not used; one larger than this is refused (413) without reading it all. */
+const MAX_BODY_BYTES = 1024
+
+/** Every option of `adminHandler()` with its default. */
+const DEFAULTS = Object.freeze({
+  token: undefined,
+  prefix: '/leakproof',
+  watcher: undefined,
+  maxFailuresPerAddress: 10,
+  maxFailuresTotal: 100,
+  failureWindowMs: 60_000,
+  now: Date.now,
+})
+
+/** What a watcher's coded refusal of `snapshot()` becomes: its HTTP status. */
+const SNAPSHOT_REFUSALS = new Map([
+  [errors.CODES.SNAPSHOT_IN_PROGRESS, 409],
+  [errors.CODES.SNAPSHOTS_OFF, 409],
+  [errors.CODES.SNAPSHOT_COOLDOWN, 429],
+  [errors.CODES.WATCHER_STOPPED, 503],
+])
+
+/** The routes under the prefix: path → method → what answers it with `(watcher, res)`. */
+const ROUTES = new Map([
+  ['/status', new Map([['GET', (watcher, res) => send(res, 200, watcher.status())]])],
+  ['/snapshot', new Map([['POST', requestSnapshot]])],
+  ['/reports/latest', new Map([['GET', sendLatestReport]])],
+])
+
+/**
+ * Failed authentications in a fixed window: at most `perAddress` from one remote address
+ * and `total` from all, after which requests from that address (or from everyone, past the
+ * total) are refused until the window ends, without looking at their token. The table of
+ * addresses holds at most `total` entries (each counts one failure or more) and is emptied
+ * with each window.
+ */
+class FailedAuthentications {
+  #perAddress
+  #total
+  #windowMs
+  #now
+  #windowStart = -Infinity
+  #count = 0
+  #byAddress = new Map()
+
+  constructor({ perAddress, total, windowMs, now }) {
+    this.#perAddress = perAddress
+    this.#total = total
+    this.#windowMs = windowMs
+    this.#now = now
+  }
+
+  /** Milliseconds until requests from `address` are heard again; 0 when they are now. */
+  lockedForMs(address) {
+    const now = this.#roll()
+    const locked = this.#count >= this.#total || (this.#byAddress.get(address) ?? 0) >= this.#perAddress
+    return locked ? this.#windowStart + this.#windowMs - now : 0
+  }
+
+  /** Counts one failed authentication from `address`. */
+  note(address) {
+    this.#roll()
+    this.#count++
+    this.#byAddress.set(address, (this.#byAddress.get(address) ?? 0) + 1)
+  }
+
+  /** Starts a new window when the current one is over; returns the time. */
+  #roll() {
+    const now = this.#now()
+    if (now - this.#windowStart >= this.#windowMs) {
+      this.#windowStart = now
+      this.#count = 0
+      this.#byAddress.clear()
+    }
+    return now
+  }
+}
+
+/**
+ * Whether an `Authorization` header value carries the token, compared in constant time:
+ * both sides are HMACs under a random key, of equal length whatever was sent, and
+ * `crypto.timingSafeEqual` compares them. A missing header or another scheme is compared
+ * too, against nothing, so every refusal costs the same.
+ */
+function bearerCheck(token) {
+  const key = crypto.randomBytes(32)
+  const digest = (text) => crypto.createHmac('sha256', key).update(text).digest()
+  const expected = digest(token)
+  return (header) => {
+    const sent = typeof header === 'string' ? /^Bearer +([\x21-\x7E]+) *$/i.exec(header)?.[1] ?? '' : ''
+    return crypto.timingSafeEqual(digest(sent), expected)
+  }
+}
+
+/**
+ * Checks the options; the token is never echoed in an error (it is a secret, and errors
+ * are logged).
+ */
+function readOptions(options) {
+  errors.checkOptionsObject(WHERE, options, Object.keys(DEFAULTS))
+  const read = { ...DEFAULTS }
+  for (const [key, value] of Object.entries(options)) if (value !== undefined) read[key] = value
+  const { token, prefix, watcher } = read
+  if (typeof token !== 'string') {
+    throw errors.invalidOptionType(WHERE, 'options.token', `a string of at least ${MIN_TOKEN_LENGTH} characters (from a secret store or an environment variable)`, token)
+  }
+  if (token.length < MIN_TOKEN_LENGTH || !/^[\x21-\x7E]+$/.test(token)) {
+    const expected = `at least ${MIN_TOKEN_LENGTH} printable ASCII characters without spaces or line breaks`
+    throw errors.codedError(RangeError, errors.CODES.INVALID_OPTION, `${WHERE}: options.token must be ${expected}; got a string of ${token.length} characters`)
+  }
+  if (typeof prefix !== 'string') throw errors.invalidOptionType(WHERE, 'options.prefix', 'a path such as "/leakproof"', prefix)
+  if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(prefix) || /\/\.\.?(\/|$)/.test(prefix)) {
+    throw errors.invalidOptionRange(WHERE, 'options.prefix', 'a path of plain segments such as "/leakproof" or "/admin/leakproof" (no trailing slash, no "..", nothing encoded)', prefix)
+  }
+  if (watcher !== undefined && (watcher === null || typeof watcher.status !== 'function' || typeof watcher.snapshot !== 'function')) {
+    throw errors.invalidOptionType(WHERE, 'options.watcher', 'a watcher returned by watch()', watcher)
+  }
+  errors.checkPositiveInteger(WHERE, 'options.maxFailuresPerAddress', read.maxFailuresPerAddress)
+  errors.checkPositiveInteger(WHERE, 'options.maxFailuresTotal', read.maxFailuresTotal)
+  errors.checkPositiveFinite(WHERE, 'options.failureWindowMs', read.failureWindowMs)
+  errors.checkFunction(WHERE, 'options.now', read.now)
+  return read
+}
+
+/**
+ * An admin request handler: `(req, res, next?) => void`, a `node:http` request listener
+ * that answers 404 outside its prefix, or Express/Connect middleware that calls `next()`
+ * there. In Fastify, hand it the raw objects from a hijacked reply (docs/admin-http.md).
+ * @param {object} options
+ * @param {string} options.token the bearer token, 16 characters or more (from a secret).
+ * @param {string} [options.prefix='/leakproof'] the path the routes are under, from the root.
+ * @param {object} [options.watcher] the watcher to serve; by default this thread's running
+ *   one, looked up at each request (503 while none runs).
+ * @param {number} [options.maxFailuresPerAddress=10] failed authentications from one address per window.
+ * @param {number} [options.maxFailuresTotal=100] failed authentications from all addresses per window.
+ * @param {number} [options.failureWindowMs=60000] the window, in milliseconds.
+ * @param {() => number} [options.now=Date.now] the clock of the window, in milliseconds.
+ * @throws coded `ERR_LEAKPROOF_INVALID_OPTION` without a usable token, `ERR_LEAKPROOF_UNKNOWN_OPTION`.
+ */
+function adminHandler(options) {
+  const { token, prefix, watcher, maxFailuresPerAddress, maxFailuresTotal, failureWindowMs, now } = readOptions(options ?? {})
+  const authorized = bearerCheck(token)
+  const failures = new FailedAuthentications({ perAddress: maxFailuresPerAddress, total: maxFailuresTotal, windowMs: failureWindowMs, now })
+  const watcherNow = watcher === undefined ? currentWatcher : () => watcher
+
+  return function leakproofAdmin(req, res, next) {
+    const { path, query } = splitTarget(req.originalUrl ?? req.url)
+    if (path !== prefix && !path.startsWith(`${prefix}/`)) {
+      if (typeof next === 'function') return next()
+      return refuse(req, res, 404, 'not_found', 'not found')
+    }
+    const address = req.socket?.remoteAddress ?? 'unknown'
+    const lockedMs = failures.lockedForMs(address)
+    if (lockedMs > 0) {
+      const retryAfter = String(Math.ceil(lockedMs / 1000))
+      return refuse(req, res, 429, 'too_many_failures', `too many failed authentications; retry after ${retryAfter} s`, { 'Retry-After': retryAfter })
+    }
+    if (!authorized(req.headers.authorization)) {
+      failures.note(address)
+      return refuse(req, res, 401, 'unauthorized', 'a valid bearer token is required', { 'WWW-Authenticate': 'Bearer realm="leakproof"' })
+    }
+    readBoundedBody(req, MAX_BODY_BYTES, (fits) => {
+      if (!fits) return refuse(req, res, 413, 'payload_too_large', `request bodies are not used; this one is over ${MAX_BODY_BYTES} bytes`)
+      answer(req, res, { route: path.slice(prefix.length), query, prefix, watcherNow })
+    })
+  }
+}
+
+/** Answers an authenticated request whose body (if any) was read: the route, or why not. */
+function answer(req, res, { route, query, prefix, watcherNow }) {
+  const methods = ROUTES.get(route)
+  if (methods === undefined) {
+    const known = [...ROUTES].map(([path, byMethod]) => `${[...byMethod.keys()].join('|')} ${prefix}${path}`).join(', ')
+    return send(res, 404, errorBody('not_found', `no such route (paths are matched exactly); routes: ${known}`))
+  }
+  const respond = methods.get(req.method)
+  if (respond === undefined) {
+    const allow = [...methods.keys()].join(', ')
+    return send(res, 405, errorBody('method_not_allowed', `${prefix}${route} answers ${allow} only`), { Allow: allow })
+  }
+  if (query !== null) return send(res, 400, errorBody('query_not_accepted', `${prefix}${route} takes no query string`))
+  const watcher = watcherNow()
+  if (watcher === null) {
+    return send(res, 503, errorBody('no_watcher', 'no watcher runs in this thread: call watch(), or start node with -r leakproof/register'))
+  }
+  try {
+    respond(watcher, res)
+  } catch (err) {
+    send(res, 500, errorBody(typeof err?.code === 'string' ? err.code : 'internal_error', String(err?.message ?? err)))
+  }
+}
+
+/** POST snapshot: 202 with the request's id and role, or the watcher's refusal. */
+function requestSnapshot(watcher, res) {
+  let requested
+  try {
+    requested = watcher.snapshot('http')
+  } catch (err) {
+    const status = SNAPSHOT_REFUSALS.get(err?.code)
+    if (status === undefined) throw err
+    const headers = err.retryAfterMs > 0 ? { 'Retry-After': String(Math.ceil(err.retryAfterMs / 1000)) } : {}
+    return send(res, status, errorBody(err.code, err.message), headers)
+  }
+  send(res, 202, { id: requested.id, role: requested.role })
+}
+
+/** GET reports/latest: the newest report, or 404 while there is none. */
+function sendLatestReport(watcher, res) {
+  const report = watcher.latestReport()
+  if (report === null) return send(res, 404, errorBody('no_report', 'no report yet: a report follows a snapshot pair'))
+  send(res, 200, report)
+}
+
+/** The path and the query string (null when there is no `?`) of a request target, as sent. */
+function splitTarget(target) {
+  const url = typeof target === 'string' ? target : ''
+  const mark = url.indexOf('?')
+  return mark === -1 ? { path: url, query: null } : { path: url.slice(0, mark), query: url.slice(mark + 1) }
+}
+
+/** Whether the request says it has a body. */
+function declaresBody(req) {
+  const length = req.headers['content-length']
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+}
+
+/**
+ * Reads and drops the request body, if any, up to `limit` bytes; `done(fits)` says whether
+ * it was within. A body declared larger is not read at all; one that runs over is read no
+ * further. Not called back when the client goes away first.
+ */
+function readBoundedBody(req, limit, done) {
+  if (!declaresBody(req) || req.readableEnded) return done(true)
+  if (Number(req.headers['content-length']) > limit) return done(false)
+  let bytes = 0
+  let finished = false
+  const finish = (fits) => {
+    if (finished) return
+    finished = true
+    req.off('data', onData)
+    req.off('end', onEnd)
+    if (fits !== null) {
+      if (!fits) req.pause()
+      done(fits)
+    }
+  }
+  const onData = (chunk) => {
+    bytes += chunk.length
+    if (bytes > limit) finish(false)
+  }
+  const onEnd = () => finish(true)
+  req.on('data', onData)
+  req.on('end', onEnd)
+  req.on('error', () => finish(null))
+}
+
+/**
+ * Answers before the request body was read: the connection is closed after the answer, so
+ * that Node does not read an unbounded body to keep it alive.
+ */
+function refuse(req, res, status, code, message, headers = {}) {
+  const close = declaresBody(req) && !req.readableEnded ? { Connection: 'close' } : {}
+  send(res, status, errorBody(code, message), { ...headers, ...close })
+}
+
+/** `{ error: { code, message } }`. */
+function errorBody(code, message) {
+  return { error: { code, message } }
+}
+
+/** Sends `body` as JSON, never cached. */
+function send(res, status, body, headers = {}) {
+  const json = JSON.stringify(body)
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(json),
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    ...headers,
+  })
+  res.end(json)
+}
+
+module.exports = { adminHandler, DEFAULTS, MIN_TOKEN_LENGTH, MAX_BODY_BYTES }
