@@ -15,15 +15,16 @@
  * prom-client is the application's own (an optional peer dependency), loaded on the first
  * call, never by the main entry. Docs: docs/metrics.md.
  */
+/** @type {import('node:cluster').Cluster} */
+// @ts-expect-error @types/node declares an ES default export; require() gives the cluster object itself
 const cluster = require('node:cluster')
 const errors = require('../errors')
+const { requirePeer } = require('./peer')
 const signals = require('./signals')
 
 const WHERE = 'registerMetrics()'
 const KNOWN_OPTIONS = ['worker']
-// To move to lib/errors.js (CODES.PEER_MISSING and WARNINGS.METRICS_ERROR) and docs/errors.md.
-/** prom-client (an optional peer dependency) is not installed where the application can load it. */
-const PEER_MISSING = 'ERR_LEAKPROOF_PEER_MISSING'
+// To move to lib/errors.js (WARNINGS.METRICS_ERROR) and docs/errors.md.
 /** Reading the signals failed at a scrape: leakproof's series are left out of that scrape. */
 const METRICS_ERROR = 'LEAKPROOF_METRICS_ERROR'
 
@@ -45,7 +46,7 @@ const handles = new WeakMap()
 function registerMetrics(registry, options = {}) {
   errors.checkOptionsObject(WHERE, options, KNOWN_OPTIONS)
   const worker = resolveWorker(options.worker)
-  const promClient = loadPromClient()
+  const promClient = requirePeer('prom-client', `leakproof/prometheus: ${WHERE}`)
   const target = registry === undefined ? promClient.register : checkRegistry(registry)
   const registered = handles.get(target)
   if (registered !== undefined) {
@@ -158,16 +159,6 @@ function resolveWorker(worker) {
   return worker
 }
 
-/** The application's prom-client, or a coded error that says to install it. */
-function loadPromClient() {
-  try {
-    return require('prom-client')
-  } catch (err) {
-    if (err?.code !== 'MODULE_NOT_FOUND' || !String(err.message).includes("'prom-client'")) throw err
-    throw errors.codedError(Error, PEER_MISSING, `${WHERE}: prom-client is not installed; install it in the application (npm install prom-client@15), then register leakproof's metrics on its registry`)
-  }
-}
-
 /** Checks that `registry` is a prom-client registry (by its methods: any copy of prom-client). */
 function checkRegistry(registry) {
   const methods = ['registerMetric', 'getSingleMetric', 'removeSingleMetric', 'getMetricsAsJSON']
@@ -185,4 +176,4 @@ function checkNamesFree(registry) {
   }
 }
 
-module.exports = { registerMetrics, MetricsHandle }
+module.exports = { registerMetrics }
