@@ -272,7 +272,8 @@ test('in a worker thread, registerMetrics() gives that thread\'s watcher and map
 test('a real Prometheus server scrapes a leaking service: leak_suspected{kind="heap"} becomes 1, the named map is there', async (t) => {
   const install = spawnSync('bash', [path.join(ROOT, 'scripts', 'prometheus.sh')], { encoding: 'utf8', timeout: 300_000 })
   if (install.status !== 0) {
-    t.skip(`Debian's prometheus package cannot be installed here: ${install.stderr.trim().split('\n').pop() ?? install.error}`)
+    const why = install.error?.message ?? (install.stderr || '').trim().split('\n').pop()
+    t.skip(`no prometheus server: Debian's prometheus package cannot be installed here (${why})`)
     return
   }
   const bin = install.stdout.trim()
