@@ -61,6 +61,8 @@ const WARNINGS = Object.freeze({
   LISTENER_LEAK: 'LEAKPROOF_LISTENER_LEAK',
   /** The watcher failed at something (a snapshot, a report) and went on watching. */
   WATCH_ERROR: 'LEAKPROOF_WATCH_ERROR',
+  /** Reading the signals at a metrics scrape failed; that scrape has no leakproof series. */
+  METRICS_ERROR: 'LEAKPROOF_METRICS_ERROR',
 })
 
 /** Emits a `LeakproofWarning` with one of the `WARNINGS` codes. */

@@ -24,9 +24,6 @@ const signals = require('./signals')
 
 const WHERE = 'registerMetrics()'
 const KNOWN_OPTIONS = ['worker']
-// To move to lib/errors.js (WARNINGS.METRICS_ERROR) and docs/errors.md.
-/** Reading the signals failed at a scrape: leakproof's series are left out of that scrape. */
-const METRICS_ERROR = 'LEAKPROOF_METRICS_ERROR'
 
 /** The handle of each registry that has leakproof's metrics: a second call returns it. */
 const handles = new WeakMap()
@@ -96,7 +93,7 @@ class MetricsHandle {
       this.#warned = false
       return read
     } catch (err) {
-      if (!this.#warned) errors.warn(METRICS_ERROR, `leakproof/prometheus: reading the signals failed, so this scrape has no leakproof series: ${err?.stack ?? err}`)
+      if (!this.#warned) errors.warn(errors.WARNINGS.METRICS_ERROR, `leakproof/prometheus: reading the signals failed, so this scrape has no leakproof series: ${err?.stack ?? err}`)
       this.#warned = true
       return null
     }
@@ -111,9 +108,9 @@ function createMetric(promClient, registry, spec, extraLabels, read) {
     help: spec.help,
     labelNames: [...spec.labels, ...Object.keys(extraLabels)],
     registers: [registry],
-    // Under cluster, AggregatorRegistry merges workers' series of equal labels: a 0/1 flag
-    // (unit "1") stays 0/1, counts and sizes add up.
-    aggregator: spec.unit === '1' ? 'max' : 'sum',
+    // Under cluster, AggregatorRegistry merges workers' series of equal labels (only when
+    // the worker label is off): as the table says, a 0/1 flag stays 0/1, the rest add up.
+    aggregator: spec.aggregate,
     collect() {
       fill(this, spec, extraLabels, read())
     },

@@ -55,9 +55,10 @@ function kinds(watcher) {
 /**
  * Every metric: `prometheus` name (unit suffix and `_total` per Prometheus conventions),
  * `otel` name and `unit` (UCUM, OpenTelemetry conventions), `type` (`gauge` or `counter`),
- * `help`, and `values(signals)`. None duplicates Node's default metrics (heap sizes, GC
+ * `help`, `aggregate` (how series of several processes combine: `'sum'`, or `'max'` for a
+ * 0/1 flag, as prom-client's AggregatorRegistry takes it), and `values(signals)`. None duplicates Node's default metrics (heap sizes, GC
  * durations): these are what the watcher concluded.
- * @type {ReadonlyArray<{ prometheus: string, otel: string, unit: string, type: 'gauge' | 'counter', help: string, labels: string[], values: (s: ReturnType<typeof readSignals>) => MetricValue[] }>}
+ * @type {ReadonlyArray<{ prometheus: string, otel: string, unit: string, type: 'gauge' | 'counter', aggregate: 'sum' | 'max', help: string, labels: string[], values: (s: ReturnType<typeof readSignals>) => MetricValue[] }>}
  */
 const METRICS = Object.freeze([
   {
@@ -65,6 +66,7 @@ const METRICS = Object.freeze([
     otel: 'leakproof.memory.floor',
     unit: 'By',
     type: 'gauge',
+    aggregate: 'sum',
     help: 'Memory left after the newest full GC (heap, external) or read (native): the level a leak raises.',
     labels: ['kind'],
     values: (s) => (s.watcher === null ? [] : kinds(s.watcher).filter((k) => k.floorBytes !== null).map((k) => ({ labels: { kind: k.kind }, value: k.floorBytes }))),
@@ -74,6 +76,7 @@ const METRICS = Object.freeze([
     otel: 'leakproof.memory.slope',
     unit: 'By/s',
     type: 'gauge',
+    aggregate: 'sum',
     help: "The floors' trend over the detector's window (Theil-Sen slope); 0 before two floors.",
     labels: ['kind'],
     values: (s) => (s.watcher === null ? [] : kinds(s.watcher).map((k) => ({ labels: { kind: k.kind }, value: k.slopeBytesPerSec }))),
@@ -83,6 +86,7 @@ const METRICS = Object.freeze([
     otel: 'leakproof.leak.suspected',
     unit: '1',
     type: 'gauge',
+    aggregate: 'max',
     help: '1 while a leak the watcher reported still grows, else 0.',
     labels: ['kind'],
     values: (s) => (s.watcher === null ? [] : kinds(s.watcher).map((k) => ({ labels: { kind: k.kind }, value: k.leaking ? 1 : 0 }))),
@@ -92,6 +96,7 @@ const METRICS = Object.freeze([
     otel: 'leakproof.leaks',
     unit: '{leak}',
     type: 'counter',
+    aggregate: 'sum',
     help: 'Leak events: a new leak, or one that got worse.',
     labels: ['kind'],
     values: (s) => (s.watcher === null ? [] : KINDS.map((kind) => ({ labels: { kind }, value: s.watcher.leaks[kind] ?? 0 }))),
@@ -101,6 +106,7 @@ const METRICS = Object.freeze([
     otel: 'leakproof.snapshots',
     unit: '{snapshot}',
     type: 'counter',
+    aggregate: 'sum',
     help: 'Heap snapshots by result: written, or the reason one was declined (pause, disk-budget, memory, cooldown, ...).',
     labels: ['result'],
     values: (s) => (s.watcher === null ? [] : Object.entries(s.watcher.snapshots.counts).map(([result, value]) => ({ labels: { result }, value }))),
@@ -110,6 +116,7 @@ const METRICS = Object.freeze([
     otel: 'leakproof.forced_gc.duration',
     unit: 's',
     type: 'counter',
+    aggregate: 'sum',
     help: 'Time spent in full GCs the watcher forced to read a floor, each from its request until done.',
     labels: [],
     values: (s) => (s.watcher === null ? [] : [{ labels: {}, value: s.watcher.forcedGc.seconds }]),
@@ -120,6 +127,7 @@ const METRICS = Object.freeze([
     otel: 'leakproof.listener_leak.listeners',
     unit: '{listener}',
     type: 'gauge',
+    aggregate: 'sum',
     help: 'Listeners added at one call site and still attached, at its newest listener-leak report (at most 50 sites).',
     labels: ['emitter', 'event', 'site'],
     values: (s) => s.listenerLeaks.map(({ emitter, event, site, count }) => ({ labels: { emitter, event, site }, value: count })),
@@ -133,6 +141,7 @@ function mapMetrics() {
     otel,
     unit,
     type,
+    aggregate: /** @type {const} */ ('sum'),
     help,
     labels: ['map'],
     values: (s) => s.maps.map((m) => ({ labels: { map: m.name }, value: read(m) })),
@@ -147,6 +156,7 @@ function mapMetrics() {
       otel: 'leakproof.boundedmap.evictions',
       unit: '{entry}',
       type: 'counter',
+      aggregate: 'sum',
       help: 'Entries removed by the map itself: reason "capacity" (max or maxBytes) or "expired" (ttl).',
       labels: ['map', 'reason'],
       values: (s) => s.maps.flatMap((m) => [
