@@ -53,12 +53,17 @@ function kinds(watcher) {
  */
 
 /**
+ * @typedef {{ prometheus: string, otel: string, unit: string, type: 'gauge' | 'counter', aggregate: 'sum' | 'max',
+ *   help: string, labels: string[], values: (s: ReturnType<typeof readSignals>) => MetricValue[] }} MetricSpec
+ */
+
+/**
  * Every metric: `prometheus` name (unit suffix and `_total` per Prometheus conventions),
  * `otel` name and `unit` (UCUM, OpenTelemetry conventions), `type` (`gauge` or `counter`),
  * `help`, `aggregate` (how series of several processes combine: `'sum'`, or `'max'` for a
  * 0/1 flag, as prom-client's AggregatorRegistry takes it), and `values(signals)`. None duplicates Node's default metrics (heap sizes, GC
  * durations): these are what the watcher concluded.
- * @type {ReadonlyArray<{ prometheus: string, otel: string, unit: string, type: 'gauge' | 'counter', aggregate: 'sum' | 'max', help: string, labels: string[], values: (s: ReturnType<typeof readSignals>) => MetricValue[] }>}
+ * @type {ReadonlyArray<MetricSpec>}
  */
 const METRICS = Object.freeze([
   {
@@ -134,23 +139,28 @@ const METRICS = Object.freeze([
   },
 ])
 
-/** The BoundedMap metrics, one label set per map name. */
+/**
+ * The BoundedMap metrics, one label set per map name.
+ * @returns {MetricSpec[]}
+ */
 function mapMetrics() {
-  const perMap = (prometheus, otel, unit, type, help, read) => ({
-    prometheus,
-    otel,
-    unit,
-    type,
-    aggregate: /** @type {const} */ ('sum'),
-    help,
+  /**
+   * A metric with one value per named map, `read` from its summed stats.
+   * @param {Pick<MetricSpec, 'prometheus' | 'otel' | 'unit' | 'type' | 'help'>} spec
+   * @param {(map: ReturnType<typeof mapsByName>[number]) => number} read
+   * @returns {MetricSpec}
+   */
+  const perMap = (spec, read) => ({
+    ...spec,
+    aggregate: 'sum',
     labels: ['map'],
     values: (s) => s.maps.map((m) => ({ labels: { map: m.name }, value: read(m) })),
   })
   return [
-    perMap('leakproof_boundedmap_entries', 'leakproof.boundedmap.entries', '{entry}', 'gauge', 'Entries in a named BoundedMap.', (m) => m.size),
-    perMap('leakproof_boundedmap_bytes', 'leakproof.boundedmap.size', 'By', 'gauge', 'Bytes a named BoundedMap counts against maxBytes (0 without sizes).', (m) => m.bytes),
-    perMap('leakproof_boundedmap_hits_total', 'leakproof.boundedmap.hits', '{lookup}', 'counter', 'Lookups (get) that found their key.', (m) => m.hits),
-    perMap('leakproof_boundedmap_misses_total', 'leakproof.boundedmap.misses', '{lookup}', 'counter', 'Lookups (get) that did not.', (m) => m.misses),
+    perMap({ prometheus: 'leakproof_boundedmap_entries', otel: 'leakproof.boundedmap.entries', unit: '{entry}', type: 'gauge', help: 'Entries in a named BoundedMap.' }, (m) => m.size),
+    perMap({ prometheus: 'leakproof_boundedmap_bytes', otel: 'leakproof.boundedmap.size', unit: 'By', type: 'gauge', help: 'Bytes a named BoundedMap counts against maxBytes (0 without sizes).' }, (m) => m.bytes),
+    perMap({ prometheus: 'leakproof_boundedmap_hits_total', otel: 'leakproof.boundedmap.hits', unit: '{lookup}', type: 'counter', help: 'Lookups (get) that found their key.' }, (m) => m.hits),
+    perMap({ prometheus: 'leakproof_boundedmap_misses_total', otel: 'leakproof.boundedmap.misses', unit: '{lookup}', type: 'counter', help: 'Lookups (get) that did not.' }, (m) => m.misses),
     {
       prometheus: 'leakproof_boundedmap_evictions_total',
       otel: 'leakproof.boundedmap.evictions',
