@@ -140,6 +140,32 @@ test('the preload starts a watcher with -r and with --import', () => {
   }
 })
 
+test('the operate entries resolve from CommonJS and ESM; without their peers they say what to install', () => {
+  write(
+    'operate.mjs',
+    `import { registerMetrics } from 'leakproof/prometheus'
+import { registerInstruments } from 'leakproof/otel'
+import { adminHandler } from 'leakproof/http'
+const codes = {}
+for (const [name, call] of [['prometheus', () => registerMetrics()], ['otel', () => registerInstruments()]]) {
+  try { call() } catch (err) { codes[name] = [err.code, /npm install [@\\w/-]+/.exec(err.message)?.[0]] }
+}
+const handler = adminHandler({ token: 'a-token-of-enough-length' })
+console.log(JSON.stringify({ codes, handler: typeof handler }))
+`,
+  )
+  const out = JSON.parse(node(['operate.mjs']))
+  assert.deepEqual(out, {
+    codes: {
+      prometheus: ['ERR_LEAKPROOF_PEER_MISSING', 'npm install prom-client'],
+      otel: ['ERR_LEAKPROOF_PEER_MISSING', 'npm install @opentelemetry/api'],
+    },
+    handler: 'function',
+  })
+  write('operate.js', `console.log(['prometheus', 'otel', 'http'].map((e) => Object.keys(require('leakproof/' + e)).join()).join(' '))`)
+  assert.match(node(['operate.js']), /registerMetrics.* registerInstruments.* adminHandler/)
+})
+
 test('a platform package of another version is not loaded, and the error says so', () => {
   const manifestFile = path.join(project, 'node_modules', ...PACKAGE.split('/'), 'package.json')
   const original = fs.readFileSync(manifestFile, 'utf8')
