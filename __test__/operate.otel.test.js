@@ -20,6 +20,7 @@ const { watch, BoundedMap, trackEmitter, untrackEmitter, listenerLeaks } = requi
 const { registerInstruments } = require('leakproof/otel')
 const { METRICS, OTEL_ATTRIBUTES } = require('../lib/operate/signals')
 const { CODES } = require('../lib/errors')
+const { FAST_WATCH } = require('./fixtures/fast-watch')
 
 const ROOT = path.join(__dirname, '..')
 const HEAP = { 'leakproof.memory.kind': 'heap' }
@@ -91,11 +92,8 @@ describe('leakproof/otel with the OpenTelemetry metrics SDK', () => {
   const onListenerLeak = () => {}
 
   before(async () => {
-    // fixtures/service.js's settings: a leak of a few MB/s is found within seconds.
-    watcher = watch({
-      intervalMs: 200, gcBudget: 0.9, forceGcAfterMs: 0, warmupMs: 2_000, minDurationMs: 3_000, window: 20, minPoints: 8,
-      minGrowthBytes: 2 * 1024 * 1024, minRateBytesPerSec: 64 * 1024, sites: false,
-    })
+    // The leak tests' settings: a leak of a few MB/s is found within seconds.
+    watcher = watch({ ...FAST_WATCH, sites: false })
     listenerLeaks.on('listener-leak', onListenerLeak)
     for (let i = 0; i < 5; i++) bus.on('message', () => {}) // one site, past the threshold of 3
     for (const key of ['a', 'b', 'c', 'd', 'e']) sessions.set(key, key.repeat(100)) // two evicted for capacity
