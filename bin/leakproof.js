@@ -4,12 +4,14 @@
 /**
  * `leakproof analyze FILE` and `leakproof diff BEFORE AFTER [LATER]`: the heap-snapshot
  * analyzer from a shell. Readable report on stdout (`--json` for machines), progress on stderr
- * for big files. The exit codes are `EXIT` below, which `--help` prints.
+ * for big files. `leakproof report DIR [-o FILE]`: the HTML report page of a watcher's
+ * directory; prints the page's path. The exit codes are `EXIT` below, which `--help` prints.
  */
 const fs = require('node:fs')
 const path = require('node:path')
 const { analyzeSnapshot, diffSnapshots, DEFAULT_TOP } = require('../lib/analyze')
 const { CODES } = require('../lib/errors')
+const { writeReport } = require('../lib/report')
 
 /**
  * Exit codes and what each means. 70 is sysexits' EX_SOFTWARE, kept apart from 1 so that a
@@ -17,7 +19,7 @@ const { CODES } = require('../lib/errors')
  */
 const EXIT = Object.freeze({
   OK: { code: 0, means: 'done' },
-  UNREADABLE: { code: 1, means: 'a snapshot could not be read' },
+  UNREADABLE: { code: 1, means: 'a snapshot or directory could not be read, or the page not written' },
   USAGE: { code: 2, means: 'bad arguments' },
   NATIVE_UNAVAILABLE: { code: 3, means: 'no native addon for this platform' },
   INTERNAL: { code: 70, means: 'internal error (a bug in leakproof; the stack is printed)' },
@@ -29,11 +31,15 @@ const USAGE = `Usage:
   leakproof diff BEFORE AFTER [LATER] [--top N] [--json]
       What AFTER holds that BEFORE did not, the collections that grew, and what holds them.
       With LATER: allocated between BEFORE and AFTER and still alive in LATER.
+  leakproof report DIR [-o FILE]
+      One HTML page (opens offline) with the memory timeline, the leaks and their suspects,
+      from what the watcher left in DIR. Written to FILE (default DIR/leakproof-report.html).
 
 Options:
   --top N    how many classes, objects, suspects and collections to list (default 10)
   --json     print the full result as JSON
   --quiet    no progress on stderr
+  -o FILE    report: where to write the page
   --help     this text
 
 Exit codes:
@@ -45,9 +51,9 @@ const PROGRESS_FROM_BYTES = 32 * 1024 * 1024
 /** A command line that cannot be run: reported with the usage, and `EXIT.USAGE`. */
 class UsageError extends Error {}
 
-/** `{ command, files, top, json, quiet, help }` from the arguments; throws a UsageError. */
+/** `{ command, files, top, json, quiet, help, out }` from the arguments; throws a UsageError. */
 function parseArgs(argv) {
-  const args = { command: undefined, files: [], top: DEFAULT_TOP, json: false, quiet: false, help: false }
+  const args = { command: undefined, files: [], top: DEFAULT_TOP, json: false, quiet: false, help: false, out: undefined }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     if (arg === '--json') args.json = true
@@ -60,12 +66,24 @@ function parseArgs(argv) {
         throw new UsageError(`--top needs a positive integer, got ${JSON.stringify(value ?? '')}`)
       }
       args.top = top
+    } else if (arg === '-o' || arg === '--out') {
+      args.out = argv[++i]
+      if (!args.out) throw new UsageError(`${arg} needs a file name`)
     } else if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg}`)
     else if (args.command === undefined) args.command = arg
     else args.files.push(arg)
   }
   if (args.help) return args
-  if (args.command === 'analyze') {
+  checkCommand(args)
+  return args
+}
+
+/** Throws a UsageError when the command or its number of files is wrong. */
+function checkCommand(args) {
+  if (args.out !== undefined && args.command !== 'report') throw new UsageError('-o is only for report')
+  if (args.command === 'report') {
+    if (args.files.length !== 1) throw new UsageError('report takes one directory')
+  } else if (args.command === 'analyze') {
     if (args.files.length !== 1) throw new UsageError('analyze takes one snapshot file')
   } else if (args.command === 'diff') {
     if (args.files.length < 2 || args.files.length > 3) {
@@ -76,7 +94,6 @@ function parseArgs(argv) {
   } else {
     throw new UsageError(`unknown command ${JSON.stringify(args.command)}`)
   }
-  return args
 }
 
 /** `1.2 MB`, `340 KB`, `12 B`. */
@@ -186,6 +203,26 @@ function diffReport(files, r, top) {
   return lines.join('\n')
 }
 
+/**
+ * `leakproof report DIR [-o FILE]`: writes the page, prints its path on stdout and the
+ * MODEL's notes on stderr. A directory that cannot be read, or a page that cannot be
+ * written, is `EXIT.UNREADABLE`.
+ */
+async function runReport(args) {
+  let result
+  try {
+    result = await writeReport(args.files[0], args.out === undefined ? {} : { out: args.out })
+  } catch (err) {
+    const coded = typeof err.code === 'string' && Object.values(CODES).includes(err.code)
+    if (!coded && err.syscall === undefined) throw err
+    process.stderr.write(`leakproof: report: ${err.message}${coded ? ` [${err.code}]` : ''}\n`)
+    return EXIT.UNREADABLE.code
+  }
+  for (const note of result.notes) process.stderr.write(`leakproof: ${note}\n`)
+  process.stdout.write(`${result.path}\n`)
+  return EXIT.OK.code
+}
+
 /** Runs the command line; resolves with the exit code. */
 async function main(argv) {
   let args
@@ -200,6 +237,7 @@ async function main(argv) {
     process.stdout.write(`${USAGE}\n`)
     return EXIT.OK.code
   }
+  if (args.command === 'report') return runReport(args)
   const onProgress = progressReporter(args)
   const options = { top: args.top }
   if (onProgress) options.onProgress = onProgress

@@ -1,0 +1,454 @@
+'use strict'
+
+/* global document, window, uPlot */
+
+/**
+ * The report page: one self-contained HTML string from the MODEL that collect.js builds.
+ *
+ * Everything is inline (uPlot's script and style, read from the installed package at render
+ * time, and this page's own script), and a Content-Security-Policy forbids every request: the
+ * page opens offline from file:// and can be mailed around. The MODEL travels as JSON in a
+ * `<script type="application/json">` with `<`, `>`, `&`, U+2028 and U+2029 escaped, so that
+ * no string in it can close the tag; the page's script shows every string from it with
+ * `textContent`, never as HTML. Only the scripts whose hashes the policy lists run.
+ *
+ * The page's script is the browser functions below, inlined with their source text: they
+ * run in the browser, not in Node, and may use nothing from this module's scope.
+ *
+ * Hooks for tests: each chart's container has `data-series` (the series' labels, comma-separated)
+ * and `data-points` (points per series); each marker has `data-time` (epoch ms) and a class
+ * `marker-leak`, `marker-snapshot` or `marker-skip`; the first suspect row has the class
+ * `suspect-first`; the uPlot instances are `window.leakproofCharts` in order of the processes.
+ */
+const fs = require('node:fs')
+const crypto = require('node:crypto')
+
+/** Series colours: the three floors, RSS and the container limit. */
+const COLORS = { heap: '#d9480f', external: '#1971c2', native: '#2f9e44', rss: '#868e96', limit: '#c92a2a' }
+
+/** What the person on call should look at next, per leak kind. */
+const NEXT_STEPS = {
+  heap: 'The JavaScript heap grows. Start with the first suspect below: "held by" names the variable or property that keeps the new objects alive, in your code\'s words. Then the growing allocation sites (file:line): the code that adds to it. Bound it (a BoundedMap with max, maxBytes or ttl), or delete entries once they are done with.',
+  external: 'External memory grows: Buffers, ArrayBuffers or typed arrays that JavaScript still holds (their bytes live outside the heap). Look for Buffer, Uint8Array or ArrayBuffer among the suspects and what holds them, for streams nobody reads to the end, and for small slices of big Buffers (a slice keeps the whole Buffer alive).',
+  native: 'Native memory grows outside V8: a native addon, zlib or crypto contexts that are never closed, worker threads never terminated, or the allocator keeping freed memory (glibc arenas: try MALLOC_ARENA_MAX=2, or jemalloc). Heap snapshots do not show it: compare RSS with the heap and external floors, and update or remove native addons one at a time.',
+}
+
+/** `<`, `>`, `&`, U+2028 and U+2029 as JSON escapes: JSON that cannot close a `<script>` element. */
+function jsonForScript(value) {
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
+/** The CSP source for an inline script or style: `'sha256-…'` of its exact text. */
+function sha256Source(text) {
+  return `'sha256-${crypto.createHash('sha256').update(text, 'utf8').digest('base64')}'`
+}
+
+/** uPlot's minified script and style, from the installed `uplot` package. */
+function readUplot() {
+  const js = fs.readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8')
+  const css = fs.readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8')
+  if (/<\/(script|style)/i.test(js + css)) throw new Error('uPlot\'s files contain a closing script or style tag')
+  return { js, css }
+}
+
+/** The page's own style. System fonts only: the page loads nothing. */
+const PAGE_CSS = `
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #212529; margin: 0 auto; padding: 16px 24px; max-width: 1200px; }
+h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 18px; margin: 28px 0 6px; border-top: 1px solid #dee2e6; padding-top: 14px; }
+h3 { font-size: 15px; margin: 18px 0 6px; } .muted { color: #6c757d; } .notes li { color: #7a5b00; }
+.verdict { font-weight: 600; padding: 6px 10px; border-radius: 4px; display: inline-block; margin: 4px 0 8px; }
+.verdict.leak { background: #fff0f0; color: #a61e1e; } .verdict.healthy { background: #ebfbee; color: #2b8a3e; }
+table { border-collapse: collapse; width: 100%; margin: 4px 0 8px; font-size: 13px; }
+th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #e9ecef; vertical-align: top; }
+th { color: #495057; font-weight: 600; } td.num, th.num { text-align: right; white-space: nowrap; }
+td.code, span.code { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 12px; overflow-wrap: break-word; }
+tr.suspect-first td { background: #fff9db; } .next { background: #f1f3f5; padding: 8px 12px; border-radius: 4px; }
+.chart { position: relative; margin: 8px 0; } .marker { position: absolute; top: 0; bottom: 0; pointer-events: none; }
+.marker-leak { border-left: 2px solid #c92a2a; } .marker-snapshot { background: rgba(25,113,194,.18); border-left: 1px dashed #1971c2; min-width: 2px; }
+.marker-skip { border-left: 2px dotted #868e96; }
+.marker span { position: absolute; left: 3px; font-size: 11px; white-space: nowrap; background: rgba(255,255,255,.85); padding: 0 2px; }
+.marker-leak span { color: #c92a2a; font-weight: 600; } .marker-snapshot span { color: #1971c2; } .marker-skip span { color: #495057; }
+`
+
+/* ---- Browser functions (inlined into the page with their source text) ---- */
+
+/** `1.2 MB`, `340 KB`, `12 B`; `–` when unknown. */
+function fmtBytes(n) {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '–'
+  const abs = Math.abs(n)
+  if (abs >= 1e9) return `${(n / 1e9).toFixed(2)} GB`
+  if (abs >= 1e6) return `${(n / 1e6).toFixed(1)} MB`
+  if (abs >= 1e3) return `${(n / 1e3).toFixed(1)} KB`
+  return `${Math.round(n)} B`
+}
+
+/** `2026-11-22 18:51:02.925` (UTC); `–` when unknown. */
+function fmtTime(ms) {
+  if (!Number.isFinite(ms)) return '–'
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
+}
+
+/** `850 ms`, `2.7 s`. */
+function fmtMs(ms) {
+  if (!Number.isFinite(ms)) return '–'
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`
+}
+
+/** `12,345`. */
+function fmtCount(n) {
+  return Number.isFinite(n) ? n.toLocaleString('en-US') : '–'
+}
+
+/**
+ * A new element: `attrs` keys are `class` or attribute names; `children` are nodes or
+ * strings (set as text, never parsed as HTML), null and undefined left out.
+ */
+function h(tag, attrs, ...children) {
+  const node = document.createElement(tag)
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value !== undefined && value !== null) node.setAttribute(key, String(value))
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined) continue
+    node.append(typeof child === 'string' ? document.createTextNode(child) : child)
+  }
+  return node
+}
+
+/**
+ * A table: `columns` are `[heading, cellOf(row, index), className?]`; `rowClass(row, i)` gives a
+ * row's class. Null when there are no rows.
+ */
+function table(columns, rows, rowClass) {
+  if (!rows || rows.length === 0) return null
+  const head = h('tr', null, columns.map(([heading, , cls]) => h('th', { class: cls }, heading)))
+  const body = rows.map((row, i) =>
+    h('tr', { class: rowClass ? rowClass(row, i) : null },
+      columns.map(([, cellOf, cls]) => h('td', { class: cls }, String(cellOf(row, i) ?? '–')))))
+  return h('table', null, h('thead', null, head), h('tbody', null, body))
+}
+
+/** A heading and its content, or nothing when the content is empty. */
+function section(title, content) {
+  return content ? [h('h3', null, title), content] : []
+}
+
+/** A holder in the user's words: its description, else the name the report gave it. */
+function holderText(holder) {
+  if (!holder) return ''
+  return typeof holder === 'string' ? holder : holder.description || holder.name || ''
+}
+
+/** A retainer path as one line. */
+function pathText(path) {
+  return Array.isArray(path) ? path.join(' → ') : path || ''
+}
+
+/** `file:line:column`, or the function's name when it has no file. */
+function siteText(site) {
+  if (!site) return ''
+  if (typeof site === 'string') return site
+  const where = site.url ? `${site.url}:${site.line}:${site.column}` : '(no file)'
+  return site.functionName ? `${site.functionName} at ${where}` : where
+}
+
+/** The page's header: what was read, when, and the MODEL's notes. */
+function renderHeader(model) {
+  const files = model.files || {}
+  const list = (kind, items) => (items && items.length
+    ? h('li', null, `${kind}: `, items.map((f, i) => [i ? ', ' : '', h('span', { class: 'code' }, f.name), ` (${fmtBytes(f.bytes)})`]))
+    : null)
+  const notes = (model.notes || []).map((note) => h('li', null, note))
+  return [
+    h('h1', null, 'leakproof report'),
+    h('div', { class: 'muted' }, `${model.dir || ''} · generated ${fmtTime(model.generatedAt)} UTC · all times UTC`),
+    h('ul', null, list('logs', files.logs), list('reports', files.reports), list('heap snapshots', files.snapshots)),
+    notes.length ? h('ul', { class: 'notes' }, notes) : null,
+  ]
+}
+
+/** One line on whether the process leaks: the kinds, their newest slope and when first reported. */
+function renderVerdict(proc) {
+  const leaks = proc.leaks || []
+  if (leaks.length === 0) return h('div', { class: 'verdict healthy' }, 'no leak found')
+  const kinds = [...new Set(leaks.map((l) => l.kind))]
+  const parts = kinds.map((kind) => {
+    const ofKind = leaks.filter((l) => l.kind === kind)
+    const newest = ofKind[ofKind.length - 1]
+    const urgent = ofKind.some((l) => l.urgent) ? ', urgent' : ''
+    return `${kind} leak: +${fmtBytes(newest.slopeBytesPerSec * 60)}/min since ${fmtTime(newest.since)}, first reported ${fmtTime(ofKind[0].time)}${urgent}`
+  })
+  return h('div', { class: 'verdict leak' }, parts.join(' · '))
+}
+
+/** The chart's series: the three floors always, RSS and the container limit where known. */
+function chartSeries(proc) {
+  const f = proc.floors
+  const line = (label, color, values, extra) => ({ label, values, spec: { label, stroke: color, width: 1.5, spanGaps: true, value: (_u, v) => fmtBytes(v), ...extra } })
+  const series = [
+    line('heap', COLORS.heap, f.heap),
+    line('external', COLORS.external, f.external),
+    line('native', COLORS.native, f.native),
+  ]
+  if ((f.rss || []).some((v) => v !== null)) series.push(line('rss', COLORS.rss, f.rss))
+  if (Number.isFinite(proc.containerLimit)) {
+    const peak = Math.max(0, ...[f.heap, f.external, f.native, f.rss || []].flat().filter(Number.isFinite))
+    // A limit far above the floors would flatten them: listed, hidden until clicked.
+    series.push(line('container limit', COLORS.limit, f.time.map(() => proc.containerLimit), { dash: [6, 4], show: peak >= proc.containerLimit / 4 }))
+  }
+  return series
+}
+
+/** Each leak's fitted trend (dashed, from `since` to the report) and forced GCs as ticks at the bottom. */
+function drawTrendsAndGcs(u, proc) {
+  const ctx = u.ctx
+  const { left, top, width, height } = u.bbox
+  ctx.save()
+  ctx.beginPath()
+  ctx.rect(left, top, width, height)
+  ctx.clip()
+  ctx.lineWidth = 2 * window.devicePixelRatio
+  ctx.setLineDash([8, 5])
+  for (const leak of proc.leaks || []) {
+    const start = leak.current - (leak.slopeBytesPerSec * (leak.time - leak.since)) / 1000
+    ctx.strokeStyle = COLORS[leak.kind] || COLORS.limit
+    ctx.beginPath()
+    ctx.moveTo(u.valToPos(leak.since, 'x', true), u.valToPos(start, 'y', true))
+    ctx.lineTo(u.valToPos(leak.time, 'x', true), u.valToPos(leak.current, 'y', true))
+    ctx.stroke()
+  }
+  ctx.setLineDash([])
+  ctx.strokeStyle = '#495057'
+  ctx.lineWidth = window.devicePixelRatio
+  for (const gc of proc.forcedGcs || []) {
+    const x = u.valToPos(gc.time, 'x', true)
+    ctx.beginPath()
+    ctx.moveTo(x, top + height)
+    ctx.lineTo(x, top + height - 5 * window.devicePixelRatio)
+    ctx.stroke()
+  }
+  ctx.restore()
+}
+
+/** The marker elements over the plot: leak reports, snapshots (as wide as their pause), skips. */
+function markerElements(proc) {
+  const marker = (cls, time, label, from) => {
+    const node = h('div', { class: `marker ${cls}`, 'data-time': time, title: label }, h('span', null, label))
+    node.leakproofFrom = from ?? time
+    node.leakproofTime = time
+    return node
+  }
+  return [
+    ...(proc.snapshots || []).map((s) => marker('marker-snapshot', s.time, `snapshot${s.role ? ` (${s.role})` : ''}, ${fmtMs(s.durationMs)} pause`, s.time - (s.durationMs || 0))),
+    ...(proc.skips || []).map((s) => marker('marker-skip', s.time, `snapshot skipped: ${s.reason || s.skipped || ''}`)),
+    ...(proc.leaks || []).map((l) => marker('marker-leak', l.time, `${l.kind} leak${l.urgent ? ' (urgent)' : ''}`)),
+  ]
+}
+
+/** Places the markers at their times on the chart's current x scale; hides those outside it. */
+function placeMarkers(u, markers) {
+  const width = u.over.clientWidth
+  markers.forEach((node, i) => {
+    const from = u.valToPos(node.leakproofFrom, 'x')
+    const to = u.valToPos(node.leakproofTime, 'x')
+    node.style.display = to < 0 || from > width ? 'none' : ''
+    node.style.left = `${from}px`
+    node.style.width = `${Math.max(0, to - from)}px`
+    node.firstChild.style.top = `${2 + (i % 4) * 14}px`
+  })
+}
+
+/** The timeline of one process: uPlot with the floors, markers and trends; returns the container. */
+function renderChart(proc, charts) {
+  const series = chartSeries(proc)
+  const container = h('div', { class: 'chart', 'data-series': series.map((s) => s.label).join(','), 'data-points': proc.floors.time.length })
+  const markers = markerElements(proc)
+  const opts = {
+    width: 900,
+    height: 340,
+    ms: 1,
+    tzDate: (ms) => uPlot.tzDate(new Date(ms), 'Etc/UTC'),
+    series: [{ label: 'time (UTC)', value: (_u, v) => fmtTime(v) }, ...series.map((s) => s.spec)],
+    axes: [{}, { size: 72, values: (_u, values) => values.map(fmtBytes) }],
+    hooks: {
+      ready: [(u) => { u.over.append(...markers); placeMarkers(u, markers) }],
+      setScale: [(u) => placeMarkers(u, markers)],
+      setSize: [(u) => placeMarkers(u, markers)],
+      draw: [(u) => drawTrendsAndGcs(u, proc)],
+    },
+  }
+  const data = [proc.floors.time, ...series.map((s) => s.values)]
+  // Sized once the container is in the page (its width is known then).
+  charts.push({ container, make: () => new uPlot({ ...opts, width: Math.max(320, container.clientWidth) }, data, container) })
+  return container
+}
+
+/** The leak reports of one process, with their fitted slopes. */
+function renderLeaks(proc) {
+  return section('Leak reports', table([
+    ['time', (l) => fmtTime(l.time)],
+    ['kind', (l) => l.kind],
+    ['growth', (l) => `+${fmtBytes(l.slopeBytesPerSec * 60)}/min`, 'num'],
+    ['floor', (l) => fmtBytes(l.current), 'num'],
+    ['growing since', (l) => fmtTime(l.since)],
+    ['reaches the limit', (l) => (Number.isFinite(l.projectedLimitAt) ? fmtTime(l.projectedLimitAt) : '–')],
+    ['urgent', (l) => (l.urgent ? 'yes' : 'no')],
+  ], proc.leaks))
+}
+
+/** What to do next, for each leak kind this process has. */
+function renderNextSteps(proc) {
+  const kinds = [...new Set((proc.leaks || []).map((l) => l.kind))]
+  const steps = kinds.filter((k) => NEXT_STEPS[k]).map((k) => h('p', null, h('strong', null, `${k}: `), NEXT_STEPS[k]))
+  return steps.length ? section('What to do next', h('div', { class: 'next' }, steps)) : []
+}
+
+/** One report (a snapshot pair's diff, or a diagnosis without a snapshot): suspects, collections, handles. */
+function renderReport(report, index) {
+  const suspects = table([
+    ['#', (_s, i) => i + 1],
+    ['class', (s) => s.name, 'code'],
+    ['new objects', (s) => fmtCount(s.count), 'num'],
+    ['retained', (s) => fmtBytes(s.retainedSize), 'num'],
+    ['held by', (s) => holderText(s.holder) || '(no named holder)', 'holder'],
+    ['path', (s) => pathText(s.path), 'code'],
+  ], report.suspects, (_s, i) => (index === 0 && i === 0 ? 'suspect-first' : null))
+  const collections = table([
+    ['collection', (c) => c.name, 'code'],
+    ['entries', (c) => `${fmtCount(c.before)} → ${fmtCount(c.after)}`, 'num'],
+    ['retained', (c) => fmtBytes(c.retainedSize), 'num'],
+    ['held by', (c) => holderText(c.holder) || pathText(c.path || c.readablePath)],
+  ], report.grownCollections)
+  const handles = table([
+    ['kind', (g) => g.kind],
+    ['site', (g) => siteText(g.site), 'code'],
+    ['event', (g) => g.event || ''],
+    ['count', (g) => `${fmtCount(g.before)} → ${fmtCount(g.after)}`, 'num'],
+  ], report.growingHandles)
+  const notLooked = (report.notLookedAt || []).map((n) => h('li', null, `${n.what}: ${n.why}`))
+  return [
+    h('h3', null, `Report${report.name ? ` ${report.name}` : ''} (${report.kind === 'pair' ? 'snapshot pair' : 'no snapshot'}, ${fmtTime(report.time)})`),
+    ...section('Suspects: new objects by what they retain', suspects || h('p', { class: 'muted' }, 'no suspects')),
+    ...section('Collections that grew', collections),
+    ...section('Listener, timer and promise sites that grew', handles),
+    (report.lookedAt || []).length ? h('p', { class: 'muted' }, `looked at: ${report.lookedAt.join('; ')}`) : null,
+    notLooked.length ? h('ul', { class: 'muted' }, notLooked) : null,
+  ]
+}
+
+/** Allocation sites, listener leaks, snapshots, skips, thresholds and errors of one process. */
+function renderDetails(proc) {
+  return [
+    ...section('Allocation sites whose live bytes grow', table([
+      ['function', (s) => s.functionName || '(anonymous)', 'code'],
+      ['file:line', (s) => (s.url ? `${s.url}:${s.line}:${s.column}` : '–'), 'code'],
+      ['growth', (s) => fmtBytes(s.growthBytes), 'num'],
+      ['live', (s) => fmtBytes(s.liveBytes), 'num'],
+    ], (proc.sites || []).slice(0, 15))),
+    ...section('Listener leaks', table([
+      ['emitter', (l) => l.emitter, 'code'], ['event', (l) => l.event, 'code'],
+      ['added at', (l) => siteText(l.site), 'code'], ['listeners', (l) => fmtCount(l.count), 'num'],
+    ], proc.listenerLeaks)),
+    ...section('Heap snapshots', table([
+      ['time', (s) => fmtTime(s.time)], ['file', (s) => s.name, 'code'], ['size', (s) => fmtBytes(s.bytes), 'num'],
+      ['pause', (s) => fmtMs(s.durationMs), 'num'], ['role', (s) => s.role], ['reason', (s) => s.reason],
+    ], proc.snapshots)),
+    ...section('Snapshots skipped', table([
+      ['time', (s) => fmtTime(s.time)], ['skipped', (s) => s.skipped], ['reason', (s) => s.reason], ['detail', (s) => s.detail],
+    ], proc.skips)),
+    ...section('Thresholds crossed', table([
+      ['time', (t) => fmtTime(t.time)], ['kind', (t) => t.kind], ['floor', (t) => fmtBytes(t.current), 'num'], ['limit', (t) => fmtBytes(t.limit), 'num'],
+    ], proc.thresholds)),
+    ...section('Errors', table([['time', (e) => fmtTime(e.time)], ['during', (e) => e.during], ['error', (e) => e.error, 'code']], proc.errors)),
+  ]
+}
+
+/** The section of one process: verdict, timeline, leaks, next steps, reports (newest first), details. */
+function renderProcess(proc, charts) {
+  const shown = proc.floors.time.length
+  const sampling = proc.downsampled
+    ? `showing ${fmtCount(shown)} of ${fmtCount(proc.floorsTotal)} floors (downsampled)`
+    : `${fmtCount(shown)} floors`
+  const limits = [proc.heapLimit ? `heap limit ${fmtBytes(proc.heapLimit)}` : null, proc.containerLimit ? `container limit ${fmtBytes(proc.containerLimit)}` : null].filter(Boolean)
+  const reports = [...(proc.reports || [])].reverse()
+  return h('section', { class: 'process' },
+    h('h2', null, proc.label),
+    h('div', { class: 'muted' }, [`${fmtTime(proc.firstAt)} – ${fmtTime(proc.lastAt)}`, sampling, ...limits].join(' · ')),
+    renderVerdict(proc),
+    shown > 0 ? renderChart(proc, charts) : h('p', { class: 'muted' }, 'no floors in the log for this process'),
+    h('div', { class: 'muted' }, 'Dashed: each leak\'s fitted trend. Red lines: leak reports. Blue bands: heap snapshots (as wide as their pause). Dotted: skipped snapshots. Ticks at the bottom: forced GCs.'),
+    ...renderLeaks(proc), ...renderNextSteps(proc),
+    reports.map((r, i) => renderReport(r, i)),
+    ...renderDetails(proc))
+}
+
+/** Reads the MODEL from the page, builds the DOM, then the charts once their width is known. */
+function main() {
+  const model = JSON.parse(document.getElementById('leakproof-model').textContent)
+  const root = document.getElementById('root')
+  const charts = []
+  root.append(...renderHeader(model).filter(Boolean))
+  if ((model.processes || []).length === 0) root.append(h('p', { class: 'verdict healthy' }, 'no leakproof events found in this directory'))
+  for (const proc of model.processes || []) root.append(renderProcess(proc, charts))
+  window.leakproofCharts = charts.map((c) => c.make())
+  window.addEventListener('resize', () => {
+    window.leakproofCharts.forEach((u, i) => u.setSize({ width: Math.max(320, charts[i].container.clientWidth), height: 340 }))
+  })
+}
+
+/** The browser functions, in the order the page's script defines them. */
+const BROWSER_FUNCTIONS = [
+  fmtBytes, fmtTime, fmtMs, fmtCount, h, table, section, holderText, pathText, siteText,
+  renderHeader, renderVerdict, chartSeries, drawTrendsAndGcs, markerElements, placeMarkers, renderChart,
+  renderLeaks, renderNextSteps, renderReport, renderDetails, renderProcess, main,
+]
+
+/** The page's own script: its constants, the browser functions, and the call of `main`. */
+function pageScript() {
+  return [
+    '"use strict";',
+    `const NEXT_STEPS = ${JSON.stringify(NEXT_STEPS)};`,
+    `const COLORS = ${JSON.stringify(COLORS)};`,
+    ...BROWSER_FUNCTIONS.map(String),
+    'main();',
+  ].join('\n')
+}
+
+/**
+ * The report page for `model` (see collect.js): one HTML string with everything inline, which
+ * requests nothing when opened.
+ * @param {object} model what collect.js returns.
+ * @returns {string}
+ */
+function renderPage(model) {
+  const uplot = readUplot()
+  const script = pageScript()
+  const csp = [
+    "default-src 'none'",
+    `script-src ${sha256Source(uplot.js)} ${sha256Source(script)}`,
+    "style-src 'unsafe-inline'",
+    "img-src data:",
+    "base-uri 'none'",
+    "form-action 'none'",
+  ].join('; ')
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>leakproof report</title>
+<style>${uplot.css}</style>
+<style>${PAGE_CSS}</style>
+</head>
+<body>
+<div id="root"></div>
+<script type="application/json" id="leakproof-model">${jsonForScript(model)}</script>
+<script>${uplot.js}</script>
+<script>${script}</script>
+</body>
+</html>
+`
+}
+
+module.exports = { renderPage, jsonForScript }
