@@ -258,6 +258,19 @@ function placeMarkers(u, markers) {
   })
 }
 
+/**
+ * The x range: the floors' own, widened to the process's first and last event (a snapshot
+ * or a report after the last floor stays in view); a zoom inside it is kept as it is.
+ */
+function xRange(proc, min, max) {
+  const times = proc.floors.time
+  const starts = (proc.snapshots || []).map((s) => s.time - (s.durationMs || 0))
+  const lo = Math.min(proc.firstAt, times[0], ...starts)
+  const hi = Math.max(proc.lastAt, times[times.length - 1])
+  if (min === null || max === null) return [lo, hi]
+  return min <= times[0] && max >= times[times.length - 1] ? [Math.min(min, lo), Math.max(max, hi)] : [min, max]
+}
+
 /** The timeline of one process: uPlot with the floors, markers and trends; returns the container. */
 function renderChart(proc, charts) {
   const series = chartSeries(proc)
@@ -268,6 +281,7 @@ function renderChart(proc, charts) {
     height: 340,
     ms: 1,
     tzDate: (ms) => uPlot.tzDate(new Date(ms), 'Etc/UTC'),
+    scales: { x: { time: true, range: (_u, min, max) => xRange(proc, min, max) } },
     series: [{ label: 'time (UTC)', value: (_u, v) => fmtTime(v) }, ...series.map((s) => s.spec)],
     axes: [{}, { size: 72, values: (_u, values) => values.map(fmtBytes) }],
     hooks: {
@@ -399,7 +413,7 @@ function main() {
 /** The browser functions, in the order the page's script defines them. */
 const BROWSER_FUNCTIONS = [
   fmtBytes, fmtTime, fmtMs, fmtCount, h, table, section, holderText, pathText, siteText,
-  renderHeader, renderVerdict, chartSeries, drawTrendsAndGcs, markerElements, placeMarkers, renderChart,
+  renderHeader, renderVerdict, chartSeries, drawTrendsAndGcs, markerElements, placeMarkers, xRange, renderChart,
   renderLeaks, renderNextSteps, renderReport, renderDetails, renderProcess, main,
 ]
 

@@ -1,0 +1,176 @@
+'use strict'
+
+/**
+ * The report page in a real browser (Debian's chromium, headless, installed by
+ * scripts/chromium.sh): a real leaking run's page shows the three floors with the MODEL's
+ * points, the leak marker where uPlot's own scale puts the leak's time and the first
+ * suspect's holder; hostile names show as text and run nothing; the page requests nothing.
+ * And the `leakproof report` command's exit codes.
+ */
+const { test, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { spawn, spawnSync } = require('node:child_process')
+const { writeReport } = require('../lib/report')
+const { collect } = require('../lib/report/collect')
+const { renderPage } = require('../lib/report/render')
+const { diffSnapshots } = require('../lib/analyze')
+const { leakingModel, hostileModel, HOSTILE } = require('./fixtures/report-page-models')
+
+const ROOT = path.join(__dirname, '..')
+const BIN = path.join(ROOT, 'bin', 'leakproof.js')
+const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync']
+
+let browser = null
+let noBrowser = null // why there is no browser, when there is none
+let dir
+
+before(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-report-page-'))
+  const install = spawnSync('bash', [path.join(ROOT, 'scripts', 'chromium.sh')], { encoding: 'utf8' })
+  if (install.status !== 0) {
+    noBrowser = `chromium could not be installed: ${install.stderr.trim()}`
+    return
+  }
+  const { chromium } = require('playwright-core')
+  browser = await chromium.launch({ executablePath: install.stdout.trim(), args: LAUNCH_ARGS })
+})
+
+after(async () => {
+  await browser?.close()
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+/**
+ * Opens `file` in a new page and waits for its charts; resolves with the page and what it did:
+ * the URLs it requested, the dialogs it opened, its errors.
+ */
+async function open(file) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+  const seen = { requests: [], dialogs: [], errors: [] }
+  page.on('request', (r) => seen.requests.push(r.url()))
+  page.on('dialog', (d) => { seen.dialogs.push(d.message()); d.dismiss() })
+  page.on('pageerror', (e) => seen.errors.push(e.message))
+  await page.goto(`file://${file}`)
+  await page.waitForFunction(() => Array.isArray(window.leakproofCharts), null, { timeout: 10_000 })
+  return { page, seen }
+}
+
+/** Runs the heap-leak service for up to `ms` with DIR, its events as the log; resolves with the events. */
+async function leakingRun(ms) {
+  const log = fs.openSync(path.join(dir, 'events.jsonl'), 'w')
+  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'service.js'), 'heap-leak', String(ms), dir], { stdio: ['ignore', log, 'inherit'] })
+  const code = await new Promise((resolve) => child.on('exit', resolve))
+  fs.closeSync(log)
+  assert.equal(code, 0)
+  return fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line))
+}
+
+/**
+ * The service stops at the follow-up snapshot, before the watcher's pair report is in: the
+ * report it would have logged, made as reports.js makes it (the same diff of the same files).
+ */
+async function logPairReport(events) {
+  const [baseline, followUp] = ['baseline', 'follow-up'].map((role) => events.find((e) => e.type === 'snapshot' && e.role === role))
+  assert.ok(baseline && followUp, `the run wrote a snapshot pair; it logged ${events.map((e) => e.type).join(' ')}`)
+  const diff = await diffSnapshots(baseline.path, followUp.path)
+  const report = { type: 'report', time: followUp.time + 1, pid: followUp.pid, threadId: followUp.threadId, kind: 'pair', baseline: baseline.path, followUp: followUp.path, ...diff, growingHandles: [] }
+  delete report.snapshots
+  fs.appendFileSync(path.join(dir, 'events.jsonl'), `${JSON.stringify(report)}\n`)
+  return report
+}
+
+test('a real leaking run: the floors, the leak marker at its time, the holder, no requests', { timeout: 120_000 }, async (t) => {
+  if (!browser) return t.skip(noBrowser)
+  // It ends once the pair and the sites are in (about 20 s); the rest is for a loaded machine.
+  const events = await leakingRun(45_000)
+  const report = await logPairReport(events)
+  const leak = events.find((e) => e.type === 'leak')
+  assert.ok(leak, 'the run reported a leak')
+  const written = await writeReport(dir)
+  const model = await collect(dir)
+  const { page, seen } = await open(written.path)
+  // LEAKPROOF_REPORT_SCREENSHOT=FILE keeps the screenshot (to look at it, or for docs/report.png).
+  const shot = process.env.LEAKPROOF_REPORT_SCREENSHOT || path.join(dir, 'report.png')
+  await page.screenshot({ path: shot, fullPage: true })
+  t.diagnostic(`page ${written.bytes} bytes, ${model.processes[0].floors.time.length} floors; screenshot ${shot}`)
+
+  const shown = await page.evaluate(() => {
+    const u = window.leakproofCharts[0]
+    const chart = document.querySelector('.chart')
+    const marker = chart.querySelector('.marker-leak')
+    const over = u.over.getBoundingClientRect()
+    const x = u.scales.x
+    return {
+      series: chart.dataset.series.split(','), points: Number(chart.dataset.points),
+      labels: u.series.slice(1, 4).map((s) => s.label), data: u.data.slice(0, 4),
+      markerTime: Number(marker.dataset.time), markerLeft: marker.getBoundingClientRect().left - over.left,
+      scaleLeft: ((Number(marker.dataset.time) - x.min) / (x.max - x.min)) * over.width,
+      holder: document.querySelector('tr.suspect-first .holder').textContent,
+    }
+  })
+  const floors = model.processes[0].floors
+  assert.deepEqual(shown.series.slice(0, 3), ['heap', 'external', 'native'])
+  assert.deepEqual(shown.labels, ['heap', 'external', 'native'])
+  assert.equal(shown.points, floors.time.length)
+  assert.deepEqual(shown.data, [floors.time, floors.heap, floors.external, floors.native])
+  assert.equal(shown.markerTime, leak.time)
+  assert.ok(Math.abs(shown.markerLeft - shown.scaleLeft) <= 1.5, `marker at ${shown.markerLeft}px, the scale puts the leak at ${shown.scaleLeft}px`)
+  assert.equal(shown.holder, report.suspects[0].holder.description)
+  assert.match(shown.holder, /sessions \(Map\)/)
+  assert.deepEqual(seen.requests, [`file://${written.path}`])
+  assert.deepEqual(seen.errors, [])
+})
+
+test('names with <script> show as text and run nothing', async (t) => {
+  if (!browser) return t.skip(noBrowser)
+  const file = path.join(dir, 'hostile.html')
+  fs.writeFileSync(file, renderPage(hostileModel()))
+  const { page, seen } = await open(file)
+  const shown = await page.evaluate(() => ({
+    holder: document.querySelector('tr.suspect-first .holder').textContent,
+    notes: document.querySelector('.notes').textContent,
+    scripts: document.scripts.length,
+    images: document.images.length,
+  }))
+  assert.ok(shown.holder.startsWith(HOSTILE), shown.holder)
+  assert.equal(shown.notes, HOSTILE)
+  assert.equal(shown.scripts, 3)
+  assert.equal(shown.images, 0)
+  assert.deepEqual(seen.dialogs, [])
+  assert.deepEqual(seen.errors, [])
+  assert.equal(seen.requests.length, 1)
+})
+
+test('a healthy process says "no leak found" and has no leak marker', async (t) => {
+  if (!browser) return t.skip(noBrowser)
+  const model = leakingModel({ points: 300 })
+  Object.assign(model.processes[0], { leaks: [], reports: [], snapshots: [], skips: [] })
+  const file = path.join(dir, 'healthy.html')
+  fs.writeFileSync(file, renderPage(model))
+  const { page, seen } = await open(file)
+  const shown = await page.evaluate(() => ({
+    verdict: document.querySelector('.verdict').textContent,
+    leakMarkers: document.querySelectorAll('.marker-leak').length,
+    points: Number(document.querySelector('.chart').dataset.points),
+  }))
+  assert.deepEqual(shown, { verdict: 'no leak found', leakMarkers: 0, points: 300 })
+  assert.deepEqual(seen.errors, [])
+})
+
+test('leakproof report: usage error without DIR, exit 1 for a missing DIR, the path printed', async () => {
+  const run = (...args) => spawnSync(process.execPath, [BIN, 'report', ...args], { encoding: 'utf8' })
+  const usage = run()
+  assert.equal(usage.status, 2)
+  assert.match(usage.stderr, /report takes one directory/)
+  const missing = run(path.join(dir, 'no-such-dir'))
+  assert.equal(missing.status, 1)
+  assert.match(missing.stderr, /no-such-dir/)
+  const out = path.join(dir, 'by-cli.html')
+  const ok = run(dir, '-o', out)
+  assert.equal(ok.status, 0, ok.stderr)
+  assert.equal(ok.stdout, `${out}\n`)
+  assert.match(fs.readFileSync(out, 'utf8'), /^<!DOCTYPE html>/)
+})
