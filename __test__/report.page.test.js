@@ -1,5 +1,7 @@
 'use strict'
 
+/* global window, document */ // in page.evaluate callbacks, which run in the browser
+
 /**
  * The report page in a real browser (Debian's chromium, headless, installed by
  * scripts/chromium.sh): a real leaking run's page shows the three floors with the MODEL's
