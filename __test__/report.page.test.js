@@ -149,7 +149,7 @@ test('names with <script> show as text and run nothing', async (t) => {
 test('a healthy process says "no leak found" and has no leak marker', async (t) => {
   if (!browser) return t.skip(noBrowser)
   const model = leakingModel({ points: 300 })
-  Object.assign(model.processes[0], { leaks: [], reports: [], snapshots: [], skips: [] })
+  Object.assign(model.processes[0], { leaks: [], reports: [], snapshots: [], skips: [], downsampled: true, floorsTotal: 250_000 })
   const file = path.join(dir, 'healthy.html')
   fs.writeFileSync(file, renderPage(model))
   const { page, seen } = await open(file)
@@ -157,8 +157,9 @@ test('a healthy process says "no leak found" and has no leak marker', async (t) 
     verdict: document.querySelector('.verdict').textContent,
     leakMarkers: document.querySelectorAll('.marker-leak').length,
     points: Number(document.querySelector('.chart').dataset.points),
+    sampling: document.querySelector('.process .muted').textContent.split(' · ')[1],
   }))
-  assert.deepEqual(shown, { verdict: 'no leak found', leakMarkers: 0, points: 300 })
+  assert.deepEqual(shown, { verdict: 'no leak found', leakMarkers: 0, points: 300, sampling: 'showing 300 of 250,000 floors (downsampled)' })
   assert.deepEqual(seen.errors, [])
 })
 
@@ -175,4 +176,9 @@ test('leakproof report: usage error without DIR, exit 1 for a missing DIR, the p
   assert.equal(ok.status, 0, ok.stderr)
   assert.equal(ok.stdout, `${out}\n`)
   assert.match(fs.readFileSync(out, 'utf8'), /^<!DOCTYPE html>/)
+})
+
+test('the page of 3 processes × 2000 floors (the most collect.js keeps) stays under 600 KB', () => {
+  const bytes = Buffer.byteLength(renderPage(leakingModel({ points: 2000, processes: 3 })))
+  assert.ok(bytes < 600 * 1024, `${bytes} bytes`)
 })
