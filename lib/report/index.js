@@ -14,7 +14,10 @@ const { checkOptionsObject, invalidOptionType } = require('../errors')
 /** The page's name in `dir` when no `out` is given. */
 const DEFAULT_NAME = 'leakproof-report.html'
 
-/** Writes `text` to `file` under a temporary name in the same directory, renamed at the end: complete or absent. */
+/**
+ * Writes `text` to `file` under a temporary name in the same directory, renamed at the end:
+ * complete or absent. A failure's message names `file` (not the temporary name).
+ */
 function writeAtomically(file, text) {
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`)
   try {
@@ -22,6 +25,7 @@ function writeAtomically(file, text) {
     fs.renameSync(temp, file)
   } catch (err) {
     fs.rmSync(temp, { force: true })
+    err.message = `cannot write ${file}: ${err.message.split(', ')[0]}` // without the temporary name
     throw err
   }
 }
