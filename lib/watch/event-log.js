@@ -9,10 +9,10 @@ const { EVENTS } = require('./watcher')
 const LOGGED = EVENTS
 
 /**
- * The default size cap of a log file: 64 MiB. A sample line is about 280 bytes, so one
- * process at the default interval (10 s) writes about 2.4 MB a day: the file holds about
- * four weeks of one process, or three days of eight cluster workers, and the log (the
- * file and its `.1`) at most twice that.
+ * The default size cap of a log file: 64 MiB. A sample line is about 270 bytes, so one
+ * process at the default interval (10 s) writes about 2.3 MB a day: the file holds about
+ * 28 days of one process, or 3.5 days of eight cluster workers, and the log (the file and
+ * its `.1`) up to twice that; small enough for `leakproof report` to read whole.
  */
 const DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
@@ -56,8 +56,12 @@ class EventLog {
   #untilCheck = 0 // bytes this writer may append before it looks at the size again
   #failed = false
 
-  /** @param {{ maxBytes?: number }} [options] the cap, `DEFAULT_MAX_BYTES` unless given */
-  constructor(file, { maxBytes = DEFAULT_MAX_BYTES } = {}) {
+  /**
+   * @param {string} file
+   * @param {{ maxBytes?: number }} [options] `maxBytes`: the cap, `DEFAULT_MAX_BYTES` unless given
+   */
+  constructor(file, options = {}) {
+    const { maxBytes = DEFAULT_MAX_BYTES } = options
     this.#file = file
     this.#maxBytes = checkMaxBytes(maxBytes)
   }
