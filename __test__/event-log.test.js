@@ -111,6 +111,41 @@ test('writers racing on rotation, in processes and worker threads, lose no line 
   }
 })
 
+test('a rotation waits for a lock held by another writer, and breaks one left by a writer that died', () => {
+  const { EventLog } = require('../lib/watch/event-log')
+  const log = path.join(tempDir(), 'locked.jsonl')
+  const eventLog = new EventLog(log, { maxBytes: 4096 })
+  const appendLines = (count) => {
+    for (let i = 0; i < count; i++) eventLog.append({ type: 'sample', pad: 'x'.repeat(100) })
+  }
+  fs.writeFileSync(`${log}.lock`, '')
+  appendLines(128) // 127 bytes each
+  assert.ok(!fs.existsSync(`${log}.1`), 'no rotation while another writer holds the lock')
+  assert.ok(fs.statSync(log).size > 3 * 4096)
+  // The lock's writer died 11 s ago: the lock is removed, and the file rotated at a later look.
+  const past = (Date.now() - 11_000) / 1000
+  fs.utimesSync(`${log}.lock`, past, past)
+  appendLines(3)
+  assert.ok(fs.existsSync(`${log}.1`), 'rotated once the stale lock was gone')
+  assert.ok(!fs.existsSync(`${log}.lock`))
+  assert.ok(fs.statSync(log).size < 4096)
+})
+
+test('a rotation that fails is reported once on stderr, and logging stops', async () => {
+  const log = path.join(tempDir(), 'stuck.jsonl')
+  fs.mkdirSync(`${log}.1`)
+  fs.writeFileSync(path.join(`${log}.1`, 'keep'), '') // a non-empty directory: no rename onto it
+  const script = `
+    const { EventLog } = require(${JSON.stringify(path.join(root, 'lib', 'watch', 'event-log.js'))})
+    const log = new EventLog(${JSON.stringify(log)}, { maxBytes: 4096 })
+    for (let i = 0; i < 100; i++) log.append({ type: 'sample', i, pad: 'x'.repeat(100) })`
+  const { stderr } = await run(process.execPath, ['-e', script], { timeout: 20_000 })
+  assert.match(stderr, /^leakproof: cannot write the event log .*stuck\.jsonl: .*rename.*; logging stops\n$/)
+  const lines = readLines(log)
+  assert.ok(lines.length < 100 && fs.statSync(log).size >= 4096, `${lines.length} lines`)
+  assert.ok(!fs.existsSync(`${log}.lock`), 'the lock is not left behind')
+})
+
 test('a bad LEAKPROOF_LOG_MAX_BYTES is refused on stderr, and the default cap kept', async () => {
   const { configFromEnv } = require('../lib/watch/env-config')
   const { DEFAULT_MAX_BYTES } = require('../lib/watch/event-log')
