@@ -83,6 +83,32 @@ test('a truncated last line and garbage lines are counted and noted; the rest is
   assert.ok(model.notes.includes('app.jsonl: skipped 2 lines that are not JSON (a truncated last line, or garbage)'), model.notes.join('\n'))
 })
 
+test('a line longer than 64 MiB is counted as unreadable, never held whole', async (t) => {
+  const dir = tempDir(t)
+  const file = path.join(dir, 'app.log')
+  fs.writeFileSync(file, sampleLine(T0, 11, 0, { heap: 1 }))
+  fs.appendFileSync(file, Buffer.alloc(65 * 1024 * 1024, 'x'))
+  fs.appendFileSync(file, '\n' + sampleLine(T0 + 1000, 11, 0, { heap: 2 }))
+  const model = await collect(dir)
+  assert.deepStrictEqual(model.processes[0].floors.heap, [1, 2])
+  assert.ok(model.notes.includes('app.log: skipped 1 line that is not JSON (a truncated last line, or garbage)'), model.notes.join('\n'))
+})
+
+test('events other than samples are kept to the newest 500 of each kind, listener leaks one per site, with a note', async (t) => {
+  const dir = tempDir(t)
+  const lines = []
+  for (let i = 0; i < 600; i++) lines.push(eventLine('leak', T0 + i, 12, 0, { kind: 'heap', since: T0, slopeBytesPerSec: 1, current: i, urgent: false, projectedLimitAt: null }))
+  for (let i = 0; i < 3; i++) lines.push(eventLine('listener-leak', T0 + i, 12, 0, { emitter: 'Socket', event: 'data', site: 'a.js:1', count: 10 * (i + 1), growth: 10 }))
+  lines.push(eventLine('listener-leak', T0, 12, 0, { emitter: 'Socket', event: 'end', site: 'a.js:1', count: 7, growth: 7 }))
+  fs.writeFileSync(path.join(dir, 'a.log'), lines.join(''))
+  const model = await collect(dir)
+  const [proc] = model.processes
+  assert.deepStrictEqual(proc.leaks.map((l) => l.current), Array.from({ length: 500 }, (_, i) => i + 100))
+  assert.deepStrictEqual(proc.listenerLeaks.map((l) => [l.event, l.count]), [['end', 7], ['data', 30]])
+  assert.ok(model.notes.includes('pid 12: 600 leak events, the newest 500 shown'), model.notes.join('\n'))
+  assert.ok(!model.notes.some((n) => /listener-leak sites/.test(n)), model.notes.join('\n'))
+})
+
 test("another program's logs are listed in a note and skipped", async (t) => {
   const dir = tempDir(t)
   fs.writeFileSync(path.join(dir, 'access.log'), '127.0.0.1 - - [22/Nov/2026:18:50:00 +0000] "GET / HTTP/1.1" 200 612 "-" "curl/8.5"\n')

@@ -284,31 +284,47 @@ function lowest(a, b) {
   }
 }
 
-/** The newest `max` items pushed, and how many were pushed in all. */
+/**
+ * The newest `max` items pushed, by key: an item pushed under a key already kept replaces
+ * it and counts as the newest. `total`: the distinct items pushed in all.
+ */
 class NewestList {
   #max
-  #items = []
+  #items = new Map()
+  #unkeyed = 0
   total = 0
 
   constructor(max) {
     this.#max = max
   }
 
-  push(item) {
+  /** Adds `item` under `key` (by default, a key of its own). */
+  push(item, key = this.#unkeyed++) {
+    if (this.#items.delete(key)) this.total--
+    this.#items.set(key, item)
     this.total++
-    this.#items.push(item)
-    if (this.#items.length >= 2 * this.#max) this.#items.splice(0, this.#items.length - this.#max)
+    if (this.#items.size > this.#max) this.#items.delete(this.#items.keys().next().value)
+  }
+
+  /** The item kept under `key`, or undefined. */
+  get(key) {
+    return this.#items.get(key)
   }
 
   /** The kept items, oldest first by `time`. */
   items() {
-    return this.#items.slice(-this.#max).sort((a, b) => a.time - b.time)
+    return [...this.#items.values()].sort((a, b) => a.time - b.time)
   }
 }
 
-/** A number, or null for anything else (a field an older log lacks). */
+/** A number, or null for anything else (a field an older log lacks, or a broken one). */
 function numberOrNull(value) {
   return typeof value === 'number' && Number.isFinite(value) ? value : null
+}
+
+/** A string, or null for anything else. */
+function textOrNull(value) {
+  return typeof value === 'string' ? value : null
 }
 
 /** The MODEL's lists of events, each kept to the newest MAX_EVENTS, with the label its notes use. */
@@ -319,6 +335,18 @@ const EVENT_LISTS = {
   forcedGcs: 'forced GCs',
   thresholds: 'threshold events',
   errors: 'errors',
+  listenerLeaks: 'listener-leak sites',
+  reports: 'reports',
+}
+
+/** The entries of the MODEL's lists, made from an event's fields. */
+const ENTRY = {
+  leak: (e) => ({ time: e.time, kind: textOrNull(e.kind), since: numberOrNull(e.since), slopeBytesPerSec: numberOrNull(e.slopeBytesPerSec), current: numberOrNull(e.current), urgent: e.urgent === true, projectedLimitAt: numberOrNull(e.projectedLimitAt) }),
+  snapshot: (e) => ({ time: e.time, name: fileName(e.path), bytes: numberOrNull(e.bytes), durationMs: numberOrNull(e.durationMs), role: textOrNull(e.role), reason: textOrNull(e.reason) }),
+  'snapshot-skipped': (e) => ({ time: e.time, skipped: textOrNull(e.skipped), reason: textOrNull(e.reason), detail: textOrNull(e.detail) }),
+  threshold: (e) => ({ time: e.time, kind: textOrNull(e.kind), current: numberOrNull(e.current), limit: numberOrNull(e.limit) }),
+  error: (e) => ({ time: e.time, during: textOrNull(e.during), error: textOrNull(e.error) }),
+  'listener-leak': (e) => ({ time: e.time, emitter: textOrNull(e.emitter), event: textOrNull(e.event), site: textOrNull(e.site), count: numberOrNull(e.count) }),
 }
 
 /** What one process (pid, threadId) left: its floors, events and reports, as read so far. */
@@ -333,8 +361,6 @@ class ProcessBuilder {
     this.containerLimit = null
     this.lists = Object.fromEntries(Object.keys(EVENT_LISTS).map((key) => [key, new NewestList(MAX_EVENTS)]))
     this.sites = null // the newest `sites` event
-    this.listenerLeaks = new Map() // site key -> newest report
-    this.reports = new Map() // file name (or the event's time) -> report
     this.snapshotNames = new Set()
   }
 
@@ -351,42 +377,48 @@ class ProcessBuilder {
   /** Takes one event of this process. */
   add(event) {
     this.seen(event.time)
-    const { time } = event
     switch (event.type) {
       case 'sample': return this.#addSample(event)
-      case 'leak': return this.lists.leaks.push({ time, kind: event.kind, since: event.since, slopeBytesPerSec: event.slopeBytesPerSec, current: event.current, urgent: event.urgent === true, projectedLimitAt: event.projectedLimitAt ?? null })
-      case 'snapshot': return this.#addSnapshot(event)
-      case 'snapshot-skipped': return this.lists.skips.push({ time, skipped: event.skipped, reason: event.reason, detail: event.detail ?? null })
-      case 'threshold': return this.lists.thresholds.push({ time, kind: event.kind, current: event.current, limit: event.limit })
-      case 'error': return this.lists.errors.push({ time, during: event.during, error: event.error })
-      case 'sites': if (this.sites === null || time >= this.sites.time) this.sites = event
-        return
-      case 'listener-leak': return this.listenerLeaks.set(`${event.emitter}\0${event.event}\0${event.site}`, event)
-      case 'report': return this.addReport(fileName(event.path) ?? `report at ${time}`, event, time)
+      case 'leak': return this.lists.leaks.push(ENTRY.leak(event))
+      case 'snapshot': return this.#addSnapshot(ENTRY.snapshot(event))
+      case 'snapshot-skipped': return this.lists.skips.push(ENTRY['snapshot-skipped'](event))
+      case 'threshold': return this.lists.thresholds.push(ENTRY.threshold(event))
+      case 'error': return this.lists.errors.push(ENTRY.error(event))
+      case 'listener-leak': return this.lists.listenerLeaks.push(ENTRY['listener-leak'](event), `${event.emitter}\0${event.event}\0${event.site}`)
+      case 'report': return this.addReport(fileName(event.path), event, event.time)
+      case 'sites': if (this.sites === null || event.time >= this.sites.time) this.sites = event
     }
   }
 
   #addSample(event) {
-    const point = { time: event.time, heap: numberOrNull(event.heapUsed), external: numberOrNull(event.external), native: numberOrNull(event.native), rss: numberOrNull(event.rss) }
-    this.floors.add(point)
+    this.floors.add({ time: event.time, heap: numberOrNull(event.heapUsed), external: numberOrNull(event.external), native: numberOrNull(event.native), rss: numberOrNull(event.rss) })
     this.heapLimit = numberOrNull(event.heapLimit) ?? this.heapLimit
     this.containerLimit = numberOrNull(event.containerLimit) ?? this.containerLimit
-    if (event.forcedGc === true) this.lists.forcedGcs.push({ time: event.time, reason: event.forcedGcReason ?? null, ms: numberOrNull(event.gcDurationMs) })
+    if (event.forcedGc === true) this.lists.forcedGcs.push({ time: event.time, reason: textOrNull(event.forcedGcReason), ms: numberOrNull(event.gcDurationMs) })
   }
 
-  #addSnapshot(event) {
-    const name = fileName(event.path)
-    if (name !== null) this.snapshotNames.add(name)
-    this.lists.snapshots.push({ time: event.time, name, bytes: numberOrNull(event.bytes), durationMs: numberOrNull(event.durationMs), role: event.role ?? null, reason: event.reason ?? null })
+  /** Adds a snapshot, from its event or, with what its name tells, from a file no event named. */
+  #addSnapshot(snapshot) {
+    if (snapshot.name !== null) this.snapshotNames.add(snapshot.name)
+    this.lists.snapshots.push(snapshot)
+  }
+
+  /** Adds a snapshot file unless a `snapshot` event named it. */
+  addSnapshotFile(snapshot) {
+    if (this.snapshotNames.has(snapshot.name)) return
+    this.seen(snapshot.time)
+    this.#addSnapshot(snapshot)
   }
 
   /**
-   * Adds a report under `key` (its file's name): one from a file replaces the `report`
-   * event of the same file, whose time it keeps.
+   * Adds a report, from its `report` event or from its file (`name`: the file's name, or
+   * null for an event of a report that was not written). One from a file replaces the
+   * event of the same file, keeping the event's time.
    */
-  addReport(key, report, time) {
-    const known = this.reports.get(key)
-    this.reports.set(key, { key, time: known?.time ?? time, content: report, name: key.startsWith('report at ') ? null : key })
+  addReport(name, content, time) {
+    const known = name === null ? undefined : this.lists.reports.get(name)
+    const entry = { ...reportModel(content, name, known?.time ?? time), sites: content.sites?.sites }
+    this.lists.reports.push(entry, name ?? undefined)
     this.seen(time)
   }
 }
@@ -478,10 +510,8 @@ class ModelBuilder {
   addSnapshotFile(item) {
     const named = parseWatcherName(item.name)
     if (named === null) return
-    const entry = this.process(named.pid, named.threadId)
-    if (entry.snapshotNames.has(item.name)) return
-    entry.seen(named.time ?? item.mtimeMs)
-    entry.lists.snapshots.push({ time: named.time ?? item.mtimeMs, name: item.name, bytes: item.bytes, durationMs: null, role: null, reason: named.reason })
+    const time = named.time ?? item.mtimeMs
+    this.process(named.pid, named.threadId).addSnapshotFile({ time, name: item.name, bytes: item.bytes, durationMs: null, role: null, reason: named.reason })
   }
 
   /** The MODEL. */
@@ -512,7 +542,7 @@ class ModelBuilder {
       lists[key] = list.items()
       if (list.total > lists[key].length) this.notes.push(`${label}: ${list.total.toLocaleString('en-US')} ${what}, the newest ${lists[key].length} shown`)
     }
-    const reports = [...entry.reports.values()].sort((a, b) => a.time - b.time).map(reportModel)
+    const newestReportSites = lists.reports.findLast((report) => Array.isArray(report.sites))?.sites
     return {
       pid: entry.pid,
       threadId: entry.threadId,
@@ -525,9 +555,9 @@ class ModelBuilder {
       heapLimit: entry.heapLimit,
       containerLimit: entry.containerLimit,
       ...lists,
-      sites: sitesModel(entry.sites?.sites ?? newestReportSites(entry.reports)),
-      listenerLeaks: [...entry.listenerLeaks.values()].map(({ emitter, event, site, count }) => ({ emitter, event, site, count })),
-      reports,
+      sites: sitesModel(entry.sites?.sites ?? newestReportSites),
+      listenerLeaks: lists.listenerLeaks.map(({ emitter, event, site, count }) => ({ emitter, event, site, count })),
+      reports: lists.reports.map(({ sites: _sites, ...report }) => report),
     }
   }
 
@@ -551,7 +581,7 @@ function count(n, thing) {
 }
 
 /** A report of the MODEL: what a page shows of a pair's diff or of a diagnosis without snapshot. */
-function reportModel({ time, name, content }) {
+function reportModel(content, name, time) {
   const list = (value) => (Array.isArray(value) ? value.slice(0, TOP) : [])
   const pair = content.kind === 'pair'
   return {
@@ -601,13 +631,6 @@ function holderText(holder) {
 /** A readable retainer path as one string, `a → b → c`, or null. */
 function pathText(readablePath) {
   return Array.isArray(readablePath) ? readablePath.map(String).join(' → ') : null
-}
-
-/** The allocation sites of the newest report that has them (a diagnosis's `sites`), or null. */
-function newestReportSites(reports) {
-  const withSites = [...reports.values()].filter((r) => Array.isArray(r.content.sites?.sites))
-  withSites.sort((a, b) => b.time - a.time)
-  return withSites[0]?.content.sites.sites ?? null
 }
 
 /** The MODEL's sites: `[{ functionName, url, line, column, growthBytes, liveBytes }]`. */
