@@ -41,6 +41,12 @@ function startLeakingService() {
     fs.closeSync(log)
     resolve({ dir, pid: child.pid, code, stderr })
   }))
+  // Its directory goes once the file is done, and the service with it if a test filter left it out.
+  test.after(async () => {
+    child.kill()
+    await exited
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
   return exited
 }
 const leakingRun = startLeakingService()
@@ -109,6 +115,18 @@ test('events other than samples are kept to the newest 500 of each kind, listene
   assert.ok(!model.notes.some((n) => /listener-leak sites/.test(n)), model.notes.join('\n'))
 })
 
+test('past 64 processes, the others are counted in a note; events of unknown types are noted', async (t) => {
+  const dir = tempDir(t)
+  const lines = Array.from({ length: 70 }, (_, i) => sampleLine(T0, 1000 + i, 0, { heap: i }))
+  lines.push(eventLine('future-event', T0, 1000, 0))
+  fs.writeFileSync(path.join(dir, 'many.log'), lines.join(''))
+  const model = await collect(dir)
+  assert.equal(model.processes.length, 64)
+  assert.equal(model.processes.at(-1).pid, 1063)
+  assert.ok(model.notes.includes('6 more processes or threads not shown (the first 64 are)'), model.notes.join('\n'))
+  assert.ok(model.notes.includes('many.log: skipped events of types this report does not know (future-event)'), model.notes.join('\n'))
+})
+
 test("another program's logs are listed in a note and skipped", async (t) => {
   const dir = tempDir(t)
   fs.writeFileSync(path.join(dir, 'access.log'), '127.0.0.1 - - [22/Nov/2026:18:50:00 +0000] "GET / HTTP/1.1" 200 612 "-" "curl/8.5"\n')
@@ -149,6 +167,17 @@ test('two processes and a worker thread in one log, with its rotated generation:
   assert.deepStrictEqual(model.files.logs.map((f) => f.name), ['events.log.1', 'events.log'])
   assert.equal(main.containerLimit, 536_870_912)
   assert.deepStrictEqual(main.floors.native, [40_000_000, 40_000_000])
+})
+
+test('a log just rotated (empty, its lines in .1) is a log; another empty file is noted', async (t) => {
+  const dir = tempDir(t)
+  fs.writeFileSync(path.join(dir, 'events.log.1'), sampleLine(T0, 5, 0, { heap: 3 }))
+  fs.writeFileSync(path.join(dir, 'events.log'), '')
+  fs.writeFileSync(path.join(dir, 'notes.txt'), '\n\n')
+  const model = await collect(dir)
+  assert.deepStrictEqual(model.files.logs, [{ name: 'events.log.1', bytes: fs.statSync(path.join(dir, 'events.log.1')).size }, { name: 'events.log', bytes: 0 }])
+  assert.deepStrictEqual(model.processes[0].floors.heap, [3])
+  assert.deepStrictEqual(model.notes.filter((n) => /empty/.test(n)), ['notes.txt: empty; skipped'])
 })
 
 test('a log without samples (older leakproof) has no floors, and the MODEL says so', async (t) => {
@@ -274,9 +303,8 @@ test('a 1 GB log is read in bounded memory and its floors drawn as at most maxPo
   assert.ok(JSON.stringify(model).length < 1024 * 1024, 'the MODEL stays small')
 })
 
-test("a real leaking service's directory: its floors, leak, snapshots and pair report", async (t) => {
+test("a real leaking service's directory: its floors, leak, snapshots and pair report", async () => {
   const run = await leakingRun
-  t.after(() => fs.rmSync(run.dir, { recursive: true, force: true }))
   assert.equal(run.code, 0, run.stderr)
   const logText = fs.readFileSync(path.join(run.dir, 'leakproof.log'), 'utf8')
   const events = logText.trim().split('\n').map((l) => JSON.parse(l))

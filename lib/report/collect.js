@@ -25,6 +25,8 @@ const WHERE = 'report'
 const EVENT_TYPES = new Set([...EVENTS, 'listener-leak'])
 /** Events of one kind kept per process (the newest), so a long log keeps a bounded page. */
 const MAX_EVENTS = 500
+/** Processes (pid, threadId) shown, at most: the events of others are counted and noted. */
+const MAX_PROCESSES = 64
 /** Suspects, grown collections and growing handles kept per report. */
 const TOP = 10
 /** Bytes read from a file, at most, to find its first line: a `report` line can be long. */
@@ -445,14 +447,19 @@ class ModelBuilder {
     this.maxPoints = maxPoints
     this.notes = []
     this.processes = new Map() // `${pid}:${threadId}` -> ProcessBuilder
+    this.processesLeftOut = new Set() // keys past MAX_PROCESSES
     this.logsRead = 0
   }
 
-  /** The entry of (pid, threadId), made on first use. */
+  /** The entry of (pid, threadId), made on first use; null past MAX_PROCESSES. */
   process(pid, threadId) {
     const key = `${pid}:${threadId}`
     let entry = this.processes.get(key)
     if (entry === undefined) {
+      if (this.processes.size === MAX_PROCESSES) {
+        if (this.processesLeftOut.size < 1_000_000) this.processesLeftOut.add(key)
+        return null
+      }
       entry = new ProcessBuilder(pid, threadId, this.maxPoints)
       this.processes.set(key, entry)
     }
@@ -461,15 +468,16 @@ class ModelBuilder {
 
   /** Reads one event log, line by line; lines that are not events are counted and noted. */
   async readLog(log) {
-    const skipped = { notJson: 0, notEvents: 0, unknownTypes: new Set() }
+    const skipped = { notJson: 0, notEvents: 0, unknownTypes: new Set() } // unknownTypes: the first 5
     const onLine = (line) => {
       if (line === null) return void skipped.notJson++
       if (line.trim() === '') return
       const event = parseJson(line)
       if (event === undefined) skipped.notJson++
       else if (!isEvent(event)) skipped.notEvents++
-      else if (!EVENT_TYPES.has(event.type)) skipped.unknownTypes.add(event.type)
-      else this.process(event.pid, Number.isSafeInteger(event.threadId) ? event.threadId : 0).add(event)
+      else if (!EVENT_TYPES.has(event.type)) {
+        if (skipped.unknownTypes.size < 5) skipped.unknownTypes.add(event.type)
+      } else this.process(event.pid, Number.isSafeInteger(event.threadId) ? event.threadId : 0)?.add(event)
     }
     try {
       await eachLine(log.file, onLine)
@@ -483,7 +491,7 @@ class ModelBuilder {
   #noteSkippedLines(name, { notJson, notEvents, unknownTypes }) {
     if (notJson > 0) this.notes.push(`${name}: skipped ${count(notJson, 'line')} that ${notJson === 1 ? 'is' : 'are'} not JSON (a truncated last line, or garbage)`)
     if (notEvents > 0) this.notes.push(`${name}: skipped ${count(notEvents, 'line')} that ${notEvents === 1 ? 'is not a leakproof event' : 'are not leakproof events'}`)
-    if (unknownTypes.size > 0) this.notes.push(`${name}: skipped events of types this report does not know (${[...unknownTypes].slice(0, 5).join(', ')})`)
+    if (unknownTypes.size > 0) this.notes.push(`${name}: skipped events of types this report does not know (${[...unknownTypes].join(', ')})`)
   }
 
   /** Reads one `leakproof-*.report.json` and gives it to its process (by its content's pid, else its name's). */
@@ -503,7 +511,7 @@ class ModelBuilder {
     if (pid === undefined) return void this.notes.push(`${item.name}: names no process (no pid in its name or content); skipped`)
     const threadId = Number.isSafeInteger(report.threadId) ? report.threadId : (named?.threadId ?? 0)
     const time = numberOrNull(report.time) ?? named?.time ?? item.mtimeMs
-    this.process(pid, threadId).addReport(item.name, report, time)
+    this.process(pid, threadId)?.addReport(item.name, report, time)
   }
 
   /** Gives a snapshot file that no `snapshot` event named to its process, with what its name tells. */
@@ -511,7 +519,7 @@ class ModelBuilder {
     const named = parseWatcherName(item.name)
     if (named === null) return
     const time = named.time ?? item.mtimeMs
-    this.process(named.pid, named.threadId).addSnapshotFile({ time, name: item.name, bytes: item.bytes, durationMs: null, role: null, reason: named.reason })
+    this.process(named.pid, named.threadId)?.addSnapshotFile({ time, name: item.name, bytes: item.bytes, durationMs: null, role: null, reason: named.reason })
   }
 
   /** The MODEL. */
@@ -519,6 +527,8 @@ class ModelBuilder {
     const processes = [...this.processes.values()].map((entry) => this.#processModel(entry))
     if (this.logsRead === 0) this.notes.push('no leakproof event log in this directory: no floors, leaks or skipped snapshots to show')
     if (this.processes.size === 0) this.notes.push('nothing from leakproof in this directory: no event log, report or heap snapshot')
+    const leftOut = this.processesLeftOut.size
+    if (leftOut > 0) this.notes.push(`${leftOut.toLocaleString('en-US')} more processes or threads not shown (the first ${MAX_PROCESSES} are)`)
     const names = (items) => items.map(({ name, bytes }) => ({ name, bytes }))
     return {
       generatedAt: Date.now(),
