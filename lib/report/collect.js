@@ -62,6 +62,7 @@ async function collect(dir, options = {}) {
   return model.finish({ ...listing, logs })
 }
 
+/** Checks `options.maxPoints`: an integer of 2 or more (runs of floors are merged in pairs). */
 function checkMaxPoints(value) {
   checkPositiveInteger(WHERE, 'options.maxPoints', value)
   if (value < 2) throw invalidOptionRange(WHERE, 'options.maxPoints', 'an integer of 2 or more', value)
@@ -111,6 +112,7 @@ async function listDir(dir) {
   return listing
 }
 
+/** Whether `name` is a watcher file's with this extension (`leakproof-….heapsnapshot`, `leakproof-….report.json`). */
 function isWatcherFile(name, extension) {
   return name.startsWith('leakproof-') && name.endsWith(extension)
 }
@@ -261,6 +263,7 @@ class FloorPoints {
     return this.#runLength
   }
 
+  /** Keeps the run's point, merging the kept points in pairs first when `max` are kept. */
   #flushRun() {
     if (this.#points.length === this.#max) {
       const merged = []
@@ -366,6 +369,7 @@ class ProcessBuilder {
     this.snapshotNames = new Set()
   }
 
+  /** "pid 123", or "pid 123, thread 2" for a worker thread. */
   get label() {
     return this.threadId === 0 ? `pid ${this.pid}` : `pid ${this.pid}, thread ${this.threadId}`
   }
@@ -392,6 +396,7 @@ class ProcessBuilder {
     }
   }
 
+  /** A sample: one floor of each series, the limits, and its forced GC if it had one. */
   #addSample(event) {
     this.floors.add({ time: event.time, heap: numberOrNull(event.heapUsed), external: numberOrNull(event.external), native: numberOrNull(event.native), rss: numberOrNull(event.rss) })
     this.heapLimit = numberOrNull(event.heapLimit) ?? this.heapLimit
@@ -488,6 +493,7 @@ class ModelBuilder {
     this.#noteSkippedLines(log.name, skipped)
   }
 
+  /** Notes the lines of log `name` that were skipped, by why. */
   #noteSkippedLines(name, { notJson, notEvents, unknownTypes }) {
     if (notJson > 0) this.notes.push(`${name}: skipped ${count(notJson, 'line')} that ${notJson === 1 ? 'is' : 'are'} not JSON (a truncated last line, or garbage)`)
     if (notEvents > 0) this.notes.push(`${name}: skipped ${count(notEvents, 'line')} that ${notEvents === 1 ? 'is not a leakproof event' : 'are not leakproof events'}`)
@@ -571,6 +577,7 @@ class ModelBuilder {
     }
   }
 
+  /** Notes a process's floors that are missing (no samples, no native or RSS) or thinned. */
   #noteFloors(entry, floors, downsampled) {
     const { label } = entry
     if (entry.floors.total === 0) {
@@ -606,6 +613,7 @@ function reportModel(content, name, time) {
   }
 }
 
+/** A suspect of the MODEL: its holder in the user's words and its readable path as one string. */
 function suspectModel(suspect) {
   return {
     name: suspect?.name ?? null,
