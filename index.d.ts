@@ -334,8 +334,16 @@ export interface WatchEventBase {
 /** One floor per interval. */
 export interface SampleEvent extends WatchEventBase {
   type: 'sample'
+  /** The heap floor, in bytes. */
   heapUsed: number
+  /** The floor of `external` (Buffers and ArrayBuffers), in bytes. */
   external: number
+  /** The native thread's newest native-memory floor, in bytes; null until it has one. */
+  native: number | null
+  /** The process's RSS when the sample was taken, in bytes; null where the platform does not say. */
+  rss: number | null
+  /** The container's memory limit (cgroup), in bytes; null where there is none. */
+  containerLimit: number | null
   heapLimit: number
   /** Whether the watcher requested the GC behind this floor. */
   forcedGc: boolean

@@ -2,14 +2,14 @@
 
 /**
  * `node -r leakproof/register app.js`: starts `watch()` with options from the environment,
- * and appends every event as one JSON line to `LEAKPROOF_LOG` (if set). A bad value is
- * reported once on stderr and that option keeps its default: the preload never crashes
- * the app it watches.
+ * and appends every event as one JSON line to `LEAKPROOF_LOG` (if set), rotated to
+ * `<file>.1` at `LEAKPROOF_LOG_MAX_BYTES`. A bad value is reported once on stderr and that
+ * option keeps its default: the preload never crashes the app it watches.
  */
 const { configFromEnv } = require('./lib/watch/env-config')
 
 function start() {
-  const { options, log, problems } = configFromEnv(process.env)
+  const { options, log, logMaxBytes, problems } = configFromEnv(process.env)
   for (const problem of problems) process.stderr.write(`leakproof: ${problem}\n`)
   const { watch } = require('./lib/watch/watcher')
   let watcher
@@ -19,15 +19,17 @@ function start() {
     process.stderr.write(`leakproof: not watching: ${err.message}\n`)
     return
   }
-  if (log !== undefined) require('./lib/watch/event-log').logEvents(watcher, log)
+  // One EventLog per thread, for the watcher's events and listener leaks alike: its byte
+  // count, which says when to look at the file's size, covers every line this thread writes.
+  const { EventLog, logEvents, logListenerLeaks } = require('./lib/watch/event-log')
+  const eventLog = log === undefined ? null : new EventLog(log, { maxBytes: logMaxBytes })
+  if (eventLog !== null) logEvents(watcher, eventLog)
   // LEAKPROOF_TRACK_LISTENERS=1: listeners and their call sites, in the watcher's reports.
   // The tracking modules are loaded only when the variable is set: a service that does not
   // track listeners does not pay their memory (docs/benchmarks.md).
   if (process.env.LEAKPROOF_TRACK_LISTENERS === undefined) return
   const tracker = require('./lib/track/listeners').trackListenersFromEnv(process.env)
-  if (tracker !== null && log !== undefined) {
-    require('./lib/watch/event-log').logListenerLeaks(require('./lib/track/listener-leaks').listenerLeaks, log)
-  }
+  if (tracker !== null && eventLog !== null) logListenerLeaks(require('./lib/track/listener-leaks').listenerLeaks, eventLog)
 }
 
 try {

@@ -160,7 +160,7 @@ class Service {
     }
   }
 
-  /** The watcher's events so far, from its log. */
+  /** The watcher's events so far, from its log, but the samples (one per interval). */
   events() {
     let text
     try {
@@ -168,7 +168,7 @@ class Service {
     } catch {
       return []
     }
-    return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line))
+    return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line)).filter((e) => e.type !== 'sample')
   }
 
   /**

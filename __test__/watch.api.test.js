@@ -238,7 +238,7 @@ test("growing allocation sites put the application's lines first, and treat ever
   assert.deepEqual(ranked.slice(1).map((u) => u.split('/').pop()), ['bounded-map.js', 'listener-table.js', 'node:events'])
 })
 
-test('EVENTS lists every event the watcher emits, and the log keeps all of them but sample', () => {
+test('EVENTS lists every event the watcher emits, and the log keeps all of them', () => {
   const { EVENTS } = require('../lib/watch/watcher')
   const { LOGGED } = require('../lib/watch/event-log')
   const dir = path.join(root, 'lib', 'watch')
@@ -250,6 +250,6 @@ test('EVENTS lists every event the watcher emits, and the log keeps all of them 
   for (const type of emitted) assert.ok(EVENTS.includes(type), `${type} is emitted but not in EVENTS`)
   // leak and threshold come from the native side, by name.
   assert.deepEqual([...EVENTS].sort(), [...new Set([...emitted, 'leak', 'threshold'])].sort())
-  assert.deepEqual(LOGGED, EVENTS.filter((t) => t !== 'sample'))
+  assert.deepEqual(LOGGED, EVENTS)
   assert.ok(LOGGED.includes('cache-thrashing'))
 })

@@ -2,6 +2,7 @@
 
 const { isMainThread } = require('node:worker_threads')
 const { DEFAULTS, resolveOptions } = require('./watcher')
+const { checkMaxBytes, DEFAULT_MAX_BYTES } = require('./event-log')
 
 /**
  * Environment variables read by `leakproof/register`, each mapped to a `watch()` option.
@@ -40,10 +41,10 @@ const MAIN_THREAD_ONLY = ['LEAKPROOF_SNAPSHOT_SIGNAL']
 
 /**
  * Variables that are not `watch()` options but are read elsewhere, so never "unknown":
- * the event log (register.js), listener tracking (lib/track/listeners.js) and the addon's
- * path (lib/native.js).
+ * the event log and its size cap (register.js), listener tracking
+ * (lib/track/listeners.js) and the addon's path (lib/native.js).
  */
-const OTHER_VARIABLES = ['LEAKPROOF_LOG', 'LEAKPROOF_TRACK_LISTENERS', 'LEAKPROOF_NATIVE_PATH']
+const OTHER_VARIABLES = ['LEAKPROOF_LOG', 'LEAKPROOF_LOG_MAX_BYTES', 'LEAKPROOF_TRACK_LISTENERS', 'LEAKPROOF_NATIVE_PATH']
 
 /** The value of a variable as `type` says; text that does not parse is left as text, for resolveOptions to refuse. */
 function parse(raw, type) {
@@ -58,8 +59,9 @@ function parse(raw, type) {
 }
 
 /**
- * `watch()` options from `env`, keeping the default for each bad value.
- * @returns {{ options: object, log: string | undefined, problems: string[] }}
+ * `watch()` options and the event log's settings from `env`, keeping the default for each
+ * bad value; `logMaxBytes` is the log's size cap (LEAKPROOF_LOG_MAX_BYTES).
+ * @returns {{ options: object, log: string | undefined, logMaxBytes: number, problems: string[] }}
  */
 function configFromEnv(env) {
   const problems = []
@@ -83,7 +85,19 @@ function configFromEnv(env) {
     }
   }
   const log = env.LEAKPROOF_LOG === undefined || env.LEAKPROOF_LOG === '' ? undefined : env.LEAKPROOF_LOG
-  return { options, log, problems }
+  return { options, log, logMaxBytes: logMaxBytesFromEnv(env, problems), problems }
+}
+
+/** The event log's size cap from LEAKPROOF_LOG_MAX_BYTES; the default, with a problem noted, if bad. */
+function logMaxBytesFromEnv(env, problems) {
+  const raw = env.LEAKPROOF_LOG_MAX_BYTES
+  if (raw === undefined || raw === '') return DEFAULT_MAX_BYTES
+  try {
+    return checkMaxBytes(parse(raw, 'number'))
+  } catch (err) {
+    problems.push(`ignoring LEAKPROOF_LOG_MAX_BYTES=${JSON.stringify(raw)} (${err.message}); using the default, ${DEFAULT_MAX_BYTES}`)
+    return DEFAULT_MAX_BYTES
+  }
 }
 
 module.exports = { configFromEnv, ENV, OTHER_VARIABLES }

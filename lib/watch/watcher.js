@@ -25,6 +25,7 @@ const { EventEmitter } = require('node:events')
 const v8 = require('node:v8')
 const { threadId } = require('node:worker_threads')
 const { nativeBinding } = require('../native')
+const { systemMemory } = require('../system-memory')
 const errors = require('../errors')
 const { mapsFilling, cachesThrashing } = require('../cache/registry')
 const { FullGcSentinel } = require('./full-gc-sentinel')
@@ -340,7 +341,13 @@ class Watcher extends EventEmitter {
     this.#native.recordFloor('heap', time, heap, limit, filling)
     this.#native.recordFloor('external', time, external, null, filling)
     this.#diagnosis.noteFloor(floor)
-    this.#event('sample', { heapUsed: heap, external, heapLimit: limit, forcedGc: forced !== null, forcedGcReason: forced?.reason ?? null, gcDurationMs: forced?.ms ?? 0, cachesFilling: filling })
+    // For the timeline beside the heap: the Rust thread's newest native floor (none until it
+    // has one) and RSS against the container's limit. Reading /proc costs tens of µs, once
+    // per floor.
+    const native = this.#native.trends().find((trend) => trend.kind === 'native')?.floorBytes ?? null
+    const { rss, containerLimit } = systemMemory()
+    const gc = { forcedGc: forced !== null, forcedGcReason: forced?.reason ?? null, gcDurationMs: forced?.ms ?? 0 }
+    this.#event('sample', { heapUsed: heap, external, native, rss, containerLimit, heapLimit: limit, ...gc, cachesFilling: filling })
     this.#checkHeapThreshold(heap, limit)
     if (this.#capture !== null) this.#capture.onFloor(heap, this.#heapAboveThreshold)
   }
