@@ -67,6 +67,7 @@ tr.suspect-first td { background: #fff9db; } .next { background: #f1f3f5; paddin
 .marker-leak { border-left: 2px solid #c92a2a; } .marker-snapshot { background: rgba(25,113,194,.18); border-left: 1px dashed #1971c2; min-width: 2px; }
 .marker-skip { border-left: 2px dotted #868e96; }
 .marker span { position: absolute; left: 3px; font-size: 11px; white-space: nowrap; background: rgba(255,255,255,.85); padding: 0 2px; }
+.marker-right span { left: auto; right: 3px; }
 .marker-leak span { color: #c92a2a; font-weight: 600; } .marker-snapshot span { color: #1971c2; } .marker-skip span { color: #495057; }
 `
 
@@ -181,7 +182,10 @@ function renderVerdict(proc) {
   return h('div', { class: 'verdict leak' }, parts.join(' · '))
 }
 
-/** The chart's series: the three floors always, RSS and the container limit where known. */
+/**
+ * The chart's series: the three floors always (left axis), RSS and the container limit where
+ * known (right axis, scale `rss`: RSS is often many times the floors and would flatten them).
+ */
 function chartSeries(proc) {
   const f = proc.floors
   const line = (label, color, values, extra) => ({ label, values, spec: { label, stroke: color, width: 1.5, spanGaps: true, value: (_u, v) => fmtBytes(v), ...extra } })
@@ -190,13 +194,22 @@ function chartSeries(proc) {
     line('external', COLORS.external, f.external),
     line('native', COLORS.native, f.native),
   ]
-  if ((f.rss || []).some((v) => v !== null)) series.push(line('rss', COLORS.rss, f.rss))
+  const rss = f.rss || []
+  if (rss.some((v) => v !== null)) series.push(line('rss', COLORS.rss, rss, { scale: 'rss' }))
   if (Number.isFinite(proc.containerLimit)) {
-    const peak = Math.max(0, ...[f.heap, f.external, f.native, f.rss || []].flat().filter(Number.isFinite))
-    // A limit far above the floors would flatten them: listed, hidden until clicked.
-    series.push(line('container limit', COLORS.limit, f.time.map(() => proc.containerLimit), { dash: [6, 4], show: peak >= proc.containerLimit / 4 }))
+    const peak = Math.max(0, ...rss.filter(Number.isFinite))
+    // A limit far above RSS would flatten it: listed, hidden until clicked.
+    series.push(line('container limit', COLORS.limit, f.time.map(() => proc.containerLimit), { scale: 'rss', dash: [6, 4], show: peak >= proc.containerLimit / 4 }))
   }
   return series
+}
+
+/** The y axes: the floors on the left, RSS and the container limit (when shown) on the right. */
+function chartAxes(series) {
+  const values = (_u, ticks) => ticks.map(fmtBytes)
+  const axes = [{}, { size: 72, values, label: 'floors (after a full GC)' }]
+  if (series.some((s) => s.spec.scale === 'rss')) axes.push({ scale: 'rss', side: 1, size: 72, values, grid: { show: false }, label: 'RSS, container limit' })
+  return axes
 }
 
 /** Each leak's fitted trend (dashed, from `since` to the report) and forced GCs as ticks at the bottom. */
@@ -255,6 +268,8 @@ function placeMarkers(u, markers) {
     node.style.left = `${from}px`
     node.style.width = `${Math.max(0, to - from)}px`
     node.firstChild.style.top = `${2 + (i % 4) * 14}px`
+    // Near the right edge, the label goes to the line's left.
+    node.classList.toggle('marker-right', from > width - 160)
   })
 }
 
@@ -283,7 +298,7 @@ function renderChart(proc, charts) {
     tzDate: (ms) => uPlot.tzDate(new Date(ms), 'Etc/UTC'),
     scales: { x: { time: true, range: (_u, min, max) => xRange(proc, min, max) } },
     series: [{ label: 'time (UTC)', value: (_u, v) => fmtTime(v) }, ...series.map((s) => s.spec)],
-    axes: [{}, { size: 72, values: (_u, values) => values.map(fmtBytes) }],
+    axes: chartAxes(series),
     hooks: {
       ready: [(u) => { u.over.append(...markers); placeMarkers(u, markers) }],
       setScale: [(u) => placeMarkers(u, markers)],
@@ -413,7 +428,7 @@ function main() {
 /** The browser functions, in the order the page's script defines them. */
 const BROWSER_FUNCTIONS = [
   fmtBytes, fmtTime, fmtMs, fmtCount, h, table, section, holderText, pathText, siteText,
-  renderHeader, renderVerdict, chartSeries, drawTrendsAndGcs, markerElements, placeMarkers, xRange, renderChart,
+  renderHeader, renderVerdict, chartSeries, chartAxes, drawTrendsAndGcs, markerElements, placeMarkers, xRange, renderChart,
   renderLeaks, renderNextSteps, renderReport, renderDetails, renderProcess, main,
 ]
 
