@@ -1,6 +1,7 @@
+/// <reference lib="dom" />
 'use strict'
 
-/* global document, window, uPlot */
+/* global document, window */
 
 /**
  * The report page: one self-contained HTML string from the MODEL that collect.js builds.
@@ -207,6 +208,7 @@ function chartSeries(proc) {
 /** The y axes: the floors on the left, RSS and the container limit (when shown) on the right. */
 function chartAxes(series) {
   const values = (_u, ticks) => ticks.map(fmtBytes)
+  /** @type {object[]} */
   const axes = [{}, { size: 72, values, label: 'floors (after a full GC)' }]
   if (series.some((s) => s.spec.scale === 'rss')) axes.push({ scale: 'rss', side: 1, size: 72, values, grid: { show: false }, label: 'RSS, container limit' })
   return axes
@@ -286,6 +288,11 @@ function xRange(proc, min, max) {
   return min <= times[0] && max >= times[times.length - 1] ? [Math.min(min, lo), Math.max(max, hi)] : [min, max]
 }
 
+/** The page's window, untyped: where uPlot's script puts `uPlot` and this page `leakproofCharts`. */
+function pageWindow() {
+  return /** @type {any} */ (window)
+}
+
 /** The timeline of one process: uPlot with the floors, markers and trends; returns the container. */
 function renderChart(proc, charts) {
   const series = chartSeries(proc)
@@ -295,7 +302,7 @@ function renderChart(proc, charts) {
     width: 900,
     height: 340,
     ms: 1,
-    tzDate: (ms) => uPlot.tzDate(new Date(ms), 'Etc/UTC'),
+    tzDate: (ms) => pageWindow().uPlot.tzDate(new Date(ms), 'Etc/UTC'),
     scales: { x: { time: true, range: (_u, min, max) => xRange(proc, min, max) } },
     series: [{ label: 'time (UTC)', value: (_u, v) => fmtTime(v) }, ...series.map((s) => s.spec)],
     axes: chartAxes(series),
@@ -308,7 +315,7 @@ function renderChart(proc, charts) {
   }
   const data = [proc.floors.time, ...series.map((s) => s.values)]
   // Sized once the container is in the page (its width is known then).
-  charts.push({ container, make: () => new uPlot({ ...opts, width: Math.max(320, container.clientWidth) }, data, container) })
+  charts.push({ container, make: () => new (pageWindow().uPlot)({ ...opts, width: Math.max(320, container.clientWidth) }, data, container) })
   return container
 }
 
@@ -419,16 +426,17 @@ function main() {
   root.append(...renderHeader(model).filter(Boolean))
   if ((model.processes || []).length === 0) root.append(h('p', { class: 'verdict healthy' }, 'no leakproof events found in this directory'))
   for (const proc of model.processes || []) root.append(renderProcess(proc, charts))
-  window.leakproofCharts = charts.map((c) => c.make())
+  const made = charts.map((c) => c.make())
+  pageWindow().leakproofCharts = made
   window.addEventListener('resize', () => {
-    window.leakproofCharts.forEach((u, i) => u.setSize({ width: Math.max(320, charts[i].container.clientWidth), height: 340 }))
+    made.forEach((u, i) => u.setSize({ width: Math.max(320, charts[i].container.clientWidth), height: 340 }))
   })
 }
 
 /** The browser functions, in the order the page's script defines them. */
 const BROWSER_FUNCTIONS = [
   fmtBytes, fmtTime, fmtMs, fmtCount, h, table, section, holderText, pathText, siteText,
-  renderHeader, renderVerdict, chartSeries, chartAxes, drawTrendsAndGcs, markerElements, placeMarkers, xRange, renderChart,
+  renderHeader, renderVerdict, chartSeries, chartAxes, drawTrendsAndGcs, markerElements, placeMarkers, xRange, pageWindow, renderChart,
   renderLeaks, renderNextSteps, renderReport, renderDetails, renderProcess, main,
 ]
 
