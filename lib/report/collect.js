@@ -303,7 +303,11 @@ class NewestList {
     this.#max = max
   }
 
-  /** Adds `item` under `key` (by default, a key of its own). */
+  /**
+   * Adds `item` under `key` (by default, a key of its own).
+   * @param {object} item
+   * @param {string | number} [key]
+   */
   push(item, key = this.#unkeyed++) {
     if (this.#items.delete(key)) this.total--
     this.#items.set(key, item)
