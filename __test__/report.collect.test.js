@@ -55,8 +55,8 @@ test('a dir that does not exist, a file, or not a string is refused with a coded
   const dir = tempDir(t)
   const file = path.join(dir, 'file.log')
   fs.writeFileSync(file, '')
-  await assert.rejects(collect(path.join(dir, 'nope')), { code: CODES.INVALID_ARGUMENT, message: /^report: dir must be a readable directory; got ".*nope", which does not exist$/ })
-  await assert.rejects(collect(file), { code: CODES.INVALID_ARGUMENT, message: /which is not a directory$/ })
+  await assert.rejects(collect(path.join(dir, 'nope')), { code: CODES.REPORT_DIR, message: /^report: dir must be a readable directory; got ".*nope", which does not exist$/ })
+  await assert.rejects(collect(file), { code: CODES.REPORT_DIR, message: /which is not a directory$/ })
   await assert.rejects(collect(42), { name: 'TypeError', code: CODES.INVALID_ARGUMENT, message: 'report: dir must be a path to a directory; got 42' })
   await assert.rejects(collect(dir, { maxPoints: 1 }), { code: CODES.INVALID_OPTION, message: 'report: options.maxPoints must be an integer of 2 or more; got 1' })
   await assert.rejects(collect(dir, { points: 5 }), { code: CODES.UNKNOWN_OPTION })
@@ -66,7 +66,7 @@ test('a directory this process cannot list is refused with a coded error', { ski
   const dir = tempDir(t)
   fs.chmodSync(dir, 0)
   t.after(() => fs.chmodSync(dir, 0o700))
-  await assert.rejects(collect(dir), { code: CODES.INVALID_ARGUMENT, message: /cannot be read/ })
+  await assert.rejects(collect(dir), { code: CODES.REPORT_DIR, message: /cannot be read/ })
 })
 
 test('an empty directory gives a MODEL without processes that says why', async (t) => {

@@ -166,6 +166,8 @@ test('the watcher writes a baseline and a follow-up snapshot of a leaking servic
   assert.equal(snaps[1].role, 'follow-up')
   assert.equal(snaps[1].baseline, snaps[0].path)
   for (const s of snaps) assert.equal(fs.statSync(s.path).mode & 0o777, 0o600)
+  const report = events.find((e) => e.type === 'report')
+  assert.deepEqual([report?.kind, report?.followUp], ['pair', snaps[1].path], told)
   assert.ok(fs.readdirSync(dir).every((name) => !name.endsWith('.tmp')))
   const sites = events.find((e) => e.type === 'sites')
   assert.ok(sites, `allocation sites are ranked after a heap leak: ${told}`)

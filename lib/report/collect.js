@@ -75,7 +75,7 @@ async function checkDir(dir) {
     throw codedError(TypeError, CODES.INVALID_ARGUMENT, `${WHERE}: dir must be a path to a directory; got ${describe(dir)}`)
   }
   const resolved = path.resolve(dir)
-  const fail = (why) => codedError(Error, CODES.INVALID_ARGUMENT, `${WHERE}: dir must be a readable directory; got ${describe(dir)}, which ${why}`)
+  const fail = (why) => codedError(Error, CODES.REPORT_DIR, `${WHERE}: dir must be a readable directory; got ${describe(dir)}, which ${why}`)
   let stats
   try {
     stats = await fs.promises.stat(resolved)
@@ -96,7 +96,7 @@ async function listDir(dir) {
   try {
     entries = await fs.promises.readdir(dir, { withFileTypes: true })
   } catch (err) {
-    throw codedError(Error, CODES.INVALID_ARGUMENT, `${WHERE}: dir must be a readable directory; got ${describe(dir)}, which cannot be read (${err.message})`)
+    throw codedError(Error, CODES.REPORT_DIR, `${WHERE}: dir must be a readable directory; got ${describe(dir)}, which cannot be read (${err.message})`)
   }
   const listing = { snapshots: [], reports: [], others: [] }
   for (const entry of entries.sort((a, b) => compareNames(a.name, b.name))) {
@@ -303,7 +303,11 @@ class NewestList {
     this.#max = max
   }
 
-  /** Adds `item` under `key` (by default, a key of its own). */
+  /**
+   * Adds `item` under `key` (by default, a key of its own).
+   * @param {object} item
+   * @param {string | number} [key]
+   */
   push(item, key = this.#unkeyed++) {
     if (this.#items.delete(key)) this.total--
     this.#items.set(key, item)

@@ -186,6 +186,7 @@ class Watcher extends EventEmitter {
   #heapAboveThreshold = false
   #fillingSince = null // when BoundedMaps started filling, while they still are
   #tally = new Tally() // what the events so far said, for status() and metrics
+  #lastFloor = null // the newest sampled floor: { time, heap, external }
   #startedAt = Date.now()
   #stopListening = null // removes the snapshotSignal listener
   #stopped = false
@@ -247,11 +248,27 @@ class Watcher extends EventEmitter {
       pid: process.pid,
       threadId,
       startedAt: this.#startedAt,
-      memory: this.#stopped ? [] : this.#native.trends(),
+      memory: this.#stopped ? [] : this.#memoryTrends(),
       ...counts,
       snapshots: { on: capture !== null, dir: capture?.dir ?? null, writing: capture?.writing ?? false, counts: snapshots },
       forcedGc: { count: this.#forcedGc.count, seconds: this.#forcedGc.totalMs / 1000 },
     }
+  }
+
+  /**
+   * Each kind's trend: the newest heap and external floors as sampled here (the Rust
+   * thread takes each a moment later), with the slope and `leaking` the thread judged; the
+   * native floor as the thread read it.
+   */
+  #memoryTrends() {
+    const trends = this.#native.trends()
+    const sampled = this.#lastFloor
+    if (sampled === null) return trends
+    const judged = (kind, floorBytes) => {
+      const trend = trends.find((t) => t.kind === kind)
+      return { kind, floorBytes, floorAt: sampled.time, slopeBytesPerSec: trend?.slopeBytesPerSec ?? 0, leaking: trend?.leaking ?? false }
+    }
+    return [judged('heap', sampled.heap), judged('external', sampled.external), ...trends.filter((t) => t.kind === 'native')]
   }
 
   /**
@@ -337,6 +354,7 @@ class Watcher extends EventEmitter {
   /** One interval's floor: recorded for the detector, emitted as `sample`, checked against the thresholds. */
   #sample(floor, limit) {
     const { time, heap, external, forced } = floor
+    this.#lastFloor = { time, heap, external }
     const filling = this.#cachesFilling(time)
     this.#native.recordFloor('heap', time, heap, limit, filling)
     this.#native.recordFloor('external', time, external, null, filling)
