@@ -41,6 +41,11 @@ function diffSnapshots(before, after, options) {
   return require('./lib/analyze').diffSnapshots(before, after, options)
 }
 
+/** The HTML report page of a watcher's directory; see `lib/report/index.js`. */
+function writeReport(dir, options) {
+  return require('./lib/report').writeReport(dir, options)
+}
+
 module.exports = {
   BoundedMap,
   RingBuffer,
@@ -49,6 +54,7 @@ module.exports = {
   systemMemory,
   analyzeSnapshot,
   diffSnapshots,
+  writeReport,
   trackEmitter,
   untrackEmitter,
   listenerSites,

@@ -31,6 +31,10 @@ void request.done.then((e) => console.log(request.id, request.role, e && 'path' 
 watcher.stop()
 watch({ dir: '/tmp/snaps', snapshotSignal: 'SIGUSR2', afterSnapshot: async ({ path }) => path })
 
+// The report page.
+import { writeReport } from '..'
+void writeReport('/tmp/snaps', { out: '/tmp/report.html' }).then((r) => console.log(r.path, r.bytes, r.notes.join('\n')))
+
 // The analyzer's declarations.
 import { analyzeSnapshot, diffSnapshots } from '..'
 async function analyzerTypes(): Promise<void> {

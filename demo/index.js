@@ -5,13 +5,15 @@
  * session objects), a load generator in the same script, and the watcher on. It shows
  * the floors as they rise, the `leak` event with its kind and rate, the allocation sites,
  * the heap snapshots written, then the same service with a BoundedMap (a flat floor), and
- * ends with the report on the snapshot pair: the leaking Map and what holds it.
+ * ends with the report on the snapshot pair (the leaking Map and what holds it) and the
+ * page `leakproof report` draws of both runs from the event log in the directory.
  */
 const fs = require('node:fs')
 const http = require('node:http')
 const os = require('node:os')
 const path = require('node:path')
-const { watch, BoundedMap } = require('..')
+const { watch, BoundedMap, writeReport } = require('..')
+const { EventLog, logEvents } = require('../lib/watch/event-log')
 const { drive } = require('../bench/load')
 
 const MB = 1048576
@@ -29,13 +31,17 @@ function createServer(sessions) {
   })
 }
 
-/** Serves under load with a watcher on until `done(seen)` or `maxMs`; returns what it saw. */
-async function phase({ title, sessions, watchOptions, maxMs, done }) {
+/**
+ * Serves under load with a watcher on until `done(seen)` or `maxMs`; returns what it saw.
+ * Every event also goes to `log`, as `LEAKPROOF_LOG` would have it.
+ */
+async function phase({ title, sessions, watchOptions, maxMs, done, log }) {
   console.log(`\n== ${title} ==`)
   const server = createServer(sessions)
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
   const start = Date.now()
   const watcher = watch(watchOptions)
+  logEvents(watcher, log)
   const seen = { leaks: [], snapshots: [], sites: null, report: null, floors: [] }
   const progress = {}
   watcher.on('sample', (s) => {
@@ -75,6 +81,7 @@ async function phase({ title, sessions, watchOptions, maxMs, done }) {
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-demo-'))
+  const log = new EventLog(path.join(dir, 'events.jsonl'))
   console.log('leakproof demo: an http service on 127.0.0.1 under load from this process, watched by leakproof')
   const watchOptions = {
     intervalMs: 500, // production default: 10 s; the demo runs 20x faster
@@ -96,6 +103,7 @@ async function main() {
     watchOptions,
     maxMs: 75_000,
     done: (seen) => seen.report !== null && seen.sites !== null,
+    log,
   })
   const bounded = await phase({
     title: 'fixed: sessions in a BoundedMap({ max: 20000, ttl: 30 min })',
@@ -103,6 +111,7 @@ async function main() {
     watchOptions: { ...watchOptions, dir: undefined, sites: false },
     maxMs: 20_000,
     done: () => false,
+    log,
   })
   const growth = (floors) => (floors.length < 4 ? 0 : floors[floors.length - 1] - floors[Math.floor(floors.length / 2)])
   console.log('\n== summary ==')
@@ -110,6 +119,8 @@ async function main() {
   console.log(`bounded: ${bounded.leaks.length} leak report(s); heap floor grew ${mb(growth(bounded.floors))} over the second half`)
   console.log(`snapshots in ${dir}: ${leaking.snapshots.map((s) => path.basename(s.path)).join(', ') || 'none'}`)
   printReport(leaking.report)
+  const page = await writeReport(dir)
+  console.log(`\n== the page ==\nthe timeline of both runs, the leak, the snapshots and the suspects, one HTML file that opens offline:\n${page.path}`)
 }
 
 /** The watcher's report on the snapshot pair: what was allocated and kept, and what holds it. */

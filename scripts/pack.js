@@ -24,8 +24,11 @@ const BINARY = new RegExp(`^${manifest.napi.binaryName}\\.([a-z0-9-]+)\\.node$`)
 
 /** The root package's published package.json: what users install, nothing of the repository's. */
 function publishedManifest() {
-  const keep = ['name', 'version', 'description', 'keywords', 'license', 'repository', 'main', 'bin', 'types', 'exports', 'files', 'engines', 'napi']
+  const keep = ['name', 'version', 'description', 'keywords', 'license', 'repository', 'main', 'bin', 'types', 'exports', 'files', 'engines', 'napi', 'dependencies', 'peerDependencies', 'peerDependenciesMeta']
   const published = Object.fromEntries(keep.filter((k) => k in manifest).map((k) => [k, manifest[k]]))
+  // The runtime dependencies (uPlot, inlined into report pages) travel inside the tarball:
+  // an install gets the version the tests ran, and needs no registry for them.
+  published.bundleDependencies = Object.keys(manifest.dependencies ?? {})
   published.optionalDependencies = Object.fromEntries(
     manifest.napi.targets.map((triple) => [PACKAGE_PREFIX + platformName(triple), manifest.version]),
   )
@@ -75,7 +78,12 @@ function stageRoot(dir) {
   for (const entry of [...manifest.files, 'README.md']) {
     fs.cpSync(path.join(ROOT, entry), path.join(dir, entry), { recursive: true })
   }
-  fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(publishedManifest(), null, 2)}\n`)
+  const published = publishedManifest()
+  for (const name of published.bundleDependencies) {
+    const from = path.dirname(require.resolve(`${name}/package.json`, { paths: [ROOT] }))
+    fs.cpSync(from, path.join(dir, 'node_modules', name), { recursive: true })
+  }
+  fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(published, null, 2)}\n`)
 }
 
 /** Copies one binary into `dir` beside its package.json. */

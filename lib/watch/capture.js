@@ -218,9 +218,9 @@ class Capture {
       const budget = { pauseBudgetMs: this.#maxPauseMs, ...(overBudget == null ? {} : { overBudgetBecause: overBudget }), ...demand }
       if ('skipped' in result) return this.#skipped({ ...result, ...budget })
       this.#cost.learn(predicted, result)
-      const fields = this.#written({ ...result, ...budget }, heapUsed)
       if (wrote) this.#native.resetNative()
       wrote = false
+      const fields = this.#written({ ...result, ...budget }, heapUsed)
       await this.#handOver(fields)
       return fields
     } catch (err) {
@@ -274,7 +274,11 @@ class Capture {
     const fields = { ...result, role: 'follow-up', baseline: baseline.path }
     this.#emit('snapshot', fields)
     baseline.followedUp = true
-    this.#reports.write(baseline.path, result.path)
+    // Diffing the pair holds both snapshots' graphs in native memory for seconds (GBs for
+    // big heaps): native floors from meanwhile would read as a native leak, and those from
+    // before no longer compare with those after.
+    this.#native.pauseNative()
+    this.#reports.write(baseline.path, result.path).finally(() => this.#native.resetNative())
     return fields
   }
 }
