@@ -3,7 +3,7 @@
 // leakproof/prometheus (issue 13, item 1): the metrics on real prom-client registries, read
 // from a real watcher and real BoundedMaps; under cluster with AggregatorRegistry and real
 // workers; in a worker thread; and, for "Done means", a real Prometheus server (Debian's
-// package, installed by scripts/prometheus.sh where missing) scraping a leaking service on
+// package, installed by scripts/debian-tool.sh where missing) scraping a leaking service on
 // loopback, read through its HTTP API, with docs/prometheus-alerts.yml loaded and checked.
 
 const { test } = require('node:test')
@@ -270,13 +270,13 @@ test('in a worker thread, registerMetrics() gives that thread\'s watcher and map
 })
 
 test('a real Prometheus server scrapes a leaking service: leak_suspected{kind="heap"} becomes 1, the named map is there', async (t) => {
-  const install = spawnSync('bash', [path.join(ROOT, 'scripts', 'prometheus.sh')], { encoding: 'utf8', timeout: 300_000 })
+  const install = spawnSync('bash', [path.join(ROOT, 'scripts', 'debian-tool.sh'), 'prometheus', 'prometheus', 'promtool'], { encoding: 'utf8', timeout: 300_000 })
   if (install.status !== 0) {
     const why = install.error?.message ?? (install.stderr || '').trim().split('\n').pop()
     t.skip(`no prometheus server: Debian's prometheus package cannot be installed here (${why})`)
     return
   }
-  const bin = install.stdout.trim()
+  const bin = path.dirname(install.stdout.trim())
   const rules = spawnSync(path.join(bin, 'promtool'), ['check', 'rules', ALERTS], { encoding: 'utf8', timeout: 30_000 })
   assert.equal(rules.status, 0, rules.stdout + rules.stderr)
   assert.match(rules.stdout, /SUCCESS: 3 rules found/)

@@ -4,7 +4,7 @@
 
 /**
  * The report page in a real browser (Debian's chromium, headless, installed by
- * scripts/chromium.sh): a real leaking run's page shows the three floors with the MODEL's
+ * scripts/debian-tool.sh): a real leaking run's page shows the three floors with the MODEL's
  * points, the leak marker where uPlot's own scale puts the leak's time and the first
  * suspect's holder; hostile names show as text and run nothing; the page requests nothing.
  * And the `leakproof report` command's exit codes.
@@ -31,7 +31,7 @@ let dir
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-report-page-'))
-  const install = spawnSync('bash', [path.join(ROOT, 'scripts', 'chromium.sh')], { encoding: 'utf8' })
+  const install = spawnSync('bash', [path.join(ROOT, 'scripts', 'debian-tool.sh'), 'chromium', 'chromium'], { encoding: 'utf8', timeout: 300_000 })
   if (install.status !== 0) {
     noBrowser = `chromium could not be installed: ${install.stderr.trim()}`
     return
