@@ -152,10 +152,11 @@ test('a disk that fills up during the write leaves no file, and gives the space 
 test('the watcher writes a baseline and a follow-up snapshot of a leaking service', async () => {
   const dir = tempDir()
   // The follow-up waits for the service to recover from the baseline's pause (three times
-  // it): on a loaded machine that can take half a minute.
+  // it): on a loaded machine that can take half a minute, and the pair's report waits for
+  // the follow-up (the service gives it 30 s past its 60).
   const out = execFileSync(process.execPath, [path.join(__dirname, 'fixtures', 'service.js'), 'heap-leak', '60000', dir], {
     encoding: 'utf8',
-    timeout: 150_000,
+    timeout: 200_000,
     maxBuffer: 64 * 1024 * 1024,
   })
   const events = out.trim().split('\n').map((l) => JSON.parse(l))
