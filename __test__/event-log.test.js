@@ -50,9 +50,11 @@ async function runPreloaded(runMs, env) {
 }
 
 test('sample events reach the log through the preload, with the native floor, RSS and the container limit', async () => {
-  const log = path.join(tempDir(), 'events.jsonl')
+  // Inside the watcher's dir, which does not exist yet (no snapshot was written): made 0700.
+  const log = path.join(tempDir(), 'heap', 'events.jsonl')
   const stderr = await runPreloaded(3_000, { LEAKPROOF_LOG: log })
   assert.equal(stderr, '')
+  assert.equal(fs.statSync(path.dirname(log)).mode & 0o777, 0o700)
   const samples = readLines(log).filter((e) => e.type === 'sample')
   assert.ok(samples.length >= 3, `only ${samples.length} samples`)
   for (const s of samples) {

@@ -1,6 +1,7 @@
 'use strict'
 
 const fs = require('node:fs')
+const path = require('node:path')
 const { threadId } = require('node:worker_threads')
 const errors = require('../errors')
 const { EVENTS } = require('./watcher')
@@ -54,6 +55,7 @@ class EventLog {
   #file
   #maxBytes
   #untilCheck = 0 // bytes this writer may append before it looks at the size again
+  #dirMade = false
   #failed = false
 
   /**
@@ -70,6 +72,10 @@ class EventLog {
   append(event) {
     if (this.#failed) return
     try {
+      // The log usually sits in the watcher's dir, which its first snapshot would create:
+      // made here (0700, as the snapshots' dir), so the first lines are not lost.
+      if (!this.#dirMade) fs.mkdirSync(path.dirname(this.#file), { recursive: true, mode: 0o700 })
+      this.#dirMade = true
       if (this.#untilCheck <= 0) this.#rotateIfFull()
       const line = Buffer.from(JSON.stringify(event) + '\n')
       fs.appendFileSync(this.#file, line, { mode: 0o600 })
