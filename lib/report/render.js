@@ -399,14 +399,18 @@ function renderDetails(proc) {
   ]
 }
 
-/** The section of one process: verdict, timeline, leaks, next steps, reports (newest first), details. */
+/**
+ * The section of one process: verdict, timeline, leaks, next steps, reports, details. The
+ * reports of snapshot pairs come first (they name what holds the leak), each kind newest first.
+ */
 function renderProcess(proc, charts) {
   const shown = proc.floors.time.length
   const sampling = proc.downsampled
     ? `showing ${fmtCount(shown)} of ${fmtCount(proc.floorsTotal)} floors (downsampled)`
     : `${fmtCount(shown)} floors`
   const limits = [proc.heapLimit ? `heap limit ${fmtBytes(proc.heapLimit)}` : null, proc.containerLimit ? `container limit ${fmtBytes(proc.containerLimit)}` : null].filter(Boolean)
-  const reports = [...(proc.reports || [])].reverse()
+  const newestFirst = [...(proc.reports || [])].reverse()
+  const reports = [...newestFirst.filter((r) => r.kind === 'pair'), ...newestFirst.filter((r) => r.kind !== 'pair')]
   return h('section', { class: 'process' },
     h('h2', null, proc.label),
     h('div', { class: 'muted' }, [`${fmtTime(proc.firstAt)} – ${fmtTime(proc.lastAt)}`, sampling, ...limits].join(' · ')),
