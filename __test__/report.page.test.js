@@ -61,12 +61,13 @@ async function open(file) {
 }
 
 /**
- * Runs the heap-leak service (fixtures/service.js: with DIR it stops once the watcher's
- * report and sites are in, or after `ms`), its events as the log; resolves with the events.
+ * Runs the heap-leak service (fixtures/report-service.js: one snapshot pair, then it stops
+ * once the watcher's report and sites are in, or after `ms`), its events as the log;
+ * resolves with the events.
  */
 async function leakingRun(ms) {
   const log = fs.openSync(path.join(dir, 'events.jsonl'), 'w')
-  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'service.js'), 'heap-leak', String(ms), dir], { stdio: ['ignore', log, 'inherit'] })
+  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'report-service.js'), dir, String(ms)], { stdio: ['ignore', log, 'inherit'] })
   const code = await new Promise((resolve) => child.on('exit', resolve))
   fs.closeSync(log)
   assert.equal(code, 0)
