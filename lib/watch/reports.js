@@ -2,6 +2,7 @@
 
 const fs = require('node:fs')
 const path = require('node:path')
+const { writeAtomically } = require('../write-atomically')
 
 /**
  * The report of a snapshot pair (a baseline and its follow-up, see capture.js): their diff
@@ -62,11 +63,9 @@ class Reports {
   }
 }
 
-/** Writes `text` to `file`, readable by its owner only, under a temporary name renamed at the end. */
+/** Writes `text` to `file`, readable by its owner only, complete or absent. */
 function writePrivateAtomically(file, text) {
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`)
-  fs.writeFileSync(temp, text, { mode: 0o600 })
-  fs.renameSync(temp, file)
+  writeAtomically(file, text, 0o600)
 }
 
 /** Report files are named `leakproof-….report.json`, pair and diagnosis alike. */
