@@ -27,7 +27,9 @@ export interface SystemMemory {
   containerUsage: number | null
   /**
    * Bytes in use from the C library's `malloc` (glibc 2.33 and later, when no other allocator
-   * replaced it): native memory without V8's pooled heap pages, which RSS also counts.
+   * replaced it): native memory without V8's pooled heap pages, which RSS also counts. Also
+   * null for a while after a count: glibc walks malloc's free lists under its lock, so the
+   * next count waits a thousand times as long as the last one took.
    */
   mallocInUse: number | null
 }

@@ -10,7 +10,21 @@ const native = require('./native')
  * @returns {{ rss: number | null, containerLimit: number | null, containerUsage: number | null, mallocInUse: number | null }}
  */
 function systemMemory() {
-  const m = native.nativeBinding().systemMemory()
+  return fromAddon(native.nativeBinding().systemMemory(true))
+}
+
+/**
+ * `systemMemory()` without `mallocInUse` (always null): what the watcher reads each interval
+ * and before a snapshot. glibc counts malloc's memory by walking its free lists under its
+ * locks, which costs far more than the rest, and only the Rust thread needs it.
+ * @returns {ReturnType<typeof systemMemory>}
+ */
+function processMemory() {
+  return fromAddon(native.nativeBinding().systemMemory(false))
+}
+
+/** The addon's figures with every field there, null where it left one out. */
+function fromAddon(m) {
   return {
     rss: m.rss ?? null,
     containerLimit: m.containerLimit ?? null,
@@ -19,4 +33,4 @@ function systemMemory() {
   }
 }
 
-module.exports = { systemMemory }
+module.exports = { systemMemory, processMemory }

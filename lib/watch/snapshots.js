@@ -5,7 +5,7 @@ const os = require('node:os')
 const path = require('node:path')
 const v8 = require('node:v8')
 const { threadId } = require('node:worker_threads')
-const { systemMemory } = require('../system-memory')
+const { processMemory } = require('../system-memory')
 
 const PREFIX = 'leakproof-'
 const SUFFIX = '.heapsnapshot'
@@ -292,7 +292,7 @@ function freeDiskBytes(dir) {
 /** Memory the process can still use: the machine's available memory, or the container's headroom. */
 function availableMemoryBytes() {
   let available = os.freemem()
-  const { containerLimit, containerUsage } = systemMemory()
+  const { containerLimit, containerUsage } = processMemory()
   if (containerLimit !== null && containerUsage !== null) {
     available = Math.min(available, containerLimit - containerUsage)
   }

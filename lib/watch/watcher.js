@@ -25,7 +25,7 @@ const { EventEmitter } = require('node:events')
 const v8 = require('node:v8')
 const { threadId } = require('node:worker_threads')
 const { nativeBinding } = require('../native')
-const { systemMemory } = require('../system-memory')
+const { processMemory } = require('../system-memory')
 const errors = require('../errors')
 const { mapsFilling, cachesThrashing } = require('../cache/registry')
 const { FullGcSentinel } = require('./full-gc-sentinel')
@@ -363,7 +363,7 @@ class Watcher extends EventEmitter {
     // has one) and RSS against the container's limit. Reading /proc costs tens of µs, once
     // per floor.
     const native = this.#native.trends().find((trend) => trend.kind === 'native')?.floorBytes ?? null
-    const { rss, containerLimit } = systemMemory()
+    const { rss, containerLimit } = processMemory()
     const gc = { forcedGc: forced !== null, forcedGcReason: forced?.reason ?? null, gcDurationMs: forced?.ms ?? 0 }
     this.#event('sample', { heapUsed: heap, external, native, rss, containerLimit, heapLimit: limit, ...gc, cachesFilling: filling })
     this.#checkHeapThreshold(heap, limit)

@@ -16,20 +16,22 @@ pub struct SystemMemory {
     /// Memory charged to the process's cgroup, in bytes.
     pub container_usage: Option<f64>,
     /// Bytes in use from the C library's `malloc` (glibc 2.33 and later, when no other
-    /// allocator replaced it): native memory that RSS blurs with V8's pooled pages.
+    /// allocator replaced it): native memory that RSS blurs with V8's pooled pages. Left out
+    /// too when not asked for, or while counts are spaced out after a slow one.
     pub malloc_in_use: Option<f64>,
 }
 
-/// Reads RSS (`/proc/self/statm`), the cgroup v2 (or v1) memory limit and usage, and
-/// glibc's `mallinfo2`. Cheap (three small file reads and a count over malloc's arenas);
-/// does not touch the JS heap.
+/// Reads RSS (`/proc/self/statm`), the cgroup v2 (or v1) memory limit and usage, and,
+/// unless `with_malloc` is false, glibc's `mallinfo2`. Three small file reads and a walk of
+/// malloc's free lists, which holds its locks: usually some µs, and a count that took long
+/// defers the next by a thousand times as long. Does not touch the JS heap.
 #[napi]
-pub fn system_memory() -> SystemMemory {
-    let m = sysmem::read_own_memory();
+pub fn system_memory(with_malloc: Option<bool>) -> SystemMemory {
+    let m = sysmem::read_own_memory(with_malloc.unwrap_or(true));
     SystemMemory {
         rss: m.rss.map(|v| v as f64),
         container_limit: m.container_limit.map(|v| v as f64),
         container_usage: m.container_usage.map(|v| v as f64),
-        malloc_in_use: m.malloc_in_use.map(|v| v as f64),
+        malloc_in_use: m.malloc_in_use.bytes().map(|v| v as f64),
     }
 }

@@ -2,7 +2,7 @@
 //! `/proc/self/statm`, and the memory limit and usage of the process's cgroup
 //! (v2 `memory.max` / `memory.current`, v1 `memory.limit_in_bytes` /
 //! `memory.usage_in_bytes`); and, where the C library is glibc, the bytes `malloc` has
-//! handed out and not had back (`mallinfo2`).
+//! handed out and not had back (`mallinfo2`), paced by what each count costs.
 //!
 //! Everything reads through a [`Fs`] so the parsing is tested against real file
 //! layouts without touching the machine's own `/proc` and `/sys`.
@@ -19,8 +19,30 @@ pub struct SystemMemory {
     pub container_limit: Option<u64>,
     /// Memory charged to the process's cgroup (page cache included, as the kernel counts it).
     pub container_usage: Option<u64>,
-    /// Bytes in use from glibc's `malloc` (arenas and its own mmaps), from [`malloc_in_use`].
-    pub malloc_in_use: Option<u64>,
+    /// Bytes in use from glibc's `malloc` (arenas and its own mmaps), from [`count_malloc`].
+    pub malloc_in_use: MallocCount,
+}
+
+/// What a read of `malloc`'s figures gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MallocCount {
+    /// No figures here: not glibc, glibc older than 2.33, another allocator, or not asked for.
+    #[default]
+    Unknown,
+    /// Not counted this time: the last count held `malloc`'s locks long (see [`MallocPacer`]).
+    Deferred,
+    /// Bytes handed out and not had back.
+    Bytes(u64),
+}
+
+impl MallocCount {
+    /// The byte count, if there is one.
+    pub fn bytes(self) -> Option<u64> {
+        match self {
+            MallocCount::Bytes(b) => Some(b),
+            MallocCount::Unknown | MallocCount::Deferred => None,
+        }
+    }
 }
 
 /// Read access to the few kernel files this module needs.
@@ -55,15 +77,53 @@ pub fn read_system_memory(fs: &dyn Fs, page_size: u64) -> SystemMemory {
         rss,
         container_limit,
         container_usage,
-        malloc_in_use: None,
+        malloc_in_use: MallocCount::Unknown,
     }
 }
 
-/// [`read_system_memory`] for this process on this machine, with [`malloc_in_use`].
-pub fn read_own_memory() -> SystemMemory {
+/// [`read_system_memory`] for this process on this machine; with [`count_malloc`] when
+/// `with_malloc` (its figures cost a walk of `malloc`'s free lists; RSS and the cgroup do not).
+pub fn read_own_memory(with_malloc: bool) -> SystemMemory {
     SystemMemory {
-        malloc_in_use: malloc_in_use(),
+        malloc_in_use: if with_malloc {
+            count_malloc()
+        } else {
+            MallocCount::Unknown
+        },
         ..read_system_memory(&RealFs, page_size())
+    }
+}
+
+/// How many times its own duration a count of `malloc`'s memory waits before the next: the
+/// counts hold `malloc`'s locks at most 1/1000 of the time.
+const MALLOC_COUNT_SPACING: u32 = 1000;
+
+/// Spaces out counts of `malloc`'s memory by what the last one cost. glibc's `mallinfo2`
+/// walks every free chunk of every arena while holding that arena's lock, and every thread
+/// that allocates meanwhile waits for it: after a heap snapshot has freed millions of small
+/// chunks one count took 180 ms, and counting every 200 ms stopped a snapshot's writer
+/// for 90 s. Shared by every thread of the process, as the locks are.
+#[derive(Debug, Default)]
+pub struct MallocPacer {
+    /// Nanoseconds since `epoch` before which no count starts.
+    next_count_ns: std::sync::atomic::AtomicU64,
+}
+
+impl MallocPacer {
+    /// Whether a count may start at `now` (nanoseconds on the pacer's clock).
+    pub fn may_count(&self, now_ns: u64) -> bool {
+        now_ns
+            >= self
+                .next_count_ns
+                .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records a count that ran from `started_ns` to `ended_ns`.
+    pub fn counted(&self, started_ns: u64, ended_ns: u64) {
+        let cost = ended_ns.saturating_sub(started_ns);
+        let next = ended_ns.saturating_add(cost.saturating_mul(u64::from(MALLOC_COUNT_SPACING)));
+        self.next_count_ns
+            .store(next, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -72,14 +132,17 @@ pub fn read_own_memory() -> SystemMemory {
 /// move when V8 keeps freed heap pages resident in a pool (V8 12 and later), so native memory
 /// grows here only when something allocated through `malloc` and kept it.
 ///
-/// `None` off glibc, on glibc older than 2.33 (no `mallinfo2`, found at run time so that the
-/// binary still loads there), and when another allocator replaced `malloc` (jemalloc,
+/// `Unknown` off glibc, on glibc older than 2.33 (no `mallinfo2`, found at run time so that
+/// the binary still loads there), and when another allocator replaced `malloc` (jemalloc,
 /// tcmalloc and mimalloc are recognised), whose memory glibc's figures would not count.
+/// `Deferred` while the process-wide [`MallocPacer`] spaces counts out.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub fn malloc_in_use() -> Option<u64> {
+pub fn count_malloc() -> MallocCount {
     use std::sync::OnceLock;
+    use std::time::Instant;
     type Mallinfo2 = unsafe extern "C" fn() -> libc::mallinfo2;
     static MALLINFO2: OnceLock<Option<Mallinfo2>> = OnceLock::new();
+    static PACER: OnceLock<(Instant, MallocPacer)> = OnceLock::new();
     let mallinfo2 = MALLINFO2.get_or_init(|| {
         let found = |name: &std::ffi::CStr| {
             // SAFETY: `name` is NUL-terminated; RTLD_DEFAULT searches the process's objects.
@@ -96,15 +159,25 @@ pub fn malloc_in_use() -> Option<u64> {
         found(c"mallinfo2")
             .map(|f| unsafe { std::mem::transmute::<*mut libc::c_void, Mallinfo2>(f) })
     });
+    let Some(mallinfo2) = mallinfo2 else {
+        return MallocCount::Unknown;
+    };
+    let (epoch, pacer) = PACER.get_or_init(|| (Instant::now(), MallocPacer::default()));
+    let nanos = || u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    let started = nanos();
+    if !pacer.may_count(started) {
+        return MallocCount::Deferred;
+    }
     // SAFETY: glibc's mallinfo2 may be called from any thread; it locks each arena in turn.
-    let info = unsafe { mallinfo2.as_ref()?() };
-    Some((info.uordblks + info.hblkhd) as u64)
+    let info = unsafe { mallinfo2() };
+    pacer.counted(started, nanos());
+    MallocCount::Bytes((info.uordblks + info.hblkhd) as u64)
 }
 
-/// `None`: only glibc's figures are read.
+/// `Unknown`: only glibc's figures are read.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn malloc_in_use() -> Option<u64> {
-    None
+pub fn count_malloc() -> MallocCount {
+    MallocCount::Unknown
 }
 
 /// Bytes per memory page (statm counts pages).
@@ -390,18 +463,40 @@ mod tests {
     }
 
     #[test]
-    fn malloc_in_use_counts_what_malloc_hands_out_on_glibc() {
+    fn count_malloc_counts_what_malloc_hands_out_on_glibc() {
         if !cfg!(all(target_os = "linux", target_env = "gnu")) {
-            assert_eq!(malloc_in_use(), None);
+            assert_eq!(count_malloc(), MallocCount::Unknown);
             return;
         }
-        let before = malloc_in_use().expect("glibc >= 2.33 has mallinfo2");
+        // A count of a few µs defers the next by a few ms: wait it out.
+        let count = || loop {
+            match count_malloc() {
+                MallocCount::Deferred => std::thread::sleep(std::time::Duration::from_millis(5)),
+                other => return other.bytes().expect("glibc >= 2.33 has mallinfo2"),
+            }
+        };
+        let before = count();
         // 256 MiB held, judged with 64 MiB to spare for what tests on other threads do.
         let held: Vec<Vec<u8>> = (0..256).map(|i| vec![i as u8; 1 << 20]).collect();
-        let during = malloc_in_use().unwrap();
+        let during = count();
         drop(held);
-        let after = malloc_in_use().unwrap();
+        let after = count();
         assert!(during >= before + (192 << 20), "{before} -> {during}");
         assert!(after + (192 << 20) <= during, "{during} -> {after}");
+    }
+
+    #[test]
+    fn a_slow_count_of_malloc_defers_the_next_by_a_thousand_times_its_cost() {
+        let pacer = MallocPacer::default();
+        assert!(pacer.may_count(0));
+        // 180 ms, as after a heap snapshot: the next waits three minutes.
+        pacer.counted(1_000_000_000, 1_180_000_000);
+        assert!(!pacer.may_count(1_200_000_000));
+        assert!(!pacer.may_count(180_000_000_000));
+        assert!(pacer.may_count(181_180_000_000));
+        // 20 µs, as usually: 20 ms.
+        pacer.counted(200_000_000_000, 200_000_020_000);
+        assert!(!pacer.may_count(200_010_000_000));
+        assert!(pacer.may_count(200_020_020_000));
     }
 }

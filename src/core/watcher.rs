@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::detector::{DetectorConfig, Leak, MemoryKind, Series, Suspicion, Trend};
-use super::sysmem::{self, SystemMemory};
+use super::sysmem::{self, MallocCount, SystemMemory};
 
 /// The least growth a native leak must show, whatever `min_growth_bytes` says: native memory
 /// moves by a few MB in healthy services as they warm up and as their heap grows (measured in
@@ -57,8 +57,9 @@ pub enum WatcherEvent {
 /// Where the thread sends events. Called on the watcher thread.
 pub type Sink = Box<dyn Fn(WatcherEvent) + Send + 'static>;
 
-/// Where the thread reads RSS from; the real `/proc` in production.
-pub type MemoryReader = Box<dyn Fn() -> SystemMemory + Send + 'static>;
+/// Where the thread reads RSS from; the real `/proc` in production. The argument says whether
+/// `malloc`'s figures are wanted (not while native floors are paused: counting them costs).
+pub type MemoryReader = Box<dyn Fn(bool) -> SystemMemory + Send + 'static>;
 
 /// What the JS heap and the ArrayBuffers hold, as the JS side last read it (bytes).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -73,11 +74,12 @@ pub struct HeapResident {
 
 impl HeapResident {
     /// Native memory: what `malloc` holds beyond ArrayBuffers where glibc says, otherwise
-    /// RSS less the heap's pages and `external`.
-    fn native_bytes(&self, rss: f64, malloc_in_use: Option<u64>) -> f64 {
+    /// RSS less the heap's pages and `external`; `None` when glibc's count was deferred.
+    fn native_bytes(&self, rss: f64, malloc_in_use: MallocCount) -> Option<f64> {
         match malloc_in_use {
-            Some(in_use) => in_use as f64 - self.array_buffers,
-            None => rss - self.heap_physical - self.external,
+            MallocCount::Bytes(in_use) => Some(in_use as f64 - self.array_buffers),
+            MallocCount::Unknown => Some(rss - self.heap_physical - self.external),
+            MallocCount::Deferred => None,
         }
     }
 }
@@ -338,7 +340,7 @@ fn run(
             Ok(Message::HeapResident(resident)) => heap_resident = Some(resident),
             Err(RecvTimeoutError::Timeout) => {
                 next_sample += interval;
-                let memory = reader();
+                let memory = reader(heap_resident.is_some() && !native_paused);
                 let time = now_ms();
                 let (Some(rss), limit) = (memory.rss, memory.container_limit) else {
                     continue;
@@ -350,12 +352,11 @@ fn run(
                     series.set_rss_headroom(rss_headroom);
                 }
                 native.set_own_limit(limit);
-                if let Some(resident) = heap_resident.filter(|_| !native_paused) {
-                    native.push(
-                        &native_config,
-                        time,
-                        resident.native_bytes(rss, memory.malloc_in_use),
-                    );
+                let native_bytes = heap_resident
+                    .filter(|_| !native_paused)
+                    .and_then(|resident| resident.native_bytes(rss, memory.malloc_in_use));
+                if let Some(native_bytes) = native_bytes {
+                    native.push(&native_config, time, native_bytes);
                     // A growing heap makes V8 grow memory of its own outside the heap's
                     // pages (remembered sets, marking worklists, allocator arenas of its
                     // threads): native growth beside heap or external growth that is
@@ -434,7 +435,7 @@ mod tests {
     #[test]
     fn rising_floors_are_suspected_until_held() {
         let (sink, _) = collect();
-        let reader: MemoryReader = Box::new(SystemMemory::default);
+        let reader: MemoryReader = Box::new(|_| SystemMemory::default());
         let mut watcher = Watcher::start_with_reader(config(), sink, reader).unwrap();
         assert_eq!(watcher.suspicion(), None);
         for i in 0..3 {
@@ -453,7 +454,7 @@ mod tests {
     #[test]
     fn heap_floors_sent_from_js_raise_a_leak_on_the_thread() {
         let (sink, events) = collect();
-        let reader: MemoryReader = Box::new(SystemMemory::default);
+        let reader: MemoryReader = Box::new(|_| SystemMemory::default());
         let mut watcher = Watcher::start_with_reader(config(), sink, reader).unwrap();
         for i in 0..20 {
             watcher.record_floor(
@@ -483,7 +484,7 @@ mod tests {
         sink: Sink,
     ) -> Watcher {
         let reads = Mutex::new(0u64);
-        let reader: MemoryReader = Box::new(move || {
+        let reader: MemoryReader = Box::new(move |_| {
             let mut n = reads.lock().unwrap();
             *n += 1;
             memory(*n)
@@ -569,14 +570,14 @@ mod tests {
         // RSS grows by 1 MB per read, as V8's pool of freed heap pages makes it do, while
         // malloc holds a steady 80 MB: no native leak.
         let events = events_of_steady_heap_reading(|n| SystemMemory {
-            malloc_in_use: Some(80_000_000),
+            malloc_in_use: MallocCount::Bytes(80_000_000),
             ..rss_growing_by(1_000_000)(n)
         });
         assert!(!has_native_leak(&events), "{events:?}");
         // malloc's figure grows by 1 MB per read under a steady RSS: a native leak.
         let events = events_of_steady_heap_reading(|n| SystemMemory {
             rss: Some(300_000_000),
-            malloc_in_use: Some(80_000_000 + n * 1_000_000),
+            malloc_in_use: MallocCount::Bytes(80_000_000 + n * 1_000_000),
             ..SystemMemory::default()
         });
         assert!(has_native_leak(&events), "{events:?}");
@@ -638,7 +639,7 @@ mod tests {
         let reads = Arc::new(Mutex::new(0u64));
         let reader_reads = Arc::clone(&reads);
         // Above 90% of the limit for the first 20 reads, then below, then above again.
-        let reader: MemoryReader = Box::new(move || {
+        let reader: MemoryReader = Box::new(move |_| {
             let mut n = reader_reads.lock().unwrap();
             *n += 1;
             let rss = if *n <= 20 || *n > 40 { 95 } else { 50 };
