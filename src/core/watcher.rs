@@ -27,7 +27,7 @@ pub const NATIVE_MIN_GROWTH_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
 /// The native memory V8 takes per byte of heap pages it adds (page metadata, slot sets,
 /// its threads' worklists): native growth no larger than this share of the rise of the
 /// heap's peak physical size over the same span is V8's, not a leak. A healthy http service
-/// with a GC sawtooth on Node 24 took 2.0-2.6% (5-8 MB as its heap's pages rose by 250-330 MB
+/// with a GC sawtooth on Node 24 took 2.0-2.6% (5-8 MB as its RSS, mostly heap pages, rose 250-330 MB
 /// in 10 s); 1/16 leaves that a margin of 2.4.
 const V8_NATIVE_SHARE_OF_HEAP_PAGES: f64 = 1.0 / 16.0;
 
