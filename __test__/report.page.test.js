@@ -18,7 +18,6 @@ const { spawn, spawnSync } = require('node:child_process')
 const { writeReport } = require('../lib/report')
 const { collect } = require('../lib/report/collect')
 const { renderPage } = require('../lib/report/render')
-const { diffSnapshots } = require('../lib/analyze')
 const { leakingModel, hostileModel, HOSTILE } = require('./fixtures/report-page-models')
 
 const ROOT = path.join(__dirname, '..')
@@ -74,27 +73,14 @@ async function leakingRun(ms) {
   return fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line))
 }
 
-/**
- * On a loaded machine a follow-up snapshot can take a minute, and the run ends before the
- * watcher's pair report: this writes the report file the watcher would have written beside
- * the follow-up (the same diff of the same snapshots, as reports.js makes it).
- */
-async function writePairReport(events) {
-  const [baseline, followUp] = ['baseline', 'follow-up'].map((role) => events.find((e) => e.type === 'snapshot' && e.role === role))
-  assert.ok(baseline && followUp, `the run wrote a snapshot pair; it logged ${[...new Set(events.map((e) => e.type))].join(', ')}`)
-  const { suspects, grownCollections, newByClass } = await diffSnapshots(baseline.path, followUp.path)
-  const report = { kind: 'pair', baseline: baseline.path, followUp: followUp.path, suspects, grownCollections, newByClass, growingHandles: [] }
-  fs.writeFileSync(followUp.path.replace(/\.heapsnapshot$/, '.report.json'), JSON.stringify(report))
-  return report
-}
-
 test('a real leaking run: the floors, the leak marker at its time, the holder, no requests', { timeout: 240_000 }, async (t) => {
   if (!browser) return t.skip(noBrowser)
   // It ends once the pair's report and the sites are in (about 25 s); the rest is for a loaded machine.
   const events = await leakingRun(60_000)
   const leak = events.find((e) => e.type === 'leak')
   assert.ok(leak, `the run reported a leak; it logged ${[...new Set(events.map((e) => e.type))].join(', ')}`)
-  const report = events.find((e) => e.type === 'report' && e.kind === 'pair') ?? await writePairReport(events)
+  const report = events.find((e) => e.type === 'report' && e.kind === 'pair')
+  assert.ok(report, `the run wrote its pair's report; it logged ${[...new Set(events.map((e) => e.type))].join(', ')}`)
   const written = await writeReport(dir)
   const model = await collect(dir)
   const { page, seen } = await open(written.path)

@@ -152,8 +152,7 @@ test('a disk that fills up during the write leaves no file, and gives the space 
 test('the watcher writes a baseline and a follow-up snapshot of a leaking service', async () => {
   const dir = tempDir()
   // The follow-up waits for the service to recover from the baseline's pause (three times
-  // it): on a loaded machine that can take half a minute. (The pair's report is tested in
-  // watch.ondemand.test.js and report.page.test.js: a follow-up here has taken 90 s.)
+  // it): on a loaded machine that can take half a minute.
   const out = execFileSync(process.execPath, [path.join(__dirname, 'fixtures', 'service.js'), 'heap-leak', '60000', dir], {
     encoding: 'utf8',
     timeout: 200_000,
@@ -167,6 +166,8 @@ test('the watcher writes a baseline and a follow-up snapshot of a leaking servic
   assert.equal(snaps[1].role, 'follow-up')
   assert.equal(snaps[1].baseline, snaps[0].path)
   for (const s of snaps) assert.equal(fs.statSync(s.path).mode & 0o777, 0o600)
+  const report = events.find((e) => e.type === 'report')
+  assert.deepEqual(report && [report.kind, report.baseline, report.followUp], ['pair', snaps[0].path, snaps[1].path], told)
   // Writing the snapshots and diffing the pair take GBs of native memory for seconds, on
   // purpose: no native leak is read into them.
   assert.deepEqual(events.filter((e) => e.type === 'leak' && e.kind === 'native'), [], told)
