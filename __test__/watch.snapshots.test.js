@@ -168,6 +168,10 @@ test('the watcher writes a baseline and a follow-up snapshot of a leaking servic
   for (const s of snaps) assert.equal(fs.statSync(s.path).mode & 0o777, 0o600)
   const report = events.find((e) => e.type === 'report')
   assert.deepEqual(report && [report.kind, report.baseline, report.followUp], ['pair', snaps[0].path, snaps[1].path], told)
+  // The Map that leaks grew; the watcher's own bookkeeping, filling meanwhile, is not listed.
+  assert.match(report.grownCollections[0].holder.file, /service\.js$/, JSON.stringify(report.grownCollections))
+  const ownCode = path.join(__dirname, '..', 'lib') + path.sep
+  assert.deepEqual(report.grownCollections.filter((c) => c.holder?.file?.startsWith(ownCode)), [])
   // Writing the snapshots and diffing the pair take GBs of native memory for seconds, on
   // purpose: no native leak is read into them.
   assert.deepEqual(events.filter((e) => e.type === 'leak' && e.kind === 'native'), [], told)

@@ -12,7 +12,9 @@ const { writeAtomically } = require('../write-atomically')
  * absent), then emitted as `report`.
  *
  * The handle sites are counted against this watcher's own baseline, so that the app's
- * `topGrowingSites()` calls do not change what a report compares against.
+ * `topGrowingSites()` calls do not change what a report compares against. Collections held
+ * by leakproof's own modules (the watcher's bounded bookkeeping, filling up to its size
+ * between the snapshots) are left out of the grown ones: they are not the app's.
  */
 class Reports {
   #top
@@ -51,7 +53,7 @@ class Reports {
         newCount: diff.newCount,
         newBytes: diff.newBytes,
         suspects: diff.suspects,
-        grownCollections: diff.grownCollections,
+        grownCollections: diff.grownCollections.filter((c) => !heldByOwnCode(c)),
         newByClass: diff.newByClass,
         growingHandles: this.#growingHandles.top(this.#top),
       }
@@ -61,6 +63,14 @@ class Reports {
       if (!this.#stopped) this.#emit('error', { error: err.message, during: 'report' })
     }
   }
+}
+
+/** leakproof's modules: `lib/`, wherever the package is installed. */
+const OWN_CODE = path.resolve(__dirname, '..') + path.sep
+
+/** Whether a grown collection's holder is a closure in leakproof's own modules. */
+function heldByOwnCode(collection) {
+  return collection.holder?.file?.startsWith(OWN_CODE) ?? false
 }
 
 /** Writes `text` to `file`, readable by its owner only, complete or absent. */
