@@ -270,4 +270,4 @@ function measureMemoryQuietly() {
   }
 }
 
-module.exports = { ForcedGc }
+module.exports = { ForcedGc, measureMemoryQuietly }
