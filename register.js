@@ -21,15 +21,16 @@ function start() {
   }
   // One EventLog per thread, for the watcher's events and listener leaks alike: its byte
   // count, which says when to look at the file's size, covers every line this thread writes.
-  const { EventLog, logEvents, logListenerLeaks } = require('./lib/watch/event-log')
-  const eventLog = log === undefined ? null : new EventLog(log, { maxBytes: logMaxBytes })
-  if (eventLog !== null) logEvents(watcher, eventLog)
+  // Its module is loaded only with a log to write.
+  const logging = log === undefined ? null : require('./lib/watch/event-log')
+  const eventLog = logging === null ? null : new logging.EventLog(log, { maxBytes: logMaxBytes })
+  if (eventLog !== null) logging.logEvents(watcher, eventLog)
   // LEAKPROOF_TRACK_LISTENERS=1: listeners and their call sites, in the watcher's reports.
   // The tracking modules are loaded only when the variable is set: a service that does not
   // track listeners does not pay their memory (docs/benchmarks.md).
   if (process.env.LEAKPROOF_TRACK_LISTENERS === undefined) return
   const tracker = require('./lib/track/listeners').trackListenersFromEnv(process.env)
-  if (tracker !== null && eventLog !== null) logListenerLeaks(require('./lib/track/listener-leaks').listenerLeaks, eventLog)
+  if (tracker !== null && eventLog !== null) logging.logListenerLeaks(require('./lib/track/listener-leaks').listenerLeaks, eventLog)
 }
 
 try {

@@ -135,17 +135,6 @@ function section(title, content) {
   return content ? [h('h3', null, title), content] : []
 }
 
-/** A holder in the user's words: its description, else the name the report gave it. */
-function holderText(holder) {
-  if (!holder) return ''
-  return typeof holder === 'string' ? holder : holder.description || holder.name || ''
-}
-
-/** A retainer path as one line. */
-function pathText(path) {
-  return Array.isArray(path) ? path.join(' → ') : path || ''
-}
-
 /** `file:line:column`, or the function's name when it has no file. */
 function siteText(site) {
   if (!site) return ''
@@ -346,14 +335,14 @@ function renderReport(report, index) {
     ['class', (s) => s.name, 'code'],
     ['new objects', (s) => fmtCount(s.count), 'num'],
     ['retained', (s) => fmtBytes(s.retainedSize), 'num'],
-    ['held by', (s) => holderText(s.holder) || '(no named holder)', 'holder'],
-    ['path', (s) => pathText(s.path), 'code'],
+    ['held by', (s) => s.holder || '(no named holder)', 'holder'],
+    ['path', (s) => s.path || '', 'code'],
   ], report.suspects, (_s, i) => (index === 0 && i === 0 ? 'suspect-first' : null))
   const collections = table([
     ['collection', (c) => c.name, 'code'],
     ['entries', (c) => `${fmtCount(c.before)} → ${fmtCount(c.after)}`, 'num'],
     ['retained', (c) => fmtBytes(c.retainedSize), 'num'],
-    ['held by', (c) => holderText(c.holder) || pathText(c.path || c.readablePath)],
+    ['held by', (c) => c.holder || c.path || ''],
   ], report.grownCollections)
   const handles = table([
     ['kind', (g) => g.kind],
@@ -439,7 +428,7 @@ function main() {
 
 /** The browser functions, in the order the page's script defines them. */
 const BROWSER_FUNCTIONS = [
-  fmtBytes, fmtTime, fmtMs, fmtCount, h, table, section, holderText, pathText, siteText,
+  fmtBytes, fmtTime, fmtMs, fmtCount, h, table, section, siteText,
   renderHeader, renderVerdict, chartSeries, chartAxes, drawTrendsAndGcs, markerElements, placeMarkers, xRange, pageWindow, renderChart,
   renderLeaks, renderNextSteps, renderReport, renderDetails, renderProcess, main,
 ]

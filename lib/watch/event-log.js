@@ -6,9 +6,6 @@ const { threadId } = require('node:worker_threads')
 const errors = require('../errors')
 const { EVENTS } = require('./watcher')
 
-/** Events written to the log: every one, `sample` included (`leakproof report` draws its timeline from them). */
-const LOGGED = EVENTS
-
 /**
  * The default size cap of a log file: 64 MiB. A sample line is about 270 bytes, so one
  * process at the default interval (10 s) writes about 2.3 MB a day: the file holds about
@@ -133,10 +130,13 @@ function takeLock(lock) {
   return false
 }
 
-/** Appends each of the watcher's events (`LOGGED`) to `eventLog`, an EventLog. */
+/**
+ * Appends every one of the watcher's events (`EVENTS`, `sample` included: `leakproof report`
+ * draws its timeline from them) to `eventLog`, an EventLog.
+ */
 function logEvents(watcher, eventLog) {
   const append = (event) => eventLog.append(event)
-  for (const type of LOGGED) watcher.on(type, append)
+  for (const type of EVENTS) watcher.on(type, append)
 }
 
 /** Appends each `listener-leak` report to `eventLog`, as a line like the watcher's events. */
@@ -149,4 +149,4 @@ function logListenerLeaks(listenerLeaks, eventLog) {
   })
 }
 
-module.exports = { EventLog, logEvents, logListenerLeaks, checkMaxBytes, LOGGED, DEFAULT_MAX_BYTES }
+module.exports = { EventLog, logEvents, logListenerLeaks, checkMaxBytes, DEFAULT_MAX_BYTES }
