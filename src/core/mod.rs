@@ -1,6 +1,8 @@
 //! Pure-Rust core: no napi types, covered by `cargo test`.
 
 pub mod detector;
+#[cfg(target_os = "linux")]
+pub mod fork;
 pub mod heapsnapshot;
 pub mod sysmem;
 #[cfg(test)]

@@ -1,0 +1,125 @@
+//! Heap snapshots written by a forked child (Linux): the parent stops only for `fork()`,
+//! and a copy-on-write child with one thread writes the file while the parent serves.
+//!
+//! - [`fork_for_snapshot`] forks, with V8's `MADV_DONTFORK` ranges copied for once (see
+//!   [`smaps`]), and a pipe the child reports through.
+//! - [`child`] sets the child up so that a wait for a thread fork did not copy ends it with
+//!   a telling exit code instead of hanging, and is how it leaves.
+//! - [`watchdog`] follows the child from a parent thread: its exit, its peak memory, and a
+//!   kill when it hangs or runs past its deadline.
+
+pub mod child;
+mod got;
+pub mod smaps;
+pub mod watchdog;
+
+use std::fmt;
+use std::os::fd::RawFd;
+use std::time::Instant;
+
+/// Why no child was forked.
+#[derive(Debug)]
+pub struct ForkError {
+    /// What failed: `smaps`, `pipe` or `fork`.
+    pub step: &'static str,
+    /// The OS error.
+    pub error: std::io::Error,
+}
+
+impl fmt::Display for ForkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failed: {}", self.step, self.error)
+    }
+}
+
+/// The parent's side of a fork.
+#[derive(Debug)]
+pub struct Parent {
+    /// The child's pid.
+    pub pid: i32,
+    /// The read end of the child's report pipe (non-blocking), for [`watchdog::supervise`].
+    pub report_fd: RawFd,
+    /// How long the parent was stopped: reading the ranges, marking them, forking, unmarking.
+    pub stop_ms: f64,
+    /// Of which `fork()` itself.
+    pub fork_ms: f64,
+    /// Bytes of `MADV_DONTFORK` memory the child got a copy of.
+    pub copied_bytes: u64,
+}
+
+/// Which side of the fork this is.
+#[derive(Debug)]
+pub enum Forked {
+    /// The process that called.
+    Parent(Parent),
+    /// The child: it must end with [`child::exit`], reporting through `report_fd`.
+    Child {
+        /// The write end of the report pipe.
+        report_fd: RawFd,
+    },
+}
+
+/// Forks this process for a snapshot (see the module doc). In the child, nothing is set up
+/// yet: call [`child::prepare`] first.
+pub fn fork_for_snapshot() -> Result<Forked, ForkError> {
+    let started = Instant::now();
+    let text = std::fs::read_to_string("/proc/self/smaps").map_err(|error| ForkError {
+        step: "smaps",
+        error,
+    })?;
+    let ranges = smaps::dont_fork_ranges(&text);
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(ForkError {
+            step: "pipe",
+            error: std::io::Error::last_os_error(),
+        });
+    }
+    let [read_fd, write_fd] = fds;
+    advise(&ranges, libc::MADV_DOFORK);
+    let fork_started = Instant::now();
+    // SAFETY: the child runs only async-signal-safe setup (child::prepare) before V8's
+    // snapshot writer, and never returns to the event loop: it leaves through child::exit.
+    let pid = unsafe { libc::fork() };
+    let fork_ms = fork_started.elapsed().as_secs_f64() * 1e3;
+    if pid == 0 {
+        // SAFETY: closing our copy of the read end.
+        unsafe { libc::close(read_fd) };
+        return Ok(Forked::Child {
+            report_fd: write_fd,
+        });
+    }
+    let error = std::io::Error::last_os_error();
+    advise(&ranges, libc::MADV_DONTFORK);
+    // SAFETY: the write end is the child's; fcntl only sets a flag on our read end.
+    unsafe {
+        libc::close(write_fd);
+        if pid < 0 {
+            libc::close(read_fd);
+        } else {
+            libc::fcntl(read_fd, libc::F_SETFL, libc::O_NONBLOCK);
+        }
+    }
+    if pid < 0 {
+        return Err(ForkError {
+            step: "fork",
+            error,
+        });
+    }
+    Ok(Forked::Parent(Parent {
+        pid,
+        report_fd: read_fd,
+        stop_ms: started.elapsed().as_secs_f64() * 1e3,
+        fork_ms,
+        copied_bytes: ranges.iter().map(|r| r.len() as u64).sum(),
+    }))
+}
+
+/// `madvise` over every range; a range V8 unmapped meanwhile is no error worth stopping for.
+fn advise(ranges: &[std::ops::Range<usize>], advice: libc::c_int) {
+    for r in ranges {
+        // SAFETY: only the fork-inheritance flag of the range changes, never its contents.
+        unsafe { libc::madvise(r.start as *mut libc::c_void, r.len(), advice) };
+    }
+}

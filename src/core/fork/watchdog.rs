@@ -1,0 +1,310 @@
+//! Follows a forked snapshot child from a parent thread until it ends: reaps it, reads what
+//! it reported, records its peak memory, and kills it when it hangs (asleep with no CPU
+//! time spent for `stall`) or runs past its `deadline`. The parent is never blocked.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How often the child is looked at.
+const POLL: Duration = Duration::from_millis(20);
+/// The most of the child's report kept.
+const MAX_REPORT_BYTES: usize = 64 * 1024;
+
+/// When the watchdog gives up on a child.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Killed when still running this long after the fork.
+    pub deadline: Duration,
+    /// Killed when asleep this long without spending CPU time: waiting for something that
+    /// will not come.
+    pub stall: Duration,
+}
+
+/// How a child ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// It exited with this code.
+    Exited(i32),
+    /// A signal other than ours ended it (a crash, or the OOM killer's SIGKILL).
+    Signaled(i32),
+    /// The watchdog killed it: it slept without progress for `stall`.
+    KilledHung,
+    /// The watchdog killed it: the deadline passed.
+    KilledDeadline,
+    /// It was killed because the parent asked (`cancel`).
+    Cancelled,
+}
+
+/// What the watchdog saw.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// How the child ended.
+    pub end: End,
+    /// What the child wrote to its report pipe.
+    pub report: String,
+    /// From fork to reaping.
+    pub duration: Duration,
+    /// The child's peak resident memory (`VmHWM`), the pages it shares with the parent
+    /// included, in bytes; 0 if never read.
+    pub peak_rss_bytes: u64,
+}
+
+/// Watches `pid` until it ends (see the module doc); `cancel` kills it early. Closes
+/// `report_fd`. Blocks the calling thread: run it on one of its own.
+pub fn supervise(pid: i32, report_fd: RawFd, limits: Limits, cancel: &AtomicBool) -> Outcome {
+    let started = Instant::now();
+    let mut report = Vec::new();
+    let mut peak_rss_bytes = 0;
+    let mut progress = CpuProgress::default();
+    let mut killed: Option<End> = None;
+    let end = loop {
+        drain(report_fd, &mut report);
+        if let Some(end) = reap(pid, false) {
+            break end;
+        }
+        if let Some(stat) = read_stat(pid) {
+            peak_rss_bytes = peak_rss_bytes.max(read_peak_rss(pid).unwrap_or(0));
+            if killed.is_none() {
+                killed = verdict(&mut progress, stat, started.elapsed(), limits, cancel);
+                if killed.is_some() {
+                    // SAFETY: signalling our own child, not yet reaped, so its pid is still its own.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    let _ = reap(pid, true);
+                    break killed.clone().unwrap();
+                }
+            }
+        }
+        std::thread::sleep(POLL);
+    };
+    drain(report_fd, &mut report);
+    // SAFETY: the descriptor is ours and closed once.
+    unsafe { libc::close(report_fd) };
+    Outcome {
+        end,
+        report: String::from_utf8_lossy(&report).into_owned(),
+        duration: started.elapsed(),
+        peak_rss_bytes,
+    }
+}
+
+/// Whether to kill now, and as what.
+fn verdict(
+    progress: &mut CpuProgress,
+    stat: Stat,
+    elapsed: Duration,
+    limits: Limits,
+    cancel: &AtomicBool,
+) -> Option<End> {
+    if cancel.load(Ordering::Relaxed) {
+        return Some(End::Cancelled);
+    }
+    if elapsed >= limits.deadline {
+        return Some(End::KilledDeadline);
+    }
+    (progress.asleep_without_cpu(stat, elapsed) >= limits.stall).then_some(End::KilledHung)
+}
+
+/// A child's scheduling state and CPU time so far, from `/proc/PID/stat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    /// `R`, `S`, `D`, `Z`, …
+    pub state: u8,
+    /// User and system time, in clock ticks.
+    pub cpu_ticks: u64,
+}
+
+/// How long a child has been asleep without spending CPU time.
+#[derive(Debug, Default)]
+pub struct CpuProgress {
+    last_ticks: u64,
+    idle_since: Option<Duration>,
+}
+
+impl CpuProgress {
+    /// Given the newest reading at `now` (since the fork), how long the child has slept
+    /// interruptibly without any CPU time; zero while it runs, waits for the disk, or gains
+    /// CPU time.
+    pub fn asleep_without_cpu(&mut self, stat: Stat, now: Duration) -> Duration {
+        let progressed = stat.cpu_ticks != self.last_ticks;
+        self.last_ticks = stat.cpu_ticks;
+        if progressed || stat.state != b'S' {
+            self.idle_since = None;
+            return Duration::ZERO;
+        }
+        now - *self.idle_since.get_or_insert(now)
+    }
+}
+
+/// Parses the state and CPU time out of a `/proc/PID/stat` line (the command name may hold
+/// spaces and parentheses: fields are counted from the last `)`).
+pub fn parse_stat(line: &str) -> Option<Stat> {
+    let rest = &line[line.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After the name: state is field 3 of the line, utime 14 and stime 15.
+    let state = *fields.first()?.as_bytes().first()?;
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Stat {
+        state,
+        cpu_ticks: utime + stime,
+    })
+}
+
+fn read_stat(pid: i32) -> Option<Stat> {
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// `VmHWM` of `/proc/PID/status`, in bytes.
+fn read_peak_rss(pid: i32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Reaps the child if it has ended (or waits for it, with `block`).
+fn reap(pid: i32, block: bool) -> Option<End> {
+    let mut status = 0;
+    let flags = if block { 0 } else { libc::WNOHANG };
+    // SAFETY: waits for our own child; `status` is written by waitpid.
+    let r = unsafe { libc::waitpid(pid, &mut status, flags) };
+    if r != pid {
+        // Not ended yet; or someone else reaped it (an ECHILD): nothing more to learn.
+        return (r < 0).then_some(End::Signaled(0));
+    }
+    Some(if libc::WIFEXITED(status) {
+        End::Exited(libc::WEXITSTATUS(status))
+    } else {
+        End::Signaled(libc::WTERMSIG(status))
+    })
+}
+
+/// Reads what is in the pipe now, up to the cap.
+fn drain(fd: RawFd, into: &mut Vec<u8>) {
+    let mut buf = [0u8; 4096];
+    loop {
+        // SAFETY: `buf` is a valid buffer of its length; the descriptor is non-blocking.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+        if n <= 0 {
+            return;
+        }
+        let room = MAX_REPORT_BYTES.saturating_sub(into.len());
+        into.extend_from_slice(&buf[..(n as usize).min(room)]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_with_odd_command_names() {
+        let line = "1234 (node (x) y) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 31 0 0 20 0 1 0";
+        assert_eq!(
+            parse_stat(line),
+            Some(Stat {
+                state: b'S',
+                cpu_ticks: 281
+            })
+        );
+        assert_eq!(parse_stat("garbage"), None);
+    }
+
+    #[test]
+    fn only_interruptible_sleep_without_cpu_time_counts_as_hung() {
+        let mut p = CpuProgress::default();
+        let at = |ms| Duration::from_millis(ms);
+        let s = |state, cpu_ticks| Stat { state, cpu_ticks };
+        assert_eq!(p.asleep_without_cpu(s(b'R', 5), at(0)), Duration::ZERO);
+        assert_eq!(p.asleep_without_cpu(s(b'S', 5), at(100)), Duration::ZERO);
+        assert_eq!(p.asleep_without_cpu(s(b'S', 5), at(900)), at(800));
+        // Waiting for the disk is progress of a kind.
+        assert_eq!(p.asleep_without_cpu(s(b'D', 5), at(1000)), Duration::ZERO);
+        assert_eq!(p.asleep_without_cpu(s(b'S', 5), at(1100)), Duration::ZERO);
+        assert_eq!(p.asleep_without_cpu(s(b'S', 6), at(2000)), Duration::ZERO);
+        assert_eq!(p.asleep_without_cpu(s(b'S', 6), at(2500)), Duration::ZERO);
+        assert_eq!(p.asleep_without_cpu(s(b'S', 6), at(3000)), at(500));
+    }
+
+    fn fork_child(body: impl FnOnce()) -> i32 {
+        // SAFETY: the child runs `body` and leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            body();
+            // SAFETY: as above.
+            unsafe { libc::_exit(0) }
+        }
+        pid
+    }
+
+    fn pipe() -> (RawFd, RawFd) {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for two descriptors.
+        assert_eq!(
+            unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK) },
+            0
+        );
+        (fds[0], fds[1])
+    }
+
+    const LIMITS: Limits = Limits {
+        deadline: Duration::from_secs(10),
+        stall: Duration::from_millis(300),
+    };
+
+    #[test]
+    fn a_child_that_reports_and_exits_is_reaped_with_its_report() {
+        let (r, w) = pipe();
+        let pid = fork_child(|| {
+            // SAFETY: writing a static buffer to our pipe.
+            unsafe { libc::write(w, b"done".as_ptr() as *const libc::c_void, 4) };
+        });
+        // SAFETY: the parent's copy of the write end.
+        unsafe { libc::close(w) };
+        let out = supervise(pid, r, LIMITS, &AtomicBool::new(false));
+        assert_eq!(out.end, End::Exited(0));
+        assert_eq!(out.report, "done");
+    }
+
+    #[test]
+    fn a_sleeping_child_is_killed_as_hung() {
+        let (r, w) = pipe();
+        let pid = fork_child(|| loop {
+            // SAFETY: pause has no preconditions.
+            unsafe { libc::pause() };
+        });
+        // SAFETY: as above.
+        unsafe { libc::close(w) };
+        let out = supervise(pid, r, LIMITS, &AtomicBool::new(false));
+        assert_eq!(out.end, End::KilledHung);
+        assert!(out.duration >= LIMITS.stall);
+    }
+
+    #[test]
+    fn a_busy_child_is_killed_at_its_deadline_and_a_cancel_kills_at_once() {
+        let busy = || loop {
+            std::hint::spin_loop();
+        };
+        let (r, w) = pipe();
+        let pid = fork_child(busy);
+        // SAFETY: as above.
+        unsafe { libc::close(w) };
+        let limits = Limits {
+            deadline: Duration::from_millis(400),
+            stall: Duration::from_millis(100),
+        };
+        assert_eq!(
+            supervise(pid, r, limits, &AtomicBool::new(false)).end,
+            End::KilledDeadline
+        );
+        let (r, w) = pipe();
+        let pid = fork_child(busy);
+        // SAFETY: as above.
+        unsafe { libc::close(w) };
+        assert_eq!(
+            supervise(pid, r, LIMITS, &AtomicBool::new(true)).end,
+            End::Cancelled
+        );
+    }
+}
