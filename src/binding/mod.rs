@@ -1,5 +1,7 @@
 //! napi exports: thin wrappers over `crate::core`.
 
 pub mod analyze;
+#[cfg(target_os = "linux")]
+pub mod fork;
 pub mod sysmem;
 pub mod watcher;

@@ -1,0 +1,130 @@
+//! `forkSnapshot()`: runs a function in a forked child of this process (Linux), which then
+//! leaves, while a Rust thread watches it and reports how it ended. See `core::fork`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use serde_json::json;
+
+use crate::core::fork::watchdog::{self, End, Limits, Outcome};
+use crate::core::fork::{child, fork_for_snapshot, Forked};
+
+/// When the child is given up on (validated by the JS caller).
+#[napi(object)]
+pub struct ForkLimits {
+    /// Killed when still running this many milliseconds after the fork.
+    pub deadline_ms: f64,
+    /// Killed when asleep this many milliseconds without spending CPU time.
+    pub stall_ms: f64,
+}
+
+/// The parent's handle on a forked child.
+#[napi]
+pub struct ForkedChild {
+    cancel: Arc<AtomicBool>,
+    /// The child's pid.
+    #[napi(readonly)]
+    pub pid: i32,
+    /// How long this process was stopped to fork it, in milliseconds.
+    #[napi(readonly)]
+    pub stop_ms: f64,
+    /// Of which `fork()` itself.
+    #[napi(readonly)]
+    pub fork_ms: f64,
+    /// Bytes of memory V8 had kept from children that this one got a copy of.
+    #[napi(readonly)]
+    pub copied_bytes: f64,
+}
+
+#[napi]
+impl ForkedChild {
+    /// Kills the child; its `onEnd` reports `cancelled`.
+    #[napi]
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+type EndCallback = ThreadsafeFunction<String, (), String, Status, false, false>;
+
+/// Forks. In the child, `work()` runs at once, with every thread but this one gone: the
+/// child exits 0 with what `work` returned as its report, or 1 with the message of what it
+/// threw, and never returns to JavaScript's event loop. In the parent, returns the child's
+/// handle; `onEnd(json)` is called once the child has ended (`core::fork::watchdog`). Until
+/// then the event loop is kept alive (at most until the child's deadline), so that a process
+/// with nothing else to do does not exit, killing its child, before the snapshot is written.
+#[napi]
+pub fn fork_snapshot(
+    work: Function<(), String>,
+    limits: ForkLimits,
+    on_end: Function<String, ()>,
+) -> Result<ForkedChild> {
+    let callback: EndCallback = on_end
+        .build_threadsafe_function::<String>()
+        .callee_handled::<false>()
+        .weak::<false>()
+        .build()?;
+    let parent = match fork_for_snapshot() {
+        Ok(Forked::Child { report_fd }) => run_child(report_fd, &work),
+        Ok(Forked::Parent(parent)) => parent,
+        Err(e) => return Err(Error::new(Status::GenericFailure, e.to_string())),
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    let watched = cancel.clone();
+    let limits = Limits {
+        deadline: Duration::from_secs_f64(limits.deadline_ms.max(0.0) / 1e3),
+        stall: Duration::from_secs_f64(limits.stall_ms.max(0.0) / 1e3),
+    };
+    let (pid, report_fd) = (parent.pid, parent.report_fd);
+    std::thread::Builder::new()
+        .name("leakproof-fork".into())
+        .spawn(move || {
+            let outcome = watchdog::supervise(pid, report_fd, limits, &watched);
+            callback.call(
+                outcome_json(&outcome),
+                ThreadsafeFunctionCallMode::NonBlocking,
+            );
+        })
+        .map_err(|e| Error::new(Status::GenericFailure, format!("watchdog thread: {e}")))?;
+    Ok(ForkedChild {
+        cancel,
+        pid,
+        stop_ms: parent.stop_ms,
+        fork_ms: parent.fork_ms,
+        copied_bytes: parent.copied_bytes as f64,
+    })
+}
+
+/// The child's whole life: set up, run `work`, leave.
+fn run_child(report_fd: i32, work: &Function<(), String>) -> ! {
+    if let Err(code) = child::prepare(report_fd) {
+        child::exit(report_fd, code, "the child could not redirect its imports");
+    }
+    match work.call(()) {
+        Ok(report) => child::exit(report_fd, child::EXIT_DONE, &report),
+        Err(e) => child::exit(report_fd, child::EXIT_FAILED, &e.reason),
+    }
+}
+
+fn outcome_json(o: &Outcome) -> String {
+    let (end, code, signal) = match o.end {
+        End::Exited(code) => ("exited", Some(code), None),
+        End::Signaled(signal) => ("signaled", None, Some(signal)),
+        End::KilledHung => ("hung", None, None),
+        End::KilledDeadline => ("deadline", None, None),
+        End::Cancelled => ("cancelled", None, None),
+    };
+    json!({
+        "end": end,
+        "code": code,
+        "signal": signal,
+        "report": o.report,
+        "durationMs": o.duration.as_secs_f64() * 1e3,
+        "peakRssBytes": o.peak_rss_bytes,
+    })
+    .to_string()
+}
