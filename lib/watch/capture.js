@@ -76,6 +76,7 @@ class Capture {
       cooldownMs: options.cooldownMs,
       memoryFactor: options.snapshotMemoryFactor,
       beforeSnapshot: options.beforeSnapshot,
+      writer: options.snapshotWriter,
     })
     this.#afterSnapshot = options.afterSnapshot ?? null
     this.#native = native
@@ -90,6 +91,7 @@ class Capture {
   /** No more snapshots, nor reports. */
   stop() {
     this.#stopped = true
+    this.#store.stop()
     this.#reports.stop()
   }
 
@@ -214,10 +216,13 @@ class Capture {
       const followUp = reason === 'follow-up'
       const keep = this.#baseline === null ? [] : [this.#baseline.path]
       const result = await this.#store.capture(reason, { heapUsed, predicted, maxPauseMs: maxMs, followUp, keep, onWrite })
-      const overBudget = dying ?? (predicted.pauseMs > this.#maxPauseMs ? demanded : null)
+      // A child's snapshot stops this process only for fork(): no budget to go over.
+      const inProcess = result.writer !== 'child'
+      const overBudget = inProcess ? dying ?? (predicted.pauseMs > this.#maxPauseMs ? demanded : null) : null
       const budget = { pauseBudgetMs: this.#maxPauseMs, ...(overBudget == null ? {} : { overBudgetBecause: overBudget }), ...demand }
       if ('skipped' in result) return this.#skipped({ ...result, ...budget })
-      this.#cost.learn(predicted, result)
+      // A child does the work an in-process snapshot would, in about the time it would stop the loop.
+      this.#cost.learn(predicted, result.writer === 'child' ? { bytes: result.bytes, durationMs: result.childMs } : result)
       if (wrote) this.#native.resetNative()
       wrote = false
       const fields = this.#written({ ...result, ...budget }, heapUsed)

@@ -28,6 +28,7 @@ const ENV = {
   LEAKPROOF_MAX_DISK_BYTES: ['maxDiskBytes', 'number'],
   LEAKPROOF_COOLDOWN_MS: ['cooldownMs', 'number'],
   LEAKPROOF_SNAPSHOT_MAX_PAUSE_MS: ['snapshotMaxPauseMs', 'number'],
+  LEAKPROOF_SNAPSHOT_WRITER: ['snapshotWriter', 'string'],
   LEAKPROOF_SNAPSHOT_MEMORY_FACTOR: ['snapshotMemoryFactor', 'number'],
   LEAKPROOF_FOLLOW_UP_GROWTH_BYTES: ['followUpGrowthBytes', 'number'],
   LEAKPROOF_NEAR_HEAP_LIMIT: ['nearHeapLimit', 'boolean'],

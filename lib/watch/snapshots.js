@@ -6,6 +6,8 @@ const path = require('node:path')
 const v8 = require('node:v8')
 const { threadId } = require('node:worker_threads')
 const { processMemory } = require('../system-memory')
+const { endsAsCompleteJson } = require('./snapshot-file')
+const { writeInChild, forkUnavailable } = require('./child-snapshot')
 
 const PREFIX = 'leakproof-'
 const SUFFIX = '.heapsnapshot'
@@ -13,8 +15,6 @@ const SUFFIX = '.heapsnapshot'
 const FREE_DISK_MARGIN = 1.2
 /** A snapshot being written, and the pid of the process writing it (see `#write`). */
 const TEMP_NAME = /^\.leakproof-.+Z-(\d+)-\d+-\d+-[a-z-]+\.heapsnapshot\.tmp$/
-/** Bytes read from a snapshot's end to check that it ends as complete JSON. */
-const TAIL_BYTES = 64
 
 /**
  * Writes heap snapshots into one directory, safely:
@@ -27,6 +27,10 @@ const TAIL_BYTES = 64
  * - rate-limited by `cooldownMs` (but for a pair's follow-up);
  * - skipped, with a reason, when it would stop the event loop longer than the caller allows,
  *   or when the disk or the memory left is too small for it.
+ *
+ * With `writer: 'fork'` (where fork can be used, see child-snapshot.js) a forked child writes
+ * each snapshot and the process stops only for fork(), so no pause budget applies; when no
+ * child manages it, the snapshot is written in-process if its pause fits the budget.
  */
 class SnapshotStore {
   #dir
@@ -35,6 +39,9 @@ class SnapshotStore {
   #cooldownMs
   #memoryFactor
   #beforeSnapshot
+  #forkUnavailable // why snapshots are written in-process: null when a child writes them
+  #child = null // the child writing now, if any
+  #stopped = false
   #lastWriteAt = -Infinity
   #sequence = 0
   #orphansRemoved = false
@@ -47,6 +54,7 @@ class SnapshotStore {
    * @param {number} options.cooldownMs
    * @param {number} options.memoryFactor free memory needed, as a multiple of the predicted file size
    * @param {(info: object) => unknown} [options.beforeSnapshot]
+   * @param {'fork' | 'in-process'} [options.writer] who writes: a forked child where it can, or this process.
    */
   constructor(options) {
     this.#dir = path.resolve(options.dir)
@@ -55,6 +63,18 @@ class SnapshotStore {
     this.#cooldownMs = options.cooldownMs
     this.#memoryFactor = options.memoryFactor
     this.#beforeSnapshot = options.beforeSnapshot ?? null
+    this.#forkUnavailable = options.writer === 'fork' ? forkUnavailable() : 'writer is in-process'
+  }
+
+  /** Why snapshots are written in-process, or null when a forked child writes them. */
+  get forkUnavailable() {
+    return this.#forkUnavailable
+  }
+
+  /** No more snapshots: a child writing one is killed (its temporary file removed). */
+  stop() {
+    this.#stopped = true
+    this.#child?.cancel()
   }
 
   /** The directory snapshots go to. */
@@ -99,8 +119,13 @@ class SnapshotStore {
    * @param {boolean} [context.followUp] a pair's second half: not held back by the cooldown.
    * @param {string[]} [context.keep] files not to delete for room.
    * @param {() => void} [context.onWrite] called just before V8 starts writing.
-   * @returns {Promise<{ path: string, bytes: number, durationMs: number, liveHeapBytes: number, reason: string, predicted: object }
-   *   | { skipped: string, reason: string, detail?: string, predicted: object }>}
+   * @returns {Promise<{ path: string, bytes: number, durationMs: number, liveHeapBytes: number, reason: string, predicted: object,
+   *     writer?: 'child' | 'in-process', childMs?: number, childPeakRssBytes?: number, attempts?: number,
+   *     forkFailures?: string[], forkUnavailable?: string }
+   *   | { skipped: string, reason: string, detail?: string, predicted: object, writer?: string, attempts?: number,
+   *     forkFailures?: string[], forkUnavailable?: string }>}
+   *   `writer: 'child'`: a forked child wrote it, `durationMs` is this process's stop for fork(),
+   *   `childMs` the child's time; `forkUnavailable` says why this process wrote it itself.
    */
   async capture(reason, { heapUsed, predicted, maxPauseMs, followUp = false, keep = [], onWrite = () => {} }) {
     const now = Date.now()
@@ -108,8 +133,48 @@ class SnapshotStore {
     if (refused !== null) return { ...skipped(reason, ...refused), predicted }
     const info = { reason, dir: this.#dir, predicted }
     if (this.#beforeSnapshot !== null) await this.#beforeSnapshot(info)
-    const written = this.#write(reason, now, onWrite)
-    return { ...written, predicted }
+    const names = this.#names(reason, now)
+    if (this.#forkUnavailable !== null) return { ...this.#write(reason, now, names, onWrite), predicted, writer: 'in-process', forkUnavailable: this.#forkUnavailable }
+    const child = await this.#writeInChild(reason, now, names, predicted)
+    if (!('skipped' in child) || child.skipped !== 'fork-failed' || predicted.pauseMs > maxPauseMs) return { ...child, predicted }
+    // No child managed it, and the pause fits the budget: in-process, saying why.
+    return { ...this.#write(reason, now, this.#names(reason, now), onWrite), predicted, writer: 'in-process', forkFailures: child.forkFailures }
+  }
+
+  /** The final and temporary names of the next snapshot. */
+  #names(reason, now) {
+    const stamp = new Date(now).toISOString().replace(/[:.]/g, '-')
+    const name = `${PREFIX}${stamp}-${process.pid}-${threadId}-${this.#sequence++}-${reason}${SUFFIX}`
+    return { finalPath: path.join(this.#dir, name), tempPath: path.join(this.#dir, `.${name}.tmp`) }
+  }
+
+  /**
+   * Has a forked child write the snapshot (child-snapshot.js). The result's `durationMs`
+   * is this process's pause, fork()'s; `childMs` the child's time. Counts for the cooldown.
+   */
+  async #writeInChild(reason, now, { finalPath, tempPath }, predicted) {
+    this.#lastWriteAt = now
+    try {
+      fs.closeSync(fs.openSync(tempPath, 'wx', 0o600))
+    } catch (err) {
+      return skipped(reason, 'write-failed', err.message)
+    }
+    const written = await writeInChild({
+      tempPath,
+      finalPath,
+      predictedPauseMs: predicted.pauseMs,
+      onChild: (child) => {
+        this.#child = child
+        if (this.#stopped) child.cancel()
+      },
+    }).finally(() => {
+      this.#child = null
+      fs.rmSync(tempPath, { force: true })
+    })
+    const tries = { attempts: written.attempts, ...(written.failures.length > 0 ? { forkFailures: written.failures } : {}) }
+    if ('skipped' in written) return { ...skipped(reason, written.skipped, written.detail), ...tries }
+    const { bytes, liveHeapBytes, stopMs, childMs, childPeakRssBytes } = written
+    return { path: finalPath, bytes, durationMs: Math.round(stopMs), liveHeapBytes, reason, writer: /** @type {'child'} */ ('child'), childMs, childPeakRssBytes, ...tries }
   }
 
   /**
@@ -127,7 +192,9 @@ class SnapshotStore {
       return ['dir-not-writable', `${this.#dir}: ${err.code ?? err.message}`]
     }
     if (!this.#orphansRemoved) this.#removeOrphans()
-    if (predicted.pauseMs > maxPauseMs) return ['pause', pauseDetail(heapUsed, predicted, maxPauseMs)]
+    // A forked child's snapshot stops this process only for fork(); a failed fork falls back
+    // to in-process only within the budget (capture()).
+    if (this.#forkUnavailable !== null && predicted.pauseMs > maxPauseMs) return ['pause', pauseDetail(heapUsed, predicted, maxPauseMs, this.#forkUnavailable)]
     const estimate = predicted.bytes
     if (estimate > this.#maxDiskBytes) {
       return ['disk-budget', `a snapshot of this heap (${mb(heapUsed)} live) would take about ${mb(estimate)}; maxDiskBytes is ${mb(this.#maxDiskBytes)}`]
@@ -151,11 +218,7 @@ class SnapshotStore {
    * Writes the snapshot under a temporary name, checks it, renames it into place; on
    * failure nothing is left, and the result says why. Counts for the cooldown either way.
    */
-  #write(reason, now, onWrite) {
-    const stamp = new Date(now).toISOString().replace(/[:.]/g, '-')
-    const name = `${PREFIX}${stamp}-${process.pid}-${threadId}-${this.#sequence++}-${reason}${SUFFIX}`
-    const finalPath = path.join(this.#dir, name)
-    const tempPath = path.join(this.#dir, `.${name}.tmp`)
+  #write(reason, now, { finalPath, tempPath }, onWrite) {
     const started = performance.now()
     let bytes
     let liveHeapBytes
@@ -225,9 +288,9 @@ function mb(bytes) {
 }
 
 /** What a declined snapshot would have cost, and the ways to get one all the same. */
-function pauseDetail(heapUsed, predicted, maxPauseMs) {
+function pauseDetail(heapUsed, predicted, maxPauseMs, forkUnavailable) {
   return (
-    `a snapshot of this heap (${mb(heapUsed)} live) would stop the event loop for about ${(predicted.pauseMs / 1000).toFixed(1)} s ` +
+    `${forkUnavailable === 'writer is in-process' ? '' : `no forked child can write it (${forkUnavailable}), and `}a snapshot of this heap (${mb(heapUsed)} live) would stop the event loop for about ${(predicted.pauseMs / 1000).toFixed(1)} s ` +
     `and write about ${mb(predicted.bytes)}; snapshotMaxPauseMs is ${maxPauseMs}. To get one: raise snapshotMaxPauseMs ` +
     '(LEAKPROOF_SNAPSHOT_MAX_PAUSE_MS), taking the instance out of rotation in beforeSnapshot, or take one on demand ' +
     'while the instance is drained. The report of this leak comes without one.'
@@ -297,19 +360,6 @@ function availableMemoryBytes() {
     available = Math.min(available, containerLimit - containerUsage)
   }
   return available
-}
-
-/** Whether the file ends the way a complete snapshot does: with the closing brace. */
-function endsAsCompleteJson(file, bytes) {
-  if (bytes < 2) return false
-  const fd = fs.openSync(file, 'r')
-  try {
-    const tail = Buffer.alloc(Math.min(TAIL_BYTES, bytes))
-    fs.readSync(fd, tail, 0, tail.length, bytes - tail.length)
-    return /\}\s*$/.test(tail.toString('latin1'))
-  } finally {
-    fs.closeSync(fd)
-  }
 }
 
 module.exports = { SnapshotStore, PREFIX, SUFFIX }

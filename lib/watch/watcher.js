@@ -69,6 +69,7 @@ const DEFAULTS = Object.freeze({
   maxDiskBytes: 1024 * MiB,
   cooldownMs: 10 * 60_000,
   snapshotMaxPauseMs: 2_000,
+  snapshotWriter: 'fork',
   snapshotMemoryFactor: 8,
   followUpGrowthBytes: 16 * MiB,
   nearHeapLimit: true,
@@ -119,6 +120,9 @@ function resolveOptions(options = {}) {
   if (o.window < o.minPoints) throw errors.invalidOptionRange('watch()', 'options.window', `an integer >= minPoints (${o.minPoints})`, o.window)
   for (const key of ['forceGc', 'nearHeapLimit', 'sites']) {
     if (typeof o[key] !== 'boolean') throw errors.invalidOptionType('watch()', `options.${key}`, 'a boolean', o[key])
+  }
+  if (o.snapshotWriter !== 'fork' && o.snapshotWriter !== 'in-process') {
+    throw errors.invalidOptionRange('watch()', 'options.snapshotWriter', "'fork' or 'in-process'", o.snapshotWriter)
   }
   if (o.snapshots !== 'auto' && o.snapshots !== 'off') {
     throw errors.invalidOptionRange('watch()', 'options.snapshots', "'auto' or 'off'", o.snapshots)

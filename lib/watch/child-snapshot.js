@@ -1,0 +1,119 @@
+'use strict'
+
+const fs = require('node:fs')
+const v8 = require('node:v8')
+const { isMainThread } = require('node:worker_threads')
+const { nativeBinding } = require('../native')
+const { endsAsCompleteJson } = require('./snapshot-file')
+
+/** Forks tried for one snapshot: a child that would have waited for a thread fork did not copy is tried again at another moment. */
+const ATTEMPTS = 4
+
+/** Between two attempts, this many ms times the attempt's number: another moment for the heap's helper threads. */
+const RETRY_DELAY_MS = 250
+
+/** A child asleep this long without spending CPU time waits for something that will not come: killed. */
+const STALL_MS = 5_000
+
+/** A child is killed when still writing after this many times the in-process pause predicted for its snapshot… */
+const DEADLINE_PAUSES = 4
+
+/** …or after this many ms, whichever is longer. */
+const MIN_DEADLINE_MS = 120_000
+
+/**
+ * How a child ended, by what the watchdog saw (`core::fork::watchdog`) and the exit codes
+ * of `core::fork::child`: whether another fork may succeed, and in words.
+ */
+function classify(end) {
+  if (end.end === 'exited') {
+    switch (end.code) {
+      case 0: return { ok: true }
+      case 1: return { retry: false, why: 'write-failed', detail: end.report || 'the child failed to write the snapshot' }
+      case 70: return { retry: true, detail: 'the child would have waited for a thread fork does not copy' }
+      case 71: return { retry: true, detail: 'a thread fork does not copy held a lock the child needed' }
+      default: return { retry: false, why: 'fork-failed', detail: `the child exited with code ${end.code}` }
+    }
+  }
+  if (end.end === 'hung') return { retry: true, detail: `the child slept ${STALL_MS} ms without progress and was killed` }
+  if (end.end === 'signaled') return { retry: true, detail: `the child was ended by signal ${end.signal} (a crash, or the OOM killer)` }
+  if (end.end === 'deadline') return { retry: false, why: 'child-deadline', detail: `the child was still writing at its deadline (${Math.round(end.durationMs)} ms) and was killed` }
+  return { retry: false, why: 'cancelled', detail: 'the watcher stopped while the child was writing' }
+}
+
+/**
+ * Why this thread cannot write snapshots from a forked child, or null when it can: fork is
+ * Linux's, and only the main thread can be forked with its isolate (a worker's child would
+ * hold the worker's heap and none of the process's).
+ */
+function forkUnavailable() {
+  if (process.platform !== 'linux') return `fork is used on Linux only, not ${process.platform}`
+  if (!isMainThread) return 'a worker thread cannot be forked with its heap'
+  const native = nativeBinding()
+  if (typeof native?.forkSnapshot !== 'function') return 'the native addon has no forkSnapshot'
+  return null
+}
+
+/**
+ * Writes a heap snapshot from a forked child: this process stops only for fork() (its page
+ * tables are copied), and the child, a copy-on-write image with one thread, writes
+ * `tempPath` with V8's own writer, checks that it is complete, renames it to `finalPath`
+ * and exits. A child that would wait for a thread fork did not copy exits at once and the
+ * fork is tried again, up to `ATTEMPTS` times; a hung child is killed; the temporary file
+ * of a failed child is removed.
+ *
+ * @param {object} job
+ * @param {string} job.tempPath created 0600 by the caller.
+ * @param {string} job.finalPath
+ * @param {number} job.predictedPauseMs the in-process pause predicted: the child takes about as long.
+ * @param {(child: { cancel(): void }) => void} [job.onChild] the running child, to cancel on stop().
+ * @returns {Promise<{ bytes: number, liveHeapBytes: number, stopMs: number, forkMs: number, childMs: number,
+ *   childPeakRssBytes: number, attempts: number, failures: string[] }
+ *   | { skipped: string, detail: string, attempts: number, failures: string[] }>}
+ */
+async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = () => {} }) {
+  const native = nativeBinding()
+  const limits = { deadlineMs: Math.max(MIN_DEADLINE_MS, DEADLINE_PAUSES * predictedPauseMs), stallMs: STALL_MS }
+  const failures = []
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    if (attempt > 1) {
+      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS * (attempt - 1)))
+      fs.closeSync(fs.openSync(tempPath, 'wx', 0o600))
+    }
+    let onEnd
+    const ended = new Promise((resolve) => (onEnd = resolve))
+    let child
+    try {
+      child = native.forkSnapshot(() => childWork(tempPath, finalPath), limits, (json) => onEnd(JSON.parse(json)))
+    } catch (err) {
+      // fork() itself failed (EAGAIN, ENOMEM): no child, nothing written.
+      fs.rmSync(tempPath, { force: true })
+      failures.push(err.message)
+      return { skipped: 'fork-failed', detail: err.message, attempts: attempt, failures }
+    }
+    onChild(child)
+    const end = await ended
+    const verdict = classify(end)
+    if (verdict.ok) {
+      const { bytes, liveHeapBytes } = JSON.parse(end.report)
+      return { bytes, liveHeapBytes, stopMs: child.stopMs, forkMs: child.forkMs, childMs: Math.round(end.durationMs), childPeakRssBytes: end.peakRssBytes, attempts: attempt, failures }
+    }
+    fs.rmSync(tempPath, { force: true })
+    failures.push(verdict.detail)
+    if (!verdict.retry) return { skipped: verdict.why, detail: verdict.detail, attempts: attempt, failures }
+  }
+  return { skipped: 'fork-failed', detail: `no child finished in ${ATTEMPTS} attempts: ${failures.join('; ')}`, attempts: ATTEMPTS, failures }
+}
+
+/** What the child runs, alone: V8's writer, the completeness check, the rename; its report as JSON. */
+function childWork(tempPath, finalPath) {
+  v8.writeHeapSnapshot(tempPath)
+  // V8 collected all garbage first: the child's heap now is what the snapshot holds.
+  const liveHeapBytes = v8.getHeapStatistics().used_heap_size
+  const bytes = fs.statSync(tempPath).size
+  if (!endsAsCompleteJson(tempPath, bytes)) throw new Error('the snapshot was cut short (disk full?)')
+  fs.renameSync(tempPath, finalPath)
+  return JSON.stringify({ bytes, liveHeapBytes })
+}
+
+module.exports = { writeInChild, forkUnavailable }
