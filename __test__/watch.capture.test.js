@@ -39,7 +39,7 @@ function capture(overrides) {
   const events = []
   const noPair = []
   const native = { pauseNative() {}, resetNative() {} }
-  const options = resolveOptions({ dir, nearHeapLimit: false, ...overrides })
+  const options = resolveOptions({ dir, nearHeapLimit: false, snapshotWriter: 'in-process', ...overrides })
   const emit = (type, fields) => events.push({ type, at: Date.now(), ...fields })
   const c = new Capture(options, { native, emit, onNoPair: (skipped) => noPair.push(skipped) })
   return { c, dir, events, noPair }

@@ -1,0 +1,224 @@
+'use strict'
+
+// Heap snapshots written by forked children (lib/watch/child-snapshot.js, src/core/fork):
+// a complete private file while the parent keeps running, the watcher's events, and every
+// fault: a child killed at any moment, a full disk in the child, a child that would wait for
+// a thread fork did not copy, a hung child, fork() itself failing, the parent killed while
+// its child writes, memory too short to fork, and a worker thread (which is not forked).
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { spawn, execFileSync } = require('node:child_process')
+const { Worker } = require('node:worker_threads')
+const { once } = require('node:events')
+const { nativeBinding } = require('../lib/native')
+const { writeInChild, forkUnavailable } = require('../lib/watch/child-snapshot')
+const { SnapshotStore } = require('../lib/watch/snapshots')
+const { watch, analyzeSnapshot } = require('..')
+
+const FIXTURE = path.join(__dirname, 'fixtures', 'fork-store.js')
+const isRoot = process.getuid?.() === 0
+const skip = forkUnavailable() ?? false
+
+function tempDir() {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-fork-'))
+}
+
+/** A job for writeInChild in a new directory: its paths, the temporary file created 0600. */
+function job(dir = tempDir()) {
+  const tempPath = path.join(dir, '.leakproof-test.heapsnapshot.tmp')
+  fs.closeSync(fs.openSync(tempPath, 'wx', 0o600))
+  return { dir, tempPath, finalPath: path.join(dir, 'leakproof-test.heapsnapshot'), predictedPauseMs: 1000 }
+}
+
+/** Runs `fn` in a forked child with the native API; resolves with how the child ended. */
+function forkRaw(fn, limits = { deadlineMs: 60_000, stallMs: 1000 }) {
+  return new Promise((resolve) => nativeBinding().forkSnapshot(fn, limits, (json) => resolve(JSON.parse(json))))
+}
+
+test('a forked child writes a complete, private snapshot while this process keeps running', { skip }, async () => {
+  const held = Array.from({ length: 50_000 }, (_, i) => ({ i, name: `item-${i}` }))
+  const { dir, ...paths } = job()
+  let ticks = 0
+  const ticker = setInterval(() => ticks++, 5)
+  const result = await writeInChild(paths)
+  clearInterval(ticker)
+  assert.equal(result.skipped, undefined, JSON.stringify(result))
+  assert.equal(result.attempts >= 1, true)
+  assert.ok(ticks > 0, 'the event loop ran while the child wrote')
+  assert.deepEqual(fs.readdirSync(dir), ['leakproof-test.heapsnapshot'], 'the temporary file is gone')
+  const st = fs.statSync(paths.finalPath)
+  assert.equal(st.size, result.bytes)
+  assert.equal(st.mode & 0o777, 0o600)
+  assert.ok(result.liveHeapBytes > 0 && result.stopMs >= result.forkMs && result.childMs > 0, JSON.stringify(result))
+  const summary = await analyzeSnapshot(paths.finalPath)
+  assert.ok(summary.nodes > held.length, `the child's snapshot holds this heap: ${summary.nodes} nodes`)
+  fs.rmSync(dir, { recursive: true })
+})
+
+test('the watcher writes a snapshot asked for on demand from a child, and the event says so', { skip }, async () => {
+  const dir = tempDir()
+  const watcher = watch({ dir, nearHeapLimit: false })
+  try {
+    const events = []
+    watcher.on('snapshot', (e) => events.push(e))
+    const result = await watcher.snapshot().done
+    assert.equal(result.writer, 'child', JSON.stringify(result))
+    assert.equal(result.role, 'baseline')
+    assert.ok(result.childMs > 0 && result.durationMs >= 0, JSON.stringify(result))
+    assert.equal(result.overBudgetBecause, undefined, "a child's snapshot is not over the pause budget")
+    assert.deepEqual(events.map((e) => e.writer), ['child'])
+    assert.ok(fs.statSync(result.path).size > 0)
+  } finally {
+    watcher.stop()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('a child killed at any moment leaves no file, and the fork is tried again', { skip }, async () => {
+  const held = Array.from({ length: 200_000 }, (_, i) => ({ i }))
+  const { dir, ...paths } = job()
+  const delays = [0, 5, 50, 300]
+  const result = await writeInChild({
+    ...paths,
+    onChild: (child) => setTimeout(() => process.kill(child.pid, 'SIGKILL'), delays.shift() ?? 0),
+  })
+  assert.equal(result.skipped, 'fork-failed', JSON.stringify(result))
+  assert.equal(result.attempts, 4)
+  assert.equal(result.failures.length, 4)
+  for (const failure of result.failures) assert.match(failure, /signal 9/)
+  assert.deepEqual(fs.readdirSync(dir), [], 'neither a snapshot nor a temporary file is left')
+  assert.ok(held.length > 0)
+  fs.rmSync(dir, { recursive: true })
+})
+
+/** Mounts a tmpfs of `bytes` (root only); returns its path, or null where mounting is not allowed. */
+function mountTmpfs(bytes) {
+  const dir = tempDir()
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir], { stdio: 'ignore' })
+    return dir
+  } catch {
+    fs.rmSync(dir, { recursive: true })
+    return null
+  }
+}
+
+test('a child that finds the disk full fails once, says why, and leaves nothing', { skip: skip || (!isRoot && 'needs root to mount a tmpfs') }, async (t) => {
+  const dir = mountTmpfs(256 * 1024)
+  if (dir === null) return t.skip('mounting is not allowed here')
+  try {
+    const result = await writeInChild(job(dir))
+    assert.equal(result.skipped, 'write-failed', JSON.stringify(result))
+    assert.equal(result.attempts, 1, 'a full disk is not tried again')
+    assert.match(result.detail, /ENOSPC|no space|cut short/i)
+    assert.deepEqual(fs.readdirSync(dir), [])
+  } finally {
+    execFileSync('umount', [dir], { stdio: 'ignore' })
+    fs.rmSync(dir, { recursive: true })
+  }
+})
+
+test('a child that would wait for a thread fork did not copy exits at once with a code that says so', { skip }, async () => {
+  const end = await forkRaw(() => {
+    // Waits on a futex nobody in the child can wake: V8 parks the thread on a condition variable.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0)
+    return 'woke'
+  })
+  assert.deepEqual({ end: end.end, code: end.code }, { end: 'exited', code: 70 })
+})
+
+test('a child asleep without progress is killed as hung', { skip }, async () => {
+  const end = await forkRaw(() => {
+    execFileSync('sleep', ['5'])
+    return 'slept'
+  })
+  assert.equal(end.end, 'hung', JSON.stringify(end))
+})
+
+test('a child whose work throws exits 1 with the message', { skip }, async () => {
+  const end = await forkRaw(() => {
+    throw new Error('no room for it')
+  })
+  assert.deepEqual({ end: end.end, code: end.code }, { end: 'exited', code: 1 })
+  assert.match(end.report, /no room for it/)
+})
+
+/** Runs fork-store.js as user nobody with fork() limited away; its result line. */
+async function cannotFork(maxPauseMs) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-fork-nproc-'))
+  fs.chmodSync(dir, 0o777)
+  const child = spawn(process.execPath, [FIXTURE, path.join(dir, 'snapshots'), 'nproc', String(maxPauseMs)], { uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (d) => (out += d))
+  child.stderr.on('data', (d) => (err += d))
+  await once(child, 'exit')
+  fs.rmSync(dir, { recursive: true, force: true })
+  const line = out.trim().split('\n').pop()
+  assert.ok(line, `no result from the fixture: ${err}`)
+  return JSON.parse(line)
+}
+
+test('when fork() fails, a snapshot within the pause budget is written in-process, and one over it is declined', { skip: skip || (!isRoot && 'needs root to run the fixture as another user') }, async () => {
+  const fallback = await cannotFork(2000)
+  assert.equal(fallback.writer, 'in-process', JSON.stringify(fallback))
+  assert.match(fallback.forkFailures[0], /fork failed: Resource temporarily unavailable/)
+  assert.ok(fallback.bytes > 0)
+  const declined = await cannotFork(1)
+  assert.equal(declined.skipped, 'fork-failed', JSON.stringify(declined))
+  assert.match(declined.detail, /Resource temporarily unavailable/)
+})
+
+test('a parent killed while its child writes takes the child with it, and the next writer removes the temporary file', { skip }, async () => {
+  const dir = tempDir()
+  const snapshots = path.join(dir, 'snapshots')
+  const parent = spawn(process.execPath, [FIXTURE, snapshots, 'kill-me'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise((resolve) => parent.stdout.on('data', (d) => d.includes('"temp"') && resolve()))
+  const [childPid] = fs.readFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8').trim().split(/\s+/).map(Number)
+  assert.ok(childPid > 0, 'the child was forked')
+  parent.kill('SIGKILL')
+  await once(parent, 'exit')
+  for (let i = 0; i < 200 && fs.existsSync(`/proc/${childPid}/stat`) && !isZombie(childPid); i++) await new Promise((r) => setTimeout(r, 50))
+  assert.ok(!fs.existsSync(`/proc/${childPid}/stat`) || isZombie(childPid), 'the child died with its parent')
+  assert.equal(fs.readdirSync(snapshots).filter((n) => n.endsWith('.tmp')).length, 1, 'its temporary file is left')
+  const store = new SnapshotStore({ dir: snapshots, maxSnapshots: 4, maxDiskBytes: 2 ** 31, cooldownMs: 0, memoryFactor: 1, writer: 'in-process' })
+  await store.capture('leak', { heapUsed: 1e6, predicted: { bytes: 1e6, pauseMs: 10 }, maxPauseMs: 2000 })
+  assert.deepEqual(fs.readdirSync(snapshots).filter((n) => n.endsWith('.tmp')), [], 'the next writer removed it')
+  fs.rmSync(dir, { recursive: true })
+})
+
+function isZombie(pid) {
+  try {
+    return / Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\)/, ''))
+  } catch {
+    return true
+  }
+}
+
+test('memory too short for a child declines the snapshot before forking', { skip }, async () => {
+  const dir = tempDir()
+  const store = new SnapshotStore({ dir, maxSnapshots: 4, maxDiskBytes: 2 ** 40, cooldownMs: 0, memoryFactor: 1e6, writer: 'fork' })
+  const result = await store.capture('leak', { heapUsed: 1e6, predicted: { bytes: 1e9, pauseMs: 10 }, maxPauseMs: 2000 })
+  assert.equal(result.skipped, 'memory', JSON.stringify(result))
+  assert.deepEqual(fs.readdirSync(dir), [])
+  fs.rmSync(dir, { recursive: true })
+})
+
+test('in a worker thread the snapshot is written in-process, and the event says why', async () => {
+  const dir = tempDir()
+  const code = `
+    const { parentPort } = require('node:worker_threads')
+    const { watch } = require(${JSON.stringify(path.join(__dirname, '..'))})
+    const w = watch({ dir: ${JSON.stringify(dir)}, nearHeapLimit: false })
+    w.snapshot().done.then((r) => { w.stop(); parentPort.postMessage(r) })`
+  const worker = new Worker(code, { eval: true })
+  const [result] = await once(worker, 'message')
+  await worker.terminate()
+  assert.equal(result.writer, 'in-process', JSON.stringify(result))
+  assert.match(result.forkUnavailable, process.platform === 'linux' ? /worker thread/ : /Linux only/)
+  fs.rmSync(dir, { recursive: true })
+})
