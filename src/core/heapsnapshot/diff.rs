@@ -335,32 +335,43 @@ pub fn diff_files(
     let last_index = paths.len() as u32 - 1;
     let last = Analysis::of_file(paths[paths.len() - 1], last_index, progress)
         .map_err(|e| e.in_snapshot(last_index))?;
+    progress(progress_at("summary", last_index));
+    diff_parsed(&earlier, &last, top, matching)
+}
+
+/// The diff of the `earlier` snapshots' summaries (taken for `matching`) with `last`.
+fn diff_parsed(
+    earlier: &[Earlier],
+    last: &Analysis,
+    top: usize,
+    matching: Matching,
+) -> Result<DiffReport, SnapshotError> {
+    let last_index = earlier.len() as u32;
     let matched_by = match matching {
         Matching::Paths => MatchedBy::Paths,
         Matching::Ids => {
-            check_all_ids(&earlier, &last.snapshot).map_err(|e| e.in_snapshot(last_index))?;
+            check_all_ids(earlier, &last.snapshot).map_err(|e| e.in_snapshot(last_index))?;
             MatchedBy::Ids
         }
-        Matching::Auto => match check_all_ids(&earlier, &last.snapshot) {
+        Matching::Auto => match check_all_ids(earlier, &last.snapshot) {
             Ok(()) => MatchedBy::Ids,
             Err(_) => MatchedBy::Paths,
         },
     };
-    progress(progress_at("summary", last_index));
     let mut snapshots: Vec<Totals> = earlier.iter().map(|e| e.totals.clone()).collect();
     snapshots.push(totals(&last.snapshot));
     let findings = match matched_by {
         MatchedBy::Ids => {
             let ids: Vec<&IdIndex> = earlier.iter().filter_map(|e| e.ids.as_ref()).collect();
-            diff_by_ids(ids[0], ids.get(1).copied(), &last, top)
+            diff_by_ids(ids[0], ids.get(1).copied(), last, top)
         }
         MatchedBy::Paths => {
             let census: Vec<&PathCensus> =
                 earlier.iter().filter_map(|e| e.paths.as_ref()).collect();
-            diff_by_paths(census[0], census.get(1).copied(), &last, top)
+            diff_by_paths(census[0], census.get(1).copied(), last, top)
         }
     };
-    Ok(findings.report(&last, snapshots, matched_by))
+    Ok(findings.report(last, snapshots, matched_by))
 }
 
 /// The start of `phase` in snapshot `index`.
@@ -885,7 +896,10 @@ fn thousands(n: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::holder::CodeIndex;
     use super::super::parser::parse;
+    use super::super::pathkey::PathKeys;
+    use super::super::paths::RetainerTree;
     use super::*;
 
     /// Three nodes with ids 1, 3, 5; `names` are the last two nodes' names.
@@ -905,6 +919,146 @@ mod tests {
         assert!(check_ids(&first, &snapshot(["Map", "Session"]), 0).is_ok());
         let err = check_ids(&first, &snapshot(["Session", "Map"]), 0).unwrap_err();
         assert_eq!(err.code(), "ERR_LEAKPROOF_SNAPSHOT_IDS_MISMATCH");
+    }
+
+    /// `global.cache`, a Map of `sessions` Sessions at table slots `slot0`, `slot0 + 3`, ...,
+    /// and `global.list`, an Array of two Items. Node `v` gets id `id_of(v)`.
+    fn sessions_snapshot(sessions: usize, slot0: u32, id_of: impl Fn(usize) -> u32) -> Snapshot {
+        // (type, name, self size, edges as (type, name or index, target)).
+        let mut nodes: Vec<(u32, u32, u32, Vec<(u32, u32, usize)>)> = vec![
+            (9, 0, 0, vec![(5, 1, 1)]),
+            (3, 1, 10, vec![(2, 2, 2), (2, 3, 4)]),
+            (3, 5, 20, vec![(3, 4, 3)]),
+            (1, 6, 30, Vec::new()),
+            (3, 7, 20, vec![(1, 0, 5), (1, 1, 6)]),
+            (3, 8, 10, Vec::new()),
+            (3, 8, 10, Vec::new()),
+        ];
+        for i in 0..sessions {
+            let session = nodes.len();
+            nodes[3].3.push((4, slot0 + 3 * i as u32, session));
+            nodes.push((3, 9, 40, Vec::new()));
+        }
+        let mut node_fields = Vec::new();
+        let mut edge_fields = Vec::new();
+        for (v, (kind, name, size, edges)) in nodes.iter().enumerate() {
+            node_fields.extend([*kind, *name, id_of(v), *size, edges.len() as u32]);
+            for &(kind, name, to) in edges {
+                edge_fields.extend([kind, name, to as u32 * 5]);
+            }
+        }
+        let json = format!(
+            r#"{{"snapshot":{{"meta":{{"node_fields":["type","name","id","self_size","edge_count"],"node_types":[["hidden","array","string","object","code","closure","regexp","number","native","synthetic"]],"edge_fields":["type","name_or_index","to_node"],"edge_types":[["context","element","property","internal","hidden","shortcut","weak"]]}}}},
+"nodes":{node_fields:?},"edges":{edge_fields:?},
+"strings":["","global","cache","list","table","Map","(table)","Array","Item","Session"]}}"#
+        );
+        parse(json.as_bytes(), None, None).unwrap()
+    }
+
+    /// Diffs `first` with `last` (and `middle`) as `diff_files` does with files.
+    fn diff_of(
+        first: &Snapshot,
+        middle: Option<&Snapshot>,
+        last: Snapshot,
+        matching: Matching,
+    ) -> Result<DiffReport, SnapshotError> {
+        let earlier: Vec<Earlier> = std::iter::once(first)
+            .chain(middle)
+            .map(|s| Earlier::of(s, matching))
+            .collect();
+        diff_parsed(&earlier, &Analysis::new(last, 1, &mut |_| {}), 5, matching)
+    }
+
+    /// Ids 1, 3, 5... from the first node (as V8 numbers a fresh heap).
+    fn fresh(v: usize) -> u32 {
+        2 * v as u32 + 1
+    }
+
+    #[test]
+    fn snapshots_of_two_processes_are_matched_by_path_and_refused_by_id() {
+        // Another process: the same ids, handed to other objects (numbered from the end).
+        let first = sessions_snapshot(1, 1, fresh);
+        let other = |sessions| sessions_snapshot(sessions, 4, move |v| fresh(7 + sessions - v));
+        let err = diff_of(&first, None, other(3), Matching::Ids).unwrap_err();
+        assert_eq!(err.code(), "ERR_LEAKPROOF_SNAPSHOT_IDS_MISMATCH");
+        for matching in [Matching::Auto, Matching::Paths] {
+            let d = diff_of(&first, None, other(3), matching).unwrap();
+            assert_eq!(d.matched_by, MatchedBy::Paths);
+            let grown: Vec<(&str, u64, u64)> = d
+                .grown_collections
+                .iter()
+                .map(|g| (g.name.as_str(), g.before, g.after))
+                .collect();
+            assert_eq!(grown, [("Map", 1, 3)]);
+            let holder = d.grown_collections[0].holder.as_ref().unwrap();
+            assert_eq!(holder.name, "globalThis.cache");
+            let s = &d.suspects[0];
+            assert_eq!((s.class.name.as_str(), s.class.count), ("Session", 2));
+            assert_eq!(s.held_by.as_ref().map(|h| h.name.as_str()), Some("Map"));
+            assert_eq!((d.new_count, d.new_bytes), (2, 80));
+        }
+    }
+
+    #[test]
+    fn snapshots_of_one_process_give_the_same_leak_by_id_and_by_path() {
+        let first = sessions_snapshot(1, 1, fresh);
+        let ids = diff_of(&first, None, sessions_snapshot(3, 1, fresh), Matching::Auto).unwrap();
+        let paths = diff_of(
+            &first,
+            None,
+            sessions_snapshot(3, 1, fresh),
+            Matching::Paths,
+        )
+        .unwrap();
+        assert_eq!(
+            (ids.matched_by, paths.matched_by),
+            (MatchedBy::Ids, MatchedBy::Paths)
+        );
+        assert_eq!(ids.grown_collections, paths.grown_collections);
+        // By path every instance the Map holds counts towards the retained size and `held_by`,
+        // the old one too: only the counts tell how many are new.
+        let suspect = |d: &DiffReport| {
+            let s = d.suspects[0].clone();
+            let held_by = s.held_by.map(|h| (h.name, h.id));
+            (
+                s.class.name,
+                s.class.count,
+                s.class.bytes,
+                held_by,
+                s.holder,
+            )
+        };
+        assert_eq!(suspect(&ids), suspect(&paths));
+    }
+
+    #[test]
+    fn by_path_a_third_snapshot_keeps_only_what_stayed_grown() {
+        let first = sessions_snapshot(1, 1, fresh);
+        let middle = sessions_snapshot(3, 4, |v| fresh(100 - v));
+        let grown = |sessions| {
+            let last = sessions_snapshot(sessions, 7, move |v| fresh(200 - v));
+            let d = diff_of(&first, Some(&middle), last, Matching::Paths).unwrap();
+            d.grown_collections.len()
+        };
+        assert_eq!((grown(2), grown(3), grown(5)), (0, 1, 1));
+    }
+
+    #[test]
+    fn path_keys_leave_out_indexes_and_ids_but_not_names() {
+        let key_of = |snap: &Snapshot, v: usize| {
+            let tree = RetainerTree::new(snap);
+            let code = CodeIndex::new(snap);
+            PathKeys::new(snap, &tree, &code).of(v).unwrap()
+        };
+        let a = sessions_snapshot(2, 1, fresh);
+        let b = sessions_snapshot(2, 40, |v| fresh(50 - v));
+        // Sessions at slots 1 and 4 of one table, and at 40 in another snapshot.
+        assert_eq!(key_of(&a, 7), key_of(&a, 8));
+        assert_eq!(key_of(&a, 7), key_of(&b, 7));
+        assert_eq!(key_of(&a, 2), key_of(&b, 2));
+        // The Items of `list` are not Sessions of `cache`; the Map is not the Array.
+        assert_ne!(key_of(&a, 5), key_of(&a, 7));
+        assert_ne!(key_of(&a, 2), key_of(&a, 4));
     }
 
     #[test]
