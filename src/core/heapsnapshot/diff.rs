@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use super::analysis::{read_file, Analysis, ProgressFn};
 use super::error::{ErrorKind, SnapshotError};
 use super::holder::{folded_path, name_holders, NamedHolder};
-use super::pathkey::{class_counts, for_each_collection, KeyStat, PathCensus, PathKey};
+use super::pathkey::{class_counts, for_each_collection, KeyMap, KeyStat, PathCensus, PathKey};
 use super::paths::{describe_edges, describe_node, readable, source_of_edge};
 use super::snapshot::{EdgeKind, NodeKind, Snapshot};
 use super::summary::{class_totals, top_by, ClassIndex};
@@ -561,7 +561,14 @@ fn diff_by_paths(
     let snap = &last.snapshot;
     let (now, members) = keyed_collections(last);
     let candidates = grown_keys(first, middle, &now);
-    let chosen = top_by(0..candidates.len(), top, |i| candidates[i].2);
+    // Collections the heap holds first, then those only a stack frame reaches.
+    let held: Vec<bool> = candidates
+        .iter()
+        .map(|c| !on_stack(last, now[&c.0].shown))
+        .collect();
+    let chosen = top_by(0..candidates.len(), top, |i| {
+        candidates[i].2.min(u64::MAX >> 1) | (held[i] as u64) << 63
+    });
     let grown = chosen
         .iter()
         .map(|&i| {
@@ -572,11 +579,11 @@ fn diff_by_paths(
             (g, v)
         })
         .collect();
-    let chosen: std::collections::HashSet<PathKey> =
-        chosen.iter().map(|&i| candidates[i].0).collect();
+    let mut chosen: Vec<PathKey> = chosen.iter().map(|&i| candidates[i].0).collect();
+    chosen.sort_unstable();
     let mut in_grown = vec![false; snap.node_count()];
     for &(v, key) in &members {
-        in_grown[v as usize] = chosen.contains(&key);
+        in_grown[v as usize] = chosen.binary_search(&key).is_ok();
     }
     let classes = ClassIndex::new(snap);
     let growth = class_growth(first, middle, snap, &classes);
@@ -600,9 +607,23 @@ fn diff_by_paths(
     }
 }
 
+/// True if the shortest path to `v` goes through the stack or a handle scope: what a running
+/// function works on (a request's temporary array), which between two snapshots of different
+/// processes can look grown without accumulating anything.
+fn on_stack(last: &Analysis, v: usize) -> bool {
+    let snap = &last.snapshot;
+    last.tree.edges_to(snap, v).is_some_and(|edges| {
+        edges.iter().take(2).any(|&e| {
+            let t = snap.edge_to[e] as usize;
+            snap.node_kind(t) == NodeKind::Synthetic
+                && matches!(snap.name(t), "(Stack roots)" | "(Handle scope)")
+        })
+    })
+}
+
 /// The last snapshot's collections by path key, and (node, key) of each.
-fn keyed_collections(last: &Analysis) -> (HashMap<PathKey, KeyNow>, Vec<(u32, PathKey)>) {
-    let mut keys: HashMap<PathKey, KeyNow> = HashMap::new();
+fn keyed_collections(last: &Analysis) -> (KeyMap<KeyNow>, Vec<(u32, PathKey)>) {
+    let mut keys: KeyMap<KeyNow> = KeyMap::default();
     let mut members = Vec::new();
     for_each_collection(&last.snapshot, &last.tree, &last.code, |v, key, entries| {
         members.push((v as u32, key));
@@ -627,7 +648,7 @@ fn keyed_collections(last: &Analysis) -> (HashMap<PathKey, KeyNow>, Vec<(u32, Pa
 fn grown_keys(
     first: &PathCensus,
     middle: Option<&PathCensus>,
-    now: &HashMap<PathKey, KeyNow>,
+    now: &KeyMap<KeyNow>,
 ) -> Vec<(PathKey, u64, u64)> {
     let mut grown: Vec<(usize, PathKey, u64, u64)> = Vec::new();
     for (&key, k) in now {

@@ -23,6 +23,29 @@ use super::summary::ClassIndex;
 /// A hashed path: see the module doc.
 pub type PathKey = u64;
 
+/// Hashes a [`PathKey`], already a hash, as itself.
+#[derive(Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
+}
+
+/// A map by path key.
+pub type KeyMap<V> = HashMap<PathKey, V, std::hash::BuildHasherDefault<KeyHasher>>;
+
 /// 64-bit FNV-1a over the parts of a path.
 #[derive(Clone, Copy)]
 struct Fnv(u64);
@@ -196,7 +219,7 @@ pub fn class_counts(snap: &Snapshot, classes: &ClassIndex) -> Vec<(u64, u64)> {
 /// class. Not its graph.
 pub struct PathCensus {
     /// Collections by path key.
-    pub keys: HashMap<PathKey, KeyStat>,
+    pub keys: KeyMap<KeyStat>,
     /// Objects by class name.
     pub classes: ClassCounts,
 }
@@ -217,7 +240,7 @@ impl PathCensus {
                 side.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
             )
         });
-        let mut keys: HashMap<PathKey, KeyStat> = HashMap::new();
+        let mut keys: KeyMap<KeyStat> = KeyMap::default();
         for_each_collection(snap, &tree, &code, |_, key, entries| {
             let stat = keys.entry(key).or_default();
             stat.count += 1;
