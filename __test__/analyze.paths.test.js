@@ -154,3 +154,18 @@ test('snapshots whose ids were cleared in one process are matched by path, and f
   assert.deepEqual([d.grownCollections[0].name, d.grownCollections[0].holder?.name], ['Map', 'sessions'])
   assert.equal(d.suspects[0].heldBy?.name, 'Map')
 })
+
+test('CLI: --match, and the report says how the snapshots were matched', () => {
+  const { spawnSync } = require('node:child_process')
+  const bin = path.join(__dirname, '..', 'bin', 'leakproof.js')
+  const cli = (...args) => spawnSync(process.execPath, [bin, 'diff', ...args], { encoding: 'utf8' })
+  const [first, second] = childPair()
+  const byPaths = cli(first, second, '--top', '1')
+  assert.equal(byPaths.status, 0, byPaths.stderr)
+  assert.match(byPaths.stdout, /^Matched by retainer path/m)
+  assert.match(byPaths.stdout, / {2}1\. UserSession: 2,000 new/)
+  const byIds = cli(first, second, '--match=ids')
+  assert.equal(byIds.status, 1)
+  assert.match(byIds.stderr, /ERR_LEAKPROOF_SNAPSHOT_IDS_MISMATCH/)
+  assert.equal(cli(first, second, '--match', 'fuzzy').status, 2)
+})

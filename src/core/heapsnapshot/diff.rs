@@ -491,7 +491,7 @@ fn rank_suspects(
     is_new: &[bool],
     top: usize,
     class: impl Fn(usize, (u64, u64, u64)) -> NewClass,
-) -> (Vec<(Suspect, usize)>, Vec<(u64, u64, u64)>) {
+) -> (Vec<(Suspect, usize)>, Vec<ClassTotals>) {
     let snap = &last.snapshot;
     let n = snap.node_count();
     let totals = class_totals(last, classes, |v| is_new[v]);
@@ -523,6 +523,9 @@ fn rank_suspects(
         .collect();
     (suspects, totals)
 }
+
+/// Count, self size and non-nested retained size of a class (see [`class_totals`]).
+type ClassTotals = (u64, u64, u64);
 
 /// Per class, the holder of the most marked instances and their count.
 fn main_holders(classes: &ClassIndex, is_new: &[bool], holder: &[u32]) -> Vec<Option<(u32, u64)>> {
@@ -946,7 +949,8 @@ mod tests {
     /// and `global.list`, an Array of two Items. Node `v` gets id `id_of(v)`.
     fn sessions_snapshot(sessions: usize, slot0: u32, id_of: impl Fn(usize) -> u32) -> Snapshot {
         // (type, name, self size, edges as (type, name or index, target)).
-        let mut nodes: Vec<(u32, u32, u32, Vec<(u32, u32, usize)>)> = vec![
+        type Node = (u32, u32, u32, Vec<(u32, u32, usize)>);
+        let mut nodes: Vec<Node> = vec![
             (9, 0, 0, vec![(5, 1, 1)]),
             (3, 1, 10, vec![(2, 2, 2), (2, 3, 4)]),
             (3, 5, 20, vec![(3, 4, 3)]),
