@@ -679,6 +679,16 @@ export interface DiffSnapshotsOptions extends AnalyzeSnapshotOptions {
    * that are still alive in this one count as new, and paths are taken from it.
    */
   stillAliveIn?: string
+  /**
+   * How objects are matched between the snapshots: `'ids'` by V8 node id (snapshots of one
+   * process; refused with `ERR_LEAKPROOF_SNAPSHOT_IDS_MISMATCH` when the ids name other
+   * objects), `'paths'` by retainer path (snapshots of different processes of one program, such
+   * as forked children), `'auto'` by id when the ids name the same objects, else by path.
+   * By path, "new" objects are the net growth of each class. Anything else throws a TypeError
+   * with `code` `ERR_LEAKPROOF_INVALID_OPTION`.
+   * @default 'auto'
+   */
+  match?: 'ids' | 'paths' | 'auto'
 }
 
 /** Totals of one class of objects (DevTools' Summary view). */
@@ -862,6 +872,12 @@ export interface SnapshotDiff {
   suspects: LeakSuspect[]
   /** The `top` collections by entries gained. */
   grownCollections: GrownCollection[]
+  /**
+   * How the snapshots were matched. `'paths'`: `newCount`, `newBytes` and `newByClass` are the
+   * net growth of each class, not new objects, and a grown collection's `before`, `after` and
+   * `retainedSize` cover every collection with its retainer path (docs/analyze.md).
+   */
+  matchedBy: 'ids' | 'paths'
 }
 
 /**
@@ -878,12 +894,14 @@ export declare function analyzeSnapshot(
 ): Promise<SnapshotSummary>
 
 /**
- * Diffs two snapshots of one process by node id, off the main thread: objects in `after` that
- * were not in `before`, grouped by class, the likely leaks with the path that holds them, and
- * the collections that grew. Errors as `analyzeSnapshot`, with `err.file` naming the file, and
- * `ERR_LEAKPROOF_SNAPSHOT_IDS_MISMATCH` when the ids of the two snapshots name different objects
- * (not of one process, or V8's object ids were cleared in between: closing an inspector session
- * that enabled the HeapProfiler domain does that).
+ * Diffs two snapshots off the main thread: objects in `after` that were not in `before`,
+ * grouped by class, the likely leaks with the path that holds them, and the collections that
+ * grew. Snapshots of one process are matched by node id; by default (`match: 'auto'`) those
+ * whose ids name other objects (of two processes, or V8's object ids cleared in between) are
+ * matched by retainer path instead, and `matchedBy` says which. Errors as `analyzeSnapshot`,
+ * with `err.file` naming the file, and, with `match: 'ids'`,
+ * `ERR_LEAKPROOF_SNAPSHOT_IDS_MISMATCH` when the ids of the two snapshots name different
+ * objects (closing an inspector session that enabled the HeapProfiler domain clears them).
  */
 export declare function diffSnapshots(
   before: string,

@@ -43,6 +43,11 @@ async function analyzerTypes(): Promise<void> {
   const diff = await diffSnapshots('a.heapsnapshot', 'b.heapsnapshot', { stillAliveIn: 'c.heapsnapshot' })
   const path: string[] = diff.suspects[0].retainerPath
   console.log(path.join(' → '), diff.grownCollections[0]?.after)
+  const byPaths = await diffSnapshots('a.heapsnapshot', 'b.heapsnapshot', { match: 'paths' })
+  const matchedBy: 'ids' | 'paths' = byPaths.matchedBy
+  // @ts-expect-error: not a way to match
+  await diffSnapshots('a.heapsnapshot', 'b.heapsnapshot', { match: 'fuzzy' })
+  console.log(matchedBy)
 }
 void analyzerTypes
 

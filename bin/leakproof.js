@@ -28,15 +28,17 @@ const EXIT = Object.freeze({
 const USAGE = `Usage:
   leakproof analyze FILE [--top N] [--json]
       Classes by retained size and the largest objects with their retainer paths.
-  leakproof diff BEFORE AFTER [LATER] [--top N] [--json]
+  leakproof diff BEFORE AFTER [LATER] [--top N] [--match ids|paths|auto] [--json]
       What AFTER holds that BEFORE did not, the collections that grew, and what holds them.
       With LATER: allocated between BEFORE and AFTER and still alive in LATER.
+      Matched by node id, or by retainer path for snapshots of different processes.
   leakproof report DIR [-o FILE]
       One HTML page (opens offline) with the memory timeline, the leaks and their suspects,
       from what the watcher left in DIR. Written to FILE (default DIR/leakproof-report.html).
 
 Options:
   --top N    how many classes, objects, suspects and collections to list (default 10)
+  --match M  diff: ids, paths, or auto (default: ids when they name the same objects)
   --json     print the full result as JSON
   --quiet    no progress on stderr
   -o FILE    report: where to write the page
@@ -51,9 +53,12 @@ const PROGRESS_FROM_BYTES = 32 * 1024 * 1024
 /** A command line that cannot be run: reported with the usage, and `EXIT.USAGE`. */
 class UsageError extends Error {}
 
-/** `{ command, files, top, json, quiet, help, out }` from the arguments; throws a UsageError. */
+/** How `--match` may match a diff's snapshots. */
+const MATCHING = ['ids', 'paths', 'auto']
+
+/** `{ command, files, top, match, json, quiet, help, out }` from the arguments; throws a UsageError. */
 function parseArgs(argv) {
-  const args = { command: undefined, files: [], top: DEFAULT_TOP, json: false, quiet: false, help: false, out: undefined }
+  const args = { command: undefined, files: [], top: DEFAULT_TOP, match: undefined, json: false, quiet: false, help: false, out: undefined }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
     if (arg === '--json') args.json = true
@@ -66,6 +71,11 @@ function parseArgs(argv) {
         throw new UsageError(`--top needs a positive integer, got ${JSON.stringify(value ?? '')}`)
       }
       args.top = top
+    } else if (arg === '--match' || arg.startsWith('--match=')) {
+      args.match = arg === '--match' ? argv[++i] : arg.slice('--match='.length)
+      if (!MATCHING.includes(args.match)) {
+        throw new UsageError(`--match needs one of ${MATCHING.join(', ')}, got ${JSON.stringify(args.match ?? '')}`)
+      }
     } else if (arg === '-o' || arg === '--out') {
       args.out = argv[++i]
       if (!args.out) throw new UsageError(`${arg} needs a file name`)
@@ -81,6 +91,7 @@ function parseArgs(argv) {
 /** Throws a UsageError when the command or its number of files is wrong. */
 function checkCommand(args) {
   if (args.out !== undefined && args.command !== 'report') throw new UsageError('-o is only for report')
+  if (args.match !== undefined && args.command !== 'diff') throw new UsageError('--match is only for diff')
   if (args.command === 'report') {
     if (args.files.length !== 1) throw new UsageError('report takes one directory')
   } else if (args.command === 'analyze') {
@@ -178,6 +189,8 @@ function diffReport(files, r, top) {
   const lines = r.snapshots.map(
     (s, i) => `${files[i]}: ${count(s.nodes)} objects, ${bytes(s.totalSize)}`,
   )
+  const byPaths = r.matchedBy === 'paths'
+  lines.push(byPaths ? 'Matched by retainer path (the ids name other objects): "new" is net growth by class' : 'Matched by node id')
   const still = files.length === 3 ? ` (allocated between the first two, alive in the third)` : ''
   lines.push('', `New objects${still}: ${count(r.newCount)}, ${bytes(r.newBytes)}`)
   lines.push('', 'Suspects: classes of new objects by retained size')
@@ -247,6 +260,7 @@ async function main(argv) {
       result = await analyzeSnapshot(args.files[0], options)
     } else {
       if (args.files[2] !== undefined) options.stillAliveIn = args.files[2]
+      if (args.match !== undefined) options.match = args.match
       result = await diffSnapshots(args.files[0], args.files[1], options)
     }
   } catch (err) {

@@ -83,21 +83,34 @@ async function analyzeSnapshot(file, options = {}) {
   return unwrap(await settled(outcome), [file])
 }
 
+/** How `diffSnapshots` matches objects between snapshots: `'auto'` is ids if they agree, else paths. */
+const MATCHING = ['ids', 'paths', 'auto']
+
+/** Reads `options.match` (default `'auto'`). */
+function checkMatch(where, value) {
+  if (value === undefined) return 'auto'
+  if (!MATCHING.includes(value)) throw invalidOptionType(where, 'options.match', `one of ${MATCHING.join(', ')}`, value)
+  return value
+}
+
 /**
- * Diffs two snapshots of one process by node id: what `after` holds that `before` did not.
+ * Diffs two snapshots: what `after` holds that `before` did not. Snapshots of one process
+ * match by node id; snapshots of two processes (forked children) by retainer path
+ * (`options.match`, default `'auto'`: ids when they name the same objects, else paths).
  * With `options.stillAliveIn`, a third snapshot: what was allocated between the first two and
  * is still alive in the third (its paths are reported).
- * @returns {Promise<object>} `{ snapshots, newCount, newBytes, newByClass, suspects, grownCollections }`
+ * @returns {Promise<object>} `{ snapshots, newCount, newBytes, newByClass, suspects, grownCollections, matchedBy }`
  */
 async function diffSnapshots(before, after, options = {}) {
   const files = [checkPath('diffSnapshots()', 'before', before), checkPath('diffSnapshots()', 'after', after)]
-  const { top, onProgress, settled } = commonOptions('diffSnapshots()', options, ['stillAliveIn'])
+  const { top, onProgress, settled } = commonOptions('diffSnapshots()', options, ['stillAliveIn', 'match'])
+  const matching = checkMatch('diffSnapshots()', options.match)
   const names = [before, after]
   if (options.stillAliveIn !== undefined) {
     files.push(checkPath('diffSnapshots()', 'options.stillAliveIn', options.stillAliveIn))
     names.push(options.stillAliveIn)
   }
-  const outcome = await nativeBinding().diffSnapshotFiles(files, top, onProgress)
+  const outcome = await nativeBinding().diffSnapshotFiles(files, top, matching, onProgress)
   return unwrap(await settled(outcome), names)
 }
 

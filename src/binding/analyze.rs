@@ -6,13 +6,13 @@
 
 use std::path::Path;
 
-use napi::bindgen_prelude::{AsyncTask, Env, Result, Task};
+use napi::bindgen_prelude::{AsyncTask, Env, Error, Result, Task};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
 
 use crate::core::heapsnapshot::analysis::Progress;
-use crate::core::heapsnapshot::diff::{self, diff_files, DiffReport, Suspect};
+use crate::core::heapsnapshot::diff::{self, diff_files, DiffReport, Matching, Suspect};
 use crate::core::heapsnapshot::error::SnapshotError;
 use crate::core::heapsnapshot::holder::NamedHolder;
 use crate::core::heapsnapshot::summary::{analyze_file, ClassStat, LargeObject, Summary};
@@ -231,6 +231,9 @@ pub struct SnapshotDiff {
     pub suspects: Vec<LeakSuspect>,
     /// Collections that grew, most new entries first.
     pub grown_collections: Vec<GrownCollection>,
+    /// How the snapshots were matched: by node id, or by retainer path.
+    #[napi(ts_type = "'ids' | 'paths'")]
+    pub matched_by: String,
 }
 
 /// `{ result }` or `{ error }`.
@@ -321,6 +324,7 @@ impl Task for AnalyzeTask {
 pub struct DiffTask {
     paths: Vec<String>,
     top: u32,
+    matching: Matching,
     progress: Option<ProgressCallback>,
 }
 
@@ -330,9 +334,9 @@ impl Task for DiffTask {
 
     fn compute(&mut self) -> Result<Self::Output> {
         let paths: Vec<&Path> = self.paths.iter().map(Path::new).collect();
-        let top = self.top as usize;
+        let (top, matching) = (self.top as usize, self.matching);
         Ok(with_progress(self.progress.take(), |p| {
-            diff_files(&paths, top, p)
+            diff_files(&paths, top, matching, p)
         }))
     }
 
@@ -407,6 +411,7 @@ fn diff_js(d: DiffReport) -> SnapshotDiff {
             .collect(),
         suspects: d.suspects.into_iter().map(suspect_js).collect(),
         grown_collections: d.grown_collections.into_iter().map(grown_js).collect(),
+        matched_by: d.matched_by.as_str().to_string(),
     }
 }
 
@@ -455,16 +460,25 @@ pub fn analyze_snapshot_file(
     })
 }
 
-/// Diffs two or three snapshot files on the thread pool; `lib/analyze.js` wraps it.
+/// Diffs two or three snapshot files on the thread pool, matching them by `matching`
+/// (`'ids'`, `'paths'` or `'auto'`, checked by `lib/analyze.js`, which wraps it).
 #[napi(ts_return_type = "Promise<DiffOutcome>")]
 pub fn diff_snapshot_files(
     paths: Vec<String>,
     top: u32,
+    #[napi(ts_arg_type = "'ids' | 'paths' | 'auto'")] matching: String,
     on_progress: Option<ProgressCallback>,
-) -> AsyncTask<DiffTask> {
-    AsyncTask::new(DiffTask {
+) -> Result<AsyncTask<DiffTask>> {
+    let matching = Matching::from_name(&matching).ok_or_else(|| {
+        Error::new(
+            Status::InvalidArg,
+            format!("matching must be 'ids', 'paths' or 'auto', not {matching:?}"),
+        )
+    })?;
+    Ok(AsyncTask::new(DiffTask {
         paths,
         top,
+        matching,
         progress: on_progress,
-    })
+    }))
 }

@@ -1,8 +1,14 @@
-//! Diff of snapshots of one process by node id: what was allocated after the first snapshot
-//! and is still alive in the last, which collections grew, and what holds the suspects.
+//! Diff of snapshots: what was allocated after the first snapshot and is still alive in the
+//! last, which collections grew, and what holds the suspects.
+//!
+//! Snapshots of one process are matched by node id ([`Matching::Ids`]). Snapshots whose ids
+//! name other objects (written by different processes, such as forked children) are matched
+//! by retainer path ([`Matching::Paths`], see [`super::pathkey`]): collections by path key,
+//! and "new" objects become the classes whose counts grew, held by the grown collections.
 //!
 //! With three snapshots A, B, C, "new" means allocated between A and B and still alive in C:
-//! objects a request burst creates and then frees drop out; what stays is a leak.
+//! objects a request burst creates and then frees drop out; what stays is a leak. By paths: a
+//! collection that grew from A to B and is no smaller in C.
 
 use std::path::Path;
 
@@ -11,9 +17,52 @@ use std::collections::HashMap;
 use super::analysis::{read_file, Analysis, ProgressFn};
 use super::error::{ErrorKind, SnapshotError};
 use super::holder::{folded_path, name_holders, NamedHolder};
+use super::pathkey::{class_counts, for_each_collection, KeyMap, KeyStat, PathCensus, PathKey};
 use super::paths::{describe_edges, describe_node, readable, source_of_edge};
 use super::snapshot::{EdgeKind, NodeKind, Snapshot};
 use super::summary::{class_totals, top_by, ClassIndex};
+
+/// How a diff matches the objects of the earlier snapshots with those of the last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matching {
+    /// By node id; snapshots whose ids name other objects are refused (`IdsMismatch`).
+    Ids,
+    /// By retainer path: for snapshots of different processes of one program.
+    Paths,
+    /// By id when the ids name the same objects, else by path.
+    Auto,
+}
+
+impl Matching {
+    /// `"ids"`, `"paths"` or `"auto"` as a [`Matching`].
+    pub fn from_name(name: &str) -> Option<Matching> {
+        match name {
+            "ids" => Some(Matching::Ids),
+            "paths" => Some(Matching::Paths),
+            "auto" => Some(Matching::Auto),
+            _ => None,
+        }
+    }
+}
+
+/// How a diff did match the snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchedBy {
+    /// By node id.
+    Ids,
+    /// By retainer path.
+    Paths,
+}
+
+impl MatchedBy {
+    /// `"ids"` or `"paths"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchedBy::Ids => "ids",
+            MatchedBy::Paths => "paths",
+        }
+    }
+}
 
 /// Size of one snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +75,7 @@ pub struct Totals {
     pub total_size: u64,
 }
 
-/// New objects of one class.
+/// New objects of one class; by paths, the growth of the class (objects and self bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewClass {
     /// Class name.
@@ -76,13 +125,13 @@ pub struct Suspect {
 pub struct GrownCollection {
     /// `Map`, `Set`, `Array` or `Object`.
     pub name: String,
-    /// Node id (the same in both snapshots).
+    /// Node id in the last snapshot (by ids, the same in both).
     pub id: u64,
-    /// Entries in the first snapshot.
+    /// Entries in the first snapshot (by paths: of every collection with its path key).
     pub before: u64,
-    /// Entries in the last snapshot.
+    /// Entries in the last snapshot (by paths: of every collection with its path key).
     pub after: u64,
-    /// Retained size in the last snapshot.
+    /// Retained size in the last snapshot (by paths: of every collection with its key).
     pub retained_size: u64,
     /// Shortest readable path from the GC roots in the last snapshot.
     pub retainer_path: Vec<String>,
@@ -97,25 +146,44 @@ pub struct GrownCollection {
 pub struct DiffReport {
     /// Size of each snapshot, in the order given.
     pub snapshots: Vec<Totals>,
-    /// New objects in all.
+    /// New objects in all (by paths: the net growth of the classes that grew).
     pub new_count: u64,
-    /// Their own sizes in all.
+    /// Their own sizes in all (by paths: the growth of those classes' self sizes).
     pub new_bytes: u64,
-    /// New objects by class, most bytes first.
+    /// New objects by class, most bytes first (by paths: growth by class).
     pub new_by_class: Vec<NewClass>,
     /// Program-level classes of new objects by retained size, largest first, with paths.
     pub suspects: Vec<Suspect>,
     /// Collections that grew, most new entries first, with paths.
     pub grown_collections: Vec<GrownCollection>,
+    /// How the snapshots were matched.
+    pub matched_by: MatchedBy,
 }
 
-/// Node ids and collection sizes: all a diff keeps of an earlier snapshot.
+/// All a diff keeps of an earlier snapshot: its ids, its path census, or both (for
+/// [`Matching::Auto`], which chooses once the last snapshot is read).
 struct Earlier {
+    ids: Option<IdIndex>,
+    paths: Option<PathCensus>,
+    totals: Totals,
+}
+
+impl Earlier {
+    fn of(snap: &Snapshot, matching: Matching) -> Earlier {
+        Earlier {
+            ids: (matching != Matching::Paths).then(|| IdIndex::of(snap)),
+            paths: (matching != Matching::Ids).then(|| PathCensus::of(snap)),
+            totals: totals(snap),
+        }
+    }
+}
+
+/// Node ids and collection sizes of an earlier snapshot.
+struct IdIndex {
     /// (id, signature) of every node, sorted by id.
     nodes: Vec<(u32, u32)>,
     /// (id, entries) of every collection, sorted by id.
     collections: Vec<(u32, u64)>,
-    totals: Totals,
 }
 
 fn totals(snap: &Snapshot) -> Totals {
@@ -137,8 +205,8 @@ fn signature(snap: &Snapshot, v: usize) -> u32 {
     h
 }
 
-impl Earlier {
-    fn of(snap: &Snapshot) -> Earlier {
+impl IdIndex {
+    fn of(snap: &Snapshot) -> IdIndex {
         let mut nodes: Vec<(u32, u32)> = (0..snap.node_count())
             .map(|v| (snap.node_id[v], signature(snap, v)))
             .collect();
@@ -147,11 +215,7 @@ impl Earlier {
             .filter_map(|v| collection_size(snap, v).map(|s| (snap.node_id[v], s)))
             .collect();
         collections.sort_unstable();
-        Earlier {
-            nodes,
-            collections,
-            totals: totals(snap),
-        }
+        IdIndex { nodes, collections }
     }
 
     /// The signature of the node with `id`, if there is one.
@@ -168,7 +232,7 @@ impl Earlier {
 
 /// Checks that `earlier` numbers its objects as `snap` does: of the ids both hold, the share
 /// naming a node of another type or name must stay under `MAX_MISMATCH_PERCENT`.
-fn check_ids(earlier: &Earlier, snap: &Snapshot, index: u32) -> Result<(), SnapshotError> {
+fn check_ids(earlier: &IdIndex, snap: &Snapshot, index: u32) -> Result<(), SnapshotError> {
     let (mut common, mut mismatched) = (0u64, 0u64);
     for v in 0..snap.node_count() {
         if let Some(sig) = earlier.signature(snap.node_id[v]) {
@@ -243,11 +307,13 @@ pub fn collection_size(snap: &Snapshot, v: usize) -> Option<u64> {
     }
 }
 
-/// Diffs two or three snapshot files (see the module doc), reporting the `top` suspects and
-/// grown collections. Reads one file at a time; only ids are kept of the earlier ones.
+/// Diffs two or three snapshot files (see the module doc), matching them as `matching` says
+/// and reporting the `top` suspects and grown collections. Reads one file at a time; of the
+/// earlier ones only ids or a path census is kept.
 pub fn diff_files(
     paths: &[&Path],
     top: usize,
+    matching: Matching,
     progress: ProgressFn<'_>,
 ) -> Result<DiffReport, SnapshotError> {
     if !(2..=3).contains(&paths.len()) {
@@ -257,48 +323,178 @@ pub fn diff_files(
             format!("a diff takes 2 or 3 snapshots, not {}", paths.len()),
         ));
     }
-    let first = Earlier::of(&read_file(paths[0], 0, progress).map_err(|e| e.in_snapshot(0))?);
-    let middle = match paths.len() {
-        3 => Some(Earlier::of(
-            &read_file(paths[1], 1, progress).map_err(|e| e.in_snapshot(1))?,
-        )),
-        _ => None,
-    };
+    let mut earlier = Vec::new();
+    for (i, path) in paths[..paths.len() - 1].iter().enumerate() {
+        let i = i as u32;
+        let snap = read_file(path, i, progress).map_err(|e| e.in_snapshot(i))?;
+        if matching != Matching::Ids {
+            progress(progress_at("paths", i));
+        }
+        earlier.push(Earlier::of(&snap, matching));
+    }
     let last_index = paths.len() as u32 - 1;
     let last = Analysis::of_file(paths[paths.len() - 1], last_index, progress)
         .map_err(|e| e.in_snapshot(last_index))?;
-    check_ids(&first, &last.snapshot, 0).map_err(|e| e.in_snapshot(last_index))?;
-    if let Some(m) = middle.as_ref() {
-        check_ids(m, &last.snapshot, 1).map_err(|e| e.in_snapshot(last_index))?;
-    }
-    progress(super::analysis::Progress {
-        phase: "summary",
-        snapshot: last_index,
-        done: 0,
-        total: 1,
-    });
-    let mut snapshots = vec![first.totals.clone()];
-    snapshots.extend(middle.as_ref().map(|m| m.totals.clone()));
-    snapshots.push(totals(&last.snapshot));
-    Ok(diff(&first, middle.as_ref(), &last, top, snapshots))
+    progress(progress_at("summary", last_index));
+    diff_parsed(&earlier, &last, top, matching)
 }
 
-fn diff(
-    first: &Earlier,
-    middle: Option<&Earlier>,
+/// The diff of the `earlier` snapshots' summaries (taken for `matching`) with `last`.
+fn diff_parsed(
+    earlier: &[Earlier],
     last: &Analysis,
     top: usize,
-    snapshots: Vec<Totals>,
-) -> DiffReport {
+    matching: Matching,
+) -> Result<DiffReport, SnapshotError> {
+    let last_index = earlier.len() as u32;
+    let matched_by = match matching {
+        Matching::Paths => MatchedBy::Paths,
+        Matching::Ids => {
+            check_all_ids(earlier, &last.snapshot).map_err(|e| e.in_snapshot(last_index))?;
+            MatchedBy::Ids
+        }
+        Matching::Auto => match check_all_ids(earlier, &last.snapshot) {
+            Ok(()) => MatchedBy::Ids,
+            Err(_) => MatchedBy::Paths,
+        },
+    };
+    let mut snapshots: Vec<Totals> = earlier.iter().map(|e| e.totals.clone()).collect();
+    snapshots.push(totals(&last.snapshot));
+    let findings = match matched_by {
+        MatchedBy::Ids => {
+            let ids: Vec<&IdIndex> = earlier.iter().filter_map(|e| e.ids.as_ref()).collect();
+            diff_by_ids(ids[0], ids.get(1).copied(), last, top)
+        }
+        MatchedBy::Paths => {
+            let census: Vec<&PathCensus> =
+                earlier.iter().filter_map(|e| e.paths.as_ref()).collect();
+            diff_by_paths(census[0], census.get(1).copied(), last, top)
+        }
+    };
+    Ok(findings.report(last, snapshots, matched_by))
+}
+
+/// The start of `phase` in snapshot `index`.
+fn progress_at(phase: &'static str, index: u32) -> super::analysis::Progress {
+    super::analysis::Progress {
+        phase,
+        snapshot: index,
+        done: 0,
+        total: 1,
+    }
+}
+
+/// Checks the ids of every earlier snapshot against the last (see [`check_ids`]).
+fn check_all_ids(earlier: &[Earlier], last: &Snapshot) -> Result<(), SnapshotError> {
+    for (i, e) in earlier.iter().enumerate() {
+        if let Some(ids) = e.ids.as_ref() {
+            check_ids(ids, last, i as u32)?;
+        }
+    }
+    Ok(())
+}
+
+/// What a diff found, before the holders are named: each suspect and grown collection with
+/// the node whose holder is to be named.
+struct Findings {
+    new_count: u64,
+    new_bytes: u64,
+    new_by_class: Vec<NewClass>,
+    suspects: Vec<(Suspect, usize)>,
+    grown: Vec<(GrownCollection, usize)>,
+}
+
+impl Findings {
+    /// The report, with the holders named (in one pass over the last snapshot's edges).
+    fn report(self, last: &Analysis, snapshots: Vec<Totals>, matched_by: MatchedBy) -> DiffReport {
+        let (mut suspects, mut grown) = (self.suspects, self.grown);
+        let targets: Vec<usize> = suspects
+            .iter()
+            .map(|s| s.1)
+            .chain(grown.iter().map(|g| g.1))
+            .collect();
+        let snap = &last.snapshot;
+        let mut holders = name_holders(snap, &last.tree, &last.code, &targets).into_iter();
+        for (s, _) in &mut suspects {
+            s.holder = holders.next().flatten();
+        }
+        for (g, _) in &mut grown {
+            g.holder = holders.next().flatten();
+        }
+        DiffReport {
+            snapshots,
+            new_count: self.new_count,
+            new_bytes: self.new_bytes,
+            new_by_class: self.new_by_class,
+            suspects: suspects.into_iter().map(|s| s.0).collect(),
+            grown_collections: grown.into_iter().map(|g| g.0).collect(),
+            matched_by,
+        }
+    }
+}
+
+/// The diff by node id: nodes whose ids `first` lacks are new (and, with a `middle`, those
+/// it holds); collections of one id compare their entries.
+fn diff_by_ids(first: &IdIndex, middle: Option<&IdIndex>, last: &Analysis, top: usize) -> Findings {
+    let snap = &last.snapshot;
+    let is_new: Vec<bool> = (0..snap.node_count())
+        .map(|v| {
+            let id = snap.node_id[v];
+            first.signature(id).is_none() && middle.is_none_or(|m| m.signature(id).is_some())
+        })
+        .collect();
+    let classes = ClassIndex::new(snap);
+    let (suspects, totals) = rank_suspects(last, &classes, &is_new, top, |c, t| NewClass {
+        name: classes.names[c].clone(),
+        count: t.0,
+        bytes: t.1,
+        retained_size: t.2,
+    });
+    let new_by_class = by_bytes(
+        (0..classes.names.len())
+            .filter(|&c| totals[c].0 > 0)
+            .map(|c| NewClass {
+                name: classes.names[c].clone(),
+                count: totals[c].0,
+                bytes: totals[c].1,
+                retained_size: totals[c].2,
+            }),
+    );
+    let growth = growth(first, snap);
+    let grown = top_by(0..growth.len(), top, |i| growth[i].2 - growth[i].1)
+        .into_iter()
+        .map(|i| grown(last, growth[i]))
+        .collect();
+    Findings {
+        new_count: totals.iter().map(|t| t.0).sum(),
+        new_bytes: totals.iter().map(|t| t.1).sum(),
+        new_by_class,
+        suspects,
+        grown,
+    }
+}
+
+/// `classes`, most bytes first (ties by name).
+fn by_bytes(classes: impl Iterator<Item = NewClass>) -> Vec<NewClass> {
+    let mut classes: Vec<NewClass> = classes.collect();
+    classes.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
+    classes
+}
+
+/// The `top` suspects among the nodes `is_new` marks: program-level classes by the retained
+/// size of their marked instances, each with the holder of most of them. `class(c, totals)`
+/// gives the reported totals of class `c` from its (count, self, retained) over the marked
+/// nodes, which are returned too.
+fn rank_suspects(
+    last: &Analysis,
+    classes: &ClassIndex,
+    is_new: &[bool],
+    top: usize,
+    class: impl Fn(usize, (u64, u64, u64)) -> NewClass,
+) -> (Vec<(Suspect, usize)>, Vec<ClassTotals>) {
     let snap = &last.snapshot;
     let n = snap.node_count();
-    let mut is_new = vec![false; n];
-    for (v, flag) in is_new.iter_mut().enumerate() {
-        let id = snap.node_id[v];
-        *flag = first.signature(id).is_none() && middle.is_none_or(|m| m.signature(id).is_some());
-    }
-    let classes = ClassIndex::new(snap);
-    let totals = class_totals(last, &classes, |v| is_new[v]);
+    let totals = class_totals(last, classes, |v| is_new[v]);
     // The instance of each class that retains the most, and whether the class is the program's.
     let mut best: Vec<Option<usize>> = vec![None; classes.names.len()];
     let mut user_level = vec![false; classes.names.len()];
@@ -309,19 +505,32 @@ fn diff(
             best[c] = Some(v);
         }
     }
-    let new_class = |c: usize| NewClass {
-        name: classes.names[c].clone(),
-        count: totals[c].0,
-        bytes: totals[c].1,
-        retained_size: totals[c].2,
-    };
-    let present = (0..classes.names.len()).filter(|&c| totals[c].0 > 0);
-    let mut new_by_class: Vec<NewClass> = present.clone().map(new_class).collect();
-    new_by_class.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
-    // Per class, the holder of the most new instances.
-    let holder = holders(last, &is_new);
+    let holder = holders(last, is_new);
+    let main_holder = main_holders(classes, is_new, &holder);
+    let present = (0..classes.names.len()).filter(|&c| totals[c].0 > 0 && user_level[c]);
+    let suspects = top_by(present, top, |c| totals[c].2)
+        .into_iter()
+        .map(|c| {
+            let instances = Instances {
+                class: c,
+                classes,
+                is_new,
+                holder: &holder,
+            };
+            let best = best[c].expect("a present class has an instance");
+            suspect(last, instances, class(c, totals[c]), main_holder[c], best)
+        })
+        .collect();
+    (suspects, totals)
+}
+
+/// Count, self size and non-nested retained size of a class (see [`class_totals`]).
+type ClassTotals = (u64, u64, u64);
+
+/// Per class, the holder of the most marked instances and their count.
+fn main_holders(classes: &ClassIndex, is_new: &[bool], holder: &[u32]) -> Vec<Option<(u32, u64)>> {
     let mut held: HashMap<(u32, u32), u64> = HashMap::new();
-    for v in (0..n).filter(|&v| is_new[v]) {
+    for v in (0..is_new.len()).filter(|&v| is_new[v]) {
         *held.entry((classes.of_node[v], holder[v])).or_default() += 1;
     }
     let mut main_holder: Vec<Option<(u32, u64)>> = vec![None; classes.names.len()];
@@ -331,48 +540,174 @@ fn diff(
             *slot = Some((h, count));
         }
     }
-    let mut suspects: Vec<(Suspect, usize)> =
-        top_by(present.filter(|&c| user_level[c]), top, |c| totals[c].2)
-            .into_iter()
-            .map(|c| {
-                let instances = Instances {
-                    class: c,
-                    classes: &classes,
-                    is_new: &is_new,
-                    holder: &holder,
-                };
-                let best = best[c].expect("a present class has an instance");
-                suspect(last, instances, new_class(c), main_holder[c], best)
-            })
-            .collect();
-    let growth = growth(first, snap);
-    let mut grown_collections: Vec<(GrownCollection, usize)> =
-        top_by(0..growth.len(), top, |i| growth[i].2 - growth[i].1)
-            .into_iter()
-            .map(|i| grown(last, growth[i]))
-            .collect();
-    let targets: Vec<usize> = suspects
+    main_holder
+}
+
+/// The last snapshot's collections of one path key.
+struct KeyNow {
+    stat: KeyStat,
+    /// Their retained sizes in all.
+    retained: u64,
+    /// The one with the most entries: the one shown.
+    shown: usize,
+    shown_entries: u64,
+}
+
+/// The diff by retainer path (see the module doc): collections match by path key; "new"
+/// objects are those of classes whose counts grew, held (dominated) by a grown collection.
+fn diff_by_paths(
+    first: &PathCensus,
+    middle: Option<&PathCensus>,
+    last: &Analysis,
+    top: usize,
+) -> Findings {
+    let snap = &last.snapshot;
+    let (now, members) = keyed_collections(last);
+    let candidates = grown_keys(first, middle, &now);
+    // Collections the heap holds first, then those only a stack frame reaches.
+    let held: Vec<bool> = candidates
         .iter()
-        .map(|s| s.1)
-        .chain(grown_collections.iter().map(|g| g.1))
+        .map(|c| !on_stack(last, now[&c.0].shown))
         .collect();
-    let mut holders = name_holders(snap, &last.tree, &last.code, &targets).into_iter();
-    for (s, _) in &mut suspects {
-        s.holder = holders.next().flatten();
+    let chosen = top_by(0..candidates.len(), top, |i| {
+        candidates[i].2.min(u64::MAX >> 1) | (held[i] as u64) << 63
+    });
+    let grown = chosen
+        .iter()
+        .map(|&i| {
+            let (key, before, _) = candidates[i];
+            let k = &now[&key];
+            let (mut g, v) = grown(last, (k.shown, before, k.stat.entries));
+            g.retained_size = k.retained;
+            (g, v)
+        })
+        .collect();
+    let mut chosen: Vec<PathKey> = chosen.iter().map(|&i| candidates[i].0).collect();
+    chosen.sort_unstable();
+    let mut in_grown = vec![false; snap.node_count()];
+    for &(v, key) in &members {
+        in_grown[v as usize] = chosen.binary_search(&key).is_ok();
     }
-    for (g, _) in &mut grown_collections {
-        g.holder = holders.next().flatten();
-    }
-    let suspects = suspects.into_iter().map(|s| s.0).collect();
-    let grown_collections = grown_collections.into_iter().map(|g| g.0).collect();
-    DiffReport {
-        snapshots,
-        new_count: totals.iter().map(|t| t.0).sum(),
-        new_bytes: totals.iter().map(|t| t.1).sum(),
-        new_by_class,
+    let classes = ClassIndex::new(snap);
+    let growth = class_growth(first, middle, snap, &classes);
+    let is_new = held_by(last, &in_grown, |v| {
+        growth[classes.of_node[v] as usize].0 > 0
+    });
+    let class = |c: usize, t: (u64, u64, u64)| NewClass {
+        name: classes.names[c].clone(),
+        count: growth[c].0,
+        bytes: growth[c].1,
+        retained_size: t.2,
+    };
+    let (suspects, totals) = rank_suspects(last, &classes, &is_new, top, class);
+    let grew = (0..classes.names.len()).filter(|&c| growth[c].0 > 0);
+    Findings {
+        new_count: growth.iter().map(|g| g.0).sum(),
+        new_bytes: growth.iter().map(|g| g.1).sum(),
+        new_by_class: by_bytes(grew.map(|c| class(c, totals[c]))),
         suspects,
-        grown_collections,
+        grown,
     }
+}
+
+/// True if the shortest path to `v` goes through the stack or a handle scope: what a running
+/// function works on (a request's temporary array), which between two snapshots of different
+/// processes can look grown without accumulating anything.
+fn on_stack(last: &Analysis, v: usize) -> bool {
+    let snap = &last.snapshot;
+    last.tree.edges_to(snap, v).is_some_and(|edges| {
+        edges.iter().take(2).any(|&e| {
+            let t = snap.edge_to[e] as usize;
+            snap.node_kind(t) == NodeKind::Synthetic
+                && matches!(snap.name(t), "(Stack roots)" | "(Handle scope)")
+        })
+    })
+}
+
+/// The last snapshot's collections by path key, and (node, key) of each.
+fn keyed_collections(last: &Analysis) -> (KeyMap<KeyNow>, Vec<(u32, PathKey)>) {
+    let mut keys: KeyMap<KeyNow> = KeyMap::default();
+    let mut members = Vec::new();
+    for_each_collection(&last.snapshot, &last.tree, &last.code, |v, key, entries| {
+        members.push((v as u32, key));
+        let k = keys.entry(key).or_insert(KeyNow {
+            stat: KeyStat::default(),
+            retained: 0,
+            shown: v,
+            shown_entries: entries,
+        });
+        k.stat.count += 1;
+        k.stat.entries += entries;
+        k.retained += last.retained[v];
+        if entries > k.shown_entries {
+            (k.shown, k.shown_entries) = (v, entries);
+        }
+    });
+    (keys, members)
+}
+
+/// (key, entries before, growth) of each key that grew from `first` to the last snapshot
+/// (with a `middle`: grew from `first` to it, and is no smaller in the last), in node order.
+fn grown_keys(
+    first: &PathCensus,
+    middle: Option<&PathCensus>,
+    now: &KeyMap<KeyNow>,
+) -> Vec<(PathKey, u64, u64)> {
+    let mut grown: Vec<(usize, PathKey, u64, u64)> = Vec::new();
+    for (&key, k) in now {
+        let Some(&before) = first.keys.get(&key) else {
+            continue;
+        };
+        let growth = before.growth_to(k.stat);
+        let kept = middle.is_none_or(|m| {
+            m.keys.get(&key).is_some_and(|&mid| {
+                before.growth_to(mid) > 0 && k.stat.entries >= mid.scaled_to(k.stat.count)
+            })
+        });
+        if growth > 0 && kept {
+            grown.push((k.shown, key, before.entries, growth));
+        }
+    }
+    grown.sort_unstable();
+    grown.into_iter().map(|(_, k, b, g)| (k, b, g)).collect()
+}
+
+/// (count, self size) each class of `classes` grew by since `first` (with a `middle`: the
+/// growth kept in both later snapshots).
+fn class_growth(
+    first: &PathCensus,
+    middle: Option<&PathCensus>,
+    snap: &Snapshot,
+    classes: &ClassIndex,
+) -> Vec<(u64, u64)> {
+    let now = class_counts(snap, classes);
+    let of = |census: &PathCensus, name: &str| census.classes.get(name).copied();
+    classes
+        .names
+        .iter()
+        .zip(now)
+        .map(|(name, (count, bytes))| {
+            let (count, bytes) = match middle {
+                Some(m) => of(m, name).map_or((0, 0), |b| (count.min(b.0), bytes.min(b.1))),
+                None => (count, bytes),
+            };
+            let before = of(first, name).unwrap_or_default();
+            (
+                count.saturating_sub(before.0),
+                bytes.saturating_sub(before.1),
+            )
+        })
+        .collect()
+}
+
+/// The nodes strictly below a node of `in_grown` in the dominator tree, up to the next such
+/// node, that `accept` takes.
+fn held_by(last: &Analysis, in_grown: &[bool], accept: impl Fn(usize) -> bool) -> Vec<bool> {
+    let outside: Vec<bool> = in_grown.iter().map(|&g| !g).collect();
+    let holder = holders(last, &outside);
+    (0..in_grown.len())
+        .map(|v| !in_grown[v] && in_grown[holder[v] as usize] && accept(v))
+        .collect()
 }
 
 /// The new instances of one class, and what holds each new node.
@@ -467,7 +802,7 @@ fn owner_of_store(last: &Analysis, h: usize) -> usize {
 
 /// Collections of the last snapshot that hold more entries than in `first`:
 /// (node, entries before, entries after).
-fn growth(first: &Earlier, snap: &Snapshot) -> Vec<(usize, u64, u64)> {
+fn growth(first: &IdIndex, snap: &Snapshot) -> Vec<(usize, u64, u64)> {
     let mut growth = Vec::new();
     for v in 0..snap.node_count() {
         if let Some(after) = collection_size(snap, v) {
@@ -585,7 +920,10 @@ fn thousands(n: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::holder::CodeIndex;
     use super::super::parser::parse;
+    use super::super::pathkey::PathKeys;
+    use super::super::paths::RetainerTree;
     use super::*;
 
     /// Three nodes with ids 1, 3, 5; `names` are the last two nodes' names.
@@ -601,10 +939,151 @@ mod tests {
 
     #[test]
     fn ids_that_name_other_objects_are_refused() {
-        let first = Earlier::of(&snapshot(["Map", "Session"]));
+        let first = IdIndex::of(&snapshot(["Map", "Session"]));
         assert!(check_ids(&first, &snapshot(["Map", "Session"]), 0).is_ok());
         let err = check_ids(&first, &snapshot(["Session", "Map"]), 0).unwrap_err();
         assert_eq!(err.code(), "ERR_LEAKPROOF_SNAPSHOT_IDS_MISMATCH");
+    }
+
+    /// `global.cache`, a Map of `sessions` Sessions at table slots `slot0`, `slot0 + 3`, ...,
+    /// and `global.list`, an Array of two Items. Node `v` gets id `id_of(v)`.
+    fn sessions_snapshot(sessions: usize, slot0: u32, id_of: impl Fn(usize) -> u32) -> Snapshot {
+        // (type, name, self size, edges as (type, name or index, target)).
+        type Node = (u32, u32, u32, Vec<(u32, u32, usize)>);
+        let mut nodes: Vec<Node> = vec![
+            (9, 0, 0, vec![(5, 1, 1)]),
+            (3, 1, 10, vec![(2, 2, 2), (2, 3, 4)]),
+            (3, 5, 20, vec![(3, 4, 3)]),
+            (1, 6, 30, Vec::new()),
+            (3, 7, 20, vec![(1, 0, 5), (1, 1, 6)]),
+            (3, 8, 10, Vec::new()),
+            (3, 8, 10, Vec::new()),
+        ];
+        for i in 0..sessions {
+            let session = nodes.len();
+            nodes[3].3.push((4, slot0 + 3 * i as u32, session));
+            nodes.push((3, 9, 40, Vec::new()));
+        }
+        let mut node_fields = Vec::new();
+        let mut edge_fields = Vec::new();
+        for (v, (kind, name, size, edges)) in nodes.iter().enumerate() {
+            node_fields.extend([*kind, *name, id_of(v), *size, edges.len() as u32]);
+            for &(kind, name, to) in edges {
+                edge_fields.extend([kind, name, to as u32 * 5]);
+            }
+        }
+        let json = format!(
+            r#"{{"snapshot":{{"meta":{{"node_fields":["type","name","id","self_size","edge_count"],"node_types":[["hidden","array","string","object","code","closure","regexp","number","native","synthetic"]],"edge_fields":["type","name_or_index","to_node"],"edge_types":[["context","element","property","internal","hidden","shortcut","weak"]]}}}},
+"nodes":{node_fields:?},"edges":{edge_fields:?},
+"strings":["","global","cache","list","table","Map","(table)","Array","Item","Session"]}}"#
+        );
+        parse(json.as_bytes(), None, None).unwrap()
+    }
+
+    /// Diffs `first` with `last` (and `middle`) as `diff_files` does with files.
+    fn diff_of(
+        first: &Snapshot,
+        middle: Option<&Snapshot>,
+        last: Snapshot,
+        matching: Matching,
+    ) -> Result<DiffReport, SnapshotError> {
+        let earlier: Vec<Earlier> = std::iter::once(first)
+            .chain(middle)
+            .map(|s| Earlier::of(s, matching))
+            .collect();
+        diff_parsed(&earlier, &Analysis::new(last, 1, &mut |_| {}), 5, matching)
+    }
+
+    /// Ids 1, 3, 5... from the first node (as V8 numbers a fresh heap).
+    fn fresh(v: usize) -> u32 {
+        2 * v as u32 + 1
+    }
+
+    #[test]
+    fn snapshots_of_two_processes_are_matched_by_path_and_refused_by_id() {
+        // Another process: the same ids, handed to other objects (numbered from the end).
+        let first = sessions_snapshot(1, 1, fresh);
+        let other = |sessions| sessions_snapshot(sessions, 4, move |v| fresh(7 + sessions - v));
+        let err = diff_of(&first, None, other(3), Matching::Ids).unwrap_err();
+        assert_eq!(err.code(), "ERR_LEAKPROOF_SNAPSHOT_IDS_MISMATCH");
+        for matching in [Matching::Auto, Matching::Paths] {
+            let d = diff_of(&first, None, other(3), matching).unwrap();
+            assert_eq!(d.matched_by, MatchedBy::Paths);
+            let grown: Vec<(&str, u64, u64)> = d
+                .grown_collections
+                .iter()
+                .map(|g| (g.name.as_str(), g.before, g.after))
+                .collect();
+            assert_eq!(grown, [("Map", 1, 3)]);
+            let holder = d.grown_collections[0].holder.as_ref().unwrap();
+            assert_eq!(holder.name, "globalThis.cache");
+            let s = &d.suspects[0];
+            assert_eq!((s.class.name.as_str(), s.class.count), ("Session", 2));
+            assert_eq!(s.held_by.as_ref().map(|h| h.name.as_str()), Some("Map"));
+            assert_eq!((d.new_count, d.new_bytes), (2, 80));
+        }
+    }
+
+    #[test]
+    fn snapshots_of_one_process_give_the_same_leak_by_id_and_by_path() {
+        let first = sessions_snapshot(1, 1, fresh);
+        let ids = diff_of(&first, None, sessions_snapshot(3, 1, fresh), Matching::Auto).unwrap();
+        let paths = diff_of(
+            &first,
+            None,
+            sessions_snapshot(3, 1, fresh),
+            Matching::Paths,
+        )
+        .unwrap();
+        assert_eq!(
+            (ids.matched_by, paths.matched_by),
+            (MatchedBy::Ids, MatchedBy::Paths)
+        );
+        assert_eq!(ids.grown_collections, paths.grown_collections);
+        // By path every instance the Map holds counts towards the retained size and `held_by`,
+        // the old one too: only the counts tell how many are new.
+        let suspect = |d: &DiffReport| {
+            let s = d.suspects[0].clone();
+            let held_by = s.held_by.map(|h| (h.name, h.id));
+            (
+                s.class.name,
+                s.class.count,
+                s.class.bytes,
+                held_by,
+                s.holder,
+            )
+        };
+        assert_eq!(suspect(&ids), suspect(&paths));
+    }
+
+    #[test]
+    fn by_path_a_third_snapshot_keeps_only_what_stayed_grown() {
+        let first = sessions_snapshot(1, 1, fresh);
+        let middle = sessions_snapshot(3, 4, |v| fresh(100 - v));
+        let grown = |sessions| {
+            let last = sessions_snapshot(sessions, 7, move |v| fresh(200 - v));
+            let d = diff_of(&first, Some(&middle), last, Matching::Paths).unwrap();
+            d.grown_collections.len()
+        };
+        assert_eq!((grown(2), grown(3), grown(5)), (0, 1, 1));
+    }
+
+    #[test]
+    fn path_keys_leave_out_indexes_and_ids_but_not_names() {
+        let key_of = |snap: &Snapshot, v: usize| {
+            let tree = RetainerTree::new(snap);
+            let code = CodeIndex::new(snap);
+            PathKeys::new(snap, &tree, &code).of(v).unwrap()
+        };
+        let a = sessions_snapshot(2, 1, fresh);
+        let b = sessions_snapshot(2, 40, |v| fresh(50 - v));
+        // Sessions at slots 1 and 4 of one table, and at 40 in another snapshot.
+        assert_eq!(key_of(&a, 7), key_of(&a, 8));
+        assert_eq!(key_of(&a, 7), key_of(&b, 7));
+        assert_eq!(key_of(&a, 2), key_of(&b, 2));
+        // The Items of `list` are not Sessions of `cache`; the Map is not the Array.
+        assert_ne!(key_of(&a, 5), key_of(&a, 7));
+        assert_ne!(key_of(&a, 2), key_of(&a, 4));
     }
 
     #[test]

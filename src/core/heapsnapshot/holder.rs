@@ -146,6 +146,12 @@ impl CodeIndex {
         self.owners.get(&(ctx as u32)).map(|&c| c as usize)
     }
 
+    /// The script of the closure that keeps scope `ctx` alive, if a closure with a location does.
+    pub fn scope_script(&self, snap: &Snapshot, ctx: usize) -> Option<&str> {
+        let l = snap.location(self.owner(ctx)?)?;
+        self.scripts.get(&l.script_id).map(String::as_str)
+    }
+
     /// The origin of scope `ctx`'s code.
     fn scope_origin(&self, snap: &Snapshot, ctx: usize) -> Origin {
         self.owner(ctx)
@@ -171,7 +177,7 @@ fn script_names(snap: &Snapshot) -> HashMap<u32, String> {
 const MAX_SCOPE_DEPTH: usize = 64;
 
 /// True for a function, block or module scope (`system / Context`), not the native context.
-fn is_scope(snap: &Snapshot, n: usize) -> bool {
+pub(super) fn is_scope(snap: &Snapshot, n: usize) -> bool {
     let name = snap.name(n);
     name.starts_with("system / ") && name.ends_with("Context") && !is_native_context(snap, n)
 }

@@ -1,6 +1,6 @@
 //! Heap snapshot analysis: a streaming parser for V8's `.heapsnapshot` format, the graph
 //! algorithms (dominators, retained sizes, distances), per-class summaries, diffs of two or
-//! three snapshots by node id and readable retainer paths.
+//! three snapshots by node id or by retainer path, and readable retainer paths.
 
 pub mod analysis;
 pub mod diff;
@@ -10,6 +10,7 @@ pub mod graph;
 pub mod holder;
 pub mod integers;
 pub mod parser;
+pub mod pathkey;
 pub mod paths;
 pub mod reader;
 pub mod snapshot;

@@ -74,6 +74,11 @@ impl RetainerTree {
         Some(path)
     }
 
+    /// The edge the search first reached `node` by; `None` for the root and unreachable nodes.
+    pub fn parent_edge(&self, node: usize) -> Option<usize> {
+        (self.parent_edge[node] != NONE).then_some(self.parent_edge[node] as usize)
+    }
+
     /// True if `e` is the edge the search first reached `node` by.
     pub fn is_parent_edge(&self, node: usize, e: usize) -> bool {
         self.parent_edge[node] == e as u32

@@ -1,0 +1,268 @@
+//! Path keys: where a collection sits in the heap, in terms that two snapshots of one program
+//! agree on without sharing node ids (forked children number their objects afresh). The idea
+//! is BLeak's (PLDI 2018): match the heap paths of collections between snapshots and rank the
+//! ones that keep growing.
+//!
+//! A node's key is a 64-bit FNV-1a hash of the steps of its shortest retainer path (the
+//! [`RetainerTree`]), each step being the edge's type, its name and the class of the node it
+//! leads to (a function's class includes its name and source position). Element indexes and
+//! numeric names (hash-table slots) are left out, since they differ between snapshots: all the
+//! entries of one Map share a key, and are counted together ([`KeyStat`]). A function or module
+//! scope starts its key afresh, named by its script and its variables: which route the search
+//! first took to a scope (a timer list, a server's listeners, the module cache) depends on what
+//! else is alive, the scope does not. Node ids are never part of a key.
+
+use std::collections::HashMap;
+
+use super::diff::collection_size;
+use super::holder::{is_scope, CodeIndex};
+use super::paths::{source_of_edge, RetainerTree};
+use super::snapshot::{EdgeKind, NodeKind, Snapshot};
+use super::summary::ClassIndex;
+
+/// A hashed path: see the module doc.
+pub type PathKey = u64;
+
+/// Hashes a [`PathKey`], already a hash, as itself.
+#[derive(Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
+}
+
+/// A map by path key.
+pub type KeyMap<V> = HashMap<PathKey, V, std::hash::BuildHasherDefault<KeyHasher>>;
+
+/// 64-bit FNV-1a over the parts of a path.
+#[derive(Clone, Copy)]
+struct Fnv(u64);
+
+impl Fnv {
+    const START: Fnv = Fnv(0xcbf2_9ce4_8422_2325);
+
+    fn bytes(mut self, bytes: &[u8]) -> Fnv {
+        for &b in bytes {
+            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self
+    }
+
+    fn u32(self, x: u32) -> Fnv {
+        self.bytes(&x.to_le_bytes())
+    }
+
+    /// A string and its length, so that `("ab", "c")` and `("a", "bc")` differ.
+    fn str(self, s: &str) -> Fnv {
+        self.u32(s.len() as u32).bytes(s.as_bytes())
+    }
+
+    /// The hash, never [`UNSET`].
+    fn finish(self) -> PathKey {
+        self.0.max(1)
+    }
+}
+
+/// A key not computed yet.
+const UNSET: PathKey = 0;
+
+/// Edge names that stand for a position rather than a name: element indexes, hash-table slots.
+const INDEX: &str = "[]";
+
+/// The path keys of a snapshot's nodes, computed on demand and kept.
+pub struct PathKeys<'a> {
+    snap: &'a Snapshot,
+    tree: &'a RetainerTree,
+    code: &'a CodeIndex,
+    keys: Vec<PathKey>,
+    /// (edge, its source) from a node up to the first node with a key; reused between calls.
+    chain: Vec<(usize, usize)>,
+}
+
+impl<'a> PathKeys<'a> {
+    /// No keys computed yet.
+    pub fn new(snap: &'a Snapshot, tree: &'a RetainerTree, code: &'a CodeIndex) -> PathKeys<'a> {
+        PathKeys {
+            snap,
+            tree,
+            code,
+            keys: vec![UNSET; snap.node_count()],
+            chain: Vec::new(),
+        }
+    }
+
+    /// The key of node `v`; `None` when nothing reaches it from the roots.
+    pub fn of(&mut self, v: usize) -> Option<PathKey> {
+        if self.tree.distance[v] == u32::MAX {
+            return None;
+        }
+        let mut u = v;
+        while self.keys[u] == UNSET {
+            if is_scope(self.snap, u) {
+                self.keys[u] = self.scope_key(u);
+            } else if let Some(e) = self.tree.parent_edge(u) {
+                let from = source_of_edge(self.snap, e);
+                self.chain.push((e, from));
+                u = from;
+            } else {
+                self.keys[u] = Fnv::START.finish();
+            }
+        }
+        while let Some((e, from)) = self.chain.pop() {
+            let to = self.snap.edge_to[e] as usize;
+            self.keys[to] = step(self.snap, Fnv(self.keys[from]), e).finish();
+        }
+        Some(self.keys[v])
+    }
+
+    /// A scope, by the script of the code it belongs to and its variables' names in order.
+    fn scope_key(&self, ctx: usize) -> PathKey {
+        let snap = self.snap;
+        let script = self.code.scope_script(snap, ctx).unwrap_or("");
+        let mut h = Fnv::START.str("scope").str(script);
+        for e in snap.edges(ctx) {
+            if snap.edge_kind(e) == EdgeKind::Context {
+                h = h.str(snap.edge_name_str(e).unwrap_or(""));
+            }
+        }
+        h.finish()
+    }
+}
+
+/// `h` followed by the step along edge `e`: its type, its name (an index reads as [`INDEX`]),
+/// and the class of its target (a function also by its position; a string not by its text).
+fn step(snap: &Snapshot, h: Fnv, e: usize) -> Fnv {
+    let name = match snap.edge_name_str(e) {
+        Some(name) if name.is_empty() || !name.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => INDEX,
+    };
+    let t = snap.edge_to[e] as usize;
+    let kind = snap.node_kind(t);
+    let h = h.u32(snap.edge_kind(e) as u32).str(name).u32(kind as u32);
+    match kind {
+        NodeKind::String | NodeKind::ConcatString | NodeKind::SlicedString => h,
+        NodeKind::Closure => {
+            let at = snap.location(t).map_or((0, 0), |l| (l.line, l.column));
+            h.str(snap.name(t)).u32(at.0).u32(at.1)
+        }
+        _ => h.str(snap.name(t)),
+    }
+}
+
+/// The collections of one snapshot that share a key.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct KeyStat {
+    /// Collections with the key.
+    pub count: u64,
+    /// Their entries in all (see [`collection_size`]).
+    pub entries: u64,
+}
+
+impl KeyStat {
+    /// The entries `count` collections would hold at this key's average per collection.
+    pub fn scaled_to(self, count: u64) -> u64 {
+        (self.entries as u128 * count as u128 / self.count.max(1) as u128) as u64
+    }
+
+    /// Entries `after` holds beyond what as many collections held on average in `self`: the
+    /// growth of the collections, not the arrival of more of them (a Map of sessions grows;
+    /// its sessions, each with the same few properties, do not).
+    pub fn growth_to(self, after: KeyStat) -> u64 {
+        after.entries.saturating_sub(self.scaled_to(after.count))
+    }
+}
+
+/// Calls `each(node, key, entries)` for every collection of `snap` reachable from the roots.
+pub fn for_each_collection(
+    snap: &Snapshot,
+    tree: &RetainerTree,
+    code: &CodeIndex,
+    mut each: impl FnMut(usize, PathKey, u64),
+) {
+    let mut keys = PathKeys::new(snap, tree, code);
+    for v in 0..snap.node_count() {
+        if let Some(entries) = collection_size(snap, v) {
+            if let Some(key) = keys.of(v) {
+                each(v, key, entries);
+            }
+        }
+    }
+}
+
+/// Objects by class: count and self size, by class name.
+pub type ClassCounts = HashMap<String, (u64, u64)>;
+
+/// Count and self size of each class of `classes`.
+pub fn class_counts(snap: &Snapshot, classes: &ClassIndex) -> Vec<(u64, u64)> {
+    let mut counts = vec![(0u64, 0u64); classes.names.len()];
+    for v in 0..snap.node_count() {
+        let c = &mut counts[classes.of_node[v] as usize];
+        c.0 += 1;
+        c.1 += snap.self_size(v);
+    }
+    counts
+}
+
+/// All a diff by paths keeps of an earlier snapshot: its collections by key, its objects by
+/// class. Not its graph.
+pub struct PathCensus {
+    /// Collections by path key.
+    pub keys: KeyMap<KeyStat>,
+    /// Objects by class name.
+    pub classes: ClassCounts,
+}
+
+impl PathCensus {
+    /// Takes the census of `snap`, computing its retainer tree and code index meanwhile.
+    pub fn of(snap: &Snapshot) -> PathCensus {
+        let (tree, (code, classes)) = std::thread::scope(|scope| {
+            let side = scope.spawn(|| {
+                let classes = ClassIndex::new(snap);
+                let counts = class_counts(snap, &classes);
+                let by_name = classes.names.into_iter().zip(counts).collect();
+                (CodeIndex::new(snap), by_name)
+            });
+            let tree = RetainerTree::new(snap);
+            (
+                tree,
+                side.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            )
+        });
+        let mut keys: KeyMap<KeyStat> = KeyMap::default();
+        for_each_collection(snap, &tree, &code, |_, key, entries| {
+            let stat = keys.entry(key).or_default();
+            stat.count += 1;
+            stat.entries += entries;
+        });
+        PathCensus { keys, classes }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn growth_counts_entries_beyond_the_average_of_as_many_collections() {
+        let stat = |count, entries| KeyStat { count, entries };
+        // One Map from 1,000 to 3,000 entries.
+        assert_eq!(stat(1, 1000).growth_to(stat(1, 3000)), 2000);
+        // 1,000 sessions of 3 properties become 3,000 of 3: more of them, none grew.
+        assert_eq!(stat(1000, 3000).growth_to(stat(3000, 9000)), 0);
+        // Two arrays of 10 become three of 20 and 20 and 35.
+        assert_eq!(stat(2, 20).growth_to(stat(3, 75)), 45);
+        assert_eq!(stat(1, 10).growth_to(stat(1, 4)), 0);
+    }
+}
