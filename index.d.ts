@@ -487,7 +487,10 @@ export interface SnapshotRequest {
   done: Promise<(SnapshotEvent & WatchEventBase) | SnapshotSkippedEvent | null>
 }
 
-/** An allocation site whose live sampled bytes grew. */
+/**
+ * An allocation site whose live sampled bytes grew. `line` and `column` are where the
+ * function starts: the sampling profile counts per function.
+ */
 export interface AllocationSite {
   functionName: string
   url: string
@@ -495,6 +498,18 @@ export interface AllocationSite {
   column: number
   liveBytes: number
   growthBytes: number
+  /**
+   * Only on a site in a package (`node_modules`) or in Node's internals (`node:`): the
+   * package's name (`express-session`, `@opentelemetry/sdk-metrics`), null for `node:`.
+   */
+  package?: string | null
+  /**
+   * Only where `package` is: the first frame of the app's own code on the way from the
+   * allocation to the caller (not a package's, Node's or leakproof's), by the line its
+   * function starts at; of several, the one whose bytes there grew most. Null when none
+   * was on the stack (a package's own timer, say).
+   */
+  appFrame?: { functionName: string; url: string; line: number; column: number } | null
 }
 
 /** Growing allocation sites, ranked. */

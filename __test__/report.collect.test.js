@@ -209,8 +209,12 @@ test('report files: attached by the pid in their content or name, preferred to t
   const suspect = (holder) => ({ name: 'Session', count: 5, bytes: 50, retainedSize: 500, holder: { description: holder }, readablePath: ['sessions (Map)', 'table', 'Session ×5'] })
   fs.writeFileSync(path.join(dir, 'w.log'), eventLine('report', T0, 300, 2, { path: `/elsewhere/${pairName}`, kind: 'pair', suspects: [suspect('from the event')] }))
   fs.writeFileSync(path.join(dir, pairName), JSON.stringify({ kind: 'pair', suspects: [suspect('from the file')], grownCollections: [{ name: 'Map', before: 1, after: 9, retainedSize: 3, readablePath: ['a', 'b'] }], growingHandles: [] }))
+  const storeSite = {
+    functionName: 'set', url: '/srv/node_modules/express-session/session/memory.js', line: 119, column: 5, liveBytes: 6, growthBytes: 4,
+    package: 'express-session', appFrame: { functionName: 'f', url: 'file:///app.js', line: 3, column: 9 },
+  }
   fs.writeFileSync(path.join(dir, diagnosisName), JSON.stringify({
-    kind: 'no-snapshot', time: T0 + 5000, pid: 301, threadId: 0, sites: { windowMs: 1000, sites: [{ functionName: 'f', url: 'file:///app.js', line: 3, column: 9, liveBytes: 10, growthBytes: 8 }] },
+    kind: 'no-snapshot', time: T0 + 5000, pid: 301, threadId: 0, sites: { windowMs: 1000, sites: [{ functionName: 'f', url: 'file:///app.js', line: 3, column: 9, liveBytes: 10, growthBytes: 8 }, storeSite] },
     collections: { boundedMaps: [{ name: 'users', maps: 1, sizeBefore: 2, size: 20 }], handles: [] }, lookedAt: ['heap spaces'], notLookedAt: [{ what: 'heap snapshot', why: 'declined' }],
   }))
   fs.writeFileSync(path.join(dir, 'leakproof-2026-11-22T18-52-00-000Z-300-2-3-follow-up.report.json'), '{"kind":"pair","suspe')
@@ -226,7 +230,10 @@ test('report files: attached by the pid in their content or name, preferred to t
   assert.deepStrictEqual(diagnosed.reports[0].grownCollections, [{ name: 'users', before: 2, after: 20 }])
   assert.deepStrictEqual(diagnosed.reports[0].notLookedAt, [{ what: 'heap snapshot', why: 'declined' }])
   assert.equal(diagnosed.reports[0].time, T0 + 5000)
-  assert.deepStrictEqual(diagnosed.sites, [{ functionName: 'f', url: 'file:///app.js', line: 3, column: 9, growthBytes: 8, liveBytes: 10 }])
+  assert.deepStrictEqual(diagnosed.sites, [
+    { functionName: 'f', url: 'file:///app.js', line: 3, column: 9, growthBytes: 8, liveBytes: 10, package: null, appFrame: null },
+    { ...storeSite, growthBytes: 4, liveBytes: 6 },
+  ])
   assert.ok(model.notes.some((n) => n.startsWith('leakproof-2026-11-22T18-52-00-000Z-300-2-3-follow-up.report.json: not a readable report (')), model.notes.join('\n'))
   assert.equal(model.files.reports.length, 3)
 })

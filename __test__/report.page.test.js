@@ -126,11 +126,15 @@ test('names with <script> show as text and run nothing', async (t) => {
   const shown = await page.evaluate(() => ({
     holder: document.querySelector('tr.suspect-first .holder').textContent,
     notes: document.querySelector('.notes').textContent,
+    // The allocation sites' "where" column: the app's site, then the package's.
+    sites: [...[...document.querySelectorAll('h3')].find((h3) => h3.textContent.startsWith('Allocation sites')).nextElementSibling.querySelectorAll('tbody tr')]
+      .map((row) => row.cells[1].textContent),
     scripts: document.scripts.length,
     images: document.images.length,
   }))
   assert.ok(shown.holder.startsWith(HOSTILE), shown.holder)
   assert.equal(shown.notes, HOSTILE)
+  assert.deepEqual(shown.sites, ['/srv/app/sessions.js:32:16', `${HOSTILE}: session/memory.js:119 (called from ${HOSTILE} at /srv/app/sessions.js:32:16)`])
   assert.equal(shown.scripts, 3)
   assert.equal(shown.images, 0)
   assert.deepEqual(seen.dialogs, [])

@@ -22,7 +22,7 @@ namedMaps().map((m) => m.name)
 console.log(hit, first, rss)
 const watcher = watch({ intervalMs: 5000, dir: '/tmp/snaps', beforeSnapshot: async ({ reason }) => reason })
 watcher.on('leak', (e) => console.log(e.kind, e.slopeBytesPerSec.toFixed(0), e.projectedLimitAt))
-watcher.on('sites', (e) => e.sites.map((s) => `${s.url}:${s.line}`))
+watcher.on('sites', (e) => e.sites.map((s) => `${s.url}:${s.line} ${s.package ?? ''} ${s.appFrame?.url ?? ''}:${s.appFrame?.line ?? ''}`))
 const heapTrend = watcher.status().memory.find((m) => m.kind === 'heap')
 const written: number = watcher.status().snapshots.counts.written
 console.log(heapTrend?.slopeBytesPerSec, written, watcher.latestReport()?.kind)

@@ -655,17 +655,30 @@ function pathText(readablePath) {
   return Array.isArray(readablePath) ? readablePath.map(String).join(' → ') : null
 }
 
-/** The MODEL's sites: `[{ functionName, url, line, column, growthBytes, liveBytes }]`. */
+/**
+ * The MODEL's sites: `[{ functionName, url, line, column, growthBytes, liveBytes, package,
+ * appFrame }]`; `package` (a name) and `appFrame` (`{ functionName, url, line, column }`) are
+ * null but on a site in a package that has them (sites.js).
+ */
 function sitesModel(sites) {
   if (!Array.isArray(sites)) return []
   return sites.map((site) => ({
-    functionName: site?.functionName ?? null,
-    url: site?.url ?? null,
-    line: numberOrNull(site?.line),
-    column: numberOrNull(site?.column),
+    ...placeModel(site),
     growthBytes: numberOrNull(site?.growthBytes),
     liveBytes: numberOrNull(site?.liveBytes),
+    package: typeof site?.package === 'string' ? site.package : null,
+    appFrame: site?.appFrame ? placeModel(site.appFrame) : null,
   }))
+}
+
+/** A place in the code as the MODEL has it: `{ functionName, url, line, column }`, null where unknown. */
+function placeModel(frame) {
+  return {
+    functionName: frame?.functionName ?? null,
+    url: frame?.url ?? null,
+    line: numberOrNull(frame?.line),
+    column: numberOrNull(frame?.column),
+  }
 }
 
 module.exports = { collect, FloorPoints, parseWatcherName }

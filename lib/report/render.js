@@ -143,6 +143,21 @@ function siteText(site) {
   return site.functionName ? `${site.functionName} at ${where}` : where
 }
 
+/**
+ * Where an allocation site is: `file:line:column`, or for a package's site its name and file
+ * within it, `express-session: session/memory.js:119`. A package's or Node's site (`node:…`)
+ * then says which function of the app called into it, or that none did.
+ */
+function allocationSiteText(site) {
+  if (!site.url) return '–'
+  const file = site.url.replace(/\\/g, '/')
+  const where = site.package
+    ? `${site.package}: ${file.slice(file.lastIndexOf(`/${site.package}/`) + site.package.length + 2)}:${site.line}`
+    : `${site.url}:${site.line}:${site.column}`
+  if (!site.package && !site.url.startsWith('node:')) return where
+  return `${where} (${site.appFrame ? `called from ${siteText(site.appFrame)}` : 'no caller in the app'})`
+}
+
 /** The page's header: what was read, when, and the MODEL's notes. */
 function renderHeader(model) {
   const files = model.files || {}
@@ -366,7 +381,7 @@ function renderDetails(proc) {
   return [
     ...section('Allocation sites whose live bytes grow', table([
       ['function', (s) => s.functionName || '(anonymous)', 'code'],
-      ['file:line', (s) => (s.url ? `${s.url}:${s.line}:${s.column}` : '–'), 'code'],
+      ['where', allocationSiteText, 'code'],
       ['growth', (s) => fmtBytes(s.growthBytes), 'num'],
       ['live', (s) => fmtBytes(s.liveBytes), 'num'],
     ], (proc.sites || []).slice(0, 15))),
@@ -428,7 +443,7 @@ function main() {
 
 /** The browser functions, in the order the page's script defines them. */
 const BROWSER_FUNCTIONS = [
-  fmtBytes, fmtTime, fmtMs, fmtCount, h, table, section, siteText,
+  fmtBytes, fmtTime, fmtMs, fmtCount, h, table, section, siteText, allocationSiteText,
   renderHeader, renderVerdict, chartSeries, chartAxes, drawTrendsAndGcs, markerElements, placeMarkers, xRange, pageWindow, renderChart,
   renderLeaks, renderNextSteps, renderReport, renderDetails, renderProcess, main,
 ]

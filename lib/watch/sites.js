@@ -14,11 +14,108 @@ const SITES_ATTEMPTS = 3
  */
 const SITES_MIN_SAMPLES = 4
 
-/** A frame of the application: a script with a URL that is neither Node's nor ours. */
+/** A script's file path from its URL: `file://` URLs (ES modules) decoded, paths as they are. */
+function fileOf(url) {
+  return url.startsWith('file://') ? decodeURIComponent(url.slice('file://'.length)) : url
+}
+
+/**
+ * The package a file belongs to: the folder below its last `node_modules` (so pnpm's
+ * `node_modules/.pnpm/x@1.0.0/node_modules/x/…` is `x`), with its scope (`@scope/name`);
+ * null when the file is not in one. Either path separator.
+ */
+function packageOf(file) {
+  const path = file.replaceAll('\\', '/')
+  const at = path.lastIndexOf('/node_modules/')
+  if (at < 0) return null
+  const parts = path.slice(at + '/node_modules/'.length).split('/')
+  const nameParts = parts[0].startsWith('@') ? 2 : 1
+  // The package's folder and at least one file in it; a file directly in node_modules is none.
+  return parts.length > nameParts ? parts.slice(0, nameParts).join('/') : null
+}
+
+/**
+ * Where a frame's code comes from, by its script's URL, as `{ kind, package }`: kind `'app'`
+ * (the application's own files), `'package'` (a file of `package`, in `node_modules`),
+ * `'node'` (Node's internals, `node:`) or `'none'` (leakproof's own files, and frames
+ * without a script such as `(garbage collector)`); `package` is null but for `'package'`.
+ */
+function originOf(url) {
+  if (url === '') return { kind: 'none', package: null }
+  if (url.startsWith('node:')) return { kind: 'node', package: null }
+  const file = fileOf(url)
+  if (isLeakproofFile(file)) return { kind: 'none', package: null }
+  const name = packageOf(file)
+  return { kind: name === null ? 'app' : 'package', package: name }
+}
+
+/** A frame a site may be charged to: the application's or a package's. */
 function isApplicationFrame({ url }) {
-  if (url === '' || url.startsWith('node:')) return false
-  const file = url.startsWith('file://') ? decodeURIComponent(url.slice('file://'.length)) : url
-  return !isLeakproofFile(file)
+  const { kind } = originOf(url)
+  return kind === 'app' || kind === 'package'
+}
+
+/** A protocol call frame's identity, as a Map key. */
+function frameKey({ functionName, url, lineNumber, columnNumber }) {
+  return `${functionName}\u0000${url}\u0000${lineNumber}\u0000${columnNumber}`
+}
+
+/** A protocol call frame as people read it: lines and columns count from 1 (0 in the protocol). */
+function placeOf({ functionName, url, lineNumber, columnNumber }) {
+  return { functionName: functionName || '(anonymous)', url, line: lineNumber + 1, column: columnNumber + 1 }
+}
+
+/**
+ * Live sampled bytes per site from a sampling heap profile (`HeapProfiler.getSamplingProfile`'s
+ * `profile`): a Map from site key to `{ functionName, url, line, column, liveBytes }`. Bytes
+ * allocated inside built-ins (`String.prototype.repeat`), Node internals or leakproof itself
+ * are charged to the nearest calling frame of the application or of a package.
+ *
+ * A site in a package or in Node's internals also gets `package` (its name; null for `node:`)
+ * and `callers`: a Map from the key of the app's own frame nearest the allocation on its
+ * stack (not a package's, Node's or leakproof's; '' when there is none) to
+ * `{ appFrame, liveBytes }`, the bytes that came through it. One walk from the root,
+ * iterative (a deep profile must not overflow the stack), each URL classified once.
+ */
+function sitesOfProfile(profile) {
+  const origins = new Map()
+  const origin = (url) => {
+    let known = origins.get(url)
+    if (known === undefined) origins.set(url, (known = originOf(url)))
+    return known
+  }
+  const sites = new Map()
+  // Each entry: a node, the nearest application or package frame above it, the nearest app frame.
+  const stack = [[profile.head, null, null]]
+  while (stack.length > 0) {
+    const [node, nearestSite, nearestApp] = stack.pop()
+    const { kind } = origin(node.callFrame.url)
+    const siteFrame = kind === 'app' || kind === 'package' ? node.callFrame : nearestSite
+    const appFrame = kind === 'app' ? node.callFrame : nearestApp
+    if (node.selfSize > 0) {
+      const charged = siteFrame ?? node.callFrame
+      chargeSite(sites, charged, origin(charged.url), appFrame, node.selfSize)
+    }
+    for (const child of node.children) stack.push([child, siteFrame, appFrame])
+  }
+  return sites
+}
+
+/** Adds `bytes` to the site of `frame` in `sites` and, for a package's or Node's site, to its caller `appFrame`. */
+function chargeSite(sites, frame, { kind, package: name }, appFrame, bytes) {
+  const key = frameKey(frame)
+  let site = sites.get(key)
+  if (site === undefined) {
+    site = { ...placeOf(frame), liveBytes: 0 }
+    if (kind === 'package' || kind === 'node') Object.assign(site, { package: name, callers: new Map() })
+    sites.set(key, site)
+  }
+  site.liveBytes += bytes
+  if (site.callers === undefined) return
+  const callerKey = appFrame === null ? '' : frameKey(appFrame)
+  const caller = site.callers.get(callerKey)
+  if (caller !== undefined) caller.liveBytes += bytes
+  else site.callers.set(callerKey, { appFrame: appFrame === null ? null : placeOf(appFrame), liveBytes: bytes })
 }
 
 /**
@@ -83,34 +180,10 @@ class SiteProfiler {
     }
   }
 
-  /**
-   * Live sampled bytes per site: a Map from site key to
-   * `{ functionName, url, line, column, liveBytes }`. Bytes allocated inside built-ins
-   * (`String.prototype.repeat`), Node internals or leakproof itself are charged to the
-   * nearest calling frame in the application: the line a person can change.
-   */
+  /** Live sampled bytes per site, now: `sitesOfProfile` of the current sampling profile. */
   async liveBySite() {
     const { profile } = await this.#post('HeapProfiler.getSamplingProfile')
-    const sites = new Map()
-    const charge = (frame, bytes) => {
-      const { functionName, url, lineNumber, columnNumber } = frame
-      const key = `${functionName}\u0000${url}\u0000${lineNumber}\u0000${columnNumber}`
-      const site = sites.get(key)
-      if (site !== undefined) site.liveBytes += bytes
-      else {
-        // Lines and columns are 0-based in the protocol; people count from 1.
-        sites.set(key, { functionName: functionName || '(anonymous)', url, line: lineNumber + 1, column: columnNumber + 1, liveBytes: bytes })
-      }
-    }
-    // Iterative walk (deep recursion in a profile must not overflow the stack).
-    const stack = [[profile.head, null]]
-    while (stack.length > 0) {
-      const [node, nearestApp] = stack.pop()
-      const app = isApplicationFrame(node.callFrame) ? node.callFrame : nearestApp
-      if (node.selfSize > 0) charge(app ?? node.callFrame, node.selfSize)
-      for (const child of node.children) stack.push([child, app])
-    }
-    return sites
+    return sitesOfProfile(profile)
   }
 
   /** Stops sampling; the session stays connected (see `shared`). */
@@ -136,19 +209,39 @@ class SiteProfiler {
 }
 
 /**
- * The sites that grew between two `liveBySite()` results, most growth first.
- * @returns {Array<{ functionName: string, url: string, line: number, column: number, liveBytes: number, growthBytes: number }>}
+ * The sites that grew between two `liveBySite()` results, most growth first. A site in a
+ * package or in Node's internals also has `package` and `appFrame`: of its callers in the
+ * app, the one whose bytes there grew most (then the one with most live bytes), null when
+ * that growth came with no app frame on the stack (a package's own timer, say).
+ * @returns {Array<{ functionName: string, url: string, line: number, column: number, liveBytes: number, growthBytes: number, package?: string | null, appFrame?: { functionName: string, url: string, line: number, column: number } | null }>}
  */
 function growingSites(before, after, top) {
   const grown = []
   for (const [key, site] of after) {
-    const growthBytes = site.liveBytes - (before.get(key)?.liveBytes ?? 0)
-    if (growthBytes > 0) grown.push({ ...site, growthBytes })
+    const earlier = before.get(key)
+    const growthBytes = site.liveBytes - (earlier?.liveBytes ?? 0)
+    if (growthBytes <= 0) continue
+    const { callers, package: name, ...place } = site
+    const entry = callers === undefined
+      ? { ...place, growthBytes }
+      : { ...place, growthBytes, package: name, appFrame: mainCaller(callers, earlier?.callers) }
+    grown.push({ entry, application: isApplicationFrame(site) ? 1 : 0 })
   }
-  // Sites in the application come first: a line someone can change beats Node's own.
-  const app = (site) => (isApplicationFrame(site) ? 1 : 0)
-  grown.sort((a, b) => app(b) - app(a) || b.growthBytes - a.growthBytes || b.liveBytes - a.liveBytes)
-  return grown.slice(0, top)
+  // Sites in the application or its packages come first: a line someone can change beats Node's own.
+  grown.sort((a, b) => b.application - a.application || b.entry.growthBytes - a.entry.growthBytes || b.entry.liveBytes - a.entry.liveBytes)
+  return grown.slice(0, top).map(({ entry }) => entry)
+}
+
+/** The `appFrame` of the caller (see `sitesOfProfile`) whose bytes grew most since `callersBefore`, then the one with most live bytes. */
+function mainCaller(callers, callersBefore) {
+  let best = null
+  for (const [key, { appFrame, liveBytes }] of callers) {
+    const growthBytes = liveBytes - (callersBefore?.get(key)?.liveBytes ?? 0)
+    if (best === null || growthBytes > best.growthBytes || (growthBytes === best.growthBytes && liveBytes > best.liveBytes)) {
+      best = { appFrame, growthBytes, liveBytes }
+    }
+  }
+  return best === null ? null : best.appFrame
 }
 
 /**
@@ -255,4 +348,4 @@ async function liveAfterFullGc(profiler) {
   return profiler.liveBySite()
 }
 
-module.exports = { SiteProfiler, SiteRanking, growingSites }
+module.exports = { SiteProfiler, SiteRanking, growingSites, sitesOfProfile }

@@ -1,0 +1,173 @@
+'use strict'
+
+// Allocation sites that lead to the app: a site in a package or in Node's internals names its
+// package and the app's frame that called into it, on hand-built sampling profiles (the
+// protocol's shape) and in a real process that leaks through a package in node_modules.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
+const { execFile } = require('node:child_process')
+const { sitesOfProfile, growingSites } = require('../lib/watch/sites')
+
+const ROOT = path.join(__dirname, '..')
+const FIXTURE = path.join(__dirname, 'fixtures', 'sites-package-leak.js')
+
+const APP = '/srv/app/app.js'
+const SESSION_STORE = '/srv/app/node_modules/express-session/session/memory.js'
+const METER = 'file:///srv/my%20app/node_modules/.pnpm/@opentelemetry+sdk-metrics@1.30.0/node_modules/@opentelemetry/sdk-metrics/build/src/Meter.js'
+const HISTOGRAM = '/srv/app/node_modules/.pnpm/prom-client@15.1.0/node_modules/prom-client/lib/histogram.js'
+const BOUNDED_MAP = `file://${path.join(ROOT, 'lib', 'cache', 'bounded-map.js')}`
+const WATCHER = path.join(ROOT, 'lib', 'watch', 'watcher.js')
+
+/** A protocol call frame, from 1-based line and column. */
+function frame(functionName, url, line, column = 1) {
+  return { functionName, url, lineNumber: line - 1, columnNumber: column - 1 }
+}
+
+/** A profile node: its frame, the bytes allocated in it, its callees. */
+function node(callFrame, selfSize, ...children) {
+  return { callFrame, selfSize, children }
+}
+
+/** The site at `url` (and `line`, when given) among a `sitesOfProfile` result. */
+function siteAt(sites, url, line) {
+  const found = [...sites.values()].filter((site) => site.url === url && (line === undefined || site.line === line))
+  assert.equal(found.length, 1, `one site at ${url}:${line}: ${JSON.stringify(found)}`)
+  return found[0]
+}
+
+/** The app frames a site's bytes came through, with their bytes (`null` for none). */
+function callersOf(site) {
+  return [...site.callers.values()].map(({ appFrame, liveBytes }) => [appFrame && `${appFrame.functionName} ${appFrame.url}:${appFrame.line}`, liveBytes])
+}
+
+/**
+ * The profile of a service that leaks through packages:
+ * - app → express-session → node: (the bytes allocated in node: are the package's);
+ * - app → leakproof → pnpm's @opentelemetry/sdk-metrics (scoped), at an encoded file URL;
+ * - app → pnpm's prom-client;
+ * - express-session's own prune timer, and a leakproof timer calling it: no app frame;
+ * - Node's own timer: a node: site, no package, no app frame;
+ * - app → leakproof → node: (charged to the app's line, as before).
+ */
+function serviceProfile() {
+  const timers = frame('listOnTimeout', 'node:internal/timers', 555)
+  return {
+    head: node(frame('(root)', '', 0), 0,
+      node(frame('handle', APP, 42, 16), 0,
+        node(frame('set', SESSION_STORE, 119, 5), 1000,
+          node(frame('stringify', 'node:internal/util', 10), 500)),
+        node(frame('track', BOUNDED_MAP, 5), 0,
+          node(frame('record', METER, 80, 3), 2000))),
+      node(frame('observe', APP, 60), 0,
+        node(frame('observe', HISTOGRAM, 73), 300)),
+      node(timers, 70,
+        node(frame('prune', SESSION_STORE, 200), 400)),
+      node(frame('tick', WATCHER, 300), 0,
+        node(frame('prune', SESSION_STORE, 200), 100),
+        node(frame('sample', 'node:internal/util', 20), 60)),
+      node(frame('report', APP, 90), 0,
+        node(frame('set', BOUNDED_MAP, 9), 0,
+          node(frame('emit', 'node:events', 1), 50)))),
+  }
+}
+
+test('a site in a package names the package and the app frame nearest the allocation', () => {
+  const sites = sitesOfProfile(serviceProfile())
+  const store = siteAt(sites, SESSION_STORE, 119)
+  assert.equal(store.liveBytes, 1500)
+  assert.equal(store.package, 'express-session')
+  assert.deepEqual(callersOf(store), [[`handle ${APP}:42`, 1500]])
+  assert.deepEqual([...store.callers.values()][0].appFrame, { functionName: 'handle', url: APP, line: 42, column: 16 })
+
+  const meter = siteAt(sites, METER)
+  assert.equal(meter.package, '@opentelemetry/sdk-metrics')
+  assert.deepEqual(callersOf(meter), [[`handle ${APP}:42`, 2000]], 'leakproof\'s frame between them is skipped')
+
+  const histogram = siteAt(sites, HISTOGRAM)
+  assert.equal(histogram.package, 'prom-client')
+  assert.deepEqual(callersOf(histogram), [[`observe ${APP}:60`, 300]])
+})
+
+test('a package\'s own timer has no app frame, leakproof\'s frames are not the app\'s, and Node\'s sites have no package', () => {
+  const sites = sitesOfProfile(serviceProfile())
+  const prune = siteAt(sites, SESSION_STORE, 200)
+  assert.equal(prune.package, 'express-session')
+  assert.deepEqual(callersOf(prune), [[null, 500]])
+
+  const timers = siteAt(sites, 'node:internal/timers')
+  assert.equal(timers.package, null)
+  assert.deepEqual(callersOf(timers), [[null, 70]])
+
+  // With no application frame above, node: bytes stay Node's; the app's own sites get no fields.
+  assert.deepEqual(callersOf(siteAt(sites, 'node:internal/util', 20)), [[null, 60]])
+  const report = siteAt(sites, APP, 90)
+  assert.equal(report.liveBytes, 50)
+  assert.ok(!('package' in report) && !('callers' in report), JSON.stringify(report))
+  assert.ok(![...sites.values()].some((s) => s.url === BOUNDED_MAP), 'no site is leakproof\'s')
+})
+
+test('a package file directly in node_modules, or a Windows path, is read right', () => {
+  const profile = {
+    head: node(frame('(root)', '', 0), 0,
+      node(frame('main', 'C:\\srv\\app\\main.js', 3), 0,
+        node(frame('get', 'C:\\srv\\app\\node_modules\\@scope\\cache\\index.js', 7), 10),
+        node(frame('loose', '/srv/app/node_modules/loose.js', 1), 20))),
+  }
+  const sites = sitesOfProfile(profile)
+  assert.equal(siteAt(sites, 'C:\\srv\\app\\node_modules\\@scope\\cache\\index.js').package, '@scope/cache')
+  const loose = siteAt(sites, '/srv/app/node_modules/loose.js')
+  assert.ok(!('package' in loose), 'a file directly in node_modules is no package\'s')
+})
+
+test('the walk is iterative: a stack deeper than JavaScript\'s own is read', () => {
+  const head = node(frame('(root)', '', 0), 0)
+  let tip = node(frame('handle', APP, 42), 0)
+  head.children.push(tip)
+  for (let depth = 0; depth < 200_000; depth++) {
+    const next = node(frame('recurse', SESSION_STORE, 119), 0)
+    tip.children.push(next)
+    tip = next
+  }
+  tip.selfSize = 64
+  const store = siteAt(sitesOfProfile({ head }), SESSION_STORE)
+  assert.deepEqual(callersOf(store), [[`handle ${APP}:42`, 64]])
+})
+
+test('growingSites names the caller whose bytes grew, keeps the ranking and the package site\'s key', () => {
+  const profileWith = (steadyBytes, leakingBytes, renderBytes) => ({
+    head: node(frame('(root)', '', 0), 0,
+      node(frame('warmUp', APP, 10), 0, node(frame('set', SESSION_STORE, 119), steadyBytes)),
+      node(frame('login', APP, 42), 0, node(frame('set', SESSION_STORE, 119), leakingBytes)),
+      node(frame('render', APP, 70), renderBytes)),
+  })
+  const ranked = growingSites(sitesOfProfile(profileWith(5000, 100, 100)), sitesOfProfile(profileWith(5000, 900, 400)), 5)
+  assert.deepEqual(ranked, [
+    {
+      functionName: 'set', url: SESSION_STORE, line: 119, column: 1, liveBytes: 5900, growthBytes: 800,
+      package: 'express-session', appFrame: { functionName: 'login', url: APP, line: 42, column: 1 },
+    },
+    // The app's own site: as before, no package and no appFrame.
+    { functionName: 'render', url: APP, line: 70, column: 1, liveBytes: 400, growthBytes: 300 },
+  ])
+})
+
+test('a real process that leaks through a package in node_modules: the top site is the package\'s, and leads to the app\'s line', async () => {
+  const stdout = await new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--expose-gc', '--allow-natives-syntax', FIXTURE], { timeout: 60_000 }, (err, out, stderr) => {
+      if (err) reject(new Error(`${err.message}\n${stderr}`))
+      else resolve(out)
+    })
+  })
+  const [top] = JSON.parse(stdout)
+  // The profile counts per function: a frame's line is where its function starts.
+  const handleLine = fs.readFileSync(FIXTURE, 'utf8').split('\n').findIndex((line) => line.includes('// app frame')) + 1
+  assert.equal(top.package, 'fake-store', JSON.stringify(top))
+  assert.match(top.url, /[\\/]node_modules[\\/]fake-store[\\/]index\.js$/)
+  assert.equal(top.functionName, 'set')
+  assert.equal(top.appFrame.url, FIXTURE)
+  assert.equal(top.appFrame.functionName, 'handle')
+  assert.equal(top.appFrame.line, handleLine)
+})
