@@ -50,6 +50,7 @@ class Reports {
         kind: 'pair',
         baseline,
         followUp,
+        matchedBy: diff.matchedBy,
         newCount: diff.newCount,
         newBytes: diff.newBytes,
         suspects: diff.suspects,
