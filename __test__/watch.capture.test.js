@@ -131,7 +131,7 @@ test('a declined follow-up ends the pair and says so, for the report without one
   const { c, noPair } = capture({ snapshotMaxPauseMs: Infinity, followUpGrowthBytes: 1, intervalMs: 1 })
   const baseline = await c.onLeak(leak())
   await new Promise((resolve) => setTimeout(resolve, 3 * baseline.durationMs + 50))
-  // Grown past what maxDiskBytes (1 GiB) can hold beside the baseline.
+  // Grown past what maxDiskBytes (4 GiB) can hold beside the baseline.
   const followUp = await c.onLeak(leak({ current: floor() + 4 * 1024 * MiB }))
   assert.equal(followUp.skipped, 'disk-budget', JSON.stringify(followUp))
   assert.deepStrictEqual(noPair.map((s) => [s.skipped, s.reason]), [['disk-budget', 'follow-up']])

@@ -29,7 +29,8 @@ const next = (watcher, type) => once(watcher, type).then(([event]) => event)
  * nothing alive on its own: a timer stands in for the service while the test waits.
  */
 function startWatcher(t, options = {}) {
-  const watcher = watch({ intervalMs: 100, dir: tempDir(), snapshotMaxPauseMs: 1, ...options })
+  // In-process: the operator's request overriding the pause budget is what some tests check.
+  const watcher = watch({ intervalMs: 100, dir: tempDir(), snapshotMaxPauseMs: 1, snapshotWriter: 'in-process', ...options })
   const service = setInterval(() => {}, 1000)
   t.after(() => {
     watcher.stop()

@@ -66,7 +66,7 @@ const DEFAULTS = Object.freeze({
   snapshots: 'auto',
   dir: undefined,
   maxSnapshots: 4,
-  maxDiskBytes: 1024 * MiB,
+  maxDiskBytes: 4096 * MiB,
   cooldownMs: 10 * 60_000,
   snapshotMaxPauseMs: 2_000,
   snapshotWriter: 'fork',
