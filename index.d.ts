@@ -282,15 +282,23 @@ export interface WatchOptions {
   dir?: string
   /** Snapshot files kept in `dir`. @default 4 */
   maxSnapshots?: number
-  /** Bytes kept in `dir`. @default 1 GiB */
+  /** Bytes kept in `dir`: enough for a pair of snapshots of a 1 GB heap. @default 4 GiB */
   maxDiskBytes?: number
   /** At least this many ms between two pairs of snapshots. @default 600000 */
   cooldownMs?: number
   /**
-   * The longest a snapshot may stop the event loop, as predicted; longer ones are declined
-   * (`skipped: 'pause'`) unless the process is about to die. `Infinity`: no limit. @default 2000
+   * The longest an in-process snapshot may stop the event loop, as predicted; longer ones are
+   * declined (`skipped: 'pause'`) unless the process is about to die. `Infinity`: no limit.
+   * A snapshot a forked child writes stops the loop only for fork(), and is not judged by it.
+   * @default 2000
    */
   snapshotMaxPauseMs?: number
+  /**
+   * Who writes snapshots: `'fork'`, a forked child of this process while it goes on serving
+   * (Linux, main thread; elsewhere in-process, and the event says why), or `'in-process'`,
+   * this process within `snapshotMaxPauseMs`. @default 'fork'
+   */
+  snapshotWriter?: 'fork' | 'in-process'
   /** Free memory needed to write a snapshot, as a multiple of its predicted file size. @default 8 */
   snapshotMemoryFactor?: number
   /** Heap growth after the baseline snapshot that triggers the follow-up. @default 16 MiB */
@@ -414,12 +422,27 @@ interface SnapshotBudget {
   requestedBy?: string
 }
 
+/** Who wrote a snapshot, and what writing it from a child cost. */
+interface SnapshotWriter {
+  /** `'child'`: a forked child wrote it; `'in-process'`: this process did. */
+  writer?: 'child' | 'in-process'
+  /** Forks tried (a child that needed a thread fork does not copy is tried again). */
+  attempts?: number
+  /** How each failed child or fork ended, in words. */
+  forkFailures?: string[]
+  /** Why this process wrote it itself (another platform, a worker thread, `snapshotWriter: 'in-process'`). */
+  forkUnavailable?: string
+}
+
 /** A heap snapshot was written. */
-export interface SnapshotEvent extends SnapshotBudget {
+export interface SnapshotEvent extends SnapshotBudget, SnapshotWriter {
   path: string
   bytes: number
-  /** How long the write stopped the event loop. */
+  /** How long the write stopped the event loop: fork() alone when a child wrote it. */
   durationMs: number
+  /** A child's snapshot: how long the child took, and its peak resident memory (pages shared with this process included). */
+  childMs?: number
+  childPeakRssBytes?: number
   /** The heap the snapshot holds (V8 collected all garbage first). */
   liveHeapBytes: number
   reason: string
@@ -432,9 +455,21 @@ export interface SnapshotEvent extends SnapshotBudget {
  * A snapshot was not written, and why. `predicted` and `pauseBudgetMs` are missing only on
  * an on-demand request refused before any work (`'in-progress'`, or `'cooldown'` for a signal).
  */
-export interface SnapshotSkippedEvent extends WatchEventBase, Partial<SnapshotBudget> {
+export interface SnapshotSkippedEvent extends WatchEventBase, Partial<SnapshotBudget>, SnapshotWriter {
   type: 'snapshot-skipped'
-  skipped: 'cooldown' | 'pause' | 'dir-not-writable' | 'disk-budget' | 'disk-full' | 'memory' | 'write-failed' | 'failed' | 'in-progress'
+  skipped:
+    | 'cooldown'
+    | 'pause'
+    | 'dir-not-writable'
+    | 'disk-budget'
+    | 'disk-full'
+    | 'memory'
+    | 'write-failed'
+    | 'fork-failed'
+    | 'child-deadline'
+    | 'cancelled'
+    | 'failed'
+    | 'in-progress'
   reason: string
   detail?: string
 }

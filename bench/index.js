@@ -3,8 +3,8 @@
 /**
  * `npm run bench [-- NAME...]`: the benchmarks, every peer side by side in one run.
  * Names: cache, memory, ring, overhead, detect, analyze, listeners (all of these by default),
- * and the long ones, run only when named: snapshot-cost (about an hour) and diagnosis (about
- * twenty minutes). Prints tables and writes them, with the date, Node version and machine, to
+ * and the long ones, run only when named: snapshot-cost (about an hour), diagnosis (about
+ * twenty minutes) and capture (about an hour). Prints tables and writes them, with the date, Node version and machine, to
  * bench/out/latest.json.
  */
 const fs = require('node:fs')
@@ -22,10 +22,11 @@ const BENCHES = {
   listeners: ['Listener tracking against plain Node', () => runScript('listeners.js')],
   'snapshot-cost': ['Heap snapshots: predicted and real cost', () => require('./snapshot-cost').main()],
   diagnosis: ['v8.queryObjects: the pause of one count', () => runScript('diagnosis.js')],
+  capture: ['Heap snapshots by forked children', () => require('./capture').main()],
 }
 
 /** Benchmarks that take long enough to run only when named. */
-const LONG = new Set(['snapshot-cost', 'diagnosis'])
+const LONG = new Set(['snapshot-cost', 'diagnosis', 'capture'])
 
 /** Runs a benchmark script that prints its own tables, in a child process. */
 function runScript(file) {
