@@ -16,7 +16,7 @@
  * the parent copied meanwhile (copy-on-write: growth of its private dirty memory); and the
  * in-process snapshot's pause.
  *
- * Environment: BENCH_CAPTURE_FORKS (forks per row, default 50; the 1 GB rows get a fifth),
+ * Environment: BENCH_CAPTURE_FORKS (forks per row, default 50; the 1 GB rows get a tenth),
  * BENCH_CAPTURE_HEAP_MB (default 50), BENCH_CAPTURE_ONLY (a regular expression on
  * "node<major> <case>"). Results are appended to bench/out/capture.jsonl; `--table [FILE]`
  * prints the table of a file of results without measuring.
@@ -42,7 +42,7 @@ function nodeFor(major) {
 /** Runs one (version, case): its fork lines and the in-process line. */
 function runRow(major, kase, forks, heapMb) {
   const mb = kase === '1gb' ? 1000 : heapMb
-  const n = kase === '1gb' ? Math.max(1, Math.round(forks / 5)) : forks
+  const n = kase === '1gb' ? Math.max(1, Math.round(forks / 10)) : forks
   const args = ['--max-old-space-size=4096', TARGET, kase, String(mb), String(n)]
   const run = spawnSync(nodeFor(major), args, { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 60 * 60_000 })
   const lines = run.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))

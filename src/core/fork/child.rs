@@ -14,7 +14,7 @@
 //!   action for every signal, and lets go of the parent's sockets and pipes (so that a
 //!   connection the parent closes is closed, and a port it frees is free).
 
-use std::ffi::{c_int, c_long, c_void};
+use std::ffi::{c_int, c_long, c_void, CStr};
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
@@ -73,41 +73,25 @@ pub fn exit(fd: RawFd, code: i32, message: &str) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// Each import the child replaces, and its replacement.
 fn redirects() -> Vec<Redirect> {
-    vec![
-        Redirect {
-            symbol: c"pthread_cond_signal",
-            to: cond_signal_alone as *const () as usize,
-        },
-        Redirect {
-            symbol: c"pthread_cond_broadcast",
-            to: cond_signal_alone as *const () as usize,
-        },
-        Redirect {
-            symbol: c"pthread_cond_wait",
-            to: cond_wait_alone as *const () as usize,
-        },
-        Redirect {
-            symbol: c"pthread_mutex_lock",
-            to: mutex_lock_alone as *const () as usize,
-        },
-        Redirect {
-            symbol: c"pthread_rwlock_rdlock",
-            to: rwlock_read_alone as *const () as usize,
-        },
-        Redirect {
-            symbol: c"pthread_rwlock_wrlock",
-            to: rwlock_write_alone as *const () as usize,
-        },
-        Redirect {
-            symbol: c"sem_wait",
-            to: sem_wait_alone as *const () as usize,
-        },
-        Redirect {
-            symbol: c"syscall",
-            to: syscall_alone as *const () as usize,
-        },
-    ]
+    let table: [(&'static CStr, *const ()); 8] = [
+        (c"pthread_cond_signal", cond_signal_alone as *const ()),
+        (c"pthread_cond_broadcast", cond_signal_alone as *const ()),
+        (c"pthread_cond_wait", cond_wait_alone as *const ()),
+        (c"pthread_mutex_lock", mutex_lock_alone as *const ()),
+        (c"pthread_rwlock_rdlock", rwlock_read_alone as *const ()),
+        (c"pthread_rwlock_wrlock", rwlock_write_alone as *const ()),
+        (c"sem_wait", sem_wait_alone as *const ()),
+        (c"syscall", syscall_alone as *const ()),
+    ];
+    table
+        .into_iter()
+        .map(|(symbol, to)| Redirect {
+            symbol,
+            to: to as usize,
+        })
+        .collect()
 }
 
 /// Ends the child without a message: the exit code says it all.
@@ -127,28 +111,28 @@ extern "C" fn cond_wait_alone(
     leave(EXIT_WOULD_WAIT)
 }
 
+/// The result of a try-lock, unless the lock was held: then a thread fork did not copy holds
+/// it, and waiting for it would never end.
+fn unless_held(result: c_int) -> c_int {
+    if result == libc::EBUSY {
+        leave(EXIT_LOCK_HELD)
+    }
+    result
+}
+
 extern "C" fn mutex_lock_alone(mutex: *mut libc::pthread_mutex_t) -> c_int {
     // SAFETY: the caller passes the mutex it meant to lock.
-    match unsafe { libc::pthread_mutex_trylock(mutex) } {
-        libc::EBUSY => leave(EXIT_LOCK_HELD),
-        result => result,
-    }
+    unless_held(unsafe { libc::pthread_mutex_trylock(mutex) })
 }
 
 extern "C" fn rwlock_read_alone(lock: *mut libc::pthread_rwlock_t) -> c_int {
     // SAFETY: the caller passes the lock it meant to take.
-    match unsafe { libc::pthread_rwlock_tryrdlock(lock) } {
-        libc::EBUSY => leave(EXIT_LOCK_HELD),
-        result => result,
-    }
+    unless_held(unsafe { libc::pthread_rwlock_tryrdlock(lock) })
 }
 
 extern "C" fn rwlock_write_alone(lock: *mut libc::pthread_rwlock_t) -> c_int {
     // SAFETY: the caller passes the lock it meant to take.
-    match unsafe { libc::pthread_rwlock_trywrlock(lock) } {
-        libc::EBUSY => leave(EXIT_LOCK_HELD),
-        result => result,
-    }
+    unless_held(unsafe { libc::pthread_rwlock_trywrlock(lock) })
 }
 
 extern "C" fn sem_wait_alone(sem: *mut libc::sem_t) -> c_int {
