@@ -467,6 +467,7 @@ export interface SnapshotSkippedEvent extends WatchEventBase, Partial<SnapshotBu
     | 'write-failed'
     | 'fork-failed'
     | 'child-deadline'
+    | 'child-killed'
     | 'cancelled'
     | 'failed'
     | 'in-progress'

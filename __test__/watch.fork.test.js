@@ -78,19 +78,31 @@ test('the watcher writes a snapshot asked for on demand from a child, and the ev
   }
 })
 
-test('a child killed at any moment leaves no file, and the fork is tried again', { skip }, async () => {
+test('a child that crashes at any moment leaves no file, and the fork is tried again', { skip }, async () => {
   const held = Array.from({ length: 200_000 }, (_, i) => ({ i }))
   const { dir, ...paths } = job()
   const delays = [0, 5, 50, 300]
   const result = await writeInChild({
     ...paths,
-    onChild: (child) => setTimeout(() => process.kill(child.pid, 'SIGKILL'), delays.shift() ?? 0),
+    onChild: (child) => setTimeout(() => process.kill(child.pid, 'SIGSEGV'), delays.shift() ?? 0),
   })
   assert.equal(result.skipped, 'fork-failed', JSON.stringify(result))
   assert.equal(result.attempts, 4)
   assert.equal(result.failures.length, 4)
-  for (const failure of result.failures) assert.match(failure, /signal 9/)
+  for (const failure of result.failures) assert.match(failure, /crashed \(signal 11\)/)
   assert.deepEqual(fs.readdirSync(dir), [], 'neither a snapshot nor a temporary file is left')
+  assert.ok(held.length > 0)
+  fs.rmSync(dir, { recursive: true })
+})
+
+test('a child killed by SIGKILL (the OOM killer) is not tried again, and leaves no file', { skip }, async () => {
+  const held = Array.from({ length: 200_000 }, (_, i) => ({ i }))
+  const { dir, ...paths } = job()
+  const result = await writeInChild({ ...paths, onChild: (child) => setTimeout(() => process.kill(child.pid, 'SIGKILL'), 20) })
+  assert.equal(result.skipped, 'child-killed', JSON.stringify(result))
+  assert.equal(result.attempts, 1)
+  assert.match(result.detail, /OOM killer/)
+  assert.deepEqual(fs.readdirSync(dir), [])
   assert.ok(held.length > 0)
   fs.rmSync(dir, { recursive: true })
 })

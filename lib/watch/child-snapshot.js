@@ -12,6 +12,9 @@ const ATTEMPTS = 4
 /** Between two attempts, this many ms times the attempt's number: another moment for the heap's helper threads. */
 const RETRY_DELAY_MS = 250
 
+/** The signal the kernel's OOM killer sends. */
+const SIGKILL = 9
+
 /** A child asleep this long without spending CPU time waits for something that will not come: killed. */
 const STALL_MS = 5_000
 
@@ -36,7 +39,10 @@ function classify(end) {
     }
   }
   if (end.end === 'hung') return { retry: true, detail: `the child slept ${STALL_MS} ms without progress and was killed` }
-  if (end.end === 'signaled') return { retry: true, detail: `the child was ended by signal ${end.signal} (a crash, or the OOM killer)` }
+  // SIGKILL is not the watchdog's here (its kills are hung, deadline, cancelled): most likely
+  // the kernel's OOM killer, which picks the child first. Another child would need as much.
+  if (end.end === 'signaled' && end.signal === SIGKILL) return { retry: false, why: 'child-killed', detail: 'the child was killed by SIGKILL (by the OOM killer, most likely: memory is short)' }
+  if (end.end === 'signaled') return { retry: true, detail: `the child crashed (signal ${end.signal})` }
   if (end.end === 'deadline') return { retry: false, why: 'child-deadline', detail: `the child was still writing at its deadline (${Math.round(end.durationMs)} ms) and was killed` }
   return { retry: false, why: 'cancelled', detail: 'the watcher stopped while the child was writing' }
 }
