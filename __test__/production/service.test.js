@@ -236,11 +236,14 @@ async function snapshotsByChildren(t, env) {
   const written = ofType(events, 'snapshot')
   const [report] = reports(events, 'pair')
   if (leak) t.diagnostic(`leak ${seconds(leak.time - service.startedAt)} after start, ${mb(leak.current)} heap`)
-  const stallWhileWriting = (s) => Math.max(0, ...(stats?.loopDelayBySecond ?? []).filter(([sec]) => sec * 1000 >= s.time - s.childMs - 1000 && sec * 1000 <= s.time).map(([, ms]) => ms))
+  const delaysWhileWriting = (s) => (stats?.loopDelayBySecond ?? []).filter(([sec]) => sec * 1000 >= s.time - s.childMs - 1000 && sec * 1000 <= s.time).map(([, ms]) => ms)
+  const stallWhileWriting = (s) => Math.max(0, ...delaysWhileWriting(s))
   for (const s of written) {
-    t.diagnostic(`${s.role} ${seconds(s.time - service.startedAt)} after start by ${s.writer}: ${mb(s.bytes)}, the service stopped ${s.durationMs} ms, the child took ${seconds(s.childMs ?? 0)} (${s.attempts} attempt(s)), loop delay meanwhile ${stallWhileWriting(s)} ms`)
+    t.diagnostic(`${s.role} ${seconds(s.time - service.startedAt)} after start by ${s.writer}: ${mb(s.bytes)}, the service stopped ${s.durationMs} ms, the child took ${seconds(s.childMs ?? 0)} (${s.attempts} attempt(s)), loop delay meanwhile ${stallWhileWriting(s)} ms (each second: ${delaysWhileWriting(s).join(' ')})`)
   }
   t.diagnostic(`skipped ${JSON.stringify(ofType(events, 'snapshot-skipped'))}; errors ${JSON.stringify(ofType(events, 'error'))}`)
+  const before = (stats?.loopDelayBySecond ?? []).filter(([sec]) => leak && sec * 1000 >= leak.time - 60_000 && sec * 1000 < leak.time)
+  t.diagnostic(`loop delay in the minute before the leak event, with no child: max ${Math.max(0, ...before.map(([, ms]) => ms))} ms`)
   t.diagnostic(`report (${report?.matchedBy}) first suspect ${report ? JSON.stringify(report.suspects[0]?.holder) : 'none'}; loop delay max over the run ${stats?.loopDelayMaxMs} ms`)
 
   assert.ok(leak, `no heap leak reported: ${JSON.stringify(events)}`)

@@ -270,4 +270,27 @@ function measureMemoryQuietly() {
   }
 }
 
-module.exports = { ForcedGc, measureMemoryQuietly }
+/**
+ * Resolves after the next full GC: the next one V8 runs by itself, or, when none has come
+ * within `maxWaitMs`, one asked for with `measureMemoryQuietly`. Asking at once is not free
+ * on a big heap: when V8 is already marking incrementally, an eager request finishes the
+ * marking atomically, and on a heap of 250 MB that stopped a service 600-950 ms
+ * (docs/benchmarks.md, "Heap snapshots by forked children"). Never rejects.
+ */
+function afterNextFullGc(maxWaitMs) {
+  let timer
+  const natural = new Promise((resolve) => {
+    try {
+      withoutWarningsAbout('vm.measureMemory', () => vm.measureMemory({ mode: 'summary', execution: 'lazy' })).then(resolve, resolve)
+    } catch {
+      resolve()
+    }
+  })
+  const asked = new Promise((resolve) => {
+    timer = setTimeout(() => measureMemoryQuietly().then(resolve, resolve), maxWaitMs)
+    timer.unref()
+  })
+  return Promise.race([natural, asked]).finally(() => clearTimeout(timer))
+}
+
+module.exports = { ForcedGc, afterNextFullGc }

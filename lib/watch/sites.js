@@ -1,7 +1,7 @@
 'use strict'
 
 const { isLeakproofFile } = require('../track/call-site')
-const { measureMemoryQuietly } = require('./forced-gc')
+const { afterNextFullGc } = require('./forced-gc')
 
 /** Sampling windows at most before a `sites` event (which may then say that no site grew). */
 const SITES_ATTEMPTS = 3
@@ -298,7 +298,7 @@ class SiteRanking {
       await profiler.start()
       await this.#wait()
       if (this.#stopped) return null
-      const before = await liveAfterFullGc(profiler)
+      const before = await liveAfterFullGc(profiler, this.#windowMs)
       const ranked = await this.#rankSince(profiler, before)
       if (ranked !== null) this.#emit('sites', ranked)
       return ranked
@@ -324,7 +324,7 @@ class SiteRanking {
       await this.#wait()
       if (this.#stopped) return null
       windows++
-      sites = growingSites(before, await liveAfterFullGc(profiler), this.#top)
+      sites = growingSites(before, await liveAfterFullGc(profiler, this.#windowMs), this.#top)
     }
     return { windowMs: windows * this.#windowMs, sites }
   }
@@ -336,15 +336,16 @@ class SiteRanking {
 }
 
 /**
- * `profiler.liveBySite()` read after a full GC, marked incrementally (no pause to speak of;
- * it may take a second of wall time). The profile counts a sampled object as live until a
+ * `profiler.liveBySite()` read after a full GC: the next one V8 runs, or one asked for when
+ * none comes within half a window (see `afterNextFullGc`: asked for at once, it could stop
+ * the service for most of a second). The profile counts a sampled object as live until a
  * GC finds it dead, and with a large heap limit V8's young generation holds tens of MB of
  * the requests' garbage between two scavenges: measured on service.js with a 32 GB limit,
  * the in-process load generator's garbage showed 1-8 MB of "growth" per window without
- * the GC, 0.5 MB at most with it, and once outranked the leak. Read anyway if the GC fails.
+ * the GC, 0.5 MB at most with it, and once outranked the leak.
  */
-async function liveAfterFullGc(profiler) {
-  await measureMemoryQuietly().catch(() => {})
+async function liveAfterFullGc(profiler, windowMs) {
+  await afterNextFullGc(windowMs / 2)
   return profiler.liveBySite()
 }
 
