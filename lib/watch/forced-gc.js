@@ -281,7 +281,7 @@ function afterNextFullGc(maxWaitMs) {
   let timer
   const natural = new Promise((resolve) => {
     try {
-      withoutWarningsAbout('vm.measureMemory', () => vm.measureMemory({ mode: 'summary', execution: 'lazy' })).then(resolve, resolve)
+      withoutWarningsAbout('vm.measureMemory', () => vm.measureMemory({ mode: 'summary', execution: 'default' })).then(resolve, resolve)
     } catch {
       resolve()
     }
