@@ -3,14 +3,15 @@
 //! is BLeak's (PLDI 2018): match the heap paths of collections between snapshots and rank the
 //! ones that keep growing.
 //!
-//! A node's key is a 64-bit FNV-1a hash of the steps of its shortest retainer path (the
-//! [`RetainerTree`]), each step being the edge's type, its name and the class of the node it
-//! leads to (a function's class includes its name and source position). Element indexes and
-//! numeric names (hash-table slots) are left out, since they differ between snapshots: all the
-//! entries of one Map share a key, and are counted together ([`KeyStat`]). A function or module
-//! scope starts its key afresh, named by its script and its variables: which route the search
-//! first took to a scope (a timer list, a server's listeners, the module cache) depends on what
-//! else is alive, the scope does not. Node ids are never part of a key.
+//! A node's key is a 64-bit FNV-1a hash of the last step of its shortest retainer path (the
+//! [`RetainerTree`]): what holds it, and how. The step is the edge's type, its name and the
+//! class of the node it leads to (a function's class includes its name and source position);
+//! the holder is named by its class, or, when it is a function or module scope, by its script
+//! and its variables. Element indexes and numeric names (hash-table slots) are left out, since
+//! they differ between snapshots: all the entries of one Map share a key, and are counted
+//! together ([`KeyStat`]). Only the last step: the way the search first reached the holder
+//! depends on what else is alive (a request in flight that points at a session store, a timer,
+//! the module cache), what holds the collection does not. Node ids are never part of a key.
 
 use std::collections::HashMap;
 
@@ -69,88 +70,63 @@ impl Fnv {
         self.u32(s.len() as u32).bytes(s.as_bytes())
     }
 
-    /// The hash, never [`UNSET`].
+    /// The hash.
     fn finish(self) -> PathKey {
-        self.0.max(1)
+        self.0
     }
 }
-
-/// A key not computed yet.
-const UNSET: PathKey = 0;
 
 /// Edge names that stand for a position rather than a name: element indexes, hash-table slots.
 const INDEX: &str = "[]";
 
-/// The path keys of a snapshot's nodes, computed on demand and kept.
+/// The path keys of a snapshot's nodes.
 pub struct PathKeys<'a> {
     snap: &'a Snapshot,
     tree: &'a RetainerTree,
     code: &'a CodeIndex,
-    keys: Vec<PathKey>,
-    /// (edge, its source) from a node up to the first node with a key; reused between calls.
-    chain: Vec<(usize, usize)>,
 }
 
 impl<'a> PathKeys<'a> {
-    /// No keys computed yet.
+    /// Keys of `snap`'s nodes, by its retainer tree and code index.
     pub fn new(snap: &'a Snapshot, tree: &'a RetainerTree, code: &'a CodeIndex) -> PathKeys<'a> {
-        PathKeys {
-            snap,
-            tree,
-            code,
-            keys: vec![UNSET; snap.node_count()],
-            chain: Vec::new(),
-        }
+        PathKeys { snap, tree, code }
     }
 
     /// The key of node `v`; `None` when nothing reaches it from the roots.
-    pub fn of(&mut self, v: usize) -> Option<PathKey> {
+    pub fn of(&self, v: usize) -> Option<PathKey> {
         if self.tree.distance[v] == u32::MAX {
             return None;
         }
-        let mut u = v;
-        while self.keys[u] == UNSET {
-            if is_scope(self.snap, u) {
-                self.keys[u] = self.scope_key(u);
-            } else if let Some(e) = self.tree.parent_edge(u) {
-                let from = source_of_edge(self.snap, e);
-                self.chain.push((e, from));
-                u = from;
-            } else {
-                self.keys[u] = Fnv::START.finish();
-            }
-        }
-        while let Some((e, from)) = self.chain.pop() {
-            let to = self.snap.edge_to[e] as usize;
-            self.keys[to] = step(self.snap, Fnv(self.keys[from]), e).finish();
-        }
-        Some(self.keys[v])
+        let Some(e) = self.tree.parent_edge(v) else {
+            return Some(Fnv::START.finish());
+        };
+        let holder = source_of_edge(self.snap, e);
+        Some(step(self.snap, self.holder(holder), e).finish())
     }
 
-    /// A scope, by the script of the code it belongs to and its variables' names in order.
-    fn scope_key(&self, ctx: usize) -> PathKey {
+    /// What a holder is, as the start of a key: a scope by its script and variables, any other
+    /// node by its class.
+    fn holder(&self, u: usize) -> Fnv {
         let snap = self.snap;
-        let script = self.code.scope_script(snap, ctx).unwrap_or("");
-        let mut h = Fnv::START.str("scope").str(script);
-        for e in snap.edges(ctx) {
-            if snap.edge_kind(e) == EdgeKind::Context {
-                h = h.str(snap.edge_name_str(e).unwrap_or(""));
+        if is_scope(snap, u) {
+            let script = self.code.scope_script(snap, u).unwrap_or("");
+            let mut h = Fnv::START.str("scope").str(script);
+            for e in snap.edges(u) {
+                if snap.edge_kind(e) == EdgeKind::Context {
+                    h = h.str(snap.edge_name_str(e).unwrap_or(""));
+                }
             }
+            return h;
         }
-        h.finish()
+        class_of(snap, Fnv::START.str("held by"), u)
     }
 }
 
-/// `h` followed by the step along edge `e`: its type, its name (an index reads as [`INDEX`]),
-/// and the class of its target (a function also by its position; a string not by its text).
-fn step(snap: &Snapshot, h: Fnv, e: usize) -> Fnv {
-    let name = match snap.edge_name_str(e) {
-        Some(name) if name.is_empty() || !name.bytes().all(|b| b.is_ascii_digit()) => name,
-        _ => INDEX,
-    };
-    let t = snap.edge_to[e] as usize;
+/// `h` followed by the class of node `t` (a function also by its position; a string not by
+/// its text).
+fn class_of(snap: &Snapshot, h: Fnv, t: usize) -> Fnv {
     let kind = snap.node_kind(t);
-    let h = h.u32(snap.edge_kind(e) as u32).str(name).u32(kind as u32);
+    let h = h.u32(kind as u32);
     match kind {
         NodeKind::String | NodeKind::ConcatString | NodeKind::SlicedString => h,
         NodeKind::Closure => {
@@ -159,6 +135,20 @@ fn step(snap: &Snapshot, h: Fnv, e: usize) -> Fnv {
         }
         _ => h.str(snap.name(t)),
     }
+}
+
+/// `h` followed by the step along edge `e`: its type, its name (an index reads as [`INDEX`]),
+/// and the class of its target.
+fn step(snap: &Snapshot, h: Fnv, e: usize) -> Fnv {
+    let name = match snap.edge_name_str(e) {
+        Some(name) if name.is_empty() || !name.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => INDEX,
+    };
+    class_of(
+        snap,
+        h.u32(snap.edge_kind(e) as u32).str(name),
+        snap.edge_to[e] as usize,
+    )
 }
 
 /// The collections of one snapshot that share a key.
@@ -191,7 +181,7 @@ pub fn for_each_collection(
     code: &CodeIndex,
     mut each: impl FnMut(usize, PathKey, u64),
 ) {
-    let mut keys = PathKeys::new(snap, tree, code);
+    let keys = PathKeys::new(snap, tree, code);
     for v in 0..snap.node_count() {
         if let Some(entries) = collection_size(snap, v) {
             if let Some(key) = keys.of(v) {
