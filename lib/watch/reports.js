@@ -12,9 +12,9 @@ const { writeAtomically } = require('../write-atomically')
  * absent), then emitted as `report`.
  *
  * The handle sites are counted against this watcher's own baseline, so that the app's
- * `topGrowingSites()` calls do not change what a report compares against. Collections held
- * by leakproof's own modules (the watcher's bounded bookkeeping, filling up to its size
- * between the snapshots) are left out of the grown ones: they are not the app's.
+ * `topGrowingSites()` calls do not change what a report compares against. Suspects and
+ * collections held by leakproof's own modules (the watcher's bounded bookkeeping, filling up
+ * to its size between the snapshots) are left out: they are not the app's.
  */
 class Reports {
   #top
@@ -53,7 +53,7 @@ class Reports {
         matchedBy: diff.matchedBy,
         newCount: diff.newCount,
         newBytes: diff.newBytes,
-        suspects: diff.suspects,
+        suspects: diff.suspects.filter((c) => !heldByOwnCode(c)),
         grownCollections: diff.grownCollections.filter((c) => !heldByOwnCode(c)),
         newByClass: diff.newByClass,
         growingHandles: this.#growingHandles.top(this.#top),
@@ -69,7 +69,7 @@ class Reports {
 /** leakproof's modules: `lib/`, wherever the package is installed. */
 const OWN_CODE = path.resolve(__dirname, '..') + path.sep
 
-/** Whether a grown collection's holder is a closure in leakproof's own modules. */
+/** Whether a suspect's or a grown collection's holder is a closure in leakproof's own modules. */
 function heldByOwnCode(collection) {
   return collection.holder?.file?.startsWith(OWN_CODE) ?? false
 }
