@@ -658,7 +658,11 @@ fn grown_keys(
         let Some(&before) = first.keys.get(&key) else {
             continue;
         };
-        let growth = before.growth_to(k.stat);
+        // Grown per collection and in all: a key whose collections hold more each but fewer
+        // in all (fewer of them) did not grow in any sense a person would read as growth.
+        let growth = before
+            .growth_to(k.stat)
+            .min(k.stat.entries.saturating_sub(before.entries));
         let kept = middle.is_none_or(|m| {
             m.keys.get(&key).is_some_and(|&mid| {
                 before.growth_to(mid) > 0 && k.stat.entries >= mid.scaled_to(k.stat.count)
