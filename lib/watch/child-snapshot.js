@@ -18,11 +18,15 @@ const SIGKILL = 9
 /** A child asleep this long without spending CPU time waits for something that will not come: killed. */
 const STALL_MS = 5_000
 
-/** A child is killed when still writing after this many times the in-process pause predicted for its snapshot… */
-const DEADLINE_PAUSES = 4
+/**
+ * A child is killed when still writing after this many times the in-process pause predicted
+ * for its snapshot… (it runs at the lowest priority, so a busy service slows it down; a child
+ * that waits for nothing is caught by the stall check long before)
+ */
+const DEADLINE_PAUSES = 10
 
 /** …or after this many ms, whichever is longer. */
-const MIN_DEADLINE_MS = 120_000
+const MIN_DEADLINE_MS = 600_000
 
 /**
  * How a child ended, by what the watchdog saw (`core::fork::watchdog`) and the exit codes

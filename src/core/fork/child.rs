@@ -10,7 +10,7 @@
 //!   lock some other thread held at the fork, a semaphore at zero, an untimed futex wait made
 //!   through `syscall()`, as Abseil's locks in Node 24's V8 make them) into an immediate exit
 //!   with a code that says so, rather than a hang: the parent then retries at another moment;
-//! - dies with its parent, yields the CPU to it (nice 10), is the first the kernel's OOM killer picks, takes the default
+//! - dies with its parent, yields the CPU to it (nice 19), is the first the kernel's OOM killer picks, takes the default
 //!   action for every signal, and lets go of the parent's sockets and pipes (so that a
 //!   connection the parent closes is closed, and a port it frees is free).
 
@@ -40,7 +40,7 @@ pub fn prepare(keep: RawFd) -> Result<usize, i32> {
     }
     let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
     // SAFETY: nice has no memory preconditions; a failure leaves the priority as it was.
-    unsafe { libc::nice(10) };
+    unsafe { libc::nice(19) };
     default_signal_actions();
     release_connections(keep);
     // The C library's own syscall(), found before any slot points elsewhere.
