@@ -89,6 +89,11 @@ async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = (
     if (attempt > 1) {
       await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS * (attempt - 1)))
       fs.closeSync(fs.openSync(tempPath, 'wx', 0o600))
+    } else {
+      // Fork on a turn of the event loop of its own: the caller's work on the same turn (a
+      // leak's handling: starting the sampling profiler, checks, events) and fork()'s stop
+      // are two short stalls rather than one long one.
+      await new Promise((resolve) => setImmediate(resolve))
     }
     let onEnd
     const ended = new Promise((resolve) => (onEnd = resolve))
