@@ -9,6 +9,9 @@ const { endsAsCompleteJson } = require('./snapshot-file')
 /** Forks tried for one snapshot: a child that would have waited for a thread fork did not copy is tried again at another moment. */
 const ATTEMPTS = 4
 
+/** The first fork waits this long after it is asked for (see writeInChild). */
+const SETTLE_MS = 1_500
+
 /** Between two attempts, this many ms times the attempt's number: another moment for the heap's helper threads. */
 const RETRY_DELAY_MS = 250
 
@@ -90,10 +93,10 @@ async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = (
       await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS * (attempt - 1)))
       fs.closeSync(fs.openSync(tempPath, 'wx', 0o600))
     } else {
-      // Fork on a turn of the event loop of its own: the caller's work on the same turn (a
-      // leak's handling: starting the sampling profiler, checks, events) and fork()'s stop
-      // are two short stalls rather than one long one.
-      await new Promise((resolve) => setImmediate(resolve))
+      // What brings a snapshot often stopped the service just before: the full GC whose
+      // floor showed the leak (an atomic one, while growth is suspected), the leak's handling.
+      // The service serves what queued meanwhile before fork() stops it again.
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
     }
     let onEnd
     const ended = new Promise((resolve) => (onEnd = resolve))
