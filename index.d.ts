@@ -440,7 +440,8 @@ export interface SnapshotEvent extends SnapshotBudget, SnapshotWriter {
   bytes: number
   /** How long the write stopped the event loop: fork() alone when a child wrote it. */
   durationMs: number
-  /** A child's snapshot: how long the child took, and its peak resident memory (pages shared with this process included). */
+  /** A child's snapshot: when it was forked (epoch ms), how long the child took, and its peak resident memory (pages shared with this process included). */
+  forkedAt?: number
   childMs?: number
   childPeakRssBytes?: number
   /** The heap the snapshot holds (V8 collected all garbage first). */

@@ -69,6 +69,7 @@ test('the watcher writes a snapshot asked for on demand from a child, and the ev
     assert.equal(result.writer, 'child', JSON.stringify(result))
     assert.equal(result.role, 'baseline')
     assert.ok(result.childMs > 0 && result.durationMs >= 0, JSON.stringify(result))
+    assert.ok(result.forkedAt <= Date.now() - result.childMs, 'forkedAt is when the child began')
     assert.equal(result.overBudgetBecause, undefined, "a child's snapshot is not over the pause budget")
     assert.deepEqual(events.map((e) => e.writer), ['child'])
     assert.ok(fs.statSync(result.path).size > 0)

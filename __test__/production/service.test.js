@@ -236,10 +236,9 @@ async function snapshotsByChildren(t, env) {
   const written = ofType(events, 'snapshot')
   const [report] = reports(events, 'pair')
   if (leak) t.diagnostic(`leak ${seconds(leak.time - service.startedAt)} after start, ${mb(leak.current)} heap`)
-  // Each [second, max] covers the second before it; those that overlap the child's life,
-  // from the fork (childMs before the event, less the moment to reap it) to the event.
-  const forkedAt = (s) => s.time - s.childMs - 100
-  const delaysWhileWriting = (s) => (stats?.loopDelayBySecond ?? []).filter(([sec]) => sec * 1000 > forkedAt(s) && (sec - 1) * 1000 < s.time).map(([, ms]) => ms)
+  // Each [second, max] covers the second before it: those that overlap the child's life,
+  // from the fork (its stop included) to the event.
+  const delaysWhileWriting = (s) => (stats?.loopDelayBySecond ?? []).filter(([sec]) => sec * 1000 > s.forkedAt && (sec - 1) * 1000 < s.time).map(([, ms]) => ms)
   const stallWhileWriting = (s) => Math.max(0, ...delaysWhileWriting(s))
   for (const s of written) {
     t.diagnostic(`${s.role} ${seconds(s.time - service.startedAt)} after start by ${s.writer}: ${mb(s.bytes)}, the service stopped ${s.durationMs} ms, the child took ${seconds(s.childMs ?? 0)} (${s.attempts} attempt(s)), loop delay meanwhile ${stallWhileWriting(s)} ms (each second: ${delaysWhileWriting(s).join(' ')})`)

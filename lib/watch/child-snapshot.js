@@ -80,7 +80,7 @@ function forkUnavailable() {
  * @param {string} job.finalPath
  * @param {number} job.predictedPauseMs the in-process pause predicted: the child takes about as long.
  * @param {(child: { cancel(): void }) => void} [job.onChild] the running child, to cancel on stop().
- * @returns {Promise<{ bytes: number, liveHeapBytes: number, stopMs: number, forkMs: number, childMs: number,
+ * @returns {Promise<{ bytes: number, liveHeapBytes: number, forkedAt: number, stopMs: number, forkMs: number, childMs: number,
  *   childPeakRssBytes: number, attempts: number, failures: string[] }
  *   | { skipped: string, detail: string, attempts: number, failures: string[] }>}
  */
@@ -101,6 +101,7 @@ async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = (
     let onEnd
     const ended = new Promise((resolve) => (onEnd = resolve))
     let child
+    const forkedAt = Date.now()
     try {
       child = native.forkSnapshot(() => childWork(tempPath, finalPath), limits, (json) => onEnd(JSON.parse(json)))
     } catch (err) {
@@ -114,7 +115,7 @@ async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = (
     const verdict = classify(end)
     if (verdict.ok) {
       const { bytes, liveHeapBytes } = JSON.parse(end.report)
-      return { bytes, liveHeapBytes, stopMs: child.stopMs, forkMs: child.forkMs, childMs: Math.round(end.durationMs), childPeakRssBytes: end.peakRssBytes, attempts: attempt, failures }
+      return { bytes, liveHeapBytes, forkedAt, stopMs: child.stopMs, forkMs: child.forkMs, childMs: Math.round(end.durationMs), childPeakRssBytes: end.peakRssBytes, attempts: attempt, failures }
     }
     fs.rmSync(tempPath, { force: true })
     failures.push(verdict.detail)

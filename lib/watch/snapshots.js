@@ -120,7 +120,7 @@ class SnapshotStore {
    * @param {string[]} [context.keep] files not to delete for room.
    * @param {() => void} [context.onWrite] called just before V8 starts writing.
    * @returns {Promise<{ path: string, bytes: number, durationMs: number, liveHeapBytes: number, reason: string, predicted: object,
-   *     writer?: 'child' | 'in-process', childMs?: number, childPeakRssBytes?: number, attempts?: number,
+   *     writer?: 'child' | 'in-process', forkedAt?: number, childMs?: number, childPeakRssBytes?: number, attempts?: number,
    *     forkFailures?: string[], forkUnavailable?: string }
    *   | { skipped: string, reason: string, detail?: string, predicted: object, writer?: string, attempts?: number,
    *     forkFailures?: string[], forkUnavailable?: string }>}
@@ -173,8 +173,8 @@ class SnapshotStore {
     })
     const tries = { attempts: written.attempts, ...(written.failures.length > 0 ? { forkFailures: written.failures } : {}) }
     if ('skipped' in written) return { ...skipped(reason, written.skipped, written.detail), ...tries }
-    const { bytes, liveHeapBytes, stopMs, childMs, childPeakRssBytes } = written
-    return { path: finalPath, bytes, durationMs: Math.round(stopMs), liveHeapBytes, reason, writer: /** @type {'child'} */ ('child'), childMs, childPeakRssBytes, ...tries }
+    const { bytes, liveHeapBytes, forkedAt, stopMs, childMs, childPeakRssBytes } = written
+    return { path: finalPath, bytes, durationMs: Math.round(stopMs), liveHeapBytes, reason, writer: /** @type {'child'} */ ('child'), forkedAt, childMs, childPeakRssBytes, ...tries }
   }
 
   /**
