@@ -191,8 +191,15 @@ test('a parent killed while its child writes takes the child with it, and the ne
   const snapshots = path.join(dir, 'snapshots')
   const parent = spawn(process.execPath, [FIXTURE, snapshots, 'kill-me'], { stdio: ['ignore', 'pipe', 'inherit'] })
   await new Promise((resolve) => parent.stdout.on('data', (d) => d.includes('"temp"') && resolve()))
-  const [childPid] = fs.readFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8').trim().split(/\s+/).map(Number)
+  // The temporary file is made before the fork, which waits a moment (SETTLE_MS): look for the child.
+  let childPid = 0
+  for (let i = 0; i < 200 && !(childPid > 0); i++) {
+    childPid = Number(fs.readFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8').trim().split(/\s+/)[0])
+    if (!(childPid > 0)) await new Promise((r) => setTimeout(r, 50))
+  }
   assert.ok(childPid > 0, 'the child was forked')
+  // Killed while it writes, not before it starts.
+  await new Promise((r) => setTimeout(r, 200))
   parent.kill('SIGKILL')
   await once(parent, 'exit')
   for (let i = 0; i < 200 && fs.existsSync(`/proc/${childPid}/stat`) && !isZombie(childPid); i++) await new Promise((r) => setTimeout(r, 50))
