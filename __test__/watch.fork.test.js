@@ -27,10 +27,9 @@ function tempDir() {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-fork-'))
 }
 
-/** A job for writeInChild in a new directory: its paths, the temporary file created 0600. */
+/** A job for writeInChild in a new directory: its paths. */
 function job(dir = tempDir()) {
   const tempPath = path.join(dir, '.leakproof-test.heapsnapshot.tmp')
-  fs.closeSync(fs.openSync(tempPath, 'wx', 0o600))
   return { dir, tempPath, finalPath: path.join(dir, 'leakproof-test.heapsnapshot'), predictedPauseMs: 1000 }
 }
 

@@ -70,13 +70,13 @@ function forkUnavailable() {
 /**
  * Writes a heap snapshot from a forked child: this process stops only for fork() (its page
  * tables are copied), and the child, a copy-on-write image with one thread, writes
- * `tempPath` with V8's own writer, checks that it is complete, renames it to `finalPath`
- * and exits. A child that would wait for a thread fork did not copy exits at once and the
+ * `tempPath` (created 0600 here, before each fork) with V8's own writer, checks that it is
+ * complete, renames it to `finalPath` and exits. A child that would wait for a thread fork did not copy exits at once and the
  * fork is tried again, up to `ATTEMPTS` times; a hung child is killed; the temporary file
  * of a failed child is removed.
  *
  * @param {object} job
- * @param {string} job.tempPath created 0600 by the caller.
+ * @param {string} job.tempPath not there yet; never left behind.
  * @param {string} job.finalPath
  * @param {number} job.predictedPauseMs the in-process pause predicted: the child takes about as long.
  * @param {(child: { cancel(): void }) => void} [job.onChild] the running child, to cancel on stop().
@@ -89,14 +89,16 @@ async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = (
   const limits = { deadlineMs: Math.max(MIN_DEADLINE_MS, DEADLINE_PAUSES * predictedPauseMs), stallMs: STALL_MS }
   const failures = []
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-    if (attempt > 1) {
-      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS * (attempt - 1)))
+    // The first fork settles: what brings a snapshot often stopped the service just before
+    // (the full GC whose floor showed the leak, an atomic one while growth is suspected; the
+    // leak's handling), and the service serves what queued meanwhile before fork() stops it
+    // again. Later ones wait for another moment of the heap's helper threads.
+    await new Promise((resolve) => setTimeout(resolve, attempt === 1 ? SETTLE_MS : RETRY_DELAY_MS * (attempt - 1)))
+    try {
+      // Created private before V8 writes into it.
       fs.closeSync(fs.openSync(tempPath, 'wx', 0o600))
-    } else {
-      // What brings a snapshot often stopped the service just before: the full GC whose
-      // floor showed the leak (an atomic one, while growth is suspected), the leak's handling.
-      // The service serves what queued meanwhile before fork() stops it again.
-      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
+    } catch (err) {
+      return { skipped: 'write-failed', detail: err.message, attempts: attempt, failures }
     }
     let onEnd
     const ended = new Promise((resolve) => (onEnd = resolve))

@@ -70,8 +70,8 @@ class Reports {
 const OWN_CODE = path.resolve(__dirname, '..') + path.sep
 
 /** Whether a suspect's or a grown collection's holder is a closure in leakproof's own modules. */
-function heldByOwnCode(collection) {
-  return collection.holder?.file?.startsWith(OWN_CODE) ?? false
+function heldByOwnCode(item) {
+  return item.holder?.file?.startsWith(OWN_CODE) ?? false
 }
 
 /** Writes `text` to `file`, readable by its owner only, complete or absent. */

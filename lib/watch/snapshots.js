@@ -13,6 +13,8 @@ const PREFIX = 'leakproof-'
 const SUFFIX = '.heapsnapshot'
 /** Free disk needed, as a multiple of the snapshot's predicted size: the prediction is rough. */
 const FREE_DISK_MARGIN = 1.2
+/** Why snapshots are written in-process when the settings say so (a choice, not a failure to fork). */
+const IN_PROCESS_CHOSEN = 'writer is in-process'
 /** A snapshot being written, and the pid of the process writing it (see `#write`). */
 const TEMP_NAME = /^\.leakproof-.+Z-(\d+)-\d+-\d+-[a-z-]+\.heapsnapshot\.tmp$/
 
@@ -63,12 +65,7 @@ class SnapshotStore {
     this.#cooldownMs = options.cooldownMs
     this.#memoryFactor = options.memoryFactor
     this.#beforeSnapshot = options.beforeSnapshot ?? null
-    this.#forkUnavailable = options.writer === 'fork' ? forkUnavailable() : 'writer is in-process'
-  }
-
-  /** Why snapshots are written in-process, or null when a forked child writes them. */
-  get forkUnavailable() {
-    return this.#forkUnavailable
+    this.#forkUnavailable = options.writer === 'fork' ? forkUnavailable() : IN_PROCESS_CHOSEN
   }
 
   /** No more snapshots: a child writing one is killed (its temporary file removed). */
@@ -154,11 +151,6 @@ class SnapshotStore {
    */
   async #writeInChild(reason, now, { finalPath, tempPath }, predicted) {
     this.#lastWriteAt = now
-    try {
-      fs.closeSync(fs.openSync(tempPath, 'wx', 0o600))
-    } catch (err) {
-      return skipped(reason, 'write-failed', err.message)
-    }
     const written = await writeInChild({
       tempPath,
       finalPath,
@@ -169,7 +161,6 @@ class SnapshotStore {
       },
     }).finally(() => {
       this.#child = null
-      fs.rmSync(tempPath, { force: true })
     })
     const tries = { attempts: written.attempts, ...(written.failures.length > 0 ? { forkFailures: written.failures } : {}) }
     if ('skipped' in written) return { ...skipped(reason, written.skipped, written.detail), ...tries }
@@ -290,7 +281,7 @@ function mb(bytes) {
 /** What a declined snapshot would have cost, and the ways to get one all the same. */
 function pauseDetail(heapUsed, predicted, maxPauseMs, forkUnavailable) {
   return (
-    `${forkUnavailable === 'writer is in-process' ? '' : `no forked child can write it (${forkUnavailable}), and `}a snapshot of this heap (${mb(heapUsed)} live) would stop the event loop for about ${(predicted.pauseMs / 1000).toFixed(1)} s ` +
+    `${forkUnavailable === IN_PROCESS_CHOSEN ? '' : `no forked child can write it (${forkUnavailable}), and `}a snapshot of this heap (${mb(heapUsed)} live) would stop the event loop for about ${(predicted.pauseMs / 1000).toFixed(1)} s ` +
     `and write about ${mb(predicted.bytes)}; snapshotMaxPauseMs is ${maxPauseMs}. To get one: raise snapshotMaxPauseMs ` +
     '(LEAKPROOF_SNAPSHOT_MAX_PAUSE_MS), taking the instance out of rotation in beforeSnapshot, or take one on demand ' +
     'while the instance is drained. The report of this leak comes without one.'
