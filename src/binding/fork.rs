@@ -89,7 +89,16 @@ pub fn fork_snapshot(
                 ThreadsafeFunctionCallMode::NonBlocking,
             );
         })
-        .map_err(|e| Error::new(Status::GenericFailure, format!("watchdog thread: {e}")))?;
+        .map_err(|e| {
+            // Unwatched, the child could hang unseen: it goes, and no snapshot is written.
+            // SAFETY: our own child, not yet reaped; its report pipe is ours to close.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), 0);
+                libc::close(report_fd);
+            }
+            Error::new(Status::GenericFailure, format!("watchdog thread: {e}"))
+        })?;
     Ok(ForkedChild {
         cancel,
         pid,
