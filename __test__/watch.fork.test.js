@@ -190,15 +190,14 @@ test('a parent killed while its child writes takes the child with it, and the ne
   const snapshots = path.join(dir, 'snapshots')
   const parent = spawn(process.execPath, [FIXTURE, snapshots, 'kill-me'], { stdio: ['ignore', 'pipe', 'inherit'] })
   await new Promise((resolve) => parent.stdout.on('data', (d) => d.includes('"temp"') && resolve()))
-  // The temporary file is made before the fork, which waits a moment (SETTLE_MS): look for the child.
-  let childPid = 0
-  for (let i = 0; i < 200 && !(childPid > 0); i++) {
-    childPid = Number(fs.readFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8').trim().split(/\s+/)[0])
-    if (!(childPid > 0)) await new Promise((r) => setTimeout(r, 50))
-  }
-  assert.ok(childPid > 0, 'the child was forked')
-  // Killed while it writes, not before it starts.
-  await new Promise((r) => setTimeout(r, 200))
+  // The temporary file is made before each fork, which waits a moment (SETTLE_MS), and a
+  // child that exits at once (codes 70/71) is forked again with a new one: kill the parent
+  // only once a child has started writing into its file, not before or between attempts.
+  const writing = () => fs.readdirSync(snapshots).some((n) => n.endsWith('.tmp') && fs.statSync(path.join(snapshots, n), { throwIfNoEntry: false })?.size > 0)
+  for (let i = 0; i < 2400 && !writing(); i++) await new Promise((r) => setTimeout(r, 25))
+  assert.ok(writing(), 'a child started writing its snapshot')
+  const childPid = Number(fs.readFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8').trim().split(/\s+/)[0])
+  assert.ok(childPid > 0, 'the child is running')
   parent.kill('SIGKILL')
   await once(parent, 'exit')
   for (let i = 0; i < 200 && fs.existsSync(`/proc/${childPid}/stat`) && !isZombie(childPid); i++) await new Promise((r) => setTimeout(r, 50))
