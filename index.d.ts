@@ -248,7 +248,7 @@ export interface WatchOptions {
   warmupMs?: number
   /** A leak's window must span at least this many ms. @default 60000 */
   minDurationMs?: number
-  /** Floors kept per kind of memory. @default 30 */
+  /** Floors kept per kind of memory; thinned rather than slid while they span less than 2 × `minDurationMs`. @default 30 */
   window?: number
   /** Floors needed before judging (>= 3, <= `window`). @default 8 */
   minPoints?: number

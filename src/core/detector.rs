@@ -50,7 +50,9 @@ impl MemoryKind {
 /// Tuning of the detector. Times in milliseconds, sizes in bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectorConfig {
-    /// Floors kept per series.
+    /// Floors kept per series. When floors come so often that this many would span less
+    /// than [`WINDOW_SPAN_DURATIONS`] minimum durations, the window is thinned rather than
+    /// shortened (see [`Series::push`]).
     pub window: usize,
     /// Floors needed before judging.
     pub min_points: usize,
@@ -181,6 +183,12 @@ pub struct Assessment {
     pub noise_bytes: f64,
 }
 
+/// The time the floors kept must span, in minimum durations, however often they come: the
+/// full test needs a window of at least one, and the newest half of the window (a leak that
+/// began in its middle) one more. Floors every interval at the defaults (30 floors, 10 s,
+/// a 60 s minimum) span 290 s and are never thinned; full GCs every 1.5 s (a Buffer leak's
+/// external pressure) would span 45 s without thinning, and no leak could ever be reported.
+const WINDOW_SPAN_DURATIONS: f64 = 2.0;
 /// How steep the newest half must still be, relative to the whole window.
 const RECENT_SHARE: f64 = 0.3;
 /// Floors after the warm-up the newest half must hold to show that growth goes on.
@@ -263,6 +271,13 @@ impl Series {
     /// Records a floor. Floors out of time order or not finite are ignored. Floors taken
     /// during warm-up are kept: a leak that runs from the start shows in them, and growth
     /// that stopped with the warm-up fails the test that the newest floors still rise.
+    ///
+    /// At most `window` floors are kept. Past that, the oldest is dropped while the others
+    /// still span [`WINDOW_SPAN_DURATIONS`] minimum durations; otherwise floors come faster
+    /// than the window can hold that long, and the window is thinned instead: the floor
+    /// whose removal leaves the shortest gap goes (never the oldest or the newest), which
+    /// keeps the floors evenly spread over time whatever their rate, and chooses by time
+    /// alone, so the values kept are not biased.
     pub fn push(&mut self, config: &DetectorConfig, time: f64, bytes: f64) {
         if !time.is_finite() || !bytes.is_finite() {
             return;
@@ -271,8 +286,15 @@ impl Series {
             return;
         }
         self.floors.push_back((time, bytes));
+        let wanted_span_ms = WINDOW_SPAN_DURATIONS * config.min_duration_ms;
         while self.floors.len() > config.window.max(2) {
-            self.floors.pop_front();
+            let span_without_oldest = time - self.floors[1].0;
+            if self.floors.len() < 3 || span_without_oldest >= wanted_span_ms {
+                self.floors.pop_front();
+            } else {
+                let densest = densest_interior_floor(&self.floors);
+                self.floors.remove(densest);
+            }
         }
     }
 
@@ -418,6 +440,15 @@ impl Series {
             urgent: self.limits.urgent(current, a.slope_bytes_per_sec / 1000.0),
         })
     }
+}
+
+/// The floor, neither the oldest nor the newest, whose removal leaves the shortest gap
+/// between its neighbours (the oldest such on a tie). `floors` holds three at least.
+fn densest_interior_floor(floors: &VecDeque<(f64, f64)>) -> usize {
+    let gap_without = |i: usize| floors[i + 1].0 - floors[i - 1].0;
+    (1..floors.len() - 1)
+        .min_by(|&a, &b| gap_without(a).total_cmp(&gap_without(b)))
+        .unwrap_or(1)
 }
 
 /// The statistics of `points`; the newest half's slope counts only floors from
@@ -1140,5 +1171,97 @@ mod tests {
             let at = reported_at(6.0, 600, |i| floors[i]);
             assert!(at.is_empty(), "seed {seed}: {at:?}");
         }
+    }
+
+    /// Feeds floors every `every_s` seconds for `seconds` at `watch()`'s defaults but a 10 s
+    /// warm-up, each `floor(t)` at second `t`; returns the seconds at which leaks were
+    /// reported, and the series.
+    fn reported_every(
+        every_s: f64,
+        seconds: f64,
+        floor: impl Fn(f64) -> f64,
+    ) -> (Vec<f64>, Series) {
+        let config = DetectorConfig {
+            warmup_ms: 10_000.0,
+            ..watch_defaults()
+        };
+        let mut series = Series::new(MemoryKind::External, 0.0);
+        let mut at = Vec::new();
+        let n = (seconds / every_s) as usize;
+        for i in 0..=n {
+            let t = every_s * i as f64;
+            series.push(&config, t * 1000.0, floor(t));
+            assert!(series.floors.len() <= config.window);
+            if series.evaluate(&config).is_some() {
+                at.push(t);
+            }
+        }
+        (at, series)
+    }
+
+    #[test]
+    fn floors_every_100_ms_are_thinned_to_span_two_minimum_durations_and_show_a_leak() {
+        // 500 KB/s from second 20 with 1 MB of noise, floors every 100 ms: 30 floors would
+        // span 3 s and the 60 s minimum duration could never be reached.
+        let mut rng = Rng(5);
+        let noise: Vec<f64> = (0..=3000).map(|_| rng.noise(1e6)).collect();
+        // Reported within 90 s of its start, and not before it.
+        let (at, series) = reported_every(0.1, 300.0, |t| {
+            50e6 + 500_000.0 * (t - 20.0).max(0.0) + noise[(t * 10.0).round() as usize]
+        });
+        assert!(!at.is_empty(), "never reported");
+        assert!(
+            at[0] > 20.0 && at[0] <= 110.0,
+            "first reported at {}",
+            at[0]
+        );
+        let span = series.floors.back().unwrap().0 - series.floors.front().unwrap().0;
+        assert!(
+            (120_000.0..=125_000.0).contains(&span),
+            "window spans {span} ms"
+        );
+        // Spread over the span: no hole of more than twice the mean spacing.
+        let gaps: Vec<f64> = series
+            .floors
+            .iter()
+            .zip(series.floors.iter().skip(1))
+            .map(|(a, b)| b.0 - a.0)
+            .collect();
+        let mean = span / gaps.len() as f64;
+        assert!(gaps.iter().all(|&g| g <= 2.0 * mean), "gaps {gaps:?}");
+    }
+
+    #[test]
+    fn floors_every_100_ms_of_noise_or_a_sawtooth_never_leak() {
+        for seed in 1..=8 {
+            let mut rng = Rng(seed);
+            let noise: Vec<f64> = (0..=6000).map(|_| rng.noise(4e6)).collect();
+            let (at, _) = reported_every(0.1, 600.0, |t| 60e6 + noise[(t * 10.0).round() as usize]);
+            assert!(at.is_empty(), "noise, seed {seed}: {at:?}");
+        }
+        // Floors that climb 6 MB over 20 s and drop back, again and again (a cache's TTL).
+        let (at, _) = reported_every(0.1, 600.0, |t| 60e6 + 300_000.0 * (t % 20.0));
+        assert!(at.is_empty(), "sawtooth: {at:?}");
+    }
+
+    #[test]
+    fn floors_every_30_s_keep_the_last_window_of_floors_and_show_a_leak() {
+        let (at, series) = reported_every(30.0, 3600.0, |t| 50e6 + 100_000.0 * t);
+        assert!(!at.is_empty() && at[0] <= 300.0, "reported at {at:?}");
+        assert_eq!(series.floors.len(), 30);
+        assert_eq!(
+            series.floors.front().unwrap().0,
+            (3600.0 - 29.0 * 30.0) * 1000.0
+        );
+        let (at, _) = reported_every(30.0, 3600.0, |_| 50e6);
+        assert!(at.is_empty());
+    }
+
+    #[test]
+    fn floors_every_interval_at_the_defaults_are_the_newest_window_unthinned() {
+        let (_, series) = reported_every(10.0, 1000.0, |_| 50e6);
+        let times: Vec<f64> = series.floors.iter().map(|&(t, _)| t / 1000.0).collect();
+        let expected: Vec<f64> = (71..=100).map(|i| 10.0 * i as f64).collect();
+        assert_eq!(times, expected);
     }
 }
