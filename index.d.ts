@@ -346,7 +346,7 @@ export interface SampleEvent extends WatchEventBase {
   type: 'sample'
   /** The heap floor, in bytes. */
   heapUsed: number
-  /** The floor of `external` (Buffers and ArrayBuffers), in bytes. */
+  /** The floor of external memory, in bytes: live Buffers and ArrayBuffers (`arrayBuffers` once V8 freed the dead ones), plus the rest of `external`. */
   external: number
   /** The native thread's newest native-memory floor, in bytes; null until it has one. */
   native: number | null

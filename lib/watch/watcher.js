@@ -310,6 +310,7 @@ class Watcher extends EventEmitter {
     clearInterval(this.#timer)
     this.#fullGcs.stop()
     this.#forcedGc.stop()
+    this.#floors.stop()
     this.#native.stop()
     if (this.#capture !== null) this.#capture.stop()
     this.#diagnosis.stop()
