@@ -269,14 +269,18 @@ test('in a worker thread, registerMetrics() gives that thread\'s watcher and map
   assert.deepEqual(valuesOf(main, 'leakproof_memory_floor_bytes'), [], 'the main thread has no watcher')
 })
 
-test('a real Prometheus server scrapes a leaking service: leak_suspected{kind="heap"} becomes 1, the named map is there', async (t) => {
+/** The directory of Debian's prometheus and promtool, installed if need be; null (the test skipped) where they cannot be. */
+function prometheusBin(t) {
   const install = spawnSync('bash', [path.join(ROOT, 'scripts', 'debian-tool.sh'), 'prometheus', 'prometheus', 'promtool'], { encoding: 'utf8', timeout: 300_000 })
-  if (install.status !== 0) {
-    const why = install.error?.message ?? (install.stderr || '').trim().split('\n').pop()
-    t.skip(`no prometheus server: Debian's prometheus package cannot be installed here (${why})`)
-    return
-  }
-  const bin = path.dirname(install.stdout.trim())
+  if (install.status === 0) return path.dirname(install.stdout.trim())
+  const why = install.error?.message ?? (install.stderr || '').trim().split('\n').pop()
+  t.skip(`no prometheus server: Debian's prometheus package cannot be installed here (${why})`)
+  return null
+}
+
+test('a real Prometheus server scrapes a leaking service: leak_suspected{kind="heap"} becomes 1, the named map is there', async (t) => {
+  const bin = prometheusBin(t)
+  if (bin === null) return
   const rules = spawnSync(path.join(bin, 'promtool'), ['check', 'rules', ALERTS], { encoding: 'utf8', timeout: 30_000 })
   assert.equal(rules.status, 0, rules.stdout + rules.stderr)
   assert.match(rules.stdout, /SUCCESS: 3 rules found/)
@@ -300,6 +304,42 @@ test('a real Prometheus server scrapes a leaking service: leak_suspected{kind="h
   assert.ok(Number(entries[0].value[1]) > 0)
   const pending = await poll(apiPort, 'ALERTS{alertname="LeakproofLeakSuspected",kind="heap",alertstate="pending"}', 10_000)
   assert.equal(pending[0].metric.severity, 'warning')
+})
+
+test('at a 500 ms interval under the preload, the gauge Prometheus scrapes says leak when the event log does, not before', async (t) => {
+  const bin = prometheusBin(t)
+  if (bin === null) return
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-prometheus-'))
+  const log = path.join(dir, 'events.jsonl')
+  const children = []
+  t.after(() => {
+    for (const child of children) child.kill('SIGKILL')
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+  // The issue's settings, with a 10 s warm-up rather than a minute to keep the test short.
+  const env = { PATH: process.env.PATH, LEAKPROOF_LOG: log, LEAKPROOF_INTERVAL_MS: '500', LEAKPROOF_MIN_DURATION_MS: '10000', LEAKPROOF_WARMUP_MS: '10000', LEAKPROOF_SNAPSHOTS: 'off' }
+  const startedAt = Date.now()
+  const service = spawn(process.execPath, ['-r', path.join(ROOT, 'register.js'), path.join(FIXTURES, 'prometheus-service.js'), '80000', 'preload'], { env, stdio: ['ignore', 'pipe', 'inherit'] })
+  children.push(service)
+  const servicePort = await firstJsonLine(service).then((line) => line.port)
+  const apiPort = await freePort()
+  children.push(startPrometheus(path.join(bin, 'prometheus'), dir, servicePort, apiPort))
+
+  const heapLeak = () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line)) : []).find((e) => e.type === 'leak' && e.kind === 'heap')
+  let leak
+  for (let waited = 0; !(leak = heapLeak()) && waited < 60_000; waited += 500) await new Promise((resolve) => setTimeout(resolve, 500))
+  assert.ok(leak, 'the service reported its heap leak in the event log')
+  await poll(apiPort, 'leakproof_leak_suspected{kind="heap"} == 1', 10_000)
+  await new Promise((resolve) => setTimeout(resolve, 3000)) // a few scrapes more, for the range below
+  const range = await getJson(`http://127.0.0.1:${apiPort}/api/v1/query_range?query=${encodeURIComponent('leakproof_leak_suspected{kind="heap"}')}&start=${startedAt / 1000}&end=${Date.now() / 1000}&step=1`)
+  const values = range.data.result[0].values.map(([at, value]) => [at * 1000, Number(value)])
+  // Scraped before the event (a second's slack: the Rust thread's verdict reaches the gauge
+  // and the log a moment apart), the gauge was 0; after it, 1.
+  assert.ok(values.some(([at, value]) => at < leak.time && value === 0), JSON.stringify(values))
+  assert.deepEqual(values.filter(([at, value]) => at < leak.time - 1000 && value !== 0), [], `leak at ${leak.time}`)
+  assert.ok(values.some(([at, value]) => at >= leak.time && value === 1), JSON.stringify(values))
+  // The leak goes on: so does the gauge.
+  assert.deepEqual(values.filter(([at, value]) => at >= leak.time + 1000 && value !== 1), [], `leak at ${leak.time}`)
 })
 
 /** Starts prometheus on 127.0.0.1:`apiPort` scraping 127.0.0.1:`servicePort` every second, with the sample rules. */
