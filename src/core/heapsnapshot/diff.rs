@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use super::analysis::{read_file, Analysis, ProgressFn};
 use super::error::{ErrorKind, SnapshotError};
-use super::holder::{folded_path, name_holders, NamedHolder};
+use super::holder::{folded_path, name_holders, origin, NamedHolder, Origin};
 use super::pathkey::{class_counts, for_each_collection, KeyMap, KeyStat, PathCensus, PathKey};
 use super::paths::{describe_edges, describe_node, readable, source_of_edge};
 use super::snapshot::{EdgeKind, NodeKind, Snapshot};
@@ -426,11 +426,72 @@ impl Findings {
             new_count: self.new_count,
             new_bytes: self.new_bytes,
             new_by_class: self.new_by_class,
-            suspects: suspects.into_iter().map(|s| s.0).collect(),
-            grown_collections: grown.into_iter().map(|g| g.0).collect(),
+            suspects: worth_reading_suspects(suspects.into_iter().map(|s| s.0).collect()),
+            grown_collections: worth_reading_collections(
+                grown.into_iter().map(|g| g.0).collect(),
+                self.new_bytes,
+            ),
             matched_by,
         }
     }
+}
+
+/// A grown collection is listed when it gained at least this share of the entries the
+/// most-grown one gained, or about this share of the bytes of all new objects (its retained
+/// size times the share of its entries that are new). Less is noise a person must read
+/// past: an Array of Node's async hooks that went from 0 to 1 entry beside a Map that
+/// gained 37,000.
+const GROWN_MIN_SHARE: f64 = 0.02;
+/// Suspects and grown collections held by Node's own code (`node:…`: its timers, async
+/// hooks, module cache) are listed only when they hold the leak: the suspect retaining the
+/// most, or one retaining this share of it; the collection that gained the most entries,
+/// or one holding about this share of the new bytes. A listener array of `process` that
+/// holds the leaking closures stays; bookkeeping that moved by a few entries goes.
+const INTERNAL_MIN_SHARE: f64 = 0.25;
+
+/// Whether `holder` is a variable or property of Node's own code.
+fn held_by_node(holder: Option<&NamedHolder>) -> bool {
+    holder
+        .and_then(|h| h.file.as_deref())
+        .is_some_and(|file| origin(file) == Origin::Internal)
+}
+
+/// `suspects` (largest first) without those held by Node's own code that do not hold the
+/// leak (see [`INTERNAL_MIN_SHARE`]).
+fn worth_reading_suspects(suspects: Vec<Suspect>) -> Vec<Suspect> {
+    let largest = suspects.first().map_or(0, |s| s.class.retained_size) as f64;
+    suspects
+        .into_iter()
+        .enumerate()
+        .filter(|(i, s)| {
+            *i == 0
+                || !held_by_node(s.holder.as_ref())
+                || s.class.retained_size as f64 >= INTERNAL_MIN_SHARE * largest
+        })
+        .map(|(_, s)| s)
+        .collect()
+}
+
+/// `grown` without the collections whose growth is too small to matter (see
+/// [`GROWN_MIN_SHARE`]) and those held by Node's own code that do not hold the leak (see
+/// [`INTERNAL_MIN_SHARE`]); `new_bytes` is the bytes of all new objects.
+fn worth_reading_collections(grown: Vec<GrownCollection>, new_bytes: u64) -> Vec<GrownCollection> {
+    let gained = |g: &GrownCollection| g.after.saturating_sub(g.before);
+    let new_bytes_of =
+        |g: &GrownCollection| g.retained_size as f64 * gained(g) as f64 / g.after.max(1) as f64;
+    let most = grown.iter().map(gained).max().unwrap_or(0);
+    let share_of = |g: &GrownCollection, share: f64| {
+        gained(g) as f64 >= share * most as f64 || new_bytes_of(g) >= share * new_bytes as f64
+    };
+    grown
+        .into_iter()
+        .filter(|g| {
+            let matters = share_of(g, GROWN_MIN_SHARE);
+            let holds_the_leak =
+                gained(g) == most || new_bytes_of(g) >= INTERNAL_MIN_SHARE * new_bytes as f64;
+            matters && (!held_by_node(g.holder.as_ref()) || holds_the_leak)
+        })
+        .collect()
 }
 
 /// The diff by node id: nodes whose ids `first` lacks are new (and, with a `middle`, those
@@ -1095,5 +1156,112 @@ mod tests {
         assert_eq!(thousands(7), "7");
         assert_eq!(thousands(21_000), "21,000");
         assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    /// A holder: a module-level variable `name` of `file`.
+    fn module_variable(name: &str, file: &str) -> Option<NamedHolder> {
+        Some(NamedHolder {
+            name: name.into(),
+            class: "Map".into(),
+            kind: super::super::holder::HolderKind::Module,
+            function: None,
+            file: Some(file.into()),
+            line: Some(1),
+            column: Some(1),
+            description: format!("{name}, a module-level variable of {file}"),
+        })
+    }
+
+    fn grown(
+        name: &str,
+        before: u64,
+        after: u64,
+        retained_size: u64,
+        file: &str,
+    ) -> GrownCollection {
+        GrownCollection {
+            name: name.into(),
+            id: 1,
+            before,
+            after,
+            retained_size,
+            retainer_path: vec![],
+            readable_path: vec![],
+            holder: module_variable(name, file),
+        }
+    }
+
+    #[test]
+    fn collections_that_grew_too_little_or_are_nodes_own_bookkeeping_are_left_out() {
+        let names =
+            |kept: Vec<GrownCollection>| kept.into_iter().map(|g| g.name).collect::<Vec<_>>();
+        let app = "/srv/app.js";
+        let listed = worth_reading_collections(
+            vec![
+                grown("sessions", 1_000, 38_000, 40_000_000, app),
+                grown("index", 1_000, 20_000, 1_000_000, app),
+                // 100 entries of 37,000 (0.3%), few bytes: noise.
+                grown("recent", 0, 100, 10_000, app),
+                // 5 entries, but 5 MB of them: 13% of the new bytes.
+                grown("blobs", 0, 5, 5_000_000, app),
+                // Node's own, growing by one entry; and by 10,000 but holding little.
+                grown(
+                    "execution_async_resources",
+                    0,
+                    1,
+                    100,
+                    "node:internal/async_hooks",
+                ),
+                grown(
+                    "timerListQueues",
+                    0,
+                    10_000,
+                    400_000,
+                    "node:internal/timers",
+                ),
+            ],
+            38_000_000,
+        );
+        assert_eq!(names(listed), ["sessions", "index", "blobs"]);
+        // Node's own collection that holds the leak stays.
+        let listed = worth_reading_collections(
+            vec![
+                grown("listeners", 0, 30_000, 30_000_000, "node:events"),
+                grown("recent", 0, 900, 900_000, app),
+            ],
+            31_000_000,
+        );
+        assert_eq!(names(listed), ["listeners", "recent"]);
+    }
+
+    fn suspect(class: &str, retained_size: u64, file: &str) -> Suspect {
+        Suspect {
+            class: NewClass {
+                name: class.into(),
+                count: 1,
+                bytes: 1,
+                retained_size,
+            },
+            id: 1,
+            retainer_path: vec![],
+            held_by: None,
+            readable_path: vec![],
+            holder: module_variable(class, file),
+        }
+    }
+
+    #[test]
+    fn suspects_held_by_nodes_own_code_are_listed_only_when_they_hold_the_leak() {
+        let classes =
+            |kept: Vec<Suspect>| kept.into_iter().map(|s| s.class.name).collect::<Vec<_>>();
+        let listed = worth_reading_suspects(vec![
+            suspect("Session", 40_000_000, "/srv/app.js"),
+            suspect("Timeout", 12_000_000, "node:internal/timers"),
+            suspect("AsyncResource", 1_000, "node:internal/async_hooks"),
+            suspect("Entry", 1_000, "/srv/app.js"),
+        ]);
+        assert_eq!(classes(listed), ["Session", "Timeout", "Entry"]);
+        let listed = worth_reading_suspects(vec![suspect("Closure", 9_000_000, "node:events")]);
+        assert_eq!(classes(listed), ["Closure"]);
     }
 }
