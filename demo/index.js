@@ -31,8 +31,11 @@ function createServer(sessions) {
   })
 }
 
+/** How long past its `maxMs` a phase waits for a snapshot pair under way. */
+const PAIR_GRACE_MS = 90_000
+
 /**
- * Serves under load with a watcher on until `done(seen)` or `maxMs`; returns what it saw.
+ * Serves under load with a watcher on until `done(seen)` or `maxMs` (see PAIR_GRACE_MS); returns what it saw.
  * Every event also goes to `log`, as `LEAKPROOF_LOG` would have it.
  */
 async function phase({ title, sessions, watchOptions, maxMs, done, log }) {
@@ -73,7 +76,11 @@ async function phase({ title, sessions, watchOptions, maxMs, done, log }) {
   })
   watcher.on('snapshot-skipped', (e) => console.log(`${clock(start)}  snapshot skipped: ${e.skipped} (${e.detail ?? ''})`))
   watcher.on('error', (e) => console.log(`${clock(start)}  watcher error during ${e.during}: ${e.error}`))
-  await drive({ port: server.address().port, durationMs: maxMs, until: () => done(seen), connections: 8, progress })
+  // Past maxMs, a snapshot pair under way (a snapshot being written, or the follow-up being
+  // diffed) gets PAIR_GRACE_MS more: on a busy machine a child at nice 19 takes tens of seconds.
+  const pairUnderWay = () => watcher.status().snapshots.writing || (seen.snapshots.some((e) => e.role === 'follow-up') && seen.report === null)
+  const over = () => done(seen) || (Date.now() >= start + maxMs && !pairUnderWay())
+  await drive({ port: server.address().port, durationMs: maxMs + PAIR_GRACE_MS, until: over, connections: 8, progress })
   watcher.stop()
   await new Promise((resolve) => server.close(resolve))
   return seen
