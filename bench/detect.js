@@ -7,6 +7,9 @@
  * and the memwatch rule (5 consecutive growing full-GC floors, from @airbnb/node-memwatch
  * `stats` events) first fires; and every false alarm of either. Each watches its own copy
  * of the service, both running at once under the same conditions.
+ *
+ * Environment: BENCH_DETECT_MS (each scenario's run, default 60 s: 10 min of production at
+ * the 10x compressed time of bench/fixtures/scenario.js), BENCH_DETECT_ONLY (see ONLY).
  */
 const { execFile } = require('node:child_process')
 const { promisify } = require('node:util')
@@ -14,6 +17,8 @@ const path = require('node:path')
 const { memwatchLoads } = require('./peers')
 
 const DURATION_MS = Number(process.env.BENCH_DETECT_MS) || 60_000
+/** BENCH_DETECT_ONLY: a regular expression on the scenarios' names (`healthy` for a soak of the healthy ones). */
+const ONLY = new RegExp(process.env.BENCH_DETECT_ONLY ?? '')
 const SCENARIOS = [
   ['heap leak (sessions Map, fast)', 'heap'],
   ['heap leak (sessions Map, from 20 s)', 'heap', 20_000],
@@ -62,7 +67,7 @@ async function main() {
   const withRule = memwatchLoads()
   if (!withRule) console.log(`@airbnb/node-memwatch does not load in Node ${process.version}: leakproof only, the rule's columns are n/a`)
   const watchers = withRule ? ['leakproof', 'memwatch'] : ['leakproof']
-  for (const [name, expected, onset = 0] of SCENARIOS) {
+  for (const [name, expected, onset = 0] of SCENARIOS.filter(([name]) => ONLY.test(name))) {
     const records = (await Promise.all(watchers.map((who) => runScenario(name, who)))).flat()
     const ours = records.filter((r) => r.who === 'leakproof')
     const gcs = records.filter((r) => r.who === 'memwatch')
