@@ -18,8 +18,11 @@
  *
  * Environment: BENCH_CAPTURE_FORKS (forks per row, default 50; the 1 GB rows get a tenth),
  * BENCH_CAPTURE_HEAP_MB (default 50), BENCH_CAPTURE_ONLY (a regular expression on
- * "node<major> <case>"). Results are appended to bench/out/capture.jsonl; `--table [FILE]`
- * prints the table of a file of results without measuring.
+ * "node<major> <case>"), BENCH_CAPTURE_MEMORY=1 (also what each child took from the machine:
+ * the fall of MemAvailable and the child's peak private memory, bench/child-memory.js's
+ * sampler; the columns `childPrivateMB` and `memDropMB`). Results are appended to
+ * bench/out/capture.jsonl; `--table [FILE]` prints the table of a file of results without
+ * measuring.
  */
 const fs = require('node:fs')
 const path = require('node:path')
@@ -44,7 +47,8 @@ function runRow(major, kase, forks, heapMb) {
   const mb = kase === '1gb' ? 1000 : heapMb
   const n = kase === '1gb' ? Math.max(1, Math.round(forks / 10)) : forks
   const args = ['--max-old-space-size=4096', TARGET, kase, String(mb), String(n)]
-  const run = spawnSync(nodeFor(major), args, { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 60 * 60_000 })
+  const env = process.env.BENCH_CAPTURE_MEMORY === '1' ? { ...process.env, BENCH_MEMORY_SAMPLER: '1' } : process.env
+  const run = spawnSync(nodeFor(major), args, { encoding: 'utf8', env, maxBuffer: 64 << 20, timeout: 60 * 60_000 })
   const lines = run.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
   if (run.status !== 0) console.error(`node${major} ${kase}: exit ${run.status} ${run.signal ?? ''}\n${run.stderr.slice(-2000)}`)
   return { major, case: kase, heapMb: mb, forks: lines.filter((l) => 'fork' in l), inProcess: lines.find((l) => 'inProcess' in l) ?? null }
@@ -74,6 +78,9 @@ function summarize(row) {
     childS: fmt(median(ok.map((f) => f.childMs)) / 1e3, 1),
     childPeakMB: fmt(median(ok.map((f) => f.childPeakRssBytes)) / 1e6),
     parentCowMB: fmt(median(row.forks.map((f) => f.parentCowBytes)) / 1e6),
+    ...(ok.some((f) => 'memAvailableDropBytes' in f)
+      ? { childPrivateMB: fmt(median(ok.map((f) => f.childPeakPrivateBytes)) / 1e6), memDropMB: fmt(max(ok.map((f) => f.memAvailableDropBytes)) / 1e6) }
+      : {}),
     inProcessPauseS: row.inProcess ? fmt(row.inProcess.inProcess.pauseMs / 1e3, 1) : '-',
     fileMB: row.inProcess ? fmt(row.inProcess.inProcess.bytes / 1e6) : '-',
   }
