@@ -299,7 +299,7 @@ export interface WatchOptions {
    * this process within `snapshotMaxPauseMs`. @default 'fork'
    */
   snapshotWriter?: 'fork' | 'in-process'
-  /** Free memory needed to write a snapshot, as a multiple of its predicted file size. @default 8 */
+  /** Free memory needed to write a snapshot, as a multiple of its predicted file size (plus the live heap when a forked child writes it). @default 12 */
   snapshotMemoryFactor?: number
   /** Heap growth after the baseline snapshot that triggers the follow-up. @default 16 MiB */
   followUpGrowthBytes?: number

@@ -226,6 +226,19 @@ test('memory too short for a child declines the snapshot before forking', { skip
   fs.rmSync(dir, { recursive: true })
 })
 
+test('a child\'s memory check counts the live heap the service may copy meanwhile; an in-process write\'s does not', { skip }, async () => {
+  const dir = tempDir()
+  // A small file, but a heap beyond any machine's memory: only the child's check refuses it.
+  const context = { heapUsed: 2 ** 50, predicted: { bytes: 1e6, pauseMs: 10 }, maxPauseMs: 2000 }
+  const child = new SnapshotStore({ dir, maxSnapshots: 4, maxDiskBytes: 2 ** 40, cooldownMs: 0, memoryFactor: 1, writer: 'fork' })
+  const refused = await child.capture('leak', context)
+  assert.equal(refused.skipped, 'memory', JSON.stringify(refused))
+  const inProcess = new SnapshotStore({ dir, maxSnapshots: 4, maxDiskBytes: 2 ** 40, cooldownMs: 0, memoryFactor: 1, writer: 'in-process' })
+  const written = await inProcess.capture('leak', context)
+  assert.ok(written.bytes > 0, JSON.stringify(written))
+  fs.rmSync(dir, { recursive: true })
+})
+
 test('in a worker thread the snapshot is written in-process, and the event says why', async () => {
   const dir = tempDir()
   const code = `

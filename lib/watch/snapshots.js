@@ -191,7 +191,11 @@ class SnapshotStore {
       return ['disk-budget', `a snapshot of this heap (${mb(heapUsed)} live) would take about ${mb(estimate)}; maxDiskBytes is ${mb(this.#maxDiskBytes)}`]
     }
     const freeDisk = freeDiskBytes(this.#dir)
-    const neededMemory = predicted.bytes * this.#memoryFactor
+    // A child also needs room for the pages the service copies on write meanwhile: at most
+    // its whole heap, when its own GC runs during the write (measured: 0.9-1.3 GB for heaps of
+    // 0.9-1.2 GB; docs/benchmarks.md, issue 19).
+    const copiedOnWrite = this.#forkUnavailable === null ? heapUsed : 0
+    const neededMemory = predicted.bytes * this.#memoryFactor + copiedOnWrite
     const freeMemory = availableMemoryBytes()
     if (freeMemory < neededMemory) {
       return ['memory', `about ${Math.round(neededMemory)} bytes of memory needed, ${Math.round(freeMemory)} available`]

@@ -70,7 +70,7 @@ const DEFAULTS = Object.freeze({
   cooldownMs: 10 * 60_000,
   snapshotMaxPauseMs: 2_000,
   snapshotWriter: 'fork',
-  snapshotMemoryFactor: 8,
+  snapshotMemoryFactor: 12,
   followUpGrowthBytes: 16 * MiB,
   nearHeapLimit: true,
   beforeSnapshot: undefined,
