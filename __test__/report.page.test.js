@@ -75,7 +75,7 @@ async function leakingRun(ms) {
 
 test('a real leaking run: the floors, the leak marker at its time, the holder, no requests', { timeout: 240_000 }, async (t) => {
   if (!browser) return t.skip(noBrowser)
-  // It ends once the pair's report and the sites are in (about 25 s); the rest is for a loaded machine.
+  // It ends once the pair's report and the sites are in (about 12 s); the rest is for a loaded machine.
   const events = await leakingRun(60_000)
   const leak = events.find((e) => e.type === 'leak')
   assert.ok(leak, `the run reported a leak; it logged ${[...new Set(events.map((e) => e.type))].join(', ')}`)

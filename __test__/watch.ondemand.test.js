@@ -149,9 +149,11 @@ test('a bad snapshotSignal is refused with a code; in a worker thread too', asyn
 test('LEAKPROOF_SNAPSHOT_SIGNAL: a baseline, then the follow-up and its report, in the log; the listener keeps nothing alive', async (t) => {
   const dir = tempDir()
   const log = path.join(dir, 'events.jsonl')
+  // 25,000 small objects a second kept: a growing heap whose snapshots take a second or two
+  // (at 250,000 a second, the test took 14-34 s).
   const app = `
     const kept = []
-    setInterval(() => { for (let i = 0; i < 5000; i++) kept.push({ i }) }, 20)
+    setInterval(() => { for (let i = 0; i < 500; i++) kept.push({ i }) }, 20)
     process.stdout.write('ready\\n')`
   const env = { ...process.env, LEAKPROOF_DIR: dir, LEAKPROOF_LOG: log, LEAKPROOF_SNAPSHOT_SIGNAL: 'SIGUSR2', LEAKPROOF_INTERVAL_MS: '200' }
   const child = spawn(process.execPath, ['-r', path.join(root, 'register.js'), '-e', app], { env, stdio: ['ignore', 'pipe', 'inherit'] })

@@ -152,8 +152,11 @@ test('a disk that fills up during the write leaves no file, and gives the space 
 test('the watcher writes a baseline and a follow-up snapshot of a leaking service', async () => {
   const dir = tempDir()
   // The follow-up waits for the service to recover from the baseline's pause (three times
-  // it): on a loaded machine that can take half a minute.
+  // it): on a loaded machine that can take half a minute. The load is paced (~2 MB/s kept):
+  // unpaced, the service held a core and the children, at nice 19, wrote its ever larger heap
+  // in 24-43 s each on a busy machine, past the run's minute; paced, the pair is in within 20 s.
   const out = execFileSync(process.execPath, [path.join(__dirname, 'fixtures', 'service.js'), 'heap-leak', '60000', dir], {
+    env: { ...process.env, SERVICE_PER_SECOND: '1000' },
     encoding: 'utf8',
     timeout: 200_000,
     maxBuffer: 64 * 1024 * 1024,
