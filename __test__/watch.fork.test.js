@@ -11,7 +11,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { spawn, execFileSync } = require('node:child_process')
+const { spawn, spawnSync, execFileSync } = require('node:child_process')
 const { Worker } = require('node:worker_threads')
 const { once } = require('node:events')
 const { nativeBinding } = require('../lib/native')
@@ -21,6 +21,11 @@ const { watch, analyzeSnapshot } = require('..')
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'fork-store.js')
 const isRoot = process.getuid?.() === 0
+/** Why this node cannot run as user nobody (its binary under root's home, say), or false. */
+function nobodyCannotRunNode() {
+  const run = spawnSync(process.execPath, ['-e', '0'], { uid: 65534, gid: 65534 })
+  return run.status === 0 ? false : `user nobody cannot run ${process.execPath} (${run.error?.code ?? `exit ${run.status}`})`
+}
 const skip = forkUnavailable() ?? false
 
 function tempDir() {
@@ -175,7 +180,7 @@ async function cannotFork(maxPauseMs) {
   return JSON.parse(line)
 }
 
-test('when fork() fails, a snapshot within the pause budget is written in-process, and one over it is declined', { skip: skip || (!isRoot && 'needs root to run the fixture as another user') }, async () => {
+test('when fork() fails, a snapshot within the pause budget is written in-process, and one over it is declined', { skip: skip || (!isRoot && 'needs root to run the fixture as another user') || nobodyCannotRunNode() }, async () => {
   const fallback = await cannotFork(2000)
   assert.equal(fallback.writer, 'in-process', JSON.stringify(fallback))
   assert.match(fallback.forkFailures[0], /fork failed: Resource temporarily unavailable/)
