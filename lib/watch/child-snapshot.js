@@ -71,8 +71,8 @@ function forkUnavailable() {
  * Writes a heap snapshot from a forked child: this process stops only for fork() (its page
  * tables are copied), and the child, a copy-on-write image with one thread, writes
  * `tempPath` (created 0600 here, before each fork) with V8's own writer, checks that it is
- * complete, renames it to `finalPath` and exits. A child that would wait for a thread fork did not copy exits at once and the
- * fork is tried again, up to `ATTEMPTS` times; a hung child is killed; the temporary file
+ * complete, renames it to `finalPath` and exits. A child that would wait for a thread fork
+ * did not copy exits at once and the fork is tried again, up to `ATTEMPTS` times; a hung child is killed; the temporary file
  * of a failed child is removed.
  *
  * @param {object} job

@@ -27,12 +27,13 @@ const EXTERNAL_REST_READS = 8
 
 /**
  * The floor of each sampling interval: the lowest heap and external memory seen right
- * after a full GC in it. External memory is the ArrayBuffers' exact bytes once the GC's
- * sweeper freed the dead ones, plus the rest of `external` (see EXTERNAL_REST_READS):
- * `external` alone still counts dead Buffers until the next full GC. Between full GCs the heap also holds garbage; right after one it
+ * after a full GC in it. Between full GCs the heap also holds garbage; right after one it
  * holds only what is alive, so floors that rise interval after interval are what a leak
- * looks like, and what the detector judges. The full GCs are V8's own and those the
- * watcher forces (forced-gc.js), which tag the floor with their reason and duration.
+ * looks like, and what the detector judges. External memory is the ArrayBuffers' exact
+ * bytes once the GC's sweeper freed the dead ones, plus the rest of `external` (see
+ * EXTERNAL_REST_READS): `external` alone still counts dead Buffers until the next full GC.
+ * The full GCs are V8's own and those the watcher forces (forced-gc.js), which tag the
+ * floor with their reason and duration.
  */
 class Floors {
   #intervalMs
