@@ -277,7 +277,17 @@ function reading(time) {
   return { time, spaces, maps }
 }
 
-/** The heap spaces that grew from `since` to `until`, most growth first. */
+/**
+ * The young generation's spaces: what they hold between two scavenges is mostly garbage of
+ * the moment (tens of MB of a busy service's requests), not what a leak keeps.
+ */
+const YOUNG_SPACES = new Set(['new_space', 'new_large_object_space'])
+
+/**
+ * The heap spaces that grew from `since` to `until`, most growth first, the young
+ * generation's after the rest: its growth depends on when the last scavenge ran, and
+ * listed first it would hide the space a leak fills.
+ */
 function grownSpaces(since, until, seen) {
   seen.lookedAt.push('V8 heap spaces (v8.getHeapSpaceStatistics) at the floor the leak started from and at the newest')
   const grew = []
@@ -287,7 +297,7 @@ function grownSpaces(since, until, seen) {
     const holds = SPACE_HOLDS[space] ?? "V8's own data"
     grew.push({ space, beforeBytes, afterBytes, growthBytes: afterBytes - beforeBytes, holds })
   }
-  grew.sort((a, b) => b.growthBytes - a.growthBytes)
+  grew.sort((a, b) => YOUNG_SPACES.has(a.space) - YOUNG_SPACES.has(b.space) || b.growthBytes - a.growthBytes)
   return { since: since.time, until: until.time, grew }
 }
 
