@@ -44,7 +44,9 @@ test('the same handler with a BoundedMap passes once the map is full', async (t)
     agent.destroy()
     return app.close()
   })
-  const measured = await assertNoLeak(() => get(agent, `${app.url}/login-bounded?user=ada`), { warmUpRounds: 6 })
+  // Node 22's http stack alone kept 30-50 B more per request over 7,000 requests (measured on
+  // a route that keeps nothing); docs/testing.md asks for 64 B per call for a request.
+  const measured = await assertNoLeak(() => get(agent, `${app.url}/login-bounded?user=ada`), { warmUpRounds: 6, minBytesPerCall: 64 })
   assert.equal(measured.leaking, false)
   assert.equal(measured.heap.leaking, false)
 })
@@ -72,7 +74,8 @@ test('an async function is awaited call by call, and a small leak in it is caugh
   assert.equal(mostInFlight, 1)
   assert.equal(measured.leaking, true, JSON.stringify(measured.heap))
   assert.equal(measured.kind, 'heap')
-  assert.equal(measured.calls, 1500)
+  assert.equal(measured.confirmation.callsPerRound, 400)
+  assert.equal(measured.calls, 300 + 1200 + 4800, "warm-up, rounds, then the second measure")
 })
 
 test('no leak: a bounded cache warming up, code compiled lazily once, and a lot allocated and dropped', async () => {
@@ -87,10 +90,8 @@ test('no leak: a bounded cache warming up, code compiled lazily once, and a lot 
     allocateAndDrop: () => new Array(2_000).fill({ a: 1 }).map((o) => ({ ...o })).length,
   }
   for (const [name, fn] of Object.entries(functions)) {
-    for (let run = 0; run < 2; run++) {
-      const measured = await measureLeak(fn, { snapshots: false })
-      assert.equal(measured.leaking, false, `${name}, run ${run}: ${JSON.stringify({ heap: measured.heap, external: measured.external })}`)
-    }
+    const measured = await measureLeak(fn, { snapshots: false })
+    assert.equal(measured.leaking, false, `${name}: ${JSON.stringify({ heap: measured.heap, external: measured.external, confirmation: measured.confirmation })}`)
   }
 })
 

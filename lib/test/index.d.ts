@@ -38,7 +38,7 @@ export interface LeakMeasurement {
   leaking: boolean
   /** The kind that leaks most per call, or null. */
   kind: 'heap' | 'external' | null
-  /** Bytes retained per call of `kind`; 0 when not leaking. */
+  /** Bytes retained per call of `kind`, as the second measure found; 0 when not leaking. */
   bytesPerCall: number
   /** Calls made in all. */
   calls: number
@@ -48,6 +48,8 @@ export interface LeakMeasurement {
   heap: RoundsVerdict
   /** ArrayBuffer and Buffer memory's verdict. */
   external: RoundsVerdict
+  /** The second measure of a suspected leak, with four times the calls per round; null when none was suspected. */
+  confirmation: { callsPerRound: number; floors: Array<{ calls: number; heap: number; external: number }>; heap: RoundsVerdict; external: RoundsVerdict } | null
   /** On a heap leak with `snapshots`: the suspects of the three snapshots' diff (`diffSnapshots`), else null. */
   suspects: Array<{ name: string; count: number; bytes: number; retainedSize: number; readablePath: string[]; holder?: { description: string } }> | null
   /** Why the snapshots failed, or null. */

@@ -145,13 +145,25 @@ async function suspectsOf(runRounds, gc) {
 }
 
 /**
+ * A suspected leak is measured again with this many times the calls per round before it is
+ * reported: a real leak's bytes per call stay, while the floors' own drift (tens of KB from
+ * round to round around an HTTP request on Node 22, measured) weighs four times less per call.
+ */
+const CONFIRM_CALLS_FACTOR = 4
+
+/** The share of the first measure's bytes per call the confirmation must still show. */
+const CONFIRM_SHARE = 0.5
+
+/**
  * Measures whether `fn` retains memory from call to call. Resolves to
- * `{ leaking, kind, bytesPerCall, calls, floors, heap, external, suspects, snapshotError, settings }`:
+ * `{ leaking, kind, bytesPerCall, calls, floors, heap, external, confirmation, suspects, snapshotError, settings }`:
  * `kind` (`'heap'` or `'external'`, the one with more bytes per call) and `bytesPerCall`
- * are null and 0 unless leaking; `heap` and `external` are each kind's verdict
- * (`{ bytesPerCall, recentBytesPerCall, confidence, noiseBytes, growthBytes, leaking }`);
- * `floors` is `[{ calls, heap, external }]`; `suspects` (with `snapshots`) the diff's
- * suspects on a heap leak, else null; `settings` the options used. Rejects with what `fn` threw.
+ * (as the confirmation measured it) are null and 0 unless leaking; `heap` and `external`
+ * are each kind's verdict (`{ bytesPerCall, recentBytesPerCall, confidence, noiseBytes,
+ * growthBytes, leaking }`) and `floors` (`[{ calls, heap, external }]`) the rounds judged;
+ * `confirmation` (`{ callsPerRound, floors, heap, external }`) the second measure of a
+ * suspected leak, else null; `suspects` (with `snapshots`) the diff's suspects on a heap
+ * leak, else null; `settings` the options used. Rejects with what `fn` threw.
  * @param {(call: number) => unknown} fn called `warmUpRounds + rounds` × `callsPerRound` times (more on a leak).
  * @param {object} [options] see DEFAULTS.
  */
@@ -159,18 +171,31 @@ function measureLeak(fn, options = {}) {
   return measure('measureLeak()', fn, options)
 }
 
-/** `measureLeak` for the API `where`, which errors name; also resolves to the `settings` used. */
+/** `measureLeak` for the API `where`, which errors name. */
 async function measure(where, fn, options) {
   if (typeof fn !== 'function') throw codedError(TypeError, CODES.INVALID_ARGUMENT, `${where}: fn must be a function; got ${typeof fn}`)
   const settings = settingsOf(where, options)
   const native = nativeBinding()
   const gc = exposedGc()
   let calls = 0
-  const runRounds = async (count) => {
+  const runRounds = async (count, callsPerRound = settings.callsPerRound) => {
     for (let r = 0; r < count; r++) {
-      await callRound(fn, calls, settings.callsPerRound)
-      calls += settings.callsPerRound
+      await callRound(fn, calls, callsPerRound)
+      calls += callsPerRound
     }
+  }
+  /** Floors after `rounds` rounds of `callsPerRound` calls, and each kind's verdict on them. */
+  const judgeRounds = async (callsPerRound) => {
+    const judged = { calls: new Float64Array(settings.rounds), heap: new Float64Array(settings.rounds), external: new Float64Array(settings.rounds) }
+    for (let r = 0; r < settings.rounds; r++) {
+      await runRounds(1, callsPerRound)
+      judged.calls[r] = calls
+      await floorAfterGc(gc, judged, r)
+    }
+    const callCounts = Array.from(judged.calls)
+    const verdictOf = (kind) => ({ ...native.judgeLeakRounds(callCounts, Array.from(judged[kind]), settings.minBytesPerCall, settings.confidence) })
+    const floors = callCounts.map((count, r) => ({ calls: count, heap: judged.heap[r], external: judged.external[r] }))
+    return { floors, heap: verdictOf('heap'), external: verdictOf('external') }
   }
   // Floors are taken in the warm-up too (and dropped), so that the floors' own code is
   // compiled before the ones judged.
@@ -179,22 +204,30 @@ async function measure(where, fn, options) {
     await runRounds(1)
     await floorAfterGc(gc, warmUp, 0)
   }
-  const judged = { calls: new Float64Array(settings.rounds), heap: new Float64Array(settings.rounds), external: new Float64Array(settings.rounds) }
-  for (let r = 0; r < settings.rounds; r++) {
-    await runRounds(1)
-    judged.calls[r] = calls
-    await floorAfterGc(gc, judged, r)
+  const first = await judgeRounds(settings.callsPerRound)
+  let confirmation = null
+  let leakingKinds = []
+  if (KINDS.some((kind) => first[kind].leaking)) {
+    const callsPerRound = settings.callsPerRound * CONFIRM_CALLS_FACTOR
+    confirmation = { callsPerRound, ...(await judgeRounds(callsPerRound)) }
+    leakingKinds = KINDS.filter((kind) => first[kind].leaking && confirmation[kind].leaking &&
+      confirmation[kind].bytesPerCall >= CONFIRM_SHARE * first[kind].bytesPerCall)
   }
-  const callCounts = Array.from(judged.calls)
-  const verdicts = {}
-  for (const kind of KINDS) {
-    verdicts[kind] = { ...native.judgeLeakRounds(callCounts, Array.from(judged[kind]), settings.minBytesPerCall, settings.confidence) }
-  }
-  const floors = callCounts.map((count, r) => ({ calls: count, heap: judged.heap[r], external: judged.external[r] }))
-  const leakingKinds = KINDS.filter((kind) => verdicts[kind].leaking)
-  leakingKinds.sort((a, b) => verdicts[b].bytesPerCall - verdicts[a].bytesPerCall)
+  leakingKinds.sort((a, b) => confirmation[b].bytesPerCall - confirmation[a].bytesPerCall)
   const kind = leakingKinds[0] ?? null
-  const measured = { leaking: kind !== null, kind, bytesPerCall: kind === null ? 0 : verdicts[kind].bytesPerCall, calls, floors, ...verdicts, suspects: null, snapshotError: null, settings }
+  const measured = {
+    leaking: kind !== null,
+    kind,
+    bytesPerCall: kind === null ? 0 : confirmation[kind].bytesPerCall,
+    calls,
+    floors: first.floors,
+    heap: first.heap,
+    external: first.external,
+    confirmation,
+    suspects: null,
+    snapshotError: null,
+    settings,
+  }
   if (kind === 'heap' && settings.snapshots) {
     const { suspects, error } = await suspectsOf(() => runRounds(2), gc)
     measured.suspects = suspects ?? null
@@ -214,12 +247,14 @@ function bytesText(bytes) {
 /** The message of a LeakError: what leaks, how much per call, and what holds it. */
 function leakMessage(measured) {
   const { settings } = measured
-  const verdict = measured[measured.kind]
+  const { confirmation } = measured
+  const verdict = confirmation[measured.kind]
   const memory = measured.kind === 'heap' ? 'JavaScript heap' : 'ArrayBuffer/Buffer memory'
   const lines = [
     `fn retains ${bytesText(measured.bytesPerCall)} of ${memory} per call ` +
-      `(${settings.rounds} rounds of ${settings.callsPerRound} calls after ${settings.warmUpRounds * settings.callsPerRound} to warm up; ` +
-      `+${bytesText(verdict.growthBytes)} over the rounds, trend confidence ${verdict.confidence.toFixed(4)})`,
+      `(${settings.rounds} rounds of ${settings.callsPerRound} calls after ${settings.warmUpRounds * settings.callsPerRound} to warm up, ` +
+      `confirmed over ${settings.rounds} rounds of ${confirmation.callsPerRound}: ` +
+      `+${bytesText(verdict.growthBytes)}, trend confidence ${verdict.confidence.toFixed(4)})`,
   ]
   const [first] = measured.suspects ?? []
   if (first !== undefined) {
