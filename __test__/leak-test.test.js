@@ -21,13 +21,19 @@ function get(agent, url) {
   })
 }
 
-test('a leaking Express handler fails with the bytes per call, and names the Map and the file that hold the sessions', async (t) => {
+/** Starts the Express app and a keep-alive agent to it, both closed after test `t`. */
+async function startApp(t) {
   const app = await listen()
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
   t.after(() => {
     agent.destroy()
     return app.close()
   })
+  return { app, agent }
+}
+
+test('a leaking Express handler fails with the bytes per call, and names the Map and the file that hold the sessions', async (t) => {
+  const { app, agent } = await startApp(t)
   const err = await assertNoLeak(() => get(agent, `${app.url}/login?user=ada`)).then(() => null, (e) => e)
   assert.ok(err instanceof LeakError, `no LeakError: ${err}`)
   assert.equal(err.code, 'ERR_LEAKPROOF_LEAK')
@@ -38,12 +44,7 @@ test('a leaking Express handler fails with the bytes per call, and names the Map
 })
 
 test('the same handler with a BoundedMap passes once the map is full', async (t) => {
-  const app = await listen()
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
-  t.after(() => {
-    agent.destroy()
-    return app.close()
-  })
+  const { app, agent } = await startApp(t)
   // Node 22's http stack alone kept 30-50 B more per request over 7,000 requests (measured on
   // a route that keeps nothing); docs/testing.md asks for 64 B per call for a request.
   const measured = await assertNoLeak(() => get(agent, `${app.url}/login-bounded?user=ada`), { warmUpRounds: 6, minBytesPerCall: 64 })
