@@ -53,6 +53,8 @@ const CODES = Object.freeze({
   REPORT_DIR: 'ERR_LEAKPROOF_REPORT_DIR',
   /** A watcher's method that acts was called after `stop()`. */
   WATCHER_STOPPED: 'ERR_LEAKPROOF_WATCHER_STOPPED',
+  /** `assertNoLeak()` found that the function under test retains memory from call to call. */
+  LEAK: 'ERR_LEAKPROOF_LEAK',
 })
 
 /** Warning codes (`process.emitWarning`, type `LeakproofWarning`), by short name. */

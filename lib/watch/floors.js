@@ -120,4 +120,4 @@ class Floors {
   }
 }
 
-module.exports = { Floors }
+module.exports = { Floors, ARRAY_BUFFERS_SETTLE_MS }

@@ -293,4 +293,4 @@ function afterNextFullGc(maxWaitMs) {
   return Promise.race([natural, asked]).finally(() => clearTimeout(timer))
 }
 
-module.exports = { ForcedGc, afterNextFullGc }
+module.exports = { ForcedGc, afterNextFullGc, exposedGc }

@@ -3,5 +3,6 @@
 pub mod analyze;
 #[cfg(target_os = "linux")]
 pub mod fork;
+pub mod rounds;
 pub mod sysmem;
 pub mod watcher;

@@ -23,7 +23,7 @@
 
 use std::collections::VecDeque;
 
-use super::trend::{mann_kendall, theil_sen_slope};
+use super::trend::{mann_kendall, residual_spread, theil_sen_slope};
 
 /// Which memory a series follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,7 +198,7 @@ const WORSE_SLOPE: f64 = 1.5;
 /// Growth over the window must be this many times the floors' spread around the line
 /// (with 1, uniform noise alone raised ~5 alarms per 100,000 evaluations; with 2, none in
 /// 180,000).
-const NOISE_MARGIN: f64 = 2.0;
+pub(crate) const NOISE_MARGIN: f64 = 2.0;
 /// Windows that must all show the leak: the current one and the ones ending one and two
 /// floors earlier. A window slid one floor at a time tests the same noise over and over,
 /// and a chance alignment rarely survives three slides.
@@ -476,10 +476,7 @@ fn assess_points(points: &[(f64, f64)], recent_from: f64) -> Option<Assessment> 
     };
     let values: Vec<f64> = points.iter().map(|&(_, v)| v).collect();
     let mk = mann_kendall(&values);
-    let mut residuals: Vec<f64> = points.iter().map(|&(t, v)| v - slope_per_ms * t).collect();
-    residuals.sort_by(f64::total_cmp);
-    let decile = residuals.len() / 10;
-    let noise_bytes = residuals[residuals.len() - 1 - decile] - residuals[decile];
+    let noise_bytes = residual_spread(points, slope_per_ms);
     Some(Assessment {
         slope_bytes_per_sec: slope_per_ms * 1000.0,
         recent_slope_bytes_per_sec: recent_per_ms * 1000.0,

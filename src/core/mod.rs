@@ -4,6 +4,7 @@ pub mod detector;
 #[cfg(target_os = "linux")]
 pub mod fork;
 pub mod heapsnapshot;
+pub mod rounds;
 pub mod sysmem;
 #[cfg(test)]
 mod test_rng;

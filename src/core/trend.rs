@@ -78,6 +78,19 @@ pub fn mann_kendall(values: &[f64]) -> MannKendall {
     }
 }
 
+/// How far `points` spread around the line of `slope` through them: the distance between the
+/// 10th and 90th percentiles of the residuals `v - slope * t` (robust to a few outliers).
+/// 0 for no points.
+pub fn residual_spread(points: &[(f64, f64)], slope: f64) -> f64 {
+    if points.is_empty() {
+        return 0.0;
+    }
+    let mut residuals: Vec<f64> = points.iter().map(|&(t, v)| v - slope * t).collect();
+    residuals.sort_by(f64::total_cmp);
+    let decile = residuals.len() / 10;
+    residuals[residuals.len() - 1 - decile] - residuals[decile]
+}
+
 fn sign(x: f64) -> i64 {
     if x > 0.0 {
         1

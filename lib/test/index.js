@@ -1,0 +1,292 @@
+'use strict'
+
+/**
+ * leakproof/test: leak tests for the code under test, from any test runner (node:test, Jest,
+ * Vitest, Mocha) and in worker threads.
+ *
+ * `measureLeak(fn)` calls `fn` in rounds: some to warm up (JIT, lazy initialisation, bounded
+ * caches filling), then `rounds` rounds of `callsPerRound` calls, each followed by a full GC
+ * and a floor of the heap and of ArrayBuffer memory. The floors against the calls made are
+ * judged in Rust with the watcher's statistics (src/core/rounds.rs): bytes retained per call
+ * (Theil–Sen), an upward trend (Mann–Kendall), growth above the floors' spread, and growth
+ * still there in the newest half of the rounds. On a leak, three heap snapshots around two
+ * more rounds name what holds the new objects (allocated between the first two snapshots and
+ * still alive in the third). `assertNoLeak(fn)` throws a `LeakError` saying so.
+ */
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const v8 = require('node:v8')
+const { setTimeout: delay } = require('node:timers/promises')
+const { nativeBinding } = require('../native')
+const { exposedGc } = require('../watch/forced-gc')
+const { ARRAY_BUFFERS_SETTLE_MS } = require('../watch/floors')
+const { diffSnapshots } = require('../analyze')
+const {
+  CODES,
+  codedError,
+  invalidOptionRange,
+  invalidOptionType,
+  checkOptionsObject,
+  checkPositiveInteger,
+  checkPositiveFinite,
+} = require('../errors')
+
+/** Every option and its default (docs/testing.md). */
+const DEFAULTS = Object.freeze({
+  /** Calls between two floors. */
+  callsPerRound: 100,
+  /** Floors judged (at least 6: the newest half must hold three). */
+  rounds: 12,
+  /** Rounds run before the first floor, for JIT, lazy initialisation and caches filling. */
+  warmUpRounds: 3,
+  /** The smallest retention reported, in bytes per call. */
+  minBytesPerCall: 16,
+  /** The Mann–Kendall confidence of an upward trend a leak needs. */
+  confidence: 0.99,
+  /** Whether a leak is followed by three heap snapshots that name its holder. */
+  snapshots: true,
+})
+
+/** The kinds of memory floored, and what each reads after a full GC. */
+const KINDS = ['heap', 'external']
+
+/** Suspects a leak's diff ranks; the error message names the first. */
+const SUSPECTS = 5
+
+/** Reads `options` against DEFAULTS; throws a coded error naming a bad one. */
+function settingsOf(where, options) {
+  checkOptionsObject(where, options, Object.keys(DEFAULTS))
+  const settings = { ...DEFAULTS }
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue
+    const what = `options.${key}`
+    if (key === 'snapshots') {
+      if (typeof value !== 'boolean') throw invalidOptionType(where, what, 'a boolean', value)
+    } else if (key === 'minBytesPerCall') {
+      checkPositiveFinite(where, what, value)
+    } else if (key === 'confidence') {
+      if (typeof value !== 'number') throw invalidOptionType(where, what, 'a number between 0.5 and 1 (exclusive)', value)
+      if (!(value >= 0.5 && value < 1)) throw invalidOptionRange(where, what, 'a number between 0.5 and 1 (exclusive)', value)
+    } else if (key === 'warmUpRounds') {
+      if (typeof value !== 'number') throw invalidOptionType(where, what, 'an integer >= 0', value)
+      if (!Number.isSafeInteger(value) || value < 0) throw invalidOptionRange(where, what, 'an integer >= 0', value)
+    } else {
+      checkPositiveInteger(where, what, value)
+    }
+    settings[key] = value
+  }
+  if (settings.rounds < 6) throw invalidOptionRange(where, 'options.rounds', 'an integer >= 6', settings.rounds)
+  return settings
+}
+
+/** A round: `count` calls of `fn`, each awaited when it returns a thenable; `fn` gets the call's index. */
+async function callRound(fn, first, count) {
+  for (let i = first; i < first + count; i++) {
+    const result = fn(i)
+    if (result !== null && typeof result?.then === 'function') await result
+  }
+}
+
+/**
+ * The heap spaces that hold the program's objects. Compiled code (`code_space`) and its
+ * metadata (`trusted_space`, V8 12+) are left out: they grow in steps of several KB each time
+ * V8 compiles or optimizes a function again, for minutes after start-up, and a test's rounds
+ * would read that as growth (measured: 34 KB of code in 14 rounds of a function that
+ * retains nothing, on Node 24).
+ */
+const OBJECT_SPACES = new Set(['new_space', 'old_space', 'map_space', 'large_object_space', 'new_large_object_space'])
+
+/** Bytes used in OBJECT_SPACES now. */
+function objectBytes() {
+  let used = 0
+  for (const space of v8.getHeapSpaceStatistics()) {
+    if (OBJECT_SPACES.has(space.space_name)) used += space.space_used_size
+  }
+  return used
+}
+
+/**
+ * A floor into `into` at `index`: the objects' heap after a full GC, and ArrayBuffer memory
+ * once V8's sweeper has freed the dead ones' backing stores (ARRAY_BUFFERS_SETTLE_MS after
+ * it, as the watcher reads it). Writes into arrays allocated beforehand, so that the floors
+ * themselves add nothing to the heap from round to round.
+ */
+async function floorAfterGc(gc, into, index) {
+  await new Promise((resolve) => setImmediate(resolve))
+  gc()
+  into.heap[index] = objectBytes()
+  await delay(ARRAY_BUFFERS_SETTLE_MS)
+  into.external[index] = process.memoryUsage().arrayBuffers
+}
+
+/**
+ * Three heap snapshots, two rounds apart, in a private temporary folder removed afterwards,
+ * and their diff: what was allocated between the first two and is still alive in the third.
+ * Resolves to the diff's suspects (`diffSnapshots`), or to `{ error }` when it failed.
+ */
+async function suspectsOf(runRounds, gc) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-test-'))
+  try {
+    const files = []
+    for (let i = 0; i < 3; i++) {
+      if (i > 0) await runRounds()
+      await new Promise((resolve) => setImmediate(resolve))
+      gc()
+      files.push(v8.writeHeapSnapshot(path.join(dir, `${i}.heapsnapshot`)))
+    }
+    const diff = await diffSnapshots(files[0], files[1], { stillAliveIn: files[2], top: SUSPECTS })
+    return { suspects: diff.suspects }
+  } catch (error) {
+    return { error: error.message }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * A suspected leak is measured again with this many times the calls per round before it is
+ * reported: a real leak's bytes per call stay, while the floors' own drift (tens of KB from
+ * round to round around an HTTP request on Node 22, measured) weighs four times less per call.
+ */
+const CONFIRM_CALLS_FACTOR = 4
+
+/** The share of the first measure's bytes per call the confirmation must still show. */
+const CONFIRM_SHARE = 0.5
+
+/**
+ * Measures whether `fn` retains memory from call to call. Resolves to
+ * `{ leaking, kind, bytesPerCall, calls, floors, heap, external, confirmation, suspects, snapshotError, settings }`:
+ * `kind` (`'heap'` or `'external'`, the one with more bytes per call) and `bytesPerCall`
+ * (as the confirmation measured it) are null and 0 unless leaking; `heap` and `external`
+ * are each kind's verdict (`{ bytesPerCall, recentBytesPerCall, confidence, noiseBytes,
+ * growthBytes, leaking }`) and `floors` (`[{ calls, heap, external }]`) the rounds judged;
+ * `confirmation` (`{ callsPerRound, floors, heap, external }`) the second measure of a
+ * suspected leak, else null; `suspects` (with `snapshots`) the diff's suspects on a heap
+ * leak, else null; `settings` the options used. Rejects with what `fn` threw.
+ * @param {(call: number) => unknown} fn called `warmUpRounds + rounds` × `callsPerRound` times (more on a leak).
+ * @param {object} [options] see DEFAULTS.
+ */
+function measureLeak(fn, options = {}) {
+  return measure('measureLeak()', fn, options)
+}
+
+/** `measureLeak` for the API `where`, which errors name. */
+async function measure(where, fn, options) {
+  if (typeof fn !== 'function') throw codedError(TypeError, CODES.INVALID_ARGUMENT, `${where}: fn must be a function; got ${typeof fn}`)
+  const settings = settingsOf(where, options)
+  const native = nativeBinding()
+  const gc = exposedGc()
+  let calls = 0
+  const runRounds = async (count, callsPerRound = settings.callsPerRound) => {
+    for (let r = 0; r < count; r++) {
+      await callRound(fn, calls, callsPerRound)
+      calls += callsPerRound
+    }
+  }
+  /** Floors after `rounds` rounds of `callsPerRound` calls, and each kind's verdict on them. */
+  const judgeRounds = async (callsPerRound) => {
+    const judged = { calls: new Float64Array(settings.rounds), heap: new Float64Array(settings.rounds), external: new Float64Array(settings.rounds) }
+    for (let r = 0; r < settings.rounds; r++) {
+      await runRounds(1, callsPerRound)
+      judged.calls[r] = calls
+      await floorAfterGc(gc, judged, r)
+    }
+    const callCounts = Array.from(judged.calls)
+    const verdictOf = (kind) => ({ ...native.judgeLeakRounds(callCounts, Array.from(judged[kind]), settings.minBytesPerCall, settings.confidence) })
+    const floors = callCounts.map((count, r) => ({ calls: count, heap: judged.heap[r], external: judged.external[r] }))
+    return { floors, heap: verdictOf('heap'), external: verdictOf('external') }
+  }
+  // Floors are taken in the warm-up too (and dropped), so that the floors' own code is
+  // compiled before the ones judged.
+  const warmUp = { heap: new Float64Array(1), external: new Float64Array(1) }
+  for (let r = 0; r < settings.warmUpRounds; r++) {
+    await runRounds(1)
+    await floorAfterGc(gc, warmUp, 0)
+  }
+  const first = await judgeRounds(settings.callsPerRound)
+  let confirmation = null
+  let leakingKinds = []
+  if (KINDS.some((kind) => first[kind].leaking)) {
+    const callsPerRound = settings.callsPerRound * CONFIRM_CALLS_FACTOR
+    confirmation = { callsPerRound, ...(await judgeRounds(callsPerRound)) }
+    leakingKinds = KINDS.filter((kind) => first[kind].leaking && confirmation[kind].leaking &&
+      confirmation[kind].bytesPerCall >= CONFIRM_SHARE * first[kind].bytesPerCall)
+  }
+  leakingKinds.sort((a, b) => confirmation[b].bytesPerCall - confirmation[a].bytesPerCall)
+  const kind = leakingKinds[0] ?? null
+  const measured = {
+    leaking: kind !== null,
+    kind,
+    bytesPerCall: kind === null ? 0 : confirmation[kind].bytesPerCall,
+    calls,
+    floors: first.floors,
+    heap: first.heap,
+    external: first.external,
+    confirmation,
+    suspects: null,
+    snapshotError: null,
+    settings,
+  }
+  if (kind === 'heap' && settings.snapshots) {
+    const { suspects, error } = await suspectsOf(() => runRounds(2), gc)
+    measured.suspects = suspects ?? null
+    measured.snapshotError = error ?? null
+    measured.calls = calls
+  }
+  return measured
+}
+
+/** Bytes for people: `1,024 B`, `64.0 KB`, `3.2 MB`. */
+function bytesText(bytes) {
+  if (Math.abs(bytes) < 10 * 1024) return `${Math.round(bytes).toLocaleString('en-US')} B`
+  if (Math.abs(bytes) < 10 * 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`
+}
+
+/** The message of a LeakError: what leaks, how much per call, and what holds it. */
+function leakMessage(measured) {
+  const { settings } = measured
+  const { confirmation } = measured
+  const verdict = confirmation[measured.kind]
+  const memory = measured.kind === 'heap' ? 'JavaScript heap' : 'ArrayBuffer/Buffer memory'
+  const lines = [
+    `fn retains ${bytesText(measured.bytesPerCall)} of ${memory} per call ` +
+      `(${settings.rounds} rounds of ${settings.callsPerRound} calls after ${settings.warmUpRounds * settings.callsPerRound} to warm up, ` +
+      `confirmed over ${settings.rounds} rounds of ${confirmation.callsPerRound}: ` +
+      `+${bytesText(verdict.growthBytes)}, trend confidence ${verdict.confidence.toFixed(4)})`,
+  ]
+  const [first] = measured.suspects ?? []
+  if (first !== undefined) {
+    lines.push(`first suspect: ${first.count.toLocaleString('en-US')} new ${first.name} (${bytesText(first.retainedSize)} retained)` +
+      (first.holder?.description ? `, held by ${first.holder.description}` : ''))
+    if (Array.isArray(first.readablePath)) lines.push(`path: ${first.readablePath.join(' → ')}`)
+  } else if (measured.snapshotError !== null) {
+    lines.push(`(the heap snapshots that name the holder failed: ${measured.snapshotError})`)
+  }
+  return lines.join('\n')
+}
+
+/** Thrown by `assertNoLeak` when `fn` leaks; `measurement` is what `measureLeak` resolved to. */
+class LeakError extends Error {
+  /** @param {string} message @param {object} measurement */
+  constructor(message, measurement) {
+    super(message)
+    this.name = 'LeakError'
+    this.code = CODES.LEAK
+    this.measurement = measurement
+  }
+}
+
+/**
+ * Resolves when `fn` does not retain memory from call to call; rejects with a `LeakError`
+ * (`code: 'ERR_LEAKPROOF_LEAK'`) naming the bytes per call and the holder when it does.
+ * Options as `measureLeak`.
+ */
+async function assertNoLeak(fn, options = {}) {
+  const measured = await measure('assertNoLeak()', fn, options)
+  if (measured.leaking) throw new LeakError(leakMessage(measured), measured)
+  return measured
+}
+
+module.exports = { assertNoLeak, measureLeak, LeakError, DEFAULTS }
