@@ -631,20 +631,24 @@ fn parse_locations<R: Read>(
     (at, width): ([usize; 4], usize),
     snap: &mut Snapshot,
 ) -> Result<()> {
-    let mut record = vec![0u32; width];
+    // A field V8 does not know is -1: the record is left out, as if the closure had none.
+    let mut record = vec![None::<u32>; width];
     let mut field = 0usize;
     let locations = &mut snap.locations;
-    r.integer_array("locations", |batch| {
-        for (i, &v) in batch.iter().enumerate() {
-            record[field] = to_u32(v, "location field").map_err(|p| (i, p))?;
-            field += 1;
-            if field == width {
-                field = 0;
+    r.signed_integer_array("locations", |v| {
+        record[field] = match u64::try_from(v) {
+            Ok(v) => Some(to_u32(v, "location field")?),
+            Err(_) => None,
+        };
+        field += 1;
+        if field == width {
+            field = 0;
+            if let [Some(node), Some(script_id), Some(line), Some(column)] = at.map(|a| record[a]) {
                 locations.push(Location {
-                    node: record[at[0]],
-                    script_id: record[at[1]],
-                    line: record[at[2]],
-                    column: record[at[3]],
+                    node,
+                    script_id,
+                    line,
+                    column,
                 });
             }
         }

@@ -7,7 +7,7 @@
 use std::io::Read;
 
 use super::error::{ErrorKind, Problem, SnapshotError};
-use super::integers::{scan_split, value_start, Expect, Scan, Stop};
+use super::integers::{scan_split, value_start, Expect, Scan, Stop, MAX_INTEGER};
 
 /// Nesting deeper than this in a skipped section is refused as malformed.
 pub const MAX_DEPTH: usize = 1 << 16;
@@ -381,6 +381,60 @@ impl<'a, R: Read> Reader<'a, R> {
         }
     }
 
+    /// Reads an array of integers that may be negative, giving `each` every value in order.
+    /// Byte by byte: for the small `locations` section, where V8 writes -1 for a position it
+    /// does not know (a script without a line table); the big sections go through
+    /// `integer_array`. A `Problem` from `each` becomes an error at that value's offset.
+    pub fn signed_integer_array(
+        &mut self,
+        what: &str,
+        mut each: impl FnMut(i64) -> std::result::Result<(), Problem>,
+    ) -> Result<()> {
+        if self.open(b'[', b']', what)? {
+            return Ok(());
+        }
+        loop {
+            self.peek_in(what)?;
+            let start = self.offset();
+            let negative = self.buf[self.pos] == b'-';
+            if negative {
+                self.pos += 1;
+            }
+            let mut magnitude: u64 = 0;
+            let mut digits = 0usize;
+            while self.fill()? {
+                let b = self.buf[self.pos];
+                if !b.is_ascii_digit() {
+                    break;
+                }
+                magnitude = magnitude * 10 + u64::from(b - b'0');
+                if magnitude > MAX_INTEGER {
+                    return Err(self.error(
+                        ErrorKind::Malformed,
+                        format!("integer in {what} is larger than 2^53"),
+                    ));
+                }
+                digits += 1;
+                self.pos += 1;
+            }
+            if digits == 0 {
+                if !self.fill()? {
+                    return Err(self.truncated(what));
+                }
+                let found = describe_byte(self.buf[self.pos]);
+                return Err(self.error(
+                    ErrorKind::Malformed,
+                    format!("expected an integer in {what}, found {found}"),
+                ));
+            }
+            let value = magnitude as i64;
+            each(if negative { -value } else { value }).map_err(|p| p.at(start))?;
+            if !self.comma_or(b']', what)? {
+                return Ok(());
+            }
+        }
+    }
+
     /// Parses `[n, n, ...]` of integers in `0..=MAX_INTEGER`, handing them to `sink` in
     /// batches. A `Problem` the sink reports for value `i` of a batch becomes an error at that
     /// value's offset.
@@ -454,7 +508,6 @@ fn describe_byte(b: u8) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::integers::MAX_INTEGER;
     use super::*;
 
     fn reader(s: &str) -> Reader<'static, &[u8]> {
@@ -468,6 +521,37 @@ mod tests {
             Ok(())
         })?;
         Ok(out)
+    }
+
+    fn signed(s: &str) -> std::result::Result<Vec<i64>, SnapshotError> {
+        let mut out = Vec::new();
+        reader(s).signed_integer_array("test", |v| {
+            out.push(v);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn signed_integer_arrays() {
+        assert_eq!(signed("[]").unwrap(), Vec::<i64>::new());
+        assert_eq!(signed(" [ -1 ,\n2,30 ] ").unwrap(), vec![-1, 2, 30]);
+        let max = MAX_INTEGER as i64;
+        assert_eq!(
+            signed("[-9007199254740991,9007199254740991]").unwrap(),
+            vec![-max, max]
+        );
+        assert_eq!(
+            signed("[-9007199254740992]").unwrap_err().kind,
+            ErrorKind::Malformed
+        );
+        assert_eq!(signed("[1,-]").unwrap_err().offset, 4);
+        for bad in ["[-]", "[- 1]", "[1.5]", "[1,]", "[1 2]", "[\"1\"]", "[--1]"] {
+            assert_eq!(signed(bad).unwrap_err().kind, ErrorKind::Malformed, "{bad}");
+        }
+        for cut in ["[1,2", "[-12", "[-", "["] {
+            assert_eq!(signed(cut).unwrap_err().kind, ErrorKind::Truncated, "{cut}");
+        }
     }
 
     #[test]
