@@ -297,7 +297,7 @@ function grownSpaces(since, until, seen) {
     const holds = SPACE_HOLDS[space] ?? "V8's own data"
     grew.push({ space, beforeBytes, afterBytes, growthBytes: afterBytes - beforeBytes, holds })
   }
-  grew.sort((a, b) => YOUNG_SPACES.has(a.space) - YOUNG_SPACES.has(b.space) || b.growthBytes - a.growthBytes)
+  grew.sort((a, b) => Number(YOUNG_SPACES.has(a.space)) - Number(YOUNG_SPACES.has(b.space)) || b.growthBytes - a.growthBytes)
   return { since: since.time, until: until.time, grew }
 }
 
