@@ -17,6 +17,19 @@ module.exports = [
     },
   },
   {
+    // The fixtures that the real test runners run (__test__/leak-test.runners.test.js).
+    files: ['__test__/fixtures/runners/*.jest.js'],
+    languageOptions: { globals: { ...globals.jest } },
+  },
+  {
+    files: ['__test__/fixtures/runners/*.mocha.js'],
+    languageOptions: { globals: { ...globals.mocha } },
+  },
+  {
+    files: ['**/*.mjs'],
+    languageOptions: { sourceType: 'module' },
+  },
+  {
     // A longer function in the package needs an eslint-disable comment that says why.
     files: ['lib/**/*.js', 'bin/*.js', 'index.js', 'register.js'],
     rules: {
