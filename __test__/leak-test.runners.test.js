@@ -27,7 +27,7 @@ const RUNS = {
   mocha: () => run('mocha', ['leak.mocha.js']),
 }
 
-// Vitest 3 and Jest 30 run on Node 18+, Mocha 12 on 20.19+: every Node leakproof supports.
+// Vitest 3 and Jest 30 run on Node 18+, Mocha 12 on 20.19+ (CI's Node 20 is 20.20).
 let runs = null
 
 /** The three runs, started together on first use. */

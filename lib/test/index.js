@@ -9,15 +9,17 @@
  * and a floor of the heap and of ArrayBuffer memory. The floors against the calls made are
  * judged in Rust with the watcher's statistics (src/core/rounds.rs): bytes retained per call
  * (Theil–Sen), an upward trend (Mann–Kendall), growth above the floors' spread, and growth
- * still there in the newest half of the rounds. On a leak, three heap snapshots around two
- * more rounds name what holds the new objects (allocated between the first two snapshots and
- * still alive in the third). `assertNoLeak(fn)` throws a `LeakError` saying so.
+ * still there in the newest half of the rounds, then again with four times the calls per
+ * round. On a heap leak, three heap snapshots with two more rounds between each name what
+ * holds the new objects (allocated between the first two snapshots and still alive in the
+ * third). `assertNoLeak(fn)` throws a `LeakError` saying so.
  */
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const v8 = require('node:v8')
-const { setTimeout: delay } = require('node:timers/promises')
+// From node:timers/promises, not the globals: a test's fake timers (Jest, Vitest) replace those.
+const { setTimeout: delay, setImmediate: nextTurn } = require('node:timers/promises')
 const { nativeBinding } = require('../native')
 const { exposedGc } = require('../watch/forced-gc')
 const { ARRAY_BUFFERS_SETTLE_MS } = require('../watch/floors')
@@ -48,6 +50,9 @@ const DEFAULTS = Object.freeze({
   snapshots: true,
 })
 
+/** Rounds at most: the verdict compares every two of them (a million pairs at 1,000). */
+const MAX_ROUNDS = 1000
+
 /** The kinds of memory floored, and what each reads after a full GC. */
 const KINDS = ['heap', 'external']
 
@@ -76,7 +81,9 @@ function settingsOf(where, options) {
     }
     settings[key] = value
   }
-  if (settings.rounds < 6) throw invalidOptionRange(where, 'options.rounds', 'an integer >= 6', settings.rounds)
+  if (settings.rounds < 6 || settings.rounds > MAX_ROUNDS) {
+    throw invalidOptionRange(where, 'options.rounds', `an integer from 6 to ${MAX_ROUNDS}`, settings.rounds)
+  }
   return settings
 }
 
@@ -113,34 +120,44 @@ function objectBytes() {
  * themselves add nothing to the heap from round to round.
  */
 async function floorAfterGc(gc, into, index) {
-  await new Promise((resolve) => setImmediate(resolve))
+  await nextTurn()
   gc()
   into.heap[index] = objectBytes()
   await delay(ARRAY_BUFFERS_SETTLE_MS)
   into.external[index] = process.memoryUsage().arrayBuffers
 }
 
+/** What `fn` threw in the snapshots' rounds: it goes to the caller, not into `snapshotError`. */
+class CallFailed {
+  constructor(cause) {
+    this.cause = cause
+  }
+}
+
 /**
- * Three heap snapshots, two rounds apart, in a private temporary folder removed afterwards,
- * and their diff: what was allocated between the first two and is still alive in the third.
- * Resolves to the diff's suspects (`diffSnapshots`), or to `{ error }` when it failed.
+ * Three heap snapshots with two rounds between each, in a private temporary folder removed
+ * afterwards, and their diff: what was allocated between the first two and is still alive in
+ * the third. Resolves to the diff's suspects, or to `{ error }` when a snapshot or the diff
+ * failed; rejects with what `fn` threw.
  */
 async function suspectsOf(runRounds, gc) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-test-'))
+  let dir = null
   try {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-test-'))
     const files = []
     for (let i = 0; i < 3; i++) {
-      if (i > 0) await runRounds()
-      await new Promise((resolve) => setImmediate(resolve))
+      if (i > 0) await runRounds().catch((error) => Promise.reject(new CallFailed(error)))
+      await nextTurn()
       gc()
       files.push(v8.writeHeapSnapshot(path.join(dir, `${i}.heapsnapshot`)))
     }
     const diff = await diffSnapshots(files[0], files[1], { stillAliveIn: files[2], top: SUSPECTS })
     return { suspects: diff.suspects }
   } catch (error) {
+    if (error instanceof CallFailed) throw error.cause
     return { error: error.message }
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true })
+    if (dir !== null) fs.rmSync(dir, { recursive: true, force: true })
   }
 }
 
@@ -193,7 +210,7 @@ async function measure(where, fn, options) {
       await floorAfterGc(gc, judged, r)
     }
     const callCounts = Array.from(judged.calls)
-    const verdictOf = (kind) => ({ ...native.judgeLeakRounds(callCounts, Array.from(judged[kind]), settings.minBytesPerCall, settings.confidence) })
+    const verdictOf = (kind) => native.judgeLeakRounds(callCounts, Array.from(judged[kind]), settings.minBytesPerCall, settings.confidence)
     const floors = callCounts.map((count, r) => ({ calls: count, heap: judged.heap[r], external: judged.external[r] }))
     return { floors, heap: verdictOf('heap'), external: verdictOf('external') }
   }

@@ -1,4 +1,4 @@
-//! `judgeRounds()`: the verdict of a leak test's rounds (`crate::core::rounds`), for
+//! `judgeLeakRounds()`: the verdict of a leak test's rounds (`crate::core::rounds`), for
 //! `lib/test/index.js`.
 
 use napi::bindgen_prelude::*;

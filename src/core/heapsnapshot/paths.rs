@@ -267,7 +267,11 @@ pub fn source_location(snap: &Snapshot, n: usize) -> Option<String> {
         Some(file) => file.to_string(),
         None => format!("script {}", loc.script_id),
     };
-    Some(format!("{file}:{}:{}", loc.line + 1, loc.column + 1))
+    Some(format!(
+        "{file}:{}:{}",
+        loc.line.saturating_add(1),
+        loc.column.saturating_add(1)
+    ))
 }
 
 /// The name of the script closure `n` was defined in, from its shared function info.
