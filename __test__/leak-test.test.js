@@ -39,6 +39,7 @@ test('a leaking Express handler fails with the bytes per call, and names the Map
   assert.equal(err.code, 'ERR_LEAKPROOF_LEAK')
   assert.equal(err.measurement.kind, 'heap')
   assert.ok(err.measurement.bytesPerCall > 100, err.message)
+  assert.ok(!Object.keys(err).includes('measurement'), 'printed errors show the message, not every floor')
   assert.match(err.message, /retains [\d,.]+ (B|KB) of JavaScript heap per call/)
   assert.match(err.message, /held by sessions \(Map\), a module-level variable of .*express-handlers\.js/)
 })

@@ -291,7 +291,8 @@ class LeakError extends Error {
     super(message)
     this.name = 'LeakError'
     this.code = CODES.LEAK
-    this.measurement = measurement
+    // Not enumerable: a test runner printing the error shows the message, not every floor.
+    Object.defineProperty(this, 'measurement', { value: measurement, enumerable: false, writable: false, configurable: true })
   }
 }
 
