@@ -552,7 +552,7 @@ export interface AllocationSite {
 /** Growing allocation sites, ranked. */
 export interface SitesEvent extends WatchEventBase {
   type: 'sites'
-  /** How long the sites were sampled: one to three `sitesWindowMs`. */
+  /** How long the sites were sampled: one to ten `sitesWindowMs` (more for a slower leak). */
   windowMs: number
   sites: AllocationSite[]
 }

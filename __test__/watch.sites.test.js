@@ -9,7 +9,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const { execFile } = require('node:child_process')
-const { sitesOfProfile, growingSites } = require('../lib/watch/sites')
+const { sitesOfProfile, growingSites, windowsFor } = require('../lib/watch/sites')
 
 const ROOT = path.join(__dirname, '..')
 const FIXTURE = path.join(__dirname, 'fixtures', 'sites-package-leak.js')
@@ -152,6 +152,17 @@ test('growingSites names the caller whose bytes grew, keeps the ranking and the 
     // The app's own site: as before, no package and no appFrame.
     { functionName: 'render', url: APP, line: 70, column: 1, liveBytes: 400, growthBytes: 300 },
   ])
+})
+
+test('a slow leak is sampled for more windows, up to ten; a fast one, or one of unknown rate, for three', () => {
+  const KiB = 1024
+  // 10 KB/s over 20 s windows at 512 KiB a sample: four samples take about 210 s, past ten windows.
+  assert.equal(windowsFor(10_000, 512 * KiB, 20_000), 10)
+  // 0.35 MB/s over 1 s windows: four samples take six windows.
+  assert.equal(windowsFor(350_000, 512 * KiB, 1000), 6)
+  // Four samples within a window: three windows, as ever (one may be blocked by a snapshot).
+  assert.equal(windowsFor(5_000_000, 512 * KiB, 20_000), 3)
+  for (const slope of [0, -1, NaN, undefined]) assert.equal(windowsFor(slope, 512 * KiB, 1000), 3)
 })
 
 // V8's sampling heap profiler can lose the liveness of samples taken in optimized code: the

@@ -3,8 +3,13 @@
 const { isLeakproofFile } = require('../track/call-site')
 const { afterNextFullGc } = require('./forced-gc')
 
-/** Sampling windows at most before a `sites` event (which may then say that no site grew). */
+/**
+ * Sampling windows before a `sites` event (which may then say that no site grew): at least
+ * SITES_ATTEMPTS, more for a leak too slow to leave SITES_MIN_SAMPLES samples in them, up to
+ * SITES_MAX_WINDOWS (see `windowsFor`).
+ */
 const SITES_ATTEMPTS = 3
+const SITES_MAX_WINDOWS = 10
 
 /**
  * Samples of `sitesSamplingBytes` the top site's growth should hold before it is reported
@@ -13,6 +18,20 @@ const SITES_ATTEMPTS = 3
  * request object of the load.
  */
 const SITES_MIN_SAMPLES = 4
+
+/**
+ * How many windows of `windowMs` a ranking may sample a leak of `slopeBytesPerSec` for: as
+ * many as it takes the leak to keep SITES_MIN_SAMPLES samples' worth of bytes (one sample
+ * per `samplingBytes` allocated, on average), at least SITES_ATTEMPTS and at most
+ * SITES_MAX_WINDOWS. A leak of 0.35 MB/s, sampled every 512 KiB over windows of 1 s, keeps
+ * about two samples in three windows, and none at all one time in eight.
+ */
+function windowsFor(slopeBytesPerSec, samplingBytes, windowMs) {
+  const keptPerWindow = (slopeBytesPerSec * windowMs) / 1000
+  if (!(keptPerWindow > 0)) return SITES_ATTEMPTS
+  const needed = Math.ceil((SITES_MIN_SAMPLES * samplingBytes) / keptPerWindow)
+  return Math.min(SITES_MAX_WINDOWS, Math.max(SITES_ATTEMPTS, needed))
+}
 
 /** A script's file path from its URL: `file://` URLs (ES modules) decoded, paths as they are. */
 function fileOf(url) {
@@ -277,21 +296,22 @@ class SiteRanking {
   }
 
   /**
-   * Samples and ranks the growing sites (or joins the ranking under way), emits them as
-   * `sites` and resolves with the event's fields, `{ windowMs, sites }`. Never rejects:
-   * failures are `error` events and resolve null, as does a ranking stopped meanwhile.
+   * Samples and ranks the growing sites of a leak of `slopeBytesPerSec` (or joins the ranking
+   * under way), emits them as `sites` and resolves with the event's fields, `{ windowMs,
+   * sites }`. Never rejects: failures are `error` events and resolve null, as does a ranking
+   * stopped meanwhile.
    * @returns {Promise<{ windowMs: number, sites: ReturnType<typeof growingSites> } | null>}
    */
-  rank() {
+  rank(slopeBytesPerSec) {
     if (this.#stopped) return Promise.resolve(null)
-    this.#ranking ??= this.#sample().finally(() => {
+    this.#ranking ??= this.#sample(windowsFor(slopeBytesPerSec, this.#samplingBytes, this.#windowMs)).finally(() => {
       this.#ranking = null
     })
     return this.#ranking
   }
 
-  /** One ranking, start to end, with its own profiler. */
-  async #sample() {
+  /** One ranking, start to end, with its own profiler, over at most `maxWindows` windows. */
+  async #sample(maxWindows) {
     const profiler = new SiteProfiler(this.#samplingBytes)
     this.#profiler = profiler
     try {
@@ -299,7 +319,7 @@ class SiteRanking {
       await this.#wait()
       if (this.#stopped) return null
       const before = await liveAfterFullGc(profiler, this.#windowMs)
-      const ranked = await this.#rankSince(profiler, before)
+      const ranked = await this.#rankSince(profiler, before, maxWindows)
       if (ranked !== null) this.#emit('sites', ranked)
       return ranked
     } catch (err) {
@@ -312,15 +332,15 @@ class SiteRanking {
   }
 
   /**
-   * A window can see little growth or none (a snapshot blocked the event loop through it):
-   * growth since `before` is ranked after each window, until the top site's holds enough
-   * samples, for up to SITES_ATTEMPTS windows. Null when stopped meanwhile.
+   * A window can see little growth or none (a snapshot blocked the event loop through it, the
+   * leak is slow): growth since `before` is ranked after each window, until the top site's
+   * holds enough samples, for up to `maxWindows` windows. Null when stopped meanwhile.
    */
-  async #rankSince(profiler, before) {
+  async #rankSince(profiler, before, maxWindows) {
     const enough = SITES_MIN_SAMPLES * this.#samplingBytes
     let sites = []
     let windows = 0
-    while (windows < SITES_ATTEMPTS && !(sites[0]?.growthBytes >= enough)) {
+    while (windows < maxWindows && !(sites[0]?.growthBytes >= enough)) {
       await this.#wait()
       if (this.#stopped) return null
       windows++
@@ -349,4 +369,4 @@ async function liveAfterFullGc(profiler, windowMs) {
   return profiler.liveBySite()
 }
 
-module.exports = { SiteProfiler, SiteRanking, growingSites, sitesOfProfile }
+module.exports = { SiteProfiler, SiteRanking, growingSites, sitesOfProfile, windowsFor }

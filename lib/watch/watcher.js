@@ -414,7 +414,7 @@ class Watcher extends EventEmitter {
   async #onLeak(leak) {
     this.#lastLeak = leak
     // Ranked whatever becomes of the snapshot: the sites event names the code that grows.
-    if (leak.kind === 'heap' && this.#options.sites) this.#lastRanking = this.#rankSites()
+    if (leak.kind === 'heap' && this.#options.sites) this.#lastRanking = this.#rankSites(leak)
     const result = this.#capture === null ? { skipped: 'off' } : await this.#capture.onLeak(leak)
     if (result === null || 'path' in result) return
     await this.#diagnose(leak, result)
@@ -432,11 +432,11 @@ class Watcher extends EventEmitter {
     await this.#diagnosis.diagnose(leak, { snapshot, detail: skipped.detail, sites })
   }
 
-  /** Ranks the allocation sites that grow (one ranking at a time); resolves with the ranking, or null. */
-  #rankSites() {
+  /** Ranks the allocation sites that grow in `leak` (one ranking at a time); resolves with the ranking, or null. */
+  #rankSites(leak) {
     // Loaded when first needed: a service that never leaks never pays for the inspector.
     this.#sites ??= new (require('./sites').SiteRanking)(this.#options, this.#emit)
-    return this.#sites.rank()
+    return this.#sites.rank(leak.slopeBytesPerSec)
   }
 }
 
