@@ -296,7 +296,7 @@ class SiteRanking {
   }
 
   /**
-   * Samples and ranks the growing sites of a leak of `slopeBytesPerSec` (or joins the ranking
+   * Samples and ranks the growing sites of a leak of `slopeBytesPerSec` (unknown: three windows; or joins the ranking
    * under way), emits them as `sites` and resolves with the event's fields, `{ windowMs,
    * sites }`. Never rejects: failures are `error` events and resolve null, as does a ranking
    * stopped meanwhile.
