@@ -12,6 +12,7 @@ const path = require('node:path')
 const { analyzeSnapshot, diffSnapshots, DEFAULT_TOP } = require('../lib/analyze')
 const { CODES } = require('../lib/errors')
 const { writeReport } = require('../lib/report')
+const { runService, RUN_EXIT, DEFAULT_GRACE_MS } = require('../lib/test/run')
 
 /**
  * Exit codes and what each means. 70 is sysexits' EX_SOFTWARE, kept apart from 1 so that a
@@ -35,6 +36,12 @@ const USAGE = `Usage:
   leakproof report DIR [-o FILE]
       One HTML page (opens offline) with the memory timeline, the leaks and their suspects,
       from what the watcher left in DIR. Written to FILE (default DIR/leakproof-report.html).
+  leakproof run [--load CMD] [--dir DIR] [--grace-ms N] -- COMMAND [ARGS...]
+      Runs a service (node app.js, npm start) under the watcher with test-time settings
+      while your load test drives it. When the service exits, the --load command ends, or
+      at SIGINT or SIGTERM (passed on to it), prints the verdict with what holds a leak,
+      writes the report page, and exits with 0 (no leak), 1 (a leak) or 4 (no verdict).
+      LEAKPROOF_* variables you set win over its settings.
 
 Options:
   --top N    how many classes, objects, suspects and collections to list (default 10)
@@ -42,10 +49,15 @@ Options:
   --json     print the full result as JSON
   --quiet    no progress on stderr
   -o FILE    report: where to write the page
+  --load CMD  run: the load test, a shell command started beside the service; its end ends the run
+  --dir DIR  run: an empty (or new) directory for the run (default ./leakproof-run-XXXXXX)
+  --grace-ms N  run: how long the service has to exit after the signal, before SIGKILL (30000)
   --help     this text
 
 Exit codes:
-${Object.values(EXIT).map(({ code, means }) => `  ${String(code).padEnd(9)}  ${means}`).join('\n')}`
+${Object.values(EXIT).map(({ code, means }) => `  ${String(code).padEnd(9)}  ${means}`).join('\n')}
+Exit codes of run:
+${Object.values(RUN_EXIT).map(({ code, means }) => `  ${String(code).padEnd(9)}  ${means}`).join('\n')}`
 
 /** Files at least this big get progress lines on stderr. */
 const PROGRESS_FROM_BYTES = 32 * 1024 * 1024
@@ -236,10 +248,58 @@ async function runReport(args) {
   return EXIT.OK.code
 }
 
+/**
+ * `{ dir, load, graceMs, command }` of `leakproof run`: its options, then the service's command
+ * after `--` (or from the first argument that is not an option); throws a UsageError.
+ */
+function parseRunArgs(argv) {
+  const args = { dir: undefined, load: undefined, graceMs: DEFAULT_GRACE_MS, command: [] }
+  let i = 0
+  for (; i < argv.length; i++) {
+    const arg = argv[i]
+    if (arg === '--') {
+      i++
+      break
+    }
+    if (arg === '--dir') {
+      args.dir = argv[++i]
+      if (!args.dir) throw new UsageError('--dir needs a directory')
+    } else if (arg === '--load') {
+      args.load = argv[++i]
+      if (!args.load) throw new UsageError('--load needs a command')
+    } else if (arg === '--grace-ms') {
+      const value = argv[++i]
+      args.graceMs = Number(value)
+      if (!Number.isSafeInteger(args.graceMs) || args.graceMs < 0) throw new UsageError(`--grace-ms needs a whole number of ms, got ${JSON.stringify(value ?? '')}`)
+    } else if (arg.startsWith('-')) throw new UsageError(`unknown option of run ${arg}`)
+    else break
+  }
+  args.command = argv.slice(i)
+  if (args.command.length === 0) throw new UsageError('run needs the command of the service, after --')
+  return args
+}
+
+/** `leakproof run`: the service under the watcher; resolves with RUN_EXIT's code. */
+async function runCommand(argv) {
+  if (argv.includes('--help') && !argv.includes('--')) {
+    process.stdout.write(`${USAGE}\n`)
+    return EXIT.OK.code
+  }
+  const args = parseRunArgs(argv)
+  try {
+    return (await runService(args)).exitCode
+  } catch (err) {
+    if (err.code !== CODES.INVALID_OPTION && err.syscall === undefined) throw err
+    process.stderr.write(`leakproof run: ${err.message}\n`)
+    return err.syscall === undefined ? EXIT.USAGE.code : RUN_EXIT.NO_VERDICT.code
+  }
+}
+
 /** Runs the command line; resolves with the exit code. */
 async function main(argv) {
   let args
   try {
+    if (argv[0] === 'run') return await runCommand(argv.slice(1))
     args = parseArgs(argv)
   } catch (err) {
     if (!(err instanceof UsageError)) throw err

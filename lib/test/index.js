@@ -24,6 +24,7 @@ const { nativeBinding } = require('../native')
 const { exposedGc } = require('../watch/forced-gc')
 const { ARRAY_BUFFERS_SETTLE_MS } = require('../watch/floors')
 const { diffSnapshots } = require('../analyze')
+const { bytesText } = require('./text')
 const {
   CODES,
   codedError,
@@ -252,13 +253,6 @@ async function measure(where, fn, options) {
     measured.calls = calls
   }
   return measured
-}
-
-/** Bytes for people: `1,024 B`, `64.0 KB`, `3.2 MB`. */
-function bytesText(bytes) {
-  if (Math.abs(bytes) < 10 * 1024) return `${Math.round(bytes).toLocaleString('en-US')} B`
-  if (Math.abs(bytes) < 10 * 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`
 }
 
 /** The message of a LeakError: what leaks, how much per call, and what holds it. */

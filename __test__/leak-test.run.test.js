@@ -1,0 +1,109 @@
+'use strict'
+
+// `leakproof run -- COMMAND`: a real Express service under the watcher, driven by a load
+// generator in a process of its own, stopped with SIGTERM as a CI job stops it; the verdict
+// on stderr and the exit code. The watcher's timings are shortened through LEAKPROOF_*
+// variables, which a caller may set (they win over the run's own settings); the run's own
+// settings are used as they are in __test__/production/run.test.js.
+
+const { describe, test } = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
+const net = require('node:net')
+const { APP, LOAD, leakproofRun, loadThenStop, logged, portOf, tempDir } = require('./run-helpers')
+
+/** A port free on 127.0.0.1 a moment ago. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+    server.on('error', reject)
+  })
+}
+
+/** Floors every 250 ms, judged after 2 s of warm-up over 5 s: a leak is named within ~15 s. */
+const SHORT_TIMINGS = {
+  LEAKPROOF_INTERVAL_MS: '250',
+  LEAKPROOF_WARMUP_MS: '2000',
+  LEAKPROOF_MIN_DURATION_MS: '5000',
+  LEAKPROOF_FORCE_GC_AFTER_MS: '500',
+  LEAKPROOF_GC_BUDGET: '0.3',
+}
+
+// The two services run at once: each waits most of its time on the watcher's timings.
+describe('an Express service under an external load test', { concurrency: 2 }, () => {
+  test('leaking: exit code 1, and the Map and the file that hold the leak', async () => {
+    const dir = tempDir()
+    // Stopped once the pair's report is in (about 15 s here), or after 120 s on a slow machine.
+    const { code, stderr } = await leakproofRun(['--dir', dir], [process.execPath, APP], {
+      env: SHORT_TIMINGS,
+      drive: loadThenStop(() => logged(dir, 'report'), 120_000),
+    })
+    assert.equal(code, 1, stderr)
+    assert.match(stderr, /LEAK in pid \d+: heap grew/, stderr)
+    assert.match(stderr, /grown collection: Map, [\d,]+ → [\d,]+ entries: cache \(Map\), a module-level variable of \S*express-app\.js/, stderr)
+    assert.match(stderr, /report page: .*leakproof-report\.html/, stderr)
+    assert.ok(fs.existsSync(path.join(dir, 'leakproof-report.html')))
+  })
+
+  test('with its cache bounded, the load test given as --load: the run ends with it, exit code 0', async () => {
+    const port = await freePort()
+    // Judged once watched for warm-up and the shortest trend (7 s): 15 s of load leaves room.
+    const waitPort = path.join(__dirname, 'fixtures', 'wait-port.js')
+    const load = `"${process.execPath}" "${waitPort}" ${port} && "${process.execPath}" "${LOAD}" '${JSON.stringify({ port, connections: 8, perSecond: 1000, durationMs: 15_000 })}'`
+    const { code, stderr } = await leakproofRun(['--dir', tempDir(), '--load', load], [process.execPath, APP], {
+      env: { ...SHORT_TIMINGS, APP_CACHE: 'bounded', PORT: String(port) },
+    })
+    assert.equal(code, 0, stderr)
+    assert.match(stderr, /no leak in .*express-app\.js \(1 process, watched for \d+ s\)/, stderr)
+    assert.doesNotMatch(stderr, /LEAK/)
+  })
+})
+
+test('no verdict (exit code 4) for a service that fails, one stopped too soon, and a command that does not exist', async () => {
+  const failed = await leakproofRun(['--dir', tempDir()], [process.execPath, '-e', 'process.exitCode = 3'])
+  assert.equal(failed.code, 4, failed.stderr)
+  assert.match(failed.stderr, /no verdict: the service exited with code 3/)
+
+  const early = await leakproofRun(['--dir', tempDir()], [process.execPath, '-e', 'setTimeout(() => {}, 2000)'])
+  assert.equal(early.code, 4, early.stderr)
+  assert.match(early.stderr, /no verdict: .*(watched for \d+ s|no process of the service was watched)/)
+
+  const missing = await leakproofRun(['--dir', tempDir()], ['leakproof-no-such-command'])
+  assert.equal(missing.code, 4, missing.stderr)
+  assert.match(missing.stderr, /could not be started: .*ENOENT/)
+})
+
+test('a service that ignores SIGTERM is killed after --grace-ms, and the run still ends with its verdict', async () => {
+  const ignoring = 'process.on("SIGTERM", () => {}); setInterval(() => {}, 1000); console.log("{\\"type\\":\\"listening\\",\\"port\\":0}")'
+  const { code, stderr } = await leakproofRun(['--dir', tempDir(), '--grace-ms', '300'], [process.execPath, '-e', ignoring], {
+    drive: async (wrapper, lines) => {
+      await portOf(lines, Date.now() + 30_000)
+      wrapper.kill('SIGTERM')
+    },
+  })
+  assert.equal(code, 4, stderr)
+  assert.match(stderr, /no verdict/)
+})
+
+test('a load test that fails (here: nothing listens where it sends) gives no verdict, and the service is stopped', async () => {
+  const port = await freePort()
+  const load = `"${process.execPath}" "${LOAD}" '${JSON.stringify({ port, connections: 1, durationMs: 5000 })}'`
+  const { code, stderr } = await leakproofRun(['--dir', tempDir(), '--load', load], [process.execPath, '-e', 'setInterval(() => {}, 1000)'])
+  assert.equal(code, 4, stderr)
+  assert.match(stderr, /no verdict: the load test exited with code 1/)
+})
+
+test('bad arguments: exit code 2, and a directory holding an earlier run is refused', async () => {
+  const dir = tempDir()
+  fs.writeFileSync(path.join(dir, 'leakproof-events.jsonl'), '')
+  const reused = await leakproofRun(['--dir', dir], [process.execPath, '-e', ''])
+  assert.equal(reused.code, 2)
+  assert.match(reused.stderr, /is not empty/)
+  const noCommand = await leakproofRun(['--grace-ms', 'soon'], [])
+  assert.equal(noCommand.code, 2)
+  assert.match(noCommand.stderr, /--grace-ms needs a whole number/)
+})
