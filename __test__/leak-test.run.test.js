@@ -10,19 +10,7 @@ const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const net = require('node:net')
-const { APP, LOAD, leakproofRun, loadThenStop, logged, portOf, tempDir } = require('./run-helpers')
-
-/** A port free on 127.0.0.1 a moment ago. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-    server.on('error', reject)
-  })
-}
+const { APP, LOAD, freePort, leakproofRun, loadCommand, loadThenStop, logged, portOf, tempDir } = require('./run-helpers')
 
 /** Floors every 250 ms, judged after 2 s of warm-up over 5 s: a leak is named within ~15 s. */
 const SHORT_TIMINGS = {
@@ -52,8 +40,7 @@ describe('an Express service under an external load test', { concurrency: 2 }, (
   test('with its cache bounded, the load test given as --load: the run ends with it, exit code 0', async () => {
     const port = await freePort()
     // Judged once watched for warm-up and the shortest trend (7 s): 15 s of load leaves room.
-    const waitPort = path.join(__dirname, 'fixtures', 'wait-port.js')
-    const load = `"${process.execPath}" "${waitPort}" ${port} && "${process.execPath}" "${LOAD}" '${JSON.stringify({ port, connections: 8, perSecond: 1000, durationMs: 15_000 })}'`
+    const load = loadCommand(port, 15_000)
     const { code, stderr } = await leakproofRun(['--dir', tempDir(), '--load', load], [process.execPath, APP], {
       env: { ...SHORT_TIMINGS, APP_CACHE: 'bounded', PORT: String(port) },
     })

@@ -7,6 +7,7 @@
  */
 const { after } = require('node:test')
 const fs = require('node:fs')
+const net = require('node:net')
 const os = require('node:os')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
@@ -14,6 +15,7 @@ const { spawn } = require('node:child_process')
 const BIN = path.join(__dirname, '..', 'bin', 'leakproof.js')
 const APP = path.join(__dirname, 'fixtures', 'express-app.js')
 const LOAD = path.join(__dirname, 'fixtures', 'express-load.js')
+const WAIT_PORT = path.join(__dirname, 'fixtures', 'wait-port.js')
 
 /** The runs' directories (their snapshots are tens of MB), removed at the end. */
 const dirs = []
@@ -94,4 +96,24 @@ function loadThenStop(done, maxMs) {
   }
 }
 
-module.exports = { APP, LOAD, leakproofRun, loadThenStop, logged, portOf, tempDir }
+/** A port free on 127.0.0.1 a moment ago. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+    server.on('error', reject)
+  })
+}
+
+/**
+ * The shell command of a load test for `--load`: wait for the service on `port`, then
+ * express-load.js for `durationMs` (1,000 requests a second, nine in ten to /items).
+ */
+function loadCommand(port, durationMs) {
+  const options = JSON.stringify({ port, connections: 8, perSecond: 1000, durationMs })
+  return `"${process.execPath}" "${WAIT_PORT}" ${port} && "${process.execPath}" "${LOAD}" '${options}'`
+}
+
+module.exports = { APP, LOAD, freePort, leakproofRun, loadCommand, loadThenStop, logged, portOf, tempDir }

@@ -13,6 +13,7 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
+const { setTimeout: delay } = require('node:timers/promises')
 const { collect } = require('../report/collect')
 const { writeReport } = require('../report')
 const { configFromEnv } = require('../watch/env-config')
@@ -103,7 +104,7 @@ async function runService({ command, load, dir, graceMs = DEFAULT_GRACE_MS, env 
   const childEnv = serviceEnv(env, runDir)
   print(`leakproof run: watching ${command.join(' ')}; its snapshots, log and report go to ${runDir}`)
   const started = Date.now()
-  const ended = await runChild(command, childEnv, graceMs, load, env)
+  const ended = await runChild({ command, env: childEnv, graceMs, load, loadEnv: env, log: childEnv.LEAKPROOF_LOG, print })
   const settings = resolveOptions(configFromEnv(childEnv).options)
   const verdict = await verdictOf(runDir, ended, settings.warmupMs + settings.minDurationMs, Date.now() - started)
   for (const line of verdictLines(command, verdict)) print(line)
@@ -117,8 +118,11 @@ async function runService({ command, load, dir, graceMs = DEFAULT_GRACE_MS, env 
   return { exitCode: verdict.exit.code, verdict, reportPath }
 }
 
-/** How often the run looks whether the process that started it is still there. */
-const PARENT_CHECK_MS = 500
+/** How often the run looks whether the process that started it is still there, or for a report. */
+const CHECK_EVERY_MS = 500
+
+/** How long the run waits, once the load test is over, for the report of a leak already found. */
+const REPORT_WAIT_MS = 60_000
 
 /**
  * Spawns the service (and the `load` shell command beside it, if any) and resolves when the
@@ -127,9 +131,11 @@ const PARENT_CHECK_MS = 500
  * gets SIGINT or SIGTERM, when the load command exits, or when the process that started this
  * one is gone (npx does not pass SIGTERM on: the service would be left running). `error`:
  * the spawn's failure (a command not found); `load`: `{ code, signal }` of the load command,
- * null without one or when it was stopped because the service had gone.
+ * null without one or when it was stopped because the service had gone. When the load
+ * command ends after a heap or external leak whose report is not in yet (its snapshot pair
+ * is being written), the service is stopped once the report is in, or after REPORT_WAIT_MS.
  */
-function runChild(command, env, graceMs, load, loadEnv) {
+function runChild({ command, env, graceMs, load, loadEnv, log, print }) {
   return new Promise((resolve) => {
     const child = spawn(command[0], command.slice(1), { stdio: 'inherit', env })
     let stoppedBy = null
@@ -147,18 +153,25 @@ function runChild(command, env, graceMs, load, loadEnv) {
     const parent = process.ppid
     const parentCheck = setInterval(() => {
       if (process.ppid !== parent && stoppedBy === null) stop('SIGTERM')
-    }, PARENT_CHECK_MS)
+    }, CHECK_EVERY_MS)
     parentCheck.unref()
     const loader = load === undefined ? null : spawn(load, { shell: true, stdio: 'inherit', env: loadEnv })
-    loader?.once('exit', (code, signal) => {
+    loader?.once('exit', async (code, signal) => {
       loadResult = { code, signal }
+      if (reportPending(log)) {
+        print(`leakproof run: the load test is over; waiting up to ${REPORT_WAIT_MS / 1000} s for the report of the leak found`)
+        const until = Date.now() + REPORT_WAIT_MS
+        while (stoppedBy === null && !serviceGone && Date.now() < until && reportPending(log)) await delay(CHECK_EVERY_MS)
+      }
       if (stoppedBy === null) stop('SIGTERM')
     })
     loader?.once('error', (error) => {
       loadResult = { code: null, signal: null, error }
       if (stoppedBy === null) stop('SIGTERM')
     })
+    let serviceGone = false
     const done = (result) => {
+      serviceGone = true
       for (const signal of signals) process.removeListener(signal, stop)
       clearTimeout(killTimer)
       clearInterval(parentCheck)
@@ -168,6 +181,20 @@ function runChild(command, env, graceMs, load, loadEnv) {
     child.once('error', (error) => done({ error }))
     child.once('exit', (code, signal) => done({ code, signal }))
   })
+}
+
+/**
+ * Whether the event log at `log` has a heap or external leak but no report yet: the
+ * watcher writes one for each (of a snapshot pair, or without one), and a pair takes a while.
+ */
+function reportPending(log) {
+  let text
+  try {
+    text = fs.readFileSync(log, 'utf8')
+  } catch {
+    return false
+  }
+  return /"type":"leak"[^\n]*"kind":"(heap|external)"/.test(text) && !text.includes('"type":"report"')
 }
 
 /**
