@@ -49,8 +49,10 @@ test('the same handler with a BoundedMap passes once the map is full', async (t)
   // Node 22's http stack alone kept 30-50 B more per request over 7,000 requests (measured on
   // a route that keeps nothing); docs/testing.md asks for 64 B per call for a request.
   const measured = await assertNoLeak(() => get(agent, `${app.url}/login-bounded?user=ada`), { warmUpRounds: 6, minBytesPerCall: 64 })
+  // A first measure that suspects growth (the map filling, a busy machine) is measured again
+  // with four times the calls per round: the verdict is the one both agree on.
   assert.equal(measured.leaking, false)
-  assert.equal(measured.heap.leaking, false)
+  assert.equal(measured.kind, null)
 })
 
 test('Buffers kept per call are a leak of kind external, measured per call', async () => {
