@@ -55,6 +55,8 @@ const CODES = Object.freeze({
   WATCHER_STOPPED: 'ERR_LEAKPROOF_WATCHER_STOPPED',
   /** `assertNoLeak()` found that the function under test retains memory from call to call. */
   LEAK: 'ERR_LEAKPROOF_LEAK',
+  /** A sampling heap profile (`.heapprofile`) could not be read, or is not one. */
+  PROFILE_UNREADABLE: 'ERR_LEAKPROOF_PROFILE_UNREADABLE',
 })
 
 /** Warning codes (`process.emitWarning`, type `LeakproofWarning`), by short name. */

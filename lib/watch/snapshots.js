@@ -11,6 +11,8 @@ const { writeInChild, forkUnavailable } = require('./child-snapshot')
 
 const PREFIX = 'leakproof-'
 const SUFFIX = '.heapsnapshot'
+/** The other files leakproof writes beside snapshots, counted in the same disk budget: sampling profiles (heap-profiles.js). */
+const PROFILE_SUFFIXES = ['.heapprofile', '.pb.gz']
 /** Free disk needed, as a multiple of the snapshot's predicted size: the prediction is rough. */
 const FREE_DISK_MARGIN = 1.2
 /** Why snapshots are written in-process when the settings say so (a choice, not a failure to fork). */
@@ -86,24 +88,7 @@ class SnapshotStore {
 
   /** Our snapshot files in the directory, oldest first, with sizes. */
   list() {
-    let names
-    try {
-      names = fs.readdirSync(this.#dir)
-    } catch {
-      return []
-    }
-    const files = []
-    for (const name of names) {
-      if (!name.startsWith(PREFIX) || !name.endsWith(SUFFIX)) continue
-      const file = path.join(this.#dir, name)
-      try {
-        const st = fs.statSync(file)
-        files.push({ path: file, bytes: st.size, mtimeMs: st.mtimeMs })
-      } catch {
-        // Deleted meanwhile: not ours to count.
-      }
-    }
-    return files.sort((a, b) => a.mtimeMs - b.mtimeMs || a.path.localeCompare(b.path))
+    return leakproofFiles(this.#dir).filter((f) => f.kind === 'snapshot')
   }
 
   /**
@@ -140,8 +125,7 @@ class SnapshotStore {
 
   /** The final and temporary names of the next snapshot. */
   #names(reason, now) {
-    const stamp = new Date(now).toISOString().replace(/[:.]/g, '-')
-    const name = `${PREFIX}${stamp}-${process.pid}-${threadId}-${this.#sequence++}-${reason}${SUFFIX}`
+    const name = fileName(now, this.#sequence++, reason, SUFFIX)
     return { finalPath: path.join(this.#dir, name), tempPath: path.join(this.#dir, `.${name}.tmp`) }
   }
 
@@ -257,24 +241,78 @@ class SnapshotStore {
     }
   }
 
-  /** Deletes the oldest files until one more of `estimate` bytes fits; false if it cannot. */
+  /**
+   * Deletes the oldest files (snapshots or profiles, never `keep`'s) until one more snapshot
+   * of `estimate` bytes fits; false if it cannot.
+   */
   #makeRoom(estimate, keep) {
-    const files = this.list()
-    let total = files.reduce((sum, f) => sum + f.bytes, 0)
-    let count = files.length
-    for (const file of files) {
-      if (count < this.#maxSnapshots && total + estimate <= this.#maxDiskBytes) break
-      if (keep.has(file.path)) continue
-      try {
-        fs.rmSync(file.path, { force: true })
-        total -= file.bytes
-        count--
-      } catch {
-        // Could not delete: counts as still there.
-      }
-    }
-    return count < this.#maxSnapshots && total + estimate <= this.#maxDiskBytes
+    const fits = (files) => files.filter((f) => f.kind === 'snapshot').length < this.#maxSnapshots && totalBytes(files) + estimate <= this.#maxDiskBytes
+    return makeRoom(leakproofFiles(this.#dir), fits, (file) => !keep.has(file.path))
   }
+}
+
+/**
+ * The files leakproof wrote into `dir` (snapshots and sampling profiles; not reports, nor
+ * temporary files), oldest first, as `{ path, bytes, mtimeMs, kind: 'snapshot' | 'profile' }`.
+ */
+function leakproofFiles(dir) {
+  let names
+  try {
+    names = fs.readdirSync(dir)
+  } catch {
+    return []
+  }
+  const files = []
+  for (const name of names) {
+    if (!name.startsWith(PREFIX)) continue
+    const kind = name.endsWith(SUFFIX) ? 'snapshot' : PROFILE_SUFFIXES.some((s) => name.endsWith(s)) ? 'profile' : null
+    if (kind === null) continue
+    const file = path.join(dir, name)
+    try {
+      const st = fs.statSync(file)
+      files.push({ path: file, bytes: st.size, mtimeMs: st.mtimeMs, kind })
+    } catch {
+      // Deleted meanwhile: not ours to count.
+    }
+  }
+  return files.sort((a, b) => a.mtimeMs - b.mtimeMs || a.path.localeCompare(b.path))
+}
+
+/** The bytes of `files`. */
+function totalBytes(files) {
+  return files.reduce((sum, f) => sum + f.bytes, 0)
+}
+
+/**
+ * Deletes the oldest of `files` that `deletable` allows until `fits(files left)`; whether it
+ * then fits. Nothing is deleted when even deleting all it may would not make it fit; a file
+ * that cannot be deleted counts as still there.
+ */
+function makeRoom(files, fits, deletable) {
+  const left = [...files]
+  const doomed = []
+  for (const file of files) {
+    if (fits(left)) break
+    if (!deletable(file)) continue
+    left.splice(left.indexOf(file), 1)
+    doomed.push(file)
+  }
+  if (!fits(left)) return false
+  const stillThere = []
+  for (const file of doomed) {
+    try {
+      fs.rmSync(file.path, { force: true })
+    } catch {
+      stillThere.push(file)
+    }
+  }
+  return fits([...left, ...stillThere])
+}
+
+/** The name of a file leakproof writes at `now`: `leakproof-<time>-<pid>-<thread>-<sequence>-<reason><suffix>`. */
+function fileName(now, sequence, reason, suffix) {
+  const stamp = new Date(now).toISOString().replace(/[:.]/g, '-')
+  return `${PREFIX}${stamp}-${process.pid}-${threadId}-${sequence}-${reason}${suffix}`
 }
 
 /** Bytes as mebibytes, for a person: `652 MB`. */
@@ -357,4 +395,4 @@ function availableMemoryBytes() {
   return available
 }
 
-module.exports = { SnapshotStore, PREFIX, SUFFIX }
+module.exports = { SnapshotStore, leakproofFiles, totalBytes, makeRoom, fileName, PREFIX, SUFFIX }
