@@ -555,6 +555,41 @@ export interface SitesEvent extends WatchEventBase {
   /** How long the sites were sampled: one to ten `sitesWindowMs` (more for a slower leak). */
   windowMs: number
   sites: AllocationSite[]
+  /**
+   * The sampling profile the sites were ranked from, with a `dir`: `heapprofile` opens in
+   * Chrome DevTools (Memory → Load), `pprof` (gzipped profile.proto) in `go tool pprof` and
+   * pprof-based profilers. Absent without a `dir`, or when writing failed (an `error` event).
+   */
+  profile?: { heapprofile: string; pprof: string }
+}
+
+/**
+ * An allocation-sampling profile the watcher kept (`watcher.sitesProfile()`): code locations
+ * and sizes, no values.
+ */
+export interface SitesProfile {
+  /** When it was taken (ms since the epoch). */
+  time: number
+  /** `'leak'`: a `sites` ranking was made from it; `'threshold'`: kept when the heap passed `heapThreshold`. */
+  reason: 'leak' | 'threshold'
+  /** When sampling started (the first heap leak's ranking); the profile holds what was sampled since and still lived. */
+  startedAt: number
+  /** Mean bytes between samples (`sitesSamplingBytes`). */
+  samplingIntervalBytes: number
+  /** V8's sampling heap profile: the JSON of a DevTools `.heapprofile`. */
+  profile: { head: SamplingProfileNode; samples?: Array<{ size: number; nodeId: number; ordinal: number }> }
+  /** Its `.heapprofile` file, or null (no `dir`, or the write failed). */
+  heapprofile: string | null
+  /** Its gzipped pprof file, or null (no `dir`, or the write failed). */
+  pprof: string | null
+}
+
+/** A node of a sampling heap profile: a call frame, the bytes sampled in it, its callees. */
+export interface SamplingProfileNode {
+  callFrame: { functionName: string; scriptId: string; url: string; lineNumber: number; columnNumber: number }
+  selfSize: number
+  id: number
+  children: SamplingProfileNode[]
 }
 
 /** The diff of a baseline and follow-up snapshot, also written as JSON at `path`. */
@@ -677,6 +712,12 @@ export declare class Watcher extends EventEmitter {
   snapshot(requestedBy?: string): SnapshotRequest
   /** The newest report: this watcher's last, else the newest report file in its `dir`, else null. */
   latestReport(): ReportEvent | null
+  /**
+   * The newest allocation-sampling profile (of the last heap leak's `sites` ranking, or kept
+   * when the heap passed `heapThreshold`), or null before the first. Sampling stays on from
+   * the first heap leak until `stop()`.
+   */
+  sitesProfile(): SitesProfile | null
   /** Stops everything the watcher started. Idempotent. */
   stop(): void
   on(event: 'sample', listener: (e: SampleEvent) => void): this

@@ -5,7 +5,8 @@
  * `leakproof analyze FILE` and `leakproof diff BEFORE AFTER [LATER]`: the heap-snapshot
  * analyzer from a shell. Readable report on stdout (`--json` for machines), progress on stderr
  * for big files. `leakproof report DIR [-o FILE]`: the HTML report page of a watcher's
- * directory; prints the page's path. The exit codes are `EXIT` below, which `--help` prints.
+ * directory; prints the page's path. `leakproof sites PATH`: the allocation sites of a saved
+ * sampling heap profile. The exit codes are `EXIT` below, which `--help` prints.
  */
 const fs = require('node:fs')
 const path = require('node:path')
@@ -13,6 +14,8 @@ const { analyzeSnapshot, diffSnapshots, DEFAULT_TOP } = require('../lib/analyze'
 const { CODES } = require('../lib/errors')
 const { writeReport } = require('../lib/report')
 const { runService, RUN_EXIT, DEFAULT_GRACE_MS } = require('../lib/test/run')
+const { readHeapProfile, rankProfile } = require('../lib/watch/heap-profiles')
+const { bytesText, placeText } = require('../lib/test/text')
 
 /**
  * Exit codes and what each means. 70 is sysexits' EX_SOFTWARE, kept apart from 1 so that a
@@ -20,7 +23,7 @@ const { runService, RUN_EXIT, DEFAULT_GRACE_MS } = require('../lib/test/run')
  */
 const EXIT = Object.freeze({
   OK: { code: 0, means: 'done' },
-  UNREADABLE: { code: 1, means: 'a snapshot or directory could not be read, or the page not written' },
+  UNREADABLE: { code: 1, means: 'a snapshot, profile or directory could not be read, or the page not written' },
   USAGE: { code: 2, means: 'bad arguments' },
   NATIVE_UNAVAILABLE: { code: 3, means: 'no native addon for this platform' },
   INTERNAL: { code: 70, means: 'internal error (a bug in leakproof; the stack is printed)' },
@@ -36,6 +39,9 @@ const USAGE = `Usage:
   leakproof report DIR [-o FILE]
       One HTML page (opens offline) with the memory timeline, the leaks and their suspects,
       from what the watcher left in DIR. Written to FILE (default DIR/leakproof-report.html).
+  leakproof sites PATH [--top N] [--json]
+      The allocation sites of a sampling heap profile by live sampled bytes: PATH is a
+      .heapprofile (the watcher's, or one DevTools saved) or a directory (its newest).
   leakproof run [--load CMD] [--dir DIR] [--grace-ms N] -- COMMAND [ARGS...]
       Runs a service (node app.js, npm start) under the watcher with test-time settings
       while your load test drives it. When the service exits, the --load command ends, or
@@ -44,7 +50,7 @@ const USAGE = `Usage:
       LEAKPROOF_* variables you set win over its settings.
 
 Options:
-  --top N    how many classes, objects, suspects and collections to list (default 10)
+  --top N    how many classes, objects, suspects, collections or sites to list (default 10)
   --match M  diff: ids, paths, or auto (default: ids when they name the same objects)
   --json     print the full result as JSON
   --quiet    no progress on stderr
@@ -106,6 +112,8 @@ function checkCommand(args) {
   if (args.match !== undefined && args.command !== 'diff') throw new UsageError('--match is only for diff')
   if (args.command === 'report') {
     if (args.files.length !== 1) throw new UsageError('report takes one directory')
+  } else if (args.command === 'sites') {
+    if (args.files.length !== 1) throw new UsageError('sites takes one .heapprofile file or directory')
   } else if (args.command === 'analyze') {
     if (args.files.length !== 1) throw new UsageError('analyze takes one snapshot file')
   } else if (args.command === 'diff') {
@@ -249,6 +257,31 @@ async function runReport(args) {
 }
 
 /**
+ * `leakproof sites PATH`: the ranking of a saved sampling profile on stdout (`--json`: as
+ * JSON, `{ file, sites }`). A profile that cannot be read is `EXIT.UNREADABLE`.
+ */
+async function runSites(args) {
+  let read
+  try {
+    read = await readHeapProfile(args.files[0])
+  } catch (err) {
+    if (err.code !== CODES.PROFILE_UNREADABLE) throw err
+    process.stderr.write(`leakproof: sites: ${err.message} [${err.code}]\n`)
+    return EXIT.UNREADABLE.code
+  }
+  const sites = rankProfile(read.profile, args.top)
+  if (args.json) {
+    process.stdout.write(`${JSON.stringify({ file: read.file, sites }, null, 2)}\n`)
+    return EXIT.OK.code
+  }
+  const lines = [`${read.file}: allocation sites by live sampled bytes, the application's and its packages' first`]
+  if (sites.length === 0) lines.push('  none: nothing sampled is alive')
+  sites.forEach((site, i) => lines.push(`${String(i + 1).padStart(3)}. ${bytesText(site.liveBytes).padStart(9)}  ${placeText(site)}`))
+  process.stdout.write(`${lines.join('\n')}\n`)
+  return EXIT.OK.code
+}
+
+/**
  * `{ dir, load, graceMs, command }` of `leakproof run`: its options, then the service's command
  * after `--` (or from the first argument that is not an option); throws a UsageError.
  */
@@ -311,6 +344,7 @@ async function main(argv) {
     return EXIT.OK.code
   }
   if (args.command === 'report') return runReport(args)
+  if (args.command === 'sites') return runSites(args)
   const onProgress = progressReporter(args)
   const options = { top: args.top }
   if (onProgress) options.onProgress = onProgress

@@ -32,7 +32,8 @@ export type AdminHandler = (req: IncomingMessage, res: ServerResponse, next?: (e
 
 /**
  * An admin request handler: `GET <prefix>/status`, `POST <prefix>/snapshot` (202, 409,
- * 429 with `Retry-After`), `GET <prefix>/reports/latest`; JSON answers, never cached.
+ * 429 with `Retry-After`), `GET <prefix>/reports/latest`; JSON answers, never cached;
+ * `GET <prefix>/profile/heap`, the newest allocation-sampling profile as gzipped pprof.
  * It never serves snapshot files. Every request under the prefix needs the bearer token
  * (401 otherwise); too many failures lock their address, then everyone, out for the rest of
  * the window (429). Mounting on node:http, Express and Fastify: docs/admin-http.md.

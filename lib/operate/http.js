@@ -7,8 +7,11 @@
  *   POST <prefix>/snapshot        202 `{ id, role }`; 409 while one is being written or when
  *                                 snapshots are off; 429 with `Retry-After` within the cooldown
  *   GET  <prefix>/reports/latest  200, the newest report as JSON; 404 when there is none
+ *   GET  <prefix>/profile/heap    200, the newest allocation-sampling profile as gzipped pprof
+ *                                 (`watcher.sitesProfile()`); 404 when there is none
  *
- * It never serves snapshot files: they hold every secret in the heap. Every request under
+ * It never serves snapshot files: they hold every secret in the heap (a sampling profile
+ * holds code locations and sizes only). Every request under
  * the prefix must carry `Authorization: Bearer <token>`, compared in constant time; too many
  * failures in a window lock the sender's address out (and everyone, past a total) until the
  * window ends, so the token cannot be guessed and an attacker cannot lock the operator out
@@ -52,6 +55,7 @@ const ROUTES = new Map([
   ['/status', new Map([['GET', (watcher, res) => send(res, 200, watcher.status())]])],
   ['/snapshot', new Map([['POST', requestSnapshot]])],
   ['/reports/latest', new Map([['GET', sendLatestReport]])],
+  ['/profile/heap', new Map([['GET', sendHeapProfile]])],
 ])
 
 /**
@@ -236,6 +240,31 @@ function sendLatestReport(watcher, res) {
   const report = watcher.latestReport()
   if (report === null) return send(res, 404, errorBody('no_report', 'no report yet: a report follows a snapshot pair'))
   send(res, 200, report)
+}
+
+/**
+ * GET profile/heap: the newest allocation-sampling profile as gzipped pprof, as `go tool
+ * pprof` and the continuous profilers read it, or 404 while there is none.
+ */
+function sendHeapProfile(watcher, res) {
+  const newest = typeof watcher.sitesProfile === 'function' ? watcher.sitesProfile() : null
+  if (newest === null) return send(res, 404, errorBody('no_profile', 'no allocation-sampling profile yet: the first comes with the ranking of a heap leak\'s sites'))
+  // Loaded when first asked for: most services never serve one.
+  const { pprofOf } = require('../watch/heap-profiles')
+  pprofOf(newest).then(
+    (pprof) => {
+      const name = `leakproof-${process.pid}-${new Date(newest.time).toISOString().replace(/[:.]/g, '-')}-${newest.reason}.pb.gz`
+      res.writeHead(200, {
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': pprof.length,
+        'Content-Disposition': `attachment; filename="${name}"`,
+        'Cache-Control': 'no-store',
+        'X-Content-Type-Options': 'nosniff',
+      })
+      res.end(pprof)
+    },
+    (err) => send(res, 500, errorBody('internal_error', String(err?.message ?? err))),
+  )
 }
 
 /** The path and the query string (null when there is no `?`) of a request target, as sent. */

@@ -20,7 +20,7 @@ const { configFromEnv } = require('../watch/env-config')
 const { resolveOptions } = require('../watch/watcher')
 const { diffSnapshots } = require('../analyze')
 const { CODES, codedError } = require('../errors')
-const { bytesText } = require('./text')
+const { bytesText, placeText } = require('./text')
 
 const MiB = 1024 * 1024
 
@@ -301,13 +301,6 @@ function verdictLines(command, verdict) {
     lines.push(`leakproof run: no leak in ${command.join(' ')} (${verdict.processes === 1 ? '1 process' : `${verdict.processes} processes`}, watched for ${seconds(verdict.watchedMs)})`)
   }
   return lines
-}
-
-/** `handle /srv/app.js:37:16`, with the app's line that called into a package's site. */
-function placeText(site) {
-  const at = `${site.functionName ?? '(anonymous)'} ${site.url}:${site.line}:${site.column}`
-  const from = site.appFrame ? ` called from ${site.appFrame.functionName ?? '(anonymous)'} ${site.appFrame.url}:${site.appFrame.line}:${site.appFrame.column}` : ''
-  return `${at}${site.package ? ` in ${site.package}` : ''}${from}`
 }
 
 /** `12 s`. */

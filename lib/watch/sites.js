@@ -174,6 +174,8 @@ class SiteProfiler {
   #session = null
   #stopped = false
   #samplingInterval
+  /** When sampling started (ms since the epoch), null before. */
+  startedAt = null
 
   /** @param {number} samplingIntervalBytes mean bytes between samples (V8's default is 32 KiB). */
   constructor(samplingIntervalBytes) {
@@ -193,16 +195,17 @@ class SiteProfiler {
     this.#session = session
     try {
       await this.#post('HeapProfiler.startSampling', { samplingInterval: this.#samplingInterval })
+      this.startedAt = Date.now()
     } catch (err) {
       this.stop()
       throw err
     }
   }
 
-  /** Live sampled bytes per site, now: `sitesOfProfile` of the current sampling profile. */
-  async liveBySite() {
+  /** The sampling profile now (`HeapProfiler.getSamplingProfile`'s `profile`, a DevTools `.heapprofile`'s JSON). */
+  async profile() {
     const { profile } = await this.#post('HeapProfiler.getSamplingProfile')
-    return sitesOfProfile(profile)
+    return profile
   }
 
   /** Stops sampling; the session stays connected (see `shared`). */
@@ -228,7 +231,7 @@ class SiteProfiler {
 }
 
 /**
- * The sites that grew between two `liveBySite()` results, most growth first. A site in a
+ * The sites that grew between two `sitesOfProfile` results, most growth first. A site in a
  * package or in Node's internals also has `package` and `appFrame`: of its callers in the
  * app, the one whose bytes there grew most (then the one with most live bytes), null when
  * that growth came with no app frame on the stack (a package's own timer, say).
@@ -265,31 +268,37 @@ function mainCaller(callers, callersBefore) {
 
 /**
  * The watcher's ranking of growing allocation sites after a heap leak: samples allocations
- * over windows of `sitesWindowMs` and emits `sites`, the sites whose live bytes grew. One
- * ranking at a time: `rank()` while one is under way returns that one; a later heap leak
- * starts another once it is done.
+ * over windows of `sitesWindowMs` and emits `sites`, the sites whose live bytes grew, and
+ * keeps the profile it ranked from (heap-profiles.js). Sampling starts with the first
+ * ranking and stays on until `stop()`, so the profile near the heap limit (`saveProfile`)
+ * holds what was allocated and kept since the leak was found. One ranking at a time:
+ * `rank()` while one is under way returns that one; a later heap leak starts another once
+ * it is done.
  */
 class SiteRanking {
   #samplingBytes
   #windowMs
   #top
   #emit
-  #profiler = null // the ranking's profiler, while one runs
+  #profiles
+  #profiler = null // sampling since the first ranking
   #ranking = null // the promise of the ranking under way, if any
   #stopped = false
 
   /**
    * @param {{ sitesSamplingBytes: number, sitesWindowMs: number, top: number }} options
    * @param {(type: string, fields: object) => void} emit emits a watcher event.
+   * @param {import('./heap-profiles').HeapProfiles} profiles where the rankings' profiles are kept.
    */
-  constructor({ sitesSamplingBytes, sitesWindowMs, top }, emit) {
+  constructor({ sitesSamplingBytes, sitesWindowMs, top }, emit, profiles) {
     this.#samplingBytes = sitesSamplingBytes
     this.#windowMs = sitesWindowMs
     this.#top = top
     this.#emit = emit
+    this.#profiles = profiles
   }
 
-  /** Stops the ranking under way, if any; no more events. */
+  /** Stops sampling and the ranking under way, if any; no more events. */
   stop() {
     this.#stopped = true
     if (this.#profiler !== null) this.#profiler.stop()
@@ -310,43 +319,82 @@ class SiteRanking {
     return this.#ranking
   }
 
-  /** One ranking, start to end, with its own profiler, over at most `maxWindows` windows. */
-  async #sample(maxWindows) {
-    const profiler = new SiteProfiler(this.#samplingBytes)
-    this.#profiler = profiler
+  /**
+   * Keeps the sampling profile as it is now (no GC first: near the heap limit one may not
+   * fit), for `reason`; resolves with the kept entry, or null when nothing samples. Never
+   * rejects: a failed write is an `error` event.
+   */
+  async saveProfile(reason) {
+    const profiler = this.#profiler
+    if (profiler === null || !profiler.running || this.#stopped) return null
     try {
-      await profiler.start()
+      return await this.#keep(await profiler.profile(), reason)
+    } catch (err) {
+      this.#emit('error', { error: err.message, during: 'sites profile' })
+      return null
+    }
+  }
+
+  /** One ranking, start to end, over at most `maxWindows` windows. */
+  async #sample(maxWindows) {
+    try {
+      const profiler = await this.#sampling()
       await this.#wait()
       if (this.#stopped) return null
-      const before = await liveAfterFullGc(profiler, this.#windowMs)
+      const before = sitesOfProfile(await profileAfterFullGc(profiler, this.#windowMs))
       const ranked = await this.#rankSince(profiler, before, maxWindows)
-      if (ranked !== null) this.#emit('sites', ranked)
-      return ranked
+      if (ranked === null) return null
+      const { profile, ...fields } = ranked
+      const kept = await this.#keep(profile, 'leak').catch((err) => {
+        this.#emit('error', { error: err.message, during: 'sites profile' })
+        return null
+      })
+      if (this.#stopped) return null
+      this.#emit('sites', kept?.heapprofile ? { ...fields, profile: { heapprofile: kept.heapprofile, pprof: kept.pprof } } : fields)
+      return fields
     } catch (err) {
       if (!this.#stopped) this.#emit('error', { error: err.message, during: 'sites' })
       return null
-    } finally {
-      profiler.stop()
-      if (this.#profiler === profiler) this.#profiler = null
     }
+  }
+
+  /** The profiler, sampling: started at the first ranking (again after a failed start). */
+  async #sampling() {
+    if (this.#profiler === null) this.#profiler = new SiteProfiler(this.#samplingBytes)
+    const profiler = this.#profiler
+    try {
+      await profiler.start()
+    } catch (err) {
+      if (this.#profiler === profiler) this.#profiler = null
+      throw err
+    }
+    return profiler
+  }
+
+  /** Keeps `profile` (heap-profiles.js) for `reason`. */
+  #keep(profile, reason) {
+    return this.#profiles.add(profile, { reason, startedAt: this.#profiler?.startedAt ?? Date.now() })
   }
 
   /**
    * A window can see little growth or none (a snapshot blocked the event loop through it, the
    * leak is slow): growth since `before` is ranked after each window, until the top site's
-   * holds enough samples, for up to `maxWindows` windows. Null when stopped meanwhile.
+   * holds enough samples, for up to `maxWindows` windows. Resolves with the ranking and the
+   * profile of its last window; null when stopped meanwhile.
    */
   async #rankSince(profiler, before, maxWindows) {
     const enough = SITES_MIN_SAMPLES * this.#samplingBytes
     let sites = []
+    let profile = null
     let windows = 0
     while (windows < maxWindows && !(sites[0]?.growthBytes >= enough)) {
       await this.#wait()
       if (this.#stopped) return null
       windows++
-      sites = growingSites(before, await liveAfterFullGc(profiler, this.#windowMs), this.#top)
+      profile = await profileAfterFullGc(profiler, this.#windowMs)
+      sites = growingSites(before, sitesOfProfile(profile), this.#top)
     }
-    return { windowMs: windows * this.#windowMs, sites }
+    return { windowMs: windows * this.#windowMs, sites, profile }
   }
 
   /** One sampling window, on a timer that does not keep the process alive. */
@@ -356,7 +404,7 @@ class SiteRanking {
 }
 
 /**
- * `profiler.liveBySite()` read after a full GC: the next one V8 runs, or one asked for when
+ * `profiler.profile()` read after a full GC: the next one V8 runs, or one asked for when
  * none comes within half a window (see `afterNextFullGc`: asked for at once, it could stop
  * the service for most of a second). The profile counts a sampled object as live until a
  * GC finds it dead, and with a large heap limit V8's young generation holds tens of MB of
@@ -364,9 +412,9 @@ class SiteRanking {
  * the in-process load generator's garbage showed 1-8 MB of "growth" per window without
  * the GC, 0.5 MB at most with it, and once outranked the leak.
  */
-async function liveAfterFullGc(profiler, windowMs) {
+async function profileAfterFullGc(profiler, windowMs) {
   await afterNextFullGc(windowMs / 2)
-  return profiler.liveBySite()
+  return profiler.profile()
 }
 
-module.exports = { SiteProfiler, SiteRanking, growingSites, sitesOfProfile, windowsFor }
+module.exports = { SiteProfiler, SiteRanking, growingSites, sitesOfProfile, isApplicationFrame, windowsFor }

@@ -12,7 +12,8 @@
  * - capture.js, snapshot-cost.js, snapshots.js, reports.js: snapshots on a leak or threshold,
  *   within a pause budget unless the process is about to die, and the pair's report;
  * - diagnosis.js: the report of a leak that got no snapshot pair;
- * - sites.js: the allocation sites that grow, after a heap leak.
+ * - sites.js: the allocation sites that grow, after a heap leak; heap-profiles.js keeps the
+ *   sampling profiles they were ranked from (`.heapprofile` and pprof files with a dir).
  *
  * Events, each with `type`, `time`, `pid` and `threadId`: `sample` (one per interval with a
  * floor), `leak`, `threshold`, `snapshot`, `snapshot-skipped`, `report`, `sites`,
@@ -185,6 +186,7 @@ class Watcher extends EventEmitter {
   #lastLeak = null // the newest heap or external leak's fields
   #lastRanking = null // the promise of the newest heap leak's site ranking
   #sites = null // the allocation-site ranking, made with the first heap leak
+  #profiles = null // its sampling profiles (heap-profiles.js), made with it
   #timer
   #majorGcsSeen = 0
   #heapAboveThreshold = false
@@ -302,6 +304,19 @@ class Watcher extends EventEmitter {
     return this.#tally.latestReport ?? (dir === undefined ? null : require('./reports').newestReportIn(dir))
   }
 
+  /**
+   * The newest allocation-sampling profile, or null before the first heap leak's ranking:
+   * `{ time, reason, startedAt, samplingIntervalBytes, profile, heapprofile, pprof }`.
+   * `reason` is `'leak'` (the profile a `sites` ranking was made from) or `'threshold'`
+   * (kept when the heap passed `heapThreshold`); `profile` holds what was sampled since
+   * `startedAt` and still lived, as the JSON of a DevTools `.heapprofile`; `heapprofile`
+   * and `pprof` are its files (null without a `dir`). Code locations and sizes, no values.
+   */
+  sitesProfile() {
+    const newest = this.#profiles?.newest() ?? null
+    return newest === null ? null : { ...newest }
+  }
+
   /** Stops everything the watcher started: the thread, the timer, the GC observer, sampling. */
   stop() {
     if (this.#stopped) return
@@ -393,9 +408,19 @@ class Watcher extends EventEmitter {
     const above = heapUsed >= this.#options.heapThreshold * limit
     if (above && !this.#heapAboveThreshold) {
       this.#event('threshold', { kind: 'heap', current: heapUsed, limit })
-      if (this.#capture !== null) this.#capture.onThreshold('heap')
+      this.#onHeapThreshold()
     }
     this.#heapAboveThreshold = above
+  }
+
+  /**
+   * The heap is near its limit: the sampling profile first, if sampling runs (kept in
+   * milliseconds, it says what was allocated and kept since the leak was found), then the
+   * snapshot, which may not finish before the process dies.
+   */
+  async #onHeapThreshold() {
+    if (this.#sites !== null) await this.#sites.saveProfile('threshold')
+    if (this.#capture !== null && !this.#stopped) this.#capture.onThreshold('heap')
   }
 
   /** An event of the native detector (`leak`, or `threshold` for RSS): emitted, then acted on. */
@@ -435,7 +460,11 @@ class Watcher extends EventEmitter {
   /** Ranks the allocation sites that grow in `leak` (one ranking at a time); resolves with the ranking, or null. */
   #rankSites(leak) {
     // Loaded when first needed: a service that never leaks never pays for the inspector.
-    this.#sites ??= new (require('./sites').SiteRanking)(this.#options, this.#emit)
+    if (this.#sites === null) {
+      const { maxDiskBytes, maxSnapshots, sitesSamplingBytes } = this.#options
+      this.#profiles = new (require('./heap-profiles').HeapProfiles)({ dir: this.#options.dir, maxDiskBytes, maxSnapshots, sitesSamplingBytes })
+      this.#sites = new (require('./sites').SiteRanking)(this.#options, this.#emit, this.#profiles)
+    }
     return this.#sites.rank(leak.slopeBytesPerSec)
   }
 }
