@@ -19,10 +19,10 @@ const { writeReport } = require('../lib/report')
 const { collect } = require('../lib/report/collect')
 const { renderPage } = require('../lib/report/render')
 const { leakingModel, hostileModel, HOSTILE } = require('./fixtures/report-page-models')
+const { launchChromium } = require('./debian-tools')
 
 const ROOT = path.join(__dirname, '..')
 const BIN = path.join(ROOT, 'bin', 'leakproof.js')
-const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync']
 
 let browser = null
 let noBrowser = null // why there is no browser, when there is none
@@ -30,13 +30,9 @@ let dir
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-report-page-'))
-  const install = spawnSync('bash', [path.join(ROOT, 'scripts', 'debian-tool.sh'), 'chromium', 'chromium'], { encoding: 'utf8', timeout: 300_000 })
-  if (install.status !== 0) {
-    noBrowser = `chromium could not be installed: ${install.stderr.trim()}`
-    return
-  }
-  const { chromium } = require('playwright-core')
-  browser = await chromium.launch({ executablePath: install.stdout.trim(), args: LAUNCH_ARGS })
+  const launched = await launchChromium()
+  browser = launched.browser ?? null
+  noBrowser = launched.missing ?? null
 })
 
 after(async () => {
