@@ -2,7 +2,7 @@
 
 /**
  * `npm run bench [-- NAME...]`: the benchmarks, every peer side by side in one run.
- * Names: cache, memory, ring, overhead, detect, analyze, listeners (all of these by default),
+ * Names: cache, memory, ring, overhead, detect, analyze, listeners, profiles (all of these by default),
  * and the long ones, run only when named: snapshot-cost (about an hour), diagnosis (about
  * twenty minutes) and capture (about an hour). Prints tables and writes them, with the date, Node version and machine, to
  * bench/out/latest.json.
@@ -20,6 +20,7 @@ const BENCHES = {
   detect: ['watch(): detection against the memwatch rule', () => require('./detect').main()],
   analyze: ['Snapshot analysis against memlab', () => runScript('analyze.js')],
   listeners: ['Listener tracking against plain Node', () => runScript('listeners.js')],
+  profiles: ['Sampling heap profiles: cost and sizes, against @datadog/pprof', () => require('./profiles').main()],
   'snapshot-cost': ['Heap snapshots: predicted and real cost', () => require('./snapshot-cost').main()],
   diagnosis: ['v8.queryObjects: the pause of one count', () => runScript('diagnosis.js')],
   capture: ['Heap snapshots by forked children', () => require('./capture').main()],
