@@ -144,7 +144,9 @@ function pprofFormat() {
 /** Starts sampling in this process; returns `{ take(), files() }`. */
 async function startSampler(kind, bytes) {
   if (kind === 'none') return null
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `leakproof-bench-profiles-${kind}-`))
+  // Made at the first take (part 2's servers, whose dirs the bench removes); part 1's servers write nothing.
+  let made = null
+  const tempDir = () => (made ??= fs.mkdtempSync(path.join(os.tmpdir(), `leakproof-bench-profiles-${kind}-`)))
   if (kind === 'datadog') {
     const { heap, encode } = require('@datadog/pprof')
     heap.start(bytes, STACK_DEPTH)
@@ -172,9 +174,9 @@ async function startSampler(kind, bytes) {
         }
       },
       files() {
-        const file = path.join(dir, `datadog-${bytes / KIB}KiB.pb.gz`)
+        const file = path.join(tempDir(), `datadog-${bytes / KIB}KiB.pb.gz`)
         fs.writeFileSync(file, last)
-        return { pprof: file, dir }
+        return { pprof: file, dir: tempDir() }
       },
     }
   }
@@ -183,7 +185,8 @@ async function startSampler(kind, bytes) {
   const { HeapProfiles } = require('../lib/watch/heap-profiles')
   const profiler = new SiteProfiler(bytes)
   await profiler.start()
-  const store = new HeapProfiles({ dir, maxDiskBytes: 2 ** 30, maxSnapshots: 2, sitesSamplingBytes: bytes })
+  let store = null
+  const storeOf = () => (store ??= new HeapProfiles({ dir: tempDir(), maxDiskBytes: 2 ** 30, maxSnapshots: 2, sitesSamplingBytes: bytes }))
   let last = null
   return {
     async take() {
@@ -199,7 +202,7 @@ async function startSampler(kind, bytes) {
       const loopMaxMs = await watch.stop()
       watch = await loopWatch()
       const t4 = performance.now()
-      last = await store.add(profile, { reason: 'bench', startedAt })
+      last = await storeOf().add(profile, { reason: 'bench', startedAt })
       const addMs = performance.now() - t4
       const addLoopMaxMs = await watch.stop()
       const decoded = pprofFormat().Profile.decode(raw)
@@ -221,7 +224,7 @@ async function startSampler(kind, bytes) {
       }
     },
     files() {
-      return { pprof: last.pprof, heapprofile: last.heapprofile, dir }
+      return { pprof: last.pprof, heapprofile: last.heapprofile, dir: tempDir() }
     },
   }
 }
