@@ -320,8 +320,8 @@ class SiteRanking {
   }
 
   /**
-   * Keeps the sampling profile as it is now (no GC first: near the heap limit one may not
-   * fit), for `reason`; resolves with the kept entry, or null when nothing samples. Never
+   * Keeps the sampling profile as it is now, for `reason` (without waiting for a full GC as
+   * a ranking does; the inspector runs one itself before it answers); resolves with the kept entry, or null when nothing samples. Never
    * rejects: a failed write is an `error` event.
    */
   async saveProfile(reason) {

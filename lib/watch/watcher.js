@@ -414,9 +414,10 @@ class Watcher extends EventEmitter {
   }
 
   /**
-   * The heap is near its limit: the sampling profile first, if sampling runs (kept in
-   * milliseconds, it says what was allocated and kept since the leak was found), then the
-   * snapshot, which may not finish before the process dies.
+   * The heap is near its limit: the sampling profile first, if sampling runs (the cost of
+   * one full GC, which the inspector runs before it answers; it says what was allocated and
+   * kept since the leak was found), then the snapshot, which may not finish before the
+   * process dies.
    */
   async #onHeapThreshold() {
     if (this.#sites !== null) await this.#sites.saveProfile('threshold')
