@@ -371,8 +371,8 @@ class SiteRanking {
     return profiler
   }
 
-  /** Keeps `profile` (heap-profiles.js) for `reason`. */
-  #keep(profile, reason) {
+  /** Keeps `profile` (heap-profiles.js) for `reason`; resolves with the kept entry. */
+  async #keep(profile, reason) {
     return this.#profiles.add(profile, { reason, startedAt: this.#profiler?.startedAt ?? Date.now() })
   }
 
