@@ -320,9 +320,9 @@ class SiteRanking {
   }
 
   /**
-   * Keeps the sampling profile as it is now, for `reason` (without waiting for a full GC as
-   * a ranking does; the inspector runs one itself before it answers); resolves with the kept entry, or null when nothing samples. Never
-   * rejects: a failed write is an `error` event.
+   * Keeps the sampling profile as it is now, for `reason`, without waiting for a full GC as a
+   * ranking does (the inspector runs one itself before it answers). Resolves with the kept
+   * entry, or null when nothing samples; never rejects: a failed write is an `error` event.
    */
   async saveProfile(reason) {
     const profiler = this.#profiler
