@@ -254,14 +254,7 @@ function sendHeapProfile(watcher, res) {
   pprofOf(newest).then(
     (pprof) => {
       const name = `leakproof-${process.pid}-${new Date(newest.time).toISOString().replace(/[:.]/g, '-')}-${newest.reason}.pb.gz`
-      res.writeHead(200, {
-        'Content-Type': 'application/octet-stream',
-        'Content-Length': pprof.length,
-        'Content-Disposition': `attachment; filename="${name}"`,
-        'Cache-Control': 'no-store',
-        'X-Content-Type-Options': 'nosniff',
-      })
-      res.end(pprof)
+      sendBytes(res, 200, pprof, 'application/octet-stream', { 'Content-Disposition': `attachment; filename="${name}"` })
     },
     (err) => send(res, 500, errorBody('internal_error', String(err?.message ?? err))),
   )
@@ -326,15 +319,19 @@ function errorBody(code, message) {
 
 /** Sends `body` as JSON, never cached. */
 function send(res, status, body, headers = {}) {
-  const json = JSON.stringify(body)
+  sendBytes(res, status, Buffer.from(JSON.stringify(body)), 'application/json; charset=utf-8', headers)
+}
+
+/** Sends `bytes` of `contentType`, never cached, never sniffed as another type. */
+function sendBytes(res, status, bytes, contentType, headers = {}) {
   res.writeHead(status, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(json),
+    'Content-Type': contentType,
+    'Content-Length': bytes.length,
     'Cache-Control': 'no-store',
     'X-Content-Type-Options': 'nosniff',
     ...headers,
   })
-  res.end(json)
+  res.end(bytes)
 }
 
 module.exports = { adminHandler, DEFAULTS, MIN_TOKEN_LENGTH, MAX_BODY_BYTES }
