@@ -91,6 +91,37 @@ pub fn residual_spread(points: &[(f64, f64)], slope: f64) -> f64 {
     residuals[residuals.len() - 1 - decile] - residuals[decile]
 }
 
+/// P10–P90 spread of floors per median absolute step residual: for normal noise the spread
+/// is 2.563 σ, and a step (the difference of two floors) has a median absolute residual of
+/// 0.6745 × √2 σ; for uniform noise it gives 1.57 times the amplitude against 1.6.
+const SPREAD_PER_STEP_RESIDUAL: f64 = 2.687;
+
+/// How far floors wander from one to the next, on the scale of [`residual_spread`]: the
+/// median absolute residual of the steps between neighbours, `Δv − rate × Δt` for the
+/// median `rate` of the steps, scaled to the 10th–90th percentile spread of the floors
+/// themselves. A steady trend, even a steep one, does not count, and neither does a minority
+/// of steps of another rate (the start of a leak, a cache filling up); the floors' noise
+/// does, however few of them line up. 0 with fewer than two steps.
+pub fn step_spread(points: &[(f64, f64)]) -> f64 {
+    let steps: Vec<(f64, f64)> = points
+        .windows(2)
+        .map(|pair| (pair[1].0 - pair[0].0, pair[1].1 - pair[0].1))
+        .filter(|&(dt, _)| dt > 0.0)
+        .collect();
+    if steps.len() < 2 {
+        return 0.0;
+    }
+    let mut rates: Vec<f64> = steps.iter().map(|&(dt, dv)| dv / dt).collect();
+    let Some(rate) = median(&mut rates) else {
+        return 0.0;
+    };
+    let mut residuals: Vec<f64> = steps
+        .iter()
+        .map(|&(dt, dv)| (dv - rate * dt).abs())
+        .collect();
+    median(&mut residuals).map_or(0.0, |m| SPREAD_PER_STEP_RESIDUAL * m)
+}
+
 fn sign(x: f64) -> i64 {
     if x > 0.0 {
         1
@@ -204,6 +235,34 @@ mod tests {
         }
         let slope = theil_sen_slope(&points).unwrap();
         assert!((slope - 3.0).abs() < 1e-9, "{slope}");
+    }
+
+    #[test]
+    fn step_spread_measures_noise_not_trend() {
+        // A steep line, however unevenly its floors are spaced: no spread.
+        let line: Vec<(f64, f64)> = [0.0, 1.0, 3.0, 3.5, 7.0, 9.0]
+            .iter()
+            .map(|&t| (t, 5e6 * t))
+            .collect();
+        assert!(step_spread(&line) < 1e-6);
+        // Uniform noise of ±A (P10–P90 spread 1.6 A), flat or on a steep line: about 1.6 A.
+        for slope in [0.0, 1e7] {
+            let mut rng = Rng(3);
+            let noisy: Vec<(f64, f64)> = (0..2000)
+                .map(|i| (i as f64, slope * i as f64 + rng.noise(1e6)))
+                .collect();
+            let spread = step_spread(&noisy);
+            assert!((1.45e6..1.75e6).contains(&spread), "{slope}: {spread}");
+        }
+        // Four steps of another rate among twelve flat ones (a leak that has just begun)
+        // leave the flat floors' spread.
+        let onset: Vec<(f64, f64)> = (0..16)
+            .map(|i| (i as f64, 5e7 * (i as f64 - 11.0).max(0.0)))
+            .collect();
+        assert!(step_spread(&onset) < 1e-6);
+        // Fewer than two steps: nothing to measure.
+        assert_eq!(step_spread(&line[..2]), 0.0);
+        assert_eq!(step_spread(&[]), 0.0);
     }
 
     #[test]
