@@ -227,7 +227,7 @@ const URGENT_NOISE_MARGIN: f64 = 4.0;
 /// and fit their own line closely, and right after a hold, or at the start, there are no
 /// older floors to top: noisy floors (a busy service's incremental GCs keep what was
 /// allocated while they marked) then raised urgent leaks, 3 in 1,800 runs of floors
-/// wandering by ±60 MB after a hold, and a test service's twice in its CI runs.
+/// wandering by ±60 MB after a hold, and once a test service's in CI.
 const NOISE_CONTEXT_FLOORS: usize = 16;
 /// Floors after the warm-up the urgent floors must end with: one whole step taken after it,
 /// so that start-up growth that stops with the warm-up is not urgent. (The full test asks
