@@ -3,6 +3,7 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { writeAtomically } = require('../write-atomically')
+const { newestFileIn } = require('../newest-file')
 const { leakproofFiles, totalBytes, makeRoom, fileName } = require('./snapshots')
 const { samplingProfileAsPprof } = require('./pprof')
 const { sitesOfProfile, growingSites } = require('./sites')
@@ -104,7 +105,10 @@ async function readHeapProfile(target) {
   let file = target
   let text
   try {
-    if ((await fs.promises.stat(target)).isDirectory()) file = await newestHeapProfileIn(target)
+    if ((await fs.promises.stat(target)).isDirectory()) {
+      file = newestFileIn(target, (name) => name.endsWith(HEAP_PROFILE_SUFFIX))
+      if (file === null) throw unreadable(target, `holds no ${HEAP_PROFILE_SUFFIX} file`)
+    }
     text = await fs.promises.readFile(file, 'utf8')
   } catch (err) {
     if (err.code === errors.CODES.PROFILE_UNREADABLE) throw err
@@ -119,19 +123,6 @@ async function readHeapProfile(target) {
   const wrong = shapeProblem(profile)
   if (wrong !== null) throw unreadable(file, `not a sampling heap profile: ${wrong}`)
   return { file, profile }
-}
-
-/** The newest `.heapprofile` in `dir` (by modification time); throws when there is none. */
-async function newestHeapProfileIn(dir) {
-  let newest = null
-  for (const name of await fs.promises.readdir(dir)) {
-    if (!name.endsWith(HEAP_PROFILE_SUFFIX) || name.startsWith('.')) continue
-    const file = path.join(dir, name)
-    const { mtimeMs } = await fs.promises.stat(file)
-    if (newest === null || mtimeMs > newest.mtimeMs || (mtimeMs === newest.mtimeMs && file > newest.file)) newest = { file, mtimeMs }
-  }
-  if (newest === null) throw unreadable(dir, `holds no ${HEAP_PROFILE_SUFFIX} file`)
-  return newest.file
 }
 
 /**

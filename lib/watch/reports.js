@@ -3,6 +3,7 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { writeAtomically } = require('../write-atomically')
+const { newestFileIn } = require('../newest-file')
 
 /**
  * The report of a snapshot pair (a baseline and its follow-up, see capture.js): their diff
@@ -88,15 +89,9 @@ const REPORT_NAME = /^leakproof-.+\.report\.json$/
  * when it cannot be read (deleted meanwhile, not JSON).
  */
 function newestReportIn(dir) {
-  let newest = null
   try {
-    for (const name of fs.readdirSync(dir)) {
-      if (!REPORT_NAME.test(name)) continue
-      const file = path.join(dir, name)
-      const mtimeMs = fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs
-      if (mtimeMs !== undefined && (newest === null || mtimeMs > newest.mtimeMs)) newest = { file, mtimeMs }
-    }
-    return newest === null ? null : JSON.parse(fs.readFileSync(newest.file, 'utf8'))
+    const file = newestFileIn(dir, (name) => REPORT_NAME.test(name))
+    return file === null ? null : JSON.parse(fs.readFileSync(file, 'utf8'))
   } catch {
     return null
   }
