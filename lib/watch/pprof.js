@@ -28,17 +28,24 @@ const FUNCTION = { id: 1, name: 2, systemName: 3, filename: 4, startLine: 5 }
 const VARINT = 0
 const LENGTH_DELIMITED = 2
 
-/** A protobuf message being written: fields appended in order, `bytes()` at the end. */
+/**
+ * Bytes a message starts with room for. Most are a few bytes (a sample, a location, a
+ * function), and a profile has thousands: small enough for Node's shared Buffer pool
+ * rather than an allocation of their own each. Room doubles as a message grows.
+ */
+const FIRST_CHUNK_BYTES = 64
+
+/** A protobuf message being written: fields appended in order, `finish()` at the end. */
 class ProtoWriter {
   #chunks = []
-  #buffer = Buffer.allocUnsafe(4096)
+  #buffer = Buffer.allocUnsafe(FIRST_CHUNK_BYTES)
   #at = 0
 
   /** Makes room for `n` more bytes. */
   #reserve(n) {
     if (this.#at + n <= this.#buffer.length) return
     this.#chunks.push(this.#buffer.subarray(0, this.#at))
-    this.#buffer = Buffer.allocUnsafe(Math.max(4096, n))
+    this.#buffer = Buffer.allocUnsafe(Math.max(2 * this.#buffer.length, n))
     this.#at = 0
   }
 
