@@ -2,7 +2,7 @@
 
 const zlib = require('node:zlib')
 const { promisify } = require('node:util')
-const { isApplicationFrame } = require('./sites')
+const { siteCharger, NO_FRAME } = require('./sites')
 
 const gzip = promisify(zlib.gzip)
 
@@ -131,11 +131,14 @@ function objectsPerSample(size, samplingIntervalBytes) {
  * interval in bytes. A function is a call frame's name, URL and position (V8 gives the
  * function's line, not the allocation's), a location one per function.
  *
- * Stacks end at the allocation's site, as the `sites` ranking charges it (sites.js): frames
- * below the nearest frame of the application or a package (V8's built-ins such as
- * `String.prototype.repeat` or `Map.prototype.set`, Node's internals, leakproof's own) are
- * folded into it, so that `go tool pprof -top` ranks the lines someone can change; a stack
- * with no such frame keeps all of its frames. The `.heapprofile` keeps V8's tree as it is.
+ * Stacks end at the allocation's site, by the rule the `sites` ranking charges with
+ * (`siteCharger`, sites.js): frames below the nearest frame of the application or a package
+ * (V8's built-ins such as `String.prototype.repeat` or `Map.prototype.set`, Node's internals,
+ * leakproof's own) are folded into it, so that `go tool pprof -top` ranks the lines someone
+ * can change. A stack with no such frame keeps its frames with a script and folds V8's
+ * built-ins into the nearest of them; one with no script at all keeps every frame. The
+ * file keeps every sampled byte, leakproof's own work (which the ranking leaves out) under
+ * leakproof's lines. The `.heapprofile` keeps V8's tree as it is.
  * @param {{ head: object, samples?: Array<{ size: number, nodeId: number }> }} profile
  * @param {{ samplingIntervalBytes: number, timeMs?: number, durationMs?: number }} info
  * @returns {Buffer}
@@ -169,19 +172,22 @@ function encodeSamplingProfile(profile, { samplingIntervalBytes, timeMs = Date.n
   }
   const samples = new Map() // stack -> { objects, bytes }
   // Iterative walk (a deep profile must not overflow the stack); each entry: a node, its
-  // callers' stack (null at the root), and whether one of them is a site frame.
-  const walk = profile.head.children.map((child) => [child, null, false])
+  // callers' stack (null at the root), and the charging state of its path (sites.js). A
+  // frame is in the stack when it is the site its own bytes are charged to; a frame folded
+  // into a site above it adds nothing.
+  const chargeAt = siteCharger()
+  const walk = profile.head.children.map((child) => [child, null, NO_FRAME])
   while (walk.length > 0) {
-    const [node, callers, belowSite] = walk.pop()
-    const isSite = isApplicationFrame(node.callFrame)
-    const here = isSite || !belowSite || callers === null ? stackOf(callers, functionId(node.callFrame)) : callers
+    const [node, callers, above] = walk.pop()
+    const charge = chargeAt(above, node.callFrame)
+    const here = charge.site === node.callFrame ? stackOf(callers, functionId(node.callFrame)) : callers
     if (node.selfSize > 0) {
       const sample = samples.get(here) ?? { objects: 0, bytes: 0 }
       sample.objects += objectsAt.get(node.id) ?? 0
       sample.bytes += node.selfSize
       samples.set(here, sample)
     }
-    for (const child of node.children) walk.push([child, here, belowSite || isSite])
+    for (const child of node.children) walk.push([child, here, charge])
   }
 
   const message = new ProtoWriter()

@@ -1,9 +1,9 @@
 'use strict'
 
 const fs = require('node:fs')
-const path = require('node:path')
 const { writeAtomically } = require('../write-atomically')
 const { newestFileIn } = require('../newest-file')
+const { isOwnFile } = require('../code-origin')
 
 /**
  * The report of a snapshot pair (a baseline and its follow-up, see capture.js): their diff
@@ -67,12 +67,10 @@ class Reports {
   }
 }
 
-/** leakproof's modules: `lib/`, wherever the package is installed. */
-const OWN_CODE = path.resolve(__dirname, '..') + path.sep
-
-/** Whether a suspect's or a grown collection's holder is a closure in leakproof's own modules. */
+/** Whether a suspect's or a grown collection's holder is in leakproof's own files (code-origin.js). */
 function heldByOwnCode(item) {
-  return item.holder?.file?.startsWith(OWN_CODE) ?? false
+  const file = item.holder?.file
+  return typeof file === 'string' && isOwnFile(file)
 }
 
 /** Writes `text` to `file`, readable by its owner only, complete or absent. */

@@ -1,6 +1,6 @@
 'use strict'
 
-const { isLeakproofFile } = require('../track/call-site')
+const { originOf } = require('../code-origin')
 const { afterNextFullGc } = require('./forced-gc')
 
 /**
@@ -33,45 +33,72 @@ function windowsFor(slopeBytesPerSec, samplingBytes, windowMs) {
   return Math.min(SITES_MAX_WINDOWS, Math.max(SITES_ATTEMPTS, needed))
 }
 
-/** A script's file path from its URL: `file://` URLs (ES modules) decoded, paths as they are. */
-function fileOf(url) {
-  return url.startsWith('file://') ? decodeURIComponent(url.slice('file://'.length)) : url
-}
-
-/**
- * The package a file belongs to: the folder below its last `node_modules` (so pnpm's
- * `node_modules/.pnpm/x@1.0.0/node_modules/x/…` is `x`), with its scope (`@scope/name`);
- * null when the file is not in one. Either path separator.
- */
-function packageOf(file) {
-  const path = file.replaceAll('\\', '/')
-  const at = path.lastIndexOf('/node_modules/')
-  if (at < 0) return null
-  const parts = path.slice(at + '/node_modules/'.length).split('/')
-  const nameParts = parts[0].startsWith('@') ? 2 : 1
-  // The package's folder and at least one file in it; a file directly in node_modules is none.
-  return parts.length > nameParts ? parts.slice(0, nameParts).join('/') : null
-}
-
-/**
- * Where a frame's code comes from, by its script's URL, as `{ kind, package }`: kind `'app'`
- * (the application's own files), `'package'` (a file of `package`, in `node_modules`),
- * `'node'` (Node's internals, `node:`) or `'none'` (leakproof's own files, and frames
- * without a script such as `(garbage collector)`); `package` is null but for `'package'`.
- */
-function originOf(url) {
-  if (url === '') return { kind: 'none', package: null }
-  if (url.startsWith('node:')) return { kind: 'node', package: null }
-  const file = fileOf(url)
-  if (isLeakproofFile(file)) return { kind: 'none', package: null }
-  const name = packageOf(file)
-  return { kind: name === null ? 'app' : 'package', package: name }
+/** Whether `url` is one of node:inspector's modules, which carry the sampling session's messages. */
+function isInspector(url) {
+  return url === 'node:inspector' || url.startsWith('node:inspector/') || url.startsWith('node:internal/inspector')
 }
 
 /** A frame a site may be charged to: the application's or a package's. */
 function isApplicationFrame({ url }) {
   const { kind } = originOf(url)
   return kind === 'app' || kind === 'package'
+}
+
+/** The state of a path above a profile's first frames: no frame yet. */
+const NO_FRAME = { site: null, origin: null, app: null, own: false }
+
+/**
+ * How the bytes allocated along a sampling profile's tree are charged, one rule for the
+ * `sites` ranking and the pprof file (pprof.js). Returns `chargeAt(above, callFrame)`: the
+ * state of a path at a node from its caller's state (`NO_FRAME` above the first frame) and
+ * its call frame, as `{ site, origin, app, own }`:
+ * - `site`, the frame the node's own bytes count for, and `origin` its `originOf`: the
+ *   nearest frame of the application or of a package, whatever runs below it (V8's
+ *   built-ins, Node's internals, leakproof's code the app called, such as a BoundedMap's);
+ *   without one, the nearest frame with a script, into which V8's built-ins (`Map`, `set`,
+ *   `repeat`: no URL) fold; without one either, the frame itself (a built-in, or a V8 state
+ *   such as `(V8 API)`, with no script above it);
+ * - `app`: the nearest frame of the application's own code, null when none;
+ * - `own`: whether leakproof's own code or node:inspector's (the session leakproof samples
+ *   through) is on the path. With no application or package frame, such bytes are leakproof's
+ *   work, such as reading a profile, not the service's.
+ * A frame that changes none of these gets its caller's state object back. Each URL is
+ * classified once per `siteCharger()`.
+ */
+function siteCharger() {
+  const classified = new Map() // url -> { origin, own }
+  const classify = (url) => {
+    let known = classified.get(url)
+    if (known === undefined) {
+      const origin = originOf(url)
+      classified.set(url, (known = { origin, own: origin.kind === 'own' || isInspector(url) }))
+    }
+    return known
+  }
+  return function chargeAt(above, callFrame) {
+    const { origin, own: ownFrame } = classify(callFrame.url)
+    const own = above.own || ownFrame
+    const aboveKind = above.origin?.kind ?? 'builtin'
+    // An application or package frame is always its own site, and below one nothing else
+    // is. With none above, a frame with a script is, and a built-in only when no frame above
+    // it has a script.
+    let isSite
+    if (origin.kind === 'app' || origin.kind === 'package') isSite = true
+    else if (aboveKind === 'app' || aboveKind === 'package') isSite = false
+    else isSite = origin.kind !== 'builtin' || aboveKind === 'builtin'
+    if (isSite) return { site: callFrame, origin, app: origin.kind === 'app' ? callFrame : above.app, own }
+    return own === above.own ? above : { ...above, own }
+  }
+}
+
+/**
+ * Whether bytes charged as `state` (see `siteCharger`) count for one of the service's sites:
+ * an application's or a package's frame; or Node's internals, when neither leakproof's code
+ * nor node:inspector's is on the path. Never a site of leakproof's own, nor a built-in with
+ * no script above it: neither is a line the service can change.
+ */
+function isServiceCharge({ origin, own }) {
+  return origin.kind === 'app' || origin.kind === 'package' || (origin.kind === 'node' && !own)
 }
 
 /** A protocol call frame's identity, as a Map key. */
@@ -86,9 +113,12 @@ function placeOf({ functionName, url, lineNumber, columnNumber }) {
 
 /**
  * Live sampled bytes per site from a sampling heap profile (`HeapProfiler.getSamplingProfile`'s
- * `profile`): a Map from site key to `{ functionName, url, line, column, liveBytes }`. Bytes
- * allocated inside built-ins (`String.prototype.repeat`), Node internals or leakproof itself
- * are charged to the nearest calling frame of the application or of a package.
+ * `profile`): a Map from site key to `{ functionName, url, line, column, liveBytes }`, charged
+ * as `siteCharger` says: bytes allocated inside built-ins (`String.prototype.repeat`), Node's
+ * internals or leakproof's code count for the nearest calling frame of the application or of a
+ * package; without one, built-ins' bytes count for the nearest frame of Node's internals. Bytes
+ * of leakproof's own work (its code or node:inspector's on the stack, and no application or
+ * package frame), and of built-ins with no script above them, count for no site.
  *
  * A site in a package or in Node's internals also gets `package` (its name; null for `node:`)
  * and `callers`: a Map from the key of the app's own frame nearest the allocation on its
@@ -97,36 +127,26 @@ function placeOf({ functionName, url, lineNumber, columnNumber }) {
  * iterative (a deep profile must not overflow the stack), each URL classified once.
  */
 function sitesOfProfile(profile) {
-  const origins = new Map()
-  const origin = (url) => {
-    let known = origins.get(url)
-    if (known === undefined) origins.set(url, (known = originOf(url)))
-    return known
-  }
+  const chargeAt = siteCharger()
   const sites = new Map()
-  // Each entry: a node, the nearest application or package frame above it, the nearest app frame.
-  const stack = [[profile.head, null, null]]
+  // Each entry: a node and the state of the path above it.
+  const stack = [[profile.head, NO_FRAME]]
   while (stack.length > 0) {
-    const [node, nearestSite, nearestApp] = stack.pop()
-    const { kind } = origin(node.callFrame.url)
-    const siteFrame = kind === 'app' || kind === 'package' ? node.callFrame : nearestSite
-    const appFrame = kind === 'app' ? node.callFrame : nearestApp
-    if (node.selfSize > 0) {
-      const charged = siteFrame ?? node.callFrame
-      chargeSite(sites, charged, origin(charged.url), appFrame, node.selfSize)
-    }
-    for (const child of node.children) stack.push([child, siteFrame, appFrame])
+    const [node, above] = stack.pop()
+    const here = chargeAt(above, node.callFrame)
+    if (node.selfSize > 0 && isServiceCharge(here)) chargeSite(sites, here, node.selfSize)
+    for (const child of node.children) stack.push([child, here])
   }
   return sites
 }
 
-/** Adds `bytes` to the site of `frame` in `sites` and, for a package's or Node's site, to its caller `appFrame`. */
-function chargeSite(sites, frame, { kind, package: name }, appFrame, bytes) {
+/** Adds `bytes` to the site of `charge` (see `siteCharger`) in `sites` and, for a package's or Node's site, to its caller in the app. */
+function chargeSite(sites, { site: frame, origin, app: appFrame }, bytes) {
   const key = frameKey(frame)
   let site = sites.get(key)
   if (site === undefined) {
     site = { ...placeOf(frame), liveBytes: 0 }
-    if (kind === 'package' || kind === 'node') Object.assign(site, { package: name, callers: new Map() })
+    if (origin.kind === 'package' || origin.kind === 'node') Object.assign(site, { package: origin.package, callers: new Map() })
     sites.set(key, site)
   }
   site.liveBytes += bytes
@@ -417,4 +437,4 @@ async function profileAfterFullGc(profiler, windowMs) {
   return profiler.profile()
 }
 
-module.exports = { SiteProfiler, SiteRanking, growingSites, sitesOfProfile, isApplicationFrame, windowsFor }
+module.exports = { SiteProfiler, SiteRanking, growingSites, sitesOfProfile, siteCharger, NO_FRAME, windowsFor }
