@@ -1,11 +1,16 @@
 'use strict'
 
 // leakproof/test: assertNoLeak and measureLeak on real functions, a real Express app on
-// loopback, and in a real worker thread; and their bad input.
+// loopback, and in a real worker thread; their bad input; and the snapshot folders of killed
+// test processes removed as the next measurement starts.
 const test = require('node:test')
 const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
 const path = require('node:path')
 const http = require('node:http')
+const { spawn } = require('node:child_process')
+const { once } = require('node:events')
 const { Worker } = require('node:worker_threads')
 const { assertNoLeak, measureLeak, LeakError } = require('../lib/test')
 const { BoundedMap } = require('..')
@@ -32,9 +37,27 @@ async function startApp(t) {
   return { app, agent }
 }
 
+/** The leak-test folders of this process that appear under os.tmpdir() until the returned function is called, which returns their names. */
+function watchOwnFolders() {
+  const seen = new Set()
+  const watcher = fs.watch(os.tmpdir(), (_, name) => {
+    if (name?.startsWith(`leakproof-test-${process.pid}-`)) seen.add(name)
+  })
+  return () => {
+    watcher.close()
+    return [...seen]
+  }
+}
+
 test('a leaking Express handler fails with the bytes per call, and names the Map and the file that hold the sessions', async (t) => {
   const { app, agent } = await startApp(t)
+  const folders = watchOwnFolders()
   const err = await assertNoLeak(() => get(agent, `${app.url}/login?user=ada`)).then(() => null, (e) => e)
+  // The snapshots went into a folder that names this process, removed afterwards.
+  const seen = folders()
+  assert.equal(seen.length, 1, `one snapshot folder: ${seen}`)
+  assert.match(seen[0], new RegExp(`^leakproof-test-${process.pid}-[A-Za-z0-9]{6}$`))
+  assert.ok(!fs.existsSync(path.join(os.tmpdir(), seen[0])), 'removed afterwards')
   assert.ok(err instanceof LeakError, `no LeakError: ${err}`)
   assert.equal(err.code, 'ERR_LEAKPROOF_LEAK')
   assert.equal(err.measurement.kind, 'heap')
@@ -143,4 +166,66 @@ test('bad input gets a coded error naming it', async () => {
   for (const [key, value, Type] of bad) {
     await assert.rejects(assertNoLeak(noop, { [key]: value }), (err) => err instanceof Type && err.code === 'ERR_LEAKPROOF_INVALID_OPTION' && err.message.includes(`options.${key}`), `${key}: ${value}`)
   }
+})
+
+/** A test process writing its first snapshot into its folder, as a leak test does; resolves with the process and the folder. */
+async function testProcessWriting() {
+  const script = `
+    const fs = require('node:fs'), os = require('node:os'), path = require('node:path')
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-test-' + process.pid + '-'))
+    fs.writeFileSync(path.join(dir, '0.heapsnapshot'), '{"strings":["password=hunter2"')
+    process.stdout.write(dir + '\\n')
+    setInterval(() => {}, 1000)`
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const [dir] = await once(child.stdout.setEncoding('utf8'), 'data')
+  return { child, dir: dir.trim() }
+}
+
+/** A folder under os.tmpdir() named `prefix` and six characters, holding `files`, last written `ageMs` ago. */
+function leftFolder(prefix, files = ['0.heapsnapshot'], ageMs = 0) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  for (const name of files) fs.writeFileSync(path.join(dir, name), '{"strings":["token=abc"')
+  const at = (Date.now() - ageMs) / 1000
+  fs.utimesSync(dir, at, at)
+  return dir
+}
+
+test('the snapshot folder of a killed test process is removed when the next measurement starts; a live one, and what may not be ours, stay', async (t) => {
+  const HOUR = 60 * 60 * 1000
+  const killed = await testProcessWriting()
+  killed.child.kill('SIGKILL')
+  await once(killed.child, 'exit')
+  const live = await testProcessWriting()
+  t.after(() => live.child.kill())
+  const deadPrefix = `leakproof-test-${killed.child.pid}-`
+  const gone = {
+    'a killed process': killed.dir,
+    // A container restarted as the same pid: the folder is older than this process.
+    'this pid before this process started': leftFolder(`leakproof-test-${process.pid}-`, ['0.heapsnapshot', '1.heapsnapshot'], process.uptime() * 1000 + 60_000),
+    'the old naming, untouched for two hours': leftFolder('leakproof-test-', ['0.heapsnapshot', '1.heapsnapshot', '2.heapsnapshot'], 2 * HOUR),
+  }
+  const linkTarget = leftFolder('leakproof-target-')
+  const link = path.join(os.tmpdir(), `${deadPrefix}Lnk000`)
+  fs.symlinkSync(linkTarget, link)
+  const kept = {
+    'a live process': live.dir,
+    'this process, since it started (a measurement in another thread)': leftFolder(`leakproof-test-${process.pid}-`),
+    'the old naming, written just now': leftFolder('leakproof-test-'),
+    'a file that is not a snapshot of ours': leftFolder(deadPrefix, ['0.heapsnapshot', 'notes.txt']),
+    'a link': link,
+  }
+  if (process.getuid?.() === 0) {
+    const strangers = leftFolder(deadPrefix)
+    fs.chownSync(strangers, 65534, 65534)
+    kept["another user's"] = strangers
+  }
+  t.after(() => {
+    for (const dir of [...Object.values(kept), linkTarget]) fs.rmSync(dir, { recursive: true, force: true })
+  })
+
+  await measureLeak(() => {}, { rounds: 6, warmUpRounds: 0, callsPerRound: 1, snapshots: false })
+  for (const [what, dir] of Object.entries(gone)) assert.ok(!fs.existsSync(dir), `${what}: ${dir} is removed`)
+  for (const [what, dir] of Object.entries(kept)) assert.ok(fs.lstatSync(dir, { throwIfNoEntry: false }), `${what}: ${dir} stays`)
+  assert.deepEqual(fs.readdirSync(linkTarget), ['0.heapsnapshot'], "a link's target is not touched")
+  assert.deepEqual(fs.readdirSync(kept['a file that is not a snapshot of ours']).sort(), ['0.heapsnapshot', 'notes.txt'])
 })

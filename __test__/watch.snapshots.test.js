@@ -1,15 +1,18 @@
 'use strict'
 
 // Heap snapshots written by V8 for real, into real directories: private modes, atomic
-// rename, retention, cooldown, and every reason to skip.
+// rename, retention, cooldown, every reason to skip, and the temporary files of killed
+// writers removed as the next watcher starts.
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { execFileSync } = require('node:child_process')
-const { SnapshotStore } = require('../lib/watch/snapshots')
+const { execFileSync, spawn, spawnSync } = require('node:child_process')
+const { once } = require('node:events')
+const { SnapshotStore, fileName, SUFFIX } = require('../lib/watch/snapshots')
+const { watch } = require('..')
 const { SnapshotCost } = require('../lib/watch/snapshot-cost')
 const { lineOf } = require('./listener-helpers')
 
@@ -45,6 +48,33 @@ function mountTmpfs(options) {
 
 function unmount(dir) {
   execFileSync('umount', [dir], { stdio: 'ignore' })
+}
+
+const SNAPSHOTS_JS = path.join(__dirname, '..', 'lib', 'watch', 'snapshots.js')
+
+/** The temporary name of a snapshot process `pid` would start writing now, as the store names it. */
+function tempName(pid) {
+  return `.${fileName(Date.now(), 0, 'leak', SUFFIX).replace(`-${process.pid}-`, `-${pid}-`)}.tmp`
+}
+
+/** The pid of a process that has exited. */
+function deadPid() {
+  return spawnSync(process.execPath, ['-e', '0']).pid
+}
+
+/** The temporary files in `dir`. */
+function temps(dir) {
+  return fs.readdirSync(dir).filter((name) => name.endsWith('.tmp'))
+}
+
+/** Polls `check` every 5 ms until it holds, for at most `ms`: whether it did. */
+async function within(ms, check) {
+  const until = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > until) return false
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  return true
 }
 
 test('a snapshot is private, complete, and appears under its final name only', async () => {
@@ -223,4 +253,107 @@ test("the app's own topGrowingSites() calls do not change what the watcher's rep
   const site = new RegExp(`^${fixture}:${lineOf('GROWING-SITE', fixture)}:\\d+$`)
   const grown = result.growingHandles.find((g) => site.test(g.site))
   assert.deepEqual(grown && [grown.kind, grown.growth], ['interval', 3], out)
+})
+
+test('a writer killed as its snapshot starts leaves its temporary file; the next watcher on the dir removes it at once, not a live writer\'s', async (t) => {
+  const dir = tempDir()
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  // A service that writes snapshots of a heap holding "secrets", in-process, one after the other.
+  const service = `
+    const { SnapshotStore } = require(${JSON.stringify(SNAPSHOTS_JS)})
+    globalThis.secrets = Array.from({ length: 200000 }, (_, i) => ({ i, password: 'hunter' + i }))
+    const store = new SnapshotStore({ dir: process.argv[1], maxSnapshots: 2, maxDiskBytes: 2 ** 31, cooldownMs: 0, memoryFactor: 1, writer: 'in-process' })
+    const again = () => store.capture('leak', { heapUsed: 1e6, predicted: { bytes: 1e6, pauseMs: 1 }, maxPauseMs: Infinity }).then(again)
+    again()`
+  const killed = spawn(process.execPath, ['-e', service, dir], { stdio: 'ignore' })
+  assert.ok(await within(30_000, () => temps(dir).length > 0), 'the service started a snapshot')
+  killed.kill('SIGKILL')
+  await once(killed, 'exit')
+  const [left] = temps(dir)
+  assert.ok(left, 'the killed service left its temporary file')
+  assert.match(left, new RegExp(`-${killed.pid}-`))
+  // Another service, alive, writing into the same dir.
+  const writing = `
+    const fs = require('node:fs')
+    const { fileName, SUFFIX } = require(${JSON.stringify(SNAPSHOTS_JS)})
+    const name = '.' + fileName(Date.now(), 0, 'leak', SUFFIX) + '.tmp'
+    fs.writeFileSync(require('node:path').join(process.argv[1], name), '{"snapshot":{', { mode: 0o600 })
+    process.stdout.write(name + '\\n')
+    setInterval(() => {}, 1000)`
+  const live = spawn(process.execPath, ['-e', writing, dir], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.after(() => live.kill())
+  const [liveName] = await once(live.stdout.setEncoding('utf8'), 'data')
+  const liveTemp = liveName.trim()
+
+  const started = Date.now()
+  const watcher = watch({ dir, nearHeapLimit: false, sites: false, forceGc: false })
+  const errors = []
+  watcher.on('error', (e) => errors.push(e))
+  try {
+    assert.ok(await within(1000, () => !temps(dir).includes(left)), `removed within a second of the watcher's start: ${temps(dir)}`)
+    const tookMs = Date.now() - started
+    assert.deepEqual(temps(dir), [liveTemp], "the live service's temporary file stays")
+    assert.deepEqual(errors, [])
+    t.diagnostic(`removed ${tookMs} ms after watch()`)
+  } finally {
+    watcher.stop()
+  }
+})
+
+test('a temporary file of this pid from before this process started is removed; a link, a folder or a file of another name never is', async (t) => {
+  const dir = tempDir()
+  const dead = deadPid()
+  const outside = path.join(tempDir(), 'not-a-snapshot')
+  t.after(() => [dir, path.dirname(outside)].forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
+  fs.writeFileSync(outside, 'keep me')
+  const earlierRun = tempName(process.pid).replace('-0-leak', '-1-leak')
+  fs.writeFileSync(path.join(dir, earlierRun), '{"snapshot":{')
+  // A container restarted as the same pid: its temporary file is older than this process.
+  const beforeStart = (Date.now() - process.uptime() * 1000 - 60_000) / 1000
+  fs.utimesSync(path.join(dir, earlierRun), beforeStart, beforeStart)
+  // This process's, written since it started (another thread's watcher, say): being written.
+  const ours = tempName(process.pid)
+  fs.writeFileSync(path.join(dir, ours), '')
+  const link = tempName(dead)
+  fs.symlinkSync(outside, path.join(dir, link))
+  const folder = tempName(dead).replace('-0-leak', '-2-leak')
+  fs.mkdirSync(path.join(dir, folder))
+  const otherName = `.leakproof-notes-${dead}.tmp`
+  fs.writeFileSync(path.join(dir, otherName), '')
+
+  store(dir)
+  assert.ok(await within(1000, () => !fs.existsSync(path.join(dir, earlierRun))), 'the earlier run\'s file is removed')
+  assert.deepEqual(fs.readdirSync(dir).sort(), [ours, link, folder, otherName].sort())
+  assert.equal(fs.readFileSync(outside, 'utf8'), 'keep me')
+})
+
+test('a leftover that cannot be removed is told once, as a cleanup error (a warning when no one listens)', async (t) => {
+  const dir = isRoot ? mountTmpfs('size=1m') : tempDir()
+  if (dir === null) return t.skip('mounting is not allowed here')
+  const dead = deadPid()
+  const names = [tempName(dead), tempName(dead).replace('-0-leak', '-1-leak')]
+  for (const name of names) fs.writeFileSync(path.join(dir, name), '')
+  // Root may delete from any directory it can write: a read-only file system stops it.
+  if (isRoot) execFileSync('mount', ['-o', 'remount,ro', dir], { stdio: 'ignore' })
+  else fs.chmodSync(dir, 0o500)
+  try {
+    const errors = []
+    store(dir, { onError: (error, during) => errors.push({ message: error.message, during }) })
+    assert.ok(await within(1000, () => errors.length > 0), 'an error is told')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.equal(errors.length, 1, JSON.stringify(errors))
+    assert.equal(errors[0].during, 'cleanup')
+    for (const name of names) assert.ok(errors[0].message.includes(name), errors[0].message)
+    assert.match(errors[0].message, isRoot ? /EROFS/ : /EACCES/)
+    // Told to no one, it is a process warning.
+    const warned = once(process, 'warning')
+    store(dir)
+    const [warning] = await warned
+    assert.equal(warning.code, 'LEAKPROOF_WATCH_ERROR')
+    assert.match(warning.message, /^leakproof watcher: cleanup: could not remove/)
+  } finally {
+    if (isRoot) unmount(dir)
+    else fs.chmodSync(dir, 0o700)
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 })

@@ -12,7 +12,8 @@
  * still there in the newest half of the rounds, then again with four times the calls per
  * round. On a heap leak, three heap snapshots with two more rounds between each name what
  * holds the new objects (allocated between the first two snapshots and still alive in the
- * third). `assertNoLeak(fn)` throws a `LeakError` saying so.
+ * third). `assertNoLeak(fn)` throws a `LeakError` saying so. Each measurement first removes
+ * the snapshot folders that killed test processes left (removeLeftFolders).
  */
 const fs = require('node:fs')
 const os = require('node:os')
@@ -25,6 +26,7 @@ const { exposedGc } = require('../watch/forced-gc')
 const { ARRAY_BUFFERS_SETTLE_MS } = require('../watch/floors')
 const { diffSnapshots } = require('../analyze')
 const { bytesText } = require('./text')
+const { writerGone } = require('../leftovers')
 const {
   CODES,
   codedError,
@@ -59,6 +61,19 @@ const KINDS = ['heap', 'external']
 
 /** Suspects a leak's diff ranks; the error message names the first. */
 const SUSPECTS = 5
+
+/**
+ * The folder a leak's snapshots go to, under os.tmpdir(): `leakproof-test-<pid>-` and
+ * mkdtemp's six characters. Before issue 28 it had no pid: `leakproof-test-XXXXXX`.
+ */
+const FOLDER_PREFIX = 'leakproof-test-'
+const FOLDER_NAME = /^leakproof-test-(?:(\d+)-)?[A-Za-z0-9]{6}$/
+
+/** The files a leak test writes into its folder (suspectsOf). */
+const FOLDER_FILE = /^[0-2]\.heapsnapshot$/
+
+/** A folder without a pid is removed once untouched this long: no leak test's snapshots take nearly as long. */
+const PIDLESS_FOLDER_AGE_MS = 60 * 60 * 1000
 
 /** Reads `options` against DEFAULTS; throws a coded error naming a bad one. */
 function settingsOf(where, options) {
@@ -144,7 +159,7 @@ class CallFailed {
 async function suspectsOf(runRounds, gc) {
   let dir = null
   try {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-test-'))
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), `${FOLDER_PREFIX}${process.pid}-`))
     const files = []
     for (let i = 0; i < 3; i++) {
       if (i > 0) await runRounds().catch((error) => Promise.reject(new CallFailed(error)))
@@ -159,6 +174,51 @@ async function suspectsOf(runRounds, gc) {
     return { error: error.message }
   } finally {
     if (dir !== null) fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * Removes the snapshot folders of leak tests whose process is gone (killed while it wrote
+ * them, say): they hold everything that process had in memory. Only folders under
+ * os.tmpdir() named FOLDER_NAME, owned by this user, whose process no longer runs (or
+ * started after the folder was last written: its pid was reused), or without a pid and
+ * untouched for PIDLESS_FOLDER_AGE_MS; and only when they hold nothing but FOLDER_FILE
+ * files. Links are never followed. What cannot be removed stays, silently: a test does not
+ * fail for it.
+ */
+function removeLeftFolders(now = Date.now()) {
+  const tmp = os.tmpdir()
+  let names
+  try {
+    names = fs.readdirSync(tmp)
+  } catch {
+    return
+  }
+  for (const name of names) {
+    const named = FOLDER_NAME.exec(name)
+    if (named === null) continue
+    const folder = path.join(tmp, name)
+    let st
+    try {
+      st = fs.lstatSync(folder)
+    } catch {
+      continue
+    }
+    if (!st.isDirectory() || (typeof process.getuid === 'function' && st.uid !== process.getuid())) continue
+    const gone = named[1] === undefined ? now - st.mtimeMs > PIDLESS_FOLDER_AGE_MS : writerGone(Number(named[1]), st.mtimeMs, now)
+    if (gone) removeSnapshotFolder(folder)
+  }
+}
+
+/** Removes `folder` if it holds only a leak test's snapshots, as regular files; else leaves it as it is. */
+function removeSnapshotFolder(folder) {
+  try {
+    const entries = fs.readdirSync(folder, { withFileTypes: true })
+    if (!entries.every((entry) => entry.isFile() && FOLDER_FILE.test(entry.name))) return
+    for (const entry of entries) fs.unlinkSync(path.join(folder, entry.name))
+    fs.rmdirSync(folder)
+  } catch {
+    // Removed meanwhile by another test's sweep, or not ours to remove.
   }
 }
 
@@ -195,6 +255,7 @@ async function measure(where, fn, options) {
   const settings = settingsOf(where, options)
   const native = nativeBinding()
   const gc = exposedGc()
+  removeLeftFolders()
   let calls = 0
   const runRounds = async (count, callsPerRound = settings.callsPerRound) => {
     for (let r = 0; r < count; r++) {

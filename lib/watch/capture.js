@@ -77,6 +77,7 @@ class Capture {
       memoryFactor: options.snapshotMemoryFactor,
       beforeSnapshot: options.beforeSnapshot,
       writer: options.snapshotWriter,
+      onError: (error, during) => emit('error', { error: error.message, during }),
     })
     this.#afterSnapshot = options.afterSnapshot ?? null
     this.#native = native

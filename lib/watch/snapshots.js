@@ -6,6 +6,8 @@ const path = require('node:path')
 const v8 = require('node:v8')
 const { threadId } = require('node:worker_threads')
 const { processMemory } = require('../system-memory')
+const errors = require('../errors')
+const { writerGone } = require('../leftovers')
 const { endsAsCompleteJson } = require('./snapshot-file')
 const { writeInChild, forkUnavailable } = require('./child-snapshot')
 
@@ -17,7 +19,7 @@ const PROFILE_SUFFIXES = ['.heapprofile', '.pb.gz']
 const FREE_DISK_MARGIN = 1.2
 /** Why snapshots are written in-process when the settings say so (a choice, not a failure to fork). */
 const IN_PROCESS_CHOSEN = 'writer is in-process'
-/** A snapshot being written, and the pid of the process writing it (see `#write`). */
+/** A snapshot being written, and the pid of the process writing it (see `#names`). */
 const TEMP_NAME = /^\.leakproof-.+Z-(\d+)-\d+-\d+-[a-z-]+\.heapsnapshot\.tmp$/
 
 /**
@@ -29,6 +31,8 @@ const TEMP_NAME = /^\.leakproof-.+Z-(\d+)-\d+-\d+-[a-z-]+\.heapsnapshot\.tmp$/
  * - bounded: at most `maxSnapshots` files and `maxDiskBytes` bytes, oldest deleted first
  *   (never the ones the caller asks to keep);
  * - rate-limited by `cooldownMs` (but for a pair's follow-up);
+ * - swept: the temporary files of writers killed mid-write are removed as soon as a store
+ *   owns the directory (see `#removeOrphans`);
  * - skipped, with a reason, when it would stop the event loop longer than the caller allows,
  *   or when the disk or the memory left is too small for it.
  *
@@ -49,6 +53,7 @@ class SnapshotStore {
   #lastWriteAt = -Infinity
   #sequence = 0
   #orphansRemoved = false
+  #onError
 
   /**
    * @param {object} options
@@ -59,6 +64,9 @@ class SnapshotStore {
    * @param {number} options.memoryFactor free memory needed, as a multiple of the predicted file size
    * @param {(info: object) => unknown} [options.beforeSnapshot]
    * @param {'fork' | 'in-process'} [options.writer] who writes: a forked child where it can, or this process.
+   * @param {(error: Error, during: string) => void} [options.onError] told of what failed outside a capture
+   *   (`during: 'cleanup'`: a leftover temporary file could not be removed). Default: a
+   *   `LEAKPROOF_WATCH_ERROR` warning.
    */
   constructor(options) {
     this.#dir = path.resolve(options.dir)
@@ -68,6 +76,12 @@ class SnapshotStore {
     this.#memoryFactor = options.memoryFactor
     this.#beforeSnapshot = options.beforeSnapshot ?? null
     this.#forkUnavailable = options.writer === 'fork' ? forkUnavailable() : IN_PROCESS_CHOSEN
+    this.#onError = options.onError ?? ((error, during) => errors.warn(errors.WARNINGS.WATCH_ERROR, `leakproof watcher: ${during}: ${error.message}`))
+    // On the next turn: the watcher starting is not held up, and its caller can listen for
+    // errors first. A capture before then sweeps first.
+    setImmediate(() => {
+      if (!this.#orphansRemoved) this.#removeOrphans()
+    })
   }
 
   /** No more snapshots: a child writing one is killed (its temporary file removed). */
@@ -223,9 +237,13 @@ class SnapshotStore {
   }
 
   /**
-   * Deletes the temporary files of processes that died while writing (killed during the
-   * pause, say): never visible as snapshots, but holding disk. Once per store: this
-   * process's own are removed as they fail.
+   * Deletes the temporary files of writers that died while writing (killed during the pause,
+   * say, or as a snapshot started): never visible as snapshots, but holding disk and every
+   * secret the writer had in memory. Only regular files of TEMP_NAME whose writer is gone
+   * (lib/leftovers.js), never one another live process writes; a symbolic link is never
+   * followed nor removed. Once per store, when it starts (or at its first capture, if
+   * sooner): this process's own are removed as they fail. What cannot be removed is told to
+   * `onError`.
    */
   #removeOrphans() {
     this.#orphansRemoved = true
@@ -235,9 +253,23 @@ class SnapshotStore {
     } catch {
       return
     }
+    const failed = []
+    const now = Date.now()
     for (const name of names) {
       const writer = TEMP_NAME.exec(name)
-      if (writer !== null && !isAlive(Number(writer[1]))) fs.rmSync(path.join(this.#dir, name), { force: true })
+      if (writer === null) continue
+      const file = path.join(this.#dir, name)
+      const st = lstatOrNull(file)
+      if (st === null || !st.isFile() || !writerGone(Number(writer[1]), st.mtimeMs, now)) continue
+      try {
+        // unlink never follows a link: the file replaced by one meanwhile, the link goes, not its target.
+        fs.unlinkSync(file)
+      } catch (err) {
+        if (err.code !== 'ENOENT') failed.push(`${name} (${err.code ?? err.message})`)
+      }
+    }
+    if (failed.length > 0) {
+      this.#onError(new Error(`could not remove the temporary snapshot files of writers that died writing them, in ${this.#dir}: ${failed.join(', ')}`), 'cleanup')
     }
   }
 
@@ -364,13 +396,12 @@ function closeLeakedDescriptors(file) {
   }
 }
 
-/** Whether process `pid` still runs (one we may not signal runs too). */
-function isAlive(pid) {
+/** `file`'s own status (a link's, not its target's), or null when it cannot be read (removed meanwhile). */
+function lstatOrNull(file) {
   try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return err.code === 'EPERM'
+    return fs.lstatSync(file)
+  } catch {
+    return null
   }
 }
 
