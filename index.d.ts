@@ -804,7 +804,7 @@ export interface ClassSummary {
 export interface CodeHolder {
   /**
    * What reaches the object in code: `'cache'`, `'stats.requests'`, `'globalThis.leaks'`;
-   * `''` when V8 gives the variable no name (the description then says which closure holds it).
+   * `''` when V8 gives the variable no name (the description then says whose scope holds it).
    */
   name: string
   /** The held object's class (`'Map'`), or `function NAME at FILE:LINE:COL`. */
@@ -815,17 +815,30 @@ export interface CodeHolder {
    * own holder could not be named.
    */
   kind: 'module' | 'closure' | 'global' | 'property'
-  /** The closure that keeps the scope alive (for a function's scope, one created in it). */
+  /**
+   * For `kind: 'closure'`: the function whose scope holds the variable (`'makeTracker'`), when
+   * the snapshot still has the function (V8 frees it once no closure of it is alive and no live
+   * code refers to it, as for a factory called once at startup); `'(anonymous)'` for a function
+   * without a name. Absent for the other kinds and for a block's scope.
+   */
+  function?: string
+  /**
+   * For `kind: 'closure'`: the closure that `line` and `column` locate: a closure of
+   * `function` when one is alive, else one created inside the variable's scope (one created
+   * directly in it first, then the first in the source). Absent for the other kinds: every
+   * function of a module keeps the module's scope alive, and a heap snapshot does not say which
+   * of them uses a variable.
+   */
   closure?: string
-  /** That closure's script: the module's file. */
+  /** The script of the scope's code: the module's file, or the function's. */
   file?: string
-  /** 1-based line of that closure. */
+  /** 1-based line of `closure`. */
   line?: number
-  /** 1-based column of that closure (V8 places a function at its parameter list). */
+  /** 1-based column of `closure` (V8 places a function at its parameter list). */
   column?: number
   /**
-   * One line: `cache (Map), a module-level variable of /srv/app.js, kept alive by the closure
-   * of handler at /srv/app.js:4:22`.
+   * One line: `cache (Map), a module-level variable of /srv/app.js`, or `seen (Map), a
+   * variable of makeTracker at /srv/app.js:37:21`.
    */
   description: string
 }

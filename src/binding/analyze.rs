@@ -74,16 +74,25 @@ pub struct CodeHolder {
     /// `'global'` (a property of the global object) or `'property'` (of an object whose own
     /// holder could not be named).
     pub kind: String,
-    /// The closure that keeps the scope alive: for a function scope, one created in it.
+    /// For `kind: 'closure'`: the function whose scope holds the variable (`makeTracker`),
+    /// when the snapshot still has the function (V8 frees it once no closure of it is alive and
+    /// no live code refers to it, as for a factory called once at startup); `'(anonymous)'` for
+    /// a function without a name. Absent for the other kinds and for a block's scope.
+    pub function: Option<String>,
+    /// For `kind: 'closure'`: the closure that `line` and `column` locate: a closure of
+    /// `function` when one is alive, else one created inside the variable's scope (one created
+    /// directly in it first, then the first in the source). Absent for the other kinds: every
+    /// function of a module keeps the module's scope alive, and a snapshot does not say which of
+    /// them uses a variable.
     pub closure: Option<String>,
-    /// The script of that closure: the module's file.
+    /// The script of the scope's code: the module's file, or the function's.
     pub file: Option<String>,
-    /// 1-based line of that closure.
+    /// 1-based line of `closure` (V8 places a function at its `(`).
     pub line: Option<u32>,
-    /// 1-based column of that closure.
+    /// 1-based column of `closure`.
     pub column: Option<u32>,
-    /// One line: `cache (Map), a module-level variable of /srv/app.js, kept alive by the
-    /// closure of handler at /srv/app.js:4:22`.
+    /// One line: `cache (Map), a module-level variable of /srv/app.js`, or `seen (Map), a
+    /// variable of makeTracker at /srv/app.js:37:21`.
     pub description: String,
 }
 
@@ -92,7 +101,8 @@ fn holder_js(h: NamedHolder) -> CodeHolder {
         name: h.name,
         class_name: h.class,
         kind: h.kind.as_str().to_string(),
-        closure: h.function,
+        function: h.function,
+        closure: h.closure,
         file: h.file,
         line: h.line,
         column: h.column,

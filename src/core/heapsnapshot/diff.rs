@@ -1165,10 +1165,11 @@ mod tests {
             class: "Map".into(),
             kind: super::super::holder::HolderKind::Module,
             function: None,
+            closure: None,
             file: Some(file.into()),
-            line: Some(1),
-            column: Some(1),
-            description: format!("{name}, a module-level variable of {file}"),
+            line: None,
+            column: None,
+            description: format!("{name} (Map), a module-level variable of {file}"),
         })
     }
 

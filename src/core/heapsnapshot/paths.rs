@@ -276,11 +276,14 @@ pub fn source_location(snap: &Snapshot, n: usize) -> Option<String> {
 
 /// The name of the script closure `n` was defined in, from its shared function info.
 pub fn script_name(snap: &Snapshot, n: usize) -> Option<&str> {
-    snap.child_named(n, "shared")
-        .and_then(|shared| {
-            snap.child_named(shared, "script_or_debug_info")
-                .or_else(|| snap.child_named(shared, "script"))
-        })
+    shared_script_name(snap, snap.child_named(n, "shared")?)
+}
+
+/// The name of the script of shared function info `shared` (its `script_or_debug_info` edge in
+/// older V8, `script` in newer).
+pub fn shared_script_name(snap: &Snapshot, shared: usize) -> Option<&str> {
+    snap.child_named(shared, "script_or_debug_info")
+        .or_else(|| snap.child_named(shared, "script"))
         .map(|s| snap.name(s))
         .filter(|name| !name.is_empty() && !name.starts_with("system /"))
 }
