@@ -239,6 +239,45 @@ test('report files: attached by the pid in their content or name, preferred to t
   assert.equal(model.files.reports.length, 3)
 })
 
+test('heap profiles are listed by name, kind, size and mtime, not read, and not noted as logs', async (t) => {
+  const dir = tempDir(t)
+  const heapprofile = 'leakproof-2026-11-22T18-50-44-907Z-300-0-1-sites.heapprofile'
+  const pprof = 'leakproof-2026-11-22T18-50-44-907Z-300-0-1-sites.pb.gz'
+  fs.writeFileSync(path.join(dir, heapprofile), JSON.stringify({ head: { callFrame: { functionName: '(root)' }, selfSize: 0, children: [] }, samples: [] }))
+  fs.writeFileSync(path.join(dir, pprof), Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0]))
+  fs.writeFileSync(path.join(dir, 'Heap-20261122T185100.heapprofile'), 'not JSON: never parsed')
+  fs.writeFileSync(path.join(dir, 'access.log'), 'GET / 200\n')
+  const model = await collect(dir)
+  const profile = (name, kind) => {
+    const stats = fs.statSync(path.join(dir, name))
+    return { name, kind, bytes: stats.size, mtime: stats.mtimeMs }
+  }
+  assert.deepStrictEqual(model.profiles, [
+    profile('Heap-20261122T185100.heapprofile', 'heapprofile'), profile(heapprofile, 'heapprofile'), profile(pprof, 'pprof'),
+  ])
+  assert.deepStrictEqual(model.notes.filter((n) => /skipped$/.test(n)), ['access.log: not a leakproof event log; skipped'])
+  assert.deepStrictEqual(model.files, { logs: [], reports: [], snapshots: [] })
+})
+
+test("a no-snapshot report's census suspects: class, holder, path, entries and bytes per entry, and its evidence", async (t) => {
+  const dir = tempDir(t)
+  const name = 'leakproof-2026-11-22T18-51-00-000Z-302-0-diagnosis.report.json'
+  const holder = { name: 'store', className: 'Object', kind: 'module', file: '/srv/app.js', line: 4, column: 1, description: 'store.sessions (Object), a module-level variable of /srv/app.js' }
+  const census = { name: 'Session', holder, readablePath: 'store.sessions', collections: 1, before: 120, after: 4_800, entriesPerSec: 78, bytesPerEntry: 2_400, bytesPerEntrySource: 'slope', memberHandle: null }
+  const gzips = { ...census, name: 'Gzip', readablePath: 'streams[*]', collections: 3, bytesPerEntry: 65_536, bytesPerEntrySource: 'measured', memberHandle: 'Zlib', holder: { ...holder, description: 'streams (Array), a module-level variable of /srv/app.js' } }
+  fs.writeFileSync(path.join(dir, name), JSON.stringify({
+    kind: 'no-snapshot', time: T0, pid: 302, threadId: 0, evidence: 'census', suspects: [census, gzips],
+    collections: { boundedMaps: [], handles: [] }, lookedAt: ['census'], notLookedAt: [],
+  }))
+  const model = await collect(dir)
+  const [report] = model.processes[0].reports
+  assert.equal(report.evidence, 'census')
+  assert.deepStrictEqual(report.suspects, [
+    { name: 'Session', holder: holder.description, path: 'store.sessions', collections: 1, before: 120, after: 4_800, entriesPerSec: 78, bytesPerEntry: 2_400, bytesPerEntrySource: 'slope', memberHandle: null },
+    { name: 'Gzip', holder: 'streams (Array), a module-level variable of /srv/app.js', path: 'streams[*]', collections: 3, before: 120, after: 4_800, entriesPerSec: 78, bytesPerEntry: 65_536, bytesPerEntrySource: 'measured', memberHandle: 'Zlib' },
+  ])
+})
+
 test('names with <script> pass through as data, unchanged', async (t) => {
   const dir = tempDir(t)
   const evil = '</script><script>alert(1)</script>'
@@ -347,4 +386,9 @@ test("a real leaking service's directory: its floors, leak, snapshots and pair r
   assert.ok(pairs[0].suspects.length <= 10)
   assert.match(proc.sites[0].url, /report-service\.js$/)
   assert.deepStrictEqual(model.files.logs, [{ name: 'leakproof.log', bytes: Buffer.byteLength(logText) }])
+  // The sites' profiles: listed, not warned about (issue 28).
+  const profilesOnDisk = fs.readdirSync(run.dir).filter((n) => n.endsWith('.heapprofile') || n.endsWith('.pb.gz')).sort()
+  assert.ok(profilesOnDisk.length >= 2, told)
+  assert.deepStrictEqual(model.profiles.map((p) => p.name).sort(), profilesOnDisk)
+  assert.deepStrictEqual(model.notes.filter((n) => /not a leakproof event log/.test(n)), [])
 })

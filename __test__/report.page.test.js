@@ -6,7 +6,8 @@
  * The report page in a real browser (Debian's chromium, headless, installed by
  * scripts/debian-tool.sh): a real leaking run's page shows the three floors with the MODEL's
  * points, the leak marker where uPlot's own scale puts the leak's time and the first
- * suspect's holder; hostile names show as text and run nothing; the page requests nothing.
+ * suspect's holder; a no-snapshot report's census suspects and the directory's heap profiles;
+ * hostile names show as text and run nothing; the page requests nothing.
  * And the `leakproof report` command's exit codes.
  */
 const { test, before, after } = require('node:test')
@@ -136,6 +137,41 @@ test('names with <script> show as text and run nothing', async (t) => {
   assert.deepEqual(seen.dialogs, [])
   assert.deepEqual(seen.errors, [])
   assert.equal(seen.requests.length, 1)
+})
+
+test("a no-snapshot report shows the census' holder like a pair's suspects; the profiles say where they open", async (t) => {
+  if (!browser) return t.skip(noBrowser)
+  const file = path.join(dir, 'census.html')
+  fs.writeFileSync(file, renderPage(leakingModel({ points: 200 })))
+  const { page, seen } = await open(file)
+  const shown = await page.evaluate(() => {
+    const reports = [...document.querySelectorAll('h3')].filter((h3) => h3.textContent.startsWith('Report '))
+    const suspectsOf = (heading) => {
+      let node = heading.nextElementSibling
+      while (node.tagName !== 'TABLE') node = node.nextElementSibling
+      const cells = (row) => [...row.cells].map((cell) => cell.textContent)
+      return { head: cells(node.tHead.rows[0]), first: cells(node.tBodies[0].rows[0]) }
+    }
+    return {
+      headings: reports.map((h3) => h3.textContent.replace(/, 2026.*/, '')),
+      pair: suspectsOf(reports[0]),
+      census: suspectsOf(reports[1]),
+      firstHolder: document.querySelector('tr.suspect-first .holder').textContent,
+      profiles: [...document.querySelectorAll('ul.profiles li')].map((li) => li.textContent),
+    }
+  })
+  assert.deepEqual(shown.headings, [
+    'Report leakproof-2026-11-22T12-20-00-000Z-4200-0-1-follow-up.report.json (snapshot pair',
+    'Report leakproof-2026-11-22T12-40-00-000Z-4200-0-diagnosis.report.json (no snapshot, holder from the census',
+  ])
+  assert.deepEqual(shown.pair.head, ['#', 'class', 'new objects', 'retained', 'held by', 'path'])
+  assert.deepEqual(shown.census.head, ['#', 'class', 'entries', 'bytes per entry', 'held by', 'path'])
+  assert.deepEqual(shown.census.first, ['1', 'Object', '1,200 → 4,800', '2.4 KB (est.)', 'store.sessions (Object), a module-level variable of /srv/app/store.js', 'store.sessions'])
+  assert.match(shown.firstHolder, /^sessions \(Map\), a module-level variable/, 'the pair\'s first suspect stays first')
+  assert.equal(shown.profiles.length, 2)
+  assert.match(shown.profiles[0], /^leakproof-.*-sites\.heapprofile \(412\.0 KB, .*\): open in Chrome DevTools → Memory → Load profile$/)
+  assert.match(shown.profiles[1], /^(leakproof-.*-sites\.pb\.gz) \(38\.0 KB, .*\): open with go tool pprof -http=: \1, or in Pyroscope, Grafana or Datadog$/)
+  assert.deepEqual(seen.errors, [])
 })
 
 test('a healthy process says "no leak found" and has no leak marker', async (t) => {

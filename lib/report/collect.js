@@ -2,8 +2,9 @@
 
 /**
  * `collect(dir)`: reads what a watcher left in a directory — its event logs, its
- * `leakproof-*.report.json` files and the names and sizes of its heap snapshots — into the
- * plain-JSON MODEL that render.js draws (the MODEL's shape: docs and the issue 14 plan).
+ * `leakproof-*.report.json` files, and the names and sizes of its heap snapshots and heap
+ * profiles (`.heapprofile`, `.pb.gz`) — into the plain-JSON MODEL that render.js draws (the
+ * MODEL's shape: docs and the issue 14 plan).
  *
  * Bad input never stops it: a file that is not a leakproof event log, a line that is not
  * JSON (a truncated last line), a report that does not parse, each becomes a `notes` entry
@@ -11,7 +12,7 @@
  *
  * Memory stays bounded whatever the size of the logs: they are read in 1 MiB chunks, line by
  * line; each process keeps at most `maxPoints` floor points (see `FloorPoints`) and the
- * newest `MAX_EVENTS` events of each kind. Snapshots are never opened.
+ * newest `MAX_EVENTS` events of each kind. Snapshots and profiles are never opened.
  *
  * Strings from the files are data and pass through unchanged: escaping is the renderer's job.
  */
@@ -42,6 +43,11 @@ const CHUNK_BYTES = 1024 * 1024
  * `leakproof-<ISO time, ':' and '.' as '-'>-<pid>-<threadId>-[<sequence>-]<reason>.<ext>`.
  */
 const LEAKPROOF_NAME = /^leakproof-(\d{4}-\d\d-\d\dT\d\d)-(\d\d)-(\d\d)-(\d{3})Z-(\d+)-(\d+)-(?:\d+-)?([a-z-]+)\.(heapsnapshot|report\.json)$/
+/**
+ * Heap profiles by their file's ending, whoever wrote them (the watcher's sites, DevTools,
+ * `/leakproof/heap-profile`): a V8 sampling heap profile (JSON) and a gzipped pprof.
+ */
+const PROFILE_KINDS = [['.heapprofile', 'heapprofile'], ['.pb.gz', 'pprof']]
 
 /**
  * Reads `dir` into the report's MODEL.
@@ -88,7 +94,8 @@ async function checkDir(dir) {
 
 /**
  * The regular files of `dir` (not recursive), sorted by name, each `{ name, file, bytes, mtimeMs }`:
- * the watcher's snapshots and reports by their names, every other file in `others`.
+ * the watcher's snapshots and reports by their names, heap profiles by their endings (with their
+ * `kind`), every other file in `others`.
  * Hidden files (a snapshot being written) are left out.
  */
 async function listDir(dir) {
@@ -98,7 +105,7 @@ async function listDir(dir) {
   } catch (err) {
     throw codedError(Error, CODES.REPORT_DIR, `${WHERE}: dir must be a readable directory; got ${describe(dir)}, which cannot be read (${err.message})`)
   }
-  const listing = { snapshots: [], reports: [], others: [] }
+  const listing = { snapshots: [], reports: [], profiles: [], others: [] }
   for (const entry of entries.sort((a, b) => compareNames(a.name, b.name))) {
     if (!entry.isFile() || entry.name.startsWith('.')) continue
     const file = path.join(dir, entry.name)
@@ -107,6 +114,7 @@ async function listDir(dir) {
     const item = { name: entry.name, file, bytes: stats.size, mtimeMs: stats.mtimeMs }
     if (isWatcherFile(entry.name, '.heapsnapshot')) listing.snapshots.push(item)
     else if (isWatcherFile(entry.name, '.report.json')) listing.reports.push(item)
+    else if (profileKind(entry.name) !== null) listing.profiles.push({ ...item, kind: profileKind(entry.name) })
     else listing.others.push(item)
   }
   return listing
@@ -115,6 +123,11 @@ async function listDir(dir) {
 /** Whether `name` is a watcher file's with this extension (`leakproof-….heapsnapshot`, `leakproof-….report.json`). */
 function isWatcherFile(name, extension) {
   return name.startsWith('leakproof-') && name.endsWith(extension)
+}
+
+/** A heap profile's kind by its file's ending (`'heapprofile'` or `'pprof'`), or null for another file. */
+function profileKind(name) {
+  return PROFILE_KINDS.find(([ending]) => name.endsWith(ending))?.[1] ?? null
 }
 
 /** Name order, but a rotated log (`x.log.1`) just before its current one (`x.log`): oldest lines first. */
@@ -545,6 +558,7 @@ class ModelBuilder {
       dir: this.dir,
       notes: this.notes,
       files: { logs: names(listing.logs), reports: names(listing.reports), snapshots: names(listing.snapshots) },
+      profiles: listing.profiles.map(({ name, kind, bytes, mtimeMs }) => ({ name, kind, bytes, mtime: mtimeMs })),
       processes,
     }
   }
@@ -601,7 +615,11 @@ function count(n, thing) {
   return `${n.toLocaleString('en-US')} ${n === 1 ? thing : `${thing}s`}`
 }
 
-/** A report of the MODEL: what a page shows of a pair's diff or of a diagnosis without snapshot. */
+/**
+ * A report of the MODEL: what a page shows of a pair's diff or of a diagnosis without snapshot.
+ * A diagnosis also has its `evidence` (`'census'`, `'sites'`, `'none'`, or null from a
+ * leakproof before the census) and its suspects are the census' grown collections.
+ */
 function reportModel(content, name, time) {
   const list = (value) => (Array.isArray(value) ? value.slice(0, TOP) : [])
   const pair = content.kind === 'pair'
@@ -609,7 +627,8 @@ function reportModel(content, name, time) {
     time,
     kind: typeof content.kind === 'string' ? content.kind : null,
     name,
-    suspects: list(content.suspects).map(suspectModel),
+    ...(pair ? {} : { evidence: textOrNull(content.evidence) }),
+    suspects: list(content.suspects).map(pair ? suspectModel : censusSuspectModel),
     grownCollections: pair ? list(content.grownCollections).map(collectionModel) : list(content.collections?.boundedMaps).map(boundedMapModel),
     growingHandles: pair ? list(content.growingHandles) : list(content.collections?.handles),
     lookedAt: Array.isArray(content.lookedAt) ? content.lookedAt : null,
@@ -625,6 +644,27 @@ function suspectModel(suspect) {
     retainedSize: numberOrNull(suspect?.retainedSize),
     holder: holderText(suspect?.holder),
     path: pathText(suspect?.readablePath),
+  }
+}
+
+/**
+ * A census suspect of the MODEL (a collection that grew between the census' passes): its
+ * members' class, holder and path (already one string) as a pair's suspect has them, then the
+ * entries before and after and the bytes one entry holds (`bytesPerEntrySource`: `'measured'`
+ * or `'slope'`, an estimate from the leak's rate).
+ */
+function censusSuspectModel(suspect) {
+  return {
+    name: suspect?.name ?? null,
+    holder: holderText(suspect?.holder),
+    path: textOrNull(suspect?.readablePath) ?? pathText(suspect?.readablePath),
+    collections: numberOrNull(suspect?.collections),
+    before: numberOrNull(suspect?.before),
+    after: numberOrNull(suspect?.after),
+    entriesPerSec: numberOrNull(suspect?.entriesPerSec),
+    bytesPerEntry: numberOrNull(suspect?.bytesPerEntry),
+    bytesPerEntrySource: textOrNull(suspect?.bytesPerEntrySource),
+    memberHandle: textOrNull(suspect?.memberHandle),
   }
 }
 

@@ -19,7 +19,8 @@
  * Hooks for tests: each chart's container has `data-series` (the series' labels, comma-separated)
  * and `data-points` (points per series); each marker has `data-time` (epoch ms) and a class
  * `marker-leak`, `marker-snapshot` or `marker-skip`; the first suspect row has the class
- * `suspect-first`; the uPlot instances are `window.leakproofCharts` in order of the processes.
+ * `suspect-first`; the profiles' list has the class `profiles`; the uPlot instances are
+ * `window.leakproofCharts` in order of the processes.
  */
 const fs = require('node:fs')
 const crypto = require('node:crypto')
@@ -343,16 +344,27 @@ function renderNextSteps(proc) {
   return steps.length ? section('What to do next', h('div', { class: 'next' }, steps)) : []
 }
 
-/** One report (a snapshot pair's diff, or a diagnosis without a snapshot): suspects, collections, handles. */
+/**
+ * One report (a snapshot pair's diff, or a diagnosis without a snapshot): suspects, collections,
+ * handles. A pair's suspects are new objects by what they retain; a diagnosis's are the census'
+ * collections that grew, by their entries and the bytes one holds.
+ */
 function renderReport(report, index) {
+  const pair = report.kind === 'pair'
+  const sizes = pair
+    ? [['new objects', (s) => fmtCount(s.count), 'num'], ['retained', (s) => fmtBytes(s.retainedSize), 'num']]
+    : [
+        ['entries', (s) => `${fmtCount(s.before)} → ${fmtCount(s.after)}`, 'num'],
+        ['bytes per entry', (s) => `${fmtBytes(s.bytesPerEntry)}${s.bytesPerEntrySource === 'slope' ? ' (est.)' : ''}`, 'num'],
+      ]
   const suspects = table([
     ['#', (_s, i) => i + 1],
     ['class', (s) => s.name, 'code'],
-    ['new objects', (s) => fmtCount(s.count), 'num'],
-    ['retained', (s) => fmtBytes(s.retainedSize), 'num'],
+    ...sizes,
     ['held by', (s) => s.holder || '(no named holder)', 'holder'],
     ['path', (s) => s.path || '', 'code'],
   ], report.suspects, (_s, i) => (index === 0 && i === 0 ? 'suspect-first' : null))
+  const evidence = { census: ', holder from the census', sites: ', allocation sites only', none: ', no holder found' }[report.evidence] || ''
   const collections = table([
     ['collection', (c) => c.name, 'code'],
     ['entries', (c) => `${fmtCount(c.before)} → ${fmtCount(c.after)}`, 'num'],
@@ -367,8 +379,8 @@ function renderReport(report, index) {
   ], report.growingHandles)
   const notLooked = (report.notLookedAt || []).map((n) => h('li', null, `${n.what}: ${n.why}`))
   return [
-    h('h3', null, `Report${report.name ? ` ${report.name}` : ''} (${report.kind === 'pair' ? 'snapshot pair' : 'no snapshot'}, ${fmtTime(report.time)})`),
-    ...section('Suspects: new objects by what they retain', suspects || h('p', { class: 'muted' }, 'no suspects')),
+    h('h3', null, `Report${report.name ? ` ${report.name}` : ''} (${pair ? 'snapshot pair' : `no snapshot${evidence}`}, ${fmtTime(report.time)})`),
+    ...section(pair ? 'Suspects: new objects by what they retain' : 'Suspects: collections that grew between the census passes', suspects || h('p', { class: 'muted' }, 'no suspects')),
     ...section('Collections that grew', collections),
     ...section('Listener, timer and promise sites that grew', handles),
     (report.lookedAt || []).length ? h('p', { class: 'muted' }, `looked at: ${report.lookedAt.join('; ')}`) : null,
@@ -426,6 +438,21 @@ function renderProcess(proc, charts) {
     ...renderDetails(proc))
 }
 
+/** Where a heap profile opens, by its kind. */
+function profileOpener(profile) {
+  if (profile.kind === 'heapprofile') return 'open in Chrome DevTools → Memory → Load profile'
+  if (profile.kind === 'pprof') return `open with go tool pprof -http=: ${profile.name}, or in Pyroscope, Grafana or Datadog`
+  return ''
+}
+
+/** The directory's heap profiles, one line each with where to open it; nothing when it has none. */
+function renderProfiles(model) {
+  const profiles = model.profiles || []
+  if (profiles.length === 0) return []
+  const line = (p) => h('li', null, h('span', { class: 'code' }, p.name), ` (${fmtBytes(p.bytes)}, ${fmtTime(p.mtime)}): `, profileOpener(p))
+  return [h('h2', null, 'Profiles'), h('ul', { class: 'profiles' }, profiles.map(line))]
+}
+
 /** Reads the MODEL from the page, builds the DOM, then the charts once their width is known. */
 function main() {
   const model = JSON.parse(document.getElementById('leakproof-model').textContent)
@@ -434,6 +461,7 @@ function main() {
   root.append(...renderHeader(model).filter(Boolean))
   if ((model.processes || []).length === 0) root.append(h('p', { class: 'verdict healthy' }, 'no leakproof events found in this directory'))
   for (const proc of model.processes || []) root.append(renderProcess(proc, charts))
+  root.append(...renderProfiles(model))
   const made = charts.map((c) => c.make())
   pageWindow().leakproofCharts = made
   window.addEventListener('resize', () => {
@@ -445,7 +473,7 @@ function main() {
 const BROWSER_FUNCTIONS = [
   fmtBytes, fmtTime, fmtMs, fmtCount, h, table, section, siteText, allocationSiteText,
   renderHeader, renderVerdict, chartSeries, chartAxes, drawTrendsAndGcs, markerElements, placeMarkers, xRange, pageWindow, renderChart,
-  renderLeaks, renderNextSteps, renderReport, renderDetails, renderProcess, main,
+  renderLeaks, renderNextSteps, renderReport, renderDetails, renderProcess, profileOpener, renderProfiles, main,
 ]
 
 /** The page's own script: its constants, the browser functions, and the call of `main`. */
