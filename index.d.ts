@@ -321,6 +321,11 @@ export interface WatchOptions {
   snapshotSignal?: string
   /** Rank growing allocation sites after a heap leak. @default true */
   sites?: boolean
+  /**
+   * Take a census of reachable collections (passes 10–45 s apart, in slices of a few ms) for a
+   * leak that gets no snapshot pair: it names the holder where no snapshot fits. @default true
+   */
+  census?: boolean
   /** Each sampling window, in ms (up to three, until the top site's growth holds four samples). @default 2 × intervalMs */
   sitesWindowMs?: number
   /** Mean bytes between heap-profiler samples. @default 512 KiB */
@@ -635,6 +640,48 @@ export interface GrownBoundedMap {
   maxBytes: number | null
 }
 
+/** A collection the census saw grow between two passes, named in the code's words. */
+export interface CensusSuspect {
+  /** The most common class among its entries (or its own class when they are not objects). */
+  name: string
+  holder: {
+    /** The variable, global or handle the path starts from (`store`, `timers of 1000 ms`). */
+    name: string
+    /** The collection's class: `Map`, `Set`, `Array`, `Object` (a dictionary), `TimersList`. */
+    className: string
+    kind: 'module' | 'closure' | 'global' | 'exports' | 'handle' | 'timers'
+    /** The script, where V8 named it. */
+    file: string | null
+    /** For a variable, the function whose scope was read; for timers, the first callback. */
+    line: number | null
+    column: number | null
+    /** One line: `store.sessions (Object), a module-level variable of /srv/app.js`. */
+    description: string
+  }
+  /** The path from the holder's name: `store.sessions`, `bus._events.message`, `users[*]`. */
+  readablePath: string
+  /** Collections that share the path (the Sets inside one Map of users are one path). */
+  collections: number
+  /** Entries in the first pass compared (0 when it was under `minEntries`), and in the last. */
+  before: number
+  after: number
+  entriesPerSec: number
+  /** Bytes one entry holds: measured (Buffers), or the leak's rate over entries gained per second. */
+  bytesPerEntry: number | null
+  bytesPerEntrySource: 'measured' | 'slope' | null
+  /** The native handle the entries hold (`Zlib`, `TCP`), if any: their memory is outside the heap. */
+  memberHandle: string | null
+}
+
+/** What one census pass cost. */
+export interface CensusCost {
+  slices: number
+  cpuMs: number
+  longestSliceMs: number
+  visited: number
+  inspectorCalls: number
+}
+
 /**
  * The report of a leak that got no snapshot pair (declined for its pause, snapshots off, a
  * write that failed, a declined follow-up): what was learned without one, and what was not
@@ -651,8 +698,19 @@ export interface NoSnapshotReportEvent extends WatchEventBase {
   sites: { windowMs: number; sites: AllocationSite[] } | null
   heapSpaces: { since: number; until: number; grew: GrownHeapSpace[] }
   collections: { boundedMaps: GrownBoundedMap[]; handles: CensusGrowth[] }
-  /** Live objects by constructor (`v8.queryObjects`), counted only within the pause budget. */
-  objectCounts: { heapBytes: number; pauseMs: number; counts: { constructor: string; count: number; previous: number | null }[] } | null
+  /** What names the holder: the census' grown collections, allocation sites only, or nothing. */
+  evidence: 'census' | 'sites' | 'none'
+  /** The census' grown collections, most entries gained first, like a pair report's suspects. */
+  suspects: CensusSuspect[]
+  /** The census passes compared (null with `census: false`), and what they did not reach. */
+  census: {
+    passes: { time: number; durationMs: number; cost: CensusCost }[]
+    since: number
+    until: number
+    /** The stop of the last comparison, naming the holders' scripts included, in ms. */
+    compareMs: number
+    notReached: { what: string; why: string; count: number }[]
+  } | null
   lookedAt: string[]
   notLookedAt: { what: string; why: string }[]
 }

@@ -78,9 +78,9 @@ function warn(code, message) {
 
 /**
  * Runs `fn` with Node's process warnings that mention `api` left out, and returns what it
- * returns. For Node APIs the watcher calls on its own (`vm.measureMemory`,
- * `v8.queryObjects`), which Node calls experimental and warns about on first use: the
- * warning would read as if the user's code had called them.
+ * returns. For Node APIs the watcher calls on its own (`vm.measureMemory`), which Node
+ * calls experimental and warns about on first use: the warning would read as if the user's
+ * code had called them.
  */
 function withoutWarningsAbout(api, fn) {
   const emitWarning = process.emitWarning

@@ -628,7 +628,7 @@ function reportModel(content, name, time) {
     kind: typeof content.kind === 'string' ? content.kind : null,
     name,
     ...(pair ? {} : { evidence: textOrNull(content.evidence) }),
-    suspects: list(content.suspects).map(pair ? suspectModel : censusSuspectModel),
+    suspects: pair ? list(content.suspects).map(suspectModel) : list(content.suspects).map(censusSuspectModel),
     grownCollections: pair ? list(content.grownCollections).map(collectionModel) : list(content.collections?.boundedMaps).map(boundedMapModel),
     growingHandles: pair ? list(content.growingHandles) : list(content.collections?.handles),
     lookedAt: Array.isArray(content.lookedAt) ? content.lookedAt : null,

@@ -3,29 +3,22 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const v8 = require('node:v8')
+const { setTimeout: sleep } = require('node:timers/promises')
 const { threadId } = require('node:worker_threads')
 const { namedMapSizes } = require('../cache/registry')
 const { writePrivateAtomically } = require('./reports')
-const { withoutWarningsAbout } = require('../errors')
 
-/** Bytes in a mebibyte. */
-const MiB = 1024 * 1024
 
 /**
- * Pause of one `v8.queryObjects` count per MiB of used heap, at least: the CPU time per MiB
- * bench/diagnosis.js measured on Node 20 to 26 for the costlier heap shape (big strings,
- * about 16 ms/MiB; small objects about 10 to 13). Each count collects all garbage, then walks
- * the whole heap. Once this process has counted, the rate it measured (wall time: a busy
- * machine makes it longer) is used when higher.
+ * Time between the census' passes: long enough for a leak to add entries the comparison can
+ * tell from churn, short enough that the report comes within a couple of minutes of the leak.
+ * Two sampling intervals (20 s at the default 10 s), within these bounds.
  */
-const COUNT_MS_PER_MIB = 18
+const CENSUS_GAP_MIN_MS = 1_000
+const CENSUS_GAP_MAX_MS = 45_000
 
-/**
- * Constructors counted, in this order while the pause budget allows: every object (whose
- * growth tells objects from big strings and arrays), then the containers a leak is usually
- * held in, then pending work.
- */
-const COUNTED = [Object, Array, Map, Set, Promise]
+/** Passes a census takes at most for one report: the first, then one or two later ones. */
+const CENSUS_PASSES = 3
 
 /** Floors kept when the watcher's `window` is not given: enough to reach a leak's start. */
 const DEFAULT_FLOORS_KEPT = 32
@@ -44,9 +37,11 @@ const SPACE_HOLDS = {
 }
 
 /**
- * The report of a leak that got no heap snapshot (declined for its pause, snapshots off, or
- * the write failed): what can be learned without serializing the heap, and what was not
- * looked at and why. No step of it pauses the event loop longer than `snapshotMaxPauseMs`.
+ * The report of a leak that got no heap snapshot (declined for its pause or for memory,
+ * snapshots off, or the write failed): what can be learned without serializing the heap, and
+ * what was not looked at and why. Its holder comes from the census (lib/census): passes over
+ * what the service's code can reach, `censusGapMs` apart, whose grown collections are the
+ * suspects; no step stops the event loop for more than a slice of the census.
  *
  * Made by the watcher when it starts; it is told each floor (`noteFloor`: V8's heap spaces
  * and the named BoundedMaps' sizes, about 3 µs plus 4 µs per named map) and keeps the last
@@ -64,11 +59,13 @@ const SPACE_HOLDS = {
  *   of one name) that grew, `[{ name, maps, sizeBefore, size, bytesBefore, bytes, max,
  *   maxBytes }]`; tracked listener, timer and promise sites that grew since the previous
  *   diagnosis (since tracking began, at the first), as `compareCensus` entries;
- * - `objectCounts`: null, or `{ heapBytes, pauseMs, counts: [{ constructor, count, previous }] }`
- *   (`previous`: at the previous diagnosis, or null), from `v8.queryObjects`, counted only
- *   while the predicted pause (COUNT_MS_PER_MIB per MiB of used heap, or the rate this
- *   process measured when higher) fits `snapshotMaxPauseMs`. Node's ExperimentalWarning
- *   about it is left out: the user's code did not call it.
+ * - `evidence`: what names the holder: `'census'`, `'sites'` (allocation sites only) or `'none'`;
+ * - `suspects`: the census' grown collections, most entries gained first, in the shape of a
+ *   pair report's suspects (`name`, `holder`, `readablePath`) with `before`, `after`,
+ *   `entriesPerSec`, `bytesPerEntry` and its source (see lib/census/census.js), or [];
+ * - `census`: null (`census: false`), or `{ passes: [{ time, durationMs, cost }], since,
+ *   until, compareMs, notReached }`: the passes compared, the stop of the last comparison
+ *   (with the naming of the holders' scripts), and what the passes did not reach;
  * - `lookedAt: [string]`, `notLookedAt: [{ what, why }]`.
  *
  * One diagnosis at a time: `diagnose` while one runs resolves null. It never throws nor
@@ -78,26 +75,28 @@ const SPACE_HOLDS = {
 class Diagnosis {
   #dir
   #top
-  #maxPauseMs
   #emit
   #floorsKept
   #floors = [] // the last floors: { time, spaces: { name: usedBytes }, maps: Map name -> sizes }
   #growingHandles = null // a GrowingSites, made with the first diagnosis
-  #countMsPerMiB = COUNT_MS_PER_MIB
-  #previousCounts = new Map() // constructor name -> count at the previous diagnosis
+  #census = null // the census (lib/census), made with the first diagnosis; null when off
+  #censusOn
+  #censusGapMs
   #busy = false
   #stopped = false
 
   /**
-   * @param {{ dir?: string, top: number, snapshotMaxPauseMs: number, window?: number }} options
+   * @param {{ dir?: string, top: number, window?: number, census?: boolean, intervalMs?: number }} options
    *   the watcher's settings: `dir` where reports go (none: emitted only), `top` entries
-   *   per list, `snapshotMaxPauseMs` the longest pause allowed, `window` floors in a leak's window.
+   *   per list, `window` floors in a leak's window, `census` whether to take a census (its
+   *   passes are two `intervalMs` apart, within 1 to 45 s).
    * @param {{ emit: (type: string, fields: object) => void }} parts `emit` emits a watcher event.
    */
-  constructor({ dir, top, snapshotMaxPauseMs, window }, { emit }) {
+  constructor({ dir, top, window, census = true, intervalMs = 10_000 }, { emit }) {
     this.#dir = dir === undefined ? null : path.resolve(dir)
     this.#top = top
-    this.#maxPauseMs = snapshotMaxPauseMs
+    this.#censusOn = census
+    this.#censusGapMs = Math.min(CENSUS_GAP_MAX_MS, Math.max(CENSUS_GAP_MIN_MS, 2 * intervalMs))
     this.#floorsKept = (window ?? DEFAULT_FLOORS_KEPT - 2) + 2
     this.#emit = emit
     this.#floors.push(reading(Date.now()))
@@ -106,6 +105,7 @@ class Diagnosis {
   /** No more reports. */
   stop() {
     this.#stopped = true
+    this.#census?.stop()
   }
 
   /** Records a floor (`{ time }`, as the watcher's floors.js takes it); cheap, once per floor. */
@@ -118,16 +118,17 @@ class Diagnosis {
    * Diagnoses `leak` (the `leak` event's fields) without a snapshot; emits and writes the
    * report (see the class doc) and resolves with it, or null when stopped or already busy.
    * @param {object} leak
-   * @param {{ snapshot: string, detail?: string, sites?: object | null }} context `snapshot`: why
+   * @param {{ snapshot: string, detail?: string, sites?: object | null, profile?: object | null }} context `snapshot`: why
    *   there is none, `'declined'` (the pause budget), `'off'`, `'failed'`, or another
    *   `snapshot-skipped` reason (`'disk-budget'`, `'memory'`, …); `detail` says more;
-   *   `sites` is what `SiteRanking.rank()` resolved with.
+   *   `sites` is what `SiteRanking.rank()` resolved with; `profile` the sampling profile it
+   *   was ranked from, whose script URLs name the census' holders without a Debugger round.
    */
-  async diagnose(leak, { snapshot, detail, sites = null }) {
+  async diagnose(leak, { snapshot, detail, sites = null, profile = null }) {
     if (this.#busy || this.#stopped) return null
     this.#busy = true
     try {
-      const report = await this.#build(leak, snapshot, detail ?? null, sites)
+      const report = await this.#build(leak, snapshot, detail ?? null, sites, profile)
       if (this.#stopped) return null
       report.path = this.#write(report)
       this.#emit('report', report)
@@ -141,13 +142,12 @@ class Diagnosis {
   }
 
   /** The report of `leak`; every step notes in `seen` what it looked at, or did not and why. */
-  async #build(leak, snapshot, detail, sites) {
+  async #build(leak, snapshot, detail, sites, profile) {
     const seen = { lookedAt: [], notLookedAt: [] }
     seen.notLookedAt.push({ what: 'heap snapshot', why: snapshotWhy(snapshot, detail) })
-    seen.notLookedAt.push({ what: 'retainers (what holds the growing objects)', why: 'known only from a heap snapshot' })
     if (sites !== null) seen.lookedAt.push('allocation sites whose live bytes grow (sampling heap profiler)')
     else seen.notLookedAt.push({ what: 'allocation sites', why: 'no ranking of sites was given (sites: false, or it failed)' })
-    const objectCounts = await this.#countObjects(seen)
+    const { census, suspects } = await this.#takeCensus(leak, profile, seen)
     const [since, until] = this.#comparedFloors(leak.since)
     return {
       kind: 'no-snapshot',
@@ -157,11 +157,55 @@ class Diagnosis {
       path: null,
       leak: withoutEnvelope(leak),
       heapSnapshot: { taken: false, why: snapshot, detail },
+      evidence: suspects.length > 0 ? 'census' : sites?.sites?.length > 0 ? 'sites' : 'none',
+      suspects,
+      census,
       sites,
       heapSpaces: grownSpaces(since, until, seen),
       collections: { boundedMaps: grownMaps(since, until, this.#top, seen), handles: this.#grownHandles(seen) },
-      objectCounts,
       ...seen,
+    }
+  }
+
+  /**
+   * The census' passes over what the service can reach, `#censusGapMs` apart: the first now,
+   * then later ones until collections grew (at most CENSUS_PASSES). Resolves with the
+   * `census` field and the suspects.
+   */
+  async #takeCensus(leak, profile, seen) {
+    const what = 'collections reachable from the code (census by reachability)'
+    if (!this.#censusOn) {
+      seen.notLookedAt.push({ what, why: 'census: false' })
+      return { census: null, suspects: [] }
+    }
+    const { Census } = require('../census/census')
+    this.#census ??= new Census()
+    if (profile !== null) this.#census.noteScripts(profile)
+    const passes = [await this.#census.pass()]
+    let suspects = []
+    let compareMs = 0
+    while (passes.length < CENSUS_PASSES && suspects.length === 0 && passes[0] !== null) {
+      await sleep(this.#censusGapMs, undefined, { ref: false })
+      const next = await this.#census.pass()
+      if (next === null) break
+      passes.push(next)
+      const started = performance.now()
+      suspects = this.#census.grown(passes[0], next, { top: this.#top, slopeBytesPerSec: leak.slopeBytesPerSec ?? null })
+      compareMs = performance.now() - started
+    }
+    const taken = passes.filter((p) => p !== null)
+    if (taken.length === 0) return { census: null, suspects: [] }
+    seen.lookedAt.push(`${what}: ${taken.length} passes`)
+    const newest = taken[taken.length - 1]
+    return {
+      census: {
+        passes: taken.map(({ time, durationMs, cost }) => ({ time, durationMs, cost: roundCost(cost) })),
+        since: taken[0].time,
+        until: newest.time,
+        compareMs: Math.round(compareMs * 10) / 10,
+        notReached: newest.notReached,
+      },
+      suspects,
     }
   }
 
@@ -185,43 +229,6 @@ class Diagnosis {
     seen.lookedAt.push('tracked listener, timer and promise sites (trackListeners, trackEmitter, trackTimers, trackPromises)')
     seen.notLookedAt.push({ what: 'untracked listeners, timers and promises', why: 'only tracked ones are counted by call site' })
     return this.#growingHandles.top(this.#top)
-  }
-
-  /**
-   * Live objects of the COUNTED constructors, as many as fit the pause budget: each count is
-   * a pause of its own (the event loop runs between them), and together they must fit
-   * `snapshotMaxPauseMs`. Null when none fits.
-   */
-  async #countObjects(seen) {
-    const what = 'live objects by constructor (v8.queryObjects)'
-    if (typeof v8.queryObjects !== 'function') {
-      seen.notLookedAt.push({ what, why: `v8.queryObjects is not in Node ${process.version} (it is from 20.13 and 22)` })
-      return null
-    }
-    const heapBytes = v8.getHeapStatistics().used_heap_size
-    const counts = []
-    let pauseMs = 0
-    for (const ctor of COUNTED) {
-      const predictedMs = this.#countMsPerMiB * (heapBytes / MiB)
-      if (pauseMs + predictedMs > this.#maxPauseMs) {
-        const left = COUNTED.slice(counts.length).map((c) => c.name).join(', ')
-        const why = `each count would pause the event loop about ${Math.round(predictedMs)} ms at this heap ` +
-          `(${Math.round(heapBytes / MiB)} MiB); snapshotMaxPauseMs is ${this.#maxPauseMs}`
-        seen.notLookedAt.push({ what: `${what}: ${left}`, why })
-        break
-      }
-      if (counts.length > 0) await new Promise(setImmediate)
-      const started = performance.now()
-      const count = withoutWarningsAbout('queryObjects', () => v8.queryObjects(ctor, { format: 'count' }))
-      const ms = performance.now() - started
-      this.#countMsPerMiB = Math.max(COUNT_MS_PER_MIB, ms / Math.max(1, heapBytes / MiB))
-      pauseMs += ms
-      counts.push({ constructor: ctor.name, count, previous: this.#previousCounts.get(ctor.name) ?? null })
-      this.#previousCounts.set(ctor.name, count)
-    }
-    if (counts.length === 0) return null
-    seen.lookedAt.push(`${what}: ${counts.map((c) => c.constructor).join(', ')}`)
-    return { heapBytes, pauseMs: Math.round(pauseMs), counts }
   }
 
   /** Writes the report into the dir (made 0700 if missing); its path, or null with an `error` event. */
@@ -256,6 +263,12 @@ const SNAPSHOT_WHY = {
 function snapshotWhy(snapshot, detail) {
   const said = SNAPSHOT_WHY[snapshot] ?? `skipped (${snapshot})`
   return detail === null ? said : `${said}: ${detail}`
+}
+
+/** A pass' cost, its milliseconds rounded to tenths. */
+function roundCost(cost) {
+  const tenths = (ms) => Math.round(ms * 10) / 10
+  return { ...cost, cpuMs: tenths(cost.cpuMs), longestSliceMs: tenths(cost.longestSliceMs) }
 }
 
 /** What a floor keeps: used bytes per V8 heap space, and the named BoundedMaps' sizes by name. */
@@ -304,7 +317,6 @@ function grownSpaces(since, until, seen) {
 /** The named BoundedMaps that grew (entries or bytes) from `since` to `until`, most entries gained first. */
 function grownMaps(since, until, top, seen) {
   seen.lookedAt.push('named BoundedMaps (entries and bytes)')
-  seen.notLookedAt.push({ what: 'plain Maps, Sets and arrays by variable', why: 'only named BoundedMaps are known by name without a snapshot' })
   const grew = []
   for (const [name, now] of until.maps) {
     const was = since.maps.get(name) ?? { size: 0, bytes: 0 }
@@ -316,4 +328,4 @@ function grownMaps(since, until, top, seen) {
   return grew.slice(0, top)
 }
 
-module.exports = { Diagnosis, COUNTED }
+module.exports = { Diagnosis }

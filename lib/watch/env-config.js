@@ -33,6 +33,7 @@ const ENV = {
   LEAKPROOF_FOLLOW_UP_GROWTH_BYTES: ['followUpGrowthBytes', 'number'],
   LEAKPROOF_NEAR_HEAP_LIMIT: ['nearHeapLimit', 'boolean'],
   LEAKPROOF_SITES: ['sites', 'boolean'],
+  LEAKPROOF_CENSUS: ['census', 'boolean'],
   LEAKPROOF_SITES_WINDOW_MS: ['sitesWindowMs', 'number'],
   LEAKPROOF_SNAPSHOT_SIGNAL: ['snapshotSignal', 'string'],
 }

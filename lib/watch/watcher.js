@@ -11,7 +11,8 @@
  * - the native watcher (Rust): judges the floors, and the RSS and native memory it reads;
  * - capture.js, snapshot-cost.js, snapshots.js, reports.js: snapshots on a leak or threshold,
  *   within a pause budget unless the process is about to die, and the pair's report;
- * - diagnosis.js: the report of a leak that got no snapshot pair;
+ * - diagnosis.js: the report of a leak that got no snapshot pair, its holder from the census
+ *   of reachable collections (lib/census);
  * - sites.js: the allocation sites that grow, after a heap leak; heap-profiles.js keeps the
  *   sampling profiles they were ranked from (`.heapprofile` and pprof files with a dir).
  *
@@ -78,6 +79,7 @@ const DEFAULTS = Object.freeze({
   afterSnapshot: undefined,
   snapshotSignal: undefined,
   sites: true,
+  census: true,
   sitesWindowMs: undefined,
   sitesSamplingBytes: 512 * 1024,
   top: 5,
@@ -119,7 +121,7 @@ function resolveOptions(options = {}) {
   }
   if (o.minPoints < 3) throw errors.invalidOptionRange('watch()', 'options.minPoints', 'an integer >= 3', o.minPoints)
   if (o.window < o.minPoints) throw errors.invalidOptionRange('watch()', 'options.window', `an integer >= minPoints (${o.minPoints})`, o.window)
-  for (const key of ['forceGc', 'nearHeapLimit', 'sites']) {
+  for (const key of ['forceGc', 'nearHeapLimit', 'sites', 'census']) {
     if (typeof o[key] !== 'boolean') throw errors.invalidOptionType('watch()', `options.${key}`, 'a boolean', o[key])
   }
   if (o.snapshotWriter !== 'fork' && o.snapshotWriter !== 'in-process') {
@@ -455,7 +457,8 @@ class Watcher extends EventEmitter {
     if (this.#stopped || leak === null) return
     const sites = leak.kind === 'heap' ? await this.#lastRanking : null
     const snapshot = skipped.skipped === 'pause' ? 'declined' : skipped.skipped
-    await this.#diagnosis.diagnose(leak, { snapshot, detail: skipped.detail, sites })
+    const profile = this.#profiles?.newest()?.profile ?? null
+    await this.#diagnosis.diagnose(leak, { snapshot, detail: skipped.detail, sites, profile })
   }
 
   /** Ranks the allocation sites that grow in `leak` (one ranking at a time); resolves with the ranking, or null. */

@@ -1,0 +1,222 @@
+'use strict'
+
+/**
+ * The census of collections by reachability: the holder of a leak where no heap snapshot
+ * fits. A snapshot takes 14–16 times the live heap in native memory; a service in a container
+ * whose limit is 1.5–3 times its heap has no room for one. The census walks what the
+ * service's code can reach (walk.js), records every collection over `minEntries` by its path
+ * in the code's words, and compares passes: the collections that grew, ranked by entries
+ * gained, are the leak's holders.
+ *
+ * It never stops the service for long: a pass runs in slices of `sliceMs` on unref'd timers
+ * (the service's work runs between them, and the census never keeps the process alive). It is
+ * bounded in objects and functions per pass, holds no reference to the service's objects
+ * between passes, and never runs the service's code (reflect.js, inspector-view.js).
+ */
+const { fileURLToPath } = require('node:url')
+const { CensusPass } = require('./walk')
+const { isOwnFile } = require('../code-origin')
+
+/** Every option of the census, with its default. */
+const CENSUS_DEFAULTS = Object.freeze({
+  /** Entries (or own keys, or timers) from which a collection is recorded. */
+  minEntries: 64,
+  /** Objects visited per pass at most. */
+  maxObjects: 400_000,
+  /** Functions whose scopes are read per pass at most (each costs a few inspector calls). */
+  maxFunctions: 20_000,
+  /** The longest a slice may run before the event loop gets a turn. */
+  sliceMs: 8,
+})
+
+/**
+ * A collection must gain at least this share of the entries the most-grown one gained to be
+ * listed: beside a Map that gained 30,000 entries, one that gained 40 is noise.
+ */
+const SHARE_OF_TOP_GAIN = 0.02
+
+class Census {
+  #options
+  #view = null
+  #viewFailure = null
+  #urls = new Map() // script id -> URL, as the Debugger domain reported them
+  /** The census' own objects: never walked (its queue would read as a growing array). */
+  #own = new WeakSet()
+  #running = null
+  #stopped = false
+
+  /** @param {Partial<typeof CENSUS_DEFAULTS>} [options] */
+  constructor(options = {}) {
+    this.#options = { ...CENSUS_DEFAULTS, ...options }
+    this.#own.add(this)
+  }
+
+  /** No more passes; a pass under way ends at its next slice, resolving null. */
+  stop() {
+    this.#stopped = true
+    this.#view?.close()
+    this.#view = null
+  }
+
+  /**
+   * Takes one pass, in slices. Resolves with `{ time, complete, records, notReached, cost }`
+   * (see CensusPass), or null when stopped. One pass at a time: a second call while one runs
+   * gets the same promise.
+   */
+  pass() {
+    this.#running ??= this.#takePass().finally(() => {
+      this.#running = null
+    })
+    return this.#running
+  }
+
+  async #takePass() {
+    if (this.#stopped) return null
+    const walk = new CensusPass({ view: this.#inspectorView(), limits: this.#options, own: this.#own })
+    const started = Date.now()
+    while (!walk.step(performance.now() + this.#options.sliceMs)) {
+      await nextTurn()
+      if (this.#stopped) return null
+    }
+    const notReached = walk.notReached
+    if (this.#viewFailure !== null) notReached.push({ what: 'closures, module scopes and #private fields', why: this.#viewFailure, count: 0 })
+    return { time: started, durationMs: Date.now() - started, complete: !notReached.some((n) => n.what.startsWith('objects past')), records: walk.records, notReached, cost: walk.cost }
+  }
+
+  /**
+   * The collections that grew from pass `before` to pass `after`, most entries gained first,
+   * at most `top`, each named in the code's words (the script URLs are read once for the
+   * holders listed: see InspectorView#scriptUrls). `slopeBytesPerSec`, the leak's rate, gives
+   * each holder's bytes per entry where its members' own size is not measured.
+   * @returns {Array<object>} see docs/watch.md#the-census for the fields.
+   */
+  grown(before, after, { top, slopeBytesPerSec = null }) {
+    const seconds = Math.max(0.001, (after.time - before.time) / 1000)
+    let candidates = []
+    for (const [key, now] of after.records) {
+      const was = before.records.get(key)
+      const entriesBefore = was?.entries ?? (before.complete ? 0 : null)
+      if (entriesBefore === null || now.entries <= entriesBefore) continue
+      candidates.push({ record: now, entriesBefore, gained: now.entries - entriesBefore })
+    }
+    candidates.sort((a, b) => b.gained - a.gained)
+    this.#resolveFiles(candidates.slice(0, 4 * top).map((c) => c.record.root))
+    candidates = candidates.filter((c) => !isOwnFile(c.record.root.file ?? ''))
+    const topGain = candidates[0]?.gained ?? 0
+    return candidates
+      .filter((c) => c.gained >= SHARE_OF_TOP_GAIN * topGain)
+      .slice(0, top)
+      .map(({ record, entriesBefore, gained }) => holderOf(record, entriesBefore, gained / seconds, slopeBytesPerSec))
+  }
+
+  /**
+   * Learns script URLs from a sampling heap profile (`HeapProfiler.getSamplingProfile`'s
+   * `profile`, as the watcher's allocation sites keep it): the functions that allocated,
+   * the leaking code among them, by script id. Naming a holder in such a script then needs no
+   * Debugger round (see `#resolveFiles`).
+   */
+  noteScripts(profile) {
+    const pending = profile?.head ? [profile.head] : []
+    while (pending.length > 0) {
+      const node = pending.pop()
+      const { scriptId, url } = node.callFrame ?? {}
+      if (typeof url === 'string' && url !== '' && scriptId !== undefined) this.#urls.set(String(scriptId), url)
+      if (Array.isArray(node.children)) pending.push(...node.children)
+    }
+  }
+
+  /**
+   * Sets `file` on roots that have only a script id: from the URLs known, else from one
+   * Debugger round (every script's URL: a stop of the event loop that grows with the scripts
+   * loaded, 70 ms for 560 here), only when a root's script is still unknown.
+   */
+  #resolveFiles(roots) {
+    const unknown = roots.filter((r) => r.file === null && r.scriptId !== null)
+    if (unknown.length === 0 || this.#view === null) return
+    if (unknown.some((r) => !this.#urls.has(r.scriptId))) {
+      try {
+        for (const [id, url] of this.#view.scriptUrls()) this.#urls.set(id, url)
+      } catch {
+        // Left unnamed: the description says which function's scope instead.
+      }
+    }
+    for (const r of unknown) r.file = fileOfUrl(this.#urls.get(r.scriptId))
+  }
+
+  /** The inspector view, opened with the first pass; null (and why) where none can be had. */
+  #inspectorView() {
+    if (this.#view !== null || this.#viewFailure !== null) return this.#view
+    try {
+      const { InspectorView } = require('./inspector-view')
+      this.#view = new InspectorView()
+      this.#own.add(this.#view)
+    } catch (err) {
+      this.#viewFailure = `no in-process inspector session: ${err.message}`
+    }
+    return this.#view
+  }
+}
+
+/** A script URL as a person reads it: a path for a file, the URL otherwise; null for none. */
+function fileOfUrl(url) {
+  if (!url) return null
+  return url.startsWith('file://') ? fileURLToPath(url) : url
+}
+
+/** A turn of the event loop for the service, on a timer that does not keep the process alive. */
+function nextTurn() {
+  return new Promise((resolve) => setTimeout(resolve, 1).unref())
+}
+
+/**
+ * A grown collection as a report lists it, in the shape of a pair report's suspect:
+ * `{ name, holder, readablePath, collections, before, after, entriesPerSec, bytesPerEntry,
+ * bytesPerEntrySource, memberHandle }`.
+ */
+function holderOf(record, entriesBefore, entriesPerSec, slopeBytesPerSec) {
+  const measured = record.memberBytes
+  const fromSlope = slopeBytesPerSec !== null && slopeBytesPerSec > 0 ? Math.round(slopeBytesPerSec / entriesPerSec) : null
+  return {
+    name: record.memberClass ?? record.className,
+    holder: describeHolder(record),
+    readablePath: record.path,
+    collections: record.collections,
+    before: entriesBefore,
+    after: record.entries,
+    entriesPerSec: Math.round(entriesPerSec * 100) / 100,
+    bytesPerEntry: measured ?? fromSlope,
+    bytesPerEntrySource: measured !== null ? 'measured' : fromSlope !== null ? 'slope' : null,
+    memberHandle: record.memberHandle,
+  }
+}
+
+/**
+ * The holder in the code's words, like the analyzer's: `{ name, className, kind, file, line,
+ * column, description }`.
+ */
+function describeHolder(record) {
+  const r = record.root
+  const file = r.file
+  const what = `${record.path} (${record.className})`
+  const from = record.path === r.name || record.path.startsWith(`${r.name}.`) || record.path.startsWith(`${r.name}[`) ? '' : `, reached from ${r.name}`
+  const where = file ?? (r.line > 0 ? `the script of the function at line ${r.line}` : 'a script V8 did not name')
+  const descriptions = {
+    module: `${what}${from}, a module-level variable of ${where}`,
+    closure: `${what}${from}, a variable in the closure of ${r.scopeOf || '(anonymous)'} in ${where}`,
+    global: `${what}, a global`,
+    exports: `${what}, in the exports of ${where}`,
+    handle: `${what}, reached from an active ${r.name}`,
+    timers: `${record.entries} ${r.name}${r.line > 0 ? `, callback at ${file ?? 'a script'}:${r.line}:${r.column}` : ''}`,
+  }
+  return {
+    name: r.name,
+    className: record.className,
+    kind: r.kind,
+    file,
+    line: r.line > 0 ? r.line : null,
+    column: r.column > 0 ? r.column : null,
+    description: descriptions[r.kind] ?? what,
+  }
+}
+
+module.exports = { Census, CENSUS_DEFAULTS }

@@ -1,0 +1,228 @@
+'use strict'
+
+/**
+ * What plain JavaScript cannot see of an object, read through an in-process inspector
+ * session (`node:inspector`): a function's scopes (`[[Scopes]]`, where a module's variables
+ * live), its place in its script (`[[FunctionLocation]]`), a bound function's target and
+ * arguments, and an instance's `#private` fields. The inspector reads them as the debugger
+ * does, without calling a getter or a Proxy trap.
+ *
+ * The inspector describes every value it hands out (value-mirror.cc), and a description can
+ * run code: an Error's `stack` getter, a Proxy's trap met looking a property up the prototype
+ * chain. So a function or an object is only asked about when `reflect.codeToInspect` finds
+ * nothing that would run (else `reflect.WouldRunCode` is thrown), and a function's scopes are
+ * read here, from the scope objects V8 builds for the inspector, not described one variable
+ * at a time.
+ *
+ * The session is synchronous (an in-process session answers before `post` returns). Values
+ * cross between the session's remote objects and this realm through one private box object:
+ * a value put in the box is handed to the session by one `Runtime.callFunctionOn`, and remote
+ * values come back into the box the same way. Every remote object the session hands out is
+ * in one object group, released by `release()` (the census calls it after every slice), so
+ * the session never keeps the service's objects alive between slices.
+ */
+const inspector = require('node:inspector')
+const reflect = require('./reflect')
+
+/** The object group of this view's remote objects, released after every slice. */
+const GROUP = 'leakproof-census'
+/** The group of the box itself, kept until `close()`. */
+const BOX_GROUP = 'leakproof-census-box'
+/** Where the box is put for the one evaluation that finds it. */
+const BOX_SLOT = Symbol.for('leakproof.census.box')
+
+/** Scope kinds as the inspector describes them (`Closure (name)`, `Module`, …), lower case. */
+const SCOPE_DESCRIPTION = /^(\w+)(?: \((.*)\))?$/
+
+class InspectorView {
+  #session = new inspector.Session()
+  #box = { value: undefined }
+  #boxId
+  /** Remote calls made, for the census' cost. */
+  calls = 0
+
+  constructor() {
+    this.#session.connect()
+    globalThis[BOX_SLOT] = this.#box
+    try {
+      this.#boxId = this.#post('Runtime.evaluate', { expression: 'globalThis[Symbol.for("leakproof.census.box")]', objectGroup: BOX_GROUP }).result.objectId
+    } finally {
+      delete globalThis[BOX_SLOT]
+    }
+  }
+
+  /** Ends the session; the view is not used after. */
+  close() {
+    try {
+      this.#post('Runtime.releaseObjectGroup', { objectGroup: BOX_GROUP })
+    } catch {
+      // Already disconnected (the process is exiting).
+    }
+    this.#session.disconnect()
+  }
+
+  /** Releases every remote object handed out since the last release. */
+  release() {
+    this.#post('Runtime.releaseObjectGroup', { objectGroup: GROUP })
+  }
+
+  /**
+   * Where `fn` is and what its scopes hold: `{ location, scopes, bound }`.
+   * - `location`: `{ scriptId, line, column }` (1-based), or null for a built-in;
+   * - `scopes`: innermost first, Global left out: `{ kind, name, outermost, variables: [{ name,
+   *   value }] }`, `kind` the inspector's word in lower case (`closure`, `module`, `script`,
+   *   `block`, `catch`, …), `name` the function whose scope it is ('' for an anonymous one),
+   *   `outermost` whether only Script and Global scopes lie beyond it (a CommonJS module's
+   *   scope is its wrapper's: the outermost closure), and only variables holding objects;
+   * - `bound`: for a bound function, `[target, this, ...args]` (objects only), else [].
+   * `alreadyRead(scriptId, scope)` is asked before a scope's variables are read: a module's
+   * scope is the same for every function of the module, and is read once per pass.
+   * @param {Function} fn
+   * @param {(scriptId: string, scope: { kind: string, name: string, outermost: boolean }) => boolean} [alreadyRead]
+   */
+  functionDetails(fn, alreadyRead = () => false) {
+    const internals = this.#internalProperties(fn)
+    const where = internals.get('[[FunctionLocation]]')?.value ?? null
+    const location = where === null ? null : { scriptId: where.scriptId, line: where.lineNumber + 1, column: where.columnNumber + 1 }
+    const scopes = []
+    const scopeList = internals.get('[[Scopes]]')
+    if (location !== null && scopeList?.objectId !== undefined) {
+      const listed = scopesOf(this.#localValues([scopeList.objectId])[0])
+      listed.forEach(({ kind, name, object }, i) => {
+        const scope = { kind, name, outermost: listed.slice(i + 1).every((s) => s.kind === 'script'), variables: [] }
+        if (alreadyRead(location.scriptId, scope)) return
+        scope.variables = variablesOf(object)
+        scopes.push(scope)
+      })
+    }
+    const boundParts = ['[[TargetFunction]]', '[[BoundThis]]', '[[BoundArgs]]'].map((n) => internals.get(n)).filter((v) => v?.objectId !== undefined)
+    return { location, scopes, bound: this.#localValues(boundParts.map((v) => v.objectId)) }
+  }
+
+  /** Where `fn` is: `{ scriptId, line, column }` (1-based), or null for a built-in. */
+  functionLocation(fn) {
+    const where = this.#internalProperties(fn).get('[[FunctionLocation]]')?.value ?? null
+    return where === null ? null : { scriptId: where.scriptId, line: where.lineNumber + 1, column: where.columnNumber + 1 }
+  }
+
+  /** `object`'s `#private` fields that hold objects: `[{ name: '#byId', value }]`. */
+  privateFields(object) {
+    const { privateProperties = [] } = this.#properties(this.#remoteIdOf(object))
+    return this.#remoteValues(privateProperties)
+  }
+
+  /**
+   * The URL of every script V8 has loaded, by script id: the Debugger domain reports each
+   * one when enabled, and is disabled at once. One synchronous stop of the event loop,
+   * proportional to the scripts loaded (measured in docs/benchmarks.md), so it is asked for
+   * only to name the holders of a report.
+   */
+  scriptUrls() {
+    const urls = new Map()
+    const onScript = ({ params }) => urls.set(params.scriptId, params.url)
+    this.#session.on('Debugger.scriptParsed', onScript)
+    try {
+      this.#post('Debugger.enable', {})
+      this.#post('Debugger.disable', {})
+    } finally {
+      this.#session.off('Debugger.scriptParsed', onScript)
+    }
+    return urls
+  }
+
+  /**
+   * A remote object id for a value of this realm, in the released group. Throws
+   * `reflect.WouldRunCode` for a value whose description, or the listing of whose
+   * properties, would run the service's code.
+   */
+  #remoteIdOf(value) {
+    const runsCode = reflect.codeToInspect(value)
+    if (runsCode !== null) throw new reflect.WouldRunCode(runsCode)
+    this.#box.value = value
+    try {
+      return this.#post('Runtime.callFunctionOn', { objectId: this.#boxId, functionDeclaration: 'function () { return this.value }', objectGroup: GROUP }).result.objectId
+    } finally {
+      this.#box.value = undefined
+    }
+  }
+
+  /** The values of remote objects, in this realm, in order. */
+  #localValues(objectIds) {
+    if (objectIds.length === 0) return []
+    try {
+      this.#post('Runtime.callFunctionOn', {
+        objectId: this.#boxId,
+        functionDeclaration: 'function (...values) { this.value = values }',
+        arguments: objectIds.map((objectId) => ({ objectId })),
+        objectGroup: GROUP,
+      })
+      return this.#box.value
+    } finally {
+      this.#box.value = undefined
+    }
+  }
+
+  /** `[{ name, value }]` for the properties (of `Runtime.getProperties`) that hold objects. */
+  #remoteValues(properties) {
+    const held = properties.filter((p) => p.value?.objectId !== undefined)
+    const values = this.#localValues(held.map((p) => p.value.objectId))
+    return held.map((p, i) => ({ name: p.name, value: values[i] }))
+  }
+
+  /** The internal properties (`[[Scopes]]`, …) of `value`, by name. */
+  #internalProperties(value) {
+    const { internalProperties = [] } = this.#properties(this.#remoteIdOf(value))
+    return new Map(internalProperties.map((p) => [p.name, p.value]))
+  }
+
+  /** `Runtime.getProperties` of a remote object's own properties: no getter runs. */
+  #properties(objectId) {
+    return this.#post('Runtime.getProperties', { objectId, ownProperties: true, generatePreview: false })
+  }
+
+  /**
+   * Posts a command and returns its answer (an in-process session answers synchronously).
+   * @returns {any}
+   */
+  #post(method, params) {
+    this.calls++
+    let answer
+    let failure
+    this.#session.post(method, params, (err, result) => {
+      failure = err
+      answer = result
+    })
+    if (failure) throw failure
+    if (answer === undefined) throw new Error(`the inspector did not answer ${method} synchronously`)
+    return answer
+  }
+}
+
+/**
+ * The scopes of a `[[Scopes]]` list as V8 builds it for the inspector (V8Debugger's
+ * getTargetScopes: `{ description: 'Closure (name)', object }` each, `object` holding the
+ * scope's variables as data properties), innermost first, Global left out.
+ */
+function scopesOf(list) {
+  const scopes = []
+  const length = reflect.isArray(list) ? reflect.collectionSize(list) : 0
+  for (let i = 0; i < length; i++) {
+    const entry = reflect.ownValue(list, String(i))
+    const description = reflect.ownValue(entry, 'description')
+    const [, kind = '', name = ''] = SCOPE_DESCRIPTION.exec(typeof description === 'string' ? description : '') ?? []
+    if (kind !== 'Global') scopes.push({ kind: kind.toLowerCase(), name, object: reflect.ownValue(entry, 'object') })
+  }
+  return scopes
+}
+
+/** `[{ name, value }]` for the variables of a scope object that hold objects (read, never described). */
+function variablesOf(scopeObject) {
+  const variables = []
+  for (const name of reflect.ownKeys(scopeObject) ?? []) {
+    const value = reflect.ownValue(scopeObject, name)
+    if (reflect.isObjectLike(value)) variables.push({ name: String(name), value })
+  }
+  return variables
+}
+
+module.exports = { InspectorView }

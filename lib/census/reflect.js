@@ -1,0 +1,277 @@
+'use strict'
+
+/**
+ * Reflection that never runs the service's code: no getter, no Proxy trap, no `toJSON`, no
+ * iterator the service could have replaced. The built-ins it uses are taken when this module
+ * loads (with `leakproof/register`, before the service's code runs), so a service that later
+ * patches `Map.prototype.entries` or `Reflect.ownKeys` does not change what the census sees.
+ * (A fresh `vm` realm's built-ins would be safer still, but calling them on this realm's
+ * objects that have interceptors, `globalThis` among them, aborts Node 24: an assertion in
+ * node::GetPerContextExports.) Proxies are never reflected on at all: every operation here
+ * is only called on an object `isProxy` said no to.
+ */
+const vm = require('node:vm')
+const { types } = require('node:util')
+
+const getter = (proto, name) => Reflect.getOwnPropertyDescriptor(proto, name).get
+/** This realm's built-ins, as they were when leakproof loaded. */
+const intrinsics = Object.freeze({
+  apply: Reflect.apply,
+  ownKeys: Reflect.ownKeys,
+  describe: Reflect.getOwnPropertyDescriptor,
+  prototypeOf: Reflect.getPrototypeOf,
+  isArray: Array.isArray,
+  mapSize: getter(Map.prototype, 'size'),
+  setSize: getter(Set.prototype, 'size'),
+  mapEntries: Map.prototype.entries,
+  setValues: Set.prototype.values,
+  mapIteratorNext: /** @type {any} */ (Reflect.getPrototypeOf(new Map().entries())).next,
+  setIteratorNext: /** @type {any} */ (Reflect.getPrototypeOf(new Set().values())).next,
+  typedArrayBytes: getter(Reflect.getPrototypeOf(Uint8Array.prototype), 'byteLength'),
+  arrayBufferBytes: getter(ArrayBuffer.prototype, 'byteLength'),
+  functionSource: Function.prototype.toString,
+  /** %ThrowTypeError%, the getter of a strict function's `caller`: anonymous, and V8's own. */
+  throwTypeError: getter(Function.prototype, 'caller'),
+})
+
+function realm() {
+  return intrinsics
+}
+
+let standardNames = null
+
+/** The property names of a fresh realm's global (`Map`, `JSON`, …): not the service's. */
+function standardGlobalNames() {
+  standardNames ??= new Set(vm.runInNewContext('Object.getOwnPropertyNames(globalThis)'))
+  return standardNames
+}
+
+/** Whether `value` is an object or a function (something with identity and properties). */
+function isObjectLike(value) {
+  return (typeof value === 'object' && value !== null) || typeof value === 'function'
+}
+
+/**
+ * The own keys of `object` (strings and symbols), or null where listing them could run code
+ * (a Proxy) or fails (a module namespace in its temporal dead zone, a revoked object).
+ */
+function ownKeys(object) {
+  if (types.isProxy(object)) return null
+  try {
+    return realm().ownKeys(object)
+  } catch {
+    return null
+  }
+}
+
+/**
+ * The value of `object`'s own data property `key`, or `undefined` for an accessor (never
+ * called), a missing key, or one that cannot be described without running code.
+ */
+function ownValue(object, key) {
+  if (types.isProxy(object)) return undefined
+  try {
+    const descriptor = realm().describe(object, key)
+    return descriptor !== undefined && 'value' in descriptor ? descriptor.value : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * `object`'s own property descriptor for `key` (a getter is listed, not called), or
+ * `undefined` for a missing key, a Proxy, or one that cannot be described.
+ */
+function ownDescriptor(object, key) {
+  if (types.isProxy(object)) return undefined
+  try {
+    return realm().describe(object, key)
+  } catch {
+    return undefined
+  }
+}
+
+/** `object`'s prototype, or null for a Proxy (whose `getPrototypeOf` trap would run). */
+function prototypeOf(object) {
+  if (types.isProxy(object)) return null
+  try {
+    return realm().prototypeOf(object)
+  } catch {
+    return null
+  }
+}
+
+/**
+ * The name of the class `object` was made by, read from its prototype's own `constructor`
+ * data property, as a heap snapshot names it: 'Object' for a null prototype, '' when unknown.
+ */
+function className(object) {
+  if (typeof object === 'function') return 'Function'
+  const proto = prototypeOf(object)
+  if (proto === null) return types.isProxy(object) ? 'Proxy' : 'Object'
+  const ctor = ownValue(proto, 'constructor')
+  if (typeof ctor !== 'function') return ''
+  const name = ownValue(ctor, 'name')
+  return typeof name === 'string' ? name : ''
+}
+
+/** A function's own `name`, or '' (an accessor `name` is never called). */
+function functionName(fn) {
+  const name = ownValue(fn, 'name')
+  return typeof name === 'string' ? name : ''
+}
+
+/** Whether `value` is an array (a Proxy of one is not: it is never looked into). */
+function isArray(value) {
+  return !types.isProxy(value) && realm().isArray(value)
+}
+
+/** Entries of a Map, Set or Array: their count, read without running code. */
+function collectionSize(object) {
+  const r = realm()
+  if (types.isMap(object)) return r.apply(r.mapSize, object, [])
+  if (types.isSet(object)) return r.apply(r.setSize, object, [])
+  if (r.isArray(object)) {
+    const length = ownValue(object, 'length')
+    return typeof length === 'number' ? length : 0
+  }
+  return 0
+}
+
+/**
+ * Up to `limit` members of a Map (its keys, then values, as `[key, value]` pairs flattened),
+ * a Set or an Array (the first `limit` elements), read with the fresh realm's iterators.
+ */
+function firstMembers(object, limit) {
+  const r = realm()
+  const members = []
+  if (types.isMap(object) || types.isSet(object)) {
+    const map = types.isMap(object)
+    const iterator = r.apply(map ? r.mapEntries : r.setValues, object, [])
+    const next = map ? r.mapIteratorNext : r.setIteratorNext
+    for (let i = 0; i < limit; i++) {
+      const step = r.apply(next, iterator, [])
+      if (step.done) break
+      if (map) members.push(step.value[0], step.value[1])
+      else members.push(step.value)
+    }
+    return members
+  }
+  const length = collectionSize(object)
+  for (let i = 0; i < Math.min(limit, length); i++) members.push(ownValue(object, String(i)))
+  return members
+}
+
+/** The bytes a Buffer, typed array, DataView or ArrayBuffer holds outside the heap; 0 for others. */
+function backingBytes(value) {
+  const r = realm()
+  try {
+    if (types.isArrayBufferView(value) && !types.isDataView(value)) return r.apply(r.typedArrayBytes, value, [])
+    if (types.isArrayBuffer(value)) return r.apply(r.arrayBufferBytes, value, [])
+  } catch {
+    // A detached buffer, say.
+  }
+  return 0
+}
+
+/**
+ * Thrown where the inspector, asked about an object, would run the service's code: see
+ * `codeToInspect`.
+ */
+class WouldRunCode extends Error {}
+
+/** Prototypes followed at most when looking a property up (a longer chain is not looked into). */
+const MAX_PROTOTYPES = 64
+
+/**
+ * Why V8's inspector would run the service's code to describe `value` (every value it hands
+ * out gets a description, in value-mirror.cc), or null. It reads an Error's `stack`, `message`
+ * and `name` (getters, and the service's `Error.prepareStackTrace` when the stack is not yet
+ * formatted), and asks whether any other plain object is array-like: `splice` looked up along
+ * the prototype chain (a getter, or a Proxy's trap), then an own `length`. Functions, Proxies,
+ * arrays, Maps, Sets, dates, buffers and the like are described without running code.
+ */
+function codeToDescribe(value) {
+  if (!isObjectLike(value) || types.isProxy(value) || typeof value === 'function') return null
+  if (types.isNativeError(value)) return 'an Error (its stack, message and name would be read)'
+  if (describedSafely(value)) return null
+  const splice = lookUp(value, 'splice')
+  if (splice.runsCode !== null) return `an object with ${splice.runsCode}`
+  if (typeof splice.value !== 'function') return null
+  const length = ownDescriptor(value, 'length')
+  return length !== undefined && !('value' in length) ? 'an object with a getter for `length`' : null
+}
+
+/** Whether V8's inspector describes `value` by its kind alone (value-mirror.cc, ValueMirror::create). */
+function describedSafely(value) {
+  return realm().isArray(value) || types.isMap(value) || types.isSet(value) || types.isWeakMap(value) || types.isWeakSet(value) ||
+    types.isRegExp(value) || types.isDate(value) || types.isPromise(value) || types.isMapIterator(value) || types.isSetIterator(value) ||
+    types.isGeneratorObject(value) || types.isArrayBufferView(value) || types.isAnyArrayBuffer(value)
+}
+
+/**
+ * `key` looked up along `object`'s prototype chain as V8's GetRealNamedProperty does:
+ * `{ value, runsCode }`, `runsCode` what would run (a getter, a Proxy's trap) or null.
+ */
+function lookUp(object, key) {
+  let current = object
+  for (let depth = 0; current !== null && depth < MAX_PROTOTYPES; depth++) {
+    if (types.isProxy(current)) return { value: undefined, runsCode: 'a Proxy in its prototype chain' }
+    const descriptor = ownDescriptor(current, key)
+    if (descriptor !== undefined) {
+      if ('value' in descriptor) return { value: descriptor.value, runsCode: null }
+      return { value: undefined, runsCode: descriptor.get === undefined ? null : `a getter for \`${String(key)}\`` }
+    }
+    current = prototypeOf(current)
+  }
+  return { value: undefined, runsCode: current === null ? null : 'a prototype chain too long to look into' }
+}
+
+/**
+ * Why the inspector would run the service's code to list `object`'s properties
+ * (`Runtime.getProperties`, own properties: the scopes of a function, the `#private` fields
+ * of an instance), or null. It describes `object`, each own property's value and the
+ * prototype, lists the keys of the next object in the prototype chain (a Proxy's `ownKeys`
+ * trap), and calls a getter that has no script (a built-in, or a bound function: the
+ * service's code behind it). A `#private` field's value, and a bound function's `this`, are
+ * described too, and cannot be looked at before: they are not covered.
+ */
+function codeToInspect(object) {
+  const own = codeToDescribe(object)
+  if (own !== null) return own
+  for (let current = prototypeOf(object), depth = 0; current !== null; current = prototypeOf(current), depth++) {
+    if (types.isProxy(current)) return 'an object with a Proxy in its prototype chain'
+    if (depth >= MAX_PROTOTYPES) return 'an object with a prototype chain too long to look into'
+  }
+  const proto = codeToDescribe(prototypeOf(object))
+  if (proto !== null) return `an object whose prototype is ${proto}`
+  for (const key of ownKeys(object) ?? []) {
+    const descriptor = ownDescriptor(object, key)
+    if (descriptor === undefined) continue
+    const why = 'value' in descriptor ? codeToDescribe(descriptor.value) : scriptlessGetter(descriptor.get)
+    if (why !== null) return `an object whose property ${String(key)} is ${why}`
+  }
+  return null
+}
+
+/**
+ * Why the inspector would run the service's code calling `get`, or null. It calls a getter
+ * without a script of its own: a built-in (named in its source: `function get size() {
+ * [native code] }`, V8's or Node's code), a bound function (`function () { [native code] }`:
+ * the service's function behind it), a callable Proxy.
+ */
+function scriptlessGetter(get) {
+  if (typeof get !== 'function') return null
+  if (types.isProxy(get)) return 'a getter that is a Proxy'
+  const r = realm()
+  if (get === r.throwTypeError) return null
+  return BOUND_SOURCE.test(r.apply(r.functionSource, get, [])) ? 'a bound getter' : null
+}
+
+/** The source text V8 gives a bound function (and an anonymous built-in). */
+const BOUND_SOURCE = /^function \(\) \{ \[native code\] \}$/
+
+module.exports = {
+  standardGlobalNames, isObjectLike, isArray, ownKeys, ownValue, ownDescriptor, prototypeOf, className, functionName, collectionSize, firstMembers, backingBytes,
+  codeToDescribe, codeToInspect, WouldRunCode,
+}

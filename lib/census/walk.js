@@ -1,0 +1,386 @@
+'use strict'
+
+/**
+ * One pass of the census: a breadth-first walk of what the service's code can reach, done
+ * in slices, that records every collection over a size by its path in the code's words.
+ *
+ * Where it starts (in this order, so the shortest path names a variable where one exists):
+ * the exports of every CommonJS module (the app's files first), the active handles (servers,
+ * sockets) and what their listeners close over, the non-standard properties of `globalThis`
+ * (`process` among them: its listeners), and Node's timer lists.
+ *
+ * What it follows from an object: its own data properties (an accessor is never called), a
+ * Map's, Set's or array's first members, a function's scopes (the variables of its closure and
+ * module: the inspector, see inspector-view.js), a bound function's target and arguments, and
+ * a class instance's `#private` fields. Proxies are never looked into. Each object is visited
+ * once per pass (a WeakSet: the walk holds nothing once the pass ends).
+ *
+ * What it records: a Map, Set or array with at least `minEntries` entries, a plain object with
+ * as many own keys (a dictionary: express-session's MemoryStore, a cache keyed by id), and a
+ * Node timer list with as many timers; each under the key of its path from the nearest named
+ * root (a variable, a global, a module's exports, a handle), where the members of a collection
+ * are one step, `[*]`: so the 50,000 Sets inside a Map of users are one record, `users[*]`,
+ * counted together, as a diff by retainer path does.
+ */
+const { types } = require('node:util')
+const reflect = require('./reflect')
+
+/** Members of a collection followed (and sampled for their class and size) per collection. */
+const MEMBERS_FOLLOWED = 16
+
+/** Timers of one Node timer list counted at most: the list is walked link by link. */
+const MAX_TIMERS_COUNTED = 1_000_000
+
+/** A property name that code writes after a dot. */
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
+
+/**
+ * Prototypes whose instances have no `#private` field: not asked about. (The inspector would
+ * also describe what some of them hold: a WeakRef's target, a promise's result.)
+ */
+const BUILT_IN_PROTOTYPES = new Set([
+  Object.prototype, Array.prototype, Map.prototype, Set.prototype, Function.prototype, Date.prototype, RegExp.prototype,
+  WeakRef.prototype, FinalizationRegistry.prototype, Boolean.prototype, Number.prototype, String.prototype, Symbol.prototype, BigInt.prototype,
+])
+
+/**
+ * A root of paths: what a person would name. `kind` is `module` (a module-level variable),
+ * `closure` (a variable of a function's scope), `global`, `exports` (a module's exports),
+ * `handle` (an active handle), `timers`. `scriptId` and `line`/`column` (of the function whose
+ * scope it is, or whose scope was read) are resolved to a file when a report names the root.
+ */
+function root(kind, name, fields = {}) {
+  return { kind, name, scriptId: null, scopeOf: '', line: 0, column: 0, file: null, ...fields }
+}
+
+/** The key that matches a root across passes: what it is, not when it was found. */
+function rootKey(r) {
+  return `${r.kind}:${r.file ?? r.scriptId ?? ''}:${r.scopeOf}:${r.name}`
+}
+
+/** The step to a property, as code would write it. */
+function propertyStep(key) {
+  if (typeof key === 'symbol') return `[${String(key)}]`
+  return IDENTIFIER.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`
+}
+
+class CensusPass {
+  #view
+  #limits
+  #own
+  #visited = new WeakSet()
+  #privateless = new WeakSet() // prototypes whose instances have no #private field
+  // The queue, as parallel arrays (no object per item): what to visit, its parent item's
+  // index (-1 at a root), the step from the parent, and its root.
+  #values = []
+  #parents = []
+  #steps = []
+  #roots = []
+  #head = 0
+  /** Collections recorded, by key: see `records`. */
+  #records = new Map()
+  #notReached = new Map() // what -> { what, why, count }
+  #functionsRead = 0
+  #modulesRead = new Set() // script ids whose module scope was read in this pass
+  /** What the pass cost: slices, CPU, objects, inspector calls. */
+  cost = { slices: 0, cpuMs: 0, longestSliceMs: 0, visited: 0, inspectorCalls: 0 }
+  done = false
+
+  /**
+   * @param {object} parts
+   * @param {import('./inspector-view').InspectorView | null} parts.view scopes and private
+   *   fields, or null where no inspector session can be had (they are then not reached).
+   * @param {{ minEntries: number, maxObjects: number, maxFunctions: number }} parts.limits
+   * @param {WeakSet<object>} parts.own the census' own objects, never walked.
+   */
+  constructor({ view, limits, own }) {
+    this.#view = view
+    this.#limits = limits
+    this.#own = own
+    for (const list of [this.#values, this.#parents, this.#steps, this.#roots, this.#records]) own.add(list)
+    this.#addRoots()
+  }
+
+  /**
+   * The collections recorded: `key -> { key, root, path, className, collections, entries,
+   * memberClass, memberBytes, memberHandle }`, `collections` the count that share the key and
+   * `entries` their entries in all; `memberClass` the most common class among the members
+   * sampled, `memberBytes` their mean bytes outside the heap (Buffers), `memberHandle` the
+   * class of the native handle they hold (`Zlib`, `TCP`), if any.
+   */
+  get records() {
+    return this.#records
+  }
+
+  /** What the pass did not look at, and why: `[{ what, why, count }]`. */
+  get notReached() {
+    const list = [...this.#notReached.values()]
+    if (!this.done) list.push({ what: 'the rest of the reachable heap', why: 'the pass was stopped before it ended', count: this.#values.length - this.#head })
+    return list
+  }
+
+  /** Walks until `deadline` (a `performance.now()` time) or the end; true when the pass is done. */
+  step(deadline) {
+    const started = performance.now()
+    const callsBefore = this.#view?.calls ?? 0
+    try {
+      while (this.#head < this.#values.length) {
+        if (this.cost.visited >= this.#limits.maxObjects) {
+          this.#skip('objects past maxObjects', `a pass visits at most ${this.#limits.maxObjects} objects`, this.#values.length - this.#head)
+          this.#head = this.#values.length
+          break
+        }
+        this.#visit(this.#head++)
+        if (performance.now() >= deadline) break
+      }
+    } finally {
+      this.#view?.release()
+    }
+    if (this.#head >= this.#values.length) this.#finish()
+    const ms = performance.now() - started
+    this.cost.slices++
+    this.cost.cpuMs += ms
+    this.cost.longestSliceMs = Math.max(this.cost.longestSliceMs, ms)
+    this.cost.inspectorCalls += (this.#view?.calls ?? 0) - callsBefore
+    return this.done
+  }
+
+  /** Ends the pass: the queue is let go, so nothing the walk met stays reachable from it. */
+  #finish() {
+    this.done = true
+    this.#values.length = 0
+    this.#parents.length = 0
+    this.#steps.length = 0
+    this.#roots.length = 0
+    this.#head = 0
+  }
+
+  #addRoots() {
+    const Module = require('node:module')
+    const cache = reflect.ownValue(Module, '_cache')
+    const modules = []
+    for (const file of reflect.ownKeys(cache ?? {}) ?? []) {
+      const mod = reflect.ownValue(cache, file)
+      if (typeof file === 'string' && reflect.isObjectLike(mod)) modules.push({ file, exports: reflect.ownValue(mod, 'exports') })
+    }
+    // The app's own files before its packages'.
+    modules.sort((a, b) => Number(a.file.includes('/node_modules/')) - Number(b.file.includes('/node_modules/')))
+    for (const { file, exports } of modules) this.#enqueue(exports, -1, 'module.exports', root('exports', 'module.exports', { file }))
+    const nodeProcess = /** @type {any} */ (process) // _getActiveHandles: Node's, undocumented
+    const handles = typeof nodeProcess._getActiveHandles === 'function' ? nodeProcess._getActiveHandles() : []
+    for (const handle of handles) this.#enqueue(handle, -1, reflect.className(handle), root('handle', reflect.className(handle)))
+    const standard = reflect.standardGlobalNames()
+    for (const key of reflect.ownKeys(globalThis) ?? []) {
+      if (standard.has(key)) continue
+      this.#enqueue(reflect.ownValue(globalThis, key), -1, `globalThis${propertyStep(key)}`, root('global', String(key)))
+    }
+  }
+
+  /** Queues `value` (objects and functions only, each once) under `parent` by `step`. */
+  #enqueue(value, parent, step, r) {
+    if (!reflect.isObjectLike(value) || this.#visited.has(value) || this.#own.has(value)) return
+    this.#visited.add(value)
+    this.#values.push(value)
+    this.#parents.push(parent)
+    this.#steps.push(step)
+    this.#roots.push(r)
+  }
+
+  #visit(at) {
+    const value = this.#values[at]
+    this.cost.visited++
+    if (types.isProxy(value)) return this.#skip('Proxies', 'a Proxy is never looked into: its traps are the service\'s code')
+    if (typeof value === 'function') return this.#visitFunction(value, at)
+    if (types.isMap(value) || types.isSet(value) || reflect.isArray(value)) return this.#visitCollection(value, at, reflect.collectionSize(value))
+    // Weak collections hold nothing; a promise's result and binary data are not walked.
+    if (types.isWeakMap(value) || types.isWeakSet(value) || types.isPromise(value)) return
+    if (types.isArrayBufferView(value) || types.isAnyArrayBuffer(value) || types.isExternal(value)) return
+    const name = reflect.className(value)
+    if (name === 'TimersList') return this.#visitTimerList(value, at)
+    this.#visitObject(value, at, name)
+  }
+
+  /** A plain or class object: its data properties, or, past `minEntries` keys, a dictionary. */
+  #visitObject(object, at, name) {
+    const keys = reflect.ownKeys(object)
+    if (keys === null) return this.#skip('objects whose keys cannot be listed', 'listing them failed (a module namespace still loading, say)')
+    if (keys.length >= this.#limits.minEntries && (name === 'Object' || name === '')) {
+      const members = []
+      for (let i = 0; i < Math.min(MEMBERS_FOLLOWED, keys.length); i++) members.push(reflect.ownValue(object, keys[i]))
+      this.#record(at, 'Object', 1, keys.length, members)
+      for (const member of members) this.#enqueue(member, at, '[*]', this.#roots[at])
+      return
+    }
+    for (const key of keys) {
+      const child = reflect.ownValue(object, key)
+      if (child !== undefined) this.#enqueue(child, at, propertyStep(key), this.#roots[at])
+    }
+    this.#visitPrivateFields(object, at)
+  }
+
+  /** A Map, Set or array: recorded when big enough; its first members followed as `[*]`. */
+  #visitCollection(collection, at, size) {
+    const members = reflect.firstMembers(collection, MEMBERS_FOLLOWED)
+    if (size >= this.#limits.minEntries) this.#record(at, reflect.className(collection) || 'Array', 1, size, members)
+    for (const member of members) this.#enqueue(member, at, '[*]', this.#roots[at])
+    // A collection's own named properties (an array's extra fields, a Map subclass' state).
+    const keys = reflect.ownKeys(collection) ?? []
+    if (!reflect.isArray(collection) || keys.length < this.#limits.minEntries) {
+      for (const key of keys) {
+        if (key === 'length' || (typeof key === 'string' && /^\d+$/.test(key))) continue
+        this.#enqueue(reflect.ownValue(collection, key), at, propertyStep(key), this.#roots[at])
+      }
+    }
+    this.#visitPrivateFields(collection, at)
+  }
+
+  /**
+   * One of Node's timer lists (all timers of one duration, linked through `_idleNext`):
+   * counted link by link, the first timers' callbacks followed.
+   */
+  #visitTimerList(list, at) {
+    const members = []
+    let count = 0
+    for (let timer = reflect.ownValue(list, '_idleNext'); timer !== list && reflect.isObjectLike(timer) && count < MAX_TIMERS_COUNTED; timer = reflect.ownValue(timer, '_idleNext')) {
+      if (count++ < MEMBERS_FOLLOWED) members.push(timer)
+    }
+    const msecs = reflect.ownValue(list, 'msecs')
+    const callback = reflect.ownValue(members[0] ?? {}, '_onTimeout')
+    const where = typeof callback === 'function' && this.#view !== null ? this.#safeLocation(callback) : null
+    const timers = root('timers', `timers of ${msecs} ms`, where ?? {})
+    if (count >= this.#limits.minEntries) this.#record(at, 'TimersList', 1, count, members, timers)
+    for (const timer of members) this.#enqueue(reflect.ownValue(timer, '_onTimeout'), -1, `timers of ${msecs} ms[*]._onTimeout`, timers)
+  }
+
+  /** A function: its own properties, then its scopes' variables, each a root of its own. */
+  #visitFunction(fn, at) {
+    for (const key of reflect.ownKeys(fn) ?? []) {
+      if (key === 'name' || key === 'length') continue
+      this.#enqueue(reflect.ownValue(fn, key), at, propertyStep(key), this.#roots[at])
+    }
+    if (this.#view === null) return this.#skip('closures and module scopes', 'no inspector session could be opened in this thread')
+    if (this.#functionsRead >= this.#limits.maxFunctions) {
+      return this.#skip('closures and module scopes past maxFunctions', `a pass reads the scopes of at most ${this.#limits.maxFunctions} functions`)
+    }
+    this.#functionsRead++
+    let details
+    try {
+      details = this.#view.functionDetails(fn, (scriptId, scope) => this.#moduleScopeRead(scriptId, scope))
+    } catch (err) {
+      if (err instanceof reflect.WouldRunCode) return this.#skipRunsCode('closures of functions', err)
+      return this.#skip('closures and module scopes the inspector refused', err.message)
+    }
+    if (details.location === null) return
+    const { scriptId, line, column } = details.location
+    for (const scope of details.scopes) {
+      const kind = isModuleScope(scope) ? 'module' : 'closure'
+      for (const { name, value } of scope.variables) {
+        this.#enqueue(value, -1, name, root(kind, name, { scriptId, scopeOf: kind === 'module' ? '' : scope.name, line, column }))
+      }
+    }
+    details.bound.forEach((part, i) => this.#enqueue(part, at, i === 0 ? '(bound target)' : `(bound ${i})`, this.#roots[at]))
+  }
+
+  /** Whether the module scope of script `scriptId` was read in this pass (and notes it). */
+  #moduleScopeRead(scriptId, scope) {
+    if (!isModuleScope(scope)) return false
+    if (this.#modulesRead.has(scriptId)) return true
+    this.#modulesRead.add(scriptId)
+    return false
+  }
+
+  /** A function's `{ scriptId, line, column }`, or null (a built-in, or the inspector refused). */
+  #safeLocation(fn) {
+    try {
+      return this.#view.functionLocation(fn)
+    } catch {
+      return null
+    }
+  }
+
+  /** A class instance's `#private` fields, where its class has any (asked once per prototype). */
+  #visitPrivateFields(object, at) {
+    if (this.#view === null) return
+    const proto = reflect.prototypeOf(object)
+    if (proto === null || BUILT_IN_PROTOTYPES.has(proto) || this.#privateless.has(proto) || types.isGeneratorObject(object)) return
+    let fields
+    try {
+      fields = this.#view.privateFields(object)
+    } catch (err) {
+      if (err instanceof reflect.WouldRunCode) return this.#skipRunsCode('#private fields of objects', err)
+      return this.#skip('#private fields the inspector refused', err.message)
+    }
+    if (fields.length === 0 && reflect.isObjectLike(proto)) this.#privateless.add(proto)
+    for (const { name, value } of fields) this.#enqueue(value, at, `.${name}`, this.#roots[at])
+  }
+
+  /** Records a collection at item `at` (or under `asRoot`, a root of its own). */
+  #record(at, className, collections, entries, members, asRoot = null) {
+    const r = asRoot ?? this.#roots[at]
+    const path = asRoot === null ? this.#pathOf(at) : r.name
+    const key = `${rootKey(r)}|${path}`
+    let record = this.#records.get(key)
+    if (record === undefined) {
+      record = { key, root: r, path, className, collections: 0, entries: 0, memberClass: null, memberBytes: null, memberHandle: null }
+      this.#records.set(key, record)
+    }
+    record.collections += collections
+    record.entries += entries
+    if (record.memberClass === null) Object.assign(record, describeMembers(className === 'Map' ? members.filter((_, i) => i % 2 === 1) : members))
+  }
+
+  /** The path of item `at` from its root: the steps, joined as code would write them. */
+  #pathOf(at) {
+    const steps = []
+    for (let i = at; i !== -1; i = this.#parents[i]) steps.push(this.#steps[i])
+    return steps.reverse().join('').replace(/^\./, '')
+  }
+
+  /** Notes `what` the inspector was not asked about, since it would have run the service's code. */
+  #skipRunsCode(what, err) {
+    this.#skip(`${what} the inspector would run the service's code to describe`, `describing them runs getters or Proxy traps (${err.message}, for one)`)
+  }
+
+  #skip(what, why, count = 1) {
+    const entry = this.#notReached.get(what)
+    if (entry === undefined) this.#notReached.set(what, { what, why, count })
+    else entry.count += count
+  }
+}
+
+/**
+ * Whether a scope holds a module's own variables: an ES module's, or a CommonJS module's
+ * (the outermost closure, that of the module's anonymous wrapper function).
+ */
+function isModuleScope(scope) {
+  return scope.kind === 'module' || (scope.kind === 'closure' && scope.name === '' && scope.outermost)
+}
+
+/**
+ * What sampled members of a collection are: the most common class, their mean bytes outside
+ * the heap (Buffers, typed arrays), and the native handle they hold (a zlib stream's `Zlib`, a
+ * socket's `TCP`), if any.
+ */
+function describeMembers(members) {
+  const classes = new Map()
+  let bytes = 0
+  let buffers = 0
+  let handle = null
+  for (const member of members) {
+    if (!reflect.isObjectLike(member)) continue
+    const name = reflect.className(member)
+    classes.set(name, (classes.get(name) ?? 0) + 1)
+    const backing = reflect.backingBytes(member)
+    if (backing > 0) {
+      bytes += backing
+      buffers++
+    }
+    const native = reflect.ownValue(member, '_handle')
+    if (handle === null && reflect.isObjectLike(native)) handle = reflect.className(native) || null
+  }
+  let memberClass = null
+  for (const [name, count] of classes) if (memberClass === null || count > classes.get(memberClass)) memberClass = name
+  return { memberClass, memberBytes: buffers === 0 ? null : Math.round(bytes / buffers), memberHandle: handle }
+}
+
+module.exports = { CensusPass, rootKey }
