@@ -707,8 +707,8 @@ export interface NoSnapshotReportEvent extends WatchEventBase {
     passes: { time: number; durationMs: number; cost: CensusCost }[]
     since: number
     until: number
-    /** The stop of the last comparison, naming the holders' scripts included, in ms. */
-    compareMs: number
+    /** The stop taken to name the holders' scripts through the Debugger domain, in ms (0: none). */
+    debuggerMs: number
     notReached: { what: string; why: string; count: number }[]
   } | null
   lookedAt: string[]

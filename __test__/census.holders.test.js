@@ -73,6 +73,7 @@ test('The census finds the holder: a module-level Map (CommonJS)', async () => {
   const result = await runFixture('map.js')
   const first = assertFirstHolder(result, 'map.js', { name: 'cache', readablePath: 'cache', className: 'Map', member: 'Object', before: 1000, after: 3000 })
   assert.equal(first.holder.description, `cache (Map), a module-level variable of ${path.join(FIXTURES, 'map.js')}`)
+  assert.equal(result.debuggerMs, 0, 'a CommonJS module is named from its own source: no Debugger round, no stop')
 })
 
 test('The census finds the holder: a library\'s dictionary object, held by the app', async () => {

@@ -9,12 +9,18 @@
  * gained, are the leak's holders.
  *
  * It never stops the service for long: a pass runs in slices of `sliceMs` on unref'd timers
- * (the service's work runs between them, and the census never keeps the process alive). It is
- * bounded in objects and functions per pass, holds no reference to the service's objects
- * between passes, and never runs the service's code (reflect.js, inspector-view.js).
+ * (the service's work runs between them; a process with nothing else to do exits mid-pass, and
+ * the pass never resolves). A plain object's keys are listed in one go, so a dictionary of
+ * 100,000 keys costs a slice of 15–20 ms. It is bounded in objects and functions per pass,
+ * holds no reference to the service's objects between passes, and runs no getter or Proxy
+ * trap of the service's (reflect.js, inspector-view.js), with two exceptions the inspector
+ * imposes: a `#private` field's value, or a bound function's `this`, that is an Error with a
+ * `stack` getter or an object with a Proxy in its prototype chain is described, and so runs
+ * them. Its own code uses the realm's Array, Map and String methods: a service that replaces
+ * those (not their intrinsics reflect.js took) has its replacements called.
  */
-const { fileURLToPath } = require('node:url')
 const { CensusPass } = require('./walk')
+const { ScriptFiles } = require('./script-files')
 const { isOwnFile } = require('../code-origin')
 
 /** Every option of the census, with its default. */
@@ -27,6 +33,8 @@ const CENSUS_DEFAULTS = Object.freeze({
   maxFunctions: 20_000,
   /** The longest a slice may run before the event loop gets a turn. */
   sliceMs: 8,
+  /** The longest stop allowed for naming scripts through the Debugger domain (script-files.js). */
+  maxStopMs: 50,
 })
 
 /**
@@ -39,7 +47,7 @@ class Census {
   #options
   #view = null
   #viewFailure = null
-  #urls = new Map() // script id -> URL, as the Debugger domain reported them
+  #scripts
   /** The census' own objects: never walked (its queue would read as a growing array). */
   #own = new WeakSet()
   #running = null
@@ -48,6 +56,7 @@ class Census {
   /** @param {Partial<typeof CENSUS_DEFAULTS>} [options] */
   constructor(options = {}) {
     this.#options = { ...CENSUS_DEFAULTS, ...options }
+    this.#scripts = new ScriptFiles({ maxStopMs: this.#options.maxStopMs })
     this.#own.add(this)
   }
 
@@ -85,12 +94,13 @@ class Census {
 
   /**
    * The collections that grew from pass `before` to pass `after`, most entries gained first,
-   * at most `top`, each named in the code's words (the script URLs are read once for the
-   * holders listed: see InspectorView#scriptUrls). `slopeBytesPerSec`, the leak's rate, gives
-   * each holder's bytes per entry where its members' own size is not measured.
-   * @returns {Array<object>} see docs/watch.md#the-census for the fields.
+   * at most `top`, each named in the code's words (script-files.js finds the files of the
+   * holders listed). `slopeBytesPerSec`, the leak's rate, gives each holder's bytes per entry
+   * where its members' own size is not measured. Resolves with `{ holders, debuggerMs }`,
+   * `debuggerMs` the stop taken to name scripts through the Debugger domain (0 when none).
+   * @returns {Promise<{ holders: Array<object>, debuggerMs: number }>} see docs/watch.md.
    */
-  grown(before, after, { top, slopeBytesPerSec = null }) {
+  async grown(before, after, { top, slopeBytesPerSec = null }) {
     const seconds = Math.max(0.001, (after.time - before.time) / 1000)
     let candidates = []
     for (const [key, now] of after.records) {
@@ -100,47 +110,25 @@ class Census {
       candidates.push({ record: now, entriesBefore, gained: now.entries - entriesBefore })
     }
     candidates.sort((a, b) => b.gained - a.gained)
-    this.#resolveFiles(candidates.slice(0, 4 * top).map((c) => c.record.root))
+    // Named without a stop first, so that leakproof's own can be left out; then, for the ones
+    // listed only, with the Debugger round if some are still unnamed.
+    candidates = candidates.slice(0, 4 * top)
+    await this.#scripts.resolve(candidates.map((c) => c.record.root), this.#view, { useDebugger: false })
     candidates = candidates.filter((c) => !isOwnFile(c.record.root.file ?? ''))
     const topGain = candidates[0]?.gained ?? 0
-    return candidates
-      .filter((c) => c.gained >= SHARE_OF_TOP_GAIN * topGain)
-      .slice(0, top)
-      .map(({ record, entriesBefore, gained }) => holderOf(record, entriesBefore, gained / seconds, slopeBytesPerSec))
+    const listed = candidates.filter((c) => c.gained >= SHARE_OF_TOP_GAIN * topGain).slice(0, top)
+    const { debuggerMs } = await this.#scripts.resolve(listed.map((c) => c.record.root), this.#view, { useDebugger: true })
+    const holders = listed.map(({ record, entriesBefore, gained }) => holderOf(record, entriesBefore, gained / seconds, slopeBytesPerSec))
+    return { holders, debuggerMs }
   }
 
   /**
    * Learns script URLs from a sampling heap profile (`HeapProfiler.getSamplingProfile`'s
-   * `profile`, as the watcher's allocation sites keep it): the functions that allocated,
-   * the leaking code among them, by script id. Naming a holder in such a script then needs no
-   * Debugger round (see `#resolveFiles`).
+   * `profile`, as the watcher's allocation sites keep it): naming a holder in one of its
+   * scripts then costs nothing.
    */
   noteScripts(profile) {
-    const pending = profile?.head ? [profile.head] : []
-    while (pending.length > 0) {
-      const node = pending.pop()
-      const { scriptId, url } = node.callFrame ?? {}
-      if (typeof url === 'string' && url !== '' && scriptId !== undefined) this.#urls.set(String(scriptId), url)
-      if (Array.isArray(node.children)) pending.push(...node.children)
-    }
-  }
-
-  /**
-   * Sets `file` on roots that have only a script id: from the URLs known, else from one
-   * Debugger round (every script's URL: a stop of the event loop that grows with the scripts
-   * loaded, 70 ms for 560 here), only when a root's script is still unknown.
-   */
-  #resolveFiles(roots) {
-    const unknown = roots.filter((r) => r.file === null && r.scriptId !== null)
-    if (unknown.length === 0 || this.#view === null) return
-    if (unknown.some((r) => !this.#urls.has(r.scriptId))) {
-      try {
-        for (const [id, url] of this.#view.scriptUrls()) this.#urls.set(id, url)
-      } catch {
-        // Left unnamed: the description says which function's scope instead.
-      }
-    }
-    for (const r of unknown) r.file = fileOfUrl(this.#urls.get(r.scriptId))
+    this.#scripts.noteProfile(profile)
   }
 
   /** The inspector view, opened with the first pass; null (and why) where none can be had. */
@@ -155,12 +143,6 @@ class Census {
     }
     return this.#view
   }
-}
-
-/** A script URL as a person reads it: a path for a file, the URL otherwise; null for none. */
-function fileOfUrl(url) {
-  if (!url) return null
-  return url.startsWith('file://') ? fileURLToPath(url) : url
 }
 
 /** A turn of the event loop for the service, on a timer that does not keep the process alive. */

@@ -174,6 +174,16 @@ function backingBytes(value) {
   return 0
 }
 
+/** A function's source text, as `Function.prototype.toString` gives it (no code of the service's runs), or null. */
+function functionSource(fn) {
+  const r = realm()
+  try {
+    return r.apply(r.functionSource, fn, [])
+  } catch {
+    return null
+  }
+}
+
 /**
  * Thrown where the inspector, asked about an object, would run the service's code: see
  * `codeToInspect`.
@@ -273,5 +283,5 @@ const BOUND_SOURCE = /^function \(\) \{ \[native code\] \}$/
 
 module.exports = {
   standardGlobalNames, isObjectLike, isArray, ownKeys, ownValue, ownDescriptor, prototypeOf, className, functionName, collectionSize, firstMembers, backingBytes,
-  codeToDescribe, codeToInspect, WouldRunCode,
+  functionSource, codeToDescribe, codeToInspect, WouldRunCode,
 }

@@ -47,10 +47,11 @@ const BUILT_IN_PROTOTYPES = new Set([
  * A root of paths: what a person would name. `kind` is `module` (a module-level variable),
  * `closure` (a variable of a function's scope), `global`, `exports` (a module's exports),
  * `handle` (an active handle), `timers`. `scriptId` and `line`/`column` (of the function whose
- * scope it is, or whose scope was read) are resolved to a file when a report names the root.
+ * scope was read, or a timer's callback) are resolved to a file when a report names the root,
+ * with the help of `fn`, a WeakRef to that function (script-files.js).
  */
 function root(kind, name, fields = {}) {
-  return { kind, name, scriptId: null, scopeOf: '', line: 0, column: 0, file: null, ...fields }
+  return { kind, name, scriptId: null, scopeOf: '', line: 0, column: 0, file: null, fn: null, ...fields }
 }
 
 /** The key that matches a root across passes: what it is, not when it was found. */
@@ -231,7 +232,8 @@ class CensusPass {
         this.#enqueue(reflect.ownValue(collection, key), at, propertyStep(key), this.#roots[at])
       }
     }
-    this.#visitPrivateFields(collection, at)
+    // The inspector lists a Map's or Set's entries with its properties: only small ones are asked.
+    if (reflect.isArray(collection) || size < MEMBERS_FOLLOWED) this.#visitPrivateFields(collection, at)
   }
 
   /**
@@ -247,7 +249,7 @@ class CensusPass {
     const msecs = reflect.ownValue(list, 'msecs')
     const callback = reflect.ownValue(members[0] ?? {}, '_onTimeout')
     const where = typeof callback === 'function' && this.#view !== null ? this.#safeLocation(callback) : null
-    const timers = root('timers', `timers of ${msecs} ms`, where ?? {})
+    const timers = root('timers', `timers of ${msecs} ms`, where === null ? {} : { ...where, fn: new WeakRef(callback) })
     if (count >= this.#limits.minEntries) this.#record(at, 'TimersList', 1, count, members, timers)
     for (const timer of members) this.#enqueue(reflect.ownValue(timer, '_onTimeout'), -1, `timers of ${msecs} ms[*]._onTimeout`, timers)
   }
@@ -272,10 +274,12 @@ class CensusPass {
     }
     if (details.location === null) return
     const { scriptId, line, column } = details.location
+    // Weakly: the function names its script's file at report time (script-files.js), if alive.
+    const fnRef = new WeakRef(fn)
     for (const scope of details.scopes) {
       const kind = isModuleScope(scope) ? 'module' : 'closure'
       for (const { name, value } of scope.variables) {
-        this.#enqueue(value, -1, name, root(kind, name, { scriptId, scopeOf: kind === 'module' ? '' : scope.name, line, column }))
+        this.#enqueue(value, -1, name, root(kind, name, { scriptId, scopeOf: kind === 'module' ? '' : scope.name, line, column, fn: fnRef }))
       }
     }
     details.bound.forEach((part, i) => this.#enqueue(part, at, i === 0 ? '(bound target)' : `(bound ${i})`, this.#roots[at]))

@@ -64,8 +64,9 @@ const SPACE_HOLDS = {
  *   pair report's suspects (`name`, `holder`, `readablePath`) with `before`, `after`,
  *   `entriesPerSec`, `bytesPerEntry` and its source (see lib/census/census.js), or [];
  * - `census`: null (`census: false`), or `{ passes: [{ time, durationMs, cost }], since,
- *   until, compareMs, notReached }`: the passes compared, the stop of the last comparison
- *   (with the naming of the holders' scripts), and what the passes did not reach;
+ *   until, debuggerMs, notReached }`: the passes compared, the stop taken to name the
+ *   holders' scripts through the Debugger domain (0 when they were named without), and what
+ *   the passes did not reach;
  * - `lookedAt: [string]`, `notLookedAt: [{ what, why }]`.
  *
  * One diagnosis at a time: `diagnose` while one runs resolves null. It never throws nor
@@ -183,15 +184,15 @@ class Diagnosis {
     if (profile !== null) this.#census.noteScripts(profile)
     const passes = [await this.#census.pass()]
     let suspects = []
-    let compareMs = 0
+    let debuggerMs = 0
     while (passes.length < CENSUS_PASSES && suspects.length === 0 && passes[0] !== null) {
       await sleep(this.#censusGapMs, undefined, { ref: false })
       const next = await this.#census.pass()
       if (next === null) break
       passes.push(next)
-      const started = performance.now()
-      suspects = this.#census.grown(passes[0], next, { top: this.#top, slopeBytesPerSec: leak.slopeBytesPerSec ?? null })
-      compareMs = performance.now() - started
+      const compared = await this.#census.grown(passes[0], next, { top: this.#top, slopeBytesPerSec: leak.slopeBytesPerSec ?? null })
+      suspects = compared.holders
+      debuggerMs = compared.debuggerMs
     }
     const taken = passes.filter((p) => p !== null)
     if (taken.length === 0) return { census: null, suspects: [] }
@@ -202,7 +203,7 @@ class Diagnosis {
         passes: taken.map(({ time, durationMs, cost }) => ({ time, durationMs, cost: roundCost(cost) })),
         since: taken[0].time,
         until: newest.time,
-        compareMs: Math.round(compareMs * 10) / 10,
+        debuggerMs: Math.round(debuggerMs * 10) / 10,
         notReached: newest.notReached,
       },
       suspects,
