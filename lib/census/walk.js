@@ -22,6 +22,7 @@
  * are one step, `[*]`: so the 50,000 Sets inside a Map of users are one record, `users[*]`,
  * counted together, as a diff by retainer path does.
  */
+const path = require('node:path')
 const { types } = require('node:util')
 const reflect = require('./reflect')
 
@@ -33,6 +34,15 @@ const MAX_TIMERS_COUNTED = 1_000_000
 
 /** A property name that code writes after a dot. */
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
+
+/** Roots that are variables: what is found under them is named from the variable. */
+const VARIABLE_ROOTS = new Set(['module', 'closure', 'timers'])
+
+/**
+ * The queues of a pass, walked in this order: a variable and what it holds directly, then what
+ * variables hold deeper, then what exports, handles and globals reach.
+ */
+const QUEUES = Object.freeze({ nearVariables: 0, underVariables: 1, others: 2 })
 
 /**
  * Prototypes whose instances have no `#private` field: not asked about. (The inspector would
@@ -71,13 +81,18 @@ class CensusPass {
   #own
   #visited = new WeakSet()
   #privateless = new WeakSet() // prototypes whose instances have no #private field
-  // The queue, as parallel arrays (no object per item): what to visit, its parent item's
-  // index (-1 at a root), the step from the parent, and its root.
+  // The items met, as parallel arrays (no object per item): the value, its parent item's
+  // index (-1 at a root), the step from the parent, its root and its depth below the root.
   #values = []
   #parents = []
   #steps = []
   #roots = []
-  #head = 0
+  #depths = []
+  // The order of visits: three queues of item indexes (see QUEUES), and the packages' exports,
+  // queued once everything else is walked.
+  #queues = [[], [], []]
+  #heads = [0, 0, 0]
+  #deferredRoots = []
   /** Collections recorded, by key: see `records`. */
   #records = new Map()
   #notReached = new Map() // what -> { what, why, count }
@@ -98,7 +113,7 @@ class CensusPass {
     this.#view = view
     this.#limits = limits
     this.#own = own
-    for (const list of [this.#values, this.#parents, this.#steps, this.#roots, this.#records]) own.add(list)
+    for (const list of [this.#values, this.#parents, this.#steps, this.#roots, this.#depths, ...this.#queues, this.#deferredRoots, this.#records]) own.add(list)
     this.#addRoots()
   }
 
@@ -116,7 +131,7 @@ class CensusPass {
   /** What the pass did not look at, and why: `[{ what, why, count }]`. */
   get notReached() {
     const list = [...this.#notReached.values()]
-    if (!this.done) list.push({ what: 'the rest of the reachable heap', why: 'the pass was stopped before it ended', count: this.#values.length - this.#head })
+    if (!this.done) list.push({ what: 'the rest of the reachable heap', why: 'the pass was stopped before it ended', count: this.#queued() })
     return list
   }
 
@@ -125,19 +140,19 @@ class CensusPass {
     const started = performance.now()
     const callsBefore = this.#view?.calls ?? 0
     try {
-      while (this.#head < this.#values.length) {
+      for (let at = this.#next(); at !== -1; at = this.#next()) {
         if (this.cost.visited >= this.#limits.maxObjects) {
-          this.#skip('objects past maxObjects', `a pass visits at most ${this.#limits.maxObjects} objects`, this.#values.length - this.#head)
-          this.#head = this.#values.length
+          this.#skip('objects past maxObjects', `a pass visits at most ${this.#limits.maxObjects} objects`, this.#queued() + 1)
+          this.#queues.forEach((queue, i) => (this.#heads[i] = queue.length))
           break
         }
-        this.#visit(this.#head++)
+        this.#visit(at)
         if (performance.now() >= deadline) break
       }
     } finally {
       this.#view?.release()
     }
-    if (this.#head >= this.#values.length) this.#finish()
+    if (this.#queued() === 0 && this.#deferredRoots.length === 0) this.#finish()
     const ms = performance.now() - started
     this.cost.slices++
     this.cost.cpuMs += ms
@@ -149,11 +164,27 @@ class CensusPass {
   /** Ends the pass: the queue is let go, so nothing the walk met stays reachable from it. */
   #finish() {
     this.done = true
-    this.#values.length = 0
-    this.#parents.length = 0
-    this.#steps.length = 0
-    this.#roots.length = 0
-    this.#head = 0
+    for (const list of [this.#values, this.#parents, this.#steps, this.#roots, this.#depths, ...this.#queues]) list.length = 0
+    this.#heads.fill(0)
+  }
+
+  /**
+   * The next item to visit, or -1: from the first queue that has one; when all are empty, the
+   * packages' exports are queued (once) and walked last.
+   */
+  #next() {
+    for (;;) {
+      for (let q = 0; q < this.#queues.length; q++) {
+        if (this.#heads[q] < this.#queues[q].length) return this.#queues[q][this.#heads[q]++]
+      }
+      if (this.#deferredRoots.length === 0) return -1
+      for (const { value, step, root: r } of this.#deferredRoots.splice(0)) this.#enqueue(value, -1, step, r)
+    }
+  }
+
+  /** Items queued and not yet visited. */
+  #queued() {
+    return this.#queues.reduce((sum, queue, q) => sum + queue.length - this.#heads[q], 0)
   }
 
   #addRoots() {
@@ -164,9 +195,13 @@ class CensusPass {
       const mod = reflect.ownValue(cache, file)
       if (typeof file === 'string' && reflect.isObjectLike(mod)) modules.push({ file, exports: reflect.ownValue(mod, 'exports') })
     }
-    // The app's own files before its packages'.
-    modules.sort((a, b) => Number(a.file.includes('/node_modules/')) - Number(b.file.includes('/node_modules/')))
-    for (const { file, exports } of modules) this.#enqueue(exports, -1, 'module.exports', root('exports', 'module.exports', { file }))
+    // The app's own files now; its packages' once all else is walked, so that a collection a
+    // package keeps for the app is named from the app's variable where the app holds it.
+    for (const { file, exports } of modules) {
+      const r = root('exports', 'module.exports', { file })
+      if (file.includes(`${path.sep}node_modules${path.sep}`)) this.#deferredRoots.push({ value: exports, step: 'module.exports', root: r })
+      else this.#enqueue(exports, -1, 'module.exports', r)
+    }
     const nodeProcess = /** @type {any} */ (process) // _getActiveHandles: Node's, undocumented
     const handles = typeof nodeProcess._getActiveHandles === 'function' ? nodeProcess._getActiveHandles() : []
     for (const handle of handles) this.#enqueue(handle, -1, reflect.className(handle), root('handle', reflect.className(handle)))
@@ -177,14 +212,24 @@ class CensusPass {
     }
   }
 
-  /** Queues `value` (objects and functions only, each once) under `parent` by `step`. */
+  /**
+   * Queues `value` (objects and functions only, each once) under `parent` by `step`: a
+   * variable and what it holds directly first, then what variables hold deeper, then what only
+   * exports, handles and globals reach (QUEUES), so that a collection is named from a variable
+   * where one holds it.
+   */
   #enqueue(value, parent, step, r) {
     if (!reflect.isObjectLike(value) || this.#visited.has(value) || this.#own.has(value)) return
     this.#visited.add(value)
+    const at = this.#values.length
+    const depth = parent === -1 ? 0 : this.#depths[parent] + 1
     this.#values.push(value)
     this.#parents.push(parent)
     this.#steps.push(step)
     this.#roots.push(r)
+    this.#depths.push(depth)
+    const variable = VARIABLE_ROOTS.has(r.kind)
+    this.#queues[variable ? (depth <= 1 ? QUEUES.nearVariables : QUEUES.underVariables) : QUEUES.others].push(at)
   }
 
   #visit(at) {
