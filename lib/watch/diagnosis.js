@@ -118,14 +118,17 @@ class Diagnosis {
   /**
    * Diagnoses `leak` (the `leak` event's fields) without a snapshot; emits and writes the
    * report (see the class doc) and resolves with it, or null when stopped or already busy.
+   * The census' first pass starts at once; the sites ranking, still under way, is awaited
+   * meanwhile.
    * @param {object} leak
-   * @param {{ snapshot: string, detail?: string, sites?: object | null, profile?: object | null }} context `snapshot`: why
-   *   there is none, `'declined'` (the pause budget), `'off'`, `'failed'`, or another
-   *   `snapshot-skipped` reason (`'disk-budget'`, `'memory'`, …); `detail` says more;
-   *   `sites` is what `SiteRanking.rank()` resolved with; `profile` the sampling profile it
-   *   was ranked from, whose script URLs name the census' holders without a Debugger round.
+   * @param {{ snapshot: string, detail?: string, sites?: object | null | Promise<object | null>, profile?: () => object | null }} context
+   *   `snapshot`: why there is none, `'declined'` (the pause budget), `'off'`, `'failed'`, or
+   *   another `snapshot-skipped` reason (`'disk-budget'`, `'memory'`, …); `detail` says more;
+   *   `sites` is what `SiteRanking.rank()` resolves with (or its promise); `profile` gives the
+   *   sampling profile it was ranked from, once it is, whose script URLs name the census'
+   *   holders without a Debugger round.
    */
-  async diagnose(leak, { snapshot, detail, sites = null, profile = null }) {
+  async diagnose(leak, { snapshot, detail, sites = null, profile = () => null }) {
     if (this.#busy || this.#stopped) return null
     this.#busy = true
     try {
@@ -143,12 +146,14 @@ class Diagnosis {
   }
 
   /** The report of `leak`; every step notes in `seen` what it looked at, or did not and why. */
-  async #build(leak, snapshot, detail, sites, profile) {
+  async #build(leak, snapshot, detail, sitesPending, profile) {
     const seen = { lookedAt: [], notLookedAt: [] }
     seen.notLookedAt.push({ what: 'heap snapshot', why: snapshotWhy(snapshot, detail) })
+    const firstPass = this.#censusOn ? this.#censusOf().pass() : null
+    const sites = await sitesPending
     if (sites !== null) seen.lookedAt.push('allocation sites whose live bytes grow (sampling heap profiler)')
     else seen.notLookedAt.push({ what: 'allocation sites', why: 'no ranking of sites was given (sites: false, or it failed)' })
-    const { census, suspects } = await this.#takeCensus(leak, profile, seen)
+    const { census, suspects } = await this.#takeCensus(leak, firstPass, profile(), seen)
     const [since, until] = this.#comparedFloors(leak.since)
     return {
       kind: 'no-snapshot',
@@ -168,29 +173,36 @@ class Diagnosis {
     }
   }
 
+  /** The census, made with the first diagnosis that takes one. */
+  #censusOf() {
+    const { Census } = require('../census/census')
+    this.#census ??= new Census()
+    return this.#census
+  }
+
   /**
-   * The census' passes over what the service can reach, `#censusGapMs` apart: the first now,
-   * then later ones until collections grew (at most CENSUS_PASSES). Resolves with the
-   * `census` field and the suspects.
+   * The census' passes over what the service can reach: the first (`firstPass`, started with
+   * the diagnosis), then later ones `#censusGapMs` after the one before, until collections
+   * grew (at most CENSUS_PASSES). Resolves with the `census` field and the suspects.
    */
-  async #takeCensus(leak, profile, seen) {
+  async #takeCensus(leak, firstPass, profile, seen) {
     const what = 'collections reachable from the code (census by reachability)'
-    if (!this.#censusOn) {
+    if (firstPass === null) {
       seen.notLookedAt.push({ what, why: 'census: false' })
       return { census: null, suspects: [] }
     }
-    const { Census } = require('../census/census')
-    this.#census ??= new Census()
-    if (profile !== null) this.#census.noteScripts(profile)
-    const passes = [await this.#census.pass()]
+    const census = this.#censusOf()
+    if (profile !== null) census.noteScripts(profile)
+    const passes = [await firstPass]
     let suspects = []
     let debuggerMs = 0
     while (passes.length < CENSUS_PASSES && suspects.length === 0 && passes[0] !== null) {
-      await sleep(this.#censusGapMs, undefined, { ref: false })
-      const next = await this.#census.pass()
+      const last = passes[passes.length - 1]
+      await sleep(Math.max(0, last.time + last.durationMs + this.#censusGapMs - Date.now()), undefined, { ref: false })
+      const next = await census.pass()
       if (next === null) break
       passes.push(next)
-      const compared = await this.#census.grown(passes[0], next, { top: this.#top, slopeBytesPerSec: leak.slopeBytesPerSec ?? null })
+      const compared = await census.grown(passes[0], next, { top: this.#top, slopeBytesPerSec: leak.slopeBytesPerSec ?? null })
       suspects = compared.holders
       debuggerMs = compared.debuggerMs
     }

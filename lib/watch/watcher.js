@@ -455,9 +455,9 @@ class Watcher extends EventEmitter {
    */
   async #diagnose(leak, skipped) {
     if (this.#stopped || leak === null) return
-    const sites = leak.kind === 'heap' ? await this.#lastRanking : null
+    const sites = leak.kind === 'heap' ? this.#lastRanking : null
     const snapshot = skipped.skipped === 'pause' ? 'declined' : skipped.skipped
-    const profile = this.#profiles?.newest()?.profile ?? null
+    const profile = () => this.#profiles?.newest()?.profile ?? null
     await this.#diagnosis.diagnose(leak, { snapshot, detail: skipped.detail, sites, profile })
   }
 
