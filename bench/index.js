@@ -4,7 +4,8 @@
  * `npm run bench [-- NAME...]`: the benchmarks, every peer side by side in one run.
  * Names: cache, memory, ring, overhead, detect, analyze, listeners, profiles (all of these by default),
  * and the long ones, run only when named: snapshot-cost (about an hour), diagnosis (about
- * twenty minutes) and capture (about an hour). Prints tables and writes them, with the date, Node version and machine, to
+ * twenty minutes), capture (about an hour) and census (about four minutes a Node version, and
+ * 10 GB for its 1 GB heap's snapshot). Prints tables and writes them, with the date, Node version and machine, to
  * bench/out/latest.json.
  */
 const fs = require('node:fs')
@@ -23,11 +24,12 @@ const BENCHES = {
   profiles: ['Sampling heap profiles: cost and sizes, against @datadog/pprof', () => require('./profiles').main()],
   'snapshot-cost': ['Heap snapshots: predicted and real cost', () => require('./snapshot-cost').main()],
   diagnosis: ['v8.queryObjects: the pause of one count', () => runScript('diagnosis.js')],
+  census: ['The census: cost of a pass against queryObjects and a heap snapshot', () => require('./census').main()],
   capture: ['Heap snapshots by forked children', () => require('./capture').main()],
 }
 
 /** Benchmarks that take long enough to run only when named. */
-const LONG = new Set(['snapshot-cost', 'diagnosis', 'capture'])
+const LONG = new Set(['snapshot-cost', 'diagnosis', 'capture', 'census'])
 
 /** Runs a benchmark script that prints its own tables, in a child process. */
 function runScript(file) {

@@ -32,6 +32,9 @@ const MEMBERS_FOLLOWED = 16
 /** Timers of one Node timer list counted at most: the list is walked link by link. */
 const MAX_TIMERS_COUNTED = 1_000_000
 
+/** A global's name that is a class's, by convention. */
+const CLASS_NAME = /^[A-Z]/
+
 /** A property name that code writes after a dot. */
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
 
@@ -207,7 +210,10 @@ class CensusPass {
     for (const handle of handles) this.#enqueue(handle, -1, reflect.className(handle), root('handle', reflect.className(handle)))
     const standard = reflect.standardGlobalNames()
     for (const key of reflect.ownKeys(globalThis) ?? []) {
-      if (standard.has(key)) continue
+      // Capitalized globals are classes: Node's own web interfaces among them, which on Node
+      // 22 and later load their modules when first read (V8 lazy data properties: FormData
+      // loads undici), so a pass would load 100+ of Node's modules and count them as growth.
+      if (standard.has(key) || (typeof key === 'string' && CLASS_NAME.test(key))) continue
       this.#enqueue(reflect.ownValue(globalThis, key), -1, `globalThis${propertyStep(key)}`, root('global', String(key)))
     }
   }

@@ -1,0 +1,460 @@
+'use strict'
+
+/**
+ * `npm run bench -- census` (or `node bench/census.js`): what a pass of the census
+ * (lib/census) costs on a service's heap, against the two other ways to learn what a heap
+ * holds: `v8.queryObjects(Map, { format: 'count' })` and a heap snapshot
+ * (`v8.writeHeapSnapshot`, in-process). Then whether the census and a snapshot pair name the
+ * same holder on the project's own leak fixtures.
+ *
+ * Part one. For each Node version and heap size (about 100 MB, 500 MB and 1 GB of used heap:
+ * bench/fixtures/census-heap.js, an Express service with ~780 modules loaded, a Map of 1M small
+ * objects, a dictionary of 50,000 keys, nested objects and arrays), three child processes,
+ * one at a time, each building the same heap:
+ *
+ * - census: a pass, 20,000 more entries in the Map, a second pass, `census.grown()`. Per
+ *   pass: its wall time, the time inside its slices, the process's CPU meanwhile, slices and
+ *   the longest, objects visited, inspector calls, and its extra memory: the peak RSS above
+ *   the RSS before (VmHWM after resetting it through /proc/self/clear_refs: the kernel's
+ *   peak, which catches a peak inside a slice), and the peak RSS and used heap sampled every
+ *   2 ms by a ref'd timer (which runs between slices only). Each pass starts after a full GC.
+ * - queryObjects: one count of Maps; its stop (the call, synchronous) and the peak RSS above
+ *   the RSS before.
+ * - snapshot: one `v8.writeHeapSnapshot` to a temporary file; its stop, file size and the
+ *   peak RSS above the RSS before. Skipped when MemAvailable is under 13 times the heap (a
+ *   snapshot has needed up to 11 times the heap: docs/benchmarks.md), killed past 5 minutes.
+ *
+ * Every child is killed past its time limit, or when its RSS passes 16 GiB.
+ *
+ * Part two. Each fixture runs with bench/fixtures/census-pair.js preloaded: at each of the
+ * two snapshots the fixture (or its watcher) writes, a census pass; then the census' first
+ * holder against the first suspect's holder of `diffSnapshots()` on the pair.
+ *
+ * Environment: BENCH_NODES (default `24`), BENCH_CENSUS_MB (default `100 500 1000`),
+ * BENCH_CENSUS_PARTS (default `heap pairs`).
+ */
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { spawn, execFileSync } = require('node:child_process')
+
+const MB = 1e6
+const GiB = 2 ** 30
+const NODES = (process.env.BENCH_NODES || '24').split(/\s+/).filter(Boolean)
+const SIZES_MB = (process.env.BENCH_CENSUS_MB || '100 500 1000').split(/\s+/).filter(Boolean).map(Number)
+const PARTS = (process.env.BENCH_CENSUS_PARTS || 'heap pairs').split(/\s+/)
+/** Entries added to the 1M-entry Map between the two passes. */
+const GROWTH = 20_000
+/** A snapshot that takes longer than this is stopped and reported as such. */
+const SNAPSHOT_LIMIT_MS = 5 * 60_000
+/** The time limit of each child, building its heap included. */
+const CHILD_LIMIT_MS = { census: 10 * 60_000, query: 8 * 60_000, snapshot: 14 * 60_000, pair: 3 * 60_000 }
+/** A child whose RSS passes this is killed: the machine is shared. */
+const RSS_LIMIT = 16 * GiB
+/** Free memory asked of a snapshot, per byte of heap (the worst measured was 11). */
+const SNAPSHOT_MEMORY_PER_HEAP = 13
+const SAMPLE_MS = 2
+
+// ---------------------------------------------------------------------------------------
+// The children: one heap each, one measurement.
+
+function statusBytes(field) {
+  return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]) * 1024
+}
+
+const usedHeap = () => require('node:v8').getHeapStatistics().used_heap_size
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const cpuMs = (usage) => (usage.user + usage.system) / 1000
+
+/**
+ * The state before a measured step: after a full GC, peak RSS reset to the RSS now.
+ * @returns {{ rss: number, heap: number }}
+ */
+async function settle() {
+  global.gc()
+  await sleep(50)
+  fs.writeFileSync('/proc/self/clear_refs', '5')
+  return { rss: statusBytes('VmRSS'), heap: usedHeap() }
+}
+
+/** RSS and used heap every SAMPLE_MS on a ref'd timer: their peaks since `start()`. */
+class Sampler {
+  #timer = null
+  peakRss = 0
+  peakHeap = 0
+  samples = 0
+
+  start() {
+    this.peakRss = 0
+    this.peakHeap = 0
+    this.samples = 0
+    this.#sample()
+    this.#timer = setInterval(() => this.#sample(), SAMPLE_MS)
+  }
+
+  stop() {
+    this.#sample()
+    clearInterval(this.#timer)
+  }
+
+  #sample() {
+    this.peakRss = Math.max(this.peakRss, process.memoryUsage.rss())
+    this.peakHeap = Math.max(this.peakHeap, usedHeap())
+    this.samples++
+  }
+}
+
+/** One census pass, measured; with the GC pauses that fell within it and what it left after a GC. */
+async function measurePass(census, sampler) {
+  const { PerformanceObserver } = require('node:perf_hooks')
+  const before = await settle()
+  const gcs = []
+  const observer = new PerformanceObserver((list) => gcs.push(...list.getEntries().map((e) => e.duration)))
+  observer.observe({ entryTypes: ['gc'] })
+  sampler.start()
+  const cpu = process.cpuUsage()
+  const started = performance.now()
+  const pass = await census.pass()
+  const wallMs = performance.now() - started
+  const processCpuMs = cpuMs(process.cpuUsage(cpu))
+  const peakRss = statusBytes('VmHWM')
+  sampler.stop()
+  await sleep(10) // the GC entries are delivered on a later turn
+  observer.disconnect()
+  global.gc()
+  const measured = {
+    wallMs,
+    processCpuMs,
+    cost: pass.cost,
+    complete: pass.complete,
+    records: pass.records.size,
+    notReached: pass.notReached.map(({ what, count }) => `${what} (${count})`),
+    extraRss: peakRss - before.rss,
+    sampledExtraRss: sampler.peakRss - before.rss,
+    sampledExtraHeap: sampler.peakHeap - before.heap,
+    heldAfterGc: usedHeap() - before.heap,
+    samples: sampler.samples,
+    gcs: gcs.length,
+    longestGcMs: Math.max(0, ...gcs),
+  }
+  return { pass, measured }
+}
+
+async function censusChild(heap) {
+  const { Census } = require('../lib/census/census')
+  const sampler = new Sampler()
+  const census = new Census()
+  const first = await measurePass(census, sampler)
+  heap.grow(GROWTH)
+  const second = await measurePass(census, sampler)
+  const { holders, debuggerMs } = await census.grown(first.pass, second.pass, { top: 3 })
+  census.stop()
+  return {
+    passes: [first.measured, second.measured],
+    debuggerMs,
+    holders: holders.map((h) => ({ path: h.readablePath, description: h.holder.description, before: h.before, after: h.after })),
+  }
+}
+
+/** A full GC (for scale: V8 itself raises RSS to compact), then one count of Maps. */
+async function queryChild() {
+  const v8 = require('node:v8')
+  const beforeGc = await settle()
+  const gcStarted = performance.now()
+  global.gc()
+  const gc = { stopMs: performance.now() - gcStarted, extraRss: statusBytes('VmHWM') - beforeGc.rss }
+  const before = await settle()
+  const cpu = process.cpuUsage()
+  const started = performance.now()
+  const count = v8.queryObjects(Map, { format: 'count' })
+  const stopMs = performance.now() - started
+  return { count, stopMs, cpuMs: cpuMs(process.cpuUsage(cpu)), extraRss: statusBytes('VmHWM') - before.rss, gc }
+}
+
+async function snapshotChild() {
+  const v8 = require('node:v8')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'census-bench-'))
+  try {
+    const before = await settle()
+    await report({ event: 'snapshot-start' })
+    const cpu = process.cpuUsage()
+    const started = performance.now()
+    const file = v8.writeHeapSnapshot(path.join(dir, 'heap.heapsnapshot'))
+    const stopMs = performance.now() - started
+    const cpuTaken = cpuMs(process.cpuUsage(cpu))
+    const extraRss = statusBytes('VmHWM') - before.rss
+    return { stopMs, cpuMs: cpuTaken, extraRss, fileBytes: fs.statSync(file).size }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** Writes one JSON line for the parent, resolving once it is written. */
+function report(line) {
+  return new Promise((resolve) => process.stdout.write(`${JSON.stringify(line)}\n`, resolve))
+}
+
+/** The child: builds the heap, measures `kind`, reports, stops the service. */
+async function child(kind, mb) {
+  const heap = require('./fixtures/census-heap')
+  const alive = setInterval(() => {}, 2 ** 30) // the census' timers are unref'd
+  try {
+    await heap.start(mb * MB)
+    global.gc()
+    const built = { heapBytes: usedHeap(), rss: statusBytes('VmRSS'), modules: Object.keys(require.cache).length, ...heap.summary() }
+    await report({ event: 'built', ...built })
+    const measure = { census: censusChild, query: queryChild, snapshot: snapshotChild }[kind]
+    const result = await measure(heap)
+    await report({ event: 'result', node: process.version, kind, mb, built, ...result })
+  } finally {
+    clearInterval(alive)
+    await heap.stop()
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The parent: one child at a time, watched.
+
+/** The bin directory of Node `major` (installed by scripts/node-bin.sh when missing). */
+function nodeBin(major) {
+  return execFileSync('bash', [path.join(__dirname, '..', 'scripts', 'node-bin.sh'), String(major)], { encoding: 'utf8' }).trim()
+}
+
+/**
+ * Runs `node args` and resolves with its JSON lines (`lines`), or `{ failed }`, why it did not
+ * finish: its time limit (`limitMs`, and `snapshotLimitMs` from its `snapshot-start`
+ * line), the RSS limit, a non-zero status. `peakRss` is the highest RSS seen from here.
+ */
+function runChild(node, args, { limitMs, env = {} }) {
+  return new Promise((resolve) => {
+    const started = Date.now()
+    const child = spawn(node, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
+    const lines = []
+    let stderr = ''
+    let failed = null
+    let peakRss = 0
+    let buffered = ''
+    const kill = (why) => {
+      failed ??= why
+      child.kill('SIGKILL')
+    }
+    const overall = setTimeout(() => kill(`over its time limit of ${limitMs / 60_000} min`), limitMs)
+    let snapshotTimer = null
+    const watch = setInterval(() => {
+      try {
+        const rss = Number(/^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
+        peakRss = Math.max(peakRss, rss)
+        if (rss > RSS_LIMIT) kill(`its RSS passed ${RSS_LIMIT / GiB} GiB`)
+      } catch {
+        // Gone already.
+      }
+    }, 250)
+    child.stdout.on('data', (chunk) => {
+      buffered += chunk
+      let at
+      while ((at = buffered.indexOf('\n')) !== -1) {
+        const line = buffered.slice(0, at)
+        buffered = buffered.slice(at + 1)
+        if (!line.startsWith('{')) continue
+        const parsed = JSON.parse(line)
+        lines.push(parsed)
+        if (parsed.event === 'snapshot-start') {
+          snapshotTimer = setTimeout(() => kill(`the snapshot took over ${SNAPSHOT_LIMIT_MS / 60_000} min`), SNAPSHOT_LIMIT_MS)
+        }
+      }
+    })
+    child.stderr.on('data', (chunk) => {
+      stderr = (stderr + chunk).slice(-4000)
+    })
+    child.on('close', (status, signal) => {
+      clearTimeout(overall)
+      clearTimeout(snapshotTimer)
+      clearInterval(watch)
+      if (failed === null && status !== 0) failed = `exited with ${status ?? signal}: ${stderr.trim().split('\n').slice(-3).join(' ')}`
+      resolve({ lines, failed, peakRss, seconds: (Date.now() - started) / 1000 })
+    })
+  })
+}
+
+/** MemAvailable of the machine, in bytes. */
+function memAvailable() {
+  return Number(/^MemAvailable:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'))[1]) * 1024
+}
+
+/** One measurement of part one in its own child: its result line, or `{ failed }`. */
+async function measure(node, kind, mb) {
+  if (kind === 'snapshot' && memAvailable() < SNAPSHOT_MEMORY_PER_HEAP * mb * MB) {
+    return { failed: `skipped: ${(memAvailable() / GiB).toFixed(1)} GiB available, a snapshot of ${mb} MB may need ${(SNAPSHOT_MEMORY_PER_HEAP * mb * MB / GiB).toFixed(1)} GiB` }
+  }
+  const flags = ['--expose-gc', `--max-old-space-size=${Math.max(4096, 3 * mb)}`]
+  const run = await runChild(node, [...flags, __filename, 'child', kind, String(mb)], { limitMs: CHILD_LIMIT_MS[kind] })
+  const result = run.lines.find((l) => l.event === 'result')
+  const built = run.lines.find((l) => l.event === 'built')
+  process.stderr.write(`  ${path.basename(path.dirname(path.dirname(node)))} ${kind} ${mb} MB: ${run.seconds.toFixed(0)} s${run.failed ? `, ${run.failed}` : ''}\n`)
+  return result ? { ...result, childPeakRss: run.peakRss } : { failed: run.failed ?? 'no result', built }
+}
+
+const f0 = (n) => n.toFixed(0)
+const f1 = (n) => n.toFixed(1)
+const mbOf = (bytes) => f0(bytes / MB)
+/** A stop in ms, or in s past 10 s. */
+const stop = (ms) => (ms < 10_000 ? f0(ms) : `${f1(ms / 1000)} s`)
+
+function censusTable(rows) {
+  const out = [
+    '| Node | used heap MB | pass | wall ms | ms in slices | process CPU ms | slices | longest slice ms | GCs (longest ms) | objects visited | inspector calls | extra RSS MB (VmHWM) | extra RSS MB (sampled) | extra heap MB (sampled) | heap MB held after GC | complete |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  ]
+  for (const { census } of rows) {
+    if (census.failed) {
+      out.push(`| | | census failed: ${census.failed} |`)
+      continue
+    }
+    census.passes.forEach((p, i) => {
+      const c = p.cost
+      out.push(`| ${census.node} | ${mbOf(census.built.heapBytes)} | ${i + 1} | ${f0(p.wallMs)} | ${f0(c.cpuMs)} | ${f0(p.processCpuMs)} | ${c.slices} | ${f1(c.longestSliceMs)} | ${p.gcs} (${f1(p.longestGcMs)}) | ${c.visited.toLocaleString('en-US')} | ${c.inspectorCalls.toLocaleString('en-US')} | ${f1(p.extraRss / MB)} | ${f1(p.sampledExtraRss / MB)} | ${f1(p.sampledExtraHeap / MB)} | ${f1(p.heldAfterGc / MB)} | ${p.complete ? 'yes' : 'no'} |`)
+    })
+  }
+  return out.join('\n')
+}
+
+function againstTable(rows) {
+  const out = [
+    '| Node | used heap MB | census longest slice ms | queryObjects(Map) stop ms (CPU) | snapshot stop (CPU) | queryObjects ÷ slice | snapshot ÷ slice | census extra RSS MB | queryObjects extra RSS MB | full GC extra RSS MB (stop ms) | snapshot extra RSS MB (file MB) | census ÷ snapshot extra RSS | census names first |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+  ]
+  for (const { census, query, snapshot } of rows) {
+    if (census.failed) continue
+    const slice = Math.max(...census.passes.map((p) => p.cost.longestSliceMs))
+    const censusRss = Math.max(...census.passes.map((p) => p.extraRss))
+    const q = query.failed ? null : query
+    const s = snapshot.failed ? null : snapshot
+    const first = census.holders[0]
+    const named = first ? `${first.path} (${first.before.toLocaleString('en-US')} → ${first.after.toLocaleString('en-US')})` : 'nothing'
+    out.push([
+      census.node, mbOf(census.built.heapBytes), f1(slice),
+      q ? `${stop(q.stopMs)} (${stop(q.cpuMs)})` : query.failed,
+      s ? `${stop(s.stopMs)} (${stop(s.cpuMs)})` : snapshot.failed,
+      q ? f0(q.stopMs / slice) : '–',
+      s ? f0(s.stopMs / slice) : '–',
+      f1(censusRss / MB),
+      q ? f1(q.extraRss / MB) : '–',
+      q ? `${f1(q.gc.extraRss / MB)} (${f0(q.gc.stopMs)})` : '–',
+      s ? `${mbOf(s.extraRss)} (${mbOf(s.fileBytes)})` : '–',
+      s ? (censusRss / s.extraRss).toFixed(4) : '–',
+      named,
+    ].join(' | ').replace(/^/, '| ').replace(/$/, ' |'))
+  }
+  return out.join('\n')
+}
+
+async function heapPart() {
+  const rows = []
+  for (const major of NODES) {
+    const node = path.join(nodeBin(major), 'node')
+    for (const mb of SIZES_MB) {
+      const row = { mb }
+      for (const kind of ['census', 'query', 'snapshot']) row[kind] = await measure(node, kind, mb)
+      rows.push(row)
+    }
+  }
+  console.log('\n## The census per pass\n')
+  console.log(censusTable(rows))
+  console.log('\n## Against queryObjects and a heap snapshot (same heap, one child each)\n')
+  console.log(againstTable(rows))
+  return rows
+}
+
+// ---------------------------------------------------------------------------------------
+// Part two: the census and the pair on the project's leak fixtures.
+
+const FIXTURES = path.join(__dirname, '..', '__test__', 'fixtures')
+/** The fixtures, each with its arguments (DIR: a temporary directory) and environment. */
+const PAIR_SCENARIOS = [
+  { fixture: 'holder-app.js', args: (dir) => [dir, '2000'] },
+  { fixture: 'holder-main.js', args: (dir) => [dir, '2000'] },
+  { fixture: 'closure-leak.js', args: (dir) => [dir, '20000'] },
+  { fixture: 'express-app.js', args: () => [], env: { BENCH_PAIR_DRIVE: 'express', BENCH_PAIR_REQUESTS: '3000' } },
+  { fixture: 'report-service.js', args: (dir) => [dir, '60000'] },
+]
+/** The project's leaking fixtures with a pair, not run here, and why. */
+const PAIR_NOT_RUN = [
+  { fixture: 'session-leak.js', why: 'writes one snapshot per process (its pair is two processes, matched by paths): no growth within a process for the census to see' },
+]
+
+/** Whether the census' first holder is the variable or property of the pair's first suspect, in the same file. */
+function agrees(censusFirst, suspect) {
+  if (!censusFirst || !suspect?.holder) return false
+  const sameFile = !censusFirst.file || !suspect.holder.file || path.basename(censusFirst.file) === path.basename(suspect.holder.file)
+  return censusFirst.path === suspect.holder.name && sameFile
+}
+
+async function pairPart() {
+  const results = []
+  for (const major of NODES) {
+    const node = path.join(nodeBin(major), 'node')
+    for (const { fixture, args, env = {} } of PAIR_SCENARIOS) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'census-pair-'))
+      try {
+        const run = await runChild(node, ['-r', path.join(__dirname, 'fixtures', 'census-pair.js'), path.join(FIXTURES, fixture), ...args(dir)], {
+          limitMs: CHILD_LIMIT_MS.pair,
+          env: { ...env, BENCH_PAIR_DIR: dir },
+        })
+        const result = run.lines.find((l) => Array.isArray(l.census))
+        process.stderr.write(`  node${major} ${fixture}: ${run.seconds.toFixed(0)} s${run.failed ? `, ${run.failed}` : ''}\n`)
+        results.push(result ? { fixture, ...result } : { fixture, node: `v${major}`, failed: run.failed ?? 'no result' })
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true })
+      }
+    }
+  }
+  console.log('\n## The census and the snapshot pair: first holders\n')
+  console.log(pairTable(results))
+  return results
+}
+
+function pairTable(results) {
+  const out = ['| Node | fixture | census: first holder (entries) | pair: first suspect, held by | agree |', '|---|---|---|---|---|']
+  for (const r of results) {
+    if (r.failed) {
+      out.push(`| ${r.node} | ${r.fixture} | failed: ${r.failed} | | |`)
+      continue
+    }
+    const [first] = r.census
+    const tied = first ? r.census.filter((h) => h.after - h.before === first.after - first.before).length : 0
+    const censusCell = first
+      ? `${first.path} (${first.className}, ${first.kind}), ${first.before.toLocaleString('en-US')} → ${first.after.toLocaleString('en-US')}${tied > 1 ? `; tied with ${r.census.slice(1, tied).map((h) => h.path).join(', ')}` : ''}`
+      : 'nothing'
+    const s = r.suspects[0]
+    const pairCell = s ? `${s.name} ×${s.count.toLocaleString('en-US')}, ${s.holder ? `${s.holder.name} (${s.holder.className}, ${s.holder.kind})` : `no holder (held by ${s.heldBy})`}` : 'nothing'
+    out.push(`| ${r.node} | ${r.fixture} | ${censusCell} | ${pairCell} | ${agrees(first, s) ? 'agree' : 'disagree'} |`)
+  }
+  for (const { fixture, why } of PAIR_NOT_RUN) out.push(`| | ${fixture} | not run: ${why} | | |`)
+  return out.join('\n')
+}
+
+async function main() {
+  const machine = { cpu: os.cpus()[0]?.model, cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / GiB), load: os.loadavg()[0] }
+  console.log(JSON.stringify({ ...machine, nodes: NODES, sizesMB: SIZES_MB }))
+  const results = { machine }
+  if (PARTS.includes('heap')) results.heap = await heapPart()
+  if (PARTS.includes('pairs')) results.pairs = await pairPart()
+  results.loadAfter = os.loadavg()[0]
+  console.log(`\nload average before ${machine.load.toFixed(1)}, after ${results.loadAfter.toFixed(1)}`)
+  return results
+}
+
+if (process.argv[2] === 'child') {
+  // Exits once reported: a package's handle left open must not hold the child to its time limit.
+  child(process.argv[3], Number(process.argv[4])).then(() => process.exit(0), (err) => {
+    console.error(err)
+    process.exit(1)
+  })
+} else if (require.main === module) {
+  main().catch((err) => {
+    console.error(err)
+    process.exitCode = 1
+  })
+}
+
+module.exports = { main }
