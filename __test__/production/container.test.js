@@ -15,8 +15,8 @@ const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const readline = require('node:readline')
 const { once } = require('node:events')
+const { lineOf, events } = require('./helpers')
 const { memoryCgroup } = require('../cgroup')
 
 const REGISTER = path.join(__dirname, '..', '..', 'register.js')
@@ -30,24 +30,6 @@ const HOLDER_WITHIN_MS = 120_000
 /** A stop the census may cause at most, and a GC's margin when telling the two apart. */
 const MAX_STOP_MS = 50
 const GC_MARGIN_MS = 5
-
-/** The first JSON line of `child`'s stdout that `accept` takes. */
-function lineOf(child, accept) {
-  const lines = readline.createInterface({ input: child.stdout })
-  return new Promise((resolve, reject) => {
-    lines.on('line', (text) => {
-      const line = JSON.parse(text)
-      if (accept(line)) resolve(line)
-    })
-    child.on('exit', (code, signal) => reject(new Error(`exited with ${code ?? signal} first`)))
-  })
-}
-
-/** The events of the log so far. */
-function events(log) {
-  if (!fs.existsSync(log)) return []
-  return fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line))
-}
 
 /** Waits until `find(events)` gives something, or `deadline`; resolves with it, or undefined. */
 async function waitFor(log, deadline, find) {

@@ -13,31 +13,13 @@ const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const readline = require('node:readline')
 const { once } = require('node:events')
+const { lineOf, events } = require('./helpers')
 
 const REGISTER = path.join(__dirname, '..', '..', 'register.js')
 const SERVICE = path.join(__dirname, '..', 'fixtures', 'buffer-service.js')
 const LOAD = path.join(__dirname, '..', 'fixtures', 'express-load.js')
 const REPORTED_WITHIN_MS = 90_000
-
-/** The first JSON line of `child`'s stdout that `accept` takes. */
-function lineOf(child, accept) {
-  const lines = readline.createInterface({ input: child.stdout })
-  return new Promise((resolve, reject) => {
-    lines.on('line', (text) => {
-      const line = JSON.parse(text)
-      if (accept(line)) resolve(line)
-    })
-    child.on('exit', (code) => reject(new Error(`exited with ${code} first`)))
-  })
-}
-
-/** The events of the log so far. */
-function events(log) {
-  if (!fs.existsSync(log)) return []
-  return fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line))
-}
 
 test('a Buffer leak at a 500 ms interval is reported as external within 90 s of its start', { timeout: 300_000 }, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-external-'))
