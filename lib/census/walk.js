@@ -249,6 +249,9 @@ class CensusPass {
     if (types.isArrayBufferView(value) || types.isAnyArrayBuffer(value) || types.isExternal(value)) return
     const name = reflect.className(value)
     if (name === 'TimersList') return this.#visitTimerList(value, at)
+    // Node's record of one of its own modules: reading its `exports` loads the module (a lazy
+    // property: on Node 26 a pass loaded net, tcp_wrap and more through them).
+    if (name === 'BuiltinModule') return
     this.#visitObject(value, at, name)
   }
 
