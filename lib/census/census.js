@@ -43,6 +43,13 @@ const CENSUS_DEFAULTS = Object.freeze({
  */
 const SHARE_OF_TOP_GAIN = 0.02
 
+/**
+ * Entries a collection must gain to be listed at all: a leak worth reporting adds far more
+ * between passes seconds apart, while a service's own bookkeeping (the modules it loads on a
+ * first request, Node's `moduleLoadList`) adds a handful.
+ */
+const MIN_GAIN = 16
+
 class Census {
   #options
   #view = null
@@ -116,7 +123,7 @@ class Census {
     await this.#scripts.resolve(candidates.map((c) => c.record.root), this.#view, { useDebugger: false })
     candidates = candidates.filter((c) => !isOwnFile(c.record.root.file ?? ''))
     const topGain = candidates[0]?.gained ?? 0
-    const listed = candidates.filter((c) => c.gained >= SHARE_OF_TOP_GAIN * topGain).slice(0, top)
+    const listed = candidates.filter((c) => c.gained >= Math.max(MIN_GAIN, SHARE_OF_TOP_GAIN * topGain)).slice(0, top)
     const { debuggerMs } = await this.#scripts.resolve(listed.map((c) => c.record.root), this.#view, { useDebugger: true })
     const holders = listed.map(({ record, entriesBefore, gained }) => holderOf(record, entriesBefore, gained / seconds, slopeBytesPerSec))
     return { holders, debuggerMs }

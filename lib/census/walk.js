@@ -266,11 +266,22 @@ class CensusPass {
       for (const member of members) this.#enqueue(member, at, '[*]', this.#roots[at])
       return
     }
-    for (const key of keys) {
-      const child = reflect.ownValue(object, key)
-      if (child !== undefined) this.#enqueue(child, at, propertyStep(key), this.#roots[at])
-    }
+    for (const key of keys) this.#followProperty(object, key, at)
     this.#visitPrivateFields(object, at)
+  }
+
+  /**
+   * Queues what `object`'s own property `key` holds: a data property's value, or an
+   * accessor's functions themselves, never called (what a lazy getter made lives in its
+   * closure: Express 5's `app.router`).
+   */
+  #followProperty(object, key, at) {
+    const descriptor = reflect.ownDescriptor(object, key)
+    if (descriptor === undefined) return
+    const step = propertyStep(key)
+    if ('value' in descriptor) return this.#enqueue(descriptor.value, at, step, this.#roots[at])
+    if (descriptor.get !== undefined) this.#enqueue(descriptor.get, at, `${step}(get)`, this.#roots[at])
+    if (descriptor.set !== undefined) this.#enqueue(descriptor.set, at, `${step}(set)`, this.#roots[at])
   }
 
   /** A Map, Set or array: recorded when big enough; its first members followed as `[*]`. */
@@ -311,8 +322,7 @@ class CensusPass {
   /** A function: its own properties, then its scopes' variables, each a root of its own. */
   #visitFunction(fn, at) {
     for (const key of reflect.ownKeys(fn) ?? []) {
-      if (key === 'name' || key === 'length') continue
-      this.#enqueue(reflect.ownValue(fn, key), at, propertyStep(key), this.#roots[at])
+      if (key !== 'name' && key !== 'length') this.#followProperty(fn, key, at)
     }
     if (this.#view === null) return this.#skip('closures and module scopes', 'no inspector session could be opened in this thread')
     if (this.#functionsRead >= this.#limits.maxFunctions) {
