@@ -115,12 +115,6 @@ function className(object) {
   return typeof name === 'string' ? name : ''
 }
 
-/** A function's own `name`, or '' (an accessor `name` is never called). */
-function functionName(fn) {
-  const name = ownValue(fn, 'name')
-  return typeof name === 'string' ? name : ''
-}
-
 /** Whether `value` is an array (a Proxy of one is not: it is never looked into). */
 function isArray(value) {
   return !types.isProxy(value) && realm().isArray(value)
@@ -282,6 +276,6 @@ function scriptlessGetter(get) {
 const BOUND_SOURCE = /^function \(\) \{ \[native code\] \}$/
 
 module.exports = {
-  standardGlobalNames, isObjectLike, isArray, ownKeys, ownValue, ownDescriptor, prototypeOf, className, functionName, collectionSize, firstMembers, backingBytes,
-  functionSource, codeToDescribe, codeToInspect, WouldRunCode,
+  standardGlobalNames, isObjectLike, isArray, ownKeys, ownValue, ownDescriptor, prototypeOf, className, collectionSize, firstMembers, backingBytes,
+  functionSource, codeToInspect, WouldRunCode,
 }

@@ -451,4 +451,4 @@ function describeMembers(members) {
   return { memberClass, memberBytes: buffers === 0 ? null : Math.round(bytes / buffers), memberHandle: handle }
 }
 
-module.exports = { CensusPass, rootKey }
+module.exports = { CensusPass }
