@@ -99,6 +99,8 @@ function checkMatch(where, value) {
  * (`options.match`, default `'auto'`: ids when they name the same objects, else paths).
  * With `options.stillAliveIn`, a third snapshot: what was allocated between the first two and
  * is still alive in the third (its paths are reported).
+ * Grown collections say what they hold (`memberClass`) and the native memory they retain
+ * (`nativeBytes`, `nativeBytesBefore`, `nativeKinds`); suspects their `nativeBytes`.
  * @returns {Promise<object>} `{ snapshots, newCount, newBytes, newByClass, suspects, grownCollections, matchedBy }`
  */
 async function diffSnapshots(before, after, options = {}) {
@@ -114,4 +116,29 @@ async function diffSnapshots(before, after, options = {}) {
   return unwrap(await settled(outcome), names)
 }
 
-module.exports = { analyzeSnapshot, diffSnapshots, DEFAULT_TOP }
+/** Short names of the kinds of native memory whose snapshot names say little to a reader. */
+const NATIVE_LABELS = { 'Node / zlib_memory': 'zlib', 'system / JSArrayBufferData': 'ArrayBuffer contents' }
+
+/**
+ * A short name for a kind of native memory in a diff's `nativeKinds`: `Node / zlib_memory` is
+ * `zlib`, `system / JSArrayBufferData` `ArrayBuffer contents`, any other `Node / X` is `X`.
+ */
+function nativeKindLabel(name) {
+  return NATIVE_LABELS[name] ?? name.replace(/^Node \/ /, '')
+}
+
+/** A kind of native memory is named when it holds at least this share of a collection's. */
+const NATIVE_KIND_MIN_SHARE = 0.1
+
+/**
+ * The short names of the kinds of native memory that hold most of a grown collection's
+ * (`nativeKinds` holding a tenth of `nativeBytes` or more), comma-separated: `zlib`; `''` when
+ * it has none.
+ */
+function nativeKindsText({ nativeBytes, nativeKinds }) {
+  if (!Array.isArray(nativeKinds)) return ''
+  const named = nativeKinds.filter((k, i) => i === 0 || k.bytes >= NATIVE_KIND_MIN_SHARE * nativeBytes)
+  return named.map((k) => nativeKindLabel(k.name)).join(', ')
+}
+
+module.exports = { analyzeSnapshot, diffSnapshots, nativeKindsText, DEFAULT_TOP }

@@ -19,6 +19,7 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { EVENTS } = require('../watch/watcher')
+const { nativeKindsText } = require('../analyze')
 const { CODES, codedError, describe, checkOptionsObject, checkPositiveInteger, invalidOptionRange } = require('../errors')
 
 const WHERE = 'report'
@@ -668,7 +669,11 @@ function censusSuspectModel(suspect) {
   }
 }
 
-/** A pair's grown collection: the fields of name, holder, before, after and path that it has. */
+/**
+ * A pair's grown collection: the fields of name, holder, before, after and path that it has,
+ * and the native memory it retains when it retains some (`nativeBytes`, and `nativeKinds`
+ * as short names: `zlib`).
+ */
 function collectionModel(collection) {
   const model = {}
   if (collection?.name !== undefined) model.name = collection.name
@@ -676,6 +681,10 @@ function collectionModel(collection) {
   if (collection?.before !== undefined) model.before = collection.before
   if (collection?.after !== undefined) model.after = collection.after
   if (Array.isArray(collection?.readablePath)) model.path = pathText(collection.readablePath)
+  if (collection?.nativeBytes > 0) {
+    model.nativeBytes = collection.nativeBytes
+    model.nativeKinds = nativeKindsText(collection)
+  }
   return model
 }
 

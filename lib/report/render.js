@@ -369,6 +369,7 @@ function renderReport(report, index) {
     ['collection', (c) => c.name, 'code'],
     ['entries', (c) => `${fmtCount(c.before)} → ${fmtCount(c.after)}`, 'num'],
     ['retained', (c) => fmtBytes(c.retainedSize), 'num'],
+    ['native', (c) => (c.nativeBytes > 0 ? `${fmtBytes(c.nativeBytes)} ${c.nativeKinds}` : ''), 'num'],
     ['held by', (c) => c.holder || c.path || ''],
   ], report.grownCollections)
   const handles = table([

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use napi::bindgen_prelude::{AsyncTask, Env, Error, Result, Task};
+use napi::bindgen_prelude::{AsyncTask, Either, Env, Error, Null, Result, Task};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
@@ -203,6 +203,20 @@ pub struct LeakSuspect {
     pub readable_path: Vec<String>,
     /// The variable or property holding `heldBy` (else the instance shown), and where.
     pub holder: Option<CodeHolder>,
+    /// Bytes of native memory (Node's C++ objects, ArrayBuffer contents) the new instances
+    /// retain: part of `retainedSize`.
+    pub native_bytes: f64,
+}
+
+/// Native memory of one kind that a grown collection retains.
+#[napi(object)]
+pub struct NativeMemoryKind {
+    /// The snapshot's name for it: `'Node / zlib_memory'`, `'system / JSArrayBufferData'`.
+    pub name: String,
+    /// Objects of the kind.
+    pub count: f64,
+    /// Their bytes.
+    pub bytes: f64,
 }
 
 /// A collection that holds more entries than before.
@@ -224,6 +238,17 @@ pub struct GrownCollection {
     pub readable_path: Vec<String>,
     /// The variable or property that holds the collection, and where.
     pub holder: Option<CodeHolder>,
+    /// The most common class of its entries now (`'Gzip'`, `'Buffer'`, `'(string)'`); null
+    /// when it holds none.
+    pub member_class: Either<String, Null>,
+    /// Bytes of native memory (Node's C++ objects, ArrayBuffer contents) it retains now: part
+    /// of `retainedSize`.
+    pub native_bytes: f64,
+    /// Matched by ids: the part of `nativeBytes` owned by objects that existed in the first
+    /// snapshot. Matched by paths: null.
+    pub native_bytes_before: Either<f64, Null>,
+    /// The (up to 3) kinds of native memory holding the most of `nativeBytes`, most first.
+    pub native_kinds: Vec<NativeMemoryKind>,
 }
 
 /// Result of `diffSnapshots`.
@@ -239,7 +264,8 @@ pub struct SnapshotDiff {
     pub new_by_class: Vec<NewObjects>,
     /// The likely leaks, by retained size.
     pub suspects: Vec<LeakSuspect>,
-    /// Collections that grew, most new entries first.
+    /// Collections that grew, most new bytes first (retained size times the share of entries
+    /// that are new).
     pub grown_collections: Vec<GrownCollection>,
     /// How the snapshots were matched: by node id, or by retainer path.
     #[napi(ts_type = "'ids' | 'paths'")]
@@ -440,6 +466,7 @@ fn suspect_js(s: Suspect) -> LeakSuspect {
         }),
         readable_path: s.readable_path,
         holder: s.holder.map(holder_js),
+        native_bytes: s.native_bytes as f64,
     }
 }
 
@@ -453,6 +480,20 @@ fn grown_js(g: diff::GrownCollection) -> GrownCollection {
         retainer_path: g.retainer_path,
         readable_path: g.readable_path,
         holder: g.holder.map(holder_js),
+        member_class: g.member_class.map_or(Either::B(Null), Either::A),
+        native_bytes: g.native_bytes as f64,
+        native_bytes_before: g
+            .native_bytes_before
+            .map_or(Either::B(Null), |b| Either::A(b as f64)),
+        native_kinds: g
+            .native_kinds
+            .into_iter()
+            .map(|k| NativeMemoryKind {
+                name: k.name,
+                count: k.count as f64,
+                bytes: k.bytes as f64,
+            })
+            .collect(),
     }
 }
 

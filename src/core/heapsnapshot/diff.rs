@@ -15,8 +15,10 @@ use std::path::Path;
 use std::collections::HashMap;
 
 use super::analysis::{read_file, Analysis, ProgressFn};
+use super::dominators::DominatorTree;
 use super::error::{ErrorKind, SnapshotError};
 use super::holder::{folded_path, name_holders, origin, NamedHolder, Origin};
+use super::native::{native_retained, NativeKind};
 use super::pathkey::{class_counts, for_each_collection, KeyMap, KeyStat, PathCensus, PathKey};
 use super::paths::{describe_edges, describe_node, readable, source_of_edge};
 use super::snapshot::{EdgeKind, NodeKind, Snapshot};
@@ -118,6 +120,8 @@ pub struct Suspect {
     pub readable_path: Vec<String>,
     /// The variable or property holding `held_by` (else the instance shown), and where.
     pub holder: Option<NamedHolder>,
+    /// Bytes of the native nodes (see [`super::native`]) the class's instances retain.
+    pub native_bytes: u64,
 }
 
 /// A Map, Set, Array or plain object that holds more entries than before.
@@ -139,6 +143,17 @@ pub struct GrownCollection {
     pub readable_path: Vec<String>,
     /// The variable or property that holds the collection, and where.
     pub holder: Option<NamedHolder>,
+    /// The most common class of its entries in the last snapshot (see [`member_class`]).
+    pub member_class: Option<String>,
+    /// Bytes of the native nodes it retains in the last snapshot (see [`super::native`]).
+    pub native_bytes: u64,
+    /// By ids: the part of `native_bytes` whose owners (see [`native_retained`]) existed in
+    /// the first snapshot: the native memory of its old entries, at its size now (the diff
+    /// builds no dominator tree of the first snapshot, so what it let go of is not known).
+    /// By paths: `None`.
+    pub native_bytes_before: Option<u64>,
+    /// The kinds of native node holding the most of `native_bytes`, most bytes first.
+    pub native_kinds: Vec<NativeKind>,
 }
 
 /// What `diffSnapshots` reports.
@@ -154,7 +169,7 @@ pub struct DiffReport {
     pub new_by_class: Vec<NewClass>,
     /// Program-level classes of new objects by retained size, largest first, with paths.
     pub suspects: Vec<Suspect>,
-    /// Collections that grew, most new entries first, with paths.
+    /// Collections that grew, most new bytes first (see [`new_bytes_of`]), with paths.
     pub grown_collections: Vec<GrownCollection>,
     /// How the snapshots were matched.
     pub matched_by: MatchedBy,
@@ -265,46 +280,87 @@ const MAX_MISMATCH_PERCENT: u64 = 10;
 /// Entries of `v` if it is a Map, Set, Array or plain Object: heap references held, with a
 /// Map's key and value counted once.
 pub fn collection_size(snap: &Snapshot, v: usize) -> Option<u64> {
+    let mut entries = 0;
+    for_each_entry(snap, v, |_| entries += 1)?;
+    Some(entries)
+}
+
+/// Calls `f` with the node each entry of `v` holds, if `v` is a Map, Set, Array or plain
+/// Object (see [`collection_size`]); for a Map entry whose key and value are both heap values,
+/// the value.
+fn for_each_entry(snap: &Snapshot, v: usize, mut f: impl FnMut(usize)) -> Option<()> {
     if snap.node_kind(v) != NodeKind::Object {
         return None;
     }
-    let indexed = |store: usize| {
-        // Entries of a hash table or elements store: runs of consecutive slot indexes
-        // (a Map entry is key, value, chain; only heap values have edges).
-        let mut slots: Vec<u32> = snap
-            .edges(store)
-            .filter(|&e| snap.edge_kind(e) != EdgeKind::Weak)
-            .filter_map(|e| match snap.edge_name_str(e) {
+    match snap.name(v) {
+        "Map" | "Set" => {
+            if let Some(store) = snap.child_named(v, "table") {
+                for_each_table_entry(snap, store, f);
+            }
+        }
+        // V8 writes an array's (and an object's) elements as element edges of the object
+        // itself; its `elements` store repeats them as internal edges.
+        name @ ("Array" | "Object") => {
+            for e in snap.edges(v) {
+                let entry = match snap.edge_kind(e) {
+                    EdgeKind::Element => true,
+                    EdgeKind::Property => {
+                        name == "Object" && snap.edge_name_str(e) != Some("__proto__")
+                    }
+                    _ => false,
+                };
+                if entry {
+                    f(snap.edge_to[e] as usize);
+                }
+            }
+        }
+        _ => return None,
+    }
+    Some(())
+}
+
+/// Calls `f` with what each entry of the hash table `store` holds: an entry is a run of
+/// consecutive slot indexes (a Map entry is key, value, chain; only heap values have edges),
+/// and its last slot holds the value.
+fn for_each_table_entry(snap: &Snapshot, store: usize, mut f: impl FnMut(usize)) {
+    let mut slots: Vec<(u32, u32)> = snap
+        .edges(store)
+        .filter(|&e| snap.edge_kind(e) != EdgeKind::Weak)
+        .filter_map(|e| {
+            let slot = match snap.edge_name_str(e) {
                 None => Some(snap.edge_name[e]),
                 Some(name) => name.parse().ok(),
-            })
-            .collect();
-        slots.sort_unstable();
-        slots.dedup();
-        slots.windows(2).filter(|w| w[1] != w[0] + 1).count() as u64 + (!slots.is_empty()) as u64
-    };
-    // V8 writes an array's (and an object's) elements as element edges of the object itself;
-    // its `elements` store repeats them as internal edges.
-    let elements = |v: usize| {
-        snap.edges(v)
-            .filter(|&e| snap.edge_kind(e) == EdgeKind::Element)
-            .count() as u64
-    };
-    match snap.name(v) {
-        "Map" | "Set" => Some(snap.child_named(v, "table").map_or(0, indexed)),
-        "Array" => Some(elements(v)),
-        "Object" => {
-            let properties = snap
-                .edges(v)
-                .filter(|&e| {
-                    snap.edge_kind(e) == EdgeKind::Property
-                        && snap.edge_name_str(e) != Some("__proto__")
-                })
-                .count() as u64;
-            Some(properties + elements(v))
+            };
+            slot.map(|slot| (slot, snap.edge_to[e]))
+        })
+        .collect();
+    slots.sort_unstable();
+    slots.dedup_by_key(|s| s.0);
+    for (i, &(slot, target)) in slots.iter().enumerate() {
+        if slots.get(i + 1).is_none_or(|next| next.0 != slot + 1) {
+            f(target as usize);
         }
-        _ => None,
     }
+}
+
+/// The most common class among what the entries of collection `v` hold (see
+/// [`for_each_entry`]): `Gzip`, `Buffer`, `(string)`; of equal counts, the name first in
+/// order. `None` if `v` is no collection or empty.
+pub fn member_class(snap: &Snapshot, v: usize) -> Option<String> {
+    // Count and one node of each class: objects' and native nodes' by name, the rest by type.
+    let mut counts: HashMap<(u8, u32), (u64, usize)> = HashMap::new();
+    for_each_entry(snap, v, |t| {
+        let name = match snap.node_kind(t) {
+            NodeKind::Object | NodeKind::Native => snap.node_name[t],
+            _ => u32::MAX,
+        };
+        counts.entry((snap.node_type[t], name)).or_insert((0, t)).0 += 1;
+    })?;
+    counts
+        .into_values()
+        .map(|(count, t)| (count, snap.class_name(t)))
+        .max_by(|x, y| x.0.cmp(&y.0).then_with(|| y.1.cmp(&x.1)))
+        .map(|(_, name)| name.into_owned())
 }
 
 /// Diffs two or three snapshot files (see the module doc), matching them as `matching` says
@@ -478,7 +534,7 @@ fn worth_reading_suspects(suspects: Vec<Suspect>) -> Vec<Suspect> {
 fn worth_reading_collections(grown: Vec<GrownCollection>, new_bytes: u64) -> Vec<GrownCollection> {
     let gained = |g: &GrownCollection| g.after.saturating_sub(g.before);
     let new_bytes_of =
-        |g: &GrownCollection| g.retained_size as f64 * gained(g) as f64 / g.after.max(1) as f64;
+        |g: &GrownCollection| new_bytes_of(g.retained_size, g.before, g.after) as f64;
     let most = grown.iter().map(gained).max().unwrap_or(0);
     let share_of = |g: &GrownCollection, share: f64| {
         gained(g) as f64 >= share * most as f64 || new_bytes_of(g) >= share * new_bytes as f64
@@ -494,6 +550,38 @@ fn worth_reading_collections(grown: Vec<GrownCollection>, new_bytes: u64) -> Vec
         .collect()
 }
 
+/// About the bytes a collection's new entries hold: its retained size times the share of its
+/// entries that are new. Grown collections are ranked by it, so that 100 new zlib streams
+/// (30 MB, most of it native) come before 1,000 new small objects.
+fn new_bytes_of(retained: u64, before: u64, after: u64) -> u64 {
+    let gained = after.saturating_sub(before) as u128;
+    (retained as u128 * gained / after.max(1) as u128) as u64
+}
+
+/// Fills in the native memory of each of `grown`: what the nodes `members` (node, index in
+/// `grown`) retain. With `existed_before` (by ids: whether a node's id is in the first
+/// snapshot), also `native_bytes_before`.
+fn add_native(
+    last: &Analysis,
+    tree: &DominatorTree,
+    grown: &mut [(GrownCollection, usize)],
+    mut members: Vec<(usize, usize)>,
+    existed_before: Option<&dyn Fn(usize) -> bool>,
+) {
+    members.sort_unstable();
+    let group_of = |v: usize| {
+        let i = members.binary_search_by_key(&v, |m| m.0).ok()?;
+        Some(members[i].1)
+    };
+    let existed = |v: usize| existed_before.is_some_and(|f| f(v));
+    let natives = native_retained(last, tree, grown.len(), group_of, existed);
+    for ((g, _), native) in grown.iter_mut().zip(natives) {
+        g.native_bytes = native.bytes;
+        g.native_bytes_before = existed_before.map(|_| native.owned_by_old);
+        g.native_kinds = native.kinds;
+    }
+}
+
 /// The diff by node id: nodes whose ids `first` lacks are new (and, with a `middle`, those
 /// it holds); collections of one id compare their entries.
 fn diff_by_ids(first: &IdIndex, middle: Option<&IdIndex>, last: &Analysis, top: usize) -> Findings {
@@ -504,8 +592,19 @@ fn diff_by_ids(first: &IdIndex, middle: Option<&IdIndex>, last: &Analysis, top: 
             first.signature(id).is_none() && middle.is_none_or(|m| m.signature(id).is_some())
         })
         .collect();
+    let tree = DominatorTree::new(&last.idom, snap.root());
+    let growth = growth(first, snap);
+    let chosen = top_by(0..growth.len(), top, |i| {
+        let (v, before, after) = growth[i];
+        new_bytes_of(last.retained[v], before, after)
+    });
+    let mut grown: Vec<(GrownCollection, usize)> =
+        chosen.into_iter().map(|i| grown(last, growth[i])).collect();
+    let members = grown.iter().enumerate().map(|(i, g)| (g.1, i)).collect();
+    let existed = |v: usize| first.signature(snap.node_id[v]).is_some();
+    add_native(last, &tree, &mut grown, members, Some(&existed));
     let classes = ClassIndex::new(snap);
-    let (suspects, totals) = rank_suspects(last, &classes, &is_new, top, |c, t| NewClass {
+    let (suspects, totals) = rank_suspects(last, tree, &classes, &is_new, top, |c, t| NewClass {
         name: classes.names[c].clone(),
         count: t.0,
         bytes: t.1,
@@ -521,11 +620,6 @@ fn diff_by_ids(first: &IdIndex, middle: Option<&IdIndex>, last: &Analysis, top: 
                 retained_size: totals[c].2,
             }),
     );
-    let growth = growth(first, snap);
-    let grown = top_by(0..growth.len(), top, |i| growth[i].2 - growth[i].1)
-        .into_iter()
-        .map(|i| grown(last, growth[i]))
-        .collect();
     Findings {
         new_count: totals.iter().map(|t| t.0).sum(),
         new_bytes: totals.iter().map(|t| t.1).sum(),
@@ -545,9 +639,11 @@ fn by_bytes(classes: impl Iterator<Item = NewClass>) -> Vec<NewClass> {
 /// The `top` suspects among the nodes `is_new` marks: program-level classes by the retained
 /// size of their marked instances, each with the holder of most of them. `class(c, totals)`
 /// gives the reported totals of class `c` from its (count, self, retained) over the marked
-/// nodes, which are returned too.
+/// nodes, which are returned too. `tree` is dropped once walked, before the holders take as
+/// much memory again.
 fn rank_suspects(
     last: &Analysis,
+    tree: DominatorTree,
     classes: &ClassIndex,
     is_new: &[bool],
     top: usize,
@@ -555,7 +651,7 @@ fn rank_suspects(
 ) -> (Vec<(Suspect, usize)>, Vec<ClassTotals>) {
     let snap = &last.snapshot;
     let n = snap.node_count();
-    let totals = class_totals(last, classes, |v| is_new[v]);
+    let totals = class_totals(last, &tree, classes, |v| is_new[v]);
     // The instance of each class that retains the most, and whether the class is the program's.
     let mut best: Vec<Option<usize>> = vec![None; classes.names.len()];
     let mut user_level = vec![false; classes.names.len()];
@@ -566,12 +662,16 @@ fn rank_suspects(
             best[c] = Some(v);
         }
     }
+    let present = (0..classes.names.len()).filter(|&c| totals[c].0 > 0 && user_level[c]);
+    let chosen = top_by(present, top, |c| totals[c].2);
+    let natives = suspects_native(last, &tree, classes, is_new, &chosen);
+    drop(tree);
     let holder = holders(last, is_new);
     let main_holder = main_holders(classes, is_new, &holder);
-    let present = (0..classes.names.len()).filter(|&c| totals[c].0 > 0 && user_level[c]);
-    let suspects = top_by(present, top, |c| totals[c].2)
+    let suspects = chosen
         .into_iter()
-        .map(|c| {
+        .zip(natives)
+        .map(|(c, native_bytes)| {
             let instances = Instances {
                 class: c,
                 classes,
@@ -579,10 +679,33 @@ fn rank_suspects(
                 holder: &holder,
             };
             let best = best[c].expect("a present class has an instance");
-            suspect(last, instances, class(c, totals[c]), main_holder[c], best)
+            let (mut s, named) =
+                suspect(last, instances, class(c, totals[c]), main_holder[c], best);
+            s.native_bytes = native_bytes;
+            (s, named)
         })
         .collect();
     (suspects, totals)
+}
+
+/// Bytes of the native nodes that the instances `is_new` marks of each class of `chosen`
+/// retain.
+fn suspects_native(
+    last: &Analysis,
+    tree: &DominatorTree,
+    classes: &ClassIndex,
+    is_new: &[bool],
+    chosen: &[usize],
+) -> Vec<u64> {
+    let mut group = vec![None; classes.names.len()];
+    for (i, &c) in chosen.iter().enumerate() {
+        group[c] = Some(i);
+    }
+    let group_of = |v: usize| group[classes.of_node[v] as usize].filter(|_| is_new[v]);
+    native_retained(last, tree, chosen.len(), group_of, |_| false)
+        .into_iter()
+        .map(|n| n.bytes)
+        .collect()
 }
 
 /// Count, self size and non-nested retained size of a class (see [`class_totals`]).
@@ -631,9 +754,12 @@ fn diff_by_paths(
         .map(|c| !on_stack(last, now[&c.0].shown))
         .collect();
     let chosen = top_by(0..candidates.len(), top, |i| {
-        candidates[i].2.min(u64::MAX >> 1) | (held[i] as u64) << 63
+        let (key, before, _) = candidates[i];
+        let k = &now[&key];
+        let bytes = new_bytes_of(k.retained, before, k.stat.entries);
+        bytes.min(u64::MAX >> 1) | (held[i] as u64) << 63
     });
-    let grown = chosen
+    let mut grown: Vec<(GrownCollection, usize)> = chosen
         .iter()
         .map(|&i| {
             let (key, before, _) = candidates[i];
@@ -643,24 +769,34 @@ fn diff_by_paths(
             (g, v)
         })
         .collect();
-    let mut chosen: Vec<PathKey> = chosen.iter().map(|&i| candidates[i].0).collect();
+    let mut chosen: Vec<(PathKey, usize)> = chosen
+        .iter()
+        .enumerate()
+        .map(|(g, &i)| (candidates[i].0, g))
+        .collect();
     chosen.sort_unstable();
     let mut in_grown = vec![false; snap.node_count()];
+    let mut grown_members = Vec::new();
     for &(v, key) in &members {
-        in_grown[v as usize] = chosen.binary_search(&key).is_ok();
+        if let Ok(i) = chosen.binary_search_by_key(&key, |c| c.0) {
+            in_grown[v as usize] = true;
+            grown_members.push((v as usize, chosen[i].1));
+        }
     }
     let classes = ClassIndex::new(snap);
     let growth = class_growth(first, middle, snap, &classes);
     let is_new = held_by(last, &in_grown, |v| {
         growth[classes.of_node[v] as usize].0 > 0
     });
+    let tree = DominatorTree::new(&last.idom, snap.root());
+    add_native(last, &tree, &mut grown, grown_members, None);
     let class = |c: usize, t: (u64, u64, u64)| NewClass {
         name: classes.names[c].clone(),
         count: growth[c].0,
         bytes: growth[c].1,
         retained_size: t.2,
     };
-    let (suspects, totals) = rank_suspects(last, &classes, &is_new, top, class);
+    let (suspects, totals) = rank_suspects(last, tree, &classes, &is_new, top, class);
     let grew = (0..classes.names.len()).filter(|&c| growth[c].0 > 0);
     Findings {
         new_count: growth.iter().map(|g| g.0).sum(),
@@ -835,6 +971,7 @@ fn suspect(
         held_by,
         readable_path,
         holder: None,
+        native_bytes: 0,
     };
     (suspect, named)
 }
@@ -881,7 +1018,8 @@ fn growth(first: &IdIndex, snap: &Snapshot) -> Vec<(usize, u64, u64)> {
     growth
 }
 
-/// The grown collection `v` as reported (its holder named later), and `v`.
+/// The grown collection `v` as reported (its holder and native memory filled in later), and
+/// `v`.
 fn grown(last: &Analysis, (v, before, after): (usize, u64, u64)) -> (GrownCollection, usize) {
     let snap = &last.snapshot;
     let readable_path = match last.tree.edges_to(snap, v) {
@@ -897,6 +1035,10 @@ fn grown(last: &Analysis, (v, before, after): (usize, u64, u64)) -> (GrownCollec
         retainer_path: last.tree.describe(snap, v),
         readable_path,
         holder: None,
+        member_class: member_class(snap, v),
+        native_bytes: 0,
+        native_bytes_before: None,
+        native_kinds: Vec::new(),
     };
     (collection, v)
 }
@@ -989,6 +1131,7 @@ mod tests {
     use super::super::parser::parse;
     use super::super::pathkey::PathKeys;
     use super::super::paths::RetainerTree;
+    use super::super::testing::{snapshot_of, Node};
     use super::*;
 
     /// Three nodes with ids 1, 3, 5; `names` are the last two nodes' names.
@@ -1013,8 +1156,6 @@ mod tests {
     /// `global.cache`, a Map of `sessions` Sessions at table slots `slot0`, `slot0 + 3`, ...,
     /// and `global.list`, an Array of two Items. Node `v` gets id `id_of(v)`.
     fn sessions_snapshot(sessions: usize, slot0: u32, id_of: impl Fn(usize) -> u32) -> Snapshot {
-        // (type, name, self size, edges as (type, name or index, target)).
-        type Node = (u32, u32, u32, Vec<(u32, u32, usize)>);
         let mut nodes: Vec<Node> = vec![
             (9, 0, 0, vec![(5, 1, 1)]),
             (3, 1, 10, vec![(2, 2, 2), (2, 3, 4)]),
@@ -1029,20 +1170,10 @@ mod tests {
             nodes[3].3.push((4, slot0 + 3 * i as u32, session));
             nodes.push((3, 9, 40, Vec::new()));
         }
-        let mut node_fields = Vec::new();
-        let mut edge_fields = Vec::new();
-        for (v, (kind, name, size, edges)) in nodes.iter().enumerate() {
-            node_fields.extend([*kind, *name, id_of(v), *size, edges.len() as u32]);
-            for &(kind, name, to) in edges {
-                edge_fields.extend([kind, name, to as u32 * 5]);
-            }
-        }
-        let json = format!(
-            r#"{{"snapshot":{{"meta":{{"node_fields":["type","name","id","self_size","edge_count"],"node_types":[["hidden","array","string","object","code","closure","regexp","number","native","synthetic"]],"edge_fields":["type","name_or_index","to_node"],"edge_types":[["context","element","property","internal","hidden","shortcut","weak"]]}}}},
-"nodes":{node_fields:?},"edges":{edge_fields:?},
-"strings":["","global","cache","list","table","Map","(table)","Array","Item","Session"]}}"#
-        );
-        parse(json.as_bytes(), None, None).unwrap()
+        let strings = [
+            "", "global", "cache", "list", "table", "Map", "(table)", "Array", "Item", "Session",
+        ];
+        snapshot_of(&nodes, id_of, &strings)
     }
 
     /// Diffs `first` with `last` (and `middle`) as `diff_files` does with files.
@@ -1104,7 +1235,18 @@ mod tests {
             (ids.matched_by, paths.matched_by),
             (MatchedBy::Ids, MatchedBy::Paths)
         );
-        assert_eq!(ids.grown_collections, paths.grown_collections);
+        // Only by ids does the first snapshot say which native memory is old.
+        let by_paths = |d: &DiffReport| {
+            let grown = d.grown_collections.iter().cloned();
+            grown
+                .map(|g| GrownCollection {
+                    native_bytes_before: None,
+                    ..g
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(by_paths(&ids), paths.grown_collections);
+        assert_eq!(ids.grown_collections[0].native_bytes_before, Some(0));
         // By path every instance the Map holds counts towards the retained size and `held_by`,
         // the old one too: only the counts tell how many are new.
         let suspect = |d: &DiffReport| {
@@ -1151,6 +1293,105 @@ mod tests {
         assert_ne!(key_of(&a, 2), key_of(&a, 4));
     }
 
+    /// `global.feeds`, a Map of `streams` Gzip objects under string keys, each holding its
+    /// native zlib memory (`Gzip -> _handle (Zlib) -> Node / ZlibStream -> Node / zlib_memory`,
+    /// 300,480 native bytes), and `global.tiny`, a Map of `items` small Items. JavaScript
+    /// objects keep their ids; native nodes get fresh ones in every snapshot (`native_ids`
+    /// apart), as Node's do.
+    fn streams_snapshot(streams: usize, items: usize, native_ids: u32) -> Snapshot {
+        let mut nodes: Vec<Node> = vec![
+            (9, 0, 0, vec![(5, 1, 1)]),
+            (3, 1, 10, vec![(2, 2, 2), (2, 3, 4)]),
+            (3, 5, 40, vec![(3, 4, 3)]),
+            (1, 6, 100, Vec::new()),
+            (3, 5, 40, vec![(3, 4, 5)]),
+            (1, 6, 100, Vec::new()),
+        ];
+        let mut ids: Vec<u32> = (0..nodes.len() as u32).map(|v| 2 * v + 1).collect();
+        for i in 0..streams {
+            let key = nodes.len();
+            let slot = 7 + 3 * i as u32;
+            nodes[3].3.extend([(4, slot, key), (4, slot + 1, key + 1)]);
+            nodes.extend([
+                (2, 11, 24, Vec::new()),
+                (3, 7, 200, vec![(2, 12, key + 2)]),
+                (3, 8, 70, vec![(3, 13, key + 3)]),
+                (8, 9, 480, vec![(3, 14, key + 4)]),
+                (8, 10, 300_000, Vec::new()),
+            ]);
+            let id = 1_000 + 10 * i as u32;
+            ids.extend([id, id + 2, id + 4, native_ids + id + 6, native_ids + id + 8]);
+        }
+        for i in 0..items {
+            let item = nodes.len();
+            nodes[5].3.push((4, 7 + 2 * i as u32, item));
+            nodes.push((3, 15, 32, Vec::new()));
+            ids.push(50_001 + 2 * i as u32);
+        }
+        let strings = [
+            "",
+            "global",
+            "feeds",
+            "tiny",
+            "table",
+            "Map",
+            "(table)",
+            "Gzip",
+            "Zlib",
+            "Node / ZlibStream",
+            "Node / zlib_memory",
+            "feed",
+            "_handle",
+            "javascript_to_native",
+            "zlib_memory",
+            "Item",
+        ];
+        snapshot_of(&nodes, |v| ids[v], &strings)
+    }
+
+    #[test]
+    fn grown_collections_say_what_they_hold_and_the_native_memory_they_retain() {
+        let stream = 300_480;
+        let first = streams_snapshot(1, 10, 0);
+        for matching in [Matching::Ids, Matching::Paths] {
+            let d = diff_of(&first, None, streams_snapshot(3, 40, 100_000), matching).unwrap();
+            // 2 new streams rank above 30 new Items: they hold 600 KB, the Items 1 KB.
+            let grown: Vec<(&str, u64, u64)> = d
+                .grown_collections
+                .iter()
+                .map(|g| (g.holder.as_ref().unwrap().name.as_str(), g.before, g.after))
+                .collect();
+            assert_eq!(
+                grown,
+                [("globalThis.feeds", 1, 3), ("globalThis.tiny", 10, 40)]
+            );
+            let (feeds, tiny) = (&d.grown_collections[0], &d.grown_collections[1]);
+            assert_eq!(feeds.member_class.as_deref(), Some("Gzip"));
+            assert_eq!(feeds.native_bytes, 3 * stream);
+            // The old stream's memory has a fresh id: its owner, the Zlib handle, tells it is old.
+            let before = (matching == Matching::Ids).then_some(stream);
+            assert_eq!(feeds.native_bytes_before, before);
+            let kinds: Vec<(&str, u64, u64)> = feeds
+                .native_kinds
+                .iter()
+                .map(|k| (k.name.as_str(), k.count, k.bytes))
+                .collect();
+            assert_eq!(
+                kinds,
+                [
+                    ("Node / zlib_memory", 3, 900_000),
+                    ("Node / ZlibStream", 3, 1_440)
+                ]
+            );
+            assert_eq!(tiny.member_class.as_deref(), Some("Item"));
+            assert_eq!((tiny.native_bytes, tiny.native_kinds.len()), (0, 0));
+            // By paths, as for its retained size, every Gzip the grown Map holds counts.
+            let gzip = d.suspects.iter().find(|s| s.class.name == "Gzip").unwrap();
+            let held = if matching == Matching::Ids { 2 } else { 3 };
+            assert_eq!(gzip.native_bytes, held * stream);
+        }
+    }
+
     #[test]
     fn counts_read_with_thousands_separators() {
         assert_eq!(thousands(7), "7");
@@ -1189,6 +1430,10 @@ mod tests {
             retainer_path: vec![],
             readable_path: vec![],
             holder: module_variable(name, file),
+            member_class: None,
+            native_bytes: 0,
+            native_bytes_before: None,
+            native_kinds: vec![],
         }
     }
 
@@ -1248,6 +1493,7 @@ mod tests {
             held_by: None,
             readable_path: vec![],
             holder: module_variable(class, file),
+            native_bytes: 0,
         }
     }
 

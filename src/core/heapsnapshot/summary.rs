@@ -1,6 +1,7 @@
 //! Per-class totals (DevTools' Summary view) and the largest objects by retained size.
 
 use super::analysis::Analysis;
+use super::dominators::{DominatorTree, Visit};
 use super::holder::{folded_path, name_holders, NamedHolder};
 use super::snapshot::{NodeKind, Snapshot};
 
@@ -88,68 +89,28 @@ impl ClassIndex {
 /// A node's retained size counts unless a dominator of it is an included node of its class.
 pub fn class_totals(
     a: &Analysis,
+    tree: &DominatorTree,
     classes: &ClassIndex,
     include: impl Fn(usize) -> bool,
 ) -> Vec<(u64, u64, u64)> {
-    let n = a.snapshot.node_count();
     let mut totals = vec![(0u64, 0u64, 0u64); classes.names.len()];
-    // Children lists of the dominator tree.
-    let root = a.snapshot.root();
-    let mut first = vec![0u32; n + 1];
-    for v in (0..n).filter(|&v| v != root) {
-        first[a.idom[v] as usize + 1] += 1;
-    }
-    for i in 0..n {
-        first[i + 1] += first[i];
-    }
-    let mut children = vec![0u32; n.saturating_sub(1)];
-    let mut fill = first.clone();
-    for v in (0..n).filter(|&v| v != root) {
-        let d = a.idom[v] as usize;
-        children[fill[d] as usize] = v as u32;
-        fill[d] += 1;
-    }
-    drop(fill);
-    // Depth-first over the dominator tree, counting open instances of each class.
+    // Instances of each class open on the way down the dominator tree.
     let mut open = vec![0u32; classes.names.len()];
-    let mut stack: Vec<(u32, u32)> = vec![(root as u32, first[root])];
-    enter(a, classes, &include, root, &mut open, &mut totals);
-    while let Some(top) = stack.last_mut() {
-        let v = top.0 as usize;
-        if top.1 < first[v + 1] {
-            let c = children[top.1 as usize] as usize;
-            top.1 += 1;
-            enter(a, classes, &include, c, &mut open, &mut totals);
-            stack.push((c as u32, first[c]));
-        } else {
-            stack.pop();
-            if include(v) {
-                open[classes.of_node[v] as usize] -= 1;
+    tree.walk(|step| match step {
+        Visit::Enter(v) if include(v) => {
+            let c = classes.of_node[v] as usize;
+            let t = &mut totals[c];
+            t.0 += 1;
+            t.1 += a.snapshot.self_size(v);
+            if open[c] == 0 {
+                t.2 += a.retained[v];
             }
+            open[c] += 1;
         }
-    }
+        Visit::Leave(v) if include(v) => open[classes.of_node[v] as usize] -= 1,
+        _ => {}
+    });
     totals
-}
-
-fn enter(
-    a: &Analysis,
-    classes: &ClassIndex,
-    include: &impl Fn(usize) -> bool,
-    v: usize,
-    open: &mut [u32],
-    totals: &mut [(u64, u64, u64)],
-) {
-    if !include(v) {
-        return;
-    }
-    let c = classes.of_node[v] as usize;
-    let t = &mut totals[c];
-    t.0 += 1;
-    t.1 += a.snapshot.self_size(v);
-    if open[c] == 0 {
-        t.2 += a.retained[v];
-    }
-    open[c] += 1;
 }
 
 /// The summary of one analyzed snapshot, with the `top` largest objects.
@@ -168,7 +129,8 @@ pub fn summarize(a: &Analysis, top: usize) -> Summary {
                 .collect::<Vec<_>>()
         });
         let classes = ClassIndex::new(snap);
-        let totals = class_totals(a, &classes, |_| true);
+        let tree = DominatorTree::new(&a.idom, snap.root());
+        let totals = class_totals(a, &tree, &classes, |_| true);
         let largest = largest
             .join()
             .unwrap_or_else(|e| std::panic::resume_unwind(e));
