@@ -301,7 +301,7 @@ export interface WatchOptions {
   snapshotWriter?: 'fork' | 'in-process'
   /** Free memory needed to write a snapshot, as a multiple of its predicted file size (plus the live heap when a forked child writes it). @default 12 */
   snapshotMemoryFactor?: number
-  /** Heap growth after the baseline snapshot that triggers the follow-up. @default 16 MiB */
+  /** Growth of a leaking kind (heap, external or native, by its floors) after the baseline snapshot that triggers the follow-up. @default 16 MiB */
   followUpGrowthBytes?: number
   /** Arm V8's near-heap-limit snapshot (with `dir`). @default true */
   nearHeapLimit?: boolean
@@ -615,6 +615,43 @@ export interface PairReportEvent extends WatchEventBase {
   newByClass: NewObjects[]
   /** Listener, timer and promise sites that grew since the last report (empty unless tracking is on). */
   growingHandles: CensusGrowth[]
+  /** How much each kind of memory the pair followed grew between its two snapshots, by their floors. */
+  leaking: { kind: 'heap' | 'external' | 'native'; sinceBytes: number; untilBytes: number; growthBytes: number }[]
+  /** For a pair that followed a native leak: whether JS objects hold it (else where it is); null otherwise. */
+  native: NativeVerdict | null
+}
+
+/** Resident bytes of one kind of mapping (`/proc/self/smaps`) that grew. */
+export interface GrownMapping {
+  /** `malloc-heap`, `anonymous`, `stack`, `addon-code`, `libraries`, `files` or `other`. */
+  kind: string
+  /** What the kind holds, in words. */
+  label: string
+  beforeBytes: number
+  afterBytes: number
+  growthBytes: number
+}
+
+/**
+ * Whether JS objects hold a native leak's memory and, when none do, what can be known
+ * cheaply and what to run next (docs/watch.md, "Leaks outside the heap").
+ */
+export interface NativeVerdict {
+  /** Native growth compared: the pair's native floors, or the leak's rate over the census' passes. */
+  growthBytes: number
+  /** Native memory the collections that grew gained (a pair), or null (the census counts holders, not bytes). */
+  heldByJsBytes: number | null
+  verdict: 'held by JS objects' | 'no JS object holds it'
+  /** Growth of what glibc's malloc hands out; null off glibc, under another allocator, or uncounted. */
+  mallocGrowthBytes: number | null
+  /** The kinds of mapping that grew, most first (empty off Linux). */
+  mappings: GrownMapping[]
+  /** The native addons (`.node` files) loaded. */
+  addons: string[]
+  /** When no JS object holds it: what grew, in words. */
+  explanation?: string
+  /** When no JS object holds it: what to run next, with the command to paste. */
+  next?: { what: string; command: string }[]
 }
 
 /** A V8 heap space that grew between the floor a leak started from and the newest. */
@@ -666,10 +703,10 @@ export interface CensusSuspect {
   before: number
   after: number
   entriesPerSec: number
-  /** Bytes one entry holds: measured (Buffers), or the leak's rate over entries gained per second. */
+  /** Bytes one entry holds: measured (Buffers, held directly or a property down), or the leak's rate over entries gained per second. */
   bytesPerEntry: number | null
   bytesPerEntrySource: 'measured' | 'slope' | null
-  /** The native handle the entries hold (`Zlib`, `TCP`), if any: their memory is outside the heap. */
+  /** The native handle the entries hold (`Zlib`, `TCP`, `Hash`), directly or a property down, if any: their memory is outside the heap. */
   memberHandle: string | null
 }
 
@@ -711,6 +748,8 @@ export interface NoSnapshotReportEvent extends WatchEventBase {
     debuggerMs: number
     notReached: { what: string; why: string; count: number }[]
   } | null
+  /** For a native leak: whether the census found collections over native handles (else where the memory is); null otherwise. */
+  native: NativeVerdict | null
   lookedAt: string[]
   notLookedAt: { what: string; why: string }[]
 }
@@ -996,6 +1035,22 @@ export interface LeakSuspect extends NewObjects {
   readablePath: string[]
   /** The variable or property holding `heldBy` (else the instance shown), and where in the code; absent if none names it. */
   holder?: CodeHolder
+  /**
+   * Bytes of native memory the new instances retain: the snapshot's `native` objects (Node's
+   * C++ objects such as a zlib stream's `Node / zlib_memory`, and ArrayBuffer contents). Part
+   * of `retainedSize`.
+   */
+  nativeBytes: number
+}
+
+/** Native memory of one kind that a grown collection retains. */
+export interface NativeMemoryKind {
+  /** The snapshot's name for it: `'Node / zlib_memory'`, `'system / JSArrayBufferData'` (ArrayBuffer contents), `'Node / ZlibStream'`. */
+  name: string
+  /** Objects of the kind. */
+  count: number
+  /** Their bytes. */
+  bytes: number
 }
 
 /** A `Map`, `Set`, `Array` or plain object holding more entries than in the first snapshot. */
@@ -1020,6 +1075,26 @@ export interface GrownCollection {
   readablePath: string[]
   /** The variable or property that holds it, and where in the code; absent if none names it. */
   holder?: CodeHolder
+  /**
+   * The most common class of what its entries hold in the last snapshot (of a Map's, the
+   * values): `'Gzip'`, `'Buffer'`, `'Session'`, `'(string)'`; null when it holds none.
+   */
+  memberClass: string | null
+  /**
+   * Bytes of native memory it retains in the last snapshot: the snapshot's `native` objects
+   * (Node's C++ objects such as a zlib stream's `Node / zlib_memory`, and ArrayBuffer
+   * contents). Part of `retainedSize`.
+   */
+  nativeBytes: number
+  /**
+   * Matched by ids: the part of `nativeBytes` owned by objects (the nearest JavaScript object
+   * above the native memory, such as a stream's handle or an ArrayBuffer) that existed in the
+   * first snapshot, so `nativeBytes - nativeBytesBefore` is the native memory of new entries.
+   * Matched by paths: null.
+   */
+  nativeBytesBefore: number | null
+  /** The (up to 3) kinds of native memory holding the most of `nativeBytes`, most bytes first. */
+  nativeKinds: NativeMemoryKind[]
 }
 
 /** What `diffSnapshots` reports. */
@@ -1034,7 +1109,10 @@ export interface SnapshotDiff {
   newByClass: NewObjects[]
   /** The `top` program-level classes of new objects by retained size. */
   suspects: LeakSuspect[]
-  /** The `top` collections by entries gained. */
+  /**
+   * The `top` collections by the bytes their new entries hold (retained size times the share
+   * of entries that are new), most first.
+   */
   grownCollections: GrownCollection[]
   /**
    * How the snapshots were matched. `'paths'`: `newCount`, `newBytes` and `newByClass` are the

@@ -30,6 +30,12 @@ function floor() {
   return process.memoryUsage().heapUsed
 }
 
+/** The floors of each kind now, as the watcher gives them to the capture (no native floor yet). */
+function floors() {
+  const { heapUsed, external } = process.memoryUsage()
+  return { heap: heapUsed, external, native: null, nativeAt: null }
+}
+
 /**
  * A Capture with the watcher's settings (`overrides` on top of the defaults), the events it
  * emits and the pairs it gives up (`noPair`) collected. The native watcher is only told to pause native floors: a stand-in here.
@@ -104,7 +110,7 @@ test('the follow-up comes once the heap has grown, within the cooldown, and the 
     // Up to ~10 MB kept, past the 4 MiB: growing on while the service recovers (three baseline
     // pauses) made the follow-up and its diff larger, and the test up to twice as slow.
     if (kept.length < 200_000) for (let i = 0; i < 20_000; i++) kept.push({ i, text: `entry ${i}` })
-    c.onFloor(floor(), false)
+    c.onFloor(floors(), false)
     await new Promise((resolve) => setTimeout(resolve, 50))
     followUp = events.find((e) => e.type === 'snapshot' && e.role === 'follow-up') ?? null
   }
@@ -115,6 +121,42 @@ test('the follow-up comes once the heap has grown, within the cooldown, and the 
   const report = await waitFor(events, 'report')
   assert.equal(report.baseline, baseline.path)
   assert.ok(kept.length > 0)
+})
+
+test('an external leak is followed up once external memory has grown, whatever the heap does', async () => {
+  const { c, events } = capture({ snapshotMaxPauseMs: Infinity, cooldownMs: 10 * 60_000, followUpGrowthBytes: 4 * MiB, intervalMs: 10 })
+  const baseline = await c.onLeak(leak({ kind: 'external', current: process.memoryUsage().external }))
+  assert.equal(baseline.role, 'baseline', JSON.stringify(baseline))
+  await new Promise((resolve) => setTimeout(resolve, 3 * baseline.durationMs + 50))
+  // The heap has not grown: no follow-up yet.
+  assert.equal(await c.onFloor(floors(), false), null)
+  const uploads = []
+  for (let i = 0; i < 8; i++) uploads.push(Buffer.alloc(MiB, i))
+  const followUp = await c.onFloor(floors(), false)
+  assert.equal(followUp?.role, 'follow-up', JSON.stringify(followUp))
+  const report = await waitFor(events, 'report')
+  const external = report.leaking.find((k) => k.kind === 'external')
+  assert.ok(external.growthBytes >= 4 * MiB, JSON.stringify(report.leaking))
+  assert.equal(uploads.length, 8)
+})
+
+test('a native leak is followed up on native floors taken after the baseline, not on older ones', async () => {
+  const { c, events } = capture({ snapshotMaxPauseMs: Infinity, cooldownMs: 10 * 60_000, followUpGrowthBytes: 4 * MiB, intervalMs: 10 })
+  const before = Date.now()
+  c.onFloor({ ...floors(), native: 100 * MiB, nativeAt: before }, false)
+  const baseline = await c.onLeak(leak({ kind: 'native', current: 100 * MiB }))
+  assert.equal(baseline.role, 'baseline', JSON.stringify(baseline))
+  await new Promise((resolve) => setTimeout(resolve, 3 * baseline.durationMs + 50))
+  // A floor from before the snapshot was written does not count, however far below it is.
+  assert.equal(await c.onFloor({ ...floors(), native: 200 * MiB, nativeAt: before }, false), null)
+  const at = Date.now()
+  assert.equal(await c.onFloor({ ...floors(), native: 200 * MiB, nativeAt: at }, false), null)
+  assert.equal(await c.onFloor({ ...floors(), native: 202 * MiB, nativeAt: at + 10 }, false), null)
+  const followUp = await c.onFloor({ ...floors(), native: 205 * MiB, nativeAt: at + 20 }, false)
+  assert.equal(followUp?.role, 'follow-up', JSON.stringify(followUp))
+  assert.equal(events.filter((e) => e.type === 'snapshot').length, 2)
+  const report = await waitFor(events, 'report')
+  assert.deepStrictEqual(report.leaking.find((k) => k.kind === 'native'), { kind: 'native', sinceBytes: 200 * MiB, untilBytes: 205 * MiB, growthBytes: 5 * MiB })
 })
 
 test('after a pair, the next snapshot waits for the cooldown', async () => {

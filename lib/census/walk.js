@@ -426,8 +426,9 @@ function isModuleScope(scope) {
 
 /**
  * What sampled members of a collection are: the most common class, their mean bytes outside
- * the heap (Buffers, typed arrays), and the native handle they hold (a zlib stream's `Zlib`, a
- * socket's `TCP`), if any.
+ * the heap (Buffers and typed arrays, held directly or in one of the member's own properties,
+ * as `{ name, body: Buffer }`), and the class of the native handle they hold (a zlib stream's
+ * `Zlib`, a socket's `TCP`, a crypto `Hash`'s, directly or one property down), if any.
  */
 function describeMembers(members) {
   const classes = new Map()
@@ -438,17 +439,76 @@ function describeMembers(members) {
     if (!reflect.isObjectLike(member)) continue
     const name = reflect.className(member)
     classes.set(name, (classes.get(name) ?? 0) + 1)
-    const backing = reflect.backingBytes(member)
+    const backing = backingBytesNear(member)
     if (backing > 0) {
       bytes += backing
       buffers++
     }
-    const native = reflect.ownValue(member, '_handle')
-    if (handle === null && reflect.isObjectLike(native)) handle = reflect.className(native) || null
+    handle ??= handleNear(member)
   }
   let memberClass = null
   for (const [name, count] of classes) if (memberClass === null || count > classes.get(memberClass)) memberClass = name
   return { memberClass, memberBytes: buffers === 0 ? null : Math.round(bytes / buffers), memberHandle: handle }
+}
+
+/** Own properties of a member looked at for what it holds outside the heap. */
+const MEMBER_PROPERTIES_LOOKED_AT = 16
+
+/** The bytes outside the heap of `member` itself, or else of its own first properties. */
+function backingBytesNear(member) {
+  const own = reflect.backingBytes(member)
+  if (own > 0) return own
+  let bytes = 0
+  for (const value of propertyValues(member)) bytes += reflect.backingBytes(value)
+  return bytes
+}
+
+/** The class of the native handle `member` holds, or one of its own first properties holds; null when none. */
+function handleNear(member) {
+  const own = handleOf(member)
+  if (own !== null) return own
+  for (const value of propertyValues(member)) {
+    const held = reflect.isObjectLike(value) ? handleOf(value) : null
+    if (held !== null) return held
+  }
+  return null
+}
+
+/**
+ * The class of the native handle `object` keeps: in `_handle` (streams, sockets, servers) or
+ * under a symbol (crypto's objects), an object made by one of Node's C++ classes (its
+ * constructor's source is native code, and it is not a standard global like Map).
+ */
+function handleOf(object) {
+  const keys = reflect.ownKeys(object)
+  if (keys === null) return null
+  for (const key of keys) {
+    if (key !== '_handle' && typeof key !== 'symbol') continue
+    const value = reflect.ownValue(object, key)
+    if (!reflect.isObjectLike(value) || typeof value === 'function') continue
+    const name = reflect.className(value)
+    if (name !== '' && !reflect.standardGlobalNames().has(name) && isNativeClass(value)) return name
+  }
+  return null
+}
+
+/** Whether `object`'s constructor is native code: one of Node's C++ classes (or V8's). */
+function isNativeClass(object) {
+  const proto = reflect.prototypeOf(object)
+  const ctor = proto === null ? undefined : reflect.ownValue(proto, 'constructor')
+  return typeof ctor === 'function' && /\{\s*\[native code\]\s*\}$/.test(reflect.functionSource(ctor) ?? '')
+}
+
+/** The values of `object`'s first own data properties (strings and symbols). */
+function propertyValues(object) {
+  const keys = reflect.ownKeys(object)
+  if (keys === null) return []
+  const values = []
+  for (const key of keys.slice(0, MEMBER_PROPERTIES_LOOKED_AT)) {
+    const value = reflect.ownValue(object, key)
+    if (reflect.isObjectLike(value)) values.push(value)
+  }
+  return values
 }
 
 module.exports = { CensusPass }

@@ -26,12 +26,20 @@ const DYING_PAUSE_SHARE = 0.5
 const RECOVERY_PAUSES = 3
 
 /**
+ * Sampling intervals after a baseline is written before a native floor taken counts as the
+ * baseline's: the native watcher starts its series again once the snapshot is written.
+ */
+const NATIVE_SETTLE_INTERVALS = 1
+
+/**
  * The heap snapshots the watcher writes when memory goes wrong, and the pairs they form.
  * The first snapshot (on a leak or a threshold crossing) is the baseline; the follow-up
- * comes as soon as the heap floor has grown by `followUpGrowthBytes` since the baseline
- * (enough for the pair's diff to show the growth) and the service has had time to recover
- * from the baseline's pause; the pair becomes a report (reports.js). The cooldown spaces
- * pairs, not the two halves of one.
+ * comes as soon as a leaking kind of memory (the heap, `external` or native, each by its
+ * floors) has grown by `followUpGrowthBytes` since the baseline (enough for the pair's diff
+ * to show the growth) and the service has had time to recover from the baseline's pause;
+ * the pair becomes a report (reports.js), told how much each leaking kind grew between
+ * the two. A threshold's baseline follows the heap. The cooldown spaces pairs, not the two
+ * halves of one.
  *
  * Every snapshot's cost is predicted first (snapshot-cost.js); one that would stop the event
  * loop longer than `snapshotMaxPauseMs` is declined with reason `pause`, unless the process
@@ -53,9 +61,11 @@ class Capture {
   #followUpGrowthBytes
   #intervalMs
   #liveHeap = null // the newest heap floor: what a snapshot would hold
+  #levels = { heap: null, external: null, native: null, nativeAt: null } // the newest floor of each kind
+  #leaking = new Set() // the kinds reported leaking since the current pair's baseline was asked for
   #urgentLeak = null // the newest leak's { projectedLimitAt }, while it is urgent
   #heapAboveThreshold = false // the newest heap floor is above heapThreshold
-  #baseline = null // { path, heapUsed, endedAt, pauseMs, followedUp } of the current pair
+  #baseline = null // { path, heapUsed, levels, kinds, endedAt, pauseMs, followedUp } of the current pair
   #capturing = false
   #stopped = false
   #requests = 0 // snapshots asked for on demand, for their ids
@@ -97,7 +107,8 @@ class Capture {
   }
 
   /**
-   * A leak of the heap or of external memory: the baseline, or the follow-up when it is due.
+   * A leak of the heap, of external or of native memory: the baseline, or the follow-up when
+   * it is due (the kind now counts towards it).
    * @param {{ kind: string, current: number, urgent?: boolean, projectedLimitAt?: number | null }} leak
    *   the event's fields.
    * @returns {Promise<object | null>} the `snapshot` or `snapshot-skipped` event's fields
@@ -106,8 +117,13 @@ class Capture {
    */
   onLeak(leak) {
     if (leak.kind === 'heap') this.#liveHeap = leak.current
+    this.#levels = { ...this.#levels, [leak.kind]: leak.current }
     this.#urgentLeak = leak.urgent === true ? { projectedLimitAt: leak.projectedLimitAt ?? null } : null
-    if (this.#baseline !== null && !this.#baseline.followedUp) return this.#followUpIfDue()
+    if (this.#baseline !== null && !this.#baseline.followedUp) {
+      this.#baseline.kinds.add(leak.kind)
+      return this.#followUpIfDue()
+    }
+    this.#leaking.add(leak.kind)
     return this.#capture(this.#baseline === null ? 'leak' : 'leak-worse')
   }
 
@@ -161,19 +177,51 @@ class Capture {
     return this.#store.dir
   }
 
-  /** A new heap floor, and whether the heap is above its threshold: the follow-up, once due. */
-  onFloor(heapUsed, aboveHeapThreshold) {
-    this.#liveHeap = heapUsed
+  /**
+   * New floors (`{ heap, external, native, nativeAt }`: native null until the native watcher
+   * has one, `nativeAt` when it was taken), and whether the heap is above its threshold: the
+   * follow-up, once due (resolves with its fields; null when none is due).
+   */
+  onFloor(levels, aboveHeapThreshold) {
+    this.#liveHeap = levels.heap
+    this.#levels = levels
     this.#heapAboveThreshold = aboveHeapThreshold
-    if (this.#baseline !== null && !this.#baseline.followedUp) this.#followUpIfDue()
+    const baseline = this.#baseline
+    if (baseline === null || baseline.followedUp) return null
+    // Native floors from before the baseline was written do not compare with those after
+    // (the native watcher starts its series again once the snapshot is written): the
+    // baseline's native level is the first native floor taken a while after it.
+    if (baseline.levels.native === null && levels.native !== null && levels.nativeAt > baseline.endedAt + NATIVE_SETTLE_INTERVALS * this.#intervalMs) {
+      baseline.levels.native = levels.native
+    }
+    return this.#followUpIfDue()
   }
 
-  /** Takes the follow-up once the heap has grown enough since the baseline and the service has recovered. */
+  /**
+   * Takes the follow-up once a leaking kind has grown enough since the baseline and the
+   * service has recovered.
+   */
   #followUpIfDue() {
     const baseline = this.#baseline
     const recoveredAt = baseline.endedAt + Math.max(this.#intervalMs, RECOVERY_PAUSES * baseline.pauseMs)
-    if (this.#liveHeap < baseline.heapUsed + this.#followUpGrowthBytes || Date.now() < recoveredAt) return null
+    if (Date.now() < recoveredAt) return null
+    if (!this.#grown(baseline).some(({ growthBytes }) => growthBytes >= this.#followUpGrowthBytes)) return null
     return this.#capture('follow-up')
+  }
+
+  /**
+   * How much each kind the pair follows grew since its baseline, by the newest floors:
+   * `[{ kind, sinceBytes, untilBytes, growthBytes }]` (kinds without both floors left out).
+   */
+  #grown(baseline) {
+    const grown = []
+    for (const kind of baseline.kinds) {
+      const since = kind === 'heap' ? baseline.heapUsed : baseline.levels[kind]
+      const until = kind === 'heap' ? this.#liveHeap : this.#levels[kind]
+      if (since == null || until == null) continue
+      grown.push({ kind, sinceBytes: since, untilBytes: until, growthBytes: until - since })
+    }
+    return grown
   }
 
   /**
@@ -274,17 +322,23 @@ class Capture {
       // The heap the snapshot held, exact (V8 collected all garbage for it): floors taken by
       // incremental GCs run high, and a baseline measured by one would hold the follow-up back.
       const baselineHeap = Math.min(heapUsed, result.liveHeapBytes)
-      this.#baseline = { path: result.path, heapUsed: baselineHeap, endedAt: Date.now(), pauseMs: result.durationMs, followedUp: false }
+      // A baseline taken for a threshold or on demand follows the heap.
+      const kinds = new Set(this.#leaking.size > 0 ? this.#leaking : ['heap'])
+      this.#leaking.clear()
+      const levels = { heap: baselineHeap, external: this.#levels.external, native: null }
+      this.#baseline = { path: result.path, heapUsed: baselineHeap, levels, kinds, endedAt: Date.now(), pauseMs: result.durationMs, followedUp: false }
+      this.#reports.noteBaseline(result.path)
       return fields
     }
     const fields = { ...result, role: 'follow-up', baseline: baseline.path }
     this.#emit('snapshot', fields)
     baseline.followedUp = true
+    const grown = this.#grown(baseline)
     // Diffing the pair holds both snapshots' graphs in native memory for seconds (GBs for
     // big heaps): native floors from meanwhile would read as a native leak, and those from
     // before no longer compare with those after.
     this.#native.pauseNative()
-    this.#reports.write(baseline.path, result.path).finally(() => this.#native.resetNative())
+    this.#reports.write(baseline.path, result.path, grown).finally(() => this.#native.resetNative())
     return fields
   }
 }

@@ -7,6 +7,7 @@ const { setTimeout: sleep } = require('node:timers/promises')
 const { threadId } = require('node:worker_threads')
 const { namedMapSizes } = require('../cache/registry')
 const { writePrivateAtomically } = require('./reports')
+const { nativeStart, nativeVerdict } = require('./native-verdict')
 
 
 /**
@@ -60,13 +61,17 @@ const SPACE_HOLDS = {
  *   maxBytes }]`; tracked listener, timer and promise sites that grew since the previous
  *   diagnosis (since tracking began, at the first), as `compareCensus` entries;
  * - `evidence`: what names the holder: `'census'`, `'sites'` (allocation sites only) or `'none'`;
- * - `suspects`: the census' grown collections, most entries gained first, in the shape of a
+ * - `suspects`: the census' grown collections, most entries gained first (those over memory
+ *   outside the heap first for an external or native leak), in the shape of a
  *   pair report's suspects (`name`, `holder`, `readablePath`) with `before`, `after`,
  *   `entriesPerSec`, `bytesPerEntry` and its source (see lib/census/census.js), or [];
  * - `census`: null (`census: false`), or `{ passes: [{ time, durationMs, cost }], since,
  *   until, debuggerMs, notReached }`: the passes compared, the stop taken to name the
  *   holders' scripts through the Debugger domain (0 when they were named without), and what
  *   the passes did not reach;
+ * - `native`: null but for a native leak: whether JS objects hold the memory (the census found
+ *   collections over native handles), else where it is by kind of mapping, malloc's growth,
+ *   the addons loaded and what to run next (native-verdict.js);
  * - `lookedAt: [string]`, `notLookedAt: [{ what, why }]`.
  *
  * One diagnosis at a time: `diagnose` while one runs resolves null. It never throws nor
@@ -150,12 +155,14 @@ class Diagnosis {
     const seen = { lookedAt: [], notLookedAt: [] }
     seen.notLookedAt.push({ what: 'heap snapshot', why: snapshotWhy(snapshot, detail) })
     const firstPass = this.#censusOn ? this.#censusOf().pass() : null
+    const native = leak.kind === 'native' ? nativeStart() : null
     const sites = await sitesPending
     if (sites !== null) seen.lookedAt.push('allocation sites whose live bytes grow (sampling heap profiler)')
     else seen.notLookedAt.push({ what: 'allocation sites', why: 'no ranking of sites was given (sites: false, or it failed)' })
     const { census, suspects } = await this.#takeCensus(leak, firstPass, profile(), seen)
     const [since, until] = this.#comparedFloors(leak.since)
     return {
+      native: native === null ? null : await nativeOfDiagnosis(leak, native, census, suspects, seen),
       kind: 'no-snapshot',
       time: Date.now(),
       pid: process.pid,
@@ -202,7 +209,7 @@ class Diagnosis {
       const next = await census.pass()
       if (next === null) break
       passes.push(next)
-      const compared = await census.grown(passes[0], next, { top: this.#top, slopeBytesPerSec: leak.slopeBytesPerSec ?? null })
+      const compared = await census.grown(passes[0], next, { top: this.#top, slopeBytesPerSec: leak.slopeBytesPerSec ?? null, kind: leak.kind })
       suspects = compared.holders
       debuggerMs = compared.debuggerMs
     }
@@ -258,6 +265,19 @@ class Diagnosis {
       return null
     }
   }
+}
+
+/**
+ * For a native leak: whether the census found collections over native handles (holders of
+ * it), else where the memory is and what to run next (native-verdict.js). Its growth is the
+ * leak's rate over the time the diagnosis looked.
+ */
+async function nativeOfDiagnosis(leak, start, census, suspects, seen) {
+  const seconds = census === null ? 0 : (census.until - census.since) / 1000
+  const growthBytes = Math.round(Math.max(0, leak.slopeBytesPerSec ?? 0) * seconds)
+  const holders = suspects.filter((s) => s.memberHandle !== null).length
+  seen.lookedAt.push('native memory: resident bytes by kind of mapping (/proc/self/smaps), malloc in use, addons loaded')
+  return nativeVerdict({ growthBytes, heldBytes: null, holders, start })
 }
 
 /** An event's own fields, without those every watcher event has (the report has its own). */

@@ -4,10 +4,13 @@ const fs = require('node:fs')
 const { writeAtomically } = require('../write-atomically')
 const { newestFileIn } = require('../newest-file')
 const { isOwnFile } = require('../code-origin')
+const { nativeStart, nativeVerdict } = require('./native-verdict')
 
 /**
  * The report of a snapshot pair (a baseline and its follow-up, see capture.js): their diff
- * — suspects, grown collections, new objects by class — and the listener, timer and promise
+ * — suspects, grown collections (with the native bytes they hold), new objects by class —,
+ * how much each leaking kind of memory grew between the two, for a native leak whether JS
+ * objects hold its memory (native-verdict.js), and the listener, timer and promise
  * sites that grew since the previous report (`growingHandles`, empty unless tracking is
  * on). Diffed off the main thread, written as JSON beside the snapshots (0600, complete or
  * absent), then emitted as `report`.
@@ -21,6 +24,7 @@ class Reports {
   #top
   #emit
   #growingHandles = null // a GrowingSites, made with the first report
+  #nativeStart = null // { baseline, mappings, mallocInUse } read when the baseline was written
   #stopped = false
 
   /**
@@ -37,8 +41,20 @@ class Reports {
     this.#stopped = true
   }
 
-  /** Diffs the pair, writes the report beside `followUp` and emits it; failures are `error` events. */
-  async write(baseline, followUp) {
+  /**
+   * A baseline was written: what native memory looks like now (mappings, malloc), for the
+   * pair's report to compare with when native memory is what leaks.
+   */
+  noteBaseline(baseline) {
+    this.#nativeStart = { baseline, ...nativeStart() }
+  }
+
+  /**
+   * Diffs the pair, writes the report beside `followUp` and emits it; failures are `error`
+   * events. `leaking`: how much each kind of memory the pair follows grew between the two
+   * (`[{ kind, sinceBytes, untilBytes, growthBytes }]`, capture.js).
+   */
+  async write(baseline, followUp, leaking = []) {
     try {
       // Loaded when first needed: most processes never write a snapshot pair.
       const { diffSnapshots } = require('../analyze')
@@ -51,6 +67,7 @@ class Reports {
         kind: 'pair',
         baseline,
         followUp,
+        leaking,
         matchedBy: diff.matchedBy,
         newCount: diff.newCount,
         newBytes: diff.newBytes,
@@ -58,12 +75,29 @@ class Reports {
         grownCollections: diff.grownCollections.filter((c) => !heldByOwnCode(c)),
         newByClass: diff.newByClass,
         growingHandles: this.#growingHandles.top(this.#top),
+        native: await this.#nativeVerdict(baseline, leaking, diff.grownCollections),
       }
+      if (this.#stopped) return
       writePrivateAtomically(file, JSON.stringify(report, null, 2))
       this.#emit('report', { path: file, ...report })
     } catch (err) {
       if (!this.#stopped) this.#emit('error', { error: err.message, during: 'report' })
     }
+  }
+
+  /**
+   * For a pair that follows a native leak: whether the collections that grew hold the
+   * native growth (the native memory under their entries gained), else where it is
+   * (native-verdict.js). Null for other pairs.
+   */
+  async #nativeVerdict(baseline, leaking, grownCollections) {
+    const native = leaking.find((k) => k.kind === 'native')
+    const start = this.#nativeStart
+    if (native === undefined || start === null || start.baseline !== baseline) return null
+    let heldBytes = 0
+    for (const c of grownCollections) heldBytes += Math.max(0, c.nativeBytes - (c.nativeBytesBefore ?? 0))
+    const holders = grownCollections.filter((c) => c.nativeBytes > (c.nativeBytesBefore ?? 0)).length
+    return nativeVerdict({ growthBytes: native.growthBytes, heldBytes, holders, start })
   }
 }
 

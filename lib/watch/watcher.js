@@ -384,12 +384,13 @@ class Watcher extends EventEmitter {
     // For the timeline beside the heap: the Rust thread's newest native floor (none until it
     // has one) and RSS against the container's limit. Reading /proc costs tens of µs, once
     // per floor.
-    const native = this.#native.trends().find((trend) => trend.kind === 'native')?.floorBytes ?? null
+    const nativeTrend = this.#native.trends().find((trend) => trend.kind === 'native')
+    const native = nativeTrend?.floorBytes ?? null
     const { rss, containerLimit } = processMemory()
     const gc = { forcedGc: forced !== null, forcedGcReason: forced?.reason ?? null, gcDurationMs: forced?.ms ?? 0 }
     this.#event('sample', { heapUsed: heap, external, native, rss, containerLimit, heapLimit: limit, ...gc, cachesFilling: filling })
     this.#checkHeapThreshold(heap, limit)
-    if (this.#capture !== null) this.#capture.onFloor(heap, this.#heapAboveThreshold)
+    if (this.#capture !== null) this.#capture.onFloor({ heap, external, native, nativeAt: nativeTrend?.floorAt ?? null }, this.#heapAboveThreshold)
   }
 
   /**
@@ -431,13 +432,14 @@ class Watcher extends EventEmitter {
     if (this.#stopped) return
     const { type, ...fields } = JSON.parse(json)
     this.#event(type, fields)
-    if (type === 'leak' && fields.kind !== 'native') this.#onLeak(fields)
+    if (type === 'leak') this.#onLeak(fields)
     if (type === 'threshold' && this.#capture !== null) this.#capture.onThreshold(fields.kind)
   }
 
   /**
-   * A heap or external leak: the growing allocation sites (heap), a snapshot, and, when the
-   * snapshot was not written and no pair is under way, the report without one.
+   * A leak of any kind (heap, external, native): the growing allocation sites (heap), a
+   * snapshot, and, when the snapshot was not written and no pair is under way, the report
+   * without one.
    */
   async #onLeak(leak) {
     this.#lastLeak = leak

@@ -1,0 +1,73 @@
+'use strict'
+
+const { setTimeout: sleep } = require('node:timers/promises')
+const { systemMemory } = require('../system-memory')
+const { readMappings, compareMappings, nativeAdvice } = require('./native-memory')
+
+/**
+ * Below this share of a native leak's growth held by JS objects (the native memory under
+ * the new objects of a snapshot pair, or entries over native handles in the census), the
+ * report says no JS object holds it: the rest is in an addon's or a C library's own memory.
+ */
+const HELD_SHARE = 0.25
+
+/**
+ * What is known of native memory at the start of a comparison, both read asynchronously
+ * and awaited by `nativeVerdict`: the resident bytes by kind of mapping (/proc/self/smaps)
+ * and the bytes glibc's malloc has handed out (null where not glibc).
+ * @returns {{ mappings: Promise<object | null>, mallocInUse: Promise<number | null> }}
+ */
+function nativeStart() {
+  return { mappings: readMappings(), mallocInUse: mallocInUse() }
+}
+
+/**
+ * Whether JS objects hold a native leak's memory, and, when they do not, where it is and
+ * what to run next. `growthBytes`: the native floors' growth over the comparison;
+ * `heldBytes`: what JS objects were seen to hold of it (null when only their count is known);
+ * `holders`: how many holders over native handles were found; `start`: `nativeStart()`'s.
+ * @returns {Promise<object>} `{ growthBytes, heldByJsBytes, verdict, mallocGrowthBytes,
+ *   mappings, addons }`, with `explanation` and `next` when no JS object holds it.
+ */
+async function nativeVerdict({ growthBytes, heldBytes, holders, start }) {
+  const [before, after, mallocBefore, mallocNow] = await Promise.all([start.mappings, readMappings(), start.mallocInUse, mallocInUse()])
+  const mallocGrowthBytes = mallocBefore === null || mallocNow === null ? null : mallocNow - mallocBefore
+  const grownKinds = before === null || after === null ? [] : compareMappings(before, after)
+  const addons = after?.addons ?? []
+  const held = heldBytes === null ? holders > 0 : growthBytes > 0 && heldBytes >= HELD_SHARE * growthBytes
+  const verdict = {
+    growthBytes,
+    heldByJsBytes: heldBytes,
+    verdict: held ? 'held by JS objects' : 'no JS object holds it',
+    mallocGrowthBytes,
+    mappings: grownKinds,
+    addons,
+  }
+  if (held) return verdict
+  const advice = nativeAdvice({ growthBytes, mallocGrowthBytes, grownKinds, addons, platform: process.platform })
+  return { ...verdict, explanation: advice.explanation, next: advice.next }
+}
+
+/**
+ * Tries at counting malloc's memory for a comparison: the count is spaced out process-wide
+ * (the native watcher's thread counts too, and each count holds malloc's locks), so a try
+ * may be deferred; a later one, MALLOC_RETRY_MS on, usually is not.
+ */
+const MALLOC_TRIES = 10
+const MALLOC_RETRY_MS = 100
+
+/** glibc malloc's bytes in use now, or null (not glibc, another allocator, or every try deferred). */
+async function mallocInUse() {
+  for (let attempt = 0; attempt < MALLOC_TRIES; attempt++) {
+    if (attempt > 0) await sleep(MALLOC_RETRY_MS, undefined, { ref: false })
+    try {
+      const bytes = systemMemory().mallocInUse
+      if (bytes !== null) return bytes
+    } catch {
+      return null
+    }
+  }
+  return null
+}
+
+module.exports = { nativeStart, nativeVerdict }
