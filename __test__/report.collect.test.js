@@ -223,7 +223,7 @@ test('report files: attached by the pid in their content or name, preferred to t
   assert.deepStrictEqual(model.processes.map((p) => p.label), ['pid 300, thread 2', 'pid 301'])
   const [pair] = model.processes[0].reports
   assert.deepStrictEqual(pair, {
-    time: T0, kind: 'pair', name: pairName, lookedAt: null, notLookedAt: null, growingHandles: [],
+    time: T0, kind: 'pair', name: pairName, native: null, lookedAt: null, notLookedAt: null, growingHandles: [],
     suspects: [{ name: 'Session', count: 5, retainedSize: 500, holder: 'from the file', path: 'sessions (Map) → table → Session ×5' }],
     grownCollections: [{ name: 'Map', before: 1, after: 9, path: 'a → b' }],
   })
@@ -259,7 +259,19 @@ test('heap profiles are listed by name, kind, size and mtime, not read, and not 
   assert.deepStrictEqual(model.files, { logs: [], reports: [], snapshots: [] })
 })
 
-test("a no-snapshot report's census suspects: class, holder, path, entries and bytes per entry, and its evidence", async (t) => {
+/** A native leak's verdict as the watcher writes it, with one malformed mapping and one malformed next step. */
+const nativeVerdict = {
+  growthBytes: 9_560_877,
+  heldByJsBytes: null,
+  verdict: 'no JS object holds it',
+  mallocGrowthBytes: 9_000_000,
+  mappings: [{ kind: 'malloc-heap', label: "malloc's main heap ([heap], grown with brk)", beforeBytes: 1_802_240, afterBytes: 20_340_736, growthBytes: 18_538_496 }, { kind: 'odd', growthBytes: 'many' }],
+  addons: ['/srv/node_modules/leaky/leaky.node'],
+  explanation: 'Native memory grew by 9.1 MiB and no JS object holds it.',
+  next: [{ what: 'restart under heaptrack', command: 'heaptrack -o /tmp/heaptrack.run node app.js' }, { what: 'no command' }],
+}
+
+test("a no-snapshot report's census suspects (class, holder, path, entries, bytes per entry), its evidence and a native leak's verdict", async (t) => {
   const dir = tempDir(t)
   const name = 'leakproof-2026-11-22T18-51-00-000Z-302-0-diagnosis.report.json'
   const holder = { name: 'store', className: 'Object', kind: 'module', file: '/srv/app.js', line: 4, column: 1, description: 'store.sessions (Object), a module-level variable of /srv/app.js' }
@@ -267,11 +279,18 @@ test("a no-snapshot report's census suspects: class, holder, path, entries and b
   const gzips = { ...census, name: 'Gzip', readablePath: 'streams[*]', collections: 3, bytesPerEntry: 65_536, bytesPerEntrySource: 'measured', memberHandle: 'Zlib', holder: { ...holder, description: 'streams (Array), a module-level variable of /srv/app.js' } }
   fs.writeFileSync(path.join(dir, name), JSON.stringify({
     kind: 'no-snapshot', time: T0, pid: 302, threadId: 0, evidence: 'census', suspects: [census, gzips],
-    collections: { boundedMaps: [], handles: [] }, lookedAt: ['census'], notLookedAt: [],
+    collections: { boundedMaps: [], handles: [] }, lookedAt: ['census'], notLookedAt: [], native: nativeVerdict,
   }))
   const model = await collect(dir)
   const [report] = model.processes[0].reports
   assert.equal(report.evidence, 'census')
+  assert.deepStrictEqual(report.native, {
+    verdict: 'no JS object holds it',
+    growthBytes: 9_560_877,
+    explanation: nativeVerdict.explanation,
+    mappings: [{ label: "malloc's main heap ([heap], grown with brk)", growthBytes: 18_538_496 }, { label: 'odd', growthBytes: null }],
+    next: [{ what: 'restart under heaptrack', command: 'heaptrack -o /tmp/heaptrack.run node app.js' }],
+  })
   assert.deepStrictEqual(report.suspects, [
     { name: 'Session', holder: holder.description, path: 'store.sessions', collections: 1, before: 120, after: 4_800, entriesPerSec: 78, bytesPerEntry: 2_400, bytesPerEntrySource: 'slope', memberHandle: null },
     { name: 'Gzip', holder: 'streams (Array), a module-level variable of /srv/app.js', path: 'streams[*]', collections: 3, before: 120, after: 4_800, entriesPerSec: 78, bytesPerEntry: 65_536, bytesPerEntrySource: 'measured', memberHandle: 'Zlib' },

@@ -158,6 +158,8 @@ test("a no-snapshot report shows the census' holder like a pair's suspects; the 
       census: suspectsOf(reports[1]),
       firstHolder: document.querySelector('tr.suspect-first .holder').textContent,
       profiles: [...document.querySelectorAll('ul.profiles li')].map((li) => li.textContent),
+      native: [...document.querySelectorAll('h3')].filter((h3) => h3.textContent.startsWith('Native memory')).map((h3) => h3.textContent),
+      nextCommand: document.querySelector('ol li code')?.textContent,
     }
   })
   assert.deepEqual(shown.headings, [
@@ -168,6 +170,8 @@ test("a no-snapshot report shows the census' holder like a pair's suspects; the 
   assert.deepEqual(shown.census.head, ['#', 'class', 'entries', 'bytes per entry', 'held by', 'path'])
   assert.deepEqual(shown.census.first, ['1', 'Object', '1,200 → 4,800', '2.4 KB (est.)', 'store.sessions (Object), a module-level variable of /srv/app/store.js', 'store.sessions'])
   assert.match(shown.firstHolder, /^sessions \(Map\), a module-level variable/, 'the pair\'s first suspect stays first')
+  assert.deepEqual(shown.native, ['Native memory: no JS object holds it (+96.0 MB)'])
+  assert.equal(shown.nextCommand, 'heaptrack -o /tmp/heaptrack.run node app.js')
   assert.equal(shown.profiles.length, 2)
   assert.match(shown.profiles[0], /^leakproof-.*-sites\.heapprofile \(412\.0 KB, .*\): open in Chrome DevTools → Memory → Load profile$/)
   assert.match(shown.profiles[1], /^(leakproof-.*-sites\.pb\.gz) \(38\.0 KB, .*\): open with go tool pprof -http=: \1, or in Pyroscope, Grafana or Datadog$/)

@@ -632,8 +632,25 @@ function reportModel(content, name, time) {
     suspects: pair ? list(content.suspects).map(suspectModel) : list(content.suspects).map(censusSuspectModel),
     grownCollections: pair ? list(content.grownCollections).map(collectionModel) : list(content.collections?.boundedMaps).map(boundedMapModel),
     growingHandles: pair ? list(content.growingHandles) : list(content.collections?.handles),
+    native: nativeModel(content.native),
     lookedAt: Array.isArray(content.lookedAt) ? content.lookedAt : null,
     notLookedAt: Array.isArray(content.notLookedAt) ? content.notLookedAt : null,
+  }
+}
+
+/**
+ * A native leak's verdict of the MODEL (null when the report has none): whether JS objects
+ * hold it, and when none do, what grew and the commands to run next.
+ */
+function nativeModel(native) {
+  if (native === null || typeof native !== 'object' || typeof native.verdict !== 'string') return null
+  const list = (value) => (Array.isArray(value) ? value : [])
+  return {
+    verdict: native.verdict,
+    growthBytes: numberOrNull(native.growthBytes),
+    explanation: textOrNull(native.explanation),
+    mappings: list(native.mappings).map((m) => ({ label: textOrNull(m?.label) ?? textOrNull(m?.kind), growthBytes: numberOrNull(m?.growthBytes) })),
+    next: list(native.next).filter((n) => typeof n?.command === 'string').map((n) => ({ what: textOrNull(n.what), command: n.command })),
   }
 }
 

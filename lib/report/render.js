@@ -359,7 +359,7 @@ function renderReport(report, index) {
       ]
   const suspects = table([
     ['#', (_s, i) => i + 1],
-    ['class', (s) => s.name, 'code'],
+    ['class', (s) => (s.memberHandle ? `${s.name} (${s.memberHandle} handle)` : s.name), 'code'],
     ...sizes,
     ['held by', (s) => s.holder || '(no named holder)', 'holder'],
     ['path', (s) => s.path || '', 'code'],
@@ -384,8 +384,25 @@ function renderReport(report, index) {
     ...section(pair ? 'Suspects: new objects by what they retain' : 'Suspects: collections that grew between the census passes', suspects || h('p', { class: 'muted' }, 'no suspects')),
     ...section('Collections that grew', collections),
     ...section('Listener, timer and promise sites that grew', handles),
+    ...renderNative(report.native),
     (report.lookedAt || []).length ? h('p', { class: 'muted' }, `looked at: ${report.lookedAt.join('; ')}`) : null,
     notLooked.length ? h('ul', { class: 'muted' }, notLooked) : null,
+  ]
+}
+
+/** A native leak's verdict: whether JS objects hold it, else what grew and what to run next. */
+function renderNative(native) {
+  if (!native) return []
+  const grown = table([
+    ['mapping', (m) => m.label || ''],
+    ['growth', (m) => fmtBytes(m.growthBytes), 'num'],
+  ], native.mappings)
+  const next = native.next.map((n) => h('li', null, [n.what ? `${n.what}: ` : '', h('code', null, n.command)]))
+  return [
+    h('h3', null, `Native memory: ${native.verdict}${native.growthBytes === null ? '' : ` (+${fmtBytes(native.growthBytes)})`}`),
+    native.explanation ? h('p', null, native.explanation) : null,
+    grown,
+    next.length ? h('ol', null, next) : null,
   ]
 }
 
@@ -474,7 +491,7 @@ function main() {
 const BROWSER_FUNCTIONS = [
   fmtBytes, fmtTime, fmtMs, fmtCount, h, table, section, siteText, allocationSiteText,
   renderHeader, renderVerdict, chartSeries, chartAxes, drawTrendsAndGcs, markerElements, placeMarkers, xRange, pageWindow, renderChart,
-  renderLeaks, renderNextSteps, renderReport, renderDetails, renderProcess, profileOpener, renderProfiles, main,
+  renderLeaks, renderNextSteps, renderReport, renderNative, renderDetails, renderProcess, profileOpener, renderProfiles, main,
 ]
 
 /** The page's own script: its constants, the browser functions, and the call of `main`. */
