@@ -47,7 +47,8 @@ describe('leaks outside the heap, each named with its kind and holder', { concur
     assert.ok(feeds, JSON.stringify(report.grownCollections, null, 1))
     assert.equal(feeds.memberClass, 'Gzip')
     assert.equal(feeds.nativeKinds[0].name, 'Node / zlib_memory')
-    assert.ok(feeds.nativeBytes - (feeds.nativeBytesBefore ?? 0) > 4 * 2 ** 20, JSON.stringify(feeds))
+    // Each stream's deflate state (~285 KB) is under the Map, whatever the pair was matched by.
+    assert.ok(feeds.nativeBytes / feeds.after > 200_000, JSON.stringify(feeds))
     assert.ok(leakKinds(all).some((k) => k === 'external' || k === 'native'), seen)
   })
 

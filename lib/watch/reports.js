@@ -94,11 +94,21 @@ class Reports {
     const native = leaking.find((k) => k.kind === 'native')
     const start = this.#nativeStart
     if (native === undefined || start === null || start.baseline !== baseline) return null
-    let heldBytes = 0
-    for (const c of grownCollections) heldBytes += Math.max(0, c.nativeBytes - (c.nativeBytesBefore ?? 0))
-    const holders = grownCollections.filter((c) => c.nativeBytes > (c.nativeBytesBefore ?? 0)).length
-    return nativeVerdict({ growthBytes: native.growthBytes, heldBytes, holders, start })
+    const gained = grownCollections.map(nativeGained)
+    const heldBytes = gained.reduce((sum, bytes) => sum + bytes, 0)
+    return nativeVerdict({ growthBytes: native.growthBytes, heldBytes, holders: gained.filter((bytes) => bytes > 0).length, start })
   }
+}
+
+/**
+ * The native memory a grown collection gained between the pair: exact when the snapshots
+ * were matched by ids; matched by paths (snapshots of forked children), its entries' native
+ * memory in the follow-up prorated to the entries it gained.
+ */
+function nativeGained(collection) {
+  const now = collection.nativeBytes ?? 0
+  const before = collection.nativeBytesBefore ?? (collection.after > 0 ? (now * collection.before) / collection.after : now)
+  return Math.max(0, now - before)
 }
 
 /** Whether a suspect's or a grown collection's holder is in leakproof's own files (code-origin.js). */
