@@ -18,7 +18,7 @@ use super::analysis::{read_file, Analysis, ProgressFn};
 use super::dominators::DominatorTree;
 use super::error::{ErrorKind, SnapshotError};
 use super::holder::{folded_path, name_holders, origin, NamedHolder, Origin};
-use super::native::{native_retained, NativeKind};
+use super::native::{native_retained, new_as_their_owners, NativeKind};
 use super::pathkey::{class_counts, for_each_collection, KeyMap, KeyStat, PathCensus, PathKey};
 use super::paths::{describe_edges, describe_node, readable, source_of_edge};
 use super::snapshot::{EdgeKind, NodeKind, Snapshot};
@@ -583,15 +583,17 @@ fn add_native(
 }
 
 /// The diff by node id: nodes whose ids `first` lacks are new (and, with a `middle`, those
-/// it holds); collections of one id compare their entries.
+/// it holds), native nodes when their owners are (see [`new_as_their_owners`]); collections
+/// of one id compare their entries.
 fn diff_by_ids(first: &IdIndex, middle: Option<&IdIndex>, last: &Analysis, top: usize) -> Findings {
     let snap = &last.snapshot;
-    let is_new: Vec<bool> = (0..snap.node_count())
+    let mut is_new: Vec<bool> = (0..snap.node_count())
         .map(|v| {
             let id = snap.node_id[v];
             first.signature(id).is_none() && middle.is_none_or(|m| m.signature(id).is_some())
         })
         .collect();
+    new_as_their_owners(last, &mut is_new);
     let tree = DominatorTree::new(&last.idom, snap.root());
     let growth = growth(first, snap);
     let chosen = top_by(0..growth.len(), top, |i| {
@@ -1390,6 +1392,89 @@ mod tests {
             let held = if matching == Matching::Ids { 2 } else { 3 };
             assert_eq!(gzip.native_bytes, held * stream);
         }
+    }
+
+    /// (count, bytes) of the new objects of class `name`, `(0, 0)` for none.
+    fn new_of(d: &DiffReport, name: &str) -> (u64, u64) {
+        let class = d.new_by_class.iter().find(|c| c.name == name);
+        class.map_or((0, 0), |c| (c.count, c.bytes))
+    }
+
+    #[test]
+    fn native_nodes_numbered_afresh_are_new_only_when_their_owners_are() {
+        let stream = 300_480;
+        let first = streams_snapshot(1, 10, 0);
+        let d = diff_of(
+            &first,
+            None,
+            streams_snapshot(3, 40, 100_000),
+            Matching::Ids,
+        )
+        .unwrap();
+        // Every native node has a fresh id; only those of the 2 new streams are new.
+        assert_eq!(new_of(&d, "Node / zlib_memory"), (2, 600_000));
+        assert_eq!(new_of(&d, "Node / ZlibStream"), (2, 960));
+        assert_eq!(new_of(&d, "Gzip"), (2, 400));
+        // 2 streams of a key, a Gzip, a Zlib and 2 native nodes; 30 Items.
+        assert_eq!(
+            (d.new_count, d.new_bytes),
+            (2 * 5 + 30, 2 * stream + 2 * 294 + 30 * 32)
+        );
+        let gzip = d.suspects.iter().find(|s| s.class.name == "Gzip").unwrap();
+        assert_eq!((gzip.class.count, gzip.native_bytes), (2, 2 * stream));
+        // With a middle snapshot, which numbers them afresh again: new between the first two.
+        let middle = streams_snapshot(3, 40, 100_000);
+        let last = streams_snapshot(3, 40, 200_000);
+        let d = diff_of(&first, Some(&middle), last, Matching::Ids).unwrap();
+        assert_eq!(new_of(&d, "Node / zlib_memory"), (2, 600_000));
+        assert_eq!(new_of(&d, "Gzip"), (2, 400));
+    }
+
+    /// `global.blobs`, an Array of `buffers` ArrayBuffers, each holding its contents
+    /// (`system / JSArrayBufferData`, 65,536 bytes). Every node keeps its id, as V8 numbers
+    /// ArrayBuffer contents by their address.
+    fn buffers_snapshot(buffers: usize) -> Snapshot {
+        let mut nodes: Vec<Node> = vec![
+            (9, 0, 0, vec![(5, 1, 1)]),
+            (3, 1, 10, vec![(2, 2, 2)]),
+            (3, 3, 16, Vec::new()),
+        ];
+        for i in 0..buffers {
+            let buffer = nodes.len();
+            nodes[2].3.push((1, i as u32, buffer));
+            nodes.push((3, 4, 56, vec![(3, 6, buffer + 1)]));
+            nodes.push((8, 5, 65_536, Vec::new()));
+        }
+        let strings = [
+            "",
+            "global",
+            "blobs",
+            "Array",
+            "ArrayBuffer",
+            "system / JSArrayBufferData",
+            "backing_store",
+        ];
+        snapshot_of(&nodes, fresh, &strings)
+    }
+
+    #[test]
+    fn array_buffer_contents_are_new_with_their_array_buffers() {
+        let d = diff_of(
+            &buffers_snapshot(1),
+            None,
+            buffers_snapshot(4),
+            Matching::Ids,
+        )
+        .unwrap();
+        assert_eq!(new_of(&d, "system / JSArrayBufferData"), (3, 3 * 65_536));
+        assert_eq!(new_of(&d, "ArrayBuffer"), (3, 3 * 56));
+        assert_eq!(d.new_count, 6);
+        let blobs = &d.grown_collections[0];
+        assert_eq!((blobs.before, blobs.after), (1, 4));
+        assert_eq!(
+            (blobs.native_bytes, blobs.native_bytes_before),
+            (4 * 65_536, Some(65_536))
+        );
     }
 
     #[test]

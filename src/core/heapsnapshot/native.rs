@@ -107,7 +107,23 @@ pub fn native_retained(
     out
 }
 
-/// The nearest dominator of `v` that is not native (`v` itself if it is not).
+/// Marks each native node as new exactly when its owner (see [`owner`]) is: `is_new` says, by
+/// node id, which nodes of `a`'s snapshot are new. Node numbers its native nodes afresh in
+/// every snapshot (`Node / zlib_memory`, `Node / ZlibStream`), so by id all of them look new;
+/// the owner, a JavaScript object, keeps its id. ArrayBuffer contents keep their ids, and are
+/// as new as their ArrayBuffer either way.
+pub fn new_as_their_owners(a: &Analysis, is_new: &mut [bool]) {
+    let snap = &a.snapshot;
+    for v in 0..snap.node_count() {
+        if snap.node_kind(v) == NodeKind::Native {
+            // The owner is not native, so its mark is still the one its id gave it.
+            is_new[v] = is_new[owner(a, v)];
+        }
+    }
+}
+
+/// The nearest dominator of `v` that is not native (`v` itself if it is not, or if only
+/// native nodes lie above it: an unreachable one).
 fn owner(a: &Analysis, v: usize) -> usize {
     let mut o = v;
     while a.snapshot.node_kind(o) == NodeKind::Native && a.idom[o] as usize != o {
