@@ -39,6 +39,22 @@ test('a Map of gzip streams says it holds Gzip objects and their zlib memory', (
   assert.ok(gzip.nativeBytes > 10e6 && gzip.nativeBytes <= gzip.retainedSize, JSON.stringify(gzip))
 })
 
+test('the native nodes Node numbers afresh in each snapshot are new only with their streams', () => {
+  const newOf = (name) => diff.newByClass.find((c) => c.name === name)?.count
+  // By id all 150 streams' native nodes look new; by their owners (the Zlib handles) 100 are.
+  assert.equal(newOf('Gzip'), 100)
+  assert.equal(newOf('Node / zlib_memory'), 100)
+  assert.equal(newOf('Node / ZlibStream'), 100)
+  // They retain most of the new bytes, so they are suspects of their own.
+  for (const name of ['Node / ZlibStream', 'Node / zlib_memory']) {
+    const suspect = diff.suspects.find((s) => s.name === name)
+    assert.equal(suspect?.count, 100, JSON.stringify(diff.suspects.map((s) => [s.name, s.count])))
+  }
+  // ArrayBuffer contents keep their ids: as new as their ArrayBuffers, the 40 new Buffers' among them.
+  const contents = newOf('system / JSArrayBufferData')
+  assert.ok(contents >= 40 && contents <= newOf('ArrayBuffer'), `${contents} of ${newOf('ArrayBuffer')}`)
+})
+
 test('the streams rank above a Map that gained more entries holding fewer bytes', () => {
   const order = diff.grownCollections.map((c) => c.holder?.name)
   const tiny = held('tiny')

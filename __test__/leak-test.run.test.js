@@ -11,6 +11,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const { APP, LOAD, freePort, leakproofRun, loadCommand, loadThenStop, logged, portOf, tempDir } = require('./run-helpers')
+const { holderOfReport, unheldNativeOf, verdictLines, RUN_EXIT } = require('../lib/test/run')
 
 /** Floors every 250 ms, judged after 2 s of warm-up over 5 s: a leak is named within ~15 s. */
 const SHORT_TIMINGS = {
@@ -32,7 +33,7 @@ describe('an Express service under an external load test', { concurrency: 2 }, (
     })
     assert.equal(code, 1, stderr)
     assert.match(stderr, /LEAK in pid \d+: heap grew/, stderr)
-    assert.match(stderr, /grown collection: Map, [\d,]+ → [\d,]+ entries: cache \(Map\), a module-level variable of \S*express-app\.js/, stderr)
+    assert.match(stderr, /grown collection: cache \(Map\), a module-level variable of \S*express-app\.js: [\d,]+ → [\d,]+ \w+/, stderr)
     assert.match(stderr, /report page: .*leakproof-report\.html/, stderr)
     assert.ok(fs.existsSync(path.join(dir, 'leakproof-report.html')))
   })
@@ -93,4 +94,45 @@ test('bad arguments: exit code 2, and a directory holding an earlier run is refu
   const noCommand = await leakproofRun(['--grace-ms', 'soon'], [])
   assert.equal(noCommand.code, 2)
   assert.match(noCommand.stderr, /--grace-ms needs a whole number/)
+})
+
+// The verdict's text from reports as the report page's model has them, without a service.
+const LEAK = { label: 'pid 42', kinds: ['native grew 2.0 MB/s'], holder: null, suspect: null, native: null, site: null }
+const verdictOf = (leak) => ({ exit: RUN_EXIT.LEAK, leaks: [{ ...LEAK, ...leak }], failure: null })
+const feeds = 'feeds (Map), a module-level variable of /app.js'
+
+test("the verdict names a pair's grown collection with what it holds and its native memory", () => {
+  const report = {
+    grownCollections: [{ name: 'Map', holder: feeds, before: 50, after: 150, memberClass: 'Gzip', nativeBytes: 42_700_800, nativeBytesBefore: 14_233_600, nativeKinds: [{ name: 'Node / zlib_memory', count: 150, bytes: 42_700_800 }] }],
+    suspects: [{ name: 'Gzip', count: 100, retainedSize: 30_330_400, holder: feeds }],
+  }
+  const { holder, suspect } = holderOfReport(report)
+  assert.equal(holder, `${feeds}: 50 → 150 Gzip, +27.1 MB native (zlib)`)
+  assert.equal(suspect, `100 new Gzip retaining 28.9 MB, held by ${feeds}`)
+  // The report page's model: the kinds as short names, no memberClass nor bytes before.
+  const model = { grownCollections: [{ name: 'Map', holder: feeds, before: 50, after: 150, nativeBytes: 42_700_800, nativeKinds: 'zlib' }], suspects: [] }
+  assert.equal(holderOfReport(model).holder, `${feeds}: 50 → 150 entries, 40.7 MB native (zlib)`)
+  assert.deepEqual(verdictLines([], verdictOf({ holder, suspect })).slice(1, 3), [`  grown collection: ${holder}`, `  new objects: ${suspect}`])
+})
+
+test("the verdict names a census suspect's native handles, and says when no JS object holds native memory", () => {
+  const census = { name: 'Gzip', holder: feeds, path: 'feeds[*]', collections: 1, before: 295, after: 333, memberHandle: 'Zlib' }
+  assert.equal(holderOfReport({ grownCollections: [], suspects: [census] }).suspect, `${feeds}: 295 → 333 Gzip over Zlib handles`)
+  assert.equal(holderOfReport({ grownCollections: [], suspects: [{ ...census, memberHandle: null }] }).suspect, `${feeds}: 295 → 333 Gzip`)
+
+  const next = [
+    { what: 'restart under heaptrack', command: 'heaptrack -o /tmp/heaptrack.run node app.js' },
+    { what: 'then print what was never freed', command: 'heaptrack_print /tmp/heaptrack.run.*' },
+  ]
+  const unheld = { verdict: 'no JS object holds it', explanation: 'Native memory grew by 64.0 MiB and no JS object holds it.', next, mappings: [], growthBytes: 67_108_864 }
+  const held = { ...unheld, verdict: 'held by JS objects', explanation: null, next: [] }
+  // The newest report with a native verdict decides.
+  const native = unheldNativeOf({ reports: [{ native: held }, { native: unheld }, { native: null }] })
+  assert.deepEqual(native, { verdict: unheld.verdict, explanation: unheld.explanation, next: next[0] })
+  assert.equal(unheldNativeOf({ reports: [{ native: unheld }, { native: held }] }), null)
+  assert.deepEqual(verdictLines([], verdictOf({ native })).slice(1), [
+    '  native memory: no JS object holds it. Native memory grew by 64.0 MiB and no JS object holds it.',
+    '  run next, restart under heaptrack:',
+    '    heaptrack -o /tmp/heaptrack.run node app.js',
+  ])
 })

@@ -10,7 +10,7 @@
  */
 const fs = require('node:fs')
 const path = require('node:path')
-const { analyzeSnapshot, diffSnapshots, nativeKindsText, DEFAULT_TOP } = require('../lib/analyze')
+const { analyzeSnapshot, diffSnapshots, nativeMemoryText, DEFAULT_TOP } = require('../lib/analyze')
 const { CODES } = require('../lib/errors')
 const { writeReport } = require('../lib/report')
 const { runService, RUN_EXIT, DEFAULT_GRACE_MS } = require('../lib/test/run')
@@ -204,17 +204,6 @@ function analyzeReport(file, r, top) {
   return lines.join('\n')
 }
 
-/**
- * The native memory a grown collection retains, as its line ends: `, +28.5 MB native (zlib)`
- * (what it gained since the first snapshot, where known and more than nothing), else
- * `, 42.7 MB native (zlib)`; `''` when it retains none.
- */
-function nativeText(c) {
-  if (!(c.nativeBytes > 0)) return ''
-  const gained = c.nativeBytesBefore === null ? 0 : c.nativeBytes - c.nativeBytesBefore
-  return `, ${gained > 0 ? `+${bytes(gained)}` : bytes(c.nativeBytes)} native (${nativeKindsText(c)})`
-}
-
 /** The readable report of `leakproof diff`. */
 function diffReport(files, r, top) {
   const lines = r.snapshots.map(
@@ -236,7 +225,7 @@ function diffReport(files, r, top) {
   if (r.grownCollections.length === 0) lines.push('  none')
   r.grownCollections.forEach((c, i) => {
     lines.push(
-      `${String(i + 1).padStart(3)}. ${c.name} @${c.id}: ${count(c.before)} → ${count(c.after)} ${c.memberClass ?? 'entries'}, retaining ${bytes(c.retainedSize)}${nativeText(c)}`,
+      `${String(i + 1).padStart(3)}. ${c.name} @${c.id}: ${count(c.before)} → ${count(c.after)} ${c.memberClass ?? 'entries'}, retaining ${bytes(c.retainedSize)}${nativeMemoryText(c, bytes)}`,
     )
     lines.push(...holderLines(c, '     '))
   })

@@ -141,4 +141,19 @@ function nativeKindsText({ nativeBytes, nativeKinds }) {
   return named.map((k) => nativeKindLabel(k.name)).join(', ')
 }
 
-module.exports = { analyzeSnapshot, diffSnapshots, nativeKindsText, DEFAULT_TOP }
+/**
+ * The native memory a grown collection retains, as its line ends: `, +28.5 MB native (zlib)`
+ * (what it gained since the first snapshot, where known and more than nothing), else
+ * `, 42.7 MB native (zlib)`; `''` when it retains none. `collection` is a diff's (`nativeKinds`
+ * a list) or a report page's (`nativeKinds` already short names, no `nativeBytesBefore`);
+ * `bytes(n)` writes a byte count as the rest of the caller's line does.
+ */
+function nativeMemoryText(collection, bytes) {
+  const { nativeBytes, nativeBytesBefore, nativeKinds } = collection
+  if (!(nativeBytes > 0)) return ''
+  const gained = Number.isFinite(nativeBytesBefore) ? nativeBytes - nativeBytesBefore : 0
+  const kinds = typeof nativeKinds === 'string' ? nativeKinds : nativeKindsText(collection)
+  return `, ${gained > 0 ? `+${bytes(gained)}` : bytes(nativeBytes)} native${kinds ? ` (${kinds})` : ''}`
+}
+
+module.exports = { analyzeSnapshot, diffSnapshots, nativeKindsText, nativeMemoryText, DEFAULT_TOP }

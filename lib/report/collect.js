@@ -687,9 +687,10 @@ function censusSuspectModel(suspect) {
 }
 
 /**
- * A pair's grown collection: the fields of name, holder, before, after and path that it has,
- * and the native memory it retains when it retains some (`nativeBytes`, and `nativeKinds`
- * as short names: `zlib`).
+ * A pair's grown collection: the fields of name, holder, before, after, path and its
+ * entries' class (`memberClass`) that it has, and the native memory it retains when it
+ * retains some (`nativeBytes`, `nativeBytesBefore` where known, and `nativeKinds` as short
+ * names: `zlib`).
  */
 function collectionModel(collection) {
   const model = {}
@@ -698,9 +699,11 @@ function collectionModel(collection) {
   if (collection?.before !== undefined) model.before = collection.before
   if (collection?.after !== undefined) model.after = collection.after
   if (Array.isArray(collection?.readablePath)) model.path = pathText(collection.readablePath)
+  if (typeof collection?.memberClass === 'string') model.memberClass = collection.memberClass
   if (collection?.nativeBytes > 0) {
     model.nativeBytes = collection.nativeBytes
     model.nativeKinds = nativeKindsText(collection)
+    if (typeof collection.nativeBytesBefore === 'number') model.nativeBytesBefore = collection.nativeBytesBefore
   }
   return model
 }

@@ -6,8 +6,9 @@
  * service exits, or this process gets SIGINT or SIGTERM (passed on to the service), the
  * verdict is read from what the watcher left in its directory: the leaks, what holds them
  * (the report of a snapshot pair, or the pair itself when the service stopped before its
- * report), the allocation sites that grew. It is printed on stderr with the report page's
- * path, and the exit code says it (`RUN_EXIT`), so a CI job fails with the holder in its log.
+ * report) or that no JS object holds a native leak, the allocation sites that grew. It is
+ * printed on stderr with the report page's path, and the exit code says it (`RUN_EXIT`), so
+ * a CI job fails with the holder in its log.
  * With `--load CMD`, the load test runs beside the service and its end ends the run.
  */
 const fs = require('node:fs')
@@ -18,7 +19,7 @@ const { collect } = require('../report/collect')
 const { writeReport } = require('../report')
 const { configFromEnv } = require('../watch/env-config')
 const { resolveOptions } = require('../watch/watcher')
-const { diffSnapshots } = require('../analyze')
+const { diffSnapshots, nativeMemoryText } = require('../analyze')
 const { CODES, codedError } = require('../errors')
 const { bytesText, placeText } = require('./text')
 
@@ -200,7 +201,7 @@ function reportPending(log) {
 /**
  * The verdict from the run's directory: `{ exit, leaks, failure, watchedMs, neededMs,
  * processes }`. `leaks`: one entry per leaking process, `{ label, kinds, holder, suspect,
- * site }`; `failure`: why there is no verdict, or null.
+ * native, site }`; `failure`: why there is no verdict, or null.
  */
 async function verdictOf(dir, ended, neededMs, ranMs) {
   const model = await collect(dir)
@@ -209,7 +210,7 @@ async function verdictOf(dir, ended, neededMs, ranMs) {
   const leaks = []
   for (const p of model.processes) {
     if (p.leaks.length === 0 && p.listenerLeaks.length === 0) continue
-    leaks.push({ label: p.label, kinds: leakKinds(p), ...(await holderOf(dir, p)), site: p.sites[0] ?? null })
+    leaks.push({ label: p.label, kinds: leakKinds(p), ...(await holderOf(dir, p)), native: unheldNativeOf(p), site: p.sites[0] ?? null })
   }
   const failure = failureOf(ended, watched.length, watchedMs, neededMs, ranMs)
   const exit = leaks.length > 0 ? RUN_EXIT.LEAK : failure === null ? RUN_EXIT.CLEAN : RUN_EXIT.NO_VERDICT
@@ -266,19 +267,48 @@ async function holderOf(dir, p) {
 }
 
 /**
- * `{ holder, suspect }` of a report of the MODEL, as text: the first grown collection with a
- * holder (`Map, 120 → 9,000 entries: sessions (Map), a module-level variable of /srv/app.js`) and
- * the first suspect with one (`8,880 new Object retaining 1.9 MB, held by …`).
+ * `{ holder, suspect }` of a report of the MODEL (or of a diff, holders as descriptions), as
+ * text: the first grown collection with a holder, what it holds and its native memory
+ * (`feeds (Map), a module-level variable of /srv/app.js: 50 → 150 Gzip, +27.1 MB native (zlib)`),
+ * and the first suspect with one: a pair's (`8,880 new Object retaining 1.9 MB, held by …`)
+ * or the census' (`streams (Array), a module-level variable of /srv/app.js: 295 → 333 Gzip
+ * over Zlib handles`).
  */
 function holderOfReport(report) {
   const collection = report.grownCollections.find((c) => c.holder)
   const suspect = report.suspects.find((s) => s.holder)
-  const entries = (c) => (Number.isFinite(c.before) && Number.isFinite(c.after) ? `, ${countText(c.before)} → ${countText(c.after)} entries` : '')
-  const retaining = (s) => (Number.isFinite(s.retainedSize) ? ` retaining ${bytesText(s.retainedSize)}` : '')
   return {
-    holder: collection ? `${collection.name}${entries(collection)}: ${collection.holder}` : null,
-    suspect: suspect ? `${Number.isFinite(suspect.count) ? `${countText(suspect.count)} new ` : ''}${suspect.name}${retaining(suspect)}, held by ${suspect.holder}` : null,
+    holder: collection ? `${collection.holder}${grownText(collection, collection.memberClass ?? 'entries')}${nativeMemoryText(collection, bytesText)}` : null,
+    suspect: suspect ? suspectText(suspect) : null,
   }
+}
+
+/** A suspect with a holder as text (see `holderOfReport`). */
+function suspectText(s) {
+  if (!Number.isFinite(s.count) && Number.isFinite(s.before)) {
+    return `${s.holder}${grownText(s, s.name)}${s.memberHandle ? ` over ${s.memberHandle} handles` : ''}`
+  }
+  const retaining = Number.isFinite(s.retainedSize) ? ` retaining ${bytesText(s.retainedSize)}` : ''
+  return `${Number.isFinite(s.count) ? `${countText(s.count)} new ` : ''}${s.name}${retaining}, held by ${s.holder}`
+}
+
+/** `: 50 → 150 Gzip`, the entries of a collection that grew (`what` they are), or `''` if not known. */
+function grownText({ before, after }, what) {
+  return Number.isFinite(before) && Number.isFinite(after) ? `: ${countText(before)} → ${countText(after)} ${what}` : ''
+}
+
+/** The verdict of a native leak's report when JS objects were not seen to hold it (native-verdict.js). */
+const NO_JS_HOLDER = 'no JS object holds it'
+
+/**
+ * A process's native leak that no JS object holds, from its newest report with a native
+ * verdict: `{ verdict, explanation, next }` (`next`: the first step to run, `{ what, command }`,
+ * or null); null when JS objects hold it or no report judged one.
+ */
+function unheldNativeOf(p) {
+  const native = p.reports.findLast((r) => r.native)?.native
+  if (native?.verdict !== NO_JS_HOLDER) return null
+  return { verdict: native.verdict, explanation: native.explanation, next: native.next[0] ?? null }
 }
 
 /** `12,345`. */
@@ -293,8 +323,13 @@ function verdictLines(command, verdict) {
     lines.push(`leakproof run: LEAK in ${leak.label}: ${leak.kinds.join(', ')}`)
     if (leak.holder) lines.push(`  grown collection: ${leak.holder}`)
     if (leak.suspect) lines.push(`  new objects: ${leak.suspect}`)
+    if (leak.native) {
+      lines.push(`  native memory: ${leak.native.verdict}.${leak.native.explanation ? ` ${leak.native.explanation}` : ''}`)
+      const next = leak.native.next
+      if (next) lines.push(`  run next${next.what ? `, ${next.what}` : ''}:`, `    ${next.command}`)
+    }
     if (leak.site) lines.push(`  allocation site that grew most: ${placeText(leak.site)} (+${bytesText(leak.site.growthBytes ?? 0)})`)
-    if (!leak.holder && !leak.suspect) lines.push('  no holder: the service stopped before a snapshot pair was written (run the load longer)')
+    if (!leak.holder && !leak.suspect && !leak.native) lines.push('  no holder: the service stopped before a snapshot pair was written (run the load longer)')
   }
   if (verdict.failure !== null) lines.push(`leakproof run: no verdict${verdict.leaks.length > 0 ? ' beside the leak' : ''}: ${verdict.failure}`)
   if (verdict.exit === RUN_EXIT.CLEAN) {
@@ -308,4 +343,4 @@ function seconds(ms) {
   return `${Math.round(ms / 1000)} s`
 }
 
-module.exports = { runService, RUN_EXIT, RUN_SETTINGS, DEFAULT_GRACE_MS }
+module.exports = { runService, RUN_EXIT, RUN_SETTINGS, DEFAULT_GRACE_MS, holderOfReport, unheldNativeOf, verdictLines }
