@@ -639,9 +639,10 @@ export interface GrownMapping {
 export interface NativeVerdict {
   /** Native growth compared: the pair's native floors, or the leak's rate over the census' passes. */
   growthBytes: number
-  /** Native memory the collections that grew gained (a pair), or null (the census counts holders, not bytes). */
+  /** Native memory (ArrayBuffers' contents left out) the collection that grew most gained (a pair), or null (the census counts holders, not bytes). */
   heldByJsBytes: number | null
-  verdict: 'held by JS objects' | 'no JS object holds it'
+  /** `'not judged'`: nobody looked for holders (no census, `census: false`). */
+  verdict: 'held by JS objects' | 'no JS object holds it' | 'not judged'
   /** Growth of what glibc's malloc hands out; null off glibc, under another allocator, or uncounted. */
   mallocGrowthBytes: number | null
   /** The kinds of mapping that grew, most first (empty off Linux). */

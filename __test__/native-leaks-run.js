@@ -43,8 +43,10 @@ async function runLeakingService(kind, { dir, env, load, accept, withinMs }) {
     return { report, seen: inWords(all), all, leakStartedAt }
   } finally {
     loader?.kill()
-    service.kill('SIGTERM')
-    await once(service, 'exit').catch(() => {})
+    if (service.exitCode === null && service.signalCode === null) {
+      service.kill('SIGTERM')
+      await once(service, 'exit')
+    }
   }
 }
 

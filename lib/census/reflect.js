@@ -18,6 +18,7 @@ const getter = (proto, name) => Reflect.getOwnPropertyDescriptor(proto, name).ge
 const intrinsics = Object.freeze({
   apply: Reflect.apply,
   ownKeys: Reflect.ownKeys,
+  ownSymbols: Object.getOwnPropertySymbols,
   describe: Reflect.getOwnPropertyDescriptor,
   prototypeOf: Reflect.getPrototypeOf,
   isArray: Array.isArray,
@@ -59,6 +60,19 @@ function ownKeys(object) {
   if (types.isProxy(object)) return null
   try {
     return realm().ownKeys(object)
+  } catch {
+    return null
+  }
+}
+
+/**
+ * The own symbol keys of `object` (a few, even on an object with a million string keys), or
+ * null for a Proxy or where listing them fails.
+ */
+function ownSymbols(object) {
+  if (types.isProxy(object)) return null
+  try {
+    return realm().ownSymbols(object)
   } catch {
     return null
   }
@@ -276,6 +290,6 @@ function scriptlessGetter(get) {
 const BOUND_SOURCE = /^function \(\) \{ \[native code\] \}$/
 
 module.exports = {
-  standardGlobalNames, isObjectLike, isArray, ownKeys, ownValue, ownDescriptor, prototypeOf, className, collectionSize, firstMembers, backingBytes,
+  standardGlobalNames, isObjectLike, isArray, ownKeys, ownSymbols, ownValue, ownDescriptor, prototypeOf, className, collectionSize, firstMembers, backingBytes,
   functionSource, codeToInspect, WouldRunCode,
 }

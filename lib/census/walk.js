@@ -480,10 +480,7 @@ function handleNear(member) {
  * constructor's source is native code, and it is not a standard global like Map).
  */
 function handleOf(object) {
-  const keys = reflect.ownKeys(object)
-  if (keys === null) return null
-  for (const key of keys) {
-    if (key !== '_handle' && typeof key !== 'symbol') continue
+  for (const key of ['_handle', ...(reflect.ownSymbols(object) ?? [])]) {
     const value = reflect.ownValue(object, key)
     if (!reflect.isObjectLike(value) || typeof value === 'function') continue
     const name = reflect.className(value)
@@ -499,8 +496,12 @@ function isNativeClass(object) {
   return typeof ctor === 'function' && /\{\s*\[native code\]\s*\}$/.test(reflect.functionSource(ctor) ?? '')
 }
 
-/** The values of `object`'s first own data properties (strings and symbols). */
+/**
+ * The values of `object`'s first own data properties (strings and symbols); none for an
+ * array or a collection, whose keys could number millions (the census counts those itself).
+ */
 function propertyValues(object) {
+  if (reflect.isArray(object) || types.isMap(object) || types.isSet(object) || types.isTypedArray(object) || types.isArrayBuffer(object)) return []
   const keys = reflect.ownKeys(object)
   if (keys === null) return []
   const values = []

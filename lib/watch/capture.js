@@ -5,6 +5,7 @@ const errors = require('../errors')
 const { SnapshotStore } = require('./snapshots')
 const { SnapshotCost } = require('./snapshot-cost')
 const { Reports } = require('./reports')
+const { nativeStart } = require('./native-verdict')
 
 /** Snapshots V8 writes near the heap limit: one, the one that tells what filled it. */
 const NEAR_HEAP_LIMIT_SNAPSHOTS = 1
@@ -30,6 +31,13 @@ const RECOVERY_PAUSES = 3
  * baseline's: the native watcher starts its series again once the snapshot is written.
  */
 const NATIVE_SETTLE_INTERVALS = 1
+
+/**
+ * Native readings are single samples, not floors of a sawtooth: the follow-up compares the
+ * lowest of the newest few with the baseline's, so that one burst of malloc (TLS, zlib)
+ * does not bring it early.
+ */
+const NATIVE_READINGS_COMPARED = 3
 
 /**
  * The heap snapshots the watcher writes when memory goes wrong, and the pairs they form.
@@ -65,7 +73,8 @@ class Capture {
   #leaking = new Set() // the kinds reported leaking since the current pair's baseline was asked for
   #urgentLeak = null // the newest leak's { projectedLimitAt }, while it is urgent
   #heapAboveThreshold = false // the newest heap floor is above heapThreshold
-  #baseline = null // { path, heapUsed, levels, kinds, endedAt, pauseMs, followedUp } of the current pair
+  #baseline = null // { path, heapUsed, levels, kinds, endedAt, pauseMs, followedUp, nativeRecent, nativeStart } of the current pair
+  #nativeHolds = 0 // snapshots and diffs under way that move native memory on purpose
   #capturing = false
   #stopped = false
   #requests = 0 // snapshots asked for on demand, for their ids
@@ -121,6 +130,7 @@ class Capture {
     this.#urgentLeak = leak.urgent === true ? { projectedLimitAt: leak.projectedLimitAt ?? null } : null
     if (this.#baseline !== null && !this.#baseline.followedUp) {
       this.#baseline.kinds.add(leak.kind)
+      this.#startNativeReadings(this.#baseline)
       return this.#followUpIfDue()
     }
     this.#leaking.add(leak.kind)
@@ -191,10 +201,22 @@ class Capture {
     // Native floors from before the baseline was written do not compare with those after
     // (the native watcher starts its series again once the snapshot is written): the
     // baseline's native level is the first native floor taken a while after it.
-    if (baseline.levels.native === null && levels.native !== null && levels.nativeAt > baseline.endedAt + NATIVE_SETTLE_INTERVALS * this.#intervalMs) {
-      baseline.levels.native = levels.native
+    if (levels.native !== null && levels.nativeAt > baseline.endedAt + NATIVE_SETTLE_INTERVALS * this.#intervalMs && levels.nativeAt !== baseline.nativeRecent.at(-1)?.at) {
+      baseline.levels.native ??= levels.native
+      baseline.nativeRecent.push({ at: levels.nativeAt, bytes: levels.native })
+      if (baseline.nativeRecent.length > NATIVE_READINGS_COMPARED) baseline.nativeRecent.shift()
+      this.#startNativeReadings(baseline)
     }
     return this.#followUpIfDue()
+  }
+
+  /**
+   * For a pair that follows native memory, once its native level has settled: the readings
+   * its report compares (smaps, malloc; native-verdict.js) start now, not while the
+   * baseline's snapshot memory was still held.
+   */
+  #startNativeReadings(baseline) {
+    if (baseline.nativeStart === null && baseline.kinds.has('native') && baseline.levels.native !== null) baseline.nativeStart = nativeStart()
   }
 
   /**
@@ -205,8 +227,9 @@ class Capture {
     const baseline = this.#baseline
     const recoveredAt = baseline.endedAt + Math.max(this.#intervalMs, RECOVERY_PAUSES * baseline.pauseMs)
     if (Date.now() < recoveredAt) return null
-    if (!this.#grown(baseline).some(({ growthBytes }) => growthBytes >= this.#followUpGrowthBytes)) return null
-    return this.#capture('follow-up')
+    const grown = this.#grown(baseline)
+    if (!grown.some(({ growthBytes }) => growthBytes >= this.#followUpGrowthBytes)) return null
+    return this.#capture('follow-up', null, null, grown)
   }
 
   /**
@@ -217,7 +240,7 @@ class Capture {
     const grown = []
     for (const kind of baseline.kinds) {
       const since = kind === 'heap' ? baseline.heapUsed : baseline.levels[kind]
-      const until = kind === 'heap' ? this.#liveHeap : this.#levels[kind]
+      const until = kind === 'heap' ? this.#liveHeap : kind === 'native' ? lowest(baseline.nativeRecent) : this.#levels[kind]
       if (since == null || until == null) continue
       grown.push({ kind, sinceBytes: since, untilBytes: until, growthBytes: until - since })
     }
@@ -245,18 +268,21 @@ class Capture {
 
   /**
    * Writes a snapshot: the first of a pair is the baseline, the second its follow-up.
-   * `demand`: `{ id, requestedBy }` of a snapshot asked for on demand, carried into its event.
+   * `demand`: `{ id, requestedBy }` of a snapshot asked for on demand, carried into its event;
+   * `grown`: for a follow-up due to growth, how much each kind grew (its report's `leaking`).
    */
-  async #capture(reason, crossed = null, demand = null) {
+  async #capture(reason, crossed = null, demand = null, grown = null) {
     if (this.#capturing || this.#stopped) return null
     this.#capturing = true
+    // For a native pair, the report's end readings: before this snapshot moves memory.
+    const nativeEnd = reason === 'follow-up' && this.#baseline?.nativeStart != null ? nativeStart() : null
     // Writing a snapshot takes several times the heap in native memory, and the allocator
     // keeps some of it: no native floors while it writes, and those from before no longer
     // compare with those after.
     let wrote = false
     const onWrite = () => {
       wrote = true
-      this.#native.pauseNative()
+      this.#holdNative()
     }
     try {
       const heapUsed = this.#liveHeap ?? v8.getHeapStatistics().used_heap_size
@@ -272,18 +298,32 @@ class Capture {
       if ('skipped' in result) return this.#skipped({ ...result, ...budget })
       // A child does the work an in-process snapshot would, in about the time it would stop the loop.
       this.#cost.learn(predicted, result.writer === 'child' ? { bytes: result.bytes, durationMs: result.childMs } : result)
-      if (wrote) this.#native.resetNative()
+      if (wrote) this.#releaseNative()
       wrote = false
-      const fields = this.#written({ ...result, ...budget }, heapUsed)
+      const fields = this.#written({ ...result, ...budget }, heapUsed, reason, { grown, nativeEnd })
       await this.#handOver(fields)
       return fields
     } catch (err) {
       this.#emit('error', { error: err.message, during: 'snapshot' })
       return { skipped: 'failed', reason, detail: err.message }
     } finally {
-      if (wrote) this.#native.resetNative()
+      if (wrote) this.#releaseNative()
       this.#capturing = false
     }
+  }
+
+  /**
+   * Native floors paused while a snapshot or a diff moves native memory on purpose; counted,
+   * so that a baseline written while the previous pair is diffed (cooldownMs 0) does not
+   * restart them mid-diff.
+   */
+  #holdNative() {
+    if (this.#nativeHolds++ === 0) this.#native.pauseNative()
+  }
+
+  /** The end of a hold: native floors start again (a new series) when the last one ends. */
+  #releaseNative() {
+    if (--this.#nativeHolds === 0) this.#native.resetNative()
   }
 
   /**
@@ -303,9 +343,12 @@ class Capture {
   /**
    * A snapshot was declined: emitted. A declined follow-up ends the pair (a heap that grew
    * too big for it will not shrink back); the next leak starts another, after the cooldown.
+   * A declined baseline forgets the kinds that leaked: a later baseline (a threshold's, days
+   * on) follows its own.
    */
   #skipped(fields) {
     this.#emit('snapshot-skipped', fields)
+    if (fields.reason !== 'follow-up') this.#leaking.clear()
     if (fields.reason === 'follow-up') {
       this.#baseline.followedUp = true
       this.#onNoPair(fields)
@@ -313,8 +356,11 @@ class Capture {
     return fields
   }
 
-  /** A snapshot was written: emitted with its role; a follow-up starts the pair's report. */
-  #written(result, heapUsed) {
+  /**
+   * A snapshot was written: emitted with its role; a follow-up starts the pair's report, with
+   * `follow`: `{ grown, nativeEnd }` (how much each kind grew, the native end readings).
+   */
+  #written(result, heapUsed, reason, follow) {
     const baseline = this.#baseline
     if (baseline === null || baseline.followedUp) {
       const fields = { ...result, role: 'baseline' }
@@ -322,23 +368,24 @@ class Capture {
       // The heap the snapshot held, exact (V8 collected all garbage for it): floors taken by
       // incremental GCs run high, and a baseline measured by one would hold the follow-up back.
       const baselineHeap = Math.min(heapUsed, result.liveHeapBytes)
-      // A baseline taken for a threshold or on demand follows the heap.
-      const kinds = new Set(this.#leaking.size > 0 ? this.#leaking : ['heap'])
+      // A baseline taken for a threshold or on demand follows the heap too.
+      const kinds = new Set(this.#leaking)
+      if (kinds.size === 0 || (reason !== 'leak' && reason !== 'leak-worse')) kinds.add('heap')
       this.#leaking.clear()
       const levels = { heap: baselineHeap, external: this.#levels.external, native: null }
-      this.#baseline = { path: result.path, heapUsed: baselineHeap, levels, kinds, endedAt: Date.now(), pauseMs: result.durationMs, followedUp: false }
-      this.#reports.noteBaseline(result.path)
+      this.#baseline = { path: result.path, heapUsed: baselineHeap, levels, kinds, endedAt: Date.now(), pauseMs: result.durationMs, followedUp: false, nativeRecent: [], nativeStart: null }
       return fields
     }
     const fields = { ...result, role: 'follow-up', baseline: baseline.path }
     this.#emit('snapshot', fields)
     baseline.followedUp = true
-    const grown = this.#grown(baseline)
+    const leaking = follow.grown ?? this.#grown(baseline)
+    const native = baseline.nativeStart === null ? null : { start: baseline.nativeStart, end: follow.nativeEnd ?? nativeStart() }
     // Diffing the pair holds both snapshots' graphs in native memory for seconds (GBs for
     // big heaps): native floors from meanwhile would read as a native leak, and those from
     // before no longer compare with those after.
-    this.#native.pauseNative()
-    this.#reports.write(baseline.path, result.path, grown).finally(() => this.#native.resetNative())
+    this.#holdNative()
+    this.#reports.write(baseline.path, result.path, leaking, native).finally(() => this.#releaseNative())
     return fields
   }
 }
@@ -357,6 +404,11 @@ function armNearHeapLimit() {
   } catch (err) {
     return { armed: false, reason: err.message }
   }
+}
+
+/** The lowest of native readings `{ bytes }`, or null when there are none. */
+function lowest(readings) {
+  return readings.length === 0 ? null : Math.min(...readings.map((r) => r.bytes))
 }
 
 module.exports = { Capture, armNearHeapLimit }

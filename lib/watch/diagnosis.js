@@ -269,13 +269,13 @@ class Diagnosis {
 
 /**
  * For a native leak: whether the census found collections over native handles (holders of
- * it), else where the memory is and what to run next (native-verdict.js). Its growth is the
- * leak's rate over the time the diagnosis looked.
+ * it), else where the memory is and what to run next (native-verdict.js); `'not judged'`
+ * without a census. Its growth is the leak's rate over the time the diagnosis looked.
  */
 async function nativeOfDiagnosis(leak, start, census, suspects, seen) {
-  const seconds = census === null ? 0 : (census.until - census.since) / 1000
+  const seconds = (census === null ? Date.now() - start.at : census.until - census.since) / 1000
   const growthBytes = Math.round(Math.max(0, leak.slopeBytesPerSec ?? 0) * seconds)
-  const holders = suspects.filter((s) => s.memberHandle !== null).length
+  const holders = census === null ? null : suspects.filter((s) => s.memberHandle !== null).length
   seen.lookedAt.push('native memory: resident bytes by kind of mapping (/proc/self/smaps), malloc in use, addons loaded')
   return nativeVerdict({ growthBytes, heldBytes: null, holders, start })
 }

@@ -132,7 +132,7 @@ function compareMappings(before, after) {
  * The plain answer for native growth that no JS object holds: what is known, and the commands
  * that find the allocating code, made for this service (its pid, node binary and arguments).
  * @param {object} facts
- * @param {number} facts.growthBytes native growth: RSS less V8's heap and `external`.
+ * @param {number} facts.growthBytes native growth: what malloc holds beyond ArrayBuffers where glibc counts it, else RSS less V8's heap and `external`.
  * @param {number | null} [facts.mallocGrowthBytes] growth of malloc's in-use count; null where unknown (not glibc).
  * @param {ReturnType<typeof compareMappings>} [facts.grownKinds] the kinds of mapping that grew.
  * @param {string[]} [facts.addons] the paths of the loaded .node files.
@@ -153,7 +153,7 @@ function nativeAdvice(facts) {
     command = serviceCommand(),
     arch = process.arch,
   } = facts
-  const lines = [`Native memory grew by ${mib(growthBytes)} (RSS less V8's heap and external) and no JS object holds it: an addon or a C library allocated it outside V8.`]
+  const lines = [`Native memory (outside V8's heap and ArrayBuffers) grew by ${mib(growthBytes)} and no JS object holds it: an addon or a C library allocated it outside V8.`]
   // The kinds that hold a tenth of the growth or more: the rest is the noise of any process.
   const grown = grownKinds.filter((k) => k.growthBytes > 0 && k.growthBytes >= growthBytes / 10)
   if (grown.length > 0) lines.push(`Grown: ${grown.slice(0, 3).map((k) => `${k.kind} +${mib(k.growthBytes)}`).join(', ')}.`)

@@ -4,7 +4,7 @@ const fs = require('node:fs')
 const { writeAtomically } = require('../write-atomically')
 const { newestFileIn } = require('../newest-file')
 const { isOwnFile } = require('../code-origin')
-const { nativeStart, nativeVerdict } = require('./native-verdict')
+const { nativeVerdict } = require('./native-verdict')
 
 /**
  * The report of a snapshot pair (a baseline and its follow-up, see capture.js): their diff
@@ -24,7 +24,6 @@ class Reports {
   #top
   #emit
   #growingHandles = null // a GrowingSites, made with the first report
-  #nativeStart = null // { baseline, mappings, mallocInUse } read when the baseline was written
   #stopped = false
 
   /**
@@ -42,19 +41,13 @@ class Reports {
   }
 
   /**
-   * A baseline was written: what native memory looks like now (mappings, malloc), for the
-   * pair's report to compare with when native memory is what leaks.
-   */
-  noteBaseline(baseline) {
-    this.#nativeStart = { baseline, ...nativeStart() }
-  }
-
-  /**
    * Diffs the pair, writes the report beside `followUp` and emits it; failures are `error`
    * events. `leaking`: how much each kind of memory the pair follows grew between the two
-   * (`[{ kind, sinceBytes, untilBytes, growthBytes }]`, capture.js).
+   * (`[{ kind, sinceBytes, untilBytes, growthBytes }]`, capture.js); `native`: for a pair
+   * that follows native memory, `{ start, end }`, `nativeStart()`'s readings (native-verdict.js)
+   * once the baseline's native level settled and when the follow-up was decided.
    */
-  async write(baseline, followUp, leaking = []) {
+  async write(baseline, followUp, leaking = [], native = null) {
     try {
       // Loaded when first needed: most processes never write a snapshot pair.
       const { diffSnapshots } = require('../analyze')
@@ -75,7 +68,7 @@ class Reports {
         grownCollections: diff.grownCollections.filter((c) => !heldByOwnCode(c)),
         newByClass: diff.newByClass,
         growingHandles: this.#growingHandles.top(this.#top),
-        native: await this.#nativeVerdict(baseline, leaking, diff.grownCollections),
+        native: await verdictOfPair(leaking, native, diff.grownCollections),
       }
       if (this.#stopped) return
       writePrivateAtomically(file, JSON.stringify(report, null, 2))
@@ -85,30 +78,35 @@ class Reports {
     }
   }
 
-  /**
-   * For a pair that follows a native leak: whether the collections that grew hold the
-   * native growth (the native memory under their entries gained), else where it is
-   * (native-verdict.js). Null for other pairs.
-   */
-  async #nativeVerdict(baseline, leaking, grownCollections) {
-    const native = leaking.find((k) => k.kind === 'native')
-    const start = this.#nativeStart
-    if (native === undefined || start === null || start.baseline !== baseline) return null
-    const gained = grownCollections.map(nativeGained)
-    const heldBytes = gained.reduce((sum, bytes) => sum + bytes, 0)
-    return nativeVerdict({ growthBytes: native.growthBytes, heldBytes, holders: gained.filter((bytes) => bytes > 0).length, start })
-  }
 }
 
 /**
- * The native memory a grown collection gained between the pair: exact when the snapshots
- * were matched by ids; matched by paths (snapshots of forked children), its entries' native
- * memory in the follow-up prorated to the entries it gained.
+ * For a pair that follows a native leak: whether a collection that grew holds the native
+ * growth (the native memory under the entries it gained, the most any one gained: nested
+ * collections hold the same bytes), else where it is (native-verdict.js). Null for other pairs.
+ */
+function verdictOfPair(leaking, readings, grownCollections) {
+  const native = leaking.find((k) => k.kind === 'native')
+  if (native === undefined || readings === null) return null
+  const heldBytes = Math.max(0, ...grownCollections.map(nativeGained))
+  return nativeVerdict({ growthBytes: native.growthBytes, heldBytes, ...readings })
+}
+
+/** The native kind of ArrayBuffers' contents, which the native series leaves out (it is `external`). */
+const ARRAY_BUFFER_CONTENTS = 'system / JSArrayBufferData'
+
+/**
+ * The native memory a grown collection gained between the pair, ArrayBuffers' contents
+ * left out as the native series leaves them out: exact when the snapshots were matched by
+ * ids; matched by paths (snapshots of forked children), its entries' native memory in the
+ * follow-up prorated to the entries it gained.
  */
 function nativeGained(collection) {
   const now = collection.nativeBytes ?? 0
+  if (now === 0) return 0
   const before = collection.nativeBytesBefore ?? (collection.after > 0 ? (now * collection.before) / collection.after : now)
-  return Math.max(0, now - before)
+  const contents = (collection.nativeKinds ?? []).find((k) => k.name === ARRAY_BUFFER_CONTENTS)?.bytes ?? 0
+  return Math.max(0, now - before) * (1 - contents / now)
 }
 
 /** Whether a suspect's or a grown collection's holder is in leakproof's own files (code-origin.js). */

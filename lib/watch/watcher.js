@@ -25,7 +25,7 @@
 const diagnosticsChannel = require('node:diagnostics_channel')
 const { EventEmitter } = require('node:events')
 const v8 = require('node:v8')
-const { threadId } = require('node:worker_threads')
+const { threadId, isMainThread } = require('node:worker_threads')
 const { nativeBinding } = require('../native')
 const { processMemory } = require('../system-memory')
 const errors = require('../errors')
@@ -432,7 +432,9 @@ class Watcher extends EventEmitter {
     if (this.#stopped) return
     const { type, ...fields } = JSON.parse(json)
     this.#event(type, fields)
-    if (type === 'leak') this.#onLeak(fields)
+    // Native memory is the process's: every thread's watcher sees one thread's growth, and
+    // another thread's snapshot or diff; only the main thread's acts on it.
+    if (type === 'leak' && (fields.kind !== 'native' || isMainThread)) this.#onLeak(fields)
     if (type === 'threshold' && this.#capture !== null) this.#capture.onThreshold(fields.kind)
   }
 
