@@ -33,11 +33,12 @@ const RECOVERY_PAUSES = 3
 const NATIVE_SETTLE_INTERVALS = 1
 
 /**
- * Native readings are single samples, not floors of a sawtooth: the follow-up compares the
- * lowest of the newest few with the baseline's, so that one burst of malloc (TLS, zlib)
- * does not bring it early.
+ * Native readings reach the capture with the heap's floors: in a service that allocates
+ * little JS, once a forced GC (a minute at the defaults). The follow-up compares the newest
+ * with the baseline's; comparing the lowest of several, against a burst of malloc, delayed
+ * a malloc leak's pair past six minutes at the defaults.
  */
-const NATIVE_READINGS_COMPARED = 3
+const NATIVE_READINGS_COMPARED = 1
 
 /**
  * The heap snapshots the watcher writes when memory goes wrong, and the pairs they form.
