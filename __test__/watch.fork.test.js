@@ -94,7 +94,10 @@ test('a child that crashes at any moment leaves no file, and the fork is tried a
   assert.equal(result.skipped, 'fork-failed', JSON.stringify(result))
   assert.equal(result.attempts, 4)
   assert.equal(result.failures.length, 4)
-  for (const failure of result.failures) assert.match(failure, /crashed \(signal 11\)/)
+  // A child may also find, before the signal lands, that it would wait for a thread fork did
+  // not copy (a busy machine): that is a failure tried again too.
+  for (const failure of result.failures) assert.match(failure, /crashed \(signal 11\)|would have waited for a thread fork does not copy/)
+  assert.ok(result.failures.some((failure) => /crashed \(signal 11\)/.test(failure)), JSON.stringify(result.failures))
   assert.deepEqual(fs.readdirSync(dir), [], 'neither a snapshot nor a temporary file is left')
   assert.ok(held.length > 0)
   fs.rmSync(dir, { recursive: true })
