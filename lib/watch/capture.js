@@ -33,14 +33,6 @@ const RECOVERY_PAUSES = 3
 const NATIVE_SETTLE_INTERVALS = 1
 
 /**
- * Native readings reach the capture with the heap's floors: in a service that allocates
- * little JS, once a forced GC (a minute at the defaults). The follow-up compares the newest
- * with the baseline's; comparing the lowest of several, against a burst of malloc, delayed
- * a malloc leak's pair past six minutes at the defaults.
- */
-const NATIVE_READINGS_COMPARED = 1
-
-/**
  * The heap snapshots the watcher writes when memory goes wrong, and the pairs they form.
  * The first snapshot (on a leak or a threshold crossing) is the baseline; the follow-up
  * comes as soon as a leaking kind of memory (the heap, `external` or native, each by its
@@ -69,12 +61,11 @@ class Capture {
   #maxPauseMs
   #followUpGrowthBytes
   #intervalMs
-  #liveHeap = null // the newest heap floor: what a snapshot would hold
-  #levels = { heap: null, external: null, native: null, nativeAt: null } // the newest floor of each kind
+  #levels = { heap: null, external: null, native: null, nativeAt: null } // the newest floor of each kind; the heap's is what a snapshot would hold
   #leaking = new Set() // the kinds reported leaking since the current pair's baseline was asked for
   #urgentLeak = null // the newest leak's { projectedLimitAt }, while it is urgent
   #heapAboveThreshold = false // the newest heap floor is above heapThreshold
-  #baseline = null // { path, heapUsed, levels, kinds, endedAt, pauseMs, followedUp, nativeRecent, nativeStart } of the current pair
+  #baseline = null // { path, levels, kinds, endedAt, pauseMs, followedUp, nativeNow, nativeStart } of the current pair
   #nativeHolds = 0 // snapshots and diffs under way that move native memory on purpose
   #capturing = false
   #stopped = false
@@ -126,7 +117,6 @@ class Capture {
    *   snapshot was attempted (one is being written, or the pair's follow-up is not due yet).
    */
   onLeak(leak) {
-    if (leak.kind === 'heap') this.#liveHeap = leak.current
     this.#levels = { ...this.#levels, [leak.kind]: leak.current }
     this.#urgentLeak = leak.urgent === true ? { projectedLimitAt: leak.projectedLimitAt ?? null } : null
     if (this.#baseline !== null && !this.#baseline.followedUp) {
@@ -194,18 +184,19 @@ class Capture {
    * follow-up, once due (resolves with its fields; null when none is due).
    */
   onFloor(levels, aboveHeapThreshold) {
-    this.#liveHeap = levels.heap
     this.#levels = levels
     this.#heapAboveThreshold = aboveHeapThreshold
     const baseline = this.#baseline
     if (baseline === null || baseline.followedUp) return null
     // Native floors from before the baseline was written do not compare with those after
     // (the native watcher starts its series again once the snapshot is written): the
-    // baseline's native level is the first native floor taken a while after it.
-    if (levels.native !== null && levels.nativeAt > baseline.endedAt + NATIVE_SETTLE_INTERVALS * this.#intervalMs && levels.nativeAt !== baseline.nativeRecent.at(-1)?.at) {
+    // baseline's native level is the first native floor taken a while after it, and the
+    // newest such floor is compared with it. (Readings come with the heap's floors: once a
+    // minute in a service that allocates little JS; comparing the lowest of several, against
+    // bursts of malloc, delayed a malloc leak's pair past six minutes at the defaults.)
+    if (levels.native !== null && levels.nativeAt > baseline.endedAt + NATIVE_SETTLE_INTERVALS * this.#intervalMs) {
       baseline.levels.native ??= levels.native
-      baseline.nativeRecent.push({ at: levels.nativeAt, bytes: levels.native })
-      if (baseline.nativeRecent.length > NATIVE_READINGS_COMPARED) baseline.nativeRecent.shift()
+      baseline.nativeNow = levels.native
       this.#startNativeReadings(baseline)
     }
     return this.#followUpIfDue()
@@ -240,8 +231,8 @@ class Capture {
   #grown(baseline) {
     const grown = []
     for (const kind of baseline.kinds) {
-      const since = kind === 'heap' ? baseline.heapUsed : baseline.levels[kind]
-      const until = kind === 'heap' ? this.#liveHeap : kind === 'native' ? lowest(baseline.nativeRecent) : this.#levels[kind]
+      const since = baseline.levels[kind]
+      const until = kind === 'native' ? baseline.nativeNow : this.#levels[kind]
       if (since == null || until == null) continue
       grown.push({ kind, sinceBytes: since, untilBytes: until, growthBytes: until - since })
     }
@@ -286,7 +277,7 @@ class Capture {
       this.#holdNative()
     }
     try {
-      const heapUsed = this.#liveHeap ?? v8.getHeapStatistics().used_heap_size
+      const heapUsed = this.#levels.heap ?? v8.getHeapStatistics().used_heap_size
       const predicted = this.#cost.predict(heapUsed)
       const { maxMs, dying, demanded } = this.#pauseAllowance(predicted, crossed, demand)
       const followUp = reason === 'follow-up'
@@ -374,7 +365,7 @@ class Capture {
       if (kinds.size === 0 || (reason !== 'leak' && reason !== 'leak-worse')) kinds.add('heap')
       this.#leaking.clear()
       const levels = { heap: baselineHeap, external: this.#levels.external, native: null }
-      this.#baseline = { path: result.path, heapUsed: baselineHeap, levels, kinds, endedAt: Date.now(), pauseMs: result.durationMs, followedUp: false, nativeRecent: [], nativeStart: null }
+      this.#baseline = { path: result.path, levels, kinds, endedAt: Date.now(), pauseMs: result.durationMs, followedUp: false, nativeNow: null, nativeStart: null }
       return fields
     }
     const fields = { ...result, role: 'follow-up', baseline: baseline.path }
@@ -405,11 +396,6 @@ function armNearHeapLimit() {
   } catch (err) {
     return { armed: false, reason: err.message }
   }
-}
-
-/** The lowest of native readings `{ bytes }`, or null when there are none. */
-function lowest(readings) {
-  return readings.length === 0 ? null : Math.min(...readings.map((r) => r.bytes))
 }
 
 module.exports = { Capture, armNearHeapLimit }
