@@ -10,6 +10,8 @@
 //! - and still now (the newest half of the window, counting only floors after the warm-up,
 //!   rises at a good part of the whole window's rate), which tells a leak from start-up
 //!   growth and from a cache that warmed up and levelled off;
+//! - steadily (no third of the window flat beside the others: a step after lazy loading
+//!   is not a leak);
 //! - all of it in the windows ending at the newest three floors: a window slid one floor
 //!   at a time tests the same noise over and over, and a chance alignment rarely survives
 //!   three slides.
@@ -18,11 +20,21 @@
 //! limit for RSS) within [`URGENT_HORIZON_MS`] is also judged on fewer, larger steps, so
 //! that it is reported while there is time to act: see [`urgent_window`].
 //!
+//! Leaks too slow to grow the minimum growth within that window are judged on longer time
+//! scales: the floors decimated into buckets of a floor of floors ([`super::scales`]), by
+//! the same tests with the minimum growth judged over the scale's window, and three more:
+//! the rise does not slow down (a cache as it fills), it is real growth rather than a slope
+//! extrapolated over flat floors, and it came without a rise in load.
+//!
 //! It is reported again only when it gets worse: a clearly steeper slope, or as much
 //! growth again as had been seen when it was last reported.
 
 use std::collections::VecDeque;
 
+use super::scales::{
+    load_level, no_flat_third, not_slowing, rose_by, Decimated, Scale, BUCKETS, MINUTES,
+    MIN_BUCKETS, SLOW_SCALES,
+};
 use super::trend::{mann_kendall, residual_spread, step_spread, theil_sen_slope};
 
 /// Which memory a series follows.
@@ -107,6 +119,10 @@ pub struct Leak {
     /// Whether, at this rate, the nearest limit (`limit`, or the container's for RSS) is
     /// within [`URGENT_HORIZON_MS`].
     pub urgent: bool,
+    /// The time scale whose window showed it: [`MINUTES`] or one of [`SLOW_SCALES`].
+    pub scale: Scale,
+    /// How long a full window of that scale spans, in milliseconds.
+    pub scale_span_ms: f64,
 }
 
 /// What the memory of a series may still grow into before the process dies, as last known.
@@ -161,9 +177,13 @@ pub struct Trend {
     pub floor_bytes: f64,
     /// When it was taken, in epoch milliseconds.
     pub floor_at: f64,
-    /// The Theil–Sen slope of every floor kept (0 with fewer than two), in bytes per second.
+    /// The Theil–Sen slope (0 with fewer than two points), in bytes per second, of the
+    /// points of `scale`: the scale of the leak reported, else every floor kept.
     pub slope_bytes_per_sec: f64,
-    /// A leak was reported and the newest `min_points` floors still rise at the minimum rate.
+    /// The scale the slope is measured on.
+    pub scale: Scale,
+    /// A leak was reported and the newest `min_points` points of its scale still rise at the
+    /// minimum rate.
     pub leaking: bool,
 }
 
@@ -255,6 +275,10 @@ pub struct Series {
     floors: VecDeque<(f64, f64)>,
     /// The newest [`NOISE_CONTEXT_FLOORS`] floors, which a hold does not clear.
     context: VecDeque<(f64, f64)>,
+    /// The floors on each of [`SLOW_SCALES`], from the first floor on.
+    slow: Vec<Decimated>,
+    /// Buckets closed on the slow scales when they were last judged.
+    slow_judged_at: u64,
     limits: Limits,
     reported: Option<Reported>,
 }
@@ -264,6 +288,33 @@ struct Reported {
     slope: f64,
     current: f64,
     baseline: f64,
+    /// Which of [`SLOW_SCALES`] showed it; `None`: the window of every floor.
+    slow_scale: Option<usize>,
+}
+
+/// A window that shows a leak, on whichever scale.
+struct Shown {
+    since: f64,
+    baseline: f64,
+    now: f64,
+    current: f64,
+    assessment: Assessment,
+    slow_scale: Option<usize>,
+}
+
+impl Shown {
+    fn of(window: &[(f64, f64)], assessment: Assessment, slow_scale: Option<usize>) -> Self {
+        let (since, baseline) = window[0];
+        let (now, current) = window[window.len() - 1];
+        Shown {
+            since,
+            baseline,
+            now,
+            current,
+            assessment,
+            slow_scale,
+        }
+    }
 }
 
 impl Series {
@@ -274,6 +325,8 @@ impl Series {
             started_at,
             floors: VecDeque::new(),
             context: VecDeque::new(),
+            slow: Vec::new(),
+            slow_judged_at: 0,
             limits: Limits::default(),
             reported: None,
         }
@@ -290,11 +343,33 @@ impl Series {
     /// keeps the floors evenly spread over time whatever their rate, and chooses by time
     /// alone, so the values kept are not biased.
     pub fn push(&mut self, config: &DetectorConfig, time: f64, bytes: f64) {
+        self.push_with_load(config, time, bytes, None);
+    }
+
+    /// Records a floor with the load the process was under since the floor before (the
+    /// event loop's utilization, 0 to 1), which tells floors that rise with load from a
+    /// slow leak (see [`load_level`]); see [`Series::push`].
+    pub fn push_with_load(
+        &mut self,
+        config: &DetectorConfig,
+        time: f64,
+        bytes: f64,
+        load: Option<f64>,
+    ) {
         if !time.is_finite() || !bytes.is_finite() {
             return;
         }
         if self.floors.back().is_some_and(|&(t, _)| time <= t) {
             return;
+        }
+        if self.slow.is_empty() {
+            self.slow = SLOW_SCALES
+                .iter()
+                .map(|&scale| Decimated::new(scale, config.min_duration_ms))
+                .collect();
+        }
+        for scale in &mut self.slow {
+            scale.push(time, bytes, load);
         }
         self.floors.push_back((time, bytes));
         if self.context.len() == NOISE_CONTEXT_FLOORS {
@@ -318,6 +393,9 @@ impl Series {
     /// wander ([`NOISE_CONTEXT_FLOORS`]) is still known from the floors before.
     pub fn hold(&mut self) {
         self.floors.clear();
+        for scale in &mut self.slow {
+            scale.clear();
+        }
     }
 
     /// The statistics of the current window, once it has enough floors.
@@ -390,7 +468,11 @@ impl Series {
     /// The series now (see [`Trend`]); `None` before its first floor.
     pub fn trend(&self, config: &DetectorConfig) -> Option<Trend> {
         let &(floor_at, floor_bytes) = self.floors.back()?;
-        let points: Vec<(f64, f64)> = self.floors.iter().copied().collect();
+        let slow_scale = self.reported.and_then(|r| r.slow_scale);
+        let (scale, points) = match slow_scale {
+            Some(i) => (SLOW_SCALES[i], self.slow_points(i)),
+            None => (MINUTES, self.floors.iter().copied().collect()),
+        };
         let newest = &points[points.len().saturating_sub(config.min_points)..];
         let still_rising = theil_sen_slope(newest)
             .is_some_and(|per_ms| per_ms * 1000.0 >= config.min_rate_bytes_per_sec);
@@ -398,8 +480,17 @@ impl Series {
             floor_bytes,
             floor_at,
             slope_bytes_per_sec: theil_sen_slope(&points).unwrap_or(0.0) * 1000.0,
+            scale,
             leaking: self.reported.is_some() && still_rising,
         })
+    }
+
+    /// The closed buckets of slow scale `i`, as `(time, floor)`.
+    fn slow_points(&self, i: usize) -> Vec<(f64, f64)> {
+        self.slow
+            .get(i)
+            .map(|d| d.buckets().map(|b| (b.time, b.floor)).collect())
+            .unwrap_or_default()
     }
 
     fn warm_at(&self, config: &DetectorConfig) -> f64 {
@@ -423,14 +514,25 @@ impl Series {
         let after_warm_up = points.partition_point(|&(t, _)| t < warm_at);
         let context: Vec<(f64, f64)> = self.context.iter().copied().collect();
         let wander = step_spread(&context);
-        let (window, a) =
-            urgent_window(&points, warm_at, wander, config, &self.limits).or_else(|| {
+        // The slow scales' windows change only when one of their buckets closes.
+        let closed: u64 = self.slow.iter().map(Decimated::closed_total).sum();
+        let judge_slow = closed != self.slow_judged_at;
+        self.slow_judged_at = closed;
+        let shown = urgent_window(&points, warm_at, wander, config, &self.limits)
+            .or_else(|| {
                 candidate_starts(points.len(), after_warm_up)
                     .into_iter()
                     .find_map(|start| shows_leak(&points, start, warm_at, config))
+            })
+            .map(|(window, a)| Shown::of(window, a, None))
+            .or_else(|| {
+                judge_slow
+                    .then(|| self.slow_leak(config, warm_at))
+                    .flatten()
             })?;
-        let (since, baseline) = window[0];
-        let (now, current) = window[window.len() - 1];
+        let a = shown.assessment;
+        let (since, baseline, now, current) =
+            (shown.since, shown.baseline, shown.now, shown.current);
         if let Some(last) = self.reported {
             let steeper = a.slope_bytes_per_sec >= WORSE_SLOPE * last.slope;
             let grown = current - last.current
@@ -443,7 +545,9 @@ impl Series {
             slope: a.slope_bytes_per_sec,
             current,
             baseline,
+            slow_scale: shown.slow_scale,
         });
+        let scale = shown.slow_scale.map_or(MINUTES, |i| SLOW_SCALES[i]);
         let limit = self.limits.own;
         let projected_limit_at = limit
             .filter(|&l| l > current)
@@ -457,6 +561,41 @@ impl Series {
             limit,
             projected_limit_at,
             urgent: self.limits.urgent(current, a.slope_bytes_per_sec / 1000.0),
+            scale,
+            scale_span_ms: scale.span_ms(config.min_duration_ms),
+        })
+    }
+
+    /// The shortest slow scale whose window shows a leak. Each is judged once it has
+    /// [`MIN_BUCKETS`] buckets, on the windows the full test judges (see
+    /// [`candidate_starts`]) with its buckets for floors and the minimum duration of
+    /// [`MIN_BUCKETS`] of them, and must also not slow down ([`not_slowing`]), rise by the
+    /// minimum growth in fact ([`rose_by`]), with the load level ([`load_level`]).
+    fn slow_leak(&self, config: &DetectorConfig, warm_at: f64) -> Option<Shown> {
+        self.slow.iter().enumerate().find_map(|(i, decimated)| {
+            if decimated.buckets().len() < MIN_BUCKETS {
+                return None;
+            }
+            let points = self.slow_points(i);
+            let loads: Vec<Option<f64>> = decimated.buckets().map(|b| b.load()).collect();
+            let bucket_ms = decimated.scale().bucket_ms(config.min_duration_ms);
+            let scale_config = DetectorConfig {
+                window: BUCKETS,
+                min_points: MIN_BUCKETS,
+                // The lowest floor of a bucket may come anywhere in it.
+                min_duration_ms: (MIN_BUCKETS - 2) as f64 * bucket_ms,
+                ..config.clone()
+            };
+            let after_warm_up = points.partition_point(|&(t, _)| t < warm_at);
+            candidate_starts(points.len(), after_warm_up)
+                .into_iter()
+                .find_map(|start| {
+                    let (window, a) = shows_leak(&points, start, warm_at, &scale_config)?;
+                    let steady = not_slowing(window)
+                        && rose_by(window, config.min_growth_bytes)
+                        && load_level(&loads[start..]);
+                    steady.then(|| Shown::of(window, a, Some(i)))
+                })
         })
     }
 }
@@ -530,8 +669,8 @@ fn candidate_starts(len: usize, after_warm_up: usize) -> Vec<usize> {
 /// The window of `points` from `start` and its assessment, when it shows a leak: its
 /// newest floor is above every older floor by the minimum growth (a level the floors wander
 /// to and back from is not new), it passes, with its newest half rising after `warm_at`,
-/// and so do the windows of the same
-/// length ending one and two floors earlier (shorter when they would start before the
+/// no third of it is flat beside the others (a step: see [`no_flat_third`]), and so do the
+/// windows of the same length ending one and two floors earlier (shorter when they would start before the
 /// oldest floor). Those are judged as they were, warm-up floors included: they confirm the
 /// statistics, not that the growth goes on.
 fn shows_leak<'a>(
@@ -546,6 +685,9 @@ fn shows_leak<'a>(
         .map(|&(_, v)| v)
         .fold(f64::NEG_INFINITY, f64::max);
     if window[window.len() - 1].1 < older_peak + config.min_growth_bytes {
+        return None;
+    }
+    if !no_flat_third(window) {
         return None;
     }
     let a = assess_window(window, warm_at, config).filter(|a| passes(a, config))?;
@@ -1328,3 +1470,7 @@ mod tests {
         assert_eq!(times, expected);
     }
 }
+
+#[cfg(test)]
+#[path = "slow_leak_tests.rs"]
+mod slow_leak_tests;

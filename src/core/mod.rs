@@ -5,6 +5,7 @@ pub mod detector;
 pub mod fork;
 pub mod heapsnapshot;
 pub mod rounds;
+pub mod scales;
 pub mod sysmem;
 #[cfg(test)]
 mod test_rng;

@@ -142,6 +142,7 @@ enum Message {
         bytes: f64,
         limit: Option<f64>,
         hold: bool,
+        load: Option<f64>,
     },
     HeapResident(HeapResident),
     PauseNative,
@@ -242,7 +243,9 @@ impl Watcher {
     }
 
     /// Records a floor of `kind` (heap or external) taken after a full GC. With `hold`, the
-    /// caller knows the growth has a ceiling for now (see [`Series::hold`]).
+    /// caller knows the growth has a ceiling for now (see [`Series::hold`]). `load`: the
+    /// event loop's utilization since the floor before, when known (see
+    /// [`Series::push_with_load`]).
     pub fn record_floor(
         &self,
         kind: MemoryKind,
@@ -250,6 +253,7 @@ impl Watcher {
         bytes: f64,
         limit: Option<f64>,
         hold: bool,
+        load: Option<f64>,
     ) {
         let _ = self.tx.send(Message::Floor {
             kind,
@@ -257,6 +261,7 @@ impl Watcher {
             bytes,
             limit,
             hold,
+            load,
         });
     }
 
@@ -343,6 +348,8 @@ fn run(
     let mut heap_peaks = HeapPeaks::default();
     let mut above_rss_threshold = false;
     let mut native_paused = false;
+    // The load that came with the newest heap floor, for the native floors taken between.
+    let mut latest_load: Option<f64> = None;
     let native_config = DetectorConfig {
         min_growth_bytes: config
             .detector
@@ -362,13 +369,17 @@ fn run(
                 bytes,
                 limit,
                 hold,
+                load,
             }) => {
+                if load.is_some() {
+                    latest_load = load;
+                }
                 let series = match kind {
                     MemoryKind::Heap => &mut heap,
                     MemoryKind::External => &mut external,
                     MemoryKind::Native => &mut native,
                 };
-                series.push(&config.detector, time, bytes);
+                series.push_with_load(&config.detector, time, bytes, load);
                 series.set_own_limit(limit);
                 if hold {
                     series.hold();
@@ -411,7 +422,7 @@ fn run(
                     .filter(|_| !native_paused)
                     .and_then(|resident| resident.native_bytes(rss, memory.malloc_in_use));
                 if let Some(native_bytes) = native_bytes {
-                    native.push(&native_config, time, native_bytes);
+                    native.push_with_load(&native_config, time, native_bytes, latest_load);
                     // A growing heap makes V8 grow memory of its own outside the heap's
                     // pages (remembered sets, marking worklists, allocator arenas of its
                     // threads): native growth beside heap or external growth that is
@@ -500,10 +511,17 @@ mod tests {
         assert_eq!(watcher.suspicion(), None);
         for i in 0..3 {
             let bytes = 1e7 + 5e5 * i as f64; // a quarter of the 1 MB minimum growth, and more
-            watcher.record_floor(MemoryKind::External, 1000.0 * i as f64, bytes, None, false);
+            watcher.record_floor(
+                MemoryKind::External,
+                1000.0 * i as f64,
+                bytes,
+                None,
+                false,
+                None,
+            );
         }
         assert!(suspicion_becomes(&watcher, true));
-        watcher.record_floor(MemoryKind::External, 3000.0, 1.2e7, None, true);
+        watcher.record_floor(MemoryKind::External, 3000.0, 1.2e7, None, true, None);
         assert!(
             !suspicion_becomes(&watcher, false),
             "held growth is set aside"
@@ -523,6 +541,7 @@ mod tests {
                 1e7 + 5e5 * i as f64,
                 Some(1e9),
                 false,
+                None,
             );
         }
         watcher.stop();
@@ -709,7 +728,14 @@ mod tests {
         let start = now_ms();
         for i in 0..n {
             let time = start + (every_ms * i as u64) as f64;
-            watcher.record_floor(MemoryKind::Heap, time, 1e7 + step * i as f64, None, hold);
+            watcher.record_floor(
+                MemoryKind::Heap,
+                time,
+                1e7 + step * i as f64,
+                None,
+                hold,
+                None,
+            );
             std::thread::sleep(Duration::from_millis(every_ms));
         }
     }
@@ -787,6 +813,6 @@ mod tests {
         watcher.stop();
         watcher.stop();
         assert!(!watcher.is_running());
-        watcher.record_floor(MemoryKind::Heap, 1.0, 1.0, None, false); // after stop: ignored, no panic
+        watcher.record_floor(MemoryKind::Heap, 1.0, 1.0, None, false, None); // after stop: ignored, no panic
     }
 }
