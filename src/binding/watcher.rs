@@ -47,8 +47,11 @@ pub struct NativeTrend {
     pub floor_bytes: f64,
     /// When it was taken, in epoch milliseconds.
     pub floor_at: f64,
-    /// The Theil–Sen slope of the floors kept, in bytes per second.
+    /// The Theil–Sen slope, in bytes per second, on `scale`.
     pub slope_bytes_per_sec: f64,
+    /// The time scale the slope is measured on: that of the leak reported (see the `leak`
+    /// event's `scale`), else `minutes`, the window of every floor kept.
+    pub scale: String,
     /// A leak was reported and the newest floors still rise at the minimum rate.
     pub leaking: bool,
 }
@@ -104,6 +107,7 @@ impl NativeWatcher {
 
     /// Records a floor taken after a full GC; `kind` is `"heap"` or `"external"`. `hold`:
     /// the growth is bounded caches filling up, so it is recorded but not judged yet.
+    /// `load`: the event loop's utilization (0 to 1) since the floor before.
     #[napi]
     pub fn record_floor(
         &self,
@@ -112,6 +116,7 @@ impl NativeWatcher {
         bytes: f64,
         limit: Option<f64>,
         hold: Option<bool>,
+        load: Option<f64>,
     ) -> Result<()> {
         let kind = match kind.as_str() {
             "heap" => MemoryKind::Heap,
@@ -123,7 +128,7 @@ impl NativeWatcher {
                 ))
             }
         };
-        self.with_running(|w| w.record_floor(kind, time, bytes, limit, hold.unwrap_or(false)))
+        self.with_running(|w| w.record_floor(kind, time, bytes, limit, hold.unwrap_or(false), load))
     }
 
     /// Records the heap's physical size, `external` and `arrayBuffers`, from which native
@@ -196,6 +201,7 @@ impl NativeWatcher {
                 floor_bytes: t.floor_bytes,
                 floor_at: t.floor_at,
                 slope_bytes_per_sec: t.slope_bytes_per_sec,
+                scale: t.scale.name.to_string(),
                 leaking: t.leaking,
             })
             .collect()
@@ -249,6 +255,8 @@ fn event_json(event: &WatcherEvent) -> String {
             "limit": leak.limit,
             "projectedLimitAt": leak.projected_limit_at,
             "urgent": leak.urgent,
+            "scale": leak.scale.name,
+            "scaleSpanMs": leak.scale_span_ms,
         }),
         WatcherEvent::RssThreshold { time, rss, limit } => json!({
             "type": "threshold",

@@ -229,7 +229,7 @@ pub fn no_flat_third(window: &[(f64, f64)]) -> bool {
 /// least squares uses every point's evidence where the slopes of a part's thirds would not.
 pub fn not_slowing(window: &[(f64, f64)]) -> bool {
     let n = window.len();
-    [&window[..], &window[n / 3..], &window[n / 2..]]
+    [window, &window[n / 3..], &window[n / 2..]]
         .into_iter()
         .all(|part| match start_and_end_slopes(part) {
             Some((start, end)) => start <= 0.0 || end >= NOT_SLOWING_SHARE * start,
