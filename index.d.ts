@@ -254,7 +254,7 @@ export interface WatchOptions {
   minPoints?: number
   /** Growth over the window needed, in bytes (native memory: 8 MiB at least, whatever this says). @default 8 MiB */
   minGrowthBytes?: number
-  /** Slope needed, in bytes per second. @default 1024 */
+  /** Slope needed, in bytes per second, on every time scale. @default 512 */
   minRateBytesPerSec?: number
   /** 1 − p of the Mann–Kendall test needed, in (0, 1). @default 0.999 */
   confidence?: number
@@ -394,7 +394,18 @@ export interface LeakEvent extends WatchEventBase {
    * away or less: such a leak is reported within about a minute of its start.
    */
   urgent: boolean
+  /**
+   * The time scale whose window showed it: `'minutes'` (every floor kept, a few minutes at
+   * the defaults) or a slow scale, a floor of floors per bucket (see docs/watch.md, "Slow
+   * leaks"). The rate, projection and urgency are those of that window.
+   */
+  scale: LeakScale
+  /** How long a full window of that scale spans, in ms (at the defaults: 2 min, 16 min, 64 min, 4.3 h, 24 h). */
+  scaleSpanMs: number
 }
+
+/** The time scales the detector judges, shortest first. */
+export type LeakScale = 'minutes' | 'quarter-hour' | 'hour' | 'hours' | 'day'
 
 /** The heap or RSS passed its threshold. */
 export interface ThresholdEvent extends WatchEventBase {
@@ -487,9 +498,11 @@ export interface MemoryTrend {
   /** The newest floor, in bytes, and when it was taken (epoch ms). */
   floorBytes: number
   floorAt: number
-  /** The Theil–Sen slope of the floors in the window, in bytes per second. */
+  /** The Theil–Sen slope, in bytes per second, on `scale`. */
   slopeBytesPerSec: number
-  /** A leak was reported and the newest floors still rise. */
+  /** The time scale of the leak reported, else `'minutes'` (the window of every floor). */
+  scale: LeakScale
+  /** A leak was reported and the newest floors (of its scale) still rise. */
   leaking: boolean
 }
 

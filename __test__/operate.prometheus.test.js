@@ -100,9 +100,9 @@ test('values match the watcher\'s status() and namedMaps(), maps of one name sum
   await events(watcher, 'sample', 2)
 
   const { json, status } = await stableScrape(registry, watcher)
-  for (const { kind, floorBytes, slopeBytesPerSec, leaking } of status.memory) {
+  for (const { kind, floorBytes, slopeBytesPerSec, scale, leaking } of status.memory) {
     if (floorBytes !== null) assert.equal(valueOf(json, 'leakproof_memory_floor_bytes', { kind }), floorBytes)
-    assert.equal(valueOf(json, 'leakproof_memory_slope_bytes_per_second', { kind }), slopeBytesPerSec)
+    assert.equal(valueOf(json, 'leakproof_memory_slope_bytes_per_second', { kind, scale }), slopeBytesPerSec)
     assert.equal(valueOf(json, 'leakproof_leak_suspected', { kind }), leaking ? 1 : 0)
     assert.equal(valueOf(json, 'leakproof_leaks_total', { kind }), status.leaks[kind])
   }

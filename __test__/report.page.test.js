@@ -160,6 +160,9 @@ test("a no-snapshot report shows the census' holder like a pair's suspects; the 
       profiles: [...document.querySelectorAll('ul.profiles li')].map((li) => li.textContent),
       native: [...document.querySelectorAll('h3')].filter((h3) => h3.textContent.startsWith('Native memory')).map((h3) => h3.textContent),
       nextCommand: document.querySelector('ol li code')?.textContent,
+      leakRows: [...[...document.querySelectorAll('h3')].find((h3) => h3.textContent.startsWith('Leak reports')).nextElementSibling.querySelectorAll('tbody tr')]
+        .map((row) => [row.cells[1].textContent, row.cells[2].textContent, row.cells[3].textContent]),
+      verdict: document.querySelector('.verdict').textContent,
     }
   })
   assert.deepEqual(shown.headings, [
@@ -172,6 +175,9 @@ test("a no-snapshot report shows the census' holder like a pair's suspects; the 
   assert.match(shown.firstHolder, /^sessions \(Map\), a module-level variable/, 'the pair\'s first suspect stays first')
   assert.deepEqual(shown.native, ['Native memory: no JS object holds it (+96.0 MB)'])
   assert.equal(shown.nextCommand, 'heaptrack -o /tmp/heaptrack.run node app.js')
+  // Each leak with the time scale that showed it; a slow one's rate per hour.
+  assert.deepEqual(shown.leakRows, [['heap', '+3.1 MB/min', 'minutes (2 min window)'], ['external', '+3.6 MB/h', 'hours (4.3 h window)']])
+  assert.match(shown.verdict, /external leak: \+3\.6 MB\/h on the hours scale/)
   assert.equal(shown.profiles.length, 2)
   assert.match(shown.profiles[0], /^leakproof-.*-sites\.heapprofile \(412\.0 KB, .*\): open in Chrome DevTools → Memory → Load profile$/)
   assert.match(shown.profiles[1], /^(leakproof-.*-sites\.pb\.gz) \(38\.0 KB, .*\): open with go tool pprof -http=: \1, or in Pyroscope, Grafana or Datadog$/)

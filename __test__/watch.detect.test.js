@@ -35,6 +35,9 @@ test('a heap leak is found as kind "heap", with its rate and a projection to the
   assert.ok(first.limit > first.current)
   assert.ok(first.projectedLimitAt > first.time)
   assert.ok(first.since < first.time)
+  // A fast leak is shown by the window of every floor (docs/watch.md, "Slow leaks").
+  assert.equal(first.scale, 'minutes', JSON.stringify(first))
+  assert.ok(first.scaleSpanMs > 0)
   assert.equal(first.pid > 0 && typeof first.threadId, 'number')
   assert.ok(!leaks(events).some((e) => e.kind === 'external'), 'a heap leak is not an external one')
   // Repeated only when worse: far fewer reports than samples.

@@ -61,7 +61,7 @@ test('status() tells what the watcher sees and has done, as JSON; after stop() i
   assert.equal(status.running, true)
   assert.equal(status.pid, process.pid)
   const heap = status.memory.find((m) => m.kind === 'heap')
-  assert.ok(heap.floorBytes > 0 && typeof heap.slopeBytesPerSec === 'number' && heap.leaking === false, JSON.stringify(heap))
+  assert.ok(heap.floorBytes > 0 && typeof heap.slopeBytesPerSec === 'number' && heap.scale === 'minutes' && heap.leaking === false, JSON.stringify(heap))
   assert.deepEqual(status.leaks, { heap: 0, external: 0, native: 0 })
   assert.deepEqual(status.snapshots, { on: true, dir: watcher.options.dir, writing: false, counts: { written: 0 } })
   assert.ok(status.forcedGc.count >= 1 && status.forcedGc.seconds > 0, JSON.stringify(status.forcedGc))

@@ -42,7 +42,7 @@ function mapsByName() {
 function kinds(watcher) {
   return KINDS.map((kind) => {
     const trend = watcher.memory.find((m) => m.kind === kind)
-    return { kind, floorBytes: trend?.floorBytes ?? null, slopeBytesPerSec: trend?.slopeBytesPerSec ?? 0, leaking: trend?.leaking ?? false }
+    return { kind, floorBytes: trend?.floorBytes ?? null, slopeBytesPerSec: trend?.slopeBytesPerSec ?? 0, scale: trend?.scale ?? 'minutes', leaking: trend?.leaking ?? false }
   })
 }
 
@@ -82,9 +82,9 @@ const METRICS = Object.freeze([
     unit: 'By/s',
     type: 'gauge',
     aggregate: 'sum',
-    help: "The floors' trend over the detector's window (Theil-Sen slope); 0 before two floors.",
-    labels: ['kind'],
-    values: (s) => (s.watcher === null ? [] : kinds(s.watcher).map((k) => ({ labels: { kind: k.kind }, value: k.slopeBytesPerSec }))),
+    help: "The floors' trend (Theil-Sen slope) on the time scale of the leak reported (scale: quarter-hour, hour, hours, day), else over the window of every floor (scale: minutes); 0 before two floors.",
+    labels: ['kind', 'scale'],
+    values: (s) => (s.watcher === null ? [] : kinds(s.watcher).map((k) => ({ labels: { kind: k.kind, scale: k.scale }, value: k.slopeBytesPerSec }))),
   },
   {
     prometheus: 'leakproof_leak_suspected',
@@ -180,6 +180,7 @@ function mapMetrics() {
 /** OpenTelemetry attribute names for the Prometheus label names. */
 const OTEL_ATTRIBUTES = Object.freeze({
   kind: 'leakproof.memory.kind',
+  scale: 'leakproof.memory.scale',
   result: 'leakproof.snapshot.result',
   map: 'leakproof.boundedmap.name',
   reason: 'leakproof.eviction.reason',

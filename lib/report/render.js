@@ -97,6 +97,20 @@ function fmtMs(ms) {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`
 }
 
+/** A growth rate: `+1.2 MB/min`, or per hour under 1 MB a minute (a slow leak). */
+function fmtRate(bytesPerSec) {
+  if (!Number.isFinite(bytesPerSec)) return '–'
+  return Math.abs(bytesPerSec) * 60 >= 1e6 ? `+${fmtBytes(bytesPerSec * 60)}/min` : `+${fmtBytes(bytesPerSec * 3600)}/h`
+}
+
+/** The time scale that showed a leak and its window: `hours (4.3 h window)`; `–` from older logs. */
+function fmtScale(leak) {
+  if (!leak.scale) return '–'
+  if (!Number.isFinite(leak.scaleSpanMs)) return leak.scale
+  const hours = leak.scaleSpanMs / 3_600_000
+  return `${leak.scale} (${hours >= 1 ? `${hours.toFixed(1)} h` : `${Math.round(hours * 60)} min`} window)`
+}
+
 /** `12,345`. */
 function fmtCount(n) {
   return Number.isFinite(n) ? n.toLocaleString('en-US') : '–'
@@ -183,7 +197,8 @@ function renderVerdict(proc) {
     const ofKind = leaks.filter((l) => l.kind === kind)
     const newest = ofKind[ofKind.length - 1]
     const urgent = ofKind.some((l) => l.urgent) ? ', urgent' : ''
-    return `${kind} leak: +${fmtBytes(newest.slopeBytesPerSec * 60)}/min since ${fmtTime(newest.since)}, first reported ${fmtTime(ofKind[0].time)}${urgent}`
+    const scale = newest.scale ? ` on the ${newest.scale} scale` : ''
+    return `${kind} leak: ${fmtRate(newest.slopeBytesPerSec)}${scale} since ${fmtTime(newest.since)}, first reported ${fmtTime(ofKind[0].time)}${urgent}`
   })
   return h('div', { class: 'verdict leak' }, parts.join(' · '))
 }
@@ -329,7 +344,8 @@ function renderLeaks(proc) {
   return section('Leak reports', table([
     ['time', (l) => fmtTime(l.time)],
     ['kind', (l) => l.kind],
-    ['growth', (l) => `+${fmtBytes(l.slopeBytesPerSec * 60)}/min`, 'num'],
+    ['growth', (l) => fmtRate(l.slopeBytesPerSec), 'num'],
+    ['time scale', fmtScale],
     ['floor', (l) => fmtBytes(l.current), 'num'],
     ['growing since', (l) => fmtTime(l.since)],
     ['reaches the limit', (l) => (Number.isFinite(l.projectedLimitAt) ? fmtTime(l.projectedLimitAt) : '–')],
@@ -489,7 +505,7 @@ function main() {
 
 /** The browser functions, in the order the page's script defines them. */
 const BROWSER_FUNCTIONS = [
-  fmtBytes, fmtTime, fmtMs, fmtCount, h, table, section, siteText, allocationSiteText,
+  fmtBytes, fmtTime, fmtMs, fmtRate, fmtScale, fmtCount, h, table, section, siteText, allocationSiteText,
   renderHeader, renderVerdict, chartSeries, chartAxes, drawTrendsAndGcs, markerElements, placeMarkers, xRange, pageWindow, renderChart,
   renderLeaks, renderNextSteps, renderReport, renderNative, renderDetails, renderProcess, profileOpener, renderProfiles, main,
 ]

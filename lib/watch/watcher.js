@@ -24,6 +24,7 @@
  */
 const diagnosticsChannel = require('node:diagnostics_channel')
 const { EventEmitter } = require('node:events')
+const { performance } = require('node:perf_hooks')
 const v8 = require('node:v8')
 const { threadId, isMainThread } = require('node:worker_threads')
 const { nativeBinding } = require('../native')
@@ -58,7 +59,7 @@ const DEFAULTS = Object.freeze({
   window: 30,
   minPoints: 8,
   minGrowthBytes: 8 * MiB,
-  minRateBytesPerSec: 1024,
+  minRateBytesPerSec: 512,
   confidence: 0.999,
   forceGc: true,
   gcBudget: 0.01,
@@ -195,6 +196,7 @@ class Watcher extends EventEmitter {
   #fillingSince = null // when BoundedMaps started filling, while they still are
   #tally = new Tally() // what the events so far said, for status() and metrics
   #lastFloor = null // the newest sampled floor: { time, heap, external }
+  #loadMark = performance.eventLoopUtilization() // the event loop's use at the last floor
   #startedAt = Date.now()
   #stopListening = null // removes the snapshotSignal listener
   #stopped = false
@@ -274,7 +276,7 @@ class Watcher extends EventEmitter {
     if (sampled === null) return trends
     const judged = (kind, floorBytes) => {
       const trend = trends.find((t) => t.kind === kind)
-      return { kind, floorBytes, floorAt: sampled.time, slopeBytesPerSec: trend?.slopeBytesPerSec ?? 0, leaking: trend?.leaking ?? false }
+      return { kind, floorBytes, floorAt: sampled.time, slopeBytesPerSec: trend?.slopeBytesPerSec ?? 0, scale: trend?.scale ?? 'minutes', leaking: trend?.leaking ?? false }
     }
     return [judged('heap', sampled.heap), judged('external', sampled.external), ...trends.filter((t) => t.kind === 'native')]
   }
@@ -378,8 +380,9 @@ class Watcher extends EventEmitter {
     const { time, heap, external, forced } = floor
     this.#lastFloor = { time, heap, external }
     const filling = this.#cachesFilling(time)
-    this.#native.recordFloor('heap', time, heap, limit, filling)
-    this.#native.recordFloor('external', time, external, null, filling)
+    const load = this.#loadSinceLastFloor(forced?.ms ?? 0)
+    this.#native.recordFloor('heap', time, heap, limit, filling, load)
+    this.#native.recordFloor('external', time, external, null, filling, load)
     this.#diagnosis.noteFloor(floor)
     // For the timeline beside the heap: the Rust thread's newest native floor (none until it
     // has one) and RSS against the container's limit. Reading /proc costs tens of µs, once
@@ -391,6 +394,20 @@ class Watcher extends EventEmitter {
     this.#event('sample', { heapUsed: heap, external, native, rss, containerLimit, heapLimit: limit, ...gc, cachesFilling: filling })
     this.#checkHeapThreshold(heap, limit)
     if (this.#capture !== null) this.#capture.onFloor({ heap, external, native, nativeAt: nativeTrend?.floorAt ?? null }, this.#heapAboveThreshold)
+  }
+
+  /**
+   * The load since the previous floor: the event loop's utilization without the full GC
+   * this watcher forced meanwhile. Floors rise with load (requests in flight, sessions of
+   * users active lately); on its longer time scales the detector judges a rise only while
+   * the load stays level (docs/watch.md, "Slow leaks").
+   */
+  #loadSinceLastFloor(forcedGcMs) {
+    const now = performance.eventLoopUtilization()
+    const { active, idle } = performance.eventLoopUtilization(now, this.#loadMark)
+    this.#loadMark = now
+    const elapsed = active + idle
+    return elapsed > 0 ? Math.max(0, active - forcedGcMs) / elapsed : null
   }
 
   /**
