@@ -391,11 +391,14 @@ impl Series {
     /// Sets the growth so far aside: the caller knows it has a ceiling (bounded caches
     /// still filling up). The window starts again from the next floor; how far floors
     /// wander ([`NOISE_CONTEXT_FLOORS`]) is still known from the floors before.
+    ///
+    /// The slow scales keep their buckets. A bounded cache whose size goes up and down
+    /// below its bound (entries that expire) is "filling" every other interval: clearing
+    /// hours of buckets each time would leave a slow leak beside it never judged. Its
+    /// filling is bounded growth, which those scales see level off (see
+    /// [`super::scales::not_slowing`]) or as a step.
     pub fn hold(&mut self) {
         self.floors.clear();
-        for scale in &mut self.slow {
-            scale.clear();
-        }
     }
 
     /// The statistics of the current window, once it has enough floors.

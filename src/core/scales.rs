@@ -169,12 +169,6 @@ impl Decimated {
         });
     }
 
-    /// Forgets every floor (growth set aside: see `Series::hold`).
-    pub fn clear(&mut self) {
-        self.closed.clear();
-        self.open = None;
-    }
-
     /// How many buckets have closed since the series began.
     pub fn closed_total(&self) -> u64 {
         self.closed_total
@@ -337,7 +331,7 @@ mod tests {
             d.push(f64::from(i) * 100.0, 1.0, None);
         }
         assert_eq!(d.buckets().len(), BUCKETS);
-        d.clear();
+        let mut d = Decimated::new(SLOW_SCALES[0], 2_000.0);
         d.push(0.0, 1.0, None);
         d.push(5_500.0, 1.0, None);
         d.push(6_100.0, 1.0, None);

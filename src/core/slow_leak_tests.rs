@@ -114,6 +114,34 @@ fn a_leak_of_1_kb_a_second_is_reported_within_3_hours_on_the_hours_scale() {
 }
 
 #[test]
+fn a_slow_leak_beside_a_bounded_cache_that_keeps_filling_and_emptying_is_still_reported() {
+    // A `BoundedMap` whose entries expire grows on about half of the intervals: each such
+    // floor is held, which restarts the minutes window but not the slow scales.
+    let config = defaults();
+    for seed in 1..=4 {
+        let mut rng = seeded(seed);
+        let mut series = Series::new(MemoryKind::Heap, 0.0);
+        let mut reported = None;
+        let mut t = 0.0;
+        while reported.is_none() && t <= LEAK_ONSET_S + 3.0 * HOUR {
+            let floor = healthy_floor(&mut rng, (t - LEAK_ONSET_S).max(0.0) * 1e3);
+            series.push(&config, t * 1000.0, floor);
+            if rng.below(2) == 0 {
+                series.hold();
+            } else {
+                reported = series.evaluate(&config).map(|leak| (t, leak));
+            }
+            t += FLOOR_EVERY_S;
+        }
+        let (at, leak) = reported.unwrap_or_else(|| panic!("seed {seed}: not reported"));
+        assert!(
+            at > LEAK_ONSET_S && leak.scale.name == "hours",
+            "seed {seed}: {at} {leak:?}"
+        );
+    }
+}
+
+#[test]
 fn a_slow_leak_reports_its_scale_in_the_trend_while_it_grows() {
     let config = defaults();
     let mut rng = seeded(3);
