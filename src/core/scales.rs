@@ -31,8 +31,10 @@ pub const MINUTES: Scale = Scale {
 
 /// The slow scales, shortest first. At the defaults (a 60 s minimum duration) their buckets
 /// are 30 s, 2 min, 8 min and 45 min, and their windows span 16 min, 64 min, 4.3 h and 24 h:
-/// with `min_growth_bytes` of 8 MiB judged over each, they reach about 9 KB/s, 2.2 KB/s,
-/// 550 B/s and 100 B/s, each about four times slower than the one before.
+/// with `min_growth_bytes` of 8 MiB judged over each, they reach about 9 KB/s, 2.2 KB/s and
+/// 550 B/s, each four times slower than the one before; the day's would reach 100 B/s, under
+/// the default `min_rate_bytes_per_sec` (512): it adds a day's evidence on leaks near that
+/// rate, and judges a rise against a whole day of load.
 pub const SLOW_SCALES: [Scale; 4] = [
     Scale {
         name: "quarter-hour",
