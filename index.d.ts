@@ -400,7 +400,7 @@ export interface LeakEvent extends WatchEventBase {
    * leaks"). The rate, projection and urgency are those of that window.
    */
   scale: LeakScale
-  /** How long a full window of that scale spans, in ms (at the defaults: 2 min, 16 min, 64 min, 4.3 h, 24 h). */
+  /** How long that scale's kept points span, in ms: its nominal window (at the defaults 2 min, 16 min, 64 min, 4.3 h, 24 h), or longer where floors came rarely. */
   scaleSpanMs: number
 }
 

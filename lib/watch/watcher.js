@@ -41,6 +41,16 @@ const { checkSnapshotSignal, listenForSnapshotSignal } = require('./snapshot-sig
 /** Bytes in a mebibyte. */
 const MiB = 1024 * 1024
 
+/** CPU time this thread used (`{ user, system }`, µs): the process's before Node 23.9. */
+const threadCpuUsage = /** @type {{ threadCpuUsage?: () => NodeJS.CpuUsage }} */ (process).threadCpuUsage
+const readCpu = typeof threadCpuUsage === 'function' ? () => threadCpuUsage.call(process) : () => process.cpuUsage()
+
+/** The CPU time `readCpu()` counts, user and system, in µs. */
+function cpuMicros() {
+  const { user, system } = readCpu()
+  return user + system
+}
+
 /** Every event the watcher emits (the module doc says what each means). */
 const EVENTS = Object.freeze(['sample', 'leak', 'threshold', 'snapshot', 'snapshot-skipped', 'report', 'sites', 'cache-thrashing', 'error'])
 
@@ -196,7 +206,7 @@ class Watcher extends EventEmitter {
   #fillingSince = null // when BoundedMaps started filling, while they still are
   #tally = new Tally() // what the events so far said, for status() and metrics
   #lastFloor = null // the newest sampled floor: { time, heap, external }
-  #loadMark = performance.eventLoopUtilization() // the event loop's use at the last floor
+  #loadMark = { at: performance.now(), cpuMicros: cpuMicros() } // the CPU used by the last floor
   #startedAt = Date.now()
   #stopListening = null // removes the snapshotSignal listener
   #stopped = false
@@ -397,17 +407,21 @@ class Watcher extends EventEmitter {
   }
 
   /**
-   * The load since the previous floor: the event loop's utilization without the full GC
-   * this watcher forced meanwhile. Floors rise with load (requests in flight, sessions of
-   * users active lately); on its longer time scales the detector judges a rise only while
-   * the load stays level (docs/watch.md, "Slow leaks").
+   * The load since the previous floor: CPU seconds this thread used a second (the process's
+   * where Node cannot tell a thread's, before 23.9), without the full GC this watcher forced
+   * meanwhile. Floors rise with load (requests in flight, sessions of users active lately);
+   * on its longer time scales the detector judges a rise only while the load stays level
+   * (docs/watch.md, "Slow leaks"). CPU time, not the event loop's utilization: a process
+   * that shares its cores with a busy neighbour takes longer over the same work, and its
+   * utilization rose with the neighbour's load.
    */
   #loadSinceLastFloor(forcedGcMs) {
-    const now = performance.eventLoopUtilization()
-    const { active, idle } = performance.eventLoopUtilization(now, this.#loadMark)
-    this.#loadMark = now
-    const elapsed = active + idle
-    return elapsed > 0 ? Math.max(0, active - forcedGcMs) / elapsed : null
+    const micros = cpuMicros()
+    const now = performance.now()
+    const usedMs = (micros - this.#loadMark.cpuMicros) / 1000
+    const elapsedMs = now - this.#loadMark.at
+    this.#loadMark = { at: now, cpuMicros: micros }
+    return elapsedMs > 0 ? Math.max(0, usedMs - forcedGcMs) / elapsedMs : null
   }
 
   /**

@@ -107,7 +107,7 @@ impl NativeWatcher {
 
     /// Records a floor taken after a full GC; `kind` is `"heap"` or `"external"`. `hold`:
     /// the growth is bounded caches filling up, so it is recorded but not judged yet.
-    /// `load`: the event loop's utilization (0 to 1) since the floor before.
+    /// `load`: the CPU time the thread used a second since the floor before.
     #[napi]
     pub fn record_floor(
         &self,

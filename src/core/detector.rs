@@ -121,7 +121,8 @@ pub struct Leak {
     pub urgent: bool,
     /// The time scale whose window showed it: [`MINUTES`] or one of [`SLOW_SCALES`].
     pub scale: Scale,
-    /// How long a full window of that scale spans, in milliseconds.
+    /// How long the points that scale keeps span, in milliseconds: its nominal window, or
+    /// longer where floors came rarely or buckets got none.
     pub scale_span_ms: f64,
 }
 
@@ -347,7 +348,7 @@ impl Series {
     }
 
     /// Records a floor with the load the process was under since the floor before (the
-    /// event loop's utilization, 0 to 1), which tells floors that rise with load from a
+    /// CPU time the thread used a second), which tells floors that rise with load from a
     /// slow leak (see [`load_level`]); see [`Series::push`].
     pub fn push_with_load(
         &mut self,
@@ -525,7 +526,11 @@ impl Series {
             .or_else(|| {
                 candidate_starts(points.len(), after_warm_up)
                     .into_iter()
-                    .find_map(|start| shows_leak(&points, start, warm_at, config))
+                    .find_map(|start| {
+                        shows_leak(&points, start, warm_at, config).filter(|(window, _)| {
+                            !judged_as_slow(window, config) || slow_rules_hold(window, config)
+                        })
+                    })
             })
             .map(|(window, a)| Shown::of(window, a, None))
             .or_else(|| {
@@ -551,6 +556,10 @@ impl Series {
             slow_scale: shown.slow_scale,
         });
         let scale = shown.slow_scale.map_or(MINUTES, |i| SLOW_SCALES[i]);
+        let oldest_kept = match shown.slow_scale {
+            Some(i) => self.slow_points(i).first().map_or(now, |&(t, _)| t),
+            None => self.floors.front().map_or(now, |&(t, _)| t),
+        };
         let limit = self.limits.own;
         let projected_limit_at = limit
             .filter(|&l| l > current)
@@ -565,7 +574,9 @@ impl Series {
             projected_limit_at,
             urgent: self.limits.urgent(current, a.slope_bytes_per_sec / 1000.0),
             scale,
-            scale_span_ms: scale.span_ms(config.min_duration_ms),
+            // Floors that come rarely (a quiet service: one forced GC a minute) make a
+            // scale's points span longer than its nominal window.
+            scale_span_ms: scale.span_ms(config.min_duration_ms).max(now - oldest_kept),
         })
     }
 
@@ -594,13 +605,29 @@ impl Series {
                 .into_iter()
                 .find_map(|start| {
                     let (window, a) = shows_leak(&points, start, warm_at, &scale_config)?;
-                    let steady = not_slowing(window)
-                        && rose_by(window, config.min_growth_bytes)
-                        && load_level(&loads[start..]);
+                    let steady = slow_rules_hold(window, config) && load_level(&loads[start..]);
                     steady.then(|| Shown::of(window, a, Some(i)))
                 })
         })
     }
+}
+
+/// Minimum durations beyond which a window of every floor is judged by the slow scales'
+/// rules too: floors that come once a minute (a quiet service's forced GCs) stretch its 30
+/// floors over half an hour, where a cache filling or a step looks as it does on the slow
+/// scales.
+const SLOW_WINDOW_DURATIONS: f64 = 5.0;
+
+/// Whether a window of every floor spans so long that the slow scales' rules apply to it
+/// (see [`SLOW_WINDOW_DURATIONS`]).
+fn judged_as_slow(window: &[(f64, f64)], config: &DetectorConfig) -> bool {
+    window[window.len() - 1].0 - window[0].0 > SLOW_WINDOW_DURATIONS * config.min_duration_ms
+}
+
+/// The slow scales' rules on the rise itself: it does not slow down and truly grew by the
+/// minimum growth (see [`not_slowing`] and [`rose_by`]).
+fn slow_rules_hold(window: &[(f64, f64)], config: &DetectorConfig) -> bool {
+    not_slowing(window) && rose_by(window, config.min_growth_bytes)
 }
 
 /// The floor, neither the oldest nor the newest, whose removal leaves the shortest gap

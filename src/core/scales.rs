@@ -268,9 +268,9 @@ fn start_and_end_slopes(points: &[(f64, f64)]) -> Option<(f64, f64)> {
 /// Relative rise in load across a window beyond which its floors may be rising with the
 /// load, not by a leak.
 const LOAD_RISE_SHARE: f64 = 0.02;
-/// Absolute rise in load (event-loop utilization, 0 to 1) that never counts as a rise: a
-/// quiet service's utilization wanders by about this much.
-const LOAD_RISE_FLOOR: f64 = 0.01;
+/// Absolute rise in load (CPU seconds a second) that never counts as a rise: an idle
+/// service's use wanders by about this much.
+const LOAD_RISE_FLOOR: f64 = 0.003;
 
 /// Whether the load stayed level or fell across a window (its newest third's mean load
 /// at most [`LOAD_RISE_SHARE`] and [`LOAD_RISE_FLOOR`] above its oldest third's); true when
@@ -369,7 +369,7 @@ mod tests {
         assert!(load_level(&falling));
         assert!(load_level(&[None; 12]));
         let quiet: Vec<Option<f64>> = (0..12)
-            .map(|i| Some(0.01 + 0.0005 * f64::from(i)))
+            .map(|i| Some(0.01 + 0.0002 * f64::from(i)))
             .collect();
         assert!(load_level(&quiet));
     }

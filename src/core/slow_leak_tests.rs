@@ -46,9 +46,19 @@ fn healthy_floor(rng: &mut Rng, level: f64) -> f64 {
 }
 
 /// Feeds a floor every 10 s for `seconds` at the defaults: `shape(t)` gives the memory at
-/// second `t` beyond the healthy floors and the load (event-loop utilization) then. Returns
+/// second `t` beyond the healthy floors and the load (CPU seconds a second) then. Returns
 /// each leak reported, with the second it was reported at.
 fn run(seconds: f64, seed: u64, shape: impl Fn(f64) -> (f64, Option<f64>)) -> Vec<(f64, Leak)> {
+    run_every(FLOOR_EVERY_S, seconds, seed, shape)
+}
+
+/// Like [`run`], with a floor every `every_s` seconds.
+fn run_every(
+    every_s: f64,
+    seconds: f64,
+    seed: u64,
+    shape: impl Fn(f64) -> (f64, Option<f64>),
+) -> Vec<(f64, Leak)> {
     let config = defaults();
     let mut rng = seeded(seed);
     let mut series = Series::new(MemoryKind::Heap, 0.0);
@@ -60,7 +70,7 @@ fn run(seconds: f64, seed: u64, shape: impl Fn(f64) -> (f64, Option<f64>)) -> Ve
         let load = load.map(|l| (l + rng.noise(0.02)).clamp(0.0, 1.0));
         series.push_with_load(&config, t * 1000.0, healthy_floor(&mut rng, level), load);
         leaks.extend(series.evaluate(&config).map(|leak| (t, leak)));
-        t += FLOOR_EVERY_S;
+        t += every_s;
     }
     leaks
 }
@@ -89,7 +99,7 @@ fn reported_within(rate: f64, within: f64, scales: &[&str]) -> Vec<f64> {
                 leak.scale.name
             );
             assert!(leak.slope_bytes_per_sec > 0.4 * rate && leak.slope_bytes_per_sec < 2.0 * rate);
-            assert_eq!(leak.scale_span_ms, leak.scale.span_ms(60_000.0));
+            assert!(leak.scale_span_ms >= leak.scale.span_ms(60_000.0));
             at - LEAK_ONSET_S
         })
         .collect()
@@ -217,6 +227,27 @@ fn a_cache_that_fills_for_two_hours_then_levels_off_never_leaks() {
             let filled = 1.0 - (-((t - begins).max(0.0)) / (40.0 * MINUTE)).exp();
             (16.0 * MB * filled, Some(0.3))
         });
+    }
+}
+
+#[test]
+fn with_a_floor_a_minute_a_steady_leak_is_reported_with_the_span_its_floors_cover() {
+    // A quiet service's floors come from one forced GC a minute: the window of every floor
+    // spans half an hour, and is judged by the slow scales' rules too. (Its buckets then hold
+    // fewer floors, whose bursts they no longer all drop: in this noise model a cache of 12
+    // or 16 MB filling as in the tests above was taken for a leak in about 1 run of 12, which
+    // docs/watch.md states as a limit.)
+    for seed in 1..=SEEDS {
+        let leaks = run_every(60.0, LEAK_ONSET_S + 45.0 * MINUTE, seed, leak_of(5e3));
+        let (at, leak) = leaks
+            .first()
+            .unwrap_or_else(|| panic!("seed {seed}: 5 KB/s not reported"));
+        assert!(*at >= LEAK_ONSET_S, "seed {seed}");
+        // Its span is that of the points the scale keeps, up to its newest closed bucket.
+        assert!(
+            leak.scale_span_ms + 180_000.0 >= at * 1000.0 - leak.since,
+            "at {at}: {leak:?}"
+        );
     }
 }
 

@@ -244,7 +244,7 @@ impl Watcher {
 
     /// Records a floor of `kind` (heap or external) taken after a full GC. With `hold`, the
     /// caller knows the growth has a ceiling for now (see [`Series::hold`]). `load`: the
-    /// event loop's utilization since the floor before, when known (see
+    /// CPU time the thread used a second since the floor before, when known (see
     /// [`Series::push_with_load`]).
     pub fn record_floor(
         &self,
