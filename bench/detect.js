@@ -10,8 +10,18 @@
  *
  * Environment: BENCH_DETECT_MS (each scenario's run, default 60 s: 10 min of production at
  * the 10x compressed time of bench/fixtures/scenario.js), BENCH_DETECT_ONLY (see ONLY).
+ *
+ * The slow rows (SLOW_SCENARIOS, bench/fixtures/slow-scenario.js) run only when
+ * BENCH_DETECT_SLOW is set: `1` adds them after the others, `only` runs them alone. They
+ * compress time by a factor `c` each (production durations ÷ c, growth rates × c,
+ * `minGrowthBytes` unchanged) and report in production time: slow leaks of 25, 5 and 1 KB/s
+ * starting 20 minutes in, and a healthy day of 24 hours of five services. BENCH_DETECT_JOBS
+ * runs that many slow scenarios at once (default 1; each is two processes where
+ * @airbnb/node-memwatch loads). Every leak event and floor of the slow rows is written to
+ * bench/out/detect-slow-<node>-<time>.json.
  */
 const { execFile } = require('node:child_process')
+const fs = require('node:fs')
 const { promisify } = require('node:util')
 const path = require('node:path')
 const { memwatchLoads } = require('./peers')
@@ -63,6 +73,12 @@ async function runScenario(name, who) {
 }
 
 async function main() {
+  const slow = process.env.BENCH_DETECT_SLOW
+  const fast = slow === 'only' ? [] : await fastRows()
+  return slow ? { fast, slow: await slowRows() } : fast
+}
+
+async function fastRows() {
   const rows = []
   const withRule = memwatchLoads()
   if (!withRule) console.log(`@airbnb/node-memwatch does not load in Node ${process.version}: leakproof only, the rule's columns are n/a`)
@@ -94,5 +110,140 @@ async function main() {
   return rows
 }
 
+const MINUTE = 60_000
+const HOUR = 60 * MINUTE
+const KB = 1000
+/** Production time, `c` times the real time `ms`. */
+const prodTime = (ms) => (ms === undefined ? '—' : ms < 2 * HOUR ? `${(ms / MINUTE).toFixed(1)} min` : `${(ms / HOUR).toFixed(2)} h`)
+
+/** The sawtooth of every slow scenario, the load (real requests a second) under it, and a 20-minute onset. */
+const slowLeak = (kbPerSec, c, hours, target) => ({
+  name: `slow leak ${kbPerSec} KB/s`,
+  expected: 'heap',
+  target,
+  spec: { c, durationMs: hours * HOUR, rps: 300, leak: { bytesPerSec: kbPerSec * KB, onsetMs: 20 * MINUTE } },
+})
+/** A healthy day: 24 production hours in 6 real minutes. */
+const DAY = { c: 240, durationMs: 24 * HOUR, rps: 300 }
+/**
+ * The slow rows. Leak rates and times are production's; `c` compresses each run to a few
+ * real minutes, the target's span to 2-3.
+ */
+const SLOW_SCENARIOS = [
+  slowLeak(25, 20, 50 / 60, 10 * MINUTE),
+  slowLeak(5, 30, 95 / 60, 45 * MINUTE),
+  slowLeak(1, 60, 260 / 60, 3 * HOUR),
+  // Request rate and sessions follow the load of the day (10% at 04:00 to 100% at 16:00);
+  // sessions live 30 minutes: 4 to 42 MB of floors, half an hour behind the load.
+  { name: 'day: diurnal load (sessions)', expected: null, spec: { ...DAY, rps: 600, diurnal: { peakSessionsPerSec: 5.6, sessionBytes: 4000, ttlMs: 30 * MINUTE, startHour: 0, minLoad: 0.1 } } },
+  // The same with 0.5 ms of CPU a request: the event loop's utilization follows the request
+  // rate (about 0.1 at night to 0.4 at 16:00) instead of the service's fixed work.
+  { name: 'day: diurnal load (sessions), 0.5 ms of CPU a request', expected: null, spec: { ...DAY, rps: 600, cpuMsPerRequest: 0.5, diurnal: { peakSessionsPerSec: 5.6, sessionBytes: 4000, ttlMs: 30 * MINUTE, startHour: 0, minLoad: 0.1 } } },
+  // 18,000 keys of 1 KB drawn at random: ~20 MB, 95% of it after 2 hours (τ = 40 min).
+  { name: 'day: cache filling for 2 h, then flat', expected: null, spec: { ...DAY, cache: { keys: 18_000, entryBytes: 1025, tauMs: 40 * MINUTE } } },
+  { name: 'day: step after lazy loading (40 MB at 1 h)', expected: null, spec: { ...DAY, step: { atMs: HOUR, bytes: 40e6 } } },
+  // 80 MB built over 2 minutes, held an hour, given back at once; at 3, 11 and 19 h.
+  { name: 'day: bursts given back (80 MB, every 8 h)', expected: null, spec: { ...DAY, bursts: { firstMs: 3 * HOUR, everyMs: 8 * HOUR, bytes: 80e6, buildMs: 2 * MINUTE, holdMs: HOUR } } },
+  { name: 'day: healthy sawtooth', expected: null, spec: { ...DAY } },
+]
+
+/** Runs one slow scenario watched by `who`; resolves to its JSON records. */
+async function runSlow(spec, who) {
+  const realMs = spec.durationMs / spec.c
+  const { stdout } = await promisify(execFile)(process.execPath, [path.join(__dirname, 'fixtures', 'slow-scenario.js'), JSON.stringify(spec), who], {
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+    timeout: realMs + 120_000,
+  })
+  return stdout.trim().split('\n').map((l) => JSON.parse(l))
+}
+
+/** Runs `tasks` (functions returning promises), `jobs` at a time; resolves to their results in order. */
+async function pool(tasks, jobs) {
+  const results = []
+  let next = 0
+  const worker = async () => {
+    while (next < tasks.length) {
+      const i = next++
+      results[i] = await tasks[i]()
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(jobs, tasks.length) }, worker))
+  return results
+}
+
+/** The median of `values`, or undefined. */
+function median(values) {
+  if (values.length === 0) return undefined
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)]
+}
+
+/**
+ * The slow rows, in production time (real time × c, real time in brackets): for a leak, when
+ * leakproof first reported it as a heap leak and on which scale, when the memwatch rule first
+ * fired after it began, and every alarm of either before it began; for a healthy day, every
+ * alarm. Also the floors leakproof got (median spacing) and its forced GCs' share of the time.
+ */
+async function slowRows() {
+  const withRule = memwatchLoads()
+  if (!withRule) console.log(`@airbnb/node-memwatch does not load in Node ${process.version}: leakproof only, the rule's columns are n/a`)
+  const watchers = withRule ? ['leakproof', 'memwatch'] : ['leakproof']
+  const chosen = SLOW_SCENARIOS.filter(({ name }) => ONLY.test(name))
+  const jobs = Number(process.env.BENCH_DETECT_JOBS) || 1
+  const runs = await pool(
+    chosen.map(({ spec }) => () => Promise.all(watchers.map((who) => runSlow(spec, who))).then((r) => r.flat())),
+    jobs,
+  )
+  const rows = []
+  const details = []
+  for (const [i, { name, expected, target, spec }] of chosen.entries()) {
+    const { c } = spec
+    const records = runs[i]
+    const onset = expected === null ? Infinity : spec.leak.onsetMs / c // real ms
+    const ours = records.filter((r) => r.who === 'leakproof')
+    const samples = records.filter((r) => r.who === 'sample')
+    const done = records.find((r) => r.who === 'done' && r.forcedGcs !== null)
+    const gcs = records.filter((r) => r.who === 'memwatch')
+    const rule = memwatchRule(gcs)
+    const ourFalse = ours.filter((r) => r.at < onset)
+    const ruleFalse = rule.filter((at) => at < onset)
+    const ourHit = ours.find((r) => r.at >= onset && r.event.kind === expected)
+    const ruleHit = rule.find((at) => at >= onset)
+    const spacing = median(samples.slice(1).map((s, j) => s.at - samples[j].at))
+    const both = (ms) => (ms === undefined ? '—' : `${prodTime(ms * c)} (${seconds(ms)})`)
+    const alarms = (list) => list.map((r) => `${r.event.kind} ${r.event.scale} at ${prodTime(r.at * c)}`).join(', ') || 'none'
+    rows.push({
+      scenario: name,
+      c,
+      'production (real)': both(spec.durationMs / c),
+      ...(expected === null
+        ? {}
+        : {
+            target: prodTime(target),
+            leakproof: both(ourHit && ourHit.at - onset),
+            scale: ourHit?.event.scale ?? '',
+            'slope (production)': ourHit ? `${((ourHit.event.slopeBytesPerSec / c) / KB).toFixed(1)} KB/s` : '',
+            'memwatch rule': withRule ? both(ruleHit === undefined ? undefined : ruleHit - onset) : 'n/a',
+          }),
+      'false alarms (leakproof)': alarms(ourFalse),
+      'false alarms (memwatch)': withRule ? `${ruleFalse.length}${ruleFalse.length ? ` (first at ${prodTime(ruleFalse[0] * c)})` : ''}` : 'n/a',
+      'full GCs seen (rule)': withRule ? gcs.length : 'n/a',
+      floors: samples.length,
+      'floor spacing (median)': spacing === undefined ? '—' : `${Math.round((spacing * c) / 1000)} s`,
+      'forced GC time': done ? `${((100 * done.forcedGcSeconds * 1000) / (spec.durationMs / c)).toFixed(1)}%` : '',
+      'leakproof also reported': ours.filter((r) => r.at >= onset && r !== ourHit).map((r) => `${r.event.kind} ${r.event.scale}`).join(', '),
+    })
+    details.push({ name, spec, leaks: ours, errors: records.filter((r) => r.who === 'error'), done: records.filter((r) => r.who === 'done'), rule, samples })
+  }
+  console.table(rows)
+  const out = path.join(__dirname, 'out')
+  fs.mkdirSync(out, { recursive: true })
+  const file = path.join(out, `detect-slow-${process.version}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
+  fs.writeFileSync(file, JSON.stringify({ node: process.version, rows, details }))
+  console.log(`every leak event and floor: ${file}`)
+  return rows
+}
+
 if (require.main === module) main()
-module.exports = { main }
+module.exports = { main, SLOW_SCENARIOS }
