@@ -97,6 +97,19 @@ impl DetectorConfig {
             confidence: 0.999,
         }
     }
+
+    /// The settings of `watch()` at its defaults (`DEFAULTS` in lib/watch/watcher.js).
+    pub(crate) fn watch_defaults() -> Self {
+        DetectorConfig {
+            window: 30,
+            min_points: 8,
+            warmup_ms: 60_000.0,
+            min_duration_ms: 60_000.0,
+            min_growth_bytes: 8.0 * 1024.0 * 1024.0,
+            min_rate_bytes_per_sec: 512.0,
+            confidence: 0.999,
+        }
+    }
 }
 
 /// A leak as reported: times are in the caller's clock (epoch milliseconds in practice).
@@ -1123,19 +1136,6 @@ mod tests {
         assert!(at.first().is_some_and(|&at| at <= 30), "{at:?}");
     }
 
-    /// The settings of `watch()` at its defaults (lib/watch/watcher.js).
-    fn watch_defaults() -> DetectorConfig {
-        DetectorConfig {
-            window: 30,
-            min_points: 8,
-            warmup_ms: 60_000.0,
-            min_duration_ms: 60_000.0,
-            min_growth_bytes: 8.0 * MIB,
-            min_rate_bytes_per_sec: 1024.0,
-            confidence: 0.999,
-        }
-    }
-
     const MIB: f64 = 1024.0 * 1024.0;
     const GIB: f64 = 1024.0 * MIB;
     /// Floors every interval at `watch()`'s default, 10 s.
@@ -1144,7 +1144,7 @@ mod tests {
     /// Feeds `floors` one every 10 s from the start, at `watch()`'s defaults, with a heap limit
     /// of `limit`; returns every leak reported, with the second at which it was.
     fn leaks_at_defaults(limit: f64, floors: &[f64]) -> Vec<(f64, Leak)> {
-        let config = watch_defaults();
+        let config = DetectorConfig::watch_defaults();
         let mut series = Series::new(MemoryKind::Heap, 0.0);
         series.set_own_limit(Some(limit));
         let mut leaks = Vec::new();
@@ -1173,7 +1173,7 @@ mod tests {
 
     /// The seconds at which the urgent test alone passes, fed like `leaks_at_defaults`.
     fn urgent_test_passes_at(limit: f64, floors: &[f64]) -> Vec<f64> {
-        let config = watch_defaults();
+        let config = DetectorConfig::watch_defaults();
         let limits = Limits {
             own: Some(limit),
             rss_headroom: None,
@@ -1239,7 +1239,7 @@ mod tests {
 
     #[test]
     fn the_container_limit_makes_a_leak_urgent_when_it_is_nearer_than_the_heap_limit() {
-        let config = watch_defaults();
+        let config = DetectorConfig::watch_defaults();
         let floors = floors_of(300.0, 9, 1e6, |t| 2e6 * t.max(0.0));
         let reported = |rss_headroom: Option<f64>| {
             let mut series = Series::new(MemoryKind::Heap, 0.0);
@@ -1320,7 +1320,7 @@ mod tests {
         // ±20 or ±60 MB around a flat line (floating garbage of a busy service's incremental
         // GCs), a heap limit of 1 GiB away: the window starts again at the hold, so a rising
         // run of five has no older floors to top and few to measure the noise by.
-        let config = watch_defaults();
+        let config = DetectorConfig::watch_defaults();
         let mut raised = Vec::new();
         for noise in [20e6, 60e6] {
             for held_until in [60.0, 70.0, 80.0] {
@@ -1373,7 +1373,7 @@ mod tests {
 
     #[test]
     fn growth_toward_a_near_limit_is_suspected_urgently_and_asks_for_every_floor() {
-        let config = watch_defaults();
+        let config = DetectorConfig::watch_defaults();
         let suspicion_with_limit = |limit: f64| {
             let mut series = Series::new(MemoryKind::Heap, 0.0);
             series.set_own_limit(Some(limit));
@@ -1418,7 +1418,7 @@ mod tests {
     ) -> (Vec<f64>, Series) {
         let config = DetectorConfig {
             warmup_ms: 10_000.0,
-            ..watch_defaults()
+            ..DetectorConfig::watch_defaults()
         };
         let mut series = Series::new(MemoryKind::External, 0.0);
         let mut at = Vec::new();

@@ -14,19 +14,6 @@ const FLOOR_EVERY_S: f64 = 10.0;
 const LEAK_ONSET_S: f64 = 20.0 * MINUTE;
 const SEEDS: u64 = 12;
 
-/// `watch()`'s defaults (lib/watch/watcher.js).
-fn defaults() -> DetectorConfig {
-    DetectorConfig {
-        window: 30,
-        min_points: 8,
-        warmup_ms: 60_000.0,
-        min_duration_ms: 60_000.0,
-        min_growth_bytes: 8.0 * MIB,
-        min_rate_bytes_per_sec: 512.0,
-        confidence: 0.999,
-    }
-}
-
 /// A generator for `seed`, its bits spread first: xorshift's first outputs from a small
 /// seed are alike.
 fn seeded(seed: u64) -> Rng {
@@ -59,7 +46,7 @@ fn run_every(
     seed: u64,
     shape: impl Fn(f64) -> (f64, Option<f64>),
 ) -> Vec<(f64, Leak)> {
-    let config = defaults();
+    let config = DetectorConfig::watch_defaults();
     let mut rng = seeded(seed);
     let mut series = Series::new(MemoryKind::Heap, 0.0);
     series.set_own_limit(Some(4e9));
@@ -127,7 +114,7 @@ fn a_leak_of_1_kb_a_second_is_reported_within_3_hours_on_the_hours_scale() {
 fn a_slow_leak_beside_a_bounded_cache_that_keeps_filling_and_emptying_is_still_reported() {
     // A `BoundedMap` whose entries expire grows on about half of the intervals: each such
     // floor is held, which restarts the minutes window but not the slow scales.
-    let config = defaults();
+    let config = DetectorConfig::watch_defaults();
     for seed in 1..=4 {
         let mut rng = seeded(seed);
         let mut series = Series::new(MemoryKind::Heap, 0.0);
@@ -153,7 +140,7 @@ fn a_slow_leak_beside_a_bounded_cache_that_keeps_filling_and_emptying_is_still_r
 
 #[test]
 fn a_slow_leak_reports_its_scale_in_the_trend_while_it_grows() {
-    let config = defaults();
+    let config = DetectorConfig::watch_defaults();
     let mut rng = seeded(3);
     let mut series = Series::new(MemoryKind::Heap, 0.0);
     let mut reported = None;
@@ -281,7 +268,7 @@ fn a_leak_that_stops_is_not_reported_once_it_has_stopped() {
 
 #[test]
 fn the_windows_of_a_kind_of_memory_stay_bounded() {
-    let config = defaults();
+    let config = DetectorConfig::watch_defaults();
     let mut series = Series::new(MemoryKind::Heap, 0.0);
     for i in 0..100_000 {
         series.push_with_load(&config, f64::from(i) * 1000.0, 1e8, Some(0.2));
