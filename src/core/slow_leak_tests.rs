@@ -5,7 +5,6 @@ use super::*;
 use crate::core::test_rng::Rng;
 
 const MB: f64 = 1e6;
-const MIB: f64 = 1024.0 * 1024.0;
 const MINUTE: f64 = 60.0;
 const HOUR: f64 = 3600.0;
 /// A floor every interval at the default, 10 s.
