@@ -340,6 +340,17 @@ mod tests {
         let starts: Vec<f64> = d.buckets().map(|b| b.start).collect();
         assert_eq!(starts, vec![0.0, 5_000.0]);
         assert_eq!(d.buckets().next().unwrap().load(), None);
+        // A load that is not a number is left out of the bucket's mean.
+        let mut d = Decimated::new(SLOW_SCALES[0], 2_000.0);
+        for (t, load) in [
+            (0.0, f64::NAN),
+            (10.0, f64::INFINITY),
+            (20.0, 0.4),
+            (1_000.0, 0.1),
+        ] {
+            d.push(t, 1.0, Some(load));
+        }
+        assert_eq!(d.buckets().next().unwrap().load(), Some(0.4));
     }
 
     #[test]
