@@ -9,7 +9,8 @@
  * - `trackEmitter()` / `trackListeners()`: listener leaks with the line that added them;
  *   `trackTimers()`, `trackPromises()` and `census()`: live handles by creation site.
  *
- * The manual is in `docs/`: cache.md, watch.md, analyze.md, listeners.md, errors.md.
+ * The manual is in `docs/`, by part: cache.md, watch.md, capture.md, diagnose.md, sites.md,
+ * analyze.md, report.md, listeners.md, testing.md, metrics.md, admin-http.md, errors.md.
  */
 import { EventEmitter } from 'node:events'
 
@@ -647,7 +648,7 @@ export interface GrownMapping {
 
 /**
  * Whether JS objects hold a native leak's memory and, when none do, what can be known
- * cheaply and what to run next (docs/watch.md, "Leaks outside the heap").
+ * cheaply and what to run next (docs/diagnose.md, "Leaks outside the heap: what each kind's report names").
  */
 export interface NativeVerdict {
   /** Native growth compared: the pair's native floors, or the leak's rate over the census' passes. */

@@ -26,19 +26,19 @@ function watch(options) {
   return require('./lib/watch/watcher').watch(options)
 }
 
-/** RSS and container memory, `null` where unknown; see `lib/system-memory.js`. */
+/** RSS and container memory, `null` where unknown; see `lib/detect/system-memory.js`. */
 function systemMemory() {
-  return require('./lib/system-memory').systemMemory()
+  return require('./lib/detect/system-memory').systemMemory()
 }
 
-/** Classes and largest objects of one snapshot; see `lib/analyze.js`. */
+/** Classes and largest objects of one snapshot; see `lib/diagnose/analyze.js`. */
 function analyzeSnapshot(file, options) {
-  return require('./lib/analyze').analyzeSnapshot(file, options)
+  return require('./lib/diagnose/analyze').analyzeSnapshot(file, options)
 }
 
-/** What one snapshot holds that an earlier one did not; see `lib/analyze.js`. */
+/** What one snapshot holds that an earlier one did not; see `lib/diagnose/analyze.js`. */
 function diffSnapshots(before, after, options) {
-  return require('./lib/analyze').diffSnapshots(before, after, options)
+  return require('./lib/diagnose/analyze').diffSnapshots(before, after, options)
 }
 
 /** The HTML report page of a watcher's directory; see `lib/report/index.js`. */

@@ -9,7 +9,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
-const { diffSnapshots, nativeKindsText } = require('../lib/analyze')
+const { diffSnapshots, nativeKindsText } = require('../lib/diagnose/analyze')
 
 let dir
 let diff

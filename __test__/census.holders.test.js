@@ -1,6 +1,6 @@
 'use strict'
 
-// The census of collections by reachability (lib/census) names the holder of a leak where no
+// The census of collections by reachability (lib/diagnose/census) names the holder of a leak where no
 // heap snapshot fits. Each fixture in fixtures/census/ grows one collection between two passes
 // and prints the census' result as one line of JSON; it runs in a child of its own, since the
 // census walks the process it runs in (node:test's own objects stay out). The holders: a

@@ -6,7 +6,7 @@ const v8 = require('node:v8')
 const vm = require('node:vm')
 const { setTimeout: delay, setImmediate: nextTurn } = require('node:timers/promises')
 const { PerformanceObserver, constants } = require('node:perf_hooks')
-const { FullGcSentinel } = require('../lib/watch/full-gc-sentinel')
+const { FullGcSentinel } = require('../lib/detect/full-gc-sentinel')
 
 v8.setFlagsFromString('--expose-gc')
 const gc = vm.runInNewContext('gc')

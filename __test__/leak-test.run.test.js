@@ -11,7 +11,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const { APP, LOAD, freePort, leakproofRun, loadCommand, loadThenStop, logged, portOf, tempDir } = require('./run-helpers')
-const { holderOfReport, unheldNativeOf, verdictLines, RUN_EXIT } = require('../lib/test/run')
+const { holderOfReport, unheldNativeOf, verdictLines, RUN_EXIT } = require('../lib/leak-test/run')
 
 /** Floors every 250 ms, judged after 2 s of warm-up over 5 s: a leak is named within ~15 s. */
 const SHORT_TIMINGS = {
@@ -107,11 +107,11 @@ test("the verdict names a pair's grown collection with what it holds and its nat
     suspects: [{ name: 'Gzip', count: 100, retainedSize: 30_330_400, holder: feeds }],
   }
   const { holder, suspect } = holderOfReport(report)
-  assert.equal(holder, `${feeds}: 50 → 150 Gzip, +27.1 MB native (zlib)`)
-  assert.equal(suspect, `100 new Gzip retaining 28.9 MB, held by ${feeds}`)
+  assert.equal(holder, `${feeds}: 50 → 150 Gzip, +28.5 MB native (zlib)`)
+  assert.equal(suspect, `100 new Gzip retaining 30.3 MB, held by ${feeds}`)
   // The report page's model: the kinds as short names, no memberClass nor bytes before.
   const model = { grownCollections: [{ name: 'Map', holder: feeds, before: 50, after: 150, nativeBytes: 42_700_800, nativeKinds: 'zlib' }], suspects: [] }
-  assert.equal(holderOfReport(model).holder, `${feeds}: 50 → 150 entries, 40.7 MB native (zlib)`)
+  assert.equal(holderOfReport(model).holder, `${feeds}: 50 → 150 entries, 42.7 MB native (zlib)`)
   assert.deepEqual(verdictLines([], verdictOf({ holder, suspect })).slice(1, 3), [`  grown collection: ${holder}`, `  new objects: ${suspect}`])
 })
 

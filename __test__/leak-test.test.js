@@ -12,7 +12,7 @@ const http = require('node:http')
 const { spawn } = require('node:child_process')
 const { once } = require('node:events')
 const { Worker } = require('node:worker_threads')
-const { assertNoLeak, measureLeak, LeakError } = require('../lib/test')
+const { assertNoLeak, measureLeak, LeakError } = require('../lib/leak-test')
 const { BoundedMap } = require('..')
 const { listen } = require('./fixtures/leak-test/express-handlers')
 

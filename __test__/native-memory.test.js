@@ -7,7 +7,7 @@ const fsPromises = require('node:fs/promises')
 const os = require('node:os')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
-const { readMappings, parseSmaps, compareMappings, nativeAdvice } = require('../lib/watch/native-memory')
+const { readMappings, parseSmaps, compareMappings, nativeAdvice } = require('../lib/detect/native-memory')
 const { buildLeakAddon } = require('./fixtures/native-leak-addon/build')
 
 const MiB = 1024 * 1024
@@ -118,9 +118,9 @@ test('nativeAdvice where malloc grew: the addons as suspects, heaptrack and jema
     addons: ['/srv/app/node_modules/leaky/leaky.node'],
   })
   assert.equal(advice.verdict, 'no JS object holds it')
-  assert.match(advice.explanation, /grew by 64\.0 MiB/)
-  assert.match(advice.explanation, /malloc-heap \+64\.0 MiB/)
-  assert.match(advice.explanation, /malloc's in-use count grew by \+63\.0 MiB/)
+  assert.match(advice.explanation, /grew by 67\.1 MB/)
+  assert.match(advice.explanation, /malloc-heap \+67\.1 MB/)
+  assert.match(advice.explanation, /malloc's in-use count grew by \+66\.1 MB/)
   assert.match(advice.explanation, /\/srv\/app\/node_modules\/leaky\/leaky\.node/)
   for (const step of advice.next) assert.deepEqual(Object.keys(step), ['what', 'command'])
   const commands = advice.next.map((s) => s.command)
@@ -146,8 +146,8 @@ test('nativeAdvice where malloc did not grow but anonymous mappings did: mmap, m
     ],
     addons: [],
   })
-  assert.match(advice.explanation, /did not grow \(-1\.0 MiB\) but anonymous mappings did/)
-  assert.match(advice.explanation, /Grown: anonymous \+99\.0 MiB\./) // files' 1 MiB is noise
+  assert.match(advice.explanation, /did not grow \(-1\.0 MB\) but anonymous mappings did/)
+  assert.match(advice.explanation, /Grown: anonymous \+103\.8 MB\./) // files' 1 MiB is noise
   assert.match(advice.explanation, /No addon is loaded/)
   assert.match(advice.next[0].command, /^valgrind --tool=massif --pages-as-heap=yes /)
 })

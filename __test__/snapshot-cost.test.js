@@ -9,7 +9,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const v8 = require('node:v8')
-const { SnapshotCost, modelFileBytes, modelPauseMs } = require('../lib/watch/snapshot-cost')
+const { SnapshotCost, modelFileBytes, modelPauseMs } = require('../lib/capture/snapshot-cost')
 
 const MB = 1e6
 

@@ -1,6 +1,6 @@
 'use strict'
 
-// Heap snapshots written by forked children (lib/watch/child-snapshot.js, src/core/fork):
+// Heap snapshots written by forked children (lib/capture/child-snapshot.js, src/core/fork):
 // a complete private file while the parent keeps running, the watcher's events, and every
 // fault: a child killed at any moment, a full disk in the child, a child that would wait for
 // a thread fork did not copy, a hung child, fork() itself failing, the parent killed while
@@ -15,8 +15,8 @@ const { spawn, spawnSync, execFileSync } = require('node:child_process')
 const { Worker } = require('node:worker_threads')
 const { once } = require('node:events')
 const { nativeBinding } = require('../lib/native')
-const { writeInChild, forkUnavailable } = require('../lib/watch/child-snapshot')
-const { SnapshotStore } = require('../lib/watch/snapshots')
+const { writeInChild, forkUnavailable } = require('../lib/capture/child-snapshot')
+const { SnapshotStore } = require('../lib/capture/snapshots')
 const { watch, analyzeSnapshot } = require('..')
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'fork-store.js')

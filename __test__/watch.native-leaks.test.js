@@ -12,7 +12,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { RUN_SETTINGS } = require('../lib/test/run')
+const { RUN_SETTINGS } = require('../lib/leak-test/run')
 const { buildLeakAddon } = require('./fixtures/native-leak-addon/build')
 const { runLeakingService, leakKinds } = require('./native-leaks-run')
 

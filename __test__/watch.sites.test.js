@@ -11,8 +11,8 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const { execFile } = require('node:child_process')
-const { sitesOfProfile, growingSites, windowsFor } = require('../lib/watch/sites')
-const { encodeSamplingProfile } = require('../lib/watch/pprof')
+const { sitesOfProfile, growingSites, windowsFor } = require('../lib/sites/sites')
+const { encodeSamplingProfile } = require('../lib/sites/pprof')
 const { isOwnFile } = require('../lib/code-origin')
 
 const ROOT = path.join(__dirname, '..')
@@ -24,7 +24,7 @@ const METER = 'file:///srv/my%20app/node_modules/.pnpm/@opentelemetry+sdk-metric
 const HISTOGRAM = '/srv/app/node_modules/.pnpm/prom-client@15.1.0/node_modules/prom-client/lib/histogram.js'
 const BOUNDED_MAP = `file://${path.join(ROOT, 'lib', 'cache', 'bounded-map.js')}`
 const WATCHER = path.join(ROOT, 'lib', 'watch', 'watcher.js')
-const SITES_JS = path.join(ROOT, 'lib', 'watch', 'sites.js')
+const SITES_JS = path.join(ROOT, 'lib', 'sites', 'sites.js')
 
 /** A protocol call frame, from 1-based line and column. */
 function frame(functionName, url, line, column = 1) {
@@ -217,10 +217,10 @@ test('leakproof\'s own frames and node:inspector\'s are never a site, nor are th
 test('leakproof\'s files are its own wherever it is installed, and the app that calls it is charged', () => {
   const installs = [
     path.join(ROOT, 'index.js'),
-    `file://${path.join(ROOT, 'lib', 'watch', 'sites.js')}`,
-    '/srv/app/node_modules/leakproof/lib/watch/sites.js',
+    `file://${path.join(ROOT, 'lib', 'sites', 'sites.js')}`,
+    '/srv/app/node_modules/leakproof/lib/sites/sites.js',
     // A packed install, with pnpm: the package's folder in its store.
-    '/srv/app/node_modules/.pnpm/leakproof@0.1.0/node_modules/leakproof/lib/watch/sites.js',
+    '/srv/app/node_modules/.pnpm/leakproof@0.1.0/node_modules/leakproof/lib/sites/sites.js',
     'C:\\srv\\app\\node_modules\\leakproof\\index.js',
   ]
   for (const url of installs) {
@@ -310,9 +310,9 @@ test('a slow leak is sampled for more windows, up to ten; a fast one, or one of 
 // samples are there (includeObjectsCollectedByMajorGC shows them) but count as collected
 // while the objects are held. Without an optimizing tier the same loop always gives ~13 MB
 // of live samples; with one, it varies from run to run and on Node 24 and 26 (Maglev compiles
-// sooner) it gave at most one 16 KB sample in every run of 2026-11-23 (docs/watch.md,
-// "Allocation sites"). The test runs where sampling sees these allocations.
-const SAMPLING_MISSES_ALLOCATIONS = Number(process.versions.node.split('.')[0]) >= 24 && 'V8\'s sampling heap profiler of Node 24+ counts samples taken in Maglev-compiled code as collected (docs/watch.md, "Allocation sites")'
+// sooner) it gave at most one 16 KB sample in every run of 2026-11-23 (docs/sites.md,
+// "A limit of V8: samples lost in optimized code"). The test runs where sampling sees these allocations.
+const SAMPLING_MISSES_ALLOCATIONS = Number(process.versions.node.split('.')[0]) >= 24 && 'V8\'s sampling heap profiler of Node 24+ counts samples taken in Maglev-compiled code as collected (docs/sites.md, "A limit of V8: samples lost in optimized code")'
 
 test('a real process that leaks through a package in node_modules: the top site is the package\'s, and leads to the app\'s line', { skip: SAMPLING_MISSES_ALLOCATIONS }, async () => {
   const stdout = await new Promise((resolve, reject) => {

@@ -11,9 +11,10 @@ const os = require('node:os')
 const path = require('node:path')
 const { execFileSync, spawn, spawnSync } = require('node:child_process')
 const { once } = require('node:events')
-const { SnapshotStore, fileName, SUFFIX } = require('../lib/watch/snapshots')
+const { SnapshotStore } = require('../lib/capture/snapshots')
+const { watcherFileName, tempName, SUFFIXES } = require('../lib/file-names')
 const { watch } = require('..')
-const { SnapshotCost } = require('../lib/watch/snapshot-cost')
+const { SnapshotCost } = require('../lib/capture/snapshot-cost')
 const { lineOf } = require('./listener-helpers')
 
 const isRoot = process.getuid?.() === 0
@@ -50,11 +51,12 @@ function unmount(dir) {
   execFileSync('umount', [dir], { stdio: 'ignore' })
 }
 
-const SNAPSHOTS_JS = path.join(__dirname, '..', 'lib', 'watch', 'snapshots.js')
+const SNAPSHOTS_JS = path.join(__dirname, '..', 'lib', 'capture', 'snapshots.js')
+const FILE_NAMES_JS = path.join(__dirname, '..', 'lib', 'file-names.js')
 
 /** The temporary name of a snapshot process `pid` would start writing now, as the store names it. */
-function tempName(pid) {
-  return `.${fileName(Date.now(), 0, 'leak', SUFFIX).replace(`-${process.pid}-`, `-${pid}-`)}.tmp`
+function tempNameOfWriter(pid) {
+  return tempName(watcherFileName(Date.now(), { sequence: 0, reason: 'leak', suffix: SUFFIXES.snapshot }).replace(`-${process.pid}-`, `-${pid}-`))
 }
 
 /** The pid of a process that has exited. */
@@ -275,8 +277,8 @@ test('a writer killed as its snapshot starts leaves its temporary file; the next
   // Another service, alive, writing into the same dir.
   const writing = `
     const fs = require('node:fs')
-    const { fileName, SUFFIX } = require(${JSON.stringify(SNAPSHOTS_JS)})
-    const name = '.' + fileName(Date.now(), 0, 'leak', SUFFIX) + '.tmp'
+    const { watcherFileName, tempName, SUFFIXES } = require(${JSON.stringify(FILE_NAMES_JS)})
+    const name = tempName(watcherFileName(Date.now(), { sequence: 0, reason: 'leak', suffix: SUFFIXES.snapshot }))
     fs.writeFileSync(require('node:path').join(process.argv[1], name), '{"snapshot":{', { mode: 0o600 })
     process.stdout.write(name + '\\n')
     setInterval(() => {}, 1000)`
@@ -306,17 +308,17 @@ test('a temporary file of this pid from before this process started is removed; 
   const outside = path.join(tempDir(), 'not-a-snapshot')
   t.after(() => [dir, path.dirname(outside)].forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
   fs.writeFileSync(outside, 'keep me')
-  const earlierRun = tempName(process.pid).replace('-0-leak', '-1-leak')
+  const earlierRun = tempNameOfWriter(process.pid).replace('-0-leak', '-1-leak')
   fs.writeFileSync(path.join(dir, earlierRun), '{"snapshot":{')
   // A container restarted as the same pid: its temporary file is older than this process.
   const beforeStart = (Date.now() - process.uptime() * 1000 - 60_000) / 1000
   fs.utimesSync(path.join(dir, earlierRun), beforeStart, beforeStart)
   // This process's, written since it started (another thread's watcher, say): being written.
-  const ours = tempName(process.pid)
+  const ours = tempNameOfWriter(process.pid)
   fs.writeFileSync(path.join(dir, ours), '')
-  const link = tempName(dead)
+  const link = tempNameOfWriter(dead)
   fs.symlinkSync(outside, path.join(dir, link))
-  const folder = tempName(dead).replace('-0-leak', '-2-leak')
+  const folder = tempNameOfWriter(dead).replace('-0-leak', '-2-leak')
   fs.mkdirSync(path.join(dir, folder))
   const otherName = `.leakproof-notes-${dead}.tmp`
   fs.writeFileSync(path.join(dir, otherName), '')
@@ -331,7 +333,7 @@ test('a leftover that cannot be removed is told once, as a cleanup error (a warn
   const dir = isRoot ? mountTmpfs('size=1m') : tempDir()
   if (dir === null) return t.skip('mounting is not allowed here')
   const dead = deadPid()
-  const names = [tempName(dead), tempName(dead).replace('-0-leak', '-1-leak')]
+  const names = [tempNameOfWriter(dead), tempNameOfWriter(dead).replace('-0-leak', '-1-leak')]
   for (const name of names) fs.writeFileSync(path.join(dir, name), '')
   // Root may delete from any directory it can write: a read-only file system stops it.
   if (isRoot) execFileSync('mount', ['-o', 'remount,ro', dir], { stdio: 'ignore' })

@@ -1,7 +1,7 @@
 'use strict'
 
 /**
- * `node bench/capture.js`: heap snapshots written by forked children (lib/watch/child-snapshot.js)
+ * `node bench/capture.js`: heap snapshots written by forked children (lib/capture/child-snapshot.js)
  * on every supported Node version and in the cases that made children hang before: `idle`,
  * `http` (under loopback load from another process), `workers` (two worker threads
  * allocating), `jit` (just after a burst of compilation), `marking` (during incremental

@@ -2,7 +2,7 @@
 
 /**
  * `npm run bench -- census` (or `node bench/census.js`): what a pass of the census
- * (lib/census) costs on a service's heap, against the two other ways to learn what a heap
+ * (lib/diagnose/census) costs on a service's heap, against the two other ways to learn what a heap
  * holds: `v8.queryObjects(Map, { format: 'count' })` and a heap snapshot
  * (`v8.writeHeapSnapshot`, in-process). Then whether the census and a snapshot pair name the
  * same holder on the project's own leak fixtures.
@@ -141,7 +141,7 @@ async function measurePass(census, sampler) {
 }
 
 async function censusChild(heap) {
-  const { Census } = require('../lib/census/census')
+  const { Census } = require('../lib/diagnose/census/census')
   const sampler = new Sampler()
   const census = new Census()
   const first = await measurePass(census, sampler)

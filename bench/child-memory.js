@@ -3,7 +3,7 @@
 /**
  * `node bench/child-memory.js`: what a heap snapshot written by a forked child really takes
  * from the machine (issue 19), against the file the watcher predicts, so that the pre-fork
- * memory check (lib/watch/snapshots.js `#refusal`: predicted file × `snapshotMemoryFactor`)
+ * memory check (lib/capture/snapshots.js `#refusal`: predicted file × `snapshotMemoryFactor`)
  * can be set for children rather than for in-process snapshots.
  *
  * Each run is one bench/fixtures/fork-target.js process (`idle` case: a heap of small
@@ -19,7 +19,7 @@
  * - `childPeakPrivateBytes`: the child's Private_Dirty + Private_Clean (smaps_rollup, every
  *   200 ms): pages it wrote (GC, the snapshot's graph, its buffers), i.e. its own.
  * - `parentCowBytes`: the growth of the target's private dirty memory meanwhile.
- * - `predictedLiveBytes`: lib/watch/snapshot-cost.js's prediction for the live heap (the
+ * - `predictedLiveBytes`: lib/capture/snapshot-cost.js's prediction for the live heap (the
  *   watcher predicts from its heap floor, the heap after a full GC: here what the child's
  *   GC left, `liveHeapBytes`); `predictedBytes` is for the used heap, garbage included;
  *   `bytes` the real file.
@@ -232,7 +232,7 @@ function runOne({ major, heapMb, forks, inProcess }) {
  */
 function predictedLive(f) {
   if (f.predictedLiveBytes !== undefined) return f.predictedLiveBytes
-  const { modelFileBytes } = require('../lib/watch/snapshot-cost')
+  const { modelFileBytes } = require('../lib/capture/snapshot-cost')
   const large = Math.max(0, (f.predictedBytes - modelFileBytes(f.heapUsed, 0)) / 0.3)
   return modelFileBytes(f.liveHeapBytes, large / f.liveHeapBytes)
 }

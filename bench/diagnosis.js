@@ -2,7 +2,7 @@
 
 /**
  * `node bench/diagnosis.js`: the pause of `v8.queryObjects(ctor, { format: 'count' })`, which
- * the diagnosis without a snapshot (lib/watch/diagnosis.js) uses to count live objects. Each
+ * the diagnosis without a snapshot (lib/diagnose/diagnosis.js) uses to count live objects. Each
  * call collects all garbage and walks the whole heap, with the event loop stopped: the pause
  * grows with the heap, whatever the constructor. For each Node version, heap shape and size, a
  * child process builds the heap, then times a full GC (`global.gc()`) and counts two

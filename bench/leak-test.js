@@ -100,7 +100,7 @@ const CASES = {
 /** The tools: each runs `fn` once through its test, resolving to `{ caught, calls, detail }`. */
 const TOOLS = {
   async leakproof(fn) {
-    const { measureLeak } = require('../lib/test')
+    const { measureLeak } = require('../lib/leak-test')
     const measured = await measureLeak(fn)
     const [suspect] = measured.suspects ?? []
     return {

@@ -180,9 +180,9 @@ async function startSampler(kind, bytes) {
       },
     }
   }
-  const { SiteProfiler } = require('../lib/watch/sites')
-  const { encodeSamplingProfile } = require('../lib/watch/pprof')
-  const { HeapProfiles } = require('../lib/watch/heap-profiles')
+  const { SiteProfiler } = require('../lib/sites/sites')
+  const { encodeSamplingProfile } = require('../lib/sites/pprof')
+  const { HeapProfiles } = require('../lib/sites/heap-profiles')
   const profiler = new SiteProfiler(bytes)
   await profiler.start()
   let store = null

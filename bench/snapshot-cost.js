@@ -180,7 +180,7 @@ function heapFloor() {
 
 /** The child's work: builds, predicts, measures, learns, predicts and measures again. */
 async function runCase(shape, targetMB) {
-  const { SnapshotCost, largeObjectShare } = require('../lib/watch/snapshot-cost')
+  const { SnapshotCost, largeObjectShare } = require('../lib/capture/snapshot-cost')
   const keep = buildHeap(shape, targetMB * MB)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'snapshot-cost-'))
   try {
@@ -238,9 +238,9 @@ const COLUMNS = [
   ['loop stall − pause', (r) => fmtMs(r.real.stallMs - r.real.durationMs)],
 ]
 
-/** What lib/watch/snapshot-cost.js's model says now for a measured case (its constants may have moved since). */
+/** What lib/capture/snapshot-cost.js's model says now for a measured case (its constants may have moved since). */
 function modelNow(r) {
-  const { modelFileBytes, modelPauseMs } = require('../lib/watch/snapshot-cost')
+  const { modelFileBytes, modelPauseMs } = require('../lib/capture/snapshot-cost')
   const bytes = modelFileBytes(r.heap, r.largeShare)
   return { bytes, pauseMs: modelPauseMs(bytes, Number(r.node.split('.')[0])) }
 }

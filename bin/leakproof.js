@@ -10,12 +10,13 @@
  */
 const fs = require('node:fs')
 const path = require('node:path')
-const { analyzeSnapshot, diffSnapshots, nativeMemoryText, DEFAULT_TOP } = require('../lib/analyze')
+const { analyzeSnapshot, diffSnapshots, nativeMemoryText, DEFAULT_TOP } = require('../lib/diagnose/analyze')
 const { CODES } = require('../lib/errors')
 const { writeReport } = require('../lib/report')
-const { runService, RUN_EXIT, DEFAULT_GRACE_MS } = require('../lib/test/run')
-const { readHeapProfile, rankProfile } = require('../lib/watch/heap-profiles')
-const { bytesText, placeText } = require('../lib/test/text')
+const { runService, RUN_EXIT, DEFAULT_GRACE_MS } = require('../lib/leak-test/run')
+const { readHeapProfile, rankProfile } = require('../lib/sites/heap-profiles')
+const { bytesText } = require('../lib/bytes-text')
+const { placeText } = require('../lib/leak-test/text')
 
 /**
  * Exit codes and what each means. 70 is sysexits' EX_SOFTWARE, kept apart from 1 so that a
@@ -127,14 +128,6 @@ function checkCommand(args) {
   }
 }
 
-/** `1.2 MB`, `340 KB`, `12 B`. */
-function bytes(n) {
-  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`
-  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} KB`
-  return `${n} B`
-}
-
 /** `12,345`. */
 const count = (n) => n.toLocaleString('en-US')
 
@@ -186,19 +179,19 @@ function holderLines(item, indent) {
 /** The readable report of `leakproof analyze`. */
 function analyzeReport(file, r, top) {
   const lines = [
-    `${file}: ${count(r.nodes)} objects, ${count(r.edges)} references, ${bytes(r.totalSize)}`,
+    `${file}: ${count(r.nodes)} objects, ${count(r.edges)} references, ${bytesText(r.totalSize)}`,
     '',
     `Classes by retained size (top ${Math.min(top, r.classes.length)} of ${count(r.classes.length)})`,
     `  ${'retained'.padStart(10)}  ${'self'.padStart(10)}  ${'count'.padStart(10)}  class`,
   ]
   for (const c of r.classes.slice(0, top)) {
     lines.push(
-      `  ${bytes(c.retainedSize).padStart(10)}  ${bytes(c.selfSize).padStart(10)}  ${count(c.count).padStart(10)}  ${c.name}`,
+      `  ${bytesText(c.retainedSize).padStart(10)}  ${bytesText(c.selfSize).padStart(10)}  ${count(c.count).padStart(10)}  ${c.name}`,
     )
   }
   lines.push('', 'Largest objects by retained size')
   r.largest.forEach((o, i) => {
-    lines.push(`${String(i + 1).padStart(3)}. ${o.name} @${o.id}: retains ${bytes(o.retainedSize)} (self ${bytes(o.selfSize)})`)
+    lines.push(`${String(i + 1).padStart(3)}. ${o.name} @${o.id}: retains ${bytesText(o.retainedSize)} (self ${bytesText(o.selfSize)})`)
     lines.push(...holderLines(o, '     '))
   })
   return lines.join('\n')
@@ -207,17 +200,17 @@ function analyzeReport(file, r, top) {
 /** The readable report of `leakproof diff`. */
 function diffReport(files, r, top) {
   const lines = r.snapshots.map(
-    (s, i) => `${files[i]}: ${count(s.nodes)} objects, ${bytes(s.totalSize)}`,
+    (s, i) => `${files[i]}: ${count(s.nodes)} objects, ${bytesText(s.totalSize)}`,
   )
   const byPaths = r.matchedBy === 'paths'
   lines.push(byPaths ? 'Matched by retainer path (the ids name other objects): "new" is net growth by class' : 'Matched by node id')
   const still = files.length === 3 ? ` (allocated between the first two, alive in the third)` : ''
-  lines.push('', `New objects${still}: ${count(r.newCount)}, ${bytes(r.newBytes)}`)
+  lines.push('', `New objects${still}: ${count(r.newCount)}, ${bytesText(r.newBytes)}`)
   lines.push('', 'Suspects: classes of new objects by retained size')
   if (r.suspects.length === 0) lines.push('  none')
   r.suspects.forEach((s, i) => {
     lines.push(
-      `${String(i + 1).padStart(3)}. ${s.name}: ${count(s.count)} new, ${bytes(s.bytes)} own, retaining ${bytes(s.retainedSize)}${s.nativeBytes > 0 ? `, ${bytes(s.nativeBytes)} native` : ''}`,
+      `${String(i + 1).padStart(3)}. ${s.name}: ${count(s.count)} new, ${bytesText(s.bytes)} own, retaining ${bytesText(s.retainedSize)}${s.nativeBytes > 0 ? `, ${bytesText(s.nativeBytes)} native` : ''}`,
     )
     lines.push(...holderLines(s, '     '))
   })
@@ -225,13 +218,13 @@ function diffReport(files, r, top) {
   if (r.grownCollections.length === 0) lines.push('  none')
   r.grownCollections.forEach((c, i) => {
     lines.push(
-      `${String(i + 1).padStart(3)}. ${c.name} @${c.id}: ${count(c.before)} → ${count(c.after)} ${c.memberClass ?? 'entries'}, retaining ${bytes(c.retainedSize)}${nativeMemoryText(c, bytes)}`,
+      `${String(i + 1).padStart(3)}. ${c.name} @${c.id}: ${count(c.before)} → ${count(c.after)} ${c.memberClass ?? 'entries'}, retaining ${bytesText(c.retainedSize)}${nativeMemoryText(c, bytesText)}`,
     )
     lines.push(...holderLines(c, '     '))
   })
   lines.push('', 'New objects by class (most bytes first)')
   for (const c of r.newByClass.slice(0, top)) {
-    lines.push(`  ${bytes(c.bytes).padStart(10)}  ${count(c.count).padStart(10)}  ${c.name}`)
+    lines.push(`  ${bytesText(c.bytes).padStart(10)}  ${count(c.count).padStart(10)}  ${c.name}`)
   }
   return lines.join('\n')
 }

@@ -4,8 +4,8 @@ const v8 = require('node:v8')
 const errors = require('../errors')
 const { SnapshotStore } = require('./snapshots')
 const { SnapshotCost } = require('./snapshot-cost')
-const { Reports } = require('./reports')
-const { nativeStart } = require('./native-verdict')
+const { Reports } = require('../diagnose/reports')
+const { nativeStart } = require('../diagnose/native-verdict')
 
 /** Snapshots V8 writes near the heap limit: one, the one that tells what filled it. */
 const NEAR_HEAP_LIMIT_SNAPSHOTS = 1

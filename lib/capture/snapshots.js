@@ -4,23 +4,20 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const v8 = require('node:v8')
-const { threadId } = require('node:worker_threads')
-const { processMemory } = require('../system-memory')
+const { processMemory } = require('../detect/system-memory')
 const errors = require('../errors')
 const { writerGone } = require('../leftovers')
+const { bytesText } = require('../bytes-text')
+const { PREFIX, SUFFIXES, watcherFileName, tempName, tempSnapshotWriter } = require('../file-names')
 const { endsAsCompleteJson } = require('./snapshot-file')
 const { writeInChild, forkUnavailable } = require('./child-snapshot')
 
-const PREFIX = 'leakproof-'
-const SUFFIX = '.heapsnapshot'
 /** The other files leakproof writes beside snapshots, counted in the same disk budget: sampling profiles (heap-profiles.js). */
-const PROFILE_SUFFIXES = ['.heapprofile', '.pb.gz']
+const PROFILE_SUFFIXES = [SUFFIXES.heapprofile, SUFFIXES.pprof]
 /** Free disk needed, as a multiple of the snapshot's predicted size: the prediction is rough. */
 const FREE_DISK_MARGIN = 1.2
 /** Why snapshots are written in-process when the settings say so (a choice, not a failure to fork). */
 const IN_PROCESS_CHOSEN = 'writer is in-process'
-/** A snapshot being written, and the pid of the process writing it (see `#names`). */
-const TEMP_NAME = /^\.leakproof-.+Z-(\d+)-\d+-\d+-[a-z-]+\.heapsnapshot\.tmp$/
 
 /**
  * Writes heap snapshots into one directory, safely:
@@ -139,8 +136,8 @@ class SnapshotStore {
 
   /** The final and temporary names of the next snapshot. */
   #names(reason, now) {
-    const name = fileName(now, this.#sequence++, reason, SUFFIX)
-    return { finalPath: path.join(this.#dir, name), tempPath: path.join(this.#dir, `.${name}.tmp`) }
+    const name = watcherFileName(now, { sequence: this.#sequence++, reason, suffix: SUFFIXES.snapshot })
+    return { finalPath: path.join(this.#dir, name), tempPath: path.join(this.#dir, tempName(name)) }
   }
 
   /**
@@ -186,12 +183,12 @@ class SnapshotStore {
     if (this.#forkUnavailable !== null && predicted.pauseMs > maxPauseMs) return ['pause', pauseDetail(heapUsed, predicted, maxPauseMs, this.#forkUnavailable)]
     const estimate = predicted.bytes
     if (estimate > this.#maxDiskBytes) {
-      return ['disk-budget', `a snapshot of this heap (${mb(heapUsed)} live) would take about ${mb(estimate)}; maxDiskBytes is ${mb(this.#maxDiskBytes)}`]
+      return ['disk-budget', `a snapshot of this heap (${bytesText(heapUsed)} live) would take about ${bytesText(estimate)}; maxDiskBytes is ${bytesText(this.#maxDiskBytes)}`]
     }
     const freeDisk = freeDiskBytes(this.#dir)
     // A child also needs room for the pages the service copies on write meanwhile: at most
     // its whole heap, when its own GC runs during the write (measured: 0.9-1.3 GB for heaps of
-    // 0.9-1.2 GB; docs/benchmarks.md, issue 19).
+    // 0.9-1.2 GB; docs/benchmarks.md, "Heap snapshots by forked children").
     const copiedOnWrite = this.#forkUnavailable === null ? heapUsed : 0
     const neededMemory = predicted.bytes * this.#memoryFactor + copiedOnWrite
     const freeMemory = availableMemoryBytes()
@@ -239,7 +236,7 @@ class SnapshotStore {
   /**
    * Deletes the temporary files of writers that died while writing (killed during the pause,
    * say, or as a snapshot started): never visible as snapshots, but holding disk and every
-   * secret the writer had in memory. Only regular files of TEMP_NAME whose writer is gone
+   * secret the writer had in memory. Only temporary snapshots (file-names.js) whose writer is gone
    * (lib/leftovers.js), never one another live process writes; a symbolic link is never
    * followed nor removed. Once per store, when it starts (or at its first capture, if
    * sooner): this process's own are removed as they fail. What cannot be removed is told to
@@ -256,11 +253,11 @@ class SnapshotStore {
     const failed = []
     const now = Date.now()
     for (const name of names) {
-      const writer = TEMP_NAME.exec(name)
+      const writer = tempSnapshotWriter(name)
       if (writer === null) continue
       const file = path.join(this.#dir, name)
       const st = lstatOrNull(file)
-      if (st === null || !st.isFile() || !writerGone(Number(writer[1]), st.mtimeMs, now)) continue
+      if (st === null || !st.isFile() || !writerGone(writer, st.mtimeMs, now)) continue
       try {
         // unlink never follows a link: the file replaced by one meanwhile, the link goes, not its target.
         fs.unlinkSync(file)
@@ -297,7 +294,7 @@ function leakproofFiles(dir) {
   const files = []
   for (const name of names) {
     if (!name.startsWith(PREFIX)) continue
-    const kind = name.endsWith(SUFFIX) ? 'snapshot' : PROFILE_SUFFIXES.some((s) => name.endsWith(s)) ? 'profile' : null
+    const kind = name.endsWith(SUFFIXES.snapshot) ? 'snapshot' : PROFILE_SUFFIXES.some((s) => name.endsWith(s)) ? 'profile' : null
     if (kind === null) continue
     const file = path.join(dir, name)
     try {
@@ -341,22 +338,11 @@ function makeRoom(files, fits, deletable) {
   return fits([...left, ...stillThere])
 }
 
-/** The name of a file leakproof writes at `now`: `leakproof-<time>-<pid>-<thread>-<sequence>-<reason><suffix>`. */
-function fileName(now, sequence, reason, suffix) {
-  const stamp = new Date(now).toISOString().replace(/[:.]/g, '-')
-  return `${PREFIX}${stamp}-${process.pid}-${threadId}-${sequence}-${reason}${suffix}`
-}
-
-/** Bytes as mebibytes, for a person: `652 MB`. */
-function mb(bytes) {
-  return `${Math.round(bytes / 2 ** 20)} MB`
-}
-
 /** What a declined snapshot would have cost, and the ways to get one all the same. */
 function pauseDetail(heapUsed, predicted, maxPauseMs, forkUnavailable) {
   return (
-    `${forkUnavailable === IN_PROCESS_CHOSEN ? '' : `no forked child can write it (${forkUnavailable}), and `}a snapshot of this heap (${mb(heapUsed)} live) would stop the event loop for about ${(predicted.pauseMs / 1000).toFixed(1)} s ` +
-    `and write about ${mb(predicted.bytes)}; snapshotMaxPauseMs is ${maxPauseMs}. To get one: raise snapshotMaxPauseMs ` +
+    `${forkUnavailable === IN_PROCESS_CHOSEN ? '' : `no forked child can write it (${forkUnavailable}), and `}a snapshot of this heap (${bytesText(heapUsed)} live) would stop the event loop for about ${(predicted.pauseMs / 1000).toFixed(1)} s ` +
+    `and write about ${bytesText(predicted.bytes)}; snapshotMaxPauseMs is ${maxPauseMs}. To get one: raise snapshotMaxPauseMs ` +
     '(LEAKPROOF_SNAPSHOT_MAX_PAUSE_MS), taking the instance out of rotation in beforeSnapshot, or take one on demand ' +
     'while the instance is drained. The report of this leak comes without one.'
   )
@@ -426,4 +412,4 @@ function availableMemoryBytes() {
   return available
 }
 
-module.exports = { SnapshotStore, leakproofFiles, totalBytes, makeRoom, fileName, PREFIX, SUFFIX }
+module.exports = { SnapshotStore, leakproofFiles, totalBytes, makeRoom }

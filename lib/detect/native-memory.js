@@ -10,6 +10,7 @@
  */
 const fs = require('node:fs/promises')
 const path = require('node:path')
+const { bytesText, signedBytesText } = require('../bytes-text')
 
 /**
  * The kinds of mapping, in the order `readMappings()` lists them: `[kind, label]`, the label
@@ -153,16 +154,16 @@ function nativeAdvice(facts) {
     command = serviceCommand(),
     arch = process.arch,
   } = facts
-  const lines = [`Native memory (outside V8's heap and ArrayBuffers) grew by ${mib(growthBytes)} and no JS object holds it: an addon or a C library allocated it outside V8.`]
+  const lines = [`Native memory (outside V8's heap and ArrayBuffers) grew by ${bytesText(growthBytes)} and no JS object holds it: an addon or a C library allocated it outside V8.`]
   // The kinds that hold a tenth of the growth or more: the rest is the noise of any process.
   const grown = grownKinds.filter((k) => k.growthBytes > 0 && k.growthBytes >= growthBytes / 10)
-  if (grown.length > 0) lines.push(`Grown: ${grown.slice(0, 3).map((k) => `${k.kind} +${mib(k.growthBytes)}`).join(', ')}.`)
+  if (grown.length > 0) lines.push(`Grown: ${grown.slice(0, 3).map((k) => `${k.kind} +${bytesText(k.growthBytes)}`).join(', ')}.`)
   const anonymousGrowth = grown.find((k) => k.kind === 'anonymous')?.growthBytes ?? 0
   const mmapOnly = mallocGrowthBytes !== null && mallocGrowthBytes < growthBytes / 4 && anonymousGrowth >= growthBytes / 2
   if (mmapOnly) {
-    lines.push(`malloc's in-use count did not grow (${signedMib(mallocGrowthBytes)}) but anonymous mappings did: memory mapped with mmap by an addon, or by an allocator of its own (jemalloc, mimalloc, tcmalloc) that malloc's count does not see.`)
+    lines.push(`malloc's in-use count did not grow (${signedBytesText(mallocGrowthBytes)}) but anonymous mappings did: memory mapped with mmap by an addon, or by an allocator of its own (jemalloc, mimalloc, tcmalloc) that malloc's count does not see.`)
   } else if (mallocGrowthBytes !== null) {
-    lines.push(`malloc's in-use count grew by ${signedMib(mallocGrowthBytes)}: something calls malloc and does not free.`)
+    lines.push(`malloc's in-use count grew by ${signedBytesText(mallocGrowthBytes)}: something calls malloc and does not free.`)
   }
   lines.push(addons.length > 0 ? `Addons loaded, the likely suspects: ${addons.join(', ')}.` : 'No addon is loaded: look at the C libraries and at Node itself.')
   return { verdict: 'no JS object holds it', explanation: lines.join(' '), next: nextSteps({ platform, pid, command, arch, mmapOnly }) }
@@ -210,16 +211,6 @@ function serviceCommand() {
 /** Words joined for a POSIX shell, each quoted where it needs to be. */
 function shellJoin(words) {
   return words.map((w) => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`)).join(' ')
-}
-
-/** `64.0 MiB`. */
-function mib(bytes) {
-  return `${(bytes / 1048576).toFixed(1)} MiB`
-}
-
-/** `+64.0 MiB`, `-0.2 MiB`. */
-function signedMib(bytes) {
-  return `${bytes >= 0 ? '+' : ''}${mib(bytes)}`
 }
 
 module.exports = { readMappings, parseSmaps, compareMappings, nativeAdvice, KINDS }

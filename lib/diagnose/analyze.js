@@ -5,7 +5,7 @@
  * analyzer, which runs on the libuv thread pool.
  */
 const path = require('node:path')
-const { nativeBinding } = require('./native')
+const { nativeBinding } = require('../native')
 const {
   CODES,
   codedError,
@@ -13,7 +13,7 @@ const {
   checkOptionsObject,
   checkPositiveInteger,
   checkFunction,
-} = require('./errors')
+} = require('../errors')
 
 /** Largest objects, suspects and grown collections reported unless `top` says otherwise. */
 const DEFAULT_TOP = 10

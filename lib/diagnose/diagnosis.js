@@ -7,6 +7,7 @@ const { setTimeout: sleep } = require('node:timers/promises')
 const { threadId } = require('node:worker_threads')
 const { namedMapSizes } = require('../cache/registry')
 const { writePrivateAtomically } = require('./reports')
+const { SUFFIXES, watcherFileName } = require('../file-names')
 const { nativeStart, nativeVerdict } = require('./native-verdict')
 
 
@@ -40,7 +41,7 @@ const SPACE_HOLDS = {
 /**
  * The report of a leak that got no heap snapshot (declined for its pause or for memory,
  * snapshots off, or the write failed): what can be learned without serializing the heap, and
- * what was not looked at and why. Its holder comes from the census (lib/census): passes over
+ * what was not looked at and why. Its holder comes from the census (lib/diagnose/census): passes over
  * what the service's code can reach, `censusGapMs` apart, whose grown collections are the
  * suspects; no step stops the event loop for more than a slice of the census.
  *
@@ -64,7 +65,7 @@ const SPACE_HOLDS = {
  * - `suspects`: the census' grown collections, most entries gained first (those over memory
  *   outside the heap first for an external or native leak), in the shape of a
  *   pair report's suspects (`name`, `holder`, `readablePath`) with `before`, `after`,
- *   `entriesPerSec`, `bytesPerEntry` and its source (see lib/census/census.js), or [];
+ *   `entriesPerSec`, `bytesPerEntry` and its source (see lib/diagnose/census/census.js), or [];
  * - `census`: null (`census: false`), or `{ passes: [{ time, durationMs, cost }], since,
  *   until, debuggerMs, notReached }`: the passes compared, the stop taken to name the
  *   holders' scripts through the Debugger domain (0 when they were named without), and what
@@ -85,7 +86,7 @@ class Diagnosis {
   #floorsKept
   #floors = [] // the last floors: { time, spaces: { name: usedBytes }, maps: Map name -> sizes }
   #growingHandles = null // a GrowingSites, made with the first diagnosis
-  #census = null // the census (lib/census), made with the first diagnosis; null when off
+  #census = null // the census (lib/diagnose/census), made with the first diagnosis; null when off
   #censusOn
   #censusGapMs
   #busy = false
@@ -182,7 +183,7 @@ class Diagnosis {
 
   /** The census, made with the first diagnosis that takes one. */
   #censusOf() {
-    const { Census } = require('../census/census')
+    const { Census } = require('./census/census')
     this.#census ??= new Census()
     return this.#census
   }
@@ -254,8 +255,7 @@ class Diagnosis {
   /** Writes the report into the dir (made 0700 if missing); its path, or null with an `error` event. */
   #write(report) {
     if (this.#dir === null) return null
-    const stamp = new Date(report.time).toISOString().replace(/[:.]/g, '-')
-    const file = path.join(this.#dir, `leakproof-${stamp}-${process.pid}-${threadId}-diagnosis.report.json`)
+    const file = path.join(this.#dir, watcherFileName(report.time, { reason: 'diagnosis', suffix: SUFFIXES.report }))
     try {
       fs.mkdirSync(this.#dir, { recursive: true, mode: 0o700 })
       writePrivateAtomically(file, JSON.stringify({ ...report, path: file }, null, 2))

@@ -1,8 +1,8 @@
 'use strict'
 
 const { setTimeout: sleep } = require('node:timers/promises')
-const { systemMemory } = require('../system-memory')
-const { readMappings, compareMappings, nativeAdvice } = require('./native-memory')
+const { systemMemory } = require('../detect/system-memory')
+const { readMappings, compareMappings, nativeAdvice } = require('../detect/native-memory')
 
 /**
  * Below this share of a native leak's growth held by JS objects (the native memory under

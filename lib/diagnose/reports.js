@@ -3,6 +3,7 @@
 const fs = require('node:fs')
 const { writeAtomically } = require('../write-atomically')
 const { newestFileIn } = require('../newest-file')
+const { SUFFIXES, isWatcherFile, reportPathOf } = require('../file-names')
 const { isOwnFile } = require('../code-origin')
 const { nativeVerdict } = require('./native-verdict')
 
@@ -50,12 +51,12 @@ class Reports {
   async write(baseline, followUp, leaking = [], native = null) {
     try {
       // Loaded when first needed: most processes never write a snapshot pair.
-      const { diffSnapshots } = require('../analyze')
+      const { diffSnapshots } = require('./analyze')
       const { GrowingSites } = require('../track/census')
       this.#growingHandles ??= new GrowingSites()
       const diff = await diffSnapshots(baseline, followUp, { top: this.#top })
       if (this.#stopped) return
-      const file = followUp.replace(/\.heapsnapshot$/, '.report.json')
+      const file = reportPathOf(followUp)
       const report = {
         kind: 'pair',
         baseline,
@@ -120,9 +121,6 @@ function writePrivateAtomically(file, text) {
   writeAtomically(file, text, 0o600)
 }
 
-/** Report files are named `leakproof-….report.json`, pair and diagnosis alike. */
-const REPORT_NAME = /^leakproof-.+\.report\.json$/
-
 /**
  * The newest report file in `dir` (by modification time), parsed, whichever process wrote
  * it: after a restart, the report of the process that died. Null when there is none, or
@@ -130,7 +128,7 @@ const REPORT_NAME = /^leakproof-.+\.report\.json$/
  */
 function newestReportIn(dir) {
   try {
-    const file = newestFileIn(dir, (name) => REPORT_NAME.test(name))
+    const file = newestFileIn(dir, (name) => isWatcherFile(name, SUFFIXES.report))
     return file === null ? null : JSON.parse(fs.readFileSync(file, 'utf8'))
   } catch {
     return null

@@ -1,4 +1,4 @@
-// Types of `leakproof/test` (lib/test/index.js): leak tests for the code under test.
+// Types of `leakproof/test` (lib/leak-test/index.js): leak tests for the code under test.
 
 /** Options of `measureLeak()` and `assertNoLeak()` (docs/testing.md). */
 export interface LeakTestOptions {

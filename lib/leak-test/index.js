@@ -22,10 +22,10 @@ const v8 = require('node:v8')
 // From node:timers/promises, not the globals: a test's fake timers (Jest, Vitest) replace those.
 const { setTimeout: delay, setImmediate: nextTurn } = require('node:timers/promises')
 const { nativeBinding } = require('../native')
-const { exposedGc } = require('../watch/forced-gc')
-const { ARRAY_BUFFERS_SETTLE_MS } = require('../watch/floors')
-const { diffSnapshots } = require('../analyze')
-const { bytesText } = require('./text')
+const { exposedGc } = require('../detect/forced-gc')
+const { ARRAY_BUFFERS_SETTLE_MS } = require('../detect/floors')
+const { diffSnapshots } = require('../diagnose/analyze')
+const { bytesText } = require('../bytes-text')
 const { writerGone } = require('../leftovers')
 const {
   CODES,
@@ -64,7 +64,7 @@ const SUSPECTS = 5
 
 /**
  * The folder a leak's snapshots go to, under os.tmpdir(): `leakproof-test-<pid>-` and
- * mkdtemp's six characters. Before issue 28 it had no pid: `leakproof-test-XXXXXX`.
+ * mkdtemp's six characters. Versions before 2026-11-24 named it without the pid: `leakproof-test-XXXXXX`.
  */
 const FOLDER_PREFIX = 'leakproof-test-'
 const FOLDER_NAME = /^leakproof-test-(?:(\d+)-)?[A-Za-z0-9]{6}$/

@@ -18,10 +18,11 @@ const { setTimeout: delay } = require('node:timers/promises')
 const { collect } = require('../report/collect')
 const { writeReport } = require('../report')
 const { configFromEnv } = require('../watch/env-config')
-const { resolveOptions } = require('../watch/watcher')
-const { diffSnapshots, nativeMemoryText } = require('../analyze')
+const { resolveOptions } = require('../watch/options')
+const { diffSnapshots, nativeMemoryText } = require('../diagnose/analyze')
 const { CODES, codedError } = require('../errors')
-const { bytesText, placeText } = require('./text')
+const { bytesText } = require('../bytes-text')
+const { placeText } = require('./text')
 
 const MiB = 1024 * 1024
 

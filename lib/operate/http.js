@@ -250,7 +250,7 @@ function sendHeapProfile(watcher, res) {
   const newest = typeof watcher.sitesProfile === 'function' ? watcher.sitesProfile() : null
   if (newest === null) return send(res, 404, errorBody('no_profile', 'no allocation-sampling profile yet: the first comes with the ranking of a heap leak\'s sites'))
   // Loaded when first asked for: most services never serve one.
-  const { pprofOf } = require('../watch/heap-profiles')
+  const { pprofOf } = require('../sites/heap-profiles')
   pprofOf(newest).then(
     (pprof) => {
       const name = `leakproof-${process.pid}-${new Date(newest.time).toISOString().replace(/[:.]/g, '-')}-${newest.reason}.pb.gz`

@@ -4,7 +4,7 @@
  * `collect(dir)`: reads what a watcher left in a directory — its event logs, its
  * `leakproof-*.report.json` files, and the names and sizes of its heap snapshots and heap
  * profiles (`.heapprofile`, `.pb.gz`) — into the plain-JSON MODEL that render.js draws (the
- * MODEL's shape: docs and the issue 14 plan).
+ * MODEL's shape: docs/report.md).
  *
  * Bad input never stops it: a file that is not a leakproof event log, a line that is not
  * JSON (a truncated last line), a report that does not parse, each becomes a `notes` entry
@@ -19,7 +19,8 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { EVENTS } = require('../watch/watcher')
-const { nativeKindsText } = require('../analyze')
+const { nativeKindsText } = require('../diagnose/analyze')
+const { SUFFIXES, isWatcherFile, parseWatcherName } = require('../file-names')
 const { CODES, codedError, describe, checkOptionsObject, checkPositiveInteger, invalidOptionRange } = require('../errors')
 
 const WHERE = 'report'
@@ -40,15 +41,10 @@ const MAX_REPORT_BYTES = 64 * 1024 * 1024
 /** Chunk size of the log reader. */
 const CHUNK_BYTES = 1024 * 1024
 /**
- * The names the watcher gives its files (snapshots.js, reports.js, diagnosis.js):
- * `leakproof-<ISO time, ':' and '.' as '-'>-<pid>-<threadId>-[<sequence>-]<reason>.<ext>`.
- */
-const LEAKPROOF_NAME = /^leakproof-(\d{4}-\d\d-\d\dT\d\d)-(\d\d)-(\d\d)-(\d{3})Z-(\d+)-(\d+)-(?:\d+-)?([a-z-]+)\.(heapsnapshot|report\.json)$/
-/**
  * Heap profiles by their file's ending, whoever wrote them (the watcher's sites, DevTools,
  * `/leakproof/heap-profile`): a V8 sampling heap profile (JSON) and a gzipped pprof.
  */
-const PROFILE_KINDS = [['.heapprofile', 'heapprofile'], ['.pb.gz', 'pprof']]
+const PROFILE_KINDS = [[SUFFIXES.heapprofile, 'heapprofile'], [SUFFIXES.pprof, 'pprof']]
 
 /**
  * Reads `dir` into the report's MODEL.
@@ -113,17 +109,12 @@ async function listDir(dir) {
     const stats = await fs.promises.stat(file).catch(() => null)
     if (stats === null) continue // deleted meanwhile
     const item = { name: entry.name, file, bytes: stats.size, mtimeMs: stats.mtimeMs }
-    if (isWatcherFile(entry.name, '.heapsnapshot')) listing.snapshots.push(item)
-    else if (isWatcherFile(entry.name, '.report.json')) listing.reports.push(item)
+    if (isWatcherFile(entry.name, SUFFIXES.snapshot)) listing.snapshots.push(item)
+    else if (isWatcherFile(entry.name, SUFFIXES.report)) listing.reports.push(item)
     else if (profileKind(entry.name) !== null) listing.profiles.push({ ...item, kind: profileKind(entry.name) })
     else listing.others.push(item)
   }
   return listing
-}
-
-/** Whether `name` is a watcher file's with this extension (`leakproof-….heapsnapshot`, `leakproof-….report.json`). */
-function isWatcherFile(name, extension) {
-  return name.startsWith('leakproof-') && name.endsWith(extension)
 }
 
 /** A heap profile's kind by its file's ending (`'heapprofile'` or `'pprof'`), or null for another file. */
@@ -453,14 +444,6 @@ function fileName(file) {
   return typeof file === 'string' && file !== '' ? path.basename(file) : null
 }
 
-/** The pid, threadId, time and reason in a watcher file's name, or null for another name. */
-function parseWatcherName(name) {
-  const match = LEAKPROOF_NAME.exec(name)
-  if (match === null) return null
-  const [, dayHour, minutes, seconds, millis, pid, threadId, reason] = match
-  const time = Date.parse(`${dayHour}:${minutes}:${seconds}.${millis}Z`)
-  return { time: Number.isFinite(time) ? time : null, pid: Number(pid), threadId: Number(threadId), reason }
-}
 
 
 /** The MODEL being built: its processes by (pid, threadId), in order of first appearance, and its notes. */
@@ -750,4 +733,4 @@ function placeModel(frame) {
   }
 }
 
-module.exports = { collect, FloorPoints, parseWatcherName }
+module.exports = { collect, FloorPoints }

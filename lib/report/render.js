@@ -24,6 +24,7 @@
  */
 const fs = require('node:fs')
 const crypto = require('node:crypto')
+const { bytesText } = require('../bytes-text')
 
 /** Series colours: the three floors, RSS and the container limit. */
 const COLORS = { heap: '#d9480f', external: '#1971c2', native: '#2f9e44', rss: '#868e96', limit: '#c92a2a' }
@@ -75,16 +76,6 @@ tr.suspect-first td { background: #fff9db; } .next { background: #f1f3f5; paddin
 
 /* ---- Browser functions (inlined into the page with their source text) ---- */
 
-/** `1.2 MB`, `340 KB`, `12 B`; `–` when unknown. */
-function fmtBytes(n) {
-  if (n === null || n === undefined || !Number.isFinite(n)) return '–'
-  const abs = Math.abs(n)
-  if (abs >= 1e9) return `${(n / 1e9).toFixed(2)} GB`
-  if (abs >= 1e6) return `${(n / 1e6).toFixed(1)} MB`
-  if (abs >= 1e3) return `${(n / 1e3).toFixed(1)} KB`
-  return `${Math.round(n)} B`
-}
-
 /** `2026-11-22 18:51:02.925` (UTC); `–` when unknown. */
 function fmtTime(ms) {
   if (!Number.isFinite(ms)) return '–'
@@ -100,7 +91,7 @@ function fmtMs(ms) {
 /** A growth rate: `+1.2 MB/min`, or per hour under 1 MB a minute (a slow leak). */
 function fmtRate(bytesPerSec) {
   if (!Number.isFinite(bytesPerSec)) return '–'
-  return Math.abs(bytesPerSec) * 60 >= 1e6 ? `+${fmtBytes(bytesPerSec * 60)}/min` : `+${fmtBytes(bytesPerSec * 3600)}/h`
+  return Math.abs(bytesPerSec) * 60 >= 1e6 ? `+${bytesText(bytesPerSec * 60)}/min` : `+${bytesText(bytesPerSec * 3600)}/h`
 }
 
 /** The time scale that showed a leak and its window: `hours (4.3 h window)`; `–` from older logs. */
@@ -177,7 +168,7 @@ function allocationSiteText(site) {
 function renderHeader(model) {
   const files = model.files || {}
   const list = (kind, items) => (items && items.length
-    ? h('li', null, `${kind}: `, items.map((f, i) => [i ? ', ' : '', h('span', { class: 'code' }, f.name), ` (${fmtBytes(f.bytes)})`]))
+    ? h('li', null, `${kind}: `, items.map((f, i) => [i ? ', ' : '', h('span', { class: 'code' }, f.name), ` (${bytesText(f.bytes)})`]))
     : null)
   const notes = (model.notes || []).map((note) => h('li', null, note))
   return [
@@ -209,7 +200,7 @@ function renderVerdict(proc) {
  */
 function chartSeries(proc) {
   const f = proc.floors
-  const line = (label, color, values, extra) => ({ label, values, spec: { label, stroke: color, width: 1.5, spanGaps: true, value: (_u, v) => fmtBytes(v), ...extra } })
+  const line = (label, color, values, extra) => ({ label, values, spec: { label, stroke: color, width: 1.5, spanGaps: true, value: (_u, v) => bytesText(v), ...extra } })
   const series = [
     line('heap', COLORS.heap, f.heap),
     line('external', COLORS.external, f.external),
@@ -227,7 +218,7 @@ function chartSeries(proc) {
 
 /** The y axes: the floors on the left, RSS and the container limit (when shown) on the right. */
 function chartAxes(series) {
-  const values = (_u, ticks) => ticks.map(fmtBytes)
+  const values = (_u, ticks) => ticks.map(bytesText)
   /** @type {object[]} */
   const axes = [{}, { size: 72, values, label: 'floors (after a full GC)' }]
   if (series.some((s) => s.spec.scale === 'rss')) axes.push({ scale: 'rss', side: 1, size: 72, values, grid: { show: false }, label: 'RSS, container limit' })
@@ -346,7 +337,7 @@ function renderLeaks(proc) {
     ['kind', (l) => l.kind],
     ['growth', (l) => fmtRate(l.slopeBytesPerSec), 'num'],
     ['time scale', fmtScale],
-    ['floor', (l) => fmtBytes(l.current), 'num'],
+    ['floor', (l) => bytesText(l.current), 'num'],
     ['growing since', (l) => fmtTime(l.since)],
     ['reaches the limit', (l) => (Number.isFinite(l.projectedLimitAt) ? fmtTime(l.projectedLimitAt) : '–')],
     ['urgent', (l) => (l.urgent ? 'yes' : 'no')],
@@ -368,10 +359,10 @@ function renderNextSteps(proc) {
 function renderReport(report, index) {
   const pair = report.kind === 'pair'
   const sizes = pair
-    ? [['new objects', (s) => fmtCount(s.count), 'num'], ['retained', (s) => fmtBytes(s.retainedSize), 'num']]
+    ? [['new objects', (s) => fmtCount(s.count), 'num'], ['retained', (s) => bytesText(s.retainedSize), 'num']]
     : [
         ['entries', (s) => `${fmtCount(s.before)} → ${fmtCount(s.after)}`, 'num'],
-        ['bytes per entry', (s) => `${fmtBytes(s.bytesPerEntry)}${s.bytesPerEntrySource === 'slope' ? ' (est.)' : ''}`, 'num'],
+        ['bytes per entry', (s) => `${bytesText(s.bytesPerEntry)}${s.bytesPerEntrySource === 'slope' ? ' (est.)' : ''}`, 'num'],
       ]
   const suspects = table([
     ['#', (_s, i) => i + 1],
@@ -384,8 +375,8 @@ function renderReport(report, index) {
   const collections = table([
     ['collection', (c) => c.name, 'code'],
     ['entries', (c) => `${fmtCount(c.before)} → ${fmtCount(c.after)}`, 'num'],
-    ['retained', (c) => fmtBytes(c.retainedSize), 'num'],
-    ['native', (c) => (c.nativeBytes > 0 ? `${fmtBytes(c.nativeBytes)} ${c.nativeKinds}` : ''), 'num'],
+    ['retained', (c) => bytesText(c.retainedSize), 'num'],
+    ['native', (c) => (c.nativeBytes > 0 ? `${bytesText(c.nativeBytes)} ${c.nativeKinds}` : ''), 'num'],
     ['held by', (c) => c.holder || c.path || ''],
   ], report.grownCollections)
   const handles = table([
@@ -411,11 +402,11 @@ function renderNative(native) {
   if (!native) return []
   const grown = table([
     ['mapping', (m) => m.label || ''],
-    ['growth', (m) => fmtBytes(m.growthBytes), 'num'],
+    ['growth', (m) => bytesText(m.growthBytes), 'num'],
   ], native.mappings)
   const next = native.next.map((n) => h('li', null, [n.what ? `${n.what}: ` : '', h('code', null, n.command)]))
   return [
-    h('h3', null, `Native memory: ${native.verdict}${native.growthBytes === null ? '' : ` (+${fmtBytes(native.growthBytes)})`}`),
+    h('h3', null, `Native memory: ${native.verdict}${native.growthBytes === null ? '' : ` (+${bytesText(native.growthBytes)})`}`),
     native.explanation ? h('p', null, native.explanation) : null,
     grown,
     next.length ? h('ol', null, next) : null,
@@ -428,22 +419,22 @@ function renderDetails(proc) {
     ...section('Allocation sites whose live bytes grow', table([
       ['function', (s) => s.functionName || '(anonymous)', 'code'],
       ['where', allocationSiteText, 'code'],
-      ['growth', (s) => fmtBytes(s.growthBytes), 'num'],
-      ['live', (s) => fmtBytes(s.liveBytes), 'num'],
+      ['growth', (s) => bytesText(s.growthBytes), 'num'],
+      ['live', (s) => bytesText(s.liveBytes), 'num'],
     ], (proc.sites || []).slice(0, 15))),
     ...section('Listener leaks', table([
       ['emitter', (l) => l.emitter, 'code'], ['event', (l) => l.event, 'code'],
       ['added at', (l) => siteText(l.site), 'code'], ['listeners', (l) => fmtCount(l.count), 'num'],
     ], proc.listenerLeaks)),
     ...section('Heap snapshots', table([
-      ['time', (s) => fmtTime(s.time)], ['file', (s) => s.name, 'code'], ['size', (s) => fmtBytes(s.bytes), 'num'],
+      ['time', (s) => fmtTime(s.time)], ['file', (s) => s.name, 'code'], ['size', (s) => bytesText(s.bytes), 'num'],
       ['pause', (s) => fmtMs(s.durationMs), 'num'], ['role', (s) => s.role], ['reason', (s) => s.reason],
     ], proc.snapshots)),
     ...section('Snapshots skipped', table([
       ['time', (s) => fmtTime(s.time)], ['skipped', (s) => s.skipped], ['reason', (s) => s.reason], ['detail', (s) => s.detail],
     ], proc.skips)),
     ...section('Thresholds crossed', table([
-      ['time', (t) => fmtTime(t.time)], ['kind', (t) => t.kind], ['floor', (t) => fmtBytes(t.current), 'num'], ['limit', (t) => fmtBytes(t.limit), 'num'],
+      ['time', (t) => fmtTime(t.time)], ['kind', (t) => t.kind], ['floor', (t) => bytesText(t.current), 'num'], ['limit', (t) => bytesText(t.limit), 'num'],
     ], proc.thresholds)),
     ...section('Errors', table([['time', (e) => fmtTime(e.time)], ['during', (e) => e.during], ['error', (e) => e.error, 'code']], proc.errors)),
   ]
@@ -458,7 +449,7 @@ function renderProcess(proc, charts) {
   const sampling = proc.downsampled
     ? `showing ${fmtCount(shown)} of ${fmtCount(proc.floorsTotal)} floors (downsampled)`
     : `${fmtCount(shown)} floors`
-  const limits = [proc.heapLimit ? `heap limit ${fmtBytes(proc.heapLimit)}` : null, proc.containerLimit ? `container limit ${fmtBytes(proc.containerLimit)}` : null].filter(Boolean)
+  const limits = [proc.heapLimit ? `heap limit ${bytesText(proc.heapLimit)}` : null, proc.containerLimit ? `container limit ${bytesText(proc.containerLimit)}` : null].filter(Boolean)
   const newestFirst = [...(proc.reports || [])].reverse()
   const reports = [...newestFirst.filter((r) => r.kind === 'pair'), ...newestFirst.filter((r) => r.kind !== 'pair')]
   return h('section', { class: 'process' },
@@ -483,7 +474,7 @@ function profileOpener(profile) {
 function renderProfiles(model) {
   const profiles = model.profiles || []
   if (profiles.length === 0) return []
-  const line = (p) => h('li', null, h('span', { class: 'code' }, p.name), ` (${fmtBytes(p.bytes)}, ${fmtTime(p.mtime)}): `, profileOpener(p))
+  const line = (p) => h('li', null, h('span', { class: 'code' }, p.name), ` (${bytesText(p.bytes)}, ${fmtTime(p.mtime)}): `, profileOpener(p))
   return [h('h2', null, 'Profiles'), h('ul', { class: 'profiles' }, profiles.map(line))]
 }
 
@@ -505,7 +496,7 @@ function main() {
 
 /** The browser functions, in the order the page's script defines them. */
 const BROWSER_FUNCTIONS = [
-  fmtBytes, fmtTime, fmtMs, fmtRate, fmtScale, fmtCount, h, table, section, siteText, allocationSiteText,
+  bytesText, fmtTime, fmtMs, fmtRate, fmtScale, fmtCount, h, table, section, siteText, allocationSiteText,
   renderHeader, renderVerdict, chartSeries, chartAxes, drawTrendsAndGcs, markerElements, placeMarkers, xRange, pageWindow, renderChart,
   renderLeaks, renderNextSteps, renderReport, renderNative, renderDetails, renderProcess, profileOpener, renderProfiles, main,
 ]

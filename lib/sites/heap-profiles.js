@@ -4,13 +4,11 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { writeAtomically } = require('../write-atomically')
 const { newestFileIn } = require('../newest-file')
-const { leakproofFiles, totalBytes, makeRoom, fileName } = require('./snapshots')
+const { leakproofFiles, totalBytes, makeRoom } = require('../capture/snapshots')
+const { SUFFIXES, watcherFileName } = require('../file-names')
 const { samplingProfileAsPprof } = require('./pprof')
 const { sitesOfProfile, growingSites } = require('./sites')
 const errors = require('../errors')
-
-/** A sampling heap profile's file name ends so (DevTools saves them so too). */
-const HEAP_PROFILE_SUFFIX = '.heapprofile'
 
 /**
  * The sampling heap profiles the allocation sites were ranked from (sites.js): the newest
@@ -64,8 +62,8 @@ class HeapProfiles {
     const pprof = await pprofOf(entry)
     const sequence = this.#sequence++
     const files = [
-      [path.join(this.#dir, fileName(time, sequence, reason, '.heapprofile')), json],
-      [path.join(this.#dir, fileName(time, sequence, reason, '.pb.gz')), pprof],
+      [path.join(this.#dir, watcherFileName(time, { sequence, reason, suffix: SUFFIXES.heapprofile })), json],
+      [path.join(this.#dir, watcherFileName(time, { sequence, reason, suffix: SUFFIXES.pprof })), pprof],
     ]
     fs.mkdirSync(this.#dir, { recursive: true, mode: 0o700 })
     const bytes = Buffer.byteLength(json) + pprof.length
@@ -106,8 +104,8 @@ async function readHeapProfile(target) {
   let text
   try {
     if ((await fs.promises.stat(target)).isDirectory()) {
-      file = newestFileIn(target, (name) => name.endsWith(HEAP_PROFILE_SUFFIX))
-      if (file === null) throw unreadable(target, `holds no ${HEAP_PROFILE_SUFFIX} file`)
+      file = newestFileIn(target, (name) => name.endsWith(SUFFIXES.heapprofile))
+      if (file === null) throw unreadable(target, `holds no ${SUFFIXES.heapprofile} file`)
     }
     text = await fs.promises.readFile(file, 'utf8')
   } catch (err) {

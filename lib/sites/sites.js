@@ -1,7 +1,7 @@
 'use strict'
 
 const { originOf } = require('../code-origin')
-const { afterNextFullGc } = require('./forced-gc')
+const { afterNextFullGc } = require('../detect/forced-gc')
 
 /**
  * Sampling windows before a `sites` event (which may then say that no site grew): at least

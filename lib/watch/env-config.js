@@ -1,42 +1,16 @@
 'use strict'
 
 const { isMainThread } = require('node:worker_threads')
-const { DEFAULTS, resolveOptions } = require('./watcher')
+const { WATCH_OPTIONS, DEFAULTS, resolveOptions } = require('./options')
 const { checkMaxBytes, DEFAULT_MAX_BYTES } = require('./event-log')
 
 /**
- * Environment variables read by `leakproof/register`, each mapped to a `watch()` option.
- * Numbers are plain decimals (`LEAKPROOF_INTERVAL_MS=5000`), booleans `1`/`0`/`true`/`false`.
+ * Environment variables read by `leakproof/register`, each mapped to a `watch()` option and
+ * how its text reads, from WATCH_OPTIONS (options.js). Numbers are plain decimals
+ * (`LEAKPROOF_INTERVAL_MS=5000`), booleans `1`/`0`/`true`/`false` (and yes/no, on/off).
+ * @type {Readonly<Record<string, [string, 'number' | 'boolean' | 'string']>>}
  */
-const ENV = {
-  LEAKPROOF_DIR: ['dir', 'string'],
-  LEAKPROOF_SNAPSHOTS: ['snapshots', 'string'],
-  LEAKPROOF_INTERVAL_MS: ['intervalMs', 'number'],
-  LEAKPROOF_WARMUP_MS: ['warmupMs', 'number'],
-  LEAKPROOF_MIN_DURATION_MS: ['minDurationMs', 'number'],
-  LEAKPROOF_WINDOW: ['window', 'number'],
-  LEAKPROOF_MIN_POINTS: ['minPoints', 'number'],
-  LEAKPROOF_MIN_GROWTH_BYTES: ['minGrowthBytes', 'number'],
-  LEAKPROOF_MIN_RATE_BYTES_PER_SEC: ['minRateBytesPerSec', 'number'],
-  LEAKPROOF_CONFIDENCE: ['confidence', 'number'],
-  LEAKPROOF_FORCE_GC: ['forceGc', 'boolean'],
-  LEAKPROOF_GC_BUDGET: ['gcBudget', 'number'],
-  LEAKPROOF_FORCE_GC_AFTER_MS: ['forceGcAfterMs', 'number'],
-  LEAKPROOF_HEAP_THRESHOLD: ['heapThreshold', 'number'],
-  LEAKPROOF_RSS_THRESHOLD: ['rssThreshold', 'number'],
-  LEAKPROOF_MAX_SNAPSHOTS: ['maxSnapshots', 'number'],
-  LEAKPROOF_MAX_DISK_BYTES: ['maxDiskBytes', 'number'],
-  LEAKPROOF_COOLDOWN_MS: ['cooldownMs', 'number'],
-  LEAKPROOF_SNAPSHOT_MAX_PAUSE_MS: ['snapshotMaxPauseMs', 'number'],
-  LEAKPROOF_SNAPSHOT_WRITER: ['snapshotWriter', 'string'],
-  LEAKPROOF_SNAPSHOT_MEMORY_FACTOR: ['snapshotMemoryFactor', 'number'],
-  LEAKPROOF_FOLLOW_UP_GROWTH_BYTES: ['followUpGrowthBytes', 'number'],
-  LEAKPROOF_NEAR_HEAP_LIMIT: ['nearHeapLimit', 'boolean'],
-  LEAKPROOF_SITES: ['sites', 'boolean'],
-  LEAKPROOF_CENSUS: ['census', 'boolean'],
-  LEAKPROOF_SITES_WINDOW_MS: ['sitesWindowMs', 'number'],
-  LEAKPROOF_SNAPSHOT_SIGNAL: ['snapshotSignal', 'string'],
-}
+const ENV = Object.freeze(Object.fromEntries(WATCH_OPTIONS.filter((o) => o.env !== null).map((o) => [o.env, /** @type {[string, 'number' | 'boolean' | 'string']} */ ([o.name, o.check.env])])))
 
 /** Variables left alone in worker threads, where what they set does not apply. */
 const MAIN_THREAD_ONLY = ['LEAKPROOF_SNAPSHOT_SIGNAL']

@@ -12,7 +12,7 @@
  * - capture.js, snapshot-cost.js, snapshots.js, reports.js: snapshots on a leak or threshold,
  *   within a pause budget unless the process is about to die, and the pair's report;
  * - diagnosis.js: the report of a leak that got no snapshot pair, its holder from the census
- *   of reachable collections (lib/census);
+ *   of reachable collections (lib/diagnose/census);
  * - sites.js: the allocation sites that grow, after a heap leak; heap-profiles.js keeps the
  *   sampling profiles they were ranked from (`.heapprofile` and pprof files with a dir).
  *
@@ -28,18 +28,16 @@ const { performance } = require('node:perf_hooks')
 const v8 = require('node:v8')
 const { threadId, isMainThread } = require('node:worker_threads')
 const { nativeBinding } = require('../native')
-const { processMemory } = require('../system-memory')
+const { processMemory } = require('../detect/system-memory')
 const errors = require('../errors')
 const { mapsFilling, cachesThrashing } = require('../cache/registry')
-const { FullGcSentinel } = require('./full-gc-sentinel')
-const { Floors } = require('./floors')
-const { ForcedGc } = require('./forced-gc')
-const { Diagnosis } = require('./diagnosis')
+const { FullGcSentinel } = require('../detect/full-gc-sentinel')
+const { Floors } = require('../detect/floors')
+const { ForcedGc } = require('../detect/forced-gc')
+const { Diagnosis } = require('../diagnose/diagnosis')
 const { Tally } = require('./tally')
-const { checkSnapshotSignal, listenForSnapshotSignal } = require('./snapshot-signal')
-
-/** Bytes in a mebibyte. */
-const MiB = 1024 * 1024
+const { listenForSnapshotSignal } = require('../capture/snapshot-signal')
+const { resolveOptions } = require('./options')
 
 /** CPU time this thread used (`{ user, system }`, µs): the process's before Node 23.9. */
 const threadCpuUsage = /** @type {{ threadCpuUsage?: () => NodeJS.CpuUsage }} */ (process).threadCpuUsage
@@ -61,100 +59,11 @@ const EVENTS = Object.freeze(['sample', 'leak', 'threshold', 'snapshot', 'snapsh
  */
 const CHANNELS = Object.freeze(Object.fromEntries(EVENTS.map((type) => [type, diagnosticsChannel.channel(`leakproof:${type}`)])))
 
-/** Every option of `watch()` with its default. */
-const DEFAULTS = Object.freeze({
-  intervalMs: 10_000,
-  warmupMs: 60_000,
-  minDurationMs: 60_000,
-  window: 30,
-  minPoints: 8,
-  minGrowthBytes: 8 * MiB,
-  minRateBytesPerSec: 512,
-  confidence: 0.999,
-  forceGc: true,
-  gcBudget: 0.01,
-  forceGcAfterMs: 60_000,
-  heapThreshold: 0.85,
-  rssThreshold: 0.9,
-  snapshots: 'auto',
-  dir: undefined,
-  maxSnapshots: 4,
-  maxDiskBytes: 4096 * MiB,
-  cooldownMs: 10 * 60_000,
-  snapshotMaxPauseMs: 2_000,
-  snapshotWriter: 'fork',
-  snapshotMemoryFactor: 12,
-  followUpGrowthBytes: 16 * MiB,
-  nearHeapLimit: true,
-  beforeSnapshot: undefined,
-  afterSnapshot: undefined,
-  snapshotSignal: undefined,
-  sites: true,
-  census: true,
-  sitesWindowMs: undefined,
-  sitesSamplingBytes: 512 * 1024,
-  top: 5,
-})
-
 /**
  * Growth while BoundedMaps are still filling up is set aside for at most this many minimum
  * durations in a row, so that a map too large to ever fill cannot hide a leak beside it for good.
  */
 const FILLING_GRACE_DURATIONS = 5
-
-/** Checks every option; returns the full settings with defaults filled in. */
-function resolveOptions(options = {}) {
-  errors.checkOptionsObject('watch()', options, Object.keys(DEFAULTS))
-  const o = { ...DEFAULTS }
-  for (const [key, value] of Object.entries(options)) if (value !== undefined) o[key] = value
-  for (const key of ['intervalMs', 'minDurationMs', 'minRateBytesPerSec', 'minGrowthBytes', 'maxDiskBytes', 'snapshotMemoryFactor', 'followUpGrowthBytes', 'sitesSamplingBytes']) {
-    errors.checkPositiveFinite('watch()', `options.${key}`, o[key])
-  }
-  for (const key of ['window', 'minPoints', 'maxSnapshots', 'top']) errors.checkPositiveInteger('watch()', `options.${key}`, o[key])
-  for (const key of ['warmupMs', 'cooldownMs', 'forceGcAfterMs']) {
-    if (typeof o[key] !== 'number') throw errors.invalidOptionType('watch()', `options.${key}`, 'a number >= 0', o[key])
-    if (!(o[key] >= 0) || o[key] === Infinity) throw errors.invalidOptionRange('watch()', `options.${key}`, 'a finite number >= 0', o[key])
-  }
-  // Shares of a whole: in (0, 1); a threshold may also be 1 (the limit itself).
-  /** @type {Array<[string, boolean]>} */
-  const shares = [['confidence', false], ['gcBudget', false], ['heapThreshold', true], ['rssThreshold', true]]
-  for (const [key, maxIncluded] of shares) {
-    const value = o[key]
-    if (typeof value !== 'number') throw errors.invalidOptionType('watch()', `options.${key}`, 'a number between 0 and 1', value)
-    if (!(value > 0 && (value < 1 || (maxIncluded && value === 1)))) {
-      throw errors.invalidOptionRange('watch()', `options.${key}`, 'a number between 0 and 1', value)
-    }
-  }
-  const pause = o.snapshotMaxPauseMs
-  if (typeof pause !== 'number') throw errors.invalidOptionType('watch()', 'options.snapshotMaxPauseMs', 'a number of ms > 0', pause)
-  if (!(pause > 0)) {
-    throw errors.invalidOptionRange('watch()', 'options.snapshotMaxPauseMs', "a number of ms > 0 (Infinity for no limit; snapshots: 'off' for none)", pause)
-  }
-  if (o.minPoints < 3) throw errors.invalidOptionRange('watch()', 'options.minPoints', 'an integer >= 3', o.minPoints)
-  if (o.window < o.minPoints) throw errors.invalidOptionRange('watch()', 'options.window', `an integer >= minPoints (${o.minPoints})`, o.window)
-  for (const key of ['forceGc', 'nearHeapLimit', 'sites', 'census']) {
-    if (typeof o[key] !== 'boolean') throw errors.invalidOptionType('watch()', `options.${key}`, 'a boolean', o[key])
-  }
-  if (o.snapshotWriter !== 'fork' && o.snapshotWriter !== 'in-process') {
-    throw errors.invalidOptionRange('watch()', 'options.snapshotWriter', "'fork' or 'in-process'", o.snapshotWriter)
-  }
-  if (o.snapshots !== 'auto' && o.snapshots !== 'off') {
-    throw errors.invalidOptionRange('watch()', 'options.snapshots', "'auto' or 'off'", o.snapshots)
-  }
-  if (o.dir !== undefined && (typeof o.dir !== 'string' || o.dir === '')) {
-    throw errors.invalidOptionType('watch()', 'options.dir', 'a non-empty path string', o.dir)
-  }
-  for (const key of ['beforeSnapshot', 'afterSnapshot']) {
-    if (o[key] !== undefined) errors.checkFunction('watch()', `options.${key}`, o[key])
-  }
-  checkSnapshotSignal(o.snapshotSignal)
-  if (o.snapshotSignal !== undefined && (o.dir === undefined || o.snapshots !== 'auto')) {
-    throw errors.invalidOptionRange('watch()', 'options.snapshotSignal', "unset, or set with a dir and snapshots: 'auto' (where would its snapshots go?)", o.snapshotSignal)
-  }
-  if (o.sitesWindowMs === undefined) o.sitesWindowMs = 2 * o.intervalMs
-  errors.checkPositiveFinite('watch()', 'options.sitesWindowMs', o.sitesWindowMs)
-  return o
-}
 
 let current = null // this thread's watcher
 
@@ -228,7 +137,7 @@ class Watcher extends EventEmitter {
     this.#diagnosis = new Diagnosis(options, { emit: this.#emit })
     if (options.snapshots === 'auto' && options.dir !== undefined) {
       // Loaded when first needed: a watcher without a dir never writes a snapshot.
-      const { Capture, armNearHeapLimit } = require('./capture')
+      const { Capture, armNearHeapLimit } = require('../capture/capture')
       const onNoPair = (skipped) => this.#diagnose(this.#lastLeak, skipped)
       this.#capture = new Capture(options, { native: this.#native, emit: this.#emit, onNoPair })
       if (options.nearHeapLimit) this.nearHeapLimit = armNearHeapLimit()
@@ -315,7 +224,7 @@ class Watcher extends EventEmitter {
    */
   latestReport() {
     const { dir } = this.#options
-    return this.#tally.latestReport ?? (dir === undefined ? null : require('./reports').newestReportIn(dir))
+    return this.#tally.latestReport ?? (dir === undefined ? null : require('../diagnose/reports').newestReportIn(dir))
   }
 
   /**
@@ -501,8 +410,8 @@ class Watcher extends EventEmitter {
     // Loaded when first needed: a service that never leaks never pays for the inspector.
     if (this.#sites === null) {
       const { maxDiskBytes, maxSnapshots, sitesSamplingBytes } = this.#options
-      this.#profiles = new (require('./heap-profiles').HeapProfiles)({ dir: this.#options.dir, maxDiskBytes, maxSnapshots, sitesSamplingBytes })
-      this.#sites = new (require('./sites').SiteRanking)(this.#options, this.#emit, this.#profiles)
+      this.#profiles = new (require('../sites/heap-profiles').HeapProfiles)({ dir: this.#options.dir, maxDiskBytes, maxSnapshots, sitesSamplingBytes })
+      this.#sites = new (require('../sites/sites').SiteRanking)(this.#options, this.#emit, this.#profiles)
     }
     return this.#sites.rank(leak.slopeBytesPerSec)
   }
@@ -530,4 +439,4 @@ function newNativeWatcher(o, onEvent) {
   return new (nativeBinding().NativeWatcher)(settings, onEvent)
 }
 
-module.exports = { watch, currentWatcher, Watcher, DEFAULTS, EVENTS, CHANNELS, resolveOptions }
+module.exports = { watch, currentWatcher, Watcher, EVENTS, CHANNELS }

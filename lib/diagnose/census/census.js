@@ -21,7 +21,7 @@
  */
 const { CensusPass } = require('./walk')
 const { ScriptFiles } = require('./script-files')
-const { isOwnFile } = require('../code-origin')
+const { isOwnFile } = require('../../code-origin')
 
 /** Every option of the census, with its default. */
 const CENSUS_DEFAULTS = Object.freeze({
@@ -108,7 +108,7 @@ class Census {
    * sockets, crypto and other native handles) come first, ranked by entries gained times
    * their bytes outside the heap per entry where measured. Resolves with `{ holders, debuggerMs }`,
    * `debuggerMs` the stop taken to name scripts through the Debugger domain (0 when none).
-   * @returns {Promise<{ holders: Array<object>, debuggerMs: number }>} see docs/watch.md.
+   * @returns {Promise<{ holders: Array<object>, debuggerMs: number }>} see docs/diagnose.md, "The census: the holder without a snapshot".
    */
   async grown(before, after, { top, slopeBytesPerSec = null, kind = 'heap' }) {
     const seconds = Math.max(0.001, (after.time - before.time) / 1000)

@@ -114,7 +114,7 @@ class InspectorView {
   /**
    * The URL of every script V8 has loaded, by script id: the Debugger domain reports each
    * one when enabled, and is disabled at once. One synchronous stop of the event loop,
-   * proportional to the scripts loaded (measured in docs/benchmarks.md), so it is asked for
+   * proportional to the scripts loaded (measured in docs/diagnose.md, "The census: the holder without a snapshot"), so it is asked for
    * only to name the holders of a report.
    */
   scriptUrls() {
