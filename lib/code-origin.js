@@ -5,6 +5,9 @@
  * files, a package's, Node's internals, or leakproof's own. What leakproof finds in a
  * service (allocation sites, what holds a growing collection) names the service's code,
  * never leakproof's.
+ *
+ * The rule is the Rust side's too (`src/core/diagnose/code_origin.rs`): both are tested on one
+ * table of cases, `src/core/diagnose/code_origin_cases.json`.
  */
 const path = require('node:path')
 
@@ -18,9 +21,18 @@ const PACKAGE_DIR = path.resolve(__dirname, '..')
  */
 const SHIPPED = require('../package.json').files.map((entry) => path.join(PACKAGE_DIR, entry))
 
-/** A script's file path from its URL: `file://` URLs (ES modules) decoded, paths as they are. */
+/**
+ * A script's file path from its URL: `file://` URLs (ES modules) decoded, paths as they are.
+ * A URL whose escapes do not decode is kept as it is: a name, not a reason to throw.
+ */
 function fileOf(url) {
-  return url.startsWith('file://') ? decodeURIComponent(url.slice('file://'.length)) : url
+  if (!url.startsWith('file://')) return url
+  const encoded = url.slice('file://'.length)
+  try {
+    return decodeURIComponent(encoded)
+  } catch {
+    return encoded
+  }
 }
 
 /**
@@ -52,15 +64,16 @@ function isOwnFile(file) {
 /**
  * Where a frame's code comes from, by its script's URL, as `{ kind, package }`: kind `'app'`
  * (the application's own files), `'package'` (a file of `package`, in `node_modules`),
- * `'node'` (Node's internals, `node:`), `'own'` (leakproof's own files, see `isOwnFile`) or
- * `'builtin'` (no script: V8's built-ins such as `Map` or `String.prototype.repeat`, and
- * V8's states such as `(garbage collector)`); `package` is null but for `'package'`.
+ * `'node'` (Node's internals: `node:`, or `internal/` as Node named them before `node:`),
+ * `'own'` (leakproof's own files, see `isOwnFile`) or `'builtin'` (no script: V8's built-ins
+ * such as `Map` or `String.prototype.repeat`, and V8's states such as `(garbage collector)`);
+ * `package` is null but for `'package'`.
  * @param {string} url
  * @returns {{ kind: 'app' | 'package' | 'node' | 'own' | 'builtin', package: string | null }}
  */
 function originOf(url) {
   if (url === '') return { kind: 'builtin', package: null }
-  if (url.startsWith('node:')) return { kind: 'node', package: null }
+  if (url.startsWith('node:') || url.startsWith('internal/')) return { kind: 'node', package: null }
   if (isOwnFile(url)) return { kind: 'own', package: null }
   const name = packageOf(fileOf(url))
   return { kind: name === null ? 'app' : 'package', package: name }

@@ -1,8 +1,12 @@
 //! `analyzeSnapshot` / `diffSnapshots`: the heap-snapshot analyzer, run on the libuv thread
 //! pool so the event loop keeps serving while a big file is read.
 //!
-//! Failures resolve as `{ error }` rather than rejecting, so `lib/analyze.js` can throw a real
+//! Failures resolve as `{ error }` rather than rejecting, so `lib/diagnose/analyze.js` can throw a real
 //! JS error with the stable `code` and the byte `offset`.
+//!
+//! Both calls in one file (about 500 lines, most of them the `#[napi(object)]` shapes they
+//! return): they share the progress, error and holder shapes and the task plumbing, and each
+//! is a thin mapping of the core's report onto those shapes.
 
 use std::path::Path;
 
@@ -11,11 +15,11 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
 
-use crate::core::heapsnapshot::analysis::Progress;
-use crate::core::heapsnapshot::diff::{self, diff_files, DiffReport, Matching, Suspect};
-use crate::core::heapsnapshot::error::SnapshotError;
-use crate::core::heapsnapshot::holder::NamedHolder;
-use crate::core::heapsnapshot::summary::{analyze_file, ClassStat, LargeObject, Summary};
+use crate::core::diagnose::heapsnapshot::analysis::Progress;
+use crate::core::diagnose::heapsnapshot::diff::{self, diff_files, DiffReport, Matching, Suspect};
+use crate::core::diagnose::heapsnapshot::error::SnapshotError;
+use crate::core::diagnose::heapsnapshot::holder::NamedHolder;
+use crate::core::diagnose::heapsnapshot::summary::{analyze_file, ClassStat, LargeObject, Summary};
 
 /// Where a long analysis is.
 #[napi(object)]
@@ -497,7 +501,7 @@ fn grown_js(g: diff::GrownCollection) -> GrownCollection {
     }
 }
 
-/// Reads and analyzes the snapshot at `path` on the thread pool; `lib/analyze.js` wraps it.
+/// Reads and analyzes the snapshot at `path` on the thread pool; `lib/diagnose/analyze.js` wraps it.
 #[napi(ts_return_type = "Promise<AnalyzeOutcome>")]
 pub fn analyze_snapshot_file(
     path: String,
@@ -512,7 +516,7 @@ pub fn analyze_snapshot_file(
 }
 
 /// Diffs two or three snapshot files on the thread pool, matching them by `matching`
-/// (`'ids'`, `'paths'` or `'auto'`, checked by `lib/analyze.js`, which wraps it).
+/// (`'ids'`, `'paths'` or `'auto'`, checked by `lib/diagnose/analyze.js`, which wraps it).
 #[napi(ts_return_type = "Promise<DiffOutcome>")]
 pub fn diff_snapshot_files(
     paths: Vec<String>,

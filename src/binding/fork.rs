@@ -1,5 +1,5 @@
 //! `forkSnapshot()`: runs a function in a forked child of this process (Linux), which then
-//! leaves, while a Rust thread watches it and reports how it ended. See `core::fork`.
+//! leaves, while a Rust thread watches it and reports how it ended. See `core::capture::fork`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -10,8 +10,8 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde_json::json;
 
-use crate::core::fork::watchdog::{self, End, Limits, Outcome};
-use crate::core::fork::{child, fork_for_snapshot, Forked};
+use crate::core::capture::fork::watchdog::{self, End, Limits, Outcome};
+use crate::core::capture::fork::{child, fork_for_snapshot, Forked};
 
 /// When the child is given up on (validated by the JS caller).
 #[napi(object)]
@@ -54,9 +54,10 @@ type EndCallback = ThreadsafeFunction<String, (), String, Status, false, false>;
 /// Forks. In the child, `work()` runs at once, with every thread but this one gone: the
 /// child exits 0 with what `work` returned as its report, or 1 with the message of what it
 /// threw, and never returns to JavaScript's event loop. In the parent, returns the child's
-/// handle; `onEnd(json)` is called once the child has ended (`core::fork::watchdog`). Until
-/// then the event loop is kept alive (at most until the child's deadline), so that a process
-/// with nothing else to do does not exit, killing its child, before the snapshot is written.
+/// handle; `onEnd(json)` is called once the child has ended (`core::capture::fork::watchdog`).
+/// Until then the event loop is kept alive (at most until the child's deadline), so that a
+/// process with nothing else to do does not exit, killing its child, before the snapshot is
+/// written.
 #[napi]
 pub fn fork_snapshot(
     work: Function<(), String>,

@@ -1,10 +1,10 @@
-//! `judgeLeakRounds()`: the verdict of a leak test's rounds (`crate::core::rounds`), for
-//! `lib/test/index.js`.
+//! `judgeLeakRounds()`: the verdict of a leak test's rounds (`crate::core::leak_test::rounds`), for
+//! `lib/leak-test/index.js`.
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::core::rounds::{judge_rounds, RoundsVerdict};
+use crate::core::leak_test::rounds::{judge_rounds, RoundsVerdict};
 
 /// What a leak test's rounds show for one kind of memory.
 #[napi(object, js_name = "RoundsVerdict")]

@@ -2,7 +2,7 @@
 
 use napi_derive::napi;
 
-use crate::core::sysmem;
+use crate::core::system::sysmem;
 
 /// Memory of this process and its container, as the kernel reports it.
 /// A field is left out where the platform does not say (not Linux, no cgroup

@@ -1,4 +1,4 @@
-//! `NativeWatcher`: the JS handle on the watcher thread of `core::watcher`. Events come
+//! `NativeWatcher`: the JS handle on the watcher thread of `core::detect::watcher`. Events come
 //! back to JS as JSON strings through a weak threadsafe function, so the thread never
 //! keeps the event loop alive; the thread is stopped by `stop()`, by the finalizer, or
 //! when the environment (the process, or a worker thread) is torn down.
@@ -10,8 +10,8 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde_json::json;
 
-use crate::core::detector::{DetectorConfig, MemoryKind, Suspicion};
-use crate::core::watcher::{HeapResident, Watcher, WatcherConfig, WatcherEvent};
+use crate::core::detect::detector::{DetectorConfig, MemoryKind, Suspicion};
+use crate::core::detect::watcher::{HeapResident, Watcher, WatcherConfig, WatcherEvent};
 
 /// Settings of the native watcher thread (validated by the JS `watch()`).
 #[napi(object)]

@@ -1,13 +1,20 @@
-//! Pure-Rust core: no napi types, covered by `cargo test`.
+//! Pure-Rust core: no napi types, covered by `cargo test`. One folder per part of leakproof,
+//! in the order the parts depend on each other (each uses only those above it):
+//!
+//! - [`system`]: memory as the kernel reports it (RSS, the container's limit, `malloc`'s count).
+//! - [`detect`]: leak detection over memory floors, and the watcher thread that runs it.
+//! - [`leak_test`]: the verdict of a leak test (`leakproof/test`), on the detector's statistics.
+//! - [`capture`]: heap snapshots written by a forked child while the service keeps serving.
+//! - [`diagnose`]: what a heap snapshot says leaks: summaries, diffs, holders, code origin.
+//!
+//! `capture` and `diagnose` use none of the others. `test_rng` is the property tests' random
+//! generator, shared by every part.
 
-pub mod detector;
 #[cfg(target_os = "linux")]
-pub mod fork;
-pub mod heapsnapshot;
-pub mod rounds;
-pub mod scales;
-pub mod sysmem;
+pub mod capture;
+pub mod detect;
+pub mod diagnose;
+pub mod leak_test;
+pub mod system;
 #[cfg(test)]
 mod test_rng;
-pub mod trend;
-pub mod watcher;

@@ -1,0 +1,129 @@
+//! The full test of a leak: a window of floors rises significantly, fast, far beyond its
+//! noise, for long enough, still now and steadily, in three windows in a row (see the
+//! [detector's doc](super)).
+
+use super::types::{Assessment, DetectorConfig};
+use crate::core::detect::scales::{no_flat_third, not_slowing, rose_by};
+use crate::core::detect::trend::{mann_kendall, residual_spread, theil_sen_slope};
+
+/// How steep the newest half must still be, relative to the whole window.
+const RECENT_SHARE: f64 = 0.3;
+/// Floors after the warm-up the newest half must hold to show that growth goes on.
+pub(super) const MIN_RECENT_FLOORS: usize = 3;
+/// Growth over the window must be this many times the floors' spread around the line
+/// (with 1, uniform noise alone raised ~5 alarms per 100,000 evaluations; with 2, none in
+/// 180,000).
+pub(crate) const NOISE_MARGIN: f64 = 2.0;
+/// Windows that must all show the leak: the current one and the ones ending one and two
+/// floors earlier. A window slid one floor at a time tests the same noise over and over,
+/// and a chance alignment rarely survives three slides.
+const CONFIRMATIONS: usize = 3;
+
+/// Minimum durations beyond which a window of every floor is judged by the slow scales'
+/// rules too: floors that come once a minute (a quiet service's forced GCs) stretch its 30
+/// floors over half an hour, where a cache filling or a step looks as it does on the slow
+/// scales.
+const SLOW_WINDOW_DURATIONS: f64 = 5.0;
+
+/// Whether a window of every floor spans so long that the slow scales' rules apply to it
+/// (see [`SLOW_WINDOW_DURATIONS`]).
+pub(super) fn judged_as_slow(window: &[(f64, f64)], config: &DetectorConfig) -> bool {
+    window[window.len() - 1].0 - window[0].0 > SLOW_WINDOW_DURATIONS * config.min_duration_ms
+}
+
+/// The slow scales' rules on the rise itself: it does not slow down and truly grew by the
+/// minimum growth (see [`not_slowing`] and [`rose_by`]).
+pub(super) fn slow_rules_hold(window: &[(f64, f64)], config: &DetectorConfig) -> bool {
+    not_slowing(window) && rose_by(window, config.min_growth_bytes)
+}
+
+/// The statistics of `points`; the newest half's slope counts only floors from
+/// `recent_from` on, and is 0 when fewer than [`MIN_RECENT_FLOORS`] are.
+pub(super) fn assess_window(
+    points: &[(f64, f64)],
+    recent_from: f64,
+    config: &DetectorConfig,
+) -> Option<Assessment> {
+    if points.len() < config.min_points.max(3) {
+        return None;
+    }
+    assess_points(points, recent_from)
+}
+
+/// The statistics of `points`, however few (see [`assess_window`]).
+pub(super) fn assess_points(points: &[(f64, f64)], recent_from: f64) -> Option<Assessment> {
+    let slope_per_ms = theil_sen_slope(points)?;
+    let newest_half = &points[points.len() / 2..];
+    let recent = &newest_half[newest_half.partition_point(|&(t, _)| t < recent_from)..];
+    let recent_per_ms = if recent.len() >= MIN_RECENT_FLOORS {
+        theil_sen_slope(recent).unwrap_or(0.0)
+    } else {
+        0.0
+    };
+    let values: Vec<f64> = points.iter().map(|&(_, v)| v).collect();
+    let mk = mann_kendall(&values);
+    let noise_bytes = residual_spread(points, slope_per_ms);
+    Some(Assessment {
+        slope_bytes_per_sec: slope_per_ms * 1000.0,
+        recent_slope_bytes_per_sec: recent_per_ms * 1000.0,
+        confidence: 1.0 - mk.p_upward,
+        span_ms: points[points.len() - 1].0 - points[0].0,
+        noise_bytes,
+    })
+}
+
+/// Whether an assessed window passes every test of a leak (see the module's doc).
+fn passes(a: &Assessment, config: &DetectorConfig) -> bool {
+    let growth = a.slope_bytes_per_sec * a.span_ms / 1000.0;
+    a.confidence >= config.confidence
+        && a.span_ms >= config.min_duration_ms
+        && a.slope_bytes_per_sec >= config.min_rate_bytes_per_sec
+        && growth >= config.min_growth_bytes
+        && growth >= NOISE_MARGIN * a.noise_bytes
+        && a.recent_slope_bytes_per_sec >= RECENT_SHARE * a.slope_bytes_per_sec
+}
+
+/// Where the windows judged start, oldest first: every floor kept (warm-up ones
+/// included: a leak running from the start), the floors after the warm-up (start-up growth
+/// steep enough to hide a slower leak after it), and the newest half (a leak that began in
+/// the middle of the window, whose slope the older flat floors would flatten).
+pub(super) fn candidate_starts(len: usize, after_warm_up: usize) -> Vec<usize> {
+    let mut starts = vec![0, after_warm_up, len / 2];
+    starts.sort_unstable();
+    starts.dedup();
+    starts
+}
+
+/// The window of `points` from `start` and its assessment, when it shows a leak: its
+/// newest floor is above every older floor by the minimum growth (a level the floors wander
+/// to and back from is not new), it passes, with its newest half rising after `warm_at`,
+/// no third of it is flat beside the others (a step: see [`no_flat_third`]), and so do the
+/// windows of the same length ending one and two floors earlier (shorter when they would start before the
+/// oldest floor). Those are judged as they were, warm-up floors included: they confirm the
+/// statistics, not that the growth goes on.
+pub(super) fn shows_leak<'a>(
+    points: &'a [(f64, f64)],
+    start: usize,
+    warm_at: f64,
+    config: &DetectorConfig,
+) -> Option<(&'a [(f64, f64)], Assessment)> {
+    let window = &points[start..];
+    let older_peak = points[..start]
+        .iter()
+        .map(|&(_, v)| v)
+        .fold(f64::NEG_INFINITY, f64::max);
+    if window[window.len() - 1].1 < older_peak + config.min_growth_bytes {
+        return None;
+    }
+    if !no_flat_third(window) {
+        return None;
+    }
+    let a = assess_window(window, warm_at, config).filter(|a| passes(a, config))?;
+    let len = window.len();
+    let confirmed = (1..CONFIRMATIONS).all(|back| {
+        let end = points.len().saturating_sub(back);
+        let earlier = &points[end.saturating_sub(len)..end];
+        assess_window(earlier, f64::NEG_INFINITY, config).is_some_and(|a| passes(&a, config))
+    });
+    confirmed.then_some((window, a))
+}

@@ -1,0 +1,407 @@
+//! [`Series`]: the floors of one kind of memory, kept in a window thinned to span the time
+//! the tests need, decimated onto the slow scales, and judged by the urgent and the full
+//! test each time a floor comes.
+
+use std::collections::VecDeque;
+
+use super::full_test::{
+    assess_window, candidate_starts, judged_as_slow, shows_leak, slow_rules_hold,
+};
+use super::types::{Assessment, DetectorConfig, Leak, Limits, MemoryKind, Suspicion, Trend};
+use super::urgent_test::{
+    urgent_window, NOISE_CONTEXT_FLOORS, URGENT_MIN_FLOORS, URGENT_SPAN_SHARE,
+};
+use crate::core::detect::scales::{
+    load_level, Decimated, BUCKETS, MINUTES, MIN_BUCKETS, SLOW_SCALES,
+};
+use crate::core::detect::trend::{mann_kendall, step_spread, theil_sen_slope};
+
+/// The time the floors kept must span, in minimum durations, however often they come: the
+/// full test needs a window of at least one, and the newest half of the window (a leak that
+/// began in its middle) one more. Floors every interval at the defaults (30 floors, 10 s,
+/// a 60 s minimum) span 290 s and are never thinned; full GCs every 1.5 s (a Buffer leak's
+/// external pressure) would span 45 s without thinning, and no leak could ever be reported.
+const WINDOW_SPAN_DURATIONS: f64 = 2.0;
+/// How much steeper a leak must get to be reported again.
+const WORSE_SLOPE: f64 = 1.5;
+/// Confidence in an upward trend (1 − p of Mann–Kendall) at which growth among three or
+/// more floors is suspected: three rising floors reach 0.85.
+const SUSPECT_CONFIDENCE: f64 = 0.8;
+/// Share of the minimum growth by which the newest floor must top the lowest kept to be suspected.
+const SUSPECT_GROWTH_SHARE: f64 = 0.25;
+
+/// Floors of one kind of memory, and what was last reported about them.
+#[derive(Debug, Clone)]
+pub struct Series {
+    kind: MemoryKind,
+    started_at: f64,
+    pub(super) floors: VecDeque<(f64, f64)>,
+    /// The newest [`NOISE_CONTEXT_FLOORS`] floors, which a hold does not clear.
+    context: VecDeque<(f64, f64)>,
+    /// The floors on each of [`SLOW_SCALES`], from the first floor on.
+    pub(super) slow: Vec<Decimated>,
+    /// Buckets closed on the slow scales when they were last judged.
+    slow_judged_at: u64,
+    limits: Limits,
+    reported: Option<Reported>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Reported {
+    slope: f64,
+    current: f64,
+    baseline: f64,
+    /// Which of [`SLOW_SCALES`] showed it; `None`: the window of every floor.
+    slow_scale: Option<usize>,
+}
+
+/// A window that shows a leak, on whichever scale.
+struct Shown {
+    since: f64,
+    baseline: f64,
+    now: f64,
+    current: f64,
+    assessment: Assessment,
+    slow_scale: Option<usize>,
+}
+
+impl Shown {
+    fn of(window: &[(f64, f64)], assessment: Assessment, slow_scale: Option<usize>) -> Self {
+        let (since, baseline) = window[0];
+        let (now, current) = window[window.len() - 1];
+        Shown {
+            since,
+            baseline,
+            now,
+            current,
+            assessment,
+            slow_scale,
+        }
+    }
+}
+
+impl Series {
+    /// An empty series for `kind`, whose warm-up starts at `started_at`.
+    pub fn new(kind: MemoryKind, started_at: f64) -> Self {
+        Series {
+            kind,
+            started_at,
+            floors: VecDeque::new(),
+            context: VecDeque::new(),
+            slow: Vec::new(),
+            slow_judged_at: 0,
+            limits: Limits::default(),
+            reported: None,
+        }
+    }
+
+    /// Records a floor. Floors out of time order or not finite are ignored. Floors taken
+    /// during warm-up are kept: a leak that runs from the start shows in them, and growth
+    /// that stopped with the warm-up fails the test that the newest floors still rise.
+    ///
+    /// At most `window` floors are kept. Past that, the oldest is dropped while the others
+    /// still span [`WINDOW_SPAN_DURATIONS`] minimum durations; otherwise floors come faster
+    /// than the window can hold that long, and the window is thinned instead: the floor
+    /// whose removal leaves the shortest gap goes (never the oldest or the newest), which
+    /// keeps the floors evenly spread over time whatever their rate, and chooses by time
+    /// alone, so the values kept are not biased.
+    pub fn push(&mut self, config: &DetectorConfig, time: f64, bytes: f64) {
+        self.push_with_load(config, time, bytes, None);
+    }
+
+    /// Records a floor with the load the process was under since the floor before (the
+    /// CPU time the thread used a second), which tells floors that rise with load from a
+    /// slow leak (see [`load_level`]); see [`Series::push`].
+    pub fn push_with_load(
+        &mut self,
+        config: &DetectorConfig,
+        time: f64,
+        bytes: f64,
+        load: Option<f64>,
+    ) {
+        if !time.is_finite() || !bytes.is_finite() {
+            return;
+        }
+        if self.floors.back().is_some_and(|&(t, _)| time <= t) {
+            return;
+        }
+        if self.slow.is_empty() {
+            self.slow = SLOW_SCALES
+                .iter()
+                .map(|&scale| Decimated::new(scale, config.min_duration_ms))
+                .collect();
+        }
+        for scale in &mut self.slow {
+            scale.push(time, bytes, load);
+        }
+        self.floors.push_back((time, bytes));
+        if self.context.len() == NOISE_CONTEXT_FLOORS {
+            self.context.pop_front();
+        }
+        self.context.push_back((time, bytes));
+        let wanted_span_ms = WINDOW_SPAN_DURATIONS * config.min_duration_ms;
+        while self.floors.len() > config.window.max(2) {
+            let span_without_oldest = time - self.floors[1].0;
+            if self.floors.len() < 3 || span_without_oldest >= wanted_span_ms {
+                self.floors.pop_front();
+            } else {
+                let densest = densest_interior_floor(&self.floors);
+                self.floors.remove(densest);
+            }
+        }
+    }
+
+    /// Sets the growth so far aside: the caller knows it has a ceiling (bounded caches
+    /// still filling up). The window starts again from the next floor; how far floors
+    /// wander ([`NOISE_CONTEXT_FLOORS`]) is still known from the floors before.
+    ///
+    /// The slow scales keep their buckets. A bounded cache whose size goes up and down
+    /// below its bound (entries that expire) is "filling" every other interval: clearing
+    /// hours of buckets each time would leave a slow leak beside it never judged. Its
+    /// filling is bounded growth, which those scales see level off (see
+    /// [`not_slowing`]) or as a step.
+    ///
+    /// [`not_slowing`]: crate::core::detect::scales::not_slowing
+    pub fn hold(&mut self) {
+        self.floors.clear();
+    }
+
+    /// The statistics of the current window, once it has enough floors.
+    pub fn assess(&self, config: &DetectorConfig) -> Option<Assessment> {
+        let points: Vec<(f64, f64)> = self.floors.iter().copied().collect();
+        assess_window(&points, self.warm_at(config), config)
+    }
+
+    /// Sets the limit this memory runs into (`None`: not known); see [`Limits::own`].
+    pub fn set_own_limit(&mut self, limit: Option<f64>) {
+        self.limits.own = limit;
+    }
+
+    /// Sets the bytes left before RSS reaches the container's limit (`None`: no limit known).
+    pub fn set_rss_headroom(&mut self, rss_headroom: Option<f64>) {
+        self.limits.rss_headroom = rss_headroom;
+    }
+
+    /// Whether, and how, the newest floors hint at growth not reported yet; `None` when they
+    /// do not. Suspected: the newest `min_points` (two at least) rise at the minimum rate and,
+    /// from three floors on, with a Mann–Kendall confidence of [`SUSPECT_CONFIDENCE`], the
+    /// newest a quarter of the minimum growth above the lowest floor kept. The spacing puts
+    /// `min_points` floors over the time the detector needs at that rate: the minimum
+    /// duration, or longer when growing by the minimum growth takes longer (denser floors
+    /// would not show a slow leak any sooner); when the rate would reach the nearest limit
+    /// within [`URGENT_HORIZON_MS`], at most the spacing the urgent test needs. It says
+    /// nothing about a leak by itself (two floors are no trend: the caller bounds what a
+    /// suspicion may cost). Growth already reported is not suspected again.
+    ///
+    /// [`URGENT_HORIZON_MS`]: super::URGENT_HORIZON_MS
+    pub fn suspicion(&self, config: &DetectorConfig) -> Option<Suspicion> {
+        if self.reported.is_some() {
+            return None;
+        }
+        let newest: Vec<(f64, f64)> = self
+            .floors
+            .iter()
+            .skip(self.floors.len().saturating_sub(config.min_points.max(3)))
+            .copied()
+            .collect();
+        let &(_, current) = newest.last().filter(|_| newest.len() >= 2)?;
+        // Against every floor kept: once floors come every interval, a slow leak rises little
+        // between the newest few, and it is the window's growth the detector will judge.
+        let lowest = self
+            .floors
+            .iter()
+            .map(|&(_, v)| v)
+            .fold(f64::INFINITY, f64::min);
+        let values: Vec<f64> = newest.iter().map(|&(_, v)| v).collect();
+        let per_ms = theil_sen_slope(&newest)?;
+        let suspected = current - lowest >= SUSPECT_GROWTH_SHARE * config.min_growth_bytes
+            && per_ms * 1000.0 >= config.min_rate_bytes_per_sec
+            && (values.len() < 3 || 1.0 - mann_kendall(&values).p_upward >= SUSPECT_CONFIDENCE);
+        if !suspected {
+            return None;
+        }
+        let needed_span_ms = config.min_duration_ms.max(config.min_growth_bytes / per_ms);
+        let spacing_ms = needed_span_ms / (config.min_points.max(2) - 1) as f64;
+        let urgent = self.limits.urgent(current, per_ms);
+        let urgent_spacing_ms =
+            URGENT_SPAN_SHARE * config.min_duration_ms / (URGENT_MIN_FLOORS - 1) as f64;
+        Some(Suspicion {
+            floor_spacing_ms: if urgent {
+                spacing_ms.min(urgent_spacing_ms)
+            } else {
+                spacing_ms
+            },
+            urgent,
+        })
+    }
+
+    /// The series now (see [`Trend`]); `None` before its first floor.
+    pub fn trend(&self, config: &DetectorConfig) -> Option<Trend> {
+        let &(floor_at, floor_bytes) = self.floors.back()?;
+        let slow_scale = self.reported.and_then(|r| r.slow_scale);
+        let (scale, points) = match slow_scale {
+            Some(i) => (SLOW_SCALES[i], self.slow_points(i)),
+            None => (MINUTES, self.floors.iter().copied().collect()),
+        };
+        let newest = &points[points.len().saturating_sub(config.min_points)..];
+        let still_rising = theil_sen_slope(newest)
+            .is_some_and(|per_ms| per_ms * 1000.0 >= config.min_rate_bytes_per_sec);
+        Some(Trend {
+            floor_bytes,
+            floor_at,
+            slope_bytes_per_sec: theil_sen_slope(&points).unwrap_or(0.0) * 1000.0,
+            scale,
+            leaking: self.reported.is_some() && still_rising,
+        })
+    }
+
+    /// The closed buckets of slow scale `i`, as `(time, floor)`.
+    fn slow_points(&self, i: usize) -> Vec<(f64, f64)> {
+        self.slow
+            .get(i)
+            .map(|d| d.buckets().map(|b| (b.time, b.floor)).collect())
+            .unwrap_or_default()
+    }
+
+    fn warm_at(&self, config: &DetectorConfig) -> f64 {
+        self.started_at + config.warmup_ms
+    }
+
+    /// A leak to report now, if the window shows one that is new or worse than the last.
+    ///
+    /// Nothing is reported before the warm-up ends. The newest floors are judged first by the
+    /// urgent test ([`urgent_window`]): their slope is the rate now, which older, flatter
+    /// floors would understate. Then windows judged by the full test: all the floors kept,
+    /// warm-up ones included (a leak running from the start is reported as soon as the
+    /// floors after the warm-up confirm it), the floors after the warm-up alone (growth
+    /// during start-up steep enough to hide a slower leak after it), and the newest half.
+    pub fn evaluate(&mut self, config: &DetectorConfig) -> Option<Leak> {
+        let shown = self.shown_now(config)?;
+        if !self.new_or_worse(&shown, config) {
+            return None;
+        }
+        self.reported = Some(Reported {
+            slope: shown.assessment.slope_bytes_per_sec,
+            current: shown.current,
+            baseline: shown.baseline,
+            slow_scale: shown.slow_scale,
+        });
+        Some(self.leak_of(&shown, config))
+    }
+
+    /// The window that shows a leak now, if one does: the urgent test's, else the full
+    /// test's on the minutes scale, else (when one of their buckets closed) a slow scale's.
+    fn shown_now(&mut self, config: &DetectorConfig) -> Option<Shown> {
+        let warm_at = self.warm_at(config);
+        let points: Vec<(f64, f64)> = self.floors.iter().copied().collect();
+        if points.last().is_none_or(|&(t, _)| t < warm_at) {
+            return None;
+        }
+        let after_warm_up = points.partition_point(|&(t, _)| t < warm_at);
+        let context: Vec<(f64, f64)> = self.context.iter().copied().collect();
+        let wander = step_spread(&context);
+        // The slow scales' windows change only when one of their buckets closes.
+        let closed: u64 = self.slow.iter().map(Decimated::closed_total).sum();
+        let judge_slow = closed != self.slow_judged_at;
+        self.slow_judged_at = closed;
+        urgent_window(&points, warm_at, wander, config, &self.limits)
+            .or_else(|| {
+                candidate_starts(points.len(), after_warm_up)
+                    .into_iter()
+                    .find_map(|start| {
+                        shows_leak(&points, start, warm_at, config).filter(|(window, _)| {
+                            !judged_as_slow(window, config) || slow_rules_hold(window, config)
+                        })
+                    })
+            })
+            .map(|(window, a)| Shown::of(window, a, None))
+            .or_else(|| {
+                judge_slow
+                    .then(|| self.slow_leak(config, warm_at))
+                    .flatten()
+            })
+    }
+
+    /// Whether `shown` is worth reporting: nothing was, or it is clearly steeper
+    /// ([`WORSE_SLOPE`]) or grew as much again as had been seen when it last was.
+    fn new_or_worse(&self, shown: &Shown, config: &DetectorConfig) -> bool {
+        self.reported.is_none_or(|last| {
+            let steeper = shown.assessment.slope_bytes_per_sec >= WORSE_SLOPE * last.slope;
+            let grown = shown.current - last.current
+                >= (last.current - last.baseline).max(config.min_growth_bytes);
+            steeper || grown
+        })
+    }
+
+    /// The leak `shown` reports, with its projection to the limit and its scale's span.
+    fn leak_of(&self, shown: &Shown, config: &DetectorConfig) -> Leak {
+        let a = shown.assessment;
+        let (now, current) = (shown.now, shown.current);
+        let scale = shown.slow_scale.map_or(MINUTES, |i| SLOW_SCALES[i]);
+        let oldest_kept = match shown.slow_scale {
+            Some(i) => self.slow_points(i).first().map_or(now, |&(t, _)| t),
+            None => self.floors.front().map_or(now, |&(t, _)| t),
+        };
+        let limit = self.limits.own;
+        let projected_limit_at = limit
+            .filter(|&l| l > current)
+            .map(|l| now + (l - current) / a.slope_bytes_per_sec * 1000.0);
+        Leak {
+            kind: self.kind,
+            slope_bytes_per_sec: a.slope_bytes_per_sec,
+            confidence: a.confidence,
+            since: shown.since,
+            current,
+            limit,
+            projected_limit_at,
+            urgent: self.limits.urgent(current, a.slope_bytes_per_sec / 1000.0),
+            scale,
+            // Floors that come rarely (a quiet service: one forced GC a minute) make a
+            // scale's points span longer than its nominal window.
+            scale_span_ms: scale.span_ms(config.min_duration_ms).max(now - oldest_kept),
+        }
+    }
+
+    /// The shortest slow scale whose window shows a leak. Each is judged once it has
+    /// [`MIN_BUCKETS`] buckets, on the windows the full test judges (see
+    /// [`candidate_starts`]) with its buckets for floors and the minimum duration of
+    /// [`MIN_BUCKETS`] of them, and must also not slow down ([`not_slowing`]), rise
+    /// by the minimum growth in fact ([`rose_by`]), with the load level ([`load_level`]).
+    ///
+    /// [`not_slowing`]: crate::core::detect::scales::not_slowing
+    /// [`rose_by`]: crate::core::detect::scales::rose_by
+    fn slow_leak(&self, config: &DetectorConfig, warm_at: f64) -> Option<Shown> {
+        self.slow.iter().enumerate().find_map(|(i, decimated)| {
+            if decimated.buckets().len() < MIN_BUCKETS {
+                return None;
+            }
+            let points = self.slow_points(i);
+            let loads: Vec<Option<f64>> = decimated.buckets().map(|b| b.load()).collect();
+            let bucket_ms = decimated.scale().bucket_ms(config.min_duration_ms);
+            let scale_config = DetectorConfig {
+                window: BUCKETS,
+                min_points: MIN_BUCKETS,
+                // The lowest floor of a bucket may come anywhere in it.
+                min_duration_ms: (MIN_BUCKETS - 2) as f64 * bucket_ms,
+                ..config.clone()
+            };
+            let after_warm_up = points.partition_point(|&(t, _)| t < warm_at);
+            candidate_starts(points.len(), after_warm_up)
+                .into_iter()
+                .find_map(|start| {
+                    let (window, a) = shows_leak(&points, start, warm_at, &scale_config)?;
+                    let steady = slow_rules_hold(window, config) && load_level(&loads[start..]);
+                    steady.then(|| Shown::of(window, a, Some(i)))
+                })
+        })
+    }
+}
+
+/// The floor, neither the oldest nor the newest, whose removal leaves the shortest gap
+/// between its neighbours (the oldest such on a tie). `floors` holds three at least.
+fn densest_interior_floor(floors: &VecDeque<(f64, f64)>) -> usize {
+    let gap_without = |i: usize| floors[i + 1].0 - floors[i - 1].0;
+    (1..floors.len() - 1)
+        .min_by(|&a, &b| gap_without(a).total_cmp(&gap_without(b)))
+        .unwrap_or(1)
+}

@@ -1,0 +1,197 @@
+//! What the detector is given and what it tells: the kinds of memory, its settings, the
+//! leaks it reports, what a series shows now, and the limits memory runs into.
+
+use crate::core::detect::scales::Scale;
+
+/// Which memory a series follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryKind {
+    /// The JS heap's used bytes after a full GC.
+    Heap,
+    /// Memory held outside the heap by JS objects (Buffers, ArrayBuffers): `external`.
+    External,
+    /// Resident memory explained by neither: RSS minus the heap's physical size and `external`.
+    Native,
+}
+
+impl MemoryKind {
+    /// The name used in events: `heap`, `external`, `native`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MemoryKind::Heap => "heap",
+            MemoryKind::External => "external",
+            MemoryKind::Native => "native",
+        }
+    }
+}
+
+/// Tuning of the detector. Times in milliseconds, sizes in bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectorConfig {
+    /// Floors kept per series. When floors come so often that this many would span less
+    /// than `WINDOW_SPAN_DURATIONS` minimum durations, the window is thinned rather than
+    /// shortened (see [`Series::push`]).
+    ///
+    /// [`Series::push`]: super::Series::push
+    pub window: usize,
+    /// Floors needed before judging.
+    pub min_points: usize,
+    /// Nothing is reported before `start + warmup_ms`, and the growth must go on after it.
+    pub warmup_ms: f64,
+    /// The window must span at least this long.
+    pub min_duration_ms: f64,
+    /// Growth over the window (slope × span) must reach this.
+    pub min_growth_bytes: f64,
+    /// The slope must reach this, in bytes per second.
+    pub min_rate_bytes_per_sec: f64,
+    /// Required confidence that the trend is upward (1 − p of Mann–Kendall).
+    pub confidence: f64,
+}
+
+// No `Default`: the defaults exist once, as `DEFAULTS` in `lib/watch/watcher.js`, and
+// `watch()` passes every field to the binding.
+#[cfg(test)]
+impl DetectorConfig {
+    /// Test values, not defaults: no warm-up, and a window of at least five seconds and 1 MB
+    /// of growth, so that a few seconds of floors can show a leak.
+    pub(crate) fn test_values() -> Self {
+        DetectorConfig {
+            window: 30,
+            min_points: 8,
+            warmup_ms: 0.0,
+            min_duration_ms: 5_000.0,
+            min_growth_bytes: 1_000_000.0,
+            min_rate_bytes_per_sec: 1_000.0,
+            confidence: 0.999,
+        }
+    }
+
+    /// The settings of `watch()` at its defaults (`DEFAULTS` in lib/watch/watcher.js).
+    pub(crate) fn watch_defaults() -> Self {
+        DetectorConfig {
+            window: 30,
+            min_points: 8,
+            warmup_ms: 60_000.0,
+            min_duration_ms: 60_000.0,
+            min_growth_bytes: 8.0 * 1024.0 * 1024.0,
+            min_rate_bytes_per_sec: 512.0,
+            confidence: 0.999,
+        }
+    }
+}
+
+/// A leak as reported: times are in the caller's clock (epoch milliseconds in practice).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Leak {
+    /// The kind of memory that grows.
+    pub kind: MemoryKind,
+    /// Robust growth rate.
+    pub slope_bytes_per_sec: f64,
+    /// 1 − p of the one-sided Mann–Kendall test.
+    pub confidence: f64,
+    /// Time of the oldest floor in the window that shows the growth.
+    pub since: f64,
+    /// The newest floor.
+    pub current: f64,
+    /// The limit this memory runs into, when known.
+    pub limit: Option<f64>,
+    /// When the floor would reach `limit` at this rate.
+    pub projected_limit_at: Option<f64>,
+    /// Whether, at this rate, the nearest limit (`limit`, or the container's for RSS) is
+    /// within [`URGENT_HORIZON_MS`].
+    pub urgent: bool,
+    /// The time scale whose window showed it: [`MINUTES`] or one of
+    /// [`SLOW_SCALES`].
+    ///
+    /// [`MINUTES`]: crate::core::detect::scales::MINUTES
+    /// [`SLOW_SCALES`]: crate::core::detect::scales::SLOW_SCALES
+    pub scale: Scale,
+    /// How long the points that scale keeps span, in milliseconds: its nominal window, or
+    /// longer where floors came rarely or buckets got none.
+    pub scale_span_ms: f64,
+}
+
+/// What the memory of a series may still grow into before the process dies, as last known.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Limits {
+    /// The limit this memory runs into: the heap's `heap_size_limit`; for native memory,
+    /// the container's memory limit.
+    pub own: Option<f64>,
+    /// Bytes left before RSS reaches the container's memory limit: growth of any kind of
+    /// memory grows RSS as much.
+    pub rss_headroom: Option<f64>,
+}
+
+impl Limits {
+    /// Milliseconds until memory at `current`, growing `per_ms` bytes a millisecond, reaches
+    /// the nearest limit; `None` when no limit is known or it does not grow.
+    fn time_left_ms(&self, current: f64, per_ms: f64) -> Option<f64> {
+        if per_ms <= 0.0 {
+            return None;
+        }
+        let own_left = self.own.map(|limit| limit - current);
+        [own_left, self.rss_headroom]
+            .into_iter()
+            .flatten()
+            .map(|left| left.max(0.0) / per_ms)
+            .reduce(f64::min)
+    }
+
+    /// Whether growth of `per_ms` from `current` reaches the nearest limit within the horizon.
+    pub(super) fn urgent(&self, current: f64, per_ms: f64) -> bool {
+        self.time_left_ms(current, per_ms)
+            .is_some_and(|ms| ms <= URGENT_HORIZON_MS)
+    }
+}
+
+/// Why the detector wants floors sooner than every interval brings them, while growth not
+/// reported yet is suspected.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Suspicion {
+    /// How often floors are wanted, in milliseconds.
+    pub floor_spacing_ms: f64,
+    /// The suspected rate would reach the nearest limit within [`URGENT_HORIZON_MS`]: the
+    /// caller may spend more to settle it.
+    pub urgent: bool,
+}
+
+/// What a series shows now, for metrics and status pages: its newest floor, the slope of the
+/// floors kept, and whether a leak it reported is still growing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Trend {
+    /// The newest floor, in bytes.
+    pub floor_bytes: f64,
+    /// When it was taken, in epoch milliseconds.
+    pub floor_at: f64,
+    /// The Theil–Sen slope (0 with fewer than two points), in bytes per second, of the
+    /// points of `scale`: the scale of the leak reported, else every floor kept.
+    pub slope_bytes_per_sec: f64,
+    /// The scale the slope is measured on.
+    pub scale: Scale,
+    /// A leak was reported and the newest `min_points` points of its scale still rise at the
+    /// minimum rate.
+    pub leaking: bool,
+}
+
+/// What the statistics say about a window, reported or not.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Assessment {
+    /// Theil–Sen slope in bytes per second.
+    pub slope_bytes_per_sec: f64,
+    /// Theil–Sen slope of the newest half of the window, in bytes per second.
+    pub recent_slope_bytes_per_sec: f64,
+    /// 1 − p of the one-sided Mann–Kendall test.
+    pub confidence: f64,
+    /// Milliseconds between the oldest and newest floor.
+    pub span_ms: f64,
+    /// Spread of the floors around the fitted line: the distance between the 10th and
+    /// 90th percentiles of the residuals (robust to a few outliers).
+    pub noise_bytes: f64,
+}
+
+/// A leak is urgent when, at its rate, the nearest limit is this close (15 minutes): the time
+/// for someone paged to look, decide and act (restart, roll back, shed load) before the
+/// process dies, plus a heap snapshot's pause on a large heap. A leak of 5 MB/s from a
+/// small heap reaches the common 4 GB heap limit in about 13 minutes, so it is urgent from
+/// its first minute; one of 1 MB/s (over an hour) is not, and waits for the full test.
+pub const URGENT_HORIZON_MS: f64 = 15.0 * 60_000.0;

@@ -1,0 +1,71 @@
+//! What goes into the watcher thread and what comes out: its settings, the events it sends,
+//! where it reads memory from, and what the JS side tells it of the heap.
+
+use crate::core::detect::detector::{DetectorConfig, Leak};
+use crate::core::system::sysmem::{MallocCount, SystemMemory};
+
+/// The least growth a native leak must show, whatever `min_growth_bytes` says: native memory
+/// moves by a few MB in healthy services as they warm up and as their heap grows (measured in
+/// docs/benchmarks.md, "Native memory: RSS outside the heap no longer works from Node 24
+/// on"), and that drift is no leak.
+pub const NATIVE_MIN_GROWTH_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
+
+/// Settings of the watcher thread.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatcherConfig {
+    /// The detector's tuning, shared by the three series.
+    pub detector: DetectorConfig,
+    /// How often the thread reads RSS and the container's memory, in milliseconds.
+    pub sample_interval_ms: u64,
+    /// Fraction of the container limit at which RSS raises a threshold event.
+    pub rss_threshold: f64,
+    /// Epoch milliseconds at which warm-up starts.
+    pub started_at: f64,
+}
+
+/// What the thread reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WatcherEvent {
+    /// A leak, new or worse.
+    Leak(Leak),
+    /// RSS crossed `rss_threshold` of the container limit (reported again only after it
+    /// has dropped back below).
+    RssThreshold {
+        /// Epoch milliseconds.
+        time: f64,
+        /// Resident set size.
+        rss: f64,
+        /// The container limit.
+        limit: f64,
+    },
+}
+
+/// Where the thread sends events. Called on the watcher thread.
+pub type Sink = Box<dyn Fn(WatcherEvent) + Send + 'static>;
+
+/// Where the thread reads RSS from; the real `/proc` in production. The argument says whether
+/// `malloc`'s figures are wanted (not while native floors are paused: counting them costs).
+pub type MemoryReader = Box<dyn Fn(bool) -> SystemMemory + Send + 'static>;
+
+/// What the JS heap and the ArrayBuffers hold, as the JS side last read it (bytes).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HeapResident {
+    /// The heap's physical size (`total_physical_size`): its pages in RSS.
+    pub heap_physical: f64,
+    /// `external`: memory outside the heap that V8 was told JS objects hold.
+    pub external: f64,
+    /// `arrayBuffers`: the part of it that backs ArrayBuffers and Buffers, all from `malloc`.
+    pub array_buffers: f64,
+}
+
+impl HeapResident {
+    /// Native memory: what `malloc` holds beyond ArrayBuffers where glibc says, otherwise
+    /// RSS less the heap's pages and `external`; `None` when glibc's count was deferred.
+    pub(super) fn native_bytes(&self, rss: f64, malloc_in_use: MallocCount) -> Option<f64> {
+        match malloc_in_use {
+            MallocCount::Bytes(in_use) => Some(in_use as f64 - self.array_buffers),
+            MallocCount::Unknown => Some(rss - self.heap_physical - self.external),
+            MallocCount::Deferred => None,
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Diff of snapshots: what was allocated after the first snapshot and is still alive in the
+//! last, which collections grew, and what holds the suspects.
+//!
+//! Snapshots of one process are matched by node id ([`Matching::Ids`]). Snapshots whose ids
+//! name other objects (written by different processes, such as forked children) are matched
+//! by retainer path ([`Matching::Paths`], see [`super::pathkey`]): collections by path key,
+//! and "new" objects become the classes whose counts grew, held by the grown collections.
+//!
+//! With three snapshots A, B, C, "new" means allocated between A and B and still alive in C:
+//! objects a request burst creates and then frees drop out; what stays is a leak. By paths: a
+//! collection that grew from A to B and is no smaller in C.
+//!
+//! The parts, in the order they depend on each other: `report` (what a diff reports),
+//! `grown` (grown collections), `suspects`, `findings` (what is worth listing), `by_id` and
+//! `by_path` (the two matchings); this module reads the files and chooses between them.
+
+use std::path::Path;
+
+use crate::core::diagnose::heapsnapshot::analysis::{read_file, Analysis, ProgressFn};
+use crate::core::diagnose::heapsnapshot::error::{ErrorKind, SnapshotError};
+use crate::core::diagnose::heapsnapshot::pathkey::PathCensus;
+use crate::core::diagnose::heapsnapshot::snapshot::Snapshot;
+
+mod by_id;
+mod by_path;
+mod findings;
+mod grown;
+mod report;
+mod suspects;
+
+use by_id::{check_ids, diff_by_ids, IdIndex};
+use by_path::diff_by_paths;
+pub use report::{
+    DiffReport, GrownCollection, Holder, MatchedBy, Matching, NewClass, Suspect, Totals,
+};
+
+/// All a diff keeps of an earlier snapshot: its ids, its path census, or both (for
+/// [`Matching::Auto`], which chooses once the last snapshot is read).
+struct Earlier {
+    ids: Option<IdIndex>,
+    paths: Option<PathCensus>,
+    totals: Totals,
+}
+
+impl Earlier {
+    fn of(snap: &Snapshot, matching: Matching) -> Earlier {
+        Earlier {
+            ids: (matching != Matching::Paths).then(|| IdIndex::of(snap)),
+            paths: (matching != Matching::Ids).then(|| PathCensus::of(snap)),
+            totals: totals(snap),
+        }
+    }
+}
+
+fn totals(snap: &Snapshot) -> Totals {
+    Totals {
+        nodes: snap.node_count() as u64,
+        edges: snap.edge_count() as u64,
+        total_size: snap.total_size(),
+    }
+}
+
+/// Diffs two or three snapshot files (see the module doc), matching them as `matching` says
+/// and reporting the `top` suspects and grown collections. Reads one file at a time; of the
+/// earlier ones only ids or a path census is kept.
+pub fn diff_files(
+    paths: &[&Path],
+    top: usize,
+    matching: Matching,
+    progress: ProgressFn<'_>,
+) -> Result<DiffReport, SnapshotError> {
+    if !(2..=3).contains(&paths.len()) {
+        return Err(SnapshotError::new(
+            ErrorKind::Unsupported,
+            0,
+            format!("a diff takes 2 or 3 snapshots, not {}", paths.len()),
+        ));
+    }
+    let mut earlier = Vec::new();
+    for (i, path) in paths[..paths.len() - 1].iter().enumerate() {
+        let i = i as u32;
+        let snap = read_file(path, i, progress).map_err(|e| e.in_snapshot(i))?;
+        if matching != Matching::Ids {
+            progress(progress_at("paths", i));
+        }
+        earlier.push(Earlier::of(&snap, matching));
+    }
+    let last_index = paths.len() as u32 - 1;
+    let last = Analysis::of_file(paths[paths.len() - 1], last_index, progress)
+        .map_err(|e| e.in_snapshot(last_index))?;
+    progress(progress_at("summary", last_index));
+    diff_parsed(&earlier, &last, top, matching)
+}
+
+/// The diff of the `earlier` snapshots' summaries (taken for `matching`) with `last`.
+fn diff_parsed(
+    earlier: &[Earlier],
+    last: &Analysis,
+    top: usize,
+    matching: Matching,
+) -> Result<DiffReport, SnapshotError> {
+    let last_index = earlier.len() as u32;
+    let matched_by = match matching {
+        Matching::Paths => MatchedBy::Paths,
+        Matching::Ids => {
+            check_all_ids(earlier, &last.snapshot).map_err(|e| e.in_snapshot(last_index))?;
+            MatchedBy::Ids
+        }
+        Matching::Auto => match check_all_ids(earlier, &last.snapshot) {
+            Ok(()) => MatchedBy::Ids,
+            Err(_) => MatchedBy::Paths,
+        },
+    };
+    let mut snapshots: Vec<Totals> = earlier.iter().map(|e| e.totals.clone()).collect();
+    snapshots.push(totals(&last.snapshot));
+    let findings = match matched_by {
+        MatchedBy::Ids => {
+            let ids: Vec<&IdIndex> = earlier.iter().filter_map(|e| e.ids.as_ref()).collect();
+            diff_by_ids(ids[0], ids.get(1).copied(), last, top)
+        }
+        MatchedBy::Paths => {
+            let census: Vec<&PathCensus> =
+                earlier.iter().filter_map(|e| e.paths.as_ref()).collect();
+            diff_by_paths(census[0], census.get(1).copied(), last, top)
+        }
+    };
+    Ok(findings.report(last, snapshots, matched_by))
+}
+
+/// The start of `phase` in snapshot `index`.
+fn progress_at(phase: &'static str, index: u32) -> super::analysis::Progress {
+    super::analysis::Progress {
+        phase,
+        snapshot: index,
+        done: 0,
+        total: 1,
+    }
+}
+
+/// Checks the ids of every earlier snapshot against the last (see [`check_ids`]).
+fn check_all_ids(earlier: &[Earlier], last: &Snapshot) -> Result<(), SnapshotError> {
+    for (i, e) in earlier.iter().enumerate() {
+        if let Some(ids) = e.ids.as_ref() {
+            check_ids(ids, last, i as u32)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

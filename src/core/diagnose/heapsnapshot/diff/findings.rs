@@ -1,0 +1,116 @@
+//! What a diff found, before its holders are named, and which of it is worth a reader's time:
+//! growth too small to matter and Node's own bookkeeping are left out.
+
+use super::grown::new_bytes_of;
+use super::report::{DiffReport, GrownCollection, MatchedBy, NewClass, Suspect, Totals};
+use crate::core::diagnose::heapsnapshot::analysis::Analysis;
+use crate::core::diagnose::heapsnapshot::code_index::{origin, Origin};
+use crate::core::diagnose::heapsnapshot::holder::{name_holders, NamedHolder};
+
+/// What a diff found, before the holders are named: each suspect and grown collection with
+/// the node whose holder is to be named.
+pub(super) struct Findings {
+    pub(super) new_count: u64,
+    pub(super) new_bytes: u64,
+    pub(super) new_by_class: Vec<NewClass>,
+    pub(super) suspects: Vec<(Suspect, usize)>,
+    pub(super) grown: Vec<(GrownCollection, usize)>,
+}
+
+impl Findings {
+    /// The report, with the holders named (in one pass over the last snapshot's edges).
+    pub(super) fn report(
+        self,
+        last: &Analysis,
+        snapshots: Vec<Totals>,
+        matched_by: MatchedBy,
+    ) -> DiffReport {
+        let (mut suspects, mut grown) = (self.suspects, self.grown);
+        let targets: Vec<usize> = suspects
+            .iter()
+            .map(|s| s.1)
+            .chain(grown.iter().map(|g| g.1))
+            .collect();
+        let snap = &last.snapshot;
+        let mut holders = name_holders(snap, &last.tree, &last.code, &targets).into_iter();
+        for (s, _) in &mut suspects {
+            s.holder = holders.next().flatten();
+        }
+        for (g, _) in &mut grown {
+            g.holder = holders.next().flatten();
+        }
+        DiffReport {
+            snapshots,
+            new_count: self.new_count,
+            new_bytes: self.new_bytes,
+            new_by_class: self.new_by_class,
+            suspects: worth_reading_suspects(suspects.into_iter().map(|s| s.0).collect()),
+            grown_collections: worth_reading_collections(
+                grown.into_iter().map(|g| g.0).collect(),
+                self.new_bytes,
+            ),
+            matched_by,
+        }
+    }
+}
+
+/// A grown collection is listed when it gained at least this share of the entries the
+/// most-grown one gained, or about this share of the bytes of all new objects (its retained
+/// size times the share of its entries that are new). Less is noise a person must read
+/// past: an Array of Node's async hooks that went from 0 to 1 entry beside a Map that
+/// gained 37,000.
+const GROWN_MIN_SHARE: f64 = 0.02;
+/// Suspects and grown collections held by Node's own code (`node:…`: its timers, async
+/// hooks, module cache) are listed only when they hold the leak: the suspect retaining the
+/// most, or one retaining this share of it; the collection that gained the most entries,
+/// or one holding about this share of the new bytes. A listener array of `process` that
+/// holds the leaking closures stays; bookkeeping that moved by a few entries goes.
+const INTERNAL_MIN_SHARE: f64 = 0.25;
+
+/// Whether `holder` is a variable or property of Node's own code.
+fn held_by_node(holder: Option<&NamedHolder>) -> bool {
+    holder
+        .and_then(|h| h.file.as_deref())
+        .is_some_and(|file| origin(file) == Origin::Internal)
+}
+
+/// `suspects` (largest first) without those held by Node's own code that do not hold the
+/// leak (see [`INTERNAL_MIN_SHARE`]).
+pub(super) fn worth_reading_suspects(suspects: Vec<Suspect>) -> Vec<Suspect> {
+    let largest = suspects.first().map_or(0, |s| s.class.retained_size) as f64;
+    suspects
+        .into_iter()
+        .enumerate()
+        .filter(|(i, s)| {
+            *i == 0
+                || !held_by_node(s.holder.as_ref())
+                || s.class.retained_size as f64 >= INTERNAL_MIN_SHARE * largest
+        })
+        .map(|(_, s)| s)
+        .collect()
+}
+
+/// `grown` without the collections whose growth is too small to matter (see
+/// [`GROWN_MIN_SHARE`]) and those held by Node's own code that do not hold the leak (see
+/// [`INTERNAL_MIN_SHARE`]); `new_bytes` is the bytes of all new objects.
+pub(super) fn worth_reading_collections(
+    grown: Vec<GrownCollection>,
+    new_bytes: u64,
+) -> Vec<GrownCollection> {
+    let gained = |g: &GrownCollection| g.after.saturating_sub(g.before);
+    let new_bytes_of =
+        |g: &GrownCollection| new_bytes_of(g.retained_size, g.before, g.after) as f64;
+    let most = grown.iter().map(gained).max().unwrap_or(0);
+    let share_of = |g: &GrownCollection, share: f64| {
+        gained(g) as f64 >= share * most as f64 || new_bytes_of(g) >= share * new_bytes as f64
+    };
+    grown
+        .into_iter()
+        .filter(|g| {
+            let matters = share_of(g, GROWN_MIN_SHARE);
+            let holds_the_leak =
+                gained(g) == most || new_bytes_of(g) >= INTERNAL_MIN_SHARE * new_bytes as f64;
+            matters && (!held_by_node(g.holder.as_ref()) || holds_the_leak)
+        })
+        .collect()
+}

@@ -1,0 +1,179 @@
+//! What a diff reports: how the snapshots were matched, their sizes, the new objects by
+//! class, the suspects with their paths and holders, and the collections that grew.
+
+use crate::core::diagnose::heapsnapshot::holder::NamedHolder;
+use crate::core::diagnose::heapsnapshot::native::NativeKind;
+
+/// How a diff matches the objects of the earlier snapshots with those of the last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Matching {
+    /// By node id; snapshots whose ids name other objects are refused (`IdsMismatch`).
+    Ids,
+    /// By retainer path: for snapshots of different processes of one program.
+    Paths,
+    /// By id when the ids name the same objects, else by path.
+    Auto,
+}
+
+impl Matching {
+    /// `"ids"`, `"paths"` or `"auto"` as a [`Matching`].
+    pub fn from_name(name: &str) -> Option<Matching> {
+        match name {
+            "ids" => Some(Matching::Ids),
+            "paths" => Some(Matching::Paths),
+            "auto" => Some(Matching::Auto),
+            _ => None,
+        }
+    }
+}
+
+/// How a diff did match the snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchedBy {
+    /// By node id.
+    Ids,
+    /// By retainer path.
+    Paths,
+}
+
+impl MatchedBy {
+    /// `"ids"` or `"paths"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchedBy::Ids => "ids",
+            MatchedBy::Paths => "paths",
+        }
+    }
+}
+
+/// Size of one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Totals {
+    /// Nodes.
+    pub nodes: u64,
+    /// Edges.
+    pub edges: u64,
+    /// Sum of self sizes.
+    pub total_size: u64,
+}
+
+/// New objects of one class; by paths, the growth of the class (objects and self bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewClass {
+    /// Class name.
+    pub name: String,
+    /// New objects of the class.
+    pub count: u64,
+    /// Sum of their own sizes.
+    pub bytes: u64,
+    /// Sum of their retained sizes, not counting one nested in another of the class twice.
+    pub retained_size: u64,
+}
+
+/// The object that keeps most of a suspect's new instances alive: the nearest dominator of
+/// each instance that is not new itself (a Map whose table grew is the Map, not the table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    /// Its class, or `function NAME at FILE:LINE:COL`.
+    pub name: String,
+    /// Its node id.
+    pub id: u64,
+    /// New instances of the class it holds.
+    pub instances: u64,
+}
+
+/// A class of new objects that probably leaks, with the path that holds most of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suspect {
+    /// The class and its totals.
+    pub class: NewClass,
+    /// Id of the instance whose path is shown.
+    pub id: u64,
+    /// The readable path from the GC roots to the holder, then on to the instances the holder
+    /// reaches first, ending `Object ×N` (N: the instances at that depth below the holder).
+    /// Without a holder (the instances hang from the roots directly): the path to the
+    /// instance retaining the most.
+    pub retainer_path: Vec<String>,
+    /// What holds the most instances, unless that is the root.
+    pub held_by: Option<Holder>,
+    /// `retainer_path` with Node's own machinery folded into one step.
+    pub readable_path: Vec<String>,
+    /// The variable or property holding `held_by` (else the instance shown), and where.
+    pub holder: Option<NamedHolder>,
+    /// Bytes of the native nodes (see [`native`]) the class's instances retain.
+    ///
+    /// [`native`]: crate::core::diagnose::heapsnapshot::native
+    pub native_bytes: u64,
+}
+
+/// A Map, Set, Array or plain object that holds more entries than before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrownCollection {
+    /// `Map`, `Set`, `Array` or `Object`.
+    pub name: String,
+    /// Node id in the last snapshot (by ids, the same in both).
+    pub id: u64,
+    /// Entries in the first snapshot (by paths: of every collection with its path key).
+    pub before: u64,
+    /// Entries in the last snapshot (by paths: of every collection with its path key).
+    pub after: u64,
+    /// Retained size in the last snapshot (by paths: of every collection with its key).
+    pub retained_size: u64,
+    /// Shortest readable path from the GC roots in the last snapshot.
+    pub retainer_path: Vec<String>,
+    /// The same path with Node's own machinery folded into one step.
+    pub readable_path: Vec<String>,
+    /// The variable or property that holds the collection, and where.
+    pub holder: Option<NamedHolder>,
+    /// The most common class of its entries in the last snapshot (see [`member_class`]).
+    ///
+    /// [`member_class`]: crate::core::diagnose::heapsnapshot::collections::member_class
+    pub member_class: Option<String>,
+    /// Bytes of the native nodes it retains in the last snapshot (see [`native`]).
+    ///
+    /// [`native`]: crate::core::diagnose::heapsnapshot::native
+    pub native_bytes: u64,
+    /// By ids: the part of `native_bytes` whose owners (see [`native_retained`]) existed in
+    /// the first snapshot: the native memory of its old entries, at its size now (the diff
+    /// builds no dominator tree of the first snapshot, so what it let go of is not known).
+    /// By paths: `None`.
+    ///
+    /// [`native_retained`]: crate::core::diagnose::heapsnapshot::native::native_retained
+    pub native_bytes_before: Option<u64>,
+    /// The kinds of native node holding the most of `native_bytes`, most bytes first.
+    pub native_kinds: Vec<NativeKind>,
+}
+
+/// What `diffSnapshots` reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffReport {
+    /// Size of each snapshot, in the order given.
+    pub snapshots: Vec<Totals>,
+    /// New objects in all (by paths: the net growth of the classes that grew).
+    pub new_count: u64,
+    /// Their own sizes in all (by paths: the growth of those classes' self sizes).
+    pub new_bytes: u64,
+    /// New objects by class, most bytes first (by paths: growth by class).
+    pub new_by_class: Vec<NewClass>,
+    /// Program-level classes of new objects by retained size, largest first, with paths.
+    pub suspects: Vec<Suspect>,
+    /// Collections that grew, most new bytes first (see [`new_bytes_of`]), with paths.
+    ///
+    /// [`new_bytes_of`]: super::grown::new_bytes_of
+    pub grown_collections: Vec<GrownCollection>,
+    /// How the snapshots were matched.
+    pub matched_by: MatchedBy,
+}
+
+/// `12,345`.
+pub(super) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}

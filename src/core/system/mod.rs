@@ -1,0 +1,5 @@
+//! The machine's side of memory: what the kernel and the C library report of this process
+//! and its container. Read by the watcher thread ([`super::detect::watcher`]) and exported
+//! to JS as is.
+
+pub mod sysmem;
