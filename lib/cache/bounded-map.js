@@ -2,11 +2,11 @@
 
 const { inspect } = require('node:util')
 const errors = require('../errors')
-const { coarseNow } = require('./clock')
 const { SlotExpiry, NO_EXPIRY } = require('./expiry-queue')
 const { POLICIES, NONE } = require('./policies')
 const { SlotSizes, NO_SIZES } = require('./slot-sizes')
 const { registerMap } = require('./registry')
+const { readOptions } = require('./map-options')
 
 /**
  * Storage: a `Map` from key to slot number (so keys of any type compare with
@@ -27,47 +27,9 @@ const { registerMap } = require('./registry')
 /** Slots allocated by the first growth; each later one doubles (up to `max`). */
 const MIN_CAPACITY = 16
 
-const OPTIONS = ['max', 'maxBytes', 'ttl', 'sizeOf', 'onEvict', 'policy', 'name', 'now']
 const SET_OPTIONS = ['ttl']
 
 let warnedTtlOnly = false
-
-/**
- * Checks the constructor's options, in the order their errors are documented to win, and
- * returns them with defaults filled in.
- */
-function readOptions(options) {
-  errors.checkOptionsObject('BoundedMap', options, OPTIONS)
-  const { max, maxBytes, ttl, sizeOf, onEvict, policy = 'lru', name, now } = options
-  if (max === undefined && maxBytes === undefined && ttl === undefined) {
-    throw errors.codedError(
-      TypeError,
-      errors.CODES.UNBOUNDED,
-      'BoundedMap: needs at least one bound: options.max (entries), options.maxBytes or options.ttl',
-    )
-  }
-  const read = {
-    max: max === undefined ? Infinity : errors.checkPositiveInteger('BoundedMap', 'options.max', max),
-    maxBytes: maxBytes === undefined ? Infinity : errors.checkPositiveFinite('BoundedMap', 'options.maxBytes', maxBytes),
-    ttl: ttl === undefined ? 0 : errors.checkPositiveFinite('BoundedMap', 'options.ttl', ttl),
-  }
-  if (sizeOf !== undefined && maxBytes === undefined) {
-    throw errors.codedError(TypeError, errors.CODES.INVALID_OPTION, 'BoundedMap: options.sizeOf needs options.maxBytes')
-  }
-  read.sizeOf = sizeOf === undefined ? null : errors.checkFunction('BoundedMap', 'options.sizeOf', sizeOf)
-  read.onEvict = onEvict === undefined ? null : errors.checkFunction('BoundedMap', 'options.onEvict', onEvict)
-  read.now = now === undefined ? coarseNow : errors.checkFunction('BoundedMap', 'options.now', now)
-  if (!Object.hasOwn(POLICIES, policy)) {
-    const names = Object.keys(POLICIES).map((p) => `'${p}'`)
-    throw errors.invalidOptionRange('BoundedMap', 'options.policy', `one of ${names.join(', ')}`, policy)
-  }
-  read.policy = policy
-  if (name !== undefined && (typeof name !== 'string' || name === '')) {
-    throw errors.invalidOptionType('BoundedMap', 'options.name', 'a non-empty string', name)
-  }
-  read.name = name
-  return read
-}
 
 /**
  * A `Map` that cannot grow without bound: it holds at most `max` entries, at most

@@ -7,7 +7,7 @@
  * `measureLeak(fn)` calls `fn` in rounds: some to warm up (JIT, lazy initialisation, bounded
  * caches filling), then `rounds` rounds of `callsPerRound` calls, each followed by a full GC
  * and a floor of the heap and of ArrayBuffer memory. The floors against the calls made are
- * judged in Rust with the watcher's statistics (src/core/rounds.rs): bytes retained per call
+ * judged in Rust with the watcher's statistics (src/core/leak_test/rounds.rs): bytes retained per call
  * (Theil–Sen), an upward trend (Mann–Kendall), growth above the floors' spread, and growth
  * still there in the newest half of the rounds, then again with four times the calls per
  * round. On a heap leak, three heap snapshots with two more rounds between each name what
@@ -27,34 +27,11 @@ const { ARRAY_BUFFERS_SETTLE_MS } = require('../detect/floors')
 const { diffSnapshots } = require('../diagnose/analyze')
 const { bytesText } = require('../bytes-text')
 const { writerGone } = require('../leftovers')
-const {
-  CODES,
-  codedError,
-  invalidOptionRange,
-  invalidOptionType,
-  checkOptionsObject,
-  checkPositiveInteger,
-  checkPositiveFinite,
-} = require('../errors')
+const { CODES, codedError } = require('../errors')
+const { OPTIONS } = require('./options')
 
 /** Every option and its default (docs/testing.md). */
-const DEFAULTS = Object.freeze({
-  /** Calls between two floors. */
-  callsPerRound: 100,
-  /** Floors judged (at least 6: the newest half must hold three). */
-  rounds: 12,
-  /** Rounds run before the first floor, for JIT, lazy initialisation and caches filling. */
-  warmUpRounds: 3,
-  /** The smallest retention reported, in bytes per call. */
-  minBytesPerCall: 16,
-  /** The Mann–Kendall confidence of an upward trend a leak needs. */
-  confidence: 0.99,
-  /** Whether a leak is followed by three heap snapshots that name its holder. */
-  snapshots: true,
-})
-
-/** Rounds at most: the verdict compares every two of them (a million pairs at 1,000). */
-const MAX_ROUNDS = 1000
+const DEFAULTS = OPTIONS.DEFAULTS
 
 /** The kinds of memory floored, and what each reads after a full GC. */
 const KINDS = ['heap', 'external']
@@ -74,34 +51,6 @@ const FOLDER_FILE = /^[0-2]\.heapsnapshot$/
 
 /** A folder without a pid is removed once untouched this long: no leak test's snapshots take nearly as long. */
 const PIDLESS_FOLDER_AGE_MS = 60 * 60 * 1000
-
-/** Reads `options` against DEFAULTS; throws a coded error naming a bad one. */
-function settingsOf(where, options) {
-  checkOptionsObject(where, options, Object.keys(DEFAULTS))
-  const settings = { ...DEFAULTS }
-  for (const [key, value] of Object.entries(options)) {
-    if (value === undefined) continue
-    const what = `options.${key}`
-    if (key === 'snapshots') {
-      if (typeof value !== 'boolean') throw invalidOptionType(where, what, 'a boolean', value)
-    } else if (key === 'minBytesPerCall') {
-      checkPositiveFinite(where, what, value)
-    } else if (key === 'confidence') {
-      if (typeof value !== 'number') throw invalidOptionType(where, what, 'a number between 0.5 and 1 (exclusive)', value)
-      if (!(value >= 0.5 && value < 1)) throw invalidOptionRange(where, what, 'a number between 0.5 and 1 (exclusive)', value)
-    } else if (key === 'warmUpRounds') {
-      if (typeof value !== 'number') throw invalidOptionType(where, what, 'an integer >= 0', value)
-      if (!Number.isSafeInteger(value) || value < 0) throw invalidOptionRange(where, what, 'an integer >= 0', value)
-    } else {
-      checkPositiveInteger(where, what, value)
-    }
-    settings[key] = value
-  }
-  if (settings.rounds < 6 || settings.rounds > MAX_ROUNDS) {
-    throw invalidOptionRange(where, 'options.rounds', `an integer from 6 to ${MAX_ROUNDS}`, settings.rounds)
-  }
-  return settings
-}
 
 /** A round: `count` calls of `fn`, each awaited when it returns a thenable; `fn` gets the call's index. */
 async function callRound(fn, first, count) {
@@ -252,7 +201,7 @@ function measureLeak(fn, options = {}) {
 /** `measureLeak` for the API `where`, which errors name. */
 async function measure(where, fn, options) {
   if (typeof fn !== 'function') throw codedError(TypeError, CODES.INVALID_ARGUMENT, `${where}: fn must be a function; got ${typeof fn}`)
-  const settings = settingsOf(where, options)
+  const settings = OPTIONS.read(where, options)
   const native = nativeBinding()
   const gc = exposedGc()
   removeLeftFolders()

@@ -22,25 +22,15 @@
 const crypto = require('node:crypto')
 const errors = require('../errors')
 const { currentWatcher } = require('../watch/watcher')
+const { OPTIONS, MIN_TOKEN_LENGTH } = require('./http-options')
 
 const WHERE = 'adminHandler()'
-
-/** Tokens shorter than this are refused: a short token can be guessed. */
-const MIN_TOKEN_LENGTH = 16
 
 /** Request bodies are not used; one larger than this is refused (413) without reading it all. */
 const MAX_BODY_BYTES = 1024
 
 /** Every option of `adminHandler()` with its default. */
-const DEFAULTS = Object.freeze({
-  token: undefined,
-  prefix: '/leakproof',
-  watcher: undefined,
-  maxFailuresPerAddress: 10,
-  maxFailuresTotal: 100,
-  failureWindowMs: 60_000,
-  now: Date.now,
-})
+const DEFAULTS = OPTIONS.DEFAULTS
 
 /** What a watcher's coded refusal of `snapshot()` becomes: its HTTP status. */
 const SNAPSHOT_REFUSALS = new Map([
@@ -124,36 +114,6 @@ function bearerCheck(token) {
 }
 
 /**
- * Checks the options; the token is never echoed in an error (it is a secret, and errors
- * are logged).
- */
-function readOptions(options) {
-  errors.checkOptionsObject(WHERE, options, Object.keys(DEFAULTS))
-  const read = { ...DEFAULTS }
-  for (const [key, value] of Object.entries(options)) if (value !== undefined) read[key] = value
-  const { token, prefix, watcher } = read
-  if (typeof token !== 'string') {
-    throw errors.invalidOptionType(WHERE, 'options.token', `a string of at least ${MIN_TOKEN_LENGTH} characters (from a secret store or an environment variable)`, token)
-  }
-  if (token.length < MIN_TOKEN_LENGTH || !/^[\x21-\x7E]+$/.test(token)) {
-    const expected = `at least ${MIN_TOKEN_LENGTH} printable ASCII characters without spaces or line breaks`
-    throw errors.codedError(RangeError, errors.CODES.INVALID_OPTION, `${WHERE}: options.token must be ${expected}; got a string of ${token.length} characters`)
-  }
-  if (typeof prefix !== 'string') throw errors.invalidOptionType(WHERE, 'options.prefix', 'a path such as "/leakproof"', prefix)
-  if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(prefix) || /\/\.\.?(\/|$)/.test(prefix)) {
-    throw errors.invalidOptionRange(WHERE, 'options.prefix', 'a path of plain segments such as "/leakproof" or "/admin/leakproof" (no trailing slash, no "..", nothing encoded)', prefix)
-  }
-  if (watcher !== undefined && (watcher === null || typeof watcher.status !== 'function' || typeof watcher.snapshot !== 'function')) {
-    throw errors.invalidOptionType(WHERE, 'options.watcher', 'a watcher returned by watch()', watcher)
-  }
-  errors.checkPositiveInteger(WHERE, 'options.maxFailuresPerAddress', read.maxFailuresPerAddress)
-  errors.checkPositiveInteger(WHERE, 'options.maxFailuresTotal', read.maxFailuresTotal)
-  errors.checkPositiveFinite(WHERE, 'options.failureWindowMs', read.failureWindowMs)
-  errors.checkFunction(WHERE, 'options.now', read.now)
-  return read
-}
-
-/**
  * An admin request handler: `(req, res, next?) => void`, a `node:http` request listener
  * that answers 404 outside its prefix, or Express/Connect middleware that calls `next()`
  * there. In Fastify, hand it the raw objects from a hijacked reply (docs/admin-http.md).
@@ -169,7 +129,7 @@ function readOptions(options) {
  * @throws coded `ERR_LEAKPROOF_INVALID_OPTION` without a usable token, `ERR_LEAKPROOF_UNKNOWN_OPTION`.
  */
 function adminHandler(options) {
-  const { token, prefix, watcher, maxFailuresPerAddress, maxFailuresTotal, failureWindowMs, now } = readOptions(options ?? {})
+  const { token, prefix, watcher, maxFailuresPerAddress, maxFailuresTotal, failureWindowMs, now } = OPTIONS.read(WHERE, options ?? {})
   const authorized = bearerCheck(token)
   const failures = new FailedAuthentications({ perAddress: maxFailuresPerAddress, total: maxFailuresTotal, windowMs: failureWindowMs, now })
   const watcherNow = watcher === undefined ? currentWatcher : () => watcher

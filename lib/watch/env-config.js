@@ -1,16 +1,16 @@
 'use strict'
 
 const { isMainThread } = require('node:worker_threads')
-const { WATCH_OPTIONS, DEFAULTS, resolveOptions } = require('./options')
+const { OPTIONS, DEFAULTS, resolveOptions } = require('./options')
 const { checkMaxBytes, DEFAULT_MAX_BYTES } = require('./event-log')
 
 /**
  * Environment variables read by `leakproof/register`, each mapped to a `watch()` option and
- * how its text reads, from WATCH_OPTIONS (options.js). Numbers are plain decimals
+ * how its text reads, from the options table (options.js). Numbers are plain decimals
  * (`LEAKPROOF_INTERVAL_MS=5000`), booleans `1`/`0`/`true`/`false` (and yes/no, on/off).
  * @type {Readonly<Record<string, [string, 'number' | 'boolean' | 'string']>>}
  */
-const ENV = Object.freeze(Object.fromEntries(WATCH_OPTIONS.filter((o) => o.env !== null).map((o) => [o.env, /** @type {[string, 'number' | 'boolean' | 'string']} */ ([o.name, o.check.env])])))
+const ENV = Object.freeze(Object.fromEntries(OPTIONS.ROWS.filter((o) => o.env !== null).map((o) => [o.env, /** @type {[string, 'number' | 'boolean' | 'string']} */ ([o.name, o.check.env])])))
 
 /** Variables left alone in worker threads, where what they set does not apply. */
 const MAIN_THREAD_ONLY = ['LEAKPROOF_SNAPSHOT_SIGNAL']

@@ -1,0 +1,77 @@
+'use strict'
+
+/**
+ * The options of `new BoundedMap()` as one table (options-table.js), and the reading of
+ * them: a map with no bound at all is refused first, and an unset bound bounds nothing.
+ */
+const errors = require('../errors')
+const { optionsTable, option, positive, positiveInteger, functionValue, optional } = require('../options-table')
+const { coarseNow } = require('./clock')
+const { POLICIES } = require('./policies')
+
+/** @type {import('../options-table').Check} One of the eviction policies (policies.js). */
+const policyName = {
+  env: 'string',
+  check(where, what, value) {
+    if (typeof value !== 'string' || !Object.hasOwn(POLICIES, value)) {
+      throw errors.invalidOptionRange(where, what, `one of ${Object.keys(POLICIES).map((p) => `'${p}'`).join(', ')}`, value)
+    }
+  },
+}
+
+/** @type {import('../options-table').Check} Unset, or a non-empty string. */
+const mapName = {
+  env: 'string',
+  check(where, what, value) {
+    if (value !== undefined && (typeof value !== 'string' || value === '')) throw errors.invalidOptionType(where, what, 'a non-empty string', value)
+  },
+}
+
+/** The options of `new BoundedMap()`, a row each in the order of docs/cache.md's table; unset bounds bound nothing. */
+const OPTIONS = optionsTable([
+  option('max', undefined, optional(positiveInteger), { default: 'no count bound', meaning: 'most entries; a positive integer' }),
+  option('maxBytes', undefined, optional(positive), { default: 'no byte bound', meaning: 'most bytes, as measured by `sizeOf`; a positive number' }),
+  option('sizeOf', undefined, optional(functionValue), {
+    default: 'exact `byteLength` for Buffers, typed arrays, DataViews, ArrayBuffers; `16 + 2 × length` for strings (an upper-bound estimate of V8\'s one- or two-byte strings); other values need a `sizeOf`',
+    meaning: 'bytes of one entry (needs `maxBytes`); must return a finite number >= 0',
+  }),
+  option('ttl', undefined, optional(positive), { default: 'no expiry', meaning: 'ms an entry lives after it was set; per entry with `set(k, v, { ttl })` (`Infinity`: never)' }),
+  option('policy', 'lru', policyName, { default: "`'lru'`", meaning: "`'lru'` or `'s3-fifo'` ([Policies](#policies))" }),
+  option('onEvict', undefined, optional(functionValue), {
+    default: 'none',
+    meaning: "called for every value that leaves; `reason` is `'evict'`, `'expire'`, `'delete'`, `'set'` (value replaced), `'clear'` or `'too-large'`",
+  }),
+  option('name', undefined, mapName, { default: 'unnamed', meaning: 'a non-empty string; registers the map (weakly) for `namedMaps()` and the watcher' }),
+  option('now', undefined, optional(functionValue), { default: 'a monotonic clock, read at most about once a millisecond', meaning: 'clock in ms for TTLs; inject one in tests' }),
+])
+
+/**
+ * Checks the constructor's options (a map without a bound first) and returns them with
+ * defaults filled in.
+ */
+function readOptions(options) {
+  errors.checkOptionsObject('BoundedMap', options, Object.keys(OPTIONS.DEFAULTS))
+  if (options.max === undefined && options.maxBytes === undefined && options.ttl === undefined) {
+    throw errors.codedError(
+      TypeError,
+      errors.CODES.UNBOUNDED,
+      'BoundedMap: needs at least one bound: options.max (entries), options.maxBytes or options.ttl',
+    )
+  }
+  const read = OPTIONS.read('BoundedMap', options)
+  if (read.sizeOf !== undefined && read.maxBytes === undefined) {
+    throw errors.codedError(TypeError, errors.CODES.INVALID_OPTION, 'BoundedMap: options.sizeOf needs options.maxBytes')
+  }
+  return {
+    policy: read.policy,
+    name: read.name,
+    max: read.max ?? Infinity,
+    maxBytes: read.maxBytes ?? Infinity,
+    ttl: read.ttl ?? 0,
+    sizeOf: read.sizeOf ?? null,
+    onEvict: read.onEvict ?? null,
+    now: read.now ?? coarseNow,
+  }
+}
+
+module.exports = { OPTIONS, readOptions }
