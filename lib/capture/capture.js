@@ -6,6 +6,7 @@ const { SnapshotStore } = require('./snapshots')
 const { SnapshotCost } = require('./snapshot-cost')
 const { Reports } = require('../diagnose/reports')
 const { nativeStart } = require('../diagnose/native-verdict')
+const { SYSTEM_CLOCK } = require('../watch/clock')
 
 /** Snapshots V8 writes near the heap limit: one, the one that tells what filled it. */
 const NEAR_HEAP_LIMIT_SNAPSHOTS = 1
@@ -52,6 +53,7 @@ const NATIVE_SETTLE_INTERVALS = 1
  */
 class Capture {
   #store
+  #clock
   #afterSnapshot
   #native
   #emit
@@ -78,9 +80,12 @@ class Capture {
    * @param {(type: string, fields: object) => void} parts.emit emits a watcher event.
    * @param {(skipped: object) => void} parts.onNoPair a baseline's follow-up was declined
    *   (its `snapshot-skipped` fields): the pair will bring no report.
+   * @param {import('../watch/clock').Clock} [parts.clock] what time it is.
    */
-  constructor(options, { native, emit, onNoPair }) {
+  constructor(options, { native, emit, onNoPair, clock = SYSTEM_CLOCK }) {
+    this.#clock = clock
     this.#store = new SnapshotStore({
+      clock,
       dir: options.dir,
       maxSnapshots: options.maxSnapshots,
       maxDiskBytes: options.maxDiskBytes,
@@ -218,7 +223,7 @@ class Capture {
   #followUpIfDue() {
     const baseline = this.#baseline
     const recoveredAt = baseline.endedAt + Math.max(this.#intervalMs, RECOVERY_PAUSES * baseline.pauseMs)
-    if (Date.now() < recoveredAt) return null
+    if (this.#clock.now() < recoveredAt) return null
     const grown = this.#grown(baseline)
     if (!grown.some(({ growthBytes }) => growthBytes >= this.#followUpGrowthBytes)) return null
     return this.#capture('follow-up', null, null, grown)
@@ -251,7 +256,7 @@ class Capture {
     const urgent = this.#urgentLeak
     if (urgent !== null) {
       // Without a heap projection (urgent through RSS), the detector's horizon is all there is.
-      const left = urgent.projectedLimitAt === null ? Infinity : urgent.projectedLimitAt - Date.now()
+      const left = urgent.projectedLimitAt === null ? Infinity : urgent.projectedLimitAt - this.#clock.now()
       const when = left === Infinity ? 'within 15 minutes' : `in ${Math.max(0, Math.round(left / 1000))} s`
       if (predicted.pauseMs <= DYING_PAUSE_SHARE * left) return { maxMs: Infinity, dying: `the leak is urgent: its limit is projected ${when}` }
     }
@@ -365,7 +370,7 @@ class Capture {
       if (kinds.size === 0 || (reason !== 'leak' && reason !== 'leak-worse')) kinds.add('heap')
       this.#leaking.clear()
       const levels = { heap: baselineHeap, external: this.#levels.external, native: null }
-      this.#baseline = { path: result.path, levels, kinds, endedAt: Date.now(), pauseMs: result.durationMs, followedUp: false, nativeNow: null, nativeStart: null }
+      this.#baseline = { path: result.path, levels, kinds, endedAt: this.#clock.now(), pauseMs: result.durationMs, followedUp: false, nativeNow: null, nativeStart: null }
       return fields
     }
     const fields = { ...result, role: 'follow-up', baseline: baseline.path }

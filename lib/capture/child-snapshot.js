@@ -32,8 +32,8 @@ const DEADLINE_PAUSES = 10
 const MIN_DEADLINE_MS = 600_000
 
 /**
- * How a child ended, by what the watchdog saw (`core::fork::watchdog`) and the exit codes
- * of `core::fork::child`: whether another fork may succeed, and in words.
+ * How a child ended, by what the watchdog saw (`core::capture::fork::watchdog`) and the exit codes
+ * of `core::capture::fork::child`: whether another fork may succeed, and in words.
  */
 function classify(end) {
   if (end.end === 'exited') {

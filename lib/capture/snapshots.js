@@ -8,6 +8,7 @@ const { processMemory } = require('../detect/system-memory')
 const errors = require('../errors')
 const { writerGone } = require('../leftovers')
 const { bytesText } = require('../bytes-text')
+const { SYSTEM_CLOCK } = require('../watch/clock')
 const { PREFIX, SUFFIXES, watcherFileName, tempName, tempSnapshotWriter } = require('../file-names')
 const { endsAsCompleteJson } = require('./snapshot-file')
 const { writeInChild, forkUnavailable } = require('./child-snapshot')
@@ -51,6 +52,7 @@ class SnapshotStore {
   #sequence = 0
   #orphansRemoved = false
   #onError
+  #clock
 
   /**
    * @param {object} options
@@ -64,9 +66,12 @@ class SnapshotStore {
    * @param {(error: Error, during: string) => void} [options.onError] told of what failed outside a capture
    *   (`during: 'cleanup'`: a leftover temporary file could not be removed). Default: a
    *   `LEAKPROOF_WATCH_ERROR` warning.
+   * @param {import('../watch/clock').Clock} [options.clock] what time it is (the cooldown's); file times and
+   *   a write's pause are the system's.
    */
   constructor(options) {
     this.#dir = path.resolve(options.dir)
+    this.#clock = options.clock ?? SYSTEM_CLOCK
     this.#maxSnapshots = options.maxSnapshots
     this.#maxDiskBytes = options.maxDiskBytes
     this.#cooldownMs = options.cooldownMs
@@ -93,7 +98,7 @@ class SnapshotStore {
   }
 
   /** Milliseconds until the cooldown lets a snapshot other than a follow-up be written (0: now). */
-  cooldownLeftMs(now = Date.now()) {
+  cooldownLeftMs(now = this.#clock.now()) {
     return Math.max(0, Math.ceil(this.#cooldownMs - (now - this.#lastWriteAt)))
   }
 
@@ -121,7 +126,7 @@ class SnapshotStore {
    *   `childMs` the child's time; `forkUnavailable` says why this process wrote it itself.
    */
   async capture(reason, { heapUsed, predicted, maxPauseMs, followUp = false, keep = [], onWrite = () => {} }) {
-    const now = Date.now()
+    const now = this.#clock.now()
     const refused = this.#refusal({ now, heapUsed, predicted, maxPauseMs, followUp, keep })
     if (refused !== null) return { ...skipped(reason, ...refused), predicted }
     const info = { reason, dir: this.#dir, predicted }
@@ -251,7 +256,7 @@ class SnapshotStore {
       return
     }
     const failed = []
-    const now = Date.now()
+    const now = Date.now() // against files' times, which are the system's
     for (const name of names) {
       const writer = tempSnapshotWriter(name)
       if (writer === null) continue

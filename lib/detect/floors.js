@@ -1,6 +1,7 @@
 'use strict'
 
 const v8 = require('node:v8')
+const { SYSTEM_CLOCK } = require('../watch/clock')
 
 /**
  * Timers run late: a floor the detector wants every `spacing` ms is due this share of an
@@ -41,12 +42,17 @@ class Floors {
   #settling = null // the timer that reads ArrayBuffers once a full GC's sweeper is done
   #externalRests = [] // the newest reads of external − arrayBuffers
   #forced = null // { reason, ms } of the forced GC behind this interval's floor
+  #clock
   #lastAt = -Infinity
   #taken = 0
 
-  /** @param {number} intervalMs the sampling interval. */
-  constructor(intervalMs) {
+  /**
+   * @param {number} intervalMs the sampling interval.
+   * @param {import('../watch/clock').Clock} [clock] what time it is.
+   */
+  constructor(intervalMs, clock = SYSTEM_CLOCK) {
     this.#intervalMs = intervalMs
+    this.#clock = clock
   }
 
   /** Floors taken so far. */
@@ -69,8 +75,8 @@ class Floors {
   note(forced = null) {
     const heap = v8.getHeapStatistics().used_heap_size
     const m = this.#lowest
-    if (m === null) this.#lowest = { time: Date.now(), heap, arrayBuffers: Infinity }
-    else if (heap < m.heap) Object.assign(m, { time: Date.now(), heap })
+    if (m === null) this.#lowest = { time: this.#clock.now(), heap, arrayBuffers: Infinity }
+    else if (heap < m.heap) Object.assign(m, { time: this.#clock.now(), heap })
     if (forced !== null) this.#forced = forced
     if (this.#settling === null) {
       this.#settling = setTimeout(() => this.#readExternal(), ARRAY_BUFFERS_SETTLE_MS)

@@ -3,6 +3,7 @@
 const v8 = require('node:v8')
 const vm = require('node:vm')
 const { withoutWarningsAbout } = require('../errors')
+const { SYSTEM_CLOCK } = require('../watch/clock')
 
 /**
  * Full GCs forced on suspicion cost this many intervals of credit, and each interval earns
@@ -18,7 +19,7 @@ const SPARE_FLOORS = 4
 
 /**
  * While the detector says the growth it suspects would reach the heap's or the container's
- * limit within 15 minutes (src/core/detector.rs, URGENT_HORIZON_MS), forced GCs may take
+ * limit within 15 minutes (src/core/detect/detector/types.rs, URGENT_HORIZON_MS), forced GCs may take
  * this many times `gcBudget`, and at most URGENT_BUDGET_MAX of each interval: 10% at
  * defaults, one second of each 10 s, enough for an atomic gc() of a heap of a GB or more
  * every interval. Without it, a fast leak starves its own evidence: the bigger the heap,
@@ -66,7 +67,8 @@ class ForcedGc {
   #incrementalGc = true
   #count = 0
   #totalMs = 0
-  #lastFullGcAt = Date.now()
+  #clock
+  #lastFullGcAt
   #stopped = false
 
   /**
@@ -76,9 +78,12 @@ class ForcedGc {
    * @param {() => number} parts.floorSpacingMs how far apart the detector wants floors (0: no wish).
    * @param {() => boolean} parts.urgentGrowth whether the growth suspected would reach a limit soon.
    * @param {(err: Error) => void} parts.onError a forced GC could not run.
+   * @param {import('../watch/clock').Clock} [parts.clock] what time it is.
    */
-  constructor(options, { floors, floorSpacingMs, urgentGrowth, onError }) {
+  constructor(options, { floors, floorSpacingMs, urgentGrowth, onError, clock = SYSTEM_CLOCK }) {
     this.#options = options
+    this.#clock = clock
+    this.#lastFullGcAt = clock.now()
     this.#floors = floors
     this.#floorSpacingMs = floorSpacingMs
     this.#urgentGrowth = urgentGrowth
@@ -107,12 +112,12 @@ class ForcedGc {
 
   /** A full GC just ended: true if it was the one forced (its floor noted, if not yet). */
   claimFullGc() {
-    this.#lastFullGcAt = Date.now()
+    this.#lastFullGcAt = this.#clock.now()
     const forcing = this.#forcing
     if (forcing === null || forcing.sentinelSeen) return false
     // The floor is noted now, unless it was when the GC returned.
     forcing.sentinelSeen = true
-    if (!forcing.floorNoted) this.#noteFloor(forcing, performance.now() - forcing.startedAt)
+    if (!forcing.floorNoted) this.#noteFloor(forcing, this.#clock.monotonic() - forcing.startedAt)
     return true
   }
 
@@ -125,7 +130,7 @@ class ForcedGc {
     this.#finishOverdue()
     this.#credit.earn()
     this.#debtMs = Math.max(0, this.#debtMs - this.#budgetShare() * this.#options.intervalMs)
-    const reason = this.#due(Date.now())
+    const reason = this.#due(this.#clock.now())
     if (reason === null || this.#floors.pending || this.#forcing !== null) return
     if (this.#debtMs === 0) this.#force(reason)
   }
@@ -143,7 +148,7 @@ class ForcedGc {
    */
   #finishOverdue() {
     const forcing = this.#forcing
-    if (forcing !== null && this.#atomicGc !== false && performance.now() - forcing.startedAt >= this.#options.intervalMs) {
+    if (forcing !== null && this.#atomicGc !== false && this.#clock.monotonic() - forcing.startedAt >= this.#options.intervalMs) {
       this.#runAtomically(forcing)
     }
   }
@@ -162,8 +167,8 @@ class ForcedGc {
   /** Requests a full GC: atomic on suspicion, incremental otherwise. */
   #force(reason) {
     this.#count++
-    this.#lastFullGcAt = Date.now()
-    const forcing = { reason, startedAt: performance.now(), floorNoted: false, sentinelSeen: false, done: false }
+    this.#lastFullGcAt = this.#clock.now()
+    const forcing = { reason, startedAt: this.#clock.monotonic(), floorNoted: false, sentinelSeen: false, done: false }
     this.#forcing = forcing
     if (reason === 'suspected-growth') {
       this.#credit.spend()
@@ -205,7 +210,7 @@ class ForcedGc {
     if (forcing.done) return
     forcing.done = true
     if (this.#stopped) return
-    const ms = performance.now() - forcing.startedAt
+    const ms = this.#clock.monotonic() - forcing.startedAt
     this.#debtMs += ms
     this.#totalMs += ms
     if (!forcing.floorNoted) this.#noteFloor(forcing, ms)

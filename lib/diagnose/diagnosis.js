@@ -8,6 +8,7 @@ const { threadId } = require('node:worker_threads')
 const { namedMapSizes } = require('../cache/registry')
 const { writePrivateAtomically } = require('./reports')
 const { SUFFIXES, watcherFileName } = require('../file-names')
+const { SYSTEM_CLOCK } = require('../watch/clock')
 const { nativeStart, nativeVerdict } = require('./native-verdict')
 
 
@@ -91,22 +92,26 @@ class Diagnosis {
   #censusGapMs
   #busy = false
   #stopped = false
+  #clock
 
   /**
    * @param {{ dir?: string, top: number, window?: number, census?: boolean, intervalMs?: number }} options
    *   the watcher's settings: `dir` where reports go (none: emitted only), `top` entries
    *   per list, `window` floors in a leak's window, `census` whether to take a census (its
    *   passes are two `intervalMs` apart, within 1 to 45 s).
-   * @param {{ emit: (type: string, fields: object) => void }} parts `emit` emits a watcher event.
+   * @param {{ emit: (type: string, fields: object) => void, clock?: import('../watch/clock').Clock }} parts
+   *   `emit` emits a watcher event; `clock` says what time it is (the census' passes, which
+   *   sleep between them, keep the system's).
    */
-  constructor({ dir, top, window, census = true, intervalMs = 10_000 }, { emit }) {
+  constructor({ dir, top, window, census = true, intervalMs = 10_000 }, { emit, clock = SYSTEM_CLOCK }) {
+    this.#clock = clock
     this.#dir = dir === undefined ? null : path.resolve(dir)
     this.#top = top
     this.#censusOn = census
     this.#censusGapMs = Math.min(CENSUS_GAP_MAX_MS, Math.max(CENSUS_GAP_MIN_MS, 2 * intervalMs))
     this.#floorsKept = (window ?? DEFAULT_FLOORS_KEPT - 2) + 2
     this.#emit = emit
-    this.#floors.push(reading(Date.now()))
+    this.#floors.push(reading(clock.now()))
   }
 
   /** No more reports. */
@@ -165,7 +170,7 @@ class Diagnosis {
     return {
       native: native === null ? null : await nativeOfDiagnosis(leak, native, census, suspects, seen),
       kind: 'no-snapshot',
-      time: Date.now(),
+      time: this.#clock.now(),
       pid: process.pid,
       threadId,
       path: null,
@@ -239,7 +244,7 @@ class Diagnosis {
     let start = floors[0]
     for (const floor of floors) if (floor.time <= since) start = floor
     const newest = floors[floors.length - 1]
-    return [start, newest === start ? reading(Date.now()) : newest]
+    return [start, newest === start ? reading(this.#clock.now()) : newest]
   }
 
   /** The tracked listener, timer and promise sites that grew since the previous diagnosis. */

@@ -38,6 +38,7 @@ const { Diagnosis } = require('../diagnose/diagnosis')
 const { Tally } = require('./tally')
 const { listenForSnapshotSignal } = require('../capture/snapshot-signal')
 const { resolveOptions } = require('./options')
+const { SYSTEM_CLOCK } = require('./clock')
 
 /** CPU time this thread used (`{ user, system }`, µs): the process's before Node 23.9. */
 const threadCpuUsage = /** @type {{ threadCpuUsage?: () => NodeJS.CpuUsage }} */ (process).threadCpuUsage
@@ -115,31 +116,39 @@ class Watcher extends EventEmitter {
   #fillingSince = null // when BoundedMaps started filling, while they still are
   #tally = new Tally() // what the events so far said, for status() and metrics
   #lastFloor = null // the newest sampled floor: { time, heap, external }
-  #loadMark = { at: performance.now(), cpuMicros: cpuMicros() } // the CPU used by the last floor
-  #startedAt = Date.now()
+  #loadMark = { at: performance.now(), cpuMicros: cpuMicros() } // the CPU used by the last floor (real time: CPU time is real)
+  #clock
+  #startedAt
   #stopListening = null // removes the snapshotSignal listener
   #stopped = false
   /** `#event`, bound once, for the parts that emit through the watcher. */
   #emit = (type, fields) => this.#event(type, fields)
 
-  /** Use `watch()`. */
-  constructor(options) {
+  /**
+   * Use `watch()`.
+   * @param {object} options the settings, checked (options.js).
+   * @param {{ clock?: import('./clock').Clock }} [parts] `clock`: what time it is, for every part.
+   */
+  constructor(options, { clock = SYSTEM_CLOCK } = {}) {
     super()
     this.#options = options
-    this.#native = newNativeWatcher(options, (json) => this.#onNativeEvent(json))
-    this.#floors = new Floors(options.intervalMs)
+    this.#clock = clock
+    this.#startedAt = clock.now()
+    this.#native = newNativeWatcher(options, clock.now(), (json) => this.#onNativeEvent(json))
+    this.#floors = new Floors(options.intervalMs, clock)
     this.#forcedGc = new ForcedGc(options, {
       floors: this.#floors,
       floorSpacingMs: () => this.#native.wantedFloorSpacingMs,
       urgentGrowth: () => this.#native.urgentGrowth,
       onError: (err) => this.#emit('error', { error: err.message, during: 'forcing a full GC' }),
+      clock,
     })
-    this.#diagnosis = new Diagnosis(options, { emit: this.#emit })
+    this.#diagnosis = new Diagnosis(options, { emit: this.#emit, clock })
     if (options.snapshots === 'auto' && options.dir !== undefined) {
       // Loaded when first needed: a watcher without a dir never writes a snapshot.
       const { Capture, armNearHeapLimit } = require('../capture/capture')
       const onNoPair = (skipped) => this.#diagnose(this.#lastLeak, skipped)
-      this.#capture = new Capture(options, { native: this.#native, emit: this.#emit, onNoPair })
+      this.#capture = new Capture(options, { native: this.#native, emit: this.#emit, onNoPair, clock })
       if (options.nearHeapLimit) this.nearHeapLimit = armNearHeapLimit()
       if (options.snapshotSignal !== undefined) {
         const refused = (err) => this.#emit('snapshot-skipped', { skipped: refusalReason(err), reason: 'on-demand', requestedBy: 'signal', detail: err.message })
@@ -258,7 +267,7 @@ class Watcher extends EventEmitter {
 
   /** Emits an event of `type` with the fields every event has. */
   #event(type, fields) {
-    const event = { type, time: Date.now(), pid: process.pid, threadId, ...fields }
+    const event = { type, time: this.#clock.now(), pid: process.pid, threadId, ...fields }
     this.#tally.note(type, event)
     if (CHANNELS[type].hasSubscribers) CHANNELS[type].publish(event)
     // An 'error' nobody listens to would throw from EventEmitter and crash the app the
@@ -291,7 +300,7 @@ class Watcher extends EventEmitter {
     const { external, arrayBuffers } = process.memoryUsage()
     this.#native.recordHeapResident(stats.total_physical_size, floor?.external ?? external, arrayBuffers)
     if (floor !== null) this.#sample(floor, stats.heap_size_limit)
-    for (const cache of cachesThrashing(Date.now())) this.#event('cache-thrashing', cache)
+    for (const cache of cachesThrashing(this.#clock.now())) this.#event('cache-thrashing', cache)
   }
 
   /** One interval's floor: recorded for the detector, emitted as `sample`, checked against the thresholds. */
@@ -422,8 +431,8 @@ function refusalReason(err) {
   return err.code === errors.CODES.SNAPSHOT_COOLDOWN ? 'cooldown' : 'in-progress'
 }
 
-/** The native detector, set up from the watcher's settings; `onEvent` gets each event as JSON. */
-function newNativeWatcher(o, onEvent) {
+/** The native detector, set up from the watcher's settings at `startedAt` (epoch ms); `onEvent` gets each event as JSON. */
+function newNativeWatcher(o, startedAt, onEvent) {
   const settings = {
     window: o.window,
     minPoints: o.minPoints,
@@ -434,7 +443,7 @@ function newNativeWatcher(o, onEvent) {
     confidence: o.confidence,
     sampleIntervalMs: o.intervalMs,
     rssThreshold: o.rssThreshold,
-    startedAt: Date.now(),
+    startedAt,
   }
   return new (nativeBinding().NativeWatcher)(settings, onEvent)
 }
