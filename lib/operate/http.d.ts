@@ -1,6 +1,6 @@
 // Types of `leakproof/http`: an authenticated admin request handler for a running watcher.
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Watcher } from '../../index'
+import type { Watcher } from '../watch/types'
 
 /** Options of `adminHandler`. */
 export interface AdminHandlerOptions {

@@ -1,0 +1,117 @@
+// Types of the watcher's detection events, and the fields every watcher event has; index.d.ts exports them all.
+
+/** Fields every watcher event has. */
+export interface WatchEventBase {
+  /** The event's name. */
+  type: string
+  /** Epoch milliseconds. */
+  time: number
+  /** The process. */
+  pid: number
+  /** The thread (0 for the main thread). */
+  threadId: number
+}
+
+/** One floor per interval. */
+export interface SampleEvent extends WatchEventBase {
+  type: 'sample'
+  /** The heap floor, in bytes. */
+  heapUsed: number
+  /** The floor of external memory, in bytes: live Buffers and ArrayBuffers (`arrayBuffers` once V8 freed the dead ones), plus the rest of `external`. */
+  external: number
+  /** The native thread's newest native-memory floor, in bytes; null until it has one. */
+  native: number | null
+  /** The process's RSS when the sample was taken, in bytes; null where the platform does not say. */
+  rss: number | null
+  /** The container's memory limit (cgroup), in bytes; null where there is none. */
+  containerLimit: number | null
+  heapLimit: number
+  /** Whether the watcher requested the GC behind this floor. */
+  forcedGc: boolean
+  /**
+   * Why it did: `first-floors` (none yet for the first two floors; incremental), `quiet`
+   * (no full GC for `forceGcAfterMs`; an incremental GC) or
+   * `suspected-growth` (the floors hint at growth: an atomic GC, in a bounded run); null
+   * if it did not.
+   */
+  forcedGcReason: 'first-floors' | 'quiet' | 'suspected-growth' | null
+  /** Time from the watcher's request until its forced GC was done; 0 if none. */
+  gcDurationMs: number
+  /** Whether BoundedMaps were still filling up, so growth was recorded but not judged. */
+  cachesFilling: boolean
+}
+
+/** A leak, new or worse than last reported. */
+export interface LeakEvent extends WatchEventBase {
+  type: 'leak'
+  kind: 'heap' | 'external' | 'native'
+  slopeBytesPerSec: number
+  confidence: number
+  /** Epoch ms of the oldest floor in the window that shows the growth. */
+  since: number
+  /** The newest floor, in bytes. */
+  current: number
+  /** The limit this memory runs into, when known. */
+  limit: number | null
+  /** Epoch ms at which the floor would reach `limit` at this rate. */
+  projectedLimitAt: number | null
+  /**
+   * At this rate the heap limit, or the container's memory limit for RSS, is 15 minutes
+   * away or less: such a leak is reported within about a minute of its start.
+   */
+  urgent: boolean
+  /**
+   * The time scale whose window showed it: `'minutes'` (every floor kept, a few minutes at
+   * the defaults) or a slow scale, a floor of floors per bucket (see docs/watch.md, "Slow
+   * leaks"). The rate, projection and urgency are those of that window.
+   */
+  scale: LeakScale
+  /** How long that scale's kept points span, in ms: its nominal window (at the defaults 2 min, 16 min, 64 min, 4.3 h, 24 h), or longer where floors came rarely. */
+  scaleSpanMs: number
+}
+
+/** The time scales the detector judges, shortest first. */
+export type LeakScale = 'minutes' | 'quarter-hour' | 'hour' | 'hours' | 'day'
+
+/** The heap or RSS passed its threshold. */
+export interface ThresholdEvent extends WatchEventBase {
+  type: 'threshold'
+  kind: 'heap' | 'rss'
+  current: number
+  limit: number
+}
+
+/**
+ * A named BoundedMap has just begun thrashing: full for three intervals, still used, evicting,
+ * and its hit ratio over the last three intervals below half of what it was in the twelve
+ * before (its working set outgrew it). Once per episode; the rule is in docs/watch.md.
+ */
+export interface CacheThrashingEvent extends WatchEventBase {
+  type: 'cache-thrashing'
+  /** The map's `name`. */
+  name: string
+  size: number
+  /** Entry bound, or null when unbounded. */
+  max: number | null
+  bytes: number
+  /** Byte bound, or null when unbounded. */
+  maxBytes: number | null
+  /** Hit ratio over the recent intervals. */
+  hitRatio: number
+  /** Hit ratio over the intervals before them. */
+  earlierHitRatio: number
+  /** Evictions since the map became full. */
+  evictions: number
+  /** When the map became full (epoch ms). */
+  since: number
+}
+
+/**
+ * Something the watcher tried failed; it goes on watching. Without an `error` listener this
+ * becomes a process warning (`LEAKPROOF_WATCH_ERROR`), never a crash.
+ */
+export interface WatchErrorEvent extends WatchEventBase {
+  type: 'error'
+  during: string
+  error: string
+}
