@@ -17,12 +17,12 @@ module.exports = [
     },
   },
   {
-    // The fixtures that the real test runners run (__test__/leak-test.runners.test.js).
-    files: ['__test__/fixtures/runners/*.jest.js'],
+    // The fixtures that the real test runners run (__test__/leak-test/leak-test.runners.test.js).
+    files: ['__test__/leak-test/fixtures/runners/*.jest.js'],
     languageOptions: { globals: { ...globals.jest } },
   },
   {
-    files: ['__test__/fixtures/runners/*.mocha.js'],
+    files: ['__test__/leak-test/fixtures/runners/*.mocha.js'],
     languageOptions: { globals: { ...globals.mocha } },
   },
   {

@@ -368,14 +368,15 @@ async function heapPart() {
 // ---------------------------------------------------------------------------------------
 // Part two: the census and the pair on the project's leak fixtures.
 
-const FIXTURES = path.join(__dirname, '..', '__test__', 'fixtures')
-/** The fixtures, each with its arguments (DIR: a temporary directory) and environment. */
+const TESTS = path.join(__dirname, '..', '__test__')
+/** The fixtures (paths under __test__/), each with its arguments (DIR: a temporary directory) and environment. */
 const PAIR_SCENARIOS = [
-  { fixture: 'holder-app.js', args: (dir) => [dir, '2000'] },
-  { fixture: 'holder-main.js', args: (dir) => [dir, '2000'] },
-  { fixture: 'closure-leak.js', args: (dir) => [dir, '20000'] },
-  { fixture: 'express-app.js', args: () => [], env: { BENCH_PAIR_DRIVE: 'express', BENCH_PAIR_REQUESTS: '3000' } },
-  { fixture: 'report-service.js', args: (dir) => [dir, '60000'] },
+  { fixture: 'diagnose/fixtures/holder-app.js', args: (dir) => [dir, '2000'] },
+  { fixture: 'diagnose/fixtures/holder-main.js', args: (dir) => [dir, '2000'] },
+  { fixture: 'diagnose/fixtures/closure-leak.js', args: (dir) => [dir, '20000'] },
+  { fixture: 'support/fixtures/express-app.js', args: () => [], env: { BENCH_PAIR_DRIVE: 'express', BENCH_PAIR_REQUESTS: '3000' } },
+  // The report tests' run (report/fixtures/leaking-run.js).
+  { fixture: 'support/fixtures/leaking-service.js', args: (dir) => [JSON.stringify({ dir, durationMs: 60_000, perSecond: 3000, until: 'report', watch: { snapshotWriter: 'in-process', followUpGrowthBytes: 2 * 1024 * 1024 } })] },
 ]
 /** The project's leaking fixtures with a pair, not run here, and why. */
 const PAIR_NOT_RUN = [
@@ -396,13 +397,13 @@ async function pairPart() {
     for (const { fixture, args, env = {} } of PAIR_SCENARIOS) {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'census-pair-'))
       try {
-        const run = await runChild(node, ['-r', path.join(__dirname, 'fixtures', 'census-pair.js'), path.join(FIXTURES, fixture), ...args(dir)], {
+        const run = await runChild(node, ['-r', path.join(__dirname, 'fixtures', 'census-pair.js'), path.join(TESTS, fixture), ...args(dir)], {
           limitMs: CHILD_LIMIT_MS.pair,
           env: { ...env, BENCH_PAIR_DIR: dir },
         })
         const result = run.lines.find((l) => Array.isArray(l.census))
-        process.stderr.write(`  node${major} ${fixture}: ${run.seconds.toFixed(0)} s${run.failed ? `, ${run.failed}` : ''}\n`)
-        results.push(result ? { fixture, ...result } : { fixture, node: `v${major}`, failed: run.failed ?? 'no result' })
+        process.stderr.write(`  node${major} ${path.basename(fixture)}: ${run.seconds.toFixed(0)} s${run.failed ? `, ${run.failed}` : ''}\n`)
+        results.push(result ? { fixture: path.basename(fixture), ...result } : { fixture: path.basename(fixture), node: `v${major}`, failed: run.failed ?? 'no result' })
       } finally {
         fs.rmSync(dir, { recursive: true, force: true })
       }

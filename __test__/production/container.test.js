@@ -17,11 +17,11 @@ const os = require('node:os')
 const path = require('node:path')
 const { once } = require('node:events')
 const { lineOf, events } = require('./helpers')
-const { memoryCgroup } = require('../cgroup')
+const { memoryCgroup } = require('../support/cgroup')
 
 const REGISTER = path.join(__dirname, '..', '..', 'register.js')
-const SERVICE = path.join(__dirname, '..', 'fixtures', 'container-service.js')
-const LOAD = path.join(__dirname, '..', 'fixtures', 'express-load.js')
+const SERVICE = path.join(__dirname, 'fixtures', 'container-service.js')
+const LOAD = path.join(__dirname, '..', 'support', 'fixtures', 'express-load.js')
 const MiB = 1024 * 1024
 const LIMIT_BYTES = 512 * MiB
 /** The leak must be reported by then (from the service's start), and its holder within 2 minutes after. */

@@ -17,8 +17,8 @@ const { once } = require('node:events')
 const { lineOf, events } = require('./helpers')
 
 const REGISTER = path.join(__dirname, '..', '..', 'register.js')
-const SERVICE = path.join(__dirname, '..', 'fixtures', 'buffer-service.js')
-const LOAD = path.join(__dirname, '..', 'fixtures', 'express-load.js')
+const SERVICE = path.join(__dirname, 'fixtures', 'buffer-service.js')
+const LOAD = path.join(__dirname, '..', 'support', 'fixtures', 'express-load.js')
 const REPORTED_WITHIN_MS = 90_000
 
 test('a Buffer leak at a 500 ms interval is reported as external within 90 s of its start', { timeout: 300_000 }, async (t) => {

@@ -14,8 +14,8 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { buildLeakAddon } = require('../fixtures/native-leak-addon/build')
-const { runLeakingService, leakKinds } = require('../native-leaks-run')
+const { buildLeakAddon } = require('../support/fixtures/native-leak-addon/build')
+const { runLeakingService, leakKinds } = require('../support/native-leaks-run')
 
 const REPORT_WITHIN_MS = 360_000
 const MiB = 2 ** 20

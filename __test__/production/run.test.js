@@ -9,14 +9,15 @@
 
 const { describe, test } = require('node:test')
 const assert = require('node:assert/strict')
-const { APP, freePort, leakproofRun, loadCommand, loadThenStop, logged, tempDir } = require('../run-helpers')
+const { APP, freePort, leakproofRun, loadCommand, loadThenStop, logged } = require('../support/run-helpers')
+const { tempDir } = require('../support/temp-dir')
 
 /** The caller's environment without LEAKPROOF_* variables: the run's own settings apply. */
 const ENV_WITHOUT_SETTINGS = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('LEAKPROOF_')))
 
 describe('leakproof run at its own settings, around a one-minute load test', { concurrency: 2 }, () => {
-  test('leaking: exit code 1 with the holder, the pair\'s report waited for after the load test', async () => {
-    const dir = tempDir()
+  test('leaking: exit code 1 with the holder, the pair\'s report waited for after the load test', async (t) => {
+    const dir = tempDir(t, 'run-test')
     const port = await freePort()
     const { code, stderr } = await leakproofRun(['--dir', dir, '--load', loadCommand(port, 35_000)], [process.execPath, APP], {
       env: { ...ENV_WITHOUT_SETTINGS, PORT: String(port) },
@@ -27,8 +28,8 @@ describe('leakproof run at its own settings, around a one-minute load test', { c
     assert.match(stderr, /grown collection: cache \(Map\), a module-level variable of \S*express-app\.js: [\d,]+ → [\d,]+ \w+/, stderr)
   })
 
-  test('bounded: exit code 0', async () => {
-    const { code, stderr } = await leakproofRun(['--dir', tempDir()], [process.execPath, APP], {
+  test('bounded: exit code 0', async (t) => {
+    const { code, stderr } = await leakproofRun(['--dir', tempDir(t, 'run-test')], [process.execPath, APP], {
       env: { ...ENV_WITHOUT_SETTINGS, APP_CACHE: 'bounded' },
       replaceEnv: true,
       drive: loadThenStop(() => false, 60_000),

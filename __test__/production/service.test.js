@@ -22,8 +22,8 @@ const readline = require('node:readline')
 const { fileURLToPath } = require('node:url')
 
 const REGISTER = path.join(__dirname, '..', '..', 'register.js')
-const APP = path.join(__dirname, '..', 'fixtures', 'express-app.js')
-const LOAD = path.join(__dirname, '..', 'fixtures', 'express-load.js')
+const APP = path.join(__dirname, '..', 'support', 'fixtures', 'express-app.js')
+const LOAD = path.join(__dirname, '..', 'support', 'fixtures', 'express-load.js')
 
 const MiB = 1024 * 1024
 /** The watcher's defaults the scenarios check against (docs/watch.md). */

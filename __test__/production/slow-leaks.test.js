@@ -44,7 +44,7 @@ const { spawn } = require('node:child_process')
 const path = require('node:path')
 const readline = require('node:readline')
 
-const SERVICE = path.join(__dirname, '..', 'fixtures', 'slow-leak-service.js')
+const SERVICE = path.join(__dirname, 'fixtures', 'slow-leak-service.js')
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
 const MB = 1e6

@@ -13,7 +13,7 @@ const path = require('node:path')
 const readline = require('node:readline')
 const { drive } = require('../../bench/load')
 
-const SERVICE = path.join(__dirname, '..', 'fixtures', 'urgent-service.js')
+const SERVICE = path.join(__dirname, 'fixtures', 'urgent-service.js')
 /** When the service starts storing records, after the watcher started. */
 const START_AFTER_MS = 15_000
 /** How soon after its start the leak must be reported: about a minute, plus a floor. */

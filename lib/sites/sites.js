@@ -428,7 +428,7 @@ class SiteRanking {
  * none comes within half a window (see `afterNextFullGc`: asked for at once, it could stop
  * the service for most of a second). The profile counts a sampled object as live until a
  * GC finds it dead, and with a large heap limit V8's young generation holds tens of MB of
- * the requests' garbage between two scavenges: measured on service.js with a 32 GB limit,
+ * the requests' garbage between two scavenges: measured on the tests' leaking service (__test__/support/fixtures/leaking-service.js) with a 32 GB limit,
  * the in-process load generator's garbage showed 1-8 MB of "growth" per window without
  * the GC, 0.5 MB at most with it, and once outranked the leak.
  */

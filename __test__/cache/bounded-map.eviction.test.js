@@ -1,0 +1,129 @@
+'use strict'
+
+// Eviction order against naive models written for clarity, not speed.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const { BoundedMap } = require('../..')
+const { rng } = require('../support/helpers')
+
+/** LRU as an array ordered least recently used first. */
+class NaiveLru {
+  constructor(max) { this.max = max; this.order = []; this.values = new Map(); this.evicted = [] }
+  touch(k) { this.order.splice(this.order.indexOf(k), 1); this.order.push(k) }
+  get(k) { if (!this.values.has(k)) return undefined; this.touch(k); return this.values.get(k) }
+  set(k, v) {
+    if (this.values.has(k)) { this.touch(k); this.values.set(k, v); return }
+    if (this.order.length === this.max) { const old = this.order.shift(); this.values.delete(old); this.evicted.push(old) }
+    this.order.push(k); this.values.set(k, v)
+  }
+  delete(k) { if (!this.values.delete(k)) return false; this.order.splice(this.order.indexOf(k), 1); return true }
+}
+
+test('lru: evicts in the same order as a naive LRU, and peek/has do not refresh', () => {
+  for (let seed = 1; seed <= 30; seed++) {
+    const rand = rng(seed)
+    const max = 1 + rand.int(12)
+    const evicted = []
+    const map = new BoundedMap({ max, onEvict: (v, k, reason) => reason === 'evict' && evicted.push(k) })
+    const model = new NaiveLru(max)
+    for (let step = 0; step < 500; step++) {
+      const key = rand.int(max * 3)
+      const op = rand.int(10)
+      if (op < 4) { map.set(key, step); model.set(key, step) }
+      else if (op < 8) assert.equal(map.get(key), model.get(key))
+      else if (op < 9) assert.equal(map.delete(key), model.delete(key))
+      else { map.peek(key); map.has(key) }
+      assert.deepStrictEqual(evicted, model.evicted, `seed ${seed} step ${step}`)
+      assert.equal(map.size, model.order.length)
+    }
+    assert.deepStrictEqual([...map.keys()].sort((a, b) => a - b), [...model.order].sort((a, b) => a - b))
+  }
+})
+
+/**
+ * S3-FIFO as arrays: probation queue `small` (5% of max), `main`, 2-bit counters kept on
+ * promotion, and ghosts: the keys of the last `round(0.25 * 0.95 * max)` evictions from
+ * probation, minus those that came back since.
+ */
+class NaiveS3Fifo {
+  constructor(max) {
+    this.max = max; this.small = []; this.main = []; this.ghostLog = []
+    this.ghostLimit = Math.round(0.25 * 0.95 * max)
+    this.freq = new Map(); this.values = new Map(); this.evicted = []
+  }
+  hit(k) { this.freq.set(k, Math.min(3, this.freq.get(k) + 1)) }
+  get(k) { if (!this.values.has(k)) return undefined; this.hit(k); return this.values.get(k) }
+  set(k, v) {
+    if (this.values.has(k)) { this.values.set(k, v); this.hit(k); return }
+    const gi = this.ghostLog.findIndex((g) => Object.is(g?.key, k))
+    if (gi >= 0) this.ghostLog[gi] = null
+    if (this.values.size === this.max) this.evict()
+    if (gi >= 0) this.main.push(k); else this.small.push(k)
+    this.freq.set(k, 0); this.values.set(k, v)
+  }
+  evict() {
+    for (;;) {
+      if (this.small.length > 0 && (this.small.length >= 0.05 * this.max || this.main.length === 0)) {
+        const k = this.small.shift()
+        if (this.freq.get(k) > 0) { this.main.push(k); continue }
+        if (this.ghostLimit >= 1) {
+          this.ghostLog.push({ key: k })
+          if (this.ghostLog.length > this.ghostLimit) this.ghostLog.shift()
+        }
+        this.drop(k); return
+      }
+      const k = this.main.shift()
+      if (this.freq.get(k) > 0) { this.freq.set(k, this.freq.get(k) - 1); this.main.push(k); continue }
+      this.drop(k); return
+    }
+  }
+  drop(k) { this.values.delete(k); this.freq.delete(k); this.evicted.push(k) }
+  delete(k) {
+    if (!this.values.delete(k)) return false
+    this.small = this.small.filter((x) => x !== k); this.main = this.main.filter((x) => x !== k)
+    this.freq.delete(k); return true
+  }
+}
+
+test('s3-fifo: evicts in the same order as a naive S3-FIFO model', () => {
+  for (let seed = 1; seed <= 40; seed++) {
+    const rand = rng(seed)
+    const max = 1 + rand.int(40)
+    const evicted = []
+    const map = new BoundedMap({ max, policy: 's3-fifo', onEvict: (v, k, r) => r === 'evict' && evicted.push(k) })
+    const model = new NaiveS3Fifo(max)
+    for (let step = 0; step < 1500; step++) {
+      // Skewed keys so that some are reused, ghosts are hit, and promotions happen.
+      const key = Math.floor(Math.pow(rand(), 2) * max * 4)
+      const op = rand.int(10)
+      if (op < 5) { map.set(key, step); model.set(key, step) }
+      else if (op < 9) assert.equal(map.get(key), model.get(key))
+      else assert.equal(map.delete(key), model.delete(key))
+      assert.deepStrictEqual(evicted, model.evicted, `seed ${seed} step ${step}`)
+    }
+  }
+})
+
+test('s3-fifo: one-time scans do not flush the reused entries', () => {
+  const map = new BoundedMap({ max: 100, policy: 's3-fifo' })
+  const hot = Array.from({ length: 50 }, (_, i) => `hot${i}`)
+  for (let round = 0; round < 5; round++) for (const k of hot) if (map.get(k) === undefined) map.set(k, 1)
+  for (let i = 0; i < 10_000; i++) map.set(`scan${i}`, 1)
+  assert.equal(hot.filter((k) => map.has(k)).length, 50)
+  const lru = new BoundedMap({ max: 100 })
+  for (const k of hot) lru.set(k, 1)
+  for (let i = 0; i < 10_000; i++) lru.set(`scan${i}`, 1)
+  assert.equal(hot.filter((k) => lru.has(k)).length, 0)
+})
+
+test('stats count hits, misses and evictions', () => {
+  const map = new BoundedMap({ max: 2 })
+  map.set('a', 1).set('b', 2).set('c', 3)
+  map.get('a')
+  map.get('c')
+  map.get('c')
+  assert.deepStrictEqual(map.stats(), {
+    size: 2, bytes: 0, hits: 2, misses: 1, evictions: 1, expirations: 0, rejected: 0, hitRatio: 2 / 3,
+  })
+})
