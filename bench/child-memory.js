@@ -240,7 +240,7 @@ function predictedLive(f) {
 const MB = (x, digits = 0) => (Number.isFinite(x) ? (x / 1e6).toFixed(digits) : '-')
 const GB = (x) => (Number.isFinite(x) ? (x / 1e9).toFixed(2) : '-')
 
-/** The table of docs/benchmarks.md: one row per fork, then the in-process snapshots. */
+/** The table of docs/benchmarks/capture.md: one row per fork, then the in-process snapshots. */
 function table(runs) {
   const out = [
     '| node | live heap MB | predicted file MB | real file MB | child VmHWM GB | child peak private GB | MemAvailable drop GB | parent COW MB | drop ÷ predicted file | private ÷ predicted file | child s |',

@@ -8,7 +8,7 @@ const MiB = 1024 * 1024
 /**
  * File bytes per byte of live heap outside the large-object space and above Node's own: every
  * object is a node (type, name, id, size, edge count…) and every reference an edge, written
- * as decimal text, but a string's text only up to 1 KiB. Measured (docs/benchmarks.md, "Heap
+ * as decimal text, but a string's text only up to 1 KiB. Measured (docs/benchmarks/capture.md, "Heap
  * snapshots: predicted and real cost"): 1.4–2.1 for heaps of small objects, Maps, closures and
  * boxed numbers, 0.9–1.0 for a service-like blend with 0.2–2 KB strings, 0.01–0.12 for 100 KB
  * strings. 1.45 keeps the first two within 1.45× either way; big strings are overestimated

@@ -193,7 +193,7 @@ class SnapshotStore {
     const freeDisk = freeDiskBytes(this.#dir)
     // A child also needs room for the pages the service copies on write meanwhile: at most
     // its whole heap, when its own GC runs during the write (measured: 0.9-1.3 GB for heaps of
-    // 0.9-1.2 GB; docs/benchmarks.md, "Heap snapshots by forked children").
+    // 0.9-1.2 GB; docs/benchmarks/capture.md, "Heap snapshots by forked children").
     const copiedOnWrite = this.#forkUnavailable === null ? heapUsed : 0
     const neededMemory = predicted.bytes * this.#memoryFactor + copiedOnWrite
     const freeMemory = availableMemoryBytes()

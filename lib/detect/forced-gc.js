@@ -44,7 +44,7 @@ const URGENT_BUDGET_MAX = 0.25
  * Why two kinds: an atomic full GC makes V8 throw away optimized code that embeds objects
  * it finds dead, and optimizing it again costs far more CPU than the pause; an incremental
  * one costs next to nothing, but its floor also holds what was allocated while it marked,
- * and it can take most of a second (docs/benchmarks.md, "watch(): cost on a real http
+ * and it can take most of a second (docs/benchmarks/detect.md, "watch(): cost on a real http
  * service"). So atomic GCs come only in a bounded run while growth is suspected, paid for
  * with suspicion credit that the intervals earn back slowly.
  *
@@ -280,7 +280,7 @@ function measureMemoryQuietly() {
  * within `maxWaitMs`, one asked for with `measureMemoryQuietly`. Asking at once is not free
  * on a big heap: when V8 is already marking incrementally, an eager request finishes the
  * marking atomically, and on a heap of 250 MB that stopped a service 600-950 ms
- * (docs/benchmarks.md, "Heap snapshots by forked children"). Never rejects.
+ * (docs/benchmarks/capture.md, "Heap snapshots by forked children"). Never rejects.
  */
 function afterNextFullGc(maxWaitMs) {
   let timer

@@ -3,7 +3,7 @@
 /**
  * Tells when a full (mark-compact) GC has run, without observing GCs: a PerformanceObserver
  * of 'gc' entries made V8 keep a larger young generation, and so megabytes more heap in a
- * busy http server (docs/benchmarks.md, "watch(): cost on a real http service").
+ * busy http server (docs/benchmarks/detect.md, "watch(): cost on a real http service").
  *
  * A sentinel object is dropped and watched with a FinalizationRegistry; when it is
  * reclaimed, a full GC has run. Only an object in the old generation is sure to be

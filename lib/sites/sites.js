@@ -170,7 +170,7 @@ let shared = null
 async function sharedSession() {
   if (shared === null) {
     // Loaded when first sampled: node:inspector adds to the RSS of every process that loads
-    // it (docs/benchmarks.md, "watch(): cost on a real http service").
+    // it (docs/benchmarks/detect.md, "watch(): cost on a real http service").
     const inspector = require('node:inspector')
     const session = new inspector.Session()
     session.connect()

@@ -6,7 +6,7 @@ use crate::core::system::sysmem::{MallocCount, SystemMemory};
 
 /// The least growth a native leak must show, whatever `min_growth_bytes` says: native memory
 /// moves by a few MB in healthy services as they warm up and as their heap grows (measured in
-/// docs/benchmarks.md, "Native memory: RSS outside the heap no longer works from Node 24
+/// docs/benchmarks/detect.md, "Native memory: RSS outside the heap no longer works from Node 24
 /// on"), and that drift is no leak.
 pub const NATIVE_MIN_GROWTH_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
 
