@@ -6,22 +6,48 @@
  */
 const path = require('node:path')
 const { nativeBinding } = require('../native')
-const {
-  CODES,
-  codedError,
-  invalidOptionType,
-  checkOptionsObject,
-  checkPositiveInteger,
-  checkFunction,
-} = require('../errors')
+const { CODES, codedError, invalidOptionType } = require('../errors')
+const { optionsTable, option, positiveInteger, functionValue, optional } = require('../options-table')
 
 /** Largest objects, suspects and grown collections reported unless `top` says otherwise. */
 const DEFAULT_TOP = 10
 
+/** How `diffSnapshots` matches objects between snapshots: `'auto'` is ids if they agree, else paths. */
+const MATCHING = ['ids', 'paths', 'auto']
+
+/** `value` as an absolute path; throws a coded error naming `what` unless it is a non-empty string. */
 function checkPath(where, what, value) {
   if (typeof value !== 'string' || value === '') throw invalidOptionType(where, what, 'a file path', value)
   return path.resolve(value)
 }
+
+/**
+ * The options of `analyzeSnapshot` (the first two) and `diffSnapshots` (all four), a row
+ * each in the order of docs/analyze.md's table.
+ */
+const DIFF_OPTIONS = optionsTable([
+  option('top', DEFAULT_TOP, positiveInteger, { default: '10', meaning: 'largest objects, suspects and grown collections listed; a positive integer' }),
+  option('onProgress', undefined, optional(functionValue), {
+    default: 'none',
+    meaning: 'called on the main thread as the work advances: about a hundred times while a big file is read, once per later phase; must not throw',
+  }),
+  option('stillAliveIn', undefined, optional({ env: 'string', check: checkPath }), {
+    default: 'none',
+    meaning: 'a third snapshot, taken after `after` ([How a diff works](#how-a-diff-works))',
+  }),
+  option('match', 'auto', {
+    env: 'string',
+    check(where, what, value) {
+      if (!MATCHING.includes(/** @type {string} */ (value))) throw invalidOptionType(where, what, `one of ${MATCHING.join(', ')}`, value)
+    },
+  }, {
+    default: "`'auto'`",
+    meaning: "`'ids'`, `'paths'` or `'auto'`: how objects are matched between the snapshots ([Matching by retainer path](#matching-by-retainer-path)); anything else throws a `TypeError` with `ERR_LEAKPROOF_INVALID_OPTION`",
+  }),
+])
+
+/** The options of `analyzeSnapshot`: `top` and `onProgress`. */
+const ANALYZE_OPTIONS = optionsTable(DIFF_OPTIONS.ROWS.slice(0, 2))
 
 /**
  * How long to wait, once the result is in, for progress calls still on their way. The native
@@ -30,15 +56,14 @@ function checkPath(where, what, value) {
 const PROGRESS_DRAIN_MS = 1000
 
 /**
- * Reads `top` and `onProgress`. The native side's progress calls arrive in order but may come
- * after its result: `settled(outcome)` waits for the last of them (`'done'`), so every phase
- * reaches `onProgress` before the promise resolves and none after.
+ * `top`, and `onProgress` as the native side calls it. Its progress calls arrive in order but
+ * may come after its result: `settled(outcome)` waits for the last of them (`'done'`), so
+ * every phase reaches `onProgress` before the promise resolves and none after.
  */
-function commonOptions(where, options, extra) {
-  checkOptionsObject(where, options, ['top', 'onProgress', ...extra])
-  const top = options.top === undefined ? DEFAULT_TOP : checkPositiveInteger(where, 'options.top', options.top)
-  if (options.onProgress === undefined) return { top, onProgress: undefined, settled: async (outcome) => outcome }
-  const callback = checkFunction(where, 'options.onProgress', options.onProgress)
+function progressOf(read) {
+  const { top } = read
+  if (read.onProgress === undefined) return { top, onProgress: undefined, settled: async (outcome) => outcome }
+  const callback = read.onProgress
   let drained
   const allArrived = new Promise((resolve) => (drained = resolve))
   let open = true
@@ -78,19 +103,9 @@ function unwrap(outcome, files) {
  */
 async function analyzeSnapshot(file, options = {}) {
   const resolved = checkPath('analyzeSnapshot()', 'file', file)
-  const { top, onProgress, settled } = commonOptions('analyzeSnapshot()', options, [])
+  const { top, onProgress, settled } = progressOf(ANALYZE_OPTIONS.read('analyzeSnapshot()', options))
   const outcome = await nativeBinding().analyzeSnapshotFile(resolved, top, onProgress)
   return unwrap(await settled(outcome), [file])
-}
-
-/** How `diffSnapshots` matches objects between snapshots: `'auto'` is ids if they agree, else paths. */
-const MATCHING = ['ids', 'paths', 'auto']
-
-/** Reads `options.match` (default `'auto'`). */
-function checkMatch(where, value) {
-  if (value === undefined) return 'auto'
-  if (!MATCHING.includes(value)) throw invalidOptionType(where, 'options.match', `one of ${MATCHING.join(', ')}`, value)
-  return value
 }
 
 /**
@@ -105,14 +120,14 @@ function checkMatch(where, value) {
  */
 async function diffSnapshots(before, after, options = {}) {
   const files = [checkPath('diffSnapshots()', 'before', before), checkPath('diffSnapshots()', 'after', after)]
-  const { top, onProgress, settled } = commonOptions('diffSnapshots()', options, ['stillAliveIn', 'match'])
-  const matching = checkMatch('diffSnapshots()', options.match)
+  const read = DIFF_OPTIONS.read('diffSnapshots()', options)
+  const { top, onProgress, settled } = progressOf(read)
   const names = [before, after]
-  if (options.stillAliveIn !== undefined) {
-    files.push(checkPath('diffSnapshots()', 'options.stillAliveIn', options.stillAliveIn))
-    names.push(options.stillAliveIn)
+  if (read.stillAliveIn !== undefined) {
+    files.push(path.resolve(read.stillAliveIn))
+    names.push(read.stillAliveIn)
   }
-  const outcome = await nativeBinding().diffSnapshotFiles(files, top, matching, onProgress)
+  const outcome = await nativeBinding().diffSnapshotFiles(files, top, read.match, onProgress)
   return unwrap(await settled(outcome), names)
 }
 
@@ -156,4 +171,4 @@ function nativeMemoryText(collection, bytes) {
   return `, ${gained > 0 ? `+${bytes(gained)}` : bytes(nativeBytes)} native${kinds ? ` (${kinds})` : ''}`
 }
 
-module.exports = { analyzeSnapshot, diffSnapshots, nativeKindsText, nativeMemoryText, DEFAULT_TOP }
+module.exports = { analyzeSnapshot, diffSnapshots, nativeKindsText, nativeMemoryText, DEFAULT_TOP, OPTIONS: DIFF_OPTIONS }

@@ -6,15 +6,11 @@
  * prototype is touched. `untrackEmitter` removes them.
  */
 const { EventEmitter } = require('node:events')
-const {
-  CODES, checkOptionsObject, checkPositiveInteger, codedError, describe, invalidOptionType, invalidOptionRange,
-} = require('../errors')
+const { CODES, codedError, describe } = require('../errors')
+const { EMITTER_OPTIONS } = require('./tracking-options')
 const { EMITTER_METHODS, TARGET_METHODS } = require('./listener-hooks')
 const { patchMethods } = require('./patch')
 const table = require('./listener-table')
-
-/** Default `threshold`: node's own default for max listeners. */
-const DEFAULT_THRESHOLD = 10
 
 /** How each tracked instance gets its own methods back. */
 const restorers = new WeakMap()
@@ -30,26 +26,6 @@ function kindOf(emitter) {
   )
 }
 
-/** Which listeners get a stack: those raising their event to a new peak, or all. */
-const SITES = ['growth', 'all']
-
-/**
- * Checks the options shared by `trackEmitter` and `trackListeners`, filling in `defaults`
- * (`captureFrom` and `sites` differ between the two).
- */
-function checkTrackingOptions(where, options, defaults) {
-  const threshold = options.threshold === undefined
-    ? DEFAULT_THRESHOLD
-    : checkPositiveInteger(where, 'options.threshold', options.threshold)
-  const captureFrom = options.captureFrom === undefined
-    ? defaults.captureFrom
-    : checkPositiveInteger(where, 'options.captureFrom', options.captureFrom)
-  const sites = options.sites === undefined ? defaults.sites : options.sites
-  if (typeof sites !== 'string') throw invalidOptionType(where, 'options.sites', `one of ${SITES.join(', ')}`, sites)
-  if (!SITES.includes(sites)) throw invalidOptionRange(where, 'options.sites', `one of ${SITES.join(', ')}`, sites)
-  return { threshold, captureFrom, sites }
-}
-
 /**
  * Tracks the listeners of one EventEmitter or EventTarget by call site and reports a
  * `listener-leak` (see `listenerLeaks`) when one site's listeners pass `threshold`, then
@@ -57,13 +33,9 @@ function checkTrackingOptions(where, options, defaults) {
  */
 function trackEmitter(emitter, options = {}) {
   const isTarget = kindOf(emitter)
-  checkOptionsObject('trackEmitter()', options, ['name', 'threshold', 'captureFrom', 'sites'])
-  if (options.name !== undefined && typeof options.name !== 'string') {
-    throw invalidOptionType('trackEmitter()', 'options.name', 'a string', options.name)
-  }
-  const { threshold, captureFrom, sites } = checkTrackingOptions('trackEmitter()', options, { captureFrom: 1, sites: 'all' })
+  const { name, threshold, captureFrom, sites } = EMITTER_OPTIONS.read('trackEmitter()', options)
   if (restorers.has(emitter)) return emitter
-  table.trackExplicitly(emitter, table.makeSettings(options.name, threshold, captureFrom, sites), isTarget)
+  table.trackExplicitly(emitter, table.makeSettings(name, threshold, captureFrom, sites), isTarget)
   restorers.set(emitter, patchMethods(emitter, isTarget ? TARGET_METHODS : EMITTER_METHODS))
   return emitter
 }
@@ -86,4 +58,4 @@ function listenerSites(emitter) {
   return state === undefined ? [] : table.sitesOf(emitter, state)
 }
 
-module.exports = { trackEmitter, untrackEmitter, listenerSites, checkTrackingOptions }
+module.exports = { trackEmitter, untrackEmitter, listenerSites }

@@ -6,11 +6,10 @@
  * same function objects and forgets what was tracked.
  */
 const { EventEmitter } = require('node:events')
-const { checkOptionsObject } = require('../errors')
 const { EMITTER_METHODS, TARGET_METHODS } = require('./listener-hooks')
 const { patchMethods } = require('./patch')
 const table = require('./listener-table')
-const { checkTrackingOptions } = require('./emitter')
+const { LISTENERS_OPTIONS } = require('./tracking-options')
 
 /** The active process-wide tracker, if any. */
 let active = null
@@ -21,8 +20,7 @@ let active = null
  * one is active, calling again returns it unchanged.
  */
 function trackListeners(options = {}) {
-  checkOptionsObject('trackListeners()', options, ['threshold', 'captureFrom', 'sites'])
-  const { threshold, captureFrom, sites } = checkTrackingOptions('trackListeners()', options, { captureFrom: 2, sites: 'growth' })
+  const { threshold, captureFrom, sites } = LISTENERS_OPTIONS.read('trackListeners()', options)
   if (active !== null) return active
   table.setProcessWide(table.makeSettings(undefined, threshold, captureFrom, sites))
   const restorers = [
