@@ -46,8 +46,8 @@ const OPTIONS = optionsTable([
 ])
 
 /**
- * Checks the constructor's options (a map without a bound first) and returns them with
- * defaults filled in.
+ * Checks the constructor's options (a map without a bound first, then a `sizeOf` without
+ * `maxBytes`) and returns them with defaults filled in.
  */
 function readOptions(options) {
   errors.checkOptionsObject('BoundedMap', options, Object.keys(OPTIONS.DEFAULTS))
@@ -58,10 +58,10 @@ function readOptions(options) {
       'BoundedMap: needs at least one bound: options.max (entries), options.maxBytes or options.ttl',
     )
   }
-  const read = OPTIONS.read('BoundedMap', options)
-  if (read.sizeOf !== undefined && read.maxBytes === undefined) {
+  if (options.sizeOf !== undefined && options.maxBytes === undefined) {
     throw errors.codedError(TypeError, errors.CODES.INVALID_OPTION, 'BoundedMap: options.sizeOf needs options.maxBytes')
   }
+  const read = OPTIONS.read('BoundedMap', options)
   return {
     policy: read.policy,
     name: read.name,
