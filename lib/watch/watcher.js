@@ -134,7 +134,7 @@ class Watcher extends EventEmitter {
     this.#options = options
     this.#clock = clock
     this.#startedAt = clock.now()
-    this.#native = newNativeWatcher(options, clock.now(), (json) => this.#onNativeEvent(json))
+    this.#native = newNativeWatcher(options, this.#startedAt, (json) => this.#onNativeEvent(json))
     this.#floors = new Floors(options.intervalMs, clock)
     this.#forcedGc = new ForcedGc(options, {
       floors: this.#floors,
