@@ -85,6 +85,16 @@ function oneOf(...choices) {
   }
 }
 
+/** A string that is not empty; `expected` says what it names. @returns {Check} */
+function nonEmptyString(expected) {
+  return {
+    env: 'string',
+    check(where, what, value) {
+      if (typeof value !== 'string' || value === '') throw errors.invalidOptionType(where, what, expected, value)
+    },
+  }
+}
+
 /** @type {Check} A function (a hook, a clock). No variable can hold one. */
 const functionValue = { env: 'string', check: (where, what, value) => void errors.checkFunction(where, what, value) }
 
@@ -130,4 +140,4 @@ function optionsTable(rows) {
   return { ROWS: Object.freeze([...rows]), DEFAULTS, read }
 }
 
-module.exports = { optionsTable, option, positive, positiveInteger, integerBetween, nonNegative, fraction, boolean, oneOf, functionValue, optional }
+module.exports = { optionsTable, option, positive, positiveInteger, integerBetween, nonNegative, fraction, boolean, oneOf, nonEmptyString, functionValue, optional }

@@ -5,7 +5,7 @@
  * them: a map with no bound at all is refused first, and an unset bound bounds nothing.
  */
 const errors = require('../errors')
-const { optionsTable, option, positive, positiveInteger, functionValue, optional } = require('../options-table')
+const { optionsTable, option, positive, positiveInteger, nonEmptyString, functionValue, optional } = require('../options-table')
 const { coarseNow } = require('./clock')
 const { POLICIES } = require('./policies')
 
@@ -19,13 +19,8 @@ const policyName = {
   },
 }
 
-/** @type {import('../options-table').Check} Unset, or a non-empty string. */
-const mapName = {
-  env: 'string',
-  check(where, what, value) {
-    if (value !== undefined && (typeof value !== 'string' || value === '')) throw errors.invalidOptionType(where, what, 'a non-empty string', value)
-  },
-}
+/** The map's name: unset, or a non-empty string. */
+const mapName = optional(nonEmptyString('a non-empty string'))
 
 /** The options of `new BoundedMap()`, a row each in the order of docs/cache.md's table; unset bounds bound nothing. */
 const OPTIONS = optionsTable([

@@ -9,7 +9,7 @@
  */
 const errors = require('../errors')
 const { checkSnapshotSignal } = require('../capture/snapshot-signal')
-const { optionsTable, option, positive, positiveInteger, integerBetween, nonNegative, fraction, boolean, oneOf, functionValue, optional } = require('../options-table')
+const { optionsTable, option, positive, positiveInteger, integerBetween, nonNegative, fraction, boolean, oneOf, nonEmptyString, functionValue, optional } = require('../options-table')
 
 /** Bytes in a mebibyte. */
 const MiB = 1024 * 1024
@@ -25,13 +25,8 @@ const pauseMs = {
   },
 }
 
-/** @type {import('../options-table').Check} A directory: unset, or a non-empty path. */
-const directory = {
-  env: 'string',
-  check(where, what, value) {
-    if (value !== undefined && (typeof value !== 'string' || value === '')) throw errors.invalidOptionType(where, what, 'a non-empty path string', value)
-  },
-}
+/** A directory: unset, or a non-empty path. */
+const directory = optional(nonEmptyString('a non-empty path string'))
 
 /** @type {import('../options-table').Check} A signal name the process does not otherwise use (snapshot-signal.js). */
 const signal = { env: 'string', check: (_where, _what, value) => checkSnapshotSignal(value) }
