@@ -48,6 +48,17 @@ function tempSnapshotWriter(name) {
   return match === null ? null : Number(match[1])
 }
 
+/**
+ * A heap profile's kind by its file's ending, whoever wrote it (the watcher, DevTools, the
+ * admin route): `'heapprofile'` (V8's JSON) or `'pprof'` (gzipped), or null for another file.
+ * @returns {'heapprofile' | 'pprof' | null}
+ */
+function profileKind(name) {
+  if (name.endsWith(SUFFIXES.heapprofile)) return 'heapprofile'
+  if (name.endsWith(SUFFIXES.pprof)) return 'pprof'
+  return null
+}
+
 /** Whether `name` is a watcher file's with this suffix (one of SUFFIXES). */
 function isWatcherFile(name, suffix) {
   return name.startsWith(PREFIX) && name.endsWith(suffix)
@@ -70,4 +81,4 @@ function parseWatcherName(name) {
   return { time: Number.isFinite(time) ? time : null, pid: Number(pid), threadId: Number(thread), reason, suffix }
 }
 
-module.exports = { PREFIX, SUFFIXES, watcherFileName, tempName, tempSnapshotWriter, isWatcherFile, reportPathOf, parseWatcherName }
+module.exports = { PREFIX, SUFFIXES, watcherFileName, tempName, tempSnapshotWriter, isWatcherFile, profileKind, reportPathOf, parseWatcherName }

@@ -5,7 +5,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { threadId } = require('node:worker_threads')
-const { SUFFIXES, watcherFileName, tempName, tempSnapshotWriter, isWatcherFile, reportPathOf, parseWatcherName } = require('../../lib/file-names')
+const { SUFFIXES, watcherFileName, tempName, tempSnapshotWriter, isWatcherFile, profileKind, reportPathOf, parseWatcherName } = require('../../lib/file-names')
 const { bytesText, signedBytesText } = require('../../lib/bytes-text')
 
 const TIME = Date.parse('2026-11-24T13:05:09.042Z')
@@ -36,6 +36,13 @@ test("a temporary snapshot names its writer; a pair's report sits beside its fol
   assert.equal(tempSnapshotWriter(name), null, 'a finished snapshot has no writer')
   assert.equal(tempSnapshotWriter(tempName(watcherFileName(TIME, { sequence: 1, reason: 'x', suffix: SUFFIXES.heapprofile }))), null)
   assert.equal(reportPathOf(`/var/snaps/${name}`), `/var/snaps/${name.replace('.heapsnapshot', '.report.json')}`)
+})
+
+test("a heap profile's kind is read from its ending, whoever wrote the file", () => {
+  assert.equal(profileKind(watcherFileName(TIME, { sequence: 0, reason: 'leak', suffix: SUFFIXES.heapprofile })), 'heapprofile')
+  assert.equal(profileKind('Heap-20261124T130509.heapprofile'), 'heapprofile')
+  assert.equal(profileKind('heap.pb.gz'), 'pprof')
+  for (const other of ['x.heapsnapshot', 'x.report.json', 'x.pb', 'x.heapprofile.tmp']) assert.equal(profileKind(other), null, other)
 })
 
 test('bytes read the same everywhere: SI units, a sign when asked, a dash when unknown', () => {

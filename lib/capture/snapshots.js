@@ -9,12 +9,10 @@ const errors = require('../errors')
 const { writerGone } = require('../leftovers')
 const { bytesText } = require('../bytes-text')
 const { SYSTEM_CLOCK } = require('../watch/clock')
-const { PREFIX, SUFFIXES, watcherFileName, tempName, tempSnapshotWriter } = require('../file-names')
+const { PREFIX, SUFFIXES, watcherFileName, tempName, tempSnapshotWriter, profileKind } = require('../file-names')
 const { endsAsCompleteJson } = require('./snapshot-file')
 const { writeInChild, forkUnavailable } = require('./child-snapshot')
 
-/** The other files leakproof writes beside snapshots, counted in the same disk budget: sampling profiles (heap-profiles.js). */
-const PROFILE_SUFFIXES = [SUFFIXES.heapprofile, SUFFIXES.pprof]
 /** Free disk needed, as a multiple of the snapshot's predicted size: the prediction is rough. */
 const FREE_DISK_MARGIN = 1.2
 /** Why snapshots are written in-process when the settings say so (a choice, not a failure to fork). */
@@ -299,7 +297,7 @@ function leakproofFiles(dir) {
   const files = []
   for (const name of names) {
     if (!name.startsWith(PREFIX)) continue
-    const kind = name.endsWith(SUFFIXES.snapshot) ? 'snapshot' : PROFILE_SUFFIXES.some((s) => name.endsWith(s)) ? 'profile' : null
+    const kind = name.endsWith(SUFFIXES.snapshot) ? 'snapshot' : profileKind(name) !== null ? 'profile' : null
     if (kind === null) continue
     const file = path.join(dir, name)
     try {

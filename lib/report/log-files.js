@@ -9,7 +9,7 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { EVENTS } = require('../watch/watcher')
-const { SUFFIXES, isWatcherFile } = require('../file-names')
+const { SUFFIXES, isWatcherFile, profileKind } = require('../file-names')
 const { CODES, codedError, describe } = require('../errors')
 
 /** What the report's errors name. */
@@ -22,11 +22,6 @@ const FIRST_LINE_MAX_BYTES = 4 * 1024 * 1024
 const MAX_LINE_BYTES = 64 * 1024 * 1024
 /** Chunk size of the log reader. */
 const CHUNK_BYTES = 1024 * 1024
-/**
- * Heap profiles by their file's ending, whoever wrote them (the watcher's sites, DevTools,
- * `/leakproof/heap-profile`): a V8 sampling heap profile (JSON) and a gzipped pprof.
- */
-const PROFILE_KINDS = [[SUFFIXES.heapprofile, 'heapprofile'], [SUFFIXES.pprof, 'pprof']]
 
 /** The absolute path of `dir`; throws a coded error unless it is a directory this process can list. */
 async function checkDir(dir) {
@@ -65,17 +60,13 @@ async function listDir(dir) {
     const stats = await fs.promises.stat(file).catch(() => null)
     if (stats === null) continue // deleted meanwhile
     const item = { name: entry.name, file, bytes: stats.size, mtimeMs: stats.mtimeMs }
+    const kind = profileKind(entry.name)
     if (isWatcherFile(entry.name, SUFFIXES.snapshot)) listing.snapshots.push(item)
     else if (isWatcherFile(entry.name, SUFFIXES.report)) listing.reports.push(item)
-    else if (profileKind(entry.name) !== null) listing.profiles.push({ ...item, kind: profileKind(entry.name) })
+    else if (kind !== null) listing.profiles.push({ ...item, kind })
     else listing.others.push(item)
   }
   return listing
-}
-
-/** A heap profile's kind by its file's ending (`'heapprofile'` or `'pprof'`), or null for another file. */
-function profileKind(name) {
-  return PROFILE_KINDS.find(([ending]) => name.endsWith(ending))?.[1] ?? null
 }
 
 /** Name order, but a rotated log (`x.log.1`) just before its current one (`x.log`): oldest lines first. */
