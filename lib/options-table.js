@@ -122,15 +122,18 @@ function option(name, defaultValue, check, { env = false, ...doc }) {
 }
 
 /**
- * An API's options from its rows: `DEFAULTS`, and `read(where, options)`, which refuses an
- * unknown key or a bad value with a coded error and returns every option, defaults filled in.
+ * An API's options from its rows: `DEFAULTS`, and `read(where, options, first?)`, which
+ * refuses an unknown key, then whatever `first(options)` refuses (the API's checks that must
+ * win over any one value's, such as a map with no bound at all), then a bad value, each with a
+ * coded error, and returns every option, defaults filled in.
  * @param {ReadonlyArray<OptionRow>} rows
  */
 function optionsTable(rows) {
   const DEFAULTS = Object.freeze(Object.fromEntries(rows.map((o) => [o.name, o.default])))
   /** @returns {Record<string, any>} */
-  function read(where, options = {}) {
+  function read(where, options, first = (_options) => {}) {
     errors.checkOptionsObject(where, options, Object.keys(DEFAULTS))
+    first(options)
     /** @type {Record<string, any>} */
     const settings = { ...DEFAULTS }
     for (const [key, value] of Object.entries(options)) if (value !== undefined) settings[key] = value

@@ -40,12 +40,8 @@ const OPTIONS = optionsTable([
   option('now', undefined, optional(functionValue), { default: 'a monotonic clock, read at most about once a millisecond', meaning: 'clock in ms for TTLs; inject one in tests' }),
 ])
 
-/**
- * Checks the constructor's options (a map without a bound first, then a `sizeOf` without
- * `maxBytes`) and returns them with defaults filled in.
- */
-function readOptions(options) {
-  errors.checkOptionsObject('BoundedMap', options, Object.keys(OPTIONS.DEFAULTS))
+/** The checks that win over any one option's: a map needs a bound, and `sizeOf` needs `maxBytes`. */
+function refuseUnbounded(options) {
   if (options.max === undefined && options.maxBytes === undefined && options.ttl === undefined) {
     throw errors.codedError(
       TypeError,
@@ -56,7 +52,14 @@ function readOptions(options) {
   if (options.sizeOf !== undefined && options.maxBytes === undefined) {
     throw errors.codedError(TypeError, errors.CODES.INVALID_OPTION, 'BoundedMap: options.sizeOf needs options.maxBytes')
   }
-  const read = OPTIONS.read('BoundedMap', options)
+}
+
+/**
+ * Checks the constructor's options (a map without a bound first, then a `sizeOf` without
+ * `maxBytes`) and returns them with defaults filled in.
+ */
+function readOptions(options) {
+  const read = OPTIONS.read('BoundedMap', options, refuseUnbounded)
   return {
     policy: read.policy,
     name: read.name,
