@@ -54,6 +54,10 @@ pub struct NativeTrend {
     pub scale: String,
     /// A leak was reported and the newest floors still rise at the minimum rate.
     pub leaking: bool,
+    /// When, at this slope, the newest floor reaches the nearest limit (its own, or the
+    /// container's through RSS), in epoch ms, while `leaking`; null otherwise, or when no limit
+    /// is known.
+    pub limit_at: Option<f64>,
 }
 
 type EventCallback = ThreadsafeFunction<String, (), String, Status, false, true>;
@@ -203,6 +207,7 @@ impl NativeWatcher {
                 slope_bytes_per_sec: t.slope_bytes_per_sec,
                 scale: t.scale.name.to_string(),
                 leaking: t.leaking,
+                limit_at: t.limit_at,
             })
             .collect()
     }

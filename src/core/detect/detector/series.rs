@@ -246,12 +246,18 @@ impl Series {
         let newest = &points[points.len().saturating_sub(config.min_points)..];
         let still_rising = theil_sen_slope(newest)
             .is_some_and(|per_ms| per_ms * 1000.0 >= config.min_rate_bytes_per_sec);
+        let slope_per_ms = theil_sen_slope(&points).unwrap_or(0.0);
+        let leaking = self.reported.is_some() && still_rising;
         Some(Trend {
             floor_bytes,
             floor_at,
-            slope_bytes_per_sec: theil_sen_slope(&points).unwrap_or(0.0) * 1000.0,
+            slope_bytes_per_sec: slope_per_ms * 1000.0,
             scale,
-            leaking: self.reported.is_some() && still_rising,
+            leaking,
+            limit_at: leaking
+                .then(|| self.limits.time_left_ms(floor_bytes, slope_per_ms))
+                .flatten()
+                .map(|ms| floor_at + ms),
         })
     }
 

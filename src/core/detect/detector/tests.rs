@@ -65,6 +65,30 @@ fn the_trend_says_leaking_while_a_reported_leak_still_grows() {
 }
 
 #[test]
+fn the_trend_projects_the_nearest_limit_own_or_the_containers() {
+    let config = DetectorConfig::test_values();
+    let mut series = Series::new(MemoryKind::Heap, 0.0);
+    series.set_own_limit(Some(1e9));
+    for i in 0..10 {
+        series.push(&config, i as f64 * 1000.0, 50e6 + 1e6 * i as f64);
+        series.evaluate(&config);
+    }
+    assert!(series.trend(&config).unwrap().leaking);
+    // 59 MB at 9 s, 1 MB/s: the heap's limit 941 s later.
+    let at = series.trend(&config).unwrap().limit_at.unwrap();
+    assert!((at - (9_000.0 + 941_000.0)).abs() < 1.0, "{at}");
+    // 100 MB left before the container's limit comes first.
+    series.set_rss_headroom(Some(100e6));
+    let at = series.trend(&config).unwrap().limit_at.unwrap();
+    assert!((at - (9_000.0 + 100_000.0)).abs() < 1.0, "{at}");
+    // Once the growth is over, no projection.
+    for i in 10..30 {
+        series.push(&config, i as f64 * 1000.0, 59e6);
+    }
+    assert_eq!(series.trend(&config).unwrap().limit_at, None);
+}
+
+#[test]
 fn a_noisy_leak_is_found_and_noise_alone_is_not() {
     let mut rng = Rng(3);
     let noise: Vec<f64> = (0..120).map(|_| rng.noise(2e6)).collect();

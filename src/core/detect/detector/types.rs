@@ -125,7 +125,7 @@ pub struct Limits {
 impl Limits {
     /// Milliseconds until memory at `current`, growing `per_ms` bytes a millisecond, reaches
     /// the nearest limit; `None` when no limit is known or it does not grow.
-    fn time_left_ms(&self, current: f64, per_ms: f64) -> Option<f64> {
+    pub(super) fn time_left_ms(&self, current: f64, per_ms: f64) -> Option<f64> {
         if per_ms <= 0.0 {
             return None;
         }
@@ -171,6 +171,10 @@ pub struct Trend {
     /// A leak was reported and the newest `min_points` points of its scale still rise at the
     /// minimum rate.
     pub leaking: bool,
+    /// When, at `slope_bytes_per_sec` from the newest floor, the nearest limit is reached: this
+    /// memory's own, or the container's through RSS (epoch ms), while `leaking`; `None`
+    /// otherwise, or when no limit is known. What a restart policy weighs.
+    pub limit_at: Option<f64>,
 }
 
 /// What the statistics say about a window, reported or not.
