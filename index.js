@@ -41,6 +41,21 @@ function diffSnapshots(before, after, options) {
   return require('./lib/diagnose/analyze').diffSnapshots(before, after, options)
 }
 
+/** Whether this process should get traffic (false once a restart is due); see `lib/mitigate/readiness.js`. */
+function ready() {
+  return require('./lib/mitigate/readiness').ready()
+}
+
+/** Readiness and why: `{ ready, state, since, kind }`; see `lib/mitigate/readiness.js`. */
+function readiness() {
+  return require('./lib/mitigate/readiness').readiness()
+}
+
+/** Makes a cluster primary coordinate its workers' restarts; see `lib/mitigate/cluster.js`. */
+function coordinateRestarts(options) {
+  return require('./lib/mitigate/cluster').coordinateRestarts(options)
+}
+
 /** The HTML report page of a watcher's directory; see `lib/report/index.js`. */
 function writeReport(dir, options) {
   return require('./lib/report').writeReport(dir, options)
@@ -55,6 +70,9 @@ module.exports = {
   analyzeSnapshot,
   diffSnapshots,
   writeReport,
+  ready,
+  readiness,
+  coordinateRestarts,
   trackEmitter,
   untrackEmitter,
   listenerSites,

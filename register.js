@@ -25,6 +25,12 @@ function start() {
   const logging = log === undefined ? null : require('./lib/watch/event-log')
   const eventLog = logging === null ? null : new logging.EventLog(log, { maxBytes: logMaxBytes })
   if (eventLog !== null) logging.logEvents(watcher, eventLog)
+  // With the restart policy, a cluster primary starts each leaking worker's replacement first
+  // and restarts one worker at a time (lib/mitigate/cluster.js).
+  const { restart } = watcher.options
+  if (restart !== null && /** @type {{ isPrimary: boolean }} */ (/** @type {unknown} */ (require('node:cluster'))).isPrimary) {
+    require('./lib/mitigate/cluster').coordinateRestarts({ clusterSpacingMs: restart.clusterSpacingMs })
+  }
   // LEAKPROOF_TRACK_LISTENERS=1: listeners and their call sites, in the watcher's reports.
   // The tracking modules are loaded only when the variable is set: a service that does not
   // track listeners does not pay their memory (docs/benchmarks.md).

@@ -145,17 +145,18 @@ function checkFunction(where, what, value) {
   return value
 }
 
-/** Checks that `options` is a plain options object with only the `known` keys. */
-function checkOptionsObject(where, options, known) {
+/** Checks that `options` (named `what` in errors) is a plain options object with only the `known` keys. */
+function checkOptionsObject(where, options, known, what = 'options') {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw invalidOptionType(where, 'options', 'an object', options)
+    throw invalidOptionType(where, what, 'an object', options)
   }
+  const within = what === 'options' ? '' : ` in ${what}`
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
       throw codedError(
         TypeError,
         CODES.UNKNOWN_OPTION,
-        `${where}: unknown option ${JSON.stringify(key)}; known options are ${known.join(', ')}`,
+        `${where}: unknown option ${JSON.stringify(key)}${within}; known options are ${known.join(', ')}`,
       )
     }
   }

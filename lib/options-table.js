@@ -109,15 +109,16 @@ function optional(check) {
 }
 
 /**
- * A row of a table; its variable is `LEAKPROOF_` and the name in capitals when `env` is true.
+ * A row of a table; its variable is `LEAKPROOF_` and the name in capitals when `env` is true,
+ * or `env` itself when it is a name (an option nested in another's object).
  * @param {string} name
  * @param {unknown} defaultValue
  * @param {Check} check
- * @param {{ env?: boolean, group?: string, default: string, meaning: string }} doc
+ * @param {{ env?: boolean | string, group?: string, default: string, meaning: string }} doc
  * @returns {OptionRow}
  */
 function option(name, defaultValue, check, { env = false, ...doc }) {
-  const variable = env ? `LEAKPROOF_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}` : null
+  const variable = typeof env === 'string' ? env : env ? `LEAKPROOF_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}` : null
   return Object.freeze({ name, default: defaultValue, check, env: variable, doc: Object.freeze(doc) })
 }
 
@@ -125,19 +126,21 @@ function option(name, defaultValue, check, { env = false, ...doc }) {
  * An API's options from its rows: `DEFAULTS`, and `read(where, options, first?)`, which
  * refuses an unknown key, then whatever `first(options)` refuses (the API's checks that must
  * win over any one value's, such as a map with no bound at all), then a bad value, each with a
- * coded error, and returns every option, defaults filled in.
+ * coded error, and returns every option, defaults filled in. `path` is how errors name the
+ * options object (`options.restart` for options nested in another's).
  * @param {ReadonlyArray<OptionRow>} rows
+ * @param {{ path?: string }} [naming]
  */
-function optionsTable(rows) {
+function optionsTable(rows, { path = 'options' } = {}) {
   const DEFAULTS = Object.freeze(Object.fromEntries(rows.map((o) => [o.name, o.default])))
   /** @returns {Record<string, any>} */
   function read(where, options, first = (_options) => {}) {
-    errors.checkOptionsObject(where, options, Object.keys(DEFAULTS))
+    errors.checkOptionsObject(where, options, Object.keys(DEFAULTS), path)
     first(options)
     /** @type {Record<string, any>} */
     const settings = { ...DEFAULTS }
     for (const [key, value] of Object.entries(options)) if (value !== undefined) settings[key] = value
-    for (const { name, check } of rows) check.check(where, `options.${name}`, settings[name])
+    for (const { name, check } of rows) check.check(where, `${path}.${name}`, settings[name])
     return settings
   }
   return { ROWS: Object.freeze([...rows]), DEFAULTS, read }

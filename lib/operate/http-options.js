@@ -54,4 +54,9 @@ const OPTIONS = optionsTable([
   option('now', Date.now, functionValue, { default: '`Date.now`', meaning: "the window's clock, in milliseconds (for tests)" }),
 ])
 
-module.exports = { OPTIONS, MIN_TOKEN_LENGTH }
+/** The options of `readinessHandler()`, in the order of docs/mitigate.md's table. */
+const READINESS_OPTIONS = optionsTable([
+  option('path', '/ready', prefix, { default: "`'/ready'`", meaning: 'the path it answers, exactly (plain segments, no trailing slash); GET and HEAD' }),
+])
+
+module.exports = { OPTIONS, READINESS_OPTIONS, MIN_TOKEN_LENGTH }

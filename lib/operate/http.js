@@ -18,11 +18,16 @@
  * for longer than the attack lasts plus one window. Paths are matched exactly, never
  * normalised: `..`, encoded characters, doubled or trailing slashes and query strings change
  * nothing and get a 4xx. docs/admin-http.md has the details.
+ *
+ * Beside it, `readinessHandler()`: an unauthenticated readiness route for load balancers and
+ * Kubernetes probes, 200 while serving and 503 once the restart policy is taking the process
+ * out (docs/mitigate.md), and `ready()` for other frameworks' routes.
  */
 const crypto = require('node:crypto')
 const errors = require('../errors')
 const { currentWatcher } = require('../watch/watcher')
-const { OPTIONS, MIN_TOKEN_LENGTH } = require('./http-options')
+const { OPTIONS, READINESS_OPTIONS, MIN_TOKEN_LENGTH } = require('./http-options')
+const { ready, readiness } = require('../mitigate/readiness')
 
 const WHERE = 'adminHandler()'
 
@@ -154,6 +159,26 @@ function adminHandler(options) {
       if (!fits) return refuse(req, res, 413, 'payload_too_large', `request bodies are not used; this one is over ${MAX_BODY_BYTES} bytes`)
       answer(req, res, { route: path.slice(prefix.length), query, prefix, watcherNow })
     })
+  }
+}
+
+/**
+ * A readiness route: `GET`/`HEAD <path>` answers 200 `{ ready: true, state: 'serving' }`
+ * while the process should get traffic, and 503 with `{ ready: false, state, since, kind }`
+ * once a restart is due; no token (it tells nothing but that). Other paths: `next()`, or 404.
+ * @param {{ path?: string }} [options]
+ * @throws coded `ERR_LEAKPROOF_INVALID_OPTION` for a bad path, `ERR_LEAKPROOF_UNKNOWN_OPTION`.
+ */
+function readinessHandler(options) {
+  const { path } = READINESS_OPTIONS.read('readinessHandler()', options ?? {})
+  return function leakproofReadiness(req, res, next) {
+    if (splitTarget(req.originalUrl ?? req.url).path !== path) {
+      if (typeof next === 'function') return next()
+      return send(res, 404, errorBody('not_found', 'not found'))
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, errorBody('method_not_allowed', `${path} answers GET, HEAD only`), { Allow: 'GET, HEAD' })
+    const now = readiness()
+    send(res, now.ready ? 200 : 503, now)
   }
 }
 
@@ -294,4 +319,4 @@ function sendBytes(res, status, bytes, contentType, headers = {}) {
   res.end(bytes)
 }
 
-module.exports = { adminHandler, DEFAULTS, MIN_TOKEN_LENGTH, MAX_BODY_BYTES }
+module.exports = { adminHandler, readinessHandler, ready, readiness, DEFAULTS, MIN_TOKEN_LENGTH, MAX_BODY_BYTES }

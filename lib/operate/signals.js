@@ -126,6 +126,16 @@ const METRICS = Object.freeze([
     labels: [],
     values: (s) => (s.watcher === null ? [] : [{ labels: {}, value: s.watcher.forcedGc.seconds }]),
   },
+  {
+    prometheus: 'leakproof_restart_due',
+    otel: 'leakproof.restart.due',
+    unit: '1',
+    type: 'gauge',
+    aggregate: 'max',
+    help: '1 once the restart policy found a restart due (a leak near its limit, its evidence written): the process is leaving; else 0. Only with the restart policy on.',
+    labels: [],
+    values: (s) => (s.watcher === null || !s.watcher.restart.on ? [] : [{ labels: {}, value: s.watcher.restart.due === null ? 0 : 1 }]),
+  },
   ...mapMetrics(),
   {
     prometheus: 'leakproof_listener_leak_listeners',

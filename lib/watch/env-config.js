@@ -3,24 +3,36 @@
 const { isMainThread } = require('node:worker_threads')
 const { OPTIONS, DEFAULTS, resolveOptions } = require('./options')
 const { checkMaxBytes, DEFAULT_MAX_BYTES } = require('./event-log')
+const { OPTIONS: RESTART_OPTIONS } = require('../mitigate/restart-options')
+const { COORDINATOR_VARIABLE } = require('../mitigate/cluster')
+
+/** A table's rows that have a variable, as `[variable, [option, how its text reads]]`; `within` names the option holding them. */
+function variables(rows, within = null) {
+  return rows.filter((o) => o.env !== null).map((o) => [o.env, /** @type {[string, 'number' | 'boolean' | 'string']} */ ([within === null ? o.name : `${within}.${o.name}`, o.check.env])])
+}
 
 /**
  * Environment variables read by `leakproof/register`, each mapped to a `watch()` option and
- * how its text reads, from the options table (options.js). Numbers are plain decimals
- * (`LEAKPROOF_INTERVAL_MS=5000`), booleans `1`/`0`/`true`/`false` (and yes/no, on/off).
+ * how its text reads, from the options tables (options.js, and the restart policy's, whose
+ * options are `restart.<name>`). Numbers are plain decimals (`LEAKPROOF_INTERVAL_MS=5000`),
+ * booleans `1`/`0`/`true`/`false` (and yes/no, on/off).
  * @type {Readonly<Record<string, [string, 'number' | 'boolean' | 'string']>>}
  */
-const ENV = Object.freeze(Object.fromEntries(OPTIONS.ROWS.filter((o) => o.env !== null).map((o) => [o.env, /** @type {[string, 'number' | 'boolean' | 'string']} */ ([o.name, o.check.env])])))
+const ENV = Object.freeze(Object.fromEntries([...variables(OPTIONS.ROWS), ...variables(RESTART_OPTIONS.ROWS, 'restart')]))
 
-/** Variables left alone in worker threads, where what they set does not apply. */
-const MAIN_THREAD_ONLY = ['LEAKPROOF_SNAPSHOT_SIGNAL']
+/** Variables left alone in worker threads, where what they set does not apply: signals, and the restart policy (the process's). */
+const mainThreadOnly = (name) => name === 'LEAKPROOF_SNAPSHOT_SIGNAL' || name === 'LEAKPROOF_RESTART' || name.startsWith('LEAKPROOF_RESTART_')
 
 /**
  * Variables that are not `watch()` options but are read elsewhere, so never "unknown":
  * the event log and its size cap (register.js), listener tracking
- * (lib/track/listeners.js) and the addon's path (lib/native.js).
+ * (lib/track/listeners.js), the addon's path (lib/native.js) and the cluster primary's
+ * restart coordination (lib/mitigate/cluster.js).
  */
-const OTHER_VARIABLES = ['LEAKPROOF_LOG', 'LEAKPROOF_LOG_MAX_BYTES', 'LEAKPROOF_TRACK_LISTENERS', 'LEAKPROOF_NATIVE_PATH']
+const OTHER_VARIABLES = ['LEAKPROOF_LOG', 'LEAKPROOF_LOG_MAX_BYTES', 'LEAKPROOF_TRACK_LISTENERS', 'LEAKPROOF_NATIVE_PATH', COORDINATOR_VARIABLE]
+
+/** Each restart option's variable, by option name. */
+const ENV_OF_RESTART = Object.fromEntries(RESTART_OPTIONS.ROWS.filter((o) => o.env !== null).map((o) => [o.name, o.env]))
 
 /** The value of a variable as `type` says; text that does not parse is left as text, for resolveOptions to refuse. */
 function parse(raw, type) {
@@ -31,7 +43,8 @@ function parse(raw, type) {
     if (/^(0|false|no|off)$/i.test(text)) return false
     return text
   }
-  return text !== '' && Number.isFinite(Number(text)) ? Number(text) : text
+  // `Infinity` reads as itself, for the options that take it (snapshotMaxPauseMs); the others refuse it.
+  return text !== '' && (Number.isFinite(Number(text)) || text === 'Infinity') ? Number(text) : text
 }
 
 /**
@@ -42,19 +55,27 @@ function parse(raw, type) {
 function configFromEnv(env) {
   const problems = []
   const options = {}
+  const restart = {} // the restart policy's options, kept if LEAKPROOF_RESTART turns it on
   for (const [name, [option, type]] of Object.entries(ENV)) {
     if (env[name] === undefined || env[name] === '') continue
-    // Signals reach only the main thread: a worker preloading register.js watches without one.
-    if (!isMainThread && MAIN_THREAD_ONLY.includes(name)) continue
+    // A worker preloading register.js watches without a signal or a restart policy: both are the main thread's.
+    if (!isMainThread && mainThreadOnly(name)) continue
     const value = parse(env[name], type)
+    const [top, nested] = option.split('.')
+    const candidate = nested === undefined ? { ...options, [top]: value } : { ...options, restart: { ...restart, [nested]: value } }
     try {
-      resolveOptions({ ...options, [option]: value })
-      options[option] = value
+      resolveOptions(candidate)
+      if (nested === undefined) options[top] = value
+      else restart[nested] = value
     } catch (err) {
-      const fallback = DEFAULTS[option] === undefined ? 'unset' : JSON.stringify(DEFAULTS[option])
+      const byDefault = nested === undefined ? DEFAULTS[top] : RESTART_OPTIONS.DEFAULTS[nested]
+      const fallback = byDefault === undefined ? 'unset' : JSON.stringify(byDefault)
       problems.push(`ignoring ${name}=${JSON.stringify(env[name])} (${err.message}); using the default, ${fallback}`)
     }
   }
+  const restartSet = Object.keys(restart)
+  if (options.restart === true && restartSet.length > 0) options.restart = restart
+  else if (restartSet.length > 0) problems.push(`ignoring ${restartSet.map((o) => ENV_OF_RESTART[o]).join(', ')}: the restart policy is off (LEAKPROOF_RESTART=1 turns it on)`)
   for (const name of Object.keys(env)) {
     if (name.startsWith('LEAKPROOF_') && !(name in ENV) && !OTHER_VARIABLES.includes(name)) {
       problems.push(`ignoring unknown variable ${name}`)

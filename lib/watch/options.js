@@ -8,7 +8,9 @@
  * the same.
  */
 const errors = require('../errors')
+const { isMainThread } = require('node:worker_threads')
 const { checkSnapshotSignal } = require('../capture/snapshot-signal')
+const { restartOption, resolveRestart } = require('../mitigate/restart-options')
 const { optionsTable, option, positive, positiveInteger, integerBetween, nonNegative, fraction, boolean, oneOf, nonEmptyString, functionValue, optional } = require('../options-table')
 
 /** Bytes in a mebibyte. */
@@ -72,6 +74,7 @@ const WATCH_OPTIONS = optionsTable([
   option('sitesWindowMs', undefined, optional(positive), { env: true, group: 'Allocation sites and reports', default: '2 × `intervalMs`', meaning: 'each sampling window, in ms' }),
   option('sitesSamplingBytes', 512 * 1024, positive, { group: 'Allocation sites and reports', default: '512 KiB', meaning: 'mean bytes between samples' }),
   option('top', 5, positiveInteger, { group: 'Allocation sites and reports', default: '5', meaning: 'allocation sites, and suspects in a report, listed' }),
+  option('restart', undefined, restartOption, { env: true, group: 'Restart', default: 'off', meaning: 'leave gracefully before a leak reaches its limit, once its evidence is written: `true`, or the [restart policy](mitigate.md)’s options; main thread only' }),
 ])
 
 /** Every option of `watch()` with its default. */
@@ -85,6 +88,10 @@ function resolveOptions(options = {}) {
     throw errors.invalidOptionRange(WHERE, 'options.snapshotSignal', "unset, or set with a dir and snapshots: 'auto' (where would its snapshots go?)", o.snapshotSignal)
   }
   if (o.sitesWindowMs === undefined) o.sitesWindowMs = 2 * o.intervalMs
+  if (o.restart !== undefined && o.restart !== false && !isMainThread) {
+    throw errors.invalidOptionRange(WHERE, 'options.restart', "unset in a worker thread: a restart is the process's (give it to the main thread's watcher)", o.restart)
+  }
+  o.restart = resolveRestart(WHERE, o.restart)
   return o
 }
 

@@ -19,7 +19,8 @@
  * Events, each with `type`, `time`, `pid` and `threadId`: `sample` (one per interval with a
  * floor), `leak`, `threshold`, `snapshot`, `snapshot-skipped`, `report`, `sites`,
  * `cache-thrashing` (a named BoundedMap stays full while its hit ratio collapses; judged
- * every interval, see lib/cache/registry.js) and `error` (an `error` nobody listens to
+ * every interval, see lib/cache/registry.js), `restart-due` and `restart-exit` (with the
+ * `restart` option: lib/mitigate/restart.js) and `error` (an `error` nobody listens to
  * becomes a process warning).
  */
 const diagnosticsChannel = require('node:diagnostics_channel')
@@ -51,7 +52,7 @@ function cpuMicros() {
 }
 
 /** Every event the watcher emits (the module doc says what each means). */
-const EVENTS = Object.freeze(['sample', 'leak', 'threshold', 'snapshot', 'snapshot-skipped', 'report', 'sites', 'cache-thrashing', 'error'])
+const EVENTS = Object.freeze(['sample', 'leak', 'threshold', 'snapshot', 'snapshot-skipped', 'report', 'sites', 'cache-thrashing', 'restart-due', 'restart-exit', 'error'])
 
 /**
  * Every event is also published on the `diagnostics_channel` named `leakproof:<type>`, for
@@ -120,6 +121,7 @@ class Watcher extends EventEmitter {
   #clock
   #startedAt
   #stopListening = null // removes the snapshotSignal listener
+  #restart = null // the restart policy, with the restart option (lib/mitigate/restart.js)
   #stopped = false
   /** `#event`, bound once, for the parts that emit through the watcher. */
   #emit = (type, fields) => this.#event(type, fields)
@@ -155,6 +157,10 @@ class Watcher extends EventEmitter {
         this.#stopListening = listenForSnapshotSignal(options.snapshotSignal, () => this.snapshot('signal'), refused)
       }
     }
+    if (options.restart !== null) {
+      // Loaded when first needed: a watcher without the policy never sees a server.
+      this.#restart = new (require('../mitigate/restart').Restart)(options.restart, { emit: this.#emit, clock })
+    }
     this.#fullGcs = new FullGcSentinel(() => this.#onFullGc())
     this.#timer = setInterval(() => this.#tick(), options.intervalMs)
     this.#timer.unref()
@@ -176,7 +182,9 @@ class Watcher extends EventEmitter {
    * and whether a leak it reported still grows (`[]` after `stop()`); the counts of
    * `Tally#read` (leaks by kind, snapshots by result, reports) and the newest of each;
    * `snapshots` says whether they are on, the `dir`, whether one is being `writing`, and
-   * holds their `counts`; `forcedGc` counts the full GCs the watcher forced and their time.
+   * holds their `counts`; `forcedGc` counts the full GCs the watcher forced and their time;
+   * `restart` says whether the restart policy is `on`, and `due` is null until a restart is
+   * due (then `{ dueAt, kind, limitAt }`).
    */
   status() {
     const { snapshots, ...counts } = this.#tally.read()
@@ -190,6 +198,7 @@ class Watcher extends EventEmitter {
       ...counts,
       snapshots: { on: capture !== null, dir: capture?.dir ?? null, writing: capture?.writing ?? false, counts: snapshots },
       forcedGc: { count: this.#forcedGc.count, seconds: this.#forcedGc.totalMs / 1000 },
+      restart: { on: this.#restart !== null, due: this.#restart?.status() ?? null },
     }
   }
 
@@ -204,7 +213,7 @@ class Watcher extends EventEmitter {
     if (sampled === null) return trends
     const judged = (kind, floorBytes) => {
       const trend = trends.find((t) => t.kind === kind)
-      return { kind, floorBytes, floorAt: sampled.time, slopeBytesPerSec: trend?.slopeBytesPerSec ?? 0, scale: trend?.scale ?? 'minutes', leaking: trend?.leaking ?? false }
+      return { kind, floorBytes, floorAt: sampled.time, slopeBytesPerSec: trend?.slopeBytesPerSec ?? 0, scale: trend?.scale ?? 'minutes', leaking: trend?.leaking ?? false, limitAt: trend?.limitAt ?? null }
     }
     return [judged('heap', sampled.heap), judged('external', sampled.external), ...trends.filter((t) => t.kind === 'native')]
   }
@@ -260,6 +269,7 @@ class Watcher extends EventEmitter {
     this.#floors.stop()
     this.#native.stop()
     if (this.#capture !== null) this.#capture.stop()
+    if (this.#restart !== null) this.#restart.stop()
     this.#diagnosis.stop()
     if (this.#sites !== null) this.#sites.stop()
     if (current === this) current = null
@@ -269,7 +279,9 @@ class Watcher extends EventEmitter {
   #event(type, fields) {
     const event = { type, time: this.#clock.now(), pid: process.pid, threadId, ...fields }
     this.#tally.note(type, event)
+    if (this.#restart !== null) this.#restart.note(event)
     if (CHANNELS[type].hasSubscribers) CHANNELS[type].publish(event)
+    if (type === 'report') queueMicrotask(() => this.#checkRestart())
     // An 'error' nobody listens to would throw from EventEmitter and crash the app the
     // watcher is there to protect: it becomes a process warning instead.
     if (type === 'error' && this.listenerCount('error') === 0) {
@@ -322,6 +334,7 @@ class Watcher extends EventEmitter {
     this.#event('sample', { heapUsed: heap, external, native, rss, containerLimit, heapLimit: limit, ...gc, cachesFilling: filling })
     this.#checkHeapThreshold(heap, limit)
     if (this.#capture !== null) this.#capture.onFloor({ heap, external, native, nativeAt: nativeTrend?.floorAt ?? null }, this.#heapAboveThreshold)
+    this.#checkRestart()
   }
 
   /**
@@ -353,6 +366,11 @@ class Watcher extends EventEmitter {
     }
     this.#fillingSince ??= time
     return time - this.#fillingSince < FILLING_GRACE_DURATIONS * this.#options.minDurationMs
+  }
+
+  /** With the restart policy: whether a restart is due now, by the live trends (after each floor and report). */
+  #checkRestart() {
+    if (this.#restart !== null && !this.#stopped) this.#restart.check(this.#native.trends())
   }
 
   /** Emits `threshold` (and captures) when the heap floor crosses `heapThreshold` upwards. */

@@ -1,0 +1,172 @@
+'use strict'
+
+/**
+ * Restarts under `cluster`: the primary starts a leaking worker's replacement before it
+ * leaves, and lets one worker restart at a time, at least `clusterSpacingMs` after the
+ * last one left, so a leak in every worker never empties the cluster.
+ *
+ * The protocol, over the cluster's IPC channel (messages carry a `leakproof` field):
+ * - the primary, once coordinating, sets `LEAKPROOF_RESTART_COORDINATOR` to its pid in its
+ *   environment, which the workers it forks inherit: a worker knows its primary coordinates;
+ * - worker → primary `{ leakproof: 'restart-due', kind }` when its restart is due;
+ * - the primary queues it, forks a replacement when its turn comes, and once the replacement
+ *   listens sends `{ leakproof: 'restart-go' }`; the worker drains and leaves through
+ *   `cluster.worker.disconnect()`, so `worker.exitedAfterDisconnect` is true in the
+ *   primary's `exit` event (a primary that re-forks every dead worker should check it);
+ * - a replacement that exits or does not listen within `REPLACEMENT_TIMEOUT_MS` is given up,
+ *   and the leaking worker's turn comes again after the spacing.
+ */
+/** node:cluster (its types declare it as a default export, which CommonJS `require` does not see). */
+const cluster = /** @type {import('node:cluster').Cluster} */ (/** @type {unknown} */ (require('node:cluster')))
+const errors = require('../errors')
+const { OPTIONS } = require('./restart-options')
+
+/** The variable by which workers know their primary coordinates restarts (its pid). */
+const COORDINATOR_VARIABLE = 'LEAKPROOF_RESTART_COORDINATOR'
+
+/** How long a replacement may take to listen, in ms, before it is given up. */
+const REPLACEMENT_TIMEOUT_MS = 60_000
+
+let coordinator = null
+
+/**
+ * Makes this cluster primary coordinate its workers' restarts (the preload does it when
+ * `LEAKPROOF_RESTART` is on). Call it before forking the workers. Idempotent.
+ * @param {{ clusterSpacingMs?: number }} [options]
+ * @returns {{ stop(): void, readonly queued: number, readonly restarting: number | null }}
+ */
+function coordinateRestarts(options = {}) {
+  if (!cluster.isPrimary) throw errors.codedError(Error, errors.CODES.INVALID_ARGUMENT, 'coordinateRestarts(): call it in the cluster primary')
+  const { clusterSpacingMs } = OPTIONS.read('coordinateRestarts()', options)
+  coordinator ??= new Coordinator(clusterSpacingMs)
+  return coordinator
+}
+
+/** The primary's side: a queue of workers due, one restart at a time. */
+class Coordinator {
+  #spacingMs
+  #queue = [] // workers whose restart is due, oldest first
+  #restarting = null // { worker, replacement, timer }
+  #lastLeftAt = -Infinity
+  #wake = null
+  #onMessage = (worker, message) => {
+    if (message?.leakproof === 'restart-due' && !this.#queue.includes(worker) && this.#restarting?.worker !== worker) {
+      this.#queue.push(worker)
+      this.#next()
+    }
+  }
+
+  constructor(spacingMs) {
+    this.#spacingMs = spacingMs
+    process.env[COORDINATOR_VARIABLE] = String(process.pid)
+    cluster.on('message', this.#onMessage)
+  }
+
+  /** Workers waiting for their turn. */
+  get queued() {
+    return this.#queue.length
+  }
+
+  /** The pid of the worker restarting now, or null. */
+  get restarting() {
+    return this.#restarting?.worker.process.pid ?? null
+  }
+
+  /** Stops coordinating: workers forked from now on leave on their own. */
+  stop() {
+    cluster.off('message', this.#onMessage)
+    delete process.env[COORDINATOR_VARIABLE]
+    clearTimeout(this.#wake)
+    coordinator = null
+  }
+
+  /** Starts the next restart when none is under way and the spacing allows. */
+  #next() {
+    if (this.#restarting !== null) return
+    this.#queue = this.#queue.filter((w) => !w.isDead())
+    const worker = this.#queue.shift()
+    if (worker === undefined) return
+    const wait = this.#lastLeftAt + this.#spacingMs - Date.now()
+    if (wait > 0) {
+      this.#queue.unshift(worker)
+      clearTimeout(this.#wake)
+      this.#wake = setTimeout(() => this.#next(), wait)
+      this.#wake.unref()
+      return
+    }
+    this.#replace(worker)
+  }
+
+  /** Forks `worker`'s replacement; tells `worker` to go once it listens. */
+  #replace(worker) {
+    const replacement = cluster.fork()
+    const giveUp = () => {
+      replacement.off('listening', listening)
+      if (!replacement.isDead()) replacement.kill()
+      this.#done(worker)
+      if (!worker.isDead()) this.#queue.push(worker)
+      this.#next()
+    }
+    const timer = setTimeout(giveUp, REPLACEMENT_TIMEOUT_MS)
+    timer.unref()
+    const listening = () => {
+      clearTimeout(timer)
+      replacement.off('exit', earlyExit)
+      worker.once('exit', () => {
+        this.#done(worker)
+        this.#next()
+      })
+      if (worker.isDead()) return
+      worker.send({ leakproof: 'restart-go' })
+    }
+    const earlyExit = () => {
+      clearTimeout(timer)
+      giveUp()
+    }
+    replacement.once('listening', listening)
+    replacement.once('exit', earlyExit)
+    this.#restarting = { worker, replacement }
+  }
+
+  #done(worker) {
+    if (this.#restarting?.worker !== worker) return
+    this.#restarting = null
+    this.#lastLeftAt = Date.now()
+  }
+}
+
+/** Whether this process is a cluster worker whose primary coordinates restarts. */
+function coordinated() {
+  return cluster.isWorker && process.env[COORDINATOR_VARIABLE] === String(process.ppid)
+}
+
+/**
+ * The worker's side: tells the primary its restart is due; resolves once the primary says go
+ * (its replacement listens). The IPC channel is not held open meanwhile.
+ */
+function awaitTurn(kind) {
+  return new Promise((resolve) => {
+    const onMessage = (message) => {
+      if (message?.leakproof !== 'restart-go') return
+      process.off('message', onMessage)
+      resolve()
+    }
+    process.on('message', onMessage)
+    process.channel?.unref()
+    process.send?.({ leakproof: 'restart-due', kind })
+  })
+}
+
+/** Leaves the cluster as a worker that chose to: the primary sees `exitedAfterDisconnect`. */
+function leaveCluster(exitCode) {
+  const exit = () => process.exit(exitCode)
+  if (!cluster.isWorker || !process.connected) return exit()
+  const timer = setTimeout(exit, 1000)
+  cluster.worker.once('disconnect', () => {
+    clearTimeout(timer)
+    exit()
+  })
+  cluster.worker.disconnect()
+}
+
+module.exports = { coordinateRestarts, coordinated, awaitTurn, leaveCluster, COORDINATOR_VARIABLE }

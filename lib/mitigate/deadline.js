@@ -1,0 +1,22 @@
+'use strict'
+
+/** Waiting for work with a deadline, as the restart's drain and hooks do. */
+
+/**
+ * Resolves `true` when `work` settles in time (rejecting as it does), `false` at `deadline`
+ * (epoch ms); the timer does not hold the process open.
+ */
+async function untilDeadline(work, deadline) {
+  let timer
+  const late = new Promise((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, deadline - Date.now()), false)
+    timer.unref()
+  })
+  try {
+    return await Promise.race([work.then(() => true), late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+module.exports = { untilDeadline }

@@ -1,0 +1,107 @@
+'use strict'
+
+/**
+ * When a restart is due: the policy's judgement, from the watcher's events and the detector's
+ * live trends, with no side effects (restart.js acts on it).
+ *
+ * A restart is due when, at once:
+ * - a `leak` event of a kind was emitted (never on growth the detector did not report);
+ * - that kind's trend still says `leaking` (a cache that levelled off, or growth that
+ *   stopped, no longer does);
+ * - its `limitAt`, the nearest limit at its current slope, is within `limitWithinMs`;
+ * - the process has run `minIntervalMs` (so one instance restarts that rarely at most);
+ * - its evidence is settled: a `report` event came after the kind's first leak, or the
+ *   limit is so near that waiting longer would leave no time to leave gracefully (the
+ *   evidence could not be written in time).
+ * Warm-up needs no rule of its own: the detector reports no leak during it.
+ */
+
+/** Evidence is waited for until the limit is this many exits away (readiness delay + drain). */
+const EXITS_OF_MARGIN = 2
+
+/** ... and never closer to the limit than this, in ms. */
+const LEAST_MARGIN_MS = 2 * 60_000
+
+class RestartPolicy {
+  #settings
+  #clock
+  #processStartedAt
+  #firstLeakAt = new Map() // kind → time of its first leak event
+  #newestLeak = new Map() // kind → its newest leak event
+  #lastReportAt = -Infinity
+  #reports = []
+  #snapshots = []
+  #profiles = []
+
+  /**
+   * @param {Record<string, any>} settings the restart options, checked (restart-options.js).
+   * @param {{ clock: import('../watch/clock').Clock, processStartedAt: number }} parts
+   *   `processStartedAt`: when this process started, in the clock's epoch ms.
+   */
+  constructor(settings, { clock, processStartedAt }) {
+    this.#settings = settings
+    this.#clock = clock
+    this.#processStartedAt = processStartedAt
+  }
+
+  /** Notes what an emitted event says about leaks and their evidence. */
+  note(event) {
+    switch (event.type) {
+      case 'leak':
+        if (!this.#firstLeakAt.has(event.kind)) this.#firstLeakAt.set(event.kind, event.time)
+        this.#newestLeak.set(event.kind, event)
+        break
+      case 'report':
+        this.#lastReportAt = event.time
+        addPaths(this.#reports, [event.path])
+        addPaths(this.#snapshots, [event.baseline, event.followUp])
+        break
+      case 'snapshot':
+        addPaths(this.#snapshots, [event.path])
+        break
+      case 'sites':
+        addPaths(this.#profiles, [event.profile?.heapprofile, event.profile?.pprof])
+        break
+    }
+  }
+
+  /**
+   * The restart due now, or null: `{ kind, leak, limitAt, timeLeftMs, evidence }`, where
+   * `evidence` lists the paths written since start (`reports`, `snapshots`, `profiles`) and
+   * whether a report came after the leak (`settled`; false when the limit came too near to
+   * wait for one).
+   * @param {ReadonlyArray<{ kind: string, leaking: boolean, limitAt?: number | null }>} trends
+   */
+  due(trends) {
+    const now = this.#clock.now()
+    if (now - this.#processStartedAt < this.#settings.minIntervalMs) return null
+    const nearest = trends
+      .filter((t) => t.leaking && this.#newestLeak.has(t.kind) && typeof t.limitAt === 'number')
+      .reduce((a, b) => (a === null || b.limitAt < a.limitAt ? b : a), null)
+    if (nearest === null) return null
+    const timeLeftMs = Math.max(0, nearest.limitAt - now)
+    if (timeLeftMs > this.#settings.limitWithinMs) return null
+    const settled = this.#lastReportAt >= this.#firstLeakAt.get(nearest.kind)
+    if (!settled && timeLeftMs > this.#evidenceMarginMs()) return null
+    return {
+      kind: nearest.kind,
+      leak: this.#newestLeak.get(nearest.kind),
+      limitAt: nearest.limitAt,
+      timeLeftMs,
+      evidence: { settled, reports: [...this.#reports], snapshots: [...this.#snapshots], profiles: [...this.#profiles] },
+    }
+  }
+
+  /** How near the limit may come while the evidence is awaited: time for a graceful exit, twice over. */
+  #evidenceMarginMs() {
+    const { readinessDelayMs, drainTimeoutMs } = this.#settings
+    return Math.max(LEAST_MARGIN_MS, EXITS_OF_MARGIN * (readinessDelayMs + drainTimeoutMs))
+  }
+}
+
+/** Appends each string of `paths` not in `list` yet. */
+function addPaths(list, paths) {
+  for (const path of paths) if (typeof path === 'string' && !list.includes(path)) list.push(path)
+}
+
+module.exports = { RestartPolicy }

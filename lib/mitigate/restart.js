@@ -1,0 +1,163 @@
+'use strict'
+
+/**
+ * The last resort: a graceful restart before a leak reaches its limit, once its evidence is
+ * written (docs/mitigate.md). The watcher hands every event it emits to `note()` and asks
+ * `check()` after each floor; restart-policy.js says when a restart is due. Then, in order:
+ * 1. `restart-due` is emitted (event, diagnostics channel, metric) with the leak and the
+ *    evidence's paths;
+ * 2. readiness fails (readiness.js), and every response asks its client to close its
+ *    connection; under a coordinating cluster primary, the worker instead waits until its
+ *    replacement listens, and stays ready meanwhile;
+ * 3. after `readinessDelayMs` (cut short by a SIGTERM), the user's `beforeRestart` runs, or
+ *    else the HTTP servers leakproof sees stop accepting connections (a cluster primary
+ *    disconnects its workers, which drain theirs); in-flight requests are waited for until
+ *    `drainTimeoutMs`, whatever the hook does;
+ * 4. `restart-exit` is emitted and the process exits with `exitCode`.
+ * From the moment the restart is due, a SIGTERM no longer kills the process outright (when
+ * the app has no SIGTERM listener of its own): it ends the readiness delay, and the drain
+ * still finishes within its deadline.
+ */
+/** node:cluster (its types declare it as a default export, which CommonJS `require` does not see). */
+const cluster = /** @type {import('node:cluster').Cluster} */ (/** @type {unknown} */ (require('node:cluster')))
+const fs = require('node:fs')
+const { RestartPolicy } = require('./restart-policy')
+const { HttpServers } = require('./http-servers')
+const { setReadiness } = require('./readiness')
+const { coordinated, awaitTurn, leaveCluster } = require('./cluster')
+const { untilDeadline } = require('./deadline')
+
+class Restart {
+  #settings
+  #emit
+  #clock
+  #policy
+  #servers = new HttpServers()
+  #due = null // the restart-due event's fields, once due
+  #stopped = false
+  #sigterm = null // resolves the readiness delay early
+  #sigtermSeen = false
+
+  /**
+   * @param {Record<string, any>} settings the restart options, checked (restart-options.js).
+   * @param {{ emit: (type: string, fields: object) => void, clock: import('../watch/clock').Clock }} parts
+   */
+  constructor(settings, { emit, clock }) {
+    this.#settings = settings
+    this.#emit = emit
+    this.#clock = clock
+    this.#policy = new RestartPolicy(settings, { clock, processStartedAt: clock.now() - process.uptime() * 1000 })
+  }
+
+  /** The state for `status()`: null until due, then `{ dueAt, kind, state }`. */
+  status() {
+    return this.#due === null ? null : { dueAt: this.#due.time, kind: this.#due.kind, limitAt: this.#due.limitAt }
+  }
+
+  /** Notes an event the watcher emitted. */
+  note(event) {
+    this.#policy.note(event)
+  }
+
+  /** Judges the trends now (after each floor, and each report); starts leaving when a restart is due. */
+  check(trends) {
+    if (this.#due !== null || this.#stopped) return
+    const due = this.#policy.due(trends)
+    if (due === null) return
+    const plan = { readinessDelayMs: this.#settings.readinessDelayMs, drainTimeoutMs: this.#settings.drainTimeoutMs, exitCode: this.#settings.exitCode, coordinated: coordinated() }
+    const evidence = { ...due.evidence, reports: existing(due.evidence.reports), snapshots: existing(due.evidence.snapshots), profiles: existing(due.evidence.profiles) }
+    this.#due = { time: this.#clock.now(), ...due, evidence, plan }
+    this.#emit('restart-due', { ...due, evidence, plan })
+    this.#leave(this.#due).catch((err) => {
+      this.#emit('error', { error: err.message, during: 'restarting' })
+      process.exit(this.#settings.exitCode)
+    })
+  }
+
+  /**
+   * Before the restart is due: stops looking (`watcher.stop()`). Once it is due, the process
+   * is leaving (its readiness already failed) and goes on leaving.
+   */
+  stop() {
+    if (this.#due !== null) return
+    this.#stopped = true
+    this.#servers.stop()
+  }
+
+  async #leave(due) {
+    const { readinessDelayMs, drainTimeoutMs, exitCode, beforeRestart } = this.#settings
+    process.exitCode = exitCode
+    this.#holdSigterm()
+    this.#servers.leaving()
+    if (due.plan.coordinated) {
+      setReadiness('restart-due', { kind: due.kind, ready: true })
+      await awaitTurn(due.kind)
+    } else {
+      setReadiness('restart-due', { kind: due.kind })
+      await this.#delay(readinessDelayMs)
+    }
+    setReadiness('draining', { kind: due.kind })
+    const deadline = Date.now() + drainTimeoutMs
+    const { stoppedBy, hook } = await this.#stopAccepting(beforeRestart, due, deadline)
+    const drained = await this.#servers.drain(deadline)
+    const drainMs = drainTimeoutMs - Math.max(0, deadline - Date.now())
+    this.#emit('restart-exit', { exitCode, stoppedBy, beforeRestart: hook, drained, drainMs, sigterm: this.#sigtermSeen })
+    leaveCluster(exitCode)
+  }
+
+  /**
+   * Stops new work: the user's `beforeRestart` (awaited until the deadline), a cluster
+   * primary's workers, or else the servers seen (which the caller drains in every case).
+   * Returns `{ stoppedBy, hook }`: `hook` is what became of `beforeRestart` (`resolved`,
+   * `threw`: the servers are closed after all, `deadline`: its `signal` is aborted), or null.
+   */
+  async #stopAccepting(beforeRestart, due, deadline) {
+    if (beforeRestart !== undefined) {
+      const controller = new AbortController()
+      const hook = await untilDeadline(Promise.resolve().then(() => beforeRestart({ event: due, deadline, signal: controller.signal })), deadline).then(
+        (finished) => (finished ? 'resolved' : 'deadline'),
+        (err) => {
+          this.#emit('error', { error: err?.message ?? String(err), during: 'beforeRestart (closing the HTTP servers leakproof sees instead)' })
+          return 'threw'
+        },
+      )
+      if (hook === 'deadline') controller.abort()
+      return { stoppedBy: hook === 'threw' ? 'servers' : 'beforeRestart', hook }
+    }
+    if (cluster.isPrimary && Object.keys(cluster.workers ?? {}).length > 0) {
+      await untilDeadline(new Promise((resolve) => cluster.disconnect(() => resolve(undefined))), deadline)
+      return { stoppedBy: 'cluster', hook: null }
+    }
+    return { stoppedBy: 'servers', hook: null }
+  }
+
+  /** Waits `ms`, or until a SIGTERM. */
+  #delay(ms) {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms)
+      this.#sigterm = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+  }
+
+  /**
+   * From now on a SIGTERM ends the readiness delay instead of the process, unless the app
+   * listens for SIGTERM itself (its own shutdown then runs as it would have).
+   */
+  #holdSigterm() {
+    if (process.listenerCount('SIGTERM') > 0) return
+    process.on('SIGTERM', () => {
+      this.#sigtermSeen = true
+      this.#sigterm?.()
+    })
+  }
+}
+
+/** The paths of `paths` still on disk (older snapshots may have been rotated away). */
+function existing(paths) {
+  return paths.filter((path) => fs.existsSync(path))
+}
+
+module.exports = { Restart }
