@@ -20,6 +20,10 @@
 const cluster = /** @type {import('node:cluster').Cluster} */ (/** @type {unknown} */ (require('node:cluster')))
 const errors = require('../errors')
 const { OPTIONS } = require('./restart-options')
+const { optionsTable } = require('../options-table')
+
+/** `coordinateRestarts()`'s one option, the restart policy's row for it. */
+const COORDINATOR_OPTIONS = optionsTable(OPTIONS.ROWS.filter((row) => row.name === 'clusterSpacingMs'))
 
 /** The variable by which workers know their primary coordinates restarts (its pid). */
 const COORDINATOR_VARIABLE = 'LEAKPROOF_RESTART_COORDINATOR'
@@ -31,20 +35,23 @@ let coordinator = null
 
 /**
  * Makes this cluster primary coordinate its workers' restarts (the preload does it when
- * `LEAKPROOF_RESTART` is on). Call it before forking the workers. Idempotent.
+ * `LEAKPROOF_RESTART` is on). Call it before forking the workers. Called again, it keeps the
+ * one coordinator and takes the new spacing.
  * @param {{ clusterSpacingMs?: number }} [options]
- * @returns {{ stop(): void, readonly queued: number, readonly restarting: number | null }}
+ * @returns {{ stop(): void, spacingMs: number, readonly queued: number, readonly restarting: number | null }}
  */
 function coordinateRestarts(options = {}) {
   if (!cluster.isPrimary) throw errors.codedError(Error, errors.CODES.INVALID_ARGUMENT, 'coordinateRestarts(): call it in the cluster primary')
-  const { clusterSpacingMs } = OPTIONS.read('coordinateRestarts()', options)
-  coordinator ??= new Coordinator(clusterSpacingMs)
+  const { clusterSpacingMs } = COORDINATOR_OPTIONS.read('coordinateRestarts()', options)
+  if (coordinator === null) coordinator = new Coordinator(clusterSpacingMs)
+  else coordinator.spacingMs = clusterSpacingMs
   return coordinator
 }
 
 /** The primary's side: a queue of workers due, one restart at a time. */
 class Coordinator {
-  #spacingMs
+  /** The least time between one worker's exit and the next worker's restart, in ms. */
+  spacingMs
   #queue = [] // workers whose restart is due, oldest first
   #restarting = null // { worker, replacement, timer }
   #lastLeftAt = -Infinity
@@ -57,7 +64,7 @@ class Coordinator {
   }
 
   constructor(spacingMs) {
-    this.#spacingMs = spacingMs
+    this.spacingMs = spacingMs
     process.env[COORDINATOR_VARIABLE] = String(process.pid)
     cluster.on('message', this.#onMessage)
   }
@@ -86,7 +93,7 @@ class Coordinator {
     this.#queue = this.#queue.filter((w) => !w.isDead())
     const worker = this.#queue.shift()
     if (worker === undefined) return
-    const wait = this.#lastLeftAt + this.#spacingMs - Date.now()
+    const wait = this.#lastLeftAt + this.spacingMs - Date.now()
     if (wait > 0) {
       this.#queue.unshift(worker)
       clearTimeout(this.#wake)

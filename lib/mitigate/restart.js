@@ -49,7 +49,7 @@ class Restart {
     this.#policy = new RestartPolicy(settings, { clock, processStartedAt: clock.now() - process.uptime() * 1000 })
   }
 
-  /** The state for `status()`: null until due, then `{ dueAt, kind, state }`. */
+  /** The state for `status()`: null until due, then `{ dueAt, kind, limitAt }`. */
   status() {
     return this.#due === null ? null : { dueAt: this.#due.time, kind: this.#due.kind, limitAt: this.#due.limitAt }
   }
@@ -91,10 +91,10 @@ class Restart {
     this.#servers.leaving()
     if (due.plan.coordinated) {
       setReadiness('restart-due', { kind: due.kind, ready: true })
-      await awaitTurn(due.kind)
+      await this.#untilSigterm(awaitTurn(due.kind))
     } else {
       setReadiness('restart-due', { kind: due.kind })
-      await this.#delay(readinessDelayMs)
+      await this.#untilSigterm(new Promise((resolve) => setTimeout(resolve, readinessDelayMs)))
     }
     setReadiness('draining', { kind: due.kind })
     const deadline = Date.now() + drainTimeoutMs
@@ -131,26 +131,21 @@ class Restart {
     return { stoppedBy: 'servers', hook: null }
   }
 
-  /** Waits `ms`, or until a SIGTERM. */
-  #delay(ms) {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms)
-      this.#sigterm = () => {
-        clearTimeout(timer)
-        resolve()
-      }
-    })
+  /** Waits for `wait` (the readiness delay, or a cluster worker's turn), or until a SIGTERM. */
+  #untilSigterm(wait) {
+    return Promise.race([wait, new Promise((resolve) => (this.#sigterm = resolve))])
   }
 
   /**
-   * From now on a SIGTERM ends the readiness delay instead of the process, unless the app
-   * listens for SIGTERM itself (its own shutdown then runs as it would have).
+   * From now on a SIGTERM ends the readiness delay (or a cluster worker's wait for its turn)
+   * instead of the process, unless the app listens for SIGTERM itself (its own shutdown then
+   * runs as it would have).
    */
   #holdSigterm() {
     if (process.listenerCount('SIGTERM') > 0) return
     process.on('SIGTERM', () => {
       this.#sigtermSeen = true
-      this.#sigterm?.()
+      this.#sigterm?.(undefined)
     })
   }
 }
