@@ -107,9 +107,12 @@ class Balancer {
     this.#probe = setInterval(() => this.#probeAll(), probeMs)
   }
 
-  /** Adds an instance; it gets traffic once its first probe passes. */
-  add(port) {
-    this.#instances.set(port, { ready: false, agent: new http.Agent({ keepAlive: true, maxSockets: 16 }) })
+  /**
+   * Adds an instance; it gets traffic once its first probe passes, or at once and for good
+   * with `probe: false` (a cluster's port, which stays ready while its workers restart).
+   */
+  add(port, { probe = true } = {}) {
+    this.#instances.set(port, { ready: !probe, probe, agent: new http.Agent({ keepAlive: true, maxSockets: 16 }) })
   }
 
   /** Starts `connections` clients. */
@@ -127,6 +130,7 @@ class Balancer {
 
   #probeAll() {
     for (const [port, instance] of this.#instances) {
+      if (!instance.probe) continue
       const req = http.get({ host: '127.0.0.1', port, path: '/ready', agent: false, timeout: 1000 }, (res) => {
         instance.ready = res.statusCode === 200
         res.resume()
