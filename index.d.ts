@@ -8,9 +8,12 @@
  * - `analyzeSnapshot()` / `diffSnapshots()`: the heap-snapshot analyzer, off the main thread.
  * - `trackEmitter()` / `trackListeners()`: listener leaks with the line that added them;
  *   `trackTimers()`, `trackPromises()` and `census()`: live handles by creation site.
+ * - `ready()`, `readiness()`, `coordinateRestarts()`: the restart policy's readiness and its
+ *   cluster coordinator (`watch({ restart })`).
  *
  * The manual is in `docs/`, by part: cache.md, watch.md, capture.md, diagnose.md, sites.md,
- * analyze.md, report.md, listeners.md, testing.md, metrics.md, admin-http.md, errors.md.
+ * analyze.md, report.md, listeners.md, testing.md, metrics.md, admin-http.md, mitigate.md,
+ * errors.md.
  */
 
 // The types live beside each part; every one is exported here, as index.js exports every value.
@@ -23,3 +26,4 @@ export * from './lib/sites/types'
 export * from './lib/diagnose/types'
 export * from './lib/track/types'
 export * from './lib/report/types'
+export * from './lib/mitigate/types'

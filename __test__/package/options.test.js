@@ -14,6 +14,8 @@ const { OPTIONS: ADMIN_OPTIONS } = require('../../lib/operate/http-options')
 const { OPTIONS: ANALYZE_OPTIONS } = require('../../lib/diagnose/analyze')
 const { EMITTER_OPTIONS, LISTENERS_OPTIONS } = require('../../lib/track/tracking-options')
 const { ENV, OTHER_VARIABLES, configFromEnv } = require('../../lib/watch/env-config')
+const { OPTIONS: RESTART_OPTIONS } = require('../../lib/mitigate/restart-options')
+const { READINESS_OPTIONS } = require('../../lib/operate/http-options')
 
 const ROOT = path.join(__dirname, '..', '..')
 const read = (file) => fs.readFileSync(path.join(ROOT, file), 'utf8')
@@ -29,6 +31,8 @@ const APIS = [
   { api: 'adminHandler()', rows: ADMIN_OPTIONS.ROWS, types: ['lib/operate/http.d.ts', 'AdminHandlerOptions'], docs: ['docs/admin-http.md', '# The admin handler: `leakproof/http`'] },
   { api: 'diffSnapshots()', rows: ANALYZE_OPTIONS.ROWS, types: ['lib/diagnose/types.d.ts', 'AnalyzeSnapshotOptions', 'DiffSnapshotsOptions'], docs: ['docs/analyze.md', '## Options'] },
   { api: 'trackEmitter()', rows: EMITTER_OPTIONS.ROWS, types: ['lib/track/types.d.ts', 'TrackEmitterOptions'], docs: ['docs/listeners.md', '## Options'] },
+  { api: 'watch({ restart })', rows: RESTART_OPTIONS.ROWS, types: ['lib/mitigate/types.d.ts', 'RestartOptions'], docs: ['docs/mitigate.md', '## Options'] },
+  { api: 'readinessHandler()', rows: READINESS_OPTIONS.ROWS, types: ['lib/operate/http.d.ts', 'ReadinessHandlerOptions'], docs: ['docs/mitigate.md', '### readinessHandler() options'] },
   // One docs table shows both tracking APIs, under trackEmitter() above.
   { api: 'trackListeners()', rows: LISTENERS_OPTIONS.ROWS, types: ['lib/track/types.d.ts', 'TrackListenersOptions'], docs: null },
 ]
@@ -122,19 +126,23 @@ for (const { api, rows, types: [typesFile, ...typesNames], docs } of APIS) {
 }
 
 test("the preload reads a variable for each option that has one, and the docs' list of variables agrees", () => {
-  assert.deepEqual(
-    Object.entries(ENV).map(([variable, [name]]) => [variable, name]),
-    WATCH_OPTIONS.ROWS.filter((o) => o.env !== null).map((o) => [o.env, o.name]),
-  )
+  assert.deepEqual(Object.entries(ENV).map(([variable, [name]]) => [variable, name]), [
+    ...WATCH_OPTIONS.ROWS.filter((o) => o.env !== null).map((o) => [o.env, o.name]),
+    ...RESTART_OPTIONS.ROWS.filter((o) => o.env !== null).map((o) => [o.env, `restart.${o.name}`]),
+  ])
   const documented = new Set(section(read('docs/watch.md'), '## The register preload').join('\n').match(/LEAKPROOF_[A-Z_]+/g))
   for (const variable of [...Object.keys(ENV), ...OTHER_VARIABLES]) assert.ok(documented.has(variable), `${variable} is documented`)
   for (const variable of documented) assert.ok(variable in ENV || OTHER_VARIABLES.includes(variable), `${variable} is read`)
   // A variable's text reads as its option's type: each one set to its own default round-trips.
   const env = {}
   for (const o of WATCH_OPTIONS.ROWS) if (o.env !== null && o.default !== undefined) env[o.env] = String(o.default)
+  env.LEAKPROOF_RESTART = '1'
+  for (const o of RESTART_OPTIONS.ROWS) if (o.env !== null) env[o.env] = String(o.default)
   const { options, problems } = configFromEnv(env)
   assert.deepEqual(problems, [])
-  for (const [name, value] of Object.entries(options)) assert.equal(value, DEFAULTS[name], name)
+  const { restart, ...watchOptions } = options
+  for (const [name, value] of Object.entries(watchOptions)) assert.equal(value, DEFAULTS[name], name)
+  for (const [name, value] of Object.entries(restart)) assert.equal(value, RESTART_OPTIONS.DEFAULTS[name], `restart.${name}`)
 })
 
 test('every option refuses a value of the wrong kind with a coded error naming it, and its default passes', () => {

@@ -1,6 +1,8 @@
-// Types of `leakproof/http`: an authenticated admin request handler for a running watcher.
+// Types of `leakproof/http`: an authenticated admin request handler for a running watcher, and a readiness route.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Watcher } from '../watch/types'
+export { ready, readiness } from '../mitigate/types'
+export type { Readiness } from '../mitigate/types'
 
 /** Options of `adminHandler`. */
 export interface AdminHandlerOptions {
@@ -51,3 +53,17 @@ export declare const MIN_TOKEN_LENGTH: number
 
 /** Request bodies larger than this are refused with 413. */
 export declare const MAX_BODY_BYTES: number
+
+/** Options of `readinessHandler`. */
+export interface ReadinessHandlerOptions {
+  /** The path it answers, exactly (plain segments, no trailing slash); GET and HEAD. @default '/ready' */
+  path?: string
+}
+
+/**
+ * A readiness route for load balancers and Kubernetes probes, unauthenticated: 200
+ * `{ ready: true, state: 'serving' }`, then 503 with the state once the restart policy takes
+ * the process out (docs/mitigate.md#readiness). Other paths: `next()`, or 404. Throws
+ * `ERR_LEAKPROOF_INVALID_OPTION` for a bad path, `ERR_LEAKPROOF_UNKNOWN_OPTION`.
+ */
+export declare function readinessHandler(options?: ReadinessHandlerOptions): AdminHandler

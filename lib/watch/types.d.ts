@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events'
 import type { SnapshotCostPrediction, SnapshotEvent, SnapshotRequest, SnapshotSkippedEvent } from '../capture/types'
 import type { ReportEvent } from '../diagnose/types'
 import type { SitesEvent, SitesProfile } from '../sites/types'
+import type { RestartDueEvent, RestartExitEvent, RestartOptions } from '../mitigate/types'
 import type { CacheThrashingEvent, LeakEvent, LeakScale, SampleEvent, ThresholdEvent, WatchErrorEvent, WatchEventBase } from './events'
 
 /** Options of `watch()`; every one has a default (docs/watch.md#options). */
@@ -97,6 +98,11 @@ export interface WatchOptions {
   sitesSamplingBytes?: number
   /** Allocation sites, and suspects in a report, listed. @default 5 */
   top?: number
+  /**
+   * Leave gracefully before a leak reaches its limit, once its evidence is written: `true`, or
+   * the restart policy's options (docs/mitigate.md). Main thread only. @default off
+   */
+  restart?: boolean | RestartOptions
 }
 
 /** One memory kind as the detector sees it now (`Watcher#status()`). */
@@ -111,6 +117,8 @@ export interface MemoryTrend {
   scale: LeakScale
   /** A leak was reported and the newest floors (of its scale) still rise. */
   leaking: boolean
+  /** While `leaking`: when, at this slope, the floor reaches the nearest limit (its own, or the container's through RSS), in epoch ms; null otherwise or with no limit known. */
+  limitAt: number | null
 }
 
 /** What `Watcher#status()` returns: plain, JSON-safe data, no snapshot content. */
@@ -139,12 +147,14 @@ export interface WatcherStatus {
   lastReport: { path: string | null; kind: 'pair' | 'no-snapshot'; time: number } | null
   /** Full GCs the watcher forced, and the seconds they took. */
   forcedGc: { count: number; seconds: number }
+  /** Whether the restart policy is on, and the restart due (null until one is). */
+  restart: { on: boolean; due: { dueAt: number; kind: string; limitAt: number } | null }
 }
 
 /** The leak detector of one thread; its events are listed in docs/watch.md#events. */
 export declare class Watcher extends EventEmitter {
   /** The settings in force, defaults filled in. */
-  readonly options: Required<Omit<WatchOptions, 'dir' | 'beforeSnapshot' | 'afterSnapshot'>> & WatchOptions
+  readonly options: Required<Omit<WatchOptions, 'dir' | 'beforeSnapshot' | 'afterSnapshot' | 'restart'>> & Omit<WatchOptions, 'restart'> & { restart: Required<Omit<RestartOptions, 'beforeRestart'>> & Pick<RestartOptions, 'beforeRestart'> | null }
   /** Whether V8's near-heap-limit snapshot was armed, and where Node writes it. */
   readonly nearHeapLimit?: { armed: boolean; dir?: string; reason?: string }
   /** Counters. */
@@ -177,6 +187,8 @@ export declare class Watcher extends EventEmitter {
   on(event: 'sites', listener: (e: SitesEvent) => void): this
   on(event: 'report', listener: (e: ReportEvent) => void): this
   on(event: 'cache-thrashing', listener: (e: CacheThrashingEvent) => void): this
+  on(event: 'restart-due', listener: (e: RestartDueEvent) => void): this
+  on(event: 'restart-exit', listener: (e: RestartExitEvent) => void): this
   on(event: 'error', listener: (e: WatchErrorEvent) => void): this
   on(event: string | symbol, listener: (...args: any[]) => void): this
 }
