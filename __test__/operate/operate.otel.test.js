@@ -92,8 +92,10 @@ describe('leakproof/otel with the OpenTelemetry metrics SDK', () => {
   const onListenerLeak = () => {}
 
   before(async () => {
-    // The leak tests' settings: a leak of a few MB/s is found within seconds.
-    watcher = watch({ ...FAST_WATCH, sites: false })
+    // The leak tests' settings: a leak of a few MB/s is found within seconds. The restart
+    // policy is on (its gauge is exported only then), and never due: a process up less than
+    // a week never restarts.
+    watcher = watch({ ...FAST_WATCH, sites: false, restart: { minIntervalMs: 7 * 24 * 3600_000 } })
     listenerLeaks.on('listener-leak', onListenerLeak)
     for (let i = 0; i < 5; i++) bus.on('message', () => {}) // one site, past the threshold of 3
     for (const key of ['a', 'b', 'c', 'd', 'e']) sessions.set(key, key.repeat(100)) // two evicted for capacity
@@ -195,6 +197,7 @@ describe('leakproof/otel with the OpenTelemetry metrics SDK', () => {
       const event = await nextLeak(watcher, 'heap')
       const metrics = await otel.collect() // still growing: the leak is current
       assert.equal(valueAt(metrics.get('leakproof.leak.suspected'), HEAP), 1)
+      assert.equal(metrics.get('leakproof.restart.due').dataPoints[0].value, 0, 'a leak alone makes no restart due')
       assert.ok(valueAt(metrics.get('leakproof.leaks'), HEAP) >= 1)
       assert.ok(valueAt(metrics.get('leakproof.memory.slope'), HEAP) > 0)
       assert.ok(valueAt(metrics.get('leakproof.memory.floor'), HEAP) > 0, `leak event: ${JSON.stringify(event)}`)
