@@ -4,9 +4,9 @@
  * `npm run bench [-- NAME...]`: the benchmarks, every peer side by side in one run.
  * Names: cache, memory, ring, overhead, detect, analyze, listeners, profiles (all of these by default),
  * and the long ones, run only when named: snapshot-cost (about an hour), diagnosis (about
- * twenty minutes), capture (about an hour) and census (about four minutes a Node version, and
- * 10 GB for its 1 GB heap's snapshot). Prints tables and writes them, with the date, Node version and machine, to
- * bench/out/latest.json.
+ * twenty minutes), capture (about an hour), census (about four minutes a Node version, and
+ * 10 GB for its 1 GB heap's snapshot) and restart (about eleven minutes, under PM2). Prints
+ * tables and writes them, with the date, Node version and machine, to bench/out/latest.json.
  */
 const fs = require('node:fs')
 const os = require('node:os')
@@ -26,10 +26,11 @@ const BENCHES = {
   diagnosis: ['v8.queryObjects: the pause of one count', () => runScript('diagnosis.js')],
   census: ['The census: cost of a pass against queryObjects and a heap snapshot', () => require('./census').main()],
   capture: ['Heap snapshots by forked children', () => require('./capture').main()],
+  restart: ["Restarts: leakproof's restart policy against PM2's max_memory_restart", () => require('./restart').main()],
 }
 
 /** Benchmarks that take long enough to run only when named. */
-const LONG = new Set(['snapshot-cost', 'diagnosis', 'capture', 'census'])
+const LONG = new Set(['snapshot-cost', 'diagnosis', 'capture', 'census', 'restart'])
 
 /** Runs a benchmark script that prints its own tables, in a child process. */
 function runScript(file) {

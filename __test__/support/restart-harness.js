@@ -6,10 +6,14 @@
  * readiness route says 200, probed as Kubernetes would, with a client that retries nothing:
  * every error and every status but 200 counts as a failed request.
  */
+const assert = require('node:assert/strict')
 const { spawn } = require('node:child_process')
+const fs = require('node:fs')
 const http = require('node:http')
+const net = require('node:net')
 const path = require('node:path')
 const readline = require('node:readline')
+const { tempDir } = require('./temp-dir')
 
 const ROOT = path.join(__dirname, '..', '..')
 const SERVICE = path.join(ROOT, '__test__', 'mitigate', 'fixtures', 'restart-service.js')
@@ -62,7 +66,7 @@ class ServiceProcess {
       this.child.once('exit', (code, signal) => {
         const due = this.lines.find((l) => l.type === 'restart-due')
         const paths = due === undefined ? [] : [...due.evidence.reports, ...due.evidence.snapshots, ...due.evidence.profiles]
-        resolve({ code, signal, time: Date.now(), evidenceMissing: paths.filter((p) => !require('node:fs').existsSync(p)) })
+        resolve({ code, signal, time: Date.now(), evidenceMissing: paths.filter((p) => !fs.existsSync(p)) })
       })
     })
   }
@@ -180,4 +184,143 @@ class Balancer {
   }
 }
 
-module.exports = { ServiceProcess, Balancer, FAST_ENV }
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * A leaking instance (`sickEnv` over `env`, evidence into a temporary `dir`) and a healthy one
+ * (`env`) behind a balancer that probes every `probeMs`; `during(sick)` runs while they serve.
+ * Runs until the leaking one exits, then one more second of load.
+ */
+async function runStandalone(t, { env, sickEnv = {}, preload = true, heapMb, probeMs, during = async () => {} }) {
+  const dir = tempDir(t)
+  const sick = new ServiceProcess({ ...env, LEAKPROOF_DIR: dir, SERVICE_LEAK: '1', ...sickEnv }, { preload, heapMb })
+  const healthy = new ServiceProcess({ ...env, SERVICE_LEAK: '0' }, { heapMb })
+  t.after(() => {
+    sick.kill()
+    healthy.kill()
+  })
+  const balancer = new Balancer({ probeMs })
+  balancer.add(await sick.port)
+  balancer.add(await healthy.port)
+  balancer.start(8)
+  await during(sick)
+  const exit = await sick.exited
+  await sleep(1000)
+  await balancer.stop()
+  return { sick, healthy, exit, balancer, sickPort: await sick.port }
+}
+
+/**
+ * What a standalone restart must show: exit code 75 after `restart-due` (after a leak event,
+ * its report and snapshots on disk when it exited), readiness failing at least
+ * `readinessDelayMs` before the servers closed, every connection drained, no failed request,
+ * the healthy instance untouched.
+ */
+function assertLeftGracefully({ sick, healthy, exit, balancer, sickPort }, { readinessDelayMs }) {
+  assert.equal(exit.code, 75, `exit ${exit.code} ${exit.signal}; stderr: ${sick.stderr}`)
+  const due = sick.line('restart-due')
+  assert.ok(due, 'restart-due was published')
+  assert.equal(due.kind, 'heap')
+  assert.ok(sick.line('leak').time <= due.time, 'a leak event came first')
+  assert.equal(due.evidence.settled, true)
+  assert.ok(due.evidence.reports.length >= 1 && due.evidence.snapshots.length >= 1, JSON.stringify(due.evidence))
+  assert.deepEqual(exit.evidenceMissing, [], 'every evidence file was on disk when it exited')
+  const left = sick.line('restart-exit')
+  assert.deepEqual([left.stoppedBy, left.drained], ['servers', true])
+  assert.ok(left.time - due.time >= readinessDelayMs, 'readiness failed for the delay before the servers closed')
+  assert.deepEqual(balancer.failures, [])
+  assert.ok(balancer.served.get(sickPort) > 100, 'the leaking instance served until it left')
+  assert.equal(healthy.line('restart-due'), undefined, 'the healthy instance stays')
+  assert.equal(healthy.child.exitCode, null)
+}
+
+/** A port free on 127.0.0.1 just now. */
+async function freePort() {
+  const server = net.createServer().listen(0, '127.0.0.1')
+  await new Promise((resolve) => server.once('listening', resolve))
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address())
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+/**
+ * A cluster of `workers` leaking workers sharing a port, the primary started with `env`
+ * (through the preload, which coordinates), under load from 16 clients that probe nothing
+ * (the pod stays ready); runs until each first worker has exited, at most `timeoutMs`.
+ * Resolves with every output line, the first workers' pids and the balancer.
+ */
+async function runCluster(t, { env, workers, heapMb, timeoutMs }) {
+  const port = await freePort()
+  const primary = new ServiceProcess({ ...env, LEAKPROOF_DIR: tempDir(t), SERVICE_CLUSTER: String(workers), SERVICE_PORT: String(port), SERVICE_LEAK: '1' }, { heapMb })
+  t.after(() => primary.kill('SIGTERM'))
+  while (primary.lines.filter((l) => l.type === 'listening').length < workers) {
+    if (primary.child.exitCode !== null) throw new Error(`the primary exited: ${primary.stderr}`)
+    await sleep(50)
+  }
+  const firstWorkers = primary.lines.filter((l) => l.type === 'fork').map((l) => l.worker)
+  const balancer = new Balancer()
+  balancer.add(port, { probe: false })
+  balancer.start(16)
+  const firstExits = () => primary.lines.filter((l) => l.type === 'exit' && firstWorkers.includes(l.worker))
+  const until = Date.now() + timeoutMs
+  while (firstExits().length < workers && Date.now() < until) await sleep(100)
+  await sleep(1000)
+  await balancer.stop()
+  return { lines: primary.lines, firstWorkers, exits: firstExits().sort((a, b) => a.time - b.time), balancer, stderr: primary.stderr }
+}
+
+/**
+ * The workers serving over time, from the primary's `listening` lines and each leaving
+ * worker's close (its `restart-exit` time less its drain): the fewest once the first
+ * workers all listened.
+ */
+function fewestServing(lines, firstWorkers) {
+  const changes = []
+  for (const l of lines) {
+    if (l.type === 'listening') changes.push({ time: l.time, delta: +1 })
+    if (l.type === 'restart-exit') changes.push({ time: l.time - l.drainMs, delta: -1 })
+    if (l.type === 'exit' && !lines.some((e) => e.type === 'restart-exit' && e.pid === l.worker)) changes.push({ time: l.time, delta: -1 })
+  }
+  // Within one millisecond, a replacement's listening comes first: its worker closes only when told it listens.
+  changes.sort((a, b) => a.time - b.time || b.delta - a.delta)
+  const allUp = Math.max(...lines.filter((l) => l.type === 'listening' && firstWorkers.includes(l.worker)).map((l) => l.time))
+  let serving = 0
+  let fewest = Infinity
+  for (const { time, delta } of changes) {
+    serving += delta
+    if (time >= allUp) fewest = Math.min(fewest, serving)
+  }
+  return fewest
+}
+
+/**
+ * What restarts under cluster must show: every first worker left on purpose with code 75,
+ * one replacement each (listening before its worker closed) and no re-fork, one restart at a
+ * time at least `spacingMs` after the last exit, never fewer than `workers - 1` serving, each
+ * worker's report and snapshots on disk, no failed request. Returns the fewest serving.
+ */
+function assertRestartedInTurn({ lines, firstWorkers, exits, balancer, stderr }, { workers, spacingMs }) {
+  assert.equal(exits.length, workers, `every first worker left: ${JSON.stringify(exits)}; stderr: ${stderr}`)
+  for (const exit of exits) assert.deepEqual([exit.code, exit.onPurpose], [75, true])
+  const forks = lines.filter((l) => l.type === 'fork')
+  assert.equal(forks.length, 2 * workers, 'one replacement each, and the primary re-forked none')
+  const replacements = forks.slice(workers)
+  for (let i = 0; i < workers; i++) {
+    const leaving = lines.find((l) => l.type === 'restart-exit' && l.pid === exits[i].worker)
+    const replacementUp = lines.find((l) => l.type === 'listening' && l.worker === replacements[i].worker)
+    assert.ok(replacementUp.time <= leaving.time - leaving.drainMs, `worker ${i + 1}'s replacement listened before it closed`)
+    if (i > 0) assert.ok(replacements[i].time >= exits[i - 1].time + spacingMs, `restart ${i + 1} came ${replacements[i].time - exits[i - 1].time} ms after the last exit`)
+  }
+  const fewest = fewestServing(lines, firstWorkers)
+  assert.ok(fewest >= workers - 1, `never fewer than ${workers - 1} serving (fewest: ${fewest})`)
+  for (const exit of exits) {
+    const due = lines.find((l) => l.type === 'restart-due' && l.pid === exit.worker)
+    assert.ok(due.evidence.settled && due.evidence.reports.length >= 1, JSON.stringify(due.evidence))
+    assert.ok(due.plan.coordinated, 'the worker knew its primary coordinates')
+    for (const file of [...due.evidence.reports, ...due.evidence.snapshots]) assert.ok(fs.existsSync(file), file)
+  }
+  assert.deepEqual(balancer.failures, [])
+  return fewest
+}
+
+module.exports = { ServiceProcess, Balancer, FAST_ENV, runStandalone, assertLeftGracefully, runCluster, assertRestartedInTurn }

@@ -65,7 +65,7 @@ const RESTART_OPTIONS = optionsTable(
     }),
     option('beforeRestart', undefined, optional(functionValue), {
       default: 'none',
-      meaning: 'your own shutdown, called instead of closing the HTTP servers leakproof sees, with `{ event, deadline, signal }`; awaited until `drainTimeoutMs`',
+      meaning: 'your own shutdown (what leakproof cannot see: HTTP/2 and `net` servers, consumers), run before the HTTP servers it sees stop accepting, with `{ event, deadline, signal }`; awaited until `drainTimeoutMs`',
     }),
   ],
   { path: 'options.restart' },

@@ -9,10 +9,10 @@
  * 2. readiness fails (readiness.js), and every response asks its client to close its
  *    connection; under a coordinating cluster primary, the worker instead waits until its
  *    replacement listens, and stays ready meanwhile;
- * 3. after `readinessDelayMs` (cut short by a SIGTERM), the user's `beforeRestart` runs, or
- *    else the HTTP servers leakproof sees stop accepting connections (a cluster primary
- *    disconnects its workers, which drain theirs); in-flight requests are waited for until
- *    `drainTimeoutMs`, whatever the hook does;
+ * 3. after `readinessDelayMs` (cut short by a SIGTERM), the user's `beforeRestart` runs (a
+ *    cluster primary without one disconnects its workers, which drain theirs); then the HTTP
+ *    servers leakproof sees stop accepting connections, and in-flight requests are waited for
+ *    until `drainTimeoutMs`, whatever the hook did;
  * 4. `restart-exit` is emitted and the process exits with `exitCode`.
  * From the moment the restart is due, a SIGTERM no longer kills the process outright (when
  * the app has no SIGTERM listener of its own): it ends the readiness delay, and the drain

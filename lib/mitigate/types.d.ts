@@ -16,9 +16,10 @@ export interface RestartOptions {
   /** Under `cluster`, the least time between one worker's exit and the next worker's restart, in ms (read by the primary). @default 60000 */
   clusterSpacingMs?: number
   /**
-   * Your own shutdown, called instead of closing the HTTP servers leakproof sees: awaited until
-   * `drainTimeoutMs` (then `signal` aborts). If it throws, the servers are closed after all; the
-   * servers seen are drained in every case.
+   * Your own shutdown (what leakproof cannot see: HTTP/2 and `net` servers, consumers), run
+   * before the HTTP servers it sees stop accepting: awaited until `drainTimeoutMs` (then
+   * `signal` aborts). If it throws, an `error` event follows; the servers seen are stopped and
+   * drained in every case.
    */
   beforeRestart?: (info: { event: Omit<RestartDueEvent, 'type' | 'pid' | 'threadId'> & { time: number }; deadline: number; signal: AbortSignal }) => unknown
 }
