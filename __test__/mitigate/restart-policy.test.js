@@ -74,7 +74,7 @@ test('never before the process has run minIntervalMs', () => {
 })
 
 test('waits for the evidence until the limit is two exits away, then goes without it', () => {
-  // Two exits: 2 × (35 s + 30 s) = 130 s, over the least margin of 2 min.
+  // Two exits: 2 × (35 s + 30 s) = 130 s, over the least margin of 30 s.
   const { policy, at } = policyAt()
   at(10 * MINUTE)
   policy.note(leak('heap', 10 * MINUTE))
@@ -91,4 +91,12 @@ test('the nearest of several leaking kinds is the one due', () => {
   policy.note(leak('native', 10 * MINUTE))
   policy.note(report(10 * MINUTE))
   assert.equal(policy.due([trend('heap', 20 * MINUTE), trend('native', 15 * MINUTE)]).kind, 'native')
+})
+
+test('with a short exit, the evidence is awaited until 30 s before the limit', () => {
+  const { policy, at } = policyAt({ readinessDelayMs: 0, drainTimeoutMs: 5_000 })
+  at(10 * MINUTE)
+  policy.note(leak('heap', 10 * MINUTE))
+  assert.equal(policy.due([trend('heap', 10 * MINUTE + 31_000)]), null)
+  assert.equal(policy.due([trend('heap', 10 * MINUTE + 30_000)]).evidence.settled, false)
 })

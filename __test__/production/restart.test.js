@@ -13,7 +13,7 @@ const { runStandalone, assertLeftGracefully, runCluster, assertRestartedInTurn }
 /** Heap limit of the services: a leak of ~1 MB/s reaches it in about eight minutes. */
 const HEAP_MB = 512
 
-test('restarts at production timings', async (t) => {
+test('restarts at production timings', { concurrency: true }, async (t) => {
   const standalone = t.test('standalone, at every default: leaves gracefully with its evidence written', { timeout: 12 * 60_000 }, async (t) => {
     const run = await runStandalone(t, { env: { LEAKPROOF_RESTART: '1' }, sickEnv: { SERVICE_LEAK_RECORDS: '4' }, heapMb: HEAP_MB, probeMs: 1000 })
     assertLeftGracefully(run, { readinessDelayMs: 35_000 })

@@ -19,8 +19,11 @@
 /** Evidence is waited for until the limit is this many exits away (readiness delay + drain). */
 const EXITS_OF_MARGIN = 2
 
-/** ... and never closer to the limit than this, in ms. */
-const LEAST_MARGIN_MS = 2 * 60_000
+/**
+ * ... and never closer to the limit than this, in ms: a pair of snapshots and its report of a
+ * large heap take about this long, where the exit itself is short.
+ */
+const LEAST_MARGIN_MS = 30_000
 
 class RestartPolicy {
   #settings
