@@ -242,7 +242,7 @@ test('EVENTS lists every event the watcher emits, and the log keeps all of them'
   const { EVENTS } = require('../../lib/watch/watcher')
   const { logEvents } = require('../../lib/watch/event-log')
   // The watcher and the parts it coordinates (listener tracking emits on its own emitter).
-  const files = ['watch', 'detect', 'capture', 'diagnose', 'sites'].flatMap((part) => {
+  const files = ['watch', 'detect', 'capture', 'diagnose', 'sites', 'mitigate'].flatMap((part) => {
     const dir = path.join(root, 'lib', part)
     return fs.readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.js')).map((f) => path.join(dir, f))
   })

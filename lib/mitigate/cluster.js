@@ -119,11 +119,13 @@ class Coordinator {
     const listening = () => {
       clearTimeout(timer)
       replacement.off('exit', earlyExit)
-      worker.once('exit', () => {
+      const left = () => {
         this.#done(worker)
         this.#next()
-      })
-      if (worker.isDead()) return
+      }
+      // A worker that died meanwhile (a crash) has its replacement already.
+      if (worker.isDead()) return left()
+      worker.once('exit', left)
       worker.send({ leakproof: 'restart-go' })
     }
     const earlyExit = () => {

@@ -7,8 +7,8 @@
  * 1. `restart-due` is emitted (event, diagnostics channel, metric) with the leak and the
  *    evidence's paths;
  * 2. readiness fails (readiness.js), and every response asks its client to close its
- *    connection; under a coordinating cluster primary, the worker instead waits until its
- *    replacement listens, and stays ready meanwhile;
+ *    connection; under a coordinating cluster primary, the worker instead serves on as before
+ *    until its replacement listens;
  * 3. after `readinessDelayMs` (cut short by a SIGTERM), the user's `beforeRestart` runs (a
  *    cluster primary without one disconnects its workers, which drain theirs); then the HTTP
  *    servers leakproof sees stop accepting connections, and in-flight requests are waited for
@@ -88,12 +88,13 @@ class Restart {
     const { readinessDelayMs, drainTimeoutMs, exitCode, beforeRestart } = this.#settings
     process.exitCode = exitCode
     this.#holdSigterm()
-    this.#servers.leaving()
     if (due.plan.coordinated) {
+      // Serving on as before while others restart: its connections close only once it drains.
       setReadiness('restart-due', { kind: due.kind, ready: true })
       await this.#untilSigterm(awaitTurn(due.kind))
     } else {
       setReadiness('restart-due', { kind: due.kind })
+      this.#servers.leaving()
       await this.#untilSigterm(new Promise((resolve) => setTimeout(resolve, readinessDelayMs)))
     }
     setReadiness('draining', { kind: due.kind })
