@@ -1,15 +1,16 @@
 'use strict'
 
 /**
- * `node -r leakproof/register app.js`: starts `watch()` with options from the environment,
- * and appends every event as one JSON line to `LEAKPROOF_LOG` (if set), rotated to
+ * `node -r leakproof/register app.js`: starts `watch()` with options from the environment
+ * (under PM2's cluster mode, the app's `env` too: env-config.js's preloadEnv), and appends every event as one JSON line to `LEAKPROOF_LOG` (if set), rotated to
  * `<file>.1` at `LEAKPROOF_LOG_MAX_BYTES`. A bad value is reported once on stderr and that
  * option keeps its default: the preload never crashes the app it watches.
  */
-const { configFromEnv } = require('./lib/watch/env-config')
+const { configFromEnv, preloadEnv } = require('./lib/watch/env-config')
 
 function start() {
-  const { options, log, logMaxBytes, problems } = configFromEnv(process.env)
+  const env = preloadEnv(process.env)
+  const { options, log, logMaxBytes, problems } = configFromEnv(env)
   for (const problem of problems) process.stderr.write(`leakproof: ${problem}\n`)
   const { watch } = require('./lib/watch/watcher')
   let watcher
@@ -34,8 +35,8 @@ function start() {
   // LEAKPROOF_TRACK_LISTENERS=1: listeners and their call sites, in the watcher's reports.
   // The tracking modules are loaded only when the variable is set: a service that does not
   // track listeners does not pay their memory (docs/benchmarks.md).
-  if (process.env.LEAKPROOF_TRACK_LISTENERS === undefined) return
-  const tracker = require('./lib/track/listeners').trackListenersFromEnv(process.env)
+  if (env.LEAKPROOF_TRACK_LISTENERS === undefined) return
+  const tracker = require('./lib/track/listeners').trackListenersFromEnv(env)
   if (tracker !== null && eventLog !== null) logging.logListenerLeaks(require('./lib/track/listener-leaks').listenerLeaks, eventLog)
 }
 

@@ -85,6 +85,31 @@ function configFromEnv(env) {
   return { options, log, logMaxBytes: logMaxBytesFromEnv(env, problems), problems }
 }
 
+/**
+ * The variables the preload reads: `env`, and under PM2's cluster mode the app's own
+ * `LEAKPROOF_*` ones. PM2 hands a cluster worker its app's environment as one JSON variable,
+ * `pm2_env`, which its ProcessContainer.js copies into `process.env` only after the `-r`
+ * preloads have run; their values win, as they will a moment later. A `pm2_env` that is not
+ * a JSON object is left alone.
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {NodeJS.ProcessEnv}
+ */
+function preloadEnv(env) {
+  if (env.pm2_env === undefined) return env
+  let app
+  try {
+    app = JSON.parse(env.pm2_env)
+  } catch {
+    return env
+  }
+  if (app === null || typeof app !== 'object') return env
+  const unpacked = { ...env }
+  for (const [name, value] of Object.entries(app)) {
+    if (name.startsWith('LEAKPROOF_') && ['string', 'number', 'boolean'].includes(typeof value)) unpacked[name] = String(value)
+  }
+  return unpacked
+}
+
 /** The event log's size cap from LEAKPROOF_LOG_MAX_BYTES; the default, with a problem noted, if bad. */
 function logMaxBytesFromEnv(env, problems) {
   const raw = env.LEAKPROOF_LOG_MAX_BYTES
@@ -97,4 +122,4 @@ function logMaxBytesFromEnv(env, problems) {
   }
 }
 
-module.exports = { configFromEnv, ENV, OTHER_VARIABLES }
+module.exports = { configFromEnv, preloadEnv, ENV, OTHER_VARIABLES }
