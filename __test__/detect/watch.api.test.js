@@ -223,6 +223,17 @@ test('the preload calls a LEAKPROOF_ variable unknown only when nothing reads it
   assert.deepEqual(problems, ['ignoring unknown variable LEAKPROOF_TYPO'])
 })
 
+test("the preload takes PM2's app variables from pm2_env over its own, and leaves a pm2_env it cannot read alone", () => {
+  const { preloadEnv } = require('../../lib/watch/env-config')
+  const pm2Env = JSON.stringify({ LEAKPROOF_RESTART: '1', LEAKPROOF_INTERVAL_MS: 7000, LEAKPROOF_NESTED: { a: 1 }, NODE_ENV: 'production', name: 'api' })
+  const env = preloadEnv({ pm2_env: pm2Env, LEAKPROOF_INTERVAL_MS: '5000', HOME: '/root' })
+  assert.deepEqual(env, { pm2_env: pm2Env, LEAKPROOF_INTERVAL_MS: '7000', LEAKPROOF_RESTART: '1', HOME: '/root' })
+  for (const unreadable of ['{"LEAKPROOF_RESTART":', 'null', '"text"', '']) {
+    const own = { pm2_env: unreadable, LEAKPROOF_INTERVAL_MS: '5000' }
+    assert.deepEqual(preloadEnv(own), own)
+  }
+})
+
 test("growing allocation sites put the application's lines first, and treat every file of leakproof's as its own", () => {
   const { growingSites } = require('../../lib/sites/sites')
   const lib = path.join(root, 'lib')
