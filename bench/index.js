@@ -5,7 +5,7 @@
  * Names: cache, memory, ring, overhead, detect, analyze, listeners, profiles (all of these by default),
  * and the long ones, run only when named: snapshot-cost (about an hour), diagnosis (about
  * twenty minutes), capture (about an hour), census (about four minutes a Node version, and
- * 10 GB for its 1 GB heap's snapshot) and restart (about fifteen minutes, under PM2). Prints
+ * 10 GB for its 1 GB heap's snapshot) and restart (about eleven minutes, under PM2). Prints
  * tables and writes them, with the date, Node version and machine, to bench/out/latest.json.
  */
 const fs = require('node:fs')

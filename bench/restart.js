@@ -4,29 +4,21 @@
  * Restart benchmark: leakproof's restart policy (docs/mitigate.md) against PM2's
  * `max_memory_restart`, on the same real http service (bench/fixtures/restart-service.js),
  * run by PM2 in cluster mode (two instances sharing one port on 127.0.0.1) under the same
- * loopback keep-alive load. Five runs, one after the other, each of a fresh app:
+ * loopback keep-alive load. Four runs, one after the other, each of a fresh app:
  * - leak, PM2: the service leaks (~1.5 KB × BENCH_RESTART_LEAK_RECORDS a request: ~0.9 MB/s
  *   of heap an instance at 200 req/s, more for an instance that holds more of the
  *   connections), old space 256 MB (a heap limit of 304 MB, which such a process reaches at
  *   ~300 MB of RSS), `max_memory_restart` at BENCH_RESTART_MAX_MEMORY (120M, passed about a
  *   minute after start; PM2 looks every 30 s, so a size near 300M would be passed only on the
  *   way to the OOM);
- * - leak, leakproof: the same without `max_memory_restart`, with `-r register.js`,
+ * - leak, leakproof: the same without `max_memory_restart`, set up as docs/mitigate.md's PM2
+ *   section says (`-r leakproof/register` in `node_args`, the variables in the app's `env`):
  *   LEAKPROOF_RESTART=1, a readiness delay of 0 (PM2 has no readiness probe), the watcher at
- *   the restart tests' pace (FAST_ENV below: 50× production), LEAKPROOF_RESTART_MIN_INTERVAL_MS
- *   6000 (5 min ÷ 50) and LEAKPROOF_RESTART_LIMIT_WITHIN_MS at its default (15 min). In
- *   cluster mode PM2 hands the app's `env` to a worker only after its `-r` preloads ran, so
- *   bench/fixtures/pm2-cluster-env.js, preloaded first, unpacks the `LEAKPROOF_*` ones;
- * - leak, leakproof as documented: docs/mitigate.md's PM2 setup as it stands (the variables
- *   in the app's `env`, no such preload), for BENCH_RESTART_DOCUMENTED_MS (60 s): whether the
- *   policy comes on at all;
+ *   the restart tests' pace (FAST_ENV: 50× production), LEAKPROOF_RESTART_MIN_INTERVAL_MS
+ *   6000 (5 min ÷ 50) and LEAKPROOF_RESTART_LIMIT_WITHIN_MS at its default (15 min);
  * - flat, PM2 and flat, leakproof: a healthy service whose memory is high but flat (a cache of
  *   ~350 MB of RSS loaded at start, then only churning; heap limit 512 MB), PM2's
  *   `max_memory_restart` at 300M, below it.
- * The leak is that slow so that, when leakproof first reports it, the heap limit is more than
- * two minutes away: closer than that, the policy restarts without waiting for its evidence
- * (restart-policy.js's fixed margin, which FAST_ENV's pace does not shorten): with 4 records
- * a request, an instance that got most of the connections restarted unsettled.
  *
  * The load: CONNECTIONS keep-alive clients paced to BENCH_RESTART_RPS requests a second in all.
  * Nothing is retried: every error and every answer but 200 is a failed request, kept with its
@@ -41,25 +33,22 @@
  * its daemon and ends it with `pm2 kill` whatever happens (also on SIGINT and SIGTERM).
  *
  * Environment: BENCH_RESTART_MS (each leak run, default 180 s), BENCH_RESTART_FLAT_MS (each
- * flat run, default 120 s), BENCH_RESTART_DOCUMENTED_MS (default 60 s), BENCH_RESTART_RPS
- * (default 400), BENCH_RESTART_LEAK_RECORDS (default 3), BENCH_RESTART_MAX_MEMORY (default
+ * flat run, default 120 s), BENCH_RESTART_RPS (default 400), BENCH_RESTART_LEAK_RECORDS (default 3), BENCH_RESTART_MAX_MEMORY (default
  * 120M), BENCH_RESTART_ONLY (a regular expression on the runs' names), BENCH_RESTART_KEEP=1
  * (keep the temporary directory: PM2's logs, the event logs, the evidence). Every event, exit
  * and failure is written to bench/out/restart-<time>.json.
  */
-const { execFile, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const http = require('node:http')
-const net = require('node:net')
 const os = require('node:os')
 const path = require('node:path')
-const { promisify } = require('node:util')
 
 const ROOT = path.join(__dirname, '..')
+const { FAST_ENV, freePort } = require('../__test__/support/restart-harness')
+const { Pm2 } = require('../__test__/support/pm2')
+
 const SERVICE = path.join(__dirname, 'fixtures', 'restart-service.js')
 const REGISTER = path.join(ROOT, 'register.js')
-const UNPACK_ENV = path.join(__dirname, 'fixtures', 'pm2-cluster-env.js')
-const PM2_BIN = path.join(ROOT, 'node_modules', '.bin', 'pm2')
 
 const LEAK_MS = Number(process.env.BENCH_RESTART_MS) || 180_000
 const FLAT_MS = Number(process.env.BENCH_RESTART_FLAT_MS) || 120_000
@@ -67,7 +56,6 @@ const RPS = Number(process.env.BENCH_RESTART_RPS) || 400
 const CONNECTIONS = 16
 const LEAK_RECORDS = Number(process.env.BENCH_RESTART_LEAK_RECORDS) || 3
 const MAX_MEMORY = process.env.BENCH_RESTART_MAX_MEMORY || '120M'
-const DOCUMENTED_MS = Number(process.env.BENCH_RESTART_DOCUMENTED_MS) || 60_000
 const FLAT_MAX_MEMORY = '300M'
 const ONLY = new RegExp(process.env.BENCH_RESTART_ONLY ?? '')
 const KEEP = process.env.BENCH_RESTART_KEEP === '1'
@@ -79,22 +67,6 @@ const NEAR_MS = 5_000
 /** A late client catches up at most this far behind its schedule: no burst after a stall. */
 const MAX_CATCH_UP_MS = 1000
 
-/** The watcher at the restart tests' pace: __test__/support/restart-harness.js's FAST_ENV (50× production). */
-const FAST_ENV = {
-  LEAKPROOF_INTERVAL_MS: '200',
-  LEAKPROOF_GC_BUDGET: '0.9',
-  LEAKPROOF_FORCE_GC_AFTER_MS: '0',
-  LEAKPROOF_WARMUP_MS: '2000',
-  LEAKPROOF_MIN_DURATION_MS: '3000',
-  LEAKPROOF_WINDOW: '20',
-  LEAKPROOF_MIN_POINTS: '8',
-  LEAKPROOF_MIN_GROWTH_BYTES: String(2 * 1024 * 1024),
-  LEAKPROOF_MIN_RATE_BYTES_PER_SEC: String(64 * 1024),
-  LEAKPROOF_SNAPSHOT_MAX_PAUSE_MS: 'Infinity',
-  LEAKPROOF_SITES_WINDOW_MS: '1000',
-  LEAKPROOF_FOLLOW_UP_GROWTH_BYTES: String(4 * 1024 * 1024),
-}
-
 /** The restart policy as docs/mitigate.md's PM2 section sets it, at FAST_ENV's pace. */
 const leakproofEnv = (dir) => ({
   ...FAST_ENV,
@@ -105,18 +77,12 @@ const leakproofEnv = (dir) => ({
   LEAKPROOF_LOG: path.join(dir, 'events.jsonl'),
 })
 
-/**
- * The runs. `leakproof: 'unpacked'` preloads bench/fixtures/pm2-cluster-env.js before the
- * register, so that it sees the app's `LEAKPROOF_*` variables; `'as documented'` is
- * docs/mitigate.md's PM2 setup as it stands (the variables in the app's `env`), which in
- * cluster mode leaves the policy off.
- */
+/** The runs; `leakproof` ones preload register.js. */
 const RUNS = [
   { name: `leak, PM2 max_memory_restart ${MAX_MEMORY}`, slug: 'leak-pm2', mode: 'leak', heapMb: 256, durationMs: LEAK_MS, maxMemory: MAX_MEMORY },
-  { name: 'leak, leakproof restart policy', slug: 'leak-leakproof', mode: 'leak', heapMb: 256, durationMs: LEAK_MS, leakproof: 'unpacked' },
-  { name: 'leak, leakproof as documented (env not seen)', slug: 'leak-documented', mode: 'leak', heapMb: 256, durationMs: DOCUMENTED_MS, leakproof: 'as documented' },
+  { name: 'leak, leakproof restart policy', slug: 'leak-leakproof', mode: 'leak', heapMb: 256, durationMs: LEAK_MS, leakproof: true },
   { name: `flat, PM2 max_memory_restart ${FLAT_MAX_MEMORY}`, slug: 'flat-pm2', mode: 'flat', heapMb: 512, durationMs: FLAT_MS, maxMemory: FLAT_MAX_MEMORY },
-  { name: 'flat, leakproof restart policy', slug: 'flat-leakproof', mode: 'flat', heapMb: 512, durationMs: FLAT_MS, leakproof: 'unpacked' },
+  { name: 'flat, leakproof restart policy', slug: 'flat-leakproof', mode: 'flat', heapMb: 512, durationMs: FLAT_MS, leakproof: true },
 ]
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -141,87 +107,6 @@ function countBy(items, key) {
   const counts = {}
   for (const item of items) counts[key(item)] = (counts[key(item)] ?? 0) + 1
   return counts
-}
-
-/** A port free on 127.0.0.1 just now. */
-async function freePort() {
-  const server = net.createServer().listen(0, '127.0.0.1')
-  await new Promise((resolve) => server.once('listening', resolve))
-  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address())
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
-/** Resolves with `promise`, or rejects after `ms` saying what did not finish. */
-function within(ms, what, promise) {
-  let timer
-  return Promise.race([promise, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms)))]).finally(() =>
-    clearTimeout(timer),
-  )
-}
-
-/**
- * PM2 from node_modules with its own PM2_HOME: the API to start, list and delete apps and to
- * follow its bus, the CLI for `jlist` and `kill`.
- */
-class Pm2 {
-  #home
-  #api = null
-  #killed = false
-  #savedHome
-
-  constructor(home) {
-    this.#home = home
-    fs.mkdirSync(home, { recursive: true })
-    // The CLI's first run in a new home prints a banner and asks the registry for a newer
-    // version; the file it leaves after that run says it was done.
-    fs.writeFileSync(path.join(home, 'touch'), String(Date.now()))
-  }
-
-  /** Starts the daemon (its environment takes PM2_HOME from this process's). */
-  async connect() {
-    this.#savedHome = process.env.PM2_HOME
-    process.env.PM2_HOME = this.#home
-    const PM2 = require('pm2').custom
-    this.#api = new PM2({ pm2_home: this.#home })
-    await within(60_000, 'pm2 connect', promisify(this.#api.connect.bind(this.#api))())
-    return within(30_000, 'pm2 launchBus', promisify(this.#api.launchBus.bind(this.#api))())
-  }
-
-  start(app) {
-    return within(60_000, `pm2 start ${app.name}`, promisify(this.#api.start.bind(this.#api))(app))
-  }
-
-  delete(name) {
-    return within(60_000, `pm2 delete ${name}`, promisify(this.#api.delete.bind(this.#api))(name))
-  }
-
-  /** `pm2 jlist`, parsed. */
-  async jlist() {
-    const { stdout } = await promisify(execFile)(process.execPath, [PM2_BIN, 'jlist'], { env: this.#cliEnv(), timeout: 30_000, maxBuffer: 64 * MB })
-    return JSON.parse(stdout.slice(stdout.indexOf('[')))
-  }
-
-  /** `pm2 kill` (synchronous: it also runs from an exit handler), once. */
-  kill() {
-    if (this.#killed) return
-    this.#killed = true
-    try {
-      this.#api?.disconnect()
-    } catch {
-      // the daemon is gone already
-    }
-    const { status, stderr } = spawnSync(process.execPath, [PM2_BIN, 'kill'], { env: this.#cliEnv(), timeout: 60_000, encoding: 'utf8' })
-    if (status !== 0) process.stderr.write(`pm2 kill exited with ${status}: ${stderr}\n`)
-    if (this.#savedHome === undefined) delete process.env.PM2_HOME
-    else process.env.PM2_HOME = this.#savedHome
-  }
-
-  #cliEnv() {
-    const env = { ...process.env, PM2_HOME: this.#home }
-    delete env.PM2_PROGRAMMATIC // set by require('pm2'): it would silence the CLI
-    return env
-  }
 }
 
 /**
@@ -459,7 +344,7 @@ async function runOne(pm2, tap, run, base) {
     script: SERVICE,
     exec_mode: 'cluster',
     instances: 2,
-    node_args: [`--max-old-space-size=${run.heapMb}`, ...(run.leakproof === 'unpacked' ? ['-r', UNPACK_ENV] : []), ...(run.leakproof ? ['-r', REGISTER] : [])],
+    node_args: [`--max-old-space-size=${run.heapMb}`, ...(run.leakproof ? ['-r', REGISTER] : [])],
     env: { SERVICE_MODE: run.mode, SERVICE_PORT: String(port), SERVICE_LEAK_RECORDS: String(LEAK_RECORDS), ...(run.leakproof ? leakproofEnv(dir) : {}) },
     out_file: path.join(dir, 'out.log'),
     error_file: path.join(dir, 'err.log'),
@@ -634,7 +519,7 @@ async function main() {
     for (const run of chosen) {
       const result = await runOne(pm2, tap, run, base)
       const summary = summarize(result)
-      printRun(run.name, summary, run.leakproof === 'unpacked')
+      printRun(run.name, summary, run.leakproof === true)
       results.push({ result, summary })
     }
   } finally {

@@ -270,20 +270,20 @@ async function runCluster(t, { env, workers, heapMb, timeoutMs }) {
 }
 
 /**
- * The workers serving over time, from the primary's `listening` lines and each leaving
+ * The workers serving over time, from each worker's `serving` line and each leaving
  * worker's close (its `restart-exit` time less its drain): the fewest once the first
  * workers all listened.
  */
 function fewestServing(lines, firstWorkers) {
   const changes = []
   for (const l of lines) {
-    if (l.type === 'listening') changes.push({ time: l.time, delta: +1 })
+    if (l.type === 'serving') changes.push({ time: l.time, delta: +1 })
     if (l.type === 'restart-exit') changes.push({ time: l.time - l.drainMs, delta: -1 })
     if (l.type === 'exit' && !lines.some((e) => e.type === 'restart-exit' && e.pid === l.worker)) changes.push({ time: l.time, delta: -1 })
   }
-  // Within one millisecond, a replacement's listening comes first: its worker closes only when told it listens.
+  // Within one millisecond, a replacement's serving comes first: its worker closes only when told it listens.
   changes.sort((a, b) => a.time - b.time || b.delta - a.delta)
-  const allUp = Math.max(...lines.filter((l) => l.type === 'listening' && firstWorkers.includes(l.worker)).map((l) => l.time))
+  const allUp = Math.max(...lines.filter((l) => l.type === 'serving' && firstWorkers.includes(l.pid)).map((l) => l.time))
   let serving = 0
   let fewest = Infinity
   for (const { time, delta } of changes) {
@@ -300,19 +300,25 @@ function fewestServing(lines, firstWorkers) {
  * worker's report and snapshots on disk, no failed request. Returns the fewest serving.
  */
 function assertRestartedInTurn({ lines, firstWorkers, exits, balancer, stderr }, { workers, spacingMs }) {
-  assert.equal(exits.length, workers, `every first worker left: ${JSON.stringify(exits)}; stderr: ${stderr}`)
+  // What a failure message shows: the cluster's timeline, ms from the first fork.
+  const t0 = lines.find((l) => l.type === 'fork')?.time ?? 0
+  const timeline = lines
+    .filter((l) => ['fork', 'serving', 'exit', 'restart-due', 'restart-exit'].includes(l.type))
+    .map((l) => `${l.time - t0} ${l.type} ${l.worker ?? l.pid}${l.type === 'restart-exit' ? ` drain ${l.drainMs}` : ''}${l.type === 'exit' ? ` code ${l.code}${l.onPurpose ? '' : ' (not on purpose)'}` : ''}`)
+    .join('; ')
+  assert.equal(exits.length, workers, `every first worker left: ${timeline}; stderr: ${stderr}`)
   for (const exit of exits) assert.deepEqual([exit.code, exit.onPurpose], [75, true])
   const forks = lines.filter((l) => l.type === 'fork')
-  assert.equal(forks.length, 2 * workers, 'one replacement each, and the primary re-forked none')
+  assert.equal(forks.length, 2 * workers, `one replacement each, and the primary re-forked none: ${timeline}`)
   const replacements = forks.slice(workers)
   for (let i = 0; i < workers; i++) {
     const leaving = lines.find((l) => l.type === 'restart-exit' && l.pid === exits[i].worker)
-    const replacementUp = lines.find((l) => l.type === 'listening' && l.worker === replacements[i].worker)
-    assert.ok(replacementUp.time <= leaving.time - leaving.drainMs, `worker ${i + 1}'s replacement listened before it closed`)
-    if (i > 0) assert.ok(replacements[i].time >= exits[i - 1].time + spacingMs, `restart ${i + 1} came ${replacements[i].time - exits[i - 1].time} ms after the last exit`)
+    const replacementUp = lines.find((l) => l.type === 'serving' && l.pid === replacements[i].worker)
+    assert.ok(replacementUp.time <= leaving.time - leaving.drainMs, `worker ${i + 1}'s replacement listened before it closed: ${timeline}`)
+    if (i > 0) assert.ok(replacements[i].time >= exits[i - 1].time + spacingMs, `restart ${i + 1} came ${replacements[i].time - exits[i - 1].time} ms after the last exit: ${timeline}`)
   }
   const fewest = fewestServing(lines, firstWorkers)
-  assert.ok(fewest >= workers - 1, `never fewer than ${workers - 1} serving (fewest: ${fewest})`)
+  assert.ok(fewest >= workers - 1, `never fewer than ${workers - 1} serving (fewest: ${fewest}): ${timeline}`)
   for (const exit of exits) {
     const due = lines.find((l) => l.type === 'restart-due' && l.pid === exit.worker)
     assert.ok(due.evidence.settled && due.evidence.reports.length >= 1, JSON.stringify(due.evidence))
@@ -323,4 +329,4 @@ function assertRestartedInTurn({ lines, firstWorkers, exits, balancer, stderr },
   return fewest
 }
 
-module.exports = { ServiceProcess, Balancer, FAST_ENV, runStandalone, assertLeftGracefully, runCluster, assertRestartedInTurn }
+module.exports = { ServiceProcess, Balancer, FAST_ENV, freePort, runStandalone, assertLeftGracefully, runCluster, assertRestartedInTurn }
