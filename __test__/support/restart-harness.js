@@ -296,7 +296,7 @@ function fewestServing(lines, firstWorkers) {
 /**
  * What restarts under cluster must show: every first worker left on purpose with code 75,
  * one replacement each (listening before its worker closed) and no re-fork, one restart at a
- * time at least `spacingMs` after the last exit, never fewer than `workers - 1` serving, each
+ * time at least `spacingMs` after the last exit (run them where no limit comes that near), never fewer than `workers - 1` serving, each
  * worker's report and snapshots on disk, no failed request. Returns the fewest serving.
  */
 function assertRestartedInTurn({ lines, firstWorkers, exits, balancer, stderr }, { workers, spacingMs }) {

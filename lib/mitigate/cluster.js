@@ -8,13 +8,18 @@
  * The protocol, over the cluster's IPC channel (messages carry a `leakproof` field):
  * - the primary, once coordinating, sets `LEAKPROOF_RESTART_COORDINATOR` to its pid in its
  *   environment, which the workers it forks inherit: a worker knows its primary coordinates;
- * - worker → primary `{ leakproof: 'restart-due', kind }` when its restart is due;
- * - the primary queues it, forks a replacement when its turn comes, and once the replacement
- *   listens sends `{ leakproof: 'restart-go' }`; the worker drains and leaves through
+ * - worker → primary `{ leakproof: 'restart-due', kind, limitAt, drainTimeoutMs }` when its
+ *   restart is due (`limitAt`: when its leak reaches its limit, epoch ms), and again while it
+ *   waits whenever that limit comes nearer;
+ * - the primary queues it, nearest limit first, forks a replacement when its turn comes, and
+ *   once the replacement listens sends `{ leakproof: 'restart-go' }`; the worker drains and leaves through
  *   `cluster.worker.disconnect()`, so `worker.exitedAfterDisconnect` is true in the
  *   primary's `exit` event (a primary that re-forks every dead worker should check it);
  * - a replacement that exits or does not listen within `REPLACEMENT_TIMEOUT_MS` is given up,
  *   and the leaking worker's turn comes again after the spacing.
+ * The spacing gives way to a worker whose limit would come before it could leave: its turn
+ * comes at the latest `URGENT_MARGIN_MS` plus its drain before its `limitAt`. One worker still
+ * restarts at a time.
  */
 /** node:cluster (its types declare it as a default export, which CommonJS `require` does not see). */
 const cluster = /** @type {import('node:cluster').Cluster} */ (/** @type {unknown} */ (require('node:cluster')))
@@ -30,6 +35,9 @@ const COORDINATOR_VARIABLE = 'LEAKPROOF_RESTART_COORDINATOR'
 
 /** How long a replacement may take to listen, in ms, before it is given up. */
 const REPLACEMENT_TIMEOUT_MS = 60_000
+
+/** What a queued worker's turn leaves before its limit, beside its drain: time for its replacement to start, in ms. */
+const URGENT_MARGIN_MS = 30_000
 
 let coordinator = null
 
@@ -52,15 +60,17 @@ function coordinateRestarts(options = {}) {
 class Coordinator {
   /** The least time between one worker's exit and the next worker's restart, in ms. */
   spacingMs
-  #queue = [] // workers whose restart is due, oldest first
+  #queue = [] // { worker, latestTurnAt } of workers whose restart is due, most urgent first
   #restarting = null // { worker, replacement, timer }
   #lastLeftAt = -Infinity
   #wake = null
   #onMessage = (worker, message) => {
-    if (message?.leakproof === 'restart-due' && !this.#queue.includes(worker) && this.#restarting?.worker !== worker) {
-      this.#queue.push(worker)
-      this.#next()
-    }
+    if (message?.leakproof !== 'restart-due' || this.#restarting?.worker === worker) return
+    // Asked again: the worker's limit came nearer, and with it its latest turn.
+    const queued = this.#queue.find((q) => q.worker === worker)
+    if (queued === undefined) this.#queue.push({ worker, latestTurnAt: latestTurnAt(message) })
+    else queued.latestTurnAt = Math.min(queued.latestTurnAt, latestTurnAt(message))
+    this.#next()
   }
 
   constructor(spacingMs) {
@@ -87,31 +97,33 @@ class Coordinator {
     coordinator = null
   }
 
-  /** Starts the next restart when none is under way and the spacing allows. */
+  /** Starts the next restart when none is under way and the spacing (or the head's limit) allows. */
   #next() {
     if (this.#restarting !== null) return
-    this.#queue = this.#queue.filter((w) => !w.isDead())
-    const worker = this.#queue.shift()
-    if (worker === undefined) return
-    const wait = this.#lastLeftAt + this.spacingMs - Date.now()
+    this.#queue = this.#queue.filter((q) => !q.worker.isDead()).sort((a, b) => a.latestTurnAt - b.latestTurnAt)
+    const head = this.#queue.shift()
+    if (head === undefined) return
+    const now = Date.now()
+    const wait = Math.min(this.#lastLeftAt + this.spacingMs, head.latestTurnAt) - now
     if (wait > 0) {
-      this.#queue.unshift(worker)
+      this.#queue.unshift(head)
       clearTimeout(this.#wake)
       this.#wake = setTimeout(() => this.#next(), wait)
       this.#wake.unref()
       return
     }
-    this.#replace(worker)
+    this.#replace(head)
   }
 
-  /** Forks `worker`'s replacement; tells `worker` to go once it listens. */
-  #replace(worker) {
+  /** Forks the queued worker's replacement; tells the worker to go once it listens. */
+  #replace(queued) {
+    const { worker } = queued
     const replacement = cluster.fork()
     const giveUp = () => {
       replacement.off('listening', listening)
       if (!replacement.isDead()) replacement.kill()
       this.#done(worker)
-      if (!worker.isDead()) this.#queue.push(worker)
+      if (!worker.isDead()) this.#queue.push(queued)
       this.#next()
     }
     const timer = setTimeout(giveUp, REPLACEMENT_TIMEOUT_MS)
@@ -144,26 +156,48 @@ class Coordinator {
   }
 }
 
+/** The latest a worker's turn may come, from its `restart-due` message (Infinity without a limit). */
+function latestTurnAt({ limitAt, drainTimeoutMs }) {
+  if (typeof limitAt !== 'number' || !Number.isFinite(limitAt)) return Infinity
+  return limitAt - URGENT_MARGIN_MS - (typeof drainTimeoutMs === 'number' && drainTimeoutMs > 0 ? drainTimeoutMs : 0)
+}
+
 /** Whether this process is a cluster worker whose primary coordinates restarts. */
 function coordinated() {
   return cluster.isWorker && process.env[COORDINATOR_VARIABLE] === String(process.ppid)
 }
 
 /**
- * The worker's side: tells the primary its restart is due; resolves once the primary says go
- * (its replacement listens). The IPC channel is not held open meanwhile.
+ * The worker's side: tells the primary its restart is due (`limitAt`: when its leak reaches
+ * its limit; `drainTimeoutMs`: how long it may drain). `go` resolves once the primary says go
+ * (its replacement listens); meanwhile `limitNearer(limitAt)` tells the primary when the
+ * leak's projected limit has come nearer (by a second or more). The IPC channel is not held
+ * open meanwhile.
+ * @param {{ kind: string, limitAt: number, drainTimeoutMs: number }} due
+ * @returns {{ go: Promise<void>, limitNearer(limitAt: number): void }}
  */
-function awaitTurn(kind) {
-  return new Promise((resolve) => {
+function askTurn({ kind, limitAt, drainTimeoutMs }) {
+  let latest = limitAt
+  // A primary gone (its channel closed) cannot be told: sending would emit an error.
+  const tell = () => process.connected && process.send?.({ leakproof: 'restart-due', kind, limitAt: latest, drainTimeoutMs })
+  const go = new Promise((resolve) => {
     const onMessage = (message) => {
       if (message?.leakproof !== 'restart-go') return
       process.off('message', onMessage)
-      resolve()
+      resolve(undefined)
     }
     process.on('message', onMessage)
-    process.channel?.unref()
-    process.send?.({ leakproof: 'restart-due', kind })
   })
+  process.channel?.unref()
+  tell()
+  return {
+    go,
+    limitNearer(at) {
+      if (!(at < latest - 1000)) return
+      latest = at
+      tell()
+    },
+  }
 }
 
 /** Leaves the cluster as a worker that chose to: the primary sees `exitedAfterDisconnect`. */
@@ -178,4 +212,4 @@ function leaveCluster(exitCode) {
   cluster.worker.disconnect()
 }
 
-module.exports = { coordinateRestarts, coordinated, awaitTurn, leaveCluster, COORDINATOR_VARIABLE }
+module.exports = { coordinateRestarts, coordinated, askTurn, leaveCluster, COORDINATOR_VARIABLE, URGENT_MARGIN_MS }

@@ -61,7 +61,7 @@ const RESTART_OPTIONS = optionsTable(
     option('clusterSpacingMs', MINUTE, durationUpTo(24 * HOUR, { zero: true }), {
       env: 'LEAKPROOF_RESTART_CLUSTER_SPACING_MS',
       default: '60000',
-      meaning: 'under `cluster`, the least time between one worker’s exit and the next worker’s restart, in ms (read by the primary)',
+      meaning: 'under `cluster`, the least time between one worker’s exit and the next worker’s restart, in ms, unless a worker’s limit comes sooner (read by the primary)',
     }),
     option('beforeRestart', undefined, optional(functionValue), {
       default: 'none',

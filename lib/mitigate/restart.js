@@ -24,7 +24,7 @@ const fs = require('node:fs')
 const { RestartPolicy } = require('./restart-policy')
 const { HttpServers } = require('./http-servers')
 const { setReadiness } = require('./readiness')
-const { coordinated, awaitTurn, leaveCluster } = require('./cluster')
+const { coordinated, askTurn, leaveCluster } = require('./cluster')
 const { untilDeadline } = require('./deadline')
 
 class Restart {
@@ -37,6 +37,7 @@ class Restart {
   #stopped = false
   #sigterm = null // resolves the readiness delay early
   #sigtermSeen = false
+  #turn = null // a cluster worker's turn, while it waits for it (cluster.js's askTurn)
 
   /**
    * @param {Record<string, any>} settings the restart options, checked (restart-options.js).
@@ -59,9 +60,13 @@ class Restart {
     this.#policy.note(event)
   }
 
-  /** Judges the trends now (after each floor, and each report); starts leaving when a restart is due. */
+  /**
+   * Judges the trends now (after each floor, and each report); starts leaving when a restart
+   * is due. Once due, a cluster worker waiting for its turn passes its limit's changes on.
+   */
   check(trends) {
-    if (this.#due !== null || this.#stopped) return
+    if (this.#stopped) return
+    if (this.#due !== null) return this.#limitNearer(trends)
     const due = this.#policy.due(trends)
     if (due === null) return
     const plan = { readinessDelayMs: this.#settings.readinessDelayMs, drainTimeoutMs: this.#settings.drainTimeoutMs, exitCode: this.#settings.exitCode, coordinated: coordinated() }
@@ -91,7 +96,9 @@ class Restart {
     if (due.plan.coordinated) {
       // Serving on as before while others restart: its connections close only once it drains.
       setReadiness('restart-due', { kind: due.kind, ready: true })
-      await this.#untilSigterm(awaitTurn(due.kind))
+      this.#turn = askTurn({ kind: due.kind, limitAt: due.limitAt, drainTimeoutMs })
+      await this.#untilSigterm(this.#turn.go)
+      this.#turn = null
     } else {
       setReadiness('restart-due', { kind: due.kind })
       this.#servers.leaving()
@@ -130,6 +137,12 @@ class Restart {
       return { stoppedBy: 'cluster', hook: null }
     }
     return { stoppedBy: 'servers', hook: null }
+  }
+
+  /** While a cluster worker waits for its turn: tells its primary when its leak's limit comes nearer. */
+  #limitNearer(trends) {
+    const limitAt = trends.find((t) => t.kind === this.#due.kind && t.leaking)?.limitAt
+    if (typeof limitAt === 'number') this.#turn?.limitNearer(limitAt)
   }
 
   /** Waits for `wait` (the readiness delay, or a cluster worker's turn), or until a SIGTERM. */

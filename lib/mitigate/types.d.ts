@@ -13,7 +13,7 @@ export interface RestartOptions {
   drainTimeoutMs?: number
   /** The exit code (75, EX_TEMPFAIL). @default 75 */
   exitCode?: number
-  /** Under `cluster`, the least time between one worker's exit and the next worker's restart, in ms (read by the primary). @default 60000 */
+  /** Under `cluster`, the least time between one worker's exit and the next worker's restart, in ms, unless a worker's limit comes sooner (read by the primary). @default 60000 */
   clusterSpacingMs?: number
   /**
    * Your own shutdown (what leakproof cannot see: HTTP/2 and `net` servers, consumers), run
@@ -89,7 +89,7 @@ export interface RestartCoordinator {
 
 /**
  * Makes this cluster primary coordinate its workers' restarts: a replacement first, one at a
- * time, `clusterSpacingMs` apart (the preload does it when `LEAKPROOF_RESTART` is on). Call it
+ * time, `clusterSpacingMs` apart unless a limit comes sooner (the preload does it when `LEAKPROOF_RESTART` is on). Call it
  * before forking. Throws `ERR_LEAKPROOF_INVALID_ARGUMENT` outside a primary.
  */
 export declare function coordinateRestarts(options?: { clusterSpacingMs?: number }): RestartCoordinator
