@@ -20,6 +20,15 @@ const leak = (kind, time) => ({ type: 'leak', kind, time, slopeBytesPerSec: 1e6,
 const report = (time, path = '/d/r.report.json') => ({ type: 'report', kind: 'pair', time, path, baseline: '/d/a.heapsnapshot', followUp: '/d/b.heapsnapshot' })
 const trend = (kind, limitAt, leaking = true) => ({ kind, leaking, limitAt })
 
+/** policyAt(settings) at 10 min, with a heap leak reported then and its report written. */
+function reportedHeapLeak(settings) {
+  const { policy, at } = policyAt(settings)
+  at(10 * MINUTE)
+  policy.note(leak('heap', 10 * MINUTE))
+  policy.note(report(10 * MINUTE))
+  return { policy, at }
+}
+
 test('a leak near its limit, with its report, is due; the event lists the evidence', () => {
   const { policy, at } = policyAt()
   at(10 * MINUTE)
@@ -44,30 +53,21 @@ test('never without a leak event of that kind, whatever the trend says', () => {
 })
 
 test('not once the growth has stopped (a cache that levelled off), nor with no limit known', () => {
-  const { policy, at } = policyAt()
-  at(10 * MINUTE)
-  policy.note(leak('heap', 10 * MINUTE))
-  policy.note(report(10 * MINUTE))
+  const { policy } = reportedHeapLeak()
   assert.equal(policy.due([trend('heap', 11 * MINUTE, false)]), null)
   assert.equal(policy.due([trend('heap', null)]), null)
   assert.equal(policy.due([]), null)
 })
 
 test('not while the limit is further than limitWithinMs; due once it comes within', () => {
-  const { policy, at } = policyAt({ limitWithinMs: 5 * MINUTE })
-  at(10 * MINUTE)
-  policy.note(leak('heap', 10 * MINUTE))
-  policy.note(report(10 * MINUTE))
+  const { policy, at } = reportedHeapLeak({ limitWithinMs: 5 * MINUTE })
   assert.equal(policy.due([trend('heap', 16 * MINUTE)]), null)
   at(11 * MINUTE)
   assert.equal(policy.due([trend('heap', 16 * MINUTE)]).timeLeftMs, 5 * MINUTE)
 })
 
 test('never before the process has run minIntervalMs', () => {
-  const { policy, at } = policyAt({ minIntervalMs: 30 * MINUTE })
-  at(10 * MINUTE)
-  policy.note(leak('heap', 10 * MINUTE))
-  policy.note(report(10 * MINUTE))
+  const { policy, at } = reportedHeapLeak({ minIntervalMs: 30 * MINUTE })
   assert.equal(policy.due([trend('heap', 20 * MINUTE)]), null)
   at(30 * MINUTE)
   assert.notEqual(policy.due([trend('heap', 40 * MINUTE)]), null)
