@@ -61,7 +61,7 @@ class Coordinator {
   /** The least time between one worker's exit and the next worker's restart, in ms. */
   spacingMs
   #queue = [] // { worker, latestTurnAt } of workers whose restart is due, most urgent first
-  #restarting = null // { worker, replacement, timer }
+  #restarting = null // { worker, replacement }
   #lastLeftAt = -Infinity
   #wake = null
   #onMessage = (worker, message) => {
@@ -135,10 +135,11 @@ class Coordinator {
         this.#done(worker)
         this.#next()
       }
-      // A worker that died meanwhile (a crash) has its replacement already.
+      // A worker that died meanwhile (a crash) has its replacement already; one that
+      // disconnected is on its way out (sending to it would be an 'error' on the worker).
       if (worker.isDead()) return left()
       worker.once('exit', left)
-      worker.send({ leakproof: 'restart-go' })
+      if (worker.isConnected()) worker.send({ leakproof: 'restart-go' })
     }
     const earlyExit = () => {
       clearTimeout(timer)

@@ -27,6 +27,7 @@ const { setReadiness } = require('./readiness')
 const { coordinated, askTurn, leaveCluster } = require('./cluster')
 const { untilDeadline } = require('./deadline')
 
+/** One process's restart policy, armed by the watcher when `restart` is on. */
 class Restart {
   #settings
   #emit
