@@ -30,6 +30,7 @@ const v8 = require('node:v8')
 const { threadId, isMainThread } = require('node:worker_threads')
 const { nativeBinding } = require('../native')
 const { processMemory } = require('../detect/system-memory')
+const { heapLimit, oldSpaceLimitBytes } = require('../detect/heap-limit')
 const errors = require('../errors')
 const { mapsFilling, cachesThrashing } = require('../cache/registry')
 const { FullGcSentinel } = require('../detect/full-gc-sentinel')
@@ -122,6 +123,7 @@ class Watcher extends EventEmitter {
   #startedAt
   #stopListening = null // removes the snapshotSignal listener
   #restart = null // the restart policy, with the restart option (lib/mitigate/restart.js)
+  #oldSpaceLimit // the old generation's limit where set, else null (heap-limit.js)
   #stopped = false
   /** `#event`, bound once, for the parts that emit through the watcher. */
   #emit = (type, fields) => this.#event(type, fields)
@@ -134,6 +136,7 @@ class Watcher extends EventEmitter {
   constructor(options, { clock = SYSTEM_CLOCK } = {}) {
     super()
     this.#options = options
+    this.#oldSpaceLimit = oldSpaceLimitBytes()
     this.#clock = clock
     this.#startedAt = clock.now()
     this.#native = newNativeWatcher(options, this.#startedAt, (json) => this.#onNativeEvent(json))
@@ -311,7 +314,7 @@ class Watcher extends EventEmitter {
     // where native memory is read from malloc, which holds their bytes.
     const { external, arrayBuffers } = process.memoryUsage()
     this.#native.recordHeapResident(stats.total_physical_size, floor?.external ?? external, arrayBuffers)
-    if (floor !== null) this.#sample(floor, stats.heap_size_limit)
+    if (floor !== null) this.#sample(floor, heapLimit(stats.heap_size_limit, this.#oldSpaceLimit))
     for (const cache of cachesThrashing(this.#clock.now())) this.#event('cache-thrashing', cache)
   }
 

@@ -114,7 +114,8 @@ pub struct Leak {
 /// What the memory of a series may still grow into before the process dies, as last known.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Limits {
-    /// The limit this memory runs into: the heap's `heap_size_limit`; for native memory,
+    /// The limit this memory runs into: the heap's (the old generation's where set, else
+    /// `heap_size_limit`: lib/detect/heap-limit.js); for native memory,
     /// the container's memory limit.
     pub own: Option<f64>,
     /// Bytes left before RSS reaches the container's memory limit: growth of any kind of
