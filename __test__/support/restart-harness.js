@@ -116,7 +116,10 @@ class Balancer {
    * with `probe: false` (a cluster's port, which stays ready while its workers restart).
    */
   add(port, { probe = true } = {}) {
-    this.#instances.set(port, { ready: !probe, probe, agent: new http.Agent({ keepAlive: true, maxSockets: 16 }) })
+    // An idle keep-alive socket is closed after 2 s, well before the server's 5 s: without an
+    // agent timeout Node keeps idle sockets until the server closes them, and a request sent
+    // on one at that moment fails with ECONNRESET, leakproof or not.
+    this.#instances.set(port, { ready: !probe, probe, agent: new http.Agent({ keepAlive: true, maxSockets: 16, timeout: 2000 }) })
   }
 
   /** Starts `connections` clients. */
