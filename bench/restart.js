@@ -44,7 +44,8 @@ const os = require('node:os')
 const path = require('node:path')
 
 const ROOT = path.join(__dirname, '..')
-const { FAST_ENV, freePort } = require('../__test__/support/restart-harness')
+const { FAST_ENV } = require('../__test__/support/restart-harness')
+const { freePort } = require('../__test__/support/run-helpers')
 const { Pm2 } = require('../__test__/support/pm2')
 
 const SERVICE = path.join(__dirname, 'fixtures', 'restart-service.js')

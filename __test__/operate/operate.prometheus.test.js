@@ -11,7 +11,6 @@ const assert = require('node:assert/strict')
 const { spawn, spawnSync, execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const http = require('node:http')
-const net = require('node:net')
 const os = require('node:os')
 const path = require('node:path')
 const readline = require('node:readline')
@@ -21,6 +20,7 @@ const { registerMetrics } = require('leakproof/prometheus')
 const signals = require('../../lib/operate/signals')
 const { watch, BoundedMap, namedMaps } = require('../..')
 const { tempDir } = require('../support/temp-dir')
+const { freePort } = require('../support/run-helpers')
 
 const ROOT = path.join(__dirname, '..', '..')
 const FIXTURES = path.join(__dirname, 'fixtures')
@@ -380,17 +380,6 @@ function firstJsonLine(child) {
   return new Promise((resolve, reject) => {
     readline.createInterface({ input: child.stdout }).once('line', (line) => resolve(JSON.parse(line)))
     child.once('exit', (code) => reject(new Error(`exited with ${code} before printing`)))
-  })
-}
-
-/** A TCP port free on 127.0.0.1 just now. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer().once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address()
-      probe.close(() => resolve(port))
-    })
   })
 }
 

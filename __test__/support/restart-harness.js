@@ -10,10 +10,10 @@ const assert = require('node:assert/strict')
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const http = require('node:http')
-const net = require('node:net')
 const path = require('node:path')
 const readline = require('node:readline')
 const { tempDir } = require('./temp-dir')
+const { freePort } = require('./run-helpers')
 
 const ROOT = path.join(__dirname, '..', '..')
 const SERVICE = path.join(ROOT, '__test__', 'mitigate', 'fixtures', 'restart-service.js')
@@ -237,15 +237,6 @@ function assertLeftGracefully({ sick, healthy, exit, balancer, sickPort }, { rea
   assert.equal(healthy.child.exitCode, null)
 }
 
-/** A port free on 127.0.0.1 just now. */
-async function freePort() {
-  const server = net.createServer().listen(0, '127.0.0.1')
-  await new Promise((resolve) => server.once('listening', resolve))
-  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address())
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
-
 /**
  * A cluster of `workers` leaking workers sharing a port, the primary started with `env`
  * (through the preload, which coordinates), under load from 16 clients that probe nothing
@@ -332,4 +323,4 @@ function assertRestartedInTurn({ lines, firstWorkers, exits, balancer, stderr },
   return fewest
 }
 
-module.exports = { ServiceProcess, Balancer, FAST_ENV, freePort, runStandalone, assertLeftGracefully, runCluster, assertRestartedInTurn }
+module.exports = { ServiceProcess, Balancer, FAST_ENV, runStandalone, assertLeftGracefully, runCluster, assertRestartedInTurn }
