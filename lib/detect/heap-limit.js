@@ -10,6 +10,8 @@
  * services in containers set it), that is the limit; else `heap_size_limit`, which for a
  * default heap of a few GB overstates it by the young generation's reserve only.
  */
+const { isMainThread, resourceLimits } = require('node:worker_threads')
+
 const FLAG = /^--max[-_]old[-_]space[-_]size(?:=(.*))?$/
 
 /** `--max-old-space-size` in MB from `args` (the last one wins, as in V8), or null. */
@@ -30,7 +32,6 @@ function maxOldSpaceMb(args) {
  * NODE_OPTIONS' before the command line's.
  */
 function oldSpaceLimitBytes(execArgv = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? '') {
-  const { isMainThread, resourceLimits } = require('node:worker_threads')
   const mb = isMainThread ? maxOldSpaceMb([...nodeOptions.split(/\s+/).filter(Boolean), ...execArgv]) : resourceLimits.maxOldGenerationSizeMb || null
   return mb === null ? null : mb * 1024 * 1024
 }
