@@ -9,7 +9,8 @@ const { nativeVerdict } = require('./native-verdict')
 
 /**
  * The report of a snapshot pair (a baseline and its follow-up, see capture.js): their diff
- * — suspects, grown collections (with the native bytes they hold), new objects by class —,
+ * — suspects, grown collections (with the native bytes they hold), growth roots (the holder
+ * of a chain or of many roots), new objects by class —,
  * how much each leaking kind of memory grew between the two, for a native leak whether JS
  * objects hold its memory (native-verdict.js), and the listener, timer and promise
  * sites that grew since the previous report (`growingHandles`, empty unless tracking is
@@ -67,6 +68,7 @@ class Reports {
         newBytes: diff.newBytes,
         suspects: diff.suspects.filter((c) => !heldByOwnCode(c)),
         grownCollections: diff.grownCollections.filter((c) => !heldByOwnCode(c)),
+        growthRoots: diff.growthRoots.filter((r) => !heldByOwnCode(r)),
         newByClass: diff.newByClass,
         growingHandles: this.#growingHandles.top(this.#top),
         native: await verdictOfPair(leaking, native, diff.grownCollections),

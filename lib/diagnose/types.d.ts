@@ -17,6 +17,8 @@ export interface PairReportEvent extends WatchEventBase {
   newBytes: number
   suspects: LeakSuspect[]
   grownCollections: GrownCollection[]
+  /** The objects of both snapshots that hold the new ones, most new bytes first (see `SnapshotDiff`). */
+  growthRoots: GrowthRoot[]
   newByClass: NewObjects[]
   /** Listener, timer and promise sites that grew since the last report (empty unless tracking is on). */
   growingHandles: CensusGrowth[]
@@ -421,6 +423,59 @@ export interface GrownCollection {
   nativeKinds: NativeMemoryKind[]
 }
 
+/** A chain of objects each holding the next (a linked list, a queue) that a growth root holds. */
+export interface GrowthChain {
+  /** The class of its links: `'LinkNode'`. */
+  class: string
+  /** The property from one link to the next: `'next'`. */
+  via: string
+  /** Links in the first snapshot. */
+  before: number
+  /** Links in the last snapshot. */
+  after: number
+}
+
+/** New objects each kept by a GC root of its own: open sockets' handles, timers. */
+export interface GrowthManyRoots {
+  /** The kind of root holding the most new bytes: `'TCP'`, `'Node / TCPSocketWrap'`. */
+  kind: string
+  /** New roots of that kind. */
+  count: number
+  /** The most common class of the program's objects they hold (`'Socket'`); null when none. */
+  holds: string | null
+}
+
+/**
+ * An object present in both snapshots that holds new objects no deeper such object holds: a
+ * leak's holder in whatever shape it keeps the leak (a collection, a chain, many roots).
+ */
+export interface GrowthRoot {
+  /** Its class (`'Queue'`), or `'(GC roots)'` and the like for many roots. */
+  name: string
+  /** Node id, the same in both snapshots. */
+  id: number
+  /** Self bytes of the new objects it holds that no other growth root holds. */
+  newBytes: number
+  /** Those new objects. */
+  newCount: number
+  /** `newBytes` as a share of all new bytes (0 to 1): how much of the growth it explains. */
+  share: number
+  /** Retained size in the last snapshot, in bytes. */
+  retainedSize: number
+  /** The class of what it holds: a chain's links, a collection's most common entries; null when not known. */
+  memberClass: string | null
+  /** The chain it holds, when the new objects are the links of one (16 links at least); else null. */
+  chain: GrowthChain | null
+  /** When the new objects hang from GC roots of their own, those roots; else null. */
+  manyRoots: GrowthManyRoots | null
+  /** Shortest path from the GC roots in the last snapshot. */
+  retainerPath: string[]
+  /** The same path with Node's own machinery folded into its first step. */
+  readablePath: string[]
+  /** The variable or property that holds it, and where in the code; absent if none names it. */
+  holder?: CodeHolder
+}
+
 /** What `diffSnapshots` reports. */
 export interface SnapshotDiff {
   /** Size of each snapshot, in the order given. */
@@ -438,6 +493,12 @@ export interface SnapshotDiff {
    * of entries that are new), most first.
    */
   grownCollections: GrownCollection[]
+  /**
+   * Matched by ids: the `top` objects present in both snapshots that hold the new ones, most
+   * new bytes first; they name a chain's holder and many roots, which no growing collection
+   * shows. Matched by paths: empty.
+   */
+  growthRoots: GrowthRoot[]
   /**
    * How the snapshots were matched. `'paths'`: `newCount`, `newBytes` and `newByClass` are the
    * net growth of each class, not new objects, and a grown collection's `before`, `after` and

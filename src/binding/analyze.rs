@@ -255,6 +255,61 @@ pub struct GrownCollection {
     pub native_kinds: Vec<NativeMemoryKind>,
 }
 
+/// A chain of objects each holding the next (a linked list, a queue).
+#[napi(object)]
+pub struct GrowthChain {
+    /// The class of its links.
+    pub class: String,
+    /// The property from one link to the next (`'next'`).
+    pub via: String,
+    /// Links in the first snapshot.
+    pub before: f64,
+    /// Links in the last.
+    pub after: f64,
+}
+
+/// New objects each held by a GC root of its own (open sockets' handles, timers).
+#[napi(object)]
+pub struct GrowthManyRoots {
+    /// The kind of root holding the most new bytes (`'Node / TCPSocketWrap'`).
+    pub kind: String,
+    /// New roots of that kind.
+    pub count: f64,
+    /// The most common class of the program's objects they hold (`'Socket'`); null when none.
+    pub holds: Either<String, Null>,
+}
+
+/// An object present in both snapshots that holds new objects no deeper such object holds:
+/// a leak's holder whatever its shape (a collection, a chain, many roots).
+#[napi(object)]
+pub struct GrowthRoot {
+    /// Its class, or `function NAME at FILE:LINE:COL`; `'(GC roots)'` and the like for many roots.
+    pub name: String,
+    /// Node id.
+    pub id: f64,
+    /// Self bytes of the new objects it holds that no other growth root holds.
+    pub new_bytes: f64,
+    /// Those new objects.
+    pub new_count: f64,
+    /// `newBytes` as a share of all new bytes (0 to 1): how much of the growth it explains.
+    pub share: f64,
+    /// Retained size now, in bytes.
+    pub retained_size: f64,
+    /// The class of what it holds (a chain's links, a collection's most common entries); null
+    /// when not known.
+    pub member_class: Either<String, Null>,
+    /// The chain it holds, when the new objects are links of one; else null.
+    pub chain: Either<GrowthChain, Null>,
+    /// The roots, when the new objects hang from GC roots of their own; else null.
+    pub many_roots: Either<GrowthManyRoots, Null>,
+    /// Shortest readable retainer path from the GC roots.
+    pub retainer_path: Vec<String>,
+    /// The same path with Node's own machinery folded into one step.
+    pub readable_path: Vec<String>,
+    /// The variable or property that holds it, and where.
+    pub holder: Option<CodeHolder>,
+}
+
 /// Result of `diffSnapshots`.
 #[napi(object)]
 pub struct SnapshotDiff {
@@ -271,6 +326,10 @@ pub struct SnapshotDiff {
     /// Collections that grew, most new bytes first (retained size times the share of entries
     /// that are new).
     pub grown_collections: Vec<GrownCollection>,
+    /// Matched by ids: the objects of both snapshots that hold the new ones, most new bytes
+    /// first; the holder of a chain or of many roots, which no growing collection names.
+    /// Matched by paths: empty.
+    pub growth_roots: Vec<GrowthRoot>,
     /// How the snapshots were matched: by node id, or by retainer path.
     #[napi(ts_type = "'ids' | 'paths'")]
     pub matched_by: String,
@@ -451,7 +510,42 @@ fn diff_js(d: DiffReport) -> SnapshotDiff {
             .collect(),
         suspects: d.suspects.into_iter().map(suspect_js).collect(),
         grown_collections: d.grown_collections.into_iter().map(grown_js).collect(),
+        growth_roots: d
+            .growth_roots
+            .into_iter()
+            .map(|r| growth_root_js(r, d.new_bytes))
+            .collect(),
         matched_by: d.matched_by.as_str().to_string(),
+    }
+}
+
+fn growth_root_js(r: diff::GrowthRoot, all_new_bytes: u64) -> GrowthRoot {
+    GrowthRoot {
+        name: r.name,
+        id: r.id as f64,
+        new_bytes: r.new_bytes as f64,
+        new_count: r.new_count as f64,
+        share: r.new_bytes as f64 / all_new_bytes.max(1) as f64,
+        retained_size: r.retained_size as f64,
+        member_class: r.member_class.map_or(Either::B(Null), Either::A),
+        chain: r.chain.map_or(Either::B(Null), |c| {
+            Either::A(GrowthChain {
+                class: c.class,
+                via: c.via,
+                before: c.before as f64,
+                after: c.after as f64,
+            })
+        }),
+        many_roots: r.many_roots.map_or(Either::B(Null), |m| {
+            Either::A(GrowthManyRoots {
+                kind: m.kind,
+                count: m.count as f64,
+                holds: m.holds.map_or(Either::B(Null), Either::A),
+            })
+        }),
+        retainer_path: r.retainer_path,
+        readable_path: r.readable_path,
+        holder: r.holder.map(holder_js),
     }
 }
 

@@ -11,7 +11,7 @@
 //! collection that grew from A to B and is no smaller in C.
 //!
 //! The parts, in the order they depend on each other: `report` (what a diff reports),
-//! `grown` (grown collections), `suspects`, `findings` (what is worth listing), `by_id` and
+//! `grown` (grown collections), `growth` (growth roots: chains, many roots), `suspects`, `findings` (what is worth listing), `by_id` and
 //! `by_path` (the two matchings); this module reads the files and chooses between them.
 
 use std::path::Path;
@@ -25,13 +25,15 @@ mod by_id;
 mod by_path;
 mod findings;
 mod grown;
+mod growth;
 mod report;
 mod suspects;
 
 use by_id::{check_ids, diff_by_ids, IdIndex};
 use by_path::diff_by_paths;
 pub use report::{
-    DiffReport, GrownCollection, Holder, MatchedBy, Matching, NewClass, Suspect, Totals,
+    Chain, DiffReport, GrownCollection, GrowthRoot, Holder, ManyRoots, MatchedBy, Matching,
+    NewClass, Suspect, Totals,
 };
 
 /// All a diff keeps of an earlier snapshot: its ids, its path census, or both (for

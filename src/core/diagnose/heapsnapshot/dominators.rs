@@ -87,6 +87,11 @@ impl DominatorTree {
         }
     }
 
+    /// The nodes `v` immediately dominates, in node order.
+    pub fn children(&self, v: usize) -> &[u32] {
+        &self.children[self.first[v] as usize..self.first[v + 1] as usize]
+    }
+
     /// Walks the tree depth-first from the root (iteratively), children in node order.
     pub fn walk(&self, mut visit: impl FnMut(Visit)) {
         if self.first.len() < 2 {

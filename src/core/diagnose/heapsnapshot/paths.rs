@@ -235,7 +235,7 @@ fn step(snap: &Snapshot, e: usize, from_root: bool, last: bool) -> String {
 }
 
 /// `name`, `[3]`, or the bare name for internal edges.
-fn edge_label(snap: &Snapshot, e: usize) -> String {
+pub fn edge_label(snap: &Snapshot, e: usize) -> String {
     match snap.edge_name_str(e) {
         Some(name) if !name.is_empty() && !name.bytes().all(|b| b.is_ascii_digit()) => {
             name.to_string()
@@ -243,6 +243,29 @@ fn edge_label(snap: &Snapshot, e: usize) -> String {
         Some(name) if !name.is_empty() => format!("[{name}]"),
         _ => format!("[{}]", snap.edge_name[e]),
     }
+}
+
+/// Runs of the same step at least this long are written once (a chain's `next` links).
+const MIN_REPEATS_FOLDED: usize = 3;
+
+/// `path` with each run of [`MIN_REPEATS_FOLDED`] or more identical steps written once, as
+/// `next (Node) ×5,000 in a row`: a path through a linked list is as long as the list.
+pub fn fold_repeats(path: Vec<String>) -> Vec<String> {
+    let mut folded: Vec<String> = Vec::with_capacity(path.len());
+    let mut steps = path.into_iter().peekable();
+    while let Some(step) = steps.next() {
+        let mut run = 1usize;
+        while steps.peek() == Some(&step) {
+            steps.next();
+            run += 1;
+        }
+        if run >= MIN_REPEATS_FOLDED {
+            folded.push(format!("{step} ×{} in a row", thousands(run as u64)));
+        } else {
+            folded.extend(std::iter::repeat_n(step, run));
+        }
+    }
+    folded
 }
 
 /// A node for a path: its class, and for a function its name and where it was defined.
@@ -286,4 +309,17 @@ pub fn shared_script_name(snap: &Snapshot, shared: usize) -> Option<&str> {
         .or_else(|| snap.child_named(shared, "script"))
         .map(|s| snap.name(s))
         .filter(|name| !name.is_empty() && !name.starts_with("system /"))
+}
+
+/// `12,345`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }

@@ -4,6 +4,7 @@
 
 use super::findings::Findings;
 use super::grown::{add_native, grown, new_bytes_of};
+use super::growth::growth_roots;
 use super::report::{thousands, GrownCollection, NewClass};
 use super::suspects::{by_bytes, rank_suspects};
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
@@ -123,12 +124,16 @@ pub(super) fn diff_by_ids(
     let existed = |v: usize| first.signature(snap.node_id[v]).is_some();
     add_native(last, &tree, &mut grown, members, Some(&existed));
     let classes = ClassIndex::new(snap);
-    let (suspects, totals) = rank_suspects(last, tree, &classes, &is_new, top, |c, t| NewClass {
-        name: classes.names[c].clone(),
-        count: t.0,
-        bytes: t.1,
-        retained_size: t.2,
-    });
+    let (growth_roots, redirects) = growth_roots(last, &tree, &classes, &is_new, top);
+    let (suspects, totals) =
+        rank_suspects(last, tree, &classes, &is_new, top, &redirects, |c, t| {
+            NewClass {
+                name: classes.names[c].clone(),
+                count: t.0,
+                bytes: t.1,
+                retained_size: t.2,
+            }
+        });
     let new_by_class = by_bytes(
         (0..classes.names.len())
             .filter(|&c| totals[c].0 > 0)
@@ -145,6 +150,7 @@ pub(super) fn diff_by_ids(
         new_by_class,
         suspects,
         grown,
+        growth_roots,
     }
 }
 

@@ -83,7 +83,7 @@ pub(super) fn diff_by_paths(
         bytes: growth[c].1,
         retained_size: t.2,
     };
-    let (suspects, totals) = rank_suspects(last, tree, &classes, &is_new, top, class);
+    let (suspects, totals) = rank_suspects(last, tree, &classes, &is_new, top, &[], class);
     let grew = (0..classes.names.len()).filter(|&c| growth[c].0 > 0);
     Findings {
         new_count: growth.iter().map(|g| g.0).sum(),
@@ -91,6 +91,7 @@ pub(super) fn diff_by_paths(
         new_by_class: by_bytes(grew.map(|c| class(c, totals[c]))),
         suspects,
         grown,
+        growth_roots: Vec::new(),
     }
 }
 

@@ -2,7 +2,9 @@
 //! growth too small to matter and Node's own bookkeeping are left out.
 
 use super::grown::new_bytes_of;
-use super::report::{DiffReport, GrownCollection, MatchedBy, NewClass, Suspect, Totals};
+use super::report::{
+    DiffReport, GrownCollection, GrowthRoot, MatchedBy, NewClass, Suspect, Totals,
+};
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::code_index::{origin, Origin};
 use crate::core::diagnose::heapsnapshot::holder::{name_holders, NamedHolder};
@@ -15,6 +17,7 @@ pub(super) struct Findings {
     pub(super) new_by_class: Vec<NewClass>,
     pub(super) suspects: Vec<(Suspect, usize)>,
     pub(super) grown: Vec<(GrownCollection, usize)>,
+    pub(super) growth_roots: Vec<(GrowthRoot, usize)>,
 }
 
 impl Findings {
@@ -25,11 +28,12 @@ impl Findings {
         snapshots: Vec<Totals>,
         matched_by: MatchedBy,
     ) -> DiffReport {
-        let (mut suspects, mut grown) = (self.suspects, self.grown);
+        let (mut suspects, mut grown, mut roots) = (self.suspects, self.grown, self.growth_roots);
         let targets: Vec<usize> = suspects
             .iter()
             .map(|s| s.1)
             .chain(grown.iter().map(|g| g.1))
+            .chain(roots.iter().map(|r| r.1))
             .collect();
         let snap = &last.snapshot;
         let mut holders = name_holders(snap, &last.tree, &last.code, &targets).into_iter();
@@ -38,6 +42,9 @@ impl Findings {
         }
         for (g, _) in &mut grown {
             g.holder = holders.next().flatten();
+        }
+        for (r, _) in &mut roots {
+            r.holder = holders.next().flatten();
         }
         DiffReport {
             snapshots,
@@ -49,6 +56,7 @@ impl Findings {
                 grown.into_iter().map(|g| g.0).collect(),
                 self.new_bytes,
             ),
+            growth_roots: roots.into_iter().map(|r| r.0).collect(),
             matched_by,
         }
     }

@@ -3,6 +3,7 @@
 
 use crate::core::diagnose::heapsnapshot::holder::NamedHolder;
 use crate::core::diagnose::heapsnapshot::native::NativeKind;
+pub(super) use crate::core::diagnose::heapsnapshot::paths::thousands;
 
 /// How a diff matches the objects of the earlier snapshots with those of the last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +145,60 @@ pub struct GrownCollection {
     pub native_kinds: Vec<NativeKind>,
 }
 
+/// A chain of objects each holding the next (a linked list, a queue), below a growth root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    /// The class of its links.
+    pub class: String,
+    /// The property from one link to the next (`next`, `previous`).
+    pub via: String,
+    /// Links present in the first snapshot.
+    pub before: u64,
+    /// Links in all, in the last snapshot.
+    pub after: u64,
+}
+
+/// New objects each held by a GC root of its own: open sockets' handles, timers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManyRoots {
+    /// The kind of root object holding the most new bytes (`Node / TCPSocketWrap`).
+    pub kind: String,
+    /// New roots of that kind.
+    pub count: u64,
+    /// The most common class of the program's objects they hold (`Socket`).
+    pub holds: Option<String>,
+}
+
+/// An object present in both snapshots that holds new objects no deeper such object holds
+/// (see [`growth`]): the holder of a leak in whatever shape it takes.
+///
+/// [`growth`]: super::growth
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrowthRoot {
+    /// Its class, or `function NAME at FILE:LINE:COL`; `(GC roots)` and the like for many roots.
+    pub name: String,
+    /// Its node id.
+    pub id: u64,
+    /// Self bytes of the new objects it holds that no other growth root holds.
+    pub new_bytes: u64,
+    /// Those new objects.
+    pub new_count: u64,
+    /// Its retained size in the last snapshot.
+    pub retained_size: u64,
+    /// The class of what it holds: a chain's links, a collection's most common entries.
+    pub member_class: Option<String>,
+    /// The chain it holds, when the new objects are links of one.
+    pub chain: Option<Chain>,
+    /// When the new objects hang from GC roots of their own, those roots.
+    pub many_roots: Option<ManyRoots>,
+    /// Readable path from the GC roots to it.
+    pub retainer_path: Vec<String>,
+    /// The same path with Node's own machinery folded into one step.
+    pub readable_path: Vec<String>,
+    /// The variable or property that holds it, and where.
+    pub holder: Option<NamedHolder>,
+}
+
 /// What `diffSnapshots` reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiffReport {
@@ -161,19 +216,9 @@ pub struct DiffReport {
     ///
     /// [`new_bytes_of`]: super::grown::new_bytes_of
     pub grown_collections: Vec<GrownCollection>,
+    /// By ids: the objects present in both snapshots that hold the new ones, most new bytes
+    /// first (see [`GrowthRoot`]). By paths: empty.
+    pub growth_roots: Vec<GrowthRoot>,
     /// How the snapshots were matched.
     pub matched_by: MatchedBy,
-}
-
-/// `12,345`.
-pub(super) fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, d) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(d);
-    }
-    out
 }

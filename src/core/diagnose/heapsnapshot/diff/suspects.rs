@@ -3,13 +3,14 @@
 
 use std::collections::HashMap;
 
+use super::growth::Redirect;
 use super::report::{thousands, Holder, NewClass, Suspect};
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::code_index::folded_path;
 use crate::core::diagnose::heapsnapshot::dominators::DominatorTree;
 use crate::core::diagnose::heapsnapshot::native::native_retained;
 use crate::core::diagnose::heapsnapshot::paths::{
-    describe_edges, describe_node, readable, source_of_edge,
+    describe_edges, describe_node, fold_repeats, readable, source_of_edge,
 };
 use crate::core::diagnose::heapsnapshot::snapshot::{EdgeKind, Snapshot};
 use crate::core::diagnose::heapsnapshot::summary::{class_totals, top_by, ClassIndex};
@@ -25,13 +26,15 @@ pub(super) fn by_bytes(classes: impl Iterator<Item = NewClass>) -> Vec<NewClass>
 /// size of their marked instances, each with the holder of most of them. `class(c, totals)`
 /// gives the reported totals of class `c` from its (count, self, retained) over the marked
 /// nodes, which are returned too. `tree` is dropped once walked, before the holders take as
-/// much memory again.
+/// much memory again. `redirects` (node, named instead) gives the object to name for a holder
+/// that is a chain's last old link: the chain's holder (see [`super::growth`]).
 pub(super) fn rank_suspects(
     last: &Analysis,
     tree: DominatorTree,
     classes: &ClassIndex,
     is_new: &[bool],
     top: usize,
+    redirects: &[Redirect],
     class: impl Fn(usize, (u64, u64, u64)) -> NewClass,
 ) -> (Vec<(Suspect, usize)>, Vec<ClassTotals>) {
     let snap = &last.snapshot;
@@ -62,6 +65,7 @@ pub(super) fn rank_suspects(
                 classes,
                 is_new,
                 holder: &holder,
+                redirects,
             };
             let best = best[c].expect("a present class has an instance");
             let (mut s, named) =
@@ -118,6 +122,7 @@ struct Instances<'a> {
     classes: &'a ClassIndex,
     is_new: &'a [bool],
     holder: &'a [u32],
+    redirects: &'a [Redirect],
 }
 
 /// The suspect for a class of new objects with its paths (see [`Suspect`]), and the node whose
@@ -138,6 +143,11 @@ fn suspect(
             of.is_new[v] && of.classes.of_node[v] as usize == of.class && of.holder[v] as usize == h
         };
         let owner = owner_of_store(last, h);
+        let owner = of
+            .redirects
+            .iter()
+            .find(|r| r.0 == owner)
+            .map_or(owner, |r| r.1);
         let (below, v, at_depth) = path_below(snap, owner, is_instance)?;
         let mut edges = last.tree.edges_to(snap, owner)?;
         edges.extend(below);
@@ -164,6 +174,7 @@ fn suspect(
         if let (Some(end), Some(count)) = (path.last_mut(), count.as_ref()) {
             end.push_str(count);
         }
+        *path = fold_repeats(std::mem::take(path));
     }
     let suspect = Suspect {
         class,

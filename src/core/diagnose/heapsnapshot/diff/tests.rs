@@ -353,6 +353,26 @@ fn array_buffer_contents_are_new_with_their_array_buffers() {
 }
 
 #[test]
+fn runs_of_one_step_are_written_once_with_their_length() {
+    use crate::core::diagnose::heapsnapshot::paths::fold_repeats;
+    let path = |steps: &[&str]| steps.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mut chain = path(&["list (Queue)", "head (Node)"]);
+    chain.extend(path(&["next (Node)"; 1200]));
+    chain.push("value (Item) ×1".into());
+    assert_eq!(
+        fold_repeats(chain),
+        path(&[
+            "list (Queue)",
+            "head (Node)",
+            "next (Node) ×1,200 in a row",
+            "value (Item) ×1"
+        ])
+    );
+    let short = path(&["a", "next", "next", "b"]);
+    assert_eq!(fold_repeats(short.clone()), short);
+}
+
+#[test]
 fn counts_read_with_thousands_separators() {
     assert_eq!(thousands(7), "7");
     assert_eq!(thousands(21_000), "21,000");

@@ -1,0 +1,352 @@
+//! Growth roots: the objects of both snapshots that hold what was allocated since the first,
+//! for the leaks no growing collection explains.
+//!
+//! On the last snapshot's dominator tree, each node's new bytes (the self sizes of the new
+//! objects it dominates, itself included) are summed bottom-up. The tree is then descended from
+//! the root through the children present in the first snapshot that still hold at least
+//! [`MIN_SHARE`] of all new bytes; a node whose new bytes do not pass on to such a child holds
+//! them itself: a growth root, reported with the bytes it alone holds.
+//!
+//! Two shapes are named as a person knows them:
+//! - **a chain**, each new object held by the one before (a linked list, a queue): its last old
+//!   link dominates the new links. That root is folded back up the links of its class to the
+//!   object holding the chain's head (the list, the emitter), and the chain is counted, links
+//!   present in the first snapshot (`before`) and in all (`after`). A chain that grows from its
+//!   head (`this.latest = { previous: this.latest }`) is found below its holder the same way.
+//! - **many roots**, each new object hanging from the GC roots by a handle of its own (an open
+//!   socket's `TCPSocketWrap`, a timer): the root is synthetic; what it reports is the kind of
+//!   handle, how many are new, and the class of the program's objects they hold.
+
+use std::collections::HashMap;
+
+use super::report::{Chain, GrowthRoot, ManyRoots};
+use crate::core::diagnose::heapsnapshot::analysis::Analysis;
+use crate::core::diagnose::heapsnapshot::code_index::folded_path;
+use crate::core::diagnose::heapsnapshot::collections::member_class;
+use crate::core::diagnose::heapsnapshot::dominators::{DominatorTree, Visit};
+use crate::core::diagnose::heapsnapshot::paths::{describe_node, edge_label};
+use crate::core::diagnose::heapsnapshot::snapshot::{NodeKind, Snapshot};
+use crate::core::diagnose::heapsnapshot::summary::ClassIndex;
+
+/// A growth root holds at least this share of all new bytes; so does an old child the descent
+/// passes through. Below it, growth is a service's ordinary churn, not a leak's holder.
+pub(super) const MIN_SHARE: f64 = 0.05;
+/// Links a chain has at least to be reported as one: fewer is an object holding another of its
+/// class (a request and its parent), not a list.
+pub(super) const MIN_CHAIN_LINKS: u64 = 16;
+/// How far below a handle the program's object it holds is looked for (`TCPSocketWrap` →
+/// `TCP` → `Socket`).
+const HANDLE_DEPTH: usize = 3;
+
+/// The name of the snapshot's root, which V8 leaves empty, as DevTools shows it.
+const ROOT_NAME: &str = "(GC roots)";
+
+/// New bytes and new objects each node dominates, itself included.
+pub(super) struct NewBelow {
+    pub(super) bytes: Vec<u64>,
+    pub(super) count: Vec<u32>,
+}
+
+impl NewBelow {
+    /// Sums the new nodes' self sizes and counts up `tree` (`idom`: each node's immediate
+    /// dominator).
+    pub(super) fn of(snap: &Snapshot, idom: &[u32], tree: &DominatorTree, is_new: &[bool]) -> Self {
+        let n = is_new.len();
+        let mut bytes = vec![0u64; n];
+        let mut count = vec![0u32; n];
+        tree.walk(|step| {
+            if let Visit::Leave(v) = step {
+                if is_new[v] {
+                    bytes[v] += snap.self_size(v);
+                    count[v] += 1;
+                }
+                let d = idom[v] as usize;
+                if d != v {
+                    bytes[d] += bytes[v];
+                    count[d] = count[d].saturating_add(count[v]);
+                }
+            }
+        });
+        NewBelow { bytes, count }
+    }
+}
+
+/// A chain's last old link, and the object named for it: the chain's holder.
+pub(super) type Redirect = (usize, usize);
+
+/// The growth roots of the last snapshot (see the module doc), most new bytes first, each with
+/// the node whose holder is to be named; and, for each chain folded back to its holder, its
+/// last old link with that node (a suspect held by the link is named by the chain's holder).
+pub(super) fn growth_roots(
+    last: &Analysis,
+    tree: &DominatorTree,
+    classes: &ClassIndex,
+    is_new: &[bool],
+    top: usize,
+) -> (Vec<(GrowthRoot, usize)>, Vec<Redirect>) {
+    let snap = &last.snapshot;
+    let below = NewBelow::of(snap, &last.idom, tree, is_new);
+    let mut found = descend(snap.root(), tree, is_new, &below);
+    found.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    found.truncate(top);
+    let mut redirects = Vec::new();
+    let roots = found
+        .into_iter()
+        .map(|(v, bytes, count)| {
+            let shape = Shape::of(last, tree, classes, is_new, &below, v);
+            let named = shape.named;
+            if named != v {
+                redirects.push((v, named));
+            }
+            (shape.report(last, bytes, count), named)
+        })
+        .collect();
+    (roots, redirects)
+}
+
+/// The growth roots below `root`: (node, new bytes it alone holds, new objects it alone holds).
+pub(super) fn descend(
+    root: usize,
+    tree: &DominatorTree,
+    is_new: &[bool],
+    below: &NewBelow,
+) -> Vec<(usize, u64, u64)> {
+    let total = below.bytes[root];
+    if total == 0 {
+        return Vec::new();
+    }
+    let threshold = ((total as f64 * MIN_SHARE) as u64).max(1);
+    let mut found = Vec::new();
+    let mut stack = vec![root];
+    while let Some(v) = stack.pop() {
+        let (mut passed_bytes, mut passed_count) = (0u64, 0u64);
+        for &c in tree.children(v) {
+            let c = c as usize;
+            if !is_new[c] && below.bytes[c] >= threshold {
+                stack.push(c);
+                passed_bytes += below.bytes[c];
+                passed_count += below.count[c] as u64;
+            }
+        }
+        let own = below.bytes[v] - passed_bytes;
+        if own >= threshold {
+            found.push((v, own, below.count[v] as u64 - passed_count));
+        }
+    }
+    found
+}
+
+/// What a growth root is, as a person would name it.
+struct Shape {
+    /// The object to name: the root, or the holder of the chain it ends.
+    named: usize,
+    chain: Option<Chain>,
+    many_roots: Option<ManyRoots>,
+}
+
+impl Shape {
+    fn of(
+        last: &Analysis,
+        tree: &DominatorTree,
+        classes: &ClassIndex,
+        is_new: &[bool],
+        below: &NewBelow,
+        v: usize,
+    ) -> Shape {
+        let snap = &last.snapshot;
+        if v == snap.root() || snap.node_kind(v) == NodeKind::Synthetic {
+            let many_roots = many_roots(snap, tree, is_new, below, v);
+            return Shape {
+                named: v,
+                chain: None,
+                many_roots,
+            };
+        }
+        let class = |u: usize| classes.of_node[u];
+        // Fold a chain's last old link back to its head, then to what holds the head.
+        let mut head = v;
+        loop {
+            let up = last.idom[head] as usize;
+            if up == snap.root() || up == head || is_new[up] || class(up) != class(v) {
+                break;
+            }
+            head = up;
+        }
+        let (named, start) = if head != v {
+            let holder = last.idom[head] as usize;
+            let named = if holder != snap.root() && snap.is_program_node(holder) {
+                holder
+            } else {
+                head
+            };
+            (named, Some(head))
+        } else {
+            // A chain that grows from its head hangs below the root's heaviest child.
+            let heaviest = tree
+                .children(v)
+                .iter()
+                .map(|&c| c as usize)
+                .max_by_key(|&c| (below.bytes[c], std::cmp::Reverse(c)));
+            (v, heaviest)
+        };
+        let chain = start.and_then(|s| chain_from(snap, tree, classes, is_new, below, s));
+        Shape {
+            named,
+            chain,
+            many_roots: None,
+        }
+    }
+
+    fn report(self, last: &Analysis, new_bytes: u64, new_count: u64) -> GrowthRoot {
+        let snap = &last.snapshot;
+        let v = self.named;
+        let (retainer_path, readable_path) = match last.tree.edges_to(snap, v) {
+            Some(edges) => (
+                last.tree.describe(snap, v),
+                folded_path(snap, &last.code, &edges),
+            ),
+            None => (last.tree.describe(snap, v), last.tree.describe(snap, v)),
+        };
+        GrowthRoot {
+            name: match snap.node_kind(v) {
+                NodeKind::Synthetic if snap.name(v).is_empty() => ROOT_NAME.to_string(),
+                NodeKind::Synthetic => snap.name(v).to_string(),
+                _ => describe_node(snap, v),
+            },
+            id: snap.node_id[v] as u64,
+            new_bytes,
+            new_count,
+            retained_size: last.retained[v],
+            member_class: self
+                .chain
+                .as_ref()
+                .map(|c| c.class.clone())
+                .or_else(|| member_class(snap, v)),
+            chain: self.chain,
+            many_roots: self.many_roots,
+            retainer_path,
+            readable_path,
+            holder: None,
+        }
+    }
+}
+
+/// The chain starting at `start`: each link's heaviest dominated child of its own class is
+/// the next. `None` when it has fewer than [`MIN_CHAIN_LINKS`] links or no program class.
+fn chain_from(
+    snap: &Snapshot,
+    tree: &DominatorTree,
+    classes: &ClassIndex,
+    is_new: &[bool],
+    below: &NewBelow,
+    start: usize,
+) -> Option<Chain> {
+    let class = classes.of_node[start];
+    if !snap.is_program_node(start) {
+        return None;
+    }
+    let next_of = |link: usize| {
+        tree.children(link)
+            .iter()
+            .map(|&c| c as usize)
+            .filter(|&c| classes.of_node[c] == class)
+            .max_by_key(|&c| (below.bytes[c], std::cmp::Reverse(c)))
+    };
+    let via = next_of(start).and_then(|next| {
+        snap.edges(start)
+            .find(|&e| snap.edge_to[e] as usize == next)
+            .map(|e| edge_label(snap, e))
+    })?;
+    let (mut links, mut old) = (0u64, 0u64);
+    let mut link = Some(start);
+    while let Some(l) = link {
+        links += 1;
+        old += !is_new[l] as u64;
+        link = next_of(l);
+    }
+    (links >= MIN_CHAIN_LINKS).then(|| Chain {
+        class: classes.names[class as usize].clone(),
+        via,
+        before: old,
+        after: links,
+    })
+}
+
+/// The new handles hanging from the synthetic node `v`, by kind: the kind holding the most new
+/// bytes, how many of it are new, and the most common class of program object under them.
+fn many_roots(
+    snap: &Snapshot,
+    tree: &DominatorTree,
+    is_new: &[bool],
+    below: &NewBelow,
+    v: usize,
+) -> Option<ManyRoots> {
+    let mut kinds: HashMap<u32, (u64, u64)> = HashMap::new();
+    for &c in tree.children(v) {
+        let c = c as usize;
+        if is_new[c] {
+            let kind = kinds.entry(snap.node_name[c]).or_default();
+            kind.0 += below.bytes[c];
+            kind.1 += 1;
+        }
+    }
+    let (&kind, &(_, count)) = kinds
+        .iter()
+        .max_by_key(|(&name, &(bytes, _))| (bytes, std::cmp::Reverse(name)))?;
+    let mut held: HashMap<String, u64> = HashMap::new();
+    for &c in tree.children(v) {
+        let c = c as usize;
+        if is_new[c] && snap.node_name[c] == kind {
+            if let Some(object) = program_object_below(snap, tree, below, c) {
+                *held
+                    .entry(snap.class_name(object).into_owned())
+                    .or_default() += 1;
+            }
+        }
+    }
+    let holds = held
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+        .map(|(class, _)| class);
+    Some(ManyRoots {
+        kind: snap.strings.get(kind).to_string(),
+        count,
+        holds,
+    })
+}
+
+/// The program's object a handle holds: going down from `handle` to the heaviest child it
+/// dominates while that child keeps half its new bytes, up to [`HANDLE_DEPTH`] levels, the
+/// last object of the program's met (a `TCPSocketWrap`'s `TCP`, then the `Socket` it owns).
+fn program_object_below(
+    snap: &Snapshot,
+    tree: &DominatorTree,
+    below: &NewBelow,
+    handle: usize,
+) -> Option<usize> {
+    let is_object = |u: usize| {
+        snap.node_kind(u) == NodeKind::Object
+            && snap.is_program_node(u)
+            && snap.node_name[u] != snap.node_name[handle]
+    };
+    let mut found = None;
+    let mut at = handle;
+    for _ in 0..HANDLE_DEPTH {
+        let heaviest = tree
+            .children(at)
+            .iter()
+            .map(|&c| c as usize)
+            .max_by_key(|&c| (below.bytes[c], std::cmp::Reverse(c)));
+        match heaviest {
+            Some(c) if below.bytes[c] * 2 >= below.bytes[handle] => at = c,
+            _ => break,
+        }
+        if is_object(at) {
+            found = Some(at);
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests;
