@@ -96,7 +96,7 @@ pub struct NamedHolder {
 }
 
 /// True for the global object (`global` up to V8 13, `global (global*)` from V8 14 on).
-fn is_global_object(snap: &Snapshot, n: usize) -> bool {
+pub(super) fn is_global_object(snap: &Snapshot, n: usize) -> bool {
     let name = snap.name(n);
     snap.node_kind(n) == NodeKind::Object && (name == "global" || name.starts_with("global ("))
 }

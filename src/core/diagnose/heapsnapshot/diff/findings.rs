@@ -56,7 +56,7 @@ impl Findings {
                 grown.into_iter().map(|g| g.0).collect(),
                 self.new_bytes,
             ),
-            growth_roots: roots.into_iter().map(|r| r.0).collect(),
+            growth_roots: worth_reading_roots(roots.into_iter().map(|r| r.0).collect()),
             matched_by,
         }
     }
@@ -95,6 +95,22 @@ pub(super) fn worth_reading_suspects(suspects: Vec<Suspect>) -> Vec<Suspect> {
                 || s.class.retained_size as f64 >= INTERNAL_MIN_SHARE * largest
         })
         .map(|(_, s)| s)
+        .collect()
+}
+
+/// `roots` (most new bytes first) without those held by Node's own code that do not hold the
+/// leak (see [`INTERNAL_MIN_SHARE`]): a module of Node's that made a few objects meanwhile.
+pub(super) fn worth_reading_roots(roots: Vec<GrowthRoot>) -> Vec<GrowthRoot> {
+    let largest = roots.first().map_or(0, |r| r.new_bytes) as f64;
+    roots
+        .into_iter()
+        .enumerate()
+        .filter(|(i, r)| {
+            *i == 0
+                || !held_by_node(r.holder.as_ref())
+                || r.new_bytes as f64 >= INTERNAL_MIN_SHARE * largest
+        })
+        .map(|(_, r)| r)
         .collect()
 }
 

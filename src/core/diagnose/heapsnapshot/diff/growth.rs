@@ -24,6 +24,7 @@ use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::code_index::folded_path;
 use crate::core::diagnose::heapsnapshot::collections::member_class;
 use crate::core::diagnose::heapsnapshot::dominators::{DominatorTree, Visit};
+use crate::core::diagnose::heapsnapshot::holder::is_global_object;
 use crate::core::diagnose::heapsnapshot::paths::{describe_node, edge_label};
 use crate::core::diagnose::heapsnapshot::snapshot::{NodeKind, Snapshot};
 use crate::core::diagnose::heapsnapshot::summary::ClassIndex;
@@ -34,6 +35,8 @@ pub(super) const MIN_SHARE: f64 = 0.05;
 /// Links a chain has at least to be reported as one: fewer is an object holding another of its
 /// class (a request and its parent), not a list.
 pub(super) const MIN_CHAIN_LINKS: u64 = 16;
+/// New roots of one kind there are at least to be reported as many roots.
+pub(super) const MIN_ROOTS: u64 = 16;
 /// How far below a handle the program's object it holds is looked for (`TCPSocketWrap` →
 /// `TCP` → `Socket`).
 const HANDLE_DEPTH: usize = 3;
@@ -88,19 +91,21 @@ pub(super) fn growth_roots(
     let below = NewBelow::of(snap, &last.idom, tree, is_new);
     let mut found = descend(snap.root(), tree, is_new, &below);
     found.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    found.truncate(top);
     let mut redirects = Vec::new();
-    let roots = found
-        .into_iter()
-        .map(|(v, bytes, count)| {
-            let shape = Shape::of(last, tree, classes, is_new, &below, v);
-            let named = shape.named;
-            if named != v {
-                redirects.push((v, named));
-            }
-            (shape.report(last, bytes, count), named)
-        })
-        .collect();
+    let mut roots = Vec::new();
+    for (v, bytes, count) in found {
+        let Some(shape) = Shape::of(last, tree, classes, is_new, &below, v) else {
+            continue;
+        };
+        if shape.named != v {
+            redirects.push((v, shape.named));
+        }
+        let named = shape.named;
+        roots.push((shape.report(last, bytes, count), named));
+        if roots.len() == top {
+            break;
+        }
+    }
     (roots, redirects)
 }
 
@@ -145,6 +150,9 @@ struct Shape {
 }
 
 impl Shape {
+    /// The shape of growth root `v`; `None` for VM machinery that holds neither a chain nor many
+    /// new roots of one kind (Node's own bookkeeping, a code cache: no holder a person can act
+    /// on).
     fn of(
         last: &Analysis,
         tree: &DominatorTree,
@@ -152,15 +160,15 @@ impl Shape {
         is_new: &[bool],
         below: &NewBelow,
         v: usize,
-    ) -> Shape {
+    ) -> Option<Shape> {
         let snap = &last.snapshot;
         if v == snap.root() || snap.node_kind(v) == NodeKind::Synthetic {
-            let many_roots = many_roots(snap, tree, is_new, below, v);
-            return Shape {
+            let many_roots = many_roots(snap, tree, is_new, below, v)?;
+            return Some(Shape {
                 named: v,
                 chain: None,
-                many_roots,
-            };
+                many_roots: Some(many_roots),
+            });
         }
         let class = |u: usize| classes.of_node[u];
         // Fold a chain's last old link back to its head, then to what holds the head.
@@ -173,13 +181,7 @@ impl Shape {
             head = up;
         }
         let (named, start) = if head != v {
-            let holder = last.idom[head] as usize;
-            let named = if holder != snap.root() && snap.is_program_node(holder) {
-                holder
-            } else {
-                head
-            };
-            (named, Some(head))
+            (last.idom[head] as usize, Some(head))
         } else {
             // A chain that grows from its head hangs below the root's heaviest child.
             let heaviest = tree
@@ -190,11 +192,24 @@ impl Shape {
             (v, heaviest)
         };
         let chain = start.and_then(|s| chain_from(snap, tree, classes, is_new, below, s));
-        Shape {
+        // What holds a chain's head may be VM machinery (a module's scope holding `let head`):
+        // the head is named then, by its variable. Machinery holding no chain is no holder, nor
+        // is the global object (Node 24 loads its lazy globals' code under it as a service runs).
+        let named = match (&chain, start) {
+            _ if named != snap.root()
+                && snap.is_program_node(named)
+                && !is_global_object(snap, named) =>
+            {
+                named
+            }
+            (Some(_), Some(head)) => head,
+            _ => return None,
+        };
+        Some(Shape {
             named,
             chain,
             many_roots: None,
-        }
+        })
     }
 
     fn report(self, last: &Analysis, new_bytes: u64, new_count: u64) -> GrowthRoot {
@@ -272,8 +287,9 @@ fn chain_from(
     })
 }
 
-/// The new handles hanging from the synthetic node `v`, by kind: the kind holding the most new
-/// bytes, how many of it are new, and the most common class of program object under them.
+/// The new handles hanging from the synthetic node `v`, by kind: of the kinds with at least
+/// [`MIN_ROOTS`] new, the one holding the most new bytes, how many of it are new, and the most
+/// common class of program object under them.
 fn many_roots(
     snap: &Snapshot,
     tree: &DominatorTree,
@@ -292,6 +308,7 @@ fn many_roots(
     }
     let (&kind, &(_, count)) = kinds
         .iter()
+        .filter(|(_, &(_, count))| count >= MIN_ROOTS)
         .max_by_key(|(&name, &(bytes, _))| (bytes, std::cmp::Reverse(name)))?;
     let mut held: HashMap<String, u64> = HashMap::new();
     for &c in tree.children(v) {
