@@ -157,3 +157,23 @@ test('The census holds no reference between passes: a collection the app drops i
   assert.deepEqual(sessions(result.passes[1]), [])
   assert.deepEqual(result.holders, [])
 })
+
+test('The census lists no large collection in one call: 500,000 entries in every place it reads, the one that grew named', async (t) => {
+  const result = await runFixture('large-collections.js')
+  assertFirstHolder(result, 'large-collections.js', { name: 'cache', readablePath: 'cache.#values', className: 'Array', member: 'Object', before: 500_000, after: 502_000 })
+  const large = (pass) => pass.records.filter((r) => r.entries >= result.entries).map((r) => `${r.kind} ${r.path} (${r.className})`).sort()
+  for (const pass of result.passes) {
+    // Each was reached and counted: a variable's, a property's, a closure's, #private fields', a getter's closure's, an Array subclass.
+    assert.deepEqual(large(pass), [
+      'closure history (Array)', 'closure seen (Set)', 'module batch (Batch)', 'module byId (Map)', 'module cache.#index (Map)',
+      'module cache.#keys (Array)', 'module cache.#values (Array)', 'module ids (Array)', 'module state.pending (Array)',
+    ])
+    // Yet no call listed more keys, nor an inspector's reply more properties, than a small
+    // object has (a scope's variables, one of Node's tables: a few hundred): an array's keys
+    // or an Array subclass' #private fields would have listed 500,001.
+    assert.ok(pass.cost.largestListing > 0 && pass.cost.largestListing < 10_000, JSON.stringify(pass.cost))
+    // The Array subclass' #private field was not asked for, and the pass says so.
+    assert.ok(pass.notReached.some((n) => n.what.startsWith('#private fields of arrays, Maps and Sets')), JSON.stringify(pass.notReached))
+  }
+  t.diagnostic(`longest slices on ${result.node}: ${result.passes.map((p) => `${p.cost.longestSliceMs.toFixed(1)} ms`).join(', ')}; largest listing ${result.passes.map((p) => p.cost.largestListing).join(', ')}`)
+})

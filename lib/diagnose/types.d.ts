@@ -26,6 +26,10 @@ export interface PairReportEvent extends WatchEventBase {
   leaking: { kind: 'heap' | 'external' | 'native'; sinceBytes: number; untilBytes: number; growthBytes: number }[]
   /** For a pair that followed a native leak: whether JS objects hold it (else where it is); null otherwise. */
   native: NativeVerdict | null
+  /** What named the holder: the pair, or the pair confirming the census taken at the leak (its first holder is one the census named). */
+  evidence: 'pair' | 'pair and census'
+  /** The census' report taken after the baseline (its file, time, and each holder with whether the pair names it too); null without one. */
+  census: { path: string | null; time: number; holders: { holder: string; confirmed: boolean }[] } | null
 }
 
 /** Resident bytes of one kind of mapping (`/proc/self/smaps`) that grew. */
@@ -125,11 +129,14 @@ export interface CensusCost {
   longestSliceMs: number
   visited: number
   inspectorCalls: number
+  /** The most keys or inspector properties one call listed in the pass (a dictionary's keys, which only a listing counts). */
+  largestListing: number
 }
 
 /**
- * The report of a leak that got no snapshot pair (declined for its pause, snapshots off, a
- * write that failed, a declined follow-up): what was learned without one, and what was not
+ * The report of a leak without a snapshot pair (declined for its pause, snapshots off, a
+ * write that failed, a declined follow-up; or the pair is under way, `heapSnapshot.why:
+ * 'pair-pending'`, and its report comes later): what was learned without one, and what was not
  * looked at and why.
  */
 export interface NoSnapshotReportEvent extends WatchEventBase {
@@ -139,6 +146,7 @@ export interface NoSnapshotReportEvent extends WatchEventBase {
   path: string | null
   /** The leak event's fields. */
   leak: Omit<LeakEvent, 'type' | 'pid' | 'threadId'>
+  /** Why no pair: `'pair-pending'` (its report follows), `'declined'`, `'off'`, `'failed'`, or a `snapshot-skipped` reason. */
   heapSnapshot: { taken: false; why: string; detail: string | null }
   sites: { windowMs: number; sites: AllocationSite[] } | null
   heapSpaces: { since: number; until: number; grew: GrownHeapSpace[] }

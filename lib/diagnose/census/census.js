@@ -10,8 +10,9 @@
  *
  * It never stops the service for long: a pass runs in slices of `sliceMs` on unref'd timers
  * (the service's work runs between them; a process with nothing else to do exits mid-pass, and
- * the pass never resolves). A plain object's keys are listed in one go, so a dictionary of
- * 50,000 keys costs a slice of 10–17 ms. It is bounded in objects and functions per pass,
+ * the pass never resolves). No call lists a large array, Map or Set, nor asks the inspector
+ * about one; a plain object's keys are listed in one go, once a pass, which no call can slice
+ * (a dictionary of 100,000 keys costs a slice of about 15 ms, a million about 300 ms). It is bounded in objects and functions per pass,
  * holds no reference to the service's objects between passes, and runs no getter or Proxy
  * trap of the service's (reflect.js, inspector-view.js), with two exceptions the inspector
  * imposes: a `#private` field's value, or a bound function's `this`, that is an Error with a

@@ -18,6 +18,7 @@ const getter = (proto, name) => Reflect.getOwnPropertyDescriptor(proto, name).ge
 const intrinsics = Object.freeze({
   apply: Reflect.apply,
   ownKeys: Reflect.ownKeys,
+  keys: Object.keys,
   ownSymbols: Object.getOwnPropertySymbols,
   describe: Reflect.getOwnPropertyDescriptor,
   prototypeOf: Reflect.getPrototypeOf,
@@ -53,16 +54,43 @@ function isObjectLike(value) {
 }
 
 /**
+ * The most keys (or properties, in an inspector's reply) one call listed since the census last
+ * set `largest` to 0: a pass' `cost.largestListing`. A listing cannot be sliced (V8 sorts a
+ * dictionary's keys into insertion order), so this is what shows none was of a large collection.
+ */
+const listings = { largest: 0 }
+
+/** Notes a listing of `count` keys or properties. */
+function noteListing(count) {
+  if (count > listings.largest) listings.largest = count
+}
+
+/** `list(object)` with this realm's built-in `list`, noted; null for a Proxy or where it fails. */
+function listed(list, object) {
+  if (types.isProxy(object)) return null
+  try {
+    const keys = list(object)
+    noteListing(keys.length)
+    return keys
+  } catch {
+    return null
+  }
+}
+
+/**
  * The own keys of `object` (strings and symbols), or null where listing them could run code
  * (a Proxy) or fails (a module namespace in its temporal dead zone, a revoked object).
  */
 function ownKeys(object) {
-  if (types.isProxy(object)) return null
-  try {
-    return realm().ownKeys(object)
-  } catch {
-    return null
-  }
+  return listed(realm().ownKeys, object)
+}
+
+/**
+ * The own enumerable string keys of `object`, or null as for `ownKeys`: what counts a
+ * dictionary, in half the time `ownKeys` takes on one (300 ms against 650 at a million keys).
+ */
+function enumerableKeys(object) {
+  return listed(realm().keys, object)
 }
 
 /**
@@ -70,12 +98,7 @@ function ownKeys(object) {
  * null for a Proxy or where listing them fails.
  */
 function ownSymbols(object) {
-  if (types.isProxy(object)) return null
-  try {
-    return realm().ownSymbols(object)
-  } catch {
-    return null
-  }
+  return listed(realm().ownSymbols, object)
 }
 
 /**
@@ -290,6 +313,6 @@ function scriptlessGetter(get) {
 const BOUND_SOURCE = /^function \(\) \{ \[native code\] \}$/
 
 module.exports = {
-  standardGlobalNames, isObjectLike, isArray, ownKeys, ownSymbols, ownValue, ownDescriptor, prototypeOf, className, collectionSize, firstMembers, backingBytes,
+  listings, noteListing, standardGlobalNames, isObjectLike, isArray, ownKeys, enumerableKeys, ownSymbols, ownValue, ownDescriptor, prototypeOf, className, collectionSize, firstMembers, backingBytes,
   functionSource, codeToInspect, WouldRunCode,
 }

@@ -13,10 +13,14 @@
  * Map's, Set's or array's first members, a function's scopes (the variables of its closure and
  * module: the inspector, see inspector-view.js), a bound function's target and arguments, and
  * a class instance's `#private` fields. Proxies are never looked into. Each object is visited
- * once per pass (a WeakSet: the walk holds nothing once the pass ends).
+ * once per pass (a WeakSet: the walk holds nothing once the pass ends). No call lists a large
+ * collection: a large array's keys (its every index) are never listed, nor is the inspector
+ * asked about a large collection or dictionary; a dictionary's keys, which only a listing can
+ * count, are listed once a pass (`cost.largestListing` is the most keys one call listed).
  *
  * What it records: a Map, Set or array with at least `minEntries` entries, a plain object with
- * as many own keys (a dictionary: express-session's MemoryStore, a cache keyed by id), and a
+ * as many own keys (a dictionary: express-session's MemoryStore, a cache keyed by id), a class
+ * instance or function with MAX_KEYS_FOLLOWED of them, and a
  * Node timer list with as many timers; each under the key of its path from the nearest named
  * root (a variable, a global, a module's exports, a handle), where the members of a collection
  * are one step, `[*]`: so the 50,000 Sets inside a Map of users are one record, `users[*]`,
@@ -31,6 +35,16 @@ const reflect = require('./reflect')
 
 /** Members of a collection followed (and sampled for their class and size) per collection. */
 const MEMBERS_FOLLOWED = 16
+
+/** Own properties of a member looked at for what it holds outside the heap. */
+const MEMBER_PROPERTIES_LOOKED_AT = 16
+
+/**
+ * Own keys of a class instance or function followed one by one at most: one with more is a
+ * dictionary, recorded (the inspector would describe its every key with its `#private`
+ * fields or scopes, in one reply).
+ */
+const MAX_KEYS_FOLLOWED = 1024
 
 /** Timers of one Node timer list counted at most: the list is walked link by link. */
 const MAX_TIMERS_COUNTED = 1_000_000
@@ -87,6 +101,9 @@ class CensusPass {
   #own
   #visited = new WeakSet()
   #privateless = new WeakSet() // prototypes whose instances have no #private field
+  // Objects of `minEntries` own keys or more met in this pass, with their count and first
+  // values (see #dictionaryOf), so that each is listed once a pass: as a member, then visited.
+  #manyKeys = new WeakMap()
   // The items met, as parallel arrays (no object per item): the value, its parent item's
   // index (-1 at a root), the step from the parent, its root and its depth below the root.
   #values = []
@@ -104,8 +121,8 @@ class CensusPass {
   #notReached = new Map() // what -> { what, why, count }
   #functionsRead = 0
   #modulesRead = new Set() // script ids whose module scope was read in this pass
-  /** What the pass cost: slices, CPU, objects, inspector calls. */
-  cost = { slices: 0, cpuMs: 0, longestSliceMs: 0, visited: 0, inspectorCalls: 0 }
+  /** What the pass cost: slices, CPU, objects, inspector calls, the most keys one call listed. */
+  cost = { slices: 0, cpuMs: 0, longestSliceMs: 0, visited: 0, inspectorCalls: 0, largestListing: 0 }
   done = false
 
   /**
@@ -145,6 +162,7 @@ class CensusPass {
   step(deadline) {
     const started = performance.now()
     const callsBefore = this.#view?.calls ?? 0
+    reflect.listings.largest = 0
     try {
       for (let at = this.#next(); at !== -1; at = this.#next()) {
         if (this.cost.visited >= this.#limits.maxObjects) {
@@ -164,6 +182,7 @@ class CensusPass {
     this.cost.cpuMs += ms
     this.cost.longestSliceMs = Math.max(this.cost.longestSliceMs, ms)
     this.cost.inspectorCalls += (this.#view?.calls ?? 0) - callsBefore
+    this.cost.largestListing = Math.max(this.cost.largestListing, reflect.listings.largest)
     return this.done
   }
 
@@ -172,6 +191,7 @@ class CensusPass {
     this.done = true
     for (const list of [this.#values, this.#parents, this.#steps, this.#roots, this.#depths, ...this.#queues]) list.length = 0
     this.#heads.fill(0)
+    this.#manyKeys = new WeakMap()
   }
 
   /**
@@ -247,9 +267,10 @@ class CensusPass {
     if (types.isProxy(value)) return this.#skip('Proxies', 'a Proxy is never looked into: its traps are the service\'s code')
     if (typeof value === 'function') return this.#visitFunction(value, at)
     if (types.isMap(value) || types.isSet(value) || reflect.isArray(value)) return this.#visitCollection(value, at, reflect.collectionSize(value))
-    // Weak collections hold nothing; a promise's result and binary data are not walked.
+    // Weak collections hold nothing; a promise's result, binary data and boxed primitives (a
+    // String object's keys are its every character) are not walked.
     if (types.isWeakMap(value) || types.isWeakSet(value) || types.isPromise(value)) return
-    if (types.isArrayBufferView(value) || types.isAnyArrayBuffer(value) || types.isExternal(value)) return
+    if (types.isArrayBufferView(value) || types.isAnyArrayBuffer(value) || types.isExternal(value) || types.isBoxedPrimitive(value)) return
     const name = reflect.className(value)
     if (name === 'TimersList') return this.#visitTimerList(value, at)
     // Node's record of one of its own modules: reading its `exports` loads the module (a lazy
@@ -258,19 +279,54 @@ class CensusPass {
     this.#visitObject(value, at, name)
   }
 
-  /** A plain or class object: its data properties, or, past `minEntries` keys, a dictionary. */
+  /**
+   * A plain or class object: its data properties and `#private` fields, or, past `minEntries`
+   * keys (a plain object's) or MAX_KEYS_FOLLOWED (a class instance's), a dictionary.
+   */
   #visitObject(object, at, name) {
-    const keys = reflect.ownKeys(object)
-    if (keys === null) return this.#skip('objects whose keys cannot be listed', 'listing them failed (a module namespace still loading, say)')
-    if (keys.length >= this.#limits.minEntries && (name === 'Object' || name === '')) {
-      const members = []
-      for (let i = 0; i < Math.min(MEMBERS_FOLLOWED, keys.length); i++) members.push(reflect.ownValue(object, keys[i]))
-      this.#record(at, 'Object', 1, keys.length, members)
-      for (const member of members) this.#enqueue(member, at, '[*]', this.#roots[at])
+    const plain = name === 'Object' || name === ''
+    if (this.#visitedAsDictionary(object, at, plain ? 'Object' : name, plain ? this.#limits.minEntries : MAX_KEYS_FOLLOWED)) {
+      if (this.#privatePrototype(object) !== null) {
+        this.#skip(`#private fields of objects of ${MAX_KEYS_FOLLOWED} keys or more`, 'the inspector would describe their every key in the reply that lists them')
+      }
       return
     }
+    const keys = reflect.ownKeys(object)
+    if (keys === null) return this.#skip('objects whose keys cannot be listed', 'listing them failed (a module namespace still loading, say)')
     for (const key of keys) this.#followProperty(object, key, at)
     this.#visitPrivateFields(object, at)
+  }
+
+  /**
+   * Records `object` as a dictionary of class `className` when it has `minKeys` keys or more
+   * (see #dictionaryOf), its first members followed as `[*]`; whether it did.
+   */
+  #visitedAsDictionary(object, at, className, minKeys) {
+    const dictionary = this.#dictionaryOf(object)
+    if (dictionary === null || dictionary.count < minKeys) return false
+    this.#record(at, className, 1, dictionary.count, dictionary.first)
+    for (const member of dictionary.first) this.#enqueue(member, at, '[*]', this.#roots[at])
+    return true
+  }
+
+  /**
+   * `{ count, first }` for an object of `minEntries` own keys or more: the count of its
+   * enumerable keys (Object.keys: half the time of all own keys, on a dictionary), or of all
+   * where fewer are enumerable (globalThis: its properties are not followed, since reading
+   * some loads Node's modules), and the values of the first MEMBERS_FOLLOWED; null for fewer,
+   * or where they cannot be listed. Listed once a pass: V8 sorts a dictionary's keys, which no
+   * call can slice (Object.keys takes 15 ms at 100,000 keys, 300 ms at a million).
+   */
+  #dictionaryOf(object) {
+    let dictionary = this.#manyKeys.get(object)
+    if (dictionary === undefined) {
+      let keys = reflect.enumerableKeys(object)
+      if (keys !== null && keys.length < this.#limits.minEntries) keys = reflect.ownKeys(object)
+      if (keys === null || keys.length < this.#limits.minEntries) return null
+      dictionary = { count: keys.length, first: keys.slice(0, MEMBERS_FOLLOWED).map((key) => reflect.ownValue(object, key)) }
+      this.#manyKeys.set(object, dictionary)
+    }
+    return dictionary
   }
 
   /**
@@ -287,21 +343,33 @@ class CensusPass {
     if (descriptor.set !== undefined) this.#enqueue(descriptor.set, at, `${step}(set)`, this.#roots[at])
   }
 
-  /** A Map, Set or array: recorded when big enough; its first members followed as `[*]`. */
+  /**
+   * A Map, Set or array: recorded when big enough (`minEntries`); its first members followed as
+   * `[*]`, then its own named properties (an array's extra fields, a Map subclass' state) and
+   * `#private` fields, unless that would list a large one's every entry: an array's keys
+   * include its every index, and the inspector builds a Map's or Set's entries (1.4 s for
+   * 500,000) in the reply that lists its `#private` fields.
+   */
   #visitCollection(collection, at, size) {
     const members = reflect.firstMembers(collection, MEMBERS_FOLLOWED)
-    if (size >= this.#limits.minEntries) this.#record(at, reflect.className(collection) || 'Array', 1, size, members)
+    const large = size >= this.#limits.minEntries
+    if (large) this.#record(at, reflect.className(collection) || 'Array', 1, size, members)
     for (const member of members) this.#enqueue(member, at, '[*]', this.#roots[at])
-    // A collection's own named properties (an array's extra fields, a Map subclass' state).
-    const keys = reflect.ownKeys(collection) ?? []
-    if (!reflect.isArray(collection) || keys.length < this.#limits.minEntries) {
-      for (const key of keys) {
+    if (large && reflect.isArray(collection)) {
+      this.#skip(`named properties of arrays of ${this.#limits.minEntries} elements or more`, 'an array\'s keys are listed with its every index')
+    } else {
+      for (const key of reflect.ownKeys(collection) ?? []) {
         if (key === 'length' || (typeof key === 'string' && /^\d+$/.test(key))) continue
         this.#enqueue(reflect.ownValue(collection, key), at, propertyStep(key), this.#roots[at])
       }
     }
-    // The inspector lists a Map's or Set's entries with its properties: only small ones are asked.
-    if (reflect.isArray(collection) || size < MEMBERS_FOLLOWED) this.#visitPrivateFields(collection, at)
+    if (!large) this.#visitPrivateFields(collection, at)
+    else if (this.#privatePrototype(collection) !== null) {
+      this.#skip(
+        `#private fields of arrays, Maps and Sets of a class of their own with ${this.#limits.minEntries} entries or more`,
+        'asking for them lists every entry: an array\'s keys, to check that describing them runs no code, or a Map\'s or Set\'s, which the inspector builds',
+      )
+    }
   }
 
   /**
@@ -322,8 +390,14 @@ class CensusPass {
     for (const timer of members) this.#enqueue(reflect.ownValue(timer, '_onTimeout'), -1, `timers of ${msecs} ms[*]._onTimeout`, timers)
   }
 
-  /** A function: its own properties, then its scopes' variables, each a root of its own. */
+  /**
+   * A function: its own properties, then its scopes' variables, each a root of its own; or,
+   * past MAX_KEYS_FOLLOWED keys, a dictionary.
+   */
   #visitFunction(fn, at) {
+    if (this.#visitedAsDictionary(fn, at, 'Function', MAX_KEYS_FOLLOWED)) {
+      return this.#skip(`closures of functions of ${MAX_KEYS_FOLLOWED} keys or more`, 'the inspector would describe their every key in the reply that lists their scopes')
+    }
     for (const key of reflect.ownKeys(fn) ?? []) {
       if (key !== 'name' && key !== 'length') this.#followProperty(fn, key, at)
     }
@@ -369,11 +443,20 @@ class CensusPass {
     }
   }
 
+  /**
+   * The prototype of `object` when its class may give it `#private` fields the inspector can
+   * read: not a built-in's, nor one whose instances were found to have none; else null.
+   */
+  #privatePrototype(object) {
+    const proto = reflect.prototypeOf(object)
+    if (this.#view === null || proto === null || BUILT_IN_PROTOTYPES.has(proto) || this.#privateless.has(proto) || types.isGeneratorObject(object)) return null
+    return proto
+  }
+
   /** A class instance's `#private` fields, where its class has any (asked once per prototype). */
   #visitPrivateFields(object, at) {
-    if (this.#view === null) return
-    const proto = reflect.prototypeOf(object)
-    if (proto === null || BUILT_IN_PROTOTYPES.has(proto) || this.#privateless.has(proto) || types.isGeneratorObject(object)) return
+    const proto = this.#privatePrototype(object)
+    if (proto === null) return
     let fields
     try {
       fields = this.#view.privateFields(object)
@@ -381,7 +464,7 @@ class CensusPass {
       if (err instanceof reflect.WouldRunCode) return this.#skipRunsCode('#private fields of objects', err)
       return this.#skip('#private fields the inspector refused', err.message)
     }
-    if (fields.length === 0 && reflect.isObjectLike(proto)) this.#privateless.add(proto)
+    if (fields.length === 0) this.#privateless.add(proto)
     for (const { name, value } of fields) this.#enqueue(value, at, `.${name}`, this.#roots[at])
   }
 
@@ -397,7 +480,24 @@ class CensusPass {
     }
     record.collections += collections
     record.entries += entries
-    if (record.memberClass === null) Object.assign(record, describeMembers(className === 'Map' ? members.filter((_, i) => i % 2 === 1) : members))
+    if (record.memberClass === null) {
+      Object.assign(record, describeMembers(className === 'Map' ? members.filter((_, i) => i % 2 === 1) : members, (member) => this.#memberValues(member)))
+    }
+  }
+
+  /**
+   * The values of a collection's `member`'s first own properties that hold objects: none for a
+   * collection (its entries could number millions), null for a dictionary (see describeMembers).
+   */
+  #memberValues(member) {
+    if (reflect.isArray(member) || types.isMap(member) || types.isSet(member) || types.isTypedArray(member) || types.isArrayBuffer(member)) return []
+    if (this.#dictionaryOf(member) !== null) return null
+    const values = []
+    for (const key of (reflect.ownKeys(member) ?? []).slice(0, MEMBER_PROPERTIES_LOOKED_AT)) {
+      const value = reflect.ownValue(member, key)
+      if (reflect.isObjectLike(value)) values.push(value)
+    }
+    return values
   }
 
   /** The path of item `at` from its root: the steps, joined as code would write them. */
@@ -432,46 +532,49 @@ function isModuleScope(scope) {
  * the heap (Buffers and typed arrays, held directly or in one of the member's own properties,
  * as `{ name, body: Buffer }`), and the class of the native handle they hold (a zlib stream's
  * `Zlib`, a socket's `TCP`, a crypto `Hash`'s, directly or one property down), if any.
+ * `valuesOf(member)` gives the values of a member's first own properties, or null for a
+ * dictionary: the members after one are not looked into, so that describing a Map of
+ * dictionaries lists one, not sixteen.
  */
-function describeMembers(members) {
+function describeMembers(members, valuesOf) {
   const classes = new Map()
   let bytes = 0
   let buffers = 0
   let handle = null
+  let values = []
   for (const member of members) {
     if (!reflect.isObjectLike(member)) continue
     const name = reflect.className(member)
     classes.set(name, (classes.get(name) ?? 0) + 1)
-    const backing = backingBytesNear(member)
+    if (values !== null) values = valuesOf(member)
+    if (values === null) continue
+    const backing = backingBytesNear(member, values)
     if (backing > 0) {
       bytes += backing
       buffers++
     }
-    handle ??= handleNear(member)
+    handle ??= handleNear(member, values)
   }
   let memberClass = null
   for (const [name, count] of classes) if (memberClass === null || count > classes.get(memberClass)) memberClass = name
   return { memberClass, memberBytes: buffers === 0 ? null : Math.round(bytes / buffers), memberHandle: handle }
 }
 
-/** Own properties of a member looked at for what it holds outside the heap. */
-const MEMBER_PROPERTIES_LOOKED_AT = 16
-
-/** The bytes outside the heap of `member` itself, or else of its own first properties. */
-function backingBytesNear(member) {
+/** The bytes outside the heap of `member` itself, or else of `values`, its own first properties'. */
+function backingBytesNear(member, values) {
   const own = reflect.backingBytes(member)
   if (own > 0) return own
   let bytes = 0
-  for (const value of propertyValues(member)) bytes += reflect.backingBytes(value)
+  for (const value of values) bytes += reflect.backingBytes(value)
   return bytes
 }
 
-/** The class of the native handle `member` holds, or one of its own first properties holds; null when none. */
-function handleNear(member) {
+/** The class of the native handle `member` holds, or one of `values` (its own first properties') holds; null when none. */
+function handleNear(member, values) {
   const own = handleOf(member)
   if (own !== null) return own
-  for (const value of propertyValues(member)) {
-    const held = reflect.isObjectLike(value) ? handleOf(value) : null
+  for (const value of values) {
+    const held = handleOf(value)
     if (held !== null) return held
   }
   return null
@@ -497,22 +600,6 @@ function isNativeClass(object) {
   const proto = reflect.prototypeOf(object)
   const ctor = proto === null ? undefined : reflect.ownValue(proto, 'constructor')
   return typeof ctor === 'function' && /\{\s*\[native code\]\s*\}$/.test(reflect.functionSource(ctor) ?? '')
-}
-
-/**
- * The values of `object`'s first own data properties (strings and symbols); none for an
- * array or a collection, whose keys could number millions (the census counts those itself).
- */
-function propertyValues(object) {
-  if (reflect.isArray(object) || types.isMap(object) || types.isSet(object) || types.isTypedArray(object) || types.isArrayBuffer(object)) return []
-  const keys = reflect.ownKeys(object)
-  if (keys === null) return []
-  const values = []
-  for (const key of keys.slice(0, MEMBER_PROPERTIES_LOOKED_AT)) {
-    const value = reflect.ownValue(object, key)
-    if (reflect.isObjectLike(value)) values.push(value)
-  }
-  return values
 }
 
 module.exports = { CensusPass }
