@@ -158,6 +158,32 @@ test('The census holds no reference between passes: a collection the app drops i
   assert.deepEqual(result.holders, [])
 })
 
+test('The census counts chains no collection holds: an entry holding the one before on an emitter, a library\'s linked list', async () => {
+  const result = await runFixture('chains.js')
+  assertPasses(result)
+  const file = path.join(FIXTURES, 'chains.js')
+  const found = result.holders.map((h) => [h.holder.description, h.name, h.before, h.after])
+  // Each chain is counted whole (1,000 links, then 31,000), and named by the variable that holds its first link.
+  assert.deepEqual(found.slice(0, 2).sort(), [
+    [`bus.latest (chain via .previous), a module-level variable of ${file}`, 'AuditEntry', 1000, 31_000],
+    [`pending.head (chain via .next), a module-level variable of ${file}`, 'LinkNode', 1000, 31_000],
+  ], JSON.stringify(found))
+  // A chain is one record, not one per link: no record under a link of either.
+  for (const pass of result.passes) assert.deepEqual(pass.records.filter((r) => /^(bus\.latest|pending\.head)\[\*\]/.test(r.path)), [])
+})
+
+test('The census counts sockets left open one per request by their handles', async () => {
+  const result = await runFixture('chains.js', { env: { LEAK_SHAPE: 'sockets' } })
+  assertPasses(result)
+  const [first] = result.holders
+  assert.equal(first?.holder.kind, 'handles', JSON.stringify(result.holders))
+  assert.equal(first.name, 'Socket')
+  assert.equal(first.memberHandle, 'TCP')
+  // At least the 400 the app opened (the server's accepted ends may count too).
+  assert.ok(first.after - first.before >= 400, JSON.stringify(first))
+  assert.match(first.holder.description, /^\d+ open Socket handles \(active handles, each a root of its own: no collection holds them\)$/)
+})
+
 test('The census lists no large collection in one call: 500,000 entries in every place it reads, the one that grew named', async (t) => {
   const result = await runFixture('large-collections.js')
   assertFirstHolder(result, 'large-collections.js', { name: 'cache', readablePath: 'cache.#values', className: 'Array', member: 'Object', before: 500_000, after: 502_000 })

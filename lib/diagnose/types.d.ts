@@ -94,11 +94,15 @@ export interface CensusSuspect {
   /** The most common class among its entries (or its own class when they are not objects). */
   name: string
   holder: {
-    /** The variable, global or handle the path starts from (`store`, `timers of 1000 ms`). */
+    /** The variable, global or handle the path starts from (`store`, `timers of 1000 ms`, `Socket handles`). */
     name: string
-    /** The collection's class: `Map`, `Set`, `Array`, `Object` (a dictionary), `TimersList`. */
+    /**
+     * The collection's class: `Map`, `Set`, `Array`, `Object` (a dictionary), `TimersList`; a
+     * chain's `chain via .next` (objects of one class each holding the next); the handles'
+     * class for the active handles of one class (`Socket`).
+     */
     className: string
-    kind: 'module' | 'closure' | 'global' | 'exports' | 'handle' | 'timers'
+    kind: 'module' | 'closure' | 'global' | 'exports' | 'handle' | 'handles' | 'timers'
     /** The script, where V8 named it. */
     file: string | null
     /** For a variable, the function whose scope was read; for timers, the first callback. */

@@ -225,6 +225,7 @@ function describeHolder(record) {
     global: `${what}, a global`,
     exports: `${what}, in the exports of ${where}`,
     handle: `${what}, reached from an active ${r.name}`,
+    handles: `${record.entries} open ${r.name} (active handles, each a root of its own: no collection holds them)`,
     timers: `${record.entries} ${r.name}${r.line > 0 ? `, callback at ${file ?? 'a script'}:${r.line}:${r.column}` : ''}`,
   }
   return {

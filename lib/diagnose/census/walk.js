@@ -49,6 +49,16 @@ const MAX_KEYS_FOLLOWED = 1024
 /** Timers of one Node timer list counted at most: the list is walked link by link. */
 const MAX_TIMERS_COUNTED = 1_000_000
 
+/**
+ * Links of a chain (objects of one prototype each holding the next by one property: a linked
+ * list, a queue, an entry holding the one before) counted in one visit; a longer chain is
+ * counted on in later items, so that no slice walks a long one.
+ */
+const CHAIN_LINKS_PER_VISIT = 20_000
+
+/** Links of one chain counted at most (a cycle that misses its first link ends here). */
+const MAX_CHAIN_LINKS = 1_000_000
+
 /** A global's name that is a class's, by convention. */
 const CLASS_NAME = /^[A-Z]/
 
@@ -76,7 +86,7 @@ const BUILT_IN_PROTOTYPES = new Set([
 /**
  * A root of paths: what a person would name. `kind` is `module` (a module-level variable),
  * `closure` (a variable of a function's scope), `global`, `exports` (a module's exports),
- * `handle` (an active handle), `timers`. `scriptId` and `line`/`column` (of the function whose
+ * `handle` (an active handle), `handles` (the active handles of one class), `timers`. `scriptId` and `line`/`column` (of the function whose
  * scope was read, or a timer's callback) are resolved to a file when a report names the root,
  * with the help of `fn`, a WeakRef to that function (script-files.js).
  */
@@ -87,6 +97,39 @@ function root(kind, name, fields = {}) {
 /** The key that matches a root across passes: what it is, not when it was found. */
 function rootKey(r) {
   return `${r.kind}:${r.file ?? r.scriptId ?? ''}:${r.scopeOf}:${r.name}`
+}
+
+/**
+ * A walk along a chain (objects of prototype `proto`, each holding the next by its property
+ * `key`), counting links. A cycle ends it: the link met at the last power of two of the count
+ * is kept, and meeting it again is the cycle closing (Brent's cycle detection), so a self
+ * reference (`path.win32.win32`) or a ring stops within twice its length.
+ */
+class ChainCursor {
+  constructor(first, key, proto) {
+    this.key = key
+    this.proto = proto
+    this.link = first
+    this.count = 1
+    this.kept = first
+    this.nextKept = 2
+    this.record = null // the chain's record, once it has one
+  }
+
+  /** Counts on, `room` links at most; whether the chain goes on past them. */
+  advance(room) {
+    for (let n = 0; n < room; n++) {
+      const next = reflect.ownValue(this.link, this.key)
+      if (!isLink(next, this.proto) || next === this.kept) return false
+      this.link = next
+      this.count++
+      if (this.count === this.nextKept) {
+        this.kept = next
+        this.nextKept *= 2
+      }
+    }
+    return true
+  }
 }
 
 /** The step to a property, as code would write it. */
@@ -104,6 +147,11 @@ class CensusPass {
   // Objects of `minEntries` own keys or more met in this pass, with their count and first
   // values (see #dictionaryOf), so that each is listed once a pass: as a member, then visited.
   #manyKeys = new WeakMap()
+  // Links of chains already recorded, by the property to their next: counted, not walked again.
+  #chainLinks = new WeakMap()
+  // The counts of chains still under way, queued as items (told apart without touching a value
+  // of the service's: `instanceof` would run a Proxy's getPrototypeOf trap).
+  #chainCursors = new WeakSet()
   // The items met, as parallel arrays (no object per item): the value, its parent item's
   // index (-1 at a root), the step from the parent, its root and its depth below the root.
   #values = []
@@ -192,6 +240,8 @@ class CensusPass {
     for (const list of [this.#values, this.#parents, this.#steps, this.#roots, this.#depths, ...this.#queues]) list.length = 0
     this.#heads.fill(0)
     this.#manyKeys = new WeakMap()
+    this.#chainLinks = new WeakMap()
+    this.#chainCursors = new WeakSet()
   }
 
   /**
@@ -231,6 +281,7 @@ class CensusPass {
     const nodeProcess = /** @type {any} */ (process) // _getActiveHandles: Node's, undocumented
     const handles = typeof nodeProcess._getActiveHandles === 'function' ? nodeProcess._getActiveHandles() : []
     for (const handle of handles) this.#enqueue(handle, -1, reflect.className(handle), root('handle', reflect.className(handle)))
+    this.#recordHandleKinds(handles)
     const standard = reflect.standardGlobalNames()
     for (const key of reflect.ownKeys(globalThis) ?? []) {
       // Capitalized globals are classes: Node's own web interfaces among them, which on Node
@@ -238,6 +289,24 @@ class CensusPass {
       // loads undici), so a pass would load 100+ of Node's modules and count them as growth.
       if (standard.has(key) || (typeof key === 'string' && CLASS_NAME.test(key))) continue
       this.#enqueue(reflect.ownValue(globalThis, key), -1, `globalThis${propertyStep(key)}`, root('global', String(key)))
+    }
+  }
+
+  /**
+   * Records the active handles of each class with `minEntries` or more (sockets left open one
+   * per request, each kept by its own handle: no collection holds them) as one collection of
+   * its own: `Socket handles`, its first members sampled for what they hold.
+   */
+  #recordHandleKinds(handles) {
+    const byClass = new Map()
+    for (const handle of handles) {
+      const name = reflect.className(handle) || 'Object'
+      const same = byClass.get(name) ?? []
+      same.push(handle)
+      byClass.set(name, same)
+    }
+    for (const [name, same] of byClass) {
+      if (same.length >= this.#limits.minEntries) this.#record(-1, name, 1, same.length, same.slice(0, MEMBERS_FOLLOWED), root('handles', `${name} handles`))
     }
   }
 
@@ -250,6 +319,11 @@ class CensusPass {
   #enqueue(value, parent, step, r) {
     if (!reflect.isObjectLike(value) || this.#visited.has(value) || this.#own.has(value)) return
     this.#visited.add(value)
+    this.#push(value, parent, step, r)
+  }
+
+  /** Queues `value` as an item (see #enqueue), whatever it is. */
+  #push(value, parent, step, r) {
     const at = this.#values.length
     const depth = parent === -1 ? 0 : this.#depths[parent] + 1
     this.#values.push(value)
@@ -264,6 +338,7 @@ class CensusPass {
   #visit(at) {
     const value = this.#values[at]
     this.cost.visited++
+    if (this.#chainCursors.has(value)) return this.#countChain(value, at)
     if (types.isProxy(value)) return this.#skip('Proxies', 'a Proxy is never looked into: its traps are the service\'s code')
     if (typeof value === 'function') return this.#visitFunction(value, at)
     if (types.isMap(value) || types.isSet(value) || reflect.isArray(value)) return this.#visitCollection(value, at, reflect.collectionSize(value))
@@ -293,8 +368,53 @@ class CensusPass {
     }
     const keys = reflect.ownKeys(object)
     if (keys === null) return this.#skip('objects whose keys cannot be listed', 'listing them failed (a module namespace still loading, say)')
-    for (const key of keys) this.#followProperty(object, key, at)
+    for (const key of keys) {
+      if (!this.#visitedAsChain(object, key, at)) this.#followProperty(object, key, at)
+    }
     this.#visitPrivateFields(object, at)
+  }
+
+  /**
+   * Records the chain that starts at `object` and goes on through its property `key` (each link
+   * of `object`'s prototype holding the next by `key`), when it has `minEntries` links or more:
+   * `bus.latest (chain via .previous)`, its first links followed as `[*]`; whether it did. The
+   * links of a recorded chain are not looked at again for it; a chain longer than
+   * CHAIN_LINKS_PER_VISIT is counted on in later items (its ChainCursor, queued).
+   */
+  #visitedAsChain(object, key, at) {
+    if (this.#chainLinks.get(object) === key) return true
+    const proto = reflect.prototypeOf(object)
+    if (!isLink(reflect.ownValue(object, key), proto)) return false
+    const cursor = new ChainCursor(object, key, proto)
+    const members = [object]
+    let goesOn = true
+    while (goesOn && members.length < MEMBERS_FOLLOWED) {
+      goesOn = cursor.advance(1)
+      if (goesOn) members.push(cursor.link)
+    }
+    goesOn &&= cursor.advance(CHAIN_LINKS_PER_VISIT - cursor.count)
+    if (cursor.count < this.#limits.minEntries && !goesOn) return false
+    cursor.record = this.#record(at, `chain via ${propertyStep(key)}`, 1, cursor.count, members)
+    for (const member of members) this.#chainLinks.set(member, key)
+    for (const member of members.slice(1)) this.#enqueue(member, at, '[*]', this.#roots[at])
+    if (goesOn) this.#pushChain(cursor, at)
+    return true
+  }
+
+  /** Counts on along a chain being recorded (see #visitedAsChain), CHAIN_LINKS_PER_VISIT links at most. */
+  #countChain(cursor, at) {
+    const before = cursor.count
+    const goesOn = cursor.advance(Math.min(CHAIN_LINKS_PER_VISIT, MAX_CHAIN_LINKS - cursor.count))
+    cursor.record.entries += cursor.count - before
+    if (!goesOn) return
+    if (cursor.count >= MAX_CHAIN_LINKS) return this.#skip(`links of chains past ${MAX_CHAIN_LINKS}`, 'a chain is counted link by link, up to a bound')
+    this.#pushChain(cursor, this.#parents[at])
+  }
+
+  /** Queues the rest of a chain's count as an item of the census' own, under item `parent`. */
+  #pushChain(cursor, parent) {
+    this.#chainCursors.add(cursor)
+    this.#push(cursor, parent, '', this.#roots[parent])
   }
 
   /**
@@ -468,7 +588,7 @@ class CensusPass {
     for (const { name, value } of fields) this.#enqueue(value, at, `.${name}`, this.#roots[at])
   }
 
-  /** Records a collection at item `at` (or under `asRoot`, a root of its own). */
+  /** Records a collection at item `at` (or under `asRoot`, a root of its own); the record. */
   #record(at, className, collections, entries, members, asRoot = null) {
     const r = asRoot ?? this.#roots[at]
     const path = asRoot === null ? this.#pathOf(at) : r.name
@@ -483,6 +603,7 @@ class CensusPass {
     if (record.memberClass === null) {
       Object.assign(record, describeMembers(className === 'Map' ? members.filter((_, i) => i % 2 === 1) : members, (member) => this.#memberValues(member)))
     }
+    return record
   }
 
   /**
@@ -593,6 +714,12 @@ function handleOf(object) {
     if (name !== '' && !reflect.standardGlobalNames().has(name) && isNativeClass(value)) return name
   }
   return null
+}
+
+/** Whether `value` is a link of a chain whose links have prototype `proto` (never a Proxy). */
+function isLink(value, proto) {
+  return reflect.isObjectLike(value) && typeof value !== 'function' && !types.isProxy(value) && reflect.prototypeOf(value) === proto
+    && !reflect.isArray(value) && !types.isMap(value) && !types.isSet(value)
 }
 
 /** Whether `object`'s constructor is native code: one of Node's C++ classes (or V8's). */
