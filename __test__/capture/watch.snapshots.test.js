@@ -198,8 +198,15 @@ test('the watcher writes a baseline and a follow-up snapshot of a leaking servic
   assert.equal(snaps[1].role, 'follow-up')
   assert.equal(snaps[1].baseline, snaps[0].path)
   for (const s of snaps) assert.equal(fs.statSync(s.path).mode & 0o777, 0o600)
-  const report = events.find((e) => e.type === 'report')
+  const report = events.find((e) => e.type === 'report' && e.kind === 'pair')
   assert.deepEqual(report && [report.kind, report.baseline, report.followUp], ['pair', snaps[0].path, snaps[1].path], told)
+  // The census named the holder at the leak, before the follow-up was due, and the pair says so.
+  const early = events.find((e) => e.type === 'report' && e.kind === 'no-snapshot')
+  assert.equal(early?.heapSnapshot.why, 'pair-pending', told)
+  assert.ok(early.time < report.time)
+  assert.match(early.suspects[0]?.holder?.description ?? '', /^sessions \(Map\), a module-level variable of .*leaking-service\.js$/, JSON.stringify(early.suspects))
+  assert.equal(report.evidence, 'pair and census', JSON.stringify(report.census))
+  assert.deepEqual(report.census.holders[0], { holder: early.suspects[0].holder.description, confirmed: true })
   // The Map that leaks grew; the watcher's own bookkeeping, filling meanwhile, is not listed.
   assert.match(report.grownCollections[0].holder.file, /leaking-service\.js$/, JSON.stringify(report.grownCollections))
   const ownCode = path.join(__dirname, '..', '..', 'lib') + path.sep

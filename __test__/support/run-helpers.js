@@ -55,10 +55,11 @@ async function portOf(lines, deadline) {
   throw new Error('the service never listened')
 }
 
-/** Whether the run's event log in `dir` holds an event of `type`. */
-function logged(dir, type) {
+/** Whether the run's event log in `dir` holds an event of `type` that `accept` takes. */
+function logged(dir, type, accept = () => true) {
   try {
-    return fs.readFileSync(path.join(dir, 'leakproof-events.jsonl'), 'utf8').includes(`"type":"${type}"`)
+    const lines = fs.readFileSync(path.join(dir, 'leakproof-events.jsonl'), 'utf8').split('\n')
+    return lines.some((line) => line.includes(`"type":"${type}"`) && accept(JSON.parse(line)))
   } catch {
     return false
   }

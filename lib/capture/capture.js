@@ -58,6 +58,7 @@ class Capture {
   #native
   #emit
   #onNoPair
+  #diagnosedSince
   #reports
   #cost = new SnapshotCost()
   #maxPauseMs
@@ -80,9 +81,13 @@ class Capture {
    * @param {(type: string, fields: object) => void} parts.emit emits a watcher event.
    * @param {(skipped: object) => void} parts.onNoPair a baseline's follow-up was declined
    *   (its `snapshot-skipped` fields): the pair will bring no report.
+   * @param {(time: number) => Promise<object | null>} [parts.diagnosedSince] the newest report
+   *   without a pair whose census began at or after `time`, whose holders a pair's report
+   *   confirms (once a diagnosis under way is done).
    * @param {import('../watch/clock').Clock} [parts.clock] what time it is.
    */
-  constructor(options, { native, emit, onNoPair, clock = SYSTEM_CLOCK }) {
+  constructor(options, { native, emit, onNoPair, diagnosedSince = async () => null, clock = SYSTEM_CLOCK }) {
+    this.#diagnosedSince = diagnosedSince
     this.#clock = clock
     this.#store = new SnapshotStore({
       clock,
@@ -378,11 +383,14 @@ class Capture {
     baseline.followedUp = true
     const leaking = follow.grown ?? this.#grown(baseline)
     const native = baseline.nativeStart === null ? null : { start: baseline.nativeStart, end: follow.nativeEnd ?? nativeStart() }
-    // Diffing the pair holds both snapshots' graphs in native memory for seconds (GBs for
-    // big heaps): native floors from meanwhile would read as a native leak, and those from
-    // before no longer compare with those after.
-    this.#holdNative()
-    this.#reports.write(baseline.path, result.path, leaking, native).finally(() => this.#releaseNative())
+    // The census taken at the leak, once done, is what the pair confirms. Diffing the pair
+    // holds both snapshots' graphs in native memory for seconds (GBs for big heaps): native
+    // floors from meanwhile would read as a native leak, and those from before no longer
+    // compare with those after.
+    this.#diagnosedSince(baseline.endedAt).then((diagnosed) => {
+      this.#holdNative()
+      return this.#reports.write(baseline.path, result.path, leaking, native, diagnosed).finally(() => this.#releaseNative())
+    })
     return fields
   }
 }

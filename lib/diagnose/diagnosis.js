@@ -20,6 +20,12 @@ const { nativeStart, nativeVerdict } = require('./native-verdict')
 const CENSUS_GAP_MIN_MS = 1_000
 const CENSUS_GAP_MAX_MS = 45_000
 
+/**
+ * How long a pair's report waits for a diagnosis under way, whose holders it confirms: its
+ * census' passes, a gap or two apart (at most 45 s each), and the sites ranking.
+ */
+const DIAGNOSIS_AWAITED_MS = 120_000
+
 /** Passes a census takes at most for one report: the first, then one or two later ones. */
 const CENSUS_PASSES = 3
 
@@ -93,6 +99,8 @@ class Diagnosis {
   #busy = false
   #stopped = false
   #clock
+  #latest = null // the newest report emitted
+  #running = null // the diagnosis under way, a promise
 
   /**
    * @param {{ dir?: string, top: number, window?: number, census?: boolean, intervalMs?: number }} options
@@ -120,6 +128,22 @@ class Diagnosis {
     this.#census?.stop()
   }
 
+  /**
+   * The newest report whose census began at or after `time` (a pair's baseline written): the
+   * holders a pair's report confirms, or null. A diagnosis under way is awaited first, for
+   * `maxWaitMs` at most (a census' pass never ends in a process about to exit).
+   */
+  async latestSince(time, maxWaitMs = DIAGNOSIS_AWAITED_MS) {
+    if (this.#running !== null) {
+      const waited = new AbortController()
+      const timeout = sleep(maxWaitMs, undefined, { ref: false, signal: waited.signal }).catch(() => {})
+      await Promise.race([this.#running, timeout])
+      waited.abort()
+    }
+    const report = this.#latest
+    return report !== null && report.census !== null && report.census.since >= time ? report : null
+  }
+
   /** Records a floor (`{ time }`, as the watcher's floors.js takes it); cheap, once per floor. */
   noteFloor(floor) {
     if (this.#floors.length === this.#floorsKept) this.#floors.shift()
@@ -142,17 +166,27 @@ class Diagnosis {
   async diagnose(leak, { snapshot, detail, sites = null, profile = () => null }) {
     if (this.#busy || this.#stopped) return null
     this.#busy = true
+    this.#running = this.#report(leak, snapshot, detail ?? null, sites, profile)
     try {
-      const report = await this.#build(leak, snapshot, detail ?? null, sites, profile)
+      return await this.#running
+    } finally {
+      this.#busy = false
+      this.#running = null
+    }
+  }
+
+  /** Builds, writes and emits the report of `leak` (see `diagnose`); null when stopped or failed. */
+  async #report(leak, snapshot, detail, sites, profile) {
+    try {
+      const report = await this.#build(leak, snapshot, detail, sites, profile)
       if (this.#stopped) return null
       report.path = this.#write(report)
+      this.#latest = report
       this.#emit('report', report)
       return report
     } catch (err) {
       if (!this.#stopped) this.#emit('error', { error: err.message, during: 'diagnosis' })
       return null
-    } finally {
-      this.#busy = false
     }
   }
 
@@ -292,6 +326,7 @@ function withoutEnvelope({ type: _type, pid: _pid, threadId: _threadId, ...field
 
 /** Why there is no snapshot, in words, by the `snapshot` given to `diagnose`. */
 const SNAPSHOT_WHY = {
+  'pair-pending': 'not yet: the pair under way is diffed once its follow-up is written',
   declined: 'declined: its pause would exceed snapshotMaxPauseMs',
   off: "snapshots are off (snapshots: 'off', or no dir)",
   failed: 'writing it failed',

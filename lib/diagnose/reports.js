@@ -47,9 +47,11 @@ class Reports {
    * events. `leaking`: how much each kind of memory the pair follows grew between the two
    * (`[{ kind, sinceBytes, untilBytes, growthBytes }]`, capture.js); `native`: for a pair
    * that follows native memory, `{ start, end }`, `nativeStart()`'s readings (native-verdict.js)
-   * once the baseline's native level settled and when the follow-up was decided.
+   * once the baseline's native level settled and when the follow-up was decided; `diagnosed`,
+   * the report without a pair whose census was taken after the baseline (diagnosis.js), whose
+   * holders the pair confirms or not.
    */
-  async write(baseline, followUp, leaking = [], native = null) {
+  async write(baseline, followUp, leaking = [], native = null, diagnosed = null) {
     try {
       // Loaded when first needed: most processes never write a snapshot pair.
       const { diffSnapshots } = require('./analyze')
@@ -73,6 +75,7 @@ class Reports {
         growingHandles: this.#growingHandles.top(this.#top),
         native: await verdictOfPair(leaking, native, diff.grownCollections),
       }
+      Object.assign(report, censusConfirmed(report, diagnosed))
       if (this.#stopped) return
       writePrivateAtomically(file, JSON.stringify(report, null, 2))
       this.#emit('report', { path: file, ...report })
@@ -81,6 +84,30 @@ class Reports {
     }
   }
 
+}
+
+/**
+ * What named the pair's holder (`evidence`: `'pair'`, or `'pair and census'` when its first
+ * holder is one the census named after the baseline), and the census' holders, each
+ * `confirmed` when the pair names it too (`census`: `{ path, time, holders: [{ holder,
+ * confirmed }] }`, null without such a census).
+ */
+function censusConfirmed(report, diagnosed) {
+  if (diagnosed === null || diagnosed.suspects.length === 0) return { evidence: 'pair', census: null }
+  const named = [...report.growthRoots, ...report.grownCollections, ...report.suspects].map((item) => holderKey(item.holder)).filter((key) => key !== null)
+  const holders = diagnosed.suspects.map((s) => ({ holder: s.holder?.description ?? s.readablePath?.join(' → ') ?? s.name, confirmed: named.includes(holderKey(s.holder)) }))
+  const first = named[0] ?? null
+  const evidence = first !== null && diagnosed.suspects.some((s) => holderKey(s.holder) === first) ? 'pair and census' : 'pair'
+  return { evidence, census: { path: diagnosed.path, time: diagnosed.time, holders } }
+}
+
+/**
+ * A holder as both reports can name it: its file and its expression, a private field written
+ * `.#name` (a pair writes `priv["#name"]`), or null without either.
+ */
+function holderKey(holder) {
+  if (typeof holder?.name !== 'string' || holder.name === '') return null
+  return `${holder.file ?? ''}|${holder.name.replace(/\["(#[^"]+)"\]/g, '.$1')}`
 }
 
 /**

@@ -153,7 +153,8 @@ class Watcher extends EventEmitter {
       // Loaded when first needed: a watcher without a dir never writes a snapshot.
       const { Capture, armNearHeapLimit } = require('../capture/capture')
       const onNoPair = (skipped) => this.#diagnose(this.#lastLeak, skipped)
-      this.#capture = new Capture(options, { native: this.#native, emit: this.#emit, onNoPair, clock })
+      const diagnosedSince = (time) => this.#diagnosis.latestSince(time)
+      this.#capture = new Capture(options, { native: this.#native, emit: this.#emit, onNoPair, diagnosedSince, clock })
       if (options.nearHeapLimit) this.nearHeapLimit = armNearHeapLimit()
       if (options.snapshotSignal !== undefined) {
         const refused = (err) => this.#emit('snapshot-skipped', { skipped: refusalReason(err), reason: 'on-demand', requestedBy: 'signal', detail: err.message })
@@ -410,22 +411,24 @@ class Watcher extends EventEmitter {
 
   /**
    * A leak of any kind (heap, external, native): the growing allocation sites (heap), a
-   * snapshot, and, when the snapshot was not written and no pair is under way, the report
-   * without one.
+   * snapshot, then the report without a pair: the census' holder within a minute of the leak,
+   * whatever becomes of the pair (a baseline's follow-up may wait minutes for more growth).
+   * When the pair comes, its report says whether it confirms the census' holder. A follow-up
+   * written now brings the pair's report at once: no census then.
    */
   async #onLeak(leak) {
     this.#lastLeak = leak
     // Ranked whatever becomes of the snapshot: the sites event names the code that grows.
     if (leak.kind === 'heap' && this.#options.sites) this.#lastRanking = this.#rankSites(leak)
     const result = this.#capture === null ? { skipped: 'off' } : await this.#capture.onLeak(leak)
-    if (result === null || 'path' in result) return
-    await this.#diagnose(leak, result)
+    if (result !== null && result.role === 'follow-up') return
+    await this.#diagnose(leak, result === null || 'path' in result ? pairUnderWay(result) : result)
   }
 
   /**
-   * The report of `leak` without a snapshot pair, `skipped` saying why there is none, with
-   * the allocation sites ranked when the leak was reported (a follow-up declined minutes
-   * later must not rank afresh: the growth may be over by then).
+   * The report of `leak` without a snapshot pair, `skipped` saying why there is none (or that
+   * one is under way), with the allocation sites ranked when the leak was reported (a follow-up
+   * declined minutes later must not rank afresh: the growth may be over by then).
    */
   async #diagnose(leak, skipped) {
     if (this.#stopped || leak === null) return
@@ -445,6 +448,17 @@ class Watcher extends EventEmitter {
     }
     return this.#sites.rank(leak.slopeBytesPerSec)
   }
+}
+
+/**
+ * Why a leak's report comes without a pair while one is under way: `written`, the baseline's
+ * `snapshot` fields, or null (a snapshot is being written, or the pair waits for its follow-up).
+ */
+function pairUnderWay(written) {
+  const detail = written === null
+    ? 'a snapshot pair is under way; its report follows once its follow-up is written'
+    : `the baseline is written (${written.path}); the pair's report follows once its follow-up is`
+  return { skipped: 'pair-pending', detail }
 }
 
 /** The `skipped` reason of an on-demand request refused before any work. */
