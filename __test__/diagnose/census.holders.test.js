@@ -14,18 +14,22 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { execFile } = require('node:child_process')
+const { memoryCgroup } = require('../support/cgroup')
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'census')
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-census-test-'))
 after(() => fs.rmSync(dir, { recursive: true, force: true }))
 
-/** Runs fixture `name` in a child of this Node and resolves with the JSON line it printed. */
-function runFixture(name, { execArgv = [], env = {} } = {}) {
+/**
+ * Runs fixture `name` in a child of this Node (through `wrap`, an argv's wrapper: a cgroup's)
+ * and resolves with the JSON line it printed.
+ */
+function runFixture(name, { execArgv = [], env = {}, wrap = (argv) => argv } = {}) {
   return new Promise((resolve, reject) => {
-    const args = [...execArgv, path.join(FIXTURES, name)]
+    const [command, ...args] = wrap([process.execPath, ...execArgv, path.join(FIXTURES, name)])
     const options = { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }
-    execFile(process.execPath, args, options, (err, stdout, stderr) => {
+    execFile(command, args, options, (err, stdout, stderr) => {
       if (err) return reject(new Error(`${name} failed (${err.code ?? err.signal}): ${stderr}`))
       resolve(JSON.parse(stdout.trim().split('\n').at(-1)))
     })
@@ -182,6 +186,28 @@ test('The census counts sockets left open one per request by their handles', asy
   // At least the 400 the app opened (the server's accepted ends may count too).
   assert.ok(first.after - first.before >= 400, JSON.stringify(first))
   assert.match(first.holder.description, /^\d+ open Socket handles \(active handles, each a root of its own: no collection holds them\)$/)
+})
+
+test('In a 1 GiB memory cgroup, the census names a chain, sockets by their handles, and a #private array of 500,000 without a large listing', async (t) => {
+  const cgroup = memoryCgroup(`leakproof-census-shapes-${process.pid}`, 1024 ** 3)
+  if (cgroup.missing !== undefined) return t.skip(cgroup.missing)
+  try {
+    const wrap = cgroup.command
+    const [chains, sockets, large] = [
+      await runFixture('chains.js', { wrap }),
+      await runFixture('chains.js', { wrap, env: { LEAK_SHAPE: 'sockets' } }),
+      await runFixture('large-collections.js', { wrap }),
+    ]
+    const first = (result) => `${result.holders[0]?.holder.description}`
+    assert.match(first(chains), /^(bus\.latest \(chain via \.previous\)|pending\.head \(chain via \.next\)), a module-level variable/, first(chains))
+    assert.match(first(sockets), /^\d+ open Socket handles/, first(sockets))
+    assertFirstHolder(large, 'large-collections.js', { name: 'cache', readablePath: 'cache.#values', className: 'Array', member: 'Object', before: 500_000, after: 502_000 })
+    for (const pass of large.passes) assert.ok(pass.cost.largestListing < 10_000, JSON.stringify(pass.cost))
+    assert.equal(cgroup.oomKills(), 0)
+    t.diagnostic(`longest slices in the cgroup on ${large.node}: ${[chains, sockets, large].flatMap((r) => r.passes.map((p) => p.cost.longestSliceMs.toFixed(1))).join(', ')} ms`)
+  } finally {
+    cgroup.remove()
+  }
 })
 
 test('The census lists no large collection in one call: 500,000 entries in every place it reads, the one that grew named', async (t) => {
