@@ -84,6 +84,18 @@ test('waits for the evidence until the limit is two exits away, then goes withou
   assert.equal(due.evidence.settled, false)
 })
 
+test("the census' report while a pair is under way does not settle the evidence; the pair's does", () => {
+  const { policy, at } = policyAt()
+  at(10 * MINUTE)
+  policy.note(leak('heap', 10 * MINUTE))
+  policy.note({ type: 'report', kind: 'no-snapshot', time: 10 * MINUTE + 20_000, path: '/d/c.report.json', heapSnapshot: { taken: false, why: 'pair-pending', detail: null } })
+  assert.equal(policy.due([trend('heap', 20 * MINUTE)]), null)
+  policy.note(report(10 * MINUTE + 60_000))
+  const due = policy.due([trend('heap', 20 * MINUTE)])
+  assert.equal(due.evidence.settled, true)
+  assert.deepEqual(due.evidence.reports, ['/d/c.report.json', '/d/r.report.json'])
+})
+
 test('the nearest of several leaking kinds is the one due', () => {
   const { policy, at } = policyAt()
   at(10 * MINUTE)

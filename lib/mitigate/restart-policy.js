@@ -10,7 +10,8 @@
  *   stopped, no longer does);
  * - its `limitAt`, the nearest limit at its current slope, is within `limitWithinMs`;
  * - the process has run `minIntervalMs` (so one instance restarts that rarely at most);
- * - its evidence is settled: a `report` event came after the kind's first leak, or the
+ * - its evidence is settled: a `report` event came after the kind's first leak (not the
+ *   census' report while a snapshot pair is under way: the pair's is still to come), or the
  *   limit is so near that waiting longer would leave no time to leave gracefully (the
  *   evidence could not be written in time).
  * Warm-up needs no rule of its own: the detector reports no leak during it.
@@ -55,7 +56,7 @@ class RestartPolicy {
         this.#newestLeak.set(event.kind, event)
         break
       case 'report':
-        this.#lastReportAt = event.time
+        if (event.heapSnapshot?.why !== 'pair-pending') this.#lastReportAt = event.time
         addPaths(this.#reports, [event.path])
         addPaths(this.#snapshots, [event.baseline, event.followUp])
         break
