@@ -23,11 +23,16 @@ before(() => {
 })
 after(() => fs.rmSync(dir, { recursive: true, force: true }))
 
-/** Runs the app leaking in `shape` for `requests` requests and diffs its two snapshots. */
+/**
+ * Runs the app leaking in `shape` for `requests` requests and diffs its two snapshots: by node
+ * id, and (`byPaths`) by retainer path, as snapshots that forked children write are.
+ */
 async function diffOf(shape, requests = REQUESTS) {
   const out = fs.mkdtempSync(path.join(dir, `${shape}-`))
   execFileSync(process.execPath, [APP, shape, out, String(requests)], { timeout: 120_000 })
-  const diff = await diffSnapshots(path.join(out, 'before.heapsnapshot'), path.join(out, 'after.heapsnapshot'))
+  const files = [path.join(out, 'before.heapsnapshot'), path.join(out, 'after.heapsnapshot')]
+  const diff = await diffSnapshots(...files)
+  diff.byPaths = await diffSnapshots(...files, { match: 'paths' })
   if (process.env.LEAKPROOF_PRINT_HOLDERS) {
     for (const r of diff.growthRoots) {
       process.stdout.write(`# ${process.version} ${shape}: ${r.name} ${(r.share * 100).toFixed(0)}% ${r.holder?.description ?? r.readablePath.join(' → ')} chain ${JSON.stringify(r.chain)} roots ${JSON.stringify(r.manyRoots)}\n`)
@@ -49,6 +54,10 @@ test('a chain on a long-lived emitter is named by the emitter, with its length b
   assert.deepEqual(first.chain, { class: 'AuditEntry', via: 'previous', before: 100, after: 100 + REQUESTS })
   // The suspect class is held by the same variable, not by one of the chain's links.
   assertAppVariable(diff.suspects.find((s) => s.name === 'AuditEntry').holder, 'bus')
+  // By paths, counted by its links' key.
+  const [byPath] = diff.byPaths.growthRoots
+  assertAppVariable(byPath?.holder, 'bus')
+  assert.deepEqual(byPath.chain, { class: 'AuditEntry', via: 'previous', before: 100, after: 100 + REQUESTS })
 })
 
 test("a library's linked list is named by the queue that holds its head", async () => {
@@ -68,6 +77,9 @@ test("a library's linked list is named by the queue that holds its head", async 
     assert.ok(suspect.readablePath.length < 20, suspect.readablePath.join(' → '))
     assert.match(suspect.readablePath.join(' → '), /next \(LinkNode\) ×\d[\d,]* in a row/)
   }
+  const [byPath] = diff.byPaths.growthRoots
+  assertAppVariable(byPath?.holder, 'pending')
+  assert.deepEqual([byPath.chain.class, byPath.chain.via, byPath.chain.after - byPath.chain.before], ['LinkNode', 'next', REQUESTS])
 })
 
 test('sockets left open one per request are counted as many roots holding Socket', async () => {
@@ -80,6 +92,9 @@ test('sockets left open one per request are counted as many roots holding Socket
   // root a request (V8 hangs some handles from the roots through their wrappers instead).
   assert.ok(first.manyRoots.count >= requests, JSON.stringify(first.manyRoots))
   assert.ok(first.share > 0.5, `share ${first.share}`)
+  const [byPath] = diff.byPaths.growthRoots
+  assert.equal(byPath?.manyRoots?.holds, 'Socket', JSON.stringify(diff.byPaths.growthRoots))
+  assert.ok(byPath.manyRoots.count >= requests, JSON.stringify(byPath.manyRoots))
 })
 
 test('a leak also reachable through a shared keep-alive socket is named by the Map that grew', async () => {

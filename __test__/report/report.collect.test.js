@@ -220,7 +220,7 @@ test('report files: attached by the pid in their content or name, preferred to t
   assert.deepStrictEqual(model.processes.map((p) => p.label), ['pid 300, thread 2', 'pid 301'])
   const [pair] = model.processes[0].reports
   assert.deepStrictEqual(pair, {
-    time: T0, kind: 'pair', name: pairName, native: null, lookedAt: null, notLookedAt: null, growingHandles: [],
+    time: T0, kind: 'pair', name: pairName, native: null, lookedAt: null, notLookedAt: null, growingHandles: [], evidence: null, growthRoots: [],
     suspects: [{ name: 'Session', count: 5, retainedSize: 500, holder: 'from the file', path: 'sessions (Map) → table → Session ×5' }],
     grownCollections: [{ name: 'Map', before: 1, after: 9, path: 'a → b' }],
   })

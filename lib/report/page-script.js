@@ -321,7 +321,13 @@ function renderReport(report, index) {
     ['held by', (s) => s.holder || '(no named holder)', 'holder'],
     ['path', (s) => s.path || '', 'code'],
   ], report.suspects, (_s, i) => (index === 0 && i === 0 ? 'suspect-first' : null))
-  const evidence = { census: ', holder from the census', sites: ', allocation sites only', none: ', no holder found' }[report.evidence] || ''
+  const evidence = { census: ', holder from the census', sites: ', allocation sites only', none: ', no holder found', 'pair and census': ', confirms the census' }[report.evidence] || ''
+  const roots = table([
+    ['held by', (r) => r.holder || '', 'holder'],
+    ['share of the growth', (r) => (r.share === null ? '' : `${Math.round(r.share * 100)}%`), 'num'],
+    ['new', (r) => (r.newBytes === null ? '' : bytesText(r.newBytes)), 'num'],
+    ['what', (r) => r.what || '', 'code'],
+  ], report.growthRoots || [])
   const collections = table([
     ['collection', (c) => c.name, 'code'],
     ['entries', (c) => `${fmtCount(c.before)} → ${fmtCount(c.after)}`, 'num'],
@@ -337,7 +343,8 @@ function renderReport(report, index) {
   ], report.growingHandles)
   const notLooked = (report.notLookedAt || []).map((n) => h('li', null, `${n.what}: ${n.why}`))
   return [
-    h('h3', null, `Report${report.name ? ` ${report.name}` : ''} (${pair ? 'snapshot pair' : `no snapshot${evidence}`}, ${fmtTime(report.time)})`),
+    h('h3', null, `Report${report.name ? ` ${report.name}` : ''} (${pair ? `snapshot pair${evidence}` : `no snapshot${evidence}`}, ${fmtTime(report.time)})`),
+    ...section('What holds the growth', roots),
     ...section(pair ? 'Suspects: new objects by what they retain' : 'Suspects: collections that grew between the census passes', suspects || h('p', { class: 'muted' }, 'no suspects')),
     ...section('Collections that grew', collections),
     ...section('Listener, timer and promise sites that grew', handles),

@@ -23,8 +23,9 @@ function textOrNull(value) {
 
 /**
  * A report of the MODEL: what a page shows of a pair's diff or of a diagnosis without snapshot.
- * A diagnosis also has its `evidence` (`'census'`, `'sites'`, `'none'`, or null from a
- * leakproof before the census) and its suspects are the census' grown collections.
+ * Each has its `evidence` (a diagnosis' `'census'`, `'sites'`, `'none'`; a pair's `'pair'` or
+ * `'pair and census'`; null from an older leakproof); a pair its growth roots; a diagnosis'
+ * suspects are the census' grown collections.
  */
 function reportModel(content, name, time) {
   const list = (value) => (Array.isArray(value) ? value.slice(0, TOP) : [])
@@ -33,7 +34,8 @@ function reportModel(content, name, time) {
     time,
     kind: typeof content.kind === 'string' ? content.kind : null,
     name,
-    ...(pair ? {} : { evidence: textOrNull(content.evidence) }),
+    evidence: textOrNull(content.evidence),
+    ...(pair ? { growthRoots: list(content.growthRoots).map(growthRootModel) } : {}),
     suspects: pair ? list(content.suspects).map(suspectModel) : list(content.suspects).map(censusSuspectModel),
     grownCollections: pair ? list(content.grownCollections).map(collectionModel) : list(content.collections?.boundedMaps).map(boundedMapModel),
     growingHandles: pair ? list(content.growingHandles) : list(content.collections?.handles),
@@ -111,6 +113,26 @@ function collectionModel(collection) {
     if (typeof collection.nativeBytesBefore === 'number') model.nativeBytesBefore = collection.nativeBytesBefore
   }
   return model
+}
+
+/**
+ * A pair's growth root: `{ holder, share, newBytes, what }`, `what` in words: a chain's links
+ * before and after, many roots' count and what they hold, else the class of what it holds.
+ */
+function growthRootModel(root) {
+  const chain = root?.chain
+  const many = root?.manyRoots
+  const what = chain != null
+    ? `chain of ${chain.class} via .${chain.via}: ${chain.before} → ${chain.after} links`
+    : many != null
+      ? `${many.count} new ${many.kind} roots${many.holds ? `, holding ${many.holds}` : ''}`
+      : textOrNull(root?.memberClass)
+  return {
+    holder: holderText(root?.holder) ?? pathText(root?.readablePath) ?? textOrNull(root?.name),
+    share: numberOrNull(root?.share),
+    newBytes: numberOrNull(root?.newBytes),
+    what,
+  }
 }
 
 /** A diagnosis's grown BoundedMaps (by name) as grown collections. */

@@ -525,7 +525,8 @@ fn growth_root_js(r: diff::GrowthRoot, all_new_bytes: u64) -> GrowthRoot {
         id: r.id as f64,
         new_bytes: r.new_bytes as f64,
         new_count: r.new_count as f64,
-        share: r.new_bytes as f64 / all_new_bytes.max(1) as f64,
+        // By paths both are estimates, and a chain's may pass the classes' growth.
+        share: (r.new_bytes as f64 / all_new_bytes.max(1) as f64).min(1.0),
         retained_size: r.retained_size as f64,
         member_class: r.member_class.map_or(Either::B(Null), Either::A),
         chain: r.chain.map_or(Either::B(Null), |c| {

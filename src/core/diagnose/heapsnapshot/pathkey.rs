@@ -191,6 +191,51 @@ pub fn for_each_collection(
     }
 }
 
+/// A node whose count by path key tells a shape of growth no collection shows (see
+/// [`for_each_shape_node`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShapeNode {
+    /// A link of a chain: an object its shortest path reaches from an object of its own class.
+    Link,
+    /// An object (not itself synthetic) hanging from a synthetic node: a GC root, or the
+    /// wrapper Node writes for a handle of its own (a socket's `TCPSocketWrap`, a timer's).
+    Root,
+}
+
+/// Calls `each(node, key, shape)` for every node of `snap` that is a link of a chain or hangs
+/// from a synthetic root (see [`ShapeNode`]): counted by key, they say how long a chain grew
+/// and how many objects each kept by a root of its own came, without node ids.
+pub fn for_each_shape_node(
+    snap: &Snapshot,
+    tree: &RetainerTree,
+    code: &CodeIndex,
+    mut each: impl FnMut(usize, PathKey, ShapeNode),
+) {
+    let keys = PathKeys::new(snap, tree, code);
+    for v in 0..snap.node_count() {
+        let Some(e) = tree.parent_edge(v) else {
+            continue;
+        };
+        let u = source_of_edge(snap, e);
+        let shape = if snap.node_kind(u) == NodeKind::Synthetic {
+            if snap.node_kind(v) == NodeKind::Synthetic {
+                continue;
+            }
+            ShapeNode::Root
+        } else if snap.node_kind(v) == NodeKind::Object
+            && snap.node_name[u] == snap.node_name[v]
+            && snap.node_type[u] == snap.node_type[v]
+        {
+            ShapeNode::Link
+        } else {
+            continue;
+        };
+        if let Some(key) = keys.of(v) {
+            each(v, key, shape);
+        }
+    }
+}
+
 /// Objects by class: count and self size, by class name.
 pub type ClassCounts = HashMap<String, (u64, u64)>;
 
@@ -206,12 +251,14 @@ pub fn class_counts(snap: &Snapshot, classes: &ClassIndex) -> Vec<(u64, u64)> {
 }
 
 /// All a diff by paths keeps of an earlier snapshot: its collections by key, its objects by
-/// class. Not its graph.
+/// class, its chains' links and root-held objects by key. Not its graph.
 pub struct PathCensus {
     /// Collections by path key.
     pub keys: KeyMap<KeyStat>,
     /// Objects by class name.
     pub classes: ClassCounts,
+    /// Links of chains and objects held by synthetic roots, counted by key (see [`ShapeNode`]).
+    pub shapes: KeyMap<u64>,
 }
 
 impl PathCensus {
@@ -236,7 +283,15 @@ impl PathCensus {
             stat.count += 1;
             stat.entries += entries;
         });
-        PathCensus { keys, classes }
+        let mut shapes: KeyMap<u64> = KeyMap::default();
+        for_each_shape_node(snap, &tree, &code, |_, key, _| {
+            *shapes.entry(key).or_default() += 1
+        });
+        PathCensus {
+            keys,
+            classes,
+            shapes,
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 use super::findings::Findings;
 use super::grown::{add_native, grown, new_bytes_of};
+use super::growth::growth_roots_by_paths;
 use super::report::{GrownCollection, NewClass};
 use super::suspects::{by_bytes, holders, rank_suspects};
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
@@ -77,6 +78,7 @@ pub(super) fn diff_by_paths(
     });
     let tree = DominatorTree::new(&last.idom, snap.root());
     add_native(last, &tree, &mut grown, grown_members, None);
+    let growth_roots = growth_roots_by_paths(first, last, &tree, top);
     let class = |c: usize, t: (u64, u64, u64)| NewClass {
         name: classes.names[c].clone(),
         count: growth[c].0,
@@ -91,7 +93,7 @@ pub(super) fn diff_by_paths(
         new_by_class: by_bytes(grew.map(|c| class(c, totals[c]))),
         suspects,
         grown,
-        growth_roots: Vec::new(),
+        growth_roots,
     }
 }
 

@@ -149,6 +149,9 @@ struct Shape {
     many_roots: Option<ManyRoots>,
 }
 
+mod by_path;
+pub(super) use by_path::growth_roots_by_paths;
+
 impl Shape {
     /// The shape of growth root `v`; `None` for VM machinery that holds neither a chain nor many
     /// new roots of one kind (Node's own bookkeeping, a code cache: no holder a person can act
@@ -192,16 +195,8 @@ impl Shape {
             (v, heaviest)
         };
         let chain = start.and_then(|s| chain_from(snap, tree, classes, is_new, below, s));
-        // What holds a chain's head may be VM machinery (a module's scope holding `let head`):
-        // the head is named then, by its variable. Machinery holding no chain is no holder, nor
-        // is the global object (Node 24 loads its lazy globals' code under it as a service runs).
         let named = match (&chain, start) {
-            _ if named != snap.root()
-                && snap.is_program_node(named)
-                && !is_global_object(snap, named) =>
-            {
-                named
-            }
+            _ if is_nameable(snap, named) => named,
             (Some(_), Some(head)) => head,
             _ => return None,
         };
@@ -212,6 +207,7 @@ impl Shape {
         })
     }
 
+    /// The growth root as reported, holding `new_bytes` in `new_count` new objects.
     fn report(self, last: &Analysis, new_bytes: u64, new_count: u64) -> GrowthRoot {
         let snap = &last.snapshot;
         let v = self.named;
@@ -244,6 +240,14 @@ impl Shape {
             holder: None,
         }
     }
+}
+
+/// Whether `v` can be named as what holds growth: an object of the program's, not the root nor
+/// the global object (Node 24 loads its lazy globals' code under it as a service runs). What
+/// holds a chain's head may be VM machinery instead (a module's scope holding `let head`): the
+/// head is named then, by its variable; machinery holding no chain is no holder.
+fn is_nameable(snap: &Snapshot, v: usize) -> bool {
+    v != snap.root() && snap.is_program_node(v) && !is_global_object(snap, v)
 }
 
 /// The chain starting at `start`: each link's heaviest dominated child of its own class is
@@ -314,7 +318,7 @@ fn many_roots(
     for &c in tree.children(v) {
         let c = c as usize;
         if is_new[c] && snap.node_name[c] == kind {
-            if let Some(object) = program_object_below(snap, tree, below, c) {
+            if let Some(object) = program_object_below(snap, tree, &|u| below.bytes[u], c) {
                 *held
                     .entry(snap.class_name(object).into_owned())
                     .or_default() += 1;
@@ -333,12 +337,13 @@ fn many_roots(
 }
 
 /// The program's object a handle holds: going down from `handle` to the heaviest child it
-/// dominates while that child keeps half its new bytes, up to [`HANDLE_DEPTH`] levels, the
-/// last object of the program's met (a `TCPSocketWrap`'s `TCP`, then the `Socket` it owns).
+/// dominates by `weight` while that child keeps half the handle's, up to [`HANDLE_DEPTH`]
+/// levels, the last object of the program's met (a `TCPSocketWrap`'s `TCP`, then the `Socket`
+/// it owns).
 fn program_object_below(
     snap: &Snapshot,
     tree: &DominatorTree,
-    below: &NewBelow,
+    weight: &dyn Fn(usize) -> u64,
     handle: usize,
 ) -> Option<usize> {
     let is_object = |u: usize| {
@@ -353,9 +358,9 @@ fn program_object_below(
             .children(at)
             .iter()
             .map(|&c| c as usize)
-            .max_by_key(|&c| (below.bytes[c], std::cmp::Reverse(c)));
+            .max_by_key(|&c| (weight(c), std::cmp::Reverse(c)));
         match heaviest {
-            Some(c) if below.bytes[c] * 2 >= below.bytes[handle] => at = c,
+            Some(c) if weight(c) * 2 >= weight(handle) => at = c,
             _ => break,
         }
         if is_object(at) {

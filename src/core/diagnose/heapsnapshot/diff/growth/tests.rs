@@ -2,6 +2,7 @@
 //! a collection), and the descent against the definition on random graphs.
 
 use super::*;
+use crate::core::diagnose::heapsnapshot::pathkey::PathCensus;
 use crate::core::diagnose::heapsnapshot::testing::{snapshot_of, Node};
 use crate::core::test_rng::Rng;
 
@@ -71,6 +72,35 @@ fn a_chain_grown_at_its_end_is_named_by_what_holds_its_head() {
         ("LinkNode", "next", 20, 60)
     );
     assert_eq!(root.member_class.as_deref(), Some("LinkNode"));
+}
+
+#[test]
+fn by_paths_a_chain_is_counted_by_its_links_key_and_named_by_its_holder() {
+    // Two processes: the ids differ, the path keys agree.
+    let (first, _) = queue(20, 20);
+    let (last, _) = queue(60, 60);
+    let census = PathCensus::of(&snapshot_of(&first, |v| v as u32 + 1, &STRINGS));
+    let last = Analysis::new(
+        snapshot_of(&last, |v| 9000 - v as u32, &STRINGS),
+        1,
+        &mut |_| {},
+    );
+    let tree = DominatorTree::new(&last.idom, last.snapshot.root());
+    let roots = growth_roots_by_paths(&census, &last, &tree, 5);
+    assert_eq!(roots.len(), 1, "{roots:?}");
+    let (root, named) = &roots[0];
+    assert_eq!((root.name.as_str(), *named), ("Queue", 2));
+    assert_eq!(root.new_count, 40);
+    let chain = root.chain.as_ref().expect("a chain");
+    assert_eq!(
+        (
+            chain.class.as_str(),
+            chain.via.as_str(),
+            chain.before,
+            chain.after
+        ),
+        ("LinkNode", "next", 20, 60)
+    );
 }
 
 #[test]
