@@ -506,9 +506,9 @@ export interface SnapshotDiff {
    */
   grownCollections: GrownCollection[]
   /**
-   * Matched by ids: the `top` objects present in both snapshots that hold the new ones, most
+   * The `top` objects present in both snapshots that hold the new ones, most
    * new bytes first; they name a chain's holder and many roots, which no growing collection
-   * shows. Matched by paths: empty.
+   * shows. Matched by paths: chains and many roots only, counted by path key (docs/analyze.md).
    */
   growthRoots: GrowthRoot[]
   /**

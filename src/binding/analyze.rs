@@ -326,9 +326,9 @@ pub struct SnapshotDiff {
     /// Collections that grew, most new bytes first (retained size times the share of entries
     /// that are new).
     pub grown_collections: Vec<GrownCollection>,
-    /// Matched by ids: the objects of both snapshots that hold the new ones, most new bytes
+    /// The objects of both snapshots that hold the new ones, most new bytes
     /// first; the holder of a chain or of many roots, which no growing collection names.
-    /// Matched by paths: empty.
+    /// Matched by paths: chains and many roots only, counted by path key.
     pub growth_roots: Vec<GrowthRoot>,
     /// How the snapshots were matched: by node id, or by retainer path.
     #[napi(ts_type = "'ids' | 'paths'")]

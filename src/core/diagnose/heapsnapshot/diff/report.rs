@@ -217,7 +217,7 @@ pub struct DiffReport {
     /// [`new_bytes_of`]: super::grown::new_bytes_of
     pub grown_collections: Vec<GrownCollection>,
     /// By ids: the objects present in both snapshots that hold the new ones, most new bytes
-    /// first (see [`GrowthRoot`]). By paths: empty.
+    /// first (see [`GrowthRoot`]). By paths: chains and many roots, counted by path key.
     pub growth_roots: Vec<GrowthRoot>,
     /// How the snapshots were matched.
     pub matched_by: MatchedBy,

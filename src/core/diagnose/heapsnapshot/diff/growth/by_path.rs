@@ -128,7 +128,12 @@ fn chain_root(
     let chain = Chain {
         class: snap.class_name(head).into_owned(),
         via,
-        before: links.saturating_sub(gained.count).min(before + 1),
+        // The head's key is its holder's, not a link's: one more than the key counted, unless
+        // the chain was not there at all.
+        before: match before {
+            0 => 0,
+            _ => links.saturating_sub(gained.count).min(before + 1),
+        },
         after: links,
     };
     let shape = Shape {
