@@ -59,6 +59,7 @@ class Capture {
   #emit
   #onNoPair
   #diagnosedSince
+  #diagnosing
   #reports
   #cost = new SnapshotCost()
   #maxPauseMs
@@ -84,10 +85,13 @@ class Capture {
    * @param {(time: number) => Promise<object | null>} [parts.diagnosedSince] the newest report
    *   without a pair whose census began at or after `time`, whose holders a pair's report
    *   confirms (once a diagnosis under way is done).
+   * @param {() => boolean} [parts.diagnosing] whether a diagnosis is under way: a follow-up
+   *   waits for it, since its census' queue, in the heap meanwhile, would read as growth.
    * @param {import('../watch/clock').Clock} [parts.clock] what time it is.
    */
-  constructor(options, { native, emit, onNoPair, diagnosedSince = async () => null, clock = SYSTEM_CLOCK }) {
+  constructor(options, { native, emit, onNoPair, diagnosedSince = async () => null, diagnosing = () => false, clock = SYSTEM_CLOCK }) {
     this.#diagnosedSince = diagnosedSince
+    this.#diagnosing = diagnosing
     this.#clock = clock
     this.#store = new SnapshotStore({
       clock,
@@ -222,13 +226,13 @@ class Capture {
   }
 
   /**
-   * Takes the follow-up once a leaking kind has grown enough since the baseline and the
-   * service has recovered.
+   * Takes the follow-up once a leaking kind has grown enough since the baseline, the service
+   * has recovered, and no diagnosis is under way (its census' queue would be in the snapshot).
    */
   #followUpIfDue() {
     const baseline = this.#baseline
     const recoveredAt = baseline.endedAt + Math.max(this.#intervalMs, RECOVERY_PAUSES * baseline.pauseMs)
-    if (this.#clock.now() < recoveredAt) return null
+    if (this.#clock.now() < recoveredAt || this.#diagnosing()) return null
     const grown = this.#grown(baseline)
     if (!grown.some(({ growthBytes }) => growthBytes >= this.#followUpGrowthBytes)) return null
     return this.#capture('follow-up', null, null, grown)

@@ -144,6 +144,11 @@ class Diagnosis {
     return report !== null && report.census !== null && report.census.since >= time ? report : null
   }
 
+  /** Whether a diagnosis is under way (its census' passes hold what they walk in this heap). */
+  get busy() {
+    return this.#busy
+  }
+
   /** Records a floor (`{ time }`, as the watcher's floors.js takes it); cheap, once per floor. */
   noteFloor(floor) {
     if (this.#floors.length === this.#floorsKept) this.#floors.shift()

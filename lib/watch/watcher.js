@@ -154,7 +154,8 @@ class Watcher extends EventEmitter {
       const { Capture, armNearHeapLimit } = require('../capture/capture')
       const onNoPair = (skipped) => this.#diagnose(this.#lastLeak, skipped)
       const diagnosedSince = (time) => this.#diagnosis.latestSince(time)
-      this.#capture = new Capture(options, { native: this.#native, emit: this.#emit, onNoPair, diagnosedSince, clock })
+      const diagnosing = () => this.#diagnosis.busy
+      this.#capture = new Capture(options, { native: this.#native, emit: this.#emit, onNoPair, diagnosedSince, diagnosing, clock })
       if (options.nearHeapLimit) this.nearHeapLimit = armNearHeapLimit()
       if (options.snapshotSignal !== undefined) {
         const refused = (err) => this.#emit('snapshot-skipped', { skipped: refusalReason(err), reason: 'on-demand', requestedBy: 'signal', detail: err.message })
