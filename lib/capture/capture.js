@@ -227,12 +227,14 @@ class Capture {
 
   /**
    * Takes the follow-up once a leaking kind has grown enough since the baseline, the service
-   * has recovered, and no diagnosis is under way (its census' queue would be in the snapshot).
+   * has recovered, and no diagnosis is under way (its census' queue would be in the snapshot)
+   * unless the leak is urgent.
    */
   #followUpIfDue() {
     const baseline = this.#baseline
     const recoveredAt = baseline.endedAt + Math.max(this.#intervalMs, RECOVERY_PAUSES * baseline.pauseMs)
-    if (this.#clock.now() < recoveredAt || this.#diagnosing()) return null
+    // An urgent leak does not wait: its limit may come before the census is done.
+    if (this.#clock.now() < recoveredAt || (this.#diagnosing() && this.#urgentLeak === null)) return null
     const grown = this.#grown(baseline)
     if (!grown.some(({ growthBytes }) => growthBytes >= this.#followUpGrowthBytes)) return null
     return this.#capture('follow-up', null, null, grown)
