@@ -3,9 +3,10 @@
 // The holder of a leak in the shapes real libraries make, on real snapshots of an http service
 // (fixtures/shapes-app.js): a chain on a long-lived emitter (each audit entry holds the one
 // before), a library's linked-list queue pushed and never shifted, upstream sockets opened one
-// per request and never closed (one root per object), and a Map whose newest entry is also on
-// the keep-alive socket (a shared path). Each is named first among the growth roots, in the
-// code's words. Set LEAKPROOF_PRINT_HOLDERS=1 to print them.
+// per request and never closed (one root per object), intervals never cleared, and a Map whose
+// newest entry is also on the keep-alive socket (a shared path). Each is named first among the
+// growth roots, in the code's words, by node id and by retainer path. Set
+// LEAKPROOF_PRINT_HOLDERS=1 to print them.
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
@@ -95,6 +96,18 @@ test('sockets left open one per request are counted as many roots holding Socket
   const [byPath] = diff.byPaths.growthRoots
   assert.equal(byPath?.manyRoots?.holds, 'Socket', JSON.stringify(diff.byPaths.growthRoots))
   assert.ok(byPath.manyRoots.count >= requests, JSON.stringify(byPath.manyRoots))
+})
+
+test('intervals started per request and never cleared are named by their timer list, with what they hold', async () => {
+  const diff = await diffOf('timers')
+  const [first] = diff.growthRoots
+  assert.equal(first.name, 'TimersList')
+  assert.equal(first.memberClass, 'Timeout')
+  assert.equal(first.holder?.name, 'timerListMap[60000]', JSON.stringify(first.holder))
+  // By paths, Node's doubly linked list reads as one chain (half reached each way).
+  const [byPath] = diff.byPaths.growthRoots
+  assert.equal(byPath?.chain?.class, 'Timeout', JSON.stringify(diff.byPaths.growthRoots))
+  assert.equal(byPath.chain.after - byPath.chain.before, REQUESTS)
 })
 
 test('a leak also reachable through a shared keep-alive socket is named by the Map that grew', async () => {

@@ -147,6 +147,9 @@ struct Shape {
     named: usize,
     chain: Option<Chain>,
     many_roots: Option<ManyRoots>,
+    /// For a holder that is no collection, the class of the program's object it holds the
+    /// most new bytes in (a timer list's `Timeout`).
+    holds: Option<String>,
 }
 
 mod by_path;
@@ -171,6 +174,7 @@ impl Shape {
                 named: v,
                 chain: None,
                 many_roots: Some(many_roots),
+                holds: None,
             });
         }
         let class = |u: usize| classes.of_node[u];
@@ -200,10 +204,18 @@ impl Shape {
             (Some(_), Some(head)) => head,
             _ => return None,
         };
+        let holds = tree
+            .children(v)
+            .iter()
+            .map(|&c| c as usize)
+            .filter(|&c| is_new[c] && snap.is_program_node(c))
+            .max_by_key(|&c| (below.bytes[c], std::cmp::Reverse(c)))
+            .map(|c| snap.class_name(c).into_owned());
         Some(Shape {
             named,
             chain,
             many_roots: None,
+            holds,
         })
     }
 
@@ -232,7 +244,8 @@ impl Shape {
                 .chain
                 .as_ref()
                 .map(|c| c.class.clone())
-                .or_else(|| member_class(snap, v)),
+                .or_else(|| member_class(snap, v))
+                .or(self.holds),
             chain: self.chain,
             many_roots: self.many_roots,
             retainer_path,

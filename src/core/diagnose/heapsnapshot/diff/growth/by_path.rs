@@ -20,6 +20,8 @@ struct KeyNodes {
     count: u64,
     /// Their retained sizes in all.
     retained: u64,
+    /// Their own sizes in all.
+    own: u64,
     /// The one shown: a chain's deepest link.
     shown: usize,
 }
@@ -47,10 +49,12 @@ pub(in crate::core::diagnose::heapsnapshot::diff) fn growth_roots_by_paths(
             shape,
             count: 0,
             retained: 0,
+            own: 0,
             shown: v,
         });
         k.count += 1;
         k.retained += last.retained[v];
+        k.own += snap.self_size(v);
         if last.tree.distance[v] > last.tree.distance[k.shown] {
             k.shown = v;
         }
@@ -76,9 +80,35 @@ pub(in crate::core::diagnose::heapsnapshot::diff) fn growth_roots_by_paths(
     if !many.is_empty() {
         roots.push(many_roots(last, tree, &many));
     }
+    let mut roots = merged_chains(roots);
     roots.sort_by(|a, b| b.0.new_bytes.cmp(&a.0.new_bytes).then(a.1.cmp(&b.1)));
     roots.truncate(top);
     roots
+}
+
+/// `roots` with the chains of one holder and class as one: a doubly linked ring (Node's timer
+/// lists) is reached half through `_idleNext` and half through `_idlePrev` by the shortest
+/// paths, and reads as two chains of half its length.
+fn merged_chains(roots: Vec<(GrowthRoot, usize)>) -> Vec<(GrowthRoot, usize)> {
+    let mut merged: Vec<(GrowthRoot, usize)> = Vec::with_capacity(roots.len());
+    for (root, named) in roots {
+        let same = merged.iter_mut().find(|(r, n)| {
+            *n == named
+                && matches!((&r.chain, &root.chain), (Some(a), Some(b)) if a.class == b.class)
+        });
+        match (same, root.chain.as_ref()) {
+            (Some((into, _)), Some(chain)) => {
+                let to = into.chain.as_mut().expect("a chain");
+                to.via = format!("{} / {}", to.via, chain.via);
+                to.before += chain.before;
+                to.after += chain.after;
+                into.new_bytes += root.new_bytes;
+                into.new_count += root.new_count;
+            }
+            _ => merged.push((root, named)),
+        }
+    }
+    merged
 }
 
 /// The growth root of a chain whose links' key `k` gained links (`before` in the first
@@ -123,8 +153,13 @@ fn chain_root(
     } else {
         head
     };
-    let new_bytes =
+    // What the new links hold: the head's retained size in their share of the chain, where
+    // the chain dominates its links; at least their own sizes (a doubly linked list's holder
+    // dominates every link itself).
+    let share_of_head =
         (last.retained[head] as u128 * gained.count.min(links) as u128 / links as u128) as u64;
+    let own = (k.own as u128 * gained.count as u128 / k.count.max(1) as u128) as u64;
+    let new_bytes = share_of_head.max(own);
     let chain = Chain {
         class: snap.class_name(head).into_owned(),
         via,
@@ -140,6 +175,7 @@ fn chain_root(
         named,
         chain: Some(chain),
         many_roots: None,
+        holds: None,
     };
     Some((shape.report(last, new_bytes, gained.count), named))
 }
@@ -163,6 +199,7 @@ fn many_roots(last: &Analysis, tree: &DominatorTree, kinds: &[Gained]) -> (Growt
             count: most.count,
             holds,
         }),
+        holds: None,
     };
     let (bytes, count) = kinds
         .iter()
