@@ -52,6 +52,18 @@ fn queue(links: usize, old: usize) -> (Vec<Node>, Vec<bool>) {
     (nodes, is_new)
 }
 
+/// Asserts that `root` holds a chain of (class, via, before, after).
+fn assert_chain(root: &GrowthRoot, expected: (&str, &str, u64, u64)) {
+    let chain = root.chain.as_ref().expect("a chain");
+    let found = (
+        chain.class.as_str(),
+        chain.via.as_str(),
+        chain.before,
+        chain.after,
+    );
+    assert_eq!(found, expected, "{root:?}");
+}
+
 #[test]
 fn a_chain_grown_at_its_end_is_named_by_what_holds_its_head() {
     let (nodes, is_new) = queue(60, 20);
@@ -61,16 +73,7 @@ fn a_chain_grown_at_its_end_is_named_by_what_holds_its_head() {
     assert_eq!(root.name, "Queue");
     assert_eq!(root.new_count, 80);
     assert_eq!(root.new_bytes, 40 * 64);
-    let chain = root.chain.as_ref().expect("a chain");
-    assert_eq!(
-        (
-            chain.class.as_str(),
-            chain.via.as_str(),
-            chain.before,
-            chain.after
-        ),
-        ("LinkNode", "next", 20, 60)
-    );
+    assert_chain(root, ("LinkNode", "next", 20, 60));
     assert_eq!(root.member_class.as_deref(), Some("LinkNode"));
 }
 
@@ -91,16 +94,7 @@ fn by_paths_a_chain_is_counted_by_its_links_key_and_named_by_its_holder() {
     let (root, named) = &roots[0];
     assert_eq!((root.name.as_str(), *named), ("Queue", 2));
     assert_eq!(root.new_count, 40);
-    let chain = root.chain.as_ref().expect("a chain");
-    assert_eq!(
-        (
-            chain.class.as_str(),
-            chain.via.as_str(),
-            chain.before,
-            chain.after
-        ),
-        ("LinkNode", "next", 20, 60)
-    );
+    assert_chain(root, ("LinkNode", "next", 20, 60));
 }
 
 #[test]
