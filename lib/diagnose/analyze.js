@@ -115,9 +115,10 @@ async function analyzeSnapshot(file, options = {}) {
  * With `options.stillAliveIn`, a third snapshot: what was allocated between the first two and
  * is still alive in the third (its paths are reported).
  * Grown collections say what they hold (`memberClass`) and the native memory they retain
- * (`nativeBytes`, `nativeBytesBefore`, `nativeKinds`); suspects their `nativeBytes`. Matched
- * by ids, growth roots name the objects of both snapshots that hold the new ones: a chain's
- * holder with its length before and after, many objects each kept by a root of its own.
+ * (`nativeBytes`, `nativeBytesBefore`, `nativeKinds`); suspects their `nativeBytes`. Growth
+ * roots name the objects of both snapshots that hold the new ones: a chain's holder with its
+ * length before and after, many objects each kept by a root of its own (matched by paths,
+ * only those two).
  * @returns {Promise<object>} `{ snapshots, newCount, newBytes, newByClass, suspects, grownCollections, growthRoots, matchedBy }`
  */
 async function diffSnapshots(before, after, options = {}) {

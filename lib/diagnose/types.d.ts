@@ -449,7 +449,7 @@ export interface GrowthChain {
 
 /** New objects each kept by a GC root of its own: open sockets' handles, timers. */
 export interface GrowthManyRoots {
-  /** The kind of root holding the most new bytes: `'TCP'`, `'Node / TCPSocketWrap'`. */
+  /** The kind of root holding the most new bytes (matched by paths: that gained the most): `'TCP'`. */
   kind: string
   /** New roots of that kind. */
   count: number
@@ -464,9 +464,9 @@ export interface GrowthManyRoots {
 export interface GrowthRoot {
   /** Its class (`'Queue'`), or `'(GC roots)'` and the like for many roots. */
   name: string
-  /** Node id, the same in both snapshots. */
+  /** Node id in the last snapshot. */
   id: number
-  /** Self bytes of the new objects it holds that no other growth root holds. */
+  /** Self bytes of the new objects it holds that no other growth root holds (matched by paths, an estimate). */
   newBytes: number
   /** Those new objects. */
   newCount: number

@@ -186,8 +186,9 @@ function runChild({ command, env, graceMs, load, loadEnv, log, print }) {
 }
 
 /**
- * Whether the event log at `log` has a heap or external leak but no report yet: the
+ * Whether the event log at `log` has a heap or external leak but no final report yet: the
  * watcher writes one for each (of a snapshot pair, or without one), and a pair takes a while.
+ * The census' report while a pair is under way (`pair-pending`) is not final: the pair's follows.
  */
 function reportPending(log) {
   let text
@@ -196,7 +197,8 @@ function reportPending(log) {
   } catch {
     return false
   }
-  return /"type":"leak"[^\n]*"kind":"(heap|external)"/.test(text) && !text.includes('"type":"report"')
+  if (!/"type":"leak"[^\n]*"kind":"(heap|external)"/.test(text)) return false
+  return !text.split('\n').some((line) => line.includes('"type":"report"') && !line.includes('"why":"pair-pending"'))
 }
 
 /**

@@ -271,7 +271,7 @@ pub struct GrowthChain {
 /// New objects each held by a GC root of its own (open sockets' handles, timers).
 #[napi(object)]
 pub struct GrowthManyRoots {
-    /// The kind of root holding the most new bytes (`'Node / TCPSocketWrap'`).
+    /// The kind of root holding the most new bytes, by paths the one that gained the most (`'TCP'`).
     pub kind: String,
     /// New roots of that kind.
     pub count: f64,

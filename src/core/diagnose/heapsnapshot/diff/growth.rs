@@ -20,8 +20,9 @@
 use std::collections::HashMap;
 
 use super::report::{Chain, GrowthRoot, ManyRoots};
+use super::suspects::owner_of_store;
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
-use crate::core::diagnose::heapsnapshot::code_index::folded_path;
+use crate::core::diagnose::heapsnapshot::code_index::{folded_path, is_scope};
 use crate::core::diagnose::heapsnapshot::collections::member_class;
 use crate::core::diagnose::heapsnapshot::dominators::{DominatorTree, Visit};
 use crate::core::diagnose::heapsnapshot::holder::is_global_object;
@@ -97,7 +98,7 @@ pub(super) fn growth_roots(
         let Some(shape) = Shape::of(last, tree, classes, is_new, &below, v) else {
             continue;
         };
-        if shape.named != v {
+        if shape.chain.is_some() && shape.named != v {
             redirects.push((v, shape.named));
         }
         let named = shape.named;
@@ -177,32 +178,33 @@ impl Shape {
                 holds: None,
             });
         }
-        let class = |u: usize| classes.of_node[u];
-        // Fold a chain's last old link back to its head, then to what holds the head.
-        let mut head = v;
-        loop {
-            let up = last.idom[head] as usize;
-            if up == snap.root() || up == head || is_new[up] || class(up) != class(v) {
-                break;
+        // A chain's last old link, folded back to its head (links of one class, each held by
+        // the one before through the same property), is named by what holds the head; a chain
+        // that grows from its head hangs below the root's heaviest child.
+        let head = chain_head(snap, &last.idom, classes, v);
+        let folded = (head != v)
+            .then(|| chain_from(snap, tree, classes, is_new, below, head))
+            .flatten();
+        let (named, start, chain) = match folded {
+            Some(chain) => (last.idom[head] as usize, head, Some(chain)),
+            None => {
+                let heaviest = tree
+                    .children(v)
+                    .iter()
+                    .map(|&c| c as usize)
+                    .max_by_key(|&c| (below.bytes[c], std::cmp::Reverse(c)));
+                let chain =
+                    heaviest.and_then(|h| chain_from(snap, tree, classes, is_new, below, h));
+                (owner_of_store(last, v), heaviest.unwrap_or(v), chain)
             }
-            head = up;
-        }
-        let (named, start) = if head != v {
-            (last.idom[head] as usize, Some(head))
-        } else {
-            // A chain that grows from its head hangs below the root's heaviest child.
-            let heaviest = tree
-                .children(v)
-                .iter()
-                .map(|&c| c as usize)
-                .max_by_key(|&c| (below.bytes[c], std::cmp::Reverse(c)));
-            (v, heaviest)
         };
-        let chain = start.and_then(|s| chain_from(snap, tree, classes, is_new, below, s));
-        let named = match (&chain, start) {
+        // What holds a chain's head may be VM machinery (a module's scope holding `let head`):
+        // the head is named then, by its variable; so is the heaviest new object a scope holds.
+        let named = match chain {
             _ if is_nameable(snap, named) => named,
-            (Some(_), Some(head)) => head,
-            _ => return None,
+            Some(_) => start,
+            None if is_scope(snap, named) && start != v => start,
+            None => return None,
         };
         let holds = tree
             .children(v)
@@ -252,6 +254,30 @@ impl Shape {
             readable_path,
             holder: None,
         }
+    }
+}
+
+/// The first link of the chain that `v` ends, up the dominator tree (`idom`): while each is
+/// held by one of its class through the same property; `v` itself when none holds it so.
+fn chain_head(snap: &Snapshot, idom: &[u32], classes: &ClassIndex, v: usize) -> usize {
+    let via = |from: usize, to: usize| {
+        snap.edges(from)
+            .find(|&e| snap.edge_to[e] as usize == to)
+            .map(|e| snap.edge_name[e])
+    };
+    let mut head = v;
+    let mut property = None;
+    loop {
+        let up = idom[head] as usize;
+        if up == snap.root() || up == head || classes.of_node[up] != classes.of_node[v] {
+            return head;
+        }
+        let step = via(up, head);
+        if step.is_none() || (property.is_some() && step != property) {
+            return head;
+        }
+        property = step;
+        head = up;
     }
 }
 

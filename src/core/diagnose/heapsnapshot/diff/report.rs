@@ -161,7 +161,7 @@ pub struct Chain {
 /// New objects each held by a GC root of its own: open sockets' handles, timers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManyRoots {
-    /// The kind of root object holding the most new bytes (`Node / TCPSocketWrap`).
+    /// The kind of root object holding the most new bytes (by paths: that gained the most).
     pub kind: String,
     /// New roots of that kind.
     pub count: u64,
@@ -177,9 +177,10 @@ pub struct ManyRoots {
 pub struct GrowthRoot {
     /// Its class, or `function NAME at FILE:LINE:COL`; `(GC roots)` and the like for many roots.
     pub name: String,
-    /// Its node id.
+    /// Its node id in the last snapshot.
     pub id: u64,
-    /// Self bytes of the new objects it holds that no other growth root holds.
+    /// Self bytes of the new objects it holds that no other growth root holds (by paths, an
+    /// estimate).
     pub new_bytes: u64,
     /// Those new objects.
     pub new_count: u64,

@@ -195,7 +195,7 @@ const STORE_EDGES: [&str; 3] = ["table", "elements", "properties"];
 /// The object a person holds for `h`: `h` itself, or, when `h` is the backing store of a
 /// collection that dominates it (a Map's `table` that was not reallocated since the
 /// baseline, so that it, not the Map, is the nearest node that is not new), that collection.
-fn owner_of_store(last: &Analysis, h: usize) -> usize {
+pub(super) fn owner_of_store(last: &Analysis, h: usize) -> usize {
     let snap = &last.snapshot;
     let owner = last.idom[h] as usize;
     let is_store_of_owner = owner != h

@@ -11,7 +11,9 @@ const OBJECT: u32 = 3;
 const NATIVE: u32 = 8;
 const SYNTHETIC: u32 = 9;
 const PROPERTY: u32 = 2;
+const INTERNAL: u32 = 3;
 const ELEMENT: u32 = 1;
+const ARRAY: u32 = 1;
 
 const STRINGS: [&str; 10] = [
     "", "global", "Queue", "LinkNode", "Item", "next", "head", "value", "Bus", "latest",
@@ -95,6 +97,55 @@ fn by_paths_a_chain_is_counted_by_its_links_key_and_named_by_its_holder() {
     assert_eq!((root.name.as_str(), *named), ("Queue", 2));
     assert_eq!(root.new_count, 40);
     assert_chain(root, ("LinkNode", "next", 20, 60));
+}
+
+#[test]
+fn a_map_whose_table_was_not_reallocated_is_named_not_its_table() {
+    // root → global → cache (Map) → table → 60 Sessions, the last 40 new; the table is old.
+    let strings = ["", "global", "cache", "Map", "table", "(table)", "Session"];
+    let mut nodes: Vec<Node> = vec![
+        (SYNTHETIC, 0, 0, vec![(ELEMENT, 1, 1)]),
+        (OBJECT, 1, 10, vec![(PROPERTY, 2, 2)]),
+        (OBJECT, 3, 20, vec![(INTERNAL, 4, 3)]),
+        (ARRAY, 5, 64, Vec::new()),
+    ];
+    for i in 0..60 {
+        let session = nodes.len();
+        nodes[3].3.push((ELEMENT, i, session));
+        nodes.push((OBJECT, 6, 40, Vec::new()));
+    }
+    let is_new: Vec<bool> = (0..nodes.len()).map(|v| v >= 4 + 20).collect();
+    let roots = roots_of(&nodes, &is_new, &strings);
+    assert_eq!(roots.len(), 1, "{roots:?}");
+    assert_eq!(
+        (roots[0].name.as_str(), roots[0].chain.as_ref()),
+        ("Map", None)
+    );
+    assert_eq!(roots[0].member_class.as_deref(), Some("Session"));
+}
+
+#[test]
+fn nested_plain_objects_are_no_chain() {
+    // root → global → app → state → sessions: Objects each, holding 45 Sessions, 40 new.
+    let strings = [
+        "", "global", "app", "state", "sessions", "Object", "Session", "k",
+    ];
+    let mut nodes: Vec<Node> = vec![
+        (SYNTHETIC, 0, 0, vec![(ELEMENT, 1, 1)]),
+        (OBJECT, 1, 10, vec![(PROPERTY, 2, 2)]),
+        (OBJECT, 5, 20, vec![(PROPERTY, 3, 3)]),
+        (OBJECT, 5, 20, vec![(PROPERTY, 4, 4)]),
+        (OBJECT, 5, 20, Vec::new()),
+    ];
+    for _ in 0..45 {
+        let session = nodes.len();
+        nodes[4].3.push((PROPERTY, 7, session));
+        nodes.push((OBJECT, 6, 40, Vec::new()));
+    }
+    let is_new: Vec<bool> = (0..nodes.len()).map(|v| v >= 5 + 5).collect();
+    let roots = roots_of(&nodes, &is_new, &strings);
+    assert_eq!(roots.len(), 1, "{roots:?}");
+    assert_eq!((roots[0].id, roots[0].chain.as_ref()), (4 * 2 + 1, None));
 }
 
 #[test]
