@@ -167,13 +167,27 @@ test('The census counts chains no collection holds: an entry holding the one bef
   assertPasses(result)
   const file = path.join(FIXTURES, 'chains.js')
   const found = result.holders.map((h) => [h.holder.description, h.name, h.before, h.after])
-  // Each chain is counted whole (1,000 links, then 31,000), and named by the variable that holds its first link.
+  // Each chain is counted whole (1,000 links, then 31,000; the queue's tail is met first as
+  // `pending.tail`, and a link is counted once), named by the variable that holds its first link.
   assert.deepEqual(found.slice(0, 2).sort(), [
     [`bus.latest (chain via .previous), a module-level variable of ${file}`, 'AuditEntry', 1000, 31_000],
-    [`pending.head (chain via .next), a module-level variable of ${file}`, 'LinkNode', 1000, 31_000],
+    [`pending.head (chain via .next), a module-level variable of ${file}`, 'LinkNode', 999, 30_999],
   ], JSON.stringify(found))
   // A chain is one record, not one per link: no record under a link of either.
   for (const pass of result.passes) assert.deepEqual(pass.records.filter((r) => /^(bus\.latest|pending\.head)\[\*\]/.test(r.path)), [])
+})
+
+test('The census counts each link of a chain once: an LRU list entered from its Map does not grow, a ring counts what it gained', async () => {
+  const lru = await runFixture('chains.js', { env: { LEAK_SHAPE: 'lru' } })
+  assertPasses(lru)
+  const list = (pass) => pass.records.filter((r) => r.path === 'module.exports.cache.head').map((r) => [r.className, r.entries])
+  // 2,000 nodes, the tail met first as `cache.tail`; the Map's members enter the list in
+  // many places and count nothing again.
+  for (const pass of lru.passes) assert.deepEqual(list(pass), [['chain via .next', 1999]])
+  assert.deepEqual(lru.holders, [])
+  const ring = await runFixture('chains.js', { env: { LEAK_SHAPE: 'ring' } })
+  const [first] = ring.holders
+  assert.deepEqual([first?.readablePath, first?.before, first?.after], ['module.exports.ring.last', 1000, 2000], JSON.stringify(ring.holders))
 })
 
 test('The census counts sockets left open one per request by their handles', async () => {

@@ -393,10 +393,13 @@ class Capture {
     // holds both snapshots' graphs in native memory for seconds (GBs for big heaps): native
     // floors from meanwhile would read as a native leak, and those from before no longer
     // compare with those after.
-    this.#diagnosedSince(baseline.endedAt).then((diagnosed) => {
-      this.#holdNative()
-      return this.#reports.write(baseline.path, result.path, leaking, native, diagnosed).finally(() => this.#releaseNative())
-    })
+    this.#diagnosedSince(baseline.endedAt)
+      .then((diagnosed) => {
+        if (this.#stopped) return
+        this.#holdNative()
+        return this.#reports.write(baseline.path, result.path, leaking, native, diagnosed).finally(() => this.#releaseNative())
+      })
+      .catch((err) => this.#emit('error', { error: err.message, during: 'report' }))
     return fields
   }
 }

@@ -26,6 +26,30 @@ const CENSUS_GAP_MAX_MS = 45_000
  */
 const DIAGNOSIS_AWAITED_MS = 120_000
 
+/**
+ * How long a report waits for the sites' ranking once the census is done: the ranking samples
+ * a slow leak for up to ten windows (minutes at the defaults), and the holder should not wait.
+ */
+const SITES_GRACE_MS = 15_000
+
+/** What `settledWithin` gives for a ranking not done in time. */
+const SITES_LATE = Symbol('sites still being ranked')
+
+/**
+ * `pending`'s value once `after` has settled and, past it, at most `graceMs` more; else
+ * SITES_LATE. Its timer keeps nothing alive.
+ */
+async function settledWithin(pending, after, graceMs) {
+  const late = new AbortController()
+  const value = Promise.resolve(pending)
+  const giveUp = Promise.resolve(after).catch(() => {}).then(() => sleep(graceMs, SITES_LATE, { ref: false, signal: late.signal }).catch(() => SITES_LATE))
+  try {
+    return await Promise.race([value, giveUp])
+  } finally {
+    late.abort()
+  }
+}
+
 /** Passes a census takes at most for one report: the first, then one or two later ones. */
 const CENSUS_PASSES = 3
 
@@ -82,7 +106,8 @@ const SPACE_HOLDS = {
  *   the addons loaded and what to run next (native-verdict.js);
  * - `lookedAt: [string]`, `notLookedAt: [{ what, why }]`.
  *
- * One diagnosis at a time: `diagnose` while one runs resolves null. It never throws nor
+ * One diagnosis at a time: `diagnose` while one runs resolves null, and the newest such request
+ * is taken once it is done. It never throws nor
  * rejects: failures are `error` events (`during: 'diagnosis'`); a report that could not be
  * written is still emitted, with `path: null`.
  */
@@ -101,6 +126,7 @@ class Diagnosis {
   #clock
   #latest = null // the newest report emitted
   #running = null // the diagnosis under way, a promise
+  #queued = null // the newest diagnosis asked for while one was under way: { leak, context }
 
   /**
    * @param {{ dir?: string, top: number, window?: number, census?: boolean, intervalMs?: number }} options
@@ -169,7 +195,13 @@ class Diagnosis {
    *   holders without a Debugger round.
    */
   async diagnose(leak, { snapshot, detail, sites = null, profile = () => null }) {
-    if (this.#busy || this.#stopped) return null
+    if (this.#stopped) return null
+    if (this.#busy) {
+      // Taken once the one under way is done: a declined follow-up's reason must not be lost
+      // behind a census taken while its pair was pending.
+      this.#queued = { leak, context: { snapshot, detail, sites, profile } }
+      return null
+    }
     this.#busy = true
     this.#running = this.#report(leak, snapshot, detail ?? null, sites, profile)
     try {
@@ -177,6 +209,9 @@ class Diagnosis {
     } finally {
       this.#busy = false
       this.#running = null
+      const queued = this.#queued
+      this.#queued = null
+      if (queued !== null) this.diagnose(queued.leak, queued.context)
     }
   }
 
@@ -201,10 +236,14 @@ class Diagnosis {
     seen.notLookedAt.push({ what: 'heap snapshot', why: snapshotWhy(snapshot, detail) })
     const firstPass = this.#censusOn ? this.#censusOf().pass() : null
     const native = leak.kind === 'native' ? nativeStart() : null
-    const sites = await sitesPending
-    if (sites !== null) seen.lookedAt.push('allocation sites whose live bytes grow (sampling heap profiler)')
+    // The census' passes go on beside the sites' ranking, which may sample for minutes; the
+    // report waits for the ranking SITES_GRACE_MS past the census at most.
+    const censusTaken = this.#takeCensus(leak, firstPass, profile, seen)
+    const sites = await settledWithin(sitesPending, censusTaken, SITES_GRACE_MS)
+    if (sites === SITES_LATE) seen.notLookedAt.push({ what: 'allocation sites', why: 'still being ranked when the census was done; the sites event follows' })
+    else if (sites !== null) seen.lookedAt.push('allocation sites whose live bytes grow (sampling heap profiler)')
     else seen.notLookedAt.push({ what: 'allocation sites', why: 'no ranking of sites was given (sites: false, or it failed)' })
-    const { census, suspects } = await this.#takeCensus(leak, firstPass, profile(), seen)
+    const { census, suspects } = await censusTaken
     const [since, until] = this.#comparedFloors(leak.since)
     return {
       native: native === null ? null : await nativeOfDiagnosis(leak, native, census, suspects, seen),
@@ -218,7 +257,7 @@ class Diagnosis {
       evidence: suspects.length > 0 ? 'census' : sites?.sites?.length > 0 ? 'sites' : 'none',
       suspects,
       census,
-      sites,
+      sites: sites === SITES_LATE ? null : sites,
       heapSpaces: grownSpaces(since, until, seen),
       collections: { boundedMaps: grownMaps(since, until, this.#top, seen), handles: this.#grownHandles(seen) },
       ...seen,
@@ -235,7 +274,8 @@ class Diagnosis {
   /**
    * The census' passes over what the service can reach: the first (`firstPass`, started with
    * the diagnosis), then later ones `#censusGapMs` after the one before, until collections
-   * grew (at most CENSUS_PASSES). Resolves with the `census` field and the suspects.
+   * grew (at most CENSUS_PASSES). `profile()` gives the newest sampling profile, whose scripts
+   * name the holders. Resolves with the `census` field and the suspects.
    */
   async #takeCensus(leak, firstPass, profile, seen) {
     const what = 'collections reachable from the code (census by reachability)'
@@ -244,7 +284,6 @@ class Diagnosis {
       return { census: null, suspects: [] }
     }
     const census = this.#censusOf()
-    if (profile !== null) census.noteScripts(profile)
     const passes = [await firstPass]
     let suspects = []
     let debuggerMs = 0
@@ -254,6 +293,8 @@ class Diagnosis {
       const next = await census.pass()
       if (next === null) break
       passes.push(next)
+      const newestProfile = profile()
+      if (newestProfile !== null) census.noteScripts(newestProfile)
       const compared = await census.grown(passes[0], next, { top: this.#top, slopeBytesPerSec: leak.slopeBytesPerSec ?? null, kind: leak.kind })
       suspects = compared.holders
       debuggerMs = compared.debuggerMs

@@ -52,6 +52,7 @@ class Reports {
    * holders the pair confirms or not.
    */
   async write(baseline, followUp, leaking = [], native = null, diagnosed = null) {
+    if (this.#stopped) return
     try {
       // Loaded when first needed: most processes never write a snapshot pair.
       const { diffSnapshots } = require('./analyze')
@@ -89,25 +90,37 @@ class Reports {
 /**
  * What named the pair's holder (`evidence`: `'pair'`, or `'pair and census'` when its first
  * holder is one the census named after the baseline), and the census' holders, each
- * `confirmed` when the pair names it too (`census`: `{ path, time, holders: [{ holder,
- * confirmed }] }`, null without such a census).
+ * `confirmed` when the pair names it or what holds it (`census`: `{ path, time, holders: [{
+ * holder, confirmed }] }`, null without such a census). The census names a collection by its
+ * path from a variable (`store.sessions`, `bus.latest`), the pair by the expression of its
+ * holder (`store.sessions`, `bus`): a census path at or under a pair's holder is the same.
  */
 function censusConfirmed(report, diagnosed) {
   if (diagnosed === null || diagnosed.suspects.length === 0) return { evidence: 'pair', census: null }
-  const named = [...report.growthRoots, ...report.grownCollections, ...report.suspects].map((item) => holderKey(item.holder)).filter((key) => key !== null)
-  const holders = diagnosed.suspects.map((s) => ({ holder: s.holder?.description ?? s.readablePath?.join(' → ') ?? s.name, confirmed: named.includes(holderKey(s.holder)) }))
-  const first = named[0] ?? null
-  const evidence = first !== null && diagnosed.suspects.some((s) => holderKey(s.holder) === first) ? 'pair and census' : 'pair'
+  const named = [...report.growthRoots, ...report.grownCollections, ...report.suspects].map((item) => pairHolderKey(item.holder)).filter((key) => key !== null)
+  const confirms = (suspect, keys) => {
+    const path = censusPathKey(suspect)
+    return path !== null && keys.some((key) => path === key || path.startsWith(`${key}.`) || path.startsWith(`${key}[`))
+  }
+  const holders = diagnosed.suspects.map((s) => ({ holder: s.holder?.description ?? s.readablePath ?? s.name, confirmed: confirms(s, named) }))
+  const evidence = named.length > 0 && diagnosed.suspects.some((s) => confirms(s, named.slice(0, 1))) ? 'pair and census' : 'pair'
   return { evidence, census: { path: diagnosed.path, time: diagnosed.time, holders } }
 }
 
-/**
- * A holder as both reports can name it: its file and its expression, a private field written
- * `.#name` (a pair writes `priv["#name"]`), or null without either.
- */
-function holderKey(holder) {
+/** A pair's holder as `file|expression`, a private field written `.#name`; null without a name. */
+function pairHolderKey(holder) {
   if (typeof holder?.name !== 'string' || holder.name === '') return null
   return `${holder.file ?? ''}|${holder.name.replace(/\["(#[^"]+)"\]/g, '.$1')}`
+}
+
+/**
+ * A census suspect's path from its variable as `file|path` (a global's with no file, as a pair
+ * writes it: `|globalThis.leaks`), or null (not from a variable).
+ */
+function censusPathKey(suspect) {
+  const file = suspect.holder?.kind === 'global' ? '' : suspect.holder?.file
+  if (typeof suspect.readablePath !== 'string' || typeof file !== 'string') return null
+  return `${file}|${suspect.readablePath}`
 }
 
 /**
@@ -164,4 +177,4 @@ function newestReportIn(dir) {
   }
 }
 
-module.exports = { Reports, writePrivateAtomically, newestReportIn }
+module.exports = { Reports, writePrivateAtomically, newestReportIn, censusConfirmed }

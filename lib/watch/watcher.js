@@ -415,7 +415,8 @@ class Watcher extends EventEmitter {
    * snapshot, then the report without a pair: the census' holder within a minute of the leak,
    * whatever becomes of the pair (a baseline's follow-up may wait minutes for more growth).
    * When the pair comes, its report says whether it confirms the census' holder. A follow-up
-   * written now brings the pair's report at once: no census then.
+   * written now brings the pair's report at once: no census then, nor while another snapshot
+   * is being written.
    */
   async #onLeak(leak) {
     this.#lastLeak = leak
@@ -423,6 +424,9 @@ class Watcher extends EventEmitter {
     if (leak.kind === 'heap' && this.#options.sites) this.#lastRanking = this.#rankSites(leak)
     const result = this.#capture === null ? { skipped: 'off' } : await this.#capture.onLeak(leak)
     if (result !== null && result.role === 'follow-up') return
+    // Another snapshot is being written (on demand, at a threshold): no census while its forked
+    // child copies the service's memory; the next leak, or a declined follow-up, gets one.
+    if (result === null && this.#capture.writing) return
     await this.#diagnose(leak, result === null || 'path' in result ? pairUnderWay(result) : result)
   }
 

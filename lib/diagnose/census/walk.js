@@ -101,18 +101,17 @@ function rootKey(r) {
 
 /**
  * A walk along a chain (objects of prototype `proto`, each holding the next by its property
- * `key`), counting links. A cycle ends it: the link met at the last power of two of the count
- * is kept, and meeting it again is the cycle closing (Brent's cycle detection), so a self
- * reference (`path.win32.win32`) or a ring stops within twice its length.
+ * `key`), counting links. Each link counted is marked in `seen` (the pass' visited objects), and
+ * a link already there ends the walk: a ring closes, and a chain entered again from another of
+ * its links (the Map of a cache whose entries are list nodes) is not counted twice.
  */
 class ChainCursor {
-  constructor(first, key, proto) {
+  constructor(first, key, proto, seen) {
     this.key = key
     this.proto = proto
+    this.seen = seen
     this.link = first
     this.count = 1
-    this.kept = first
-    this.nextKept = 2
     this.record = null // the chain's record, once it has one
   }
 
@@ -120,13 +119,10 @@ class ChainCursor {
   advance(room) {
     for (let n = 0; n < room; n++) {
       const next = reflect.ownValue(this.link, this.key)
-      if (!isLink(next, this.proto) || next === this.kept) return false
+      if (!isLink(next, this.proto) || this.seen.has(next)) return false
+      this.seen.add(next)
       this.link = next
       this.count++
-      if (this.count === this.nextKept) {
-        this.kept = next
-        this.nextKept *= 2
-      }
     }
     return true
   }
@@ -385,18 +381,24 @@ class CensusPass {
     if (this.#chainLinks.get(object) === key) return true
     const proto = reflect.prototypeOf(object)
     if (!isLink(reflect.ownValue(object, key), proto)) return false
-    const cursor = new ChainCursor(object, key, proto)
-    const members = [object]
+    const cursor = new ChainCursor(object, key, proto, this.#visited)
+    const links = [object]
     let goesOn = true
-    while (goesOn && members.length < MEMBERS_FOLLOWED) {
+    while (goesOn && links.length < this.#limits.minEntries) {
       goesOn = cursor.advance(1)
-      if (goesOn) members.push(cursor.link)
+      if (goesOn) links.push(cursor.link)
     }
-    goesOn &&= cursor.advance(CHAIN_LINKS_PER_VISIT - cursor.count)
-    if (cursor.count < this.#limits.minEntries && !goesOn) return false
+    if (links.length < this.#limits.minEntries) {
+      // Too short to be a chain: its links are walked as any object's properties.
+      for (const link of links.slice(1)) this.#visited.delete(link)
+      return false
+    }
+    goesOn = cursor.advance(CHAIN_LINKS_PER_VISIT - cursor.count)
+    const members = links.slice(0, MEMBERS_FOLLOWED)
     cursor.record = this.#record(at, `chain via ${propertyStep(key)}`, 1, cursor.count, members)
     for (const member of members) this.#chainLinks.set(member, key)
-    for (const member of members.slice(1)) this.#enqueue(member, at, '[*]', this.#roots[at])
+    // Marked as seen by the count already: queued as they are.
+    for (const member of members.slice(1)) this.#push(member, at, '[*]', this.#roots[at])
     if (goesOn) this.#pushChain(cursor, at)
     return true
   }

@@ -1,0 +1,42 @@
+'use strict'
+
+// A pair's report says whether it confirms the census taken at the leak (reports.js): the
+// census names a collection by its path from a variable, the pair by its holder's expression.
+const { test } = require('node:test')
+const assert = require('node:assert/strict')
+const { censusConfirmed } = require('../../lib/diagnose/reports')
+
+const APP = '/srv/app.js'
+const pairOf = (...names) => ({ growthRoots: names.map((name) => ({ holder: { name, file: APP } })), grownCollections: [], suspects: [] })
+const censusOf = (...found) => ({
+  path: '/d/c.report.json',
+  time: 5,
+  suspects: found.map(([readablePath, kind = 'module']) => ({ readablePath, holder: { kind, file: kind === 'global' ? null : APP, description: `${readablePath} (x)` } })),
+})
+
+test('the census\' holder named by the pair, as itself or what holds it, is confirmed', () => {
+  // The same collection; a chain the census names at its first link and the pair by its holder;
+  // a private field each writes its own way.
+  for (const [census, pair] of [['store.sessions', 'store.sessions'], ['bus.latest', 'bus'], ['priv.#values', 'priv["#values"]']]) {
+    const { evidence, census: told } = censusConfirmed(pairOf(pair), censusOf([census]))
+    assert.equal(evidence, 'pair and census', `${census} ~ ${pair}`)
+    assert.deepEqual(told, { path: '/d/c.report.json', time: 5, holders: [{ holder: `${census} (x)`, confirmed: true }] })
+  }
+  const global = { growthRoots: [{ holder: { name: 'globalThis.leaks', file: null } }], grownCollections: [], suspects: [] }
+  assert.equal(censusConfirmed(global, censusOf(['globalThis.leaks', 'global'])).evidence, 'pair and census')
+})
+
+test('a census holder the pair does not name is not confirmed; the evidence is the pair\'s first holder\'s', () => {
+  const other = censusConfirmed(pairOf('cache'), censusOf(['store.sessions'], ['cache']))
+  assert.equal(other.evidence, 'pair and census')
+  assert.deepEqual(other.census.holders.map((h) => h.confirmed), [false, true])
+  assert.equal(censusConfirmed(pairOf('cache'), censusOf(['store.sessions'])).evidence, 'pair')
+  // `bus.latest` is not under `bu`.
+  assert.equal(censusConfirmed(pairOf('bu'), censusOf(['bus.latest'])).evidence, 'pair')
+  assert.equal(censusConfirmed(pairOf('cache', 'bus'), censusOf(['bus.latest'])).evidence, 'pair')
+})
+
+test('without a census, or one that found nothing, the pair alone', () => {
+  assert.deepEqual(censusConfirmed(pairOf('cache'), null), { evidence: 'pair', census: null })
+  assert.deepEqual(censusConfirmed(pairOf('cache'), { ...censusOf(), suspects: [] }), { evidence: 'pair', census: null })
+})
