@@ -78,7 +78,8 @@ pub(super) fn diff_by_paths(
     });
     let tree = DominatorTree::new(&last.idom, snap.root());
     add_native(last, &tree, &mut grown, grown_members, None);
-    let growth_roots = growth_roots_by_paths(first, last, &tree, top);
+    let grown_bytes = growth.iter().map(|g| g.1).sum();
+    let growth_roots = growth_roots_by_paths(first, last, &tree, top, grown_bytes);
     let class = |c: usize, t: (u64, u64, u64)| NewClass {
         name: classes.names[c].clone(),
         count: growth[c].0,

@@ -6,7 +6,7 @@
 //! or many new roots of one kind.
 
 use super::super::report::{Chain, GrowthRoot, ManyRoots};
-use super::{is_nameable, program_object_below, Shape, MIN_CHAIN_LINKS, MIN_ROOTS};
+use super::{is_nameable, program_object_below, Shape, MIN_CHAIN_LINKS, MIN_ROOTS, MIN_SHARE};
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::dominators::DominatorTree;
 use crate::core::diagnose::heapsnapshot::pathkey::{
@@ -35,12 +35,14 @@ struct Gained {
 }
 
 /// The growth roots of `last` against `first` by path keys, most new bytes first (at most
-/// `top`), each with the node to name.
+/// `top`), each with the node to name; those under MIN_SHARE of `grown_bytes` (the classes'
+/// growth) are left out, as by ids (strings the VM keeps under a root of its own came and went).
 pub(in crate::core::diagnose::heapsnapshot::diff) fn growth_roots_by_paths(
     first: &PathCensus,
     last: &Analysis,
     tree: &DominatorTree,
     top: usize,
+    grown_bytes: u64,
 ) -> Vec<(GrowthRoot, usize)> {
     let snap = &last.snapshot;
     let mut now: KeyMap<KeyNodes> = KeyMap::default();
@@ -81,6 +83,8 @@ pub(in crate::core::diagnose::heapsnapshot::diff) fn growth_roots_by_paths(
         roots.push(many_roots(last, tree, &many));
     }
     let mut roots = merged_chains(roots);
+    let least = (grown_bytes as f64 * MIN_SHARE) as u64;
+    roots.retain(|r| r.0.new_bytes >= least);
     roots.sort_by(|a, b| b.0.new_bytes.cmp(&a.0.new_bytes).then(a.1.cmp(&b.1)));
     roots.truncate(top);
     roots

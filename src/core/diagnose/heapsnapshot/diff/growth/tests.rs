@@ -91,7 +91,7 @@ fn by_paths_a_chain_is_counted_by_its_links_key_and_named_by_its_holder() {
         &mut |_| {},
     );
     let tree = DominatorTree::new(&last.idom, last.snapshot.root());
-    let roots = growth_roots_by_paths(&census, &last, &tree, 5);
+    let roots = growth_roots_by_paths(&census, &last, &tree, 5, 40 * 64);
     assert_eq!(roots.len(), 1, "{roots:?}");
     let (root, named) = &roots[0];
     assert_eq!((root.name.as_str(), *named), ("Queue", 2));
