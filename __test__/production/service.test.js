@@ -301,7 +301,10 @@ describe('a real Express service with a leaking Map, under loopback load, the in
     assert.deepEqual(ofType(events, 'snapshot'), [], 'at defaults, a service that is not about to die is not paused')
     assert.ok(report, `no report without a snapshot: ${JSON.stringify(events)}`)
     assert.equal(report.heapSnapshot.why, 'declined', 'the report says the snapshot was declined')
-    assert.equal(siteFile(report.sites.sites[0]), APP, 'the report without a snapshot names the site in the app')
+    // The census' holder comes first; the sites are in the report when their ranking was done
+    // by then, else the report says their event follows (checked above).
+    if (report.sites === null) assert.ok(report.notLookedAt.some((n) => n.what === 'allocation sites' && /sites event follows/.test(n.why)), JSON.stringify(report.notLookedAt))
+    else assert.equal(siteFile(report.sites.sites[0]), APP, 'the report without a snapshot names the site in the app')
     assert.ok(report.notLookedAt.length > 0, 'it says what it could not look at')
     assert.ok(stats, 'the service printed its event-loop delay')
     assert.ok(stats.loopDelayMaxMs < STALL_MS, `the event loop stalled ${stats.loopDelayMaxMs} ms`)

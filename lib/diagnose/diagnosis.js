@@ -236,10 +236,12 @@ class Diagnosis {
     seen.notLookedAt.push({ what: 'heap snapshot', why: snapshotWhy(snapshot, detail) })
     const firstPass = this.#censusOn ? this.#censusOf().pass() : null
     const native = leak.kind === 'native' ? nativeStart() : null
-    // The census' passes go on beside the sites' ranking, which may sample for minutes; the
-    // report waits for the ranking SITES_GRACE_MS past the census at most.
+    // The census' passes go on beside the sites' ranking, which may sample for minutes; a
+    // report whose census named a holder waits for the ranking SITES_GRACE_MS past it at most
+    // (one whose census named none waits for the sites, its only evidence then).
     const censusTaken = this.#takeCensus(leak, firstPass, profile, seen)
-    const sites = await settledWithin(sitesPending, censusTaken, SITES_GRACE_MS)
+    const holderNamed = censusTaken.then(({ suspects }) => (suspects.length > 0 ? null : Promise.resolve(sitesPending).catch(() => null)))
+    const sites = await settledWithin(sitesPending, holderNamed, SITES_GRACE_MS)
     if (sites === SITES_LATE) seen.notLookedAt.push({ what: 'allocation sites', why: 'still being ranked when the census was done; the sites event follows' })
     else if (sites !== null) seen.lookedAt.push('allocation sites whose live bytes grow (sampling heap profiler)')
     else seen.notLookedAt.push({ what: 'allocation sites', why: 'no ranking of sites was given (sites: false, or it failed)' })
