@@ -80,6 +80,8 @@ test("a library's linked list is named by the queue that holds its head", async 
   }
   const [byPath] = diff.byPaths.growthRoots
   assertAppVariable(byPath?.holder, 'pending')
+  // By paths too, the first suspect is held by the queue (what a chain's holder holds is grown).
+  assertAppVariable(diff.byPaths.suspects[0]?.holder, 'pending')
   assert.deepEqual([byPath.chain.class, byPath.chain.via, byPath.chain.after - byPath.chain.before], ['LinkNode', 'next', REQUESTS])
 })
 

@@ -73,13 +73,20 @@ pub(super) fn diff_by_paths(
     }
     let classes = ClassIndex::new(snap);
     let growth = class_growth(first, middle, snap, &classes);
+    let tree = DominatorTree::new(&last.idom, snap.root());
+    let grown_bytes = growth.iter().map(|g| g.1).sum();
+    let growth_roots = growth_roots_by_paths(first, last, &tree, top, grown_bytes);
+    // What a chain's holder holds is grown as a collection's entries are: the suspects are the
+    // classes that grew under it too.
+    for (root, named) in &growth_roots {
+        if root.chain.is_some() {
+            in_grown[*named] = true;
+        }
+    }
     let is_new = held_by(last, &in_grown, |v| {
         growth[classes.of_node[v] as usize].0 > 0
     });
-    let tree = DominatorTree::new(&last.idom, snap.root());
     add_native(last, &tree, &mut grown, grown_members, None);
-    let grown_bytes = growth.iter().map(|g| g.1).sum();
-    let growth_roots = growth_roots_by_paths(first, last, &tree, top, grown_bytes);
     let class = |c: usize, t: (u64, u64, u64)| NewClass {
         name: classes.names[c].clone(),
         count: growth[c].0,
