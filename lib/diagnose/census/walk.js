@@ -20,18 +20,21 @@
  *
  * What it records: a Map, Set or array with at least `minEntries` entries, a plain object with
  * as many own keys (a dictionary: express-session's MemoryStore, a cache keyed by id), a class
- * instance or function with MAX_KEYS_FOLLOWED of them, and a
- * Node timer list with as many timers; each under the key of its path from the nearest named
+ * instance or function with MAX_KEYS_FOLLOWED of them, a chain with as many links (chains.js),
+ * the active handles of one class, and a Node timer list with as many timers; each under the key of its path from the nearest named
  * root (a variable, a global, a module's exports, a handle), where the members of a collection
  * are one step, `[*]`: so the 50,000 Sets inside a Map of users are one record, `users[*]`,
  * counted together, as a diff by retainer path does.
  *
- * About 500 lines, one idea: the roots, the steps from an object and the records share the
- * walk's state (the queue, the visited set, the path keys), so they stay together.
+ * About 600 lines, one idea: the roots, the steps from an object and the records share the
+ * walk's state (the queue, the visited set, the path keys), so they stay together; what a
+ * collection's members are (members.js) and how a chain is counted (chains.js) do not.
  */
 const path = require('node:path')
 const { types } = require('node:util')
 const reflect = require('./reflect')
+const { ChainCursor, isLink, CHAIN_LINKS_PER_VISIT, MAX_CHAIN_LINKS } = require('./chains')
+const { describeMembers } = require('./members')
 
 /** Members of a collection followed (and sampled for their class and size) per collection. */
 const MEMBERS_FOLLOWED = 16
@@ -48,16 +51,6 @@ const MAX_KEYS_FOLLOWED = 1024
 
 /** Timers of one Node timer list counted at most: the list is walked link by link. */
 const MAX_TIMERS_COUNTED = 1_000_000
-
-/**
- * Links of a chain (objects of one prototype each holding the next by one property: a linked
- * list, a queue, an entry holding the one before) counted in one visit; a longer chain is
- * counted on in later items, so that no slice walks a long one.
- */
-const CHAIN_LINKS_PER_VISIT = 20_000
-
-/** Links of one chain counted at most (a cycle that misses its first link ends here). */
-const MAX_CHAIN_LINKS = 1_000_000
 
 /** A global's name that is a class's, by convention. */
 const CLASS_NAME = /^[A-Z]/
@@ -97,35 +90,6 @@ function root(kind, name, fields = {}) {
 /** The key that matches a root across passes: what it is, not when it was found. */
 function rootKey(r) {
   return `${r.kind}:${r.file ?? r.scriptId ?? ''}:${r.scopeOf}:${r.name}`
-}
-
-/**
- * A walk along a chain (objects of prototype `proto`, each holding the next by its property
- * `key`), counting links. Each link counted is marked in `seen` (the pass' visited objects), and
- * a link already there ends the walk: a ring closes, and a chain entered again from another of
- * its links (the Map of a cache whose entries are list nodes) is not counted twice.
- */
-class ChainCursor {
-  constructor(first, key, proto, seen) {
-    this.key = key
-    this.proto = proto
-    this.seen = seen
-    this.link = first
-    this.count = 1
-    this.record = null // the chain's record, once it has one
-  }
-
-  /** Counts on, `room` links at most; whether the chain goes on past them. */
-  advance(room) {
-    for (let n = 0; n < room; n++) {
-      const next = reflect.ownValue(this.link, this.key)
-      if (!isLink(next, this.proto) || this.seen.has(next)) return false
-      this.seen.add(next)
-      this.link = next
-      this.count++
-    }
-    return true
-  }
 }
 
 /** The step to a property, as code would write it. */
@@ -648,87 +612,6 @@ class CensusPass {
  */
 function isModuleScope(scope) {
   return scope.kind === 'module' || (scope.kind === 'closure' && scope.name === '' && scope.outermost)
-}
-
-/**
- * What sampled members of a collection are: the most common class, their mean bytes outside
- * the heap (Buffers and typed arrays, held directly or in one of the member's own properties,
- * as `{ name, body: Buffer }`), and the class of the native handle they hold (a zlib stream's
- * `Zlib`, a socket's `TCP`, a crypto `Hash`'s, directly or one property down), if any.
- * `valuesOf(member)` gives the values of a member's first own properties, or null for a
- * dictionary: the members after one are not looked into, so that describing a Map of
- * dictionaries lists one, not sixteen.
- */
-function describeMembers(members, valuesOf) {
-  const classes = new Map()
-  let bytes = 0
-  let buffers = 0
-  let handle = null
-  let values = []
-  for (const member of members) {
-    if (!reflect.isObjectLike(member)) continue
-    const name = reflect.className(member)
-    classes.set(name, (classes.get(name) ?? 0) + 1)
-    if (values !== null) values = valuesOf(member)
-    if (values === null) continue
-    const backing = backingBytesNear(member, values)
-    if (backing > 0) {
-      bytes += backing
-      buffers++
-    }
-    handle ??= handleNear(member, values)
-  }
-  let memberClass = null
-  for (const [name, count] of classes) if (memberClass === null || count > classes.get(memberClass)) memberClass = name
-  return { memberClass, memberBytes: buffers === 0 ? null : Math.round(bytes / buffers), memberHandle: handle }
-}
-
-/** The bytes outside the heap of `member` itself, or else of `values`, its own first properties'. */
-function backingBytesNear(member, values) {
-  const own = reflect.backingBytes(member)
-  if (own > 0) return own
-  let bytes = 0
-  for (const value of values) bytes += reflect.backingBytes(value)
-  return bytes
-}
-
-/** The class of the native handle `member` holds, or one of `values` (its own first properties') holds; null when none. */
-function handleNear(member, values) {
-  const own = handleOf(member)
-  if (own !== null) return own
-  for (const value of values) {
-    const held = handleOf(value)
-    if (held !== null) return held
-  }
-  return null
-}
-
-/**
- * The class of the native handle `object` keeps: in `_handle` (streams, sockets, servers) or
- * under a symbol (crypto's objects), an object made by one of Node's C++ classes (its
- * constructor's source is native code, and it is not a standard global like Map).
- */
-function handleOf(object) {
-  for (const key of ['_handle', ...(reflect.ownSymbols(object) ?? [])]) {
-    const value = reflect.ownValue(object, key)
-    if (!reflect.isObjectLike(value) || typeof value === 'function') continue
-    const name = reflect.className(value)
-    if (name !== '' && !reflect.standardGlobalNames().has(name) && isNativeClass(value)) return name
-  }
-  return null
-}
-
-/** Whether `value` is a link of a chain whose links have prototype `proto` (never a Proxy). */
-function isLink(value, proto) {
-  return reflect.isObjectLike(value) && typeof value !== 'function' && !types.isProxy(value) && reflect.prototypeOf(value) === proto
-    && !reflect.isArray(value) && !types.isMap(value) && !types.isSet(value)
-}
-
-/** Whether `object`'s constructor is native code: one of Node's C++ classes (or V8's). */
-function isNativeClass(object) {
-  const proto = reflect.prototypeOf(object)
-  const ctor = proto === null ? undefined : reflect.ownValue(proto, 'constructor')
-  return typeof ctor === 'function' && /\{\s*\[native code\]\s*\}$/.test(reflect.functionSource(ctor) ?? '')
 }
 
 module.exports = { CensusPass }
