@@ -32,17 +32,17 @@ const DIAGNOSIS_AWAITED_MS = 120_000
  */
 const SITES_GRACE_MS = 15_000
 
-/** What `settledWithin` gives for a ranking not done in time. */
-const SITES_LATE = Symbol('sites still being ranked')
+/** What `settledWithin` gives for a promise not settled in time (sites still being ranked). */
+const LATE = Symbol('late')
 
 /**
- * `pending`'s value once `after` has settled and, past it, at most `graceMs` more; else
- * SITES_LATE. Its timer keeps nothing alive.
+ * `pending`'s value once `after` has settled and, past it, at most `graceMs` more; else LATE.
+ * Its timer keeps nothing alive.
  */
 async function settledWithin(pending, after, graceMs) {
   const late = new AbortController()
   const value = Promise.resolve(pending)
-  const giveUp = Promise.resolve(after).catch(() => {}).then(() => sleep(graceMs, SITES_LATE, { ref: false, signal: late.signal }).catch(() => SITES_LATE))
+  const giveUp = Promise.resolve(after).catch(() => {}).then(() => sleep(graceMs, LATE, { ref: false, signal: late.signal }).catch(() => LATE))
   try {
     return await Promise.race([value, giveUp])
   } finally {
@@ -160,12 +160,7 @@ class Diagnosis {
    * `maxWaitMs` at most (a census' pass never ends in a process about to exit).
    */
   async latestSince(time, maxWaitMs = DIAGNOSIS_AWAITED_MS) {
-    if (this.#running !== null) {
-      const waited = new AbortController()
-      const timeout = sleep(maxWaitMs, undefined, { ref: false, signal: waited.signal }).catch(() => {})
-      await Promise.race([this.#running, timeout])
-      waited.abort()
-    }
+    if (this.#running !== null) await settledWithin(this.#running, null, maxWaitMs)
     const report = this.#latest
     return report !== null && report.census !== null && report.census.since >= time ? report : null
   }
@@ -242,7 +237,7 @@ class Diagnosis {
     const censusTaken = this.#takeCensus(leak, firstPass, profile, seen)
     const holderNamed = censusTaken.then(({ suspects }) => (suspects.length > 0 ? null : Promise.resolve(sitesPending).catch(() => null)))
     const sites = await settledWithin(sitesPending, holderNamed, SITES_GRACE_MS)
-    if (sites === SITES_LATE) seen.notLookedAt.push({ what: 'allocation sites', why: 'still being ranked when the census was done; the sites event follows' })
+    if (sites === LATE) seen.notLookedAt.push({ what: 'allocation sites', why: 'still being ranked when the census was done; the sites event follows' })
     else if (sites !== null) seen.lookedAt.push('allocation sites whose live bytes grow (sampling heap profiler)')
     else seen.notLookedAt.push({ what: 'allocation sites', why: 'no ranking of sites was given (sites: false, or it failed)' })
     const { census, suspects } = await censusTaken
@@ -259,7 +254,7 @@ class Diagnosis {
       evidence: suspects.length > 0 ? 'census' : sites?.sites?.length > 0 ? 'sites' : 'none',
       suspects,
       census,
-      sites: sites === SITES_LATE ? null : sites,
+      sites: sites === LATE ? null : sites,
       heapSpaces: grownSpaces(since, until, seen),
       collections: { boundedMaps: grownMaps(since, until, this.#top, seen), handles: this.#grownHandles(seen) },
       ...seen,
