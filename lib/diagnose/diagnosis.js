@@ -50,6 +50,13 @@ async function settledWithin(pending, after, graceMs) {
   }
 }
 
+/**
+ * `heapSnapshot.why` of the report a leak gets while its snapshot pair is under way: the
+ * census' holder comes first, the pair's report later (which restarts and `leakproof run`
+ * wait for).
+ */
+const PAIR_PENDING = 'pair-pending'
+
 /** Passes a census takes at most for one report: the first, then one or two later ones. */
 const CENSUS_PASSES = 3
 
@@ -369,7 +376,7 @@ function withoutEnvelope({ type: _type, pid: _pid, threadId: _threadId, ...field
 
 /** Why there is no snapshot, in words, by the `snapshot` given to `diagnose`. */
 const SNAPSHOT_WHY = {
-  'pair-pending': 'not yet: the pair under way is diffed once its follow-up is written',
+  [PAIR_PENDING]: 'not yet: the pair under way is diffed once its follow-up is written',
   declined: 'declined: its pause would exceed snapshotMaxPauseMs',
   off: "snapshots are off (snapshots: 'off', or no dir)",
   failed: 'writing it failed',
@@ -444,4 +451,4 @@ function grownMaps(since, until, top, seen) {
   return grew.slice(0, top)
 }
 
-module.exports = { Diagnosis }
+module.exports = { Diagnosis, PAIR_PENDING }

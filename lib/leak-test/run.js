@@ -14,6 +14,7 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
+const { PAIR_PENDING } = require('../diagnose/diagnosis')
 const { setTimeout: delay } = require('node:timers/promises')
 const { collect } = require('../report/collect')
 const { writeReport } = require('../report')
@@ -198,7 +199,7 @@ function reportPending(log) {
     return false
   }
   if (!/"type":"leak"[^\n]*"kind":"(heap|external)"/.test(text)) return false
-  return !text.split('\n').some((line) => line.includes('"type":"report"') && !line.includes('"why":"pair-pending"'))
+  return !text.split('\n').some((line) => line.includes('"type":"report"') && !line.includes(`"why":${JSON.stringify(PAIR_PENDING)}`))
 }
 
 /**

@@ -17,6 +17,8 @@
  * Warm-up needs no rule of its own: the detector reports no leak during it.
  */
 
+const { PAIR_PENDING } = require('../diagnose/diagnosis')
+
 /** Evidence is waited for until the limit is this many exits away (readiness delay + drain). */
 const EXITS_OF_MARGIN = 2
 
@@ -56,7 +58,7 @@ class RestartPolicy {
         this.#newestLeak.set(event.kind, event)
         break
       case 'report':
-        if (event.heapSnapshot?.why !== 'pair-pending') this.#lastReportAt = event.time
+        if (event.heapSnapshot?.why !== PAIR_PENDING) this.#lastReportAt = event.time
         addPaths(this.#reports, [event.path])
         addPaths(this.#snapshots, [event.baseline, event.followUp])
         break

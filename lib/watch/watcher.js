@@ -36,7 +36,7 @@ const { mapsFilling, cachesThrashing } = require('../cache/registry')
 const { FullGcSentinel } = require('../detect/full-gc-sentinel')
 const { Floors } = require('../detect/floors')
 const { ForcedGc } = require('../detect/forced-gc')
-const { Diagnosis } = require('../diagnose/diagnosis')
+const { Diagnosis, PAIR_PENDING } = require('../diagnose/diagnosis')
 const { Tally } = require('./tally')
 const { listenForSnapshotSignal } = require('../capture/snapshot-signal')
 const { resolveOptions } = require('./options')
@@ -463,7 +463,7 @@ function pairUnderWay(written) {
   const detail = written === null
     ? 'a snapshot pair is under way; its report follows once its follow-up is written'
     : `the baseline is written (${written.path}); the pair's report follows once its follow-up is`
-  return { skipped: 'pair-pending', detail }
+  return { skipped: PAIR_PENDING, detail }
 }
 
 /** The `skipped` reason of an on-demand request refused before any work. */
