@@ -192,10 +192,19 @@ test('a parent killed while its child writes takes the child with it, and the ne
   // The temporary file is made before each fork, which waits a moment (SETTLE_MS), and a
   // child that exits at once (codes 70/71) is forked again with a new one: kill the parent
   // only once a child has started writing into its file, not before or between attempts.
+  // On a loaded machine a child at the lowest priority can be stopped by its stall watchdog and
+  // forked again, its file removed in between: the child and its file are read once more just
+  // before the kill, so that the kill lands while this attempt writes.
   const writing = () => fs.readdirSync(snapshots).some((n) => n.endsWith('.tmp') && fs.statSync(path.join(snapshots, n), { throwIfNoEntry: false })?.size > 0)
-  for (let i = 0; i < 2400 && !writing(); i++) await new Promise((r) => setTimeout(r, 25))
+  const childOf = () => Number(fs.readFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8').trim().split(/\s+/)[0])
+  let childPid = 0
+  for (let i = 0; i < 2400; i++) {
+    childPid = writing() ? childOf() : 0
+    if (childPid > 0 && fs.existsSync(`/proc/${childPid}/stat`) && !isZombie(childPid) && writing()) break
+    childPid = 0
+    await new Promise((r) => setTimeout(r, 25))
+  }
   assert.ok(writing(), 'a child started writing its snapshot')
-  const childPid = Number(fs.readFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8').trim().split(/\s+/)[0])
   assert.ok(childPid > 0, 'the child is running')
   parent.kill('SIGKILL')
   await once(parent, 'exit')
