@@ -210,7 +210,7 @@ test('a parent killed while its child writes takes the child with it, and the ne
   await once(parent, 'exit')
   for (let i = 0; i < 200 && fs.existsSync(`/proc/${childPid}/stat`) && !isZombie(childPid); i++) await new Promise((r) => setTimeout(r, 50))
   assert.ok(!fs.existsSync(`/proc/${childPid}/stat`) || isZombie(childPid), 'the child died with its parent')
-  assert.equal(fs.readdirSync(snapshots).filter((n) => n.endsWith('.tmp')).length, 1, 'its temporary file is left')
+  assert.equal(fs.readdirSync(snapshots).filter((n) => n.endsWith('.tmp')).length, 1, `its temporary file is left: ${JSON.stringify(fs.readdirSync(snapshots))}`)
   const store = new SnapshotStore({ dir: snapshots, maxSnapshots: 4, maxDiskBytes: 2 ** 31, cooldownMs: 0, memoryFactor: 1, writer: 'in-process' })
   await store.capture('leak', { heapUsed: 1e6, predicted: { bytes: 1e6, pauseMs: 10 }, maxPauseMs: 2000 })
   assert.deepEqual(fs.readdirSync(snapshots).filter((n) => n.endsWith('.tmp')), [], 'the next writer removed it')
