@@ -197,6 +197,11 @@ function analyzeReport(file, r, top) {
   return lines.join('\n')
 }
 
+/** `; 87% of the growth`: how much of the new bytes a suspect or collection explains. */
+function shareText({ share }) {
+  return `; ${Math.round(share * 100)}% of the growth`
+}
+
 /** The readable report of `leakproof diff`. */
 function diffReport(files, r, top) {
   const lines = r.snapshots.map(
@@ -210,7 +215,7 @@ function diffReport(files, r, top) {
   if (r.suspects.length === 0) lines.push('  none')
   r.suspects.forEach((s, i) => {
     lines.push(
-      `${String(i + 1).padStart(3)}. ${s.name}: ${count(s.count)} new, ${bytesText(s.bytes)} own, retaining ${bytesText(s.retainedSize)}${s.nativeBytes > 0 ? `, ${bytesText(s.nativeBytes)} native` : ''}`,
+      `${String(i + 1).padStart(3)}. ${s.name}: ${count(s.count)} new, ${bytesText(s.bytes)} own, retaining ${bytesText(s.retainedSize)}${s.nativeBytes > 0 ? `, ${bytesText(s.nativeBytes)} native` : ''}${shareText(s)}`,
     )
     lines.push(...holderLines(s, '     '))
   })
@@ -218,7 +223,7 @@ function diffReport(files, r, top) {
   if (r.grownCollections.length === 0) lines.push('  none')
   r.grownCollections.forEach((c, i) => {
     lines.push(
-      `${String(i + 1).padStart(3)}. ${c.name} @${c.id}: ${count(c.before)} → ${count(c.after)} ${c.memberClass ?? 'entries'}, retaining ${bytesText(c.retainedSize)}${nativeMemoryText(c, bytesText)}`,
+      `${String(i + 1).padStart(3)}. ${c.name} @${c.id}: ${count(c.before)} → ${count(c.after)} ${c.memberClass ?? 'entries'}, retaining ${bytesText(c.retainedSize)}${nativeMemoryText(c, bytesText)}${shareText(c)}`,
     )
     lines.push(...holderLines(c, '     '))
   })

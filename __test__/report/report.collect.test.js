@@ -204,7 +204,7 @@ test('report files: attached by the pid in their content or name, preferred to t
   const dir = tempDir(t, 'report')
   const pairName = 'leakproof-2026-11-22T18-50-44-907Z-300-2-1-follow-up.report.json'
   const diagnosisName = 'leakproof-2026-11-22T18-51-00-000Z-999-0-diagnosis.report.json'
-  const suspect = (holder) => ({ name: 'Session', count: 5, bytes: 50, retainedSize: 500, holder: { description: holder }, readablePath: ['sessions (Map)', 'table', 'Session ×5'] })
+  const suspect = (holder) => ({ name: 'Session', count: 5, bytes: 50, retainedSize: 500, share: 0.9, holder: { description: holder }, readablePath: ['sessions (Map)', 'table', 'Session ×5'] })
   fs.writeFileSync(path.join(dir, 'w.log'), eventLine('report', T0, 300, 2, { path: `/elsewhere/${pairName}`, kind: 'pair', suspects: [suspect('from the event')] }))
   fs.writeFileSync(path.join(dir, pairName), JSON.stringify({ kind: 'pair', suspects: [suspect('from the file')], grownCollections: [{ name: 'Map', before: 1, after: 9, retainedSize: 3, readablePath: ['a', 'b'] }], growingHandles: [] }))
   const storeSite = {
@@ -221,7 +221,7 @@ test('report files: attached by the pid in their content or name, preferred to t
   const [pair] = model.processes[0].reports
   assert.deepStrictEqual(pair, {
     time: T0, kind: 'pair', name: pairName, native: null, lookedAt: null, notLookedAt: null, growingHandles: [], evidence: null, growthRoots: [],
-    suspects: [{ name: 'Session', count: 5, retainedSize: 500, holder: 'from the file', path: 'sessions (Map) → table → Session ×5' }],
+    suspects: [{ name: 'Session', count: 5, retainedSize: 500, share: 0.9, holder: 'from the file', path: 'sessions (Map) → table → Session ×5' }],
     grownCollections: [{ name: 'Map', before: 1, after: 9, path: 'a → b' }],
   })
   const diagnosed = model.processes[1]
@@ -272,8 +272,8 @@ test("a no-snapshot report's census suspects (class, holder, path, entries, byte
   const dir = tempDir(t, 'report')
   const name = 'leakproof-2026-11-22T18-51-00-000Z-302-0-diagnosis.report.json'
   const holder = { name: 'store', className: 'Object', kind: 'module', file: '/srv/app.js', line: 4, column: 1, description: 'store.sessions (Object), a module-level variable of /srv/app.js' }
-  const census = { name: 'Session', holder, readablePath: 'store.sessions', collections: 1, before: 120, after: 4_800, entriesPerSec: 78, bytesPerEntry: 2_400, bytesPerEntrySource: 'slope', memberHandle: null }
-  const gzips = { ...census, name: 'Gzip', readablePath: 'streams[*]', collections: 3, bytesPerEntry: 65_536, bytesPerEntrySource: 'measured', memberHandle: 'Zlib', holder: { ...holder, description: 'streams (Array), a module-level variable of /srv/app.js' } }
+  const census = { name: 'Session', holder, readablePath: 'store.sessions', collections: 1, before: 120, after: 4_800, entriesPerSec: 78, bytesPerEntry: 2_400, bytesPerEntrySource: 'slope', share: null, memberHandle: null }
+  const gzips = { ...census, name: 'Gzip', readablePath: 'streams[*]', collections: 3, bytesPerEntry: 65_536, bytesPerEntrySource: 'measured', share: 0.42, memberHandle: 'Zlib', holder: { ...holder, description: 'streams (Array), a module-level variable of /srv/app.js' } }
   fs.writeFileSync(path.join(dir, name), JSON.stringify({
     kind: 'no-snapshot', time: T0, pid: 302, threadId: 0, evidence: 'census', suspects: [census, gzips],
     collections: { boundedMaps: [], handles: [] }, lookedAt: ['census'], notLookedAt: [], native: nativeVerdict,
@@ -289,8 +289,8 @@ test("a no-snapshot report's census suspects (class, holder, path, entries, byte
     next: [{ what: 'restart under heaptrack', command: 'heaptrack -o /tmp/heaptrack.run node app.js' }],
   })
   assert.deepStrictEqual(report.suspects, [
-    { name: 'Session', holder: holder.description, path: 'store.sessions', collections: 1, before: 120, after: 4_800, entriesPerSec: 78, bytesPerEntry: 2_400, bytesPerEntrySource: 'slope', memberHandle: null },
-    { name: 'Gzip', holder: 'streams (Array), a module-level variable of /srv/app.js', path: 'streams[*]', collections: 3, before: 120, after: 4_800, entriesPerSec: 78, bytesPerEntry: 65_536, bytesPerEntrySource: 'measured', memberHandle: 'Zlib' },
+    { name: 'Session', holder: holder.description, path: 'store.sessions', collections: 1, before: 120, after: 4_800, entriesPerSec: 78, bytesPerEntry: 2_400, bytesPerEntrySource: 'slope', share: null, memberHandle: null },
+    { name: 'Gzip', holder: 'streams (Array), a module-level variable of /srv/app.js', path: 'streams[*]', collections: 3, before: 120, after: 4_800, entriesPerSec: 78, bytesPerEntry: 65_536, bytesPerEntrySource: 'measured', share: 0.42, memberHandle: 'Zlib' },
   ])
 })
 
@@ -307,7 +307,7 @@ test('names with <script> pass through as data, unchanged', async (t) => {
   const [proc] = model.processes
   assert.deepStrictEqual(proc.listenerLeaks, [{ emitter: evil, event: evil, site: evil, count: 11 }])
   assert.equal(proc.errors[0].error, evil)
-  assert.deepStrictEqual(proc.reports[0].suspects[0], { name: evil, count: 1, retainedSize: 2, holder: evil, path: `${evil} → ${evil}` })
+  assert.deepStrictEqual(proc.reports[0].suspects[0], { name: evil, count: 1, retainedSize: 2, share: null, holder: evil, path: `${evil} → ${evil}` })
 })
 
 test('FloorPoints keeps at most max points, each the lowest of a run of neighbours (checked against every floor)', () => {

@@ -151,7 +151,7 @@ test("a no-snapshot report shows the census' holder like a pair's suspects; the 
       let node = heading.nextElementSibling
       while (node.tagName !== 'TABLE') node = node.nextElementSibling
       const cells = (row) => [...row.cells].map((cell) => cell.textContent)
-      return { head: cells(node.tHead.rows[0]), first: cells(node.tBodies[0].rows[0]) }
+      return { head: cells(node.tHead.rows[0]), first: cells(node.tBodies[0].rows[0]), second: cells(node.tBodies[0].rows[1] ?? node.tBodies[0].rows[0]) }
     }
     return {
       headings: reports.map((h3) => h3.textContent.replace(/, 2026.*/, '')),
@@ -170,9 +170,11 @@ test("a no-snapshot report shows the census' holder like a pair's suspects; the 
     'Report leakproof-2026-11-22T12-20-00-000Z-4200-0-1-follow-up.report.json (snapshot pair',
     'Report leakproof-2026-11-22T12-40-00-000Z-4200-0-diagnosis.report.json (no snapshot, holder from the census',
   ])
-  assert.deepEqual(shown.pair.head, ['#', 'class', 'new objects', 'retained', 'held by', 'path'])
-  assert.deepEqual(shown.census.head, ['#', 'class', 'entries', 'bytes per entry', 'held by', 'path'])
-  assert.deepEqual(shown.census.first, ['1', 'Object', '1,200 → 4,800', '2.4 KB (est.)', 'store.sessions (Object), a module-level variable of /srv/app/store.js', 'store.sessions'])
+  assert.deepEqual(shown.pair.head, ['#', 'class', 'new objects', 'retained', 'share of the growth', 'held by', 'path'])
+  // A suspect's share where the report has one; none where it has not (an older report).
+  assert.deepEqual([shown.pair.first[4], shown.pair.second[4]], ['87%', ''])
+  assert.deepEqual(shown.census.head, ['#', 'class', 'entries', 'bytes per entry', 'share of the growth', 'held by', 'path'])
+  assert.deepEqual(shown.census.first, ['1', 'Object', '1,200 → 4,800', '2.4 KB (est.)', '', 'store.sessions (Object), a module-level variable of /srv/app/store.js', 'store.sessions'])
   assert.match(shown.firstHolder, /^sessions \(Map\), a module-level variable/, 'the pair\'s first suspect stays first')
   assert.deepEqual(shown.native, ['Native memory: no JS object holds it (+96.0 MB)'])
   assert.equal(shown.nextCommand, 'heaptrack -o /tmp/heaptrack.run node app.js')

@@ -52,6 +52,11 @@ function fmtScale(leak) {
   return `${leak.scale} (${hours >= 1 ? `${hours.toFixed(1)} h` : `${Math.round(hours * 60)} min`} window)`
 }
 
+/** A share of the growth: `87%`; empty where not known. */
+function shareText(share) {
+  return Number.isFinite(share) ? `${Math.round(share * 100)}%` : ''
+}
+
 /** `12,345`. */
 function fmtCount(n) {
   return Number.isFinite(n) ? n.toLocaleString('en-US') : '–'
@@ -318,13 +323,14 @@ function renderReport(report, index) {
     ['#', (_s, i) => i + 1],
     ['class', (s) => (s.memberHandle ? `${s.name} (${s.memberHandle} handle)` : s.name), 'code'],
     ...sizes,
+    ['share of the growth', (s) => shareText(s.share), 'num'],
     ['held by', (s) => s.holder || '(no named holder)', 'holder'],
     ['path', (s) => s.path || '', 'code'],
   ], report.suspects, (_s, i) => (index === 0 && i === 0 ? 'suspect-first' : null))
   const evidence = { census: ', holder from the census', sites: ', allocation sites only', none: ', no holder found', 'pair and census': ', confirms the census' }[report.evidence] || ''
   const roots = table([
     ['held by', (r) => r.holder || '', 'holder'],
-    ['share of the growth', (r) => (r.share === null ? '' : `${Math.round(r.share * 100)}%`), 'num'],
+    ['share of the growth', (r) => shareText(r.share), 'num'],
     ['new', (r) => (r.newBytes === null ? '' : bytesText(r.newBytes)), 'num'],
     ['what', (r) => r.what || '', 'code'],
   ], report.growthRoots || [])
@@ -332,6 +338,7 @@ function renderReport(report, index) {
     ['collection', (c) => c.name, 'code'],
     ['entries', (c) => `${fmtCount(c.before)} → ${fmtCount(c.after)}`, 'num'],
     ['retained', (c) => bytesText(c.retainedSize), 'num'],
+    ['share of the growth', (c) => shareText(c.share), 'num'],
     ['native', (c) => (c.nativeBytes > 0 ? `${bytesText(c.nativeBytes)} ${c.nativeKinds}` : ''), 'num'],
     ['held by', (c) => c.holder || c.path || ''],
   ], report.grownCollections)
@@ -453,7 +460,7 @@ function main() {
 
 /** The browser functions, in the order the page's script defines them. */
 const BROWSER_FUNCTIONS = [
-  bytesText, fmtTime, fmtMs, fmtRate, fmtScale, fmtCount, h, table, section, siteText, allocationSiteText,
+  bytesText, fmtTime, fmtMs, fmtRate, fmtScale, shareText, fmtCount, h, table, section, siteText, allocationSiteText,
   renderHeader, renderVerdict, chartSeries, chartAxes, drawTrendsAndGcs, markerElements, placeMarkers, xRange, pageWindow, renderChart,
   renderLeaks, renderNextSteps, renderReport, renderNative, renderDetails, renderProcess, profileOpener, renderProfiles, main,
 ]

@@ -67,6 +67,7 @@ function suspectModel(suspect) {
     name: suspect?.name ?? null,
     count: numberOrNull(suspect?.count),
     retainedSize: numberOrNull(suspect?.retainedSize),
+    share: numberOrNull(suspect?.share),
     holder: holderText(suspect?.holder),
     path: pathText(suspect?.readablePath),
   }
@@ -75,8 +76,8 @@ function suspectModel(suspect) {
 /**
  * A census suspect of the MODEL (a collection that grew between the census' passes): its
  * members' class, holder and path (already one string) as a pair's suspect has them, then the
- * entries before and after and the bytes one entry holds (`bytesPerEntrySource`: `'measured'`
- * or `'slope'`, an estimate from the leak's rate).
+ * entries before and after, the bytes one entry holds (`bytesPerEntrySource`: `'measured'`
+ * or `'slope'`, an estimate from the leak's rate) and, where measured, its share of the leak.
  */
 function censusSuspectModel(suspect) {
   return {
@@ -89,13 +90,14 @@ function censusSuspectModel(suspect) {
     entriesPerSec: numberOrNull(suspect?.entriesPerSec),
     bytesPerEntry: numberOrNull(suspect?.bytesPerEntry),
     bytesPerEntrySource: textOrNull(suspect?.bytesPerEntrySource),
+    share: numberOrNull(suspect?.share),
     memberHandle: textOrNull(suspect?.memberHandle),
   }
 }
 
 /**
- * A pair's grown collection: the fields of name, holder, before, after, path and its
- * entries' class (`memberClass`) that it has, and the native memory it retains when it
+ * A pair's grown collection: the fields of name, holder, before, after, path, its
+ * entries' class (`memberClass`) and its share of the growth that it has, and the native memory it retains when it
  * retains some (`nativeBytes`, `nativeBytesBefore` where known, and `nativeKinds` as short
  * names: `zlib`).
  */
@@ -107,6 +109,7 @@ function collectionModel(collection) {
   if (collection?.after !== undefined) model.after = collection.after
   if (Array.isArray(collection?.readablePath)) model.path = pathText(collection.readablePath)
   if (typeof collection?.memberClass === 'string') model.memberClass = collection.memberClass
+  if (typeof collection?.share === 'number') model.share = collection.share
   if (collection?.nativeBytes > 0) {
     model.nativeBytes = collection.nativeBytes
     model.nativeKinds = nativeKindsText(collection)

@@ -73,6 +73,9 @@ pub struct LeakSuspect {
     /// Bytes of native memory (Node's C++ objects, ArrayBuffer contents) the new instances
     /// retain: part of `retainedSize`.
     pub native_bytes: f64,
+    /// `retainedSize` as a share of all new bytes (0 to 1): how much of the growth the new
+    /// instances explain.
+    pub share: f64,
 }
 
 /// Native memory of one kind that a grown collection retains.
@@ -116,6 +119,9 @@ pub struct GrownCollection {
     pub native_bytes_before: Either<f64, Null>,
     /// The (up to 3) kinds of native memory holding the most of `nativeBytes`, most first.
     pub native_kinds: Vec<NativeMemoryKind>,
+    /// The bytes its new entries hold (retained size times the share of entries that are
+    /// new) as a share of all new bytes (0 to 1): how much of the growth it explains.
+    pub share: f64,
 }
 
 /// A chain of objects each holding the next (a linked list, a queue).
@@ -264,8 +270,16 @@ fn diff_js(d: DiffReport) -> SnapshotDiff {
                 retained_size: c.retained_size as f64,
             })
             .collect(),
-        suspects: d.suspects.into_iter().map(suspect_js).collect(),
-        grown_collections: d.grown_collections.into_iter().map(grown_js).collect(),
+        suspects: d
+            .suspects
+            .into_iter()
+            .map(|s| suspect_js(s, d.new_bytes))
+            .collect(),
+        grown_collections: d
+            .grown_collections
+            .into_iter()
+            .map(|g| grown_js(g, d.new_bytes))
+            .collect(),
         growth_roots: d
             .growth_roots
             .into_iter()
@@ -281,8 +295,7 @@ fn growth_root_js(r: diff::GrowthRoot, all_new_bytes: u64) -> GrowthRoot {
         id: r.id as f64,
         new_bytes: r.new_bytes as f64,
         new_count: r.new_count as f64,
-        // By paths both are estimates, and a chain's may pass the classes' growth.
-        share: (r.new_bytes as f64 / all_new_bytes.max(1) as f64).min(1.0),
+        share: share_of(r.new_bytes, all_new_bytes),
         retained_size: r.retained_size as f64,
         member_class: r.member_class.map_or(Either::B(Null), Either::A),
         chain: r.chain.map_or(Either::B(Null), |c| {
@@ -306,8 +319,15 @@ fn growth_root_js(r: diff::GrowthRoot, all_new_bytes: u64) -> GrowthRoot {
     }
 }
 
-fn suspect_js(s: Suspect) -> LeakSuspect {
+/// `bytes` as a share of `all_new_bytes`, at most 1: by paths both are estimates, and a
+/// chain's or a class' retained size may pass the growth (it holds old objects too).
+fn share_of(bytes: u64, all_new_bytes: u64) -> f64 {
+    (bytes as f64 / all_new_bytes.max(1) as f64).min(1.0)
+}
+
+fn suspect_js(s: Suspect, all_new_bytes: u64) -> LeakSuspect {
     LeakSuspect {
+        share: share_of(s.class.retained_size, all_new_bytes),
         name: s.class.name,
         count: s.class.count as f64,
         bytes: s.class.bytes as f64,
@@ -325,8 +345,9 @@ fn suspect_js(s: Suspect) -> LeakSuspect {
     }
 }
 
-fn grown_js(g: diff::GrownCollection) -> GrownCollection {
+fn grown_js(g: diff::GrownCollection, all_new_bytes: u64) -> GrownCollection {
     GrownCollection {
+        share: share_of(g.new_entries_bytes(), all_new_bytes),
         name: g.name,
         id: g.id as f64,
         before: g.before as f64,

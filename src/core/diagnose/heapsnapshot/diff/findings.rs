@@ -1,7 +1,6 @@
 //! What a diff found, before its holders are named, and which of it is worth a reader's time:
 //! growth too small to matter and Node's own bookkeeping are left out.
 
-use super::grown::new_bytes_of;
 use super::report::{
     DiffReport, GrownCollection, GrowthRoot, MatchedBy, NewClass, Suspect, Totals,
 };
@@ -122,8 +121,7 @@ pub(super) fn worth_reading_collections(
     new_bytes: u64,
 ) -> Vec<GrownCollection> {
     let gained = |g: &GrownCollection| g.after.saturating_sub(g.before);
-    let new_bytes_of =
-        |g: &GrownCollection| new_bytes_of(g.retained_size, g.before, g.after) as f64;
+    let new_bytes_of = |g: &GrownCollection| g.new_entries_bytes() as f64;
     let most = grown.iter().map(gained).max().unwrap_or(0);
     let share_of = |g: &GrownCollection, share: f64| {
         gained(g) as f64 >= share * most as f64 || new_bytes_of(g) >= share * new_bytes as f64

@@ -145,6 +145,15 @@ pub struct GrownCollection {
     pub native_kinds: Vec<NativeKind>,
 }
 
+impl GrownCollection {
+    /// About the bytes its new entries hold (see [`new_bytes_of`]).
+    ///
+    /// [`new_bytes_of`]: super::grown::new_bytes_of
+    pub fn new_entries_bytes(&self) -> u64 {
+        super::grown::new_bytes_of(self.retained_size, self.before, self.after)
+    }
+}
+
 /// A chain of objects each holding the next (a linked list, a queue), below a growth root.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chain {
