@@ -3,11 +3,13 @@
 // The diagnosis of a leak that gets no snapshot, in real processes that leak: a named
 // BoundedMap, an array of objects and a tracked emitter's listeners grow, V8's own heap
 // statistics are read, the census names the array by its variable, and the report is written
-// into a real directory.
+// into a real directory; sockets left open one per call are counted by their handles, with
+// their remote end and the app's line that made them.
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
+const net = require('node:net')
 const path = require('node:path')
 const { execFile } = require('node:child_process')
 const { tempDir } = require('../support/temp-dir')
@@ -15,11 +17,14 @@ const { tempDir } = require('../support/temp-dir')
 const FIXTURE = path.join(__dirname, 'fixtures', 'diagnosis-leak.js')
 const MiB = 1024 * 1024
 
-/** Runs the fixture (`census`: 'on' or 'off'); resolves with the lines it printed, parsed. */
-function runLeak(dir, census, where = 'main') {
+/**
+ * Runs the fixture (`census`: 'on' or 'off'; `env`, its environment's additions); resolves
+ * with the lines it printed, parsed.
+ */
+function runLeak(dir, census, where = 'main', env = {}) {
   return new Promise((resolve, reject) => {
     const args = ['--expose-gc', FIXTURE, dir ?? '-', census, where]
-    execFile(process.execPath, args, { timeout: 120_000, maxBuffer: 16 * MiB }, (err, stdout, stderr) => {
+    execFile(process.execPath, args, { timeout: 120_000, maxBuffer: 16 * MiB, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`${err.message}\n${stderr}`))
       resolve(stdout.trim().split('\n').map((line) => JSON.parse(line)))
     })
@@ -133,4 +138,31 @@ test('a dir that cannot be written: an error event, the report still emitted, no
   assert.equal(errors.length, 1)
   assert.equal(errors[0].during, 'diagnosis')
   assert.match(errors[0].error, /ENOTDIR/)
+})
+
+test('sockets left open one per call, no collection holding them: their count, remote end and the line that made them', async (t) => {
+  // The upstream is another process's server, as a service's database or API is.
+  const upstream = net.createServer(() => {})
+  await new Promise((resolve) => upstream.listen(0, '127.0.0.1', resolve))
+  t.after(() => {
+    upstream.close()
+    for (const socket of accepted) socket.destroy()
+  })
+  const accepted = new Set()
+  upstream.on('connection', (socket) => accepted.add(socket))
+  const { port } = upstream.address()
+  const { report } = reportOf(await runLeak(undefined, 'on', 'main', { UPSTREAM_PORT: String(port) }))
+  assert.equal(report.evidence, 'census')
+  const [first] = report.suspects
+  assert.equal(first?.holder.kind, 'handles', JSON.stringify(report.suspects, null, 1))
+  assert.equal(first.holder.className, 'Socket')
+  assert.ok(first.after > first.before && first.after >= 240, JSON.stringify(first))
+  // Every socket of the pass was read; the newest may still be connecting, its end not yet known.
+  assert.deepStrictEqual({ ...first.remoteEnd, count: 0 }, { end: `127.0.0.1:${port}`, count: 0, of: Math.min(first.after, 1000) })
+  assert.ok(first.remoteEnd.count >= first.remoteEnd.of - 10, JSON.stringify(first.remoteEnd))
+  // The sampling profile counts per function: the line is where openUpstream starts.
+  const line = fs.readFileSync(FIXTURE, 'utf8').split('\n').findIndex((l) => l.startsWith('function openUpstream(')) + 1
+  assert.deepStrictEqual({ ...first.madeAt, column: 0, growthBytes: 0 }, { functionName: 'openUpstream', url: FIXTURE, line, column: 0, growthBytes: 0 })
+  assert.ok(first.madeAt.growthBytes > 0)
+  assert.equal(first.holder.description, `${first.after} open Socket handles, remote end 127.0.0.1:${port} for ${first.remoteEnd.count} of ${first.remoteEnd.of} read (active handles, each a root of its own: no collection holds them), made in openUpstream (${FIXTURE}:${line})`)
 })

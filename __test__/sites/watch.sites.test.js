@@ -11,7 +11,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const { execFile } = require('node:child_process')
-const { sitesOfProfile, growingSites, windowsFor } = require('../../lib/sites/sites')
+const { sitesOfProfile, growingSites, siteThatMade, windowsFor } = require('../../lib/sites/sites')
 const { encodeSamplingProfile } = require('../../lib/sites/pprof')
 const { isOwnFile } = require('../../lib/code-origin')
 
@@ -152,12 +152,48 @@ test('growingSites names the caller whose bytes grew, keeps the ranking and the 
   const ranked = growingSites(sitesOfProfile(profileWith(5000, 100, 100)), sitesOfProfile(profileWith(5000, 900, 400)), 5)
   assert.deepEqual(ranked, [
     {
-      functionName: 'set', url: SESSION_STORE, line: 119, column: 1, liveBytes: 5900, growthBytes: 800,
+      functionName: 'set', url: SESSION_STORE, line: 119, column: 1, liveBytes: 5900, growthBytes: 800, made: [],
       package: 'express-session', appFrame: { functionName: 'login', url: APP, line: 42, column: 1 },
     },
     // The app's own site: as before, no package and no appFrame.
-    { functionName: 'render', url: APP, line: 70, column: 1, liveBytes: 400, growthBytes: 300 },
+    { functionName: 'render', url: APP, line: 70, column: 1, liveBytes: 400, growthBytes: 300, made: [] },
   ])
+})
+
+test('a site says which classes its growth was made for, and siteThatMade leads from a class to the app\'s line', () => {
+  const DRIVER = '/srv/app/node_modules/pg/lib/client.js'
+  const profileWith = (sockets, timers, driverSockets) => ({
+    head: node(frame('(root)', '', 0), 0,
+      // The app opens sockets through Node: `Socket` (and `Duplex`, its base) below its line.
+      node(frame('openUpstream', APP, 40), 0,
+        node(frame('connect', 'node:net', 230), 0,
+          node(frame('Socket', 'node:net', 360), 100 * sockets,
+            node(frame('Duplex', 'node:internal/streams/duplex', 60), 50 * sockets)))),
+      // A package opens sockets too, for the app's query and for its own pool timer.
+      node(frame('query', APP, 80), 0,
+        node(frame('connect', DRIVER, 50), 0,
+          node(frame('Socket', 'node:net', 360), 100 * driverSockets))),
+      node(frame('listOnTimeout', 'node:internal/timers', 555), 0,
+        node(frame('reconnect', DRIVER, 90), 0,
+          node(frame('Socket', 'node:net', 360), 1000 * driverSockets))),
+      node(frame('remind', APP, 20), 0,
+        node(frame('setTimeout', 'node:timers', 140), 0,
+          node(frame('Timeout', 'node:internal/timers', 180), 80 * timers)))),
+  })
+  const ranked = growingSites(sitesOfProfile(profileWith(10, 10, 10)), sitesOfProfile(profileWith(500, 20, 100)), 5)
+  const opener = ranked.find((s) => s.functionName === 'openUpstream')
+  assert.deepEqual(opener.made, [{ name: 'Socket', growthBytes: 490 * 150 }, { name: 'Duplex', growthBytes: 490 * 50 }])
+  // The app's line of the most Socket growth, a package's site leading to its app frame; the
+  // driver's own timer grew more sockets, but no line of the app made them.
+  assert.equal(ranked.find((s) => s.functionName === 'reconnect').appFrame, null)
+  assert.deepEqual(siteThatMade(ranked, 'Socket'), { functionName: 'openUpstream', url: APP, line: 40, column: 1, growthBytes: 490 * 150 })
+  const fewerSockets = ranked.filter((s) => s.functionName !== 'openUpstream')
+  assert.deepEqual(siteThatMade(fewerSockets, 'Socket'), { functionName: 'query', url: APP, line: 80, column: 1, growthBytes: 90 * 100 })
+  assert.deepEqual(siteThatMade(ranked, 'Timeout'), { functionName: 'remind', url: APP, line: 20, column: 1, growthBytes: 10 * 80 })
+  // A class no growing site made, or made only where no app frame called: no line.
+  assert.equal(siteThatMade(ranked, 'Gzip'), null)
+  assert.equal(siteThatMade(ranked.filter((s) => s.functionName === 'reconnect'), 'Socket'), null)
+  assert.equal(siteThatMade([], 'Socket'), null)
 })
 
 /** Every site of a `sitesOfProfile` result, as `function url:line liveBytes`. */

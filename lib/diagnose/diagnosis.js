@@ -10,6 +10,7 @@ const { writePrivateAtomically } = require('./reports')
 const { SUFFIXES, watcherFileName } = require('../file-names')
 const { SYSTEM_CLOCK } = require('../watch/clock')
 const { nativeStart, nativeVerdict } = require('./native-verdict')
+const { siteThatMade } = require('../sites/sites')
 
 
 /**
@@ -47,6 +48,24 @@ async function settledWithin(pending, after, graceMs) {
     return await Promise.race([value, giveUp])
   } finally {
     late.abort()
+  }
+}
+
+/** The class of each of many roots the census counts (`holder.kind`): a handle's own, a timer list's Timeout. */
+const MANY_ROOTS_CLASS = { handles: (holder) => holder.className, timers: () => 'Timeout' }
+
+/**
+ * Gives the census' holders that are many roots of one kind (sockets, timers: no collection
+ * holds them) the line that made them, from the sites ranking (`siteThatMade`): `madeAt`, and
+ * `made in openUpstream (/srv/app.js:40)` in the holder's description.
+ */
+function addWhereMade(suspects, sites) {
+  for (const suspect of suspects) {
+    const classOf = MANY_ROOTS_CLASS[suspect.holder.kind]
+    const madeAt = classOf === undefined ? null : siteThatMade(sites, classOf(suspect.holder))
+    if (madeAt === null) continue
+    suspect.madeAt = madeAt
+    suspect.holder.description += `, made in ${madeAt.functionName} (${madeAt.url}:${madeAt.line})`
   }
 }
 
@@ -248,6 +267,7 @@ class Diagnosis {
     else if (sites !== null) seen.lookedAt.push('allocation sites whose live bytes grow (sampling heap profiler)')
     else seen.notLookedAt.push({ what: 'allocation sites', why: 'no ranking of sites was given (sites: false, or it failed)' })
     const { census, suspects } = await censusTaken
+    if (sites !== LATE && sites !== null) addWhereMade(suspects, sites.sites)
     const [since, until] = this.#comparedFloors(leak.since)
     return {
       native: native === null ? null : await nativeOfDiagnosis(leak, native, census, suspects, seen),

@@ -122,8 +122,20 @@ export interface CensusSuspect {
   /** Bytes one entry holds: measured (Buffers, held directly or a property down), or the leak's rate over entries gained per second. */
   bytesPerEntry: number | null
   bytesPerEntrySource: 'measured' | 'slope' | null
+  /** With bytes per entry measured: the bytes it gains a second over the leak's rate (at most 1), how much of the leak it explains; else null. */
+  share: number | null
   /** The native handle the entries hold (`Zlib`, `TCP`, `Hash`), directly or a property down, if any: their memory is outside the heap. */
   memberHandle: string | null
+  /**
+   * For the active sockets of one class (`holder.kind: 'handles'`): the remote end at least
+   * half of the first `of` (up to 1,000) share, as an address and port, else an address; else null.
+   */
+  remoteEnd: { end: string; count: number; of: number } | null
+  /**
+   * For many roots of one kind (`'handles'`, `'timers'`): the app's line whose growth went most
+   * through their constructor, from the sites ranking; null when none did or the sites came later.
+   */
+  madeAt: { functionName: string; url: string; line: number; column: number; growthBytes: number } | null
 }
 
 /** What one census pass cost. */
@@ -379,6 +391,8 @@ export interface LeakSuspect extends NewObjects {
    * of `retainedSize`.
    */
   nativeBytes: number
+  /** `retainedSize` over the diff's `newBytes`, at most 1: how much of the growth the new instances explain. */
+  share: number
 }
 
 /** Native memory of one kind that a grown collection retains. */
@@ -433,6 +447,11 @@ export interface GrownCollection {
   nativeBytesBefore: number | null
   /** The (up to 3) kinds of native memory holding the most of `nativeBytes`, most bytes first. */
   nativeKinds: NativeMemoryKind[]
+  /**
+   * The bytes its new entries hold (`retainedSize` times the share of its entries that are
+   * new) over the diff's `newBytes`, at most 1: how much of the growth it explains.
+   */
+  share: number
 }
 
 /** A chain of objects each holding the next (a linked list, a queue) that a growth root holds. */

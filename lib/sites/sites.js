@@ -45,13 +45,19 @@ function isApplicationFrame({ url }) {
 }
 
 /** The state of a path above a profile's first frames: no frame yet. */
-const NO_FRAME = { site: null, origin: null, app: null, own: false }
+const NO_FRAME = { site: null, origin: null, app: null, own: false, made: [] }
+
+/**
+ * A function name that is a class's (a constructor's): `Socket`, `Timeout`, `ClientRequest`.
+ * The objects a site's bytes went into are told by the constructors called below it.
+ */
+const CONSTRUCTOR_NAME = /^[A-Z][A-Za-z0-9_$]*$/
 
 /**
  * How the bytes allocated along a sampling profile's tree are charged, one rule for the
  * `sites` ranking and the pprof file (pprof.js). Returns `chargeAt(above, callFrame)`: the
  * state of a path at a node from its caller's state (`NO_FRAME` above the first frame) and
- * its call frame, as `{ site, origin, app, own }`:
+ * its call frame, as `{ site, origin, app, own, made }`:
  * - `site`, the frame the node's own bytes count for, and `origin` its `originOf`: the
  *   nearest frame of the application or of a package, whatever runs below it (V8's
  *   built-ins, Node's internals, leakproof's code the app called, such as a BoundedMap's);
@@ -61,7 +67,9 @@ const NO_FRAME = { site: null, origin: null, app: null, own: false }
  * - `app`: the nearest frame of the application's own code, null when none;
  * - `own`: whether leakproof's own code or node:inspector's (the session leakproof samples
  *   through) is on the path. With no application or package frame, such bytes are leakproof's
- *   work, such as reading a profile, not the service's.
+ *   work, such as reading a profile, not the service's;
+ * - `made`: the names of the constructors called below the site on the path (`Socket` under
+ *   the app's `net.connect()`), each once: the classes the site's bytes were made for.
  * A frame that changes none of these gets its caller's state object back. Each URL is
  * classified once per `siteCharger()`.
  */
@@ -86,8 +94,10 @@ function siteCharger() {
     if (origin.kind === 'app' || origin.kind === 'package') isSite = true
     else if (aboveKind === 'app' || aboveKind === 'package') isSite = false
     else isSite = origin.kind !== 'builtin' || aboveKind === 'builtin'
-    if (isSite) return { site: callFrame, origin, app: origin.kind === 'app' ? callFrame : above.app, own }
-    return own === above.own ? above : { ...above, own }
+    if (isSite) return { site: callFrame, origin, app: origin.kind === 'app' ? callFrame : above.app, own, made: [] }
+    const name = callFrame.functionName
+    const made = above.site !== null && CONSTRUCTOR_NAME.test(name) && !above.made.includes(name) ? [...above.made, name] : above.made
+    return own === above.own && made === above.made ? above : { ...above, own, made }
   }
 }
 
@@ -123,7 +133,9 @@ function placeOf({ functionName, url, lineNumber, columnNumber }) {
  * A site in a package or in Node's internals also gets `package` (its name; null for `node:`)
  * and `callers`: a Map from the key of the app's own frame nearest the allocation on its
  * stack (not a package's, Node's or leakproof's; '' when there is none) to
- * `{ appFrame, liveBytes }`, the bytes that came through it. One walk from the root,
+ * `{ appFrame, liveBytes }`, the bytes that came through it. Every site has `made`: a Map from
+ * the name of a constructor called below it to the bytes allocated under that call (see
+ * `siteCharger`). One walk from the root,
  * iterative (a deep profile must not overflow the stack), each URL classified once.
  */
 function sitesOfProfile(profile) {
@@ -141,15 +153,16 @@ function sitesOfProfile(profile) {
 }
 
 /** Adds `bytes` to the site of `charge` (see `siteCharger`) in `sites` and, for a package's or Node's site, to its caller in the app. */
-function chargeSite(sites, { site: frame, origin, app: appFrame }, bytes) {
+function chargeSite(sites, { site: frame, origin, app: appFrame, made }, bytes) {
   const key = frameKey(frame)
   let site = sites.get(key)
   if (site === undefined) {
-    site = { ...placeOf(frame), liveBytes: 0 }
+    site = { ...placeOf(frame), liveBytes: 0, made: new Map() }
     if (origin.kind === 'package' || origin.kind === 'node') Object.assign(site, { package: origin.package, callers: new Map() })
     sites.set(key, site)
   }
   site.liveBytes += bytes
+  for (const name of made) site.made.set(name, (site.made.get(name) ?? 0) + bytes)
   if (site.callers === undefined) return
   const callerKey = appFrame === null ? '' : frameKey(appFrame)
   const caller = site.callers.get(callerKey)
@@ -254,8 +267,9 @@ class SiteProfiler {
  * The sites that grew between two `sitesOfProfile` results, most growth first. A site in a
  * package or in Node's internals also has `package` and `appFrame`: of its callers in the
  * app, the one whose bytes there grew most (then the one with most live bytes), null when
- * that growth came with no app frame on the stack (a package's own timer, say).
- * @returns {Array<{ functionName: string, url: string, line: number, column: number, liveBytes: number, growthBytes: number, package?: string | null, appFrame?: { functionName: string, url: string, line: number, column: number } | null }>}
+ * that growth came with no app frame on the stack (a package's own timer, say). Each has
+ * `made`: the classes whose constructors the growth went through (`madeClasses`).
+ * @returns {Array<{ functionName: string, url: string, line: number, column: number, liveBytes: number, growthBytes: number, made: Array<{ name: string, growthBytes: number }>, package?: string | null, appFrame?: { functionName: string, url: string, line: number, column: number } | null }>}
  */
 function growingSites(before, after, top) {
   const grown = []
@@ -263,15 +277,47 @@ function growingSites(before, after, top) {
     const earlier = before.get(key)
     const growthBytes = site.liveBytes - (earlier?.liveBytes ?? 0)
     if (growthBytes <= 0) continue
-    const { callers, package: name, ...place } = site
+    const { callers, package: name, made: madeNow, ...place } = site
+    const made = madeClasses(madeNow, earlier?.made)
     const entry = callers === undefined
-      ? { ...place, growthBytes }
-      : { ...place, growthBytes, package: name, appFrame: mainCaller(callers, earlier?.callers) }
+      ? { ...place, growthBytes, made }
+      : { ...place, growthBytes, made, package: name, appFrame: mainCaller(callers, earlier?.callers) }
     grown.push({ entry, application: isApplicationFrame(site) ? 1 : 0 })
   }
   // Sites in the application or its packages come first: a line someone can change beats Node's own.
   grown.sort((a, b) => b.application - a.application || b.entry.growthBytes - a.entry.growthBytes || b.entry.liveBytes - a.entry.liveBytes)
   return grown.slice(0, top).map(({ entry }) => entry)
+}
+
+/** Classes listed in a site's `made`. */
+const MADE_LISTED = 4
+
+/** Constructors whose bytes grew most under a site (at most MADE_LISTED): `[{ name, growthBytes }]`, most first. */
+function madeClasses(madeNow, madeBefore) {
+  const grown = []
+  for (const [name, bytes] of madeNow) {
+    const growthBytes = bytes - (madeBefore?.get(name) ?? 0)
+    if (growthBytes > 0) grown.push({ name, growthBytes })
+  }
+  return grown.sort((a, b) => b.growthBytes - a.growthBytes).slice(0, MADE_LISTED)
+}
+
+/**
+ * Where objects of class `className` were made, from a `sites` ranking's `sites`: of the
+ * sites whose growth went through its constructor, the one with the most such growth, as
+ * the app's line (the site's `appFrame` for a package's or Node's site) with the bytes:
+ * `{ functionName, url, line, column, growthBytes }`; null when no growing site made any.
+ * Many roots of one kind (sockets, timers), which no collection holds, get their line so.
+ */
+function siteThatMade(sites, className) {
+  let best = null
+  for (const site of sites ?? []) {
+    const made = site.made?.find((m) => m.name === className)
+    if (made === undefined || site.appFrame === null || (best !== null && made.growthBytes <= best.growthBytes)) continue
+    const place = site.appFrame ?? site
+    best = { functionName: place.functionName, url: place.url, line: place.line, column: place.column, growthBytes: made.growthBytes }
+  }
+  return best
 }
 
 /** The `appFrame` of the caller (see `sitesOfProfile`) whose bytes grew most since `callersBefore`, then the one with most live bytes. */
@@ -437,4 +483,4 @@ async function profileAfterFullGc(profiler, windowMs) {
   return profiler.profile()
 }
 
-module.exports = { SiteProfiler, SiteRanking, growingSites, sitesOfProfile, siteCharger, NO_FRAME, windowsFor }
+module.exports = { SiteProfiler, SiteRanking, growingSites, sitesOfProfile, siteCharger, siteThatMade, NO_FRAME, windowsFor }

@@ -13,6 +13,11 @@ export interface AllocationSite {
   liveBytes: number
   growthBytes: number
   /**
+   * The classes whose constructors the site's growth went through (functions with a class's
+   * name called below it: `Socket`, `Timeout`), up to 4, most growth first.
+   */
+  made: Array<{ name: string; growthBytes: number }>
+  /**
    * Only on a site in a package (`node_modules`) or in Node's internals (`node:`): the
    * package's name (`express-session`, `@opentelemetry/sdk-metrics`), null for `node:`.
    */

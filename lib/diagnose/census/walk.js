@@ -35,6 +35,7 @@ const { types } = require('node:util')
 const reflect = require('./reflect')
 const { ChainCursor, isLink, CHAIN_LINKS_PER_VISIT, MAX_CHAIN_LINKS } = require('./chains')
 const { describeMembers } = require('./members')
+const { handlesByClass, commonRemoteEnd } = require('./handles')
 
 /** Members of a collection followed (and sampled for their class and size) per collection. */
 const MEMBERS_FOLLOWED = 16
@@ -255,18 +256,14 @@ class CensusPass {
   /**
    * Records the active handles of each class with `minEntries` or more (sockets left open one
    * per request, each kept by its own handle: no collection holds them) as one collection of
-   * its own: `Socket handles`, its first members sampled for what they hold.
+   * its own: `Socket handles`, its first members sampled for what they hold, with the remote
+   * end most of them share (handles.js).
    */
   #recordHandleKinds(handles) {
-    const byClass = new Map()
-    for (const handle of handles) {
-      const name = reflect.className(handle) || 'Object'
-      const same = byClass.get(name) ?? []
-      same.push(handle)
-      byClass.set(name, same)
-    }
-    for (const [name, same] of byClass) {
-      if (same.length >= this.#limits.minEntries) this.#record(-1, name, 1, same.length, same.slice(0, MEMBERS_FOLLOWED), root('handles', `${name} handles`))
+    for (const [name, same] of handlesByClass(handles)) {
+      if (same.length < this.#limits.minEntries) continue
+      const r = root('handles', `${name} handles`, { remote: commonRemoteEnd(same) })
+      this.#record(-1, name, 1, same.length, same.slice(0, MEMBERS_FOLLOWED), r)
     }
   }
 
