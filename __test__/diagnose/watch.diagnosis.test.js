@@ -140,17 +140,28 @@ test('a dir that cannot be written: an error event, the report still emitted, no
   assert.match(errors[0].error, /ENOTDIR/)
 })
 
-test('sockets left open one per call, no collection holding them: their count, remote end and the line that made them', async (t) => {
-  // The upstream is another process's server, as a service's database or API is.
-  const upstream = net.createServer(() => {})
+/**
+ * An upstream server on 127.0.0.1, another process's as a service's database or API is, that
+ * keeps every connection open until the test ends; resolves with its port.
+ */
+async function upstreamServer(t) {
+  const accepted = new Set()
+  const upstream = net.createServer((socket) => accepted.add(socket))
   await new Promise((resolve) => upstream.listen(0, '127.0.0.1', resolve))
   t.after(() => {
     upstream.close()
     for (const socket of accepted) socket.destroy()
   })
-  const accepted = new Set()
-  upstream.on('connection', (socket) => accepted.add(socket))
-  const { port } = upstream.address()
+  return upstream.address().port
+}
+
+/** The line of the fixture's `openUpstream` (the profile counts per function: where it starts). */
+function openUpstreamLine() {
+  return fs.readFileSync(FIXTURE, 'utf8').split('\n').findIndex((l) => l.startsWith('function openUpstream(')) + 1
+}
+
+test('sockets left open one per call, no collection holding them: their count, remote end and the line that made them', async (t) => {
+  const port = await upstreamServer(t)
   const { report } = reportOf(await runLeak(undefined, 'on', 'main', { UPSTREAM_PORT: String(port) }))
   assert.equal(report.evidence, 'census')
   const [first] = report.suspects
@@ -160,9 +171,24 @@ test('sockets left open one per call, no collection holding them: their count, r
   // Every socket of the pass was read; the newest may still be connecting, its end not yet known.
   assert.deepStrictEqual({ ...first.remoteEnd, count: 0 }, { end: `127.0.0.1:${port}`, count: 0, of: Math.min(first.after, 1000) })
   assert.ok(first.remoteEnd.count >= first.remoteEnd.of - 10, JSON.stringify(first.remoteEnd))
-  // The sampling profile counts per function: the line is where openUpstream starts.
-  const line = fs.readFileSync(FIXTURE, 'utf8').split('\n').findIndex((l) => l.startsWith('function openUpstream(')) + 1
+  const line = openUpstreamLine()
   assert.deepStrictEqual({ ...first.madeAt, column: 0, growthBytes: 0 }, { functionName: 'openUpstream', url: FIXTURE, line, column: 0, growthBytes: 0 })
   assert.ok(first.madeAt.growthBytes > 0)
   assert.equal(first.holder.description, `${first.after} open Socket handles, remote end 127.0.0.1:${port} for ${first.remoteEnd.count} of ${first.remoteEnd.of} read (active handles, each a root of its own: no collection holds them), made in openUpstream (${FIXTURE}:${line})`)
+})
+
+test('sites ranked after the report went out still give its sockets their line, in the report a pair confirms', async (t) => {
+  const port = await upstreamServer(t)
+  const lines = await runLeak(undefined, 'on', 'main', { UPSTREAM_PORT: String(port), LATE_SITES: '1' })
+  const { report } = reportOf(lines)
+  const [first] = report.suspects
+  assert.equal(report.sites, null)
+  assert.ok(report.notLookedAt.some((n) => n.what === 'allocation sites' && /still being ranked/.test(n.why)), JSON.stringify(report.notLookedAt))
+  assert.deepEqual([first.holder.kind, first.madeAt], ['handles', null])
+  assert.doesNotMatch(first.holder.description, /made in/)
+  const { later } = lines.find((l) => 'later' in l)
+  const [now] = later.suspects
+  assert.deepEqual([now.madeAt.functionName, now.madeAt.url, now.madeAt.line], ['openUpstream', FIXTURE, openUpstreamLine()])
+  assert.equal(now.holder.description, `${first.holder.description}, made in openUpstream (${FIXTURE}:${openUpstreamLine()})`)
+  assert.equal(later.path, report.path)
 })

@@ -55,18 +55,19 @@ async function settledWithin(pending, after, graceMs) {
 const MANY_ROOTS_CLASS = { handles: (holder) => holder.className, timers: () => 'Timeout' }
 
 /**
- * Gives the census' holders that are many roots of one kind (sockets, timers: no collection
- * holds them) the line that made them, from the sites ranking (`siteThatMade`): `madeAt`, and
- * `made in openUpstream (/srv/app.js:40)` in the holder's description.
+ * `suspects` where the census' holders that are many roots of one kind (sockets, timers: no
+ * collection holds them) have the line that made them, from the sites ranking's `sites`
+ * (`siteThatMade`): `madeAt`, and `made in openUpstream (/srv/app.js:40)` in the holder's
+ * description. Others, and those that have it, are given back as they are.
  */
-function addWhereMade(suspects, sites) {
-  for (const suspect of suspects) {
+function withWhereMade(suspects, sites) {
+  return suspects.map((suspect) => {
     const classOf = MANY_ROOTS_CLASS[suspect.holder.kind]
-    const madeAt = classOf === undefined ? null : siteThatMade(sites, classOf(suspect.holder))
-    if (madeAt === null) continue
-    suspect.madeAt = madeAt
-    suspect.holder.description += `, made in ${madeAt.functionName} (${madeAt.url}:${madeAt.line})`
-  }
+    const madeAt = classOf === undefined || suspect.madeAt !== null ? null : siteThatMade(sites, classOf(suspect.holder))
+    if (madeAt === null) return suspect
+    const description = `${suspect.holder.description}, made in ${madeAt.functionName} (${madeAt.url}:${madeAt.line})`
+    return { ...suspect, madeAt, holder: { ...suspect.holder, description } }
+  })
 }
 
 /**
@@ -147,23 +148,27 @@ class Diagnosis {
   #census = null // the census (lib/diagnose/census), made with the first diagnosis; null when off
   #censusOn
   #censusGapMs
+  #sitesGraceMs
   #busy = false
   #stopped = false
   #clock
   #latest = null // the newest report emitted
+  #latestSitesLate = null // its sites ranking, when the report went without it: a promise
   #running = null // the diagnosis under way, a promise
   #queued = null // the newest diagnosis asked for while one was under way: { leak, context }
 
   /**
-   * @param {{ dir?: string, top: number, window?: number, census?: boolean, intervalMs?: number }} options
+   * @param {{ dir?: string, top: number, window?: number, census?: boolean, intervalMs?: number, sitesGraceMs?: number }} options
    *   the watcher's settings: `dir` where reports go (none: emitted only), `top` entries
    *   per list, `window` floors in a leak's window, `census` whether to take a census (its
-   *   passes are two `intervalMs` apart, within 1 to 45 s).
+   *   passes are two `intervalMs` apart, within 1 to 45 s); `sitesGraceMs`, how long a report
+   *   waits past its census for the sites (SITES_GRACE_MS; tests shorten it).
    * @param {{ emit: (type: string, fields: object) => void, clock?: import('../watch/clock').Clock }} parts
    *   `emit` emits a watcher event; `clock` says what time it is (the census' passes, which
    *   sleep between them, keep the system's).
    */
-  constructor({ dir, top, window, census = true, intervalMs = 10_000 }, { emit, clock = SYSTEM_CLOCK }) {
+  constructor({ dir, top, window, census = true, intervalMs = 10_000, sitesGraceMs = SITES_GRACE_MS }, { emit, clock = SYSTEM_CLOCK }) {
+    this.#sitesGraceMs = sitesGraceMs
     this.#clock = clock
     this.#dir = dir === undefined ? null : path.resolve(dir)
     this.#top = top
@@ -188,7 +193,10 @@ class Diagnosis {
   async latestSince(time, maxWaitMs = DIAGNOSIS_AWAITED_MS) {
     if (this.#running !== null) await settledWithin(this.#running, null, maxWaitMs)
     const report = this.#latest
-    return report !== null && report.census !== null && report.census.since >= time ? report : null
+    if (report === null || report.census === null || report.census.since < time) return null
+    // The sites ranked since the report went out give its many roots their line.
+    const sites = this.#latestSitesLate === null ? null : await settledWithin(this.#latestSitesLate, null, 0)
+    return sites === null || sites === LATE ? report : { ...report, suspects: withWhereMade(report.suspects, sites.sites) }
   }
 
   /** Whether a diagnosis is under way (its census' passes hold what they walk in this heap). */
@@ -243,6 +251,7 @@ class Diagnosis {
       if (this.#stopped) return null
       report.path = this.#write(report)
       this.#latest = report
+      this.#latestSitesLate = report.sites === null && sites !== null ? Promise.resolve(sites).catch(() => null) : null
       this.#emit('report', report)
       return report
     } catch (err) {
@@ -262,12 +271,12 @@ class Diagnosis {
     // (one whose census named none waits for the sites, its only evidence then).
     const censusTaken = this.#takeCensus(leak, firstPass, profile, seen)
     const holderNamed = censusTaken.then(({ suspects }) => (suspects.length > 0 ? null : Promise.resolve(sitesPending).catch(() => null)))
-    const sites = await settledWithin(sitesPending, holderNamed, SITES_GRACE_MS)
+    const sites = await settledWithin(sitesPending, holderNamed, this.#sitesGraceMs)
     if (sites === LATE) seen.notLookedAt.push({ what: 'allocation sites', why: 'still being ranked when the census was done; the sites event follows' })
     else if (sites !== null) seen.lookedAt.push('allocation sites whose live bytes grow (sampling heap profiler)')
     else seen.notLookedAt.push({ what: 'allocation sites', why: 'no ranking of sites was given (sites: false, or it failed)' })
-    const { census, suspects } = await censusTaken
-    if (sites !== LATE && sites !== null) addWhereMade(suspects, sites.sites)
+    const { census, suspects: holders } = await censusTaken
+    const suspects = sites === LATE || sites === null ? holders : withWhereMade(holders, sites.sites)
     const [since, until] = this.#comparedFloors(leak.since)
     return {
       native: native === null ? null : await nativeOfDiagnosis(leak, native, census, suspects, seen),
