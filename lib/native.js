@@ -122,7 +122,7 @@ function tryPackage(packageName, attempts) {
   try {
     installed = require.resolve(`${packageName}/package.json`)
   } catch {
-    attempts.push(`${packageName}: not installed (npm leaves optional dependencies out with --omit=optional)`)
+    attempts.push(`${packageName}: not installed (npm leaves an optional dependency out with --omit=optional, or when it cannot get it: leakproof installed from a tarball or a registry without ${packageName} beside it)`)
     return null
   }
   const { version, main } = JSON.parse(fs.readFileSync(installed, 'utf8'))
