@@ -66,11 +66,28 @@ test('not while the limit is further than limitWithinMs; due once it comes withi
   assert.equal(policy.due([trend('heap', 16 * MINUTE)]).timeLeftMs, 5 * MINUTE)
 })
 
-test('never before the process has run minIntervalMs', () => {
+test('not before the process has run minIntervalMs, unless the limit is too near to wait', () => {
   const { policy, at } = reportedHeapLeak({ minIntervalMs: 30 * MINUTE })
   assert.equal(policy.due([trend('heap', 20 * MINUTE)]), null)
+  // Two exits (130 s at the defaults) from the limit, the process would die before its uptime
+  // reached minIntervalMs: it restarts now, and says why.
+  assert.equal(policy.due([trend('heap', 10 * MINUTE + 131_000)]), null)
+  const early = policy.due([trend('heap', 10 * MINUTE + 130_000)])
+  assert.deepEqual([early.timeLeftMs, early.beforeMinInterval, early.evidence.settled], [130_000, true, true])
   at(30 * MINUTE)
-  assert.notEqual(policy.due([trend('heap', 40 * MINUTE)]), null)
+  const due = policy.due([trend('heap', 40 * MINUTE)])
+  assert.equal(due.beforeMinInterval, false)
+})
+
+test('a coordinated cluster worker waits no readiness delay: its last moment is two drains from the limit', () => {
+  // 2 × 30 s drain = 60 s, where a worker on its own has 2 × (35 s + 30 s) = 130 s.
+  const clock = { time: 0, now: () => clock.time, monotonic: () => clock.time }
+  const policy = new RestartPolicy({ ...DEFAULTS }, { clock, processStartedAt: 0, coordinated: true })
+  clock.time = MINUTE
+  policy.note(leak('heap', MINUTE))
+  assert.equal(policy.due([trend('heap', MINUTE + 61_000)]), null)
+  const due = policy.due([trend('heap', MINUTE + 60_000)])
+  assert.deepEqual([due.beforeMinInterval, due.evidence.settled], [true, false])
 })
 
 test('waits for the evidence until the limit is two exits away, then goes without it', () => {

@@ -20,6 +20,15 @@ test('a leaking instance leaves with its evidence written and no request failing
   assertLeftGracefully(await runPair(t), { readinessDelayMs: 1500 })
 })
 
+test('a leak that reaches its limit before minIntervalMs (the default 5 min) still leaves gracefully, just before the limit', async (t) => {
+  const run = await runPair(t, { sickEnv: { LEAKPROOF_RESTART_MIN_INTERVAL_MS: '300000' } })
+  assertLeftGracefully(run, { readinessDelayMs: 1500 })
+  const due = run.sick.line('restart-due')
+  assert.equal(due.beforeMinInterval, true)
+  // Due at its last moment, two exits (of 1.5 s + 5 s) from the limit, and 30 s at least.
+  assert.ok(due.timeLeftMs <= 30_000, JSON.stringify(due))
+})
+
 test('beforeRestart that throws: an error event, and the servers are closed and drained anyway', async (t) => {
   const { sick, exit, balancer } = await runPair(t, { sickEnv: { SERVICE_HOOK: 'throws' }, preload: false })
   assert.equal(exit.code, 75, sick.stderr)

@@ -94,7 +94,7 @@ describe('leakproof/otel with the OpenTelemetry metrics SDK', () => {
   before(async () => {
     // The leak tests' settings: a leak of a few MB/s is found within seconds. The restart
     // policy is on (its gauge is exported only then), and never due: a process up less than
-    // a week never restarts.
+    // a week restarts only when its limit is minutes away, and this one's is gigabytes away.
     watcher = watch({ ...FAST_WATCH, sites: false, restart: { minIntervalMs: 7 * 24 * 3600_000 } })
     listenerLeaks.on('listener-leak', onListenerLeak)
     for (let i = 0; i < 5; i++) bus.on('message', () => {}) // one site, past the threshold of 3
@@ -115,6 +115,8 @@ describe('leakproof/otel with the OpenTelemetry metrics SDK', () => {
     const metrics = await otel.collect()
     for (const entry of METRICS) {
       const metric = metrics.get(entry.otel)
+      // A gauge absent until its moment (a restart due) is checked below, on a status that has it.
+      if (entry.absentUntil !== undefined && metric === undefined) continue
       assert.ok(metric, `${entry.otel} was exported`)
       assert.equal(metric.descriptor.unit, entry.unit, entry.otel)
       assert.equal(metric.descriptor.description, entry.help, entry.otel)

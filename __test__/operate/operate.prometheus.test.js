@@ -162,6 +162,15 @@ async function stableScrape(registry, watcher) {
   assert.fail('status() changed during every one of 20 scrapes')
 }
 
+test('the restart margin gauge is absent until a restart is due, then the time left to the limit in seconds', () => {
+  const { values, absentUntil } = signals.METRICS.find((m) => m.prometheus === 'leakproof_restart_time_left_seconds')
+  assert.equal(absentUntil, 'a restart is due')
+  assert.deepEqual(values({ watcher: null }), [])
+  assert.deepEqual(values({ watcher: { restart: { on: false, due: null } } }), [])
+  assert.deepEqual(values({ watcher: { restart: { on: true, due: null } } }), [])
+  assert.deepEqual(values({ watcher: { restart: { on: true, due: { dueAt: 1, kind: 'heap', limitAt: 2, timeLeftMs: 42_500 } } } }), [{ labels: {}, value: 42.5 }])
+})
+
 test('a scrape never throws when reading the signals fails: leakproof\'s series are left out, with one warning', async () => {
   const registry = new promClient.Registry()
   registerMetrics(registry)

@@ -189,6 +189,20 @@ test('a log without samples (older leakproof) has no floors, and the MODEL says 
   assert.ok(model.notes.some((n) => n.startsWith('pid 7: no floors: the log has no `sample` events')), model.notes.join('\n'))
 })
 
+test('a restart: when it was due and why, and the margin it left with, evidence kept and lost', async (t) => {
+  const dir = tempDir(t, 'report')
+  const evidence = { reports: ['/d/r.report.json'], snapshots: ['/d/a.heapsnapshot', '/d/b.heapsnapshot'], profiles: [] }
+  fs.writeFileSync(path.join(dir, 'w.log'), [
+    eventLine('restart-due', T0, 7, 0, { kind: 'heap', limitAt: T0 + 120_000, timeLeftMs: 120_000, beforeMinInterval: true, evidence: { settled: true, ...evidence } }),
+    eventLine('restart-exit', T0 + 40_000, 7, 0, { exitCode: 75, drained: true, drainMs: 300, margin: { limitAt: T0 + 95_000, timeLeftMs: 55_000, bytesLeft: 24_000_000, evidence: { ...evidence, snapshots: ['/d/b.heapsnapshot'], lost: ['/d/a.heapsnapshot'] } } }),
+  ].join(''))
+  const [proc] = (await collect(dir)).processes
+  assert.deepStrictEqual(proc.restarts, [
+    { time: T0, step: 'due', kind: 'heap', timeLeftMs: 120_000, bytesLeft: null, beforeMinInterval: true, settled: true, kept: 3, lost: null },
+    { time: T0 + 40_000, step: 'exit', kind: null, timeLeftMs: 55_000, bytesLeft: 24_000_000, beforeMinInterval: false, settled: null, kept: 2, lost: 1 },
+  ])
+})
+
 test('samples without native, rss and containerLimit (before they were logged) give null columns and a note', async (t) => {
   const dir = tempDir(t, 'report')
   fs.writeFileSync(path.join(dir, 'a.log'), sampleLine(T0, 8, 0, { heap: 5, withNative: false }))

@@ -164,6 +164,8 @@ test("a no-snapshot report shows the census' holder like a pair's suspects; the 
       leakRows: [...[...document.querySelectorAll('h3')].find((h3) => h3.textContent.startsWith('Leak reports')).nextElementSibling.querySelectorAll('tbody tr')]
         .map((row) => [row.cells[1].textContent, row.cells[2].textContent, row.cells[3].textContent]),
       verdict: document.querySelector('.verdict').textContent,
+      restartRows: [...[...document.querySelectorAll('h3')].find((h3) => h3.textContent === 'Restart').nextElementSibling.querySelectorAll('tbody tr')]
+        .map((row) => [...row.cells].slice(1).map((cell) => cell.textContent)),
     }
   })
   assert.deepEqual(shown.headings, [
@@ -181,6 +183,10 @@ test("a no-snapshot report shows the census' holder like a pair's suspects; the 
   // Each leak with the time scale that showed it; a slow one's rate per hour.
   assert.deepEqual(shown.leakRows, [['heap', '+3.1 MB/min', 'minutes (2 min window)'], ['external', '+3.6 MB/h', 'hours (4.3 h window)']])
   assert.match(shown.verdict, /external leak: \+3\.6 MB\/h on the hours scale/)
+  assert.deepEqual(shown.restartRows, [
+    ['due (heap, before minIntervalMs: the limit was near)', '120.0 s', '', '3 files'],
+    ['exit', '55.0 s', '25.2 MB', '2 files kept, 1 lost (rotated away meanwhile)'],
+  ])
   assert.equal(shown.profiles.length, 2)
   assert.match(shown.profiles[0], /^leakproof-.*-sites\.heapprofile \(412\.0 KB, .*\): open in Chrome DevTools → Memory → Load profile$/)
   assert.match(shown.profiles[1], /^(leakproof-.*-sites\.pb\.gz) \(38\.0 KB, .*\): open with go tool pprof -http=: \1, or in Pyroscope, Grafana or Datadog$/)

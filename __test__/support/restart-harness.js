@@ -217,7 +217,8 @@ async function runStandalone(t, { env, sickEnv = {}, preload = true, heapMb, pro
  * What a standalone restart must show: exit code 75 after `restart-due` (after a leak event,
  * its report and snapshots on disk when it exited), readiness failing at least
  * `readinessDelayMs` before the servers closed, every connection drained, no failed request,
- * the healthy instance untouched.
+ * the healthy instance untouched; `restart-exit` says the margin it left with (time and bytes
+ * to the limit, by the newest trend) and that no evidence was lost meanwhile.
  */
 function assertLeftGracefully({ sick, healthy, exit, balancer, sickPort }, { readinessDelayMs }) {
   assert.equal(exit.code, 75, `exit ${exit.code} ${exit.signal}; stderr: ${sick.stderr}`)
@@ -231,6 +232,11 @@ function assertLeftGracefully({ sick, healthy, exit, balancer, sickPort }, { rea
   const left = sick.line('restart-exit')
   assert.deepEqual([left.stoppedBy, left.drained], ['servers', true])
   assert.ok(left.time - due.time >= readinessDelayMs, 'readiness failed for the delay before the servers closed')
+  const { margin } = left
+  assert.deepEqual(margin.evidence, { reports: due.evidence.reports, snapshots: due.evidence.snapshots, profiles: due.evidence.profiles, lost: [] })
+  // The time left is the newest projection's, read as the event was emitted.
+  assert.ok(Math.abs(margin.timeLeftMs - Math.max(0, margin.limitAt - left.time)) <= 50, JSON.stringify(margin))
+  assert.ok(margin.timeLeftMs > 0 && margin.bytesLeft > 0, `it left before its limit: ${JSON.stringify(margin)}`)
   assert.deepEqual(balancer.failures, [])
   assert.ok(balancer.served.get(sickPort) > 100, 'the leaking instance served until it left')
   assert.equal(healthy.line('restart-due'), undefined, 'the healthy instance stays')

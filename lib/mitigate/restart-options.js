@@ -41,7 +41,7 @@ const RESTART_OPTIONS = optionsTable(
     option('minIntervalMs', 5 * MINUTE, durationUpTo(7 * 24 * HOUR, { zero: true }), {
       env: 'LEAKPROOF_RESTART_MIN_INTERVAL_MS',
       default: '300000 (5 min)',
-      meaning: 'a process never restarts before it has run this long, so restarts of one instance are at least this far apart',
+      meaning: 'a process does not restart before it has run this long, unless its limit is too near to wait (it would die there first): restarts of one instance are this far apart, or as far as its leak takes to reach the limit',
     }),
     option('readinessDelayMs', 35_000, durationUpTo(10 * MINUTE, { zero: true }), {
       env: 'LEAKPROOF_RESTART_READINESS_DELAY_MS',

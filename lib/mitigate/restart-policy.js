@@ -9,11 +9,15 @@
  * - that kind's trend still says `leaking` (a cache that levelled off, or growth that
  *   stopped, no longer does);
  * - its `limitAt`, the nearest limit at its current slope, is within `limitWithinMs`;
- * - the process has run `minIntervalMs` (so one instance restarts that rarely at most);
+ * - the process has run `minIntervalMs` (so one instance restarts that rarely at most), or
+ *   the limit is so near that waiting longer would leave no time to leave gracefully: a
+ *   restart that saves the process from dying at its limit is never too soon (a leak that
+ *   fast would end each life anyway, by a crash; the restart ends it gracefully, no more often);
  * - its evidence is settled: a `report` event came after the kind's first leak (not the
  *   census' report while a snapshot pair is under way: the pair's is still to come), or the
- *   limit is so near that waiting longer would leave no time to leave gracefully (the
- *   evidence could not be written in time).
+ *   limit is that near (the evidence could not be written in time).
+ * "That near" is two exits away: the readiness delay (not for a cluster worker whose primary
+ * coordinates restarts: it serves on until its turn) and the drain, twice, and 30 s at least.
  * Warm-up needs no rule of its own: the detector reports no leak during it.
  */
 
@@ -32,6 +36,7 @@ class RestartPolicy {
   #settings
   #clock
   #processStartedAt
+  #coordinated
   #firstLeakAt = new Map() // kind → time of its first leak event
   #newestLeak = new Map() // kind → its newest leak event
   #lastReportAt = -Infinity
@@ -41,13 +46,15 @@ class RestartPolicy {
 
   /**
    * @param {Record<string, any>} settings the restart options, checked (restart-options.js).
-   * @param {{ clock: import('../watch/clock').Clock, processStartedAt: number }} parts
-   *   `processStartedAt`: when this process started, in the clock's epoch ms.
+   * @param {{ clock: import('../watch/clock').Clock, processStartedAt: number, coordinated?: boolean }} parts
+   *   `processStartedAt`: when this process started, in the clock's epoch ms; `coordinated`:
+   *   whether it is a cluster worker whose primary coordinates restarts (no readiness delay).
    */
-  constructor(settings, { clock, processStartedAt }) {
+  constructor(settings, { clock, processStartedAt, coordinated = false }) {
     this.#settings = settings
     this.#clock = clock
     this.#processStartedAt = processStartedAt
+    this.#coordinated = coordinated
   }
 
   /** Notes what an emitted event says about leaks and their evidence. */
@@ -72,36 +79,44 @@ class RestartPolicy {
   }
 
   /**
-   * The restart due now, or null: `{ kind, leak, limitAt, timeLeftMs, evidence }`, where
-   * `evidence` lists the paths written since start (`reports`, `snapshots`, `profiles`) and
-   * whether a report came after the leak (`settled`; false when the limit came too near to
-   * wait for one).
+   * The restart due now, or null: `{ kind, leak, limitAt, timeLeftMs, beforeMinInterval,
+   * evidence }`, where `beforeMinInterval` says the limit came too near to wait for
+   * `minIntervalMs`, and `evidence` lists the paths written since start (`reports`,
+   * `snapshots`, `profiles`) and whether a report came after the leak (`settled`; false when
+   * the limit came too near to wait for one).
    * @param {ReadonlyArray<{ kind: string, leaking: boolean, limitAt?: number | null }>} trends
    */
   due(trends) {
     const now = this.#clock.now()
-    if (now - this.#processStartedAt < this.#settings.minIntervalMs) return null
     const nearest = trends
       .filter((t) => t.leaking && this.#newestLeak.has(t.kind) && typeof t.limitAt === 'number')
       .reduce((a, b) => (a === null || b.limitAt < a.limitAt ? b : a), null)
     if (nearest === null) return null
     const timeLeftMs = Math.max(0, nearest.limitAt - now)
     if (timeLeftMs > this.#settings.limitWithinMs) return null
+    const tooNear = timeLeftMs <= this.#lastMomentMs()
+    const beforeMinInterval = now - this.#processStartedAt < this.#settings.minIntervalMs
+    if (beforeMinInterval && !tooNear) return null
     const settled = this.#lastReportAt >= this.#firstLeakAt.get(nearest.kind)
-    if (!settled && timeLeftMs > this.#evidenceMarginMs()) return null
+    if (!settled && !tooNear) return null
     return {
       kind: nearest.kind,
       leak: this.#newestLeak.get(nearest.kind),
       limitAt: nearest.limitAt,
       timeLeftMs,
+      beforeMinInterval,
       evidence: { settled, reports: [...this.#reports], snapshots: [...this.#snapshots], profiles: [...this.#profiles] },
     }
   }
 
-  /** How near the limit may come while the evidence is awaited: time for a graceful exit, twice over. */
-  #evidenceMarginMs() {
+  /**
+   * How near the limit may come while the evidence and `minIntervalMs` are waited for: time
+   * for a graceful exit, twice over. A coordinated cluster worker waits no readiness delay.
+   */
+  #lastMomentMs() {
     const { readinessDelayMs, drainTimeoutMs } = this.#settings
-    return Math.max(LEAST_MARGIN_MS, EXITS_OF_MARGIN * (readinessDelayMs + drainTimeoutMs))
+    const exitMs = (this.#coordinated ? 0 : readinessDelayMs) + drainTimeoutMs
+    return Math.max(LEAST_MARGIN_MS, EXITS_OF_MARGIN * exitMs)
   }
 }
 

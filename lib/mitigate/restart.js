@@ -13,7 +13,8 @@
  *    cluster primary without one disconnects its workers, which drain theirs); then the HTTP
  *    servers leakproof sees stop accepting connections, and in-flight requests are waited for
  *    until `drainTimeoutMs`, whatever the hook did;
- * 4. `restart-exit` is emitted and the process exits with `exitCode`.
+ * 4. `restart-exit` is emitted, with the margin really left (time and bytes to the limit by
+ *    the newest trend, and the evidence still on disk), and the process exits with `exitCode`.
  * From the moment the restart is due, a SIGTERM no longer kills the process outright (when
  * the app has no SIGTERM listener of its own): it ends the readiness delay, and the drain
  * still finishes within its deadline.
@@ -39,6 +40,7 @@ class Restart {
   #sigterm = null // resolves the readiness delay early
   #sigtermSeen = false
   #turn = null // a cluster worker's turn, while it waits for it (cluster.js's askTurn)
+  #trends = [] // the newest trends judged
 
   /**
    * @param {Record<string, any>} settings the restart options, checked (restart-options.js).
@@ -48,12 +50,12 @@ class Restart {
     this.#settings = settings
     this.#emit = emit
     this.#clock = clock
-    this.#policy = new RestartPolicy(settings, { clock, processStartedAt: clock.now() - process.uptime() * 1000 })
+    this.#policy = new RestartPolicy(settings, { clock, processStartedAt: clock.now() - process.uptime() * 1000, coordinated: coordinated() })
   }
 
   /** The state for `status()`: null until due, then `{ dueAt, kind, limitAt }`. */
   status() {
-    return this.#due === null ? null : { dueAt: this.#due.time, kind: this.#due.kind, limitAt: this.#due.limitAt }
+    return this.#due === null ? null : { dueAt: this.#due.time, kind: this.#due.kind, limitAt: this.#due.limitAt, timeLeftMs: this.#margin().timeLeftMs }
   }
 
   /** Notes an event the watcher emitted. */
@@ -67,6 +69,7 @@ class Restart {
    */
   check(trends) {
     if (this.#stopped) return
+    this.#trends = trends
     if (this.#due !== null) return this.#limitNearer(trends)
     const due = this.#policy.due(trends)
     if (due === null) return
@@ -110,7 +113,8 @@ class Restart {
     const { stoppedBy, hook } = await this.#stopAccepting(beforeRestart, due, deadline)
     const drained = await this.#servers.drain(deadline)
     const drainMs = drainTimeoutMs - Math.max(0, deadline - Date.now())
-    this.#emit('restart-exit', { exitCode, stoppedBy, beforeRestart: hook, drained, drainMs, sigterm: this.#sigtermSeen })
+    const margin = { ...this.#margin(), evidence: keptEvidence(due.evidence) }
+    this.#emit('restart-exit', { exitCode, stoppedBy, beforeRestart: hook, drained, drainMs, sigterm: this.#sigtermSeen, margin })
     leaveCluster(exitCode)
   }
 
@@ -138,6 +142,19 @@ class Restart {
       return { stoppedBy: 'cluster', hook: null }
     }
     return { stoppedBy: 'servers', hook: null }
+  }
+
+  /**
+   * What is left now before the due kind's limit: `{ limitAt, timeLeftMs, bytesLeft }`, by its
+   * newest trend while it still leaks (else by the projection the restart was due on);
+   * `bytesLeft`, what the leak adds at its slope in that time (null once it stopped).
+   */
+  #margin() {
+    const trend = this.#trends.find((t) => t.kind === this.#due.kind && t.leaking && typeof t.limitAt === 'number')
+    const limitAt = trend?.limitAt ?? this.#due.limitAt
+    const timeLeftMs = Math.max(0, limitAt - this.#clock.now())
+    const bytesLeft = trend === undefined ? null : Math.round((trend.slopeBytesPerSec * timeLeftMs) / 1000)
+    return { limitAt, timeLeftMs, bytesLeft }
   }
 
   /** While a cluster worker waits for its turn: tells its primary when its leak's limit comes nearer. */
@@ -168,6 +185,16 @@ class Restart {
 /** The paths of `paths` still on disk (older snapshots may have been rotated away). */
 function existing(paths) {
   return paths.filter((path) => fs.existsSync(path))
+}
+
+/**
+ * The evidence `restart-due` listed, as it is at the exit: `{ reports, snapshots, profiles }`
+ * still on disk, and `lost`, those gone since (rotated away by another process sharing the dir).
+ */
+function keptEvidence({ reports, snapshots, profiles }) {
+  const kept = { reports: existing(reports), snapshots: existing(snapshots), profiles: existing(profiles) }
+  const lost = [...reports, ...snapshots, ...profiles].filter((path) => ![...kept.reports, ...kept.snapshots, ...kept.profiles].includes(path))
+  return { ...kept, lost }
 }
 
 module.exports = { Restart }

@@ -34,6 +34,8 @@ export interface RestartDueEvent extends WatchEventBase {
   /** When, at its current slope, it reaches the nearest limit (epoch ms). */
   limitAt: number
   timeLeftMs: number
+  /** The limit came too near to wait for `minIntervalMs` of uptime (it would have died first). */
+  beforeMinInterval: boolean
   /**
    * What was written: paths still on disk. `settled` is false when the limit came too near to
    * wait for a report of this leak.
@@ -56,6 +58,18 @@ export interface RestartExitEvent extends WatchEventBase {
   drainMs: number
   /** A SIGTERM came while leaving (it ended the readiness delay, not the process). */
   sigterm: boolean
+  /**
+   * The margin it left with: the limit's time by the newest trend of the kind (by the
+   * projection it was due on once the trend stopped leaking), the time left to it, the bytes
+   * the leak adds in that time at its slope (null once it stopped), and the evidence
+   * `restart-due` listed: still on disk, and `lost` (rotated away meanwhile).
+   */
+  margin: {
+    limitAt: number
+    timeLeftMs: number
+    bytesLeft: number | null
+    evidence: { reports: string[]; snapshots: string[]; profiles: string[]; lost: string[] }
+  }
 }
 
 /** What readiness says and why (`readiness()`). */

@@ -53,15 +53,16 @@ function kinds(watcher) {
  */
 
 /**
- * @typedef {{ prometheus: string, otel: string, unit: string, type: 'gauge' | 'counter', aggregate: 'sum' | 'max',
- *   help: string, labels: string[], values: (s: ReturnType<typeof readSignals>) => MetricValue[] }} MetricSpec
+ * @typedef {{ prometheus: string, otel: string, unit: string, type: 'gauge' | 'counter', aggregate: 'sum' | 'max' | 'min',
+ *   help: string, labels: string[], absentUntil?: string, values: (s: ReturnType<typeof readSignals>) => MetricValue[] }} MetricSpec
  */
 
 /**
  * Every metric: `prometheus` name (unit suffix and `_total` per Prometheus conventions),
  * `otel` name and `unit` (UCUM, OpenTelemetry conventions), `type` (`gauge` or `counter`),
- * `help`, `aggregate` (how series of several processes combine: `'sum'`, or `'max'` for a
- * 0/1 flag, as prom-client's AggregatorRegistry takes it), and `values(signals)`. None duplicates Node's default metrics (heap sizes, GC
+ * `help`, `aggregate` (how series of several processes combine: `'sum'`, `'max'` for a 0/1
+ * flag, `'min'` for a margin, as prom-client's AggregatorRegistry takes it), `absentUntil`
+ * (for a metric with no value until then: the moment it gets one), and `values(signals)`. None duplicates Node's default metrics (heap sizes, GC
  * durations): these are what the watcher concluded.
  * @type {ReadonlyArray<MetricSpec>}
  */
@@ -135,6 +136,17 @@ const METRICS = Object.freeze([
     help: '1 once the restart policy found a restart due (a leak near its limit, its evidence written): the process is leaving; else 0. Only with the restart policy on.',
     labels: [],
     values: (s) => (s.watcher === null || !s.watcher.restart.on ? [] : [{ labels: {}, value: s.watcher.restart.due === null ? 0 : 1 }]),
+  },
+  {
+    prometheus: 'leakproof_restart_time_left_seconds',
+    otel: 'leakproof.restart.time_left',
+    unit: 's',
+    type: 'gauge',
+    aggregate: 'min',
+    help: 'Once a restart is due, the time left before its leak reaches the limit, by the newest trend: the margin the process leaves with. Absent until then.',
+    labels: [],
+    absentUntil: 'a restart is due',
+    values: (s) => (s.watcher?.restart.due == null ? [] : [{ labels: {}, value: s.watcher.restart.due.timeLeftMs / 1000 }]),
   },
   ...mapMetrics(),
   {

@@ -67,6 +67,7 @@ const EVENT_LISTS = {
   errors: 'errors',
   listenerLeaks: 'listener-leak sites',
   reports: 'reports',
+  restarts: 'restart events',
 }
 
 /** The entries of the MODEL's lists, made from an event's fields. */
@@ -77,6 +78,20 @@ const ENTRY = {
   threshold: (e) => ({ time: e.time, kind: textOrNull(e.kind), current: numberOrNull(e.current), limit: numberOrNull(e.limit) }),
   error: (e) => ({ time: e.time, during: textOrNull(e.during), error: textOrNull(e.error) }),
   'listener-leak': (e) => ({ time: e.time, emitter: textOrNull(e.emitter), event: textOrNull(e.event), site: textOrNull(e.site), count: numberOrNull(e.count) }),
+  'restart-due': (e) => ({
+    time: e.time, step: 'due', kind: textOrNull(e.kind), timeLeftMs: numberOrNull(e.timeLeftMs), bytesLeft: null,
+    beforeMinInterval: e.beforeMinInterval === true, settled: e.evidence?.settled === true, kept: evidenceCount(e.evidence), lost: null,
+  }),
+  'restart-exit': (e) => ({
+    time: e.time, step: 'exit', kind: null, timeLeftMs: numberOrNull(e.margin?.timeLeftMs), bytesLeft: numberOrNull(e.margin?.bytesLeft),
+    beforeMinInterval: false, settled: null, kept: evidenceCount(e.margin?.evidence), lost: Array.isArray(e.margin?.evidence?.lost) ? e.margin.evidence.lost.length : null,
+  }),
+}
+
+/** Files a restart event's `evidence` lists (reports, snapshots, profiles), or null. */
+function evidenceCount(evidence) {
+  const lists = [evidence?.reports, evidence?.snapshots, evidence?.profiles]
+  return lists.every(Array.isArray) ? lists.reduce((sum, list) => sum + list.length, 0) : null
 }
 
 /** What one process (pid, threadId) left: its floors, events and reports, as read so far. */
@@ -116,6 +131,8 @@ class ProcessBuilder {
       case 'threshold': return this.lists.thresholds.push(ENTRY.threshold(event))
       case 'error': return this.lists.errors.push(ENTRY.error(event))
       case 'listener-leak': return this.lists.listenerLeaks.push(ENTRY['listener-leak'](event), `${event.emitter}\0${event.event}\0${event.site}`)
+      case 'restart-due':
+      case 'restart-exit': return this.lists.restarts.push(ENTRY[event.type](event))
       case 'report': return this.addReport(fileName(event.path), event, event.time)
       case 'sites': if (this.sites === null || event.time >= this.sites.time) this.sites = event
     }

@@ -52,6 +52,13 @@ function fmtScale(leak) {
   return `${leak.scale} (${hours >= 1 ? `${hours.toFixed(1)} h` : `${Math.round(hours * 60)} min`} window)`
 }
 
+/** A restart event's evidence: `3 files, settled`, `3 files kept, 1 lost`. */
+function restartEvidenceText(r) {
+  if (r.kept === null) return ''
+  if (r.step === 'due') return `${r.kept} files${r.settled ? '' : ', not settled: the limit came too near to wait for a report'}`
+  return `${r.kept} files kept${r.lost > 0 ? `, ${r.lost} lost (rotated away meanwhile)` : ''}`
+}
+
 /** A share of the growth: `87%`; empty where not known. */
 function shareText(share) {
   return Number.isFinite(share) ? `${Math.round(share * 100)}%` : ''
@@ -377,7 +384,7 @@ function renderNative(native) {
   ]
 }
 
-/** Allocation sites, listener leaks, snapshots, skips, thresholds and errors of one process. */
+/** Allocation sites, listener leaks, snapshots, skips, thresholds, restarts and errors of one process. */
 function renderDetails(proc) {
   return [
     ...section('Allocation sites whose live bytes grow', table([
@@ -400,6 +407,13 @@ function renderDetails(proc) {
     ...section('Thresholds crossed', table([
       ['time', (t) => fmtTime(t.time)], ['kind', (t) => t.kind], ['floor', (t) => bytesText(t.current), 'num'], ['limit', (t) => bytesText(t.limit), 'num'],
     ], proc.thresholds)),
+    ...section('Restart', table([
+      ['time', (r) => fmtTime(r.time)],
+      ['step', (r) => (r.step === 'due' ? `due (${r.kind}${r.beforeMinInterval ? ', before minIntervalMs: the limit was near' : ''})` : 'exit')],
+      ['time left to the limit', (r) => (r.timeLeftMs === null ? '–' : fmtMs(r.timeLeftMs)), 'num'],
+      ['bytes left', (r) => (r.bytesLeft === null ? '' : bytesText(r.bytesLeft)), 'num'],
+      ['evidence', (r) => restartEvidenceText(r)],
+    ], proc.restarts)),
     ...section('Errors', table([['time', (e) => fmtTime(e.time)], ['during', (e) => e.during], ['error', (e) => e.error, 'code']], proc.errors)),
   ]
 }
@@ -460,7 +474,7 @@ function main() {
 
 /** The browser functions, in the order the page's script defines them. */
 const BROWSER_FUNCTIONS = [
-  bytesText, fmtTime, fmtMs, fmtRate, fmtScale, shareText, fmtCount, h, table, section, siteText, allocationSiteText,
+  bytesText, fmtTime, fmtMs, fmtRate, fmtScale, shareText, restartEvidenceText, fmtCount, h, table, section, siteText, allocationSiteText,
   renderHeader, renderVerdict, chartSeries, chartAxes, drawTrendsAndGcs, markerElements, placeMarkers, xRange, pageWindow, renderChart,
   renderLeaks, renderNextSteps, renderReport, renderNative, renderDetails, renderProcess, profileOpener, renderProfiles, main,
 ]

@@ -148,7 +148,8 @@ export interface WatcherStatus {
   /** Full GCs the watcher forced, and the seconds they took. */
   forcedGc: { count: number; seconds: number }
   /** Whether the restart policy is on, and the restart due (null until one is). */
-  restart: { on: boolean; due: { dueAt: number; kind: string; limitAt: number } | null }
+  /** `due.timeLeftMs`: the time left now before the limit, by the kind's newest trend. */
+  restart: { on: boolean; due: { dueAt: number; kind: string; limitAt: number; timeLeftMs: number } | null }
 }
 
 /** The leak detector of one thread; its events are listed in docs/watch.md#events. */

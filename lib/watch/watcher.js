@@ -189,7 +189,7 @@ class Watcher extends EventEmitter {
    * `snapshots` says whether they are on, the `dir`, whether one is being `writing`, and
    * holds their `counts`; `forcedGc` counts the full GCs the watcher forced and their time;
    * `restart` says whether the restart policy is `on`, and `due` is null until a restart is
-   * due (then `{ dueAt, kind, limitAt }`).
+   * due (then `{ dueAt, kind, limitAt, timeLeftMs }`).
    */
   status() {
     const { snapshots, ...counts } = this.#tally.read()
