@@ -100,6 +100,35 @@ test('retention keeps the newest maxSnapshots files, never the ones to keep', as
   assert.ok(!fs.existsSync(second.path))
 })
 
+test('processes sharing a dir keep a budget each: a live sibling\'s files are never rotated away, a gone writer\'s are', async (t) => {
+  const dir = tempDir(t, 'snap')
+  fs.chmodSync(dir, 0o700)
+  // Files as a cluster's workers name theirs: a live sibling's (this test runner, the parent;
+  // written since it started, or its pid would count as reused) and those of a worker that
+  // exited, older than anything this process writes.
+  const fileOf = (pid, reason, ageMs) => {
+    const file = path.join(dir, watcherFileName(Date.now() - ageMs, { sequence: 0, reason, suffix: SUFFIXES.snapshot }).replace(`-${process.pid}-`, `-${pid}-`))
+    fs.writeFileSync(file, '{}', { mode: 0o600 })
+    const at = (Date.now() - ageMs) / 1000
+    fs.utimesSync(file, at, at)
+    return file
+  }
+  const sibling = [fileOf(process.ppid, 'leak', 0), fileOf(process.ppid, 'follow-up', 0)]
+  const gone = deadPid()
+  const left = [fileOf(gone, 'leak', 40_000), fileOf(gone, 'follow-up', 30_000)]
+  const s = store(dir, { maxSnapshots: 2 })
+  const first = await s.capture('leak', costOf())
+  // Two of this process's and two of a gone writer's: the gone writer's go first, oldest first.
+  assert.ok(!fs.existsSync(left[0]) && fs.existsSync(left[1]))
+  const second = await s.capture('follow-up', costOf())
+  const third = await s.capture('leak-worse', { ...costOf(), keep: [first.path] })
+  assert.ok(!fs.existsSync(left[1]) && !fs.existsSync(second.path))
+  assert.ok(fs.existsSync(first.path) && fs.existsSync(third.path))
+  // The sibling's pair is whole, though the directory holds more than maxSnapshots.
+  assert.ok(sibling.every((file) => fs.existsSync(file)))
+  assert.equal(s.list().length, 4)
+})
+
 test('a second snapshot within the cooldown is skipped with the reason', async (t) => {
   const dir = tempDir(t, 'snap')
   const s = store(dir, { cooldownMs: 60_000 })

@@ -272,10 +272,11 @@ test('profiles share the snapshots\' disk budget: the oldest profiles go first, 
   assert.equal(fs.existsSync(third.heapprofile), true)
   assert.equal(profiles.newest(), third)
 
-  // A snapshot filling the budget: never deleted for a profile, which is refused instead.
-  fs.writeFileSync(path.join(profilesDir, 'leakproof-2026-01-01T00-00-00-000Z-1-0-0-leak.heapsnapshot'), Buffer.alloc(3 * size))
+  // A snapshot of this process filling the budget: never deleted for a profile, which is refused instead.
+  const snapshot = path.join(profilesDir, `leakproof-2026-01-01T00-00-00-000Z-${process.pid}-0-0-leak.heapsnapshot`)
+  fs.writeFileSync(snapshot, Buffer.alloc(3 * size))
   await assert.rejects(profiles.add(profile, { reason: 'leak', startedAt: Date.now() }), /no room for a sampling profile/)
-  assert.equal(fs.existsSync(path.join(profilesDir, 'leakproof-2026-01-01T00-00-00-000Z-1-0-0-leak.heapsnapshot')), true)
+  assert.equal(fs.existsSync(snapshot), true)
   assert.equal(profiles.newest().reason, 'leak', 'kept in memory all the same')
   assert.equal(profiles.newest().heapprofile, null)
 

@@ -9,7 +9,7 @@ const errors = require('../errors')
 const { writerGone } = require('../leftovers')
 const { bytesText } = require('../bytes-text')
 const { SYSTEM_CLOCK } = require('../watch/clock')
-const { PREFIX, SUFFIXES, watcherFileName, tempName, tempSnapshotWriter, profileKind } = require('../file-names')
+const { PREFIX, SUFFIXES, watcherFileName, tempName, tempSnapshotWriter, profileKind, parseWatcherName } = require('../file-names')
 const { endsAsCompleteJson } = require('./snapshot-file')
 const { writeInChild, forkUnavailable } = require('./child-snapshot')
 
@@ -25,7 +25,9 @@ const IN_PROCESS_CHOSEN = 'writer is in-process'
  * - private: the directory is created 0700 and every file is 0600 (a snapshot holds
  *   every secret in memory);
  * - bounded: at most `maxSnapshots` files and `maxDiskBytes` bytes, oldest deleted first
- *   (never the ones the caller asks to keep);
+ *   (never the ones the caller asks to keep), per process: processes sharing the directory
+ *   (a cluster's workers) each count their own files and those of processes gone, and never
+ *   delete a live sibling's (`budgetedHere`): its pair and its restart's evidence stay whole;
  * - rate-limited by `cooldownMs` (but for a pair's follow-up);
  * - swept: the temporary files of writers killed mid-write are removed as soon as a store
  *   owns the directory (see `#removeOrphans`);
@@ -279,8 +281,20 @@ class SnapshotStore {
    */
   #makeRoom(estimate, keep) {
     const fits = (files) => files.filter((f) => f.kind === 'snapshot').length < this.#maxSnapshots && totalBytes(files) + estimate <= this.#maxDiskBytes
-    return makeRoom(leakproofFiles(this.#dir), fits, (file) => !keep.has(file.path))
+    return makeRoom(leakproofFiles(this.#dir).filter(budgetedHere), fits, (file) => !keep.has(file.path))
   }
+}
+
+/**
+ * Whether a file of `leakproofFiles` counts against this process's budget, and may be deleted
+ * to keep it: one this process wrote (any of its threads), or one whose writer is gone (an
+ * earlier life's, or a sibling's that exited: the processes sharing the dir take turns at it).
+ * Not a live sibling's, which is its own budget's: a worker's follow-up must not rotate away
+ * a sibling's baseline while that sibling waits for its restart turn.
+ */
+function budgetedHere(file) {
+  const writer = parseWatcherName(path.basename(file.path))?.pid
+  return writer === undefined || writer === process.pid || writerGone(writer, file.mtimeMs)
 }
 
 /**
@@ -415,4 +429,4 @@ function availableMemoryBytes() {
   return available
 }
 
-module.exports = { SnapshotStore, leakproofFiles, totalBytes, makeRoom }
+module.exports = { SnapshotStore, leakproofFiles, budgetedHere, totalBytes, makeRoom }

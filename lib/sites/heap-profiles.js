@@ -4,7 +4,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { writeAtomically } = require('../write-atomically')
 const { newestFileIn } = require('../newest-file')
-const { leakproofFiles, totalBytes, makeRoom } = require('../capture/snapshots')
+const { leakproofFiles, budgetedHere, totalBytes, makeRoom } = require('../capture/snapshots')
 const { SUFFIXES, watcherFileName } = require('../file-names')
 const { samplingProfileAsPprof } = require('./pprof')
 const { sitesOfProfile, growingSites } = require('./sites')
@@ -17,7 +17,7 @@ const errors = require('../errors')
  * Load) and as gzipped pprof (`.pb.gz`) for `go tool pprof` and the continuous profilers.
  * Like snapshots: private (0600 in a 0700 directory), never half-written (temporary name,
  * then rename), and within `maxDiskBytes` with the snapshots, the oldest profiles deleted
- * first; at most `maxSnapshots` of each format. A profile holds code locations and sizes,
+ * first; at most `maxSnapshots` of each format; per process, as the snapshots (`budgetedHere`). A profile holds code locations and sizes,
  * no values.
  */
 class HeapProfiles {
@@ -79,7 +79,7 @@ class HeapProfiles {
   /** Deletes the oldest profiles until two files (one profile) of `bytes` in all fit; false if they cannot. */
   #makeRoom(bytes) {
     const fits = (files) => files.filter((f) => f.kind === 'profile').length + 2 <= 2 * this.#maxProfiles && totalBytes(files) + bytes <= this.#maxDiskBytes
-    return makeRoom(leakproofFiles(this.#dir), fits, (file) => file.kind === 'profile')
+    return makeRoom(leakproofFiles(this.#dir).filter(budgetedHere), fits, (file) => file.kind === 'profile')
   }
 }
 
