@@ -27,14 +27,14 @@ const WATCHER_NAME = /^leakproof-(\d{4}-\d\d-\d\dT\d\d)-(\d\d)-(\d\d)-(\d{3})Z-(
 const TEMP_SNAPSHOT_NAME = /^\.leakproof-.+Z-(\d+)-\d+-\d+-[a-z-]+\.heapsnapshot\.tmp$/
 
 /**
- * The name of a file this thread writes at `time` (epoch ms) for `reason`; `sequence` is
- * left out when undefined.
+ * The name of a file this thread (or `pid`'s thread `thread`: a file it left, which this one
+ * keeps) writes at `time` (epoch ms) for `reason`; `sequence` is left out when undefined.
  * @param {number} time
- * @param {{ sequence?: number, reason: string, suffix: string }} parts
+ * @param {{ sequence?: number, reason: string, suffix: string, pid?: number, thread?: number }} parts
  */
-function watcherFileName(time, { sequence, reason, suffix }) {
+function watcherFileName(time, { sequence, reason, suffix, pid = process.pid, thread = threadId }) {
   const stamp = new Date(time).toISOString().replace(/[:.]/g, '-')
-  return `${PREFIX}${stamp}-${process.pid}-${threadId}-${sequence === undefined ? '' : `${sequence}-`}${reason}${suffix}`
+  return `${PREFIX}${stamp}-${pid}-${thread}-${sequence === undefined ? '' : `${sequence}-`}${reason}${suffix}`
 }
 
 /** The hidden name a file is written under before it is renamed to `name`. */

@@ -8,12 +8,6 @@ const { Reports } = require('../diagnose/reports')
 const { nativeStart } = require('../diagnose/native-verdict')
 const { SYSTEM_CLOCK } = require('../watch/clock')
 
-/** Snapshots V8 writes near the heap limit: one, the one that tells what filled it. */
-const NEAR_HEAP_LIMIT_SNAPSHOTS = 1
-
-/** The flag that names Node's diagnostic directory, where V8's near-limit snapshot goes. */
-const DIAGNOSTIC_DIR_FLAG = '--diagnostic-dir='
-
 /**
  * Even about to die, a snapshot is worth its pause only if it can finish well before the
  * limit: its predicted pause must be under this share of the time left.
@@ -404,20 +398,4 @@ class Capture {
   }
 }
 
-/**
- * Arms V8's snapshot near the heap limit, where Node supports it. Node writes it into
- * its diagnostic directory (`--diagnostic-dir`, else the working directory).
- * @returns {{ armed: boolean, dir?: string, reason?: string }}
- */
-function armNearHeapLimit() {
-  if (typeof v8.setHeapSnapshotNearHeapLimit !== 'function') return { armed: false, reason: 'unsupported by this Node' }
-  try {
-    v8.setHeapSnapshotNearHeapLimit(NEAR_HEAP_LIMIT_SNAPSHOTS)
-    const dirFlag = process.execArgv.find((a) => a.startsWith(DIAGNOSTIC_DIR_FLAG))
-    return { armed: true, dir: dirFlag ? dirFlag.slice(DIAGNOSTIC_DIR_FLAG.length) : process.cwd() }
-  } catch (err) {
-    return { armed: false, reason: err.message }
-  }
-}
-
-module.exports = { Capture, armNearHeapLimit }
+module.exports = { Capture }

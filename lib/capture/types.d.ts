@@ -85,3 +85,23 @@ export interface SnapshotRequest {
   /** The `snapshot` or `snapshot-skipped` event's fields, once done; null if none was attempted. */
   done: Promise<(SnapshotEvent & WatchEventBase) | SnapshotSkippedEvent | null>
 }
+
+/**
+ * V8's snapshot near the heap limit that an earlier life wrote into Node's diagnostic directory
+ * (the working directory by default), moved into `dir` as the watcher started; or, partial
+ * (its writer killed mid-write), deleted (`path: null`, `removed` says why).
+ */
+export interface HeapLimitSnapshotEvent extends WatchEventBase {
+  type: 'heap-limit-snapshot'
+  /** Where it is now, in `dir`: `leakproof-<its time>-<writer pid>-<thread>-near-heap-limit.heapsnapshot`; null when deleted. */
+  path: string | null
+  /** Where Node wrote it. */
+  from: string
+  bytes: number | null
+  /** When it was written (its modification time, epoch ms). */
+  writtenAt: number | null
+  /** The process that wrote it, now gone. */
+  writerPid: number | null
+  /** Why it was deleted instead (`partial: …`); null when moved. */
+  removed: string | null
+}

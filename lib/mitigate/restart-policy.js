@@ -70,6 +70,7 @@ class RestartPolicy {
         addPaths(this.#snapshots, [event.baseline, event.followUp])
         break
       case 'snapshot':
+      case 'heap-limit-snapshot':
         addPaths(this.#snapshots, [event.path])
         break
       case 'sites':

@@ -1,6 +1,6 @@
 // Types of `watch()`: its options, its status and the `Watcher` with every event it emits; index.d.ts exports them all.
 import { EventEmitter } from 'node:events'
-import type { SnapshotCostPrediction, SnapshotEvent, SnapshotRequest, SnapshotSkippedEvent } from '../capture/types'
+import type { HeapLimitSnapshotEvent, SnapshotCostPrediction, SnapshotEvent, SnapshotRequest, SnapshotSkippedEvent } from '../capture/types'
 import type { ReportEvent } from '../diagnose/types'
 import type { SitesEvent, SitesProfile } from '../sites/types'
 import type { RestartDueEvent, RestartExitEvent, RestartOptions } from '../mitigate/types'
@@ -156,8 +156,18 @@ export interface WatcherStatus {
 export declare class Watcher extends EventEmitter {
   /** The settings in force, defaults filled in. */
   readonly options: Required<Omit<WatchOptions, 'dir' | 'beforeSnapshot' | 'afterSnapshot' | 'restart'>> & Omit<WatchOptions, 'restart'> & { restart: Required<Omit<RestartOptions, 'beforeRestart'>> & Pick<RestartOptions, 'beforeRestart'> | null }
-  /** Whether V8's near-heap-limit snapshot was armed, and where Node writes it. */
-  readonly nearHeapLimit?: { armed: boolean; dir?: string; reason?: string }
+  /**
+   * Whether V8's near-heap-limit snapshot was armed (not where the snapshot of a full heap
+   * would not fit in memory: `reason`), where Node writes it, and what an earlier life left
+   * there: moved into `dir` (`adopted`) or deleted as partial (`removed`).
+   */
+  readonly nearHeapLimit?: {
+    armed: boolean
+    dir: string
+    reason?: string
+    adopted: Array<{ path: string; from: string; bytes: number; writtenAt: number; writerPid: number }>
+    removed: Array<{ from: string; why: string }>
+  }
   /** Counters. */
   stats(): { forcedGcs: number; majorGcsSeen: number; running: boolean }
   /** What the watcher sees and has done: each kind's floor and trend, counts, the newest events. */
@@ -185,6 +195,7 @@ export declare class Watcher extends EventEmitter {
   on(event: 'threshold', listener: (e: ThresholdEvent) => void): this
   on(event: 'snapshot', listener: (e: SnapshotEvent & WatchEventBase) => void): this
   on(event: 'snapshot-skipped', listener: (e: SnapshotSkippedEvent) => void): this
+  on(event: 'heap-limit-snapshot', listener: (e: HeapLimitSnapshotEvent) => void): this
   on(event: 'sites', listener: (e: SitesEvent) => void): this
   on(event: 'report', listener: (e: ReportEvent) => void): this
   on(event: 'cache-thrashing', listener: (e: CacheThrashingEvent) => void): this

@@ -17,7 +17,8 @@
  *   sampling profiles they were ranked from (`.heapprofile` and pprof files with a dir).
  *
  * Events, each with `type`, `time`, `pid` and `threadId`: `sample` (one per interval with a
- * floor), `leak`, `threshold`, `snapshot`, `snapshot-skipped`, `report`, `sites`,
+ * floor), `leak`, `threshold`, `snapshot`, `snapshot-skipped`, `heap-limit-snapshot` (V8's
+ * snapshot an earlier life wrote at its heap limit, moved into `dir`), `report`, `sites`,
  * `cache-thrashing` (a named BoundedMap stays full while its hit ratio collapses; judged
  * every interval, see lib/cache/registry.js), `restart-due` and `restart-exit` (with the
  * `restart` option: lib/mitigate/restart.js) and `error` (an `error` nobody listens to
@@ -53,7 +54,7 @@ function cpuMicros() {
 }
 
 /** Every event the watcher emits (the module doc says what each means). */
-const EVENTS = Object.freeze(['sample', 'leak', 'threshold', 'snapshot', 'snapshot-skipped', 'report', 'sites', 'cache-thrashing', 'restart-due', 'restart-exit', 'error'])
+const EVENTS = Object.freeze(['sample', 'leak', 'threshold', 'snapshot', 'snapshot-skipped', 'heap-limit-snapshot', 'report', 'sites', 'cache-thrashing', 'restart-due', 'restart-exit', 'error'])
 
 /**
  * Every event is also published on the `diagnostics_channel` named `leakproof:<type>`, for
@@ -151,12 +152,12 @@ class Watcher extends EventEmitter {
     this.#diagnosis = new Diagnosis(options, { emit: this.#emit, clock })
     if (options.snapshots === 'auto' && options.dir !== undefined) {
       // Loaded when first needed: a watcher without a dir never writes a snapshot.
-      const { Capture, armNearHeapLimit } = require('../capture/capture')
+      const { Capture } = require('../capture/capture')
       const onNoPair = (skipped) => this.#diagnose(this.#lastLeak, skipped)
       const diagnosedSince = (time) => this.#diagnosis.latestSince(time)
       const diagnosing = () => this.#diagnosis.busy
       this.#capture = new Capture(options, { native: this.#native, emit: this.#emit, onNoPair, diagnosedSince, diagnosing, clock })
-      if (options.nearHeapLimit) this.nearHeapLimit = armNearHeapLimit()
+      this.#nearHeapLimit(options)
       if (options.snapshotSignal !== undefined) {
         const refused = (err) => this.#emit('snapshot-skipped', { skipped: refusalReason(err), reason: 'on-demand', requestedBy: 'signal', detail: err.message })
         this.#stopListening = listenForSnapshotSignal(options.snapshotSignal, () => this.snapshot('signal'), refused)
@@ -179,6 +180,28 @@ class Watcher extends EventEmitter {
   /** Counters: floors are taken every `intervalMs`; `forcedGcs` were requested by the watcher. */
   stats() {
     return { forcedGcs: this.#forcedGc.count, majorGcsSeen: this.#majorGcsSeen, running: !this.#stopped }
+  }
+
+  /**
+   * V8's near-heap-limit snapshot (capture/near-heap-limit.js): armed where it can be written
+   * (`nearHeapLimit`), and the ones an earlier life left in Node's diagnostic directory moved
+   * into `dir` (or deleted, partial), each a `heap-limit-snapshot` event once the caller
+   * had a turn to listen. `watcher.nearHeapLimit` says it all: `{ armed, dir, reason?, adopted,
+   * removed }`.
+   */
+  #nearHeapLimit(options) {
+    const { armNearHeapLimit, adoptNearLimitSnapshots, nearLimitDir } = require('../capture/near-heap-limit')
+    const armed = options.nearHeapLimit ? armNearHeapLimit({ memoryFactor: options.snapshotMemoryFactor }) : { armed: false, dir: nearLimitDir(), reason: 'nearHeapLimit: false' }
+    // The main thread's watcher adopts them: the threads of one process would race for them.
+    const { adopted, removed, failed } = isMainThread ? adoptNearLimitSnapshots(armed.dir, options.dir) : { adopted: [], removed: [], failed: [] }
+    this.nearHeapLimit = { ...armed, adopted, removed }
+    if (adopted.length + removed.length + failed.length === 0) return
+    setImmediate(() => {
+      if (this.#stopped) return
+      for (const file of adopted) this.#emit('heap-limit-snapshot', { ...file, removed: null })
+      for (const { from, why } of removed) this.#emit('heap-limit-snapshot', { path: null, from, bytes: null, writtenAt: null, writerPid: null, removed: why })
+      for (const { from, why } of failed) this.#emit('error', { error: `could not move ${from} into ${options.dir}: ${why}`, during: 'near-heap-limit snapshot' })
+    }).unref()
   }
 
   /**

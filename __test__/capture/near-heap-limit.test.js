@@ -1,0 +1,101 @@
+'use strict'
+
+// V8's snapshot near the heap limit, in real processes that die at their limit: armed where it
+// fits, written by V8 into the working directory as the process dies, and moved into `dir` by
+// the next life's watcher (private, named as the watcher's files); a partial one is deleted, a
+// live process's left alone; in a 1 GiB container it is not armed, and nothing is left anywhere.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
+const { spawn, spawnSync } = require('node:child_process')
+const { tempDir } = require('../support/temp-dir')
+const { memoryCgroup } = require('../support/cgroup')
+
+const LIFE = path.join(__dirname, 'fixtures', 'heap-limit-life.js')
+const NODE_SNAPSHOT = /^Heap\.\d{8}\.\d{6}\.\d+\.\d+\.\d+\.heapsnapshot$/
+
+/**
+ * Runs one life (`mode`: 'die' or 'start', see the fixture) in working directory `cwd`, with
+ * snapshots into `dir`; resolves with its exit, pid and printed lines.
+ */
+function life(mode, { cwd, dir, nodeArgs = [], wrap = (argv) => argv }) {
+  const [command, ...args] = wrap([process.execPath, ...nodeArgs, LIFE, dir, mode])
+  const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d) => { stdout += d })
+  child.stderr.on('data', (d) => { stderr += d })
+  return new Promise((resolve) => child.on('exit', (code, signal) => {
+    resolve({ code, signal, pid: child.pid, stderr, lines: stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) })
+  }))
+}
+
+/** Where the test's lives run (the working directory) and keep their snapshots (`dir`). */
+function places(t) {
+  const root = tempDir(t, 'near-limit')
+  const cwd = path.join(root, 'app')
+  const dir = path.join(root, 'snapshots')
+  fs.mkdirSync(cwd)
+  return { cwd, dir }
+}
+
+test('a process dying at its heap limit leaves V8\'s snapshot; the next life moves it into dir, private, named as its own', async (t) => {
+  const { cwd, dir } = places(t)
+  const died = await life('die', { cwd, dir, nodeArgs: ['--max-old-space-size=48'] })
+  assert.notEqual(died.code, 0, died.stderr.slice(-500))
+  assert.equal(died.lines[0].armed, true, JSON.stringify(died.lines[0]))
+  assert.equal(died.lines[0].dir, fs.realpathSync(cwd))
+  const [written] = fs.readdirSync(cwd)
+  assert.match(written, NODE_SNAPSHOT)
+  const bytes = fs.statSync(path.join(cwd, written)).size
+
+  const next = await life('start', { cwd, dir })
+  const { nearHeapLimit, events } = next.lines[0]
+  assert.deepEqual(fs.readdirSync(cwd), [], 'nothing left in the working directory')
+  const [moved] = nearHeapLimit.adopted
+  assert.deepEqual([moved.from, moved.bytes, moved.writerPid], [path.join(fs.realpathSync(cwd), written), bytes, died.pid])
+  assert.equal(path.dirname(moved.path), dir)
+  assert.match(path.basename(moved.path), new RegExp(`^leakproof-.+Z-${died.pid}-0-near-heap-limit\\.heapsnapshot$`))
+  assert.equal(fs.statSync(moved.path).mode & 0o777, 0o600)
+  assert.equal(fs.statSync(moved.path).size, bytes)
+  assert.deepEqual(events.map((e) => [e.type, e.path, e.removed]), [['heap-limit-snapshot', moved.path, null]])
+})
+
+test('a partial near-limit snapshot of a writer gone is deleted and told; a live process\'s is left alone', async (t) => {
+  const { cwd, dir } = places(t)
+  const gone = spawnSync(process.execPath, ['-e', '0']).pid
+  const partial = `Heap.20261125.080000.${gone}.0.001.heapsnapshot`
+  const live = `Heap.20261125.080000.${process.pid}.0.001.heapsnapshot`
+  fs.writeFileSync(path.join(cwd, partial), '{"snapshot":{"meta":{"node_fields":["type"')
+  fs.writeFileSync(path.join(cwd, live), '{"snapshot":{}}')
+  const { nearHeapLimit, events } = (await life('start', { cwd, dir })).lines[0]
+  assert.deepEqual(fs.readdirSync(cwd), [live])
+  const from = path.join(fs.realpathSync(cwd), partial)
+  assert.deepEqual(nearHeapLimit.removed, [{ from, why: 'partial: its writer died while writing it' }])
+  assert.deepEqual(nearHeapLimit.adopted, [])
+  assert.deepEqual(events.map((e) => [e.type, e.path, e.from, e.removed]), [['heap-limit-snapshot', null, from, 'partial: its writer died while writing it']])
+  assert.equal(fs.existsSync(dir) && fs.readdirSync(dir).some((name) => name.endsWith('.heapsnapshot')), false)
+})
+
+test('in a 1 GiB memory cgroup it is not armed (the snapshot of a full heap would not fit), and dying at the limit leaves no file anywhere', async (t) => {
+  const cgroup = memoryCgroup(`leakproof-near-limit-${process.pid}`, 1024 ** 3)
+  if (cgroup.missing !== undefined) return t.skip(cgroup.missing)
+  try {
+    const { cwd, dir } = places(t)
+    const died = await life('die', { cwd, dir, wrap: cgroup.command })
+    assert.notEqual(died.code, 0, died.stderr.slice(-500))
+    const [armed] = died.lines
+    assert.equal(armed.armed, false)
+    assert.match(armed.reason, /^memory: a snapshot at the heap limit \(.+\) needs about .+ beside the heap; the container leaves .+$/)
+    assert.deepEqual(fs.readdirSync(cwd), [])
+    // Whatever the watcher wrote in dir meanwhile is whole: no temporary file, no partial snapshot.
+    for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+      assert.ok(!name.endsWith('.tmp'), name)
+      if (name.endsWith('.heapsnapshot')) assert.match(fs.readFileSync(path.join(dir, name), 'latin1').slice(-64), /\}\s*$/, name)
+    }
+  } finally {
+    cgroup.remove()
+  }
+})

@@ -1,0 +1,135 @@
+'use strict'
+
+/**
+ * V8's own heap snapshot near the heap limit (`v8.setHeapSnapshotNearHeapLimit`): the one
+ * that tells what filled the heap of a process that dies there. Node writes it in-process,
+ * as the process dies, into its diagnostic directory (`--diagnostic-dir`, else the working
+ * directory), not into the watcher's `dir`. So:
+ * - it is armed only where it can be written: V8 builds the snapshot's graph in native memory
+ *   beside the full heap, `snapshotMemoryFactor` times the predicted file, which a container
+ *   of 1.5–3× the heap does not have (the kernel would kill the process mid-write, leaving a
+ *   partial file);
+ * - the next watcher on `dir` moves the files an earlier life left there into `dir`, named and
+ *   kept as its own snapshots (private, within the budget, rotated), and deletes a partial one:
+ *   none is left in the working directory, holding the service's secrets, unsaid.
+ */
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const v8 = require('node:v8')
+const { processMemory } = require('../detect/system-memory')
+const { heapLimit, oldSpaceLimitBytes } = require('../detect/heap-limit')
+const { writerGone } = require('../leftovers')
+const { bytesText } = require('../bytes-text')
+const { SUFFIXES, watcherFileName, tempName } = require('../file-names')
+const { endsAsCompleteJson } = require('./snapshot-file')
+const { SnapshotCost } = require('./snapshot-cost')
+
+/** Snapshots V8 writes near the heap limit: one, the one that tells what filled it. */
+const NEAR_HEAP_LIMIT_SNAPSHOTS = 1
+
+/** The flag that names Node's diagnostic directory, where V8's near-limit snapshot goes. */
+const DIAGNOSTIC_DIR_FLAG = '--diagnostic-dir='
+
+/** Node's name for it: `Heap.<yyyymmdd>.<hhmmss>.<pid>.<thread>.<sequence>.heapsnapshot`, the pid and thread captured. */
+const NODE_SNAPSHOT_NAME = /^Heap\.\d{8}\.\d{6}\.(\d+)\.(\d+)\.\d+\.heapsnapshot$/
+
+/** The reason in the name of a snapshot moved into `dir`. */
+const REASON = 'near-heap-limit'
+
+/** Where Node writes the near-limit snapshot: `--diagnostic-dir`, else the working directory. */
+function nearLimitDir() {
+  const flag = [...(process.env.NODE_OPTIONS ?? '').split(/\s+/), ...process.execArgv].findLast((a) => a.startsWith(DIAGNOSTIC_DIR_FLAG))
+  return path.resolve(flag === undefined ? process.cwd() : flag.slice(DIAGNOSTIC_DIR_FLAG.length))
+}
+
+/**
+ * Arms V8's snapshot near the heap limit where Node supports it and the process could write
+ * it there: `{ armed, dir, reason? }`, `reason` saying why not (`memory: …` where the
+ * snapshot of a full heap needs more than the container, or the machine, has beside it).
+ * @param {{ memoryFactor: number }} options `snapshotMemoryFactor`.
+ */
+function armNearHeapLimit({ memoryFactor }) {
+  const dir = nearLimitDir()
+  if (typeof v8.setHeapSnapshotNearHeapLimit !== 'function') return { armed: false, dir, reason: 'unsupported by this Node' }
+  const limit = heapLimit(v8.getHeapStatistics().heap_size_limit, oldSpaceLimitBytes())
+  const needed = new SnapshotCost().predict(limit).bytes * memoryFactor
+  const { containerLimit } = processMemory()
+  const room = (containerLimit ?? os.totalmem()) - limit
+  if (room < needed) {
+    const where = containerLimit === null ? "the machine's memory" : 'the container'
+    return { armed: false, dir, reason: `memory: a snapshot at the heap limit (${bytesText(limit)}) needs about ${bytesText(needed)} beside the heap; ${where} leaves ${bytesText(Math.max(0, room))}` }
+  }
+  try {
+    v8.setHeapSnapshotNearHeapLimit(NEAR_HEAP_LIMIT_SNAPSHOTS)
+    return { armed: true, dir }
+  } catch (err) {
+    return { armed: false, dir, reason: err.message }
+  }
+}
+
+/**
+ * Moves the near-limit snapshots that processes now gone left in `fromDir` into `toDir`
+ * (0700), as `leakproof-<its time>-<pid>-<thread>-near-heap-limit.heapsnapshot` (0600); a
+ * partial one (its writer killed mid-write) is deleted. A live process's file (being
+ * written, or another service's) and links are left alone. Returns `{ adopted: [{ path,
+ * from, bytes, writtenAt, writerPid }], removed: [{ from, why }], failed: [{ from, why }] }`.
+ */
+function adoptNearLimitSnapshots(fromDir, toDir) {
+  const found = { adopted: [], removed: [], failed: [] }
+  let names
+  try {
+    names = fs.readdirSync(fromDir)
+  } catch {
+    return found
+  }
+  for (const name of names) {
+    const match = NODE_SNAPSHOT_NAME.exec(name)
+    if (match === null) continue
+    const from = path.join(fromDir, name)
+    const [writerPid, thread] = [Number(match[1]), Number(match[2])]
+    let st
+    try {
+      st = fs.lstatSync(from)
+    } catch {
+      continue
+    }
+    if (!st.isFile() || !writerGone(writerPid, st.mtimeMs)) continue
+    try {
+      if (!endsAsCompleteJson(from, st.size)) {
+        fs.unlinkSync(from)
+        found.removed.push({ from, why: 'partial: its writer died while writing it' })
+        continue
+      }
+      const to = path.join(toDir, watcherFileName(st.mtimeMs, { reason: REASON, suffix: SUFFIXES.snapshot, pid: writerPid, thread }))
+      fs.mkdirSync(toDir, { recursive: true, mode: 0o700 })
+      moveFile(from, to)
+      fs.chmodSync(to, 0o600)
+      found.adopted.push({ path: to, from, bytes: st.size, writtenAt: Math.round(st.mtimeMs), writerPid })
+    } catch (err) {
+      // ENOENT: another process sharing the directory took it first.
+      if (err.code !== 'ENOENT') found.failed.push({ from, why: err.code ?? err.message })
+    }
+  }
+  return found
+}
+
+/**
+ * Renames `from` to `to`; across file systems, copies it under a temporary name of this
+ * process's first (a reader never sees part of it; a copy cut short is swept as any
+ * temporary snapshot of a writer gone), then renames that and deletes `from`.
+ */
+function moveFile(from, to) {
+  try {
+    fs.renameSync(from, to)
+  } catch (err) {
+    if (err.code !== 'EXDEV') throw err
+    const temp = path.join(path.dirname(to), tempName(watcherFileName(Date.now(), { sequence: 0, reason: REASON, suffix: SUFFIXES.snapshot })))
+    fs.copyFileSync(from, temp, fs.constants.COPYFILE_EXCL)
+    fs.chmodSync(temp, 0o600)
+    fs.renameSync(temp, to)
+    fs.unlinkSync(from)
+  }
+}
+
+module.exports = { armNearHeapLimit, adoptNearLimitSnapshots, nearLimitDir }
