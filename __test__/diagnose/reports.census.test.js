@@ -36,6 +36,20 @@ test('a census holder the pair does not name is not confirmed; the evidence is t
   assert.equal(censusConfirmed(pairOf('cache', 'bus'), censusOf(['bus.latest'])).evidence, 'pair')
 })
 
+test('the census\' open handles of a class are the pair\'s many roots holding it, not another class\'s', () => {
+  // As a new user's pair had it: the first suspect a package's closure, the growth root 6,719 new TCP roots holding Socket.
+  const pair = {
+    growthRoots: [{ name: '(GC roots)', manyRoots: { kind: 'TCP', count: 6719, holds: 'Socket' } }],
+    grownCollections: [],
+    suspects: [{ holder: { name: 'zlib', file: '/srv/node_modules/body-parser/lib/read.js' } }],
+  }
+  const sockets = (className) => ({ path: '/d/c.report.json', time: 5, suspects: [{ readablePath: `${className} handles`, holder: { kind: 'handles', className, file: null, description: `14946 open ${className} handles` } }] })
+  const confirmed = censusConfirmed(pair, sockets('Socket'))
+  assert.equal(confirmed.evidence, 'pair and census')
+  assert.deepEqual(confirmed.census.holders, [{ holder: '14946 open Socket handles', confirmed: true }])
+  assert.deepEqual(censusConfirmed(pair, sockets('Server')).census.holders.map((h) => h.confirmed), [false])
+})
+
 test('without a census, or one that found nothing, the pair alone', () => {
   assert.deepEqual(censusConfirmed(pairOf('cache'), null), { evidence: 'pair', census: null })
   assert.deepEqual(censusConfirmed(pairOf('cache'), { ...censusOf(), suspects: [] }), { evidence: 'pair', census: null })

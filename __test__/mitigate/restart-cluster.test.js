@@ -20,8 +20,8 @@ test('four leaking workers restart one at a time, replacement first, spaced, wit
       LEAKPROOF_RESTART_MIN_INTERVAL_MS: '0',
       LEAKPROOF_RESTART_DRAIN_TIMEOUT_MS: '5000',
       LEAKPROOF_RESTART_CLUSTER_SPACING_MS: String(SPACING_MS),
-      // Two snapshots a worker, none rotated away by another's.
-      LEAKPROOF_MAX_SNAPSHOTS: '16',
+      // The default maxSnapshots (4) on one dir: each worker keeps its own budget, so a
+      // sibling's snapshots never rotate away a waiting worker's pair.
       SERVICE_LEAK_RECORDS: '4',
     },
     workers: WORKERS,

@@ -297,7 +297,8 @@ function fewestServing(lines, firstWorkers) {
  * What restarts under cluster must show: every first worker left on purpose with code 75,
  * one replacement each (listening before its worker closed) and no re-fork, one restart at a
  * time at least `spacingMs` after the last exit (run them where no limit comes that near), never fewer than `workers - 1` serving, each
- * worker's report and snapshots on disk, no failed request. Returns the fewest serving.
+ * worker's report and pair on disk as it left (none rotated away by a sibling meanwhile), no
+ * failed request. Returns the fewest serving.
  */
 function assertRestartedInTurn({ lines, firstWorkers, exits, balancer, stderr }, { workers, spacingMs }) {
   // What a failure message shows: the cluster's timeline, ms from the first fork.
@@ -323,7 +324,9 @@ function assertRestartedInTurn({ lines, firstWorkers, exits, balancer, stderr },
     const due = lines.find((l) => l.type === 'restart-due' && l.pid === exit.worker)
     assert.ok(due.evidence.settled && due.evidence.reports.length >= 1, JSON.stringify(due.evidence))
     assert.ok(due.plan.coordinated, 'the worker knew its primary coordinates')
-    for (const file of [...due.evidence.reports, ...due.evidence.snapshots]) assert.ok(fs.existsSync(file), file)
+    const { margin } = lines.find((l) => l.type === 'restart-exit' && l.pid === exit.worker)
+    assert.deepEqual(margin.evidence.lost, [], `worker ${exit.worker} lost none of its evidence while it waited for its turn`)
+    assert.ok(margin.evidence.snapshots.length >= 2 && margin.evidence.reports.length >= 1, JSON.stringify(margin.evidence))
   }
   assert.deepEqual(balancer.failures, [])
   return fewest

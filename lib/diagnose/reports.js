@@ -94,12 +94,14 @@ class Reports {
  * holder, confirmed }] }`, null without such a census). The census names a collection by its
  * path from a variable (`store.sessions`, `bus.latest`), the pair by the expression of its
  * holder (`store.sessions`, `bus`): a census path at or under a pair's holder is the same.
+ * Many roots are the same when they hold one class: the census' open `Socket` handles, the
+ * pair's growth root of new TCP roots holding `Socket`.
  */
 function censusConfirmed(report, diagnosed) {
   if (diagnosed === null || diagnosed.suspects.length === 0) return { evidence: 'pair', census: null }
-  const named = [...report.growthRoots, ...report.grownCollections, ...report.suspects].map((item) => pairHolderKey(item.holder)).filter((key) => key !== null)
+  const named = [...report.growthRoots, ...report.grownCollections, ...report.suspects].map(pairKey).filter((key) => key !== null)
   const confirms = (suspect, keys) => {
-    const path = censusPathKey(suspect)
+    const path = censusKey(suspect)
     return path !== null && keys.some((key) => path === key || path.startsWith(`${key}.`) || path.startsWith(`${key}[`))
   }
   const holders = diagnosed.suspects.map((s) => ({ holder: s.holder?.description ?? s.readablePath ?? s.name, confirmed: confirms(s, named) }))
@@ -107,17 +109,23 @@ function censusConfirmed(report, diagnosed) {
   return { evidence, census: { path: diagnosed.path, time: diagnosed.time, holders } }
 }
 
-/** A pair's holder as `file|expression`, a private field written `.#name`; null without a name. */
-function pairHolderKey(holder) {
+/**
+ * What a pair names, as a key: many roots as `roots|<the class they hold>`, else its holder as
+ * `file|expression`, a private field written `.#name`; null without a name.
+ */
+function pairKey({ holder, manyRoots }) {
+  if (typeof manyRoots?.holds === 'string') return `roots|${manyRoots.holds}`
   if (typeof holder?.name !== 'string' || holder.name === '') return null
   return `${holder.file ?? ''}|${holder.name.replace(/\["(#[^"]+)"\]/g, '.$1')}`
 }
 
 /**
- * A census suspect's path from its variable as `file|path` (a global's with no file, as a pair
- * writes it: `|globalThis.leaks`), or null (not from a variable).
+ * What a census suspect names, as a key: the active handles of one class as `roots|<class>`;
+ * else its path from its variable as `file|path` (a global's with no file, as a pair writes
+ * it: `|globalThis.leaks`), or null (not from a variable).
  */
-function censusPathKey(suspect) {
+function censusKey(suspect) {
+  if (suspect.holder?.kind === 'handles') return `roots|${suspect.holder.className}`
   const file = suspect.holder?.kind === 'global' ? '' : suspect.holder?.file
   if (typeof suspect.readablePath !== 'string' || typeof file !== 'string') return null
   return `${file}|${suspect.readablePath}`

@@ -189,11 +189,13 @@ function existing(paths) {
 
 /**
  * The evidence `restart-due` listed, as it is at the exit: `{ reports, snapshots, profiles }`
- * still on disk, and `lost`, those gone since (rotated away by another process sharing the dir).
+ * still on disk, and `lost`, the reports and snapshots gone since. Not the profiles: a newer
+ * sampling profile replaces an older one (each holds what was sampled since sampling began
+ * and still lives), and the process's own rotation deletes the older.
  */
 function keptEvidence({ reports, snapshots, profiles }) {
   const kept = { reports: existing(reports), snapshots: existing(snapshots), profiles: existing(profiles) }
-  const lost = [...reports, ...snapshots, ...profiles].filter((path) => ![...kept.reports, ...kept.snapshots, ...kept.profiles].includes(path))
+  const lost = [...reports, ...snapshots].filter((path) => !kept.reports.includes(path) && !kept.snapshots.includes(path))
   return { ...kept, lost }
 }
 
