@@ -21,7 +21,8 @@ test('a leaking instance leaves with its evidence written and no request failing
 })
 
 test('a leak that reaches its limit before minIntervalMs (the default 5 min) still leaves gracefully, just before the limit', async (t) => {
-  const run = await runPair(t, { sickEnv: { LEAKPROOF_RESTART_MIN_INTERVAL_MS: '300000' } })
+  // A small heap, so that the limit comes within the test's time: due 30 s before it at the earliest.
+  const run = await runPair(t, { sickEnv: { LEAKPROOF_RESTART_MIN_INTERVAL_MS: '300000' }, heapMb: 96 })
   assertLeftGracefully(run, { readinessDelayMs: 1500 })
   const due = run.sick.line('restart-due')
   assert.equal(due.beforeMinInterval, true)

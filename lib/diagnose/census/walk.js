@@ -36,6 +36,7 @@ const reflect = require('./reflect')
 const { ChainCursor, isLink, CHAIN_LINKS_PER_VISIT, MAX_CHAIN_LINKS } = require('./chains')
 const { describeMembers } = require('./members')
 const { handlesByClass, commonRemoteEnd } = require('./handles')
+const { root, rootKey, propertyStep, isModuleScope, VARIABLE_ROOTS } = require('./roots')
 
 /** Members of a collection followed (and sampled for their class and size) per collection. */
 const MEMBERS_FOLLOWED = 16
@@ -56,12 +57,6 @@ const MAX_TIMERS_COUNTED = 1_000_000
 /** A global's name that is a class's, by convention. */
 const CLASS_NAME = /^[A-Z]/
 
-/** A property name that code writes after a dot. */
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
-
-/** Roots that are variables: what is found under them is named from the variable. */
-const VARIABLE_ROOTS = new Set(['module', 'closure', 'timers'])
-
 /**
  * The queues of a pass, walked in this order: a variable and what it holds directly, then what
  * variables hold deeper, then what exports, handles and globals reach.
@@ -76,28 +71,6 @@ const BUILT_IN_PROTOTYPES = new Set([
   Object.prototype, Array.prototype, Map.prototype, Set.prototype, Function.prototype, Date.prototype, RegExp.prototype,
   WeakRef.prototype, FinalizationRegistry.prototype, Boolean.prototype, Number.prototype, String.prototype, Symbol.prototype, BigInt.prototype,
 ])
-
-/**
- * A root of paths: what a person would name. `kind` is `module` (a module-level variable),
- * `closure` (a variable of a function's scope), `global`, `exports` (a module's exports),
- * `handle` (an active handle), `handles` (the active handles of one class), `timers`. `scriptId` and `line`/`column` (of the function whose
- * scope was read, or a timer's callback) are resolved to a file when a report names the root,
- * with the help of `fn`, a WeakRef to that function (script-files.js).
- */
-function root(kind, name, fields = {}) {
-  return { kind, name, scriptId: null, scopeOf: '', line: 0, column: 0, file: null, fn: null, ...fields }
-}
-
-/** The key that matches a root across passes: what it is, not when it was found. */
-function rootKey(r) {
-  return `${r.kind}:${r.file ?? r.scriptId ?? ''}:${r.scopeOf}:${r.name}`
-}
-
-/** The step to a property, as code would write it. */
-function propertyStep(key) {
-  if (typeof key === 'symbol') return `[${String(key)}]`
-  return IDENTIFIER.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`
-}
 
 class CensusPass {
   #view
@@ -601,14 +574,6 @@ class CensusPass {
     if (entry === undefined) this.#notReached.set(what, { what, why, count })
     else entry.count += count
   }
-}
-
-/**
- * Whether a scope holds a module's own variables: an ES module's, or a CommonJS module's
- * (the outermost closure, that of the module's anonymous wrapper function).
- */
-function isModuleScope(scope) {
-  return scope.kind === 'module' || (scope.kind === 'closure' && scope.name === '' && scope.outermost)
 }
 
 module.exports = { CensusPass }
