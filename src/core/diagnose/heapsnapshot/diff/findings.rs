@@ -50,7 +50,10 @@ impl Findings {
             new_count: self.new_count,
             new_bytes: self.new_bytes,
             new_by_class: self.new_by_class,
-            suspects: worth_reading_suspects(suspects.into_iter().map(|s| s.0).collect()),
+            suspects: worth_reading_suspects(
+                suspects.into_iter().map(|s| s.0).collect(),
+                self.new_bytes,
+            ),
             grown_collections: worth_reading_collections(
                 grown.into_iter().map(|g| g.0).collect(),
                 self.new_bytes,
@@ -81,13 +84,22 @@ fn held_by_node(holder: Option<&NamedHolder>) -> bool {
         .is_some_and(|file| origin(file) == Origin::Internal)
 }
 
-/// `suspects` (largest first) without those held by Node's own code that do not hold the
-/// leak (see [`INTERNAL_MIN_SHARE`]).
-pub(super) fn worth_reading_suspects(suspects: Vec<Suspect>) -> Vec<Suspect> {
+/// A suspect is listed when its new instances retain at least this share of the bytes of all
+/// new objects: less explains too little of the growth to be what leaks. Where the leak's
+/// objects are each held by a root of their own (sockets under their handles), no class
+/// retains much, and the growth roots name the leak; a package's closures that grew by 1%
+/// meanwhile must not stand first.
+const SUSPECT_MIN_SHARE: f64 = 0.02;
+
+/// `suspects` (largest first) without those too small to matter (see [`SUSPECT_MIN_SHARE`];
+/// `new_bytes` is the bytes of all new objects) and those held by Node's own code that do not
+/// hold the leak (see [`INTERNAL_MIN_SHARE`]).
+pub(super) fn worth_reading_suspects(suspects: Vec<Suspect>, new_bytes: u64) -> Vec<Suspect> {
     let largest = suspects.first().map_or(0, |s| s.class.retained_size) as f64;
     suspects
         .into_iter()
         .enumerate()
+        .filter(|(_, s)| s.class.retained_size as f64 >= SUSPECT_MIN_SHARE * new_bytes as f64)
         .filter(|(i, s)| {
             *i == 0
                 || !held_by_node(s.holder.as_ref())
