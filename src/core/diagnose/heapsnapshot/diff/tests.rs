@@ -498,7 +498,11 @@ fn suspects_that_explain_under_two_percent_of_the_growth_are_left_out() {
     let new_bytes = 11_971_302;
     let listed = worth_reading_suspects(
         vec![
-            suspect("(closure)", 148_612, "/srv/node_modules/body-parser/lib/read.js"),
+            suspect(
+                "(closure)",
+                148_612,
+                "/srv/node_modules/body-parser/lib/read.js",
+            ),
             suspect("(string)", 113_425, "node:internal/modules/helpers"),
         ],
         new_bytes,
