@@ -106,8 +106,13 @@ class RestartPolicy {
       limitAt: nearest.limitAt,
       timeLeftMs,
       beforeMinInterval,
-      evidence: { settled, reports: [...this.#reports], snapshots: [...this.#snapshots], profiles: [...this.#profiles] },
+      evidence: { settled, ...this.written() },
     }
+  }
+
+  /** The evidence written since start, as noted: `{ reports, snapshots, profiles }` (paths). */
+  written() {
+    return { reports: [...this.#reports], snapshots: [...this.#snapshots], profiles: [...this.#profiles] }
   }
 
   /**

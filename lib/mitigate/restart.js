@@ -113,7 +113,7 @@ class Restart {
     const { stoppedBy, hook } = await this.#stopAccepting(beforeRestart, due, deadline)
     const drained = await this.#servers.drain(deadline)
     const drainMs = drainTimeoutMs - Math.max(0, deadline - Date.now())
-    const margin = { ...this.#margin(), evidence: keptEvidence(due.evidence) }
+    const margin = { ...this.#margin(), evidence: keptEvidence(due.evidence, this.#policy.written()) }
     this.#emit('restart-exit', { exitCode, stoppedBy, beforeRestart: hook, drained, drainMs, sigterm: this.#sigtermSeen, margin })
     leaveCluster(exitCode)
   }
@@ -188,14 +188,15 @@ function existing(paths) {
 }
 
 /**
- * The evidence `restart-due` listed, as it is at the exit: `{ reports, snapshots, profiles }`
- * still on disk, and `lost`, the reports and snapshots gone since. Not the profiles: a newer
- * sampling profile replaces an older one (each holds what was sampled since sampling began
- * and still lives), and the process's own rotation deletes the older.
+ * The evidence at the exit: `{ reports, snapshots, profiles }` written since start (`written`,
+ * those of the leaving time included: a snapshot the restart did not wait for) still on disk,
+ * and `lost`, the reports and snapshots `restart-due` listed that are gone since. Not the
+ * profiles: a newer sampling profile replaces an older one (each holds what was sampled since
+ * sampling began and still lives), and the process's own rotation deletes the older.
  */
-function keptEvidence({ reports, snapshots, profiles }) {
-  const kept = { reports: existing(reports), snapshots: existing(snapshots), profiles: existing(profiles) }
-  const lost = [...reports, ...snapshots].filter((path) => !kept.reports.includes(path) && !kept.snapshots.includes(path))
+function keptEvidence(listedWhenDue, written) {
+  const kept = { reports: existing(written.reports), snapshots: existing(written.snapshots), profiles: existing(written.profiles) }
+  const lost = [...listedWhenDue.reports, ...listedWhenDue.snapshots].filter((path) => !kept.reports.includes(path) && !kept.snapshots.includes(path))
   return { ...kept, lost }
 }
 

@@ -61,9 +61,10 @@ export interface RestartExitEvent extends WatchEventBase {
   /**
    * The margin it left with: the limit's time by the newest trend of the kind (by the
    * projection it was due on once the trend stopped leaking), the time left to it, the bytes
-   * the leak adds in that time at its slope (null once it stopped), and the evidence
-   * `restart-due` listed: still on disk, and `lost`, the reports and snapshots gone meanwhile
-   * (a sampling profile is replaced by the newer ones the process writes).
+   * the leak adds in that time at its slope (null once it stopped), and the evidence written
+   * since start still on disk (what was written while leaving included), with `lost`, the
+   * reports and snapshots `restart-due` listed that are gone (a sampling profile is replaced by
+   * the newer ones the process writes).
    */
   margin: {
     limitAt: number
