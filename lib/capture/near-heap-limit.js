@@ -18,7 +18,7 @@ const os = require('node:os')
 const path = require('node:path')
 const v8 = require('node:v8')
 const { processMemory } = require('../detect/system-memory')
-const { heapLimit, oldSpaceLimitBytes } = require('../detect/heap-limit')
+const { heapLimit, oldSpaceLimitBytes, nodeArgs } = require('../detect/heap-limit')
 const { writerGone } = require('../leftovers')
 const { bytesText } = require('../bytes-text')
 const { SUFFIXES, watcherFileName, tempName } = require('../file-names')
@@ -39,7 +39,7 @@ const REASON = 'near-heap-limit'
 
 /** Where Node writes the near-limit snapshot: `--diagnostic-dir`, else the working directory. */
 function nearLimitDir() {
-  const flag = [...(process.env.NODE_OPTIONS ?? '').split(/\s+/), ...process.execArgv].findLast((a) => a.startsWith(DIAGNOSTIC_DIR_FLAG))
+  const flag = nodeArgs().findLast((a) => a.startsWith(DIAGNOSTIC_DIR_FLAG))
   return path.resolve(flag === undefined ? process.cwd() : flag.slice(DIAGNOSTIC_DIR_FLAG.length))
 }
 

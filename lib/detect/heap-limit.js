@@ -85,4 +85,4 @@ function heapLimit(heapSizeLimit, oldSpaceLimit) {
   return oldSpaceLimit === null ? defaultOldSpaceBytes(heapSizeLimit) : Math.min(heapSizeLimit, oldSpaceLimit)
 }
 
-module.exports = { heapLimit, oldSpaceLimitBytes, defaultOldSpaceBytes }
+module.exports = { heapLimit, oldSpaceLimitBytes, defaultOldSpaceBytes, nodeArgs }
