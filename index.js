@@ -3,7 +3,7 @@
 /**
  * leakproof: keeps Node services from leaking memory.
  *
- * The JS half lives in `lib/`; the Rust half is the native addon, found by `lib/native.js`
+ * The JS half lives in `lib/`; the Rust half is the native addon, found by `lib/shared/native.js`
  * when a function that needs it is first called: a service that only uses BoundedMap or
  * RingBuffer never loads it, and without a binary for this platform those parts still work.
  *
@@ -19,7 +19,7 @@ const { trackListeners, trackListenersFromEnv } = require('./lib/track/listeners
 const { listenerLeaks } = require('./lib/track/listener-leaks')
 const { trackTimers } = require('./lib/track/timers')
 const { trackPromises } = require('./lib/track/promises')
-const { census, compareCensus, topGrowingSites } = require('./lib/track/census')
+const { census, compareCensus, topGrowingSites } = require('./lib/track/live-sites')
 
 /** Starts (or returns) this thread's watcher; see `lib/watch/watcher.js`. */
 function watch(options) {
@@ -56,9 +56,9 @@ function coordinateRestarts(options) {
   return require('./lib/mitigate/cluster').coordinateRestarts(options)
 }
 
-/** The HTML report page of a watcher's directory; see `lib/report/index.js`. */
+/** The HTML report page of a watcher's directory; see `lib/page/index.js`. */
 function writeReport(dir, options) {
-  return require('./lib/report').writeReport(dir, options)
+  return require('./lib/page').writeReport(dir, options)
 }
 
 module.exports = {

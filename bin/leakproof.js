@@ -11,11 +11,11 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { analyzeSnapshot, diffSnapshots, nativeMemoryText, DEFAULT_TOP } = require('../lib/diagnose/analyze')
-const { CODES } = require('../lib/errors')
-const { writeReport } = require('../lib/report')
+const { CODES } = require('../lib/shared/errors')
+const { writeReport } = require('../lib/page')
 const { runService, RUN_EXIT, DEFAULT_GRACE_MS } = require('../lib/leak-test/run')
 const { readHeapProfile, rankProfile } = require('../lib/sites/heap-profiles')
-const { bytesText } = require('../lib/bytes-text')
+const { bytesText } = require('../lib/shared/bytes-text')
 const { placeText } = require('../lib/leak-test/text')
 
 /**

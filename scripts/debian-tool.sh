@@ -2,7 +2,7 @@
 # Usage: debian-tool.sh PACKAGE COMMAND...
 # Installs Debian's PACKAGE when one of its COMMANDs is missing, for the tests that run a real
 # tool (prometheus and promtool for __test__/operate/operate.prometheus.test.js, chromium for
-# __test__/report/report.page.test.js and the DevTools check of __test__/sites/profiles.test.js, golang-go's
+# __test__/page/report.page.test.js and the DevTools check of __test__/sites/profiles.test.js, golang-go's
 # go tool pprof for the latter). The package's own service, if any, is not used (the tests
 # start their own on loopback); where policy-rc.d forbids it, it is not started either.
 # Prints the path of the first COMMAND on success; exits 1 with the reason on stderr where

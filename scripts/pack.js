@@ -16,7 +16,7 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
-const { PACKAGE_PREFIX, platformName, hostPlatform, targetName } = require('../lib/native')
+const { PACKAGE_PREFIX, platformName, hostPlatform, targetName } = require('../lib/shared/native')
 
 const ROOT = path.join(__dirname, '..')
 const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))

@@ -11,7 +11,7 @@ const path = require('node:path')
 const { execFileSync, spawn, spawnSync } = require('node:child_process')
 const { once } = require('node:events')
 const { SnapshotStore } = require('../../lib/capture/snapshots')
-const { watcherFileName, tempName, SUFFIXES } = require('../../lib/file-names')
+const { watcherFileName, tempName, SUFFIXES } = require('../../lib/shared/file-names')
 const { watch } = require('../..')
 const { SnapshotCost } = require('../../lib/capture/snapshot-cost')
 const { lineOf } = require('../support/listener-helpers')
@@ -49,7 +49,7 @@ function unmount(dir) {
 
 const LEAKING_SERVICE = path.join(__dirname, '..', 'support', 'fixtures', 'leaking-service.js')
 const SNAPSHOTS_JS = path.join(__dirname, '..', '..', 'lib', 'capture', 'snapshots.js')
-const FILE_NAMES_JS = path.join(__dirname, '..', '..', 'lib', 'file-names.js')
+const FILE_NAMES_JS = path.join(__dirname, '..', '..', 'lib', 'shared', 'file-names.js')
 
 /** The temporary name of a snapshot process `pid` would start writing now, as the store names it. */
 function tempNameOfWriter(pid) {

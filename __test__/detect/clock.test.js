@@ -1,6 +1,6 @@
 'use strict'
 
-// The watcher's parts read time from the clock they are given (lib/watch/clock.js), so
+// The watcher's parts read time from the clock they are given (lib/shared/clock.js), so
 // behaviour over minutes is tested without waiting for them.
 const test = require('node:test')
 const assert = require('node:assert/strict')

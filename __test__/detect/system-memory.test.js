@@ -2,7 +2,7 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const native = require('../../lib/native')
+const native = require('../../lib/shared/native')
 const { systemMemory } = require('../..')
 
 test('systemMemory reads this process RSS from the kernel (Linux)', { skip: process.platform !== 'linux' }, () => {

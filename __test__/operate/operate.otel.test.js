@@ -19,7 +19,7 @@ const {
 const { watch, BoundedMap, trackEmitter, untrackEmitter, listenerLeaks } = require('leakproof')
 const { registerInstruments } = require('leakproof/otel')
 const { METRICS, OTEL_ATTRIBUTES } = require('../../lib/operate/signals')
-const { CODES } = require('../../lib/errors')
+const { CODES } = require('../../lib/shared/errors')
 const { FAST_WATCH } = require('../support/fixtures/fast-watch')
 
 const ROOT = path.join(__dirname, '..', '..')

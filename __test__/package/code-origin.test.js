@@ -1,6 +1,6 @@
 'use strict'
 
-// Where code comes from (lib/code-origin.js), on the table of cases the Rust side's test reads
+// Where code comes from (lib/shared/code-origin.js), on the table of cases the Rust side's test reads
 // too (src/core/diagnose/code_origin_cases.json): one rule for both. `{leakproof}` in a case
 // stands for the folder of this copy of leakproof, which only the JS side knows.
 
@@ -8,7 +8,7 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { originOf, isOwnFile } = require('../../lib/code-origin')
+const { originOf, isOwnFile } = require('../../lib/shared/code-origin')
 
 const ROOT = path.join(__dirname, '..', '..')
 const CASES = JSON.parse(fs.readFileSync(path.join(ROOT, 'src/core/diagnose/code_origin_cases.json'), 'utf8'))

@@ -1,7 +1,7 @@
 'use strict'
 
 /**
- * Keeps the codes in step across their three homes: `lib/errors.js` (CODES, WARNINGS), the
+ * Keeps the codes in step across their three homes: `lib/shared/errors.js` (CODES, WARNINGS), the
  * Rust analyzer's error codes, and the table of docs/errors.md. And checks, on one API, that
  * an error carries its code and the shared message style.
  */
@@ -9,7 +9,7 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { CODES, WARNINGS } = require('../../lib/errors')
+const { CODES, WARNINGS } = require('../../lib/shared/errors')
 const { BoundedMap } = require('../..')
 
 const ROOT = path.join(__dirname, '..', '..')
@@ -35,12 +35,12 @@ test('docs/errors.md has exactly one row per code of CODES and WARNINGS', () => 
   assert.deepEqual(
     documented.filter((code) => !defined.includes(code)),
     [],
-    'documented but not in lib/errors.js',
+    'documented but not in lib/shared/errors.js',
   )
   assert.deepEqual(
     defined.filter((code) => !documented.includes(code)),
     [],
-    'in lib/errors.js but not documented',
+    'in lib/shared/errors.js but not documented',
   )
 })
 

@@ -7,7 +7,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
-const { targetName, platformName, hostPlatform, libcOfLdd, TARGETS } = require('../../lib/native')
+const { targetName, platformName, hostPlatform, libcOfLdd, TARGETS } = require('../../lib/shared/native')
 
 const ROOT = path.join(__dirname, '..', '..')
 

@@ -1,6 +1,6 @@
 'use strict'
 
-// Each API's options are written once, as a table (lib/options-table.js): these tests hold
+// Each API's options are written once, as a table (lib/shared/options-table.js): these tests hold
 // its .d.ts, its docs table and, for watch(), the preload's variables to that table, as
 // errors.test.js does for error codes.
 const test = require('node:test')

@@ -10,7 +10,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
-const { hostPlatform, targetName, PACKAGE_PREFIX } = require('../../lib/native')
+const { hostPlatform, targetName, PACKAGE_PREFIX } = require('../../lib/shared/native')
 
 const PACKAGE = PACKAGE_PREFIX + targetName(hostPlatform())
 

@@ -1,12 +1,12 @@
 'use strict'
 
 // The ideas several parts share, each in one module: the watcher's file names
-// (lib/file-names.js) and byte counts for people (lib/bytes-text.js).
+// (lib/shared/file-names.js) and byte counts for people (lib/shared/bytes-text.js).
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { threadId } = require('node:worker_threads')
-const { SUFFIXES, watcherFileName, tempName, tempSnapshotWriter, isWatcherFile, profileKind, reportPathOf, parseWatcherName } = require('../../lib/file-names')
-const { bytesText, signedBytesText } = require('../../lib/bytes-text')
+const { SUFFIXES, watcherFileName, tempName, tempSnapshotWriter, isWatcherFile, profileKind, reportPathOf, parseWatcherName } = require('../../lib/shared/file-names')
+const { bytesText, signedBytesText } = require('../../lib/shared/bytes-text')
 
 const TIME = Date.parse('2026-11-24T13:05:09.042Z')
 

@@ -18,7 +18,7 @@ const { SiteProfiler } = require('../../lib/sites/sites')
 const { HeapProfiles, readHeapProfile, rankProfile } = require('../../lib/sites/heap-profiles')
 const { encodeSamplingProfile } = require('../../lib/sites/pprof')
 const { SnapshotStore } = require('../../lib/capture/snapshots')
-const { CODES } = require('../../lib/errors')
+const { CODES } = require('../../lib/shared/errors')
 const { debianTool, launchChromium } = require('../support/debian-tools')
 const { readWithDevTools } = require('../support/devtools-heapprofile')
 

@@ -13,7 +13,7 @@ const path = require('node:path')
 const { execFile } = require('node:child_process')
 const { sitesOfProfile, growingSites, siteThatMade, windowsFor } = require('../../lib/sites/sites')
 const { encodeSamplingProfile } = require('../../lib/sites/pprof')
-const { isOwnFile } = require('../../lib/code-origin')
+const { isOwnFile } = require('../../lib/shared/code-origin')
 
 const ROOT = path.join(__dirname, '..', '..')
 const FIXTURE = path.join(__dirname, 'fixtures', 'sites-package-leak.js')

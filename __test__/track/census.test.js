@@ -8,7 +8,7 @@ const timers = require('node:timers')
 const { promisify } = require('node:util')
 const { EventEmitter } = require('node:events')
 const { trackTimers, trackPromises, trackEmitter, census, compareCensus, topGrowingSites } = require('../..')
-const { GrowingSites } = require('../../lib/track/census')
+const { GrowingSites } = require('../../lib/track/live-sites')
 const { lineOf } = require('../support/listener-helpers')
 
 const at = (marker) => new RegExp(`^${__filename}:${lineOf(marker)}:\\d+$`)

@@ -1,7 +1,7 @@
 'use strict'
 
 const { inspect } = require('node:util')
-const errors = require('../errors')
+const errors = require('../shared/errors')
 const { SlotExpiry, NO_EXPIRY } = require('./expiry-queue')
 const { POLICIES, NONE } = require('./policies')
 const { SlotSizes, NO_SIZES } = require('./slot-sizes')

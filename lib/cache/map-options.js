@@ -4,12 +4,12 @@
  * The options of `new BoundedMap()` as one table (options-table.js), and the reading of
  * them: a map with no bound at all is refused first, and an unset bound bounds nothing.
  */
-const errors = require('../errors')
-const { optionsTable, option, positive, positiveInteger, nonEmptyString, functionValue, optional } = require('../options-table')
+const errors = require('../shared/errors')
+const { optionsTable, option, positive, positiveInteger, nonEmptyString, functionValue, optional } = require('../shared/options-table')
 const { coarseNow } = require('./clock')
 const { POLICIES } = require('./policies')
 
-/** @type {import('../options-table').Check} One of the eviction policies (policies.js). */
+/** @type {import('../shared/options-table').Check} One of the eviction policies (policies.js). */
 const policyName = {
   env: 'string',
   check(where, what, value) {

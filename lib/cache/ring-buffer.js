@@ -1,6 +1,6 @@
 'use strict'
 
-const errors = require('../errors')
+const errors = require('../shared/errors')
 
 const OPTIONS = ['onDrop']
 

@@ -5,7 +5,7 @@
  * sizes and their total, measured by `sizeOf` or `defaultSizeOf`), and `NO_SIZES`, which
  * stands in for it in every map without `maxBytes` so that hot paths never ask.
  */
-const errors = require('../errors')
+const errors = require('../shared/errors')
 const { widen } = require('./columns')
 
 /** The default `sizeOf` of a string: a header of this many bytes... */

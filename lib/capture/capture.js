@@ -1,12 +1,12 @@
 'use strict'
 
 const v8 = require('node:v8')
-const errors = require('../errors')
+const errors = require('../shared/errors')
 const { SnapshotStore } = require('./snapshots')
 const { SnapshotCost } = require('./snapshot-cost')
 const { Reports } = require('../diagnose/reports')
 const { nativeStart } = require('../diagnose/native-verdict')
-const { SYSTEM_CLOCK } = require('../watch/clock')
+const { SYSTEM_CLOCK } = require('../shared/clock')
 
 /**
  * Even about to die, a snapshot is worth its pause only if it can finish well before the
@@ -81,7 +81,7 @@ class Capture {
    *   confirms (once a diagnosis under way is done).
    * @param {() => boolean} [parts.diagnosing] whether a diagnosis is under way: a follow-up
    *   waits for it, since its census' queue, in the heap meanwhile, would read as growth.
-   * @param {import('../watch/clock').Clock} [parts.clock] what time it is.
+   * @param {import('../shared/clock').Clock} [parts.clock] what time it is.
    */
   constructor(options, { native, emit, onNoPair, diagnosedSince = async () => null, diagnosing = () => false, clock = SYSTEM_CLOCK }) {
     this.#diagnosedSince = diagnosedSince

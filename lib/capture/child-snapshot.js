@@ -3,7 +3,7 @@
 const fs = require('node:fs')
 const v8 = require('node:v8')
 const { isMainThread } = require('node:worker_threads')
-const { nativeBinding } = require('../native')
+const { nativeBinding } = require('../shared/native')
 const { endsAsCompleteJson } = require('./snapshot-file')
 
 /** Forks tried for one snapshot: a child that would have waited for a thread fork did not copy is tried again at another moment. */

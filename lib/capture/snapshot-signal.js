@@ -2,7 +2,7 @@
 
 const os = require('node:os')
 const { isMainThread } = require('node:worker_threads')
-const errors = require('../errors')
+const errors = require('../shared/errors')
 
 /**
  * Signals that must not take snapshots: they cannot be caught (SIGKILL, SIGSTOP), Node uses

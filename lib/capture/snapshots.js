@@ -5,11 +5,12 @@ const os = require('node:os')
 const path = require('node:path')
 const v8 = require('node:v8')
 const { processMemory } = require('../detect/system-memory')
-const errors = require('../errors')
-const { writerGone } = require('../leftovers')
-const { bytesText } = require('../bytes-text')
-const { SYSTEM_CLOCK } = require('../watch/clock')
-const { PREFIX, SUFFIXES, watcherFileName, tempName, tempSnapshotWriter, profileKind, parseWatcherName } = require('../file-names')
+const errors = require('../shared/errors')
+const { writerGone } = require('../shared/leftovers')
+const { leakproofFiles, budgetedHere, totalBytes, makeRoom } = require('../shared/dir-budget')
+const { bytesText } = require('../shared/bytes-text')
+const { SYSTEM_CLOCK } = require('../shared/clock')
+const { SUFFIXES, watcherFileName, tempName, tempSnapshotWriter } = require('../shared/file-names')
 const { endsAsCompleteJson } = require('./snapshot-file')
 const { writeInChild, forkUnavailable } = require('./child-snapshot')
 
@@ -66,7 +67,7 @@ class SnapshotStore {
    * @param {(error: Error, during: string) => void} [options.onError] told of what failed outside a capture
    *   (`during: 'cleanup'`: a leftover temporary file could not be removed). Default: a
    *   `LEAKPROOF_WATCH_ERROR` warning.
-   * @param {import('../watch/clock').Clock} [options.clock] what time it is (the cooldown's); file times and
+   * @param {import('../shared/clock').Clock} [options.clock] what time it is (the cooldown's); file times and
    *   a write's pause are the system's.
    */
   constructor(options) {
@@ -242,7 +243,7 @@ class SnapshotStore {
    * Deletes the temporary files of writers that died while writing (killed during the pause,
    * say, or as a snapshot started): never visible as snapshots, but holding disk and every
    * secret the writer had in memory. Only temporary snapshots (file-names.js) whose writer is gone
-   * (lib/leftovers.js), never one another live process writes; a symbolic link is never
+   * (lib/shared/leftovers.js), never one another live process writes; a symbolic link is never
    * followed nor removed. Once per store, when it starts (or at its first capture, if
    * sooner): this process's own are removed as they fail. What cannot be removed is told to
    * `onError`.
@@ -283,76 +284,6 @@ class SnapshotStore {
     const fits = (files) => files.filter((f) => f.kind === 'snapshot').length < this.#maxSnapshots && totalBytes(files) + estimate <= this.#maxDiskBytes
     return makeRoom(leakproofFiles(this.#dir).filter(budgetedHere), fits, (file) => !keep.has(file.path))
   }
-}
-
-/**
- * Whether a file of `leakproofFiles` counts against this process's budget, and may be deleted
- * to keep it: one this process wrote (any of its threads), or one whose writer is gone (an
- * earlier life's, or a sibling's that exited: the processes sharing the dir take turns at it).
- * Not a live sibling's, which is its own budget's: a worker's follow-up must not rotate away
- * a sibling's baseline while that sibling waits for its restart turn.
- */
-function budgetedHere(file) {
-  const writer = parseWatcherName(path.basename(file.path))?.pid
-  return writer === undefined || writer === process.pid || writerGone(writer, file.mtimeMs)
-}
-
-/**
- * The files leakproof wrote into `dir` (snapshots and sampling profiles; not reports, nor
- * temporary files), oldest first, as `{ path, bytes, mtimeMs, kind: 'snapshot' | 'profile' }`.
- */
-function leakproofFiles(dir) {
-  let names
-  try {
-    names = fs.readdirSync(dir)
-  } catch {
-    return []
-  }
-  const files = []
-  for (const name of names) {
-    if (!name.startsWith(PREFIX)) continue
-    const kind = name.endsWith(SUFFIXES.snapshot) ? 'snapshot' : profileKind(name) !== null ? 'profile' : null
-    if (kind === null) continue
-    const file = path.join(dir, name)
-    try {
-      const st = fs.statSync(file)
-      files.push({ path: file, bytes: st.size, mtimeMs: st.mtimeMs, kind })
-    } catch {
-      // Deleted meanwhile: not ours to count.
-    }
-  }
-  return files.sort((a, b) => a.mtimeMs - b.mtimeMs || a.path.localeCompare(b.path))
-}
-
-/** The bytes of `files`. */
-function totalBytes(files) {
-  return files.reduce((sum, f) => sum + f.bytes, 0)
-}
-
-/**
- * Deletes the oldest of `files` that `deletable` allows until `fits(files left)`; whether it
- * then fits. Nothing is deleted when even deleting all it may would not make it fit; a file
- * that cannot be deleted counts as still there.
- */
-function makeRoom(files, fits, deletable) {
-  const left = [...files]
-  const doomed = []
-  for (const file of files) {
-    if (fits(left)) break
-    if (!deletable(file)) continue
-    left.splice(left.indexOf(file), 1)
-    doomed.push(file)
-  }
-  if (!fits(left)) return false
-  const stillThere = []
-  for (const file of doomed) {
-    try {
-      fs.rmSync(file.path, { force: true })
-    } catch {
-      stillThere.push(file)
-    }
-  }
-  return fits([...left, ...stillThere])
 }
 
 /** What a declined snapshot would have cost, and the ways to get one all the same. */
@@ -429,4 +360,4 @@ function availableMemoryBytes() {
   return available
 }
 
-module.exports = { SnapshotStore, leakproofFiles, budgetedHere, totalBytes, makeRoom }
+module.exports = { SnapshotStore }

@@ -1,7 +1,7 @@
 'use strict'
 
 const v8 = require('node:v8')
-const { SYSTEM_CLOCK } = require('../watch/clock')
+const { SYSTEM_CLOCK } = require('../shared/clock')
 
 /**
  * Timers run late: a floor the detector wants every `spacing` ms is due this share of an
@@ -48,7 +48,7 @@ class Floors {
 
   /**
    * @param {number} intervalMs the sampling interval.
-   * @param {import('../watch/clock').Clock} [clock] what time it is.
+   * @param {import('../shared/clock').Clock} [clock] what time it is.
    */
   constructor(intervalMs, clock = SYSTEM_CLOCK) {
     this.#intervalMs = intervalMs

@@ -2,8 +2,8 @@
 
 const v8 = require('node:v8')
 const vm = require('node:vm')
-const { withoutWarningsAbout } = require('../errors')
-const { SYSTEM_CLOCK } = require('../watch/clock')
+const { withoutWarningsAbout } = require('../shared/errors')
+const { SYSTEM_CLOCK } = require('../shared/clock')
 
 /**
  * Full GCs forced on suspicion cost this many intervals of credit, and each interval earns
@@ -78,7 +78,7 @@ class ForcedGc {
    * @param {() => number} parts.floorSpacingMs how far apart the detector wants floors (0: no wish).
    * @param {() => boolean} parts.urgentGrowth whether the growth suspected would reach a limit soon.
    * @param {(err: Error) => void} parts.onError a forced GC could not run.
-   * @param {import('../watch/clock').Clock} [parts.clock] what time it is.
+   * @param {import('../shared/clock').Clock} [parts.clock] what time it is.
    */
   constructor(options, { floors, floorSpacingMs, urgentGrowth, onError, clock = SYSTEM_CLOCK }) {
     this.#options = options

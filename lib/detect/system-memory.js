@@ -1,7 +1,7 @@
 'use strict'
 
 // Looked up at each call (not destructured), as the tests replace it.
-const native = require('../native')
+const native = require('../shared/native')
 
 /**
  * RSS and container memory, read by the native addon. Every field is there, `null` where the

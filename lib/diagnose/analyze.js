@@ -5,9 +5,9 @@
  * analyzer, which runs on the libuv thread pool.
  */
 const path = require('node:path')
-const { nativeBinding } = require('../native')
-const { CODES, codedError, invalidOptionType } = require('../errors')
-const { optionsTable, option, positiveInteger, functionValue, optional } = require('../options-table')
+const { nativeBinding } = require('../shared/native')
+const { CODES, codedError, invalidOptionType } = require('../shared/errors')
+const { optionsTable, option, positiveInteger, functionValue, optional } = require('../shared/options-table')
 
 /** Largest objects, suspects and grown collections reported unless `top` says otherwise. */
 const DEFAULT_TOP = 10

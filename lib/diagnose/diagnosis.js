@@ -6,9 +6,9 @@ const v8 = require('node:v8')
 const { setTimeout: sleep } = require('node:timers/promises')
 const { threadId } = require('node:worker_threads')
 const { namedMapSizes } = require('../cache/registry')
-const { writePrivateAtomically } = require('./reports')
-const { SUFFIXES, watcherFileName } = require('../file-names')
-const { SYSTEM_CLOCK } = require('../watch/clock')
+const { writePrivateAtomically } = require('../shared/write-atomically')
+const { SUFFIXES, watcherFileName } = require('../shared/file-names')
+const { SYSTEM_CLOCK } = require('../shared/clock')
 const { nativeStart, nativeVerdict } = require('./native-verdict')
 const { siteThatMade } = require('../sites/sites')
 
@@ -163,7 +163,7 @@ class Diagnosis {
    *   per list, `window` floors in a leak's window, `census` whether to take a census (its
    *   passes are two `intervalMs` apart, within 1 to 45 s); `sitesGraceMs`, how long a report
    *   waits past its census for the sites (SITES_GRACE_MS; tests shorten it).
-   * @param {{ emit: (type: string, fields: object) => void, clock?: import('../watch/clock').Clock }} parts
+   * @param {{ emit: (type: string, fields: object) => void, clock?: import('../shared/clock').Clock }} parts
    *   `emit` emits a watcher event; `clock` says what time it is (the census' passes, which
    *   sleep between them, keep the system's).
    */
@@ -363,7 +363,7 @@ class Diagnosis {
   /** The tracked listener, timer and promise sites that grew since the previous diagnosis. */
   #grownHandles(seen) {
     // Loaded when first needed, like reports.js does: most processes never diagnose.
-    const { GrowingSites } = require('../track/census')
+    const { GrowingSites } = require('../track/live-sites')
     this.#growingHandles ??= new GrowingSites()
     seen.lookedAt.push('tracked listener, timer and promise sites (trackListeners, trackEmitter, trackTimers, trackPromises)')
     seen.notLookedAt.push({ what: 'untracked listeners, timers and promises', why: 'only tracked ones are counted by call site' })

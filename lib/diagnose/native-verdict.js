@@ -2,7 +2,7 @@
 
 const { setTimeout: sleep } = require('node:timers/promises')
 const { systemMemory } = require('../detect/system-memory')
-const { readMappings, compareMappings, nativeAdvice } = require('../detect/native-memory')
+const { readMappings, compareMappings, nativeAdvice } = require('./native-memory')
 
 /**
  * Below this share of a native leak's growth held by JS objects (the native memory under

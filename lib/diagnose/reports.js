@@ -1,10 +1,10 @@
 'use strict'
 
 const fs = require('node:fs')
-const { writeAtomically } = require('../write-atomically')
-const { newestFileIn } = require('../newest-file')
-const { SUFFIXES, isWatcherFile, reportPathOf } = require('../file-names')
-const { isOwnFile } = require('../code-origin')
+const { writePrivateAtomically } = require('../shared/write-atomically')
+const { newestFileIn } = require('../shared/newest-file')
+const { SUFFIXES, isWatcherFile, reportPathOf } = require('../shared/file-names')
+const { isOwnFile } = require('../shared/code-origin')
 const { nativeVerdict } = require('./native-verdict')
 
 /**
@@ -56,7 +56,7 @@ class Reports {
     try {
       // Loaded when first needed: most processes never write a snapshot pair.
       const { diffSnapshots } = require('./analyze')
-      const { GrowingSites } = require('../track/census')
+      const { GrowingSites } = require('../track/live-sites')
       this.#growingHandles ??= new GrowingSites()
       const diff = await diffSnapshots(baseline, followUp, { top: this.#top })
       if (this.#stopped) return
@@ -166,11 +166,6 @@ function heldByOwnCode(item) {
   return typeof file === 'string' && isOwnFile(file)
 }
 
-/** Writes `text` to `file`, readable by its owner only, complete or absent. */
-function writePrivateAtomically(file, text) {
-  writeAtomically(file, text, 0o600)
-}
-
 /**
  * The newest report file in `dir` (by modification time), parsed, whichever process wrote
  * it: after a restart, the report of the process that died. Null when there is none, or
@@ -185,4 +180,4 @@ function newestReportIn(dir) {
   }
 }
 
-module.exports = { Reports, writePrivateAtomically, newestReportIn, censusConfirmed }
+module.exports = { Reports, newestReportIn, censusConfirmed }

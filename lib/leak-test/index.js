@@ -21,13 +21,13 @@ const path = require('node:path')
 const v8 = require('node:v8')
 // From node:timers/promises, not the globals: a test's fake timers (Jest, Vitest) replace those.
 const { setTimeout: delay, setImmediate: nextTurn } = require('node:timers/promises')
-const { nativeBinding } = require('../native')
+const { nativeBinding } = require('../shared/native')
 const { exposedGc } = require('../detect/forced-gc')
 const { ARRAY_BUFFERS_SETTLE_MS } = require('../detect/floors')
 const { diffSnapshots } = require('../diagnose/analyze')
-const { bytesText } = require('../bytes-text')
-const { writerGone } = require('../leftovers')
-const { CODES, codedError } = require('../errors')
+const { bytesText } = require('../shared/bytes-text')
+const { writerGone } = require('../shared/leftovers')
+const { CODES, codedError } = require('../shared/errors')
 const { OPTIONS } = require('./options')
 
 /** Every option and its default (docs/testing.md). */

@@ -1,7 +1,7 @@
 'use strict'
 
 /** The options of `assertNoLeak()` and `measureLeak()` as one table (options-table.js). */
-const { optionsTable, option, positive, positiveInteger, integerBetween, fraction, boolean } = require('../options-table')
+const { optionsTable, option, positive, positiveInteger, integerBetween, fraction, boolean } = require('../shared/options-table')
 
 /** Rounds at most: the verdict compares every two of them (a million pairs at 1,000). */
 const MAX_ROUNDS = 1000

@@ -23,9 +23,9 @@
  */
 /** node:cluster (its types declare it as a default export, which CommonJS `require` does not see). */
 const cluster = /** @type {import('node:cluster').Cluster} */ (/** @type {unknown} */ (require('node:cluster')))
-const errors = require('../errors')
+const errors = require('../shared/errors')
 const { OPTIONS } = require('./restart-options')
-const { optionsTable } = require('../options-table')
+const { optionsTable } = require('../shared/options-table')
 
 /** `coordinateRestarts()`'s one option, the restart policy's row for it. */
 const COORDINATOR_OPTIONS = optionsTable(OPTIONS.ROWS.filter((row) => row.name === 'clusterSpacingMs'))

@@ -5,8 +5,8 @@
  * (options-table.js): each with its default, its check, its `LEAKPROOF_RESTART_*` variable
  * and its line in docs/mitigate.md. `restart: true` takes every default.
  */
-const errors = require('../errors')
-const { optionsTable, option, integerBetween, functionValue, optional } = require('../options-table')
+const errors = require('../shared/errors')
+const { optionsTable, option, integerBetween, functionValue, optional } = require('../shared/options-table')
 
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
@@ -17,7 +17,7 @@ const URGENT_HORIZON_MS = 15 * MINUTE
 /**
  * A duration in ms from `min` (excluded unless `zero`) to `max`: a policy that waits a day to
  * stop accepting, or restarts for a limit weeks away, is a typo, not a setting.
- * @returns {import('../options-table').Check}
+ * @returns {import('../shared/options-table').Check}
  */
 function durationUpTo(max, { zero = false } = {}) {
   const expected = `a number of ms ${zero ? '>= 0' : '> 0'} and <= ${max} (${max / MINUTE} min)`
@@ -87,7 +87,7 @@ function resolveRestart(where, value) {
   return RESTART_OPTIONS.read(where, value === true ? {} : value)
 }
 
-/** @type {import('../options-table').Check} `watch()`'s `restart`: a boolean or the policy's options. */
+/** @type {import('../shared/options-table').Check} `watch()`'s `restart`: a boolean or the policy's options. */
 const restartOption = {
   env: 'boolean',
   check(where, what, value) {

@@ -46,7 +46,7 @@ class RestartPolicy {
 
   /**
    * @param {Record<string, any>} settings the restart options, checked (restart-options.js).
-   * @param {{ clock: import('../watch/clock').Clock, processStartedAt: number, coordinated?: boolean }} parts
+   * @param {{ clock: import('../shared/clock').Clock, processStartedAt: number, coordinated?: boolean }} parts
    *   `processStartedAt`: when this process started, in the clock's epoch ms; `coordinated`:
    *   whether it is a cluster worker whose primary coordinates restarts (no readiness delay).
    */

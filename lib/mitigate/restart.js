@@ -44,7 +44,7 @@ class Restart {
 
   /**
    * @param {Record<string, any>} settings the restart options, checked (restart-options.js).
-   * @param {{ emit: (type: string, fields: object) => void, clock: import('../watch/clock').Clock }} parts
+   * @param {{ emit: (type: string, fields: object) => void, clock: import('../shared/clock').Clock }} parts
    */
   constructor(settings, { emit, clock }) {
     this.#settings = settings

@@ -1,13 +1,13 @@
 'use strict'
 
 /** The options of `adminHandler()` (`leakproof/http`) as one table (options-table.js). */
-const errors = require('../errors')
-const { optionsTable, option, positive, positiveInteger, functionValue } = require('../options-table')
+const errors = require('../shared/errors')
+const { optionsTable, option, positive, positiveInteger, functionValue } = require('../shared/options-table')
 
 /** Tokens shorter than this are refused: a short token can be guessed. */
 const MIN_TOKEN_LENGTH = 16
 
-/** @type {import('../options-table').Check} The bearer token; never echoed in an error (it is a secret, and errors are logged). */
+/** @type {import('../shared/options-table').Check} The bearer token; never echoed in an error (it is a secret, and errors are logged). */
 const token = {
   env: 'string',
   check(where, what, value) {
@@ -21,7 +21,7 @@ const token = {
   },
 }
 
-/** @type {import('../options-table').Check} A path of plain segments. */
+/** @type {import('../shared/options-table').Check} A path of plain segments. */
 const prefix = {
   env: 'string',
   check(where, what, value) {
@@ -32,7 +32,7 @@ const prefix = {
   },
 }
 
-/** @type {import('../options-table').Check} Unset (this thread's watcher, looked up at each request), or a watcher. */
+/** @type {import('../shared/options-table').Check} Unset (this thread's watcher, looked up at each request), or a watcher. */
 const watcherValue = {
   env: 'string',
   check(where, what, value) {

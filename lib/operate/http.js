@@ -24,7 +24,7 @@
  * out (docs/mitigate.md), and `ready()` for other frameworks' routes.
  */
 const crypto = require('node:crypto')
-const errors = require('../errors')
+const errors = require('../shared/errors')
 const { currentWatcher } = require('../watch/watcher')
 const { OPTIONS, READINESS_OPTIONS, MIN_TOKEN_LENGTH } = require('./http-options')
 const { ready, readiness } = require('../mitigate/readiness')

@@ -15,7 +15,7 @@
  * global MeterProvider per process, so the instruments land on the app's provider.
  */
 const { readSignals, METRICS, OTEL_ATTRIBUTES } = require('./signals')
-const errors = require('../errors')
+const errors = require('../shared/errors')
 const { requirePeer } = require('./peer')
 const { version } = require('../../package.json')
 

@@ -1,6 +1,6 @@
 'use strict'
 
-const errors = require('../errors')
+const errors = require('../shared/errors')
 
 /**
  * The app's copy of an optional peer dependency (`prom-client`, `@opentelemetry/api`),

@@ -18,7 +18,7 @@
 /** @type {import('node:cluster').Cluster} */
 // @ts-expect-error @types/node declares an ES default export; require() gives the cluster object itself
 const cluster = require('node:cluster')
-const errors = require('../errors')
+const errors = require('../shared/errors')
 const { requirePeer } = require('./peer')
 const signals = require('./signals')
 

@@ -2,13 +2,13 @@
 
 const fs = require('node:fs')
 const path = require('node:path')
-const { writeAtomically } = require('../write-atomically')
-const { newestFileIn } = require('../newest-file')
-const { leakproofFiles, budgetedHere, totalBytes, makeRoom } = require('../capture/snapshots')
-const { SUFFIXES, watcherFileName } = require('../file-names')
+const { writeAtomically } = require('../shared/write-atomically')
+const { newestFileIn } = require('../shared/newest-file')
+const { leakproofFiles, budgetedHere, totalBytes, makeRoom } = require('../shared/dir-budget')
+const { SUFFIXES, watcherFileName } = require('../shared/file-names')
 const { samplingProfileAsPprof } = require('./pprof')
 const { sitesOfProfile, growingSites } = require('./sites')
-const errors = require('../errors')
+const errors = require('../shared/errors')
 
 /**
  * The sampling heap profiles the allocation sites were ranked from (sites.js): the newest

@@ -1,6 +1,6 @@
 'use strict'
 
-const { originOf } = require('../code-origin')
+const { originOf } = require('../shared/code-origin')
 const { afterNextFullGc } = require('../detect/forced-gc')
 
 /**

@@ -6,7 +6,7 @@
  * prototype is touched. `untrackEmitter` removes them.
  */
 const { EventEmitter } = require('node:events')
-const { CODES, codedError, describe } = require('../errors')
+const { CODES, codedError, describe } = require('../shared/errors')
 const { EMITTER_OPTIONS } = require('./tracking-options')
 const { EMITTER_METHODS, TARGET_METHODS } = require('./listener-hooks')
 const { patchMethods } = require('./patch')

@@ -9,7 +9,7 @@
  * per report, so tracking turned on by environment alone still tells someone.
  */
 const { EventEmitter } = require('node:events')
-const { WARNINGS, warn } = require('../errors')
+const { WARNINGS, warn } = require('../shared/errors')
 
 /**
  * Emits `'listener-leak'` with `{ emitter, event, site, count, growth, target }` each time

@@ -5,13 +5,13 @@
  * same three, with their own defaults for `captureFrom` and `sites`, and `name` for one
  * emitter. One row each in the order of docs/listeners.md's table, which shows both defaults.
  */
-const { invalidOptionType, invalidOptionRange } = require('../errors')
-const { optionsTable, option, positiveInteger } = require('../options-table')
+const { invalidOptionType, invalidOptionRange } = require('../shared/errors')
+const { optionsTable, option, positiveInteger } = require('../shared/options-table')
 
 /** Which listeners get a stack: those raising their event to a new peak, or all. */
 const SITES = ['growth', 'all']
 
-/** @type {import('../options-table').Check} */
+/** @type {import('../shared/options-table').Check} */
 const sitesValue = {
   env: 'string',
   check(where, what, value) {
@@ -20,7 +20,7 @@ const sitesValue = {
   },
 }
 
-/** @type {import('../options-table').Check} Unset, or a string. */
+/** @type {import('../shared/options-table').Check} Unset, or a string. */
 const emitterName = {
   env: 'string',
   check(where, what, value) {

@@ -26,7 +26,7 @@ const mainThreadOnly = (name) => name === 'LEAKPROOF_SNAPSHOT_SIGNAL' || name ==
 /**
  * Variables that are not `watch()` options but are read elsewhere, so never "unknown":
  * the event log and its size cap (register.js), listener tracking
- * (lib/track/listeners.js), the addon's path (lib/native.js) and the cluster primary's
+ * (lib/track/listeners.js), the addon's path (lib/shared/native.js) and the cluster primary's
  * restart coordination (lib/mitigate/cluster.js).
  */
 const OTHER_VARIABLES = ['LEAKPROOF_LOG', 'LEAKPROOF_LOG_MAX_BYTES', 'LEAKPROOF_TRACK_LISTENERS', 'LEAKPROOF_NATIVE_PATH', COORDINATOR_VARIABLE]

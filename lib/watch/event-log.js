@@ -3,7 +3,7 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { threadId } = require('node:worker_threads')
-const errors = require('../errors')
+const errors = require('../shared/errors')
 const { EVENTS } = require('./watcher')
 
 /**

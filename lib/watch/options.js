@@ -7,18 +7,18 @@
  * its rows; options.test.js checks that its types (lib/watch/types.d.ts) and the docs say
  * the same.
  */
-const errors = require('../errors')
+const errors = require('../shared/errors')
 const { isMainThread } = require('node:worker_threads')
 const { checkSnapshotSignal } = require('../capture/snapshot-signal')
 const { restartOption, resolveRestart } = require('../mitigate/restart-options')
-const { optionsTable, option, positive, positiveInteger, integerBetween, nonNegative, fraction, boolean, oneOf, nonEmptyString, functionValue, optional } = require('../options-table')
+const { optionsTable, option, positive, positiveInteger, integerBetween, nonNegative, fraction, boolean, oneOf, nonEmptyString, functionValue, optional } = require('../shared/options-table')
 
 /** Bytes in a mebibyte. */
 const MiB = 1024 * 1024
 
 const WHERE = 'watch()'
 
-/** @type {import('../options-table').Check} A pause in ms > 0; Infinity means no limit. */
+/** @type {import('../shared/options-table').Check} A pause in ms > 0; Infinity means no limit. */
 const pauseMs = {
   env: 'number',
   check(where, what, value) {
@@ -30,7 +30,7 @@ const pauseMs = {
 /** A directory: unset, or a non-empty path. */
 const directory = optional(nonEmptyString('a non-empty path string'))
 
-/** @type {import('../options-table').Check} A signal name the process does not otherwise use (snapshot-signal.js). */
+/** @type {import('../shared/options-table').Check} A signal name the process does not otherwise use (snapshot-signal.js). */
 const signal = { env: 'string', check: (_where, _what, value) => checkSnapshotSignal(value) }
 
 /** A share of a whole, in (0, 1). */

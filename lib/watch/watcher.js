@@ -29,10 +29,10 @@ const { EventEmitter } = require('node:events')
 const { performance } = require('node:perf_hooks')
 const v8 = require('node:v8')
 const { threadId, isMainThread } = require('node:worker_threads')
-const { nativeBinding } = require('../native')
+const { nativeBinding } = require('../shared/native')
 const { processMemory } = require('../detect/system-memory')
 const { heapLimit, oldSpaceLimitBytes } = require('../detect/heap-limit')
-const errors = require('../errors')
+const errors = require('../shared/errors')
 const { mapsFilling, cachesThrashing } = require('../cache/registry')
 const { FullGcSentinel } = require('../detect/full-gc-sentinel')
 const { Floors } = require('../detect/floors')
@@ -41,7 +41,7 @@ const { Diagnosis, PAIR_PENDING } = require('../diagnose/diagnosis')
 const { Tally } = require('./tally')
 const { listenForSnapshotSignal } = require('../capture/snapshot-signal')
 const { resolveOptions } = require('./options')
-const { SYSTEM_CLOCK } = require('./clock')
+const { SYSTEM_CLOCK } = require('../shared/clock')
 
 /** CPU time this thread used (`{ user, system }`, µs): the process's before Node 23.9. */
 const threadCpuUsage = /** @type {{ threadCpuUsage?: () => NodeJS.CpuUsage }} */ (process).threadCpuUsage
@@ -132,7 +132,7 @@ class Watcher extends EventEmitter {
   /**
    * Use `watch()`.
    * @param {object} options the settings, checked (options.js).
-   * @param {{ clock?: import('./clock').Clock }} [parts] `clock`: what time it is, for every part.
+   * @param {{ clock?: import('../shared/clock').Clock }} [parts] `clock`: what time it is, for every part.
    */
   constructor(options, { clock = SYSTEM_CLOCK } = {}) {
     super()
@@ -140,7 +140,7 @@ class Watcher extends EventEmitter {
     this.#oldSpaceLimit = oldSpaceLimitBytes()
     this.#clock = clock
     this.#startedAt = clock.now()
-    this.#native = newNativeWatcher(options, this.#startedAt, (json) => this.#onNativeEvent(json))
+    this.#native = newNativeMonitor(options, this.#startedAt, (json) => this.#onNativeEvent(json))
     this.#floors = new Floors(options.intervalMs, clock)
     this.#forcedGc = new ForcedGc(options, {
       floors: this.#floors,
@@ -495,7 +495,7 @@ function refusalReason(err) {
 }
 
 /** The native detector, set up from the watcher's settings at `startedAt` (epoch ms); `onEvent` gets each event as JSON. */
-function newNativeWatcher(o, startedAt, onEvent) {
+function newNativeMonitor(o, startedAt, onEvent) {
   const settings = {
     window: o.window,
     minPoints: o.minPoints,
@@ -508,7 +508,7 @@ function newNativeWatcher(o, startedAt, onEvent) {
     rssThreshold: o.rssThreshold,
     startedAt,
   }
-  return new (nativeBinding().NativeWatcher)(settings, onEvent)
+  return new (nativeBinding().NativeMonitor)(settings, onEvent)
 }
 
 module.exports = { watch, currentWatcher, Watcher, EVENTS, CHANNELS }

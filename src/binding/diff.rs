@@ -1,5 +1,5 @@
 //! `diffSnapshots`: the diff of two or three heap snapshots on the libuv thread pool, and the
-//! `#[napi(object)]` shapes it returns, a thin mapping of the core's `DiffReport` (the progress,
+//! `#[napi(object)]` shapes it returns, a thin mapping of the core's `DiffResult` (the progress,
 //! error and holder shapes are `analyze.rs`').
 
 use std::path::Path;
@@ -11,7 +11,7 @@ use napi_derive::napi;
 use super::analyze::{
     holder_js, report_error, with_progress, AnalyzeError, CodeHolder, ProgressCallback,
 };
-use crate::core::diagnose::heapsnapshot::diff::{self, diff_files, DiffReport, Matching, Suspect};
+use crate::core::diagnose::heapsnapshot::diff::{self, diff_files, DiffResult, Matching, Suspect};
 use crate::core::diagnose::heapsnapshot::error::SnapshotError;
 
 /// Size of one snapshot in a diff.
@@ -222,7 +222,7 @@ pub struct DiffTask {
 }
 
 impl Task for DiffTask {
-    type Output = std::result::Result<DiffReport, SnapshotError>;
+    type Output = std::result::Result<DiffResult, SnapshotError>;
     type JsValue = DiffOutcome;
 
     fn compute(&mut self) -> Result<Self::Output> {
@@ -247,7 +247,7 @@ impl Task for DiffTask {
     }
 }
 
-fn diff_js(d: DiffReport) -> SnapshotDiff {
+fn diff_js(d: DiffResult) -> SnapshotDiff {
     SnapshotDiff {
         snapshots: d
             .snapshots

@@ -4,6 +4,6 @@ pub mod analyze;
 pub mod diff;
 #[cfg(target_os = "linux")]
 pub mod fork;
+pub mod monitor;
 pub mod rounds;
 pub mod sysmem;
-pub mod watcher;

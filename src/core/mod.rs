@@ -2,7 +2,7 @@
 //! in the order the parts depend on each other (each uses only those above it):
 //!
 //! - [`system`]: memory as the kernel reports it (RSS, the container's limit, `malloc`'s count).
-//! - [`detect`]: leak detection over memory floors, and the watcher thread that runs it.
+//! - [`detect`]: leak detection over memory floors, and the monitor thread that runs it.
 //! - [`leak_test`]: the verdict of a leak test (`leakproof/test`), on the detector's statistics.
 //! - [`capture`]: heap snapshots written by a forked child while the service keeps serving.
 //! - [`diagnose`]: what a heap snapshot says leaks: summaries, diffs, holders, code origin.

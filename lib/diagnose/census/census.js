@@ -22,7 +22,7 @@
  */
 const { CensusPass } = require('./walk')
 const { ScriptFiles } = require('./script-files')
-const { isOwnFile } = require('../../code-origin')
+const { isOwnFile } = require('../../shared/code-origin')
 
 /** Every option of the census, with its default. */
 const CENSUS_DEFAULTS = Object.freeze({

@@ -18,7 +18,7 @@
 //!
 //! A leak that would reach its limit soon (the heap's limit, or the container's memory
 //! limit for RSS) within [`URGENT_HORIZON_MS`] is also judged on fewer, larger steps, so
-//! that it is reported while there is time to act: see `urgent_test`.
+//! that it is reported while there is time to act: see `urgent_rule`.
 //!
 //! Leaks too slow to grow the minimum growth within that window are judged on longer time
 //! scales: the floors decimated into buckets of a floor of floors ([`super::scales`]), by
@@ -31,16 +31,16 @@
 //!
 //! The parts, in the order they depend on each other:
 //! - `types`: what the detector is given and tells ([`DetectorConfig`], [`Leak`], ...);
-//! - `full_test`: the tests a window of floors must pass to be a leak;
-//! - `urgent_test`: the test on fewer, larger steps for a leak that nears its limit;
+//! - `full_rule`: the tests a window of floors must pass to be a leak;
+//! - `urgent_rule`: the test on fewer, larger steps for a leak that nears its limit;
 //! - `series`: a [`Series`] keeps the floors and judges them by both, on every time scale.
 
-mod full_test;
+mod full_rule;
 mod series;
 mod types;
-mod urgent_test;
+mod urgent_rule;
 
-pub(crate) use full_test::NOISE_MARGIN;
+pub(crate) use full_rule::NOISE_MARGIN;
 pub use series::Series;
 pub use types::{
     Assessment, DetectorConfig, Leak, Limits, MemoryKind, Suspicion, Trend, URGENT_HORIZON_MS,

@@ -3,13 +3,13 @@
 //! - [`trend`]: the robust statistics (Theil–Sen slope, Mann–Kendall test, spreads).
 //! - [`scales`]: floors decimated onto longer time scales, and the rules slow leaks must pass.
 //! - [`detector`]: one [`detector::Series`] per kind of memory, judging its floors on every scale.
-//! - [`watcher`]: the background thread that owns the three series, reads RSS and the
+//! - [`monitor`]: the background thread that owns the three series, reads RSS and the
 //!   container's memory, and sends leaks out.
 //!
-//! Dependency order: `trend` ← `scales` ← `detector` ← `watcher` (which also reads
+//! Dependency order: `trend` ← `scales` ← `detector` ← `monitor` (which also reads
 //! [`super::system`]).
 
 pub mod detector;
+pub mod monitor;
 pub mod scales;
 pub mod trend;
-pub mod watcher;

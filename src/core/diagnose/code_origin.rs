@@ -1,7 +1,7 @@
 //! Whose code a script is, by its file or URL: the application's own, a package's (in
 //! `node_modules`), Node's internals, leakproof's own, or V8's built-ins (no script).
 //!
-//! The same rule as `originOf` in `lib/code-origin.js`, and both are tested on one table of
+//! The same rule as `originOf` in `lib/shared/code-origin.js`, and both are tested on one table of
 //! cases, `code_origin_cases.json` beside this file. The JS side knows one thing more: where
 //! its own copy of leakproof lives, so that files of leakproof's own checkout are its own
 //! too; here they are the application's (the table's `{leakproof}` rows), and the JS side sets

@@ -2,7 +2,7 @@
 //! code that holds it.
 //!
 //! - [`code_origin`]: whose code a script is (the application's, a package's, Node's,
-//!   leakproof's own), by one rule shared with `lib/code-origin.js` and tested on one table
+//!   leakproof's own), by one rule shared with `lib/shared/code-origin.js` and tested on one table
 //!   of cases (`code_origin_cases.json`).
 //! - [`heapsnapshot`]: the streaming parser, the graph algorithms, summaries, diffs and
 //!   holders.

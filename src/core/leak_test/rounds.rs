@@ -1,6 +1,6 @@
 //! The verdict of a leak test (`leakproof/test`): floors taken after a full GC at the end of
 //! each round of calls to the function under test, against the calls made so far. The same
-//! statistics as the watcher's detector (Theil–Sen slope, Mann–Kendall confidence, growth
+//! statistics as the monitor's detector (Theil–Sen slope, Mann–Kendall confidence, growth
 //! against the floors' spread), per call instead of per second, and one more test: growth
 //! that stops (a bounded cache filling, code compiled once) is not a leak.
 

@@ -1,5 +1,5 @@
 //! The machine's side of memory: what the kernel and the C library report of this process
-//! and its container. Read by the watcher thread ([`super::detect::watcher`]) and exported
+//! and its container. Read by the monitor thread ([`super::detect::monitor`]) and exported
 //! to JS as is.
 
 pub mod sysmem;

@@ -4,11 +4,11 @@
 
 use std::collections::VecDeque;
 
-use super::full_test::{
+use super::full_rule::{
     assess_window, candidate_starts, judged_as_slow, shows_leak, slow_rules_hold,
 };
 use super::types::{Assessment, DetectorConfig, Leak, Limits, MemoryKind, Suspicion, Trend};
-use super::urgent_test::{
+use super::urgent_rule::{
     urgent_window, NOISE_CONTEXT_FLOORS, URGENT_MIN_FLOORS, URGENT_SPAN_SHARE,
 };
 use crate::core::detect::scales::{

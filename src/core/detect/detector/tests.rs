@@ -2,7 +2,7 @@
 //! noise and start-up growth never reported, holds, suspicion; and floors that come much faster
 //! or slower than the interval.
 
-use super::full_test::MIN_RECENT_FLOORS;
+use super::full_rule::MIN_RECENT_FLOORS;
 use super::*;
 use crate::core::test_rng::Rng;
 

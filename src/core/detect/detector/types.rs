@@ -48,7 +48,7 @@ pub struct DetectorConfig {
     pub confidence: f64,
 }
 
-// No `Default`: the defaults exist once, as `DEFAULTS` in `lib/watch/watcher.js`, and
+// No `Default`: the defaults exist once, as `DEFAULTS` in `lib/watch/monitor.js`, and
 // `watch()` passes every field to the binding.
 #[cfg(test)]
 impl DetectorConfig {
@@ -66,7 +66,7 @@ impl DetectorConfig {
         }
     }
 
-    /// The settings of `watch()` at its defaults (`DEFAULTS` in lib/watch/watcher.js).
+    /// The settings of `watch()` at its defaults (`DEFAULTS` in lib/watch/monitor.js).
     pub(crate) fn watch_defaults() -> Self {
         DetectorConfig {
             window: 30,

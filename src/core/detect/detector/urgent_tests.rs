@@ -1,7 +1,7 @@
 //! The urgent test at `watch()`'s defaults: fast leaks toward a near limit reported within a
 //! minute, and noise, sawtooths, caches, steps and start-up growth never urgent.
 
-use super::urgent_test::{urgent_window, NOISE_CONTEXT_FLOORS};
+use super::urgent_rule::{urgent_window, NOISE_CONTEXT_FLOORS};
 use super::*;
 use crate::core::detect::trend::step_spread;
 use crate::core::test_rng::Rng;

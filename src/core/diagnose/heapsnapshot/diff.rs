@@ -18,7 +18,7 @@ use std::path::Path;
 
 use crate::core::diagnose::heapsnapshot::analysis::{read_file, Analysis, ProgressFn};
 use crate::core::diagnose::heapsnapshot::error::{ErrorKind, SnapshotError};
-use crate::core::diagnose::heapsnapshot::pathkey::PathCensus;
+use crate::core::diagnose::heapsnapshot::pathkey::PathCounts;
 use crate::core::diagnose::heapsnapshot::snapshot::Snapshot;
 
 mod by_id;
@@ -26,13 +26,13 @@ mod by_path;
 mod findings;
 mod grown;
 mod growth;
-mod report;
+mod result;
 mod suspects;
 
 use by_id::{check_ids, diff_by_ids, IdIndex};
 use by_path::diff_by_paths;
-pub use report::{
-    Chain, DiffReport, GrownCollection, GrowthRoot, Holder, ManyRoots, MatchedBy, Matching,
+pub use result::{
+    Chain, DiffResult, GrownCollection, GrowthRoot, Holder, ManyRoots, MatchedBy, Matching,
     NewClass, Suspect, Totals,
 };
 
@@ -40,7 +40,7 @@ pub use report::{
 /// [`Matching::Auto`], which chooses once the last snapshot is read).
 struct Earlier {
     ids: Option<IdIndex>,
-    paths: Option<PathCensus>,
+    paths: Option<PathCounts>,
     totals: Totals,
 }
 
@@ -48,7 +48,7 @@ impl Earlier {
     fn of(snap: &Snapshot, matching: Matching) -> Earlier {
         Earlier {
             ids: (matching != Matching::Paths).then(|| IdIndex::of(snap)),
-            paths: (matching != Matching::Ids).then(|| PathCensus::of(snap)),
+            paths: (matching != Matching::Ids).then(|| PathCounts::of(snap)),
             totals: totals(snap),
         }
     }
@@ -70,7 +70,7 @@ pub fn diff_files(
     top: usize,
     matching: Matching,
     progress: ProgressFn<'_>,
-) -> Result<DiffReport, SnapshotError> {
+) -> Result<DiffResult, SnapshotError> {
     if !(2..=3).contains(&paths.len()) {
         return Err(SnapshotError::new(
             ErrorKind::Unsupported,
@@ -100,7 +100,7 @@ fn diff_parsed(
     last: &Analysis,
     top: usize,
     matching: Matching,
-) -> Result<DiffReport, SnapshotError> {
+) -> Result<DiffResult, SnapshotError> {
     let last_index = earlier.len() as u32;
     let matched_by = match matching {
         Matching::Paths => MatchedBy::Paths,
@@ -121,7 +121,7 @@ fn diff_parsed(
             diff_by_ids(ids[0], ids.get(1).copied(), last, top)
         }
         MatchedBy::Paths => {
-            let census: Vec<&PathCensus> =
+            let census: Vec<&PathCounts> =
                 earlier.iter().filter_map(|e| e.paths.as_ref()).collect();
             diff_by_paths(census[0], census.get(1).copied(), last, top)
         }

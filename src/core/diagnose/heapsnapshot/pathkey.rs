@@ -252,7 +252,7 @@ pub fn class_counts(snap: &Snapshot, classes: &ClassIndex) -> Vec<(u64, u64)> {
 
 /// All a diff by paths keeps of an earlier snapshot: its collections by key, its objects by
 /// class, its chains' links and root-held objects by key. Not its graph.
-pub struct PathCensus {
+pub struct PathCounts {
     /// Collections by path key.
     pub keys: KeyMap<KeyStat>,
     /// Objects by class name.
@@ -261,9 +261,9 @@ pub struct PathCensus {
     pub shapes: KeyMap<u64>,
 }
 
-impl PathCensus {
+impl PathCounts {
     /// Takes the census of `snap`, computing its retainer tree and code index meanwhile.
-    pub fn of(snap: &Snapshot) -> PathCensus {
+    pub fn of(snap: &Snapshot) -> PathCounts {
         let (tree, (code, classes)) = std::thread::scope(|scope| {
             let side = scope.spawn(|| {
                 let classes = ClassIndex::new(snap);
@@ -287,7 +287,7 @@ impl PathCensus {
         for_each_shape_node(snap, &tree, &code, |_, key, _| {
             *shapes.entry(key).or_default() += 1
         });
-        PathCensus {
+        PathCounts {
             keys,
             classes,
             shapes,

@@ -5,7 +5,7 @@
 use super::findings::Findings;
 use super::grown::{add_native, grown, new_bytes_of};
 use super::growth::growth_roots;
-use super::report::{thousands, GrownCollection, NewClass};
+use super::result::{thousands, GrownCollection, NewClass};
 use super::suspects::{by_bytes, rank_suspects};
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::collections::collection_size;

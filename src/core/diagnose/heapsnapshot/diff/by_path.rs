@@ -5,12 +5,12 @@
 use super::findings::Findings;
 use super::grown::{add_native, grown, new_bytes_of};
 use super::growth::growth_roots_by_paths;
-use super::report::{GrownCollection, NewClass};
+use super::result::{GrownCollection, NewClass};
 use super::suspects::{by_bytes, holders, rank_suspects};
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::dominators::DominatorTree;
 use crate::core::diagnose::heapsnapshot::pathkey::{
-    class_counts, for_each_collection, KeyMap, KeyStat, PathCensus, PathKey,
+    class_counts, for_each_collection, KeyMap, KeyStat, PathCounts, PathKey,
 };
 use crate::core::diagnose::heapsnapshot::snapshot::{NodeKind, Snapshot};
 use crate::core::diagnose::heapsnapshot::summary::{top_by, ClassIndex};
@@ -28,8 +28,8 @@ struct KeyNow {
 /// The diff by retainer path (see the module doc): collections match by path key; "new"
 /// objects are those of classes whose counts grew, held (dominated) by a grown collection.
 pub(super) fn diff_by_paths(
-    first: &PathCensus,
-    middle: Option<&PathCensus>,
+    first: &PathCounts,
+    middle: Option<&PathCounts>,
     last: &Analysis,
     top: usize,
 ) -> Findings {
@@ -144,8 +144,8 @@ fn keyed_collections(last: &Analysis) -> (KeyMap<KeyNow>, Vec<(u32, PathKey)>) {
 /// (key, entries before, growth) of each key that grew from `first` to the last snapshot
 /// (with a `middle`: grew from `first` to it, and is no smaller in the last), in node order.
 fn grown_keys(
-    first: &PathCensus,
-    middle: Option<&PathCensus>,
+    first: &PathCounts,
+    middle: Option<&PathCounts>,
     now: &KeyMap<KeyNow>,
 ) -> Vec<(PathKey, u64, u64)> {
     let mut grown: Vec<(usize, PathKey, u64, u64)> = Vec::new();
@@ -174,13 +174,13 @@ fn grown_keys(
 /// (count, self size) each class of `classes` grew by since `first` (with a `middle`: the
 /// growth kept in both later snapshots).
 fn class_growth(
-    first: &PathCensus,
-    middle: Option<&PathCensus>,
+    first: &PathCounts,
+    middle: Option<&PathCounts>,
     snap: &Snapshot,
     classes: &ClassIndex,
 ) -> Vec<(u64, u64)> {
     let now = class_counts(snap, classes);
-    let of = |census: &PathCensus, name: &str| census.classes.get(name).copied();
+    let of = |census: &PathCounts, name: &str| census.classes.get(name).copied();
     classes
         .names
         .iter()

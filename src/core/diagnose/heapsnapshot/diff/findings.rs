@@ -1,8 +1,8 @@
 //! What a diff found, before its holders are named, and which of it is worth a reader's time:
 //! growth too small to matter and Node's own bookkeeping are left out.
 
-use super::report::{
-    DiffReport, GrownCollection, GrowthRoot, MatchedBy, NewClass, Suspect, Totals,
+use super::result::{
+    DiffResult, GrownCollection, GrowthRoot, MatchedBy, NewClass, Suspect, Totals,
 };
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::code_index::{origin, Origin};
@@ -26,7 +26,7 @@ impl Findings {
         last: &Analysis,
         snapshots: Vec<Totals>,
         matched_by: MatchedBy,
-    ) -> DiffReport {
+    ) -> DiffResult {
         let (mut suspects, mut grown, mut roots) = (self.suspects, self.grown, self.growth_roots);
         let targets: Vec<usize> = suspects
             .iter()
@@ -45,7 +45,7 @@ impl Findings {
         for (r, _) in &mut roots {
             r.holder = holders.next().flatten();
         }
-        DiffReport {
+        DiffResult {
             snapshots,
             new_count: self.new_count,
             new_bytes: self.new_bytes,

@@ -1,7 +1,7 @@
 //! Grown collections as reported: their paths, what their entries are, and the native memory
 //! they retain; and how many bytes their new entries hold, by which they are ranked.
 
-use super::report::GrownCollection;
+use super::result::GrownCollection;
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::code_index::folded_path;
 use crate::core::diagnose::heapsnapshot::collections::member_class;

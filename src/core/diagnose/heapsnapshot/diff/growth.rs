@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 
-use super::report::{Chain, GrowthRoot, ManyRoots};
+use super::result::{Chain, GrowthRoot, ManyRoots};
 use super::suspects::owner_of_store;
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::code_index::{folded_path, is_scope};

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::growth::Redirect;
-use super::report::{thousands, Holder, NewClass, Suspect};
+use super::result::{thousands, Holder, NewClass, Suspect};
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::code_index::folded_path;
 use crate::core::diagnose::heapsnapshot::dominators::DominatorTree;

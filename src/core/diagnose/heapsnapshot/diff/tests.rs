@@ -2,7 +2,7 @@
 //! their members and native memory, and what is left out as not worth reading.
 
 use super::findings::{worth_reading_collections, worth_reading_suspects};
-use super::report::thousands;
+use super::result::thousands;
 use super::*;
 use crate::core::diagnose::heapsnapshot::code_index::CodeIndex;
 use crate::core::diagnose::heapsnapshot::holder::NamedHolder;
@@ -59,7 +59,7 @@ fn diff_of(
     middle: Option<&Snapshot>,
     last: Snapshot,
     matching: Matching,
-) -> Result<DiffReport, SnapshotError> {
+) -> Result<DiffResult, SnapshotError> {
     let earlier: Vec<Earlier> = std::iter::once(first)
         .chain(middle)
         .map(|s| Earlier::of(s, matching))
@@ -113,7 +113,7 @@ fn snapshots_of_one_process_give_the_same_leak_by_id_and_by_path() {
         (MatchedBy::Ids, MatchedBy::Paths)
     );
     // Only by ids does the first snapshot say which native memory is old.
-    let by_paths = |d: &DiffReport| {
+    let by_paths = |d: &DiffResult| {
         let grown = d.grown_collections.iter().cloned();
         grown
             .map(|g| GrownCollection {
@@ -126,7 +126,7 @@ fn snapshots_of_one_process_give_the_same_leak_by_id_and_by_path() {
     assert_eq!(ids.grown_collections[0].native_bytes_before, Some(0));
     // By path every instance the Map holds counts towards the retained size and `held_by`,
     // the old one too: only the counts tell how many are new.
-    let suspect = |d: &DiffReport| {
+    let suspect = |d: &DiffResult| {
         let s = d.suspects[0].clone();
         let held_by = s.held_by.map(|h| (h.name, h.id));
         (
@@ -270,7 +270,7 @@ fn grown_collections_say_what_they_hold_and_the_native_memory_they_retain() {
 }
 
 /// (count, bytes) of the new objects of class `name`, `(0, 0)` for none.
-fn new_of(d: &DiffReport, name: &str) -> (u64, u64) {
+fn new_of(d: &DiffResult, name: &str) -> (u64, u64) {
     let class = d.new_by_class.iter().find(|c| c.name == name);
     class.map_or((0, 0), |c| (c.count, c.bytes))
 }

@@ -5,12 +5,12 @@
 //! synthetic root. A key whose count grew is a chain that grew, named by what holds its head,
 //! or many new roots of one kind.
 
-use super::super::report::{Chain, GrowthRoot, ManyRoots};
+use super::super::result::{Chain, GrowthRoot, ManyRoots};
 use super::{is_nameable, program_object_below, Shape, MIN_CHAIN_LINKS, MIN_ROOTS, MIN_SHARE};
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::dominators::DominatorTree;
 use crate::core::diagnose::heapsnapshot::pathkey::{
-    for_each_shape_node, KeyMap, PathCensus, ShapeNode,
+    for_each_shape_node, KeyMap, PathCounts, ShapeNode,
 };
 use crate::core::diagnose::heapsnapshot::paths::{edge_label, source_of_edge};
 
@@ -38,7 +38,7 @@ struct Gained {
 /// `top`), each with the node to name; those under MIN_SHARE of `grown_bytes` (the classes'
 /// growth) are left out, as by ids (strings the VM keeps under a root of its own came and went).
 pub(in crate::core::diagnose::heapsnapshot::diff) fn growth_roots_by_paths(
-    first: &PathCensus,
+    first: &PathCounts,
     last: &Analysis,
     tree: &DominatorTree,
     top: usize,

@@ -2,7 +2,7 @@
 //! a collection), and the descent against the definition on random graphs.
 
 use super::*;
-use crate::core::diagnose::heapsnapshot::pathkey::PathCensus;
+use crate::core::diagnose::heapsnapshot::pathkey::PathCounts;
 use crate::core::diagnose::heapsnapshot::testing::{snapshot_of, Node};
 use crate::core::test_rng::Rng;
 
@@ -84,7 +84,7 @@ fn by_paths_a_chain_is_counted_by_its_links_key_and_named_by_its_holder() {
     // Two processes: the ids differ, the path keys agree.
     let (first, _) = queue(20, 20);
     let (last, _) = queue(60, 60);
-    let census = PathCensus::of(&snapshot_of(&first, |v| v as u32 + 1, &STRINGS));
+    let census = PathCounts::of(&snapshot_of(&first, |v| v as u32 + 1, &STRINGS));
     let last = Analysis::new(
         snapshot_of(&last, |v| 9000 - v as u32, &STRINGS),
         1,

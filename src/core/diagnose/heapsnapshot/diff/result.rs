@@ -211,7 +211,7 @@ pub struct GrowthRoot {
 
 /// What `diffSnapshots` reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiffReport {
+pub struct DiffResult {
     /// Size of each snapshot, in the order given.
     pub snapshots: Vec<Totals>,
     /// New objects in all (by paths: the net growth of the classes that grew).

@@ -6,7 +6,7 @@ const fs = require('node:fs')
 const fsPromises = require('node:fs/promises')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
-const { readMappings, parseSmaps, compareMappings, nativeAdvice } = require('../../lib/detect/native-memory')
+const { readMappings, parseSmaps, compareMappings, nativeAdvice } = require('../../lib/diagnose/native-memory')
 const { buildLeakAddon } = require('../support/fixtures/native-leak-addon/build')
 const { tempDir } = require('../support/temp-dir')
 

@@ -1,4 +1,4 @@
-//! What goes into the watcher thread and what comes out: its settings, the events it sends,
+//! What goes into the monitor thread and what comes out: its settings, the events it sends,
 //! where it reads memory from, and what the JS side tells it of the heap.
 
 use crate::core::detect::detector::{DetectorConfig, Leak};
@@ -10,9 +10,9 @@ use crate::core::system::sysmem::{MallocCount, SystemMemory};
 /// on"), and that drift is no leak.
 pub const NATIVE_MIN_GROWTH_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
 
-/// Settings of the watcher thread.
+/// Settings of the monitor thread.
 #[derive(Debug, Clone, PartialEq)]
-pub struct WatcherConfig {
+pub struct MonitorConfig {
     /// The detector's tuning, shared by the three series.
     pub detector: DetectorConfig,
     /// How often the thread reads RSS and the container's memory, in milliseconds.
@@ -25,7 +25,7 @@ pub struct WatcherConfig {
 
 /// What the thread reports.
 #[derive(Debug, Clone, PartialEq)]
-pub enum WatcherEvent {
+pub enum MonitorEvent {
     /// A leak, new or worse.
     Leak(Leak),
     /// RSS crossed `rss_threshold` of the container limit (reported again only after it
@@ -40,8 +40,8 @@ pub enum WatcherEvent {
     },
 }
 
-/// Where the thread sends events. Called on the watcher thread.
-pub type Sink = Box<dyn Fn(WatcherEvent) + Send + 'static>;
+/// Where the thread sends events. Called on the monitor thread.
+pub type Sink = Box<dyn Fn(MonitorEvent) + Send + 'static>;
 
 /// Where the thread reads RSS from; the real `/proc` in production. The argument says whether
 /// `malloc`'s figures are wanted (not while native floors are paused: counting them costs).

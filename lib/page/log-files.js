@@ -9,8 +9,8 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { EVENTS } = require('../watch/watcher')
-const { SUFFIXES, isWatcherFile, profileKind } = require('../file-names')
-const { CODES, codedError, describe } = require('../errors')
+const { SUFFIXES, isWatcherFile, profileKind } = require('../shared/file-names')
+const { CODES, codedError, describe } = require('../shared/errors')
 
 /** What the report's errors name. */
 const WHERE = 'report'

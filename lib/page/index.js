@@ -8,8 +8,8 @@
 const path = require('node:path')
 const { collect } = require('./collect')
 const { renderPage } = require('./render')
-const { writeAtomically } = require('../write-atomically')
-const { checkOptionsObject, invalidOptionType } = require('../errors')
+const { writeAtomically } = require('../shared/write-atomically')
+const { checkOptionsObject, invalidOptionType } = require('../shared/errors')
 
 /** The page's name in `dir` when no `out` is given. */
 const DEFAULT_NAME = 'leakproof-report.html'

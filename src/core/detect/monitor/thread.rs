@@ -1,4 +1,4 @@
-//! The watcher thread's loop: floors from the JS side go to their series, memory is read
+//! The monitor thread's loop: floors from the JS side go to their series, memory is read
 //! every sample interval for the native series and the RSS threshold, and what the series
 //! show is published for other threads to read.
 
@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::events::{
-    HeapResident, MemoryReader, Sink, WatcherConfig, WatcherEvent, NATIVE_MIN_GROWTH_BYTES,
+    HeapResident, MemoryReader, MonitorConfig, MonitorEvent, Sink, NATIVE_MIN_GROWTH_BYTES,
 };
 use crate::core::detect::detector::{
     Assessment, DetectorConfig, MemoryKind, Series, Suspicion, Trend,
@@ -67,7 +67,7 @@ impl HeapPeaks {
     }
 }
 
-/// A floor the JS side took (see [`super::Watcher::record_floor`]).
+/// A floor the JS side took (see [`super::Monitor::record_floor`]).
 pub(super) struct Floor {
     pub(super) kind: MemoryKind,
     pub(super) time: f64,
@@ -141,7 +141,7 @@ pub(super) fn now_ms() -> f64 {
 /// The thread: handles messages until `Stop` (or the handle is gone), and reads memory every
 /// sample interval in between.
 pub(super) fn run(
-    config: WatcherConfig,
+    config: MonitorConfig,
     rx: Receiver<Message>,
     sink: Sink,
     reader: MemoryReader,
@@ -174,7 +174,7 @@ pub(super) fn run(
 
 /// All the thread keeps.
 struct State {
-    config: WatcherConfig,
+    config: MonitorConfig,
     /// The detector's tuning for native memory: at least [`NATIVE_MIN_GROWTH_BYTES`] of growth.
     native_config: DetectorConfig,
     sink: Sink,
@@ -192,7 +192,7 @@ struct State {
 }
 
 impl State {
-    fn new(config: WatcherConfig, sink: Sink, reader: MemoryReader, shared: Shared) -> State {
+    fn new(config: MonitorConfig, sink: Sink, reader: MemoryReader, shared: Shared) -> State {
         let native_config = DetectorConfig {
             min_growth_bytes: config
                 .detector
@@ -236,7 +236,7 @@ impl State {
             // floors from meanwhile are set aside with it.
             self.native.hold();
         } else if let Some(leak) = series.evaluate(detector) {
-            (self.sink)(WatcherEvent::Leak(leak));
+            (self.sink)(MonitorEvent::Leak(leak));
         }
         self.shared
             .suspicion
@@ -269,7 +269,7 @@ impl State {
         if let Some(limit) = limit {
             let above = rss >= self.config.rss_threshold * limit;
             if above && !self.above_rss_threshold {
-                (self.sink)(WatcherEvent::RssThreshold { time, rss, limit });
+                (self.sink)(MonitorEvent::RssThreshold { time, rss, limit });
             }
             self.above_rss_threshold = above;
         }
@@ -285,7 +285,7 @@ impl State {
             .is_some_and(|n| self.heap_explains(&n, time));
         if !explained {
             if let Some(leak) = self.native.evaluate(&self.native_config) {
-                (self.sink)(WatcherEvent::Leak(leak));
+                (self.sink)(MonitorEvent::Leak(leak));
             }
         }
         self.publish_trends();

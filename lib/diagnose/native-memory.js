@@ -10,7 +10,7 @@
  */
 const fs = require('node:fs/promises')
 const path = require('node:path')
-const { bytesText, signedBytesText } = require('../bytes-text')
+const { bytesText, signedBytesText } = require('../shared/bytes-text')
 
 /**
  * The kinds of mapping, in the order `readMappings()` lists them: `[kind, label]`, the label

@@ -4,7 +4,7 @@
 //!
 //! [`URGENT_HORIZON_MS`]: super::URGENT_HORIZON_MS
 
-use super::full_test::assess_points;
+use super::full_rule::assess_points;
 use super::types::{Assessment, DetectorConfig, Limits};
 
 /// Floors, each above the one before, an urgent leak needs: four steps up in a row.

@@ -1,4 +1,4 @@
-//! `NativeWatcher`: the JS handle on the watcher thread of `core::detect::watcher`. Events come
+//! `NativeMonitor`: the JS handle on the monitor thread of `core::detect::monitor`. Events come
 //! back to JS as JSON strings through a weak threadsafe function, so the thread never
 //! keeps the event loop alive; the thread is stopped by `stop()`, by the finalizer, or
 //! when the environment (the process, or a worker thread) is torn down.
@@ -11,11 +11,11 @@ use napi_derive::napi;
 use serde_json::json;
 
 use crate::core::detect::detector::{DetectorConfig, MemoryKind, Suspicion};
-use crate::core::detect::watcher::{HeapResident, Watcher, WatcherConfig, WatcherEvent};
+use crate::core::detect::monitor::{HeapResident, Monitor, MonitorConfig, MonitorEvent};
 
-/// Settings of the native watcher thread (validated by the JS `watch()`).
+/// Settings of the native monitor thread (validated by the JS `watch()`).
 #[napi(object)]
-pub struct NativeWatcherOptions {
+pub struct NativeMonitorOptions {
     /// Floors kept per series.
     pub window: u32,
     /// Floors needed before judging.
@@ -38,7 +38,7 @@ pub struct NativeWatcherOptions {
     pub started_at: f64,
 }
 
-/// One kind's trend, as `NativeWatcher.trends()` gives it.
+/// One kind's trend, as `NativeMonitor.trends()` gives it.
 #[napi(object)]
 pub struct NativeTrend {
     /// `heap`, `external` or `native`.
@@ -62,19 +62,19 @@ pub struct NativeTrend {
 
 type EventCallback = ThreadsafeFunction<String, (), String, Status, false, true>;
 
-/// The watcher thread. Events reach `onEvent(json)` on the JS thread.
+/// The monitor thread. Events reach `onEvent(json)` on the JS thread.
 #[napi]
-pub struct NativeWatcher {
-    inner: Arc<Mutex<Option<Watcher>>>,
+pub struct NativeMonitor {
+    inner: Arc<Mutex<Option<Monitor>>>,
 }
 
 #[napi]
-impl NativeWatcher {
+impl NativeMonitor {
     /// Starts the thread.
     #[napi(constructor)]
     pub fn new(
         env: Env,
-        options: NativeWatcherOptions,
+        options: NativeMonitorOptions,
         on_event: Function<String, ()>,
     ) -> Result<Self> {
         let callback: EventCallback = on_event
@@ -82,7 +82,7 @@ impl NativeWatcher {
             .callee_handled::<false>()
             .weak::<true>()
             .build()?;
-        let config = WatcherConfig {
+        let config = MonitorConfig {
             detector: DetectorConfig {
                 window: options.window as usize,
                 min_points: options.min_points as usize,
@@ -96,17 +96,17 @@ impl NativeWatcher {
             rss_threshold: options.rss_threshold,
             started_at: options.started_at,
         };
-        let sink = Box::new(move |event: WatcherEvent| {
+        let sink = Box::new(move |event: MonitorEvent| {
             // Non-blocking into an unbounded queue: the thread never waits on JS, and a
             // call after the environment closed is simply dropped.
             callback.call(event_json(&event), ThreadsafeFunctionCallMode::NonBlocking);
         });
-        let watcher = Watcher::start(config, sink)
-            .map_err(|e| Error::from_reason(format!("cannot start the watcher thread: {e}")))?;
-        let inner = Arc::new(Mutex::new(Some(watcher)));
+        let monitor = Monitor::start(config, sink)
+            .map_err(|e| Error::from_reason(format!("cannot start the monitor thread: {e}")))?;
+        let inner = Arc::new(Mutex::new(Some(monitor)));
         let on_teardown = Arc::clone(&inner);
         env.add_env_cleanup_hook((), move |_| stop(&on_teardown))?;
-        Ok(NativeWatcher { inner })
+        Ok(NativeMonitor { inner })
     }
 
     /// Records a floor taken after a full GC; `kind` is `"heap"` or `"external"`. `hold`:
@@ -196,7 +196,7 @@ impl NativeWatcher {
             .inner
             .lock()
             .ok()
-            .and_then(|w| w.as_ref().map(Watcher::trends))
+            .and_then(|w| w.as_ref().map(Monitor::trends))
             .unwrap_or_default();
         trends
             .into_iter()
@@ -219,17 +219,17 @@ impl NativeWatcher {
     }
 }
 
-impl NativeWatcher {
+impl NativeMonitor {
     /// The thread's suspicion of growth, while it runs.
     fn suspicion(&self) -> Option<Suspicion> {
         self.inner
             .lock()
             .ok()
-            .and_then(|w| w.as_ref().and_then(Watcher::suspicion))
+            .and_then(|w| w.as_ref().and_then(Monitor::suspicion))
     }
 
     /// Calls `f` on the thread's handle while it runs; after `stop()`, does nothing.
-    fn with_running(&self, f: impl FnOnce(&Watcher)) -> Result<()> {
+    fn with_running(&self, f: impl FnOnce(&Monitor)) -> Result<()> {
         if let Some(w) = self.inner.lock().map_err(|_| poisoned())?.as_ref() {
             f(w);
         }
@@ -237,20 +237,20 @@ impl NativeWatcher {
     }
 }
 
-fn stop(inner: &Mutex<Option<Watcher>>) {
-    let watcher = inner.lock().ok().and_then(|mut w| w.take());
-    if let Some(mut watcher) = watcher {
-        watcher.stop();
+fn stop(inner: &Mutex<Option<Monitor>>) {
+    let monitor = inner.lock().ok().and_then(|mut w| w.take());
+    if let Some(mut monitor) = monitor {
+        monitor.stop();
     }
 }
 
 fn poisoned() -> Error {
-    Error::from_reason("watcher state is poisoned by an earlier panic")
+    Error::from_reason("monitor state is poisoned by an earlier panic")
 }
 
-fn event_json(event: &WatcherEvent) -> String {
+fn event_json(event: &MonitorEvent) -> String {
     match event {
-        WatcherEvent::Leak(leak) => json!({
+        MonitorEvent::Leak(leak) => json!({
             "type": "leak",
             "kind": leak.kind.name(),
             "slopeBytesPerSec": leak.slope_bytes_per_sec,
@@ -263,7 +263,7 @@ fn event_json(event: &WatcherEvent) -> String {
             "scale": leak.scale.name,
             "scaleSpanMs": leak.scale_span_ms,
         }),
-        WatcherEvent::RssThreshold { time, rss, limit } => json!({
+        MonitorEvent::RssThreshold { time, rss, limit } => json!({
             "type": "threshold",
             "kind": "rss",
             "time": time,

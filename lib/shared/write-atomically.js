@@ -20,4 +20,9 @@ function writeAtomically(file, text, mode) {
   }
 }
 
-module.exports = { writeAtomically }
+/** Writes `text` to `file`, readable by its owner only, complete or absent. */
+function writePrivateAtomically(file, text) {
+  writeAtomically(file, text, 0o600)
+}
+
+module.exports = { writeAtomically, writePrivateAtomically }

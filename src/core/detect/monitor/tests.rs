@@ -1,4 +1,4 @@
-//! The watcher thread on floors sent as JS sends them and memory read through a stand-in
+//! The monitor thread on floors sent as JS sends them and memory read through a stand-in
 //! reader: leaks, suspicion, native memory told from V8's own, the RSS threshold, stopping.
 
 use std::sync::{Arc, Mutex};
@@ -9,8 +9,8 @@ use super::*;
 use crate::core::detect::detector::DetectorConfig;
 use crate::core::system::sysmem::{MallocCount, SystemMemory};
 
-fn config() -> WatcherConfig {
-    WatcherConfig {
+fn config() -> MonitorConfig {
+    MonitorConfig {
         detector: DetectorConfig {
             warmup_ms: 0.0,
             min_duration_ms: 1_000.0,
@@ -23,7 +23,7 @@ fn config() -> WatcherConfig {
     }
 }
 
-fn collect() -> (Sink, Arc<Mutex<Vec<WatcherEvent>>>) {
+fn collect() -> (Sink, Arc<Mutex<Vec<MonitorEvent>>>) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink_events = Arc::clone(&events);
     (
@@ -33,25 +33,25 @@ fn collect() -> (Sink, Arc<Mutex<Vec<WatcherEvent>>>) {
 }
 
 /// Waits (bounded) until the thread's suspicion is `expected`; returns what it last was.
-fn suspicion_becomes(watcher: &Watcher, expected: bool) -> bool {
+fn suspicion_becomes(monitor: &Monitor, expected: bool) -> bool {
     for _ in 0..200 {
-        if watcher.suspicion().is_some() == expected {
+        if monitor.suspicion().is_some() == expected {
             break;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    watcher.suspicion().is_some()
+    monitor.suspicion().is_some()
 }
 
 #[test]
 fn rising_floors_are_suspected_until_held() {
     let (sink, _) = collect();
     let reader: MemoryReader = Box::new(|_| SystemMemory::default());
-    let mut watcher = Watcher::start_with_reader(config(), sink, reader).unwrap();
-    assert_eq!(watcher.suspicion(), None);
+    let mut monitor = Monitor::start_with_reader(config(), sink, reader).unwrap();
+    assert_eq!(monitor.suspicion(), None);
     for i in 0..3 {
         let bytes = 1e7 + 5e5 * i as f64; // a quarter of the 1 MB minimum growth, and more
-        watcher.record_floor(
+        monitor.record_floor(
             MemoryKind::External,
             1000.0 * i as f64,
             bytes,
@@ -60,22 +60,22 @@ fn rising_floors_are_suspected_until_held() {
             None,
         );
     }
-    assert!(suspicion_becomes(&watcher, true));
-    watcher.record_floor(MemoryKind::External, 3000.0, 1.2e7, None, true, None);
+    assert!(suspicion_becomes(&monitor, true));
+    monitor.record_floor(MemoryKind::External, 3000.0, 1.2e7, None, true, None);
     assert!(
-        !suspicion_becomes(&watcher, false),
+        !suspicion_becomes(&monitor, false),
         "held growth is set aside"
     );
-    watcher.stop();
+    monitor.stop();
 }
 
 #[test]
 fn heap_floors_sent_from_js_raise_a_leak_on_the_thread() {
     let (sink, events) = collect();
     let reader: MemoryReader = Box::new(|_| SystemMemory::default());
-    let mut watcher = Watcher::start_with_reader(config(), sink, reader).unwrap();
+    let mut monitor = Monitor::start_with_reader(config(), sink, reader).unwrap();
     for i in 0..20 {
-        watcher.record_floor(
+        monitor.record_floor(
             MemoryKind::Heap,
             1000.0 * i as f64,
             1e7 + 5e5 * i as f64,
@@ -84,11 +84,11 @@ fn heap_floors_sent_from_js_raise_a_leak_on_the_thread() {
             None,
         );
     }
-    watcher.stop();
+    monitor.stop();
     let events = events.lock().unwrap();
-    assert!(matches!(&events[0], WatcherEvent::Leak(l) if l.kind == MemoryKind::Heap));
+    assert!(matches!(&events[0], MonitorEvent::Leak(l) if l.kind == MemoryKind::Heap));
     // Published for other threads: the newest floor, its slope, the leak still growing.
-    let trends = watcher.trends();
+    let trends = monitor.trends();
     let (kind, heap) = trends[0];
     assert_eq!(kind, MemoryKind::Heap);
     assert_eq!(heap.floor_bytes, 1e7 + 5e5 * 19.0);
@@ -96,20 +96,20 @@ fn heap_floors_sent_from_js_raise_a_leak_on_the_thread() {
     assert!(heap.leaking);
 }
 
-/// A watcher whose reader gives `memory(n)` at its `n`th read, every 50 ms (30 reads span
+/// A monitor whose reader gives `memory(n)` at its `n`th read, every 50 ms (30 reads span
 /// the test config's 1 s minimum duration).
-fn watcher_reading(memory: impl Fn(u64) -> SystemMemory + Send + 'static, sink: Sink) -> Watcher {
+fn monitor_reading(memory: impl Fn(u64) -> SystemMemory + Send + 'static, sink: Sink) -> Monitor {
     let reads = Mutex::new(0u64);
     let reader: MemoryReader = Box::new(move |_| {
         let mut n = reads.lock().unwrap();
         *n += 1;
         memory(*n)
     });
-    let config = WatcherConfig {
+    let config = MonitorConfig {
         sample_interval_ms: 50,
         ..config()
     };
-    Watcher::start_with_reader(config, sink, reader).unwrap()
+    Monitor::start_with_reader(config, sink, reader).unwrap()
 }
 
 /// An RSS of 100 MB growing by `per_read` bytes per read; no `malloc` figures.
@@ -120,35 +120,35 @@ fn rss_growing_by(per_read: u64) -> impl Fn(u64) -> SystemMemory + Send + 'stati
     }
 }
 
-/// The events of a watcher reading `memory`, with a steady heap size, `external` and
+/// The events of a monitor reading `memory`, with a steady heap size, `external` and
 /// ArrayBuffers, while `drive` runs.
 fn native_events(
     memory: impl Fn(u64) -> SystemMemory + Send + 'static,
-    drive: impl FnOnce(&Watcher),
-) -> Vec<WatcherEvent> {
+    drive: impl FnOnce(&Monitor),
+) -> Vec<MonitorEvent> {
     let (sink, events) = collect();
-    let mut watcher = watcher_reading(memory, sink);
-    watcher.record_heap_resident(HeapResident {
+    let mut monitor = monitor_reading(memory, sink);
+    monitor.record_heap_resident(HeapResident {
         heap_physical: 50e6,
         external: 1e6,
         array_buffers: 5e5,
     });
-    drive(&watcher);
-    watcher.stop();
+    drive(&monitor);
+    monitor.stop();
     let events = events.lock().unwrap();
     events.clone()
 }
 
-/// The events of a watcher whose RSS grows by `per_read` bytes per 50 ms read, with a
+/// The events of a monitor whose RSS grows by `per_read` bytes per 50 ms read, with a
 /// steady heap size and `external`, while `drive` runs.
-fn native_watcher_events(per_read: u64, drive: impl FnOnce(&Watcher)) -> Vec<WatcherEvent> {
+fn native_monitor_events(per_read: u64, drive: impl FnOnce(&Monitor)) -> Vec<MonitorEvent> {
     native_events(rss_growing_by(per_read), drive)
 }
 
-/// The events of 2.5 s of a watcher whose RSS grows by `per_read` bytes per read while
+/// The events of 2.5 s of a monitor whose RSS grows by `per_read` bytes per read while
 /// the heap stays put.
-fn events_with_steady_heap(per_read: u64) -> Vec<WatcherEvent> {
-    native_watcher_events(per_read, |_| {
+fn events_with_steady_heap(per_read: u64) -> Vec<MonitorEvent> {
+    native_monitor_events(per_read, |_| {
         std::thread::sleep(Duration::from_millis(2500))
     })
 }
@@ -168,17 +168,17 @@ fn native_memory_is_rss_less_heap_and_external() {
     assert!(has_native_leak(&events), "{events:?}");
 }
 
-/// 2.5 s of a watcher reading `memory` while the heap stays put.
+/// 2.5 s of a monitor reading `memory` while the heap stays put.
 fn events_of_steady_heap_reading(
     memory: impl Fn(u64) -> SystemMemory + Send + 'static,
-) -> Vec<WatcherEvent> {
+) -> Vec<MonitorEvent> {
     native_events(memory, |_| std::thread::sleep(Duration::from_millis(2500)))
 }
 
-fn has_native_leak(events: &[WatcherEvent]) -> bool {
+fn has_native_leak(events: &[MonitorEvent]) -> bool {
     events
         .iter()
-        .any(|e| matches!(e, WatcherEvent::Leak(l) if l.kind == MemoryKind::Native))
+        .any(|e| matches!(e, MonitorEvent::Leak(l) if l.kind == MemoryKind::Native))
 }
 
 #[test]
@@ -224,9 +224,9 @@ fn the_heap_peak_rise_compares_the_peaks_after_and_up_to_a_time() {
     assert_eq!(peaks.rise_since(5.0), 0.0);
 }
 
-/// The events of 2.5 s of a watcher reading malloc's figure rising by 1 MB per 50 ms read
+/// The events of 2.5 s of a monitor reading malloc's figure rising by 1 MB per 50 ms read
 /// while the heap's physical size rises by `heap_pages_per_read`.
-fn native_events_beside_heap_pages(heap_pages_per_read: f64) -> Vec<WatcherEvent> {
+fn native_events_beside_heap_pages(heap_pages_per_read: f64) -> Vec<MonitorEvent> {
     let malloc_rising = |n| SystemMemory {
         rss: Some(300_000_000),
         malloc_in_use: MallocCount::Bytes(80_000_000 + n * 1_000_000),
@@ -255,11 +255,11 @@ fn native_growth_a_small_share_of_the_heap_pages_added_is_v8s_own() {
 }
 
 /// Records `n` heap floors `every_ms` apart, each `step` bytes above the last, with `hold`.
-fn record_rising_heap_floors(watcher: &Watcher, n: usize, every_ms: u64, step: f64, hold: bool) {
+fn record_rising_heap_floors(monitor: &Monitor, n: usize, every_ms: u64, step: f64, hold: bool) {
     let start = now_ms();
     for i in 0..n {
         let time = start + (every_ms * i as u64) as f64;
-        watcher.record_floor(
+        monitor.record_floor(
             MemoryKind::Heap,
             time,
             1e7 + step * i as f64,
@@ -275,20 +275,20 @@ fn record_rising_heap_floors(watcher: &Watcher, n: usize, every_ms: u64, step: f
 fn native_growth_no_faster_than_the_heap_is_not_a_native_leak() {
     // RSS grows 1 MB per 50 ms read (~20 MB/s) while the heap floors rise 25 MB/s: no
     // native leak.
-    let events = native_watcher_events(1_000_000, |w| {
+    let events = native_monitor_events(1_000_000, |w| {
         record_rising_heap_floors(w, 30, 100, 2.5e6, false)
     });
     assert!(!has_native_leak(&events), "{events:?}");
     assert!(events
         .iter()
-        .any(|e| matches!(e, WatcherEvent::Leak(l) if l.kind == MemoryKind::Heap)));
+        .any(|e| matches!(e, MonitorEvent::Leak(l) if l.kind == MemoryKind::Heap)));
 }
 
 #[test]
 fn native_growth_beside_a_heap_growth_not_judged_yet_waits_for_it() {
     // Heap floors 500 ms apart, each 1 MB above the last: too few to judge, enough to
     // suspect. RSS grows 1 MB per 50 ms read meanwhile: not reported while it waits.
-    let events = native_watcher_events(1_000_000, |w| {
+    let events = native_monitor_events(1_000_000, |w| {
         record_rising_heap_floors(w, 5, 500, 1e6, false)
     });
     assert!(!has_native_leak(&events), "{events:?}");
@@ -297,11 +297,11 @@ fn native_growth_beside_a_heap_growth_not_judged_yet_waits_for_it() {
 #[test]
 fn native_growth_while_the_heap_is_held_is_set_aside_too() {
     // RSS grows while every heap floor comes with `hold` (caches filling): no leak at all.
-    let events = native_watcher_events(1_000_000, |w| {
+    let events = native_monitor_events(1_000_000, |w| {
         record_rising_heap_floors(w, 25, 100, 2.5e6, true)
     });
     assert!(
-        !events.iter().any(|e| matches!(e, WatcherEvent::Leak(_))),
+        !events.iter().any(|e| matches!(e, MonitorEvent::Leak(_))),
         "{events:?}"
     );
 }
@@ -322,16 +322,16 @@ fn rss_threshold_fires_once_per_crossing() {
         }
     });
     let (sink, events) = collect();
-    let mut watcher = Watcher::start_with_reader(config(), sink, reader).unwrap();
+    let mut monitor = Monitor::start_with_reader(config(), sink, reader).unwrap();
     while *reads.lock().unwrap() < 60 {
         std::thread::sleep(Duration::from_millis(5));
     }
-    watcher.stop();
+    monitor.stop();
     let crossings = events
         .lock()
         .unwrap()
         .iter()
-        .filter(|e| matches!(e, WatcherEvent::RssThreshold { .. }))
+        .filter(|e| matches!(e, MonitorEvent::RssThreshold { .. }))
         .count();
     assert_eq!(crossings, 2);
 }
@@ -339,10 +339,10 @@ fn rss_threshold_fires_once_per_crossing() {
 #[test]
 fn stop_joins_the_thread_and_is_idempotent() {
     let (sink, _) = collect();
-    let mut watcher = Watcher::start(config(), sink).unwrap();
-    assert!(watcher.is_running());
-    watcher.stop();
-    watcher.stop();
-    assert!(!watcher.is_running());
-    watcher.record_floor(MemoryKind::Heap, 1.0, 1.0, None, false, None); // after stop: ignored, no panic
+    let mut monitor = Monitor::start(config(), sink).unwrap();
+    assert!(monitor.is_running());
+    monitor.stop();
+    monitor.stop();
+    assert!(!monitor.is_running());
+    monitor.record_floor(MemoryKind::Heap, 1.0, 1.0, None, false, None); // after stop: ignored, no panic
 }

@@ -6,7 +6,7 @@
  * (`trackPromises`) — and `compareCensus` for the growth between two censuses.
  * A census reads only what trackers recorded; it starts nothing and leaves nothing behind.
  */
-const { checkPositiveInteger } = require('../errors')
+const { checkPositiveInteger } = require('../shared/errors')
 const { emitterName } = require('./emitter-name')
 const table = require('./listener-table')
 const { liveTimers } = require('./timers')

@@ -1,4 +1,4 @@
-//! The watcher's background thread: it owns the three detector series, reads RSS and
+//! The monitor, the watcher's background thread: it owns the three detector series, reads RSS and
 //! the container's memory on its own schedule, and sends events out through a sink.
 //!
 //! The JS side sends it heap and `external` floors (taken after full GCs), the heap's
@@ -10,9 +10,9 @@
 //! The thread never touches JS: events go to a `Sink`, which the binding turns into calls on
 //! the JS thread.
 //!
-//! - `events`: what goes in and out ([`WatcherConfig`], [`WatcherEvent`], [`HeapResident`]);
+//! - `events`: what goes in and out ([`MonitorConfig`], [`MonitorEvent`], [`HeapResident`]);
 //! - `thread`: the thread's loop, and what it publishes for other threads to read;
-//! - this module: [`Watcher`], the handle that starts, feeds and stops the thread.
+//! - this module: [`Monitor`], the handle that starts, feeds and stops the thread.
 
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
@@ -25,27 +25,27 @@ mod events;
 mod thread;
 
 pub use events::{
-    HeapResident, MemoryReader, Sink, WatcherConfig, WatcherEvent, NATIVE_MIN_GROWTH_BYTES,
+    HeapResident, MemoryReader, MonitorConfig, MonitorEvent, Sink, NATIVE_MIN_GROWTH_BYTES,
 };
 use thread::{run, Floor, Message, Shared, SharedSuspicion, SharedTrends};
 
-/// A running watcher thread. Dropping it stops and joins the thread.
-pub struct Watcher {
+/// A running monitor thread. Dropping it stops and joins the thread.
+pub struct Monitor {
     tx: Sender<Message>,
     thread: Option<JoinHandle<()>>,
     suspicion: Arc<SharedSuspicion>,
     trends: Arc<SharedTrends>,
 }
 
-impl Watcher {
+impl Monitor {
     /// Starts the thread with the real memory reader.
-    pub fn start(config: WatcherConfig, sink: Sink) -> std::io::Result<Self> {
+    pub fn start(config: MonitorConfig, sink: Sink) -> std::io::Result<Self> {
         Self::start_with_reader(config, sink, Box::new(sysmem::read_own_memory))
     }
 
     /// Starts the thread reading memory through `reader` (tests inject one).
     pub fn start_with_reader(
-        config: WatcherConfig,
+        config: MonitorConfig,
         sink: Sink,
         reader: MemoryReader,
     ) -> std::io::Result<Self> {
@@ -57,9 +57,9 @@ impl Watcher {
             trends: Arc::clone(&trends),
         };
         let thread = std::thread::Builder::new()
-            .name("leakproof-watcher".into())
+            .name("leakproof-monitor".into())
             .spawn(move || run(config, rx, sink, reader, shared))?;
-        Ok(Watcher {
+        Ok(Monitor {
             tx,
             thread: Some(thread),
             suspicion,
@@ -98,7 +98,7 @@ impl Watcher {
         let _ = self.tx.send(Message::HeapResident(resident));
     }
 
-    /// Takes no native floors until [`Watcher::reset_native`]: the process is about to
+    /// Takes no native floors until [`Monitor::reset_native`]: the process is about to
     /// move RSS on purpose (writing a heap snapshot needs several times the heap).
     pub fn pause_native(&self) {
         let _ = self.tx.send(Message::PauseNative);
@@ -145,7 +145,7 @@ impl Watcher {
     }
 }
 
-impl Drop for Watcher {
+impl Drop for Monitor {
     fn drop(&mut self) {
         self.stop();
     }

@@ -18,7 +18,7 @@ const path = require('node:path')
 const { CODES, codedError } = require('./errors')
 
 /** This package's manifest: its version, and `napi` (the binary's name, the targets built). */
-const manifest = require('../package.json')
+const manifest = require('../../package.json')
 
 /** The npm scope and prefix of the platform packages: `@leakproof/binding-linux-x64-gnu`. */
 const PACKAGE_PREFIX = '@leakproof/binding-'
@@ -149,7 +149,7 @@ function locate() {
     return { host, packageName, attempts }
   }
   const binding =
-    tryLoad(path.join(__dirname, '..', `${manifest.napi.binaryName}.${target}.node`), attempts) ?? tryPackage(packageName, attempts)
+    tryLoad(path.join(__dirname, '..', '..', `${manifest.napi.binaryName}.${target}.node`), attempts) ?? tryPackage(packageName, attempts)
   return binding ? { binding } : { host, packageName, attempts }
 }
 

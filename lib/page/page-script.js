@@ -14,7 +14,7 @@
  * `suspect-first`; the profiles' list has the class `profiles`; the uPlot instances are
  * `window.leakproofCharts` in order of the processes.
  */
-const { bytesText } = require('../bytes-text')
+const { bytesText } = require('../shared/bytes-text')
 
 /** Series colours: the three floors, RSS and the container limit. */
 const COLORS = { heap: '#d9480f', external: '#1971c2', native: '#2f9e44', rss: '#868e96', limit: '#c92a2a' }

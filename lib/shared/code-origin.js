@@ -12,14 +12,14 @@
 const path = require('node:path')
 
 /** The folder of this copy of leakproof: where its package.json is, wherever it is installed. */
-const PACKAGE_DIR = path.resolve(__dirname, '..')
+const PACKAGE_DIR = path.resolve(__dirname, '..', '..')
 
 /**
  * The files and folders this copy ships (package.json `files`: `lib/`, `bin/`, `index.js`,
  * …), as absolute paths; a folder's ends with a separator. The repository's tests, benches
  * and demos are not among them: a test's fixture is an application.
  */
-const SHIPPED = require('../package.json').files.map((entry) => path.join(PACKAGE_DIR, entry))
+const SHIPPED = require('../../package.json').files.map((entry) => path.join(PACKAGE_DIR, entry))
 
 /**
  * A script's file path from its URL: `file://` URLs (ES modules) decoded, paths as they are.

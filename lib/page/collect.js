@@ -18,8 +18,8 @@
  */
 const fs = require('node:fs')
 const path = require('node:path')
-const { parseWatcherName } = require('../file-names')
-const { checkOptionsObject, checkPositiveInteger, invalidOptionRange } = require('../errors')
+const { parseWatcherName } = require('../shared/file-names')
+const { checkOptionsObject, checkPositiveInteger, invalidOptionRange } = require('../shared/errors')
 const { WHERE, EVENT_TYPES, checkDir, listDir, findLogs, eachLine, parseJson, isEvent } = require('./log-files')
 const { FloorPoints, NewestList } = require('./points')
 const { reportModel, sitesModel, numberOrNull, textOrNull } = require('./report-model')
