@@ -265,7 +265,7 @@ class Diagnosis {
     const seen = { lookedAt: [], notLookedAt: [] }
     seen.notLookedAt.push({ what: 'heap snapshot', why: snapshotWhy(snapshot, detail) })
     const firstPass = this.#censusOn ? this.#censusOf().pass() : null
-    const native = leak.kind === 'native' ? nativeStart() : null
+    const native = leak.kind === 'native' ? nativeStart(this.#clock) : null
     // The census' passes go on beside the sites' ranking, which may sample for minutes; a
     // report whose census named a holder waits for the ranking SITES_GRACE_MS past it at most
     // (one whose census named none waits for the sites, its only evidence then).
@@ -279,7 +279,7 @@ class Diagnosis {
     const suspects = sites === LATE || sites === null ? holders : withWhereMade(holders, sites.sites)
     const [since, until] = this.#comparedFloors(leak.since)
     return {
-      native: native === null ? null : await nativeOfDiagnosis(leak, native, census, suspects, seen),
+      native: native === null ? null : await nativeOfDiagnosis(leak, native, census, suspects, seen, this.#clock),
       kind: 'no-snapshot',
       time: this.#clock.now(),
       pid: process.pid,
@@ -300,7 +300,7 @@ class Diagnosis {
   /** The census, made with the first diagnosis that takes one. */
   #censusOf() {
     const { Census } = require('./census/census')
-    this.#census ??= new Census()
+    this.#census ??= new Census({}, this.#clock)
     return this.#census
   }
 
@@ -322,7 +322,7 @@ class Diagnosis {
     let debuggerMs = 0
     while (passes.length < CENSUS_PASSES && suspects.length === 0 && passes[0] !== null) {
       const last = passes[passes.length - 1]
-      await sleep(Math.max(0, last.time + last.durationMs + this.#censusGapMs - Date.now()), undefined, { ref: false })
+      await sleep(Math.max(0, last.time + last.durationMs + this.#censusGapMs - this.#clock.now()), undefined, { ref: false })
       const next = await census.pass()
       if (next === null) break
       passes.push(next)
@@ -390,12 +390,12 @@ class Diagnosis {
  * it), else where the memory is and what to run next (native-verdict.js); `'not judged'`
  * without a census. Its growth is the leak's rate over the time the diagnosis looked.
  */
-async function nativeOfDiagnosis(leak, start, census, suspects, seen) {
-  const seconds = (census === null ? Date.now() - start.at : census.until - census.since) / 1000
+async function nativeOfDiagnosis(leak, start, census, suspects, seen, clock) {
+  const seconds = (census === null ? clock.now() - start.at : census.until - census.since) / 1000
   const growthBytes = Math.round(Math.max(0, leak.slopeBytesPerSec ?? 0) * seconds)
   const holders = census === null ? null : suspects.filter((s) => s.memberHandle !== null).length
   seen.lookedAt.push('native memory: resident bytes by kind of mapping (/proc/self/smaps), malloc in use, addons loaded')
-  return nativeVerdict({ growthBytes, heldBytes: null, holders, start })
+  return nativeVerdict({ growthBytes, heldBytes: null, holders, start, end: nativeStart(clock) })
 }
 
 /** An event's own fields, without those every watcher event has (the report has its own). */

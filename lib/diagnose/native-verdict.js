@@ -3,6 +3,7 @@
 const { setTimeout: sleep } = require('node:timers/promises')
 const { systemMemory } = require('../detect/system-memory')
 const { readMappings, compareMappings, nativeAdvice } = require('./native-memory')
+const { SYSTEM_CLOCK } = require('../shared/clock')
 
 /**
  * Below this share of a native leak's growth held by JS objects (the native memory under
@@ -16,10 +17,11 @@ const HELD_SHARE = 0.25
  * What is known of native memory at the start of a comparison, both read asynchronously
  * and awaited by `nativeVerdict`: the resident bytes by kind of mapping (/proc/self/smaps)
  * and the bytes glibc's malloc has handed out (null where not glibc).
+ * @param {import('../shared/clock').Clock} [clock] the time of the start
  * @returns {{ at: number, mappings: Promise<object | null>, mallocInUse: Promise<number | null> }}
  */
-function nativeStart() {
-  return { at: Date.now(), mappings: readMappings(), mallocInUse: mallocInUse() }
+function nativeStart(clock = SYSTEM_CLOCK) {
+  return { at: clock.now(), mappings: readMappings(), mallocInUse: mallocInUse() }
 }
 
 /**

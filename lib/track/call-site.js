@@ -9,7 +9,7 @@
  * and `siteOf` turns a holder into `file:line:column` when a report or a census needs
  * it — most captured holders are never formatted.
  */
-const path = require('node:path')
+const { isOwnFile } = require('../shared/code-origin')
 
 /**
  * Frames recorded per capture: enough to climb out of node internals (at most three frames
@@ -17,14 +17,6 @@ const path = require('node:path')
  * as the capture's fixed part divided by four.
  */
 const DEPTH = 6
-/** The package's lib/ folder: frames in any file below it are leakproof's own. */
-const LIB_DIR = path.resolve(__dirname, '..') + path.sep
-
-/** Whether `file` (a path) is one of leakproof's own modules. */
-function isLeakproofFile(file) {
-  return file.startsWith(LIB_DIR)
-}
-
 /** Site of a stack with no frame outside node internals and leakproof that has a file. */
 const UNKNOWN_SITE = '(unknown)'
 
@@ -50,14 +42,14 @@ function capture(below, depth = DEPTH) {
 
 /** Whether a frame's file is node's own or leakproof's: never the site to name. */
 function isOwnOrInternal(file) {
-  return file.startsWith('node:') || isLeakproofFile(file)
+  return file.startsWith('node:') || isOwnFile(file)
 }
 
 /** Node's emitter machinery: the least telling place to name when no frame is the user's. */
 function isPlumbing(file) {
   return file === 'node:events' || file === 'node:internal/event_target' ||
     file === 'node:internal/abort_controller' || file.startsWith('node:internal/streams/') ||
-    isLeakproofFile(file)
+    isOwnFile(file)
 }
 
 /**
@@ -94,4 +86,4 @@ function siteOf(holder) {
   return site
 }
 
-module.exports = { capture, siteOf, isLeakproofFile }
+module.exports = { capture, siteOf }

@@ -23,6 +23,7 @@
 const { CensusPass } = require('./walk')
 const { ScriptFiles } = require('./script-files')
 const { isOwnFile } = require('../../shared/code-origin')
+const { SYSTEM_CLOCK } = require('../../shared/clock')
 
 /** Every option of the census, with its default. */
 const CENSUS_DEFAULTS = Object.freeze({
@@ -61,9 +62,15 @@ class Census {
   #running = null
   #stopped = false
 
-  /** @param {Partial<typeof CENSUS_DEFAULTS>} [options] */
-  constructor(options = {}) {
+  #clock
+
+  /**
+   * @param {Partial<typeof CENSUS_DEFAULTS>} [options]
+   * @param {import('../../shared/clock').Clock} [clock] when each pass began, and how long it took
+   */
+  constructor(options = {}, clock = SYSTEM_CLOCK) {
     this.#options = { ...CENSUS_DEFAULTS, ...options }
+    this.#clock = clock
     this.#scripts = new ScriptFiles({ maxStopMs: this.#options.maxStopMs })
     this.#own.add(this)
   }
@@ -90,14 +97,15 @@ class Census {
   async #takePass() {
     if (this.#stopped) return null
     const walk = new CensusPass({ view: this.#inspectorView(), limits: this.#options, own: this.#own })
-    const started = Date.now()
+    const time = this.#clock.now()
+    const started = this.#clock.monotonic()
     while (!walk.step(performance.now() + this.#options.sliceMs)) {
       await nextTurn()
       if (this.#stopped) return null
     }
     const notReached = walk.notReached
     if (this.#viewFailure !== null) notReached.push({ what: 'closures, module scopes and #private fields', why: this.#viewFailure, count: 0 })
-    return { time: started, durationMs: Date.now() - started, complete: !notReached.some((n) => n.what.startsWith('objects past')), records: walk.records, notReached, cost: walk.cost }
+    return { time, durationMs: this.#clock.monotonic() - started, complete: !notReached.some((n) => n.what.startsWith('objects past')), records: walk.records, notReached, cost: walk.cost }
   }
 
   /**
