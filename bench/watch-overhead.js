@@ -303,7 +303,7 @@ async function main() {
   const off = summarize(passes.off)
   const on = summarize(passes.on)
   const mb = (b) => (b / 1048576).toFixed(1)
-  const row = (name, r) => ({ server: name, 'req/s': r.perSecond.toFixed(0), 'CPU µs/req': r.cpuMicrosPerRequest.toFixed(1), 'RSS MB': mb(r.rss), 'anon RSS MB': mb(r.anon), 'watcher thread + forced GCs, share of CPU': `${(r.watcherShare * 100).toFixed(4)}%`, 'forced GCs': r.forcedGcs })
+  const row = (name, r) => ({ server: name, 'req/s': r.perSecond.toFixed(0), 'CPU µs/req': r.cpuMicrosPerRequest.toFixed(1), 'RSS MB': mb(r.rss), 'anon RSS MB': mb(r.anon), 'monitor thread + forced GCs, share of CPU': `${(r.watcherShare * 100).toFixed(4)}%`, 'forced GCs': r.forcedGcs })
   const table = [row('plain', off), row('with -r leakproof/register', on)]
   console.table(table)
   // Differences are taken within each pass (the two servers ran at the same time), then

@@ -34,7 +34,7 @@ function floors() {
 
 /**
  * A Capture with the watcher's settings (`overrides` on top of the defaults), the events it
- * emits and the pairs it gives up (`noPair`) collected; its directory goes when test `t` is done. The native watcher is only told to pause native floors: a stand-in here.
+ * emits and the pairs it gives up (`noPair`) collected; its directory goes when test `t` is done. The monitor is only told to pause native floors: a stand-in here.
  */
 function capture(t, overrides) {
   const dir = tempDir(t, 'capture')

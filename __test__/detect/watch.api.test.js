@@ -65,7 +65,7 @@ test('the watcher takes floors (forcing a GC when none ran) and stop() leaves no
   assert.deepStrictEqual(r.after, r.before)
   assert.equal(r.stats.running, false)
   if (process.platform === 'linux') {
-    assert.equal(r.threadsWhileRunning, 1, 'one native watcher thread while running')
+    assert.equal(r.threadsWhileRunning, 1, 'one monitor thread while running')
     assert.equal(r.threadsAfter, 0, 'no native thread after stop()')
   }
 })

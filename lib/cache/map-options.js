@@ -6,7 +6,7 @@
  */
 const errors = require('../shared/errors')
 const { optionsTable, option, positive, positiveInteger, nonEmptyString, functionValue, optional } = require('../shared/options-table')
-const { coarseNow } = require('./clock')
+const { coarseNow } = require('./coarse-now')
 const { POLICIES } = require('./policies')
 
 /** @type {import('../shared/options-table').Check} One of the eviction policies (policies.js). */

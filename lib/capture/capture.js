@@ -23,7 +23,7 @@ const RECOVERY_PAUSES = 3
 
 /**
  * Sampling intervals after a baseline is written before a native floor taken counts as the
- * baseline's: the native watcher starts its series again once the snapshot is written.
+ * baseline's: the monitor starts its series again once the snapshot is written.
  */
 const NATIVE_SETTLE_INTERVALS = 1
 
@@ -72,7 +72,7 @@ class Capture {
   /**
    * @param {object} options the watcher's settings.
    * @param {object} parts
-   * @param {object} parts.native the native watcher, told when native floors stop comparing.
+   * @param {object} parts.native the monitor, told when native floors stop comparing.
    * @param {(type: string, fields: object) => void} parts.emit emits a watcher event.
    * @param {(skipped: object) => void} parts.onNoPair a baseline's follow-up was declined
    *   (its `snapshot-skipped` fields): the pair will bring no report.
@@ -137,7 +137,7 @@ class Capture {
   }
 
   /**
-   * A threshold was crossed (`heap`, or `rss` from the native watcher): the process is
+   * A threshold was crossed (`heap`, or `rss` from the monitor): the process is
    * about to die, and its snapshot is worth the pause.
    */
   onThreshold(kind) {
@@ -187,7 +187,7 @@ class Capture {
   }
 
   /**
-   * New floors (`{ heap, external, native, nativeAt }`: native null until the native watcher
+   * New floors (`{ heap, external, native, nativeAt }`: native null until the monitor
    * has one, `nativeAt` when it was taken), and whether the heap is above its threshold: the
    * follow-up, once due (resolves with its fields; null when none is due).
    */
@@ -197,7 +197,7 @@ class Capture {
     const baseline = this.#baseline
     if (baseline === null || baseline.followedUp) return null
     // Native floors from before the baseline was written do not compare with those after
-    // (the native watcher starts its series again once the snapshot is written): the
+    // (the monitor starts its series again once the snapshot is written): the
     // baseline's native level is the first native floor taken a while after it, and the
     // newest such floor is compared with it. (Readings come with the heap's floors: once a
     // minute in a service that allocates little JS; comparing the lowest of several, against

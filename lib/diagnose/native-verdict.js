@@ -56,7 +56,7 @@ async function nativeVerdict({ growthBytes, heldBytes, holders = null, start, en
 
 /**
  * Tries at counting malloc's memory for a comparison: the count is spaced out process-wide
- * (the native watcher's thread counts too, and each count holds malloc's locks), so a try
+ * (the monitor thread counts too, and each count holds malloc's locks), so a try
  * may be deferred; a later one, MALLOC_RETRY_MS on, usually is not.
  */
 const MALLOC_TRIES = 10

@@ -6,7 +6,7 @@
  * `monotonic()`, ms that never go back (how long a forced GC or a snapshot took). A test
  * gives its own to drive time without waiting for it; `watch()` gives SYSTEM_CLOCK.
  *
- * The native watcher's thread stamps its own readings (RSS, native memory) with the system's
+ * The monitor thread stamps its own readings (RSS, native memory) with the system's
  * time, and the capture and diagnosis compare those stamps with this clock's: a test clock
  * that runs far from `Date.now()` suits the heap's floors only, not native memory's.
  */
