@@ -166,7 +166,7 @@ class Capture {
       err.retryAfterMs = wait
       throw err
     }
-    const id = `${process.pid}-${Date.now().toString(36)}-${++this.#requests}`
+    const id = `${process.pid}-${this.#clock.now().toString(36)}-${++this.#requests}`
     // Held from now on: a second request before the write starts is told it is in progress.
     this.#capturing = true
     const done = new Promise((resolve) => setImmediate(() => {
