@@ -137,7 +137,7 @@ test("the preload reads a variable for each option that has one, and the docs' l
   const env = {}
   for (const o of WATCH_OPTIONS.ROWS) if (o.env !== null && o.default !== undefined) env[o.env] = String(o.default)
   env.LEAKPROOF_RESTART = '1'
-  for (const o of RESTART_OPTIONS.ROWS) if (o.env !== null) env[o.env] = String(o.default)
+  for (const o of RESTART_OPTIONS.ROWS) if (o.env !== null && o.default !== undefined) env[o.env] = String(o.default)
   const { options, problems } = configFromEnv(env)
   assert.deepEqual(problems, [])
   const { restart, ...watchOptions } = options

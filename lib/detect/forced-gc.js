@@ -4,6 +4,7 @@ const v8 = require('node:v8')
 const vm = require('node:vm')
 const { withoutWarningsAbout } = require('../shared/errors')
 const { SYSTEM_CLOCK } = require('../shared/clock')
+const { nativeBinding } = require('../shared/native')
 
 /**
  * Full GCs forced on suspicion cost this many intervals of credit, and each interval earns
@@ -14,12 +15,12 @@ const SUSPICION_REFILL_INTERVALS = 10
 /** Floors forced from the start while V8 runs no full GC: two, the least suspicion needs. */
 const FIRST_FLOORS = 2
 
-/** Floors beyond what the detector needs to judge a window, in a run forced on suspicion. */
+/** Floors beyond what the detector needs to judge a window (its `floorsToJudge`), in a run forced on suspicion. */
 const SPARE_FLOORS = 4
 
 /**
  * While the detector says the growth it suspects would reach the heap's or the container's
- * limit within 15 minutes (src/core/detect/detector/types.rs, URGENT_HORIZON_MS), forced GCs may take
+ * limit within its urgent horizon (the binding's URGENT_HORIZON_MS, 15 minutes), forced GCs may take
  * this many times `gcBudget`, and at most URGENT_BUDGET_MAX of each interval: 10% at
  * defaults, one second of each 10 s, enough for an atomic gc() of a heap of a GB or more
  * every interval. Without it, a fast leak starves its own evidence: the bigger the heap,
@@ -226,7 +227,8 @@ class ForcedGc {
 /**
  * Intervals' worth of credit for full GCs forced on suspicion: one costs
  * SUSPICION_REFILL_INTERVALS, each interval earns one, up to a run long enough for the
- * detector to judge a window (minPoints floors spanning minDurationMs) and confirm it.
+ * detector to judge a window (minPoints floors spanning minDurationMs: the detector's own
+ * count, `floorsToJudge`) and confirm it.
  */
 class SuspicionCredit {
   #credit
@@ -234,7 +236,7 @@ class SuspicionCredit {
 
   /** @param {{ minPoints: number, minDurationMs: number, intervalMs: number }} options */
   constructor({ minPoints, minDurationMs, intervalMs }) {
-    const run = Math.max(minPoints, Math.ceil(minDurationMs / intervalMs) + 1) + SPARE_FLOORS
+    const run = nativeBinding().floorsToJudge(minPoints, minDurationMs, intervalMs) + SPARE_FLOORS
     this.#max = run * SUSPICION_REFILL_INTERVALS
     this.#credit = this.#max
   }

@@ -98,8 +98,9 @@ function unwrap(outcome, files) {
 }
 
 /**
- * Reads the `.heapsnapshot` at `file` and reports its classes and largest objects.
- * @returns {Promise<object>} `{ nodes, edges, totalSize, classes, largest }`
+ * Reads the `.heapsnapshot` at `file` and reports its classes and largest objects: the
+ * binding's result as it is (its type is generated from the Rust).
+ * @returns {Promise<import('./types').SnapshotSummary>} `{ nodes, edges, totalSize, classes, largest }`
  */
 async function analyzeSnapshot(file, options = {}) {
   const resolved = checkPath('analyzeSnapshot()', 'file', file)
@@ -119,7 +120,8 @@ async function analyzeSnapshot(file, options = {}) {
  * roots name the objects of both snapshots that hold the new ones: a chain's holder with its
  * length before and after, many objects each kept by a root of its own (matched by paths,
  * only those two).
- * @returns {Promise<object>} `{ snapshots, newCount, newBytes, newByClass, suspects, grownCollections, growthRoots, matchedBy }`
+ * The binding's result as it is (its type is generated from the Rust).
+ * @returns {Promise<import('./types').SnapshotDiff>} `{ snapshots, newCount, newBytes, newByClass, suspects, grownCollections, growthRoots, matchedBy }`
  */
 async function diffSnapshots(before, after, options = {}) {
   const files = [checkPath('diffSnapshots()', 'before', before), checkPath('diffSnapshots()', 'after', after)]

@@ -2,6 +2,10 @@
 import type { AllocationSite } from '../sites/types'
 import type { CensusGrowth } from '../track/types'
 import type { LeakEvent, WatchEventBase } from '../watch/events'
+// The shapes of analyzeSnapshot() and diffSnapshots() results are the binding's, generated from
+// the Rust (binding.d.ts, whose field docs are these types' docs): their fields are typed there
+// once. Where the JS layer reshapes a field, the type below says so.
+import type * as Binding from '../../binding'
 
 /** A report: of a snapshot pair, or of a leak that got none. */
 export type ReportEvent = PairReportEvent | NoSnapshotReportEvent
@@ -187,15 +191,9 @@ export interface NoSnapshotReportEvent extends WatchEventBase {
 }
 
 /** Where an `analyzeSnapshot` / `diffSnapshots` call is, as passed to `onProgress`. */
-export interface AnalyzeProgress {
-  /** `'parse'` (reading the file), `'dominators'`, `'paths'` or `'summary'`. */
-  phase: 'parse' | 'dominators' | 'paths' | 'summary'
-  /** Which snapshot, from 0, when a diff reads several. */
-  snapshot: number
-  /** Work done in this phase: bytes read for `'parse'`, 0 for the others. */
-  done: number
-  /** Work in this phase: the file size for `'parse'`, 1 for the others. */
-  total: number
+export interface AnalyzeProgress extends Omit<Binding.AnalyzeProgress, 'phase'> {
+  /** `'parse'` (reading the file), `'dominators'`, `'paths'` or `'summary'`: the native `'done'` never reaches `onProgress`. */
+  phase: Exclude<Binding.AnalyzeProgress['phase'], 'done'>
 }
 
 /** Options of `analyzeSnapshot`. */
@@ -232,311 +230,57 @@ export interface DiffSnapshotsOptions extends AnalyzeSnapshotOptions {
 }
 
 /** Totals of one class of objects (DevTools' Summary view). */
-export interface ClassSummary {
-  /** DevTools' class name: the constructor for objects; `(closure)`, `(string)`, `(array)`, `(system)`... otherwise. */
-  name: string
-  /** Objects of the class. */
-  count: number
-  /** Sum of their own sizes, in bytes. */
-  selfSize: number
-  /** Sum of their retained sizes, in bytes; an instance inside another of its class counts once. */
-  retainedSize: number
-}
+export interface ClassSummary extends Binding.ClassSummary {}
 
 /**
  * The variable or property that holds an object, named as a person would fix it: found from
  * the object's references (a variable of the program's own modules and closures first), not
  * from its shortest path, which often runs through Node's timers or a server's listeners.
  */
-export interface CodeHolder {
-  /**
-   * What reaches the object in code: `'cache'`, `'stats.requests'`, `'globalThis.leaks'`;
-   * `''` when V8 gives the variable no name (the description then says whose scope holds it).
-   */
-  name: string
-  /** The held object's class (`'Map'`), or `function NAME at FILE:LINE:COL`. */
-  className: string
-  /**
-   * `'module'`: a module-level variable; `'closure'`: a variable of a function's scope;
-   * `'global'`: a property of the global object; `'property'`: a property of an object whose
-   * own holder could not be named.
-   */
-  kind: 'module' | 'closure' | 'global' | 'property'
-  /**
-   * For `kind: 'closure'`: the function whose scope holds the variable (`'makeTracker'`), when
-   * the snapshot still has the function (V8 frees it once no closure of it is alive and no live
-   * code refers to it, as for a factory called once at startup); `'(anonymous)'` for a function
-   * without a name. Absent for the other kinds and for a block's scope.
-   */
-  function?: string
-  /**
-   * For `kind: 'closure'`: the closure that `line` and `column` locate: a closure of
-   * `function` when one is alive, else one created inside the variable's scope (one created
-   * directly in it first, then the first in the source). Absent for the other kinds: every
-   * function of a module keeps the module's scope alive, and a heap snapshot does not say which
-   * of them uses a variable.
-   */
-  closure?: string
-  /** The script of the scope's code: the module's file, or the function's. */
-  file?: string
-  /** 1-based line of `closure`. */
-  line?: number
-  /** 1-based column of `closure` (V8 places a function at its parameter list). */
-  column?: number
-  /**
-   * One line: `cache (Map), a module-level variable of /srv/app.js`, or `seen (Map), a
-   * variable of makeTracker at /srv/app.js:37:21`.
-   */
-  description: string
-}
+export interface CodeHolder extends Binding.CodeHolder {}
 
 /** An object that keeps much memory alive. */
-export interface LargestObject {
-  /** Class name, or `function NAME at FILE:LINE:COLUMN` for a function. */
-  name: string
-  /** Heap snapshot node id. */
-  id: number
-  /** Own size, in bytes. */
-  selfSize: number
-  /** Bytes that would be freed with it (DevTools' retained size). */
-  retainedSize: number
-  /** References from the GC roots. */
-  distance: number
-  /** Shortest path from the GC roots, e.g. `['(GC roots)', 'global', 'cache (Map)', 'table', 'Session']`. */
-  retainerPath: string[]
-  /**
-   * The same path with Node's own machinery (timer lists, listeners, the module loader, the
-   * global object) folded into its first step: `(Node internals: timers) → _idleNext (Timeout)
-   * → _onTimeout (function … at /srv/app.js:9:30) → context → previous → cache (Map)`.
-   */
-  readablePath: string[]
-  /** The variable or property that holds it, and where in the code; absent if none names it. */
-  holder?: CodeHolder
-}
+export interface LargestObject extends Binding.LargestObject {}
 
 /** What `analyzeSnapshot` reports. */
-export interface SnapshotSummary {
-  /** Heap objects. */
-  nodes: number
-  /** References. */
-  edges: number
-  /** Sum of all own sizes, in bytes. */
-  totalSize: number
-  /** Every class, most retained first. */
-  classes: ClassSummary[]
-  /** The `top` largest program objects by retained size. */
-  largest: LargestObject[]
-}
+export interface SnapshotSummary extends Binding.SnapshotSummary {}
 
 /** Size of one snapshot of a diff. */
-export interface SnapshotTotals {
-  /** Heap objects. */
-  nodes: number
-  /** References. */
-  edges: number
-  /** Sum of all own sizes, in bytes. */
-  totalSize: number
-}
+export interface SnapshotTotals extends Binding.SnapshotTotals {}
 
 /** New objects of one class. */
-export interface NewObjects {
-  /** Class name. */
-  name: string
-  /** New objects. */
-  count: number
-  /** Their own sizes, in bytes. */
-  bytes: number
-  /** Their retained size, in bytes. */
-  retainedSize: number
-}
+export interface NewObjects extends Binding.NewObjects {}
 
 /**
  * The object that keeps most of a suspect's new instances alive: the nearest dominator of each
  * instance that is not new itself (for entries of a grown Map, the Map, not its reallocated
  * table).
  */
-export interface SuspectHolder {
-  /** Its class, or `function NAME at FILE:LINE:COL`. */
-  name: string
-  /** Its node id. */
-  id: number
-  /** New instances of the suspect class it holds. */
-  instances: number
-}
+export interface SuspectHolder extends Binding.SuspectHolder {}
 
 /** A class of new objects that probably leaks, and what holds most of them. */
-export interface LeakSuspect extends NewObjects {
-  /** Node id of the instance whose path is shown. */
-  id: number
-  /**
-   * Shortest path from the GC roots to `heldBy`, through program variables where possible,
-   * then on to the instances it reaches first, the last step counting those at that depth:
-   * `… → sessions (Map) → table → Object ×21,000`. Without `heldBy`: the path to the instance
-   * retaining the most.
-   */
-  retainerPath: string[]
-  /** What holds the most new instances; absent when they hang from the GC roots directly. */
-  heldBy?: SuspectHolder
-  /**
-   * The same path with Node's own machinery (timer lists, listeners, the module loader, the
-   * global object) folded into its first step: `(Node internals: timers) → _idleNext (Timeout)
-   * → _onTimeout (function … at /srv/app.js:9:30) → context → previous → cache (Map)`.
-   */
-  readablePath: string[]
-  /** The variable or property holding `heldBy` (else the instance shown), and where in the code; absent if none names it. */
-  holder?: CodeHolder
-  /**
-   * Bytes of native memory the new instances retain: the snapshot's `native` objects (Node's
-   * C++ objects such as a zlib stream's `Node / zlib_memory`, and ArrayBuffer contents). Part
-   * of `retainedSize`.
-   */
-  nativeBytes: number
-  /** `retainedSize` over the diff's `newBytes`, at most 1: how much of the growth the new instances explain. */
-  share: number
-}
+export interface LeakSuspect extends Binding.LeakSuspect {}
 
 /** Native memory of one kind that a grown collection retains. */
-export interface NativeMemoryKind {
-  /** The snapshot's name for it: `'Node / zlib_memory'`, `'system / JSArrayBufferData'` (ArrayBuffer contents), `'Node / ZlibStream'`. */
-  name: string
-  /** Objects of the kind. */
-  count: number
-  /** Their bytes. */
-  bytes: number
-}
+export interface NativeMemoryKind extends Binding.NativeMemoryKind {}
 
 /** A `Map`, `Set`, `Array` or plain object holding more entries than in the first snapshot. */
-export interface GrownCollection {
-  /** `'Map'`, `'Set'`, `'Array'` or `'Object'`. */
-  name: string
-  /** Node id, the same in both snapshots. */
-  id: number
-  /** Entries in the first snapshot (references to heap values; a Map entry counts once). */
-  before: number
-  /** Entries in the last snapshot. */
-  after: number
-  /** Retained size in the last snapshot, in bytes. */
-  retainedSize: number
-  /** Shortest path from the GC roots in the last snapshot. */
-  retainerPath: string[]
-  /**
-   * The same path with Node's own machinery (timer lists, listeners, the module loader, the
-   * global object) folded into its first step: `(Node internals: timers) → _idleNext (Timeout)
-   * → _onTimeout (function … at /srv/app.js:9:30) → context → previous → cache (Map)`.
-   */
-  readablePath: string[]
-  /** The variable or property that holds it, and where in the code; absent if none names it. */
-  holder?: CodeHolder
-  /**
-   * The most common class of what its entries hold in the last snapshot (of a Map's, the
-   * values): `'Gzip'`, `'Buffer'`, `'Session'`, `'(string)'`; null when it holds none.
-   */
-  memberClass: string | null
-  /**
-   * Bytes of native memory it retains in the last snapshot: the snapshot's `native` objects
-   * (Node's C++ objects such as a zlib stream's `Node / zlib_memory`, and ArrayBuffer
-   * contents). Part of `retainedSize`.
-   */
-  nativeBytes: number
-  /**
-   * Matched by ids: the part of `nativeBytes` owned by objects (the nearest JavaScript object
-   * above the native memory, such as a stream's handle or an ArrayBuffer) that existed in the
-   * first snapshot, so `nativeBytes - nativeBytesBefore` is the native memory of new entries.
-   * Matched by paths: null.
-   */
-  nativeBytesBefore: number | null
-  /** The (up to 3) kinds of native memory holding the most of `nativeBytes`, most bytes first. */
-  nativeKinds: NativeMemoryKind[]
-  /**
-   * The bytes its new entries hold (`retainedSize` times the share of its entries that are
-   * new) over the diff's `newBytes`, at most 1: how much of the growth it explains.
-   */
-  share: number
-}
+export interface GrownCollection extends Binding.GrownCollection {}
 
 /** A chain of objects each holding the next (a linked list, a queue) that a growth root holds. */
-export interface GrowthChain {
-  /** The class of its links: `'LinkNode'`. */
-  class: string
-  /** The property from one link to the next: `'next'`. */
-  via: string
-  /** Links in the first snapshot. */
-  before: number
-  /** Links in the last snapshot. */
-  after: number
-}
+export interface GrowthChain extends Binding.GrowthChain {}
 
 /** New objects each kept by a GC root of its own: open sockets' handles, timers. */
-export interface GrowthManyRoots {
-  /** The kind of root holding the most new bytes (matched by paths: that gained the most): `'TCP'`. */
-  kind: string
-  /** New roots of that kind. */
-  count: number
-  /** The most common class of the program's objects they hold (`'Socket'`); null when none. */
-  holds: string | null
-}
+export interface GrowthManyRoots extends Binding.GrowthManyRoots {}
 
 /**
  * An object present in both snapshots that holds new objects no deeper such object holds: a
  * leak's holder in whatever shape it keeps the leak (a collection, a chain, many roots).
  */
-export interface GrowthRoot {
-  /** Its class (`'Queue'`), or `'(GC roots)'` and the like for many roots. */
-  name: string
-  /** Node id in the last snapshot. */
-  id: number
-  /** Self bytes of the new objects it holds that no other growth root holds (matched by paths, an estimate). */
-  newBytes: number
-  /** Those new objects. */
-  newCount: number
-  /** `newBytes` as a share of all new bytes (0 to 1): how much of the growth it explains. */
-  share: number
-  /** Retained size in the last snapshot, in bytes. */
-  retainedSize: number
-  /** The class of what it holds: a chain's links, a collection's most common entries; null when not known. */
-  memberClass: string | null
-  /** The chain it holds, when the new objects are the links of one (16 links at least); else null. */
-  chain: GrowthChain | null
-  /** When the new objects hang from GC roots of their own, those roots; else null. */
-  manyRoots: GrowthManyRoots | null
-  /** Shortest path from the GC roots in the last snapshot. */
-  retainerPath: string[]
-  /** The same path with Node's own machinery folded into its first step. */
-  readablePath: string[]
-  /** The variable or property that holds it, and where in the code; absent if none names it. */
-  holder?: CodeHolder
-}
+export interface GrowthRoot extends Binding.GrowthRoot {}
 
 /** What `diffSnapshots` reports. */
-export interface SnapshotDiff {
-  /** Size of each snapshot, in the order given. */
-  snapshots: SnapshotTotals[]
-  /** New objects (see `diffSnapshots`). */
-  newCount: number
-  /** Their own sizes, in bytes. */
-  newBytes: number
-  /** New objects by class, most bytes first. */
-  newByClass: NewObjects[]
-  /** The `top` program-level classes of new objects by retained size. */
-  suspects: LeakSuspect[]
-  /**
-   * The `top` collections by the bytes their new entries hold (retained size times the share
-   * of entries that are new), most first.
-   */
-  grownCollections: GrownCollection[]
-  /**
-   * The `top` objects present in both snapshots that hold the new ones, most
-   * new bytes first; they name a chain's holder and many roots, which no growing collection
-   * shows. Matched by paths: chains and many roots only, counted by path key (docs/analyze.md).
-   */
-  growthRoots: GrowthRoot[]
-  /**
-   * How the snapshots were matched. `'paths'`: `newCount`, `newBytes` and `newByClass` are the
-   * net growth of each class, not new objects, and a grown collection's `before`, `after` and
-   * `retainedSize` cover every collection with its retainer path (docs/analyze.md).
-   */
-  matchedBy: 'ids' | 'paths'
-}
+export interface SnapshotDiff extends Binding.SnapshotDiff {}
 
 /**
  * Reads a `.heapsnapshot` on a libuv worker thread (the event loop keeps running) and reports

@@ -6,13 +6,28 @@
  * and its line in docs/mitigate.md. `restart: true` takes every default.
  */
 const errors = require('../shared/errors')
+const { nativeBinding } = require('../shared/native')
 const { optionsTable, option, integerBetween, functionValue, optional } = require('../shared/options-table')
 
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
 
-/** The detector's urgent horizon (src/core/detect/detector/types.rs): a leak this close to its limit is urgent. */
-const URGENT_HORIZON_MS = 15 * MINUTE
+/**
+ * The detector's urgent horizon, the default of `limitWithinMs`: a leak this close to its
+ * limit is urgent. The Rust detector owns it (the binding's `URGENT_HORIZON_MS`); it is read
+ * when a policy is resolved, not when this module loads, so that options are checked (and
+ * `require('leakproof')` works) without the addon. Undefined where the addon is missing:
+ * `watch()` then throws ERR_LEAKPROOF_NATIVE_UNAVAILABLE anyway.
+ * @returns {number | undefined}
+ */
+function urgentHorizonMs() {
+  try {
+    return nativeBinding().URGENT_HORIZON_MS
+  } catch (err) {
+    if (err.code === errors.CODES.NATIVE_UNAVAILABLE) return undefined
+    throw err
+  }
+}
 
 /**
  * A duration in ms from `min` (excluded unless `zero`) to `max`: a policy that waits a day to
@@ -33,7 +48,8 @@ function durationUpTo(max, { zero = false } = {}) {
 /** The restart policy's options, a row each in the order of docs/mitigate.md's table. */
 const RESTART_OPTIONS = optionsTable(
   [
-    option('limitWithinMs', URGENT_HORIZON_MS, durationUpTo(7 * 24 * HOUR), {
+    // No default in the table: the horizon is the detector's, filled in by resolveRestart().
+    option('limitWithinMs', undefined, optional(durationUpTo(7 * 24 * HOUR)), {
       env: 'LEAKPROOF_RESTART_LIMIT_WITHIN_MS',
       default: '900000 (15 min)',
       meaning: 'restart when a leak that still grows would reach its limit (the heap’s, or the container’s) within this, in ms; the detector’s urgent horizon by default',
@@ -79,12 +95,15 @@ const ENABLE_VARIABLE = 'LEAKPROOF_RESTART'
 
 /**
  * `watch()`'s `restart` option as settings: null when off (unset or `false`), every default
- * for `true`, else the object's options checked and filled in.
+ * for `true`, else the object's options checked and filled in (`limitWithinMs` from the
+ * detector: urgentHorizonMs()).
  * @returns {Record<string, any> | null}
  */
 function resolveRestart(where, value) {
   if (value === undefined || value === false) return null
-  return RESTART_OPTIONS.read(where, value === true ? {} : value)
+  const settings = RESTART_OPTIONS.read(where, value === true ? {} : value)
+  settings.limitWithinMs ??= urgentHorizonMs()
+  return settings
 }
 
 /** @type {import('../shared/options-table').Check} `watch()`'s `restart`: a boolean or the policy's options. */
@@ -99,4 +118,4 @@ const restartOption = {
   },
 }
 
-module.exports = { OPTIONS: RESTART_OPTIONS, DEFAULTS, ENABLE_VARIABLE, URGENT_HORIZON_MS, resolveRestart, restartOption }
+module.exports = { OPTIONS: RESTART_OPTIONS, DEFAULTS, ENABLE_VARIABLE, urgentHorizonMs, resolveRestart, restartOption }

@@ -171,7 +171,10 @@ let located
 
 /**
  * The native binding; throws `ERR_LEAKPROOF_NATIVE_UNAVAILABLE` (a new error each call) when
- * no usable binary was found. The search runs once per thread.
+ * no usable binary was found. The search runs once per thread. Typed by the binding.d.ts the
+ * build generates from the Rust (checked in, and held to the build by `npm run lint`), so that
+ * `tsc` over lib/ sees a renamed field.
+ * @returns {typeof import('../../binding')}
  */
 function nativeBinding() {
   located ??= locate()

@@ -1,4 +1,6 @@
 // Types of the watcher's detection events, and the fields every watcher event has; index.d.ts exports them all.
+// The native detector's events (leak, RSS threshold) are typed by the binding, generated from the Rust (binding.d.ts).
+import type * as Binding from '../../binding'
 
 /** Fields every watcher event has. */
 export interface WatchEventBase {
@@ -41,44 +43,22 @@ export interface SampleEvent extends WatchEventBase {
   cachesFilling: boolean
 }
 
-/** A leak, new or worse than last reported. */
-export interface LeakEvent extends WatchEventBase {
+/** A leak, new or worse than last reported: the native detector's event (`NativeLeakEvent`, whose docs are its fields'), with the fields every event has. */
+export interface LeakEvent extends WatchEventBase, Binding.NativeLeakEvent {
   type: 'leak'
-  kind: 'heap' | 'external' | 'native'
-  slopeBytesPerSec: number
-  confidence: number
-  /** Epoch ms of the oldest floor in the window that shows the growth. */
-  since: number
-  /** The newest floor, in bytes. */
-  current: number
-  /** The limit this memory runs into, when known. */
-  limit: number | null
-  /** Epoch ms at which the floor would reach `limit` at this rate. */
-  projectedLimitAt: number | null
-  /**
-   * At this rate the heap limit, or the container's memory limit for RSS, is 15 minutes
-   * away or less: such a leak is reported within about a minute of its start.
-   */
-  urgent: boolean
-  /**
-   * The time scale whose window showed it: `'minutes'` (every floor kept, a few minutes at
-   * the defaults) or a slow scale, a floor of floors per bucket (see docs/watch.md, "Slow
-   * leaks"). The rate, projection and urgency are those of that window.
-   */
-  scale: LeakScale
-  /** How long that scale's kept points span, in ms: its nominal window (at the defaults 2 min, 16 min, 64 min, 4.3 h, 24 h), or longer where floors came rarely. */
-  scaleSpanMs: number
 }
 
 /** The time scales the detector judges, shortest first. */
-export type LeakScale = 'minutes' | 'quarter-hour' | 'hour' | 'hours' | 'day'
+export type LeakScale = Binding.NativeLeakEvent['scale']
 
-/** The heap or RSS passed its threshold. */
-export interface ThresholdEvent extends WatchEventBase {
+/**
+ * The heap or RSS passed its threshold. RSS: the native thread's event (`NativeThresholdEvent`),
+ * `time` when it read RSS. Heap: decided by the watcher in JS on each floor, with the same
+ * fields, `current` the heap floor and `limit` the heap's.
+ */
+export interface ThresholdEvent extends WatchEventBase, Omit<Binding.NativeThresholdEvent, 'kind'> {
   type: 'threshold'
-  kind: 'heap' | 'rss'
-  current: number
-  limit: number
+  kind: 'heap' | Binding.NativeThresholdEvent['kind']
 }
 
 /**

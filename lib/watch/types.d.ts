@@ -4,7 +4,8 @@ import type { HeapLimitSnapshotEvent, SnapshotCostPrediction, SnapshotEvent, Sna
 import type { ReportEvent } from '../diagnose/types'
 import type { SitesEvent, SitesProfile } from '../sites/types'
 import type { RestartDueEvent, RestartExitEvent, RestartOptions } from '../mitigate/types'
-import type { CacheThrashingEvent, LeakEvent, LeakScale, SampleEvent, ThresholdEvent, WatchErrorEvent, WatchEventBase } from './events'
+import type { CacheThrashingEvent, LeakEvent, SampleEvent, ThresholdEvent, WatchErrorEvent, WatchEventBase } from './events'
+import type * as Binding from '../../binding'
 
 /** Options of `watch()`; every one has a default (docs/watch.md#options). */
 export interface WatchOptions {
@@ -105,21 +106,12 @@ export interface WatchOptions {
   restart?: boolean | RestartOptions
 }
 
-/** One memory kind as the detector sees it now (`Watcher#status()`). */
-export interface MemoryTrend {
-  kind: 'heap' | 'external' | 'native'
-  /** The newest floor, in bytes, and when it was taken (epoch ms). */
-  floorBytes: number
-  floorAt: number
-  /** The Theil–Sen slope, in bytes per second, on `scale`. */
-  slopeBytesPerSec: number
-  /** The time scale of the leak reported, else `'minutes'` (the window of every floor). */
-  scale: LeakScale
-  /** A leak was reported and the newest floors (of its scale) still rise. */
-  leaking: boolean
-  /** While `leaking`: when, at this slope, the floor reaches the nearest limit (its own, or the container's through RSS), in epoch ms; null otherwise or with no limit known. */
-  limitAt: number | null
-}
+/**
+ * One memory kind as the detector sees it now (`Watcher#status()`): the native thread's trend
+ * (`NativeTrend`), but for the heap and `external` the floor (`floorBytes`, `floorAt`) is the
+ * newest the watcher sampled (the thread takes each a moment later).
+ */
+export interface MemoryTrend extends Binding.NativeTrend {}
 
 /** What `Watcher#status()` returns: plain, JSON-safe data, no snapshot content. */
 export interface WatcherStatus {

@@ -140,7 +140,7 @@ class Watcher extends EventEmitter {
     this.#oldSpaceLimit = oldSpaceLimitBytes()
     this.#clock = clock
     this.#startedAt = clock.now()
-    this.#native = newNativeMonitor(options, this.#startedAt, (json) => this.#onNativeEvent(json))
+    this.#native = newNativeMonitor(options, this.#startedAt, (event) => this.#onNativeEvent(event))
     this.#floors = new Floors(options.intervalMs, clock)
     this.#forcedGc = new ForcedGc(options, {
       floors: this.#floors,
@@ -422,15 +422,18 @@ class Watcher extends EventEmitter {
     if (this.#capture !== null && !this.#stopped) this.#capture.onThreshold('heap')
   }
 
-  /** An event of the native detector (`leak`, or `threshold` for RSS): emitted, then acted on. */
-  #onNativeEvent(json) {
+  /**
+   * An event of the native detector (`leak`, or `threshold` for RSS): emitted, then acted on.
+   * @param {import('../../binding').NativeEvent} native
+   */
+  #onNativeEvent(native) {
     if (this.#stopped) return
-    const { type, ...fields } = JSON.parse(json)
+    const { type, ...fields } = native
     this.#event(type, fields)
     // Native memory is the process's: every thread's watcher sees one thread's growth, and
     // another thread's snapshot or diff; only the main thread's acts on it.
-    if (type === 'leak' && (fields.kind !== 'native' || isMainThread)) this.#onLeak(fields)
-    if (type === 'threshold' && this.#capture !== null) this.#capture.onThreshold(fields.kind)
+    if (native.type === 'leak' && (native.kind !== 'native' || isMainThread)) this.#onLeak(fields)
+    if (native.type === 'threshold' && this.#capture !== null) this.#capture.onThreshold(native.kind)
   }
 
   /**
@@ -494,20 +497,15 @@ function refusalReason(err) {
   return err.code === errors.CODES.SNAPSHOT_COOLDOWN ? 'cooldown' : 'in-progress'
 }
 
-/** The native detector, set up from the watcher's settings at `startedAt` (epoch ms); `onEvent` gets each event as JSON. */
+/**
+ * The native detector, set up from the watcher's settings at `startedAt` (epoch ms): the
+ * options it takes are `watch()`'s, by the same names. `onEvent` gets each event as an object.
+ * @param {(event: import('../../binding').NativeEvent) => void} onEvent
+ */
 function newNativeMonitor(o, startedAt, onEvent) {
-  const settings = {
-    window: o.window,
-    minPoints: o.minPoints,
-    warmupMs: o.warmupMs,
-    minDurationMs: o.minDurationMs,
-    minGrowthBytes: o.minGrowthBytes,
-    minRateBytesPerSec: o.minRateBytesPerSec,
-    confidence: o.confidence,
-    sampleIntervalMs: o.intervalMs,
-    rssThreshold: o.rssThreshold,
-    startedAt,
-  }
+  const { window, minPoints, warmupMs, minDurationMs, minGrowthBytes, minRateBytesPerSec, confidence, intervalMs, rssThreshold } = o
+  /** @type {import('../../binding').NativeMonitorOptions} */
+  const settings = { window, minPoints, warmupMs, minDurationMs, minGrowthBytes, minRateBytesPerSec, confidence, intervalMs, rssThreshold, startedAt }
   return new (nativeBinding().NativeMonitor)(settings, onEvent)
 }
 

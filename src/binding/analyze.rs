@@ -19,16 +19,17 @@ use crate::core::diagnose::heapsnapshot::error::SnapshotError;
 use crate::core::diagnose::heapsnapshot::holder::NamedHolder;
 use crate::core::diagnose::heapsnapshot::summary::{analyze_file, ClassStat, LargeObject, Summary};
 
-/// Where a long analysis is.
+/// Where a long analysis is; `lib/diagnose/analyze.js` keeps the last call, `'done'`, from users.
 #[napi(object)]
 pub struct AnalyzeProgress {
-    /// `'parse'`, `'dominators'`, `'paths'` or `'summary'`; `'done'` last (kept from users).
+    /// `'parse'` (reading the file), `'dominators'`, `'paths'` or `'summary'`.
+    #[napi(ts_type = "'parse' | 'dominators' | 'paths' | 'summary' | 'done'")]
     pub phase: String,
     /// Which snapshot, from 0, when a diff reads several.
     pub snapshot: u32,
-    /// Work done in this phase (bytes read for `'parse'`).
+    /// Work done in this phase: bytes read for `'parse'`, 0 for the others.
     pub done: f64,
-    /// Work in this phase (the file size for `'parse'`).
+    /// Work in this phase: the file size for `'parse'`, 1 for the others.
     pub total: f64,
 }
 
@@ -54,29 +55,32 @@ pub struct AnalyzeError {
 /// Totals of one class of objects.
 #[napi(object)]
 pub struct ClassSummary {
-    /// DevTools' class name.
+    /// DevTools' class name: the constructor for objects; `(closure)`, `(string)`, `(array)`,
+    /// `(system)`... otherwise.
     pub name: String,
     /// Objects of the class.
     pub count: f64,
     /// Sum of their own sizes, in bytes.
     pub self_size: f64,
-    /// Sum of their retained sizes (nested instances counted once), in bytes.
+    /// Sum of their retained sizes, in bytes; an instance inside another of its class counts
+    /// once.
     pub retained_size: f64,
 }
 
 /// The variable or property that holds an object, named as a person would fix it.
 #[napi(object)]
 pub struct CodeHolder {
-    /// What reaches the object in code: `cache`, `stats.requests`, `globalThis.leaks`; `''`
-    /// when V8 gives the variable no name.
+    /// What reaches the object in code: `'cache'`, `'stats.requests'`, `'globalThis.leaks'`;
+    /// `''` when V8 gives the variable no name (the description then says whose scope holds it).
     pub name: String,
-    /// The held object's class (`Map`), or `function NAME at FILE:LINE:COL`.
+    /// The held object's class (`'Map'`), or `function NAME at FILE:LINE:COL`.
     pub class_name: String,
-    /// `'module'` (a module-level variable), `'closure'` (a variable of a function's scope),
-    /// `'global'` (a property of the global object) or `'property'` (of an object whose own
-    /// holder could not be named).
+    /// `'module'`: a module-level variable; `'closure'`: a variable of a function's scope;
+    /// `'global'`: a property of the global object; `'property'`: a property of an object whose
+    /// own holder could not be named.
+    #[napi(ts_type = "'module' | 'closure' | 'global' | 'property'")]
     pub kind: String,
-    /// For `kind: 'closure'`: the function whose scope holds the variable (`makeTracker`),
+    /// For `kind: 'closure'`: the function whose scope holds the variable (`'makeTracker'`),
     /// when the snapshot still has the function (V8 frees it once no closure of it is alive and
     /// no live code refers to it, as for a factory called once at startup); `'(anonymous)'` for
     /// a function without a name. Absent for the other kinds and for a block's scope.
@@ -84,14 +88,14 @@ pub struct CodeHolder {
     /// For `kind: 'closure'`: the closure that `line` and `column` locate: a closure of
     /// `function` when one is alive, else one created inside the variable's scope (one created
     /// directly in it first, then the first in the source). Absent for the other kinds: every
-    /// function of a module keeps the module's scope alive, and a snapshot does not say which of
-    /// them uses a variable.
+    /// function of a module keeps the module's scope alive, and a heap snapshot does not say
+    /// which of them uses a variable.
     pub closure: Option<String>,
     /// The script of the scope's code: the module's file, or the function's.
     pub file: Option<String>,
-    /// 1-based line of `closure` (V8 places a function at its `(`).
+    /// 1-based line of `closure`.
     pub line: Option<u32>,
-    /// 1-based column of `closure`.
+    /// 1-based column of `closure` (V8 places a function at its parameter list).
     pub column: Option<u32>,
     /// One line: `cache (Map), a module-level variable of /srv/app.js`, or `seen (Map), a
     /// variable of makeTracker at /srv/app.js:37:21`.
@@ -115,37 +119,40 @@ pub(super) fn holder_js(h: NamedHolder) -> CodeHolder {
 /// One object that keeps much memory alive.
 #[napi(object)]
 pub struct LargestObject {
-    /// Class name, or `function NAME at FILE:LINE:COL`.
+    /// Class name, or `function NAME at FILE:LINE:COLUMN` for a function.
     pub name: String,
     /// Heap snapshot node id.
     pub id: f64,
     /// Own size, in bytes.
     pub self_size: f64,
-    /// Retained size, in bytes.
+    /// Bytes that would be freed with it (DevTools' retained size).
     pub retained_size: f64,
     /// References from the GC roots.
     pub distance: f64,
-    /// Shortest readable retainer path from the GC roots.
+    /// Shortest path from the GC roots, e.g. `['(GC roots)', 'global', 'cache (Map)', 'table',
+    /// 'Session']`.
     pub retainer_path: Vec<String>,
-    /// The same path with Node's own machinery (timers, listeners, the module loader) folded
-    /// into one step.
+    /// The same path with Node's own machinery (timer lists, listeners, the module loader, the
+    /// global object) folded into its first step: `(Node internals: timers) → _idleNext
+    /// (Timeout) → _onTimeout (function … at /srv/app.js:9:30) → context → previous → cache
+    /// (Map)`.
     pub readable_path: Vec<String>,
-    /// The variable or property that holds it, and where in the code.
+    /// The variable or property that holds it, and where in the code; absent if none names it.
     pub holder: Option<CodeHolder>,
 }
 
 /// Result of `analyzeSnapshot`.
 #[napi(object)]
 pub struct SnapshotSummary {
-    /// Nodes (heap objects).
+    /// Heap objects.
     pub nodes: f64,
-    /// Edges (references).
+    /// References.
     pub edges: f64,
-    /// Sum of all self sizes, in bytes.
+    /// Sum of all own sizes, in bytes.
     pub total_size: f64,
-    /// Every class, by retained size.
+    /// Every class, most retained first.
     pub classes: Vec<ClassSummary>,
-    /// The largest objects by retained size.
+    /// The `top` largest program objects by retained size.
     pub largest: Vec<LargestObject>,
 }
 

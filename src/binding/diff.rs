@@ -17,11 +17,11 @@ use crate::core::diagnose::heapsnapshot::error::SnapshotError;
 /// Size of one snapshot in a diff.
 #[napi(object)]
 pub struct SnapshotTotals {
-    /// Nodes.
+    /// Heap objects.
     pub nodes: f64,
-    /// Edges.
+    /// References.
     pub edges: f64,
-    /// Sum of self sizes, in bytes.
+    /// Sum of all own sizes, in bytes.
     pub total_size: f64,
 }
 
@@ -60,20 +60,28 @@ pub struct LeakSuspect {
     pub bytes: f64,
     /// Their retained size, in bytes.
     pub retained_size: f64,
-    /// Node id of the instance shown.
+    /// Node id of the instance whose path is shown.
     pub id: f64,
-    /// Readable path from the GC roots to the holder and on to the instances (`Object ×N`).
+    /// Shortest path from the GC roots to `heldBy`, through program variables where possible,
+    /// then on to the instances it reaches first, the last step counting those at that depth:
+    /// `… → sessions (Map) → table → Object ×21,000`. Without `heldBy`: the path to the
+    /// instance retaining the most.
     pub retainer_path: Vec<String>,
-    /// What holds the most new instances, unless they hang from the GC roots directly.
+    /// What holds the most new instances; absent when they hang from the GC roots directly.
     pub held_by: Option<SuspectHolder>,
-    /// `retainerPath` with Node's own machinery folded into one step.
+    /// The same path with Node's own machinery (timer lists, listeners, the module loader, the
+    /// global object) folded into its first step: `(Node internals: timers) → _idleNext
+    /// (Timeout) → _onTimeout (function … at /srv/app.js:9:30) → context → previous → cache
+    /// (Map)`.
     pub readable_path: Vec<String>,
-    /// The variable or property holding `heldBy` (else the instance shown), and where.
+    /// The variable or property holding `heldBy` (else the instance shown), and where in the
+    /// code; absent if none names it.
     pub holder: Option<CodeHolder>,
-    /// Bytes of native memory (Node's C++ objects, ArrayBuffer contents) the new instances
-    /// retain: part of `retainedSize`.
+    /// Bytes of native memory the new instances retain: the snapshot's `native` objects (Node's
+    /// C++ objects such as a zlib stream's `Node / zlib_memory`, and ArrayBuffer contents).
+    /// Part of `retainedSize`.
     pub native_bytes: f64,
-    /// `retainedSize` as a share of all new bytes (0 to 1): how much of the growth the new
+    /// `retainedSize` over the diff's `newBytes`, at most 1: how much of the growth the new
     /// instances explain.
     pub share: f64,
 }
@@ -81,7 +89,8 @@ pub struct LeakSuspect {
 /// Native memory of one kind that a grown collection retains.
 #[napi(object)]
 pub struct NativeMemoryKind {
-    /// The snapshot's name for it: `'Node / zlib_memory'`, `'system / JSArrayBufferData'`.
+    /// The snapshot's name for it: `'Node / zlib_memory'`, `'system / JSArrayBufferData'`
+    /// (ArrayBuffer contents), `'Node / ZlibStream'`.
     pub name: String,
     /// Objects of the kind.
     pub count: f64,
@@ -92,55 +101,62 @@ pub struct NativeMemoryKind {
 /// A collection that holds more entries than before.
 #[napi(object)]
 pub struct GrownCollection {
-    /// `Map`, `Set`, `Array` or `Object`.
+    /// `'Map'`, `'Set'`, `'Array'` or `'Object'`.
     pub name: String,
-    /// Node id.
+    /// Node id, the same in both snapshots.
     pub id: f64,
-    /// Entries before.
+    /// Entries in the first snapshot (references to heap values; a Map entry counts once).
     pub before: f64,
-    /// Entries after.
+    /// Entries in the last snapshot.
     pub after: f64,
-    /// Retained size now, in bytes.
+    /// Retained size in the last snapshot, in bytes.
     pub retained_size: f64,
-    /// Shortest readable retainer path from the GC roots.
+    /// Shortest path from the GC roots in the last snapshot.
     pub retainer_path: Vec<String>,
-    /// The same path with Node's own machinery folded into one step.
+    /// The same path with Node's own machinery (timer lists, listeners, the module loader, the
+    /// global object) folded into its first step: `(Node internals: timers) → _idleNext
+    /// (Timeout) → _onTimeout (function … at /srv/app.js:9:30) → context → previous → cache
+    /// (Map)`.
     pub readable_path: Vec<String>,
-    /// The variable or property that holds the collection, and where.
+    /// The variable or property that holds it, and where in the code; absent if none names it.
     pub holder: Option<CodeHolder>,
-    /// The most common class of its entries now (`'Gzip'`, `'Buffer'`, `'(string)'`); null
-    /// when it holds none.
+    /// The most common class of what its entries hold in the last snapshot (of a Map's, the
+    /// values): `'Gzip'`, `'Buffer'`, `'Session'`, `'(string)'`; null when it holds none.
     pub member_class: Either<String, Null>,
-    /// Bytes of native memory (Node's C++ objects, ArrayBuffer contents) it retains now: part
-    /// of `retainedSize`.
+    /// Bytes of native memory it retains in the last snapshot: the snapshot's `native` objects
+    /// (Node's C++ objects such as a zlib stream's `Node / zlib_memory`, and ArrayBuffer
+    /// contents). Part of `retainedSize`.
     pub native_bytes: f64,
-    /// Matched by ids: the part of `nativeBytes` owned by objects that existed in the first
-    /// snapshot. Matched by paths: null.
+    /// Matched by ids: the part of `nativeBytes` owned by objects (the nearest JavaScript
+    /// object above the native memory, such as a stream's handle or an ArrayBuffer) that
+    /// existed in the first snapshot, so `nativeBytes - nativeBytesBefore` is the native memory
+    /// of new entries. Matched by paths: null.
     pub native_bytes_before: Either<f64, Null>,
-    /// The (up to 3) kinds of native memory holding the most of `nativeBytes`, most first.
+    /// The (up to 3) kinds of native memory holding the most of `nativeBytes`, most bytes first.
     pub native_kinds: Vec<NativeMemoryKind>,
-    /// The bytes its new entries hold (retained size times the share of entries that are
-    /// new) as a share of all new bytes (0 to 1): how much of the growth it explains.
+    /// The bytes its new entries hold (`retainedSize` times the share of its entries that are
+    /// new) over the diff's `newBytes`, at most 1: how much of the growth it explains.
     pub share: f64,
 }
 
 /// A chain of objects each holding the next (a linked list, a queue).
 #[napi(object)]
 pub struct GrowthChain {
-    /// The class of its links.
+    /// The class of its links: `'LinkNode'`.
     pub class: String,
-    /// The property from one link to the next (`'next'`).
+    /// The property from one link to the next: `'next'`.
     pub via: String,
     /// Links in the first snapshot.
     pub before: f64,
-    /// Links in the last.
+    /// Links in the last snapshot.
     pub after: f64,
 }
 
 /// New objects each held by a GC root of its own (open sockets' handles, timers).
 #[napi(object)]
 pub struct GrowthManyRoots {
-    /// The kind of root holding the most new bytes, by paths the one that gained the most (`'TCP'`).
+    /// The kind of root holding the most new bytes (matched by paths: that gained the most):
+    /// `'TCP'`.
     pub kind: String,
     /// New roots of that kind.
     pub count: f64,
@@ -152,30 +168,33 @@ pub struct GrowthManyRoots {
 /// a leak's holder whatever its shape (a collection, a chain, many roots).
 #[napi(object)]
 pub struct GrowthRoot {
-    /// Its class, or `function NAME at FILE:LINE:COL`; `'(GC roots)'` and the like for many roots.
+    /// Its class (`'Queue'`), or `function NAME at FILE:LINE:COL`; `'(GC roots)'` and the like
+    /// for many roots.
     pub name: String,
-    /// Node id.
+    /// Node id in the last snapshot.
     pub id: f64,
-    /// Self bytes of the new objects it holds that no other growth root holds.
+    /// Self bytes of the new objects it holds that no other growth root holds (matched by
+    /// paths, an estimate).
     pub new_bytes: f64,
     /// Those new objects.
     pub new_count: f64,
     /// `newBytes` as a share of all new bytes (0 to 1): how much of the growth it explains.
     pub share: f64,
-    /// Retained size now, in bytes.
+    /// Retained size in the last snapshot, in bytes.
     pub retained_size: f64,
-    /// The class of what it holds (a chain's links, a collection's most common entries); null
+    /// The class of what it holds: a chain's links, a collection's most common entries; null
     /// when not known.
     pub member_class: Either<String, Null>,
-    /// The chain it holds, when the new objects are links of one; else null.
+    /// The chain it holds, when the new objects are the links of one (16 links at least); else
+    /// null.
     pub chain: Either<GrowthChain, Null>,
-    /// The roots, when the new objects hang from GC roots of their own; else null.
+    /// When the new objects hang from GC roots of their own, those roots; else null.
     pub many_roots: Either<GrowthManyRoots, Null>,
-    /// Shortest readable retainer path from the GC roots.
+    /// Shortest path from the GC roots in the last snapshot.
     pub retainer_path: Vec<String>,
-    /// The same path with Node's own machinery folded into one step.
+    /// The same path with Node's own machinery folded into its first step.
     pub readable_path: Vec<String>,
-    /// The variable or property that holds it, and where.
+    /// The variable or property that holds it, and where in the code; absent if none names it.
     pub holder: Option<CodeHolder>,
 }
 
@@ -184,22 +203,25 @@ pub struct GrowthRoot {
 pub struct SnapshotDiff {
     /// Size of each snapshot, in the order given.
     pub snapshots: Vec<SnapshotTotals>,
-    /// New objects in all.
+    /// New objects (see `diffSnapshots`).
     pub new_count: f64,
     /// Their own sizes, in bytes.
     pub new_bytes: f64,
     /// New objects by class, most bytes first.
     pub new_by_class: Vec<NewObjects>,
-    /// The likely leaks, by retained size.
+    /// The `top` program-level classes of new objects by retained size.
     pub suspects: Vec<LeakSuspect>,
-    /// Collections that grew, most new bytes first (retained size times the share of entries
-    /// that are new).
+    /// The `top` collections by the bytes their new entries hold (retained size times the
+    /// share of entries that are new), most first.
     pub grown_collections: Vec<GrownCollection>,
-    /// The objects of both snapshots that hold the new ones, most new bytes
-    /// first; the holder of a chain or of many roots, which no growing collection names.
-    /// Matched by paths: chains and many roots only, counted by path key.
+    /// The `top` objects present in both snapshots that hold the new ones, most new bytes
+    /// first; they name a chain's holder and many roots, which no growing collection shows.
+    /// Matched by paths: chains and many roots only, counted by path key (docs/analyze.md).
     pub growth_roots: Vec<GrowthRoot>,
-    /// How the snapshots were matched: by node id, or by retainer path.
+    /// How the snapshots were matched. `'paths'`: `newCount`, `newBytes` and `newByClass` are
+    /// the net growth of each class, not new objects, and a grown collection's `before`,
+    /// `after` and `retainedSize` cover every collection with its retainer path
+    /// (docs/analyze.md).
     #[napi(ts_type = "'ids' | 'paths'")]
     pub matched_by: String,
 }

@@ -1,6 +1,7 @@
 //! napi exports: thin wrappers over `crate::core`.
 
 pub mod analyze;
+pub mod detector;
 pub mod diff;
 #[cfg(target_os = "linux")]
 pub mod fork;

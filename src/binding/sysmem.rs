@@ -4,10 +4,10 @@ use napi_derive::napi;
 
 use crate::core::system::sysmem;
 
-/// Memory of this process and its container, as the kernel reports it.
-/// A field is left out where the platform does not say (not Linux, no cgroup
-/// memory controller, or no limit set); `systemMemory()` in `index.js` makes it `null`.
-#[napi(object)]
+/// Memory of this process and its container, as the kernel reports it. A field is null
+/// where the platform does not say (not Linux, no cgroup memory controller, no limit set, or
+/// no glibc `malloc`).
+#[napi(object, use_nullable = true)]
 pub struct SystemMemory {
     /// Resident set size of the process, in bytes.
     pub rss: Option<f64>,
@@ -15,9 +15,11 @@ pub struct SystemMemory {
     pub container_limit: Option<f64>,
     /// Memory charged to the process's cgroup, in bytes.
     pub container_usage: Option<f64>,
-    /// Bytes in use from the C library's `malloc` (glibc 2.33 and later, when no other
-    /// allocator replaced it): native memory that RSS blurs with V8's pooled pages. Left out
-    /// too when not asked for, or while counts are spaced out after a slow one.
+    /// Bytes in use from the C library's `malloc` (glibc 2.33 and later, when no other allocator
+    /// replaced it): native memory without V8's pooled heap pages, which RSS also counts. Also
+    /// null for a while after a count: glibc walks malloc's free lists under its lock, so the
+    /// next count waits a thousand times as long as the last one took; and null when not asked
+    /// for.
     pub malloc_in_use: Option<f64>,
 }
 

@@ -40,6 +40,7 @@ mod series;
 mod types;
 mod urgent_rule;
 
+pub use full_rule::floors_to_judge;
 pub(crate) use full_rule::NOISE_MARGIN;
 pub use series::Series;
 pub use types::{

@@ -25,6 +25,15 @@ const CONFIRMATIONS: usize = 3;
 /// scales.
 const SLOW_WINDOW_DURATIONS: f64 = 5.0;
 
+/// How many floors, taken every `interval_ms`, a window needs before the full test can judge
+/// it: the `min_points` of [`assess_window`] (3 at least), and one more than the intervals in
+/// `min_duration_ms`, the span [`passes`] wants. The JS side sizes its run of GCs forced on
+/// suspicion by it (`floorsToJudge` of the binding, read by lib/detect/forced-gc.js).
+pub fn floors_to_judge(min_points: usize, min_duration_ms: f64, interval_ms: f64) -> usize {
+    let spanning = ((min_duration_ms / interval_ms).ceil() as usize).saturating_add(1);
+    min_points.max(3).max(spanning)
+}
+
 /// Whether a window of every floor spans so long that the slow scales' rules apply to it
 /// (see [`SLOW_WINDOW_DURATIONS`]).
 pub(super) fn judged_as_slow(window: &[(f64, f64)], config: &DetectorConfig) -> bool {

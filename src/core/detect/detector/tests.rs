@@ -446,3 +446,15 @@ fn floors_every_interval_at_the_defaults_are_the_newest_window_unthinned() {
     let expected: Vec<f64> = (71..=100).map(|i| 10.0 * i as f64).collect();
     assert_eq!(times, expected);
 }
+
+#[test]
+fn a_window_is_judged_from_min_points_floors_spanning_the_minimum_duration() {
+    // At watch()'s defaults, 8 floors 10 s apart span 70 s: min_points decides.
+    assert_eq!(floors_to_judge(8, 60_000.0, 10_000.0), 8);
+    // 5 s apart, 13 floors span the 60 s; 7 s apart, 10 floors span 63 s (9 only 56 s).
+    assert_eq!(floors_to_judge(8, 60_000.0, 5_000.0), 13);
+    assert_eq!(floors_to_judge(8, 60_000.0, 7_000.0), 10);
+    // Never fewer than the 3 points the statistics need.
+    assert_eq!(floors_to_judge(1, 1_000.0, 60_000.0), 3);
+    assert_eq!(floors_to_judge(8, 60_000.0, 0.0), usize::MAX);
+}
