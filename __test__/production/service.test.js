@@ -266,7 +266,7 @@ async function snapshotsByChildren(t, env) {
   assert.equal(report.grownCollections[0]?.holder?.name, 'cache', 'the first grown collection is the cache')
 }
 
-describe('a real Express service with a leaking Map at production defaults: snapshots by forked children', { skip: forkSkip }, () => {
+describe('a real Express service with a leaking Map at production defaults: snapshots by forked children', { skip: forkSkip, concurrency: true }, () => {
   test('with worker threads in the service: a pair written by children, no stop over 250 ms, and a report that names the cache', { timeout: TEST_TIMEOUT_MS }, (t) =>
     snapshotsByChildren(t, { APP_WORKERS: '2' }))
   test('a pair written by children, no stop over 250 ms, and a report that names the cache', { skip, timeout: TEST_TIMEOUT_MS }, (t) => snapshotsByChildren(t, {}))
