@@ -6,9 +6,11 @@
  * `monotonic()`, ms that never go back (how long a forced GC or a snapshot took). A test
  * gives its own to drive time without waiting for it; `watch()` gives SYSTEM_CLOCK.
  *
- * The monitor thread stamps its own readings (RSS, native memory) with the system's
- * time, and the capture and diagnosis compare those stamps with this clock's: a test clock
- * that runs far from `Date.now()` suits the heap's floors only, not native memory's.
+ * The monitor thread stamps its own readings (RSS, native memory) on this clock's time line
+ * too: each floor the watcher sends carries this clock's reading, and the monitor keeps how
+ * far it was from the system's time (src/core/detect/monitor/thread.rs, `WatcherTime`). A test
+ * clock that jumps ahead moves native readings with it; one that goes back holds them where
+ * they were until it catches up.
  */
 const { performance } = require('node:perf_hooks')
 

@@ -336,6 +336,45 @@ fn rss_threshold_fires_once_per_crossing() {
     assert_eq!(crossings, 2);
 }
 
+/// The monitor's own readings are stamped on the watcher's clock: a watcher whose clock runs a
+/// year ahead of the system's gets its RSS threshold event at that clock's time.
+#[test]
+fn readings_the_monitor_takes_follow_the_watchers_clock() {
+    const YEAR_MS: f64 = 365.0 * 24.0 * 3600e3;
+    let reads = Arc::new(Mutex::new(0u64));
+    let counted = Arc::clone(&reads);
+    // Over the threshold from the tenth read on (50 ms in), after the floor below has come.
+    let reader: MemoryReader = Box::new(move |_| {
+        let mut n = counted.lock().unwrap();
+        *n += 1;
+        SystemMemory {
+            rss: Some(if *n >= 10 { 95 } else { 10 }),
+            container_limit: Some(100),
+            ..SystemMemory::default()
+        }
+    });
+    let (sink, events) = collect();
+    let mut monitor = Monitor::start_with_reader(config(), sink, reader).unwrap();
+    let ahead = now_ms() + YEAR_MS;
+    monitor.record_floor(MemoryKind::Heap, ahead, 1e7, None, false, None);
+    while *reads.lock().unwrap() < 20 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    monitor.stop();
+    let events = events.lock().unwrap();
+    let time = events
+        .iter()
+        .find_map(|e| match e {
+            MonitorEvent::RssThreshold { time, .. } => Some(*time),
+            _ => None,
+        })
+        .expect("a threshold event");
+    assert!(
+        time >= ahead && time < ahead + 60_000.0,
+        "stamped {time}, the watcher's clock read {ahead}"
+    );
+}
+
 #[test]
 fn stop_joins_the_thread_and_is_idempotent() {
     let (sink, _) = collect();

@@ -138,6 +138,29 @@ pub(super) fn now_ms() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The monitor's time, for the readings it takes itself (native floors, heap peaks, RSS
+/// threshold events): the system's, moved by how far the watcher's clock was from it at the
+/// newest floor the watcher sent (0 until one comes), so that a watcher on an injected clock
+/// gets native readings on that clock's time line. It never goes back.
+#[derive(Default)]
+struct WatcherTime {
+    offset_ms: f64,
+    last_ms: f64,
+}
+
+impl WatcherTime {
+    /// The watcher's time now, as the monitor reckons it.
+    fn now(&mut self) -> f64 {
+        self.last_ms = (now_ms() + self.offset_ms).max(self.last_ms);
+        self.last_ms
+    }
+
+    /// The watcher's clock read `reading_ms` just now.
+    fn follow(&mut self, reading_ms: f64) {
+        self.offset_ms = reading_ms - now_ms();
+    }
+}
+
 /// The thread: handles messages until `Stop` (or the handle is gone), and reads memory every
 /// sample interval in between.
 pub(super) fn run(
@@ -161,7 +184,8 @@ pub(super) fn run(
                 state.native = Series::new(MemoryKind::Native, state.config.started_at);
             }
             Ok(Message::HeapResident(resident)) => {
-                state.heap_peaks.record(now_ms(), resident.heap_physical);
+                let now = state.time.now();
+                state.heap_peaks.record(now, resident.heap_physical);
                 state.heap_resident = Some(resident);
             }
             Err(RecvTimeoutError::Timeout) => {
@@ -189,6 +213,7 @@ struct State {
     native_paused: bool,
     /// The load that came with the newest heap floor, for the native floors taken between.
     latest_load: Option<f64>,
+    time: WatcherTime,
 }
 
 impl State {
@@ -214,11 +239,13 @@ impl State {
             above_rss_threshold: false,
             native_paused: false,
             latest_load: None,
+            time: WatcherTime::default(),
         }
     }
 
     /// A floor from the JS side: into its series, judged unless held, then published.
     fn floor(&mut self, floor: Floor) {
+        self.time.follow(floor.time);
         if floor.load.is_some() {
             self.latest_load = floor.load;
         }
@@ -248,7 +275,7 @@ impl State {
     /// threshold.
     fn sample(&mut self) {
         let memory = (self.reader)(self.heap_resident.is_some() && !self.native_paused);
-        let time = now_ms();
+        let time = self.time.now();
         let (Some(rss), limit) = (memory.rss, memory.container_limit) else {
             return;
         };
