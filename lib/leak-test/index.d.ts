@@ -16,21 +16,8 @@ export interface LeakTestOptions {
   snapshots?: boolean
 }
 
-/** What the rounds show for one kind of memory. */
-export interface RoundsVerdict {
-  /** Bytes retained per call (Theil–Sen slope of the floors). */
-  bytesPerCall: number
-  /** The same over the newest half of the rounds. */
-  recentBytesPerCall: number
-  /** 1 − p of the Mann–Kendall test for an upward trend. */
-  confidence: number
-  /** The floors' spread around the fitted line, in bytes. */
-  noiseBytes: number
-  /** Bytes per call times the calls between the first and the last floor. */
-  growthBytes: number
-  /** Whether every test of a leak passed. */
-  leaking: boolean
-}
+/** What the rounds show for one kind of memory, as the Rust verdict gives it (binding.d.ts). */
+export type RoundsVerdict = import('../../binding').RoundsVerdict
 
 /** What `measureLeak()` resolves to. */
 export interface LeakMeasurement {
