@@ -5,7 +5,10 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { RestartPolicy } = require('../../lib/mitigate/restart-policy')
-const { DEFAULTS } = require('../../lib/mitigate/restart-options')
+const { resolveRestart } = require('../../lib/mitigate/restart-options')
+
+/** Every default, as `watch({ restart: true })` resolves them. */
+const DEFAULTS = resolveRestart('restart', true)
 
 const MINUTE = 60_000
 

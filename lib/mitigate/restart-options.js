@@ -118,4 +118,4 @@ const restartOption = {
   },
 }
 
-module.exports = { OPTIONS: RESTART_OPTIONS, DEFAULTS, ENABLE_VARIABLE, urgentHorizonMs, resolveRestart, restartOption }
+module.exports = { OPTIONS: RESTART_OPTIONS, DEFAULTS, ENABLE_VARIABLE, resolveRestart, restartOption }

@@ -22,7 +22,6 @@
  */
 
 const { PAIR_PENDING } = require('../diagnose/diagnosis')
-const { urgentHorizonMs } = require('./restart-options')
 
 /** Evidence is waited for until the limit is this many exits away (readiness delay + drain). */
 const EXITS_OF_MARGIN = 2
@@ -35,7 +34,6 @@ const LEAST_MARGIN_MS = 30_000
 
 class RestartPolicy {
   #settings
-  #limitWithinMs
   #clock
   #processStartedAt
   #coordinated
@@ -47,15 +45,14 @@ class RestartPolicy {
   #profiles = []
 
   /**
-   * @param {Record<string, any>} settings the restart options, checked (restart-options.js);
-   *   without `limitWithinMs`, the detector's urgent horizon.
+   * @param {Record<string, any>} settings the restart options, checked and filled in
+   *   (restart-options.js, `resolveRestart`).
    * @param {{ clock: import('../shared/clock').Clock, processStartedAt: number, coordinated?: boolean }} parts
    *   `processStartedAt`: when this process started, in the clock's epoch ms; `coordinated`:
    *   whether it is a cluster worker whose primary coordinates restarts (no readiness delay).
    */
   constructor(settings, { clock, processStartedAt, coordinated = false }) {
     this.#settings = settings
-    this.#limitWithinMs = settings.limitWithinMs ?? urgentHorizonMs()
     this.#clock = clock
     this.#processStartedAt = processStartedAt
     this.#coordinated = coordinated
@@ -98,7 +95,7 @@ class RestartPolicy {
       .reduce((a, b) => (a === null || b.limitAt < a.limitAt ? b : a), null)
     if (nearest === null) return null
     const timeLeftMs = Math.max(0, nearest.limitAt - now)
-    if (timeLeftMs > this.#limitWithinMs) return null
+    if (timeLeftMs > this.#settings.limitWithinMs) return null
     const tooNear = timeLeftMs <= this.#lastMomentMs()
     const beforeMinInterval = now - this.#processStartedAt < this.#settings.minIntervalMs
     if (beforeMinInterval && !tooNear) return null
