@@ -5,7 +5,7 @@
  * in two phases. First every file but the time-compressed ones, two at a time: their services
  * wait on the wall (a leak growing for minutes, a restart's turn), each on a fraction of a core,
  * and each judges its own service's stops, which two at a time on two cores keep within
- * bounds. Then the time-compressed ones (ALONE), one after the other with nothing beside them:
+ * bounds. Then the time-compressed ones (`ALONE`), one at a time with nothing beside them:
  * a service whose day lasts six minutes takes a starved minute for four production hours, and
  * a healthy one then reads as a leak. Given FILES (paths), runs those only, in the same
  * phases. Exits with the first phase's failure, else the second's.
