@@ -2,7 +2,8 @@
 
 /**
  * `npm run test:node [-- NODE_TEST_OPTIONS...]`: Node's test runner over every `*.test.js` of
- * __test__/ and its part folders, two files at a time; not __test__/production/ (minutes of
+ * __test__/ and its part folders, three files at a time (many wait on real services and timers,
+ * so a third keeps both cores busy); not __test__/production/ (minutes of
  * real services: `npm run test:production`). Node 20 does not expand globs itself, and a
  * shell pattern that leaves one folder out does not fit dash, so the files are listed here.
  * Exits as the runner does.
@@ -23,7 +24,7 @@ for (const entry of fs.readdirSync(TESTS, { withFileTypes: true })) {
 }
 files.sort()
 
-const run = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...process.argv.slice(2), ...files], { cwd: path.join(__dirname, '..'), stdio: 'inherit' })
+const run = spawnSync(process.execPath, ['--test', '--test-concurrency=3', ...process.argv.slice(2), ...files], { cwd: path.join(__dirname, '..'), stdio: 'inherit' })
 if (run.error) throw run.error
 if (run.signal) process.kill(process.pid, run.signal)
 process.exitCode = run.status ?? 1

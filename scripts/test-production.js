@@ -1,37 +1,136 @@
 'use strict'
 
 /**
- * `npm run test:production [-- FILES...]`: the tests at production timings (__test__/production/),
- * in two phases. First every file but the time-compressed ones, two at a time: their services
- * wait on the wall (a leak growing for minutes, a restart's turn), each on a fraction of a core,
- * and each judges its own service's stops, which two at a time on two cores keep within
- * bounds. Then the time-compressed ones (`ALONE`), one at a time with nothing beside them:
- * a service whose day lasts six minutes takes a starved minute for four production hours, and
- * a healthy one then reads as a leak. Given FILES (paths), runs those only, in the same
- * phases. Exits with the first phase's failure, else the second's.
+ * `npm run test:production [-- [--also-on 20,22,26] FILES...]`: the tests at production timings
+ * (__test__/production/), each file in a runner of its own, in two phases.
+ *
+ * First every file but the time-compressed ones, two at a time: their services wait on the
+ * wall (a leak growing for minutes, a restart's turn), each on a fraction of a core, and each
+ * judges its own service's stops, which two at a time on two cores keep within bounds. The
+ * longest start first (`EXPECTED_SECONDS`, measured), so that no long file is left to run on
+ * its own at the end; and no two `ONE_AT_A_TIME` files run together (a container test's census
+ * passes would meet the other's). Then the time-compressed ones (`ALONE`), one at a time with
+ * nothing beside them: a service whose day lasts six minutes takes a starved minute for four
+ * production hours, and a healthy one then reads as a leak.
+ *
+ * `--also-on` adds the `EVERY_VERSION` files on those Node majors (binaries by
+ * scripts/node-bin.sh) to the first phase, where they fill the gaps between the long files.
+ * Given FILES (paths), runs those only. Each file's output is printed whole when it ends, and a
+ * table of every file's time at the end. Exits 1 when a file failed.
  */
 const fs = require('node:fs')
 const path = require('node:path')
-const { spawnSync } = require('node:child_process')
+const { spawn, execFileSync } = require('node:child_process')
 
 const ROOT = path.join(__dirname, '..')
 const DIR = path.join('__test__', 'production')
 /** Files whose services compress time (slow-leaks.test.js: c = 10 to 250): run with nothing beside them. */
 const ALONE = new Set(['slow-leaks.test.js'])
+/** Files of which no two run at once, whatever their Node: each judges its census passes' stops. */
+const ONE_AT_A_TIME = new Set(['container.test.js'])
+/** Files issues ask for on every supported Node (20: the Buffer leak; 28: the census in a container). */
+const EVERY_VERSION = ['external.test.js', 'container.test.js']
+/** Seconds each file took on this machine kind (2 cores, 2026-11-25), for the order; a file not listed counts as long. */
+const EXPECTED_SECONDS = { 'service.test.js': 535, 'restart.test.js': 350, 'native-leaks.test.js': 175, 'container.test.js': 150, 'urgent.test.js': 90, 'external.test.js': 70, 'run.test.js': 60 }
+const UNKNOWN_SECONDS = 600
+const TOGETHER = 2
+/** The runners under way, stopped with this script. */
+const children = new Set()
 
-const named = process.argv.slice(2)
-const files = named.length > 0 ? named : fs.readdirSync(path.join(ROOT, DIR)).filter((name) => name.endsWith('.test.js')).sort().map((name) => path.join(DIR, name))
-const alone = files.filter((file) => ALONE.has(path.basename(file)))
-const together = files.filter((file) => !ALONE.has(path.basename(file)))
-
-/** Runs Node's test runner over `list`, `concurrency` files at a time; its exit status. */
-function run(list, concurrency) {
-  if (list.length === 0) return 0
-  const result = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...list], { cwd: ROOT, stdio: 'inherit' })
-  if (result.error) throw result.error
-  return result.status ?? 1
+/** `{ versions, files }` from the command line. */
+function parseArguments(args) {
+  const versions = []
+  const files = []
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--also-on') versions.push(...String(args[++i] ?? '').split(',').filter(Boolean))
+    else files.push(args[i])
+  }
+  for (const major of versions) if (!/^\d+$/.test(major)) throw new Error(`--also-on takes Node majors like 20,22; got ${JSON.stringify(major)}`)
+  return { versions, files }
 }
 
-const first = run(together, 2)
-const second = run(alone, 1)
-process.exitCode = first || second
+/** A job: one file on one Node. */
+function job(file, node, label) {
+  const name = path.basename(file)
+  return { file, node, label, name, expected: EXPECTED_SECONDS[name] ?? UNKNOWN_SECONDS }
+}
+
+/**
+ * Runs `jobs`, up to `width` at a time, never two `ONE_AT_A_TIME` files at once. The next job
+ * is the one with the most time ahead of it: a file's own time, or, for a one-at-a-time file,
+ * the time of every one still waiting (they cannot overlap, so they are a chain). Resolves
+ * with each job's `{ ...job, status, seconds }`.
+ */
+function runJobs(jobs, width) {
+  const waiting = [...jobs]
+  const results = []
+  let running = 0
+  let exclusiveRunning = false
+  const chainSeconds = () => waiting.filter((j) => ONE_AT_A_TIME.has(j.name)).reduce((sum, j) => sum + j.expected, 0)
+  const priority = (j) => (ONE_AT_A_TIME.has(j.name) ? chainSeconds() : j.expected)
+  return new Promise((resolve) => {
+    const startNext = () => {
+      while (running < width) {
+        const ready = waiting.filter((j) => !(exclusiveRunning && ONE_AT_A_TIME.has(j.name)))
+        if (ready.length === 0) break
+        const next = ready.reduce((best, j) => (priority(j) > priority(best) ? j : best))
+        waiting.splice(waiting.indexOf(next), 1)
+        running++
+        if (ONE_AT_A_TIME.has(next.name)) exclusiveRunning = true
+        runOne(next).then((result) => {
+          running--
+          if (ONE_AT_A_TIME.has(next.name)) exclusiveRunning = false
+          results.push(result)
+          startNext()
+        })
+      }
+      if (running === 0 && waiting.length === 0) resolve(results)
+    }
+    startNext()
+  })
+}
+
+/** Runs one job's file under Node's test runner, its output kept and printed whole at its end. */
+function runOne(j) {
+  const started = Date.now()
+  console.log(`… ${j.file} on ${j.label} started`)
+  return new Promise((resolve) => {
+    const child = spawn(path.join(j.node, 'node'), ['--test', '--test-concurrency=1', j.file], { cwd: ROOT, env: { ...process.env, PATH: `${j.node}${path.delimiter}${process.env.PATH}` } })
+    children.add(child)
+    const output = []
+    child.stdout.on('data', (chunk) => output.push(chunk))
+    child.stderr.on('data', (chunk) => output.push(chunk))
+    child.on('close', (code, signal) => {
+      children.delete(child)
+      const seconds = Math.round((Date.now() - started) / 1000)
+      const status = code === 0 ? 'pass' : `fail (${signal ?? `exit ${code}`})`
+      process.stdout.write(`== ${j.file} on ${j.label}: ${status}, ${seconds} s\n${Buffer.concat(output)}\n`)
+      resolve({ ...j, status, seconds })
+    })
+  })
+}
+
+async function main() {
+  const { versions, files: named } = parseArguments(process.argv.slice(2))
+  const files = named.length > 0 ? named : fs.readdirSync(path.join(ROOT, DIR)).filter((name) => name.endsWith('.test.js')).sort().map((name) => path.join(DIR, name))
+  const jobs = files.map((file) => job(file, path.dirname(process.execPath), `Node ${process.version}`))
+  for (const major of versions) {
+    const bin = execFileSync('bash', [path.join(__dirname, 'node-bin.sh'), major], { encoding: 'utf8' }).trim()
+    const label = `Node ${execFileSync(path.join(bin, 'node'), ['--version'], { encoding: 'utf8' }).trim()}`
+    for (const name of EVERY_VERSION) jobs.push(job(path.join(DIR, name), bin, label))
+  }
+  const first = await runJobs(jobs.filter((j) => !ALONE.has(j.name)), TOGETHER)
+  const second = await runJobs(jobs.filter((j) => ALONE.has(j.name)), 1)
+  const results = [...first, ...second]
+  console.log('== test:production, each file and its time (EXPECTED_SECONDS in scripts/test-production.js orders them)')
+  for (const r of results) console.log(`${r.status.padEnd(4)} ${String(r.seconds).padStart(4)} s (expected ${r.expected} s)  ${r.file} on ${r.label}`)
+  process.exitCode = results.every((r) => r.status === 'pass') ? 0 : 1
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    for (const child of children) child.kill(signal)
+    process.kill(process.pid, signal)
+  })
+}
+main()

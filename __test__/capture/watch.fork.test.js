@@ -191,21 +191,23 @@ test('a parent killed while its child writes takes the child with it, and the ne
   await new Promise((resolve) => parent.stdout.on('data', (d) => d.includes('"temp"') && resolve()))
   // The temporary file is made before each fork, which waits a moment (SETTLE_MS), and a
   // child that exits at once (codes 70/71) is forked again with a new one: kill the parent
-  // only once a child has started writing into its file, not before or between attempts.
-  // On a loaded machine a child at the lowest priority can be stopped by its stall watchdog and
-  // forked again, its file removed in between: the child and its file are read once more just
-  // before the kill, so that the kill lands while this attempt writes.
+  // only once a child has started writing into its file, not before or between attempts. The
+  // child is stopped (SIGSTOP) first, and found still writing after that, so that it cannot
+  // finish its file before the kill lands, however loaded the machine; its parent-death
+  // signal (SIGKILL) ends it stopped or not.
   const writing = () => fs.readdirSync(snapshots).some((n) => n.endsWith('.tmp') && fs.statSync(path.join(snapshots, n), { throwIfNoEntry: false })?.size > 0)
   const childOf = () => Number(fs.readFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8').trim().split(/\s+/)[0])
   let childPid = 0
-  for (let i = 0; i < 2400; i++) {
-    childPid = writing() ? childOf() : 0
-    if (childPid > 0 && fs.existsSync(`/proc/${childPid}/stat`) && !isZombie(childPid) && writing()) break
-    childPid = 0
-    await new Promise((r) => setTimeout(r, 25))
+  for (let i = 0; i < 2400 && childPid === 0; i++) {
+    const candidate = writing() ? childOf() : 0
+    if (candidate > 0 && fs.existsSync(`/proc/${candidate}/stat`) && !isZombie(candidate)) {
+      process.kill(candidate, 'SIGSTOP')
+      if (writing() && !isZombie(candidate)) childPid = candidate
+      else process.kill(candidate, 'SIGCONT')
+    }
+    if (childPid === 0) await new Promise((r) => setTimeout(r, 25))
   }
-  assert.ok(writing(), 'a child started writing its snapshot')
-  assert.ok(childPid > 0, 'the child is running')
+  assert.ok(childPid > 0, 'a child started writing its snapshot and was stopped mid-write')
   parent.kill('SIGKILL')
   await once(parent, 'exit')
   for (let i = 0; i < 200 && fs.existsSync(`/proc/${childPid}/stat`) && !isZombie(childPid); i++) await new Promise((r) => setTimeout(r, 50))
