@@ -22,9 +22,9 @@ export declare class NativeMonitor {
   /**
    * Records a floor taken after a full GC; `kind` is `"heap"` or `"external"`. `hold`:
    * the growth is bounded caches filling up, so it is recorded but not judged yet.
-   * `load`: the CPU time the thread used a second since the floor before.
+   * `load`: the work since the floor before, as far as it is known.
    */
-  recordFloor(kind: string, time: number, bytes: number, limit?: number | undefined | null, hold?: boolean | undefined | null, load?: number | undefined | null): void
+  recordFloor(kind: string, time: number, bytes: number, limit?: number | undefined | null, hold?: boolean | undefined | null, load?: NativeFloorLoad | undefined | null): void
   /**
    * Records the heap's physical size, `external` and `arrayBuffers`, from which native
    * memory is derived.
@@ -400,6 +400,17 @@ export interface LeakSuspect {
 
 /** What the thread reports, as `onEvent` receives it. */
 export type NativeEvent = NativeLeakEvent | NativeThresholdEvent
+
+/**
+ * The work since the floor before, which floors may rise with: what the detector's
+ * level-load rule weighs on its slow scales (`Load` in the core). Null parts are unknown.
+ */
+export interface NativeFloorLoad {
+  /** CPU seconds the thread used a second, the watcher's own forced GCs left out. */
+  cpuSecondsPerSecond: number | null
+  /** HTTP requests the thread's servers finished a second; null where it serves none. */
+  requestsPerSecond: number | null
+}
 
 /**
  * A leak the thread found, new or worse than last reported: the fields of the watcher's

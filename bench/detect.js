@@ -17,10 +17,11 @@
  * `minGrowthBytes` unchanged) and report in production time: slow leaks of 25, 5 and 1 KB/s
  * starting 20 minutes in, and a healthy day of 24 hours of five services. BENCH_DETECT_JOBS
  * runs that many slow scenarios at once (default 1; each is two processes where
- * @airbnb/node-memwatch loads). Every leak event and floor of the slow rows is written to
- * bench/out/detect-slow-<node>-<time>.json.
+ * @airbnb/node-memwatch loads). BENCH_DETECT_NEIGHBOUR=1 runs a CPU-bound process beside the
+ * slow rows, as another job or container on the same cores would. Every leak event and
+ * floor of the slow rows is written to bench/out/detect-slow-<node>-<time>.json.
  */
-const { execFile } = require('node:child_process')
+const { execFile, spawn } = require('node:child_process')
 const fs = require('node:fs')
 const { promisify } = require('node:util')
 const path = require('node:path')
@@ -191,10 +192,12 @@ async function slowRows() {
   const watchers = withRule ? ['leakproof', 'memwatch'] : ['leakproof']
   const chosen = SLOW_SCENARIOS.filter(({ name }) => ONLY.test(name))
   const jobs = Number(process.env.BENCH_DETECT_JOBS) || 1
+  const neighbour = process.env.BENCH_DETECT_NEIGHBOUR === '1' ? spawn(process.execPath, ['-e', 'for (;;);'], { stdio: 'ignore' }) : null
+  if (neighbour !== null) console.log('a CPU-bound neighbour process runs beside the slow rows')
   const runs = await pool(
     chosen.map(({ spec }) => () => Promise.all(watchers.map((who) => runSlow(spec, who))).then((r) => r.flat())),
     jobs,
-  )
+  ).finally(() => neighbour?.kill())
   const rows = []
   const details = []
   for (const [i, { name, expected, target, spec }] of chosen.entries()) {

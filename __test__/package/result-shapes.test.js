@@ -168,8 +168,8 @@ test("the native monitor's leak event and trends cross with the fields binding.d
     assert.deepEqual(monitor.trends(), [], 'no trend before any floor')
     // The heap leaks towards a limit; external memory stays level, with no limit known.
     for (let i = 0; i < 30; i++) {
-      monitor.recordFloor('heap', startedAt + i * 1000, 50e6 + 200_000 * i, 1e12, false, 0.1)
-      monitor.recordFloor('external', startedAt + i * 1000, 1e6, null, false, 0.1)
+      monitor.recordFloor('heap', startedAt + i * 1000, 50e6 + 200_000 * i, 1e12, false, { cpuSecondsPerSecond: 0.1, requestsPerSecond: null })
+      monitor.recordFloor('external', startedAt + i * 1000, 1e6, null, false, { cpuSecondsPerSecond: 0.1, requestsPerSecond: 20 })
     }
     for (let i = 0; i < 100 && events.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
     assert.ok(events.length > 0, 'a leak is reported')

@@ -41,6 +41,13 @@ export interface SampleEvent extends WatchEventBase {
   gcDurationMs: number
   /** Whether BoundedMaps were still filling up, so growth was recorded but not judged. */
   cachesFilling: boolean
+  /**
+   * The work since the floor before, which the detector's slow scales weigh (a rise that
+   * comes with more load is judged once the load levels off): CPU seconds the thread used a
+   * second, and the HTTP requests its servers finished a second (null until it served one).
+   * Null when no time passed.
+   */
+  load: Binding.NativeFloorLoad | null
 }
 
 /** A leak, new or worse than last reported: the native detector's event (`NativeLeakEvent`, whose docs are its fields'), with the fields every event has. */

@@ -26,7 +26,6 @@
  */
 const diagnosticsChannel = require('node:diagnostics_channel')
 const { EventEmitter } = require('node:events')
-const { performance } = require('node:perf_hooks')
 const v8 = require('node:v8')
 const { threadId, isMainThread } = require('node:worker_threads')
 const { nativeBinding } = require('../shared/native')
@@ -36,22 +35,13 @@ const errors = require('../shared/errors')
 const { mapsFilling, cachesThrashing } = require('../cache/registry')
 const { FullGcSentinel } = require('../detect/full-gc-sentinel')
 const { Floors } = require('../detect/floors')
+const { LoadMeter } = require('../detect/load')
 const { ForcedGc } = require('../detect/forced-gc')
 const { Diagnosis, PAIR_PENDING } = require('../diagnose/diagnosis')
 const { Tally } = require('./tally')
 const { listenForSnapshotSignal } = require('../capture/snapshot-signal')
 const { resolveOptions } = require('./options')
 const { SYSTEM_CLOCK } = require('../shared/clock')
-
-/** CPU time this thread used (`{ user, system }`, µs): the process's before Node 23.9. */
-const threadCpuUsage = /** @type {{ threadCpuUsage?: () => NodeJS.CpuUsage }} */ (process).threadCpuUsage
-const readCpu = typeof threadCpuUsage === 'function' ? () => threadCpuUsage.call(process) : () => process.cpuUsage()
-
-/** The CPU time `readCpu()` counts, user and system, in µs. */
-function cpuMicros() {
-  const { user, system } = readCpu()
-  return user + system
-}
 
 /** Every event the watcher emits (the module doc says what each means). */
 const EVENTS = Object.freeze(['sample', 'leak', 'threshold', 'snapshot', 'snapshot-skipped', 'heap-limit-snapshot', 'report', 'sites', 'cache-thrashing', 'restart-due', 'restart-exit', 'error'])
@@ -119,7 +109,7 @@ class Watcher extends EventEmitter {
   #fillingSince = null // when BoundedMaps started filling, while they still are
   #tally = new Tally() // what the events so far said, for status() and metrics
   #lastFloor = null // the newest sampled floor: { time, heap, external }
-  #loadMark = { at: performance.now(), cpuMicros: cpuMicros() } // the CPU used by the last floor (real time: CPU time is real)
+  #load // the requests and CPU time since the last floor (load.js), measured from the start
   #clock
   #startedAt
   #stopListening = null // removes the snapshotSignal listener
@@ -167,6 +157,8 @@ class Watcher extends EventEmitter {
       // Loaded when first needed: a watcher without the policy never sees a server.
       this.#restart = new (require('../mitigate/restart').Restart)(options.restart, { emit: this.#emit, clock })
     }
+    // Last of the parts, so that nothing thrown above leaves it subscribed.
+    this.#load = new LoadMeter()
     this.#fullGcs = new FullGcSentinel(() => this.#onFullGc())
     this.#timer = setInterval(() => this.#tick(), options.intervalMs)
     this.#timer.unref()
@@ -295,6 +287,7 @@ class Watcher extends EventEmitter {
     this.#fullGcs.stop()
     this.#forcedGc.stop()
     this.#floors.stop()
+    this.#load.stop()
     this.#native.stop()
     if (this.#capture !== null) this.#capture.stop()
     if (this.#restart !== null) this.#restart.stop()
@@ -348,7 +341,8 @@ class Watcher extends EventEmitter {
     const { time, heap, external, forced } = floor
     this.#lastFloor = { time, heap, external }
     const filling = this.#cachesFilling(time)
-    const load = this.#loadSinceLastFloor(forced?.ms ?? 0)
+    // The watcher's own forced GCs are not the service's work.
+    const load = this.#load.take(forced?.ms ?? 0)
     this.#native.recordFloor('heap', time, heap, limit, filling, load)
     this.#native.recordFloor('external', time, external, null, filling, load)
     this.#diagnosis.noteFloor(floor)
@@ -359,28 +353,10 @@ class Watcher extends EventEmitter {
     const native = nativeTrend?.floorBytes ?? null
     const { rss, containerLimit } = processMemory()
     const gc = { forcedGc: forced !== null, forcedGcReason: forced?.reason ?? null, gcDurationMs: forced?.ms ?? 0 }
-    this.#event('sample', { heapUsed: heap, external, native, rss, containerLimit, heapLimit: limit, ...gc, cachesFilling: filling })
+    this.#event('sample', { heapUsed: heap, external, native, rss, containerLimit, heapLimit: limit, ...gc, cachesFilling: filling, load })
     this.#checkHeapThreshold(heap, limit)
     if (this.#capture !== null) this.#capture.onFloor({ heap, external, native, nativeAt: nativeTrend?.floorAt ?? null }, this.#heapAboveThreshold)
     this.#checkRestart()
-  }
-
-  /**
-   * The load since the previous floor: CPU seconds this thread used a second (the process's
-   * where Node cannot tell a thread's, before 23.9), without the full GC this watcher forced
-   * meanwhile. Floors rise with load (requests in flight, sessions of users active lately);
-   * on its longer time scales the detector judges a rise only while the load stays level
-   * (docs/watch.md, "Slow leaks"). CPU time, not the event loop's utilization: a process
-   * that shares its cores with a busy neighbour takes longer over the same work, and its
-   * utilization rose with the neighbour's load.
-   */
-  #loadSinceLastFloor(forcedGcMs) {
-    const micros = cpuMicros()
-    const now = performance.now()
-    const usedMs = (micros - this.#loadMark.cpuMicros) / 1000
-    const elapsedMs = now - this.#loadMark.at
-    this.#loadMark = { at: now, cpuMicros: micros }
-    return elapsedMs > 0 ? Math.max(0, usedMs - forcedGcMs) / elapsedMs : null
   }
 
   /**

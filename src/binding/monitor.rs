@@ -12,6 +12,7 @@ use napi_derive::napi;
 
 use crate::core::detect::detector::{DetectorConfig, Leak, MemoryKind, Suspicion};
 use crate::core::detect::monitor::{HeapResident, Monitor, MonitorConfig, MonitorEvent};
+use crate::core::detect::scales::Load;
 
 /// Settings of the native monitor thread: `watch()`'s options of the same names, checked by
 /// it, and when the warm-up starts.
@@ -38,6 +39,25 @@ pub struct NativeMonitorOptions {
     pub rss_threshold: f64,
     /// Epoch milliseconds at which the warm-up starts.
     pub started_at: f64,
+}
+
+/// The work since the floor before, which floors may rise with: what the detector's
+/// level-load rule weighs on its slow scales (`Load` in the core). Null parts are unknown.
+#[napi(object, use_nullable = true)]
+pub struct NativeFloorLoad {
+    /// CPU seconds the thread used a second, the watcher's own forced GCs left out.
+    pub cpu_seconds_per_second: Option<f64>,
+    /// HTTP requests the thread's servers finished a second; null where it serves none.
+    pub requests_per_second: Option<f64>,
+}
+
+impl From<NativeFloorLoad> for Load {
+    fn from(load: NativeFloorLoad) -> Load {
+        Load {
+            cpu: load.cpu_seconds_per_second,
+            requests: load.requests_per_second,
+        }
+    }
 }
 
 /// A JS duration in milliseconds as the thread's whole milliseconds: truncated toward zero,
@@ -179,7 +199,7 @@ impl NativeMonitor {
 
     /// Records a floor taken after a full GC; `kind` is `"heap"` or `"external"`. `hold`:
     /// the growth is bounded caches filling up, so it is recorded but not judged yet.
-    /// `load`: the CPU time the thread used a second since the floor before.
+    /// `load`: the work since the floor before, as far as it is known.
     #[napi]
     pub fn record_floor(
         &self,
@@ -188,7 +208,7 @@ impl NativeMonitor {
         bytes: f64,
         limit: Option<f64>,
         hold: Option<bool>,
-        load: Option<f64>,
+        load: Option<NativeFloorLoad>,
     ) -> Result<()> {
         let kind = match kind.as_str() {
             "heap" => MemoryKind::Heap,
@@ -200,6 +220,7 @@ impl NativeMonitor {
                 ))
             }
         };
+        let load = load.map(Load::from).unwrap_or_default();
         self.with_running(|w| w.record_floor(kind, time, bytes, limit, hold.unwrap_or(false), load))
     }
 

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::core::detect::detector::{MemoryKind, Suspicion, Trend};
+use crate::core::detect::scales::Load;
 use crate::core::system::sysmem;
 
 mod events;
@@ -69,8 +70,7 @@ impl Monitor {
 
     /// Records a floor of `kind` (heap or external) taken after a full GC. With `hold`, the
     /// caller knows the growth has a ceiling for now (see [`Series::hold`]). `load`: the
-    /// CPU time the thread used a second since the floor before, when known (see
-    /// [`Series::push_with_load`]).
+    /// work since the floor before, as far as it is known (see [`Series::push_with_load`]).
     ///
     /// [`Series::hold`]: crate::core::detect::detector::Series::hold
     /// [`Series::push_with_load`]: crate::core::detect::detector::Series::push_with_load
@@ -81,7 +81,7 @@ impl Monitor {
         bytes: f64,
         limit: Option<f64>,
         hold: bool,
-        load: Option<f64>,
+        load: Load,
     ) {
         let _ = self.tx.send(Message::Floor(Floor {
             kind,

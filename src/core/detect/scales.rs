@@ -80,6 +80,58 @@ impl Scale {
     }
 }
 
+/// The work the process did since the floor before, which its floors may rise with (requests
+/// in flight, sessions of users active lately): what the level-load rule ([`load_level`])
+/// weighs.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Load {
+    /// CPU seconds the thread used a second, the watcher's own forced GCs left out.
+    pub cpu: Option<f64>,
+    /// HTTP requests the thread's servers finished a second; `None` where it serves none.
+    pub requests: Option<f64>,
+}
+
+impl Load {
+    /// A load known by its CPU time alone.
+    pub fn cpu(cpu: f64) -> Load {
+        Load {
+            cpu: Some(cpu),
+            requests: None,
+        }
+    }
+
+    /// Whether anything about the load is known.
+    pub fn is_known(&self) -> bool {
+        self.cpu.is_some() || self.requests.is_some()
+    }
+}
+
+/// The mean of the finite values given, of which there may be none.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Mean {
+    sum: f64,
+    count: u32,
+}
+
+impl Mean {
+    fn of(value: Option<f64>) -> Mean {
+        let mut mean = Mean::default();
+        mean.add(value);
+        mean
+    }
+
+    fn add(&mut self, value: Option<f64>) {
+        if let Some(value) = value.filter(|v| v.is_finite()) {
+            self.sum += value;
+            self.count += 1;
+        }
+    }
+
+    fn get(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum / f64::from(self.count))
+    }
+}
+
 /// The lowest floor of a bucket, when it was taken, and the load over the bucket.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bucket {
@@ -89,14 +141,17 @@ pub struct Bucket {
     pub time: f64,
     /// Its lowest floor.
     pub floor: f64,
-    load_sum: f64,
-    loads: u32,
+    cpu: Mean,
+    requests: Mean,
 }
 
 impl Bucket {
-    /// The mean load of the floors in the bucket that came with one.
-    pub fn load(&self) -> Option<f64> {
-        (self.loads > 0).then(|| self.load_sum / f64::from(self.loads))
+    /// The mean load of the floors in the bucket, each part over the floors that came with it.
+    pub fn load(&self) -> Load {
+        Load {
+            cpu: self.cpu.get(),
+            requests: self.requests.get(),
+        }
     }
 }
 
@@ -131,18 +186,15 @@ impl Decimated {
     /// Adds a floor (in time order; the caller checks). The open bucket closes when a floor
     /// comes after its end; a bucket that got no floor (no full GC for that long) is simply
     /// missing, so the window's span stays in real time.
-    pub fn push(&mut self, time: f64, bytes: f64, load: Option<f64>) {
-        let load = load.filter(|l| l.is_finite());
+    pub fn push(&mut self, time: f64, bytes: f64, load: Load) {
         match &mut self.open {
             Some(open) if time < open.start + self.bucket_ms => {
                 if bytes < open.floor {
                     open.time = time;
                     open.floor = bytes;
                 }
-                if let Some(load) = load {
-                    open.load_sum += load;
-                    open.loads += 1;
-                }
+                open.cpu.add(load.cpu);
+                open.requests.add(load.requests);
                 return;
             }
             Some(open) => {
@@ -166,8 +218,8 @@ impl Decimated {
             start,
             time,
             floor: bytes,
-            load_sum: load.unwrap_or(0.0),
-            loads: u32::from(load.is_some()),
+            cpu: Mean::of(load.cpu),
+            requests: Mean::of(load.requests),
         });
     }
 
@@ -268,20 +320,41 @@ fn start_and_end_slopes(points: &[(f64, f64)]) -> Option<(f64, f64)> {
 /// Relative rise in load across a window beyond which its floors may be rising with the
 /// load, not by a leak.
 const LOAD_RISE_SHARE: f64 = 0.02;
-/// Absolute rise in load (CPU seconds a second) that never counts as a rise: an idle
+/// Absolute rise in CPU load (CPU seconds a second) that never counts as a rise: an idle
 /// service's use wanders by about this much.
-const LOAD_RISE_FLOOR: f64 = 0.003;
+const CPU_RISE_FLOOR: f64 = 0.003;
+/// Absolute rise in requests a second that never counts as a rise.
+const REQUESTS_RISE_FLOOR: f64 = 0.1;
+/// Requests a second every point of a window must average for requests to be its load: a
+/// thread whose requests are fewer (liveness and readiness probes, an admin call, a night
+/// with no users) does its work elsewhere, and its CPU time is the load.
+pub const MIN_REQUESTS_PER_SEC: f64 = 1.0;
 
 /// Whether the load stayed level or fell across a window (its newest third's mean load
-/// at most [`LOAD_RISE_SHARE`] and [`LOAD_RISE_FLOOR`] above its oldest third's); true when
-/// the load is not known. Floors rise with load (requests in flight, sessions of users
-/// active lately): on a slow scale, a rise that comes with more load is judged only once
-/// the load levels off, when a leak's floors go on rising and load's do not.
-pub fn load_level(loads: &[Option<f64>]) -> bool {
-    let Some([oldest, _, newest]) = thirds(loads, |&l| l) else {
+/// at most [`LOAD_RISE_SHARE`] and a small floor above its oldest third's); true when the
+/// load is not known. Floors rise with load (requests in flight, sessions of users active
+/// lately): on a slow scale, a rise that comes with more load is judged only once the load
+/// levels off, when a leak's floors go on rising and load's do not.
+///
+/// The load is the requests a second where every point of the window served at least
+/// [`MIN_REQUESTS_PER_SEC`], else CPU time. Requests first: they are what a service's memory
+/// follows, they cost next to no CPU in many services beside fixed work, and a neighbour
+/// taking the machine's CPU does not change their count, while it makes the same work take
+/// more CPU time (a hyperthread's sibling, a shared cache) and would read as more load.
+pub fn load_level(loads: &[Load]) -> bool {
+    let by_requests = !loads.is_empty()
+        && loads
+            .iter()
+            .all(|l| l.requests.is_some_and(|r| r >= MIN_REQUESTS_PER_SEC));
+    let (value, rise_floor): (fn(&Load) -> Option<f64>, f64) = if by_requests {
+        (|l| l.requests, REQUESTS_RISE_FLOOR)
+    } else {
+        (|l| l.cpu, CPU_RISE_FLOOR)
+    };
+    let Some([oldest, _, newest]) = thirds(loads, value) else {
         return true;
     };
-    newest <= oldest * (1.0 + LOAD_RISE_SHARE) + LOAD_RISE_FLOOR
+    newest <= oldest * (1.0 + LOAD_RISE_SHARE) + rise_floor
 }
 
 /// The median of each third of `items` (oldest first) by `value`, skipping unknown values;
@@ -318,28 +391,29 @@ mod tests {
             (900.0, 4.0, 0.2),
             (1000.0, 9.0, 0.4),
         ] {
-            d.push(t, v, Some(l));
+            d.push(t, v, Load::cpu(l));
         }
         let closed: Vec<Bucket> = d.buckets().copied().collect();
         assert_eq!(closed.len(), 1);
         assert_eq!((closed[0].time, closed[0].floor), (400.0, 3.0));
-        assert!((closed[0].load().unwrap() - 0.2).abs() < 1e-9);
+        assert!((closed[0].load().cpu.unwrap() - 0.2).abs() < 1e-9);
+        assert_eq!(closed[0].load().requests, None);
     }
 
     #[test]
     fn buckets_are_bounded_and_a_gap_leaves_them_missing() {
         let mut d = Decimated::new(SLOW_SCALES[0], 2_000.0);
         for i in 0..1000 {
-            d.push(f64::from(i) * 100.0, 1.0, None);
+            d.push(f64::from(i) * 100.0, 1.0, Load::default());
         }
         assert_eq!(d.buckets().len(), BUCKETS);
         let mut d = Decimated::new(SLOW_SCALES[0], 2_000.0);
-        d.push(0.0, 1.0, None);
-        d.push(5_500.0, 1.0, None);
-        d.push(6_100.0, 1.0, None);
+        d.push(0.0, 1.0, Load::default());
+        d.push(5_500.0, 1.0, Load::default());
+        d.push(6_100.0, 1.0, Load::default());
         let starts: Vec<f64> = d.buckets().map(|b| b.start).collect();
         assert_eq!(starts, vec![0.0, 5_000.0]);
-        assert_eq!(d.buckets().next().unwrap().load(), None);
+        assert_eq!(d.buckets().next().unwrap().load(), Load::default());
         // A load that is not a number is left out of the bucket's mean.
         let mut d = Decimated::new(SLOW_SCALES[0], 2_000.0);
         for (t, load) in [
@@ -348,9 +422,9 @@ mod tests {
             (20.0, 0.4),
             (1_000.0, 0.1),
         ] {
-            d.push(t, 1.0, Some(load));
+            d.push(t, 1.0, Load::cpu(load));
         }
-        assert_eq!(d.buckets().next().unwrap().load(), Some(0.4));
+        assert_eq!(d.buckets().next().unwrap().load(), Load::cpu(0.4));
     }
 
     #[test]
@@ -372,16 +446,40 @@ mod tests {
 
     #[test]
     fn load_is_level_unless_its_newest_third_is_clearly_above_its_oldest() {
-        let level = vec![Some(0.30); 12];
-        assert!(load_level(&level));
-        let rising: Vec<Option<f64>> = (0..12).map(|i| Some(0.1 + 0.05 * f64::from(i))).collect();
-        assert!(!load_level(&rising));
-        let falling: Vec<Option<f64>> = rising.iter().rev().copied().collect();
-        assert!(load_level(&falling));
-        assert!(load_level(&[None; 12]));
-        let quiet: Vec<Option<f64>> = (0..12)
-            .map(|i| Some(0.01 + 0.0002 * f64::from(i)))
+        let cpu = |values: Vec<f64>| -> Vec<Load> { values.into_iter().map(Load::cpu).collect() };
+        assert!(load_level(&cpu(vec![0.30; 12])));
+        let rising: Vec<f64> = (0..12).map(|i| 0.1 + 0.05 * f64::from(i)).collect();
+        assert!(!load_level(&cpu(rising.clone())));
+        assert!(load_level(&cpu(rising.into_iter().rev().collect())));
+        assert!(load_level(&[Load::default(); 12]));
+        let quiet: Vec<f64> = (0..12).map(|i| 0.01 + 0.0002 * f64::from(i)).collect();
+        assert!(load_level(&cpu(quiet)));
+    }
+
+    #[test]
+    fn requests_are_the_load_where_every_point_serves_them_and_cpu_time_elsewhere() {
+        let load = |cpu: f64, requests: f64| Load {
+            cpu: Some(cpu),
+            requests: Some(requests),
+        };
+        // Requests rise through the morning at next to no CPU: not level.
+        let morning: Vec<Load> = (0..12)
+            .map(|i| load(0.20, 20.0 + 10.0 * f64::from(i)))
             .collect();
-        assert!(load_level(&quiet));
+        assert!(!load_level(&morning));
+        // A neighbour makes the same requests take 40% more CPU time: level.
+        let neighbour: Vec<Load> = (0..12)
+            .map(|i| load(if i < 6 { 0.20 } else { 0.28 }, 50.0))
+            .collect();
+        assert!(load_level(&neighbour));
+        // A worker answering probes (0.2 a second) whose CPU work rises: CPU decides.
+        let worker: Vec<Load> = (0..12)
+            .map(|i| load(0.1 + 0.05 * f64::from(i), 0.2))
+            .collect();
+        assert!(!load_level(&worker));
+        // One point under the minimum (a quiet night) and CPU decides for the whole window.
+        let mut night = neighbour.clone();
+        night[3].requests = Some(0.5);
+        assert!(!load_level(&night));
     }
 }

@@ -12,7 +12,7 @@ use super::urgent_rule::{
     urgent_window, NOISE_CONTEXT_FLOORS, URGENT_MIN_FLOORS, URGENT_SPAN_SHARE,
 };
 use crate::core::detect::scales::{
-    load_level, Decimated, BUCKETS, MINUTES, MIN_BUCKETS, SLOW_SCALES,
+    load_level, Decimated, Load, BUCKETS, MINUTES, MIN_BUCKETS, SLOW_SCALES,
 };
 use crate::core::detect::trend::{mann_kendall, step_spread, theil_sen_slope};
 
@@ -106,19 +106,13 @@ impl Series {
     /// keeps the floors evenly spread over time whatever their rate, and chooses by time
     /// alone, so the values kept are not biased.
     pub fn push(&mut self, config: &DetectorConfig, time: f64, bytes: f64) {
-        self.push_with_load(config, time, bytes, None);
+        self.push_with_load(config, time, bytes, Load::default());
     }
 
     /// Records a floor with the load the process was under since the floor before (the
-    /// CPU time the thread used a second), which tells floors that rise with load from a
-    /// slow leak (see [`load_level`]); see [`Series::push`].
-    pub fn push_with_load(
-        &mut self,
-        config: &DetectorConfig,
-        time: f64,
-        bytes: f64,
-        load: Option<f64>,
-    ) {
+    /// requests it served and the CPU time it used, a second), which tells floors that rise
+    /// with load from a slow leak (see [`load_level`]); see [`Series::push`].
+    pub fn push_with_load(&mut self, config: &DetectorConfig, time: f64, bytes: f64, load: Load) {
         if !time.is_finite() || !bytes.is_finite() {
             return;
         }
@@ -382,7 +376,7 @@ impl Series {
                 return None;
             }
             let points = self.slow_points(i);
-            let loads: Vec<Option<f64>> = decimated.buckets().map(|b| b.load()).collect();
+            let loads: Vec<Load> = decimated.buckets().map(|b| b.load()).collect();
             let bucket_ms = decimated.scale().bucket_ms(config.min_duration_ms);
             let scale_config = DetectorConfig {
                 window: BUCKETS,

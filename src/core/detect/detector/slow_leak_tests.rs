@@ -2,7 +2,7 @@
 //! targets of the slow scales ([`super::super::scales`]) and their false alarms.
 
 use super::*;
-use crate::core::detect::scales::BUCKETS;
+use crate::core::detect::scales::{Load, BUCKETS};
 use crate::core::test_rng::Rng;
 
 const MB: f64 = 1e6;
@@ -33,9 +33,10 @@ fn healthy_floor(rng: &mut Rng, level: f64) -> f64 {
 }
 
 /// Feeds a floor every 10 s for `seconds` at the defaults: `shape(t)` gives the memory at
-/// second `t` beyond the healthy floors and the load (CPU seconds a second) then. Returns
-/// each leak reported, with the second it was reported at.
-fn run(seconds: f64, seed: u64, shape: impl Fn(f64) -> (f64, Option<f64>)) -> Vec<(f64, Leak)> {
+/// second `t` beyond the healthy floors and the load then (CPU seconds a second, with noise
+/// of ±0.02; requests a second, with the noise of counting them over a floor's interval).
+/// Returns each leak reported, with the second it was reported at.
+fn run(seconds: f64, seed: u64, shape: impl Fn(f64) -> (f64, Load)) -> Vec<(f64, Leak)> {
     run_every(FLOOR_EVERY_S, seconds, seed, shape)
 }
 
@@ -44,7 +45,7 @@ fn run_every(
     every_s: f64,
     seconds: f64,
     seed: u64,
-    shape: impl Fn(f64) -> (f64, Option<f64>),
+    shape: impl Fn(f64) -> (f64, Load),
 ) -> Vec<(f64, Leak)> {
     let config = DetectorConfig::watch_defaults();
     let mut rng = seeded(seed);
@@ -54,7 +55,13 @@ fn run_every(
     let mut t = 0.0;
     while t <= seconds {
         let (level, load) = shape(t);
-        let load = load.map(|l| (l + rng.noise(0.02)).clamp(0.0, 1.0));
+        let load = Load {
+            cpu: load.cpu.map(|l| (l + rng.noise(0.02)).clamp(0.0, 1.0)),
+            // Uniform noise as wide as a Poisson count's spread over the interval.
+            requests: load
+                .requests
+                .map(|r| (r + rng.noise(3f64.sqrt() * (r / every_s).sqrt())).max(0.0)),
+        };
         series.push_with_load(&config, t * 1000.0, healthy_floor(&mut rng, level), load);
         leaks.extend(series.evaluate(&config).map(|leak| (t, leak)));
         t += every_s;
@@ -63,8 +70,22 @@ fn run_every(
 }
 
 /// A leak of `rate` bytes a second from [`LEAK_ONSET_S`], under a steady load.
-fn leak_of(rate: f64) -> impl Fn(f64) -> (f64, Option<f64>) {
-    move |t| ((t - LEAK_ONSET_S).max(0.0) * rate, Some(0.3))
+fn leak_of(rate: f64) -> impl Fn(f64) -> (f64, Load) {
+    move |t| ((t - LEAK_ONSET_S).max(0.0) * rate, Load::cpu(0.3))
+}
+
+/// When each seed's leak of `shape` was first reported, in seconds after its onset, if
+/// within `within` seconds of it (a leak reported before its onset counts as a failure).
+fn first_reports(within: f64, shape: impl Fn(f64) -> (f64, Load) + Copy) -> Vec<Option<f64>> {
+    (1..=SEEDS)
+        .map(|seed| {
+            let leaks = run(LEAK_ONSET_S + within, seed, shape);
+            leaks
+                .first()
+                .map(|(at, _)| at - LEAK_ONSET_S)
+                .filter(|&after| after >= 0.0)
+        })
+        .collect()
 }
 
 /// Asserts that over every seed, a leak of `rate` is first reported between its onset and
@@ -159,7 +180,7 @@ fn a_slow_leak_reports_its_scale_in_the_trend_while_it_grows() {
 }
 
 /// Asserts that no seed raises a leak over a day of `shape`.
-fn never_leaks_in_a_day(what: &str, shape: impl Fn(f64) -> (f64, Option<f64>) + Copy) {
+fn never_leaks_in_a_day(what: &str, shape: impl Fn(f64) -> (f64, Load) + Copy) {
     for seed in 1..=SEEDS {
         let leaks = run(24.0 * HOUR, seed, shape);
         assert!(leaks.is_empty(), "{what}, seed {seed}: {:?}", leaks.first());
@@ -168,14 +189,78 @@ fn never_leaks_in_a_day(what: &str, shape: impl Fn(f64) -> (f64, Option<f64>) + 
 
 #[test]
 fn a_healthy_day_never_leaks() {
-    never_leaks_in_a_day("a steady load", |_| (0.0, Some(0.3)));
-    never_leaks_in_a_day("no load known", |_| (0.0, None));
+    never_leaks_in_a_day("a steady load", |_| (0.0, Load::cpu(0.3)));
+    never_leaks_in_a_day("no load known", |_| (0.0, Load::default()));
 }
 
 /// Load through a day: lowest at `trough_at` seconds, 0.05 then and 0.65 at its peak.
 fn diurnal_load(t: f64, trough_at: f64) -> f64 {
     let phase = 2.0 * std::f64::consts::PI * (t - trough_at) / (24.0 * HOUR);
     0.05 + 0.6 * (1.0 - phase.cos()) / 2.0
+}
+
+/// Requests a second through a day: 60 at the trough, 600 at the peak (as [`diurnal_load`]).
+fn diurnal_requests(t: f64, trough_at: f64) -> f64 {
+    600.0 * (diurnal_load(t, trough_at) + 0.05) / 0.7
+}
+
+#[test]
+fn floors_that_rise_with_requests_that_cost_next_to_no_cpu_never_leak() {
+    // The day's sessions as below, while the CPU time stays at the service's fixed work:
+    // the requests tell the load. With CPU time alone, the same days raise alarms (the
+    // limit the request rate lifts).
+    let day = |trough_at: f64, requests: bool| {
+        move |t: f64| {
+            let level = 80.0 * MB * (diurnal_load(t - 30.0 * MINUTE, trough_at) - 0.05) / 0.6;
+            let load = Load {
+                cpu: Some(0.3),
+                requests: requests.then(|| diurnal_requests(t, trough_at)),
+            };
+            (level, load)
+        }
+    };
+    let troughs = [0.0, 3.0 * HOUR, 9.0 * HOUR, 15.0 * HOUR, 21.0 * HOUR];
+    for trough_at in troughs {
+        never_leaks_in_a_day("diurnal requests", day(trough_at, true));
+    }
+    let cpu_alone_alarms = troughs
+        .iter()
+        .flat_map(|&trough_at| (1..=SEEDS).map(move |seed| (trough_at, seed)))
+        .filter(|&(trough_at, seed)| !run(24.0 * HOUR, seed, day(trough_at, false)).is_empty())
+        .count();
+    eprintln!("diurnal sessions at a flat CPU time, requests unknown: alarms in {cpu_alone_alarms} of 60 days");
+    assert!(cpu_alone_alarms > 0);
+}
+
+#[test]
+fn a_neighbour_taking_the_cpu_does_not_hold_back_a_slow_leak_where_requests_tell_the_load() {
+    // 25 KB/s under 50 requests a second; from two minutes after the leak begins, a
+    // neighbour on the machine makes the same requests take 40% more CPU time.
+    let under = |requests: bool| {
+        move |t: f64| {
+            let cpu = if t >= LEAK_ONSET_S + 2.0 * MINUTE {
+                0.42
+            } else {
+                0.3
+            };
+            let load = Load {
+                cpu: Some(cpu),
+                requests: requests.then_some(50.0),
+            };
+            ((t - LEAK_ONSET_S).max(0.0) * 25e3, load)
+        }
+    };
+    let with_requests = first_reports(10.0 * MINUTE, under(true));
+    let cpu_alone = first_reports(20.0 * MINUTE, under(false));
+    eprintln!("25 KB/s beside a neighbour: {with_requests:?} s by requests, {cpu_alone:?} s by CPU time alone");
+    assert!(
+        with_requests.iter().all(Option::is_some),
+        "{with_requests:?}"
+    );
+    // By CPU time alone the same leak waits for the neighbour's step to leave the windows.
+    let total =
+        |reports: &[Option<f64>]| -> f64 { reports.iter().map(|r| r.unwrap_or(1200.0)).sum() };
+    assert!(total(&cpu_alone) > total(&with_requests), "{cpu_alone:?}");
 }
 
 #[test]
@@ -186,7 +271,7 @@ fn floors_that_rise_and_fall_with_the_day_s_load_never_leak() {
     for trough_at in [0.0, 3.0 * HOUR, 9.0 * HOUR, 15.0 * HOUR, 21.0 * HOUR] {
         never_leaks_in_a_day("diurnal", move |t| {
             let level = 80.0 * MB * (diurnal_load(t - 30.0 * MINUTE, trough_at) - 0.05) / 0.6;
-            (level, Some(diurnal_load(t, trough_at)))
+            (level, Load::cpu(diurnal_load(t, trough_at)))
         });
     }
 }
@@ -198,7 +283,7 @@ fn a_slow_leak_under_the_day_s_load_is_reported_once_the_load_levels_off() {
     for seed in 1..=4 {
         let leaks = run(24.0 * HOUR, seed, |t| {
             let level = 80.0 * MB * (diurnal_load(t, 0.0) - 0.05) / 0.6 + t * 2e3;
-            (level, Some(diurnal_load(t, 0.0)))
+            (level, Load::cpu(diurnal_load(t, 0.0)))
         });
         assert!(!leaks.is_empty(), "seed {seed}");
     }
@@ -212,7 +297,7 @@ fn a_cache_that_fills_for_two_hours_then_levels_off_never_leaks() {
     for begins in [0.0, 30.0 * MINUTE] {
         never_leaks_in_a_day("a cache filling", move |t| {
             let filled = 1.0 - (-((t - begins).max(0.0)) / (40.0 * MINUTE)).exp();
-            (16.0 * MB * filled, Some(0.3))
+            (16.0 * MB * filled, Load::cpu(0.3))
         });
     }
 }
@@ -243,10 +328,13 @@ fn a_step_after_lazy_loading_never_leaks() {
     // A route first hit an hour in loads its modules and caches: 40 MB at once, or over
     // two floors.
     never_leaks_in_a_day("a step", |t| {
-        (if t < HOUR { 0.0 } else { 40.0 * MB }, Some(0.3))
+        (if t < HOUR { 0.0 } else { 40.0 * MB }, Load::cpu(0.3))
     });
     never_leaks_in_a_day("a ramp", |t| {
-        (40.0 * MB * ((t - HOUR) / (20.0)).clamp(0.0, 1.0), Some(0.3))
+        (
+            40.0 * MB * ((t - HOUR) / (20.0)).clamp(0.0, 1.0),
+            Load::cpu(0.3),
+        )
     });
 }
 
@@ -254,7 +342,10 @@ fn a_step_after_lazy_loading_never_leaks() {
 fn memory_given_back_over_hours_never_leaks() {
     // V8 shrinks what a burst left (large objects, old-space fragments) over six hours.
     never_leaks_in_a_day("given back", |t| {
-        (60.0 * MB * (1.0 - (t / (6.0 * HOUR)).min(1.0)), Some(0.3))
+        (
+            60.0 * MB * (1.0 - (t / (6.0 * HOUR)).min(1.0)),
+            Load::cpu(0.3),
+        )
     });
 }
 
@@ -262,7 +353,7 @@ fn memory_given_back_over_hours_never_leaks() {
 fn a_leak_that_stops_is_not_reported_once_it_has_stopped() {
     // 1 KB/s for two hours (7.2 MB, below the minimum growth), then flat: never a leak.
     never_leaks_in_a_day("stopped", |t| {
-        (1e3 * (t - HOUR).clamp(0.0, 2.0 * HOUR), Some(0.3))
+        (1e3 * (t - HOUR).clamp(0.0, 2.0 * HOUR), Load::cpu(0.3))
     });
 }
 
@@ -271,7 +362,7 @@ fn the_windows_of_a_kind_of_memory_stay_bounded() {
     let config = DetectorConfig::watch_defaults();
     let mut series = Series::new(MemoryKind::Heap, 0.0);
     for i in 0..100_000 {
-        series.push_with_load(&config, f64::from(i) * 1000.0, 1e8, Some(0.2));
+        series.push_with_load(&config, f64::from(i) * 1000.0, 1e8, Load::cpu(0.2));
     }
     assert!(series.floors.len() <= config.window);
     assert!(series.slow.iter().all(|d| d.buckets().len() <= BUCKETS));
@@ -291,7 +382,7 @@ fn cache_sizes_taken_for_a_leak() {
             .filter(|&seed| {
                 !run(6.0 * HOUR, seed, |t| {
                     let filled = 1.0 - (-((t - 30.0 * MINUTE).max(0.0)) / (40.0 * MINUTE)).exp();
-                    (size_mb * MB * filled, Some(0.3))
+                    (size_mb * MB * filled, Load::cpu(0.3))
                 })
                 .is_empty()
             })

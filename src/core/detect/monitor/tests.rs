@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::thread::{now_ms, HeapPeaks, HEAP_PEAKS_KEPT};
 use super::*;
 use crate::core::detect::detector::DetectorConfig;
+use crate::core::detect::scales::Load;
 use crate::core::system::sysmem::{MallocCount, SystemMemory};
 
 fn config() -> MonitorConfig {
@@ -57,11 +58,18 @@ fn rising_floors_are_suspected_until_held() {
             bytes,
             None,
             false,
-            None,
+            Load::default(),
         );
     }
     assert!(suspicion_becomes(&monitor, true));
-    monitor.record_floor(MemoryKind::External, 3000.0, 1.2e7, None, true, None);
+    monitor.record_floor(
+        MemoryKind::External,
+        3000.0,
+        1.2e7,
+        None,
+        true,
+        Load::default(),
+    );
     assert!(
         !suspicion_becomes(&monitor, false),
         "held growth is set aside"
@@ -81,7 +89,7 @@ fn heap_floors_sent_from_js_raise_a_leak_on_the_thread() {
             1e7 + 5e5 * i as f64,
             Some(1e9),
             false,
-            None,
+            Load::default(),
         );
     }
     monitor.stop();
@@ -265,7 +273,7 @@ fn record_rising_heap_floors(monitor: &Monitor, n: usize, every_ms: u64, step: f
             1e7 + step * i as f64,
             None,
             hold,
-            None,
+            Load::default(),
         );
         std::thread::sleep(Duration::from_millis(every_ms));
     }
@@ -356,7 +364,7 @@ fn readings_the_monitor_takes_follow_the_watchers_clock() {
     let (sink, events) = collect();
     let mut monitor = Monitor::start_with_reader(config(), sink, reader).unwrap();
     let ahead = now_ms() + YEAR_MS;
-    monitor.record_floor(MemoryKind::Heap, ahead, 1e7, None, false, None);
+    monitor.record_floor(MemoryKind::Heap, ahead, 1e7, None, false, Load::default());
     while *reads.lock().unwrap() < 20 {
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -383,5 +391,6 @@ fn stop_joins_the_thread_and_is_idempotent() {
     monitor.stop();
     monitor.stop();
     assert!(!monitor.is_running());
-    monitor.record_floor(MemoryKind::Heap, 1.0, 1.0, None, false, None); // after stop: ignored, no panic
+    monitor.record_floor(MemoryKind::Heap, 1.0, 1.0, None, false, Load::default());
+    // after stop: ignored, no panic
 }

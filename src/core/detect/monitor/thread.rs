@@ -14,6 +14,7 @@ use super::events::{
 use crate::core::detect::detector::{
     Assessment, DetectorConfig, MemoryKind, Series, Suspicion, Trend,
 };
+use crate::core::detect::scales::Load;
 
 /// The native memory V8 takes per byte of heap pages it adds (page metadata, slot sets,
 /// its threads' worklists): native growth no larger than this share of the rise of the
@@ -74,7 +75,7 @@ pub(super) struct Floor {
     pub(super) bytes: f64,
     pub(super) limit: Option<f64>,
     pub(super) hold: bool,
-    pub(super) load: Option<f64>,
+    pub(super) load: Load,
 }
 
 /// What the handle sends the thread.
@@ -212,7 +213,7 @@ struct State {
     above_rss_threshold: bool,
     native_paused: bool,
     /// The load that came with the newest heap floor, for the native floors taken between.
-    latest_load: Option<f64>,
+    latest_load: Load,
     time: WatcherTime,
 }
 
@@ -238,7 +239,7 @@ impl State {
             heap_peaks: HeapPeaks::default(),
             above_rss_threshold: false,
             native_paused: false,
-            latest_load: None,
+            latest_load: Load::default(),
             time: WatcherTime::default(),
         }
     }
@@ -246,7 +247,7 @@ impl State {
     /// A floor from the JS side: into its series, judged unless held, then published.
     fn floor(&mut self, floor: Floor) {
         self.time.follow(floor.time);
-        if floor.load.is_some() {
+        if floor.load.is_known() {
             self.latest_load = floor.load;
         }
         let detector = &self.config.detector;
