@@ -9,9 +9,9 @@
  * judges its own service's stops, which two at a time on two cores keep within bounds. The
  * longest start first (`EXPECTED_SECONDS`, measured), so that no long file is left to run on
  * its own at the end; and no two files of one of the `EXCLUSIVE` groups run together. Then
- * the time-compressed ones (`ALONE`), one at a time with
- * nothing beside them: a service whose day lasts six minutes takes a starved minute for four
- * production hours, and a healthy one then reads as a leak.
+ * the time-compressed ones (`ALONE`), one at a time with nothing beside them: a service whose
+ * day lasts six minutes takes a starved minute for four production hours, and a healthy one
+ * then reads as a leak.
  *
  * `--also-on` adds the `EVERY_VERSION` files on those Node majors (binaries by
  * scripts/node-bin.sh) to the first phase, where they fill the gaps between the long files.
@@ -145,4 +145,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     process.kill(process.pid, signal)
   })
 }
-main()
+main().catch((err) => {
+  console.error(`test:production: ${err.message}`)
+  process.exitCode = 2
+})
