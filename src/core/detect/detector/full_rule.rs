@@ -95,9 +95,11 @@ fn passes(a: &Assessment, config: &DetectorConfig) -> bool {
 /// Where the windows judged start, oldest first: every floor kept (warm-up ones
 /// included: a leak running from the start), the floors after the warm-up (start-up growth
 /// steep enough to hide a slower leak after it), and the newest half (a leak that began in
-/// the middle of the window, whose slope the older flat floors would flatten).
+/// the middle of the window, whose slope the older flat floors would flatten). None that
+/// would leave a window empty: while every floor is in the warm-up, `after_warm_up` is `len`.
 pub(super) fn candidate_starts(len: usize, after_warm_up: usize) -> Vec<usize> {
     let mut starts = vec![0, after_warm_up, len / 2];
+    starts.retain(|&start| start < len);
     starts.sort_unstable();
     starts.dedup();
     starts

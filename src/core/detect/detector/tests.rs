@@ -458,3 +458,24 @@ fn a_window_is_judged_from_min_points_floors_spanning_the_minimum_duration() {
     assert_eq!(floors_to_judge(1, 1_000.0, 60_000.0), 3);
     assert_eq!(floors_to_judge(8, 60_000.0, 0.0), usize::MAX);
 }
+
+#[test]
+fn a_warm_up_longer_than_the_slow_scales_need_is_judged_without_panicking() {
+    // 30 minutes of warm-up: the quarter-hour scale has its 16 buckets long before it ends,
+    // and when it ends every closed bucket is still in it (no window after the warm-up).
+    let config = DetectorConfig {
+        warmup_ms: 30.0 * 60_000.0,
+        ..DetectorConfig::watch_defaults()
+    };
+    let mut series = Series::new(MemoryKind::Heap, 0.0);
+    let mut first = None;
+    for i in 0..=360 {
+        let t = 10_000.0 * i as f64;
+        series.push(&config, t, 60e6 + 20.0 * t);
+        if let Some(leak) = series.evaluate(&config) {
+            first.get_or_insert((t, leak));
+        }
+    }
+    let (at, _) = first.expect("the leak is reported after the warm-up");
+    assert!(at >= config.warmup_ms, "at {at} ms");
+}
