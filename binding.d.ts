@@ -475,6 +475,11 @@ export interface NativeMonitorOptions {
   minPoints: number
   /** Floors before `startedAt + warmupMs` are ignored. */
   warmupMs: number
+  /**
+   * Whether the warm-up of growth that would reach a limit within hours ends sooner, once
+   * the service serves HTTP at a level rate: `warmupMs` was left at its default.
+   */
+  warmupEndsWhenServing: boolean
   /** The window must span at least this many milliseconds. */
   minDurationMs: number
   /** Growth over the window must reach this many bytes. */

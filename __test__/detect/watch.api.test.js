@@ -71,8 +71,8 @@ test('the watcher takes floors (forcing a GC when none ran) and stop() leaves no
 })
 
 test('floors that hint at growth bring full GCs sooner, a bounded run of them; an idle process gets only its first two floors and the quiet ones', () => {
-  // A confidence no 8-floor window can reach: growth is suspected all along, never reported,
-  // so the run of forced GCs on suspicion meets its bound.
+  // A warm-up longer than the run: growth is suspected all along, never reported, so the run
+  // of forced GCs on suspicion meets its bound.
   const run = (leaking) => JSON.parse(execFileSync(process.execPath, [fixture('watch-suspicion.js'), leaking ? 'leaking' : 'idle'], { encoding: 'utf8', timeout: 30_000 }))
   const count = (reasons, reason) => reasons.filter((r) => r === reason).length
   // The run's bound: max(minPoints, ceil(minDurationMs / intervalMs) + 1) + 4 = 15, and one

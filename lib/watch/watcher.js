@@ -76,7 +76,9 @@ function watch(options) {
       'watch() is already running in this thread: stop() it first, or call watch() without options to get it',
     )
   }
-  current = new Watcher(resolveOptions(options))
+  // Left at its default, the warm-up of a fast leak ends once the service serves at a level
+  // rate; set, it is exactly what was asked (a service whose caches fill for minutes).
+  current = new Watcher(resolveOptions(options), { warmupEndsWhenServing: options?.warmupMs === undefined })
   return current
 }
 
@@ -122,15 +124,16 @@ class Watcher extends EventEmitter {
   /**
    * Use `watch()`.
    * @param {object} options the settings, checked (options.js).
-   * @param {{ clock?: import('../shared/clock').Clock }} [parts] `clock`: what time it is, for every part.
+   * @param {{ clock?: import('../shared/clock').Clock, warmupEndsWhenServing?: boolean }} [parts] `clock`: what time it is, for every part;
+   *   `warmupEndsWhenServing`: the warm-up of growth that would reach a limit within hours ends once the service serves at a level rate (`warmupMs` left at its default).
    */
-  constructor(options, { clock = SYSTEM_CLOCK } = {}) {
+  constructor(options, { clock = SYSTEM_CLOCK, warmupEndsWhenServing = false } = {}) {
     super()
     this.#options = options
     this.#oldSpaceLimit = oldSpaceLimitBytes()
     this.#clock = clock
     this.#startedAt = clock.now()
-    this.#native = newNativeMonitor(options, this.#startedAt, (event) => this.#onNativeEvent(event))
+    this.#native = newNativeMonitor(options, { startedAt: this.#startedAt, warmupEndsWhenServing }, (event) => this.#onNativeEvent(event))
     this.#floors = new Floors(options.intervalMs, clock)
     this.#forcedGc = new ForcedGc(options, {
       floors: this.#floors,
@@ -474,14 +477,16 @@ function refusalReason(err) {
 }
 
 /**
- * The native detector, set up from the watcher's settings at `startedAt` (epoch ms): the
- * options it takes are `watch()`'s, by the same names. `onEvent` gets each event as an object.
+ * The native detector, set up from the watcher's settings, started at `startedAt` (epoch ms):
+ * the options it takes are `watch()`'s, by the same names. `onEvent` gets each event as an object.
+ * @param {ReturnType<typeof resolveOptions>} o
+ * @param {{ startedAt: number, warmupEndsWhenServing: boolean }} start
  * @param {(event: import('../../binding').NativeEvent) => void} onEvent
  */
-function newNativeMonitor(o, startedAt, onEvent) {
+function newNativeMonitor(o, { startedAt, warmupEndsWhenServing }, onEvent) {
   const { window, minPoints, warmupMs, minDurationMs, minGrowthBytes, minRateBytesPerSec, confidence, intervalMs, rssThreshold } = o
   /** @type {import('../../binding').NativeMonitorOptions} */
-  const settings = { window, minPoints, warmupMs, minDurationMs, minGrowthBytes, minRateBytesPerSec, confidence, intervalMs, rssThreshold, startedAt }
+  const settings = { window, minPoints, warmupMs, warmupEndsWhenServing, minDurationMs, minGrowthBytes, minRateBytesPerSec, confidence, intervalMs, rssThreshold, startedAt }
   return new (nativeBinding().NativeMonitor)(settings, onEvent)
 }
 

@@ -24,6 +24,9 @@ pub struct NativeMonitorOptions {
     pub min_points: u32,
     /// Floors before `startedAt + warmupMs` are ignored.
     pub warmup_ms: f64,
+    /// Whether the warm-up of growth that would reach a limit within hours ends sooner, once
+    /// the service serves HTTP at a level rate: `warmupMs` was left at its default.
+    pub warmup_ends_when_serving: bool,
     /// The window must span at least this many milliseconds.
     pub min_duration_ms: f64,
     /// Growth over the window must reach this many bytes.
@@ -175,6 +178,7 @@ impl NativeMonitor {
                 window: options.window as usize,
                 min_points: options.min_points as usize,
                 warmup_ms: options.warmup_ms,
+                warmup_ends_when_serving: options.warmup_ends_when_serving,
                 min_duration_ms: options.min_duration_ms,
                 min_growth_bytes: options.min_growth_bytes,
                 min_rate_bytes_per_sec: options.min_rate_bytes_per_sec,

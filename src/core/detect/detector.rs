@@ -16,9 +16,10 @@
 //!   at a time tests the same noise over and over, and a chance alignment rarely survives
 //!   three slides.
 //!
-//! A leak that would reach its limit soon (the heap's limit, or the container's memory
-//! limit for RSS) within [`URGENT_HORIZON_MS`] is also judged on fewer, larger steps, so
-//! that it is reported while there is time to act: see `urgent_rule`.
+//! A leak that would reach its limit (the heap's limit, or the container's memory limit for
+//! RSS) within [`URGENT_HORIZON_MS`], or within [`FAST_HORIZON_MS`], is also judged on
+//! fewer, larger steps, so that it is reported while there is time to act, and for such
+//! growth the warm-up ends once the service serves at a level rate: see `step_rule`.
 //!
 //! Leaks too slow to grow the minimum growth within that window are judged on longer time
 //! scales: the floors decimated into buckets of a floor of floors ([`super::scales`]), by
@@ -32,21 +33,24 @@
 //! The parts, in the order they depend on each other:
 //! - `types`: what the detector is given and tells ([`DetectorConfig`], [`Leak`], ...);
 //! - `full_rule`: the tests a window of floors must pass to be a leak;
-//! - `urgent_rule`: the test on fewer, larger steps for a leak that nears its limit;
+//! - `step_rule`: the tests on fewer, larger steps for a leak that nears its limit;
 //! - `series`: a [`Series`] keeps the floors and judges them by both, on every time scale.
 
 mod full_rule;
 mod series;
+mod step_rule;
 mod types;
-mod urgent_rule;
 
 pub use full_rule::floors_to_judge;
 pub(crate) use full_rule::NOISE_MARGIN;
 pub use series::Series;
 pub use types::{
-    Assessment, DetectorConfig, Leak, Limits, MemoryKind, Suspicion, Trend, URGENT_HORIZON_MS,
+    Assessment, DetectorConfig, Leak, Limits, MemoryKind, Suspicion, Trend, FAST_HORIZON_MS,
+    URGENT_HORIZON_MS,
 };
 
+#[cfg(test)]
+mod fast_tests;
 #[cfg(test)]
 mod slow_leak_tests;
 #[cfg(test)]

@@ -357,6 +357,29 @@ pub fn load_level(loads: &[Load]) -> bool {
     newest <= oldest * (1.0 + LOAD_RISE_SHARE) + rise_floor
 }
 
+/// Newest floors whose requests a second must be level for a service's warm-up to end
+/// before `warmupMs` (see [`serving_level`]).
+pub const LEVEL_SERVING_FLOORS: usize = 3;
+/// How far the requests a second of those floors may spread, as a share of the least.
+const LEVEL_SERVING_SHARE: f64 = 0.15;
+
+/// Whether `loads` (the newest [`LEVEL_SERVING_FLOORS`] floors' loads) show a service
+/// serving HTTP at a level rate: each served [`MIN_REQUESTS_PER_SEC`] or more, and the most
+/// is within [`LEVEL_SERVING_SHARE`] (and [`REQUESTS_RISE_FLOOR`]) of the least. A service
+/// at its load is past its start-up: its modules are loaded and its routes were hit, so
+/// growth that goes on from there is the service's own. Requests only: CPU time is level
+/// too while a service loads its data at start, with no one served yet.
+pub fn serving_level(loads: &[Load]) -> bool {
+    let rates: Vec<f64> = loads.iter().filter_map(|l| l.requests).collect();
+    let (least, most) = rates.iter().fold((f64::INFINITY, 0.0_f64), |(lo, hi), &r| {
+        (lo.min(r), hi.max(r))
+    });
+    loads.len() >= LEVEL_SERVING_FLOORS
+        && rates.len() == loads.len()
+        && least >= MIN_REQUESTS_PER_SEC
+        && most <= least * (1.0 + LEVEL_SERVING_SHARE) + REQUESTS_RISE_FLOOR
+}
+
 /// The median of each third of `items` (oldest first) by `value`, skipping unknown values;
 /// `None` when a third has no known value or there are fewer than three items.
 fn thirds<T>(items: &[T], value: impl Fn(&T) -> Option<f64> + Copy) -> Option<[f64; 3]>

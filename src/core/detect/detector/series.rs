@@ -7,12 +7,15 @@ use std::collections::VecDeque;
 use super::full_rule::{
     assess_window, candidate_starts, judged_as_slow, shows_leak, slow_rules_hold,
 };
-use super::types::{Assessment, DetectorConfig, Leak, Limits, MemoryKind, Suspicion, Trend};
-use super::urgent_rule::{
-    urgent_window, NOISE_CONTEXT_FLOORS, URGENT_MIN_FLOORS, URGENT_SPAN_SHARE,
+use super::step_rule::{
+    StepTest, FAST, NOISE_CONTEXT_FLOORS, STEP_MIN_FLOORS, STEP_SPAN_SHARE, URGENT,
+};
+use super::types::{
+    Assessment, DetectorConfig, Leak, Limits, MemoryKind, Suspicion, Trend, FAST_HORIZON_MS,
 };
 use crate::core::detect::scales::{
-    load_level, Decimated, Load, BUCKETS, MINUTES, MIN_BUCKETS, SLOW_SCALES,
+    load_level, serving_level, Decimated, Load, BUCKETS, LEVEL_SERVING_FLOORS, MINUTES,
+    MIN_BUCKETS, SLOW_SCALES,
 };
 use crate::core::detect::trend::{mann_kendall, step_spread, theil_sen_slope};
 
@@ -38,6 +41,12 @@ pub struct Series {
     pub(super) floors: VecDeque<(f64, f64)>,
     /// The newest [`NOISE_CONTEXT_FLOORS`] floors, which a hold does not clear.
     context: VecDeque<(f64, f64)>,
+    /// The loads of the newest [`LEVEL_SERVING_FLOORS`] floors, until the service serves at
+    /// a level rate.
+    loads: VecDeque<Load>,
+    /// When the service was first seen serving at a level rate ([`serving_level`]): the end
+    /// of the step tests' warm-up, if before `warmup_ms`.
+    serving_level_at: Option<f64>,
     /// The floors on each of [`SLOW_SCALES`], from the first floor on.
     pub(super) slow: Vec<Decimated>,
     /// Buckets closed on the slow scales when they were last judged.
@@ -88,6 +97,8 @@ impl Series {
             started_at,
             floors: VecDeque::new(),
             context: VecDeque::new(),
+            loads: VecDeque::new(),
+            serving_level_at: None,
             slow: Vec::new(),
             slow_judged_at: 0,
             limits: Limits::default(),
@@ -133,6 +144,15 @@ impl Series {
             self.context.pop_front();
         }
         self.context.push_back((time, bytes));
+        if self.serving_level_at.is_none() {
+            if self.loads.len() == LEVEL_SERVING_FLOORS {
+                self.loads.pop_front();
+            }
+            self.loads.push_back(load);
+            if serving_level(self.loads.make_contiguous()) {
+                self.serving_level_at = Some(time);
+            }
+        }
         let wanted_span_ms = WINDOW_SPAN_DURATIONS * config.min_duration_ms;
         while self.floors.len() > config.window.max(2) {
             let span_without_oldest = time - self.floors[1].0;
@@ -216,16 +236,16 @@ impl Series {
         }
         let needed_span_ms = config.min_duration_ms.max(config.min_growth_bytes / per_ms);
         let spacing_ms = needed_span_ms / (config.min_points.max(2) - 1) as f64;
-        let urgent = self.limits.urgent(current, per_ms);
-        let urgent_spacing_ms =
-            URGENT_SPAN_SHARE * config.min_duration_ms / (URGENT_MIN_FLOORS - 1) as f64;
+        let fast = self.limits.within(current, per_ms, FAST_HORIZON_MS);
+        let step_spacing_ms =
+            STEP_SPAN_SHARE * config.min_duration_ms / (STEP_MIN_FLOORS - 1) as f64;
         Some(Suspicion {
-            floor_spacing_ms: if urgent {
-                spacing_ms.min(urgent_spacing_ms)
+            floor_spacing_ms: if fast {
+                spacing_ms.min(step_spacing_ms)
             } else {
                 spacing_ms
             },
-            urgent,
+            urgent: self.limits.urgent(current, per_ms),
         })
     }
 
@@ -263,15 +283,27 @@ impl Series {
             .unwrap_or_default()
     }
 
+    /// When the warm-up of the full test and the slow scales ends: `warmup_ms` after the start.
     fn warm_at(&self, config: &DetectorConfig) -> f64 {
         self.started_at + config.warmup_ms
     }
 
+    /// When the warm-up of the step tests ends: once the service serves at a level rate
+    /// ([`serving_level`]), if that came before `warmup_ms` and the config lets it. They judge only growth that
+    /// would reach a limit within hours, on every floor, where a minute counts.
+    fn step_warm_at(&self, config: &DetectorConfig) -> f64 {
+        match self.serving_level_at {
+            Some(at) if config.warmup_ends_when_serving => at.min(self.warm_at(config)),
+            _ => self.warm_at(config),
+        }
+    }
+
     /// A leak to report now, if the window shows one that is new or worse than the last.
     ///
-    /// Nothing is reported before the warm-up ends. The newest floors are judged first by the
-    /// urgent test ([`urgent_window`]): their slope is the rate now, which older, flatter
-    /// floors would understate. Then windows judged by the full test: all the floors kept,
+    /// Nothing is reported before the warm-up ends (for the step tests, once the service
+    /// serves at a level rate, if that comes sooner). The newest floors are judged first by
+    /// the step tests, urgent then fast ([`URGENT`], [`FAST`]): their slope is the rate now,
+    /// which older, flatter floors would understate. Then windows judged by the full test: all the floors kept,
     /// warm-up ones included (a leak running from the start is reported as soon as the
     /// floors after the warm-up confirm it), the floors after the warm-up alone (growth
     /// during start-up steep enough to hide a slower leak after it), and the newest half.
@@ -289,12 +321,14 @@ impl Series {
         Some(self.leak_of(&shown, config))
     }
 
-    /// The window that shows a leak now, if one does: the urgent test's, else the full
-    /// test's on the minutes scale, else (when one of their buckets closed) a slow scale's.
+    /// The window that shows a leak now, if one does: the urgent test's, else the fast
+    /// test's, else the full test's on the minutes scale, else (when one of their buckets
+    /// closed) a slow scale's.
     fn shown_now(&mut self, config: &DetectorConfig) -> Option<Shown> {
         let warm_at = self.warm_at(config);
+        let step_warm_at = self.step_warm_at(config);
         let points: Vec<(f64, f64)> = self.floors.iter().copied().collect();
-        if points.last().is_none_or(|&(t, _)| t < warm_at) {
+        if points.last().is_none_or(|&(t, _)| t < step_warm_at) {
             return None;
         }
         let after_warm_up = points.partition_point(|&(t, _)| t < warm_at);
@@ -304,7 +338,10 @@ impl Series {
         let closed: u64 = self.slow.iter().map(Decimated::closed_total).sum();
         let judge_slow = closed != self.slow_judged_at;
         self.slow_judged_at = closed;
-        urgent_window(&points, warm_at, wander, config, &self.limits)
+        let step_window =
+            |test: &StepTest| test.window(&points, step_warm_at, wander, config, &self.limits);
+        step_window(&URGENT)
+            .or_else(|| step_window(&FAST))
             .or_else(|| {
                 candidate_starts(points.len(), after_warm_up)
                     .into_iter()

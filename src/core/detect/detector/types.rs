@@ -38,6 +38,9 @@ pub struct DetectorConfig {
     pub min_points: usize,
     /// Nothing is reported before `start + warmup_ms`, and the growth must go on after it.
     pub warmup_ms: f64,
+    /// Whether the step tests' warm-up ends sooner, once the service serves at a level rate
+    /// (`watch()` left `warmupMs` at its default): see `Series::push_with_load`.
+    pub warmup_ends_when_serving: bool,
     /// The window must span at least this long.
     pub min_duration_ms: f64,
     /// Growth over the window (slope × span) must reach this.
@@ -59,6 +62,7 @@ impl DetectorConfig {
             window: 30,
             min_points: 8,
             warmup_ms: 0.0,
+            warmup_ends_when_serving: false,
             min_duration_ms: 5_000.0,
             min_growth_bytes: 1_000_000.0,
             min_rate_bytes_per_sec: 1_000.0,
@@ -72,6 +76,7 @@ impl DetectorConfig {
             window: 30,
             min_points: 8,
             warmup_ms: 60_000.0,
+            warmup_ends_when_serving: true,
             min_duration_ms: 60_000.0,
             min_growth_bytes: 8.0 * 1024.0 * 1024.0,
             min_rate_bytes_per_sec: 512.0,
@@ -138,10 +143,17 @@ impl Limits {
             .reduce(f64::min)
     }
 
-    /// Whether growth of `per_ms` from `current` reaches the nearest limit within the horizon.
-    pub(super) fn urgent(&self, current: f64, per_ms: f64) -> bool {
+    /// Whether growth of `per_ms` from `current` reaches the nearest limit within
+    /// `horizon_ms`.
+    pub(super) fn within(&self, current: f64, per_ms: f64, horizon_ms: f64) -> bool {
         self.time_left_ms(current, per_ms)
-            .is_some_and(|ms| ms <= URGENT_HORIZON_MS)
+            .is_some_and(|ms| ms <= horizon_ms)
+    }
+
+    /// Whether growth of `per_ms` from `current` reaches the nearest limit within
+    /// [`URGENT_HORIZON_MS`].
+    pub(super) fn urgent(&self, current: f64, per_ms: f64) -> bool {
+        self.within(current, per_ms, URGENT_HORIZON_MS)
     }
 }
 
@@ -200,3 +212,10 @@ pub struct Assessment {
 /// small heap reaches the common 4 GB heap limit in about 13 minutes, so it is urgent from
 /// its first minute; one of 1 MB/s (over an hour) is not, and waits for the full test.
 pub const URGENT_HORIZON_MS: f64 = 15.0 * 60_000.0;
+
+/// A leak is fast when, at its rate, the nearest limit is this close (8 hours): it would end
+/// the process within a working day, so it is worth reporting within a minute of its start,
+/// on fewer floors than the full test asks for (see `step_rule`). A leak of 0.2 MB/s from a
+/// small heap reaches the common 4 GB heap limit in under 6 hours; one of 100 KB/s (11 hours)
+/// waits for the full test.
+pub const FAST_HORIZON_MS: f64 = 8.0 * 3_600_000.0;

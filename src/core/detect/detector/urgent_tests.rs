@@ -1,7 +1,7 @@
 //! The urgent test at `watch()`'s defaults: fast leaks toward a near limit reported within a
 //! minute, and noise, sawtooths, caches, steps and start-up growth never urgent.
 
-use super::urgent_rule::{urgent_window, NOISE_CONTEXT_FLOORS};
+use super::step_rule::{NOISE_CONTEXT_FLOORS, URGENT};
 use super::*;
 use crate::core::detect::trend::step_spread;
 use crate::core::test_rng::Rng;
@@ -58,7 +58,9 @@ fn urgent_test_passes_at(limit: f64, floors: &[f64]) -> Vec<f64> {
             let window = &points[n.saturating_sub(config.window)..n];
             let context = &points[n.saturating_sub(NOISE_CONTEXT_FLOORS)..n];
             let wander = step_spread(context);
-            urgent_window(window, config.warmup_ms, wander, &config, &limits).is_some()
+            URGENT
+                .window(window, config.warmup_ms, wander, &config, &limits)
+                .is_some()
         })
         .map(|n| FLOOR_EVERY_S * (n - 1) as f64)
         .collect()

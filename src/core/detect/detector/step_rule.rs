@@ -1,0 +1,152 @@
+//! The step tests: a leak that would reach its limit soon, judged on fewer, larger steps
+//! than the full test needs, so that it is reported while there is time to act. Two of
+//! them, by how near the limit is: the urgent test ([`URGENT`]: within
+//! [`URGENT_HORIZON_MS`], four minimum growths) and the fast test ([`FAST`]: within
+//! [`FAST_HORIZON_MS`], one minimum growth, so that a leak of a few hundred KB a second is
+//! reported within a minute of its start).
+//!
+//! [`URGENT_HORIZON_MS`]: super::URGENT_HORIZON_MS
+//! [`FAST_HORIZON_MS`]: super::FAST_HORIZON_MS
+
+use super::full_rule::assess_points;
+use super::types::{Assessment, DetectorConfig, Limits, FAST_HORIZON_MS, URGENT_HORIZON_MS};
+
+/// Floors, each above the one before, the urgent test needs: four steps up in a row.
+pub(super) const STEP_MIN_FLOORS: usize = 5;
+/// Share of the minimum duration the floors of a step test must span (30 s at defaults: with
+/// floors every 10 s, five floors span 40 s).
+pub(super) const STEP_SPAN_SHARE: f64 = 0.5;
+/// Growth over the floors must be this many times their spread around the line, and as many
+/// times the spread the newest floors show from one to the next (see
+/// [`NOISE_CONTEXT_FLOORS`]); the full test asks for twice the first, over many more floors.
+const STEP_NOISE_MARGIN: f64 = 4.0;
+/// Newest floors, held ones included, whose steps measure how far floors wander from one to
+/// the next ([`step_spread`]) for the step tests. Five floors alone can line up by chance
+/// and fit their own line closely, and right after a hold, or at the start, there are no
+/// older floors to top: noisy floors (a busy service's incremental GCs keep what was
+/// allocated while they marked) then raised urgent leaks, 3 in 1,800 runs of floors
+/// wandering by ±60 MB after a hold, and once a test service's in CI.
+///
+/// [`step_spread`]: crate::core::detect::trend::step_spread
+pub(super) const NOISE_CONTEXT_FLOORS: usize = 16;
+/// Floors after the warm-up the floors must end with: one whole step taken after it, so that
+/// start-up growth that stops with the warm-up does not pass. (The full test asks for three:
+/// a floor more, ten seconds at defaults, when a minute counts.)
+const STEP_FLOORS_AFTER_WARM_UP: usize = 2;
+/// The newest half of the floors must rise at this share of their whole slope: growth that
+/// is slowing down (a cache nearing its ceiling) does not pass.
+const STEP_RECENT_SHARE: f64 = 0.5;
+/// Every step must rise at this share of the whole slope: growth that has just stopped (a
+/// cache that is full) and rises by chance do not pass, while a floor that holds some
+/// garbage still does.
+const STEP_SHARE: f64 = 0.25;
+
+/// One step test: how much growth it asks for, toward a limit how near.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct StepTest {
+    /// Floors, each above the one before, it needs at least.
+    min_floors: usize,
+    /// Growth over the floors, in minimum growths.
+    growth_multiple: f64,
+    /// The nearest limit must be this close at the floors' rate, in milliseconds.
+    horizon_ms: f64,
+}
+
+/// The urgent test: four minimum growths (32 MiB at defaults, four times what the full test
+/// asks of a window twice as long), the limit within [`URGENT_HORIZON_MS`].
+pub(super) const URGENT: StepTest = StepTest {
+    min_floors: STEP_MIN_FLOORS,
+    growth_multiple: 4.0,
+    horizon_ms: URGENT_HORIZON_MS,
+};
+
+/// The fast test: one minimum growth, the limit within [`FAST_HORIZON_MS`], and a step more
+/// than the urgent test, since the growth asked is a quarter: a cache that halves its pace
+/// every floor passes four steps of 30 MB, not five. A leak of 0.2 MB/s grows 8 MiB in 42 s,
+/// so floors every 10 s from its start show it at the sixth either way.
+pub(super) const FAST: StepTest = StepTest {
+    min_floors: STEP_MIN_FLOORS + 1,
+    growth_multiple: 1.0,
+    horizon_ms: FAST_HORIZON_MS,
+};
+
+impl StepTest {
+    /// The newest floors and their assessment, when they pass this test: the longest run of
+    /// newest floors, each above the one before, that passes [`StepTest::passes`].
+    pub(super) fn window<'a>(
+        &self,
+        points: &'a [(f64, f64)],
+        warm_at: f64,
+        wander: f64,
+        config: &DetectorConfig,
+        limits: &Limits,
+    ) -> Option<(&'a [(f64, f64)], Assessment)> {
+        let mut rising_from = points.len().checked_sub(1)?;
+        while rising_from > 0 && points[rising_from - 1].1 < points[rising_from].1 {
+            rising_from -= 1;
+        }
+        // Its oldest steps may be too small (the floor just before a leak started, or noise
+        // before a steep rise): the run is judged without them too.
+        let last_start = points.len().checked_sub(self.min_floors)?;
+        (rising_from..=last_start).find_map(|start| {
+            let a = self.passes(points, start, warm_at, wander, config, limits)?;
+            Some((&points[start..], a))
+        })
+    }
+
+    /// The assessment of the rising floors of `points` from `start`, when they pass: at
+    /// least this test's minimum of floors spanning [`STEP_SPAN_SHARE`] of the minimum
+    /// duration, rising this test's minimum growths in all and [`STEP_NOISE_MARGIN`] times
+    /// their spread around the line and `wander` (how far the newest floors wander from one
+    /// to the next, [`step_spread`]), the newest above every older floor kept by as much,
+    /// every step at [`STEP_SHARE`] of the slope, the newest half at [`STEP_RECENT_SHARE`]
+    /// of it, the newest [`STEP_FLOORS_AFTER_WARM_UP`] floors after the warm-up; and at that
+    /// slope, the nearest limit within this test's horizon.
+    ///
+    /// Why it raises no false alarms: noise must climb four real steps in a row adding up to
+    /// the growth asked, four times its own spread and four times how far the floors wander
+    /// from one to the next (which five floors that line up by chance understate, and which
+    /// needs no older floors to be known), and above every level the floors wandered to
+    /// before; a single jump leaves flat floors after it (small steps) or a line that fits it
+    /// badly (spread); a sawtooth or bump falls back before a new run and does not top its
+    /// older peaks; growth that stops or slows fails the steps or the newest half; start-up
+    /// growth fails the warm-up; and only growth that would reach a limit soon is judged at
+    /// all.
+    ///
+    /// [`step_spread`]: crate::core::detect::trend::step_spread
+    fn passes(
+        &self,
+        points: &[(f64, f64)],
+        start: usize,
+        warm_at: f64,
+        wander: f64,
+        config: &DetectorConfig,
+        limits: &Limits,
+    ) -> Option<Assessment> {
+        let run = &points[start..];
+        let (_, current) = *run.last()?;
+        let older_peak = points[..start]
+            .iter()
+            .map(|&(_, v)| v)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let growth_asked = self.growth_multiple * config.min_growth_bytes;
+        let (warm_from, _) = run[run.len().checked_sub(STEP_FLOORS_AFTER_WARM_UP)?];
+        if current < older_peak + growth_asked || warm_from < warm_at {
+            return None;
+        }
+        let a = assess_points(run, f64::NEG_INFINITY)?;
+        let growth = a.slope_bytes_per_sec * a.span_ms / 1000.0;
+        let least_step_per_ms = run
+            .windows(2)
+            .map(|pair| (pair[1].1 - pair[0].1) / (pair[1].0 - pair[0].0))
+            .fold(f64::INFINITY, f64::min);
+        let passed = a.span_ms >= STEP_SPAN_SHARE * config.min_duration_ms
+            && a.slope_bytes_per_sec >= config.min_rate_bytes_per_sec
+            && growth >= growth_asked
+            && growth >= STEP_NOISE_MARGIN * a.noise_bytes.max(wander)
+            && least_step_per_ms * 1000.0 >= STEP_SHARE * a.slope_bytes_per_sec
+            && a.recent_slope_bytes_per_sec >= STEP_RECENT_SHARE * a.slope_bytes_per_sec
+            && limits.within(current, a.slope_bytes_per_sec / 1000.0, self.horizon_ms);
+        passed.then_some(a)
+    }
+}
