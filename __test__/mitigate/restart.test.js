@@ -21,9 +21,12 @@ test('a leaking instance leaves with its evidence written and no request failing
 })
 
 test('a leak that reaches its limit before minIntervalMs (the default 5 min) still leaves gracefully, just before the limit', async (t) => {
-  // A small heap, so that the limit comes within the test's time: due 30 s before it at the earliest.
+  // A small heap, so that the limit comes within the test's time: due 30 s before it at the
+  // earliest. At this pace the limit is that near from the leak's first report on, so the
+  // pair's report may or may not be in by then (on a loaded machine it was not: CI, Node 26);
+  // the policy leaves without it, as its rule says, and loses nothing written.
   const run = await runPair(t, { sickEnv: { LEAKPROOF_RESTART_MIN_INTERVAL_MS: '300000' }, heapMb: 96 })
-  assertLeftGracefully(run, { readinessDelayMs: 1500 })
+  assertLeftGracefully(run, { readinessDelayMs: 1500, unsettledWithinMs: 30_000 })
   const due = run.sick.line('restart-due')
   assert.equal(due.beforeMinInterval, true)
   // Due at its last moment, two exits (of 1.5 s + 5 s) from the limit, and 30 s at least.
