@@ -31,7 +31,7 @@ export interface SampleEvent extends WatchEventBase {
   /** Whether the watcher requested the GC behind this floor. */
   forcedGc: boolean
   /**
-   * Why it did: `first-floors` (none yet for the first two floors; incremental), `quiet`
+   * Why it did: `first-floors` (none yet for the first two floors; atomic), `quiet`
    * (no full GC for `forceGcAfterMs`; an incremental GC) or
    * `suspected-growth` (the floors hint at growth: an atomic GC, in a bounded run); null
    * if it did not.
