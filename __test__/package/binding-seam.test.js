@@ -44,12 +44,12 @@ test('without the addon, restart options are still checked, and watch() says the
   assert.equal(out.watch, 'ERR_LEAKPROOF_NATIVE_UNAVAILABLE')
 })
 
-test("the native monitor's options are watch()'s, by the same names (and when the warm-up starts)", () => {
+test("the native monitor's options are watch()'s, by the same names (and when the warm-up starts, and whether warmupMs was left unset)", () => {
   const dts = read('binding.d.ts')
   const body = dts.slice(dts.indexOf('export interface NativeMonitorOptions {'), dts.indexOf('\n}', dts.indexOf('export interface NativeMonitorOptions {')))
   const fields = [...body.matchAll(/^ {2}(\w+)\??:/gm)].map((m) => m[1])
   const watchOptions = new Set(WATCH_OPTIONS.ROWS.map((o) => o.name))
-  assert.deepEqual(fields.filter((f) => !watchOptions.has(f)), ['startedAt'])
+  assert.deepEqual(fields.filter((f) => !watchOptions.has(f)), ['warmupEndsWhenServing', 'startedAt'])
   assert.ok(fields.includes('intervalMs'))
 })
 

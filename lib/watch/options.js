@@ -44,7 +44,7 @@ const shareOfLimit = fraction({ oneIncluded: true })
  */
 const WATCH_OPTIONS = optionsTable([
   option('intervalMs', 10_000, positive, { env: true, group: 'Detection', default: '10000', meaning: 'how often a floor is taken and RSS is read, in ms' }),
-  option('warmupMs', 60_000, nonNegative, { env: true, group: 'Detection', default: '60000', meaning: 'no leak is reported before this (ms), and growth must go on after it' }),
+  option('warmupMs', 60_000, nonNegative, { env: true, group: 'Detection', default: '60000', meaning: 'no leak is reported before this (ms), and growth must go on after it; left unset, the warm-up of a leak that would reach the limit within hours ends sooner, once the service serves HTTP at a level rate ([Warm-up](#warm-up))' }),
   option('minDurationMs', 60_000, positive, { env: true, group: 'Detection', default: '60000', meaning: "a leak's window must span at least this, in ms" }),
   option('window', 30, positiveInteger, { env: true, group: 'Detection', default: '30', meaning: 'floors kept per kind of memory (>= `minPoints`)' }),
   option('minPoints', 8, integerBetween(3), { env: true, group: 'Detection', default: '8', meaning: 'floors needed before judging (>= 3, <= `window`)' }),

@@ -11,7 +11,11 @@ import type * as Binding from '../../binding'
 export interface WatchOptions {
   /** How often a floor is taken and RSS is read, in ms. @default 10000 */
   intervalMs?: number
-  /** No leak is reported before this many ms, and growth must go on after it. @default 60000 */
+  /**
+   * No leak is reported before this many ms, and growth must go on after it. Left unset, the
+   * warm-up of a leak that would reach the limit within hours ends sooner, once the service
+   * serves HTTP at a level rate (docs/watch.md, "Warm-up"). @default 60000
+   */
   warmupMs?: number
   /** A leak's window must span at least this many ms. @default 60000 */
   minDurationMs?: number
