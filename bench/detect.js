@@ -20,6 +20,12 @@
  * @airbnb/node-memwatch loads). BENCH_DETECT_NEIGHBOUR=1 runs a CPU-bound process beside the
  * slow rows, as another job or container on the same cores would. Every leak event and
  * floor of the slow rows is written to bench/out/detect-slow-<node>-<time>.json.
+ *
+ * The first-minute rows (FIRST_MINUTE_SCENARIOS) run only when BENCH_DETECT_FIRST_MINUTE is
+ * set (`1` adds them, `only` runs them alone): `watch()` at its defaults in production time,
+ * under a paced load of 1,000 requests a second, for BENCH_DETECT_FIRST_MINUTE_MS each
+ * (default 150 s): leaks of 0.2 to 2 MB/s from the first request, timed from it, and caches
+ * that fill at start. BENCH_DETECT_JOBS runs that many of them at once too.
  */
 const { execFile, spawn } = require('node:child_process')
 const fs = require('node:fs')
@@ -61,31 +67,64 @@ function memwatchRule(records) {
   return fired
 }
 
+/**
+ * The first-minute rows, at `watch()`'s defaults: `[name, kind expected or null]`, each leak
+ * from the first request (the onset is the `first-request` record).
+ */
+const FIRST_MINUTE_SCENARIOS = [
+  ['leak 0.2 MB/s from the first request', 'heap'],
+  ['leak 0.5 MB/s from the first request', 'heap'],
+  ['leak 1 MB/s from the first request', 'heap'],
+  ['leak 2 MB/s from the first request', 'heap'],
+  ['healthy sawtooth', null],
+  ['healthy lru-cache filling for 30 s', null],
+  ['healthy lru-cache filling for 90 s', null],
+  ['healthy cache warming up', null],
+  ['healthy bursts', null],
+]
+const FIRST_MINUTE_MS = Number(process.env.BENCH_DETECT_FIRST_MINUTE_MS) || 150_000
+
 const seconds = (ms) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`)
 
-/** Runs one scenario watched by `who`; resolves to its JSON records. */
-async function runScenario(name, who) {
-  const { stdout } = await promisify(execFile)(process.execPath, [path.join(__dirname, 'fixtures', 'scenario.js'), name, String(DURATION_MS), who], {
+/** Runs one scenario watched by `who` in `mode` for `durationMs`; resolves to its JSON records. */
+async function runScenario(name, who, mode, durationMs) {
+  const { stdout } = await promisify(execFile)(process.execPath, [path.join(__dirname, 'fixtures', 'scenario.js'), name, String(durationMs), who, mode], {
     encoding: 'utf8',
     maxBuffer: 256 * 1024 * 1024,
-    timeout: DURATION_MS + 60_000,
+    timeout: durationMs + 60_000,
   })
   return stdout.trim().split('\n').map((l) => JSON.parse(l))
 }
 
 async function main() {
   const slow = process.env.BENCH_DETECT_SLOW
-  const fast = slow === 'only' ? [] : await fastRows()
-  return slow ? { fast, slow: await slowRows() } : fast
+  const firstMinute = process.env.BENCH_DETECT_FIRST_MINUTE
+  const result = {}
+  if (slow !== 'only' && firstMinute !== 'only') result.fast = await fastRows(SCENARIOS, 'compressed', DURATION_MS)
+  if (firstMinute) result.firstMinute = await fastRows(FIRST_MINUTE_SCENARIOS.map(([name, expected]) => [name, expected, 'first request']), 'defaults', FIRST_MINUTE_MS)
+  if (slow) result.slow = await slowRows()
+  return slow || firstMinute ? result : result.fast
 }
 
-async function fastRows() {
+/**
+ * Rows of `scenarios` (`[name, kind expected or null, onset]`: ms since start, or
+ * `'first request'`) in `mode`, each watched by leakproof and by the memwatch rule at once.
+ */
+async function fastRows(scenarios, mode, durationMs) {
   const rows = []
   const withRule = memwatchLoads()
   if (!withRule) console.log(`@airbnb/node-memwatch does not load in Node ${process.version}: leakproof only, the rule's columns are n/a`)
   const watchers = withRule ? ['leakproof', 'memwatch'] : ['leakproof']
-  for (const [name, expected, onset = 0] of SCENARIOS.filter(([name]) => ONLY.test(name))) {
-    const records = (await Promise.all(watchers.map((who) => runScenario(name, who)))).flat()
+  const chosen = scenarios.filter(([name]) => ONLY.test(name))
+  const jobs = Number(process.env.BENCH_DETECT_JOBS) || 1
+  const runs = await pool(
+    chosen.map(([name]) => () => Promise.all(watchers.map((who) => runScenario(name, who, mode, durationMs))).then((r) => r.flat())),
+    jobs,
+  )
+  for (const [i, [name, expected, onsetAt = 0]] of chosen.entries()) {
+    const records = runs[i]
+    // The leakproof process's first request, where the onset is the first request.
+    const onset = onsetAt === 'first request' ? records.find((r) => r.who === 'first-request')?.at ?? 0 : onsetAt
     const ours = records.filter((r) => r.who === 'leakproof')
     const gcs = records.filter((r) => r.who === 'memwatch')
     const rule = memwatchRule(gcs)
@@ -98,8 +137,14 @@ async function fastRows() {
     const ruleHit = expected === null ? undefined : rule.find((at) => at >= onset)
     rows.push({
       scenario: name,
-      leaking: expected === null ? 'no' : `${expected}${onset ? ` from ${seconds(onset)}` : ''}`,
+      leaking: expected === null ? 'no' : `${expected}${onsetAt === 'first request' ? ' from the first request' : onset ? ` from ${seconds(onset)}` : ''}`,
       leakproof: expected === null ? '' : seconds(ourHit && ourHit.at - onset),
+      ...(mode === 'defaults'
+        ? {
+            'slope (leakproof)': ourHit ? `${(ourHit.event.slopeBytesPerSec / 1e6).toFixed(2)} MB/s` : '',
+            'requests a second': Math.round((records.find((r) => r.who === 'done')?.requests ?? 0) / (durationMs / 1000)),
+          }
+        : {}),
       'memwatch rule': !withRule ? 'n/a' : expected === null ? '' : seconds(ruleHit === undefined ? undefined : ruleHit - onset),
       'leakproof also reported': alsoKinds.join(', '),
       'false alarms (leakproof)': ourFalse.map((r) => `${r.event.kind} ${seconds(r.at)}`).join(', ') || 'none',
