@@ -289,8 +289,9 @@ impl Series {
     }
 
     /// When the warm-up of the step tests ends: once the service serves at a level rate
-    /// ([`serving_level`]), if that came before `warmup_ms` and the config lets it. They judge only growth that
-    /// would reach a limit within hours, on every floor, where a minute counts.
+    /// ([`serving_level`]), if that came before `warmup_ms` and the config lets it. They
+    /// judge only growth that would reach a limit within hours, on every floor, where a
+    /// minute counts.
     fn step_warm_at(&self, config: &DetectorConfig) -> f64 {
         match self.serving_level_at {
             Some(at) if config.warmup_ends_when_serving => at.min(self.warm_at(config)),
@@ -303,10 +304,11 @@ impl Series {
     /// Nothing is reported before the warm-up ends (for the step tests, once the service
     /// serves at a level rate, if that comes sooner). The newest floors are judged first by
     /// the step tests, urgent then fast ([`URGENT`], [`FAST`]): their slope is the rate now,
-    /// which older, flatter floors would understate. Then windows judged by the full test: all the floors kept,
-    /// warm-up ones included (a leak running from the start is reported as soon as the
-    /// floors after the warm-up confirm it), the floors after the warm-up alone (growth
-    /// during start-up steep enough to hide a slower leak after it), and the newest half.
+    /// which older, flatter floors would understate. Then windows judged by the full test:
+    /// all the floors kept, warm-up ones included (a leak running from the start is reported
+    /// as soon as the floors after the warm-up confirm it), the floors after the warm-up
+    /// alone (growth during start-up steep enough to hide a slower leak after it), and the
+    /// newest half.
     pub fn evaluate(&mut self, config: &DetectorConfig) -> Option<Leak> {
         let shown = self.shown_now(config)?;
         if !self.new_or_worse(&shown, config) {
