@@ -12,7 +12,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { APP, LOAD, freePort, leakproofRun, loadCommand, loadThenStop, logged, portOf } = require('../support/run-helpers')
 const { tempDir } = require('../support/temp-dir')
-const { holderOfReport, unheldNativeOf, verdictLines, RUN_EXIT } = require('../../lib/leak-test/run')
+const { holderOfReport, holderOfReports, unheldNativeOf, verdictLines, RUN_EXIT } = require('../../lib/leak-test/run')
 
 /** Floors every 250 ms, judged after 2 s of warm-up over 5 s: a leak is named within ~15 s. */
 const SHORT_TIMINGS = {
@@ -116,10 +116,16 @@ test("the verdict names a pair's grown collection with what it holds and its nat
   assert.deepEqual(verdictLines([], verdictOf({ holder, suspect })).slice(1, 3), [`  grown collection: ${holder}`, `  new objects: ${suspect}`])
 })
 
-test("the verdict names a census suspect's native handles, and says when no JS object holds native memory", () => {
+test("the verdict names a census suspect as the grown collection, with its native handles, and says when no JS object holds native memory", () => {
   const census = { name: 'Gzip', holder: feeds, path: 'feeds[*]', collections: 1, before: 295, after: 333, memberHandle: 'Zlib' }
-  assert.equal(holderOfReport({ grownCollections: [], suspects: [census] }).suspect, `${feeds}: 295 → 333 Gzip over Zlib handles`)
-  assert.equal(holderOfReport({ grownCollections: [], suspects: [{ ...census, memberHandle: null }] }).suspect, `${feeds}: 295 → 333 Gzip`)
+  assert.deepEqual(holderOfReport({ grownCollections: [], suspects: [census] }), { holder: `${feeds}: 295 → 333 Gzip over Zlib handles`, suspect: null })
+  assert.equal(holderOfReport({ grownCollections: [], suspects: [{ ...census, memberHandle: null }] }).holder, `${feeds}: 295 → 333 Gzip`)
+  // A census taken after the pair (the leak grew worse) does not displace the pair's report.
+  const pair = { kind: 'pair', grownCollections: [{ name: 'Map', holder: feeds, before: 50, after: 150 }], suspects: [{ name: 'Gzip', count: 100, retainedSize: 30_330_400, holder: feeds }] }
+  const diagnosis = { kind: 'no-snapshot', grownCollections: [], suspects: [census] }
+  assert.deepEqual(holderOfReports([diagnosis, pair, diagnosis]), holderOfReport(pair))
+  assert.deepEqual(holderOfReports([diagnosis]), holderOfReport(diagnosis))
+  assert.equal(holderOfReports([{ ...pair, grownCollections: [], suspects: [] }]), null)
 
   const next = [
     { what: 'restart under heaptrack', command: 'heaptrack -o /tmp/heaptrack.run node app.js' },

@@ -247,15 +247,13 @@ function leakKinds(p) {
 }
 
 /**
- * What holds a process's leak: from its newest report with a holder (`{ holder, suspect }`,
- * the first grown collection's holder and the first suspect), else from the newest snapshot
- * pair it left (the service stopped before the report), else nulls.
+ * What holds a process's leak (`{ holder, suspect }`, see `holderOfReport`): from its reports
+ * (`holderOfReports`), else from the newest snapshot pair it left (the service stopped before
+ * the report), else nulls.
  */
 async function holderOf(dir, p) {
-  for (const report of [...p.reports].reverse()) {
-    const found = holderOfReport(report)
-    if (found.holder !== null || found.suspect !== null) return found
-  }
+  const found = holderOfReports(p.reports)
+  if (found !== null) return found
   const followUp = p.snapshots.findLast((s) => s.role === 'follow-up' && s.name !== null)
   const baseline = followUp && p.snapshots.findLast((s) => s.role === 'baseline' && s.name !== null && s.time <= followUp.time)
   if (!baseline) return { holder: null, suspect: null }
@@ -271,27 +269,52 @@ async function holderOf(dir, p) {
 }
 
 /**
+ * `{ holder, suspect }` of a process's reports of the MODEL (oldest first): its newest pair's
+ * report that names one, else its newest diagnosis that does, else null. A pair confirms a
+ * census with what the new objects retain, so a census taken after it (for the leak growing
+ * worse) does not displace it.
+ */
+function holderOfReports(reports) {
+  const newestFirst = [...reports].reverse()
+  for (const report of [...newestFirst.filter((r) => r.kind === 'pair'), ...newestFirst.filter((r) => r.kind !== 'pair')]) {
+    const found = holderOfReport(report)
+    if (found.holder !== null || found.suspect !== null) return found
+  }
+  return null
+}
+
+/**
  * `{ holder, suspect }` of a report of the MODEL (or of a diff, holders as descriptions), as
- * text: the first grown collection with a holder, what it holds and its native memory
- * (`feeds (Map), a module-level variable of /srv/app.js: 50 → 150 Gzip, +27.1 MB native (zlib)`),
- * and the first suspect with one: a pair's (`8,880 new Object retaining 1.9 MB, held by …`)
- * or the census' (`streams (Array), a module-level variable of /srv/app.js: 295 → 333 Gzip
- * over Zlib handles`).
+ * text. `holder`: the first grown collection with a holder, what it holds and its native
+ * memory (`feeds (Map), a module-level variable of /srv/app.js: 50 → 150 Gzip, +27.1 MB
+ * native (zlib)`); without one, the census' first suspect, itself a collection that grew
+ * between the passes (`streams (Array), a module-level variable of /srv/app.js: 295 → 333
+ * Gzip over Zlib handles`). `suspect`: a pair's first suspect with a holder (`8,880 new
+ * Object retaining 1.9 MB, held by …`).
  */
 function holderOfReport(report) {
   const collection = report.grownCollections.find((c) => c.holder)
   const suspect = report.suspects.find((s) => s.holder)
+  if (!collection && suspect && isCensusSuspect(suspect)) return { holder: censusSuspectText(suspect), suspect: null }
   return {
     holder: collection ? `${collection.holder}${grownText(collection, collection.memberClass ?? 'entries')}${nativeMemoryText(collection, bytesText)}` : null,
     suspect: suspect ? suspectText(suspect) : null,
   }
 }
 
+/** Whether a suspect is the census' (a collection counted before and after), not a pair's new objects. */
+function isCensusSuspect(s) {
+  return !Number.isFinite(s.count) && Number.isFinite(s.before)
+}
+
+/** A census suspect as text: the collection, its entries before and after, their handles. */
+function censusSuspectText(s) {
+  return `${s.holder}${grownText(s, s.name)}${s.memberHandle ? ` over ${s.memberHandle} handles` : ''}`
+}
+
 /** A suspect with a holder as text (see `holderOfReport`). */
 function suspectText(s) {
-  if (!Number.isFinite(s.count) && Number.isFinite(s.before)) {
-    return `${s.holder}${grownText(s, s.name)}${s.memberHandle ? ` over ${s.memberHandle} handles` : ''}`
-  }
+  if (isCensusSuspect(s)) return censusSuspectText(s)
   const retaining = Number.isFinite(s.retainedSize) ? ` retaining ${bytesText(s.retainedSize)}` : ''
   return `${Number.isFinite(s.count) ? `${countText(s.count)} new ` : ''}${s.name}${retaining}, held by ${s.holder}`
 }
@@ -347,4 +370,4 @@ function seconds(ms) {
   return `${Math.round(ms / 1000)} s`
 }
 
-module.exports = { runService, RUN_EXIT, RUN_SETTINGS, DEFAULT_GRACE_MS, holderOfReport, unheldNativeOf, verdictLines }
+module.exports = { runService, RUN_EXIT, RUN_SETTINGS, DEFAULT_GRACE_MS, holderOfReport, holderOfReports, unheldNativeOf, verdictLines }
