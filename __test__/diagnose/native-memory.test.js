@@ -91,7 +91,9 @@ test('a filled 64 MiB Buffer shows as anonymous mappings grown', { skip: !linux 
   const after = await readMappings()
   const grown = compareMappings(before, after)
   const anonymous = grown.find((k) => k.kind === 'anonymous')
-  assert.ok(anonymous && anonymous.growthBytes >= 60 * MiB, JSON.stringify(grown))
+  // Net of what else moved meanwhile: V8 gives heap pages back, threads their arenas (59 MiB
+  // net was seen beside another test file).
+  assert.ok(anonymous && anonymous.growthBytes >= 48 * MiB, JSON.stringify(grown))
   assert.equal(held.length, 64 * MiB)
 })
 
