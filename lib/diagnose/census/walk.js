@@ -145,18 +145,14 @@ class CensusPass {
     const started = performance.now()
     const callsBefore = this.#view?.calls ?? 0
     reflect.listings.largest = 0
-    try {
-      for (let at = this.#next(); at !== -1; at = this.#next()) {
-        if (this.cost.visited >= this.#limits.maxObjects) {
-          this.#skip('objects past maxObjects', `a pass visits at most ${this.#limits.maxObjects} objects`, this.#queued() + 1)
-          this.#queues.forEach((queue, i) => (this.#heads[i] = queue.length))
-          break
-        }
-        this.#visit(at)
-        if (performance.now() >= deadline) break
+    for (let at = this.#next(); at !== -1; at = this.#next()) {
+      if (this.cost.visited >= this.#limits.maxObjects) {
+        this.#skip('objects past maxObjects', `a pass visits at most ${this.#limits.maxObjects} objects`, this.#queued() + 1)
+        this.#queues.forEach((queue, i) => (this.#heads[i] = queue.length))
+        break
       }
-    } finally {
-      this.#view?.release()
+      this.#visit(at)
+      if (performance.now() >= deadline) break
     }
     if (this.#queued() === 0 && this.#deferredRoots.length === 0) this.#finish()
     const ms = performance.now() - started
