@@ -57,9 +57,12 @@ test("the spacing gives way to a worker whose limit would come first: its turn c
   const [, replacement] = run.lines.filter((l) => l.type === 'fork').slice(2)
   const due = run.lines.find((l) => l.type === 'restart-due' && l.pid === second.worker)
   // Its latest turn as first asked; the worker asks again, sooner, if its limit comes nearer.
+  // On a loaded machine the leak is reported late, and that turn may have passed before the
+  // worker asked: then it comes when asked.
   const latestTurnAt = due.limitAt - URGENT_MARGIN_MS - drainTimeoutMs
+  const turnBy = Math.max(first.time, latestTurnAt, due.time)
   assert.ok(replacement.time >= first.time, 'one restart at a time')
-  assert.ok(replacement.time <= Math.max(first.time, latestTurnAt) + 2000, `its turn came by its limit less its exit's time, not after the spacing (${replacement.time - latestTurnAt} ms after)`)
+  assert.ok(replacement.time <= turnBy + 2000, `its turn came by its limit less its exit's time, or when it asked, not after the spacing (${replacement.time - turnBy} ms after; asked ${due.time - latestTurnAt} ms after that turn, the first left ${first.time - latestTurnAt} ms after it)`)
   assert.deepEqual(run.balancer.failures, [])
   t.diagnostic(`second restart ${Math.round((replacement.time - first.time) / 1000)} s after the first exit, ${Math.round((due.limitAt - second.time) / 1000)} s before its first projected limit`)
 })
