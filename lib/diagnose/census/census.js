@@ -59,6 +59,8 @@ class Census {
   #scripts
   /** The census' own objects: never walked (its queue would read as a growing array). */
   #own = new WeakSet()
+  /** Functions that close over their module's scope alone, by script id, across passes (see CensusPass). */
+  #moduleScoped = new WeakMap()
   #running = null
   #stopped = false
 
@@ -96,7 +98,7 @@ class Census {
 
   async #takePass() {
     if (this.#stopped) return null
-    const walk = new CensusPass({ view: this.#inspectorView(), limits: this.#options, own: this.#own })
+    const walk = new CensusPass({ view: this.#inspectorView(), limits: this.#options, own: this.#own, moduleScoped: this.#moduleScoped })
     const time = this.#clock.now()
     const started = this.#clock.monotonic()
     while (!walk.step(performance.now() + this.#options.sliceMs)) {

@@ -103,6 +103,7 @@ class CensusPass {
   #notReached = new Map() // what -> { what, why, count }
   #functionsRead = 0
   #modulesRead = new Set() // script ids whose module scope was read in this pass
+  #moduleScoped
   /** What the pass cost: slices, CPU, objects, inspector calls, the most keys one call listed. */
   cost = { slices: 0, cpuMs: 0, longestSliceMs: 0, visited: 0, inspectorCalls: 0, largestListing: 0 }
   done = false
@@ -113,11 +114,16 @@ class CensusPass {
    *   fields, or null where no inspector session can be had (they are then not reached).
    * @param {{ minEntries: number, maxObjects: number, maxFunctions: number }} parts.limits
    * @param {WeakSet<object>} parts.own the census' own objects, never walked.
+   * @param {WeakMap<Function, string>} parts.moduleScoped functions an earlier pass found to
+   *   close over their module's scope alone (no closure, block or script scope, not bound),
+   *   by script id: a function's scope chain never changes, so once this pass has read that
+   *   module's scope, they hold nothing more to read, and the inspector is not asked again.
    */
-  constructor({ view, limits, own }) {
+  constructor({ view, limits, own, moduleScoped }) {
     this.#view = view
     this.#limits = limits
     this.#own = own
+    this.#moduleScoped = moduleScoped
     for (const list of [this.#values, this.#parents, this.#steps, this.#roots, this.#depths, ...this.#queues, this.#deferredRoots, this.#records]) own.add(list)
     this.#addRoots()
   }
@@ -454,19 +460,25 @@ class CensusPass {
       if (key !== 'name' && key !== 'length') this.#followProperty(fn, key, at)
     }
     if (this.#view === null) return this.#skip('closures and module scopes', 'no inspector session could be opened in this thread')
+    if (this.#modulesRead.has(this.#moduleScoped.get(fn))) return
     if (this.#functionsRead >= this.#limits.maxFunctions) {
       return this.#skip('closures and module scopes past maxFunctions', `a pass reads the scopes of at most ${this.#limits.maxFunctions} functions`)
     }
     this.#functionsRead++
     let details
+    let moduleScopeOnly = true
     try {
-      details = this.#view.functionDetails(fn, (scriptId, scope) => this.#moduleScopeRead(scriptId, scope))
+      details = this.#view.functionDetails(fn, (scriptId, scope) => {
+        if (!isModuleScope(scope)) moduleScopeOnly = false
+        return this.#moduleScopeRead(scriptId, scope)
+      })
     } catch (err) {
       if (err instanceof reflect.WouldRunCode) return this.#skipRunsCode('closures of functions', err)
       return this.#skip('closures and module scopes the inspector refused', err.message)
     }
     if (details.location === null) return
     const { scriptId, line, column } = details.location
+    if (moduleScopeOnly && details.bound.length === 0) this.#moduleScoped.set(fn, scriptId)
     // Weakly: the function names its script's file at report time (script-files.js), if alive.
     const fnRef = new WeakRef(fn)
     for (const scope of details.scopes) {
