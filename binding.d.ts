@@ -449,6 +449,12 @@ export interface NativeLeakEvent {
    * 2 min, 16 min, 64 min, 4.3 h, 24 h), or longer where floors came rarely.
    */
   scaleSpanMs: number
+  /**
+   * Which test showed it (see docs/watch.md): `'urgent'` or `'fast'`, a step test on the
+   * newest floors where the limit is near (15 minutes, 8 hours), or `'trend'`, the trend
+   * test on the window of `scale`.
+   */
+  test: 'urgent' | 'fast' | 'trend'
 }
 
 /** Native memory of one kind that a grown collection retains. */

@@ -33,7 +33,7 @@ describe('a real Express service leaking fast under saturating load, watched at 
     await service.stop()
     const leak = heapLeaks(events).find((e) => e.time >= leakStartedAt)
     const baseline = ofType(events, 'snapshot').find((e) => e.role === 'baseline')
-    t.diagnostic(`heap growth ${mb(rate)}/s; leak ${leak ? `${seconds(leak.time - leakStartedAt)} after the leak began, ${mb(leak.current)} heap, urgent ${leak.urgent}` : 'none'}`)
+    t.diagnostic(`heap growth ${mb(rate)}/s; leak ${leak ? `${seconds(leak.time - leakStartedAt)} after the leak began, ${mb(leak.current)} heap, urgent ${leak.urgent}, by the ${leak.test} test` : 'none'}`)
     t.diagnostic(`baseline ${baseline ? `${mb(baseline.bytes)} in ${baseline.durationMs} ms, predicted ${JSON.stringify(baseline.predicted)}, ${baseline.overBudgetBecause}` : 'none'}`)
     t.diagnostic(`skipped ${JSON.stringify(ofType(events, 'snapshot-skipped'))}`)
 
@@ -59,7 +59,7 @@ describe('a real Express service leaking from its first request, watched at prod
     const rate = service.growthRate(leakStartedAt)
     await service.stop()
     const [leak] = heapLeaks(events)
-    t.diagnostic(`heap growth ${mb(rate)}/s; leak ${leak ? `${seconds(leak.time - leakStartedAt)} after the first request, ${mb(leak.current)} heap, ${(leak.slopeBytesPerSec / 1e6).toFixed(2)} MB/s, urgent ${leak.urgent}` : 'none'}`)
+    t.diagnostic(`heap growth ${mb(rate)}/s; leak ${leak ? `${seconds(leak.time - leakStartedAt)} after the first request, ${mb(leak.current)} heap, ${(leak.slopeBytesPerSec / 1e6).toFixed(2)} MB/s, urgent ${leak.urgent}, by the ${leak.test} test` : 'none'}`)
 
     assert.ok(rate >= 0.25e6 && rate <= 2e6, `the heap grew ${mb(rate)}/s: this machine did not run the scenario`)
     assert.ok(leak, `no heap leak reported ${seconds(Date.now() - leakStartedAt)} after the first request: ${JSON.stringify(events)}`)

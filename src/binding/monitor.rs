@@ -126,6 +126,11 @@ pub struct NativeLeakEvent {
     /// How long that scale's kept points span, in ms: its nominal window (at the defaults
     /// 2 min, 16 min, 64 min, 4.3 h, 24 h), or longer where floors came rarely.
     pub scale_span_ms: f64,
+    /// Which test showed it (see docs/watch.md): `'urgent'` or `'fast'`, a step test on the
+    /// newest floors where the limit is near (15 minutes, 8 hours), or `'trend'`, the trend
+    /// test on the window of `scale`.
+    #[napi(ts_type = "'urgent' | 'fast' | 'trend'")]
+    pub test: String,
 }
 
 /// RSS passed `rssThreshold` of the container's memory limit (reported again only once it
@@ -367,6 +372,7 @@ fn leak_js(leak: Leak) -> NativeLeakEvent {
         urgent: leak.urgent,
         scale: leak.scale.name.to_string(),
         scale_span_ms: leak.scale_span_ms,
+        test: leak.test.name().to_string(),
     }
 }
 

@@ -45,8 +45,8 @@ pub use full_rule::floors_to_judge;
 pub(crate) use full_rule::NOISE_MARGIN;
 pub use series::Series;
 pub use types::{
-    Assessment, DetectorConfig, Leak, Limits, MemoryKind, Suspicion, Trend, FAST_HORIZON_MS,
-    URGENT_HORIZON_MS,
+    Assessment, DetectorConfig, Leak, LeakTest, Limits, MemoryKind, Suspicion, Trend,
+    FAST_HORIZON_MS, URGENT_HORIZON_MS,
 };
 
 #[cfg(test)]

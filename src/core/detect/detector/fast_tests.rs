@@ -76,6 +76,7 @@ fn a_fast_leak_from_the_first_request_is_reported_within_a_minute() {
     // service's forced floors hold its requests in flight), the load level from the start.
     for rate in [0.2e6, 0.5e6, 1e6, 2e6] {
         let mut first = Vec::new();
+        let mut by_fast_test = 0;
         for seed in 1..=50 {
             let mut load_rng = Rng(seed + 1000);
             let mut service = Service::new(seed, DetectorConfig::watch_defaults());
@@ -95,8 +96,14 @@ fn a_fast_leak_from_the_first_request_is_reported_within_a_minute() {
                 "{rate} B/s measured {slope}"
             );
             first.push(*at);
+            by_fast_test += usize::from(leak.test == LeakTest::Fast);
         }
         assert!(median(first.clone()) <= 60.0, "{rate} B/s: {first:?}");
+        // Which test spoke: the fast one, bar a run the noise cut short (1 in 200 seeds).
+        assert!(
+            by_fast_test >= 45,
+            "{rate} B/s: {by_fast_test} of 50 by the fast test"
+        );
     }
 }
 
@@ -206,6 +213,7 @@ fn a_leak_too_slow_to_end_the_process_within_hours_waits_for_the_full_test() {
     let mut load_rng = Rng(11);
     let mut service = Service::new(11, DetectorConfig::watch_defaults());
     let leaks = service.leaks(600.0, 0.2e6, |t| 0.1e6 * t, |_| serving(&mut load_rng));
-    let (at, _) = leaks.first().expect("reported by the full test");
+    let (at, leak) = leaks.first().expect("reported by the full test");
     assert!(*at >= 90.0, "at {at} s");
+    assert_eq!(leak.test, LeakTest::Trend);
 }

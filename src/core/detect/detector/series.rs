@@ -11,7 +11,8 @@ use super::step_rule::{
     StepTest, FAST, NOISE_CONTEXT_FLOORS, STEP_MIN_FLOORS, STEP_SPAN_SHARE, URGENT,
 };
 use super::types::{
-    Assessment, DetectorConfig, Leak, Limits, MemoryKind, Suspicion, Trend, FAST_HORIZON_MS,
+    Assessment, DetectorConfig, Leak, LeakTest, Limits, MemoryKind, Suspicion, Trend,
+    FAST_HORIZON_MS,
 };
 use crate::core::detect::scales::{
     load_level, serving_level, Decimated, Load, BUCKETS, LEVEL_SERVING_FLOORS, MINUTES,
@@ -72,10 +73,16 @@ struct Shown {
     current: f64,
     assessment: Assessment,
     slow_scale: Option<usize>,
+    test: LeakTest,
 }
 
 impl Shown {
-    fn of(window: &[(f64, f64)], assessment: Assessment, slow_scale: Option<usize>) -> Self {
+    fn of(
+        window: &[(f64, f64)],
+        assessment: Assessment,
+        slow_scale: Option<usize>,
+        test: LeakTest,
+    ) -> Self {
         let (since, baseline) = window[0];
         let (now, current) = window[window.len() - 1];
         Shown {
@@ -85,6 +92,7 @@ impl Shown {
             current,
             assessment,
             slow_scale,
+            test,
         }
     }
 }
@@ -340,8 +348,10 @@ impl Series {
         let closed: u64 = self.slow.iter().map(Decimated::closed_total).sum();
         let judge_slow = closed != self.slow_judged_at;
         self.slow_judged_at = closed;
-        let step_window =
-            |test: &StepTest| test.window(&points, step_warm_at, wander, config, &self.limits);
+        let step_window = |step: &StepTest| {
+            step.window(&points, step_warm_at, wander, config, &self.limits)
+                .map(|(window, a)| Shown::of(window, a, None, step.test))
+        };
         step_window(&URGENT)
             .or_else(|| step_window(&FAST))
             .or_else(|| {
@@ -352,8 +362,8 @@ impl Series {
                             !judged_as_slow(window, config) || slow_rules_hold(window, config)
                         })
                     })
+                    .map(|(window, a)| Shown::of(window, a, None, LeakTest::Trend))
             })
-            .map(|(window, a)| Shown::of(window, a, None))
             .or_else(|| {
                 judge_slow
                     .then(|| self.slow_leak(config, warm_at))
@@ -398,6 +408,7 @@ impl Series {
             // Floors that come rarely (a quiet service: one forced GC a minute) make a
             // scale's points span longer than its nominal window.
             scale_span_ms: scale.span_ms(config.min_duration_ms).max(now - oldest_kept),
+            test: shown.test,
         }
     }
 
@@ -430,7 +441,7 @@ impl Series {
                 .find_map(|start| {
                     let (window, a) = shows_leak(&points, start, warm_at, &scale_config)?;
                     let steady = slow_rules_hold(window, config) && load_level(&loads[start..]);
-                    steady.then(|| Shown::of(window, a, Some(i)))
+                    steady.then(|| Shown::of(window, a, Some(i), LeakTest::Trend))
                 })
         })
     }

@@ -108,6 +108,7 @@ fn reported_within(rate: f64, within: f64, scales: &[&str]) -> Vec<f64> {
             );
             assert!(leak.slope_bytes_per_sec > 0.4 * rate && leak.slope_bytes_per_sec < 2.0 * rate);
             assert!(leak.scale_span_ms >= leak.scale.span_ms(60_000.0));
+            assert_eq!(leak.test, LeakTest::Trend);
             at - LEAK_ONSET_S
         })
         .collect()

@@ -9,7 +9,9 @@
 //! [`FAST_HORIZON_MS`]: super::FAST_HORIZON_MS
 
 use super::full_rule::assess_points;
-use super::types::{Assessment, DetectorConfig, Limits, FAST_HORIZON_MS, URGENT_HORIZON_MS};
+use super::types::{
+    Assessment, DetectorConfig, LeakTest, Limits, FAST_HORIZON_MS, URGENT_HORIZON_MS,
+};
 
 /// Floors, each above the one before, the urgent test needs: four steps up in a row.
 pub(super) const STEP_MIN_FLOORS: usize = 5;
@@ -44,6 +46,8 @@ const STEP_SHARE: f64 = 0.25;
 /// One step test: how much growth it asks for, toward a limit how near.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct StepTest {
+    /// Which test it is, as a leak it shows says.
+    pub(super) test: LeakTest,
     /// Floors, each above the one before, it needs at least.
     min_floors: usize,
     /// Growth over the floors, in minimum growths.
@@ -55,6 +59,7 @@ pub(super) struct StepTest {
 /// The urgent test: four minimum growths (32 MiB at defaults, four times what the full test
 /// asks of a window twice as long), the limit within [`URGENT_HORIZON_MS`].
 pub(super) const URGENT: StepTest = StepTest {
+    test: LeakTest::Urgent,
     min_floors: STEP_MIN_FLOORS,
     growth_multiple: 4.0,
     horizon_ms: URGENT_HORIZON_MS,
@@ -65,6 +70,7 @@ pub(super) const URGENT: StepTest = StepTest {
 /// every floor passes four steps of 30 MB, not five. A leak of 0.2 MB/s grows 8 MiB in 42 s,
 /// so floors every 10 s from its start show it at the sixth either way.
 pub(super) const FAST: StepTest = StepTest {
+    test: LeakTest::Fast,
     min_floors: STEP_MIN_FLOORS + 1,
     growth_multiple: 1.0,
     horizon_ms: FAST_HORIZON_MS,

@@ -114,6 +114,32 @@ pub struct Leak {
     /// How long the points that scale keeps span, in milliseconds: its nominal window, or
     /// longer where floors came rarely or buckets got none.
     pub scale_span_ms: f64,
+    /// Which test showed it.
+    pub test: LeakTest,
+}
+
+/// The detector's test that showed a leak (docs/watch.md): a step test on the newest floors,
+/// where the limit is near ([`URGENT_HORIZON_MS`], [`FAST_HORIZON_MS`]), or the trend test
+/// on the window of a time scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeakTest {
+    /// Four minimum growths on five rising floors, the limit within [`URGENT_HORIZON_MS`].
+    Urgent,
+    /// One minimum growth on six rising floors, the limit within [`FAST_HORIZON_MS`].
+    Fast,
+    /// The full rule: Theil–Sen and Mann–Kendall over a scale's window.
+    Trend,
+}
+
+impl LeakTest {
+    /// The name events give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LeakTest::Urgent => "urgent",
+            LeakTest::Fast => "fast",
+            LeakTest::Trend => "trend",
+        }
+    }
 }
 
 /// What the memory of a series may still grow into before the process dies, as last known.
