@@ -146,7 +146,7 @@ test('two processes and a worker thread in one log, with its rotated generation:
     sampleLine(T0 + 1000, 100, 0, { heap: 2 }),
     sampleLine(T0 + 1000, 100, 3, { heap: 100 }),
     sampleLine(T0 + 1000, 200, 0, { heap: 11 }),
-    eventLine('leak', T0 + 2000, 100, 3, { kind: 'heap', since: T0, slopeBytesPerSec: 50, current: 100, urgent: false, projectedLimitAt: null, scale: 'hour', scaleSpanMs: 3_840_000 }),
+    eventLine('leak', T0 + 2000, 100, 3, { kind: 'heap', since: T0, slopeBytesPerSec: 50, current: 100, urgent: false, projectedLimitAt: null, scale: 'hour', scaleSpanMs: 3_840_000, test: 'trend' }),
     eventLine('listener-leak', T0 + 2500, 200, 0, { emitter: 'Socket', event: 'data', site: 'app.js:4', count: 20, growth: 20 }),
     eventLine('listener-leak', T0 + 2600, 200, 0, { emitter: 'Socket', event: 'data', site: 'app.js:4', count: 40, growth: 20 }),
   ].join('')
@@ -159,7 +159,7 @@ test('two processes and a worker thread in one log, with its rotated generation:
   assert.deepStrictEqual(main.floors.time, [T0, T0 + 1000])
   assert.deepStrictEqual(other.floors.heap, [10, 11])
   assert.deepStrictEqual(worker.floors.heap, [100])
-  assert.deepStrictEqual(worker.leaks.map((l) => [l.time, l.scale, l.scaleSpanMs]), [[T0 + 2000, 'hour', 3_840_000]])
+  assert.deepStrictEqual(worker.leaks.map((l) => [l.time, l.scale, l.scaleSpanMs, l.test]), [[T0 + 2000, 'hour', 3_840_000, 'trend']])
   assert.deepStrictEqual(main.leaks, [])
   assert.deepStrictEqual(other.listenerLeaks, [{ emitter: 'Socket', event: 'data', site: 'app.js:4', count: 40 }])
   assert.deepStrictEqual(model.files.logs.map((f) => f.name), ['events.log.1', 'events.log'])

@@ -162,7 +162,7 @@ test("a no-snapshot report shows the census' holder like a pair's suspects; the 
       native: [...document.querySelectorAll('h3')].filter((h3) => h3.textContent.startsWith('Native memory')).map((h3) => h3.textContent),
       nextCommand: document.querySelector('ol li code')?.textContent,
       leakRows: [...[...document.querySelectorAll('h3')].find((h3) => h3.textContent.startsWith('Leak reports')).nextElementSibling.querySelectorAll('tbody tr')]
-        .map((row) => [row.cells[1].textContent, row.cells[2].textContent, row.cells[3].textContent]),
+        .map((row) => [row.cells[1].textContent, row.cells[2].textContent, row.cells[3].textContent, row.cells[4].textContent]),
       verdict: document.querySelector('.verdict').textContent,
       restartRows: [...[...document.querySelectorAll('h3')].find((h3) => h3.textContent === 'Restart').nextElementSibling.querySelectorAll('tbody tr')]
         .map((row) => [...row.cells].slice(1).map((cell) => cell.textContent)),
@@ -180,8 +180,8 @@ test("a no-snapshot report shows the census' holder like a pair's suspects; the 
   assert.match(shown.firstHolder, /^sessions \(Map\), a module-level variable/, 'the pair\'s first suspect stays first')
   assert.deepEqual(shown.native, ['Native memory: no JS object holds it (+96.0 MB)'])
   assert.equal(shown.nextCommand, 'heaptrack -o /tmp/heaptrack.run node app.js')
-  // Each leak with the time scale that showed it; a slow one's rate per hour.
-  assert.deepEqual(shown.leakRows, [['heap', '+3.1 MB/min', 'minutes (2 min window)'], ['external', '+3.6 MB/h', 'hours (4.3 h window)']])
+  // Each leak with the time scale and the test that showed it (none named by an older log); a slow one's rate per hour.
+  assert.deepEqual(shown.leakRows, [['heap', '+3.1 MB/min', 'minutes (2 min window)', 'the fast test'], ['external', '+3.6 MB/h', 'hours (4.3 h window)', '–']])
   assert.match(shown.verdict, /external leak: \+3\.6 MB\/h on the hours scale/)
   assert.deepEqual(shown.restartRows, [
     ['due (heap, before minIntervalMs: the limit was near)', '120.0 s', '', '3 files'],

@@ -72,7 +72,7 @@ const EVENT_LISTS = {
 
 /** The entries of the MODEL's lists, made from an event's fields. */
 const ENTRY = {
-  leak: (e) => ({ time: e.time, kind: textOrNull(e.kind), since: numberOrNull(e.since), slopeBytesPerSec: numberOrNull(e.slopeBytesPerSec), current: numberOrNull(e.current), urgent: e.urgent === true, projectedLimitAt: numberOrNull(e.projectedLimitAt), scale: textOrNull(e.scale), scaleSpanMs: numberOrNull(e.scaleSpanMs) }),
+  leak: (e) => ({ time: e.time, kind: textOrNull(e.kind), since: numberOrNull(e.since), slopeBytesPerSec: numberOrNull(e.slopeBytesPerSec), current: numberOrNull(e.current), urgent: e.urgent === true, projectedLimitAt: numberOrNull(e.projectedLimitAt), scale: textOrNull(e.scale), scaleSpanMs: numberOrNull(e.scaleSpanMs), test: textOrNull(e.test) }),
   snapshot: (e) => ({ time: e.time, name: fileName(e.path), bytes: numberOrNull(e.bytes), durationMs: numberOrNull(e.durationMs), role: textOrNull(e.role), reason: textOrNull(e.reason) }),
   'snapshot-skipped': (e) => ({ time: e.time, skipped: textOrNull(e.skipped), reason: textOrNull(e.reason), detail: textOrNull(e.detail) }),
   threshold: (e) => ({ time: e.time, kind: textOrNull(e.kind), current: numberOrNull(e.current), limit: numberOrNull(e.limit) }),

@@ -299,6 +299,7 @@ function renderLeaks(proc) {
     ['kind', (l) => l.kind],
     ['growth', (l) => fmtRate(l.slopeBytesPerSec), 'num'],
     ['time scale', fmtScale],
+    ['shown by', (l) => (l.test ? `the ${l.test} test` : '–')],
     ['floor', (l) => bytesText(l.current), 'num'],
     ['growing since', (l) => fmtTime(l.since)],
     ['reaches the limit', (l) => (Number.isFinite(l.projectedLimitAt) ? fmtTime(l.projectedLimitAt) : '–')],
