@@ -4,7 +4,8 @@
 /**
  * `leakproof analyze FILE` and `leakproof diff BEFORE AFTER [LATER]`: the heap-snapshot
  * analyzer from a shell. Readable report on stdout (`--json` for machines), progress on stderr
- * for big files. `leakproof report DIR [-o FILE]`: the HTML report page of a watcher's
+ * for big files. `leakproof attach PID` (lib/attach/command.js): leakproof loaded into a running
+ * process. `leakproof report DIR [-o FILE]`: the HTML report page of a watcher's
  * directory; prints the page's path. `leakproof sites PATH`: the allocation sites of a saved
  * sampling heap profile. The exit codes are `EXIT` below, which `--help` prints.
  */
@@ -16,7 +17,8 @@ const { writeReport } = require('../lib/page')
 const { runService, RUN_EXIT, DEFAULT_GRACE_MS } = require('../lib/leak-test/run')
 const { readHeapProfile, rankProfile } = require('../lib/sites/heap-profiles')
 const { bytesText } = require('../lib/shared/bytes-text')
-const { placeText } = require('../lib/leak-test/text')
+const { placeText } = require('../lib/shared/place-text')
+const { attachCommand, ATTACH_EXIT, USAGE: ATTACH_USAGE } = require('../lib/attach/command')
 
 /**
  * Exit codes and what each means. 70 is sysexits' EX_SOFTWARE, kept apart from 1 so that a
@@ -49,6 +51,7 @@ const USAGE = `Usage:
       at SIGINT or SIGTERM (passed on to it), prints the verdict with what holds a leak,
       writes the report page, and exits with 0 (no leak), 1 (a leak) or 4 (no verdict).
       LEAKPROOF_* variables you set win over its settings.
+${ATTACH_USAGE}
 
 Options:
   --top N    how many classes, objects, suspects, collections or sites to list (default 10)
@@ -64,7 +67,9 @@ Options:
 Exit codes:
 ${Object.values(EXIT).map(({ code, means }) => `  ${String(code).padEnd(9)}  ${means}`).join('\n')}
 Exit codes of run:
-${Object.values(RUN_EXIT).map(({ code, means }) => `  ${String(code).padEnd(9)}  ${means}`).join('\n')}`
+${Object.values(RUN_EXIT).map(({ code, means }) => `  ${String(code).padEnd(9)}  ${means}`).join('\n')}
+Exit codes of attach:
+${Object.values(ATTACH_EXIT).map(({ code, means }) => `  ${String(code).padEnd(9)}  ${means}`).join('\n')}`
 
 /** Files at least this big get progress lines on stderr. */
 const PROGRESS_FROM_BYTES = 32 * 1024 * 1024
@@ -331,6 +336,7 @@ async function main(argv) {
   let args
   try {
     if (argv[0] === 'run') return await runCommand(argv.slice(1))
+    if (argv[0] === 'attach') return await attachCommand(argv.slice(1))
     args = parseArgs(argv)
   } catch (err) {
     if (!(err instanceof UsageError)) throw err

@@ -326,13 +326,16 @@ test('CLI: reports, JSON and exit codes', () => {
 })
 
 test('CLI: --help lists every exit code, and an internal error exits with the one listed for it', () => {
-  const [general, ofRun] = cli('--help').stdout.split('Exit codes of run:')
+  const [general, rest] = cli('--help').stdout.split('Exit codes of run:')
+  const [ofRun, ofAttach] = rest.split('Exit codes of attach:')
   const codesIn = (text) => new Map([...text.matchAll(/^ {2}(\d+) +(.+)$/gm)].map(([, code, means]) => [Number(code), means]))
   const listed = codesIn(general)
   assert.deepEqual([...listed.keys()], [0, 1, 2, 3, 70])
   assert.match(listed.get(70), /^internal error/)
   // `leakproof run`'s own: no leak, a leak, no verdict (its usage errors are 2, as above).
   assert.deepEqual([...codesIn(ofRun).keys()], [0, 1, 4])
+  // `leakproof attach`'s: done, failed, usage, refused (the process as it was), not attached.
+  assert.deepEqual([...codesIn(ofAttach).keys()], [0, 1, 2, 5, 6])
   const preload = path.join(__dirname, 'fixtures', 'analyze-internal-error.js')
   const crashed = spawnSync(process.execPath, ['--require', preload, BIN, 'analyze', snap(1)], { encoding: 'utf8' })
   assert.match(crashed.stderr, /^leakproof: internal error: TypeError: a bug/)

@@ -23,15 +23,13 @@ const { resolveOptions } = require('../watch/options')
 const { diffSnapshots, nativeMemoryText } = require('../diagnose/analyze')
 const { CODES, codedError } = require('../shared/errors')
 const { bytesText } = require('../shared/bytes-text')
-const { placeText } = require('./text')
+const { LOG_NAME } = require('../shared/file-names')
+const { placeText } = require('../shared/place-text')
 
 const MiB = 1024 * 1024
 
 /** The preload every Node process of the run loads, through NODE_OPTIONS. */
 const REGISTER = path.join(__dirname, '..', '..', 'register.js')
-
-/** The event log's name in the run's directory. */
-const LOG_NAME = 'leakproof-events.jsonl'
 
 /**
  * The watcher's settings in a run, as the register preload's variables: a load test lasts

@@ -53,6 +53,24 @@ const CODES = Object.freeze({
   REPORT_DIR: 'ERR_LEAKPROOF_REPORT_DIR',
   /** A watcher's method that acts was called after `stop()`. */
   WATCHER_STOPPED: 'ERR_LEAKPROOF_WATCHER_STOPPED',
+  /** `leakproof attach`: no process has that PID, or it exited during the attach. */
+  ATTACH_NO_PROCESS: 'ERR_LEAKPROOF_ATTACH_NO_PROCESS',
+  /** `leakproof attach`: the process is not Node's. */
+  ATTACH_NOT_NODE: 'ERR_LEAKPROOF_ATTACH_NOT_NODE',
+  /** `leakproof attach`: the process belongs to another user (and the command does not run as root). */
+  ATTACH_OTHER_USER: 'ERR_LEAKPROOF_ATTACH_OTHER_USER',
+  /** `leakproof attach`: the process cannot open its inspector (`--disable-sigusr1`, a Node built without it, its port taken). */
+  ATTACH_NO_INSPECTOR: 'ERR_LEAKPROOF_ATTACH_NO_INSPECTOR',
+  /** `leakproof attach`: the process' inspector is already open (a debugger's, or `--inspect`). */
+  ATTACH_INSPECTOR_IN_USE: 'ERR_LEAKPROOF_ATTACH_INSPECTOR_IN_USE',
+  /** `leakproof attach`: this platform, or the process' Node, cannot run this build of leakproof. */
+  ATTACH_UNSUPPORTED: 'ERR_LEAKPROOF_ATTACH_UNSUPPORTED',
+  /** `leakproof attach`: leakproof is already attached to the process. */
+  ALREADY_ATTACHED: 'ERR_LEAKPROOF_ALREADY_ATTACHED',
+  /** `leakproof attach PID COMMAND`: no leakproof is attached to the process (with that directory). */
+  NOT_ATTACHED: 'ERR_LEAKPROOF_NOT_ATTACHED',
+  /** `leakproof attach`: the inspector or the control socket failed, or did not answer in time. */
+  ATTACH_FAILED: 'ERR_LEAKPROOF_ATTACH_FAILED',
   /** `assertNoLeak()` found that the function under test retains memory from call to call. */
   LEAK: 'ERR_LEAKPROOF_LEAK',
   /** A sampling heap profile (`.heapprofile`) could not be read, or is not one. */

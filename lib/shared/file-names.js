@@ -37,6 +37,9 @@ function watcherFileName(time, { sequence, reason, suffix, pid = process.pid, th
   return `${PREFIX}${stamp}-${pid}-${thread}-${sequence === undefined ? '' : `${sequence}-`}${reason}${suffix}`
 }
 
+/** The event log's name in a directory leakproof's commands make (`leakproof run`, `leakproof attach`). */
+const LOG_NAME = 'leakproof-events.jsonl'
+
 /** The hidden name a file is written under before it is renamed to `name`. */
 function tempName(name) {
   return `.${name}.tmp`
@@ -81,4 +84,4 @@ function parseWatcherName(name) {
   return { time: Number.isFinite(time) ? time : null, pid: Number(pid), threadId: Number(thread), reason, suffix }
 }
 
-module.exports = { PREFIX, SUFFIXES, watcherFileName, tempName, tempSnapshotWriter, isWatcherFile, profileKind, reportPathOf, parseWatcherName }
+module.exports = { PREFIX, SUFFIXES, LOG_NAME, watcherFileName, tempName, tempSnapshotWriter, isWatcherFile, profileKind, reportPathOf, parseWatcherName }

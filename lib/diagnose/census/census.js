@@ -132,15 +132,35 @@ class Census {
     }
     const outside = kind !== 'heap'
     candidates.sort((a, b) => (outside ? outsideWeight(b.record) - outsideWeight(a.record) : 0) || score(b, outside) - score(a, outside))
-    // Named without a stop first, so that leakproof's own can be left out; then, for the ones
-    // listed only, with the Debugger round if some are still unnamed.
-    candidates = candidates.slice(0, 4 * top)
-    await this.#scripts.resolve(candidates.map((c) => c.record.root), this.#view, { useDebugger: false })
-    candidates = candidates.filter((c) => !isOwnFile(c.record.root.file ?? ''))
-    const listed = worthListing(candidates, outside).slice(0, top)
-    const { debuggerMs } = await this.#scripts.resolve(listed.map((c) => c.record.root), this.#view, { useDebugger: true })
+    const { listed, debuggerMs } = await this.#named(candidates.slice(0, 4 * top), (kept) => worthListing(kept, outside).slice(0, top))
     const holders = listed.map(({ record, entriesBefore, gained }) => holderOf(record, entriesBefore, gained / seconds, slopeBytesPerSec))
     return { holders, debuggerMs }
+  }
+
+  /**
+   * The largest collections of `pass` (one taken by this census) in a named file, most entries
+   * first, at most `top`, each named as `grown` names them, with `before` and `entriesPerSec` null: what a
+   * first look at a process shows before there is a second pass to compare with.
+   * @returns {Promise<{ holders: Array<object>, debuggerMs: number }>}
+   */
+  async largest(pass, { top }) {
+    const biggest = [...pass.records.values()].sort((a, b) => b.entries - a.entries).slice(0, 4 * top).map((record) => ({ record }))
+    const { listed, debuggerMs } = await this.#named(biggest, (kept) => kept)
+    // Node's own (internal modules, to which V8 gives no file) are left out: the service's are named.
+    const inFiles = listed.filter(({ record }) => record.root.file != null).slice(0, top)
+    return { holders: inFiles.map(({ record }) => holderOf(record, null, null, null)), debuggerMs }
+  }
+
+  /**
+   * Of `candidates` (`{ record }` each), leakproof's own left out and `choose` applied, with
+   * their scripts named: first without a stop, so that leakproof's own can be left out; then,
+   * for the ones listed only, with the Debugger round if some are still unnamed.
+   */
+  async #named(candidates, choose) {
+    await this.#scripts.resolve(candidates.map((c) => c.record.root), this.#view, { useDebugger: false })
+    const listed = choose(candidates.filter((c) => !isOwnFile(c.record.root.file ?? '')))
+    const { debuggerMs } = await this.#scripts.resolve(listed.map((c) => c.record.root), this.#view, { useDebugger: true })
+    return { listed, debuggerMs }
   }
 
   /**
@@ -204,7 +224,8 @@ function nextTurn() {
  * second over the leak's rate (at most 1), only where its bytes per entry are measured (from
  * the rate, every holder would explain it all); for sockets held by their own handles,
  * `remoteEnd`, the end most share (handles.js); `madeAt`, null here, is the line that made
- * many roots (sockets, timers) where the sites ranking saw it (diagnosis.js).
+ * many roots (sockets, timers) where the sites ranking saw it (diagnosis.js). A collection seen
+ * in one pass only (`largest`) has `before` and `entriesPerSec` null.
  */
 function holderOf(record, entriesBefore, entriesPerSec, slopeBytesPerSec) {
   const measured = record.memberBytes
@@ -216,7 +237,7 @@ function holderOf(record, entriesBefore, entriesPerSec, slopeBytesPerSec) {
     collections: record.collections,
     before: entriesBefore,
     after: record.entries,
-    entriesPerSec: Math.round(entriesPerSec * 100) / 100,
+    entriesPerSec: entriesPerSec === null ? null : Math.round(entriesPerSec * 100) / 100,
     bytesPerEntry: measured ?? fromSlope,
     bytesPerEntrySource: measured !== null ? 'measured' : fromSlope !== null ? 'slope' : null,
     share: measured !== null && slopeBytesPerSec > 0 ? Math.min(1, Math.round((100 * entriesPerSec * measured) / slopeBytesPerSec) / 100) : null,

@@ -1,0 +1,95 @@
+'use strict'
+
+/**
+ * The control socket of an attached process: where it is, and the command's end of it. One
+ * connection per command: the command sends one JSON line `{ command, seconds }`, the agent
+ * (agent.js) answers one JSON line `{ ok, result | error }` and closes.
+ */
+const fs = require('node:fs')
+const net = require('node:net')
+const os = require('node:os')
+const path = require('node:path')
+const errors = require('../shared/errors')
+
+/** The longest line either end reads: a reply lists tens of holders and sites, never megabytes. */
+const MAX_LINE_BYTES = 4 * 1024 * 1024
+
+/** The longest path a Unix socket may have on Linux (sun_path's 108 bytes, less the terminating NUL). */
+const MAX_SOCKET_PATH_BYTES = 107
+
+/** The directory `attach` uses for process `pid` when no `--dir` is given. */
+function defaultDir(pid) {
+  return path.join(os.tmpdir(), `leakproof-attach-${pid}`)
+}
+
+/** The control socket of process `pid` in `dir`. */
+function socketPathFor(dir, pid) {
+  return path.join(path.resolve(dir), `leakproof-attach-${pid}.sock`)
+}
+
+/** Throws a coded RangeError when `dir`'s socket path for `pid` is too long for a Unix socket. */
+function checkSocketPath(dir, pid) {
+  const socket = socketPathFor(dir, pid)
+  if (Buffer.byteLength(socket) > MAX_SOCKET_PATH_BYTES) {
+    throw errors.invalidOptionRange('attach', '--dir', `a directory whose control socket path fits in ${MAX_SOCKET_PATH_BYTES} bytes`, dir)
+  }
+  return socket
+}
+
+/**
+ * Where this process reaches `pid`'s socket: its path, or, when the process runs in another
+ * mount namespace (a debug container sharing the process namespace), the same path under
+ * `/proc/<pid>/root`. Null when neither exists.
+ */
+function reachableSocket(socket, pid) {
+  for (const candidate of [socket, path.join(`/proc/${pid}/root`, socket)]) {
+    try {
+      if (fs.statSync(candidate).isSocket()) return candidate
+    } catch {
+      // Not there (or not ours to see): try the next.
+    }
+  }
+  return null
+}
+
+/**
+ * Sends `command` to the agent of `pid` listening in `dir`; resolves with its result, or
+ * rejects with its coded error. `NOT_ATTACHED` when nothing listens there.
+ * @param {{ pid: number, dir: string, command: string, seconds?: number, timeoutMs: number }} request
+ */
+function sendCommand({ pid, dir, command, seconds, timeoutMs }) {
+  const socket = reachableSocket(socketPathFor(dir, pid), pid)
+  const notAttached = (why) => errors.codedError(Error, errors.CODES.NOT_ATTACHED, `attach: leakproof is not attached to process ${pid} with the directory ${dir} (${why}); attach first, or give the --dir it was attached with`)
+  if (socket === null) return Promise.reject(notAttached('no control socket there'))
+  return new Promise((resolve, reject) => {
+    const connection = net.connect(socket)
+    let text = ''
+    const timer = setTimeout(() => {
+      connection.destroy()
+      reject(errors.codedError(Error, errors.CODES.ATTACH_FAILED, `attach: process ${pid} did not answer ${command} within ${timeoutMs} ms`))
+    }, timeoutMs)
+    connection.setEncoding('utf8')
+    connection.on('connect', () => connection.write(`${JSON.stringify({ command, seconds })}\n`))
+    connection.on('data', (chunk) => {
+      text += chunk
+      if (text.length > MAX_LINE_BYTES) connection.destroy(new Error('the reply is too long'))
+    })
+    connection.on('error', (/** @type {NodeJS.ErrnoException} */ err) => {
+      clearTimeout(timer)
+      reject(err.code === 'ECONNREFUSED' || err.code === 'ENOENT' ? notAttached('its socket is left from a process that is gone') : errors.codedError(Error, errors.CODES.ATTACH_FAILED, `attach: ${command}: ${err.message}`))
+    })
+    connection.on('end', () => {
+      clearTimeout(timer)
+      let reply
+      try {
+        reply = JSON.parse(text)
+      } catch {
+        return reject(errors.codedError(Error, errors.CODES.ATTACH_FAILED, `attach: process ${pid} closed the control socket without a reply to ${command}`))
+      }
+      if (reply.ok) resolve(reply.result)
+      else reject(errors.codedError(Error, reply.error.code, reply.error.message))
+    })
+  })
+}
+
+module.exports = { defaultDir, socketPathFor, checkSocketPath, sendCommand, MAX_LINE_BYTES }
