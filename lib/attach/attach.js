@@ -32,6 +32,9 @@ const OLDEST_NODE = 20
 function agentLoader(request) {
   const agent = JSON.stringify(AGENT)
   return `(async () => {
+  // Pending when the evaluation ends, whatever follows: Node 22 answers an awaited promise
+  // already settled by then with "Promise was collected" while the main thread is busy.
+  await new Promise((resolve) => setImmediate(resolve))
   const load = typeof require === 'function' ? require : process.getBuiltinModule('module').createRequire(${agent})
   if (Number(process.versions.node.split('.')[0]) < ${OLDEST_NODE}) {
     return { error: { code: ${JSON.stringify(errors.CODES.ATTACH_UNSUPPORTED)}, message: 'attach: process ' + process.pid + ' runs Node ' + process.version + '; this leakproof needs Node ${OLDEST_NODE} or later' } }
@@ -51,11 +54,14 @@ function agentLoader(request) {
 }
 
 /**
- * Closes the inspector from inside, on a timer: its answer to this call comes first, and
- * `inspector.close()` then waits for (or, on newer Node, ends) this session, which the
- * command closes at once.
+ * Closes the inspector from inside, once this call is answered: `inspector.close()` ends the
+ * session itself, and the command waits for that rather than closing it (InspectorSession#close).
+ * Evaluated without `awaitPromise`, so a main thread busy in a long synchronous task runs it
+ * at once (V8 interrupts it for the inspector).
  */
-const CLOSE_INSPECTOR = `setTimeout(() => (typeof require === 'function' ? require : process.getBuiltinModule)('node:inspector').close(), 0), undefined`
+const CLOSE_INSPECTOR = `setImmediate(() => (typeof require === 'function' ? require : process.getBuiltinModule)('node:inspector').close()), undefined`
+/** How long the inspector may take to end the session once told to close. */
+const SESSION_END_MS = 2000
 
 /**
  * Attaches to process `pid`: starts the agent with `{ dir, env, censusOnly }` (env: the
@@ -80,7 +86,7 @@ async function attach(pid, { dir, env, censusOnly }) {
   } finally {
     // Closed whatever happened before: the port must not stay open.
     await session?.call('Runtime.evaluate', { expression: CLOSE_INSPECTOR, includeCommandLineAPI: true }, EVALUATE_TIMEOUT_MS).catch(() => {})
-    await session?.close()
+    await session?.close(SESSION_END_MS)
   }
   if (failure !== null) {
     if (!isAlive(pid)) throw errors.codedError(Error, errors.CODES.ATTACH_NO_PROCESS, `attach: process ${pid} exited during the attach`)
