@@ -13,14 +13,13 @@ const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
 const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
-const net = require('node:net')
 const os = require('node:os')
 const path = require('node:path')
 const { lineOf, events } = require('../production/helpers')
 const { FAST_ENV } = require('../support/restart-harness')
 const { memoryCgroup } = require('../support/cgroup')
+const { EXIT, leakproofAttach, startProcess, isRunning, refuses, getJson, stopsDuring } = require('../support/attach-helpers')
 
-const BIN = path.join(__dirname, '..', '..', 'bin', 'leakproof.js')
 const CJS_APP = path.join(__dirname, '..', 'support', 'fixtures', 'express-app.js')
 const ESM_APP = path.join(__dirname, 'fixtures', 'esm-service.mjs')
 const LOAD = path.join(__dirname, '..', 'support', 'fixtures', 'express-load.js')
@@ -28,25 +27,8 @@ const LOAD = path.join(__dirname, '..', 'support', 'fixtures', 'express-load.js'
 const MAX_STOP_MS = 250
 /** How long a report may take after the attach, at the fast test pace. */
 const REPORT_WITHIN_MS = 90_000
-/** Exit codes of `leakproof attach` (lib/attach/command.js). */
-const EXIT = { OK: 0, USAGE: 2, REFUSED: 5, NOT_ATTACHED: 6 }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-attach-test-'))
-
-/** `leakproof attach ARGS` with `env` added; resolves with `{ code, stdout, stderr }`. */
-function leakproofAttach(args, { env = {}, uid } = {}) {
-  const options = { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }
-  if (uid !== undefined) Object.assign(options, { uid, gid: uid })
-  const child = spawn(process.execPath, [BIN, 'attach', ...args.map(String)], options)
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk) => (stdout += chunk))
-  child.stderr.on('data', (chunk) => (stderr += chunk))
-  return new Promise((resolve) => {
-    child.on('error', (err) => resolve({ code: null, stdout, stderr: `${stderr}${err.message}` }))
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
 
 /** Whether this Node can run as user `uid` (a binary under /root cannot). */
 const canRunAs = (uid) => spawnSync(process.execPath, ['-e', ''], { uid, gid: uid }).status === 0
@@ -57,34 +39,6 @@ function oneAtATime(fn) {
   const run = attaching.then(fn)
   attaching = run.catch(() => {})
   return run
-}
-
-/** A process started with `args`, its stderr kept; killed when the test ends. */
-function startProcess(t, command, args, options = {}) {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options })
-  child.stderrText = ''
-  child.stderr.on('data', (chunk) => (child.stderrText += chunk))
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  })
-  return child
-}
-
-const isRunning = (child) => child.exitCode === null && child.signalCode === null
-
-/** Resolves whether 127.0.0.1:`port` refuses connections. */
-function refuses(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port })
-    socket.on('connect', () => resolve(socket.destroy() && false))
-    socket.on('error', () => resolve(true))
-  })
-}
-
-/** GET `path` of the service as JSON. */
-async function getJson(port, route) {
-  const response = await fetch(`http://127.0.0.1:${port}${route}`)
-  return response.json()
 }
 
 /** A service (`file`, no preload) under load that leaks from its first request; in `cgroup` (cgroup.js) when given. */
@@ -141,10 +95,10 @@ async function attachAndReport(t, file, holder, cgroup) {
   t.diagnostic(`report (${report.matchedBy ?? report.evidence}) ${Math.round((report.time - endedAt) / 1000)} s after the attach: ${suspect.holder.description}`)
 
   const { loopDelayBySecond } = await getJson(port, '/stats')
-  const around = loopDelayBySecond.filter(([second]) => second >= Math.floor(begunAt / 1000) && second <= Math.ceil(endedAt / 1000) + 1)
-  t.diagnostic(`the probe's longest stop in each second around the attach: ${around.map(([, ms]) => ms).join(' ')} ms`)
+  const around = stopsDuring(loopDelayBySecond, begunAt, endedAt)
+  t.diagnostic(`the probe's longest stop in each second around the attach: ${around.join(' ')} ms`)
   assert.ok(around.length > 0, 'the probe saw no second around the attach')
-  assert.ok(Math.max(...around.map(([, ms]) => ms)) <= MAX_STOP_MS, `a stop over ${MAX_STOP_MS} ms at the attach`)
+  assert.ok(Math.max(...around) <= MAX_STOP_MS, `a stop over ${MAX_STOP_MS} ms at the attach`)
   return { service, port, load, done, dir, attached }
 }
 

@@ -6,8 +6,8 @@
  *
  * `start()` starts what the preload would (the watcher with the options given, its events
  * appended to `dir`'s log), or with `censusOnly` nothing but the control socket; then listens
- * on a Unix socket in `dir` (mode 0600 in a 0700 directory: only the process' user and root
- * reach it). Every later command comes over that socket, one JSON line each way
+ * on a Unix socket in `dir` (mode 0600, in a directory made 0700 unless it existed: only the
+ * process' user and root reach it). Every later command comes over that socket, one JSON line each way
  * (control.js), so the inspector is open only for the attach. Nothing it starts keeps the
  * process alive: the server and every timer are unref'd.
  *
@@ -49,8 +49,8 @@ async function start({ dir, env, censusOnly }) {
   if (currentWatcher() !== null && !censusOnly) {
     throw errors.codedError(Error, errors.CODES.ALREADY_WATCHING, `attach: process ${process.pid} already runs leakproof's watcher (started by its code or its preload)`)
   }
+  // A directory made here is private; one given that exists keeps its mode (it may be shared).
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
-  fs.chmodSync(dir, 0o700)
   const socket = socketPathFor(dir, process.pid)
   const state = { socket, dir, censusOnly, watcher: null, log: null, census: null, lastPass: null, server: null, startedAt: Date.now() }
   globalThis[STATE] = state
