@@ -5,7 +5,8 @@
  * Names: cache, memory, ring, overhead, detect, analyze, listeners, profiles (all of these by default),
  * and the long ones, run only when named: snapshot-cost (about an hour), diagnosis (about
  * twenty minutes), capture (about an hour), census (about four minutes a Node version, and
- * 10 GB for its 1 GB heap's snapshot) and restart (about eleven minutes, under PM2). Prints
+ * 10 GB for its 1 GB heap's snapshot), restart (about eleven minutes, under PM2) and attach
+ * (about nine minutes: `leakproof attach` against a DevTools heap snapshot, Node 24 and 20). Prints
  * tables and writes them, with the date, Node version and machine, to bench/out/latest.json.
  */
 const fs = require('node:fs')
@@ -27,10 +28,11 @@ const BENCHES = {
   census: ['The census: cost of a pass against queryObjects and a heap snapshot', () => require('./census').main()],
   capture: ['Heap snapshots by forked children', () => require('./capture').main()],
   restart: ["Restarts: leakproof's restart policy against PM2's max_memory_restart", () => require('./restart').main()],
+  attach: ['leakproof attach on a running service against a DevTools heap snapshot', () => require('./attach').main()],
 }
 
 /** Benchmarks that take long enough to run only when named. */
-const LONG = new Set(['snapshot-cost', 'diagnosis', 'capture', 'census', 'restart'])
+const LONG = new Set(['snapshot-cost', 'diagnosis', 'capture', 'census', 'restart', 'attach'])
 
 /** Runs a benchmark script that prints its own tables, in a child process. */
 function runScript(file) {

@@ -108,7 +108,8 @@ async function waitClosed(port, timeoutMs) {
 
 /**
  * A Chrome DevTools Protocol session over one WebSocket to the main thread's target on
- * 127.0.0.1:`port`. `call(method, params)` resolves with the result; events are ignored.
+ * 127.0.0.1:`port`. `call(method, params)` resolves with the result; `on(method, handler)`
+ * hears an event (the others are dropped).
  */
 class InspectorSession {
   #socket
@@ -116,6 +117,7 @@ class InspectorSession {
   #fragments = []
   #nextId = 1
   #pending = new Map()
+  #handlers = new Map()
   #closed = null
 
   /** Connects to the inspector's first target (the main thread's). */
@@ -165,6 +167,11 @@ class InspectorSession {
         socket.write(`GET ${url.pathname} HTTP/1.1\r\nHost: 127.0.0.1:${url.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`)
       })
     })
+  }
+
+  /** Calls `handler(params)` for each event `method` (`HeapProfiler.addHeapSnapshotChunk`, say). */
+  on(method, handler) {
+    this.#handlers.set(method, handler)
   }
 
   /** Sends `method` with `params`; resolves with its result, rejects with its error or after `timeoutMs`. */
@@ -233,7 +240,7 @@ class InspectorSession {
     }
   }
 
-  /** A whole message: the answer to a call, or an event (ignored). */
+  /** A whole message: the answer to a call, or an event. */
   #message(text) {
     let message
     try {
@@ -241,6 +248,7 @@ class InspectorSession {
     } catch {
       return
     }
+    if (message.id === undefined) return this.#handlers.get(message.method)?.(message.params)
     const pending = this.#pending.get(message.id)
     if (pending === undefined) return
     this.#pending.delete(message.id)
@@ -284,4 +292,4 @@ function parseFrame(buffer) {
   return { fin, opcode, payload, size: offset + length }
 }
 
-module.exports = { openInspector, InspectorSession, waitClosed }
+module.exports = { openInspector, InspectorSession, waitClosed, getJson }
