@@ -5,10 +5,11 @@
  * running service, against what a person on call does today, a heap snapshot taken the way
  * Chrome DevTools takes one.
  *
- * For each Node version: a real Express service started plainly, `node attach-service.js
- * 200` (bench/fixtures/attach-service.js: no preload, no flag; about 200 MB of used heap in a
- * module-level Map, filled at start; its own event-loop-delay probe, the longest delay of each
- * second at a 10 ms resolution, read from its /stats), under 400 requests a second from 8
+ * For each Node version: a real Express service started plainly, `node express-app.js`
+ * (__test__/support/fixtures/express-app.js with APP_PREFILL_MB=200 and APP_ITEMS=replace: no
+ * preload, no flag; about 200 MB of used heap in a module-level Map, filled at start, whose
+ * entries `/items` replaces; its own event-loop-delay probe, the longest delay of each second
+ * at a 10 ms resolution, read from its /stats), under 400 requests a second from 8
  * keep-alive connections on loopback (__test__/support/fixtures/express-load.js, another
  * process: the other core). After 10 s of load, one after the other:
  *
@@ -52,7 +53,7 @@ const RSS_POLL_MS = 100
 const SNAPSHOT_TIMEOUT_MS = 180_000
 const TICKS_PER_SECOND = 100 // USER_HZ on Linux
 const CLI = path.join(__dirname, '..', 'bin', 'leakproof.js')
-const SERVICE = path.join(__dirname, 'fixtures', 'attach-service.js')
+const SERVICE = path.join(__dirname, '..', '__test__', 'support', 'fixtures', 'express-app.js')
 const LOADER = path.join(__dirname, '..', '__test__', 'support', 'fixtures', 'express-load.js')
 /** Evaluated in the target to close its inspector once the call is answered (lib/attach/attach.js). */
 const CLOSE_INSPECTOR = "setImmediate(() => process.getBuiltinModule('inspector').close()), undefined"
@@ -126,7 +127,8 @@ function longestStop(bySecond, fromMs, toMs) {
 
 /** Starts the service on `node`; resolves with it once it listens (its heap filled). */
 async function startService(node) {
-  const child = spawn(node, [SERVICE, String(HEAP_MB)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const env = { ...process.env, APP_PREFILL_MB: String(HEAP_MB), APP_ITEMS: 'replace' }
+  const child = spawn(node, [SERVICE], { stdio: ['ignore', 'pipe', 'pipe'], env })
   const service = { child, pid: child.pid, stderr: '', exit: null }
   child.stderr.setEncoding('utf8')
   child.stderr.on('data', (text) => (service.stderr = (service.stderr + text).slice(-8192)))
@@ -135,7 +137,8 @@ async function startService(node) {
     child.stdout.once('data', (d) => resolve(JSON.parse(String(d).split('\n')[0])))
     child.once('exit', (code, signal) => reject(new Error(`the service exited (${code ?? signal}) before listening: ${service.stderr}`)))
   })
-  return Object.assign(service, listening)
+  const { items, heapUsed } = await getJson(listening.port, '/stats')
+  return Object.assign(service, listening, { items, heapUsed })
 }
 
 /** Starts the load on `node` against `port`; `stop()` resolves with its final counts. */

@@ -2,8 +2,8 @@
 
 /** What the tests of `leakproof attach` share (attach/attach.test.js, production/attach.test.js). */
 const { spawn } = require('node:child_process')
-const net = require('node:net')
 const path = require('node:path')
+const { refuses } = require('../../lib/attach/inspector')
 
 const BIN = path.join(__dirname, '..', '..', 'bin', 'leakproof.js')
 /** Exit codes of `leakproof attach` (lib/attach/command.js). */
@@ -37,18 +37,6 @@ function startProcess(t, command, args, options = {}) {
 
 /** Whether `child` has not exited. */
 const isRunning = (child) => child.exitCode === null && child.signalCode === null
-
-/** Resolves whether 127.0.0.1:`port` refuses connections. */
-function refuses(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port })
-    socket.on('connect', () => {
-      socket.destroy()
-      resolve(false)
-    })
-    socket.on('error', () => resolve(true))
-  })
-}
 
 /** GET `route` of the service on 127.0.0.1:`port`, as JSON. */
 async function getJson(port, route) {

@@ -292,4 +292,4 @@ function parseFrame(buffer) {
   return { fin, opcode, payload, size: offset + length }
 }
 
-module.exports = { openInspector, InspectorSession, waitClosed, getJson }
+module.exports = { openInspector, InspectorSession, waitClosed, getJson, refuses }
