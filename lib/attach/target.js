@@ -50,7 +50,10 @@ function checkTarget(pid) {
     executable = fs.readlinkSync(`/proc/${pid}/exe`)
   } catch (err) {
     if (statusOf(pid) === null) throw refusal(errors.CODES.ATTACH_NO_PROCESS, `process ${pid} exited`)
-    if (err.code === 'EACCES' || err.code === 'EPERM') throw refusal(errors.CODES.ATTACH_OTHER_USER, `this command may not look at process ${pid}'s executable (${err.code}): run it as the process' user or as root`)
+    if (err.code === 'EACCES' || err.code === 'EPERM') {
+      const why = ours === 0 ? 'a process of another user namespace, or one protected from tracing' : "run it as the process' user or as root"
+      throw refusal(errors.CODES.ATTACH_OTHER_USER, `this command may not look at process ${pid}'s executable (${err.code}): ${why}`)
+    }
     throw refusal(errors.CODES.ATTACH_NOT_NODE, `process ${pid} has no executable to read (${err.code}: a kernel thread?)`)
   }
   const name = path.basename(executable.replace(/ \(deleted\)$/, ''))
