@@ -9,7 +9,7 @@
 // as it was. The attaches run one at a time: SIGUSR1 opens every Node's inspector on the one
 // port, 127.0.0.1:9229.
 
-const { describe, it } = require('node:test')
+const { describe, it, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -29,6 +29,7 @@ const MAX_STOP_MS = 250
 const REPORT_WITHIN_MS = 90_000
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-attach-test-'))
+after(() => fs.rmSync(tmp, { recursive: true, force: true }))
 
 /** Whether this Node can run as user `uid` (a binary under /root cannot). */
 const canRunAs = (uid) => spawnSync(process.execPath, ['-e', ''], { uid, gid: uid }).status === 0
@@ -168,6 +169,28 @@ describe('leakproof attach on running Express services started without it', { co
     assert.equal(detached.code, EXIT.OK, detached.stderr)
     await assertNoFailedRequest(load, done)
     if (!cgroup.missing) assert.equal(cgroup.oomKills(), 0, 'the OOM killer killed a process of the container')
+  })
+
+  it('snapshot on an attached process: a baseline written by a forked child, private; its follow-up; a third within the cooldown refused with its code', { timeout: 120_000 }, async (t) => {
+    const target = startProcess(t, process.execPath, ['-e', 'const kept = Array.from({ length: 1e5 }, (_, i) => ({ i })); setInterval(() => kept.length, 1000)'])
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const dir = path.join(tmp, `snapshot-${target.pid}`)
+    const attached = await oneAtATime(() => leakproofAttach([target.pid, '--dir', dir]))
+    assert.equal(attached.code, EXIT.OK, attached.stderr)
+    const taken = await leakproofAttach([target.pid, 'snapshot', '--dir', dir, '--json'])
+    assert.equal(taken.code, EXIT.OK, taken.stderr)
+    const { role, snapshot } = JSON.parse(taken.stdout)
+    t.diagnostic(`${role} by the ${snapshot.writer}: ${snapshot.path}, ${snapshot.bytes} bytes`)
+    assert.equal(role, 'baseline')
+    assert.equal(snapshot.writer, process.platform === 'linux' ? 'child' : 'process')
+    assert.equal(fs.statSync(snapshot.path).mode & 0o777, 0o600)
+    const followUp = await leakproofAttach([target.pid, 'snapshot', '--dir', dir, '--json'])
+    assert.equal(followUp.code, EXIT.OK, followUp.stderr)
+    assert.equal(JSON.parse(followUp.stdout).role, 'follow-up')
+    const third = await leakproofAttach([target.pid, 'snapshot', '--dir', dir])
+    assert.equal(third.code, 1, third.stderr)
+    assert.match(third.stderr, /ERR_LEAKPROOF_SNAPSHOT_COOLDOWN/)
+    assert.equal((await leakproofAttach([target.pid, 'detach', '--dir', dir])).code, EXIT.OK)
   })
 
   it('attach and detach ten times in a row: the process survives each, its inspector closed after each', { timeout: 120_000 }, async (t) => {
