@@ -13,6 +13,7 @@ const { describe, it, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
+const { once } = require('node:events')
 const os = require('node:os')
 const path = require('node:path')
 const { lineOf, events } = require('../production/helpers')
@@ -220,6 +221,8 @@ describe('leakproof attach on running Express services started without it', { co
       assert.equal(result.code, exit, result.stderr)
       assert.match(result.stderr, new RegExp(code))
       assert.equal(result.stderr.split('\n').filter(Boolean).length <= 2, true, result.stderr)
+      // A process that exited may not be reaped by this one yet: its 'exit' is awaited, 5 s at most.
+      if (child && !alive && isRunning(child)) await Promise.race([once(child, 'exit'), new Promise((resolve) => setTimeout(resolve, 5000))])
       if (child) assert.equal(isRunning(child), alive, child.stderrText)
       assert.equal(fs.existsSync(path.join(dir, `leakproof-attach-${child?.pid}.sock`)), false)
     }
