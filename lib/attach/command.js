@@ -4,7 +4,6 @@
  * `leakproof attach PID [COMMAND] [options]` from a shell: its arguments, its output in words
  * (or `--json`), and its exit codes (`ATTACH_EXIT`).
  */
-const fs = require('node:fs')
 const path = require('node:path')
 const errors = require('../shared/errors')
 const { configFromEnv } = require('../watch/env-config')
@@ -12,7 +11,7 @@ const { writeReport } = require('../page')
 const { bytesText } = require('../shared/bytes-text')
 const { placeText } = require('../shared/place-text')
 const { attach } = require('./attach')
-const { defaultDir, checkSocketPath, sendCommand } = require('./control')
+const { defaultDir, checkSocketPath, sendCommand, reachable } = require('./control')
 
 /** The exit codes of `leakproof attach` and what each means. */
 const ATTACH_EXIT = Object.freeze({
@@ -123,7 +122,7 @@ async function attachCommand(argv, { stdout = process.stdout, stderr = process.s
   const print = (result, text) => stdout.write(`${args.json ? JSON.stringify(result, null, 2) : text(result)}\n`)
   try {
     if (args.command === 'report') {
-      print(await writeReport(reachableDir(args.dir, args.pid), args.out === undefined ? {} : { out: args.out }), (r) => r.path)
+      print(await writeReport(reachable(args.dir, args.pid, () => true) ?? args.dir, args.out === undefined ? {} : { out: args.out }), (r) => r.path)
     } else if (args.command !== undefined) {
       const result = await sendCommand({ pid: args.pid, dir: args.dir, command: args.command, seconds: args.seconds, timeoutMs: COMMANDS[args.command] + args.seconds * 1000 })
       print(result, (r) => TEXT[args.command](r, args))
@@ -153,13 +152,6 @@ async function censusOnly(args) {
     await sendCommand({ ...request, command: 'detach', timeoutMs: COMMANDS.detach }).catch(() => {})
     throw err
   }
-}
-
-/** `dir` as this process reaches it: itself, or under /proc/PID/root (another container's file system). */
-function reachableDir(dir, pid) {
-  if (fs.existsSync(dir)) return dir
-  const under = path.join(`/proc/${pid}/root`, dir)
-  return fs.existsSync(under) ? under : dir
 }
 
 /** What an attach did, in words. */

@@ -37,14 +37,17 @@ function checkSocketPath(dir, pid) {
 }
 
 /**
- * Where this process reaches `pid`'s socket: its path, or, when the process runs in another
- * mount namespace (a debug container sharing the process namespace), the same path under
- * `/proc/<pid>/root`. Null when neither exists.
+ * Where this process reaches `file` of process `pid` that `is` accepts (its stats): the path
+ * itself, or, when the process runs in another mount namespace (a debug container sharing the
+ * process namespace), the same path under `/proc/<pid>/root`. Null when neither is there.
+ * @param {string} file
+ * @param {number} pid
+ * @param {(stats: fs.Stats) => boolean} is
  */
-function reachableSocket(socket, pid) {
-  for (const candidate of [socket, path.join(`/proc/${pid}/root`, socket)]) {
+function reachable(file, pid, is) {
+  for (const candidate of [file, path.join(`/proc/${pid}/root`, file)]) {
     try {
-      if (fs.statSync(candidate).isSocket()) return candidate
+      if (is(fs.statSync(candidate))) return candidate
     } catch {
       // Not there (or not ours to see): try the next.
     }
@@ -58,7 +61,7 @@ function reachableSocket(socket, pid) {
  * @param {{ pid: number, dir: string, command: string, seconds?: number, timeoutMs: number }} request
  */
 function sendCommand({ pid, dir, command, seconds, timeoutMs }) {
-  const socket = reachableSocket(socketPathFor(dir, pid), pid)
+  const socket = reachable(socketPathFor(dir, pid), pid, (stats) => stats.isSocket())
   const notAttached = (why) => errors.codedError(Error, errors.CODES.NOT_ATTACHED, `attach: leakproof is not attached to process ${pid} with the directory ${dir} (${why}); attach first, or give the --dir it was attached with`)
   if (socket === null) return Promise.reject(notAttached('no control socket there'))
   return new Promise((resolve, reject) => {
@@ -92,4 +95,4 @@ function sendCommand({ pid, dir, command, seconds, timeoutMs }) {
   })
 }
 
-module.exports = { defaultDir, socketPathFor, checkSocketPath, sendCommand, MAX_LINE_BYTES }
+module.exports = { defaultDir, socketPathFor, checkSocketPath, sendCommand, reachable, MAX_LINE_BYTES }
