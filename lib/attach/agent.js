@@ -165,25 +165,24 @@ async function takeCensus(state) {
  * collections that grew between the two (named) and the sites whose live bytes grew.
  */
 async function censusAndSites(state, seconds) {
-  const profiler = new SiteProfiler(SAMPLING_BYTES)
-  await profiler.start()
-  try {
-    await takeCensus(state)
-    await sleep(seconds * 1000)
-    const census = await takeCensus(state)
-    const sites = growingSites(new Map(), sitesOfProfile(await profiler.profile()), TOP)
-    return { census, sites, seconds }
-  } finally {
-    profiler.stop()
-  }
+  let census
+  const { sites } = await sampleSites(seconds, { before: () => takeCensus(state), after: async () => (census = await takeCensus(state)) })
+  return { census, sites, seconds }
 }
 
-/** The allocation sites whose sampled live bytes grew over `seconds` of sampling. */
-async function sampleSites(seconds) {
+/**
+ * The allocation sites whose sampled live bytes grew over `seconds` of sampling, with
+ * `before` and `after` run inside the sampling, at its start and its end.
+ * @param {number} seconds
+ * @param {{ before?: () => Promise<unknown>, after?: () => Promise<unknown> }} [around]
+ */
+async function sampleSites(seconds, { before = async () => {}, after = async () => {} } = {}) {
   const profiler = new SiteProfiler(SAMPLING_BYTES)
   await profiler.start()
   try {
+    await before()
     await sleep(seconds * 1000)
+    await after()
     return { seconds, sites: growingSites(new Map(), sitesOfProfile(await profiler.profile()), TOP) }
   } finally {
     profiler.stop()
