@@ -15,6 +15,28 @@ export declare class ForkedChild {
   cancel(): void
 }
 
+/** A heap snapshot read once, asked several questions; `lib/diagnose/loaded-snapshot.js` wraps it. */
+export declare class LoadedSnapshot {
+  /** An empty holder: `load` reads the file into it. */
+  constructor()
+  /**
+   * Reads and analyzes the snapshot at `path` on the thread pool; resolves with null, or
+   * with why it could not be read.
+   */
+  load(path: string, onProgress?: ProgressCallback | undefined | null): Promise<AnalyzeError | null>
+  /** Classes by retained size and the `top` largest objects, as `analyzeSnapshot` reports them. */
+  summary(top: number): SnapshotSummary
+  /** The objects `query` names, the `top` retaining most, with their paths and holders. */
+  objects(query: ObjectQuery, top: number): ObjectsFound
+  /**
+   * The objects that dominate the one with node id `id`, nearest first, at most `limit`;
+   * null when no object has that id.
+   */
+  dominators(id: number, limit: number): Array<DominatorStep> | null
+  /** Frees the analysis now rather than when the garbage collector finds this object. */
+  release(): void
+}
+
 /** The monitor thread. Events reach `onEvent(event)` on the JS thread. */
 export declare class NativeMonitor {
   /** Starts the thread. */
@@ -172,6 +194,18 @@ export interface DiffOutcome {
  * (`'ids'`, `'paths'` or `'auto'`, checked by `lib/diagnose/analyze.js`, which wraps it).
  */
 export declare function diffSnapshotFiles(paths: Array<string>, top: number, matching: 'ids' | 'paths' | 'auto', onProgress?: ProgressCallback | undefined | null): Promise<DiffOutcome>
+
+/** One object on a dominator chain. */
+export interface DominatorStep {
+  /** Class name, or `function NAME at FILE:LINE:COLUMN`. */
+  name: string
+  /** Heap snapshot node id. */
+  id: number
+  /** Own size, in bytes. */
+  selfSize: number
+  /** Bytes that would be freed with it. */
+  retainedSize: number
+}
 
 /**
  * How many floors, taken every `intervalMs`, a window needs before the detector can judge
@@ -557,6 +591,22 @@ export interface NewObjects {
   bytes: number
   /** Their retained size, in bytes. */
   retainedSize: number
+}
+
+/** Which objects `objects` reports: the one with node id `id`, or those of class `className`. */
+export interface ObjectQuery {
+  /** A heap snapshot node id. */
+  id?: number
+  /** DevTools' class name (`'Map'`, `'(closure)'`). */
+  className?: string
+}
+
+/** What `objects` found. */
+export interface ObjectsFound {
+  /** Objects that match (of the class; 1 or 0 for an id). */
+  count: number
+  /** The `top` of them by retained size, largest first, with paths and holders. */
+  objects: Array<LargestObject>
 }
 
 /**

@@ -231,7 +231,7 @@ impl Task for AnalyzeTask {
     }
 }
 
-fn summary_js(s: Summary) -> SnapshotSummary {
+pub(super) fn summary_js(s: Summary) -> SnapshotSummary {
     SnapshotSummary {
         nodes: s.nodes as f64,
         edges: s.edges as f64,
@@ -250,7 +250,7 @@ fn class_js(c: ClassStat) -> ClassSummary {
     }
 }
 
-fn largest_js(o: LargeObject) -> LargestObject {
+pub(super) fn largest_js(o: LargeObject) -> LargestObject {
     LargestObject {
         name: o.name,
         id: o.id as f64,

@@ -5,6 +5,7 @@ pub mod detector;
 pub mod diff;
 #[cfg(target_os = "linux")]
 pub mod fork;
+pub mod inspect;
 pub mod monitor;
 pub mod rounds;
 pub mod sysmem;

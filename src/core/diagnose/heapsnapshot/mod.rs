@@ -10,7 +10,8 @@
 //!   words), `collections` (what a Map, Set, Array or Object holds), `code_index` (scripts,
 //!   their origin, scopes), `analysis` (a parsed snapshot with its trees);
 //! - the findings: `holder` (who holds an object), `summary` (by class, largest objects),
-//!   `native` (native memory retained), `pathkey` (a census by retainer path), `diff`.
+//!   `native` (native memory retained), `pathkey` (a census by retainer path), `diff`,
+//!   `inspect` (a class's objects, an object's dominators, for a reader going back to one file).
 //!
 //! `testing` builds small snapshots for the tests.
 
@@ -22,6 +23,7 @@ pub mod dominators;
 pub mod error;
 pub mod graph;
 pub mod holder;
+pub mod inspect;
 pub mod integers;
 pub mod native;
 pub mod parser;

@@ -1,0 +1,188 @@
+//! `LoadedSnapshot`: one snapshot read once and kept, for a reader with several questions about
+//! it (the MCP server): its summary, the objects of a class or an id, an object's dominators.
+//! Reading runs on the libuv thread pool; the questions run on the calling thread and take
+//! milliseconds to a few hundred (a walk over every node) once the file is read.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use napi::bindgen_prelude::{AsyncTask, Env, Error, Result, Task};
+use napi::Status;
+use napi_derive::napi;
+
+use super::analyze::{
+    largest_js, report_error, summary_js, with_progress, AnalyzeError, LargestObject,
+    ProgressCallback, SnapshotSummary,
+};
+use crate::core::diagnose::heapsnapshot::analysis::Analysis;
+use crate::core::diagnose::heapsnapshot::error::SnapshotError;
+use crate::core::diagnose::heapsnapshot::inspect::{
+    class_instances, described, dominator_chain, node_of_id, Dominator,
+};
+use crate::core::diagnose::heapsnapshot::summary::summarize;
+
+/// The analysis a `LoadedSnapshot` holds: none before `load` ends and after `release`.
+type Held = Arc<Mutex<Option<Arc<Analysis>>>>;
+
+/// Which objects `objects` reports: the one with node id `id`, or those of class `className`.
+#[napi(object)]
+pub struct ObjectQuery {
+    /// A heap snapshot node id.
+    pub id: Option<f64>,
+    /// DevTools' class name (`'Map'`, `'(closure)'`).
+    pub class_name: Option<String>,
+}
+
+/// What `objects` found.
+#[napi(object)]
+pub struct ObjectsFound {
+    /// Objects that match (of the class; 1 or 0 for an id).
+    pub count: f64,
+    /// The `top` of them by retained size, largest first, with paths and holders.
+    pub objects: Vec<LargestObject>,
+}
+
+/// One object on a dominator chain.
+#[napi(object)]
+pub struct DominatorStep {
+    /// Class name, or `function NAME at FILE:LINE:COLUMN`.
+    pub name: String,
+    /// Heap snapshot node id.
+    pub id: f64,
+    /// Own size, in bytes.
+    pub self_size: f64,
+    /// Bytes that would be freed with it.
+    pub retained_size: f64,
+}
+
+/// A heap snapshot read once, asked several questions; `lib/diagnose/loaded-snapshot.js` wraps it.
+#[napi]
+pub struct LoadedSnapshot {
+    held: Held,
+}
+
+impl Default for LoadedSnapshot {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[napi]
+impl LoadedSnapshot {
+    /// An empty holder: `load` reads the file into it.
+    #[napi(constructor)]
+    pub fn new() -> Self {
+        LoadedSnapshot {
+            held: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Reads and analyzes the snapshot at `path` on the thread pool; resolves with null, or
+    /// with why it could not be read.
+    #[napi(ts_return_type = "Promise<AnalyzeError | null>")]
+    pub fn load(&self, path: String, on_progress: Option<ProgressCallback>) -> AsyncTask<LoadTask> {
+        AsyncTask::new(LoadTask {
+            path,
+            progress: on_progress,
+            held: self.held.clone(),
+        })
+    }
+
+    /// Classes by retained size and the `top` largest objects, as `analyzeSnapshot` reports them.
+    #[napi]
+    pub fn summary(&self, top: u32) -> Result<SnapshotSummary> {
+        Ok(summary_js(summarize(&*self.analysis()?, top as usize)))
+    }
+
+    /// The objects `query` names, the `top` retaining most, with their paths and holders.
+    #[napi]
+    pub fn objects(&self, query: ObjectQuery, top: u32) -> Result<ObjectsFound> {
+        let a = self.analysis()?;
+        let (count, objects) = match (query.id, query.class_name) {
+            (Some(id), None) => match node_id(id).and_then(|id| node_of_id(&a, id)) {
+                Some(v) => (1, described(&a, &[v])),
+                None => (0, Vec::new()),
+            },
+            (None, Some(class)) => class_instances(&a, &class, top as usize),
+            _ => {
+                return Err(Error::new(
+                    Status::InvalidArg,
+                    "give one of id and className",
+                ))
+            }
+        };
+        Ok(ObjectsFound {
+            count: count as f64,
+            objects: objects.into_iter().map(largest_js).collect(),
+        })
+    }
+
+    /// The objects that dominate the one with node id `id`, nearest first, at most `limit`;
+    /// null when no object has that id.
+    #[napi]
+    pub fn dominators(&self, id: f64, limit: u32) -> Result<Option<Vec<DominatorStep>>> {
+        let a = self.analysis()?;
+        let Some(v) = node_id(id).and_then(|id| node_of_id(&a, id)) else {
+            return Ok(None);
+        };
+        Ok(Some(
+            dominator_chain(&a, v, limit as usize)
+                .into_iter()
+                .map(dominator_js)
+                .collect(),
+        ))
+    }
+
+    /// Frees the analysis now rather than when the garbage collector finds this object.
+    #[napi]
+    pub fn release(&self) {
+        *lock(&self.held) = None;
+    }
+
+    fn analysis(&self) -> Result<Arc<Analysis>> {
+        lock(&self.held)
+            .clone()
+            .ok_or_else(|| Error::new(Status::GenericFailure, "no snapshot is loaded"))
+    }
+}
+
+/// The lock, whether or not a thread panicked while holding it (the value is only ever replaced whole).
+fn lock(held: &Held) -> std::sync::MutexGuard<'_, Option<Arc<Analysis>>> {
+    held.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// `id` as a node id, if it is a whole number in range.
+fn node_id(id: f64) -> Option<u64> {
+    (id.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&id)).then_some(id as u64)
+}
+
+fn dominator_js(d: Dominator) -> DominatorStep {
+    DominatorStep {
+        name: d.name,
+        id: d.id as f64,
+        self_size: d.self_size as f64,
+        retained_size: d.retained_size as f64,
+    }
+}
+
+/// The work of `LoadedSnapshot.load`.
+pub struct LoadTask {
+    path: String,
+    progress: Option<ProgressCallback>,
+    held: Held,
+}
+
+impl Task for LoadTask {
+    type Output = std::result::Result<(), SnapshotError>;
+    type JsValue = Option<AnalyzeError>;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        let path = Path::new(&self.path);
+        let analysis = with_progress(self.progress.take(), |p| Analysis::of_file(path, 0, p));
+        Ok(analysis.map(|a| *lock(&self.held) = Some(Arc::new(a))))
+    }
+
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Option<AnalyzeError>> {
+        Ok(output.err().map(report_error))
+    }
+}
