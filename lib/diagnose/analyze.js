@@ -1,8 +1,8 @@
 'use strict'
 
 /**
- * `analyzeSnapshot` and `diffSnapshots`: option checking and coded errors over the native
- * analyzer, which runs on the libuv thread pool.
+ * `analyzeSnapshot`, `diffSnapshots` and `openSnapshot`: option checking and coded errors over
+ * the native analyzer, which reads files on the libuv thread pool.
  */
 const path = require('node:path')
 const { nativeBinding } = require('../shared/native')
@@ -136,6 +136,65 @@ async function diffSnapshots(before, after, options = {}) {
   return unwrap(await settled(outcome), names)
 }
 
+/**
+ * One snapshot read once and kept for several questions (the MCP server's follow-up calls):
+ * a summary, the objects of a class or an id with their paths and holders, an object's
+ * dominators. Made by `openSnapshot`; `release()` frees its memory at once (about 1.3 times
+ * the file's size) rather than at the garbage collector's pleasure.
+ */
+class OpenSnapshot {
+  #native
+  #file
+
+  /** @param {any} native the binding's LoadedSnapshot, loaded; @param {string} file its path */
+  constructor(native, file) {
+    this.#native = native
+    this.#file = file
+  }
+
+  /** The file this snapshot was read from. */
+  get file() {
+    return this.#file
+  }
+
+  /** Classes by retained size and the `top` largest objects, as `analyzeSnapshot` gives them. */
+  summary(top = DEFAULT_TOP) {
+    return this.#native.summary(top)
+  }
+
+  /**
+   * The objects of `query.className` (how many, and the `top` retaining most) or the one of
+   * `query.id`, with their paths and holders: `{ count, objects }`.
+   */
+  objects(query, top = DEFAULT_TOP) {
+    return this.#native.objects(query, top)
+  }
+
+  /** What dominates the object of node id `id`, nearest first, at most `limit`; null for no such id. */
+  dominators(id, limit) {
+    return this.#native.dominators(id, limit)
+  }
+
+  /** Frees the analysis; later questions throw. */
+  release() {
+    this.#native.release()
+  }
+}
+
+/**
+ * Reads and analyzes the `.heapsnapshot` at `file` (on the thread pool, `options.onProgress`
+ * as for `analyzeSnapshot`) and keeps it for questions; throws the analyzer's coded errors.
+ * @returns {Promise<OpenSnapshot>}
+ */
+async function openSnapshot(file, options = {}) {
+  const resolved = checkPath('openSnapshot()', 'file', file)
+  const { onProgress, settled } = progressOf(ANALYZE_OPTIONS.read('openSnapshot()', { top: DEFAULT_TOP, ...options }))
+  const native = new (nativeBinding().LoadedSnapshot)()
+  const error = await native.load(resolved, onProgress)
+  unwrap(await settled(error ? { error } : { result: null }), [file])
+  return new OpenSnapshot(native, file)
+}
+
 /** Short names of the kinds of native memory whose snapshot names say little to a reader. */
 const NATIVE_LABELS = { 'Node / zlib_memory': 'zlib', 'system / JSArrayBufferData': 'ArrayBuffer contents' }
 
@@ -176,4 +235,4 @@ function nativeMemoryText(collection, bytes) {
   return `, ${gained > 0 ? `+${bytes(gained)}` : bytes(nativeBytes)} native${kinds ? ` (${kinds})` : ''}`
 }
 
-module.exports = { analyzeSnapshot, diffSnapshots, nativeKindsText, nativeMemoryText, DEFAULT_TOP, OPTIONS: DIFF_OPTIONS }
+module.exports = { analyzeSnapshot, diffSnapshots, openSnapshot, nativeKindsText, nativeMemoryText, DEFAULT_TOP, OPTIONS: DIFF_OPTIONS }
