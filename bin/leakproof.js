@@ -5,7 +5,8 @@
  * `leakproof analyze FILE` and `leakproof diff BEFORE AFTER [LATER]`: the heap-snapshot
  * analyzer from a shell. Readable report on stdout (`--json` for machines), progress on stderr
  * for big files. `leakproof attach PID` (lib/attach/command.js): leakproof loaded into a running
- * process. `leakproof report DIR [-o FILE]`: the HTML report page of a watcher's
+ * process. `leakproof mcp` (lib/mcp/command.js): a Model Context Protocol server for coding
+ * agents. `leakproof report DIR [-o FILE]`: the HTML report page of a watcher's
  * directory; prints the page's path. `leakproof sites PATH`: the allocation sites of a saved
  * sampling heap profile. The exit codes are `EXIT` below, which `--help` prints.
  */
@@ -19,6 +20,7 @@ const { readHeapProfile, rankProfile } = require('../lib/sites/heap-profiles')
 const { bytesText } = require('../lib/shared/bytes-text')
 const { placeText } = require('../lib/shared/place-text')
 const { attachCommand, ATTACH_EXIT, USAGE: ATTACH_USAGE } = require('../lib/attach/command')
+const { mcpCommand, MCP_EXIT, USAGE: MCP_USAGE } = require('../lib/mcp/command')
 
 /**
  * Exit codes and what each means. 70 is sysexits' EX_SOFTWARE, kept apart from 1 so that a
@@ -52,6 +54,7 @@ const USAGE = `Usage:
       writes the report page, and exits with 0 (no leak), 1 (a leak) or 4 (no verdict).
       LEAKPROOF_* variables you set win over its settings.
 ${ATTACH_USAGE}
+${MCP_USAGE}
 
 Options:
   --top N    how many classes, objects, suspects, collections or sites to list (default 10)
@@ -69,7 +72,9 @@ ${Object.values(EXIT).map(({ code, means }) => `  ${String(code).padEnd(9)}  ${m
 Exit codes of run:
 ${Object.values(RUN_EXIT).map(({ code, means }) => `  ${String(code).padEnd(9)}  ${means}`).join('\n')}
 Exit codes of attach:
-${Object.values(ATTACH_EXIT).map(({ code, means }) => `  ${String(code).padEnd(9)}  ${means}`).join('\n')}`
+${Object.values(ATTACH_EXIT).map(({ code, means }) => `  ${String(code).padEnd(9)}  ${means}`).join('\n')}
+Exit codes of mcp:
+${Object.values(MCP_EXIT).map(({ code, means }) => `  ${String(code).padEnd(9)}  ${means}`).join('\n')}`
 
 /** Files at least this big get progress lines on stderr. */
 const PROGRESS_FROM_BYTES = 32 * 1024 * 1024
@@ -337,6 +342,7 @@ async function main(argv) {
   try {
     if (argv[0] === 'run') return await runCommand(argv.slice(1))
     if (argv[0] === 'attach') return await attachCommand(argv.slice(1))
+    if (argv[0] === 'mcp') return await mcpCommand(argv.slice(1))
     args = parseArgs(argv)
   } catch (err) {
     if (!(err instanceof UsageError)) throw err

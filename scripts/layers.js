@@ -12,7 +12,7 @@ const path = require('node:path')
 const LIB = path.join(__dirname, '..', 'lib')
 
 /** The parts of lib/, lowest first: a part imports only from the layers before its own. */
-const LAYERS = [['shared'], ['cache', 'track'], ['detect'], ['sites'], ['diagnose'], ['capture'], ['mitigate'], ['watch'], ['page'], ['operate', 'leak-test', 'attach']]
+const LAYERS = [['shared'], ['cache', 'track'], ['detect'], ['sites'], ['diagnose'], ['capture'], ['mitigate'], ['watch'], ['page'], ['operate', 'leak-test', 'attach'], ['mcp']]
 const LAYER_OF = new Map(LAYERS.flatMap((parts, layer) => parts.map((part) => [part, layer])))
 
 /** Every .js file under `dir`. */

@@ -20,6 +20,7 @@ const { lineOf, events } = require('../production/helpers')
 const { FAST_ENV } = require('../support/restart-harness')
 const { memoryCgroup } = require('../support/cgroup')
 const { EXIT, leakproofAttach, startProcess, isRunning, refuses, getJson, stopsDuring } = require('../support/attach-helpers')
+const { startMcp } = require('../support/mcp-client')
 
 const CJS_APP = path.join(__dirname, '..', 'support', 'fixtures', 'express-app.js')
 const ESM_APP = path.join(__dirname, 'fixtures', 'esm-service.mjs')
@@ -192,6 +193,40 @@ describe('leakproof attach on running Express services started without it', { co
     assert.equal(third.code, 1, third.stderr)
     assert.match(third.stderr, /ERR_LEAKPROOF_SNAPSHOT_COOLDOWN/)
     assert.equal((await leakproofAttach([target.pid, 'detach', '--dir', dir])).code, EXIT.OK)
+  })
+
+  it('an agent attaches through leakproof mcp: status, a census, a pause-free snapshot it can then read, detach', { timeout: 120_000 }, async (t) => {
+    const target = startProcess(t, process.execPath, ['-e', 'const kept = new Map(); setInterval(() => kept.set(kept.size, { at: Date.now() }), 5)'])
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const mcp = await startMcp(t, [tmp])
+    const attached = await oneAtATime(() => mcp.call('process_attach', { pid: target.pid }))
+    t.after(() => fs.rmSync(attached.dir, { recursive: true, force: true }))
+    assert.equal(attached.attached, true)
+    assert.equal(attached.dir, path.join(os.tmpdir(), `leakproof-attach-${target.pid}`))
+    assert.equal(await refuses(9229), true, 'the inspector still accepts connections')
+    const status = await mcp.call('process_status', { pid: target.pid })
+    assert.equal(status.dir, attached.dir)
+    const census = await mcp.call('process_census', { pid: target.pid })
+    assert.ok(census, JSON.stringify(census))
+    const { role, snapshot } = await mcp.call('process_snapshot', { pid: target.pid })
+    assert.equal(role, 'baseline')
+    // The directory it attached with is now readable by the snapshot tools, though outside --root.
+    const summary = await mcp.call('snapshot_summary', { file: snapshot.path, top: 3 })
+    assert.ok(summary.objects > 0)
+    const detached = await mcp.call('process_detach', { pid: target.pid })
+    assert.equal(detached.detached, true)
+    // The agent stops once its reply is on its way (a call meanwhile may meet the socket closing): then nothing answers there.
+    let answered = true
+    for (let i = 0; i < 20 && answered; i++) {
+      answered = await mcp.call('process_status', { pid: target.pid }).then(() => true, (err) => {
+        if (err.data?.code === 'ERR_LEAKPROOF_ATTACH_FAILED' && /ECONNRESET/.test(err.message)) return true
+        assert.equal(err.data?.code, 'ERR_LEAKPROOF_NOT_ATTACHED', err.message)
+        return false
+      })
+      if (answered) await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    assert.equal(answered, false, 'still attached after process_detach')
+    assert.equal(isRunning(target), true)
   })
 
   it('attach and detach ten times in a row: the process survives each, its inspector closed after each', { timeout: 120_000 }, async (t) => {

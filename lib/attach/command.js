@@ -205,4 +205,4 @@ const TEXT = {
   detach: (r) => `detached from process ${r.pid} after ${Math.round(r.attachedForMs / 1000)} s`,
 }
 
-module.exports = { attachCommand, ATTACH_EXIT, USAGE }
+module.exports = { attachCommand, watcherEnv, ATTACH_EXIT, USAGE, COMMAND_TIMEOUT_MS: COMMANDS }

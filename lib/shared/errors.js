@@ -71,6 +71,12 @@ const CODES = Object.freeze({
   NOT_ATTACHED: 'ERR_LEAKPROOF_NOT_ATTACHED',
   /** `leakproof attach`: the inspector or the control socket failed, or did not answer in time. */
   ATTACH_FAILED: 'ERR_LEAKPROOF_ATTACH_FAILED',
+  /** `leakproof mcp`: a path outside the directories the server was started with (`--root`), or a link out of them. */
+  MCP_OUTSIDE_ROOTS: 'ERR_LEAKPROOF_MCP_OUTSIDE_ROOTS',
+  /** `leakproof mcp`: the file, directory or report a tool was asked about is not there. */
+  MCP_NOT_FOUND: 'ERR_LEAKPROOF_MCP_NOT_FOUND',
+  /** `leakproof mcp`: a tool, prompt or resource the server does not have. */
+  MCP_UNKNOWN: 'ERR_LEAKPROOF_MCP_UNKNOWN',
   /** `assertNoLeak()` found that the function under test retains memory from call to call. */
   LEAK: 'ERR_LEAKPROOF_LEAK',
   /** A sampling heap profile (`.heapprofile`) could not be read, or is not one. */

@@ -1,0 +1,51 @@
+'use strict'
+
+/**
+ * `leakproof mcp [--root DIR]...`: the Model Context Protocol server on stdin and stdout, for
+ * coding agents. It reads only under its roots (default: the working directory) and reaches
+ * only processes of its own user. The SDK is loaded by this command alone.
+ */
+const { Roots } = require('./roots')
+
+const USAGE = `  leakproof mcp [--root DIR]...
+      A Model Context Protocol server on stdio for coding agents: the leaks, reports, sites
+      and timeline of a watcher's directory, snapshot summaries, diffs, retainers and
+      dominators, and live processes of this user (attach, census, snapshot). Reads only
+      under each --root (default: the working directory). Setup: docs/agents.md.`
+
+/** Exit codes of mcp. */
+const MCP_EXIT = Object.freeze({
+  OK: { code: 0, means: 'the client closed the connection' },
+  USAGE: { code: 2, means: 'bad arguments, a --root that is not a directory, or a bad LEAKPROOF_* setting' },
+})
+
+/** `leakproof mcp …`; resolves with MCP_EXIT's code once the client disconnects. */
+async function mcpCommand(argv, { stderr = process.stderr, env = process.env } = {}) {
+  const dirs = []
+  let roots
+  let settings
+  try {
+    for (let i = 0; i < argv.length; i++) {
+      if (argv[i] === '--root' && argv[i + 1] !== undefined) dirs.push(argv[++i])
+      else if (argv[i].startsWith('--root=')) dirs.push(argv[i].slice('--root='.length))
+      else throw new Error(`mcp: unknown argument ${JSON.stringify(argv[i])}`)
+    }
+    roots = new Roots(dirs.length > 0 ? dirs : [process.cwd()])
+    settings = require('../attach/command').watcherEnv(env)
+  } catch (err) {
+    stderr.write(`leakproof ${err.message.startsWith('mcp:') ? err.message : `mcp: ${err.message}`}\n(leakproof --help has its usage)\n`)
+    return MCP_EXIT.USAGE.code
+  }
+  const { serveStdio } = require('./server')
+  const server = await serveStdio({ roots, env: settings, stderr })
+  stderr.write(`leakproof mcp ${require('../../package.json').version}: serving on stdio; reads under ${roots.list.join(', ')}\n`)
+  return new Promise((resolve) => {
+    server.onclose = ((close) => () => {
+      close?.()
+      resolve(MCP_EXIT.OK.code)
+    })(server.onclose)
+    process.stdin.once('end', () => server.close())
+  })
+}
+
+module.exports = { mcpCommand, MCP_EXIT, USAGE }

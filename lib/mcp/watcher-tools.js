@@ -1,0 +1,212 @@
+'use strict'
+
+/**
+ * The tools over a watcher's directory (its event log, reports and the names of its
+ * snapshots and profiles), read with the report page's `collect()`: the leaks so far, the
+ * reports with their holders and suggested changes, the growing allocation sites, and the
+ * timeline of events. Each answer is a few KB; lists come in pages.
+ */
+const { collect } = require('../page/collect')
+const { bytesText } = require('../shared/bytes-text')
+const { placeText } = require('../shared/place-text')
+const { CODES, codedError } = require('../shared/errors')
+const { pageOf, PAGING } = require('./arguments')
+const { suggestedChange } = require('./suggest')
+
+/** Suspects, collections and handles listed per report. */
+const PER_REPORT = 5
+
+const DIR = { type: 'string', description: "the watcher's directory (watch()'s dir, or where LEAKPROOF_LOG is), under the server's roots" }
+
+/** ISO time of `ms`, or null. */
+const iso = (ms) => (Number.isFinite(ms) ? new Date(ms).toISOString() : null)
+
+/** The report page's MODEL of directory `dir` (an argument, checked against the roots). */
+function readDir(roots, dir) {
+  return collect(roots.dir('dir', dir))
+}
+
+/** A leak event for an agent. */
+function leakAnswer(leak) {
+  return {
+    kind: leak.kind,
+    at: iso(leak.time),
+    growth: `${bytesText(leak.slopeBytesPerSec * 60)}/min`,
+    bytesPerSecond: Math.round(leak.slopeBytesPerSec),
+    since: iso(leak.since),
+    scale: leak.scale,
+    test: leak.test,
+    urgent: leak.urgent,
+    reachesLimitAt: iso(leak.projectedLimitAt),
+  }
+}
+
+/** Reports in the order they should be read: those of snapshot pairs first (they name holders), each newest first. */
+function ordered(reports) {
+  return [...reports].sort((a, b) => Number(a.kind === 'pair') - Number(b.kind === 'pair') || a.time - b.time).reverse()
+}
+
+/**
+ * The entries a second a pair report's grown collection gained: its growth over the time
+ * between the report's two snapshots (the follow-up has the report's name).
+ */
+function pairRate(proc, report, grown) {
+  const followUp = proc.snapshots.find((s) => s.name === report.name.replace(/\.report\.json$/, '.heapsnapshot'))
+  const baseline = followUp && proc.snapshots.filter((s) => s.role === 'baseline' && s.time < followUp.time).at(-1)
+  if (!baseline || !(grown.after > grown.before)) return null
+  return (grown.after - grown.before) / ((followUp.time - baseline.time) / 1000)
+}
+
+/** The report `report` of process `proc`, cut to what an agent acts on, with suggested changes. */
+function reportAnswer(proc, report) {
+  const context = { sites: proc.sites, heapLimit: proc.heapLimit }
+  const suggestions = []
+  const suggest = (grown) => {
+    if (suggestions.some((s) => s.collection === grown.holder)) return
+    const change = suggestedChange(grown, context)
+    if (change) suggestions.push(change)
+  }
+  const suspects = report.suspects.slice(0, PER_REPORT).map((s) => {
+    const held = { holder: s.holder ?? null, path: s.path ?? null, class: s.name, share: s.share }
+    if (report.kind === 'pair') return { ...held, count: s.count, retainedBytes: s.retainedSize }
+    suggest({ holder: s.holder, entriesPerSec: s.entriesPerSec, bytesPerEntry: s.bytesPerEntry })
+    return { ...held, entries: `${s.before} → ${s.after}`, entriesPerSec: s.entriesPerSec, bytesPerEntry: s.bytesPerEntry, bytesPerEntrySource: s.bytesPerEntrySource }
+  })
+  const grownCollections = report.grownCollections.slice(0, PER_REPORT).map((c) => {
+    const entriesPerSec = pairRate(proc, report, c)
+    suggest({ holder: c.holder, entriesPerSec, bytesPerEntry: null })
+    return { holder: c.holder, class: c.name, members: c.memberClass, entries: `${c.before} → ${c.after}`, entriesPerSec: entriesPerSec === null ? null : Math.round(entriesPerSec), path: c.path }
+  })
+  return {
+    report: report.name,
+    process: proc.label,
+    at: iso(report.time),
+    kind: report.kind,
+    evidence: report.evidence,
+    suspects,
+    grownCollections,
+    growingHandles: report.growingHandles.slice(0, PER_REPORT),
+    native: report.native,
+    suggestedChanges: suggestions,
+    ...(report.notLookedAt ? { notLookedAt: report.notLookedAt } : {}),
+  }
+}
+
+/** The holder an agent should look at first in process `proc`: the first suspect of its best report. */
+function mainHolder(proc) {
+  for (const report of ordered(proc.reports)) {
+    const suspect = report.suspects.find((s) => s.holder)
+    if (suspect) {
+      const site = proc.sites[0]
+      return { holder: suspect.holder, report: report.name, evidence: report.evidence, ...(site ? { growingSite: placeText(site) } : {}) }
+    }
+  }
+  return null
+}
+
+/** Every reports of the processes of `model`, in reading order. */
+function allReports(model) {
+  return model.processes.flatMap((proc) => ordered(proc.reports).map((report) => ({ proc, report })))
+}
+
+/** Timeline entries of process `proc`: each event with its time and one line of what happened. */
+function timelineOf(proc) {
+  const at = (time, what) => ({ at: iso(time), process: proc.label, what })
+  return [
+    ...proc.leaks.map((l) => at(l.time, `${l.kind} leak: ${bytesText(l.slopeBytesPerSec * 60)}/min (${l.test}, ${l.scale})${l.urgent ? ', urgent' : ''}`)),
+    ...proc.snapshots.map((s) => at(s.time, `snapshot ${s.name} (${s.role}, ${bytesText(s.bytes)}, pause ${Math.round(s.durationMs)} ms)`)),
+    ...proc.skips.map((s) => at(s.time, `snapshot skipped (${s.reason ?? 'no reason given'}): ${s.skipped ?? ''}${s.detail ? `, ${s.detail}` : ''}`)),
+    ...proc.reports.map((r) => at(r.time, `report ${r.name} (${r.kind}, ${r.evidence})`)),
+    ...proc.thresholds.map((t) => at(t.time, `${t.kind} threshold crossed: ${bytesText(t.current)} of ${bytesText(t.limit)}`)),
+    ...proc.listenerLeaks.map((l) => at(l.time, `listener leak: ${l.count} '${l.event}' listeners on ${l.emitter}, added at ${l.site}`)),
+    ...proc.restarts.map((r) => at(r.time, r.step === 'due' ? `restart due (${r.kind})` : 'restart: the process exits')),
+    ...proc.errors.map((e) => at(e.time, `watcher error during ${e.during}: ${e.error}`)),
+  ].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))
+}
+
+/** The floors of process `proc` in brief: first, last, lowest and highest of each kind. */
+function floorsBrief(proc) {
+  const brief = {}
+  for (const kind of ['heap', 'external', 'native']) {
+    const values = (proc.floors[kind] ?? []).filter(Number.isFinite)
+    if (values.length > 0) brief[kind] = { first: bytesText(values[0]), last: bytesText(values.at(-1)), min: bytesText(Math.min(...values)), max: bytesText(Math.max(...values)) }
+  }
+  return brief
+}
+
+/** The tools over a watcher's directory, by name. */
+const WATCHER_TOOLS = {
+  leak_overview: {
+    description:
+      "Start here with a watcher's directory. Per process: whether memory leaks (kind, growth a minute, the test that showed it, when it reaches the heap limit), the holder to look at first (the variable or property in the code's words) and the allocation site that grows, and the reports, snapshots and profiles in the directory.",
+    inputSchema: { type: 'object', properties: { dir: DIR }, required: ['dir'], additionalProperties: false },
+    async run({ roots }, { dir }) {
+      const model = await readDir(roots, dir)
+      return {
+        dir: model.dir,
+        processes: model.processes.map((proc) => {
+          const newest = new Map(proc.leaks.map((l) => [l.kind, l]))
+          return {
+            process: proc.label,
+            from: iso(proc.firstAt),
+            to: iso(proc.lastAt),
+            verdict: newest.size === 0 ? 'no leak found' : `leaking: ${[...newest.keys()].join(', ')}`,
+            leaks: [...newest.values()].map(leakAnswer),
+            heapLimit: bytesText(proc.heapLimit),
+            ...(proc.containerLimit ? { containerLimit: bytesText(proc.containerLimit) } : {}),
+            lookFirst: mainHolder(proc),
+            reports: ordered(proc.reports).map((r) => r.name),
+          }
+        }),
+        snapshots: model.files.snapshots.slice(-10),
+        profiles: model.profiles.slice(-5).map((p) => p.name),
+        notes: model.notes.slice(0, 10),
+        next: 'leak_reports for the holders, their paths and a suggested change; allocation_sites for the code that allocates; snapshot_diff on a baseline and its follow-up snapshot',
+      }
+    },
+  },
+  leak_reports: {
+    description:
+      "The watcher's leak reports, those of snapshot pairs first, newest first: the suspects with what holds them in the code's words and their retainer paths, the collections that grew (entries before → after, entries a second), the handles that grew, native memory, and a suggested change (a bounded replacement) where one fits. Give report to read one.",
+    inputSchema: {
+      type: 'object',
+      properties: { dir: DIR, report: { type: 'string', description: 'one report file name, as leak_overview lists them' }, ...PAGING, pageSize: { ...PAGING.pageSize, default: 3 } },
+      required: ['dir'],
+      additionalProperties: false,
+    },
+    async run({ roots }, { dir, report, page, pageSize }) {
+      const model = await readDir(roots, dir)
+      let reports = allReports(model)
+      if (report !== undefined) {
+        reports = reports.filter((r) => r.report.name === report)
+        if (reports.length === 0) throw codedError(Error, CODES.MCP_NOT_FOUND, `mcp: no report ${JSON.stringify(report)} in ${model.dir}`)
+      }
+      const answer = pageOf(reports, { page, pageSize })
+      return { dir: model.dir, ...answer, items: answer.items.map(({ proc, report: r }) => reportAnswer(proc, r)) }
+    },
+  },
+  allocation_sites: {
+    description:
+      'Where the code allocates the memory that stays: allocation sites whose live bytes grew, from the heap profiles the watcher sampled, as FUNCTION FILE:LINE:COLUMN (a site in a package: the package and the app function that called in), largest growth first.',
+    inputSchema: { type: 'object', properties: { dir: DIR, ...PAGING }, required: ['dir'], additionalProperties: false },
+    async run({ roots }, { dir, page, pageSize }) {
+      const model = await readDir(roots, dir)
+      const sites = model.processes.flatMap((proc) => proc.sites.map((s) => ({ site: placeText(s), process: proc.label, growth: bytesText(s.growthBytes), live: bytesText(s.liveBytes), growthBytes: s.growthBytes })))
+      return { dir: model.dir, ...pageOf(sites, { page, pageSize }) }
+    },
+  },
+  leak_timeline: {
+    description: "The event log's timeline, oldest first: leaks, snapshots (and those skipped), reports, thresholds, listener leaks, restarts and the watcher's errors, one line each; with each process' floors (memory after a full GC) in brief.",
+    inputSchema: { type: 'object', properties: { dir: DIR, ...PAGING, pageSize: { ...PAGING.pageSize, default: 20 } }, required: ['dir'], additionalProperties: false },
+    async run({ roots }, { dir, page, pageSize }) {
+      const model = await readDir(roots, dir)
+      return {
+        dir: model.dir,
+        floors: Object.fromEntries(model.processes.map((proc) => [proc.label, floorsBrief(proc)])),
+        ...pageOf(model.processes.flatMap(timelineOf), { page, pageSize }),
+      }
+    },
+  },
+}
+
+module.exports = { WATCHER_TOOLS }
