@@ -11,8 +11,8 @@ const assert = require('node:assert')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { spawn, spawnSync } = require('node:child_process')
-const { LEAKING_SERVICE, LEAKING_RUN } = require('../page/fixtures/leaking-run')
+const { spawnSync } = require('node:child_process')
+const { startLeakingRun } = require('../page/fixtures/leaking-run')
 const { startMcp } = require('../support/mcp-client')
 const { startProcess } = require('../support/attach-helpers')
 const { tempDir } = require('../support/temp-dir')
@@ -22,28 +22,17 @@ const BIN = path.join(__dirname, '..', '..', 'bin', 'leakproof.js')
 const INVALID_PARAMS = -32602
 
 /**
- * The real leaking service (support/fixtures/leaking-service.js), started when this file loads:
+ * The real leaking service's run (page/fixtures/leaking-run.js), started when this file loads:
  * its watcher writes its log, snapshot pair, reports and heap profile into a directory under
- * the root the servers get. Resolves with that directory once the run is over.
+ * the root the servers get. Resolves with that root and directory once the run is over.
  */
-function startLeakingService() {
+async function startLeakingService() {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-mcp-'))
   const dir = path.join(root, 'service')
   fs.mkdirSync(dir)
-  const log = fs.openSync(path.join(dir, 'leakproof.log'), 'w')
-  const child = spawn(process.execPath, [LEAKING_SERVICE, JSON.stringify({ ...LEAKING_RUN, dir, durationMs: 60_000 })], { stdio: ['ignore', log, 'pipe'] })
-  let stderr = ''
-  child.stderr.on('data', (d) => (stderr += d))
-  const exited = new Promise((resolve) => child.on('exit', (code) => {
-    fs.closeSync(log)
-    resolve({ root, dir, code, stderr })
-  }))
-  test.after(async () => {
-    child.kill()
-    await exited
-    fs.rmSync(root, { recursive: true, force: true })
-  })
-  return exited
+  const exited = startLeakingRun(test, dir)
+  test.after(() => fs.rmSync(root, { recursive: true, force: true })) // after the run's own, which stops it
+  return { root, dir, ...(await exited) }
 }
 const leakingRun = startLeakingService()
 

@@ -10,42 +10,26 @@ const assert = require('node:assert')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { spawn } = require('node:child_process')
 const { collect } = require('../../lib/page/collect')
 const { FloorPoints } = require('../../lib/page/points')
 const { CODES } = require('../../lib/shared/errors')
 const { eventLine, sampleLine, bigLogHeap, writeBigLog } = require('./fixtures/report-logs')
 const { rng } = require('../support/helpers')
-const { LEAKING_SERVICE, LEAKING_RUN } = require('./fixtures/leaking-run')
+const { startLeakingRun } = require('./fixtures/leaking-run')
 const { tempDir } = require('../support/temp-dir')
 
 const T0 = 1_795_000_000_000
 const MiB = 1024 * 1024
 
 /**
- * The real leaking service (support/fixtures/leaking-service.js), started when this file loads so
- * that it runs while the other tests do: it writes its snapshots and report into its
- * directory and its events (what LEAKPROOF_LOG holds) to `leakproof.log` there. The run
- * ends once the pair's report and the allocation sites are in; 60 s is its limit on a
- * loaded machine.
+ * The real leaking service's run (fixtures/leaking-run.js) into a directory of its own, removed
+ * once the file's tests are done; resolves with `{ dir, pid, code, stderr }`.
  */
-function startLeakingService() {
+async function startLeakingService() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-report-run-'))
-  const log = fs.openSync(path.join(dir, 'leakproof.log'), 'w')
-  const child = spawn(process.execPath, [LEAKING_SERVICE, JSON.stringify({ ...LEAKING_RUN, dir, durationMs: 60_000 })], { stdio: ['ignore', log, 'pipe'] })
-  let stderr = ''
-  child.stderr.on('data', (d) => { stderr += d })
-  const exited = new Promise((resolve) => child.on('exit', (code) => {
-    fs.closeSync(log)
-    resolve({ dir, pid: child.pid, code, stderr })
-  }))
-  // Its directory goes once the file is done, and the service with it if a test filter left it out.
-  test.after(async () => {
-    child.kill()
-    await exited
-    fs.rmSync(dir, { recursive: true, force: true })
-  })
-  return exited
+  const exited = startLeakingRun(test, dir)
+  test.after(() => fs.rmSync(dir, { recursive: true, force: true })) // after the run's own, which stops it
+  return { dir, ...(await exited) }
 }
 const leakingRun = startLeakingService()
 

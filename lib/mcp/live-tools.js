@@ -33,6 +33,14 @@ async function ask({ roots }, pid, command) {
   return result
 }
 
+/** The tools that send one command to an attached process: the command and what it answers. */
+const COMMAND_TOOLS = {
+  process_status: ['status', "The attached watcher's view of the process: memory floors, leaks so far, snapshots and reports written."],
+  process_census: ['census', 'A census of the collections reachable from the code of the attached process (Maps, Sets, arrays, objects) without a snapshot: with an earlier census, those that grew since, named by what holds them; else the largest now.'],
+  process_snapshot: ['snapshot', 'A heap snapshot of the attached process, written by a forked child so the service does not pause; answers its file, which the snapshot tools can read.'],
+  process_detach: ['detach', 'Stops everything leakproof started in the process; its files stay.'],
+}
+
 /** The tools over live processes, by name. */
 const LIVE_TOOLS = {
   process_attach: {
@@ -47,26 +55,7 @@ const LIVE_TOOLS = {
       return { attached: true, pid, node: started.node, watching: started.watching, dir, tookMs, inspectorOpenMs, next: 'process_status for what the watcher sees; process_census for the collections that grow; leak_overview on dir once it reports' }
     },
   },
-  process_status: {
-    description: "The attached watcher's view of the process: memory floors, leaks so far, snapshots and reports written.",
-    inputSchema: ONLY_PID,
-    run: (context, { pid }) => ask(context, pid, 'status'),
-  },
-  process_census: {
-    description: 'A census of the collections reachable from the code of the attached process (Maps, Sets, arrays, objects) without a snapshot: with an earlier census, those that grew since, named by what holds them; else the largest now.',
-    inputSchema: ONLY_PID,
-    run: (context, { pid }) => ask(context, pid, 'census'),
-  },
-  process_snapshot: {
-    description: 'A heap snapshot of the attached process, written by a forked child so the service does not pause; answers its file, which the snapshot tools can read.',
-    inputSchema: ONLY_PID,
-    run: (context, { pid }) => ask(context, pid, 'snapshot'),
-  },
-  process_detach: {
-    description: 'Stops everything leakproof started in the process; its files stay.',
-    inputSchema: ONLY_PID,
-    run: (context, { pid }) => ask(context, pid, 'detach'),
-  },
+  ...Object.fromEntries(Object.entries(COMMAND_TOOLS).map(([name, [command, description]]) => [name, { description, inputSchema: ONLY_PID, run: (context, { pid }) => ask(context, pid, command) }])),
 }
 
 module.exports = { LIVE_TOOLS }
