@@ -7,9 +7,11 @@
  * (the last two, keyed by path, size and time), so follow-up questions answer in milliseconds.
  */
 const fs = require('node:fs')
+const path = require('node:path')
 const { openSnapshot, diffSnapshots } = require('../diagnose/analyze')
 const { BoundedMap } = require('../cache/bounded-map')
 const { bytesText } = require('../shared/bytes-text')
+const { parseWatcherName } = require('../shared/file-names')
 const { CODES, codedError } = require('../shared/errors')
 const { pageOf, PAGING } = require('./arguments')
 const { suggestedChange } = require('./suggest')
@@ -75,9 +77,15 @@ class OpenSnapshots {
   }
 }
 
-/** Entries a second of a grown collection between two files, from their times; null when too close to tell. */
+/**
+ * Entries a second a grown collection gained between two snapshots of one process, from the
+ * times a watcher's file names carry; null for other names (a file's modification time says
+ * when it was copied as readily as when it was taken), other processes, or times too close.
+ */
 function rateBetween(before, after, grown) {
-  const seconds = (fs.statSync(after).mtimeMs - fs.statSync(before).mtimeMs) / 1000
+  const [from, to] = [before, after].map((file) => parseWatcherName(path.basename(file)))
+  if (!from?.time || !to?.time || from.pid !== to.pid) return null
+  const seconds = (to.time - from.time) / 1000
   return seconds >= 1 && grown.after > grown.before ? (grown.after - grown.before) / seconds : null
 }
 
