@@ -15,7 +15,7 @@ export declare class ForkedChild {
   cancel(): void
 }
 
-/** A heap snapshot read once, asked several questions; `lib/diagnose/loaded-snapshot.js` wraps it. */
+/** A heap snapshot read once, asked several questions; `openSnapshot` (lib/diagnose/analyze.js) wraps it. */
 export declare class LoadedSnapshot {
   /** An empty holder: `load` reads the file into it. */
   constructor()
@@ -33,7 +33,10 @@ export declare class LoadedSnapshot {
    * null when no object has that id.
    */
   dominators(id: number, limit: number): Array<DominatorStep> | null
-  /** Frees the analysis now rather than when the garbage collector finds this object. */
+  /**
+   * Frees the analysis now rather than when the garbage collector finds this object; a load
+   * still running drops its result.
+   */
   release(): void
 }
 

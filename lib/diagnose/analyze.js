@@ -6,7 +6,7 @@
  */
 const path = require('node:path')
 const { nativeBinding } = require('../shared/native')
-const { CODES, codedError, invalidOptionType } = require('../shared/errors')
+const { CODES, codedError, invalidOptionType, checkPositiveInteger } = require('../shared/errors')
 const { optionsTable, option, positiveInteger, functionValue, optional } = require('../shared/options-table')
 
 /** Largest objects, suspects and grown collections reported unless `top` says otherwise. */
@@ -48,6 +48,9 @@ const DIFF_OPTIONS = optionsTable([
 
 /** The options of `analyzeSnapshot`: `top` and `onProgress`. */
 const ANALYZE_OPTIONS = optionsTable(DIFF_OPTIONS.ROWS.slice(0, 2))
+
+/** The options of `openSnapshot`: `onProgress`. */
+const OPEN_OPTIONS = optionsTable(DIFF_OPTIONS.ROWS.slice(1, 2))
 
 /**
  * How long to wait, once the result is in, for progress calls still on their way. The native
@@ -159,6 +162,7 @@ class OpenSnapshot {
 
   /** Classes by retained size and the `top` largest objects, as `analyzeSnapshot` gives them. */
   summary(top = DEFAULT_TOP) {
+    checkPositiveInteger('OpenSnapshot.summary()', 'top', top)
     return this.#native.summary(top)
   }
 
@@ -167,11 +171,13 @@ class OpenSnapshot {
    * `query.id`, with their paths and holders: `{ count, objects }`.
    */
   objects(query, top = DEFAULT_TOP) {
+    checkPositiveInteger('OpenSnapshot.objects()', 'top', top)
     return this.#native.objects(query, top)
   }
 
   /** What dominates the object of node id `id`, nearest first, at most `limit`; null for no such id. */
   dominators(id, limit) {
+    checkPositiveInteger('OpenSnapshot.dominators()', 'limit', limit)
     return this.#native.dominators(id, limit)
   }
 
@@ -188,7 +194,7 @@ class OpenSnapshot {
  */
 async function openSnapshot(file, options = {}) {
   const resolved = checkPath('openSnapshot()', 'file', file)
-  const { onProgress, settled } = progressOf(ANALYZE_OPTIONS.read('openSnapshot()', { top: DEFAULT_TOP, ...options }))
+  const { onProgress, settled } = progressOf(OPEN_OPTIONS.read('openSnapshot()', options))
   const native = new (nativeBinding().LoadedSnapshot)()
   const error = await native.load(resolved, onProgress)
   unwrap(await settled(error ? { error } : { result: null }), [file])

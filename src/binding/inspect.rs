@@ -21,8 +21,15 @@ use crate::core::diagnose::heapsnapshot::inspect::{
 };
 use crate::core::diagnose::heapsnapshot::summary::summarize;
 
-/// The analysis a `LoadedSnapshot` holds: none before `load` ends and after `release`.
-type Held = Arc<Mutex<Option<Arc<Analysis>>>>;
+/// What a `LoadedSnapshot` holds: the analysis once `load` ends, none after `release` (a load
+/// still running when it is released drops its result).
+#[derive(Default)]
+struct State {
+    analysis: Option<Arc<Analysis>>,
+    released: bool,
+}
+
+type Held = Arc<Mutex<State>>;
 
 /// Which objects `objects` reports: the one with node id `id`, or those of class `className`.
 #[napi(object)]
@@ -55,7 +62,7 @@ pub struct DominatorStep {
     pub retained_size: f64,
 }
 
-/// A heap snapshot read once, asked several questions; `lib/diagnose/loaded-snapshot.js` wraps it.
+/// A heap snapshot read once, asked several questions; `openSnapshot` (lib/diagnose/analyze.js) wraps it.
 #[napi]
 pub struct LoadedSnapshot {
     held: Held,
@@ -73,7 +80,7 @@ impl LoadedSnapshot {
     #[napi(constructor)]
     pub fn new() -> Self {
         LoadedSnapshot {
-            held: Arc::new(Mutex::new(None)),
+            held: Arc::new(Mutex::new(State::default())),
         }
     }
 
@@ -133,21 +140,25 @@ impl LoadedSnapshot {
         ))
     }
 
-    /// Frees the analysis now rather than when the garbage collector finds this object.
+    /// Frees the analysis now rather than when the garbage collector finds this object; a load
+    /// still running drops its result.
     #[napi]
     pub fn release(&self) {
-        *lock(&self.held) = None;
+        let mut state = lock(&self.held);
+        state.analysis = None;
+        state.released = true;
     }
 
     fn analysis(&self) -> Result<Arc<Analysis>> {
         lock(&self.held)
+            .analysis
             .clone()
             .ok_or_else(|| Error::new(Status::GenericFailure, "no snapshot is loaded"))
     }
 }
 
-/// The lock, whether or not a thread panicked while holding it (the value is only ever replaced whole).
-fn lock(held: &Held) -> std::sync::MutexGuard<'_, Option<Arc<Analysis>>> {
+/// The lock, whether or not a thread panicked while holding it (its fields are only ever replaced whole).
+fn lock(held: &Held) -> std::sync::MutexGuard<'_, State> {
     held.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -179,7 +190,12 @@ impl Task for LoadTask {
     fn compute(&mut self) -> Result<Self::Output> {
         let path = Path::new(&self.path);
         let analysis = with_progress(self.progress.take(), |p| Analysis::of_file(path, 0, p));
-        Ok(analysis.map(|a| *lock(&self.held) = Some(Arc::new(a))))
+        Ok(analysis.map(|a| {
+            let mut state = lock(&self.held);
+            if !state.released {
+                state.analysis = Some(Arc::new(a));
+            }
+        }))
     }
 
     fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Option<AnalyzeError>> {

@@ -192,7 +192,9 @@ pub fn top_by(
     if k == 0 {
         return Vec::new();
     }
-    let mut heap: BinaryHeap<Reverse<(u64, Reverse<usize>)>> = BinaryHeap::with_capacity(k + 1);
+    // A `k` past any snapshot's size (a caller's `top` of u32::MAX) must not reserve for it.
+    let mut heap: BinaryHeap<Reverse<(u64, Reverse<usize>)>> =
+        BinaryHeap::with_capacity(k.min(1 << 16) + 1);
     for v in items {
         let item = Reverse((key(v), Reverse(v)));
         // Most items are smaller than the k-th largest so far: no push and pop for them.
