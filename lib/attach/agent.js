@@ -26,7 +26,7 @@ const { EventLog, logEvents } = require('../watch/event-log')
 const { Census } = require('../diagnose/census/census')
 const { SiteProfiler, sitesOfProfile, growingSites } = require('../sites/sites')
 const { LOG_NAME } = require('../shared/file-names')
-const { socketPathFor, MAX_LINE_BYTES } = require('./control')
+const { socketPathFor, isSafeDir, MAX_LINE_BYTES } = require('./control')
 
 /** Where the agent's state lives in the process: one attach per process, whichever copy of leakproof made it. */
 const STATE = Symbol.for('leakproof.attach')
@@ -49,8 +49,12 @@ async function start({ dir, env, censusOnly }) {
   if (currentWatcher() !== null && !censusOnly) {
     throw errors.codedError(Error, errors.CODES.ALREADY_WATCHING, `attach: process ${process.pid} already runs leakproof's watcher (started by its code or its preload)`)
   }
-  // A directory made here is private; one given that exists keeps its mode (it may be shared).
+  // A directory made here is private; one given that exists keeps its mode (it may be shared),
+  // but must be this user's (or root's) and safe from others: not one another user made first.
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+  if (!isSafeDir(fs.lstatSync(dir), process.geteuid())) {
+    throw errors.codedError(Error, errors.CODES.ATTACH_FAILED, `attach: ${dir} is not a directory of this process' user that others cannot write to (another user's, or a link): not used`)
+  }
   const socket = socketPathFor(dir, process.pid)
   const state = { socket, dir, censusOnly, watcher: null, log: null, census: null, lastPass: null, server: null, startedAt: Date.now() }
   globalThis[STATE] = state

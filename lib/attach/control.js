@@ -10,6 +10,7 @@ const net = require('node:net')
 const os = require('node:os')
 const path = require('node:path')
 const errors = require('../shared/errors')
+const { ownerOf } = require('./target')
 
 /** The longest line either end reads: a reply lists tens of holders and sites, never megabytes. */
 const MAX_LINE_BYTES = 4 * 1024 * 1024
@@ -34,6 +35,31 @@ function checkSocketPath(dir, pid) {
     throw errors.invalidOptionRange('attach', '--dir', `a directory whose control socket path fits in ${MAX_SOCKET_PATH_BYTES} bytes`, dir)
   }
   return socket
+}
+
+/**
+ * Whether a directory's `stats` make it safe to trust what is in it for user `uid`: a real
+ * directory (not a link) of that user or root that no one else can write to, or that has the
+ * sticky bit (as /tmp has: no one removes or renames another's files there). A directory
+ * another user made first, under the name an attach uses, is not.
+ * @param {fs.Stats} stats lstat of the directory
+ * @param {number} uid
+ */
+function isSafeDir(stats, uid) {
+  return stats.isDirectory() && (stats.uid === uid || stats.uid === 0) && ((stats.mode & 0o022) === 0 || (stats.mode & 0o1000) !== 0)
+}
+
+/**
+ * Throws a coded ATTACH_FAILED unless `socket`, the control socket of process `pid` (whose
+ * user is `uid`), was made by that user in a directory safe for it: otherwise anyone could
+ * answer in its name.
+ */
+function checkSocketOwner(socket, pid, uid) {
+  const dir = fs.lstatSync(path.dirname(socket))
+  const own = fs.lstatSync(socket)
+  if (own.uid !== uid || !isSafeDir(dir, uid)) {
+    throw errors.codedError(Error, errors.CODES.ATTACH_FAILED, `attach: ${socket} is not process ${pid}'s to answer from (its owner is user ${own.uid}, its directory's ${dir.uid} with mode ${(dir.mode & 0o7777).toString(8)}; the process runs as user ${uid}): not used`)
+  }
 }
 
 /**
@@ -64,6 +90,13 @@ function sendCommand({ pid, dir, command, seconds, timeoutMs }) {
   const socket = reachable(socketPathFor(dir, pid), pid, (stats) => stats.isSocket())
   const notAttached = (why) => errors.codedError(Error, errors.CODES.NOT_ATTACHED, `attach: leakproof is not attached to process ${pid} with the directory ${dir} (${why}); attach first, or give the --dir it was attached with`)
   if (socket === null) return Promise.reject(notAttached('no control socket there'))
+  const uid = ownerOf(pid)
+  if (uid === null) return Promise.reject(errors.codedError(Error, errors.CODES.ATTACH_NO_PROCESS, `attach: no process ${pid}`))
+  try {
+    checkSocketOwner(socket, pid, uid)
+  } catch (err) {
+    return Promise.reject(err)
+  }
   return new Promise((resolve, reject) => {
     const connection = net.connect(socket)
     let text = ''
@@ -87,12 +120,13 @@ function sendCommand({ pid, dir, command, seconds, timeoutMs }) {
       try {
         reply = JSON.parse(text)
       } catch {
-        return reject(errors.codedError(Error, errors.CODES.ATTACH_FAILED, `attach: process ${pid} closed the control socket without a reply to ${command}`))
+        // Not JSON (or nothing): handled with any other shape below.
       }
-      if (reply.ok) resolve(reply.result)
-      else reject(errors.codedError(Error, reply.error.code, reply.error.message))
+      if (reply?.ok === true) resolve(reply.result)
+      else if (reply?.ok === false && /^ERR_LEAKPROOF_[A-Z_]+$/.test(reply.error?.code) && typeof reply.error.message === 'string') reject(errors.codedError(Error, reply.error.code, reply.error.message))
+      else reject(errors.codedError(Error, errors.CODES.ATTACH_FAILED, `attach: process ${pid} closed the control socket without a reply to ${command}`))
     })
   })
 }
 
-module.exports = { defaultDir, socketPathFor, checkSocketPath, sendCommand, reachable, MAX_LINE_BYTES }
+module.exports = { defaultDir, socketPathFor, checkSocketPath, sendCommand, reachable, isSafeDir, MAX_LINE_BYTES }

@@ -31,10 +31,13 @@ function statusOf(pid) {
   return Object.fromEntries(text.split('\n').filter(Boolean).map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()]))
 }
 
+/** The effective user id in a process' /proc status (`Uid:` real, effective, saved, filesystem). */
+const effectiveUid = (status) => Number(status.Uid.split(/\s+/)[1])
+
 /** The effective user id of process `pid`, or null once it is gone. */
 function ownerOf(pid) {
   const status = statusOf(pid)
-  return status === null ? null : Number(status.Uid.split(/\s+/)[1])
+  return status === null ? null : effectiveUid(status)
 }
 
 /**
@@ -48,7 +51,7 @@ function checkTarget(pid) {
   if (pid === process.pid) throw refusal(errors.CODES.ATTACH_NOT_NODE, `process ${pid} is this command itself`)
   const status = statusOf(pid)
   if (status === null) throw refusal(errors.CODES.ATTACH_NO_PROCESS, `no process ${pid}`)
-  const uid = Number(status.Uid.split(/\s+/)[1]) // effective, as ownerOf reads it
+  const uid = effectiveUid(status)
   const ours = process.geteuid()
   if (ours !== 0 && uid !== ours) throw refusal(errors.CODES.ATTACH_OTHER_USER, `process ${pid} belongs to user ${uid}, this command runs as ${ours}: run it as that user or as root`)
   let executable
