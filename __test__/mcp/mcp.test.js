@@ -11,6 +11,8 @@ const assert = require('node:assert')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const net = require('node:net')
+const { once } = require('node:events')
 const { spawnSync } = require('node:child_process')
 const { startLeakingRun } = require('../page/fixtures/leaking-run')
 const { startMcp } = require('../support/mcp-client')
@@ -61,11 +63,11 @@ test("an agent finds the holder from the watcher's directory in at most 3 calls,
   const { tools } = await mcp.client.listTools()
   assert.ok(tools.some((tool) => tool.name === 'leak_overview'))
 
-  // The agent's script: the overview first; the reports only if it does not name a holder.
+  // The agent's script: the overview; the reports if it names no holder; a diff of the pair if they name none either.
   const overview = await mcp.call('leak_overview', { dir: 'service' })
   let holder = overview.processes.map((p) => p.lookFirst?.holder).find(Boolean)
-  const reports = await mcp.call('leak_reports', { dir: 'service' })
-  holder ??= reports.items.flatMap((r) => r.suspects).map((s) => s.holder).find(Boolean)
+  if (!holder) holder = (await mcp.call('leak_reports', { dir: 'service' })).items.flatMap((r) => r.suspects).map((s) => s.holder).find(Boolean)
+  if (!holder) holder = (await mcp.call('snapshot_diff', { before: overview.snapshots[0].name, after: overview.snapshots[1].name })).suspects[0]?.holder
   assert.ok(mcp.calls <= 3, `${mcp.calls} calls`)
   assert.match(holder, /^sessions \(Map\), a module-level variable of .*leaking-service\.js$/)
 
@@ -74,14 +76,18 @@ test("an agent finds the holder from the watcher's directory in at most 3 calls,
   assert.ok(proc.leaks.some((l) => l.kind === 'heap' && l.bytesPerSecond > 0))
   assert.match(proc.lookFirst.growingSite, /^handle .*leaking-service\.js:\d+:\d+/)
 
+  const reports = await mcp.call('leak_reports', { dir: 'service' })
   const change = reports.items.flatMap((r) => r.suggestedChanges).find((c) => c.collection === holder)
   assert.ok(change, JSON.stringify(reports.items.map((r) => r.suggestedChanges)))
-  assert.match(change.replacement, /^const \{ BoundedMap \} = require\('leakproof'\)\nconst sessions = new BoundedMap\(\{ max: [\d_]+ \}\)$/)
+  assert.equal(change.replace, 'new Map() where sessions is made')
+  assert.match(change.with, /^new BoundedMap\(\{ max: [\d_]+ \}\)$/)
+  assert.equal(change.import, "const { BoundedMap } = require('leakproof')")
   assert.match(change.filledAt, /^handle .*leaking-service\.js:\d+:\d+/)
-  assert.match(change.note, /entries a second/)
-  // The bound is the suggestion's own arithmetic on what was observed: the entries of about ten minutes, or a quarter of the heap.
-  const max = Number(/max: ([\d_]+)/.exec(change.replacement)[1].replace(/_/g, ''))
-  assert.ok(max >= 1000, change.replacement)
+  // The bound keeps what the map holds and ten minutes more at the rate it grew (never below what it holds).
+  const entries = Math.max(...reports.items.flatMap((r) => [...r.grownCollections, ...r.suspects]).filter((c) => c.holder === holder && c.entries).map((c) => Number(c.entries.split(' → ')[1])))
+  const max = Number(/max: ([\d_]+)/.exec(change.with)[1].replace(/_/g, ''))
+  assert.ok(max >= entries, `${max} < ${entries}`)
+  assert.match(change.note, /a second: [\d_]+ keeps them and 10 min more/)
 
   const sites = await mcp.call('allocation_sites', { dir: 'service', pageSize: 2 })
   assert.match(sites.items[0].site, /leaking-service\.js/)
@@ -106,18 +112,24 @@ test('the diff of the snapshot pair names the holder `leakproof diff` names; the
   assert.ok(diff.grownCollections.some((c) => c.holder === expected))
   assert.ok(progress.length > 0 && progress.every((p, i) => i === 0 || p > progress[i - 1]), progress.join(' '))
 
-  const summary = await mcp.call('snapshot_summary', { file: snapshots[1], top: 3 })
-  assert.equal(summary.largest[0].holder, expected)
-  const maps = await mcp.call('snapshot_retainers', { file: snapshots[1], className: 'Map', top: 2 })
+  const reads = []
+  const summary = await mcp.call('snapshot_summary', { file: snapshots[1], top: 3 }, { onprogress: (p) => reads.push(p) })
+  assert.equal(reads.at(-1)?.progress, 100, 'the first question reads the file')
+  const firstRead = reads.length
+  // Among the largest (on Node 24 the global object, which holds everything, comes first).
+  assert.ok(summary.largest.some((o) => o.holder === expected), JSON.stringify(summary.largest))
+  const maps = await mcp.call('snapshot_retainers', { file: snapshots[1], className: 'Map', top: 2 }, { onprogress: (p) => reads.push(p) })
   assert.ok(maps.count > 1)
   assert.equal(maps.objects[0].holder, expected)
   assert.match(maps.objects[0].path, /sessions \(Map\)$/)
   const dominators = await mcp.call('snapshot_dominators', { file: snapshots[1], id: maps.objects[0].id })
   assert.equal(dominators.object.id, maps.objects[0].id)
   assert.ok(dominators.dominators.length > 0)
-  const classes = await mcp.call('snapshot_classes', { file: snapshots[1], match: 'Map', pageSize: 50 })
+  const classes = await mcp.call('snapshot_classes', { file: snapshots[1], match: 'Map', pageSize: 50 }, { onprogress: (p) => reads.push(p) })
   assert.ok(classes.items.some((c) => c.class === 'Map'))
   assert.ok(classes.items.every((c) => c.class.includes('Map')))
+  // The questions after the first answered from the snapshot kept read: no read, so no progress.
+  assert.equal(reads.length, firstRead, JSON.stringify(reads.slice(firstRead)))
 })
 
 test('bad input is a protocol error with a stable code, and the server answers on', async (t) => {
@@ -164,12 +176,39 @@ test('bad input is a protocol error with a stable code, and the server answers o
 
 test("a process of another user is refused even to a server run as root, and nothing is sent to it", { skip: process.geteuid?.() !== 0 && 'needs root to start a process as another user' }, async (t) => {
   const mcp = await startMcp(t, [tempDir(t, 'mcp')])
-  const other = startProcess(t, process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { uid: 65534, gid: 65534 })
+  // sleep, not this Node: a Node under /root cannot run as another user; the owner is checked first.
+  const other = startProcess(t, 'sleep', ['60'], { uid: 65534, gid: 65534 })
   await new Promise((resolve) => other.once('spawn', resolve))
   for (const tool of ['process_attach', 'process_status', 'process_snapshot']) {
     await refusedWith(mcp.call(tool, { pid: other.pid }), 'ERR_LEAKPROOF_ATTACH_OTHER_USER', /belongs to user 65534/)
   }
   assert.equal(other.exitCode, null)
+})
+
+test("a control socket that is not the process' own, or that answers nonsense, is refused, and the server lives on", { skip: process.geteuid?.() !== 0 && 'needs root to make files of another user' }, async (t) => {
+  const mcp = await startMcp(t, [tempDir(t, 'mcp')])
+  const target = startProcess(t, 'sleep', ['60'])
+  await new Promise((resolve) => target.once('spawn', resolve))
+  const dir = path.join(os.tmpdir(), `leakproof-attach-${target.pid}`)
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  fs.mkdirSync(dir, { mode: 0o700 })
+  let reply = 'null'
+  const server = net.createServer((socket) => socket.end(`${reply}\n`)).listen(path.join(dir, `leakproof-attach-${target.pid}.sock`))
+  await once(server, 'listening')
+  t.after(() => server.close())
+
+  // Our own directory and socket, answering what no agent answers: null, then a reply without its error.
+  await refusedWith(mcp.call('process_status', { pid: target.pid }), 'ERR_LEAKPROOF_ATTACH_FAILED', /without a reply/)
+  reply = '{"ok":false}'
+  await refusedWith(mcp.call('process_status', { pid: target.pid }), 'ERR_LEAKPROOF_ATTACH_FAILED', /without a reply/)
+  reply = '{"ok":true,"result":{"spoofed":true}}'
+  // The same socket, made by another user first in a directory anyone may write to: not used.
+  fs.chmodSync(dir, 0o777)
+  fs.chownSync(dir, 65534, 65534)
+  fs.chownSync(path.join(dir, `leakproof-attach-${target.pid}.sock`), 65534, 65534)
+  await refusedWith(mcp.call('process_status', { pid: target.pid }), 'ERR_LEAKPROOF_ATTACH_FAILED', /not process \d+'s to answer from/)
+  await refusedWith(mcp.call('leak_overview', { dir }), 'ERR_LEAKPROOF_MCP_OUTSIDE_ROOTS')
+  assert.ok((await mcp.client.listTools()).tools.length > 0)
 })
 
 test('the workflow is offered as a resource and prompts', async (t) => {

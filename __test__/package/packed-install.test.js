@@ -14,7 +14,7 @@ const { hostPlatform, targetName, PACKAGE_PREFIX } = require('../../lib/shared/n
 
 const PACKAGE = PACKAGE_PREFIX + targetName(hostPlatform())
 
-let work // the temporary directory: dist/, the project and its PATH
+let work // the temporary directory: dist/, the project, its PATH and npm's cache
 let project
 let env
 
@@ -62,10 +62,8 @@ before(() => {
   env = {
     PATH: bin,
     HOME: path.join(work, 'home'),
-    // npm's own cache first: the MCP SDK (a dependency not bundled) and its dependencies come
-    // from it, or from the registry as at a user's install.
-    npm_config_cache: spawnSync(process.execPath, [npmCli(), 'config', 'get', 'cache'], { encoding: 'utf8' }).stdout.trim(),
-    npm_config_prefer_offline: 'true',
+    npm_config_cache: path.join(work, 'npm-cache'),
+    npm_config_offline: 'true',
     npm_config_update_notifier: 'false',
     npm_config_audit: 'false',
     npm_config_fund: 'false',
@@ -130,12 +128,14 @@ analyzeSnapshot(file).then((r) => console.log(JSON.stringify(r.classes.find((c) 
   assert.match(cli.stdout, /objects, .* references/)
 })
 
-test('the installed `leakproof mcp` answers an MCP client: its SDK installed with the package, not bundled', async (t) => {
+test('`npx leakproof mcp` says to install its SDK, an optional peer; with the SDK it answers an MCP client', async (t) => {
+  const without = run(process.execPath, [npmCli(), 'exec', '--', 'leakproof', 'mcp'])
+  assert.equal(without.status, 1, without.stderr)
+  assert.match(without.stderr, /^leakproof mcp needs @modelcontextprotocol\/sdk, an optional peer dependency of leakproof: install it in the app \(npm install @modelcontextprotocol\/sdk\) \[ERR_LEAKPROOF_PEER_MISSING\]$/m)
+  // The SDK as the app would have it installed: the repository's copy, found by NODE_PATH (offline here).
   const { startMcp } = require('../support/mcp-client')
   const installed = path.join(project, 'node_modules', 'leakproof', 'bin', 'leakproof.js')
-  const mcp = await startMcp(t, [project], { bin: installed, cwd: project })
-  const { tools } = await mcp.client.listTools()
-  assert.ok(tools.some((tool) => tool.name === 'snapshot_summary'))
+  const mcp = await startMcp(t, [project], { bin: installed, cwd: project, env: { NODE_PATH: path.join(__dirname, '..', '..', 'node_modules') } })
   const summary = await mcp.call('snapshot_summary', { file: 'app.heapsnapshot', top: 3 })
   assert.ok(summary.objects > 0)
 })

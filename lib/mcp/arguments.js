@@ -62,4 +62,4 @@ function pageOf(items, { page, pageSize }) {
   return { total: items.length, page, pageSize, items: items.slice(start, start + pageSize), more: start + pageSize < items.length }
 }
 
-module.exports = { checkArguments, pageOf, PAGING, MAX_PAGE_SIZE }
+module.exports = { checkArguments, pageOf, PAGING }

@@ -3,9 +3,11 @@
 /**
  * `leakproof mcp [--root DIR]...`: the Model Context Protocol server on stdin and stdout, for
  * coding agents. It reads only under its roots (default: the working directory) and reaches
- * only processes of its own user. The SDK is loaded by this command alone.
+ * only processes of its own user. Its SDK, @modelcontextprotocol/sdk, is an optional peer
+ * dependency: only this command loads it, and says how to install it when it is missing.
  */
 const { Roots } = require('./roots')
+const { CODES } = require('../shared/errors')
 
 const USAGE = `  leakproof mcp [--root DIR]...
       A Model Context Protocol server on stdio for coding agents: the leaks, reports, sites
@@ -16,6 +18,7 @@ const USAGE = `  leakproof mcp [--root DIR]...
 /** Exit codes of mcp. */
 const MCP_EXIT = Object.freeze({
   OK: { code: 0, means: 'the client closed the connection' },
+  NO_SDK: { code: 1, means: 'its SDK is not installed: npm install @modelcontextprotocol/sdk' },
   USAGE: { code: 2, means: 'bad arguments, a --root that is not a directory, or a bad LEAKPROOF_* setting' },
 })
 
@@ -36,7 +39,14 @@ async function mcpCommand(argv, { stderr = process.stderr, env = process.env } =
     stderr.write(`leakproof ${err.message.startsWith('mcp:') ? err.message : `mcp: ${err.message}`}\n(leakproof --help has its usage)\n`)
     return MCP_EXIT.USAGE.code
   }
-  const { serveStdio } = require('./server')
+  let serveStdio
+  try {
+    serveStdio = require('./server').serveStdio
+  } catch (err) {
+    if (err.code !== CODES.PEER_MISSING) throw err
+    stderr.write(`${err.message} [${err.code}]\n`)
+    return MCP_EXIT.NO_SDK.code
+  }
   const server = await serveStdio({ roots, env: settings, stderr })
   stderr.write(`leakproof mcp ${require('../../package.json').version}: serving on stdio; reads under ${roots.list.join(', ')}\n`)
   return new Promise((resolve) => {

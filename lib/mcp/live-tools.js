@@ -9,7 +9,7 @@
  */
 const { attach } = require('../attach/attach')
 const { COMMAND_TIMEOUT_MS } = require('../attach/command')
-const { defaultDir, sendCommand } = require('../attach/control')
+const { defaultDir, sendCommand, reachable } = require('../attach/control')
 const { ownerOf } = require('../attach/target')
 const { CODES, codedError } = require('../shared/errors')
 
@@ -24,12 +24,26 @@ function checkOwn(pid) {
   if (owner !== ours) throw codedError(Error, CODES.ATTACH_OTHER_USER, `attach: process ${pid} belongs to user ${owner}; this server reaches only processes of its own user (${ours})`)
 }
 
+/**
+ * Lets the tools read process `pid`'s directory `dir` (its files), where this process reaches
+ * it: the path itself, or under /proc/PID/root for a process in another mount namespace. The
+ * tool's answer stands whether or not this can be done.
+ */
+function allowDir(roots, pid, dir) {
+  const reached = reachable(dir, pid, (stats) => stats.isDirectory())
+  try {
+    if (reached !== null) roots.add(reached)
+  } catch {
+    // Gone meanwhile: nothing to read there.
+  }
+}
+
 /** Sends `command` to the agent in process `pid` (attached by this server or by `leakproof attach`). */
 async function ask({ roots }, pid, command) {
   checkOwn(pid)
   const dir = defaultDir(pid)
   const result = await sendCommand({ pid, dir, command, timeoutMs: COMMAND_TIMEOUT_MS[command] })
-  roots.add(dir)
+  allowDir(roots, pid, dir)
   return result
 }
 
@@ -51,7 +65,7 @@ const LIVE_TOOLS = {
       checkOwn(pid)
       const dir = defaultDir(pid)
       const { started, tookMs, inspectorOpenMs } = await attach(pid, { dir, env, censusOnly: false })
-      roots.add(dir)
+      allowDir(roots, pid, dir)
       return { attached: true, pid, node: started.node, watching: started.watching, dir, tookMs, inspectorOpenMs, next: 'process_status for what the watcher sees; process_census for the collections that grow; leak_overview on dir once it reports' }
     },
   },

@@ -14,7 +14,7 @@ const { CODES, codedError } = require('../shared/errors')
 /** Whether `file` is `dir` or inside it (both absolute and normalized). */
 function isUnder(file, dir) {
   const relative = path.relative(dir, file)
-  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative))
+  return relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative)
 }
 
 /** The directories a server may read, as given and with their links followed. */

@@ -3,20 +3,25 @@
 /**
  * `leakproof mcp`'s server: the tools over a watcher's directory, snapshot files and live
  * processes, the workflow as a resource and prompts, on the official SDK's low-level
- * `Server` over stdio. A tool's failure is a JSON-RPC error: `-32602` (invalid params) for
+ * `Server` over stdio (the SDK is an optional peer dependency: its absence is a coded
+ * `PEER_MISSING` when this module loads). A tool's failure is a JSON-RPC error: `-32602` (invalid params) for
  * every coded leakproof error, with the stable code in `data.code`; `-32603` for anything
  * else (a bug: the stack goes to stderr). The server lives on after either.
  */
-const { Server } = require('@modelcontextprotocol/sdk/server/index.js')
-const { StdioServerTransport } = require('@modelcontextprotocol/sdk/server/stdio.js')
-const types = require('@modelcontextprotocol/sdk/types.js')
 const { CODES, codedError } = require('../shared/errors')
+const { requirePeer } = require('../operate/peer')
 const { checkArguments } = require('./arguments')
 const { WATCHER_TOOLS } = require('./watcher-tools')
 const { SNAPSHOT_TOOLS, OpenSnapshots } = require('./snapshot-tools')
 const { LIVE_TOOLS } = require('./live-tools')
 const { GUIDE, PROMPTS } = require('./guide')
 const { version } = require('../../package.json')
+
+/** The SDK, an optional peer dependency: loaded by this module, which only `leakproof mcp` loads. */
+const SDK = '@modelcontextprotocol/sdk'
+const { Server } = requirePeer(`${SDK}/server/index.js`, 'leakproof mcp', SDK)
+const { StdioServerTransport } = requirePeer(`${SDK}/server/stdio.js`, 'leakproof mcp', SDK)
+const types = requirePeer(`${SDK}/types.js`, 'leakproof mcp', SDK)
 
 const TOOLS = { ...WATCHER_TOOLS, ...SNAPSHOT_TOOLS, ...LIVE_TOOLS }
 
@@ -109,4 +114,4 @@ async function serveStdio(options) {
   return server
 }
 
-module.exports = { createServer, serveStdio, TOOLS }
+module.exports = { serveStdio }

@@ -11,10 +11,9 @@ const path = require('node:path')
 const { openSnapshot, diffSnapshots } = require('../diagnose/analyze')
 const { BoundedMap } = require('../cache/bounded-map')
 const { bytesText } = require('../shared/bytes-text')
-const { parseWatcherName } = require('../shared/file-names')
 const { CODES, codedError } = require('../shared/errors')
 const { pageOf, PAGING } = require('./arguments')
-const { suggestedChange } = require('./suggest')
+const { suggestedChange, entriesPerSecond, watcherTimes } = require('./suggest')
 
 /** Snapshots kept read between calls: a pair, the usual question. */
 const KEPT_SNAPSHOTS = 2
@@ -54,9 +53,15 @@ function objectAnswer(o) {
   }
 }
 
-/** The snapshots kept read, and the reads in flight, by file, size and time. */
+/**
+ * The snapshots kept read, by file, size and time, and the one read at a time (a read holds
+ * about 1.3 times the file's size at its peak, and a thread of the pool the other tools need):
+ * a question about another file, or a diff, waits for the read before it. A new read takes
+ * the place of the least recently used kept snapshot as it starts.
+ */
 class OpenSnapshots {
   #kept = new BoundedMap({ max: KEPT_SNAPSHOTS, onEvict: (opening) => opening.then((s) => s.release(), () => {}) })
+  #reading = Promise.resolve()
 
   /** The read snapshot of `file` (a checked real path); reads it unless kept. */
   open(file, progress) {
@@ -64,29 +69,28 @@ class OpenSnapshots {
     const key = `${file}\0${stats.size}\0${stats.mtimeMs}`
     let opening = this.#kept.get(key)
     if (opening === undefined) {
-      opening = openSnapshot(file, { onProgress: progressOf(progress, 1) })
-      this.#kept.set(key, opening)
+      opening = this.alone(async () => {
+        const snapshot = await openSnapshot(file, { onProgress: progressOf(progress, 1) })
+        progress(100, 100, 'read')
+        return snapshot
+      })
       opening.catch(() => this.#kept.delete(key))
+      this.#kept.set(key, opening)
     }
     return opening
+  }
+
+  /** Runs `read` (a read of snapshot files) once the reads before it are done. */
+  alone(read) {
+    const done = this.#reading.then(read)
+    this.#reading = done.catch(() => {})
+    return done
   }
 
   /** Frees every kept snapshot. */
   clear() {
     this.#kept.clear()
   }
-}
-
-/**
- * Entries a second a grown collection gained between two snapshots of one process, from the
- * times a watcher's file names carry; null for other names (a file's modification time says
- * when it was copied as readily as when it was taken), other processes, or times too close.
- */
-function rateBetween(before, after, grown) {
-  const [from, to] = [before, after].map((file) => parseWatcherName(path.basename(file)))
-  if (!from?.time || !to?.time || from.pid !== to.pid) return null
-  const seconds = (to.time - from.time) / 1000
-  return seconds >= 1 && grown.after > grown.before ? (grown.after - grown.before) / seconds : null
 }
 
 /** The tools over snapshot files, by name. */
@@ -132,12 +136,16 @@ const SNAPSHOT_TOOLS = {
       required: ['before', 'after'],
       additionalProperties: false,
     },
-    async run({ roots, progress }, { before, after, later, match, top }) {
+    async run({ roots, snapshots, progress }, { before, after, later, match, top }) {
       const files = [roots.file('before', before), roots.file('after', after)]
       if (later !== undefined) files.push(roots.file('later', later))
-      const d = await diffSnapshots(files[0], files[1], { top, match, stillAliveIn: files[2], onProgress: progressOf(progress, files.length) })
+      const d = await snapshots.alone(() => diffSnapshots(files[0], files[1], { top, match, stillAliveIn: files[2], onProgress: progressOf(progress, files.length) }))
+      const times = watcherTimes(path.basename(files[0]), path.basename(files[1]))
       const suggestions = d.grownCollections
-        .map((c) => suggestedChange({ holder: c.holder?.description ?? null, entriesPerSec: rateBetween(files[0], files[1], c), bytesPerEntry: null }, { sites: [], heapLimit: null }))
+        .map((c) => {
+          const entriesPerSec = times && entriesPerSecond(c.before, c.after, ...times)
+          return suggestedChange({ holder: c.holder?.description ?? null, entries: c.after, entriesPerSec, bytesPerEntry: null }, { sites: [], heapLimit: null })
+        })
         .filter((s, i, all) => s !== null && all.findIndex((t) => t?.collection === s.collection) === i)
       return {
         files,

@@ -11,10 +11,12 @@ const { bytesText } = require('../shared/bytes-text')
 const { placeText } = require('../shared/place-text')
 const { CODES, codedError } = require('../shared/errors')
 const { pageOf, PAGING } = require('./arguments')
-const { suggestedChange } = require('./suggest')
+const { suggestedChange, fillingSite, parseHolder, entriesPerSecond } = require('./suggest')
 
 /** Suspects, collections and handles listed per report. */
 const PER_REPORT = 5
+/** Reports, snapshots and profiles the overview names (the newest, the best reports first). */
+const LISTED = 10
 
 const DIR = { type: 'string', description: "the watcher's directory (watch()'s dir, or where LEAKPROOF_LOG is), under the server's roots" }
 
@@ -53,8 +55,7 @@ function ordered(reports) {
 function pairRate(proc, report, grown) {
   const followUp = proc.snapshots.find((s) => s.name === report.name.replace(/\.report\.json$/, '.heapsnapshot'))
   const baseline = followUp && proc.snapshots.filter((s) => s.role === 'baseline' && s.time < followUp.time).at(-1)
-  if (!baseline || !(grown.after > grown.before)) return null
-  return (grown.after - grown.before) / ((followUp.time - baseline.time) / 1000)
+  return baseline ? entriesPerSecond(grown.before, grown.after, baseline.time, followUp.time) : null
 }
 
 /** The report `report` of process `proc`, cut to what an agent acts on, with suggested changes. */
@@ -69,12 +70,12 @@ function reportAnswer(proc, report) {
   const suspects = report.suspects.slice(0, PER_REPORT).map((s) => {
     const held = { holder: s.holder ?? null, path: s.path ?? null, class: s.name, share: s.share }
     if (report.kind === 'pair') return { ...held, count: s.count, retainedBytes: s.retainedSize }
-    suggest({ holder: s.holder, entriesPerSec: s.entriesPerSec, bytesPerEntry: s.bytesPerEntry })
+    suggest({ holder: s.holder, entries: s.after, entriesPerSec: s.entriesPerSec, bytesPerEntry: s.bytesPerEntry })
     return { ...held, entries: `${s.before} → ${s.after}`, entriesPerSec: s.entriesPerSec, bytesPerEntry: s.bytesPerEntry, bytesPerEntrySource: s.bytesPerEntrySource }
   })
   const grownCollections = report.grownCollections.slice(0, PER_REPORT).map((c) => {
     const entriesPerSec = pairRate(proc, report, c)
-    suggest({ holder: c.holder, entriesPerSec, bytesPerEntry: null })
+    suggest({ holder: c.holder, entries: c.after, entriesPerSec, bytesPerEntry: null })
     return { holder: c.holder, class: c.name, members: c.memberClass, entries: `${c.before} → ${c.after}`, entriesPerSec: entriesPerSec === null ? null : Math.round(entriesPerSec), path: c.path }
   })
   return {
@@ -97,8 +98,8 @@ function mainHolder(proc) {
   for (const report of ordered(proc.reports)) {
     const suspect = report.suspects.find((s) => s.holder)
     if (suspect) {
-      const site = proc.sites[0]
-      return { holder: suspect.holder, report: report.name, evidence: report.evidence, ...(site ? { growingSite: placeText(site) } : {}) }
+      const site = fillingSite(proc.sites, parseHolder(suspect.holder)?.file)
+      return { holder: suspect.holder, report: report.name, evidence: report.evidence, growingSite: site ? placeText(site) : null }
     }
   }
   return null
@@ -138,7 +139,7 @@ function floorsBrief(proc) {
 const WATCHER_TOOLS = {
   leak_overview: {
     description:
-      "Start here with a watcher's directory. Per process: whether memory leaks (kind, growth a minute, the test that showed it, when it reaches the heap limit), the holder to look at first (the variable or property in the code's words) and the allocation site that grows, and the reports, snapshots and profiles in the directory.",
+      "Start here with a watcher's directory. Per process: whether memory leaks (kind, growth a minute, the test that showed it, when it reaches the heap limit), the holder to look at first (the variable or property in the code's words) and the allocation site in its file that grows, and the newest reports, snapshots and profiles in the directory.",
     inputSchema: { type: 'object', properties: { dir: DIR }, required: ['dir'], additionalProperties: false },
     async run({ roots }, { dir }) {
       const model = await readDir(roots, dir)
@@ -155,11 +156,12 @@ const WATCHER_TOOLS = {
             heapLimit: bytesText(proc.heapLimit),
             ...(proc.containerLimit ? { containerLimit: bytesText(proc.containerLimit) } : {}),
             lookFirst: mainHolder(proc),
-            reports: ordered(proc.reports).map((r) => r.name),
+            reports: proc.reports.length,
+            bestReports: ordered(proc.reports).slice(0, LISTED).map((r) => r.name),
           }
         }),
-        snapshots: model.files.snapshots.slice(-10),
-        profiles: model.profiles.slice(-5).map((p) => p.name),
+        snapshots: model.files.snapshots.slice(-LISTED),
+        profiles: model.profiles.slice(-LISTED).map((p) => p.name),
         notes: model.notes.slice(0, 10),
         next: 'leak_reports for the holders, their paths and a suggested change; allocation_sites for the code that allocates; snapshot_diff on a baseline and its follow-up snapshot',
       }
