@@ -26,10 +26,9 @@ const BINARY = new RegExp(`^${manifest.napi.binaryName}\\.([a-z0-9-]+)\\.node$`)
 function publishedManifest() {
   const keep = ['name', 'version', 'description', 'keywords', 'license', 'repository', 'main', 'bin', 'types', 'exports', 'files', 'engines', 'napi', 'dependencies', 'peerDependencies', 'peerDependenciesMeta']
   const published = Object.fromEntries(keep.filter((k) => k in manifest).map((k) => [k, manifest[k]]))
-  // uPlot (inlined into report pages) travels inside the tarball: an install gets the version
-  // the tests ran, and needs no registry for it. The MCP SDK, which only `leakproof mcp` loads,
-  // comes from the registry with its own dependencies, as any package's do.
-  published.bundleDependencies = manifest.bundleDependencies ?? []
+  // The runtime dependencies (uPlot, inlined into report pages) travel inside the tarball:
+  // an install gets the version the tests ran, and needs no registry for them.
+  published.bundleDependencies = Object.keys(manifest.dependencies ?? {})
   published.optionalDependencies = Object.fromEntries(
     manifest.napi.targets.map((triple) => [PACKAGE_PREFIX + platformName(triple), manifest.version]),
   )
