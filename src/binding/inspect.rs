@@ -17,9 +17,9 @@ use super::analyze::{
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::error::SnapshotError;
 use crate::core::diagnose::heapsnapshot::inspect::{
-    class_instances, described, dominator_chain, node_of_id, Dominator,
+    class_instances, dominator_chain, node_of_id, Dominator,
 };
-use crate::core::diagnose::heapsnapshot::summary::summarize;
+use crate::core::diagnose::heapsnapshot::summary::{described, summarize};
 
 /// What a `LoadedSnapshot` holds: the analysis once `load` ends, none after `release` (a load
 /// still running when it is released drops its result).

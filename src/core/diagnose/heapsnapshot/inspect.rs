@@ -3,9 +3,8 @@
 //! an object up to the GC roots.
 
 use super::analysis::Analysis;
-use super::holder::name_holders;
 use super::paths::describe_node;
-use super::summary::{large_object, top_by, ClassIndex, LargeObject};
+use super::summary::{described, top_by, ClassIndex, LargeObject};
 
 /// One object on a dominator chain: freeing it would free everything below it on the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,16 +38,6 @@ pub fn class_instances(a: &Analysis, class: &str, top: usize) -> (u64, Vec<Large
     let count = members().count() as u64;
     let nodes = top_by(members(), top, |v| a.retained[v]);
     (count, described(a, &nodes))
-}
-
-/// `nodes` with their paths and holders.
-pub fn described(a: &Analysis, nodes: &[usize]) -> Vec<LargeObject> {
-    let holders = name_holders(&a.snapshot, &a.tree, &a.code, nodes);
-    nodes
-        .iter()
-        .zip(holders)
-        .map(|(&v, holder)| large_object(a, v, holder))
-        .collect()
 }
 
 /// The immediate dominators of `v` up towards the GC roots, nearest first, at most `limit`;

@@ -121,13 +121,7 @@ pub fn summarize(a: &Analysis, top: usize) -> Summary {
     let (classes, totals, largest) = std::thread::scope(|scope| {
         let largest = scope.spawn(|| {
             let candidates = (0..snap.node_count()).filter(|&v| snap.is_program_node(v));
-            let nodes = top_by(candidates, top, |v| a.retained[v]);
-            let holders = name_holders(snap, &a.tree, &a.code, &nodes);
-            nodes
-                .into_iter()
-                .zip(holders)
-                .map(|(v, holder)| large_object(a, v, holder))
-                .collect::<Vec<_>>()
+            described(a, &top_by(candidates, top, |v| a.retained[v]))
         });
         let classes = ClassIndex::new(snap);
         let tree = DominatorTree::new(&a.idom, snap.root());
@@ -160,6 +154,16 @@ pub fn summarize(a: &Analysis, top: usize) -> Summary {
         classes: stats,
         largest,
     }
+}
+
+/// `nodes` with their paths and holders, as reported.
+pub fn described(a: &Analysis, nodes: &[usize]) -> Vec<LargeObject> {
+    let holders = name_holders(&a.snapshot, &a.tree, &a.code, nodes);
+    nodes
+        .iter()
+        .zip(holders)
+        .map(|(&v, holder)| large_object(a, v, holder))
+        .collect()
 }
 
 /// The object `v` with its paths and `holder`, as reported.
