@@ -8,6 +8,7 @@
  */
 const { Roots } = require('./roots')
 const { CODES } = require('../shared/errors')
+const { watcherEnv } = require('../attach/command')
 
 const USAGE = `  leakproof mcp [--root DIR]...
       A Model Context Protocol server on stdio for coding agents: the leaks, reports, sites
@@ -34,7 +35,7 @@ async function mcpCommand(argv, { stderr = process.stderr, env = process.env } =
       else throw new Error(`mcp: unknown argument ${JSON.stringify(argv[i])}`)
     }
     roots = new Roots(dirs.length > 0 ? dirs : [process.cwd()])
-    settings = require('../attach/command').watcherEnv(env)
+    settings = watcherEnv(env)
   } catch (err) {
     stderr.write(`leakproof ${err.message.startsWith('mcp:') ? err.message : `mcp: ${err.message}`}\n(leakproof --help has its usage)\n`)
     return MCP_EXIT.USAGE.code

@@ -13,7 +13,7 @@ const { BoundedMap } = require('../cache/bounded-map')
 const { bytesText } = require('../shared/bytes-text')
 const { CODES, codedError } = require('../shared/errors')
 const { pageOf, PAGING } = require('./arguments')
-const { suggestedChange, entriesPerSecond, watcherTimes } = require('./suggest')
+const { suggestedChanges, entriesPerSecond, watcherTimes } = require('./suggest')
 
 /** Snapshots kept read between calls: a pair, the usual question. */
 const KEPT_SNAPSHOTS = 2
@@ -141,12 +141,7 @@ const SNAPSHOT_TOOLS = {
       if (later !== undefined) files.push(roots.file('later', later))
       const d = await snapshots.alone(() => diffSnapshots(files[0], files[1], { top, match, stillAliveIn: files[2], onProgress: progressOf(progress, files.length) }))
       const times = watcherTimes(path.basename(files[0]), path.basename(files[1]))
-      const suggestions = d.grownCollections
-        .map((c) => {
-          const entriesPerSec = times && entriesPerSecond(c.before, c.after, ...times)
-          return suggestedChange({ holder: c.holder?.description ?? null, entries: c.after, entriesPerSec, bytesPerEntry: null }, { sites: [], heapLimit: null })
-        })
-        .filter((s, i, all) => s !== null && all.findIndex((t) => t?.collection === s.collection) === i)
+      const grown = d.grownCollections.map((c) => ({ holder: c.holder?.description ?? null, entries: c.after, entriesPerSec: times && entriesPerSecond(c.before, c.after, ...times), bytesPerEntry: null }))
       return {
         files,
         matchedBy: d.matchedBy,
@@ -156,7 +151,7 @@ const SNAPSHOT_TOOLS = {
         suspects: d.suspects.map((s) => ({ class: s.name, count: s.count, retained: bytesText(s.retainedSize), share: s.share, holder: s.holder?.description ?? null, path: s.readablePath.join(' → ') })),
         grownCollections: d.grownCollections.map((c) => ({ class: c.name, members: c.memberClass, entries: `${c.before} → ${c.after}`, holder: c.holder?.description ?? null, path: c.readablePath.join(' → ') })),
         growthRoots: d.growthRoots.slice(0, top),
-        suggestedChanges: suggestions,
+        suggestedChanges: suggestedChanges(grown, { sites: [], heapLimit: null }),
       }
     },
   },

@@ -105,7 +105,21 @@ function suggestedChange(grown, { sites, heapLimit }) {
   }
 }
 
+/**
+ * The suggested changes for the `grown` collections (as `suggestedChange` takes them), in
+ * their order, one for each collection: the first of its entries that has one.
+ */
+function suggestedChanges(grown, context) {
+  const changes = []
+  for (const collection of grown) {
+    if (changes.some((c) => c.collection === collection.holder)) continue
+    const change = suggestedChange(collection, context)
+    if (change) changes.push(change)
+  }
+  return changes
+}
+
 /** `text` with its first letter in capitals. */
 const capitalized = (text) => text.charAt(0).toUpperCase() + text.slice(1)
 
-module.exports = { suggestedChange, fillingSite, parseHolder, entriesPerSecond, watcherTimes }
+module.exports = { suggestedChange, suggestedChanges, fillingSite, parseHolder, entriesPerSecond, watcherTimes }

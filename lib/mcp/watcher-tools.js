@@ -11,7 +11,7 @@ const { bytesText } = require('../shared/bytes-text')
 const { placeText } = require('../shared/place-text')
 const { CODES, codedError } = require('../shared/errors')
 const { pageOf, PAGING } = require('./arguments')
-const { suggestedChange, fillingSite, parseHolder, entriesPerSecond } = require('./suggest')
+const { suggestedChanges, fillingSite, parseHolder, entriesPerSecond } = require('./suggest')
 
 /** Suspects, collections and handles listed per report. */
 const PER_REPORT = 5
@@ -60,22 +60,16 @@ function pairRate(proc, report, grown) {
 
 /** The report `report` of process `proc`, cut to what an agent acts on, with suggested changes. */
 function reportAnswer(proc, report) {
-  const context = { sites: proc.sites, heapLimit: proc.heapLimit }
-  const suggestions = []
-  const suggest = (grown) => {
-    if (suggestions.some((s) => s.collection === grown.holder)) return
-    const change = suggestedChange(grown, context)
-    if (change) suggestions.push(change)
-  }
+  const grown = [] // what the suggestions are made of, suspects first
   const suspects = report.suspects.slice(0, PER_REPORT).map((s) => {
     const held = { holder: s.holder ?? null, path: s.path ?? null, class: s.name, share: s.share }
     if (report.kind === 'pair') return { ...held, count: s.count, retainedBytes: s.retainedSize }
-    suggest({ holder: s.holder, entries: s.after, entriesPerSec: s.entriesPerSec, bytesPerEntry: s.bytesPerEntry })
+    grown.push({ holder: s.holder, entries: s.after, entriesPerSec: s.entriesPerSec, bytesPerEntry: s.bytesPerEntry })
     return { ...held, entries: `${s.before} → ${s.after}`, entriesPerSec: s.entriesPerSec, bytesPerEntry: s.bytesPerEntry, bytesPerEntrySource: s.bytesPerEntrySource }
   })
   const grownCollections = report.grownCollections.slice(0, PER_REPORT).map((c) => {
     const entriesPerSec = pairRate(proc, report, c)
-    suggest({ holder: c.holder, entries: c.after, entriesPerSec, bytesPerEntry: null })
+    grown.push({ holder: c.holder, entries: c.after, entriesPerSec, bytesPerEntry: null })
     return { holder: c.holder, class: c.name, members: c.memberClass, entries: `${c.before} → ${c.after}`, entriesPerSec: entriesPerSec === null ? null : Math.round(entriesPerSec), path: c.path }
   })
   return {
@@ -88,7 +82,7 @@ function reportAnswer(proc, report) {
     grownCollections,
     growingHandles: report.growingHandles.slice(0, PER_REPORT),
     native: report.native,
-    suggestedChanges: suggestions,
+    suggestedChanges: suggestedChanges(grown, { sites: proc.sites, heapLimit: proc.heapLimit }),
     ...(report.notLookedAt ? { notLookedAt: report.notLookedAt } : {}),
   }
 }
