@@ -15,7 +15,7 @@ Start from what you have:
    \`leak_overview\` first. Its \`lookFirst.holder\` is the variable or property that holds what grew,
    in the code's words (\`sessions (Map), a module-level variable of /srv/app.js\`), and
    \`growingSite\` the code that allocates it. \`leak_reports\` gives the evidence and a
-   \`suggestedChange\`; \`allocation_sites\` and \`leak_timeline\` the rest.
+   \`suggestedChanges\`; \`allocation_sites\` and \`leak_timeline\` the rest.
 2. **Two heap snapshots of one process**, an earlier and a later one: \`snapshot_diff\`. Its first
    suspect's holder is the answer; \`grownCollections\` say how many entries were added.
 3. **A running process** of this user: \`process_attach\`, then \`process_census\` twice a minute or
@@ -36,7 +36,7 @@ What the answers mean:
 - \`path\`: how the object is reached from the GC roots, Node's own machinery folded into its first step.
 
 What to change: bound the holder (\`BoundedMap\` with \`max\`, \`maxBytes\` or \`ttl\`; \`RingBuffer\` for a
-list) or delete entries when their work ends. \`suggestedChange\` is a starting point: check that
+list) or delete entries when their work ends. A suggested change is a starting point: check that
 evicting an entry is safe for the code that reads it. This server never edits files.
 
 Errors come as JSON-RPC errors whose \`data.code\` is a stable \`ERR_LEAKPROOF_…\` code.`
