@@ -197,9 +197,21 @@ test('a parent killed while its child writes takes the child with it, and the ne
   // signal (SIGKILL) ends it stopped or not.
   const writing = () => fs.readdirSync(snapshots).some((n) => n.endsWith('.tmp') && fs.statSync(path.join(snapshots, n), { throwIfNoEntry: false })?.size > 0)
   const childOf = () => Number(fs.readFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8').trim().split(/\s+/)[0])
+  // The child runs at the lowest priority: on a machine busy with the suite it got too little
+  // CPU to start writing within the minute this waits (CI, Node 24). Once seen, it is raised to
+  // the normal priority (as root may), which the kill-while-writing tested here does not depend on.
+  const raise = (pid) => {
+    try {
+      os.setPriority(pid, 0)
+    } catch {
+      // Not root, or gone: it writes at its own pace.
+    }
+  }
   let childPid = 0
   for (let i = 0; i < 2400 && childPid === 0; i++) {
-    const candidate = writing() ? childOf() : 0
+    const child = fs.readdirSync(snapshots).some((n) => n.endsWith('.tmp')) ? childOf() : 0
+    if (child > 0) raise(child)
+    const candidate = writing() ? child : 0
     if (candidate > 0 && fs.existsSync(`/proc/${candidate}/stat`) && !isZombie(candidate)) {
       process.kill(candidate, 'SIGSTOP')
       if (writing() && !isZombie(candidate)) childPid = candidate
