@@ -124,6 +124,6 @@ test('stats count hits, misses and evictions', () => {
   map.get('c')
   map.get('c')
   assert.deepStrictEqual(map.stats(), {
-    size: 2, bytes: 0, hits: 2, misses: 1, evictions: 1, expirations: 0, rejected: 0, hitRatio: 2 / 3,
+    size: 2, bytes: 0, hits: 2, misses: 1, evictions: 1, expirations: 0, rejected: 0, hitRatio: 2 / 3, boundShare: 1,
   })
 })

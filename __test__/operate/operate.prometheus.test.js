@@ -39,7 +39,8 @@ const METRICS_SERVICE = { metrics: true, perSecond: 2000, connections: 4, events
 const ALERTS = path.join(ROOT, 'docs', 'prometheus-alerts.yml')
 const NAMES = signals.METRICS.map((m) => m.prometheus)
 /** Series of the watcher; the others (maps, listener leaks) do not need one. */
-const WATCHER_METRICS = NAMES.filter((name) => !name.startsWith('leakproof_boundedmap_') && !name.startsWith('leakproof_listener_'))
+/** Memory pressure is judged without a watcher too (lib/cache/map-pressure.js): not the watcher's. */
+const WATCHER_METRICS = NAMES.filter((name) => !name.startsWith('leakproof_boundedmap_') && !name.startsWith('leakproof_listener_') && !name.startsWith('leakproof_memory_pressure'))
 
 /** The values of metric `name` in a `getMetricsAsJSON()` result: [{ labels, value }]. */
 function valuesOf(json, name) {
@@ -133,6 +134,8 @@ test('values match the watcher\'s status() and namedMaps(), maps of one name sum
   }
   assert.equal(valueOf(json, 'leakproof_boundedmap_entries', { map: 'same' }), maps[0].size + maps[1].size)
   assert.equal(valueOf(json, 'leakproof_boundedmap_evictions_total', { map: 'other', reason: 'capacity' }), 3)
+  assert.equal(valueOf(json, 'leakproof_boundedmap_bound_ratio', { map: 'same' }), 1)
+  assert.equal(valueOf(json, 'leakproof_memory_pressure', {}), 0)
 
   assert.equal(await countReads(() => registry.metrics()), 1)
   assert.equal(await countReads(() => Promise.all([registry.getMetricsAsJSON(), registry.metrics()])), 1)

@@ -6,6 +6,7 @@ const { SlotExpiry, NO_EXPIRY } = require('./expiry-queue')
 const { POLICIES, NONE } = require('./policies')
 const { SlotSizes, NO_SIZES } = require('./slot-sizes')
 const { registerMap } = require('./registry')
+const { followPressure } = require('./map-pressure')
 const { readOptions } = require('./map-options')
 
 /**
@@ -56,8 +57,10 @@ class BoundedMap {
   #expiry = NO_EXPIRY
   #recycles // LRU without a byte bound: a full map hands its oldest slot to the new key
 
-  #max
+  #max // the bounds in force: the options' (#bounds), or a share of them under memory pressure
   #maxBytes
+  #bounds
+  #boundShare = 1
   #ttl
   #onEvict
   #now
@@ -77,9 +80,10 @@ class BoundedMap {
    * @param {Iterable<readonly [K, V]>} [entries] initial entries, set in order.
    */
   constructor(options, entries) {
-    const { max, maxBytes, ttl, sizeOf, onEvict, now, policy, name } = readOptions(options)
+    const { max, maxBytes, ttl, sizeOf, onEvict, now, policy, name, shrinkUnderPressure } = readOptions(options)
     this.#max = max
     this.#maxBytes = maxBytes
+    this.#bounds = { max, maxBytes }
     this.#ttl = ttl
     this.#onEvict = onEvict
     this.#now = now
@@ -95,6 +99,7 @@ class BoundedMap {
     this.#policy = new POLICIES[policy](this.#index, this.#sizes, max, maxBytes)
     this.#recycles = policy === 'lru' && maxBytes === Infinity
     registerMap(this)
+    followPressure(this, shrinkUnderPressure, (share) => this.#holdShare(share))
     if (entries !== undefined && entries !== null) {
       for (const entry of entries) {
         if (entry === null || (typeof entry !== 'object' && typeof entry !== 'function')) {
@@ -110,14 +115,14 @@ class BoundedMap {
     return this.#name
   }
 
-  /** The most entries held (`Infinity` without a count bound). */
+  /** The most entries held, as set (`Infinity` without a count bound); under memory pressure `stats().boundShare` of it. */
   get max() {
-    return this.#max
+    return this.#bounds.max
   }
 
-  /** The most bytes held (`Infinity` without a byte bound). */
+  /** The most bytes held, as set (`Infinity` without a byte bound); under memory pressure `stats().boundShare` of it. */
   get maxBytes() {
-    return this.#maxBytes
+    return this.#bounds.maxBytes
   }
 
   /** Number of entries held (entries past their TTL count until they are freed). */
@@ -284,7 +289,8 @@ class BoundedMap {
   /**
    * Counters since construction: `hits` and `misses` count `get` calls; `evictions`
    * entries removed to respect `max`/`maxBytes`; `expirations` entries freed after their
-   * TTL; `rejected` values larger than `maxBytes`.
+   * TTL; `rejected` values larger than `maxBytes`. `boundShare` is the share of its bounds
+   * the map may hold now: 1, or less while it has shrunk under memory pressure.
    */
   stats() {
     const lookups = this.#hits + this.#misses
@@ -297,6 +303,7 @@ class BoundedMap {
       expirations: this.#expirations,
       rejected: this.#rejected,
       hitRatio: lookups === 0 ? 0 : this.#hits / lookups,
+      boundShare: this.#boundShare,
     }
   }
 
@@ -352,7 +359,7 @@ class BoundedMap {
 
   /** Doubles the slots (at least MIN_CAPACITY, at most `max`) in every column. */
   #grow() {
-    const capacity = Math.min(this.#max, Math.max(MIN_CAPACITY, this.#keys.length * 2))
+    const capacity = Math.min(this.#bounds.max, Math.max(MIN_CAPACITY, this.#keys.length * 2))
     // Size the value columns in step, so they never hold more slack than the typed ones.
     this.#keys.length = capacity
     this.#vals.length = capacity
@@ -402,6 +409,23 @@ class BoundedMap {
       if (size <= floor || (size + extraCount <= this.#max && this.#sizes.total + extraBytes <= this.#maxBytes)) return
       this.#remove(this.#policy.victim(keep), 'evict')
     }
+  }
+
+  /**
+   * Memory pressure (map-pressure.js): the map holds `share` of its bounds from now on. Below
+   * 1 it evicts by its policy until it fits; back at 1 it grows again as entries are set.
+   * Returns how many entries were evicted.
+   */
+  #holdShare(share) {
+    const { max, maxBytes } = this.#bounds
+    this.#boundShare = share
+    this.#max = share === 1 ? max : Math.max(1, Math.floor(max * share))
+    this.#maxBytes = maxBytes * share
+    this.#policy.bounded(this.#max, this.#maxBytes)
+    const before = this.#evictions
+    this.#evictUntilFits(0, 0, NONE)
+    this.#flush()
+    return this.#evictions - before
   }
 
   // ---- onEvict ----

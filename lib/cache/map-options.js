@@ -19,6 +19,15 @@ const policyName = {
   },
 }
 
+/** @type {import('../shared/options-table').Check} `shrinkUnderPressure`: a boolean, or the share of the bounds kept, in (0, 1). */
+const keepShare = {
+  env: 'boolean',
+  check(where, what, value) {
+    if (typeof value === 'boolean' || (typeof value === 'number' && value > 0 && value < 1)) return
+    throw errors.invalidOptionRange(where, what, 'true, false or a share of the bounds kept, in (0, 1)', value)
+  },
+}
+
 /** The map's name: unset, or a non-empty string. */
 const mapName = optional(nonEmptyString('a non-empty string'))
 
@@ -37,6 +46,10 @@ const OPTIONS = optionsTable([
     meaning: "called for every value that leaves; `reason` is `'evict'`, `'expire'`, `'delete'`, `'set'` (value replaced), `'clear'` or `'too-large'`",
   }),
   option('name', undefined, mapName, { default: 'unnamed', meaning: 'a non-empty string; registers the map (weakly) for `namedMaps()` and the watcher' }),
+  option('shrinkUnderPressure', undefined, optional(keepShare), {
+    default: "the process's default: off, unless the watcher's `shrinkMaps` is set",
+    meaning: '`true`: under memory pressure the map shrinks to half its bounds by its policy, and grows back once the pressure is gone; a number in (0, 1): the share kept; `false`: never ([Memory pressure](#memory-pressure))',
+  }),
   option('now', undefined, optional(functionValue), { default: 'a monotonic clock, read at most about once a millisecond', meaning: 'clock in ms for TTLs; inject one in tests' }),
 ])
 
@@ -69,7 +82,8 @@ function readOptions(options) {
     sizeOf: read.sizeOf ?? null,
     onEvict: read.onEvict ?? null,
     now: read.now ?? coarseNow,
+    shrinkUnderPressure: read.shrinkUnderPressure,
   }
 }
 
-module.exports = { OPTIONS, readOptions }
+module.exports = { OPTIONS, readOptions, keepShare }

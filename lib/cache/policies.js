@@ -124,6 +124,9 @@ class LruPolicy {
   /** Byte sizes do not matter to LRU. */
   resized() {}
 
+  /** LRU's order does not depend on the bounds. */
+  bounded() {}
+
   /** The entry to evict: the least recently used one other than `keep`. */
   victim(keep) {
     const head = this.queue.head
@@ -167,6 +170,8 @@ class S3FifoPolicy {
   small = new SlotQueue(this.links)
   flags = new Uint8Array(0) // access count and IN_SMALL, per slot
   smallBytes = 0
+  smallMax = 0 // probation's bounds (bounded())
+  smallMaxBytes = 0
 
   /**
    * @param {Map<unknown, number>} index the map's key index, where ghosts live too.
@@ -177,10 +182,19 @@ class S3FifoPolicy {
   constructor(index, sizes, max, maxBytes) {
     this.ghosts = new GhostKeys(index)
     this.sizes = sizes
-    this.smallMax = SMALL_SHARE * max
-    this.smallMaxBytes = SMALL_SHARE * maxBytes
+    this.bounded(max, maxBytes)
     // A quarter of the main queue's share of `max`; see #ghostLimit for byte-only maps.
     this.fixedGhostLimit = max === Infinity ? null : Math.round(GHOST_SHARE * max * (1 - SMALL_SHARE))
+  }
+
+  /**
+   * The map's bounds changed (memory pressure, map-pressure.js): probation keeps its share of
+   * the bounds in force. The ghosts' limit stays that of the full bounds: a key remembered
+   * costs little, and it is what lets the map find its frequent keys again when it grows back.
+   */
+  bounded(max, maxBytes) {
+    this.smallMax = SMALL_SHARE * max
+    this.smallMaxBytes = SMALL_SHARE * maxBytes
   }
 
   /** Number of ghosts in the key index. */

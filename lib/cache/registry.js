@@ -99,6 +99,11 @@ function* alive(set) {
   }
 }
 
+/** Every map still alive, named or not. */
+function liveMaps() {
+  return alive(refs)
+}
+
 /**
  * The named maps still alive, each as `{ name, ...stats() }`.
  * @returns {Array<{name: string} & ReturnType<import('./bounded-map').BoundedMap['stats']>>}
@@ -247,4 +252,4 @@ function growth(state, column, from, to) {
   return counter(state, column, to) - counter(state, column, from)
 }
 
-module.exports = { registerMap, namedMaps, namedMapSizes, mapsFilling, cachesThrashing }
+module.exports = { registerMap, liveMaps, namedMaps, namedMapSizes, mapsFilling, cachesThrashing }

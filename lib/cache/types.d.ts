@@ -54,6 +54,14 @@ export interface BoundedMapOptions<K, V> {
    */
   name?: string
   /**
+   * Under memory pressure (the watcher's, or without one the heap and RSS against their
+   * limits), shrink by the map's own policy to a share of its bounds, and grow back once the
+   * pressure is gone: `true` keeps half, a number in (0, 1) that share, `false` never. See
+   * docs/cache.md#memory-pressure.
+   * @default the process's default: off, unless the watcher's `shrinkMaps` is set
+   */
+  shrinkUnderPressure?: boolean | number
+  /**
    * Clock for TTLs, in milliseconds; inject one in tests.
    * @default a monotonic clock read at most about once per millisecond
    */
@@ -84,6 +92,8 @@ export interface BoundedMapStats {
   rejected: number
   /** `hits / (hits + misses)`, 0 before any `get`. */
   hitRatio: number
+  /** The share of its bounds the map may hold now: 1, or less while it has shrunk under memory pressure. */
+  boundShare: number
 }
 
 /**

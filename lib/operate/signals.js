@@ -14,19 +14,24 @@
 const { currentWatcher } = require('../watch/watcher')
 const { KINDS } = require('../watch/tally')
 const { namedMaps } = require('../cache/registry')
+const { pressureState } = require('../cache/map-pressure')
 const { reportedListenerLeaks } = require('../track/listener-leaks')
 
-/** What one read gives: `watcher` (its `status()`, or null with none running), `maps`, `listenerLeaks`. */
+/**
+ * What one read gives: `watcher` (its `status()`, or null with none running), `maps`,
+ * `pressure` (map-pressure.js's state), `listenerLeaks`.
+ */
 function readSignals() {
   const watcher = currentWatcher()
-  return { watcher: watcher === null ? null : watcher.status(), maps: mapsByName(), listenerLeaks: reportedListenerLeaks() }
+  return { watcher: watcher === null ? null : watcher.status(), maps: mapsByName(), pressure: pressureState(), listenerLeaks: reportedListenerLeaks() }
 }
 
-/** The named BoundedMaps' stats, summed over maps that share a name. */
+/** The named BoundedMaps' stats, summed over maps that share a name (`boundShare`: the least). */
 function mapsByName() {
   const byName = new Map()
-  for (const { name, size, bytes, hits, misses, evictions, expirations } of namedMaps()) {
-    const sum = byName.get(name) ?? { name, size: 0, bytes: 0, hits: 0, misses: 0, evictions: 0, expirations: 0 }
+  for (const { name, size, bytes, hits, misses, evictions, expirations, boundShare } of namedMaps()) {
+    const sum = byName.get(name) ?? { name, size: 0, bytes: 0, hits: 0, misses: 0, evictions: 0, expirations: 0, boundShare: 1 }
+    sum.boundShare = Math.min(sum.boundShare, boundShare)
     sum.size += size
     sum.bytes += bytes
     sum.hits += hits
@@ -195,6 +200,36 @@ function mapMetrics() {
         { labels: { map: m.name, reason: 'capacity' }, value: m.evictions },
         { labels: { map: m.name, reason: 'expired' }, value: m.expirations },
       ]),
+    },
+    {
+      prometheus: 'leakproof_boundedmap_bound_ratio',
+      otel: 'leakproof.boundedmap.bound_ratio',
+      unit: '1',
+      type: 'gauge',
+      aggregate: 'min',
+      help: 'The share of its bounds a named BoundedMap may hold now: 1, or less while it has shrunk under memory pressure (shrinkUnderPressure).',
+      labels: ['map'],
+      values: (s) => s.maps.map((m) => ({ labels: { map: m.name }, value: m.boundShare })),
+    },
+    {
+      prometheus: 'leakproof_memory_pressure',
+      otel: 'leakproof.memory.pressure',
+      unit: '1',
+      type: 'gauge',
+      aggregate: 'max',
+      help: '1 while memory is near its limit and the BoundedMaps that shrink under pressure hold a share of their bounds; else 0.',
+      labels: [],
+      values: (s) => [{ labels: {}, value: s.pressure.underPressure ? 1 : 0 }],
+    },
+    {
+      prometheus: 'leakproof_memory_pressure_episodes_total',
+      otel: 'leakproof.memory.pressure.episodes',
+      unit: '{episode}',
+      type: 'counter',
+      aggregate: 'sum',
+      help: 'Times memory pressure began and the BoundedMaps that shrink under it shrank (since the watcher, or the first such map, started).',
+      labels: [],
+      values: (s) => [{ labels: {}, value: s.pressure.episodes }],
     },
   ]
 }

@@ -91,6 +91,8 @@ const WARNINGS = Object.freeze({
   LISTENER_LEAK: 'LEAKPROOF_LISTENER_LEAK',
   /** The watcher failed at something (a snapshot, a report) and went on watching. */
   WATCH_ERROR: 'LEAKPROOF_WATCH_ERROR',
+  /** Memory ran near its limit: BoundedMaps that shrink under pressure gave memory back. */
+  MEMORY_PRESSURE: 'LEAKPROOF_MEMORY_PRESSURE',
   /** Reading the signals at a metrics scrape failed; that scrape has no leakproof series. */
   METRICS_ERROR: 'LEAKPROOF_METRICS_ERROR',
 })

@@ -41,7 +41,8 @@ function parse(raw, type) {
   if (type === 'boolean') {
     if (/^(1|true|yes|on)$/i.test(text)) return true
     if (/^(0|false|no|off)$/i.test(text)) return false
-    return text
+    // An option that takes a boolean or a share (shrinkMaps) reads a number as one.
+    return text !== '' && Number.isFinite(Number(text)) ? Number(text) : text
   }
   // `Infinity` reads as itself, for the options that take it (snapshotMaxPauseMs); the others refuse it.
   return text !== '' && (Number.isFinite(Number(text)) || text === 'Infinity') ? Number(text) : text

@@ -94,6 +94,25 @@ export interface CacheThrashingEvent extends WatchEventBase {
 }
 
 /**
+ * BoundedMaps that shrink under memory pressure shrank (`'shrink'`), or may grow back
+ * (`'restore'`). Once per change; the rule is in docs/cache.md#memory-pressure.
+ */
+export interface MemoryPressureEvent extends WatchEventBase {
+  type: 'memory-pressure'
+  state: 'shrink' | 'restore'
+  /** What brought the pressure (`'heap'`, `'rss'` or `'urgent-leak'`); null for `'restore'`. */
+  reason: 'heap' | 'rss' | 'urgent-leak' | null
+  /** The share of its limit the memory used at the newest floor (the larger of heap and RSS), null before the first. */
+  usage: number | null
+  /** The named maps that changed (at most 50): the share of their bounds each keeps under pressure, its size now, and the entries it evicted. */
+  maps: Array<{ name: string; keepShare: number; size: number; evicted: number }>
+  /** Every map that changed, named or not. */
+  mapsChanged: number
+  /** Entries evicted, over every map. */
+  evicted: number
+}
+
+/**
  * Something the watcher tried failed; it goes on watching. Without an `error` listener this
  * becomes a process warning (`LEAKPROOF_WATCH_ERROR`), never a crash.
  */

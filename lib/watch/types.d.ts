@@ -4,7 +4,7 @@ import type { HeapLimitSnapshotEvent, SnapshotCostPrediction, SnapshotEvent, Sna
 import type { ReportEvent } from '../diagnose/types'
 import type { SitesEvent, SitesProfile } from '../sites/types'
 import type { RestartDueEvent, RestartExitEvent, RestartOptions } from '../mitigate/types'
-import type { CacheThrashingEvent, LeakEvent, SampleEvent, ThresholdEvent, WatchErrorEvent, WatchEventBase } from './events'
+import type { CacheThrashingEvent, MemoryPressureEvent, LeakEvent, SampleEvent, ThresholdEvent, WatchErrorEvent, WatchEventBase } from './events'
 import type * as Binding from '../../binding'
 
 /** Options of `watch()`; every one has a default (docs/watch.md#options). */
@@ -104,6 +104,21 @@ export interface WatchOptions {
   /** Allocation sites, and suspects in a report, listed. @default 5 */
   top?: number
   /**
+   * The default of every BoundedMap's `shrinkUnderPressure` on this thread: `true` (half its
+   * bounds kept under pressure), a share kept in (0, 1), or `false`. @default false
+   */
+  shrinkMaps?: boolean | number
+  /**
+   * Maps that shrink under pressure shrink when the heap floor passes this share of the heap
+   * limit, or RSS of the container limit (or a leak is urgent), in (0, 1]. @default 0.8
+   */
+  pressureShare?: number
+  /**
+   * The least time maps stay shrunk, in ms; doubled (up to an hour) when pressure comes back
+   * within two holds of its end. @default 60000
+   */
+  pressureHoldMs?: number
+  /**
    * Leave gracefully before a leak reaches its limit, once its evidence is written: `true`, or
    * the restart policy's options (docs/mitigate.md). Main thread only. @default off
    */
@@ -195,6 +210,7 @@ export declare class Watcher extends EventEmitter {
   on(event: 'sites', listener: (e: SitesEvent) => void): this
   on(event: 'report', listener: (e: ReportEvent) => void): this
   on(event: 'cache-thrashing', listener: (e: CacheThrashingEvent) => void): this
+  on(event: 'memory-pressure', listener: (e: MemoryPressureEvent) => void): this
   on(event: 'restart-due', listener: (e: RestartDueEvent) => void): this
   on(event: 'restart-exit', listener: (e: RestartExitEvent) => void): this
   on(event: 'error', listener: (e: WatchErrorEvent) => void): this

@@ -20,7 +20,8 @@
  * floor), `leak`, `threshold`, `snapshot`, `snapshot-skipped`, `heap-limit-snapshot` (V8's
  * snapshot an earlier life wrote at its heap limit, moved into `dir`), `report`, `sites`,
  * `cache-thrashing` (a named BoundedMap stays full while its hit ratio collapses; judged
- * every interval, see lib/cache/registry.js), `restart-due` and `restart-exit` (with the
+ * every interval, see lib/cache/registry.js), `memory-pressure` (BoundedMaps that shrink
+ * under pressure shrank or may grow back: lib/cache/map-pressure.js), `restart-due` and `restart-exit` (with the
  * `restart` option: lib/mitigate/restart.js) and `error` (an `error` nobody listens to
  * becomes a process warning).
  */
@@ -33,6 +34,7 @@ const { processMemory } = require('../detect/system-memory')
 const { heapLimit, oldSpaceLimitBytes } = require('../detect/heap-limit')
 const errors = require('../shared/errors')
 const { mapsFilling, cachesThrashing } = require('../cache/registry')
+const { judgeForWatcher } = require('../cache/map-pressure')
 const { FullGcSentinel } = require('../detect/full-gc-sentinel')
 const { Floors } = require('../detect/floors')
 const { LoadMeter } = require('../detect/load')
@@ -44,7 +46,7 @@ const { resolveOptions } = require('./options')
 const { SYSTEM_CLOCK } = require('../shared/clock')
 
 /** Every event the watcher emits (the module doc says what each means). */
-const EVENTS = Object.freeze(['sample', 'leak', 'threshold', 'snapshot', 'snapshot-skipped', 'heap-limit-snapshot', 'report', 'sites', 'cache-thrashing', 'restart-due', 'restart-exit', 'error'])
+const EVENTS = Object.freeze(['sample', 'leak', 'threshold', 'snapshot', 'snapshot-skipped', 'heap-limit-snapshot', 'report', 'sites', 'cache-thrashing', 'memory-pressure', 'restart-due', 'restart-exit', 'error'])
 
 /**
  * Every event is also published on the `diagnostics_channel` named `leakproof:<type>`, for
@@ -58,6 +60,9 @@ const CHANNELS = Object.freeze(Object.fromEntries(EVENTS.map((type) => [type, di
  * durations in a row, so that a map too large to ever fill cannot hide a leak beside it for good.
  */
 const FILLING_GRACE_DURATIONS = 5
+
+/** Named maps listed in a `memory-pressure` event (all are counted). */
+const PRESSURE_MAPS_LISTED = 50
 
 let current = null // this thread's watcher
 
@@ -117,6 +122,8 @@ class Watcher extends EventEmitter {
   #stopListening = null // removes the snapshotSignal listener
   #restart = null // the restart policy, with the restart option (lib/mitigate/restart.js)
   #oldSpaceLimit // the old generation's limit where set, else null (heap-limit.js)
+  #lastUsage = null // the share of its limit the memory used at the newest floor (heap or RSS)
+  #pressure // judges memory pressure for the BoundedMaps that shrink under it (map-pressure.js)
   #stopped = false
   /** `#event`, bound once, for the parts that emit through the watcher. */
   #emit = (type, fields) => this.#event(type, fields)
@@ -161,6 +168,7 @@ class Watcher extends EventEmitter {
       this.#restart = new (require('../mitigate/restart').Restart)(options.restart, { emit: this.#emit, clock })
     }
     // Last of the parts, so that nothing thrown above leaves it subscribed.
+    this.#pressure = judgeForWatcher({ enterShare: options.pressureShare, holdMs: options.pressureHoldMs, shrinkMaps: options.shrinkMaps })
     this.#load = new LoadMeter()
     this.#fullGcs = new FullGcSentinel(() => this.#onFullGc())
     this.#timer = setInterval(() => this.#tick(), options.intervalMs)
@@ -295,6 +303,7 @@ class Watcher extends EventEmitter {
     if (this.#capture !== null) this.#capture.stop()
     if (this.#restart !== null) this.#restart.stop()
     this.#diagnosis.stop()
+    this.#pressure.stop()
     if (this.#sites !== null) this.#sites.stop()
     if (current === this) current = null
   }
@@ -358,6 +367,10 @@ class Watcher extends EventEmitter {
     const gc = { forcedGc: forced !== null, forcedGcReason: forced?.reason ?? null, gcDurationMs: forced?.ms ?? 0 }
     this.#event('sample', { heapUsed: heap, external, native, rss, containerLimit, heapLimit: limit, ...gc, cachesFilling: filling, load })
     this.#checkHeapThreshold(heap, limit)
+    const heapShare = heap / limit
+    const rssShare = rss !== null && containerLimit !== null ? rss / containerLimit : 0
+    this.#lastUsage = Math.max(heapShare, rssShare)
+    this.#notePressure({ usage: this.#lastUsage, urgent: false, reason: heapShare >= rssShare ? 'heap' : 'rss' })
     if (this.#capture !== null) this.#capture.onFloor({ heap, external, native, nativeAt: nativeTrend?.floorAt ?? null }, this.#heapAboveThreshold)
     this.#checkRestart()
   }
@@ -373,6 +386,21 @@ class Watcher extends EventEmitter {
     }
     this.#fillingSince ??= time
     return time - this.#fillingSince < FILLING_GRACE_DURATIONS * this.#options.minDurationMs
+  }
+
+  /**
+   * One reading for the maps that shrink under memory pressure; emits `memory-pressure` when
+   * some shrink or may grow back (fields: `state`, `reason`, `usage`, `maps` (the named ones),
+   * `mapsChanged`, `evicted`).
+   */
+  #notePressure(reading) {
+    const change = this.#pressure.note(reading, this.#clock.now())
+    // Pressure with no map that shrinks is the threshold's business, not this event's.
+    if (change === null || change.maps.length === 0) return
+    const { state, maps } = change
+    const named = maps.filter((m) => m.name !== null).slice(0, PRESSURE_MAPS_LISTED)
+    const evicted = maps.reduce((sum, m) => sum + m.evicted, 0)
+    this.#event('memory-pressure', { state, reason: state === 'shrink' ? reading.reason : null, usage: reading.usage, maps: named, mapsChanged: maps.length, evicted })
   }
 
   /** With the restart policy: whether a restart is due now, by the live trends (after each floor and report). */
@@ -412,6 +440,8 @@ class Watcher extends EventEmitter {
     // Native memory is the process's: every thread's watcher sees one thread's growth, and
     // another thread's snapshot or diff; only the main thread's acts on it.
     if (native.type === 'leak' && (native.kind !== 'native' || isMainThread)) this.#onLeak(fields)
+    // An urgent leak of any kind: the maps give memory back while the evidence is taken.
+    if (native.type === 'leak' && native.urgent === true) this.#notePressure({ usage: this.#lastUsage, urgent: true, reason: 'urgent-leak' })
     if (native.type === 'threshold' && this.#capture !== null) this.#capture.onThreshold(native.kind)
   }
 
