@@ -104,7 +104,7 @@ class PressureEpisodes {
 /** Each live map's way to change its bounds, and its own setting; keyed weakly by the map. */
 const controls = new WeakMap()
 /** Without a setting of its own a map follows this: false, or the share of its bounds kept. */
-let shrinkDefault = false
+let shrinkDefault = /** @type {false | number} */ (false)
 /** Who judges on this thread: the watcher's handle, or null for the fallback. */
 let judge = null
 /** The fallback's episodes and timer, while it runs. */
@@ -113,6 +113,7 @@ let fallback = null
 /**
  * A map's setting, read: false, or the share of its bounds kept under pressure.
  * @param {boolean | number | undefined} setting `shrinkUnderPressure`
+ * @returns {false | number}
  */
 function keepShareOf(setting) {
   if (setting === undefined) return shrinkDefault
