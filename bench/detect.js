@@ -33,7 +33,7 @@ const { promisify } = require('node:util')
 const path = require('node:path')
 const v8 = require('node:v8')
 const { memwatchLoads } = require('./peers')
-const { heapLimit, oldSpaceLimitBytes } = require('../lib/detect/heap-limit')
+const { heapLimit, oldSpaceLimitBytes } = require('../lib/shared/heap-limit')
 
 const DURATION_MS = Number(process.env.BENCH_DETECT_MS) || 60_000
 /** BENCH_DETECT_ONLY: a regular expression on the scenarios' names (`healthy` for a soak of the healthy ones). */

@@ -30,3 +30,21 @@ test('util.inspect shows the entries', () => {
   const map = new BoundedMap({ max: 5 }, [['a', 1], ['b', { c: 2 }]])
   assert.equal(util.inspect(map), "BoundedMap(2) { 'a' => 1, 'b' => { c: 2 } }")
 })
+
+test('without a watcher, a map with shrinkUnderPressure in a worker with a small heap shrinks by its own reading of that heap', async () => {
+  const worker = new Worker(path.join(__dirname, 'fixtures', 'worker-pressure.js'), { resourceLimits: { maxOldGenerationSizeMb: 64 } })
+  const exited = new Promise((resolve) => worker.once('exit', resolve))
+  const messages = []
+  await new Promise((resolve, reject) => {
+    worker.on('message', (message) => {
+      messages.push(message)
+      if (message.done) resolve()
+    })
+    worker.once('error', reject)
+  })
+  const last = messages.at(-1)
+  assert.equal(last.boundShare, 0.5, `shrank: ${JSON.stringify(last)}`)
+  assert.equal(last.size, 2500)
+  assert.ok(last.leakedMb < 64, `before the heap was full: ${last.leakedMb} MiB leaked`)
+  assert.equal(await exited, 0, 'and the worker exits by itself: the reading timer is unref\'d')
+})

@@ -1,6 +1,6 @@
 'use strict'
 
-// The heap limit a floor runs into (lib/detect/heap-limit.js): the old generation's, where
+// The heap limit a floor runs into (lib/shared/heap-limit.js): the old generation's, where
 // `--max-old-space-size` sets it and where V8 sizes it itself, not V8's heap_size_limit, which
 // also counts the young generation's reserve (192 MB on Node 24 beside a 128 MB old generation,
 // 48 MB beside 512 MB in a 1 GiB container).
@@ -8,7 +8,7 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const { spawnSync } = require('node:child_process')
 const path = require('node:path')
-const { heapLimit, oldSpaceLimitBytes, defaultOldSpaceBytes } = require('../../lib/detect/heap-limit')
+const { heapLimit, oldSpaceLimitBytes, defaultOldSpaceBytes } = require('../../lib/shared/heap-limit')
 const { memoryCgroup } = require('../support/cgroup')
 
 const MB = 1024 * 1024

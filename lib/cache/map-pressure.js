@@ -26,6 +26,7 @@
 const v8 = require('node:v8')
 const os = require('node:os')
 const errors = require('../shared/errors')
+const { heapLimit, oldSpaceLimitBytes } = require('../shared/heap-limit')
 const { liveMaps } = require('./registry')
 
 /** The share of its bounds a map keeps under pressure with `shrinkUnderPressure: true`. */
@@ -221,13 +222,15 @@ function judgeForWatcher({ enterShare, holdMs, shrinkMaps }) {
 
 /**
  * The share of its limit this thread's memory uses by Node's own readings: the heap against
- * V8's limit, and RSS against the container's (`process.constrainedMemory()`, where Node has
+ * the old generation's limit (heap-limit.js: what the heap runs into, not V8's
+ * `heap_size_limit`, which has the young generation's reserve on top), and RSS against the container's (`process.constrainedMemory()`, where Node has
  * it). Not `process.availableMemory()`: in a container it counts the page cache as used, so a
  * service that writes files would look pressed.
  */
 function readUsage() {
   const heap = v8.getHeapStatistics()
-  const heapShare = heap.used_heap_size / heap.heap_size_limit
+  fallback.oldSpaceLimit ??= oldSpaceLimitBytes()
+  const heapShare = heap.used_heap_size / heapLimit(heap.heap_size_limit, fallback.oldSpaceLimit)
   const limit = typeof process.constrainedMemory === 'function' ? process.constrainedMemory() : 0
   // Node says 0, or the largest 64-bit number, where there is no limit.
   if (!(limit > 0 && limit < os.totalmem())) return heapShare
@@ -237,7 +240,7 @@ function readUsage() {
 /** Starts the fallback's timer, unless the watcher judges or it runs already. */
 function startFallback() {
   if (judge !== null || (fallback !== null && fallback.timer !== null)) return
-  fallback ??= { episodes: new PressureEpisodes(DEFAULT_ENTER_SHARE, DEFAULT_HOLD_MS), timer: null }
+  fallback ??= { episodes: new PressureEpisodes(DEFAULT_ENTER_SHARE, DEFAULT_HOLD_MS), timer: null, oldSpaceLimit: undefined }
   fallback.timer = setInterval(fallbackTick, FALLBACK_INTERVAL_MS).unref()
 }
 
