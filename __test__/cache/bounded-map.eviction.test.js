@@ -6,6 +6,7 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const { BoundedMap } = require('../..')
 const { rng } = require('../support/helpers')
+const { keyHash } = require('../../lib/cache/key-hash')
 
 /** LRU as an array ordered least recently used first. */
 class NaiveLru {
@@ -115,6 +116,118 @@ test('s3-fifo: one-time scans do not flush the reused entries', () => {
   for (const k of hot) lru.set(k, 1)
   for (let i = 0; i < 10_000; i++) lru.set(`scan${i}`, 1)
   assert.equal(hot.filter((k) => lru.has(k)).length, 0)
+})
+
+/**
+ * The frequency sketch as four plain arrays of counters: the same geometry as
+ * lib/cache/frequency-sketch.js (8 counters an entry over 4 rows, a power of two wide, each
+ * row's index `imul(hash, seed)` folded), capped at 15, every counter halved after 10 ×
+ * entries additions that raised one.
+ */
+class NaiveSketch {
+  constructor(entries) {
+    this.width = 2 ** Math.ceil(Math.log2(Math.max(16, Math.ceil((entries * 8) / 4))))
+    this.rows = [0, 1, 2, 3].map(() => new Array(this.width).fill(0))
+    this.sampleSize = 10 * Math.max(1, entries)
+    this.additions = 0
+  }
+  index(hash, row) {
+    const h = Math.imul(hash, [0x9e3779b1, 0x85ebca6b, 0xc2b2ae35, 0x27d4eb2f][row])
+    return (h ^ (h >>> 15)) & (this.width - 1)
+  }
+  increment(hash) {
+    let added = false
+    this.rows.forEach((row, r) => { const i = this.index(hash, r); if (row[i] < 15) { row[i]++; added = true } })
+    if (added && ++this.additions >= this.sampleSize) {
+      for (const row of this.rows) row.forEach((c, i) => { row[i] = Math.floor(c / 2) })
+      this.additions = Math.floor(this.additions / 2)
+    }
+  }
+  frequency(hash) { return Math.min(...this.rows.map((row, r) => row[this.index(hash, r)])) }
+}
+
+/**
+ * TinyLFU over S3-FIFO's queues, as arrays: probation `small` (5% of max) and `main` with
+ * 2-bit counts; a probation key leaving without a hit enters main while main has room (all
+ * but probation's share), else only if the sketch counts it more often than main's CLOCK
+ * victim, which then leaves. The sketch, made once the map is half full, counts each new key,
+ * and each main key with hits as it goes round.
+ */
+class NaiveTinyLfu {
+  constructor(max) { this.max = max; this.small = []; this.main = []; this.freq = new Map(); this.values = new Map(); this.evicted = []; this.sketch = null }
+  hit(k) { this.freq.set(k, Math.min(3, this.freq.get(k) + 1)) }
+  get(k) { if (!this.values.has(k)) return undefined; this.hit(k); return this.values.get(k) }
+  set(k, v) {
+    if (this.values.has(k)) { this.values.set(k, v); this.hit(k); return }
+    if (this.values.size === this.max) this.evict()
+    this.small.push(k); this.freq.set(k, 0); this.values.set(k, v)
+    if (this.sketch === null && this.values.size >= this.max / 2) this.sketch = new NaiveSketch(this.max)
+    if (this.sketch !== null) this.sketch.increment(keyHash(k))
+  }
+  mainVictim() {
+    for (;;) {
+      const k = this.main.shift()
+      if (this.freq.get(k) === 0) { this.main.unshift(k); return k }
+      this.freq.set(k, this.freq.get(k) - 1); this.sketch?.increment(keyHash(k)); this.main.push(k)
+    }
+  }
+  evict() {
+    for (;;) {
+      if (this.small.length > 0 && (this.small.length >= 0.05 * this.max || this.main.length === 0)) {
+        const k = this.small[0]
+        const mainHasRoom = this.main.length < this.max - 0.05 * this.max
+        if (this.freq.get(k) > 0 || this.main.length === 0 || mainHasRoom || this.sketch === null) { this.main.push(this.small.shift()); continue }
+        const victim = this.mainVictim()
+        if (this.sketch.frequency(keyHash(k)) <= this.sketch.frequency(keyHash(victim))) { this.small.shift(); this.drop(k); return }
+        this.main.push(this.small.shift()); this.main.splice(this.main.indexOf(victim), 1); this.drop(victim); return
+      }
+      const k = this.mainVictim()
+      this.main.shift(); this.drop(k); return
+    }
+  }
+  drop(k) { this.values.delete(k); this.freq.delete(k); this.evicted.push(k) }
+  delete(k) {
+    if (!this.values.delete(k)) return false
+    this.small = this.small.filter((x) => x !== k); this.main = this.main.filter((x) => x !== k)
+    this.freq.delete(k); return true
+  }
+}
+
+test('tinylfu: evicts in the same order as a naive TinyLFU model', () => {
+  for (let seed = 1; seed <= 40; seed++) {
+    const rand = rng(seed)
+    const max = 1 + rand.int(60)
+    const evicted = []
+    const map = new BoundedMap({ max, policy: 'tinylfu', onEvict: (v, k, r) => r === 'evict' && evicted.push(k) })
+    const model = new NaiveTinyLfu(max)
+    for (let step = 0; step < 3000; step++) {
+      // Skewed keys, string and number, so that counts differ, contests go both ways, and the sketch halves.
+      const id = Math.floor(Math.pow(rand(), 2) * max * 4)
+      const key = id % 3 === 0 ? `k${id}` : id
+      const op = rand.int(10)
+      if (op < 5) { map.set(key, step); model.set(key, step) }
+      else if (op < 9) assert.equal(map.get(key), model.get(key))
+      else assert.equal(map.delete(key), model.delete(key))
+      assert.deepStrictEqual(evicted, model.evicted, `seed ${seed} step ${step}`)
+    }
+  }
+})
+
+test('tinylfu: a loop larger than the map keeps a part of it; LRU and S3-FIFO keep none', () => {
+  const ratio = (policy) => {
+    const map = new BoundedMap({ max: 1000, policy })
+    let hits = 0
+    for (let pass = 0; pass < 20; pass++) {
+      for (let key = 0; key < 1500; key++) {
+        if (map.get(key) !== undefined) hits++
+        else map.set(key, key)
+      }
+    }
+    return hits / (20 * 1500)
+  }
+  assert.ok(ratio('tinylfu') > 0.5, `tinylfu: ${ratio('tinylfu')}`)
+  assert.equal(ratio('lru'), 0)
+  assert.equal(ratio('s3-fifo'), 0)
 })
 
 test('stats count hits, misses and evictions', () => {

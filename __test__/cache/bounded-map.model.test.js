@@ -8,7 +8,7 @@ const assert = require('node:assert/strict')
 const { BoundedMap } = require('../..')
 const { rng, keyPool } = require('../support/helpers')
 
-const POLICIES = ['lru', 's3-fifo']
+const POLICIES = ['lru', 's3-fifo', 'tinylfu']
 
 function sameEntries(actual, expected, msg) {
   assert.deepStrictEqual([...actual.entries()], [...expected.entries()], msg)

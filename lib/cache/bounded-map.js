@@ -49,7 +49,7 @@ class BoundedMap {
   #vals = []
   #used = 0 // slots ever handed out (the rest of the columns is untouched)
   #free = [] // freed slots, reused first
-  /** @type {import('./policies').LruPolicy | import('./policies').S3FifoPolicy} */
+  /** @type {import('./policies').LruPolicy | import('./policies').S3FifoPolicy | import('./policies').TinyLfuPolicy} */
   #policy
   /** @type {import('./slot-sizes').SlotSizes | import('./slot-sizes').NoSizes} */
   #sizes
@@ -317,7 +317,7 @@ class BoundedMap {
     }
     const slot = this.#makeRoom(size)
     this.#sizes.store(slot, size)
-    this.#policy.admit(slot, size, returning)
+    this.#policy.admit(slot, size, returning, key)
     this.#store(slot, key, value, ttl)
   }
 

@@ -41,7 +41,7 @@ export interface BoundedMapOptions<K, V> {
    * higher hit ratio on skewed traffic; reads are cheaper too.
    * @default 'lru'
    */
-  policy?: 'lru' | 's3-fifo'
+  policy?: 'lru' | 's3-fifo' | 'tinylfu'
   /**
    * Called once for every value that leaves the map, after the map is consistent again.
    * It may use the map. If it throws, the other calls still happen and the first error is
