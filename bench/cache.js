@@ -2,8 +2,9 @@
 
 /**
  * Cache speed and hit ratio, every peer in one run: hit `get`, `set` with eviction,
- * Zipf 0.9 read-through at 10% capacity and a scan-plus-hot-set trace, with string
- * and number keys. Prints ns/op, the ratio to lru-cache and hit ratios.
+ * Zipf 0.9 read-through at 10% capacity, a scan-plus-hot-set trace, a loop 1.5 times the
+ * cache and a recency-skewed trace, with string and number keys. Prints ns/op, the ratio to
+ * lru-cache and hit ratios.
  *
  * To compare BoundedMap with an earlier version of itself in the same run, set
  * `BENCH_CACHE_BEFORE` to a git revision: its `lib/cache/bounded-map.js` joins the peers
@@ -16,7 +17,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { loadCaches } = require('./peers')
 const { execFileSync, spawnSync } = require('node:child_process')
-const { zipf, scanPlusHot } = require('./traces')
+const { zipf, scanPlusHot, loop, recencySkewed } = require('./traces')
 
 const MAX = 10_000
 const KEYSPACE = 100_000
@@ -34,10 +35,12 @@ function timeNs(fn) {
 function workloads(keys) {
   const zipfRanks = zipf(KEYSPACE, 0.9, OPS)
   const scanRanks = scanPlusHot(MAX * 2, OPS)
-  const scanKeys = typeof keys[0] === 'string'
-    ? Array.from({ length: scanRanks.reduce((a, b) => Math.max(a, b), 0) + 1 }, (_, i) => 'key:' + i)
-    : null
-  const scanKey = scanKeys === null ? (r) => r : (r) => scanKeys[r]
+  const loopRanks = loop(1.5 * MAX, OPS)
+  const recentRanks = recencySkewed(OPS)
+  // Ranks past the keyspace (scans, the recency trace's pool) get keys of their own.
+  const widest = Math.max(...[scanRanks, recentRanks].map((ranks) => ranks.reduce((a, b) => Math.max(a, b), 0))) + 1
+  const wideKeys = typeof keys[0] === 'string' ? Array.from({ length: widest }, (_, i) => 'key:' + i) : null
+  const scanKey = wideKeys === null ? (r) => r : (r) => wideKeys[r]
   const readThrough = (cache, ranks, keyOf) => {
     let hits = 0
     for (let i = 0; i < OPS; i++) {
@@ -70,6 +73,14 @@ function workloads(keys) {
     'scan + hot set': (make) => {
       const cache = make(MAX)
       return timeNs(() => readThrough(cache, scanRanks, scanKey))
+    },
+    'loop 1.5× read-through': (make) => {
+      const cache = make(MAX)
+      return timeNs(() => readThrough(cache, loopRanks, (r) => keys[r]))
+    },
+    'recency-skewed read-through': (make) => {
+      const cache = make(MAX)
+      return timeNs(() => readThrough(cache, recentRanks, scanKey))
     },
   }
 }

@@ -2,10 +2,12 @@
 
 /**
  * The peers of the benchmarks: the caches, each wrapped as { get, set } over one instance
- * bounded to `max` entries (loaded lazily: quick-lru is ESM-only), and whether
+ * bounded to `max` entries (loaded lazily: quick-lru is ESM-only), with our W-TinyLFU
+ * reference (w-tinylfu.js: no npm package implements it), and whether
  * @airbnb/node-memwatch can run here.
  */
 const { BoundedMap } = require('..')
+const { WTinyLfu } = require('./w-tinylfu')
 
 async function loadCaches() {
   const { LRUCache } = require('lru-cache')
@@ -17,6 +19,8 @@ async function loadCaches() {
     'Map (unbounded)': () => wrap(new Map()),
     'leakproof lru': (max) => wrap(new BoundedMap({ max })),
     'leakproof s3-fifo': (max) => wrap(new BoundedMap({ max, policy: 's3-fifo' })),
+    'leakproof tinylfu': (max) => wrap(new BoundedMap({ max, policy: 'tinylfu' })),
+    'W-TinyLFU (reference)': (max) => wrap(new WTinyLfu(max)),
     'lru-cache': (max) => wrap(new LRUCache({ max })),
     'quick-lru': (max) => wrap(new QuickLRU({ maxSize: max })),
     'lru.min': (max) => wrap(createLRU({ max })),

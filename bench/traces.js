@@ -1,6 +1,6 @@
 'use strict'
 
-/** Deterministic key traces shared by the cache benchmarks. */
+/** Deterministic key traces shared by the cache benchmarks (and the W-TinyLFU reference's random admission). */
 
 /** A linear congruential generator: the same numbers on every run. */
 function lcg(seed) {
@@ -50,4 +50,41 @@ function scanPlusHot(hot, count) {
   return out
 }
 
-module.exports = { zipf, scanPlusHot, lcg }
+/** `count` requests cycling through `length` keys in order: a loop larger than a cache defeats LRU. */
+function loop(length, count) {
+  return Uint32Array.from({ length: count }, (_, i) => i % length)
+}
+
+/**
+ * Requests where recency is all: 70% of them uniform among the last `recent` distinct keys
+ * asked for, 30% drawn from a Zipf(0.6) pool of a million keys (a new key, mostly). A policy
+ * that holds on to old frequent keys loses here.
+ */
+function recencySkewed(count, { recent = 1000, reuse = 0.7, pool = 1_000_000, seed = 11 } = {}) {
+  const fresh = zipf(pool, 0.6, count, seed)
+  const rand = lcg(seed * 7 + 3)
+  const out = new Uint32Array(count)
+  const recency = new Map() // key -> its position in `members`; insertion order: least recent first
+  const members = []
+  let next = 0
+  for (let i = 0; i < count; i++) {
+    const key = members.length > 0 && rand() < reuse ? members[Math.floor(rand() * members.length)] : fresh[next++]
+    const at = recency.get(key)
+    if (at !== undefined) {
+      recency.delete(key)
+      recency.set(key, at)
+    } else if (members.length < recent) {
+      recency.set(key, members.length)
+      members.push(key)
+    } else {
+      const [oldest, position] = recency.entries().next().value
+      recency.delete(oldest)
+      members[position] = key
+      recency.set(key, position)
+    }
+    out[i] = key
+  }
+  return out
+}
+
+module.exports = { zipf, scanPlusHot, loop, recencySkewed, lcg }

@@ -27,9 +27,12 @@ class FrequencySketch {
   #additions = 0
   #sampleSize
 
-  /** @param {number} entries the entries the sketch counts for (the map's bound, or an estimate). */
-  constructor(entries) {
-    const wanted = Math.max(16, Math.ceil((entries * COUNTERS_PER_ENTRY) / 4))
+  /**
+   * @param {number} entries the entries the sketch counts for (the map's bound, or an estimate).
+   * @param {number} [countersPerEntry] counters per entry over the four rows.
+   */
+  constructor(entries, countersPerEntry = COUNTERS_PER_ENTRY) {
+    const wanted = Math.max(16, Math.ceil((entries * countersPerEntry) / 4))
     this.#width = 2 ** Math.ceil(Math.log2(wanted))
     this.#mask = this.#width - 1
     this.#table = new Uint8Array((4 * this.#width) / 2)

@@ -40,7 +40,7 @@ const OPTIONS = optionsTable([
     meaning: 'bytes of one entry (needs `maxBytes`); must return a finite number >= 0',
   }),
   option('ttl', undefined, optional(positive), { default: 'no expiry', meaning: 'ms an entry lives after it was set; per entry with `set(k, v, { ttl })` (`Infinity`: never)' }),
-  option('policy', 'lru', policyName, { default: "`'lru'`", meaning: "`'lru'` or `'s3-fifo'` ([Policies](#policies))" }),
+  option('policy', 'lru', policyName, { default: "`'lru'`", meaning: "`'lru'`, `'s3-fifo'` or `'tinylfu'` ([Policies](#policies))" }),
   option('onEvict', undefined, optional(functionValue), {
     default: 'none',
     meaning: "called for every value that leaves; `reason` is `'evict'`, `'expire'`, `'delete'`, `'set'` (value replaced), `'clear'` or `'too-large'`",

@@ -38,7 +38,9 @@ export interface BoundedMapOptions<K, V> {
   ttl?: number
   /**
    * `'lru'` evicts the least recently used entry. `'s3-fifo'` is scan-resistant and keeps a
-   * higher hit ratio on skewed traffic; reads are cheaper too.
+   * higher hit ratio on skewed traffic; reads are cheaper too. `'tinylfu'` is S3-FIFO with a
+   * frequency sketch instead of ghosts: it also holds part of a loop larger than the map, at
+   * 8 bytes more an entry and a hash of each new key.
    * @default 'lru'
    */
   policy?: 'lru' | 's3-fifo' | 'tinylfu'
