@@ -2,7 +2,7 @@
 
 /**
  * `npm run bench [-- NAME...]`: the benchmarks, every peer side by side in one run.
- * Names: cache, memory, ring, overhead, detect, analyze, listeners, profiles (all of these by default),
+ * Names: cache, memory, pressure, ring, overhead, detect, analyze, listeners, profiles (all of these by default),
  * and the long ones, run only when named: snapshot-cost (about an hour), diagnosis (about
  * twenty minutes), capture (about an hour), census (about four minutes a Node version, and
  * 10 GB for its 1 GB heap's snapshot), restart (about eleven minutes, under PM2) and attach
@@ -18,7 +18,8 @@ const { spawnSync } = require('node:child_process')
 
 const BENCHES = {
   cache: ['Caches: ns/op (best of 2 rounds x 3 interleaved processes per cache) and hit ratio', () => require('./cache').main()],
-  memory: ['Caches: bytes per entry at 1M entries', () => require('./memory').main()],
+  memory: ['Caches: bytes per entry at 1M entries, filled and after 3M evicting sets', () => require('./memory').main()],
+  pressure: ['Memory pressure: MiB of leak a 96 MiB service survives with a map that shrinks, and with one that does not', () => require('./pressure').main()],
   ring: ['RingBuffer against an array and denque', () => require('./ring').main()],
   overhead: ['watch(): cost on a real http service', () => require('./watch-overhead').main()],
   detect: ['watch(): detection against the memwatch rule', () => require('./detect').main()],
