@@ -39,13 +39,27 @@ for (const policy of ['lru', 's3-fifo']) {
 }
 
 test('an update that grows an entry evicts others, never the entry itself', () => {
-  for (const policy of ['lru', 's3-fifo']) {
+  for (const policy of ['lru', 's3-fifo', 'tinylfu']) {
     const map = new BoundedMap({ maxBytes: 100, policy })
     for (let i = 0; i < 10; i++) map.set(i, Buffer.alloc(10))
     map.set(0, Buffer.alloc(95))
     assert.equal(map.get(0).length, 95, policy)
     assert.equal(map.size, 1, policy)
     assert.equal(map.stats().bytes, 95)
+  }
+})
+
+test('an update that grows the only entry of the main queue evicts from probation (it looped forever before)', () => {
+  for (const policy of ['s3-fifo', 'tinylfu']) {
+    const map = new BoundedMap({ maxBytes: 1000, policy, sizeOf: (v) => v })
+    map.set('main', 500)
+    map.get('main')
+    map.set('x', 400)
+    map.set('y', 300) // probation is full: 'main' (hit) moves to main, 'x' leaves
+    map.set('small', 10)
+    map.set('main', 995) // 'main' is alone in main, 'y' and 'small' are in probation, under its share
+    assert.deepEqual([...map.keys()], ['main'], policy)
+    assert.equal(map.stats().bytes, 995, policy)
   }
 })
 
