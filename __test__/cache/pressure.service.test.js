@@ -14,7 +14,10 @@ const assert = require('node:assert/strict')
 const { setTimeout } = require('node:timers/promises')
 const { HEAP_MB, PAGES, LEAK_PAUSE_MS, startService, ask, browse, seeded, warm } = require('../support/pressure-client')
 
-test('once the leak is let go the map grows back and its hit ratio recovers, without shrinking again', async (t) => {
+/** The longest the test waits for the map to shrink, or to be let grow back. */
+const WAIT_MS = 60_000
+
+test('once the leak is let go the map grows back and its hit ratio recovers, without shrinking again', { timeout: 4 * WAIT_MS }, async (t) => {
   const service = await startService({ shrink: true, later: (fn) => t.after(fn) })
   const random = seeded(11)
   const before = await warm(service.port, random)
@@ -32,8 +35,10 @@ test('once the leak is let go the map grows back and its hit ratio recovers, wit
   assert.ok(during < 0.8 * before, `fewer hits while small: ${during} against ${before}`)
 
   assert.equal(await ask(service.port, '/release', 'POST'), 'released')
+  const releasedAt = Date.now()
   while (!service.events().some((e) => e.type === 'memory-pressure' && e.state === 'restore')) {
     assert.notEqual(await browse(service.port, 200, random), null, 'the service lives')
+    assert.ok(Date.now() - releasedAt < WAIT_MS, `no restore within ${WAIT_MS} ms of the leak's release: ${JSON.stringify(service.events().filter((e) => e.type === 'memory-pressure'))}`)
   }
   // Back to the whole bound: every page set again stays, and the ratio comes back.
   await warm(service.port, random)

@@ -13,15 +13,17 @@
  *
  * The rule (`PressureEpisodes`): pressure starts when the memory used reaches `enterShare` of
  * its limit, or on an urgent leak; each map that shrinks then holds its keep share of its
- * bounds (evicting by its own policy). Pressure ends once both hold:
- * - the episode has lasted its hold: `holdMs` (`DEFAULT_HOLD_MS`), doubled (up to `MAX_HOLD_MS`) when pressure
- *   comes back within two holds of the last episode's end, so maps that bring the pressure
- *   back by growing do not shrink and grow in a loop;
- * - the memory used, plus what the shrinking gave back (the fall from the episode's start to
- *   the first reading after it), is below `enterShare − RELEASE_GAP`: the maps can grow back
- *   without bringing the pressure back. While a leak elsewhere keeps the memory up, the maps
- *   stay small; maps whose full bounds alone bring the pressure stay small too.
- * Then every map may use its whole bounds again and grows back as entries are set.
+ * bounds (evicting by its own policy). Pressure ends once the episode has lasted its hold
+ * (`holdMs`, `DEFAULT_HOLD_MS`) and the memory used is below `enterShare − RELEASE_GAP`; while
+ * a leak elsewhere keeps the memory up, the maps stay small. Then every map may use its whole
+ * bounds again and grows back as entries are set. Pressure that comes back within two holds of
+ * an episode's end doubles the next hold (up to `MAX_HOLD_MS`): maps whose own full size brings
+ * the pressure back (a heap too small for them) shrink and grow back less and less often, at
+ * most once an hour in the end, rather than in a loop.
+ *
+ * (What the maps gave back cannot be told from the heap: a reading after they shrink also
+ * shows whatever else was freed meanwhile, a leak let go included. A rule that waited for room
+ * for it kept the maps small for good once the leak beside them was gone.)
  */
 const v8 = require('node:v8')
 const os = require('node:os')
@@ -31,8 +33,12 @@ const { liveMaps } = require('./registry')
 
 /** The share of its bounds a map keeps under pressure with `shrinkUnderPressure: true`. */
 const DEFAULT_KEEP_SHARE = 0.5
-/** Pressure starts at this share of a limit, by default. */
-const DEFAULT_ENTER_SHARE = 0.8
+/**
+ * Pressure starts at this share of a limit, by default: well before the limit, because a heap
+ * near it also runs out of room to fragmentation (a service of the tests died on Node 20 with
+ * its heap at 0.79 of the old generation's limit).
+ */
+const DEFAULT_ENTER_SHARE = 0.7
 /** Pressure may end this far below the share where it starts. */
 const RELEASE_GAP = 0.1
 /** The shortest episode, by default. */
@@ -52,8 +58,6 @@ class PressureEpisodes {
   #under = false
   #startedAt = 0 // of the episode, or of its newest urgent leak
   #hold = 0
-  #startUsage = 0
-  #givenBack = null // the fall from the start to the first reading after it
   #endedAt = -Infinity
   #lastHold = 0
   count = 0
@@ -87,14 +91,11 @@ class PressureEpisodes {
       this.#hold = comesBack ? Math.max(this.#minHoldMs, Math.min(2 * this.#lastHold, MAX_HOLD_MS)) : this.#minHoldMs
       this.#under = true
       this.#startedAt = time
-      this.#startUsage = level
-      this.#givenBack = null
       this.count++
       return 'start'
     }
-    this.#givenBack ??= Math.max(0, this.#startUsage - level)
     if (urgent) this.#startedAt = time
-    if (time - this.#startedAt < this.#hold || level + this.#givenBack >= this.#enterShare - RELEASE_GAP) return null
+    if (time - this.#startedAt < this.#hold || level >= this.#enterShare - RELEASE_GAP) return null
     this.#under = false
     this.#endedAt = time
     this.#lastHold = this.#hold

@@ -12,6 +12,7 @@ const { isMainThread } = require('node:worker_threads')
 const { checkSnapshotSignal } = require('../capture/snapshot-signal')
 const { restartOption, resolveRestart } = require('../mitigate/restart-options')
 const { keepShare } = require('../cache/map-options')
+const { DEFAULT_ENTER_SHARE } = require('../cache/map-pressure')
 const { optionsTable, option, positive, positiveInteger, integerBetween, nonNegative, fraction, boolean, oneOf, nonEmptyString, functionValue, optional } = require('../shared/options-table')
 
 /** Bytes in a mebibyte. */
@@ -76,7 +77,7 @@ const WATCH_OPTIONS = optionsTable([
   option('sitesSamplingBytes', 512 * 1024, positive, { group: 'Allocation sites and reports', default: '512 KiB', meaning: 'mean bytes between samples' }),
   option('top', 5, positiveInteger, { group: 'Allocation sites and reports', default: '5', meaning: 'allocation sites, and suspects in a report, listed' }),
   option('shrinkMaps', false, keepShare, { env: true, group: 'Memory pressure', default: 'false', meaning: "the default of every BoundedMap's `shrinkUnderPressure` on this thread: `true` (half its bounds kept under pressure), a share kept in (0, 1), or `false` ([Memory pressure](cache.md#memory-pressure))" }),
-  option('pressureShare', 0.8, shareOfLimit, { env: true, group: 'Memory pressure', default: '0.8', meaning: 'maps that shrink under pressure shrink when the heap floor passes this share of the heap limit, or RSS of the container limit (or a leak is urgent), in (0, 1]' }),
+  option('pressureShare', DEFAULT_ENTER_SHARE, shareOfLimit, { env: true, group: 'Memory pressure', default: '0.7', meaning: 'maps that shrink under pressure shrink when the heap floor passes this share of the heap limit, or RSS of the container limit (or a leak is urgent), in (0, 1]' }),
   option('pressureHoldMs', 60_000, positive, { env: true, group: 'Memory pressure', default: '60000', meaning: 'the least time maps stay shrunk, in ms; doubled (up to an hour) when pressure comes back within two holds of its end, so maps that bring it back do not shrink and grow in a loop' }),
   option('restart', undefined, restartOption, { env: true, group: 'Restart', default: 'off', meaning: 'leave gracefully before a leak reaches its limit, once its evidence is written: `true`, or the [restart policy](mitigate.md)’s options; main thread only' }),
 ])

@@ -110,7 +110,7 @@ export interface WatchOptions {
   shrinkMaps?: boolean | number
   /**
    * Maps that shrink under pressure shrink when the heap floor passes this share of the heap
-   * limit, or RSS of the container limit (or a leak is urgent), in (0, 1]. @default 0.8
+   * limit, or RSS of the container limit (or a leak is urgent), in (0, 1]. @default 0.7
    */
   pressureShare?: number
   /**
