@@ -130,8 +130,9 @@ function keepShareOf(setting) {
  */
 function followPressure(map, setting, holdShare) {
   controls.set(map, { setting, holdShare })
-  if (keepShareOf(setting) === false) return
-  if (underPressure()) holdShare(keepShareOf(setting))
+  const keep = keepShareOf(setting)
+  if (keep === false) return
+  if (underPressure()) holdShare(keep)
   if (setting !== undefined) startFallback()
 }
 
@@ -155,6 +156,15 @@ function pressureState() {
   return { underPressure: episodes?.under === true, episodes: episodes?.count ?? 0 }
 }
 
+/** Every live map that shrinks under pressure, as `{ map, control, keep }` (its keep share). */
+function* shrinkingMaps() {
+  for (const map of liveMaps()) {
+    const control = controls.get(map)
+    const keep = control === undefined ? false : keepShareOf(control.setting)
+    if (keep !== false) yield { map, control, keep }
+  }
+}
+
 /**
  * Every live map that shrinks, made to hold `share(keep)` of its bounds; each as `{ name,
  * keepShare, size, evicted }` (`name` null for an unnamed map). An `onEvict` that throws
@@ -162,10 +172,7 @@ function pressureState() {
  */
 function holdAll(share) {
   const changed = []
-  for (const map of liveMaps()) {
-    const control = controls.get(map)
-    const keep = control === undefined ? false : keepShareOf(control.setting)
-    if (keep === false) continue
+  for (const { map, control, keep } of shrinkingMaps()) {
     let evicted = 0
     try {
       evicted = control.holdShare(share(keep))
@@ -224,8 +231,8 @@ function judgeForWatcher({ enterShare, holdMs, shrinkMaps }) {
 /**
  * The share of its limit this thread's memory uses by Node's own readings: the heap against
  * the old generation's limit (heap-limit.js: what the heap runs into, not V8's
- * `heap_size_limit`, which has the young generation's reserve on top), and RSS against the container's (`process.constrainedMemory()`, where Node has
- * it). Not `process.availableMemory()`: in a container it counts the page cache as used, so a
+ * `heap_size_limit`, which has the young generation's reserve on top), and RSS against the
+ * container's (`process.constrainedMemory()`, where Node has it). Not `process.availableMemory()`: in a container it counts the page cache as used, so a
  * service that writes files would look pressed.
  */
 function readUsage() {
@@ -257,12 +264,7 @@ function stopFallback(forget = false) {
 
 /** One reading of the fallback; it stops once no live map shrinks. */
 function fallbackTick() {
-  let any = false
-  for (const map of liveMaps()) {
-    const control = controls.get(map)
-    if (control !== undefined && keepShareOf(control.setting) !== false) any = true
-  }
-  if (!any) return stopFallback()
+  if (shrinkingMaps().next().done) return stopFallback()
   act(fallback.episodes, readUsage(), false, performance.now(), 'memory near its limit')
 }
 

@@ -21,9 +21,9 @@
  * snapshot an earlier life wrote at its heap limit, moved into `dir`), `report`, `sites`,
  * `cache-thrashing` (a named BoundedMap stays full while its hit ratio collapses; judged
  * every interval, see lib/cache/registry.js), `memory-pressure` (BoundedMaps that shrink
- * under pressure shrank or may grow back: lib/cache/map-pressure.js), `restart-due` and `restart-exit` (with the
- * `restart` option: lib/mitigate/restart.js) and `error` (an `error` nobody listens to
- * becomes a process warning).
+ * under pressure shrank or may grow back: lib/cache/map-pressure.js), `restart-due` and
+ * `restart-exit` (with the `restart` option: lib/mitigate/restart.js) and `error` (an `error`
+ * nobody listens to becomes a process warning).
  */
 const diagnosticsChannel = require('node:diagnostics_channel')
 const { EventEmitter } = require('node:events')
