@@ -119,31 +119,38 @@ test('s3-fifo: one-time scans do not flush the reused entries', () => {
 })
 
 /**
- * The frequency sketch as four plain arrays of counters: the same geometry as
- * lib/cache/frequency-sketch.js (8 counters an entry over 4 rows, a power of two wide, each
- * row's index `imul(hash, seed)` folded), capped at 15, every counter halved after 10 ×
- * entries additions that raised one.
+ * The frequency sketch as plain arrays of 4-bit counters: the same geometry as
+ * lib/cache/frequency-sketch.js (8 counters an entry in blocks of 16 words of 8 counters, a
+ * power of two of blocks; the block from the hash's low bits, and in each quarter of the
+ * block one counter, chosen by a byte of a remix of the hash), capped at 15, every counter
+ * halved after 10 × entries additions that raised one.
  */
 class NaiveSketch {
   constructor(entries) {
-    this.width = 2 ** Math.ceil(Math.log2(Math.max(16, Math.ceil((entries * 8) / 4))))
-    this.rows = [0, 1, 2, 3].map(() => new Array(this.width).fill(0))
+    const words = Math.max(16, Math.ceil((entries * 8) / 8))
+    this.blocks = 2 ** Math.ceil(Math.log2(words / 16))
+    this.counters = new Array(this.blocks * 16 * 8).fill(0)
     this.sampleSize = 10 * Math.max(1, entries)
     this.additions = 0
   }
-  index(hash, row) {
-    const h = Math.imul(hash, [0x9e3779b1, 0x85ebca6b, 0xc2b2ae35, 0x27d4eb2f][row])
-    return (h ^ (h >>> 15)) & (this.width - 1)
+  indexes(hash) {
+    const block = (hash & (this.blocks - 1)) * 16
+    let spots = Math.imul(hash ^ (hash >>> 16), 0x45d9f3b)
+    spots ^= spots >>> 15
+    return [0, 1, 2, 3].map((row) => {
+      const byte = (spots >>> (8 * row)) & 0xff
+      return (block + 4 * row + (byte & 3)) * 8 + (byte >>> 2 & 7)
+    })
   }
   increment(hash) {
     let added = false
-    this.rows.forEach((row, r) => { const i = this.index(hash, r); if (row[i] < 15) { row[i]++; added = true } })
+    for (const i of this.indexes(hash)) if (this.counters[i] < 15) { this.counters[i]++; added = true }
     if (added && ++this.additions >= this.sampleSize) {
-      for (const row of this.rows) row.forEach((c, i) => { row[i] = Math.floor(c / 2) })
+      this.counters = this.counters.map((c) => Math.floor(c / 2))
       this.additions = Math.floor(this.additions / 2)
     }
   }
-  frequency(hash) { return Math.min(...this.rows.map((row, r) => row[this.index(hash, r)])) }
+  frequency(hash) { return Math.min(...this.indexes(hash).map((i) => this.counters[i])) }
 }
 
 /**

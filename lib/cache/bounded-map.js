@@ -55,7 +55,7 @@ class BoundedMap {
   #sizes
   /** @type {import('./expiry-queue').SlotExpiry | import('./expiry-queue').NoExpiry} SlotExpiry once an entry had a TTL */
   #expiry = NO_EXPIRY
-  #recycles // LRU without a byte bound: a full map hands its oldest slot to the new key
+  #recycles // no byte bound: a full map hands its victim's slot to the new key
 
   #max // the bounds in force: the options' (#bounds), or a share of them under memory pressure
   #maxBytes
@@ -97,7 +97,7 @@ class BoundedMap {
     }
     this.#sizes = maxBytes === Infinity ? NO_SIZES : new SlotSizes(sizeOf)
     this.#policy = new POLICIES[policy](this.#index, this.#sizes, max, maxBytes)
-    this.#recycles = policy === 'lru' && maxBytes === Infinity
+    this.#recycles = maxBytes === Infinity
     registerMap(this)
     followPressure(this, shrinkUnderPressure, (share) => this.#holdShare(share))
     if (entries !== undefined && entries !== null) {
@@ -311,11 +311,7 @@ class BoundedMap {
 
   /** Stores a new entry (a `returning` ghost goes straight to S3-FIFO's main queue). */
   #insert(key, value, size, ttl, returning) {
-    if (this.#recycles && this.#index.size >= this.#max) {
-      this.#store(this.#recycle(), key, value, ttl)
-      return
-    }
-    const slot = this.#makeRoom(size)
+    const slot = this.#recycles && this.size >= this.#max ? this.#recycle() : this.#makeRoom(size)
     this.#sizes.store(slot, size)
     this.#policy.admit(slot, size, returning, key)
     this.#store(slot, key, value, ttl)
@@ -369,14 +365,14 @@ class BoundedMap {
   }
 
   /**
-   * The LRU fast path for a full map without a byte bound: evicts the least recently used
-   * entry and hands its slot back already at the back of the queue, saving an unlink, a
-   * free and a link. The slot's expiry is left to `#store`, which sets it next.
+   * The fast path of a full map without a byte bound: evicts the policy's victim and hands
+   * its slot to the new entry, saving a free, a pop and resetting columns that `#store` sets
+   * next (its expiry too).
    */
   #recycle() {
-    const slot = /** @type {import('./policies').LruPolicy} */ (this.#policy).recycle() // #recycles: LRU only
+    const slot = this.#policy.victim(NONE)
     const key = this.#keys[slot]
-    this.#index.delete(key)
+    if (!this.#policy.evict(slot, key, 0)) this.#index.delete(key)
     this.#evictions++
     this.#evicted(this.#vals[slot], key, 'evict')
     return slot

@@ -10,7 +10,7 @@
  */
 
 const floatScratch = new Float64Array(1)
-const floatWords = new Uint32Array(floatScratch.buffer)
+const floatWords = new Int32Array(floatScratch.buffer)
 /** Objects, functions and unregistered symbols: a number each, for as long as they live. */
 const identities = new WeakMap()
 let nextIdentity = 1
@@ -23,7 +23,7 @@ function mix(h) {
   h = Math.imul(h, 0x85ebca6b)
   h ^= h >>> 13
   h = Math.imul(h, 0xc2b2ae35)
-  return (h ^ (h >>> 16)) >>> 0
+  return h ^ (h >>> 16)
 }
 
 /** The hash of `key`. */

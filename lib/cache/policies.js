@@ -143,14 +143,6 @@ class LruPolicy {
     return this.detach(slot)
   }
 
-  /** For a full map: the least recently used slot, already moved to the back for its next entry. */
-  recycle() {
-    const queue = this.queue
-    const slot = queue.head
-    if (slot !== queue.tail) queue.moveToBack(slot)
-    return slot
-  }
-
   /** Widens the columns to `capacity` slots. */
   grow(capacity) {
     this.links.grow(capacity)
@@ -382,7 +374,7 @@ class S3FifoPolicy extends ProbationAndMain {
  */
 class TinyLfuPolicy extends ProbationAndMain {
   ghostCount = 0
-  hashes = new Uint32Array(0)
+  hashes = new Int32Array(0)
   /** @type {FrequencySketch | null} */
   sketch = null
 
@@ -426,7 +418,7 @@ class TinyLfuPolicy extends ProbationAndMain {
   /** Forgets every entry; the counts are kept (they are about keys, not entries). */
   clear() {
     super.clear()
-    this.hashes = new Uint32Array(0)
+    this.hashes = new Int32Array(0)
   }
 
   /** Whether main holds less than its share of the bounds (all but probation's). */
