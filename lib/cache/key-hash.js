@@ -48,10 +48,16 @@ function keyHash(key) {
   }
 }
 
-/** Every character of `text`, multiplied through as Java's `String.hashCode` does, then mixed. */
+/**
+ * Every character of `text`, multiplied through as Java's `String.hashCode` does (two at a
+ * step: h·31² + a·31 + b is the same sum, with half the dependent multiplies), then mixed.
+ */
 function stringHash(text) {
-  let h = text.length
-  for (let i = 0; i < text.length; i++) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0
+  const length = text.length
+  let h = length
+  let i = 0
+  for (; i + 1 < length; i += 2) h = (Math.imul(h, 961) + Math.imul(text.charCodeAt(i), 31) + text.charCodeAt(i + 1)) | 0
+  if (i < length) h = (Math.imul(h, 31) + text.charCodeAt(i)) | 0
   return mix(h)
 }
 
