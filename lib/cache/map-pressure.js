@@ -197,7 +197,7 @@ function act(episodes, usage, urgent, time, why) {
   const evicted = maps.reduce((sum, m) => sum + m.evicted, 0)
   if (maps.length > 0) errors.warn(
     errors.WARNINGS.MEMORY_PRESSURE,
-    `leakproof: memory pressure (${why}): ${maps.length} BoundedMap(s) shrank to their keep share (${evicted} entries evicted); they grow back once it is gone`,
+    `leakproof: memory pressure (${why}): ${maps.length} BoundedMap(s) now hold at most their keep share (${evicted} entries evicted); they grow back once it is gone`,
   )
   return { state: 'shrink', maps }
 }
