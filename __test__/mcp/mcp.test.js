@@ -152,6 +152,7 @@ test('bad input is a protocol error with a stable code, and the server answers o
   await refusedWith(mcp.call('leak_overview', { dir: path.join(inside, 'escape') }), 'ERR_LEAKPROOF_MCP_OUTSIDE_ROOTS', /symbolic link/)
   await refusedWith(mcp.call('snapshot_summary', { file: path.join(inside, 'secret.heapsnapshot') }), 'ERR_LEAKPROOF_MCP_OUTSIDE_ROOTS', /symbolic link/)
   await refusedWith(mcp.call('snapshot_summary', { file: path.join(dir, 'missing.heapsnapshot') }), 'ERR_LEAKPROOF_MCP_NOT_FOUND', /no such file/)
+  await refusedWith(mcp.call('snapshot_summary', { file: 'service/missing.heapsnapshot' }), 'ERR_LEAKPROOF_MCP_NOT_FOUND', /no such file \(.*service\/missing\.heapsnapshot: a relative path starts at the first root\)/)
   await refusedWith(mcp.call('leak_reports', { dir, report: 'nope.report.json' }), 'ERR_LEAKPROOF_MCP_NOT_FOUND')
   await refusedWith(mcp.call('snapshot_summary', { file: path.join(inside, 'truncated.heapsnapshot') }), 'ERR_LEAKPROOF_SNAPSHOT_TRUNCATED')
   await refusedWith(mcp.call('snapshot_summary', { file: path.join(inside, 'dangling.heapsnapshot') }), 'ERR_LEAKPROOF_SNAPSHOT_MALFORMED')

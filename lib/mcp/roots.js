@@ -60,7 +60,8 @@ class Roots {
     try {
       real = fs.realpathSync(given)
     } catch {
-      throw codedError(Error, CODES.MCP_NOT_FOUND, `mcp: ${what} ${JSON.stringify(file)}: no such ${kind}`)
+      const where = path.isAbsolute(file) ? '' : ` (${given}: a relative path starts at the first root)`
+      throw codedError(Error, CODES.MCP_NOT_FOUND, `mcp: ${what} ${JSON.stringify(file)}: no such ${kind}${where}`)
     }
     if (!this.#dirs.some((d) => isUnder(real, d.real))) throw outside(`leads by a symbolic link to ${real}, outside its roots`)
     if (!is(fs.statSync(real))) throw codedError(Error, CODES.MCP_NOT_FOUND, `mcp: ${what} ${JSON.stringify(file)} is not a ${kind}`)
