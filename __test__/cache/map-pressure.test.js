@@ -105,7 +105,7 @@ test('an onEvict that throws while a map shrinks is a warning; the other maps st
   await new Promise((resolve) => setImmediate(resolve))
   assert.deepEqual([throwing.size, fine.size], [5, 5])
   assert.ok(warnings.some((w) => w.code === 'LEAKPROOF_MEMORY_PRESSURE' && /throws.*boom/.test(w.message)), warnings.map((w) => w.message).join('\n'))
-  assert.ok(warnings.some((w) => w.code === 'LEAKPROOF_MEMORY_PRESSURE' && /\d+ BoundedMap\(s\) shrank/.test(w.message)))
+  assert.ok(warnings.some((w) => w.code === 'LEAKPROOF_MEMORY_PRESSURE' && /\d+ BoundedMap\(s\) now hold at most their keep share/.test(w.message)))
 })
 
 test('shrinkUnderPressure takes a boolean or a share in (0, 1); anything else is a coded error', () => {
