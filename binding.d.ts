@@ -151,7 +151,8 @@ export interface CodeHolder {
   /** The held object's class (`'Map'`), or `function NAME at FILE:LINE:COL`. */
   className: string
   /**
-   * `'module'`: a module-level variable; `'closure'`: a variable of a function's scope;
+   * `'module'`: a module-level variable, or what a CommonJS module exports (`module.exports.cache`);
+   * `'closure'`: a variable of a function's scope;
    * `'global'`: a property of the global object; `'property'`: a property of an object whose
    * own holder could not be named.
    */

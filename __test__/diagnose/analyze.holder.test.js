@@ -156,3 +156,15 @@ test('a module-level variable names no closure of its module; a factory\'s varia
   )
   assert.equal(hits.holder.description, `hits (Map), a variable of makeCounter at ${fixture}:${make.line}:${make.column}`)
 })
+
+test("a Map only a module's exports hold is named module.exports of that module, not by Node's loader", async () => {
+  const out = fs.mkdtempSync(path.join(dir, 'exports-'))
+  execFileSync(process.execPath, [path.join(FIXTURES, 'holder-exports.js'), out])
+  const d = await diffSnapshots(path.join(out, 'before.heapsnapshot'), path.join(out, 'after.heapsnapshot'))
+  const sessions = d.grownCollections.find((c) => c.name === 'Map' && c.after >= 5100)
+  show('exported Map', sessions)
+  const store = path.join(FIXTURES, 'holder-exports-store.js')
+  assert.deepEqual([sessions?.holder?.name, sessions.holder.kind, sessions.holder.file], ['module.exports.sessions', 'module', store])
+  assert.equal(sessions.holder.description, `module.exports.sessions (Map), exported by ${store}`)
+  assert.equal(d.suspects.find((s) => s.name === 'Session')?.holder?.description, sessions.holder.description)
+})

@@ -75,7 +75,8 @@ pub struct CodeHolder {
     pub name: String,
     /// The held object's class (`'Map'`), or `function NAME at FILE:LINE:COL`.
     pub class_name: String,
-    /// `'module'`: a module-level variable; `'closure'`: a variable of a function's scope;
+    /// `'module'`: a module-level variable, or what a CommonJS module exports (`module.exports.cache`);
+    /// `'closure'`: a variable of a function's scope;
     /// `'global'`: a property of the global object; `'property'`: a property of an object whose
     /// own holder could not be named.
     #[napi(ts_type = "'module' | 'closure' | 'global' | 'property'")]

@@ -43,7 +43,7 @@ pub const MAX_PROPERTY_CHAIN: usize = 4;
 /// What kind of scope or object holds the object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HolderKind {
-    /// A top-level variable of a module (or script).
+    /// A top-level variable of a module (or script), or what a CommonJS module exports.
     Module,
     /// A variable of a function's scope, kept by the closures created in it.
     Closure,
@@ -283,6 +283,9 @@ fn holder_of(
     target: usize,
     chain: &[Link],
 ) -> Option<NamedHolder> {
+    if let Some((at, file)) = module_exports(snap, chain) {
+        return Some(exported_holder(snap, target, &chain[..at], file));
+    }
     let top = chain.last()?;
     let mut name = match top.naming {
         Naming::Global => format!("globalThis.{}", member(snap, top.edge)),
@@ -320,6 +323,48 @@ fn holder_of(
         column: closure.as_ref().map(|c| c.column),
         description,
     })
+}
+
+/// Where `chain` passes through a CommonJS module's exports: the index of the link from the
+/// `Module` object's `exports` into the exports object, and the module's file. Above that
+/// link the chain reaches the module through the loader's own variables (`mod` of
+/// `makeRequireFunction`), which no one reading the app's code would recognise.
+fn module_exports(snap: &Snapshot, chain: &[Link]) -> Option<(usize, String)> {
+    chain.iter().enumerate().find_map(|(i, link)| {
+        let exports = link.naming == Naming::Member
+            && snap.edge_kind(link.edge) == EdgeKind::Property
+            && snap.edge_name_str(link.edge) == Some("exports");
+        if !exports
+            || snap.node_kind(link.source) != NodeKind::Object
+            || snap.name(link.source) != "Module"
+        {
+            return None;
+        }
+        let file = snap.child_named(link.source, "filename")?;
+        (snap.node_kind(file) == NodeKind::String).then(|| (i, snap.name(file).to_string()))
+    })
+}
+
+/// The holder of an object reached from a module's exports through `below` (the links under
+/// the `exports` link): `module.exports.cache` of the module's file.
+fn exported_holder(snap: &Snapshot, target: usize, below: &[Link], file: String) -> NamedHolder {
+    let mut name = String::from("module.exports");
+    for link in below.iter().rev() {
+        name.push_str(&accessor(snap, link.edge));
+    }
+    let class = describe_node(snap, target);
+    let description = format!("{name} ({class}), exported by {file}");
+    NamedHolder {
+        name,
+        class,
+        kind: HolderKind::Module,
+        function: None,
+        closure: None,
+        file: Some(file),
+        line: None,
+        column: None,
+        description,
+    }
 }
 
 /// The one-line description of a holder.

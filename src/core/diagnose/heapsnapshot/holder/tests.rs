@@ -326,3 +326,60 @@ fn the_closure_inside_a_scope_that_locates_it_is_one_created_in_it_then_the_firs
         )
     );
 }
+
+/// global.mainModule (a `Module` whose `filename` is `file`, when given) -exports-> an object
+/// -sessions-> a Map: a collection held only through what a CommonJS module exports.
+fn exported_map(file: Option<&str>) -> (Heap, usize, usize) {
+    let mut heap = Heap::default();
+    let root = heap.node("synthetic", "");
+    let global = heap.node("object", "global");
+    heap.edge(root, "shortcut", "", global);
+    let module = heap.node("object", "Module");
+    heap.edge(global, "property", "mainModule", module);
+    if let Some(file) = file {
+        let filename = heap.node("string", file);
+        heap.edge(module, "property", "filename", filename);
+    }
+    let exports = heap.node("object", "Object");
+    heap.edge(module, "property", "exports", exports);
+    let map = heap.node("object", "Map");
+    heap.edge(exports, "property", "sessions", map);
+    (heap, exports, map)
+}
+
+#[test]
+fn what_a_module_exports_is_named_by_module_exports_and_its_file_not_by_the_loader() {
+    let (heap, exports, map) = exported_map(Some("/srv/store.js"));
+    let a = Analysis::new(heap.snapshot(), 0, &mut |_| {});
+    let holders = name_holders(&a.snapshot, &a.tree, &a.code, &[map, exports]);
+    let [Some(of_map), Some(of_exports)] = [holders[0].clone(), holders[1].clone()] else {
+        panic!("holders: {holders:?}");
+    };
+    assert_eq!(
+        (of_map.name.as_str(), of_map.kind, of_map.file.as_deref()),
+        (
+            "module.exports.sessions",
+            HolderKind::Module,
+            Some("/srv/store.js")
+        )
+    );
+    assert_eq!(
+        of_map.description,
+        "module.exports.sessions (Map), exported by /srv/store.js"
+    );
+    assert_eq!(
+        of_exports.description,
+        "module.exports (Object), exported by /srv/store.js"
+    );
+}
+
+#[test]
+fn an_object_called_module_without_a_file_is_a_property_as_any_other() {
+    let (heap, _, map) = exported_map(None);
+    let a = Analysis::new(heap.snapshot(), 0, &mut |_| {});
+    let holder = name_holders(&a.snapshot, &a.tree, &a.code, &[map]).remove(0);
+    assert_eq!(
+        holder.expect("a holder").description,
+        "globalThis.mainModule.exports.sessions (Map), a global"
+    );
+}
