@@ -8,7 +8,8 @@
  * many with `true`, the two interleaved. Where V8 gives up near its limit varies by ~15 MiB
  * from run to run, so it reports every run and the medians.
  */
-const { startService, seeded, warm, leakUntilDeath, HEAP_MB } = require('../__test__/support/pressure-client')
+const { startService, warm, leakUntilDeath, HEAP_MB } = require('../__test__/support/pressure-client')
+const { rng } = require('../__test__/support/helpers')
 
 /** Runs of each kind. */
 const RUNS = Number(process.env.BENCH_PRESSURE_RUNS) || 5
@@ -18,7 +19,7 @@ async function runOnce(shrink, seed) {
   const cleanups = []
   try {
     const service = await startService({ shrink, later: (fn) => cleanups.push(fn) })
-    const random = seeded(seed)
+    const random = rng(seed)
     await warm(service.port, random)
     const survived = await leakUntilDeath(service.port, random)
     await service.exited

@@ -12,14 +12,15 @@
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { setTimeout } = require('node:timers/promises')
-const { HEAP_MB, PAGES, LEAK_PAUSE_MS, startService, ask, browse, seeded, warm } = require('../support/pressure-client')
+const { HEAP_MB, PAGES, LEAK_PAUSE_MS, startService, ask, browse, warm } = require('../support/pressure-client')
+const { rng } = require('../support/helpers')
 
 /** The longest the test waits for the map to shrink, or to be let grow back. */
 const WAIT_MS = 60_000
 
 test('once the leak is let go the map grows back and its hit ratio recovers, without shrinking again', { timeout: 4 * WAIT_MS }, async (t) => {
   const service = await startService({ shrink: true, later: (fn) => t.after(fn) })
-  const random = seeded(11)
+  const random = rng(11)
   const before = await warm(service.port, random)
   let leakedMb = 0
   while (!service.events().some((e) => e.type === 'memory-pressure' && e.state === 'shrink')) {

@@ -77,18 +77,6 @@ async function browse(port, count, random) {
   return hits
 }
 
-/** A seeded generator (mulberry32): every run asks for the same pages. */
-function seeded(seed) {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let z = s
-    z = Math.imul(z ^ (z >>> 15), z | 1)
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61)
-    return ((z ^ (z >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /** Fills the cache: every page once, then a warm pass; resolves with the warm pass's hit ratio. */
 async function warm(port, random) {
   for (let id = 0; id < PAGES; id += 50) await Promise.all(Array.from({ length: 50 }, (_, i) => ask(port, `/page?id=${id + i}`)))
@@ -110,4 +98,4 @@ async function leakUntilDeath(port, random) {
   return survived
 }
 
-module.exports = { HEAP_MB, PAGES, LEAK_PAUSE_MS, startService, ask, browse, seeded, warm, leakUntilDeath }
+module.exports = { HEAP_MB, PAGES, LEAK_PAUSE_MS, startService, ask, browse, warm, leakUntilDeath }
