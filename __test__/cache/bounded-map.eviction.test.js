@@ -87,16 +87,20 @@ class NaiveS3Fifo {
   }
 }
 
-test('s3-fifo: evicts in the same order as a naive S3-FIFO model', () => {
-  for (let seed = 1; seed <= 40; seed++) {
+/**
+ * Drives `policy` and its naive `Model` with the same operations (half sets, four tenths
+ * gets, a tenth deletes), seed by seed, and asserts the same evictions after each: a map of up
+ * to `maxUpTo` entries, `steps` operations, keys from `keyOf(rand, max)`.
+ */
+function assertEvictsAsModel({ policy, Model, seeds, maxUpTo, steps, keyOf }) {
+  for (let seed = 1; seed <= seeds; seed++) {
     const rand = rng(seed)
-    const max = 1 + rand.int(40)
+    const max = 1 + rand.int(maxUpTo)
     const evicted = []
-    const map = new BoundedMap({ max, policy: 's3-fifo', onEvict: (v, k, r) => r === 'evict' && evicted.push(k) })
-    const model = new NaiveS3Fifo(max)
-    for (let step = 0; step < 1500; step++) {
-      // Skewed keys so that some are reused, ghosts are hit, and promotions happen.
-      const key = Math.floor(Math.pow(rand(), 2) * max * 4)
+    const map = new BoundedMap({ max, policy, onEvict: (v, k, r) => r === 'evict' && evicted.push(k) })
+    const model = new Model(max)
+    for (let step = 0; step < steps; step++) {
+      const key = keyOf(rand, max)
       const op = rand.int(10)
       if (op < 5) { map.set(key, step); model.set(key, step) }
       else if (op < 9) assert.equal(map.get(key), model.get(key))
@@ -104,6 +108,12 @@ test('s3-fifo: evicts in the same order as a naive S3-FIFO model', () => {
       assert.deepStrictEqual(evicted, model.evicted, `seed ${seed} step ${step}`)
     }
   }
+}
+
+test('s3-fifo: evicts in the same order as a naive S3-FIFO model', () => {
+  // Skewed keys so that some are reused, ghosts are hit, and promotions happen.
+  const keyOf = (rand, max) => Math.floor(Math.pow(rand(), 2) * max * 4)
+  assertEvictsAsModel({ policy: 's3-fifo', Model: NaiveS3Fifo, seeds: 40, maxUpTo: 40, steps: 1500, keyOf })
 })
 
 test('s3-fifo: one-time scans do not flush the reused entries', () => {
@@ -201,23 +211,12 @@ class NaiveTinyLfu {
 }
 
 test('tinylfu: evicts in the same order as a naive TinyLFU model', () => {
-  for (let seed = 1; seed <= 40; seed++) {
-    const rand = rng(seed)
-    const max = 1 + rand.int(60)
-    const evicted = []
-    const map = new BoundedMap({ max, policy: 'tinylfu', onEvict: (v, k, r) => r === 'evict' && evicted.push(k) })
-    const model = new NaiveTinyLfu(max)
-    for (let step = 0; step < 3000; step++) {
-      // Skewed keys, string and number, so that counts differ, contests go both ways, and the sketch halves.
-      const id = Math.floor(Math.pow(rand(), 2) * max * 4)
-      const key = id % 3 === 0 ? `k${id}` : id
-      const op = rand.int(10)
-      if (op < 5) { map.set(key, step); model.set(key, step) }
-      else if (op < 9) assert.equal(map.get(key), model.get(key))
-      else assert.equal(map.delete(key), model.delete(key))
-      assert.deepStrictEqual(evicted, model.evicted, `seed ${seed} step ${step}`)
-    }
+  // Skewed keys, string and number, so that counts differ, contests go both ways, and the sketch halves.
+  const keyOf = (rand, max) => {
+    const id = Math.floor(Math.pow(rand(), 2) * max * 4)
+    return id % 3 === 0 ? `k${id}` : id
   }
+  assertEvictsAsModel({ policy: 'tinylfu', Model: NaiveTinyLfu, seeds: 40, maxUpTo: 60, steps: 3000, keyOf })
 })
 
 test('tinylfu: a loop larger than the map keeps a part of it; LRU and S3-FIFO keep none', () => {
