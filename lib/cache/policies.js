@@ -12,7 +12,7 @@
  * - `tinylfu`: S3-FIFO's queues and hits, with TinyLFU's frequency sketch deciding which of
  *   probation's leaver and main's victim stays, instead of ghosts: it holds on to loops
  *   larger than the map and to keys asked for often but not lately.
- * Both are built from one `SlotQueue`: a FIFO of slots threaded through shared
+ * All three are built from one `SlotQueue`: a FIFO of slots threaded through shared
  * `next`/`prev` columns.
  */
 const { widen } = require('./columns')
@@ -378,6 +378,15 @@ class TinyLfuPolicy extends ProbationAndMain {
   /** @type {FrequencySketch | null} */
   sketch = null
 
+  /** See ProbationAndMain's. */
+  constructor(index, sizes, max, maxBytes) {
+    super(index, sizes, max, maxBytes)
+    // The bound as set: a map half full while it has shrunk under memory pressure (`max` then
+    // a share of it) gets the sketch it needs once it grows back.
+    this.boundMax = max
+    this.boundMaxBytes = maxBytes
+  }
+
   /** A new entry joins probation; its key is counted. */
   admit(slot, size, returning, key) {
     const hash = keyHash(key)
@@ -429,14 +438,14 @@ class TinyLfuPolicy extends ProbationAndMain {
   }
 
   /**
-   * The sketch, once the map holds half its bound (of entries, or of bytes: then sized for
-   * twice the entries it holds): before, nothing is evicted, and a map that never fills
-   * never pays for one.
+   * The sketch, once the map holds half its bound in force (of entries, or of bytes), sized for
+   * the bound as set (for a byte bound: the entries it holds, scaled to the whole bound as
+   * set): before, nothing is evicted, and a map that never fills never pays for one.
    */
   #makeSketchWhenHalfFull() {
     const count = this.main.count + this.small.count
-    if (count >= this.max / 2) this.sketch = new FrequencySketch(this.max)
-    else if (this.sizes.total >= this.maxBytes / 2) this.sketch = new FrequencySketch(2 * count)
+    if (count >= this.max / 2) this.sketch = new FrequencySketch(this.boundMax)
+    else if (this.sizes.total >= this.maxBytes / 2) this.sketch = new FrequencySketch((2 * count * this.boundMaxBytes) / this.maxBytes)
   }
 }
 
