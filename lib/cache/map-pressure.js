@@ -232,8 +232,9 @@ function judgeForWatcher({ enterShare, holdMs, shrinkMaps }) {
  * The share of its limit this thread's memory uses by Node's own readings: the heap against
  * the old generation's limit (heap-limit.js: what the heap runs into, not V8's
  * `heap_size_limit`, which has the young generation's reserve on top), and RSS against the
- * container's (`process.constrainedMemory()`, where Node has it). Not `process.availableMemory()`: in a container it counts the page cache as used, so a
- * service that writes files would look pressed.
+ * container's (`process.constrainedMemory()`, where Node has it). Not
+ * `process.availableMemory()`: in a container it counts the page cache as used, so a service
+ * that writes files would look pressed.
  */
 function readUsage() {
   const heap = v8.getHeapStatistics()
