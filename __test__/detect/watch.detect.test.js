@@ -9,6 +9,8 @@ const { execFile } = require('node:child_process')
 const path = require('node:path')
 
 const SERVICE = path.join(__dirname, '..', 'support', 'fixtures', 'leaking-service.js')
+// The service's watcher settings (support/fixtures/fast-watch.js).
+const { FAST_WATCH } = require('../support/fixtures/fast-watch')
 
 /**
  * Runs the service with `leak` (support/fixtures/leaking-service.js) for `durationMs`, or 3 s
@@ -69,4 +71,15 @@ test('a healthy GC sawtooth never raises a leak', async () => {
 test('a cache that warms up to its capacity and then stays flat never raises a leak', async () => {
   const events = await runService('warm-cache', 10_000)
   assert.deepStrictEqual(leaks(events), [])
+  // And a leak could have been raised: the detector had a window to judge, minPoints floors
+  // spanning minDurationMs, all past its warm-up (which starts before the first floor) and
+  // after the last floor taken while the cache was filling (that floor restarts the window).
+  const samples = events.filter((e) => e.type === 'sample')
+  assert.ok(samples.length > 0, 'the watcher took floors')
+  const warm = samples[0].time + FAST_WATCH.warmupMs
+  const lastFilling = samples.findLast((s) => s.cachesFilling)?.time ?? -Infinity
+  const judged = samples.filter((s) => s.time >= warm && s.time > lastFilling)
+  const said = `${judged.length} of ${samples.length} floors past the warm-up and the filling`
+  assert.ok(judged.length >= FAST_WATCH.minPoints, said)
+  assert.ok(judged.at(-1).time - judged[0].time >= FAST_WATCH.minDurationMs, said)
 })
