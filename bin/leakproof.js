@@ -12,7 +12,8 @@
  */
 const fs = require('node:fs')
 const path = require('node:path')
-const { analyzeSnapshot, diffSnapshots, nativeMemoryText, DEFAULT_TOP } = require('../lib/diagnose/analyze')
+const { analyzeSnapshot, diffSnapshots, DEFAULT_TOP } = require('../lib/diagnose/analyze')
+const { analyzeText, diffText } = require('../lib/diagnose/report-text')
 const { CODES } = require('../lib/shared/errors')
 const { writeReport } = require('../lib/page')
 const { runService, RUN_EXIT, DEFAULT_GRACE_MS } = require('../lib/leak-test/run')
@@ -138,9 +139,6 @@ function checkCommand(args) {
   }
 }
 
-/** `12,345`. */
-const count = (n) => n.toLocaleString('en-US')
-
 /** A progress callback writing to stderr, or undefined when the files are small or --quiet. */
 function progressReporter(args) {
   if (args.quiet) return undefined
@@ -172,76 +170,6 @@ function progressReporter(args) {
     if (tty && lastLine) process.stderr.write('\r\x1b[K')
   }
   return reporter
-}
-
-/**
- * What holds an object, first in the code's words (`held by cache (Map), a module-level
- * variable of /srv/app.js …`) when it could be named, then its path with Node's own machinery
- * folded into one step.
- */
-function holderLines(item, indent) {
-  const lines = []
-  if (item.holder) lines.push(`${indent}held by ${item.holder.description}`)
-  lines.push(`${indent}${item.holder ? 'via ' : ''}${item.readablePath.join(' → ')}`)
-  return lines
-}
-
-/** The readable report of `leakproof analyze`. */
-function analyzeReport(file, r, top) {
-  const lines = [
-    `${file}: ${count(r.nodes)} objects, ${count(r.edges)} references, ${bytesText(r.totalSize)}`,
-    '',
-    `Classes by retained size (top ${Math.min(top, r.classes.length)} of ${count(r.classes.length)})`,
-    `  ${'retained'.padStart(10)}  ${'self'.padStart(10)}  ${'count'.padStart(10)}  class`,
-  ]
-  for (const c of r.classes.slice(0, top)) {
-    lines.push(
-      `  ${bytesText(c.retainedSize).padStart(10)}  ${bytesText(c.selfSize).padStart(10)}  ${count(c.count).padStart(10)}  ${c.name}`,
-    )
-  }
-  lines.push('', 'Largest objects by retained size')
-  r.largest.forEach((o, i) => {
-    lines.push(`${String(i + 1).padStart(3)}. ${o.name} @${o.id}: retains ${bytesText(o.retainedSize)} (self ${bytesText(o.selfSize)})`)
-    lines.push(...holderLines(o, '     '))
-  })
-  return lines.join('\n')
-}
-
-/** `; 87% of the growth`: how much of the new bytes a suspect or collection explains. */
-function shareText({ share }) {
-  return `; ${Math.round(share * 100)}% of the growth`
-}
-
-/** The readable report of `leakproof diff`. */
-function diffReport(files, r, top) {
-  const lines = r.snapshots.map(
-    (s, i) => `${files[i]}: ${count(s.nodes)} objects, ${bytesText(s.totalSize)}`,
-  )
-  const byPaths = r.matchedBy === 'paths'
-  lines.push(byPaths ? 'Matched by retainer path (the ids name other objects): "new" is net growth by class' : 'Matched by node id')
-  const still = files.length === 3 ? ` (allocated between the first two, alive in the third)` : ''
-  lines.push('', `New objects${still}: ${count(r.newCount)}, ${bytesText(r.newBytes)}`)
-  lines.push('', 'Suspects: classes of new objects by retained size')
-  if (r.suspects.length === 0) lines.push('  none')
-  r.suspects.forEach((s, i) => {
-    lines.push(
-      `${String(i + 1).padStart(3)}. ${s.name}: ${count(s.count)} new, ${bytesText(s.bytes)} own, retaining ${bytesText(s.retainedSize)}${s.nativeBytes > 0 ? `, ${bytesText(s.nativeBytes)} native` : ''}${shareText(s)}`,
-    )
-    lines.push(...holderLines(s, '     '))
-  })
-  lines.push('', 'Collections that grew')
-  if (r.grownCollections.length === 0) lines.push('  none')
-  r.grownCollections.forEach((c, i) => {
-    lines.push(
-      `${String(i + 1).padStart(3)}. ${c.name} @${c.id}: ${count(c.before)} → ${count(c.after)} ${c.memberClass ?? 'entries'}, retaining ${bytesText(c.retainedSize)}${nativeMemoryText(c, bytesText)}${shareText(c)}`,
-    )
-    lines.push(...holderLines(c, '     '))
-  })
-  lines.push('', 'New objects by class (most bytes first)')
-  for (const c of r.newByClass.slice(0, top)) {
-    lines.push(`  ${bytesText(c.bytes).padStart(10)}  ${count(c.count).padStart(10)}  ${c.name}`)
-  }
-  return lines.join('\n')
 }
 
 /**
@@ -375,8 +303,8 @@ async function main(argv) {
   }
   onProgress?.finish()
   if (args.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
-  else if (args.command === 'analyze') process.stdout.write(`${analyzeReport(args.files[0], result, args.top)}\n`)
-  else process.stdout.write(`${diffReport(args.files, result, args.top)}\n`)
+  else if (args.command === 'analyze') process.stdout.write(`${analyzeText(args.files[0], result, args.top)}\n`)
+  else process.stdout.write(`${diffText(args.files, result, args.top)}\n`)
   return EXIT.OK.code
 }
 

@@ -10,6 +10,7 @@ const { configFromEnv } = require('../watch/env-config')
 const { writeReport } = require('../page')
 const { bytesText } = require('../shared/bytes-text')
 const { placeText } = require('../shared/place-text')
+const { censusHolderText } = require('../diagnose/report-text')
 const { attach } = require('./attach')
 const { defaultDir, checkSocketPath, sendCommand, reachable } = require('./control')
 
@@ -165,18 +166,12 @@ function attachedText({ started, inspectorOpenMs, tookMs }) {
   return lines.join('\n')
 }
 
-/** A census holder in one line: the collection, its entries and their rate, and the holder's words. */
-function holderText(h, i) {
-  const change = h.before === null ? `${h.after} entries` : `${h.before} → ${h.after} entries (${h.entriesPerSec}/s)`
-  return `${String(i + 1).padStart(3)}. ${h.readablePath} (${h.holder.className}): ${change}${h.name !== h.holder.className ? ` of ${h.name}` : ''}\n     held by ${h.holder.description}`
-}
-
 /** A census result in words: what grew since the last pass, or the largest collections. */
 function censusText(r) {
   const head = `census: ${r.collections} collections in ${r.durationMs} ms${r.complete ? '' : ' (incomplete: the limits stopped it)'}`
-  if (r.grown === null) return [`${head}; the largest (run census again later to see what grows):`, ...r.largest.map(holderText)].join('\n')
+  if (r.grown === null) return [`${head}; the largest (run census again later to see what grows):`, ...r.largest.map(censusHolderText)].join('\n')
   const seconds = Math.round((r.time - r.since) / 1000)
-  return [`${head}; grown over the last ${seconds} s:`, ...(r.grown.length === 0 ? ['  none'] : r.grown.map(holderText))].join('\n')
+  return [`${head}; grown over the last ${seconds} s:`, ...(r.grown.length === 0 ? ['  none'] : r.grown.map(censusHolderText))].join('\n')
 }
 
 /** Allocation sites in words. */
