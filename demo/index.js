@@ -5,8 +5,10 @@
  * session objects), a load generator in the same script, and the watcher on. It shows
  * the floors as they rise, the `leak` event with its kind and rate, the allocation sites,
  * the heap snapshots written, then the same service with a BoundedMap (a flat floor), and
- * ends with the report on the snapshot pair (the leaking Map and what holds it) and the
- * page `leakproof report` draws of both runs from the event log in the directory.
+ * ends with the report that named the holder first (the census', taken at the leak, or the
+ * snapshot pair's), the pair's when one was under way, printed as `leakproof diff` prints
+ * (lib/diagnose/report-text.js), and the page `leakproof report` draws of both runs from the
+ * event log in the directory. Exits 1 when no report named the holder or no page was written.
  */
 const fs = require('node:fs')
 const http = require('node:http')
@@ -15,6 +17,7 @@ const path = require('node:path')
 const { watch, BoundedMap, writeReport } = require('..')
 const { EventLog, logEvents } = require('../lib/watch/event-log')
 const { drive } = require('../bench/load')
+const { reportText, firstHolder } = require('../lib/diagnose/report-text')
 
 const MB = 1048576
 const mb = (b) => `${(b / MB).toFixed(1)} MB`
@@ -31,6 +34,12 @@ function createServer(sessions) {
   })
 }
 
+/**
+ * The load: about 2 MB/s of sessions, fast enough to be seen in seconds, slow enough that the
+ * heap stays small and its snapshots take seconds, not minutes, on a busy machine.
+ */
+const REQUESTS_PER_SECOND = 4000
+
 /** How long past its `maxMs` a phase waits for a snapshot pair under way. */
 const PAIR_GRACE_MS = 90_000
 
@@ -45,45 +54,64 @@ async function phase({ title, sessions, watchOptions, maxMs, done, log }) {
   const start = Date.now()
   const watcher = watch(watchOptions)
   logEvents(watcher, log)
-  const seen = { leaks: [], snapshots: [], sites: null, report: null, floors: [] }
+  const seen = { leaks: [], snapshots: [], skipped: [], errors: [], sites: null, reports: [], floors: [] }
   const progress = {}
-  watcher.on('sample', (s) => {
+  // What a watcher says after its phase ended (a snapshot cancelled by stop()) is not printed.
+  let ended = false
+  const on = (type, listener) => watcher.on(type, (e) => ended || listener(e))
+  on('sample', (s) => {
     seen.floors.push(s.heapUsed)
     if (seen.floors.length % 2 === 0) {
       console.log(`${clock(start)}  ${String(progress.requests ?? 0).padStart(7)} requests  heap floor ${mb(s.heapUsed).padStart(9)}  sessions ${sessions.size}`)
     }
   })
-  watcher.on('leak', (e) => {
+  on('leak', (e) => {
     seen.leaks.push(e)
     const eta = e.projectedLimitAt ? `, would reach the ${mb(e.limit)} heap limit in ~${Math.round((e.projectedLimitAt - e.time) / 60000)} min` : ''
     console.log(`${clock(start)}  LEAK: ${e.kind} memory grows ${mb(e.slopeBytesPerSec)}/s (confidence ${e.confidence.toFixed(4)}), floor now ${mb(e.current)}${eta}`)
   })
-  watcher.on('sites', (e) => {
+  on('sites', (e) => {
     seen.sites = e
     console.log(`${clock(start)}  growing allocation sites:`)
     for (const s of e.sites.slice(0, 3)) {
       console.log(`           ${s.functionName} ${path.relative(process.cwd(), s.url.replace('file://', ''))}:${s.line}:${s.column}  +${mb(s.growthBytes)} live`)
     }
   })
-  watcher.on('snapshot', (e) => {
+  on('snapshot', (e) => {
     seen.snapshots.push(e)
     const by = e.writer === 'child' ? `written by a forked child in ${(e.childMs / 1000).toFixed(1)} s; the service stopped ${e.durationMs} ms for fork()` : `written in-process, the service stopped ${e.durationMs} ms`
     console.log(`${clock(start)}  snapshot (${e.role}): ${e.path} (${mb(e.bytes)}, ${by}; mode 0600)`)
   })
-  watcher.on('report', (e) => {
-    seen.report = e
-    console.log(`${clock(start)}  report: ${e.path}`)
+  on('report', (e) => {
+    seen.reports.push(e)
+    const by = e.kind === 'pair' ? 'the snapshot pair' : 'the census, without a snapshot'
+    console.log(`${clock(start)}  report by ${by}: ${firstHolder(e) ?? 'no holder named'} (${e.path})`)
   })
-  watcher.on('snapshot-skipped', (e) => console.log(`${clock(start)}  snapshot skipped: ${e.skipped} (${e.detail ?? ''})`))
-  watcher.on('error', (e) => console.log(`${clock(start)}  watcher error during ${e.during}: ${e.error}`))
-  // Past maxMs, a snapshot pair under way (a snapshot being written, or the follow-up being
-  // diffed) gets PAIR_GRACE_MS more: on a busy machine a child at nice 19 takes tens of seconds.
-  const pairUnderWay = () => watcher.status().snapshots.writing || (seen.snapshots.some((e) => e.role === 'follow-up') && seen.report === null)
-  const over = () => done(seen) || (Date.now() >= start + maxMs && !pairUnderWay())
-  await drive({ port: server.address().port, durationMs: maxMs + PAIR_GRACE_MS, until: over, connections: 8, progress })
+  on('snapshot-skipped', (e) => {
+    seen.skipped.push(e)
+    console.log(`${clock(start)}  snapshot skipped: ${e.skipped} (${e.detail ?? ''})`)
+  })
+  on('error', (e) => {
+    seen.errors.push(e)
+    console.log(`${clock(start)}  watcher error during ${e.during}: ${e.error}`)
+  })
+  // Past maxMs, a snapshot pair under way (a snapshot being written, or a baseline whose
+  // report has not come) gets PAIR_GRACE_MS more: on a busy machine a child at nice 19 takes
+  // tens of seconds.
+  const pairUnderWay = () => watcher.status().snapshots.writing || pairAwaited(seen)
+  const over = () => !pairUnderWay() && (done(seen) || Date.now() >= start + maxMs)
+  await drive({ port: server.address().port, durationMs: maxMs + PAIR_GRACE_MS, until: over, connections: 8, perSecond: REQUESTS_PER_SECOND, progress })
+  ended = true
   watcher.stop()
   await new Promise((resolve) => server.close(resolve))
   return seen
+}
+
+/** Whether a baseline was written whose pair's report has not come, its follow-up not declined nor its diff failed. */
+function pairAwaited(seen) {
+  const baseline = seen.snapshots.some((e) => e.role === 'baseline')
+  const ended = seen.skipped.some((e) => e.reason === 'follow-up') || seen.errors.some((e) => e.during === 'report')
+  return baseline && !ended && !seen.reports.some((r) => r.kind === 'pair')
 }
 
 async function main() {
@@ -110,7 +138,7 @@ async function main() {
     sessions: new Map(),
     watchOptions,
     maxMs: 75_000,
-    done: (seen) => seen.report !== null && seen.sites !== null,
+    done: (seen) => seen.sites !== null && seen.reports.some((r) => firstHolder(r) !== null),
     log,
   })
   const bounded = await phase({
@@ -126,33 +154,34 @@ async function main() {
   console.log(`leaking: ${leaking.leaks.length} leak report(s), first: ${leaking.leaks[0]?.kind ?? 'none'}; heap floor grew ${mb(growth(leaking.floors))} over the second half`)
   console.log(`bounded: ${bounded.leaks.length} leak report(s); heap floor grew ${mb(growth(bounded.floors))} over the second half`)
   console.log(`snapshots in ${dir}: ${leaking.snapshots.map((s) => path.basename(s.path)).join(', ') || 'none'}`)
-  printReport(leaking.report)
+  const named = printReports(leaking)
   const page = await writeReport(dir)
   console.log(`\n== the page ==\nthe timeline of both runs, the leak, the snapshots and the suspects, one HTML file that opens offline:\n${page.path}`)
+  if (!named) process.exitCode = 1
 }
 
-/** The watcher's report on the snapshot pair: what was allocated and kept, and what holds it. */
-function printReport(report) {
-  if (report === null) return console.log('\n(no report: the follow-up snapshot was not reached)')
-  console.log(`\n== what leaks, and what holds it (diff of the two snapshots, by the Rust analyzer) ==`)
-  const byPath = report.matchedBy === 'paths'
-  console.log(byPath
-    ? `${report.newCount} more objects (${mb(report.newBytes)}) than at the baseline (two forked children's snapshots, matched by retainer path)`
-    : `${report.newCount} objects (${mb(report.newBytes)}) allocated after the baseline and still alive`)
-  for (const s of report.suspects.slice(0, 3)) {
-    console.log(`\n  ${s.name}: ${s.count} ${byPath ? 'more' : 'new'}, ${mb(s.bytes)} own, ${mb(s.retainedSize)} retained`)
-    printHolder(s)
+/**
+ * The report that named the holder first and, when it was the census', the snapshot pair's
+ * too, as `leakproof diff` prints them; whether a holder was named.
+ */
+function printReports({ reports, leaks }) {
+  const first = reports.find((r) => firstHolder(r) !== null)
+  if (first === undefined) {
+    console.log(`\n(no report named the holder: ${reports.length} report(s) came, none with a holder)`)
+    return false
   }
-  for (const c of report.grownCollections.slice(0, 2)) {
-    console.log(`\n  ${c.name} grew from ${c.before} to ${c.after} entries`)
-    printHolder(c)
+  const after = leaks.length === 0 ? '' : `, ${((first.time - leaks[0].time) / 1000).toFixed(0)} s after the first leak event`
+  const by = first.kind === 'pair' ? 'the diff of the snapshot pair, by the Rust analyzer' : 'the census of reachable collections, no snapshot needed'
+  console.log(`\n== what leaks, and what holds it: named first by ${by}${after} ==`)
+  console.log(reportText(first, { top: 3 }))
+  const pair = reports.find((r) => r.kind === 'pair')
+  if (pair !== undefined && pair !== first) {
+    console.log(`\n== the snapshot pair's report, ${((pair.time - first.time) / 1000).toFixed(0)} s later (the diff of two snapshots by forked children) ==`)
+    console.log(reportText(pair, { top: 3 }))
+  } else if (pair === undefined) {
+    console.log('\n(no snapshot pair was diffed in time: the census named the holder without one)')
   }
-}
-
-/** Who holds a suspect or a collection, in the code's words, then the path there. */
-function printHolder(item) {
-  if (item.holder) console.log(`    held by ${item.holder.description}`)
-  console.log(`    via ${item.readablePath.join(' → ')}`)
+  return true
 }
 
 main().catch((err) => {
