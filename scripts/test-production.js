@@ -32,18 +32,18 @@ const ALONE = new Set(['slow-leaks.test.js'])
  * urgent tests judge a minute's detection under their own saturating load, which a neighbour
  * taking a core starves (beside the restart tests' load a 6 MB/s leak went unreported for
  * 100 s: a measured failure); the restart tests drive their services as hard, and the native
- * leaks' forked snapshot writers take a core for seconds.
+ * leaks' forked snapshot writers take a core for seconds, as the demo's do.
  */
 const EXCLUSIVE = {
   census: new Set(['container.test.js']),
-  saturating: new Set(['fast-leak.test.js', 'urgent.test.js', 'restart.test.js', 'native-leaks.test.js']),
+  saturating: new Set(['fast-leak.test.js', 'urgent.test.js', 'restart.test.js', 'native-leaks.test.js', 'demo.test.js']),
 }
 /** The exclusive group of the file named `name`, if any. */
 const groupOf = (name) => Object.keys(EXCLUSIVE).find((group) => EXCLUSIVE[group].has(name))
 /** Files issues ask for on every supported Node (20: the Buffer leak; 28: the census in a container). */
 const EVERY_VERSION = ['external.test.js', 'container.test.js']
 /** Seconds each file took on this machine kind (2 cores, CI on 2026-11-25 at 17:00), for the order; a file not listed counts as long. */
-const EXPECTED_SECONDS = { 'attach.test.js': 50, 'service.test.js': 270, 'restart.test.js': 355, 'native-leaks.test.js': 165, 'container.test.js': 110, 'fast-leak.test.js': 190, 'urgent.test.js': 90, 'external.test.js': 70, 'run.test.js': 60, 'slow-leaks.test.js': 345 }
+const EXPECTED_SECONDS = { 'demo.test.js': 70, 'attach.test.js': 50, 'service.test.js': 270, 'restart.test.js': 355, 'native-leaks.test.js': 165, 'container.test.js': 110, 'fast-leak.test.js': 190, 'urgent.test.js': 90, 'external.test.js': 70, 'run.test.js': 60, 'slow-leaks.test.js': 345 }
 const UNKNOWN_SECONDS = 600
 const TOGETHER = 2
 /** The runners under way, stopped with this script. */
