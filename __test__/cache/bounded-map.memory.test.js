@@ -20,7 +20,7 @@ function runWithGc(fixture, ...args) {
   return JSON.parse(out)
 }
 
-for (const policy of ['lru', 's3-fifo']) {
+for (const policy of ['lru', 's3-fifo', 'tinylfu']) {
   test(`${policy}: a million sets of distinct keys keep the heap bounded`, () => {
     const result = runWithGc('cache-million-sets.js', policy)
     assert.equal(result.size, 10000)

@@ -13,7 +13,7 @@ function manualClock() {
   return now
 }
 
-for (const policy of ['lru', 's3-fifo']) {
+for (const policy of ['lru', 's3-fifo', 'tinylfu']) {
   test(`${policy}: expired entries are never returned, and are freed with reason 'expire'`, () => {
     const now = manualClock()
     const reasons = []
