@@ -35,7 +35,8 @@ let warnedTtlOnly = false
 /**
  * A `Map` that cannot grow without bound: it holds at most `max` entries, at most
  * `maxBytes` bytes (as measured by `sizeOf`) and forgets entries `ttl` ms after they
- * were set. Within its bounds it behaves exactly as `Map`.
+ * were set. Within its bounds it behaves exactly as `Map`; where it must differ (the
+ * bounds, TTLs, `get` refreshing the entry, its own name) is in docs/cache.md.
  *
  * Iteration (`keys`, `values`, `entries`, `forEach`, `for…of`) is in insertion order,
  * as `Map`'s, not in recency order; iterators are live in the same way as `Map`'s, and
@@ -100,14 +101,31 @@ class BoundedMap {
     this.#recycles = maxBytes === Infinity
     registerMap(this)
     followPressure(this, shrinkUnderPressure, (share) => this.#holdShare(share))
-    if (entries !== undefined && entries !== null) {
-      for (const entry of entries) {
-        if (entry === null || (typeof entry !== 'object' && typeof entry !== 'function')) {
-          throw new TypeError(`Iterator value ${errors.describe(entry)} is not an entry object`)
-        }
-        this.set(entry[0], entry[1])
-      }
+    if (entries !== undefined && entries !== null) this.#addEntries(entries)
+  }
+
+  /**
+   * The constructor's entries, as `Map`'s constructor adds them (the spec's
+   * AddEntriesFromIterable): `this.set` is read once, before the iterable is opened, and
+   * called for each entry, so a subclass's `set` sees every one. `for…of` closes the
+   * iterator when an entry is not an object, or reading it or `set` throws.
+   */
+  #addEntries(entries) {
+    const set = this.set
+    if (typeof set !== 'function') {
+      throw new TypeError(`BoundedMap: this.set is ${errors.describe(set)}, not a function, so the entries cannot be added`)
     }
+    for (const entry of entries) {
+      if (entry === null || (typeof entry !== 'object' && typeof entry !== 'function')) {
+        throw new TypeError(`Iterator value ${errors.describe(entry)} is not an entry object`)
+      }
+      set.call(this, entry[0], entry[1])
+    }
+  }
+
+  /** `Map`'s species: the class it is read from, as `Map[Symbol.species]` is. */
+  static get [Symbol.species]() {
+    return this
   }
 
   /** The name given in the options, if any. */
@@ -171,10 +189,11 @@ class BoundedMap {
    * Sets `key` to `value`, evicting by policy to stay within the bounds.
    * `options.ttl` overrides the map's TTL for this entry (`Infinity`: never expires).
    * A value larger than `maxBytes` is not stored: the key is removed and the value is
-   * passed to `onEvict` with reason `'too-large'`.
+   * passed to `onEvict` with reason `'too-large'`. (`options` has a default so that
+   * `set.length` is 2, as `Map`'s.)
    * @returns {this}
    */
-  set(key, value, options) {
+  set(key, value, options = undefined) {
     const ttl = options === undefined ? this.#ttl : this.#entryTtl(options)
     if (key === 0) key = 0 // normalise -0 to +0, as Map does
     const size = this.#sizes.measure(value, key)
@@ -221,45 +240,69 @@ class BoundedMap {
     this.#flush()
   }
 
-  /** Calls `callback(value, key, map)` for each live entry, in insertion order. */
-  forEach(callback, thisArg) {
+  /**
+   * Calls `callback(value, key, map)` for each live entry, in insertion order. As in `Map`,
+   * the receiver is checked before the callback, and `forEach.length` is 1.
+   */
+  forEach(callback, thisArg = undefined) {
+    const index = this.#index
     if (typeof callback !== 'function') {
       throw new TypeError(`${errors.describe(callback)} is not a function`)
     }
-    this.#index.forEach((slot, key) => {
+    index.forEach((slot, key) => {
       if (this.#isLive(slot)) {
         callback.call(thisArg, this.#vals[slot], key, this)
       }
     })
   }
 
+  // The iterators are plain methods over private generators: calling a private method checks
+  // the receiver at once, so `entries`, `keys` and `values` on anything but a BoundedMap
+  // throw a TypeError at the call, as `Map`'s do (a generator would wait for `next()`).
+
   /**
-   * Live `[key, value]` pairs in insertion order.
+   * Live `[key, value]` pairs in insertion order. `[Symbol.iterator]` is this same function.
    * @returns {Generator<[K, V]>}
    */
-  *entries() {
+  entries() {
+    return this.#liveEntries()
+  }
+
+  /** Live keys in insertion order. */
+  keys() {
+    return this.#liveKeys()
+  }
+
+  /** Live values in insertion order. */
+  values() {
+    return this.#liveValues()
+  }
+
+  *#liveEntries() {
     for (const [key, slot] of this.#index) {
       if (this.#isLive(slot)) yield [key, this.#vals[slot]]
     }
   }
 
-  /** Live keys in insertion order. */
-  *keys() {
+  *#liveKeys() {
     for (const [key, slot] of this.#index) {
       if (this.#isLive(slot)) yield key
     }
   }
 
-  /** Live values in insertion order. */
-  *values() {
+  *#liveValues() {
     for (const slot of this.#index.values()) {
       if (this.#isLive(slot)) yield this.#vals[slot]
     }
   }
 
-  /** Same as `entries()`. */
-  [Symbol.iterator]() {
-    return this.entries()
+  static {
+    // As `Map.prototype[Symbol.iterator]` is `Map.prototype.entries`: the same function.
+    Object.defineProperty(this.prototype, Symbol.iterator, {
+      value: this.prototype.entries,
+      writable: true,
+      configurable: true,
+    })
   }
 
   /** Shows the live entries, as `util.inspect` shows a Map's. */

@@ -114,6 +114,8 @@ export declare class BoundedMap<K = unknown, V = unknown> implements Map<K, V> {
    * @param entries initial entries, set in order (later ones may evict earlier ones).
    */
   constructor(options: BoundedMapOptions<K, V>, entries?: Iterable<readonly [K, V]> | null)
+  /** The class it is read from, as `Map[Symbol.species]` is `Map`. */
+  static get [Symbol.species](): typeof BoundedMap
   /** The name given in the options. */
   readonly name: string | undefined
   /** The most entries held (`Infinity` without a count bound). */
@@ -148,7 +150,7 @@ export declare class BoundedMap<K = unknown, V = unknown> implements Map<K, V> {
   keys(): MapIterator<K>
   /** Live values in insertion order. */
   values(): MapIterator<V>
-  /** Same as `entries()`. */
+  /** The same function as `entries`, as in `Map`. */
   [Symbol.iterator](): MapIterator<[K, V]>
   /** Milliseconds until `key` expires: `Infinity` without a TTL, 0 when not held. */
   getRemainingTTL(key: K): number
