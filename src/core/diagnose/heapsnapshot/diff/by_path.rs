@@ -163,12 +163,26 @@ fn grown_keys(
                 before.growth_to(mid) > 0 && k.stat.entries >= mid.scaled_to(k.stat.count)
             })
         });
-        if growth > 0 && kept {
+        if growth > 0 && kept && grew_beyond_arrivals(before, k.stat, growth) {
             grown.push((k.shown, key, before.entries, growth));
         }
     }
     grown.sort_unstable();
     grown.into_iter().map(|(_, k, b, g)| (k, b, g)).collect()
+}
+
+/// When more collections share a key than before, the entries they gained beyond the old
+/// average must be at least 1/this (5%) of what that average gives them: a few larger members
+/// arriving among many new small ones (one report object among thousands of new sessions'
+/// one-entry objects, all "an Object held by an Array's element") is not growth a person
+/// reads as such, and its totals would be shown as a collection that grew by thousands.
+const MIN_GROWTH_SHARE_WHEN_MORE: u64 = 20;
+
+/// Whether `growth` (of `before` to `after`, see [`KeyStat::growth_to`]) is more than the
+/// arrival of more collections shifting their average: always, where no more arrived.
+fn grew_beyond_arrivals(before: KeyStat, after: KeyStat, growth: u64) -> bool {
+    after.count <= before.count
+        || growth.saturating_mul(MIN_GROWTH_SHARE_WHEN_MORE) >= before.scaled_to(after.count)
 }
 
 /// (count, self size) each class of `classes` grew by since `first` (with a `middle`: the

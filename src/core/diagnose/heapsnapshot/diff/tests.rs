@@ -152,6 +152,50 @@ fn by_path_a_third_snapshot_keeps_only_what_stayed_grown() {
     assert_eq!((grown(2), grown(3), grown(5)), (0, 1, 1));
 }
 
+/// `global.list`, an Array of `items` Objects of `props` properties each, and of one more
+/// Object of `extra_props` properties when that is not 0.
+fn objects_snapshot(items: usize, props: u32, extra_props: u32) -> Snapshot {
+    let mut nodes: Vec<Node> = vec![
+        (9, 0, 0, vec![(5, 1, 1)]),
+        (3, 1, 10, vec![(2, 2, 2)]),
+        (3, 3, 20, Vec::new()),
+        (2, 5, 10, Vec::new()),
+    ];
+    let sizes = std::iter::repeat_n(props, items).chain((extra_props > 0).then_some(extra_props));
+    for (i, size) in sizes.enumerate() {
+        let object = nodes.len();
+        nodes[2].3.push((1, i as u32, object));
+        nodes.push((3, 4, 20, (0..size).map(|p| (2, 6 + p, 3)).collect()));
+    }
+    let mut strings = vec!["", "global", "list", "Array", "Object", "A1"];
+    let names: Vec<String> = (0..32).map(|p| format!("p{p}")).collect();
+    strings.extend(names.iter().map(String::as_str));
+    snapshot_of(&nodes, fresh, &strings)
+}
+
+#[test]
+fn by_path_more_small_collections_and_one_larger_are_not_growth() {
+    let grown = |last: Snapshot| {
+        let d = diff_of(&objects_snapshot(100, 1, 0), None, last, Matching::Paths).unwrap();
+        let mut found: Vec<(String, u64, u64)> = d
+            .grown_collections
+            .iter()
+            .map(|g| (g.name.clone(), g.before, g.after))
+            .collect();
+        found.sort_unstable();
+        found
+    };
+    // 400 more one-property objects and a report of 20: the average rose by 19 entries in 421;
+    // only the list grew.
+    let array = ("Array".to_string(), 100, 501);
+    assert_eq!(grown(objects_snapshot(500, 1, 20)), [array]);
+    // The same objects, each holding three now: they grew.
+    let object = |after| ("Object".to_string(), 100, after);
+    assert!(grown(objects_snapshot(100, 3, 0)).contains(&object(300)));
+    // More of them, and each holding more.
+    assert!(grown(objects_snapshot(500, 2, 0)).contains(&object(1000)));
+}
+
 #[test]
 fn path_keys_leave_out_indexes_and_ids_but_not_names() {
     let key_of = |snap: &Snapshot, v: usize| {
