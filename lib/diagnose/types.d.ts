@@ -17,6 +17,8 @@ export interface PairReportEvent extends WatchEventBase {
   path: string
   baseline: string
   followUp: string
+  /** How the two snapshots' objects were matched (see `SnapshotDiff`): by V8 node id, or by retainer path for two forked children's. */
+  matchedBy: SnapshotDiff['matchedBy']
   newCount: number
   newBytes: number
   suspects: LeakSuspect[]

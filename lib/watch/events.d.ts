@@ -118,6 +118,10 @@ export interface MemoryPressureEvent extends WatchEventBase {
  */
 export interface WatchErrorEvent extends WatchEventBase {
   type: 'error'
+  /** What failed: `'snapshot'`, `'report'`, `'diagnosis'`, `'afterSnapshot'`, … */
   during: string
+  /** The error's message. */
   error: string
+  /** With `during: 'afterSnapshot'`: the snapshot the hook was given, which stays written. */
+  path?: string
 }
