@@ -6,12 +6,14 @@
 // live process's left alone; in a 1 GiB container it is not armed, and nothing is left anywhere.
 
 const test = require('node:test')
+const { describe, it } = test
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const { spawn, spawnSync } = require('node:child_process')
 const { tempDir } = require('../support/temp-dir')
 const { memoryCgroup } = require('../support/cgroup')
+const { LimitProjection } = require('../../lib/capture/near-heap-limit')
 
 const LIFE = path.join(__dirname, 'fixtures', 'heap-limit-life.js')
 const NODE_SNAPSHOT = /^Heap\.\d{8}\.\d{6}\.\d+\.\d+\.\d+\.heapsnapshot$/
@@ -98,4 +100,40 @@ test('in a 1 GiB memory cgroup it is not armed (the snapshot of a full heap woul
   } finally {
     cgroup.remove()
   }
+})
+
+describe('LimitProjection: leakproof\'s own snapshot near the heap limit', () => {
+  const MB = 1024 * 1024
+  const LIMIT = 100 * MB
+  /** A projection with heapThreshold 0.85 whose snapshots take `snapshotMs`; `feed` notes readings `[seconds, MB]` and returns what each said. */
+  const projection = (snapshotMs = 1000) => {
+    const p = new LimitProjection({ share: 0.85, snapshotMs: () => snapshotMs })
+    return (readings) => readings.map(([s, mb]) => p.note(s * 1000, mb * MB, LIMIT))
+  }
+
+  it('says so once the heap is projected to pass heapThreshold within three times a snapshot\'s time, and when it will reach its limit', () => {
+    // 10 MB/s from 40 MB: the threshold (85 MB) is 3 s (three 1 s snapshots) away at 55 MB.
+    const said = projection()([[0, 40], [0.5, 45], [1, 50], [1.5, 55], [2, 60], [2.5, 65]])
+    assert.deepEqual(said.slice(0, 3), [null, null, null])
+    assert.deepEqual(said[3], { projectedLimitAt: 6000, heapUsed: 55 * MB })
+    assert.deepEqual(said.slice(4), [null, null], 'said once')
+  })
+
+  it('says nothing below half the limit, nor for a heap that is level or falls, nor over less than a second', () => {
+    const feed = projection(60_000)
+    assert.deepEqual(feed([[0, 10], [1, 30], [2, 49]]), [null, null, null])
+    assert.deepEqual(projection(60_000)([[0, 80], [1, 80], [2, 79.5], [3, 79]]), [null, null, null, null])
+    assert.deepEqual(projection(60_000)([[0, 60], [0.4, 70], [0.8, 80]]), [null, null, null])
+  })
+
+  it('reads the slope over the last 10 s only: an older rise does not count', () => {
+    // From 50 MB at 0 s, 81 MB at 13 s would be 2.4 MB/s, the threshold 1.7 s away; over the
+    // last 10 s it is 1 MB/s, and 4 s away.
+    assert.deepEqual(projection(1000)([[0, 50], [1, 51], [12, 80], [13, 81]]), [null, null, null, null])
+  })
+
+  it('says it again only after the heap fell back under half its limit', () => {
+    const said = projection()([[0, 50], [1, 60], [2, 70], [3, 40], [4, 70], [5, 75]])
+    assert.deepEqual(said.map((s) => s !== null), [false, true, false, false, true, false])
+  })
 })

@@ -61,7 +61,7 @@ class Capture {
   #intervalMs
   #levels = { heap: null, external: null, native: null, nativeAt: null } // the newest floor of each kind; the heap's is what a snapshot would hold
   #leaking = new Set() // the kinds reported leaking since the current pair's baseline was asked for
-  #urgentLeak = null // the newest leak's { projectedLimitAt }, while it is urgent
+  #urgentLeak = null // the newest leak's { projectedLimitAt }, while it is urgent; or the heap's, projected near its limit (onNearLimit)
   #heapAboveThreshold = false // the newest heap floor is above heapThreshold
   #baseline = null // { path, levels, kinds, endedAt, pauseMs, followedUp, nativeNow, nativeStart } of the current pair
   #nativeHolds = 0 // snapshots and diffs under way that move native memory on purpose
@@ -142,6 +142,22 @@ class Capture {
    */
   onThreshold(kind) {
     return this.#capture('threshold', `the ${kind} is above its threshold`)
+  }
+
+  /**
+   * The heap is projected to pass its threshold soon (near-heap-limit.js' LimitProjection:
+   * `{ projectedLimitAt, heapUsed }`): the process is about to die, as with an urgent leak,
+   * and its snapshot must be done before it does.
+   */
+  onNearLimit({ projectedLimitAt, heapUsed }) {
+    this.#levels = { ...this.#levels, heap: heapUsed }
+    this.#urgentLeak = { projectedLimitAt }
+    return this.#capture('near-heap-limit')
+  }
+
+  /** How long a snapshot of a heap of `heapUsed` bytes is predicted to take, in ms (a child takes about as long as the in-process pause). */
+  snapshotMs(heapUsed) {
+    return this.#cost.predict(heapUsed).pauseMs
   }
 
   /**
@@ -292,7 +308,9 @@ class Capture {
       const { maxMs, dying, demanded } = this.#pauseAllowance(predicted, crossed, demand)
       const followUp = reason === 'follow-up'
       const keep = this.#baseline === null ? [] : [this.#baseline.path]
-      const result = await this.#store.capture(reason, { heapUsed, predicted, maxPauseMs: maxMs, followUp, keep, onWrite })
+      // Near the heap limit the process may die within seconds: its child forks at once.
+      const aboutToDie = reason === 'near-heap-limit'
+      const result = await this.#store.capture(reason, { heapUsed, predicted, maxPauseMs: maxMs, followUp, keep, onWrite, aboutToDie })
       // A child's snapshot stops this process only for fork(): no budget to go over.
       const inProcess = result.writer !== 'child'
       const overBudget = inProcess ? dying ?? (predicted.pauseMs > this.#maxPauseMs ? demanded : null) : null

@@ -9,6 +9,14 @@ const { endsAsCompleteJson } = require('./snapshot-file')
 /** Forks tried for one snapshot: a child that would have waited for a thread fork did not copy is tried again at another moment. */
 const ATTEMPTS = 4
 
+/**
+ * Forks tried for a process about to die at its heap limit. There V8 collects the heap again
+ * and again, its helper threads always at work, and a child copied amid their work would
+ * wait for them (seen: two children in a row, after 1.4 and 4.1 s, on a 64 MB heap dying 6 s
+ * after the first fork): the caller writes it in-process instead, while there is time.
+ */
+const ATTEMPTS_ABOUT_TO_DIE = 1
+
 /** The first fork waits this long after it is asked for (see writeInChild). */
 const SETTLE_MS = 1_500
 
@@ -80,20 +88,25 @@ function forkUnavailable() {
  * @param {string} job.finalPath
  * @param {number} job.predictedPauseMs the in-process pause predicted: the child takes about as long.
  * @param {(child: { cancel(): void }) => void} [job.onChild] the running child, to cancel on stop().
+ * @param {boolean} [job.aboutToDie] the process is projected to die at its heap limit soon, and
+ *   its snapshot must be done before: the fork does not wait `SETTLE_MS`, and is tried
+ *   `ATTEMPTS_ABOUT_TO_DIE` times.
  * @returns {Promise<{ bytes: number, liveHeapBytes: number, forkedAt: number, stopMs: number, forkMs: number, childMs: number,
  *   childPeakRssBytes: number, attempts: number, failures: string[] }
  *   | { skipped: string, detail: string, attempts: number, failures: string[] }>}
  */
-async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = () => {} }) {
+async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = () => {}, aboutToDie = false }) {
   const native = nativeBinding()
   const limits = { deadlineMs: Math.max(MIN_DEADLINE_MS, DEADLINE_PAUSES * predictedPauseMs), stallMs: STALL_MS }
   const failures = []
-  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+  const attempts = aboutToDie ? ATTEMPTS_ABOUT_TO_DIE : ATTEMPTS
+  for (let attempt = 1; attempt <= attempts; attempt++) {
     // The first fork settles: what brings a snapshot often stopped the service just before
     // (the full GC whose floor showed the leak, an atomic one while growth is suspected; the
     // leak's handling), and the service serves what queued meanwhile before fork() stops it
-    // again. Later ones wait for another moment of the heap's helper threads.
-    await new Promise((resolve) => setTimeout(resolve, attempt === 1 ? SETTLE_MS : RETRY_DELAY_MS * (attempt - 1)))
+    // again; but a process about to die at its heap limit may be gone by then. Later ones
+    // wait for another moment of the heap's helper threads.
+    await new Promise((resolve) => setTimeout(resolve, attempt === 1 ? (aboutToDie ? 0 : SETTLE_MS) : RETRY_DELAY_MS * (attempt - 1)))
     try {
       // Created private before V8 writes into it.
       fs.closeSync(fs.openSync(tempPath, 'wx', 0o600))
@@ -123,7 +136,7 @@ async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = (
     failures.push(verdict.detail)
     if (!verdict.retry) return { skipped: verdict.why, detail: verdict.detail, attempts: attempt, failures }
   }
-  return { skipped: 'fork-failed', detail: `no child finished in ${ATTEMPTS} attempts: ${failures.join('; ')}`, attempts: ATTEMPTS, failures }
+  return { skipped: 'fork-failed', detail: `no child finished in ${attempts} attempt${attempts === 1 ? '' : 's'}: ${failures.join('; ')}`, attempts, failures }
 }
 
 /** What the child runs, alone: V8's writer, the completeness check, the rename; its report as JSON. */

@@ -132,4 +132,68 @@ function moveFile(from, to) {
   }
 }
 
-module.exports = { armNearHeapLimit, adoptNearLimitSnapshots, nearLimitDir }
+/** Full-GC readings the projection keeps: those of the last this many ms. */
+const PROJECTION_WINDOW_MS = 10_000
+
+/** The slope is read over at least this span of readings, in ms: two GCs a moment apart say little. */
+const MIN_SPAN_MS = 1_000
+
+/** Below this share of its limit a heap is not near it, whatever its slope (a service filling its caches as it starts). */
+const MIN_SHARE = 0.5
+
+/**
+ * The snapshot starts once the heap is projected to pass `heapThreshold` within this many
+ * times the time the snapshot takes: its child runs at the lowest priority beside a service
+ * busy with GCs, and a process can die short of its limit (a Map doubling its table needs
+ * the old and the new at once).
+ */
+const LEAD_SNAPSHOTS = 3
+
+/**
+ * Leakproof's own evidence of a death at the heap limit, where V8's writer would write
+ * outside `dir`: the heap after each full GC (V8's, read as they happen, and the watcher's),
+ * projected along its slope over the last `PROJECTION_WINDOW_MS`. The snapshot `heapThreshold`
+ * brings is taken at a floor, every `intervalMs`, and a fast leak goes from below it to the
+ * limit between two floors: this one is taken once the heap is projected to pass
+ * `heapThreshold` within `LEAD_SNAPSHOTS` times the time a snapshot takes, into `dir` like any
+ * other (capture.js' `onNearLimit`). Said once, until the heap falls back under `MIN_SHARE` of
+ * its limit.
+ */
+class LimitProjection {
+  #readings = [] // { time, heap } of the full GCs in the window, oldest first
+  #said = false
+  #share
+  #snapshotMs
+
+  /**
+   * @param {{ share: number, snapshotMs: (heapBytes: number) => number }} options `share`: `heapThreshold`;
+   *   `snapshotMs`: how long a snapshot of a heap this size takes, in ms (predicted).
+   */
+  constructor({ share, snapshotMs }) {
+    this.#share = share
+    this.#snapshotMs = snapshotMs
+  }
+
+  /**
+   * The heap right after a full GC, and its limit: `{ projectedLimitAt, heapUsed }` when the
+   * snapshot should start now (`projectedLimitAt`: when the heap is projected to reach its
+   * limit, epoch ms), else null.
+   */
+  note(time, heapUsed, limit) {
+    const readings = this.#readings
+    readings.push({ time, heap: heapUsed })
+    while (time - readings[0].time > PROJECTION_WINDOW_MS) readings.shift()
+    if (heapUsed < MIN_SHARE * limit) {
+      this.#said = false
+      return null
+    }
+    const oldest = readings[0]
+    if (this.#said || time - oldest.time < MIN_SPAN_MS || heapUsed <= oldest.heap) return null
+    const msPerByte = (time - oldest.time) / (heapUsed - oldest.heap)
+    if ((this.#share * limit - heapUsed) * msPerByte > LEAD_SNAPSHOTS * this.#snapshotMs(heapUsed)) return null
+    this.#said = true
+    return { projectedLimitAt: Math.round(time + (limit - heapUsed) * msPerByte), heapUsed }
+  }
+}
+
+module.exports = { armNearHeapLimit, adoptNearLimitSnapshots, nearLimitDir, LimitProjection }

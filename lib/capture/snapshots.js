@@ -118,6 +118,7 @@ class SnapshotStore {
    * @param {boolean} [context.followUp] a pair's second half: not held back by the cooldown.
    * @param {string[]} [context.keep] files not to delete for room.
    * @param {() => void} [context.onWrite] called just before V8 starts writing.
+   * @param {boolean} [context.aboutToDie] the process is projected to die at its heap limit soon: a child forks at once, and once (child-snapshot.js).
    * @returns {Promise<{ path: string, bytes: number, durationMs: number, liveHeapBytes: number, reason: string, predicted: object,
    *     writer?: 'child' | 'in-process', forkedAt?: number, childMs?: number, childPeakRssBytes?: number, attempts?: number,
    *     forkFailures?: string[], forkUnavailable?: string }
@@ -126,7 +127,7 @@ class SnapshotStore {
    *   `writer: 'child'`: a forked child wrote it, `durationMs` is this process's stop for fork(),
    *   `childMs` the child's time; `forkUnavailable` says why this process wrote it itself.
    */
-  async capture(reason, { heapUsed, predicted, maxPauseMs, followUp = false, keep = [], onWrite = () => {} }) {
+  async capture(reason, { heapUsed, predicted, maxPauseMs, followUp = false, keep = [], onWrite = () => {}, aboutToDie = false }) {
     const now = this.#clock.now()
     const refused = this.#refusal({ now, heapUsed, predicted, maxPauseMs, followUp, keep })
     if (refused !== null) return { ...skipped(reason, ...refused), predicted }
@@ -134,7 +135,7 @@ class SnapshotStore {
     if (this.#beforeSnapshot !== null) await this.#beforeSnapshot(info)
     const names = this.#names(reason, now)
     if (this.#forkUnavailable !== null) return { ...this.#write(reason, now, names, onWrite), predicted, writer: 'in-process', forkUnavailable: this.#forkUnavailable }
-    const child = await this.#writeInChild(reason, now, names, predicted)
+    const child = await this.#writeInChild(reason, now, names, predicted, aboutToDie)
     if (!('skipped' in child) || child.skipped !== 'fork-failed' || predicted.pauseMs > maxPauseMs) return { ...child, predicted }
     // No child managed it, and the pause fits the budget: in-process, saying why.
     return { ...this.#write(reason, now, this.#names(reason, now), onWrite), predicted, writer: 'in-process', forkFailures: child.forkFailures }
@@ -150,12 +151,13 @@ class SnapshotStore {
    * Has a forked child write the snapshot (child-snapshot.js). The result's `durationMs`
    * is this process's pause, fork()'s; `childMs` the child's time. Counts for the cooldown.
    */
-  async #writeInChild(reason, now, { finalPath, tempPath }, predicted) {
+  async #writeInChild(reason, now, { finalPath, tempPath }, predicted, aboutToDie) {
     this.#lastWriteAt = now
     const written = await writeInChild({
       tempPath,
       finalPath,
       predictedPauseMs: predicted.pauseMs,
+      aboutToDie,
       onChild: (child) => {
         this.#child = child
         if (this.#stopped) child.cancel()
