@@ -308,7 +308,7 @@ class Capture {
       const { maxMs, dying, demanded } = this.#pauseAllowance(predicted, crossed, demand)
       const followUp = reason === 'follow-up'
       const keep = this.#baseline === null ? [] : [this.#baseline.path]
-      // Near the heap limit the process may die within seconds: its child forks at once.
+      // Near the heap limit the process may die within seconds: in-process where its pause is allowed, else a child forked at once.
       const aboutToDie = reason === 'near-heap-limit'
       const result = await this.#store.capture(reason, { heapUsed, predicted, maxPauseMs: maxMs, followUp, keep, onWrite, aboutToDie })
       // A child's snapshot stops this process only for fork(): no budget to go over.

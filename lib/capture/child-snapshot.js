@@ -10,10 +10,10 @@ const { endsAsCompleteJson } = require('./snapshot-file')
 const ATTEMPTS = 4
 
 /**
- * Forks tried for a process about to die at its heap limit. There V8 collects the heap again
- * and again, its helper threads always at work, and a child copied amid their work would
- * wait for them (seen: two children in a row, after 1.4 and 4.1 s, on a 64 MB heap dying 6 s
- * after the first fork): the caller writes it in-process instead, while there is time.
+ * Forks tried for a process about to die at its heap limit (whose in-process pause was too long
+ * to allow). There V8 collects the heap again and again, its helper threads always at work, and
+ * a child copied amid their work would wait for them (seen: two children in a row, after 1.4
+ * and 4.1 s, on a 64 MB heap dying 6 s after the first fork): no time for another.
  */
 const ATTEMPTS_ABOUT_TO_DIE = 1
 
