@@ -1,9 +1,12 @@
 'use strict'
 
-// V8's snapshot near the heap limit, in real processes that die at their limit: armed where it
-// fits, written by V8 into the working directory as the process dies, and moved into `dir` by
-// the next life's watcher (private, named as the watcher's files); a partial one is deleted, a
-// live process's left alone; in a 1 GiB container it is not armed, and nothing is left anywhere.
+// V8's snapshot near the heap limit: armed only where Node's diagnostic directory is inside `dir`
+// (links resolved) and it fits; one that an older version or another setup left in the working
+// directory is moved into `dir` by the next life's watcher (private, named as the watcher's
+// files); a partial one is deleted, a live process's left alone; in a 1 GiB container it is not
+// armed, and nothing is left anywhere. Where it is not armed, leakproof's own snapshot is taken
+// once the heap is projected near its limit (LimitProjection, below; the real deaths at the
+// limit are in heap-limit-death.test.js).
 
 const test = require('node:test')
 const { describe, it } = test
@@ -18,13 +21,16 @@ const { LimitProjection } = require('../../lib/capture/near-heap-limit')
 const LIFE = path.join(__dirname, 'fixtures', 'heap-limit-life.js')
 const NODE_SNAPSHOT = /^Heap\.\d{8}\.\d{6}\.\d+\.\d+\.\d+\.heapsnapshot$/
 
+/** A process of an older version, or another setup, that had V8 write its snapshot near the heap limit into its working directory. */
+const OLD_LIFE = ['--heapsnapshot-near-heap-limit=1', '--max-old-space-size=48', '-e', 'const kept = []; for (;;) kept.push(new Array(1000).fill(kept.length))']
+
 /**
  * Runs one life (`mode`: 'die' or 'start', see the fixture) in working directory `cwd`, with
- * snapshots into `dir`; resolves with its exit, pid and printed lines.
+ * snapshots into `dir` and watch() `options` besides; resolves with its exit, pid and printed lines.
  */
-function life(mode, { cwd, dir, nodeArgs = [], wrap = (argv) => argv }) {
-  const [command, ...args] = wrap([process.execPath, ...nodeArgs, LIFE, dir, mode])
-  const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+function life(mode, { cwd, dir, nodeArgs = [], env = process.env, options = {}, wrap = (argv) => argv }) {
+  const [command, ...args] = wrap([process.execPath, ...nodeArgs, LIFE, dir, mode, JSON.stringify(options)])
+  const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d) => { stdout += d })
@@ -43,12 +49,10 @@ function places(t) {
   return { cwd, dir }
 }
 
-test('a process dying at its heap limit leaves V8\'s snapshot; the next life moves it into dir, private, named as its own', async (t) => {
+test('V8\'s snapshot an older version or another setup left in the working directory: the next life moves it into dir, private, named as its own', async (t) => {
   const { cwd, dir } = places(t)
-  const died = await life('die', { cwd, dir, nodeArgs: ['--max-old-space-size=48'] })
-  assert.notEqual(died.code, 0, died.stderr.slice(-500))
-  assert.equal(died.lines[0].armed, true, JSON.stringify(died.lines[0]))
-  assert.equal(died.lines[0].dir, fs.realpathSync(cwd))
+  const died = spawnSync(process.execPath, OLD_LIFE, { cwd, encoding: 'utf8' })
+  assert.notEqual(died.status, 0, died.stderr.slice(-500))
   const [written] = fs.readdirSync(cwd)
   assert.match(written, NODE_SNAPSHOT)
   const bytes = fs.statSync(path.join(cwd, written)).size
@@ -86,10 +90,10 @@ test('in a 1 GiB memory cgroup it is not armed (the snapshot of a full heap woul
   if (cgroup.missing !== undefined) return t.skip(cgroup.missing)
   try {
     const { cwd, dir } = places(t)
-    const died = await life('die', { cwd, dir, wrap: cgroup.command })
+    const died = await life('die', { cwd, dir, nodeArgs: [`--diagnostic-dir=${dir}`], wrap: cgroup.command })
     assert.notEqual(died.code, 0, died.stderr.slice(-500))
     const [armed] = died.lines
-    assert.equal(armed.armed, false)
+    assert.deepEqual([armed.armed, armed.writer], [false, 'leakproof'])
     assert.match(armed.reason, /^memory: a snapshot at the heap limit \(.+\) needs about .+ beside the heap; the container leaves .+$/)
     assert.deepEqual(fs.readdirSync(cwd), [])
     // Whatever the watcher wrote in dir meanwhile is whole: no temporary file, no partial snapshot.
@@ -100,6 +104,39 @@ test('in a 1 GiB memory cgroup it is not armed (the snapshot of a full heap woul
   } finally {
     cgroup.remove()
   }
+})
+
+test('V8\'s writer is armed only where Node\'s diagnostic directory resolves inside dir, links resolved; a folder it needs is made private', async (t) => {
+  const { cwd, dir } = places(t)
+  const root = path.dirname(dir)
+  const outside = path.join(root, 'elsewhere')
+  fs.mkdirSync(dir)
+  fs.mkdirSync(outside)
+  fs.symlinkSync(dir, path.join(root, 'link-to-dir'))
+  fs.symlinkSync(outside, path.join(dir, 'link-out'))
+  const heap = '--max-old-space-size=48' // a snapshot at this limit fits in memory here
+  const cases = [
+    { args: [`--diagnostic-dir=${path.join(dir, 'v8', 'near-limit')}`], armed: true },
+    { args: [`--diagnostic-dir=${path.join(root, 'link-to-dir')}`], armed: true },
+    { env: { ...process.env, NODE_OPTIONS: `--diagnostic-dir=${dir}` }, armed: true },
+    { args: [], armed: false },
+    { args: [`--diagnostic-dir=${path.join(dir, 'link-out')}`], armed: false },
+    { args: [`--diagnostic-dir=${dir}-other`], armed: false },
+  ]
+  for (const { args = [], env, armed } of cases) {
+    const { nearHeapLimit } = (await life('start', { cwd, dir, nodeArgs: [heap, ...args], env })).lines[0]
+    const said = JSON.stringify({ args, env: env?.NODE_OPTIONS, nearHeapLimit })
+    assert.deepEqual([nearHeapLimit.armed, nearHeapLimit.writer], armed ? [true, 'v8'] : [false, 'leakproof'], said)
+    if (!armed) assert.match(nearHeapLimit.reason, new RegExp(`outside dir, into ${nearHeapLimit.dir}.*--diagnostic-dir=${dir}`), said)
+  }
+  assert.equal(fs.statSync(path.join(dir, 'v8', 'near-limit')).mode & 0o777, 0o700)
+  assert.deepEqual(fs.readdirSync(outside), [])
+})
+
+test('with nearHeapLimit off, neither writer is used', async (t) => {
+  const { cwd, dir } = places(t)
+  const { nearHeapLimit } = (await life('start', { cwd, dir, nodeArgs: [`--diagnostic-dir=${dir}`], options: { nearHeapLimit: false } })).lines[0]
+  assert.deepEqual([nearHeapLimit.armed, nearHeapLimit.writer, nearHeapLimit.reason], [false, null, 'nearHeapLimit: false'])
 })
 
 describe('LimitProjection: leakproof\'s own snapshot near the heap limit', () => {

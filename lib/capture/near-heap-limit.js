@@ -1,17 +1,22 @@
 'use strict'
 
 /**
- * V8's own heap snapshot near the heap limit (`v8.setHeapSnapshotNearHeapLimit`): the one
- * that tells what filled the heap of a process that dies there. Node writes it in-process,
- * as the process dies, into its diagnostic directory (`--diagnostic-dir`, else the working
- * directory), not into the watcher's `dir`. So:
- * - it is armed only where it can be written: V8 builds the snapshot's graph in native memory
- *   beside the full heap, `snapshotMemoryFactor` times the predicted file, which a container
- *   of 1.5–3× the heap does not have (the kernel would kill the process mid-write, leaving a
- *   partial file);
- * - the next watcher on `dir` moves the files an earlier life left there into `dir`, named and
- *   kept as its own snapshots (private, within the budget, rotated), and deletes a partial one:
- *   none is left in the working directory, holding the service's secrets, unsaid.
+ * The evidence of a death at the heap limit, written into the watcher's `dir` or nowhere.
+ *
+ * V8's own heap snapshot near the heap limit (`v8.setHeapSnapshotNearHeapLimit`) tells what
+ * filled the heap as the process dies, but Node writes it in-process into its diagnostic
+ * directory (`--diagnostic-dir`, else the working directory), outside every budget. So:
+ * - V8's writer is armed only where that directory is inside `dir` (links resolved), and where
+ *   it can be written: V8 builds the snapshot's graph in native memory beside the full heap,
+ *   `snapshotMemoryFactor` times the predicted file, which a container of 1.5–3× the heap
+ *   does not have (the kernel would kill the process mid-write, leaving a partial file);
+ * - elsewhere leakproof takes its own (`LimitProjection`), into `dir` like any other snapshot
+ *   (in-process where it can finish in half the time left, as an urgent leak's; else by a
+ *   forked child), once the heap is projected to pass `heapThreshold` soon;
+ * - the next watcher on `dir` moves the files an earlier life left in the diagnostic
+ *   directory (an older version's, or another setup's) into `dir`, named and kept as its own
+ *   snapshots (private, within the budget, rotated), and deletes a partial one: none is left
+ *   there, holding the service's secrets, unsaid.
  */
 const fs = require('node:fs')
 const os = require('node:os')
@@ -44,14 +49,19 @@ function nearLimitDir() {
 }
 
 /**
- * Arms V8's snapshot near the heap limit where Node supports it and the process could write
- * it there: `{ armed, dir, reason? }`, `reason` saying why not (`memory: …` where the
- * snapshot of a full heap needs more than the container, or the machine, has beside it).
- * @param {{ memoryFactor: number }} options `snapshotMemoryFactor`.
+ * Arms V8's snapshot near the heap limit where Node supports it, would write it inside `into`
+ * (the watcher's `dir`), and the process could write it there: `{ armed, dir, reason? }`,
+ * `dir` Node's diagnostic directory (created 0700 when armed: V8 opens its file there as the
+ * process dies), `reason` saying why not (`memory: …` where the snapshot of a full heap needs
+ * more than the container, or the machine, has beside it).
+ * @param {{ memoryFactor: number, into: string }} options `snapshotMemoryFactor`, and `dir`.
  */
-function armNearHeapLimit({ memoryFactor }) {
+function armNearHeapLimit({ memoryFactor, into }) {
   const dir = nearLimitDir()
   if (typeof v8.setHeapSnapshotNearHeapLimit !== 'function') return { armed: false, dir, reason: 'unsupported by this Node' }
+  if (!isWithin(dir, into)) {
+    return { armed: false, dir, reason: `V8 would write it outside dir, into ${dir} (Node's diagnostic directory: --diagnostic-dir, else the working directory); to have V8 write it, start Node with --diagnostic-dir=${path.resolve(into)} (or in NODE_OPTIONS)` }
+  }
   const limit = heapLimit(v8.getHeapStatistics().heap_size_limit, oldSpaceLimitBytes())
   const needed = new SnapshotCost().predict(limit).bytes * memoryFactor
   const { containerLimit } = processMemory()
@@ -61,10 +71,29 @@ function armNearHeapLimit({ memoryFactor }) {
     return { armed: false, dir, reason: `memory: a snapshot at the heap limit (${bytesText(limit)}) needs about ${bytesText(needed)} beside the heap; ${where} leaves ${bytesText(Math.max(0, room))}` }
   }
   try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
     v8.setHeapSnapshotNearHeapLimit(NEAR_HEAP_LIMIT_SNAPSHOTS)
     return { armed: true, dir }
   } catch (err) {
     return { armed: false, dir, reason: err.message }
+  }
+}
+
+/** Whether the directory `inner` is `outer` or inside it, symbolic links resolved (either may not exist yet). */
+function isWithin(inner, outer) {
+  const relative = path.relative(realPath(outer), realPath(inner))
+  return relative === '' || (relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative))
+}
+
+/** `p` absolute with its links resolved: those of its longest existing ancestor, where it does not exist yet. */
+function realPath(p) {
+  const absolute = path.resolve(p)
+  try {
+    return fs.realpathSync(absolute)
+  } catch (err) {
+    const parent = path.dirname(absolute)
+    if (err.code !== 'ENOENT' || parent === absolute) return absolute
+    return path.join(realPath(parent), path.basename(absolute))
   }
 }
 

@@ -74,7 +74,11 @@ export interface WatchOptions {
   snapshotMemoryFactor?: number
   /** Growth of a leaking kind (heap, external or native, by its floors) after the baseline snapshot that triggers the follow-up. @default 16 MiB */
   followUpGrowthBytes?: number
-  /** Arm V8's near-heap-limit snapshot (with `dir`). @default true */
+  /**
+   * A heap snapshot near the heap limit, into `dir`: V8's own, as the process dies, where Node's
+   * diagnostic directory (`--diagnostic-dir`) is inside `dir`; else the watcher's, once the heap
+   * is projected to pass `heapThreshold` soon. See `Watcher#nearHeapLimit`. @default true
+   */
   nearHeapLimit?: boolean
   /** Called (and awaited) before each snapshot, e.g. to leave a load balancer's rotation. */
   beforeSnapshot?: (info: { reason: string; dir: string; predicted: SnapshotCostPrediction }) => unknown
@@ -168,13 +172,22 @@ export declare class Watcher extends EventEmitter {
   /** The settings in force, defaults filled in. */
   readonly options: Required<Omit<WatchOptions, 'dir' | 'beforeSnapshot' | 'afterSnapshot' | 'restart'>> & Omit<WatchOptions, 'restart'> & { restart: Required<Omit<RestartOptions, 'beforeRestart'>> & Pick<RestartOptions, 'beforeRestart'> | null }
   /**
-   * Whether V8's near-heap-limit snapshot was armed (not where the snapshot of a full heap
-   * would not fit in memory: `reason`), where Node writes it, and what an earlier life left
-   * there: moved into `dir` (`adopted`) or deleted as partial (`removed`).
+   * Who writes the snapshot near the heap limit (with `dir` and snapshots on), and what an
+   * earlier life left in Node's diagnostic directory: moved into `dir` (`adopted`) or deleted
+   * as partial (`removed`).
    */
   readonly nearHeapLimit?: {
+    /** Whether V8's writer is armed: only where `dir` (below) is inside the watcher's `dir` and the snapshot of a full heap fits in memory. */
     armed: boolean
+    /**
+     * `'v8'`: V8 writes it in-process as the process dies, into `dir` (below); `'leakproof'`: the
+     * watcher writes it into its `dir` once the heap is projected to pass `heapThreshold` soon
+     * (in-process where its pause fits, else by a forked child); null with `nearHeapLimit: false`.
+     */
+    writer: 'v8' | 'leakproof' | null
+    /** Node's diagnostic directory: `--diagnostic-dir`, else the working directory. */
     dir: string
+    /** Why V8's writer is not armed: it would write outside `dir` (and how to point it there), `memory: …`, `nearHeapLimit: false`. */
     reason?: string
     adopted: Array<{ path: string; from: string; bytes: number; writtenAt: number; writerPid: number }>
     removed: Array<{ from: string; why: string }>

@@ -113,6 +113,7 @@ class Watcher extends EventEmitter {
   #timer
   #majorGcsSeen = 0
   #heapAboveThreshold = false
+  #limitProjection = null // leakproof's own snapshot near the heap limit, where V8's is not armed (near-heap-limit.js)
   #fillingSince = null // when BoundedMaps started filling, while they still are
   #tally = new Tally() // what the events so far said, for status() and metrics
   #lastFloor = null // the newest sampled floor: { time, heap, external }
@@ -186,18 +187,21 @@ class Watcher extends EventEmitter {
   }
 
   /**
-   * V8's near-heap-limit snapshot (capture/near-heap-limit.js): armed where it can be written
-   * (`nearHeapLimit`), and the ones an earlier life left in Node's diagnostic directory moved
-   * into `dir` (or deleted, partial), each a `heap-limit-snapshot` event once the caller
-   * had a turn to listen. `watcher.nearHeapLimit` says it all: `{ armed, dir, reason?, adopted,
-   * removed }`.
+   * The snapshot near the heap limit (capture/near-heap-limit.js), with `nearHeapLimit`: V8's,
+   * armed where Node's diagnostic directory is inside `dir` and it can be written there, else
+   * leakproof's own, once the heap is projected to pass `heapThreshold` soon; and the ones an
+   * earlier life left in Node's diagnostic directory moved into `dir` (or deleted, partial),
+   * each a `heap-limit-snapshot` event once the caller had a turn to listen.
+   * `watcher.nearHeapLimit` says it all: `{ armed, writer, dir, reason?, adopted, removed }`.
    */
   #nearHeapLimit(options) {
-    const { armNearHeapLimit, adoptNearLimitSnapshots, nearLimitDir } = require('../capture/near-heap-limit')
-    const armed = options.nearHeapLimit ? armNearHeapLimit({ memoryFactor: options.snapshotMemoryFactor }) : { armed: false, dir: nearLimitDir(), reason: 'nearHeapLimit: false' }
+    const { armNearHeapLimit, adoptNearLimitSnapshots, nearLimitDir, LimitProjection } = require('../capture/near-heap-limit')
+    const armed = options.nearHeapLimit ? armNearHeapLimit({ memoryFactor: options.snapshotMemoryFactor, into: options.dir }) : { armed: false, dir: nearLimitDir(), reason: 'nearHeapLimit: false' }
+    const writer = armed.armed ? 'v8' : options.nearHeapLimit ? 'leakproof' : null
+    if (writer === 'leakproof') this.#limitProjection = new LimitProjection({ share: options.heapThreshold, snapshotMs: (heapUsed) => this.#capture.snapshotMs(heapUsed) })
     // The main thread's watcher adopts them: the threads of one process would race for them.
     const { adopted, removed, failed } = isMainThread ? adoptNearLimitSnapshots(armed.dir, options.dir) : { adopted: [], removed: [], failed: [] }
-    this.nearHeapLimit = { ...armed, adopted, removed }
+    this.nearHeapLimit = { ...armed, writer, adopted, removed }
     if (adopted.length + removed.length + failed.length === 0) return
     setImmediate(() => {
       if (this.#stopped) return
@@ -330,6 +334,15 @@ class Watcher extends EventEmitter {
     if (this.#forcedGc.claimFullGc()) return
     this.#majorGcsSeen++
     this.#floors.note()
+    if (this.#limitProjection === null) return
+    const stats = v8.getHeapStatistics()
+    this.#projectLimit(this.#clock.now(), stats.used_heap_size, heapLimit(stats.heap_size_limit, this.#oldSpaceLimit))
+  }
+
+  /** Leakproof's own snapshot near the heap limit, once the heap after a full GC (`heapUsed` at `time`) is projected to pass `heapThreshold` soon. */
+  #projectLimit(time, heapUsed, limit) {
+    const near = this.#limitProjection.note(time, heapUsed, limit)
+    if (near !== null) this.#capture.onNearLimit(near)
   }
 
   /** Once per interval: a full GC forced if one is due, then the interval's floor, if any. */
@@ -367,6 +380,8 @@ class Watcher extends EventEmitter {
     const gc = { forcedGc: forced !== null, forcedGcReason: forced?.reason ?? null, gcDurationMs: forced?.ms ?? 0 }
     this.#event('sample', { heapUsed: heap, external, native, rss, containerLimit, heapLimit: limit, ...gc, cachesFilling: filling, load })
     this.#checkHeapThreshold(heap, limit)
+    // The watcher's own full GCs are readings too (V8's are read as they happen).
+    if (forced !== null && this.#limitProjection !== null) this.#projectLimit(time, heap, limit)
     const heapShare = heap / limit
     const rssShare = rss !== null && containerLimit !== null ? rss / containerLimit : 0
     this.#lastUsage = Math.max(heapShare, rssShare)
