@@ -128,16 +128,6 @@ class BoundedMap {
     return this
   }
 
-  static {
-    const proto = this.prototype
-    // As `Map.prototype[Symbol.iterator]` is `Map.prototype.entries`: the same function.
-    Object.defineProperty(proto, Symbol.iterator, { value: proto.entries, writable: true, configurable: true })
-    // `Map`'s lengths, `set(key, value)` 2 and `forEach(callback)` 1, given here rather than by
-    // default parameters: those would add to `set`'s bytecode, the hot path's (244 to 257 bytes).
-    Object.defineProperty(proto.set, 'length', { value: 2 })
-    Object.defineProperty(proto.forEach, 'length', { value: 1 })
-  }
-
   /** The name given in the options, if any. */
   get name() {
     return this.#name
@@ -287,6 +277,7 @@ class BoundedMap {
     return this.#liveValues()
   }
 
+  /** @returns {Generator<[K, V]>} */
   *#liveEntries() {
     for (const [key, slot] of this.#index) {
       if (this.#isLive(slot)) yield [key, this.#vals[slot]]
@@ -517,6 +508,17 @@ class BoundedMap {
       this.#expiry = new SlotExpiry(this, this.#keys.length, this.#now, this.#ttl)
     }
     this.#expiry.set(slot, ttl, this)
+  }
+
+  // Last in the class: the type checker reads methods as declared in order (TS2729 above them).
+  static {
+    const proto = this.prototype
+    // As `Map.prototype[Symbol.iterator]` is `Map.prototype.entries`: the same function.
+    Object.defineProperty(proto, Symbol.iterator, { value: proto.entries, writable: true, configurable: true })
+    // `Map`'s lengths, `set(key, value)` 2 and `forEach(callback)` 1, given here rather than by
+    // default parameters: those would add to `set`'s bytecode, the hot path's (244 to 257 bytes).
+    Object.defineProperty(proto.set, 'length', { value: 2 })
+    Object.defineProperty(proto.forEach, 'length', { value: 1 })
   }
 }
 
