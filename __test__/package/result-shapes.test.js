@@ -4,7 +4,8 @@
 // public type declares, as options.test.js holds options to theirs: analyzeSnapshot() and its
 // progress calls, diffSnapshots() (by ids and by paths), systemMemory(), the native monitor's
 // events and trends (as they cross, against the generated binding.d.ts, and as the watcher
-// emits them), and status(). Each value is compared, recursively, with the type the TypeScript
+// emits them), status(), and every event the watcher emits (the JS-built ones too, and both
+// kinds of report) on real runs, each against the listener type of its `on()`. Each value is compared, recursively, with the type the TypeScript
 // compiler resolves from index.d.ts: a field in the value that the type does not declare, or a
 // field the type requires that the value lacks, or a value of another kind (null where the
 // type has none, a string no literal of the type allows), fails. And every field a type
@@ -14,13 +15,15 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { execFileSync } = require('node:child_process')
+const { execFileSync, spawnSync } = require('node:child_process')
+const v8 = require('node:v8')
 const ts = require('typescript')
 const leakproof = require('../..')
 const { nativeBinding } = require('../../lib/shared/native')
 
 const ROOT = path.join(__dirname, '..', '..')
 const APP = path.join(__dirname, 'fixtures', 'result-shapes-app.js')
+const EVENTS_APP = path.join(__dirname, 'fixtures', 'events-app.js')
 
 // The public types, as a user's compiler sees them.
 const program = ts.createProgram([path.join(ROOT, 'index.d.ts')], {
@@ -110,10 +113,11 @@ function assertFits(value, type, what) {
   assert.deepEqual(misfits(value, type, what), [], `${what} is not a ${show(type)}`)
 }
 
-/** Asserts that every field each of `names` declares was seen in some value. */
-function assertAllSeen(names) {
+/** Asserts that every field each of `names` declares (`required`: but the optional ones) was seen in some value. */
+function assertAllSeen(names, { required = false } = {}) {
   for (const name of names) {
-    const declared = checker.getPropertiesOfType(publicType(name)).map((p) => p.name)
+    const properties = checker.getPropertiesOfType(publicType(name))
+    const declared = properties.filter((p) => !required || !(p.flags & ts.SymbolFlags.Optional)).map((p) => p.name)
     const missing = declared.filter((p) => !seen.get(name)?.has(p))
     assert.deepEqual(missing, [], `${name}'s fields never produced: ${missing.join(', ')}`)
   }
@@ -232,4 +236,52 @@ test("the watcher's leak, heap threshold and sample events, and status(), have t
   assert.ok(status.memory.some((m) => m.limitAt === null) && status.memory.some((m) => typeof m.limitAt === 'number'), JSON.stringify(status.memory))
   assertAllSeen(['LeakEvent', 'MemoryTrend'])
   assert.ok(kept.length > 0)
+})
+
+/**
+ * The watcher's events by name, as a user's listener is typed: from each `Watcher#on()`
+ * overload whose event is a string literal, the type of its listener's argument.
+ */
+function watcherEvents() {
+  const source = program.getSourceFile(path.join(ROOT, 'index.d.ts'))
+  const symbol = checker.getExportsOfModule(checker.getSymbolAtLocation(source)).find((s) => s.name === 'Watcher')
+  const watcher = checker.getDeclaredTypeOfSymbol(symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol)
+  const events = new Map()
+  for (const overload of checker.getTypeOfSymbol(watcher.getProperty('on')).getCallSignatures()) {
+    const [event, listener] = overload.getParameters().map((p) => checker.getTypeOfSymbol(p))
+    if (!event.isStringLiteral()) continue
+    events.set(event.value, checker.getTypeOfSymbol(listener.getCallSignatures()[0].getParameters()[0]))
+  }
+  return events
+}
+
+/** Runs events-app.js's `scenario` in a directory of its own; the events it recorded, and its exit code. */
+function recordEvents(scenario, names) {
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), `leakproof-events-${scenario}-`))
+  const log = path.join(cwd, 'events.log')
+  const run = spawnSync(process.execPath, [EVENTS_APP, scenario, path.join(cwd, 'dir'), log, JSON.stringify(names)], { cwd, encoding: 'utf8', timeout: 120_000 })
+  const lines = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean) : []
+  fs.rmSync(cwd, { recursive: true, force: true })
+  return { status: run.status, stderr: run.stderr, events: lines.map((line) => v8.deserialize(Buffer.from(line, 'base64'))) }
+}
+
+test('every event the watcher emits, both kinds of report among them, has the fields of its listener type, on real runs', () => {
+  const types = watcherEvents()
+  const names = [...types.keys()]
+  assert.equal(names.length, 13, `the events Watcher#on() types: ${names.join(', ')}`)
+  // A leak followed to its pair's report and a restart (exit 75, as the policy leaves); BoundedMaps thrashing and shrinking.
+  const leak = recordEvents('leak', names)
+  assert.equal(leak.status, 75, `the leak scenario leaves by the restart policy: ${leak.stderr}`)
+  const maps = recordEvents('maps', names)
+  assert.equal(maps.status, 0, `the maps scenario ends once its events came: ${maps.stderr}`)
+  const events = [...leak.events, ...maps.events]
+  const byType = new Map()
+  for (const e of events) byType.set(e.type, [...(byType.get(e.type) ?? []), e])
+  assert.deepEqual(names.filter((name) => !byType.has(name)), [], 'every event type was emitted')
+  for (const [type, emitted] of byType) emitted.forEach((e, i) => assertFits(e, types.get(type) ?? assert.fail(`${type}: not an event Watcher#on() types`), `${type} event ${i}`))
+  const reports = byType.get('report')
+  assert.deepEqual([...new Set(reports.map((r) => r.kind))].sort(), ['no-snapshot', 'pair'], 'both kinds of report')
+  assert.ok(reports.some((r) => r.kind === 'no-snapshot' && r.suspects.length > 0), "the census' report names a holder")
+  assert.ok(byType.get('heap-limit-snapshot').some((e) => e.path === null) && byType.get('heap-limit-snapshot').some((e) => e.path !== null), 'one adopted, one removed')
+  assertAllSeen(['SampleEvent', 'ThresholdEvent', 'SnapshotSkippedEvent', 'HeapLimitSnapshotEvent', 'SitesEvent', 'PairReportEvent', 'NoSnapshotReportEvent', 'CensusSuspect', 'CacheThrashingEvent', 'MemoryPressureEvent', 'RestartDueEvent', 'RestartExitEvent', 'WatchErrorEvent'], { required: true })
 })

@@ -106,7 +106,7 @@ class Watcher extends EventEmitter {
   #forcedGc
   #capture = null // snapshots and reports, with a dir and snapshots: 'auto'
   #diagnosis // the report of a leak that got no snapshot pair
-  #lastLeak = null // the newest heap or external leak's fields
+  #lastLeak = null // the newest heap or external leak event
   #lastRanking = null // the promise of the newest heap leak's site ranking
   #sites = null // the allocation-site ranking, made with the first heap leak
   #profiles = null // its sampling profiles (heap-profiles.js), made with it
@@ -312,7 +312,7 @@ class Watcher extends EventEmitter {
     if (current === this) current = null
   }
 
-  /** Emits an event of `type` with the fields every event has. */
+  /** Emits an event of `type` with the fields every event has; returns it. */
   #event(type, fields) {
     const event = { type, time: this.#clock.now(), pid: process.pid, threadId, ...fields }
     this.#tally.note(type, event)
@@ -321,11 +321,9 @@ class Watcher extends EventEmitter {
     if (type === 'report') queueMicrotask(() => this.#checkRestart())
     // An 'error' nobody listens to would throw from EventEmitter and crash the app the
     // watcher is there to protect: it becomes a process warning instead.
-    if (type === 'error' && this.listenerCount('error') === 0) {
-      errors.warn(errors.WARNINGS.WATCH_ERROR, `leakproof watcher: ${event.during}: ${event.error}`)
-      return
-    }
-    this.emit(type, event)
+    if (type === 'error' && this.listenerCount('error') === 0) errors.warn(errors.WARNINGS.WATCH_ERROR, `leakproof watcher: ${event.during}: ${event.error}`)
+    else this.emit(type, event)
+    return event
   }
 
   /** A full GC ran: a floor, unless it was the forced one (which notes its own). */
@@ -451,10 +449,10 @@ class Watcher extends EventEmitter {
   #onNativeEvent(native) {
     if (this.#stopped) return
     const { type, ...fields } = native
-    this.#event(type, fields)
+    const event = this.#event(type, fields)
     // Native memory is the process's: every thread's watcher sees one thread's growth, and
     // another thread's snapshot or diff; only the main thread's acts on it.
-    if (native.type === 'leak' && (native.kind !== 'native' || isMainThread)) this.#onLeak(fields)
+    if (native.type === 'leak' && (native.kind !== 'native' || isMainThread)) this.#onLeak(event)
     // An urgent leak of any kind: the maps give memory back while the evidence is taken.
     if (native.type === 'leak' && native.urgent === true) this.#notePressure({ usage: this.#lastUsage, urgent: true, reason: 'urgent-leak' })
     if (native.type === 'threshold' && this.#capture !== null) this.#capture.onThreshold(native.kind)
