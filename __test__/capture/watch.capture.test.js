@@ -72,6 +72,17 @@ test('a process about to die gets its snapshot whatever the budget, and the even
   assert.equal(events[0].type, 'snapshot')
 })
 
+test('near the heap limit, a snapshot whose pause would outlast a liveness probe goes to a forked child, not in-process', async (t) => {
+  if (process.platform !== 'linux') return t.skip('forked children write snapshots on Linux only')
+  const { c, events } = capture(t, { snapshotWriter: 'fork', snapshotMemoryFactor: 0.001 })
+  // A 1 GB heap (a pause of about a minute and a half) whose limit is an hour away: the dying
+  // allowance alone would let it stop the process in-process.
+  const result = await c.onNearLimit({ projectedLimitAt: Date.now() + 3_600_000, heapUsed: 1e9 })
+  assert.equal(result.writer, 'child', JSON.stringify(result))
+  assert.equal(result.reason, 'near-heap-limit')
+  assert.equal(events[0].type, 'snapshot')
+})
+
 test('a leak that is not urgent stays within the budget, whatever its projection', async (t) => {
   const { c } = capture(t, { snapshotMaxPauseMs: 1 })
   const result = await c.onLeak(leak({ urgent: false, projectedLimitAt: Date.now() + 5 * 60_000 }))

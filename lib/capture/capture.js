@@ -15,6 +15,15 @@ const { SYSTEM_CLOCK } = require('../shared/clock')
 const DYING_PAUSE_SHARE = 0.5
 
 /**
+ * The longest in-process pause a snapshot near the heap limit may take (unless
+ * `snapshotMaxPauseMs` allows more), in ms. Its projection reads only the heap after full
+ * GCs, no leak confirmed: a healthy service filling a cache past half its limit may be taken
+ * for a dying one, and a liveness probe (three failures 10 s apart, Kubernetes' defaults)
+ * outlasts this pause, not the minute a 1 GB heap's snapshot takes. Longer ones go to a child.
+ */
+const NEAR_LIMIT_MAX_PAUSE_MS = 10_000
+
+/**
  * After the baseline, the service gets at least this many times the baseline's pause back
  * before the follow-up stops it again (and at least one sampling interval): over the pair,
  * the service runs at least three quarters of the time.
@@ -305,11 +314,12 @@ class Capture {
     try {
       const heapUsed = this.#levels.heap ?? v8.getHeapStatistics().used_heap_size
       const predicted = this.#cost.predict(heapUsed)
-      const { maxMs, dying, demanded } = this.#pauseAllowance(predicted, crossed, demand)
+      const { maxMs: allowedMs, dying, demanded } = this.#pauseAllowance(predicted, crossed, demand)
       const followUp = reason === 'follow-up'
       const keep = this.#baseline === null ? [] : [this.#baseline.path]
       // Near the heap limit the process may die within seconds: in-process where its pause is allowed, else a child forked at once.
       const aboutToDie = reason === 'near-heap-limit'
+      const maxMs = aboutToDie ? Math.min(allowedMs, Math.max(this.#maxPauseMs, NEAR_LIMIT_MAX_PAUSE_MS)) : allowedMs
       const result = await this.#store.capture(reason, { heapUsed, predicted, maxPauseMs: maxMs, followUp, keep, onWrite, aboutToDie })
       // A child's snapshot stops this process only for fork(): no budget to go over.
       const inProcess = result.writer !== 'child'
