@@ -11,8 +11,9 @@
  *   `snapshotMemoryFactor` times the predicted file, which a container of 1.5–3× the heap
  *   does not have (the kernel would kill the process mid-write, leaving a partial file);
  * - elsewhere leakproof takes its own (`LimitProjection`), into `dir` like any other snapshot
- *   (in-process where it can finish in half the time left, as an urgent leak's; else by a
- *   forked child), once the heap is projected to pass `heapThreshold` soon;
+ *   (in-process where it can finish in half the time left, as an urgent leak's, and within
+ *   10 s or `snapshotMaxPauseMs`; else by a forked child), once the heap is projected to pass
+ *   `heapThreshold` soon;
  * - the next watcher on `dir` moves the files an earlier life left in the diagnostic
  *   directory (an older version's, or another setup's) into `dir`, named and kept as its own
  *   snapshots (private, within the budget, rotated), and deletes a partial one: none is left
@@ -27,6 +28,7 @@ const { heapLimit, oldSpaceLimitBytes, nodeArgs } = require('../shared/heap-limi
 const { writerGone } = require('../shared/leftovers')
 const { bytesText } = require('../shared/bytes-text')
 const { SUFFIXES, watcherFileName, tempName } = require('../shared/file-names')
+const { isUnder } = require('../shared/is-under')
 const { endsAsCompleteJson } = require('./snapshot-file')
 const { SnapshotCost } = require('./snapshot-cost')
 
@@ -81,8 +83,7 @@ function armNearHeapLimit({ memoryFactor, into }) {
 
 /** Whether the directory `inner` is `outer` or inside it, symbolic links resolved (either may not exist yet). */
 function isWithin(inner, outer) {
-  const relative = path.relative(realPath(outer), realPath(inner))
-  return relative === '' || (relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative))
+  return isUnder(realPath(inner), realPath(outer))
 }
 
 /** `p` absolute with its links resolved: those of its longest existing ancestor, where it does not exist yet. */

@@ -10,12 +10,7 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { CODES, codedError } = require('../shared/errors')
-
-/** Whether `file` is `dir` or inside it (both absolute and normalized). */
-function isUnder(file, dir) {
-  const relative = path.relative(dir, file)
-  return relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative)
-}
+const { isUnder } = require('../shared/is-under')
 
 /** The directories a server may read, as given and with their links followed. */
 class Roots {
