@@ -97,6 +97,37 @@ test('a child that crashes at any moment leaves no file, and the fork is tried a
   assert.ok(held.length > 0)
 })
 
+test('about to die at the heap limit, a child that crashed at once is tried again; one that failed after a second is not', { skip }, async (t) => {
+  const held = Array.from({ length: 50_000 }, (_, i) => ({ i }))
+  const first = job(t)
+  let children = 0
+  const retried = await writeInChild({
+    ...first,
+    aboutToDie: true,
+    onChild: (child) => children++ === 0 && process.kill(child.pid, 'SIGSEGV'),
+  })
+  assert.equal(retried.skipped, undefined, JSON.stringify(retried))
+  assert.equal(retried.attempts, 2)
+  assert.match(retried.failures[0], /crashed \(signal 11\)/)
+  // The second child: stopped at once, then crashed past the second (its signal lands on SIGCONT).
+  const { dir, ...second } = job(t)
+  const late = await writeInChild({
+    ...second,
+    aboutToDie: true,
+    onChild: (child) => {
+      process.kill(child.pid, 'SIGSTOP')
+      setTimeout(() => {
+        process.kill(child.pid, 'SIGSEGV')
+        process.kill(child.pid, 'SIGCONT')
+      }, 1_200)
+    },
+  })
+  assert.equal(late.skipped, 'fork-failed', JSON.stringify(late))
+  assert.equal(late.attempts, 1)
+  assert.deepEqual(fs.readdirSync(dir), [], 'neither a snapshot nor a temporary file is left')
+  assert.ok(held.length > 0)
+})
+
 test('a child killed by SIGKILL (the OOM killer) is not tried again, and leaves no file', { skip }, async (t) => {
   const held = Array.from({ length: 200_000 }, (_, i) => ({ i }))
   const { dir, ...paths } = job(t)

@@ -10,12 +10,14 @@ const { endsAsCompleteJson } = require('./snapshot-file')
 const ATTEMPTS = 4
 
 /**
- * Forks tried for a process about to die at its heap limit (whose in-process pause was too long
- * to allow). There V8 collects the heap again and again, its helper threads always at work, and
- * a child copied amid their work would wait for them (seen: two children in a row, after 1.4
- * and 4.1 s, on a 64 MB heap dying 6 s after the first fork): no time for another.
+ * For a process about to die at its heap limit (whose in-process pause was too long to allow),
+ * a failed child is tried again only when it failed within this many ms of its fork: a crash
+ * or a child that saw at once it would wait (a copy amid the heap's helper threads' work: seen
+ * in CI as a SIGSEGV right after an in-process snapshot) costs next to nothing, while one that
+ * slept until the stall check took seconds (seen: two in a row, after 1.4 and 4.1 s, on a 64 MB
+ * heap dying 6 s after the first fork) leaves no time for another.
  */
-const ATTEMPTS_ABOUT_TO_DIE = 1
+const QUICK_FAILURE_MS = 1_000
 
 /** The first fork waits this long after it is asked for (see writeInChild). */
 const SETTLE_MS = 1_500
@@ -89,8 +91,8 @@ function forkUnavailable() {
  * @param {number} job.predictedPauseMs the in-process pause predicted: the child takes about as long.
  * @param {(child: { cancel(): void }) => void} [job.onChild] the running child, to cancel on stop().
  * @param {boolean} [job.aboutToDie] the process is projected to die at its heap limit soon, and
- *   its snapshot must be done before: the fork does not wait `SETTLE_MS`, and is tried
- *   `ATTEMPTS_ABOUT_TO_DIE` times.
+ *   its snapshot must be done before: the fork does not wait `SETTLE_MS`, and a failed child is
+ *   tried again only when it failed within `QUICK_FAILURE_MS`.
  * @returns {Promise<{ bytes: number, liveHeapBytes: number, forkedAt: number, stopMs: number, forkMs: number, childMs: number,
  *   childPeakRssBytes: number, attempts: number, failures: string[] }
  *   | { skipped: string, detail: string, attempts: number, failures: string[] }>}
@@ -99,8 +101,9 @@ async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = (
   const native = nativeBinding()
   const limits = { deadlineMs: Math.max(MIN_DEADLINE_MS, DEADLINE_PAUSES * predictedPauseMs), stallMs: STALL_MS }
   const failures = []
-  const attempts = aboutToDie ? ATTEMPTS_ABOUT_TO_DIE : ATTEMPTS
-  for (let attempt = 1; attempt <= attempts; attempt++) {
+  let attempt = 0
+  while (attempt < ATTEMPTS) {
+    attempt++
     // The first fork settles: what brings a snapshot often stopped the service just before
     // (the full GC whose floor showed the leak, an atomic one while growth is suspected; the
     // leak's handling), and the service serves what queued meanwhile before fork() stops it
@@ -135,8 +138,9 @@ async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = (
     fs.rmSync(tempPath, { force: true })
     failures.push(verdict.detail)
     if (!verdict.retry) return { skipped: verdict.why, detail: verdict.detail, attempts: attempt, failures }
+    if (aboutToDie && end.durationMs > QUICK_FAILURE_MS) break
   }
-  return { skipped: 'fork-failed', detail: `no child finished in ${attempts} attempt${attempts === 1 ? '' : 's'}: ${failures.join('; ')}`, attempts, failures }
+  return { skipped: 'fork-failed', detail: `no child finished in ${attempt} attempt${attempt === 1 ? '' : 's'}: ${failures.join('; ')}`, attempts: attempt, failures }
 }
 
 /** What the child runs, alone: V8's writer, the completeness check, the rename; its report as JSON. */
