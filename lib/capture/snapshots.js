@@ -151,9 +151,41 @@ class SnapshotStore {
     return { ...this.#write(reason, now, this.#names(reason, now), onWrite), predicted, writer: 'in-process', forkFailures: child.forkFailures }
   }
 
-  /** The final and temporary names of the next snapshot. */
-  #names(reason, now) {
-    const name = watcherFileName(now, { sequence: this.#sequence++, reason, suffix: SUFFIXES.snapshot })
+  /**
+   * Writes one snapshot of a worker thread's heap, which `write(tempPath)` streams into the
+   * file (created 0600 first), under the same checks as this thread's but the pause: the
+   * worker stops for it, not this thread. Named with the worker's `threadId`; a write that
+   * fails or ends short (the worker exited meanwhile) leaves nothing.
+   * @param {string} reason why, recorded in the result.
+   * @param {{ threadId: number, heapUsed: number, predicted: { bytes: number, pauseMs: number }, followUp?: boolean, keep?: string[],
+   *   write: (tempPath: string) => Promise<void> }} job
+   * @returns {Promise<{ path: string, bytes: number, durationMs: number, reason: string, predicted: object }
+   *   | { skipped: string, reason: string, detail?: string, predicted: object }>} `durationMs`: the worker's write, start to end.
+   */
+  async captureThread(reason, { threadId: thread, heapUsed, predicted, followUp = false, keep = [], write }) {
+    const now = this.#clock.now()
+    const refused = this.#refusal({ now, heapUsed, predicted, maxPauseMs: Infinity, followUp, keep, copiedOnWrite: 0 })
+    if (refused !== null) return { ...skipped(reason, ...refused), predicted }
+    const { finalPath, tempPath } = this.#names(reason, now, thread)
+    this.#lastWriteAt = now
+    const started = performance.now()
+    try {
+      fs.closeSync(fs.openSync(tempPath, 'wx', 0o600))
+      await write(tempPath)
+      if (this.#stopped) throw new Error('the watcher stopped while the worker wrote')
+      const bytes = fs.statSync(tempPath).size
+      if (!endsAsCompleteJson(tempPath, bytes)) throw new Error('the snapshot was cut short (the worker exited, or the disk is full)')
+      fs.renameSync(tempPath, finalPath)
+      return { path: finalPath, bytes, durationMs: Math.round(performance.now() - started), reason, predicted }
+    } catch (err) {
+      fs.rmSync(tempPath, { force: true })
+      return { ...skipped(reason, 'write-failed', err.message), predicted }
+    }
+  }
+
+  /** The final and temporary names of the next snapshot (of thread `thread`, this one's by default). */
+  #names(reason, now, thread = undefined) {
+    const name = watcherFileName(now, { sequence: this.#sequence++, reason, suffix: SUFFIXES.snapshot, thread })
     return { finalPath: path.join(this.#dir, name), tempPath: path.join(this.#dir, tempName(name)) }
   }
 
@@ -185,7 +217,7 @@ class SnapshotStore {
    * Why this snapshot must not be written now, as `[why, detail]`, or null once there is
    * room for it (old files deleted, never `keep`'s).
    */
-  #refusal({ now, heapUsed, predicted, maxPauseMs, followUp, keep }) {
+  #refusal({ now, heapUsed, predicted, maxPauseMs, followUp, keep, copiedOnWrite = this.#forkUnavailable === null ? heapUsed : 0 }) {
     if (!followUp && this.cooldownLeftMs(now) > 0) {
       return ['cooldown', `next snapshot allowed in ${this.cooldownLeftMs(now)} ms`]
     }
@@ -207,7 +239,6 @@ class SnapshotStore {
     // A child also needs room for the pages the service copies on write meanwhile: at most
     // its whole heap, when its own GC runs during the write (measured: 0.9-1.3 GB for heaps of
     // 0.9-1.2 GB; docs/benchmarks/capture.md, "Heap snapshots by forked children").
-    const copiedOnWrite = this.#forkUnavailable === null ? heapUsed : 0
     const neededMemory = predicted.bytes * this.#memoryFactor + copiedOnWrite
     const freeMemory = availableMemoryBytes()
     if (freeMemory < neededMemory) {

@@ -26,8 +26,8 @@ interface SnapshotBudget {
 
 /** Who wrote a snapshot, and what writing it from a child cost. */
 interface SnapshotWriter {
-  /** `'child'`: a forked child wrote it; `'in-process'`: this process did. */
-  writer?: 'child' | 'in-process'
+  /** `'child'`: a forked child wrote it; `'in-process'`: this process did; `'worker'`: the worker thread it is of wrote it, asked by the main thread. */
+  writer?: 'child' | 'in-process' | 'worker'
   /** Forks tried (a child that needed a thread fork does not copy is tried again). */
   attempts?: number
   /** How each failed child or fork ended, in words. */

@@ -25,16 +25,19 @@ const { nativeVerdict } = require('./native-verdict')
 class Reports {
   #top
   #emit
+  #fields
   #growingHandles = null // a GrowingSites, made with the first report
   #stopped = false
 
   /**
    * @param {number} top suspects and sites listed.
    * @param {(type: string, fields: object) => void} emit emits a watcher event.
+   * @param {object} [fields] put in every report first (a worker's pair: `{ thread }`).
    */
-  constructor(top, emit) {
+  constructor(top, emit, fields = {}) {
     this.#top = top
     this.#emit = emit
+    this.#fields = fields
   }
 
   /** No more reports emitted. */
@@ -62,6 +65,7 @@ class Reports {
       if (this.#stopped) return
       const file = reportPathOf(followUp)
       const report = {
+        ...this.#fields,
         kind: 'pair',
         baseline,
         followUp,
@@ -73,7 +77,8 @@ class Reports {
         grownCollections: diff.grownCollections.filter((c) => !heldByOwnCode(c)),
         growthRoots: diff.growthRoots.filter((r) => !heldByOwnCode(r)),
         newByClass: diff.newByClass,
-        growingHandles: this.#growingHandles.top(this.#top),
+        // A worker's pair (`fields.thread`): the sites tracked are the main thread's.
+        growingHandles: this.#fields.thread === undefined ? this.#growingHandles.top(this.#top) : [],
         native: await verdictOfPair(leaking, native, diff.grownCollections),
       }
       Object.assign(report, censusConfirmed(report, diagnosed))

@@ -10,8 +10,26 @@ export interface WatchEventBase {
   time: number
   /** The process. */
   pid: number
-  /** The thread (0 for the main thread). */
+  /** The thread the event is about (0 for the main thread). */
   threadId: number
+  /**
+   * On the events about a worker thread: who it is, and which watcher judged it (docs/watch.md#worker-threads).
+   * Absent on the main thread's own events.
+   */
+  thread?: ThreadInfo
+}
+
+/** A worker thread, as the events and reports about it name it. */
+export interface ThreadInfo {
+  threadId: number
+  /** The `name` it was started with, where Node says (24 and later); else null. */
+  name: string | null
+  /** The file it runs (a pool's own worker file, for a pool); null where not known. */
+  script: string | null
+  /** The package that started it (`'piscina'`, `'tinypool'`, `'workerpool'`, …); null for the app's own. */
+  pool: string | null
+  /** `'self'`: its own watcher (the preload, its event loop running); `'main'`: the main thread's, through the inspector. */
+  watchedFrom: 'self' | 'main'
 }
 
 /** One floor per interval. */
@@ -19,8 +37,8 @@ export interface SampleEvent extends WatchEventBase {
   type: 'sample'
   /** The heap floor, in bytes. */
   heapUsed: number
-  /** The floor of external memory, in bytes: live Buffers and ArrayBuffers (`arrayBuffers` once V8 freed the dead ones), plus the rest of `external`. */
-  external: number
+  /** The floor of external memory, in bytes (null for a worker watched from the main thread, which reads only its heap): live Buffers and ArrayBuffers (`arrayBuffers` once V8 freed the dead ones), plus the rest of `external`. */
+  external: number | null
   /** The native thread's newest native-memory floor, in bytes; null until it has one. */
   native: number | null
   /** The process's RSS when the sample was taken, in bytes; null where the platform does not say. */

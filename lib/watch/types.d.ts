@@ -47,6 +47,11 @@ export interface WatchOptions {
   heapThreshold?: number
   /** `threshold` event when RSS passes this share of the container limit. @default 0.9 */
   rssThreshold?: number
+  /**
+   * The main thread's watcher also watches every worker thread whose own watcher does not run
+   * (pools that block their workers between tasks, workers without the preload). @default true
+   */
+  threads?: boolean
   /** `'off'` never writes snapshots. @default 'auto' */
   snapshots?: 'auto' | 'off'
   /** Where snapshots go; without it, none are written. */
@@ -165,6 +170,8 @@ export interface WatcherStatus {
   /** Whether the restart policy is on, and the restart due (null until one is). */
   /** `due.timeLeftMs`: the time left now before the limit, by the kind's newest trend. */
   restart: { on: boolean; due: { dueAt: number; kind: string; limitAt: number; timeLeftMs: number } | null }
+  /** The worker threads the main thread's watcher sees (empty in a worker, or with `threads: false`): each one's newest heap and floor, and whether it leaks. */
+  threads: Array<import('./events').ThreadInfo & { heapUsed: number | null; floorBytes: number | null; leaking: boolean }>
 }
 
 /** The leak detector of one thread; its events are listed in docs/watch.md#events. */

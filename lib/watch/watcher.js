@@ -28,7 +28,7 @@
 const diagnosticsChannel = require('node:diagnostics_channel')
 const { EventEmitter } = require('node:events')
 const v8 = require('node:v8')
-const { threadId, isMainThread } = require('node:worker_threads')
+const { threadId, isMainThread, BroadcastChannel } = require('node:worker_threads')
 const { nativeBinding } = require('../shared/native')
 const { processMemory } = require('../detect/system-memory')
 const { heapLimit, oldSpaceLimitBytes } = require('../shared/heap-limit')
@@ -44,6 +44,7 @@ const { Tally } = require('./tally')
 const { listenForSnapshotSignal } = require('../capture/snapshot-signal')
 const { resolveOptions } = require('./options')
 const { SYSTEM_CLOCK } = require('../shared/clock')
+const { thisThread, OWN_WATCHERS_CHANNEL } = require('./thread-info')
 
 /** Every event the watcher emits (the module doc says what each means). */
 const EVENTS = Object.freeze(['sample', 'leak', 'threshold', 'snapshot', 'snapshot-skipped', 'heap-limit-snapshot', 'report', 'sites', 'cache-thrashing', 'memory-pressure', 'restart-due', 'restart-exit', 'error'])
@@ -65,6 +66,12 @@ const FILLING_GRACE_DURATIONS = 5
 const PRESSURE_MAPS_LISTED = 50
 
 let current = null // this thread's watcher
+
+/** Who this thread is, on every event of a worker's own watcher (null on the main thread; read once its script is known: the preload runs before). */
+let ownThread = thisThread()
+
+/** Where a worker's own watcher says, every interval, that it runs, for the main thread's (threads.js). */
+let ownWatchers = null
 
 /**
  * Watches this thread's memory for leaks. One watcher per thread: calling `watch()` again
@@ -125,6 +132,7 @@ class Watcher extends EventEmitter {
   #oldSpaceLimit // the old generation's limit where set, else null (heap-limit.js)
   #lastUsage = null // the share of its limit the memory used at the newest floor (heap or RSS)
   #pressure // judges memory pressure for the BoundedMaps that shrink under it (map-pressure.js)
+  #threads = null // the worker threads, watched from the main thread (threads.js)
   #stopped = false
   /** `#event`, bound once, for the parts that emit through the watcher. */
   #emit = (type, fields) => this.#event(type, fields)
@@ -168,6 +176,7 @@ class Watcher extends EventEmitter {
       // Loaded when first needed: a watcher without the policy never sees a server.
       this.#restart = new (require('../mitigate/restart').Restart)(options.restart, { emit: this.#emit, clock })
     }
+    if (isMainThread && options.threads) this.#threads = new (require('./threads').WorkerThreads)(options, { emit: this.#emit, clock })
     // Last of the parts, so that nothing thrown above leaves it subscribed.
     this.#pressure = judgeForWatcher({ enterShare: options.pressureShare, holdMs: options.pressureHoldMs, shrinkMaps: options.shrinkMaps })
     this.#load = new LoadMeter()
@@ -234,6 +243,7 @@ class Watcher extends EventEmitter {
       snapshots: { on: capture !== null, dir: capture?.dir ?? null, writing: capture?.writing ?? false, counts: snapshots },
       forcedGc: { count: this.#forcedGc.count, seconds: this.#forcedGc.totalMs / 1000 },
       restart: { on: this.#restart !== null, due: this.#restart?.status() ?? null },
+      threads: this.#threads?.list() ?? [],
     }
   }
 
@@ -306,6 +316,7 @@ class Watcher extends EventEmitter {
     this.#native.stop()
     if (this.#capture !== null) this.#capture.stop()
     if (this.#restart !== null) this.#restart.stop()
+    this.#threads?.stop()
     this.#diagnosis.stop()
     this.#pressure.stop()
     if (this.#sites !== null) this.#sites.stop()
@@ -314,7 +325,7 @@ class Watcher extends EventEmitter {
 
   /** Emits an event of `type` with the fields every event has; returns it. */
   #event(type, fields) {
-    const event = { type, time: this.#clock.now(), pid: process.pid, threadId, ...fields }
+    const event = { type, time: this.#clock.now(), pid: process.pid, threadId, ...(ownThread === null ? {} : { thread: (ownThread = ownThread.script === null ? thisThread() : ownThread) }), ...fields }
     this.#tally.note(type, event)
     if (this.#restart !== null) this.#restart.note(event)
     if (CHANNELS[type].hasSubscribers) CHANNELS[type].publish(event)
@@ -346,6 +357,7 @@ class Watcher extends EventEmitter {
   /** Once per interval: a full GC forced if one is due, then the interval's floor, if any. */
   #tick() {
     if (this.#stopped) return
+    if (!isMainThread) sayWatching(this.#clock.now())
     this.#fullGcs.aged()
     this.#forcedGc.tick()
     const floor = this.#floors.take()
@@ -354,8 +366,11 @@ class Watcher extends EventEmitter {
     // size. Physical, not reserved: only touched heap pages are in RSS. ArrayBuffers for
     // where native memory is read from malloc, which holds their bytes.
     const { external, arrayBuffers } = process.memoryUsage()
-    this.#native.recordHeapResident(stats.total_physical_size, floor?.external ?? external, arrayBuffers)
+    // The workers' heaps are in RSS too, not native memory.
+    const heaps = stats.total_physical_size + (this.#threads?.heapBytes() ?? 0)
+    this.#native.recordHeapResident(heaps, floor?.external ?? external, arrayBuffers)
     if (floor !== null) this.#sample(floor, heapLimit(stats.heap_size_limit, this.#oldSpaceLimit))
+    this.#threads?.sample().catch((err) => this.#emit('error', { error: err.message, during: 'watching worker threads' }))
     for (const cache of cachesThrashing(this.#clock.now())) this.#event('cache-thrashing', cache)
   }
 
@@ -531,6 +546,15 @@ function newNativeMonitor(o, { startedAt, warmupEndsWhenServing }, onEvent) {
   /** @type {import('../../binding').NativeMonitorOptions} */
   const settings = { window, minPoints, warmupMs, warmupEndsWhenServing, minDurationMs, minGrowthBytes, minRateBytesPerSec, confidence, intervalMs, rssThreshold, startedAt }
   return new (nativeBinding().NativeMonitor)(settings, onEvent)
+}
+
+/** A worker's own watcher runs (its interval came at `time`): the main thread's leaves this worker to it. */
+function sayWatching(time) {
+  if (ownWatchers === null) {
+    ownWatchers = new BroadcastChannel(OWN_WATCHERS_CHANNEL)
+    ownWatchers.unref()
+  }
+  ownWatchers.postMessage({ threadId, time })
 }
 
 module.exports = { watch, currentWatcher, Watcher, EVENTS, CHANNELS }

@@ -1,0 +1,131 @@
+'use strict'
+
+// Every thread watched (lib/watch/threads.js, thread-watch.js): real services that leak in
+// worker threads, preloaded as users run them (`node -r leakproof/register`, the event log),
+// at short timings. A piscina pool whose workers block in Atomics.wait between tasks and a
+// worker started with `execArgv: []` are watched from the main thread; a plain Worker whose
+// loop runs watches itself. Each leak is reported with its thread and its holder named in
+// the worker's words; a healthy pool that grows and shrinks raises nothing; workers that exit
+// mid-pair leave no half file.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
+const { spawn } = require('node:child_process')
+const { once } = require('node:events')
+const { firstHolder } = require('../../lib/diagnose/report-text')
+const { endsAsCompleteJson } = require('../../lib/capture/snapshot-file')
+const { tempDir } = require('../support/temp-dir')
+
+const ROOT = path.join(__dirname, '..', '..')
+const APP = path.join(__dirname, 'fixtures', 'threads-app.js')
+const WORKERS = path.join(__dirname, 'fixtures', 'thread-workers')
+const MiB = 1024 * 1024
+
+/** Short timings: a floor every 500 ms, a leak judged over 5 s once 2 MiB have grown. */
+const SHORT_TIMINGS = {
+  LEAKPROOF_INTERVAL_MS: '500',
+  LEAKPROOF_MIN_DURATION_MS: '5000',
+  LEAKPROOF_WARMUP_MS: '2000',
+  LEAKPROOF_MIN_GROWTH_BYTES: String(2 * MiB),
+  LEAKPROOF_FOLLOW_UP_GROWTH_BYTES: String(4 * MiB),
+  LEAKPROOF_COOLDOWN_MS: '1000',
+}
+
+/** Runs the fixture's `scenario` for `runMs` with the preload; resolves with its dir and logged events. */
+async function runScenario(t, scenario, runMs) {
+  const dir = tempDir(t, `threads-${scenario}`)
+  const log = path.join(dir, 'events.jsonl')
+  const child = spawn(process.execPath, ['-r', path.join(ROOT, 'register.js'), APP, scenario, String(runMs)], {
+    env: { ...process.env, ...SHORT_TIMINGS, LEAKPROOF_DIR: dir, LEAKPROOF_LOG: log },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stderr = ''
+  child.stderr.on('data', (chunk) => (stderr += chunk))
+  const [code] = await once(child, 'exit')
+  assert.equal(code, 0, stderr)
+  const events = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n').map((line) => JSON.parse(line)) : []
+  return { dir, events, stderr }
+}
+
+/** The first report about a worker thread that names a holder, with its thread's first leak. */
+function workerReport(events) {
+  const report = events.find((e) => e.type === 'report' && e.threadId !== 0 && firstHolder(e) !== null)
+  assert.ok(report, `no report about a worker names a holder: ${JSON.stringify(events.filter((e) => e.type !== 'sample').map((e) => [e.type, e.threadId, e.skipped ?? e.kind]))}`)
+  const leak = events.find((e) => e.type === 'leak' && e.threadId === report.threadId)
+  assert.ok(leak, `no leak event of thread ${report.threadId}`)
+  return { report, leak }
+}
+
+/** No leak of the main thread's own: the workers' heaps are not its native memory. */
+function mainThreadQuiet(events) {
+  const own = events.filter((e) => e.threadId === 0 && (e.type === 'leak' || e.type === 'report'))
+  assert.deepEqual(own.map((e) => [e.type, e.kind]), [])
+}
+
+const scenarios = {}
+test.before(() => {
+  // Run at once (each for about 30 s): the checks below read what they left.
+  for (const [name, ms] of [['pool', 30_000], ['listeners', 30_000], ['no-preload', 30_000], ['healthy', 20_000], ['exit-mid-pair', 30_000]]) scenarios[name] = runScenario(test, name, ms)
+})
+
+test('a piscina pool whose task module keeps a Map: watched from the main thread, the Map named in the worker', async () => {
+  const { events } = await scenarios.pool
+  const { report, leak } = workerReport(events)
+  assert.equal(leak.thread.pool, 'piscina')
+  assert.equal(leak.thread.watchedFrom, 'main')
+  assert.match(leak.thread.script, /piscina/)
+  assert.equal(report.thread.threadId, report.threadId)
+  assert.match(firstHolder(report), new RegExp(`^rendered \\(Map\\), a module-level variable of ${escape(path.join(WORKERS, 'memo-render.js'))}`))
+  assert.ok(report.time - leak.time <= 60_000, `report ${report.time - leak.time} ms after the leak`)
+  // The report's file says which thread it is about, too.
+  assert.equal(JSON.parse(fs.readFileSync(report.path, 'utf8')).thread.threadId, report.threadId)
+  mainThreadQuiet(events)
+})
+
+test('a plain Worker whose handler keeps listeners watches itself: its census names the emitter in its module', async () => {
+  const { events } = await scenarios.listeners
+  const { report, leak } = workerReport(events)
+  assert.equal(leak.thread.watchedFrom, 'self')
+  assert.equal(report.thread.script, path.join(WORKERS, 'listening-handler.js'))
+  assert.match(firstHolder(report), new RegExp(`^settings\\._events\\.change \\(Array\\), a module-level variable of ${escape(path.join(WORKERS, 'listening-handler.js'))}`))
+  assert.ok(report.time - leak.time <= 60_000, `report ${report.time - leak.time} ms after the leak`)
+  // The main thread left it to the worker's own watcher: no leak of that thread from the main thread.
+  assert.deepEqual(events.filter((e) => e.type === 'leak' && e.thread?.watchedFrom === 'main').length, 0)
+  mainThreadQuiet(events)
+})
+
+test('a worker started with execArgv: [] has no watcher of its own, and the main thread names its Map', async () => {
+  const { events } = await scenarios['no-preload']
+  const { report, leak } = workerReport(events)
+  assert.equal(leak.thread.watchedFrom, 'main')
+  assert.equal(leak.thread.script, path.join(WORKERS, 'memo-handler.js'))
+  assert.equal(leak.thread.pool, null)
+  assert.match(firstHolder(report), new RegExp(`^results \\(Map\\), a module-level variable of ${escape(path.join(WORKERS, 'memo-handler.js'))}`))
+  mainThreadQuiet(events)
+})
+
+test('a healthy pool that grows to four workers and shrinks back raises no alarm', async () => {
+  const { events } = await scenarios.healthy
+  const workers = new Set(events.filter((e) => e.type === 'sample' && e.threadId !== 0).map((e) => e.threadId))
+  assert.ok(workers.size >= 4, `samples of ${workers.size} workers: the pool did not grow`)
+  assert.deepEqual(events.filter((e) => ['leak', 'report', 'snapshot', 'threshold', 'error'].includes(e.type)).map((e) => [e.type, e.threadId]), [])
+})
+
+test('workers that exit mid-pair leave their baseline whole and no temporary file', async () => {
+  const { dir, events } = await scenarios['exit-mid-pair']
+  assert.ok(events.some((e) => e.type === 'snapshot' && e.threadId !== 0), 'no worker snapshot was written')
+  const files = fs.readdirSync(dir)
+  assert.deepEqual(files.filter((f) => f.startsWith('.')), [], 'a temporary file was left')
+  for (const file of files.filter((f) => f.endsWith('.heapsnapshot'))) {
+    const full = path.join(dir, file)
+    assert.ok(endsAsCompleteJson(full, fs.statSync(full).size), `${file} is cut short`)
+    assert.equal(fs.statSync(full).mode & 0o777, 0o600)
+  }
+})
+
+/** `text` for a RegExp, as it is. */
+function escape(text) {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}

@@ -1,0 +1,59 @@
+'use strict'
+
+/**
+ * Who a worker thread is, for the events and reports about it: `{ threadId, name, script,
+ * pool, watchedFrom }`. `script` is the file the worker runs (a pool's own worker file, for
+ * a pool), `pool` the package that started it (piscina, tinypool, workerpool, …), read from
+ * where the worker was made or from its script's path; `watchedFrom` says which watcher
+ * judged it: `'self'` (the worker's own, where the preload reached it and its event loop
+ * runs) or `'main'` (the main thread's, through the inspector: workers without the preload,
+ * or whose loop a pool keeps blocked between tasks).
+ */
+const { fileURLToPath } = require('node:url')
+const { isMainThread, threadId } = require('node:worker_threads')
+const { isOwnFile } = require('../shared/code-origin')
+
+/** The BroadcastChannel on which a worker's own watcher says, every interval, that it runs: `{ threadId, time }` (threads.js). */
+const OWN_WATCHERS_CHANNEL = 'leakproof:own-watchers'
+
+/** A package directory in a path or a stack line: its name, scoped or not. */
+const PACKAGE_IN_PATH = /[\\/]node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/
+
+/** The file of a stack line (`    at f (/app/x.js:1:2)`, `    at /app/x.js:1:2`). */
+const FRAME_FILE = /^\s*at (?:.*\()?(.*?):\d+:\d+\)?$/
+
+/**
+ * The package that made a worker, from its creation stack or its script's path: the first
+ * line in a package that is not leakproof's own; null for the app's own workers.
+ * @param {string | null | undefined} text a stack, or a path.
+ */
+function poolOf(text) {
+  if (typeof text !== 'string') return null
+  for (const line of text.split('\n')) {
+    const file = FRAME_FILE.exec(line)?.[1] ?? line
+    const found = PACKAGE_IN_PATH.exec(file)
+    if (found !== null && !isOwnFile(file)) return found[1].replace(/\\/g, '/')
+  }
+  return null
+}
+
+/** A worker's script as a path where it is a file URL (the inspector gives URLs); else as given, or null. */
+function scriptPath(url) {
+  if (typeof url !== 'string' || url === '') return null
+  if (!url.startsWith('file:')) return url
+  try {
+    return fileURLToPath(url)
+  } catch {
+    return url
+  }
+}
+
+/** This thread, as its own watcher marks its events: null on the main thread. */
+function thisThread() {
+  if (isMainThread) return null
+  const script = typeof process.argv[1] === 'string' ? process.argv[1] : null
+  const name = /** @type {{ threadName?: string }} */ (require('node:worker_threads')).threadName
+  return { threadId, name: typeof name === 'string' && name !== '' ? name : null, script, pool: poolOf(script), watchedFrom: 'self' }
+}
+
+module.exports = { poolOf, scriptPath, thisThread, OWN_WATCHERS_CHANNEL }

@@ -1,0 +1,217 @@
+'use strict'
+
+/**
+ * One worker thread watched from the main thread (threads.js): its heap read each interval
+ * by one evaluation in the worker, its floors judged by a detector of its own (the same Rust
+ * statistics as the main thread's, on a thread of their own), its leak reported with the
+ * worker it is in, and its holder named by a pair of the worker's own heap snapshots, diffed
+ * as the main thread's pairs are (lib/diagnose/reports.js). The worker writes each one itself
+ * (`v8.writeHeapSnapshot()` evaluated there): it stops for it, the main thread does not.
+ * (`worker.getHeapSnapshot()` would not do: the worker takes the snapshot, but the main
+ * thread serializes it, measured stopping it for 0.2-1 s on a 40-80 MB worker heap.)
+ *
+ * A floor is the heap after a full GC, and the main thread sees none of a worker's. Its floor
+ * here is the lowest of its last FLOOR_READINGS readings: V8's own GCs run as the worker
+ * allocates, so a worker that keeps what it allocates has its lowest readings rise, while a
+ * worker at rest holds a steady heap. No GC is forced in a worker: forced from the main
+ * thread, amid a pool's workers starting and ending (piscina's idle timeout), they left a
+ * task of the pool unanswered in 3 runs of 8 (a healthy pool, Node 20).
+ */
+const { nativeBinding } = require('../shared/native')
+const { SnapshotCost } = require('../capture/snapshot-cost')
+const { Reports } = require('../diagnose/reports')
+
+/** The floor is the lowest of this many readings, one per interval. */
+const FLOOR_READINGS = 3
+/** A worker's own watcher counts as running while it said so this many intervals ago at most. */
+const SELF_WATCH_INTERVALS = 3
+
+
+class ThreadWatch {
+  #options
+  #info
+  #emit
+  #evaluate
+  #usage
+  #ownWatcherAt
+  #heapLimit
+  #store
+  #reports = null
+  #cost = new SnapshotCost()
+  #clock
+  #monitor = null // the detector, made with the first floor judged here
+  #floor = null // { time, bytes } of the newest floor
+  #recent = [] // the newest readings' heaps, FLOOR_READINGS at most
+  #reading = null // the newest reading
+  #watchedFrom = 'main'
+  #baseline = null // { path, heap, endedAt } of the pair under way
+  #capturing = false
+  #leaking = false
+  #stopped = false
+
+  /**
+   * @param {object} options the watcher's settings.
+   * @param {{ threadId: number, name: string | null, script: string | null, pool: string | null }} info who the worker is.
+   * @param {object} parts `emit`, `store`, `clock` (threads.js); `usage()`, the worker's heap as
+   *   the inspector's `Runtime.getHeapUsage` gives it (no JavaScript runs in the worker for it);
+   *   `evaluate(expression, timeoutMs)` in the worker, for its snapshots; `ownWatcherAt()`, when
+   *   the worker's own watcher last said it runs (null if never); `heapLimit`, the old
+   *   generation's limit where the worker's `resourceLimits` set it, else null.
+   */
+  constructor(options, info, { emit, store, clock, evaluate, usage, ownWatcherAt, heapLimit }) {
+    this.#usage = usage
+    this.#ownWatcherAt = ownWatcherAt
+    this.#heapLimit = heapLimit
+    this.#options = options
+    this.#info = info
+    this.#evaluate = evaluate
+    this.#store = store
+    this.#clock = clock
+    this.#emit = (type, fields) => emit(type, { threadId: info.threadId, thread: this.#thread(), ...fields })
+    if (store !== null) this.#reports = new Reports(options.top, this.#emit, { thread: info })
+  }
+
+  /** The worker's thread id. */
+  get threadId() {
+    return this.#info.threadId
+  }
+
+  /** The worker's heap, physical bytes, at the newest reading (0 before it). */
+  get physicalBytes() {
+    return this.#reading?.physical ?? 0
+  }
+
+  /** What status() lists of this worker. */
+  status() {
+    const trend = this.#monitor?.trends().find((t) => t.kind === 'heap') ?? null
+    return { ...this.#thread(), heapUsed: this.#reading?.used ?? null, floorBytes: this.#floor?.bytes ?? null, leaking: trend?.leaking ?? false }
+  }
+
+  /** The worker exited, or the watcher stopped: its detector stops; a pair under way ends. */
+  stop() {
+    this.#stopped = true
+    this.#monitor?.stop()
+  }
+
+  /** One interval: reads the worker, judges its floor. */
+  async sample() {
+    if (this.#stopped || this.#capturing) return
+    let reading
+    try {
+      const usage = await this.#usage()
+      reading = { used: usage.usedSize, physical: usage.totalSize }
+    } catch {
+      return // exiting, or busy past the timeout: the next interval asks again
+    }
+    if (this.#stopped || !(reading.used > 0)) return
+    this.#reading = reading
+    const now = this.#clock.now()
+    const ownWatcherAt = this.#ownWatcherAt()
+    this.#watchedFrom = ownWatcherAt !== null && now - ownWatcherAt <= SELF_WATCH_INTERVALS * this.#options.intervalMs ? 'self' : 'main'
+    if (this.#watchedFrom === 'self') return
+    this.#recent.push(reading.used)
+    if (this.#recent.length > FLOOR_READINGS) this.#recent.shift()
+    if (this.#recent.length < FLOOR_READINGS) return
+    this.#floor = { time: now, bytes: Math.min(...this.#recent) }
+    this.#judge(now)
+    await this.#followUpIfDue(now)
+  }
+
+  /** Who the worker is, as events carry it. */
+  #thread() {
+    return { ...this.#info, watchedFrom: this.#watchedFrom }
+  }
+
+  /** A floor: to the detector, and emitted as the worker's `sample`. */
+  #judge(time) {
+    this.#monitor ??= newMonitor(this.#options, time, (event) => this.#onDetector(event))
+    const heap = this.#floor.bytes
+    this.#monitor.recordFloor('heap', time, heap, this.#heapLimit, false, null)
+    this.#emit('sample', { heapUsed: heap, external: null, native: null, rss: null, containerLimit: null, heapLimit: this.#heapLimit, forcedGc: false, forcedGcReason: null, gcDurationMs: 0, cachesFilling: false, load: null })
+  }
+
+  /** The detector's verdict: a heap leak in this worker is reported, then its pair begins. */
+  #onDetector(event) {
+    if (this.#stopped || event.type !== 'leak' || event.kind !== 'heap') return
+    this.#emit('leak', event)
+    if (this.#leaking) return
+    this.#leaking = true
+    setImmediate(() => this.#capture('leak'))
+  }
+
+  /** The pair's follow-up, once the worker's floor grew by `followUpGrowthBytes` since its baseline. */
+  async #followUpIfDue(now) {
+    const baseline = this.#baseline
+    if (baseline === null || now < baseline.endedAt + this.#options.intervalMs) return
+    if (this.#floor.bytes - baseline.heap < this.#options.followUpGrowthBytes) return
+    await this.#capture('follow-up')
+  }
+
+  /**
+   * A snapshot of the worker's heap, written by the worker (it stops, the main thread does
+   * not): the pair's baseline, or its follow-up, whose report then follows.
+   */
+  async #capture(reason) {
+    if (this.#store === null || this.#capturing || this.#stopped) return
+    const followUp = reason === 'follow-up'
+    const heapUsed = this.#floor?.bytes ?? this.#reading.used
+    const predicted = this.#cost.predict(heapUsed)
+    this.#capturing = true
+    let liveHeapBytes = heapUsed
+    try {
+      const keep = this.#baseline === null ? [] : [this.#baseline.path]
+      const write = async (file) => {
+        // Its deadline: ten times the pause predicted, a minute at least (a busy worker finishes its task first).
+        const timeoutMs = Math.max(60_000, 10 * predicted.pauseMs)
+        liveHeapBytes = (await this.#evaluate(snapshotExpression(file), timeoutMs))?.result?.value ?? heapUsed
+      }
+      const result = await this.#store.captureThread(reason, { threadId: this.#info.threadId, heapUsed, predicted, followUp, keep, write })
+      if (this.#stopped) return
+      const budget = { pauseBudgetMs: this.#options.snapshotMaxPauseMs }
+      if ('skipped' in result) {
+        this.#emit('snapshot-skipped', { ...result, ...budget })
+        this.#baseline = null
+        return
+      }
+      this.#cost.learn(predicted, result)
+      const written = { ...result, writer: 'worker', liveHeapBytes, ...budget }
+      if (!followUp) {
+        this.#emit('snapshot', { ...written, role: 'baseline' })
+        this.#baseline = { path: result.path, heap: heapUsed, endedAt: this.#clock.now() }
+        return
+      }
+      const baseline = this.#baseline
+      this.#baseline = null
+      this.#emit('snapshot', { ...written, role: 'follow-up', baseline: baseline.path })
+      const leaking = [{ kind: 'heap', sinceBytes: baseline.heap, untilBytes: heapUsed, growthBytes: heapUsed - baseline.heap }]
+      await this.#reports.write(baseline.path, result.path, leaking)
+    } finally {
+      this.#capturing = false
+      // The next leak starts another pair.
+      if (this.#baseline === null) this.#leaking = false
+    }
+  }
+}
+
+/**
+ * The expression that has the worker write its heap snapshot into `file` (created 0600
+ * already: V8 writes into it as it is), and give the live heap it held (V8 collects all
+ * garbage first).
+ */
+function snapshotExpression(file) {
+  return `(() => {
+    const v8 = process.getBuiltinModule('node:v8')
+    v8.writeHeapSnapshot(${JSON.stringify(file)})
+    return v8.getHeapStatistics().used_heap_size
+  })()`
+}
+
+/** A detector for one worker's heap floors, with the watcher's settings; it reads no RSS threshold of its own. */
+function newMonitor(o, startedAt, onEvent) {
+  const { window, minPoints, warmupMs, minDurationMs, minGrowthBytes, minRateBytesPerSec, confidence, intervalMs } = o
+  /** @type {import('../../binding').NativeMonitorOptions} */
+  const settings = { window, minPoints, warmupMs, warmupEndsWhenServing: false, minDurationMs, minGrowthBytes, minRateBytesPerSec, confidence, intervalMs, rssThreshold: Infinity, startedAt }
+  return new (nativeBinding().NativeMonitor)(settings, onEvent)
+}
+
+module.exports = { ThreadWatch }

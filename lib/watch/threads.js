@@ -1,0 +1,220 @@
+'use strict'
+
+/**
+ * The worker threads of this process, seen from the main thread's watcher.
+ *
+ * A worker's own watcher (the preload reaches every worker that inherits `execArgv`) needs
+ * its event loop, and pools keep it blocked: piscina and tinypool wait for their next task in
+ * `Atomics.wait`, so a worker's timers and GC callbacks never run between tasks. A worker
+ * started with `execArgv: []` has no watcher at all. So the main thread watches every worker
+ * through its inspector session's `NodeWorker` domain: a message to a worker is handled as an
+ * interrupt of whatever the worker is doing, waiting in `Atomics.wait` included, and stops
+ * only that worker. Each interval `Runtime.getHeapUsage` reads each worker's heap, which runs
+ * no JavaScript there (evaluating even a read of `v8.getHeapStatistics()` in the workers of a
+ * piscina pool whose idle workers come and go left a task of the pool unanswered in 3 runs
+ * of 8: Node 20). A worker whose own watcher runs (it says so every interval on a
+ * BroadcastChannel, watcher.js) is left to it (`watchedFrom: 'self'`): only its heap is read.
+ *
+ * Workers are known by the `worker_threads` diagnostics channel too (Node publishes every
+ * `Worker` made): the stack it was made from says which pool made it (thread-info.js).
+ *
+ * The process's view: the workers' heaps are part of the process's resident memory, not
+ * native memory: `heapBytes()` is what the main thread's watcher adds to its own heap before
+ * deriving native memory from RSS.
+ */
+const diagnosticsChannel = require('node:diagnostics_channel')
+const { BroadcastChannel } = require('node:worker_threads')
+const { ThreadWatch } = require('./thread-watch')
+const { poolOf, scriptPath, OWN_WATCHERS_CHANNEL } = require('./thread-info')
+
+/** A worker that has not answered within this long is skipped this interval (it may be exiting). */
+const ANSWER_TIMEOUT_MS = 5_000
+
+/** Workers watched at once, at most: the others are counted, not read (a pool of pools). */
+const MAX_THREADS = 64
+
+class WorkerThreads {
+  #options
+  #parts
+  #session = null
+  #threads = new Map() // sessionId -> ThreadWatch
+  #made = new Map() // threadId -> { pool, heapLimit } of workers made since the start
+  #ownWatchers = new Map() // threadId -> when its own watcher last said it runs
+  #ownWatchersChannel = null // where workers' own watchers say so
+  #pending = new Map() // message id -> { resolve, reject, timer, sessionId }
+  #nextId = 1
+  #onWorker = ({ worker }) => this.#noteWorker(worker)
+  #stopped = false
+  /** Workers attached past MAX_THREADS, not watched. */
+  notWatched = 0
+  /** Why workers are not watched from here (no inspector), or null. */
+  unavailable = null
+
+  /**
+   * @param {object} options the watcher's settings.
+   * @param {{ emit: (type: string, fields: object) => object, clock: import('../shared/clock').Clock }} parts
+   *   `emit` emits a watcher event (its `threadId` and `thread` given in the fields).
+   */
+  constructor(options, { emit, clock }) {
+    this.#options = options
+    // The workers' snapshots: in `dir`, under its budget, with a cooldown of their own.
+    const store = options.snapshots === 'auto' && options.dir !== undefined ? workerSnapshots(options, emit, clock) : null
+    this.#parts = { emit, clock, store }
+    diagnosticsChannel.subscribe('worker_threads', this.#onWorker)
+    this.#ownWatchersChannel = new BroadcastChannel(OWN_WATCHERS_CHANNEL)
+    this.#ownWatchersChannel.onmessage = ({ data }) => {
+      if (Number.isSafeInteger(data?.threadId) && Number.isFinite(data?.time)) this.#ownWatchers.set(data.threadId, data.time)
+    }
+    this.#ownWatchersChannel.unref()
+    let inspector
+    try {
+      inspector = require('node:inspector')
+      this.#session = new inspector.Session()
+      this.#session.connect()
+    } catch (err) {
+      this.#session = null
+      this.unavailable = `no inspector session: ${err.message}`
+      return
+    }
+    this.#session.on('NodeWorker.attachedToWorker', ({ params }) => this.#attached(params))
+    this.#session.on('NodeWorker.detachedFromWorker', ({ params }) => this.#detached(params.sessionId))
+    this.#session.on('NodeWorker.receivedMessageFromWorker', ({ params }) => this.#received(params))
+    this.#session.post('NodeWorker.enable', { waitForDebuggerOnStart: false }, (err) => {
+      if (err) this.unavailable = `the inspector's NodeWorker domain: ${err.message}`
+    })
+  }
+
+  /** Reads every worker once (the watcher's interval); each judges and acts on its own. */
+  async sample() {
+    if (this.#stopped) return
+    await Promise.all([...this.#threads.values()].map((thread) => thread.sample()))
+  }
+
+  /** The workers' heaps, physical bytes, at their newest readings: in RSS, not native memory. */
+  heapBytes() {
+    let sum = 0
+    for (const thread of this.#threads.values()) sum += thread.physicalBytes
+    return sum
+  }
+
+  /** Each worker watched: `{ threadId, name, script, pool, watchedFrom, heapUsed, floorBytes, leaking }`. */
+  list() {
+    return [...this.#threads.values()].map((thread) => thread.status())
+  }
+
+  /** Stops watching: the session ends, each worker's detector stops, a write under way is dropped. */
+  stop() {
+    if (this.#stopped) return
+    this.#stopped = true
+    diagnosticsChannel.unsubscribe('worker_threads', this.#onWorker)
+    this.#ownWatchersChannel.close()
+    for (const thread of this.#threads.values()) thread.stop()
+    this.#parts.store?.stop()
+    this.#threads.clear()
+    for (const { reject, timer } of this.#pending.values()) {
+      clearTimeout(timer)
+      reject(new Error('the watcher stopped'))
+    }
+    this.#pending.clear()
+    try {
+      this.#session?.disconnect()
+    } catch {
+      // Already gone with the process.
+    }
+  }
+
+  /** A `Worker` was made: kept weakly, with the pool its creation stack names. */
+  #noteWorker(worker) {
+    if (this.#stopped) return
+    const oldSpaceMb = worker.resourceLimits?.maxOldGenerationSizeMb
+    this.#made.set(worker.threadId, { pool: poolOf(new Error().stack), heapLimit: oldSpaceMb > 0 ? oldSpaceMb * 1024 * 1024 : null })
+    worker.once('exit', () => this.#made.delete(worker.threadId))
+  }
+
+  /** The inspector attached a worker: watched, up to MAX_THREADS. */
+  #attached({ sessionId, workerInfo }) {
+    if (this.#stopped) return
+    if (this.#threads.size >= MAX_THREADS) {
+      this.notWatched++
+      return
+    }
+    const threadId = Number(workerInfo.workerId)
+    const script = scriptPath(workerInfo.url)
+    const name = /^\[worker \d+\]\s*(.*)$/.exec(workerInfo.title ?? '')?.[1] || null
+    const made = this.#made.get(threadId)
+    const info = { threadId, name, script, pool: made?.pool ?? poolOf(script) }
+    const evaluate = (expression, timeoutMs = ANSWER_TIMEOUT_MS) => this.#request(sessionId, 'Runtime.evaluate', { expression, returnByValue: true }, timeoutMs)
+    const usage = () => this.#request(sessionId, 'Runtime.getHeapUsage', {}, ANSWER_TIMEOUT_MS)
+    const ownWatcherAt = () => this.#ownWatchers.get(threadId) ?? null
+    this.#threads.set(sessionId, new ThreadWatch(this.#options, info, { ...this.#parts, evaluate, usage, ownWatcherAt, heapLimit: made?.heapLimit ?? null }))
+  }
+
+  /** A worker exited: its watch ends; what it wrote stays. */
+  #detached(sessionId) {
+    const thread = this.#threads.get(sessionId)
+    thread?.stop()
+    this.#threads.delete(sessionId)
+    if (thread !== undefined) this.#ownWatchers.delete(thread.threadId)
+    for (const [id, request] of this.#pending) {
+      if (request.sessionId !== sessionId) continue
+      clearTimeout(request.timer)
+      this.#pending.delete(id)
+      request.reject(new Error('the worker exited'))
+    }
+  }
+
+  /** Sends one protocol message to a worker; resolves with its result. */
+  #request(sessionId, method, params, timeoutMs) {
+    if (this.#stopped) return Promise.reject(new Error('the watcher stopped'))
+    const id = this.#nextId++
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id)
+        reject(new Error(`the worker did not answer ${method} within ${timeoutMs} ms`))
+      }, timeoutMs)
+      timer.unref()
+      this.#pending.set(id, { resolve, reject, timer, sessionId })
+      const message = JSON.stringify({ id, method, params })
+      this.#session.post('NodeWorker.sendMessageToWorker', { sessionId, message }, (err) => {
+        if (err) this.#settle(id, { error: { message: err.message } })
+      })
+    })
+  }
+
+  /** A worker's message: the answer to a request (events are not asked for). */
+  #received({ message }) {
+    let parsed
+    try {
+      parsed = JSON.parse(message)
+    } catch {
+      return
+    }
+    if (typeof parsed.id === 'number') this.#settle(parsed.id, parsed)
+  }
+
+  #settle(id, answer) {
+    const request = this.#pending.get(id)
+    if (request === undefined) return
+    this.#pending.delete(id)
+    clearTimeout(request.timer)
+    if (answer.error) request.reject(new Error(answer.error.message))
+    else request.resolve(answer.result)
+  }
+}
+
+/** The store the workers' snapshots are written by: the main thread's rules, the worker's names. */
+function workerSnapshots(options, emit, clock) {
+  const { SnapshotStore } = require('../capture/snapshots')
+  return new SnapshotStore({
+    clock,
+    dir: options.dir,
+    maxSnapshots: options.maxSnapshots,
+    maxDiskBytes: options.maxDiskBytes,
+    cooldownMs: options.cooldownMs,
+    memoryFactor: options.snapshotMemoryFactor,
+    writer: 'in-process',
+    onError: (error, during) => emit('error', { error: error.message, during }),
+  })
+}
+
+module.exports = { WorkerThreads }
