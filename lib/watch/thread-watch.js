@@ -15,7 +15,7 @@
  * allocates, so a worker that keeps what it allocates has its lowest readings rise, while a
  * worker at rest holds a steady heap. No GC is forced in a worker: forced from the main
  * thread, amid a pool's workers starting and ending (piscina's idle timeout), they left a
- * task of the pool unanswered in 3 runs of 8 (a healthy pool, Node 20).
+ * task of the pool unanswered in 5 runs of 15 (a healthy pool, Node 20).
  */
 const { nativeBinding } = require('../shared/native')
 const { SnapshotCost } = require('../capture/snapshot-cost')

@@ -11,8 +11,8 @@
  * interrupt of whatever the worker is doing, waiting in `Atomics.wait` included, and stops
  * only that worker. Each interval `Runtime.getHeapUsage` reads each worker's heap, which runs
  * no JavaScript there (evaluating even a read of `v8.getHeapStatistics()` in the workers of a
- * piscina pool whose idle workers come and go left a task of the pool unanswered in 3 runs
- * of 8: Node 20). A worker whose own watcher runs (it says so every interval on a
+ * piscina pool whose idle workers come and go left a task of the pool unanswered in 5 runs
+ * of 15: Node 20). A worker whose own watcher runs (it says so every interval on a
  * BroadcastChannel, watcher.js) is left to it (`watchedFrom: 'self'`): only its heap is read.
  *
  * Workers are known by the `worker_threads` diagnostics channel too (Node publishes every
