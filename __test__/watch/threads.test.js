@@ -45,7 +45,9 @@ async function runScenario(t, scenario, runMs, done = () => false) {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stderr = ''
+  let stdout = ''
   child.stderr.on('data', (chunk) => (stderr += chunk))
+  child.stdout.on('data', (chunk) => (stdout += chunk))
   // A busy machine (the whole suite at once) takes longer to see a leak: the run ends when it is seen.
   const poll = setInterval(() => {
     if (done(logged(log))) child.kill('SIGTERM')
@@ -53,7 +55,8 @@ async function runScenario(t, scenario, runMs, done = () => false) {
   const [code, signal] = await once(child, 'exit')
   clearInterval(poll)
   assert.ok(code === 0 || signal === 'SIGTERM', `exit ${code} ${signal}: ${stderr}`)
-  return { dir, events: logged(log), stderr }
+  const scrapes = stdout.split('\n').filter((line) => line.startsWith('metrics ')).map((line) => JSON.parse(line.slice('metrics '.length)))
+  return { dir, events: logged(log), stderr, scrapes }
 }
 
 /** The events in the log so far (a last line being written left out). */
@@ -98,8 +101,12 @@ test.before(() => {
 })
 
 test('a piscina pool whose task module keeps a Map: watched from the main thread, the Map named in the worker', async () => {
-  const { events } = await scenarios.pool
+  const { events, scrapes } = await scenarios.pool
   const { report, leak } = workerReport(events)
+  // The metrics: each worker's heap, and its leak, labelled with its thread and pool.
+  const leakingSeries = `leakproof_thread_leak_suspected{thread="${report.threadId}",pool="piscina"} 1`
+  assert.ok(scrapes.some((series) => series.includes(leakingSeries)), `no scrape had ${leakingSeries}: ${JSON.stringify(scrapes.at(-1))}`)
+  assert.ok(scrapes.at(-1).some((line) => line.startsWith(`leakproof_thread_heap_bytes{thread="${report.threadId}",pool="piscina"} `)), JSON.stringify(scrapes.at(-1)))
   assert.equal(leak.thread.pool, 'piscina')
   assert.equal(leak.thread.watchedFrom, 'main')
   assert.match(leak.thread.script, /piscina/)
@@ -112,8 +119,10 @@ test('a piscina pool whose task module keeps a Map: watched from the main thread
 })
 
 test('a plain Worker whose handler keeps listeners watches itself: its census names the emitter in its module', async () => {
-  const { events } = await scenarios.listeners
+  const { events, scrapes } = await scenarios.listeners
   const { report, leak } = workerReport(events)
+  // The main thread's metrics carry what the worker's own watcher says of its heap.
+  assert.ok(scrapes.some((series) => series.includes(`leakproof_thread_leak_suspected{thread="${report.threadId}",pool="app"} 1`)), JSON.stringify(scrapes.at(-1)))
   assert.equal(leak.thread.watchedFrom, 'self')
   assert.equal(report.thread.script, path.join(WORKERS, 'listening-handler.js'))
   assert.match(firstHolder(report), new RegExp(`^settings\\._events\\.change \\(Array\\), a module-level variable of ${escape(path.join(WORKERS, 'listening-handler.js'))}`))

@@ -8,8 +8,9 @@
  *
  * Bounds on label sets (what a time-series database stores): `kind` has 3 values, `result`
  * one per snapshot outcome (about 10), `map` one per named map (the application names
- * them; maps sharing a name are summed), and listener-leak sites at most
- * `MAX_REPORTED_SITES` (50) per process.
+ * them; maps sharing a name are summed), listener-leak sites at most
+ * `MAX_REPORTED_SITES` (50) per process, and `thread` one per worker thread running and
+ * watched (64 at most), `pool` one per package that starts workers.
  */
 const { currentWatcher } = require('../watch/watcher')
 const { KINDS } = require('../watch/tally')
@@ -153,6 +154,26 @@ const METRICS = Object.freeze([
     absentUntil: 'a restart is due',
     values: (s) => (s.watcher?.restart.due == null ? [] : [{ labels: {}, value: s.watcher.restart.due.timeLeftMs / 1000 }]),
   },
+  {
+    prometheus: 'leakproof_thread_heap_bytes',
+    otel: 'leakproof.thread.heap',
+    unit: 'By',
+    type: 'gauge',
+    aggregate: 'sum',
+    help: "A worker thread's heap, as the main thread's watcher sees it: its floor where known, else its newest reading (at most 64 threads, each while it runs).",
+    labels: ['thread', 'pool'],
+    values: (s) => (s.watcher?.threads ?? []).filter((t) => (t.floorBytes ?? t.heapUsed) !== null).map((t) => ({ labels: threadLabels(t), value: t.floorBytes ?? t.heapUsed })),
+  },
+  {
+    prometheus: 'leakproof_thread_leak_suspected',
+    otel: 'leakproof.thread.leak.suspected',
+    unit: '1',
+    type: 'gauge',
+    aggregate: 'max',
+    help: "1 while a leak reported in a worker thread's heap still grows, else 0 (at most 64 threads, each while it runs).",
+    labels: ['thread', 'pool'],
+    values: (s) => (s.watcher?.threads ?? []).map((t) => ({ labels: threadLabels(t), value: t.leaking ? 1 : 0 })),
+  },
   ...mapMetrics(),
   {
     prometheus: 'leakproof_listener_leak_listeners',
@@ -165,6 +186,11 @@ const METRICS = Object.freeze([
     values: (s) => s.listenerLeaks.map(({ emitter, event, site, count }) => ({ labels: { emitter, event, site }, value: count })),
   },
 ])
+
+/** A worker thread's labels: its id (the thread runs, so the set is bounded by the threads watched at once) and the package that started it (`app` for the app's own). */
+function threadLabels(thread) {
+  return { thread: String(thread.threadId), pool: thread.pool ?? 'app' }
+}
 
 /**
  * The BoundedMap metrics, one label set per map name.
@@ -244,6 +270,8 @@ const OTEL_ATTRIBUTES = Object.freeze({
   emitter: 'leakproof.listener.emitter',
   event: 'leakproof.listener.event',
   site: 'leakproof.listener.site',
+  thread: 'leakproof.thread.id',
+  pool: 'leakproof.thread.pool',
 })
 
 module.exports = { readSignals, METRICS, OTEL_ATTRIBUTES }

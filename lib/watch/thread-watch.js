@@ -33,7 +33,7 @@ class ThreadWatch {
   #emit
   #evaluate
   #usage
-  #ownWatcherAt
+  #ownWatcher
   #heapLimit
   #store
   #reports = null
@@ -54,13 +54,13 @@ class ThreadWatch {
    * @param {{ threadId: number, name: string | null, script: string | null, pool: string | null }} info who the worker is.
    * @param {object} parts `emit`, `store`, `clock` (threads.js); `usage()`, the worker's heap as
    *   the inspector's `Runtime.getHeapUsage` gives it (no JavaScript runs in the worker for it);
-   *   `evaluate(expression, timeoutMs)` in the worker, for its snapshots; `ownWatcherAt()`, when
-   *   the worker's own watcher last said it runs (null if never); `heapLimit`, the old
+   *   `evaluate(expression, timeoutMs)` in the worker, for its snapshots; `ownWatcher()`, what
+   *   the worker's own watcher last said (`{ time, heapFloor, leaking }`, null if never); `heapLimit`, the old
    *   generation's limit where the worker's `resourceLimits` set it, else null.
    */
-  constructor(options, info, { emit, store, clock, evaluate, usage, ownWatcherAt, heapLimit }) {
+  constructor(options, info, { emit, store, clock, evaluate, usage, ownWatcher, heapLimit }) {
     this.#usage = usage
-    this.#ownWatcherAt = ownWatcherAt
+    this.#ownWatcher = ownWatcher
     this.#heapLimit = heapLimit
     this.#options = options
     this.#info = info
@@ -81,10 +81,15 @@ class ThreadWatch {
     return this.#reading?.physical ?? 0
   }
 
-  /** What status() lists of this worker. */
+  /** What status() lists of this worker: from its own watcher where it watches itself. */
   status() {
+    const heapUsed = this.#reading?.used ?? null
+    if (this.#watchedFrom === 'self') {
+      const own = this.#ownWatcher()
+      return { ...this.#thread(), heapUsed, floorBytes: own?.heapFloor ?? null, leaking: own?.leaking ?? false }
+    }
     const trend = this.#monitor?.trends().find((t) => t.kind === 'heap') ?? null
-    return { ...this.#thread(), heapUsed: this.#reading?.used ?? null, floorBytes: this.#floor?.bytes ?? null, leaking: trend?.leaking ?? false }
+    return { ...this.#thread(), heapUsed, floorBytes: this.#floor?.bytes ?? null, leaking: trend?.leaking ?? false }
   }
 
   /** The worker exited, or the watcher stopped: its detector stops; a pair under way ends. */
@@ -106,8 +111,8 @@ class ThreadWatch {
     if (this.#stopped || !(reading.used > 0)) return
     this.#reading = reading
     const now = this.#clock.now()
-    const ownWatcherAt = this.#ownWatcherAt()
-    this.#watchedFrom = ownWatcherAt !== null && now - ownWatcherAt <= SELF_WATCH_INTERVALS * this.#options.intervalMs ? 'self' : 'main'
+    const own = this.#ownWatcher()
+    this.#watchedFrom = own !== null && now - own.time <= SELF_WATCH_INTERVALS * this.#options.intervalMs ? 'self' : 'main'
     if (this.#watchedFrom === 'self') return
     this.#recent.push(reading.used)
     if (this.#recent.length > FLOOR_READINGS) this.#recent.shift()

@@ -39,7 +39,7 @@ class WorkerThreads {
   #session = null
   #threads = new Map() // sessionId -> ThreadWatch
   #made = new Map() // threadId -> { pool, heapLimit } of workers made since the start
-  #ownWatchers = new Map() // threadId -> when its own watcher last said it runs
+  #ownWatchers = new Map() // threadId -> what its own watcher last said: { time, heapFloor, leaking }
   #ownWatchersChannel = null // where workers' own watchers say so
   #pending = new Map() // message id -> { resolve, reject, timer, sessionId }
   #nextId = 1
@@ -63,7 +63,7 @@ class WorkerThreads {
     diagnosticsChannel.subscribe('worker_threads', this.#onWorker)
     this.#ownWatchersChannel = new BroadcastChannel(OWN_WATCHERS_CHANNEL)
     this.#ownWatchersChannel.onmessage = ({ data }) => {
-      if (Number.isSafeInteger(data?.threadId) && Number.isFinite(data?.time)) this.#ownWatchers.set(data.threadId, data.time)
+      if (Number.isSafeInteger(data?.threadId) && Number.isFinite(data?.time)) this.#ownWatchers.set(data.threadId, { time: data.time, heapFloor: data.heapFloor ?? null, leaking: data.leaking === true })
     }
     this.#ownWatchersChannel.unref()
     let inspector
@@ -145,8 +145,8 @@ class WorkerThreads {
     const info = { threadId, name, script, pool: made?.pool ?? poolOf(script) }
     const evaluate = (expression, timeoutMs = ANSWER_TIMEOUT_MS) => this.#request(sessionId, 'Runtime.evaluate', { expression, returnByValue: true }, timeoutMs)
     const usage = () => this.#request(sessionId, 'Runtime.getHeapUsage', {}, ANSWER_TIMEOUT_MS)
-    const ownWatcherAt = () => this.#ownWatchers.get(threadId) ?? null
-    this.#threads.set(sessionId, new ThreadWatch(this.#options, info, { ...this.#parts, evaluate, usage, ownWatcherAt, heapLimit: made?.heapLimit ?? null }))
+    const ownWatcher = () => this.#ownWatchers.get(threadId) ?? null
+    this.#threads.set(sessionId, new ThreadWatch(this.#options, info, { ...this.#parts, evaluate, usage, ownWatcher, heapLimit: made?.heapLimit ?? null }))
   }
 
   /** A worker exited: its watch ends; what it wrote stays. */

@@ -357,7 +357,7 @@ class Watcher extends EventEmitter {
   /** Once per interval: a full GC forced if one is due, then the interval's floor, if any. */
   #tick() {
     if (this.#stopped) return
-    if (!isMainThread) sayWatching(this.#clock.now())
+    if (!isMainThread) sayWatching({ time: this.#clock.now(), heapFloor: this.#lastFloor?.heap ?? null, leaking: this.#native.trends().some((t) => t.kind === 'heap' && t.leaking) })
     this.#fullGcs.aged()
     this.#forcedGc.tick()
     const floor = this.#floors.take()
@@ -548,13 +548,13 @@ function newNativeMonitor(o, { startedAt, warmupEndsWhenServing }, onEvent) {
   return new (nativeBinding().NativeMonitor)(settings, onEvent)
 }
 
-/** A worker's own watcher runs (its interval came at `time`): the main thread's leaves this worker to it. */
-function sayWatching(time) {
+/** A worker's own watcher runs (its interval came at `time`; its heap floor and whether it leaks): the main thread's leaves this worker to it. */
+function sayWatching({ time, heapFloor, leaking }) {
   if (ownWatchers === null) {
     ownWatchers = new BroadcastChannel(OWN_WATCHERS_CHANNEL)
     ownWatchers.unref()
   }
-  ownWatchers.postMessage({ threadId, time })
+  ownWatchers.postMessage({ threadId, time, heapFloor, leaking })
 }
 
 module.exports = { watch, currentWatcher, Watcher, EVENTS, CHANNELS }
