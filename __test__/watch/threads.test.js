@@ -15,6 +15,7 @@ const path = require('node:path')
 const { spawn } = require('node:child_process')
 const { once } = require('node:events')
 const { firstHolder } = require('../../lib/diagnose/report-text')
+const { collect } = require('../../lib/page/collect')
 const { endsAsCompleteJson } = require('../../lib/capture/snapshot-file')
 const { tempDir } = require('../support/temp-dir')
 
@@ -101,8 +102,13 @@ test.before(() => {
 })
 
 test('a piscina pool whose task module keeps a Map: watched from the main thread, the Map named in the worker', async () => {
-  const { events, scrapes } = await scenarios.pool
+  const { dir, events, scrapes } = await scenarios.pool
   const { report, leak } = workerReport(events)
+  // The page of the directory: the worker is a process of its own, named by its pool, with its report.
+  const model = await collect(dir)
+  const row = model.processes.find((p) => p.threadId === report.threadId)
+  assert.equal(row?.label, `pid ${report.pid}, thread ${report.threadId} (piscina, worker.js)`, JSON.stringify(model.processes.map((p) => p.label)))
+  assert.ok(row.reports.length > 0 && row.leaks.length > 0)
   // The metrics: each worker's heap, and its leak, labelled with its thread and pool.
   const leakingSeries = `leakproof_thread_leak_suspected{thread="${report.threadId}",pool="piscina"} 1`
   assert.ok(scrapes.some((series) => series.includes(leakingSeries)), `no scrape had ${leakingSeries}: ${JSON.stringify(scrapes.at(-1))}`)

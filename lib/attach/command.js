@@ -192,7 +192,10 @@ const TEXT = {
   status: (s) => {
     const trends = s.memory.map((m) => `${m.kind} ${bytesText(m.floorBytes)}${m.slopeBytesPerSec ? ` (${bytesText(m.slopeBytesPerSec)}/s)` : ''}${m.leaking ? ' LEAKING' : ''}`)
     const leak = s.lastLeak === null ? 'none' : `${s.lastLeak.kind} at ${new Date(s.lastLeak.time).toISOString()}`
-    return [`watching since ${new Date(s.attachedAt).toISOString()}; floors: ${trends.join(', ') || 'none yet'}`, `leaks reported: heap ${s.leaks.heap}, external ${s.leaks.external}, native ${s.leaks.native}; the last: ${leak}; reports: ${s.reports}`, `events: ${s.log}`].join('\n')
+    const threads = (s.threads ?? []).map((w) => `thread ${w.threadId}${w.pool ? ` (${w.pool})` : ''} ${bytesText(w.floorBytes ?? w.heapUsed)}${w.leaking ? ' LEAKING' : ''}`)
+    const lines = [`watching since ${new Date(s.attachedAt).toISOString()}; floors: ${trends.join(', ') || 'none yet'}`, `leaks reported: heap ${s.leaks.heap}, external ${s.leaks.external}, native ${s.leaks.native}; the last: ${leak}; reports: ${s.reports}`]
+    if (threads.length > 0) lines.push(`worker threads: ${threads.join(', ')}`)
+    return [...lines, `events: ${s.log}`].join('\n')
   },
   census: censusText,
   snapshot: (r) => (r.snapshot === null ? `snapshot ${r.id} (${r.role}) was not written: see the snapshot-skipped event in the log` : `snapshot ${r.id} (${r.role}): ${r.snapshot.path} (${bytesText(r.snapshot.bytes ?? 0)})`),

@@ -143,6 +143,8 @@ const WATCHER_TOOLS = {
           const newest = new Map(proc.leaks.map((l) => [l.kind, l]))
           return {
             process: proc.label,
+            // A worker thread: its script, the pool that started it, which watcher judged it.
+            ...(proc.thread ? { thread: proc.thread } : {}),
             from: iso(proc.firstAt),
             to: iso(proc.lastAt),
             verdict: newest.size === 0 ? 'no leak found' : `leaking: ${[...newest.keys()].join(', ')}`,

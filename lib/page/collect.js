@@ -107,11 +107,15 @@ class ProcessBuilder {
     this.lists = Object.fromEntries(Object.keys(EVENT_LISTS).map((key) => [key, new NewestList(MAX_EVENTS)]))
     this.sites = null // the newest `sites` event
     this.snapshotNames = new Set()
+    this.thread = null // who the worker thread is, from its events' `thread` (watch.md#worker-threads)
   }
 
-  /** "pid 123", or "pid 123, thread 2" for a worker thread. */
+  /** "pid 123", or for a worker thread "pid 123, thread 2", with its pool and script where its events say. */
   get label() {
-    return this.threadId === 0 ? `pid ${this.pid}` : `pid ${this.pid}, thread ${this.threadId}`
+    if (this.threadId === 0) return `pid ${this.pid}`
+    const { pool = null, script = null } = this.thread ?? {}
+    const what = [pool, typeof script === 'string' ? path.basename(script) : null].filter((part) => typeof part === 'string' && part !== '')
+    return `pid ${this.pid}, thread ${this.threadId}${what.length === 0 ? '' : ` (${what.join(', ')})`}`
   }
 
   /** Widens the process's time span to `time`. */
@@ -123,6 +127,7 @@ class ProcessBuilder {
   /** Takes one event of this process. */
   add(event) {
     this.seen(event.time)
+    if (event.thread !== null && typeof event.thread === 'object') this.thread = event.thread
     switch (event.type) {
       case 'sample': return this.#addSample(event)
       case 'leak': return this.lists.leaks.push(ENTRY.leak(event))
@@ -297,6 +302,7 @@ class ModelBuilder {
     return {
       pid: entry.pid,
       threadId: entry.threadId,
+      thread: entry.thread,
       label,
       firstAt: entry.firstAt,
       lastAt: entry.lastAt,

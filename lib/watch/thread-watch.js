@@ -21,6 +21,9 @@ const { nativeBinding } = require('../shared/native')
 const { SnapshotCost } = require('../capture/snapshot-cost')
 const { Reports } = require('../diagnose/reports')
 
+/** A follow-up is due this long after its baseline once the heap grew FOLLOW_UP_MIN_BYTES (else at `followUpGrowthBytes`). */
+const FOLLOW_UP_AFTER_MS = 30_000
+const FOLLOW_UP_MIN_BYTES = 1024 * 1024
 /** The floor is the lowest of this many readings, one per interval. */
 const FLOOR_READINGS = 3
 /** A worker's own watcher counts as running while it said so this many intervals ago at most. */
@@ -35,7 +38,9 @@ class ThreadWatch {
   #usage
   #ownWatcher
   #heapLimit
-  #store
+  #snapshots
+  #store = null // the worker's snapshots (snapshots.js), made with its first
+  #native
   #reports = null
   #cost = new SnapshotCost()
   #clock
@@ -52,23 +57,25 @@ class ThreadWatch {
   /**
    * @param {object} options the watcher's settings.
    * @param {{ threadId: number, name: string | null, script: string | null, pool: string | null }} info who the worker is.
-   * @param {object} parts `emit`, `store`, `clock` (threads.js); `usage()`, the worker's heap as
+   * @param {object} parts `emit`, `clock`, `native` (threads.js); `snapshots()` makes the worker's
+   *   snapshot store (null without a dir); `usage()`, the worker's heap as
    *   the inspector's `Runtime.getHeapUsage` gives it (no JavaScript runs in the worker for it);
    *   `evaluate(expression, timeoutMs)` in the worker, for its snapshots; `ownWatcher()`, what
    *   the worker's own watcher last said (`{ time, heapFloor, leaking }`, null if never); `heapLimit`, the old
    *   generation's limit where the worker's `resourceLimits` set it, else null.
    */
-  constructor(options, info, { emit, store, clock, evaluate, usage, ownWatcher, heapLimit }) {
+  constructor(options, info, { emit, snapshots, clock, native, evaluate, usage, ownWatcher, heapLimit }) {
     this.#usage = usage
     this.#ownWatcher = ownWatcher
     this.#heapLimit = heapLimit
     this.#options = options
     this.#info = info
     this.#evaluate = evaluate
-    this.#store = store
+    this.#snapshots = snapshots
+    this.#native = native
     this.#clock = clock
     this.#emit = (type, fields) => emit(type, { threadId: info.threadId, thread: this.#thread(), ...fields })
-    if (store !== null) this.#reports = new Reports(options.top, this.#emit, { thread: info })
+    if (snapshots !== null) this.#reports = new Reports(options.top, this.#emit, { thread: info })
   }
 
   /** The worker's thread id. */
@@ -96,6 +103,7 @@ class ThreadWatch {
   stop() {
     this.#stopped = true
     this.#monitor?.stop()
+    this.#store?.stop()
   }
 
   /** One interval: reads the worker, judges its floor. */
@@ -144,12 +152,17 @@ class ThreadWatch {
     setImmediate(() => this.#capture('leak'))
   }
 
-  /** The pair's follow-up, once the worker's floor grew by `followUpGrowthBytes` since its baseline. */
+  /**
+   * The pair's follow-up, once the worker's floor grew by `followUpGrowthBytes` since its
+   * baseline, or by FOLLOW_UP_MIN_BYTES once FOLLOW_UP_AFTER_MS went by: the worker has no
+   * census to name the holder meanwhile, and the diff by ids names what is new either way.
+   */
   async #followUpIfDue(now) {
     const baseline = this.#baseline
     if (baseline === null || now < baseline.endedAt + this.#options.intervalMs) return
-    if (this.#floor.bytes - baseline.heap < this.#options.followUpGrowthBytes) return
-    await this.#capture('follow-up')
+    const grown = this.#floor.bytes - baseline.heap
+    const due = grown >= this.#options.followUpGrowthBytes || (now >= baseline.endedAt + FOLLOW_UP_AFTER_MS && grown >= FOLLOW_UP_MIN_BYTES)
+    if (due) await this.#capture('follow-up')
   }
 
   /**
@@ -157,12 +170,15 @@ class ThreadWatch {
    * not): the pair's baseline, or its follow-up, whose report then follows.
    */
   async #capture(reason) {
-    if (this.#store === null || this.#capturing || this.#stopped) return
+    if (this.#snapshots === null || this.#capturing || this.#stopped) return
+    this.#store ??= this.#snapshots()
     const followUp = reason === 'follow-up'
     const heapUsed = this.#floor?.bytes ?? this.#reading.used
     const predicted = this.#cost.predict(heapUsed)
     this.#capturing = true
     let liveHeapBytes = heapUsed
+    // The worker's snapshot, then its diff here, take native memory of the process's on purpose.
+    this.#native.pauseNative()
     try {
       const keep = this.#baseline === null ? [] : [this.#baseline.path]
       const write = async (file) => {
@@ -191,6 +207,7 @@ class ThreadWatch {
       const leaking = [{ kind: 'heap', sinceBytes: baseline.heap, untilBytes: heapUsed, growthBytes: heapUsed - baseline.heap }]
       await this.#reports.write(baseline.path, result.path, leaking)
     } finally {
+      this.#native.resetNative()
       this.#capturing = false
       // The next leak starts another pair.
       if (this.#baseline === null) this.#leaking = false

@@ -52,14 +52,15 @@ class WorkerThreads {
 
   /**
    * @param {object} options the watcher's settings.
-   * @param {{ emit: (type: string, fields: object) => object, clock: import('../shared/clock').Clock }} parts
-   *   `emit` emits a watcher event (its `threadId` and `thread` given in the fields).
+   * @param {{ emit: (type: string, fields: object) => object, clock: import('../shared/clock').Clock, native: { pauseNative(): void, resetNative(): void } }} parts
+   *   `emit` emits a watcher event (its `threadId` and `thread` given in the fields); `native`, the
+   *   main thread's monitor, told when a worker's snapshot or its diff moves the process's native memory.
    */
-  constructor(options, { emit, clock }) {
+  constructor(options, { emit, clock, native }) {
     this.#options = options
-    // The workers' snapshots: in `dir`, under its budget, with a cooldown of their own.
-    const store = options.snapshots === 'auto' && options.dir !== undefined ? workerSnapshots(options, emit, clock) : null
-    this.#parts = { emit, clock, store }
+    // Each worker's snapshots: in `dir`, under its budget, with a cooldown of the worker's own.
+    const snapshots = options.snapshots === 'auto' && options.dir !== undefined ? () => workerSnapshots(options, emit, clock) : null
+    this.#parts = { emit, clock, snapshots, native }
     diagnosticsChannel.subscribe('worker_threads', this.#onWorker)
     this.#ownWatchersChannel = new BroadcastChannel(OWN_WATCHERS_CHANNEL)
     this.#ownWatchersChannel.onmessage = ({ data }) => {
@@ -109,7 +110,6 @@ class WorkerThreads {
     diagnosticsChannel.unsubscribe('worker_threads', this.#onWorker)
     this.#ownWatchersChannel.close()
     for (const thread of this.#threads.values()) thread.stop()
-    this.#parts.store?.stop()
     this.#threads.clear()
     for (const { reject, timer } of this.#pending.values()) {
       clearTimeout(timer)

@@ -176,7 +176,7 @@ class Watcher extends EventEmitter {
       // Loaded when first needed: a watcher without the policy never sees a server.
       this.#restart = new (require('../mitigate/restart').Restart)(options.restart, { emit: this.#emit, clock })
     }
-    if (isMainThread && options.threads) this.#threads = new (require('./threads').WorkerThreads)(options, { emit: this.#emit, clock })
+    if (isMainThread && options.threads) this.#threads = new (require('./threads').WorkerThreads)(options, { emit: this.#emit, clock, native: this.#native })
     // Last of the parts, so that nothing thrown above leaves it subscribed.
     this.#pressure = judgeForWatcher({ enterShare: options.pressureShare, holdMs: options.pressureHoldMs, shrinkMaps: options.shrinkMaps })
     this.#load = new LoadMeter()

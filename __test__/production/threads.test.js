@@ -1,0 +1,106 @@
+'use strict'
+
+// Every thread watched, at the default timings (issue 55): one service whose work runs in
+// worker threads, three of them leaking at once (a piscina pool whose task module memoizes
+// renders, a Worker whose handler keeps listeners, a Worker started with `execArgv: []`),
+// run as users run it (`-r leakproof/register`, only LEAKPROOF_DIR and LEAKPROOF_LOG set),
+// roomy and in a 1 GiB memory cgroup. Each leak is reported with its thread, its holder named
+// first in the worker's words within 60 s of its leak event, and the main loop is never
+// stopped over 250 ms.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { spawn } = require('node:child_process')
+const { once } = require('node:events')
+const { firstHolder } = require('../../lib/diagnose/report-text')
+const { memoryCgroup } = require('../support/cgroup')
+
+const REGISTER = path.join(__dirname, '..', '..', 'register.js')
+const APP = path.join(__dirname, '..', 'watch', 'fixtures', 'threads-app.js')
+const WORKERS = path.join(__dirname, '..', 'watch', 'fixtures', 'thread-workers')
+const MiB = 1024 * 1024
+/** All three holders must be named by then. */
+const RUN_MS = 420_000
+/** Each holder within this of its thread's first leak event, and no stop of the main loop longer than this. */
+const HOLDER_WITHIN_MS = 60_000
+const MAX_STOP_MS = 250
+
+/** The holder each leaking worker must be named by, by the file it runs in. */
+const EXPECTED = [
+  { what: 'the piscina pool', holder: `rendered (Map), a module-level variable of ${path.join(WORKERS, 'memo-render.js')}`, is: (thread) => thread.pool === 'piscina' },
+  { what: 'the Worker keeping listeners', holder: `settings._events.change (Array), a module-level variable of ${path.join(WORKERS, 'listening-handler.js')}`, is: (thread) => thread.script === path.join(WORKERS, 'listening-handler.js') },
+  { what: 'the Worker without the preload', holder: `results (Map), a module-level variable of ${path.join(WORKERS, 'memo-handler.js')}`, is: (thread) => thread.script === path.join(WORKERS, 'memo-handler.js') },
+]
+
+/** The events logged so far (a line being written left out). */
+function logged(log) {
+  if (!fs.existsSync(log)) return []
+  return fs.readFileSync(log, 'utf8').split('\n').flatMap((line) => {
+    try {
+      return line === '' ? [] : [JSON.parse(line)]
+    } catch {
+      return []
+    }
+  })
+}
+
+/** Each expected leak's first leak event and first report naming a holder (either may be missing yet). */
+function found(events) {
+  return EXPECTED.map((expected) => {
+    const about = events.filter((e) => e.thread !== undefined && expected.is(e.thread))
+    return { ...expected, leak: about.find((e) => e.type === 'leak'), report: about.find((e) => e.type === 'report' && firstHolder(e) !== null) }
+  })
+}
+
+/** Runs the service (in `cgroup` where given) until all three holders are named or RUN_MS; checks what it reported. */
+async function runService(t, cgroup) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-threads-'))
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const log = path.join(dir, 'events.jsonl')
+  const argv = [process.execPath, '-r', REGISTER, APP, 'all', String(RUN_MS)]
+  const [command, ...args] = cgroup === null ? argv : cgroup.command(argv)
+  const env = { PATH: process.env.PATH, LEAKPROOF_DIR: path.join(dir, 'evidence'), LEAKPROOF_LOG: log }
+  const service = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'inherit'] })
+  const exited = once(service, 'exit')
+  let longestStop = 0
+  service.stdout.on('data', (chunk) => {
+    for (const [, ms] of String(chunk).matchAll(/^stop (\d+)$/gm)) longestStop = Math.max(longestStop, Number(ms))
+  })
+  const startedAt = Date.now()
+  const poll = setInterval(() => {
+    if (found(logged(log)).every((f) => f.report !== undefined)) service.kill('SIGTERM')
+  }, 2000)
+  await exited
+  clearInterval(poll)
+  const results = found(logged(log))
+  for (const { what, leak, report } of results) {
+    t.diagnostic(`${what}: leak ${leak ? `${Math.round((leak.time - startedAt) / 1000)} s in` : 'none'}, report ${report ? `${Math.round((report.time - leak.time) / 1000)} s after it, ${report.kind}: ${firstHolder(report)}` : 'none'}`)
+  }
+  t.diagnostic(`Node ${process.version}${cgroup === null ? ', roomy' : `, 1 GiB cgroup v${cgroup.version}`}: the main loop's longest stop ${longestStop} ms`)
+  for (const { what, holder, leak, report } of results) {
+    assert.ok(leak, `${what}: no leak event`)
+    assert.ok(report, `${what}: no report named a holder`)
+    assert.ok(leak.thread.threadId !== 0 && report.threadId === leak.threadId, `${what}: reported as thread ${report.threadId}`)
+    assert.equal(firstHolder(report), holder, `${what}`)
+    assert.ok(report.time - leak.time <= HOLDER_WITHIN_MS, `${what}: the holder ${Math.round((report.time - leak.time) / 1000)} s after the leak event`)
+  }
+  assert.ok(longestStop <= MAX_STOP_MS, `the main loop stopped ${longestStop} ms`)
+  // The main thread's own memory did not leak: the workers' heaps are not its native memory.
+  assert.deepEqual(logged(log).filter((e) => e.threadId === 0 && e.type === 'leak').map((e) => e.kind), [])
+}
+
+test('three leaks in worker threads, roomy: each named with its thread within 60 s of its leak event', { timeout: RUN_MS + 60_000 }, (t) => runService(t, null))
+
+test('the same in a 1 GiB memory cgroup, with no OOM kill', { timeout: RUN_MS + 60_000 }, async (t) => {
+  const cgroup = memoryCgroup(`leakproof-threads-${process.pid}`, 1024 * MiB)
+  if (cgroup.missing !== undefined) return t.skip(cgroup.missing)
+  try {
+    await runService(t, cgroup)
+    assert.equal(cgroup.oomKills(), 0, 'the OOM killer took nothing')
+  } finally {
+    cgroup.remove()
+  }
+})
