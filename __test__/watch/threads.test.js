@@ -17,7 +17,7 @@ const { once } = require('node:events')
 const { firstHolder } = require('../../lib/diagnose/report-text')
 const { collect } = require('../../lib/page/collect')
 const { endsAsCompleteJson } = require('../../lib/capture/snapshot-file')
-const { tempDir } = require('../support/temp-dir')
+const os = require('node:os')
 
 const ROOT = path.join(__dirname, '..', '..')
 const APP = path.join(__dirname, 'fixtures', 'threads-app.js')
@@ -38,8 +38,9 @@ const SHORT_TIMINGS = {
  * Runs the fixture's `scenario` with the preload for `runMs` at most, ended sooner (SIGTERM)
  * once `done(events)` holds for the events logged so far; resolves with its dir and events.
  */
-async function runScenario(t, scenario, runMs, done = () => false) {
-  const dir = tempDir(t, `threads-${scenario}`)
+async function runScenario(scenario, runMs, done = () => false) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `leakproof-threads-${scenario}-`))
+  dirs.push(dir)
   const log = path.join(dir, 'events.jsonl')
   const child = spawn(process.execPath, ['-r', path.join(ROOT, 'register.js'), APP, scenario, String(runMs)], {
     env: { ...process.env, ...SHORT_TIMINGS, LEAKPROOF_DIR: dir, LEAKPROOF_LOG: log },
@@ -93,12 +94,18 @@ function mainThreadQuiet(events) {
 }
 
 const scenarios = {}
+/** The scenarios' directories, removed once every test of the file is done. */
+const dirs = []
+test.after(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
+})
 test.before(() => {
   // Run at once (each for 20-30 s, the leaking ones until a report names a holder, 2 minutes
   // at most): the checks below read what they left.
-  for (const name of ['pool', 'listeners', 'no-preload']) scenarios[name] = runScenario(test, name, 120_000, workerHolderNamed)
-  scenarios.healthy = runScenario(test, 'healthy', 20_000)
-  scenarios['exit-mid-pair'] = runScenario(test, 'exit-mid-pair', 30_000)
+  for (const name of ['pool', 'listeners', 'no-preload']) scenarios[name] = runScenario(name, 120_000, workerHolderNamed)
+  scenarios.all = runScenario('all', 120_000, (events) => ['memo-render.js', 'listening-handler.js', 'memo-handler.js'].every((file) => events.some((e) => e.type === 'report' && firstHolder(e)?.endsWith(file))))
+  scenarios.healthy = runScenario('healthy', 20_000)
+  scenarios['exit-mid-pair'] = runScenario('exit-mid-pair', 30_000)
 })
 
 test('a piscina pool whose task module keeps a Map: watched from the main thread, the Map named in the worker', async () => {
@@ -145,6 +152,25 @@ test('a worker started with execArgv: [] has no watcher of its own, and the main
   assert.equal(leak.thread.script, path.join(WORKERS, 'memo-handler.js'))
   assert.equal(leak.thread.pool, null)
   assert.match(firstHolder(report), new RegExp(`^results \\(Map\\), a module-level variable of ${escape(path.join(WORKERS, 'memo-handler.js'))}`))
+  mainThreadQuiet(events)
+})
+
+test('three leaking workers in one process: each report is about the thread whose code it names', async () => {
+  const { events } = await scenarios.all
+  // The worker that watches itself is left to it, whichever thread id it has.
+  const listening = events.filter((e) => e.thread?.script === path.join(WORKERS, 'listening-handler.js') && e.type !== 'sample')
+  assert.ok(listening.length > 0)
+  assert.deepEqual(listening.filter((e) => e.thread.watchedFrom !== 'self').map((e) => [e.type, e.threadId]), [])
+  const reports = events.filter((e) => e.type === 'report' && e.threadId !== 0 && firstHolder(e) !== null)
+  assert.ok(reports.length >= 3, `${reports.length} reports named a holder`)
+  for (const report of reports) {
+    const holder = firstHolder(report)
+    // The thread a report is about runs the code it names: a pool's worker runs memo-render.js.
+    const file = report.thread.pool === 'piscina' ? 'memo-render.js' : path.basename(report.thread.script)
+    assert.ok(holder.endsWith(path.join(WORKERS, file)), `thread ${report.threadId} (${JSON.stringify(report.thread)}) named ${holder}`)
+    // The snapshots and the report file are named with that thread's id.
+    if (report.kind === 'pair') assert.match(path.basename(report.followUp), new RegExp(`-${report.pid}-${report.threadId}-\\d+-follow-up\\.heapsnapshot$`))
+  }
   mainThreadQuiet(events)
 })
 

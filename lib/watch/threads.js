@@ -45,7 +45,7 @@ class WorkerThreads {
   #nextId = 1
   #onWorker = ({ worker }) => this.#noteWorker(worker)
   #stopped = false
-  /** Workers attached past MAX_THREADS, not watched. */
+  /** Workers attached past MAX_THREADS, or whose thread id the inspector did not say, not watched. */
   notWatched = 0
   /** Why workers are not watched from here (no inspector), or null. */
   unavailable = null
@@ -138,9 +138,17 @@ class WorkerThreads {
       this.notWatched++
       return
     }
-    const threadId = Number(workerInfo.workerId)
+    // The title is `[worker <threadId>] <name>` (Node's worker.cc); `workerId` is the inspector's
+    // own count of the workers it attached, not the thread id.
+    const titled = /^\[worker (\d+)\]\s*(.*)$/.exec(workerInfo.title ?? '')
+    if (titled === null) {
+      this.notWatched++
+      return
+    }
+    const threadId = Number(titled[1])
+    // Node 24 and later name an unnamed worker `WorkerThread`.
+    const name = titled[2] === '' || titled[2] === 'WorkerThread' ? null : titled[2]
     const script = scriptPath(workerInfo.url)
-    const name = /^\[worker \d+\]\s*(.*)$/.exec(workerInfo.title ?? '')?.[1] || null
     const made = this.#made.get(threadId)
     const info = { threadId, name, script, pool: made?.pool ?? poolOf(script) }
     const evaluate = (expression, timeoutMs = ANSWER_TIMEOUT_MS) => this.#request(sessionId, 'Runtime.evaluate', { expression, returnByValue: true }, timeoutMs)
