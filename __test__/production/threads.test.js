@@ -48,12 +48,18 @@ function logged(log) {
   })
 }
 
-/** Each expected leak's first leak event and first report naming a holder (either may be missing yet). */
+/**
+ * Each expected leak's first report naming a holder and the first leak event of the thread it
+ * is about (a pool has two workers: each has its own), else its first leak event; and a
+ * snapshot declined for memory. Any may be missing yet.
+ */
 function found(events) {
   return EXPECTED.map((expected) => {
     const about = events.filter((e) => e.thread !== undefined && expected.is(e.thread))
+    const report = about.find((e) => e.type === 'report' && firstHolder(e) !== null)
+    const leak = about.find((e) => e.type === 'leak' && (report === undefined || e.threadId === report.threadId))
     const declined = about.find((e) => e.type === 'snapshot-skipped' && e.skipped === 'memory')
-    return { ...expected, leak: about.find((e) => e.type === 'leak'), report: about.find((e) => e.type === 'report' && firstHolder(e) !== null), declined }
+    return { ...expected, leak, report, declined }
   })
 }
 
