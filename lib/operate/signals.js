@@ -162,6 +162,7 @@ const METRICS = Object.freeze([
     aggregate: 'sum',
     help: "A worker thread's heap, as the main thread's watcher sees it: its floor where known, else its newest reading (at most 64 threads, each while it runs).",
     labels: ['thread', 'pool'],
+    absentUntil: 'a worker thread runs',
     values: (s) => (s.watcher?.threads ?? []).filter((t) => (t.floorBytes ?? t.heapUsed) !== null).map((t) => ({ labels: threadLabels(t), value: t.floorBytes ?? t.heapUsed })),
   },
   {
@@ -172,6 +173,7 @@ const METRICS = Object.freeze([
     aggregate: 'max',
     help: "1 while a leak reported in a worker thread's heap still grows, else 0 (at most 64 threads, each while it runs).",
     labels: ['thread', 'pool'],
+    absentUntil: 'a worker thread runs',
     values: (s) => (s.watcher?.threads ?? []).map((t) => ({ labels: threadLabels(t), value: t.leaking ? 1 : 0 })),
   },
   ...mapMetrics(),
