@@ -328,6 +328,8 @@ class ModelBuilder {
     if (downsampled) {
       this.notes.push(`${label}: ${count(entry.floors.total, 'floor')} drawn as ${floors.time.length.toLocaleString('en-US')} (each point the lowest of up to ${entry.floors.runLength} floors in a row)`)
     }
+    // A worker read from the main thread has only its heap: the process's memory is on the main thread's row.
+    if (entry.thread?.watchedFrom === 'main') return
     const missing = ['native', 'rss'].filter((key) => floors[key].every((value) => value === null))
     if (missing.length > 0) this.notes.push(`${label}: the samples have no ${missing.join(' or ')} floors (a log written by an older leakproof, or not measured here)`)
   }
