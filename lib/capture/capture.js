@@ -2,7 +2,7 @@
 
 const v8 = require('node:v8')
 const errors = require('../shared/errors')
-const { SnapshotStore } = require('./snapshots')
+const { watcherSnapshotStore } = require('./snapshots')
 const { SnapshotCost } = require('./snapshot-cost')
 const { Reports } = require('../diagnose/reports')
 const { nativeStart } = require('../diagnose/native-verdict')
@@ -96,17 +96,7 @@ class Capture {
     this.#diagnosedSince = diagnosedSince
     this.#diagnosing = diagnosing
     this.#clock = clock
-    this.#store = new SnapshotStore({
-      clock,
-      dir: options.dir,
-      maxSnapshots: options.maxSnapshots,
-      maxDiskBytes: options.maxDiskBytes,
-      cooldownMs: options.cooldownMs,
-      memoryFactor: options.snapshotMemoryFactor,
-      beforeSnapshot: options.beforeSnapshot,
-      writer: options.snapshotWriter,
-      onError: (error, during) => emit('error', { error: error.message, during }),
-    })
+    this.#store = watcherSnapshotStore(options, { emit, clock })
     this.#afterSnapshot = options.afterSnapshot ?? null
     this.#native = native
     this.#emit = emit

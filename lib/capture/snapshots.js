@@ -329,6 +329,28 @@ class SnapshotStore {
   }
 }
 
+/**
+ * The store of a watcher's snapshots, from `watch()`'s options: `dir`, its budget, cooldown and
+ * memory factor; `writer` and `beforeSnapshot` (both the options' by default); failures
+ * outside a capture become `error` events through `emit`.
+ * @param {object} options the watcher's settings (lib/watch/options.js).
+ * @param {{ emit: (type: string, fields: object) => unknown, clock: import('../shared/clock').Clock,
+ *   writer?: 'fork' | 'in-process', beforeSnapshot?: (info: object) => unknown }} parts
+ */
+function watcherSnapshotStore(options, { emit, clock, writer = options.snapshotWriter, beforeSnapshot = options.beforeSnapshot }) {
+  return new SnapshotStore({
+    clock,
+    dir: options.dir,
+    maxSnapshots: options.maxSnapshots,
+    maxDiskBytes: options.maxDiskBytes,
+    cooldownMs: options.cooldownMs,
+    memoryFactor: options.snapshotMemoryFactor,
+    beforeSnapshot,
+    writer,
+    onError: (error, during) => emit('error', { error: error.message, during }),
+  })
+}
+
 /** What a declined snapshot would have cost, and the ways to get one all the same. */
 function pauseDetail(heapUsed, predicted, maxPauseMs, forkUnavailable) {
   return (
@@ -403,4 +425,4 @@ function availableMemoryBytes() {
   return available
 }
 
-module.exports = { SnapshotStore }
+module.exports = { SnapshotStore, watcherSnapshotStore }

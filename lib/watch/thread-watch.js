@@ -17,7 +17,7 @@
  * thread, amid a pool's workers starting and ending (piscina's idle timeout), they left a
  * task of the pool unanswered in 5 runs of 15 (a healthy pool, Node 20).
  */
-const { nativeBinding } = require('../shared/native')
+const { newNativeMonitor } = require('./native-monitor')
 const { SnapshotCost } = require('../capture/snapshot-cost')
 const { Reports } = require('../diagnose/reports')
 
@@ -137,7 +137,7 @@ class ThreadWatch {
 
   /** A floor: to the detector, and emitted as the worker's `sample`. */
   #judge(time) {
-    this.#monitor ??= newMonitor(this.#options, time, (event) => this.#onDetector(event))
+    this.#monitor ??= newNativeMonitor(this.#options, { startedAt: time, warmupEndsWhenServing: false, rssThreshold: Infinity }, (event) => this.#onDetector(event))
     const heap = this.#floor.bytes
     this.#monitor.recordFloor('heap', time, heap, this.#heapLimit, false, null)
     this.#emit('sample', { heapUsed: heap, external: null, native: null, rss: null, containerLimit: null, heapLimit: this.#heapLimit, forcedGc: false, forcedGcReason: null, gcDurationMs: 0, cachesFilling: false, load: null })
@@ -226,14 +226,6 @@ function snapshotExpression(file) {
     v8.writeHeapSnapshot(${JSON.stringify(file)})
     return v8.getHeapStatistics().used_heap_size
   })()`
-}
-
-/** A detector for one worker's heap floors, with the watcher's settings; it reads no RSS threshold of its own. */
-function newMonitor(o, startedAt, onEvent) {
-  const { window, minPoints, warmupMs, minDurationMs, minGrowthBytes, minRateBytesPerSec, confidence, intervalMs } = o
-  /** @type {import('../../binding').NativeMonitorOptions} */
-  const settings = { window, minPoints, warmupMs, warmupEndsWhenServing: false, minDurationMs, minGrowthBytes, minRateBytesPerSec, confidence, intervalMs, rssThreshold: Infinity, startedAt }
-  return new (nativeBinding().NativeMonitor)(settings, onEvent)
 }
 
 module.exports = { ThreadWatch }

@@ -59,7 +59,7 @@ class WorkerThreads {
   constructor(options, { emit, clock, native }) {
     this.#options = options
     // Each worker's snapshots: in `dir`, under its budget, with a cooldown of the worker's own.
-    const snapshots = options.snapshots === 'auto' && options.dir !== undefined ? () => workerSnapshots(options, emit, clock) : null
+    const snapshots = options.snapshots === 'auto' && options.dir !== undefined ? () => require('../capture/snapshots').watcherSnapshotStore(options, { emit, clock, writer: 'in-process', beforeSnapshot: null }) : null
     this.#parts = { emit, clock, snapshots, native }
     diagnosticsChannel.subscribe('worker_threads', this.#onWorker)
     this.#ownWatchersChannel = new BroadcastChannel(OWN_WATCHERS_CHANNEL)
@@ -208,21 +208,6 @@ class WorkerThreads {
     if (answer.error) request.reject(new Error(answer.error.message))
     else request.resolve(answer.result)
   }
-}
-
-/** The store the workers' snapshots are written by: the main thread's rules, the worker's names. */
-function workerSnapshots(options, emit, clock) {
-  const { SnapshotStore } = require('../capture/snapshots')
-  return new SnapshotStore({
-    clock,
-    dir: options.dir,
-    maxSnapshots: options.maxSnapshots,
-    maxDiskBytes: options.maxDiskBytes,
-    cooldownMs: options.cooldownMs,
-    memoryFactor: options.snapshotMemoryFactor,
-    writer: 'in-process',
-    onError: (error, during) => emit('error', { error: error.message, during }),
-  })
 }
 
 module.exports = { WorkerThreads }

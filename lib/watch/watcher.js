@@ -29,7 +29,6 @@ const diagnosticsChannel = require('node:diagnostics_channel')
 const { EventEmitter } = require('node:events')
 const v8 = require('node:v8')
 const { threadId, isMainThread, BroadcastChannel } = require('node:worker_threads')
-const { nativeBinding } = require('../shared/native')
 const { processMemory } = require('../detect/system-memory')
 const { heapLimit, oldSpaceLimitBytes } = require('../shared/heap-limit')
 const errors = require('../shared/errors')
@@ -45,6 +44,7 @@ const { listenForSnapshotSignal } = require('../capture/snapshot-signal')
 const { resolveOptions } = require('./options')
 const { SYSTEM_CLOCK } = require('../shared/clock')
 const { thisThread, OWN_WATCHERS_CHANNEL } = require('./thread-info')
+const { newNativeMonitor } = require('./native-monitor')
 
 /** Every event the watcher emits (the module doc says what each means). */
 const EVENTS = Object.freeze(['sample', 'leak', 'threshold', 'snapshot', 'snapshot-skipped', 'heap-limit-snapshot', 'report', 'sites', 'cache-thrashing', 'memory-pressure', 'restart-due', 'restart-exit', 'error'])
@@ -532,20 +532,6 @@ function pairUnderWay(written) {
 /** The `skipped` reason of an on-demand request refused before any work. */
 function refusalReason(err) {
   return err.code === errors.CODES.SNAPSHOT_COOLDOWN ? 'cooldown' : 'in-progress'
-}
-
-/**
- * The native detector, set up from the watcher's settings, started at `startedAt` (epoch ms):
- * the options it takes are `watch()`'s, by the same names. `onEvent` gets each event as an object.
- * @param {ReturnType<typeof resolveOptions>} o
- * @param {{ startedAt: number, warmupEndsWhenServing: boolean }} start
- * @param {(event: import('../../binding').NativeEvent) => void} onEvent
- */
-function newNativeMonitor(o, { startedAt, warmupEndsWhenServing }, onEvent) {
-  const { window, minPoints, warmupMs, minDurationMs, minGrowthBytes, minRateBytesPerSec, confidence, intervalMs, rssThreshold } = o
-  /** @type {import('../../binding').NativeMonitorOptions} */
-  const settings = { window, minPoints, warmupMs, warmupEndsWhenServing, minDurationMs, minGrowthBytes, minRateBytesPerSec, confidence, intervalMs, rssThreshold, startedAt }
-  return new (nativeBinding().NativeMonitor)(settings, onEvent)
 }
 
 /** A worker's own watcher runs (its interval came at `time`; its heap floor and whether it leaks): the main thread's leaves this worker to it. */

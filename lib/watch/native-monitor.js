@@ -1,0 +1,21 @@
+'use strict'
+
+const { nativeBinding } = require('../shared/native')
+
+/**
+ * The native detector (its Rust thread), set up from the watcher's settings, started at
+ * `startedAt` (epoch ms): the options it takes are `watch()`'s, by the same names. A worker's
+ * detector run from the main thread (thread-watch.js) reads no RSS threshold of its own
+ * (`rssThreshold: Infinity`): the main thread's does. `onEvent` gets each event as an object.
+ * @param {object} o the watcher's settings (options.js).
+ * @param {{ startedAt: number, warmupEndsWhenServing: boolean, rssThreshold?: number }} start
+ * @param {(event: import('../../binding').NativeEvent) => void} onEvent
+ */
+function newNativeMonitor(o, { startedAt, warmupEndsWhenServing, rssThreshold = o.rssThreshold }, onEvent) {
+  const { window, minPoints, warmupMs, minDurationMs, minGrowthBytes, minRateBytesPerSec, confidence, intervalMs } = o
+  /** @type {import('../../binding').NativeMonitorOptions} */
+  const settings = { window, minPoints, warmupMs, warmupEndsWhenServing, minDurationMs, minGrowthBytes, minRateBytesPerSec, confidence, intervalMs, rssThreshold, startedAt }
+  return new (nativeBinding().NativeMonitor)(settings, onEvent)
+}
+
+module.exports = { newNativeMonitor }
