@@ -78,6 +78,23 @@ function logged(log) {
 /** Whether a report about a worker names a holder. */
 const workerHolderNamed = (events) => events.some((e) => e.type === 'report' && e.threadId !== 0 && firstHolder(e) !== null)
 
+/** Whether a report about a worker names a holder, and a worker's allocation sites were ranked. */
+const workerHolderAndSites = (events) => workerHolderNamed(events) && events.some((e) => e.type === 'sites' && e.threadId !== 0)
+
+/**
+ * The `sites` event about thread `threadId`, watched from the main thread: its first site is
+ * in `file` (the worker's task module), a line of the worker's code that allocates what it
+ * keeps, sampled without a snapshot or any JavaScript run in the worker.
+ */
+function assertWorkerSites(events, threadId, file) {
+  const sites = events.find((e) => e.type === 'sites' && e.threadId === threadId)
+  assert.ok(sites, `no sites event of thread ${threadId}: ${JSON.stringify(events.filter((e) => e.type === 'sites' || e.type === 'error'))}`)
+  assert.equal(sites.thread.watchedFrom, 'main')
+  assert.equal(sites.sites[0]?.url, file, JSON.stringify(sites.sites))
+  assert.ok(sites.sites[0].growthBytes > 0)
+  return sites
+}
+
 /** The first report about a worker thread that names a holder, with its thread's first leak. */
 function workerReport(events) {
   const report = events.find((e) => e.type === 'report' && e.threadId !== 0 && firstHolder(e) !== null)
@@ -102,13 +119,14 @@ test.after(() => {
 test.before(() => {
   // Run at once (each for 20-30 s, the leaking ones until a report names a holder, 2 minutes
   // at most): the checks below read what they left.
-  for (const name of ['pool', 'listeners', 'no-preload']) scenarios[name] = runScenario(name, 120_000, workerHolderNamed)
+  for (const name of ['pool', 'no-preload']) scenarios[name] = runScenario(name, 120_000, workerHolderAndSites)
+  scenarios.listeners = runScenario('listeners', 120_000, workerHolderNamed)
   scenarios.all = runScenario('all', 120_000, (events) => ['memo-render.js', 'listening-handler.js', 'memo-handler.js'].every((file) => events.some((e) => e.type === 'report' && firstHolder(e)?.endsWith(file))))
   scenarios.healthy = runScenario('healthy', 20_000)
   scenarios['exit-mid-pair'] = runScenario('exit-mid-pair', 30_000)
 })
 
-test('a piscina pool whose task module keeps a Map: watched from the main thread, the Map named in the worker', async () => {
+test('a piscina pool whose task module keeps a Map: watched from the main thread, the Map named in the worker', async (t) => {
   const { dir, events, scrapes } = await scenarios.pool
   const { report, leak } = workerReport(events)
   // The page of the directory: the worker is a process of its own, named by its pool, with its report.
@@ -128,6 +146,8 @@ test('a piscina pool whose task module keeps a Map: watched from the main thread
   assert.ok(report.time - leak.time <= 60_000, `report ${report.time - leak.time} ms after the leak`)
   // The report's file says which thread it is about, too.
   assert.equal(JSON.parse(fs.readFileSync(report.path, 'utf8')).thread.threadId, report.threadId)
+  const sites = assertWorkerSites(events, report.threadId, path.join(WORKERS, 'memo-render.js'))
+  t.diagnostic(`after the leak: report ${report.time - leak.time} ms, sites ${sites.time - leak.time} ms`)
   mainThreadQuiet(events)
 })
 
@@ -145,13 +165,15 @@ test('a plain Worker whose handler keeps listeners watches itself: its census na
   mainThreadQuiet(events)
 })
 
-test('a worker started with execArgv: [] has no watcher of its own, and the main thread names its Map', async () => {
+test('a worker started with execArgv: [] has no watcher of its own, and the main thread names its Map', async (t) => {
   const { events } = await scenarios['no-preload']
   const { report, leak } = workerReport(events)
   assert.equal(leak.thread.watchedFrom, 'main')
   assert.equal(leak.thread.script, path.join(WORKERS, 'memo-handler.js'))
   assert.equal(leak.thread.pool, null)
   assert.match(firstHolder(report), new RegExp(`^results \\(Map\\), a module-level variable of ${escape(path.join(WORKERS, 'memo-handler.js'))}`))
+  const sites = assertWorkerSites(events, report.threadId, path.join(WORKERS, 'memo-handler.js'))
+  t.diagnostic(`after the leak: report ${report.time - leak.time} ms, sites ${sites.time - leak.time} ms`)
   mainThreadQuiet(events)
 })
 

@@ -333,6 +333,12 @@ function mainCaller(callers, callersBefore) {
 }
 
 /**
+ * What a SiteRanking samples with: SiteProfiler in this thread, or its twin over a worker's
+ * inspector session (lib/watch/thread-watch.js).
+ * @typedef {{ readonly running: boolean, startedAt: number | null, start: () => Promise<void>, profile: () => Promise<object>, stop: () => void }} Sampling
+ */
+
+/**
  * The watcher's ranking of growing allocation sites after a heap leak: samples allocations
  * over windows of `sitesWindowMs` and emits `sites`, the sites whose live bytes grew, and
  * keeps the profile it ranked from (heap-profiles.js). Sampling starts with the first
@@ -347,6 +353,7 @@ class SiteRanking {
   #top
   #emit
   #profiles
+  #sampler
   #profiler = null // sampling since the first ranking
   #ranking = null // the promise of the ranking under way, if any
   #stopped = false
@@ -355,13 +362,17 @@ class SiteRanking {
    * @param {{ sitesSamplingBytes: number, sitesWindowMs: number, top: number }} options
    * @param {(type: string, fields: object) => void} emit emits a watcher event.
    * @param {import('./heap-profiles').HeapProfiles} profiles where the rankings' profiles are kept.
+   * @param {{ profiler: (samplingBytes: number) => Sampling, afterFullGc: (profiler: Sampling, windowMs: number) => Promise<object> }} [sampler]
+   *   whose heap is sampled: this thread's (IN_PROCESS) unless given; a worker thread's from
+   *   the main thread (lib/watch/thread-watch.js).
    */
-  constructor({ sitesSamplingBytes, sitesWindowMs, top }, emit, profiles) {
+  constructor({ sitesSamplingBytes, sitesWindowMs, top }, emit, profiles, sampler = IN_PROCESS) {
     this.#samplingBytes = sitesSamplingBytes
     this.#windowMs = sitesWindowMs
     this.#top = top
     this.#emit = emit
     this.#profiles = profiles
+    this.#sampler = sampler
   }
 
   /** Stops sampling and the ranking under way, if any; no more events. */
@@ -407,7 +418,7 @@ class SiteRanking {
       const profiler = await this.#sampling()
       await this.#wait()
       if (this.#stopped) return null
-      const before = sitesOfProfile(await profileAfterFullGc(profiler, this.#windowMs))
+      const before = sitesOfProfile(await this.#sampler.afterFullGc(profiler, this.#windowMs))
       const ranked = await this.#rankSince(profiler, before, maxWindows)
       if (ranked === null) return null
       const { profile, ...fields } = ranked
@@ -426,7 +437,7 @@ class SiteRanking {
 
   /** The profiler, sampling: started at the first ranking (again after a failed start). */
   async #sampling() {
-    if (this.#profiler === null) this.#profiler = new SiteProfiler(this.#samplingBytes)
+    if (this.#profiler === null) this.#profiler = this.#sampler.profiler(this.#samplingBytes)
     const profiler = this.#profiler
     try {
       await profiler.start()
@@ -457,7 +468,7 @@ class SiteRanking {
       await this.#wait()
       if (this.#stopped) return null
       windows++
-      profile = await profileAfterFullGc(profiler, this.#windowMs)
+      profile = await this.#sampler.afterFullGc(profiler, this.#windowMs)
       sites = growingSites(before, sitesOfProfile(profile), this.#top)
     }
     return { windowMs: windows * this.#windowMs, sites, profile }
@@ -482,5 +493,8 @@ async function profileAfterFullGc(profiler, windowMs) {
   await afterNextFullGc(windowMs / 2)
   return profiler.profile()
 }
+
+/** The sampler of this thread's own heap, through an in-process inspector session. */
+const IN_PROCESS = Object.freeze({ profiler: (samplingBytes) => new SiteProfiler(samplingBytes), afterFullGc: profileAfterFullGc })
 
 module.exports = { SiteProfiler, SiteRanking, growingSites, sitesOfProfile, siteCharger, siteThatMade, NO_FRAME, windowsFor }

@@ -20,6 +20,8 @@
 const { newNativeMonitor } = require('./native-monitor')
 const { SnapshotCost } = require('../capture/snapshot-cost')
 const { Reports } = require('../diagnose/reports')
+const { SiteRanking } = require('../sites/sites')
+const { HeapProfiles } = require('../sites/heap-profiles')
 
 /** A follow-up is due this long after its baseline once the heap grew FOLLOW_UP_MIN_BYTES (else at `followUpGrowthBytes`). */
 const FOLLOW_UP_AFTER_MS = 30_000
@@ -28,6 +30,8 @@ const FOLLOW_UP_MIN_BYTES = 1024 * 1024
 const FLOOR_READINGS = 3
 /** A worker's own watcher counts as running while it said so this many intervals ago at most. */
 const SELF_WATCH_INTERVALS = 3
+/** How long a worker may take to give its sampling profile: it answers once a snapshot it writes is done. */
+const PROFILE_TIMEOUT_MS = 60_000
 
 
 class ThreadWatch {
@@ -42,6 +46,8 @@ class ThreadWatch {
   #store = null // the worker's snapshots (snapshots.js), made with its first
   #native
   #reports = null
+  #request
+  #sites = null // the worker's allocation sites (sites.js), ranked from its first leak on
   #cost = new SnapshotCost()
   #clock
   #monitor = null // the detector, made with the first floor judged here
@@ -60,12 +66,14 @@ class ThreadWatch {
    * @param {object} parts `emit`, `clock`, `native` (threads.js); `snapshots()` makes the worker's
    *   snapshot store (null without a dir); `usage()`, the worker's heap as
    *   the inspector's `Runtime.getHeapUsage` gives it (no JavaScript runs in the worker for it);
-   *   `evaluate(expression, timeoutMs)` in the worker, for its snapshots; `ownWatcher()`, what
+   *   `evaluate(expression, timeoutMs)` in the worker, for its snapshots; `request(method,
+   *   params, timeoutMs?)`, any other inspector call to the worker (its allocation sampling); `ownWatcher()`, what
    *   the worker's own watcher last said (`{ time, heapFloor, leaking }`, null if never); `heapLimit`, the old
    *   generation's limit where the worker's `resourceLimits` set it, else null.
    */
-  constructor(options, info, { emit, snapshots, clock, native, evaluate, usage, ownWatcher, heapLimit }) {
+  constructor(options, info, { emit, snapshots, clock, native, evaluate, request, usage, ownWatcher, heapLimit }) {
     this.#usage = usage
+    this.#request = request
     this.#ownWatcher = ownWatcher
     this.#heapLimit = heapLimit
     this.#options = options
@@ -104,6 +112,7 @@ class ThreadWatch {
     this.#stopped = true
     this.#monitor?.stop()
     this.#store?.stop()
+    this.#sites?.stop()
   }
 
   /** One interval: reads the worker, judges its floor. */
@@ -147,9 +156,22 @@ class ThreadWatch {
   #onDetector(event) {
     if (this.#stopped || event.type !== 'leak' || event.kind !== 'heap') return
     this.#emit('leak', event)
+    this.#rankSites(event.slopeBytesPerSec)
     if (this.#leaking) return
     this.#leaking = true
     setImmediate(() => this.#capture('leak'))
+  }
+
+  /**
+   * Ranks the worker's growing allocation sites (with `sites` on), sampled in the worker by
+   * V8's sampling heap profiler through the inspector, which runs no JavaScript there, and
+   * emits them as the worker's `sites` event: where no snapshot pair fits (a container), the
+   * lines of the worker's code that allocate what it keeps. A ranking under way is joined.
+   */
+  #rankSites(slopeBytesPerSec) {
+    if (!this.#options.sites) return
+    this.#sites ??= new SiteRanking(this.#options, this.#emit, new HeapProfiles({ ...this.#options, dir: undefined }), workerSampler(this.#request))
+    this.#sites.rank(slopeBytesPerSec)
   }
 
   /**
@@ -226,6 +248,55 @@ function snapshotExpression(file) {
     v8.writeHeapSnapshot(${JSON.stringify(file)})
     return v8.getHeapStatistics().used_heap_size
   })()`
+}
+
+/**
+ * A SiteRanking's sampler of a worker's heap, over `request` (an inspector call to the
+ * worker). The worker is not made to collect its garbage before each profile: its own GCs
+ * run as it allocates, and a profile of a worker at rest counts what its last tasks left.
+ */
+function workerSampler(request) {
+  return { profiler: (samplingBytes) => new WorkerSiteProfiler(request, samplingBytes), afterFullGc: (profiler) => profiler.profile() }
+}
+
+/** V8's sampling heap profiler in a worker, as sites.js' SiteProfiler is in this thread. */
+class WorkerSiteProfiler {
+  #request
+  #samplingInterval
+  #running = false
+  /** When sampling started (ms since the epoch), null before. */
+  startedAt = null
+
+  constructor(request, samplingIntervalBytes) {
+    this.#request = request
+    this.#samplingInterval = samplingIntervalBytes
+  }
+
+  /** Whether sampling is on. */
+  get running() {
+    return this.#running
+  }
+
+  /** Starts sampling in the worker. */
+  async start() {
+    if (this.#running) return
+    await this.#request('HeapProfiler.startSampling', { samplingInterval: this.#samplingInterval })
+    this.#running = true
+    this.startedAt = Date.now()
+  }
+
+  /** The worker's sampling profile now (it may be writing a snapshot first: PROFILE_TIMEOUT_MS). */
+  async profile() {
+    const { profile } = await this.#request('HeapProfiler.getSamplingProfile', {}, PROFILE_TIMEOUT_MS)
+    return profile
+  }
+
+  /** Stops sampling; a worker already gone has nothing to stop. */
+  stop() {
+    if (!this.#running) return
+    this.#running = false
+    this.#request('HeapProfiler.stopSampling', {}).catch(() => {})
+  }
 }
 
 module.exports = { ThreadWatch }

@@ -152,9 +152,10 @@ class WorkerThreads {
     const made = this.#made.get(threadId)
     const info = { threadId, name, script, pool: made?.pool ?? poolOf(script) }
     const evaluate = (expression, timeoutMs = ANSWER_TIMEOUT_MS) => this.#request(sessionId, 'Runtime.evaluate', { expression, returnByValue: true }, timeoutMs)
-    const usage = () => this.#request(sessionId, 'Runtime.getHeapUsage', {}, ANSWER_TIMEOUT_MS)
+    const request = (method, params, timeoutMs = ANSWER_TIMEOUT_MS) => this.#request(sessionId, method, params, timeoutMs)
+    const usage = () => request('Runtime.getHeapUsage', {})
     const ownWatcher = () => this.#ownWatchers.get(threadId) ?? null
-    this.#threads.set(sessionId, new ThreadWatch(this.#options, info, { ...this.#parts, evaluate, usage, ownWatcher, heapLimit: made?.heapLimit ?? null }))
+    this.#threads.set(sessionId, new ThreadWatch(this.#options, info, { ...this.#parts, evaluate, request, usage, ownWatcher, heapLimit: made?.heapLimit ?? null }))
   }
 
   /** A worker exited: its watch ends; what it wrote stays. */
