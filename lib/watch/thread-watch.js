@@ -264,6 +264,7 @@ class WorkerSiteProfiler {
   #request
   #samplingInterval
   #running = false
+  #stopped = false
   /** When sampling started (ms since the epoch), null before. */
   startedAt = null
 
@@ -277,12 +278,14 @@ class WorkerSiteProfiler {
     return this.#running
   }
 
-  /** Starts sampling in the worker. */
+  /** Starts sampling in the worker (a worker busy with a task answers once it is done: PROFILE_TIMEOUT_MS). */
   async start() {
-    if (this.#running) return
-    await this.#request('HeapProfiler.startSampling', { samplingInterval: this.#samplingInterval })
+    if (this.#running || this.#stopped) return
+    await this.#request('HeapProfiler.startSampling', { samplingInterval: this.#samplingInterval }, PROFILE_TIMEOUT_MS)
     this.#running = true
     this.startedAt = Date.now()
+    // Stopped while the worker was starting it: it stops again.
+    if (this.#stopped) this.stop()
   }
 
   /** The worker's sampling profile now (it may be writing a snapshot first: PROFILE_TIMEOUT_MS). */
@@ -291,8 +294,9 @@ class WorkerSiteProfiler {
     return profile
   }
 
-  /** Stops sampling; a worker already gone has nothing to stop. */
+  /** Stops sampling, for good; a worker already gone has nothing to stop. */
   stop() {
+    this.#stopped = true
     if (!this.#running) return
     this.#running = false
     this.#request('HeapProfiler.stopSampling', {}).catch(() => {})
