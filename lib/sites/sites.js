@@ -197,39 +197,53 @@ async function sharedSession() {
   return shared
 }
 
+/** Sends one inspector call over this thread's shared session; resolves with its result. */
+async function inProcessSender() {
+  const session = await sharedSession()
+  return (method, params) => new Promise((resolve, reject) => session.post(method, params, (err, result) => (err ? reject(err) : resolve(result))))
+}
+
 /**
  * Allocation sites whose live bytes grow, from V8's sampling heap profiler through an
- * in-process inspector session: no snapshot, no pause. The profile counts, per site,
- * the sampled bytes allocated since sampling started that are still alive; two profiles
- * some time apart give each site's growth.
+ * inspector session: this thread's own (in process), or, given `connect`, another's (a worker
+ * thread's, over the main thread's NodeWorker session: lib/watch/thread-watch.js). No
+ * snapshot, no pause. The profile counts, per site, the sampled bytes allocated since
+ * sampling started that are still alive; two profiles some time apart give each site's growth.
  */
 class SiteProfiler {
-  #session = null
+  #send = null // `(method, params) => Promise<result>` once started, null before and once stopped
+  #connect
   #stopped = false
   #samplingInterval
   /** When sampling started (ms since the epoch), null before. */
   startedAt = null
 
-  /** @param {number} samplingIntervalBytes mean bytes between samples (V8's default is 32 KiB). */
-  constructor(samplingIntervalBytes) {
+  /**
+   * @param {number} samplingIntervalBytes mean bytes between samples (V8's default is 32 KiB).
+   * @param {() => Promise<(method: string, params?: object) => Promise<any>>} [connect] resolves
+   *   with the function that sends an inspector call to the heap sampled: this thread's by default.
+   */
+  constructor(samplingIntervalBytes, connect = inProcessSender) {
     this.#samplingInterval = samplingIntervalBytes
+    this.#connect = connect
   }
 
   /** Whether sampling is on. */
   get running() {
-    return this.#session !== null
+    return this.#send !== null
   }
 
   /** Starts sampling. */
   async start() {
-    if (this.#session !== null || this.#stopped) return
-    const session = await sharedSession()
+    if (this.#send !== null || this.#stopped) return
+    const send = await this.#connect()
     if (this.#stopped) return
-    this.#session = session
+    this.#send = send
     try {
-      await this.#post('HeapProfiler.startSampling', { samplingInterval: this.#samplingInterval })
+      await send('HeapProfiler.startSampling', { samplingInterval: this.#samplingInterval })
       this.startedAt = Date.now()
     } catch (err) {
+      // A worker that answers too late still gets the stop, after the start it answers.
       this.stop()
       throw err
     }
@@ -237,29 +251,21 @@ class SiteProfiler {
 
   /** The sampling profile now (`HeapProfiler.getSamplingProfile`'s `profile`, a DevTools `.heapprofile`'s JSON). */
   async profile() {
-    const { profile } = await this.#post('HeapProfiler.getSamplingProfile')
+    if (this.#send === null) throw new Error('sampling was stopped')
+    const { profile } = await this.#send('HeapProfiler.getSamplingProfile', {})
     return profile
   }
 
-  /** Stops sampling; the session stays connected (see `shared`). */
+  /**
+   * Stops sampling, for good: also a start under way, whose thread gets the stop after the
+   * start. The in-process session stays connected (see `shared`); a session or worker already
+   * gone has nothing sampling any more.
+   */
   stop() {
     this.#stopped = true
-    const session = this.#session
-    this.#session = null
-    if (session === null) return
-    try {
-      session.post('HeapProfiler.stopSampling', () => {})
-    } catch {
-      // The session is gone with its thread: nothing samples any more.
-    }
-  }
-
-  /** Sends `method` to the session; resolves with its result. */
-  #post(method, params) {
-    return new Promise((resolve, reject) => {
-      if (this.#session === null) return reject(new Error('sampling was stopped'))
-      this.#session.post(method, params, (err, result) => (err ? reject(err) : resolve(result)))
-    })
+    const send = this.#send
+    this.#send = null
+    send?.('HeapProfiler.stopSampling', {}).catch(() => {})
   }
 }
 
@@ -333,12 +339,6 @@ function mainCaller(callers, callersBefore) {
 }
 
 /**
- * What a SiteRanking samples with: SiteProfiler in this thread, or its twin over a worker's
- * inspector session (lib/watch/thread-watch.js).
- * @typedef {{ readonly running: boolean, startedAt: number | null, start: () => Promise<void>, profile: () => Promise<object>, stop: () => void }} Sampling
- */
-
-/**
  * The watcher's ranking of growing allocation sites after a heap leak: samples allocations
  * over windows of `sitesWindowMs` and emits `sites`, the sites whose live bytes grew, and
  * keeps the profile it ranked from (heap-profiles.js). Sampling starts with the first
@@ -362,7 +362,7 @@ class SiteRanking {
    * @param {{ sitesSamplingBytes: number, sitesWindowMs: number, top: number }} options
    * @param {(type: string, fields: object) => void} emit emits a watcher event.
    * @param {import('./heap-profiles').HeapProfiles} profiles where the rankings' profiles are kept.
-   * @param {{ profiler: (samplingBytes: number) => Sampling, afterFullGc: (profiler: Sampling, windowMs: number) => Promise<object> }} [sampler]
+   * @param {{ profiler: (samplingBytes: number) => SiteProfiler, afterFullGc: (profiler: SiteProfiler, windowMs: number) => Promise<object> }} [sampler]
    *   whose heap is sampled: this thread's (IN_PROCESS) unless given; a worker thread's from
    *   the main thread (lib/watch/thread-watch.js).
    */

@@ -20,7 +20,7 @@
 const { newNativeMonitor } = require('./native-monitor')
 const { SnapshotCost } = require('../capture/snapshot-cost')
 const { Reports } = require('../diagnose/reports')
-const { SiteRanking } = require('../sites/sites')
+const { SiteRanking, SiteProfiler } = require('../sites/sites')
 const { HeapProfiles } = require('../sites/heap-profiles')
 
 /** A follow-up is due this long after its baseline once the heap grew FOLLOW_UP_MIN_BYTES (else at `followUpGrowthBytes`). */
@@ -30,7 +30,7 @@ const FOLLOW_UP_MIN_BYTES = 1024 * 1024
 const FLOOR_READINGS = 3
 /** A worker's own watcher counts as running while it said so this many intervals ago at most. */
 const SELF_WATCH_INTERVALS = 3
-/** How long a worker may take to give its sampling profile: it answers once a snapshot it writes is done. */
+/** How long a worker may take to answer a sampling call: it answers once a snapshot it writes, or its task, is done. */
 const PROFILE_TIMEOUT_MS = 60_000
 
 
@@ -252,55 +252,13 @@ function snapshotExpression(file) {
 
 /**
  * A SiteRanking's sampler of a worker's heap, over `request` (an inspector call to the
- * worker). The worker is not made to collect its garbage before each profile: its own GCs
- * run as it allocates, and a profile of a worker at rest counts what its last tasks left.
+ * worker; it may be writing a snapshot, or busy with a task, first: PROFILE_TIMEOUT_MS). The
+ * worker is not made to collect its garbage before each profile: its own GCs run as it
+ * allocates, and a profile of a worker at rest counts what its last tasks left.
  */
 function workerSampler(request) {
-  return { profiler: (samplingBytes) => new WorkerSiteProfiler(request, samplingBytes), afterFullGc: (profiler) => profiler.profile() }
-}
-
-/** V8's sampling heap profiler in a worker, as sites.js' SiteProfiler is in this thread. */
-class WorkerSiteProfiler {
-  #request
-  #samplingInterval
-  #running = false
-  #stopped = false
-  /** When sampling started (ms since the epoch), null before. */
-  startedAt = null
-
-  constructor(request, samplingIntervalBytes) {
-    this.#request = request
-    this.#samplingInterval = samplingIntervalBytes
-  }
-
-  /** Whether sampling is on. */
-  get running() {
-    return this.#running
-  }
-
-  /** Starts sampling in the worker (a worker busy with a task answers once it is done: PROFILE_TIMEOUT_MS). */
-  async start() {
-    if (this.#running || this.#stopped) return
-    await this.#request('HeapProfiler.startSampling', { samplingInterval: this.#samplingInterval }, PROFILE_TIMEOUT_MS)
-    this.#running = true
-    this.startedAt = Date.now()
-    // Stopped while the worker was starting it: it stops again.
-    if (this.#stopped) this.stop()
-  }
-
-  /** The worker's sampling profile now (it may be writing a snapshot first: PROFILE_TIMEOUT_MS). */
-  async profile() {
-    const { profile } = await this.#request('HeapProfiler.getSamplingProfile', {}, PROFILE_TIMEOUT_MS)
-    return profile
-  }
-
-  /** Stops sampling, for good; a worker already gone has nothing to stop. */
-  stop() {
-    this.#stopped = true
-    if (!this.#running) return
-    this.#running = false
-    this.#request('HeapProfiler.stopSampling', {}).catch(() => {})
-  }
+  const send = (method, params) => request(method, params, PROFILE_TIMEOUT_MS)
+  return { profiler: (samplingBytes) => new SiteProfiler(samplingBytes, async () => send), afterFullGc: (profiler) => profiler.profile() }
 }
 
 module.exports = { ThreadWatch }
