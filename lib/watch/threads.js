@@ -123,7 +123,7 @@ class WorkerThreads {
     }
   }
 
-  /** A `Worker` was made: kept weakly, with the pool its creation stack names. */
+  /** A `Worker` was made: its pool (named by its creation stack) and heap limit, noted until it exits (the worker itself is not kept). */
   #noteWorker(worker) {
     if (this.#stopped) return
     const oldSpaceMb = worker.resourceLimits?.maxOldGenerationSizeMb

@@ -325,7 +325,8 @@ class Watcher extends EventEmitter {
 
   /** Emits an event of `type` with the fields every event has; returns it. */
   #event(type, fields) {
-    const event = { type, time: this.#clock.now(), pid: process.pid, threadId, ...(ownThread === null ? {} : { thread: (ownThread = ownThread.script === null ? thisThread() : ownThread) }), ...fields }
+    const thread = ownThreadInfo()
+    const event = { type, time: this.#clock.now(), pid: process.pid, threadId, ...(thread === null ? {} : { thread }), ...fields }
     this.#tally.note(type, event)
     if (this.#restart !== null) this.#restart.note(event)
     if (CHANNELS[type].hasSubscribers) CHANNELS[type].publish(event)
@@ -532,6 +533,12 @@ function pairUnderWay(written) {
 /** The `skipped` reason of an on-demand request refused before any work. */
 function refusalReason(err) {
   return err.code === errors.CODES.SNAPSHOT_COOLDOWN ? 'cooldown' : 'in-progress'
+}
+
+/** Who this thread is, on its own watcher's events (null on the main thread): read again until its script is known. */
+function ownThreadInfo() {
+  if (ownThread?.script === null) ownThread = thisThread()
+  return ownThread
 }
 
 /** A worker's own watcher runs (its interval came at `time`; its heap floor and whether it leaks): the main thread's leaves this worker to it. */
