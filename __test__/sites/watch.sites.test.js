@@ -160,6 +160,22 @@ test('growingSites names the caller whose bytes grew, keeps the ranking and the 
   ])
 })
 
+test('in a pool\'s worker, the pool\'s own sites with no app frame rank after the task module\'s, whatever they grew', () => {
+  const POOL = '/srv/app/node_modules/piscina/dist/worker.js'
+  const TASK = '/srv/app/render.js'
+  const profileWith = (poolBytes, taskBytes) => ({
+    head: node(frame('(root)', '', 0), 0,
+      node(frame('onMessage', POOL, 169), poolBytes, node(frame('render', TASK, 8), taskBytes))),
+  })
+  const before = sitesOfProfile(profileWith(0, 0))
+  const after = sitesOfProfile(profileWith(5_100_000, 4_700_000))
+  const order = (runtime) => growingSites(before, after, 5, runtime).map((site) => site.functionName)
+  // Elsewhere (or a pool that is not this worker's): the most growth first, as ever.
+  assert.deepEqual(order(null), ['onMessage', 'render'])
+  assert.deepEqual(order('tinypool'), ['onMessage', 'render'])
+  assert.deepEqual(order('piscina'), ['render', 'onMessage'])
+})
+
 test('a site says which classes its growth was made for, and siteThatMade leads from a class to the app\'s line', () => {
   const DRIVER = '/srv/app/node_modules/pg/lib/client.js'
   const profileWith = (sockets, timers, driverSockets) => ({

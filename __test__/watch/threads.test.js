@@ -147,7 +147,7 @@ test('a piscina pool whose task module keeps a Map: watched from the main thread
   // The report's file says which thread it is about, too.
   assert.equal(JSON.parse(fs.readFileSync(report.path, 'utf8')).thread.threadId, report.threadId)
   const sites = assertWorkerSites(events, report.threadId, path.join(WORKERS, 'memo-render.js'))
-  t.diagnostic(`after the leak: report ${report.time - leak.time} ms, sites ${sites.time - leak.time} ms`)
+  t.diagnostic(`after the leak: report ${report.time - leak.time} ms, sites ${sites.time - leak.time} ms (${sites.sites.map((s) => `${path.basename(s.url)} ${(s.growthBytes / MiB).toFixed(1)} MB`).join(', ')})`)
   mainThreadQuiet(events)
 })
 
@@ -173,7 +173,7 @@ test('a worker started with execArgv: [] has no watcher of its own, and the main
   assert.equal(leak.thread.pool, null)
   assert.match(firstHolder(report), new RegExp(`^results \\(Map\\), a module-level variable of ${escape(path.join(WORKERS, 'memo-handler.js'))}`))
   const sites = assertWorkerSites(events, report.threadId, path.join(WORKERS, 'memo-handler.js'))
-  t.diagnostic(`after the leak: report ${report.time - leak.time} ms, sites ${sites.time - leak.time} ms`)
+  t.diagnostic(`after the leak: report ${report.time - leak.time} ms, sites ${sites.time - leak.time} ms (${sites.sites.map((s) => `${path.basename(s.url)} ${(s.growthBytes / MiB).toFixed(1)} MB`).join(', ')})`)
   mainThreadQuiet(events)
 })
 

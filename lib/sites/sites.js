@@ -275,9 +275,13 @@ class SiteProfiler {
  * app, the one whose bytes there grew most (then the one with most live bytes), null when
  * that growth came with no app frame on the stack (a package's own timer, say). Each has
  * `made`: the classes whose constructors the growth went through (`madeClasses`).
+ * `runtime`, a package that plays the runtime in the heap sampled (a pool's own code in its
+ * worker: piscina's message handling runs every task), has its sites with no app frame ranked
+ * as Node's internals are, after the application's: a pool's per-task garbage, which no GC
+ * asked for cleared in a blocked worker, outranked the leak in its task module.
  * @returns {Array<{ functionName: string, url: string, line: number, column: number, liveBytes: number, growthBytes: number, made: Array<{ name: string, growthBytes: number }>, package?: string | null, appFrame?: { functionName: string, url: string, line: number, column: number } | null }>}
  */
-function growingSites(before, after, top) {
+function growingSites(before, after, top, runtime = null) {
   const grown = []
   for (const [key, site] of after) {
     const earlier = before.get(key)
@@ -288,7 +292,8 @@ function growingSites(before, after, top) {
     const entry = callers === undefined
       ? { ...place, growthBytes, made }
       : { ...place, growthBytes, made, package: name, appFrame: mainCaller(callers, earlier?.callers) }
-    grown.push({ entry, application: isApplicationFrame(site) ? 1 : 0 })
+    const runtimeOwn = runtime !== null && name === runtime && entry.appFrame === null
+    grown.push({ entry, application: isApplicationFrame(site) && !runtimeOwn ? 1 : 0 })
   }
   // Sites in the application or its packages come first: a line someone can change beats Node's own.
   grown.sort((a, b) => b.application - a.application || b.entry.growthBytes - a.entry.growthBytes || b.entry.liveBytes - a.entry.liveBytes)
@@ -362,9 +367,10 @@ class SiteRanking {
    * @param {{ sitesSamplingBytes: number, sitesWindowMs: number, top: number }} options
    * @param {(type: string, fields: object) => void} emit emits a watcher event.
    * @param {import('./heap-profiles').HeapProfiles} profiles where the rankings' profiles are kept.
-   * @param {{ profiler: (samplingBytes: number) => SiteProfiler, afterFullGc: (profiler: SiteProfiler, windowMs: number) => Promise<object> }} [sampler]
+   * @param {{ profiler: (samplingBytes: number) => SiteProfiler, afterFullGc: (profiler: SiteProfiler, windowMs: number) => Promise<object>, runtime?: string | null }} [sampler]
    *   whose heap is sampled: this thread's (IN_PROCESS) unless given; a worker thread's from
-   *   the main thread (lib/watch/thread-watch.js).
+   *   the main thread (lib/watch/thread-watch.js), with `runtime` the pool that runs its tasks
+   *   (see `growingSites`).
    */
   constructor({ sitesSamplingBytes, sitesWindowMs, top }, emit, profiles, sampler = IN_PROCESS) {
     this.#samplingBytes = sitesSamplingBytes
@@ -469,7 +475,7 @@ class SiteRanking {
       if (this.#stopped) return null
       windows++
       profile = await this.#sampler.afterFullGc(profiler, this.#windowMs)
-      sites = growingSites(before, sitesOfProfile(profile), this.#top)
+      sites = growingSites(before, sitesOfProfile(profile), this.#top, this.#sampler.runtime ?? null)
     }
     return { windowMs: windows * this.#windowMs, sites, profile }
   }

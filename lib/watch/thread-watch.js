@@ -170,7 +170,7 @@ class ThreadWatch {
    */
   #rankSites(slopeBytesPerSec) {
     if (!this.#options.sites) return
-    this.#sites ??= new SiteRanking(this.#options, this.#emit, new HeapProfiles({ ...this.#options, dir: undefined }), workerSampler(this.#request))
+    this.#sites ??= new SiteRanking(this.#options, this.#emit, new HeapProfiles({ ...this.#options, dir: undefined }), workerSampler(this.#request, this.#usage, this.#info.pool))
     this.#sites.rank(slopeBytesPerSec)
   }
 
@@ -252,13 +252,44 @@ function snapshotExpression(file) {
 
 /**
  * A SiteRanking's sampler of a worker's heap, over `request` (an inspector call to the
- * worker; it may be writing a snapshot, or busy with a task, first: PROFILE_TIMEOUT_MS). The
- * worker is not made to collect its garbage before each profile: its own GCs run as it
- * allocates, and a profile of a worker at rest counts what its last tasks left.
+ * worker; it may be writing a snapshot, or busy with a task, first: PROFILE_TIMEOUT_MS). A
+ * profile counts a sampled object as live until a GC finds it dead, and no GC can be asked of
+ * a blocked worker (the inspector's `HeapProfiler.collectGarbage` waits for its event loop,
+ * which piscina never gives back): each profile is read once the worker's own next GC shrank
+ * its heap (`usage()` read every GC_POLL_MS), or half a window on. Without that wait, a pool's
+ * per-task garbage outranked the leak (piscina's `onMessage` 2.1 MB against the task module's
+ * 1.6 MB, in a fresh-clone CI run); with it, once in 6 runs still (5.1 against 4.7 MB), so the
+ * pool's own sites with no app frame rank after the worker's code (`pool`: `growingSites`' runtime).
  */
-function workerSampler(request) {
+function workerSampler(request, usage, pool) {
   const send = (method, params) => request(method, params, PROFILE_TIMEOUT_MS)
-  return { profiler: (samplingBytes) => new SiteProfiler(samplingBytes, async () => send), afterFullGc: (profiler) => profiler.profile() }
+  const afterFullGc = async (profiler, windowMs) => {
+    await afterWorkerGc(usage, windowMs / 2)
+    return profiler.profile()
+  }
+  return { profiler: (samplingBytes) => new SiteProfiler(samplingBytes, async () => send), afterFullGc, runtime: pool }
+}
+
+/** How often a worker's heap is read while a profile waits for its next GC. */
+const GC_POLL_MS = 100
+
+/**
+ * Resolves once the worker's used heap fell between two readings (a GC ran there), or after
+ * `maxWaitMs`, or at once when the worker does not answer (its profile is read all the same).
+ */
+async function afterWorkerGc(usage, maxWaitMs) {
+  const until = Date.now() + maxWaitMs
+  try {
+    let last = (await usage()).usedSize
+    while (Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, GC_POLL_MS).unref())
+      const now = (await usage()).usedSize
+      if (now < last) return
+      last = now
+    }
+  } catch {
+    // Busy past the timeout, or exiting: the profile says so, if anything.
+  }
 }
 
 module.exports = { ThreadWatch }
