@@ -37,13 +37,24 @@ async function startApp(t) {
   return { app, agent }
 }
 
-/** The leak-test folders of this process that appear under os.tmpdir() until the returned function is called, which returns their names. */
+/** How often os.tmpdir() is listed besides its change events (FOLDER_POLL_MS). */
+const FOLDER_POLL_MS = 20
+
+/**
+ * The leak-test folders of this process that appear under os.tmpdir() until the returned
+ * function is called, which returns their names. Seen by the directory's change events and
+ * by listing it every FOLDER_POLL_MS: in a fresh-clone CI run the events alone once saw no
+ * folder at all (inotify drops events when its queue overflows, as a busy /tmp can make it).
+ */
 function watchOwnFolders() {
   const seen = new Set()
-  const watcher = fs.watch(os.tmpdir(), (_, name) => {
+  const note = (name) => {
     if (name?.startsWith(`leakproof-test-${process.pid}-`)) seen.add(name)
-  })
+  }
+  const watcher = fs.watch(os.tmpdir(), (_, name) => note(name))
+  const poll = setInterval(() => fs.readdirSync(os.tmpdir()).forEach(note), FOLDER_POLL_MS)
   return () => {
+    clearInterval(poll)
     watcher.close()
     return [...seen]
   }
