@@ -34,6 +34,9 @@ const SHORT_TIMINGS = {
   LEAKPROOF_COOLDOWN_MS: '1000',
 }
 
+/** How long past its `runMs` a fixture may run before it is taken for stuck. */
+const STUCK_AFTER_MS = 60_000
+
 /**
  * Runs the fixture's `scenario` with the preload for `runMs` at most, ended sooner (SIGTERM)
  * once `done(events)` holds for the events logged so far; resolves with its dir and events.
@@ -54,9 +57,13 @@ async function runScenario(scenario, runMs, done = () => false) {
   const poll = setInterval(() => {
     if (done(logged(log))) child.kill('SIGTERM')
   }, 500)
+  // A fixture that outlives its time by a minute is stuck (a pool whose destroy() never ends):
+  // killed, so that the assertion below says so rather than the suite waiting for ever.
+  const stuck = setTimeout(() => child.kill('SIGKILL'), runMs + STUCK_AFTER_MS)
   const [code, signal] = await once(child, 'exit')
   clearInterval(poll)
-  assert.ok(code === 0 || signal === 'SIGTERM', `exit ${code} ${signal}: ${stderr}`)
+  clearTimeout(stuck)
+  assert.ok(code === 0 || signal === 'SIGTERM', `exit ${code} ${signal}${signal === 'SIGKILL' ? ` (still running ${STUCK_AFTER_MS} ms past its ${runMs} ms)` : ''}: ${stderr}`)
   const scrapes = stdout.split('\n').filter((line) => line.startsWith('metrics ')).map((line) => JSON.parse(line.slice('metrics '.length)))
   return { dir, events: logged(log), stderr, scrapes }
 }
