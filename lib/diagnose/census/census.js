@@ -96,15 +96,35 @@ class Census {
     return this.#running
   }
 
+  /**
+   * Takes one pass in one go, stopping this thread until it is done: for a worker whose event
+   * loop may never run again between its tasks (a pool's, blocked in `Atomics.wait`), where an
+   * evaluation from the main thread is the only way in (worker-census.js). Null when stopped.
+   */
+  passNow() {
+    if (this.#stopped) return null
+    const { walk, time, started } = this.#startPass()
+    walk.step(Infinity)
+    return this.#passTaken(walk, time, started)
+  }
+
   async #takePass() {
     if (this.#stopped) return null
-    const walk = new CensusPass({ view: this.#inspectorView(), limits: this.#options, own: this.#own, moduleScoped: this.#moduleScoped })
-    const time = this.#clock.now()
-    const started = this.#clock.monotonic()
+    const { walk, time, started } = this.#startPass()
     while (!walk.step(performance.now() + this.#options.sliceMs)) {
       await nextTurn()
       if (this.#stopped) return null
     }
+    return this.#passTaken(walk, time, started)
+  }
+
+  #startPass() {
+    const walk = new CensusPass({ view: this.#inspectorView(), limits: this.#options, own: this.#own, moduleScoped: this.#moduleScoped })
+    return { walk, time: this.#clock.now(), started: this.#clock.monotonic() }
+  }
+
+  /** A walk done, as `pass()` resolves with it. */
+  #passTaken(walk, time, started) {
     const notReached = walk.notReached
     if (this.#viewFailure !== null) notReached.push({ what: 'closures, module scopes and #private fields', why: this.#viewFailure, count: 0 })
     return { time, durationMs: this.#clock.monotonic() - started, complete: !notReached.some((n) => n.what.startsWith('objects past')), records: walk.records, notReached, cost: walk.cost }
@@ -122,19 +142,29 @@ class Census {
    * @returns {Promise<{ holders: Array<object>, debuggerMs: number }>} see docs/diagnose.md, "The census: the holder without a snapshot".
    */
   async grown(before, after, { top, slopeBytesPerSec = null, kind = 'heap' }) {
-    const seconds = Math.max(0.001, (after.time - before.time) / 1000)
-    let candidates = []
-    for (const [key, now] of after.records) {
-      const was = before.records.get(key)
-      const entriesBefore = was?.entries ?? (before.complete ? 0 : null)
-      if (entriesBefore === null || now.entries <= entriesBefore) continue
-      candidates.push({ record: now, entriesBefore, gained: now.entries - entriesBefore })
-    }
     const outside = kind !== 'heap'
-    candidates.sort((a, b) => (outside ? outsideWeight(b.record) - outsideWeight(a.record) : 0) || score(b, outside) - score(a, outside))
-    const { listed, debuggerMs } = await this.#named(candidates.slice(0, 4 * top), (kept) => worthListing(kept, outside).slice(0, top))
-    const holders = listed.map(({ record, entriesBefore, gained }) => holderOf(record, entriesBefore, gained / seconds, slopeBytesPerSec))
-    return { holders, debuggerMs }
+    const { listed, debuggerMs } = await this.#named(grownCandidates(before, after, outside, top), (kept) => worthListing(kept, outside).slice(0, top))
+    return { holders: grownHolders(listed, before, after, slopeBytesPerSec), debuggerMs }
+  }
+
+  /**
+   * `grown`, in one go: the holders' scripts named from the URLs known and, for those still
+   * unnamed, a Debugger round whatever its stop (this thread's: a worker's, worker-census.js).
+   * @returns {{ holders: Array<object>, debuggerMs: number }}
+   */
+  grownNow(before, after, { top, slopeBytesPerSec = null, kind = 'heap' }) {
+    const outside = kind !== 'heap'
+    const candidates = grownCandidates(before, after, outside, top)
+    const roots = candidates.map((c) => c.record.root)
+    this.#scripts.resolveKnown(roots)
+    const { debuggerMs } = this.#scripts.resolveByDebugger(roots, this.#view)
+    const listed = worthListing(candidates.filter((c) => !isOwnFile(c.record.root.file ?? '')), outside).slice(0, top)
+    return { holders: grownHolders(listed, before, after, slopeBytesPerSec), debuggerMs }
+  }
+
+  /** Never walks `object` (and what only it reaches): a caller's own, such as the passes it keeps. */
+  ignore(object) {
+    this.#own.add(object)
   }
 
   /**
@@ -210,6 +240,29 @@ function worthListing(candidates, outside) {
     const topGain = Math.max(0, ...group.map((c) => c.gained))
     return group.filter((c) => c.gained >= Math.max(MIN_GAIN, SHARE_OF_TOP_GAIN * topGain))
   })
+}
+
+/**
+ * The collections of pass `after` that hold more entries than in pass `before` (a collection
+ * `before` did not record counts from 0 when it was complete), ranked as `grown` lists them,
+ * `4 * top` at most: `{ record, entriesBefore, gained }` each.
+ */
+function grownCandidates(before, after, outside, top) {
+  const candidates = []
+  for (const [key, now] of after.records) {
+    const was = before.records.get(key)
+    const entriesBefore = was?.entries ?? (before.complete ? 0 : null)
+    if (entriesBefore === null || now.entries <= entriesBefore) continue
+    candidates.push({ record: now, entriesBefore, gained: now.entries - entriesBefore })
+  }
+  candidates.sort((a, b) => (outside ? outsideWeight(b.record) - outsideWeight(a.record) : 0) || score(b, outside) - score(a, outside))
+  return candidates.slice(0, 4 * top)
+}
+
+/** The candidates listed, as holders, with their rates over the time between the passes. */
+function grownHolders(listed, before, after, slopeBytesPerSec) {
+  const seconds = Math.max(0.001, (after.time - before.time) / 1000)
+  return listed.map(({ record, entriesBefore, gained }) => holderOf(record, entriesBefore, gained / seconds, slopeBytesPerSec))
 }
 
 /** A turn of the event loop for the service, on a timer that does not keep the process alive. */

@@ -59,10 +59,25 @@ class ScriptFiles {
    * @param {{ useDebugger: boolean }} how
    */
   async resolve(roots, view, { useDebugger }) {
-    const unnamed = () => roots.filter((r) => r.file === null && r.scriptId !== null && !this.#files.has(r.scriptId))
-    if (unnamed().length > 0) await this.#findBySource(unnamed())
+    if (this.#unnamed(roots).length > 0) await this.#findBySource(this.#unnamed(roots))
+    const withinStop = useDebugger && this.#predictedDebuggerMs() <= this.#maxStopMs
+    return withinStop ? this.resolveByDebugger(roots, view) : this.resolveKnown(roots)
+  }
+
+  /** Sets `file` on the roots whose scripts are known already (no file read, no stop). */
+  resolveKnown(roots) {
+    for (const r of roots) if (r.file === null && r.scriptId !== null) r.file = this.#files.get(r.scriptId) ?? null
+    return { debuggerMs: 0 }
+  }
+
+  /**
+   * Sets `file` on the roots, with a Debugger round first when some are still unnamed,
+   * whatever its stop: `resolve` asks only when it is predicted within `maxStopMs`; a worker's
+   * census (worker-census.js) stops the worker, not the service's main thread.
+   */
+  resolveByDebugger(roots, view) {
     let debuggerMs = 0
-    if (useDebugger && unnamed().length > 0 && view !== null && this.#predictedDebuggerMs() <= this.#maxStopMs) {
+    if (this.#unnamed(roots).length > 0 && view !== null) {
       const started = performance.now()
       try {
         for (const [id, url] of view.scriptUrls()) if (!this.#files.has(id)) this.#files.set(id, fileOfUrl(url))
@@ -71,8 +86,13 @@ class ScriptFiles {
       }
       debuggerMs = performance.now() - started
     }
-    for (const r of roots) if (r.file === null && r.scriptId !== null) r.file = this.#files.get(r.scriptId) ?? null
+    this.resolveKnown(roots)
     return { debuggerMs }
+  }
+
+  /** The roots with a script id whose file is not known yet. */
+  #unnamed(roots) {
+    return roots.filter((r) => r.file === null && r.scriptId !== null && !this.#files.has(r.scriptId))
   }
 
   /** The Debugger round's stop, predicted from the scripts this process has loaded. */
