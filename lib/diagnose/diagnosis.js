@@ -156,6 +156,7 @@ class Diagnosis {
   #latestSitesLate = null // its sites ranking, when the report went without it: a promise
   #running = null // the diagnosis under way, a promise
   #queued = null // the newest diagnosis asked for while one was under way: { leak, context }
+  #worker // null, or the worker watched from the main thread that this diagnosis is of
 
   /**
    * @param {{ dir?: string, top: number, window?: number, census?: boolean, intervalMs?: number, sitesGraceMs?: number }} options
@@ -163,11 +164,15 @@ class Diagnosis {
    *   per list, `window` floors in a leak's window, `census` whether to take a census (its
    *   passes are two `intervalMs` apart, within 1 to 45 s); `sitesGraceMs`, how long a report
    *   waits past its census for the sites (SITES_GRACE_MS; tests shorten it).
-   * @param {{ emit: (type: string, fields: object) => void, clock?: import('../shared/clock').Clock }} parts
+   * @param {{ emit: (type: string, fields: object) => void, clock?: import('../shared/clock').Clock, worker?: { info: object, census: () => object, noCensus: string | null } | null }} parts
    *   `emit` emits a watcher event; `clock` says what time it is (the census' passes, which
-   *   sleep between them, keep the system's).
+   *   sleep between them, keep the system's); `worker`, for the leaks of a worker watched from
+   *   the main thread: who it is (`thread` in its reports) and its census, taken there
+   *   (lib/watch/worker-census.js), or why none can be (`noCensus`). This thread's heap spaces, BoundedMaps and tracked sites
+   *   are then not the leak's, and are not read.
    */
-  constructor({ dir, top, window, census = true, intervalMs = 10_000, sitesGraceMs = SITES_GRACE_MS }, { emit, clock = SYSTEM_CLOCK }) {
+  constructor({ dir, top, window, census = true, intervalMs = 10_000, sitesGraceMs = SITES_GRACE_MS }, { emit, clock = SYSTEM_CLOCK, worker = null }) {
+    this.#worker = worker
     this.#sitesGraceMs = sitesGraceMs
     this.#clock = clock
     this.#dir = dir === undefined ? null : path.resolve(dir)
@@ -264,7 +269,7 @@ class Diagnosis {
   async #build(leak, snapshot, detail, sitesPending, profile) {
     const seen = { lookedAt: [], notLookedAt: [] }
     seen.notLookedAt.push({ what: 'heap snapshot', why: snapshotWhy(snapshot, detail) })
-    const firstPass = this.#censusOn ? this.#censusOf().pass() : null
+    const firstPass = this.#censusOn && !this.#worker?.noCensus ? this.#censusOf().pass().catch((err) => censusFailed(err, seen)) : null
     const native = leak.kind === 'native' ? nativeStart(this.#clock) : null
     // The census' passes go on beside the sites' ranking, which may sample for minutes; a
     // report whose census named a holder waits for the ranking SITES_GRACE_MS past it at most
@@ -277,13 +282,13 @@ class Diagnosis {
     else seen.notLookedAt.push({ what: 'allocation sites', why: 'no ranking of sites was given (sites: false, or it failed)' })
     const { census, suspects: holders } = await censusTaken
     const suspects = sites === LATE || sites === null ? holders : withWhereMade(holders, sites.sites)
-    const [since, until] = this.#comparedFloors(leak.since)
     return {
       native: native === null ? null : await nativeOfDiagnosis(leak, native, census, suspects, seen, this.#clock),
       kind: 'no-snapshot',
       time: this.#clock.now(),
       pid: process.pid,
-      threadId,
+      threadId: this.#worker?.info.threadId ?? threadId,
+      ...(this.#worker === null ? {} : { thread: this.#worker.info }),
       path: null,
       leak: withoutEnvelope(leak),
       heapSnapshot: { taken: false, why: snapshot, detail },
@@ -291,16 +296,29 @@ class Diagnosis {
       suspects,
       census,
       sites: sites === LATE ? null : sites,
-      heapSpaces: grownSpaces(since, until, seen),
-      collections: { boundedMaps: grownMaps(since, until, this.#top, seen), handles: this.#grownHandles(seen) },
+      ...this.#threadParts(leak, seen),
       ...seen,
     }
+  }
+
+  /**
+   * `heapSpaces` and `collections`: this thread's, which a worker watched from the main thread
+   * does not share (null for it, and `notLookedAt` says why).
+   */
+  #threadParts(leak, seen) {
+    if (this.#worker !== null) {
+      const why = "read in the thread that holds them; this worker runs no watcher of its own, and the main thread reads only its heap's size"
+      seen.notLookedAt.push({ what: "the worker's V8 heap spaces, named BoundedMaps and tracked listener, timer and promise sites", why })
+      return { heapSpaces: null, collections: null }
+    }
+    const [since, until] = this.#comparedFloors(leak.since)
+    return { heapSpaces: grownSpaces(since, until, seen), collections: { boundedMaps: grownMaps(since, until, this.#top, seen), handles: this.#grownHandles(seen) } }
   }
 
   /** The census, made with the first diagnosis that takes one. */
   #censusOf() {
     const { Census } = require('./census/census')
-    this.#census ??= new Census({}, this.#clock)
+    this.#census ??= this.#worker?.census() ?? new Census({}, this.#clock)
     return this.#census
   }
 
@@ -313,7 +331,7 @@ class Diagnosis {
   async #takeCensus(leak, firstPass, profile, seen) {
     const what = 'collections reachable from the code (census by reachability)'
     if (firstPass === null) {
-      seen.notLookedAt.push({ what, why: 'census: false' })
+      seen.notLookedAt.push({ what, why: this.#worker?.noCensus ?? 'census: false' })
       return { census: null, suspects: [] }
     }
     const census = this.#censusOf()
@@ -323,7 +341,7 @@ class Diagnosis {
     while (passes.length < CENSUS_PASSES && suspects.length === 0 && passes[0] !== null) {
       const last = passes[passes.length - 1]
       await sleep(Math.max(0, last.time + last.durationMs + this.#censusGapMs - this.#clock.now()), undefined, { ref: false })
-      const next = await census.pass()
+      const next = await census.pass().catch((err) => censusFailed(err, seen))
       if (next === null) break
       passes.push(next)
       const newestProfile = profile()
@@ -373,7 +391,7 @@ class Diagnosis {
   /** Writes the report into the dir (made 0700 if missing); its path, or null with an `error` event. */
   #write(report) {
     if (this.#dir === null) return null
-    const file = path.join(this.#dir, watcherFileName(report.time, { reason: 'diagnosis', suffix: SUFFIXES.report }))
+    const file = path.join(this.#dir, watcherFileName(report.time, { reason: 'diagnosis', suffix: SUFFIXES.report, thread: this.#worker?.info.threadId }))
     try {
       fs.mkdirSync(this.#dir, { recursive: true, mode: 0o700 })
       writePrivateAtomically(file, JSON.stringify({ ...report, path: file }, null, 2))
@@ -396,6 +414,15 @@ async function nativeOfDiagnosis(leak, start, census, suspects, seen, clock) {
   const holders = census === null ? null : suspects.filter((s) => s.memberHandle !== null).length
   seen.lookedAt.push('native memory: resident bytes by kind of mapping (/proc/self/smaps), malloc in use, addons loaded')
   return nativeVerdict({ growthBytes, heldBytes: null, holders, start, end: nativeStart(clock) })
+}
+
+/**
+ * A pass that failed (a worker's census, whose evaluation there threw or timed out): noted
+ * in `notLookedAt`, and taken as no pass.
+ */
+function censusFailed(err, seen) {
+  seen.notLookedAt.push({ what: 'a census pass', why: err.message })
+  return null
 }
 
 /** An event's own fields, without those every watcher event has (the report has its own). */

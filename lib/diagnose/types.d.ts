@@ -171,8 +171,10 @@ export interface NoSnapshotReportEvent extends WatchEventBase {
   /** Why no pair: `'pair-pending'` (its report follows), `'declined'`, `'off'`, `'failed'`, or a `snapshot-skipped` reason. */
   heapSnapshot: { taken: false; why: string; detail: string | null }
   sites: { windowMs: number; sites: AllocationSite[] } | null
-  heapSpaces: { since: number; until: number; grew: GrownHeapSpace[] }
-  collections: { boundedMaps: GrownBoundedMap[]; handles: CensusGrowth[] }
+  /** The V8 heap spaces that grew; null for a worker watched from the main thread, which reads only its heap's size. */
+  heapSpaces: { since: number; until: number; grew: GrownHeapSpace[] } | null
+  /** Named BoundedMaps and tracked sites that grew; null for a worker watched from the main thread (they are its own thread's). */
+  collections: { boundedMaps: GrownBoundedMap[]; handles: CensusGrowth[] } | null
   /** What names the holder: the census' grown collections, allocation sites only, or nothing. */
   evidence: 'census' | 'sites' | 'none'
   /** The census' grown collections, most entries gained first, like a pair report's suspects. */

@@ -22,6 +22,8 @@ const { SnapshotCost } = require('../capture/snapshot-cost')
 const { Reports } = require('../diagnose/reports')
 const { SiteRanking, SiteProfiler } = require('../sites/sites')
 const { HeapProfiles } = require('../sites/heap-profiles')
+const { Diagnosis } = require('../diagnose/diagnosis')
+const { WorkerCensus } = require('./worker-census')
 
 /** A follow-up is due this long after its baseline once the heap grew FOLLOW_UP_MIN_BYTES (else at `followUpGrowthBytes`). */
 const FOLLOW_UP_AFTER_MS = 30_000
@@ -39,6 +41,7 @@ class ThreadWatch {
   #info
   #emit
   #evaluate
+  #noEvaluation
   #usage
   #ownWatcher
   #heapLimit
@@ -48,6 +51,9 @@ class ThreadWatch {
   #reports = null
   #request
   #sites = null // the worker's allocation sites (sites.js), ranked from its first leak on
+  #ranking = null // the newest ranking of them, a promise
+  #diagnosis = null // the report of a leak without a pair, its holder from a census in the worker; made with the first
+  #leak = null // the newest leak event
   #cost = new SnapshotCost()
   #clock
   #monitor = null // the detector, made with the first floor judged here
@@ -66,12 +72,14 @@ class ThreadWatch {
    * @param {object} parts `emit`, `clock`, `native` (threads.js); `snapshots()` makes the worker's
    *   snapshot store (null without a dir); `usage()`, the worker's heap as
    *   the inspector's `Runtime.getHeapUsage` gives it (no JavaScript runs in the worker for it);
-   *   `evaluate(expression, timeoutMs)` in the worker, for its snapshots; `request(method,
+   *   `evaluate(expression, timeoutMs)` in the worker, for its snapshots and census, or null
+   *   where none may run there (`noEvaluation` says why: threads.js); `request(method,
    *   params, timeoutMs?)`, any other inspector call to the worker (its allocation sampling); `ownWatcher()`, what
    *   the worker's own watcher last said (`{ time, heapFloor, leaking }`, null if never); `heapLimit`, the old
    *   generation's limit where the worker's `resourceLimits` set it, else null.
    */
-  constructor(options, info, { emit, snapshots, clock, native, evaluate, request, usage, ownWatcher, heapLimit }) {
+  constructor(options, info, { emit, snapshots, clock, native, evaluate, noEvaluation = null, request, usage, ownWatcher, heapLimit }) {
+    this.#noEvaluation = noEvaluation
     this.#usage = usage
     this.#request = request
     this.#ownWatcher = ownWatcher
@@ -83,7 +91,8 @@ class ThreadWatch {
     this.#native = native
     this.#clock = clock
     this.#emit = (type, fields) => emit(type, { threadId: info.threadId, thread: this.#thread(), ...fields })
-    if (snapshots !== null) this.#reports = new Reports(options.top, this.#emit, { thread: info })
+    // Its reports are made here only while the main thread watches it.
+    if (snapshots !== null) this.#reports = new Reports(options.top, this.#emit, { thread: this.#judgedHere() })
   }
 
   /** The worker's thread id. */
@@ -110,6 +119,7 @@ class ThreadWatch {
   /** The worker exited, or the watcher stopped: its detector stops; a pair under way ends. */
   stop() {
     this.#stopped = true
+    this.#diagnosis?.stop()
     this.#monitor?.stop()
     this.#store?.stop()
     this.#sites?.stop()
@@ -139,6 +149,11 @@ class ThreadWatch {
     await this.#followUpIfDue(now)
   }
 
+  /** Who the worker is, as the reports made here say it: judged by the main thread. */
+  #judgedHere() {
+    return { ...this.#info, watchedFrom: 'main' }
+  }
+
   /** Who the worker is, as events carry it. */
   #thread() {
     return { ...this.#info, watchedFrom: this.#watchedFrom }
@@ -156,6 +171,7 @@ class ThreadWatch {
   #onDetector(event) {
     if (this.#stopped || event.type !== 'leak' || event.kind !== 'heap') return
     this.#emit('leak', event)
+    this.#leak = event
     this.#rankSites(event.slopeBytesPerSec)
     if (this.#leaking) return
     this.#leaking = true
@@ -171,7 +187,19 @@ class ThreadWatch {
   #rankSites(slopeBytesPerSec) {
     if (!this.#options.sites) return
     this.#sites ??= new SiteRanking(this.#options, this.#emit, new HeapProfiles({ ...this.#options, dir: undefined }), workerSampler(this.#request, this.#usage, this.#info.pool))
-    this.#sites.rank(slopeBytesPerSec)
+    this.#ranking = this.#sites.rank(slopeBytesPerSec)
+  }
+
+  /**
+   * The report of the newest leak without a pair (`skipped`: the snapshot-skipped result, or
+   * why none was tried): its holder from a census taken in the worker (worker-census.js),
+   * whose passes stop the worker, not the main thread; its allocation sites where ranked.
+   */
+  async #diagnose({ skipped, detail }) {
+    if (this.#stopped || this.#leak === null) return
+    const worker = { info: this.#judgedHere(), census: () => new WorkerCensus(this.#evaluate), noCensus: this.#noEvaluation }
+    this.#diagnosis ??= new Diagnosis(this.#options, { emit: this.#emit, clock: this.#clock, worker })
+    await this.#diagnosis.diagnose(this.#leak, { snapshot: skipped === 'pause' ? 'declined' : skipped, detail, sites: this.#ranking })
   }
 
   /**
@@ -192,7 +220,12 @@ class ThreadWatch {
    * not): the pair's baseline, or its follow-up, whose report then follows.
    */
   async #capture(reason) {
-    if (this.#snapshots === null || this.#capturing || this.#stopped) return
+    if (this.#capturing || this.#stopped) return
+    if (this.#snapshots === null || this.#evaluate === null) {
+      this.#leaking = false
+      await this.#diagnose(this.#snapshots === null ? { skipped: 'off', detail: null } : { skipped: 'unsafe-in-worker', detail: this.#noEvaluation })
+      return
+    }
     this.#store ??= this.#snapshots()
     const followUp = reason === 'follow-up'
     const heapUsed = this.#floor?.bytes ?? this.#reading.used
@@ -214,6 +247,7 @@ class ThreadWatch {
       if ('skipped' in result) {
         this.#emit('snapshot-skipped', { ...result, ...budget })
         this.#baseline = null
+        this.#diagnose(result)
         return
       }
       this.#cost.learn(predicted, result)
