@@ -33,6 +33,30 @@ const ANSWER_TIMEOUT_MS = 5_000
 /** Workers watched at once, at most: the others are counted, not read (a pool of pools). */
 const MAX_THREADS = 64
 
+/**
+ * An evaluation sent to a worker blocked in `Atomics.wait` (a pool's, between tasks) as it is
+ * being terminated runs first and takes the termination for itself ("Execution was
+ * terminated"): the worker then waits for ever, its `terminate()` never resolves, and at exit
+ * Node aborts (V8's check in FutexEmulation::WaitJs32). Seen 3-12 times in 40 terminations
+ * raced with an evaluation, on Node 20, 22, 24 and 26. From Node 22 on, terminating the worker
+ * again ends it (40 of 40 here); on Node 20 that aborts at once. So on Node 20 no JavaScript is
+ * evaluated in a pool's workers (no snapshot, no census there: their allocation sites and the
+ * inspector's heap readings run no JavaScript), and from 22 on a termination taken so is asked again.
+ */
+const REASSERTS_TERMINATION = Number(process.versions.node.split('.')[0]) >= 22
+/** Why a worker gets no evaluation where REASSERTS_TERMINATION does not hold. */
+const NO_EVALUATION_WHY = "not evaluated in a pool's worker on Node 20: an evaluation raced with the worker's termination leaves it waiting for ever, and Node 20 aborts at exit (Node 22 and later end it)"
+
+/**
+ * After an evaluation in `worker` (a `Worker`, or undefined when it is not known) that failed
+ * saying `failure` (the inspector's error, or the exception thrown; '' when it did not): when
+ * the worker's termination stopped it, terminates the worker again (Node 22 and later), so
+ * that it ends as its owner asked.
+ */
+function endIfTerminated(failure, worker) {
+  if (REASSERTS_TERMINATION && /Execution was terminated/.test(failure)) worker?.terminate().catch(() => {})
+}
+
 class WorkerThreads {
   #options
   #parts
@@ -123,11 +147,11 @@ class WorkerThreads {
     }
   }
 
-  /** A `Worker` was made: its pool (named by its creation stack) and heap limit, noted until it exits (the worker itself is not kept). */
+  /** A `Worker` was made: its pool (named by its creation stack) and heap limit, noted until it exits (the worker itself is held weakly). */
   #noteWorker(worker) {
     if (this.#stopped) return
     const oldSpaceMb = worker.resourceLimits?.maxOldGenerationSizeMb
-    this.#made.set(worker.threadId, { pool: poolOf(new Error().stack), heapLimit: oldSpaceMb > 0 ? oldSpaceMb * 1024 * 1024 : null })
+    this.#made.set(worker.threadId, { pool: poolOf(new Error().stack), heapLimit: oldSpaceMb > 0 ? oldSpaceMb * 1024 * 1024 : null, worker: new WeakRef(worker) })
     worker.once('exit', () => this.#made.delete(worker.threadId))
   }
 
@@ -151,11 +175,21 @@ class WorkerThreads {
     const script = scriptPath(workerInfo.url)
     const made = this.#made.get(threadId)
     const info = { threadId, name, script, pool: made?.pool ?? poolOf(script) }
-    const evaluate = (expression, timeoutMs = ANSWER_TIMEOUT_MS) => this.#request(sessionId, 'Runtime.evaluate', { expression, returnByValue: true }, timeoutMs)
+    const evaluate = async (expression, timeoutMs = ANSWER_TIMEOUT_MS) => {
+      try {
+        const answer = await this.#request(sessionId, 'Runtime.evaluate', { expression, returnByValue: true }, timeoutMs)
+        endIfTerminated(answer.exceptionDetails?.exception?.description ?? answer.exceptionDetails?.text ?? '', made?.worker.deref())
+        return answer
+      } catch (err) {
+        endIfTerminated(err.message, made?.worker.deref())
+        throw err
+      }
+    }
     const request = (method, params, timeoutMs = ANSWER_TIMEOUT_MS) => this.#request(sessionId, method, params, timeoutMs)
     const usage = () => request('Runtime.getHeapUsage', {})
     const ownWatcher = () => this.#ownWatchers.get(threadId) ?? null
-    this.#threads.set(sessionId, new ThreadWatch(this.#options, info, { ...this.#parts, evaluate, request, usage, ownWatcher, heapLimit: made?.heapLimit ?? null }))
+    const noEvaluation = REASSERTS_TERMINATION || info.pool === null ? null : NO_EVALUATION_WHY
+    this.#threads.set(sessionId, new ThreadWatch(this.#options, info, { ...this.#parts, evaluate: noEvaluation === null ? evaluate : null, noEvaluation, request, usage, ownWatcher, heapLimit: made?.heapLimit ?? null }))
   }
 
   /** A worker exited: its watch ends; what it wrote stays. */
@@ -211,4 +245,4 @@ class WorkerThreads {
   }
 }
 
-module.exports = { WorkerThreads }
+module.exports = { WorkerThreads, endIfTerminated, REASSERTS_TERMINATION }
