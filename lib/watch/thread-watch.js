@@ -2,10 +2,11 @@
 
 /**
  * One worker thread watched from the main thread (threads.js): its heap read each interval
- * by one evaluation in the worker, its floors judged by a detector of its own (the same Rust
- * statistics as the main thread's, on a thread of their own), its leak reported with the
- * worker it is in, and its holder named by a pair of the worker's own heap snapshots, diffed
- * as the main thread's pairs are (lib/diagnose/reports.js). The worker writes each one itself
+ * by the inspector (`Runtime.getHeapUsage`, no JavaScript run there), its floors judged by a
+ * detector of its own (the same Rust statistics as the main thread's, on a thread of their
+ * own), its leak reported with the worker it is in, and its holder named by a census taken in
+ * the worker (worker-census.js) at once, and by a pair of the worker's own heap snapshots,
+ * diffed as the main thread's pairs are (lib/diagnose/reports.js), where they fit. The worker writes each one itself
  * (`v8.writeHeapSnapshot()` evaluated there): it stops for it, the main thread does not.
  * (`worker.getHeapSnapshot()` would not do: the worker takes the snapshot, but the main
  * thread serializes it, measured stopping it for 0.2-1 s on a 40-80 MB worker heap.)
@@ -22,7 +23,7 @@ const { SnapshotCost } = require('../capture/snapshot-cost')
 const { Reports } = require('../diagnose/reports')
 const { SiteRanking, SiteProfiler } = require('../sites/sites')
 const { HeapProfiles } = require('../sites/heap-profiles')
-const { Diagnosis } = require('../diagnose/diagnosis')
+const { Diagnosis, PAIR_PENDING } = require('../diagnose/diagnosis')
 const { WorkerCensus } = require('./worker-census')
 
 /** A follow-up is due this long after its baseline once the heap grew FOLLOW_UP_MIN_BYTES (else at `followUpGrowthBytes`). */
@@ -53,6 +54,7 @@ class ThreadWatch {
   #sites = null // the worker's allocation sites (sites.js), ranked from its first leak on
   #ranking = null // the newest ranking of them, a promise
   #diagnosis = null // the report of a leak without a pair, its holder from a census in the worker; made with the first
+  #census = null // that census (worker-census.js), made with the first leak
   #leak = null // the newest leak event
   #cost = new SnapshotCost()
   #clock
@@ -120,6 +122,7 @@ class ThreadWatch {
   stop() {
     this.#stopped = true
     this.#diagnosis?.stop()
+    this.#census?.stop()
     this.#monitor?.stop()
     this.#store?.stop()
     this.#sites?.stop()
@@ -197,15 +200,21 @@ class ThreadWatch {
    */
   async #diagnose({ skipped, detail }) {
     if (this.#stopped || this.#leak === null) return
-    const worker = { info: this.#judgedHere(), census: () => new WorkerCensus(this.#evaluate), noCensus: this.#noEvaluation }
+    const worker = { info: this.#judgedHere(), census: () => this.#censusOf(), noCensus: this.#noEvaluation }
     this.#diagnosis ??= new Diagnosis(this.#options, { emit: this.#emit, clock: this.#clock, worker })
     await this.#diagnosis.diagnose(this.#leak, { snapshot: skipped === 'pause' ? 'declined' : skipped, detail, sites: this.#ranking })
   }
 
+  /** The worker's census (worker-census.js), made once. */
+  #censusOf() {
+    this.#census ??= new WorkerCensus(this.#evaluate)
+    return this.#census
+  }
+
   /**
    * The pair's follow-up, once the worker's floor grew by `followUpGrowthBytes` since its
-   * baseline, or by FOLLOW_UP_MIN_BYTES once FOLLOW_UP_AFTER_MS went by: the worker has no
-   * census to name the holder meanwhile, and the diff by ids names what is new either way.
+   * baseline, or by FOLLOW_UP_MIN_BYTES once FOLLOW_UP_AFTER_MS went by: the census names the
+   * holder meanwhile, and the diff by ids names what is new either way.
    */
   async #followUpIfDue(now) {
     const baseline = this.#baseline
@@ -228,6 +237,17 @@ class ThreadWatch {
     }
     this.#store ??= this.#snapshots()
     const followUp = reason === 'follow-up'
+    // The census' holder first, as on the main thread (the follow-up may wait minutes for growth,
+    // or be declined for memory once the heap grew: a baseline fitted in a 1 GiB container, its
+    // follow-up 40 s later did not, and the holder came 61 s after the leak). Before the
+    // baseline, and its passes dropped: what it made in the worker (its modules, its records)
+    // is not new between the pair's snapshots, where the diff took it for the leak.
+    const censusFirst = !followUp && this.#options.census
+    if (censusFirst) {
+      await this.#diagnose({ skipped: PAIR_PENDING, detail: null })
+      await this.#census?.release()
+      if (this.#stopped) return
+    }
     const heapUsed = this.#floor?.bytes ?? this.#reading.used
     const predicted = this.#cost.predict(heapUsed)
     this.#capturing = true
@@ -247,7 +267,7 @@ class ThreadWatch {
       if ('skipped' in result) {
         this.#emit('snapshot-skipped', { ...result, ...budget })
         this.#baseline = null
-        this.#diagnose(result)
+        if (!censusFirst) this.#diagnose(result)
         return
       }
       this.#cost.learn(predicted, result)

@@ -39,11 +39,16 @@ class WorkerCensus {
   /** Script URLs of a profile: the worker names its holders' scripts itself. */
   noteScripts() {}
 
-  /** No more passes: the worker drops those it keeps and closes its census' session (if it still answers). */
+  /** Has the worker drop the passes it keeps and close its census' session; one gone or busy is left as it is. */
+  async release() {
+    await this.#call('release', []).catch(() => {})
+  }
+
+  /** No more passes; the worker's are released (if it still answers). */
   stop() {
     if (this.#stopped) return
     this.#stopped = true
-    this.#call('release', []).catch(() => {})
+    this.release()
   }
 
   /** Calls `method` of in-worker.js in the worker; rejects with the worker's error, if any. */
