@@ -233,6 +233,8 @@ test('with no snapshot pair, a census taken in each worker watched from the main
     assert.match(firstHolder(report), new RegExp(`^${variable} \\(Map\\), a module-level variable of ${escape(path.join(WORKERS, file))}`))
     const leak = events.find((e) => e.type === 'leak' && e.threadId === report.threadId)
     assert.ok(report.time - leak.time <= 60_000, `report ${report.time - leak.time} ms after the leak`)
+    // The leak it reports, with its time, as a main thread's report has it.
+    assert.ok(report.leak.time >= leak.time && report.leak.time <= report.time, JSON.stringify(report.leak))
     // What the main thread cannot read of a worker is said, not filled with its own.
     assert.equal(report.heapSpaces, null)
     assert.ok(report.notLookedAt.some((n) => n.what.startsWith("the worker's V8 heap spaces")), JSON.stringify(report.notLookedAt))

@@ -346,7 +346,8 @@ class Diagnosis {
       passes.push(next)
       const newestProfile = profile()
       if (newestProfile !== null) census.noteScripts(newestProfile)
-      const compared = await census.grown(passes[0], next, { top: this.#top, slopeBytesPerSec: leak.slopeBytesPerSec ?? null, kind: leak.kind })
+      const compared = await census.grown(passes[0], next, { top: this.#top, slopeBytesPerSec: leak.slopeBytesPerSec ?? null, kind: leak.kind }).catch((err) => censusFailed(err, seen))
+      if (compared === null) break
       suspects = compared.holders
       debuggerMs = compared.debuggerMs
     }
@@ -417,8 +418,8 @@ async function nativeOfDiagnosis(leak, start, census, suspects, seen, clock) {
 }
 
 /**
- * A pass that failed (a worker's census, whose evaluation there threw or timed out): noted
- * in `notLookedAt`, and taken as no pass.
+ * A pass or a comparison that failed (a worker's census, whose evaluation there threw or
+ * timed out): noted in `notLookedAt`, and taken as none.
  */
 function censusFailed(err, seen) {
   seen.notLookedAt.push({ what: 'a census pass', why: err.message })

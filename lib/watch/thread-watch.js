@@ -56,6 +56,7 @@ class ThreadWatch {
   #diagnosis = null // the report of a leak without a pair, its holder from a census in the worker; made with the first
   #census = null // that census (worker-census.js), made with the first leak
   #leak = null // the newest leak event
+  #diagnosing = null // the diagnosis under way, a promise
   #cost = new SnapshotCost()
   #clock
   #monitor = null // the detector, made with the first floor judged here
@@ -174,7 +175,8 @@ class ThreadWatch {
   #onDetector(event) {
     if (this.#stopped || event.type !== 'leak' || event.kind !== 'heap') return
     this.#emit('leak', event)
-    this.#leak = event
+    // As the event says it: its report's `leak` has its time, as the main thread's has.
+    this.#leak = { time: this.#clock.now(), ...event }
     this.#rankSites(event.slopeBytesPerSec)
     if (this.#leaking) return
     this.#leaking = true
@@ -202,7 +204,8 @@ class ThreadWatch {
     if (this.#stopped || this.#leak === null) return
     const worker = { info: this.#judgedHere(), census: () => this.#censusOf(), noCensus: this.#noEvaluation }
     this.#diagnosis ??= new Diagnosis(this.#options, { emit: this.#emit, clock: this.#clock, worker })
-    await this.#diagnosis.diagnose(this.#leak, { snapshot: skipped === 'pause' ? 'declined' : skipped, detail, sites: this.#ranking })
+    this.#diagnosing = this.#diagnosis.diagnose(this.#leak, { snapshot: skipped === 'pause' ? 'declined' : skipped, detail, sites: this.#ranking })
+    await this.#diagnosing
   }
 
   /** The worker's census (worker-census.js), made once. */
@@ -244,6 +247,8 @@ class ThreadWatch {
     // is not new between the pair's snapshots, where the diff took it for the leak.
     const censusFirst = !followUp && this.#options.census
     if (censusFirst) {
+      // One at a time: a declined follow-up's diagnosis may still be taking its passes.
+      await this.#diagnosing
       await this.#diagnose({ skipped: PAIR_PENDING, detail: null })
       await this.#census?.release()
       if (this.#stopped) return
