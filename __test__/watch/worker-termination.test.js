@@ -12,8 +12,12 @@ const inspector = require('node:inspector')
 const { Worker } = require('node:worker_threads')
 const { endIfTerminated, REASSERTS_TERMINATION } = require('../../lib/watch/threads')
 
-/** Races tried: 3 to 12 of 40 evaluations took the termination here (Node 20 to 26). */
-const RACES = 40
+/**
+ * Races tried at most, until TAKEN_WANTED evaluations took the termination: 3 to 12 of 40 did
+ * here alone (Node 20 to 26), none of 40 once with the whole suite running beside.
+ */
+const MAX_RACES = 400
+const TAKEN_WANTED = 3
 /** How long a terminated worker may take to exit. */
 const EXIT_WITHIN_MS = 5_000
 
@@ -59,8 +63,10 @@ test('a blocked worker whose termination an evaluation took is terminated again,
   const sessions = workerSessions()
   await sessions.enabled
   let taken = 0
+  let races = 0
   try {
-    for (let race = 0; race < RACES; race++) {
+    for (let race = 0; race < MAX_RACES && taken < TAKEN_WANTED; race++) {
+      races++
       const attached = sessions.attached()
       const worker = new Worker(BLOCKED_WORKER, { eval: true })
       await attached
@@ -80,5 +86,7 @@ test('a blocked worker whose termination an evaluation took is terminated again,
   } finally {
     sessions.close()
   }
-  t.diagnostic(`${taken} of ${RACES} evaluations took the worker's termination; every worker ended`)
+  t.diagnostic(`${taken} of ${races} evaluations took the worker's termination; every worker ended`)
+  // Else nothing was tried: the test says so rather than pass.
+  if (taken === 0) t.skip(`no evaluation of ${races} took the termination`)
 })
