@@ -6,8 +6,9 @@
  * detector of its own (the same Rust statistics as the main thread's, on a thread of their
  * own), its leak reported with the worker it is in, and its holder named by a census taken in
  * the worker (worker-census.js) at once, and by a pair of the worker's own heap snapshots,
- * diffed as the main thread's pairs are (lib/diagnose/reports.js), where they fit. The worker writes each one itself
- * (`v8.writeHeapSnapshot()` evaluated there): it stops for it, the main thread does not.
+ * diffed as the main thread's pairs are (lib/diagnose/reports.js), where they fit. The worker
+ * writes each one itself (`v8.writeHeapSnapshot()` evaluated there): it stops for it, the main
+ * thread does not.
  * (`worker.getHeapSnapshot()` would not do: the worker takes the snapshot, but the main
  * thread serializes it, measured stopping it for 0.2-1 s on a 40-80 MB worker heap.)
  *
