@@ -168,8 +168,8 @@ class Diagnosis {
    *   `emit` emits a watcher event; `clock` says what time it is (the census' passes, which
    *   sleep between them, keep the system's); `worker`, for the leaks of a worker watched from
    *   the main thread: who it is (`thread` in its reports) and its census, taken there
-   *   (lib/watch/worker-census.js), or why none can be (`noCensus`). This thread's heap spaces, BoundedMaps and tracked sites
-   *   are then not the leak's, and are not read.
+   *   (lib/watch/worker-census.js), or why none can be (`noCensus`). This thread's heap
+   *   spaces, BoundedMaps and tracked sites are then not the leak's, and are not read.
    */
   constructor({ dir, top, window, census = true, intervalMs = 10_000, sitesGraceMs = SITES_GRACE_MS }, { emit, clock = SYSTEM_CLOCK, worker = null }) {
     this.#worker = worker

@@ -197,15 +197,15 @@ class ThreadWatch {
   }
 
   /**
-   * The report of the newest leak without a pair (`skipped`: the snapshot-skipped result, or
-   * why none was tried): its holder from a census taken in the worker (worker-census.js),
+   * The report of the newest leak without a pair (`skipped`: the snapshot-skipped reason, or
+   * why none was tried; never `'pause'`, which a worker's snapshot is not refused for): its holder from a census taken in the worker (worker-census.js),
    * whose passes stop the worker, not the main thread; its allocation sites where ranked.
    */
   async #diagnose({ skipped, detail }) {
     if (this.#stopped || this.#leak === null) return
     const worker = { info: this.#judgedHere(), census: () => this.#censusOf(), noCensus: this.#noEvaluation }
     this.#diagnosis ??= new Diagnosis(this.#options, { emit: this.#emit, clock: this.#clock, worker })
-    this.#diagnosing = this.#diagnosis.diagnose(this.#leak, { snapshot: skipped === 'pause' ? 'declined' : skipped, detail, sites: this.#ranking })
+    this.#diagnosing = this.#diagnosis.diagnose(this.#leak, { snapshot: skipped, detail, sites: this.#ranking })
     await this.#diagnosing
   }
 

@@ -28,8 +28,8 @@ function pass() {
   const number = ++passesTaken
   passes.set(number, taken)
   if (passes.size > PASSES_KEPT) passes.delete(passes.keys().next().value)
-  const { records, ...summary } = taken
-  return { number, collectionsRecorded: records.size, ...summary }
+  const { time, durationMs, complete, notReached, cost } = taken
+  return { number, time, durationMs, complete, notReached, cost }
 }
 
 /** The collections that grew from pass `beforeNumber` to pass `afterNumber` (Census.grownNow). */
