@@ -227,8 +227,8 @@ test('report files: attached by the pid in their content or name, preferred to t
   assert.deepStrictEqual(diagnosed.reports[0].notLookedAt, [{ what: 'heap snapshot', why: 'declined' }])
   assert.equal(diagnosed.reports[0].time, T0 + 5000)
   assert.deepStrictEqual(diagnosed.sites, [
-    { functionName: 'f', url: 'file:///app.js', line: 3, column: 9, growthBytes: 8, liveBytes: 10, package: null, appFrame: null },
-    { ...storeSite, growthBytes: 4, liveBytes: 6 },
+    { functionName: 'f', url: 'file:///app.js', line: 3, column: 9, built: null, growthBytes: 8, liveBytes: 10, package: null, appFrame: null },
+    { ...storeSite, built: null, growthBytes: 4, liveBytes: 6, appFrame: { ...storeSite.appFrame, built: null } },
   ])
   assert.ok(model.notes.some((n) => n.startsWith('leakproof-2026-11-22T18-52-00-000Z-300-2-3-follow-up.report.json: not a readable report (')), model.notes.join('\n'))
   assert.equal(model.files.reports.length, 3)

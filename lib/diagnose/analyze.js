@@ -6,6 +6,7 @@
  */
 const path = require('node:path')
 const { nativeBinding } = require('../shared/native')
+const { withSourcePositions } = require('../shared/source-positions')
 const { CODES, codedError, invalidOptionType, checkPositiveInteger } = require('../shared/errors')
 const { optionsTable, option, positiveInteger, functionValue, optional } = require('../shared/options-table')
 
@@ -109,7 +110,7 @@ async function analyzeSnapshot(file, options = {}) {
   const resolved = checkPath('analyzeSnapshot()', 'file', file)
   const { top, onProgress, settled } = progressOf(ANALYZE_OPTIONS.read('analyzeSnapshot()', options))
   const outcome = await nativeBinding().analyzeSnapshotFile(resolved, top, onProgress)
-  return unwrap(await settled(outcome), [file])
+  return withSourcePositions(unwrap(await settled(outcome), [file]))
 }
 
 /**
@@ -136,7 +137,7 @@ async function diffSnapshots(before, after, options = {}) {
     names.push(read.stillAliveIn)
   }
   const outcome = await nativeBinding().diffSnapshotFiles(files, top, read.match, onProgress)
-  return unwrap(await settled(outcome), names)
+  return withSourcePositions(unwrap(await settled(outcome), names))
 }
 
 /**

@@ -9,6 +9,7 @@ const { namedMapSizes } = require('../cache/registry')
 const { writePrivateAtomically } = require('../shared/write-atomically')
 const { SUFFIXES, watcherFileName } = require('../shared/file-names')
 const { SYSTEM_CLOCK } = require('../shared/clock')
+const { withSourcePositions } = require('../shared/source-positions')
 const { nativeStart, nativeVerdict } = require('./native-verdict')
 const { siteThatMade } = require('../sites/sites')
 
@@ -65,7 +66,8 @@ function withWhereMade(suspects, sites) {
     const classOf = MANY_ROOTS_CLASS[suspect.holder.kind]
     const madeAt = classOf === undefined || suspect.madeAt !== null ? null : siteThatMade(sites, classOf(suspect.holder))
     if (madeAt === null) return suspect
-    const description = `${suspect.holder.description}, made in ${madeAt.functionName} (${madeAt.url}:${madeAt.line})`
+    const built = madeAt.generated === undefined ? '' : `, built: ${madeAt.generated.url}:${madeAt.generated.line}`
+    const description = `${suspect.holder.description}, made in ${madeAt.functionName} (${madeAt.url}:${madeAt.line}${built})`
     return { ...suspect, madeAt, holder: { ...suspect.holder, description } }
   })
 }
@@ -252,7 +254,7 @@ class Diagnosis {
   /** Builds, writes and emits the report of `leak` (see `diagnose`); null when stopped or failed. */
   async #report(leak, snapshot, detail, sites, profile) {
     try {
-      const report = await this.#build(leak, snapshot, detail, sites, profile)
+      const report = await withSourcePositions(await this.#build(leak, snapshot, detail, sites, profile))
       if (this.#stopped) return null
       report.path = this.#write(report)
       this.#latest = report

@@ -5,6 +5,7 @@ const { writePrivateAtomically } = require('../shared/write-atomically')
 const { newestFileIn } = require('../shared/newest-file')
 const { SUFFIXES, isWatcherFile, reportPathOf } = require('../shared/file-names')
 const { isOwnFile } = require('../shared/code-origin')
+const { withSourcePositions } = require('../shared/source-positions')
 const { nativeVerdict } = require('./native-verdict')
 
 /**
@@ -82,6 +83,7 @@ class Reports {
         native: await verdictOfPair(leaking, native, diff.grownCollections),
       }
       Object.assign(report, censusConfirmed(report, diagnosed))
+      await withSourcePositions(report)
       if (this.#stopped) return
       writePrivateAtomically(file, JSON.stringify(report, null, 2))
       this.#emit('report', { path: file, ...report })

@@ -54,7 +54,8 @@ function watcherTimes(before, after) {
 function parseHolder(holder) {
   const named = /^(\S+) \(([^()]+)\)/.exec(holder ?? '')
   if (!named) return null
-  const file = / (?:of|at) ((?:\/|[A-Za-z]:\\|file:)[^ ]*?)(?::\d+:\d+)?(?:,|$)/.exec(holder)
+  // A source map's place is followed by the built one: `of /app/src/a.ts:3:7 (built: …)`.
+  const file = / (?:of|at) ((?:\/|[A-Za-z]:\\|file:)[^ ]*?)(?::\d+(?::\d+)?)?(?:,| \(|$)/.exec(holder)
   return { name: named[1], className: named[2], file: file ? file[1] : null }
 }
 

@@ -107,8 +107,13 @@ function section(title, content) {
 function siteText(site) {
   if (!site) return ''
   if (typeof site === 'string') return site
-  const where = site.url ? `${site.url}:${site.line}:${site.column}` : '(no file)'
+  const where = site.url ? `${site.url}:${site.line}:${site.column}${builtText(site)}` : '(no file)'
   return site.functionName ? `${site.functionName} at ${where}` : where
+}
+
+/** ` (built: dist/a.js:9:12)` where a source map placed a site, else ''. */
+function builtText(site) {
+  return site.built ? ` (built: ${site.built})` : ''
 }
 
 /**
@@ -121,7 +126,7 @@ function allocationSiteText(site) {
   const file = site.url.replace(/\\/g, '/')
   const where = site.package
     ? `${site.package}: ${file.slice(file.lastIndexOf(`/${site.package}/`) + site.package.length + 2)}:${site.line}`
-    : `${site.url}:${site.line}:${site.column}`
+    : `${site.url}:${site.line}:${site.column}${builtText(site)}`
   if (!site.package && !site.url.startsWith('node:')) return where
   return `${where} (${site.appFrame ? `called from ${siteText(site.appFrame)}` : 'no caller in the app'})`
 }
@@ -475,7 +480,7 @@ function main() {
 
 /** The browser functions, in the order the page's script defines them. */
 const BROWSER_FUNCTIONS = [
-  bytesText, fmtTime, fmtMs, fmtRate, fmtScale, shareText, restartEvidenceText, fmtCount, h, table, section, siteText, allocationSiteText,
+  bytesText, fmtTime, fmtMs, fmtRate, fmtScale, shareText, restartEvidenceText, fmtCount, h, table, section, siteText, builtText, allocationSiteText,
   renderHeader, renderVerdict, chartSeries, chartAxes, drawTrendsAndGcs, markerElements, placeMarkers, xRange, pageWindow, renderChart,
   renderLeaks, renderNextSteps, renderReport, renderNative, renderDetails, renderProcess, profileOpener, renderProfiles, main,
 ]

@@ -170,13 +170,18 @@ function sitesModel(sites) {
   }))
 }
 
-/** A place in the code as the MODEL has it: `{ functionName, url, line, column }`, null where unknown. */
+/**
+ * A place in the code as the MODEL has it: `{ functionName, url, line, column, built }`, null
+ * where unknown; `built` is the built code's `file:line:column` where a source map placed it.
+ */
 function placeModel(frame) {
+  const built = frame?.generated
   return {
     functionName: frame?.functionName ?? null,
     url: frame?.url ?? null,
     line: numberOrNull(frame?.line),
     column: numberOrNull(frame?.column),
+    built: built ? textOrNull(`${built.url ?? built.file}:${built.line}:${built.column}`) : null,
   }
 }
 

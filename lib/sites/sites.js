@@ -1,6 +1,7 @@
 'use strict'
 
 const { originOf } = require('../shared/code-origin')
+const { withSourcePositions } = require('../shared/source-positions')
 const { afterNextFullGc } = require('../detect/forced-gc')
 
 /**
@@ -428,6 +429,7 @@ class SiteRanking {
       const ranked = await this.#rankSince(profiler, before, maxWindows)
       if (ranked === null) return null
       const { profile, ...fields } = ranked
+      await withSourcePositions(fields)
       const kept = await this.#keep(profile, 'leak').catch((err) => {
         this.#emit('error', { error: err.message, during: 'sites profile' })
         return null

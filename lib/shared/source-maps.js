@@ -1,0 +1,439 @@
+'use strict'
+
+/**
+ * Where a position of built code (tsc's output, a bundle, a transpiler's) was written in the
+ * source, by the source map that comes with the file: inline (`data:` URL) or in a `.map`
+ * file named by the file's `//# sourceMappingURL=` comment; for code compiled in memory (tsx,
+ * a loader hook), the map Node keeps (`module.findSourceMap`, with source maps enabled); else
+ * a `<file>.map` beside it (esbuild's `--sourcemap=external` names none).
+ *
+ * Read for a report, on a running service: files are read asynchronously, and a map's fields
+ * are found without `JSON.parse` of the whole map (a bundle's map is mostly `sourcesContent`,
+ * 5.8 MB for a 3.9 MB bundle here, and Node's own `SourceMap` parses all of it in one stop of
+ * 160 ms). Its `mappings` are decoded lazily, from the nearest checkpoint to the line asked
+ * for, in slices that yield to the event loop; nothing but the mappings text and one
+ * checkpoint per CHECKPOINT_LINES lines is kept, for the MAPS_KEPT maps used last.
+ */
+const fs = require('node:fs/promises')
+const path = require('node:path')
+const { fileURLToPath } = require('node:url')
+const { setImmediate: nextTurn } = require('node:timers/promises')
+
+/** Built files read at most, and maps: larger ones are left unmapped, and said so. */
+const MAX_FILE_BYTES = 64 * 1024 * 1024
+const MAX_MAP_BYTES = 128 * 1024 * 1024
+/** Characters of `mappings` decoded between two turns of the event loop (about 2 ms here). */
+const SLICE_CHARS = 128 * 1024
+/** A checkpoint of the decoder's state every so many generated lines. */
+const CHECKPOINT_LINES = 256
+/** Maps kept decoded (their mappings text and checkpoints), the most recently used. */
+const MAPS_KEPT = 16
+/** Files whose outcome (no map, or why not) is kept. */
+const FILES_KNOWN = 10_000
+
+const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+const BASE64_VALUE = new Int8Array(128).fill(-1)
+for (let i = 0; i < BASE64.length; i++) BASE64_VALUE[BASE64.charCodeAt(i)] = i
+const COMMA = 44
+
+/**
+ * The path of a script as V8 names it (a path, or a `file://` URL for an ES module); null for
+ * what is no file (`node:internal/…`, `evalmachine`, a `data:` module).
+ */
+function scriptPath(url) {
+  if (typeof url !== 'string' || url === '') return null
+  if (url.startsWith('file://')) {
+    try {
+      return fileURLToPath(url)
+    } catch {
+      return null
+    }
+  }
+  return path.isAbsolute(url) ? url : null
+}
+
+/** A map's decoder: its mappings, sources, and the state at every CHECKPOINT_LINES lines. */
+class DecodedMap {
+  #mappings
+  #sources
+  // checkpoints[k]: the state at the start of generated line k * CHECKPOINT_LINES.
+  #checkpoints = [{ at: 0, source: 0, line: 0, column: 0 }]
+  #lookups = Promise.resolve() // one at a time: each may add checkpoints, across turns
+
+  constructor(mappings, sources) {
+    this.#mappings = mappings
+    this.#sources = sources
+  }
+
+  /** The sources' paths (or names), in the map's order. */
+  get sources() {
+    return this.#sources
+  }
+
+  /**
+   * The source position of 0-based generated `line` and `column`: the last mapping of that
+   * line at or before `column` (V8 places a function at its parameters, which a map may not
+   * list), else the line's first. Null for a line the map does not cover.
+   * @returns {Promise<{ source: string, line: number, column: number } | null>} 1-based.
+   */
+  find(line, column) {
+    const found = this.#lookups.then(() => this.#find(line, column))
+    this.#lookups = found.catch(() => {})
+    return found
+  }
+
+  async #find(line, column) {
+    const state = await this.#stateAtLine(line)
+    if (state === null) return null
+    const segments = this.#lineSegments(state)
+    let chosen = null
+    for (const segment of segments) {
+      if (segment.generatedColumn > column && chosen !== null) break
+      chosen = segment
+    }
+    if (chosen === null || this.#sources[chosen.source] === undefined) return null
+    return { source: this.#sources[chosen.source], line: chosen.line + 1, column: chosen.column + 1 }
+  }
+
+  /** The decoder's state at the start of generated `line`, or null past the last line. */
+  async #stateAtLine(line) {
+    const wanted = Math.floor(line / CHECKPOINT_LINES)
+    while (this.#checkpoints.length <= wanted) {
+      const last = this.#checkpoints.at(-1)
+      if (last.at >= this.#mappings.length) return null
+      this.#checkpoints.push(await this.#skipLines(last, CHECKPOINT_LINES))
+    }
+    const from = this.#checkpoints[wanted]
+    const state = await this.#skipLines(from, line - wanted * CHECKPOINT_LINES)
+    return state.at > this.#mappings.length ? null : state
+  }
+
+  /** The state `count` lines after `from`, decoding in slices of SLICE_CHARS. */
+  async #skipLines(from, count) {
+    const state = { ...from }
+    let left = count
+    let sliceEnd = state.at + SLICE_CHARS
+    const text = this.#mappings
+    while (left > 0) {
+      if (state.at >= text.length) {
+        state.at = text.length + 1
+        return state
+      }
+      const end = text.indexOf(';', state.at)
+      const lineEnd = end === -1 ? text.length : end
+      if (lineEnd > state.at) this.#lineSegments(state, lineEnd)
+      state.at = lineEnd + 1
+      left--
+      if (state.at > sliceEnd) {
+        await nextTurn()
+        sliceEnd = state.at + SLICE_CHARS
+      }
+    }
+    return state
+  }
+
+  /**
+   * Decodes the segments of the line starting at `state.at` (up to `end`, or its `;`),
+   * advancing `state`'s source, line and column; returns them.
+   */
+  #lineSegments(state, end = this.#lineEnd(state.at)) {
+    const text = this.#mappings
+    const segments = []
+    let generatedColumn = 0
+    let at = state.at
+    while (at < end) {
+      const fields = []
+      while (at < end && text.charCodeAt(at) !== COMMA) {
+        const [value, next] = vlq(text, at)
+        fields.push(value)
+        at = next
+      }
+      at++
+      if (fields.length === 0) continue
+      generatedColumn += fields[0]
+      if (fields.length < 4) continue
+      state.source += fields[1]
+      state.line += fields[2]
+      state.column += fields[3]
+      segments.push({ generatedColumn, source: state.source, line: state.line, column: state.column })
+    }
+    return segments
+  }
+
+  #lineEnd(at) {
+    const end = this.#mappings.indexOf(';', at)
+    return end === -1 ? this.#mappings.length : end
+  }
+}
+
+/** One Base64 VLQ value of `text` at `at`: `[value, index after it]`. Malformed input throws. */
+function vlq(text, at) {
+  let result = 0
+  let shift = 0
+  for (;;) {
+    const code = text.charCodeAt(at++)
+    const digit = code < 128 ? BASE64_VALUE[code] : -1
+    if (digit < 0) throw new Error(`not a Base64 VLQ character at ${at - 1} of mappings`)
+    result += (digit & 31) * 2 ** shift
+    shift += 5
+    if ((digit & 32) === 0) break
+    if (shift > 50) throw new Error(`a VLQ value too long at ${at} of mappings`)
+  }
+  return [result % 2 === 1 ? -(result - 1) / 2 : result / 2, at]
+}
+
+/**
+ * The fields of a map's JSON that decoding needs, found without parsing the rest (its
+ * `sourcesContent`): `{ version, sources, sourceRoot, mappings, sections }`. A key matched
+ * where its quotes are unescaped and a colon follows can only be one of the object's keys.
+ */
+function mapFields(text) {
+  const fields = {}
+  for (const key of ['version', 'sources', 'sourceRoot', 'mappings', 'sections']) {
+    const match = new RegExp(`(?<!\\\\)"${key}"\\s*:\\s*`, 'g')
+    const found = match.exec(text)
+    if (found !== null) fields[key] = JSON.parse(text.slice(match.lastIndex, valueEnd(text, match.lastIndex)))
+  }
+  return fields
+}
+
+/** The index after the JSON value (a string, a number or an array of them) starting at `at`. */
+function valueEnd(text, at) {
+  let depth = 0
+  let inString = false
+  for (let i = at; i < text.length; i++) {
+    const c = text[i]
+    if (inString) {
+      if (c === '\\') i++
+      else if (c === '"') {
+        inString = false
+        if (depth === 0) return i + 1
+      }
+    } else if (c === '"') inString = true
+    else if (c === '[' || c === '{') depth++
+    else if (c === ']' || c === '}') {
+      if (depth === 0) return i
+      if (--depth === 0) return i + 1
+    } else if (c === ',' && depth === 0) return i
+  }
+  return text.length
+}
+
+/** A file's text, or throws with why (too large, unreadable). */
+async function readText(file, maxBytes) {
+  const handle = await fs.open(file, 'r')
+  try {
+    const stat = await handle.stat()
+    if (!stat.isFile()) throw new Error('not a regular file')
+    const { size } = stat
+    if (size > maxBytes) throw new Error(`${size} bytes, over the ${maxBytes} read at most`)
+    return await handle.readFile('utf8')
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Whether `file` is a regular file. */
+async function isFile(file) {
+  try {
+    return (await fs.stat(file)).isFile()
+  } catch {
+    return false
+  }
+}
+
+/** The URL of the last `sourceMappingURL` comment of a script's text, or null. */
+function mappingUrlOf(text) {
+  const comments = [...text.slice(-Math.min(text.length, 4096 + lastLineLength(text))).matchAll(/\/\/[#@]\s*sourceMappingURL=(\S+)\s*$/gm)]
+  return comments.length === 0 ? null : comments.at(-1)[1]
+}
+
+function lastLineLength(text) {
+  const trimmed = text.trimEnd()
+  return trimmed.length - trimmed.lastIndexOf('\n')
+}
+
+/** The text of a `data:` URL's payload. */
+function dataUrlText(url) {
+  const comma = url.indexOf(',')
+  if (comma === -1) throw new Error('a data: URL without a comma')
+  const payload = url.slice(comma + 1)
+  return url.slice(0, comma).endsWith(';base64') ? Buffer.from(payload, 'base64').toString('utf8') : decodeURIComponent(payload)
+}
+
+/**
+ * The source maps of built files: `original(url, line, column)` finds where a position was
+ * written. One instance per process is enough (`sourceMaps`); its cache is bounded.
+ */
+class SourceMaps {
+  #loaded = new Map() // script path -> Promise<{ map, mapFile, why }>
+  #decoded = new Set() // the paths whose maps are kept decoded, least recently used first
+
+  /**
+   * Where 1-based `line` and `column` of the script at `url` (a path or a `file://` URL) were
+   * written: `{ file, line, column }` (the source's path, or its name as the map gives it
+   * when it is no file, such as `webpack://app/./src/a.ts`), 1-based; `{ why }` when the
+   * script names a map that cannot be read (missing, too large, malformed); null when it has
+   * none, or the map does not cover the position.
+   * @returns {Promise<{ file: string, line: number, column: number } | { why: string } | null>}
+   */
+  async original(url, line, column) {
+    const file = scriptPath(url)
+    if (file === null || !(line >= 1)) return null
+    const { map, why } = await this.#load(file)
+    if (why !== null) return { why }
+    if (map === null) return null
+    try {
+      const found = await map.find(line - 1, Math.max(0, (column ?? 1) - 1))
+      return found === null ? null : { file: found.source, line: found.line, column: found.column }
+    } catch (err) {
+      return { why: `its source map does not decode: ${err.message}` }
+    }
+  }
+
+  /**
+   * The 1-based position of the top-level declaration of `name` (`var`, `let`, `const`,
+   * `function`, `class`, or `exports.name =`, tsc's export) in the script at `url`, a line's first such declaration without
+   * indentation preferred (a bundle puts its modules' top-level code at the left); null when
+   * none is found or the file cannot be read.
+   * @returns {Promise<{ line: number, column: number } | null>}
+   */
+  async declaration(url, name) {
+    const file = scriptPath(url)
+    if (file === null || !/^[A-Za-z_$][\w$]*$/.test(name)) return null
+    let text
+    try {
+      text = await readText(file, MAX_FILE_BYTES)
+    } catch {
+      return null
+    }
+    const declaring = new RegExp(`^([ \\t]*)(?:(?:export\\s+)?(?:var|let|const)\\s+|(?:export\\s+)?(?:async\\s+)?function\\s*\\*?\\s*|class\\s+|(?:module\\.)?exports\\.)(${name.replaceAll('$', '\\$')})(?![\\w$])`, 'gm')
+    let best = null
+    for (const match of text.matchAll(declaring)) {
+      if (best === null || (best[1].length > 0 && match[1].length === 0)) best = match
+      if (match[1].length === 0) break
+    }
+    if (best === null) return null
+    const at = best.index + best[0].length - name.length
+    const before = text.slice(0, at)
+    const lineStart = before.lastIndexOf('\n') + 1
+    return { line: before.split('\n').length, column: at - lineStart + 1 }
+  }
+
+  /**
+   * The one source of the script at `url` when its map has a single one (tsc's, a
+   * transpiler's: one file built from one), as `{ file }`; `{ why }` for a map that cannot be
+   * read; null otherwise.
+   * @returns {Promise<{ file: string } | { why: string } | null>}
+   */
+  async soleSource(url) {
+    const file = scriptPath(url)
+    if (file === null) return null
+    const { map, why } = await this.#load(file)
+    if (why !== null) return { why }
+    const sources = map?.sources ?? []
+    return sources.length === 1 && sources[0] !== null ? { file: sources[0] } : null
+  }
+
+  /**
+   * The map of `file`, read once: every file's outcome is kept (most have no map), the
+   * decoders of the MAPS_KEPT files used last only.
+   */
+  #load(file) {
+    const known = this.#loaded.get(file)
+    if (known !== undefined) {
+      if (this.#decoded.delete(file)) this.#decoded.add(file)
+      return known
+    }
+    const loading = loadMap(file).then((loaded) => {
+      if (loaded.map !== null) this.#keepDecoded(file)
+      return loaded
+    })
+    this.#loaded.set(file, loading)
+    if (this.#loaded.size > FILES_KNOWN) this.#forget(this.#loaded.keys().next().value)
+    return loading
+  }
+
+  #keepDecoded(file) {
+    this.#decoded.add(file)
+    if (this.#decoded.size > MAPS_KEPT) this.#forget(this.#decoded.values().next().value)
+  }
+
+  #forget(file) {
+    this.#loaded.delete(file)
+    this.#decoded.delete(file)
+  }
+}
+
+/** `{ map, mapFile, why }`: the decoder of `file`'s map, null without one, or why it cannot be had. */
+async function loadMap(file) {
+  let text
+  try {
+    text = await readText(file, MAX_FILE_BYTES)
+  } catch {
+    // Gone or unreadable (a redeploy, a file over MAX_FILE_BYTES): the position stays as V8 gave it.
+    return { map: null, mapFile: null, why: null }
+  }
+  let url = mappingUrlOf(text)
+  text = null
+  if (url === null) {
+    const kept = nodeKept(file)
+    if (kept !== null || !(await isFile(`${file}.map`))) return { map: kept, mapFile: null, why: null }
+    // A map beside the file that names none (esbuild's `--sourcemap=external`, a map kept for an error tracker).
+    url = `${path.basename(file)}.map`
+  }
+  const inline = url.startsWith('data:')
+  const mapFile = inline ? null : scriptPath(url) ?? path.resolve(path.dirname(file), decodeURIComponent(url.split(/[?#]/)[0]))
+  try {
+    const fields = mapFields(inline ? dataUrlText(url) : await readText(mapFile, MAX_MAP_BYTES))
+    if (fields.sections !== undefined) {
+      const kept = nodeKept(file)
+      return { map: kept, mapFile, why: kept === null ? 'its source map is an index map (sections), which only Node reads: start Node with --enable-source-maps' : null }
+    }
+    if (fields.version !== 3 || typeof fields.mappings !== 'string' || !Array.isArray(fields.sources)) throw new Error('not a version 3 source map with mappings and sources')
+    const base = path.dirname(mapFile ?? file)
+    const sources = fields.sources.map((source) => sourcePath(base, fields.sourceRoot, source))
+    return { map: new DecodedMap(fields.mappings, sources), mapFile, why: null }
+  } catch (err) {
+    const where = inline ? 'its inline source map' : `its source map ${mapFile}`
+    return { map: null, mapFile, why: `${where} could not be read: ${err.message}` }
+  }
+}
+
+/** A source of a map as a path (relative ones resolved against the map's folder), or its name when it is no file. */
+function sourcePath(base, root, source) {
+  if (typeof source !== 'string') return null
+  const joined = typeof root === 'string' && root !== '' ? `${root.replace(/\/?$/, '/')}${source}` : source
+  if (joined.startsWith('file://')) return scriptPath(joined) ?? joined
+  if (/^[a-z][\w+.-]*:/i.test(joined)) return joined
+  return path.resolve(base, joined)
+}
+
+/**
+ * The map Node keeps for `file` (code compiled in memory, source maps enabled), wrapped as a
+ * decoder; null when Node has none.
+ */
+function nodeKept(file) {
+  const { findSourceMap } = require('node:module')
+  let map
+  try {
+    map = findSourceMap(file)
+  } catch {
+    return null
+  }
+  if (map === undefined || typeof map?.findEntry !== 'function') return null
+  return {
+    sources: (map.payload?.sources ?? []).map((source) => scriptPath(source) ?? source),
+    async find(line, column) {
+      const entry = map.findEntry(line, column)
+      if (entry?.originalSource === undefined) return null
+      const source = scriptPath(entry.originalSource) ?? entry.originalSource
+      return { source, line: entry.originalLine + 1, column: entry.originalColumn + 1 }
+    },
+  }
+}
+
+/** The process' source maps. */
+const sourceMaps = new SourceMaps()
+
+module.exports = { SourceMaps, sourceMaps, scriptPath }
