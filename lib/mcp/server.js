@@ -9,6 +9,7 @@
  * else (a bug: the stack goes to stderr). The server lives on after either.
  */
 const { CODES, codedError } = require('../shared/errors')
+const { withSourcePositions } = require('../shared/source-positions')
 const { requirePeer } = require('../operate/peer')
 const { checkArguments } = require('./arguments')
 const { WATCHER_TOOLS } = require('./watcher-tools')
@@ -81,7 +82,8 @@ function createServer({ roots, env, stderr = process.stderr }) {
     const tool = Object.hasOwn(TOOLS, name) ? TOOLS[name] : null
     if (tool === null) throw unknown('tool', name)
     const args = checkArguments(name, tool.inputSchema, request.params.arguments)
-    const answer = await tool.run({ roots, snapshots, env, progress: progressFor(request, extra) }, args)
+    // The snapshot's own classes (`function handle at dist/server.js:9:3`) in the source's words too.
+    const answer = await withSourcePositions(await tool.run({ roots, snapshots, env, progress: progressFor(request, extra) }, args))
     return { content: [{ type: 'text', text: JSON.stringify(answer, null, 1) }], structuredContent: answer }
   }))
   server.setRequestHandler(types.ListPromptsRequestSchema, async () => ({
