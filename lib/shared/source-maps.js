@@ -22,6 +22,8 @@ const { setImmediate: nextTurn } = require('node:timers/promises')
 /** Built files read at most, and maps: larger ones are left unmapped, and said so. */
 const MAX_FILE_BYTES = 64 * 1024 * 1024
 const MAX_MAP_BYTES = 128 * 1024 * 1024
+/** Bytes of a script's end read for its map comment first. */
+const TAIL_BYTES = 64 * 1024
 /** Characters of `mappings` decoded between two turns of the event loop (about 2 ms here). */
 const SLICE_CHARS = 128 * 1024
 /** A checkpoint of the decoder's state every so many generated lines. */
@@ -242,15 +244,30 @@ async function isFile(file) {
   }
 }
 
-/** The URL of the last `sourceMappingURL` comment of a script's text, or null. */
-function mappingUrlOf(text) {
-  const comments = [...text.slice(-Math.min(text.length, 4096 + lastLineLength(text))).matchAll(/\/\/[#@]\s*sourceMappingURL=(\S+)\s*$/gm)]
-  return comments.length === 0 ? null : comments.at(-1)[1]
+/**
+ * The end of a script, where its map comment is: its last TAIL_BYTES, or all of it (up to
+ * MAX_FILE_BYTES) when its last line starts before them (an inline map, a minified bundle).
+ */
+async function readEnd(file) {
+  const handle = await fs.open(file, 'r')
+  try {
+    const stat = await handle.stat()
+    if (!stat.isFile()) throw new Error('not a regular file')
+    const start = Math.max(0, stat.size - TAIL_BYTES)
+    const tail = Buffer.alloc(stat.size - start)
+    await handle.read(tail, 0, tail.length, start)
+    const text = tail.toString('utf8')
+    if (start === 0 || text.trimEnd().includes('\n')) return text
+  } finally {
+    await handle.close()
+  }
+  return readText(file, MAX_FILE_BYTES)
 }
 
-function lastLineLength(text) {
-  const trimmed = text.trimEnd()
-  return trimmed.length - trimmed.lastIndexOf('\n')
+/** The URL of the last `sourceMappingURL` comment of a script's end, or null. */
+function mappingUrlOf(text) {
+  const comments = [...text.matchAll(/\/\/[#@]\s*sourceMappingURL=(\S+)\s*$/gm)]
+  return comments.length === 0 ? null : comments.at(-1)[1]
 }
 
 /** The text of a `data:` URL's payload. */
@@ -367,15 +384,13 @@ class SourceMaps {
 
 /** `{ map, mapFile, why }`: the decoder of `file`'s map, null without one, or why it cannot be had. */
 async function loadMap(file) {
-  let text
+  let url
   try {
-    text = await readText(file, MAX_FILE_BYTES)
+    url = mappingUrlOf(await readEnd(file))
   } catch {
     // Gone or unreadable (a redeploy, a file over MAX_FILE_BYTES): the position stays as V8 gave it.
     return { map: null, mapFile: null, why: null }
   }
-  let url = mappingUrlOf(text)
-  text = null
   if (url === null) {
     const kept = nodeKept(file)
     if (kept !== null || !(await isFile(`${file}.map`))) return { map: kept, mapFile: null, why: null }
