@@ -26,6 +26,7 @@ const { EventLog, logEvents } = require('../watch/event-log')
 const { Census } = require('../diagnose/census/census')
 const { SiteProfiler, sitesOfProfile, growingSites } = require('../sites/sites')
 const { LOG_NAME } = require('../shared/file-names')
+const { withSourcePositions } = require('../shared/source-positions')
 const { socketPathFor, isSafeDir, MAX_LINE_BYTES } = require('./control')
 
 /** Where the agent's state lives in the process: one attach per process, whichever copy of leakproof made it. */
@@ -117,7 +118,8 @@ async function answer(line, state) {
     const { command, seconds } = JSON.parse(line)
     const handler = COMMANDS[command]
     if (handler === undefined) throw errors.codedError(Error, errors.CODES.INVALID_ARGUMENT, `attach: unknown command ${errors.describe(command)}; known: ${Object.keys(COMMANDS).join(', ')}`)
-    return { ok: true, result: await handler(state, { seconds }) }
+    // Read here, where the service's files (and the maps Node keeps in memory) are.
+    return { ok: true, result: await withSourcePositions(await handler(state, { seconds })) }
   } catch (err) {
     return { ok: false, error: { code: err.code ?? 'ERR_LEAKPROOF_ATTACH_FAILED', message: err.message } }
   }
