@@ -97,6 +97,42 @@ test('The census finds the holder: an array in an ES module\'s scope, reached th
   assertFirstHolder(result, 'esm-scope.mjs', { name: 'requests', readablePath: 'requests', className: 'Array', member: 'Object', before: 1000, after: 3000 })
 })
 
+/**
+ * The ES module service of esm-service.js, as its first report names it: `queue`, in the
+ * closure of pLimit in the ES module package limit-queue, and `seen`, a module-level Map of
+ * the app's routes.js ("type": "module"), each with its file, from no profile and with no
+ * Debugger round (the service's scripts are too many for one within the census' stop budget).
+ */
+function assertEsmServiceNamed(result) {
+  assertPasses(result)
+  const pkg = path.join(result.serviceDir, 'node_modules', 'limit-queue', 'index.js')
+  const routes = path.join(result.serviceDir, 'routes.js')
+  const described = result.holders.map((h) => h.holder.description)
+  assert.deepEqual(
+    result.holders.slice(0, 2).map((h) => [h.holder.name, h.readablePath, h.holder.className, h.holder.kind, h.holder.file, h.before, h.after]),
+    [
+      ['queue', 'queue', 'Array', 'closure', pkg, 999, 2999],
+      ['seen', 'seen', 'Map', 'module', routes, 500, 1500],
+    ],
+    JSON.stringify(described),
+  )
+  assert.equal(described[0], `queue (Array), a variable in the closure of pLimit in ${pkg}`)
+  assert.equal(described[1], `seen (Map), a module-level variable of ${routes}`)
+  assert.equal(result.debuggerMs, 0, 'named from the modules\' own files: no Debugger round, no stop')
+}
+
+test('The census names an ES module service\'s holders in the first report: a package\'s closure and the app\'s module, from an ES module entry', async () => {
+  assertEsmServiceNamed(await runFixture('esm-service.js'))
+})
+
+test('The census names an ES module service\'s holders in the first report: ES modules loaded by import() from a CommonJS entry', async () => {
+  assertEsmServiceNamed(await runFixture('esm-service.js', { env: { SERVICE_ENTRY: 'server.cjs', SERVICE_LOADS: 'import' } }))
+})
+
+test('The census names an ES module service\'s holders in the first report: ES modules loaded by require(esm)', async () => {
+  assertEsmServiceNamed(await runFixture('esm-service.js', { env: { SERVICE_ENTRY: 'server.cjs', SERVICE_LOADS: 'require' } }))
+})
+
 test('The census finds the holder: a #private Map of a class instance', async () => {
   const result = await runFixture('private-field.js')
   assertFirstHolder(result, 'private-field.js', { name: 'registry', readablePath: 'registry.#byId', className: 'Map', member: 'Object', before: 1000, after: 3000 })
@@ -200,6 +236,16 @@ test('The census counts sockets left open one per request by their handles', asy
   // At least the 400 the app opened (the server's accepted ends may count too).
   assert.ok(first.after - first.before >= 400, JSON.stringify(first))
   assert.match(first.holder.description, /^\d+ open Socket handles, remote end 127\.0\.0\.1 for \d+ of \d+ read \(active handles, each a root of its own: no collection holds them\)$/)
+})
+
+test("The census counts the idle sockets of an http.Agent made per call, which the agents unref, by their handles", async () => {
+  const result = await runFixture('agents.js')
+  assertPasses(result)
+  const [first] = result.holders
+  assert.deepEqual([first?.holder.kind, first?.name, first?.memberHandle], ['handles', 'Socket', 'TCP'], JSON.stringify(result.holders))
+  // The 400 made between the passes, still open (and the two pipes to the upstream's process).
+  assert.ok(first.after - first.before >= 400, JSON.stringify(first))
+  assert.match(first.holder.description, /^\d+ open Socket handles, remote end 127\.0\.0\.1:\d+ for \d+ of \d+ read \(/)
 })
 
 test('In a 1 GiB memory cgroup, the census names a chain, sockets by their handles, and a #private array of 500,000 without a large listing', async (t) => {

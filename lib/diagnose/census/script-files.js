@@ -7,30 +7,34 @@
  *
  * 1. URLs already known: those of a sampling heap profile (the watcher's allocation sites
  *    keep one; the leaking code allocated, so its script is in it), and earlier answers.
- * 2. The function's own source, found around its line and column in a CommonJS module's file:
- *    the files are read asynchronously (no stop), the main module's first. The function is
- *    held by a WeakRef from the pass that met it: gone, it is not looked for.
+ * 2. The function's own source, found around its line and column in a file of the service's
+ *    modules: the CommonJS modules' and the ES modules' its entry and those files import
+ *    (module-files.js), read asynchronously (no stop), the entry's first. This names an ES
+ *    module's function in the first report, before any profile has its script. The function
+ *    is held by a WeakRef from the pass that met it: gone, it is not looked for.
  * 3. The Debugger domain, enabled and disabled at once, which reports every script's URL: one
  *    stop of the event loop that grows with the scripts loaded (about 0.13 ms a script here),
- *    taken only when it is predicted within `maxStopMs`.
+ *    taken only when it is predicted within `maxStopMs`, counting the CommonJS modules and the
+ *    ES modules way 2 reached.
  */
-const fs = require('node:fs/promises')
 const { fileURLToPath } = require('node:url')
 const reflect = require('./reflect')
+const { ModuleFiles } = require('./module-files')
 
 /** The Debugger round's stop per script loaded, measured here (70 ms for 560 scripts). */
 const DEBUGGER_MS_PER_SCRIPT = 0.13
 /** Node's own scripts a service has loaded besides its modules, about (550 in all for Express). */
 const NODE_SCRIPTS = 350
-/** Files read at most to find one report's functions, and the largest read. */
+/** Files read at most to find one report's functions. */
 const MAX_FILES_READ = 400
-const MAX_FILE_BYTES = 8 * 1024 * 1024
 /** Characters of a function's source looked for: enough to be one place in its file. */
 const SOURCE_HEAD = 400
 
 class ScriptFiles {
   #files = new Map() // script id -> file (or URL)
   #maxStopMs
+  /** The ES modules' files the crawls of way 2 reached: scripts the Debugger round reports too. */
+  #esModules = new Set()
 
   /** @param {{ maxStopMs: number }} options the longest stop the Debugger round may take. */
   constructor({ maxStopMs }) {
@@ -95,16 +99,19 @@ class ScriptFiles {
     return roots.filter((r) => r.file === null && r.scriptId !== null && !this.#files.has(r.scriptId))
   }
 
-  /** The Debugger round's stop, predicted from the scripts this process has loaded. */
+  /**
+   * The Debugger round's stop, predicted from the scripts this process has loaded: its
+   * CommonJS modules, the ES modules found so far, and Node's own.
+   */
   #predictedDebuggerMs() {
     const cache = reflect.ownValue(require('node:module'), '_cache')
     const modules = reflect.ownKeys(cache ?? {})?.length ?? 0
-    return (modules + NODE_SCRIPTS) * DEBUGGER_MS_PER_SCRIPT
+    return (modules + this.#esModules.size + NODE_SCRIPTS) * DEBUGGER_MS_PER_SCRIPT
   }
 
   /**
-   * Looks for each root's function in the CommonJS modules' files whose scripts are not known
-   * yet: a file holds it when the function's source text spans the function's line and column.
+   * Looks for each root's function in the files of the service's modules whose scripts are not
+   * known yet: a file holds it when the function's source text spans the function's line and column.
    */
   async #findBySource(roots) {
     const wanted = new Map() // script id -> { line, column, source }
@@ -115,41 +122,20 @@ class ScriptFiles {
       if (source !== null) wanted.set(r.scriptId, { line: r.line, column: r.column, source: source.slice(0, SOURCE_HEAD), length: source.length })
     }
     if (wanted.size === 0) return
-    const known = new Set(this.#files.values())
-    let read = 0
-    for (const file of candidateFiles()) {
-      if (wanted.size === 0 || read >= MAX_FILES_READ) break
-      if (known.has(file)) continue
-      read++
-      const text = await readSmall(file)
-      if (text === null) continue
-      for (const [scriptId, place] of wanted) {
-        if (!holdsAt(text, place)) continue
-        this.#files.set(scriptId, file)
-        wanted.delete(scriptId)
-        break
+    const crawl = new ModuleFiles({ known: this.#files.values() })
+    try {
+      for await (const { file, text } of crawl.files(MAX_FILES_READ)) {
+        for (const [scriptId, place] of wanted) {
+          if (!holdsAt(text, place)) continue
+          this.#files.set(scriptId, file)
+          wanted.delete(scriptId)
+          break
+        }
+        if (wanted.size === 0) break
       }
+    } finally {
+      for (const file of crawl.esModules) this.#esModules.add(file)
     }
-  }
-}
-
-/** The CommonJS modules' files, the main module's first, then the app's, then packages'. */
-function candidateFiles() {
-  const cache = reflect.ownValue(require('node:module'), '_cache')
-  const files = (reflect.ownKeys(cache ?? {}) ?? []).filter((f) => typeof f === 'string')
-  const main = require.main?.filename
-  const rank = (f) => (f === main ? 0 : f.includes('/node_modules/') ? 2 : 1)
-  return files.sort((a, b) => rank(a) - rank(b))
-}
-
-/** A file's text, or null when it cannot be read or is larger than MAX_FILE_BYTES. */
-async function readSmall(file) {
-  try {
-    const stat = await fs.stat(file)
-    if (!stat.isFile() || stat.size > MAX_FILE_BYTES) return null
-    return await fs.readFile(file, 'utf8')
-  } catch {
-    return null
   }
 }
 
@@ -159,6 +145,8 @@ async function readSmall(file) {
  * begins at `function`, `async` or its name.)
  */
 function holdsAt(text, { line, column, source, length }) {
+  let at = text.indexOf(source)
+  if (at === -1) return false
   let place = 0
   for (let l = 1; l < line; l++) {
     place = text.indexOf('\n', place)
@@ -166,7 +154,7 @@ function holdsAt(text, { line, column, source, length }) {
     place++
   }
   place += column - 1
-  for (let at = text.indexOf(source); at !== -1 && at <= place; at = text.indexOf(source, at + 1)) {
+  for (; at !== -1 && at <= place; at = text.indexOf(source, at + 1)) {
     if (place < at + length) return true
   }
   return false
