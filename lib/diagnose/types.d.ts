@@ -1,5 +1,5 @@
 // Types of the watcher's reports (a snapshot pair's, a leak's without a snapshot) and `analyzeSnapshot()` / `diffSnapshots()`; index.d.ts exports them all.
-import type { AllocationSite } from '../sites/types'
+import type { AllocationSite, BuiltPlace } from '../sites/types'
 import type { CensusGrowth } from '../track/types'
 import type { LeakEvent, WatchEventBase } from '../watch/events'
 // The shapes of analyzeSnapshot() and diffSnapshots() results are the binding's, generated from
@@ -116,6 +116,10 @@ export interface CensusSuspect {
     column: number | null
     /** One line: `store.sessions (Object), a module-level variable of /srv/app.js`. */
     description: string
+    /** Where a source map placed it (`file`, `line`, `column` are then the source's): the built code's place. */
+    generated?: { file: string; line: number | null; column: number | null }
+    /** Why the source map its file names could not be read. */
+    sourceMapError?: string
   }
   /** The path from the holder's name: `store.sessions`, `bus._events.message`, `users[*]`. */
   readablePath: string
@@ -141,7 +145,7 @@ export interface CensusSuspect {
    * For many roots of one kind (`'handles'`, `'timers'`): the app's line whose growth went most
    * through their constructor, from the sites ranking; null when none did or the sites came later.
    */
-  madeAt: { functionName: string; url: string; line: number; column: number; growthBytes: number } | null
+  madeAt: { functionName: string; url: string; line: number; column: number; growthBytes: number; generated?: BuiltPlace } | null
 }
 
 /** What one census pass cost. */
@@ -241,7 +245,15 @@ export interface ClassSummary extends Binding.ClassSummary {}
  * the object's references (a variable of the program's own modules and closures first), not
  * from its shortest path, which often runs through Node's timers or a server's listeners.
  */
-export interface CodeHolder extends Binding.CodeHolder {}
+export interface CodeHolder extends Binding.CodeHolder {
+  /**
+   * Where a source map placed it (`file`, `line`, `column` and the description are then the
+   * source's; docs/diagnose.md, "Built code"): the built code's place.
+   */
+  generated?: { file: string; line: number | null; column: number | null }
+  /** Why the source map its file names could not be read. */
+  sourceMapError?: string
+}
 
 /** An object that keeps much memory alive. */
 export interface LargestObject extends Binding.LargestObject {}

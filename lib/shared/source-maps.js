@@ -60,7 +60,8 @@ class DecodedMap {
   #sources
   // checkpoints[k]: the state at the start of generated line k * CHECKPOINT_LINES.
   #checkpoints = [{ at: 0, source: 0, line: 0, column: 0 }]
-  #lookups = Promise.resolve() // one at a time: each may add checkpoints, across turns
+  /** @type {Promise<unknown>} one lookup at a time: each may add checkpoints, across turns */
+  #lookups = Promise.resolve()
 
   constructor(mappings, sources) {
     this.#mappings = mappings
@@ -440,7 +441,7 @@ function nodeKept(file) {
   return {
     sources: (map.payload?.sources ?? []).map((source) => scriptPath(source) ?? source),
     async find(line, column) {
-      const entry = map.findEntry(line, column)
+      const entry = /** @type {{ originalSource?: string, originalLine: number, originalColumn: number }} */ (map.findEntry(line, column))
       if (entry?.originalSource === undefined) return null
       const source = scriptPath(entry.originalSource) ?? entry.originalSource
       return { source, line: entry.originalLine + 1, column: entry.originalColumn + 1 }

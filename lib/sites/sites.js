@@ -318,7 +318,8 @@ function madeClasses(madeNow, madeBefore) {
  * Where objects of class `className` were made, from a `sites` ranking's `sites`: of the
  * sites whose growth went through its constructor, the one with the most such growth, as
  * the app's line (the site's `appFrame` for a package's or Node's site) with the bytes:
- * `{ functionName, url, line, column, growthBytes }`; null when no growing site made any.
+ * `{ functionName, url, line, column, growthBytes }` (and `generated` where a source map placed
+ * it); null when no growing site made any.
  * Many roots of one kind (sockets, timers), which no collection holds, get their line so.
  */
 function siteThatMade(sites, className) {
@@ -327,7 +328,7 @@ function siteThatMade(sites, className) {
     const made = site.made?.find((m) => m.name === className)
     if (made === undefined || site.appFrame === null || (best !== null && made.growthBytes <= best.growthBytes)) continue
     const place = site.appFrame ?? site
-    best = { functionName: place.functionName, url: place.url, line: place.line, column: place.column, growthBytes: made.growthBytes }
+    best = { functionName: place.functionName, url: place.url, line: place.line, column: place.column, growthBytes: made.growthBytes, ...(place.generated ? { generated: place.generated } : {}) }
   }
   return best
 }

@@ -28,7 +28,18 @@ export interface AllocationSite {
    * function starts at; of several, the one whose bytes there grew most. Null when none
    * was on the stack (a package's own timer, say).
    */
-  appFrame?: { functionName: string; url: string; line: number; column: number } | null
+  appFrame?: { functionName: string; url: string; line: number; column: number; generated?: BuiltPlace; sourceMapError?: string } | null
+  /** Where a source map placed the site (`url`, `line`, `column` are then the source's): the built code's place. */
+  generated?: BuiltPlace
+  /** Why the source map the site's file names could not be read (the place is then the built code's). */
+  sourceMapError?: string
+}
+
+/** A place in built code (a bundle, tsc's output) that a source map placed in its source. */
+export interface BuiltPlace {
+  url: string
+  line: number
+  column: number
 }
 
 /** Growing allocation sites, ranked. */
