@@ -101,7 +101,8 @@ test('The census finds the holder: an array in an ES module\'s scope, reached th
  * The ES module service of esm-service.js, as its first report names it: `queue`, in the
  * closure of pLimit in the ES module package limit-queue, and `seen`, a module-level Map of
  * the app's routes.js ("type": "module"), each with its file, from no profile and with no
- * Debugger round (the service's scripts are too many for one within the census' stop budget).
+ * Debugger round: found by their source in the files the entry imports, before a round is
+ * considered (`debuggerMs` would say one was taken).
  */
 function assertEsmServiceNamed(result) {
   assertPasses(result)
@@ -131,6 +132,40 @@ test('The census names an ES module service\'s holders in the first report: ES m
 
 test('The census names an ES module service\'s holders in the first report: ES modules loaded by require(esm)', async () => {
   assertEsmServiceNamed(await runFixture('esm-service.js', { env: { SERVICE_ENTRY: 'server.cjs', SERVICE_LOADS: 'require' } }))
+})
+
+/**
+ * The holder of bundle.js' service, one file of several MB, as a report names it: with the
+ * bundle's file (found by its source, or by a Debugger round: `debuggerMs` its stop), or, with
+ * neither, by its line.
+ */
+function assertBundleHolder(result, { named }) {
+  assertPasses(result)
+  const [first] = result.holders
+  assert.deepEqual([first?.holder.name, first?.holder.className, first?.holder.kind, first?.before, first?.after], ['cache', 'Map', 'module', 1000, 3000], JSON.stringify(first))
+  const where = named ? result.bundle : `the script of the function at line ${first.holder.line}`
+  assert.equal(first.holder.description, `cache (Map), a module-level variable of ${where}`)
+}
+
+test('A service bundled into one 9 MB file: its holder named by its source in the bundle, with no Debugger round', async () => {
+  const result = await runFixture('bundle.js')
+  assert.equal(result.debuggerMs, 0)
+  assertBundleHolder(result, { named: true })
+})
+
+test('A 40 MB bundle, over what the census reads: no Debugger round, whose first stop grows with the source loaded, in the first report', async () => {
+  const result = await runFixture('bundle.js', { env: { BUNDLE_MB: '40' } })
+  assert.equal(result.debuggerMs, 0, 'the round is predicted over the census\' stop budget: none is taken')
+  assertBundleHolder(result, { named: false })
+})
+
+test('A worker\'s census compares in one go: a Debugger round names a 9 MB bundle\'s holder, none is taken for a 24 MB bundle', async () => {
+  const small = await runFixture('bundle.js', { env: { CENSUS_IN_ONE_GO: '1' } })
+  assert.ok(small.debuggerMs > 0, 'the round is predicted within a worker\'s stop budget')
+  assertBundleHolder(small, { named: true })
+  const large = await runFixture('bundle.js', { env: { CENSUS_IN_ONE_GO: '1', BUNDLE_MB: '24' } })
+  assert.equal(large.debuggerMs, 0, 'the round is predicted over a worker\'s stop budget: none is taken')
+  assertBundleHolder(large, { named: false })
 })
 
 test('The census finds the holder: a #private Map of a class instance', async () => {

@@ -137,9 +137,10 @@ class InspectorView {
 
   /**
    * The URL of every script V8 has loaded, by script id: the Debugger domain reports each
-   * one when enabled, and is disabled at once. One synchronous stop of the event loop,
-   * proportional to the scripts loaded (measured in docs/diagnose.md, "The census: the holder without a snapshot"), so it is asked for
-   * only to name the holders of a report.
+   * one when enabled, and is disabled at once. One synchronous stop of the event loop that
+   * grows with the scripts loaded, the bytes of their sources no round reported yet (V8 hashes
+   * each once) and the heap (script-files.js predicts it; docs/diagnose.md, "The census: the
+   * holder without a snapshot"), so it is asked for only to name the holders of a report.
    */
   scriptUrls() {
     const urls = new Map()

@@ -25,8 +25,11 @@ const { fileURLToPath } = require('node:url')
 const { isBuiltin } = require('node:module')
 const reflect = require('./reflect')
 
-/** The largest file read. */
-const MAX_FILE_BYTES = 8 * 1024 * 1024
+/**
+ * The largest file read: a service bundled into one file (esbuild, webpack) is its entry, and
+ * often over 8 MB; its text is held only while it is searched.
+ */
+const MAX_FILE_BYTES = 32 * 1024 * 1024
 /**
  * A larger file has its imports looked for in its first IMPORTS_HEAD characters only (a bundle
  * imports little, and scanning 8 MB takes about 20 ms, a stop).

@@ -13,28 +13,72 @@
  *    module's function in the first report, before any profile has its script. The function
  *    is held by a WeakRef from the pass that met it: gone, it is not looked for.
  * 3. The Debugger domain, enabled and disabled at once, which reports every script's URL: one
- *    stop of the event loop that grows with the scripts loaded (about 0.13 ms a script here),
- *    taken only when it is predicted within `maxStopMs`, counting the CommonJS modules and the
- *    ES modules way 2 reached.
+ *    stop of the event loop, taken only when predicted within `maxStopMs` (a worker's census,
+ *    which stops the worker and not the service's main thread, within WORKER_MAX_STOP_MS).
+ *
+ * What that stop grows with, the same on Node 20, 22, 24 and 26: V8 hashes a script's source the
+ * first time a round reports it, and keeps the hash, so each script costs its source's bytes
+ * once (about 10 ms a MB: 200–250 ms the first time for a service that loaded a 20 MB bundle,
+ * 20–40 ms for Node's own scripts alone); every round then costs each script loaded (its
+ * event: 35–55 ms for 2,100) and the heap, whose every object enabling the debugger visits
+ * (40–47 ms for 300 MB of small objects, first round or not). So the prediction counts the
+ * scripts (the CommonJS modules, the ES modules way 2 reached, the entry, Node's own, and those
+ * the last round reported beyond these: eval'd, `vm`'s), the bytes of the files no round has
+ * reported yet (their sizes, stat'd asynchronously before the decision, once each), and the
+ * heap in use; scaled by how much slower than predicted the last round was, when it was.
  */
+const fs = require('node:fs')
+const fsp = require('node:fs/promises')
+const path = require('node:path')
+const v8 = require('node:v8')
+const { isMainThread } = require('node:worker_threads')
 const { fileURLToPath } = require('node:url')
 const reflect = require('./reflect')
 const { ModuleFiles } = require('./module-files')
 
-/** The Debugger round's stop per script loaded, measured here (70 ms for 560 scripts). */
-const DEBUGGER_MS_PER_SCRIPT = 0.13
-/** Node's own scripts a service has loaded besides its modules, about (550 in all for Express). */
-const NODE_SCRIPTS = 350
+/** The Debugger round's stop, what every round costs at least. */
+const ROUND_MS = 5
+/** Its stop per script loaded, every round. */
+const MS_PER_SCRIPT = 0.025
+/** Its stop per MB of the source of scripts no round has reported yet (V8 hashes each once). */
+const MS_PER_NEW_SOURCE_MB = 11
+/** Its stop per MB of heap in use, every round. */
+const MS_PER_HEAP_MB = 0.15
+/** The source of one of Node's own scripts, on average (12–16 KB on Node 20–26). */
+const NODE_SCRIPT_BYTES = 16 * 1024
+/**
+ * The longest Debugger round a worker's census takes (`resolveByDebugger`): it stops the
+ * worker, not the service's main thread, and the worker's pass already stops it for as long as
+ * the main thread's census takes over its slices; but a worker serving requests stalls for as
+ * long, so the round stays within the 250 ms any loop may be stopped, with room for the
+ * prediction's error.
+ */
+const WORKER_MAX_STOP_MS = 200
+/** Files stat'd at once to learn their sizes. */
+const STATS_AT_ONCE = 32
 /** Files read at most to find one report's functions. */
 const MAX_FILES_READ = 400
 /** Characters of a function's source looked for: enough to be one place in its file. */
 const SOURCE_HEAD = 400
+const MB = 1024 * 1024
 
 class ScriptFiles {
   #files = new Map() // script id -> file (or URL)
   #maxStopMs
   /** The ES modules' files the crawls of way 2 reached: scripts the Debugger round reports too. */
   #esModules = new Set()
+  /** The entry's real path, once found (an ES module entry is in no list), or null. */
+  #entry = undefined
+  /** Each loaded file's size in bytes, once stat'd (0 for one that could not be). */
+  #sizes = new Map()
+  /** The files a Debugger round reported: their sources are hashed, and cost no more. */
+  #reported = new Set()
+  /** Node's own scripts when the last round was taken: hashed then. */
+  #nodeScriptsReported = 0
+  /** Scripts the last round reported besides the files and Node's own counted: eval'd, `vm`'s. */
+  #otherScripts = 0
+  /** How much slower than predicted the last round was, at least 1. */
+  #slowdown = 1
 
   /** @param {{ maxStopMs: number }} options the longest stop the Debugger round may take. */
   constructor({ maxStopMs }) {
@@ -64,8 +108,9 @@ class ScriptFiles {
    */
   async resolve(roots, view, { useDebugger }) {
     if (this.#unnamed(roots).length > 0) await this.#findBySource(this.#unnamed(roots))
-    const withinStop = useDebugger && this.#predictedDebuggerMs() <= this.#maxStopMs
-    return withinStop ? this.resolveByDebugger(roots, view) : this.resolveKnown(roots)
+    if (!useDebugger || view === null || this.#unnamed(roots).length === 0) return this.resolveKnown(roots)
+    await this.#learnSizes(this.#maxStopMs)
+    return this.#resolveWithin(roots, view, this.#maxStopMs)
   }
 
   /** Sets `file` on the roots whose scripts are known already (no file read, no stop). */
@@ -75,23 +120,56 @@ class ScriptFiles {
   }
 
   /**
-   * Sets `file` on the roots, with a Debugger round first when some are still unnamed,
-   * whatever its stop: `resolve` asks only when it is predicted within `maxStopMs`; a worker's
-   * census (worker-census.js) stops the worker, not the service's main thread.
+   * Sets `file` on the roots, in one go, with a Debugger round first when some are still
+   * unnamed and it is predicted within WORKER_MAX_STOP_MS (or `maxStopMs`, if longer): for a
+   * worker's census (in-worker.js), which stops the worker, not the service's main thread. The
+   * sizes of the worker's module files are stat'd synchronously, a stop of the worker too.
    */
   resolveByDebugger(roots, view) {
+    const maxStopMs = Math.max(this.#maxStopMs, WORKER_MAX_STOP_MS)
+    if (view === null || this.#unnamed(roots).length === 0) return this.resolveKnown(roots)
+    const files = this.#loadedFiles()
+    if (this.#predictedDebuggerMs(files) <= maxStopMs) for (const file of files) if (!this.#sizes.has(file)) this.#sizes.set(file, sizeNow(file))
+    return this.#resolveWithin(roots, view, maxStopMs)
+  }
+
+  /** Sets `file` on the roots, with a Debugger round first when some are unnamed and it is predicted within `maxStopMs`. */
+  #resolveWithin(roots, view, maxStopMs) {
     let debuggerMs = 0
-    if (this.#unnamed(roots).length > 0 && view !== null) {
-      const started = performance.now()
-      try {
-        for (const [id, url] of view.scriptUrls()) if (!this.#files.has(id)) this.#files.set(id, fileOfUrl(url))
-      } catch {
-        // Left unnamed: the description says which line instead.
-      }
-      debuggerMs = performance.now() - started
+    if (this.#unnamed(roots).length > 0) {
+      const files = this.#loadedFiles()
+      const predicted = this.#predictedDebuggerMs(files)
+      if (predicted <= maxStopMs) debuggerMs = this.#debuggerRound(view, files, predicted)
     }
     this.resolveKnown(roots)
     return { debuggerMs }
+  }
+
+  /**
+   * Takes the Debugger round (predicted to stop `predicted` ms): learns every script's file,
+   * and what the round cost against its prediction. Returns its stop.
+   */
+  #debuggerRound(view, files, predicted) {
+    const nodeScripts = nodeScriptsLoaded()
+    const started = performance.now()
+    let urls = null
+    try {
+      urls = view.scriptUrls()
+    } catch {
+      // Left unnamed: the description says which line instead.
+    }
+    const debuggerMs = performance.now() - started
+    if (urls !== null) {
+      for (const [id, url] of urls) {
+        const file = fileOfUrl(url)
+        if (!this.#files.has(id)) this.#files.set(id, file)
+        if (file !== null) this.#reported.add(file)
+      }
+      this.#nodeScriptsReported = nodeScripts
+      this.#otherScripts = Math.max(0, urls.size - files.size - nodeScripts)
+      this.#slowdown = Math.max(1, (this.#slowdown * debuggerMs) / predicted)
+    }
+    return debuggerMs
   }
 
   /** The roots with a script id whose file is not known yet. */
@@ -100,13 +178,43 @@ class ScriptFiles {
   }
 
   /**
-   * The Debugger round's stop, predicted from the scripts this process has loaded: its
-   * CommonJS modules, the ES modules found so far, and Node's own.
+   * The Debugger round's stop, predicted from what this process has loaded: its scripts (the
+   * `files`, Node's own and the others the last round reported), the source bytes of those no
+   * round reported yet (a file whose size is not known yet counts none), and its heap.
+   * @param {Set<string>} files
    */
-  #predictedDebuggerMs() {
+  #predictedDebuggerMs(files) {
+    const nodeScripts = nodeScriptsLoaded()
+    let newBytes = Math.max(0, nodeScripts - this.#nodeScriptsReported) * NODE_SCRIPT_BYTES
+    for (const file of files) if (!this.#reported.has(file)) newBytes += this.#sizes.get(file) ?? 0
+    const scripts = files.size + nodeScripts + this.#otherScripts
+    const heapMb = v8.getHeapStatistics().used_heap_size / MB
+    return this.#slowdown * (ROUND_MS + scripts * MS_PER_SCRIPT + (newBytes / MB) * MS_PER_NEW_SOURCE_MB + heapMb * MS_PER_HEAP_MB)
+  }
+
+  /** The files of the scripts loaded that this process can list: its CommonJS modules, the ES modules found, its entry. */
+  #loadedFiles() {
     const cache = reflect.ownValue(require('node:module'), '_cache')
-    const modules = reflect.ownKeys(cache ?? {})?.length ?? 0
-    return (modules + this.#esModules.size + NODE_SCRIPTS) * DEBUGGER_MS_PER_SCRIPT
+    const files = new Set((reflect.ownKeys(cache ?? {}) ?? []).filter((file) => typeof file === 'string' && path.isAbsolute(file)))
+    for (const file of this.#esModules) files.add(file)
+    if (typeof this.#entry === 'string') files.add(this.#entry)
+    return files
+  }
+
+  /**
+   * Learns, asynchronously, the sizes of the loaded files not stat'd yet, and the entry's real
+   * path: unless the round is predicted over `maxStopMs` without them (they would only add).
+   */
+  async #learnSizes(maxStopMs) {
+    if (this.#entry === undefined) this.#entry = isMainThread && typeof process.argv[1] === 'string' ? await fsp.realpath(process.argv[1]).catch(() => null) : null
+    const files = this.#loadedFiles()
+    if (this.#predictedDebuggerMs(files) > maxStopMs) return
+    const unknown = [...files].filter((file) => !this.#sizes.has(file))
+    for (let i = 0; i < unknown.length; i += STATS_AT_ONCE) {
+      const batch = unknown.slice(i, i + STATS_AT_ONCE)
+      const sizes = await Promise.all(batch.map((file) => fsp.stat(file).then((stat) => stat.size, () => 0)))
+      batch.forEach((file, j) => this.#sizes.set(file, sizes[j]))
+    }
   }
 
   /**
@@ -136,6 +244,24 @@ class ScriptFiles {
     } finally {
       for (const file of crawl.esModules) this.#esModules.add(file)
     }
+  }
+}
+
+/** Node's own scripts loaded (`process.moduleLoadList`'s built-in modules), or 200 where it is not listed. */
+function nodeScriptsLoaded() {
+  const list = reflect.ownValue(process, 'moduleLoadList')
+  if (!reflect.isArray(list)) return 200
+  let count = 0
+  for (const entry of list) if (typeof entry === 'string' && entry.startsWith('NativeModule ')) count++
+  return count
+}
+
+/** A file's size in bytes, synchronously (0 for one that cannot be stat'd). */
+function sizeNow(file) {
+  try {
+    return fs.statSync(file).size
+  } catch {
+    return 0
   }
 }
 
