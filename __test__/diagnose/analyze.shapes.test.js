@@ -14,6 +14,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
 const { diffSnapshots } = require('../..')
+const { firstHolder } = require('../../lib/diagnose/report-text')
 
 const APP = path.join(__dirname, 'fixtures', 'shapes-app.js')
 const REQUESTS = 3000
@@ -98,6 +99,25 @@ test('sockets left open one per request are counted as many roots holding Socket
   const [byPath] = diff.byPaths.growthRoots
   assert.equal(byPath?.manyRoots?.holds, 'Socket', JSON.stringify(diff.byPaths.growthRoots))
   assert.ok(byPath.manyRoots.count >= requests, JSON.stringify(byPath.manyRoots))
+})
+
+test('an http.Agent made per upstream call is named by its sockets\' roots, not by the Node variable that reaches them', async () => {
+  const requests = 300
+  const diff = await diffOf('agent-per-call', requests)
+  const described = (list) => JSON.stringify(list.map((r) => r.holder?.description ?? null))
+  const handles = /^\d[\d,]* new Socket handles \(TCP roots, each a root of its own: no collection holds them\)$/
+  for (const d of [diff, diff.byPaths]) {
+    const [first] = d.growthRoots
+    // Each agent's socket stays open, idle and unref'd; the upstream's end too (in this process).
+    assert.equal(first?.manyRoots?.holds, 'Socket', JSON.stringify(d.growthRoots))
+    assert.ok(first.manyRoots.count >= requests, JSON.stringify(first.manyRoots))
+    assert.deepEqual([first.holder?.kind, first.holder?.name, first.holder?.file ?? null], ['handles', 'Socket handles', null])
+    assert.match(first.holder.description, handles)
+    // What names the leak first names the roots: no suspect is held by the variable of Node's
+    // own code that reaches a socket (`s` of installListeners in node:_http_agent).
+    assert.equal(firstHolder({ kind: 'pair', ...d }), first.holder.description)
+    assert.ok(d.suspects.every((s) => !/node:/.test(s.holder?.description ?? '')), described(d.suspects))
+  }
 })
 
 test('intervals started per request and never cleared are named by their timer list, with what they hold', async () => {

@@ -78,8 +78,9 @@ pub struct CodeHolder {
     /// `'module'`: a module-level variable, or what a CommonJS module exports (`module.exports.cache`);
     /// `'closure'`: a variable of a function's scope;
     /// `'global'`: a property of the global object; `'property'`: a property of an object whose
-    /// own holder could not be named.
-    #[napi(ts_type = "'module' | 'closure' | 'global' | 'property'")]
+    /// own holder could not be named; `'handles'`: many new objects each kept by a GC root of
+    /// its own (sockets by their handles), named by their class and count.
+    #[napi(ts_type = "'module' | 'closure' | 'global' | 'property' | 'handles'")]
     pub kind: String,
     /// For `kind: 'closure'`: the function whose scope holds the variable (`'makeTracker'`),
     /// when the snapshot still has the function (V8 frees it once no closure of it is alive and

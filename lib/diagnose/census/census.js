@@ -21,8 +21,9 @@
  * those (not their intrinsics reflect.js took) has its replacements called.
  */
 const { CensusPass } = require('./walk')
+const { ClientSockets } = require('./handles')
 const { ScriptFiles } = require('./script-files')
-const { isOwnFile } = require('../../shared/code-origin')
+const { isOwnFile, originOf } = require('../../shared/code-origin')
 const { SYSTEM_CLOCK } = require('../../shared/clock')
 
 /** Every option of the census, with its default. */
@@ -63,6 +64,8 @@ class Census {
   #moduleScoped = new WeakMap()
   #running = null
   #stopped = false
+  /** Client sockets made since the census began, for the unref'd ones no handle list gives (handles.js). */
+  #clientSockets = new ClientSockets()
 
   #clock
 
@@ -75,11 +78,14 @@ class Census {
     this.#clock = clock
     this.#scripts = new ScriptFiles({ maxStopMs: this.#options.maxStopMs })
     this.#own.add(this)
+    for (const object of this.#clientSockets.own()) this.#own.add(object)
+    this.#clientSockets.start()
   }
 
   /** No more passes; a pass under way ends at its next slice, resolving null. */
   stop() {
     this.#stopped = true
+    this.#clientSockets.stop()
     this.#view?.close()
     this.#view = null
   }
@@ -119,7 +125,7 @@ class Census {
   }
 
   #startPass() {
-    const walk = new CensusPass({ view: this.#inspectorView(), limits: this.#options, own: this.#own, moduleScoped: this.#moduleScoped })
+    const walk = new CensusPass({ view: this.#inspectorView(), limits: this.#options, own: this.#own, moduleScoped: this.#moduleScoped, clientSockets: this.#clientSockets })
     return { walk, time: this.#clock.now(), started: this.#clock.monotonic() }
   }
 
@@ -143,7 +149,7 @@ class Census {
    */
   async grown(before, after, { top, slopeBytesPerSec = null, kind = 'heap' }) {
     const outside = kind !== 'heap'
-    const { listed, debuggerMs } = await this.#named(grownCandidates(before, after, outside, top), (kept) => worthListing(kept, outside).slice(0, top))
+    const { listed, debuggerMs } = await this.#named(grownCandidates(before, after, outside, top), (kept) => manyRootsFirst(worthListing(kept, outside)).slice(0, top))
     return { holders: grownHolders(listed, before, after, slopeBytesPerSec), debuggerMs }
   }
 
@@ -158,7 +164,7 @@ class Census {
     const roots = candidates.map((c) => c.record.root)
     this.#scripts.resolveKnown(roots)
     const { debuggerMs } = this.#scripts.resolveByDebugger(roots, this.#view)
-    const listed = worthListing(candidates.filter((c) => !isOwnFile(c.record.root.file ?? '')), outside).slice(0, top)
+    const listed = manyRootsFirst(worthListing(candidates.filter((c) => !isOwnFile(c.record.root.file ?? '')), outside)).slice(0, top)
     return { holders: grownHolders(listed, before, after, slopeBytesPerSec), debuggerMs }
   }
 
@@ -240,6 +246,24 @@ function worthListing(candidates, outside) {
     const topGain = Math.max(0, ...group.map((c) => c.gained))
     return group.filter((c) => c.gained >= Math.max(MIN_GAIN, SHARE_OF_TOP_GAIN * topGain))
   })
+}
+
+/**
+ * Whether Node's own code holds a record's collection: a variable of one of Node's modules
+ * (`node:` files), or what only an active handle reaches (a socket's own state).
+ */
+function heldByNode(record) {
+  return record.root.kind === 'handle' || (typeof record.root.file === 'string' && originOf(record.root.file).kind === 'node')
+}
+
+/**
+ * `candidates` (as listed, their scripts named) with Node's own below the many roots of one
+ * kind (`handles`) when those grew: what Node's code holds of sockets left open one per call
+ * (a stream's listeners, a socket's buffers) only reaches them; their handles keep them.
+ */
+function manyRootsFirst(candidates) {
+  if (!candidates.some((c) => c.record.root.kind === 'handles')) return candidates
+  return [...candidates.filter((c) => !heldByNode(c.record)), ...candidates.filter((c) => heldByNode(c.record))]
 }
 
 /**

@@ -4,9 +4,29 @@
  * The active handles of one class, which the census records as one collection (walk.js):
  * sockets left open one per request, each kept by its own handle, that no collection holds.
  * Reads Node's own getters only (net.Socket's, from its prototype), never the service's.
+ *
+ * `process._getActiveHandles()` lists only the handles that keep the event loop alive, and an
+ * `http.Agent` unrefs each socket it keeps idle for keep-alive: an agent made per upstream call
+ * leaves an open socket a call that nothing the census walks reaches. ClientSockets holds,
+ * weakly, the client sockets `net.connect` makes (Node publishes each on the
+ * `net.client.socket` channel: http's agents make theirs so), and gives the ones still open that
+ * are unref'd.
  */
 const net = require('node:net')
+const diagnosticsChannel = require('node:diagnostics_channel')
 const reflect = require('./reflect')
+
+/** The channel on which Node publishes each client socket `net.connect` makes (`{ socket }`). */
+const CLIENT_SOCKET_CHANNEL = 'net.client.socket'
+
+/**
+ * Client sockets held (weakly) at most: past this many still open, new ones are not counted
+ * (about 40 bytes each). Closed and collected ones are dropped as new ones are made.
+ */
+const MAX_CLIENT_SOCKETS = 200_000
+
+/** Sockets in the list before the first time closed ones are dropped. */
+const FIRST_COMPACTION = 1024
 
 /** Sockets whose remote end is read, of one class: enough for the common one, bounded in time. */
 const REMOTE_ENDS_READ = 1_000
@@ -61,4 +81,86 @@ function mostCommon(values, of) {
   return best !== null && 2 * best.count >= of ? best : null
 }
 
-module.exports = { handlesByClass, commonRemoteEnd }
+/** net.Socket's own `_handle` accessor, where it is one (Node 20 on), else undefined. */
+const HANDLE_GETTER = Object.getOwnPropertyDescriptor(net.Socket.prototype, '_handle')?.get
+
+/** Whether `socket` still has its handle: net.Socket sets `_handle` to null once destroyed. Node's getter, never a subclass'. */
+function isOpen(socket) {
+  try {
+    const handle = HANDLE_GETTER === undefined ? reflect.ownValue(socket, '_handle') : HANDLE_GETTER.call(socket)
+    return handle !== null && handle !== undefined
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The client sockets made since `start()` (see the file's comment), held by WeakRefs: the
+ * list keeps none of them alive. Its own objects are listed by `own()`, for the census never
+ * to walk them.
+ */
+class ClientSockets {
+  /** WeakRefs to the sockets, in the order they were made; compacted in place. */
+  #refs = []
+  /** Sockets made since the last compaction, and how many make the next one come. */
+  #made = 0
+  #compactAt = FIRST_COMPACTION
+  /** Sockets not held because MAX_CLIENT_SOCKETS were still open. */
+  dropped = 0
+  #onSocket = (message) => {
+    const socket = message?.socket
+    if (!(socket instanceof net.Socket)) return
+    if (++this.#made >= this.#compactAt) this.#compact()
+    if (this.#refs.length >= MAX_CLIENT_SOCKETS) this.dropped++
+    else this.#refs.push(new WeakRef(socket))
+  }
+
+  #subscribed = false
+
+  /** Starts holding the client sockets made from now on. */
+  start() {
+    if (this.#subscribed) return
+    diagnosticsChannel.subscribe(CLIENT_SOCKET_CHANNEL, this.#onSocket)
+    this.#subscribed = true
+  }
+
+  /** Stops, and lets go of the list. */
+  stop() {
+    if (this.#subscribed) diagnosticsChannel.unsubscribe(CLIENT_SOCKET_CHANNEL, this.#onSocket)
+    this.#subscribed = false
+    this.#refs.length = 0
+  }
+
+  /** The objects of its own, never to be walked. */
+  own() {
+    return [this, this.#refs, this.#onSocket]
+  }
+
+  /** The sockets held that are still open and not in `active` (a Set of the active handles): the unref'd ones. */
+  unrefd(active) {
+    this.#compact()
+    const found = []
+    for (const ref of this.#refs) {
+      const socket = ref.deref()
+      if (socket !== undefined && !active.has(socket)) found.push(socket)
+    }
+    return found
+  }
+
+  /**
+   * Drops the sockets collected or closed. The next compaction comes once as many sockets were
+   * made as were kept: each socket made costs a bounded share of them.
+   */
+  #compact() {
+    let kept = 0
+    for (const ref of this.#refs) {
+      const socket = ref.deref()
+      if (socket !== undefined && isOpen(socket)) this.#refs[kept++] = ref
+    }
+    this.#refs.length = kept
+    this.#made = 0
+    this.#compactAt = Math.max(FIRST_COMPACTION, kept)
+  }
+}
+
+module.exports = { handlesByClass, commonRemoteEnd, ClientSockets, MAX_CLIENT_SOCKETS }

@@ -6,8 +6,9 @@
  *
  * Where it starts (in this order, so the shortest path names a variable where one exists):
  * the exports of every CommonJS module (the app's files first), the active handles (servers,
- * sockets) and what their listeners close over, the non-standard properties of `globalThis`
- * (`process` among them: its listeners), and Node's timer lists.
+ * sockets; and the client sockets left open but unref'd, handles.js) and what their listeners
+ * close over, the non-standard properties of `globalThis` (`process` among them: its
+ * listeners), and Node's timer lists.
  *
  * What it follows from an object: its own data properties (an accessor is never called), a
  * Map's, Set's or array's first members, a function's scopes (the variables of its closure and
@@ -35,7 +36,7 @@ const { types } = require('node:util')
 const reflect = require('./reflect')
 const { ChainCursor, isLink, CHAIN_LINKS_PER_VISIT, MAX_CHAIN_LINKS } = require('./chains')
 const { describeMembers } = require('./members')
-const { handlesByClass, commonRemoteEnd } = require('./handles')
+const { handlesByClass, commonRemoteEnd, MAX_CLIENT_SOCKETS } = require('./handles')
 const { root, rootKey, propertyStep, isModuleScope, VARIABLE_ROOTS } = require('./roots')
 
 /** Members of a collection followed (and sampled for their class and size) per collection. */
@@ -72,6 +73,14 @@ const BUILT_IN_PROTOTYPES = new Set([
   WeakRef.prototype, FinalizationRegistry.prototype, Boolean.prototype, Number.prototype, String.prototype, Symbol.prototype, BigInt.prototype,
 ])
 
+/** At most `count` of `list`, spread evenly over it, the last (the newest) first. */
+function spread(list, count) {
+  const every = Math.ceil(list.length / count)
+  const sampled = []
+  for (let i = list.length - 1; i >= 0; i -= every) sampled.push(list[i])
+  return sampled
+}
+
 class CensusPass {
   #view
   #limits
@@ -104,6 +113,7 @@ class CensusPass {
   #functionsRead = 0
   #modulesRead = new Set() // script ids whose module scope was read in this pass
   #moduleScoped
+  #clientSockets
   /** What the pass cost: slices, CPU, objects, inspector calls, the most keys one call listed. */
   cost = { slices: 0, cpuMs: 0, longestSliceMs: 0, visited: 0, inspectorCalls: 0, largestListing: 0 }
   done = false
@@ -118,12 +128,16 @@ class CensusPass {
    *   close over their module's scope alone (no closure, block or script scope, not bound),
    *   by script id: a function's scope chain never changes, so once this pass has read that
    *   module's scope, they hold nothing more to read, and the inspector is not asked again.
+   * @param {import('./handles').ClientSockets | null} [parts.clientSockets] the client sockets
+   *   made since the census began: the open ones that are unref'd (an agent's idle keep-alive
+   *   sockets) are walked and counted as handles too.
    */
-  constructor({ view, limits, own, moduleScoped }) {
+  constructor({ view, limits, own, moduleScoped, clientSockets = null }) {
     this.#view = view
     this.#limits = limits
     this.#own = own
     this.#moduleScoped = moduleScoped
+    this.#clientSockets = clientSockets
     for (const list of [this.#values, this.#parents, this.#steps, this.#roots, this.#depths, ...this.#queues, this.#deferredRoots, this.#records]) own.add(list)
     this.#addRoots()
   }
@@ -215,9 +229,16 @@ class CensusPass {
       else this.#enqueue(exports, -1, 'module.exports', r)
     }
     const nodeProcess = /** @type {any} */ (process) // _getActiveHandles: Node's, undocumented
-    const handles = typeof nodeProcess._getActiveHandles === 'function' ? nodeProcess._getActiveHandles() : []
-    for (const handle of handles) this.#enqueue(handle, -1, reflect.className(handle), root('handle', reflect.className(handle)))
-    this.#recordHandleKinds(handles)
+    const active = typeof nodeProcess._getActiveHandles === 'function' ? nodeProcess._getActiveHandles() : []
+    // The handles that keep the loop alive, then the open client sockets that do not (unref'd):
+    // all counted; of the unref'd, a sample walked for what their listeners close over (sockets
+    // left open one per call hold alike, and walking thousands would take the pass' objects).
+    const unrefd = this.#clientSockets?.unrefd(new Set(active)) ?? []
+    if (this.#clientSockets?.dropped > 0) {
+      this.#skip('client sockets past the count held', `the census holds ${MAX_CLIENT_SOCKETS} open client sockets at most`, this.#clientSockets.dropped)
+    }
+    for (const handle of [...active, ...spread(unrefd, MEMBERS_FOLLOWED)]) this.#enqueue(handle, -1, reflect.className(handle), root('handle', reflect.className(handle)))
+    this.#recordHandleKinds([...active, ...unrefd])
     const standard = reflect.standardGlobalNames()
     for (const key of reflect.ownKeys(globalThis) ?? []) {
       // Capitalized globals are classes: Node's own web interfaces among them, which on Node
@@ -231,14 +252,16 @@ class CensusPass {
   /**
    * Records the active handles of each class with `minEntries` or more (sockets left open one
    * per request, each kept by its own handle: no collection holds them) as one collection of
-   * its own: `Socket handles`, its first members sampled for what they hold, with the remote
-   * end most of them share (handles.js).
+   * its own: `Socket handles`, members spread over them sampled for what they hold, the newest
+   * first (the unref'd ones come last, after the active ones: a service's stdio pipes must not
+   * stand for the thousand upstream sockets it left open), with the remote end most of them
+   * share (handles.js).
    */
   #recordHandleKinds(handles) {
     for (const [name, same] of handlesByClass(handles)) {
       if (same.length < this.#limits.minEntries) continue
       const r = root('handles', `${name} handles`, { remote: commonRemoteEnd(same) })
-      this.#record(-1, name, 1, same.length, same.slice(0, MEMBERS_FOLLOWED), r)
+      this.#record(-1, name, 1, same.length, spread(same, MEMBERS_FOLLOWED), r)
     }
   }
 

@@ -51,16 +51,22 @@ pub enum HolderKind {
     Global,
     /// A property or element of an object none of whose holders above could be named.
     Property,
+    /// Many new objects of one class, each kept by a GC root of its own (a socket by its
+    /// handle): no variable holds them, so the holder is their class and count (a diff names
+    /// its many roots so; the census, the active handles of one class).
+    Handles,
 }
 
 impl HolderKind {
-    /// `"module"`, `"closure"`, `"global"` or `"property"`.
+    /// `"module"`, `"closure"`, `"global"`, `"property"` or `"handles"` (the census names
+    /// many roots of one kind so too).
     pub fn as_str(self) -> &'static str {
         match self {
             HolderKind::Module => "module",
             HolderKind::Closure => "closure",
             HolderKind::Global => "global",
             HolderKind::Property => "property",
+            HolderKind::Handles => "handles",
         }
     }
 }
@@ -307,7 +313,7 @@ fn holder_of(
             ..VariableScope::default()
         },
         HolderKind::Closure => VariableScope::of(snap, code, functions, top.source),
-        HolderKind::Global | HolderKind::Property => VariableScope::default(),
+        HolderKind::Global | HolderKind::Property | HolderKind::Handles => VariableScope::default(),
     };
     let class = describe_node(snap, target);
     let description = describe(&name, &class, kind, &scope);
@@ -389,6 +395,7 @@ fn describe(name: &str, class: &str, kind: HolderKind, scope: &VariableScope) ->
         ),
         (HolderKind::Global, _) => format!("{name} ({class}), a global"),
         (HolderKind::Property, _) => format!("{name} ({class}), a property"),
+        (HolderKind::Handles, _) => format!("{name} ({class})"),
     }
 }
 

@@ -44,23 +44,51 @@ impl Findings {
         }
         for (r, _) in &mut roots {
             r.holder = holders.next().flatten();
+            // Many roots hang from the GC roots, which no variable names: their kind does.
+            if let (None, Some(many)) = (&r.holder, &r.many_roots) {
+                r.holder = Some(many.holder());
+            }
         }
+        let mut roots: Vec<GrowthRoot> = roots.into_iter().map(|r| r.0).collect();
+        let mut suspects: Vec<Suspect> = suspects.into_iter().map(|s| s.0).collect();
+        many_roots_first(&mut roots, &mut suspects);
         DiffResult {
             snapshots,
             new_count: self.new_count,
             new_bytes: self.new_bytes,
             new_by_class: self.new_by_class,
-            suspects: worth_reading_suspects(
-                suspects.into_iter().map(|s| s.0).collect(),
-                self.new_bytes,
-            ),
+            suspects: worth_reading_suspects(suspects, self.new_bytes),
             grown_collections: worth_reading_collections(
                 grown.into_iter().map(|g| g.0).collect(),
                 self.new_bytes,
             ),
-            growth_roots: worth_reading_roots(roots.into_iter().map(|r| r.0).collect()),
+            growth_roots: worth_reading_roots(roots),
             matched_by,
         }
+    }
+}
+
+/// Where new objects are each kept by a GC root of their own (many roots, named by their
+/// kind), an object of Node's own code that only reaches them is not their holder: the
+/// variable `s` of `installListeners` in `node:_http_agent` reaches a socket that its handle
+/// keeps. Growth roots held by Node's code go after the many roots, and the suspects whose
+/// instances hang from the GC roots (no object of the first snapshot holds them) and whose
+/// holder is Node's are named by the many roots instead.
+fn many_roots_first(roots: &mut [GrowthRoot], suspects: &mut [Suspect]) {
+    let Some(many) = roots
+        .iter()
+        .find(|r| r.many_roots.is_some())
+        .and_then(|r| r.holder.clone())
+    else {
+        return;
+    };
+    // A stable sort: the order by new bytes is kept within each side.
+    roots.sort_by_key(|r| r.many_roots.is_none() && held_by_node(r.holder.as_ref()));
+    for s in suspects
+        .iter_mut()
+        .filter(|s| s.held_by.is_none() && held_by_node(s.holder.as_ref()))
+    {
+        s.holder = Some(many.clone());
     }
 }
 

@@ -377,8 +377,11 @@ fn many_roots(
 
 /// The program's object a handle holds: going down from `handle` to the heaviest child it
 /// dominates by `weight` while that child keeps half the handle's, up to [`HANDLE_DEPTH`]
-/// levels, the last object of the program's met (a `TCPSocketWrap`'s `TCP`, then the `Socket`
-/// it owns).
+/// levels, the last object of a class of the program's met (a `TCPSocketWrap`'s `TCP`, then
+/// the `Socket` it owns). A plain `Object` below is passed over for the class above it: the
+/// `_events` of a socket whose listeners keep its `http.Agent` can outweigh half of the
+/// socket, and "roots holding Object" names nothing; a plain `Object` is named only when no
+/// class is met.
 fn program_object_below(
     snap: &Snapshot,
     tree: &DominatorTree,
@@ -390,7 +393,7 @@ fn program_object_below(
             && snap.is_program_node(u)
             && snap.node_name[u] != snap.node_name[handle]
     };
-    let mut found = None;
+    let (mut found, mut plain) = (None, None);
     let mut at = handle;
     for _ in 0..HANDLE_DEPTH {
         let heaviest = tree
@@ -402,11 +405,13 @@ fn program_object_below(
             Some(c) if weight(c) * 2 >= weight(handle) => at = c,
             _ => break,
         }
-        if is_object(at) {
+        if is_object(at) && snap.name(at) == "Object" {
+            plain = plain.or(Some(at));
+        } else if is_object(at) {
             found = Some(at);
         }
     }
-    found
+    found.or(plain)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! What a diff reports: how the snapshots were matched, their sizes, the new objects by
 //! class, the suspects with their paths and holders, and the collections that grew.
 
-use crate::core::diagnose::heapsnapshot::holder::NamedHolder;
+use crate::core::diagnose::heapsnapshot::holder::{HolderKind, NamedHolder};
 use crate::core::diagnose::heapsnapshot::native::NativeKind;
 pub(super) use crate::core::diagnose::heapsnapshot::paths::thousands;
 
@@ -176,6 +176,34 @@ pub struct ManyRoots {
     pub count: u64,
     /// The most common class of the program's objects they hold (`Socket`).
     pub holds: Option<String>,
+}
+
+impl ManyRoots {
+    /// The holder of many roots in the words the census uses for the active handles of one
+    /// class: no variable holds them, so they are named by their class and count (`300 new
+    /// Socket handles (TCP roots, each a root of its own: no collection holds them)`), of kind
+    /// [`HolderKind::Handles`]. Named so, they stand before any object that only reaches them
+    /// (a Node-internal variable of the socket's own code).
+    pub fn holder(&self) -> NamedHolder {
+        let class = self.holds.clone().unwrap_or_else(|| self.kind.clone());
+        let name = format!("{class} handles");
+        let description = format!(
+            "{} new {name} ({} roots, each a root of its own: no collection holds them)",
+            thousands(self.count),
+            self.kind
+        );
+        NamedHolder {
+            name,
+            class,
+            kind: HolderKind::Handles,
+            function: None,
+            closure: None,
+            file: None,
+            line: None,
+            column: None,
+            description,
+        }
+    }
 }
 
 /// An object present in both snapshots that holds new objects no deeper such object holds

@@ -5,6 +5,8 @@
 //! synthetic root. A key whose count grew is a chain that grew, named by what holds its head,
 //! or many new roots of one kind.
 
+use std::collections::HashMap;
+
 use super::super::result::{Chain, GrowthRoot, ManyRoots};
 use super::{is_nameable, program_object_below, Shape, MIN_CHAIN_LINKS, MIN_ROOTS, MIN_SHARE};
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
@@ -24,12 +26,21 @@ struct KeyNodes {
     own: u64,
     /// The one shown: a chain's deepest link.
     shown: usize,
+    /// All of them when they hang from synthetic roots: what they hold is sampled from them.
+    nodes: Vec<u32>,
 }
+
+/// Nodes of a key of many roots looked at, evenly spread, for the class of the program's
+/// objects they hold: the most common among them is named (a server's listening handle and
+/// its sockets share a key, and the first node met may be the server's).
+const ROOTS_SAMPLED: usize = 64;
 
 /// What the nodes of one key gained: how many, about how many bytes (their retained size in
 /// the share of them that is new), and the node shown.
-struct Gained {
+struct Gained<'a> {
     shown: usize,
+    /// For many roots, the nodes of the key (see [`KeyNodes::nodes`]).
+    sample: &'a [u32],
     count: u64,
     bytes: u64,
 }
@@ -53,7 +64,11 @@ pub(in crate::core::diagnose::heapsnapshot::diff) fn growth_roots_by_paths(
             retained: 0,
             own: 0,
             shown: v,
+            nodes: Vec::new(),
         });
+        if shape == ShapeNode::Root {
+            k.nodes.push(v as u32);
+        }
         k.count += 1;
         k.retained += last.retained[v];
         k.own += snap.self_size(v);
@@ -67,6 +82,7 @@ pub(in crate::core::diagnose::heapsnapshot::diff) fn growth_roots_by_paths(
         let before = first.shapes.get(key).copied().unwrap_or(0);
         let gained = Gained {
             shown: k.shown,
+            sample: &k.nodes,
             count: k.count.saturating_sub(before),
             bytes: (k.retained as u128 * k.count.saturating_sub(before) as u128
                 / k.count.max(1) as u128) as u64,
@@ -123,7 +139,7 @@ fn chain_root(
     last: &Analysis,
     k: &KeyNodes,
     before: u64,
-    gained: Gained,
+    gained: Gained<'_>,
 ) -> Option<(GrowthRoot, usize)> {
     let snap = &last.snapshot;
     let same_class = |u: usize, v: usize| {
@@ -186,15 +202,24 @@ fn chain_root(
 
 /// The growth root of the objects hanging from synthetic nodes by keys that each gained
 /// MIN_ROOTS or more (`kinds`), named as the GC roots: the kind that gained the most, and the
-/// class of the program's object its shown node holds.
-fn many_roots(last: &Analysis, tree: &DominatorTree, kinds: &[Gained]) -> (GrowthRoot, usize) {
+/// most common class of the program's objects held by a sample of its nodes.
+fn many_roots(last: &Analysis, tree: &DominatorTree, kinds: &[Gained<'_>]) -> (GrowthRoot, usize) {
     let snap = &last.snapshot;
     let most = kinds
         .iter()
         .max_by_key(|k| (k.count, std::cmp::Reverse(k.shown)))
         .expect("many roots have a kind");
-    let holds = program_object_below(snap, tree, &|u| last.retained[u], most.shown)
-        .map(|o| snap.class_name(o).into_owned());
+    let mut held: HashMap<String, u64> = HashMap::new();
+    let step = most.sample.len().div_ceil(ROOTS_SAMPLED).max(1);
+    for &v in most.sample.iter().step_by(step) {
+        if let Some(o) = program_object_below(snap, tree, &|u| last.retained[u], v as usize) {
+            *held.entry(snap.class_name(o).into_owned()).or_default() += 1;
+        }
+    }
+    let holds = held
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+        .map(|(class, _)| class);
     let shape = Shape {
         named: snap.root(),
         chain: None,

@@ -221,6 +221,50 @@ fn objects_each_held_by_a_root_of_their_own_are_many_roots() {
 }
 
 #[test]
+fn many_roots_hold_the_class_above_a_plain_object() {
+    // An http.Agent made per call: root → (GC roots) → 100 new handles, each → TCP → Socket →
+    // `_events` (a plain Object, whose listeners keep the Agent: most of the socket's weight).
+    let strings = [
+        "",
+        "(GC roots)",
+        "Node / TCPSocketWrap",
+        "TCP",
+        "Socket",
+        "owner",
+        "Object",
+        "Agent",
+    ];
+    let mut nodes: Vec<Node> = vec![
+        (SYNTHETIC, 0, 0, vec![(ELEMENT, 1, 1)]),
+        (SYNTHETIC, 1, 0, Vec::new()),
+    ];
+    for i in 0..100 {
+        let handle = nodes.len();
+        nodes[1].3.push((ELEMENT, i, handle));
+        nodes.push((NATIVE, 2, 100, vec![(PROPERTY, 5, handle + 1)]));
+        nodes.push((OBJECT, 3, 30, vec![(PROPERTY, 5, handle + 2)]));
+        nodes.push((OBJECT, 4, 200, vec![(PROPERTY, 5, handle + 3)]));
+        nodes.push((OBJECT, 6, 80, vec![(PROPERTY, 5, handle + 4)]));
+        nodes.push((OBJECT, 7, 400, Vec::new()));
+    }
+    let mut is_new = vec![true; nodes.len()];
+    is_new[..2].fill(false);
+    let roots = roots_of(&nodes, &is_new, &strings);
+    let many = roots[0].many_roots.as_ref().expect("many roots");
+    assert_eq!(many.holds.as_deref(), Some("Socket"));
+    // Named by their class and count, as the census names the active handles of one class.
+    let holder = many.holder();
+    assert_eq!(
+        (holder.name.as_str(), holder.kind.as_str(), holder.description.as_str()),
+        (
+            "Socket handles",
+            "handles",
+            "100 new Socket handles (Node / TCPSocketWrap roots, each a root of its own: no collection holds them)"
+        )
+    );
+}
+
+#[test]
 fn nothing_new_has_no_growth_root() {
     let (nodes, _) = queue(30, 30);
     assert!(roots_of(&nodes, &[false; 63], &STRINGS).is_empty());
