@@ -155,7 +155,7 @@ class Census {
 
   /**
    * `grown`, in one go: the holders' scripts named from the URLs known and, for those still
-   * unnamed, a Debugger round whatever its stop (this thread's: a worker's, worker-census.js).
+   * unnamed, a Debugger round predicted within a worker's budget (200 ms: it stops this thread, a worker's, worker-census.js).
    * @returns {{ holders: Array<object>, debuggerMs: number }}
    */
   grownNow(before, after, { top, slopeBytesPerSec = null, kind = 'heap' }) {
