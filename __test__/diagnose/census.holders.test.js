@@ -97,6 +97,16 @@ test('The census finds the holder: an array in an ES module\'s scope, reached th
   assertFirstHolder(result, 'esm-scope.mjs', { name: 'requests', readablePath: 'requests', className: 'Array', member: 'Object', before: 1000, after: 3000 })
 })
 
+/** Whether this Node strips TypeScript's types by default (22.18 and 23.6 on). */
+const [MAJOR, MINOR] = process.versions.node.split('.').map(Number)
+const stripsTypes = MAJOR > 23 || (MAJOR === 23 && MINOR >= 6) || (MAJOR === 22 && MINOR >= 18)
+
+test('The census finds the holder in TypeScript run by type stripping: its file found by the source V8 runs, types blanked', { skip: stripsTypes ? false : `Node ${process.version} strips no types by default` }, async () => {
+  const result = await runFixture('typed-scope.mts', { execArgv: ['--no-warnings'] })
+  assertFirstHolder(result, 'typed-scope.mts', { name: 'requests', readablePath: 'requests', className: 'Array', member: 'Object', before: 1000, after: 3000 })
+  assert.equal(result.debuggerMs, 0, 'named from the file: no Debugger round')
+})
+
 /**
  * The ES module service of esm-service.js, as its first report names it: `queue`, in the
  * closure of pLimit in the ES module package limit-queue, and `seen`, a module-level Map of

@@ -234,7 +234,7 @@ class ScriptFiles {
     try {
       for await (const { file, text } of crawl.files(MAX_FILES_READ)) {
         for (const [scriptId, place] of wanted) {
-          if (!holdsAt(text, place)) continue
+          if (!holdsAt(text, place) && !(TYPESCRIPT.test(file) && holdsStripped(text, place))) continue
           this.#files.set(scriptId, file)
           wanted.delete(scriptId)
           break
@@ -273,17 +273,46 @@ function sizeNow(file) {
 function holdsAt(text, { line, column, source, length }) {
   let at = text.indexOf(source)
   if (at === -1) return false
-  let place = 0
-  for (let l = 1; l < line; l++) {
-    place = text.indexOf('\n', place)
-    if (place === -1) return false
-    place++
-  }
-  place += column - 1
+  const place = offsetOf(text, line, column)
   for (; at !== -1 && at <= place; at = text.indexOf(source, at + 1)) {
     if (place < at + length) return true
   }
   return false
+}
+
+/** TypeScript files, which Node's type stripping runs with their types blanked. */
+const TYPESCRIPT = /\.[cm]?ts$/
+/** How far before its place a function's source may start (its name, modifiers, decorators). */
+const SOURCE_LEAD = 2000
+
+/**
+ * `holdsAt` for a TypeScript file Node ran by stripping its types: V8's source of the function
+ * is the file's text with each type replaced by as many spaces (positions kept), so it starts
+ * before the function's place, and each of its characters but the spaces is the file's.
+ */
+function holdsStripped(text, { line, column, source }) {
+  const place = offsetOf(text, line, column)
+  if (place < 0) return false
+  const kept = source.replace(/\s/g, '').length
+  if (kept < 8) return false
+  for (let start = Math.max(0, place - SOURCE_LEAD); start <= place; start++) {
+    if (text.charCodeAt(start) !== source.charCodeAt(0)) continue
+    let i = 1
+    while (i < source.length && (source[i] === text[start + i] || source[i] === ' ')) i++
+    if (i === source.length) return true
+  }
+  return false
+}
+
+/** The offset in `text` of 1-based `line` and `column`, or -1 past its end. */
+function offsetOf(text, line, column) {
+  let place = 0
+  for (let l = 1; l < line; l++) {
+    place = text.indexOf('\n', place)
+    if (place === -1) return -1
+    place++
+  }
+  return place + column - 1
 }
 
 /** A script URL as a person reads it: a path for a file, the URL otherwise; null for none. */
