@@ -238,3 +238,12 @@ test('a large map is decoded in slices: the event loop turns while a far line is
 function escape(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
+
+test("an ES module's holder, which a snapshot names by file:// URL, is named by its path, as the census names it", async () => {
+  const file = path.join(dir, 'a module.mjs')
+  fs.writeFileSync(file, 'export const seen = new Map()\n')
+  const url = require('node:url').pathToFileURL(file).href
+  const holder = { name: 'seen', className: 'Map', kind: 'module', file: url, description: `seen (Map), a module-level variable of ${url}` }
+  await withSourcePositions({ holder }, new SourceMaps())
+  assert.deepStrictEqual(holder, { name: 'seen', className: 'Map', kind: 'module', file, description: `seen (Map), a module-level variable of ${file}` })
+})

@@ -17,9 +17,10 @@
  *   the source's position, the built one after it in brackets.
  *
  * A map that cannot be read leaves the built position and says why (`sourceMapError`, and
- * the text). Applying it again changes nothing.
+ * the text). A holder in an ES module is named by its file's path, as the census names it,
+ * not by the `file://` URL a snapshot gives. Applying it again changes nothing.
  */
-const { sourceMaps: processMaps } = require('./source-maps')
+const { sourceMaps: processMaps, scriptPath } = require('./source-maps')
 
 /** An absolute path or `file://` URL with a line and maybe a column, in text. */
 const POSITION_IN_TEXT = /((?:file:\/\/)?\/[^\s:()'"`,]+):(\d+)(?::(\d+))?/g
@@ -96,6 +97,7 @@ function mappedText(source, built) {
  * then its description, where its file (and line and column) appear.
  */
 async function holderEdit(holder, original, maps) {
+  namedByPath(holder)
   const file = holder.file
   // A module-level variable is where it is declared (the census places it by a function of its module).
   let place = holder.kind === 'module' || holder.kind === 'exports' ? await maps.declaration(file, rootName(holder.name)) : null
@@ -112,6 +114,18 @@ async function holderEdit(holder, original, maps) {
   holder.generated = built
   if (written !== undefined) holder.description = holder.description.replace(written, mappedText(source, built))
   Object.assign(holder, { file: source.file, line: source.line ?? holder.line, column: source.column ?? holder.column })
+}
+
+/**
+ * An ES module's holder named by its file's path, as the census names it, not by the `file://`
+ * URL a heap snapshot gives its script: one file, one name, in every report.
+ */
+function namedByPath(holder) {
+  if (!holder.file.startsWith('file://')) return
+  const file = scriptPath(holder.file)
+  if (file === null) return
+  holder.description = holder.description.replace(holder.file, file)
+  holder.file = file
 }
 
 /**
