@@ -2,7 +2,7 @@
 
 /**
  * `npm run bench [-- NAME...]`: the benchmarks, every peer side by side in one run.
- * Names: cache, memory, pressure, ring, overhead, detect, analyze, listeners, profiles (all of these by default),
+ * Names: cache, memory, pressure, ring, overhead, detect, analyze, listeners, profiles, source-maps (all of these by default),
  * and the long ones, run only when named: snapshot-cost (about an hour), diagnosis (about
  * twenty minutes), capture (about an hour), census (about four minutes a Node version, and
  * 10 GB for its 1 GB heap's snapshot), restart (about eleven minutes, under PM2) and attach
@@ -26,6 +26,7 @@ const BENCHES = {
   analyze: ['Snapshot analysis against memlab', () => runScript('analyze.js')],
   listeners: ['Listener tracking against plain Node', () => runScript('listeners.js')],
   profiles: ['Sampling heap profiles: cost and sizes, against @datadog/pprof', () => require('./profiles').main()],
+  'source-maps': ["Source maps: leakproof's reader against Node's SourceMap on a bundle's map, the loop's longest stop", () => require('./source-maps').main()],
   'snapshot-cost': ['Heap snapshots: predicted and real cost', () => require('./snapshot-cost').main()],
   diagnosis: ['v8.queryObjects: the pause of one count', () => runScript('diagnosis.js')],
   census: ['The census: cost of a pass against queryObjects and a heap snapshot', () => require('./census').main()],

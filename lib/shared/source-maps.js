@@ -11,8 +11,9 @@
  * are found without `JSON.parse` of the whole map (a bundle's map is mostly `sourcesContent`,
  * 5.8 MB for a 3.9 MB bundle here, and Node's own `SourceMap` parses all of it in one stop of
  * 160 ms). Its `mappings` are decoded lazily, from the nearest checkpoint to the line asked
- * for, in slices that yield to the event loop; nothing but the mappings text and one
- * checkpoint per CHECKPOINT_LINES lines is kept, for the MAPS_KEPT maps used last.
+ * for, in slices that yield to the event loop (and a turn every LOOKUPS_PER_TURN lookups);
+ * nothing but the mappings text and one checkpoint per CHECKPOINT_LINES lines is kept, for the
+ * MAPS_KEPT maps used last.
  */
 const fs = require('node:fs/promises')
 const path = require('node:path')
@@ -25,9 +26,11 @@ const MAX_MAP_BYTES = 128 * 1024 * 1024
 /** Bytes of a script's end read for its map comment first. */
 const TAIL_BYTES = 64 * 1024
 /** Characters of `mappings` decoded between two turns of the event loop (about 2 ms here). */
-const SLICE_CHARS = 128 * 1024
+const SLICE_CHARS = 32 * 1024
 /** A checkpoint of the decoder's state every so many generated lines. */
-const CHECKPOINT_LINES = 256
+const CHECKPOINT_LINES = 32
+/** Lookups answered between two turns of the event loop (a report's are awaited together). */
+const LOOKUPS_PER_TURN = 64
 /** Maps kept decoded (their mappings text and checkpoints), the most recently used. */
 const MAPS_KEPT = 16
 /** Files whose outcome (no map, or why not) is kept. */
@@ -62,6 +65,8 @@ class DecodedMap {
   #checkpoints = [{ at: 0, source: 0, line: 0, column: 0 }]
   /** @type {Promise<unknown>} one lookup at a time: each may add checkpoints, across turns */
   #lookups = Promise.resolve()
+  #answered = 0
+  #sinceTurn = 0 // characters decoded since the last turn of the event loop
 
   constructor(mappings, sources) {
     this.#mappings = mappings
@@ -86,6 +91,7 @@ class DecodedMap {
   }
 
   async #find(line, column) {
+    if (++this.#answered % LOOKUPS_PER_TURN === 0) await nextTurn()
     const state = await this.#stateAtLine(line)
     if (state === null) return null
     const segments = this.#lineSegments(state)
@@ -115,7 +121,6 @@ class DecodedMap {
   async #skipLines(from, count) {
     const state = { ...from }
     let left = count
-    let sliceEnd = state.at + SLICE_CHARS
     const text = this.#mappings
     while (left > 0) {
       if (state.at >= text.length) {
@@ -125,11 +130,12 @@ class DecodedMap {
       const end = text.indexOf(';', state.at)
       const lineEnd = end === -1 ? text.length : end
       if (lineEnd > state.at) this.#lineSegments(state, lineEnd)
+      this.#sinceTurn += lineEnd + 1 - state.at
       state.at = lineEnd + 1
       left--
-      if (state.at > sliceEnd) {
+      if (this.#sinceTurn > SLICE_CHARS) {
         await nextTurn()
-        sliceEnd = state.at + SLICE_CHARS
+        this.#sinceTurn = 0
       }
     }
     return state
@@ -186,51 +192,87 @@ function vlq(text, at) {
 }
 
 /**
- * The fields of a map's JSON that decoding needs, found without parsing the rest (its
- * `sourcesContent`): `{ version, sources, sourceRoot, mappings, sections }`. A key matched
- * where its quotes are unescaped and a colon follows can only be one of the object's keys.
+ * The fields of a map's JSON that decoding needs, found in its bytes without decoding or
+ * parsing the rest (its `sourcesContent`): `{ version, sources, sourceRoot, mappings,
+ * sections }`. A key matched where its quotes are unescaped and a colon follows can only be
+ * one of the object's keys (inside a string every quote is escaped); UTF-8 never puts an
+ * ASCII byte inside another character, so bytes are searched as characters.
  */
-function mapFields(text) {
+function mapFields(bytes) {
   const fields = {}
   for (const key of ['version', 'sources', 'sourceRoot', 'mappings', 'sections']) {
-    const match = new RegExp(`(?<!\\\\)"${key}"\\s*:\\s*`, 'g')
-    const found = match.exec(text)
-    if (found !== null) fields[key] = JSON.parse(text.slice(match.lastIndex, valueEnd(text, match.lastIndex)))
+    const at = valueStart(bytes, key)
+    if (at !== -1) fields[key] = JSON.parse(bytes.toString('utf8', at, valueEnd(bytes, at)))
   }
   return fields
 }
 
+const BACKSLASH = 0x5c
+const QUOTE = 0x22
+const COLON = 0x3a
+
+/** Where the value of the top-level `key` starts in `bytes`, or -1. */
+function valueStart(bytes, key) {
+  const quoted = `"${key}"`
+  for (let at = bytes.indexOf(quoted); at !== -1; at = bytes.indexOf(quoted, at + 1)) {
+    if (at > 0 && bytes[at - 1] === BACKSLASH) continue
+    let next = skipSpace(bytes, at + quoted.length)
+    if (bytes[next] !== COLON) continue
+    return skipSpace(bytes, next + 1)
+  }
+  return -1
+}
+
+function skipSpace(bytes, at) {
+  while (at < bytes.length && (bytes[at] === 0x20 || bytes[at] === 0x0a || bytes[at] === 0x0d || bytes[at] === 0x09)) at++
+  return at
+}
+
 /** The index after the JSON value (a string, a number or an array of them) starting at `at`. */
-function valueEnd(text, at) {
+function valueEnd(bytes, at) {
+  if (bytes[at] === QUOTE) {
+    // A string (`mappings`, megabytes): to its first quote not escaped.
+    for (let quote = bytes.indexOf(QUOTE, at + 1); quote !== -1; quote = bytes.indexOf(QUOTE, quote + 1)) {
+      let slashes = 0
+      while (bytes[quote - 1 - slashes] === BACKSLASH) slashes++
+      if (slashes % 2 === 0) return quote + 1
+    }
+    return bytes.length
+  }
   let depth = 0
   let inString = false
-  for (let i = at; i < text.length; i++) {
-    const c = text[i]
+  for (let i = at; i < bytes.length; i++) {
+    const c = bytes[i]
     if (inString) {
-      if (c === '\\') i++
-      else if (c === '"') {
+      if (c === BACKSLASH) i++
+      else if (c === QUOTE) {
         inString = false
         if (depth === 0) return i + 1
       }
-    } else if (c === '"') inString = true
-    else if (c === '[' || c === '{') depth++
-    else if (c === ']' || c === '}') {
+    } else if (c === QUOTE) inString = true
+    else if (c === 0x5b || c === 0x7b) depth++
+    else if (c === 0x5d || c === 0x7d) {
       if (depth === 0) return i
       if (--depth === 0) return i + 1
-    } else if (c === ',' && depth === 0) return i
+    } else if (c === 0x2c && depth === 0) return i
   }
-  return text.length
+  return bytes.length
 }
 
 /** A file's text, or throws with why (too large, unreadable). */
 async function readText(file, maxBytes) {
+  return (await readBytes(file, maxBytes)).toString('utf8')
+}
+
+/** A file's bytes, or throws with why (not a regular file, too large, unreadable). */
+async function readBytes(file, maxBytes) {
   const handle = await fs.open(file, 'r')
   try {
     const stat = await handle.stat()
     if (!stat.isFile()) throw new Error('not a regular file')
     const { size } = stat
     if (size > maxBytes) throw new Error(`${size} bytes, over the ${maxBytes} read at most`)
-    return await handle.readFile('utf8')
+    return await handle.readFile()
   } finally {
     await handle.close()
   }
@@ -271,12 +313,12 @@ function mappingUrlOf(text) {
   return comments.length === 0 ? null : comments.at(-1)[1]
 }
 
-/** The text of a `data:` URL's payload. */
-function dataUrlText(url) {
+/** The bytes of a `data:` URL's payload. */
+function dataUrlBytes(url) {
   const comma = url.indexOf(',')
   if (comma === -1) throw new Error('a data: URL without a comma')
   const payload = url.slice(comma + 1)
-  return url.slice(0, comma).endsWith(';base64') ? Buffer.from(payload, 'base64').toString('utf8') : decodeURIComponent(payload)
+  return url.slice(0, comma).endsWith(';base64') ? Buffer.from(payload, 'base64') : Buffer.from(decodeURIComponent(payload))
 }
 
 /**
@@ -401,7 +443,7 @@ async function loadMap(file) {
   const inline = url.startsWith('data:')
   const mapFile = inline ? null : scriptPath(url) ?? path.resolve(path.dirname(file), decodeURIComponent(url.split(/[?#]/)[0]))
   try {
-    const fields = mapFields(inline ? dataUrlText(url) : await readText(mapFile, MAX_MAP_BYTES))
+    const fields = mapFields(inline ? dataUrlBytes(url) : await readBytes(mapFile, MAX_MAP_BYTES))
     if (fields.sections !== undefined) {
       const kept = nodeKept(file)
       return { map: kept, mapFile, why: kept === null ? 'its source map is an index map (sections), which only Node reads: start Node with --enable-source-maps' : null }
