@@ -38,15 +38,19 @@ const ALONE = new Set(['slow-leaks.test.js'])
  * restart tests, after passing for days beside lighter files).
  */
 const EXCLUSIVE = {
-  census: new Set(['container.test.js']),
+  census: new Set(['container.test.js', 'source-words.test.js']),
   saturating: new Set(['fast-leak.test.js', 'urgent.test.js', 'restart.test.js', 'native-leaks.test.js', 'demo.test.js', 'service.test.js']),
 }
 /** The exclusive group of the file named `name`, if any. */
 const groupOf = (name) => Object.keys(EXCLUSIVE).find((group) => EXCLUSIVE[group].has(name))
-/** Files issues ask for on every supported Node (20: the Buffer leak; 28: the census in a container). */
+/**
+ * Files issues ask for on every supported Node (20: the Buffer leak; 28: the census in a
+ * container). source-words.test.js (issue 56) was run on each by hand; in CI it runs on 24 only,
+ * for time (about 6 minutes more on the other three).
+ */
 const EVERY_VERSION = ['external.test.js', 'container.test.js']
 /** Seconds each file took on this machine kind (2 cores, CI on 2026-11-27 at 05:00), for the order; a file not listed counts as long. */
-const EXPECTED_SECONDS = { 'demo.test.js': 45, 'attach.test.js': 50, 'service.test.js': 270, 'restart.test.js': 380, 'native-leaks.test.js': 165, 'container.test.js': 110, 'fast-leak.test.js': 180, 'urgent.test.js': 90, 'external.test.js': 70, 'run.test.js': 60, 'slow-leaks.test.js': 345, 'threads.test.js': 340 }
+const EXPECTED_SECONDS = { 'demo.test.js': 45, 'attach.test.js': 50, 'service.test.js': 270, 'restart.test.js': 380, 'native-leaks.test.js': 165, 'container.test.js': 110, 'fast-leak.test.js': 180, 'urgent.test.js': 90, 'external.test.js': 70, 'run.test.js': 60, 'slow-leaks.test.js': 345, 'threads.test.js': 340, 'source-words.test.js': 180 }
 const UNKNOWN_SECONDS = 600
 const TOGETHER = 2
 /** The runners under way, stopped with this script. */
