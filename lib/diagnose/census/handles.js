@@ -163,4 +163,12 @@ class ClientSockets {
   }
 }
 
-module.exports = { handlesByClass, commonRemoteEnd, ClientSockets, MAX_CLIENT_SOCKETS }
+/** At most `count` of `list`, spread evenly over it, the last (the newest) first. */
+function spread(list, count) {
+  const every = Math.ceil(list.length / count)
+  const sampled = []
+  for (let i = list.length - 1; i >= 0; i -= every) sampled.push(list[i])
+  return sampled
+}
+
+module.exports = { handlesByClass, commonRemoteEnd, spread, ClientSockets, MAX_CLIENT_SOCKETS }

@@ -5,6 +5,9 @@
  * exports, the active handles, a timer list) and the steps it names them by, as code would
  * write them (walk.js records collections under them; census.js describes them).
  */
+const path = require('node:path')
+const reflect = require('./reflect')
+const { spread } = require('./handles')
 
 /** A property name that code writes after a dot. */
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
@@ -21,6 +24,49 @@ const VARIABLE_ROOTS = new Set(['module', 'closure', 'timers'])
  */
 function root(kind, name, fields = {}) {
   return { kind, name, scriptId: null, scopeOf: '', line: 0, column: 0, file: null, fn: null, ...fields }
+}
+
+/** A global's name that is a class's, by convention. */
+const CLASS_NAME = /^[A-Z]/
+
+/**
+ * Where a pass starts, in the order walked (`first`, then `deferred` once all else is):
+ * - the exports of every CommonJS module: the app's own files first; its packages'
+ *   (`deferred`) once all else is walked, so that a collection a package keeps for the app is
+ *   named from the app's variable where the app holds it;
+ * - the handles that keep the loop alive, then the open client sockets that do not (unref'd,
+ *   from `clientSockets`, handles.js): all counted (`handles`); of the unref'd, a spread sample
+ *   of `sampled` walked for what their listeners close over (sockets left open one per call
+ *   hold alike, and walking thousands would take the pass' objects); `droppedSockets`, the
+ *   client sockets past the count held;
+ * - the non-standard properties of `globalThis`.
+ * Each root to walk is `{ value, step, root }`.
+ * @param {import('./handles').ClientSockets | null} clientSockets
+ * @param {number} sampled
+ */
+function startingRoots(clientSockets, sampled) {
+  const first = []
+  const deferred = []
+  const cache = reflect.ownValue(require('node:module'), '_cache')
+  for (const file of reflect.ownKeys(cache ?? {}) ?? []) {
+    const mod = reflect.ownValue(cache, file)
+    if (typeof file !== 'string' || !reflect.isObjectLike(mod)) continue
+    const start = { value: reflect.ownValue(mod, 'exports'), step: 'module.exports', root: root('exports', 'module.exports', { file }) }
+    ;(file.includes(`${path.sep}node_modules${path.sep}`) ? deferred : first).push(start)
+  }
+  const nodeProcess = /** @type {any} */ (process) // _getActiveHandles: Node's, undocumented
+  const active = typeof nodeProcess._getActiveHandles === 'function' ? nodeProcess._getActiveHandles() : []
+  const unrefd = clientSockets?.unrefd(new Set(active)) ?? []
+  for (const handle of [...active, ...spread(unrefd, sampled)]) first.push({ value: handle, step: reflect.className(handle), root: root('handle', reflect.className(handle)) })
+  const standard = reflect.standardGlobalNames()
+  for (const key of reflect.ownKeys(globalThis) ?? []) {
+    // Capitalized globals are classes: Node's own web interfaces among them, which on Node
+    // 22 and later load their modules when first read (V8 lazy data properties: FormData
+    // loads undici), so a pass would load 100+ of Node's modules and count them as growth.
+    if (standard.has(key) || (typeof key === 'string' && CLASS_NAME.test(key))) continue
+    first.push({ value: reflect.ownValue(globalThis, key), step: `globalThis${propertyStep(key)}`, root: root('global', String(key)) })
+  }
+  return { first, deferred, handles: [...active, ...unrefd], droppedSockets: clientSockets?.dropped ?? 0 }
 }
 
 /** The key that matches a root across passes: what it is, not when it was found. */
@@ -42,4 +88,4 @@ function isModuleScope(scope) {
   return scope.kind === 'module' || (scope.kind === 'closure' && scope.name === '' && scope.outermost)
 }
 
-module.exports = { root, rootKey, propertyStep, isModuleScope, VARIABLE_ROOTS }
+module.exports = { root, rootKey, propertyStep, isModuleScope, startingRoots, VARIABLE_ROOTS }

@@ -4,7 +4,7 @@
  * One pass of the census: a breadth-first walk of what the service's code can reach, done
  * in slices, that records every collection over a size by its path in the code's words.
  *
- * Where it starts (in this order, so the shortest path names a variable where one exists):
+ * Where it starts (roots.js, in this order, so the shortest path names a variable where one exists):
  * the exports of every CommonJS module (the app's files first), the active handles (servers,
  * sockets; and the client sockets left open but unref'd, handles.js) and what their listeners
  * close over, the non-standard properties of `globalThis` (`process` among them: its
@@ -31,13 +31,12 @@
  * walk's state (the queue, the visited set, the path keys), so they stay together; what a
  * collection's members are (members.js) and how a chain is counted (chains.js) do not.
  */
-const path = require('node:path')
 const { types } = require('node:util')
 const reflect = require('./reflect')
 const { ChainCursor, isLink, CHAIN_LINKS_PER_VISIT, MAX_CHAIN_LINKS } = require('./chains')
 const { describeMembers } = require('./members')
-const { handlesByClass, commonRemoteEnd, MAX_CLIENT_SOCKETS } = require('./handles')
-const { root, rootKey, propertyStep, isModuleScope, VARIABLE_ROOTS } = require('./roots')
+const { handlesByClass, commonRemoteEnd, spread, MAX_CLIENT_SOCKETS } = require('./handles')
+const { root, rootKey, propertyStep, isModuleScope, startingRoots, VARIABLE_ROOTS } = require('./roots')
 
 /** Members of a collection followed (and sampled for their class and size) per collection. */
 const MEMBERS_FOLLOWED = 16
@@ -55,8 +54,6 @@ const MAX_KEYS_FOLLOWED = 1024
 /** Timers of one Node timer list counted at most: the list is walked link by link. */
 const MAX_TIMERS_COUNTED = 1_000_000
 
-/** A global's name that is a class's, by convention. */
-const CLASS_NAME = /^[A-Z]/
 
 /**
  * The queues of a pass, walked in this order: a variable and what it holds directly, then what
@@ -72,14 +69,6 @@ const BUILT_IN_PROTOTYPES = new Set([
   Object.prototype, Array.prototype, Map.prototype, Set.prototype, Function.prototype, Date.prototype, RegExp.prototype,
   WeakRef.prototype, FinalizationRegistry.prototype, Boolean.prototype, Number.prototype, String.prototype, Symbol.prototype, BigInt.prototype,
 ])
-
-/** At most `count` of `list`, spread evenly over it, the last (the newest) first. */
-function spread(list, count) {
-  const every = Math.ceil(list.length / count)
-  const sampled = []
-  for (let i = list.length - 1; i >= 0; i -= every) sampled.push(list[i])
-  return sampled
-}
 
 class CensusPass {
   #view
@@ -213,40 +202,13 @@ class CensusPass {
     return this.#queues.reduce((sum, queue, q) => sum + queue.length - this.#heads[q], 0)
   }
 
+  /** Queues where the pass starts (roots.js' `startingRoots`) and records the handles' kinds. */
   #addRoots() {
-    const Module = require('node:module')
-    const cache = reflect.ownValue(Module, '_cache')
-    const modules = []
-    for (const file of reflect.ownKeys(cache ?? {}) ?? []) {
-      const mod = reflect.ownValue(cache, file)
-      if (typeof file === 'string' && reflect.isObjectLike(mod)) modules.push({ file, exports: reflect.ownValue(mod, 'exports') })
-    }
-    // The app's own files now; its packages' once all else is walked, so that a collection a
-    // package keeps for the app is named from the app's variable where the app holds it.
-    for (const { file, exports } of modules) {
-      const r = root('exports', 'module.exports', { file })
-      if (file.includes(`${path.sep}node_modules${path.sep}`)) this.#deferredRoots.push({ value: exports, step: 'module.exports', root: r })
-      else this.#enqueue(exports, -1, 'module.exports', r)
-    }
-    const nodeProcess = /** @type {any} */ (process) // _getActiveHandles: Node's, undocumented
-    const active = typeof nodeProcess._getActiveHandles === 'function' ? nodeProcess._getActiveHandles() : []
-    // The handles that keep the loop alive, then the open client sockets that do not (unref'd):
-    // all counted; of the unref'd, a sample walked for what their listeners close over (sockets
-    // left open one per call hold alike, and walking thousands would take the pass' objects).
-    const unrefd = this.#clientSockets?.unrefd(new Set(active)) ?? []
-    if (this.#clientSockets?.dropped > 0) {
-      this.#skip('client sockets past the count held', `the census holds ${MAX_CLIENT_SOCKETS} open client sockets at most`, this.#clientSockets.dropped)
-    }
-    for (const handle of [...active, ...spread(unrefd, MEMBERS_FOLLOWED)]) this.#enqueue(handle, -1, reflect.className(handle), root('handle', reflect.className(handle)))
-    this.#recordHandleKinds([...active, ...unrefd])
-    const standard = reflect.standardGlobalNames()
-    for (const key of reflect.ownKeys(globalThis) ?? []) {
-      // Capitalized globals are classes: Node's own web interfaces among them, which on Node
-      // 22 and later load their modules when first read (V8 lazy data properties: FormData
-      // loads undici), so a pass would load 100+ of Node's modules and count them as growth.
-      if (standard.has(key) || (typeof key === 'string' && CLASS_NAME.test(key))) continue
-      this.#enqueue(reflect.ownValue(globalThis, key), -1, `globalThis${propertyStep(key)}`, root('global', String(key)))
-    }
+    const { first, deferred, handles, droppedSockets } = startingRoots(this.#clientSockets, MEMBERS_FOLLOWED)
+    for (const { value, step, root: r } of first) this.#enqueue(value, -1, step, r)
+    this.#deferredRoots.push(...deferred)
+    if (droppedSockets > 0) this.#skip('client sockets past the count held', `the census holds ${MAX_CLIENT_SOCKETS} open client sockets at most`, droppedSockets)
+    this.#recordHandleKinds(handles)
   }
 
   /**
