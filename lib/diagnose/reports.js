@@ -83,7 +83,8 @@ class Reports {
         native: await verdictOfPair(leaking, native, diff.grownCollections),
       }
       Object.assign(report, censusConfirmed(report, diagnosed))
-      await withSourcePositions(report)
+      // diffSnapshots placed the diff's positions, and the census' report its holders: the sites tracked remain.
+      await withSourcePositions(report.growingHandles)
       if (this.#stopped) return
       writePrivateAtomically(file, JSON.stringify(report, null, 2))
       this.#emit('report', { path: file, ...report })
