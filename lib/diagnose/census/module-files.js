@@ -21,7 +21,7 @@
  */
 const fs = require('node:fs/promises')
 const path = require('node:path')
-const { fileURLToPath } = require('node:url')
+const { scriptPath } = require('../../shared/source-maps')
 const { isBuiltin } = require('node:module')
 const reflect = require('./reflect')
 
@@ -127,7 +127,10 @@ class ModuleFiles {
   /** The files `specifier`, imported by `from`, may name (real paths), or none. */
   async #resolve(specifier, from) {
     if (isBuiltin(specifier) || (/^[a-z][a-z0-9+.-]*:/i.test(specifier) && !specifier.startsWith('file:'))) return []
-    if (specifier.startsWith('file:')) return found(await existingFile(pathOfUrl(specifier), ['']))
+    if (specifier.startsWith('file:')) {
+      const file = scriptPath(specifier)
+      return file === null ? [] : found(await existingFile(file, ['']))
+    }
     if (specifier.startsWith('.') || specifier.startsWith('/')) return found(await existingFile(path.resolve(path.dirname(from), specifier), EXTENSIONS))
     if (specifier.startsWith('#')) return this.#packageImports(specifier, from)
     return this.#packageFiles(specifier, from)
@@ -246,15 +249,6 @@ async function isFolder(dir) {
 /** `[file]`, or none for null. */
 function found(file) {
   return file === null ? [] : [file]
-}
-
-/** A file URL's path; for one that names no file, a path that is none either. */
-function pathOfUrl(url) {
-  try {
-    return fileURLToPath(url)
-  } catch {
-    return '\0'
-  }
 }
 
 /** A file's text, or null when it cannot be read or is larger than MAX_FILE_BYTES. */
