@@ -9,6 +9,7 @@
 const { nativeMemoryText } = require('./analyze')
 const { bytesText } = require('../shared/bytes-text')
 const { placeText } = require('../shared/place-text')
+const { firstNamed } = require('./holder-label')
 
 /** `12,345`. */
 const count = (n) => n.toLocaleString('en-US')
@@ -129,8 +130,7 @@ const EVIDENCE = {
  * collection, else its first suspect, with a holder.
  */
 function firstHolder(report) {
-  const named = report.kind === 'pair' ? [...report.growthRoots, ...report.grownCollections, ...report.suspects] : report.suspects
-  return named.find((item) => item.holder)?.holder.description ?? null
+  return firstNamed(report)?.holder.description ?? null
 }
 
 /**

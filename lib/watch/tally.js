@@ -1,5 +1,8 @@
 'use strict'
 
+const { threadId } = require('node:worker_threads')
+const { holderLabel } = require('../diagnose/holder-label')
+
 /** The memory kinds the detector judges, in the order status lists them. */
 const KINDS = Object.freeze(['heap', 'external', 'native'])
 
@@ -17,6 +20,9 @@ class Tally {
   #lastLeak = null
   #lastSnapshot = null
   #lastReport = null
+  // The holder reports named, as a label (holder-label.js): this thread's by kind, a worker
+  // thread's (watched from here) by `thread:ID`, at most MAX_THREAD_HOLDERS of those.
+  #holders = new Map()
 
   /** Counts one emitted event. */
   note(type, event) {
@@ -24,6 +30,8 @@ class Tally {
       case 'leak':
         this.#leaks[event.kind] = (this.#leaks[event.kind] ?? 0) + 1
         this.#lastLeak = event
+        // A leak whose window starts after the holder was named is another episode's.
+        if (this.#holders.get(subjectOf(event, event.kind))?.time < event.since) this.#holders.delete(subjectOf(event, event.kind))
         break
       case 'snapshot':
         this.#snapshots.written++
@@ -36,8 +44,42 @@ class Tally {
       case 'report':
         this.#reports++
         this.#lastReport = event
+        this.#noteHolder(event)
         break
     }
+  }
+
+  /**
+   * Keeps the holder a report names: for each kind it is about, or for its worker thread. A
+   * holder named again keeps its label (a pair confirming the census then changes no series),
+   * gaining a site it lacked; another holder replaces it.
+   */
+  #noteHolder(report) {
+    const label = holderLabel(report)
+    if (label === null) return
+    const kinds = report.kind === 'pair' ? report.leaking.map((k) => k.kind) : [report.leak.kind]
+    for (const subject of new Set(kinds.map((kind) => subjectOf(report, kind)))) {
+      const kept = this.#holders.get(subject)
+      const site = kept?.holder === label.holder && kept.site !== '' ? kept.site : label.site
+      this.#holders.delete(subject)
+      this.#holders.set(subject, { ...label, site, time: report.time, path: report.path })
+    }
+    const threads = [...this.#holders.keys()].filter((subject) => subject.startsWith('thread:'))
+    for (const gone of threads.slice(0, Math.max(0, threads.length - MAX_THREAD_HOLDERS))) this.#holders.delete(gone)
+  }
+
+  /**
+   * This thread's holder for each kind since its leak began: `{ kind, holder, site, share,
+   * time, path }` (`time` and `path`: the newest report that named it).
+   */
+  get holders() {
+    return KINDS.filter((kind) => this.#holders.has(kind)).map((kind) => ({ kind, ...this.#holders.get(kind) }))
+  }
+
+  /** The holder named for worker thread `id`'s leak (`{ holder, site, share, time, path }`), or null. */
+  threadHolder(id) {
+    const kept = this.#holders.get(`thread:${id}`)
+    return kept === undefined ? null : { ...kept }
   }
 
   /** The newest `report` event this watcher emitted (the whole report), or null. */
@@ -62,6 +104,14 @@ class Tally {
       lastReport: report === null ? null : { path: report.path, kind: report.kind, time: report.time },
     }
   }
+}
+
+/** Worker threads whose holder is kept, at most (the watcher follows 64 at once). */
+const MAX_THREAD_HOLDERS = 64
+
+/** Whose holder an event of `kind` is about: this thread's `kind`, or a worker thread's. */
+function subjectOf(event, kind) {
+  return event.threadId === threadId ? kind : `thread:${event.threadId}`
 }
 
 module.exports = { Tally, KINDS }

@@ -165,13 +165,26 @@ export interface WatcherStatus {
   lastLeak: LeakEvent | null
   lastSnapshot: (SnapshotEvent & WatchEventBase) | SnapshotSkippedEvent | null
   lastReport: { path: string | null; kind: 'pair' | 'no-snapshot'; time: number } | null
+  /**
+   * For each kind that leaks now, the holder its reports named, as a label the same on every
+   * instance running the same code (docs/metrics.md, "The holder"): `holder` its path and class,
+   * `site` its file and line (`''` when none), `share` of the leak it explains (null when not
+   * measured), and the newest report that named it (`time`, `path`).
+   */
+  leakHolders: { kind: 'heap' | 'external' | 'native'; holder: string; site: string; share: number | null; time: number; path: string | null }[]
   /** Full GCs the watcher forced, and the seconds they took. */
   forcedGc: { count: number; seconds: number }
   /** Whether the restart policy is on, and the restart due (null until one is). */
   /** `due.timeLeftMs`: the time left now before the limit, by the kind's newest trend. */
   restart: { on: boolean; due: { dueAt: number; kind: string; limitAt: number; timeLeftMs: number } | null }
   /** The worker threads the main thread's watcher sees (empty in a worker, or with `threads: false`): each one's newest heap and floor, and whether it leaks. */
-  threads: Array<import('./events').ThreadInfo & { heapUsed: number | null; floorBytes: number | null; leaking: boolean }>
+  threads: Array<import('./events').ThreadInfo & {
+    heapUsed: number | null
+    floorBytes: number | null
+    leaking: boolean
+    /** While it leaks, the holder its reports named, as in `leakHolders`; else null. */
+    holder: Omit<WatcherStatus['leakHolders'][number], 'kind'> | null
+  }>
 }
 
 /** The leak detector of one thread; its events are listed in docs/watch.md#events. */

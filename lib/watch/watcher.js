@@ -225,6 +225,8 @@ class Watcher extends EventEmitter {
    * `running`, `pid`, `threadId`, `startedAt`; `memory`, each kind's newest floor, slope
    * and whether a leak it reported still grows (`[]` after `stop()`); the counts of
    * `Tally#read` (leaks by kind, snapshots by result, reports) and the newest of each;
+   * `leakHolders`, the holder named for each kind that leaks now (holder-label.js), and each
+   * leaking worker thread's in `threads`;
    * `snapshots` says whether they are on, the `dir`, whether one is being `writing`, and
    * holds their `counts`; `forcedGc` counts the full GCs the watcher forced and their time;
    * `restart` says whether the restart policy is `on`, and `due` is null until a restart is
@@ -233,17 +235,20 @@ class Watcher extends EventEmitter {
   status() {
     const { snapshots, ...counts } = this.#tally.read()
     const capture = this.#capture
+    const memory = this.#stopped ? [] : this.#memoryTrends()
+    const leaking = (kind) => memory.some((m) => m.kind === kind && m.leaking)
     return {
       running: !this.#stopped,
       pid: process.pid,
       threadId,
       startedAt: this.#startedAt,
-      memory: this.#stopped ? [] : this.#memoryTrends(),
+      memory,
       ...counts,
+      leakHolders: this.#tally.holders.filter((h) => leaking(h.kind)),
       snapshots: { on: capture !== null, dir: capture?.dir ?? null, writing: capture?.writing ?? false, counts: snapshots },
       forcedGc: { count: this.#forcedGc.count, seconds: this.#forcedGc.totalMs / 1000 },
       restart: { on: this.#restart !== null, due: this.#restart?.status() ?? null },
-      threads: this.#threads?.list() ?? [],
+      threads: (this.#threads?.list() ?? []).map((t) => ({ ...t, holder: t.leaking ? this.#tally.threadHolder(t.threadId) : null })),
     }
   }
 

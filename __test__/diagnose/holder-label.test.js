@@ -1,0 +1,150 @@
+'use strict'
+
+// The holder as a label (lib/diagnose/holder-label.js), what a fleet groups by: the same code
+// leaking must give one label value on every instance and after every restart, though its
+// holder's text carries a random id, a temp path and counts. Real census runs of one service
+// copied into two temp directories (two instances), the first run again (a restart); then the
+// rules on their own, the report shapes and hostile fields, and what the watcher keeps of it
+// (Tally: one label per leaking kind, kept while a pair confirms it, dropped for a new leak).
+const { test, after } = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { execFile } = require('node:child_process')
+const { holderLabel, stablePath, stableText } = require('../../lib/diagnose/holder-label')
+const { Tally } = require('../../lib/watch/tally')
+
+const TAKE_CENSUS = path.join(__dirname, 'fixtures', 'census', 'take-census.js')
+
+/** A service whose leak's holder is reached through a key with a random id, its entries' keys carrying the pid. */
+const SERVICE = `'use strict'
+const { serveAroundCensus } = require(${JSON.stringify(TAKE_CENSUS)})
+const crypto = require('node:crypto')
+const registry = {}
+const tenant = 'tenant_' + crypto.randomBytes(6).toString('hex')
+registry[tenant] = { sessions: new Map() }
+function handleRequest(id) {
+  registry[tenant].sessions.set('s' + id + '-' + process.pid, { id, at: Date.now() })
+}
+module.exports = { handleRequest }
+serveAroundCensus(handleRequest, { during: Number(process.env.DURING) })
+`
+
+const roots = []
+after(() => {
+  for (const root of roots) fs.rmSync(root, { recursive: true, force: true })
+})
+
+/** A copy of SERVICE in a temp directory of its own, as a deploy or a pod would have it. */
+function installService() {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-holder-label-'))
+  roots.push(root)
+  const file = path.join(root, 'app', 'service.js')
+  fs.mkdirSync(path.dirname(file))
+  fs.writeFileSync(file, SERVICE)
+  return file
+}
+
+/** The census' result of one run of `file`, its leak `during` requests long. */
+function runService(file, during) {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [file], { env: { ...process.env, DURING: String(during) }, timeout: 120_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`${file} failed (${err.code ?? err.signal}): ${stderr}`))
+      resolve(JSON.parse(stdout.trim().split('\n').at(-1)))
+    })
+  })
+}
+
+/** A report without a snapshot as the watcher emits it, its suspects the census' holders. */
+function censusReport(holders, fields = {}) {
+  return { type: 'report', kind: 'no-snapshot', time: 1_000, pid: 1, threadId: 0, path: null, leak: { kind: 'heap', since: 0 }, suspects: holders, ...fields }
+}
+
+test('one service leaking on two instances and after a restart gives one label, with no id, temp path or count in it', async () => {
+  const first = installService()
+  const second = installService()
+  const runs = await Promise.all([runService(first, 2000), runService(second, 3000)])
+  runs.push(await runService(first, 2500))
+  const holders = runs.map((run) => run.holders[0])
+  for (const holder of holders) assert.ok(holder, 'the census named a holder')
+  // What the labels are made from differs between the runs: the id and the path.
+  assert.equal(new Set(holders.map((h) => h.holder.description)).size, 3, holders.map((h) => h.holder.description).join('\n'))
+  const labels = runs.map((run) => holderLabel(censusReport(run.holders)))
+  for (const label of labels) assert.deepEqual(label, labels[0])
+  const line = fs.readFileSync(first, 'utf8').split('\n').findIndex((l) => l.includes('function handleRequest')) + 1
+  assert.deepEqual(labels[0], { holder: 'registry.tenant_<id>.sessions (Map)', site: `app/service.js:${line}`, share: null })
+})
+
+test('paths: a package from node_modules on, a temp directory and the install prefix left out, ids as <id>', () => {
+  const cases = [
+    ['/srv/app/src/session.ts', 'app/src/session.ts'],
+    ['file:///srv/app/src/session.ts', 'app/src/session.ts'],
+    ['/tmp/leakproof-fleet-Ab12Cd/svc/service.js', 'svc/service.js'],
+    ['/private/var/folders/x1/y2z/T/build-9/dist/main.js', 'dist/main.js'],
+    ['C:\\deploy\\v2\\dist\\main.js', 'v2/dist/main.js'],
+    ['/app/node_modules/.pnpm/lru@1.2.3/node_modules/lru/index.js', 'lru/index.js'],
+    ['/home/u/site/.next/server/chunks/3fa9b2c1d4e5.js', 'server/chunks/<id>.js'],
+    ['main.js', 'main.js'],
+  ]
+  for (const [file, expected] of cases) assert.equal(stablePath(file), expected, file)
+})
+
+test('text: addresses, UUIDs, hex and random ids, and numbers of four digits or more are replaced; words and small numbers kept', () => {
+  assert.equal(stableText('sessions[u-12345] at 0x7ffd5e8c'), 'sessions[u-<n>] at 0x…')
+  assert.equal(stableText('job 550e8400-e29b-41d4-a716-446655440000 of pid 4,957'), 'job <id> of pid <n>')
+  assert.equal(stableText('cache_deadbeef12.items of sess_Xk9aP2qLr7Tz'), 'cache_<id>.items of sess_<id>')
+  assert.equal(stableText('utf8Buffer  timers of 100 ms, sha256, getUser2ById3'), 'utf8Buffer timers of 100 ms, sha256, getUser2ById3')
+})
+
+test('report shapes: a pair names its first growth root, then grown collections, then suspects; a function place is cut to its name', () => {
+  const codeHolder = { name: 'store.sessions', className: 'Map', kind: 'module', file: '/srv/app/store.js', line: 12, column: 7, description: 'store.sessions (Map), a module-level variable of /srv/app/store.js' }
+  const pair = { kind: 'pair', growthRoots: [{ name: '(GC roots)', holder: null }, { name: 'Map', share: 0.93, holder: codeHolder }], grownCollections: [], suspects: [] }
+  assert.deepEqual(holderLabel(pair), { holder: 'store.sessions (Map)', site: 'srv/app/store.js:12', share: 0.93 })
+  const fromCollections = { kind: 'pair', growthRoots: [], grownCollections: [{ holder: { ...codeHolder, className: 'function handle at /srv/app/store.js:40:3', file: undefined } }], suspects: [] }
+  assert.deepEqual(holderLabel(fromCollections), { holder: 'store.sessions (function handle)', site: '', share: null })
+  // Many roots: no file of their own, the line that made them.
+  const handles = censusReport([{ readablePath: 'Socket handles', share: 2, holder: { name: 'Socket handles', className: 'Socket', kind: 'handles', file: null, line: null }, madeAt: { url: 'file:///srv/app/upstream.js', line: 31, column: 5 } }])
+  assert.deepEqual(holderLabel(handles), { holder: 'Socket handles (Socket)', site: 'srv/app/upstream.js:31', share: 1 })
+  assert.equal(holderLabel(censusReport([])), null)
+  assert.equal(holderLabel({ kind: 'pair', growthRoots: [], grownCollections: [], suspects: [{ name: 'Object', holder: null }] }), null)
+})
+
+test('hostile or old reports give null or a cut label, never a throw', () => {
+  for (const report of [null, 7, 'text', {}, { kind: 'pair' }, { kind: 'pair', growthRoots: 'x' }, { suspects: [null, 5, { holder: 'text' }] }]) {
+    assert.equal(holderLabel(report), null, JSON.stringify(report))
+  }
+  const odd = holderLabel(censusReport([{ readablePath: 42, share: Number.NaN, holder: { name: ['x'], className: null, kind: 5, file: 9, line: 'x' } }]))
+  assert.deepEqual(odd, { holder: '(unnamed) (?)', site: '', share: null })
+  const long = holderLabel(censusReport([{ readablePath: `a.${'b'.repeat(500)}`, holder: { name: 'a', className: 'Map', file: `/${'d/'.repeat(300)}f.js`, line: 3 } }]))
+  assert.equal(long.holder.length, 96)
+  assert.ok(long.holder.endsWith('…'))
+  assert.equal(long.site, 'd/d/f.js:3')
+})
+
+test('the watcher keeps one label per leaking kind: a pair confirming keeps it, another holder replaces it, a new leak drops it', () => {
+  const tally = new Tally()
+  const holder = (name, fields = {}) => ({ readablePath: name, holder: { name, className: 'Map', kind: 'module', file: '/srv/app/a.js', line: 4, ...fields } })
+  tally.note('leak', { kind: 'heap', since: 500, time: 900, threadId: 0 })
+  tally.note('report', censusReport([holder('cache')], { time: 1_000 }))
+  assert.deepEqual(tally.holders.map(({ kind, holder: h, site }) => [kind, h, site]), [['heap', 'cache (Map)', 'srv/app/a.js:4']])
+  // The pair names the same holder without a line: the label stays as it was.
+  const root = { share: 0.9, holder: { name: 'cache', className: 'Map', kind: 'module', file: '/srv/app/a.js' } }
+  tally.note('report', { kind: 'pair', time: 2_000, threadId: 0, path: '/d/r.json', leaking: [{ kind: 'heap' }, { kind: 'external' }], growthRoots: [root], grownCollections: [], suspects: [] })
+  assert.deepEqual(tally.holders.map(({ kind, holder: h, site, time }) => [kind, h, site, time]), [['heap', 'cache (Map)', 'srv/app/a.js:4', 2_000], ['external', 'cache (Map)', 'srv/app/a.js', 2_000]])
+  // A worker thread's report is its own thread's, not this one's kinds.
+  tally.note('report', censusReport([holder('other')], { time: 2_500, threadId: 3 }))
+  assert.equal(tally.holders.find((h) => h.kind === 'heap').holder, 'cache (Map)')
+  assert.equal(tally.threadHolder(3).holder, 'other (Map)')
+  assert.equal(tally.threadHolder(4), null)
+  tally.note('report', censusReport([holder('queue')], { time: 3_000 }))
+  assert.equal(tally.holders.find((h) => h.kind === 'heap').holder, 'queue (Map)')
+  // A leak that got worse keeps it; one whose window starts after the report is a new leak.
+  tally.note('leak', { kind: 'heap', since: 2_800, time: 3_500, threadId: 0 })
+  assert.equal(tally.holders.length, 2)
+  tally.note('leak', { kind: 'heap', since: 4_000, time: 9_000, threadId: 0 })
+  assert.deepEqual(tally.holders.map((h) => h.kind), ['external'])
+  assert.equal(tally.threadHolder(3).holder, 'other (Map)', "this thread's new leak is not the worker's")
+  tally.note('leak', { kind: 'heap', since: 4_000, time: 9_000, threadId: 3 })
+  assert.equal(tally.threadHolder(3), null)
+})

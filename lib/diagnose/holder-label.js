@@ -1,0 +1,103 @@
+'use strict'
+
+/**
+ * A report's first holder as a label that is the same wherever the same code leaks: on every
+ * instance of a service, after every restart, in every copy of its files. It is what a fleet
+ * groups by (the `leakproof_leak_holder_info` metric, the page over many directories, the MCP
+ * server's overview), so it carries nothing that differs between processes: no counts, pids,
+ * addresses, ids, temp directories, columns or install prefixes.
+ *
+ * `holder` is the collection's path in the code and its class (`store.sessions (Map)`,
+ * `Socket handles (Socket)`); `site` the file and line that hold or made it
+ * (`app/src/session.ts:12`), `''` where the report names none.
+ */
+
+/** Longest label values, in characters: past them a value is cut with `…`. */
+const MAX_HOLDER_CHARS = 96
+const MAX_SITE_CHARS = 128
+/** The path segments a site keeps at most (after a package or temp prefix is taken off). */
+const SITE_SEGMENTS = 3
+
+/**
+ * The first item of a report that names a holder, or null: of a pair, its first growth root,
+ * else its first grown collection, else its first suspect with a holder; of a report without a
+ * snapshot, the census' first grown collection. Reads the event and its JSON file alike.
+ * @param {any} report
+ * @returns {{ holder: any, readablePath?: unknown, share?: unknown, madeAt?: any } | null}
+ */
+function firstNamed(report) {
+  if (report === null || typeof report !== 'object') return null
+  const list = (value) => (Array.isArray(value) ? value : [])
+  const named = report.kind === 'pair' ? [...list(report.growthRoots), ...list(report.grownCollections), ...list(report.suspects)] : list(report.suspects)
+  return named.find((item) => item?.holder !== null && typeof item?.holder === 'object') ?? null
+}
+
+/**
+ * The label of a report's first holder: `{ holder, site, share }` (`share`: how much of the
+ * leak it explains, 0 to 1, or null where not measured), or null when the report names none.
+ * @param {any} report a `report` event, or a report file's content
+ * @returns {{ holder: string, site: string, share: number | null } | null}
+ */
+function holderLabel(report) {
+  const item = firstNamed(report)
+  if (item === null) return null
+  const { holder } = item
+  // A census' path is its text (`store.sessions`); a pair's holder name is already the path.
+  const path = typeof item.readablePath === 'string' && item.readablePath !== '' ? item.readablePath : text(holder.name)
+  const className = text(holder.className).replace(/^function (\S+) at .*$/, 'function $1')
+  const name = path === '' ? `(${text(holder.kind) || 'unnamed'})` : path
+  const share = typeof item.share === 'number' && Number.isFinite(item.share) ? Math.min(1, Math.max(0, item.share)) : null
+  return { holder: cut(stableText(`${name} (${className || '?'})`), MAX_HOLDER_CHARS), site: siteOf(holder, item.madeAt), share }
+}
+
+/** `FILE:LINE` of the holder's place, else of the line that made its roots, else `''`. */
+function siteOf(holder, madeAt) {
+  const place = typeof holder.file === 'string' && holder.file !== '' ? { file: holder.file, line: holder.line } : madeAt && typeof madeAt.url === 'string' ? { file: madeAt.url, line: madeAt.line } : null
+  if (place === null) return ''
+  const line = Number.isInteger(place.line) && place.line > 0 ? `:${place.line}` : ''
+  return cut(`${stablePath(place.file)}${line}`, MAX_SITE_CHARS)
+}
+
+/**
+ * A script's path as every instance spells it: a `file://` URL as its path; inside a package,
+ * from the last `node_modules/` on; inside a temp directory, from below the directory made
+ * there; then at most the last three segments, segments that look like ids as `<id>`.
+ * @param {string} file
+ */
+function stablePath(file) {
+  let path = file.replace(/^file:\/\//, '').replace(/\\/g, '/')
+  const packaged = path.lastIndexOf('/node_modules/')
+  if (packaged !== -1) return path.slice(packaged + '/node_modules/'.length).split('/').map(stableText).join('/')
+  path = path.replace(/^(?:\/private)?(?:\/tmp|\/var\/tmp|\/dev\/shm|\/var\/folders\/[^/]+\/[^/]+\/T)\/[^/]+\//, '')
+  return path.split('/').filter((segment) => segment !== '').slice(-SITE_SEGMENTS).map(stableText).join('/')
+}
+
+/**
+ * `value` without what differs between processes running the same code: addresses as `0x…`;
+ * UUIDs, hex ids of eight digits or more and random ids (twelve letters and digits or more,
+ * three digits and three capitals among them) as `<id>`; numbers of four digits or more (counts, pids, ports, timestamps) as
+ * `<n>`; runs of spaces as one.
+ * @param {string} value
+ */
+function stableText(value) {
+  return value
+    .replace(/0x[0-9a-f]+/gi, '0x…')
+    .replace(/(?<![0-9a-z])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-z])/gi, '<id>')
+    .replace(/(?<![0-9a-z])(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{8,}(?![0-9a-z])/gi, '<id>')
+    .replace(/(?<![0-9A-Za-z])(?=(?:[A-Za-z]*[0-9]){3})(?=(?:[0-9a-z]*[A-Z]){3})(?=[0-9A-Z]*[a-z])[0-9A-Za-z]{12,}(?![0-9A-Za-z])/g, '<id>')
+    .replace(/\d[\d,._]*\d/g, (digits) => (digits.replace(/\D/g, '').length >= 4 ? '<n>' : digits))
+    .replace(/\s+/g, ' ')
+    .trim()
+}
+
+/** `value` if a string, else `''`. */
+function text(value) {
+  return typeof value === 'string' ? value : ''
+}
+
+/** `value` cut to `max` characters, the last one `…` when cut. */
+function cut(value, max) {
+  return value.length <= max ? value : `${value.slice(0, max - 1)}…`
+}
+
+module.exports = { holderLabel, firstNamed, stablePath, stableText }
