@@ -18,7 +18,7 @@ const {
 } = require('@opentelemetry/sdk-metrics')
 const { watch, BoundedMap, trackEmitter, untrackEmitter, listenerLeaks } = require('leakproof')
 const { registerInstruments } = require('leakproof/otel')
-const { METRICS, OTEL_ATTRIBUTES } = require('../../lib/operate/signals')
+const { METRICS, otelAttribute } = require('../../lib/operate/signals')
 const { CODES } = require('../../lib/shared/errors')
 const { FAST_WATCH } = require('../support/fixtures/fast-watch')
 
@@ -128,7 +128,7 @@ describe('leakproof/otel with the OpenTelemetry metrics SDK', () => {
         assert.equal(metric.descriptor.type, InstrumentType.OBSERVABLE_GAUGE, entry.otel)
         assert.equal(metric.dataPointType, DataPointType.GAUGE, entry.otel)
       }
-      const expectedKeys = entry.labels.map((label) => OTEL_ATTRIBUTES[label]).sort()
+      const expectedKeys = entry.labels.map((label) => otelAttribute(entry, label)).sort()
       for (const point of metric.dataPoints) assert.deepEqual(Object.keys(point.attributes).sort(), expectedKeys, entry.otel)
     }
     assert.equal(metrics.get('leakproof.memory.floor').descriptor.unit, 'By')

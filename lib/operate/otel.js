@@ -14,7 +14,7 @@
  * app's copy when leakproof is installed in the app's `node_modules`; and the api keeps one
  * global MeterProvider per process, so the instruments land on the app's provider.
  */
-const { readSignals, METRICS, OTEL_ATTRIBUTES } = require('./signals')
+const { readSignals, METRICS, otelAttribute } = require('./signals')
 const errors = require('../shared/errors')
 const { requirePeer } = require('./peer')
 const { version } = require('../../package.json')
@@ -46,10 +46,10 @@ function createInstrument(meter, metric) {
     : meter.createObservableGauge(metric.otel, options)
 }
 
-/** Prometheus label names and values as OpenTelemetry attributes. */
-function toAttributes(labels) {
+/** Prometheus label names and values of `metric` as OpenTelemetry attributes. */
+function toAttributes(labels, metric) {
   const attributes = {}
-  for (const [label, value] of Object.entries(labels)) attributes[OTEL_ATTRIBUTES[label]] = value
+  for (const [label, value] of Object.entries(labels)) attributes[otelAttribute(metric, label)] = value
   return attributes
 }
 
@@ -78,7 +78,7 @@ function registerInstruments(meterProvider) {
   const observeAll = (result) => {
     const signals = readSignals()
     METRICS.forEach((metric, i) => {
-      for (const { labels, value } of metric.values(signals)) result.observe(instruments[i], value, toAttributes(labels))
+      for (const { labels, value } of metric.values(signals)) result.observe(instruments[i], value, toAttributes(labels, metric))
     })
   }
   meter.addBatchObservableCallback(observeAll, instruments)

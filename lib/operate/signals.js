@@ -6,7 +6,9 @@
  * BoundedMap, and the listener-leak sites reported. `METRICS` describes each metric once,
  * with its Prometheus and its OpenTelemetry name; prometheus.js and otel.js only adapt it.
  *
- * Bounds on label sets (what a time-series database stores): `kind` has 3 values, `result`
+ * Bounds on label sets (what a time-series database stores): `kind` has 3 values, `holder` and
+ * `site` one pair per leaking kind (so at most 3 series), the same on every instance leaking
+ * through the same code (lib/diagnose/holder-label.js), `result`
  * one per snapshot outcome (about 10), `map` one per named map (the application names
  * them; maps sharing a name are summed), listener-leak sites at most
  * `MAX_REPORTED_SITES` (50) per process, and `thread` one per worker thread running and
@@ -60,13 +62,17 @@ function kinds(watcher) {
 
 /**
  * @typedef {{ prometheus: string, otel: string, unit: string, type: 'gauge' | 'counter', aggregate: 'sum' | 'max' | 'min',
- *   help: string, labels: string[], absentUntil?: string, values: (s: ReturnType<typeof readSignals>) => MetricValue[] }} MetricSpec
+ *   help: string, labels: string[], otelAttributes?: Record<string, string>, absentUntil?: string, values: (s: ReturnType<typeof readSignals>) => MetricValue[] }} MetricSpec
  */
+
+/** The holder metrics' `site` is the holder's, not a listener site's. */
+const HOLDER_ATTRIBUTES = Object.freeze({ site: 'leakproof.leak.holder.site' })
 
 /**
  * Every metric: `prometheus` name (unit suffix and `_total` per Prometheus conventions),
  * `otel` name and `unit` (UCUM, OpenTelemetry conventions), `type` (`gauge` or `counter`),
- * `help`, `aggregate` (how series of several processes combine: `'sum'`, `'max'` for a 0/1
+ * `help`, `otelAttributes` (attribute names of its own for labels whose `OTEL_ATTRIBUTES` name
+ * is another metric's), `aggregate` (how series of several processes combine: `'sum'`, `'max'` for a 0/1
  * flag, `'min'` for a margin, as prom-client's AggregatorRegistry takes it), `absentUntil`
  * (for a metric with no value until then: the moment it gets one), and `values(signals)`. None duplicates Node's default metrics (heap sizes, GC
  * durations): these are what the watcher concluded.
@@ -102,6 +108,18 @@ const METRICS = Object.freeze([
     help: '1 while a leak the watcher reported still grows, else 0.',
     labels: ['kind'],
     values: (s) => (s.watcher === null ? [] : kinds(s.watcher).map((k) => ({ labels: { kind: k.kind }, value: k.leaking ? 1 : 0 }))),
+  },
+  {
+    prometheus: 'leakproof_leak_holder_info',
+    otel: 'leakproof.leak.holder',
+    unit: '1',
+    type: 'gauge',
+    aggregate: 'max',
+    help: "1 for what holds a leak that still grows: the holder its reports named (holder: path and class, site: file:line), as the same label on every instance running the same code. One series per leaking kind; absent until a report names a holder, and once the leak ends.",
+    labels: ['kind', 'holder', 'site'],
+    otelAttributes: HOLDER_ATTRIBUTES,
+    absentUntil: 'a report names the holder of a leak that still grows',
+    values: (s) => (s.watcher === null ? [] : s.watcher.leakHolders.map(({ kind, holder, site }) => ({ labels: { kind, holder, site }, value: 1 }))),
   },
   {
     prometheus: 'leakproof_leaks_total',
@@ -175,6 +193,18 @@ const METRICS = Object.freeze([
     labels: ['thread', 'pool'],
     absentUntil: 'a worker thread runs',
     values: (s) => (s.watcher?.threads ?? []).map((t) => ({ labels: threadLabels(t), value: t.leaking ? 1 : 0 })),
+  },
+  {
+    prometheus: 'leakproof_thread_leak_holder_info',
+    otel: 'leakproof.thread.leak.holder',
+    unit: '1',
+    type: 'gauge',
+    aggregate: 'max',
+    help: "1 for what holds a worker thread's leak that still grows, as leakproof_leak_holder_info names it (at most 64 threads).",
+    labels: ['thread', 'pool', 'holder', 'site'],
+    otelAttributes: HOLDER_ATTRIBUTES,
+    absentUntil: "a report names the holder of a worker thread's leak",
+    values: (s) => (s.watcher?.threads ?? []).filter((t) => t.holder != null).map((t) => ({ labels: { ...threadLabels(t), holder: t.holder.holder, site: t.holder.site }, value: 1 })),
   },
   ...mapMetrics(),
   {
@@ -273,7 +303,13 @@ const OTEL_ATTRIBUTES = Object.freeze({
   event: 'leakproof.listener.event',
   site: 'leakproof.listener.site',
   thread: 'leakproof.thread.id',
+  holder: 'leakproof.leak.holder.name',
   pool: 'leakproof.thread.pool',
 })
 
-module.exports = { readSignals, METRICS, OTEL_ATTRIBUTES }
+/** The OpenTelemetry attribute name of `metric`'s Prometheus `label`. */
+function otelAttribute(metric, label) {
+  return metric.otelAttributes?.[label] ?? OTEL_ATTRIBUTES[label]
+}
+
+module.exports = { readSignals, METRICS, OTEL_ATTRIBUTES, otelAttribute }
