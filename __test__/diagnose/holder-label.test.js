@@ -86,6 +86,7 @@ test('paths: a package from node_modules on, a temp directory and the install pr
     ['/app/node_modules/.pnpm/lru@1.2.3/node_modules/lru/index.js', 'lru/index.js'],
     ['/home/u/site/.next/server/chunks/3fa9b2c1d4e5.js', 'server/chunks/<id>.js'],
     ['main.js', 'main.js'],
+    [path.join(os.tmpdir(), 'run-Xy12', 'svc', 'main.js'), 'svc/main.js'],
   ]
   for (const [file, expected] of cases) assert.equal(stablePath(file), expected, file)
 })
@@ -106,6 +107,11 @@ test('report shapes: a pair names its first growth root, then grown collections,
   // Many roots: no file of their own, the line that made them.
   const handles = censusReport([{ readablePath: 'Socket handles', share: 2, holder: { name: 'Socket handles', className: 'Socket', kind: 'handles', file: null, line: null }, madeAt: { url: 'file:///srv/app/upstream.js', line: 31, column: 5 } }])
   assert.deepEqual(holderLabel(handles), { holder: 'Socket handles (Socket)', site: 'srv/app/upstream.js:31', share: 1 })
+  // Node's module cache holds all the app loaded: the app's own holder is named before it.
+  const moduleCache = { name: 'Object', share: 1, holder: { name: '$Module._cache', className: 'Object', kind: 'module', file: 'node:internal/modules/helpers', description: '' } }
+  const rendered = { holder: { name: 'rendered', className: 'Map', kind: 'module', file: '/srv/app/render.js', line: 6 } }
+  assert.deepEqual(holderLabel({ kind: 'pair', growthRoots: [moduleCache], grownCollections: [rendered], suspects: [] }), { holder: 'rendered (Map)', site: 'srv/app/render.js:6', share: null })
+  assert.equal(holderLabel({ kind: 'pair', growthRoots: [moduleCache], grownCollections: [], suspects: [] }).holder, '$Module._cache (Object)')
   assert.equal(holderLabel(censusReport([])), null)
   assert.equal(holderLabel({ kind: 'pair', growthRoots: [], grownCollections: [], suspects: [{ name: 'Object', holder: null }] }), null)
 })

@@ -15,13 +15,18 @@
 /** Longest label values, in characters: past them a value is cut with `…`. */
 const MAX_HOLDER_CHARS = 96
 const MAX_SITE_CHARS = 128
+/** Temp directories, whose first folder (made per run, as by mkdtemp) a site leaves out. */
+const TEMP_DIRS = /^(?:\/private)?(?:\/tmp|\/var\/tmp|\/dev\/shm|\/var\/folders\/[^/]+\/[^/]+\/T)(?=\/)/
+/** This machine's, as `os.tmpdir()` names it (TMPDIR): macOS' `/var/folders/…/T`, a CI runner's. */
+const TEMP_DIR = require('node:os').tmpdir().replace(/\\/g, '/').replace(/\/$/, '')
 /** The path segments a site keeps at most (after a package or temp prefix is taken off). */
 const SITE_SEGMENTS = 3
 
 /**
  * The first item of a report that names a holder, or null: of a pair, its first growth root,
  * else its first grown collection, else its first suspect with a holder; of a report without a
- * snapshot, the census' first grown collection. Reads the event and its JSON file alike.
+ * snapshot, the census' first grown collection; one held in Node's own code only when no other
+ * is. Reads the event and its JSON file alike.
  * @param {any} report
  * @returns {{ holder: any, readablePath?: unknown, share?: unknown, madeAt?: any } | null}
  */
@@ -29,7 +34,9 @@ function firstNamed(report) {
   if (report === null || typeof report !== 'object') return null
   const list = (value) => (Array.isArray(value) ? value : [])
   const named = report.kind === 'pair' ? [...list(report.growthRoots), ...list(report.grownCollections), ...list(report.suspects)] : list(report.suspects)
-  return named.find((item) => item?.holder !== null && typeof item?.holder === 'object') ?? null
+  const held = named.filter((item) => item?.holder !== null && typeof item?.holder === 'object')
+  // Node's own tables (`$Module._cache`) hold everything the app loaded: the app's holder first.
+  return held.find((item) => !String(item.holder.file).startsWith('node:')) ?? held[0] ?? null
 }
 
 /**
@@ -68,7 +75,8 @@ function stablePath(file) {
   let path = file.replace(/^file:\/\//, '').replace(/\\/g, '/')
   const packaged = path.lastIndexOf('/node_modules/')
   if (packaged !== -1) return path.slice(packaged + '/node_modules/'.length).split('/').map(stableText).join('/')
-  path = path.replace(/^(?:\/private)?(?:\/tmp|\/var\/tmp|\/dev\/shm|\/var\/folders\/[^/]+\/[^/]+\/T)\/[^/]+\//, '')
+  const temp = path.startsWith(`${TEMP_DIR}/`) ? TEMP_DIR : TEMP_DIRS.exec(path)?.[0]
+  if (temp !== undefined) path = path.slice(temp.length + 1).replace(/^[^/]+\//, '')
   return path.split('/').filter((segment) => segment !== '').slice(-SITE_SEGMENTS).map(stableText).join('/')
 }
 
