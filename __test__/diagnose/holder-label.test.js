@@ -72,11 +72,10 @@ test('one service leaking on two instances and after a restart gives one label, 
   assert.equal(new Set(holders.map((h) => h.holder.description)).size, 3, holders.map((h) => h.holder.description).join('\n'))
   const labels = runs.map((run) => holderLabel(censusReport(run.holders)))
   for (const label of labels) assert.deepEqual(label, labels[0])
-  const line = fs.readFileSync(first, 'utf8').split('\n').findIndex((l) => l.includes('function handleRequest')) + 1
-  assert.deepEqual(labels[0], { holder: 'registry.tenant_<id>.sessions (Map)', site: `app/service.js:${line}`, share: null })
+  assert.deepEqual(labels[0], { holder: 'registry.tenant_*.sessions (Map)', site: 'app/service.js', share: null })
 })
 
-test('paths: a package from node_modules on, a temp directory and the install prefix left out, ids as <id>', () => {
+test('paths: a package from node_modules on, a temp directory and the install prefix left out, ids as *', () => {
   const cases = [
     ['/srv/app/src/session.ts', 'app/src/session.ts'],
     ['file:///srv/app/src/session.ts', 'app/src/session.ts'],
@@ -84,7 +83,7 @@ test('paths: a package from node_modules on, a temp directory and the install pr
     ['/private/var/folders/x1/y2z/T/build-9/dist/main.js', 'dist/main.js'],
     ['C:\\deploy\\v2\\dist\\main.js', 'v2/dist/main.js'],
     ['/app/node_modules/.pnpm/lru@1.2.3/node_modules/lru/index.js', 'lru/index.js'],
-    ['/home/u/site/.next/server/chunks/3fa9b2c1d4e5.js', 'server/chunks/<id>.js'],
+    ['/home/u/site/.next/server/chunks/3fa9b2c1d4e5.js', 'server/chunks/*.js'],
     ['main.js', 'main.js'],
     [path.join(os.tmpdir(), 'run-Xy12', 'svc', 'main.js'), 'svc/main.js'],
   ]
@@ -92,25 +91,27 @@ test('paths: a package from node_modules on, a temp directory and the install pr
 })
 
 test('text: addresses, UUIDs, hex and random ids, and numbers of four digits or more are replaced; words and small numbers kept', () => {
-  assert.equal(stableText('sessions[u-12345] at 0x7ffd5e8c'), 'sessions[u-<n>] at 0x…')
-  assert.equal(stableText('job 550e8400-e29b-41d4-a716-446655440000 of pid 4,957'), 'job <id> of pid <n>')
-  assert.equal(stableText('cache_deadbeef12.items of sess_Xk9aP2qLr7Tz'), 'cache_<id>.items of sess_<id>')
+  assert.equal(stableText('sessions[u-12345] at 0x7ffd5e8c'), 'sessions[u-*] at *')
+  assert.equal(stableText('job 550e8400-e29b-41d4-a716-446655440000 of pid 4,957'), 'job * of pid *')
+  assert.equal(stableText('cache_deadbeef12.items of sess_Xk9aP2qLr7Tz'), 'cache_*.items of sess_*')
+  // A random hex id may have no letter: it reads as the one that has.
+  assert.equal(stableText('tenant_123456789012'), stableText('tenant_12ab34cd56ef'))
   assert.equal(stableText('utf8Buffer  timers of 100 ms, sha256, getUser2ById3'), 'utf8Buffer timers of 100 ms, sha256, getUser2ById3')
 })
 
-test('report shapes: a pair names its first growth root, then grown collections, then suspects; a function place is cut to its name', () => {
+test('report shapes: a pair names its first growth root, then grown collections, then suspects; a site is a file, a function place cut to its name', () => {
   const codeHolder = { name: 'store.sessions', className: 'Map', kind: 'module', file: '/srv/app/store.js', line: 12, column: 7, description: 'store.sessions (Map), a module-level variable of /srv/app/store.js' }
   const pair = { kind: 'pair', growthRoots: [{ name: '(GC roots)', holder: null }, { name: 'Map', share: 0.93, holder: codeHolder }], grownCollections: [], suspects: [] }
-  assert.deepEqual(holderLabel(pair), { holder: 'store.sessions (Map)', site: 'srv/app/store.js:12', share: 0.93 })
+  assert.deepEqual(holderLabel(pair), { holder: 'store.sessions (Map)', site: 'srv/app/store.js', share: 0.93 })
   const fromCollections = { kind: 'pair', growthRoots: [], grownCollections: [{ holder: { ...codeHolder, className: 'function handle at /srv/app/store.js:40:3', file: undefined } }], suspects: [] }
   assert.deepEqual(holderLabel(fromCollections), { holder: 'store.sessions (function handle)', site: '', share: null })
   // Many roots: no file of their own, the line that made them.
   const handles = censusReport([{ readablePath: 'Socket handles', share: 2, holder: { name: 'Socket handles', className: 'Socket', kind: 'handles', file: null, line: null }, madeAt: { url: 'file:///srv/app/upstream.js', line: 31, column: 5 } }])
-  assert.deepEqual(holderLabel(handles), { holder: 'Socket handles (Socket)', site: 'srv/app/upstream.js:31', share: 1 })
+  assert.deepEqual(holderLabel(handles), { holder: 'Socket handles (Socket)', site: 'srv/app/upstream.js', share: 1 })
   // Node's module cache holds all the app loaded: the app's own holder is named before it.
   const moduleCache = { name: 'Object', share: 1, holder: { name: '$Module._cache', className: 'Object', kind: 'module', file: 'node:internal/modules/helpers', description: '' } }
   const rendered = { holder: { name: 'rendered', className: 'Map', kind: 'module', file: '/srv/app/render.js', line: 6 } }
-  assert.deepEqual(holderLabel({ kind: 'pair', growthRoots: [moduleCache], grownCollections: [rendered], suspects: [] }), { holder: 'rendered (Map)', site: 'srv/app/render.js:6', share: null })
+  assert.deepEqual(holderLabel({ kind: 'pair', growthRoots: [moduleCache], grownCollections: [rendered], suspects: [] }), { holder: 'rendered (Map)', site: 'srv/app/render.js', share: null })
   assert.equal(holderLabel({ kind: 'pair', growthRoots: [moduleCache], grownCollections: [], suspects: [] }).holder, '$Module._cache (Object)')
   assert.equal(holderLabel(censusReport([])), null)
   assert.equal(holderLabel({ kind: 'pair', growthRoots: [], grownCollections: [], suspects: [{ name: 'Object', holder: null }] }), null)
@@ -125,19 +126,19 @@ test('hostile or old reports give null or a cut label, never a throw', () => {
   const long = holderLabel(censusReport([{ readablePath: `a.${'b'.repeat(500)}`, holder: { name: 'a', className: 'Map', file: `/${'d/'.repeat(300)}f.js`, line: 3 } }]))
   assert.equal(long.holder.length, 96)
   assert.ok(long.holder.endsWith('…'))
-  assert.equal(long.site, 'd/d/f.js:3')
+  assert.equal(long.site, 'd/d/f.js')
 })
 
-test('the watcher keeps one label per leaking kind: a pair confirming keeps it, another holder replaces it, a new leak drops it', () => {
+test('the watcher keeps one label per leaking kind and worker thread: a pair confirming keeps it, another holder replaces it, a new leak drops it', () => {
   const tally = new Tally()
   const holder = (name, fields = {}) => ({ readablePath: name, holder: { name, className: 'Map', kind: 'module', file: '/srv/app/a.js', line: 4, ...fields } })
   tally.note('leak', { kind: 'heap', since: 500, time: 900, threadId: 0 })
   tally.note('report', censusReport([holder('cache')], { time: 1_000 }))
-  assert.deepEqual(tally.holders.map(({ kind, holder: h, site }) => [kind, h, site]), [['heap', 'cache (Map)', 'srv/app/a.js:4']])
-  // The pair names the same holder without a line: the label stays as it was.
+  assert.deepEqual(tally.holders.map(({ kind, holder: h, site }) => [kind, h, site]), [['heap', 'cache (Map)', 'srv/app/a.js']])
+  // The pair names the same holder at another place in the file (here none): the label stays as it was.
   const root = { share: 0.9, holder: { name: 'cache', className: 'Map', kind: 'module', file: '/srv/app/a.js' } }
   tally.note('report', { kind: 'pair', time: 2_000, threadId: 0, path: '/d/r.json', leaking: [{ kind: 'heap' }, { kind: 'external' }], growthRoots: [root], grownCollections: [], suspects: [] })
-  assert.deepEqual(tally.holders.map(({ kind, holder: h, site, time }) => [kind, h, site, time]), [['heap', 'cache (Map)', 'srv/app/a.js:4', 2_000], ['external', 'cache (Map)', 'srv/app/a.js', 2_000]])
+  assert.deepEqual(tally.holders.map(({ kind, holder: h, site, time }) => [kind, h, site, time]), [['heap', 'cache (Map)', 'srv/app/a.js', 2_000], ['external', 'cache (Map)', 'srv/app/a.js', 2_000]])
   // A worker thread's report is its own thread's, not this one's kinds.
   tally.note('report', censusReport([holder('other')], { time: 2_500, threadId: 3 }))
   assert.equal(tally.holders.find((h) => h.kind === 'heap').holder, 'cache (Map)')

@@ -8,8 +8,8 @@
  * addresses, ids, temp directories, columns or install prefixes.
  *
  * `holder` is the collection's path in the code and its class (`store.sessions (Map)`,
- * `Socket handles (Socket)`); `site` the file and line that hold or made it
- * (`app/src/session.ts:12`), `''` where the report names none.
+ * `Socket handles (Socket)`); `site` the file that holds or made it (`app/src/session.ts`), `''`
+ * where the report names none.
  */
 
 /** Longest label values, in characters: past them a value is cut with `…`. */
@@ -40,6 +40,20 @@ function firstNamed(report) {
 }
 
 /**
+ * A process's reports (oldest first) in the order they are asked what holds its leak: snapshot
+ * pairs' newest first, then the others' newest first. A pair confirms a census with what the
+ * new objects retain, so a census taken after it (for the leak growing worse) does not displace it.
+ * @template R reports, each with its `kind`
+ * @param {R[]} reports
+ * @returns {R[]}
+ */
+function rankReports(reports) {
+  const newestFirst = [...reports].reverse()
+  const pair = (/** @type {any} */ r) => r.kind === 'pair'
+  return [...newestFirst.filter(pair), ...newestFirst.filter((r) => !pair(r))]
+}
+
+/**
  * The label of a report's first holder: `{ holder, site, share }` (`share`: how much of the
  * leak it explains, 0 to 1, or null where not measured), or null when the report names none.
  * @param {any} report a `report` event, or a report file's content
@@ -57,18 +71,21 @@ function holderLabel(report) {
   return { holder: cut(stableText(`${name} (${className || '?'})`), MAX_HOLDER_CHARS), site: siteOf(holder, item.madeAt), share }
 }
 
-/** `FILE:LINE` of the holder's place, else of the line that made its roots, else `''`. */
+/**
+ * The file of the holder's place, else of the line that made its roots, else `''`. Not its line:
+ * the census places a variable at a function whose scope holds it and a pair at another one,
+ * or at none for a module's variable, so the same variable would get several lines.
+ */
 function siteOf(holder, madeAt) {
-  const place = typeof holder.file === 'string' && holder.file !== '' ? { file: holder.file, line: holder.line } : madeAt && typeof madeAt.url === 'string' ? { file: madeAt.url, line: madeAt.line } : null
-  if (place === null) return ''
-  const line = Number.isInteger(place.line) && place.line > 0 ? `:${place.line}` : ''
-  return cut(`${stablePath(place.file)}${line}`, MAX_SITE_CHARS)
+  if (typeof holder.file === 'string' && holder.file !== '') return cut(stablePath(holder.file), MAX_SITE_CHARS)
+  if (typeof madeAt?.url === 'string' && madeAt.url !== '') return cut(stablePath(madeAt.url), MAX_SITE_CHARS)
+  return ''
 }
 
 /**
  * A script's path as every instance spells it: a `file://` URL as its path; inside a package,
  * from the last `node_modules/` on; inside a temp directory, from below the directory made
- * there; then at most the last three segments, segments that look like ids as `<id>`.
+ * there; then at most the last three segments, ids in them as `*`.
  * @param {string} file
  */
 function stablePath(file) {
@@ -81,19 +98,19 @@ function stablePath(file) {
 }
 
 /**
- * `value` without what differs between processes running the same code: addresses as `0x…`;
- * UUIDs, hex ids of eight digits or more and random ids (twelve letters and digits or more,
- * three digits and three capitals among them) as `<id>`; numbers of four digits or more (counts, pids, ports, timestamps) as
- * `<n>`; runs of spaces as one.
+ * `value` without what differs between processes running the same code, each as `*`:
+ * addresses (`0x…`), UUIDs, hex ids of eight digits or more, random ids (twelve letters and
+ * digits or more, three digits and three capitals among them) and numbers of four digits or
+ * more (counts, pids, ports, timestamps; an id of digits only is one). Runs of spaces as one.
  * @param {string} value
  */
 function stableText(value) {
   return value
-    .replace(/0x[0-9a-f]+/gi, '0x…')
-    .replace(/(?<![0-9a-z])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-z])/gi, '<id>')
-    .replace(/(?<![0-9a-z])(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{8,}(?![0-9a-z])/gi, '<id>')
-    .replace(/(?<![0-9A-Za-z])(?=(?:[A-Za-z]*[0-9]){3})(?=(?:[0-9a-z]*[A-Z]){3})(?=[0-9A-Z]*[a-z])[0-9A-Za-z]{12,}(?![0-9A-Za-z])/g, '<id>')
-    .replace(/\d[\d,._]*\d/g, (digits) => (digits.replace(/\D/g, '').length >= 4 ? '<n>' : digits))
+    .replace(/0x[0-9a-f]+/gi, '*')
+    .replace(/(?<![0-9a-z])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-z])/gi, '*')
+    .replace(/(?<![0-9a-z])(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{8,}(?![0-9a-z])/gi, '*')
+    .replace(/(?<![0-9A-Za-z])(?=(?:[A-Za-z]*[0-9]){3})(?=(?:[0-9a-z]*[A-Z]){3})(?=[0-9A-Z]*[a-z])[0-9A-Za-z]{12,}(?![0-9A-Za-z])/g, '*')
+    .replace(/\d[\d,._]*\d/g, (digits) => (digits.replace(/\D/g, '').length >= 4 ? '*' : digits))
     .replace(/\s+/g, ' ')
     .trim()
 }
@@ -108,4 +125,4 @@ function cut(value, max) {
   return value.length <= max ? value : `${value.slice(0, max - 1)}…`
 }
 
-module.exports = { holderLabel, firstNamed, stablePath, stableText }
+module.exports = { holderLabel, firstNamed, rankReports, stablePath, stableText }

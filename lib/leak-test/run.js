@@ -21,6 +21,7 @@ const { writeReport } = require('../page')
 const { configFromEnv } = require('../watch/env-config')
 const { resolveOptions } = require('../watch/options')
 const { diffSnapshots, nativeMemoryText } = require('../diagnose/analyze')
+const { rankReports } = require('../diagnose/holder-label')
 const { CODES, codedError } = require('../shared/errors')
 const { bytesText } = require('../shared/bytes-text')
 const { LOG_NAME } = require('../shared/file-names')
@@ -273,8 +274,7 @@ async function holderOf(dir, p) {
  * worse) does not displace it.
  */
 function holderOfReports(reports) {
-  const newestFirst = [...reports].reverse()
-  for (const report of [...newestFirst.filter((r) => r.kind === 'pair'), ...newestFirst.filter((r) => r.kind !== 'pair')]) {
+  for (const report of rankReports(reports)) {
     const found = holderOfReport(report)
     if (found.holder !== null || found.suspect !== null) return found
   }

@@ -51,18 +51,16 @@ class Tally {
 
   /**
    * Keeps the holder a report names: for each kind it is about, or for its worker thread. A
-   * holder named again keeps its label (a pair confirming the census then changes no series),
-   * gaining a site it lacked; another holder replaces it.
+   * pair confirming the census gives the same label (no series changes); another holder
+   * replaces it.
    */
   #noteHolder(report) {
     const label = holderLabel(report)
     if (label === null) return
     const kinds = report.kind === 'pair' ? report.leaking.map((k) => k.kind) : [report.leak.kind]
     for (const subject of new Set(kinds.map((kind) => subjectOf(report, kind)))) {
-      const kept = this.#holders.get(subject)
-      const site = kept?.holder === label.holder && kept.site !== '' ? kept.site : label.site
       this.#holders.delete(subject)
-      this.#holders.set(subject, { ...label, site, time: report.time, path: report.path })
+      this.#holders.set(subject, { ...label, time: report.time, path: report.path })
     }
     const threads = [...this.#holders.keys()].filter((subject) => subject.startsWith('thread:'))
     for (const gone of threads.slice(0, Math.max(0, threads.length - MAX_THREAD_HOLDERS))) this.#holders.delete(gone)
