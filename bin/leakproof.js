@@ -6,9 +6,10 @@
  * analyzer from a shell. Readable report on stdout (`--json` for machines), progress on stderr
  * for big files. `leakproof attach PID` (lib/attach/command.js): leakproof loaded into a running
  * process. `leakproof mcp` (lib/mcp/command.js): a Model Context Protocol server for coding
- * agents. `leakproof report DIR [-o FILE]`: the HTML report page of a watcher's
- * directory; prints the page's path. `leakproof sites PATH`: the allocation sites of a saved
- * sampling heap profile. The exit codes are `EXIT` below, which `--help` prints.
+ * agents. `leakproof report DIR [DIR...] [-o FILE]`: the HTML report page of a watcher's
+ * directory, or of several with their instances grouped by holder; prints the page's path.
+ * `leakproof sites PATH`: the allocation sites of a saved sampling heap profile. The exit codes
+ * are `EXIT` below, which `--help` prints.
  */
 const fs = require('node:fs')
 const path = require('node:path')
@@ -42,9 +43,12 @@ const USAGE = `Usage:
       What AFTER holds that BEFORE did not, the collections that grew, and what holds them.
       With LATER: allocated between BEFORE and AFTER and still alive in LATER.
       Matched by node id, or by retainer path for snapshots of different processes.
-  leakproof report DIR [-o FILE]
+  leakproof report DIR [DIR...] [-o FILE]
       One HTML page (opens offline) with the memory timeline, the leaks and their suspects,
       from what the watcher left in DIR. Written to FILE (default DIR/leakproof-report.html).
+      Of several DIRs (pods' volumes, hosts' copies; -o FILE required), and of a DIR with
+      several processes, the page opens with the fleet: the instances that leak, grouped
+      by what holds the leak, and those that do not.
   leakproof sites PATH [--top N] [--json]
       The allocation sites of a sampling heap profile by live sampled bytes: PATH is a
       .heapprofile (the watcher's, or one DevTools saved) or a directory (its newest).
@@ -62,7 +66,7 @@ Options:
   --match M  diff: ids, paths, or auto (default: ids when they name the same objects)
   --json     print the full result as JSON
   --quiet    no progress on stderr
-  -o FILE    report: where to write the page
+  -o FILE    report: where to write the page (required with several directories)
   --load CMD  run: the load test, a shell command started beside the service; its end ends the run
   --dir DIR  run: an empty (or new) directory for the run (default ./leakproof-run-XXXXXX)
   --grace-ms N  run: how long the service has to exit after the signal, before SIGKILL (30000)
@@ -123,7 +127,9 @@ function checkCommand(args) {
   if (args.out !== undefined && args.command !== 'report') throw new UsageError('-o is only for report')
   if (args.match !== undefined && args.command !== 'diff') throw new UsageError('--match is only for diff')
   if (args.command === 'report') {
-    if (args.files.length !== 1) throw new UsageError('report takes one directory')
+    if (args.files.length === 0) throw new UsageError('report takes one directory, or more')
+    const distinct = new Set(args.files.map((dir) => path.resolve(dir))).size
+    if (distinct > 1 && args.out === undefined) throw new UsageError(`report of ${distinct} directories needs -o FILE: the page is of them all, and none of them is its place`)
   } else if (args.command === 'sites') {
     if (args.files.length !== 1) throw new UsageError('sites takes one .heapprofile file or directory')
   } else if (args.command === 'analyze') {
@@ -173,14 +179,14 @@ function progressReporter(args) {
 }
 
 /**
- * `leakproof report DIR [-o FILE]`: writes the page, prints its path on stdout and the
- * MODEL's notes on stderr. A directory that cannot be read, or a page that cannot be
+ * `leakproof report DIR [DIR...] [-o FILE]`: writes the page, prints its path on stdout and
+ * the MODEL's notes on stderr. A directory that cannot be read, or a page that cannot be
  * written, is `EXIT.UNREADABLE`.
  */
 async function runReport(args) {
   let result
   try {
-    result = await writeReport(args.files[0], args.out === undefined ? {} : { out: args.out })
+    result = await writeReport(args.files, args.out === undefined ? {} : { out: args.out })
   } catch (err) {
     const coded = typeof err.code === 'string' && Object.values(CODES).includes(err.code)
     if (!coded && err.syscall === undefined) throw err

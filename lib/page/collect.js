@@ -4,7 +4,9 @@
  * `collect(dir)`: reads what a watcher left in a directory — its event logs, its
  * `leakproof-*.report.json` files, and the names and sizes of its heap snapshots and heap
  * profiles (`.heapprofile`, `.pb.gz`) — into the plain-JSON MODEL that render.js draws (the
- * MODEL's shape: docs/report.md).
+ * MODEL's shape: docs/report.md). `collectAll(dirs)`: the MODEL of several directories (pods'
+ * volumes, hosts' copies), their processes side by side; with more than one instance (a process
+ * or worker thread of one directory) in it, the MODEL has its fleet (fleet.js).
  *
  * Bad input never stops it: a file that is not a leakproof event log, a line that is not
  * JSON (a truncated last line), a report that does not parse, each becomes a `notes` entry
@@ -19,10 +21,12 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const { parseWatcherName } = require('../shared/file-names')
-const { checkOptionsObject, checkPositiveInteger, invalidOptionRange } = require('../shared/errors')
+const { CODES, codedError, describe, checkOptionsObject, checkPositiveInteger, invalidOptionRange } = require('../shared/errors')
 const { WHERE, EVENT_TYPES, checkDir, listDir, findLogs, eachLine, parseJson, isEvent } = require('./log-files')
 const { FloorPoints, NewestList } = require('./points')
 const { reportModel, sitesModel, numberOrNull, textOrNull } = require('./report-model')
+const { heldByOf, dirNames, fleetModel } = require('./fleet')
+const { holderLabel } = require('../diagnose/holder-label')
 
 /** Events of one kind kept per process (the newest), so a long log keeps a bounded page. */
 const MAX_EVENTS = 500
@@ -30,6 +34,10 @@ const MAX_EVENTS = 500
 const MAX_PROCESSES = 64
 /** A larger report file is noted and skipped: the watcher's are tens of KiB. */
 const MAX_REPORT_BYTES = 64 * 1024 * 1024
+/** Floor points kept per process: of one directory, and in all over several (each keeps at least MIN_POINTS). */
+const POINTS = 2000
+const POINTS_OF_SEVERAL = 8000
+const MIN_POINTS = 200
 
 /**
  * Reads `dir` into the report's MODEL.
@@ -38,16 +46,82 @@ const MAX_REPORT_BYTES = 64 * 1024 * 1024
  * @returns {Promise<object>} the MODEL
  */
 async function collect(dir, options = {}) {
+  return collectAll([dir], options)
+}
+
+/**
+ * Reads directories into one MODEL, their processes side by side and, with more than one
+ * instance, grouped in its `fleet`. Each directory is checked before any is read (the first
+ * that is not a readable directory throws, naming it); one given twice (or through a symbolic
+ * link) is read once.
+ * @param {string[]} dirs the watchers' directories, one or more
+ * @param {{ maxPoints?: number }} [options] `maxPoints`: floor points kept per process (default
+ *   2000 for one directory, 8000 shared by several, at least 200 each; at least 2)
+ * @returns {Promise<object>} the MODEL
+ */
+async function collectAll(dirs, options = {}) {
+  if (!Array.isArray(dirs) || dirs.length === 0) {
+    throw codedError(TypeError, CODES.INVALID_ARGUMENT, `${WHERE}: dirs must be an array of one or more directory paths; got ${describe(dirs)}`)
+  }
   checkOptionsObject(WHERE, options, ['maxPoints'])
-  const maxPoints = options.maxPoints === undefined ? 2000 : checkMaxPoints(options.maxPoints)
-  const resolved = await checkDir(dir)
-  const model = new ModelBuilder(resolved, maxPoints)
-  const listing = await listDir(resolved)
+  if (options.maxPoints !== undefined) checkMaxPoints(options.maxPoints)
+  const unique = await distinctDirs(dirs)
+  const maxPoints = options.maxPoints ?? (unique.length === 1 ? POINTS : Math.max(MIN_POINTS, Math.min(POINTS, Math.floor(POINTS_OF_SEVERAL / unique.length))))
+  const models = []
+  for (const dir of unique) models.push(await readDir(dir, maxPoints))
+  return mergeModels(models)
+}
+
+/** The absolute paths of `dirs`, each checked and each once (by its real path). */
+async function distinctDirs(dirs) {
+  const resolved = []
+  for (const dir of dirs) resolved.push(await checkDir(dir))
+  const seen = new Set()
+  const unique = []
+  for (const dir of resolved) {
+    const real = await fs.promises.realpath(dir).catch(() => dir)
+    if (seen.has(real)) continue
+    seen.add(real)
+    unique.push(dir)
+  }
+  return unique
+}
+
+/** The MODEL of one directory, already checked, its fleet not yet made. */
+async function readDir(dir, maxPoints) {
+  const model = new ModelBuilder(dir, maxPoints)
+  const listing = await listDir(dir)
   const logs = await findLogs(listing.others, model.notes)
   for (const file of logs) await model.readLog(file)
   for (const file of listing.reports) await model.readReportFile(file)
   for (const file of listing.snapshots) model.addSnapshotFile(file)
   return model.finish({ ...listing, logs })
+}
+
+/**
+ * One MODEL of the directories' MODELs, with their `dirs` (`{ path, name }`) and `fleet`. Of one,
+ * it is that directory's as it was; of several, each note says which directory it is of (its
+ * name in front) and each file and profile (by its `dir`, as each process has). Each process's
+ * `instance` is its label, of several directories after its directory's name.
+ */
+function mergeModels(models) {
+  const names = dirNames(models.map((m) => m.dir))
+  const dirs = models.map((m, i) => ({ path: m.dir, name: names[i] }))
+  const instance = (p, i) => ({ ...p, instance: models.length === 1 ? p.label : `${names[i]} · ${p.label}` })
+  const processes = models.flatMap((m, i) => m.processes.map((p) => instance(p, i)))
+  const onDisk = new Set(models.flatMap((m) => [...m.files.reports, ...m.files.snapshots].map((f) => path.join(m.dir, f.name))))
+  if (models.length === 1) return { ...models[0], dirs, processes, fleet: fleetModel(processes, onDisk) }
+  const ofDir = (m, items) => items.map((item) => ({ ...item, dir: m.dir }))
+  return {
+    generatedAt: Date.now(),
+    dir: models[0].dir,
+    dirs,
+    notes: models.flatMap((m, i) => m.notes.map((note) => `${names[i]}: ${note}`)),
+    files: Object.fromEntries(['logs', 'reports', 'snapshots'].map((key) => [key, models.flatMap((m) => ofDir(m, m.files[key]))])),
+    profiles: models.flatMap((m) => ofDir(m, m.profiles)),
+    processes,
+    fleet: fleetModel(processes, onDisk),
+  }
 }
 
 /** Checks `options.maxPoints`: an integer of 2 or more (runs of floors are merged in pairs). */
@@ -72,7 +146,7 @@ const EVENT_LISTS = {
 
 /** The entries of the MODEL's lists, made from an event's fields. */
 const ENTRY = {
-  leak: (e) => ({ time: e.time, kind: textOrNull(e.kind), since: numberOrNull(e.since), slopeBytesPerSec: numberOrNull(e.slopeBytesPerSec), current: numberOrNull(e.current), urgent: e.urgent === true, projectedLimitAt: numberOrNull(e.projectedLimitAt), scale: textOrNull(e.scale), scaleSpanMs: numberOrNull(e.scaleSpanMs), test: textOrNull(e.test) }),
+  leak: (e) => ({ time: e.time, kind: textOrNull(e.kind), since: numberOrNull(e.since), slopeBytesPerSec: numberOrNull(e.slopeBytesPerSec), current: numberOrNull(e.current), urgent: e.urgent === true, projectedLimitAt: numberOrNull(e.projectedLimitAt), limit: numberOrNull(e.limit), scale: textOrNull(e.scale), scaleSpanMs: numberOrNull(e.scaleSpanMs), test: textOrNull(e.test) }),
   snapshot: (e) => ({ time: e.time, name: fileName(e.path), bytes: numberOrNull(e.bytes), durationMs: numberOrNull(e.durationMs), role: textOrNull(e.role), reason: textOrNull(e.reason) }),
   'snapshot-skipped': (e) => ({ time: e.time, skipped: textOrNull(e.skipped), reason: textOrNull(e.reason), detail: textOrNull(e.detail) }),
   threshold: (e) => ({ time: e.time, kind: textOrNull(e.kind), current: numberOrNull(e.current), limit: numberOrNull(e.limit) }),
@@ -101,6 +175,7 @@ class ProcessBuilder {
     this.threadId = threadId
     this.firstAt = null
     this.lastAt = null
+    this.firstLeakAt = null // the first leak event's time, of all read (the lists keep the newest)
     this.floors = new FloorPoints(maxPoints)
     this.heapLimit = null
     this.containerLimit = null
@@ -130,7 +205,9 @@ class ProcessBuilder {
     if (event.thread !== null && typeof event.thread === 'object') this.thread = event.thread
     switch (event.type) {
       case 'sample': return this.#addSample(event)
-      case 'leak': return this.lists.leaks.push(ENTRY.leak(event))
+      case 'leak':
+        if (this.firstLeakAt === null || event.time < this.firstLeakAt) this.firstLeakAt = event.time
+        return this.lists.leaks.push(ENTRY.leak(event))
       case 'snapshot': return this.#addSnapshot(ENTRY.snapshot(event))
       case 'snapshot-skipped': return this.lists.skips.push(ENTRY['snapshot-skipped'](event))
       case 'threshold': return this.lists.thresholds.push(ENTRY.threshold(event))
@@ -167,11 +244,13 @@ class ProcessBuilder {
   /**
    * Adds a report, from its `report` event or from its file (`name`: the file's name, or
    * null for an event of a report that was not written). One from a file replaces the
-   * event of the same file, keeping the event's time.
+   * event of the same file, keeping the event's time. Kept beside it until the MODEL is made:
+   * its allocation sites, the label of the holder it names and a pair's snapshots.
    */
   addReport(name, content, time) {
     const known = name === null ? undefined : this.lists.reports.get(name)
-    const entry = { ...reportModel(content, name, known?.time ?? time), sites: content.sites?.sites }
+    const snapshots = content.kind === 'pair' ? [content.baseline, content.followUp].map(fileName).filter((n) => n !== null) : undefined
+    const entry = { ...reportModel(content, name, known?.time ?? time), sites: content.sites?.sites, label: holderLabel(content), snapshots }
     this.lists.reports.push(entry, name ?? undefined)
     this.seen(time)
   }
@@ -306,6 +385,8 @@ class ModelBuilder {
       label,
       firstAt: entry.firstAt,
       lastAt: entry.lastAt,
+      firstLeakAt: entry.firstLeakAt,
+      dir: this.dir,
       floors,
       floorsTotal,
       downsampled,
@@ -314,7 +395,8 @@ class ModelBuilder {
       ...lists,
       sites: sitesModel(entry.sites?.sites ?? newestReportSites),
       listenerLeaks: lists.listenerLeaks.map(({ emitter, event, site, count }) => ({ emitter, event, site, count })),
-      reports: lists.reports.map(({ sites: _sites, ...report }) => report),
+      heldBy: heldByOf(lists.reports),
+      reports: lists.reports.map(({ sites: _sites, label: _label, snapshots: _snapshots, ...report }) => report),
     }
   }
 
@@ -340,4 +422,4 @@ function count(n, thing) {
   return `${n.toLocaleString('en-US')} ${n === 1 ? thing : `${thing}s`}`
 }
 
-module.exports = { collect }
+module.exports = { collect, collectAll }

@@ -5,16 +5,22 @@
 
 /**
  * The report page's own script (render.js puts it in the page): the browser functions below,
- * inlined with their source text, after the constants they read. They run in the browser, not
- * in Node, and may use nothing from this module's scope but each other, NEXT_STEPS and COLORS.
+ * page-dom.js's helpers and fleet-view.js's fleet view, inlined with their source text, after
+ * the constants they read. They run in the browser, not in Node, and may use nothing from this
+ * module's scope but each other, NEXT_STEPS and COLORS.
  *
  * Hooks for tests: each chart's container has `data-series` (the series' labels, comma-separated)
  * and `data-points` (points per series); each marker has `data-time` (epoch ms) and a class
  * `marker-leak`, `marker-snapshot` or `marker-skip`; the first suspect row has the class
  * `suspect-first`; the profiles' list has the class `profiles`; the uPlot instances are
- * `window.leakproofCharts` in order of the processes.
+ * `window.leakproofCharts` in order of the processes; each process's section has the id
+ * `process-N` (N: its index in the MODEL's processes).
  */
 const { bytesText } = require('../shared/bytes-text')
+const { durationText } = require('../shared/duration-text')
+const { DOM_FUNCTIONS, fmtTime, fmtMs, fmtRate, shareText, fmtCount, h, table, section } = require('./page-dom')
+const { FLEET_FUNCTIONS, renderFleet } = require('./fleet-view')
+const { rankReports } = require('../diagnose/holder-label')
 
 /** Series colours: the three floors, RSS and the container limit. */
 const COLORS = { heap: '#d9480f', external: '#1971c2', native: '#2f9e44', rss: '#868e96', limit: '#c92a2a' }
@@ -24,24 +30,6 @@ const NEXT_STEPS = {
   heap: 'The JavaScript heap grows. Start with the first suspect below: "held by" names the variable or property that keeps the new objects alive, in your code\'s words. Then the growing allocation sites (file:line): the code that adds to it. Bound it (a BoundedMap with max, maxBytes or ttl), or delete entries once they are done with.',
   external: 'External memory grows: Buffers, ArrayBuffers or typed arrays that JavaScript still holds (their bytes live outside the heap). Look for Buffer, Uint8Array or ArrayBuffer among the suspects and what holds them, for streams nobody reads to the end, and for small slices of big Buffers (a slice keeps the whole Buffer alive).',
   native: 'Native memory grows outside V8: a native addon, zlib or crypto contexts that are never closed, worker threads never terminated, or the allocator keeping freed memory (glibc arenas: try MALLOC_ARENA_MAX=2, or jemalloc). Heap snapshots do not show it: compare RSS with the heap and external floors, and update or remove native addons one at a time.',
-}
-
-/** `2026-11-22 18:51:02.925` (UTC); `–` when unknown. */
-function fmtTime(ms) {
-  if (!Number.isFinite(ms)) return '–'
-  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '')
-}
-
-/** `850 ms`, `2.7 s`. */
-function fmtMs(ms) {
-  if (!Number.isFinite(ms)) return '–'
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`
-}
-
-/** A growth rate: `+1.2 MB/min`, or per hour under 1 MB a minute (a slow leak). */
-function fmtRate(bytesPerSec) {
-  if (!Number.isFinite(bytesPerSec)) return '–'
-  return Math.abs(bytesPerSec) * 60 >= 1e6 ? `+${bytesText(bytesPerSec * 60)}/min` : `+${bytesText(bytesPerSec * 3600)}/h`
 }
 
 /** The time scale that showed a leak and its window: `hours (4.3 h window)`; `–` from older logs. */
@@ -57,50 +45,6 @@ function restartEvidenceText(r) {
   if (r.kept === null) return ''
   if (r.step === 'due') return `${r.kept} files${r.settled ? '' : ', not settled: the limit came too near to wait for a report'}`
   return `${r.kept} files kept${r.lost > 0 ? `, ${r.lost} lost (rotated away meanwhile)` : ''}`
-}
-
-/** A share of the growth: `87%`; empty where not known. */
-function shareText(share) {
-  return Number.isFinite(share) ? `${Math.round(share * 100)}%` : ''
-}
-
-/** `12,345`. */
-function fmtCount(n) {
-  return Number.isFinite(n) ? n.toLocaleString('en-US') : '–'
-}
-
-/**
- * A new element: `attrs` keys are `class` or attribute names; `children` are nodes or
- * strings (set as text, never parsed as HTML), null and undefined left out.
- */
-function h(tag, attrs, ...children) {
-  const node = document.createElement(tag)
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (value !== undefined && value !== null) node.setAttribute(key, String(value))
-  }
-  for (const child of children.flat(Infinity)) {
-    if (child === null || child === undefined) continue
-    node.append(typeof child === 'string' ? document.createTextNode(child) : child)
-  }
-  return node
-}
-
-/**
- * A table: `columns` are `[heading, cellOf(row, index), className?]`; `rowClass(row, i)` gives a
- * row's class. Null when there are no rows.
- */
-function table(columns, rows, rowClass) {
-  if (!rows || rows.length === 0) return null
-  const head = h('tr', null, columns.map(([heading, , cls]) => h('th', { class: cls }, heading)))
-  const body = rows.map((row, i) =>
-    h('tr', { class: rowClass ? rowClass(row, i) : null },
-      columns.map(([, cellOf, cls]) => h('td', { class: cls }, String(cellOf(row, i) ?? '–')))))
-  return h('table', null, h('thead', null, head), h('tbody', null, body))
-}
-
-/** A heading and its content, or nothing when the content is empty. */
-function section(title, content) {
-  return content ? [h('h3', null, title), content] : []
 }
 
 /** `file:line:column`, or the function's name when it has no file. */
@@ -131,16 +75,26 @@ function allocationSiteText(site) {
   return `${where} (${site.appFrame ? `called from ${siteText(site.appFrame)}` : 'no caller in the app'})`
 }
 
-/** The page's header: what was read, when, and the MODEL's notes. */
+/** A file's name as the page shows it: of several directories, after its directory's name. */
+function fileLabel(model, file) {
+  const dirs = model.dirs || []
+  if (dirs.length < 2) return file.name
+  return `${(dirs.find((d) => d.path === file.dir) || { name: '?' }).name}/${file.name}`
+}
+
+/** The page's header: what was read (each directory by its name, of several), when, and the MODEL's notes. */
 function renderHeader(model) {
   const files = model.files || {}
+  const dirs = model.dirs || []
+  const several = dirs.length > 1
   const list = (kind, items) => (items && items.length
-    ? h('li', null, `${kind}: `, items.map((f, i) => [i ? ', ' : '', h('span', { class: 'code' }, f.name), ` (${bytesText(f.bytes)})`]))
+    ? h('li', null, `${kind}: `, items.map((f, i) => [i ? ', ' : '', h('span', { class: 'code' }, fileLabel(model, f)), ` (${bytesText(f.bytes)})`]))
     : null)
   const notes = (model.notes || []).map((note) => h('li', null, note))
   return [
     h('h1', null, 'leakproof report'),
-    h('div', { class: 'muted' }, `${model.dir || ''} · generated ${fmtTime(model.generatedAt)} UTC · all times UTC`),
+    h('div', { class: 'muted' }, `${several ? `${dirs.length} directories` : model.dir || ''} · generated ${fmtTime(model.generatedAt)} UTC · all times UTC`),
+    several ? h('ul', { class: 'dirs' }, dirs.map((d) => h('li', null, h('strong', null, d.name), ': ', h('span', { class: 'code' }, d.path)))) : null,
     h('ul', null, list('logs', files.logs), list('reports', files.reports), list('heap snapshots', files.snapshots)),
     notes.length ? h('ul', { class: 'notes' }, notes) : null,
   ]
@@ -428,16 +382,15 @@ function renderDetails(proc) {
  * The section of one process: verdict, timeline, leaks, next steps, reports, details. The
  * reports of snapshot pairs come first (they name what holds the leak), each kind newest first.
  */
-function renderProcess(proc, charts) {
+function renderProcess(proc, index, charts) {
   const shown = proc.floors.time.length
   const sampling = proc.downsampled
     ? `showing ${fmtCount(shown)} of ${fmtCount(proc.floorsTotal)} floors (downsampled)`
     : `${fmtCount(shown)} floors`
   const limits = [proc.heapLimit ? `heap limit ${bytesText(proc.heapLimit)}` : null, proc.containerLimit ? `container limit ${bytesText(proc.containerLimit)}` : null].filter(Boolean)
-  const newestFirst = [...(proc.reports || [])].reverse()
-  const reports = [...newestFirst.filter((r) => r.kind === 'pair'), ...newestFirst.filter((r) => r.kind !== 'pair')]
-  return h('section', { class: 'process' },
-    h('h2', null, proc.label),
+  const reports = rankReports(proc.reports || [])
+  return h('section', { class: 'process', id: `process-${index}` },
+    h('h2', null, proc.instance || proc.label),
     h('div', { class: 'muted' }, [`${fmtTime(proc.firstAt)} – ${fmtTime(proc.lastAt)}`, sampling, ...limits].join(' · ')),
     renderVerdict(proc),
     shown > 0 ? renderChart(proc, charts) : h('p', { class: 'muted' }, 'no floors in the log for this process'),
@@ -458,7 +411,7 @@ function profileOpener(profile) {
 function renderProfiles(model) {
   const profiles = model.profiles || []
   if (profiles.length === 0) return []
-  const line = (p) => h('li', null, h('span', { class: 'code' }, p.name), ` (${bytesText(p.bytes)}, ${fmtTime(p.mtime)}): `, profileOpener(p))
+  const line = (p) => h('li', null, h('span', { class: 'code' }, fileLabel(model, p)), ` (${bytesText(p.bytes)}, ${fmtTime(p.mtime)}): `, profileOpener(p))
   return [h('h2', null, 'Profiles'), h('ul', { class: 'profiles' }, profiles.map(line))]
 }
 
@@ -468,8 +421,9 @@ function main() {
   const root = document.getElementById('root')
   const charts = []
   root.append(...renderHeader(model).filter(Boolean))
+  if (model.fleet) root.append(renderFleet(model))
   if ((model.processes || []).length === 0) root.append(h('p', { class: 'verdict healthy' }, 'no leakproof events found in this directory'))
-  for (const proc of model.processes || []) root.append(renderProcess(proc, charts))
+  ;(model.processes || []).forEach((proc, i) => root.append(renderProcess(proc, i, charts)))
   root.append(...renderProfiles(model))
   const made = charts.map((c) => c.make())
   pageWindow().leakproofCharts = made
@@ -480,8 +434,8 @@ function main() {
 
 /** The browser functions, in the order the page's script defines them. */
 const BROWSER_FUNCTIONS = [
-  bytesText, fmtTime, fmtMs, fmtRate, fmtScale, shareText, restartEvidenceText, fmtCount, h, table, section, siteText, builtText, allocationSiteText,
-  renderHeader, renderVerdict, chartSeries, chartAxes, drawTrendsAndGcs, markerElements, placeMarkers, xRange, pageWindow, renderChart,
+  bytesText, durationText, ...DOM_FUNCTIONS, rankReports, ...FLEET_FUNCTIONS, fmtScale, restartEvidenceText, siteText, builtText, allocationSiteText,
+  fileLabel, renderHeader, renderVerdict, chartSeries, chartAxes, drawTrendsAndGcs, markerElements, placeMarkers, xRange, pageWindow, renderChart,
   renderLeaks, renderNextSteps, renderReport, renderNative, renderDetails, renderProcess, profileOpener, renderProfiles, main,
 ]
 

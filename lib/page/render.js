@@ -10,7 +10,8 @@
  * no string in it can close the tag; the page's script shows every string from it with
  * `textContent`, never as HTML. Only the scripts whose hashes the policy lists run.
  *
- * The page's script is page-script.js's; the MODEL's shape is collect.js's.
+ * The page's script is page-script.js's (with page-dom.js's helpers and fleet-view.js's fleet
+ * view); the MODEL's shape is collect.js's (and fleet.js's, for its `fleet`).
  */
 const fs = require('node:fs')
 const crypto = require('node:crypto')
@@ -52,6 +53,8 @@ tr.suspect-first td { background: #fff9db; } .next { background: #f1f3f5; paddin
 .marker span { position: absolute; left: 3px; font-size: 11px; white-space: nowrap; background: rgba(255,255,255,.85); padding: 0 2px; }
 .marker-right span { left: auto; right: 3px; }
 .marker-leak span { color: #c92a2a; font-weight: 600; } .marker-snapshot span { color: #1971c2; } .marker-skip span { color: #495057; }
+.fleet h3.fleet-holder .holder, .fleet h3.fleet-holder .code { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 14px; }
+.fleet h3.fleet-holder .holder { color: #a61e1e; } a { color: #1864ab; } ul.dirs { margin: 4px 0; }
 `
 
 /**

@@ -6,7 +6,7 @@ export interface WrittenReport {
   path: string
   /** Its size in bytes. */
   bytes: number
-  /** Processes (pid, thread) drawn on it. */
+  /** Processes (pid, thread) drawn on it, of all its directories. */
   processes: number
   /** What the reader of the directory noticed: files skipped, lines unreadable, timelines downsampled. */
   notes: string[]
@@ -15,8 +15,12 @@ export interface WrittenReport {
 /**
  * Writes one self-contained HTML page of what a watcher left in `dir` (its event log, its
  * reports, the names and sizes of its snapshots): the memory timeline per process, the
- * leaks, the snapshots and the suspects with their holders. Rejects with
- * `ERR_LEAKPROOF_REPORT_DIR` when `dir` is not a readable directory. docs/report.md.
- * @param options `out`: where to write it. @default `<dir>/leakproof-report.html`
+ * leaks, the snapshots and the suspects with their holders. Given several directories (pods'
+ * volumes, hosts' copies), one page of them all; with more than one instance (a process of one
+ * directory), it opens with the fleet: the instances that leak grouped by what holds the leak,
+ * and those that do not. A directory given twice is read once. Rejects with
+ * `ERR_LEAKPROOF_REPORT_DIR` naming the first `dir` that is not a readable directory, and with
+ * `ERR_LEAKPROOF_INVALID_OPTION` for several directories without `out`. docs/report.md.
+ * @param options `out`: where to write it; required with several directories. @default `<dir>/leakproof-report.html`
  */
-export declare function writeReport(dir: string, options?: { out?: string }): Promise<WrittenReport>
+export declare function writeReport(dir: string | readonly string[], options?: { out?: string }): Promise<WrittenReport>
