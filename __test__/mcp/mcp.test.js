@@ -15,13 +15,12 @@ const net = require('node:net')
 const { once } = require('node:events')
 const { spawnSync } = require('node:child_process')
 const { startLeakingRun } = require('../page/fixtures/leaking-run')
-const { startMcp } = require('../support/mcp-client')
+const { startMcp, refusedWith } = require('../support/mcp-client')
 const { startProcess } = require('../support/attach-helpers')
 const { tempDir } = require('../support/temp-dir')
 
 const BIN = path.join(__dirname, '..', '..', 'bin', 'leakproof.js')
 /** JSON-RPC's "invalid params", which every coded refusal of a tool is. */
-const INVALID_PARAMS = -32602
 
 /**
  * The real leaking service's run (page/fixtures/leaking-run.js), started when this file loads:
@@ -45,16 +44,6 @@ async function serviceRun() {
   const snapshots = fs.readdirSync(run.dir).filter((f) => f.endsWith('.heapsnapshot')).sort()
   assert.equal(snapshots.length, 2, snapshots.join(', '))
   return { ...run, snapshots: snapshots.map((f) => path.join(run.dir, f)) }
-}
-
-/** Asserts that `promise` (a tool call) rejects with a protocol error carrying leakproof's `code`. */
-async function refusedWith(promise, code, message) {
-  await assert.rejects(promise, (err) => {
-    assert.equal(err.code, INVALID_PARAMS, err.message)
-    assert.equal(err.data?.code, code, err.message)
-    if (message) assert.match(err.message, message)
-    return true
-  })
 }
 
 test("an agent finds the holder from the watcher's directory in at most 3 calls, with the code that fills it and a bounded replacement", async (t) => {
@@ -160,7 +149,7 @@ test('bad input is a protocol error with a stable code, and the server answers o
   await refusedWith(mcp.call('leak_reports', { dir, pageSize: 1_000_000 }), 'ERR_LEAKPROOF_INVALID_ARGUMENT', /pageSize must be an integer from 1 to 50/)
   await refusedWith(mcp.call('leak_timeline', { dir, page: 0 }), 'ERR_LEAKPROOF_INVALID_ARGUMENT')
   await refusedWith(mcp.call('leak_overview', { dir, extra: 1 }), 'ERR_LEAKPROOF_INVALID_ARGUMENT')
-  await refusedWith(mcp.call('leak_overview', {}), 'ERR_LEAKPROOF_INVALID_ARGUMENT')
+  await refusedWith(mcp.call('leak_reports', {}), 'ERR_LEAKPROOF_INVALID_ARGUMENT', /dir must be given: the server has 2 roots/)
   await refusedWith(mcp.call('snapshot_retainers', { file: snapshots[0] }), 'ERR_LEAKPROOF_INVALID_ARGUMENT', /one of className and id/)
   await refusedWith(mcp.call('snapshot_retainers', { file: snapshots[0], className: 'NoSuchClass' }), 'ERR_LEAKPROOF_MCP_NOT_FOUND')
   await refusedWith(mcp.call('snapshot_dominators', { file: snapshots[0], id: 4_000_000_000 }), 'ERR_LEAKPROOF_MCP_NOT_FOUND')
@@ -222,6 +211,8 @@ test('the workflow is offered as a resource and prompts', async (t) => {
   assert.deepStrictEqual(prompts.map((p) => p.name).sort(), ['investigate_directory', 'investigate_process', 'investigate_snapshots'])
   const prompt = await mcp.client.getPrompt({ name: 'investigate_directory', arguments: { dir: '/srv/leakproof' } })
   assert.match(prompt.messages[0].content.text, /leak_overview with dir "\/srv\/leakproof"/)
+  const fleet = await mcp.client.getPrompt({ name: 'investigate_directory', arguments: {} })
+  assert.match(fleet.messages[0].content.text, /Call leak_overview without arguments first: it groups the instances that leak by what holds the leak/)
   await assert.rejects(mcp.client.getPrompt({ name: 'investigate_snapshots', arguments: { before: 'a' } }), (err) => err.data?.code === 'ERR_LEAKPROOF_INVALID_ARGUMENT')
 })
 

@@ -1,6 +1,7 @@
 'use strict'
 
 /** `leakproof mcp` driven by the SDK's own client over stdio, as an agent's host drives it. */
+const assert = require('node:assert')
 const path = require('node:path')
 const { Client } = require('@modelcontextprotocol/sdk/client/index.js')
 const { StdioClientTransport } = require('@modelcontextprotocol/sdk/client/stdio.js')
@@ -36,4 +37,17 @@ async function startMcp(t, roots, { env = {}, bin = BIN, cwd } = {}) {
   return server
 }
 
-module.exports = { startMcp }
+/** JSON-RPC's code for a call whose arguments the server refuses. */
+const INVALID_PARAMS = -32602
+
+/** Asserts that `promise` (a tool call) rejects with a protocol error carrying leakproof's `code`. */
+async function refusedWith(promise, code, message) {
+  await assert.rejects(promise, (err) => {
+    assert.equal(err.code, INVALID_PARAMS, err.message)
+    assert.equal(err.data?.code, code, err.message)
+    if (message) assert.match(err.message, message)
+    return true
+  })
+}
+
+module.exports = { startMcp, refusedWith, INVALID_PARAMS }

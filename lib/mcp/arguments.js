@@ -2,9 +2,10 @@
 
 /**
  * A tool's arguments checked against its `inputSchema` (the small part of JSON Schema the
- * tools use: objects of strings, integers and booleans, `enum`, `minimum`, `maximum`,
- * `required`, nothing else allowed), and lists cut into pages. Every refusal is a coded
- * `ERR_LEAKPROOF_INVALID_ARGUMENT` naming the argument.
+ * tools use: objects of strings, integers, booleans and arrays of them, `enum`, `minimum`,
+ * `maximum`, `minItems`, `maxItems`, `required`, nothing else allowed), and lists cut into
+ * pages. Every refusal is a coded `ERR_LEAKPROOF_INVALID_ARGUMENT` naming the argument (an
+ * item as `dirs[1]`).
  */
 const { CODES, codedError, describe } = require('../shared/errors')
 
@@ -40,6 +41,12 @@ function checkValue(tool, name, rule, value) {
   if (rule.enum && !rule.enum.includes(value)) throw refused(tool, name, `one of ${rule.enum.join(', ')}`, value)
   if (rule.type === 'string' && (typeof value !== 'string' || value === '')) throw refused(tool, name, 'a non-empty string', value)
   if (rule.type === 'boolean' && typeof value !== 'boolean') throw refused(tool, name, 'true or false', value)
+  if (rule.type === 'array') {
+    const fewest = rule.minItems ?? 0
+    const most = rule.maxItems ?? Infinity
+    if (!Array.isArray(value) || value.length < fewest || value.length > most) throw refused(tool, name, most === Infinity ? `a list of ${fewest} or more items` : `a list of ${fewest} to ${most} items`, value)
+    return value.map((item, i) => checkValue(tool, `${name}[${i}]`, rule.items, item))
+  }
   if (rule.type === 'integer') {
     const low = rule.minimum ?? -Infinity
     const high = rule.maximum ?? Infinity

@@ -12,7 +12,8 @@ const { watcherEnv } = require('../attach/command')
 
 const USAGE = `  leakproof mcp [--root DIR]...
       A Model Context Protocol server on stdio for coding agents: the leaks, reports, sites
-      and timeline of a watcher's directory, snapshot summaries, diffs, retainers and
+      and timeline of a watcher's directory, the instances under the roots that leak grouped
+      by what holds the leak, snapshot summaries, diffs, retainers and
       dominators, and live processes of this user (attach, census, snapshot). Reads only
       under each --root (default: the working directory). Setup: docs/agents.md.`
 

@@ -11,11 +11,18 @@ const GUIDE = `# Finding a memory leak with leakproof
 
 Start from what you have:
 
-1. **A watcher's directory** (the service ran with \`node -r leakproof/register\` or \`watch({ dir })\`):
-   \`leak_overview\` first. Its \`lookFirst.holder\` is the variable or property that holds what grew,
-   in the code's words (\`sessions (Map), a module-level variable of /srv/app.js\`), and
-   \`growingSite\` the code that allocates it. \`leak_reports\` gives the evidence and a
-   \`suggestedChanges\`; \`allocation_sites\` and \`leak_timeline\` the rest.
+1. **Watchers' directories** (the service ran with \`node -r leakproof/register\` or \`watch({ dir })\`):
+   \`leak_overview\` first. Without \`dir\` it reads every watcher directory in and up to two levels
+   below the roots (or the \`dirs\` you give): which instances (processes, worker threads) leak,
+   grouped by what holds the leak (\`groups[].holder\` and \`site\`, the same on every instance that
+   runs the same code, wherever its files are), each instance's \`dir\`, \`pid\`, \`since\`, growth,
+   \`reachesLimitAt\` and newest evidence file, and the instances that do not leak beside them.
+   With \`dir\` (one watcher's directory, such as an instance's) it answers per process: its
+   \`lookFirst.holder\` is the variable or property that holds what grew, in the code's words
+   (\`sessions (Map), a module-level variable of /srv/app.js\`), and \`growingSite\` the code that
+   allocates it. \`leak_reports\` gives the evidence and a \`suggestedChanges\`; \`allocation_sites\`
+   and \`leak_timeline\` the rest. These three read one \`dir\`; on a server with one root, leaving it
+   out means that root.
 2. **Two heap snapshots of one process**, an earlier and a later one: \`snapshot_diff\`. Its first
    suspect's holder is the answer; \`grownCollections\` say how many entries were added.
 3. **A running process** of this user: \`process_attach\`, then \`process_census\` twice a minute or
@@ -44,9 +51,12 @@ Errors come as JSON-RPC errors whose \`data.code\` is a stable \`ERR_LEAKPROOF_â
 /** The prompts, by name: each with its arguments and the message it starts with. */
 const PROMPTS = {
   investigate_directory: {
-    description: "Find what leaks in a service from the watcher's directory it wrote.",
-    arguments: [{ name: 'dir', description: "the watcher's directory", required: true }],
-    message: ({ dir }) => `Find the memory leak in the service whose leakproof watcher wrote to ${dir}. Call leak_overview with dir ${JSON.stringify(dir)} first; name the holder (the variable or property), the code that fills it, and propose the smallest change that bounds it. Read the resource leakproof://guide for what the answers mean.`,
+    description: "Find what leaks in a service from the directory its watcher wrote, or in a fleet from every watcher directory under the server's roots.",
+    arguments: [{ name: 'dir', description: "the watcher's directory; left out, every watcher directory under the server's roots", required: false }],
+    message: ({ dir }) =>
+      dir
+        ? `Find the memory leak in the service whose leakproof watcher wrote to ${dir}. Call leak_overview with dir ${JSON.stringify(dir)} first; name the holder (the variable or property), the code that fills it, and propose the smallest change that bounds it. Read the resource leakproof://guide for what the answers mean.`
+        : "Find the memory leaks in the services whose leakproof watchers wrote under this server's roots. Call leak_overview without arguments first: it groups the instances that leak by what holds the leak. For each group, call leak_overview with the dir of one of its instances, name the holder (the variable or property) and the code that fills it, and propose the smallest change that bounds it; say which instances do not leak. Read the resource leakproof://guide for what the answers mean.",
   },
   investigate_snapshots: {
     description: 'Find what grew between two heap snapshots of one process.',

@@ -63,6 +63,15 @@ class Roots {
     return real
   }
 
+  /**
+   * The server's root, for tool `tool`'s `dir` left out, when it has exactly one; with several
+   * (more `--root`s, or the directory of a process it attached to), a coded refusal that lists them.
+   */
+  sole(tool) {
+    if (this.#dirs.length === 1) return this.#dirs[0].given
+    throw codedError(TypeError, CODES.INVALID_ARGUMENT, `${tool}: dir must be given: the server has ${this.#dirs.length} roots (${this.list.join(', ')}); name one of them or a directory under one`)
+  }
+
   /** An existing regular file under a root (see `resolve`). */
   file(what, file) {
     return this.resolve(what, file, { kind: 'file', is: (s) => s.isFile() })

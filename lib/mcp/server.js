@@ -30,7 +30,7 @@ const GUIDE_URI = 'leakproof://guide'
 
 /** What the server tells a client about itself when it connects. */
 function instructions(roots) {
-  return `leakproof finds memory leaks in Node services and what holds them. It reads only under ${roots.list.join(', ')} and reaches only processes of its own user. Read ${GUIDE_URI} for the workflow; start with leak_overview (a watcher's directory), snapshot_diff (two snapshots) or process_attach (a running process).`
+  return `leakproof finds memory leaks in Node services and what holds them. It reads only under ${roots.list.join(', ')} and reaches only processes of its own user. Read ${GUIDE_URI} for the workflow; start with leak_overview (without arguments: every watcher directory under the roots, the instances that leak grouped by what holds the leak; with dir: one watcher's directory), snapshot_diff (two snapshots) or process_attach (a running process).`
 }
 
 /**

@@ -4,7 +4,9 @@
  * The tools over a watcher's directory (its event log, reports and the names of its
  * snapshots and profiles), read with the report page's `collect()`: the leaks so far, the
  * reports with their holders and suggested changes, the growing allocation sites, and the
- * timeline of events. Each answer is a few KB; lists come in pages.
+ * timeline of events. Each answer is a few KB; lists come in pages. `dir` may be left out
+ * when the server has one root (that root); leak_overview without it, or with `dirs`, answers
+ * over many instances (fleet.js).
  */
 const { collect } = require('../page/collect')
 const { bytesText } = require('../shared/bytes-text')
@@ -12,20 +14,50 @@ const { placeText } = require('../shared/place-text')
 const { CODES, codedError } = require('../shared/errors')
 const { pageOf, PAGING } = require('./arguments')
 const { suggestedChanges, fillingSite, parseHolder, entriesPerSecond } = require('./suggest')
+const { fleetOverview, MAX_WATCHER_DIRS } = require('./fleet')
+const { labelOf, iso } = require('./instance')
+const { rankReports } = require('../diagnose/holder-label')
 
 /** Suspects, collections and handles listed per report. */
 const PER_REPORT = 5
 /** Reports, snapshots and profiles the overview names (the newest, the best reports first). */
 const LISTED = 10
+/** Directories leak_overview's `dirs` names, at most. */
+const MAX_DIRS = 32
 
-const DIR = { type: 'string', description: "the watcher's directory (watch()'s dir, or where LEAKPROOF_LOG is), under the server's roots" }
+const DIR = {
+  type: 'string',
+  description: "the watcher's directory (watch()'s dir, or where LEAKPROOF_LOG is), under the server's roots; left out, the server's root when it has one",
+}
 
-/** ISO time of `ms`, or null. */
-const iso = (ms) => (Number.isFinite(ms) ? new Date(ms).toISOString() : null)
+/**
+ * The report page's MODEL of directory `dir`, tool `tool`'s argument checked against the
+ * roots; left out, the server's one root (with several, a refusal that lists them). `hint`:
+ * what to say when that root holds nothing of a watcher's, else `{}`.
+ */
+async function readDir(roots, tool, dir) {
+  const model = await collect(roots.dir('dir', dir ?? roots.sole(tool)))
+  const empty = dir === undefined && model.processes.length === 0
+  model.hint = empty ? { hint: "dir was left out, so this is the server's root, where no watcher wrote; leak_overview without dir lists the watcher directories below it" } : {}
+  return model
+}
 
-/** The report page's MODEL of directory `dir` (an argument, checked against the roots). */
-function readDir(roots, dir) {
-  return collect(roots.dir('dir', dir))
+/**
+ * leak_overview over the `dirs` given (each checked against the roots), else over every root
+ * (fleet.js); a root that is gone (an attached process' directory, removed) is noted.
+ */
+function overviewOfMany(roots, dirs) {
+  if (dirs !== undefined) return fleetOverview([...new Set(dirs.map((d, i) => roots.dir(`dirs[${i}]`, d)))])
+  const starts = []
+  const notes = []
+  for (const root of roots.list) {
+    try {
+      starts.push(roots.dir('root', root))
+    } catch (err) {
+      notes.push(err.message)
+    }
+  }
+  return fleetOverview([...new Set(starts)], notes)
 }
 
 /** A leak event for an agent. */
@@ -41,11 +73,6 @@ function leakAnswer(leak) {
     urgent: leak.urgent,
     reachesLimitAt: iso(leak.projectedLimitAt),
   }
-}
-
-/** Reports in the order they should be read: those of snapshot pairs first (they name holders), each newest first. */
-function ordered(reports) {
-  return [...reports].sort((a, b) => Number(a.kind === 'pair') - Number(b.kind === 'pair') || a.time - b.time).reverse()
 }
 
 /**
@@ -89,7 +116,7 @@ function reportAnswer(proc, report) {
 
 /** The holder an agent should look at first in process `proc`: the first suspect of its best report. */
 function mainHolder(proc) {
-  for (const report of ordered(proc.reports)) {
+  for (const report of rankReports(proc.reports)) {
     const suspect = report.suspects.find((s) => s.holder)
     if (suspect) {
       const site = fillingSite(proc.sites, parseHolder(suspect.holder)?.file)
@@ -101,7 +128,7 @@ function mainHolder(proc) {
 
 /** Every reports of the processes of `model`, in reading order. */
 function allReports(model) {
-  return model.processes.flatMap((proc) => ordered(proc.reports).map((report) => ({ proc, report })))
+  return model.processes.flatMap((proc) => rankReports(proc.reports).map((report) => ({ proc, report })))
 }
 
 /** Timeline entries of process `proc`: each event with its time and one line of what happened. */
@@ -133,16 +160,27 @@ function floorsBrief(proc) {
 const WATCHER_TOOLS = {
   leak_overview: {
     description:
-      "Start here with a watcher's directory. Per process: whether memory leaks (kind, growth a minute, the test that showed it, when it reaches the heap limit), the holder to look at first (the variable or property in the code's words) and the allocation site in its file that grows, and the newest reports, snapshots and profiles in the directory.",
-    inputSchema: { type: 'object', properties: { dir: DIR }, required: ['dir'], additionalProperties: false },
-    async run({ roots }, { dir }) {
-      const model = await readDir(roots, dir)
+      "Start here. With dir (one watcher's directory): per process, whether memory leaks (kind, growth a minute, the test that showed it, when it reaches the heap limit), the holder to look at first (the variable or property in the code's words) and the allocation site in its file that grows, and the newest reports, snapshots and profiles there. Without dir, or with dirs: every watcher directory in and up to two levels below the roots (or the dirs given) at once: which instances (processes or worker threads) leak, grouped by what holds the leak (a label the same on every instance running the same code), each group's instances with since when, growth, when they reach their limit and their newest evidence file, and the instances that do not leak beside them. Lists are capped; the answer says what it left out.",
+    inputSchema: {
+      type: 'object',
+      properties: {
+        dir: { ...DIR, description: "one watcher's directory (watch()'s dir, or where LEAKPROOF_LOG is), under the server's roots, for its processes in detail; left out, the answer is over many instances (see dirs)" },
+        dirs: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: MAX_DIRS, description: `directories under the roots to answer over together, each with the watcher directories up to two levels below it (at most ${MAX_DIRS}); with dir left out too, every root. The ${MAX_WATCHER_DIRS} watcher directories changed most recently are read` },
+      },
+      additionalProperties: false,
+    },
+    async run({ roots }, { dir, dirs }) {
+      if (dir !== undefined && dirs !== undefined) throw codedError(TypeError, CODES.INVALID_ARGUMENT, 'leak_overview: give dir (one directory) or dirs (several), not both')
+      if (dir === undefined) return overviewOfMany(roots, dirs)
+      const model = await readDir(roots, 'leak_overview', dir)
+      const labels = model.processes.map(labelOf)
       return {
         dir: model.dir,
-        processes: model.processes.map((proc) => {
+        processes: model.processes.map((proc, i) => {
           const newest = new Map(proc.leaks.map((l) => [l.kind, l]))
           return {
             process: proc.label,
+            pid: proc.pid,
             // A worker thread: its script, the pool that started it, which watcher judged it.
             ...(proc.thread ? { thread: proc.thread } : {}),
             from: iso(proc.firstAt),
@@ -152,8 +190,10 @@ const WATCHER_TOOLS = {
             heapLimit: bytesText(proc.heapLimit),
             ...(proc.containerLimit ? { containerLimit: bytesText(proc.containerLimit) } : {}),
             lookFirst: mainHolder(proc),
+            // What leak_overview over many instances groups this process by (null: no report names a holder).
+            holderLabel: labels[i],
             reports: proc.reports.length,
-            bestReports: ordered(proc.reports).slice(0, LISTED).map((r) => r.name),
+            bestReports: rankReports(proc.reports).slice(0, LISTED).map((r) => r.name),
           }
         }),
         snapshots: model.files.snapshots.slice(-LISTED),
@@ -169,37 +209,37 @@ const WATCHER_TOOLS = {
     inputSchema: {
       type: 'object',
       properties: { dir: DIR, report: { type: 'string', description: 'one report file name, as leak_overview lists them' }, ...PAGING, pageSize: { ...PAGING.pageSize, default: 3 } },
-      required: ['dir'],
       additionalProperties: false,
     },
     async run({ roots }, { dir, report, page, pageSize }) {
-      const model = await readDir(roots, dir)
+      const model = await readDir(roots, 'leak_reports', dir)
       let reports = allReports(model)
       if (report !== undefined) {
         reports = reports.filter((r) => r.report.name === report)
         if (reports.length === 0) throw codedError(Error, CODES.MCP_NOT_FOUND, `mcp: no report ${JSON.stringify(report)} in ${model.dir}`)
       }
       const answer = pageOf(reports, { page, pageSize })
-      return { dir: model.dir, ...answer, items: answer.items.map(({ proc, report: r }) => reportAnswer(proc, r)) }
+      return { dir: model.dir, ...model.hint, ...answer, items: answer.items.map(({ proc, report: r }) => reportAnswer(proc, r)) }
     },
   },
   allocation_sites: {
     description:
       'Where the code allocates the memory that stays: allocation sites whose live bytes grew, from the heap profiles the watcher sampled, as FUNCTION FILE:LINE:COLUMN (a site in a package: the package and the app function that called in), largest growth first.',
-    inputSchema: { type: 'object', properties: { dir: DIR, ...PAGING }, required: ['dir'], additionalProperties: false },
+    inputSchema: { type: 'object', properties: { dir: DIR, ...PAGING }, additionalProperties: false },
     async run({ roots }, { dir, page, pageSize }) {
-      const model = await readDir(roots, dir)
+      const model = await readDir(roots, 'allocation_sites', dir)
       const sites = model.processes.flatMap((proc) => proc.sites.map((s) => ({ site: placeText(s), process: proc.label, growth: bytesText(s.growthBytes), live: bytesText(s.liveBytes), growthBytes: s.growthBytes })))
-      return { dir: model.dir, ...pageOf(sites, { page, pageSize }) }
+      return { dir: model.dir, ...model.hint, ...pageOf(sites, { page, pageSize }) }
     },
   },
   leak_timeline: {
     description: "The event log's timeline, oldest first: leaks, snapshots (and those skipped), reports, thresholds, listener leaks, restarts and the watcher's errors, one line each; with each process' floors (memory after a full GC) in brief.",
-    inputSchema: { type: 'object', properties: { dir: DIR, ...PAGING, pageSize: { ...PAGING.pageSize, default: 20 } }, required: ['dir'], additionalProperties: false },
+    inputSchema: { type: 'object', properties: { dir: DIR, ...PAGING, pageSize: { ...PAGING.pageSize, default: 20 } }, additionalProperties: false },
     async run({ roots }, { dir, page, pageSize }) {
-      const model = await readDir(roots, dir)
+      const model = await readDir(roots, 'leak_timeline', dir)
       return {
         dir: model.dir,
+        ...model.hint,
         floors: Object.fromEntries(model.processes.map((proc) => [proc.label, floorsBrief(proc)])),
         ...pageOf(model.processes.flatMap(timelineOf), { page, pageSize }),
       }
