@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Usage: debian-tool.sh PACKAGE COMMAND...
 # Installs Debian's PACKAGE when one of its COMMANDs is missing, for the tests that run a real
-# tool (prometheus and promtool for __test__/operate/operate.prometheus.test.js, chromium for
+# tool (prometheus and promtool for __test__/operate/operate.prometheus.test.js; those and
+# prometheus-alertmanager's server, named prometheus-alertmanager, and amtool for
+# __test__/operate/fleet.alerts.test.js and __test__/production/fleet.test.js; chromium for
 # __test__/page/report.page.test.js and the DevTools check of __test__/sites/profiles.test.js, golang-go's
 # go tool pprof for the latter). The package's own service, if any, is not used (the tests
 # start their own on loopback); where policy-rc.d forbids it, it is not started either.

@@ -14,6 +14,7 @@ const http = require('node:http')
 const os = require('node:os')
 const path = require('node:path')
 const readline = require('node:readline')
+const { startPrometheus, queryUntil } = require('../support/prometheus-server')
 const { Worker } = require('node:worker_threads')
 const promClient = require('prom-client')
 const { registerMetrics } = require('leakproof/prometheus')
@@ -307,7 +308,7 @@ test('a real Prometheus server scrapes a leaking service: leak_suspected{kind="h
   if (bin === null) return
   const rules = spawnSync(path.join(bin, 'promtool'), ['check', 'rules', ALERTS], { encoding: 'utf8', timeout: 30_000 })
   assert.equal(rules.status, 0, rules.stdout + rules.stderr)
-  assert.match(rules.stdout, /SUCCESS: 3 rules found/)
+  assert.match(rules.stdout, /SUCCESS: 4 rules found/)
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-prometheus-'))
   const children = []
@@ -319,14 +320,14 @@ test('a real Prometheus server scrapes a leaking service: leak_suspected{kind="h
   children.push(service)
   const servicePort = await firstJsonLine(service).then((line) => line.port)
   const apiPort = await freePort()
-  const server = startPrometheus(path.join(bin, 'prometheus'), dir, servicePort, apiPort)
+  const server = startPrometheus({ bin: path.join(bin, 'prometheus'), dir, port: apiPort, targets: [`127.0.0.1:${servicePort}`], rules: ALERTS })
   children.push(server)
 
-  const leak = await poll(apiPort, 'leakproof_leak_suspected{kind="heap"} == 1', 60_000)
+  const leak = await queryUntil(apiPort, 'leakproof_leak_suspected{kind="heap"} == 1', { limitMs: 60_000 })
   assert.equal(leak[0].metric.instance, `127.0.0.1:${servicePort}`)
-  const entries = await poll(apiPort, 'leakproof_boundedmap_entries{map="sessions"} > 0', 10_000)
+  const entries = await queryUntil(apiPort, 'leakproof_boundedmap_entries{map="sessions"} > 0', { limitMs: 10_000 })
   assert.ok(Number(entries[0].value[1]) > 0)
-  const pending = await poll(apiPort, 'ALERTS{alertname="LeakproofLeakSuspected",kind="heap",alertstate="pending"}', 10_000)
+  const pending = await queryUntil(apiPort, 'ALERTS{alertname="LeakproofLeakSuspected",kind="heap",alertstate="pending"}', { limitMs: 10_000 })
   assert.equal(pending[0].metric.severity, 'warning')
 })
 
@@ -350,14 +351,14 @@ test('at a 500 ms interval under the preload, the gauge Prometheus scrapes says 
   children.push(service)
   const servicePort = await firstJsonLine(service).then((line) => line.port)
   const apiPort = await freePort()
-  children.push(startPrometheus(path.join(bin, 'prometheus'), dir, servicePort, apiPort))
+  children.push(startPrometheus({ bin: path.join(bin, 'prometheus'), dir, port: apiPort, targets: [`127.0.0.1:${servicePort}`], rules: ALERTS }))
 
   const heapLeak = () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line)) : []).find((e) => e.type === 'leak' && e.kind === 'heap')
   let leak
   // Usually 20-25 s; a machine busy with other work took over 60 s once (2026-11-23).
   for (let waited = 0; !(leak = heapLeak()) && waited < 120_000; waited += 500) await new Promise((resolve) => setTimeout(resolve, 500))
   assert.ok(leak, 'the service reported its heap leak in the event log')
-  await poll(apiPort, 'leakproof_leak_suspected{kind="heap"} == 1', 10_000)
+  await queryUntil(apiPort, 'leakproof_leak_suspected{kind="heap"} == 1', { limitMs: 10_000 })
   await new Promise((resolve) => setTimeout(resolve, 3000)) // a few scrapes more, for the range below
   const range = await getJson(`http://127.0.0.1:${apiPort}/api/v1/query_range?query=${encodeURIComponent('leakproof_leak_suspected{kind="heap"}')}&start=${startedAt / 1000}&end=${Date.now() / 1000}&step=1`)
   const values = range.data.result[0].values.map(([at, value]) => [at * 1000, Number(value)])
@@ -370,46 +371,12 @@ test('at a 500 ms interval under the preload, the gauge Prometheus scrapes says 
   assert.deepEqual(values.filter(([at, value]) => at >= leak.time + 1000 && value !== 1), [], `leak at ${leak.time}`)
 })
 
-/** Starts prometheus on 127.0.0.1:`apiPort` scraping 127.0.0.1:`servicePort` every second, with the sample rules. */
-function startPrometheus(bin, dir, servicePort, apiPort) {
-  const config = path.join(dir, 'prometheus.yml')
-  fs.writeFileSync(config, [
-    'global: { scrape_interval: 1s, evaluation_interval: 1s }',
-    `rule_files: [${JSON.stringify(ALERTS)}]`,
-    'scrape_configs:',
-    `  - { job_name: leakproof, static_configs: [{ targets: ["127.0.0.1:${servicePort}"] }] }`,
-  ].join('\n') + '\n')
-  return spawn(bin, [
-    `--config.file=${config}`,
-    `--storage.tsdb.path=${path.join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${apiPort}`,
-    '--log.level=warn',
-  ], { stdio: ['ignore', 'ignore', 'inherit'] })
-}
-
 /** The first line `child` prints, parsed as JSON (rejects if it exits first). */
 function firstJsonLine(child) {
   return new Promise((resolve, reject) => {
     readline.createInterface({ input: child.stdout }).once('line', (line) => resolve(JSON.parse(line)))
     child.once('exit', (code) => reject(new Error(`exited with ${code} before printing`)))
   })
-}
-
-/** Asks Prometheus's HTTP API every 500 ms for `query` until it has a result; fails after `limitMs`. */
-async function poll(port, query, limitMs) {
-  const deadline = Date.now() + limitMs
-  let last = 'no answer'
-  while (Date.now() < deadline) {
-    try {
-      const answer = await getJson(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(query)}`)
-      if (answer.status === 'success' && answer.data.result.length > 0) return answer.data.result
-      last = JSON.stringify(answer)
-    } catch (err) {
-      last = String(err) // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500))
-  }
-  assert.fail(`${query}: no result within ${limitMs} ms; last answer: ${last}`)
 }
 
 /** GETs `url` and parses the body as JSON. */
