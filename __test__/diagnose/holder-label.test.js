@@ -19,7 +19,8 @@ const TAKE_CENSUS = path.join(__dirname, 'fixtures', 'census', 'take-census.js')
 
 /** A service whose leak's holder is reached through a key with a random id, its entries' keys carrying the pid. */
 const SERVICE = `'use strict'
-const { serveAroundCensus } = require(${JSON.stringify(TAKE_CENSUS)})
+const { censusAround, printAndExit } = require(${JSON.stringify(TAKE_CENSUS)})
+const { ownHolderLabel } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'lib', 'diagnose', 'holder-label.js'))})
 const crypto = require('node:crypto')
 const registry = {}
 const tenant = 'tenant_' + crypto.randomBytes(6).toString('hex')
@@ -28,7 +29,13 @@ function handleRequest(id) {
   registry[tenant].sessions.set('s' + id + '-' + process.pid, { id, at: Date.now() })
 }
 module.exports = { handleRequest }
-serveAroundCensus(handleRequest, { during: Number(process.env.DURING) })
+let served = 0
+const serve = (count) => { for (const end = served + count; served < end; served++) handleRequest(served) }
+serve(1000)
+censusAround(() => serve(Number(process.env.DURING))).then((result) => {
+  // The label this process writes into its report (the watcher's), beside the census' holders.
+  printAndExit({ ...result, own: ownHolderLabel({ kind: 'no-snapshot', suspects: result.holders }) })
+})
 `
 
 const roots = []
@@ -36,12 +43,14 @@ after(() => {
   for (const root of roots) fs.rmSync(root, { recursive: true, force: true })
 })
 
-/** A copy of SERVICE in a temp directory of its own, as a deploy or a pod would have it. */
-function installService() {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-holder-label-'))
+/**
+ * A copy of SERVICE in folder `pod` of a temp directory (a new one without `root`), as a deploy
+ * or a pod would have it: `<root>/<pod>/app/service.js`.
+ */
+function installService(pod, root = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-holder-label-'))) {
   roots.push(root)
-  const file = path.join(root, 'app', 'service.js')
-  fs.mkdirSync(path.dirname(file))
+  const file = path.join(root, pod, 'app', 'service.js')
+  fs.mkdirSync(path.dirname(file), { recursive: true })
   fs.writeFileSync(file, SERVICE)
   return file
 }
@@ -61,9 +70,9 @@ function censusReport(holders, fields = {}) {
   return { type: 'report', kind: 'no-snapshot', time: 1_000, pid: 1, threadId: 0, path: null, leak: { kind: 'heap', since: 0 }, suspects: holders, ...fields }
 }
 
-test('one service leaking on two instances and after a restart gives one label, with no id, temp path or count in it', async () => {
-  const first = installService()
-  const second = installService()
+test('one service leaking on instances in temp directories and after a restart gives one label, with no id, temp path or count in it', async () => {
+  const first = installService('srv')
+  const second = installService('srv')
   const runs = await Promise.all([runService(first, 2000), runService(second, 3000)])
   runs.push(await runService(first, 2500))
   const holders = runs.map((run) => run.holders[0])
@@ -72,7 +81,18 @@ test('one service leaking on two instances and after a restart gives one label, 
   assert.equal(new Set(holders.map((h) => h.holder.description)).size, 3, holders.map((h) => h.holder.description).join('\n'))
   const labels = runs.map((run) => holderLabel(censusReport(run.holders)))
   for (const label of labels) assert.deepEqual(label, labels[0])
-  assert.deepEqual(labels[0], { holder: 'registry.tenant_*.sessions (Map)', site: 'app/service.js', share: null })
+  assert.deepEqual(labels[0], { holder: 'registry.tenant_*.sessions (Map)', site: 'srv/app/service.js', share: null })
+  for (const run of runs) assert.deepEqual(run.own, { holder: labels[0].holder, site: 'service.js' })
+})
+
+test("copies in folders of one directory: the path tells them apart, the label the process writes (its main script's folder) does not", async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-holder-label-'))
+  const runs = await Promise.all([runService(installService('pod-a', root), 2000), runService(installService('pod-b', root), 2500)])
+  const fromPaths = runs.map((run) => holderLabel(censusReport(run.holders)).site)
+  assert.deepEqual(fromPaths, ['pod-a/app/service.js', 'pod-b/app/service.js'])
+  for (const run of runs) assert.deepEqual(run.own, { holder: 'registry.tenant_*.sessions (Map)', site: 'service.js' })
+  // Readers (the page, the MCP server, the metric) take the label the report carries.
+  assert.deepEqual(holderLabel(censusReport(runs[0].holders, { holderLabel: runs[0].own })), { ...runs[0].own, share: null })
 })
 
 test('paths: a package from node_modules on, a temp directory and the install prefix left out, ids as *', () => {

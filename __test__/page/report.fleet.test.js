@@ -41,7 +41,7 @@ const copies = []
 
 /**
  * Starts one instance: fleet-app.js copied to a temporary directory of its own (as a host puts
- * the same code under another prefix: the path's last segments stay `srv/app/fleet-app.js`), its
+ * the same code under another prefix: its label's site is `fleet-app.js`, beside its main script), its
  * events to `log` in `dir`. Resolves with its pid, exit code, stderr and events.
  */
 function startInstance(dir, log, leak, durationMs) {
@@ -146,7 +146,7 @@ test('the MODEL of two pods: the two leaking instances under one holder, the hea
   const [group] = fleet.groups
   const label = holderLabel(pairA)
   assert.match(label.holder, /^sessions \(Map\)$/)
-  assert.equal(label.site, 'srv/app/fleet-app.js')
+  assert.equal(label.site, 'fleet-app.js')
   assert.equal(group.site, label.site, "the pair's label, the census' before it too")
   assert.equal(group.holder, label.holder)
   const leakingNames = [names.a, names.b].sort((x, y) => fleet.instances[byName(x)].firstLeakAt - fleet.instances[byName(y)].firstLeakAt)
@@ -247,7 +247,7 @@ test('the page of three pods in Chromium: the fleet at the top, grouped by holde
     [named.holder, named.site, names(named.instances)],
     ['', '', names(unnamed.instances)],
   ])
-  assert.match(shown.headings[0], /^sessions \(Map\) at srv\/app\/fleet-app\.js — 2 of 4 instances, leaking since 20\d\d-/)
+  assert.match(shown.headings[0], /^sessions \(Map\) at fleet-app\.js — 2 of 4 instances, leaking since 20\d\d-/)
   assert.match(shown.headings[1], /^Holder not named — 1 of 4 instances/)
   assert.deepEqual(shown.groups[0].head, ['instance', 'leaking since', 'kind', 'growth', 'reaches the limit', 'share of the growth', 'newest evidence'])
   for (const row of shown.groups[0].rows) {

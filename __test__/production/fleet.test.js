@@ -93,14 +93,14 @@ test('one notification group per holder across the fleet: three instances leakin
   const sessions = named.find((g) => g.labels.holder === 'store.sessions (Map)')
   assert.deepEqual(Object.keys(sessions.labels).sort(), ['alertname', 'holder', 'kind', 'site'])
   assert.equal(sessions.labels.kind, 'heap')
-  assert.equal(sessions.labels.site, 'svc/service.js', 'the site as every instance spells it: no temp directory')
+  assert.equal(sessions.labels.site, 'service.js', 'the site as every instance spells it: beside its main script')
   assert.deepEqual(firingIn(sessions.latest), address('sessions'), 'the three instances leaking through store.sessions, in one notification')
   const audit = named.find((g) => g.labels.holder === 'auditLog (Array)')
-  assert.equal(audit.labels.site, 'svc/service.js')
+  assert.equal(audit.labels.site, 'service.js')
   assert.deepEqual(firingIn(audit.latest), address('audit'))
   for (const alert of sessions.latest.alerts) {
     assert.equal(alert.annotations.summary, `heap memory leak in leakproof, held by store.sessions (Map) at ${sessions.labels.site}`)
-    assert.match(alert.annotations.description, /What holds it: store\.sessions \(Map\) at svc\/service\.js, as on every instance/)
+    assert.match(alert.annotations.description, /What holds it: store\.sessions \(Map\) at service\.js, as on every instance/)
   }
   // A leak whose holder was not named when its `for:` ran out alerts without one: allowed (a
   // machine slower than the 20 s), for leaking instances only.

@@ -10,6 +10,7 @@ const { writePrivateAtomically } = require('../shared/write-atomically')
 const { SUFFIXES, watcherFileName } = require('../shared/file-names')
 const { SYSTEM_CLOCK } = require('../shared/clock')
 const { withSourcePositions } = require('../shared/source-positions')
+const { ownHolderLabel } = require('./holder-label')
 const { nativeStart, nativeVerdict } = require('./native-verdict')
 const { siteThatMade } = require('../sites/sites')
 
@@ -254,8 +255,9 @@ class Diagnosis {
   /** Builds, writes and emits the report of `leak` (see `diagnose`); null when stopped or failed. */
   async #report(leak, snapshot, detail, sites, profile) {
     try {
-      const report = await withSourcePositions(await this.#build(leak, snapshot, detail, sites, profile))
+      const built = await withSourcePositions(await this.#build(leak, snapshot, detail, sites, profile))
       if (this.#stopped) return null
+      const report = { ...built, holderLabel: ownHolderLabel(built) }
       report.path = this.#write(report)
       this.#latest = report
       this.#latestSitesLate = report.sites === null && sites !== null ? Promise.resolve(sites).catch(() => null) : null

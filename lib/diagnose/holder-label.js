@@ -12,13 +12,16 @@
  * where the report names none.
  */
 
+const fs = require('node:fs')
+const { dirname } = require('node:path')
+
 /** Longest label values, in characters: past them a value is cut with `…`. */
 const MAX_HOLDER_CHARS = 96
 const MAX_SITE_CHARS = 128
 /** Temp directories, whose first folder (made per run, as by mkdtemp) a site leaves out. */
 const TEMP_DIRS = /^(?:\/private)?(?:\/tmp|\/var\/tmp|\/dev\/shm|\/var\/folders\/[^/]+\/[^/]+\/T)(?=\/)/
 /** This machine's, as `os.tmpdir()` names it (TMPDIR): macOS' `/var/folders/…/T`, a CI runner's. */
-const TEMP_DIR = require('node:os').tmpdir().replace(/\\/g, '/').replace(/\/$/, '')
+const TEMP_DIR = slashes(require('node:os').tmpdir()).replace(/\/$/, '')
 /** The path segments a site keeps at most (after a package or temp prefix is taken off). */
 const SITE_SEGMENTS = 3
 
@@ -56,30 +59,69 @@ function rankReports(reports) {
 /**
  * The label of a report's first holder: `{ holder, site, share }` (`share`: how much of the
  * leak it explains, 0 to 1, or null where not measured), or null when the report names none.
+ * The label the watcher wrote into the report (`holderLabel`, see `ownHolderLabel`) where it
+ * has one; else made here, `root` the directory sites are relative to (see `siteOf`).
  * @param {any} report a `report` event, or a report file's content
+ * @param {{ root?: string | null }} [options]
  * @returns {{ holder: string, site: string, share: number | null } | null}
  */
-function holderLabel(report) {
+function holderLabel(report, { root = null } = {}) {
   const item = firstNamed(report)
   if (item === null) return null
+  const share = typeof item.share === 'number' && Number.isFinite(item.share) ? Math.min(1, Math.max(0, item.share)) : null
+  const written = report.holderLabel
+  if (typeof written?.holder === 'string' && typeof written.site === 'string') {
+    return { holder: cut(written.holder, MAX_HOLDER_CHARS), site: cut(written.site, MAX_SITE_CHARS), share }
+  }
   const { holder } = item
   // A census' path is its text (`store.sessions`); a pair's holder name is already the path.
   const path = typeof item.readablePath === 'string' && item.readablePath !== '' ? item.readablePath : text(holder.name)
   const className = text(holder.className).replace(/^function (\S+) at .*$/, 'function $1')
   const name = path === '' ? `(${text(holder.kind) || 'unnamed'})` : path
-  const share = typeof item.share === 'number' && Number.isFinite(item.share) ? Math.min(1, Math.max(0, item.share)) : null
-  return { holder: cut(stableText(`${name} (${className || '?'})`), MAX_HOLDER_CHARS), site: siteOf(holder, item.madeAt), share }
+  return { holder: cut(stableText(`${name} (${className || '?'})`), MAX_HOLDER_CHARS), site: siteOf(holder, item.madeAt, root), share }
 }
 
 /**
- * The file of the holder's place, else of the line that made its roots, else `''`. Not its line:
- * the census places a variable at a function whose scope holds it and a pair at another one,
- * or at none for a module's variable, so the same variable would get several lines.
+ * The label of a report this process made, `{ holder, site }` or null, for the watcher to write
+ * into it: sites under the directory of the process's main script are relative to it, so copies
+ * of a service in folders of their own (`/srv/a/app.js`, `/srv/b/app.js`) give one site
+ * (`app.js`) where the path alone cannot tell the folder is the copy's.
+ * @param {object} report
  */
-function siteOf(holder, madeAt) {
-  if (typeof holder.file === 'string' && holder.file !== '') return cut(stablePath(holder.file), MAX_SITE_CHARS)
-  if (typeof madeAt?.url === 'string' && madeAt.url !== '') return cut(stablePath(madeAt.url), MAX_SITE_CHARS)
-  return ''
+function ownHolderLabel(report) {
+  const label = holderLabel({ ...report, holderLabel: undefined }, { root: mainDir() })
+  return label === null ? null : { holder: label.holder, site: label.site }
+}
+
+/** The directory of the process's main script, links followed, or null (`node -e`, the REPL). */
+function mainDir() {
+  if (mainDirKept !== undefined) return mainDirKept
+  try {
+    mainDirKept = process.argv[1] ? slashes(dirname(fs.realpathSync(process.argv[1]))) : null
+  } catch {
+    mainDirKept = null
+  }
+  return mainDirKept
+}
+let mainDirKept
+
+/**
+ * The file of the holder's place, else of the line that made its roots, else `''`: relative to
+ * `root` when under it (and not in a package), else as `stablePath` gives it. Not its line: the
+ * census places a variable at a function whose scope holds it and a pair at another one, or at
+ * none for a module's variable, so the same variable would get several lines.
+ */
+function siteOf(holder, madeAt, root) {
+  const file = typeof holder.file === 'string' && holder.file !== '' ? holder.file : typeof madeAt?.url === 'string' ? madeAt.url : ''
+  if (file === '') return ''
+  const path = slashes(file.replace(/^file:\/\//, ''))
+  const own = root !== null && path.startsWith(`${root === '/' ? '' : root}/`) && !path.includes('/node_modules/')
+  return cut(own ? path.slice(root.length).replace(/^\//, '').split('/').map(stableText).join('/') : stablePath(path), MAX_SITE_CHARS)
+}
+
+/** `path` with `/` for `\\`. */
+function slashes(path) {
+  return path.replace(/\\/g, '/')
 }
 
 /**
@@ -89,7 +131,7 @@ function siteOf(holder, madeAt) {
  * @param {string} file
  */
 function stablePath(file) {
-  let path = file.replace(/^file:\/\//, '').replace(/\\/g, '/')
+  let path = slashes(file.replace(/^file:\/\//, ''))
   const packaged = path.lastIndexOf('/node_modules/')
   if (packaged !== -1) return path.slice(packaged + '/node_modules/'.length).split('/').map(stableText).join('/')
   const temp = path.startsWith(`${TEMP_DIR}/`) ? TEMP_DIR : TEMP_DIRS.exec(path)?.[0]
@@ -125,4 +167,4 @@ function cut(value, max) {
   return value.length <= max ? value : `${value.slice(0, max - 1)}…`
 }
 
-module.exports = { holderLabel, firstNamed, rankReports, stablePath, stableText }
+module.exports = { holderLabel, ownHolderLabel, firstNamed, rankReports, stablePath, stableText }

@@ -6,6 +6,7 @@ const { newestFileIn } = require('../shared/newest-file')
 const { SUFFIXES, isWatcherFile, reportPathOf } = require('../shared/file-names')
 const { isOwnFile } = require('../shared/code-origin')
 const { withSourcePositions } = require('../shared/source-positions')
+const { ownHolderLabel } = require('./holder-label')
 const { nativeVerdict } = require('./native-verdict')
 
 /**
@@ -86,6 +87,7 @@ class Reports {
       // diffSnapshots placed the diff's positions, and the census' report its holders: the sites tracked remain.
       await withSourcePositions(report.growingHandles)
       if (this.#stopped) return
+      report.holderLabel = ownHolderLabel(report)
       writePrivateAtomically(file, JSON.stringify(report, null, 2))
       this.#emit('report', { path: file, ...report })
     } catch (err) {

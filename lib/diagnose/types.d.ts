@@ -36,6 +36,13 @@ export interface PairReportEvent extends WatchEventBase {
   evidence: 'pair' | 'pair and census'
   /** The census' report taken after the baseline (its file, time, and each holder with whether the pair names it too); null without one. */
   census: { path: string | null; time: number; holders: { holder: string; confirmed: boolean }[] } | null
+  /**
+   * Its first holder as a label that is the same on every instance running the same code (the
+   * `leakproof_leak_holder_info` metric's, docs/metrics.md "The holder"): the holder's path and
+   * class, and its file (relative to the main script's directory when under it); null when the
+   * report names no holder.
+   */
+  holderLabel: { holder: string; site: string } | null
 }
 
 /** Resident bytes of one kind of mapping (`/proc/self/smaps`) that grew. */
@@ -196,6 +203,13 @@ export interface NoSnapshotReportEvent extends WatchEventBase {
   native: NativeVerdict | null
   lookedAt: string[]
   notLookedAt: { what: string; why: string }[]
+  /**
+   * Its first holder as a label that is the same on every instance running the same code (the
+   * `leakproof_leak_holder_info` metric's, docs/metrics.md "The holder"): the holder's path and
+   * class, and its file (relative to the main script's directory when under it); null when the
+   * report names no holder.
+   */
+  holderLabel: { holder: string; site: string } | null
 }
 
 /** Where an `analyzeSnapshot` / `diffSnapshots` call is, as passed to `onProgress`. */
