@@ -18,6 +18,7 @@ const { collect } = require('../page/collect')
 const { bytesText } = require('../shared/bytes-text')
 const { parseWatcherName } = require('../shared/file-names')
 const { readInstance } = require('./instance')
+const { mapInBatches } = require('../shared/in-batches')
 
 /** How far below a root (or a `dirs` entry) watcher directories are looked for. */
 const MAX_DEPTH = 2
@@ -27,6 +28,8 @@ const MAX_DIRS_LOOKED_AT = 500
 const MAX_WATCHER_DIRS = 32
 /** Directories are no longer read past this time (the answer says which were not). */
 const TIME_BUDGET_MS = 20_000
+/** Watcher directories read at once (as the report page reads them). */
+const DIRS_AT_ONCE = 4
 /** Groups listed, instances listed per group, instances that do not leak listed, notes kept. */
 const LISTED = Object.freeze({ groups: 8, members: 5, healthy: 10, notes: 10 })
 
@@ -113,12 +116,13 @@ function groupAnswer({ label, members }) {
 }
 
 /** One line of the verdict: how many leak, and through what. */
-function summaryOf(instances, groups) {
+function summaryOf(instances, groups, dirs) {
   const leaking = instances.filter((i) => i.leaking).length
   if (instances.length === 0) return 'no instance found: no watcher directory with a process in it under these directories'
-  if (leaking === 0) return `none of ${instances.length} instances leaks`
+  const of = dirs.read < dirs.found ? ` (in the ${dirs.read} of ${dirs.found} watcher directories read)` : ''
+  if (leaking === 0) return `none of ${instances.length} instances leaks${of}`
   const through = groups.slice(0, 3).map((g) => (g.holder === null ? `${g.instances} through a holder not yet named` : `${g.instances} through ${g.holder}${g.site ? ` at ${g.site}` : ''}`))
-  return `${leaking} of ${instances.length} instances leak: ${through.join('; ')}${groups.length > 3 ? '; …' : ''}`
+  return `${leaking} of ${instances.length} instances leak${of}: ${through.join('; ')}${groups.length > 3 ? '; …' : ''}`
 }
 
 /**
@@ -132,23 +136,20 @@ async function fleetOverview(starts, notes = []) {
   if (found.notLookedAt > 0) note(`${found.notLookedAt} directories not looked in (the first ${MAX_DIRS_LOOKED_AT} were): name the ones to read in dirs`)
   const toRead = found.dirs.slice(0, MAX_WATCHER_DIRS)
   if (found.dirs.length > toRead.length) note(`${found.dirs.length - toRead.length} watcher directories not read (the ${MAX_WATCHER_DIRS} changed most recently were): name the ones to read in dirs`)
+  const withinBudget = (read) => {
+    if (performance.now() - started <= TIME_BUDGET_MS) return true
+    note(`${toRead.length - read} watcher directories not read: the answer stops reading after ${TIME_BUDGET_MS / 1000} s (${toRead.slice(read, read + 3).join(', ')}${toRead.length - read > 3 ? ', …' : ''})`)
+    return false
+  }
+  const models = await mapInBatches(toRead, DIRS_AT_ONCE, (dir) => collect(dir).catch((err) => ({ failed: `${dir}: not read (${err.message})` })), { before: withinBudget })
   const instances = []
-  let read = 0
-  for (const dir of toRead) {
-    if (performance.now() - started > TIME_BUDGET_MS) {
-      note(`${toRead.length - read} watcher directories not read: the answer stops reading after ${TIME_BUDGET_MS / 1000} s (${toRead.slice(read, read + 3).join(', ')}${toRead.length - read > 3 ? ', …' : ''})`)
-      break
-    }
-    read++
-    let model
-    try {
-      model = await collect(dir)
-    } catch (err) {
-      note(`${dir}: not read (${err.message})`)
+  for (const [i, model] of models.entries()) {
+    if (model.failed) {
+      note(model.failed)
       continue
     }
-    for (const text of model.notes) if (!QUIET_NOTE.test(text)) note(`${dir}: ${text}`)
-    for (const proc of model.processes) instances.push(await readInstance(model, proc))
+    for (const text of model.notes) if (!QUIET_NOTE.test(text)) note(`${toRead[i]}: ${text}`)
+    for (const proc of model.processes) instances.push(readInstance(model, proc))
   }
   const groups = groupsOf(instances.filter((i) => i.leaking))
     .map(groupAnswer)
@@ -158,14 +159,14 @@ async function fleetOverview(starts, notes = []) {
   const cut = groups.length > LISTED.groups || healthy.length > LISTED.healthy || groups.some((g) => g.membersNotListed)
   return {
     over: starts,
-    summary: summaryOf(instances, groups),
+    summary: summaryOf(instances, groups, { read: models.length, found: found.dirs.length }),
     instances: { total: instances.length, leaking: instances.length - healthy.length, notLeaking: healthy.length },
     groups: groups.slice(0, LISTED.groups),
     ...(groups.length > LISTED.groups ? { groupsNotListed: groups.length - LISTED.groups } : {}),
     notLeaking: healthy.slice(0, LISTED.healthy).map(({ leaking: _leaking, thread: _thread, ...i }) => i),
     ...(healthy.length > LISTED.healthy ? { notLeakingNotListed: healthy.length - LISTED.healthy } : {}),
     ...(cut ? { listed: `at most ${LISTED.groups} groups, the ${LISTED.members} instances of each nearest their limit, and the ${LISTED.healthy} instances that do not leak seen last; the counts are of all. Give dirs (or dir) to see fewer at a time.` } : {}),
-    directories: { read, found: found.dirs.length, lookedAt: found.lookedAt },
+    directories: { read: models.length, found: found.dirs.length, lookedAt: found.lookedAt },
     notes: notes.slice(0, LISTED.notes),
     ...(notes.length > LISTED.notes ? { notesNotListed: notes.length - LISTED.notes } : {}),
     tookMs: Math.round(performance.now() - started),

@@ -58,7 +58,7 @@ function newestEvidence(model, proc) {
  * until a report names a holder), the holder in its own words (`holderText`, with its file and
  * counts, as `leakproof run` prints it) and its newest evidence file.
  */
-async function readInstance(model, proc) {
+function readInstance(model, proc) {
   const instance = {
     dir: model.dir,
     process: proc.label,
