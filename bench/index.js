@@ -8,7 +8,8 @@
  * 10 GB for its 1 GB heap's snapshot), restart (about eleven minutes, under PM2) and attach
  * (about nine minutes: `leakproof attach` against a DevTools heap snapshot, Node 24 and 20) and mcp
  * (about a minute and a half, but it needs Node 24 and Debian's chromium: `leakproof mcp` beside
- * memlab's analysis and chrome-devtools-mcp on one snapshot pair). Prints
+ * memlab's analysis and chrome-devtools-mcp on one snapshot pair) and fleet (about a minute: the
+ * report page, leak_overview and the holder metric over 1 to 64 instance directories). Prints
  * tables and writes them, with the date, Node version and machine, to bench/out/latest.json.
  */
 const fs = require('node:fs')
@@ -34,10 +35,11 @@ const BENCHES = {
   restart: ["Restarts: leakproof's restart policy against PM2's max_memory_restart", () => require('./restart').main()],
   attach: ['leakproof attach on a running service against a DevTools heap snapshot', () => require('./attach').main()],
   mcp: ["leakproof mcp beside memlab's MCP server and chrome-devtools-mcp on the same snapshot pair: time to the first answer and the server's peak memory", () => require('./mcp').main()],
+  fleet: ['The fleet: the report page and leak_overview over N instance directories, and the scrape of the holder metric', () => require('./fleet').main()],
 }
 
 /** Benchmarks that take long enough to run only when named. */
-const LONG = new Set(['snapshot-cost', 'diagnosis', 'capture', 'census', 'restart', 'attach', 'mcp'])
+const LONG = new Set(['snapshot-cost', 'diagnosis', 'capture', 'census', 'restart', 'attach', 'mcp', 'fleet'])
 
 /** Runs a benchmark script that prints its own tables, in a child process. */
 function runScript(file) {
