@@ -193,6 +193,24 @@ test("a snapshot pair's holder outranks a newer census'; directories are named b
   assert.deepEqual(dirNames(['/x/logs', '/y/logs', '/y/other']), ['x/logs', 'y/logs', 'y/other'])
 })
 
+test('evidence without its event log (LEAKPROOF_DIR alone): the reports say the instance leaks, since when and how fast', async () => {
+  // pod-b's report files only, as a service run without LEAKPROOF_LOG leaves them.
+  const reportsOnly = path.join(base, 'reports-only')
+  fs.mkdirSync(reportsOnly)
+  for (const name of fs.readdirSync(pods.b).filter((n) => n.endsWith('.report.json'))) fs.copyFileSync(path.join(pods.b, name), path.join(reportsOnly, name))
+  const model = await collectAll([reportsOnly, pods.a])
+  const instance = model.fleet.instances.find((i) => i.pid === runs.leakingB.pid)
+  const censuses = runs.leakingB.events.filter((e) => e.type === 'report' && e.kind === 'no-snapshot')
+  assert.ok(censuses.length > 0, 'the run wrote a census report')
+  assert.equal(instance.leaking, true)
+  assert.equal(instance.firstLeakAt, censuses[0].leak.time)
+  assert.equal(instance.newestLeak.slopeBytesPerSec, censuses.at(-1).leak.slopeBytesPerSec)
+  assert.equal(instance.newestLeak.projectedLimitAt, censuses.at(-1).leak.projectedLimitAt)
+  assert.equal(instance.holder, holderLabel(pairReport(runs.leakingB)).holder)
+  const group = model.fleet.groups.find((g) => g.instances.includes(model.fleet.instances.indexOf(instance)))
+  assert.equal(group.instances.length, 2, 'with pod-a\'s leaking instance, through the same holder')
+})
+
 test('leakproof report DIR DIR: -o required, a missing DIR named, the same DIR twice read once', async () => {
   const run = (...args) => spawnSync(process.execPath, [BIN, 'report', ...args], { encoding: 'utf8' })
   const noOut = run(pods.a, pods.b)

@@ -251,10 +251,18 @@ class ProcessBuilder {
   addReport(name, content, time) {
     const known = name === null ? undefined : this.lists.reports.get(name)
     const snapshots = content.kind === 'pair' ? [content.baseline, content.followUp].map(fileName).filter((n) => n !== null) : undefined
-    const entry = { ...reportModel(content, name, known?.time ?? time), sites: content.sites?.sites, label: holderLabel(content), snapshots }
+    // A report without a pair carries its leak event: a directory without an event log (no LEAKPROOF_LOG) still says when and how fast.
+    const leak = content.kind === 'no-snapshot' && content.leak !== null && typeof content.leak === 'object' && Number.isFinite(content.leak.time) ? ENTRY.leak(content.leak) : null
+    const entry = { ...reportModel(content, name, known?.time ?? time), sites: content.sites?.sites, label: holderLabel(content), snapshots, leak }
     this.lists.reports.push(entry, name ?? undefined)
     this.seen(time)
   }
+}
+
+/** The leak events a process's reports carry (without a log that had them), each once, oldest first. */
+function leaksOfReports(reports) {
+  const byTime = new Map(reports.filter((r) => r.leak !== null).map((r) => [`${r.leak.time}\0${r.leak.kind}`, r.leak]))
+  return [...byTime.values()].sort((a, b) => a.time - b.time)
 }
 
 /** The last part of a path, or null. */
@@ -350,7 +358,7 @@ class ModelBuilder {
   /** The MODEL. */
   finish(listing) {
     const processes = [...this.processes.values()].map((entry) => this.#processModel(entry))
-    if (this.logsRead === 0) this.notes.push('no leakproof event log in this directory: no floors, leaks or skipped snapshots to show')
+    if (this.logsRead === 0) this.notes.push('no leakproof event log in this directory (LEAKPROOF_LOG): no floors or skipped snapshots to show, and leaks only as the reports tell them')
     if (this.processes.size === 0) this.notes.push('nothing from leakproof in this directory: no event log, report or heap snapshot')
     const leftOut = this.processesLeftOut.size
     if (leftOut > 0) this.notes.push(`${leftOut.toLocaleString('en-US')} more processes or threads not shown (the first ${MAX_PROCESSES} are)`)
@@ -379,6 +387,7 @@ class ModelBuilder {
       if (list.total > lists[key].length) this.notes.push(`${label}: ${list.total.toLocaleString('en-US')} ${what}, the newest ${lists[key].length} shown`)
     }
     const newestReportSites = lists.reports.findLast((report) => Array.isArray(report.sites))?.sites
+    if (lists.leaks.length === 0) lists.leaks = leaksOfReports(lists.reports)
     return {
       pid: entry.pid,
       threadId: entry.threadId,
@@ -386,7 +395,7 @@ class ModelBuilder {
       label,
       firstAt: entry.firstAt,
       lastAt: entry.lastAt,
-      firstLeakAt: entry.firstLeakAt,
+      firstLeakAt: entry.firstLeakAt ?? lists.leaks[0]?.time ?? null,
       dir: this.dir,
       floors,
       floorsTotal,
@@ -397,7 +406,7 @@ class ModelBuilder {
       sites: sitesModel(entry.sites?.sites ?? newestReportSites),
       listenerLeaks: lists.listenerLeaks.map(({ emitter, event, site, count }) => ({ emitter, event, site, count })),
       heldBy: heldByOf(lists.reports),
-      reports: lists.reports.map(({ sites: _sites, label: _label, snapshots: _snapshots, ...report }) => report),
+      reports: lists.reports.map(({ sites: _sites, label: _label, snapshots: _snapshots, leak: _leak, ...report }) => report),
     }
   }
 
