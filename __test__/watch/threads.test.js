@@ -174,8 +174,14 @@ test('a piscina pool whose task module keeps a Map: watched from the main thread
   assert.equal(leak.thread.watchedFrom, 'main')
   assert.match(leak.thread.script, /piscina/)
   assert.equal(report.thread.threadId, report.threadId)
-  if (EVALUATES_IN_POOLS) assert.match(firstHolder(report), new RegExp(`^rendered \\(Map\\), a module-level variable of ${escape(path.join(WORKERS, 'memo-render.js'))}`))
-  else assertSitesOnly(report)
+  if (EVALUATES_IN_POOLS) {
+    assert.match(firstHolder(report), new RegExp(`^rendered \\(Map\\), a module-level variable of ${escape(path.join(WORKERS, 'memo-render.js'))}`))
+    // Its holder reaches the metrics too, labelled as the report labels it.
+    assert.deepEqual(report.holderLabel, { holder: 'rendered (Map)', site: report.holderLabel.site })
+    assert.match(report.holderLabel.site, /memo-render\.js$/)
+    const holderSeries = `leakproof_thread_leak_holder_info{thread="${report.threadId}",pool="piscina",holder="rendered (Map)",site="${report.holderLabel.site}"} 1`
+    assert.ok(scrapes.some((series) => series.includes(holderSeries)), `no scrape had ${holderSeries}: ${JSON.stringify(scrapes.at(-1))}`)
+  } else assertSitesOnly(report)
   assert.ok(report.time - leak.time <= 60_000, `report ${report.time - leak.time} ms after the leak`)
   // The report's file says which thread it is about, too.
   assert.equal(JSON.parse(fs.readFileSync(report.path, 'utf8')).thread.threadId, report.threadId)
