@@ -43,6 +43,7 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const { statusBytes } = require('./proc-status')
 const { spawn, execFile } = require('node:child_process')
 
 const ROOT = path.join(__dirname, '..')
@@ -69,16 +70,6 @@ const HOLDER_WITHIN_MS = 60_000
 const TEXT_FILE = /\.(log|report\.json)$/
 const MB = (bytes) => Math.round(bytes / 1e6)
 const since = (t) => Number(process.hrtime.bigint() - t) / 1e6
-
-/** A field of /proc/PID/status in bytes (VmHWM, VmRSS), or 0 when the process is gone (as bench/mcp.js reads it). */
-function statusBytes(pid, field) {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return m ? Number(m[1]) * 1024 : 0
-  } catch {
-    return 0
-  }
-}
 
 /** One run of the fleet app into `dir`, its events in `dir/app.log`; resolves with its pid, exit code and events. */
 function runApp(dir, leak, durationMs) {

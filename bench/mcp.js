@@ -35,6 +35,7 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const { statusBytes } = require('./proc-status')
 const { spawn, execFileSync } = require('node:child_process')
 
 const NODE_MAJOR = process.env.BENCH_NODE || '24'
@@ -54,16 +55,6 @@ const MB = (bytes) => Math.round(bytes / 1e6)
 /** The bin directory of Node `major` (installed by scripts/node-bin.sh when missing). */
 function nodeBin(major) {
   return execFileSync('bash', [path.join(__dirname, '..', 'scripts', 'node-bin.sh'), String(major)], { encoding: 'utf8' }).trim()
-}
-
-/** A field of /proc/PID/status in bytes (VmHWM, VmRSS), or 0 when the process is gone. */
-function statusBytes(pid, field) {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return m ? Number(m[1]) * 1024 : 0
-  } catch {
-    return 0
-  }
 }
 
 /** The pids of every process below `pid`, from the parent pid in each /proc/N/stat. */
