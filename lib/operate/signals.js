@@ -115,7 +115,7 @@ const METRICS = Object.freeze([
     unit: '1',
     type: 'gauge',
     aggregate: 'max',
-    help: "1 for what holds a leak that still grows: the holder its reports named (holder: path and class, site: file:line), as the same label on every instance running the same code. One series per leaking kind; absent until a report names a holder, and once the leak ends.",
+    help: "1 for what holds a leak that still grows: the holder its reports named (holder: path and class, site: its file), as the same label on every instance running the same code. One series per leaking kind; absent until a report names a holder, and once the leak ends.",
     labels: ['kind', 'holder', 'site'],
     otelAttributes: HOLDER_ATTRIBUTES,
     absentUntil: 'a report names the holder of a leak that still grows',

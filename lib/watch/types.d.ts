@@ -168,7 +168,7 @@ export interface WatcherStatus {
   /**
    * For each kind that leaks now, the holder its reports named, as a label the same on every
    * instance running the same code (docs/metrics.md, "The holder"): `holder` its path and class,
-   * `site` its file and line (`''` when none), `share` of the leak it explains (null when not
+   * `site` its file (`''` when none), `share` of the leak it explains (null when not
    * measured), and the newest report that named it (`time`, `path`).
    */
   leakHolders: { kind: 'heap' | 'external' | 'native'; holder: string; site: string; share: number | null; time: number; path: string | null }[]
