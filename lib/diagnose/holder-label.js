@@ -57,6 +57,26 @@ function rankReports(reports) {
 }
 
 /**
+ * `items` grouped by their holder's label (`labelOf(item)`: `{ holder, site }`, or null when
+ * no report names one; those form one group), in the order first seen: `[{ label, items }]`.
+ * What a fleet is grouped by: the report page's and the MCP server's overview alike.
+ * @template T
+ * @param {T[]} items
+ * @param {(item: T) => { holder: string, site: string } | null} labelOf
+ * @returns {{ label: { holder: string, site: string } | null, items: T[] }[]}
+ */
+function groupByLabel(items, labelOf) {
+  const groups = new Map()
+  for (const item of items) {
+    const label = labelOf(item)
+    const key = label === null ? null : `${label.holder}\0${label.site}`
+    if (!groups.has(key)) groups.set(key, { label, items: [] })
+    groups.get(key).items.push(item)
+  }
+  return [...groups.values()]
+}
+
+/**
  * The label of a report's first holder: `{ holder, site, share }` (`share`: how much of the
  * leak it explains, 0 to 1, or null where not measured), or null when the report names none.
  * The label the watcher wrote into the report (`holderLabel`, see `ownHolderLabel`) where it
@@ -167,4 +187,4 @@ function cut(value, max) {
   return value.length <= max ? value : `${value.slice(0, max - 1)}…`
 }
 
-module.exports = { holderLabel, ownHolderLabel, firstNamed, rankReports, stablePath, stableText }
+module.exports = { holderLabel, ownHolderLabel, groupByLabel, firstNamed, rankReports, stablePath, stableText }

@@ -19,6 +19,7 @@ const { bytesText } = require('../shared/bytes-text')
 const { parseWatcherName } = require('../shared/file-names')
 const { readInstance } = require('./instance')
 const { mapInBatches } = require('../shared/in-batches')
+const { groupByLabel } = require('../diagnose/holder-label')
 
 /** How far below a root (or a `dirs` entry) watcher directories are looked for. */
 const MAX_DEPTH = 2
@@ -70,18 +71,9 @@ async function watcherDirs(starts) {
   return { dirs, lookedAt: seen.size, notLookedAt }
 }
 
-/** The key of an instance's group: its holder and site, `''` for the leaking instances no report names a holder of yet. */
-const keyOf = (label) => (label === null ? '' : `${label.holder}\0${label.site}`)
-
-/** The leaking `instances` by their label (holder and site). */
+/** The leaking `instances` by their label (holder and site): `[{ label, members }]`. */
 function groupsOf(instances) {
-  const groups = new Map()
-  for (const instance of instances) {
-    const key = keyOf(instance.label)
-    if (!groups.has(key)) groups.set(key, { label: instance.label, members: [] })
-    groups.get(key).members.push(instance)
-  }
-  return [...groups.values()]
+  return groupByLabel(instances, (instance) => instance.label).map(({ label, items }) => ({ label, members: items }))
 }
 
 /** The order of two ISO times of which either may be null: the earlier first, null last. */

@@ -9,7 +9,7 @@
  * shape: docs/report.md#the-fleet.
  */
 const path = require('node:path')
-const { rankReports } = require('../diagnose/holder-label')
+const { rankReports, groupByLabel } = require('../diagnose/holder-label')
 
 /** @typedef {{ name: string | null, kind: string | null, time: number }} ReportRef a report of the MODEL, as the fleet names it */
 
@@ -59,18 +59,13 @@ function dirNames(dirs) {
 function fleetModel(processes, onDisk) {
   if (processes.length < 2) return null
   const instances = processes.map((proc, index) => instanceOf(proc, index, onDisk))
-  const byHolder = new Map()
-  const healthy = []
-  instances.forEach((instance, i) => {
-    if (!instance.leaking) return void healthy.push(i)
-    const key = instance.holder === null ? null : `${instance.holder}\0${instance.site}`
-    if (!byHolder.has(key)) byHolder.set(key, { holder: instance.holder, site: instance.holder === null ? null : instance.site, instances: [] })
-    byHolder.get(key).instances.push(i)
-  })
+  const indices = instances.map((_, i) => i)
+  const healthy = indices.filter((i) => !instances[i].leaking)
+  const labelOf = (i) => (instances[i].holder === null ? null : { holder: instances[i].holder, site: instances[i].site })
   const firstLeak = (i) => instances[i].firstLeakAt ?? Infinity
-  const groups = [...byHolder.values()].map((group) => {
-    group.instances.sort((a, b) => firstLeak(a) - firstLeak(b))
-    return { ...group, firstLeakAt: instances[group.instances[0]].firstLeakAt }
+  const groups = groupByLabel(indices.filter((i) => instances[i].leaking), labelOf).map(({ label, items }) => {
+    items.sort((a, b) => firstLeak(a) - firstLeak(b))
+    return { holder: label?.holder ?? null, site: label?.site ?? null, instances: items, firstLeakAt: instances[items[0]].firstLeakAt }
   })
   groups.sort((a, b) => Number(a.holder === null) - Number(b.holder === null) ||
     b.instances.length - a.instances.length || (a.firstLeakAt ?? Infinity) - (b.firstLeakAt ?? Infinity))
