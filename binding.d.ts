@@ -23,7 +23,7 @@ export declare class LoadedSnapshot {
    * Reads and analyzes the snapshot at `path` on the thread pool; resolves with null, or
    * with why it could not be read.
    */
-  load(path: string, onProgress?: ProgressCallback | undefined | null): Promise<AnalyzeError | null>
+  load(path: string, onProgress?: ProgressCallback | undefined | null): Promise<SnapshotError | null>
   /** Classes by retained size and the `top` largest objects, as `analyzeSnapshot` reports them. */
   summary(top: number): SnapshotSummary
   /** The objects `query` names, the `top` retaining most, with their paths and holders. */
@@ -88,30 +88,21 @@ export declare class NativeMonitor {
   get running(): boolean
 }
 
-/** A snapshot that could not be read, with the stable code and the byte offset. */
-export interface AnalyzeError {
-  /** `ERR_LEAKPROOF_SNAPSHOT_IO`, `_TRUNCATED`, `_MALFORMED` or `_UNSUPPORTED`. */
-  code: string
-  /** What went wrong. */
-  message: string
-  /** Byte offset in the file where it was found. */
-  offset: number
-  /** Which file, from 0. */
-  snapshot: number
-}
-
 /** `{ result }` or `{ error }`. */
 export interface AnalyzeOutcome {
   /** The summary, on success. */
   result?: SnapshotSummary
   /** Why it failed. */
-  error?: AnalyzeError
+  error?: SnapshotError
 }
 
-/** Where a long analysis is; `lib/diagnose/analyze.js` keeps the last call, `'done'`, from users. */
+/** The phases of an analysis, in order. */
+export type AnalyzePhase = 'parse' | 'dominators' | 'paths' | 'summary' | 'done'
+
+/** Where a long analysis is, for a progress display. */
 export interface AnalyzeProgress {
-  /** `'parse'` (reading the file), `'dominators'`, `'paths'` or `'summary'`. */
-  phase: 'parse' | 'dominators' | 'paths' | 'summary' | 'done'
+  /** The phase it is in. */
+  phase: AnalyzePhase
   /** Which snapshot, from 0, when a diff reads several. */
   snapshot: number
   /** Work done in this phase: bytes read for `'parse'`, 0 for the others. */
@@ -150,27 +141,22 @@ export interface CodeHolder {
   name: string
   /** The held object's class (`'Map'`), or `function NAME at FILE:LINE:COL`. */
   className: string
-  /**
-   * `'module'`: a module-level variable, or what a CommonJS module exports (`module.exports.cache`);
-   * `'closure'`: a variable of a function's scope;
-   * `'global'`: a property of the global object; `'property'`: a property of an object whose
-   * own holder could not be named; `'handles'`: many new objects each kept by a GC root of
-   * its own (sockets by their handles), named by their class and count.
-   */
-  kind: 'module' | 'closure' | 'global' | 'property' | 'handles'
+  /** The kind of scope or object that holds it. */
+  kind: HolderKind
   /**
    * For `kind: 'closure'`: the function whose scope holds the variable (`'makeTracker'`),
-   * when the snapshot still has the function (V8 frees it once no closure of it is alive and
-   * no live code refers to it, as for a factory called once at startup); `'(anonymous)'` for
-   * a function without a name. Absent for the other kinds and for a block's scope.
+   * when the snapshot still has the function (V8 frees its shared info once no closure of
+   * it is alive and no live code refers to it, as for a factory called once at startup);
+   * `'(anonymous)'` for a function without a name. Absent for the other kinds and for a
+   * block's scope.
    */
   function?: string
   /**
    * For `kind: 'closure'`: the closure that `line` and `column` locate: a closure of
    * `function` when one is alive, else one created inside the variable's scope (one created
-   * directly in it first, then the first in the source). Absent for the other kinds: every
-   * function of a module keeps the module's scope alive, and a heap snapshot does not say
-   * which of them uses a variable.
+   * directly in it first, then the first in the source; see the module doc). Absent for the
+   * other kinds: every function of a module keeps the module's scope alive, and a heap
+   * snapshot does not say which of them uses a variable.
    */
   closure?: string
   /** The script of the scope's code: the module's file, or the function's. */
@@ -191,16 +177,16 @@ export interface DiffOutcome {
   /** The diff, on success. */
   result?: SnapshotDiff
   /** Why it failed. */
-  error?: AnalyzeError
+  error?: SnapshotError
 }
 
 /**
  * Diffs two or three snapshot files on the thread pool, matching them by `matching`
- * (`'ids'`, `'paths'` or `'auto'`, checked by `lib/diagnose/analyze.js`, which wraps it).
+ * (checked by `lib/diagnose/analyze.js`, which wraps it).
  */
-export declare function diffSnapshotFiles(paths: Array<string>, top: number, matching: 'ids' | 'paths' | 'auto', onProgress?: ProgressCallback | undefined | null): Promise<DiffOutcome>
+export declare function diffSnapshotFiles(paths: Array<string>, top: number, matching: Matching, onProgress?: ProgressCallback | undefined | null): Promise<DiffOutcome>
 
-/** One object on a dominator chain. */
+/** One object on a dominator chain: freeing it would free everything below it on the chain. */
 export interface DominatorStep {
   /** Class name, or `function NAME at FILE:LINE:COLUMN`. */
   name: string
@@ -238,17 +224,23 @@ export interface ForkLimits {
  */
 export declare function forkSnapshot(work: () => string, limits: ForkLimits, onEnd: (arg: string) => void): ForkedChild
 
-/** A collection that holds more entries than before. */
+/** A Map, Set, Array or plain object that holds more entries than before. */
 export interface GrownCollection {
   /** `'Map'`, `'Set'`, `'Array'` or `'Object'`. */
   name: string
-  /** Node id, the same in both snapshots. */
+  /** Node id in the last snapshot (by ids, the same in both). */
   id: number
-  /** Entries in the first snapshot (references to heap values; a Map entry counts once). */
+  /**
+   * Entries in the first snapshot (references to heap values; a Map entry counts once).
+   * Matched by paths: of every collection with its retainer path.
+   */
   before: number
-  /** Entries in the last snapshot. */
+  /** Entries in the last snapshot (matched by paths: of every such collection). */
   after: number
-  /** Retained size in the last snapshot, in bytes. */
+  /**
+   * Retained size in the last snapshot, in bytes (matched by paths: of every such
+   * collection).
+   */
   retainedSize: number
   /** Shortest path from the GC roots in the last snapshot. */
   retainerPath: Array<string>
@@ -259,8 +251,8 @@ export interface GrownCollection {
    * (Map)`.
    */
   readablePath: Array<string>
-  /** The variable or property that holds it, and where in the code; absent if none names it. */
-  holder?: CodeHolder
+  /** The variable or property that holds it, and where in the code; null if none names it. */
+  holder: CodeHolder | null
   /**
    * The most common class of what its entries hold in the last snapshot (of a Map's, the
    * values): `'Gzip'`, `'Buffer'`, `'Session'`, `'(string)'`; null when it holds none.
@@ -274,9 +266,9 @@ export interface GrownCollection {
   nativeBytes: number
   /**
    * Matched by ids: the part of `nativeBytes` owned by objects (the nearest JavaScript
-   * object above the native memory, such as a stream's handle or an ArrayBuffer) that
-   * existed in the first snapshot, so `nativeBytes - nativeBytesBefore` is the native memory
-   * of new entries. Matched by paths: null.
+   * object above the native memory, such as a stream's handle or an ArrayBuffer) that existed in the first snapshot, so `nativeBytes -
+   * nativeBytesBefore` is the native memory of new entries (at its size now: the diff builds
+   * no dominator tree of the first snapshot). Matched by paths: null.
    */
   nativeBytesBefore: number | null
   /** The (up to 3) kinds of native memory holding the most of `nativeBytes`, most bytes first. */
@@ -288,7 +280,7 @@ export interface GrownCollection {
   share: number
 }
 
-/** A chain of objects each holding the next (a linked list, a queue). */
+/** A chain of objects each holding the next (a linked list, a queue), below a growth root. */
 export interface GrowthChain {
   /** The class of its links: `'LinkNode'`. */
   class: string
@@ -300,7 +292,7 @@ export interface GrowthChain {
   after: number
 }
 
-/** New objects each held by a GC root of its own (open sockets' handles, timers). */
+/** New objects each held by a GC root of its own: open sockets' handles, timers. */
 export interface GrowthManyRoots {
   /**
    * The kind of root holding the most new bytes (matched by paths: that gained the most):
@@ -314,8 +306,8 @@ export interface GrowthManyRoots {
 }
 
 /**
- * An object present in both snapshots that holds new objects no deeper such object holds:
- * a leak's holder whatever its shape (a collection, a chain, many roots).
+ *  An object present in both snapshots that holds new objects no deeper such object holds
+ * : a leak's holder whatever its shape (a collection, a chain, many roots).
  */
 export interface GrowthRoot {
   /**
@@ -352,9 +344,12 @@ export interface GrowthRoot {
   retainerPath: Array<string>
   /** The same path with Node's own machinery folded into its first step. */
   readablePath: Array<string>
-  /** The variable or property that holds it, and where in the code; absent if none names it. */
-  holder?: CodeHolder
+  /** The variable or property that holds it, and where in the code; null if none names it. */
+  holder: CodeHolder | null
 }
+
+/** What kind of scope or object holds the object. */
+export type HolderKind = 'module' | 'closure' | 'global' | 'property' | 'handles'
 
 /**
  * Judges floors taken after each round: `calls[i]` calls made when `bytes[i]` was read.
@@ -376,8 +371,8 @@ export interface LargestObject {
   /** References from the GC roots. */
   distance: number
   /**
-   * Shortest path from the GC roots, e.g. `['(GC roots)', 'global', 'cache (Map)', 'table',
-   * 'Session']`.
+   * Shortest readable path from the GC roots, e.g. `['(GC roots)', 'global', 'cache (Map)',
+   * 'table', 'Session']`.
    */
   retainerPath: Array<string>
   /**
@@ -391,7 +386,10 @@ export interface LargestObject {
   holder?: CodeHolder
 }
 
-/** A leak suspect: a class of new objects and the path that holds most of them. */
+/**
+ * A leak suspect: a class of new objects that probably leaks, with the path that holds most
+ * of them.
+ */
 export interface LeakSuspect {
   /** Class name. */
   name: string
@@ -399,15 +397,15 @@ export interface LeakSuspect {
   count: number
   /** Their own sizes, in bytes. */
   bytes: number
-  /** Their retained size, in bytes. */
+  /** Their retained size, in bytes, not counting one nested in another of the class twice. */
   retainedSize: number
   /** Node id of the instance whose path is shown. */
   id: number
   /**
    * Shortest path from the GC roots to `heldBy`, through program variables where possible,
    * then on to the instances it reaches first, the last step counting those at that depth:
-   * `… → sessions (Map) → table → Object ×21,000`. Without `heldBy`: the path to the
-   * instance retaining the most.
+   * `… → sessions (Map) → table → Object ×21,000`. Without `heldBy` (the instances hang from
+   * the GC roots directly): the path to the instance retaining the most.
    */
   retainerPath: Array<string>
   /** What holds the most new instances; absent when they hang from the GC roots directly. */
@@ -436,6 +434,12 @@ export interface LeakSuspect {
    */
   share: number
 }
+
+/** How a diff did match the snapshots. */
+export type MatchedBy = 'ids' | 'paths'
+
+/** How a diff matches the objects of the earlier snapshots with those of the last. */
+export type Matching = 'ids' | 'paths' | 'auto'
 
 /** What the thread reports, as `onEvent` receives it. */
 export type NativeEvent = NativeLeakEvent | NativeThresholdEvent
@@ -496,7 +500,7 @@ export interface NativeLeakEvent {
   test: 'urgent' | 'fast' | 'trend'
 }
 
-/** Native memory of one kind that a grown collection retains. */
+/** Native memory of one kind (native nodes of one name) that a group of objects retains. */
 export interface NativeMemoryKind {
   /**
    * The snapshot's name for it: `'Node / zlib_memory'`, `'system / JSArrayBufferData'`
@@ -586,15 +590,15 @@ export interface NativeTrend {
   limitAt: number | null
 }
 
-/** New objects of one class. */
+/** New objects of one class; by paths, the growth of the class (objects and self bytes). */
 export interface NewObjects {
   /** Class name. */
   name: string
-  /** New objects. */
+  /** New objects of the class. */
   count: number
   /** Their own sizes, in bytes. */
   bytes: number
-  /** Their retained size, in bytes. */
+  /** Their retained size, in bytes, not counting one nested in another of the class twice. */
   retainedSize: number
 }
 
@@ -636,17 +640,23 @@ export interface RoundsVerdict {
   leaking: boolean
 }
 
-/** Result of `diffSnapshots`. */
+/** What `diffSnapshots` reports. */
 export interface SnapshotDiff {
   /** Size of each snapshot, in the order given. */
   snapshots: Array<SnapshotTotals>
-  /** New objects (see `diffSnapshots`). */
+  /**
+   * New objects (see `diffSnapshots`; matched by paths: the net growth of the classes that
+   * grew).
+   */
   newCount: number
-  /** Their own sizes, in bytes. */
+  /** Their own sizes, in bytes (matched by paths: the growth of those classes' own sizes). */
   newBytes: number
-  /** New objects by class, most bytes first. */
+  /** New objects by class, most bytes first (matched by paths: growth by class). */
   newByClass: Array<NewObjects>
-  /** The `top` program-level classes of new objects by retained size. */
+  /**
+   * The `top` program-level classes of new objects by retained size, largest first, with
+   * paths.
+   */
   suspects: Array<LeakSuspect>
   /**
    * The `top` collections by the bytes their new entries hold (retained size times the
@@ -659,16 +669,31 @@ export interface SnapshotDiff {
    * Matched by paths: chains and many roots only, counted by path key (docs/analyze.md).
    */
   growthRoots: Array<GrowthRoot>
-  /**
-   * How the snapshots were matched. `'paths'`: `newCount`, `newBytes` and `newByClass` are
-   * the net growth of each class, not new objects, and a grown collection's `before`,
-   * `after` and `retainedSize` cover every collection with its retainer path
-   * (docs/analyze.md).
-   */
-  matchedBy: 'ids' | 'paths'
+  /** How the snapshots were matched. */
+  matchedBy: MatchedBy
 }
 
-/** Result of `analyzeSnapshot`. */
+/** A snapshot that could not be read or analyzed, with the byte offset. */
+export interface SnapshotError {
+  /** What went wrong. */
+  kind: SnapshotErrorKind
+  /** Byte offset in the file where it was found. */
+  offset: number
+  /** What went wrong, for a person. */
+  message: string
+  /** Which file, from 0. */
+  snapshot: number
+}
+
+/**
+ * What went wrong, as far as the caller needs to tell cases apart. JS sees `'io'`,
+ * `'truncated'`, `'malformed'`, `'unsupported'` or `'ids-mismatch'`, and
+ * `lib/diagnose/analyze.js` throws each with its stable code (`SNAPSHOT_ERROR_CODES`, which
+ * tsc holds to this list).
+ */
+export type SnapshotErrorKind = 'io' | 'truncated' | 'malformed' | 'unsupported' | 'ids-mismatch'
+
+/** What `analyzeSnapshot` reports. */
 export interface SnapshotSummary {
   /** Heap objects. */
   nodes: number
@@ -678,7 +703,7 @@ export interface SnapshotSummary {
   totalSize: number
   /** Every class, most retained first. */
   classes: Array<ClassSummary>
-  /** The `top` largest program objects by retained size. */
+  /** The `top` largest program objects by retained size, largest first. */
   largest: Array<LargestObject>
 }
 
@@ -692,7 +717,10 @@ export interface SnapshotTotals {
   totalSize: number
 }
 
-/** The object holding most of a suspect's new instances. */
+/**
+ * The object that keeps most of a suspect's new instances alive: the nearest dominator of
+ * each instance that is not new itself (a Map whose table grew is the Map, not the table).
+ */
 export interface SuspectHolder {
   /** Its class, or `function NAME at FILE:LINE:COL`. */
   name: string

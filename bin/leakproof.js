@@ -13,7 +13,7 @@
  */
 const fs = require('node:fs')
 const path = require('node:path')
-const { analyzeSnapshot, diffSnapshots, DEFAULT_TOP } = require('../lib/diagnose/analyze')
+const { analyzeSnapshot, diffSnapshots, DEFAULT_TOP, MATCHING } = require('../lib/diagnose/analyze')
 const { analyzeText, diffText } = require('../lib/diagnose/report-text')
 const { CODES } = require('../lib/shared/errors')
 const { writeReport } = require('../lib/page')
@@ -86,9 +86,6 @@ const PROGRESS_FROM_BYTES = 32 * 1024 * 1024
 
 /** A command line that cannot be run: reported with the usage, and `EXIT.USAGE`. */
 class UsageError extends Error {}
-
-/** How `--match` may match a diff's snapshots. */
-const MATCHING = ['ids', 'paths', 'auto']
 
 /** `{ command, files, top, match, json, quiet, help, out }` from the arguments; throws a UsageError. */
 function parseArgs(argv) {

@@ -13,8 +13,30 @@ const { optionsTable, option, positiveInteger, functionValue, optional } = requi
 /** Largest objects, suspects and grown collections reported unless `top` says otherwise. */
 const DEFAULT_TOP = 10
 
-/** How `diffSnapshots` matches objects between snapshots: `'auto'` is ids if they agree, else paths. */
-const MATCHING = ['ids', 'paths', 'auto']
+/**
+ * How `diffSnapshots` matches objects between snapshots (`'auto'`: ids if they agree, else
+ * paths): the modes of the core's `Matching`, listed once here for the checks and docs that need
+ * them at run time; tsc holds the keys to binding.d.ts' `Matching`, none missing, none extra.
+ * @type {{ [mode in import('../../binding').Matching]: true }}
+ */
+const MATCHING_MODES = { ids: true, paths: true, auto: true }
+const MATCHING = Object.keys(MATCHING_MODES)
+
+/** `values` as the docs list them: `` `'a'`, `'b'` or `'c'` ``. */
+const oneOfText = (values) => `${values.slice(0, -1).map((v) => `\`'${v}'\``).join(', ')} or \`'${values.at(-1)}'\``
+
+/**
+ * The stable code each kind of snapshot error the core reports is thrown with; tsc holds the
+ * keys to binding.d.ts' `SnapshotErrorKind`.
+ * @type {{ [kind in import('../../binding').SnapshotErrorKind]: string }}
+ */
+const SNAPSHOT_ERROR_CODES = {
+  io: CODES.SNAPSHOT_IO,
+  truncated: CODES.SNAPSHOT_TRUNCATED,
+  malformed: CODES.SNAPSHOT_MALFORMED,
+  unsupported: CODES.SNAPSHOT_UNSUPPORTED,
+  'ids-mismatch': CODES.SNAPSHOT_IDS_MISMATCH,
+}
 
 /** `value` as an absolute path; throws a coded error naming `what` unless it is a non-empty string. */
 function checkPath(where, what, value) {
@@ -43,7 +65,7 @@ const DIFF_OPTIONS = optionsTable([
     },
   }, {
     default: "`'auto'`",
-    meaning: "`'ids'`, `'paths'` or `'auto'`: how objects are matched between the snapshots ([Matching by retainer path](#matching-by-retainer-path)); anything else throws a `TypeError` with `ERR_LEAKPROOF_INVALID_OPTION`",
+    meaning: oneOfText(MATCHING) + ": how objects are matched between the snapshots ([Matching by retainer path](#matching-by-retainer-path)); anything else throws a `TypeError` with `ERR_LEAKPROOF_INVALID_OPTION`",
   }),
 ])
 
@@ -89,9 +111,10 @@ function progressOf(read) {
 /** Turns the native `{ result } | { error }` into the result or a thrown coded error. */
 function unwrap(outcome, files) {
   if (outcome.error) {
-    const { code, message, offset, snapshot } = outcome.error
+    const { kind, message, offset, snapshot } = outcome.error
+    const code = SNAPSHOT_ERROR_CODES[kind]
     const file = files[snapshot]
-    const noOffset = code === CODES.SNAPSHOT_IO || code === CODES.SNAPSHOT_IDS_MISMATCH
+    const noOffset = kind === 'io' || kind === 'ids-mismatch'
     const where = noOffset ? '' : ` (at byte ${offset})`
     const err = codedError(Error, code, `${file}: ${message}${where}`)
     err.offset = offset
@@ -242,4 +265,4 @@ function nativeMemoryText(collection, bytes) {
   return `, ${gained > 0 ? `+${bytes(gained)}` : bytes(nativeBytes)} native${kinds ? ` (${kinds})` : ''}`
 }
 
-module.exports = { analyzeSnapshot, diffSnapshots, openSnapshot, nativeKindsText, nativeMemoryText, DEFAULT_TOP, OPTIONS: DIFF_OPTIONS }
+module.exports = { analyzeSnapshot, diffSnapshots, openSnapshot, nativeKindsText, nativeMemoryText, DEFAULT_TOP, MATCHING, SNAPSHOT_ERROR_CODES, OPTIONS: DIFF_OPTIONS }

@@ -248,7 +248,7 @@ export interface DiffSnapshotsOptions extends AnalyzeSnapshotOptions {
    * with `code` `ERR_LEAKPROOF_INVALID_OPTION`.
    * @default 'auto'
    */
-  match?: 'ids' | 'paths' | 'auto'
+  match?: Binding.Matching
 }
 
 /** Totals of one class of objects (DevTools' Summary view). */

@@ -8,7 +8,7 @@
  */
 const fs = require('node:fs')
 const path = require('node:path')
-const { openSnapshot, diffSnapshots } = require('../diagnose/analyze')
+const { openSnapshot, diffSnapshots, MATCHING } = require('../diagnose/analyze')
 const { BoundedMap } = require('../cache/bounded-map')
 const { bytesText } = require('../shared/bytes-text')
 const { CODES, codedError } = require('../shared/errors')
@@ -130,7 +130,7 @@ const SNAPSHOT_TOOLS = {
         before: { ...FILE, description: 'the earlier snapshot (a baseline)' },
         after: { ...FILE, description: 'the later snapshot of the same process (a follow-up)' },
         later: { ...FILE, description: 'optional: a third, still later snapshot' },
-        match: { type: 'string', enum: ['ids', 'paths', 'auto'], default: 'auto', description: 'match objects by node id (one process) or retainer path (two processes); auto picks' },
+        match: { type: 'string', enum: MATCHING, default: 'auto', description: 'match objects by node id (one process) or retainer path (two processes); auto picks' },
         top: TOP,
       },
       required: ['before', 'after'],

@@ -10,16 +10,15 @@ use napi::bindgen_prelude::{AsyncTask, Env, Error, Result, Task};
 use napi::Status;
 use napi_derive::napi;
 
-use super::analyze::{
-    largest_js, report_error, summary_js, with_progress, AnalyzeError, LargestObject,
-    ProgressCallback, SnapshotSummary,
-};
+use super::analyze::{with_progress, ProgressCallback};
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::error::SnapshotError;
 use crate::core::diagnose::heapsnapshot::inspect::{
-    class_instances, dominator_chain, node_of_id, Dominator,
+    class_instances, dominator_chain, node_of_id, DominatorStep,
 };
-use crate::core::diagnose::heapsnapshot::summary::{described, summarize};
+use crate::core::diagnose::heapsnapshot::summary::{
+    described, summarize, LargestObject, SnapshotSummary,
+};
 
 /// What a `LoadedSnapshot` holds: the analysis once `load` ends, none after `release` (a load
 /// still running when it is released drops its result).
@@ -49,17 +48,32 @@ pub struct ObjectsFound {
     pub objects: Vec<LargestObject>,
 }
 
-/// One object on a dominator chain.
-#[napi(object)]
-pub struct DominatorStep {
-    /// Class name, or `function NAME at FILE:LINE:COLUMN`.
-    pub name: String,
-    /// Heap snapshot node id.
-    pub id: f64,
-    /// Own size, in bytes.
-    pub self_size: f64,
-    /// Bytes that would be freed with it.
-    pub retained_size: f64,
+/// The work of `LoadedSnapshot.load`.
+pub struct LoadTask {
+    path: String,
+    progress: Option<ProgressCallback>,
+    held: Held,
+}
+
+#[napi]
+impl Task for LoadTask {
+    type Output = std::result::Result<(), SnapshotError>;
+    type JsValue = Option<SnapshotError>;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        let path = Path::new(&self.path);
+        let analysis = with_progress(self.progress.take(), |p| Analysis::of_file(path, 0, p));
+        Ok(analysis.map(|a| {
+            let mut state = lock(&self.held);
+            if !state.released {
+                state.analysis = Some(Arc::new(a));
+            }
+        }))
+    }
+
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Option<SnapshotError>> {
+        Ok(output.err())
+    }
 }
 
 /// A heap snapshot read once, asked several questions; `openSnapshot` (lib/diagnose/analyze.js) wraps it.
@@ -86,7 +100,7 @@ impl LoadedSnapshot {
 
     /// Reads and analyzes the snapshot at `path` on the thread pool; resolves with null, or
     /// with why it could not be read.
-    #[napi(ts_return_type = "Promise<AnalyzeError | null>")]
+    #[napi]
     pub fn load(&self, path: String, on_progress: Option<ProgressCallback>) -> AsyncTask<LoadTask> {
         AsyncTask::new(LoadTask {
             path,
@@ -98,7 +112,7 @@ impl LoadedSnapshot {
     /// Classes by retained size and the `top` largest objects, as `analyzeSnapshot` reports them.
     #[napi]
     pub fn summary(&self, top: u32) -> Result<SnapshotSummary> {
-        Ok(summary_js(summarize(&*self.analysis()?, top as usize)))
+        Ok(summarize(&*self.analysis()?, top as usize))
     }
 
     /// The objects `query` names, the `top` retaining most, with their paths and holders.
@@ -120,7 +134,7 @@ impl LoadedSnapshot {
         };
         Ok(ObjectsFound {
             count: count as f64,
-            objects: objects.into_iter().map(largest_js).collect(),
+            objects,
         })
     }
 
@@ -132,12 +146,7 @@ impl LoadedSnapshot {
         let Some(v) = node_id(id).and_then(|id| node_of_id(&a, id)) else {
             return Ok(None);
         };
-        Ok(Some(
-            dominator_chain(&a, v, limit as usize)
-                .into_iter()
-                .map(dominator_js)
-                .collect(),
-        ))
+        Ok(Some(dominator_chain(&a, v, limit as usize)))
     }
 
     /// Frees the analysis now rather than when the garbage collector finds this object; a load
@@ -165,40 +174,4 @@ fn lock(held: &Held) -> std::sync::MutexGuard<'_, State> {
 /// `id` as a node id, if it is a whole number in range.
 fn node_id(id: f64) -> Option<u64> {
     (id.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&id)).then_some(id as u64)
-}
-
-fn dominator_js(d: Dominator) -> DominatorStep {
-    DominatorStep {
-        name: d.name,
-        id: d.id as f64,
-        self_size: d.self_size as f64,
-        retained_size: d.retained_size as f64,
-    }
-}
-
-/// The work of `LoadedSnapshot.load`.
-pub struct LoadTask {
-    path: String,
-    progress: Option<ProgressCallback>,
-    held: Held,
-}
-
-impl Task for LoadTask {
-    type Output = std::result::Result<(), SnapshotError>;
-    type JsValue = Option<AnalyzeError>;
-
-    fn compute(&mut self) -> Result<Self::Output> {
-        let path = Path::new(&self.path);
-        let analysis = with_progress(self.progress.take(), |p| Analysis::of_file(path, 0, p));
-        Ok(analysis.map(|a| {
-            let mut state = lock(&self.held);
-            if !state.released {
-                state.analysis = Some(Arc::new(a));
-            }
-        }))
-    }
-
-    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Option<AnalyzeError>> {
-        Ok(output.err().map(report_error))
-    }
 }

@@ -5,27 +5,57 @@ use std::path::Path;
 
 use super::code_index::CodeIndex;
 use super::dominators::dominators;
-use super::error::{ErrorKind, SnapshotError};
+use super::error::{SnapshotError, SnapshotErrorKind};
 use super::graph::RetentionGraph;
 use super::parser::parse;
 use super::paths::RetainerTree;
 use super::snapshot::Snapshot;
 
-/// Where a long computation is, for a progress display.
+/// The phases of an analysis, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Progress {
-    /// `"parse"`, `"dominators"`, `"paths"` or `"summary"`.
-    pub phase: &'static str,
-    /// Which snapshot, counting from 0, when several are read.
+#[cfg_attr(feature = "napi", napi_derive::napi(string_enum = "lowercase"))]
+pub enum AnalyzePhase {
+    /// Reading the file.
+    Parse,
+    /// The dominator tree and retained sizes.
+    Dominators,
+    /// The retainer paths.
+    Paths,
+    /// The summary or the diff.
+    Summary,
+    /// Sent last, after every other call, by the binding: `lib/diagnose/analyze.js` keeps it
+    /// from users.
+    Done,
+}
+
+/// Where a long analysis is, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object))]
+pub struct AnalyzeProgress {
+    /// The phase it is in.
+    pub phase: AnalyzePhase,
+    /// Which snapshot, from 0, when a diff reads several.
     pub snapshot: u32,
-    /// Work done in this phase (bytes for `parse`).
-    pub done: u64,
-    /// Work in this phase (the file size for `parse`).
-    pub total: u64,
+    /// Work done in this phase: bytes read for `'parse'`, 0 for the others.
+    pub done: i64,
+    /// Work in this phase: the file size for `'parse'`, 1 for the others.
+    pub total: i64,
+}
+
+impl AnalyzeProgress {
+    /// The start of `phase` (other than `Parse`, which counts bytes) in snapshot `index`.
+    pub fn start(phase: AnalyzePhase, index: u32) -> AnalyzeProgress {
+        AnalyzeProgress {
+            phase,
+            snapshot: index,
+            done: 0,
+            total: 1,
+        }
+    }
 }
 
 /// Receives progress reports; called from the thread doing the work.
-pub type ProgressFn<'a> = &'a mut dyn FnMut(Progress);
+pub type ProgressFn<'a> = &'a mut dyn FnMut(AnalyzeProgress);
 
 /// A parsed snapshot with its dominator tree, retained sizes and retainer paths.
 pub struct Analysis {
@@ -49,7 +79,7 @@ pub fn read_file(
 ) -> Result<Snapshot, SnapshotError> {
     let io = |e: std::io::Error| {
         SnapshotError::new(
-            ErrorKind::Io,
+            SnapshotErrorKind::Io,
             0,
             format!("cannot read {}: {e}", path.display()),
         )
@@ -61,11 +91,11 @@ pub fn read_file(
         // About a hundred reports for a big file, one for a small one.
         if done > last + size / 100 || done == size {
             last = done;
-            progress(Progress {
-                phase: "parse",
+            progress(AnalyzeProgress {
+                phase: AnalyzePhase::Parse,
                 snapshot: index,
-                done,
-                total: size,
+                done: done as i64,
+                total: size as i64,
             });
         }
     });
@@ -75,15 +105,7 @@ pub fn read_file(
 impl Analysis {
     /// Computes dominators, retained sizes and the retainer tree of `snapshot`.
     pub fn new(snapshot: Snapshot, index: u32, progress: ProgressFn<'_>) -> Analysis {
-        let mut report = |phase| {
-            progress(Progress {
-                phase,
-                snapshot: index,
-                done: 0,
-                total: 1,
-            })
-        };
-        report("dominators");
+        progress(AnalyzeProgress::start(AnalyzePhase::Dominators, index));
         let graph = RetentionGraph::new(&snapshot);
         let d = dominators(&graph, snapshot.root());
         drop(graph);
@@ -96,7 +118,7 @@ impl Analysis {
             (retained, tree)
         });
         let idom = d.idom;
-        report("paths");
+        progress(AnalyzeProgress::start(AnalyzePhase::Paths, index));
         let (tree, code) = tree;
         Analysis {
             snapshot,

@@ -16,8 +16,10 @@
 
 use std::path::Path;
 
-use crate::core::diagnose::heapsnapshot::analysis::{read_file, Analysis, ProgressFn};
-use crate::core::diagnose::heapsnapshot::error::{ErrorKind, SnapshotError};
+use crate::core::diagnose::heapsnapshot::analysis::{
+    read_file, Analysis, AnalyzePhase, AnalyzeProgress, ProgressFn,
+};
+use crate::core::diagnose::heapsnapshot::error::{SnapshotError, SnapshotErrorKind};
 use crate::core::diagnose::heapsnapshot::pathkey::PathCounts;
 use crate::core::diagnose::heapsnapshot::snapshot::Snapshot;
 
@@ -32,8 +34,8 @@ mod suspects;
 use by_id::{check_ids, diff_by_ids, IdIndex};
 use by_path::diff_by_paths;
 pub use result::{
-    Chain, DiffResult, GrownCollection, GrowthRoot, Holder, ManyRoots, MatchedBy, Matching,
-    NewClass, Suspect, Totals,
+    GrownCollection, GrowthChain, GrowthManyRoots, GrowthRoot, LeakSuspect, MatchedBy, Matching,
+    NewObjects, SnapshotDiff, SnapshotTotals, SuspectHolder,
 };
 
 /// All a diff keeps of an earlier snapshot: its ids, its path census, or both (for
@@ -41,7 +43,7 @@ pub use result::{
 struct Earlier {
     ids: Option<IdIndex>,
     paths: Option<PathCounts>,
-    totals: Totals,
+    totals: SnapshotTotals,
 }
 
 impl Earlier {
@@ -54,11 +56,11 @@ impl Earlier {
     }
 }
 
-fn totals(snap: &Snapshot) -> Totals {
-    Totals {
-        nodes: snap.node_count() as u64,
-        edges: snap.edge_count() as u64,
-        total_size: snap.total_size(),
+fn totals(snap: &Snapshot) -> SnapshotTotals {
+    SnapshotTotals {
+        nodes: snap.node_count() as i64,
+        edges: snap.edge_count() as i64,
+        total_size: snap.total_size() as i64,
     }
 }
 
@@ -70,10 +72,10 @@ pub fn diff_files(
     top: usize,
     matching: Matching,
     progress: ProgressFn<'_>,
-) -> Result<DiffResult, SnapshotError> {
+) -> Result<SnapshotDiff, SnapshotError> {
     if !(2..=3).contains(&paths.len()) {
         return Err(SnapshotError::new(
-            ErrorKind::Unsupported,
+            SnapshotErrorKind::Unsupported,
             0,
             format!("a diff takes 2 or 3 snapshots, not {}", paths.len()),
         ));
@@ -83,14 +85,14 @@ pub fn diff_files(
         let i = i as u32;
         let snap = read_file(path, i, progress).map_err(|e| e.in_snapshot(i))?;
         if matching != Matching::Ids {
-            progress(progress_at("paths", i));
+            progress(AnalyzeProgress::start(AnalyzePhase::Paths, i));
         }
         earlier.push(Earlier::of(&snap, matching));
     }
     let last_index = paths.len() as u32 - 1;
     let last = Analysis::of_file(paths[paths.len() - 1], last_index, progress)
         .map_err(|e| e.in_snapshot(last_index))?;
-    progress(progress_at("summary", last_index));
+    progress(AnalyzeProgress::start(AnalyzePhase::Summary, last_index));
     diff_parsed(&earlier, &last, top, matching)
 }
 
@@ -100,7 +102,7 @@ fn diff_parsed(
     last: &Analysis,
     top: usize,
     matching: Matching,
-) -> Result<DiffResult, SnapshotError> {
+) -> Result<SnapshotDiff, SnapshotError> {
     let last_index = earlier.len() as u32;
     let matched_by = match matching {
         Matching::Paths => MatchedBy::Paths,
@@ -113,7 +115,7 @@ fn diff_parsed(
             Err(_) => MatchedBy::Paths,
         },
     };
-    let mut snapshots: Vec<Totals> = earlier.iter().map(|e| e.totals.clone()).collect();
+    let mut snapshots: Vec<SnapshotTotals> = earlier.iter().map(|e| e.totals.clone()).collect();
     snapshots.push(totals(&last.snapshot));
     let findings = match matched_by {
         MatchedBy::Ids => {
@@ -127,16 +129,6 @@ fn diff_parsed(
         }
     };
     Ok(findings.report(last, snapshots, matched_by))
-}
-
-/// The start of `phase` in snapshot `index`.
-fn progress_at(phase: &'static str, index: u32) -> super::analysis::Progress {
-    super::analysis::Progress {
-        phase,
-        snapshot: index,
-        done: 0,
-        total: 1,
-    }
 }
 
 /// Checks the ids of every earlier snapshot against the last (see [`check_ids`]).

@@ -1,10 +1,14 @@
-//! The one error type of snapshot reading and analysis: a stable code and a byte offset.
+//! The one error type of snapshot reading and analysis: what went wrong, and the byte offset.
 
 use std::fmt;
 
-/// What went wrong, as far as the caller needs to tell cases apart.
+/// What went wrong, as far as the caller needs to tell cases apart. JS sees `'io'`,
+/// `'truncated'`, `'malformed'`, `'unsupported'` or `'ids-mismatch'`, and
+/// `lib/diagnose/analyze.js` throws each with its stable code (`SNAPSHOT_ERROR_CODES`, which
+/// tsc holds to this list).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
+#[cfg_attr(feature = "napi", napi_derive::napi(string_enum = "kebab-case"))]
+pub enum SnapshotErrorKind {
     /// The file could not be opened or read.
     Io,
     /// The input ended before the snapshot did.
@@ -18,25 +22,26 @@ pub enum ErrorKind {
     IdsMismatch,
 }
 
-/// An error reading or analyzing a snapshot, with the byte offset where it was found.
+/// A snapshot that could not be read or analyzed, with the byte offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object))]
 pub struct SnapshotError {
-    /// The kind, which decides the stable code.
-    pub kind: ErrorKind,
-    /// Byte offset in the input where the problem was detected.
-    pub offset: u64,
-    /// A sentence for a person.
+    /// What went wrong.
+    pub kind: SnapshotErrorKind,
+    /// Byte offset in the file where it was found.
+    pub offset: i64,
+    /// What went wrong, for a person.
     pub message: String,
-    /// Which of several snapshots (from 0) the error is in.
+    /// Which file, from 0.
     pub snapshot: u32,
 }
 
 impl SnapshotError {
     /// An error of `kind` at `offset`.
-    pub fn new(kind: ErrorKind, offset: u64, message: impl Into<String>) -> Self {
+    pub fn new(kind: SnapshotErrorKind, offset: u64, message: impl Into<String>) -> Self {
         SnapshotError {
             kind,
-            offset,
+            offset: offset as i64,
             message: message.into(),
             snapshot: 0,
         }
@@ -46,17 +51,6 @@ impl SnapshotError {
     pub fn in_snapshot(mut self, index: u32) -> Self {
         self.snapshot = index;
         self
-    }
-
-    /// The stable code JavaScript sees as `err.code`.
-    pub fn code(&self) -> &'static str {
-        match self.kind {
-            ErrorKind::Io => "ERR_LEAKPROOF_SNAPSHOT_IO",
-            ErrorKind::Truncated => "ERR_LEAKPROOF_SNAPSHOT_TRUNCATED",
-            ErrorKind::Malformed => "ERR_LEAKPROOF_SNAPSHOT_MALFORMED",
-            ErrorKind::Unsupported => "ERR_LEAKPROOF_SNAPSHOT_UNSUPPORTED",
-            ErrorKind::IdsMismatch => "ERR_LEAKPROOF_SNAPSHOT_IDS_MISMATCH",
-        }
     }
 }
 
@@ -72,7 +66,7 @@ impl std::error::Error for SnapshotError {}
 #[derive(Debug)]
 pub struct Problem {
     /// The kind of the final error.
-    pub kind: ErrorKind,
+    pub kind: SnapshotErrorKind,
     /// The message of the final error.
     pub message: String,
 }
@@ -81,7 +75,7 @@ impl Problem {
     /// A `Malformed` problem.
     pub fn malformed(message: impl Into<String>) -> Self {
         Problem {
-            kind: ErrorKind::Malformed,
+            kind: SnapshotErrorKind::Malformed,
             message: message.into(),
         }
     }
@@ -89,7 +83,7 @@ impl Problem {
     /// An `Unsupported` problem.
     pub fn unsupported(message: impl Into<String>) -> Self {
         Problem {
-            kind: ErrorKind::Unsupported,
+            kind: SnapshotErrorKind::Unsupported,
             message: message.into(),
         }
     }

@@ -42,8 +42,10 @@ pub const MAX_PROPERTY_CHAIN: usize = 4;
 
 /// What kind of scope or object holds the object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(string_enum = "lowercase"))]
 pub enum HolderKind {
-    /// A top-level variable of a module (or script), or what a CommonJS module exports.
+    /// A top-level variable of a module (or script), or what a CommonJS module exports
+    /// (`module.exports.cache`).
     Module,
     /// A variable of a function's scope, kept by the closures created in it.
     Closure,
@@ -58,8 +60,7 @@ pub enum HolderKind {
 }
 
 impl HolderKind {
-    /// `"module"`, `"closure"`, `"global"`, `"property"` or `"handles"` (the census names
-    /// many roots of one kind so too).
+    /// `"module"`, `"closure"`, `"global"`, `"property"` or `"handles"`: the name JS sees.
     pub fn as_str(self) -> &'static str {
         match self {
             HolderKind::Module => "module",
@@ -71,30 +72,35 @@ impl HolderKind {
     }
 }
 
-/// The holder of an object as a person would fix it.
+/// The variable or property that holds an object, named as a person would fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NamedHolder {
-    /// The expression that reaches the object: `cache`, `stats.requests`, `globalThis.leaks`;
-    /// empty when V8 gives the variable no name.
+#[cfg_attr(feature = "napi", napi_derive::napi(object))]
+pub struct CodeHolder {
+    /// What reaches the object in code: `'cache'`, `'stats.requests'`, `'globalThis.leaks'`;
+    /// `''` when V8 gives the variable no name (the description then says whose scope holds it).
     pub name: String,
-    /// The object's class (`Map`), or `function NAME at FILE:LINE:COL`.
+    /// The held object's class (`'Map'`), or `function NAME at FILE:LINE:COL`.
+    #[cfg_attr(feature = "napi", napi(js_name = "className"))]
     pub class: String,
     /// The kind of scope or object that holds it.
     pub kind: HolderKind,
-    /// For a [`HolderKind::Closure`] holder: the function whose scope holds the variable
-    /// (`makeTracker`), when the snapshot still has that function's shared info; `(anonymous)`
-    /// for a function without a name. `None` for the other kinds.
+    /// For `kind: 'closure'`: the function whose scope holds the variable (`'makeTracker'`),
+    /// when the snapshot still has the function (V8 frees its shared info once no closure of
+    /// it is alive and no live code refers to it, as for a factory called once at startup);
+    /// `'(anonymous)'` for a function without a name. Absent for the other kinds and for a
+    /// block's scope.
     pub function: Option<String>,
-    /// For a [`HolderKind::Closure`] holder: the closure that `line` and `column` locate: a
-    /// closure of `function` when one is alive, else one created inside the scope (see the
-    /// module doc). `None` for the other kinds: for a module-level variable the snapshot cannot
-    /// tell which of the module's closures uses it.
+    /// For `kind: 'closure'`: the closure that `line` and `column` locate: a closure of
+    /// `function` when one is alive, else one created inside the variable's scope (one created
+    /// directly in it first, then the first in the source; see the module doc). Absent for the
+    /// other kinds: every function of a module keeps the module's scope alive, and a heap
+    /// snapshot does not say which of them uses a variable.
     pub closure: Option<String>,
     /// The script of the scope's code: the module's file, or the function's.
     pub file: Option<String>,
-    /// 1-based line of `closure` (V8 places a function at its `(`).
+    /// 1-based line of `closure`.
     pub line: Option<u32>,
-    /// 1-based column of `closure`.
+    /// 1-based column of `closure` (V8 places a function at its parameter list).
     pub column: Option<u32>,
     /// One line: `cache (Map), a module-level variable of /srv/app.js`, or `seen (Map), a
     /// variable of makeTracker at /srv/app.js:37:21`.
@@ -220,7 +226,7 @@ pub fn name_holders(
     tree: &RetainerTree,
     code: &CodeIndex,
     targets: &[usize],
-) -> Vec<Option<NamedHolder>> {
+) -> Vec<Option<CodeHolder>> {
     // Per target, the links found so far, the object nearest it first.
     let mut chains: Vec<Vec<Link>> = vec![Vec::new(); targets.len()];
     let mut open: Vec<usize> = (0..targets.len()).collect();
@@ -288,7 +294,7 @@ fn holder_of(
     functions: &ScopeFunctions,
     target: usize,
     chain: &[Link],
-) -> Option<NamedHolder> {
+) -> Option<CodeHolder> {
     if let Some((at, file)) = module_exports(snap, chain) {
         return Some(exported_holder(snap, target, &chain[..at], file));
     }
@@ -318,7 +324,7 @@ fn holder_of(
     let class = describe_node(snap, target);
     let description = describe(&name, &class, kind, &scope);
     let closure = scope.closure;
-    Some(NamedHolder {
+    Some(CodeHolder {
         name,
         class,
         kind,
@@ -353,14 +359,14 @@ fn module_exports(snap: &Snapshot, chain: &[Link]) -> Option<(usize, String)> {
 
 /// The holder of an object reached from a module's exports through `below` (the links under
 /// the `exports` link): `module.exports.cache` of the module's file.
-fn exported_holder(snap: &Snapshot, target: usize, below: &[Link], file: String) -> NamedHolder {
+fn exported_holder(snap: &Snapshot, target: usize, below: &[Link], file: String) -> CodeHolder {
     let mut name = String::from("module.exports");
     for link in below.iter().rev() {
         name.push_str(&accessor(snap, link.edge));
     }
     let class = describe_node(snap, target);
     let description = format!("{name} ({class}), exported by {file}");
-    NamedHolder {
+    CodeHolder {
         name,
         class,
         kind: HolderKind::Module,

@@ -4,19 +4,20 @@
 
 use super::analysis::Analysis;
 use super::paths::describe_node;
-use super::summary::{described, top_by, ClassIndex, LargeObject};
+use super::summary::{described, top_by, ClassIndex, LargestObject};
 
 /// One object on a dominator chain: freeing it would free everything below it on the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dominator {
-    /// Class name (for a function: its name and source location).
+#[cfg_attr(feature = "napi", napi_derive::napi(object))]
+pub struct DominatorStep {
+    /// Class name, or `function NAME at FILE:LINE:COLUMN`.
     pub name: String,
-    /// Node id.
-    pub id: u64,
-    /// Own size.
-    pub self_size: u64,
-    /// Retained size.
-    pub retained_size: u64,
+    /// Heap snapshot node id.
+    pub id: i64,
+    /// Own size, in bytes.
+    pub self_size: i64,
+    /// Bytes that would be freed with it.
+    pub retained_size: i64,
 }
 
 /// The node whose heap snapshot id is `id`.
@@ -27,7 +28,7 @@ pub fn node_of_id(a: &Analysis, id: u64) -> Option<usize> {
 
 /// The objects of class `class` (DevTools' class name): how many there are, and the `top`
 /// that retain most, with their paths and holders, largest first.
-pub fn class_instances(a: &Analysis, class: &str, top: usize) -> (u64, Vec<LargeObject>) {
+pub fn class_instances(a: &Analysis, class: &str, top: usize) -> (u64, Vec<LargestObject>) {
     let classes = ClassIndex::new(&a.snapshot);
     let Some(c) = classes.names.iter().position(|name| name == class) else {
         return (0, Vec::new());
@@ -42,7 +43,7 @@ pub fn class_instances(a: &Analysis, class: &str, top: usize) -> (u64, Vec<Large
 
 /// The immediate dominators of `v` up towards the GC roots, nearest first, at most `limit`;
 /// the synthetic root itself is left out.
-pub fn dominator_chain(a: &Analysis, v: usize, limit: usize) -> Vec<Dominator> {
+pub fn dominator_chain(a: &Analysis, v: usize, limit: usize) -> Vec<DominatorStep> {
     let root = a.snapshot.root();
     let mut chain = Vec::new();
     let mut at = v;
@@ -51,11 +52,11 @@ pub fn dominator_chain(a: &Analysis, v: usize, limit: usize) -> Vec<Dominator> {
         if at == root {
             break;
         }
-        chain.push(Dominator {
+        chain.push(DominatorStep {
             name: describe_node(&a.snapshot, at),
-            id: a.snapshot.node_id[at] as u64,
-            self_size: a.snapshot.self_size(at),
-            retained_size: a.retained[at],
+            id: i64::from(a.snapshot.node_id[at]),
+            self_size: a.snapshot.self_size(at) as i64,
+            retained_size: a.retained[at] as i64,
         });
     }
     chain
@@ -108,7 +109,7 @@ mod tests {
         let a = analysis();
         let (count, objects) = class_instances(&a, "Session", 2);
         assert_eq!(count, 3);
-        let sizes: Vec<u64> = objects.iter().map(|o| o.retained_size).collect();
+        let sizes: Vec<i64> = objects.iter().map(|o| o.retained_size).collect();
         assert_eq!(sizes, vec![300, 100]);
         assert!(objects[0]
             .retainer_path

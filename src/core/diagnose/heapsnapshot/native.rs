@@ -13,15 +13,17 @@ use super::snapshot::NodeKind;
 /// Kinds of native node listed for one group, most bytes first.
 pub const KINDS_LISTED: usize = 3;
 
-/// Native nodes of one name.
+/// Native memory of one kind (native nodes of one name) that a group of objects retains.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NativeKind {
-    /// The node name: `Node / zlib_memory`, `system / JSArrayBufferData`.
+#[cfg_attr(feature = "napi", napi_derive::napi(object))]
+pub struct NativeMemoryKind {
+    /// The snapshot's name for it: `'Node / zlib_memory'`, `'system / JSArrayBufferData'`
+    /// (ArrayBuffer contents), `'Node / ZlibStream'`.
     pub name: String,
-    /// Nodes.
-    pub count: u64,
-    /// Their self sizes in all.
-    pub bytes: u64,
+    /// Objects of the kind.
+    pub count: i64,
+    /// Their bytes.
+    pub bytes: i64,
 }
 
 /// The native nodes that one group of objects retains.
@@ -32,7 +34,7 @@ pub struct NativeRetained {
     /// The part of `bytes` whose owners existed before (see [`native_retained`]).
     pub owned_by_old: u64,
     /// The [`KINDS_LISTED`] names holding the most bytes, most first (ties by name).
-    pub kinds: Vec<NativeKind>,
+    pub kinds: Vec<NativeMemoryKind>,
 }
 
 /// For each of `groups` groups of nodes (`group_of(v)` names the group of `v`, if any), the
@@ -92,12 +94,12 @@ pub fn native_retained(
         }
     });
     for (o, kinds) in out.iter_mut().zip(kinds) {
-        let mut listed: Vec<NativeKind> = kinds
+        let mut listed: Vec<NativeMemoryKind> = kinds
             .into_iter()
-            .map(|(name, (count, bytes))| NativeKind {
+            .map(|(name, (count, bytes))| NativeMemoryKind {
                 name: snap.strings.get(name).to_string(),
-                count,
-                bytes,
+                count: count as i64,
+                bytes: bytes as i64,
             })
             .collect();
         listed.sort_by(|x, y| y.bytes.cmp(&x.bytes).then_with(|| x.name.cmp(&y.name)));
@@ -148,7 +150,7 @@ mod tests {
     ) -> Vec<NativeRetained> {
         let snap = &a.snapshot;
         let mut out = vec![NativeRetained::default(); groups];
-        let mut kinds: Vec<Vec<NativeKind>> = vec![Vec::new(); groups];
+        let mut kinds: Vec<Vec<NativeMemoryKind>> = vec![Vec::new(); groups];
         for v in (0..snap.node_count()).filter(|&v| snap.node_kind(v) == NodeKind::Native) {
             let mut above = Vec::new();
             let mut u = v;
@@ -167,11 +169,11 @@ mod tests {
                 out[g].owned_by_old += if owner_existed(owner(a, v)) { bytes } else { 0 };
                 let name = snap.name(v);
                 match kinds[g].iter_mut().find(|k| k.name == name) {
-                    Some(k) => (k.count, k.bytes) = (k.count + 1, k.bytes + bytes),
-                    None => kinds[g].push(NativeKind {
+                    Some(k) => (k.count, k.bytes) = (k.count + 1, k.bytes + bytes as i64),
+                    None => kinds[g].push(NativeMemoryKind {
                         name: name.into(),
                         count: 1,
-                        bytes,
+                        bytes: bytes as i64,
                     }),
                 }
             }

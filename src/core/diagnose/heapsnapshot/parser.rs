@@ -7,7 +7,7 @@
 
 use std::io::Read;
 
-use super::error::{ErrorKind, Problem, SnapshotError};
+use super::error::{Problem, SnapshotError, SnapshotErrorKind};
 use super::reader::{ProgressHook, Reader};
 use super::snapshot::{Location, Snapshot};
 
@@ -36,7 +36,7 @@ pub fn parse<'a, R: Read>(
     let mut sections = Sections::default();
     if r.open(b'{', b'}', "the top-level object")? {
         return Err(SnapshotError::new(
-            ErrorKind::Malformed,
+            SnapshotErrorKind::Malformed,
             r.offset(),
             "the snapshot is an empty object",
         ));
@@ -54,7 +54,7 @@ pub fn parse<'a, R: Read>(
     let end = r.offset();
     if let Some(b) = r.peek_token()? {
         return Err(SnapshotError::new(
-            ErrorKind::Malformed,
+            SnapshotErrorKind::Malformed,
             end,
             format!("unexpected byte 0x{b:02x} after the snapshot"),
         ));
@@ -88,14 +88,14 @@ impl Sections {
     ) -> Result<()> {
         let out_of_order = |what: &str| {
             SnapshotError::new(
-                ErrorKind::Unsupported,
+                SnapshotErrorKind::Unsupported,
                 key_offset,
                 format!("section {what} comes before the sections it depends on"),
             )
         };
         let duplicate = |what: &str| {
             SnapshotError::new(
-                ErrorKind::Malformed,
+                SnapshotErrorKind::Malformed,
                 key_offset,
                 format!("section {what} appears twice"),
             )
@@ -160,7 +160,7 @@ impl Sections {
         ] {
             if !seen {
                 return Err(SnapshotError::new(
-                    ErrorKind::Malformed,
+                    SnapshotErrorKind::Malformed,
                     end,
                     format!("section {what} is missing"),
                 ));
@@ -177,7 +177,7 @@ fn index_locations(snap: &mut Snapshot, stride: u32, end: u64) -> Result<()> {
     for l in &mut snap.locations {
         if l.node % stride != 0 || l.node / stride >= node_count {
             return Err(SnapshotError::new(
-                ErrorKind::Malformed,
+                SnapshotErrorKind::Malformed,
                 end,
                 format!("location for {} is not the index of a node", l.node),
             ));
@@ -206,7 +206,7 @@ fn parse_strings<R: Read>(r: &mut Reader<'_, R>, snap: &mut Snapshot) -> Result<
         r.string_into(snap.strings.buffer(), "strings")?;
         if !snap.strings.finish() {
             return Err(SnapshotError::new(
-                ErrorKind::Unsupported,
+                SnapshotErrorKind::Unsupported,
                 r.offset(),
                 "the strings hold more than 4 GiB",
             ));
@@ -247,7 +247,7 @@ fn parse_locations<R: Read>(
     })?;
     if field != 0 {
         return Err(SnapshotError::new(
-            ErrorKind::Malformed,
+            SnapshotErrorKind::Malformed,
             r.offset(),
             "locations holds a partial record",
         ));

@@ -10,7 +10,7 @@
 
 use std::io::Read;
 
-use super::error::{ErrorKind, Problem, SnapshotError};
+use super::error::{Problem, SnapshotError, SnapshotErrorKind};
 use super::integers::{scan_split, value_start, Expect, Scan, Stop, MAX_INTEGER};
 
 /// Nesting deeper than this in a skipped section is refused as malformed.
@@ -59,13 +59,13 @@ impl<'a, R: Read> Reader<'a, R> {
         self.consumed + self.pos as u64
     }
 
-    fn error(&self, kind: ErrorKind, message: impl Into<String>) -> SnapshotError {
+    fn error(&self, kind: SnapshotErrorKind, message: impl Into<String>) -> SnapshotError {
         SnapshotError::new(kind, self.offset(), message)
     }
 
     fn truncated(&self, what: &str) -> SnapshotError {
         self.error(
-            ErrorKind::Truncated,
+            SnapshotErrorKind::Truncated,
             format!("the input ends inside {what}"),
         )
     }
@@ -95,7 +95,9 @@ impl<'a, R: Read> Reader<'a, R> {
                     return Ok(n > 0);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.error(ErrorKind::Io, format!("read failed: {e}"))),
+                Err(e) => {
+                    return Err(self.error(SnapshotErrorKind::Io, format!("read failed: {e}")))
+                }
             }
         }
     }
@@ -126,7 +128,7 @@ impl<'a, R: Read> Reader<'a, R> {
         let b = self.peek_in(what)?;
         if b != expected {
             return Err(self.error(
-                ErrorKind::Malformed,
+                SnapshotErrorKind::Malformed,
                 format!(
                     "expected '{}' in {what}, found {}",
                     expected as char,
@@ -148,7 +150,7 @@ impl<'a, R: Read> Reader<'a, R> {
             _ => {
                 self.pos -= 1;
                 Err(self.error(
-                    ErrorKind::Malformed,
+                    SnapshotErrorKind::Malformed,
                     format!(
                         "expected ',' or '{}' in {what}, found {}",
                         close as char,
@@ -197,7 +199,7 @@ impl<'a, R: Read> Reader<'a, R> {
                 _ => {
                     self.pos -= 1;
                     return Err(self.error(
-                        ErrorKind::Malformed,
+                        SnapshotErrorKind::Malformed,
                         format!(
                             "control character {} inside a string in {what}",
                             describe_byte(b)
@@ -229,7 +231,7 @@ impl<'a, R: Read> Reader<'a, R> {
             let b = self.next_byte(what)?;
             let d = (b as char).to_digit(16).ok_or_else(|| {
                 self.error(
-                    ErrorKind::Malformed,
+                    SnapshotErrorKind::Malformed,
                     format!("bad \\u escape in {what}: {}", describe_byte(b)),
                 )
             })?;
@@ -268,7 +270,7 @@ impl<'a, R: Read> Reader<'a, R> {
             _ => {
                 self.pos -= 1;
                 return Err(self.error(
-                    ErrorKind::Malformed,
+                    SnapshotErrorKind::Malformed,
                     format!("bad escape in {what}: {}", describe_byte(b)),
                 ));
             }
@@ -294,7 +296,9 @@ impl<'a, R: Read> Reader<'a, R> {
                     Ok(0) => return Ok(false),
                     Ok(n) => self.len += n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(self.error(ErrorKind::Io, format!("read failed: {e}"))),
+                    Err(e) => {
+                        return Err(self.error(SnapshotErrorKind::Io, format!("read failed: {e}")))
+                    }
                 }
             }
         }
@@ -337,7 +341,7 @@ impl<'a, R: Read> Reader<'a, R> {
             if let Some(out) = out.as_deref_mut() {
                 if out.len() >= max {
                     return Err(SnapshotError::new(
-                        ErrorKind::Unsupported,
+                        SnapshotErrorKind::Unsupported,
                         start,
                         format!("{what} is larger than {max} bytes"),
                     ));
@@ -362,7 +366,7 @@ impl<'a, R: Read> Reader<'a, R> {
                 b'[' | b'{' => {
                     if closers.len() >= MAX_DEPTH {
                         return Err(self.error(
-                            ErrorKind::Malformed,
+                            SnapshotErrorKind::Malformed,
                             format!("{what} nests deeper than {MAX_DEPTH} levels"),
                         ));
                     }
@@ -372,7 +376,7 @@ impl<'a, R: Read> Reader<'a, R> {
                     if closers.pop() != Some(b) {
                         self.pos -= 1;
                         return Err(self.error(
-                            ErrorKind::Malformed,
+                            SnapshotErrorKind::Malformed,
                             format!("unbalanced {} in {what}", describe_byte(b)),
                         ));
                     }
@@ -414,7 +418,7 @@ impl<'a, R: Read> Reader<'a, R> {
                 magnitude = magnitude * 10 + u64::from(b - b'0');
                 if magnitude > MAX_INTEGER {
                     return Err(self.error(
-                        ErrorKind::Malformed,
+                        SnapshotErrorKind::Malformed,
                         format!("integer in {what} is larger than 2^53"),
                     ));
                 }
@@ -427,7 +431,7 @@ impl<'a, R: Read> Reader<'a, R> {
                 }
                 let found = describe_byte(self.buf[self.pos]);
                 return Err(self.error(
-                    ErrorKind::Malformed,
+                    SnapshotErrorKind::Malformed,
                     format!("expected an integer in {what}, found {found}"),
                 ));
             }
@@ -480,14 +484,14 @@ impl<'a, R: Read> Reader<'a, R> {
                     };
                     let found = describe_byte(self.buf[self.pos]);
                     return Err(self.error(
-                        ErrorKind::Malformed,
+                        SnapshotErrorKind::Malformed,
                         format!("expected {expected} in {what}, found {found}"),
                     ));
                 }
                 Stop::TooLarge(i) => {
                     self.pos += i;
                     return Err(self.error(
-                        ErrorKind::Malformed,
+                        SnapshotErrorKind::Malformed,
                         format!("integer in {what} is larger than 2^53"),
                     ));
                 }

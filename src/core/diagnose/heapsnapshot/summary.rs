@@ -1,58 +1,67 @@
 //! Per-class totals (DevTools' Summary view) and the largest objects by retained size.
 
-use super::analysis::Analysis;
+use super::analysis::{Analysis, AnalyzePhase, AnalyzeProgress};
 use super::code_index::folded_path;
 use super::dominators::{DominatorTree, Visit};
-use super::holder::{name_holders, NamedHolder};
+use super::holder::{name_holders, CodeHolder};
 use super::snapshot::{NodeKind, Snapshot};
 
-/// Count and sizes of the objects of one class.
+/// Totals of one class of objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClassStat {
-    /// DevTools' class name: the constructor for objects, `(closure)`, `(string)`, `(system)`...
+#[cfg_attr(feature = "napi", napi_derive::napi(object))]
+pub struct ClassSummary {
+    /// DevTools' class name: the constructor for objects; `(closure)`, `(string)`, `(array)`,
+    /// `(system)`... otherwise.
     pub name: String,
     /// Objects of the class.
-    pub count: u64,
-    /// Sum of their own sizes.
-    pub self_size: u64,
-    /// Sum of the retained sizes of those not dominated by another object of the class.
-    pub retained_size: u64,
+    pub count: i64,
+    /// Sum of their own sizes, in bytes.
+    pub self_size: i64,
+    /// Sum of their retained sizes, in bytes; an instance inside another of its class counts
+    /// once.
+    pub retained_size: i64,
 }
 
-/// One object and what it keeps alive.
+/// One object that keeps much memory alive.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LargeObject {
-    /// Class name (for a function: its name and source location).
+#[cfg_attr(feature = "napi", napi_derive::napi(object))]
+pub struct LargestObject {
+    /// Class name, or `function NAME at FILE:LINE:COLUMN` for a function.
     pub name: String,
-    /// Node id.
-    pub id: u64,
-    /// Own size.
-    pub self_size: u64,
-    /// Retained size.
-    pub retained_size: u64,
-    /// Edges from the GC roots.
+    /// Heap snapshot node id.
+    pub id: i64,
+    /// Own size, in bytes.
+    pub self_size: i64,
+    /// Bytes that would be freed with it (DevTools' retained size).
+    pub retained_size: i64,
+    /// References from the GC roots.
     pub distance: u32,
-    /// Shortest readable path from the GC roots.
+    /// Shortest readable path from the GC roots, e.g. `['(GC roots)', 'global', 'cache (Map)',
+    /// 'table', 'Session']`.
     pub retainer_path: Vec<String>,
-    /// The same path with Node's own machinery folded into one step.
+    /// The same path with Node's own machinery (timer lists, listeners, the module loader, the
+    /// global object) folded into its first step: `(Node internals: timers) → _idleNext
+    /// (Timeout) → _onTimeout (function … at /srv/app.js:9:30) → context → previous → cache
+    /// (Map)`.
     pub readable_path: Vec<String>,
-    /// The variable or property that holds it, and where in the code.
-    pub holder: Option<NamedHolder>,
+    /// The variable or property that holds it, and where in the code; absent if none names it.
+    pub holder: Option<CodeHolder>,
 }
 
 /// What `analyzeSnapshot` reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Summary {
-    /// Nodes in the snapshot.
-    pub nodes: u64,
-    /// Edges in the snapshot.
-    pub edges: u64,
-    /// Sum of all self sizes.
-    pub total_size: u64,
-    /// Every class, by retained size, largest first.
-    pub classes: Vec<ClassStat>,
-    /// The largest program objects by retained size, largest first.
-    pub largest: Vec<LargeObject>,
+#[cfg_attr(feature = "napi", napi_derive::napi(object))]
+pub struct SnapshotSummary {
+    /// Heap objects.
+    pub nodes: i64,
+    /// References.
+    pub edges: i64,
+    /// Sum of all own sizes, in bytes.
+    pub total_size: i64,
+    /// Every class, most retained first.
+    pub classes: Vec<ClassSummary>,
+    /// The `top` largest program objects by retained size, largest first.
+    pub largest: Vec<LargestObject>,
 }
 
 /// A dense class number for every node.
@@ -115,7 +124,7 @@ pub fn class_totals(
 }
 
 /// The summary of one analyzed snapshot, with the `top` largest objects.
-pub fn summarize(a: &Analysis, top: usize) -> Summary {
+pub fn summarize(a: &Analysis, top: usize) -> SnapshotSummary {
     let snap = &a.snapshot;
     // The largest objects and their paths on a second core while the classes are totalled.
     let (classes, totals, largest) = std::thread::scope(|scope| {
@@ -131,14 +140,14 @@ pub fn summarize(a: &Analysis, top: usize) -> Summary {
             .unwrap_or_else(|e| std::panic::resume_unwind(e));
         (classes, totals, largest)
     });
-    let mut stats: Vec<ClassStat> = totals
+    let mut stats: Vec<ClassSummary> = totals
         .into_iter()
         .zip(classes.names)
-        .map(|((count, self_size, retained_size), name)| ClassStat {
+        .map(|((count, self_size, retained_size), name)| ClassSummary {
             name,
-            count,
-            self_size,
-            retained_size,
+            count: count as i64,
+            self_size: self_size as i64,
+            retained_size: retained_size as i64,
         })
         .collect();
     stats.sort_by(|x, y| {
@@ -147,17 +156,17 @@ pub fn summarize(a: &Analysis, top: usize) -> Summary {
             .then(y.self_size.cmp(&x.self_size))
             .then_with(|| x.name.cmp(&y.name))
     });
-    Summary {
-        nodes: snap.node_count() as u64,
-        edges: snap.edge_count() as u64,
-        total_size: snap.total_size(),
+    SnapshotSummary {
+        nodes: snap.node_count() as i64,
+        edges: snap.edge_count() as i64,
+        total_size: snap.total_size() as i64,
         classes: stats,
         largest,
     }
 }
 
 /// `nodes` with their paths and holders, as reported.
-pub fn described(a: &Analysis, nodes: &[usize]) -> Vec<LargeObject> {
+pub fn described(a: &Analysis, nodes: &[usize]) -> Vec<LargestObject> {
     let holders = name_holders(&a.snapshot, &a.tree, &a.code, nodes);
     nodes
         .iter()
@@ -167,17 +176,17 @@ pub fn described(a: &Analysis, nodes: &[usize]) -> Vec<LargeObject> {
 }
 
 /// The object `v` with its paths and `holder`, as reported.
-pub fn large_object(a: &Analysis, v: usize, holder: Option<NamedHolder>) -> LargeObject {
+pub fn large_object(a: &Analysis, v: usize, holder: Option<CodeHolder>) -> LargestObject {
     let snap = &a.snapshot;
     let readable_path = match a.tree.edges_to(snap, v) {
         Some(edges) => folded_path(snap, &a.code, &edges),
         None => a.tree.describe(snap, v),
     };
-    LargeObject {
+    LargestObject {
         name: super::paths::describe_node(snap, v),
-        id: snap.node_id[v] as u64,
-        self_size: snap.self_size(v),
-        retained_size: a.retained[v],
+        id: i64::from(snap.node_id[v]),
+        self_size: snap.self_size(v) as i64,
+        retained_size: a.retained[v] as i64,
         distance: a.tree.distance[v],
         retainer_path: a.tree.describe(snap, v),
         readable_path,
@@ -220,14 +229,9 @@ pub fn analyze_file(
     path: &std::path::Path,
     top: usize,
     progress: super::analysis::ProgressFn<'_>,
-) -> Result<Summary, super::error::SnapshotError> {
+) -> Result<SnapshotSummary, super::error::SnapshotError> {
     let a = Analysis::of_file(path, 0, progress)?;
-    progress(super::analysis::Progress {
-        phase: "summary",
-        snapshot: 0,
-        done: 0,
-        total: 1,
-    });
+    progress(AnalyzeProgress::start(AnalyzePhase::Summary, 0));
     Ok(summarize(&a, top))
 }
 

@@ -5,12 +5,12 @@
 use super::findings::Findings;
 use super::grown::{add_native, grown, new_bytes_of};
 use super::growth::growth_roots;
-use super::result::{thousands, GrownCollection, NewClass};
+use super::result::{thousands, GrownCollection, NewObjects};
 use super::suspects::{by_bytes, rank_suspects};
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::collections::collection_size;
 use crate::core::diagnose::heapsnapshot::dominators::DominatorTree;
-use crate::core::diagnose::heapsnapshot::error::{ErrorKind, SnapshotError};
+use crate::core::diagnose::heapsnapshot::error::{SnapshotError, SnapshotErrorKind};
 use crate::core::diagnose::heapsnapshot::native::new_as_their_owners;
 use crate::core::diagnose::heapsnapshot::snapshot::Snapshot;
 use crate::core::diagnose::heapsnapshot::summary::{top_by, ClassIndex};
@@ -75,7 +75,7 @@ pub(super) fn check_ids(
     }
     if mismatched * 100 > common * MAX_MISMATCH_PERCENT {
         return Err(SnapshotError::new(
-            ErrorKind::IdsMismatch,
+            SnapshotErrorKind::IdsMismatch,
             0,
             format!(
                 "{} of the {} node ids it shares with the {} snapshot name other objects: \
@@ -127,22 +127,12 @@ pub(super) fn diff_by_ids(
     let (growth_roots, redirects) = growth_roots(last, &tree, &classes, &is_new, top);
     let (suspects, totals) =
         rank_suspects(last, tree, &classes, &is_new, top, &redirects, |c, t| {
-            NewClass {
-                name: classes.names[c].clone(),
-                count: t.0,
-                bytes: t.1,
-                retained_size: t.2,
-            }
+            NewObjects::new(classes.names[c].clone(), t)
         });
     let new_by_class = by_bytes(
         (0..classes.names.len())
             .filter(|&c| totals[c].0 > 0)
-            .map(|c| NewClass {
-                name: classes.names[c].clone(),
-                count: totals[c].0,
-                bytes: totals[c].1,
-                retained_size: totals[c].2,
-            }),
+            .map(|c| NewObjects::new(classes.names[c].clone(), totals[c])),
     );
     Findings {
         new_count: totals.iter().map(|t| t.0).sum(),

@@ -5,7 +5,7 @@
 use super::findings::Findings;
 use super::grown::{add_native, grown, new_bytes_of};
 use super::growth::growth_roots_by_paths;
-use super::result::{GrownCollection, NewClass};
+use super::result::{GrownCollection, NewObjects};
 use super::suspects::{by_bytes, holders, rank_suspects};
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::dominators::DominatorTree;
@@ -53,7 +53,7 @@ pub(super) fn diff_by_paths(
             let (key, before, _) = candidates[i];
             let k = &now[&key];
             let (mut g, v) = grown(last, (k.shown, before, k.stat.entries));
-            g.retained_size = k.retained;
+            g.retained_size = k.retained as i64;
             (g, v)
         })
         .collect();
@@ -87,11 +87,8 @@ pub(super) fn diff_by_paths(
         growth[classes.of_node[v] as usize].0 > 0
     });
     add_native(last, &tree, &mut grown, grown_members, None);
-    let class = |c: usize, t: (u64, u64, u64)| NewClass {
-        name: classes.names[c].clone(),
-        count: growth[c].0,
-        bytes: growth[c].1,
-        retained_size: t.2,
+    let class = |c: usize, t: (u64, u64, u64)| {
+        NewObjects::new(classes.names[c].clone(), (growth[c].0, growth[c].1, t.2))
     };
     let (suspects, totals) = rank_suspects(last, tree, &classes, &is_new, top, &[], class);
     let grew = (0..classes.names.len()).filter(|&c| growth[c].0 > 0);

@@ -2,19 +2,20 @@
 //! growth too small to matter and Node's own bookkeeping are left out.
 
 use super::result::{
-    DiffResult, GrownCollection, GrowthRoot, MatchedBy, NewClass, Suspect, Totals,
+    share_of, GrownCollection, GrowthRoot, LeakSuspect, MatchedBy, NewObjects, SnapshotDiff,
+    SnapshotTotals,
 };
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::code_index::{origin, Origin};
-use crate::core::diagnose::heapsnapshot::holder::{name_holders, NamedHolder};
+use crate::core::diagnose::heapsnapshot::holder::{name_holders, CodeHolder};
 
 /// What a diff found, before the holders are named: each suspect and grown collection with
 /// the node whose holder is to be named.
 pub(super) struct Findings {
     pub(super) new_count: u64,
     pub(super) new_bytes: u64,
-    pub(super) new_by_class: Vec<NewClass>,
-    pub(super) suspects: Vec<(Suspect, usize)>,
+    pub(super) new_by_class: Vec<NewObjects>,
+    pub(super) suspects: Vec<(LeakSuspect, usize)>,
     pub(super) grown: Vec<(GrownCollection, usize)>,
     pub(super) growth_roots: Vec<(GrowthRoot, usize)>,
 }
@@ -24,9 +25,9 @@ impl Findings {
     pub(super) fn report(
         self,
         last: &Analysis,
-        snapshots: Vec<Totals>,
+        snapshots: Vec<SnapshotTotals>,
         matched_by: MatchedBy,
-    ) -> DiffResult {
+    ) -> SnapshotDiff {
         let (mut suspects, mut grown, mut roots) = (self.suspects, self.grown, self.growth_roots);
         let targets: Vec<usize> = suspects
             .iter()
@@ -50,19 +51,30 @@ impl Findings {
             }
         }
         let mut roots: Vec<GrowthRoot> = roots.into_iter().map(|r| r.0).collect();
-        let mut suspects: Vec<Suspect> = suspects.into_iter().map(|s| s.0).collect();
+        let mut suspects: Vec<LeakSuspect> = suspects.into_iter().map(|s| s.0).collect();
         many_roots_first(&mut roots, &mut suspects);
-        DiffResult {
+        let new_bytes = self.new_bytes;
+        let mut suspects = worth_reading_suspects(suspects, new_bytes);
+        let mut grown =
+            worth_reading_collections(grown.into_iter().map(|g| g.0).collect(), new_bytes);
+        let mut roots = worth_reading_roots(roots);
+        for s in &mut suspects {
+            s.share = share_of(s.retained_size as u64, new_bytes);
+        }
+        for g in &mut grown {
+            g.share = share_of(g.new_entries_bytes(), new_bytes);
+        }
+        for r in &mut roots {
+            r.share = share_of(r.new_bytes as u64, new_bytes);
+        }
+        SnapshotDiff {
             snapshots,
-            new_count: self.new_count,
-            new_bytes: self.new_bytes,
+            new_count: self.new_count as i64,
+            new_bytes: new_bytes as i64,
             new_by_class: self.new_by_class,
-            suspects: worth_reading_suspects(suspects, self.new_bytes),
-            grown_collections: worth_reading_collections(
-                grown.into_iter().map(|g| g.0).collect(),
-                self.new_bytes,
-            ),
-            growth_roots: worth_reading_roots(roots),
+            suspects,
+            grown_collections: grown,
+            growth_roots: roots,
             matched_by,
         }
     }
@@ -74,7 +86,7 @@ impl Findings {
 /// keeps. Growth roots held by Node's code go after the many roots, and the suspects whose
 /// instances hang from the GC roots (no object of the first snapshot holds them) and whose
 /// holder is Node's are named by the many roots instead.
-fn many_roots_first(roots: &mut [GrowthRoot], suspects: &mut [Suspect]) {
+fn many_roots_first(roots: &mut [GrowthRoot], suspects: &mut [LeakSuspect]) {
     let Some(many) = roots
         .iter()
         .find(|r| r.many_roots.is_some())
@@ -106,7 +118,7 @@ const GROWN_MIN_SHARE: f64 = 0.02;
 const INTERNAL_MIN_SHARE: f64 = 0.25;
 
 /// Whether `holder` is a variable or property of Node's own code.
-fn held_by_node(holder: Option<&NamedHolder>) -> bool {
+fn held_by_node(holder: Option<&CodeHolder>) -> bool {
     holder
         .and_then(|h| h.file.as_deref())
         .is_some_and(|file| origin(file) == Origin::Internal)
@@ -122,16 +134,19 @@ const SUSPECT_MIN_SHARE: f64 = 0.02;
 /// `suspects` (largest first) without those too small to matter (see [`SUSPECT_MIN_SHARE`];
 /// `new_bytes` is the bytes of all new objects) and those held by Node's own code that do not
 /// hold the leak (see [`INTERNAL_MIN_SHARE`]).
-pub(super) fn worth_reading_suspects(suspects: Vec<Suspect>, new_bytes: u64) -> Vec<Suspect> {
-    let largest = suspects.first().map_or(0, |s| s.class.retained_size) as f64;
+pub(super) fn worth_reading_suspects(
+    suspects: Vec<LeakSuspect>,
+    new_bytes: u64,
+) -> Vec<LeakSuspect> {
+    let largest = suspects.first().map_or(0, |s| s.retained_size) as f64;
     suspects
         .into_iter()
         .enumerate()
-        .filter(|(_, s)| s.class.retained_size as f64 >= SUSPECT_MIN_SHARE * new_bytes as f64)
+        .filter(|(_, s)| s.retained_size as f64 >= SUSPECT_MIN_SHARE * new_bytes as f64)
         .filter(|(i, s)| {
             *i == 0
                 || !held_by_node(s.holder.as_ref())
-                || s.class.retained_size as f64 >= INTERNAL_MIN_SHARE * largest
+                || s.retained_size as f64 >= INTERNAL_MIN_SHARE * largest
         })
         .map(|(_, s)| s)
         .collect()

@@ -34,8 +34,8 @@ pub(super) fn add_native(
     let existed = |v: usize| existed_before.is_some_and(|f| f(v));
     let natives = native_retained(last, tree, grown.len(), group_of, existed);
     for ((g, _), native) in grown.iter_mut().zip(natives) {
-        g.native_bytes = native.bytes;
-        g.native_bytes_before = existed_before.map(|_| native.owned_by_old);
+        g.native_bytes = native.bytes as i64;
+        g.native_bytes_before = existed_before.map(|_| native.owned_by_old as i64);
         g.native_kinds = native.kinds;
     }
 }
@@ -53,10 +53,10 @@ pub(super) fn grown(
     };
     let collection = GrownCollection {
         name: snap.name(v).to_string(),
-        id: snap.node_id[v] as u64,
-        before,
-        after,
-        retained_size: last.retained[v],
+        id: i64::from(snap.node_id[v]),
+        before: before as i64,
+        after: after as i64,
+        retained_size: last.retained[v] as i64,
         retainer_path: last.tree.describe(snap, v),
         readable_path,
         holder: None,
@@ -64,6 +64,7 @@ pub(super) fn grown(
         native_bytes: 0,
         native_bytes_before: None,
         native_kinds: Vec::new(),
+        share: 0.0,
     };
     (collection, v)
 }

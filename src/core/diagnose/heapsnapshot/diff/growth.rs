@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 
-use super::result::{Chain, GrowthRoot, ManyRoots};
+use super::result::{GrowthChain, GrowthManyRoots, GrowthRoot};
 use super::suspects::owner_of_store;
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::code_index::{folded_path, is_scope};
@@ -146,8 +146,8 @@ pub(super) fn descend(
 struct Shape {
     /// The object to name: the root, or the holder of the chain it ends.
     named: usize,
-    chain: Option<Chain>,
-    many_roots: Option<ManyRoots>,
+    chain: Option<GrowthChain>,
+    many_roots: Option<GrowthManyRoots>,
     /// For a holder that is no collection, the class of the program's object it holds the
     /// most new bytes in (a timer list's `Timeout`).
     holds: Option<String>,
@@ -238,10 +238,11 @@ impl Shape {
                 NodeKind::Synthetic => snap.name(v).to_string(),
                 _ => describe_node(snap, v),
             },
-            id: snap.node_id[v] as u64,
-            new_bytes,
-            new_count,
-            retained_size: last.retained[v],
+            id: i64::from(snap.node_id[v]),
+            new_bytes: new_bytes as i64,
+            new_count: new_count as i64,
+            share: 0.0,
+            retained_size: last.retained[v] as i64,
             member_class: self
                 .chain
                 .as_ref()
@@ -298,7 +299,7 @@ fn chain_from(
     is_new: &[bool],
     below: &NewBelow,
     start: usize,
-) -> Option<Chain> {
+) -> Option<GrowthChain> {
     let class = classes.of_node[start];
     if !snap.is_program_node(start) {
         return None;
@@ -322,11 +323,11 @@ fn chain_from(
         old += !is_new[l] as u64;
         link = next_of(l);
     }
-    (links >= MIN_CHAIN_LINKS).then(|| Chain {
+    (links >= MIN_CHAIN_LINKS).then(|| GrowthChain {
         class: classes.names[class as usize].clone(),
         via,
-        before: old,
-        after: links,
+        before: old as i64,
+        after: links as i64,
     })
 }
 
@@ -339,7 +340,7 @@ fn many_roots(
     is_new: &[bool],
     below: &NewBelow,
     v: usize,
-) -> Option<ManyRoots> {
+) -> Option<GrowthManyRoots> {
     let mut kinds: HashMap<u32, (u64, u64)> = HashMap::new();
     for &c in tree.children(v) {
         let c = c as usize;
@@ -368,9 +369,9 @@ fn many_roots(
         .into_iter()
         .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
         .map(|(class, _)| class);
-    Some(ManyRoots {
+    Some(GrowthManyRoots {
         kind: snap.strings.get(kind).to_string(),
-        count,
+        count: count as i64,
         holds,
     })
 }

@@ -1,12 +1,15 @@
 //! What a diff reports: how the snapshots were matched, their sizes, the new objects by
-//! class, the suspects with their paths and holders, and the collections that grew.
+//! class, the suspects with their paths and holders, and the collections that grew. These are
+//! the shapes `diffSnapshots` resolves with in JS (under the `napi` feature; whole numbers are
+//! `i64`, which napi gives JS as a number, where `u64` would be a BigInt).
 
-use crate::core::diagnose::heapsnapshot::holder::{HolderKind, NamedHolder};
-use crate::core::diagnose::heapsnapshot::native::NativeKind;
+use crate::core::diagnose::heapsnapshot::holder::{CodeHolder, HolderKind};
+use crate::core::diagnose::heapsnapshot::native::NativeMemoryKind;
 pub(super) use crate::core::diagnose::heapsnapshot::paths::thousands;
 
 /// How a diff matches the objects of the earlier snapshots with those of the last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(string_enum = "lowercase"))]
 pub enum Matching {
     /// By node id; snapshots whose ids name other objects are refused (`IdsMismatch`).
     Ids,
@@ -16,24 +19,15 @@ pub enum Matching {
     Auto,
 }
 
-impl Matching {
-    /// `"ids"`, `"paths"` or `"auto"` as a [`Matching`].
-    pub fn from_name(name: &str) -> Option<Matching> {
-        match name {
-            "ids" => Some(Matching::Ids),
-            "paths" => Some(Matching::Paths),
-            "auto" => Some(Matching::Auto),
-            _ => None,
-        }
-    }
-}
-
 /// How a diff did match the snapshots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(string_enum = "lowercase"))]
 pub enum MatchedBy {
     /// By node id.
     Ids,
-    /// By retainer path.
+    /// By retainer path: `newCount`, `newBytes` and `newByClass` are the net growth of each
+    /// class, not new objects, and a grown collection's `before`, `after` and `retainedSize`
+    /// cover every collection with its retainer path (docs/analyze.md).
     Paths,
 }
 
@@ -47,152 +41,193 @@ impl MatchedBy {
     }
 }
 
-/// Size of one snapshot.
+/// Size of one snapshot in a diff.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Totals {
-    /// Nodes.
-    pub nodes: u64,
-    /// Edges.
-    pub edges: u64,
-    /// Sum of self sizes.
-    pub total_size: u64,
+#[cfg_attr(feature = "napi", napi_derive::napi(object))]
+pub struct SnapshotTotals {
+    /// Heap objects.
+    pub nodes: i64,
+    /// References.
+    pub edges: i64,
+    /// Sum of all own sizes, in bytes.
+    pub total_size: i64,
 }
 
 /// New objects of one class; by paths, the growth of the class (objects and self bytes).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewClass {
+#[cfg_attr(feature = "napi", napi_derive::napi(object))]
+pub struct NewObjects {
     /// Class name.
     pub name: String,
     /// New objects of the class.
-    pub count: u64,
-    /// Sum of their own sizes.
-    pub bytes: u64,
-    /// Sum of their retained sizes, not counting one nested in another of the class twice.
-    pub retained_size: u64,
+    pub count: i64,
+    /// Their own sizes, in bytes.
+    pub bytes: i64,
+    /// Their retained size, in bytes, not counting one nested in another of the class twice.
+    pub retained_size: i64,
+}
+
+impl NewObjects {
+    /// Class `name` with `(count, bytes, retained_size)`.
+    pub fn new(name: String, (count, bytes, retained_size): (u64, u64, u64)) -> NewObjects {
+        NewObjects {
+            name,
+            count: count as i64,
+            bytes: bytes as i64,
+            retained_size: retained_size as i64,
+        }
+    }
 }
 
 /// The object that keeps most of a suspect's new instances alive: the nearest dominator of
 /// each instance that is not new itself (a Map whose table grew is the Map, not the table).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Holder {
+#[cfg_attr(feature = "napi", napi_derive::napi(object))]
+pub struct SuspectHolder {
     /// Its class, or `function NAME at FILE:LINE:COL`.
     pub name: String,
     /// Its node id.
-    pub id: u64,
-    /// New instances of the class it holds.
-    pub instances: u64,
+    pub id: i64,
+    /// New instances of the suspect class it holds.
+    pub instances: i64,
 }
 
-/// A class of new objects that probably leaks, with the path that holds most of them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Suspect {
-    /// The class and its totals.
-    pub class: NewClass,
-    /// Id of the instance whose path is shown.
-    pub id: u64,
-    /// The readable path from the GC roots to the holder, then on to the instances the holder
-    /// reaches first, ending `Object ×N` (N: the instances at that depth below the holder).
-    /// Without a holder (the instances hang from the roots directly): the path to the
-    /// instance retaining the most.
+/// A leak suspect: a class of new objects that probably leaks, with the path that holds most
+/// of them.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object))]
+pub struct LeakSuspect {
+    /// Class name.
+    pub name: String,
+    /// New objects of the class.
+    pub count: i64,
+    /// Their own sizes, in bytes.
+    pub bytes: i64,
+    /// Their retained size, in bytes, not counting one nested in another of the class twice.
+    pub retained_size: i64,
+    /// Node id of the instance whose path is shown.
+    pub id: i64,
+    /// Shortest path from the GC roots to `heldBy`, through program variables where possible,
+    /// then on to the instances it reaches first, the last step counting those at that depth:
+    /// `… → sessions (Map) → table → Object ×21,000`. Without `heldBy` (the instances hang from
+    /// the GC roots directly): the path to the instance retaining the most.
     pub retainer_path: Vec<String>,
-    /// What holds the most instances, unless that is the root.
-    pub held_by: Option<Holder>,
-    /// `retainer_path` with Node's own machinery folded into one step.
+    /// What holds the most new instances; absent when they hang from the GC roots directly.
+    pub held_by: Option<SuspectHolder>,
+    /// The same path with Node's own machinery (timer lists, listeners, the module loader, the
+    /// global object) folded into its first step: `(Node internals: timers) → _idleNext
+    /// (Timeout) → _onTimeout (function … at /srv/app.js:9:30) → context → previous → cache
+    /// (Map)`.
     pub readable_path: Vec<String>,
-    /// The variable or property holding `held_by` (else the instance shown), and where.
-    pub holder: Option<NamedHolder>,
-    /// Bytes of the native nodes (see [`native`]) the class's instances retain.
-    ///
-    /// [`native`]: crate::core::diagnose::heapsnapshot::native
-    pub native_bytes: u64,
+    /// The variable or property holding `heldBy` (else the instance shown), and where in the
+    /// code; absent if none names it.
+    pub holder: Option<CodeHolder>,
+    /// Bytes of native memory the new instances retain: the snapshot's `native` objects (Node's
+    /// C++ objects such as a zlib stream's `Node / zlib_memory`, and ArrayBuffer contents).
+    /// Part of `retainedSize`.
+    pub native_bytes: i64,
+    /// `retainedSize` over the diff's `newBytes`, at most 1: how much of the growth the new
+    /// instances explain.
+    pub share: f64,
 }
 
 /// A Map, Set, Array or plain object that holds more entries than before.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object, use_nullable = true))]
 pub struct GrownCollection {
-    /// `Map`, `Set`, `Array` or `Object`.
+    /// `'Map'`, `'Set'`, `'Array'` or `'Object'`.
     pub name: String,
     /// Node id in the last snapshot (by ids, the same in both).
-    pub id: u64,
-    /// Entries in the first snapshot (by paths: of every collection with its path key).
-    pub before: u64,
-    /// Entries in the last snapshot (by paths: of every collection with its path key).
-    pub after: u64,
-    /// Retained size in the last snapshot (by paths: of every collection with its key).
-    pub retained_size: u64,
-    /// Shortest readable path from the GC roots in the last snapshot.
+    pub id: i64,
+    /// Entries in the first snapshot (references to heap values; a Map entry counts once).
+    /// Matched by paths: of every collection with its retainer path.
+    pub before: i64,
+    /// Entries in the last snapshot (matched by paths: of every such collection).
+    pub after: i64,
+    /// Retained size in the last snapshot, in bytes (matched by paths: of every such
+    /// collection).
+    pub retained_size: i64,
+    /// Shortest path from the GC roots in the last snapshot.
     pub retainer_path: Vec<String>,
-    /// The same path with Node's own machinery folded into one step.
+    /// The same path with Node's own machinery (timer lists, listeners, the module loader, the
+    /// global object) folded into its first step: `(Node internals: timers) → _idleNext
+    /// (Timeout) → _onTimeout (function … at /srv/app.js:9:30) → context → previous → cache
+    /// (Map)`.
     pub readable_path: Vec<String>,
-    /// The variable or property that holds the collection, and where.
-    pub holder: Option<NamedHolder>,
-    /// The most common class of its entries in the last snapshot (see [`member_class`]).
-    ///
-    /// [`member_class`]: crate::core::diagnose::heapsnapshot::collections::member_class
+    /// The variable or property that holds it, and where in the code; null if none names it.
+    pub holder: Option<CodeHolder>,
+    /// The most common class of what its entries hold in the last snapshot (of a Map's, the
+    /// values): `'Gzip'`, `'Buffer'`, `'Session'`, `'(string)'`; null when it holds none.
     pub member_class: Option<String>,
-    /// Bytes of the native nodes it retains in the last snapshot (see [`native`]).
-    ///
-    /// [`native`]: crate::core::diagnose::heapsnapshot::native
-    pub native_bytes: u64,
-    /// By ids: the part of `native_bytes` whose owners (see [`native_retained`]) existed in
-    /// the first snapshot: the native memory of its old entries, at its size now (the diff
-    /// builds no dominator tree of the first snapshot, so what it let go of is not known).
-    /// By paths: `None`.
-    ///
-    /// [`native_retained`]: crate::core::diagnose::heapsnapshot::native::native_retained
-    pub native_bytes_before: Option<u64>,
-    /// The kinds of native node holding the most of `native_bytes`, most bytes first.
-    pub native_kinds: Vec<NativeKind>,
+    /// Bytes of native memory it retains in the last snapshot: the snapshot's `native` objects
+    /// (Node's C++ objects such as a zlib stream's `Node / zlib_memory`, and ArrayBuffer
+    /// contents). Part of `retainedSize`.
+    pub native_bytes: i64,
+    /// Matched by ids: the part of `nativeBytes` owned by objects (the nearest JavaScript
+    /// object above the native memory, such as a stream's handle or an ArrayBuffer) that existed in the first snapshot, so `nativeBytes -
+    /// nativeBytesBefore` is the native memory of new entries (at its size now: the diff builds
+    /// no dominator tree of the first snapshot). Matched by paths: null.
+    pub native_bytes_before: Option<i64>,
+    /// The (up to 3) kinds of native memory holding the most of `nativeBytes`, most bytes first.
+    pub native_kinds: Vec<NativeMemoryKind>,
+    /// The bytes its new entries hold (`retainedSize` times the share of its entries that are
+    /// new) over the diff's `newBytes`, at most 1: how much of the growth it explains.
+    pub share: f64,
 }
 
 impl GrownCollection {
-    /// About the bytes its new entries hold (see [`new_bytes_of`]).
-    ///
-    /// [`new_bytes_of`]: super::grown::new_bytes_of
+    /// About the bytes its new entries hold.
     pub fn new_entries_bytes(&self) -> u64 {
-        super::grown::new_bytes_of(self.retained_size, self.before, self.after)
+        super::grown::new_bytes_of(
+            self.retained_size as u64,
+            self.before as u64,
+            self.after as u64,
+        )
     }
 }
 
 /// A chain of objects each holding the next (a linked list, a queue), below a growth root.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chain {
-    /// The class of its links.
+#[cfg_attr(feature = "napi", napi_derive::napi(object))]
+pub struct GrowthChain {
+    /// The class of its links: `'LinkNode'`.
     pub class: String,
-    /// The property from one link to the next (`next`, `previous`).
+    /// The property from one link to the next: `'next'`.
     pub via: String,
-    /// Links present in the first snapshot.
-    pub before: u64,
-    /// Links in all, in the last snapshot.
-    pub after: u64,
+    /// Links in the first snapshot.
+    pub before: i64,
+    /// Links in the last snapshot.
+    pub after: i64,
 }
 
 /// New objects each held by a GC root of its own: open sockets' handles, timers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ManyRoots {
-    /// The kind of root object holding the most new bytes (by paths: that gained the most).
+#[cfg_attr(feature = "napi", napi_derive::napi(object, use_nullable = true))]
+pub struct GrowthManyRoots {
+    /// The kind of root holding the most new bytes (matched by paths: that gained the most):
+    /// `'TCP'`.
     pub kind: String,
     /// New roots of that kind.
-    pub count: u64,
-    /// The most common class of the program's objects they hold (`Socket`).
+    pub count: i64,
+    /// The most common class of the program's objects they hold (`'Socket'`); null when none.
     pub holds: Option<String>,
 }
 
-impl ManyRoots {
+impl GrowthManyRoots {
     /// The holder of many roots in the words the census uses for the active handles of one
     /// class: no variable holds them, so they are named by their class and count (`300 new
     /// Socket handles (TCP roots, each a root of its own: no collection holds them)`), of kind
     /// [`HolderKind::Handles`]. Named so, they stand before any object that only reaches them
     /// (a Node-internal variable of the socket's own code).
-    pub fn holder(&self) -> NamedHolder {
+    pub fn holder(&self) -> CodeHolder {
         let class = self.holds.clone().unwrap_or_else(|| self.kind.clone());
         let name = format!("{class} handles");
         let description = format!(
             "{} new {name} ({} roots, each a root of its own: no collection holds them)",
-            thousands(self.count),
+            thousands(self.count as u64),
             self.kind
         );
-        NamedHolder {
+        CodeHolder {
             name,
             class,
             kind: HolderKind::Handles,
@@ -207,56 +242,69 @@ impl ManyRoots {
 }
 
 /// An object present in both snapshots that holds new objects no deeper such object holds
-/// (see [`growth`]): the holder of a leak in whatever shape it takes.
-///
-/// [`growth`]: super::growth
-#[derive(Debug, Clone, PartialEq, Eq)]
+///: a leak's holder whatever its shape (a collection, a chain, many roots).
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object, use_nullable = true))]
 pub struct GrowthRoot {
-    /// Its class, or `function NAME at FILE:LINE:COL`; `(GC roots)` and the like for many roots.
+    /// Its class (`'Queue'`), or `function NAME at FILE:LINE:COL`; `'(GC roots)'` and the like
+    /// for many roots.
     pub name: String,
-    /// Its node id in the last snapshot.
-    pub id: u64,
-    /// Self bytes of the new objects it holds that no other growth root holds (by paths, an
-    /// estimate).
-    pub new_bytes: u64,
+    /// Node id in the last snapshot.
+    pub id: i64,
+    /// Self bytes of the new objects it holds that no other growth root holds (matched by
+    /// paths, an estimate).
+    pub new_bytes: i64,
     /// Those new objects.
-    pub new_count: u64,
-    /// Its retained size in the last snapshot.
-    pub retained_size: u64,
-    /// The class of what it holds: a chain's links, a collection's most common entries.
+    pub new_count: i64,
+    /// `newBytes` as a share of all new bytes (0 to 1): how much of the growth it explains.
+    pub share: f64,
+    /// Retained size in the last snapshot, in bytes.
+    pub retained_size: i64,
+    /// The class of what it holds: a chain's links, a collection's most common entries; null
+    /// when not known.
     pub member_class: Option<String>,
-    /// The chain it holds, when the new objects are links of one.
-    pub chain: Option<Chain>,
-    /// When the new objects hang from GC roots of their own, those roots.
-    pub many_roots: Option<ManyRoots>,
-    /// Readable path from the GC roots to it.
+    /// The chain it holds, when the new objects are the links of one (16 links at least); else
+    /// null.
+    pub chain: Option<GrowthChain>,
+    /// When the new objects hang from GC roots of their own, those roots; else null.
+    pub many_roots: Option<GrowthManyRoots>,
+    /// Shortest path from the GC roots in the last snapshot.
     pub retainer_path: Vec<String>,
-    /// The same path with Node's own machinery folded into one step.
+    /// The same path with Node's own machinery folded into its first step.
     pub readable_path: Vec<String>,
-    /// The variable or property that holds it, and where.
-    pub holder: Option<NamedHolder>,
+    /// The variable or property that holds it, and where in the code; null if none names it.
+    pub holder: Option<CodeHolder>,
 }
 
 /// What `diffSnapshots` reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiffResult {
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object))]
+pub struct SnapshotDiff {
     /// Size of each snapshot, in the order given.
-    pub snapshots: Vec<Totals>,
-    /// New objects in all (by paths: the net growth of the classes that grew).
-    pub new_count: u64,
-    /// Their own sizes in all (by paths: the growth of those classes' self sizes).
-    pub new_bytes: u64,
-    /// New objects by class, most bytes first (by paths: growth by class).
-    pub new_by_class: Vec<NewClass>,
-    /// Program-level classes of new objects by retained size, largest first, with paths.
-    pub suspects: Vec<Suspect>,
-    /// Collections that grew, most new bytes first (see [`new_bytes_of`]), with paths.
-    ///
-    /// [`new_bytes_of`]: super::grown::new_bytes_of
+    pub snapshots: Vec<SnapshotTotals>,
+    /// New objects (see `diffSnapshots`; matched by paths: the net growth of the classes that
+    /// grew).
+    pub new_count: i64,
+    /// Their own sizes, in bytes (matched by paths: the growth of those classes' own sizes).
+    pub new_bytes: i64,
+    /// New objects by class, most bytes first (matched by paths: growth by class).
+    pub new_by_class: Vec<NewObjects>,
+    /// The `top` program-level classes of new objects by retained size, largest first, with
+    /// paths.
+    pub suspects: Vec<LeakSuspect>,
+    /// The `top` collections by the bytes their new entries hold (retained size times the
+    /// share of entries that are new), most first.
     pub grown_collections: Vec<GrownCollection>,
-    /// By ids: the objects present in both snapshots that hold the new ones, most new bytes
-    /// first (see [`GrowthRoot`]). By paths: chains and many roots, counted by path key.
+    /// The `top` objects present in both snapshots that hold the new ones, most new bytes
+    /// first; they name a chain's holder and many roots, which no growing collection shows.
+    /// Matched by paths: chains and many roots only, counted by path key (docs/analyze.md).
     pub growth_roots: Vec<GrowthRoot>,
     /// How the snapshots were matched.
     pub matched_by: MatchedBy,
+}
+
+/// `bytes` as a share of `all_new_bytes`, at most 1: by paths both are estimates, and a
+/// chain's or a class' retained size may pass the growth (it holds old objects too).
+pub(super) fn share_of(bytes: u64, all_new_bytes: u64) -> f64 {
+    (bytes as f64 / all_new_bytes.max(1) as f64).min(1.0)
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::growth::Redirect;
-use super::result::{thousands, Holder, NewClass, Suspect};
+use super::result::{thousands, LeakSuspect, NewObjects, SuspectHolder};
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::code_index::folded_path;
 use crate::core::diagnose::heapsnapshot::dominators::DominatorTree;
@@ -16,8 +16,8 @@ use crate::core::diagnose::heapsnapshot::snapshot::{EdgeKind, Snapshot};
 use crate::core::diagnose::heapsnapshot::summary::{class_totals, top_by, ClassIndex};
 
 /// `classes`, most bytes first (ties by name).
-pub(super) fn by_bytes(classes: impl Iterator<Item = NewClass>) -> Vec<NewClass> {
-    let mut classes: Vec<NewClass> = classes.collect();
+pub(super) fn by_bytes(classes: impl Iterator<Item = NewObjects>) -> Vec<NewObjects> {
+    let mut classes: Vec<NewObjects> = classes.collect();
     classes.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
     classes
 }
@@ -35,8 +35,8 @@ pub(super) fn rank_suspects(
     is_new: &[bool],
     top: usize,
     redirects: &[Redirect],
-    class: impl Fn(usize, (u64, u64, u64)) -> NewClass,
-) -> (Vec<(Suspect, usize)>, Vec<ClassTotals>) {
+    class: impl Fn(usize, (u64, u64, u64)) -> NewObjects,
+) -> (Vec<(LeakSuspect, usize)>, Vec<ClassTotals>) {
     let snap = &last.snapshot;
     let n = snap.node_count();
     let totals = class_totals(last, &tree, classes, |v| is_new[v]);
@@ -70,7 +70,7 @@ pub(super) fn rank_suspects(
             let best = best[c].expect("a present class has an instance");
             let (mut s, named) =
                 suspect(last, instances, class(c, totals[c]), main_holder[c], best);
-            s.native_bytes = native_bytes;
+            s.native_bytes = native_bytes as i64;
             (s, named)
         })
         .collect();
@@ -131,10 +131,10 @@ struct Instances<'a> {
 fn suspect(
     last: &Analysis,
     of: Instances<'_>,
-    class: NewClass,
+    class: NewObjects,
     main: Option<(u32, u64)>,
     best: usize,
-) -> (Suspect, usize) {
+) -> (LeakSuspect, usize) {
     let snap = &last.snapshot;
     let held = main.filter(|&(h, _)| h as usize != snap.root());
     let shown = held.and_then(|(h, instances)| {
@@ -151,10 +151,10 @@ fn suspect(
         let (below, v, at_depth) = path_below(snap, owner, is_instance)?;
         let mut edges = last.tree.edges_to(snap, owner)?;
         edges.extend(below);
-        let held_by = Holder {
+        let held_by = SuspectHolder {
             name: describe_node(snap, owner),
-            id: snap.node_id[owner] as u64,
-            instances,
+            id: i64::from(snap.node_id[owner]),
+            instances: instances as i64,
         };
         let count = format!(" ×{}", thousands(at_depth));
         Some((v, owner, edges, Some(count), Some(held_by)))
@@ -176,9 +176,13 @@ fn suspect(
         }
         *path = fold_repeats(std::mem::take(path));
     }
-    let suspect = Suspect {
-        class,
-        id: snap.node_id[v] as u64,
+    let suspect = LeakSuspect {
+        name: class.name,
+        count: class.count,
+        bytes: class.bytes,
+        retained_size: class.retained_size,
+        share: 0.0,
+        id: i64::from(snap.node_id[v]),
         retainer_path,
         held_by,
         readable_path,

@@ -5,7 +5,7 @@ use super::findings::{worth_reading_collections, worth_reading_suspects};
 use super::result::thousands;
 use super::*;
 use crate::core::diagnose::heapsnapshot::code_index::CodeIndex;
-use crate::core::diagnose::heapsnapshot::holder::NamedHolder;
+use crate::core::diagnose::heapsnapshot::holder::CodeHolder;
 use crate::core::diagnose::heapsnapshot::parser::parse;
 use crate::core::diagnose::heapsnapshot::pathkey::PathKeys;
 use crate::core::diagnose::heapsnapshot::paths::RetainerTree;
@@ -27,7 +27,7 @@ fn ids_that_name_other_objects_are_refused() {
     let first = IdIndex::of(&snapshot(["Map", "Session"]));
     assert!(check_ids(&first, &snapshot(["Map", "Session"]), 0).is_ok());
     let err = check_ids(&first, &snapshot(["Session", "Map"]), 0).unwrap_err();
-    assert_eq!(err.code(), "ERR_LEAKPROOF_SNAPSHOT_IDS_MISMATCH");
+    assert_eq!(err.kind, SnapshotErrorKind::IdsMismatch);
 }
 
 /// `global.cache`, a Map of `sessions` Sessions at table slots `slot0`, `slot0 + 3`, ...,
@@ -59,7 +59,7 @@ fn diff_of(
     middle: Option<&Snapshot>,
     last: Snapshot,
     matching: Matching,
-) -> Result<DiffResult, SnapshotError> {
+) -> Result<SnapshotDiff, SnapshotError> {
     let earlier: Vec<Earlier> = std::iter::once(first)
         .chain(middle)
         .map(|s| Earlier::of(s, matching))
@@ -78,11 +78,11 @@ fn snapshots_of_two_processes_are_matched_by_path_and_refused_by_id() {
     let first = sessions_snapshot(1, 1, fresh);
     let other = |sessions| sessions_snapshot(sessions, 4, move |v| fresh(7 + sessions - v));
     let err = diff_of(&first, None, other(3), Matching::Ids).unwrap_err();
-    assert_eq!(err.code(), "ERR_LEAKPROOF_SNAPSHOT_IDS_MISMATCH");
+    assert_eq!(err.kind, SnapshotErrorKind::IdsMismatch);
     for matching in [Matching::Auto, Matching::Paths] {
         let d = diff_of(&first, None, other(3), matching).unwrap();
         assert_eq!(d.matched_by, MatchedBy::Paths);
-        let grown: Vec<(&str, u64, u64)> = d
+        let grown: Vec<(&str, i64, i64)> = d
             .grown_collections
             .iter()
             .map(|g| (g.name.as_str(), g.before, g.after))
@@ -91,7 +91,7 @@ fn snapshots_of_two_processes_are_matched_by_path_and_refused_by_id() {
         let holder = d.grown_collections[0].holder.as_ref().unwrap();
         assert_eq!(holder.name, "globalThis.cache");
         let s = &d.suspects[0];
-        assert_eq!((s.class.name.as_str(), s.class.count), ("Session", 2));
+        assert_eq!((s.name.as_str(), s.count), ("Session", 2));
         assert_eq!(s.held_by.as_ref().map(|h| h.name.as_str()), Some("Map"));
         assert_eq!((d.new_count, d.new_bytes), (2, 80));
     }
@@ -113,7 +113,7 @@ fn snapshots_of_one_process_give_the_same_leak_by_id_and_by_path() {
         (MatchedBy::Ids, MatchedBy::Paths)
     );
     // Only by ids does the first snapshot say which native memory is old.
-    let by_paths = |d: &DiffResult| {
+    let by_paths = |d: &SnapshotDiff| {
         let grown = d.grown_collections.iter().cloned();
         grown
             .map(|g| GrownCollection {
@@ -126,16 +126,10 @@ fn snapshots_of_one_process_give_the_same_leak_by_id_and_by_path() {
     assert_eq!(ids.grown_collections[0].native_bytes_before, Some(0));
     // By path every instance the Map holds counts towards the retained size and `held_by`,
     // the old one too: only the counts tell how many are new.
-    let suspect = |d: &DiffResult| {
+    let suspect = |d: &SnapshotDiff| {
         let s = d.suspects[0].clone();
         let held_by = s.held_by.map(|h| (h.name, h.id));
-        (
-            s.class.name,
-            s.class.count,
-            s.class.bytes,
-            held_by,
-            s.holder,
-        )
+        (s.name, s.count, s.bytes, held_by, s.holder)
     };
     assert_eq!(suspect(&ids), suspect(&paths));
 }
@@ -177,7 +171,7 @@ fn objects_snapshot(items: usize, props: u32, extra_props: u32) -> Snapshot {
 fn by_path_more_small_collections_and_one_larger_are_not_growth() {
     let grown = |last: Snapshot| {
         let d = diff_of(&objects_snapshot(100, 1, 0), None, last, Matching::Paths).unwrap();
-        let mut found: Vec<(String, u64, u64)> = d
+        let mut found: Vec<(String, i64, i64)> = d
             .grown_collections
             .iter()
             .map(|g| (g.name.clone(), g.before, g.after))
@@ -277,7 +271,7 @@ fn grown_collections_say_what_they_hold_and_the_native_memory_they_retain() {
     for matching in [Matching::Ids, Matching::Paths] {
         let d = diff_of(&first, None, streams_snapshot(3, 40, 100_000), matching).unwrap();
         // 2 new streams rank above 30 new Items: they hold 600 KB, the Items 1 KB.
-        let grown: Vec<(&str, u64, u64)> = d
+        let grown: Vec<(&str, i64, i64)> = d
             .grown_collections
             .iter()
             .map(|g| (g.holder.as_ref().unwrap().name.as_str(), g.before, g.after))
@@ -292,7 +286,7 @@ fn grown_collections_say_what_they_hold_and_the_native_memory_they_retain() {
         // The old stream's memory has a fresh id: its owner, the Zlib handle, tells it is old.
         let before = (matching == Matching::Ids).then_some(stream);
         assert_eq!(feeds.native_bytes_before, before);
-        let kinds: Vec<(&str, u64, u64)> = feeds
+        let kinds: Vec<(&str, i64, i64)> = feeds
             .native_kinds
             .iter()
             .map(|k| (k.name.as_str(), k.count, k.bytes))
@@ -307,14 +301,14 @@ fn grown_collections_say_what_they_hold_and_the_native_memory_they_retain() {
         assert_eq!(tiny.member_class.as_deref(), Some("Item"));
         assert_eq!((tiny.native_bytes, tiny.native_kinds.len()), (0, 0));
         // By paths, as for its retained size, every Gzip the grown Map holds counts.
-        let gzip = d.suspects.iter().find(|s| s.class.name == "Gzip").unwrap();
+        let gzip = d.suspects.iter().find(|s| s.name == "Gzip").unwrap();
         let held = if matching == Matching::Ids { 2 } else { 3 };
         assert_eq!(gzip.native_bytes, held * stream);
     }
 }
 
 /// (count, bytes) of the new objects of class `name`, `(0, 0)` for none.
-fn new_of(d: &DiffResult, name: &str) -> (u64, u64) {
+fn new_of(d: &SnapshotDiff, name: &str) -> (i64, i64) {
     let class = d.new_by_class.iter().find(|c| c.name == name);
     class.map_or((0, 0), |c| (c.count, c.bytes))
 }
@@ -339,8 +333,8 @@ fn native_nodes_numbered_afresh_are_new_only_when_their_owners_are() {
         (d.new_count, d.new_bytes),
         (2 * 5 + 30, 2 * stream + 2 * 294 + 30 * 32)
     );
-    let gzip = d.suspects.iter().find(|s| s.class.name == "Gzip").unwrap();
-    assert_eq!((gzip.class.count, gzip.native_bytes), (2, 2 * stream));
+    let gzip = d.suspects.iter().find(|s| s.name == "Gzip").unwrap();
+    assert_eq!((gzip.count, gzip.native_bytes), (2, 2 * stream));
     // With a middle snapshot, which numbers them afresh again: new between the first two.
     let middle = streams_snapshot(3, 40, 100_000);
     let last = streams_snapshot(3, 40, 200_000);
@@ -424,8 +418,8 @@ fn counts_read_with_thousands_separators() {
 }
 
 /// A holder: a module-level variable `name` of `file`.
-fn module_variable(name: &str, file: &str) -> Option<NamedHolder> {
-    Some(NamedHolder {
+fn module_variable(name: &str, file: &str) -> Option<CodeHolder> {
+    Some(CodeHolder {
         name: name.into(),
         class: "Map".into(),
         kind: crate::core::diagnose::heapsnapshot::holder::HolderKind::Module,
@@ -438,7 +432,7 @@ fn module_variable(name: &str, file: &str) -> Option<NamedHolder> {
     })
 }
 
-fn grown(name: &str, before: u64, after: u64, retained_size: u64, file: &str) -> GrownCollection {
+fn grown(name: &str, before: i64, after: i64, retained_size: i64, file: &str) -> GrownCollection {
     GrownCollection {
         name: name.into(),
         id: 1,
@@ -452,6 +446,7 @@ fn grown(name: &str, before: u64, after: u64, retained_size: u64, file: &str) ->
         native_bytes: 0,
         native_bytes_before: None,
         native_kinds: vec![],
+        share: 0.0,
     }
 }
 
@@ -497,14 +492,13 @@ fn collections_that_grew_too_little_or_are_nodes_own_bookkeeping_are_left_out() 
     assert_eq!(names(listed), ["listeners", "recent"]);
 }
 
-fn suspect(class: &str, retained_size: u64, file: &str) -> Suspect {
-    Suspect {
-        class: NewClass {
-            name: class.into(),
-            count: 1,
-            bytes: 1,
-            retained_size,
-        },
+fn suspect(class: &str, retained_size: i64, file: &str) -> LeakSuspect {
+    LeakSuspect {
+        name: class.into(),
+        count: 1,
+        bytes: 1,
+        retained_size,
+        share: 0.0,
         id: 1,
         retainer_path: vec![],
         held_by: None,
@@ -516,7 +510,7 @@ fn suspect(class: &str, retained_size: u64, file: &str) -> Suspect {
 
 #[test]
 fn suspects_held_by_nodes_own_code_are_listed_only_when_they_hold_the_leak() {
-    let classes = |kept: Vec<Suspect>| kept.into_iter().map(|s| s.class.name).collect::<Vec<_>>();
+    let classes = |kept: Vec<LeakSuspect>| kept.into_iter().map(|s| s.name).collect::<Vec<_>>();
     let listed = worth_reading_suspects(
         vec![
             suspect("Session", 40_000_000, "/srv/app.js"),
@@ -538,7 +532,7 @@ fn suspects_held_by_nodes_own_code_are_listed_only_when_they_hold_the_leak() {
 fn suspects_that_explain_under_two_percent_of_the_growth_are_left_out() {
     // As a new user's pair of a socket leak had it: the sockets, each under its own handle,
     // retain little as a class; a package's closures (1.2% of the growth) stood first.
-    let classes = |kept: Vec<Suspect>| kept.into_iter().map(|s| s.class.name).collect::<Vec<_>>();
+    let classes = |kept: Vec<LeakSuspect>| kept.into_iter().map(|s| s.name).collect::<Vec<_>>();
     let new_bytes = 11_971_302;
     let listed = worth_reading_suspects(
         vec![

@@ -14,7 +14,7 @@ const MODULE: &str = r#"{"snapshot":{"meta":{"node_fields":["type","name","id","
 "strings":["","global","handler","system / Context","Map","system / SharedFunctionInfo","system / NativeContext","/srv/app.js","context","shared","cache","previous","script"],
 "locations":[10,3,3,21]}"#;
 
-fn holder_of_map(slot: &str) -> NamedHolder {
+fn holder_of_map(slot: &str) -> CodeHolder {
     let json = MODULE.replace("SLOT", slot);
     let a = Analysis::new(parse(json.as_bytes(), None, None).unwrap(), 0, &mut |_| {});
     let holders = name_holders(&a.snapshot, &a.tree, &a.code, &[4]);
@@ -194,7 +194,7 @@ fn tracker(function: bool, alive: bool) -> Tracker {
     }
 }
 
-fn holder_of(t: &Tracker) -> NamedHolder {
+fn holder_of(t: &Tracker) -> CodeHolder {
     let a = Analysis::new(t.heap.snapshot(), 0, &mut |_| {});
     let holders = name_holders(&a.snapshot, &a.tree, &a.code, &[t.map]);
     holders.into_iter().next().flatten().expect("a holder")

@@ -5,7 +5,7 @@ use std::io::Read;
 
 use super::meta::{Field, Meta};
 use super::nodes::{to_u32, type_index};
-use crate::core::diagnose::heapsnapshot::error::{ErrorKind, Problem, SnapshotError};
+use crate::core::diagnose::heapsnapshot::error::{Problem, SnapshotError, SnapshotErrorKind};
 use crate::core::diagnose::heapsnapshot::reader::Reader;
 use crate::core::diagnose::heapsnapshot::snapshot::Snapshot;
 
@@ -75,7 +75,7 @@ pub(super) fn parse_edges<R: Read>(
     })?;
     if field != 0 || count != expected {
         return Err(SnapshotError::new(
-            ErrorKind::Malformed,
+            SnapshotErrorKind::Malformed,
             r.offset(),
             format!(
                 "edges holds {count} edges{}, the nodes declare {expected}",

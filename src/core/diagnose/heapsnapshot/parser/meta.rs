@@ -5,7 +5,7 @@ use std::io::Read;
 
 use serde_json::Value;
 
-use crate::core::diagnose::heapsnapshot::error::{ErrorKind, Problem, SnapshotError};
+use crate::core::diagnose::heapsnapshot::error::{Problem, SnapshotError, SnapshotErrorKind};
 use crate::core::diagnose::heapsnapshot::reader::Reader;
 use crate::core::diagnose::heapsnapshot::snapshot::{EdgeKind, NodeKind, Snapshot};
 
@@ -43,7 +43,7 @@ pub(super) fn parse_meta<R: Read>(
     let raw = r.capture_value(MAX_META_BYTES, "the snapshot section")?;
     let value: Value = serde_json::from_slice(&raw).map_err(|e| {
         SnapshotError::new(
-            ErrorKind::Malformed,
+            SnapshotErrorKind::Malformed,
             start,
             format!("the snapshot section is not valid JSON: {e}"),
         )

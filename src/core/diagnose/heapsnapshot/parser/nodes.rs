@@ -3,7 +3,7 @@
 use std::io::Read;
 
 use super::meta::{Field, Meta};
-use crate::core::diagnose::heapsnapshot::error::{ErrorKind, Problem, SnapshotError};
+use crate::core::diagnose::heapsnapshot::error::{Problem, SnapshotError, SnapshotErrorKind};
 use crate::core::diagnose::heapsnapshot::reader::Reader;
 use crate::core::diagnose::heapsnapshot::snapshot::Snapshot;
 
@@ -142,21 +142,21 @@ fn check_nodes_end(
 ) -> Result<(), SnapshotError> {
     if field != 0 {
         return Err(SnapshotError::new(
-            ErrorKind::Malformed,
+            SnapshotErrorKind::Malformed,
             offset,
             format!("nodes holds a partial node: its length is not a multiple of {stride} fields"),
         ));
     }
     if snap.node_type.is_empty() {
         return Err(SnapshotError::new(
-            ErrorKind::Malformed,
+            SnapshotErrorKind::Malformed,
             offset,
             "the snapshot has no nodes",
         ));
     }
     if snap.node_type.len() > u32::MAX as usize / stride {
         return Err(SnapshotError::new(
-            ErrorKind::Unsupported,
+            SnapshotErrorKind::Unsupported,
             offset,
             "more than 2^32 node fields",
         ));

@@ -89,8 +89,8 @@ fn every_truncation_is_an_error_never_a_panic() {
     let full = text.trim_end();
     for cut in 0..full.len() {
         let e = parse_str(&full[..cut]).expect_err("a prefix must not parse");
-        assert_eq!(e.kind, ErrorKind::Truncated, "cut at {cut}: {e}");
-        assert!(e.offset <= cut as u64, "cut at {cut}: {e}");
+        assert_eq!(e.kind, SnapshotErrorKind::Truncated, "cut at {cut}: {e}");
+        assert!(e.offset <= cut as i64, "cut at {cut}: {e}");
     }
     assert!(parse_str(full).is_ok());
 }
@@ -111,7 +111,7 @@ fn every_single_byte_mutation_parses_or_errors() {
 fn wrong_field_counts() {
     let partial_node = NODES.replace("5,6,9,30,1,0,0]", "5,6,9,30,1,0]");
     let e = error(&snapshot_with(META, &partial_node, EDGES, STRINGS));
-    assert_eq!(e.kind, ErrorKind::Malformed);
+    assert_eq!(e.kind, SnapshotErrorKind::Malformed);
     assert!(e.message.contains("partial node"), "{e}");
 
     let extra_edge = EDGES.replace("6,3,21]", "6,3,21,2,3,21]");
@@ -132,7 +132,7 @@ fn edges_pointing_past_the_end_or_between_nodes() {
     let past = EDGES.replace("6,3,21]", "6,3,35]");
     let text = snapshot_with(META, NODES, &past, STRINGS);
     let e = error(&text);
-    assert_eq!(e.kind, ErrorKind::Malformed);
+    assert_eq!(e.kind, SnapshotErrorKind::Malformed);
     assert_eq!(e.offset as usize, text.find(",35]").unwrap() + 1);
     let between = EDGES.replace("6,3,21]", "6,3,22]");
     assert!(error(&snapshot_with(META, NODES, &between, STRINGS))
@@ -159,7 +159,7 @@ fn wrong_types() {
     ];
     for (i, text) in cases.iter().enumerate() {
         let e = error(text);
-        assert_eq!(e.kind, ErrorKind::Malformed, "case {i}: {e}");
+        assert_eq!(e.kind, SnapshotErrorKind::Malformed, "case {i}: {e}");
     }
 }
 
@@ -171,7 +171,7 @@ fn string_indexes_must_exist() {
         EDGES,
         r#"["","(GC roots)","Object"]"#,
     ));
-    assert_eq!(e.kind, ErrorKind::Malformed);
+    assert_eq!(e.kind, SnapshotErrorKind::Malformed);
     assert!(e.message.contains("names string"), "{e}");
 }
 
@@ -179,11 +179,11 @@ fn string_indexes_must_exist() {
 fn missing_meta_fields_are_unsupported() {
     let meta = META.replace("\"self_size\",", "");
     let e = error(&snapshot_with(&meta, NODES, EDGES, STRINGS));
-    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert_eq!(e.kind, SnapshotErrorKind::Unsupported);
     let meta = META.replace("\"to_node\"", "\"target\"");
     assert_eq!(
         error(&snapshot_with(&meta, NODES, EDGES, STRINGS)).kind,
-        ErrorKind::Unsupported
+        SnapshotErrorKind::Unsupported
     );
 }
 
@@ -195,28 +195,28 @@ fn huge_numbers_and_huge_claims() {
         EDGES,
         STRINGS,
     ));
-    assert_eq!(e.kind, ErrorKind::Malformed);
+    assert_eq!(e.kind, SnapshotErrorKind::Malformed);
     let e = error(&snapshot_with(
         META,
         &NODES.replace("5,6,9,30", "5,6,4294967296,30"),
         EDGES,
         STRINGS,
     ));
-    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert_eq!(e.kind, SnapshotErrorKind::Unsupported);
     let e = error(&snapshot_with(
         META,
         &NODES.replace("5,6,9,30,1", "5,6,9,30,4294967295"),
         EDGES,
         STRINGS,
     ));
-    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert_eq!(e.kind, SnapshotErrorKind::Unsupported);
     let e = error(&snapshot_with(
         META,
         &NODES.replace("5,6,9,30,1", "5,6,9,30,4000000"),
         EDGES,
         STRINGS,
     ));
-    assert_eq!(e.kind, ErrorKind::Malformed);
+    assert_eq!(e.kind, SnapshotErrorKind::Malformed);
     // A lying node_count / edge_count only sizes the first allocation, capped by the file size.
     let lying = META.replace("\"node_count\":5", "\"node_count\":1000000000000000");
     let lying = lying.replace("\"edge_count\":6", "\"edge_count\":9007199254740991");
@@ -232,7 +232,7 @@ fn deep_nesting() {
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     let text = valid().replace("\"trace_tree\":[]", &format!("\"trace_tree\":{deep}"));
     let e = error(&text);
-    assert_eq!(e.kind, ErrorKind::Malformed);
+    assert_eq!(e.kind, SnapshotErrorKind::Malformed);
     assert!(e.message.contains("nests deeper"), "{e}");
     let meta = META.replace(
         "\"node_count\":5",
@@ -240,7 +240,7 @@ fn deep_nesting() {
     );
     assert_eq!(
         error(&snapshot_with(&meta, NODES, EDGES, STRINGS)).kind,
-        ErrorKind::Malformed
+        SnapshotErrorKind::Malformed
     );
 }
 
@@ -250,21 +250,21 @@ fn section_order_duplicates_and_garbage() {
     let swapped = format!(
         "{{\"nodes\":{NODES},\"snapshot\":{META},\"edges\":{EDGES},\"strings\":{STRINGS}}}"
     );
-    assert_eq!(error(&swapped).kind, ErrorKind::Unsupported);
+    assert_eq!(error(&swapped).kind, SnapshotErrorKind::Unsupported);
     let edges_first = format!(
         "{{\"snapshot\":{META},\"edges\":{EDGES},\"nodes\":{NODES},\"strings\":{STRINGS}}}"
     );
-    assert_eq!(error(&edges_first).kind, ErrorKind::Unsupported);
+    assert_eq!(error(&edges_first).kind, SnapshotErrorKind::Unsupported);
     let twice = text.replace("\"strings\":", &format!("\"nodes\":{NODES},\"strings\":"));
     assert!(error(&twice).message.contains("twice"));
     let no_strings = format!("{{\"snapshot\":{META},\"nodes\":{NODES},\"edges\":{EDGES}}}");
     assert!(error(&no_strings).message.contains("strings is missing"));
     let e = error(&format!("{} x", text.trim_end()));
-    assert_eq!(e.kind, ErrorKind::Malformed);
-    assert_eq!(error("").kind, ErrorKind::Truncated);
-    assert_eq!(error("{}").kind, ErrorKind::Malformed);
-    assert_eq!(error("[1,2]").kind, ErrorKind::Malformed);
-    assert_eq!(error("\u{feff}{}").kind, ErrorKind::Malformed);
+    assert_eq!(e.kind, SnapshotErrorKind::Malformed);
+    assert_eq!(error("").kind, SnapshotErrorKind::Truncated);
+    assert_eq!(error("{}").kind, SnapshotErrorKind::Malformed);
+    assert_eq!(error("[1,2]").kind, SnapshotErrorKind::Malformed);
+    assert_eq!(error("\u{feff}{}").kind, SnapshotErrorKind::Malformed);
     let no_nodes = snapshot_with(META, "[]", "[]", STRINGS);
     assert!(error(&no_nodes).message.contains("no nodes"));
     let bad_location = text.replace("[28,3,10,2]", "[29,3,10,2]");

@@ -36,14 +36,22 @@ fn signed_integer_arrays() {
     );
     assert_eq!(
         signed("[-9007199254740992]").unwrap_err().kind,
-        ErrorKind::Malformed
+        SnapshotErrorKind::Malformed
     );
     assert_eq!(signed("[1,-]").unwrap_err().offset, 4);
     for bad in ["[-]", "[- 1]", "[1.5]", "[1,]", "[1 2]", "[\"1\"]", "[--1]"] {
-        assert_eq!(signed(bad).unwrap_err().kind, ErrorKind::Malformed, "{bad}");
+        assert_eq!(
+            signed(bad).unwrap_err().kind,
+            SnapshotErrorKind::Malformed,
+            "{bad}"
+        );
     }
     for cut in ["[1,2", "[-12", "[-", "["] {
-        assert_eq!(signed(cut).unwrap_err().kind, ErrorKind::Truncated, "{cut}");
+        assert_eq!(
+            signed(cut).unwrap_err().kind,
+            SnapshotErrorKind::Truncated,
+            "{cut}"
+        );
     }
 }
 
@@ -53,17 +61,29 @@ fn integer_arrays() {
     assert_eq!(ints(" [ 1 ,\n2,30 ] ").unwrap(), vec![1, 2, 30]);
     assert_eq!(ints("[9007199254740991]").unwrap(), vec![MAX_INTEGER]);
     let e = ints("[9007199254740992]").unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Malformed);
+    assert_eq!(e.kind, SnapshotErrorKind::Malformed);
     let e = ints("[99999999999999999999999999]").unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Malformed);
+    assert_eq!(e.kind, SnapshotErrorKind::Malformed);
     assert_eq!(ints("[1,-2]").unwrap_err().offset, 3);
-    assert_eq!(ints("[1.5]").unwrap_err().kind, ErrorKind::Malformed);
-    assert_eq!(ints("[1e3]").unwrap_err().kind, ErrorKind::Malformed);
-    assert_eq!(ints("[1,]").unwrap_err().kind, ErrorKind::Malformed);
-    assert_eq!(ints("[1 2]").unwrap_err().kind, ErrorKind::Malformed);
-    assert_eq!(ints("[\"1\"]").unwrap_err().kind, ErrorKind::Malformed);
-    assert_eq!(ints("[1,2").unwrap_err().kind, ErrorKind::Truncated);
-    assert_eq!(ints("[12").unwrap_err().kind, ErrorKind::Truncated);
+    assert_eq!(
+        ints("[1.5]").unwrap_err().kind,
+        SnapshotErrorKind::Malformed
+    );
+    assert_eq!(
+        ints("[1e3]").unwrap_err().kind,
+        SnapshotErrorKind::Malformed
+    );
+    assert_eq!(ints("[1,]").unwrap_err().kind, SnapshotErrorKind::Malformed);
+    assert_eq!(
+        ints("[1 2]").unwrap_err().kind,
+        SnapshotErrorKind::Malformed
+    );
+    assert_eq!(
+        ints("[\"1\"]").unwrap_err().kind,
+        SnapshotErrorKind::Malformed
+    );
+    assert_eq!(ints("[1,2").unwrap_err().kind, SnapshotErrorKind::Truncated);
+    assert_eq!(ints("[12").unwrap_err().kind, SnapshotErrorKind::Truncated);
 }
 
 #[test]
@@ -89,11 +109,11 @@ fn strings_unescape() {
     let e = reader("\"ab\u{1}\"")
         .string_into(&mut out, "t")
         .unwrap_err();
-    assert_eq!((e.kind, e.offset), (ErrorKind::Malformed, 3));
+    assert_eq!((e.kind, e.offset), (SnapshotErrorKind::Malformed, 3));
     let e = reader("\"ab").string_into(&mut out, "t").unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Truncated);
+    assert_eq!(e.kind, SnapshotErrorKind::Truncated);
     let e = reader(r#""\q""#).string_into(&mut out, "t").unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Malformed);
+    assert_eq!(e.kind, SnapshotErrorKind::Malformed);
 }
 
 #[test]
@@ -106,20 +126,20 @@ fn skipping_and_capturing() {
     let mut r = reader("[1,2,3,4,5,6]");
     assert_eq!(
         r.capture_value(4, "t").unwrap_err().kind,
-        ErrorKind::Unsupported
+        SnapshotErrorKind::Unsupported
     );
     let deep = "[".repeat(MAX_DEPTH + 1);
     assert_eq!(
         reader(&deep).skip_value("t").unwrap_err().kind,
-        ErrorKind::Malformed
+        SnapshotErrorKind::Malformed
     );
     assert_eq!(
         reader("[1,[2]").skip_value("t").unwrap_err().kind,
-        ErrorKind::Truncated
+        SnapshotErrorKind::Truncated
     );
     assert_eq!(
         reader("[1}").skip_value("t").unwrap_err().kind,
-        ErrorKind::Malformed
+        SnapshotErrorKind::Malformed
     );
 }
 

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::super::result::{Chain, GrowthRoot, ManyRoots};
+use super::super::result::{GrowthChain, GrowthManyRoots, GrowthRoot};
 use super::{is_nameable, program_object_below, Shape, MIN_CHAIN_LINKS, MIN_ROOTS, MIN_SHARE};
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::dominators::DominatorTree;
@@ -99,7 +99,7 @@ pub(in crate::core::diagnose::heapsnapshot::diff) fn growth_roots_by_paths(
         roots.push(many_roots(last, tree, &many));
     }
     let mut roots = merged_chains(roots);
-    let least = (grown_bytes as f64 * MIN_SHARE) as u64;
+    let least = (grown_bytes as f64 * MIN_SHARE) as i64;
     roots.retain(|r| r.0.new_bytes >= least);
     roots.sort_by(|a, b| b.0.new_bytes.cmp(&a.0.new_bytes).then(a.1.cmp(&b.1)));
     roots.truncate(top);
@@ -180,16 +180,16 @@ fn chain_root(
         (last.retained[head] as u128 * gained.count.min(links) as u128 / links as u128) as u64;
     let own = (k.own as u128 * gained.count as u128 / k.count.max(1) as u128) as u64;
     let new_bytes = share_of_head.max(own);
-    let chain = Chain {
+    let chain = GrowthChain {
         class: snap.class_name(head).into_owned(),
         via,
         // The head's key is its holder's, not a link's: one more than the key counted, unless
         // the chain was not there at all.
         before: match before {
             0 => 0,
-            _ => links.saturating_sub(gained.count).min(before + 1),
+            _ => links.saturating_sub(gained.count).min(before + 1) as i64,
         },
-        after: links,
+        after: links as i64,
     };
     let shape = Shape {
         named,
@@ -223,9 +223,9 @@ fn many_roots(last: &Analysis, tree: &DominatorTree, kinds: &[Gained<'_>]) -> (G
     let shape = Shape {
         named: snap.root(),
         chain: None,
-        many_roots: Some(ManyRoots {
+        many_roots: Some(GrowthManyRoots {
             kind: snap.class_name(most.shown).into_owned(),
-            count: most.count,
+            count: most.count as i64,
             holds,
         }),
         holds: None,

@@ -55,7 +55,7 @@ fn queue(links: usize, old: usize) -> (Vec<Node>, Vec<bool>) {
 }
 
 /// Asserts that `root` holds a chain of (class, via, before, after).
-fn assert_chain(root: &GrowthRoot, expected: (&str, &str, u64, u64)) {
+fn assert_chain(root: &GrowthRoot, expected: (&str, &str, i64, i64)) {
     let chain = root.chain.as_ref().expect("a chain");
     let found = (
         chain.class.as_str(),
