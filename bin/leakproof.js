@@ -8,8 +8,8 @@
  * process. `leakproof mcp` (lib/mcp/command.js): a Model Context Protocol server for coding
  * agents. `leakproof report DIR [DIR...] [-o FILE]`: the HTML report page of a watcher's
  * directory, or of several with their instances grouped by holder; prints the page's path.
- * `leakproof sites PATH`: the allocation sites of a saved sampling heap profile. The exit codes
- * are `EXIT` below, which `--help` prints.
+ * `leakproof sites PATH`: the allocation sites of a saved sampling heap profile. Every command's
+ * exit codes are lib/shared/exit-codes.js's table, which `--help` prints.
  */
 const fs = require('node:fs')
 const path = require('node:path')
@@ -21,20 +21,12 @@ const { runService, RUN_EXIT, DEFAULT_GRACE_MS } = require('../lib/leak-test/run
 const { readHeapProfile, rankProfile } = require('../lib/sites/heap-profiles')
 const { bytesText } = require('../lib/shared/bytes-text')
 const { placeText } = require('../lib/shared/place-text')
-const { attachCommand, ATTACH_EXIT, USAGE: ATTACH_USAGE } = require('../lib/attach/command')
-const { mcpCommand, MCP_EXIT, USAGE: MCP_USAGE } = require('../lib/mcp/command')
+const { attachCommand, USAGE: ATTACH_USAGE } = require('../lib/attach/command')
+const { mcpCommand, USAGE: MCP_USAGE } = require('../lib/mcp/command')
+const { exitCodesOf, exitCodesHelp, FILE_COMMANDS } = require('../lib/shared/exit-codes')
 
-/**
- * Exit codes and what each means. 70 is sysexits' EX_SOFTWARE, kept apart from 1 so that a
- * script can tell a bug in leakproof from a snapshot that cannot be read.
- */
-const EXIT = Object.freeze({
-  OK: { code: 0, means: 'done' },
-  UNREADABLE: { code: 1, means: 'a snapshot, profile or directory could not be read, or the page not written' },
-  USAGE: { code: 2, means: 'bad arguments' },
-  NATIVE_UNAVAILABLE: { code: 3, means: 'no native addon for this platform' },
-  INTERNAL: { code: 70, means: 'internal error (a bug in leakproof; the stack is printed)' },
-})
+/** The exit codes of the commands that read files, and of a command line before its command is known. */
+const EXIT = exitCodesOf(...FILE_COMMANDS)
 
 const USAGE = `Usage:
   leakproof analyze FILE [--top N] [--json]
@@ -72,14 +64,7 @@ Options:
   --grace-ms N  run: how long the service has to exit after the signal, before SIGKILL (30000)
   --help     this text
 
-Exit codes:
-${Object.values(EXIT).map(({ code, means }) => `  ${String(code).padEnd(9)}  ${means}`).join('\n')}
-Exit codes of run:
-${Object.values(RUN_EXIT).map(({ code, means }) => `  ${String(code).padEnd(9)}  ${means}`).join('\n')}
-Exit codes of attach:
-${Object.values(ATTACH_EXIT).map(({ code, means }) => `  ${String(code).padEnd(9)}  ${means}`).join('\n')}
-Exit codes of mcp:
-${Object.values(MCP_EXIT).map(({ code, means }) => `  ${String(code).padEnd(9)}  ${means}`).join('\n')}`
+${exitCodesHelp()}`
 
 /** Files at least this big get progress lines on stderr. */
 const PROGRESS_FROM_BYTES = 32 * 1024 * 1024
@@ -263,7 +248,7 @@ async function runCommand(argv) {
   } catch (err) {
     if (err.code !== CODES.INVALID_OPTION && err.syscall === undefined) throw err
     process.stderr.write(`leakproof run: ${err.message}\n`)
-    return err.syscall === undefined ? EXIT.USAGE.code : RUN_EXIT.NO_VERDICT.code
+    return (err.syscall === undefined ? RUN_EXIT.USAGE : RUN_EXIT.NO_VERDICT).code
   }
 }
 

@@ -2,7 +2,7 @@
 
 /**
  * `leakproof attach PID [COMMAND] [options]` from a shell: its arguments, its output in words
- * (or `--json`), and its exit codes (`ATTACH_EXIT`).
+ * (or `--json`), and its exit codes (`ATTACH_EXIT`, from lib/shared/exit-codes.js).
  */
 const path = require('node:path')
 const errors = require('../shared/errors')
@@ -13,15 +13,10 @@ const { placeText } = require('../shared/place-text')
 const { censusHolderText } = require('../diagnose/report-text')
 const { attach } = require('./attach')
 const { defaultDir, checkSocketPath, sendCommand, reachable } = require('./control')
+const { exitCodesOf } = require('../shared/exit-codes')
 
-/** The exit codes of `leakproof attach` and what each means. */
-const ATTACH_EXIT = Object.freeze({
-  OK: { code: 0, means: 'done' },
-  FAILED: { code: 1, means: 'the command failed (the inspector or the control socket; the message says how)' },
-  USAGE: { code: 2, means: 'bad arguments or options: nothing was sent to the process' },
-  REFUSED: { code: 5, means: 'refused: not a Node process, another user\'s, no inspector or one in use, already attached, a Node this build cannot load into, or gone; the process is as it was' },
-  NOT_ATTACHED: { code: 6, means: 'no leakproof is attached to that process (with that --dir)' },
-})
+/** The exit codes of `leakproof attach` by name, each with what it means (the table's, lib/shared/exit-codes.js). */
+const ATTACH_EXIT = exitCodesOf('attach')
 
 /** The codes of a refused attach: the process was left as it was. */
 const REFUSALS = new Set([
@@ -203,4 +198,4 @@ const TEXT = {
   detach: (r) => `detached from process ${r.pid} after ${Math.round(r.attachedForMs / 1000)} s`,
 }
 
-module.exports = { attachCommand, watcherEnv, ATTACH_EXIT, USAGE, COMMAND_TIMEOUT_MS: COMMANDS }
+module.exports = { attachCommand, watcherEnv, USAGE, COMMAND_TIMEOUT_MS: COMMANDS }

@@ -26,6 +26,7 @@ const { CODES, codedError } = require('../shared/errors')
 const { bytesText } = require('../shared/bytes-text')
 const { LOG_NAME } = require('../shared/file-names')
 const { placeText } = require('../shared/place-text')
+const { exitCodesOf } = require('../shared/exit-codes')
 
 const MiB = 1024 * 1024
 
@@ -52,12 +53,8 @@ const RUN_SETTINGS = Object.freeze({
   LEAKPROOF_MAX_DISK_BYTES: String(2048 * MiB),
 })
 
-/** The exit codes of `leakproof run` and what each means. */
-const RUN_EXIT = Object.freeze({
-  CLEAN: { code: 0, means: 'no leak in a run long enough to judge' },
-  LEAK: { code: 1, means: 'a leak was found (the verdict names what holds it)' },
-  NO_VERDICT: { code: 4, means: 'no verdict: the service did not start, failed, was not watched, or stopped too soon' },
-})
+/** The exit codes of `leakproof run` by name, each with what it means (the table's, lib/shared/exit-codes.js). */
+const RUN_EXIT = exitCodesOf('run')
 
 /** How long the service has to exit after the signal passed on to it, before SIGKILL. */
 const DEFAULT_GRACE_MS = 30_000

@@ -9,6 +9,7 @@
 const { Roots } = require('./roots')
 const { CODES } = require('../shared/errors')
 const { watcherEnv } = require('../attach/command')
+const { exitCodesOf } = require('../shared/exit-codes')
 
 const USAGE = `  leakproof mcp [--root DIR]...
       A Model Context Protocol server on stdio for coding agents: the leaks, reports, sites
@@ -17,12 +18,8 @@ const USAGE = `  leakproof mcp [--root DIR]...
       dominators, and live processes of this user (attach, census, snapshot). Reads only
       under each --root (default: the working directory). Setup: docs/agents.md.`
 
-/** Exit codes of mcp. */
-const MCP_EXIT = Object.freeze({
-  OK: { code: 0, means: 'the client closed the connection' },
-  NO_SDK: { code: 1, means: 'its SDK is not installed: npm install @modelcontextprotocol/sdk' },
-  USAGE: { code: 2, means: 'bad arguments, a --root that is not a directory, or a bad LEAKPROOF_* setting' },
-})
+/** The exit codes of `leakproof mcp` by name, each with what it means (the table's, lib/shared/exit-codes.js). */
+const MCP_EXIT = exitCodesOf('mcp')
 
 /** `leakproof mcp …`; resolves with MCP_EXIT's code once the client disconnects. */
 async function mcpCommand(argv, { stderr = process.stderr, env = process.env } = {}) {
@@ -60,4 +57,4 @@ async function mcpCommand(argv, { stderr = process.stderr, env = process.env } =
   })
 }
 
-module.exports = { mcpCommand, MCP_EXIT, USAGE }
+module.exports = { mcpCommand, USAGE }

@@ -5,7 +5,7 @@
  * or worker thread of one directory), which of them leak, grouped by what holds their leak, and
  * which do not. An instance's holder is the label (diagnose/holder-label.js) of its newest report
  * that names one, a snapshot pair's before a census': the same label on every instance that runs
- * the same code, whatever its paths, pids or counts. The page draws it (fleet-view.js); its
+ * the same code, whatever its paths, pids or counts. The page draws it (browser/fleet-view.js); its
  * shape: docs/report.md#the-fleet.
  */
 const path = require('node:path')

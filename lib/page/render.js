@@ -10,8 +10,8 @@
  * no string in it can close the tag; the page's script shows every string from it with
  * `textContent`, never as HTML. Only the scripts whose hashes the policy lists run.
  *
- * The page's script is page-script.js's (with page-dom.js's helpers and fleet-view.js's fleet
- * view); the MODEL's shape is collect.js's (and fleet.js's, for its `fleet`).
+ * The page's script is page-script.js's, built from the browser modules in browser/; the MODEL's
+ * shape is collect.js's (and fleet.js's, for its `fleet`).
  */
 const fs = require('node:fs')
 const crypto = require('node:crypto')

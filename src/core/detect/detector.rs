@@ -1,5 +1,6 @@
 //! Leak detection over memory floors: one [`Series`] per kind of memory, each a sliding
-//! window of `(time, bytes)` floors judged with a robust slope and a significance test.
+//! window of floors (when each was taken, and its bytes) judged with a robust slope and a
+//! significance test.
 //!
 //! A leak is reported when, once a warm-up is over, the floors of one kind rise
 //! - significantly (Mann–Kendall, one-sided, at the configured confidence),

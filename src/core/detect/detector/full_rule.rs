@@ -2,7 +2,7 @@
 //! noise, for long enough, still now and steadily, in three windows in a row (see the
 //! [detector's doc](super)).
 
-use super::types::{Assessment, DetectorConfig};
+use super::types::{as_points, Assessment, DetectorConfig, Floor};
 use crate::core::detect::scales::{no_flat_third, not_slowing, rose_by};
 use crate::core::detect::trend::{mann_kendall, residual_spread, theil_sen_slope};
 
@@ -36,47 +36,50 @@ pub fn floors_to_judge(min_points: usize, min_duration_ms: f64, interval_ms: f64
 
 /// Whether a window of every floor spans so long that the slow scales' rules apply to it
 /// (see [`SLOW_WINDOW_DURATIONS`]).
-pub(super) fn judged_as_slow(window: &[(f64, f64)], config: &DetectorConfig) -> bool {
-    window[window.len() - 1].0 - window[0].0 > SLOW_WINDOW_DURATIONS * config.min_duration_ms
+pub(super) fn judged_as_slow(window: &[Floor], config: &DetectorConfig) -> bool {
+    window[window.len() - 1].at - window[0].at > SLOW_WINDOW_DURATIONS * config.min_duration_ms
 }
 
 /// The slow scales' rules on the rise itself: it does not slow down and truly grew by the
 /// minimum growth (see [`not_slowing`] and [`rose_by`]).
-pub(super) fn slow_rules_hold(window: &[(f64, f64)], config: &DetectorConfig) -> bool {
-    not_slowing(window) && rose_by(window, config.min_growth_bytes)
+pub(super) fn slow_rules_hold(window: &[Floor], config: &DetectorConfig) -> bool {
+    let points = as_points(window);
+    not_slowing(&points) && rose_by(&points, config.min_growth_bytes)
 }
 
-/// The statistics of `points`; the newest half's slope counts only floors from
+/// The statistics of `floors`; the newest half's slope counts only floors from
 /// `recent_from` on, and is 0 when fewer than [`MIN_RECENT_FLOORS`] are.
 pub(super) fn assess_window(
-    points: &[(f64, f64)],
+    floors: &[Floor],
     recent_from: f64,
     config: &DetectorConfig,
 ) -> Option<Assessment> {
-    if points.len() < config.min_points.max(3) {
+    if floors.len() < config.min_points.max(3) {
         return None;
     }
-    assess_points(points, recent_from)
+    assess_points(floors, recent_from)
 }
 
-/// The statistics of `points`, however few (see [`assess_window`]).
-pub(super) fn assess_points(points: &[(f64, f64)], recent_from: f64) -> Option<Assessment> {
-    let slope_per_ms = theil_sen_slope(points)?;
-    let newest_half = &points[points.len() / 2..];
-    let recent = &newest_half[newest_half.partition_point(|&(t, _)| t < recent_from)..];
+/// The statistics of `floors`, however few (see [`assess_window`]).
+pub(super) fn assess_points(floors: &[Floor], recent_from: f64) -> Option<Assessment> {
+    let points = as_points(floors);
+    let slope_per_ms = theil_sen_slope(&points)?;
+    let newest_half = floors.len() / 2;
+    let recent_start = newest_half + floors[newest_half..].partition_point(|f| f.at < recent_from);
+    let recent = &points[recent_start..];
     let recent_per_ms = if recent.len() >= MIN_RECENT_FLOORS {
         theil_sen_slope(recent).unwrap_or(0.0)
     } else {
         0.0
     };
-    let values: Vec<f64> = points.iter().map(|&(_, v)| v).collect();
+    let values: Vec<f64> = floors.iter().map(|f| f.bytes).collect();
     let mk = mann_kendall(&values);
-    let noise_bytes = residual_spread(points, slope_per_ms);
+    let noise_bytes = residual_spread(&points, slope_per_ms);
     Some(Assessment {
         slope_bytes_per_sec: slope_per_ms * 1000.0,
         recent_slope_bytes_per_sec: recent_per_ms * 1000.0,
         confidence: 1.0 - mk.p_upward,
-        span_ms: points[points.len() - 1].0 - points[0].0,
+        span_ms: floors[floors.len() - 1].at - floors[0].at,
         noise_bytes,
     })
 }
@@ -105,7 +108,7 @@ pub(super) fn candidate_starts(len: usize, after_warm_up: usize) -> Vec<usize> {
     starts
 }
 
-/// The window of `points` from `start` and its assessment, when it shows a leak: its
+/// The window of `floors` from `start` and its assessment, when it shows a leak: its
 /// newest floor is above every older floor by the minimum growth (a level the floors wander
 /// to and back from is not new), it passes, with its newest half rising after `warm_at`,
 /// no third of it is flat beside the others (a step: see [`no_flat_third`]), and so do the
@@ -113,27 +116,27 @@ pub(super) fn candidate_starts(len: usize, after_warm_up: usize) -> Vec<usize> {
 /// oldest floor). Those are judged as they were, warm-up floors included: they confirm the
 /// statistics, not that the growth goes on.
 pub(super) fn shows_leak<'a>(
-    points: &'a [(f64, f64)],
+    floors: &'a [Floor],
     start: usize,
     warm_at: f64,
     config: &DetectorConfig,
-) -> Option<(&'a [(f64, f64)], Assessment)> {
-    let window = &points[start..];
-    let older_peak = points[..start]
+) -> Option<(&'a [Floor], Assessment)> {
+    let window = &floors[start..];
+    let older_peak = floors[..start]
         .iter()
-        .map(|&(_, v)| v)
+        .map(|f| f.bytes)
         .fold(f64::NEG_INFINITY, f64::max);
-    if window[window.len() - 1].1 < older_peak + config.min_growth_bytes {
+    if window[window.len() - 1].bytes < older_peak + config.min_growth_bytes {
         return None;
     }
-    if !no_flat_third(window) {
+    if !no_flat_third(&as_points(window)) {
         return None;
     }
     let a = assess_window(window, warm_at, config).filter(|a| passes(a, config))?;
     let len = window.len();
     let confirmed = (1..CONFIRMATIONS).all(|back| {
-        let end = points.len().saturating_sub(back);
-        let earlier = &points[end.saturating_sub(len)..end];
+        let end = floors.len().saturating_sub(back);
+        let earlier = &floors[end.saturating_sub(len)..end];
         assess_window(earlier, f64::NEG_INFINITY, config).is_some_and(|a| passes(&a, config))
     });
     confirmed.then_some((window, a))

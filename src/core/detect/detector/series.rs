@@ -11,8 +11,8 @@ use super::step_rule::{
     StepTest, FAST, NOISE_CONTEXT_FLOORS, STEP_MIN_FLOORS, STEP_SPAN_SHARE, URGENT,
 };
 use super::types::{
-    Assessment, DetectorConfig, Leak, LeakTest, Limits, MemoryKind, Suspicion, Trend,
-    FAST_HORIZON_MS,
+    as_points, Assessment, DetectorConfig, Floor, Leak, LeakTest, Limits, MemoryKind, Suspicion,
+    Trend, FAST_HORIZON_MS,
 };
 use crate::core::detect::scales::{
     load_level, serving_level, Decimated, Load, BUCKETS, LEVEL_SERVING_FLOORS, MINUTES,
@@ -39,9 +39,9 @@ const SUSPECT_GROWTH_SHARE: f64 = 0.25;
 pub struct Series {
     kind: MemoryKind,
     started_at: f64,
-    pub(super) floors: VecDeque<(f64, f64)>,
+    pub(super) floors: VecDeque<Floor>,
     /// The newest [`NOISE_CONTEXT_FLOORS`] floors, which a hold does not clear.
-    context: VecDeque<(f64, f64)>,
+    context: VecDeque<Floor>,
     /// The loads of the newest [`LEVEL_SERVING_FLOORS`] floors, until the service serves at
     /// a level rate.
     loads: VecDeque<Load>,
@@ -78,18 +78,17 @@ struct Shown {
 
 impl Shown {
     fn of(
-        window: &[(f64, f64)],
+        window: &[Floor],
         assessment: Assessment,
         slow_scale: Option<usize>,
         test: LeakTest,
     ) -> Self {
-        let (since, baseline) = window[0];
-        let (now, current) = window[window.len() - 1];
+        let (oldest, newest) = (window[0], window[window.len() - 1]);
         Shown {
-            since,
-            baseline,
-            now,
-            current,
+            since: oldest.at,
+            baseline: oldest.bytes,
+            now: newest.at,
+            current: newest.bytes,
             assessment,
             slow_scale,
             test,
@@ -135,7 +134,7 @@ impl Series {
         if !time.is_finite() || !bytes.is_finite() {
             return;
         }
-        if self.floors.back().is_some_and(|&(t, _)| time <= t) {
+        if self.floors.back().is_some_and(|newest| time <= newest.at) {
             return;
         }
         if self.slow.is_empty() {
@@ -147,11 +146,12 @@ impl Series {
         for scale in &mut self.slow {
             scale.push(time, bytes, load);
         }
-        self.floors.push_back((time, bytes));
+        let floor = Floor { at: time, bytes };
+        self.floors.push_back(floor);
         if self.context.len() == NOISE_CONTEXT_FLOORS {
             self.context.pop_front();
         }
-        self.context.push_back((time, bytes));
+        self.context.push_back(floor);
         if self.serving_level_at.is_none() {
             if self.loads.len() == LEVEL_SERVING_FLOORS {
                 self.loads.pop_front();
@@ -163,7 +163,7 @@ impl Series {
         }
         let wanted_span_ms = WINDOW_SPAN_DURATIONS * config.min_duration_ms;
         while self.floors.len() > config.window.max(2) {
-            let span_without_oldest = time - self.floors[1].0;
+            let span_without_oldest = time - self.floors[1].at;
             if self.floors.len() < 3 || span_without_oldest >= wanted_span_ms {
                 self.floors.pop_front();
             } else {
@@ -190,8 +190,8 @@ impl Series {
 
     /// The statistics of the current window, once it has enough floors.
     pub fn assess(&self, config: &DetectorConfig) -> Option<Assessment> {
-        let points: Vec<(f64, f64)> = self.floors.iter().copied().collect();
-        assess_window(&points, self.warm_at(config), config)
+        let floors: Vec<Floor> = self.floors.iter().copied().collect();
+        assess_window(&floors, self.warm_at(config), config)
     }
 
     /// Sets the limit this memory runs into (`None`: not known); see [`Limits::own`].
@@ -220,22 +220,22 @@ impl Series {
         if self.reported.is_some() {
             return None;
         }
-        let newest: Vec<(f64, f64)> = self
+        let newest: Vec<Floor> = self
             .floors
             .iter()
             .skip(self.floors.len().saturating_sub(config.min_points.max(3)))
             .copied()
             .collect();
-        let &(_, current) = newest.last().filter(|_| newest.len() >= 2)?;
+        let current = newest.last().filter(|_| newest.len() >= 2)?.bytes;
         // Against every floor kept: once floors come every interval, a slow leak rises little
         // between the newest few, and it is the window's growth the detector will judge.
         let lowest = self
             .floors
             .iter()
-            .map(|&(_, v)| v)
+            .map(|f| f.bytes)
             .fold(f64::INFINITY, f64::min);
-        let values: Vec<f64> = newest.iter().map(|&(_, v)| v).collect();
-        let per_ms = theil_sen_slope(&newest)?;
+        let values: Vec<f64> = newest.iter().map(|f| f.bytes).collect();
+        let per_ms = theil_sen_slope(&as_points(&newest))?;
         let suspected = current - lowest >= SUSPECT_GROWTH_SHARE * config.min_growth_bytes
             && per_ms * 1000.0 >= config.min_rate_bytes_per_sec
             && (values.len() < 3 || 1.0 - mann_kendall(&values).p_upward >= SUSPECT_CONFIDENCE);
@@ -259,11 +259,14 @@ impl Series {
 
     /// The series now (see [`Trend`]); `None` before its first floor.
     pub fn trend(&self, config: &DetectorConfig) -> Option<Trend> {
-        let &(floor_at, floor_bytes) = self.floors.back()?;
+        let &Floor {
+            at: floor_at,
+            bytes: floor_bytes,
+        } = self.floors.back()?;
         let slow_scale = self.reported.and_then(|r| r.slow_scale);
         let (scale, points) = match slow_scale {
-            Some(i) => (SLOW_SCALES[i], self.slow_points(i)),
-            None => (MINUTES, self.floors.iter().copied().collect()),
+            Some(i) => (SLOW_SCALES[i], as_points(&self.slow_floors(i))),
+            None => (MINUTES, as_points(&self.floors)),
         };
         let newest = &points[points.len().saturating_sub(config.min_points)..];
         let still_rising = theil_sen_slope(newest)
@@ -283,11 +286,18 @@ impl Series {
         })
     }
 
-    /// The closed buckets of slow scale `i`, as `(time, floor)`.
-    fn slow_points(&self, i: usize) -> Vec<(f64, f64)> {
+    /// The floors of slow scale `i`: the lowest floor of each of its closed buckets.
+    fn slow_floors(&self, i: usize) -> Vec<Floor> {
         self.slow
             .get(i)
-            .map(|d| d.buckets().map(|b| (b.time, b.floor)).collect())
+            .map(|d| {
+                d.buckets()
+                    .map(|b| Floor {
+                        at: b.time,
+                        bytes: b.floor,
+                    })
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -337,28 +347,27 @@ impl Series {
     fn shown_now(&mut self, config: &DetectorConfig) -> Option<Shown> {
         let warm_at = self.warm_at(config);
         let step_warm_at = self.step_warm_at(config);
-        let points: Vec<(f64, f64)> = self.floors.iter().copied().collect();
-        if points.last().is_none_or(|&(t, _)| t < step_warm_at) {
+        let floors: Vec<Floor> = self.floors.iter().copied().collect();
+        if floors.last().is_none_or(|newest| newest.at < step_warm_at) {
             return None;
         }
-        let after_warm_up = points.partition_point(|&(t, _)| t < warm_at);
-        let context: Vec<(f64, f64)> = self.context.iter().copied().collect();
-        let wander = step_spread(&context);
+        let after_warm_up = floors.partition_point(|f| f.at < warm_at);
+        let wander = step_spread(&as_points(&self.context));
         // The slow scales' windows change only when one of their buckets closes.
         let closed: u64 = self.slow.iter().map(Decimated::closed_total).sum();
         let judge_slow = closed != self.slow_judged_at;
         self.slow_judged_at = closed;
         let step_window = |step: &StepTest| {
-            step.window(&points, step_warm_at, wander, config, &self.limits)
+            step.window(&floors, step_warm_at, wander, config, &self.limits)
                 .map(|(window, a)| Shown::of(window, a, None, step.test))
         };
         step_window(&URGENT)
             .or_else(|| step_window(&FAST))
             .or_else(|| {
-                candidate_starts(points.len(), after_warm_up)
+                candidate_starts(floors.len(), after_warm_up)
                     .into_iter()
                     .find_map(|start| {
-                        shows_leak(&points, start, warm_at, config).filter(|(window, _)| {
+                        shows_leak(&floors, start, warm_at, config).filter(|(window, _)| {
                             !judged_as_slow(window, config) || slow_rules_hold(window, config)
                         })
                     })
@@ -388,8 +397,8 @@ impl Series {
         let (now, current) = (shown.now, shown.current);
         let scale = shown.slow_scale.map_or(MINUTES, |i| SLOW_SCALES[i]);
         let oldest_kept = match shown.slow_scale {
-            Some(i) => self.slow_points(i).first().map_or(now, |&(t, _)| t),
-            None => self.floors.front().map_or(now, |&(t, _)| t),
+            Some(i) => self.slow_floors(i).first().map_or(now, |oldest| oldest.at),
+            None => self.floors.front().map_or(now, |oldest| oldest.at),
         };
         let limit = self.limits.own;
         let projected_limit_at = limit
@@ -425,7 +434,7 @@ impl Series {
             if decimated.buckets().len() < MIN_BUCKETS {
                 return None;
             }
-            let points = self.slow_points(i);
+            let floors = self.slow_floors(i);
             let loads: Vec<Load> = decimated.buckets().map(|b| b.load()).collect();
             let bucket_ms = decimated.scale().bucket_ms(config.min_duration_ms);
             let scale_config = DetectorConfig {
@@ -435,11 +444,11 @@ impl Series {
                 min_duration_ms: (MIN_BUCKETS - 2) as f64 * bucket_ms,
                 ..config.clone()
             };
-            let after_warm_up = points.partition_point(|&(t, _)| t < warm_at);
-            candidate_starts(points.len(), after_warm_up)
+            let after_warm_up = floors.partition_point(|f| f.at < warm_at);
+            candidate_starts(floors.len(), after_warm_up)
                 .into_iter()
                 .find_map(|start| {
-                    let (window, a) = shows_leak(&points, start, warm_at, &scale_config)?;
+                    let (window, a) = shows_leak(&floors, start, warm_at, &scale_config)?;
                     let steady = slow_rules_hold(window, config) && load_level(&loads[start..]);
                     steady.then(|| Shown::of(window, a, Some(i), LeakTest::Trend))
                 })
@@ -449,8 +458,8 @@ impl Series {
 
 /// The floor, neither the oldest nor the newest, whose removal leaves the shortest gap
 /// between its neighbours (the oldest such on a tie). `floors` holds three at least.
-fn densest_interior_floor(floors: &VecDeque<(f64, f64)>) -> usize {
-    let gap_without = |i: usize| floors[i + 1].0 - floors[i - 1].0;
+fn densest_interior_floor(floors: &VecDeque<Floor>) -> usize {
+    let gap_without = |i: usize| floors[i + 1].at - floors[i - 1].at;
     (1..floors.len() - 1)
         .min_by(|&a, &b| gap_without(a).total_cmp(&gap_without(b)))
         .unwrap_or(1)

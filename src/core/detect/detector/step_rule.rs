@@ -10,7 +10,7 @@
 
 use super::full_rule::assess_points;
 use super::types::{
-    Assessment, DetectorConfig, LeakTest, Limits, FAST_HORIZON_MS, URGENT_HORIZON_MS,
+    Assessment, DetectorConfig, Floor, LeakTest, Limits, FAST_HORIZON_MS, URGENT_HORIZON_MS,
 };
 
 /// Floors, each above the one before, the urgent test needs: four steps up in a row.
@@ -81,26 +81,26 @@ impl StepTest {
     /// newest floors, each above the one before, that passes [`StepTest::passes`].
     pub(super) fn window<'a>(
         &self,
-        points: &'a [(f64, f64)],
+        floors: &'a [Floor],
         warm_at: f64,
         wander: f64,
         config: &DetectorConfig,
         limits: &Limits,
-    ) -> Option<(&'a [(f64, f64)], Assessment)> {
-        let mut rising_from = points.len().checked_sub(1)?;
-        while rising_from > 0 && points[rising_from - 1].1 < points[rising_from].1 {
+    ) -> Option<(&'a [Floor], Assessment)> {
+        let mut rising_from = floors.len().checked_sub(1)?;
+        while rising_from > 0 && floors[rising_from - 1].bytes < floors[rising_from].bytes {
             rising_from -= 1;
         }
         // Its oldest steps may be too small (the floor just before a leak started, or noise
         // before a steep rise): the run is judged without them too.
-        let last_start = points.len().checked_sub(self.min_floors)?;
+        let last_start = floors.len().checked_sub(self.min_floors)?;
         (rising_from..=last_start).find_map(|start| {
-            let a = self.passes(points, start, warm_at, wander, config, limits)?;
-            Some((&points[start..], a))
+            let a = self.passes(floors, start, warm_at, wander, config, limits)?;
+            Some((&floors[start..], a))
         })
     }
 
-    /// The assessment of the rising floors of `points` from `start`, when they pass: at
+    /// The assessment of the rising floors of `floors` from `start`, when they pass: at
     /// least this test's minimum of floors spanning [`STEP_SPAN_SHARE`] of the minimum
     /// duration, rising this test's minimum growths in all and [`STEP_NOISE_MARGIN`] times
     /// their spread around the line and `wander` (how far the newest floors wander from one
@@ -122,21 +122,21 @@ impl StepTest {
     /// [`step_spread`]: crate::core::detect::trend::step_spread
     fn passes(
         &self,
-        points: &[(f64, f64)],
+        floors: &[Floor],
         start: usize,
         warm_at: f64,
         wander: f64,
         config: &DetectorConfig,
         limits: &Limits,
     ) -> Option<Assessment> {
-        let run = &points[start..];
-        let (_, current) = *run.last()?;
-        let older_peak = points[..start]
+        let run = &floors[start..];
+        let current = run.last()?.bytes;
+        let older_peak = floors[..start]
             .iter()
-            .map(|&(_, v)| v)
+            .map(|f| f.bytes)
             .fold(f64::NEG_INFINITY, f64::max);
         let growth_asked = self.growth_multiple * config.min_growth_bytes;
-        let (warm_from, _) = run[run.len().checked_sub(STEP_FLOORS_AFTER_WARM_UP)?];
+        let warm_from = run[run.len().checked_sub(STEP_FLOORS_AFTER_WARM_UP)?].at;
         if current < older_peak + growth_asked || warm_from < warm_at {
             return None;
         }
@@ -144,7 +144,7 @@ impl StepTest {
         let growth = a.slope_bytes_per_sec * a.span_ms / 1000.0;
         let least_step_per_ms = run
             .windows(2)
-            .map(|pair| (pair[1].1 - pair[0].1) / (pair[1].0 - pair[0].0))
+            .map(|pair| (pair[1].bytes - pair[0].bytes) / (pair[1].at - pair[0].at))
             .fold(f64::INFINITY, f64::min);
         let passed = a.span_ms >= STEP_SPAN_SHARE * config.min_duration_ms
             && a.slope_bytes_per_sec >= config.min_rate_bytes_per_sec

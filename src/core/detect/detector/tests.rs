@@ -397,7 +397,7 @@ fn floors_every_100_ms_are_thinned_to_span_two_minimum_durations_and_show_a_leak
         "first reported at {}",
         at[0]
     );
-    let span = series.floors.back().unwrap().0 - series.floors.front().unwrap().0;
+    let span = series.floors.back().unwrap().at - series.floors.front().unwrap().at;
     assert!(
         (120_000.0..=125_000.0).contains(&span),
         "window spans {span} ms"
@@ -407,7 +407,7 @@ fn floors_every_100_ms_are_thinned_to_span_two_minimum_durations_and_show_a_leak
         .floors
         .iter()
         .zip(series.floors.iter().skip(1))
-        .map(|(a, b)| b.0 - a.0)
+        .map(|(a, b)| b.at - a.at)
         .collect();
     let mean = span / gaps.len() as f64;
     assert!(gaps.iter().all(|&g| g <= 2.0 * mean), "gaps {gaps:?}");
@@ -432,7 +432,7 @@ fn floors_every_30_s_keep_the_last_window_of_floors_and_show_a_leak() {
     assert!(!at.is_empty() && at[0] <= 300.0, "reported at {at:?}");
     assert_eq!(series.floors.len(), 30);
     assert_eq!(
-        series.floors.front().unwrap().0,
+        series.floors.front().unwrap().at,
         (3600.0 - 29.0 * 30.0) * 1000.0
     );
     let (at, _) = reported_every(30.0, 3600.0, |_| 50e6);
@@ -442,7 +442,7 @@ fn floors_every_30_s_keep_the_last_window_of_floors_and_show_a_leak() {
 #[test]
 fn floors_every_interval_at_the_defaults_are_the_newest_window_unthinned() {
     let (_, series) = reported_every(10.0, 1000.0, |_| 50e6);
-    let times: Vec<f64> = series.floors.iter().map(|&(t, _)| t / 1000.0).collect();
+    let times: Vec<f64> = series.floors.iter().map(|f| f.at / 1000.0).collect();
     let expected: Vec<f64> = (71..=100).map(|i| 10.0 * i as f64).collect();
     assert_eq!(times, expected);
 }

@@ -1,5 +1,5 @@
-//! What the detector is given and what it tells: the kinds of memory, its settings, the
-//! leaks it reports, what a series shows now, and the limits memory runs into.
+//! What the detector is given and what it tells: the kinds of memory, their floors, its
+//! settings, the leaks it reports, what a series shows now, and the limits memory runs into.
 
 use crate::core::detect::scales::Scale;
 
@@ -23,6 +23,24 @@ impl MemoryKind {
             MemoryKind::Native => "native",
         }
     }
+}
+
+/// A floor: the bytes of one kind of memory right after a full GC, and when it was taken.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Floor {
+    /// When it was taken, in the caller's clock (epoch milliseconds in practice).
+    pub(super) at: f64,
+    /// The bytes of memory left.
+    pub(super) bytes: f64,
+}
+
+/// `floors` as the `(time, bytes)` points the statistics of [`trend`] and the rules of
+/// [`scales`] take.
+///
+/// [`trend`]: crate::core::detect::trend
+/// [`scales`]: crate::core::detect::scales
+pub(super) fn as_points<'a>(floors: impl IntoIterator<Item = &'a Floor>) -> Vec<(f64, f64)> {
+    floors.into_iter().map(|f| (f.at, f.bytes)).collect()
 }
 
 /// Tuning of the detector. Times in milliseconds, sizes in bytes.

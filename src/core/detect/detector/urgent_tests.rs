@@ -2,6 +2,7 @@
 //! minute, and noise, sawtooths, caches, steps and start-up growth never urgent.
 
 use super::step_rule::{NOISE_CONTEXT_FLOORS, URGENT};
+use super::types::{as_points, Floor};
 use super::*;
 use crate::core::detect::trend::step_spread;
 use crate::core::test_rng::Rng;
@@ -42,22 +43,25 @@ fn any_urgent(leaks: &[(f64, Leak)]) -> bool {
 }
 
 /// The seconds at which the urgent test alone passes, fed like `leaks_at_defaults`.
-fn urgent_test_passes_at(limit: f64, floors: &[f64]) -> Vec<f64> {
+fn urgent_test_passes_at(limit: f64, floor_bytes: &[f64]) -> Vec<f64> {
     let config = DetectorConfig::watch_defaults();
     let limits = Limits {
         own: Some(limit),
         rss_headroom: None,
     };
-    let points: Vec<(f64, f64)> = floors
+    let floors: Vec<Floor> = floor_bytes
         .iter()
         .enumerate()
-        .map(|(i, &floor)| (FLOOR_EVERY_S * 1000.0 * i as f64, floor))
+        .map(|(i, &bytes)| Floor {
+            at: FLOOR_EVERY_S * 1000.0 * i as f64,
+            bytes,
+        })
         .collect();
-    (1..=points.len())
+    (1..=floors.len())
         .filter(|&n| {
-            let window = &points[n.saturating_sub(config.window)..n];
-            let context = &points[n.saturating_sub(NOISE_CONTEXT_FLOORS)..n];
-            let wander = step_spread(context);
+            let window = &floors[n.saturating_sub(config.window)..n];
+            let context = &floors[n.saturating_sub(NOISE_CONTEXT_FLOORS)..n];
+            let wander = step_spread(&as_points(context));
             URGENT
                 .window(window, config.warmup_ms, wander, &config, &limits)
                 .is_some()

@@ -10,9 +10,10 @@
 //! objects a request burst creates and then frees drop out; what stays is a leak. By paths: a
 //! collection that grew from A to B and is no smaller in C.
 //!
-//! The parts, in the order they depend on each other: `report` (what a diff reports),
-//! `grown` (grown collections), `growth` (growth roots: chains, many roots), `suspects`, `findings` (what is worth listing), `by_id` and
-//! `by_path` (the two matchings); this module reads the files and chooses between them.
+//! The parts, in the order they depend on each other: `result` (what a diff reports),
+//! `grown` (grown collections), `backing_store` (the collection that owns a store), `growth`
+//! (growth roots: chains, many roots), `suspects`, `findings` (what is worth listing), `by_id`
+//! and `by_path` (the two matchings); this module reads the files and chooses between them.
 
 use std::path::Path;
 
@@ -23,6 +24,7 @@ use crate::core::diagnose::heapsnapshot::error::{SnapshotError, SnapshotErrorKin
 use crate::core::diagnose::heapsnapshot::pathkey::PathCounts;
 use crate::core::diagnose::heapsnapshot::snapshot::Snapshot;
 
+mod backing_store;
 mod by_id;
 mod by_path;
 mod findings;

@@ -3,9 +3,9 @@
 //! snapshots whose ids name other objects cannot be compared this way.
 
 use super::findings::Findings;
-use super::grown::{add_native, grown, new_bytes_of};
+use super::grown::{add_native, grown};
 use super::growth::growth_roots;
-use super::result::{thousands, GrownCollection, NewObjects};
+use super::result::{new_bytes_of, thousands, GrownCollection, NewObjects};
 use super::suspects::{by_bytes, rank_suspects};
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::collections::collection_size;

@@ -3,9 +3,9 @@
 //! "new" objects are those of classes whose counts grew, held by the grown collections.
 
 use super::findings::Findings;
-use super::grown::{add_native, grown, new_bytes_of};
-use super::growth::growth_roots_by_paths;
-use super::result::{GrownCollection, NewObjects};
+use super::grown::{add_native, grown};
+use super::growth::by_path::growth_roots_by_paths;
+use super::result::{new_bytes_of, GrownCollection, NewObjects};
 use super::suspects::{by_bytes, holders, rank_suspects};
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::dominators::DominatorTree;

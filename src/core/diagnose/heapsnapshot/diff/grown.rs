@@ -8,14 +8,6 @@ use crate::core::diagnose::heapsnapshot::collections::member_class;
 use crate::core::diagnose::heapsnapshot::dominators::DominatorTree;
 use crate::core::diagnose::heapsnapshot::native::native_retained;
 
-/// About the bytes a collection's new entries hold: its retained size times the share of its
-/// entries that are new. Grown collections are ranked by it, so that 100 new zlib streams
-/// (30 MB, most of it native) come before 1,000 new small objects.
-pub(super) fn new_bytes_of(retained: u64, before: u64, after: u64) -> u64 {
-    let gained = after.saturating_sub(before) as u128;
-    (retained as u128 * gained / after.max(1) as u128) as u64
-}
-
 /// Fills in the native memory of each of `grown`: what the nodes `members` (node, index in
 /// `grown`) retain. With `existed_before` (by ids: whether a node's id is in the first
 /// snapshot), also `native_bytes_before`.

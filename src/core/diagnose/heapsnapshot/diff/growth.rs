@@ -19,8 +19,8 @@
 
 use std::collections::HashMap;
 
+use super::backing_store::owner_of_store;
 use super::result::{GrowthChain, GrowthManyRoots, GrowthRoot};
-use super::suspects::owner_of_store;
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::code_index::{folded_path, is_scope};
 use crate::core::diagnose::heapsnapshot::collections::member_class;
@@ -153,8 +153,7 @@ struct Shape {
     holds: Option<String>,
 }
 
-mod by_path;
-pub(super) use by_path::growth_roots_by_paths;
+pub(super) mod by_path;
 
 impl Shape {
     /// The shape of growth root `v`; `None` for VM machinery that holds neither a chain nor many

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::backing_store::owner_of_store;
 use super::growth::Redirect;
 use super::result::{thousands, LeakSuspect, NewObjects, SuspectHolder};
 use crate::core::diagnose::heapsnapshot::analysis::Analysis;
@@ -190,32 +191,6 @@ fn suspect(
         native_bytes: 0,
     };
     (suspect, named)
-}
-
-/// Names of the edges from an object to its backing store: a Map's or Set's hash `table`, an
-/// object's `elements` and `properties`.
-const STORE_EDGES: [&str; 3] = ["table", "elements", "properties"];
-
-/// The object a person holds for `h`: `h` itself, or, when `h` is the backing store of a
-/// collection that dominates it (a Map's `table` that was not reallocated since the
-/// baseline, so that it, not the Map, is the nearest node that is not new), that collection.
-pub(super) fn owner_of_store(last: &Analysis, h: usize) -> usize {
-    let snap = &last.snapshot;
-    let owner = last.idom[h] as usize;
-    let is_store_of_owner = owner != h
-        && !snap.is_program_node(h)
-        && snap.is_program_node(owner)
-        && snap.edges(owner).any(|e| {
-            snap.edge_to[e] as usize == h
-                && snap
-                    .edge_name_str(e)
-                    .is_some_and(|name| STORE_EDGES.contains(&name))
-        });
-    if is_store_of_owner {
-        owner
-    } else {
-        h
-    }
 }
 
 /// For each new node, the nearest dominator that is not new; for any other node, itself.

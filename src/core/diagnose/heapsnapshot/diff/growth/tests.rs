@@ -1,6 +1,7 @@
 //! Growth roots on hand-built snapshots (a chain from its head, one from its end, many roots,
 //! a collection), and the descent against the definition on random graphs.
 
+use super::by_path::growth_roots_by_paths;
 use super::*;
 use crate::core::diagnose::heapsnapshot::pathkey::PathCounts;
 use crate::core::diagnose::heapsnapshot::testing::{snapshot_of, Node};

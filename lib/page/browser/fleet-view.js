@@ -2,18 +2,17 @@
 'use strict'
 
 /**
- * The report page's fleet view (its browser functions, inlined by page-script.js like the
- * others): at the top of a page of more than one instance, the instances that leak grouped by
- * what holds their leak (the MODEL's `fleet`, fleet.js), each with since when, its rate, when
- * it reaches its limit and its newest evidence; then those with no leak found. They may use
- * nothing from this module's scope but each other, page-dom.js's helpers and `bytesText`.
+ * The report page's fleet view (a browser module, as page.js says): at the top of a page of more
+ * than one instance, the instances that leak grouped by what holds their leak (the MODEL's
+ * `fleet`, fleet.js), each with since when, its rate, when it reaches its limit and its newest
+ * evidence; then those with no leak found.
  *
  * Hooks for tests: the view is `section.fleet`; each group's table is `table.fleet-group` with
  * `data-holder` and `data-site` (both empty for the group whose reports name no holder), the
  * healthy instances' `table.fleet-healthy`; each row has `data-instance` (the instance's name).
  */
-const { bytesText } = require('../shared/bytes-text')
-const { durationText } = require('../shared/duration-text')
+const { bytesText } = require('../../shared/bytes-text')
+const { durationText } = require('../../shared/duration-text')
 const { fmtTime, fmtRate, shareText, h, table } = require('./page-dom')
 
 /** When the newest leak reaches its limit, as of its report: `in 38 min (2026-…), limit 4.0 GB`. */
@@ -97,7 +96,4 @@ function renderFleet(model) {
     renderFleetHealthy(model))
 }
 
-/** The fleet view's functions, in the order the page's script defines them (after page-dom.js's). */
-const FLEET_FUNCTIONS = [limitText, instanceLink, evidenceCell, renderFleetGroup, renderFleetHealthy, renderFleet]
-
-module.exports = { FLEET_FUNCTIONS, renderFleet }
+module.exports = { limitText, renderFleet }

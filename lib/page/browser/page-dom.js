@@ -4,12 +4,11 @@
 /* global document */
 
 /**
- * The report page's browser helpers that page-script.js and fleet-view.js share: the formats of
- * times, rates and shares, and the DOM builders. Like the page's other browser functions they
- * run in the browser, inlined with their source text (page-script.js lists them), and may use
- * nothing from this module's scope but each other and `bytesText`.
+ * The report page's browser helpers that page.js and fleet-view.js share: the formats of times,
+ * rates and shares, and the DOM builders. A browser module, as page.js says: the page gets it
+ * whole, and Node's tests require it.
  */
-const { bytesText } = require('../shared/bytes-text')
+const { bytesText } = require('../../shared/bytes-text')
 
 /** `2026-11-22 18:51:02.925` (UTC); `–` when unknown. */
 function fmtTime(ms) {
@@ -78,7 +77,4 @@ function section(title, content) {
   return content ? [h('h3', null, title), content] : []
 }
 
-/** The helpers, in the order the page's script defines them (after `bytesText`). */
-const DOM_FUNCTIONS = [fmtTime, fmtMs, fmtRate, shareText, fmtCount, h, table, section]
-
-module.exports = { DOM_FUNCTIONS, fmtTime, fmtMs, fmtRate, shareText, fmtCount, h, table, section }
+module.exports = { fmtTime, fmtMs, fmtRate, shareText, fmtCount, h, table, section }
