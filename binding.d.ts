@@ -40,16 +40,19 @@ export declare class LoadedSnapshot {
   release(): void
 }
 
-/** The monitor thread. Events reach `onEvent(event)` on the JS thread. */
+/**
+ * The monitor thread. Its events reach `onLeak(leak)` and `onRssThreshold(threshold)` on the
+ * JS thread.
+ */
 export declare class NativeMonitor {
   /** Starts the thread. */
-  constructor(options: NativeMonitorOptions, onEvent: (arg: NativeEvent) => void)
+  constructor(options: NativeMonitorOptions, onLeak: (arg: Leak) => void, onRssThreshold: (arg: RssThreshold) => void)
   /**
-   * Records a floor taken after a full GC; `kind` is `"heap"` or `"external"`. `hold`:
+   * Records a floor taken after a full GC; `kind` is `'heap'` or `'external'`. `hold`:
    * the growth is bounded caches filling up, so it is recorded but not judged yet.
    * `load`: the work since the floor before, as far as it is known.
    */
-  recordFloor(kind: string, time: number, bytes: number, limit?: number | undefined | null, hold?: boolean | undefined | null, load?: NativeFloorLoad | undefined | null): void
+  recordFloor(kind: MemoryKind, time: number, bytes: number, limit?: number | undefined | null, hold?: boolean | undefined | null, load?: Load | undefined | null): void
   /**
    * Records the heap's physical size, `external` and `arrayBuffers`, from which native
    * memory is derived.
@@ -83,7 +86,7 @@ export declare class NativeMonitor {
    * Each kind's newest floor, slope and whether a leak it reported still grows; kinds
    * without floors yet are left out, and all of them after `stop()`.
    */
-  trends(): Array<NativeTrend>
+  trends(): Array<Trend>
   /** Whether the thread is running. */
   get running(): boolean
 }
@@ -198,6 +201,9 @@ export interface DominatorStep {
   retainedSize: number
 }
 
+/** How a child ended, as JS reads it in `Outcome` (`End` without its numbers). */
+export type EndKind = 'exited' | 'signaled' | 'hung' | 'deadline' | 'cancelled'
+
 /**
  * How many floors, taken every `intervalMs`, a window needs before the detector can judge
  * it: `minPoints` (3 at least), spanning `minDurationMs`. lib/detect/forced-gc.js sizes its
@@ -217,12 +223,12 @@ export interface ForkLimits {
  * Forks. In the child, `work()` runs at once, with every thread but this one gone: the
  * child exits 0 with what `work` returned as its report, or 1 with the message of what it
  * threw, and never returns to JavaScript's event loop. In the parent, returns the child's
- * handle; `onEnd(json)` is called once the child has ended (`core::capture::fork::watchdog`).
+ * handle; `onEnd(outcome)` is called once the child has ended (`core::capture::fork::watchdog`).
  * Until then the event loop is kept alive (at most until the child's deadline), so that a
  * process with nothing else to do does not exit, killing its child, before the snapshot is
  * written.
  */
-export declare function forkSnapshot(work: () => string, limits: ForkLimits, onEnd: (arg: string) => void): ForkedChild
+export declare function forkSnapshot(work: () => string, limits: ForkLimits, onEnd: (arg: Outcome) => void): ForkedChild
 
 /** A Map, Set, Array or plain object that holds more entries than before. */
 export interface GrownCollection {
@@ -387,6 +393,45 @@ export interface LargestObject {
 }
 
 /**
+ * A leak the detector found, new or worse than last reported: the fields of the watcher's
+ * `leak` event but `type`, `time`, `pid` and `threadId`, which the watcher adds. Times are in
+ * the caller's clock (epoch milliseconds in practice).
+ */
+export interface Leak {
+  /** Which memory grows. */
+  kind: MemoryKind
+  /** The growth rate (Theil–Sen slope of the window that shows it), in bytes per second. */
+  slopeBytesPerSec: number
+  /** 1 − p of the one-sided Mann–Kendall test for an upward trend. */
+  confidence: number
+  /** Epoch ms of the oldest floor in the window that shows the growth. */
+  since: number
+  /** The newest floor, in bytes. */
+  current: number
+  /** The limit this memory runs into, when known. */
+  limit: number | null
+  /** Epoch ms at which the floor would reach `limit` at this rate. */
+  projectedLimitAt: number | null
+  /**
+   * At this rate the heap limit, or the container's memory limit for RSS, is 15 minutes
+   * away or less: such a leak is reported within about a minute of its start.
+   */
+  urgent: boolean
+  /**
+   * The time scale whose window showed it. The rate, projection and urgency are those of
+   * that window.
+   */
+  scale: ScaleName
+  /**
+   * How long that scale's kept points span, in ms: its nominal window (at the defaults
+   * 2 min, 16 min, 64 min, 4.3 h, 24 h), or longer where floors came rarely.
+   */
+  scaleSpanMs: number
+  /** Which test showed it. */
+  test: LeakTest
+}
+
+/**
  * A leak suspect: a class of new objects that probably leaks, with the path that holds most
  * of them.
  */
@@ -435,70 +480,33 @@ export interface LeakSuspect {
   share: number
 }
 
-/** How a diff did match the snapshots. */
-export type MatchedBy = 'ids' | 'paths'
-
-/** How a diff matches the objects of the earlier snapshots with those of the last. */
-export type Matching = 'ids' | 'paths' | 'auto'
-
-/** What the thread reports, as `onEvent` receives it. */
-export type NativeEvent = NativeLeakEvent | NativeThresholdEvent
+/**
+ * The detector's test that showed a leak (docs/watch.md): `'urgent'` or `'fast'`, a step test
+ * on the newest floors where the limit is near (15 minutes, 8 hours), or `'trend'`, the trend
+ * test on the window of a time scale.
+ */
+export type LeakTest = 'urgent' | 'fast' | 'trend'
 
 /**
- * The work since the floor before, which floors may rise with: what the detector's
- * level-load rule weighs on its slow scales (`Load` in the core). Null parts are unknown.
+ * The work the process did since the floor before, which its floors may rise with (requests
+ * in flight, sessions of users active lately): what the detector's level-load rule weighs
+ * on its slow scales. Null parts are unknown.
  */
-export interface NativeFloorLoad {
+export interface Load {
   /** CPU seconds the thread used a second, the watcher's own forced GCs left out. */
   cpuSecondsPerSecond: number | null
   /** HTTP requests the thread's servers finished a second; null where it serves none. */
   requestsPerSecond: number | null
 }
 
-/**
- * A leak the thread found, new or worse than last reported: the fields of the watcher's
- * `leak` event but `time`, `pid` and `threadId`, which the watcher adds.
- */
-export interface NativeLeakEvent {
-  /** The event's name. */
-  type: 'leak'
-  /** Which memory grows. */
-  kind: 'heap' | 'external' | 'native'
-  /** The growth rate (Theil–Sen slope of the window that shows it), in bytes per second. */
-  slopeBytesPerSec: number
-  /** 1 − p of the one-sided Mann–Kendall test for an upward trend. */
-  confidence: number
-  /** Epoch ms of the oldest floor in the window that shows the growth. */
-  since: number
-  /** The newest floor, in bytes. */
-  current: number
-  /** The limit this memory runs into, when known. */
-  limit: number | null
-  /** Epoch ms at which the floor would reach `limit` at this rate. */
-  projectedLimitAt: number | null
-  /**
-   * At this rate the heap limit, or the container's memory limit for RSS, is 15 minutes
-   * away or less: such a leak is reported within about a minute of its start.
-   */
-  urgent: boolean
-  /**
-   * The time scale whose window showed it: `'minutes'` (every floor kept, a few minutes at
-   * the defaults) or a slow scale, a floor of floors per bucket (see docs/watch.md, "Slow
-   * leaks"). The rate, projection and urgency are those of that window.
-   */
-  scale: 'minutes' | 'quarter-hour' | 'hour' | 'hours' | 'day'
-  /**
-   * How long that scale's kept points span, in ms: its nominal window (at the defaults
-   * 2 min, 16 min, 64 min, 4.3 h, 24 h), or longer where floors came rarely.
-   */
-  scaleSpanMs: number
-  /**
-   * Which test showed it (see docs/watch.md): `'urgent'` or `'fast'`, a step test on the
-   * newest floors where the limit is near (15 minutes, 8 hours), or `'trend'`, the trend
-   * test on the window of `scale`.
-   */
-  test: 'urgent' | 'fast' | 'trend'
-}
+/** How a diff did match the snapshots. */
+export type MatchedBy = 'ids' | 'paths'
+
+/** How a diff matches the objects of the earlier snapshots with those of the last. */
+export type Matching = 'ids' | 'paths' | 'auto'
+
+/** Which memory a series follows: `'heap'`, `'external'` or `'native'` in JS. */
+export type MemoryKind = 'heap' | 'external' | 'native'
 
 /** Native memory of one kind (native nodes of one name) that a group of objects retains. */
 export interface NativeMemoryKind {
@@ -548,48 +556,6 @@ export interface NativeMonitorOptions {
   startedAt: number
 }
 
-/**
- * RSS passed `rssThreshold` of the container's memory limit (reported again only once it
- * dropped back below): the fields of the watcher's `threshold` event of kind `rss` but `pid`
- * and `threadId`, which the watcher adds.
- */
-export interface NativeThresholdEvent {
-  /** The event's name. */
-  type: 'threshold'
-  /** What passed its threshold. */
-  kind: 'rss'
-  /** When the thread read RSS, in epoch ms: the event's `time`. */
-  time: number
-  /** RSS, in bytes. */
-  current: number
-  /** The container's memory limit, in bytes. */
-  limit: number
-}
-
-/** One kind's trend, as `NativeMonitor.trends()` gives it. */
-export interface NativeTrend {
-  /** Which memory. */
-  kind: 'heap' | 'external' | 'native'
-  /** The newest floor, in bytes. */
-  floorBytes: number
-  /** When it was taken, in epoch ms. */
-  floorAt: number
-  /** The Theil–Sen slope, in bytes per second, on `scale`. */
-  slopeBytesPerSec: number
-  /**
-   * The time scale of the leak reported (see the `leak` event's `scale`), else `'minutes'`
-   * (the window of every floor kept).
-   */
-  scale: 'minutes' | 'quarter-hour' | 'hour' | 'hours' | 'day'
-  /** A leak was reported and the newest floors (of its scale) still rise at the minimum rate. */
-  leaking: boolean
-  /**
-   * While `leaking`: when, at this slope, the floor reaches the nearest limit (its own, or
-   * the container's through RSS), in epoch ms; null otherwise or with no limit known.
-   */
-  limitAt: number | null
-}
-
 /** New objects of one class; by paths, the growth of the class (objects and self bytes). */
 export interface NewObjects {
   /** Class name. */
@@ -618,13 +584,32 @@ export interface ObjectsFound {
   objects: Array<LargestObject>
 }
 
+/** What the watchdog saw: what `forkSnapshot`'s `onEnd` receives. */
+export interface Outcome {
+  /** How the child ended. */
+  end: EndKind
+  /** The exit code, when it exited. */
+  code: number | null
+  /** The signal that ended it, when one did (not the watchdog's). */
+  signal: number | null
+  /** What the child wrote to its report pipe: its result's JSON, or why it failed. */
+  report: string
+  /** From fork to reaping, in milliseconds. */
+  durationMs: number
+  /**
+   * The child's peak resident memory (`VmHWM`), the pages it shares with the parent
+   * included, in bytes; 0 if never read.
+   */
+  peakRssBytes: number
+}
+
 /**
  * The `onProgress` function of an analysis, called from the thread pool without keeping the
  * event loop alive.
  */
 export type ProgressCallback = ((arg: AnalyzeProgress) => void)
 
-/** What a leak test's rounds show for one kind of memory. */
+/** What a leak test's rounds show for one kind of memory (heap or external). */
 export interface RoundsVerdict {
   /** Bytes retained per call (Theil–Sen slope of the floors). */
   bytesPerCall: number
@@ -632,13 +617,37 @@ export interface RoundsVerdict {
   recentBytesPerCall: number
   /** 1 − p of the one-sided Mann–Kendall test for an upward trend. */
   confidence: number
-  /** The floors' spread around the fitted line, in bytes. */
+  /**
+   * The floors' spread around the fitted line (10th to 90th percentile of residuals), in
+   * bytes.
+   */
   noiseBytes: number
   /** Bytes per call times the calls between the first and the last floor. */
   growthBytes: number
   /** Whether every test of a leak passed. */
   leaking: boolean
 }
+
+/**
+ * RSS passed `rssThreshold` of the container's memory limit (reported again only once it
+ * dropped back below): the fields of the watcher's `threshold` event of kind `'rss'` but
+ * `type`, `kind`, `pid` and `threadId`, which the JS side adds.
+ */
+export interface RssThreshold {
+  /** When the thread read RSS, in epoch ms: the event's `time`. */
+  time: number
+  /** RSS, in bytes. */
+  current: number
+  /** The container's memory limit, in bytes. */
+  limit: number
+}
+
+/**
+ * The time scales, as events name them: `'minutes'` for the window of every floor (a few
+ * minutes at the defaults), else a slow scale, a floor of floors per bucket (see
+ * docs/watch.md, "Slow leaks").
+ */
+export type ScaleName = 'minutes' | 'quarter-hour' | 'hour' | 'hours' | 'day'
 
 /** What `diffSnapshots` reports. */
 export interface SnapshotDiff {
@@ -758,6 +767,40 @@ export interface SystemMemory {
    * for.
    */
   mallocInUse: number | null
+}
+
+/**
+ * What a series shows now, for metrics and status pages: its newest floor, the slope of the
+ * floors kept, and whether a leak it reported is still growing.
+ */
+export interface Trend {
+  /** Which memory. */
+  kind: MemoryKind
+  /** The newest floor, in bytes. */
+  floorBytes: number
+  /** When it was taken, in epoch milliseconds. */
+  floorAt: number
+  /**
+   * The Theil–Sen slope (0 with fewer than two points), in bytes per second, of the
+   * points of `scale`: the scale of the leak reported, else every floor kept.
+   */
+  slopeBytesPerSec: number
+  /**
+   * The time scale of the leak reported (see the `leak` event's `scale`), else `'minutes'`
+   * (the window of every floor kept): the one the slope is measured on.
+   */
+  scale: ScaleName
+  /**
+   * A leak was reported and the newest `min_points` points of its scale still rise at the
+   * minimum rate.
+   */
+  leaking: boolean
+  /**
+   * When, at `slope_bytes_per_sec` from the newest floor, the nearest limit is reached: this
+   * memory's own, or the container's through RSS (epoch ms), while `leaking`; `None`
+   * otherwise, or when no limit is known. What a restart policy weighs.
+   */
+  limitAt: number | null
 }
 
 /**

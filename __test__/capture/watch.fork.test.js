@@ -37,7 +37,7 @@ function job(t, dir = tempDir(t, 'fork')) {
 
 /** Runs `fn` in a forked child with the native API; resolves with how the child ended. */
 function forkRaw(fn, limits = { deadlineMs: 60_000, stallMs: 1000 }) {
-  return new Promise((resolve) => nativeBinding().forkSnapshot(fn, limits, (json) => resolve(JSON.parse(json))))
+  return new Promise((resolve) => nativeBinding().forkSnapshot(fn, limits, resolve))
 }
 
 test('a forked child writes a complete, private snapshot while this process keeps running', { skip }, async (t) => {

@@ -65,25 +65,25 @@ export interface SampleEvent extends WatchEventBase {
    * second, and the HTTP requests its servers finished a second (null until it served one).
    * Null when no time passed.
    */
-  load: Binding.NativeFloorLoad | null
+  load: Binding.Load | null
 }
 
-/** A leak, new or worse than last reported: the native detector's event (`NativeLeakEvent`, whose docs are its fields'), with the fields every event has. */
-export interface LeakEvent extends WatchEventBase, Binding.NativeLeakEvent {
+/** A leak, new or worse than last reported: the native detector's `Leak`, whose docs are its fields', with the fields every event has. */
+export interface LeakEvent extends WatchEventBase, Binding.Leak {
   type: 'leak'
 }
 
 /** The time scales the detector judges, shortest first. */
-export type LeakScale = Binding.NativeLeakEvent['scale']
+export type LeakScale = Binding.ScaleName
 
 /**
- * The heap or RSS passed its threshold. RSS: the native thread's event (`NativeThresholdEvent`),
+ * The heap or RSS passed its threshold. RSS: the native thread's event (`RssThreshold`),
  * `time` when it read RSS. Heap: decided by the watcher in JS on each floor, with the same
  * fields, `current` the heap floor and `limit` the heap's.
  */
-export interface ThresholdEvent extends WatchEventBase, Omit<Binding.NativeThresholdEvent, 'kind'> {
+export interface ThresholdEvent extends WatchEventBase, Binding.RssThreshold {
   type: 'threshold'
-  kind: 'heap' | Binding.NativeThresholdEvent['kind']
+  kind: 'heap' | 'rss'
 }
 
 /**

@@ -136,10 +136,10 @@ export interface WatchOptions {
 
 /**
  * One memory kind as the detector sees it now (`Watcher#status()`): the native thread's trend
- * (`NativeTrend`), but for the heap and `external` the floor (`floorBytes`, `floorAt`) is the
+ * (`Trend`), but for the heap and `external` the floor (`floorBytes`, `floorAt`) is the
  * newest the watcher sampled (the thread takes each a moment later).
  */
-export interface MemoryTrend extends Binding.NativeTrend {}
+export interface MemoryTrend extends Binding.Trend {}
 
 /** What `Watcher#status()` returns: plain, JSON-safe data, no snapshot content. */
 export interface WatcherStatus {

@@ -5,13 +5,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::core::capture::fork::watchdog::{self, Limits, Outcome};
+use crate::core::capture::fork::{child, fork_for_snapshot, Forked};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use serde_json::json;
-
-use crate::core::capture::fork::watchdog::{self, End, Limits, Outcome};
-use crate::core::capture::fork::{child, fork_for_snapshot, Forked};
 
 /// When the child is given up on (validated by the JS caller).
 #[napi(object)]
@@ -49,12 +47,12 @@ impl ForkedChild {
     }
 }
 
-type EndCallback = ThreadsafeFunction<String, (), String, Status, false, false>;
+type EndCallback = ThreadsafeFunction<Outcome, (), Outcome, Status, false, false>;
 
 /// Forks. In the child, `work()` runs at once, with every thread but this one gone: the
 /// child exits 0 with what `work` returned as its report, or 1 with the message of what it
 /// threw, and never returns to JavaScript's event loop. In the parent, returns the child's
-/// handle; `onEnd(json)` is called once the child has ended (`core::capture::fork::watchdog`).
+/// handle; `onEnd(outcome)` is called once the child has ended (`core::capture::fork::watchdog`).
 /// Until then the event loop is kept alive (at most until the child's deadline), so that a
 /// process with nothing else to do does not exit, killing its child, before the snapshot is
 /// written.
@@ -62,10 +60,10 @@ type EndCallback = ThreadsafeFunction<String, (), String, Status, false, false>;
 pub fn fork_snapshot(
     work: Function<(), String>,
     limits: ForkLimits,
-    on_end: Function<String, ()>,
+    on_end: Function<Outcome, ()>,
 ) -> Result<ForkedChild> {
     let callback: EndCallback = on_end
-        .build_threadsafe_function::<String>()
+        .build_threadsafe_function::<Outcome>()
         .callee_handled::<false>()
         .weak::<false>()
         .build()?;
@@ -85,10 +83,7 @@ pub fn fork_snapshot(
         .name("leakproof-fork".into())
         .spawn(move || {
             let outcome = watchdog::supervise(pid, report_fd, limits, &watched);
-            callback.call(
-                outcome_json(&outcome),
-                ThreadsafeFunctionCallMode::NonBlocking,
-            );
+            callback.call(outcome, ThreadsafeFunctionCallMode::NonBlocking);
         })
         .map_err(|e| {
             // Unwatched, the child could hang unseen: it goes, and no snapshot is written.
@@ -118,23 +113,4 @@ fn run_child(report_fd: i32, work: &Function<(), String>) -> ! {
         Ok(report) => child::exit(report_fd, child::EXIT_DONE, &report),
         Err(e) => child::exit(report_fd, child::EXIT_FAILED, &e.reason),
     }
-}
-
-fn outcome_json(o: &Outcome) -> String {
-    let (end, code, signal) = match o.end {
-        End::Exited(code) => ("exited", Some(code), None),
-        End::Signaled(signal) => ("signaled", None, Some(signal)),
-        End::KilledHung => ("hung", None, None),
-        End::KilledDeadline => ("deadline", None, None),
-        End::Cancelled => ("cancelled", None, None),
-    };
-    json!({
-        "end": end,
-        "code": code,
-        "signal": signal,
-        "report": o.report,
-        "durationMs": o.duration.as_secs_f64() * 1e3,
-        "peakRssBytes": o.peak_rss_bytes,
-    })
-    .to_string()
 }

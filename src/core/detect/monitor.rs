@@ -26,7 +26,8 @@ mod events;
 mod thread;
 
 pub use events::{
-    HeapResident, MemoryReader, MonitorConfig, MonitorEvent, Sink, NATIVE_MIN_GROWTH_BYTES,
+    HeapResident, MemoryReader, MonitorConfig, MonitorEvent, RssThreshold, Sink,
+    NATIVE_MIN_GROWTH_BYTES,
 };
 use thread::{run, Floor, Message, Shared, SharedSuspicion, SharedTrends};
 
@@ -129,14 +130,9 @@ impl Monitor {
     }
 
     /// The newest trend of each kind that has floors: heap, external, native, in that order.
-    pub fn trends(&self) -> Vec<(MemoryKind, Trend)> {
-        let kinds = [MemoryKind::Heap, MemoryKind::External, MemoryKind::Native];
+    pub fn trends(&self) -> Vec<Trend> {
         let trends = self.trends.lock().map(|t| *t).unwrap_or_default();
-        kinds
-            .into_iter()
-            .zip(trends)
-            .filter_map(|(kind, trend)| Some((kind, trend?)))
-            .collect()
+        trends.into_iter().flatten().collect()
     }
 
     /// Whether the thread is still running.

@@ -12,12 +12,29 @@ use std::collections::VecDeque;
 
 use super::trend::median;
 
+/// The time scales, as events name them: `'minutes'` for the window of every floor (a few
+/// minutes at the defaults), else a slow scale, a floor of floors per bucket (see
+/// docs/watch.md, "Slow leaks").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(string_enum = "kebab-case"))]
+pub enum ScaleName {
+    /// The window of every floor kept.
+    Minutes,
+    /// A window of 16 minutes at the defaults.
+    QuarterHour,
+    /// 64 minutes.
+    Hour,
+    /// 4.3 hours.
+    Hours,
+    /// 24 hours.
+    Day,
+}
+
 /// A time scale: its name in events and how long its buckets are.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scale {
-    /// The name events give it: `minutes` for the window of every floor, else one of
-    /// [`SLOW_SCALES`]' names.
-    pub name: &'static str,
+    /// The name events give it.
+    pub name: ScaleName,
     /// A bucket's duration, in minimum durations (`min_duration_ms`): so that a test
     /// compressing time by shortening `min_duration_ms` compresses every scale alike.
     bucket_durations: f64,
@@ -25,7 +42,7 @@ pub struct Scale {
 
 /// The window of every floor kept: no buckets.
 pub const MINUTES: Scale = Scale {
-    name: "minutes",
+    name: ScaleName::Minutes,
     bucket_durations: 0.0,
 };
 
@@ -37,19 +54,19 @@ pub const MINUTES: Scale = Scale {
 /// rate, and judges a rise against a whole day of load.
 pub const SLOW_SCALES: [Scale; 4] = [
     Scale {
-        name: "quarter-hour",
+        name: ScaleName::QuarterHour,
         bucket_durations: 0.5,
     },
     Scale {
-        name: "hour",
+        name: ScaleName::Hour,
         bucket_durations: 2.0,
     },
     Scale {
-        name: "hours",
+        name: ScaleName::Hours,
         bucket_durations: 8.0,
     },
     Scale {
-        name: "day",
+        name: ScaleName::Day,
         bucket_durations: 45.0,
     },
 ];
@@ -81,13 +98,16 @@ impl Scale {
 }
 
 /// The work the process did since the floor before, which its floors may rise with (requests
-/// in flight, sessions of users active lately): what the level-load rule ([`load_level`])
-/// weighs.
+/// in flight, sessions of users active lately): what the detector's level-load rule weighs
+/// on its slow scales. Null parts are unknown.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object, use_nullable = true))]
 pub struct Load {
     /// CPU seconds the thread used a second, the watcher's own forced GCs left out.
+    #[cfg_attr(feature = "napi", napi(js_name = "cpuSecondsPerSecond"))]
     pub cpu: Option<f64>,
-    /// HTTP requests the thread's servers finished a second; `None` where it serves none.
+    /// HTTP requests the thread's servers finished a second; null where it serves none.
+    #[cfg_attr(feature = "napi", napi(js_name = "requestsPerSecond"))]
     pub requests: Option<f64>,
 }
 

@@ -14,20 +14,22 @@ const RECENT_SHARE: f64 = 0.5;
 /// Rounds the judge needs at least: the newest half must hold three.
 pub const MIN_ROUNDS: usize = 6;
 
-/// What the rounds of one kind of memory (heap or external) show.
+/// What a leak test's rounds show for one kind of memory (heap or external).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object))]
 pub struct RoundsVerdict {
-    /// Theil–Sen slope of the floors: bytes retained per call.
+    /// Bytes retained per call (Theil–Sen slope of the floors).
     pub bytes_per_call: f64,
     /// The same over the newest half of the rounds.
     pub recent_bytes_per_call: f64,
     /// 1 − p of the one-sided Mann–Kendall test for an upward trend.
     pub confidence: f64,
-    /// The floors' spread around the fitted line (10th to 90th percentile of residuals).
+    /// The floors' spread around the fitted line (10th to 90th percentile of residuals), in
+    /// bytes.
     pub noise_bytes: f64,
-    /// `bytes_per_call` times the calls between the first and the last floor.
+    /// Bytes per call times the calls between the first and the last floor.
     pub growth_bytes: f64,
-    /// Whether every test of a leak passed (see [`judge_rounds`]).
+    /// Whether every test of a leak passed.
     pub leaking: bool,
 }
 

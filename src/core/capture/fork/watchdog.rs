@@ -36,18 +36,60 @@ pub enum End {
     Cancelled,
 }
 
-/// What the watchdog saw.
-#[derive(Debug, Clone)]
+/// How a child ended, as JS reads it in `Outcome` (`End` without its numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(string_enum = "lowercase"))]
+pub enum EndKind {
+    /// It exited: `code` says with what.
+    Exited,
+    /// A signal other than the watchdog's ended it: `signal` says which.
+    Signaled,
+    /// The watchdog killed it: it slept without progress for the stall limit.
+    Hung,
+    /// The watchdog killed it: the deadline passed.
+    Deadline,
+    /// It was killed because the parent asked (`cancel()`).
+    Cancelled,
+}
+
+/// What the watchdog saw: what `forkSnapshot`'s `onEnd` receives.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object, use_nullable = true))]
 pub struct Outcome {
     /// How the child ended.
-    pub end: End,
-    /// What the child wrote to its report pipe.
+    pub end: EndKind,
+    /// The exit code, when it exited.
+    pub code: Option<i32>,
+    /// The signal that ended it, when one did (not the watchdog's).
+    pub signal: Option<i32>,
+    /// What the child wrote to its report pipe: its result's JSON, or why it failed.
     pub report: String,
-    /// From fork to reaping.
-    pub duration: Duration,
+    /// From fork to reaping, in milliseconds.
+    pub duration_ms: f64,
     /// The child's peak resident memory (`VmHWM`), the pages it shares with the parent
     /// included, in bytes; 0 if never read.
-    pub peak_rss_bytes: u64,
+    pub peak_rss_bytes: i64,
+}
+
+impl End {
+    /// The outcome of a child that ended so.
+    fn outcome(self, report: String, duration: Duration, peak_rss_bytes: u64) -> Outcome {
+        let (end, code, signal) = match self {
+            End::Exited(code) => (EndKind::Exited, Some(code), None),
+            End::Signaled(signal) => (EndKind::Signaled, None, Some(signal)),
+            End::KilledHung => (EndKind::Hung, None, None),
+            End::KilledDeadline => (EndKind::Deadline, None, None),
+            End::Cancelled => (EndKind::Cancelled, None, None),
+        };
+        Outcome {
+            end,
+            code,
+            signal,
+            report,
+            duration_ms: duration.as_secs_f64() * 1e3,
+            peak_rss_bytes: peak_rss_bytes as i64,
+        }
+    }
 }
 
 /// Watches `pid` until it ends (see the module doc); `cancel` kills it early. Closes
@@ -80,12 +122,8 @@ pub fn supervise(pid: i32, report_fd: RawFd, limits: Limits, cancel: &AtomicBool
     drain(report_fd, &mut report);
     // SAFETY: the descriptor is ours and closed once.
     unsafe { libc::close(report_fd) };
-    Outcome {
-        end,
-        report: String::from_utf8_lossy(&report).into_owned(),
-        duration: started.elapsed(),
-        peak_rss_bytes,
-    }
+    let report = String::from_utf8_lossy(&report).into_owned();
+    end.outcome(report, started.elapsed(), peak_rss_bytes)
 }
 
 /// Whether to kill now, and as what.
@@ -263,7 +301,7 @@ mod tests {
         // SAFETY: the parent's copy of the write end.
         unsafe { libc::close(w) };
         let out = supervise(pid, r, LIMITS, &AtomicBool::new(false));
-        assert_eq!(out.end, End::Exited(0));
+        assert_eq!((out.end, out.code), (EndKind::Exited, Some(0)));
         assert_eq!(out.report, "done");
     }
 
@@ -277,8 +315,8 @@ mod tests {
         // SAFETY: as above.
         unsafe { libc::close(w) };
         let out = supervise(pid, r, LIMITS, &AtomicBool::new(false));
-        assert_eq!(out.end, End::KilledHung);
-        assert!(out.duration >= LIMITS.stall);
+        assert_eq!(out.end, EndKind::Hung);
+        assert!(out.duration_ms >= LIMITS.stall.as_secs_f64() * 1e3);
     }
 
     #[test]
@@ -296,7 +334,7 @@ mod tests {
         };
         assert_eq!(
             supervise(pid, r, limits, &AtomicBool::new(false)).end,
-            End::KilledDeadline
+            EndKind::Deadline
         );
         let (r, w) = pipe();
         let pid = fork_child(busy);
@@ -304,7 +342,7 @@ mod tests {
         unsafe { libc::close(w) };
         assert_eq!(
             supervise(pid, r, LIMITS, &AtomicBool::new(true)).end,
-            End::Cancelled
+            EndKind::Cancelled
         );
     }
 }

@@ -274,10 +274,11 @@ impl Series {
         let slope_per_ms = theil_sen_slope(&points).unwrap_or(0.0);
         let leaking = self.reported.is_some() && still_rising;
         Some(Trend {
+            kind: self.kind,
             floor_bytes,
             floor_at,
             slope_bytes_per_sec: slope_per_ms * 1000.0,
-            scale,
+            scale: scale.name,
             leaking,
             limit_at: leaking
                 .then(|| self.limits.time_left_ms(floor_bytes, slope_per_ms))
@@ -413,7 +414,7 @@ impl Series {
             limit,
             projected_limit_at,
             urgent: self.limits.urgent(current, a.slope_bytes_per_sec / 1000.0),
-            scale,
+            scale: scale.name,
             // Floors that come rarely (a quiet service: one forced GC a minute) make a
             // scale's points span longer than its nominal window.
             scale_span_ms: scale.span_ms(config.min_duration_ms).max(now - oldest_kept),

@@ -2,7 +2,7 @@
 //! targets of the slow scales ([`super::super::scales`]) and their false alarms.
 
 use super::*;
-use crate::core::detect::scales::{Load, BUCKETS};
+use crate::core::detect::scales::{Load, ScaleName, BUCKETS, MINUTES, SLOW_SCALES};
 use crate::core::test_rng::Rng;
 
 const MB: f64 = 1e6;
@@ -90,7 +90,7 @@ fn first_reports(within: f64, shape: impl Fn(f64) -> (f64, Load) + Copy) -> Vec<
 
 /// Asserts that over every seed, a leak of `rate` is first reported between its onset and
 /// `within` seconds later, as a heap leak on one of `scales`; returns the times it took.
-fn reported_within(rate: f64, within: f64, scales: &[&str]) -> Vec<f64> {
+fn reported_within(rate: f64, within: f64, scales: &[ScaleName]) -> Vec<f64> {
     (1..=SEEDS)
         .map(|seed| {
             let leaks = run(LEAK_ONSET_S + within, seed, leak_of(rate));
@@ -102,12 +102,15 @@ fn reported_within(rate: f64, within: f64, scales: &[&str]) -> Vec<f64> {
                 "{rate} B/s, seed {seed}: reported before it began"
             );
             assert!(
-                scales.contains(&leak.scale.name),
-                "{rate} B/s, seed {seed}: on {}",
-                leak.scale.name
+                scales.contains(&leak.scale),
+                "{rate} B/s, seed {seed}: on {:?}",
+                leak.scale
             );
             assert!(leak.slope_bytes_per_sec > 0.4 * rate && leak.slope_bytes_per_sec < 2.0 * rate);
-            assert!(leak.scale_span_ms >= leak.scale.span_ms(60_000.0));
+            let scale = std::iter::once(MINUTES)
+                .chain(SLOW_SCALES)
+                .find(|s| s.name == leak.scale);
+            assert!(leak.scale_span_ms >= scale.unwrap().span_ms(60_000.0));
             assert_eq!(leak.test, LeakTest::Trend);
             at - LEAK_ONSET_S
         })
@@ -116,19 +119,27 @@ fn reported_within(rate: f64, within: f64, scales: &[&str]) -> Vec<f64> {
 
 #[test]
 fn a_leak_of_25_kb_a_second_is_reported_within_10_minutes() {
-    let took = reported_within(25e3, 10.0 * MINUTE, &["minutes", "quarter-hour"]);
+    let took = reported_within(
+        25e3,
+        10.0 * MINUTE,
+        &[ScaleName::Minutes, ScaleName::QuarterHour],
+    );
     eprintln!("25 KB/s reported after {took:?} s");
 }
 
 #[test]
 fn a_leak_of_5_kb_a_second_is_reported_within_45_minutes_on_the_hour_scale() {
-    let took = reported_within(5e3, 45.0 * MINUTE, &["quarter-hour", "hour"]);
+    let took = reported_within(
+        5e3,
+        45.0 * MINUTE,
+        &[ScaleName::QuarterHour, ScaleName::Hour],
+    );
     eprintln!("5 KB/s reported after {took:?} s");
 }
 
 #[test]
 fn a_leak_of_1_kb_a_second_is_reported_within_3_hours_on_the_hours_scale() {
-    let took = reported_within(1e3, 3.0 * HOUR, &["hour", "hours"]);
+    let took = reported_within(1e3, 3.0 * HOUR, &[ScaleName::Hour, ScaleName::Hours]);
     eprintln!("1 KB/s reported after {took:?} s");
 }
 
@@ -154,7 +165,7 @@ fn a_slow_leak_beside_a_bounded_cache_that_keeps_filling_and_emptying_is_still_r
         }
         let (at, leak) = reported.unwrap_or_else(|| panic!("seed {seed}: not reported"));
         assert!(
-            at > LEAK_ONSET_S && leak.scale.name == "hours",
+            at > LEAK_ONSET_S && leak.scale == ScaleName::Hours,
             "seed {seed}: {at} {leak:?}"
         );
     }

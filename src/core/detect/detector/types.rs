@@ -1,10 +1,11 @@
 //! What the detector is given and what it tells: the kinds of memory, their floors, its
 //! settings, the leaks it reports, what a series shows now, and the limits memory runs into.
 
-use crate::core::detect::scales::Scale;
+use crate::core::detect::scales::ScaleName;
 
-/// Which memory a series follows.
+/// Which memory a series follows: `'heap'`, `'external'` or `'native'` in JS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(string_enum = "lowercase"))]
 pub enum MemoryKind {
     /// The JS heap's used bytes after a full GC.
     Heap,
@@ -12,17 +13,6 @@ pub enum MemoryKind {
     External,
     /// Resident memory explained by neither: RSS minus the heap's physical size and `external`.
     Native,
-}
-
-impl MemoryKind {
-    /// The name used in events: `heap`, `external`, `native`.
-    pub fn name(self) -> &'static str {
-        match self {
-            MemoryKind::Heap => "heap",
-            MemoryKind::External => "external",
-            MemoryKind::Native => "native",
-        }
-    }
 }
 
 /// A floor: the bytes of one kind of memory right after a full GC, and when it was taken.
@@ -103,43 +93,44 @@ impl DetectorConfig {
     }
 }
 
-/// A leak as reported: times are in the caller's clock (epoch milliseconds in practice).
+/// A leak the detector found, new or worse than last reported: the fields of the watcher's
+/// `leak` event but `type`, `time`, `pid` and `threadId`, which the watcher adds. Times are in
+/// the caller's clock (epoch milliseconds in practice).
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object, use_nullable = true))]
 pub struct Leak {
-    /// The kind of memory that grows.
+    /// Which memory grows.
     pub kind: MemoryKind,
-    /// Robust growth rate.
+    /// The growth rate (Theil–Sen slope of the window that shows it), in bytes per second.
     pub slope_bytes_per_sec: f64,
-    /// 1 − p of the one-sided Mann–Kendall test.
+    /// 1 − p of the one-sided Mann–Kendall test for an upward trend.
     pub confidence: f64,
-    /// Time of the oldest floor in the window that shows the growth.
+    /// Epoch ms of the oldest floor in the window that shows the growth.
     pub since: f64,
-    /// The newest floor.
+    /// The newest floor, in bytes.
     pub current: f64,
     /// The limit this memory runs into, when known.
     pub limit: Option<f64>,
-    /// When the floor would reach `limit` at this rate.
+    /// Epoch ms at which the floor would reach `limit` at this rate.
     pub projected_limit_at: Option<f64>,
-    /// Whether, at this rate, the nearest limit (`limit`, or the container's for RSS) is
-    /// within [`URGENT_HORIZON_MS`].
+    /// At this rate the heap limit, or the container's memory limit for RSS, is 15 minutes
+    /// away or less: such a leak is reported within about a minute of its start.
     pub urgent: bool,
-    /// The time scale whose window showed it: [`MINUTES`] or one of
-    /// [`SLOW_SCALES`].
-    ///
-    /// [`MINUTES`]: crate::core::detect::scales::MINUTES
-    /// [`SLOW_SCALES`]: crate::core::detect::scales::SLOW_SCALES
-    pub scale: Scale,
-    /// How long the points that scale keeps span, in milliseconds: its nominal window, or
-    /// longer where floors came rarely or buckets got none.
+    /// The time scale whose window showed it. The rate, projection and urgency are those of
+    /// that window.
+    pub scale: ScaleName,
+    /// How long that scale's kept points span, in ms: its nominal window (at the defaults
+    /// 2 min, 16 min, 64 min, 4.3 h, 24 h), or longer where floors came rarely.
     pub scale_span_ms: f64,
     /// Which test showed it.
     pub test: LeakTest,
 }
 
-/// The detector's test that showed a leak (docs/watch.md): a step test on the newest floors,
-/// where the limit is near ([`URGENT_HORIZON_MS`], [`FAST_HORIZON_MS`]), or the trend test
-/// on the window of a time scale.
+/// The detector's test that showed a leak (docs/watch.md): `'urgent'` or `'fast'`, a step test
+/// on the newest floors where the limit is near (15 minutes, 8 hours), or `'trend'`, the trend
+/// test on the window of a time scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(string_enum = "lowercase"))]
 pub enum LeakTest {
     /// Four minimum growths on five rising floors, the limit within [`URGENT_HORIZON_MS`].
     Urgent,
@@ -147,17 +138,6 @@ pub enum LeakTest {
     Fast,
     /// The full rule: Theil–Sen and Mann–Kendall over a scale's window.
     Trend,
-}
-
-impl LeakTest {
-    /// The name events give it.
-    pub fn name(self) -> &'static str {
-        match self {
-            LeakTest::Urgent => "urgent",
-            LeakTest::Fast => "fast",
-            LeakTest::Trend => "trend",
-        }
-    }
 }
 
 /// What the memory of a series may still grow into before the process dies, as last known.
@@ -215,7 +195,10 @@ pub struct Suspicion {
 /// What a series shows now, for metrics and status pages: its newest floor, the slope of the
 /// floors kept, and whether a leak it reported is still growing.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object, use_nullable = true))]
 pub struct Trend {
+    /// Which memory.
+    pub kind: MemoryKind,
     /// The newest floor, in bytes.
     pub floor_bytes: f64,
     /// When it was taken, in epoch milliseconds.
@@ -223,8 +206,9 @@ pub struct Trend {
     /// The Theil–Sen slope (0 with fewer than two points), in bytes per second, of the
     /// points of `scale`: the scale of the leak reported, else every floor kept.
     pub slope_bytes_per_sec: f64,
-    /// The scale the slope is measured on.
-    pub scale: Scale,
+    /// The time scale of the leak reported (see the `leak` event's `scale`), else `'minutes'`
+    /// (the window of every floor kept): the one the slope is measured on.
+    pub scale: ScaleName,
     /// A leak was reported and the newest `min_points` points of its scale still rise at the
     /// minimum rate.
     pub leaking: bool,

@@ -28,16 +28,22 @@ pub struct MonitorConfig {
 pub enum MonitorEvent {
     /// A leak, new or worse.
     Leak(Leak),
-    /// RSS crossed `rss_threshold` of the container limit (reported again only after it
-    /// has dropped back below).
-    RssThreshold {
-        /// Epoch milliseconds.
-        time: f64,
-        /// Resident set size.
-        rss: f64,
-        /// The container limit.
-        limit: f64,
-    },
+    /// RSS passed `rss_threshold` of the container limit.
+    RssThreshold(RssThreshold),
+}
+
+/// RSS passed `rssThreshold` of the container's memory limit (reported again only once it
+/// dropped back below): the fields of the watcher's `threshold` event of kind `'rss'` but
+/// `type`, `kind`, `pid` and `threadId`, which the JS side adds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object))]
+pub struct RssThreshold {
+    /// When the thread read RSS, in epoch ms: the event's `time`.
+    pub time: f64,
+    /// RSS, in bytes.
+    pub current: f64,
+    /// The container's memory limit, in bytes.
+    pub limit: f64,
 }
 
 /// Where the thread sends events. Called on the monitor thread.

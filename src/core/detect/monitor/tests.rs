@@ -97,8 +97,8 @@ fn heap_floors_sent_from_js_raise_a_leak_on_the_thread() {
     assert!(matches!(&events[0], MonitorEvent::Leak(l) if l.kind == MemoryKind::Heap));
     // Published for other threads: the newest floor, its slope, the leak still growing.
     let trends = monitor.trends();
-    let (kind, heap) = trends[0];
-    assert_eq!(kind, MemoryKind::Heap);
+    let heap = trends[0];
+    assert_eq!(heap.kind, MemoryKind::Heap);
     assert_eq!(heap.floor_bytes, 1e7 + 5e5 * 19.0);
     assert!((heap.slope_bytes_per_sec - 5e5).abs() < 1.0);
     assert!(heap.leaking);
@@ -339,7 +339,7 @@ fn rss_threshold_fires_once_per_crossing() {
         .lock()
         .unwrap()
         .iter()
-        .filter(|e| matches!(e, MonitorEvent::RssThreshold { .. }))
+        .filter(|e| matches!(e, MonitorEvent::RssThreshold(_)))
         .count();
     assert_eq!(crossings, 2);
 }
@@ -373,7 +373,7 @@ fn readings_the_monitor_takes_follow_the_watchers_clock() {
     let time = events
         .iter()
         .find_map(|e| match e {
-            MonitorEvent::RssThreshold { time, .. } => Some(*time),
+            MonitorEvent::RssThreshold(threshold) => Some(threshold.time),
             _ => None,
         })
         .expect("a threshold event");

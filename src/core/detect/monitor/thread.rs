@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::events::{
-    HeapResident, MemoryReader, MonitorConfig, MonitorEvent, Sink, NATIVE_MIN_GROWTH_BYTES,
+    HeapResident, MemoryReader, MonitorConfig, MonitorEvent, RssThreshold, Sink,
+    NATIVE_MIN_GROWTH_BYTES,
 };
 use crate::core::detect::detector::{
     Assessment, DetectorConfig, MemoryKind, Series, Suspicion, Trend,
@@ -297,7 +298,11 @@ impl State {
         if let Some(limit) = limit {
             let above = rss >= self.config.rss_threshold * limit;
             if above && !self.above_rss_threshold {
-                (self.sink)(MonitorEvent::RssThreshold { time, rss, limit });
+                (self.sink)(MonitorEvent::RssThreshold(RssThreshold {
+                    time,
+                    current: rss,
+                    limit,
+                }));
             }
             self.above_rss_threshold = above;
         }
