@@ -231,7 +231,7 @@ class Capture {
    * baseline's snapshot memory was still held.
    */
   #startNativeReadings(baseline) {
-    if (baseline.nativeStart === null && baseline.kinds.has('native') && baseline.levels.native !== null) baseline.nativeStart = nativeStart()
+    if (baseline.nativeStart === null && baseline.kinds.has('native') && baseline.levels.native !== null) baseline.nativeStart = nativeStart(this.#clock)
   }
 
   /**
@@ -292,7 +292,7 @@ class Capture {
     if (this.#capturing || this.#stopped) return null
     this.#capturing = true
     // For a native pair, the report's end readings: before this snapshot moves memory.
-    const nativeEnd = reason === 'follow-up' && this.#baseline?.nativeStart != null ? nativeStart() : null
+    const nativeEnd = reason === 'follow-up' && this.#baseline?.nativeStart != null ? nativeStart(this.#clock) : null
     // Writing a snapshot takes several times the heap in native memory, and the allocator
     // keeps some of it: no native floors while it writes, and those from before no longer
     // compare with those after.
@@ -400,7 +400,7 @@ class Capture {
     this.#emit('snapshot', fields)
     baseline.followedUp = true
     const leaking = follow.grown ?? this.#grown(baseline)
-    const native = baseline.nativeStart === null ? null : { start: baseline.nativeStart, end: follow.nativeEnd ?? nativeStart() }
+    const native = baseline.nativeStart === null ? null : { start: baseline.nativeStart, end: follow.nativeEnd ?? nativeStart(this.#clock) }
     // The census taken at the leak, once done, is what the pair confirms. Diffing the pair
     // holds both snapshots' graphs in native memory for seconds (GBs for big heaps): native
     // floors from meanwhile would read as a native leak, and those from before no longer

@@ -4,6 +4,7 @@ const fs = require('node:fs')
 const v8 = require('node:v8')
 const { isMainThread } = require('node:worker_threads')
 const { nativeBinding } = require('../shared/native')
+const { SYSTEM_CLOCK } = require('../shared/clock')
 const { endsAsCompleteJson } = require('./snapshot-file')
 
 /** Forks tried for one snapshot: a child that would have waited for a thread fork did not copy is tried again at another moment. */
@@ -93,11 +94,12 @@ function forkUnavailable() {
  * @param {boolean} [job.aboutToDie] the process is projected to die at its heap limit soon, and
  *   its snapshot must be done before: the fork does not wait `SETTLE_MS`, and a failed child is
  *   tried again only when it failed within `QUICK_FAILURE_MS`.
+ * @param {import('../shared/clock').Clock} [job.clock] what time it is (`forkedAt`): the watcher's, or the system's.
  * @returns {Promise<{ bytes: number, liveHeapBytes: number, forkedAt: number, stopMs: number, forkMs: number, childMs: number,
  *   childPeakRssBytes: number, attempts: number, failures: string[] }
  *   | { skipped: string, detail: string, attempts: number, failures: string[] }>}
  */
-async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = () => {}, aboutToDie = false }) {
+async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = () => {}, aboutToDie = false, clock = SYSTEM_CLOCK }) {
   const native = nativeBinding()
   const limits = { deadlineMs: Math.max(MIN_DEADLINE_MS, DEADLINE_PAUSES * predictedPauseMs), stallMs: STALL_MS }
   const failures = []
@@ -119,7 +121,7 @@ async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = (
     let onEnd
     const ended = new Promise((resolve) => (onEnd = resolve))
     let child
-    const forkedAt = Date.now()
+    const forkedAt = clock.now()
     try {
       child = native.forkSnapshot(() => childWork(tempPath, finalPath), limits, (json) => onEnd(JSON.parse(json)))
     } catch (err) {

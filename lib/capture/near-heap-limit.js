@@ -104,8 +104,13 @@ function realPath(p) {
  * partial one (its writer killed mid-write) is deleted. A live process's file (being
  * written, or another service's) and links are left alone. Returns `{ adopted: [{ path,
  * from, bytes, writtenAt, writerPid }], removed: [{ from, why }], failed: [{ from, why }] }`.
+ * `clock` is the watcher's (the time in a copy's temporary name); whether a writer is gone is
+ * judged by the file system's times, which are the system's.
+ * @param {string} fromDir
+ * @param {string} toDir
+ * @param {import('../shared/clock').Clock} clock
  */
-function adoptNearLimitSnapshots(fromDir, toDir) {
+function adoptNearLimitSnapshots(fromDir, toDir, clock) {
   const found = { adopted: [], removed: [], failed: [] }
   let names
   try {
@@ -133,7 +138,7 @@ function adoptNearLimitSnapshots(fromDir, toDir) {
       }
       const to = path.join(toDir, watcherFileName(st.mtimeMs, { reason: REASON, suffix: SUFFIXES.snapshot, pid: writerPid, thread }))
       fs.mkdirSync(toDir, { recursive: true, mode: 0o700 })
-      moveFile(from, to)
+      moveFile(from, to, clock)
       fs.chmodSync(to, 0o600)
       found.adopted.push({ path: to, from, bytes: st.size, writtenAt: Math.round(st.mtimeMs), writerPid })
     } catch (err) {
@@ -146,15 +151,15 @@ function adoptNearLimitSnapshots(fromDir, toDir) {
 
 /**
  * Renames `from` to `to`; across file systems, copies it under a temporary name of this
- * process's first (a reader never sees part of it; a copy cut short is swept as any
- * temporary snapshot of a writer gone), then renames that and deletes `from`.
+ * process's first, named at `clock`'s time (a reader never sees part of it; a copy cut short
+ * is swept as any temporary snapshot of a writer gone), then renames that and deletes `from`.
  */
-function moveFile(from, to) {
+function moveFile(from, to, clock) {
   try {
     fs.renameSync(from, to)
   } catch (err) {
     if (err.code !== 'EXDEV') throw err
-    const temp = path.join(path.dirname(to), tempName(watcherFileName(Date.now(), { sequence: 0, reason: REASON, suffix: SUFFIXES.snapshot })))
+    const temp = path.join(path.dirname(to), tempName(watcherFileName(clock.now(), { sequence: 0, reason: REASON, suffix: SUFFIXES.snapshot })))
     fs.copyFileSync(from, temp, fs.constants.COPYFILE_EXCL)
     fs.chmodSync(temp, 0o600)
     fs.renameSync(temp, to)

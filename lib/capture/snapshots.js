@@ -75,8 +75,9 @@ class SnapshotStore {
    * @param {(error: Error, during: string) => void} [options.onError] told of what failed outside a capture
    *   (`during: 'cleanup'`: a leftover temporary file could not be removed). Default: a
    *   `LEAKPROOF_WATCH_ERROR` warning.
-   * @param {import('../shared/clock').Clock} [options.clock] what time it is (the cooldown's); file times and
-   *   a write's pause are the system's.
+   * @param {import('../shared/clock').Clock} [options.clock] what time it is: the cooldown's, the files' names',
+   *   a write's pause (`monotonic()`); the system's by default. Leftover files are judged by the
+   *   file system's times, which are the system's.
    */
   constructor(options) {
     this.#dir = path.resolve(options.dir)
@@ -168,7 +169,7 @@ class SnapshotStore {
     if (refused !== null) return { ...skipped(reason, ...refused), predicted }
     const { finalPath, tempPath } = this.#names(reason, now, thread)
     this.#lastWriteAt = now
-    const started = performance.now()
+    const started = this.#clock.monotonic()
     try {
       fs.closeSync(fs.openSync(tempPath, 'wx', 0o600))
       await write(tempPath)
@@ -176,7 +177,7 @@ class SnapshotStore {
       const bytes = fs.statSync(tempPath).size
       if (!endsAsCompleteJson(tempPath, bytes)) throw new Error('the snapshot was cut short (the worker exited, or the disk is full)')
       fs.renameSync(tempPath, finalPath)
-      return { path: finalPath, bytes, durationMs: Math.round(performance.now() - started), reason, predicted }
+      return { path: finalPath, bytes, durationMs: Math.round(this.#clock.monotonic() - started), reason, predicted }
     } catch (err) {
       fs.rmSync(tempPath, { force: true })
       return { ...skipped(reason, 'write-failed', err.message), predicted }
@@ -200,6 +201,7 @@ class SnapshotStore {
       finalPath,
       predictedPauseMs: predicted.pauseMs,
       aboutToDie,
+      clock: this.#clock,
       onChild: (child) => {
         this.#child = child
         if (this.#stopped) child.cancel()
@@ -258,7 +260,7 @@ class SnapshotStore {
    * failure nothing is left, and the result says why. Counts for the cooldown either way.
    */
   #write(reason, now, { finalPath, tempPath }, onWrite) {
-    const started = performance.now()
+    const started = this.#clock.monotonic()
     let bytes
     let liveHeapBytes
     onWrite()
@@ -279,7 +281,7 @@ class SnapshotStore {
       return skipped(reason, 'write-failed', err.message)
     }
     this.#lastWriteAt = now
-    return { path: finalPath, bytes, durationMs: Math.round(performance.now() - started), liveHeapBytes, reason }
+    return { path: finalPath, bytes, durationMs: Math.round(this.#clock.monotonic() - started), liveHeapBytes, reason }
   }
 
   /**

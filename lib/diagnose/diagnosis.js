@@ -80,6 +80,32 @@ function withWhereMade(suspects, sites) {
  */
 const PAIR_PENDING = 'pair-pending'
 
+/**
+ * The order of a report's `lookedAt` and `notLookedAt`: each step of a diagnosis gives back
+ * its notes (what it looked at, what it did not and why), and the report lists them by step
+ * in this order, whatever order the steps end in. `worker` stands for the heap spaces,
+ * BoundedMaps and tracked sites of a worker watched from the main thread, which are not read.
+ */
+const NOTES_ORDER = Object.freeze(['heapSnapshot', 'census', 'sites', 'native', 'heapSpaces', 'boundedMaps', 'trackedSites', 'worker'])
+
+/** A step's notes: it looked at each of `what`. */
+function looked(...what) {
+  return { lookedAt: what, notLookedAt: [] }
+}
+
+/** A step's notes: it did not look at each of `skipped` (`{ what, why }`). */
+function notLooked(...skipped) {
+  return { lookedAt: [], notLookedAt: skipped }
+}
+
+/** The report's `lookedAt` and `notLookedAt`: the notes of each step (by its name in NOTES_ORDER; null for none), in that order. */
+function notesInOrder(notes) {
+  return {
+    lookedAt: NOTES_ORDER.flatMap((step) => notes[step]?.lookedAt ?? []),
+    notLookedAt: NOTES_ORDER.flatMap((step) => notes[step]?.notLookedAt ?? []),
+  }
+}
+
 /** Passes a census takes at most for one report: the first, then one or two later ones. */
 const CENSUS_PASSES = 3
 
@@ -134,7 +160,7 @@ const SPACE_HOLDS = {
  * - `native`: null but for a native leak: whether JS objects hold the memory (the census found
  *   collections over native handles), else where it is by kind of mapping, malloc's growth,
  *   the addons loaded and what to run next (native-verdict.js);
- * - `lookedAt: [string]`, `notLookedAt: [{ what, why }]`.
+ * - `lookedAt: [string]`, `notLookedAt: [{ what, why }]`, by step in NOTES_ORDER.
  *
  * One diagnosis at a time: `diagnose` while one runs resolves null, and the newest such request
  * is taken once it is done. It never throws nor
@@ -269,27 +295,33 @@ class Diagnosis {
     }
   }
 
-  /** The report of `leak`; every step notes in `seen` what it looked at, or did not and why. */
+  /**
+   * The report of `leak`. This method owns its `lookedAt` and `notLookedAt`: each step gives
+   * back its notes with what it found, kept by step and listed in NOTES_ORDER.
+   */
   async #build(leak, snapshot, detail, sitesPending, profile) {
-    const seen = { lookedAt: [], notLookedAt: [] }
-    seen.notLookedAt.push({ what: 'heap snapshot', why: snapshotWhy(snapshot, detail) })
-    const firstPass = this.#censusOn && !this.#worker?.noCensus ? this.#censusOf().pass().catch((err) => censusFailed(err, seen)) : null
-    const native = leak.kind === 'native' ? nativeStart(this.#clock) : null
+    const notes = { heapSnapshot: notLooked({ what: 'heap snapshot', why: snapshotWhy(snapshot, detail) }) }
+    const firstPass = this.#censusOn && !this.#worker?.noCensus ? this.#censusOf().pass() : null
+    const nativeStarted = leak.kind === 'native' ? nativeStart(this.#clock) : null
     // The census' passes go on beside the sites' ranking, which may sample for minutes; a
     // report whose census named a holder waits for the ranking SITES_GRACE_MS past it at most
     // (one whose census named none waits for the sites, its only evidence then).
-    const censusTaken = this.#takeCensus(leak, firstPass, profile, seen)
+    const censusTaken = this.#takeCensus(leak, firstPass, profile)
     const holderNamed = censusTaken.then(({ suspects }) => (suspects.length > 0 ? null : Promise.resolve(sitesPending).catch(() => null)))
     const sites = await settledWithin(sitesPending, holderNamed, this.#sitesGraceMs)
-    if (sites === LATE) seen.notLookedAt.push({ what: 'allocation sites', why: 'still being ranked when the census was done; the sites event follows' })
-    else if (sites !== null) seen.lookedAt.push('allocation sites whose live bytes grow (sampling heap profiler)')
-    else seen.notLookedAt.push({ what: 'allocation sites', why: 'no ranking of sites was given (sites: false, or it failed)' })
-    const { census, suspects: holders } = await censusTaken
+    notes.sites = sitesNotes(sites)
+    const { census, suspects: holders, notes: censusNotes } = await censusTaken
+    notes.census = censusNotes
     const suspects = sites === LATE || sites === null ? holders : withWhereMade(holders, sites.sites)
+    const native = nativeStarted === null ? { native: null, notes: null } : await nativeOfDiagnosis(leak, nativeStarted, census, suspects, this.#clock)
+    notes.native = native.notes
+    const time = this.#clock.now()
+    const thread = this.#threadParts(leak)
+    Object.assign(notes, thread.notes)
     return {
-      native: native === null ? null : await nativeOfDiagnosis(leak, native, census, suspects, seen, this.#clock),
+      native: native.native,
       kind: 'no-snapshot',
-      time: this.#clock.now(),
+      time,
       pid: process.pid,
       threadId: this.#worker?.info.threadId ?? threadId,
       ...(this.#worker === null ? {} : { thread: this.#worker.info }),
@@ -300,23 +332,32 @@ class Diagnosis {
       suspects,
       census,
       sites: sites === LATE ? null : sites,
-      ...this.#threadParts(leak, seen),
-      ...seen,
+      heapSpaces: thread.heapSpaces,
+      collections: thread.collections,
+      ...notesInOrder(notes),
     }
   }
 
   /**
-   * `heapSpaces` and `collections`: this thread's, which a worker watched from the main thread
-   * does not share (null for it, and `notLookedAt` says why).
+   * `{ heapSpaces, collections, notes }`: this thread's heap spaces and collections, which a
+   * worker watched from the main thread does not share (null for it, and its notes say why);
+   * `notes` by step (`heapSpaces`, `boundedMaps`, `trackedSites`, or `worker`).
    */
-  #threadParts(leak, seen) {
+  #threadParts(leak) {
     if (this.#worker !== null) {
       const why = "read in the thread that holds them; this worker runs no watcher of its own, and the main thread reads only its heap's size"
-      seen.notLookedAt.push({ what: "the worker's V8 heap spaces, named BoundedMaps and tracked listener, timer and promise sites", why })
-      return { heapSpaces: null, collections: null }
+      const worker = notLooked({ what: "the worker's V8 heap spaces, named BoundedMaps and tracked listener, timer and promise sites", why })
+      return { heapSpaces: null, collections: null, notes: { worker } }
     }
     const [since, until] = this.#comparedFloors(leak.since)
-    return { heapSpaces: grownSpaces(since, until, seen), collections: { boundedMaps: grownMaps(since, until, this.#top, seen), handles: this.#grownHandles(seen) } }
+    const spaces = grownSpaces(since, until)
+    const maps = grownMaps(since, until, this.#top)
+    const tracked = this.#grownHandles()
+    return {
+      heapSpaces: spaces.heapSpaces,
+      collections: { boundedMaps: maps.boundedMaps, handles: tracked.handles },
+      notes: { heapSpaces: spaces.notes, boundedMaps: maps.notes, trackedSites: tracked.notes },
+    }
   }
 
   /** The census, made with the first diagnosis that takes one. */
@@ -330,34 +371,38 @@ class Diagnosis {
    * The census' passes over what the service can reach: the first (`firstPass`, started with
    * the diagnosis), then later ones `#censusGapMs` after the one before, until collections
    * grew (at most CENSUS_PASSES). `profile()` gives the newest sampling profile, whose scripts
-   * name the holders. Resolves with the `census` field and the suspects.
+   * name the holders. Resolves with the `census` field, the suspects and the census' notes: a
+   * pass or a comparison that failed (a worker's census, whose evaluation there threw or
+   * timed out) is noted, and taken as none.
    */
-  async #takeCensus(leak, firstPass, profile, seen) {
+  async #takeCensus(leak, firstPass, profile) {
     const what = 'collections reachable from the code (census by reachability)'
-    if (firstPass === null) {
-      seen.notLookedAt.push({ what, why: this.#worker?.noCensus ?? 'census: false' })
-      return { census: null, suspects: [] }
+    if (firstPass === null) return { census: null, suspects: [], notes: notLooked({ what, why: this.#worker?.noCensus ?? 'census: false' }) }
+    const failures = []
+    // A pass or a comparison that failed: noted, and taken as none.
+    const failed = (err) => {
+      failures.push({ what: 'a census pass', why: err.message })
+      return null
     }
     const census = this.#censusOf()
-    const passes = [await firstPass]
+    const passes = [await firstPass.catch(failed)]
     let suspects = []
     let debuggerMs = 0
     while (passes.length < CENSUS_PASSES && suspects.length === 0 && passes[0] !== null) {
       const last = passes[passes.length - 1]
       await sleep(Math.max(0, last.time + last.durationMs + this.#censusGapMs - this.#clock.now()), undefined, { ref: false })
-      const next = await census.pass().catch((err) => censusFailed(err, seen))
+      const next = await census.pass().catch(failed)
       if (next === null) break
       passes.push(next)
       const newestProfile = profile()
       if (newestProfile !== null) census.noteScripts(newestProfile)
-      const compared = await census.grown(passes[0], next, { top: this.#top, slopeBytesPerSec: leak.slopeBytesPerSec ?? null, kind: leak.kind }).catch((err) => censusFailed(err, seen))
+      const compared = await census.grown(passes[0], next, { top: this.#top, slopeBytesPerSec: leak.slopeBytesPerSec ?? null, kind: leak.kind }).catch(failed)
       if (compared === null) break
       suspects = compared.holders
       debuggerMs = compared.debuggerMs
     }
     const taken = passes.filter((p) => p !== null)
-    if (taken.length === 0) return { census: null, suspects: [] }
-    seen.lookedAt.push(`${what}: ${taken.length} passes`)
+    if (taken.length === 0) return { census: null, suspects: [], notes: notLooked(...failures) }
     const newest = taken[taken.length - 1]
     return {
       census: {
@@ -368,6 +413,7 @@ class Diagnosis {
         notReached: newest.notReached,
       },
       suspects,
+      notes: { lookedAt: [`${what}: ${taken.length} passes`], notLookedAt: failures },
     }
   }
 
@@ -383,14 +429,18 @@ class Diagnosis {
     return [start, newest === start ? reading(this.#clock.now()) : newest]
   }
 
-  /** The tracked listener, timer and promise sites that grew since the previous diagnosis. */
-  #grownHandles(seen) {
+  /** `{ handles, notes }`: the tracked listener, timer and promise sites that grew since the previous diagnosis. */
+  #grownHandles() {
     // Loaded when first needed, like reports.js does: most processes never diagnose.
     const { GrowingSites } = require('../track/live-sites')
     this.#growingHandles ??= new GrowingSites()
-    seen.lookedAt.push('tracked listener, timer and promise sites (trackListeners, trackEmitter, trackTimers, trackPromises)')
-    seen.notLookedAt.push({ what: 'untracked listeners, timers and promises', why: 'only tracked ones are counted by call site' })
-    return this.#growingHandles.top(this.#top)
+    return {
+      handles: this.#growingHandles.top(this.#top),
+      notes: {
+        lookedAt: ['tracked listener, timer and promise sites (trackListeners, trackEmitter, trackTimers, trackPromises)'],
+        notLookedAt: [{ what: 'untracked listeners, timers and promises', why: 'only tracked ones are counted by call site' }],
+      },
+    }
   }
 
   /** Writes the report into the dir (made 0700 if missing); its path, or null with an `error` event. */
@@ -409,25 +459,25 @@ class Diagnosis {
 }
 
 /**
- * For a native leak: whether the census found collections over native handles (holders of
- * it), else where the memory is and what to run next (native-verdict.js); `'not judged'`
- * without a census. Its growth is the leak's rate over the time the diagnosis looked.
+ * For a native leak, `{ native, notes }`: whether the census found collections over native
+ * handles (holders of it), else where the memory is and what to run next (native-verdict.js);
+ * `'not judged'` without a census. Its growth is the leak's rate over the time the diagnosis looked.
  */
-async function nativeOfDiagnosis(leak, start, census, suspects, seen, clock) {
+async function nativeOfDiagnosis(leak, start, census, suspects, clock) {
   const seconds = (census === null ? clock.now() - start.at : census.until - census.since) / 1000
   const growthBytes = Math.round(Math.max(0, leak.slopeBytesPerSec ?? 0) * seconds)
   const holders = census === null ? null : suspects.filter((s) => s.memberHandle !== null).length
-  seen.lookedAt.push('native memory: resident bytes by kind of mapping (/proc/self/smaps), malloc in use, addons loaded')
-  return nativeVerdict({ growthBytes, heldBytes: null, holders, start, end: nativeStart(clock) })
+  return {
+    native: await nativeVerdict({ growthBytes, heldBytes: null, holders, start, end: nativeStart(clock) }),
+    notes: looked('native memory: resident bytes by kind of mapping (/proc/self/smaps), malloc in use, addons loaded'),
+  }
 }
 
-/**
- * A pass or a comparison that failed (a worker's census, whose evaluation there threw or
- * timed out): noted in `notLookedAt`, and taken as none.
- */
-function censusFailed(err, seen) {
-  seen.notLookedAt.push({ what: 'a census pass', why: err.message })
-  return null
+/** The sites ranking's notes, by `sites` as the report waited for it (LATE: still ranking). */
+function sitesNotes(sites) {
+  if (sites === LATE) return notLooked({ what: 'allocation sites', why: 'still being ranked when the census was done; the sites event follows' })
+  if (sites !== null) return looked('allocation sites whose live bytes grow (sampling heap profiler)')
+  return notLooked({ what: 'allocation sites', why: 'no ranking of sites was given (sites: false, or it failed)' })
 }
 
 /** An event's own fields, without those every watcher event has (the report has its own). */
@@ -481,12 +531,11 @@ function reading(time) {
 const YOUNG_SPACES = new Set(['new_space', 'new_large_object_space'])
 
 /**
- * The heap spaces that grew from `since` to `until`, most growth first, the young
- * generation's after the rest: its growth depends on when the last scavenge ran, and
- * listed first it would hide the space a leak fills.
+ * `{ heapSpaces, notes }`: the heap spaces that grew from `since` to `until`, most growth
+ * first, the young generation's after the rest: its growth depends on when the last scavenge
+ * ran, and listed first it would hide the space a leak fills.
  */
-function grownSpaces(since, until, seen) {
-  seen.lookedAt.push('V8 heap spaces (v8.getHeapSpaceStatistics) at the floor the leak started from and at the newest')
+function grownSpaces(since, until) {
   const grew = []
   for (const [space, afterBytes] of Object.entries(until.spaces)) {
     const beforeBytes = since.spaces[space] ?? 0
@@ -495,12 +544,17 @@ function grownSpaces(since, until, seen) {
     grew.push({ space, beforeBytes, afterBytes, growthBytes: afterBytes - beforeBytes, holds })
   }
   grew.sort((a, b) => Number(YOUNG_SPACES.has(a.space)) - Number(YOUNG_SPACES.has(b.space)) || b.growthBytes - a.growthBytes)
-  return { since: since.time, until: until.time, grew }
+  return {
+    heapSpaces: { since: since.time, until: until.time, grew },
+    notes: looked('V8 heap spaces (v8.getHeapSpaceStatistics) at the floor the leak started from and at the newest'),
+  }
 }
 
-/** The named BoundedMaps that grew (entries or bytes) from `since` to `until`, most entries gained first. */
-function grownMaps(since, until, top, seen) {
-  seen.lookedAt.push('named BoundedMaps (entries and bytes)')
+/**
+ * `{ boundedMaps, notes }`: the named BoundedMaps that grew (entries or bytes) from `since` to
+ * `until`, most entries gained first, `top` at most.
+ */
+function grownMaps(since, until, top) {
   const grew = []
   for (const [name, now] of until.maps) {
     const was = since.maps.get(name) ?? { size: 0, bytes: 0 }
@@ -509,7 +563,7 @@ function grownMaps(since, until, top, seen) {
     grew.push({ name, maps, sizeBefore: was.size, size, bytesBefore: was.bytes, bytes, max, maxBytes })
   }
   grew.sort((a, b) => b.size - b.sizeBefore - (a.size - a.sizeBefore) || b.bytes - b.bytesBefore - (a.bytes - a.bytesBefore))
-  return grew.slice(0, top)
+  return { boundedMaps: grew.slice(0, top), notes: looked('named BoundedMaps (entries and bytes)') }
 }
 
 module.exports = { Diagnosis, PAIR_PENDING }

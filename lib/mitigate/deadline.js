@@ -4,12 +4,15 @@
 
 /**
  * Resolves `true` when `work` settles in time (rejecting as it does), `false` at `deadline`
- * (epoch ms); the timer does not hold the process open.
+ * (epoch ms on `clock`, the watcher's); the timer does not hold the process open.
+ * @param {Promise<unknown>} work
+ * @param {number} deadline
+ * @param {import('../shared/clock').Clock} clock
  */
-async function untilDeadline(work, deadline) {
+async function untilDeadline(work, deadline, clock) {
   let timer
   const late = new Promise((resolve) => {
-    timer = setTimeout(resolve, Math.max(0, deadline - Date.now()), false)
+    timer = setTimeout(resolve, Math.max(0, deadline - clock.now()), false)
     timer.unref()
   })
   try {

@@ -21,13 +21,19 @@ const { untilDeadline } = require('./deadline')
 
 const REQUEST_START = 'http.server.request.start'
 
+/** The servers seen since the policy was armed (see the module doc), drained when it restarts. */
 class HttpServers {
   #servers = new Set()
   #leaving = false
+  #clock
   #onRequest = ({ response, server }) => this.#seen(server, response)
 
-  /** Starts seeing servers; nothing is kept but the servers themselves, until each closes. */
-  constructor() {
+  /**
+   * Starts seeing servers; nothing is kept but the servers themselves, until each closes.
+   * @param {import('../shared/clock').Clock} clock the watcher's time, which the drain's deadline is on.
+   */
+  constructor(clock) {
+    this.#clock = clock
     diagnosticsChannel.subscribe(REQUEST_START, this.#onRequest)
   }
 
@@ -43,13 +49,13 @@ class HttpServers {
 
   /**
    * Stops every server seen from accepting connections; resolves once their connections
-   * have all ended (`true`), or at `deadline` (epoch ms) after closing the rest (`false`).
+   * have all ended (`true`), or at `deadline` (epoch ms, on the clock) after closing the rest (`false`).
    */
   async drain(deadline) {
     this.leaving()
     const servers = this.servers
     const ended = Promise.all(servers.map((server) => new Promise((resolve) => stopAccepting(server, resolve))))
-    const drained = await untilDeadline(ended, deadline)
+    const drained = await untilDeadline(ended, deadline, this.#clock)
     if (!drained) for (const server of servers) server.closeAllConnections?.()
     return drained
   }

@@ -27,8 +27,13 @@ function readiness() {
   return { ...current }
 }
 
-/** Moves to `state` for a leak of `kind`; `ready` says whether traffic should still come meanwhile. */
-function setReadiness(state, { kind, ready: stillReady = false, now = Date.now() }) {
+/**
+ * Moves to `state` for a leak of `kind` at `now` (epoch ms, the watcher's clock); `ready` says
+ * whether traffic should still come meanwhile.
+ * @param {'restart-due' | 'draining'} state
+ * @param {{ kind: string, ready?: boolean, now: number }} change
+ */
+function setReadiness(state, { kind, ready: stillReady = false, now }) {
   current = { state, since: now, kind, ready: stillReady }
 }
 

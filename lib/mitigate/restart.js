@@ -34,7 +34,7 @@ class Restart {
   #emit
   #clock
   #policy
-  #servers = new HttpServers()
+  #servers
   #due = null // the restart-due event's fields, once due
   #stopped = false
   #sigterm = null // resolves the readiness delay early
@@ -50,6 +50,7 @@ class Restart {
     this.#settings = settings
     this.#emit = emit
     this.#clock = clock
+    this.#servers = new HttpServers(clock)
     this.#policy = new RestartPolicy(settings, { clock, processStartedAt: clock.now() - process.uptime() * 1000, coordinated: coordinated() })
   }
 
@@ -93,26 +94,31 @@ class Restart {
     this.#servers.stop()
   }
 
+  /**
+   * Leaves, once the restart is `due`: readiness fails (or, under a coordinating primary, the
+   * worker waits for its turn), the readiness delay, the servers stop accepting and drain until
+   * `drainTimeoutMs`, then `restart-exit` and the exit.
+   */
   async #leave(due) {
     const { readinessDelayMs, drainTimeoutMs, exitCode, beforeRestart } = this.#settings
     process.exitCode = exitCode
     this.#holdSigterm()
     if (due.plan.coordinated) {
       // Serving on as before while others restart: its connections close only once it drains.
-      setReadiness('restart-due', { kind: due.kind, ready: true })
+      setReadiness('restart-due', { kind: due.kind, ready: true, now: this.#clock.now() })
       this.#turn = askTurn({ kind: due.kind, limitAt: due.limitAt, drainTimeoutMs })
       await this.#untilSigterm(this.#turn.go)
       this.#turn = null
     } else {
-      setReadiness('restart-due', { kind: due.kind })
+      setReadiness('restart-due', { kind: due.kind, now: this.#clock.now() })
       this.#servers.leaving()
       await this.#untilSigterm(new Promise((resolve) => setTimeout(resolve, readinessDelayMs)))
     }
-    setReadiness('draining', { kind: due.kind })
-    const deadline = Date.now() + drainTimeoutMs
+    setReadiness('draining', { kind: due.kind, now: this.#clock.now() })
+    const deadline = this.#clock.now() + drainTimeoutMs
     const { stoppedBy, hook } = await this.#stopAccepting(beforeRestart, due, deadline)
     const drained = await this.#servers.drain(deadline)
-    const drainMs = drainTimeoutMs - Math.max(0, deadline - Date.now())
+    const drainMs = drainTimeoutMs - Math.max(0, deadline - this.#clock.now())
     const margin = { ...this.#margin(), evidence: keptEvidence(due.evidence, this.#policy.written()) }
     this.#emit('restart-exit', { exitCode, stoppedBy, beforeRestart: hook, drained, drainMs, sigterm: this.#sigtermSeen, margin })
     leaveCluster(exitCode)
@@ -127,7 +133,7 @@ class Restart {
   async #stopAccepting(beforeRestart, due, deadline) {
     if (beforeRestart !== undefined) {
       const controller = new AbortController()
-      const hook = await untilDeadline(Promise.resolve().then(() => beforeRestart({ event: due, deadline, signal: controller.signal })), deadline).then(
+      const hook = await untilDeadline(Promise.resolve().then(() => beforeRestart({ event: due, deadline, signal: controller.signal })), deadline, this.#clock).then(
         (finished) => (finished ? 'resolved' : 'deadline'),
         (err) => {
           this.#emit('error', { error: err?.message ?? String(err), during: 'beforeRestart (closing the HTTP servers leakproof sees instead)' })
@@ -138,7 +144,7 @@ class Restart {
       return { stoppedBy: hook === 'threw' ? 'servers' : 'beforeRestart', hook }
     }
     if (cluster.isPrimary && Object.keys(cluster.workers ?? {}).length > 0) {
-      await untilDeadline(new Promise((resolve) => cluster.disconnect(() => resolve(undefined))), deadline)
+      await untilDeadline(new Promise((resolve) => cluster.disconnect(() => resolve(undefined))), deadline, this.#clock)
       return { stoppedBy: 'cluster', hook: null }
     }
     return { stoppedBy: 'servers', hook: null }

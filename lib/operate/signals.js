@@ -15,7 +15,7 @@
  * watched (64 at most), `pool` one per package that starts workers.
  */
 const { currentWatcher } = require('../watch/watcher')
-const { KINDS } = require('../watch/tally')
+const { KINDS, DEFAULT_SCALE } = require('../watch/tally')
 const { namedMaps } = require('../cache/registry')
 const { pressureState } = require('../cache/map-pressure')
 const { reportedListenerLeaks } = require('../track/listener-leaks')
@@ -50,7 +50,7 @@ function mapsByName() {
 function kinds(watcher) {
   return KINDS.map((kind) => {
     const trend = watcher.memory.find((m) => m.kind === kind)
-    return { kind, floorBytes: trend?.floorBytes ?? null, slopeBytesPerSec: trend?.slopeBytesPerSec ?? 0, scale: trend?.scale ?? 'minutes', leaking: trend?.leaking ?? false }
+    return { kind, floorBytes: trend?.floorBytes ?? null, slopeBytesPerSec: trend?.slopeBytesPerSec ?? 0, scale: trend?.scale ?? DEFAULT_SCALE, leaking: trend?.leaking ?? false }
   })
 }
 

@@ -9,6 +9,7 @@ const { SUFFIXES, watcherFileName } = require('../shared/file-names')
 const { samplingProfileAsPprof } = require('./pprof')
 const { sitesOfProfile, growingSites } = require('./sites')
 const errors = require('../shared/errors')
+const { SYSTEM_CLOCK } = require('../shared/clock')
 
 /**
  * The sampling heap profiles the allocation sites were ranked from (sites.js): the newest
@@ -25,17 +26,20 @@ class HeapProfiles {
   #maxDiskBytes
   #maxProfiles
   #samplingIntervalBytes
+  #clock
   #newest = null
   #sequence = 0
 
   /**
-   * @param {{ dir?: string, maxDiskBytes: number, maxSnapshots: number, sitesSamplingBytes: number }} options
+   * @param {{ dir?: string, maxDiskBytes: number, maxSnapshots: number, sitesSamplingBytes: number, clock?: import('../shared/clock').Clock }} options
+   *   `clock`: what time it is (a profile's `time`, its files' names): a watcher's, or the system's.
    */
-  constructor({ dir, maxDiskBytes, maxSnapshots, sitesSamplingBytes }) {
+  constructor({ dir, maxDiskBytes, maxSnapshots, sitesSamplingBytes, clock = SYSTEM_CLOCK }) {
     this.#dir = dir === undefined ? null : path.resolve(dir)
     this.#maxDiskBytes = maxDiskBytes
     this.#maxProfiles = maxSnapshots
     this.#samplingIntervalBytes = sitesSamplingBytes
+    this.#clock = clock
   }
 
   /**
@@ -49,13 +53,14 @@ class HeapProfiles {
   }
 
   /**
-   * Keeps `profile` (sampled since `startedAt`) as the newest and, with a dir, writes it.
-   * Resolves with the kept entry; a failed write rejects, after the entry is kept.
+   * Keeps `profile` (sampled since `startedAt`; null: not known yet, taken as `time`) as the
+   * newest and, with a dir, writes it. Resolves with the kept entry; a failed write rejects,
+   * after the entry is kept.
    * @param {object} profile `HeapProfiler.getSamplingProfile`'s `profile`.
-   * @param {{ reason: string, startedAt: number, time?: number }} info
+   * @param {{ reason: string, startedAt: number | null, time?: number }} info `time`: now by the clock unless given.
    */
-  async add(profile, { reason, startedAt, time = Date.now() }) {
-    const entry = { time, reason, startedAt, samplingIntervalBytes: this.#samplingIntervalBytes, profile, heapprofile: null, pprof: null }
+  async add(profile, { reason, startedAt, time = this.#clock.now() }) {
+    const entry = { time, reason, startedAt: startedAt ?? time, samplingIntervalBytes: this.#samplingIntervalBytes, profile, heapprofile: null, pprof: null }
     this.#newest = entry
     if (this.#dir === null) return entry
     const json = JSON.stringify(profile)

@@ -3,6 +3,7 @@
 const { originOf } = require('../shared/code-origin')
 const { withSourcePositions } = require('../shared/source-positions')
 const { afterNextFullGc } = require('../detect/forced-gc')
+const { SYSTEM_CLOCK } = require('../shared/clock')
 
 /**
  * Sampling windows before a `sites` event (which may then say that no site grew): at least
@@ -214,19 +215,22 @@ async function inProcessSender() {
 class SiteProfiler {
   #send = null // `(method, params) => Promise<result>` once started, null before and once stopped
   #connect
+  #clock
   #stopped = false
   #samplingInterval
-  /** When sampling started (ms since the epoch), null before. */
+  /** When sampling started (ms since the epoch, by the clock), null before. */
   startedAt = null
 
   /**
    * @param {number} samplingIntervalBytes mean bytes between samples (V8's default is 32 KiB).
    * @param {() => Promise<(method: string, params?: object) => Promise<any>>} [connect] resolves
    *   with the function that sends an inspector call to the heap sampled: this thread's by default.
+   * @param {import('../shared/clock').Clock} [clock] what time it is (`startedAt`): a watcher's, or the system's.
    */
-  constructor(samplingIntervalBytes, connect = inProcessSender) {
+  constructor(samplingIntervalBytes, connect = inProcessSender, clock = SYSTEM_CLOCK) {
     this.#samplingInterval = samplingIntervalBytes
     this.#connect = connect
+    this.#clock = clock
   }
 
   /** Whether sampling is on. */
@@ -242,7 +246,7 @@ class SiteProfiler {
     this.#send = send
     try {
       await send('HeapProfiler.startSampling', { samplingInterval: this.#samplingInterval })
-      this.startedAt = Date.now()
+      this.startedAt = this.#clock.now()
     } catch (err) {
       // A worker that answers too late still gets the stop, after the start it answers.
       this.stop()
@@ -370,7 +374,8 @@ class SiteRanking {
    * @param {(type: string, fields: object) => void} emit emits a watcher event.
    * @param {import('./heap-profiles').HeapProfiles} profiles where the rankings' profiles are kept.
    * @param {{ profiler: (samplingBytes: number) => SiteProfiler, afterFullGc: (profiler: SiteProfiler, windowMs: number) => Promise<object>, runtime?: string | null }} [sampler]
-   *   whose heap is sampled: this thread's (IN_PROCESS) unless given; a worker thread's from
+   *   whose heap is sampled: this thread's on the system's clock (IN_PROCESS) unless given (a
+   *   watcher gives `inProcessSampler(clock)`); a worker thread's from
    *   the main thread (lib/watch/thread-watch.js), with `runtime` the pool that runs its tasks
    *   (see `growingSites`).
    */
@@ -457,9 +462,9 @@ class SiteRanking {
     return profiler
   }
 
-  /** Keeps `profile` (heap-profiles.js) for `reason`; resolves with the kept entry. */
+  /** Keeps `profile` (heap-profiles.js) for `reason`, sampled since the profiler started; resolves with the kept entry. */
   async #keep(profile, reason) {
-    return this.#profiles.add(profile, { reason, startedAt: this.#profiler?.startedAt ?? Date.now() })
+    return this.#profiles.add(profile, { reason, startedAt: this.#profiler?.startedAt ?? null })
   }
 
   /**
@@ -503,7 +508,12 @@ async function profileAfterFullGc(profiler, windowMs) {
   return profiler.profile()
 }
 
-/** The sampler of this thread's own heap, through an in-process inspector session. */
-const IN_PROCESS = Object.freeze({ profiler: (samplingBytes) => new SiteProfiler(samplingBytes), afterFullGc: profileAfterFullGc })
+/** The sampler of this thread's own heap, through an in-process inspector session, its profiles' times by `clock`. */
+function inProcessSampler(clock) {
+  return Object.freeze({ profiler: (samplingBytes) => new SiteProfiler(samplingBytes, inProcessSender, clock), afterFullGc: profileAfterFullGc })
+}
 
-module.exports = { SiteProfiler, SiteRanking, growingSites, sitesOfProfile, siteCharger, siteThatMade, NO_FRAME, windowsFor }
+/** The in-process sampler on the system's clock: a SiteRanking's unless it is given one. */
+const IN_PROCESS = inProcessSampler(SYSTEM_CLOCK)
+
+module.exports = { SiteProfiler, SiteRanking, inProcessSampler, growingSites, sitesOfProfile, siteCharger, siteThatMade, NO_FRAME, windowsFor }

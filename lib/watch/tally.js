@@ -7,6 +7,13 @@ const { holderLabel } = require('../diagnose/holder-label')
 const KINDS = Object.freeze(['heap', 'external', 'native'])
 
 /**
+ * The time scale of a kind's trend while no leak is reported on a slower one: the window of
+ * every floor kept (the detector's first scale, src/core/detect/scales.rs). Status and the
+ * metrics give it to a kind with no trend yet.
+ */
+const DEFAULT_SCALE = 'minutes'
+
+/**
  * What a watcher has done so far, counted from the events it emitted: leaks by kind,
  * snapshots written and declined by reason, reports, and the newest of each. It is what
  * `watcher.status()` and the metrics (lib/operate/) read: counters only grow while the
@@ -112,4 +119,4 @@ function subjectOf(event, kind) {
   return event.threadId === threadId ? kind : `thread:${event.threadId}`
 }
 
-module.exports = { Tally, KINDS }
+module.exports = { Tally, KINDS, DEFAULT_SCALE }

@@ -192,7 +192,7 @@ class ThreadWatch {
    */
   #rankSites(slopeBytesPerSec) {
     if (!this.#options.sites) return
-    this.#sites ??= new SiteRanking(this.#options, this.#emit, new HeapProfiles({ ...this.#options, dir: undefined }), workerSampler(this.#request, this.#usage, this.#info.pool))
+    this.#sites ??= new SiteRanking(this.#options, this.#emit, new HeapProfiles({ ...this.#options, dir: undefined, clock: this.#clock }), workerSampler(this.#request, this.#usage, this.#info.pool, this.#clock))
     this.#ranking = this.#sites.rank(slopeBytesPerSec)
   }
 
@@ -321,13 +321,13 @@ function snapshotExpression(file) {
  * 1.6 MB, in a fresh-clone CI run); with it, once in 6 runs still (5.1 against 4.7 MB), so the
  * pool's own sites with no app frame rank after the worker's code (`pool`: `growingSites`' runtime).
  */
-function workerSampler(request, usage, pool) {
+function workerSampler(request, usage, pool, clock) {
   const send = (method, params) => request(method, params, PROFILE_TIMEOUT_MS)
   const afterFullGc = async (profiler, windowMs) => {
     await afterWorkerGc(usage, windowMs / 2)
     return profiler.profile()
   }
-  return { profiler: (samplingBytes) => new SiteProfiler(samplingBytes, async () => send), afterFullGc, runtime: pool }
+  return { profiler: (samplingBytes) => new SiteProfiler(samplingBytes, async () => send, clock), afterFullGc, runtime: pool }
 }
 
 /** How often a worker's heap is read while a profile waits for its next GC. */
@@ -335,13 +335,15 @@ const GC_POLL_MS = 100
 
 /**
  * Resolves once the worker's used heap fell between two readings (a GC ran there), or after
- * `maxWaitMs`, or at once when the worker does not answer (its profile is read all the same).
+ * `maxWaitMs` (a timer, as forced-gc.js' `afterNextFullGc` waits: no clock is read), or at
+ * once when the worker does not answer (its profile is read all the same).
  */
 async function afterWorkerGc(usage, maxWaitMs) {
-  const until = Date.now() + maxWaitMs
+  let waited = false
+  const timer = setTimeout(() => (waited = true), maxWaitMs).unref()
   try {
     let last = (await usage()).usedSize
-    while (Date.now() < until) {
+    while (!waited) {
       await new Promise((resolve) => setTimeout(resolve, GC_POLL_MS).unref())
       const now = (await usage()).usedSize
       if (now < last) return
@@ -349,6 +351,8 @@ async function afterWorkerGc(usage, maxWaitMs) {
     }
   } catch {
     // Busy past the timeout, or exiting: the profile says so, if anything.
+  } finally {
+    clearTimeout(timer)
   }
 }
 

@@ -8,13 +8,16 @@
  * - full-gc-sentinel.js: tells when V8 ran a full GC, without observing GCs;
  * - forced-gc.js: forces a full GC when an interval would have no floor (budget, suspicion
  *   credit, incremental or atomic);
- * - the native watcher (Rust): judges the floors, and the RSS and native memory it reads;
- * - capture.js, snapshot-cost.js, snapshots.js, reports.js: snapshots on a leak or threshold,
- *   within a pause budget unless the process is about to die, and the pair's report;
- * - diagnosis.js: the report of a leak that got no snapshot pair, its holder from the census
- *   of reachable collections (lib/diagnose/census);
- * - sites.js: the allocation sites that grow, after a heap leak; heap-profiles.js keeps the
- *   sampling profiles they were ranked from (`.heapprofile` and pprof files with a dir).
+ * - load.js: the requests and CPU time each floor comes with;
+ * - the native monitor (Rust, native-monitor.js): judges the floors, and the RSS and native
+ *   memory it reads;
+ * - leak-response.js: everything from a leak to its report: the growing allocation sites,
+ *   the snapshots and their pairs' reports (capture.js, within a pause budget unless the
+ *   process is about to die), the report without a pair (diagnosis.js, its holder from the
+ *   census), and the snapshots near the heap limit and on demand;
+ * - map-pressure.js: the BoundedMaps that shrink under memory pressure;
+ * - restart.js (the `restart` option) and threads.js (the worker threads, from the main thread).
+ * Every part reads the time from the watcher's clock (lib/shared/clock.js).
  *
  * Events, each with `type`, `time`, `pid` and `threadId`: `sample` (one per interval with a
  * floor), `leak`, `threshold`, `snapshot`, `snapshot-skipped`, `heap-limit-snapshot` (V8's
@@ -38,13 +41,12 @@ const { FullGcSentinel } = require('../detect/full-gc-sentinel')
 const { Floors } = require('../detect/floors')
 const { LoadMeter } = require('../detect/load')
 const { ForcedGc } = require('../detect/forced-gc')
-const { Diagnosis, PAIR_PENDING } = require('../diagnose/diagnosis')
-const { Tally } = require('./tally')
-const { listenForSnapshotSignal } = require('../capture/snapshot-signal')
+const { Tally, DEFAULT_SCALE } = require('./tally')
 const { resolveOptions } = require('./options')
 const { SYSTEM_CLOCK } = require('../shared/clock')
 const { thisThread, OWN_WATCHERS_CHANNEL } = require('./thread-info')
 const { newNativeMonitor } = require('./native-monitor')
+const { LeakResponse } = require('./leak-response')
 
 /** Every event the watcher emits (the module doc says what each means). */
 const EVENTS = Object.freeze(['sample', 'leak', 'threshold', 'snapshot', 'snapshot-skipped', 'heap-limit-snapshot', 'report', 'sites', 'cache-thrashing', 'memory-pressure', 'restart-due', 'restart-exit', 'error'])
@@ -107,38 +109,33 @@ function currentWatcher() {
  */
 class Watcher extends EventEmitter {
   #options
-  #native
-  #fullGcs
-  #floors
-  #forcedGc
-  #capture = null // snapshots and reports, with a dir and snapshots: 'auto'
-  #diagnosis // the report of a leak that got no snapshot pair
-  #lastLeak = null // the newest heap or external leak event
-  #lastRanking = null // the promise of the newest heap leak's site ranking
-  #sites = null // the allocation-site ranking, made with the first heap leak
-  #profiles = null // its sampling profiles (heap-profiles.js), made with it
-  #timer
+  #clock
+  #startedAt
+  #oldSpaceLimit // the old generation's limit where set, else null (heap-limit.js)
+  // The parts, in the order they are made (the constructor):
+  #native // the monitor: the detector's thread (native-monitor.js)
+  #floors // each interval's floor (floors.js)
+  #forcedGc // full GCs forced when an interval would have none (forced-gc.js)
+  #leakResponse // from a leak to its report: sites, snapshots, the diagnosis (leak-response.js)
+  #restart = null // the restart policy, with the restart option (lib/mitigate/restart.js)
+  #threads = null // the worker threads, watched from the main thread (threads.js)
+  #pressure // judges memory pressure for the BoundedMaps that shrink under it (map-pressure.js)
+  #load // the requests and CPU time since the last floor (load.js), measured from the start
+  #fullGcs // tells when V8 ran a full GC (full-gc-sentinel.js)
+  #timer // runs #tick every intervalMs
+  // What the watcher saw:
   #majorGcsSeen = 0
   #heapAboveThreshold = false
-  #limitProjection = null // leakproof's own snapshot near the heap limit, where V8's is not armed (near-heap-limit.js)
   #fillingSince = null // when BoundedMaps started filling, while they still are
   #tally = new Tally() // what the events so far said, for status() and metrics
   #lastFloor = null // the newest sampled floor: { time, heap, external }
-  #load // the requests and CPU time since the last floor (load.js), measured from the start
-  #clock
-  #startedAt
-  #stopListening = null // removes the snapshotSignal listener
-  #restart = null // the restart policy, with the restart option (lib/mitigate/restart.js)
-  #oldSpaceLimit // the old generation's limit where set, else null (heap-limit.js)
   #lastUsage = null // the share of its limit the memory used at the newest floor (heap or RSS)
-  #pressure // judges memory pressure for the BoundedMaps that shrink under it (map-pressure.js)
-  #threads = null // the worker threads, watched from the main thread (threads.js)
   #stopped = false
   /** `#event`, bound once, for the parts that emit through the watcher. */
   #emit = (type, fields) => this.#event(type, fields)
 
   /**
-   * Use `watch()`.
+   * Use `watch()`. Makes the parts, each given the watcher's clock and, where it emits, `emit`.
    * @param {object} options the settings, checked (options.js).
    * @param {{ clock?: import('../shared/clock').Clock, warmupEndsWhenServing?: boolean }} [parts] `clock`: what time it is, for every part;
    *   `warmupEndsWhenServing`: the warm-up of growth that would reach a limit within hours ends once the service serves at a level rate (`warmupMs` left at its default).
@@ -146,40 +143,27 @@ class Watcher extends EventEmitter {
   constructor(options, { clock = SYSTEM_CLOCK, warmupEndsWhenServing = false } = {}) {
     super()
     this.#options = options
-    this.#oldSpaceLimit = oldSpaceLimitBytes()
     this.#clock = clock
     this.#startedAt = clock.now()
+    this.#oldSpaceLimit = oldSpaceLimitBytes()
+    const emit = this.#emit
     this.#native = newNativeMonitor(options, { startedAt: this.#startedAt, warmupEndsWhenServing }, (event) => this.#onNativeEvent(event))
     this.#floors = new Floors(options.intervalMs, clock)
     this.#forcedGc = new ForcedGc(options, {
       floors: this.#floors,
       floorSpacingMs: () => this.#native.wantedFloorSpacingMs,
       urgentGrowth: () => this.#native.urgentGrowth,
-      onError: (err) => this.#emit('error', { error: err.message, during: 'forcing a full GC' }),
+      onError: (err) => emit('error', { error: err.message, during: 'forcing a full GC' }),
       clock,
     })
-    this.#diagnosis = new Diagnosis(options, { emit: this.#emit, clock })
-    if (options.snapshots === 'auto' && options.dir !== undefined) {
-      // Loaded when first needed: a watcher without a dir never writes a snapshot.
-      const { Capture } = require('../capture/capture')
-      const onNoPair = (skipped) => this.#diagnose(this.#lastLeak, skipped)
-      const diagnosedSince = (time) => this.#diagnosis.latestSince(time)
-      const diagnosing = () => this.#diagnosis.busy
-      this.#capture = new Capture(options, { native: this.#native, emit: this.#emit, onNoPair, diagnosedSince, diagnosing, clock })
-      this.#nearHeapLimit(options)
-      if (options.snapshotSignal !== undefined) {
-        const refused = (err) => this.#emit('snapshot-skipped', { skipped: refusalReason(err), reason: 'on-demand', requestedBy: 'signal', detail: err.message })
-        this.#stopListening = listenForSnapshotSignal(options.snapshotSignal, () => this.snapshot('signal'), refused)
-      }
-    }
-    if (options.restart !== null) {
-      // Loaded when first needed: a watcher without the policy never sees a server.
-      this.#restart = new (require('../mitigate/restart').Restart)(options.restart, { emit: this.#emit, clock })
-    }
-    if (isMainThread && options.threads) this.#threads = new (require('./threads').WorkerThreads)(options, { emit: this.#emit, clock, native: this.#native })
+    this.#leakResponse = new LeakResponse(options, { native: this.#native, emit, clock })
+    // `watcher.nearHeapLimit`, with snapshots on: what the snapshot near the heap limit came to.
+    if (this.#leakResponse.nearHeapLimit !== null) this.nearHeapLimit = this.#leakResponse.nearHeapLimit
+    if (options.restart !== null) this.#restart = newRestart(options.restart, { emit, clock })
+    if (isMainThread && options.threads) this.#threads = newWorkerThreads(options, { emit, clock, native: this.#native })
     // Last of the parts, so that nothing thrown above leaves it subscribed.
     this.#pressure = judgeForWatcher({ enterShare: options.pressureShare, holdMs: options.pressureHoldMs, shrinkMaps: options.shrinkMaps })
-    this.#load = new LoadMeter()
+    this.#load = new LoadMeter() // real time, not the clock: the CPU time and requests it divides are real
     this.#fullGcs = new FullGcSentinel(() => this.#onFullGc())
     this.#timer = setInterval(() => this.#tick(), options.intervalMs)
     this.#timer.unref()
@@ -196,31 +180,6 @@ class Watcher extends EventEmitter {
   }
 
   /**
-   * The snapshot near the heap limit (capture/near-heap-limit.js), with `nearHeapLimit`: V8's,
-   * armed where Node's diagnostic directory is inside `dir` and it can be written there, else
-   * leakproof's own, once the heap is projected to pass `heapThreshold` soon; and the ones an
-   * earlier life left in Node's diagnostic directory moved into `dir` (or deleted, partial),
-   * each a `heap-limit-snapshot` event once the caller had a turn to listen.
-   * `watcher.nearHeapLimit` says it all: `{ armed, writer, dir, reason?, adopted, removed }`.
-   */
-  #nearHeapLimit(options) {
-    const { armNearHeapLimit, adoptNearLimitSnapshots, nearLimitDir, LimitProjection } = require('../capture/near-heap-limit')
-    const armed = options.nearHeapLimit ? armNearHeapLimit({ memoryFactor: options.snapshotMemoryFactor, into: options.dir }) : { armed: false, dir: nearLimitDir(), reason: 'nearHeapLimit: false' }
-    const writer = armed.armed ? 'v8' : options.nearHeapLimit ? 'leakproof' : null
-    if (writer === 'leakproof') this.#limitProjection = new LimitProjection({ share: options.heapThreshold, snapshotMs: (heapUsed) => this.#capture.snapshotMs(heapUsed) })
-    // The main thread's watcher adopts them: the threads of one process would race for them.
-    const { adopted, removed, failed } = isMainThread ? adoptNearLimitSnapshots(armed.dir, options.dir) : { adopted: [], removed: [], failed: [] }
-    this.nearHeapLimit = { ...armed, writer, adopted, removed }
-    if (adopted.length + removed.length + failed.length === 0) return
-    setImmediate(() => {
-      if (this.#stopped) return
-      for (const file of adopted) this.#emit('heap-limit-snapshot', { ...file, removed: null })
-      for (const { from, why } of removed) this.#emit('heap-limit-snapshot', { path: null, from, bytes: null, writtenAt: null, writerPid: null, removed: why })
-      for (const { from, why } of failed) this.#emit('error', { error: `could not move ${from} into ${options.dir}: ${why}`, during: 'near-heap-limit snapshot' })
-    }).unref()
-  }
-
-  /**
    * What the watcher sees and has done, as plain data (JSON-safe; no snapshot content):
    * `running`, `pid`, `threadId`, `startedAt`; `memory`, each kind's newest floor, slope
    * and whether a leak it reported still grows (`[]` after `stop()`); the counts of
@@ -234,7 +193,6 @@ class Watcher extends EventEmitter {
    */
   status() {
     const { snapshots, ...counts } = this.#tally.read()
-    const capture = this.#capture
     const memory = this.#stopped ? [] : this.#memoryTrends()
     const leaking = (kind) => memory.some((m) => m.kind === kind && m.leaking)
     return {
@@ -245,7 +203,7 @@ class Watcher extends EventEmitter {
       memory,
       ...counts,
       leakHolders: this.#tally.holders.filter((h) => leaking(h.kind)),
-      snapshots: { on: capture !== null, dir: capture?.dir ?? null, writing: capture?.writing ?? false, counts: snapshots },
+      snapshots: { ...this.#leakResponse.snapshotState(), counts: snapshots },
       forcedGc: { count: this.#forcedGc.count, seconds: this.#forcedGc.totalMs / 1000 },
       restart: { on: this.#restart !== null, due: this.#restart?.status() ?? null },
       threads: (this.#threads?.list() ?? []).map((t) => ({ ...t, holder: t.leaking ? this.#tally.threadHolder(t.threadId) : null })),
@@ -263,7 +221,7 @@ class Watcher extends EventEmitter {
     if (sampled === null) return trends
     const judged = (kind, floorBytes) => {
       const trend = trends.find((t) => t.kind === kind)
-      return { kind, floorBytes, floorAt: sampled.time, slopeBytesPerSec: trend?.slopeBytesPerSec ?? 0, scale: trend?.scale ?? 'minutes', leaking: trend?.leaking ?? false, limitAt: trend?.limitAt ?? null }
+      return { kind, floorBytes, floorAt: sampled.time, slopeBytesPerSec: trend?.slopeBytesPerSec ?? 0, scale: trend?.scale ?? DEFAULT_SCALE, leaking: trend?.leaking ?? false, limitAt: trend?.limitAt ?? null }
     }
     return [judged('heap', sampled.heap), judged('external', sampled.external), ...trends.filter((t) => t.kind === 'native')]
   }
@@ -279,11 +237,7 @@ class Watcher extends EventEmitter {
    *   `SNAPSHOT_IN_PROGRESS`, `SNAPSHOT_COOLDOWN` (with `retryAfterMs`).
    */
   snapshot(requestedBy = 'api') {
-    if (this.#stopped) throw errors.codedError(Error, errors.CODES.WATCHER_STOPPED, 'watcher.snapshot(): the watcher is stopped')
-    if (this.#capture === null) {
-      throw errors.codedError(Error, errors.CODES.SNAPSHOTS_OFF, "watcher.snapshot(): this watcher takes no snapshots: give watch() a dir, and leave snapshots at 'auto'")
-    }
-    return this.#capture.request(requestedBy)
+    return this.#leakResponse.snapshot(requestedBy)
   }
 
   /**
@@ -304,27 +258,23 @@ class Watcher extends EventEmitter {
    * and `pprof` are its files (null without a `dir`). Code locations and sizes, no values.
    */
   sitesProfile() {
-    const newest = this.#profiles?.newest() ?? null
-    return newest === null ? null : { ...newest }
+    return this.#leakResponse.sitesProfile()
   }
 
   /** Stops everything the watcher started: the thread, the timer, the GC observer, sampling. */
   stop() {
     if (this.#stopped) return
     this.#stopped = true
-    if (this.#stopListening !== null) this.#stopListening()
     clearInterval(this.#timer)
     this.#fullGcs.stop()
     this.#forcedGc.stop()
     this.#floors.stop()
     this.#load.stop()
     this.#native.stop()
-    if (this.#capture !== null) this.#capture.stop()
-    if (this.#restart !== null) this.#restart.stop()
+    this.#leakResponse.stop()
+    this.#restart?.stop()
     this.#threads?.stop()
-    this.#diagnosis.stop()
     this.#pressure.stop()
-    if (this.#sites !== null) this.#sites.stop()
     if (current === this) current = null
   }
 
@@ -349,15 +299,10 @@ class Watcher extends EventEmitter {
     if (this.#forcedGc.claimFullGc()) return
     this.#majorGcsSeen++
     this.#floors.note()
-    if (this.#limitProjection === null) return
+    // The heap is read only where it is projected towards its limit.
+    if (!this.#leakResponse.projectsLimit) return
     const stats = v8.getHeapStatistics()
-    this.#projectLimit(this.#clock.now(), stats.used_heap_size, heapLimit(stats.heap_size_limit, this.#oldSpaceLimit))
-  }
-
-  /** Leakproof's own snapshot near the heap limit, once the heap after a full GC (`heapUsed` at `time`) is projected to pass `heapThreshold` soon. */
-  #projectLimit(time, heapUsed, limit) {
-    const near = this.#limitProjection.note(time, heapUsed, limit)
-    if (near !== null) this.#capture.onNearLimit(near)
+    this.#leakResponse.noteFullGcHeap(this.#clock.now(), stats.used_heap_size, heapLimit(stats.heap_size_limit, this.#oldSpaceLimit))
   }
 
   /** Once per interval: a full GC forced if one is due, then the interval's floor, if any. */
@@ -389,7 +334,7 @@ class Watcher extends EventEmitter {
     const load = this.#load.take(forced?.ms ?? 0)
     this.#native.recordFloor('heap', time, heap, limit, filling, load)
     this.#native.recordFloor('external', time, external, null, filling, load)
-    this.#diagnosis.noteFloor(floor)
+    this.#leakResponse.noteFloor(floor)
     // For the timeline beside the heap: the Rust thread's newest native floor (none until it
     // has one) and RSS against the container's limit. Reading /proc costs tens of µs, once
     // per floor.
@@ -400,12 +345,12 @@ class Watcher extends EventEmitter {
     this.#event('sample', { heapUsed: heap, external, native, rss, containerLimit, heapLimit: limit, ...gc, cachesFilling: filling, load })
     this.#checkHeapThreshold(heap, limit)
     // The watcher's own full GCs are readings too (V8's are read as they happen).
-    if (forced !== null && this.#limitProjection !== null) this.#projectLimit(time, heap, limit)
+    if (forced !== null) this.#leakResponse.noteFullGcHeap(time, heap, limit)
     const heapShare = heap / limit
     const rssShare = rss !== null && containerLimit !== null ? rss / containerLimit : 0
     this.#lastUsage = Math.max(heapShare, rssShare)
     this.#notePressure({ usage: this.#lastUsage, urgent: false, reason: heapShare >= rssShare ? 'heap' : 'rss' })
-    if (this.#capture !== null) this.#capture.onFloor({ heap, external, native, nativeAt: nativeTrend?.floorAt ?? null }, this.#heapAboveThreshold)
+    this.#leakResponse.onLevels({ heap, external, native, nativeAt: nativeTrend?.floorAt ?? null }, this.#heapAboveThreshold)
     this.#checkRestart()
   }
 
@@ -447,20 +392,9 @@ class Watcher extends EventEmitter {
     const above = heapUsed >= this.#options.heapThreshold * limit
     if (above && !this.#heapAboveThreshold) {
       this.#event('threshold', { kind: 'heap', current: heapUsed, limit })
-      this.#onHeapThreshold()
+      this.#leakResponse.onThreshold('heap')
     }
     this.#heapAboveThreshold = above
-  }
-
-  /**
-   * The heap is near its limit: the sampling profile first, if sampling runs (the cost of
-   * one full GC, which the inspector runs before it answers; it says what was allocated and
-   * kept since the leak was found), then the snapshot, which may not finish before the
-   * process dies.
-   */
-  async #onHeapThreshold() {
-    if (this.#sites !== null) await this.#sites.saveProfile('threshold')
-    if (this.#capture !== null && !this.#stopped) this.#capture.onThreshold('heap')
   }
 
   /**
@@ -473,71 +407,23 @@ class Watcher extends EventEmitter {
     const event = this.#event(type, fields)
     // Native memory is the process's: every thread's watcher sees one thread's growth, and
     // another thread's snapshot or diff; only the main thread's acts on it.
-    if (native.type === 'leak' && (native.kind !== 'native' || isMainThread)) this.#onLeak(event)
+    if (native.type === 'leak' && (native.kind !== 'native' || isMainThread)) this.#leakResponse.onLeak(event)
     // An urgent leak of any kind: the maps give memory back while the evidence is taken.
     if (native.type === 'leak' && native.urgent === true) this.#notePressure({ usage: this.#lastUsage, urgent: true, reason: 'urgent-leak' })
-    if (native.type === 'threshold' && this.#capture !== null) this.#capture.onThreshold(native.kind)
-  }
-
-  /**
-   * A leak of any kind (heap, external, native): the growing allocation sites (heap), a
-   * snapshot, then the report without a pair: the census' holder within a minute of the leak,
-   * whatever becomes of the pair (a baseline's follow-up may wait minutes for more growth).
-   * When the pair comes, its report says whether it confirms the census' holder. A follow-up
-   * written now brings the pair's report at once: no census then, nor while another snapshot
-   * is being written.
-   */
-  async #onLeak(leak) {
-    this.#lastLeak = leak
-    // Ranked whatever becomes of the snapshot: the sites event names the code that grows.
-    if (leak.kind === 'heap' && this.#options.sites) this.#lastRanking = this.#rankSites(leak)
-    const result = this.#capture === null ? { skipped: 'off' } : await this.#capture.onLeak(leak)
-    if (result !== null && result.role === 'follow-up') return
-    // Another snapshot is being written (on demand, at a threshold): no census while its forked
-    // child copies the service's memory; the next leak, or a declined follow-up, gets one.
-    if (result === null && this.#capture.writing) return
-    await this.#diagnose(leak, result === null || 'path' in result ? pairUnderWay(result) : result)
-  }
-
-  /**
-   * The report of `leak` without a snapshot pair, `skipped` saying why there is none (or that
-   * one is under way), with the allocation sites ranked when the leak was reported (a follow-up
-   * declined minutes later must not rank afresh: the growth may be over by then).
-   */
-  async #diagnose(leak, skipped) {
-    if (this.#stopped || leak === null) return
-    const sites = leak.kind === 'heap' ? this.#lastRanking : null
-    const snapshot = skipped.skipped === 'pause' ? 'declined' : skipped.skipped
-    const profile = () => this.#profiles?.newest()?.profile ?? null
-    await this.#diagnosis.diagnose(leak, { snapshot, detail: skipped.detail, sites, profile })
-  }
-
-  /** Ranks the allocation sites that grow in `leak` (one ranking at a time); resolves with the ranking, or null. */
-  #rankSites(leak) {
-    // Loaded when first needed: a service that never leaks never pays for the inspector.
-    if (this.#sites === null) {
-      const { maxDiskBytes, maxSnapshots, sitesSamplingBytes } = this.#options
-      this.#profiles = new (require('../sites/heap-profiles').HeapProfiles)({ dir: this.#options.dir, maxDiskBytes, maxSnapshots, sitesSamplingBytes })
-      this.#sites = new (require('../sites/sites').SiteRanking)(this.#options, this.#emit, this.#profiles)
-    }
-    return this.#sites.rank(leak.slopeBytesPerSec)
+    if (native.type === 'threshold') this.#leakResponse.onThreshold(native.kind)
   }
 }
 
-/**
- * Why a leak's report comes without a pair while one is under way: `written`, the baseline's
- * `snapshot` fields, or null (a snapshot is being written, or the pair waits for its follow-up).
- */
-function pairUnderWay(written) {
-  const detail = written === null
-    ? 'a snapshot pair is under way; its report follows once its follow-up is written'
-    : `the baseline is written (${written.path}); the pair's report follows once its follow-up is`
-  return { skipped: PAIR_PENDING, detail }
+/** The restart policy (`restart` option's settings): loaded only with it, a watcher without the policy never loads node:cluster nor sees a server. */
+function newRestart(settings, parts) {
+  const { Restart } = require('../mitigate/restart')
+  return new Restart(settings, parts)
 }
 
-/** The `skipped` reason of an on-demand request refused before any work. */
-function refusalReason(err) {
-  return err.code === errors.CODES.SNAPSHOT_COOLDOWN ? 'cooldown' : 'in-progress'
+/** The worker threads, watched from the main thread: loaded only there with `threads` on, a worker's watcher never loads their inspector sessions and detectors. */
+function newWorkerThreads(options, parts) {
+  const { WorkerThreads } = require('./threads')
+  return new WorkerThreads(options, parts)
 }
 
 /** Who this thread is, on its own watcher's events (null on the main thread): read again until its script is known. */

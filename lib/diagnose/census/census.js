@@ -334,28 +334,28 @@ function remoteText(remote) {
  * column, description }`.
  */
 function describeHolder(record) {
-  const r = record.root
-  const file = r.file
+  const holderRoot = record.root
+  const file = holderRoot.file
   const what = `${record.path} (${record.className})`
-  const from = record.path === r.name || record.path.startsWith(`${r.name}.`) || record.path.startsWith(`${r.name}[`) ? '' : `, reached from ${r.name}`
-  const where = file ?? (r.line > 0 ? `the script of the function at line ${r.line}` : 'a script V8 did not name')
+  const from = record.path === holderRoot.name || record.path.startsWith(`${holderRoot.name}.`) || record.path.startsWith(`${holderRoot.name}[`) ? '' : `, reached from ${holderRoot.name}`
+  const where = file ?? (holderRoot.line > 0 ? `the script of the function at line ${holderRoot.line}` : 'a script V8 did not name')
   const descriptions = {
     module: `${what}${from}, a module-level variable of ${where}`,
-    closure: `${what}${from}, a variable in the closure of ${r.scopeOf || '(anonymous)'} in ${where}`,
+    closure: `${what}${from}, a variable in the closure of ${holderRoot.scopeOf || '(anonymous)'} in ${where}`,
     global: `${what}, a global`,
     exports: `${what}, in the exports of ${where}`,
-    handle: `${what}, reached from an active ${r.name}`,
-    handles: `${record.entries} open ${r.name}${remoteText(r.remote)} (active handles, each a root of its own: no collection holds them)`,
-    timers: `${record.entries} ${r.name}${r.line > 0 ? `, callback at ${file ?? 'a script'}:${r.line}:${r.column}` : ''}`,
+    handle: `${what}, reached from an active ${holderRoot.name}`,
+    handles: `${record.entries} open ${holderRoot.name}${remoteText(holderRoot.remote)} (active handles, each a root of its own: no collection holds them)`,
+    timers: `${record.entries} ${holderRoot.name}${holderRoot.line > 0 ? `, callback at ${file ?? 'a script'}:${holderRoot.line}:${holderRoot.column}` : ''}`,
   }
   return {
-    name: r.name,
+    name: holderRoot.name,
     className: record.className,
-    kind: r.kind,
+    kind: holderRoot.kind,
     file,
-    line: r.line > 0 ? r.line : null,
-    column: r.column > 0 ? r.column : null,
-    description: descriptions[r.kind] ?? what,
+    line: holderRoot.line > 0 ? holderRoot.line : null,
+    column: holderRoot.column > 0 ? holderRoot.column : null,
+    description: descriptions[holderRoot.kind] ?? what,
   }
 }
 

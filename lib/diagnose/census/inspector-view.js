@@ -83,16 +83,19 @@ class InspectorView {
    *   outermost closure), and only variables holding objects;
    * - `bound`: for a bound function, `[target, this, ...args]` (objects only), else [].
    * `alreadyRead(scriptId, scope)` is asked before a scope's variables are read: a module's
-   * scope is the same for every function of the module, and is read once per pass.
+   * scope is the same for every function of the module, and is read once per pass. The
+   * listings the read makes are noted in `meter`, if given (and so for the other reads).
    * @param {Function} fn
    * @param {(scriptId: string, scope: { kind: string, name: string, outermost: boolean }) => boolean} [alreadyRead]
+   * @param {import('./reflect').ListingMeter | null} [meter]
    */
-  functionDetails(fn, alreadyRead = () => false) {
-    return this.#released(() => this.#functionDetails(fn, alreadyRead))
+  functionDetails(fn, alreadyRead = () => false, meter = null) {
+    return this.#released(() => this.#functionDetails(fn, alreadyRead, meter))
   }
 
-  #functionDetails(fn, alreadyRead) {
-    const internals = this.#internalProperties(fn)
+  /** `functionDetails`, its remote objects not yet released. */
+  #functionDetails(fn, alreadyRead, meter) {
+    const internals = this.#internalProperties(fn, meter)
     const where = internals.get('[[FunctionLocation]]')?.value ?? null
     const location = where === null ? null : { scriptId: where.scriptId, line: where.lineNumber + 1, column: where.columnNumber + 1 }
     const scopes = []
@@ -102,7 +105,7 @@ class InspectorView {
       listed.forEach(({ kind, name, object }, i) => {
         const scope = { kind, name, outermost: listed.slice(i + 1).every((s) => s.kind === 'script'), variables: [] }
         if (alreadyRead(location.scriptId, scope)) return
-        scope.variables = kind === 'with' ? [{ name: WITH_OBJECT, value: object }] : variablesOf(object)
+        scope.variables = kind === 'with' ? [{ name: WITH_OBJECT, value: object }] : variablesOf(object, meter)
         scopes.push(scope)
       })
     }
@@ -110,15 +113,21 @@ class InspectorView {
     return { location, scopes, bound: this.#localValues(boundParts.map((v) => v.objectId)) }
   }
 
-  /** Where `fn` is: `{ scriptId, line, column }` (1-based), or null for a built-in. */
-  functionLocation(fn) {
-    const where = this.#released(() => this.#internalProperties(fn).get('[[FunctionLocation]]')?.value ?? null)
+  /**
+   * Where `fn` is: `{ scriptId, line, column }` (1-based), or null for a built-in.
+   * @param {import('./reflect').ListingMeter | null} [meter]
+   */
+  functionLocation(fn, meter = null) {
+    const where = this.#released(() => this.#internalProperties(fn, meter).get('[[FunctionLocation]]')?.value ?? null)
     return where === null ? null : { scriptId: where.scriptId, line: where.lineNumber + 1, column: where.columnNumber + 1 }
   }
 
-  /** `object`'s `#private` fields that hold objects: `[{ name: '#byId', value }]`. */
-  privateFields(object) {
-    return this.#released(() => this.#remoteValues(this.#properties(this.#remoteIdOf(object)).privateProperties ?? []))
+  /**
+   * `object`'s `#private` fields that hold objects: `[{ name: '#byId', value }]`.
+   * @param {import('./reflect').ListingMeter | null} [meter]
+   */
+  privateFields(object, meter = null) {
+    return this.#released(() => this.#remoteValues(this.#properties(this.#remoteIdOf(object, meter), meter).privateProperties ?? []))
   }
 
   /**
@@ -158,10 +167,10 @@ class InspectorView {
   /**
    * A remote object id for a value of this realm, in the released group. Throws
    * `reflect.WouldRunCode` for a value whose description, or the listing of whose
-   * properties, would run the service's code.
+   * properties, would run the service's code. Its listing is noted in `meter`.
    */
-  #remoteIdOf(value) {
-    const runsCode = reflect.codeToInspect(value)
+  #remoteIdOf(value, meter) {
+    const runsCode = reflect.codeToInspect(value, meter)
     if (runsCode !== null) throw new reflect.WouldRunCode(runsCode)
     this.#box.value = value
     try {
@@ -194,20 +203,20 @@ class InspectorView {
     return held.map((p, i) => ({ name: p.name, value: values[i] }))
   }
 
-  /** The internal properties (`[[Scopes]]`, …) of `value`, by name. */
-  #internalProperties(value) {
-    const { internalProperties = [] } = this.#properties(this.#remoteIdOf(value))
+  /** The internal properties (`[[Scopes]]`, …) of `value`, by name; the listings noted in `meter`. */
+  #internalProperties(value, meter) {
+    const { internalProperties = [] } = this.#properties(this.#remoteIdOf(value, meter), meter)
     return new Map(internalProperties.map((p) => [p.name, p.value]))
   }
 
   /**
    * `Runtime.getProperties` of a remote object's own properties (no getter runs), indexed ones
    * left out: an Array subclass' elements would all be described in the reply (680 ms and 19 MB
-   * of JSON for 100,000). Its size is noted as a listing.
+   * of JSON for 100,000). Its size is noted as a listing in `meter`, if given.
    */
-  #properties(objectId) {
+  #properties(objectId, meter) {
     const reply = this.#post('Runtime.getProperties', { objectId, ownProperties: true, nonIndexedPropertiesOnly: true, generatePreview: false })
-    reflect.noteListing(reply.result.length + (reply.internalProperties?.length ?? 0) + (reply.privateProperties?.length ?? 0))
+    meter?.note(reply.result.length + (reply.internalProperties?.length ?? 0) + (reply.privateProperties?.length ?? 0))
     return reply
   }
 
@@ -246,10 +255,10 @@ function scopesOf(list) {
   return scopes
 }
 
-/** `[{ name, value }]` for the variables of a scope object that hold objects (read, never described). */
-function variablesOf(scopeObject) {
+/** `[{ name, value }]` for the variables of a scope object that hold objects (read, never described); the listing noted in `meter`. */
+function variablesOf(scopeObject, meter) {
   const variables = []
-  for (const name of reflect.ownKeys(scopeObject) ?? []) {
+  for (const name of reflect.ownKeys(scopeObject, meter) ?? []) {
     const value = reflect.ownValue(scopeObject, name)
     if (reflect.isObjectLike(value)) variables.push({ name: String(name), value })
   }

@@ -14,9 +14,12 @@ const reflect = require('./reflect')
  * `Zlib`, a socket's `TCP`, a crypto `Hash`'s, directly or one property down), if any.
  * `valuesOf(member)` gives the values of a member's first own properties, or null for a
  * dictionary: the members after one are not looked into, so that describing a Map of
- * dictionaries lists one, not sixteen.
+ * dictionaries lists one, not sixteen. The listings it makes are noted in `meter`.
+ * @param {Array<any>} members
+ * @param {(member: object) => Array<object> | null} valuesOf
+ * @param {import('./reflect').ListingMeter | null} meter
  */
-function describeMembers(members, valuesOf) {
+function describeMembers(members, valuesOf, meter) {
   const classes = new Map()
   let bytes = 0
   let buffers = 0
@@ -33,7 +36,7 @@ function describeMembers(members, valuesOf) {
       bytes += backing
       buffers++
     }
-    handle ??= handleNear(member, values)
+    handle ??= handleNear(member, values, meter)
   }
   let memberClass = null
   for (const [name, count] of classes) if (memberClass === null || count > classes.get(memberClass)) memberClass = name
@@ -50,11 +53,11 @@ function backingBytesNear(member, values) {
 }
 
 /** The class of the native handle `member` holds, or one of `values` (its own first properties') holds; null when none. */
-function handleNear(member, values) {
-  const own = handleOf(member)
+function handleNear(member, values, meter) {
+  const own = handleOf(member, meter)
   if (own !== null) return own
   for (const value of values) {
-    const held = handleOf(value)
+    const held = handleOf(value, meter)
     if (held !== null) return held
   }
   return null
@@ -63,10 +66,11 @@ function handleNear(member, values) {
 /**
  * The class of the native handle `object` keeps: in `_handle` (streams, sockets, servers) or
  * under a symbol (crypto's objects), an object made by one of Node's C++ classes (its
- * constructor's source is native code, and it is not a standard global like Map).
+ * constructor's source is native code, and it is not a standard global like Map). Its
+ * listing of `object`'s symbols is noted in `meter`.
  */
-function handleOf(object) {
-  for (const key of ['_handle', ...(reflect.ownSymbols(object) ?? [])]) {
+function handleOf(object, meter) {
+  for (const key of ['_handle', ...(reflect.ownSymbols(object, meter) ?? [])]) {
     const value = reflect.ownValue(object, key)
     if (!reflect.isObjectLike(value) || typeof value === 'function') continue
     const name = reflect.className(value)

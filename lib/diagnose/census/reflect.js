@@ -36,6 +36,7 @@ const intrinsics = Object.freeze({
   throwTypeError: getter(Function.prototype, 'caller'),
 })
 
+/** The built-ins reflection calls: this realm's, as they were when leakproof loaded. */
 function realm() {
   return intrinsics
 }
@@ -54,23 +55,35 @@ function isObjectLike(value) {
 }
 
 /**
- * The most keys (or properties, in an inspector's reply) one call listed since the census last
- * set `largest` to 0: a pass' `cost.largestListing`. A listing cannot be sliced (V8 sorts a
- * dictionary's keys into insertion order), so this is what shows none was of a large collection.
+ * The most keys (or properties, in an inspector's reply) one listing held, of the listings it
+ * was given to: a pass' `cost.largestListing` (pass-budget.js). A listing cannot be sliced (V8
+ * sorts a dictionary's keys into insertion order), so this is what shows none was of a large
+ * collection.
  */
-const listings = { largest: 0 }
+class ListingMeter {
+  largest = 0
 
-/** Notes a listing of `count` keys or properties. */
-function noteListing(count) {
-  if (count > listings.largest) listings.largest = count
+  /** Notes a listing of `count` keys or properties. */
+  note(count) {
+    if (count > this.largest) this.largest = count
+  }
+
+  /** Forgets the listings noted so far. */
+  reset() {
+    this.largest = 0
+  }
 }
 
-/** `list(object)` with this realm's built-in `list`, noted; null for a Proxy or where it fails. */
-function listed(list, object) {
+/**
+ * `list(object)` with this realm's built-in `list`, noted in `meter` (if any); null for a
+ * Proxy or where it fails.
+ * @param {ListingMeter | null} meter
+ */
+function listed(list, object, meter) {
   if (types.isProxy(object)) return null
   try {
     const keys = list(object)
-    noteListing(keys.length)
+    meter?.note(keys.length)
     return keys
   } catch {
     return null
@@ -79,26 +92,30 @@ function listed(list, object) {
 
 /**
  * The own keys of `object` (strings and symbols), or null where listing them could run code
- * (a Proxy) or fails (a module namespace in its temporal dead zone, a revoked object).
+ * (a Proxy) or fails (a module namespace in its temporal dead zone, a revoked object). The
+ * listing is noted in `meter`, if given (and so for the two below).
+ * @param {ListingMeter | null} [meter]
  */
-function ownKeys(object) {
-  return listed(realm().ownKeys, object)
+function ownKeys(object, meter = null) {
+  return listed(realm().ownKeys, object, meter)
 }
 
 /**
  * The own enumerable string keys of `object`, or null as for `ownKeys`: what counts a
  * dictionary, in half the time `ownKeys` takes on one (300 ms against 650 at a million keys).
+ * @param {ListingMeter | null} [meter]
  */
-function enumerableKeys(object) {
-  return listed(realm().keys, object)
+function enumerableKeys(object, meter = null) {
+  return listed(realm().keys, object, meter)
 }
 
 /**
  * The own symbol keys of `object` (a few, even on an object with a million string keys), or
  * null for a Proxy or where listing them fails.
+ * @param {ListingMeter | null} [meter]
  */
-function ownSymbols(object) {
-  return listed(realm().ownSymbols, object)
+function ownSymbols(object, meter = null) {
+  return listed(realm().ownSymbols, object, meter)
 }
 
 /**
@@ -159,10 +176,10 @@ function isArray(value) {
 
 /** Entries of a Map, Set or Array: their count, read without running code. */
 function collectionSize(object) {
-  const r = realm()
-  if (types.isMap(object)) return r.apply(r.mapSize, object, [])
-  if (types.isSet(object)) return r.apply(r.setSize, object, [])
-  if (r.isArray(object)) {
+  const builtIn = realm()
+  if (types.isMap(object)) return builtIn.apply(builtIn.mapSize, object, [])
+  if (types.isSet(object)) return builtIn.apply(builtIn.setSize, object, [])
+  if (builtIn.isArray(object)) {
     const length = ownValue(object, 'length')
     return typeof length === 'number' ? length : 0
   }
@@ -174,14 +191,14 @@ function collectionSize(object) {
  * a Set or an Array (the first `limit` elements), read with the fresh realm's iterators.
  */
 function firstMembers(object, limit) {
-  const r = realm()
+  const builtIn = realm()
   const members = []
   if (types.isMap(object) || types.isSet(object)) {
     const map = types.isMap(object)
-    const iterator = r.apply(map ? r.mapEntries : r.setValues, object, [])
-    const next = map ? r.mapIteratorNext : r.setIteratorNext
+    const iterator = builtIn.apply(map ? builtIn.mapEntries : builtIn.setValues, object, [])
+    const next = map ? builtIn.mapIteratorNext : builtIn.setIteratorNext
     for (let i = 0; i < limit; i++) {
-      const step = r.apply(next, iterator, [])
+      const step = builtIn.apply(next, iterator, [])
       if (step.done) break
       if (map) members.push(step.value[0], step.value[1])
       else members.push(step.value)
@@ -195,10 +212,10 @@ function firstMembers(object, limit) {
 
 /** The bytes a Buffer, typed array, DataView or ArrayBuffer holds outside the heap; 0 for others. */
 function backingBytes(value) {
-  const r = realm()
+  const builtIn = realm()
   try {
-    if (types.isArrayBufferView(value) && !types.isDataView(value)) return r.apply(r.typedArrayBytes, value, [])
-    if (types.isArrayBuffer(value)) return r.apply(r.arrayBufferBytes, value, [])
+    if (types.isArrayBufferView(value) && !types.isDataView(value)) return builtIn.apply(builtIn.typedArrayBytes, value, [])
+    if (types.isArrayBuffer(value)) return builtIn.apply(builtIn.arrayBufferBytes, value, [])
   } catch {
     // A detached buffer, say.
   }
@@ -207,9 +224,9 @@ function backingBytes(value) {
 
 /** A function's source text, as `Function.prototype.toString` gives it (no code of the service's runs), or null. */
 function functionSource(fn) {
-  const r = realm()
+  const builtIn = realm()
   try {
-    return r.apply(r.functionSource, fn, [])
+    return builtIn.apply(builtIn.functionSource, fn, [])
   } catch {
     return null
   }
@@ -275,9 +292,11 @@ function lookUp(object, key) {
  * prototype, lists the keys of the next object in the prototype chain (a Proxy's `ownKeys`
  * trap), and calls a getter that has no script (a built-in, or a bound function: the
  * service's code behind it). A `#private` field's value, and a bound function's `this`, are
- * described too, and cannot be looked at before: they are not covered.
+ * described too, and cannot be looked at before: they are not covered. Its listing of
+ * `object`'s keys is noted in `meter`, if given.
+ * @param {ListingMeter | null} [meter]
  */
-function codeToInspect(object) {
+function codeToInspect(object, meter = null) {
   const own = codeToDescribe(object)
   if (own !== null) return own
   for (let current = prototypeOf(object), depth = 0; current !== null; current = prototypeOf(current), depth++) {
@@ -286,7 +305,7 @@ function codeToInspect(object) {
   }
   const proto = codeToDescribe(prototypeOf(object))
   if (proto !== null) return `an object whose prototype is ${proto}`
-  for (const key of ownKeys(object) ?? []) {
+  for (const key of ownKeys(object, meter) ?? []) {
     const descriptor = ownDescriptor(object, key)
     if (descriptor === undefined) continue
     const why = 'value' in descriptor ? codeToDescribe(descriptor.value) : scriptlessGetter(descriptor.get)
@@ -304,15 +323,15 @@ function codeToInspect(object) {
 function scriptlessGetter(get) {
   if (typeof get !== 'function') return null
   if (types.isProxy(get)) return 'a getter that is a Proxy'
-  const r = realm()
-  if (get === r.throwTypeError) return null
-  return BOUND_SOURCE.test(r.apply(r.functionSource, get, [])) ? 'a bound getter' : null
+  const builtIn = realm()
+  if (get === builtIn.throwTypeError) return null
+  return BOUND_SOURCE.test(builtIn.apply(builtIn.functionSource, get, [])) ? 'a bound getter' : null
 }
 
 /** The source text V8 gives a bound function (and an anonymous built-in). */
 const BOUND_SOURCE = /^function \(\) \{ \[native code\] \}$/
 
 module.exports = {
-  listings, noteListing, standardGlobalNames, isObjectLike, isArray, ownKeys, enumerableKeys, ownSymbols, ownValue, ownDescriptor, prototypeOf, className, collectionSize, firstMembers, backingBytes,
+  ListingMeter, standardGlobalNames, isObjectLike, isArray, ownKeys, enumerableKeys, ownSymbols, ownValue, ownDescriptor, prototypeOf, className, collectionSize, firstMembers, backingBytes,
   functionSource, codeToInspect, WouldRunCode,
 }

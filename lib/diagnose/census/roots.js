@@ -70,8 +70,8 @@ function startingRoots(clientSockets, sampled) {
 }
 
 /** The key that matches a root across passes: what it is, not when it was found. */
-function rootKey(r) {
-  return `${r.kind}:${r.file ?? r.scriptId ?? ''}:${r.scopeOf}:${r.name}`
+function rootKey(pathRoot) {
+  return `${pathRoot.kind}:${pathRoot.file ?? pathRoot.scriptId ?? ''}:${pathRoot.scopeOf}:${pathRoot.name}`
 }
 
 /** The step to a property, as code would write it. */

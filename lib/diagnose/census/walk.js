@@ -27,22 +27,26 @@
  * are one step, `[*]`: so the 50,000 Sets inside a Map of users are one record, `users[*]`,
  * counted together, as a diff by retainer path does.
  *
- * About 600 lines, one idea: the roots, the steps from an object and the records share the
- * walk's state (the queue, the visited set, the path keys), so they stay together; what a
- * collection's members are (members.js) and how a chain is counted (chains.js) do not.
+ * A pass keeps its state in parts of their own: the items it met and the order it visits them
+ * in (frontier.js), what it may spend and what it spent (pass-budget.js), the collections
+ * recorded and what it did not reach (records.js), the dictionaries it listed
+ * (dictionaries.js), the chains it counts (chains.js) and what it asks the inspector
+ * (inspector-reads.js). Here are the visits, one per kind of value, and the rule that each
+ * object is visited once.
  */
 const { types } = require('node:util')
 const reflect = require('./reflect')
-const { ChainCursor, isLink, CHAIN_LINKS_PER_VISIT, MAX_CHAIN_LINKS } = require('./chains')
-const { describeMembers } = require('./members')
+const { Frontier, NO_ITEM } = require('./frontier')
+const { PassBudget } = require('./pass-budget')
+const { Records, NotReached } = require('./records')
+const { Dictionaries } = require('./dictionaries')
+const { PassChains, MAX_CHAIN_LINKS } = require('./chains')
+const { InspectorReads } = require('./inspector-reads')
 const { handlesByClass, commonRemoteEnd, spread, MAX_CLIENT_SOCKETS } = require('./handles')
-const { root, rootKey, propertyStep, isModuleScope, startingRoots, VARIABLE_ROOTS } = require('./roots')
+const { root, propertyStep, startingRoots } = require('./roots')
 
 /** Members of a collection followed (and sampled for their class and size) per collection. */
 const MEMBERS_FOLLOWED = 16
-
-/** Own properties of a member looked at for what it holds outside the heap. */
-const MEMBER_PROPERTIES_LOOKED_AT = 16
 
 /**
  * Own keys of a class instance or function followed one by one at most: one with more is a
@@ -54,57 +58,22 @@ const MAX_KEYS_FOLLOWED = 1024
 /** Timers of one Node timer list counted at most: the list is walked link by link. */
 const MAX_TIMERS_COUNTED = 1_000_000
 
-
-/**
- * The queues of a pass, walked in this order: a variable and what it holds directly, then what
- * variables hold deeper, then what exports, handles and globals reach.
- */
-const QUEUES = Object.freeze({ nearVariables: 0, underVariables: 1, others: 2 })
-
-/**
- * Prototypes whose instances have no `#private` field: not asked about. (The inspector would
- * also describe what some of them hold: a WeakRef's target, a promise's result.)
- */
-const BUILT_IN_PROTOTYPES = new Set([
-  Object.prototype, Array.prototype, Map.prototype, Set.prototype, Function.prototype, Date.prototype, RegExp.prototype,
-  WeakRef.prototype, FinalizationRegistry.prototype, Boolean.prototype, Number.prototype, String.prototype, Symbol.prototype, BigInt.prototype,
-])
-
+/** One pass of the census (see above): walked in slices by `step`, its records, cost and what it did not reach read once it is done. */
 class CensusPass {
-  #view
   #limits
   #own
   #visited = new WeakSet()
-  #privateless = new WeakSet() // prototypes whose instances have no #private field
-  // Objects of `minEntries` own keys or more met in this pass, with their count and first
-  // values (see #dictionaryOf), so that each is listed once a pass: as a member, then visited.
-  #manyKeys = new WeakMap()
-  // Links of chains already recorded, by the property to their next: counted, not walked again.
-  #chainLinks = new WeakMap()
-  // The counts of chains still under way, queued as items (told apart without touching a value
-  // of the service's: `instanceof` would run a Proxy's getPrototypeOf trap).
-  #chainCursors = new WeakSet()
-  // The items met, as parallel arrays (no object per item): the value, its parent item's
-  // index (-1 at a root), the step from the parent, its root and its depth below the root.
-  #values = []
-  #parents = []
-  #steps = []
-  #roots = []
-  #depths = []
-  // The order of visits: three queues of item indexes (see QUEUES), and the packages' exports,
-  // queued once everything else is walked.
-  #queues = [[], [], []]
-  #heads = [0, 0, 0]
+  #frontier
+  // The packages' exports: added to the frontier once everything else is visited.
   #deferredRoots = []
-  /** Collections recorded, by key: see `records`. */
-  #records = new Map()
-  #notReached = new Map() // what -> { what, why, count }
-  #functionsRead = 0
-  #modulesRead = new Set() // script ids whose module scope was read in this pass
-  #moduleScoped
+  #budget
+  #meter // the budget's listings: every listing the visits make is noted in it
+  #notReached = new NotReached()
+  #dictionaries
+  #records
+  #chains
+  #inspector
   #clientSockets
-  /** What the pass cost: slices, CPU, objects, inspector calls, the most keys one call listed. */
-  cost = { slices: 0, cpuMs: 0, longestSliceMs: 0, visited: 0, inspectorCalls: 0, largestListing: 0 }
   done = false
 
   /**
@@ -122,92 +91,80 @@ class CensusPass {
    *   sockets) are walked and counted as handles too.
    */
   constructor({ view, limits, own, moduleScoped, clientSockets = null }) {
-    this.#view = view
     this.#limits = limits
     this.#own = own
-    this.#moduleScoped = moduleScoped
     this.#clientSockets = clientSockets
-    for (const list of [this.#values, this.#parents, this.#steps, this.#roots, this.#depths, ...this.#queues, this.#deferredRoots, this.#records]) own.add(list)
+    this.#budget = new PassBudget(limits, view)
+    this.#meter = this.#budget.listings
+    this.#frontier = new Frontier(own)
+    this.#dictionaries = new Dictionaries({ minEntries: limits.minEntries, membersKept: MEMBERS_FOLLOWED, meter: this.#meter })
+    this.#records = new Records({ own, dictionaries: this.#dictionaries, meter: this.#meter })
+    this.#chains = new PassChains({ visited: this.#visited, minLinks: limits.minEntries, membersKept: MEMBERS_FOLLOWED })
+    this.#inspector = new InspectorReads({ view, moduleScoped, budget: this.#budget, notReached: this.#notReached })
+    own.add(this.#deferredRoots)
     this.#addRoots()
   }
 
-  /**
-   * The collections recorded: `key -> { key, root, path, className, collections, entries,
-   * memberClass, memberBytes, memberHandle }`, `collections` the count that share the key and
-   * `entries` their entries in all; `memberClass` the most common class among the members
-   * sampled, `memberBytes` their mean bytes outside the heap (Buffers), `memberHandle` the
-   * class of the native handle they hold (`Zlib`, `TCP`), if any.
-   */
+  /** The collections recorded, by key: see records.js' `Records.byKey`. */
   get records() {
-    return this.#records
+    return this.#records.byKey
+  }
+
+  /** What the pass cost: slices, CPU, objects, inspector calls, the most keys one call listed (pass-budget.js). */
+  get cost() {
+    return this.#budget.cost
   }
 
   /** What the pass did not look at, and why: `[{ what, why, count }]`. */
   get notReached() {
-    const list = [...this.#notReached.values()]
-    if (!this.done) list.push({ what: 'the rest of the reachable heap', why: 'the pass was stopped before it ended', count: this.#queued() })
+    const list = this.#notReached.list()
+    if (!this.done) list.push({ what: 'the rest of the reachable heap', why: 'the pass was stopped before it ended', count: this.#frontier.waiting })
     return list
   }
 
   /** Walks until `deadline` (a `performance.now()` time) or the end; true when the pass is done. */
   step(deadline) {
-    const started = performance.now()
-    const callsBefore = this.#view?.calls ?? 0
-    reflect.listings.largest = 0
-    for (let at = this.#next(); at !== -1; at = this.#next()) {
-      if (this.cost.visited >= this.#limits.maxObjects) {
-        this.#skip('objects past maxObjects', `a pass visits at most ${this.#limits.maxObjects} objects`, this.#queued() + 1)
-        this.#queues.forEach((queue, i) => (this.#heads[i] = queue.length))
+    this.#budget.startSlice()
+    for (let item = this.#next(); item !== NO_ITEM; item = this.#next()) {
+      if (this.#budget.objectsSpent) {
+        this.#notReached.add('objects past maxObjects', `a pass visits at most ${this.#budget.maxObjects} objects`, this.#frontier.waiting + 1)
+        this.#frontier.skipWaiting()
         break
       }
-      this.#visit(at)
+      this.#visit(item)
       if (performance.now() >= deadline) break
     }
-    if (this.#queued() === 0 && this.#deferredRoots.length === 0) this.#finish()
-    const ms = performance.now() - started
-    this.cost.slices++
-    this.cost.cpuMs += ms
-    this.cost.longestSliceMs = Math.max(this.cost.longestSliceMs, ms)
-    this.cost.inspectorCalls += (this.#view?.calls ?? 0) - callsBefore
-    this.cost.largestListing = Math.max(this.cost.largestListing, reflect.listings.largest)
+    if (this.#frontier.waiting === 0 && this.#deferredRoots.length === 0) this.#finish()
+    this.#budget.endSlice()
     return this.done
   }
 
-  /** Ends the pass: the queue is let go, so nothing the walk met stays reachable from it. */
+  /** Ends the pass: what it met is let go, so that nothing the walk met stays reachable from it. */
   #finish() {
     this.done = true
-    for (const list of [this.#values, this.#parents, this.#steps, this.#roots, this.#depths, ...this.#queues]) list.length = 0
-    this.#heads.fill(0)
-    this.#manyKeys = new WeakMap()
-    this.#chainLinks = new WeakMap()
-    this.#chainCursors = new WeakSet()
+    this.#frontier.clear()
+    this.#dictionaries.clear()
+    this.#chains.clear()
   }
 
   /**
-   * The next item to visit, or -1: from the first queue that has one; when all are empty, the
-   * packages' exports are queued (once) and walked last.
+   * The next item to visit, or NO_ITEM: the frontier's next; when none waits, the packages'
+   * exports are added (once) and visited last.
    */
   #next() {
     for (;;) {
-      for (let q = 0; q < this.#queues.length; q++) {
-        if (this.#heads[q] < this.#queues[q].length) return this.#queues[q][this.#heads[q]++]
-      }
-      if (this.#deferredRoots.length === 0) return -1
-      for (const { value, step, root: r } of this.#deferredRoots.splice(0)) this.#enqueue(value, -1, step, r)
+      const item = this.#frontier.next()
+      if (item !== NO_ITEM || this.#deferredRoots.length === 0) return item
+      for (const { value, step, root: deferred } of this.#deferredRoots.splice(0)) this.#enqueue(value, NO_ITEM, step, deferred)
     }
-  }
-
-  /** Items queued and not yet visited. */
-  #queued() {
-    return this.#queues.reduce((sum, queue, q) => sum + queue.length - this.#heads[q], 0)
   }
 
   /** Queues where the pass starts (roots.js' `startingRoots`) and records the handles' kinds. */
   #addRoots() {
     const { first, deferred, handles, droppedSockets } = startingRoots(this.#clientSockets, MEMBERS_FOLLOWED)
-    for (const { value, step, root: r } of first) this.#enqueue(value, -1, step, r)
+    for (const { value, step, root: start } of first) this.#enqueue(value, NO_ITEM, step, start)
     this.#deferredRoots.push(...deferred)
-    if (droppedSockets > 0) this.#skip('client sockets past the count held', `the census holds ${MAX_CLIENT_SOCKETS} open client sockets at most`, droppedSockets)
+    if (droppedSockets > 0) this.#notReached.add('client sockets past the count held', `the census holds ${MAX_CLIENT_SOCKETS} open client sockets at most`, droppedSockets)
     this.#recordHandleKinds(handles)
   }
 
@@ -222,154 +179,107 @@ class CensusPass {
   #recordHandleKinds(handles) {
     for (const [name, same] of handlesByClass(handles)) {
       if (same.length < this.#limits.minEntries) continue
-      const r = root('handles', `${name} handles`, { remote: commonRemoteEnd(same) })
-      this.#record(-1, name, 1, same.length, spread(same, MEMBERS_FOLLOWED), r)
+      const handlesRoot = root('handles', `${name} handles`, { remote: commonRemoteEnd(same) })
+      this.#records.add(handlesRoot, handlesRoot.name, name, 1, same.length, spread(same, MEMBERS_FOLLOWED))
     }
   }
 
   /**
-   * Queues `value` (objects and functions only, each once) under `parent` by `step`: a
-   * variable and what it holds directly first, then what variables hold deeper, then what only
-   * exports, handles and globals reach (QUEUES), so that a collection is named from a variable
-   * where one holds it.
+   * Queues `value` (objects and functions only, each once a pass, never the census' own) as
+   * an item met under item `parent` (NO_ITEM at a root) by `step`, under `itemRoot`.
    */
-  #enqueue(value, parent, step, r) {
+  #enqueue(value, parent, step, itemRoot) {
     if (!reflect.isObjectLike(value) || this.#visited.has(value) || this.#own.has(value)) return
     this.#visited.add(value)
-    this.#push(value, parent, step, r)
+    this.#frontier.add(value, parent, step, itemRoot)
   }
 
-  /** Queues `value` as an item (see #enqueue), whatever it is. */
-  #push(value, parent, step, r) {
-    const at = this.#values.length
-    const depth = parent === -1 ? 0 : this.#depths[parent] + 1
-    this.#values.push(value)
-    this.#parents.push(parent)
-    this.#steps.push(step)
-    this.#roots.push(r)
-    this.#depths.push(depth)
-    const variable = VARIABLE_ROOTS.has(r.kind)
-    this.#queues[variable ? (depth <= 1 ? QUEUES.nearVariables : QUEUES.underVariables) : QUEUES.others].push(at)
+  /** Queues `value` (see #enqueue), reached from item `item` by `step`, under its root. */
+  #follow(item, step, value) {
+    this.#enqueue(value, item, step, this.#frontier.rootOf(item))
   }
 
-  #visit(at) {
-    const value = this.#values[at]
-    this.cost.visited++
-    if (this.#chainCursors.has(value)) return this.#countChain(value, at)
-    if (types.isProxy(value)) return this.#skip('Proxies', 'a Proxy is never looked into: its traps are the service\'s code')
-    if (typeof value === 'function') return this.#visitFunction(value, at)
-    if (types.isMap(value) || types.isSet(value) || reflect.isArray(value)) return this.#visitCollection(value, at, reflect.collectionSize(value))
+  /** Visits item `item`: counts on a chain, or looks into the object by its kind. */
+  #visit(item) {
+    const value = this.#frontier.valueAt(item)
+    this.#budget.noteVisit()
+    if (this.#chains.isCount(value)) return this.#countChain(value, item)
+    if (types.isProxy(value)) return this.#notReached.add('Proxies', 'a Proxy is never looked into: its traps are the service\'s code')
+    if (typeof value === 'function') return this.#visitFunction(value, item)
+    if (types.isMap(value) || types.isSet(value) || reflect.isArray(value)) return this.#visitCollection(value, item, reflect.collectionSize(value))
     // Weak collections hold nothing; a promise's result, binary data and boxed primitives (a
     // String object's keys are its every character) are not walked.
     if (types.isWeakMap(value) || types.isWeakSet(value) || types.isPromise(value)) return
     if (types.isArrayBufferView(value) || types.isAnyArrayBuffer(value) || types.isExternal(value) || types.isBoxedPrimitive(value)) return
     const name = reflect.className(value)
-    if (name === 'TimersList') return this.#visitTimerList(value, at)
+    if (name === 'TimersList') return this.#visitTimerList(value)
     // Node's record of one of its own modules: reading its `exports` loads the module (a lazy
     // property: on Node 26 a pass loaded net, tcp_wrap and more through them).
     if (name === 'BuiltinModule') return
-    this.#visitObject(value, at, name)
+    this.#visitObject(value, item, name)
   }
 
   /**
    * A plain or class object: its data properties and `#private` fields, or, past `minEntries`
    * keys (a plain object's) or MAX_KEYS_FOLLOWED (a class instance's), a dictionary.
    */
-  #visitObject(object, at, name) {
+  #visitObject(object, item, name) {
     const plain = name === 'Object' || name === ''
-    if (this.#visitedAsDictionary(object, at, plain ? 'Object' : name, plain ? this.#limits.minEntries : MAX_KEYS_FOLLOWED)) {
-      if (this.#privatePrototype(object) !== null) {
-        this.#skip(`#private fields of objects of ${MAX_KEYS_FOLLOWED} keys or more`, 'the inspector would describe their every key in the reply that lists them')
+    if (this.#visitedAsDictionary(object, item, plain ? 'Object' : name, plain ? this.#limits.minEntries : MAX_KEYS_FOLLOWED)) {
+      if (this.#inspector.mayHavePrivateFields(object)) {
+        this.#notReached.add(`#private fields of objects of ${MAX_KEYS_FOLLOWED} keys or more`, 'the inspector would describe their every key in the reply that lists them')
       }
       return
     }
-    const keys = reflect.ownKeys(object)
-    if (keys === null) return this.#skip('objects whose keys cannot be listed', 'listing them failed (a module namespace still loading, say)')
+    const keys = reflect.ownKeys(object, this.#meter)
+    if (keys === null) return this.#notReached.add('objects whose keys cannot be listed', 'listing them failed (a module namespace still loading, say)')
     for (const key of keys) {
-      if (!this.#visitedAsChain(object, key, at)) this.#followProperty(object, key, at)
+      if (!this.#visitedAsChain(object, key, item)) this.#followProperty(object, key, item)
     }
-    this.#visitPrivateFields(object, at)
+    this.#followPrivateFields(object, item)
   }
 
   /**
-   * Records the chain that starts at `object` and goes on through its property `key` (each link
-   * of `object`'s prototype holding the next by `key`), when it has `minEntries` links or more:
-   * `bus.latest (chain via .previous)`, its first links followed as `[*]`; whether it did. The
-   * links of a recorded chain are not looked at again for it; a chain longer than
-   * CHAIN_LINKS_PER_VISIT is counted on in later items (its ChainCursor, queued).
+   * Records the chain that starts at `object` and goes on through its property `key`, when it
+   * has `minEntries` links or more (chains.js): `bus.latest (chain via .previous)`, its first
+   * links followed as `[*]`; whether `key` is one such chain's, found here or before (a link
+   * of a chain recorded is not looked at again for it). A chain longer than one visit counts
+   * is counted on in later items (its ChainCursor, queued).
    */
-  #visitedAsChain(object, key, at) {
-    if (this.#chainLinks.get(object) === key) return true
-    const proto = reflect.prototypeOf(object)
-    if (!isLink(reflect.ownValue(object, key), proto)) return false
-    const cursor = new ChainCursor(object, key, proto, this.#visited)
-    const links = [object]
-    let goesOn = true
-    while (goesOn && links.length < this.#limits.minEntries) {
-      goesOn = cursor.advance(1)
-      if (goesOn) links.push(cursor.link)
-    }
-    if (links.length < this.#limits.minEntries) {
-      // Too short to be a chain: its links are walked as any object's properties.
-      for (const link of links.slice(1)) this.#visited.delete(link)
-      return false
-    }
-    goesOn = cursor.advance(CHAIN_LINKS_PER_VISIT - cursor.count)
-    const members = links.slice(0, MEMBERS_FOLLOWED)
-    cursor.record = this.#record(at, `chain via ${propertyStep(key)}`, 1, cursor.count, members)
-    for (const member of members) this.#chainLinks.set(member, key)
-    // Marked as seen by the count already: queued as they are.
-    for (const member of members.slice(1)) this.#push(member, at, '[*]', this.#roots[at])
-    if (goesOn) this.#pushChain(cursor, at)
+  #visitedAsChain(object, key, item) {
+    if (this.#chains.isCountedLink(object, key)) return true
+    const chain = this.#chains.startingAt(object, key)
+    if (chain === null) return false
+    chain.cursor.record = this.#recordAt(item, `chain via ${propertyStep(key)}`, 1, chain.cursor.count, chain.members)
+    // Marked as visited by the count already: added as they are.
+    for (const member of chain.members.slice(1)) this.#frontier.add(member, item, '[*]', this.#frontier.rootOf(item))
+    if (chain.goesOn) this.#addChainCount(chain.cursor, item)
     return true
   }
 
-  /** Counts on along a chain being recorded (see #visitedAsChain), CHAIN_LINKS_PER_VISIT links at most. */
-  #countChain(cursor, at) {
-    const before = cursor.count
-    const goesOn = cursor.advance(Math.min(CHAIN_LINKS_PER_VISIT, MAX_CHAIN_LINKS - cursor.count))
-    cursor.record.entries += cursor.count - before
-    if (!goesOn) return
-    if (cursor.count >= MAX_CHAIN_LINKS) return this.#skip(`links of chains past ${MAX_CHAIN_LINKS}`, 'a chain is counted link by link, up to a bound')
-    this.#pushChain(cursor, this.#parents[at])
+  /** Counts on along a chain being recorded (see #visitedAsChain), one visit's links at most. */
+  #countChain(cursor, item) {
+    if (!cursor.countOn()) return
+    if (cursor.count >= MAX_CHAIN_LINKS) return this.#notReached.add(`links of chains past ${MAX_CHAIN_LINKS}`, 'a chain is counted link by link, up to a bound')
+    this.#addChainCount(cursor, this.#frontier.parentOf(item))
   }
 
   /** Queues the rest of a chain's count as an item of the census' own, under item `parent`. */
-  #pushChain(cursor, parent) {
-    this.#chainCursors.add(cursor)
-    this.#push(cursor, parent, '', this.#roots[parent])
+  #addChainCount(cursor, parent) {
+    this.#chains.noteQueued(cursor)
+    this.#frontier.add(cursor, parent, '', this.#frontier.rootOf(parent))
   }
 
   /**
    * Records `object` as a dictionary of class `className` when it has `minKeys` keys or more
-   * (see #dictionaryOf), its first members followed as `[*]`; whether it did.
+   * (dictionaries.js), its first members followed as `[*]`; whether it did.
    */
-  #visitedAsDictionary(object, at, className, minKeys) {
-    const dictionary = this.#dictionaryOf(object)
+  #visitedAsDictionary(object, item, className, minKeys) {
+    const dictionary = this.#dictionaries.of(object)
     if (dictionary === null || dictionary.count < minKeys) return false
-    this.#record(at, className, 1, dictionary.count, dictionary.first)
-    for (const member of dictionary.first) this.#enqueue(member, at, '[*]', this.#roots[at])
+    this.#recordAt(item, className, 1, dictionary.count, dictionary.first)
+    for (const member of dictionary.first) this.#follow(item, '[*]', member)
     return true
-  }
-
-  /**
-   * `{ count, first }` for an object of `minEntries` own keys or more: the count of its
-   * enumerable keys (Object.keys: half the time of all own keys, on a dictionary), or of all
-   * where fewer are enumerable (globalThis: its properties are not followed, since reading
-   * some loads Node's modules), and the values of the first MEMBERS_FOLLOWED; null for fewer,
-   * or where they cannot be listed. Listed once a pass: V8 sorts a dictionary's keys, which no
-   * call can slice (Object.keys takes 15 ms at 100,000 keys, 300 ms at a million).
-   */
-  #dictionaryOf(object) {
-    let dictionary = this.#manyKeys.get(object)
-    if (dictionary === undefined) {
-      let keys = reflect.enumerableKeys(object)
-      if (keys !== null && keys.length < this.#limits.minEntries) keys = reflect.ownKeys(object)
-      if (keys === null || keys.length < this.#limits.minEntries) return null
-      dictionary = { count: keys.length, first: keys.slice(0, MEMBERS_FOLLOWED).map((key) => reflect.ownValue(object, key)) }
-      this.#manyKeys.set(object, dictionary)
-    }
-    return dictionary
   }
 
   /**
@@ -377,13 +287,13 @@ class CensusPass {
    * accessor's functions themselves, never called (what a lazy getter made lives in its
    * closure: Express 5's `app.router`).
    */
-  #followProperty(object, key, at) {
+  #followProperty(object, key, item) {
     const descriptor = reflect.ownDescriptor(object, key)
     if (descriptor === undefined) return
     const step = propertyStep(key)
-    if ('value' in descriptor) return this.#enqueue(descriptor.value, at, step, this.#roots[at])
-    if (descriptor.get !== undefined) this.#enqueue(descriptor.get, at, `${step}(get)`, this.#roots[at])
-    if (descriptor.set !== undefined) this.#enqueue(descriptor.set, at, `${step}(set)`, this.#roots[at])
+    if ('value' in descriptor) return this.#follow(item, step, descriptor.value)
+    if (descriptor.get !== undefined) this.#follow(item, `${step}(get)`, descriptor.get)
+    if (descriptor.set !== undefined) this.#follow(item, `${step}(set)`, descriptor.set)
   }
 
   /**
@@ -393,22 +303,22 @@ class CensusPass {
    * include its every index, and the inspector builds a Map's or Set's entries (1.4 s for
    * 500,000) in the reply that lists its `#private` fields.
    */
-  #visitCollection(collection, at, size) {
+  #visitCollection(collection, item, size) {
     const members = reflect.firstMembers(collection, MEMBERS_FOLLOWED)
     const large = size >= this.#limits.minEntries
-    if (large) this.#record(at, reflect.className(collection) || 'Array', 1, size, members)
-    for (const member of members) this.#enqueue(member, at, '[*]', this.#roots[at])
+    if (large) this.#recordAt(item, reflect.className(collection) || 'Array', 1, size, members)
+    for (const member of members) this.#follow(item, '[*]', member)
     if (large && reflect.isArray(collection)) {
-      this.#skip(`named properties of arrays of ${this.#limits.minEntries} elements or more`, 'an array\'s keys are listed with its every index')
+      this.#notReached.add(`named properties of arrays of ${this.#limits.minEntries} elements or more`, 'an array\'s keys are listed with its every index')
     } else {
-      for (const key of reflect.ownKeys(collection) ?? []) {
+      for (const key of reflect.ownKeys(collection, this.#meter) ?? []) {
         if (key === 'length' || (typeof key === 'string' && /^\d+$/.test(key))) continue
-        this.#enqueue(reflect.ownValue(collection, key), at, propertyStep(key), this.#roots[at])
+        this.#follow(item, propertyStep(key), reflect.ownValue(collection, key))
       }
     }
-    if (!large) this.#visitPrivateFields(collection, at)
-    else if (this.#privatePrototype(collection) !== null) {
-      this.#skip(
+    if (!large) this.#followPrivateFields(collection, item)
+    else if (this.#inspector.mayHavePrivateFields(collection)) {
+      this.#notReached.add(
         `#private fields of arrays, Maps and Sets of a class of their own with ${this.#limits.minEntries} entries or more`,
         'asking for them lists every entry: an array\'s keys, to check that describing them runs no code, or a Map\'s or Set\'s, which the inspector builds',
       )
@@ -417,9 +327,10 @@ class CensusPass {
 
   /**
    * One of Node's timer lists (all timers of one duration, linked through `_idleNext`):
-   * counted link by link, the first timers' callbacks followed.
+   * counted link by link and recorded under a root of its own, named by its duration and its
+   * first callback's place; the first timers' callbacks followed.
    */
-  #visitTimerList(list, at) {
+  #visitTimerList(list) {
     const members = []
     let count = 0
     for (let timer = reflect.ownValue(list, '_idleNext'); timer !== list && reflect.isObjectLike(timer) && count < MAX_TIMERS_COUNTED; timer = reflect.ownValue(timer, '_idleNext')) {
@@ -427,145 +338,38 @@ class CensusPass {
     }
     const msecs = reflect.ownValue(list, 'msecs')
     const callback = reflect.ownValue(members[0] ?? {}, '_onTimeout')
-    const where = typeof callback === 'function' && this.#view !== null ? this.#safeLocation(callback) : null
+    const where = typeof callback === 'function' ? this.#inspector.locationOf(callback) : null
     const timers = root('timers', `timers of ${msecs} ms`, where === null ? {} : { ...where, fn: new WeakRef(callback) })
-    if (count >= this.#limits.minEntries) this.#record(at, 'TimersList', 1, count, members, timers)
-    for (const timer of members) this.#enqueue(reflect.ownValue(timer, '_onTimeout'), -1, `timers of ${msecs} ms[*]._onTimeout`, timers)
+    if (count >= this.#limits.minEntries) this.#records.add(timers, timers.name, 'TimersList', 1, count, members)
+    for (const timer of members) this.#enqueue(reflect.ownValue(timer, '_onTimeout'), NO_ITEM, `timers of ${msecs} ms[*]._onTimeout`, timers)
   }
 
   /**
-   * A function: its own properties, then its scopes' variables, each a root of its own; or,
-   * past MAX_KEYS_FOLLOWED keys, a dictionary.
+   * A function: its own properties, then its scopes' variables, each a root of its own, and a
+   * bound function's target and arguments (inspector-reads.js); or, past MAX_KEYS_FOLLOWED
+   * keys, a dictionary.
    */
-  #visitFunction(fn, at) {
-    if (this.#visitedAsDictionary(fn, at, 'Function', MAX_KEYS_FOLLOWED)) {
-      return this.#skip(`closures of functions of ${MAX_KEYS_FOLLOWED} keys or more`, 'the inspector would describe their every key in the reply that lists their scopes')
+  #visitFunction(fn, item) {
+    if (this.#visitedAsDictionary(fn, item, 'Function', MAX_KEYS_FOLLOWED)) {
+      return this.#notReached.add(`closures of functions of ${MAX_KEYS_FOLLOWED} keys or more`, 'the inspector would describe their every key in the reply that lists their scopes')
     }
-    for (const key of reflect.ownKeys(fn) ?? []) {
-      if (key !== 'name' && key !== 'length') this.#followProperty(fn, key, at)
+    for (const key of reflect.ownKeys(fn, this.#meter) ?? []) {
+      if (key !== 'name' && key !== 'length') this.#followProperty(fn, key, item)
     }
-    if (this.#view === null) return this.#skip('closures and module scopes', 'no inspector session could be opened in this thread')
-    if (this.#modulesRead.has(this.#moduleScoped.get(fn))) return
-    if (this.#functionsRead >= this.#limits.maxFunctions) {
-      return this.#skip('closures and module scopes past maxFunctions', `a pass reads the scopes of at most ${this.#limits.maxFunctions} functions`)
-    }
-    this.#functionsRead++
-    let details
-    let moduleScopeOnly = true
-    try {
-      details = this.#view.functionDetails(fn, (scriptId, scope) => {
-        if (!isModuleScope(scope)) moduleScopeOnly = false
-        return this.#moduleScopeRead(scriptId, scope)
-      })
-    } catch (err) {
-      if (err instanceof reflect.WouldRunCode) return this.#skipRunsCode('closures of functions', err)
-      return this.#skip('closures and module scopes the inspector refused', err.message)
-    }
-    if (details.location === null) return
-    const { scriptId, line, column } = details.location
-    if (moduleScopeOnly && details.bound.length === 0) this.#moduleScoped.set(fn, scriptId)
-    // Weakly: the function names its script's file at report time (script-files.js), if alive.
-    const fnRef = new WeakRef(fn)
-    for (const scope of details.scopes) {
-      const kind = isModuleScope(scope) ? 'module' : 'closure'
-      for (const { name, value } of scope.variables) {
-        this.#enqueue(value, -1, name, root(kind, name, { scriptId, scopeOf: kind === 'module' ? '' : scope.name, line, column, fn: fnRef }))
-      }
-    }
-    details.bound.forEach((part, i) => this.#enqueue(part, at, i === 0 ? '(bound target)' : `(bound ${i})`, this.#roots[at]))
+    const scopes = this.#inspector.scopesOf(fn)
+    if (scopes === null) return
+    for (const { name, value, root: variable } of scopes.variables) this.#enqueue(value, NO_ITEM, name, variable)
+    scopes.bound.forEach((part, index) => this.#follow(item, index === 0 ? '(bound target)' : `(bound ${index})`, part))
   }
 
-  /** Whether the module scope of script `scriptId` was read in this pass (and notes it). */
-  #moduleScopeRead(scriptId, scope) {
-    if (!isModuleScope(scope)) return false
-    if (this.#modulesRead.has(scriptId)) return true
-    this.#modulesRead.add(scriptId)
-    return false
+  /** Follows a class instance's `#private` fields (inspector-reads.js), where its class has any. */
+  #followPrivateFields(object, item) {
+    for (const { name, value } of this.#inspector.privateFieldsOf(object)) this.#follow(item, `.${name}`, value)
   }
 
-  /** A function's `{ scriptId, line, column }`, or null (a built-in, or the inspector refused). */
-  #safeLocation(fn) {
-    try {
-      return this.#view.functionLocation(fn)
-    } catch {
-      return null
-    }
-  }
-
-  /**
-   * The prototype of `object` when its class may give it `#private` fields the inspector can
-   * read: not a built-in's, nor one whose instances were found to have none; else null.
-   */
-  #privatePrototype(object) {
-    const proto = reflect.prototypeOf(object)
-    if (this.#view === null || proto === null || BUILT_IN_PROTOTYPES.has(proto) || this.#privateless.has(proto) || types.isGeneratorObject(object)) return null
-    return proto
-  }
-
-  /** A class instance's `#private` fields, where its class has any (asked once per prototype). */
-  #visitPrivateFields(object, at) {
-    const proto = this.#privatePrototype(object)
-    if (proto === null) return
-    let fields
-    try {
-      fields = this.#view.privateFields(object)
-    } catch (err) {
-      if (err instanceof reflect.WouldRunCode) return this.#skipRunsCode('#private fields of objects', err)
-      return this.#skip('#private fields the inspector refused', err.message)
-    }
-    if (fields.length === 0) this.#privateless.add(proto)
-    for (const { name, value } of fields) this.#enqueue(value, at, `.${name}`, this.#roots[at])
-  }
-
-  /** Records a collection at item `at` (or under `asRoot`, a root of its own); the record. */
-  #record(at, className, collections, entries, members, asRoot = null) {
-    const r = asRoot ?? this.#roots[at]
-    const path = asRoot === null ? this.#pathOf(at) : r.name
-    const key = `${rootKey(r)}|${path}`
-    let record = this.#records.get(key)
-    if (record === undefined) {
-      record = { key, root: r, path, className, collections: 0, entries: 0, memberClass: null, memberBytes: null, memberHandle: null }
-      this.#records.set(key, record)
-    }
-    record.collections += collections
-    record.entries += entries
-    if (record.memberClass === null) {
-      Object.assign(record, describeMembers(className === 'Map' ? members.filter((_, i) => i % 2 === 1) : members, (member) => this.#memberValues(member)))
-    }
-    return record
-  }
-
-  /**
-   * The values of a collection's `member`'s first own properties that hold objects: none for a
-   * collection (its entries could number millions), null for a dictionary (see describeMembers).
-   */
-  #memberValues(member) {
-    if (reflect.isArray(member) || types.isMap(member) || types.isSet(member) || types.isTypedArray(member) || types.isArrayBuffer(member)) return []
-    if (this.#dictionaryOf(member) !== null) return null
-    const values = []
-    for (const key of (reflect.ownKeys(member) ?? []).slice(0, MEMBER_PROPERTIES_LOOKED_AT)) {
-      const value = reflect.ownValue(member, key)
-      if (reflect.isObjectLike(value)) values.push(value)
-    }
-    return values
-  }
-
-  /** The path of item `at` from its root: the steps, joined as code would write them. */
-  #pathOf(at) {
-    const steps = []
-    for (let i = at; i !== -1; i = this.#parents[i]) steps.push(this.#steps[i])
-    return steps.reverse().join('').replace(/^\./, '')
-  }
-
-  /** Notes `what` the inspector was not asked about, since it would have run the service's code. */
-  #skipRunsCode(what, err) {
-    this.#skip(`${what} the inspector would run the service's code to describe`, `describing them runs getters or Proxy traps (${err.message}, for one)`)
-  }
-
-  #skip(what, why, count = 1) {
-    const entry = this.#notReached.get(what)
-    if (entry === undefined) this.#notReached.set(what, { what, why, count })
-    else entry.count += count
+  /** Records a collection found at item `item`, under its root and path (records.js); the record. */
+  #recordAt(item, className, collections, entries, members) {
+    return this.#records.add(this.#frontier.rootOf(item), this.#frontier.pathOf(item), className, collections, entries, members)
   }
 }
 
