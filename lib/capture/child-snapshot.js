@@ -45,6 +45,7 @@ const MIN_DEADLINE_MS = 600_000
 /**
  * How a child ended, by what the watchdog saw (`core::capture::fork::watchdog`) and the exit codes
  * of `core::capture::fork::child`: whether another fork may succeed, and in words.
+ * @param {import('../../binding').Outcome} end
  */
 function classify(end) {
   if (end.end === 'exited') {
@@ -123,7 +124,7 @@ async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = (
     let child
     const forkedAt = clock.now()
     try {
-      child = native.forkSnapshot(() => childWork(tempPath, finalPath), limits, (json) => onEnd(JSON.parse(json)))
+      child = native.forkSnapshot(() => childWork(tempPath, finalPath), limits, onEnd)
     } catch (err) {
       // fork() itself failed (EAGAIN, ENOMEM): no child, nothing written.
       fs.rmSync(tempPath, { force: true })

@@ -399,7 +399,7 @@ class Watcher extends EventEmitter {
 
   /**
    * An event of the native detector (`leak`, or `threshold` for RSS): emitted, then acted on.
-   * @param {import('../../binding').NativeEvent} native
+   * @param {import('./native-monitor').NativeEvent} native
    */
   #onNativeEvent(native) {
     if (this.#stopped) return
