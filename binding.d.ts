@@ -68,6 +68,13 @@ export declare class NativeMonitor {
    * writing a heap snapshot).
    */
   resetNative(): void
+  /**
+   * Whether the heap floor `heap` crosses `heapThreshold` of `limit` upwards: the JS side then
+   * emits the heap's `threshold` event, by the rule the thread applies to RSS.
+   */
+  crossedHeapThreshold(heap: number, limit: number): boolean
+  /** Whether the newest heap floor was at or above `heapThreshold` of its limit. */
+  get heapAboveThreshold(): boolean
   /** Stops and joins the thread. Idempotent. */
   stop(): void
   /**
@@ -552,6 +559,8 @@ export interface NativeMonitorOptions {
   intervalMs: number
   /** Fraction of the container limit at which RSS raises a threshold event. */
   rssThreshold: number
+  /** Fraction of the heap's limit at which the heap raises one (`crossedHeapThreshold`). */
+  heapThreshold: number
   /** Epoch milliseconds at which the warm-up starts. */
   startedAt: number
 }

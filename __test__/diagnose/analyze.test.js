@@ -11,6 +11,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { execFileSync, spawnSync } = require('node:child_process')
 const { analyzeSnapshot, diffSnapshots } = require('../..')
+const { openSnapshot } = require('../../lib/diagnose/analyze')
 const model = require('../support/devtools-retained')
 
 const SESSIONS = 20000
@@ -266,6 +267,21 @@ test('progress is reported and the event loop keeps running meanwhile', async ()
   assert.equal(last.total, fs.statSync(snap(2)).size)
   // A synchronous analysis would resolve before the loop could turn once.
   assert.ok(ticks >= 2, `${ticks} turns of the event loop`)
+})
+
+test('an open snapshot tells V8 of the memory its analysis holds, and gives it back on release', async () => {
+  const external = () => process.memoryUsage().external
+  const fileBytes = fs.statSync(snap(2)).size
+  const before = external()
+  const open = await openSnapshot(snap(2))
+  const held = external() - before
+  // The analysis' arrays and strings: some fraction of the file's size at least (its numbers
+  // as text take more room than as integers), and not more than a few times it.
+  assert.ok(held > fileBytes / 4 && held < 4 * fileBytes, `external grew by ${held} bytes for a ${fileBytes}-byte file`)
+  assert.ok(open.summary(1).nodes > 0)
+  open.release()
+  assert.ok(external() - before < held / 4, `external still ${external() - before} bytes above after release`)
+  assert.throws(() => open.summary(1), /no snapshot is loaded/)
 })
 
 test('bad files reject with a stable code, the file and the byte offset', async () => {

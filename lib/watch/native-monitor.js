@@ -19,9 +19,9 @@ const { nativeBinding } = require('../shared/native')
  * @param {(event: NativeEvent) => void} onEvent
  */
 function newNativeMonitor(o, { startedAt, warmupEndsWhenServing, rssThreshold = o.rssThreshold }, onEvent) {
-  const { window, minPoints, warmupMs, minDurationMs, minGrowthBytes, minRateBytesPerSec, confidence, intervalMs } = o
+  const { window, minPoints, warmupMs, minDurationMs, minGrowthBytes, minRateBytesPerSec, confidence, intervalMs, heapThreshold } = o
   /** @type {import('../../binding').NativeMonitorOptions} */
-  const settings = { window, minPoints, warmupMs, warmupEndsWhenServing, minDurationMs, minGrowthBytes, minRateBytesPerSec, confidence, intervalMs, rssThreshold, startedAt }
+  const settings = { window, minPoints, warmupMs, warmupEndsWhenServing, minDurationMs, minGrowthBytes, minRateBytesPerSec, confidence, intervalMs, rssThreshold, heapThreshold, startedAt }
   const onLeak = (leak) => onEvent({ type: 'leak', ...leak })
   const onRssThreshold = (threshold) => onEvent({ type: 'threshold', kind: 'rss', ...threshold })
   return new (nativeBinding().NativeMonitor)(settings, onLeak, onRssThreshold)

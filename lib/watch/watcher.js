@@ -125,7 +125,6 @@ class Watcher extends EventEmitter {
   #timer // runs #tick every intervalMs
   // What the watcher saw:
   #majorGcsSeen = 0
-  #heapAboveThreshold = false
   #fillingSince = null // when BoundedMaps started filling, while they still are
   #tally = new Tally() // what the events so far said, for status() and metrics
   #lastFloor = null // the newest sampled floor: { time, heap, external }
@@ -350,7 +349,7 @@ class Watcher extends EventEmitter {
     const rssShare = rss !== null && containerLimit !== null ? rss / containerLimit : 0
     this.#lastUsage = Math.max(heapShare, rssShare)
     this.#notePressure({ usage: this.#lastUsage, urgent: false, reason: heapShare >= rssShare ? 'heap' : 'rss' })
-    this.#leakResponse.onLevels({ heap, external, native, nativeAt: nativeTrend?.floorAt ?? null }, this.#heapAboveThreshold)
+    this.#leakResponse.onLevels({ heap, external, native, nativeAt: nativeTrend?.floorAt ?? null }, this.#native.heapAboveThreshold)
     this.#checkRestart()
   }
 
@@ -387,14 +386,14 @@ class Watcher extends EventEmitter {
     if (this.#restart !== null && !this.#stopped) this.#restart.check(this.#native.trends())
   }
 
-  /** Emits `threshold` (and captures) when the heap floor crosses `heapThreshold` upwards. */
+  /**
+   * Emits `threshold` (and captures) when the heap floor crosses `heapThreshold` upwards: the
+   * rule the monitor owns (`crossedHeapThreshold`), which it applies to RSS too.
+   */
   #checkHeapThreshold(heapUsed, limit) {
-    const above = heapUsed >= this.#options.heapThreshold * limit
-    if (above && !this.#heapAboveThreshold) {
-      this.#event('threshold', { kind: 'heap', current: heapUsed, limit })
-      this.#leakResponse.onThreshold('heap')
-    }
-    this.#heapAboveThreshold = above
+    if (!this.#native.crossedHeapThreshold(heapUsed, limit)) return
+    this.#event('threshold', { kind: 'heap', current: heapUsed, limit })
+    this.#leakResponse.onThreshold('heap')
   }
 
   /**

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use napi::bindgen_prelude::{AsyncTask, Env, Error, Result, Task};
+use napi::bindgen_prelude::{AsyncTask, Env, Error, ObjectFinalize, Result, Task};
 use napi::Status;
 use napi_derive::napi;
 
@@ -21,11 +21,25 @@ use crate::core::diagnose::heapsnapshot::summary::{
 };
 
 /// What a `LoadedSnapshot` holds: the analysis once `load` ends, none after `release` (a load
-/// still running when it is released drops its result).
+/// still running when it is released drops its result), and the bytes of it V8 was told of.
 #[derive(Default)]
 struct State {
     analysis: Option<Arc<Analysis>>,
     released: bool,
+    reported_bytes: i64,
+}
+
+impl State {
+    /// Drops the analysis and tells V8 its memory is gone.
+    fn release(&mut self, env: &Env) {
+        self.analysis = None;
+        self.released = true;
+        let bytes = std::mem::take(&mut self.reported_bytes);
+        if bytes > 0 {
+            // Only a failing engine refuses; the memory is freed either way.
+            let _ = env.adjust_external_memory(-bytes);
+        }
+    }
 }
 
 type Held = Arc<Mutex<State>>;
@@ -71,15 +85,32 @@ impl Task for LoadTask {
         }))
     }
 
-    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<Option<SnapshotError>> {
+    /// Tells V8 of the memory the analysis holds (gigabytes for a large snapshot), so that
+    /// its garbage collector weighs the `LoadedSnapshot` that keeps it, as it weighs a Buffer.
+    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Option<SnapshotError>> {
+        let mut state = lock(&self.held);
+        if let Some(analysis) = state.analysis.as_ref().filter(|_| !state.released) {
+            // A second load replaced the first analysis: only the difference is news.
+            let bytes = analysis.heap_bytes() as i64;
+            env.adjust_external_memory(bytes - state.reported_bytes)?;
+            state.reported_bytes = bytes;
+        }
         Ok(output.err())
     }
 }
 
 /// A heap snapshot read once, asked several questions; `openSnapshot` (lib/diagnose/analyze.js) wraps it.
-#[napi]
+#[napi(custom_finalize)]
 pub struct LoadedSnapshot {
     held: Held,
+}
+
+impl ObjectFinalize for LoadedSnapshot {
+    /// Collected without `release()`: the analysis goes, and V8 is told.
+    fn finalize(self, env: Env) -> Result<()> {
+        lock(&self.held).release(&env);
+        Ok(())
+    }
 }
 
 impl Default for LoadedSnapshot {
@@ -152,10 +183,8 @@ impl LoadedSnapshot {
     /// Frees the analysis now rather than when the garbage collector finds this object; a load
     /// still running drops its result.
     #[napi]
-    pub fn release(&self) {
-        let mut state = lock(&self.held);
-        state.analysis = None;
-        state.released = true;
+    pub fn release(&self, env: Env) {
+        lock(&self.held).release(&env);
     }
 
     fn analysis(&self) -> Result<Arc<Analysis>> {

@@ -15,6 +15,7 @@ use crate::core::detect::monitor::{
     HeapResident, Monitor, MonitorConfig, MonitorEvent, RssThreshold,
 };
 use crate::core::detect::scales::Load;
+use crate::core::detect::threshold::Threshold;
 
 /// Settings of the native monitor thread: `watch()`'s options of the same names, checked by
 /// it, and when the warm-up starts.
@@ -42,6 +43,8 @@ pub struct NativeMonitorOptions {
     pub interval_ms: f64,
     /// Fraction of the container limit at which RSS raises a threshold event.
     pub rss_threshold: f64,
+    /// Fraction of the heap's limit at which the heap raises one (`crossedHeapThreshold`).
+    pub heap_threshold: f64,
     /// Epoch milliseconds at which the warm-up starts.
     pub started_at: f64,
 }
@@ -61,6 +64,7 @@ type ThresholdCallback = ThreadsafeFunction<RssThreshold, (), RssThreshold, Stat
 #[napi]
 pub struct NativeMonitor {
     inner: Arc<Mutex<Option<Monitor>>>,
+    heap_threshold: Mutex<Threshold>,
 }
 
 #[napi]
@@ -83,6 +87,7 @@ impl NativeMonitor {
             .callee_handled::<false>()
             .weak::<true>()
             .build()?;
+        let heap_threshold = options.heap_threshold;
         let config = MonitorConfig {
             detector: DetectorConfig {
                 window: options.window as usize,
@@ -112,7 +117,10 @@ impl NativeMonitor {
         let inner = Arc::new(Mutex::new(Some(monitor)));
         let on_teardown = Arc::clone(&inner);
         env.add_env_cleanup_hook((), move |_| stop(&on_teardown))?;
-        Ok(NativeMonitor { inner })
+        Ok(NativeMonitor {
+            inner,
+            heap_threshold: Mutex::new(Threshold::new(heap_threshold)),
+        })
     }
 
     /// Records a floor taken after a full GC; `kind` is `'heap'` or `'external'`. `hold`:
@@ -167,6 +175,23 @@ impl NativeMonitor {
     #[napi]
     pub fn reset_native(&self) -> Result<()> {
         self.with_running(|w| w.reset_native())
+    }
+
+    /// Whether the heap floor `heap` crosses `heapThreshold` of `limit` upwards: the JS side then
+    /// emits the heap's `threshold` event, by the rule the thread applies to RSS.
+    #[napi]
+    pub fn crossed_heap_threshold(&self, heap: f64, limit: f64) -> bool {
+        self.heap_threshold
+            .lock()
+            .is_ok_and(|mut threshold| threshold.crossed(heap, limit))
+    }
+
+    /// Whether the newest heap floor was at or above `heapThreshold` of its limit.
+    #[napi(getter)]
+    pub fn heap_above_threshold(&self) -> bool {
+        self.heap_threshold
+            .lock()
+            .is_ok_and(|threshold| threshold.is_above())
     }
 
     /// Stops and joins the thread. Idempotent.

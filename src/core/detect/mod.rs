@@ -5,6 +5,7 @@
 //! - [`detector`]: one [`detector::Series`] per kind of memory, judging its floors on every scale.
 //! - [`monitor`]: the background thread that owns the three series, reads RSS and the
 //!   container's memory, and sends leaks out.
+//! - [`threshold`]: when a reading crossing a share of its limit raises an event.
 //!
 //! Dependency order: `trend` ← `scales` ← `detector` ← `monitor` (which also reads
 //! [`super::system`]).
@@ -12,4 +13,5 @@
 pub mod detector;
 pub mod monitor;
 pub mod scales;
+pub mod threshold;
 pub mod trend;

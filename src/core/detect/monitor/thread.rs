@@ -16,6 +16,7 @@ use crate::core::detect::detector::{
     Assessment, DetectorConfig, MemoryKind, Series, Suspicion, Trend,
 };
 use crate::core::detect::scales::Load;
+use crate::core::detect::threshold::Threshold;
 
 /// The native memory V8 takes per byte of heap pages it adds (page metadata, slot sets,
 /// its threads' worklists): native growth no larger than this share of the rise of the
@@ -211,7 +212,7 @@ struct State {
     native: Series,
     heap_resident: Option<HeapResident>,
     heap_peaks: HeapPeaks,
-    above_rss_threshold: bool,
+    rss_threshold: Threshold,
     native_paused: bool,
     /// The load that came with the newest heap floor, for the native floors taken between.
     latest_load: Load,
@@ -228,6 +229,7 @@ impl State {
             ..config.detector.clone()
         };
         State {
+            rss_threshold: Threshold::new(config.rss_threshold),
             heap: Series::new(MemoryKind::Heap, config.started_at),
             external: Series::new(MemoryKind::External, config.started_at),
             native: Series::new(MemoryKind::Native, config.started_at),
@@ -238,7 +240,6 @@ impl State {
             shared,
             heap_resident: None,
             heap_peaks: HeapPeaks::default(),
-            above_rss_threshold: false,
             native_paused: false,
             latest_load: Load::default(),
             time: WatcherTime::default(),
@@ -295,16 +296,12 @@ impl State {
         if let Some(native_bytes) = native_bytes {
             self.native_floor(time, native_bytes);
         }
-        if let Some(limit) = limit {
-            let above = rss >= self.config.rss_threshold * limit;
-            if above && !self.above_rss_threshold {
-                (self.sink)(MonitorEvent::RssThreshold(RssThreshold {
-                    time,
-                    current: rss,
-                    limit,
-                }));
-            }
-            self.above_rss_threshold = above;
+        if let Some(limit) = limit.filter(|&limit| self.rss_threshold.crossed(rss, limit)) {
+            (self.sink)(MonitorEvent::RssThreshold(RssThreshold {
+                time,
+                current: rss,
+                limit,
+            }));
         }
     }
 

@@ -8,6 +8,11 @@ pub struct Strings {
 }
 
 impl Strings {
+    /// Bytes its buffers take.
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes.capacity() + 4 * self.ends.capacity()
+    }
+
     /// Number of strings.
     pub fn len(&self) -> usize {
         self.ends.len()
