@@ -34,6 +34,11 @@ export declare class LoadedSnapshot {
    */
   dominators(id: number, limit: number): Array<DominatorStep> | null
   /**
+   * The bytes of its analysis V8 was told of (with `napi_adjust_external_memory`, which
+   * weighs in V8's GC heuristics but is not in `process.memoryUsage()`); 0 once released.
+   */
+  get reportedBytes(): number
+  /**
    * Frees the analysis now rather than when the garbage collector finds this object; a load
    * still running drops its result.
    */

@@ -205,6 +205,11 @@ class OpenSnapshot {
     return this.#native.dominators(id, limit)
   }
 
+  /** The bytes of its analysis the JS engine was told this object holds; 0 once released. */
+  get reportedBytes() {
+    return this.#native.reportedBytes
+  }
+
   /** Frees the analysis; later questions throw. */
   release() {
     this.#native.release()

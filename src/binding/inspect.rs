@@ -180,6 +180,13 @@ impl LoadedSnapshot {
         Ok(Some(dominator_chain(&a, v, limit as usize)))
     }
 
+    /// The bytes of its analysis V8 was told of (with `napi_adjust_external_memory`, which
+    /// weighs in V8's GC heuristics but is not in `process.memoryUsage()`); 0 once released.
+    #[napi(getter)]
+    pub fn reported_bytes(&self) -> f64 {
+        lock(&self.held).reported_bytes as f64
+    }
+
     /// Frees the analysis now rather than when the garbage collector finds this object; a load
     /// still running drops its result.
     #[napi]
