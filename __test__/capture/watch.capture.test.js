@@ -96,6 +96,17 @@ test('a heap above its threshold is about to die too', async (t) => {
   assert.equal(result.overBudgetBecause, 'the heap is above its threshold')
 })
 
+test('a threshold crossed while the leak\'s baseline is written is not lost: its snapshot follows', async (t) => {
+  const { c, events } = capture(t, { cooldownMs: 0 })
+  const baseline = c.onLeak(leak())
+  // Crossed once, while the baseline is being written: reported once, so it must wait.
+  assert.equal(c.onThreshold('heap'), null)
+  assert.equal((await baseline).role, 'baseline')
+  for (let i = 0; i < 200 && !events.some((e) => e.type === 'snapshot' && e.reason === 'threshold'); i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  const written = events.filter((e) => e.type === 'snapshot').map((e) => e.reason)
+  assert.deepEqual(written, ['leak', 'threshold'], JSON.stringify(events.map((e) => e.type)))
+})
+
 test('a snapshot that could not finish before the projected limit is declined all the same', async (t) => {
   const { c } = capture(t, { snapshotMaxPauseMs: 1 })
   const result = await c.onLeak(leak({ urgent: true, projectedLimitAt: Date.now() + 50 }))

@@ -30,6 +30,9 @@ const NEAR_LIMIT_MAX_PAUSE_MS = 10_000
  */
 const RECOVERY_PAUSES = 3
 
+/** Why a threshold's snapshot may pause the process past the budget: it is about to die. */
+const THRESHOLD_CROSSED = (kind) => `the ${kind} is above its threshold`
+
 /**
  * Sampling intervals after a baseline is written before a native floor taken counts as the
  * baseline's: the monitor starts its series again once the snapshot is written.
@@ -75,6 +78,7 @@ class Capture {
   #baseline = null // { path, levels, kinds, endedAt, pauseMs, followedUp, nativeNow, nativeStart } of the current pair
   #nativeHolds = 0 // snapshots and diffs under way that move native memory on purpose
   #capturing = false
+  #thresholdWaiting = null // a threshold crossed while another snapshot was written: its kind
   #stopped = false
   #requests = 0 // snapshots asked for on demand, for their ids
 
@@ -140,7 +144,13 @@ class Capture {
    * about to die, and its snapshot is worth the pause.
    */
   onThreshold(kind) {
-    return this.#capture('threshold', `the ${kind} is above its threshold`)
+    // A crossing is reported once: one that comes while the leak's baseline is written
+    // waits for it rather than being lost, the process being about to die.
+    if (this.#capturing) {
+      this.#thresholdWaiting = kind
+      return null
+    }
+    return this.#capture('threshold', THRESHOLD_CROSSED(kind))
   }
 
   /**
@@ -329,7 +339,16 @@ class Capture {
     } finally {
       if (wrote) this.#releaseNative()
       this.#capturing = false
+      this.#thresholdAfterCapture()
     }
+  }
+
+  /** The threshold snapshot that waited for the one just written, if one did. */
+  #thresholdAfterCapture() {
+    const kind = this.#thresholdWaiting
+    this.#thresholdWaiting = null
+    // #capture reports its own failures as `error` events.
+    if (kind !== null && !this.#stopped) void this.#capture('threshold', THRESHOLD_CROSSED(kind))
   }
 
   /**
