@@ -51,7 +51,7 @@ const leak = (fields = {}) => ({ kind: 'heap', current: floor(), urgent: false, 
 
 test('a snapshot predicted to pause longer than the budget is declined with its cost and the ways to get it', async (t) => {
   const { c, dir, events } = capture(t, { snapshotMaxPauseMs: 1 })
-  const result = await c.onLeak(leak())
+  const result = await c.onLeak(leak()).written
   assert.equal(result.skipped, 'pause')
   assert.equal(result.reason, 'leak')
   assert.equal(result.pauseBudgetMs, 1)
@@ -65,7 +65,7 @@ test('a snapshot predicted to pause longer than the budget is declined with its 
 
 test('a process about to die gets its snapshot whatever the budget, and the event says why', async (t) => {
   const { c, events } = capture(t, { snapshotMaxPauseMs: 1 })
-  const result = await c.onLeak(leak({ urgent: true, projectedLimitAt: Date.now() + 5 * 60_000 }))
+  const result = await c.onLeak(leak({ urgent: true, projectedLimitAt: Date.now() + 5 * 60_000 })).written
   assert.equal(result.role, 'baseline', JSON.stringify(result))
   assert.match(result.overBudgetBecause, /^the leak is urgent: its limit is projected in \d+ s$/)
   assert.ok(fs.statSync(result.path).size > 0)
@@ -85,7 +85,7 @@ test('near the heap limit, a snapshot whose pause would outlast a liveness probe
 
 test('a leak that is not urgent stays within the budget, whatever its projection', async (t) => {
   const { c } = capture(t, { snapshotMaxPauseMs: 1 })
-  const result = await c.onLeak(leak({ urgent: false, projectedLimitAt: Date.now() + 5 * 60_000 }))
+  const result = await c.onLeak(leak({ urgent: false, projectedLimitAt: Date.now() + 5 * 60_000 })).written
   assert.equal(result.skipped, 'pause')
 })
 
@@ -98,7 +98,7 @@ test('a heap above its threshold is about to die too', async (t) => {
 
 test('a threshold crossed while the leak\'s baseline is written is not lost: its snapshot follows', async (t) => {
   const { c, events } = capture(t, { cooldownMs: 0 })
-  const baseline = c.onLeak(leak())
+  const baseline = c.onLeak(leak()).written
   // Crossed once, while the baseline is being written: reported once, so it must wait.
   assert.equal(c.onThreshold('heap'), null)
   assert.equal((await baseline).role, 'baseline')
@@ -109,18 +109,20 @@ test('a threshold crossed while the leak\'s baseline is written is not lost: its
 
 test('a snapshot that could not finish before the projected limit is declined all the same', async (t) => {
   const { c } = capture(t, { snapshotMaxPauseMs: 1 })
-  const result = await c.onLeak(leak({ urgent: true, projectedLimitAt: Date.now() + 50 }))
+  const result = await c.onLeak(leak({ urgent: true, projectedLimitAt: Date.now() + 50 })).written
   assert.equal(result.skipped, 'pause')
   assert.equal(result.overBudgetBecause, undefined)
 })
 
 test('the follow-up comes once the heap has grown, within the cooldown, and the pair becomes a report', async (t) => {
   const { c, events } = capture(t, { snapshotMaxPauseMs: Infinity, cooldownMs: 10 * 60_000, followUpGrowthBytes: 4 * MiB, intervalMs: 10 })
-  const baseline = await c.onLeak(leak())
+  const baseline = await c.onLeak(leak()).written
   const baselineEndedAt = Date.now()
   assert.equal(baseline.role, 'baseline', JSON.stringify(baseline))
   // Not grown yet: nothing.
-  assert.equal(await c.onLeak(leak()), null)
+  const notDue = c.onLeak(leak())
+  assert.equal(notDue.role, null)
+  assert.equal(await notDue.written, null)
   const kept = []
   let followUp = null
   const deadline = Date.now() + 60_000
@@ -143,7 +145,7 @@ test('the follow-up comes once the heap has grown, within the cooldown, and the 
 
 test('an external leak is followed up once external memory has grown, whatever the heap does', async (t) => {
   const { c, events } = capture(t, { snapshotMaxPauseMs: Infinity, cooldownMs: 10 * 60_000, followUpGrowthBytes: 4 * MiB, intervalMs: 10 })
-  const baseline = await c.onLeak(leak({ kind: 'external', current: process.memoryUsage().external }))
+  const baseline = await c.onLeak(leak({ kind: 'external', current: process.memoryUsage().external })).written
   assert.equal(baseline.role, 'baseline', JSON.stringify(baseline))
   await new Promise((resolve) => setTimeout(resolve, 3 * baseline.durationMs + 50))
   // The heap has not grown: no follow-up yet.
@@ -162,7 +164,7 @@ test('a native leak is followed up on native floors taken after the baseline, no
   const { c, events } = capture(t, { snapshotMaxPauseMs: Infinity, cooldownMs: 10 * 60_000, followUpGrowthBytes: 4 * MiB, intervalMs: 10 })
   const before = Date.now()
   c.onFloor({ ...floors(), native: 100 * MiB, nativeAt: before }, false)
-  const baseline = await c.onLeak(leak({ kind: 'native', current: 100 * MiB }))
+  const baseline = await c.onLeak(leak({ kind: 'native', current: 100 * MiB })).written
   assert.equal(baseline.role, 'baseline', JSON.stringify(baseline))
   await new Promise((resolve) => setTimeout(resolve, 3 * baseline.durationMs + 50))
   // A floor from before the snapshot was written does not count, however far below it is.
@@ -184,26 +186,26 @@ test('a native leak is followed up on native floors taken after the baseline, no
 
 test('after a pair, the next snapshot waits for the cooldown', async (t) => {
   const { c } = capture(t, { snapshotMaxPauseMs: Infinity, cooldownMs: 10 * 60_000, followUpGrowthBytes: 1, intervalMs: 1 })
-  const baseline = await c.onLeak(leak())
+  const baseline = await c.onLeak(leak()).written
   // The follow-up waits for the service to recover from the baseline's pause.
   await new Promise((resolve) => setTimeout(resolve, 3 * baseline.durationMs + 50))
   // Grown, by far more than the garbage of earlier tests a GC may free meanwhile.
-  const followUp = await c.onLeak(leak({ current: floor() + 64 * MiB }))
+  const followUp = await c.onLeak(leak({ current: floor() + 64 * MiB })).written
   assert.equal(followUp?.role, 'follow-up', JSON.stringify(followUp))
-  const third = await c.onLeak(leak())
+  const third = await c.onLeak(leak()).written
   assert.equal(third.skipped, 'cooldown')
 })
 
 test('a declined follow-up ends the pair and says so, for the report without one', async (t) => {
   const { c, noPair } = capture(t, { snapshotMaxPauseMs: Infinity, followUpGrowthBytes: 1, intervalMs: 1 })
-  const baseline = await c.onLeak(leak())
+  const baseline = await c.onLeak(leak()).written
   await new Promise((resolve) => setTimeout(resolve, 3 * baseline.durationMs + 50))
   // Grown past what maxDiskBytes (4 GiB) can hold beside the baseline.
-  const followUp = await c.onLeak(leak({ current: floor() + 4 * 1024 * MiB }))
+  const followUp = await c.onLeak(leak({ current: floor() + 4 * 1024 * MiB })).written
   assert.equal(followUp.skipped, 'disk-budget', JSON.stringify(followUp))
   assert.deepStrictEqual(noPair.map((s) => [s.skipped, s.reason]), [['disk-budget', 'follow-up']])
   // The pair is over: the next leak starts another, after the cooldown.
-  assert.equal((await c.onLeak(leak())).skipped, 'cooldown')
+  assert.equal((await c.onLeak(leak()).written).skipped, 'cooldown')
 })
 
 /** The first event of `type`, waiting up to 60 s for it. */

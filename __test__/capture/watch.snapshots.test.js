@@ -233,6 +233,8 @@ test('the watcher writes a baseline and a follow-up snapshot of a leaking servic
   const early = events.find((e) => e.type === 'report' && e.kind === 'no-snapshot')
   assert.equal(early?.heapSnapshot.why, 'pair-pending', told)
   assert.ok(early.time < report.time)
+  // Its census began with the leak, beside the baseline's writer, not once the baseline was written.
+  assert.ok(early.census.passes[0].time < snaps[0].time, `census from ${early.census.passes[0].time}, baseline written at ${snaps[0].time}`)
   assert.match(early.suspects[0]?.holder?.description ?? '', /^sessions \(Map\), a module-level variable of .*leaking-service\.js$/, JSON.stringify(early.suspects))
   assert.equal(report.evidence, 'pair and census', JSON.stringify(report.census))
   assert.deepEqual(report.census.holders[0], { holder: early.suspects[0].holder.description, confirmed: true })

@@ -75,7 +75,7 @@ class Capture {
   #leaking = new Set() // the kinds reported leaking since the current pair's baseline was asked for
   #urgentLeak = null // the newest leak's { projectedLimitAt }, while it is urgent; or the heap's, projected near its limit (onNearLimit)
   #heapAboveThreshold = false // the newest heap floor is above heapThreshold
-  #baseline = null // { path, levels, kinds, endedAt, pauseMs, followedUp, nativeNow, nativeStart } of the current pair
+  #baseline = null // { path, levels, kinds, startedAt, endedAt, pauseMs, followedUp, nativeNow, nativeStart } of the current pair
   #nativeHolds = 0 // snapshots and diffs under way that move native memory on purpose
   #capturing = false
   #thresholdWaiting = null // a threshold crossed while another snapshot was written: its kind
@@ -123,20 +123,25 @@ class Capture {
    * it is due (the kind now counts towards it).
    * @param {{ kind: string, current: number, urgent?: boolean, projectedLimitAt?: number | null }} leak
    *   the event's fields.
-   * @returns {Promise<object | null>} the `snapshot` or `snapshot-skipped` event's fields
-   *   (`skipped: 'failed'` when writing threw: an `error` event says why), or null when no
-   *   snapshot was attempted (one is being written, or the pair's follow-up is not due yet).
+   * @returns {{ role: 'baseline' | 'follow-up' | null, written: Promise<object | null> }} `role`:
+   *   the snapshot this call started writing, known at once (a baseline's report, the census',
+   *   need not wait for it), null when none (one is being written, or the pair's follow-up is
+   *   not due yet); `written`: the `snapshot` or `snapshot-skipped` event's fields (`skipped:
+   *   'failed'` when writing threw: an `error` event says why), or null when none was tried.
    */
   onLeak(leak) {
     this.#levels = { ...this.#levels, [leak.kind]: leak.current }
     this.#urgentLeak = leak.urgent === true ? { projectedLimitAt: leak.projectedLimitAt ?? null } : null
+    const busy = this.#capturing || this.#stopped
     if (this.#baseline !== null && !this.#baseline.followedUp) {
       this.#baseline.kinds.add(leak.kind)
       this.#startNativeReadings(this.#baseline)
-      return this.#followUpIfDue()
+      const followUp = busy ? null : this.#followUpIfDue()
+      return { role: followUp === null ? null : 'follow-up', written: Promise.resolve(followUp) }
     }
     this.#leaking.add(leak.kind)
-    return this.#capture(this.#baseline === null ? 'leak' : 'leak-worse')
+    if (busy) return { role: null, written: Promise.resolve(null) }
+    return { role: 'baseline', written: this.#capture(this.#baseline === null ? 'leak' : 'leak-worse') }
   }
 
   /**
@@ -301,6 +306,7 @@ class Capture {
   async #capture(reason, crossed = null, demand = null, grown = null) {
     if (this.#capturing || this.#stopped) return null
     this.#capturing = true
+    const startedAt = this.#clock.now()
     // For a native pair, the report's end readings: before this snapshot moves memory.
     const nativeEnd = reason === 'follow-up' && this.#baseline?.nativeStart != null ? nativeStart(this.#clock) : null
     // Writing a snapshot takes several times the heap in native memory, and the allocator
@@ -330,7 +336,7 @@ class Capture {
       this.#cost.learn(predicted, result.writer === 'child' ? { bytes: result.bytes, durationMs: result.childMs } : result)
       if (wrote) this.#releaseNative()
       wrote = false
-      const fields = this.#written({ ...result, ...budget }, heapUsed, reason, { grown, nativeEnd })
+      const fields = this.#written({ ...result, ...budget }, heapUsed, { reason, startedAt }, { grown, nativeEnd })
       await this.#handOver(fields)
       return fields
     } catch (err) {
@@ -398,8 +404,9 @@ class Capture {
   /**
    * A snapshot was written: emitted with its role; a follow-up starts the pair's report, with
    * `follow`: `{ grown, nativeEnd }` (how much each kind grew, the native end readings).
+   * `taken`: `{ reason, startedAt }`, why it was taken and when its capture began.
    */
-  #written(result, heapUsed, reason, follow) {
+  #written(result, heapUsed, { reason, startedAt }, follow) {
     const baseline = this.#baseline
     if (baseline === null || baseline.followedUp) {
       const fields = { ...result, role: 'baseline' }
@@ -412,7 +419,7 @@ class Capture {
       if (kinds.size === 0 || (reason !== 'leak' && reason !== 'leak-worse')) kinds.add('heap')
       this.#leaking.clear()
       const levels = { heap: baselineHeap, external: this.#levels.external, native: null }
-      this.#baseline = { path: result.path, levels, kinds, endedAt: this.#clock.now(), pauseMs: result.durationMs, followedUp: false, nativeNow: null, nativeStart: null }
+      this.#baseline = { path: result.path, levels, kinds, startedAt, endedAt: this.#clock.now(), pauseMs: result.durationMs, followedUp: false, nativeNow: null, nativeStart: null }
       return fields
     }
     const fields = { ...result, role: 'follow-up', baseline: baseline.path }
@@ -420,11 +427,11 @@ class Capture {
     baseline.followedUp = true
     const leaking = follow.grown ?? this.#grown(baseline)
     const native = baseline.nativeStart === null ? null : { start: baseline.nativeStart, end: follow.nativeEnd ?? nativeStart(this.#clock) }
-    // The census taken at the leak, once done, is what the pair confirms. Diffing the pair
-    // holds both snapshots' graphs in native memory for seconds (GBs for big heaps): native
-    // floors from meanwhile would read as a native leak, and those from before no longer
-    // compare with those after.
-    this.#diagnosedSince(baseline.endedAt)
+    // The census taken at the leak (begun with the baseline, beside its writer), once done, is
+    // what the pair confirms. Diffing the pair holds both snapshots' graphs in native memory
+    // for seconds (GBs for big heaps): native floors from meanwhile would read as a native
+    // leak, and those from before no longer compare with those after.
+    this.#diagnosedSince(baseline.startedAt)
       .then((diagnosed) => {
         if (this.#stopped) return
         this.#holdNative()

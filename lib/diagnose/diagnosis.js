@@ -33,7 +33,7 @@ const DIAGNOSIS_AWAITED_MS = 120_000
  * How long a report waits for the sites' ranking once the census is done: the ranking samples
  * a slow leak for up to ten windows (minutes at the defaults), and the holder should not wait.
  */
-const SITES_GRACE_MS = 15_000
+const SITES_GRACE_MS = 5_000
 
 /** What `settledWithin` gives for a promise not settled in time (sites still being ranked). */
 const LATE = Symbol('late')
@@ -79,6 +79,15 @@ function withWhereMade(suspects, sites) {
  * wait for).
  */
 const PAIR_PENDING = 'pair-pending'
+
+/**
+ * Why a report has no snapshot pair (see `Diagnosis#diagnose`): `why`, PAIR_PENDING or the
+ * `snapshot-skipped` reason (`'declined'` for `'pause'`), `off`, `failed`; `detail` says more.
+ * @typedef {{ why: string, detail: string | null }} NoPair
+ */
+
+/** @type {NoPair} A report's snapshot when its baseline is still being written as its census ends. */
+const BASELINE_BEING_WRITTEN = Object.freeze({ why: PAIR_PENDING, detail: "the baseline is being written; the pair's report follows once its follow-up is" })
 
 /**
  * The order of a report's `lookedAt` and `notLookedAt`: each step of a diagnosis gives back
@@ -220,7 +229,7 @@ class Diagnosis {
   }
 
   /**
-   * The newest report whose census began at or after `time` (a pair's baseline written): the
+   * The newest report whose census began at or after `time` (a pair's baseline begun): the
    * holders a pair's report confirms, or null. A diagnosis under way is awaited first, for
    * `maxWaitMs` at most (a census' pass never ends in a process about to exit).
    */
@@ -250,23 +259,25 @@ class Diagnosis {
    * The census' first pass starts at once; the sites ranking, still under way, is awaited
    * meanwhile.
    * @param {object} leak
-   * @param {{ snapshot: string, detail?: string, sites?: object | null | Promise<object | null>, profile?: () => object | null }} context
-   *   `snapshot`: why there is none, `'declined'` (the pause budget), `'off'`, `'failed'`, or
-   *   another `snapshot-skipped` reason (`'disk-budget'`, `'memory'`, …); `detail` says more;
+   * @param {{ snapshot: NoPair | Promise<NoPair>, sites?: object | null | Promise<object | null>, profile?: () => object | null }} context
+   *   `snapshot`: why there is no pair, or its promise while a baseline is written (the census
+   *   does not wait for it): `why` is PAIR_PENDING, `'declined'` (the pause budget), `'off'`,
+   *   `'failed'`, or another `snapshot-skipped` reason (`'disk-budget'`, `'memory'`, …), and
+   *   `detail` says more;
    *   `sites` is what `SiteRanking.rank()` resolves with (or its promise); `profile` gives the
    *   sampling profile it was ranked from, once it is, whose script URLs name the census'
    *   holders without a Debugger round.
    */
-  async diagnose(leak, { snapshot, detail, sites = null, profile = () => null }) {
+  async diagnose(leak, { snapshot, sites = null, profile = () => null }) {
     if (this.#stopped) return null
     if (this.#busy) {
       // Taken once the one under way is done: a declined follow-up's reason must not be lost
       // behind a census taken while its pair was pending.
-      this.#queued = { leak, context: { snapshot, detail, sites, profile } }
+      this.#queued = { leak, context: { snapshot, sites, profile } }
       return null
     }
     this.#busy = true
-    this.#running = this.#report(leak, snapshot, detail ?? null, sites, profile)
+    this.#running = this.#report(leak, snapshot, sites, profile)
     try {
       return await this.#running
     } finally {
@@ -279,9 +290,9 @@ class Diagnosis {
   }
 
   /** Builds, writes and emits the report of `leak` (see `diagnose`); null when stopped or failed. */
-  async #report(leak, snapshot, detail, sites, profile) {
+  async #report(leak, snapshot, sites, profile) {
     try {
-      const built = await withSourcePositions(await this.#build(leak, snapshot, detail, sites, profile))
+      const built = await withSourcePositions(await this.#build(leak, snapshot, sites, profile))
       if (this.#stopped) return null
       const report = { ...built, holderLabel: ownHolderLabel(built) }
       report.path = this.#write(report)
@@ -299,8 +310,8 @@ class Diagnosis {
    * The report of `leak`. This method owns its `lookedAt` and `notLookedAt`: each step gives
    * back its notes with what it found, kept by step and listed in NOTES_ORDER.
    */
-  async #build(leak, snapshot, detail, sitesPending, profile) {
-    const notes = { heapSnapshot: notLooked({ what: 'heap snapshot', why: snapshotWhy(snapshot, detail) }) }
+  async #build(leak, snapshotPending, sitesPending, profile) {
+    const notes = {}
     const firstPass = this.#censusOn && !this.#worker?.noCensus ? this.#censusOf().pass() : null
     const nativeStarted = leak.kind === 'native' ? nativeStart(this.#clock) : null
     // The census' passes go on beside the sites' ranking, which may sample for minutes; a
@@ -315,6 +326,12 @@ class Diagnosis {
     const suspects = sites === LATE || sites === null ? holders : withWhereMade(holders, sites.sites)
     const native = nativeStarted === null ? { native: null, notes: null } : await nativeOfDiagnosis(leak, nativeStarted, census, suspects, this.#clock)
     notes.native = native.notes
+    // A baseline written beside the census is done by now as a rule (a forked child takes
+    // seconds); one still being written is reported as under way (a snapshot-skipped event
+    // follows if it fails), the holder not waiting for it.
+    const settled = await settledWithin(snapshotPending, null, 0)
+    const { why, detail } = settled === LATE ? BASELINE_BEING_WRITTEN : settled
+    notes.heapSnapshot = notLooked({ what: 'heap snapshot', why: snapshotWhy(why, detail) })
     const time = this.#clock.now()
     const thread = this.#threadParts(leak)
     Object.assign(notes, thread.notes)
@@ -327,7 +344,7 @@ class Diagnosis {
       ...(this.#worker === null ? {} : { thread: this.#worker.info }),
       path: null,
       leak: withoutEnvelope(leak),
-      heapSnapshot: { taken: false, why: snapshot, detail },
+      heapSnapshot: { taken: false, why, detail },
       evidence: suspects.length > 0 ? 'census' : sites?.sites?.length > 0 ? 'sites' : 'none',
       suspects,
       census,

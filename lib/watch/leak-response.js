@@ -31,6 +31,8 @@ const { listenForSnapshotSignal } = require('../capture/snapshot-signal')
  *   | { kind: 'skipped', skipped: string, detail: string | null }} LeakSnapshot
  */
 
+/** @typedef {import('../diagnose/diagnosis').NoPair} NoPair */
+
 /** @type {LeakSnapshot} What became of every leak's snapshot in a watcher that takes none. */
 const NO_SNAPSHOTS = Object.freeze({ kind: 'off' })
 
@@ -81,7 +83,7 @@ class LeakResponse {
     this.#capture = new Capture(options, {
       native,
       emit: this.#emit,
-      onNoPair: (skipped) => this.#diagnose(this.#lastLeak, skipped.skipped, skipped.detail),
+      onNoPair: (skipped) => this.#diagnose(this.#lastLeak, whyNoPair({ kind: 'skipped', skipped: skipped.skipped, detail: skipped.detail ?? null })),
       diagnosedSince: (time) => this.#diagnosis.latestSince(time),
       diagnosing: () => this.#diagnosis.busy,
       clock: this.#clock,
@@ -172,30 +174,25 @@ class LeakResponse {
 
   /**
    * A leak of any kind (heap, external, native), its `leak` event emitted: the growing
-   * allocation sites (heap), a snapshot, then the report without a pair: the census' holder
+   * allocation sites (heap), a snapshot, and the report without a pair: the census' holder
    * within a minute of the leak, whatever becomes of the pair (a baseline's follow-up may wait
-   * minutes for more growth). When the pair comes, its report says whether it confirms the
-   * census' holder. A follow-up written now brings the pair's report at once: no census then,
-   * nor while another snapshot is being written.
+   * minutes for more growth). The census begins with a baseline, beside its writer (a forked
+   * child's takes seconds), and its report says what became of it. When the pair comes, its
+   * report says whether it confirms the census' holder. A follow-up written now brings the
+   * pair's report at once: no census then, nor while another snapshot is being written.
    */
   async onLeak(leak) {
     this.#lastLeak = leak
     // Ranked whatever becomes of the snapshot: the sites event names the code that grows.
     if (leak.kind === 'heap' && this.#options.sites) this.#lastRanking = this.#rankSites(leak)
-    const snapshot = this.#capture === null ? NO_SNAPSHOTS : leakSnapshot(await this.#capture.onLeak(leak), this.#capture)
-    switch (snapshot.kind) {
-      case 'follow-up': // the pair's report follows
-      case 'busy': // no census while a snapshot's forked child copies the service's memory; the next leak, or a declined follow-up, gets one
-        return
-      case 'not-due':
-        return this.#diagnose(leak, PAIR_PENDING, 'a snapshot pair is under way; its report follows once its follow-up is written')
-      case 'baseline':
-        return this.#diagnose(leak, PAIR_PENDING, `the baseline is written (${snapshot.path}); the pair's report follows once its follow-up is`)
-      case 'off':
-        return this.#diagnose(leak, 'off', null)
-      case 'skipped':
-        return this.#diagnose(leak, snapshot.skipped, snapshot.detail)
-    }
+    if (this.#capture === null) return this.#diagnose(leak, whyNoPair(NO_SNAPSHOTS))
+    const { role, written } = this.#capture.onLeak(leak)
+    if (role === 'baseline') return this.#diagnose(leak, written.then((fields) => whyNoPair(leakSnapshot(fields, this.#capture))))
+    const snapshot = leakSnapshot(await written, this.#capture)
+    // A follow-up: the pair's report follows. Busy: no census while a snapshot's forked child
+    // copies the service's memory; the next leak, or a declined follow-up, gets one.
+    if (snapshot.kind === 'follow-up' || snapshot.kind === 'busy') return
+    return this.#diagnose(leak, whyNoPair(snapshot))
   }
 
   /**
@@ -218,17 +215,18 @@ class LeakResponse {
   }
 
   /**
-   * The report of `leak` without a snapshot pair, `skipped` saying why there is none (or that
-   * one is under way, PAIR_PENDING) and `detail` more, with the allocation sites ranked when the
-   * leak was reported (a follow-up declined minutes later must not rank afresh: the growth may
-   * be over by then).
+   * The report of `leak` without a snapshot pair, `snapshot` saying why there is none (or that
+   * one is under way, PAIR_PENDING), or a promise of it while the baseline is written, with the
+   * allocation sites ranked when the leak was reported (a follow-up declined minutes later must
+   * not rank afresh: the growth may be over by then).
+   * @param {object | null} leak
+   * @param {NoPair | Promise<NoPair>} snapshot
    */
-  async #diagnose(leak, skipped, detail) {
+  async #diagnose(leak, snapshot) {
     if (this.#stopped || leak === null) return
     const sites = leak.kind === 'heap' ? this.#lastRanking : null
-    const snapshot = skipped === 'pause' ? 'declined' : skipped
     const profile = () => this.#profiles?.newest()?.profile ?? null
-    await this.#diagnosis.diagnose(leak, { snapshot, detail, sites, profile })
+    await this.#diagnosis.diagnose(leak, { snapshot, sites, profile })
   }
 
   /** Ranks the allocation sites that grow in `leak` (one ranking at a time); resolves with the ranking, or null. */
@@ -255,6 +253,26 @@ function leakSnapshot(written, capture) {
   if (written === null) return { kind: capture.writing ? 'busy' : 'not-due' }
   if ('skipped' in written) return { kind: 'skipped', skipped: written.skipped, detail: written.detail ?? null }
   return written.role === 'follow-up' ? { kind: 'follow-up' } : { kind: 'baseline', path: written.path }
+}
+
+/**
+ * Why a report has no snapshot pair (Diagnosis' `snapshot`), from what became of its leak's
+ * snapshot: a pair under way, snapshots off, or the snapshot skipped (`'pause'`: declined,
+ * its pause over the budget).
+ * @param {LeakSnapshot} snapshot
+ * @returns {NoPair}
+ */
+function whyNoPair(snapshot) {
+  switch (snapshot.kind) {
+    case 'off':
+      return { why: 'off', detail: null }
+    case 'skipped':
+      return { why: snapshot.skipped === 'pause' ? 'declined' : snapshot.skipped, detail: snapshot.detail }
+    case 'baseline':
+      return { why: PAIR_PENDING, detail: `the baseline is written (${snapshot.path}); the pair's report follows once its follow-up is` }
+    default:
+      return { why: PAIR_PENDING, detail: 'a snapshot pair is under way; its report follows once its follow-up is written' }
+  }
 }
 
 /** The `skipped` reason of an on-demand request refused before any work. */

@@ -205,7 +205,7 @@ class ThreadWatch {
     if (this.#stopped || this.#leak === null) return
     const worker = { info: this.#judgedHere(), census: () => this.#censusOf(), noCensus: this.#noEvaluation }
     this.#diagnosis ??= new Diagnosis(this.#options, { emit: this.#emit, clock: this.#clock, worker })
-    this.#diagnosing = this.#diagnosis.diagnose(this.#leak, { snapshot: skipped, detail, sites: this.#ranking })
+    this.#diagnosing = this.#diagnosis.diagnose(this.#leak, { snapshot: { why: skipped, detail: detail ?? null }, sites: this.#ranking })
     await this.#diagnosing
   }
 
