@@ -28,7 +28,9 @@ const DIR = path.join('__test__', 'production')
 const ALONE = new Set(['slow-leaks.test.js'])
 /**
  * Groups of files of which no two run at once, whatever their Node. `census`: each judges its
- * census passes' stops, which another's passes would lengthen. `saturating`: the fast-leak and
+ * census passes' stops, which another's passes would lengthen; source-words.test.js runs ten
+ * services at once, and beside it the threads' main loop waited 304 ms for a core (CI,
+ * 2026-11-27). `saturating`: the fast-leak and
  * urgent tests judge a minute's detection under their own saturating load, which a neighbour
  * taking a core starves (beside the restart tests' load a 6 MB/s leak went unreported for
  * 100 s: a measured failure); the restart tests drive their services as hard, and the native
@@ -38,7 +40,7 @@ const ALONE = new Set(['slow-leaks.test.js'])
  * restart tests, after passing for days beside lighter files).
  */
 const EXCLUSIVE = {
-  census: new Set(['container.test.js', 'source-words.test.js']),
+  census: new Set(['container.test.js', 'source-words.test.js', 'threads.test.js']),
   saturating: new Set(['fast-leak.test.js', 'urgent.test.js', 'restart.test.js', 'native-leaks.test.js', 'demo.test.js', 'service.test.js']),
 }
 /** The exclusive group of the file named `name`, if any. */

@@ -233,6 +233,10 @@ function findings(t, run, variant, room) {
   t.diagnostic(`first report (${first?.kind ?? 'none'}${first?.heapSnapshot ? `, ${first.heapSnapshot.why}` : ''}) ${after(first)}: ${first?.suspects?.[0]?.holder?.description}`)
   if (room === 'roomy') t.diagnostic(`pair report ${after(pair)}: ${pair ? firstPairHolder(pair)?.description : ''}`)
   if (first?.census) t.diagnostic(`census passes: ${first.census.passes.map((p) => `${p.cost.cpuMs} ms CPU in ${p.cost.slices} slices, longest ${p.cost.longestSliceMs} ms`).join('; ')}; Debugger ${first.census.debuggerMs} ms`)
+  const since = (time) => (leak ? `${((time - leak.time) / 1000).toFixed(1)}` : '?')
+  const baseline = all.find((e) => e.type === 'snapshot' && e.role === 'baseline')
+  const passes = first?.census?.passes.map((p) => `${since(p.time)}–${since(p.time + p.durationMs)}`).join(', ') ?? 'none'
+  t.diagnostic(`timeline (s after the leak): baseline written ${baseline ? since(baseline.time) : 'none'}; census passes ${passes}; sites ${after(all.find((e) => e.type === 'sites'))}`)
   t.diagnostic(`first sites: ${sites.map((s) => s.text).join('; ') || 'none'}`)
   t.diagnostic(`heap floors ${heaps} MB${run.otherThreads > 0 ? `; ${run.otherThreads} events from other threads` : ''}`)
   const when = longest[2] === 0 ? 'none over 20 ms' : `${longest[1]} ms (of ${longest[2]} ms), ${after({ time: longest[0] })}${inPass ? ', in a census pass' : ''}`
