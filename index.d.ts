@@ -7,7 +7,7 @@
  * - `systemMemory()`: RSS and container memory, read by the native addon.
  * - `analyzeSnapshot()` / `diffSnapshots()`: the heap-snapshot analyzer, off the main thread.
  * - `trackEmitter()` / `trackListeners()`: listener leaks with the line that added them;
- *   `trackTimers()`, `trackPromises()` and `census()`: live handles by creation site.
+ *   `trackTimers()`, `trackPromises()` and `liveSites()`: live handles by creation site.
  * - `ready()`, `readiness()`, `coordinateRestarts()`: the restart policy's readiness and its
  *   cluster coordinator (`watch({ restart })`).
  *

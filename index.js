@@ -19,7 +19,7 @@ const { trackListeners, trackListenersFromEnv } = require('./lib/track/listeners
 const { listenerLeaks } = require('./lib/track/listener-leaks')
 const { trackTimers } = require('./lib/track/timers')
 const { trackPromises } = require('./lib/track/promises')
-const { census, compareCensus, topGrowingSites } = require('./lib/track/live-sites')
+const { liveSites, compareLiveSites, census, compareCensus, topGrowingSites } = require('./lib/track/live-sites')
 
 /** Starts (or returns) this thread's watcher; see `lib/watch/watcher.js`. */
 function watch(options) {
@@ -81,7 +81,10 @@ module.exports = {
   listenerLeaks,
   trackTimers,
   trackPromises,
+  liveSites,
+  compareLiveSites,
+  topGrowingSites,
+  // Deprecated (LEAKPROOF_DEPRECATED): liveSites() and compareLiveSites() under their former names.
   census,
   compareCensus,
-  topGrowingSites,
 }

@@ -221,7 +221,7 @@ for (const [name, call] of [['watch', () => lp.watch()], ['systemMemory', () => 
 Promise.allSettled([lp.analyzeSnapshot('x.heapsnapshot'), lp.diffSnapshots('a', 'b')]).then(([a, d]) => {
   codes.analyzeSnapshot = a.reason.code
   codes.diffSnapshots = d.reason.code
-  console.log(JSON.stringify({ map: [...map.keys()], ring: ring.toArray(), sites: lp.listenerSites(emitter).length, census: typeof lp.census(), codes }))
+  console.log(JSON.stringify({ map: [...map.keys()], ring: ring.toArray(), sites: lp.listenerSites(emitter).length, liveSites: typeof lp.liveSites(), codes }))
 })
 `,
   )
@@ -229,7 +229,7 @@ Promise.allSettled([lp.analyzeSnapshot('x.heapsnapshot'), lp.diffSnapshots('a', 
   assert.deepEqual(out.map, ['b', 'c'])
   assert.deepEqual(out.ring, [2, 3])
   assert.equal(out.sites, 1)
-  assert.equal(out.census, 'object')
+  assert.equal(out.liveSites, 'object')
   const { platform, arch, libc } = hostPlatform()
   const unavailable = ['ERR_LEAKPROOF_NATIVE_UNAVAILABLE', PACKAGE, platform, arch, libc]
   assert.deepEqual(out.codes, {

@@ -2,7 +2,8 @@
 import { BoundedMap, RingBuffer, namedMaps, systemMemory, watch } from '../..'
 import {
   trackEmitter, untrackEmitter, listenerSites, trackListeners, trackListenersFromEnv, listenerLeaks,
-  trackTimers, trackPromises, census, compareCensus, topGrowingSites, type ListenerLeak,
+  trackTimers, trackPromises, liveSites, compareLiveSites, census, compareCensus, topGrowingSites, type ListenerLeak,
+  type LiveSites, type Census,
 } from '../..'
 import { EventEmitter } from 'node:events'
 
@@ -59,8 +60,11 @@ listenerLeaks.on('listener-leak', (leak: ListenerLeak) => console.log(leak.emitt
 const tracker = trackListeners({ threshold: 10 })
 const fromEnv = trackListenersFromEnv(process.env)
 const stops = [trackTimers(), trackPromises(), tracker, fromEnv]
-const taken = census()
-const growth = compareCensus(taken, census()).map((g) => `${g.kind} ${g.site} +${g.growth}`)
+const taken: LiveSites = liveSites()
+const growth = compareLiveSites(taken, liveSites()).map((g) => `${g.kind} ${g.site} +${g.growth}`)
+// The former names, deprecated, still type.
+const former: Census = census()
+console.log(compareCensus(former, taken).length)
 topGrowingSites(5).forEach((g) => console.log(g.event, g.before, g.after))
 console.log(taken.intervals[0]?.kind, taken.listeners[0]?.emitters, growth, tracker.captureFrom, tracker.sites)
 for (const stop of stops) stop?.untrack()

@@ -1,6 +1,6 @@
 // Compiled by `tsc` in `npm run lint`: an ESM service imports every part by name from the
 // package, as `import { … } from 'leakproof'` does at run time.
-import { BoundedMap, RingBuffer, watch, analyzeSnapshot, diffSnapshots, systemMemory, census } from 'leakproof'
+import { BoundedMap, RingBuffer, watch, analyzeSnapshot, diffSnapshots, systemMemory, liveSites } from 'leakproof'
 import type { Watcher, SnapshotSummary } from 'leakproof'
 
 const cache = new BoundedMap<string, number>({ max: 10 })
@@ -12,4 +12,4 @@ watcher.stop()
 const summary: Promise<SnapshotSummary> = analyzeSnapshot('app.heapsnapshot')
 void diffSnapshots('a.heapsnapshot', 'b.heapsnapshot')
 const rss: number | null = systemMemory().rss
-void [summary, rss, census()]
+void [summary, rss, liveSites()]

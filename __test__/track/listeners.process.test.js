@@ -6,7 +6,7 @@ const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const http = require('node:http')
 const { EventEmitter } = require('node:events')
-const { trackListeners, trackListenersFromEnv, census, listenerSites } = require('../..')
+const { trackListeners, trackListenersFromEnv, liveSites, listenerSites } = require('../..')
 const { lineOf, nextLeaks } = require('../support/listener-helpers')
 
 const PATCHED = {
@@ -57,7 +57,7 @@ test('an http server that leaks a listener per request is reported at the handle
       assert.match(leak.site, site)
     }
     assert.deepEqual(leaks.map((l) => l.count), [11, 17])
-    const [top] = census().listeners.filter((g) => g.event === 'reload')
+    const [top] = liveSites().listeners.filter((g) => g.event === 'reload')
     assert.match(top.site, site)
     assert.equal(top.count, 29, 'the first listener was alone: below captureFrom, no stack taken')
   } finally {
@@ -101,7 +101,7 @@ test('untrack restores the prototypes exactly and leaves nothing of ours behind'
   tracker.untrack()
   assert.deepEqual(descriptors(), before)
   assert.deepEqual(listenerSites(bus), [], 'what was tracked is forgotten')
-  assert.deepEqual(census().listeners, [])
+  assert.deepEqual(liveSites().listeners, [])
   assert.deepEqual(process.eventNames(), processEvents)
   await new Promise((resolve) => setImmediate(resolve))
   assert.deepEqual(timers(), timersBefore, 'no timer of ours')

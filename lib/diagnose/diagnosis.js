@@ -156,7 +156,7 @@ const SPACE_HOLDS = {
  * - `collections: { boundedMaps, handles }`: named BoundedMaps (by name, summed over the maps
  *   of one name) that grew, `[{ name, maps, sizeBefore, size, bytesBefore, bytes, max,
  *   maxBytes }]`; tracked listener, timer and promise sites that grew since the previous
- *   diagnosis (since tracking began, at the first), as `compareCensus` entries;
+ *   diagnosis (since tracking began, at the first), as `compareLiveSites` entries;
  * - `evidence`: what names the holder: `'census'`, `'sites'` (allocation sites only) or `'none'`;
  * - `suspects`: the census' grown collections, most entries gained first (those over memory
  *   outside the heap first for an external or native leak), in the shape of a

@@ -1,6 +1,6 @@
 // Types of the watcher's reports (a snapshot pair's, a leak's without a snapshot) and `analyzeSnapshot()` / `diffSnapshots()`; index.d.ts exports them all.
 import type { AllocationSite, BuiltPlace } from '../sites/types'
-import type { CensusGrowth } from '../track/types'
+import type { LiveSitesGrowth } from '../track/types'
 import type { LeakEvent, WatchEventBase } from '../watch/events'
 // The shapes of analyzeSnapshot() and diffSnapshots() results are the binding's, generated from
 // the Rust (binding.d.ts, whose field docs are these types' docs): their fields are typed there
@@ -27,7 +27,7 @@ export interface PairReportEvent extends WatchEventBase {
   growthRoots: GrowthRoot[]
   newByClass: NewObjects[]
   /** Listener, timer and promise sites that grew since the last report (empty unless tracking is on). */
-  growingHandles: CensusGrowth[]
+  growingHandles: LiveSitesGrowth[]
   /** How much each kind of memory the pair followed grew between its two snapshots, by their floors. */
   leaking: { kind: 'heap' | 'external' | 'native'; sinceBytes: number; untilBytes: number; growthBytes: number }[]
   /** For a pair that followed a native leak: whether JS objects hold it (else where it is); null otherwise. */
@@ -185,7 +185,7 @@ export interface NoSnapshotReportEvent extends WatchEventBase {
   /** The V8 heap spaces that grew; null for a worker watched from the main thread, which reads only its heap's size. */
   heapSpaces: { since: number; until: number; grew: GrownHeapSpace[] } | null
   /** Named BoundedMaps and tracked sites that grew; null for a worker watched from the main thread (they are its own thread's). */
-  collections: { boundedMaps: GrownBoundedMap[]; handles: CensusGrowth[] } | null
+  collections: { boundedMaps: GrownBoundedMap[]; handles: LiveSitesGrowth[] } | null
   /** What names the holder: the census' grown collections, allocation sites only, or nothing. */
   evidence: 'census' | 'sites' | 'none'
   /** The census' grown collections, most entries gained first, like a pair report's suspects. */

@@ -95,11 +95,31 @@ const WARNINGS = Object.freeze({
   MEMORY_PRESSURE: 'LEAKPROOF_MEMORY_PRESSURE',
   /** Reading the signals at a metrics scrape failed; that scrape has no leakproof series. */
   METRICS_ERROR: 'LEAKPROOF_METRICS_ERROR',
+  /** A deprecated name was called (a `DeprecationWarning`, once per name); the message names its replacement. */
+  DEPRECATED: 'LEAKPROOF_DEPRECATED',
 })
 
 /** Emits a `LeakproofWarning` with one of the `WARNINGS` codes. */
 function warn(code, message) {
   process.emitWarning(message, { type: 'LeakproofWarning', code })
+}
+
+/**
+ * `fn` under its former name `formerName`: the first call warns (`DeprecationWarning`, code
+ * `LEAKPROOF_DEPRECATED`, so that `--no-deprecation` silences it as Node's own) that its name
+ * is `fn.name` now; every call does what `fn` does.
+ */
+function deprecated(formerName, fn) {
+  let warned = false
+  const former = function (...args) {
+    if (!warned) {
+      warned = true
+      process.emitWarning(`leakproof: ${formerName}() is deprecated: it is ${fn.name}() now, and does the same`, { type: 'DeprecationWarning', code: WARNINGS.DEPRECATED })
+    }
+    return fn.apply(this, args)
+  }
+  Object.defineProperty(former, 'name', { value: formerName })
+  return former
 }
 
 /**
@@ -193,6 +213,7 @@ module.exports = {
   CODES,
   WARNINGS,
   warn,
+  deprecated,
   describe,
   codedError,
   invalidOptionType,

@@ -161,7 +161,7 @@ function unavailableError({ host, packageName, attempts }) {
     Error,
     CODES.NATIVE_UNAVAILABLE,
     `no native addon for ${where}: looked for ${wanted} (${attempts.join('; ')}). ` +
-      'BoundedMap, RingBuffer, listener tracking and census() work without it.',
+      'BoundedMap, RingBuffer, listener tracking and liveSites() work without it.',
   )
   Object.assign(err, { platform: host.platform, arch: host.arch, libc: host.libc, packageName, attempts })
   return err

@@ -1,12 +1,14 @@
 'use strict'
 
 /**
- * `census()`: what is alive now, by creation site — listeners (of emitters tracked by
+ * `liveSites()`: what is alive now, by creation site — listeners (of emitters tracked by
  * `trackEmitter`/`trackListeners`), timers (`trackTimers`), pending promises
- * (`trackPromises`) — and `compareCensus` for the growth between two censuses.
- * A census reads only what trackers recorded; it starts nothing and leaves nothing behind.
+ * (`trackPromises`) — and `compareLiveSites` for the growth between two readings. A reading
+ * takes only what trackers recorded; it starts nothing and leaves nothing behind.
+ * `census()` and `compareCensus()` are their former names, deprecated: "census" is the
+ * diagnosis' count of reachable collections (lib/diagnose/census/).
  */
-const { checkPositiveInteger } = require('../shared/errors')
+const { checkPositiveInteger, deprecated } = require('../shared/errors')
 const { emitterName } = require('./emitter-name')
 const table = require('./listener-table')
 const { liveTimers } = require('./timers')
@@ -50,7 +52,7 @@ function sorted(groups) {
  * Live listeners, intervals, timeouts and pending promises, each grouped by creation site
  * with counts, most first.
  */
-function census() {
+function liveSites() {
   const timers = liveTimers()
   return {
     time: Date.now(),
@@ -61,15 +63,15 @@ function census() {
   }
 }
 
-/** The census fields that hold groups. */
+/** The fields of a reading that hold groups. */
 const KINDS = ['listeners', 'intervals', 'timeouts', 'promises']
 
-/** What identifies a group across censuses: its kind and site (and event, for listeners). */
+/** What identifies a group across readings: its kind and site (and event, for listeners). */
 function groupKey(group) {
   return group.kind === 'listener' ? `listener\0${group.site}\0${String(group.event)}` : `${group.kind}\0${group.site}`
 }
 
-/** A `compareCensus` entry: where `group` is, and its growth from `was`. */
+/** A `compareLiveSites` entry: where `group` is, and its growth from `was`. */
 function growthOf(group, was) {
   const { kind, site, count } = group
   const where = kind === 'listener'
@@ -82,7 +84,7 @@ function growthOf(group, was) {
  * The groups that grew from `before` to `after`, most growth first:
  * `[{ kind, site, event?, emitter?, emitters?, before, after, growth }]`.
  */
-function compareCensus(before, after) {
+function compareLiveSites(before, after) {
   const counts = new Map()
   for (const kind of KINDS) for (const group of before[kind]) counts.set(groupKey(group), group.count)
   const out = []
@@ -95,7 +97,7 @@ function compareCensus(before, after) {
   return out.sort((a, b) => b.growth - a.growth)
 }
 
-/** A census of nothing: the baseline before the first call, so that it counts from when tracking started. */
+/** A reading of nothing: the baseline before the first call, so that it counts from when tracking started. */
 const EMPTY = Object.freeze({ time: 0, listeners: [], intervals: [], timeouts: [], promises: [] })
 
 /**
@@ -104,17 +106,17 @@ const EMPTY = Object.freeze({ time: 0, listeners: [], intervals: [], timeouts: [
  * `topGrowingSites()` another.
  */
 class GrowingSites {
-  /** @type {ReturnType<typeof census>} */
+  /** @type {ReturnType<typeof liveSites>} */
   #baseline = EMPTY
 
   /**
    * The `limit` sites that grew most since the previous call (since tracking started, on
-   * the first call), as `compareCensus` entries. `limit` is a positive integer (the callers
+   * the first call), as `compareLiveSites` entries. `limit` is a positive integer (the callers
    * check it).
    */
   top(limit) {
-    const now = census()
-    const growth = compareCensus(this.#baseline, now).slice(0, limit)
+    const now = liveSites()
+    const growth = compareLiveSites(this.#baseline, now).slice(0, limit)
     this.#baseline = now
     return growth
   }
@@ -125,11 +127,16 @@ const shared = new GrowingSites()
 
 /**
  * The `limit` sites that grew most since the previous call of this function (since
- * tracking started, on the first call), as `compareCensus` entries.
+ * tracking started, on the first call), as `compareLiveSites` entries.
  */
 function topGrowingSites(limit = 10) {
   checkPositiveInteger('topGrowingSites()', 'limit', limit)
   return shared.top(limit)
 }
 
-module.exports = { census, compareCensus, topGrowingSites, GrowingSites }
+/** Deprecated: `liveSites()`'s former name. */
+const census = deprecated('census', liveSites)
+/** Deprecated: `compareLiveSites()`'s former name. */
+const compareCensus = deprecated('compareCensus', compareLiveSites)
+
+module.exports = { liveSites, compareLiveSites, census, compareCensus, topGrowingSites, GrowingSites }

@@ -1,4 +1,4 @@
-// Types of listener, timer and promise tracking, and `census()` of live handles by creation site; index.d.ts exports them all.
+// Types of listener, timer and promise tracking, and `liveSites()`: live handles by creation site; index.d.ts exports them all.
 import { EventEmitter } from 'node:events'
 
 /** Anything whose listeners can be tracked. */
@@ -169,7 +169,7 @@ export interface HandleGroup {
 }
 
 /** What is alive, by creation site, each list most first. */
-export interface Census {
+export interface LiveSites {
   /** `Date.now()` when it was taken. */
   time: number
   /** Listeners of tracked emitters whose site was captured. */
@@ -182,11 +182,11 @@ export interface Census {
   promises: HandleGroup[]
 }
 
-/** Takes a census of what the active trackers recorded. */
-export declare function census(): Census
+/** Reads what is alive, by creation site, from what the active trackers recorded. */
+export declare function liveSites(): LiveSites
 
-/** One group that grew between two censuses. */
-export interface CensusGrowth {
+/** One group that grew between two readings of `liveSites()`. */
+export interface LiveSitesGrowth {
   kind: 'listener' | 'interval' | 'timeout' | 'promise'
   /** `file:line:column`. */
   site: string
@@ -195,25 +195,34 @@ export interface CensusGrowth {
   /** For listeners: the emitter holding the most. */
   emitter?: string
   /**
-   * For listeners: how many emitters hold them in the later census. One emitter holding
+   * For listeners: how many emitters hold them in the later reading. One emitter holding
    * many is a listener leak; many emitters holding one each is emitters piling up (or not
-   * yet collected: take censuses after a GC to tell).
+   * yet collected: read them after a GC to tell).
    */
   emitters?: number
-  /** Count in the earlier census. */
+  /** Count in the earlier reading. */
   before: number
-  /** Count in the later census. */
+  /** Count in the later reading. */
   after: number
   /** `after - before`, always > 0. */
   growth: number
 }
 
 /** The groups that grew from `before` to `after`, most growth first. */
-export declare function compareCensus(before: Census, after: Census): CensusGrowth[]
+export declare function compareLiveSites(before: LiveSites, after: LiveSites): LiveSitesGrowth[]
 
 /**
  * The `limit` sites that grew most since the previous call of this function (since tracking
  * started, on the first call). The watcher's reports keep a baseline of their own.
  * @param limit @default 10
  */
-export declare function topGrowingSites(limit?: number): CensusGrowth[]
+export declare function topGrowingSites(limit?: number): LiveSitesGrowth[]
+
+/** @deprecated `liveSites()`'s former name (warns once, code `LEAKPROOF_DEPRECATED`): "census" is the diagnosis' count of reachable collections. */
+export declare function census(): LiveSites
+/** @deprecated `compareLiveSites()`'s former name (warns once, code `LEAKPROOF_DEPRECATED`). */
+export declare function compareCensus(before: LiveSites, after: LiveSites): LiveSitesGrowth[]
+/** @deprecated renamed `LiveSites`. */
+export type Census = LiveSites
+/** @deprecated renamed `LiveSitesGrowth`. */
+export type CensusGrowth = LiveSitesGrowth
