@@ -237,6 +237,9 @@ function findings(t, run, variant, room) {
   const baseline = all.find((e) => e.type === 'snapshot' && e.role === 'baseline')
   const passes = first?.census?.passes.map((p) => `${since(p.time)}–${since(p.time + p.durationMs)}`).join(', ') ?? 'none'
   t.diagnostic(`timeline (s after the leak): baseline written ${baseline ? since(baseline.time) : 'none'}; census passes ${passes}; sites ${after(all.find((e) => e.type === 'sites'))}`)
+  const told = (e) => [e.kind, e.reason, e.skipped, e.during, e.error].filter((field) => typeof field === 'string').join(', ')
+  const others = all.filter((e) => leak && e.time >= leak.time - 1000 && !['sample', 'report', 'sites'].includes(e.type))
+  t.diagnostic(`other events from the leak on: ${others.map((e) => `${e.type} (${told(e)}) at ${since(e.time)}`).join('; ') || 'none'}`)
   t.diagnostic(`first sites: ${sites.map((s) => s.text).join('; ') || 'none'}`)
   t.diagnostic(`heap floors ${heaps} MB${run.otherThreads > 0 ? `; ${run.otherThreads} events from other threads` : ''}`)
   const when = longest[2] === 0 ? 'none over 20 ms' : `${longest[1]} ms (of ${longest[2]} ms), ${after({ time: longest[0] })}${inPass ? ', in a census pass' : ''}`
