@@ -11,7 +11,7 @@ export declare class ForkedChild {
   readonly forkMs: number
   /** Bytes of memory V8 had kept from children that this one got a copy of. */
   readonly copiedBytes: number
-  /** Kills the child; its `onEnd` reports `cancelled`. */
+  /** Kills the child; its `onEnd` says `cancelled`. */
   cancel(): void
 }
 
@@ -233,7 +233,7 @@ export interface ForkLimits {
 
 /**
  * Forks. In the child, `work()` runs at once, with every thread but this one gone: the
- * child exits 0 with what `work` returned as its report, or 1 with the message of what it
+ * child exits 0 with what `work` returned as its result, or 1 with the message of what it
  * threw, and never returns to JavaScript's event loop. In the parent, returns the child's
  * handle; `onEnd(outcome)` is called once the child has ended (`core::capture::fork::watchdog`).
  * Until then the event loop is kept alive (at most until the child's deadline), so that a
@@ -606,8 +606,8 @@ export interface Outcome {
   code: number | null
   /** The signal that ended it, when one did (not the watchdog's). */
   signal: number | null
-  /** What the child wrote to its report pipe: its result's JSON, or why it failed. */
-  report: string
+  /** What the child wrote to its result pipe: its result's JSON, or why it failed. */
+  resultText: string
   /** From fork to reaping, in milliseconds. */
   durationMs: number
   /**

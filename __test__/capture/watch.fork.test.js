@@ -186,7 +186,7 @@ test('a child whose work throws exits 1 with the message', { skip }, async () =>
     throw new Error('no room for it')
   })
   assert.deepEqual({ end: end.end, code: end.code }, { end: 'exited', code: 1 })
-  assert.match(end.report, /no room for it/)
+  assert.match(end.resultText, /no room for it/)
 })
 
 /** Runs fork-store.js as user nobody with fork() limited away; its result line. */

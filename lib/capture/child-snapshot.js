@@ -51,7 +51,7 @@ function classify(end) {
   if (end.end === 'exited') {
     switch (end.code) {
       case 0: return { ok: true }
-      case 1: return { retry: false, why: 'write-failed', detail: end.report || 'the child failed to write the snapshot' }
+      case 1: return { retry: false, why: 'write-failed', detail: end.resultText || 'the child failed to write the snapshot' }
       case 70: return { retry: true, detail: 'the child would have waited for a thread fork does not copy' }
       case 71: return { retry: true, detail: 'a thread fork does not copy held a lock the child needed' }
       default: return { retry: false, why: 'fork-failed', detail: `the child exited with code ${end.code}` }
@@ -135,7 +135,7 @@ async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = (
     const end = await ended
     const verdict = classify(end)
     if (verdict.ok) {
-      const { bytes, liveHeapBytes } = JSON.parse(end.report)
+      const { bytes, liveHeapBytes } = JSON.parse(end.resultText)
       return { bytes, liveHeapBytes, forkedAt, stopMs: child.stopMs, forkMs: child.forkMs, childMs: Math.round(end.durationMs), childPeakRssBytes: end.peakRssBytes, attempts: attempt, failures }
     }
     fs.rmSync(tempPath, { force: true })
@@ -146,7 +146,7 @@ async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = (
   return { skipped: 'fork-failed', detail: `no child finished in ${attempt} attempt${attempt === 1 ? '' : 's'}: ${failures.join('; ')}`, attempts: attempt, failures }
 }
 
-/** What the child runs, alone: V8's writer, the completeness check, the rename; its report as JSON. */
+/** What the child runs, alone: V8's writer, the completeness check, the rename; its result as JSON. */
 function childWork(tempPath, finalPath) {
   v8.writeHeapSnapshot(tempPath)
   // V8 collected all garbage first: the child's heap now is what the snapshot holds.

@@ -1,5 +1,5 @@
 //! `forkSnapshot()`: runs a function in a forked child of this process (Linux), which then
-//! leaves, while a Rust thread watches it and reports how it ended. See `core::capture::fork`.
+//! leaves, while a Rust thread watches it and tells how it ended. See `core::capture::fork`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -40,7 +40,7 @@ pub struct ForkedChild {
 
 #[napi]
 impl ForkedChild {
-    /// Kills the child; its `onEnd` reports `cancelled`.
+    /// Kills the child; its `onEnd` says `cancelled`.
     #[napi]
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::Relaxed);
@@ -50,7 +50,7 @@ impl ForkedChild {
 type EndCallback = ThreadsafeFunction<Outcome, (), Outcome, Status, false, false>;
 
 /// Forks. In the child, `work()` runs at once, with every thread but this one gone: the
-/// child exits 0 with what `work` returned as its report, or 1 with the message of what it
+/// child exits 0 with what `work` returned as its result, or 1 with the message of what it
 /// threw, and never returns to JavaScript's event loop. In the parent, returns the child's
 /// handle; `onEnd(outcome)` is called once the child has ended (`core::capture::fork::watchdog`).
 /// Until then the event loop is kept alive (at most until the child's deadline), so that a
@@ -68,7 +68,7 @@ pub fn fork_snapshot(
         .weak::<false>()
         .build()?;
     let parent = match fork_for_snapshot() {
-        Ok(Forked::Child { report_fd }) => run_child(report_fd, &work),
+        Ok(Forked::Child { result_fd }) => run_child(result_fd, &work),
         Ok(Forked::Parent(parent)) => parent,
         Err(e) => return Err(Error::new(Status::GenericFailure, e.to_string())),
     };
@@ -78,20 +78,20 @@ pub fn fork_snapshot(
         deadline: Duration::from_secs_f64(limits.deadline_ms.max(0.0) / 1e3),
         stall: Duration::from_secs_f64(limits.stall_ms.max(0.0) / 1e3),
     };
-    let (pid, report_fd) = (parent.pid, parent.report_fd);
+    let (pid, result_fd) = (parent.pid, parent.result_fd);
     std::thread::Builder::new()
         .name("leakproof-fork".into())
         .spawn(move || {
-            let outcome = watchdog::supervise(pid, report_fd, limits, &watched);
+            let outcome = watchdog::supervise(pid, result_fd, limits, &watched);
             callback.call(outcome, ThreadsafeFunctionCallMode::NonBlocking);
         })
         .map_err(|e| {
             // Unwatched, the child could hang unseen: it goes, and no snapshot is written.
-            // SAFETY: our own child, not yet reaped; its report pipe is ours to close.
+            // SAFETY: our own child, not yet reaped; its result pipe is ours to close.
             unsafe {
                 libc::kill(pid, libc::SIGKILL);
                 libc::waitpid(pid, std::ptr::null_mut(), 0);
-                libc::close(report_fd);
+                libc::close(result_fd);
             }
             Error::new(Status::GenericFailure, format!("watchdog thread: {e}"))
         })?;
@@ -105,12 +105,12 @@ pub fn fork_snapshot(
 }
 
 /// The child's whole life: set up, run `work`, leave.
-fn run_child(report_fd: i32, work: &Function<(), String>) -> ! {
-    if let Err(code) = child::prepare(report_fd) {
-        child::exit(report_fd, code, "the child could not redirect its imports");
+fn run_child(result_fd: i32, work: &Function<(), String>) -> ! {
+    if let Err(code) = child::prepare(result_fd) {
+        child::exit(result_fd, code, "the child could not redirect its imports");
     }
     match work.call(()) {
-        Ok(report) => child::exit(report_fd, child::EXIT_DONE, &report),
-        Err(e) => child::exit(report_fd, child::EXIT_FAILED, &e.reason),
+        Ok(result) => child::exit(result_fd, child::EXIT_DONE, &result),
+        Err(e) => child::exit(result_fd, child::EXIT_FAILED, &e.reason),
     }
 }

@@ -32,7 +32,7 @@ pub const EXIT_LOCK_HELD: i32 = 71;
 pub const EXIT_SETUP: i32 = 72;
 
 /// Sets up a freshly forked child (see the module doc). `keep` is the descriptor the child
-/// reports through. Returns how many import slots were redirected, or an exit code.
+/// writes its result through. Returns how many import slots were redirected, or an exit code.
 pub fn prepare(keep: RawFd) -> Result<usize, i32> {
     // SAFETY: prctl and getppid have no memory preconditions.
     unsafe {

@@ -2,7 +2,7 @@
 //! and a copy-on-write child with one thread writes the file while the parent serves.
 //!
 //! - [`fork_for_snapshot`] forks, with V8's `MADV_DONTFORK` ranges copied for once (see
-//!   [`smaps`]), and a pipe the child reports through.
+//!   [`smaps`]), and a pipe the child writes its result through.
 //! - [`child`] sets the child up so that a wait for a thread fork did not copy ends it with
 //!   a telling exit code instead of hanging, and is how it leaves.
 //! - [`watchdog`] follows the child from a parent thread: its exit, its peak memory, and a
@@ -37,8 +37,8 @@ impl fmt::Display for ForkError {
 pub struct Parent {
     /// The child's pid.
     pub pid: i32,
-    /// The read end of the child's report pipe (non-blocking), for [`watchdog::supervise`].
-    pub report_fd: RawFd,
+    /// The read end of the child's result pipe (non-blocking), for [`watchdog::supervise`].
+    pub result_fd: RawFd,
     /// How long the parent was stopped: reading the ranges, marking them, forking, unmarking.
     pub stop_ms: f64,
     /// Of which `fork()` itself.
@@ -52,10 +52,10 @@ pub struct Parent {
 pub enum Forked {
     /// The process that called.
     Parent(Parent),
-    /// The child: it must end with [`child::exit`], reporting through `report_fd`.
+    /// The child: it must end with [`child::exit`], writing its result through `result_fd`.
     Child {
-        /// The write end of the report pipe.
-        report_fd: RawFd,
+        /// The write end of the result pipe.
+        result_fd: RawFd,
     },
 }
 
@@ -87,7 +87,7 @@ pub fn fork_for_snapshot() -> Result<Forked, ForkError> {
         // SAFETY: closing our copy of the read end.
         unsafe { libc::close(read_fd) };
         return Ok(Forked::Child {
-            report_fd: write_fd,
+            result_fd: write_fd,
         });
     }
     let error = std::io::Error::last_os_error();
@@ -109,7 +109,7 @@ pub fn fork_for_snapshot() -> Result<Forked, ForkError> {
     }
     Ok(Forked::Parent(Parent {
         pid,
-        report_fd: read_fd,
+        result_fd: read_fd,
         stop_ms: started.elapsed().as_secs_f64() * 1e3,
         fork_ms,
         copied_bytes: ranges.iter().map(|r| r.len() as u64).sum(),

@@ -1,5 +1,5 @@
 //! Follows a forked snapshot child from a parent thread until it ends: reaps it, reads what
-//! it reported, records its peak memory, and kills it when it hangs (asleep with no CPU
+//! it wrote, records its peak memory, and kills it when it hangs (asleep with no CPU
 //! time spent for `stall`) or runs past its `deadline`. The parent is never blocked.
 
 use std::os::fd::RawFd;
@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 /// How often the child is looked at.
 const POLL: Duration = Duration::from_millis(20);
-/// The most of the child's report kept.
-const MAX_REPORT_BYTES: usize = 64 * 1024;
+/// The most of the child's result kept.
+const MAX_RESULT_BYTES: usize = 64 * 1024;
 
 /// When the watchdog gives up on a child.
 #[derive(Debug, Clone, Copy)]
@@ -62,8 +62,8 @@ pub struct Outcome {
     pub code: Option<i32>,
     /// The signal that ended it, when one did (not the watchdog's).
     pub signal: Option<i32>,
-    /// What the child wrote to its report pipe: its result's JSON, or why it failed.
-    pub report: String,
+    /// What the child wrote to its result pipe: its result's JSON, or why it failed.
+    pub result_text: String,
     /// From fork to reaping, in milliseconds.
     pub duration_ms: f64,
     /// The child's peak resident memory (`VmHWM`), the pages it shares with the parent
@@ -73,7 +73,7 @@ pub struct Outcome {
 
 impl End {
     /// The outcome of a child that ended so.
-    fn outcome(self, report: String, duration: Duration, peak_rss_bytes: u64) -> Outcome {
+    fn outcome(self, result_text: String, duration: Duration, peak_rss_bytes: u64) -> Outcome {
         let (end, code, signal) = match self {
             End::Exited(code) => (EndKind::Exited, Some(code), None),
             End::Signaled(signal) => (EndKind::Signaled, None, Some(signal)),
@@ -85,7 +85,7 @@ impl End {
             end,
             code,
             signal,
-            report,
+            result_text,
             duration_ms: duration.as_secs_f64() * 1e3,
             peak_rss_bytes: peak_rss_bytes as i64,
         }
@@ -93,15 +93,15 @@ impl End {
 }
 
 /// Watches `pid` until it ends (see the module doc); `cancel` kills it early. Closes
-/// `report_fd`. Blocks the calling thread: run it on one of its own.
-pub fn supervise(pid: i32, report_fd: RawFd, limits: Limits, cancel: &AtomicBool) -> Outcome {
+/// `result_fd`. Blocks the calling thread: run it on one of its own.
+pub fn supervise(pid: i32, result_fd: RawFd, limits: Limits, cancel: &AtomicBool) -> Outcome {
     let started = Instant::now();
-    let mut report = Vec::new();
+    let mut result = Vec::new();
     let mut peak_rss_bytes = 0;
     let mut progress = CpuProgress::default();
     let mut killed: Option<End> = None;
     let end = loop {
-        drain(report_fd, &mut report);
+        drain(result_fd, &mut result);
         if let Some(end) = reap(pid, false) {
             break end;
         }
@@ -119,11 +119,11 @@ pub fn supervise(pid: i32, report_fd: RawFd, limits: Limits, cancel: &AtomicBool
         }
         std::thread::sleep(POLL);
     };
-    drain(report_fd, &mut report);
+    drain(result_fd, &mut result);
     // SAFETY: the descriptor is ours and closed once.
-    unsafe { libc::close(report_fd) };
-    let report = String::from_utf8_lossy(&report).into_owned();
-    end.outcome(report, started.elapsed(), peak_rss_bytes)
+    unsafe { libc::close(result_fd) };
+    let result_text = String::from_utf8_lossy(&result).into_owned();
+    end.outcome(result_text, started.elapsed(), peak_rss_bytes)
 }
 
 /// Whether to kill now, and as what.
@@ -227,7 +227,7 @@ fn drain(fd: RawFd, into: &mut Vec<u8>) {
         if n <= 0 {
             return;
         }
-        let room = MAX_REPORT_BYTES.saturating_sub(into.len());
+        let room = MAX_RESULT_BYTES.saturating_sub(into.len());
         into.extend_from_slice(&buf[..(n as usize).min(room)]);
     }
 }
@@ -292,7 +292,7 @@ mod tests {
     };
 
     #[test]
-    fn a_child_that_reports_and_exits_is_reaped_with_its_report() {
+    fn a_child_that_writes_its_result_and_exits_is_reaped_with_it() {
         let (r, w) = pipe();
         let pid = fork_child(|| {
             // SAFETY: writing a static buffer to our pipe.
@@ -302,7 +302,7 @@ mod tests {
         unsafe { libc::close(w) };
         let out = supervise(pid, r, LIMITS, &AtomicBool::new(false));
         assert_eq!((out.end, out.code), (EndKind::Exited, Some(0)));
-        assert_eq!(out.report, "done");
+        assert_eq!(out.result_text, "done");
     }
 
     #[test]
