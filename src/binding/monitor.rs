@@ -99,7 +99,7 @@ impl NativeMonitor {
                 min_rate_bytes_per_sec: options.min_rate_bytes_per_sec,
                 confidence: options.confidence,
             },
-            sample_interval_ms: whole_ms(options.interval_ms),
+            reading_interval_ms: whole_ms(options.interval_ms),
             rss_threshold: options.rss_threshold,
             started_at: options.started_at,
         };

@@ -16,7 +16,7 @@ pub struct MonitorConfig {
     /// The detector's tuning, shared by the three series.
     pub detector: DetectorConfig,
     /// How often the thread reads RSS and the container's memory, in milliseconds.
-    pub sample_interval_ms: u64,
+    pub reading_interval_ms: u64,
     /// Fraction of the container limit at which RSS raises a threshold event.
     pub rss_threshold: f64,
     /// Epoch milliseconds at which warm-up starts.

@@ -18,7 +18,7 @@ fn config() -> MonitorConfig {
             min_growth_bytes: 1e6,
             ..DetectorConfig::test_values()
         },
-        sample_interval_ms: 5,
+        reading_interval_ms: 5,
         rss_threshold: 0.9,
         started_at: 0.0,
     }
@@ -114,7 +114,7 @@ fn monitor_reading(memory: impl Fn(u64) -> SystemMemory + Send + 'static, sink: 
         memory(*n)
     });
     let config = MonitorConfig {
-        sample_interval_ms: 50,
+        reading_interval_ms: 50,
         ..config()
     };
     Monitor::start_with_reader(config, sink, reader).unwrap()

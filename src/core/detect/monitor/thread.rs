@@ -1,5 +1,5 @@
 //! The monitor thread's loop: floors from the JS side go to their series, memory is read
-//! every sample interval for the native series and the RSS threshold, and what the series
+//! every reading interval for the native series and the RSS threshold, and what the series
 //! show is published for other threads to read.
 
 use std::collections::VecDeque;
@@ -35,7 +35,7 @@ pub(super) struct HeapPeaks {
     dropped_peak: Option<f64>,
 }
 
-/// Sizes kept one by one: more than any window of floors spans (one per sample).
+/// Sizes kept one by one: more than any window of floors spans (one per reading).
 pub(super) const HEAP_PEAKS_KEPT: usize = 4096;
 
 impl HeapPeaks {
@@ -165,7 +165,7 @@ impl WatcherTime {
 }
 
 /// The thread: handles messages until `Stop` (or the handle is gone), and reads memory every
-/// sample interval in between.
+/// reading interval in between.
 pub(super) fn run(
     config: MonitorConfig,
     rx: Receiver<Message>,
@@ -173,11 +173,11 @@ pub(super) fn run(
     reader: MemoryReader,
     shared: Shared,
 ) {
-    let interval = Duration::from_millis(config.sample_interval_ms.max(1));
+    let interval = Duration::from_millis(config.reading_interval_ms.max(1));
     let mut state = State::new(config, sink, reader, shared);
-    let mut next_sample = Instant::now();
+    let mut next_reading = Instant::now();
     loop {
-        let wait = next_sample.saturating_duration_since(Instant::now());
+        let wait = next_reading.saturating_duration_since(Instant::now());
         match rx.recv_timeout(wait) {
             Ok(Message::Stop) | Err(RecvTimeoutError::Disconnected) => return,
             Ok(Message::Floor(floor)) => state.floor(floor),
@@ -192,8 +192,8 @@ pub(super) fn run(
                 state.heap_resident = Some(resident);
             }
             Err(RecvTimeoutError::Timeout) => {
-                next_sample += interval;
-                state.sample();
+                next_reading += interval;
+                state.read_memory();
             }
         }
     }
@@ -274,9 +274,9 @@ impl State {
         self.publish_trends();
     }
 
-    /// A sample of memory: the limits every series runs into, a native floor, and the RSS
+    /// A reading of memory: the limits every series runs into, a native floor, and the RSS
     /// threshold.
-    fn sample(&mut self) {
+    fn read_memory(&mut self) {
         let memory = (self.reader)(self.heap_resident.is_some() && !self.native_paused);
         let time = self.time.now();
         let (Some(rss), limit) = (memory.rss, memory.container_limit) else {
