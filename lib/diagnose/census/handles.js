@@ -166,9 +166,9 @@ class ClientSockets {
 /** At most `count` of `list`, spread evenly over it, the last (the newest) first. */
 function spread(list, count) {
   const every = Math.ceil(list.length / count)
-  const sampled = []
-  for (let i = list.length - 1; i >= 0; i -= every) sampled.push(list[i])
-  return sampled
+  const picked = []
+  for (let i = list.length - 1; i >= 0; i -= every) picked.push(list[i])
+  return picked
 }
 
 module.exports = { handlesByClass, commonRemoteEnd, spread, ClientSockets, MAX_CLIENT_SOCKETS }

@@ -1,14 +1,14 @@
 'use strict'
 
 /**
- * What the sampled members of a collection the census records are: their most common class,
+ * What the first members of a collection the census records are (those it follows): their most common class,
  * their bytes outside the heap, and the native handle they hold (walk.js records them with
  * the collection). Reads own properties only, never runs the service's code (reflect.js).
  */
 const reflect = require('./reflect')
 
 /**
- * What sampled members of a collection are: the most common class, their mean bytes outside
+ * What the members followed of a collection are: the most common class, their mean bytes outside
  * the heap (Buffers and typed arrays, held directly or in one of the member's own properties,
  * as `{ name, body: Buffer }`), and the class of the native handle they hold (a zlib stream's
  * `Zlib`, a socket's `TCP`, a crypto `Hash`'s, directly or one property down), if any.

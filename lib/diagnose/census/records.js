@@ -2,7 +2,7 @@
 
 /**
  * What a census pass finds: the collections it records, by key (a root and the path from it,
- * roots.js), with what their sampled members are (members.js); and what it did not reach, and
+ * roots.js), with what the members they follow are (members.js); and what it did not reach, and
  * why.
  */
 const { types } = require('node:util')
@@ -19,7 +19,7 @@ class Records {
    * The collections recorded: `key -> { key, root, path, className, collections, entries,
    * memberClass, memberBytes, memberHandle }`, `collections` the count that share the key and
    * `entries` their entries in all; `memberClass` the most common class among the members
-   * sampled, `memberBytes` their mean bytes outside the heap (Buffers), `memberHandle` the
+   * followed, `memberBytes` their mean bytes outside the heap (Buffers), `memberHandle` the
    * class of the native handle they hold (`Zlib`, `TCP`), if any.
    */
   byKey = new Map()
@@ -41,7 +41,7 @@ class Records {
 
   /**
    * Records `collections` collections of class `className` found at `path` from `root`, of
-   * `entries` entries in all, with a sample of their `members` (a Map's as `[key, value]`
+   * `entries` entries in all, with the `members` followed (a Map's as `[key, value]`
    * pairs flattened): added to the record of the same key, whose members are described the
    * first time. Returns the record.
    */
@@ -55,8 +55,8 @@ class Records {
     record.collections += collections
     record.entries += entries
     if (record.memberClass === null) {
-      const sampled = className === 'Map' ? members.filter((_, i) => i % 2 === 1) : members
-      Object.assign(record, describeMembers(sampled, (member) => this.#memberValues(member), this.#meter))
+      const values = className === 'Map' ? members.filter((_, i) => i % 2 === 1) : members
+      Object.assign(record, describeMembers(values, (member) => this.#memberValues(member), this.#meter))
     }
     return record
   }

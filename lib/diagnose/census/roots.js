@@ -35,16 +35,16 @@ const CLASS_NAME = /^[A-Z]/
  *   (`deferred`) once all else is walked, so that a collection a package keeps for the app is
  *   named from the app's variable where the app holds it;
  * - the handles that keep the loop alive, then the open client sockets that do not (unref'd,
- *   from `clientSockets`, handles.js): all counted (`handles`); of the unref'd, a spread sample
- *   of `sampled` walked for what their listeners close over (sockets left open one per call
+ *   from `clientSockets`, handles.js): all counted (`handles`); of the unref'd, `spreadCount`
+ *   spread over them walked for what their listeners close over (sockets left open one per call
  *   hold alike, and walking thousands would take the pass' objects); `droppedSockets`, the
  *   client sockets past the count held;
  * - the non-standard properties of `globalThis`.
  * Each root to walk is `{ value, step, root }`.
  * @param {import('./handles').ClientSockets | null} clientSockets
- * @param {number} sampled
+ * @param {number} spreadCount
  */
-function startingRoots(clientSockets, sampled) {
+function startingRoots(clientSockets, spreadCount) {
   const first = []
   const deferred = []
   const cache = reflect.ownValue(require('node:module'), '_cache')
@@ -57,7 +57,7 @@ function startingRoots(clientSockets, sampled) {
   const nodeProcess = /** @type {any} */ (process) // _getActiveHandles: Node's, undocumented
   const active = typeof nodeProcess._getActiveHandles === 'function' ? nodeProcess._getActiveHandles() : []
   const unrefd = clientSockets?.unrefd(new Set(active)) ?? []
-  for (const handle of [...active, ...spread(unrefd, sampled)]) first.push({ value: handle, step: reflect.className(handle), root: root('handle', reflect.className(handle)) })
+  for (const handle of [...active, ...spread(unrefd, spreadCount)]) first.push({ value: handle, step: reflect.className(handle), root: root('handle', reflect.className(handle)) })
   const standard = reflect.standardGlobalNames()
   for (const key of reflect.ownKeys(globalThis) ?? []) {
     // Capitalized globals are classes: Node's own web interfaces among them, which on Node
