@@ -10,6 +10,7 @@
  */
 const fs = require('node:fs/promises')
 const path = require('node:path')
+const { SYSTEM_CLOCK } = require('../shared/clock')
 const { bytesText, signedBytesText } = require('../shared/bytes-text')
 
 /**
@@ -98,16 +99,17 @@ function parseSmaps(text) {
  * This process's resident memory by kind of mapping, read from /proc/self/smaps without
  * blocking the event loop (the file is 1–2 MB in a process with many mappings). `null` where
  * there is no such file (not Linux) or it cannot be read; never throws.
+ * @param {import('../shared/clock').Clock} [clock] the time it was read (`at`)
  * @returns {Promise<{ kinds: Array<{ kind: string, label: string, rssBytes: number, mappings: number }>, addons: string[], at: number } | null>}
  */
-async function readMappings() {
+async function readMappings(clock = SYSTEM_CLOCK) {
   let text
   try {
     text = await fs.readFile('/proc/self/smaps', 'utf8')
   } catch {
     return null
   }
-  return { ...parseSmaps(text), at: Date.now() }
+  return { ...parseSmaps(text), at: clock.now() }
 }
 
 /**

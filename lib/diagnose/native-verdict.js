@@ -21,7 +21,7 @@ const HELD_SHARE = 0.25
  * @returns {{ at: number, mappings: Promise<object | null>, mallocInUse: Promise<number | null> }}
  */
 function nativeStart(clock = SYSTEM_CLOCK) {
-  return { at: clock.now(), mappings: readMappings(), mallocInUse: mallocInUse() }
+  return { at: clock.now(), mappings: readMappings(clock), mallocInUse: mallocInUse() }
 }
 
 /**

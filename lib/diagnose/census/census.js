@@ -71,12 +71,13 @@ class Census {
 
   /**
    * @param {Partial<typeof CENSUS_DEFAULTS>} [options]
-   * @param {import('../../shared/clock').Clock} [clock] when each pass began, and how long it took
+   * @param {import('../../shared/clock').Clock} [clock] when each pass began, how long it and each
+   *   of its slices took, and the Debugger round's stop
    */
   constructor(options = {}, clock = SYSTEM_CLOCK) {
     this.#options = { ...CENSUS_DEFAULTS, ...options }
     this.#clock = clock
-    this.#scripts = new ScriptFiles({ maxStopMs: this.#options.maxStopMs })
+    this.#scripts = new ScriptFiles({ maxStopMs: this.#options.maxStopMs, clock })
     this.#own.add(this)
     for (const object of this.#clientSockets.own()) this.#own.add(object)
     this.#clientSockets.start()
@@ -117,7 +118,7 @@ class Census {
   async #takePass() {
     if (this.#stopped) return null
     const { walk, time, started } = this.#startPass()
-    while (!walk.step(performance.now() + this.#options.sliceMs)) {
+    while (!walk.step(this.#clock.monotonic() + this.#options.sliceMs)) {
       await nextTurn()
       if (this.#stopped) return null
     }
@@ -125,7 +126,7 @@ class Census {
   }
 
   #startPass() {
-    const walk = new CensusPass({ view: this.#inspectorView(), limits: this.#options, own: this.#own, moduleScoped: this.#moduleScoped, clientSockets: this.#clientSockets })
+    const walk = new CensusPass({ view: this.#inspectorView(), limits: this.#options, own: this.#own, moduleScoped: this.#moduleScoped, clientSockets: this.#clientSockets, clock: this.#clock })
     return { walk, time: this.#clock.now(), started: this.#clock.monotonic() }
   }
 

@@ -17,6 +17,7 @@ class PassBudget {
   listings = new ListingMeter()
   #limits
   #view
+  #clock
   #functionsRead = 0
   #sliceStarted = 0
   #callsBefore = 0
@@ -24,10 +25,12 @@ class PassBudget {
   /**
    * @param {{ maxObjects: number, maxFunctions: number }} limits
    * @param {{ calls: number } | null} view the inspector view, whose calls are counted; null where none.
+   * @param {import('../../shared/clock').Clock} clock what a slice's time is read from (`monotonic()`).
    */
-  constructor(limits, view) {
+  constructor(limits, view, clock) {
     this.#limits = limits
     this.#view = view
+    this.#clock = clock
   }
 
   /** The most functions whose scopes a pass reads. */
@@ -42,14 +45,14 @@ class PassBudget {
 
   /** Starts a slice: its time and its inspector calls are counted from now, its listings from none. */
   startSlice() {
-    this.#sliceStarted = performance.now()
+    this.#sliceStarted = this.#clock.monotonic()
     this.#callsBefore = this.#view?.calls ?? 0
     this.listings.reset()
   }
 
   /** Ends the slice started last: adds its time, inspector calls and largest listing to the cost. */
   endSlice() {
-    const ms = performance.now() - this.#sliceStarted
+    const ms = this.#clock.monotonic() - this.#sliceStarted
     this.cost.slices++
     this.cost.cpuMs += ms
     this.cost.longestSliceMs = Math.max(this.cost.longestSliceMs, ms)

@@ -79,10 +79,15 @@ class ScriptFiles {
   #otherScripts = 0
   /** How much slower than predicted the last round was, at least 1. */
   #slowdown = 1
+  #clock
 
-  /** @param {{ maxStopMs: number }} options the longest stop the Debugger round may take. */
-  constructor({ maxStopMs }) {
+  /**
+   * @param {{ maxStopMs: number, clock: import('../../shared/clock').Clock }} options the longest
+   *   stop the Debugger round may take, and the clock that times it (`monotonic()`).
+   */
+  constructor({ maxStopMs, clock }) {
     this.#maxStopMs = maxStopMs
+    this.#clock = clock
   }
 
   /** Learns the scripts of a sampling heap profile's functions (`{ head }` of the inspector). */
@@ -151,14 +156,14 @@ class ScriptFiles {
    */
   #debuggerRound(view, files, predicted) {
     const nodeScripts = nodeScriptsLoaded()
-    const started = performance.now()
+    const started = this.#clock.monotonic()
     let urls = null
     try {
       urls = view.scriptUrls()
     } catch {
       // Left unnamed: the description says which line instead.
     }
-    const debuggerMs = performance.now() - started
+    const debuggerMs = this.#clock.monotonic() - started
     if (urls !== null) {
       for (const [id, url] of urls) {
         const file = fileOfUrl(url)

@@ -45,7 +45,7 @@ const { InspectorReads } = require('./inspector-reads')
 const { handlesByClass, commonRemoteEnd, spread, MAX_CLIENT_SOCKETS } = require('./handles')
 const { root, propertyStep, startingRoots } = require('./roots')
 
-/** Members of a collection followed (and sampled for their class and size) per collection. */
+/** Members of a collection followed (and read for their class and size) per collection. */
 const MEMBERS_FOLLOWED = 16
 
 /**
@@ -74,6 +74,7 @@ class CensusPass {
   #chains
   #inspector
   #clientSockets
+  #clock
   done = false
 
   /**
@@ -89,12 +90,14 @@ class CensusPass {
    * @param {import('./handles').ClientSockets | null} [parts.clientSockets] the client sockets
    *   made since the census began: the open ones that are unref'd (an agent's idle keep-alive
    *   sockets) are walked and counted as handles too.
+   * @param {import('../../shared/clock').Clock} parts.clock the time of each slice's deadline and cost.
    */
-  constructor({ view, limits, own, moduleScoped, clientSockets = null }) {
+  constructor({ view, limits, own, moduleScoped, clientSockets = null, clock }) {
     this.#limits = limits
     this.#own = own
     this.#clientSockets = clientSockets
-    this.#budget = new PassBudget(limits, view)
+    this.#clock = clock
+    this.#budget = new PassBudget(limits, view, clock)
     this.#meter = this.#budget.listings
     this.#frontier = new Frontier(own)
     this.#dictionaries = new Dictionaries({ minEntries: limits.minEntries, membersKept: MEMBERS_FOLLOWED, meter: this.#meter })
@@ -122,7 +125,7 @@ class CensusPass {
     return list
   }
 
-  /** Walks until `deadline` (a `performance.now()` time) or the end; true when the pass is done. */
+  /** Walks until `deadline` (a time of the clock's `monotonic()`) or the end; true when the pass is done. */
   step(deadline) {
     this.#budget.startSlice()
     for (let item = this.#next(); item !== NO_ITEM; item = this.#next()) {
@@ -132,7 +135,7 @@ class CensusPass {
         break
       }
       this.#visit(item)
-      if (performance.now() >= deadline) break
+      if (this.#clock.monotonic() >= deadline) break
     }
     if (this.#frontier.waiting === 0 && this.#deferredRoots.length === 0) this.#finish()
     this.#budget.endSlice()
@@ -171,7 +174,7 @@ class CensusPass {
   /**
    * Records the active handles of each class with `minEntries` or more (sockets left open one
    * per request, each kept by its own handle: no collection holds them) as one collection of
-   * its own: `Socket handles`, members spread over them sampled for what they hold, the newest
+   * its own: `Socket handles`, members spread over them walked for what they hold, the newest
    * first (the unref'd ones come last, after the active ones: a service's stdio pipes must not
    * stand for the thousand upstream sockets it left open), with the remote end most of them
    * share (handles.js).
