@@ -11,14 +11,14 @@
  * through the same code (lib/diagnose/holder-label.js), `result`
  * one per snapshot outcome (about 10), `map` one per named map (the application names
  * them; maps sharing a name are summed), listener-leak sites at most
- * `MAX_REPORTED_SITES` (50) per process, and `thread` one per worker thread running and
+ * `MAX_LEAKING_SITES` (50) per process, and `thread` one per worker thread running and
  * watched (64 at most), `pool` one per package that starts workers.
  */
 const { currentWatcher } = require('../watch/watcher')
 const { KINDS, DEFAULT_SCALE } = require('../watch/tally')
 const { namedMaps } = require('../cache/registry')
 const { pressureState } = require('../cache/map-pressure')
-const { reportedListenerLeaks } = require('../track/listener-leaks')
+const { listenerLeakSites } = require('../track/listener-leaks')
 
 /**
  * What one read gives: `watcher` (its `status()`, or null with none running), `maps`,
@@ -26,7 +26,7 @@ const { reportedListenerLeaks } = require('../track/listener-leaks')
  */
 function readSignals() {
   const watcher = currentWatcher()
-  return { watcher: watcher === null ? null : watcher.status(), maps: mapsByName(), pressure: pressureState(), listenerLeaks: reportedListenerLeaks() }
+  return { watcher: watcher === null ? null : watcher.status(), maps: mapsByName(), pressure: pressureState(), listenerLeaks: listenerLeakSites() }
 }
 
 /** The named BoundedMaps' stats, summed over maps that share a name (`boundShare`: the least). */

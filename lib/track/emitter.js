@@ -27,7 +27,7 @@ function kindOf(emitter) {
 }
 
 /**
- * Tracks the listeners of one EventEmitter or EventTarget by call site and reports a
+ * Tracks the listeners of one EventEmitter or EventTarget by call site and emits a
  * `listener-leak` (see `listenerLeaks`) when one site's listeners pass `threshold`, then
  * each time they grow by half again. Returns `emitter`. Tracking it again changes nothing.
  */

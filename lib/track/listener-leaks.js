@@ -1,12 +1,12 @@
 'use strict'
 
 /**
- * Where `listener-leak` reports go: one EventEmitter for the process, `listenerLeaks`.
+ * Where `listener-leak` events go: one EventEmitter for the process, `listenerLeaks`.
  *
- * A report is delivered on the next tick, never inside the `on()` call that caused it, so a
+ * An event is emitted on the next tick, never inside the `on()` call that caused it, so a
  * handler that throws or adds listeners itself cannot disturb the code being tracked. With
- * no handler attached, the report becomes one process warning (`LEAKPROOF_LISTENER_LEAK`)
- * per report, so tracking turned on by environment alone still tells someone.
+ * no handler attached, each event becomes one process warning (`LEAKPROOF_LISTENER_LEAK`),
+ * so tracking turned on by environment alone still tells someone.
  */
 const { EventEmitter } = require('node:events')
 const { WARNINGS, warn } = require('../shared/errors')
@@ -18,9 +18,9 @@ const { WARNINGS, warn } = require('../shared/errors')
  */
 const listenerLeaks = new EventEmitter()
 
-/** The one-line process warning for a report. */
+/** The one-line process warning for a `listener-leak` event. */
 function describeLeak({ emitter, event, site, count, growth }) {
-  const since = growth === count ? '' : ` (+${growth} since the last report)`
+  const since = growth === count ? '' : ` (+${growth} since the last warning)`
   return `${count} ${String(event)} listeners on ${emitter} were added at ${site} and are still attached${since}`
 }
 
@@ -31,30 +31,30 @@ function deliver(leak) {
 }
 
 /**
- * Sites reported, the most a process keeps: the bound on the metrics' label sets
- * (lib/operate/). Past it, the site reported longest ago is forgotten.
+ * Sites of `listener-leak` events, the most a process keeps: the bound on the metrics' label
+ * sets (lib/operate/). Past it, the site whose newest event is the oldest is forgotten.
  */
-const MAX_REPORTED_SITES = 50
+const MAX_LEAKING_SITES = 50
 
-/** The newest report of each site, by emitter, event and site, oldest report first. */
-const reported = new Map()
+/** The newest event of each site, by emitter, event and site, oldest first. */
+const newest = new Map()
 
-/** Queues one report for delivery on the next tick, and keeps it for `reportedListenerLeaks()`. */
-function reportLeak(leak) {
+/** Queues one `listener-leak` event for the next tick, and keeps it for `listenerLeakSites()`. */
+function emitListenerLeak(leak) {
   const { emitter, event, site, count, growth } = leak
   const key = `${emitter}\u0000${String(event)}\u0000${site}`
-  reported.delete(key)
-  reported.set(key, { emitter, event: String(event), site, count, growth })
-  if (reported.size > MAX_REPORTED_SITES) reported.delete(reported.keys().next().value)
+  newest.delete(key)
+  newest.set(key, { emitter, event: String(event), site, count, growth })
+  if (newest.size > MAX_LEAKING_SITES) newest.delete(newest.keys().next().value)
   process.nextTick(deliver, leak)
 }
 
 /**
- * The sites reported so far, each with its listener count at its newest report
- * (`{ emitter, event, site, count, growth }`): at most `MAX_REPORTED_SITES`, for metrics.
+ * The sites of `listener-leak` events so far, each with its listener count at its newest
+ * (`{ emitter, event, site, count, growth }`): at most `MAX_LEAKING_SITES`, for metrics.
  */
-function reportedListenerLeaks() {
-  return [...reported.values()]
+function listenerLeakSites() {
+  return [...newest.values()]
 }
 
-module.exports = { listenerLeaks, reportLeak, reportedListenerLeaks, MAX_REPORTED_SITES }
+module.exports = { listenerLeaks, emitListenerLeak, listenerLeakSites, MAX_LEAKING_SITES }

@@ -9,7 +9,7 @@
  * ones that do not (`{ once: true }` on an EventTarget firing, node dropping a weak
  * handler, code editing `_events` by hand, `removeAllListeners`) are caught by
  * `reconcile`, which compares the table with the emitter's real listeners; it runs before
- * any count is reported or read, so every reported count is exact.
+ * any count is emitted or read, so every count emitted is exact.
  *
  * A stack costs microseconds, so only some listeners are recorded with one: those that make
  * their (emitter, event) hold at least `captureFrom` listeners (a lone listener cannot be a
@@ -18,13 +18,13 @@
  * the peak is not, and costs no stack). The peak falls back when the count halves. A stack
  * is formatted only when a census reads it, or when its (emitter, event) has passed the
  * threshold and not yet fallen back to half of it: per-site counts are kept exact that long,
- * so that reports come when the rule says, and making them afresh on each crossing of the
+ * so that `listener-leak` events come when the rule says, and making them afresh on each crossing of the
  * threshold would cost a pass over all the event's listeners each time.
  */
 const { EventEmitter, getEventListeners } = require('node:events')
 const { capture, siteOf } = require('./call-site')
 const { emitterName } = require('./emitter-name')
-const { listenerLeaks, reportLeak } = require('./listener-leaks')
+const { listenerLeaks, emitListenerLeak } = require('./listener-leaks')
 
 const rawListeners = EventEmitter.prototype.rawListeners
 
@@ -53,8 +53,8 @@ class Bucket {
      * through every add and removal until the event falls to half the threshold.
      */
     this.counts = null
-    /** Count of each site at its last report. */
-    this.reported = null
+    /** Count of each site at its last `listener-leak` event. */
+    this.lastEmitted = null
     /** Most listeners the event has held since its count last halved (`sites: 'growth'`). */
     this.peak = 0
   }
@@ -238,7 +238,7 @@ function addedToTarget(emitter, known, settings, type, listener, captureFlag, be
 
 /**
  * Puts `entry` in its bucket (first with `prepend`, as node does), counts its site while the
- * bucket keeps counts, and checks for a report once the event is above the threshold.
+ * bucket keeps counts, and checks for a `listener-leak` event once the event is above the threshold.
  */
 function insert(emitter, state, type, bucket, entry, prepend) {
   const { entries } = bucket
@@ -249,20 +249,20 @@ function insert(emitter, state, type, bucket, entry, prepend) {
   if (entries.length > state.settings.threshold) grew(emitter, state, type, bucket, entry)
 }
 
-/** Each report after a site's first waits until its count is this many times the last reported one. */
-const REPORT_GROWTH = 1.5
+/** Each `listener-leak` event after a site's first waits until its count is this many times the last one's. */
+const EVENT_GROWTH = 1.5
 
 /**
- * Whether a site holding `count` listeners is due a report: past `threshold` for its first
- * (`reportedAt` 0), then at half again over `reportedAt`, its count when last reported.
+ * Whether a site holding `count` listeners is due a `listener-leak` event: past `threshold`
+ * for its first (`lastCount` 0), then at half again over `lastCount`, its count at the last.
  */
-function isDue(count, reportedAt, threshold) {
-  return reportedAt === 0 ? count > threshold : count >= reportedAt * REPORT_GROWTH
+function isDue(count, lastCount, threshold) {
+  return lastCount === 0 ? count > threshold : count >= lastCount * EVENT_GROWTH
 }
 
 /**
  * An event above the threshold gained `entry` (already counted if the bucket keeps counts):
- * make the counts if it has none, and report the entry's site if due.
+ * make the counts if it has none, and emit a `listener-leak` event for the entry's site if due.
  */
 function grew(emitter, state, type, bucket, entry) {
   const { threshold, name } = state.settings
@@ -274,18 +274,18 @@ function grew(emitter, state, type, bucket, entry) {
     checked = true
   }
   if (site === null) return
-  const reportedAt = bucket.reported?.get(site) ?? 0
-  if (!isDue(bucket.counts.get(site) ?? 0, reportedAt, threshold)) return
+  const lastCount = bucket.lastEmitted?.get(site) ?? 0
+  if (!isDue(bucket.counts.get(site) ?? 0, lastCount, threshold)) return
   if (!checked) reconcile(emitter, state, type, bucket)
   const count = bucket.counts.get(site) ?? 0
-  if (!isDue(count, reportedAt, threshold)) return
-  ;(bucket.reported ??= new Map()).set(site, count)
-  reportLeak({
+  if (!isDue(count, lastCount, threshold)) return
+  ;(bucket.lastEmitted ??= new Map()).set(site, count)
+  emitListenerLeak({
     emitter: name ?? emitterName(emitter),
     event: type,
     site,
     count,
-    growth: count - reportedAt,
+    growth: count - lastCount,
     target: emitter,
   })
 }

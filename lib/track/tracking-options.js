@@ -31,7 +31,7 @@ const emitterName = {
 /** `threshold`, `captureFrom` and `sites`, with this API's defaults. */
 function trackingRows({ captureFrom, sites }) {
   return [
-    option('threshold', 10, positiveInteger, { default: '10', meaning: 'report when one site holds more than this many listeners on one event' }),
+    option('threshold', 10, positiveInteger, { default: '10', meaning: 'emit a `listener-leak` event when one site holds more than this many listeners on one event' }),
     option('captureFrom', captureFrom, positiveInteger, {
       default: '`trackEmitter` 1, `trackListeners` 2',
       meaning: 'take a stack only for a listener that makes its event hold at least this many listeners',
@@ -45,7 +45,7 @@ function trackingRows({ captureFrom, sites }) {
 
 /** The options of `trackEmitter()`. */
 const EMITTER_OPTIONS = optionsTable([
-  option('name', undefined, emitterName, { default: 'constructor name, + address for sockets and servers', meaning: "the emitter's name in reports" }),
+  option('name', undefined, emitterName, { default: 'constructor name, + address for sockets and servers', meaning: "the emitter's name in `listener-leak` events and the watcher's reports" }),
   ...trackingRows({ captureFrom: 1, sites: 'all' }),
 ])
 

@@ -6,10 +6,10 @@ export type Emitter = EventEmitter | EventTarget
 
 /** Options of `trackEmitter`. */
 export interface TrackEmitterOptions {
-  /** The emitter's name in reports. @default its constructor's name, with the address for sockets and servers */
+  /** The emitter's name in `listener-leak` events and the watcher's reports. @default its constructor's name, with the address for sockets and servers */
   name?: string
   /**
-   * A `listener-leak` is reported when one call site has more than this many listeners on
+   * A `listener-leak` event is emitted when one call site has more than this many listeners on
    * one event of the emitter, then each time that count grows by half again.
    * @default 10 (node's default max listeners)
    */
