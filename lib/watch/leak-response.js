@@ -189,8 +189,9 @@ class LeakResponse {
     const { role, written } = this.#capture.onLeak(leak)
     if (role === 'baseline') return this.#diagnose(leak, written.then((fields) => whyNoPair(leakSnapshot(fields, this.#capture))))
     const snapshot = leakSnapshot(await written, this.#capture)
-    // A follow-up: the pair's report follows. Busy: no census while a snapshot's forked child
-    // copies the service's memory; the next leak, or a declined follow-up, gets one.
+    // A follow-up: the pair's report follows. Busy (a snapshot on demand, at a threshold or
+    // near the limit is being written): no census for this leak; the next leak, or a declined
+    // follow-up, gets one.
     if (snapshot.kind === 'follow-up' || snapshot.kind === 'busy') return
     return this.#diagnose(leak, whyNoPair(snapshot))
   }
