@@ -125,6 +125,11 @@ function objectsPerSample(size, samplingIntervalBytes) {
   return 1 / (1 - Math.exp(-size / samplingIntervalBytes))
 }
 
+/** Whether bytes charged as `charge` (sites.js' `siteCharger`) are leakproof's own work: its code or node:inspector's on the path, no app or package frame above. */
+function leakproofsOwn({ own, origin }) {
+  return own && origin?.kind !== 'app' && origin?.kind !== 'package'
+}
+
 /**
  * The pprof message of a sampling heap profile, ungzipped, with values `objects/count` (live
  * samples, scaled as V8 scales them) and `space/bytes` (`selfSize`); `period` is the sampling
@@ -136,9 +141,11 @@ function objectsPerSample(size, samplingIntervalBytes) {
  * (V8's built-ins such as `String.prototype.repeat` or `Map.prototype.set`, Node's internals,
  * leakproof's own) are folded into it, so that `go tool pprof -top` ranks the lines someone
  * can change. A stack with no such frame keeps its frames with a script and folds V8's
- * built-ins into the nearest of them; one with no script at all keeps every frame. The
- * file keeps every sampled byte, leakproof's own work (which the ranking leaves out) under
- * leakproof's lines. The `.heapprofile` keeps V8's tree as it is.
+ * built-ins into the nearest of them; one with no script at all keeps every frame.
+ * leakproof's own work (its code or node:inspector's on the stack, with no function of the
+ * app or of a package above it) is left out, as the ranking leaves it out: a census taken
+ * while the profile samples keeps megabytes live, which `-top` would rank above the leak.
+ * The `.heapprofile` keeps V8's tree, and every sampled byte, as it is.
  * @param {{ head: object, samples?: Array<{ size: number, nodeId: number }> }} profile
  * @param {{ samplingIntervalBytes: number, timeMs?: number, durationMs?: number }} info
  * @returns {Buffer}
@@ -181,7 +188,7 @@ function encodeSamplingProfile(profile, { samplingIntervalBytes, timeMs = Date.n
     const [node, callers, above] = walk.pop()
     const charge = chargeAt(above, node.callFrame)
     const here = charge.site === node.callFrame ? stackOf(callers, functionId(node.callFrame)) : callers
-    if (node.selfSize > 0) {
+    if (node.selfSize > 0 && !leakproofsOwn(charge)) {
       const sample = samples.get(here) ?? { objects: 0, bytes: 0 }
       sample.objects += objectsAt.get(node.id) ?? 0
       sample.bytes += node.selfSize
