@@ -2,7 +2,7 @@
 
 const zlib = require('node:zlib')
 const { promisify } = require('node:util')
-const { siteCharger, NO_FRAME } = require('./sites')
+const { siteCharger, isOwnCharge, NO_FRAME } = require('./sites')
 
 const gzip = promisify(zlib.gzip)
 
@@ -125,11 +125,6 @@ function objectsPerSample(size, samplingIntervalBytes) {
   return 1 / (1 - Math.exp(-size / samplingIntervalBytes))
 }
 
-/** Whether bytes charged as `charge` (sites.js' `siteCharger`) are leakproof's own work: its code or node:inspector's on the path, no app or package frame above. */
-function leakproofsOwn({ own, origin }) {
-  return own && origin?.kind !== 'app' && origin?.kind !== 'package'
-}
-
 /**
  * The pprof message of a sampling heap profile, ungzipped, with values `objects/count` (live
  * samples, scaled as V8 scales them) and `space/bytes` (`selfSize`); `period` is the sampling
@@ -188,7 +183,7 @@ function encodeSamplingProfile(profile, { samplingIntervalBytes, timeMs = Date.n
     const [node, callers, above] = walk.pop()
     const charge = chargeAt(above, node.callFrame)
     const here = charge.site === node.callFrame ? stackOf(callers, functionId(node.callFrame)) : callers
-    if (node.selfSize > 0 && !leakproofsOwn(charge)) {
+    if (node.selfSize > 0 && !isOwnCharge(charge)) {
       const sample = samples.get(here) ?? { objects: 0, bytes: 0 }
       sample.objects += objectsAt.get(node.id) ?? 0
       sample.bytes += node.selfSize

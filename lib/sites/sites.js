@@ -113,6 +113,15 @@ function isServiceCharge({ origin, own }) {
   return origin.kind === 'app' || origin.kind === 'package' || (origin.kind === 'node' && !own)
 }
 
+/**
+ * Whether bytes charged as `state` are leakproof's own work: its code or node:inspector's on
+ * the path and no frame of the app or of a package above (neither a service charge nor a
+ * built-in's with no script above: the pprof leaves these out, as the ranking does).
+ */
+function isOwnCharge({ origin, own }) {
+  return own && origin?.kind !== 'app' && origin?.kind !== 'package'
+}
+
 /** A protocol call frame's identity, as a Map key. */
 function frameKey({ functionName, url, lineNumber, columnNumber }) {
   return `${functionName}\u0000${url}\u0000${lineNumber}\u0000${columnNumber}`
@@ -516,4 +525,4 @@ function inProcessSampler(clock) {
 /** The in-process sampler on the system's clock: a SiteRanking's unless it is given one. */
 const IN_PROCESS = inProcessSampler(SYSTEM_CLOCK)
 
-module.exports = { SiteProfiler, SiteRanking, inProcessSampler, growingSites, sitesOfProfile, siteCharger, siteThatMade, NO_FRAME, windowsFor }
+module.exports = { SiteProfiler, SiteRanking, inProcessSampler, growingSites, sitesOfProfile, siteCharger, isOwnCharge, siteThatMade, NO_FRAME, windowsFor }
