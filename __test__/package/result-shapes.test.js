@@ -18,7 +18,10 @@ const path = require('node:path')
 const { execFileSync, spawnSync } = require('node:child_process')
 const v8 = require('node:v8')
 const ts = require('typescript')
+const { EventEmitter } = require('node:events')
 const leakproof = require('../..')
+const { trackEmitter, trackTimers } = leakproof
+const { nextLeaks } = require('../support/listener-helpers')
 const { nativeBinding } = require('../../lib/shared/native')
 
 const ROOT = path.join(__dirname, '..', '..')
@@ -57,7 +60,7 @@ const bindingType = (name) => BINDING.get(name) ?? assert.fail(`binding.d.ts exp
 const seen = new Map()
 const typeName = (type) => (type.aliasSymbol ?? type.symbol)?.name ?? checker.typeToString(type)
 const show = (type) => checker.typeToString(type)
-const KINDS = { number: ts.TypeFlags.NumberLike, string: ts.TypeFlags.StringLike, boolean: ts.TypeFlags.BooleanLike, bigint: ts.TypeFlags.BigIntLike }
+const KINDS = { number: ts.TypeFlags.NumberLike, string: ts.TypeFlags.StringLike, boolean: ts.TypeFlags.BooleanLike, bigint: ts.TypeFlags.BigIntLike, symbol: ts.TypeFlags.ESSymbolLike }
 
 /** Where `value` does not fit `type`, as lines naming the path (`where`) and what differs. */
 function misfits(value, type, where, out = []) {
@@ -290,4 +293,46 @@ test('every event the watcher emits, both kinds of report among them, has the fi
   assert.ok(reports.some((r) => r.kind === 'no-snapshot' && r.suspects.length > 0), "the census' report names a holder")
   assert.ok(byType.get('heap-limit-snapshot').some((e) => e.path === null) && byType.get('heap-limit-snapshot').some((e) => e.path !== null), 'one adopted, one removed')
   assertAllSeen(['SampleEvent', 'ThresholdEvent', 'SnapshotSkippedEvent', 'HeapLimitSnapshotEvent', 'SitesEvent', 'PairReportEvent', 'NoSnapshotReportEvent', 'CensusSuspect', 'CacheThrashingEvent', 'MemoryPressureEvent', 'RestartDueEvent', 'RestartExitEvent', 'WatchErrorEvent'], { required: true })
+})
+
+test('listener-leak reports, listenerSites() and the live-sites readings have the fields of their types', async () => {
+  const bus = trackEmitter(new EventEmitter(), { name: 'bus', threshold: 2 })
+  const target = trackEmitter(new EventTarget(), { threshold: 2 })
+  const tracker = trackTimers()
+  const intervals = []
+  const job = Symbol('job')
+  try {
+    const before = leakproof.liveSites()
+    // The first report of each emitter, then a second of the bus, which has grown since.
+    const reported = nextLeaks(3)
+    const subscribe = (n) => {
+      for (let i = 0; i < n; i++) bus.on(job, () => {})
+    }
+    subscribe(3)
+    for (let i = 0; i < 3; i++) target.addEventListener('tick', () => {})
+    await new Promise((resolve) => setImmediate(resolve))
+    subscribe(3)
+    for (let i = 0; i < 2; i++) intervals.push(setInterval(() => {}, 60_000))
+    const leaks = await reported
+    assert.deepEqual(leaks.map((leak) => leak.target), [bus, target, bus], 'the emitter itself, as its own report')
+    assert.ok(leaks[2].growth < leaks[2].count, 'a later report counts what came since the previous one')
+    // `target` is the user's own emitter, checked above by identity: its fields are its class's.
+    const withoutTarget = (misfit) => !misfit.startsWith('listener-leak.target')
+    leaks.forEach((leak, i) => assert.deepEqual(misfits(leak, publicType('ListenerLeak'), 'listener-leak').filter(withoutTarget), [], `listener-leak report ${i}`))
+    const sites = leakproof.listenerSites(bus)
+    assert.equal(sites[0].event, job)
+    sites.forEach((site, i) => assertFits(site, publicType('ListenerSite'), `listenerSites(bus)[${i}]`))
+    const after = leakproof.liveSites()
+    assertFits(before, publicType('LiveSites'), 'liveSites() before')
+    assertFits(after, publicType('LiveSites'), 'liveSites() after')
+    const growth = leakproof.compareLiveSites(before, after)
+    assert.deepEqual([...new Set(growth.map((g) => g.kind))].sort(), ['interval', 'listener'])
+    growth.forEach((g, i) => assertFits(g, publicType('LiveSitesGrowth'), `compareLiveSites()[${i}]`))
+    assertAllSeen(['ListenerLeak', 'ListenerSite', 'LiveSites', 'ListenerGroup', 'HandleGroup', 'LiveSitesGrowth'])
+  } finally {
+    for (const interval of intervals) clearInterval(interval)
+    tracker.untrack()
+    leakproof.untrackEmitter(bus)
+    leakproof.untrackEmitter(target)
+  }
 })
