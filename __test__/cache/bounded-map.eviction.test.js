@@ -246,3 +246,34 @@ test('stats count hits, misses and evictions', () => {
     size: 2, bytes: 0, hits: 2, misses: 1, evictions: 1, expirations: 0, rejected: 0, hitRatio: 2 / 3, boundShare: 1,
   })
 })
+
+test('getOrInsert and getOrInsertComputed count, refresh, evict and expire as get and, on a miss, set do, under every policy', () => {
+  for (const policy of ['lru', 's3-fifo', 'tinylfu']) {
+    for (let seed = 1; seed <= 10; seed++) {
+      const rand = rng(seed)
+      let time = 0
+      const options = (evicted) => ({ max: 2 + rand.int(10), ttl: 50, policy, now: () => time, onEvict: (v, k, reason) => evicted.push([k, reason]) })
+      const upsertEvicted = []
+      const upsert = new BoundedMap(options(upsertEvicted))
+      const referenceEvicted = []
+      const reference = new BoundedMap({ ...options(referenceEvicted), max: upsert.max })
+      /** The reference's upsert: a get (a hit, or a miss that frees an expired entry), then a set when nothing was held. */
+      const getThenSet = (key, value) => {
+        const held = reference.get(key)
+        if (held !== undefined || reference.has(key)) return held
+        reference.set(key, value)
+        return value
+      }
+      for (let step = 0; step < 600; step++) {
+        const key = rand.int(upsert.max * 3)
+        time += rand.int(3)
+        const where = `${policy} seed ${seed} step ${step}`
+        if (rand.int(2) === 0) assert.equal(upsert.getOrInsert(key, step), getThenSet(key, step), where)
+        else assert.equal(upsert.getOrInsertComputed(key, () => step), getThenSet(key, step), where)
+        assert.deepStrictEqual(upsertEvicted, referenceEvicted, where)
+      }
+      assert.deepStrictEqual([...upsert], [...reference], `${policy} seed ${seed}`)
+      assert.deepStrictEqual(upsert.stats(), reference.stats(), `${policy} seed ${seed}`)
+    }
+  }
+})

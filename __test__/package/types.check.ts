@@ -12,6 +12,8 @@ const asMap: Map<string, { id: number }> = cache
 asMap.set('a', { id: 1 })
 cache.set('b', { id: 2 }, { ttl: Infinity })
 const hit: { id: number } | undefined = cache.get('a')
+const made: { id: number } = cache.getOrInsertComputed('c', (key: string) => ({ id: key.length }))
+console.log(made.id, cache.getOrInsert('d', { id: 4 }).id)
 for (const [key, value] of cache) console.log(key.length, value.id)
 const bytes = new BoundedMap<string, Buffer>({ maxBytes: 1 << 20, onEvict: (v, k, reason) => console.log(v.length, k, reason) })
 bytes.stats().hitRatio.toFixed(2)

@@ -32,6 +32,14 @@ const SET_OPTIONS = ['ttl']
 
 let warnedTtlOnly = false
 
+/** What `#held` returns for a key that holds no live entry (`undefined` is a value a map can hold). */
+const ABSENT = Symbol('absent')
+
+// `get` and `set` as the class defines them, for the upsert methods: as in `Map`, what they do
+// inside is not looked up on the receiver, so a subclass's `get` or `set` is not called there.
+let getEntry
+let setEntry
+
 /**
  * A `Map` that cannot grow without bound: it holds at most `max` entries, at most
  * `maxBytes` bytes (as measured by `sizeOf`) and forgets entries `ttl` ms after they
@@ -211,6 +219,44 @@ class BoundedMap {
     else this.#update(slot, key, value, size, ttl)
     this.#flush()
     return this
+  }
+
+  /**
+   * The value for `key`, counted as `get` counts it; when none is held, sets `key` to
+   * `value` as `set` does (within the bounds) and returns `value`. `Map.prototype.getOrInsert`,
+   * which Map has from Node 26.
+   */
+  getOrInsert(key, value) {
+    const held = this.#held(key)
+    if (held !== ABSENT) return held
+    setEntry.call(this, key, value)
+    return value
+  }
+
+  /**
+   * The value for `key`, counted as `get` counts it; when none is held, calls `callback(key)`
+   * (`-0` given as `+0`), sets `key` to its result as `set` does (replacing what the callback
+   * may have set there) and returns it. `Map.prototype.getOrInsertComputed`, which Map has
+   * from Node 26. A callback that throws leaves the map as it was.
+   */
+  getOrInsertComputed(key, callback) {
+    // The receiver is checked before the callback, as in Map.
+    if (!(#index in this)) throw new TypeError(`BoundedMap.prototype.getOrInsertComputed called on ${errors.describe(this)}`)
+    if (typeof callback !== 'function') {
+      throw new TypeError(`${errors.describe(callback)} is not a function`)
+    }
+    if (key === 0) key = 0 // normalise -0 to +0, as Map does
+    const held = this.#held(key)
+    if (held !== ABSENT) return held
+    const value = callback(key)
+    setEntry.call(this, key, value)
+    return value
+  }
+
+  /** The live value for `key`, a hit or a miss as `get` counts it, else `ABSENT`. */
+  #held(key) {
+    const value = getEntry.call(this, key)
+    return value !== undefined || this.#isLive(this.#index.get(key)) ? value : ABSENT
   }
 
   /** Removes `key`; true if it was held (and not past its TTL). */
@@ -513,6 +559,8 @@ class BoundedMap {
   // Last in the class: the type checker reads methods as declared in order (TS2729 above them).
   static {
     const proto = this.prototype
+    getEntry = proto.get
+    setEntry = proto.set
     // As `Map.prototype[Symbol.iterator]` is `Map.prototype.entries`: the same function.
     Object.defineProperty(proto, Symbol.iterator, { value: proto.entries, writable: true, configurable: true })
     // `Map`'s lengths, `set(key, value)` 2 and `forEach(callback)` 1, given here rather than by

@@ -138,6 +138,16 @@ export declare class BoundedMap<K = unknown, V = unknown> implements Map<K, V> {
    * sized; the map is unchanged then.
    */
   set(key: K, value: V, options?: BoundedMapSetOptions): this
+  /**
+   * The value for `key` (counted and refreshed as by `get`); when none is held, sets `key` to
+   * `value` as `set` does and returns `value`. As `Map.prototype.getOrInsert` (Node 26).
+   */
+  getOrInsert(key: K, value: V): V
+  /**
+   * The value for `key` (counted and refreshed as by `get`); when none is held, sets `key` to
+   * `callback(key)` as `set` does and returns it. As `Map.prototype.getOrInsertComputed` (Node 26).
+   */
+  getOrInsertComputed(key: K, callback: (key: K) => V): V
   /** Removes `key`; true if it was held and not expired. */
   delete(key: K): boolean
   /** Removes every entry. */
