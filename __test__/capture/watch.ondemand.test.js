@@ -234,3 +234,49 @@ test('afterSnapshot can stream the finished file to an HTTP server; a hook that 
   assert.ok(fs.existsSync(kept.path))
   assert.deepEqual(failing.status().snapshots.counts, { written: 1 })
 })
+
+test("a snapshot asked for in a leak handler does not cost the leak its census: the report names the holder while the pair waits", async (t) => {
+  const watcher = startWatcher(t, {
+    intervalMs: 50,
+    warmupMs: 0,
+    minDurationMs: 500,
+    window: 16,
+    minPoints: 5,
+    minGrowthBytes: 256 * 1024,
+    minRateBytesPerSec: 1024,
+    confidence: 0.99,
+    forceGcAfterMs: 0,
+    gcBudget: 0.5,
+    sites: false,
+  })
+  const grow = setInterval(() => {
+    for (let i = 0; i < 1000; i++) leakedSessions.set(leakedSessions.size, { id: leakedSessions.size, token: `token ${leakedSessions.size}` })
+  }, 20)
+  t.after(() => {
+    clearInterval(grow)
+    leakedSessions.clear()
+  })
+  // The operator's handler runs before the watcher acts on the leak: its snapshot is being written then.
+  let requested = null
+  let leak = null
+  watcher.once('leak', (event) => {
+    leak = event
+    requested = watcher.snapshot('ops')
+  })
+  const reported = next(watcher, 'report')
+  const timeout = new Promise((resolve) => setTimeout(resolve, 60_000, null).unref())
+  const report = await Promise.race([reported, timeout])
+  assert.ok(requested !== null, 'the handler asked for a snapshot')
+  assert.ok(report !== null, 'a report within a minute of the leak')
+  assert.equal(report.kind, 'no-snapshot')
+  assert.deepEqual([report.leak.kind, report.leak.time], [leak.kind, leak.time], 'the report is about the leak whose handler asked for the snapshot')
+  assert.equal(report.evidence, 'census')
+  assert.equal(report.heapSnapshot.why, 'pair-pending')
+  assert.match(report.heapSnapshot.detail, /another snapshot .* was being written at the leak/)
+  assert.equal(report.suspects[0]?.holder.name, 'leakedSessions', JSON.stringify(report.suspects.map((s) => s.holder.description)))
+  // The operator's snapshot is the pair's baseline.
+  assert.equal((await requested.done).role, 'baseline')
+})
+
+/** The leak of the test above, at module level as a service's would be. */
+const leakedSessions = new Map()

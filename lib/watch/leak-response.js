@@ -22,7 +22,8 @@ const { listenForSnapshotSignal } = require('../capture/snapshot-signal')
 /**
  * What became of a leak's snapshot, told apart by `kind`:
  * - `'off'`: the watcher takes no snapshots (no `dir`, or `snapshots: 'off'`);
- * - `'busy'`: none was tried: another snapshot is being written (on demand, at a threshold);
+ * - `'busy'`: none was tried: another snapshot is being written (on demand, at a threshold,
+ *   near the heap limit), which becomes the pair's baseline (or is its follow-up);
  * - `'not-due'`: none was tried: the pair under way waits for its follow-up;
  * - `'baseline'`: a pair's baseline was written, at `path`; its follow-up comes later;
  * - `'follow-up'`: the pair's follow-up was written: the pair's report follows;
@@ -179,7 +180,7 @@ class LeakResponse {
    * minutes for more growth). The census begins with a baseline, beside its writer (a forked
    * child's takes seconds), and its report says what became of it. When the pair comes, its
    * report says whether it confirms the census' holder. A follow-up written now brings the
-   * pair's report at once: no census then, nor while another snapshot is being written.
+   * pair's report at once: no census then.
    */
   async onLeak(leak) {
     this.#lastLeak = leak
@@ -189,10 +190,11 @@ class LeakResponse {
     const { role, written } = this.#capture.onLeak(leak)
     if (role === 'baseline') return this.#diagnose(leak, written.then((fields) => whyNoPair(leakSnapshot(fields, this.#capture))))
     const snapshot = leakSnapshot(await written, this.#capture)
-    // A follow-up: the pair's report follows. Busy (a snapshot on demand, at a threshold or
-    // near the limit is being written): no census for this leak; the next leak, or a declined
-    // follow-up, gets one.
-    if (snapshot.kind === 'follow-up' || snapshot.kind === 'busy') return
+    // A follow-up: the pair's report follows at once. Busy (a snapshot on demand, at a threshold
+    // or near the limit is being written; an operator's `leak` handler asked for one): the census
+    // runs beside it, as beside a baseline's forked writer, and names the holder while the
+    // pair waits, minutes perhaps, for more growth.
+    if (snapshot.kind === 'follow-up') return
     return this.#diagnose(leak, whyNoPair(snapshot))
   }
 
@@ -271,6 +273,8 @@ function whyNoPair(snapshot) {
       return { why: snapshot.skipped === 'pause' ? 'declined' : snapshot.skipped, detail: snapshot.detail }
     case 'baseline':
       return { why: PAIR_PENDING, detail: `the baseline is written (${snapshot.path}); the pair's report follows once its follow-up is` }
+    case 'busy':
+      return { why: PAIR_PENDING, detail: "another snapshot (on demand, at a threshold or near the heap limit) was being written at the leak: it is the pair's baseline or its follow-up, and the pair's report follows" }
     default:
       return { why: PAIR_PENDING, detail: 'a snapshot pair is under way; its report follows once its follow-up is written' }
   }
