@@ -338,3 +338,12 @@ test('The census lists no large collection in one call: 500,000 entries in every
   assert.ok(secondCalls < 0.8 * firstCalls, `inspector calls per pass: ${firstCalls}, ${secondCalls}`)
   t.diagnostic(`longest slices on ${result.node}: ${result.passes.map((p) => `${p.cost.longestSliceMs.toFixed(1)} ms`).join(', ')}; largest listing ${result.passes.map((p) => p.cost.largestListing).join(', ')}; inspector calls ${firstCalls}, ${secondCalls}`)
 })
+
+test("leakproof's own modules and objects are not walked, a BoundedMap's entries are", async () => {
+  const result = await runFixture('own-modules.js')
+  // lib/cache/'s classes hold the service's data: their exports are walked as the service's.
+  const cacheDir = `${path.sep}lib${path.sep}cache${path.sep}`
+  assert.deepEqual(result.ownExports.filter((record) => !record.includes(cacheDir)), [], 'collections found under the exports of leakproof\'s own files')
+  assert.deepEqual(result.kept.filter(([where]) => where === 'cache.#index' || where === 'sessions'), [['cache.#index', 3000], ['sessions', 3000]])
+  assert.ok(result.cost.visited > 0, JSON.stringify(result.cost))
+})

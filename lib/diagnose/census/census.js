@@ -21,6 +21,7 @@
  * those (not their intrinsics reflect.js took) has its replacements called.
  */
 const { CensusPass } = require('./walk')
+const { ownModuleValues } = require('./roots')
 const { ClientSockets } = require('./handles')
 const { ScriptFiles } = require('./script-files')
 const { isOwnFile, originOf } = require('../../shared/code-origin')
@@ -58,8 +59,13 @@ class Census {
   #view = null
   #viewFailure = null
   #scripts
-  /** The census' own objects: never walked (its queue would read as a growing array). */
+  /**
+   * The census' own objects, and leakproof's modules' (roots.js' ownModuleValues): never walked
+   * (its queue would read as a growing array), nor the instances of classes whose prototype is here.
+   */
   #own = new WeakSet()
+  /** The files of leakproof's modules whose values are in `#own`. */
+  #ownModules = new Set()
   /** Functions that close over their module's scope alone, by script id, across passes (see CensusPass). */
   #moduleScoped = new WeakMap()
   #running = null
@@ -133,6 +139,7 @@ class Census {
   }
 
   #startPass() {
+    for (const value of ownModuleValues(this.#ownModules)) this.#own.add(value)
     const walk = new CensusPass({ view: this.#inspectorView(), limits: this.#options, own: this.#own, moduleScoped: this.#moduleScoped, clientSockets: this.#clientSockets, clock: this.#clock })
     return { walk, time: this.#clock.now(), started: this.#clock.monotonic() }
   }

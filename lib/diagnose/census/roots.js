@@ -8,6 +8,7 @@
 const path = require('node:path')
 const reflect = require('./reflect')
 const { spread } = require('./handles')
+const { isOwnFile } = require('../../shared/code-origin')
 
 /** A property name that code writes after a dot. */
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
@@ -69,6 +70,47 @@ function startingRoots(clientSockets, spreadCount) {
   return { first, deferred, handles: [...active, ...unrefd], droppedSockets: clientSockets?.dropped ?? 0 }
 }
 
+/** lib/cache/: BoundedMap and RingBuffer hold the service's data, walked as any object's. */
+const USER_DATA_DIR = `${path.sep}lib${path.sep}cache${path.sep}`
+
+/**
+ * What the census never walks of leakproof's own modules not in `seen`, which it adds them
+ * to: each one's exports, the functions among them and, for classes, their prototypes, so that
+ * instances of its classes (a watcher and its parts, reached through its timers or the
+ * service's variable) are not walked either. They are leakproof's bookkeeping, never a report's
+ * holder, and were a quarter of a small service's pass. Not lib/cache/'s modules, nor their
+ * classes wherever exported (index.js): a BoundedMap or RingBuffer holds the service's data.
+ * @param {Set<string>} seen the files already given
+ */
+function ownModuleValues(seen) {
+  const cache = reflect.ownValue(require('node:module'), '_cache')
+  const own = []
+  for (const file of reflect.ownKeys(cache ?? {}) ?? []) {
+    if (typeof file !== 'string' || !isOwnFile(file)) continue
+    const exports = reflect.ownValue(reflect.ownValue(cache, file), 'exports')
+    if (reflect.isObjectLike(exports)) own.push({ file, exports, functions: exportedFunctions(exports) })
+  }
+  const userData = new Set(own.filter(({ file }) => file.includes(USER_DATA_DIR)).flatMap(({ functions }) => functions))
+  const values = []
+  for (const { file, exports, functions } of own) {
+    if (seen.has(file) || file.includes(USER_DATA_DIR)) continue
+    seen.add(file)
+    values.push(exports)
+    for (const fn of functions) {
+      if (userData.has(fn)) continue
+      const prototype = reflect.ownValue(fn, 'prototype')
+      values.push(fn, ...(reflect.isObjectLike(prototype) ? [prototype] : []))
+    }
+  }
+  return values
+}
+
+/** The functions a module exports: its exports, or their own properties that are functions. */
+function exportedFunctions(exports) {
+  if (typeof exports === 'function') return [exports]
+  return (reflect.ownKeys(exports) ?? []).map((key) => reflect.ownValue(exports, key)).filter((value) => typeof value === 'function')
+}
+
 /** The key that matches a root across passes: what it is, not when it was found. */
 function rootKey(pathRoot) {
   return `${pathRoot.kind}:${pathRoot.file ?? pathRoot.scriptId ?? ''}:${pathRoot.scopeOf}:${pathRoot.name}`
@@ -88,4 +130,4 @@ function isModuleScope(scope) {
   return scope.kind === 'module' || (scope.kind === 'closure' && scope.name === '' && scope.outermost)
 }
 
-module.exports = { root, rootKey, propertyStep, isModuleScope, startingRoots, VARIABLE_ROOTS }
+module.exports = { root, rootKey, propertyStep, isModuleScope, startingRoots, ownModuleValues, VARIABLE_ROOTS }

@@ -82,7 +82,7 @@ class CensusPass {
    * @param {import('./inspector-view').InspectorView | null} parts.view scopes and private
    *   fields, or null where no inspector session can be had (they are then not reached).
    * @param {{ minEntries: number, maxObjects: number, maxFunctions: number }} parts.limits
-   * @param {WeakSet<object>} parts.own the census' own objects, never walked.
+   * @param {WeakSet<object>} parts.own the census' own objects, never walked, nor instances of the classes whose prototypes are here.
    * @param {WeakMap<Function, string>} parts.moduleScoped functions an earlier pass found to
    *   close over their module's scope alone (no closure, block or script scope, not bound),
    *   by script id: a function's scope chain never changes, so once this pass has read that
@@ -188,11 +188,13 @@ class CensusPass {
   }
 
   /**
-   * Queues `value` (objects and functions only, each once a pass, never the census' own) as
-   * an item met under item `parent` (NO_ITEM at a root) by `step`, under `itemRoot`.
+   * Queues `value` (objects and functions only, each once a pass, never the census' own nor
+   * an instance of an own class) as an item met under item `parent` (NO_ITEM at a root) by
+   * `step`, under `itemRoot`.
    */
   #enqueue(value, parent, step, itemRoot) {
     if (!reflect.isObjectLike(value) || this.#visited.has(value) || this.#own.has(value)) return
+    if (typeof value === 'object' && this.#own.has(reflect.prototypeOf(value))) return
     this.#visited.add(value)
     this.#frontier.add(value, parent, step, itemRoot)
   }
