@@ -346,3 +346,26 @@ test('hostile or missing profiles get a coded error, and the CLI exit code 1 (2 
   assert.equal(cli(empty, empty).status, 2)
   assert.equal(cli(empty, '--top', '0').status, 2)
 })
+
+test("the profile written leaves leakproof's own work out, as the pprof does; the service's bytes and samples stay", () => {
+  const { withoutOwnWork } = require('../../lib/sites/sites')
+  const frame = (functionName, url) => ({ functionName, url, scriptId: '1', lineNumber: 0, columnNumber: 0 })
+  const census = path.join(__dirname, '..', '..', 'lib', 'diagnose', 'census', 'walk.js')
+  const bounded = path.join(__dirname, '..', '..', 'lib', 'cache', 'bounded-map.js')
+  const node = (id, functionName, url, selfSize, children = []) => ({ id, callFrame: frame(functionName, url), selfSize, children })
+  const profile = {
+    head: node(1, '(root)', '', 0, [
+      node(2, 'handle', SERVICE, 100, [node(3, 'set', bounded, 40, [node(4, 'set', '', 50)])]),
+      node(5, 'pass', census, 10, [node(6, 'post', 'node:inspector', 500)]),
+      node(7, 'processTimers', 'node:internal/timers', 7, [node(8, 'walk', census, 3)]),
+    ]),
+    samples: [2, 3, 4, 5, 6, 6, 7, 8].map((nodeId, ordinal) => ({ nodeId, ordinal, size: 1 })),
+  }
+  const kept = withoutOwnWork(profile)
+  const shape = (n) => [n.callFrame.functionName, n.selfSize, n.children.map(shape)]
+  // The service's call into a BoundedMap stays the service's; the census' work goes, and its
+  // caller with nothing else left below it; Node's timer stays with its own bytes.
+  assert.deepEqual(shape(kept.head), ['(root)', 0, [['handle', 100, [['set', 40, [['set', 50, []]]]]], ['processTimers', 7, []]]])
+  assert.deepEqual(kept.samples.map((s) => s.nodeId), [2, 3, 4, 7])
+  assert.equal(profile.head.children.length, 3, 'the profile given is left as it was')
+})
