@@ -17,6 +17,7 @@ const { execFileSync, spawn } = require('node:child_process')
 const { Worker } = require('node:worker_threads')
 const { watch } = require('../..')
 const { tempDir } = require('../support/temp-dir')
+const { INSTANT_WATCH } = require('../support/fixtures/fast-watch')
 
 const root = path.join(__dirname, '..', '..')
 
@@ -236,19 +237,7 @@ test('afterSnapshot can stream the finished file to an HTTP server; a hook that 
 })
 
 test("a snapshot asked for in a leak handler does not cost the leak its census: the report names the holder while the pair waits", async (t) => {
-  const watcher = startWatcher(t, {
-    intervalMs: 50,
-    warmupMs: 0,
-    minDurationMs: 500,
-    window: 16,
-    minPoints: 5,
-    minGrowthBytes: 256 * 1024,
-    minRateBytesPerSec: 1024,
-    confidence: 0.99,
-    forceGcAfterMs: 0,
-    gcBudget: 0.5,
-    sites: false,
-  })
+  const watcher = startWatcher(t, { ...INSTANT_WATCH, sites: false })
   const grow = setInterval(() => {
     for (let i = 0; i < 1000; i++) leakedSessions.set(leakedSessions.size, { id: leakedSessions.size, token: `token ${leakedSessions.size}` })
   }, 20)

@@ -22,6 +22,7 @@ const { EventEmitter } = require('node:events')
 const leakproof = require('../..')
 const { trackEmitter, trackTimers } = leakproof
 const { nextLeaks } = require('../support/listener-helpers')
+const { INSTANT_WATCH } = require('../support/fixtures/fast-watch')
 const { nativeBinding } = require('../../lib/shared/native')
 
 const ROOT = path.join(__dirname, '..', '..')
@@ -208,21 +209,7 @@ test("the native monitor's RSS threshold event crosses with the fields binding.d
 })
 
 test("the watcher's leak, heap threshold and sample events, and status(), have the fields of their public types", async (t) => {
-  const watcher = leakproof.watch({
-    intervalMs: 50,
-    warmupMs: 0,
-    minDurationMs: 500,
-    window: 16,
-    minPoints: 5,
-    minGrowthBytes: 256 * 1024,
-    minRateBytesPerSec: 1024,
-    confidence: 0.99,
-    forceGcAfterMs: 0,
-    gcBudget: 0.5,
-    heapThreshold: 0.001,
-    sites: false,
-    census: false,
-  })
+  const watcher = leakproof.watch({ ...INSTANT_WATCH, heapThreshold: 0.001, sites: false, census: false })
   const kept = []
   const leak = setInterval(() => {
     for (let i = 0; i < 2000; i++) kept.push({ i, s: `x${i}` })
