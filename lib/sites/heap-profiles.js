@@ -16,8 +16,8 @@ const { SYSTEM_CLOCK } = require('../shared/clock')
  * kept in memory (`newest()`, what `watcher.sitesProfile()` and `leakproof/http` give) and,
  * with a `dir`, each written twice, as the JSON DevTools loads (`.heapprofile`, Memory →
  * Load) and as gzipped pprof (`.pb.gz`) for `go tool pprof` and the continuous profilers,
- * both without leakproof's own work (sites.js' `withoutOwnWork`). Like snapshots: private (0600 in a 0700 directory), never half-written (temporary name,
- * then rename), and within `maxDiskBytes` with the snapshots, the oldest profiles deleted
+ * both without leakproof's own work (sites.js' `withoutOwnWork`). Like snapshots: private
+ * (0600 in a 0700 directory), never half-written (temporary name, then rename), and within `maxDiskBytes` with the snapshots, the oldest profiles deleted
  * first; at most `maxSnapshots` of each format; per process, as the snapshots (`budgetedHere`). A profile holds code locations and sizes,
  * no values.
  */
@@ -63,7 +63,7 @@ class HeapProfiles {
     const entry = { time, reason, startedAt: startedAt ?? time, samplingIntervalBytes: this.#samplingIntervalBytes, profile, heapprofile: null, pprof: null }
     this.#newest = entry
     if (this.#dir === null) return entry
-    // The file leaves leakproof's own work out, as the pprof does: DevTools shows it as it is.
+    // Without leakproof's own work, as the pprof: what DevTools lists first is the service's.
     const json = JSON.stringify(withoutOwnWork(profile))
     const pprof = await pprofOf(entry)
     const sequence = this.#sequence++

@@ -61,7 +61,8 @@ class Census {
   #scripts
   /**
    * The census' own objects, and leakproof's modules' (roots.js' ownModuleValues): never walked
-   * (its queue would read as a growing array), nor the instances of classes whose prototype is here.
+   * (its queue would read as a growing array), nor instances of the classes whose prototypes
+   * are here.
    */
   #own = new WeakSet()
   /** The files of leakproof's modules whose values are in `#own`. */

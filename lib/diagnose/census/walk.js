@@ -82,7 +82,8 @@ class CensusPass {
    * @param {import('./inspector-view').InspectorView | null} parts.view scopes and private
    *   fields, or null where no inspector session can be had (they are then not reached).
    * @param {{ minEntries: number, maxObjects: number, maxFunctions: number }} parts.limits
-   * @param {WeakSet<object>} parts.own the census' own objects, never walked, nor instances of the classes whose prototypes are here.
+   * @param {WeakSet<object>} parts.own the census' own objects, never walked, nor instances of
+   *   the classes whose prototypes are here.
    * @param {WeakMap<Function, string>} parts.moduleScoped functions an earlier pass found to
    *   close over their module's scope alone (no closure, block or script scope, not bound),
    *   by script id: a function's scope chain never changes, so once this pass has read that
