@@ -78,8 +78,9 @@ const USER_DATA_DIR = `${path.sep}lib${path.sep}cache${path.sep}`
  * to: each one's exports, the functions among them and, for classes, their prototypes, so that
  * instances of its classes (a watcher and its parts, reached through its timers or the
  * service's variable) are not walked either. They are leakproof's bookkeeping, never a report's
- * holder, and were 12% of a small Express service's pass, 40% of a script's. Not lib/cache/'s modules, nor their
- * classes wherever exported (index.js): a BoundedMap or RingBuffer holds the service's data.
+ * holder, and were 12% of a small Express service's pass, 40% of a script's. Not lib/cache/'s
+ * modules, nor their classes wherever exported (index.js): a BoundedMap or RingBuffer holds
+ * the service's data.
  * @param {Set<string>} seen the files already given
  */
 function ownModuleValues(seen) {
