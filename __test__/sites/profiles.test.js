@@ -368,4 +368,9 @@ test("the profile written leaves leakproof's own work out, as the pprof does; th
   assert.deepEqual(shape(kept.head), ['(root)', 0, [['handle', 100, [['set', 40, [['set', 50, []]]]]], ['processTimers', 7, []]]])
   assert.deepEqual(kept.samples.map((s) => s.nodeId), [2, 3, 4, 7])
   assert.equal(profile.head.children.length, 3, 'the profile given is left as it was')
+
+  // The census a main thread runs in a pool's worker, evaluated on top of piscina's wait loop, is leakproof's too.
+  const inWorker = path.join(__dirname, '..', '..', 'lib', 'diagnose', 'census', 'in-worker.js')
+  const pool = { head: node(1, '(root)', '', 0, [node(2, 'atomicsWaitLoop', '/srv/node_modules/piscina/dist/worker.js', 8, [node(3, '', '', 0, [node(4, 'pass', inWorker, 20, [node(5, 'post', 'node:inspector', 900)])])])]) }
+  assert.deepEqual(shape(withoutOwnWork(pool).head), ['(root)', 0, [['atomicsWaitLoop', 8, []]]])
 })

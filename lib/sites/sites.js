@@ -50,6 +50,13 @@ function isApplicationFrame({ url }) {
 const NO_FRAME = { site: null, origin: null, app: null, own: false, made: [] }
 
 /**
+ * The census a main thread runs in a worker it watches, by an evaluation there (a pool's worker
+ * blocked in piscina's `Atomics.wait` loop among them): its work is leakproof's, whatever frame
+ * of the worker's is below it, so bytes under this file are never the service's.
+ */
+const EVALUATED_IN_WORKERS = require.resolve('../diagnose/census/in-worker')
+
+/**
  * A function name that is a class's (a constructor's): `Socket`, `Timeout`, `ClientRequest`.
  * The objects a site's bytes went into are told by the constructors called below it.
  */
@@ -87,6 +94,7 @@ function siteCharger() {
   }
   return function chargeAt(above, callFrame) {
     const { origin, own: ownFrame } = classify(callFrame.url)
+    if (callFrame.url === EVALUATED_IN_WORKERS) return { site: callFrame, origin, app: null, own: true, made: [] }
     const own = above.own || ownFrame
     const aboveKind = above.origin?.kind ?? 'builtin'
     // An application or package frame is always its own site, and below one nothing else
