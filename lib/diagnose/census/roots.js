@@ -87,14 +87,15 @@ function ownModuleValues(seen) {
   const cache = reflect.ownValue(require('node:module'), '_cache')
   const own = []
   for (const file of reflect.ownKeys(cache ?? {}) ?? []) {
-    if (typeof file !== 'string' || !isOwnFile(file)) continue
+    // lib/cache/'s modules are read every time: their classes are exempt wherever re-exported.
+    if (typeof file !== 'string' || !isOwnFile(file) || (seen.has(file) && !file.includes(USER_DATA_DIR))) continue
     const exports = reflect.ownValue(reflect.ownValue(cache, file), 'exports')
     if (reflect.isObjectLike(exports)) own.push({ file, exports, functions: exportedFunctions(exports) })
   }
   const userData = new Set(own.filter(({ file }) => file.includes(USER_DATA_DIR)).flatMap(({ functions }) => functions))
   const values = []
   for (const { file, exports, functions } of own) {
-    if (seen.has(file) || file.includes(USER_DATA_DIR)) continue
+    if (file.includes(USER_DATA_DIR)) continue
     seen.add(file)
     values.push(exports)
     for (const fn of functions) {
