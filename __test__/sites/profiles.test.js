@@ -266,9 +266,13 @@ test('profiles share the snapshots\' disk budget: the oldest profiles go first, 
   const profile = await profiler.profile()
   profiler.stop()
   assert.ok(kept.length > 0)
-  const size = JSON.stringify(profile).length
-  // Room for two profiles and a bit: the third deletes the first.
-  const profiles = new HeapProfiles({ dir: profilesDir, maxDiskBytes: 2 * size + size, maxSnapshots: 4, sitesSamplingBytes: 4096 })
+  // What one profile writes (its .heapprofile and its .pb.gz, both without leakproof's own
+  // work), measured in a roomy directory of its own.
+  const probe = await new HeapProfiles({ dir: path.join(dir, 'budget-probe'), maxDiskBytes: 1e9, maxSnapshots: 4, sitesSamplingBytes: 4096 }).add(profile, { reason: 'leak', startedAt: Date.now() })
+  const size = fs.statSync(probe.heapprofile).size + fs.statSync(probe.pprof).size
+  // Room for two profiles and a half: the third deletes the first.
+  const budget = 2 * size + Math.floor(size / 2)
+  const profiles = new HeapProfiles({ dir: profilesDir, maxDiskBytes: budget, maxSnapshots: 4, sitesSamplingBytes: 4096 })
   const first = await profiles.add(profile, { reason: 'leak', startedAt: Date.now() - 1000, time: Date.now() - 2000 })
   await profiles.add(profile, { reason: 'leak', startedAt: Date.now() - 1000, time: Date.now() - 1000 })
   const third = await profiles.add(profile, { reason: 'threshold', startedAt: Date.now() - 1000 })
@@ -278,7 +282,7 @@ test('profiles share the snapshots\' disk budget: the oldest profiles go first, 
 
   // A snapshot of this process filling the budget: never deleted for a profile, which is refused instead.
   const snapshot = path.join(profilesDir, `leakproof-2026-01-01T00-00-00-000Z-${process.pid}-0-0-leak.heapsnapshot`)
-  fs.writeFileSync(snapshot, Buffer.alloc(3 * size))
+  fs.writeFileSync(snapshot, Buffer.alloc(budget))
   await assert.rejects(profiles.add(profile, { reason: 'leak', startedAt: Date.now() }), /no room for a sampling profile/)
   assert.equal(fs.existsSync(snapshot), true)
   assert.equal(profiles.newest().reason, 'leak', 'kept in memory all the same')
