@@ -11,7 +11,8 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const { execFile } = require('node:child_process')
-const { sitesOfProfile, growingSites, siteThatMade, windowsFor } = require('../../lib/sites/sites')
+const { sitesOfProfile, growingSites, siteThatMade, windowsFor, SiteRanking } = require('../../lib/sites/sites')
+const { HeapProfiles } = require('../../lib/sites/heap-profiles')
 const { encodeSamplingProfile } = require('../../lib/sites/pprof')
 const { isOwnFile } = require('../../lib/shared/code-origin')
 
@@ -174,6 +175,32 @@ test('in a pool\'s worker, the pool\'s own sites with no app frame rank after th
   assert.deepEqual(order(null), ['onMessage', 'render'])
   assert.deepEqual(order('tinypool'), ['onMessage', 'render'])
   assert.deepEqual(order('piscina'), ['render', 'onMessage'])
+})
+
+test("a ranking in a pool's worker does not end on the pool's own site: it samples on until the task module's grows", async () => {
+  const POOL = '/srv/app/node_modules/piscina/dist/worker.js'
+  const TASK = '/srv/app/render.js'
+  const profileWith = (poolBytes, taskBytes) => ({
+    head: node(frame('(root)', '', 0), 0,
+      node(frame('onMessage', POOL, 169), poolBytes, node(frame('render', TASK, 8), taskBytes))),
+  })
+  const MiB = 2 ** 20
+  // What each full GC of the worker leaves, window by window (the first before the ranking):
+  // the pool's per-task garbage has its 4 samples' worth (2 MiB at 512 KiB) before the task module has any.
+  const rank = async (runtime) => {
+    const profiles = [profileWith(0, 0), profileWith(3 * MiB, 0), profileWith(3 * MiB, 3 * MiB)]
+    const profiler = { start: async () => {}, stop() {}, running: true, startedAt: 0, profile: async () => profiles[0] }
+    const sampler = { profiler: () => profiler, afterFullGc: async () => (profiles.length > 1 ? profiles.shift() : profiles[0]), runtime }
+    const options = { sitesSamplingBytes: 512 * 1024, sitesWindowMs: 1, top: 5 }
+    const ranking = new SiteRanking(options, () => {}, new HeapProfiles({ maxDiskBytes: 1e9, maxSnapshots: 4, sitesSamplingBytes: 512 * 1024 }), sampler)
+    const alive = setInterval(() => {}, 1000) // the ranking's windows do not keep the process alive
+    const ranked = await ranking.rank(null).finally(() => clearInterval(alive))
+    ranking.stop()
+    return ranked.sites.map((site) => site.functionName)
+  }
+  assert.deepEqual(await rank('piscina'), ['render', 'onMessage'])
+  // Elsewhere the first site with enough samples ends it, as ever.
+  assert.deepEqual(await rank(null), ['onMessage'])
 })
 
 test('a site says which classes its growth was made for, and siteThatMade leads from a class to the app\'s line', () => {

@@ -50,11 +50,22 @@ function isApplicationFrame({ url }) {
 const NO_FRAME = { site: null, origin: null, app: null, own: false, made: [] }
 
 /**
- * The census a main thread runs in a worker it watches, by an evaluation there (a pool's worker
- * blocked in piscina's `Atomics.wait` loop among them): its work is leakproof's, whatever frame
- * of the worker's is below it, so bytes under this file are never the service's.
+ * The name of the function each evaluation a main thread makes in a worker it watches runs in
+ * (`ownEvaluation`): the worker's census (lib/diagnose/census/in-worker.js) and its snapshot.
+ * V8 runs an evaluation at an interrupt, on top of whatever frame the worker is in (piscina's
+ * `Atomics.wait` loop, its `onMessage`, a task): what is allocated under it (the census' modules
+ * loaded, its passes) is leakproof's work, never that frame's. An evaluated script has no URL in
+ * a sampling profile (a `sourceURL` comment does not give it one), so the function's name marks it.
  */
-const EVALUATED_IN_WORKERS = require.resolve('../diagnose/census/in-worker')
+const OWN_EVALUATION = 'leakproof$evaluatedInWorker'
+
+/** `expression` as a watched worker evaluates it: in a function named OWN_EVALUATION, so its work is charged as leakproof's. */
+function ownEvaluation(expression) {
+  return `(function ${OWN_EVALUATION}() {\n  return (${expression}\n  )\n})()`
+}
+
+/** Whether `callFrame` is the function an evaluation of `ownEvaluation` runs in. */
+const isOwnEvaluation = ({ functionName, url }) => url === '' && functionName === OWN_EVALUATION
 
 /**
  * A function name that is a class's (a constructor's): `Socket`, `Timeout`, `ClientRequest`.
@@ -76,7 +87,8 @@ const CONSTRUCTOR_NAME = /^[A-Z][A-Za-z0-9_$]*$/
  * - `app`: the nearest frame of the application's own code, null when none;
  * - `own`: whether leakproof's own code or node:inspector's (the session leakproof samples
  *   through) is on the path. With no application or package frame, such bytes are leakproof's
- *   work, such as reading a profile, not the service's;
+ *   work, such as reading a profile, not the service's. An evaluation of leakproof's in a
+ *   worker (`ownEvaluation`) starts a path of leakproof's own, whatever frame it interrupted;
  * - `made`: the names of the constructors called below the site on the path (`Socket` under
  *   the app's `net.connect()`), each once: the classes the site's bytes were made for.
  * A frame that changes none of these gets its caller's state object back. Each URL is
@@ -94,7 +106,7 @@ function siteCharger() {
   }
   return function chargeAt(above, callFrame) {
     const { origin, own: ownFrame } = classify(callFrame.url)
-    if (callFrame.url === EVALUATED_IN_WORKERS) return { site: callFrame, origin, app: null, own: true, made: [] }
+    if (isOwnEvaluation(callFrame)) return { site: callFrame, origin, app: null, own: true, made: [] }
     const own = above.own || ownFrame
     const aboveKind = above.origin?.kind ?? 'builtin'
     // An application or package frame is always its own site, and below one nothing else
@@ -346,13 +358,15 @@ function growingSites(before, after, top, runtime = null) {
     const entry = callers === undefined
       ? { ...place, growthBytes, made }
       : { ...place, growthBytes, made, package: name, appFrame: mainCaller(callers, earlier?.callers) }
-    const runtimeOwn = runtime !== null && name === runtime && entry.appFrame === null
-    grown.push({ entry, application: isApplicationFrame(site) && !runtimeOwn ? 1 : 0 })
+    grown.push({ entry, application: isApplicationFrame(site) && !isRuntimeOwn(entry, runtime) ? 1 : 0 })
   }
   // Sites in the application or its packages come first: a line someone can change beats Node's own.
   grown.sort((a, b) => b.application - a.application || b.entry.growthBytes - a.entry.growthBytes || b.entry.liveBytes - a.entry.liveBytes)
   return grown.slice(0, top).map(({ entry }) => entry)
 }
+
+/** Whether a site `growingSites` gave is `runtime`'s own (see there): the pool's code, with no app frame. */
+const isRuntimeOwn = (site, runtime) => runtime !== null && site.package === runtime && site.appFrame === null
 
 /** Classes listed in a site's `made`. */
 const MADE_LISTED = 4
@@ -519,20 +533,24 @@ class SiteRanking {
   /**
    * A window can see little growth or none (a snapshot blocked the event loop through it, the
    * leak is slow): growth since `before` is ranked after each window, until the top site's
-   * holds enough samples, for up to `maxWindows` windows. Resolves with the ranking and the
-   * profile of its last window; null when stopped meanwhile.
+   * holds enough samples, for up to `maxWindows` windows. A pool's own site on top is never
+   * enough: it is there only because no site of the task's code grew yet (in CI piscina's
+   * `onMessage` ended a ranking at 2.3 MB, with no bytes of the leaking task module).
+   * Resolves with the ranking and the profile of its last window; null when stopped meanwhile.
    */
   async #rankSince(profiler, before, maxWindows) {
     const enough = SITES_MIN_SAMPLES * this.#samplingBytes
+    const runtime = this.#sampler.runtime ?? null
+    const settled = (top) => top !== undefined && top.growthBytes >= enough && !isRuntimeOwn(top, runtime)
     let sites = []
     let profile = null
     let windows = 0
-    while (windows < maxWindows && !(sites[0]?.growthBytes >= enough)) {
+    while (windows < maxWindows && !settled(sites[0])) {
       await this.#wait()
       if (this.#stopped) return null
       windows++
       profile = await this.#sampler.afterFullGc(profiler, this.#windowMs)
-      sites = growingSites(before, sitesOfProfile(profile), this.#top, this.#sampler.runtime ?? null)
+      sites = growingSites(before, sitesOfProfile(profile), this.#top, runtime)
     }
     return { windowMs: windows * this.#windowMs, sites, profile }
   }
@@ -565,4 +583,4 @@ function inProcessSampler(clock) {
 /** The in-process sampler on the system's clock: a SiteRanking's unless it is given one. */
 const IN_PROCESS = inProcessSampler(SYSTEM_CLOCK)
 
-module.exports = { SiteProfiler, SiteRanking, inProcessSampler, growingSites, sitesOfProfile, siteCharger, isOwnCharge, withoutOwnWork, siteThatMade, NO_FRAME, windowsFor }
+module.exports = { SiteProfiler, SiteRanking, inProcessSampler, ownEvaluation, growingSites, sitesOfProfile, siteCharger, isOwnCharge, withoutOwnWork, siteThatMade, NO_FRAME, windowsFor }

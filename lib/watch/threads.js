@@ -25,6 +25,7 @@
 const diagnosticsChannel = require('node:diagnostics_channel')
 const { BroadcastChannel } = require('node:worker_threads')
 const { ThreadWatch } = require('./thread-watch')
+const { ownEvaluation } = require('../sites/sites')
 const { poolOf, scriptPath, OWN_WATCHERS_CHANNEL } = require('./thread-info')
 
 /** A worker that has not answered within this long is skipped this interval (it may be exiting). */
@@ -175,9 +176,10 @@ class WorkerThreads {
     const script = scriptPath(workerInfo.url)
     const made = this.#made.get(threadId)
     const info = { threadId, name, script, pool: made?.pool ?? poolOf(script) }
+    // In a function the sites know as leakproof's (`ownEvaluation`): it runs on top of whatever the worker was doing.
     const evaluate = async (expression, timeoutMs = ANSWER_TIMEOUT_MS) => {
       try {
-        const answer = await this.#request(sessionId, 'Runtime.evaluate', { expression, returnByValue: true }, timeoutMs)
+        const answer = await this.#request(sessionId, 'Runtime.evaluate', { expression: ownEvaluation(expression), returnByValue: true }, timeoutMs)
         endIfTerminated(answer.exceptionDetails?.exception?.description ?? answer.exceptionDetails?.text ?? '', made?.worker.deref())
         return answer
       } catch (err) {
