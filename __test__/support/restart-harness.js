@@ -38,8 +38,10 @@ const FAST_ENV = Object.freeze({
 /**
  * One process of the service: `node [-r register] restart-service.js` with `env` over this
  * process's. `lines` collects its JSON output lines; `exited` resolves with
- * `{ code, signal, time, evidenceMissing }`, where `evidenceMissing` lists the evidence paths of
- * its `restart-due` line that were gone the moment it exited.
+ * `{ code, signal, time, evidenceMissing, profilesLeft }`, where `evidenceMissing` lists the
+ * reports and snapshots its `restart-due` line listed that were gone the moment it exited, and
+ * `profilesLeft` the sampling profiles on disk then, of those restart-due and restart-exit
+ * listed (a newer profile replaces an older one: the rotation may delete what restart-due listed).
  */
 class ServiceProcess {
   constructor(env, { preload = true, heapMb = 256 } = {}) {
@@ -65,8 +67,10 @@ class ServiceProcess {
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
         const due = this.lines.find((l) => l.type === 'restart-due')
-        const paths = due === undefined ? [] : [...due.evidence.reports, ...due.evidence.snapshots, ...due.evidence.profiles]
-        resolve({ code, signal, time: Date.now(), evidenceMissing: paths.filter((p) => !fs.existsSync(p)) })
+        const paths = due === undefined ? [] : [...due.evidence.reports, ...due.evidence.snapshots]
+        const left = this.lines.find((l) => l.type === 'restart-exit')
+        const profiles = [...(due?.evidence.profiles ?? []), ...(left?.margin.evidence.profiles ?? [])]
+        resolve({ code, signal, time: Date.now(), evidenceMissing: paths.filter((p) => !fs.existsSync(p)), profilesLeft: [...new Set(profiles)].filter((p) => fs.existsSync(p)) })
       })
     })
   }
@@ -235,14 +239,16 @@ function assertLeftGracefully({ sick, healthy, exit, balancer, sickPort }, { rea
     assert.equal(due.evidence.settled, true, JSON.stringify(due))
     assert.ok(due.evidence.reports.length >= 1 && due.evidence.snapshots.length >= 1, JSON.stringify(due.evidence))
   }
-  assert.deepEqual(exit.evidenceMissing, [], 'every evidence file was on disk when it exited')
+  assert.deepEqual(exit.evidenceMissing, [], 'every report and snapshot was on disk when it exited')
+  // A newer sampling profile replaces an older one (restart.js' keptEvidence): one is left.
+  if (due.evidence.profiles.length > 0) assert.ok(exit.profilesLeft.length > 0, 'a sampling profile was on disk when it exited')
   const left = sick.line('restart-exit')
   assert.deepEqual([left.stoppedBy, left.drained], ['servers', true])
   assert.ok(left.time - due.time >= readinessDelayMs, 'readiness failed for the delay before the servers closed')
   const { margin } = left
   // What restart-due listed is still there, with anything written while it left.
   assert.deepEqual(margin.evidence.lost, [])
-  for (const kind of ['reports', 'snapshots', 'profiles']) {
+  for (const kind of ['reports', 'snapshots']) {
     assert.deepEqual(margin.evidence[kind].slice(0, due.evidence[kind].length), due.evidence[kind], kind)
   }
   // The time left is the newest projection's, read as the event was emitted; the bytes the leak
