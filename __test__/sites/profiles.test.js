@@ -334,14 +334,9 @@ test("an evaluation a main thread makes in a watched worker is leakproof's work,
     // message handler, or a task of the pool.
     const POOL = '/srv/app/node_modules/piscina/dist/worker.js'
     const TASK = '/srv/app/memo-render.js'
-    const frame = (functionName, url) => ({ functionName, url, scriptId: '1', lineNumber: 9, columnNumber: 0 })
     const worker = (script) => ({
-      head: { id: 1, callFrame: frame('(root)', ''), selfSize: 0, children: [
-        { id: 2, callFrame: frame('onMessage', POOL), selfSize: 3000, children: [
-          script,
-          { id: 3, callFrame: frame('render', TASK), selfSize: 5000, children: [structuredClone(script)] },
-        ] },
-      ] },
+      head: node(1, frame('(root)', '', 0), 0,
+        node(2, frame('onMessage', POOL, 169), 3000, script, node(3, frame('render', TASK, 8), 5000, structuredClone(script)))),
     })
     const siteBytes = (profile) => Object.fromEntries([...sitesOfProfile(profile).values()].map((site) => [site.functionName, site.liveBytes]))
     // Its work is left out of the profile written and charged to no site; the worker's own bytes stay.

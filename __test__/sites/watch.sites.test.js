@@ -161,15 +161,17 @@ test('growingSites names the caller whose bytes grew, keeps the ranking and the 
   ])
 })
 
-test('in a pool\'s worker, the pool\'s own sites with no app frame rank after the task module\'s, whatever they grew', () => {
-  const POOL = '/srv/app/node_modules/piscina/dist/worker.js'
-  const TASK = '/srv/app/render.js'
-  const profileWith = (poolBytes, taskBytes) => ({
+/** A piscina worker's profile: the pool's message handler with its own bytes, the task module's below it. */
+function poolWorkerProfile(poolBytes, taskBytes) {
+  return {
     head: node(frame('(root)', '', 0), 0,
-      node(frame('onMessage', POOL, 169), poolBytes, node(frame('render', TASK, 8), taskBytes))),
-  })
-  const before = sitesOfProfile(profileWith(0, 0))
-  const after = sitesOfProfile(profileWith(5_100_000, 4_700_000))
+      node(frame('onMessage', '/srv/app/node_modules/piscina/dist/worker.js', 169), poolBytes, node(frame('render', '/srv/app/render.js', 8), taskBytes))),
+  }
+}
+
+test('in a pool\'s worker, the pool\'s own sites with no app frame rank after the task module\'s, whatever they grew', () => {
+  const before = sitesOfProfile(poolWorkerProfile(0, 0))
+  const after = sitesOfProfile(poolWorkerProfile(5_100_000, 4_700_000))
   const order = (runtime) => growingSites(before, after, 5, runtime).map((site) => site.functionName)
   // Elsewhere (or a pool that is not this worker's): the most growth first, as ever.
   assert.deepEqual(order(null), ['onMessage', 'render'])
@@ -178,17 +180,11 @@ test('in a pool\'s worker, the pool\'s own sites with no app frame rank after th
 })
 
 test("a ranking in a pool's worker does not end on the pool's own site: it samples on until the task module's grows", async () => {
-  const POOL = '/srv/app/node_modules/piscina/dist/worker.js'
-  const TASK = '/srv/app/render.js'
-  const profileWith = (poolBytes, taskBytes) => ({
-    head: node(frame('(root)', '', 0), 0,
-      node(frame('onMessage', POOL, 169), poolBytes, node(frame('render', TASK, 8), taskBytes))),
-  })
   const MiB = 2 ** 20
   // What each full GC of the worker leaves, window by window (the first before the ranking):
   // the pool's per-task garbage has its 4 samples' worth (2 MiB at 512 KiB) before the task module has any.
   const rank = async (runtime) => {
-    const profiles = [profileWith(0, 0), profileWith(3 * MiB, 0), profileWith(3 * MiB, 3 * MiB)]
+    const profiles = [poolWorkerProfile(0, 0), poolWorkerProfile(3 * MiB, 0), poolWorkerProfile(3 * MiB, 3 * MiB)]
     const profiler = { start: async () => {}, stop() {}, running: true, startedAt: 0, profile: async () => profiles[0] }
     const sampler = { profiler: () => profiler, afterFullGc: async () => (profiles.length > 1 ? profiles.shift() : profiles[0]), runtime }
     const options = { sitesSamplingBytes: 512 * 1024, sitesWindowMs: 1, top: 5 }
