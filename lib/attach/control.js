@@ -95,7 +95,8 @@ function sendCommand({ pid, dir, command, seconds, timeoutMs }) {
   try {
     checkSocketOwner(socket, pid, uid)
   } catch (err) {
-    return Promise.reject(err)
+    // The agent removes its socket as it stops, and may between the look above and this one.
+    return Promise.reject(err.code === 'ENOENT' ? notAttached('its socket was removed as the agent stopped') : err)
   }
   return new Promise((resolve, reject) => {
     const connection = net.connect(socket)
