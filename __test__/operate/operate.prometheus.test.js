@@ -15,6 +15,7 @@ const os = require('node:os')
 const path = require('node:path')
 const readline = require('node:readline')
 const { startPrometheus, queryUntil } = require('../support/prometheus-server')
+const { debianTool, missingTool } = require('../support/debian-tools')
 const { Worker } = require('node:worker_threads')
 const promClient = require('prom-client')
 const { registerMetrics } = require('leakproof/prometheus')
@@ -294,12 +295,11 @@ test('in a worker thread, registerMetrics() gives that thread\'s watcher and map
   assert.deepEqual(valuesOf(main, 'leakproof_memory_floor_bytes'), [], 'the main thread has no watcher')
 })
 
-/** The directory of Debian's prometheus and promtool, installed if need be; null (the test skipped) where they cannot be. */
+/** The directory of Debian's prometheus and promtool, installed if need be; null (the test skipped, or failed in CI) where they cannot be. */
 function prometheusBin(t) {
-  const install = spawnSync('bash', [path.join(ROOT, 'scripts', 'debian-tool.sh'), 'prometheus', 'prometheus', 'promtool'], { encoding: 'utf8', timeout: 300_000 })
-  if (install.status === 0) return path.dirname(install.stdout.trim())
-  const why = install.error?.message ?? (install.stderr || '').trim().split('\n').pop()
-  t.skip(`no prometheus server: Debian's prometheus package cannot be installed here (${why})`)
+  const found = debianTool('prometheus', 'promtool')
+  if (found.missing === undefined) return path.dirname(found.path)
+  missingTool(t, `no prometheus server: ${found.missing}`)
   return null
 }
 

@@ -23,7 +23,7 @@ const { renderPage } = require('../../lib/page/render')
 const { writeReport } = require('../../lib/page')
 const { holderLabel } = require('../../lib/diagnose/holder-label')
 const { CODES } = require('../../lib/shared/errors')
-const { launchChromium } = require('../support/debian-tools')
+const { launchChromium, missingTool } = require('../support/debian-tools')
 const { openReportPage, assertRanNothing } = require('../support/report-page')
 
 const ROOT = path.join(__dirname, '..', '..')
@@ -245,7 +245,7 @@ function fleetShown() {
 }
 
 test('the page of three pods in Chromium: the fleet at the top, grouped by holder, each instance linked to its section', { timeout: 60_000 }, async (t) => {
-  if (!browser) return t.skip(noBrowser)
+  if (!browser) return missingTool(t, noBrowser)
   const out = path.join(base, 'fleet.html')
   const cli = spawnSync(process.execPath, [BIN, 'report', pods.a, pods.b, pods.c, pods.a, '-o', out], { encoding: 'utf8' })
   assert.equal(cli.status, 0, cli.stderr)
@@ -285,7 +285,7 @@ test('the page of three pods in Chromium: the fleet at the top, grouped by holde
 })
 
 test('holder, site and instance names from the files show as text on the fleet view, and run nothing', async (t) => {
-  if (!browser) return t.skip(noBrowser)
+  if (!browser) return missingTool(t, noBrowser)
   const model = await collectAll([pods.a, pods.b, pods.c])
   const [group] = model.fleet.groups
   Object.assign(group, { holder: HOSTILE, site: HOSTILE })
@@ -306,7 +306,7 @@ test('holder, site and instance names from the files show as text on the fleet v
 })
 
 test('one directory of one process: the page has no fleet view, as before', async (t) => {
-  if (!browser) return t.skip(noBrowser)
+  if (!browser) return missingTool(t, noBrowser)
   const written = await writeReport(pods.b)
   const { page, seen } = await openReportPage(browser, written.path)
   const shown = await page.evaluate(() => ({ fleet: document.querySelectorAll('section.fleet').length, heading: document.querySelector('section.process h2').textContent }))

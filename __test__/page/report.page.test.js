@@ -20,7 +20,7 @@ const { writeReport } = require('../../lib/page')
 const { collect } = require('../../lib/page/collect')
 const { renderPage } = require('../../lib/page/render')
 const { leakingModel, hostileModel, HOSTILE } = require('./fixtures/report-page-models')
-const { launchChromium } = require('../support/debian-tools')
+const { launchChromium, missingTool } = require('../support/debian-tools')
 const { openReportPage, assertRanNothing } = require('../support/report-page')
 const { LEAKING_SERVICE, LEAKING_RUN } = require('./fixtures/leaking-run')
 
@@ -58,7 +58,7 @@ async function leakingRun(ms) {
 }
 
 test('a real leaking run: the floors, the leak marker at its time, the holder, no requests', { timeout: 240_000 }, async (t) => {
-  if (!browser) return t.skip(noBrowser)
+  if (!browser) return missingTool(t, noBrowser)
   // It ends once the pair's report and the sites are in (about 12 s); the rest is for a loaded machine.
   const events = await leakingRun(60_000)
   const leak = events.find((e) => e.type === 'leak')
@@ -103,7 +103,7 @@ test('a real leaking run: the floors, the leak marker at its time, the holder, n
 })
 
 test('names with <script> show as text and run nothing', async (t) => {
-  if (!browser) return t.skip(noBrowser)
+  if (!browser) return missingTool(t, noBrowser)
   const file = path.join(dir, 'hostile.html')
   fs.writeFileSync(file, renderPage(hostileModel()))
   const { page, seen } = await openReportPage(browser, file)
@@ -123,7 +123,7 @@ test('names with <script> show as text and run nothing', async (t) => {
 })
 
 test("a no-snapshot report shows the census' holder like a pair's suspects; the profiles say where they open", async (t) => {
-  if (!browser) return t.skip(noBrowser)
+  if (!browser) return missingTool(t, noBrowser)
   const file = path.join(dir, 'census.html')
   fs.writeFileSync(file, renderPage(leakingModel({ points: 200 })))
   const { page, seen } = await openReportPage(browser, file)
@@ -176,7 +176,7 @@ test("a no-snapshot report shows the census' holder like a pair's suspects; the 
 })
 
 test('a healthy process says "no leak found" and has no leak marker', async (t) => {
-  if (!browser) return t.skip(noBrowser)
+  if (!browser) return missingTool(t, noBrowser)
   const model = leakingModel({ points: 300 })
   Object.assign(model.processes[0], { leaks: [], reports: [], snapshots: [], skips: [], downsampled: true, floorsTotal: 250_000 })
   const file = path.join(dir, 'healthy.html')

@@ -19,7 +19,7 @@ const { HeapProfiles, readHeapProfile, rankProfile } = require('../../lib/sites/
 const { encodeSamplingProfile } = require('../../lib/sites/pprof')
 const { SnapshotStore } = require('../../lib/capture/snapshots')
 const { CODES } = require('../../lib/shared/errors')
-const { debianTool, launchChromium } = require('../support/debian-tools')
+const { debianTool, launchChromium, missingTool } = require('../support/debian-tools')
 const { readWithDevTools } = require('../support/devtools-heapprofile')
 
 const ROOT = path.join(__dirname, '..', '..')
@@ -130,7 +130,7 @@ function totalSelfSize(head) {
 
 /** `go tool pprof ARGS FILE`'s output (the test skips where go could not be installed). */
 function pprof(t, file, ...args) {
-  if (go.missing !== undefined) return t.skip(go.missing)
+  if (go.missing !== undefined) return missingTool(t, go.missing)
   const result = spawnSync(go.path, ['tool', 'pprof', ...args, file], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, HOME: process.env.HOME ?? os.tmpdir() } })
   assert.equal(result.status, 0, `go tool pprof: ${result.stderr}`)
   return result.stdout
@@ -181,7 +181,7 @@ test('the .heapprofile opens in the DevTools frontend of a real Chromium, the le
   const { events } = await run
   const sites = lastProfiledSites(events)
   const launched = await launchChromium()
-  if (launched.missing !== undefined) return t.skip(launched.missing)
+  if (launched.missing !== undefined) return missingTool(t, launched.missing)
   try {
     const text = fs.readFileSync(sites.profile.heapprofile, 'utf8')
     const read = await readWithDevTools(launched.browser, text)

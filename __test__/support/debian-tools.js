@@ -3,8 +3,10 @@
 /**
  * The real tools some tests run, installed from Debian's packages where they are missing
  * (scripts/debian-tool.sh): chromium for the report page and DevTools, golang's `go tool
- * pprof` for the pprof files. Where one cannot be installed, the test says why it skipped.
+ * pprof` for the pprof files, Prometheus and Alertmanager for the metrics and the fleet. Where
+ * one cannot be installed, the test says why it skipped, and fails in CI (`missingTool`).
  */
+const assert = require('node:assert/strict')
 const path = require('node:path')
 const { spawnSync } = require('node:child_process')
 
@@ -18,7 +20,8 @@ const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-netw
  * `{ missing }` saying why there is none.
  */
 function debianTool(pkg, command) {
-  const install = spawnSync('bash', [SCRIPT, pkg, command], { encoding: 'utf8', timeout: 300_000 })
+  // The script waits up to 15 minutes for another install's locks, then installs.
+  const install = spawnSync('bash', [SCRIPT, pkg, command], { encoding: 'utf8', timeout: 25 * 60_000 })
   if (install.status !== 0) return { missing: `${pkg} could not be installed: ${(install.stderr ?? '').trim() || install.error?.message}` }
   return { path: install.stdout.trim() }
 }
@@ -31,4 +34,13 @@ async function launchChromium() {
   return { browser: await launcher.launch({ executablePath: chromium.path, args: LAUNCH_ARGS }) }
 }
 
-module.exports = { debianTool, launchChromium }
+/**
+ * Skips `t`, saying `why` its tool is missing; in CI (`CI=true`) fails it instead: a skipped test
+ * there is a test that did not run in a green run, and nobody would see it.
+ */
+function missingTool(t, why) {
+  if (process.env.CI === 'true') assert.fail(`${why} (CI=true: every tool the tests run must be there, so this fails rather than skips)`)
+  t.skip(why)
+}
+
+module.exports = { debianTool, launchChromium, missingTool }
