@@ -52,14 +52,19 @@ function versionedFiles(suite) {
   return files
 }
 
-const args = process.argv.slice(2)
-const versioned = args.includes('--versioned')
-const suite = allFiles()
-const files = versioned ? versionedFiles(suite) : suite
-const options = args.filter((arg) => arg !== '--versioned')
-if (versioned) console.log(`test:node --versioned: ${files.length} of the suite's ${suite.length} files (CONTRIBUTING.md, "${VERSIONED_HEADING.slice(4)}")`)
+/** Runs the suite, or with `--versioned` its versioned files, passing the other arguments to the runner. */
+function main(args) {
+  const versioned = args.includes('--versioned')
+  const suite = allFiles()
+  const files = versioned ? versionedFiles(suite) : suite
+  const options = args.filter((arg) => arg !== '--versioned')
+  if (versioned) console.log(`test:node --versioned: ${files.length} of the suite's ${suite.length} files (CONTRIBUTING.md, "${VERSIONED_HEADING.slice(4)}")`)
+  const run = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...options, ...files], { cwd: ROOT, stdio: 'inherit' })
+  if (run.error) throw run.error
+  if (run.signal) process.kill(process.pid, run.signal)
+  process.exitCode = run.status ?? 1
+}
 
-const run = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...options, ...files], { cwd: ROOT, stdio: 'inherit' })
-if (run.error) throw run.error
-if (run.signal) process.kill(process.pid, run.signal)
-process.exitCode = run.status ?? 1
+if (require.main === module) main(process.argv.slice(2))
+
+module.exports = { allFiles, versionedFiles }
