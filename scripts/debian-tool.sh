@@ -10,7 +10,7 @@
 #
 # Installs wait for one another: ours take a lock of their own (two test files that need tools
 # install one after the other), and apt-get waits for the dpkg lock another apt-get or dpkg
-# holds (DPkg::Lock::Timeout), up to LEAKPROOF_APT_WAIT_S seconds (default 900); `apt-get
+# holds (DPkg::Lock::Timeout), up to DEBIAN_TOOL_WAIT_S seconds (default 900); `apt-get
 # update`, which takes the lists' lock, is retried as long while that lock is held.
 #
 # Prints the path of the first COMMAND on success; exits 1 with the reason on stderr where
@@ -20,7 +20,7 @@ set -euo pipefail
 
 package="$1"
 shift
-wait_s="${LEAKPROOF_APT_WAIT_S:-900}"
+wait_s="${DEBIAN_TOOL_WAIT_S:-900}"
 have_all() {
   for command in "$@"; do command -v "$command" >/dev/null || return 1; done
 }
