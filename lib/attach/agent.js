@@ -143,9 +143,12 @@ const COMMANDS = {
   },
   sites: (state, { seconds }) => sampleSites(seconds),
   detach: (state) => {
-    // Answered first; everything stops once the reply is on its way.
-    setImmediate(() => stopAll(state)).unref()
-    return { detached: true, pid: process.pid, attachedForMs: Date.now() - state.startedAt }
+    // Everything stops before the reply, so that a detach that returned left no socket, no
+    // watcher and no state (a command or an attach right after it finds none); the connection
+    // being answered is the server's no more and stays open for the reply.
+    const attachedForMs = Date.now() - state.startedAt
+    stopAll(state)
+    return { detached: true, pid: process.pid, attachedForMs }
   },
 }
 
