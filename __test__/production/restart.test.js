@@ -1,3 +1,5 @@
+'use strict'
+
 // The restart policy at production timings (issue 32): the watcher at its defaults, under
 // loopback load. Standalone, with the policy's defaults but its minimum uptime (a 35 s
 // readiness delay, probes every second, a 30 s drain): a leaking instance beside a healthy one
