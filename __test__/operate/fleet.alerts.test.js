@@ -10,20 +10,12 @@ const { test } = require('node:test')
 const assert = require('node:assert/strict')
 const { spawnSync } = require('node:child_process')
 const path = require('node:path')
-const { debianTool, missingTool } = require('../support/debian-tools')
+const { toolPath } = require('../support/debian-tools')
 
 const ROOT = path.join(__dirname, '..', '..')
 const ALERTS = path.join(ROOT, 'docs', 'prometheus-alerts.yml')
 const ALERTMANAGER = path.join(ROOT, 'docs', 'alertmanager.yml')
 const UNIT_TESTS = path.join(__dirname, 'fixtures', 'leak-alerts.promtool.yml')
-
-/** The path of `command` of Debian's `pkg`, or null with the test skipped, saying why (failed in CI). */
-function tool(t, pkg, command) {
-  const found = debianTool(pkg, command)
-  if (found.missing === undefined) return found.path
-  missingTool(t, found.missing)
-  return null
-}
 
 /** Runs `command` with `args`; its exit status and its stdout and stderr as one text. */
 function run(command, args) {
@@ -32,7 +24,7 @@ function run(command, args) {
 }
 
 test('promtool: the rules check, and the leak alert carries the holder for the leaking instances only, once each', (t) => {
-  const promtool = tool(t, 'prometheus', 'promtool')
+  const promtool = toolPath(t, 'prometheus', 'promtool')
   if (promtool === null) return
   const check = run(promtool, ['check', 'rules', ALERTS])
   assert.equal(check.status, 0, check.output)
@@ -44,7 +36,7 @@ test('promtool: the rules check, and the leak alert carries the holder for the l
 
 test('amtool: the Alertmanager example checks, and routes the leak alert to the receiver that groups by holder', (t) => {
   // Debian's prometheus-alertmanager ships amtool beside its server, prometheus-alertmanager.
-  const amtool = tool(t, 'prometheus-alertmanager', 'amtool')
+  const amtool = toolPath(t, 'prometheus-alertmanager', 'amtool')
   if (amtool === null) return
   const check = run(amtool, ['check-config', ALERTMANAGER])
   assert.equal(check.status, 0, check.output)

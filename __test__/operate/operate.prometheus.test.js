@@ -15,7 +15,7 @@ const os = require('node:os')
 const path = require('node:path')
 const readline = require('node:readline')
 const { startPrometheus, queryUntil } = require('../support/prometheus-server')
-const { debianTool, missingTool } = require('../support/debian-tools')
+const { toolPath } = require('../support/debian-tools')
 const { Worker } = require('node:worker_threads')
 const promClient = require('prom-client')
 const { registerMetrics } = require('leakproof/prometheus')
@@ -297,10 +297,8 @@ test('in a worker thread, registerMetrics() gives that thread\'s watcher and map
 
 /** The directory of Debian's prometheus and promtool, installed if need be; null (the test skipped, or failed in CI) where they cannot be. */
 function prometheusBin(t) {
-  const found = debianTool('prometheus', 'promtool')
-  if (found.missing === undefined) return path.dirname(found.path)
-  missingTool(t, `no prometheus server: ${found.missing}`)
-  return null
+  const promtool = toolPath(t, 'prometheus', 'promtool')
+  return promtool === null ? null : path.dirname(promtool)
 }
 
 test('a real Prometheus server scrapes a leaking service: leak_suspected{kind="heap"} becomes 1, the named map is there', async (t) => {

@@ -43,4 +43,12 @@ function missingTool(t, why) {
   t.skip(why)
 }
 
-module.exports = { debianTool, launchChromium, missingTool }
+/** The path of `command` of Debian's `pkg`, installed if need be; null with `t` skipped (failed in CI) where it cannot be. */
+function toolPath(t, pkg, command) {
+  const found = debianTool(pkg, command)
+  if (found.missing === undefined) return found.path
+  missingTool(t, found.missing)
+  return null
+}
+
+module.exports = { debianTool, launchChromium, missingTool, toolPath }
