@@ -53,6 +53,10 @@ pub use types::{
 #[cfg(test)]
 mod fast_tests;
 #[cfg(test)]
+mod forced_floors;
+#[cfg(test)]
+mod quiet_tests;
+#[cfg(test)]
 mod slow_leak_tests;
 #[cfg(test)]
 mod tests;

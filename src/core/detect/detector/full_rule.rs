@@ -47,6 +47,23 @@ pub(super) fn slow_rules_hold(window: &[Floor], config: &DetectorConfig) -> bool
     not_slowing(&points) && rose_by(&points, config.min_growth_bytes)
 }
 
+/// [`slow_rules_hold`] on a window of every floor: whether it slows down is judged on its
+/// floors' lower envelope (each floor no higher than its neighbours), as a slow scale's
+/// buckets judge their lowest floors. A floor's noise is upward only (what a GC kept), and
+/// one burst in the middle of a window of sparse floors bent the fitted parabola down: it
+/// held back a quiet service's slow leak for as long as it stayed in the window.
+pub(super) fn slow_rules_hold_on_floors(window: &[Floor], config: &DetectorConfig) -> bool {
+    let points = as_points(window);
+    let envelope: Vec<(f64, f64)> = (0..points.len())
+        .map(|i| {
+            let around = &points[i.saturating_sub(1)..(i + 2).min(points.len())];
+            let lowest = around.iter().map(|&(_, v)| v).fold(f64::INFINITY, f64::min);
+            (points[i].0, lowest)
+        })
+        .collect();
+    not_slowing(&envelope) && rose_by(&points, config.min_growth_bytes)
+}
+
 /// The statistics of `floors`; the newest half's slope counts only floors from
 /// `recent_from` on, and is 0 when fewer than [`MIN_RECENT_FLOORS`] are.
 pub(super) fn assess_window(

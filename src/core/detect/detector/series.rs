@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 
 use super::full_rule::{
     assess_window, candidate_starts, judged_as_slow, shows_leak, slow_rules_hold,
+    slow_rules_hold_on_floors,
 };
 use super::step_rule::{
     StepTest, FAST, NOISE_CONTEXT_FLOORS, STEP_MIN_FLOORS, STEP_SPAN_SHARE, URGENT,
@@ -211,8 +212,9 @@ impl Series {
     /// `min_points` floors over the time the detector needs at that rate: the minimum
     /// duration, or longer when growing by the minimum growth takes longer (denser floors
     /// would not show a slow leak any sooner); when the rate would reach the nearest limit
-    /// within [`URGENT_HORIZON_MS`], at most the spacing the urgent test needs. It says
-    /// nothing about a leak by itself (two floors are no trend: the caller bounds what a
+    /// within [`URGENT_HORIZON_MS`], or once the newest floor is the minimum growth above the
+    /// lowest kept, at most the spacing the step tests need. It says nothing about a leak by
+    /// itself (two floors are no trend: the caller bounds what a
     /// suspicion may cost). Growth already reported is not suspected again.
     ///
     /// [`URGENT_HORIZON_MS`]: super::URGENT_HORIZON_MS
@@ -247,8 +249,13 @@ impl Series {
         let fast = self.limits.within(current, per_ms, FAST_HORIZON_MS);
         let step_spacing_ms =
             STEP_SPAN_SHARE * config.min_duration_ms / (STEP_MIN_FLOORS - 1) as f64;
+        // Once the floors kept have grown by the minimum growth, the window's confirmations
+        // and its confidence are what is left to show: floors as often as the step tests
+        // take them. Before that, denser floors would spend the run the caller pays for
+        // on growth the window cannot show yet.
+        let near = current - lowest >= config.min_growth_bytes;
         Some(Suspicion {
-            floor_spacing_ms: if fast {
+            floor_spacing_ms: if fast || near {
                 spacing_ms.min(step_spacing_ms)
             } else {
                 spacing_ms
@@ -369,7 +376,8 @@ impl Series {
                     .into_iter()
                     .find_map(|start| {
                         shows_leak(&floors, start, warm_at, config).filter(|(window, _)| {
-                            !judged_as_slow(window, config) || slow_rules_hold(window, config)
+                            !judged_as_slow(window, config)
+                                || slow_rules_hold_on_floors(window, config)
                         })
                     })
                     .map(|(window, a)| Shown::of(window, a, None, LeakTest::Trend))

@@ -16,14 +16,14 @@ const SEEDS: u64 = 12;
 
 /// A generator for `seed`, its bits spread first: xorshift's first outputs from a small
 /// seed are alike.
-fn seeded(seed: u64) -> Rng {
+pub(super) fn seeded(seed: u64) -> Rng {
     Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
 }
 
 /// A healthy service's floors around `level`: what its full GCs leave of a sawtooth of
 /// garbage (up to 3 MB), and now and then (one floor in 20) a floor taken in a burst that
 /// holds up to 15 MB more.
-fn healthy_floor(rng: &mut Rng, level: f64) -> f64 {
+pub(super) fn healthy_floor(rng: &mut Rng, level: f64) -> f64 {
     let burst = if rng.below(20) == 0 {
         rng.unit() * 15.0 * MB
     } else {

@@ -274,9 +274,14 @@ fn rising_floors_are_suspected_long_before_they_are_a_leak() {
 fn floors_are_wanted_as_often_as_the_detector_can_use_them() {
     // test_values(): 8 floors over at least 5 s, and 1 MB of growth. At 500 kB/s the
     // minimum duration bounds: 5 s / 7 gaps. At 30 kB/s, 1 MB takes 33.3 s: / 7.
-    let fast: Vec<f64> = (0..4).map(|i| 50e6 + 500e3 * i as f64).collect();
+    let fast: Vec<f64> = (0..3).map(|i| 50e6 + 400e3 * i as f64).collect();
     let spacing = wanted_spacing_after(&fast).unwrap();
     assert!((spacing - 5000.0 / 7.0).abs() < 1e-6, "{spacing}");
+    // Once they have grown by the minimum growth, as often as the step tests take them:
+    // half the minimum duration over four steps.
+    let grown: Vec<f64> = (0..4).map(|i| 50e6 + 500e3 * i as f64).collect();
+    let spacing = wanted_spacing_after(&grown).unwrap();
+    assert!((spacing - 2500.0 / 4.0).abs() < 1e-6, "{spacing}");
     let slow: Vec<f64> = (0..20).map(|i| 50e6 + 30e3 * i as f64).collect();
     let spacing = wanted_spacing_after(&slow).unwrap();
     assert!((spacing - 1e6 / 30.0 / 7.0).abs() < 1e-3, "{spacing}");
