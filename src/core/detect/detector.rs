@@ -51,6 +51,8 @@ pub use types::{
 };
 
 #[cfg(test)]
+mod big_heap_tests;
+#[cfg(test)]
 mod fast_tests;
 #[cfg(test)]
 mod forced_floors;
