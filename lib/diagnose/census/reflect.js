@@ -10,7 +10,6 @@
  * node::GetPerContextExports.) Proxies are never reflected on at all: every operation here
  * is only called on an object `isProxy` said no to.
  */
-const vm = require('node:vm')
 const { types } = require('node:util')
 
 const getter = (proto, name) => Reflect.getOwnPropertyDescriptor(proto, name).get
@@ -41,12 +40,26 @@ function realm() {
   return intrinsics
 }
 
-let standardNames = null
+/**
+ * The property names of a fresh realm's global (`Map`, `JSON`, …), as V8 gives them on Node 20
+ * to 26: not the service's. Listed, not read from a new `vm` context: making one leads V8 to a
+ * memory-reducing full GC seconds later, whose pause on a heap of a GB stopped the service for
+ * up to 750 ms (docs/benchmarks/diagnose.md); the first pass would make it at the leak, when
+ * the heap is largest. A global a later V8 adds is walked as a service's would be.
+ */
+const STANDARD_GLOBAL_NAMES = new Set([
+  'Object', 'Function', 'Array', 'Number', 'parseFloat', 'parseInt', 'Infinity', 'NaN', 'undefined', 'Boolean', 'String', 'Symbol',
+  'Date', 'Promise', 'RegExp', 'Error', 'AggregateError', 'EvalError', 'RangeError', 'ReferenceError', 'SyntaxError', 'TypeError',
+  'URIError', 'SuppressedError', 'globalThis', 'JSON', 'Math', 'Intl', 'ArrayBuffer', 'SharedArrayBuffer', 'Atomics', 'DataView',
+  'Uint8Array', 'Int8Array', 'Uint16Array', 'Int16Array', 'Uint32Array', 'Int32Array', 'BigUint64Array', 'BigInt64Array',
+  'Uint8ClampedArray', 'Float16Array', 'Float32Array', 'Float64Array', 'Map', 'BigInt', 'Set', 'Iterator', 'WeakMap', 'WeakSet',
+  'Proxy', 'Reflect', 'FinalizationRegistry', 'WeakRef', 'DisposableStack', 'AsyncDisposableStack', 'Temporal', 'decodeURI',
+  'decodeURIComponent', 'encodeURI', 'encodeURIComponent', 'escape', 'unescape', 'eval', 'isFinite', 'isNaN', 'console', 'WebAssembly',
+])
 
-/** The property names of a fresh realm's global (`Map`, `JSON`, …): not the service's. */
+/** The property names of a fresh realm's global (see STANDARD_GLOBAL_NAMES). */
 function standardGlobalNames() {
-  standardNames ??= new Set(vm.runInNewContext('Object.getOwnPropertyNames(globalThis)'))
-  return standardNames
+  return STANDARD_GLOBAL_NAMES
 }
 
 /** Whether `value` is an object or a function (something with identity and properties). */
