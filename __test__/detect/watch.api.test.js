@@ -92,13 +92,14 @@ test('floors that hint at growth bring full GCs sooner, a bounded run of them; a
   assert.ok(count(idle, 'quiet') >= 3, JSON.stringify(idle))
 })
 
-test('a full GC that cannot be forced is an error event, never an exception in the app', () => {
+test('a full GC that cannot be forced is an error event, never an exception in the app, and floors come from incremental GCs', () => {
   // gc() as the app defined it (here: one that throws) is what the watcher calls for exact floors.
   const out = JSON.parse(execFileSync(process.execPath, [fixture('watch-gc-unavailable.js')], { encoding: 'utf8', timeout: 30_000 }))
   assert.equal(out.errors.length, 1, JSON.stringify(out.errors))
   assert.equal(out.errors[0].during, 'forcing a full GC')
   assert.match(out.errors[0].error, /no gc here/)
-  assert.ok(!out.reasons.includes('suspected-growth'), 'no more runs of atomic GCs')
+  // One error: gc() is not tried again. Floors on suspicion go on, from incremental GCs, as on a heap too big for gc().
+  assert.ok(out.reasons.includes('suspected-growth'), JSON.stringify(out.reasons))
   assert.ok(out.reasons.filter((r) => r === 'quiet').length >= 3, 'the routine floors go on')
 })
 

@@ -5,6 +5,7 @@ const vm = require('node:vm')
 const { withoutWarningsAbout } = require('../shared/errors')
 const { SYSTEM_CLOCK } = require('../shared/clock')
 const { nativeBinding } = require('../shared/native')
+const { AtomicPauses, FullGcPauses, heapInUse } = require('./gc-pause')
 
 /**
  * Full GCs forced on suspicion cost this many intervals of credit, and each interval earns
@@ -22,11 +23,10 @@ const SPARE_FLOORS = 4
  * While the detector says the growth it suspects would reach the heap's or the container's
  * limit within its urgent horizon (the binding's URGENT_HORIZON_MS, 15 minutes), forced GCs may take
  * this many times `gcBudget`, and at most URGENT_BUDGET_MAX of each interval: 10% at
- * defaults, one second of each 10 s, enough for an atomic gc() of a heap of a GB or more
- * every interval. Without it, a fast leak starves its own evidence: the bigger the heap,
- * the longer each gc() and the fewer the floors. It lasts only while the suspicion is
- * urgent (a leak reported is no longer suspected), and the suspicion credit still bounds
- * the run.
+ * defaults, one second of each 10 s, enough for an atomic gc() of the longest allowed
+ * (gc-pause.js) every interval. Without it, a fast leak starves its own evidence. It lasts
+ * only while the suspicion is urgent (a leak reported is no longer suspected), and the
+ * suspicion credit still bounds the run.
  */
 const URGENT_BUDGET_FACTOR = 10
 const URGENT_BUDGET_MAX = 0.25
@@ -34,25 +34,31 @@ const URGENT_BUDGET_MAX = 0.25
 /**
  * When and how the watcher forces a full GC, so that an interval in which V8 ran none
  * still gets a floor (floors.js). Three reasons, first match wins:
- * - `suspected-growth`: the detector suspects growth and wants a floor by now. An atomic
- *   `gc()`: its floor is exact and comes at once.
+ * - `suspected-growth`: the detector suspects growth and wants a floor by now. Atomic where
+ *   it fits (below): its floor is exact and comes at once.
  * - `first-floors`: the first two floors of the process, which suspicion needs and a quiet
- *   process would otherwise wait `forceGcAfterMs` for. Atomic too: a leak from the first
- *   request is judged on floors every interval from the first (an incremental one's floor
- *   came an interval later, and the fast test's sixth floor at 70 s instead of 60 s); two
- *   at start cost little, before much code is optimized.
+ *   process would otherwise wait `forceGcAfterMs` for. Atomic where it fits too: a leak from
+ *   the first request is judged on floors every interval from the first (an incremental
+ *   one's floor came an interval later, and the fast test's sixth floor at 70 s instead of
+ *   60 s); two at start cost little, before much code is optimized.
  * - `quiet`: no full GC for `forceGcAfterMs` (a slow leak may not cause one for minutes).
- *   Incremental (`vm.measureMemory` run eagerly), like the full GCs V8 runs itself; its
- *   floor comes with the next interval.
+ *   Incremental, like the full GCs V8 runs itself; its floor comes with the next interval.
  *
  * Why two kinds: an atomic full GC makes V8 throw away optimized code that embeds objects
- * it finds dead, and optimizing it again costs far more CPU than the pause; an incremental
- * one costs next to nothing, but its floor also holds what was allocated while it marked,
- * and it can take most of a second (docs/benchmarks/detect.md, "watch(): cost on a real http
- * service"). So atomic GCs come only in a bounded run while growth is suspected, paid for
- * with suspicion credit that the intervals earn back slowly.
+ * it finds dead, and optimizing it again costs far more CPU than the pause; and it stops the
+ * service for as long as it marks the whole heap (seconds at 1 GB). An incremental one costs
+ * next to nothing on the service's thread, but its floor also holds what was allocated while
+ * it marked, and it can take most of a second (docs/benchmarks/detect.md, "watch(): cost on
+ * a real http service"). So atomic GCs come only in a bounded run while growth is
+ * suspected, paid for with suspicion credit that the intervals earn back slowly, and only
+ * where their pause, predicted from the heap in use and this process's own measured ones,
+ * is within MAX_FORCED_PAUSE_MS (gc-pause.js). Where it is not, the same floors come from
+ * incremental GCs that V8 is never asked to finish at once: `vm.measureMemory` run eagerly
+ * finishes a marking already under way atomically, so on such a heap it runs at V8's own
+ * pace (`execution: 'default'`, which starts marking about 10 s after the request).
  *
- * Every forced GC's time, from the request until it is done, is charged to a budget of
+ * Every forced GC's pause, as the service felt it (gc-pause.js' FullGcPauses: an atomic
+ * one's whole time, an incremental one's steps and atomic end), is charged to a budget of
  * `gcBudget` of each interval (more while growth is urgent: URGENT_BUDGET_FACTOR): none is
  * forced while the budget is in debt.
  */
@@ -62,7 +68,9 @@ class ForcedGc {
   #floorSpacingMs
   #urgentGrowth
   #onError
-  #debtMs = 0 // forced GC time not yet paid back by the budget
+  #atomicPauses
+  #fullGcPauses = new FullGcPauses()
+  #debtMs = 0 // forced GC pauses not yet paid back by the budget
   #credit
   #forcing = null // the full GC requested and not yet seen through (see #force)
   // Which kinds may be forced (neither with forceGc: false): gc(), exposed when first
@@ -70,7 +78,7 @@ class ForcedGc {
   #atomicGc = null
   #incrementalGc = true
   #count = 0
-  #totalMs = 0
+  #pauseMs = 0
   #clock
   #lastFullGcAt
   #stopped = false
@@ -83,8 +91,9 @@ class ForcedGc {
    * @param {() => boolean} parts.urgentGrowth whether the growth suspected would reach a limit soon.
    * @param {(err: Error) => void} parts.onError a forced GC could not run.
    * @param {import('../shared/clock').Clock} [parts.clock] what time it is.
+   * @param {import('./gc-pause').AtomicPauses} [parts.atomicPauses] predicts an atomic GC's pause (its own by default).
    */
-  constructor(options, { floors, floorSpacingMs, urgentGrowth, onError, clock = SYSTEM_CLOCK }) {
+  constructor(options, { floors, floorSpacingMs, urgentGrowth, onError, clock = SYSTEM_CLOCK, atomicPauses = new AtomicPauses() }) {
     this.#options = options
     this.#clock = clock
     this.#lastFullGcAt = clock.now()
@@ -92,6 +101,7 @@ class ForcedGc {
     this.#floorSpacingMs = floorSpacingMs
     this.#urgentGrowth = urgentGrowth
     this.#onError = onError
+    this.#atomicPauses = atomicPauses
     this.#credit = new SuspicionCredit(options)
     if (!options.forceGc) {
       this.#atomicGc = false
@@ -104,14 +114,15 @@ class ForcedGc {
     return this.#count
   }
 
-  /** Milliseconds spent in forced full GCs so far, each from its request until it was done. */
-  get totalMs() {
-    return this.#totalMs
+  /** Milliseconds forced full GCs stopped the thread so far (what the budget is charged). */
+  get pauseMs() {
+    return this.#pauseMs
   }
 
   /** No more floors noted nor errors reported. */
   stop() {
     this.#stopped = true
+    this.#fullGcPauses.stop()
   }
 
   /** A full GC just ended: true if it was the one forced (its floor noted, if not yet). */
@@ -121,7 +132,7 @@ class ForcedGc {
     if (forcing === null || forcing.sentinelSeen) return false
     // The floor is noted now, unless it was when the GC returned.
     forcing.sentinelSeen = true
-    if (!forcing.floorNoted) this.#noteFloor(forcing, this.#clock.monotonic() - forcing.startedAt)
+    if (!forcing.floorNoted) this.#noteFloor(forcing)
     return true
   }
 
@@ -135,8 +146,11 @@ class ForcedGc {
     this.#credit.earn()
     this.#debtMs = Math.max(0, this.#debtMs - this.#budgetShare() * this.#options.intervalMs)
     const reason = this.#due(this.#clock.now())
-    if (reason === null || this.#floors.pending || this.#forcing !== null) return
-    if (this.#debtMs === 0) this.#force(reason)
+    if (reason === null || this.#forcing !== null || this.#debtMs > 0) return
+    // An interval that has its floor needs no GC now, unless the GC's floor would come in a
+    // later one anyway (at V8's pace, about 10 s on): asked for now, it comes an interval sooner.
+    if (this.#floors.pending && this.#atomicPauses.fit()) return
+    this.#force(reason)
   }
 
   /** The share of an interval forced GCs may take now: more while suspected growth is urgent. */
@@ -148,13 +162,14 @@ class ForcedGc {
 
   /**
    * An incremental GC in a program that allocates faster than V8 marks can go on for many
-   * seconds, holding every floor back: after an interval, it is finished with `gc()`.
+   * seconds, holding every floor back: after an interval, it is finished with `gc()`, where
+   * that fits the pause allowed (otherwise V8 finishes it in its own time).
    */
   #finishOverdue() {
     const forcing = this.#forcing
-    if (forcing !== null && this.#atomicGc !== false && this.#clock.monotonic() - forcing.startedAt >= this.#options.intervalMs) {
-      this.#runAtomically(forcing)
-    }
+    if (forcing === null || forcing.done || this.#atomicGc === false) return
+    if (this.#clock.monotonic() - forcing.startedAt < this.#options.intervalMs) return
+    if (this.#atomicPauses.fit()) this.#runAtomically(forcing)
   }
 
   /**
@@ -162,24 +177,36 @@ class ForcedGc {
    * needs the exact floor now.
    */
   #due(now) {
-    if (this.#atomicGc !== false && this.#credit.available && this.#floors.due(now, this.#floorSpacingMs())) return 'suspected-growth'
-    if ((this.#atomicGc !== false || this.#incrementalGc) && this.#floors.taken < FIRST_FLOORS) return 'first-floors'
+    const any = this.#atomicGc !== false || this.#incrementalGc
+    if (any && this.#credit.available && this.#floors.due(now, this.#floorSpacingMs())) return 'suspected-growth'
+    if (any && this.#floors.taken < FIRST_FLOORS) return 'first-floors'
     if (now - this.#lastFullGcAt >= this.#options.forceGcAfterMs && this.#incrementalGc) return 'quiet'
     return null
   }
 
-  /** Requests a full GC: atomic on suspicion and for the first floors (where gc() runs), incremental otherwise. */
+  /**
+   * Requests a full GC: atomic on suspicion and for the first floors where gc() runs and its
+   * pause fits, incremental otherwise (eager where even finishing one at once fits).
+   */
   #force(reason) {
     this.#count++
     this.#lastFullGcAt = this.#clock.now()
-    const forcing = { reason, startedAt: this.#clock.monotonic(), floorNoted: false, sentinelSeen: false, done: false }
+    const forcing = { reason, startedAt: this.#clock.monotonic(), atomic: false, floorNoted: false, sentinelSeen: false, done: false, ms: null, pauseMs: null }
     this.#forcing = forcing
     if (reason === 'suspected-growth') this.#credit.spend()
-    if (reason === 'suspected-growth' || (reason === 'first-floors' && this.#atomicGc !== false)) {
+    this.#fullGcPauses.start()
+    const fits = this.#atomicPauses.fit()
+    if (reason !== 'quiet' && this.#atomicGc !== false && fits) {
       this.#runAtomically(forcing)
       return
     }
-    measureMemoryQuietly().then(
+    if (!this.#incrementalGc) {
+      // Only gc() could run, and its pause would not fit: no floor this time.
+      forcing.done = true
+      this.#fullGcPauses.stop()
+      return
+    }
+    measureMemoryQuietly(fits ? 'eager' : 'default').then(
       () => this.#done(forcing),
       (err) => {
         // Not expected on Node >= 18; without it, routine floors come from V8's own GCs.
@@ -189,8 +216,11 @@ class ForcedGc {
     )
   }
 
-  /** Runs gc() for `forcing` (and so finishes an incremental GC under way). */
+  /** Runs gc() for `forcing` (and so finishes an incremental GC under way); its pause teaches the prediction. */
   #runAtomically(forcing) {
+    forcing.atomic = true
+    const heapBytes = heapInUse()
+    const startedAt = this.#clock.monotonic()
     try {
       this.#atomicGc ??= exposedGc()
       this.#atomicGc()
@@ -200,30 +230,45 @@ class ForcedGc {
       this.#failed(forcing, err)
       return
     }
+    this.#atomicPauses.record(this.#clock.monotonic() - startedAt, heapBytes)
     this.#done(forcing)
   }
 
   /** The forced GC could not run: nothing to charge or note; the app hears of it through `onError`. */
   #failed(forcing, err) {
     forcing.done = true
+    this.#fullGcPauses.stop()
     if (!this.#stopped) this.#onError(err)
   }
 
-  /** The forced GC is done: its time is charged to the budget, its floor noted if it was not. */
+  /** The forced GC is done: its pause is charged to the budget, its floor noted if it was not. */
   #done(forcing) {
     if (forcing.done) return
     forcing.done = true
     if (this.#stopped) return
-    const ms = this.#clock.monotonic() - forcing.startedAt
-    this.#debtMs += ms
-    this.#totalMs += ms
-    if (!forcing.floorNoted) this.#noteFloor(forcing, ms)
+    this.#measure(forcing)
+    this.#debtMs += forcing.pauseMs
+    this.#pauseMs += forcing.pauseMs
+    if (!forcing.floorNoted) this.#noteFloor(forcing)
   }
 
-  /** Notes the floor of `forcing`, tagged with its reason and its time so far. */
-  #noteFloor(forcing, ms) {
+  /**
+   * How long `forcing` took from its request (`ms`) and stopped the thread (`pauseMs`),
+   * once its full GC has ended (it has when its sentinel is reclaimed or its call returns).
+   */
+  #measure(forcing) {
+    if (forcing.ms !== null) return
+    forcing.ms = this.#clock.monotonic() - forcing.startedAt
+    // gc() stops the thread for all of its time; where the profiler cannot say, so is counted an incremental one.
+    const felt = this.#fullGcPauses.stop()
+    forcing.pauseMs = forcing.atomic || felt === null ? forcing.ms : Math.min(felt, forcing.ms)
+  }
+
+  /** Notes the floor of `forcing`, tagged with its reason, whether it was atomic, and its times. */
+  #noteFloor(forcing) {
     forcing.floorNoted = true
-    this.#floors.note({ reason: forcing.reason, ms })
+    this.#measure(forcing)
+    this.#floors.note({ reason: forcing.reason, atomic: forcing.atomic, ms: forcing.ms, pauseMs: forcing.pauseMs })
   }
 }
 
@@ -268,39 +313,42 @@ function exposedGc() {
 }
 
 /**
- * `vm.measureMemory` run eagerly: a full GC, marked incrementally. Node calls it
+ * `vm.measureMemory`: a full GC, marked incrementally, requested at once (`'eager'`: a
+ * marking already under way is finished atomically) or at V8's pace (`'default'`: marking
+ * starts about 10 s later, and is never finished at once on our account). Node calls it
  * experimental and warns on its first use; the watcher is not the user's code, so that
  * warning is left out (the function has been in Node since 13.10, unchanged).
+ * @param {'eager' | 'default'} [execution]
  */
-function measureMemoryQuietly() {
+function measureMemoryQuietly(execution = 'eager') {
   try {
-    return withoutWarningsAbout('vm.measureMemory', () => vm.measureMemory({ mode: 'summary', execution: 'eager' }))
+    return withoutWarningsAbout('vm.measureMemory', () => vm.measureMemory({ mode: 'summary', execution }))
   } catch (err) {
     return Promise.reject(err)
   }
 }
 
 /**
- * Resolves after the next full GC: the next one V8 runs by itself, or, when none has come
- * within `maxWaitMs`, one asked for with `measureMemoryQuietly`. Asking at once is not free
- * on a big heap: when V8 is already marking incrementally, an eager request finishes the
- * marking atomically, and on a heap of 250 MB that stopped a service 600-950 ms
- * (docs/benchmarks/capture.md, "Heap snapshots by forked children"). Never rejects.
+ * Resolves after the next full GC: the next one V8 runs by itself (or starts at its pace for
+ * a `'default'` measurement, about 10 s on), or, when none has come within `maxWaitMs`, one
+ * asked for eagerly. Asking at once is not free on a big heap: when V8 is already marking
+ * incrementally, an eager request finishes the marking atomically, and on a heap of 250 MB
+ * that stopped a service 600-950 ms (docs/benchmarks/capture.md, "Heap snapshots by forked
+ * children"); so it is asked only where an atomic GC's predicted pause fits (gc-pause.js).
+ * Never rejects.
  */
-function afterNextFullGc(maxWaitMs) {
+function afterNextFullGc(maxWaitMs, atomicPauses = new AtomicPauses()) {
   let timer
-  const natural = new Promise((resolve) => {
-    try {
-      withoutWarningsAbout('vm.measureMemory', () => vm.measureMemory({ mode: 'summary', execution: 'default' })).then(resolve, resolve)
-    } catch {
-      resolve()
-    }
-  })
+  const natural = measureMemoryQuietly('default').then(noop, noop)
+  if (!atomicPauses.fit()) return natural
   const asked = new Promise((resolve) => {
     timer = setTimeout(() => measureMemoryQuietly().then(resolve, resolve), maxWaitMs)
     timer.unref()
   })
   return Promise.race([natural, asked]).finally(() => clearTimeout(timer))
 }
+
+/** Does nothing: a promise's outcome that is not needed. */
+function noop() {}
 
 module.exports = { ForcedGc, afterNextFullGc, exposedGc }

@@ -147,7 +147,7 @@ const METRICS = Object.freeze([
     unit: 's',
     type: 'counter',
     aggregate: 'sum',
-    help: 'Time spent in full GCs the watcher forced to read a floor, each from its request until done.',
+    help: 'Time the full GCs the watcher forced to read a floor stopped the thread (what gcBudget bounds).',
     labels: [],
     values: (s) => (s.watcher === null ? [] : [{ labels: {}, value: s.watcher.forcedGc.seconds }]),
   },

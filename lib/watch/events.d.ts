@@ -49,14 +49,16 @@ export interface SampleEvent extends WatchEventBase {
   /** Whether the watcher requested the GC behind this floor. */
   forcedGc: boolean
   /**
-   * Why it did: `first-floors` (none yet for the first two floors; atomic), `quiet`
-   * (no full GC for `forceGcAfterMs`; an incremental GC) or
-   * `suspected-growth` (the floors hint at growth: an atomic GC, in a bounded run); null
-   * if it did not.
+   * Why it did: `first-floors` (none yet for the first two floors), `quiet` (no full GC
+   * for `forceGcAfterMs`; an incremental GC) or `suspected-growth` (the floors hint at
+   * growth, in a bounded run); the first and the last are atomic where the pause predicted
+   * fits 250 ms, incremental otherwise; null if it did not.
    */
   forcedGcReason: 'first-floors' | 'quiet' | 'suspected-growth' | null
   /** Time from the watcher's request until its forced GC was done; 0 if none. */
   gcDurationMs: number
+  /** Time its forced GC stopped the thread (an incremental one marks mostly beside it): what `gcBudget` counts; 0 if none. */
+  gcPauseMs: number
   /** Whether BoundedMaps were still filling up, so growth was recorded but not judged. */
   cachesFilling: boolean
   /**

@@ -169,7 +169,7 @@ class ThreadWatch {
     this.#monitor ??= newNativeMonitor(this.#options, { startedAt: time, warmupEndsWhenServing: false, rssThreshold: Infinity }, (event) => this.#onDetector(event))
     const heap = this.#floor.bytes
     this.#monitor.recordFloor('heap', time, heap, this.#heapLimit, false, null)
-    this.#emit('sample', { heapUsed: heap, external: null, native: null, rss: null, containerLimit: null, heapLimit: this.#heapLimit, forcedGc: false, forcedGcReason: null, gcDurationMs: 0, cachesFilling: false, load: null })
+    this.#emit('sample', { heapUsed: heap, external: null, native: null, rss: null, containerLimit: null, heapLimit: this.#heapLimit, forcedGc: false, forcedGcReason: null, gcDurationMs: 0, gcPauseMs: 0, cachesFilling: false, load: null })
   }
 
   /** The detector's verdict: a heap leak in this worker is reported, then its pair begins. */

@@ -172,7 +172,7 @@ export interface WatcherStatus {
    * measured), and the newest report that named it (`time`, `path`).
    */
   leakHolders: { kind: 'heap' | 'external' | 'native'; holder: string; site: string; share: number | null; time: number; path: string | null }[]
-  /** Full GCs the watcher forced, and the seconds they took. */
+  /** Full GCs the watcher forced, and the seconds they stopped the thread (what `gcBudget` bounds). */
   forcedGc: { count: number; seconds: number }
   /** Whether the restart policy is on, and the restart due (null until one is). */
   /** `due.timeLeftMs`: the time left now before the limit, by the kind's newest trend. */

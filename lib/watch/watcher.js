@@ -186,7 +186,7 @@ class Watcher extends EventEmitter {
    * `leakHolders`, the holder named for each kind that leaks now (holder-label.js), and each
    * leaking worker thread's in `threads`;
    * `snapshots` says whether they are on, the `dir`, whether one is being `writing`, and
-   * holds their `counts`; `forcedGc` counts the full GCs the watcher forced and their time;
+   * holds their `counts`; `forcedGc` counts the full GCs the watcher forced and the seconds they stopped the thread;
    * `restart` says whether the restart policy is `on`, and `due` is null until a restart is
    * due (then `{ dueAt, kind, limitAt, timeLeftMs }`).
    */
@@ -203,7 +203,7 @@ class Watcher extends EventEmitter {
       ...counts,
       leakHolders: this.#tally.holders.filter((h) => leaking(h.kind)),
       snapshots: { ...this.#leakResponse.snapshotState(), counts: snapshots },
-      forcedGc: { count: this.#forcedGc.count, seconds: this.#forcedGc.totalMs / 1000 },
+      forcedGc: { count: this.#forcedGc.count, seconds: this.#forcedGc.pauseMs / 1000 },
       restart: { on: this.#restart !== null, due: this.#restart?.status() ?? null },
       threads: (this.#threads?.list() ?? []).map((t) => ({ ...t, holder: t.leaking ? this.#tally.threadHolder(t.threadId) : null })),
     }
@@ -330,7 +330,7 @@ class Watcher extends EventEmitter {
     this.#lastFloor = { time, heap, external }
     const filling = this.#cachesFilling(time)
     // The watcher's own forced GCs are not the service's work.
-    const load = this.#load.take(forced?.ms ?? 0)
+    const load = this.#load.take(forced?.pauseMs ?? 0)
     this.#native.recordFloor('heap', time, heap, limit, filling, load)
     this.#native.recordFloor('external', time, external, null, filling, load)
     this.#leakResponse.noteFloor(floor)
@@ -340,7 +340,7 @@ class Watcher extends EventEmitter {
     const nativeTrend = this.#native.trends().find((trend) => trend.kind === 'native')
     const native = nativeTrend?.floorBytes ?? null
     const { rss, containerLimit } = processMemory()
-    const gc = { forcedGc: forced !== null, forcedGcReason: forced?.reason ?? null, gcDurationMs: forced?.ms ?? 0 }
+    const gc = { forcedGc: forced !== null, forcedGcReason: forced?.reason ?? null, gcDurationMs: forced?.ms ?? 0, gcPauseMs: forced?.pauseMs ?? 0 }
     this.#event('sample', { heapUsed: heap, external, native, rss, containerLimit, heapLimit: limit, ...gc, cachesFilling: filling, load })
     this.#checkHeapThreshold(heap, limit)
     // The watcher's own full GCs are readings too (V8's are read as they happen).

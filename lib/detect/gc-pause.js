@@ -1,0 +1,108 @@
+'use strict'
+
+const v8 = require('node:v8')
+
+/**
+ * The longest the watcher may stop the service for a full GC it asks for, as predicted: a
+ * liveness probe with a 1 s timeout has room for four, and a busy service's own GCs stop it
+ * for 1-15 ms. An atomic `gc()` of a 1 GB heap stopped a service under load for 1.5-3.4 s
+ * (issue 67); beyond this limit the watcher's floors come from incremental GCs instead.
+ */
+const MAX_FORCED_PAUSE_MS = 250
+
+/**
+ * Milliseconds of an atomic `gc()` per byte of heap in use, before this process has measured
+ * one: 2 ms a MB, about the middle of what a 1 GB heap under load took (1.5-3.4 ms a MB) and
+ * four times what an idle one took (0.4-0.9 ms a MB, 2 cores). Heaps of up to 125 MB get
+ * their first atomic GC; the measurement then takes over.
+ */
+const PRIOR_MS_PER_BYTE = 2 / 1e6
+
+/**
+ * A measured rate is taken as this many times itself: the same heap's `gc()` took 312 and
+ * 617 ms in two runs a minute apart.
+ */
+const MEASURED_MARGIN = 1.5
+
+/** Measured rates kept: the largest of them counts, so one quick GC does not open the way to a long one. */
+const RATES_KEPT = 3
+
+/** V8's GC types whose pauses a forced full GC adds: its marking steps, its atomic end, its weak callbacks; scavenges are the service's own. */
+const FULL_GC_TYPES = new Set(['MarkSweepCompact', 'IncrementalMarking', 'ProcessWeakCallbacks'])
+
+/**
+ * Predicts how long an atomic full GC (`gc()`) would stop this process, from the heap in use
+ * and this process's own measured ones: an atomic GC marks every live object at once, so its
+ * pause grows with the heap, at a rate that depends on the heap's shape (many small objects
+ * mark slower than a few long strings) and on how busy the machine is.
+ */
+class AtomicPauses {
+  #maxPauseMs
+  #rates = [] // ms per byte of the newest atomic GCs measured
+
+  /** @param {number} [maxPauseMs] the longest pause allowed (MAX_FORCED_PAUSE_MS). */
+  constructor(maxPauseMs = MAX_FORCED_PAUSE_MS) {
+    this.#maxPauseMs = maxPauseMs
+  }
+
+  /** The pause an atomic GC would cause with `heapBytes` in use, in ms. */
+  predictMs(heapBytes) {
+    const rate = this.#rates.length === 0 ? PRIOR_MS_PER_BYTE : MEASURED_MARGIN * Math.max(...this.#rates)
+    return rate * heapBytes
+  }
+
+  /** Whether an atomic GC with `heapBytes` in use (now's by default) would stop the process no longer than allowed. */
+  fit(heapBytes = heapInUse()) {
+    return this.predictMs(heapBytes) <= this.#maxPauseMs
+  }
+
+  /** Notes an atomic GC that took `ms` with `heapBytes` in use when it began. */
+  record(ms, heapBytes) {
+    if (!(heapBytes > 0)) return
+    this.#rates.push(ms / heapBytes)
+    if (this.#rates.length > RATES_KEPT) this.#rates.shift()
+  }
+}
+
+/** The bytes in use on the heap now, garbage included (what a GC has to go through). */
+function heapInUse() {
+  return v8.getHeapStatistics().used_heap_size
+}
+
+/**
+ * Measures the pauses the full GCs that run between `start()` and `stop()` cost the thread,
+ * with V8's GC profiler (`v8.GCProfiler`, Node >= 18.15): an incremental GC marks mostly on
+ * other threads and in short steps, so the time from its request to its end (most of a second
+ * on a 1 GB heap) is not what the service felt (10-40 ms, measured by a 1 ms timer beside it).
+ * Scavenges are left out: the service runs them anyway. Where the profiler is missing or
+ * fails, `stop()` returns null and the caller counts wall time.
+ */
+class FullGcPauses {
+  #profiler = null
+
+  /** Starts counting. */
+  start() {
+    this.stop()
+    try {
+      this.#profiler = new v8.GCProfiler()
+      this.#profiler.start()
+    } catch {
+      this.#profiler = null
+    }
+  }
+
+  /** Stops counting: the milliseconds full GCs stopped the thread since `start()`, or null when unknown. */
+  stop() {
+    const profiler = this.#profiler
+    if (profiler === null) return null
+    this.#profiler = null
+    try {
+      const { statistics } = profiler.stop()
+      return statistics.reduce((ms, gc) => (FULL_GC_TYPES.has(gc.gcType) ? ms + gc.cost / 1000 : ms), 0)
+    } catch {
+      return null
+    }
+  }
+}
+
+module.exports = { AtomicPauses, FullGcPauses, heapInUse, MAX_FORCED_PAUSE_MS }
