@@ -19,6 +19,50 @@ pub(crate) const NOISE_MARGIN: f64 = 2.0;
 /// and a chance alignment rarely survives three slides.
 const CONFIRMATIONS: usize = 3;
 
+/// Floors from this size on are a big heap's (512 MiB): the watcher's forced GCs of it are
+/// incremental at V8's pace (an atomic one would stop the service over 250 ms), each floor
+/// keeps what was allocated while it marked, and the heap breathes by tens of MB with its
+/// work. Its growth is asked for relative to that ([`own_growth`]).
+const BIG_HEAP_BYTES: f64 = 512.0 * 1024.0 * 1024.0;
+
+/// Share of a big heap's floor it wanders by on its own: an incremental GC's floor keeps
+/// what was allocated while it marked (0 to 1.5% of a 1.4 GB heap, measured), and the heap
+/// breathes with its work.
+const OWN_SHARE: f64 = 0.02;
+
+/// Whether floors of `floor` bytes are a big heap's (see [`BIG_HEAP_BYTES`]).
+pub(super) fn big_heap(floor: f64) -> bool {
+    floor >= BIG_HEAP_BYTES
+}
+
+/// How far a big heap of `floor` bytes wanders on its own (see [`OWN_SHARE`]).
+pub(super) fn own_growth(floor: f64) -> f64 {
+    OWN_SHARE * floor
+}
+
+/// On a big heap, the floors' line (their Theil–Sen slope over their span) and how far they
+/// rose from the oldest to the newest must each be at least this share of the other: a leak
+/// rises steadily, while a rise that came mostly at once (a batch's, a catalog's) and then
+/// the heap's breathing or flat floors make the line miss the rise, one way or the other.
+pub(super) const STEADY_SHARE: f64 = 0.75;
+
+/// Whether `window`, assessed as `a`, rises steadily (see [`STEADY_SHARE`]).
+pub(super) fn rises_steadily(window: &[Floor], a: &Assessment) -> bool {
+    let line = a.slope_bytes_per_sec * a.span_ms / 1000.0;
+    let risen = window[window.len() - 1].bytes - window[0].bytes;
+    line >= STEADY_SHARE * risen && risen >= STEADY_SHARE * line
+}
+
+/// Confidence of an upward trend a big heap's window needs at most: its floors wander too
+/// far for the confidence a small heap's are asked for, and the growth asked
+/// ([`TREND_OWN_MULTIPLE`]) and the slow rules, over five minimum durations at least, rule
+/// their wander out.
+pub(super) const BIG_HEAP_CONFIDENCE: f64 = 0.99;
+
+/// Times [`own_growth`] a big heap's window must grow by: its breathing rises by that much
+/// and more within minutes (±20 MB of a 1 GB heap, and what incremental GCs keep).
+const TREND_OWN_MULTIPLE: f64 = 3.0;
+
 /// Minimum durations beyond which a window of every floor is judged by the slow scales'
 /// rules too: floors that come once a minute (a quiet service's forced GCs) stretch its 30
 /// floors over half an hour, where a cache filling or a step looks as it does on the slow
@@ -61,7 +105,7 @@ pub(super) fn slow_rules_hold_on_floors(window: &[Floor], config: &DetectorConfi
             (points[i].0, lowest)
         })
         .collect();
-    not_slowing(&envelope) && rose_by(&points, config.min_growth_bytes)
+    not_slowing(&envelope) && rose_by(&points, growth_asked(config, points[0].1))
 }
 
 /// The statistics of `floors`; the newest half's slope counts only floors from
@@ -101,14 +145,34 @@ pub(super) fn assess_points(floors: &[Floor], recent_from: f64) -> Option<Assess
     })
 }
 
-/// Whether an assessed window passes every test of a leak (see the module's doc).
-fn passes(a: &Assessment, config: &DetectorConfig) -> bool {
+/// The growth a window whose oldest floor is `oldest` bytes must show: the minimum growth,
+/// and on a big heap at least [`TREND_OWN_MULTIPLE`] times how far it wanders on its own
+/// ([`own_growth`]).
+pub(super) fn growth_asked(config: &DetectorConfig, oldest: f64) -> f64 {
+    if big_heap(oldest) {
+        config
+            .min_growth_bytes
+            .max(TREND_OWN_MULTIPLE * own_growth(oldest))
+    } else {
+        config.min_growth_bytes
+    }
+}
+
+/// Whether an assessed window passes every test of a leak (see the module's doc), asked to
+/// grow by `growth_asked`; on a `big` heap, at [`BIG_HEAP_CONFIDENCE`] at most, and with the
+/// growth asked in place of the noise margin.
+fn passes(a: &Assessment, config: &DetectorConfig, growth_asked: f64, big: bool) -> bool {
     let growth = a.slope_bytes_per_sec * a.span_ms / 1000.0;
-    a.confidence >= config.confidence
+    let confidence = if big {
+        config.confidence.min(BIG_HEAP_CONFIDENCE)
+    } else {
+        config.confidence
+    };
+    a.confidence >= confidence
         && a.span_ms >= config.min_duration_ms
         && a.slope_bytes_per_sec >= config.min_rate_bytes_per_sec
-        && growth >= config.min_growth_bytes
-        && growth >= NOISE_MARGIN * a.noise_bytes
+        && growth >= growth_asked
+        && (big || growth >= NOISE_MARGIN * a.noise_bytes)
         && a.recent_slope_bytes_per_sec >= RECENT_SHARE * a.slope_bytes_per_sec
 }
 
@@ -143,18 +207,24 @@ pub(super) fn shows_leak<'a>(
         .iter()
         .map(|f| f.bytes)
         .fold(f64::NEG_INFINITY, f64::max);
-    if window[window.len() - 1].bytes < older_peak + config.min_growth_bytes {
+    let asked = growth_asked(config, window[0].bytes);
+    let big = big_heap(window[0].bytes);
+    if window[window.len() - 1].bytes < older_peak + asked {
         return None;
     }
     if !no_flat_third(&as_points(window)) {
         return None;
     }
-    let a = assess_window(window, warm_at, config).filter(|a| passes(a, config))?;
+    let a = assess_window(window, warm_at, config).filter(|a| passes(a, config, asked, big))?;
+    if big && !rises_steadily(window, &a) {
+        return None;
+    }
     let len = window.len();
     let confirmed = (1..CONFIRMATIONS).all(|back| {
         let end = floors.len().saturating_sub(back);
         let earlier = &floors[end.saturating_sub(len)..end];
-        assess_window(earlier, f64::NEG_INFINITY, config).is_some_and(|a| passes(&a, config))
+        assess_window(earlier, f64::NEG_INFINITY, config)
+            .is_some_and(|a| passes(&a, config, asked, big))
     });
     confirmed.then_some((window, a))
 }

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use super::full_rule::{
-    assess_window, candidate_starts, judged_as_slow, shows_leak, slow_rules_hold,
+    assess_window, big_heap, candidate_starts, judged_as_slow, shows_leak, slow_rules_hold,
     slow_rules_hold_on_floors,
 };
 use super::step_rule::{
@@ -376,8 +376,15 @@ impl Series {
                     .into_iter()
                     .find_map(|start| {
                         shows_leak(&floors, start, warm_at, config).filter(|(window, _)| {
-                            !judged_as_slow(window, config)
-                                || slow_rules_hold_on_floors(window, config)
+                            let big = big_heap(window[0].bytes);
+                            let slow = judged_as_slow(window, config);
+                            if big {
+                                slow && slow_rules_hold_on_floors(window, config)
+                            } else if slow {
+                                slow_rules_hold_on_floors(window, config)
+                            } else {
+                                true
+                            }
                         })
                     })
                     .map(|(window, a)| Shown::of(window, a, None, LeakTest::Trend))

@@ -5,13 +5,21 @@
 //! [`FAST_HORIZON_MS`], one minimum growth, so that a leak of a few hundred KB a second is
 //! reported within a minute of its start).
 //!
+//! On a big heap ([`big_heap`]) they judge the newest seven floors or more, not a run of
+//! rising ones: growth by the heap's own wander ([`own_growth`]) at least, at a pace above
+//! its breathing, steady, rising at both ends, and confirmed a floor earlier; growth at a
+//! batch's pace must outlast a batch's rise.
+//!
 //! [`URGENT_HORIZON_MS`]: super::URGENT_HORIZON_MS
 //! [`FAST_HORIZON_MS`]: super::FAST_HORIZON_MS
 
-use super::full_rule::assess_points;
+use super::full_rule::{assess_points, big_heap, own_growth, rises_steadily};
 use super::types::{
-    Assessment, DetectorConfig, Floor, LeakTest, Limits, FAST_HORIZON_MS, URGENT_HORIZON_MS,
+    as_points, Assessment, DetectorConfig, Floor, LeakTest, Limits, FAST_HORIZON_MS,
+    URGENT_HORIZON_MS,
 };
+use crate::core::detect::scales::no_flat_third;
+use crate::core::detect::trend::theil_sen_slope;
 
 /// Floors, each above the one before, the urgent test needs: four steps up in a row.
 pub(super) const STEP_MIN_FLOORS: usize = 5;
@@ -42,6 +50,35 @@ const STEP_RECENT_SHARE: f64 = 0.5;
 /// cache that is full) and rises by chance do not pass, while a floor that holds some
 /// garbage still does.
 const STEP_SHARE: f64 = 0.25;
+
+/// Floors a step test judges at least on a big heap ([`big_heap`]), where a floor may sit
+/// below the one before (its incremental GC kept more): seven, about two minutes of floors
+/// 20 s apart, and the window ending a floor earlier must pass too.
+const BIG_HEAP_MIN_FLOORS: usize = 7;
+/// Share of its floor a second at which a big heap's own swings rise: batch work takes and
+/// gives back a tenth of a heap or more within a couple of minutes (200 MB of a 1 GB heap in
+/// 2 minutes is 0.17% a second). A rise this steep is judged once it spans
+/// [`SWING_DURATIONS`] minimum durations, longer than such a swing rises.
+const SWING_PACE: f64 = 0.001;
+const SWING_DURATIONS: f64 = 3.0;
+/// Confidence of an upward trend (1 − p of Mann–Kendall) a step test asks for on a big heap.
+const BIG_HEAP_CONFIDENCE: f64 = 0.99;
+
+/// On a big heap, the oldest and the newest third of a step test's floors (three at least)
+/// must each rise at this share of the whole slope: flat floors before or after a batch's
+/// rise do not.
+const ENDS_SHARE: f64 = 0.33;
+
+/// Whether the oldest and the newest third of `run` rise (see [`ENDS_SHARE`]).
+fn ends_rise(run: &[Floor], a: &Assessment) -> bool {
+    let end = (run.len() / 3).max(3);
+    [&run[..end], &run[run.len() - end..]]
+        .into_iter()
+        .all(|part| {
+            theil_sen_slope(&as_points(part))
+                .is_some_and(|per_ms| per_ms * 1000.0 >= ENDS_SHARE * a.slope_bytes_per_sec)
+        })
+}
 
 /// One step test: how much growth it asks for, toward a limit how near.
 #[derive(Debug, Clone, Copy)]
@@ -87,6 +124,11 @@ impl StepTest {
         config: &DetectorConfig,
         limits: &Limits,
     ) -> Option<(&'a [Floor], Assessment)> {
+        // A heap that grew into a big one within the floors judged is judged as it was.
+        let judged = &floors[floors.len().saturating_sub(BIG_HEAP_MIN_FLOORS + 1)..];
+        if big_heap(judged.iter().map(|f| f.bytes).fold(f64::INFINITY, f64::min)) {
+            return self.big_heap_window(floors, warm_at, config, limits);
+        }
         let mut rising_from = floors.len().checked_sub(1)?;
         while rising_from > 0 && floors[rising_from - 1].bytes < floors[rising_from].bytes {
             rising_from -= 1;
@@ -98,6 +140,86 @@ impl StepTest {
             let a = self.passes(floors, start, warm_at, wander, config, limits)?;
             Some((&floors[start..], a))
         })
+    }
+
+    /// [`StepTest::window`] on a big heap, whose floors wander by more than the minimum
+    /// growth on their own (see [`own_growth`]): the newest floors from some start, at least
+    /// [`BIG_HEAP_MIN_FLOORS`] of them, pass [`StepTest::passes_on_big_heap`], and so do
+    /// those from the same start that end a floor earlier.
+    fn big_heap_window<'a>(
+        &self,
+        floors: &'a [Floor],
+        warm_at: f64,
+        config: &DetectorConfig,
+        limits: &Limits,
+    ) -> Option<(&'a [Floor], Assessment)> {
+        let last_start = floors.len().checked_sub(BIG_HEAP_MIN_FLOORS + 1)?;
+        (0..=last_start).find_map(|start| {
+            let run = &floors[start..];
+            if run[run.len() - STEP_FLOORS_AFTER_WARM_UP].at < warm_at {
+                return None;
+            }
+            let a = self.passes_on_big_heap(floors, start, floors.len(), config, limits)?;
+            self.passes_on_big_heap(floors, start, floors.len() - 1, config, limits)?;
+            Some((run, a))
+        })
+    }
+
+    /// The assessment of `floors[start..end]` on a big heap, when it passes: it rises by
+    /// this test's multiple of the heap's own growth (or of the minimum growth, if larger) in
+    /// all, and [`STEP_NOISE_MARGIN`] times the floors' spread around the line, above every
+    /// older floor by as much; no floor falls below the one before by more than the heap's own
+    /// growth; no third of it is flat; its newest half rises at [`STEP_RECENT_SHARE`] of its
+    /// slope; Mann–Kendall is sure of it at [`BIG_HEAP_CONFIDENCE`]; and at that slope the
+    /// nearest limit is within this test's horizon.
+    fn passes_on_big_heap(
+        &self,
+        floors: &[Floor],
+        start: usize,
+        end: usize,
+        config: &DetectorConfig,
+        limits: &Limits,
+    ) -> Option<Assessment> {
+        let run = &floors[start..end];
+        if run.len() < BIG_HEAP_MIN_FLOORS {
+            return None;
+        }
+        let current = run[run.len() - 1].bytes;
+        let own = own_growth(run[0].bytes);
+        let older_peak = floors[..start]
+            .iter()
+            .map(|f| f.bytes)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let growth_asked = self.growth_multiple * config.min_growth_bytes.max(own);
+        if current < older_peak + growth_asked {
+            return None;
+        }
+        let no_dip = run
+            .windows(2)
+            .all(|pair| pair[1].bytes >= pair[0].bytes - own);
+        if !no_dip || !no_flat_third(&as_points(run)) {
+            return None;
+        }
+        let a = assess_points(run, f64::NEG_INFINITY)?;
+        let growth = a.slope_bytes_per_sec * a.span_ms / 1000.0;
+        // The heap's own wander within a minimum duration, as a rate: its breathing.
+        let own_rate = own / config.min_duration_ms * 1000.0;
+        // Growth at a batch's pace must outlast a batch's rise.
+        let span_asked = if a.slope_bytes_per_sec >= SWING_PACE * run[0].bytes {
+            SWING_DURATIONS * config.min_duration_ms
+        } else {
+            STEP_SPAN_SHARE * config.min_duration_ms
+        };
+        let passed = a.span_ms >= span_asked
+            && a.slope_bytes_per_sec >= config.min_rate_bytes_per_sec.max(own_rate)
+            && growth >= growth_asked
+            && rises_steadily(run, &a)
+            && ends_rise(run, &a)
+            && growth >= STEP_NOISE_MARGIN * a.noise_bytes
+            && a.confidence >= BIG_HEAP_CONFIDENCE
+            && a.recent_slope_bytes_per_sec >= STEP_RECENT_SHARE * a.slope_bytes_per_sec
+            && limits.within(current, a.slope_bytes_per_sec / 1000.0, self.horizon_ms);
+        passed.then_some(a)
     }
 
     /// The assessment of the rising floors of `floors` from `start`, when they pass: at
