@@ -30,8 +30,24 @@
  * two snapshots the fixture (or its watcher) writes, a census pass; then the census' first
  * holder against the first suspect's holder of `diffSnapshots()` on the pair.
  *
+ * Part three (issue 67). The census as the watcher takes it at a leak, on a search service's
+ * heap (bench/fixtures/search-service.js: a catalog of products in a Map or an array, 260,000
+ * of them for about 100 MB of used heap, 2,600,000 for about 1.1 GB, and every query kept in
+ * `recentSearches`, a module-level array: the leak). The child serves 1,000 queries a second
+ * throughout, calls `Diagnosis.diagnose()` (lib/diagnose/diagnosis.js) as leak-response.js
+ * does when no snapshot can be had, with the watcher's default interval (passes 20 s apart),
+ * then waits as long again without it (the service's own stops, and the machine's).
+ * Measured: each slice (`CensusPass.step`, timed around it: max, p99, median, and the most
+ * CPU one took), the longest stop a 1 ms heartbeat timer saw (with the CPU this thread had in
+ * it; in the diagnosis, and in the window without it), the
+ * passes' wall time and time in slices, the process' CPU, the memory added while the
+ * diagnosis ran (peak RSS by VmHWM, peak used heap sampled every 10 ms, both above the
+ * start) and what it held after a GC, and whether the report names `recentSearches`, a
+ * module-level variable of search-service.js, first.
+ *
  * Environment: BENCH_NODES (default `24`), BENCH_CENSUS_MB (default `100 500 1000`),
- * BENCH_CENSUS_PARTS (default `heap pairs`).
+ * BENCH_CENSUS_PARTS (default `heap pairs search`), BENCH_SEARCH_ITEMS (default
+ * `260000 2600000`), BENCH_SEARCH_SHAPES (default `map array`).
  */
 const fs = require('node:fs')
 const os = require('node:os')
@@ -42,13 +58,15 @@ const MB = 1e6
 const GiB = 2 ** 30
 const NODES = (process.env.BENCH_NODES || '24').split(/\s+/).filter(Boolean)
 const SIZES_MB = (process.env.BENCH_CENSUS_MB || '100 500 1000').split(/\s+/).filter(Boolean).map(Number)
-const PARTS = (process.env.BENCH_CENSUS_PARTS || 'heap pairs').split(/\s+/)
+const PARTS = (process.env.BENCH_CENSUS_PARTS || 'heap pairs search').split(/\s+/)
+const SEARCH_ITEMS = (process.env.BENCH_SEARCH_ITEMS || '260000 2600000').split(/\s+/).filter(Boolean).map(Number)
+const SEARCH_SHAPES = (process.env.BENCH_SEARCH_SHAPES || 'map array').split(/\s+/).filter(Boolean)
 /** Entries added to the 1M-entry Map between the two passes. */
 const GROWTH = 20_000
 /** A snapshot that takes longer than this is stopped and reported as such. */
 const SNAPSHOT_LIMIT_MS = 5 * 60_000
 /** The time limit of each child, building its heap included. */
-const CHILD_LIMIT_MS = { census: 10 * 60_000, query: 8 * 60_000, snapshot: 14 * 60_000, pair: 3 * 60_000 }
+const CHILD_LIMIT_MS = { census: 10 * 60_000, query: 8 * 60_000, snapshot: 14 * 60_000, pair: 3 * 60_000, search: 5 * 60_000 }
 /** A child whose RSS passes this is killed: the machine is shared. */
 const RSS_LIMIT = 16 * GiB
 /** Free memory asked of a snapshot, per byte of heap (the worst measured was 11). */
@@ -189,6 +207,168 @@ async function snapshotChild() {
   }
 }
 
+// ---------------------------------------------------------------------------------------
+// Part three's child: the census at a leak on a search service's heap.
+
+/** Queries served a second by the search child, in batches every SEARCH_BATCH_MS. */
+const SEARCHES_PER_SEC = 1000
+const SEARCH_BATCH_MS = 5
+/** The watcher's default sampling interval: the diagnosis' passes are two of them apart. */
+const WATCH_INTERVAL_MS = 10_000
+
+/** This thread's CPU time in ms (Node 23.9 and later), or NaN where Node has no such reading. */
+const threadCpuMs = typeof process.threadCpuUsage === 'function' ? () => cpuMs(process.threadCpuUsage()) : () => NaN
+
+/**
+ * A 1 ms timer's view of the event loop: the longest stop between two of its runs (less the
+ * 1 ms it waits) and this thread's CPU in it (where it is much less, the thread waited: for a
+ * core on a busy machine, or for V8's GC threads), and the peak RSS and used heap, read every
+ * 10th run.
+ */
+class Heartbeat {
+  #timer = null
+  #last = 0
+  #lastCpu = 0
+  #runs = 0
+  longestStopMs = 0
+  longestStopCpuMs = 0
+  peakRss = 0
+  peakHeap = 0
+
+  start() {
+    this.longestStopMs = 0
+    this.longestStopCpuMs = 0
+    this.peakRss = process.memoryUsage.rss()
+    this.peakHeap = usedHeap()
+    this.#last = performance.now()
+    this.#lastCpu = threadCpuMs()
+    this.#timer = setInterval(() => this.#beat(), 1)
+  }
+
+  stop() {
+    clearInterval(this.#timer)
+  }
+
+  #beat() {
+    const now = performance.now()
+    const cpu = threadCpuMs()
+    if (now - this.#last - 1 > this.longestStopMs) {
+      this.longestStopMs = now - this.#last - 1
+      this.longestStopCpuMs = cpu - this.#lastCpu
+    }
+    this.#last = now
+    this.#lastCpu = cpu
+    if (++this.#runs % 10 === 0) {
+      this.peakRss = Math.max(this.peakRss, process.memoryUsage.rss())
+      this.peakHeap = Math.max(this.peakHeap, usedHeap())
+    }
+  }
+}
+
+/**
+ * Every census slice's time, `CensusPass.step` timed around it: `wall` its wall time, `cpu`
+ * this thread's CPU in it (a slice much longer than its CPU waited, as Heartbeat says).
+ */
+function timeSlices() {
+  const { CensusPass } = require('../lib/diagnose/census/walk')
+  const slices = { wall: [], cpu: [] }
+  const step = CensusPass.prototype.step
+  CensusPass.prototype.step = function timedStep(deadline) {
+    const started = performance.now()
+    const cpuBefore = threadCpuMs()
+    try {
+      return step.call(this, deadline)
+    } finally {
+      slices.wall.push(performance.now() - started)
+      slices.cpu.push(threadCpuMs() - cpuBefore)
+    }
+  }
+  return slices
+}
+
+/** The `q` quantile of `values` (sorted here). */
+function quantile(values, q) {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
+}
+
+/**
+ * The search child: the service built and serving, the diagnosis of its leak as the watcher
+ * takes it, then as long again without leakproof (see part three at the top).
+ */
+async function searchChild(items, shape) {
+  const service = require('./fixtures/search-service')
+  const { Diagnosis } = require('../lib/diagnose/diagnosis')
+  const slices = timeSlices()
+  await service.start(items, shape)
+  global.gc()
+  const built = { heapBytes: usedHeap(), rss: statusBytes('VmRSS'), modules: Object.keys(require.cache).length, ...service.summary() }
+  await report({ event: 'built', ...built })
+  const serving = setInterval(() => service.serve(SEARCHES_PER_SEC * SEARCH_BATCH_MS / 1000), SEARCH_BATCH_MS)
+  try {
+    const heartbeat = new Heartbeat()
+    const leakStarted = performance.now()
+    await sleep(5_000)
+    const slopeBytesPerSec = 200 * SEARCHES_PER_SEC // about 200 bytes a query kept
+    // The diagnosis, as leak-response.js starts it when no snapshot can be had.
+    const before = { rss: statusBytes('VmRSS'), heap: usedHeap() }
+    fs.writeFileSync('/proc/self/clear_refs', '5')
+    heartbeat.start()
+    const cpu = process.cpuUsage()
+    const started = performance.now()
+    const reports = []
+    const diagnosis = new Diagnosis({ top: 5, intervalMs: WATCH_INTERVAL_MS }, { emit: (type, fields) => type === 'report' && reports.push(fields) })
+    const leak = { type: 'leak', kind: 'heap', slopeBytesPerSec, since: Date.now() - (performance.now() - leakStarted) }
+    const diagnosed = await diagnosis.diagnose(leak, { snapshot: { why: 'memory', detail: 'bench: no room for a snapshot' }, sites: null })
+    const wallMs = performance.now() - started
+    const processCpuMs = cpuMs(process.cpuUsage(cpu))
+    heartbeat.stop()
+    const peakRss = statusBytes('VmHWM')
+    const during = { longestStopMs: heartbeat.longestStopMs, longestStopCpuMs: heartbeat.longestStopCpuMs, peakRss: heartbeat.peakRss, peakHeap: heartbeat.peakHeap }
+    diagnosis.stop()
+    // As long again without leakproof: the stops that are the service's own (its GCs) or the machine's.
+    heartbeat.start()
+    await sleep(wallMs)
+    heartbeat.stop()
+    global.gc()
+    const result = diagnosed ?? reports[0] ?? null
+    const first = result?.suspects?.[0] ?? null
+    return {
+      shape,
+      wallMs,
+      processCpuMs,
+      slices: {
+        count: slices.wall.length,
+        maxMs: Math.max(0, ...slices.wall),
+        p99Ms: quantile(slices.wall, 0.99),
+        medianMs: quantile(slices.wall, 0.5),
+        maxCpuMs: Math.max(0, ...slices.cpu),
+        over10Ms: slices.wall.filter((ms) => ms > 10).length,
+      },
+      passes: (result?.census?.passes ?? []).map(({ durationMs, cost }) => ({ durationMs, cost })),
+      longestStopMs: during.longestStopMs,
+      longestStopCpuMs: during.longestStopCpuMs,
+      longestStopWithoutMs: heartbeat.longestStopMs,
+      extraRss: peakRss - before.rss,
+      sampledExtraRss: during.peakRss - before.rss,
+      sampledExtraHeap: during.peakHeap - before.heap,
+      heldAfterGc: usedHeap() - before.heap,
+      first: first && { path: first.readablePath, description: first.holder.description, kind: first.holder.kind, file: first.holder.file, before: first.before, after: first.after },
+      named: first !== null && first.readablePath === 'recentSearches' && first.holder.kind === 'module' && path.basename(first.holder.file ?? '') === 'search-service.js',
+      notReached: (result?.census?.notReached ?? []).map(({ what, count }) => `${what} (${count})`),
+    }
+  } finally {
+    clearInterval(serving)
+    await service.stop()
+  }
+}
+
+/** The search child (part three), its result reported as one line. */
+async function searchChildReported(items, shape) {
+  const result = await searchChild(items, shape)
+  await report({ event: 'result', node: process.version, kind: 'search', items, ...result })
+}
+
 /** Writes one JSON line for the parent, resolving once it is written. */
 function report(line) {
   return new Promise((resolve) => process.stdout.write(`${JSON.stringify(line)}\n`, resolve))
@@ -196,6 +376,7 @@ function report(line) {
 
 /** The child: builds the heap, measures `kind`, reports, stops the service. */
 async function child(kind, mb) {
+  if (kind === 'search') return searchChildReported(mb, process.argv[5])
   const heap = require('./fixtures/census-heap')
   const alive = setInterval(() => {}, 2 ** 30) // the census' timers are unref'd
   try {
@@ -296,6 +477,8 @@ async function measure(node, kind, mb) {
 
 const f0 = (n) => n.toFixed(0)
 const f1 = (n) => n.toFixed(1)
+/** `f1`, or '–' where there is no reading (a thread's CPU before Node 23.9: NaN, null in JSON). */
+const f1OrNone = (n) => (Number.isFinite(n) ? f1(n) : '–')
 const mbOf = (bytes) => f0(bytes / MB)
 /** A stop in ms, or in s past 10 s. */
 const stop = (ms) => (ms < 10_000 ? f0(ms) : `${f1(ms / 1000)} s`)
@@ -434,12 +617,52 @@ function pairTable(results) {
   return out.join('\n')
 }
 
+// ---------------------------------------------------------------------------------------
+// Part three: the census at a leak on a search service's heap (issue 67).
+
+async function searchPart() {
+  const rows = []
+  for (const major of NODES) {
+    const node = path.join(nodeBin(major), 'node')
+    for (const shape of SEARCH_SHAPES) {
+      for (const items of SEARCH_ITEMS) {
+        const run = await runChild(node, ['--expose-gc', '--max-old-space-size=4096', __filename, 'child', 'search', String(items), shape], { limitMs: CHILD_LIMIT_MS.search })
+        const result = run.lines.find((l) => l.event === 'result')
+        const built = run.lines.find((l) => l.event === 'built')
+        process.stderr.write(`  node${major} search ${shape} ${items}: ${run.seconds.toFixed(0)} s${run.failed ? `, ${run.failed}` : ''}\n`)
+        rows.push(result ? { ...result, built, childPeakRss: run.peakRss } : { node: `v${major}`, shape, items, failed: run.failed ?? 'no result', built })
+      }
+    }
+  }
+  console.log('\n## The census at a leak on a search service (Diagnosis.diagnose, two passes 20 s apart)\n')
+  console.log(searchTable(rows))
+  return rows
+}
+
+function searchTable(rows) {
+  const out = [
+    '| Node | catalog | used heap MB | slices (over 10 ms) | slice max / p99 / median ms (max CPU ms) | longest loop stop ms (its CPU ms; without the census) | passes: wall s, in slices ms | process CPU ms | extra RSS MB (VmHWM) | extra heap MB (sampled) | heap MB held after GC (the leak\'s queries included) | first holder | named |',
+    '|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---|',
+  ]
+  for (const r of rows) {
+    if (r.failed) {
+      out.push(`| ${r.node} | ${r.shape} of ${r.items.toLocaleString('en-US')} | | failed: ${r.failed} |`)
+      continue
+    }
+    const passes = r.passes.map((p) => `${f1(p.durationMs / 1000)}, ${f0(p.cost.cpuMs)}`).join('; ')
+    const first = r.first ? `${r.first.description} (${r.first.before.toLocaleString('en-US')} → ${r.first.after.toLocaleString('en-US')})` : 'nothing'
+    out.push(`| ${r.node} | ${r.shape} of ${r.items.toLocaleString('en-US')} | ${mbOf(r.built.heapBytes)} | ${r.slices.count} (${r.slices.over10Ms}) | ${f1(r.slices.maxMs)} / ${f1(r.slices.p99Ms)} / ${f1(r.slices.medianMs)} (${f1OrNone(r.slices.maxCpuMs)}) | ${f1(r.longestStopMs)} (${f1OrNone(r.longestStopCpuMs)}; ${f1(r.longestStopWithoutMs)}) | ${passes} | ${f0(r.processCpuMs)} | ${f1(r.extraRss / MB)} | ${f1(r.sampledExtraHeap / MB)} | ${f1(r.heldAfterGc / MB)} | ${first} | ${r.named ? 'yes' : 'no'} |`)
+  }
+  return out.join('\n')
+}
+
 async function main() {
   const machine = { cpu: os.cpus()[0]?.model, cores: os.cpus().length, memoryGiB: Math.round(os.totalmem() / GiB), load: os.loadavg()[0] }
-  console.log(JSON.stringify({ ...machine, nodes: NODES, sizesMB: SIZES_MB }))
+  console.log(JSON.stringify({ ...machine, nodes: NODES, sizesMB: SIZES_MB, searchItems: SEARCH_ITEMS, searchShapes: SEARCH_SHAPES }))
   const results = { machine }
   if (PARTS.includes('heap')) results.heap = await heapPart()
   if (PARTS.includes('pairs')) results.pairs = await pairPart()
+  if (PARTS.includes('search')) results.search = await searchPart()
   results.loadAfter = os.loadavg()[0]
   console.log(`\nload average before ${machine.load.toFixed(1)}, after ${results.loadAfter.toFixed(1)}`)
   return results
