@@ -53,6 +53,20 @@ pub(super) fn rises_steadily(window: &[Floor], a: &Assessment) -> bool {
     line >= STEADY_SHARE * risen && risen >= STEADY_SHARE * line
 }
 
+/// Whether no part of `window`, assessed as `a`, spanning a quarter of it or less, rose by
+/// more than the line says by `wander` or more: a leak's rise is spread over the window,
+/// while a batch's or a catalog's comes within minutes, however long the window around it.
+pub(super) fn no_jump(window: &[Floor], a: &Assessment, wander: f64) -> bool {
+    let per_ms = a.slope_bytes_per_sec / 1000.0;
+    let quarter_ms = a.span_ms / 4.0;
+    window.iter().enumerate().all(|(i, older)| {
+        window[i + 1..]
+            .iter()
+            .take_while(|newer| newer.at - older.at <= quarter_ms)
+            .all(|newer| newer.bytes - older.bytes - per_ms * (newer.at - older.at) < wander)
+    })
+}
+
 /// Confidence of an upward trend a big heap's window needs at most: its floors wander too
 /// far for the confidence a small heap's are asked for, and the growth asked
 /// ([`TREND_OWN_MULTIPLE`]) and the slow rules, over five minimum durations at least, rule
@@ -216,7 +230,7 @@ pub(super) fn shows_leak<'a>(
         return None;
     }
     let a = assess_window(window, warm_at, config).filter(|a| passes(a, config, asked, big))?;
-    if big && !rises_steadily(window, &a) {
+    if big && !(rises_steadily(window, &a) && no_jump(window, &a, asked)) {
         return None;
     }
     let len = window.len();

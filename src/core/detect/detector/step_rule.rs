@@ -55,6 +55,9 @@ const STEP_SHARE: f64 = 0.25;
 /// below the one before (its incremental GC kept more): seven, about two minutes of floors
 /// 20 s apart, and the window ending a floor earlier must pass too.
 const BIG_HEAP_MIN_FLOORS: usize = 7;
+/// Minimum durations a step test's floors may span at most on a big heap: a longer rise is
+/// the trend test's, which judges whether it slows down (a cache warming for ten minutes).
+const BIG_HEAP_MAX_DURATIONS: f64 = 5.0;
 /// Share of its floor a second at which a big heap's own swings rise: batch work takes and
 /// gives back a tenth of a heap or more within a couple of minutes (200 MB of a 1 GB heap in
 /// 2 minutes is 0.17% a second). A rise this steep is judged once it spans
@@ -194,9 +197,15 @@ impl StepTest {
         if current < older_peak + growth_asked {
             return None;
         }
+        let highest = run
+            .iter()
+            .map(|f| f.bytes)
+            .fold(f64::NEG_INFINITY, f64::max);
         let no_dip = run
             .windows(2)
-            .all(|pair| pair[1].bytes >= pair[0].bytes - own);
+            .all(|pair| pair[1].bytes >= pair[0].bytes - own)
+            && current >= highest - own
+            && run[run.len() - 1].at - run[0].at <= BIG_HEAP_MAX_DURATIONS * config.min_duration_ms;
         if !no_dip || !no_flat_third(&as_points(run)) {
             return None;
         }
