@@ -45,6 +45,7 @@ for (const catalog of ['map', 'array']) {
     const small = await runFixture({ ITEMS: '3000', CATALOG: catalog })
     assertNamed(large)
     assertNamed(small)
+    assert.equal(large.contextsMade, 0, 'no vm context made in the diagnosis')
     for (const pass of [...large.census.passes, ...small.census.passes]) {
       assert.ok(pass.cost.slices > 1, JSON.stringify(pass.cost))
     }
