@@ -145,10 +145,18 @@ class ForcedGc {
     this.#finishOverdue()
     this.#credit.earn()
     this.#debtMs = Math.max(0, this.#debtMs - this.#budgetShare() * this.#options.intervalMs)
+    this.#forceIfDue(0)
+  }
+
+  /**
+   * Forces a full GC if one is due and none is under way, with at most `debtAllowedMs` of
+   * the budget still owed. An interval that has its floor needs no GC now, unless the GC's
+   * floor would come in a later one anyway (at V8's pace, about 10 s on): asked for now, it
+   * comes an interval sooner.
+   */
+  #forceIfDue(debtAllowedMs) {
     const reason = this.#due(this.#clock.now())
-    if (reason === null || this.#forcing !== null || this.#debtMs > 0) return
-    // An interval that has its floor needs no GC now, unless the GC's floor would come in a
-    // later one anyway (at V8's pace, about 10 s on): asked for now, it comes an interval sooner.
+    if (reason === null || this.#forcing !== null || this.#debtMs > debtAllowedMs) return
     if (this.#floors.pending && this.#atomicPauses.fit()) return
     this.#force(reason)
   }
@@ -179,7 +187,7 @@ class ForcedGc {
   #due(now) {
     const any = this.#atomicGc !== false || this.#incrementalGc
     if (any && this.#credit.available && this.#floors.due(now, this.#floorSpacingMs())) return 'suspected-growth'
-    if (any && this.#floors.taken < FIRST_FLOORS) return 'first-floors'
+    if (any && this.#floors.taken + (this.#floors.pending ? 1 : 0) < FIRST_FLOORS) return 'first-floors'
     if (now - this.#lastFullGcAt >= this.#options.forceGcAfterMs && this.#incrementalGc) return 'quiet'
     return null
   }
@@ -191,7 +199,7 @@ class ForcedGc {
   #force(reason) {
     this.#count++
     this.#lastFullGcAt = this.#clock.now()
-    const forcing = { reason, startedAt: this.#clock.monotonic(), atomic: false, floorNoted: false, sentinelSeen: false, done: false, ms: null, pauseMs: null }
+    const forcing = { reason, startedAt: this.#clock.monotonic(), atomic: false, atV8Pace: false, floorNoted: false, sentinelSeen: false, done: false, ms: null, pauseMs: null }
     this.#forcing = forcing
     if (reason === 'suspected-growth') this.#credit.spend()
     this.#fullGcPauses.start()
@@ -206,6 +214,7 @@ class ForcedGc {
       this.#fullGcPauses.stop()
       return
     }
+    forcing.atV8Pace = !fits
     measureMemoryQuietly(fits ? 'eager' : 'default').then(
       () => this.#done(forcing),
       (err) => {
@@ -250,6 +259,11 @@ class ForcedGc {
     this.#debtMs += forcing.pauseMs
     this.#pauseMs += forcing.pauseMs
     if (!forcing.floorNoted) this.#noteFloor(forcing)
+    // A GC at V8's pace took more than an interval, most of it waiting for V8 to start: the
+    // next floor still wanted is asked for now rather than at the next tick, so that on a big
+    // heap floors come every 12-18 s rather than every two or three intervals. The budget
+    // counts what the next tick will pay back.
+    if (forcing.atV8Pace) this.#forceIfDue(this.#budgetShare() * this.#options.intervalMs)
   }
 
   /**
