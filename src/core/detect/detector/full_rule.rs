@@ -4,7 +4,7 @@
 
 use super::types::{as_points, Assessment, DetectorConfig, Floor};
 use crate::core::detect::scales::{no_flat_third, not_slowing, rose_by};
-use crate::core::detect::trend::{mann_kendall, residual_spread, theil_sen_slope};
+use crate::core::detect::trend::{mann_kendall, residual_spread, step_spread, theil_sen_slope};
 
 /// How steep the newest half must still be, relative to the whole window.
 const RECENT_SHARE: f64 = 0.3;
@@ -25,19 +25,37 @@ const CONFIRMATIONS: usize = 3;
 /// work. Its growth is asked for relative to that ([`own_growth`]).
 const BIG_HEAP_BYTES: f64 = 512.0 * 1024.0 * 1024.0;
 
-/// Share of a big heap's floor it wanders by on its own: an incremental GC's floor keeps
-/// what was allocated while it marked (0 to 1.5% of a 1.4 GB heap, measured), and the heap
-/// breathes with its work.
-const OWN_SHARE: f64 = 0.02;
+/// Share of a big heap's floor it is taken to wander by at least, however calm its floors
+/// look: an incremental GC's floor keeps what was allocated while it marked (0 to 1.5% of a
+/// 1.4 GB heap, measured), which may not show in the few floors measured.
+const MIN_OWN_SHARE: f64 = 0.01;
 
 /// Whether floors of `floor` bytes are a big heap's (see [`BIG_HEAP_BYTES`]).
 pub(super) fn big_heap(floor: f64) -> bool {
     floor >= BIG_HEAP_BYTES
 }
 
-/// How far a big heap of `floor` bytes wanders on its own (see [`OWN_SHARE`]).
-pub(super) fn own_growth(floor: f64) -> f64 {
-    OWN_SHARE * floor
+/// How far a big heap of `floor` bytes wanders on its own: `measured` ([`measured_wander`]
+/// of its newest floors), and [`MIN_OWN_SHARE`] of its floor at least. A calm heap (floors
+/// 1-3 MB beside their line on a 1 GB heap, as measured under load) is judged on its calm, a
+/// breathing one on its breathing.
+pub(super) fn own_growth(floor: f64, measured: f64) -> f64 {
+    (MIN_OWN_SHARE * floor).max(measured)
+}
+
+/// How far `floors` (the newest [`NOISE_CONTEXT_FLOORS`], held ones included) wander either
+/// side of their line: half the larger of their spread around their Theil–Sen line (a
+/// breathing over minutes) and of their spread from one floor to the next ([`step_spread`],
+/// which a trend that bends, as at a leak's start, does not widen). Both spreads are the
+/// 10th–90th percentile distance, so half is the amplitude: ±20 MB of breathing and a floor
+/// 0-15 MB above the live size give about 20 MB, 2% of a 1 GB heap.
+///
+/// [`step_spread`]: crate::core::detect::trend::step_spread
+/// [`NOISE_CONTEXT_FLOORS`]: super::step_rule::NOISE_CONTEXT_FLOORS
+pub(super) fn measured_wander(floors: &[Floor]) -> f64 {
+    let points = as_points(floors);
+    let around_line = theil_sen_slope(&points).map_or(0.0, |s| residual_spread(&points, s));
+    0.5 * around_line.max(step_spread(&points))
 }
 
 /// On a big heap, the floors' line (their Theil–Sen slope over their span) and how far they
@@ -110,7 +128,11 @@ pub(super) fn slow_rules_hold(window: &[Floor], config: &DetectorConfig) -> bool
 /// buckets judge their lowest floors. A floor's noise is upward only (what a GC kept), and
 /// one burst in the middle of a window of sparse floors bent the fitted parabola down: it
 /// held back a quiet service's slow leak for as long as it stayed in the window.
-pub(super) fn slow_rules_hold_on_floors(window: &[Floor], config: &DetectorConfig) -> bool {
+pub(super) fn slow_rules_hold_on_floors(
+    window: &[Floor],
+    config: &DetectorConfig,
+    wander: f64,
+) -> bool {
     let points = as_points(window);
     let envelope: Vec<(f64, f64)> = (0..points.len())
         .map(|i| {
@@ -119,7 +141,7 @@ pub(super) fn slow_rules_hold_on_floors(window: &[Floor], config: &DetectorConfi
             (points[i].0, lowest)
         })
         .collect();
-    not_slowing(&envelope) && rose_by(&points, growth_asked(config, points[0].1))
+    not_slowing(&envelope) && rose_by(&points, growth_asked(config, points[0].1, wander))
 }
 
 /// The statistics of `floors`; the newest half's slope counts only floors from
@@ -161,12 +183,12 @@ pub(super) fn assess_points(floors: &[Floor], recent_from: f64) -> Option<Assess
 
 /// The growth a window whose oldest floor is `oldest` bytes must show: the minimum growth,
 /// and on a big heap at least [`TREND_OWN_MULTIPLE`] times how far it wanders on its own
-/// ([`own_growth`]).
-pub(super) fn growth_asked(config: &DetectorConfig, oldest: f64) -> f64 {
+/// ([`own_growth`], `wander` measured).
+pub(super) fn growth_asked(config: &DetectorConfig, oldest: f64, wander: f64) -> f64 {
     if big_heap(oldest) {
         config
             .min_growth_bytes
-            .max(TREND_OWN_MULTIPLE * own_growth(oldest))
+            .max(TREND_OWN_MULTIPLE * own_growth(oldest, wander))
     } else {
         config.min_growth_bytes
     }
@@ -203,6 +225,21 @@ pub(super) fn candidate_starts(len: usize, after_warm_up: usize) -> Vec<usize> {
     starts
 }
 
+/// On a big heap, where the full test judges windows spanning [`SLOW_WINDOW_DURATIONS`]
+/// minimum durations at least, the newest start of such a window: a leak that began within
+/// the floors kept is judged on its own floors as soon as they span that long, not only once
+/// the newest half of the floors (whose oldest may be far older, taken a minute apart before
+/// suspicion ran) holds nothing else. `None` on a smaller heap, or before the floors span so
+/// long.
+pub(super) fn big_heap_start(floors: &[Floor], config: &DetectorConfig) -> Option<usize> {
+    let newest = floors.last()?;
+    if !big_heap(newest.bytes) {
+        return None;
+    }
+    let spanning = SLOW_WINDOW_DURATIONS * config.min_duration_ms;
+    floors.iter().rposition(|f| newest.at - f.at > spanning)
+}
+
 /// The window of `floors` from `start` and its assessment, when it shows a leak: its
 /// newest floor is above every older floor by the minimum growth (a level the floors wander
 /// to and back from is not new), it passes, with its newest half rising after `warm_at`,
@@ -214,6 +251,7 @@ pub(super) fn shows_leak<'a>(
     floors: &'a [Floor],
     start: usize,
     warm_at: f64,
+    wander: f64,
     config: &DetectorConfig,
 ) -> Option<(&'a [Floor], Assessment)> {
     let window = &floors[start..];
@@ -221,7 +259,7 @@ pub(super) fn shows_leak<'a>(
         .iter()
         .map(|f| f.bytes)
         .fold(f64::NEG_INFINITY, f64::max);
-    let asked = growth_asked(config, window[0].bytes);
+    let asked = growth_asked(config, window[0].bytes, wander);
     let big = big_heap(window[0].bytes);
     if window[window.len() - 1].bytes < older_peak + asked {
         return None;

@@ -5,8 +5,8 @@
 use std::collections::VecDeque;
 
 use super::full_rule::{
-    assess_window, big_heap, candidate_starts, judged_as_slow, shows_leak, slow_rules_hold,
-    slow_rules_hold_on_floors,
+    assess_window, big_heap, big_heap_start, candidate_starts, judged_as_slow, measured_wander,
+    shows_leak, slow_rules_hold, slow_rules_hold_on_floors,
 };
 use super::step_rule::{
     StepTest, FAST, NOISE_CONTEXT_FLOORS, STEP_MIN_FLOORS, STEP_SPAN_SHARE, URGENT,
@@ -361,37 +361,57 @@ impl Series {
         }
         let after_warm_up = floors.partition_point(|f| f.at < warm_at);
         let wander = step_spread(&as_points(&self.context));
+        let context: Vec<Floor> = self.context.iter().copied().collect();
+        // How the heap wandered over its newest floors, and over the floors kept: those before
+        // the newest five minimum durations (which a leak that began within them would bend)
+        // once they are as many as the newest.
+        let before = big_heap_start(&floors, config)
+            .map(|start| start + 1)
+            .filter(|&older| older >= NOISE_CONTEXT_FLOORS)
+            .unwrap_or(floors.len());
+        let own_wander = measured_wander(&context).max(measured_wander(&floors[..before]));
         // The slow scales' windows change only when one of their buckets closes.
         let closed: u64 = self.slow.iter().map(Decimated::closed_total).sum();
         let judge_slow = closed != self.slow_judged_at;
         self.slow_judged_at = closed;
         let step_window = |step: &StepTest| {
-            step.window(&floors, step_warm_at, wander, config, &self.limits)
-                .map(|(window, a)| Shown::of(window, a, None, step.test))
+            step.window(
+                &floors,
+                step_warm_at,
+                wander,
+                own_wander,
+                config,
+                &self.limits,
+            )
+            .map(|(window, a)| Shown::of(window, a, None, step.test))
         };
         step_window(&URGENT)
             .or_else(|| step_window(&FAST))
             .or_else(|| {
-                candidate_starts(floors.len(), after_warm_up)
+                let mut starts = candidate_starts(floors.len(), after_warm_up);
+                starts.extend(big_heap_start(&floors, config));
+                starts
                     .into_iter()
                     .find_map(|start| {
-                        shows_leak(&floors, start, warm_at, config).filter(|(window, _)| {
-                            let big = big_heap(window[0].bytes);
-                            let slow = judged_as_slow(window, config);
-                            if big {
-                                slow && slow_rules_hold_on_floors(window, config)
-                            } else if slow {
-                                slow_rules_hold_on_floors(window, config)
-                            } else {
-                                true
-                            }
-                        })
+                        shows_leak(&floors, start, warm_at, own_wander, config).filter(
+                            |(window, _)| {
+                                let big = big_heap(window[0].bytes);
+                                let slow = judged_as_slow(window, config);
+                                if big {
+                                    slow && slow_rules_hold_on_floors(window, config, own_wander)
+                                } else if slow {
+                                    slow_rules_hold_on_floors(window, config, own_wander)
+                                } else {
+                                    true
+                                }
+                            },
+                        )
                     })
                     .map(|(window, a)| Shown::of(window, a, None, LeakTest::Trend))
             })
             .or_else(|| {
                 judge_slow
-                    .then(|| self.slow_leak(config, warm_at))
+                    .then(|| self.slow_leak(config, warm_at, own_wander))
                     .flatten()
             })
     }
@@ -445,7 +465,7 @@ impl Series {
     ///
     /// [`not_slowing`]: crate::core::detect::scales::not_slowing
     /// [`rose_by`]: crate::core::detect::scales::rose_by
-    fn slow_leak(&self, config: &DetectorConfig, warm_at: f64) -> Option<Shown> {
+    fn slow_leak(&self, config: &DetectorConfig, warm_at: f64, wander: f64) -> Option<Shown> {
         self.slow.iter().enumerate().find_map(|(i, decimated)| {
             if decimated.buckets().len() < MIN_BUCKETS {
                 return None;
@@ -464,7 +484,7 @@ impl Series {
             candidate_starts(floors.len(), after_warm_up)
                 .into_iter()
                 .find_map(|start| {
-                    let (window, a) = shows_leak(&floors, start, warm_at, &scale_config)?;
+                    let (window, a) = shows_leak(&floors, start, warm_at, wander, &scale_config)?;
                     let steady = slow_rules_hold(window, config) && load_level(&loads[start..]);
                     steady.then(|| Shown::of(window, a, Some(i), LeakTest::Trend))
                 })

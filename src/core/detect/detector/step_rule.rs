@@ -124,13 +124,14 @@ impl StepTest {
         floors: &'a [Floor],
         warm_at: f64,
         wander: f64,
+        own_wander: f64,
         config: &DetectorConfig,
         limits: &Limits,
     ) -> Option<(&'a [Floor], Assessment)> {
         // A heap that grew into a big one within the floors judged is judged as it was.
         let judged = &floors[floors.len().saturating_sub(BIG_HEAP_MIN_FLOORS + 1)..];
         if big_heap(judged.iter().map(|f| f.bytes).fold(f64::INFINITY, f64::min)) {
-            return self.big_heap_window(floors, warm_at, config, limits);
+            return self.big_heap_window(floors, warm_at, own_wander, config, limits);
         }
         let mut rising_from = floors.len().checked_sub(1)?;
         while rising_from > 0 && floors[rising_from - 1].bytes < floors[rising_from].bytes {
@@ -153,6 +154,7 @@ impl StepTest {
         &self,
         floors: &'a [Floor],
         warm_at: f64,
+        wander: f64,
         config: &DetectorConfig,
         limits: &Limits,
     ) -> Option<(&'a [Floor], Assessment)> {
@@ -162,8 +164,8 @@ impl StepTest {
             if run[run.len() - STEP_FLOORS_AFTER_WARM_UP].at < warm_at {
                 return None;
             }
-            let a = self.passes_on_big_heap(floors, start, floors.len(), config, limits)?;
-            self.passes_on_big_heap(floors, start, floors.len() - 1, config, limits)?;
+            let a = self.passes_on_big_heap(floors, start, floors.len(), wander, config, limits)?;
+            self.passes_on_big_heap(floors, start, floors.len() - 1, wander, config, limits)?;
             Some((run, a))
         })
     }
@@ -180,6 +182,7 @@ impl StepTest {
         floors: &[Floor],
         start: usize,
         end: usize,
+        wander: f64,
         config: &DetectorConfig,
         limits: &Limits,
     ) -> Option<Assessment> {
@@ -188,7 +191,7 @@ impl StepTest {
             return None;
         }
         let current = run[run.len() - 1].bytes;
-        let own = own_growth(run[0].bytes);
+        let own = own_growth(run[0].bytes, wander);
         let older_peak = floors[..start]
             .iter()
             .map(|f| f.bytes)

@@ -63,7 +63,7 @@ fn urgent_test_passes_at(limit: f64, floor_bytes: &[f64]) -> Vec<f64> {
             let context = &floors[n.saturating_sub(NOISE_CONTEXT_FLOORS)..n];
             let wander = step_spread(&as_points(context));
             URGENT
-                .window(window, config.warmup_ms, wander, &config, &limits)
+                .window(window, config.warmup_ms, wander, wander, &config, &limits)
                 .is_some()
         })
         .map(|n| FLOOR_EVERY_S * (n - 1) as f64)
