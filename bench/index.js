@@ -9,7 +9,9 @@
  * (about nine minutes: `leakproof attach` against a DevTools heap snapshot, Node 24 and 20) and mcp
  * (about a minute and a half, but it needs Node 24 and Debian's chromium: `leakproof mcp` beside
  * memlab's analysis and chrome-devtools-mcp on one snapshot pair) and fleet (about a minute: the
- * report page, leak_overview and the holder metric over 1 to 64 instance directories). Prints
+ * report page, leak_overview and the holder metric over 1 to 64 instance directories) and big-heap
+ * (about forty minutes and 7 GB of memory: leakproof's floors on heaps of 100 MB, 1 GB and 3 GB
+ * against gc() every 10 s and V8's own GCs, the loop's longest stops and the time to a leak). Prints
  * tables and writes them, with the date, Node version and machine, to bench/out/latest.json.
  */
 const fs = require('node:fs')
@@ -36,10 +38,11 @@ const BENCHES = {
   attach: ['leakproof attach on a running service against a DevTools heap snapshot', () => require('./attach').main()],
   mcp: ["leakproof mcp beside memlab's MCP server and chrome-devtools-mcp on the same snapshot pair: time to the first answer and the server's peak memory", () => require('./mcp').main()],
   fleet: ['The fleet: the report page and leak_overview over N instance directories, and the scrape of the holder metric', () => require('./fleet').main()],
+  'big-heap': ["Big heaps: leakproof's floors against gc() every 10 s and V8's own GCs, at 100 MB, 1 GB and 3 GB", () => require('./big-heap').main()],
 }
 
 /** Benchmarks that take long enough to run only when named. */
-const LONG = new Set(['snapshot-cost', 'diagnosis', 'capture', 'census', 'restart', 'attach', 'mcp', 'fleet'])
+const LONG = new Set(['snapshot-cost', 'diagnosis', 'capture', 'census', 'restart', 'attach', 'mcp', 'fleet', 'big-heap'])
 
 /** Runs a benchmark script that prints its own tables, in a child process. */
 function runScript(file) {
