@@ -6,7 +6,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { setTimeout: sleep } = require('node:timers/promises')
-const { AtomicPauses, FullGcPauses, MAX_FORCED_PAUSE_MS } = require('../../lib/detect/gc-pause')
+const { AtomicPauses, FullGcPauses, OldSpaceBursts, MAX_FORCED_PAUSE_MS } = require('../../lib/detect/gc-pause')
 const { ForcedGc, exposedGc } = require('../../lib/detect/forced-gc')
 const { Floors } = require('../../lib/detect/floors')
 const { resolveOptions } = require('../../lib/watch/options')
@@ -48,6 +48,23 @@ test('V8 profiles the pause of a full GC; none is counted for a scavenge', () =>
   assert.equal(pauses.stop(), 0)
   assert.equal(pauses.stop(), null, 'stopped twice: nothing counted')
   assert.equal(kept.length, 200_000)
+})
+
+test('a burst of growth of the old generation is told from an interval without one', () => {
+  const v8 = require('node:v8')
+  const bursts = new OldSpaceBursts()
+  bursts.read()
+  assert.equal(bursts.burst, false, 'nothing grew')
+  // Arrays of this size are allocated in V8's young large-object space, and promoted by the next two scavenges.
+  const oldBytes = v8.getHeapSpaceStatistics().filter((s) => s.space_name === 'old_space' || s.space_name === 'large_object_space').reduce((sum, s) => sum + s.space_used_size, 0)
+  const kept = Array.from({ length: Math.ceil((0.2 * oldBytes) / 400_000) }, () => new Array(50_000).fill(1.5))
+  const gc = exposedGc()
+  gc({ type: 'minor' })
+  gc({ type: 'minor' })
+  bursts.read()
+  assert.equal(bursts.burst, true, `${kept.length} arrays of 400 KB kept, against ${oldBytes} bytes of old objects`)
+  bursts.read()
+  assert.equal(bursts.burst, false, 'the next interval grew by nothing')
 })
 
 test('where an atomic GC would not fit, the first floors come from incremental GCs, and the budget is charged what the thread felt', async () => {

@@ -5,7 +5,7 @@ const vm = require('node:vm')
 const { withoutWarningsAbout } = require('../shared/errors')
 const { SYSTEM_CLOCK } = require('../shared/clock')
 const { nativeBinding } = require('../shared/native')
-const { AtomicPauses, FullGcPauses, heapInUse } = require('./gc-pause')
+const { AtomicPauses, FullGcPauses, OldSpaceBursts, heapInUse } = require('./gc-pause')
 
 /**
  * Full GCs forced on suspicion cost this many intervals of credit, and each interval earns
@@ -70,6 +70,7 @@ class ForcedGc {
   #onError
   #atomicPauses
   #fullGcPauses = new FullGcPauses()
+  #bursts = new OldSpaceBursts()
   #debtMs = 0 // forced GC pauses not yet paid back by the budget
   #credit
   #forcing = null // the full GC requested and not yet seen through (see #force)
@@ -155,6 +156,7 @@ class ForcedGc {
     this.#finishOverdue()
     this.#credit.earn()
     this.#debtMs = Math.max(0, this.#debtMs - this.#budgetShare() * this.#options.intervalMs)
+    this.#bursts.read()
     this.#forceIfDue(0)
   }
 
@@ -162,12 +164,15 @@ class ForcedGc {
    * Forces a full GC if one is due and none is under way, with at most `debtAllowedMs` of
    * the budget still owed. An interval that has its floor needs no GC now, unless the GC's
    * floor would come in a later one anyway (at V8's pace, about 10 s on): asked for now, it
-   * comes an interval sooner.
+   * comes an interval sooner. Where an atomic GC would not fit, none is asked for in an
+   * interval that saw a burst of growth of the old generation (gc-pause.js' BURST_SHARE):
+   * V8 would do the whole marking at once.
    */
   #forceIfDue(debtAllowedMs) {
     const reason = this.#due(this.#clock.now())
     if (reason === null || this.#forcing !== null || this.#debtMs > debtAllowedMs) return
-    if (this.#floors.pending && this.#atomicPauses.fit()) return
+    const fits = this.#atomicPauses.fit()
+    if ((this.#floors.pending && fits) || (!fits && this.#bursts.burst)) return
     this.#force(reason)
   }
 
