@@ -5,7 +5,7 @@ const vm = require('node:vm')
 const { withoutWarningsAbout } = require('../shared/errors')
 const { SYSTEM_CLOCK } = require('../shared/clock')
 const { nativeBinding } = require('../shared/native')
-const { AtomicPauses, FullGcPauses, OldSpaceBursts, heapInUse } = require('./gc-pause')
+const { AtomicPauses, FullGcPauses, OldSpaceBursts, oldSpaceInUse } = require('./gc-pause')
 
 /**
  * Full GCs forced on suspicion cost this many intervals of credit, and each interval earns
@@ -51,7 +51,7 @@ const URGENT_BUDGET_MAX = 0.25
  * it marked, and it can take most of a second (docs/benchmarks/detect.md, "watch(): cost on
  * a real http service"). So atomic GCs come only in a bounded run while growth is
  * suspected, paid for with suspicion credit that the intervals earn back slowly, and only
- * where their pause, predicted from the heap in use and this process's own measured ones,
+ * where their pause, predicted from the old generation in use and this process's own measured ones,
  * is within MAX_FORCED_PAUSE_MS (gc-pause.js). Where it is not, the same floors come from
  * incremental GCs that V8 is never asked to finish at once: `vm.measureMemory` run eagerly
  * finishes a marking already under way atomically, so on such a heap it runs at V8's own
@@ -243,7 +243,7 @@ class ForcedGc {
   /** Runs gc() for `forcing` (and so finishes an incremental GC under way); its pause teaches the prediction. */
   #runAtomically(forcing) {
     forcing.atomic = true
-    const heapBytes = heapInUse()
+    const heapBytes = oldSpaceInUse()
     const startedAt = this.#clock.monotonic()
     try {
       this.#atomicGc ??= exposedGc()
