@@ -19,11 +19,11 @@ pub(crate) const NOISE_MARGIN: f64 = 2.0;
 /// and a chance alignment rarely survives three slides.
 const CONFIRMATIONS: usize = 3;
 
-/// Floors from this size on are a big heap's (512 MiB): the watcher's forced GCs of it are
+/// Floors from this size on are a big heap's (768 MiB): the watcher's forced GCs of it are
 /// incremental at V8's pace (an atomic one would stop the service over 250 ms), each floor
 /// keeps what was allocated while it marked, and the heap breathes by tens of MB with its
 /// work. Its growth is asked for relative to that ([`own_growth`]).
-const BIG_HEAP_BYTES: f64 = 512.0 * 1024.0 * 1024.0;
+const BIG_HEAP_BYTES: f64 = 768.0 * 1024.0 * 1024.0;
 
 /// Share of a big heap's floor it is taken to wander by at least, however calm its floors
 /// look: an incremental GC's floor keeps what was allocated while it marked (0 to 1.5% of a
