@@ -147,15 +147,7 @@ impl QuietService {
             self.taken += 1;
             return Some((at, Reason::Quiet));
         }
-        let spacing_s = self
-            .series
-            .suspicion(&self.config)
-            .map_or(0.0, |s| s.floor_spacing_ms / 1000.0);
-        let suspected = self.credit >= REFILL_INTERVALS
-            && spacing_s > 0.0
-            && t - self.last_floor_at >= spacing_s - FLOOR_SLACK_INTERVALS * INTERVAL_S;
-        let reason = if suspected {
-            self.credit -= REFILL_INTERVALS;
+        let reason = if self.spend_on_suspicion(t) {
             Reason::SuspectedGrowth
         } else if self.taken < FIRST_FLOORS {
             Reason::FirstFloors
@@ -175,6 +167,22 @@ impl QuietService {
 }
 
 impl QuietService {
+    /// Whether suspicion wants a floor by `t` and the credit pays for it (spent if so), as
+    /// forced-gc.js' `suspected-growth` rule decides.
+    fn spend_on_suspicion(&mut self, t: f64) -> bool {
+        let spacing_s = self
+            .series
+            .suspicion(&self.config)
+            .map_or(0.0, |s| s.floor_spacing_ms / 1000.0);
+        let suspected = self.credit >= REFILL_INTERVALS
+            && spacing_s > 0.0
+            && t - self.last_floor_at >= spacing_s - FLOOR_SLACK_INTERVALS * INTERVAL_S;
+        if suspected {
+            self.credit -= REFILL_INTERVALS;
+        }
+        suspected
+    }
+
     /// [`QuietService::tick`] at V8's pace: the GC under way, if its floor was noted before
     /// `t`, is done, and its floor is taken now, after the tick has asked for the next GC if
     /// one is due (forced-gc.js ticks before the interval's floor is taken, so the
@@ -188,15 +196,7 @@ impl QuietService {
             Some(_) => return None,
             None => None,
         };
-        let spacing_s = self
-            .series
-            .suspicion(&self.config)
-            .map_or(0.0, |s| s.floor_spacing_ms / 1000.0);
-        let suspected = self.credit >= REFILL_INTERVALS
-            && spacing_s > 0.0
-            && t - self.last_floor_at >= spacing_s - FLOOR_SLACK_INTERVALS * INTERVAL_S;
-        let reason = if suspected {
-            self.credit -= REFILL_INTERVALS;
+        let reason = if self.spend_on_suspicion(t) {
             Some(Reason::SuspectedGrowth)
         } else if self.taken < FIRST_FLOORS {
             Some(Reason::FirstFloors)
