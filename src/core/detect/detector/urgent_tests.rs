@@ -266,3 +266,25 @@ fn growth_toward_a_near_limit_is_suspected_urgently_and_asks_for_every_floor() {
     assert_eq!(near.floor_spacing_ms, 7_500.0, "five floors over 30 s");
     assert!(!suspicion_with_limit(40.0 * GIB).urgent);
 }
+
+#[test]
+fn a_fast_leak_is_suspected_urgently_at_its_onset_but_a_big_heap_step_is_not() {
+    let config = DetectorConfig::watch_defaults();
+    let suspicion_of = |floors: &[(f64, f64)]| {
+        let mut series = Series::new(MemoryKind::Heap, 0.0);
+        series.set_own_limit(Some(4.0 * GIB));
+        for &(at_s, bytes) in floors {
+            series.push(&config, at_s * 1000.0, bytes);
+        }
+        series.suspicion(&config).unwrap()
+    };
+    // Measured at a 6 MB/s leak's start: the median slope of the newest three is 3.4 MB/s,
+    // twenty minutes from 4 GiB; the newest step, 8.2 MB/s, eight.
+    let onset = [(0.0, 12e6), (30.0, 12e6), (60.0, 17e6), (80.0, 181e6)];
+    assert!(suspicion_of(&onset).urgent);
+    // The same step from a 900 MB floor may be a batch's: it waits for the newest three.
+    let big = onset.map(|(at, bytes)| (at, bytes + 900e6));
+    assert!(!suspicion_of(&big).urgent);
+    // A step below the minimum growth tells nothing alone.
+    assert!(!suspicion_of(&[(0.0, 12e6), (30.0, 12e6), (60.0, 13e6), (61.0, 20e6)]).urgent);
+}
