@@ -27,23 +27,15 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { once } = require('node:events')
-const { lineOf, events } = require('./helpers')
+const { events } = require('./helpers')
+const { startService, finishService, killService, stopsOverLimit, longestStop, bigHeapSkip, MAX_STOP_MS, MINUTE } = require('./big-heap-services')
 
-const REGISTER = path.join(__dirname, '..', '..', 'register.js')
-const SERVICE = path.join(__dirname, 'fixtures', 'big-heap-service.js')
-const LOAD = path.join(__dirname, '..', 'support', 'fixtures', 'express-load.js')
 const MB = 1e6
-const MINUTE = 60_000
-/** The longest stop the service may see from the watcher's start to its end. */
-const MAX_STOP_MS = 250
 /** The holder must be named this long after the leak event at most: the census of a heap of millions of objects. */
 const HOLDER_WITHIN_MS = 4 * MINUTE
-const LOAD_PER_SECOND = 250
 const POLL_MS = 2000
 /**
  * The services start this far apart, a third of the watcher's interval: services on machines
@@ -58,59 +50,13 @@ const SERVICES = [
   { name: 'healthy', config: { mode: 'healthy' } },
 ]
 
-const NODE_MAJOR = Number(process.versions.node.split('.')[0])
-const onThisNode = NODE_MAJOR === 24 || process.env.LEAKPROOF_SERVICE_TESTS === '1'
-const skip =
-  process.env.BIG_HEAP_TESTS !== '1' ? 'run by hand: BIG_HEAP_TESTS=1 (about 6 minutes, 4 GB of memory, nothing else running)'
-  : onThisNode ? false
-  : `runs on Node 24, what services run (this is ${process.version}); set LEAKPROOF_SERVICE_TESTS=1 to run it anyway`
-
-/** Starts `spec`'s service and, once it listens, its load; resolves with the running pair. */
-async function start(spec, dir) {
-  const log = path.join(dir, `${spec.config.mode}-${spec.config.entryBytes ?? 0}.jsonl`)
-  const child = spawn(process.execPath, ['-r', REGISTER, SERVICE, JSON.stringify(spec.config)], { env: { PATH: process.env.PATH, LEAKPROOF_LOG: log }, stdio: ['ignore', 'pipe', 'inherit'] })
-  const exited = once(child, 'exit')
-  const { port } = await lineOf(child, (line) => line.type === 'listening')
-  const loadOptions = { port, connections: 4, perSecond: LOAD_PER_SECOND, warmupMs: 0, otherEvery: 10, durationMs: 20 * MINUTE }
-  const load = spawn(process.execPath, [LOAD, JSON.stringify(loadOptions)], { stdio: ['ignore', 'ignore', 'inherit'] })
-  return { ...spec, child, exited, port, log, load, loadStartedAt: Date.now(), leak: null, report: null, stats: null, finishedAt: null }
-}
-
-/** The service's probe and counts, then the service and its load stopped. */
-async function finish(s) {
-  if (s.stats !== null) return
-  s.stats = await (await fetch(`http://127.0.0.1:${s.port}/stats`)).json()
-  s.finishedAt = Date.now()
-  s.load.kill()
-  s.child.kill('SIGTERM')
-  await s.exited
-}
-
-/** Whether the intervals [a0, a1] and [b0, b1] meet. */
-const overlap = (a0, a1, b0, b1) => a0 <= b1 && b0 <= a1
-
-/**
- * The service's stops since its catalog was loaded, `[endedAt, ms, cause]`: `'leakproof'`
- * outside GCs or in a GC the watcher asked for (from its request until a second after its
- * floor), `'V8'` in a GC of V8's own.
- */
-function stopsSinceLoaded(s) {
-  const forced = events(s.log).filter((e) => e.type === 'sample' && e.forcedGc).map((e) => [e.time - e.gcDurationMs, e.time + 1000])
-  return s.stats.stops
-    .filter(([endedAt, late]) => endedAt - late >= s.stats.listeningAt)
-    .map(([endedAt, late]) => {
-      const inGc = s.stats.gcs.some(([at, ms]) => overlap(endedAt - late, endedAt, at, at + ms))
-      const ours = !inGc || forced.some(([from, to]) => overlap(endedAt - late, endedAt, from, to))
-      return [endedAt, late, ours ? 'leakproof' : 'V8']
-    })
-}
+const skip = bigHeapSkip('about 6 minutes, 4 GB of memory')
 
 /** What a service's log and probe say, for the diagnostics. */
 function summary(s) {
   const all = events(s.log)
   const floors = all.filter((e) => e.type === 'sample')
-  const longest = stopsSinceLoaded(s).reduce((most, stop) => (stop[1] > most[1] ? stop : most), [0, 0, 'none'])
-  const gcsNear = s.stats.gcs.filter(([at, ms]) => at <= longest[0] && at + ms >= longest[0] - longest[1])
+  const { longest, gcsNear } = longestStop(s)
   const forced = floors.filter((f) => f.forcedGc)
   return [
     `${s.name}: floors ${floors.map((f) => Math.round(f.heapUsed / MB)).join(' ')} MB`,
@@ -123,7 +69,7 @@ function summary(s) {
 
 test('services with a 1 GB heap: a fast and a slow leak reported and their holders named, a healthy one quiet, none stopped over 250 ms', { skip, timeout: 20 * MINUTE }, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-big-heap-'))
-  const services = await Promise.all(SERVICES.map((spec, i) => new Promise((resolve) => setTimeout(resolve, i * START_APART_MS)).then(() => start(spec, dir))))
+  const services = await Promise.all(SERVICES.map((spec, i) => new Promise((resolve) => setTimeout(resolve, i * START_APART_MS)).then(() => startService(spec, dir))))
   const leaking = services.filter((s) => s.leakWithinMs !== undefined)
   const healthy = services.find((s) => s.leakWithinMs === undefined)
   try {
@@ -135,10 +81,10 @@ test('services with a 1 GB heap: a fast and a slow leak reported and their holde
         s.leak ??= all.find((e) => e.type === 'leak' && e.kind === 'heap') ?? null
         s.report ??= all.find((e) => e.type === 'report') ?? null
         const deadline = s.leak === null ? s.loadStartedAt + s.leakWithinMs : s.leak.time + HOLDER_WITHIN_MS
-        if (s.report !== null || Date.now() > deadline) await finish(s)
+        if (s.report !== null || Date.now() > deadline) await finishService(s)
       }
     }
-    await finish(healthy)
+    await finishService(healthy)
     for (const s of services) t.diagnostic(summary(s))
 
     for (const s of leaking) {
@@ -152,14 +98,10 @@ test('services with a 1 GB heap: a fast and a slow leak reported and their holde
     }
     assert.deepEqual(events(healthy.log).filter((e) => e.type === 'leak'), [], `healthy: ${summary(healthy)}`)
     for (const s of services) {
-      const over = stopsSinceLoaded(s).filter(([, late, cause]) => late > MAX_STOP_MS && cause === 'leakproof')
-      assert.deepEqual(over, [], `${s.name}: stops over ${MAX_STOP_MS} ms of leakproof's ([endedAt, ms]): ${summary(s)}`)
+      assert.deepEqual(stopsOverLimit(s), [], `${s.name}: stops over ${MAX_STOP_MS} ms of leakproof's ([endedAt, ms]): ${summary(s)}`)
     }
   } finally {
-    for (const s of services) {
-      s.load.kill()
-      s.child.kill('SIGKILL')
-    }
+    for (const s of services) killService(s)
     fs.rmSync(dir, { recursive: true, force: true })
   }
 })
