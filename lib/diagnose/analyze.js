@@ -151,16 +151,33 @@ async function analyzeSnapshot(file, options = {}) {
  * @returns {Promise<import('./types').SnapshotDiff>} `{ snapshots, newCount, newBytes, newByClass, suspects, grownCollections, growthRoots, matchedBy }`
  */
 async function diffSnapshots(before, after, options = {}) {
-  const files = [checkPath('diffSnapshots()', 'before', before), checkPath('diffSnapshots()', 'after', after)]
-  const read = DIFF_OPTIONS.read('diffSnapshots()', options)
+  const { files, names, read } = diffRequest('diffSnapshots()', before, after, options)
   const { top, onProgress, settled } = progressOf(read)
+  const outcome = await nativeBinding().diffSnapshotFiles(files, top, read.match, onProgress)
+  return diffResult(await settled(outcome), names)
+}
+
+/**
+ * A diff's arguments checked as `where` (`diffSnapshots()`) checks them: `files`, the absolute
+ * paths the native side reads; `names`, the files as given, for errors; `read`, the options.
+ */
+function diffRequest(where, before, after, options) {
+  const files = [checkPath(where, 'before', before), checkPath(where, 'after', after)]
+  const read = DIFF_OPTIONS.read(where, options)
   const names = [before, after]
   if (read.stillAliveIn !== undefined) {
     files.push(path.resolve(read.stillAliveIn))
     names.push(read.stillAliveIn)
   }
-  const outcome = await nativeBinding().diffSnapshotFiles(files, top, read.match, onProgress)
-  return withSourcePositions(unwrap(await settled(outcome), names))
+  return { files, names, read }
+}
+
+/**
+ * The native side's `{ result } | { error }` of a diff of `names` as `diffSnapshots` gives it:
+ * the result with its positions in the source's words, or the analyzer's coded error thrown.
+ */
+async function diffResult(outcome, names) {
+  return withSourcePositions(unwrap(outcome, names))
 }
 
 /**
@@ -270,4 +287,4 @@ function nativeMemoryText(collection, bytes) {
   return `, ${gained > 0 ? `+${bytes(gained)}` : bytes(nativeBytes)} native${kinds ? ` (${kinds})` : ''}`
 }
 
-module.exports = { analyzeSnapshot, diffSnapshots, openSnapshot, nativeKindsText, nativeMemoryText, DEFAULT_TOP, MATCHING, SNAPSHOT_ERROR_CODES, OPTIONS: DIFF_OPTIONS }
+module.exports = { analyzeSnapshot, diffSnapshots, diffRequest, diffResult, openSnapshot, nativeKindsText, nativeMemoryText, DEFAULT_TOP, MATCHING, SNAPSHOT_ERROR_CODES, OPTIONS: DIFF_OPTIONS }

@@ -16,8 +16,9 @@ const { nativeVerdict } = require('./native-verdict')
  * how much each leaking kind of memory grew between the two, for a native leak whether JS
  * objects hold its memory (native-verdict.js), and the listener, timer and promise
  * sites that grew since the previous report (`growingHandles`, empty unless tracking is
- * on). Diffed off the main thread, written as JSON beside the snapshots (0600, complete or
- * absent), then emitted as `report`.
+ * on). Diffed in a child process at the lowest priority (diff-process.js), never in the
+ * service's; written as JSON beside the snapshots (0600, complete or absent), then emitted as
+ * `report`.
  *
  * The handle sites are counted against this watcher's own baseline, so that the app's
  * `topGrowingSites()` calls do not change what a report compares against. Suspects and
@@ -29,6 +30,7 @@ class Reports {
   #emit
   #fields
   #growingHandles = null // a GrowingSites, made with the first report
+  #diffing = null // the pair's diff under way (diff-process.js)
   #stopped = false
 
   /**
@@ -42,9 +44,10 @@ class Reports {
     this.#fields = fields
   }
 
-  /** No more reports emitted. */
+  /** No more reports emitted; a diff under way is killed. */
   stop() {
     this.#stopped = true
+    this.#diffing?.kill()
   }
 
   /**
@@ -60,10 +63,11 @@ class Reports {
     if (this.#stopped) return
     try {
       // Loaded when first needed: most processes never write a snapshot pair.
-      const { diffSnapshots } = require('./analyze')
+      const { diffInChild } = require('./diff-process')
       const { GrowingSites } = require('../track/live-sites')
       this.#growingHandles ??= new GrowingSites()
-      const diff = await diffSnapshots(baseline, followUp, { top: this.#top })
+      this.#diffing = diffInChild(baseline, followUp, { top: this.#top })
+      const diff = await this.#diffing.result.finally(() => (this.#diffing = null))
       if (this.#stopped) return
       const file = reportPathOf(followUp)
       const report = {
@@ -91,7 +95,7 @@ class Reports {
       writePrivateAtomically(file, JSON.stringify(report, null, 2))
       this.#emit('report', { path: file, ...report })
     } catch (err) {
-      if (!this.#stopped) this.#emit('error', { error: err.message, during: 'report' })
+      if (!this.#stopped) this.#emit('error', { error: err.message, code: err.code, during: 'report' })
     }
   }
 

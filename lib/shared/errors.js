@@ -41,6 +41,8 @@ const CODES = Object.freeze({
   SNAPSHOT_UNSUPPORTED: 'ERR_LEAKPROOF_SNAPSHOT_UNSUPPORTED',
   /** Two snapshots given to a diff do not come from one process (their node ids disagree). */
   SNAPSHOT_IDS_MISMATCH: 'ERR_LEAKPROOF_SNAPSHOT_IDS_MISMATCH',
+  /** A pair's diff child process ended before its result (a crash, the OOM killer, a kill, or the watcher's stop). */
+  DIFF_PROCESS: 'ERR_LEAKPROOF_DIFF_PROCESS',
   /** A snapshot was asked for on demand from a watcher without a `dir`, or with `snapshots: 'off'`. */
   SNAPSHOTS_OFF: 'ERR_LEAKPROOF_SNAPSHOTS_OFF',
   /** A snapshot was asked for on demand while one is being written. */

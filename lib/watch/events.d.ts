@@ -142,6 +142,8 @@ export interface WatchErrorEvent extends WatchEventBase {
   during: string
   /** The error's message. */
   error: string
+  /** With `during: 'report'`: the error's code (`ERR_LEAKPROOF_SNAPSHOT_TRUNCATED`, `ERR_LEAKPROOF_DIFF_PROCESS`, …), where it has one. */
+  code?: string
   /** With `during: 'afterSnapshot'`: the snapshot the hook was given, which stays written. */
   path?: string
 }
