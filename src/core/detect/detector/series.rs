@@ -280,7 +280,9 @@ impl Series {
         let step = last.bytes - before.bytes;
         step >= config.min_growth_bytes
             && !big_heap(last.bytes)
-            && self.limits.urgent(last.bytes, step / (last.at - before.at).max(1.0))
+            && self
+                .limits
+                .urgent(last.bytes, step / (last.at - before.at).max(1.0))
     }
 
     /// The series now (see [`Trend`]); `None` before its first floor.

@@ -1,6 +1,7 @@
 //! The monitor thread on floors sent as JS sends them and memory read through a stand-in
 //! reader: leaks, suspicion, native memory told from V8's own, the RSS threshold, stopping.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -232,12 +233,16 @@ fn the_heap_peak_rise_compares_the_peaks_after_and_up_to_a_time() {
     assert_eq!(peaks.rise_since(5.0), 0.0);
 }
 
-/// The events of 2.5 s of a monitor reading malloc's figure rising by 1 MB per 50 ms read
-/// while the heap's physical size rises by `heap_pages_per_read`.
+/// The events of a monitor reading malloc's figure 1 MB higher for each of 50 heap readings
+/// recorded 50 ms apart, whose physical size rises by `heap_pages_per_read` each: malloc's
+/// figure follows the heap readings made, not the monitor's reads, so that a busy machine
+/// that delays the readings does not turn V8's growth into native growth.
 fn native_events_beside_heap_pages(heap_pages_per_read: f64) -> Vec<MonitorEvent> {
-    let malloc_rising = |n| SystemMemory {
+    let heap_readings = Arc::new(AtomicU64::new(0));
+    let readings = Arc::clone(&heap_readings);
+    let malloc_rising = move |_| SystemMemory {
         rss: Some(300_000_000),
-        malloc_in_use: MallocCount::Bytes(80_000_000 + n * 1_000_000),
+        malloc_in_use: MallocCount::Bytes(80_000_000 + readings.load(Ordering::SeqCst) * 1_000_000),
         ..SystemMemory::default()
     };
     native_events(malloc_rising, |w| {
@@ -247,6 +252,7 @@ fn native_events_beside_heap_pages(heap_pages_per_read: f64) -> Vec<MonitorEvent
                 external: 1e6,
                 array_buffers: 5e5,
             });
+            heap_readings.store(i, Ordering::SeqCst);
             std::thread::sleep(Duration::from_millis(50));
         }
     })
