@@ -33,7 +33,7 @@ mod growth;
 mod result;
 mod suspects;
 
-use by_id::{check_ids, diff_by_ids, IdIndex};
+use by_id::{check_ids, diff_by_ids, IdIndex, IdMatch};
 use by_path::diff_by_paths;
 pub use result::{
     GrownCollection, GrowthChain, GrowthManyRoots, GrowthRoot, LeakSuspect, MatchedBy, Matching,
@@ -56,6 +56,15 @@ impl Earlier {
             totals: totals(snap),
         }
     }
+
+    /// Drops what a diff matched by `matched_by` does not read: the path census of a diff by
+    /// ids, the ids of a diff by paths (8 bytes a node of the earlier snapshot).
+    fn keep_only(&mut self, matched_by: MatchedBy) {
+        match matched_by {
+            MatchedBy::Ids => self.paths = None,
+            MatchedBy::Paths => self.ids = None,
+        }
+    }
 }
 
 fn totals(snap: &Snapshot) -> SnapshotTotals {
@@ -68,7 +77,8 @@ fn totals(snap: &Snapshot) -> SnapshotTotals {
 
 /// Diffs two or three snapshot files (see the module doc), matching them as `matching` says
 /// and reporting the `top` suspects and grown collections. Reads one file at a time; of the
-/// earlier ones only ids or a path census is kept.
+/// earlier ones only ids or a path census is kept, and once the last is read and the matching
+/// chosen, only the one it reads: the last's analysis is the diff's peak of memory.
 pub fn diff_files(
     paths: &[&Path],
     top: usize,
@@ -92,45 +102,76 @@ pub fn diff_files(
         earlier.push(Earlier::of(&snap, matching));
     }
     let last_index = paths.len() as u32 - 1;
-    let last = Analysis::of_file(paths[paths.len() - 1], last_index, progress)
+    let last = read_file(paths[paths.len() - 1], last_index, progress)
         .map_err(|e| e.in_snapshot(last_index))?;
-    progress(AnalyzeProgress::start(AnalyzePhase::Summary, last_index));
-    diff_parsed(&earlier, &last, top, matching)
+    diff_read(&mut earlier, last, top, matching, progress)
 }
 
-/// The diff of the `earlier` snapshots' summaries (taken for `matching`) with `last`.
-fn diff_parsed(
-    earlier: &[Earlier],
-    last: &Analysis,
+/// The diff of the `earlier` snapshots' summaries (taken for `matching`) with `last`, read
+/// after them: the matching chosen, what it does not read of the earlier ones dropped, then
+/// the last analyzed.
+fn diff_read(
+    earlier: &mut [Earlier],
+    last: Snapshot,
     top: usize,
     matching: Matching,
+    progress: ProgressFn<'_>,
 ) -> Result<SnapshotDiff, SnapshotError> {
     let last_index = earlier.len() as u32;
-    let matched_by = match matching {
+    let matched_by = match_by(earlier, &last, matching).map_err(|e| e.in_snapshot(last_index))?;
+    for e in earlier.iter_mut() {
+        e.keep_only(matched_by);
+    }
+    // By ids, what the diff reads of the earlier ids is read now, and they go.
+    let by_ids = (matched_by == MatchedBy::Ids).then(|| {
+        let ids: Vec<IdIndex> = earlier.iter_mut().filter_map(|e| e.ids.take()).collect();
+        IdMatch::of(&ids[0], ids.get(1), &last)
+    });
+    let last = Analysis::new(last, last_index, progress);
+    progress(AnalyzeProgress::start(AnalyzePhase::Summary, last_index));
+    Ok(diff_parsed(earlier, by_ids, &last, top, matched_by))
+}
+
+/// How the `earlier` snapshots (taken for `matching`) are matched with `last`: by ids when
+/// `matching` says so (an error unless they agree) or when they agree (`Auto`), else by paths.
+fn match_by(
+    earlier: &[Earlier],
+    last: &Snapshot,
+    matching: Matching,
+) -> Result<MatchedBy, SnapshotError> {
+    Ok(match matching {
         Matching::Paths => MatchedBy::Paths,
         Matching::Ids => {
-            check_all_ids(earlier, &last.snapshot).map_err(|e| e.in_snapshot(last_index))?;
+            check_all_ids(earlier, last)?;
             MatchedBy::Ids
         }
-        Matching::Auto => match check_all_ids(earlier, &last.snapshot) {
+        Matching::Auto => match check_all_ids(earlier, last) {
             Ok(()) => MatchedBy::Ids,
             Err(_) => MatchedBy::Paths,
         },
-    };
+    })
+}
+
+/// The diff of the `earlier` snapshots' summaries with `last`, matched by `matched_by`: by
+/// ids with `by_ids` (what it read of the earlier ids), else by paths.
+fn diff_parsed(
+    earlier: &[Earlier],
+    by_ids: Option<IdMatch>,
+    last: &Analysis,
+    top: usize,
+    matched_by: MatchedBy,
+) -> SnapshotDiff {
     let mut snapshots: Vec<SnapshotTotals> = earlier.iter().map(|e| e.totals.clone()).collect();
     snapshots.push(totals(&last.snapshot));
-    let findings = match matched_by {
-        MatchedBy::Ids => {
-            let ids: Vec<&IdIndex> = earlier.iter().filter_map(|e| e.ids.as_ref()).collect();
-            diff_by_ids(ids[0], ids.get(1).copied(), last, top)
-        }
-        MatchedBy::Paths => {
+    let findings = match by_ids {
+        Some(matched) => diff_by_ids(matched, last, top),
+        None => {
             let census: Vec<&PathCounts> =
                 earlier.iter().filter_map(|e| e.paths.as_ref()).collect();
             diff_by_paths(census[0], census.get(1).copied(), last, top)
         }
     };
-    Ok(findings.report(last, snapshots, matched_by))
+    findings.report(last, snapshots, matched_by)
 }
 
 /// Checks the ids of every earlier snapshot against the last (see [`check_ids`]).

@@ -63,9 +63,11 @@ pub struct DominatorTree {
 
 impl DominatorTree {
     /// The children lists of the tree `idom` describes (each node's immediate dominator; the
-    /// root's is itself).
+    /// root's is itself). Built in its own 8 bytes a node, no more at any time: each list is
+    /// filled from its end, by its end offset, which leaves that offset at the list's start.
     pub fn new(idom: &[u32], root: usize) -> DominatorTree {
         let n = idom.len();
+        // first[d + 1]: where d's children end, counted first.
         let mut first = vec![0u32; n + 1];
         for v in (0..n).filter(|&v| v != root) {
             first[idom[v] as usize + 1] += 1;
@@ -74,11 +76,16 @@ impl DominatorTree {
             first[i + 1] += first[i];
         }
         let mut children = vec![0u32; n.saturating_sub(1)];
-        let mut fill = first.clone();
-        for v in (0..n).filter(|&v| v != root) {
-            let d = idom[v] as usize;
-            children[fill[d] as usize] = v as u32;
-            fill[d] += 1;
+        // Backwards, so that each list is in node order.
+        for v in (0..n).rev().filter(|&v| v != root) {
+            let end = &mut first[idom[v] as usize + 1];
+            *end -= 1;
+            children[*end as usize] = v as u32;
+        }
+        // first[d + 1] is now d's start: moved down by one, the total after the last.
+        if n > 0 {
+            first.copy_within(1.., 0);
+            first[n] = children.len() as u32;
         }
         DominatorTree {
             root,

@@ -95,25 +95,44 @@ pub(super) fn check_ids(
 /// name (strings flattened in between, code replaced), in percent.
 const MAX_MISMATCH_PERCENT: u64 = 10;
 
-/// The diff by node id: nodes whose ids `first` lacks are new (and, with a `middle`, those
-/// it holds), native nodes when their owners are (see [`new_as_their_owners`]); collections
-/// of one id compare their entries.
-pub(super) fn diff_by_ids(
-    first: &IdIndex,
-    middle: Option<&IdIndex>,
-    last: &Analysis,
-    top: usize,
-) -> Findings {
+/// What a diff by node id reads of the earlier snapshots, read off the last snapshot before
+/// its analysis so that the earlier ids (8 bytes a node) are gone by then: which nodes are new
+/// (`first` lacks their id; with a `middle`, which has it), which `first` has, and the
+/// collections that grew since `first` (see [`growth`]).
+pub(super) struct IdMatch {
+    is_new: Vec<bool>,
+    existed: Vec<bool>,
+    growth: Vec<(usize, u64, u64)>,
+}
+
+impl IdMatch {
+    pub(super) fn of(first: &IdIndex, middle: Option<&IdIndex>, snap: &Snapshot) -> IdMatch {
+        let existed: Vec<bool> = (0..snap.node_count())
+            .map(|v| first.signature(snap.node_id[v]).is_some())
+            .collect();
+        let is_new = (0..snap.node_count())
+            .map(|v| !existed[v] && middle.is_none_or(|m| m.signature(snap.node_id[v]).is_some()))
+            .collect();
+        IdMatch {
+            is_new,
+            existed,
+            growth: growth(first, snap),
+        }
+    }
+}
+
+/// The diff by node id (`matched`, read before the analysis): new nodes, and native nodes
+/// when their owners are new (see [`new_as_their_owners`]); collections of one id compare
+/// their entries.
+pub(super) fn diff_by_ids(matched: IdMatch, last: &Analysis, top: usize) -> Findings {
     let snap = &last.snapshot;
-    let mut is_new: Vec<bool> = (0..snap.node_count())
-        .map(|v| {
-            let id = snap.node_id[v];
-            first.signature(id).is_none() && middle.is_none_or(|m| m.signature(id).is_some())
-        })
-        .collect();
+    let IdMatch {
+        mut is_new,
+        existed,
+        growth,
+    } = matched;
     new_as_their_owners(last, &mut is_new);
     let tree = DominatorTree::new(&last.idom, snap.root());
-    let growth = growth(first, snap);
     let chosen = top_by(0..growth.len(), top, |i| {
         let (v, before, after) = growth[i];
         new_bytes_of(last.retained[v], before, after)
@@ -121,8 +140,14 @@ pub(super) fn diff_by_ids(
     let mut grown: Vec<(GrownCollection, usize)> =
         chosen.into_iter().map(|i| grown(last, growth[i])).collect();
     let members = grown.iter().enumerate().map(|(i, g)| (g.1, i)).collect();
-    let existed = |v: usize| first.signature(snap.node_id[v]).is_some();
-    add_native(last, &tree, &mut grown, members, Some(&existed));
+    add_native(
+        last,
+        &tree,
+        &mut grown,
+        members,
+        Some(&|v: usize| existed[v]),
+    );
+    drop(existed);
     let classes = ClassIndex::new(snap);
     let (growth_roots, redirects) = growth_roots(last, &tree, &classes, &is_new, top);
     let (suspects, totals) =

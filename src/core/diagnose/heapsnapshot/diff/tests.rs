@@ -60,16 +60,33 @@ fn diff_of(
     last: Snapshot,
     matching: Matching,
 ) -> Result<SnapshotDiff, SnapshotError> {
-    let earlier: Vec<Earlier> = std::iter::once(first)
+    let mut earlier: Vec<Earlier> = std::iter::once(first)
         .chain(middle)
         .map(|s| Earlier::of(s, matching))
         .collect();
-    diff_parsed(&earlier, &Analysis::new(last, 1, &mut |_| {}), 5, matching)
+    diff_read(&mut earlier, last, 5, matching, &mut |_| {})
 }
 
 /// Ids 1, 3, 5... from the first node (as V8 numbers a fresh heap).
 fn fresh(v: usize) -> u32 {
     2 * v as u32 + 1
+}
+
+#[test]
+fn the_earlier_snapshots_ids_and_census_are_gone_before_the_last_is_analyzed_unless_read_after() {
+    let first = sessions_snapshot(1, 1, fresh);
+    let other = |sessions| sessions_snapshot(sessions, 4, move |v| fresh(7 + sessions - v));
+    for (last, matched_by) in [
+        (sessions_snapshot(3, 1, fresh), MatchedBy::Ids),
+        (other(3), MatchedBy::Paths),
+    ] {
+        let mut earlier = vec![Earlier::of(&first, Matching::Auto)];
+        let d = diff_read(&mut earlier, last, 5, Matching::Auto, &mut |_| {}).unwrap();
+        assert_eq!(d.matched_by, matched_by);
+        // The ids are read off the last snapshot before its analysis; a census is read after.
+        let kept = (earlier[0].ids.is_some(), earlier[0].paths.is_some());
+        assert_eq!(kept, (false, matched_by == MatchedBy::Paths));
+    }
 }
 
 #[test]

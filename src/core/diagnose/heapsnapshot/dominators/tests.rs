@@ -151,6 +151,38 @@ fn the_tree_walk_enters_each_node_below_its_dominator_and_leaves_it_after_its_su
 }
 
 #[test]
+fn the_tree_lists_each_nodes_children_in_node_order_as_a_naive_build_does() {
+    let mut rng = Rng(0xc41_1d5e);
+    for case in 0..500 {
+        let n = rng.below(40) as usize;
+        let root = if n == 0 {
+            0
+        } else {
+            rng.below(n as u64) as usize
+        };
+        // Any tree: each node but the root hangs from another one, cycles and all left to the
+        // numbers (the lists only group nodes by their dominator).
+        let idom: Vec<u32> = (0..n)
+            .map(|v| {
+                if v == root {
+                    v as u32
+                } else {
+                    rng.below(n as u64) as u32
+                }
+            })
+            .collect();
+        let tree = DominatorTree::new(&idom, root);
+        for d in 0..n {
+            let naive: Vec<u32> = (0..n)
+                .filter(|&v| v != root && idom[v] as usize == d)
+                .map(|v| v as u32)
+                .collect();
+            assert_eq!(tree.children(d), naive, "case {case}: node {d} of {idom:?}");
+        }
+    }
+}
+
+#[test]
 fn unreachable_nodes_hang_from_the_root() {
     // 0 -> 1; 2 has no predecessor and reaches 3; 4 <-> 5 only reach each other.
     let g = Toy::new(
