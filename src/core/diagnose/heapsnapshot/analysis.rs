@@ -4,7 +4,7 @@ use std::fs::File;
 use std::path::Path;
 
 use super::code_index::CodeIndex;
-use super::dominators::dominators;
+use super::dominators::{dominators, RetainedSizes};
 use super::error::{SnapshotError, SnapshotErrorKind};
 use super::graph::RetentionGraph;
 use super::parser::parse;
@@ -64,7 +64,7 @@ pub struct Analysis {
     /// Immediate dominator of each node.
     pub idom: Vec<u32>,
     /// Retained size of each node (DevTools' semantics).
-    pub retained: Vec<u64>,
+    pub retained: RetainedSizes,
     /// Distances and shortest retainer paths.
     pub tree: RetainerTree,
     /// Closures' scripts and the closures that hold each scope, to name holders.
@@ -111,7 +111,7 @@ impl Analysis {
         let nodes = s.node_count();
         // Per node: type, name, id, size, first edge; the dominator, retained size, and the
         // retainer tree's distance and parent edge.
-        let per_node = 1 + 4 + 4 + 4 + 4 + 4 + 8 + 4 + 4;
+        let per_node = 1 + 4 + 4 + 4 + 4 + 4 + 4 + 4 + 4;
         // Per edge: type, name, target.
         let per_edge = 1 + 4 + 4;
         nodes * per_node + s.edge_count() * per_edge + s.strings.heap_bytes()

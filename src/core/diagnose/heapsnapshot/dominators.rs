@@ -34,13 +34,58 @@ pub struct Dominators {
 
 impl Dominators {
     /// Retained size of every node: its own size plus that of every node it dominates.
-    pub fn retained_sizes(&self, self_size: impl Fn(usize) -> u64) -> Vec<u64> {
+    pub fn retained_sizes(&self, self_size: impl Fn(usize) -> u64) -> RetainedSizes {
         let mut retained: Vec<u64> = (0..self.idom.len()).map(self_size).collect();
         for &v in self.preorder.iter().skip(1).rev() {
             let d = self.idom[v as usize] as usize;
             retained[d] += retained[v as usize];
         }
-        retained
+        RetainedSizes::of(&retained)
+    }
+}
+
+/// Retained sizes in 4 bytes a node, kept as long as the analysis: the few of 4 GiB or more
+/// (the root's, a huge collection's) apart, by node.
+#[derive(Debug)]
+pub struct RetainedSizes {
+    /// Each node's size, or `u32::MAX` for one found in `big`.
+    small: Vec<u32>,
+    big: Vec<(u32, u64)>,
+}
+
+impl RetainedSizes {
+    /// The sizes of `sizes`, node by node.
+    pub fn of(sizes: &[u64]) -> RetainedSizes {
+        let mut big = Vec::new();
+        let small = sizes
+            .iter()
+            .enumerate()
+            .map(|(v, &size)| match u32::try_from(size) {
+                Ok(s) if s != u32::MAX => s,
+                _ => {
+                    big.push((v as u32, size));
+                    u32::MAX
+                }
+            })
+            .collect();
+        RetainedSizes { small, big }
+    }
+
+    /// The retained size of node `v`.
+    #[inline]
+    pub fn get(&self, v: usize) -> u64 {
+        match self.small[v] {
+            u32::MAX => {
+                let i = self.big.partition_point(|&(node, _)| (node as usize) < v);
+                self.big[i].1
+            }
+            size => size as u64,
+        }
+    }
+
+    /// Every node's, in node order.
+    pub fn to_vec(&self) -> Vec<u64> {
+        (0..self.small.len()).map(|v| self.get(v)).collect()
     }
 }
 

@@ -37,7 +37,7 @@ pub fn class_instances(a: &Analysis, class: &str, top: usize) -> (u64, Vec<Large
     let c = c as u32;
     let members = || (0..a.snapshot.node_count()).filter(move |&v| of_node[v] == c);
     let count = members().count() as u64;
-    let nodes = top_by(members(), top, |v| a.retained[v]);
+    let nodes = top_by(members(), top, |v| a.retained.get(v));
     (count, described(a, &nodes))
 }
 
@@ -56,7 +56,7 @@ pub fn dominator_chain(a: &Analysis, v: usize, limit: usize) -> Vec<DominatorSte
             name: describe_node(&a.snapshot, at),
             id: i64::from(a.snapshot.node_id[at]),
             self_size: a.snapshot.self_size(at) as i64,
-            retained_size: a.retained[at] as i64,
+            retained_size: a.retained.get(at) as i64,
         });
     }
     chain

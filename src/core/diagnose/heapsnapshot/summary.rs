@@ -113,7 +113,7 @@ pub fn class_totals(
             t.0 += 1;
             t.1 += a.snapshot.self_size(v);
             if open[c] == 0 {
-                t.2 += a.retained[v];
+                t.2 += a.retained.get(v);
             }
             open[c] += 1;
         }
@@ -130,7 +130,7 @@ pub fn summarize(a: &Analysis, top: usize) -> SnapshotSummary {
     let (classes, totals, largest) = std::thread::scope(|scope| {
         let largest = scope.spawn(|| {
             let candidates = (0..snap.node_count()).filter(|&v| snap.is_program_node(v));
-            described(a, &top_by(candidates, top, |v| a.retained[v]))
+            described(a, &top_by(candidates, top, |v| a.retained.get(v)))
         });
         let classes = ClassIndex::new(snap);
         let tree = DominatorTree::new(&a.idom, snap.root());
@@ -186,7 +186,7 @@ pub fn large_object(a: &Analysis, v: usize, holder: Option<CodeHolder>) -> Large
         name: super::paths::describe_node(snap, v),
         id: i64::from(snap.node_id[v]),
         self_size: snap.self_size(v) as i64,
-        retained_size: a.retained[v] as i64,
+        retained_size: a.retained.get(v) as i64,
         distance: a.tree.distance[v],
         retainer_path: a.tree.describe(snap, v),
         readable_path,
@@ -267,7 +267,10 @@ mod tests {
         // them, so its edge into the key does not count and the Map's table dominates the key
         // (memlab, whose page starts at (GC roots), has the Map retain 140, not 164).
         assert_eq!(a.idom[8], 7);
-        assert_eq!(a.retained, vec![324, 0, 324, 0, 204, 20, 164, 134, 24, 60]);
+        assert_eq!(
+            a.retained.to_vec(),
+            vec![324, 0, 324, 0, 204, 20, 164, 134, 24, 60]
+        );
         let s = summarize(&a, 3);
         let names: Vec<&str> = s.largest.iter().map(|o| o.name.as_str()).collect();
         assert_eq!(names, ["global (global*)", "Map", "Session"]);
@@ -299,7 +302,7 @@ mod tests {
     fn classes_retained_sizes_and_paths() {
         let snap = parse(SNAPSHOT.as_bytes(), None, None).unwrap();
         let a = Analysis::new(snap, 0, &mut |_| {});
-        assert_eq!(a.retained, vec![150, 0, 150, 140, 80, 40, 50]);
+        assert_eq!(a.retained.to_vec(), vec![150, 0, 150, 140, 80, 40, 50]);
         let s = summarize(&a, 3);
         assert_eq!((s.nodes, s.edges, s.total_size), (7, 8, 150));
         let session = s.classes.iter().find(|c| c.name == "Session").unwrap();

@@ -135,7 +135,7 @@ pub(super) fn diff_by_ids(matched: IdMatch, last: &Analysis, top: usize) -> Find
     let tree = DominatorTree::new(&last.idom, snap.root());
     let chosen = top_by(0..growth.len(), top, |i| {
         let (v, before, after) = growth[i];
-        new_bytes_of(last.retained[v], before, after)
+        new_bytes_of(last.retained.get(v), before, after)
     });
     let mut grown: Vec<(GrownCollection, usize)> =
         chosen.into_iter().map(|i| grown(last, growth[i])).collect();

@@ -130,7 +130,7 @@ fn keyed_collections(last: &Analysis) -> (KeyMap<KeyNow>, Vec<(u32, PathKey)>) {
         });
         k.stat.count += 1;
         k.stat.entries += entries;
-        k.retained += last.retained[v];
+        k.retained += last.retained.get(v);
         if entries > k.shown_entries {
             (k.shown, k.shown_entries) = (v, entries);
         }

@@ -48,7 +48,7 @@ pub(super) fn grown(
         id: i64::from(snap.node_id[v]),
         before: before as i64,
         after: after as i64,
-        retained_size: last.retained[v] as i64,
+        retained_size: last.retained.get(v) as i64,
         retainer_path: last.tree.describe(snap, v),
         readable_path,
         holder: None,

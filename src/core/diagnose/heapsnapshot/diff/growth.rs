@@ -241,7 +241,7 @@ impl Shape {
             new_bytes: new_bytes as i64,
             new_count: new_count as i64,
             share: 0.0,
-            retained_size: last.retained[v] as i64,
+            retained_size: last.retained.get(v) as i64,
             member_class: self
                 .chain
                 .as_ref()

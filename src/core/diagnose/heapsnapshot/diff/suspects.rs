@@ -47,7 +47,7 @@ pub(super) fn rank_suspects(
     for v in (0..n).filter(|&v| is_new[v]) {
         let c = classes.of_node[v] as usize;
         user_level[c] = snap.is_program_node(v);
-        if best[c].is_none_or(|b| last.retained[v] > last.retained[b]) {
+        if best[c].is_none_or(|b| last.retained.get(v) > last.retained.get(b)) {
             best[c] = Some(v);
         }
     }

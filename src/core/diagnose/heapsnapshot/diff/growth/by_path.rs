@@ -70,7 +70,7 @@ pub(in crate::core::diagnose::heapsnapshot::diff) fn growth_roots_by_paths(
             k.nodes.push(v as u32);
         }
         k.count += 1;
-        k.retained += last.retained[v];
+        k.retained += last.retained.get(v);
         k.own += snap.self_size(v);
         if last.tree.distance[v] > last.tree.distance[k.shown] {
             k.shown = v;
@@ -177,7 +177,7 @@ fn chain_root(
     // the chain dominates its links; at least their own sizes (a doubly linked list's holder
     // dominates every link itself).
     let share_of_head =
-        (last.retained[head] as u128 * gained.count.min(links) as u128 / links as u128) as u64;
+        (last.retained.get(head) as u128 * gained.count.min(links) as u128 / links as u128) as u64;
     let own = (k.own as u128 * gained.count as u128 / k.count.max(1) as u128) as u64;
     let new_bytes = share_of_head.max(own);
     let chain = GrowthChain {
@@ -212,7 +212,7 @@ fn many_roots(last: &Analysis, tree: &DominatorTree, kinds: &[Gained<'_>]) -> (G
     let mut held: HashMap<String, u64> = HashMap::new();
     let step = most.sample.len().div_ceil(ROOTS_SAMPLED).max(1);
     for &v in most.sample.iter().step_by(step) {
-        if let Some(o) = program_object_below(snap, tree, &|u| last.retained[u], v as usize) {
+        if let Some(o) = program_object_below(snap, tree, &|u| last.retained.get(u), v as usize) {
             *held.entry(snap.class_name(o).into_owned()).or_default() += 1;
         }
     }
