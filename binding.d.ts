@@ -238,9 +238,10 @@ export interface ForkLimits {
  * handle; `onEnd(outcome)` is called once the child has ended (`core::capture::fork::watchdog`).
  * Until then the event loop is kept alive (at most until the child's deadline), so that a
  * process with nothing else to do does not exit, killing its child, before the snapshot is
- * written.
+ * written. `writtenFile`, the file the child writes, is kept out of the page cache meanwhile
+ * (`core::capture::fork::page_cache`).
  */
-export declare function forkSnapshot(work: () => string, limits: ForkLimits, onEnd: (arg: Outcome) => void): ForkedChild
+export declare function forkSnapshot(work: () => string, limits: ForkLimits, onEnd: (arg: Outcome) => void, writtenFile?: string | undefined | null): ForkedChild
 
 /** A Map, Set, Array or plain object that holds more entries than before. */
 export interface GrownCollection {
@@ -615,6 +616,13 @@ export interface Outcome {
    * included, in bytes; 0 if never read.
    */
   peakRssBytes: number
+  /**
+   * The child's peak private memory (`Private_Dirty` + `Private_Clean` of `smaps_rollup`,
+   * read about every second): what it wrote itself (V8's snapshot graph, its GC's copies)
+   * and the originals of the pages the parent wrote meanwhile, i.e. what the machine lost
+   * to it, in bytes; 0 if never read.
+   */
+  peakPrivateBytes: number
 }
 
 /**

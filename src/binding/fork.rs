@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::core::capture::fork::page_cache::WrittenFile;
 use crate::core::capture::fork::watchdog::{self, Limits, Outcome};
 use crate::core::capture::fork::{child, fork_for_snapshot, Forked};
 use napi::bindgen_prelude::*;
@@ -55,12 +56,14 @@ type EndCallback = ThreadsafeFunction<Outcome, (), Outcome, Status, false, false
 /// handle; `onEnd(outcome)` is called once the child has ended (`core::capture::fork::watchdog`).
 /// Until then the event loop is kept alive (at most until the child's deadline), so that a
 /// process with nothing else to do does not exit, killing its child, before the snapshot is
-/// written.
+/// written. `writtenFile`, the file the child writes, is kept out of the page cache meanwhile
+/// (`core::capture::fork::page_cache`).
 #[napi]
 pub fn fork_snapshot(
     work: Function<(), String>,
     limits: ForkLimits,
     on_end: Function<Outcome, ()>,
+    written_file: Option<String>,
 ) -> Result<ForkedChild> {
     let callback: EndCallback = on_end
         .build_threadsafe_function::<Outcome>()
@@ -82,7 +85,8 @@ pub fn fork_snapshot(
     std::thread::Builder::new()
         .name("leakproof-fork".into())
         .spawn(move || {
-            let outcome = watchdog::supervise(pid, result_fd, limits, &watched);
+            let written = written_file.map(|path| WrittenFile::new(path.into()));
+            let outcome = watchdog::supervise(pid, result_fd, limits, &watched, written);
             callback.call(outcome, ThreadsafeFunctionCallMode::NonBlocking);
         })
         .map_err(|e| {

@@ -6,10 +6,12 @@
 //! - [`child`] sets the child up so that a wait for a thread fork did not copy ends it with
 //!   a telling exit code instead of hanging, and is how it leaves.
 //! - [`watchdog`] follows the child from a parent thread: its exit, its peak memory, and a
-//!   kill when it hangs or runs past its deadline.
+//!   kill when it hangs or runs past its deadline; [`page_cache`] keeps the file it writes
+//!   out of the page cache meanwhile.
 
 pub mod child;
 mod got;
+pub mod page_cache;
 pub mod smaps;
 pub mod watchdog;
 

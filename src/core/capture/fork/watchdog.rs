@@ -1,13 +1,19 @@
 //! Follows a forked snapshot child from a parent thread until it ends: reaps it, reads what
-//! it wrote, records its peak memory, and kills it when it hangs (asleep with no CPU
-//! time spent for `stall`) or runs past its `deadline`. The parent is never blocked.
+//! it wrote, records its peak memory, keeps the file it writes out of the page cache
+//! ([`WrittenFile`]), and kills it when it hangs (asleep with no CPU time spent for `stall`)
+//! or runs past its `deadline`. The parent is never blocked.
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::page_cache::WrittenFile;
+
 /// How often the child is looked at.
 const POLL: Duration = Duration::from_millis(20);
+/// The child's private memory is read at most this often, and at most a fifth of the time:
+/// `smaps_rollup` walks its page tables (0.1–0.3 s for some GB).
+const PRIVATE_EVERY: Duration = Duration::from_secs(1);
 /// The most of the child's result kept.
 const MAX_RESULT_BYTES: usize = 64 * 1024;
 
@@ -69,11 +75,16 @@ pub struct Outcome {
     /// The child's peak resident memory (`VmHWM`), the pages it shares with the parent
     /// included, in bytes; 0 if never read.
     pub peak_rss_bytes: i64,
+    /// The child's peak private memory (`Private_Dirty` + `Private_Clean` of `smaps_rollup`,
+    /// read about every second): what it wrote itself (V8's snapshot graph, its GC's copies)
+    /// and the originals of the pages the parent wrote meanwhile, i.e. what the machine lost
+    /// to it, in bytes; 0 if never read.
+    pub peak_private_bytes: i64,
 }
 
 impl End {
     /// The outcome of a child that ended so.
-    fn outcome(self, result_text: String, duration: Duration, peak_rss_bytes: u64) -> Outcome {
+    fn outcome(self, result_text: String, duration: Duration, peak: Peak) -> Outcome {
         let (end, code, signal) = match self {
             End::Exited(code) => (EndKind::Exited, Some(code), None),
             End::Signaled(signal) => (EndKind::Signaled, None, Some(signal)),
@@ -87,17 +98,33 @@ impl End {
             signal,
             result_text,
             duration_ms: duration.as_secs_f64() * 1e3,
-            peak_rss_bytes: peak_rss_bytes as i64,
+            peak_rss_bytes: peak.rss as i64,
+            peak_private_bytes: peak.private as i64,
         }
     }
 }
 
+/// The child's peak memory so far, in bytes.
+#[derive(Debug, Default, Clone, Copy)]
+struct Peak {
+    rss: u64,
+    private: u64,
+}
+
 /// Watches `pid` until it ends (see the module doc); `cancel` kills it early. Closes
-/// `result_fd`. Blocks the calling thread: run it on one of its own.
-pub fn supervise(pid: i32, result_fd: RawFd, limits: Limits, cancel: &AtomicBool) -> Outcome {
+/// `result_fd`. `written`, the file the child writes, is kept out of the page cache. Blocks
+/// the calling thread: run it on one of its own.
+pub fn supervise(
+    pid: i32,
+    result_fd: RawFd,
+    limits: Limits,
+    cancel: &AtomicBool,
+    mut written: Option<WrittenFile>,
+) -> Outcome {
     let started = Instant::now();
     let mut result = Vec::new();
-    let mut peak_rss_bytes = 0;
+    let mut peak = Peak::default();
+    let mut private_due = Duration::ZERO;
     let mut progress = CpuProgress::default();
     let mut killed: Option<End> = None;
     let end = loop {
@@ -106,7 +133,15 @@ pub fn supervise(pid: i32, result_fd: RawFd, limits: Limits, cancel: &AtomicBool
             break end;
         }
         if let Some(stat) = read_stat(pid) {
-            peak_rss_bytes = peak_rss_bytes.max(read_peak_rss(pid).unwrap_or(0));
+            peak.rss = peak.rss.max(read_peak_rss(pid).unwrap_or(0));
+            if started.elapsed() >= private_due {
+                let reading = Instant::now();
+                peak.private = peak.private.max(read_private(pid).unwrap_or(0));
+                private_due = started.elapsed() + PRIVATE_EVERY.max(reading.elapsed() * 5);
+            }
+            if let Some(file) = written.as_mut() {
+                file.step();
+            }
             if killed.is_none() {
                 killed = verdict(&mut progress, stat, started.elapsed(), limits, cancel);
                 if killed.is_some() {
@@ -122,8 +157,12 @@ pub fn supervise(pid: i32, result_fd: RawFd, limits: Limits, cancel: &AtomicBool
     drain(result_fd, &mut result);
     // SAFETY: the descriptor is ours and closed once.
     unsafe { libc::close(result_fd) };
+    let duration = started.elapsed();
+    if let Some(file) = written.as_mut() {
+        file.finish();
+    }
     let result_text = String::from_utf8_lossy(&result).into_owned();
-    end.outcome(result_text, started.elapsed(), peak_rss_bytes)
+    end.outcome(result_text, duration, peak)
 }
 
 /// Whether to kill now, and as what.
@@ -199,6 +238,16 @@ fn read_peak_rss(pid: i32) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// `Private_Dirty` + `Private_Clean` of `/proc/PID/smaps_rollup`, in bytes.
+fn read_private(pid: i32) -> Option<u64> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let kb = |name: &str| -> Option<u64> {
+        let line = rollup.lines().find(|l| l.starts_with(name))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    Some((kb("Private_Dirty:")? + kb("Private_Clean:")?) * 1024)
 }
 
 /// Reaps the child if it has ended (or waits for it, with `block`).
@@ -300,7 +349,7 @@ mod tests {
         });
         // SAFETY: the parent's copy of the write end.
         unsafe { libc::close(w) };
-        let out = supervise(pid, r, LIMITS, &AtomicBool::new(false));
+        let out = supervise(pid, r, LIMITS, &AtomicBool::new(false), None);
         assert_eq!((out.end, out.code), (EndKind::Exited, Some(0)));
         assert_eq!(out.result_text, "done");
     }
@@ -314,7 +363,7 @@ mod tests {
         });
         // SAFETY: as above.
         unsafe { libc::close(w) };
-        let out = supervise(pid, r, LIMITS, &AtomicBool::new(false));
+        let out = supervise(pid, r, LIMITS, &AtomicBool::new(false), None);
         assert_eq!(out.end, EndKind::Hung);
         assert!(out.duration_ms >= LIMITS.stall.as_secs_f64() * 1e3);
     }
@@ -333,7 +382,7 @@ mod tests {
             stall: Duration::from_millis(100),
         };
         assert_eq!(
-            supervise(pid, r, limits, &AtomicBool::new(false)).end,
+            supervise(pid, r, limits, &AtomicBool::new(false), None).end,
             EndKind::Deadline
         );
         let (r, w) = pipe();
@@ -341,7 +390,7 @@ mod tests {
         // SAFETY: as above.
         unsafe { libc::close(w) };
         assert_eq!(
-            supervise(pid, r, LIMITS, &AtomicBool::new(true)).end,
+            supervise(pid, r, LIMITS, &AtomicBool::new(true), None).end,
             EndKind::Cancelled
         );
     }
