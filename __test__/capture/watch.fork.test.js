@@ -55,6 +55,7 @@ test('a forked child writes a complete, private snapshot while this process keep
   assert.equal(st.size, result.bytes)
   assert.equal(st.mode & 0o777, 0o600)
   assert.ok(result.liveHeapBytes > 0 && result.stopMs >= result.forkMs && result.childMs > 0, JSON.stringify(result))
+  assert.ok(result.childPeakPrivateBytes > 0 && result.childPeakRssBytes > 0, `the child's memory was read: ${JSON.stringify(result)}`)
   const summary = await analyzeSnapshot(paths.finalPath)
   assert.ok(summary.nodes > held.length, `the child's snapshot holds this heap: ${summary.nodes} nodes`)
 })

@@ -96,11 +96,16 @@ function forkUnavailable() {
  *   its snapshot must be done before: the fork does not wait `SETTLE_MS`, and a failed child is
  *   tried again only when it failed within `QUICK_FAILURE_MS`.
  * @param {import('../shared/clock').Clock} [job.clock] what time it is (`forkedAt`): the watcher's, or the system's.
+ * @param {string[]} [job.childFlags] V8 flags the child sets before it writes: none by default (bench/snapshot-memory.js
+ *   measures some; none made the child cheaper).
+ * @param {boolean} [job.dropPageCache] false leaves the written file in the page cache, charged to this process's
+ *   memory cgroup (bench/snapshot-memory.js measures what that costs); by default each 32 MiB written is dropped once
+ *   on the disk.
  * @returns {Promise<{ bytes: number, liveHeapBytes: number, forkedAt: number, stopMs: number, forkMs: number, childMs: number,
- *   childPeakRssBytes: number, attempts: number, failures: string[] }
+ *   childPeakRssBytes: number, childPeakPrivateBytes: number, attempts: number, failures: string[] }
  *   | { skipped: string, detail: string, attempts: number, failures: string[] }>}
  */
-async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = () => {}, aboutToDie = false, clock = SYSTEM_CLOCK }) {
+async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = () => {}, aboutToDie = false, clock = SYSTEM_CLOCK, childFlags = [], dropPageCache = true }) {
   const native = nativeBinding()
   const limits = { deadlineMs: Math.max(MIN_DEADLINE_MS, DEADLINE_PAUSES * predictedPauseMs), stallMs: STALL_MS }
   const failures = []
@@ -124,7 +129,7 @@ async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = (
     let child
     const forkedAt = clock.now()
     try {
-      child = native.forkSnapshot(() => childWork(tempPath, finalPath), limits, onEnd)
+      child = native.forkSnapshot(() => childWork(tempPath, finalPath, childFlags), limits, onEnd, dropPageCache ? tempPath : undefined)
     } catch (err) {
       // fork() itself failed (EAGAIN, ENOMEM): no child, nothing written.
       fs.rmSync(tempPath, { force: true })
@@ -136,7 +141,18 @@ async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = (
     const verdict = classify(end)
     if (verdict.ok) {
       const { bytes, liveHeapBytes } = JSON.parse(end.resultText)
-      return { bytes, liveHeapBytes, forkedAt, stopMs: child.stopMs, forkMs: child.forkMs, childMs: Math.round(end.durationMs), childPeakRssBytes: end.peakRssBytes, attempts: attempt, failures }
+      return {
+        bytes,
+        liveHeapBytes,
+        forkedAt,
+        stopMs: child.stopMs,
+        forkMs: child.forkMs,
+        childMs: Math.round(end.durationMs),
+        childPeakRssBytes: end.peakRssBytes,
+        childPeakPrivateBytes: end.peakPrivateBytes,
+        attempts: attempt,
+        failures,
+      }
     }
     fs.rmSync(tempPath, { force: true })
     failures.push(verdict.detail)
@@ -146,8 +162,9 @@ async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = (
   return { skipped: 'fork-failed', detail: `no child finished in ${attempt} attempt${attempt === 1 ? '' : 's'}: ${failures.join('; ')}`, attempts: attempt, failures }
 }
 
-/** What the child runs, alone: V8's writer, the completeness check, the rename; its result as JSON. */
-function childWork(tempPath, finalPath) {
+/** What the child runs, alone: the V8 flags asked for, V8's writer, the completeness check, the rename; its result as JSON. */
+function childWork(tempPath, finalPath, flags) {
+  if (flags.length > 0) v8.setFlagsFromString(flags.join(' '))
   v8.writeHeapSnapshot(tempPath)
   // V8 collected all garbage first: the child's heap now is what the snapshot holds.
   const liveHeapBytes = v8.getHeapStatistics().used_heap_size

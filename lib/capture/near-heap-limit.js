@@ -8,8 +8,9 @@
  * directory (`--diagnostic-dir`, else the working directory), outside every budget. So:
  * - V8's writer is armed only where that directory is inside `dir` (links resolved), and where
  *   it can be written: V8 builds the snapshot's graph in native memory beside the full heap,
- *   `snapshotMemoryFactor` times the predicted file, which a container of 1.5–3× the heap
- *   does not have (the kernel would kill the process mid-write, leaving a partial file);
+ *   several times the predicted file (snapshot-memory.js, or `snapshotMemoryFactor` times it),
+ *   which a container of 1.5–3× the heap does not have (the kernel would kill the process
+ *   mid-write, leaving a partial file);
  * - elsewhere leakproof takes its own (`LimitProjection`), into `dir` like any other snapshot
  *   (in-process where it can finish in half the time left, as an urgent leak's, and within
  *   10 s or `snapshotMaxPauseMs`; else by a forked child), once the heap is projected to pass
@@ -31,6 +32,7 @@ const { SUFFIXES, watcherFileName, tempName } = require('../shared/file-names')
 const { isUnder } = require('../shared/is-under')
 const { endsAsCompleteJson } = require('./snapshot-file')
 const { SnapshotCost } = require('./snapshot-cost')
+const { SnapshotMemory } = require('./snapshot-memory')
 
 /** Snapshots V8 writes near the heap limit: one, the one that tells what filled it. */
 const NEAR_HEAP_LIMIT_SNAPSHOTS = 1
@@ -56,7 +58,7 @@ function nearLimitDir() {
  * `dir` Node's diagnostic directory (created 0700 when armed: V8 opens its file there as the
  * process dies), `reason` saying why not (`memory: …` where the snapshot of a full heap needs
  * more than the container, or the machine, has beside it).
- * @param {{ memoryFactor: number, into: string }} options `snapshotMemoryFactor`, and `dir`.
+ * @param {{ memoryFactor?: number, into: string }} options `snapshotMemoryFactor` (unset: the model's need), and `dir`.
  */
 function armNearHeapLimit({ memoryFactor, into }) {
   const dir = nearLimitDir()
@@ -65,7 +67,8 @@ function armNearHeapLimit({ memoryFactor, into }) {
     return { armed: false, dir, reason: `V8 would write it outside dir, into ${dir} (Node's diagnostic directory: --diagnostic-dir, else the working directory); to have V8 write it, start Node with --diagnostic-dir=${path.resolve(into)} (or in NODE_OPTIONS)` }
   }
   const limit = heapLimit(v8.getHeapStatistics().heap_size_limit, oldSpaceLimitBytes())
-  const needed = new SnapshotCost().predict(limit).bytes * memoryFactor
+  // V8 writes it in-process: its graph, no pages copied on write.
+  const needed = new SnapshotMemory({ factor: memoryFactor }).need({ fileBytes: new SnapshotCost().predict(limit).bytes, liveHeapBytes: limit, child: false }).bytes
   const { containerLimit } = processMemory()
   const room = (containerLimit ?? os.totalmem()) - limit
   if (room < needed) {

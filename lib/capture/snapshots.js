@@ -13,6 +13,7 @@ const { SYSTEM_CLOCK } = require('../shared/clock')
 const { SUFFIXES, watcherFileName, tempName, tempSnapshotWriter } = require('../shared/file-names')
 const { endsAsCompleteJson } = require('./snapshot-file')
 const { writeInChild, forkUnavailable } = require('./child-snapshot')
+const { SnapshotMemory } = require('./snapshot-memory')
 
 /** Free disk needed, as a multiple of the snapshot's predicted size: the prediction is rough. */
 const FREE_DISK_MARGIN = 1.2
@@ -52,7 +53,7 @@ class SnapshotStore {
   #maxSnapshots
   #maxDiskBytes
   #cooldownMs
-  #memoryFactor
+  #memory
   #beforeSnapshot
   #forkUnavailable // why snapshots are written in-process: null when a child writes them
   #child = null // the child writing now, if any
@@ -69,7 +70,8 @@ class SnapshotStore {
    * @param {number} options.maxSnapshots
    * @param {number} options.maxDiskBytes
    * @param {number} options.cooldownMs
-   * @param {number} options.memoryFactor free memory needed, as a multiple of the predicted file size
+   * @param {number} [options.memoryFactor] free memory needed, as a multiple of the predicted file size (a
+   *   child's check adds the live heap); unset, the need is predicted and learned (snapshot-memory.js).
    * @param {(info: object) => unknown} [options.beforeSnapshot]
    * @param {'fork' | 'in-process'} [options.writer] who writes: a forked child where it can, or this process.
    * @param {(error: Error, during: string) => void} [options.onError] told of what failed outside a capture
@@ -85,7 +87,7 @@ class SnapshotStore {
     this.#maxSnapshots = options.maxSnapshots
     this.#maxDiskBytes = options.maxDiskBytes
     this.#cooldownMs = options.cooldownMs
-    this.#memoryFactor = options.memoryFactor
+    this.#memory = new SnapshotMemory({ factor: options.memoryFactor })
     this.#beforeSnapshot = options.beforeSnapshot ?? null
     this.#forkUnavailable = options.writer === 'fork' ? forkUnavailable() : IN_PROCESS_CHOSEN
     this.#onError = options.onError ?? ((error, during) => errors.warn(errors.WARNINGS.WATCH_ERROR, `leakproof watcher: ${during}: ${error.message}`))
@@ -165,7 +167,7 @@ class SnapshotStore {
    */
   async captureThread(reason, { threadId: thread, heapUsed, predicted, followUp = false, keep = [], write }) {
     const now = this.#clock.now()
-    const refused = this.#refusal({ now, heapUsed, predicted, maxPauseMs: Infinity, followUp, keep, copiedOnWrite: 0 })
+    const refused = this.#refusal({ now, heapUsed, predicted, maxPauseMs: Infinity, followUp, keep, child: false })
     if (refused !== null) return { ...skipped(reason, ...refused), predicted }
     const { finalPath, tempPath } = this.#names(reason, now, thread)
     this.#lastWriteAt = now
@@ -211,15 +213,16 @@ class SnapshotStore {
     })
     const tries = { attempts: written.attempts, ...(written.failures.length > 0 ? { forkFailures: written.failures } : {}) }
     if ('skipped' in written) return { ...skipped(reason, written.skipped, written.detail), ...tries }
-    const { bytes, liveHeapBytes, forkedAt, stopMs, childMs, childPeakRssBytes } = written
-    return { path: finalPath, bytes, durationMs: Math.round(stopMs), liveHeapBytes, reason, writer: /** @type {'child'} */ ('child'), forkedAt, childMs, childPeakRssBytes, ...tries }
+    const { bytes, liveHeapBytes, forkedAt, stopMs, childMs, childPeakRssBytes, childPeakPrivateBytes } = written
+    this.#memory.learn({ fileBytes: bytes, peakPrivateBytes: childPeakPrivateBytes })
+    return { path: finalPath, bytes, durationMs: Math.round(stopMs), liveHeapBytes, reason, writer: /** @type {'child'} */ ('child'), forkedAt, childMs, childPeakRssBytes, childPeakPrivateBytes, ...tries }
   }
 
   /**
    * Why this snapshot must not be written now, as `[why, detail]`, or null once there is
    * room for it (old files deleted, never `keep`'s).
    */
-  #refusal({ now, heapUsed, predicted, maxPauseMs, followUp, keep, copiedOnWrite = this.#forkUnavailable === null ? heapUsed : 0 }) {
+  #refusal({ now, heapUsed, predicted, maxPauseMs, followUp, keep, child = this.#forkUnavailable === null }) {
     if (!followUp && this.cooldownLeftMs(now) > 0) {
       return ['cooldown', `next snapshot allowed in ${this.cooldownLeftMs(now)} ms`]
     }
@@ -238,14 +241,9 @@ class SnapshotStore {
       return ['disk-budget', `a snapshot of this heap (${bytesText(heapUsed)} live) would take about ${bytesText(estimate)}; maxDiskBytes is ${bytesText(this.#maxDiskBytes)}`]
     }
     const freeDisk = freeDiskBytes(this.#dir)
-    // A child also needs room for the pages the service copies on write meanwhile: at most
-    // its whole heap, when its own GC runs during the write (measured: 0.9-1.3 GB for heaps of
-    // 0.9-1.2 GB; docs/benchmarks/capture.md, "Heap snapshots by forked children").
-    const neededMemory = predicted.bytes * this.#memoryFactor + copiedOnWrite
+    const needed = this.#memory.need({ fileBytes: predicted.bytes, liveHeapBytes: heapUsed, child })
     const freeMemory = availableMemoryBytes()
-    if (freeMemory < neededMemory) {
-      return ['memory', `about ${Math.round(neededMemory)} bytes of memory needed, ${Math.round(freeMemory)} available`]
-    }
+    if (!(freeMemory >= needed.bytes)) return ['memory', memoryDetail(needed, predicted, heapUsed, freeMemory)]
     if (!this.#makeRoom(estimate, new Set(keep.map((p) => path.resolve(p))))) {
       return ['disk-budget', `the files that must be kept leave no room under maxDiskBytes (${this.#maxDiskBytes})`]
     }
@@ -351,6 +349,14 @@ function watcherSnapshotStore(options, { emit, clock, writer = options.snapshotW
     writer,
     onError: (error, during) => emit('error', { error: error.message, during }),
   })
+}
+
+/** Why a snapshot does not fit in memory: what it needs, of what, and what is available. */
+function memoryDetail(needed, predicted, heapUsed, freeMemory) {
+  const basis = { model: 'predicted', learned: "learned from this process's last child", snapshotMemoryFactor: 'snapshotMemoryFactor' }[needed.basis]
+  const parts = [`${bytesText(needed.graphBytes)} for V8's snapshot graph of a file of about ${bytesText(predicted.bytes)} (${basis})`]
+  if (needed.copiedBytes > 0) parts.push(`${bytesText(needed.copiedBytes)} for the pages of the ${bytesText(heapUsed)} heap the service may copy while the child writes`)
+  return `about ${Math.round(needed.bytes)} bytes of memory needed (${bytesText(needed.bytes)}: ${parts.join(', ')}), ${Math.round(freeMemory)} available (${bytesText(freeMemory)})`
 }
 
 /** What a declined snapshot would have cost, and the ways to get one all the same. */

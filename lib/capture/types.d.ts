@@ -46,6 +46,8 @@ export interface SnapshotEvent extends SnapshotBudget, SnapshotWriter {
   forkedAt?: number
   childMs?: number
   childPeakRssBytes?: number
+  /** A child's peak private memory: what it took from the machine (V8's snapshot graph, and the pages either side copied meanwhile). */
+  childPeakPrivateBytes?: number
   /** The heap the snapshot holds (V8 collected all garbage first). */
   liveHeapBytes: number
   reason: string

@@ -75,7 +75,11 @@ export interface WatchOptions {
    * this process within `snapshotMaxPauseMs`. @default 'fork'
    */
   snapshotWriter?: 'fork' | 'in-process'
-  /** Free memory needed to write a snapshot, as a multiple of its predicted file size (plus the live heap when a forked child writes it). @default 12 */
+  /**
+   * Free memory needed to write a snapshot, as a multiple of its predicted file size (plus the live heap when a forked
+   * child writes it). Unset, V8's snapshot graph is predicted (6.5 × the predicted file + 64 MiB) and learned from each
+   * child's measured peak. @default measured
+   */
   snapshotMemoryFactor?: number
   /** Growth of a leaking kind (heap, external or native, by its floors) after the baseline snapshot that triggers the follow-up. @default 16 MiB */
   followUpGrowthBytes?: number
