@@ -148,8 +148,9 @@ pub(super) fn diff_by_ids(matched: IdMatch, last: &Analysis, top: usize) -> Find
         Some(&|v: usize| existed[v]),
     );
     drop(existed);
+    let (growth_roots, redirects) = growth_roots(last, &tree, &is_new, top);
+    // Made after the growth roots, whose sums below each node are the peak of a diff's memory.
     let classes = ClassIndex::new(snap);
-    let (growth_roots, redirects) = growth_roots(last, &tree, &classes, &is_new, top);
     let (suspects, totals) =
         rank_suspects(last, tree, &classes, &is_new, top, &redirects, |c, t| {
             NewObjects::new(classes.names[c].clone(), t)

@@ -28,7 +28,6 @@ use crate::core::diagnose::heapsnapshot::dominators::{DominatorTree, Visit};
 use crate::core::diagnose::heapsnapshot::holder::is_global_object;
 use crate::core::diagnose::heapsnapshot::paths::{describe_node, edge_label};
 use crate::core::diagnose::heapsnapshot::snapshot::{NodeKind, Snapshot};
-use crate::core::diagnose::heapsnapshot::summary::ClassIndex;
 
 /// A growth root holds at least this share of all new bytes; so does an old child the descent
 /// passes through. Below it, growth is a service's ordinary churn, not a leak's holder.
@@ -84,7 +83,6 @@ pub(super) type Redirect = (usize, usize);
 pub(super) fn growth_roots(
     last: &Analysis,
     tree: &DominatorTree,
-    classes: &ClassIndex,
     is_new: &[bool],
     top: usize,
 ) -> (Vec<(GrowthRoot, usize)>, Vec<Redirect>) {
@@ -95,7 +93,7 @@ pub(super) fn growth_roots(
     let mut redirects = Vec::new();
     let mut roots = Vec::new();
     for (v, bytes, count) in found {
-        let Some(shape) = Shape::of(last, tree, classes, is_new, &below, v) else {
+        let Some(shape) = Shape::of(last, tree, is_new, &below, v) else {
             continue;
         };
         if shape.chain.is_some() && shape.named != v {
@@ -162,7 +160,6 @@ impl Shape {
     fn of(
         last: &Analysis,
         tree: &DominatorTree,
-        classes: &ClassIndex,
         is_new: &[bool],
         below: &NewBelow,
         v: usize,
@@ -180,9 +177,9 @@ impl Shape {
         // A chain's last old link, folded back to its head (links of one class, each held by
         // the one before through the same property), is named by what holds the head; a chain
         // that grows from its head hangs below the root's heaviest child.
-        let head = chain_head(snap, &last.idom, classes, v);
+        let head = chain_head(snap, &last.idom, v);
         let folded = (head != v)
-            .then(|| chain_from(snap, tree, classes, is_new, below, head))
+            .then(|| chain_from(snap, tree, is_new, below, head))
             .flatten();
         let (named, start, chain) = match folded {
             Some(chain) => (last.idom[head] as usize, head, Some(chain)),
@@ -192,8 +189,7 @@ impl Shape {
                     .iter()
                     .map(|&c| c as usize)
                     .max_by_key(|&c| (below.bytes[c], std::cmp::Reverse(c)));
-                let chain =
-                    heaviest.and_then(|h| chain_from(snap, tree, classes, is_new, below, h));
+                let chain = heaviest.and_then(|h| chain_from(snap, tree, is_new, below, h));
                 (owner_of_store(last, v), heaviest.unwrap_or(v), chain)
             }
         };
@@ -257,9 +253,19 @@ impl Shape {
     }
 }
 
+/// What tells DevTools' classes apart, as [`ClassIndex`](crate::core::diagnose::heapsnapshot::summary::ClassIndex)
+/// groups nodes, read off the node itself (no index of every node's class is held while the
+/// growth roots are found): an object's or a native's name, any other node's type.
+fn class_key(snap: &Snapshot, v: usize) -> (bool, u32) {
+    match snap.node_kind(v) {
+        NodeKind::Object | NodeKind::Native => (true, snap.node_name[v]),
+        _ => (false, snap.node_type[v] as u32),
+    }
+}
+
 /// The first link of the chain that `v` ends, up the dominator tree (`idom`): while each is
 /// held by one of its class through the same property; `v` itself when none holds it so.
-fn chain_head(snap: &Snapshot, idom: &[u32], classes: &ClassIndex, v: usize) -> usize {
+fn chain_head(snap: &Snapshot, idom: &[u32], v: usize) -> usize {
     let via = |from: usize, to: usize| {
         snap.edges(from)
             .find(|&e| snap.edge_to[e] as usize == to)
@@ -269,7 +275,7 @@ fn chain_head(snap: &Snapshot, idom: &[u32], classes: &ClassIndex, v: usize) -> 
     let mut property = None;
     loop {
         let up = idom[head] as usize;
-        if up == snap.root() || up == head || classes.of_node[up] != classes.of_node[v] {
+        if up == snap.root() || up == head || class_key(snap, up) != class_key(snap, v) {
             return head;
         }
         let step = via(up, head);
@@ -294,12 +300,11 @@ fn is_nameable(snap: &Snapshot, v: usize) -> bool {
 fn chain_from(
     snap: &Snapshot,
     tree: &DominatorTree,
-    classes: &ClassIndex,
     is_new: &[bool],
     below: &NewBelow,
     start: usize,
 ) -> Option<GrowthChain> {
-    let class = classes.of_node[start];
+    let class = class_key(snap, start);
     if !snap.is_program_node(start) {
         return None;
     }
@@ -307,7 +312,7 @@ fn chain_from(
         tree.children(link)
             .iter()
             .map(|&c| c as usize)
-            .filter(|&c| classes.of_node[c] == class)
+            .filter(|&c| class_key(snap, c) == class)
             .max_by_key(|&c| (below.bytes[c], std::cmp::Reverse(c)))
     };
     let via = next_of(start).and_then(|next| {
@@ -323,7 +328,7 @@ fn chain_from(
         link = next_of(l);
     }
     (links >= MIN_CHAIN_LINKS).then(|| GrowthChain {
-        class: classes.names[class as usize].clone(),
+        class: snap.class_name(start).into_owned(),
         via,
         before: old as i64,
         after: links as i64,

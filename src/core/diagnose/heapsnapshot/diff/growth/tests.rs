@@ -28,9 +28,37 @@ fn roots_of(nodes: &[Node], is_new: &[bool], strings: &[&str]) -> Vec<GrowthRoot
         &mut |_| {},
     );
     let tree = DominatorTree::new(&last.idom, last.snapshot.root());
-    let classes = ClassIndex::new(&last.snapshot);
-    let (roots, _) = growth_roots(&last, &tree, &classes, is_new, 5);
+    let (roots, _) = growth_roots(&last, &tree, is_new, 5);
     roots.into_iter().map(|r| r.0).collect()
+}
+
+#[test]
+fn a_nodes_class_key_groups_nodes_as_the_class_index_does() {
+    let mut rng = Rng(0x0c1a_55e5);
+    let types = [OBJECT, NATIVE, SYNTHETIC, ARRAY, 2, 5, 7];
+    for case in 0..200 {
+        let n = 1 + rng.below(30) as usize;
+        let nodes: Vec<Node> = (0..n)
+            .map(|_| {
+                let kind = types[rng.below(types.len() as u64) as usize];
+                (kind, rng.below(STRINGS.len() as u64) as u32, 8, Vec::new())
+            })
+            .collect();
+        let snap = snapshot_of(&nodes, |v| v as u32 * 2 + 1, &STRINGS);
+        let classes = crate::core::diagnose::heapsnapshot::summary::ClassIndex::new(&snap);
+        for u in 0..n {
+            let name = &classes.names[classes.of_node[u] as usize];
+            assert_eq!(&snap.class_name(u), name, "case {case}: node {u}");
+            for v in 0..n {
+                let same = classes.of_node[u] == classes.of_node[v];
+                assert_eq!(
+                    class_key(&snap, u) == class_key(&snap, v),
+                    same,
+                    "case {case}: {u}, {v}"
+                );
+            }
+        }
+    }
 }
 
 /// root → global → a `Queue` (node 2) whose `head` starts a chain of `links` LinkNodes, each
