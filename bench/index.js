@@ -12,6 +12,9 @@
  * report page, leak_overview and the holder metric over 1 to 64 instance directories) and big-heap
  * (about forty minutes and 7 GB of memory: leakproof's floors on heaps of 100 MB, 1 GB and 3 GB
  * against gc() every 10 s and V8's own GCs, the loop's longest stops and the time to a leak) and
+ * big-heap-snapshot (Linux and root, about twenty minutes and all the machine's memory: a snapshot of a
+ * 1 GB and a 3 GB heap by the forked child against v8.writeHeapSnapshot() in the service, in a cgroup
+ * of its own; a writer that would leave under 3 GiB of the machine free is killed and said so) and
  * big-heap-diff (about ten minutes, 20 GB of disk and 4 GB of memory: a pair's diff in the watcher's
  * child against memlab's, on files of 0.5 to 2.3 GB). Prints
  * tables and writes them, with the date, Node version and machine, to bench/out/latest.json.
@@ -41,15 +44,16 @@ const BENCHES = {
   mcp: ["leakproof mcp beside memlab's MCP server and chrome-devtools-mcp on the same snapshot pair: time to the first answer and the server's peak memory", () => require('./mcp').main()],
   fleet: ['The fleet: the report page and leak_overview over N instance directories, and the scrape of the holder metric', () => require('./fleet').main()],
   'big-heap': ["Big heaps: leakproof's floors against gc() every 10 s and V8's own GCs, at 100 MB, 1 GB and 3 GB", () => require('./big-heap').main()],
+  'big-heap-snapshot': ["Big heaps: a snapshot by leakproof's forked child against v8.writeHeapSnapshot() in the service, at 1 GB and 3 GB: stop, time, memory", () => runScript('snapshot-memory.js', { BENCH_SNAPSHOT_MEMORY_MB: '1000,3000', BENCH_SNAPSHOT_MEMORY_VARIANTS: 'as-shipped in-process' })],
   'big-heap-diff': ["Big heaps: a pair's diff in the watcher's child against memlab's, on files of 0.5, 1.1 and 2.3 GB", () => require('./big-heap-diff').main()],
 }
 
 /** Benchmarks that take long enough to run only when named. */
-const LONG = new Set(['snapshot-cost', 'diagnosis', 'capture', 'census', 'restart', 'attach', 'mcp', 'fleet', 'big-heap', 'big-heap-diff'])
+const LONG = new Set(['snapshot-cost', 'diagnosis', 'capture', 'census', 'restart', 'attach', 'mcp', 'fleet', 'big-heap', 'big-heap-snapshot', 'big-heap-diff'])
 
-/** Runs a benchmark script that prints its own tables, in a child process. */
-function runScript(file) {
-  const { status } = spawnSync(process.execPath, [path.join(__dirname, file)], { stdio: 'inherit' })
+/** Runs a benchmark script that prints its own tables, in a child process; `defaults` fills environment variables not set. */
+function runScript(file, defaults = {}) {
+  const { status } = spawnSync(process.execPath, [path.join(__dirname, file)], { stdio: 'inherit', env: { ...defaults, ...process.env } })
   if (status !== 0) throw new Error(`${file} failed with status ${status}`)
   return { see: 'printed above' }
 }
