@@ -11,6 +11,7 @@ use crate::core::diagnose::heapsnapshot::analysis::Analysis;
 use crate::core::diagnose::heapsnapshot::collections::collection_size;
 use crate::core::diagnose::heapsnapshot::dominators::DominatorTree;
 use crate::core::diagnose::heapsnapshot::error::{SnapshotError, SnapshotErrorKind};
+use crate::core::diagnose::heapsnapshot::graph::Bits;
 use crate::core::diagnose::heapsnapshot::native::new_as_their_owners;
 use crate::core::diagnose::heapsnapshot::snapshot::Snapshot;
 use crate::core::diagnose::heapsnapshot::summary::{top_by, ClassIndex};
@@ -96,23 +97,27 @@ pub(super) fn check_ids(
 const MAX_MISMATCH_PERCENT: u64 = 10;
 
 /// What a diff by node id reads of the earlier snapshots, read off the last snapshot before
-/// its analysis so that the earlier ids (8 bytes a node) are gone by then: which nodes are new
-/// (`first` lacks their id; with a `middle`, which has it), which `first` has, and the
-/// collections that grew since `first` (see [`growth`]).
+/// its analysis so that the earlier ids (8 bytes a node) are gone by then, in a bit a node
+/// while the analysis runs: which nodes are new (`first` lacks their id; with a `middle`, which
+/// has it), which `first` has, and the collections that grew since `first` (see [`growth`]).
 pub(super) struct IdMatch {
-    is_new: Vec<bool>,
-    existed: Vec<bool>,
+    is_new: Bits,
+    existed: Bits,
     growth: Vec<(usize, u64, u64)>,
 }
 
 impl IdMatch {
     pub(super) fn of(first: &IdIndex, middle: Option<&IdIndex>, snap: &Snapshot) -> IdMatch {
-        let existed: Vec<bool> = (0..snap.node_count())
-            .map(|v| first.signature(snap.node_id[v]).is_some())
-            .collect();
-        let is_new = (0..snap.node_count())
-            .map(|v| !existed[v] && middle.is_none_or(|m| m.signature(snap.node_id[v]).is_some()))
-            .collect();
+        let n = snap.node_count();
+        let (mut is_new, mut existed) = (Bits::new(n), Bits::new(n));
+        for v in 0..n {
+            let id = snap.node_id[v];
+            if first.signature(id).is_some() {
+                existed.set(v);
+            } else if middle.is_none_or(|m| m.signature(id).is_some()) {
+                is_new.set(v);
+            }
+        }
         IdMatch {
             is_new,
             existed,
@@ -127,10 +132,11 @@ impl IdMatch {
 pub(super) fn diff_by_ids(matched: IdMatch, last: &Analysis, top: usize) -> Findings {
     let snap = &last.snapshot;
     let IdMatch {
-        mut is_new,
+        is_new,
         existed,
         growth,
     } = matched;
+    let mut is_new: Vec<bool> = (0..snap.node_count()).map(|v| is_new.get(v)).collect();
     new_as_their_owners(last, &mut is_new);
     let tree = DominatorTree::new(&last.idom, snap.root());
     let chosen = top_by(0..growth.len(), top, |i| {
@@ -145,7 +151,7 @@ pub(super) fn diff_by_ids(matched: IdMatch, last: &Analysis, top: usize) -> Find
         &tree,
         &mut grown,
         members,
-        Some(&|v: usize| existed[v]),
+        Some(&|v: usize| existed.get(v)),
     );
     drop(existed);
     let (growth_roots, redirects) = growth_roots(last, &tree, &is_new, top);
