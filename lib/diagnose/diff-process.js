@@ -2,7 +2,7 @@
 
 /**
  * A pair's diff in a child process of its own, at the lowest CPU priority: the analyzer's
- * memory (0.6-0.8 of the files' size, docs/benchmarks/diagnose.md) is the child's, not the
+ * memory (0.57-0.74 of the files' size, docs/benchmarks/diagnose.md) is the child's, not the
  * service's, and its cores go to the service first (docs/diagnose.md, "The pair's diff runs
  * in a child").
  *
