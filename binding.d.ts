@@ -9,11 +9,20 @@ export declare class ForkedChild {
   readonly stopMs: number
   /** Of which `fork()` itself. */
   readonly forkMs: number
-  /** Bytes of memory V8 had kept from children that this one got a copy of. */
+  /**
+   * Bytes of memory this child got a copy of that V8 keeps from children, and with a plan
+   * the mappings made since it was read.
+   */
   readonly copiedBytes: number
   /** Kills the child; its `onEnd` says `cancelled`. */
   cancel(): void
 }
+
+/**
+ * This process's mappings and V8's `MADV_DONTFORK` ones, read by `prepareFork()` before a
+ * fork so that `forkSnapshot` stops the process for less (`core::capture::fork::plan`).
+ */
+export declare class ForkPlan {}
 
 /** A heap snapshot read once, asked several questions; `openSnapshot` (lib/diagnose/analyze.js) wraps it. */
 export declare class LoadedSnapshot {
@@ -239,9 +248,10 @@ export interface ForkLimits {
  * Until then the event loop is kept alive (at most until the child's deadline), so that a
  * process with nothing else to do does not exit, killing its child, before the snapshot is
  * written. `writtenFile`, the file the child writes, is kept out of the page cache meanwhile
- * (`core::capture::fork::page_cache`).
+ * (`core::capture::fork::page_cache`). `plan`, from `prepareFork()`, keeps the read of
+ * `/proc/self/smaps` out of the stop; without it, it is read here.
  */
-export declare function forkSnapshot(work: () => string, limits: ForkLimits, onEnd: (arg: Outcome) => void, writtenFile?: string | undefined | null): ForkedChild
+export declare function forkSnapshot(work: () => string, limits: ForkLimits, onEnd: (arg: Outcome) => void, writtenFile?: string | undefined | null, plan?: ForkPlan | undefined | null): ForkedChild
 
 /** A Map, Set, Array or plain object that holds more entries than before. */
 export interface GrownCollection {
@@ -624,6 +634,15 @@ export interface Outcome {
    */
   peakPrivateBytes: number
 }
+
+/**
+ * Reads `/proc/self/smaps` on a thread of its own (tens of milliseconds per GB of heap): the
+ * plan of the next `forkSnapshot`, whose stop then reads only `/proc/self/maps`. Ask for it just
+ * before the fork: the mappings made since are given to the child whole and stay forkable in
+ * this process. Not on libuv's pool: a process that may not start threads (its `RLIMIT_NPROC`
+ * reached, when fork() fails too) would abort starting the pool; here it throws.
+ */
+export declare function prepareFork(): Promise<ForkPlan>
 
 /**
  * The `onProgress` function of an analysis, called from the thread pool without keeping the

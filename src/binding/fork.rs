@@ -1,15 +1,18 @@
 //! `forkSnapshot()`: runs a function in a forked child of this process (Linux), which then
-//! leaves, while a Rust thread watches it and tells how it ended. See `core::capture::fork`.
+//! leaves, while a Rust thread watches it and tells how it ended; `prepareFork()` reads its plan
+//! beforehand, out of the stop. See `core::capture::fork`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::core::capture::fork::page_cache::WrittenFile;
+use crate::core::capture::fork::plan;
 use crate::core::capture::fork::watchdog::{self, Limits, Outcome};
 use crate::core::capture::fork::{child, fork_for_snapshot, Forked};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::JsDeferred;
 use napi_derive::napi;
 
 /// When the child is given up on (validated by the JS caller).
@@ -34,7 +37,8 @@ pub struct ForkedChild {
     /// Of which `fork()` itself.
     #[napi(readonly)]
     pub fork_ms: f64,
-    /// Bytes of memory V8 had kept from children that this one got a copy of.
+    /// Bytes of memory this child got a copy of that V8 keeps from children, and with a plan
+    /// the mappings made since it was read.
     #[napi(readonly)]
     pub copied_bytes: f64,
 }
@@ -48,6 +52,63 @@ impl ForkedChild {
     }
 }
 
+/// This process's mappings and V8's `MADV_DONTFORK` ones, read by `prepareFork()` before a
+/// fork so that `forkSnapshot` stops the process for less (`core::capture::fork::plan`).
+#[napi(custom_finalize)]
+pub struct ForkPlan {
+    inner: plan::ForkPlan,
+    reported_bytes: i64,
+}
+
+impl ObjectFinalize for ForkPlan {
+    /// Tells V8 the plan's memory is gone.
+    fn finalize(self, env: Env) -> Result<()> {
+        // Only a failing engine refuses; the memory is freed either way.
+        let _ = env.adjust_external_memory(-self.reported_bytes);
+        Ok(())
+    }
+}
+
+/// Reads `/proc/self/smaps` on a thread of its own (tens of milliseconds per GB of heap): the
+/// plan of the next `forkSnapshot`, whose stop then reads only `/proc/self/maps`. Ask for it just
+/// before the fork: the mappings made since are given to the child whole and stay forkable in
+/// this process. Not on libuv's pool: a process that may not start threads (its `RLIMIT_NPROC`
+/// reached, when fork() fails too) would abort starting the pool; here it throws.
+#[napi(ts_return_type = "Promise<ForkPlan>")]
+pub fn prepare_fork(env: &Env) -> Result<Object<'_>> {
+    // The thread starts first and is handed the promise's settler after: a settler dropped
+    // unsettled would keep the event loop alive.
+    let (send_settler, settler) = std::sync::mpsc::channel::<PlanSettler>();
+    std::thread::Builder::new()
+        .name("leakproof-fork-plan".into())
+        .spawn(move || {
+            let read = plan::ForkPlan::read();
+            let Ok(settler) = settler.recv() else { return };
+            match read {
+                Ok(inner) => settler.resolve(Box::new(move |env| {
+                    // V8 is told of the plan's memory: 16 bytes a mapping, thousands of mappings.
+                    let reported_bytes = inner.heap_bytes() as i64;
+                    env.adjust_external_memory(reported_bytes)?;
+                    Ok(ForkPlan {
+                        inner,
+                        reported_bytes,
+                    })
+                })),
+                Err(e) => settler.reject(Error::new(
+                    Status::GenericFailure,
+                    format!("smaps failed: {e}"),
+                )),
+            }
+        })
+        .map_err(|e| Error::new(Status::GenericFailure, format!("fork plan thread: {e}")))?;
+    let (settler, promise) = env.create_deferred()?;
+    let _ = send_settler.send(settler);
+    Ok(promise)
+}
+
+/// Settles `prepareFork`'s promise from its thread.
+type PlanSettler = JsDeferred<ForkPlan, Box<dyn FnOnce(Env) -> Result<ForkPlan> + Send>>;
+
 type EndCallback = ThreadsafeFunction<Outcome, (), Outcome, Status, false, false>;
 
 /// Forks. In the child, `work()` runs at once, with every thread but this one gone: the
@@ -57,20 +118,22 @@ type EndCallback = ThreadsafeFunction<Outcome, (), Outcome, Status, false, false
 /// Until then the event loop is kept alive (at most until the child's deadline), so that a
 /// process with nothing else to do does not exit, killing its child, before the snapshot is
 /// written. `writtenFile`, the file the child writes, is kept out of the page cache meanwhile
-/// (`core::capture::fork::page_cache`).
+/// (`core::capture::fork::page_cache`). `plan`, from `prepareFork()`, keeps the read of
+/// `/proc/self/smaps` out of the stop; without it, it is read here.
 #[napi]
 pub fn fork_snapshot(
     work: Function<(), String>,
     limits: ForkLimits,
     on_end: Function<Outcome, ()>,
     written_file: Option<String>,
+    plan: Option<&ForkPlan>,
 ) -> Result<ForkedChild> {
     let callback: EndCallback = on_end
         .build_threadsafe_function::<Outcome>()
         .callee_handled::<false>()
         .weak::<false>()
         .build()?;
-    let parent = match fork_for_snapshot() {
+    let parent = match fork_for_snapshot(plan.map(|p| &p.inner)) {
         Ok(Forked::Child { result_fd }) => run_child(result_fd, &work),
         Ok(Forked::Parent(parent)) => parent,
         Err(e) => return Err(Error::new(Status::GenericFailure, e.to_string())),

@@ -2,7 +2,8 @@
 //! and a copy-on-write child with one thread writes the file while the parent serves.
 //!
 //! - [`fork_for_snapshot`] forks, with V8's `MADV_DONTFORK` ranges copied for once (see
-//!   [`smaps`]), and a pipe the child writes its result through.
+//!   [`smaps`]; a [`plan`] read before the stop keeps the slow read of smaps out of it), and a
+//!   pipe the child writes its result through.
 //! - [`child`] sets the child up so that a wait for a thread fork did not copy ends it with
 //!   a telling exit code instead of hanging, and is how it leaves.
 //! - [`watchdog`] follows the child from a parent thread: its exit, its peak memory, and a
@@ -12,6 +13,7 @@
 pub mod child;
 mod got;
 pub mod page_cache;
+pub mod plan;
 pub mod smaps;
 pub mod watchdog;
 
@@ -19,10 +21,12 @@ use std::fmt;
 use std::os::fd::RawFd;
 use std::time::Instant;
 
+use plan::ForkPlan;
+
 /// Why no child was forked.
 #[derive(Debug)]
 pub struct ForkError {
-    /// What failed: `smaps`, `pipe` or `fork`.
+    /// What failed: `smaps`, `maps`, `pipe` or `fork`.
     pub step: &'static str,
     /// The OS error.
     pub error: std::io::Error,
@@ -41,11 +45,12 @@ pub struct Parent {
     pub pid: i32,
     /// The read end of the child's result pipe (non-blocking), for [`watchdog::supervise`].
     pub result_fd: RawFd,
-    /// How long the parent was stopped: reading the ranges, marking them, forking, unmarking.
+    /// How long the parent was stopped: reading the mappings, advising them, forking, advising back.
     pub stop_ms: f64,
     /// Of which `fork()` itself.
     pub fork_ms: f64,
-    /// Bytes of `MADV_DONTFORK` memory the child got a copy of.
+    /// Bytes of the mappings advised `MADV_DOFORK` for the child: V8's `MADV_DONTFORK` ones, and
+    /// with a plan those mapped since it was read.
     pub copied_bytes: u64,
 }
 
@@ -61,15 +66,27 @@ pub enum Forked {
     },
 }
 
-/// Forks this process for a snapshot (see the module doc). In the child, nothing is set up
-/// yet: call [`child::prepare`] first.
-pub fn fork_for_snapshot() -> Result<Forked, ForkError> {
+/// Forks this process for a snapshot (see the module doc). With a `plan` read before, the stop
+/// reads `/proc/self/maps` only; without, it reads `/proc/self/smaps` (tens of ms per GB of
+/// heap). In the child, nothing is set up yet: call [`child::prepare`] first.
+pub fn fork_for_snapshot(plan: Option<&ForkPlan>) -> Result<Forked, ForkError> {
     let started = Instant::now();
-    let text = std::fs::read_to_string("/proc/self/smaps").map_err(|error| ForkError {
-        step: "smaps",
-        error,
-    })?;
-    let ranges = smaps::dont_fork_ranges(&text);
+    let advice = match plan {
+        Some(plan) => {
+            let maps = std::fs::read_to_string("/proc/self/maps").map_err(|error| ForkError {
+                step: "maps",
+                error,
+            })?;
+            plan.advice(&smaps::mapped_ranges(&maps))
+        }
+        None => {
+            let plan = ForkPlan::read().map_err(|error| ForkError {
+                step: "smaps",
+                error,
+            })?;
+            plan.advice(plan.mapped())
+        }
+    };
     let mut fds = [0 as RawFd; 2];
     // SAFETY: `fds` has room for the two descriptors pipe2 writes.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -79,7 +96,7 @@ pub fn fork_for_snapshot() -> Result<Forked, ForkError> {
         });
     }
     let [read_fd, write_fd] = fds;
-    advise(&ranges, libc::MADV_DOFORK);
+    let copied_bytes = advice.give_to_child();
     let fork_started = Instant::now();
     // SAFETY: the child runs only async-signal-safe setup (child::prepare) before V8's
     // snapshot writer, and never returns to the event loop: it leaves through child::exit.
@@ -93,7 +110,7 @@ pub fn fork_for_snapshot() -> Result<Forked, ForkError> {
         });
     }
     let error = std::io::Error::last_os_error();
-    advise(&ranges, libc::MADV_DONTFORK);
+    advice.keep_back();
     // SAFETY: the write end is the child's; fcntl only sets a flag on our read end.
     unsafe {
         libc::close(write_fd);
@@ -114,14 +131,6 @@ pub fn fork_for_snapshot() -> Result<Forked, ForkError> {
         result_fd: read_fd,
         stop_ms: started.elapsed().as_secs_f64() * 1e3,
         fork_ms,
-        copied_bytes: ranges.iter().map(|r| r.len() as u64).sum(),
+        copied_bytes,
     }))
-}
-
-/// `madvise` over every range; a range V8 unmapped meanwhile is no error worth stopping for.
-fn advise(ranges: &[std::ops::Range<usize>], advice: libc::c_int) {
-    for r in ranges {
-        // SAFETY: only the fork-inheritance flag of the range changes, never its contents.
-        unsafe { libc::madvise(r.start as *mut libc::c_void, r.len(), advice) };
-    }
 }
