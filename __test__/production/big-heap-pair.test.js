@@ -93,15 +93,23 @@ function rssRise(s, from, to) {
 /** The report's words about its pair, for the diagnostics. */
 function pairText(report) {
   if (!report) return 'none'
-  const notLooked = report.notLookedAt?.find((n) => n.what === 'heapSnapshot')
-  return `${report.evidence}: ${report.suspects[0]?.holder.description}${notLooked ? ` (no pair: ${notLooked.why})` : ''}`
+  const noPair = report.heapSnapshot
+  return `${report.evidence}: ${report.suspects[0]?.holder.description}${noPair ? ` (no pair: ${noPair.why}, ${noPair.detail})` : ''}`
 }
 
 /** Each snapshot's event, for the diagnostics. */
 function snapshotsText(all) {
   return all.filter((e) => e.type === 'snapshot' || e.type === 'snapshot-skipped').map((e) => e.type === 'snapshot'
-    ? `${e.role} ${(e.bytes / GB).toFixed(2)} GB (stop ${e.stopMs} ms, child ${Math.round(e.childMs / 1000)} s, child peak RSS ${(e.childPeakRssBytes / GB).toFixed(2)} GB${e.requestedBy ? `, by ${e.requestedBy}` : ''})`
+    ? `${e.role} ${(e.bytes / GB).toFixed(2)} GB (stop ${e.durationMs} ms, child ${Math.round(e.childMs / 1000)} s, child peak RSS ${(e.childPeakRssBytes / GB).toFixed(2)} GB${e.requestedBy ? `, by ${e.requestedBy}` : ''})`
     : `skipped (${e.skipped}: ${e.detail})`).join('; ')
+}
+
+/** The service's stops over the limit and the watcher's events, in seconds since its load started, for the diagnostics. */
+function timelineText(s) {
+  const at = (time) => `${((time - s.loadStartedAt) / 1000).toFixed(1)} s`
+  const stops = stopsOverLimit(s).map(([endedAt, ms]) => `a ${ms} ms stop ending at ${at(endedAt)}`)
+  const marks = events(s.log).filter((e) => e.type !== 'sample').map((e) => `${e.type}${e.role ? ` ${e.role}` : ''}${e.kind ? ` ${e.kind}` : ''} at ${at(e.time)}${e.forkedAt ? ` (forked at ${at(e.forkedAt)})` : ''}`)
+  return `${stops.join(', ') || 'no stop over the limit'}; ${marks.join(', ')}`
 }
 
 /**
@@ -118,6 +126,7 @@ function assertPairDiffedAside(t, s, cgroup, report) {
   t.diagnostic(`${s.name}: snapshots ${snapshotsText(all)}`)
   t.diagnostic(`${s.name}: report ${pairText(report)}, ${followUp ? Math.round((report.time - followUp.time) / 1000) : '?'} s after the follow-up; the service's RSS ${rss ? `${(rss.atStart / GB).toFixed(2)} → at most ${(rss.highest / GB).toFixed(2)} GB (${(100 * rss.rise).toFixed(1)}%)` : '?'} meanwhile`)
   t.diagnostic(`${s.name}: cgroup peak ${peak === null ? '?' : `${(peak / GB).toFixed(2)} GB, ${(peak / heap).toFixed(1)}× the live heap of ${Math.round(heap / MB)} MB`}; longest stop ${longest[1]} ms, ${longest[2]}'s`)
+  t.diagnostic(`${s.name}: ${timelineText(s)}`)
   assert.match(report.evidence, /^pair/, pairText(report))
   assert.match(report.suspects[0].holder.description, /^recentSearches \(Array\)/, pairText(report))
   assert.ok(followUp, 'the follow-up was written')
@@ -168,13 +177,14 @@ test('a 1 GB heap in a cgroup too small for a forked child: no OOM kill, the cen
   await finishService(s)
   const all = events(s.log)
   const { longest } = longestStop(s)
+  t.diagnostic(`no room: ${timelineText(s)}`)
   t.diagnostic(`no room: snapshots ${snapshotsText(all)}; report ${pairText(report)}; cgroup peak ${((cgroupPeak(cgroup) ?? NaN) / GB).toFixed(2)} GB; longest stop ${longest[1]} ms, ${longest[2]}'s`)
   assert.equal(cgroup.oomKills(), 0, 'no process of the service\'s cgroup was killed')
   assert.ok(report, 'a report')
   assert.equal(report.evidence, 'census')
   assert.match(report.suspects[0].holder.description, /^recentSearches \(Array\)/, pairText(report))
-  const why = report.notLookedAt.find((n) => n.what === 'heapSnapshot')?.why
-  assert.match(why ?? '', /memory/, `the report says why there is no pair: ${why}`)
+  assert.equal(report.heapSnapshot?.why, 'memory', `the report says why there is no pair: ${pairText(report)}`)
+  assert.match(report.heapSnapshot.detail, /memory needed/)
   assert.deepEqual(all.filter((e) => e.type === 'snapshot'), [], 'no snapshot written')
   assert.deepEqual(stopsOverLimit(s), [], 'stops of leakproof\'s over the limit ([endedAt, ms])')
 })
