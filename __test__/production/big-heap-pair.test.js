@@ -107,9 +107,11 @@ function snapshotsText(all) {
 /** The service's stops over the limit and the watcher's events, in seconds since its load started, for the diagnostics. */
 function timelineText(s) {
   const at = (time) => `${((time - s.loadStartedAt) / 1000).toFixed(1)} s`
-  const stops = stopsOverLimit(s).map(([endedAt, ms]) => `a ${ms} ms stop ending at ${at(endedAt)}`)
+  const gcsIn = (endedAt, ms) => s.stats.gcs.filter(([gcAt, gcMs]) => gcAt <= endedAt && gcAt + gcMs >= endedAt - ms).map(([gcAt, gcMs]) => `a ${gcMs} ms GC at ${at(gcAt)}`)
+  const stops = stopsOverLimit(s).map(([endedAt, ms]) => `a ${ms} ms stop ending at ${at(endedAt)} (${gcsIn(endedAt, ms).join(', ') || 'no GC'})`)
+  const forced = events(s.log).filter((e) => e.type === 'sample' && e.forcedGc).map((e) => `${e.forcedGcReason} GC's floor at ${at(e.time)} (pause ${Math.round(e.gcPauseMs)} ms, ${Math.round(e.gcDurationMs)} ms from its request)`)
   const marks = events(s.log).filter((e) => e.type !== 'sample').map((e) => `${e.type}${e.role ? ` ${e.role}` : ''}${e.kind ? ` ${e.kind}` : ''} at ${at(e.time)}${e.forkedAt ? ` (forked at ${at(e.forkedAt)})` : ''}`)
-  return `${stops.join(', ') || 'no stop over the limit'}; ${marks.join(', ')}`
+  return `${stops.join(', ') || 'no stop over the limit'}; ${marks.join(', ')}; ${forced.join(', ')}`
 }
 
 /**
