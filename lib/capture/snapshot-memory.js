@@ -33,6 +33,14 @@
 const GRAPH_PER_FILE_BYTE = 6.5
 
 /**
+ * V8's graph per byte of the predicted file for a snapshot written in-process: the most any
+ * heap measured took (the smallest objects' 8.7–10.2, above), since nothing is learned there
+ * and no child can be killed in the service's place: a graph under-predicted in a container
+ * would have the kernel kill the service itself.
+ */
+const IN_PROCESS_GRAPH_PER_FILE_BYTE = 10.5
+
+/**
  * The pages a child may hold beside its graph, per byte of live heap: the service rewrites up
  * to its whole heap while the child runs (measured under load: 1.0–1.2 GB of a 1 GB heap in
  * 70–90 s, 2.1 GB of a 2 GB one), its own full GC sweeping and compacting what it touches.
@@ -79,7 +87,8 @@ class SnapshotMemory {
       const graphBytes = this.#factor * fileBytes
       return { bytes: graphBytes + copiedBytes, graphBytes, copiedBytes, basis }
     }
-    const graphBytes = (this.#learnedPerFileByte ?? GRAPH_PER_FILE_BYTE) * fileBytes + FIXED_BYTES
+    const perFileByte = child ? (this.#learnedPerFileByte ?? GRAPH_PER_FILE_BYTE) : IN_PROCESS_GRAPH_PER_FILE_BYTE
+    const graphBytes = perFileByte * fileBytes + FIXED_BYTES
     return { bytes: graphBytes + copiedBytes, graphBytes, copiedBytes, basis }
   }
 
@@ -101,4 +110,4 @@ function isByteCount(value) {
   return typeof value === 'number' && value >= 0
 }
 
-module.exports = { SnapshotMemory, GRAPH_PER_FILE_BYTE, COPY_ON_WRITE_PER_HEAP_BYTE, FIXED_BYTES }
+module.exports = { SnapshotMemory, GRAPH_PER_FILE_BYTE, IN_PROCESS_GRAPH_PER_FILE_BYTE, COPY_ON_WRITE_PER_HEAP_BYTE, FIXED_BYTES }
