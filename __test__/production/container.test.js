@@ -4,7 +4,7 @@
 // heap about 100 MB of reference data and then a leak through a library's own collection
 // (a prom-client counter's series), watched at the defaults (`-r leakproof/register` with only
 // LEAKPROOF_DIR and LEAKPROOF_LOG), under loopback load from another process. No snapshot fits
-// (a forked child takes 12 times the heap), so the holder must come from the census: named
+// (a forked child needs about ten times the heap), so the holder must come from the census: named
 // within 2 minutes of the leak event, the service's own loop probe seeing no stop from the
 // census over 50 ms, and the census taking at most 32 MB or 10% of the heap, whichever is
 // larger, of RSS beyond what the service's own RSS rises by over as long.

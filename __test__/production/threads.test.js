@@ -117,7 +117,7 @@ test.describe('three leaks in worker threads', () => {
     const cgroup = memoryCgroup(`leakproof-threads-${process.pid}`, 1024 * MiB)
     if (cgroup.missing !== undefined) return t.skip(cgroup.missing)
     try {
-      // A worker watched from the main thread, whose snapshot does not fit (about 12 times its
+      // A worker watched from the main thread, whose snapshot does not fit (about 10 times its
       // file beside three growing heaps), gets its holder from a census taken in it.
       await runService(t, cgroup)
       assert.equal(cgroup.oomKills(), 0, 'the OOM killer took nothing')
