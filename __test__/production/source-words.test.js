@@ -39,7 +39,9 @@ const MiB = 1024 * 1024
 const CGROUP_BYTES = 1024 * MiB
 /**
  * Reference data each service loads: a few MB roomy; about 40 MB of heap in the cgroup, where
- * the leak's heap (80 MB and up) then needs more than the cgroup for a snapshot (18 times the heap at defaults).
+ * a forked child's snapshot of the leak's heap (66-90 MB) needs about ten times the heap, at
+ * the cgroup's edge: declined for memory in some runs, written in others (the census names the
+ * holder first either way), and a child is never OOM-killed.
  */
 const CATALOG = { roomy: 20_000, cgroup: 200_000 }
 const LEAK_WITHIN_MS = 180_000
@@ -260,7 +262,9 @@ async function check(t, variant, room) {
   if (room === 'cgroup') {
     assert.equal(first.kind, 'no-snapshot')
     assert.equal(first.evidence, 'census', JSON.stringify(first.census?.notReached))
-    assert.ok(all.some((e) => e.type === 'snapshot-skipped' && e.skipped === 'memory'), 'no snapshot fits')
+    const declined = all.some((e) => e.type === 'snapshot-skipped' && e.skipped === 'memory')
+    assert.ok(declined || all.some((e) => e.type === 'snapshot'), 'a snapshot written where it fits, or declined for memory')
+    assert.deepEqual(all.filter((e) => e.type === 'snapshot-skipped' && e.skipped === 'child-killed'), [], 'no child killed')
     assert.equal(run.oomKills, 0, 'the OOM killer took nothing')
   } else {
     assert.ok(pair && pair.time - leak.time <= pairWithin(variant), `no pair report within ${pairWithin(variant) / 1000} s of the leak: ${after(pair)}`)
