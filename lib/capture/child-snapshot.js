@@ -164,7 +164,7 @@ async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = (
 }
 
 /**
- * The plan of the next fork (`prepareFork`: this process's mappings read on the thread pool, so that
+ * The plan of the next fork (`prepareFork`: this process's mappings read on a thread of its own, so that
  * fork's stop does not read them: 35-130 ms at 1-3 GB of heap), or undefined when the addon has none
  * or the read failed: forkSnapshot then reads them in the stop.
  */
