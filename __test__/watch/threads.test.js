@@ -46,8 +46,8 @@ const STUCK_AFTER_MS = 60_000
 
 /**
  * Runs the fixture's `scenario` with the preload for `runMs` at most, ended sooner (SIGTERM)
- * once `done(events, tasksAnswered)` holds for the events logged and the tasks answered so
- * far, with `env` set besides the short timings; resolves with its dir, events, stderr,
+ * once `done(events, tasksAnswered, scrapes)` holds for the events logged, the tasks answered
+ * and the scrapes printed so far, with `env` set besides the short timings; resolves with its dir, events, stderr,
  * scrapes and the counts of pool tasks answered printed each second.
  */
 async function runScenario(scenario, runMs, done = () => false, env = {}) {
@@ -64,7 +64,7 @@ async function runScenario(scenario, runMs, done = () => false, env = {}) {
   child.stdout.on('data', (chunk) => (stdout += chunk))
   // A busy machine (the whole suite at once) takes longer to see a leak: the run ends when it is seen.
   const poll = setInterval(() => {
-    if (done(logged(log), tasksAnsweredIn(stdout))) child.kill('SIGTERM')
+    if (done(logged(log), tasksAnsweredIn(stdout), scrapesIn(stdout))) child.kill('SIGTERM')
   }, 500)
   // A fixture that outlives its time by a minute is stuck (a pool whose destroy() never ends):
   // killed, so that the assertion below says so rather than the suite waiting for ever.
@@ -73,8 +73,12 @@ async function runScenario(scenario, runMs, done = () => false, env = {}) {
   clearInterval(poll)
   clearTimeout(stuck)
   assert.ok(code === 0 || signal === 'SIGTERM', `exit ${code} ${signal}${signal === 'SIGKILL' ? ` (still running ${STUCK_AFTER_MS} ms past its ${runMs} ms)` : ''}: ${stderr}`)
-  const scrapes = stdout.split('\n').filter((line) => line.startsWith('metrics ')).map((line) => JSON.parse(line.slice('metrics '.length)))
-  return { dir, events: logged(log), stderr, scrapes, tasksAnswered: tasksAnsweredIn(stdout) }
+  return { dir, events: logged(log), stderr, scrapes: scrapesIn(stdout), tasksAnswered: tasksAnsweredIn(stdout) }
+}
+
+/** The leakproof_thread_* series of each scrape the fixture printed, in `stdout`. */
+function scrapesIn(stdout) {
+  return stdout.split('\n').filter((line) => line.startsWith('metrics ')).map((line) => JSON.parse(line.slice('metrics '.length)))
 }
 
 /** The counts of pool tasks answered that the fixture printed each second, in `stdout`. */
@@ -143,9 +147,12 @@ test.after(() => {
 test.before(() => {
   // Run at once (each for 20-30 s, the leaking ones until a report names a holder, 2 minutes
   // at most): the checks below read what they left.
-  // The pool's run ends once a worker's pair was diffed too (after the census' report, on Node 22 and later).
+  // The pool's run ends once a worker's pair was diffed too (after the census' report, on Node 22
+  // and later), and a scrape had its holder: the series is there while the leak grows, and the
+  // floors of a worker its census and snapshots stopped for seconds are flat for a while.
   const pairDiffed = (events) => !EVALUATES_IN_POOLS || events.some((e) => e.type === 'report' && e.kind === 'pair' && e.threadId !== 0)
-  scenarios.pool = runScenario('pool', 120_000, (events) => workerReportAndSites(true)(events) && pairDiffed(events))
+  const holderScraped = (scrapes) => !EVALUATES_IN_POOLS || scrapes.some((series) => series.some((line) => line.startsWith('leakproof_thread_leak_holder_info{')))
+  scenarios.pool = runScenario('pool', 120_000, (events, _tasks, scrapes) => workerReportAndSites(true)(events) && pairDiffed(events) && holderScraped(scrapes))
   scenarios['no-preload'] = runScenario('no-preload', 120_000, workerReportAndSites(false))
   scenarios.listeners = runScenario('listeners', 120_000, workerHolderNamed)
   scenarios.all = runScenario('all', 120_000, (events) => ALL_NAMED.every((file) => events.some((e) => e.type === 'report' && firstHolder(e)?.endsWith(file))))
