@@ -28,7 +28,7 @@
 
 use std::collections::HashMap;
 
-use super::code_index::{is_native_context, is_scope, CodeIndex, Origin};
+use super::code_index::{is_native_context, is_scope, origin, CodeIndex, Origin};
 use super::graph::Bits;
 use super::paths::{describe_node, readable, RetainerTree};
 use super::snapshot::{EdgeKind, NodeKind, Snapshot};
@@ -230,6 +230,7 @@ pub fn name_holders(
     // Per target, the links found so far, the object nearest it first.
     let mut chains: Vec<Vec<Link>> = vec![Vec::new(); targets.len()];
     let mut open: Vec<usize> = (0..targets.len()).collect();
+    let exported = exports_links(snap);
     for _ in 0..=MAX_PROPERTY_CHAIN {
         if open.is_empty() {
             break;
@@ -243,6 +244,10 @@ pub fn name_holders(
             let top = top_of(&chains[i], targets[i]);
             let Some(&link) = links.get(&top) else {
                 return false;
+            };
+            let link = match (link.naming, exported.get(&top)) {
+                (Naming::AppVariable | Naming::LibraryVariable, Some(&export)) => export,
+                _ => link,
             };
             let cycle =
                 link.source == targets[i] || chains[i].iter().any(|l| l.source == link.source);
@@ -355,6 +360,36 @@ fn module_exports(snap: &Snapshot, chain: &[Link]) -> Option<(usize, String)> {
         let file = snap.child_named(link.source, "filename")?;
         (snap.node_kind(file) == NodeKind::String).then(|| (i, snap.name(file).to_string()))
     })
+}
+
+/// The link from each CommonJS module (a `Module` with a `filename`) into its exports object.
+/// A variable holding a module's exports is an import (`const store_1 = require('./store')`,
+/// as tsc, Babel and swc write `import { store }`): what is under it is named by the module that
+/// declares it (`module.exports.store` of store.js), as the census names it, not by the alias
+/// a compiler gave it in each importing file. Not a package's: the census walks packages'
+/// exports last (lib/diagnose/census/roots.js), so the app's variable names what it holds of one.
+fn exports_links(snap: &Snapshot) -> HashMap<usize, Link> {
+    let mut links = HashMap::new();
+    for module in 0..snap.node_count() {
+        if snap.node_kind(module) != NodeKind::Object || snap.name(module) != "Module" {
+            continue;
+        }
+        let has_file = snap.child_named(module, "filename").is_some_and(|f| {
+            snap.node_kind(f) == NodeKind::String && origin(snap.name(f)) == Origin::App
+        });
+        let exports = snap.edges(module).find(|&e| {
+            snap.edge_kind(e) == EdgeKind::Property && snap.edge_name_str(e) == Some("exports")
+        });
+        if let (true, Some(edge)) = (has_file, exports) {
+            let link = Link {
+                edge,
+                source: module,
+                naming: Naming::Member,
+            };
+            links.insert(snap.edge_to[edge] as usize, link);
+        }
+    }
+    links
 }
 
 /// The holder of an object reached from a module's exports through `below` (the links under

@@ -374,6 +374,44 @@ fn what_a_module_exports_is_named_by_module_exports_and_its_file_not_by_the_load
 }
 
 #[test]
+fn an_import_is_named_by_the_module_that_exports_it_not_by_the_importers_alias() {
+    // tsc's `import { store } from './store'`: main.js's module scope keeps `store_1`, the
+    // exports object of store.js, and reads `store_1.sessions`.
+    let named = |file| {
+        let holder = imported_map(file);
+        (holder.name, holder.file.unwrap_or_default())
+    };
+    assert_eq!(
+        named("/srv/store.js"),
+        ("module.exports.sessions".into(), "/srv/store.js".into())
+    );
+    // A package's exports are the app's variable's, as the census walks them last.
+    assert_eq!(
+        named("/srv/node_modules/store/index.js"),
+        ("store_1.sessions".into(), "/srv/main.js".into())
+    );
+}
+
+/// The holder of the Map a module exports (from `file`) as `sessions`, the module's exports
+/// held by variable `store_1` of /srv/main.js.
+fn imported_map(file: &str) -> CodeHolder {
+    let (mut heap, exports, map) = exported_map(Some(file));
+    let native = heap.node("hidden", "system / NativeContext");
+    let scope = heap.node("object", "system / Context");
+    heap.edge(scope, "internal", "previous", native);
+    heap.edge(scope, "context", "store_1", exports);
+    let script = heap.node("code", "/srv/main.js");
+    let code = heap.node("code", "handle");
+    heap.edge(code, "internal", "script_or_debug_info", script);
+    let handle = heap.closure(code, scope, 3, 0);
+    heap.edge(1, "property", "handle", handle);
+    let a = Analysis::new(heap.snapshot(), 0, &mut |_| {});
+    name_holders(&a.snapshot, &a.tree, &a.code, &[map])
+        .remove(0)
+        .expect("a holder")
+}
+
+#[test]
 fn an_object_called_module_without_a_file_is_a_property_as_any_other() {
     let (heap, _, map) = exported_map(None);
     let a = Analysis::new(heap.snapshot(), 0, &mut |_| {});
