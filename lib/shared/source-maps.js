@@ -353,7 +353,8 @@ class SourceMaps {
 
   /**
    * The 1-based position of the top-level declaration of `name` (`var`, `let`, `const`,
-   * `function`, `class`, or `exports.name =`, tsc's export) in the script at `url`, a line's first such declaration without
+   * `function`, `class`, or `exports.name =`, tsc's export, not the `exports.name = void 0`
+   * tsc writes first) in the script at `url`, a line's first such declaration without
    * indentation preferred (a bundle puts its modules' top-level code at the left); null when
    * none is found or the file cannot be read.
    * @returns {Promise<{ line: number, column: number } | null>}
@@ -367,7 +368,7 @@ class SourceMaps {
     } catch {
       return null
     }
-    const declaring = new RegExp(`^([ \\t]*)(?:(?:export\\s+)?(?:var|let|const)\\s+|(?:export\\s+)?(?:async\\s+)?function\\s*\\*?\\s*|class\\s+|(?:module\\.)?exports\\.)(${name.replaceAll('$', '\\$')})(?![\\w$])`, 'gm')
+    const declaring = new RegExp(`^([ \\t]*)(?:(?:export\\s+)?(?:var|let|const)\\s+|(?:export\\s+)?(?:async\\s+)?function\\s*\\*?\\s*|class\\s+|(?:module\\.)?exports\\.)(${name.replaceAll('$', '\\$')})(?![\\w$])(?!\\s*=\\s*void 0\\b)`, 'gm')
     let best = null
     for (const match of text.matchAll(declaring)) {
       if (best === null || (best[1].length > 0 && match[1].length === 0)) best = match
