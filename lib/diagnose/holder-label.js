@@ -14,6 +14,7 @@
 
 const fs = require('node:fs')
 const { dirname } = require('node:path')
+const { withoutImportAlias } = require('../shared/compiler-names')
 
 /** Longest label values, in characters: past them a value is cut with `…`. */
 const MAX_HOLDER_CHARS = 96
@@ -94,11 +95,24 @@ function holderLabel(report, { root = null } = {}) {
     return { holder: cut(written.holder, MAX_HOLDER_CHARS), site: cut(written.site, MAX_SITE_CHARS), share }
   }
   const { holder } = item
-  // A census' path is its text (`store.sessions`); a pair's holder name is already the path.
-  const path = typeof item.readablePath === 'string' && item.readablePath !== '' ? item.readablePath : text(holder.name)
   const className = text(holder.className).replace(/^function (\S+) at .*$/, 'function $1')
+  const path = declaredPath(item)
   const name = path === '' ? `(${text(holder.kind) || 'unnamed'})` : path
   return { holder: cut(stableText(`${name} (${className || '?'})`), MAX_HOLDER_CHARS), site: siteOf(holder, item.madeAt, root), share }
+}
+
+/**
+ * The path of a named item from where its collection is declared, the same whichever evidence
+ * named it: a census' path is its text (`store.sessions`), a pair's holder name is already the
+ * path. What a module exports is named as the module writes it (`store.sessions` of store.js,
+ * not `module.exports.store.sessions`), and built code's by what the user imported
+ * (compiler-names.js).
+ */
+function declaredPath(item) {
+  const { holder } = item
+  const path = typeof item.readablePath === 'string' && item.readablePath !== '' ? item.readablePath : text(holder.name)
+  const exported = path.replace(/^module\.exports\.(?=[A-Za-z_$])/, '')
+  return holder.generated !== undefined ? withoutImportAlias(exported) : exported
 }
 
 /**

@@ -7,7 +7,9 @@
  *
  * - a holder (an object with `description` and `file`: the analyzer's, the census'): its
  *   `file`, `line`, `column` become the source's, the place it had goes to `generated`
- *   beside them, and its description names `src/store.ts:3:7 (built: dist/server.js:24652:5)`.
+ *   beside them, and its description names `src/store.ts:3:7 (built: dist/server.js:24652:5)`;
+ *   its path starts from what the user imported, not the alias a compiler gave the module
+ *   (`container.audit`, not `container_1.container.audit`: compiler-names.js).
  *   A module-level variable, which V8 places by file only, is placed at its declaration
  *   in the built file first (in a bundle every module's variables share the bundle's scope,
  *   so the file alone says nothing);
@@ -21,6 +23,7 @@
  * not by the `file://` URL a snapshot gives. Applying it again changes nothing.
  */
 const { sourceMaps: processMaps, scriptPath } = require('./source-maps')
+const { withoutImportAlias } = require('./compiler-names')
 
 /** An absolute path or `file://` URL with a line and maybe a column, in text. */
 const POSITION_IN_TEXT = /((?:file:\/\/)?\/[^\s:()'"`,]+):(\d+)(?::(\d+))?/g
@@ -114,6 +117,23 @@ async function holderEdit(holder, original, maps) {
   holder.generated = built
   if (written !== undefined) holder.description = holder.description.replace(written, mappedText(source, built))
   Object.assign(holder, { file: source.file, line: source.line ?? holder.line, column: source.column ?? holder.column })
+  inUserWords(holder)
+}
+
+/**
+ * A built holder's path without the alias a compiler gave the module it imports
+ * (compiler-names.js), in its name and at the head of its description; the built name kept in
+ * `generated.name`.
+ */
+function inUserWords(holder) {
+  const name = withoutImportAlias(holder.name)
+  const [path] = holder.description.split(' ', 1)
+  const words = withoutImportAlias(path)
+  if (words !== path) holder.description = `${words}${holder.description.slice(path.length)}`
+  if (name !== holder.name) {
+    holder.generated.name = holder.name
+    holder.name = name
+  }
 }
 
 /**
