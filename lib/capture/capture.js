@@ -92,11 +92,13 @@ class Capture {
    * @param {(time: number) => Promise<object | null>} [parts.diagnosedSince] the newest report
    *   without a pair whose census began at or after `time`, whose holders a pair's report
    *   confirms (once a diagnosis under way is done).
+   * @param {() => object | null} [parts.published] the newest report without a pair, whose
+   *   holder's label a pair's report keeps where it names the same (reports.js).
    * @param {() => boolean} [parts.diagnosing] whether a diagnosis is under way: a follow-up
    *   waits for it, since its census' queue, in the heap meanwhile, would read as growth.
    * @param {import('../shared/clock').Clock} [parts.clock] what time it is.
    */
-  constructor(options, { native, emit, onNoPair, diagnosedSince = async () => null, diagnosing = () => false, clock = SYSTEM_CLOCK }) {
+  constructor(options, { native, emit, onNoPair, diagnosedSince = async () => null, published = () => null, diagnosing = () => false, clock = SYSTEM_CLOCK }) {
     this.#diagnosedSince = diagnosedSince
     this.#diagnosing = diagnosing
     this.#clock = clock
@@ -105,7 +107,7 @@ class Capture {
     this.#native = native
     this.#emit = emit
     this.#onNoPair = onNoPair
-    this.#reports = new Reports(options.top, emit)
+    this.#reports = new Reports(options.top, emit, {}, published)
     this.#maxPauseMs = options.snapshotMaxPauseMs
     this.#followUpGrowthBytes = options.followUpGrowthBytes
     this.#intervalMs = options.intervalMs

@@ -242,6 +242,11 @@ class Diagnosis {
     return sites === null || sites === LATE ? report : { ...report, suspects: withWhereMade(report.suspects, sites.sites) }
   }
 
+  /** The newest report emitted (a leak's without a pair: its holders from a census), or null. */
+  get newestReport() {
+    return this.#latest
+  }
+
   /** Whether a diagnosis is under way (its census' passes hold what they walk in this heap). */
   get busy() {
     return this.#busy

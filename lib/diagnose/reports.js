@@ -29,6 +29,7 @@ class Reports {
   #top
   #emit
   #fields
+  #published
   #growingHandles = null // a GrowingSites, made with the first report
   #diffing = null // the pair's diff under way (diff-process.js)
   #stopped = false
@@ -37,11 +38,14 @@ class Reports {
    * @param {number} top suspects and sites listed.
    * @param {(type: string, fields: object) => void} emit emits a watcher event.
    * @param {object} [fields] put in every report first (a worker's pair: `{ thread }`).
+   * @param {() => object | null} [published] the newest report without a pair about the
+   *   same thread (diagnosis.js), whose holder's label a pair that confirms it keeps.
    */
-  constructor(top, emit, fields = {}) {
+  constructor(top, emit, fields = {}, published = () => null) {
     this.#top = top
     this.#emit = emit
     this.#fields = fields
+    this.#published = published
   }
 
   /** No more reports emitted; a diff under way is killed. */
@@ -91,7 +95,7 @@ class Reports {
       // diffSnapshots placed the diff's positions, and the census' report its holders: the sites tracked remain.
       await withSourcePositions(report.growingHandles)
       if (this.#stopped) return
-      report.holderLabel = ownHolderLabel(report)
+      report.holderLabel = pairLabel(report, this.#published())
       writePrivateAtomically(file, JSON.stringify(report, null, 2))
       this.#emit('report', { path: file, ...report })
     } catch (err) {
@@ -121,6 +125,27 @@ function censusConfirmed(report, diagnosed) {
   const holders = diagnosed.suspects.map((s) => ({ holder: s.holder?.description ?? s.readablePath ?? s.name, confirmed: confirms(s, named) }))
   const evidence = named.length > 0 && diagnosed.suspects.some((s) => confirms(s, named.slice(0, 1))) ? 'pair and census' : 'pair'
   return { evidence, census: { path: diagnosed.path, time: diagnosed.time, holders } }
+}
+
+/**
+ * The label of a pair's report: the one the census' report published already where the pair
+ * names the same collection (or what holds it) or names nothing as precisely (no file: a
+ * property of an object no variable holds, as a chain's link), so that the series a fleet
+ * groups by stays as it was when the evidence changes; else the pair's own, a new holder on
+ * purpose. Labels compare by their words (holder-label.js), which both kinds of evidence
+ * give from where the collection is declared.
+ * @param {object} report the pair's report
+ * @param {object | null} published the newest report without a pair
+ */
+function pairLabel(report, published) {
+  const own = ownHolderLabel(report)
+  const census = published?.kind === 'no-snapshot' ? published.holderLabel ?? null : null
+  if (census === null || own === null) return own ?? census
+  if (own.site === '' && census.site !== '') return census
+  const pathOf = (label) => label.holder.replace(/ \([^()]*\)$/, '')
+  const [ownPath, censusPath] = [pathOf(own), pathOf(census)]
+  const sameCollection = own.site === census.site && (censusPath === ownPath || censusPath.startsWith(`${ownPath}.`) || censusPath.startsWith(`${ownPath}[`))
+  return sameCollection ? census : own
 }
 
 /**

@@ -86,6 +86,7 @@ class LeakResponse {
       emit: this.#emit,
       onNoPair: (skipped) => this.#diagnose(this.#lastLeak, whyNoPair({ kind: 'skipped', skipped: skipped.skipped, detail: skipped.detail ?? null })),
       diagnosedSince: (time) => this.#diagnosis.latestSince(time),
+      published: () => this.#diagnosis.newestReport,
       diagnosing: () => this.#diagnosis.busy,
       clock: this.#clock,
     })

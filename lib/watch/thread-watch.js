@@ -96,7 +96,7 @@ class ThreadWatch {
     this.#clock = clock
     this.#emit = (type, fields) => emit(type, { threadId: info.threadId, thread: this.#thread(), ...fields })
     // Its reports are made here only while the main thread watches it.
-    if (snapshots !== null) this.#reports = new Reports(options.top, this.#emit, { thread: this.#judgedHere() })
+    if (snapshots !== null) this.#reports = new Reports(options.top, this.#emit, { thread: this.#judgedHere() }, () => this.#diagnosis?.newestReport ?? null)
   }
 
   /** The worker's thread id. */
