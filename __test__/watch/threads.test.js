@@ -207,6 +207,8 @@ test('a piscina pool whose task module keeps a Map: watched from the main thread
     const pair = events.find((e) => e.type === 'report' && e.kind === 'pair' && e.threadId !== 0)
     assert.ok(pair, 'no pair of a worker was diffed')
     assert.match(firstHolder(pair), new RegExp(`^rendered \\(Map\\), a module-level variable of ${escape(path.join(WORKERS, 'memo-render.js'))}`))
+    // The worker's pair keeps the census' label: the series does not change when the pair comes.
+    assert.deepEqual(pair.holderLabel, report.holderLabel)
   }
   const sites = assertWorkerSites(events, report.threadId, path.join(WORKERS, 'memo-render.js'))
   t.diagnostic(`after the leak: report ${report.time - leak.time} ms, sites ${sites.time - leak.time} ms (${sites.sites.map((s) => `${path.basename(s.url)} ${(s.growthBytes / MiB).toFixed(1)} MB`).join(', ')})`)
