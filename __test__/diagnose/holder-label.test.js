@@ -137,6 +137,21 @@ test('report shapes: a pair names its first growth root, then grown collections,
   assert.equal(holderLabel({ kind: 'pair', growthRoots: [], grownCollections: [], suspects: [{ name: 'Object', holder: null }] }), null)
 })
 
+test("words: what a module exports as the module writes it; a built holder's path without a compiler's import alias, a written one's as it is", () => {
+  const exported = { name: 'module.exports.container.audit.trail', className: 'Map', kind: 'module', file: '/srv/app/container.js' }
+  assert.equal(holderLabel({ kind: 'pair', growthRoots: [{ holder: exported }], grownCollections: [], suspects: [] }).holder, 'container.audit.trail (Map)')
+  assert.equal(holderLabel(censusReport([{ readablePath: 'module.exports', holder: { ...exported, className: 'Object' } }])).holder, 'module.exports (Object)')
+  const built = (path) => censusReport([{ readablePath: path, holder: { name: path.split('.')[0], className: 'Map', kind: 'closure', file: '/srv/app/src/main.ts', generated: { file: '/srv/app/dist/main.js' } } }])
+  const aliases = ['container_1', 'import_container', '_container__WEBPACK_IMPORTED_MODULE_0__', 'express__WEBPACK_IMPORTED_MODULE_2___default', '_container']
+  for (const alias of aliases) assert.equal(holderLabel(built(`${alias}.container.trail`)).holder, 'container.trail (Map)', alias)
+  // A path that is the alias alone, or starts from no alias, stays.
+  assert.equal(holderLabel(built('container_1')).holder, 'container_1 (Map)')
+  assert.equal(holderLabel(built('container.trail')).holder, 'container.trail (Map)')
+  // In code people write (no source map placed it), `retry_2` and `_cache` are the user's.
+  const written = censusReport([{ readablePath: 'retry_2.pending', holder: { name: 'retry_2', className: 'Map', kind: 'module', file: '/srv/app/retry.js' } }])
+  assert.equal(holderLabel(written).holder, 'retry_2.pending (Map)')
+})
+
 test('hostile or old reports give null or a cut label, never a throw', () => {
   for (const report of [null, 7, 'text', {}, { kind: 'pair' }, { kind: 'pair', growthRoots: 'x' }, { suspects: [null, 5, { holder: 'text' }] }]) {
     assert.equal(holderLabel(report), null, JSON.stringify(report))

@@ -1,10 +1,11 @@
 'use strict'
 
 // A pair's report says whether it confirms the census taken at the leak (reports.js): the
-// census names a collection by its path from a variable, the pair by its holder's expression.
+// census names a collection by its path from a variable, the pair by its holder's expression;
+// and it keeps the label the census' report published where it names the same collection.
 const { test } = require('node:test')
 const assert = require('node:assert/strict')
-const { censusConfirmed } = require('../../lib/diagnose/reports')
+const { censusConfirmed, pairLabel } = require('../../lib/diagnose/reports')
 
 const APP = '/srv/app.js'
 const pairOf = (...names) => ({ growthRoots: names.map((name) => ({ holder: { name, file: APP } })), grownCollections: [], suspects: [] })
@@ -53,4 +54,38 @@ test('the census\' open handles of a class are the pair\'s many roots holding it
 test('without a census, or one that found nothing, the pair alone', () => {
   assert.deepEqual(censusConfirmed(pairOf('cache'), null), { evidence: 'pair', census: null })
   assert.deepEqual(censusConfirmed(pairOf('cache'), { ...censusOf(), suspects: [] }), { evidence: 'pair', census: null })
+})
+
+/** A report naming one holder, as the watcher writes it: `path (className)` of `file` (null: none). */
+const named = (kind, path, className, file, holderKind = 'module') => {
+  const holder = { name: path, className, kind: holderKind, file, description: `${path} (${className})` }
+  return kind === 'pair' ? { kind, growthRoots: [{ holder }], grownCollections: [], suspects: [] } : { kind, suspects: [{ readablePath: path, holder }], holderLabel: { holder: `${path} (${className})`, site: file === null ? '' : file.slice(1) } }
+}
+
+test("a pair naming the census' collection, or what holds it, keeps the census' label", () => {
+  const census = named('no-snapshot', 'container.audit.trail', 'Map', '/srv/container.js')
+  for (const path of ['container.audit.trail', 'container.audit', 'module.exports.container.audit']) {
+    assert.deepEqual(pairLabel(named('pair', path, 'AuditService', '/srv/container.js'), census), census.holderLabel, path)
+  }
+})
+
+test("a pair naming nothing as precise as the census (no file: a chain's link) keeps the census' label", () => {
+  const census = named('no-snapshot', 'shutdown.#signal[Symbol(kEvents)][*].next', 'chain via .next', '/srv/app.js')
+  const link = named('pair', 'Listener.previous', 'Object', null, 'property')
+  assert.deepEqual(pairLabel(link, census), census.holderLabel)
+})
+
+test('a pair naming another collection, or another file, is a new label; without a census the pair\'s own', () => {
+  const census = named('no-snapshot', 'store.sessions', 'Map', '/srv/store.js')
+  const other = named('pair', 'cache', 'Map', '/srv/store.js')
+  assert.deepEqual(pairLabel(other, census), { holder: 'cache (Map)', site: 'srv/store.js' })
+  const elsewhere = named('pair', 'store.sessions', 'Map', '/srv/other.js')
+  assert.notDeepEqual(pairLabel(elsewhere, census), census.holderLabel)
+  // Not a prefix by characters: `store.session` does not hold `store.sessions`.
+  assert.notDeepEqual(pairLabel(named('pair', 'store.session', 'Map', '/srv/store.js'), census), census.holderLabel)
+  assert.deepEqual(pairLabel(other, null), { holder: 'cache (Map)', site: 'srv/store.js' })
+  // A pair's report published last is not a census'.
+  assert.deepEqual(pairLabel(other, { ...census, kind: 'pair' }), { holder: 'cache (Map)', site: 'srv/store.js' })
+  // A pair naming nothing: the census' label stays.
+  assert.deepEqual(pairLabel({ kind: 'pair', growthRoots: [], grownCollections: [], suspects: [] }, census), census.holderLabel)
 })

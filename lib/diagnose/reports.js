@@ -219,4 +219,4 @@ function newestReportIn(dir) {
   }
 }
 
-module.exports = { Reports, newestReportIn, censusConfirmed }
+module.exports = { Reports, newestReportIn, censusConfirmed, pairLabel }

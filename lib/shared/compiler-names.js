@@ -16,7 +16,7 @@
 const IMPORT_ALIASES = [
   /^[A-Za-z_$][\w$]*_\d+$/, // tsc: the module's name and a number
   /^import_[\w$]+$/, // esbuild, tsup
-  /^[\w$]*__WEBPACK_IMPORTED_MODULE_\d+(?:_default)?__$/, // webpack
+  /^[\w$]*__WEBPACK_IMPORTED_MODULE_\d+__(?:_default)?$/, // webpack
   /^_[A-Za-z$][\w$]*$/, // Babel, swc
 ]
 
