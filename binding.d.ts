@@ -194,6 +194,11 @@ export interface CodeHolder {
    * variable of makeTracker at /srv/app.js:37:21`.
    */
   description: string
+  /**
+   * The program's class whose instances keep the object in a field, where one does: where
+   * the collection is declared, whatever path reached it.
+   */
+  owner?: HolderOwner
 }
 
 /** `{ result }` or `{ error }`. */
@@ -379,6 +384,23 @@ export interface GrowthRoot {
 
 /** What kind of scope or object holds the object. */
 export type HolderKind = 'module' | 'closure' | 'global' | 'property' | 'handles'
+
+/**
+ * A class of the program's own files whose instance holds an object in a named field
+ * (`trail` of an `AuditService`).
+ */
+export interface HolderOwner {
+  /** The class (`'AuditService'`). */
+  className: string
+  /** The field that holds the object (`'trail'`, `'#trail'`). */
+  field: string
+  /** The script of the class's constructor. */
+  file: string
+  /** 1-based line of the constructor (the class). */
+  line: number
+  /** 1-based column of the constructor. */
+  column: number
+}
 
 /**
  * Judges floors taken after each round: `calls[i]` calls made when `bytes[i]` was read.

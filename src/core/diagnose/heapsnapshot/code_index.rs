@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use super::graph::Bits;
 use super::paths::{describe_folded, script_name};
-use super::snapshot::Snapshot;
+use super::snapshot::{Location, Snapshot};
 use crate::core::diagnose::code_origin::{code_origin, CodeOrigin};
 
 /// Where the code of a script comes from, in order of preference for naming a holder.
@@ -94,6 +94,12 @@ impl CodeIndex {
         snap.location(n)
             .and_then(|l| self.scripts.get(&l.script_id))
             .map_or(Origin::Internal, |s| origin(s))
+    }
+
+    /// The script and place of closure `n`, where the snapshot has them.
+    pub fn closure_place(&self, snap: &Snapshot, n: usize) -> Option<(&str, Location)> {
+        let l = snap.location(n)?;
+        Some((self.scripts.get(&l.script_id)?.as_str(), l))
     }
 
     /// The closure that locates scope `ctx`, if any closure with a location holds it.

@@ -105,6 +105,27 @@ pub struct CodeHolder {
     /// One line: `cache (Map), a module-level variable of /srv/app.js`, or `seen (Map), a
     /// variable of makeTracker at /srv/app.js:37:21`.
     pub description: String,
+    /// The program's class whose instances keep the object in a field, where one does: where
+    /// the collection is declared, whatever path reached it.
+    pub owner: Option<HolderOwner>,
+}
+
+/// A class of the program's own files whose instance holds an object in a named field
+/// (`trail` of an `AuditService`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object))]
+pub struct HolderOwner {
+    /// The class (`'AuditService'`).
+    #[cfg_attr(feature = "napi", napi(js_name = "className"))]
+    pub class: String,
+    /// The field that holds the object (`'trail'`, `'#trail'`).
+    pub field: String,
+    /// The script of the class's constructor.
+    pub file: String,
+    /// 1-based line of the constructor (the class).
+    pub line: u32,
+    /// 1-based column of the constructor.
+    pub column: u32,
 }
 
 /// True for the global object (`global` up to V8 13, `global (global*)` from V8 14 on).
@@ -300,8 +321,12 @@ fn holder_of(
     target: usize,
     chain: &[Link],
 ) -> Option<CodeHolder> {
+    let owner = owner_of(snap, code, chain);
     if let Some((at, file)) = module_exports(snap, chain) {
-        return Some(exported_holder(snap, target, &chain[..at], file));
+        return Some(CodeHolder {
+            owner,
+            ..exported_holder(snap, target, &chain[..at], file)
+        });
     }
     let top = chain.last()?;
     let mut name = match top.naming {
@@ -339,6 +364,29 @@ fn holder_of(
         line: closure.as_ref().map(|c| c.line),
         column: closure.as_ref().map(|c| c.column),
         description,
+        owner,
+    })
+}
+
+/// The class of the program's own files whose instance holds the object by a named property:
+/// the first link of `chain`, when it is one.
+fn owner_of(snap: &Snapshot, code: &CodeIndex, chain: &[Link]) -> Option<HolderOwner> {
+    let first = chain.first()?;
+    if first.naming != Naming::Member || snap.edge_kind(first.edge) != EdgeKind::Property {
+        return None;
+    }
+    let prototype = snap.child_named(first.source, "__proto__")?;
+    let constructor = snap.child_named(prototype, "constructor")?;
+    if snap.node_kind(constructor) != NodeKind::Closure {
+        return None;
+    }
+    let (file, at) = code.closure_place(snap, constructor)?;
+    (origin(file) == Origin::App).then(|| HolderOwner {
+        class: snap.class_name(first.source).into_owned(),
+        field: member(snap, first.edge),
+        file: file.to_string(),
+        line: at.line.saturating_add(1),
+        column: at.column.saturating_add(1),
     })
 }
 
@@ -411,6 +459,7 @@ fn exported_holder(snap: &Snapshot, target: usize, below: &[Link], file: String)
         line: None,
         column: None,
         description,
+        owner: None,
     }
 }
 

@@ -245,6 +245,7 @@ impl GrowthManyRoots {
             line: None,
             column: None,
             description,
+            owner: None,
         }
     }
 }

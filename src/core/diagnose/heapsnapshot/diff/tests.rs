@@ -446,6 +446,7 @@ fn module_variable(name: &str, file: &str) -> Option<CodeHolder> {
         line: None,
         column: None,
         description: format!("{name} (Map), a module-level variable of {file}"),
+        owner: None,
     })
 }
 

@@ -421,3 +421,63 @@ fn an_object_called_module_without_a_file_is_a_property_as_any_other() {
         "globalThis.mainModule.exports.sessions (Map), a global"
     );
 }
+
+/// The holder of a Map in field `trail` of an instance of class `AuditService` (a closure of
+/// `file` at 0-based 4:0), the instance held by module variable `audit` of /srv/app.js.
+fn field_of_instance(file: &str) -> CodeHolder {
+    let mut heap = Heap::default();
+    let root = heap.node("synthetic", "");
+    let global = heap.node("object", "global");
+    heap.edge(root, "shortcut", "", global);
+    let native = heap.node("hidden", "system / NativeContext");
+    let scope = heap.node("object", "system / Context");
+    heap.edge(scope, "internal", "previous", native);
+    let app = heap.node("code", "/srv/app.js");
+    let handle_code = heap.node("code", "handle");
+    heap.edge(handle_code, "internal", "script_or_debug_info", app);
+    let handle = heap.closure(handle_code, scope, 9, 0);
+    heap.edge(global, "property", "handle", handle);
+    let script = heap.node("code", file);
+    let class_code = heap.node("code", "AuditService");
+    heap.edge(class_code, "internal", "script_or_debug_info", script);
+    let class = heap.closure(class_code, scope, 4, 0);
+    heap.locations.last_mut().expect("the class's place")[1] = 4; // a script of its own
+    let prototype = heap.node("object", "AuditService");
+    heap.edge(prototype, "property", "constructor", class);
+    let instance = heap.node("object", "AuditService");
+    heap.edge(instance, "property", "__proto__", prototype);
+    heap.edge(scope, "context", "audit", instance);
+    let map = heap.node("object", "Map");
+    heap.edge(instance, "property", "trail", map);
+    let a = Analysis::new(heap.snapshot(), 0, &mut |_| {});
+    name_holders(&a.snapshot, &a.tree, &a.code, &[map])
+        .remove(0)
+        .expect("a holder")
+}
+
+#[test]
+fn a_field_of_an_instance_of_the_programs_class_names_the_class_and_where_it_is_declared() {
+    let holder = field_of_instance("/srv/audit.js");
+    assert_eq!(holder.name, "audit.trail");
+    assert_eq!(
+        holder.owner,
+        Some(HolderOwner {
+            class: "AuditService".into(),
+            field: "trail".into(),
+            file: "/srv/audit.js".into(),
+            line: 5,
+            column: 1,
+        })
+    );
+    // A package's class is not where the program declares its collection.
+    let packaged = field_of_instance("/srv/node_modules/audit/index.js");
+    assert_eq!(
+        (packaged.name.as_str(), packaged.owner),
+        ("audit.trail", None)
+    );
+}
+
+#[test]
+fn a_collection_a_variable_holds_itself_has_no_owner() {
+    assert_eq!(holder_of_map("0,10").owner, None);
+}
