@@ -381,9 +381,12 @@ fn owner_of(snap: &Snapshot, code: &CodeIndex, chain: &[Link]) -> Option<HolderO
         return None;
     }
     let (file, at) = code.closure_place(snap, constructor)?;
-    (origin(file) == Origin::App).then(|| HolderOwner {
+    // A field code writes after a dot, as the census steps to one (not a symbol's key).
+    let field = member(snap, first.edge);
+    let identifier = is_identifier(field.strip_prefix('#').unwrap_or(&field));
+    (identifier && origin(file) == Origin::App).then(|| HolderOwner {
         class: snap.class_name(first.source).into_owned(),
-        field: member(snap, first.edge),
+        field,
         file: file.to_string(),
         line: at.line.saturating_add(1),
         column: at.column.saturating_add(1),
@@ -500,20 +503,23 @@ fn member(snap: &Snapshot, e: usize) -> String {
 /// `.name`, or `[3]` for an element or a numeric property.
 fn accessor(snap: &Snapshot, e: usize) -> String {
     let name = member(snap, e);
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$')
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '_' || c == '$');
-    if plain {
+    if is_identifier(&name) {
         format!(".{name}")
     } else if name.bytes().all(|b| b.is_ascii_digit()) {
         format!("[{name}]")
     } else {
         format!("[{name:?}]")
     }
+}
+
+/// Whether `name` is an identifier, which code writes after a dot.
+fn is_identifier(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_' || c == '$')
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
 }
 
 #[cfg(test)]

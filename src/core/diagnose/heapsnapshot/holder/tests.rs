@@ -422,9 +422,9 @@ fn an_object_called_module_without_a_file_is_a_property_as_any_other() {
     );
 }
 
-/// The holder of a Map in field `trail` of an instance of class `AuditService` (a closure of
+/// The holder of a Map in field `field` of an instance of class `AuditService` (a closure of
 /// `file` at 0-based 4:0), the instance held by module variable `audit` of /srv/app.js.
-fn field_of_instance(file: &str) -> CodeHolder {
+fn field_of_instance(file: &str, field: &str) -> CodeHolder {
     let mut heap = Heap::default();
     let root = heap.node("synthetic", "");
     let global = heap.node("object", "global");
@@ -448,7 +448,7 @@ fn field_of_instance(file: &str) -> CodeHolder {
     heap.edge(instance, "property", "__proto__", prototype);
     heap.edge(scope, "context", "audit", instance);
     let map = heap.node("object", "Map");
-    heap.edge(instance, "property", "trail", map);
+    heap.edge(instance, "property", field, map);
     let a = Analysis::new(heap.snapshot(), 0, &mut |_| {});
     name_holders(&a.snapshot, &a.tree, &a.code, &[map])
         .remove(0)
@@ -457,7 +457,7 @@ fn field_of_instance(file: &str) -> CodeHolder {
 
 #[test]
 fn a_field_of_an_instance_of_the_programs_class_names_the_class_and_where_it_is_declared() {
-    let holder = field_of_instance("/srv/audit.js");
+    let holder = field_of_instance("/srv/audit.js", "trail");
     assert_eq!(holder.name, "audit.trail");
     assert_eq!(
         holder.owner,
@@ -470,10 +470,17 @@ fn a_field_of_an_instance_of_the_programs_class_names_the_class_and_where_it_is_
         })
     );
     // A package's class is not where the program declares its collection.
-    let packaged = field_of_instance("/srv/node_modules/audit/index.js");
+    let packaged = field_of_instance("/srv/node_modules/audit/index.js", "trail");
     assert_eq!(
         (packaged.name.as_str(), packaged.owner),
         ("audit.trail", None)
+    );
+    // A private field is one; a symbol's key is none the census steps to.
+    let private = field_of_instance("/srv/audit.js", "#trail").owner;
+    assert_eq!(private.map(|o| o.field).as_deref(), Some("#trail"));
+    assert_eq!(
+        field_of_instance("/srv/audit.js", "<symbol trail>").owner,
+        None
     );
 }
 
