@@ -16,7 +16,7 @@ const { execFileSync } = require('node:child_process')
 const { SourceMap } = require('node:module')
 const ts = require('typescript')
 const esbuild = require('esbuild')
-const { SourceMaps } = require('../../lib/shared/source-maps')
+const { SourceMaps, noteCompiledInMemory } = require('../../lib/shared/source-maps')
 const { withSourcePositions } = require('../../lib/shared/source-positions')
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-source-maps-'))
@@ -185,6 +185,38 @@ test("a map Node keeps in memory only (code compiled by a loader, as tsx does) i
   assert.equal(site.url, path.join(SRC, 'store.ts'))
   assert.equal(site.line, positionIn(STORE_TS, 'responses.set(').line)
   assert.equal(site.generated.line, result.outputText.split('\n').findIndex((l) => l.includes('responses.set(')) + 1)
+})
+
+test("a file compiled in memory from its own text (tsx, ts-node): a module-level holder is at its declaration there, no map asked", async () => {
+  // tsx's way: Node keeps the map (source maps enabled), and it names the .ts file as its source.
+  const fileName = path.join(SRC, 'store.ts')
+  const result = ts.transpileModule(STORE_TS, { compilerOptions: { sourceMap: true, inlineSourceMap: true, module: ts.ModuleKind.CommonJS }, fileName })
+  const child = path.join(dir, 'compiled-from-itself.js')
+  const description = `responses (Map), a module-level variable of ${fileName}`
+  fs.writeFileSync(
+    child,
+    [
+      "const Module = require('node:module')",
+      `const file = ${JSON.stringify(fileName)}`,
+      `const compiled = new Module(file); compiled.filename = file; compiled._compile(${JSON.stringify(result.outputText)}, file)`,
+      `const { withSourcePositions } = require(${JSON.stringify(require.resolve('../../lib/shared/source-positions'))})`,
+      `const holder = { name: 'responses', className: 'Map', kind: 'module', file, line: 3, column: 18, description: ${JSON.stringify(description)} }`,
+      'withSourcePositions({ holder }).then(() => withSourcePositions({ holder })).then(() => console.log(JSON.stringify(holder)))',
+    ].join('\n'),
+  )
+  const declared = positionIn(STORE_TS, 'responses = new Map')
+  const placed = { name: 'responses', className: 'Map', kind: 'module', file: fileName, ...declared, description: `${description}:${declared.line}:${declared.column}` }
+  assert.deepStrictEqual(JSON.parse(execFileSync(process.execPath, ['--enable-source-maps', child], { encoding: 'utf8' })), placed, 'placed once, twice applied')
+  // ts-node's way: no map kept; the census found the file by its functions' words and noted it.
+  const maps = new SourceMaps()
+  noteCompiledInMemory(fileName)
+  const holder = { name: 'responses', className: 'Map', kind: 'module', file: fileName, line: 3, column: 18, description }
+  await withSourcePositions({ holder }, maps)
+  assert.deepStrictEqual(holder, placed)
+  const site = { url: fileName, line: 7, column: 3 }
+  await withSourcePositions({ site }, maps)
+  assert.match(site.sourceMapError, /^compiled in memory from this file, and Node keeps no source map of it/, 'a position V8 gives there is not the file\'s, and says so')
+  assert.equal(site.line, 7)
 })
 
 test('missing, malformed and hostile maps leave the built position and say why; a file without one is left alone', async () => {

@@ -7,6 +7,12 @@
  * a loader hook), the map Node keeps (`module.findSourceMap`, with source maps enabled); else
  * a `<file>.map` beside it (esbuild's `--sourcemap=external` names none).
  *
+ * A file compiled in memory from its own text (tsx and ts-node run `src/store.ts` so: V8 names
+ * the script by the file, whose text is the TypeScript it was compiled from) holds where its
+ * variables were written, not the code V8 ran: a declaration found in it is the source's
+ * position already. Node keeps its map when source maps are enabled (tsx enables them); when
+ * it does not (ts-node), a position V8 gives in it cannot be mapped, and says so.
+ *
  * Read for a report, on a running service: files are read asynchronously, and a map's fields
  * are found without `JSON.parse` of the whole map (a bundle's map is mostly `sourcesContent`,
  * 5.8 MB for a 3.9 MB bundle here, and Node's own `SourceMap` parses all of it in one stop of
@@ -35,6 +41,19 @@ const LOOKUPS_PER_TURN = 64
 const MAPS_KEPT = 16
 /** Files whose outcome (no map, or why not) is kept. */
 const FILES_KNOWN = 10_000
+
+/** Why a position in a file compiled in memory, whose map Node does not keep, stays as V8 gave it. */
+const NO_MAP_KEPT = 'compiled in memory from this file, and Node keeps no source map of it: start Node with --enable-source-maps'
+/** The files found compiled in memory from their own text (noteCompiledInMemory), at most FILES_KNOWN. */
+const compiledInMemory = new Set()
+
+/**
+ * Notes that the script V8 names `file` was compiled in memory from the file's text (the
+ * census found its functions' words there, not their source: tsx, ts-node).
+ */
+function noteCompiledInMemory(file) {
+  if (compiledInMemory.size < FILES_KNOWN) compiledInMemory.add(file)
+}
 
 const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
 const BASE64_VALUE = new Int8Array(128).fill(-1)
@@ -342,7 +361,7 @@ class SourceMaps {
     if (file === null || !(line >= 1)) return null
     const { map, why } = await this.#load(file)
     if (why !== null) return { why }
-    if (map === null) return null
+    if (map === null) return compiledInMemory.has(file) ? { why: NO_MAP_KEPT } : null
     try {
       const found = await map.find(line - 1, Math.max(0, (column ?? 1) - 1))
       return found === null ? null : { file: found.source, line: found.line, column: found.column }
@@ -356,8 +375,9 @@ class SourceMaps {
    * `function`, `class`, or `exports.name =`, tsc's export, not the `exports.name = void 0`
    * tsc writes first) in the script at `url`, a line's first such declaration without
    * indentation preferred (a bundle puts its modules' top-level code at the left); null when
-   * none is found or the file cannot be read.
-   * @returns {Promise<{ line: number, column: number } | null>}
+   * none is found or the file cannot be read. In a file compiled in memory from its own text,
+   * that is where the declaration was written (`written: true`): no map is to be asked.
+   * @returns {Promise<{ line: number, column: number, written?: true } | null>}
    */
   async declaration(url, name) {
     const file = scriptPath(url)
@@ -378,7 +398,18 @@ class SourceMaps {
     const at = best.index + best[0].length - name.length
     const before = text.slice(0, at)
     const lineStart = before.lastIndexOf('\n') + 1
-    return { line: before.split('\n').length, column: at - lineStart + 1 }
+    const place = { line: before.split('\n').length, column: at - lineStart + 1 }
+    return (await this.#compiledFromItself(file)) ? { ...place, written: true } : place
+  }
+
+  /**
+   * Whether the script V8 names `file` was compiled in memory from the file's own text: the
+   * census found so, or the map Node keeps for it names the file as its source.
+   */
+  async #compiledFromItself(file) {
+    if (compiledInMemory.has(file)) return true
+    const { map } = await this.#load(file)
+    return map?.kept === true && map.sources.includes(file)
   }
 
   /**
@@ -482,6 +513,7 @@ function nodeKept(file) {
   }
   if (map === undefined || typeof map?.findEntry !== 'function') return null
   return {
+    kept: true,
     sources: (map.payload?.sources ?? []).map((source) => scriptPath(source) ?? source),
     async find(line, column) {
       const entry = /** @type {{ originalSource?: string, originalLine: number, originalColumn: number }} */ (map.findEntry(line, column))
@@ -495,4 +527,4 @@ function nodeKept(file) {
 /** The process' source maps. */
 const sourceMaps = new SourceMaps()
 
-module.exports = { SourceMaps, sourceMaps, scriptPath }
+module.exports = { SourceMaps, sourceMaps, scriptPath, noteCompiledInMemory }

@@ -12,7 +12,8 @@
  *   (`container.audit`, not `container_1.container.audit`: compiler-names.js).
  *   A module-level variable, which V8 places by file only, is placed at its declaration
  *   in the built file first (in a bundle every module's variables share the bundle's scope,
- *   so the file alone says nothing);
+ *   so the file alone says nothing); in a file compiled in memory from its own text (tsx,
+ *   ts-node: source-maps.js), at its declaration there, with no built position;
  * - a place (`{ url | file, line, column }`: allocation sites, `madeAt`, `appFrame`): the same,
  *   `generated` holding the built one;
  * - any other text with a position (`function handle at dist/x.js:12:5`, a listener's site):
@@ -104,6 +105,7 @@ async function holderEdit(holder, original, maps) {
   const file = holder.file
   // A module-level variable is where it is declared (the census places it by a function of its module).
   let place = holder.kind === 'module' || holder.kind === 'exports' ? await maps.declaration(file, rootName(holder.name)) : null
+  if (place?.written) return placeWritten(holder, place)
   if (place === null && Number.isInteger(holder.line)) place = { line: holder.line, column: holder.column ?? 1 }
   const source = place === null ? await maps.soleSource(file) : await original(file, place.line, place.column)
   if (source === null) return
@@ -118,6 +120,17 @@ async function holderEdit(holder, original, maps) {
   if (written !== undefined) holder.description = holder.description.replace(written, mappedText(source, built))
   Object.assign(holder, { file: source.file, line: source.line ?? holder.line, column: source.column ?? holder.column })
   inUserWords(holder)
+}
+
+/**
+ * Places a holder at its declaration in its file, which is where it was written (a file
+ * compiled in memory from its own text, as tsx and ts-node run it: source-maps.js): its
+ * description names the position after the file, once; no built position (its code is in no file).
+ */
+function placeWritten(holder, { line, column }) {
+  const at = placeText(holder.file, line, column)
+  if (!holder.description.includes(at)) holder.description = holder.description.replace(holder.file, at)
+  Object.assign(holder, { line, column })
 }
 
 /**
