@@ -80,6 +80,12 @@ test('The census finds the holder: a module-level Map (CommonJS)', async () => {
   assert.equal(result.debuggerMs, 0, 'a CommonJS module is named from its own source: no Debugger round, no stop')
 })
 
+test('The census finds the holder: a module-level Map of a module whose code a compiler put in a function called at once (tsx, webpack)', async () => {
+  const result = await runFixture('module-function.js')
+  const first = assertFirstHolder(result, 'module-function.js', { name: 'cache', readablePath: 'cache', className: 'Map', member: 'Object', before: 1000, after: 3000 })
+  assert.equal(first.holder.description, `cache (Map), a module-level variable of ${path.join(FIXTURES, 'module-function.js')}`)
+})
+
 test('The census finds the holder: a library\'s dictionary object, held by the app', async () => {
   // SessionStore#sessions, keyed by id, in node_modules/session-store; `store` is the app's.
   const result = await runFixture('session-app.js')

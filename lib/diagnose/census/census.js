@@ -67,7 +67,7 @@ class Census {
   #own = new WeakSet()
   /** The files of leakproof's modules whose values are in `#own`. */
   #ownModules = new Set()
-  /** Functions that close over their module's scope alone, by script id, across passes (see CensusPass). */
+  /** Functions that close over their module's scopes alone, by those scopes' keys, across passes (see CensusPass). */
   #moduleScoped = new WeakMap()
   #running = null
   #stopped = false

@@ -27,7 +27,7 @@ class InspectorReads {
   #budget
   #notReached
   #meter
-  #modulesRead = new Set() // script ids whose module scope was read in this pass
+  #modulesRead = new Set() // module scopes read in this pass, by moduleScopeKey
   #privateless = new WeakSet() // prototypes whose instances have no #private field
 
   /**
@@ -35,7 +35,8 @@ class InspectorReads {
    * @param {import('./inspector-view').InspectorView | null} parts.view null where no
    *   inspector session can be had: nothing is then read.
    * @param {WeakMap<Function, string>} parts.moduleScoped functions found to close over their
-   *   module's scope alone, by script id, across passes (see census.js).
+   *   module's scopes alone, by the keys of those scopes (moduleScopeKey, joined by `|`),
+   *   across passes (see census.js).
    * @param {import('./pass-budget').PassBudget} parts.budget gives the functions whose scopes are read.
    * @param {import('./records').NotReached} parts.notReached where what is not read is noted.
    */
@@ -56,15 +57,17 @@ class InspectorReads {
    */
   scopesOf(fn) {
     if (this.#view === null) return this.#skip('closures and module scopes', 'no inspector session could be opened in this thread')
-    if (this.#modulesRead.has(this.#moduleScoped.get(fn))) return null
+    if (this.#moduleScopesRead(this.#moduleScoped.get(fn))) return null
     if (!this.#budget.takeFunction()) {
       return this.#skip('closures and module scopes past maxFunctions', `a pass reads the scopes of at most ${this.#budget.maxFunctions} functions`)
     }
     let details
     let moduleScopeOnly = true
+    const moduleKeys = []
     try {
       details = this.#view.functionDetails(fn, (scriptId, scope) => {
         if (!isModuleScope(scope)) moduleScopeOnly = false
+        else moduleKeys.push(moduleScopeKey(scriptId, scope))
         return this.#moduleScopeRead(scriptId, scope)
       }, this.#meter)
     } catch (err) {
@@ -73,7 +76,7 @@ class InspectorReads {
     }
     if (details.location === null) return null
     const { scriptId, line, column } = details.location
-    if (moduleScopeOnly && details.bound.length === 0) this.#moduleScoped.set(fn, scriptId)
+    if (moduleScopeOnly && moduleKeys.length > 0 && details.bound.length === 0) this.#moduleScoped.set(fn, moduleKeys.join('|'))
     // Weakly: the function names its script's file at report time (script-files.js), if alive.
     const fnRef = new WeakRef(fn)
     const variables = []
@@ -86,12 +89,18 @@ class InspectorReads {
     return { variables, bound: details.bound }
   }
 
-  /** Whether the module scope of script `scriptId` was read in this pass (and notes it). */
+  /** Whether `scope`, a module scope of script `scriptId`, was read in this pass (and notes it). */
   #moduleScopeRead(scriptId, scope) {
     if (!isModuleScope(scope)) return false
-    if (this.#modulesRead.has(scriptId)) return true
-    this.#modulesRead.add(scriptId)
+    const key = moduleScopeKey(scriptId, scope)
+    if (this.#modulesRead.has(key)) return true
+    this.#modulesRead.add(key)
     return false
+  }
+
+  /** Whether every module scope `keys` names (as moduleScoped keeps them) was read in this pass. */
+  #moduleScopesRead(keys) {
+    return keys !== undefined && keys.split('|').every((key) => this.#modulesRead.has(key))
   }
 
   /**
@@ -149,6 +158,14 @@ class InspectorReads {
     this.#notReached.add(what, why)
     return null
   }
+}
+
+/**
+ * A module scope's key within a pass: its script and how deep it lies (a CommonJS module's
+ * wrapper and the function a compiler runs the module's code in inside it are two).
+ */
+function moduleScopeKey(scriptId, scope) {
+  return `${scriptId}:${scope.depth}`
 }
 
 module.exports = { InspectorReads }

@@ -75,18 +75,21 @@ class InspectorView {
   /**
    * Where `fn` is and what its scopes hold: `{ location, scopes, bound }`.
    * - `location`: `{ scriptId, line, column }` (1-based), or null for a built-in;
-   * - `scopes`: innermost first, Global left out: `{ kind, name, outermost, variables: [{ name,
-   *   value }] }`, `kind` the inspector's word in lower case (`closure`, `module`, `script`,
+   * - `scopes`: innermost first, Global left out: `{ kind, name, topLevel, depth, variables: [{
+   *   name, value }] }`, `kind` the inspector's word in lower case (`closure`, `module`, `script`,
    *   `block`, `catch`, `with`: its one variable is its object, WITH_OBJECT, …), `name` the
-   *   function whose scope it is ('' for an anonymous one), `outermost` whether only Script
-   *   and Global scopes lie beyond it (a CommonJS module's scope is its wrapper's: the
-   *   outermost closure), and only variables holding objects;
+   *   function whose scope it is ('' for an anonymous one), `topLevel` whether only Script and
+   *   Global scopes lie beyond it, or beyond an anonymous one only a CommonJS module's wrapper
+   *   that holds its parameters alone (a CommonJS module's scope is its wrapper's, the
+   *   outermost closure; tsx and webpack put a module's code in an anonymous function called
+   *   at once inside it), `depth` how many scopes lie beyond it (one scope of a script at each),
+   *   and only variables holding objects;
    * - `bound`: for a bound function, `[target, this, ...args]` (objects only), else [].
    * `alreadyRead(scriptId, scope)` is asked before a scope's variables are read: a module's
    * scope is the same for every function of the module, and is read once per pass. The
    * listings the read makes are noted in `meter`, if given (and so for the other reads).
    * @param {Function} fn
-   * @param {(scriptId: string, scope: { kind: string, name: string, outermost: boolean }) => boolean} [alreadyRead]
+   * @param {(scriptId: string, scope: { kind: string, name: string, topLevel: boolean, depth: number }) => boolean} [alreadyRead]
    * @param {import('./reflect').ListingMeter | null} [meter]
    */
   functionDetails(fn, alreadyRead = () => false, meter = null) {
@@ -103,7 +106,7 @@ class InspectorView {
     if (location !== null && scopeList?.objectId !== undefined) {
       const listed = scopesOf(this.#localValues([scopeList.objectId])[0])
       listed.forEach(({ kind, name, object }, i) => {
-        const scope = { kind, name, outermost: listed.slice(i + 1).every((s) => s.kind === 'script'), variables: [] }
+        const scope = { kind, name, topLevel: isTopLevel(listed, i, meter), depth: listed.length - 1 - i, variables: [] }
         if (alreadyRead(location.scriptId, scope)) return
         scope.variables = kind === 'with' ? [{ name: WITH_OBJECT, value: object }] : variablesOf(object, meter)
         scopes.push(scope)
@@ -253,6 +256,25 @@ function scopesOf(list) {
     if (kind !== 'Global') scopes.push({ kind: kind.toLowerCase(), name, object: reflect.ownValue(entry, 'object') })
   }
   return scopes
+}
+
+/** The parameters of the function Node wraps a CommonJS module in. */
+const WRAPPER_PARAMETERS = new Set(['exports', 'require', 'module', '__filename', '__dirname'])
+
+/**
+ * Whether scope `i` of `listed` is a script's top level: only Script scopes lie beyond it, or
+ * it is an anonymous closure beyond which lies only an anonymous closure (a CommonJS module's
+ * wrapper) holding nothing but the wrapper's parameters. tsx compiles a module's code into
+ * `(()=>{ … })()`, and webpack a bundle's into `(() => { … })()`: the user's module-level
+ * variables are that function's, and the wrapper's scope holds only the `require` and `module`
+ * it uses. The listing of the wrapper's variable names is noted in `meter`.
+ */
+function isTopLevel(listed, i, meter) {
+  const beyond = listed.slice(i + 1).filter((s) => s.kind !== 'script')
+  if (beyond.length === 0) return true
+  const [wrapper] = beyond
+  if (beyond.length > 1 || listed[i].kind !== 'closure' || listed[i].name !== '' || wrapper.kind !== 'closure' || wrapper.name !== '') return false
+  return (reflect.ownKeys(wrapper.object, meter) ?? ['']).every((name) => WRAPPER_PARAMETERS.has(String(name)))
 }
 
 /** `[{ name, value }]` for the variables of a scope object that hold objects (read, never described); the listing noted in `meter`. */

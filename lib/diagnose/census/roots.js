@@ -126,10 +126,11 @@ function propertyStep(key) {
 
 /**
  * Whether a scope holds a module's own variables: an ES module's, or a CommonJS module's
- * (the outermost closure, that of the module's anonymous wrapper function).
+ * (the top-level closure: the module's anonymous wrapper function's, or the anonymous
+ * function a compiler runs the module's code in inside it; inspector-view.js).
  */
 function isModuleScope(scope) {
-  return scope.kind === 'module' || (scope.kind === 'closure' && scope.name === '' && scope.outermost)
+  return scope.kind === 'module' || (scope.kind === 'closure' && scope.name === '' && scope.topLevel)
 }
 
 module.exports = { root, rootKey, propertyStep, isModuleScope, startingRoots, ownModuleValues, VARIABLE_ROOTS }

@@ -85,9 +85,10 @@ class CensusPass {
    * @param {WeakSet<object>} parts.own the census' own objects, never walked, nor instances of
    *   the classes whose prototypes are here.
    * @param {WeakMap<Function, string>} parts.moduleScoped functions an earlier pass found to
-   *   close over their module's scope alone (no closure, block or script scope, not bound),
-   *   by script id: a function's scope chain never changes, so once this pass has read that
-   *   module's scope, they hold nothing more to read, and the inspector is not asked again.
+   *   close over their module's scopes alone (no closure, block or script scope, not bound),
+   *   by those scopes' keys (inspector-reads.js): a function's scope chain never changes, so
+   *   once this pass has read them, they hold nothing more to read, and the inspector is not
+   *   asked again.
    * @param {import('./handles').ClientSockets | null} [parts.clientSockets] the client sockets
    *   made since the census began: the open ones that are unref'd (an agent's idle keep-alive
    *   sockets) are walked and counted as handles too.
