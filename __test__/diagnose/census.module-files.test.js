@@ -86,3 +86,17 @@ test('The crawl stops at its reads: at most maxFiles files read', async () => {
   for await (const { file } of new ModuleFiles({ known: [], entries: [path.join(dir, 'server.js')], cjsFiles: [] }).files(3)) files.push(file)
   assert.equal(files.length, 3)
 })
+
+test('The crawl reaches TypeScript files as a TypeScript loader resolves them: ./store.js is store.ts where no store.js is', async () => {
+  writeTree({
+    'typed/package.json': { type: 'module' },
+    'typed/server.ts': ["import { remember } from './store.js'", "import { limit } from './lib'", "import { Kind } from './kinds.mjs'", "import './built.js'"].join('\n'),
+    'typed/store.ts': 'export const remember = () => {}',
+    'typed/lib/index.ts': 'export const limit = 1',
+    'typed/kinds.mts': 'export enum Kind { A }',
+    'typed/built.js': 'export {}',
+    'typed/built.ts': 'export {}',
+  })
+  const files = await crawled({ known: [], entries: [path.join(dir, 'typed', 'server.ts')], cjsFiles: [] })
+  assert.deepEqual(files, ['typed/server.ts', 'typed/store.ts', 'typed/lib/index.ts', 'typed/kinds.mts', 'typed/built.js'], 'a .js file that is there is the one imported')
+})

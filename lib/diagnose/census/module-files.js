@@ -8,7 +8,8 @@
  * and every file read, through the specifiers of their `import`, `export … from` and
  * `import()`, resolved as Node resolves them closely enough to reach the file (relative
  * paths and file URLs, `node_modules` packages by their `exports`, `main` or subpath, and a
- * package's `#imports`). A specifier that names no file, or a file that is not a module of the
+ * package's `#imports`), and as a TypeScript loader does (tsx: `./store.js` is `./store.ts`
+ * where no `store.js` is). A specifier that names no file, or a file that is not a module of the
  * service (a condition's target never loaded, a match in a comment), costs a read and names
  * nothing: the function's source is looked for in each file, never assumed to be there.
  *
@@ -45,6 +46,9 @@ const MAX_SPECIFIERS = 4000
 const SPECIFIER = /(?<![.\w$])(?:from\s*|import\s*(?:\(\s*)?)(['"])([^'"\n\r]{1,300})\1/g
 /** Extensions tried for a relative specifier without one (a CommonJS module's `import('./x')`). */
 const EXTENSIONS = ['', '.js', '.mjs', '.cjs', '/index.js', '/index.mjs']
+/** Then, as a TypeScript loader tries them: without one, or for a JavaScript one that names no file. */
+const TYPESCRIPT_EXTENSIONS = ['.ts', '.tsx', '.mts', '.cts', '/index.ts', '/index.tsx']
+const TYPESCRIPT_FOR = { '.js': ['.ts', '.tsx'], '.jsx': ['.tsx'], '.mjs': ['.mts'], '.cjs': ['.cts'] }
 
 /**
  * Crawls the service's module files, likeliest first. `files()` yields `{ file, text }` for
@@ -131,7 +135,7 @@ class ModuleFiles {
       const file = scriptPath(specifier)
       return file === null ? [] : found(await existingFile(file, ['']))
     }
-    if (specifier.startsWith('.') || specifier.startsWith('/')) return found(await existingFile(path.resolve(path.dirname(from), specifier), EXTENSIONS))
+    if (specifier.startsWith('.') || specifier.startsWith('/')) return found(await relativeFile(path.resolve(path.dirname(from), specifier)))
     if (specifier.startsWith('#')) return this.#packageImports(specifier, from)
     return this.#packageFiles(specifier, from)
   }
@@ -235,6 +239,19 @@ async function existingFile(file, extensions) {
     }
   }
   return null
+}
+
+/**
+ * The file a relative specifier resolved to `file` names: with one of EXTENSIONS, else as a
+ * TypeScript loader finds it; null for none.
+ */
+async function relativeFile(file) {
+  const javascript = path.extname(file)
+  const typescript = TYPESCRIPT_FOR[javascript]
+  return (
+    (await existingFile(file, EXTENSIONS)) ??
+    (typescript === undefined ? await existingFile(file, TYPESCRIPT_EXTENSIONS) : await existingFile(file.slice(0, -javascript.length), typescript))
+  )
 }
 
 /** Whether `dir` is a folder. */

@@ -11,7 +11,11 @@
  *    modules: the CommonJS modules' and the ES modules' its entry and those files import
  *    (module-files.js), read asynchronously (no stop), the entry's first. This names an ES
  *    module's function in the first report, before any profile has its script. The function
- *    is held by a WeakRef from the pass that met it: gone, it is not looked for.
+ *    is held by a WeakRef from the pass that met it: gone, it is not looked for. A TypeScript
+ *    file compiled in memory (tsx, ts-node) holds none of its functions' sources: once no file
+ *    holds a function's source, its words are looked for in the TypeScript files read, the
+ *    function's and those of the other functions of its script that its scopes hold (a
+ *    compiler's helper is often the function met: source-match.js).
  * 3. The Debugger domain, enabled and disabled at once, which reports every script's URL: one
  *    stop of the event loop, taken only when predicted within `maxStopMs` (a worker's census,
  *    which stops the worker and not the service's main thread, within WORKER_MAX_STOP_MS).
@@ -35,6 +39,8 @@ const { isMainThread } = require('node:worker_threads')
 const { fileURLToPath } = require('node:url')
 const reflect = require('./reflect')
 const { ModuleFiles } = require('./module-files')
+const { TYPESCRIPT, holdsAt, holdsStripped, compiledWords, fileWords, compiledFrom } = require('./source-match')
+const { noteCompiledInMemory } = require('../../shared/source-maps')
 
 /** The Debugger round's stop, what every round costs at least. */
 const ROUND_MS = 5
@@ -60,6 +66,8 @@ const STATS_AT_ONCE = 32
 const MAX_FILES_READ = 400
 /** Characters of a function's source looked for: enough to be one place in its file. */
 const SOURCE_HEAD = 400
+/** Functions of a script's scopes whose sources are tried, besides the one met, at most. */
+const MAX_KIN = 12
 const MB = 1024 * 1024
 
 class ScriptFiles {
@@ -112,7 +120,7 @@ class ScriptFiles {
    * @param {{ useDebugger: boolean }} how
    */
   async resolve(roots, view, { useDebugger }) {
-    if (this.#unnamed(roots).length > 0) await this.#findBySource(this.#unnamed(roots))
+    if (this.#unnamed(roots).length > 0) await this.#findBySource(this.#unnamed(roots), view)
     if (!useDebugger || view === null || this.#unnamed(roots).length === 0) return this.resolveKnown(roots)
     await this.#learnSizes(this.#maxStopMs)
     return this.#resolveWithin(roots, view, this.#maxStopMs)
@@ -224,33 +232,107 @@ class ScriptFiles {
 
   /**
    * Looks for each root's function in the files of the service's modules whose scripts are not
-   * known yet: a file holds it when the function's source text spans the function's line and column.
+   * known yet: a file holds it when the function's source text spans the function's line and
+   * column. Then, for those still unnamed, in the TypeScript files the crawl read: one holds
+   * it when it holds the words of the function, or of another function of its script,
+   * compiled (source-match.js; those are asked of `view` then, and only then); after every
+   * file was looked at as it is, so that words never name a file whose text V8 runs.
+   * @param {Array<object>} roots
+   * @param {import('./inspector-view').InspectorView | null} view
    */
-  async #findBySource(roots) {
-    const wanted = new Map() // script id -> { line, column, source }
+  async #findBySource(roots, view) {
+    const wanted = new Map() // script id -> { line, column, source, length, fn }
     for (const r of roots) {
       if (wanted.has(r.scriptId)) continue
       const fn = r.fn?.deref()
-      const source = typeof fn === 'function' ? reflect.functionSource(fn) : null
-      if (source !== null) wanted.set(r.scriptId, { line: r.line, column: r.column, source: source.slice(0, SOURCE_HEAD), length: source.length })
+      const place = typeof fn === 'function' ? sourcePlace(fn, r.line, r.column) : null
+      if (place !== null) wanted.set(r.scriptId, { ...place, fn: r.fn })
     }
     if (wanted.size === 0) return
+    const typescript = [] // the TypeScript files read
     const crawl = new ModuleFiles({ known: this.#files.values() })
     try {
       for await (const { file, text } of crawl.files(MAX_FILES_READ)) {
-        for (const [scriptId, place] of wanted) {
-          if (!holdsAt(text, place) && !(TYPESCRIPT.test(file) && holdsStripped(text, place))) continue
-          this.#files.set(scriptId, file)
-          wanted.delete(scriptId)
-          break
-        }
-        if (wanted.size === 0) break
+        if (TYPESCRIPT.test(file)) typescript.push(file)
+        const found = [...wanted].find(([, place]) => holdsAt(text, place) || (TYPESCRIPT.test(file) && holdsStripped(text, place)))
+        if (found !== undefined) this.#named(found[0], file, wanted)
+        if (wanted.size === 0) return
       }
     } finally {
       for (const file of crawl.esModules) this.#esModules.add(file)
     }
+    await this.#findCompiled(wanted, typescript, view)
+  }
+
+  /**
+   * Looks for the scripts of `wanted` (as #findBySource makes it) in the TypeScript files
+   * `files` by their functions' words (source-match.js): the words of each one's function and
+   * of the other functions of its script that its scopes hold, found at the first file read.
+   * A file that holds them is noted as compiled in memory from its text (source-maps.js).
+   */
+  async #findCompiled(wanted, files, view) {
+    const compiled = new Map() // script id -> the words of its functions
+    for (const file of files) {
+      const text = await readText(file)
+      if (text === null) continue
+      const words = fileWords(text)
+      for (const [scriptId, place] of wanted) {
+        if (!compiled.has(scriptId)) compiled.set(scriptId, compiledSources(place, scriptId, view))
+        if (!compiled.get(scriptId).some((sourceWords) => compiledFrom(words, sourceWords))) continue
+        noteCompiledInMemory(file)
+        this.#named(scriptId, file, wanted)
+        break
+      }
+      if (wanted.size === 0) return
+    }
+  }
+
+  /** Names script `scriptId` by `file`, no longer `wanted`. */
+  #named(scriptId, file, wanted) {
+    this.#files.set(scriptId, file)
+    wanted.delete(scriptId)
   }
 }
+
+/** A file's text, or null when it cannot be read now. */
+async function readText(file) {
+  try {
+    return await fsp.readFile(file, 'utf8')
+  } catch {
+    return null
+  }
+}
+
+/** `{ line, column, source, length }` of a function (`source` its first SOURCE_HEAD characters), or null where it has none. */
+function sourcePlace(fn, line, column) {
+  const source = reflect.functionSource(fn)
+  return typeof source === 'string' ? { line, column, source: source.slice(0, SOURCE_HEAD), length: source.length } : null
+}
+
+/**
+ * The words (compiledWords) of the function of `place` and of the functions of script
+ * `scriptId` that its scopes hold (`view` tells their scripts; none without it), each that
+ * has enough of them: a compiler's helper met first (tsx's exports are esbuild's getters)
+ * holds the module's own functions in a scope.
+ */
+function compiledSources(place, scriptId, view) {
+  const sources = [place]
+  const fn = place.fn?.deref()
+  if (view !== null && typeof fn === 'function') {
+    try {
+      const kin = view.functionDetails(fn).scopes.flatMap((scope) => scope.variables.map((v) => v.value)).filter((v) => typeof v === 'function' && v !== fn)
+      for (const other of kin.slice(0, MAX_KIN)) {
+        if (view.functionLocation(other)?.scriptId !== scriptId) continue
+        const found = sourcePlace(other, 0, 0)
+        if (found !== null) sources.push(found)
+      }
+    } catch {
+      // Not read (a read that would run the service's code, or refused): the function's own words only.
+    }
+  }
+  return sources.map(compiledWords).filter((words) => words !== null)
+}
+
 
 /** Node's own scripts loaded (`process.moduleLoadList`'s built-in modules), or 200 where it is not listed. */
 function nodeScriptsLoaded() {
@@ -268,56 +350,6 @@ function sizeNow(file) {
   } catch {
     return 0
   }
-}
-
-/**
- * Whether `text` holds the function at 1-based `line` and `column`: its source text is in the
- * file, around that place. (V8 places a function where its parameters start, its source text
- * begins at `function`, `async` or its name.)
- */
-function holdsAt(text, { line, column, source, length }) {
-  let at = text.indexOf(source)
-  if (at === -1) return false
-  const place = offsetOf(text, line, column)
-  for (; at !== -1 && at <= place; at = text.indexOf(source, at + 1)) {
-    if (place < at + length) return true
-  }
-  return false
-}
-
-/** TypeScript files, which Node's type stripping runs with their types blanked. */
-const TYPESCRIPT = /\.[cm]?ts$/
-/** How far before its place a function's source may start (its name, modifiers, decorators). */
-const SOURCE_LEAD = 2000
-
-/**
- * `holdsAt` for a TypeScript file Node ran by stripping its types: V8's source of the function
- * is the file's text with each type replaced by as many spaces (positions kept), so it starts
- * before the function's place, and each of its characters but the spaces is the file's.
- */
-function holdsStripped(text, { line, column, source }) {
-  const place = offsetOf(text, line, column)
-  if (place < 0) return false
-  const kept = source.replace(/\s/g, '').length
-  if (kept < 8) return false
-  for (let start = Math.max(0, place - SOURCE_LEAD); start <= place; start++) {
-    if (text.charCodeAt(start) !== source.charCodeAt(0)) continue
-    let i = 1
-    while (i < source.length && (source[i] === text[start + i] || source[i] === ' ')) i++
-    if (i === source.length) return true
-  }
-  return false
-}
-
-/** The offset in `text` of 1-based `line` and `column`, or -1 past its end. */
-function offsetOf(text, line, column) {
-  let place = 0
-  for (let l = 1; l < line; l++) {
-    place = text.indexOf('\n', place)
-    if (place === -1) return -1
-    place++
-  }
-  return place + column - 1
 }
 
 /** A script URL as a person reads it: a path for a file, the URL otherwise; null for none. */
