@@ -7,7 +7,9 @@
 //! whose scope holds the variable. Among the references into the object, a variable of a scope
 //! in the program's own files wins, then a global, then a property or element of a program
 //! object, whose own holder is then looked for in turn (`stats.requests`), up to
-//! [`MAX_PROPERTY_CHAIN`] levels. A scope is a module's when its parent is the native context.
+//! [`MAX_PROPERTY_CHAIN`] levels. A scope is a module's when its parent is the native context,
+//! or when it is the anonymous function's a compiler runs a module's code in inside a CommonJS
+//! wrapper that holds nothing but the wrapper's parameters (tsx, webpack: `is_module_scope`).
 //!
 //! What the snapshot tells of the scope, and so what a holder says of it:
 //! - A module-level variable is described by its file only. Every function of the module keeps
@@ -303,14 +305,48 @@ fn holder_kind(snap: &Snapshot, top: &Link) -> HolderKind {
     match top.naming {
         Naming::Global => HolderKind::Global,
         Naming::Member => HolderKind::Property,
-        _ if snap
-            .child_named(top.source, "previous")
-            .is_none_or(|p| is_native_context(snap, p)) =>
-        {
-            HolderKind::Module
-        }
+        _ if is_module_scope(snap, top.source) => HolderKind::Module,
         _ => HolderKind::Closure,
     }
+}
+
+/// The parameters of the function Node wraps a CommonJS module in.
+const WRAPPER_PARAMETERS: [&str; 5] = ["exports", "require", "module", "__filename", "__dirname"];
+
+/// Whether scope `ctx` holds a module's own variables: its parent is the native context (an
+/// ES module's scope, a CommonJS module's wrapper's), or it is an anonymous function's whose
+/// parent is a CommonJS module's wrapper holding nothing but the wrapper's parameters: the
+/// function a compiler runs a module's code in, called at once (tsx's per module, webpack's
+/// per bundle), as the census reads scopes (lib/diagnose/census/inspector-view.js).
+fn is_module_scope(snap: &Snapshot, ctx: usize) -> bool {
+    let Some(wrapper) = snap
+        .child_named(ctx, "previous")
+        .filter(|&p| !is_native_context(snap, p))
+    else {
+        return true;
+    };
+    snap.child_named(wrapper, "previous")
+        .is_none_or(|p| is_native_context(snap, p))
+        && snap
+            .edges(wrapper)
+            .filter(|&e| snap.edge_kind(e) == EdgeKind::Context)
+            .all(|e| {
+                snap.edge_name_str(e)
+                    .is_some_and(|name| WRAPPER_PARAMETERS.contains(&name))
+            })
+        && scope_function_name(snap, ctx) == Some("")
+}
+
+/// The name of the function whose scope `ctx` is, as its scope info lists it: the last string
+/// it lists, after the scope's variables' names and before the outer scope's info (V8 11 to 14);
+/// `""` for an anonymous function. None where it lists no string.
+fn scope_function_name(snap: &Snapshot, ctx: usize) -> Option<&str> {
+    let info = snap.child_named(ctx, "scope_info")?;
+    snap.edges(info)
+        .filter(|&e| snap.edge_kind(e) == EdgeKind::Hidden)
+        .map(|e| snap.edge_to[e] as usize)
+        .rfind(|&n| snap.node_kind(n) == NodeKind::String)
+        .map(|n| snap.name(n))
 }
 
 /// The holder that `chain` (links from `target` upwards) describes.

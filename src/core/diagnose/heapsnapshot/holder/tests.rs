@@ -488,3 +488,61 @@ fn a_field_of_an_instance_of_the_programs_class_names_the_class_and_where_it_is_
 fn a_collection_a_variable_holds_itself_has_no_owner() {
     assert_eq!(holder_of_map("0,10").owner, None);
 }
+
+/// `global.get`, a closure (/srv/store.ts:2:400) created in the scope of a function whose
+/// variable `responses` holds a Map, called at once inside a CommonJS module's wrapper that
+/// holds `wrapper_variables` (names), as tsx compiles a module: the function's scope info lists
+/// its variables' names, then `function` (its name, `""` for an anonymous one). No code of the
+/// function is left, as after it ran.
+fn module_function(function: &str, wrapper_variables: &[&str]) -> CodeHolder {
+    let mut heap = Heap::default();
+    let root = heap.node("synthetic", "");
+    let global = heap.node("object", "global");
+    heap.edge(root, "shortcut", "", global);
+    let native = heap.node("hidden", "system / NativeContext");
+    let script = heap.node("code", "/srv/store.ts");
+    let wrapper = heap.node("object", "system / Context");
+    heap.edge(wrapper, "internal", "previous", native);
+    for &name in wrapper_variables {
+        let value = heap.node("object", "Object");
+        heap.edge(wrapper, "context", name, value);
+    }
+    let scope = heap.node("object", "system / Context");
+    let info = heap.node("code", "system / ScopeInfo");
+    for name in ["responses", function] {
+        let text = heap.node("string", name);
+        heap.edge(info, "hidden", "", text);
+    }
+    let map = heap.node("object", "Map");
+    heap.edge(scope, "context", "responses", map);
+    heap.edge(scope, "internal", "scope_info", info);
+    heap.edge(scope, "internal", "previous", wrapper);
+    let code = heap.node("code", "get");
+    heap.edge(code, "internal", "script_or_debug_info", script);
+    let get = heap.closure(code, scope, 1, 399);
+    heap.edge(global, "property", "get", get);
+    let a = Analysis::new(heap.snapshot(), 0, &mut |_| {});
+    let holders = name_holders(&a.snapshot, &a.tree, &a.code, &[map]);
+    holders.into_iter().next().flatten().expect("a holder")
+}
+
+#[test]
+fn the_anonymous_function_a_compiler_runs_a_module_in_holds_module_variables() {
+    let h = module_function("", &["require", "module"]);
+    assert_eq!((h.name.as_str(), h.kind), ("responses", HolderKind::Module));
+    assert_eq!(h.file.as_deref(), Some("/srv/store.ts"));
+    assert_eq!(
+        h.description,
+        "responses (Map), a module-level variable of /srv/store.ts"
+    );
+}
+
+#[test]
+fn a_named_function_or_a_wrapper_with_the_module_s_own_variables_is_a_function_scope() {
+    // A factory called once: its name is in its scope info.
+    let h = module_function("createStore", &["require"]);
+    assert_eq!(h.kind, HolderKind::Closure, "{}", h.description);
+    // A callback of a module whose own variables its closures keep in the wrapper's scope.
+    let h = module_function("", &["require", "server"]);
+    assert_eq!(h.kind, HolderKind::Closure, "{}", h.description);
+}
