@@ -177,9 +177,9 @@ class Census {
   grownNow(before, after, { top, slopeBytesPerSec = null, kind = 'heap' }) {
     const outside = kind !== 'heap'
     const candidates = grownCandidates(before, after, outside, top)
-    const roots = candidates.map((c) => c.record.root)
-    this.#scripts.resolveKnown(roots)
-    const { debuggerMs } = this.#scripts.resolveByDebugger(roots, this.#view)
+    const places = this.#placesOf(candidates)
+    this.#scripts.resolveKnown(places)
+    const { debuggerMs } = this.#scripts.resolveByDebugger(places, this.#view)
     const listed = manyRootsFirst(worthListing(candidates.filter((c) => !isOwnFile(c.record.root.file ?? '')), outside)).slice(0, top)
     return { holders: grownHolders(listed, before, after, slopeBytesPerSec), debuggerMs }
   }
@@ -211,8 +211,30 @@ class Census {
   async #named(candidates, choose) {
     await this.#scripts.resolve(candidates.map((c) => c.record.root), this.#view, { useDebugger: false })
     const listed = choose(candidates.filter((c) => !isOwnFile(c.record.root.file ?? '')))
-    const { debuggerMs } = await this.#scripts.resolve(listed.map((c) => c.record.root), this.#view, { useDebugger: true })
+    const { debuggerMs } = await this.#scripts.resolve(this.#placesOf(listed), this.#view, { useDebugger: true })
     return { listed, debuggerMs }
+  }
+
+  /**
+   * The places whose scripts name `candidates`' holders (`{ record }` each): each record's
+   * root and, where an instance of a class holds its collection in a field, the class, its
+   * constructor located through the inspector the first time (records.js' `owner`).
+   */
+  #placesOf(candidates) {
+    const places = []
+    for (const { record } of candidates) {
+      places.push(record.root)
+      const owner = record.owner
+      if (owner === null) continue
+      if (!owner.located) {
+        owner.located = true
+        const ctor = owner.fn?.deref()
+        const where = ctor === undefined || this.#view === null ? null : locationOf(this.#view, ctor)
+        if (where !== null) Object.assign(owner, where)
+      }
+      if (owner.scriptId !== null) places.push(owner)
+    }
+    return places
   }
 
   /**
@@ -305,6 +327,25 @@ function grownHolders(listed, before, after, slopeBytesPerSec) {
   return listed.map(({ record, entriesBefore, gained }) => holderOf(record, entriesBefore, gained / seconds, slopeBytesPerSec))
 }
 
+/** Where function `fn` is (`{ scriptId, line, column }`), or null: a built-in, or the inspector refused. */
+function locationOf(view, fn) {
+  try {
+    return view.functionLocation(fn)
+  } catch {
+    return null
+  }
+}
+
+/**
+ * The class whose instance holds a record's collection in a field, `{ className, field, file,
+ * line, column }`, where it is one of the app's own files (not a package's, nor Node's); else null.
+ */
+function ownerOf(record) {
+  const owner = record.owner
+  if (owner === null || typeof owner.file !== 'string' || originOf(owner.file).kind !== 'app') return null
+  return { className: owner.name, field: owner.field, file: owner.file, line: owner.line, column: owner.column }
+}
+
 /** A turn of the event loop for the service, on a timer that does not keep the process alive. */
 function nextTurn() {
   return new Promise((resolve) => setTimeout(resolve, 1).unref())
@@ -364,6 +405,7 @@ function describeHolder(record) {
     handles: `${record.entries} open ${holderRoot.name}${remoteText(holderRoot.remote)} (active handles, each a root of its own: no collection holds them)`,
     timers: `${record.entries} ${holderRoot.name}${holderRoot.line > 0 ? `, callback at ${file ?? 'a script'}:${holderRoot.line}:${holderRoot.column}` : ''}`,
   }
+  const owner = ownerOf(record)
   return {
     name: holderRoot.name,
     className: record.className,
@@ -372,6 +414,7 @@ function describeHolder(record) {
     line: holderRoot.line > 0 ? holderRoot.line : null,
     column: holderRoot.column > 0 ? holderRoot.column : null,
     description: descriptions[holderRoot.kind] ?? what,
+    ...(owner === null ? {} : { owner }),
   }
 }
 

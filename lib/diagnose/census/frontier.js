@@ -84,6 +84,11 @@ class Frontier {
     return this.#parents[item]
   }
 
+  /** The step `item` was met by from its parent, as code writes it (`.trail`, `[*]`). */
+  stepOf(item) {
+    return this.#steps[item]
+  }
+
   /** The root `item` was met under (roots.js' `root`). */
   rootOf(item) {
     return this.#roots[item]

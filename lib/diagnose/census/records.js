@@ -43,13 +43,14 @@ class Records {
    * Records `collections` collections of class `className` found at `path` from `root`, of
    * `entries` entries in all, with the `members` followed (a Map's as `[key, value]`
    * pairs flattened): added to the record of the same key, whose members are described the
-   * first time. Returns the record.
+   * first time, and whose `owner` (`ownerOf()`, walk.js) is the first collection's. Returns
+   * the record.
    */
-  add(root, path, className, collections, entries, members) {
+  add(root, path, className, collections, entries, members, ownerOf = () => null) {
     const key = `${rootKey(root)}|${path}`
     let record = this.byKey.get(key)
     if (record === undefined) {
-      record = { key, root, path, className, collections: 0, entries: 0, memberClass: null, memberBytes: null, memberHandle: null }
+      record = { key, root, path, className, collections: 0, entries: 0, memberClass: null, memberBytes: null, memberHandle: null, owner: ownerOf() }
       this.byKey.set(key, record)
     }
     record.collections += collections

@@ -19,7 +19,9 @@ const VARIABLE_ROOTS = new Set(['module', 'closure', 'timers'])
 /**
  * A root of paths: what a person would name. `kind` is `module` (a module-level variable),
  * `closure` (a variable of a function's scope), `global`, `exports` (a module's exports),
- * `handle` (an active handle), `handles` (the active handles of one class), `timers`. `scriptId` and `line`/`column` (of the function whose
+ * `handle` (an active handle), `handles` (the active handles of one class), `timers`; or
+ * `owner`, no root of paths but located as one: the class whose instance holds a collection
+ * in its `field` (walk.js). `scriptId` and `line`/`column` (of the function whose
  * scope was read, or a timer's callback) are resolved to a file when a report names the root,
  * with the help of `fn`, a WeakRef to that function (script-files.js).
  */

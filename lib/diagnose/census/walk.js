@@ -376,7 +376,25 @@ class CensusPass {
 
   /** Records a collection found at item `item`, under its root and path (records.js); the record. */
   #recordAt(item, className, collections, entries, members) {
-    return this.#records.add(this.#frontier.rootOf(item), this.#frontier.pathOf(item), className, collections, entries, members)
+    return this.#records.add(this.#frontier.rootOf(item), this.#frontier.pathOf(item), className, collections, entries, members, () => this.#ownerOf(item))
+  }
+
+  /**
+   * The class whose instance holds item `item` in a field, as a root-like place to locate
+   * when a report names it (roots.js' `root` of kind `owner`: the class's name, `field`, `fn`
+   * a WeakRef to its constructor), or null: met by a property step (`.trail`, `.#trail`) from
+   * an object whose prototype's constructor is not Object's.
+   */
+  #ownerOf(item) {
+    const parent = this.#frontier.parentOf(item)
+    const step = this.#frontier.stepOf(item)
+    if (parent === NO_ITEM || typeof step !== 'string' || !step.startsWith('.')) return null
+    const owner = this.#frontier.valueAt(parent)
+    if (!reflect.isObjectLike(owner) || typeof owner === 'function') return null
+    const proto = reflect.prototypeOf(owner)
+    const ctor = proto === null ? undefined : reflect.ownValue(proto, 'constructor')
+    if (typeof ctor !== 'function' || ctor === Object) return null
+    return root('owner', reflect.className(owner), { field: step.slice(1), fn: new WeakRef(ctor) })
   }
 }
 
