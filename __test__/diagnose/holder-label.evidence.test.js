@@ -5,8 +5,9 @@
 // reached through an object another module exports (`import { container } from
 // './container'`), built as users ship it (tsc file by file, where the importer reaches it as
 // tsc's `container_1`; an esbuild bundle), run with the preload at short timings. The census'
-// report at the leak and the snapshot pair's after it give the same label, in the words the
-// user wrote: `container.audit.trail (Map)` of src/container.ts.
+// report at the leak and the snapshot pair's after it give the same label, where the Map is
+// declared: `AuditService.trail (Map)` of src/audit.service.ts; and the pair's own words are
+// the user's: `container.audit.trail`, not `container_1.container.audit.trail`.
 
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
@@ -83,8 +84,9 @@ for (const name of ['tsc', 'bundle']) {
     const census = events.find((e) => e.type === 'report' && e.kind === 'no-snapshot')
     const pair = events.find((e) => e.type === 'report' && e.kind === 'pair')
     assert.ok(census && pair, JSON.stringify(events.filter((e) => e.type !== 'sample').map((e) => [e.type, e.kind ?? e.skipped ?? e.role])))
-    assert.equal(census.holderLabel.holder, 'container.audit.trail (Map)', JSON.stringify(reports))
-    assert.match(census.holderLabel.site, /(^|\/)src\/container\.ts$/, JSON.stringify(reports))
+    // Where the Map is declared: a field of the class, in the class's file.
+    assert.equal(census.holderLabel.holder, 'AuditService.trail (Map)', JSON.stringify(reports))
+    assert.match(census.holderLabel.site, /(^|\/)src\/audit\.service\.ts$/, JSON.stringify(reports))
     assert.deepEqual(pair.holderLabel, census.holderLabel, JSON.stringify(reports))
     // The pair's own words: the import's alias is not the user's (tsc's `container_1`).
     assert.doesNotMatch(firstHolder(pair), /container_1|import_container/, JSON.stringify(reports))

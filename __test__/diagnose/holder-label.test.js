@@ -152,6 +152,24 @@ test("words: what a module exports as the module writes it; a built holder's pat
   assert.equal(holderLabel(written).holder, 'retry_2.pending (Map)')
 })
 
+test("where it is declared: a collection in a field of the app's class is labelled by the class and field, in the class's file, whatever path reached it", () => {
+  const owner = { className: 'AuditService', field: 'trail', file: '/srv/app/src/audit.service.ts', line: 9, column: 1 }
+  const viaContainer = censusReport([{ readablePath: 'module.exports.container.audit.trail', holder: { name: 'module.exports', className: 'Map', kind: 'exports', file: '/srv/app/src/container.ts', owner } }])
+  const viaHandler = { kind: 'pair', growthRoots: [{ holder: { name: 'svc.trail', className: 'Map', kind: 'closure', file: '/srv/app/src/routes.ts', owner } }], grownCollections: [], suspects: [] }
+  const label = { holder: 'AuditService.trail (Map)', site: 'app/src/audit.service.ts', share: null }
+  assert.deepEqual(holderLabel(viaContainer), label)
+  assert.deepEqual(holderLabel(viaHandler), label)
+  assert.equal(holderLabel(censusReport([{ readablePath: 'svc.#trail', holder: { name: 'svc', className: 'Map', kind: 'module', file: '/srv/app/a.js', owner: { ...owner, field: '#trail' } } }])).holder, 'AuditService.#trail (Map)')
+  // A chain's links and many roots are no field's: their path names them.
+  const chain = { kind: 'pair', growthRoots: [{ chain: { links: 40 }, holder: { name: 'queue.head', className: 'Job', kind: 'module', file: '/srv/app/q.js', owner } }], grownCollections: [], suspects: [] }
+  assert.equal(holderLabel(chain).holder, 'queue.head (Job)')
+  assert.equal(holderLabel(censusReport([{ readablePath: 'q.head', holder: { name: 'q', className: 'chain via .next', kind: 'module', file: '/srv/app/q.js', owner } }])).holder, 'q.head (chain via .next)')
+  // An owner without its class, field or file is no owner.
+  for (const odd of [null, 'x', { ...owner, field: '' }, { ...owner, file: 7 }, { className: 'A' }]) {
+    assert.equal(holderLabel(censusReport([{ readablePath: 'a.b', holder: { name: 'a', className: 'Map', kind: 'module', file: '/srv/app/a.js', owner: odd } }])).holder, 'a.b (Map)', JSON.stringify(odd))
+  }
+})
+
 test('hostile or old reports give null or a cut label, never a throw', () => {
   for (const report of [null, 7, 'text', {}, { kind: 'pair' }, { kind: 'pair', growthRoots: 'x' }, { suspects: [null, 5, { holder: 'text' }] }]) {
     assert.equal(holderLabel(report), null, JSON.stringify(report))

@@ -7,9 +7,11 @@
  * server's overview), so it carries nothing that differs between processes: no counts, pids,
  * addresses, ids, temp directories, columns or install prefixes.
  *
- * `holder` is the collection's path in the code and its class (`store.sessions (Map)`,
- * `Socket handles (Socket)`); `site` the file that holds or made it (`app/src/session.ts`), `''`
- * where the report names none.
+ * `holder` is where the collection is declared and its class: the app's class and field whose
+ * instance holds it (`AuditService.trail (Map)`, `site` the class's file), else its path from
+ * the variable or export that declares it (`store.sessions (Map)`, `Socket handles (Socket)`;
+ * `site` the file that holds or made it, `app/src/session.ts`, `''` where the report names none).
+ * So the census and a snapshot pair, which reach a collection from different roots, agree.
  */
 
 const fs = require('node:fs')
@@ -96,9 +98,39 @@ function holderLabel(report, { root = null } = {}) {
   }
   const { holder } = item
   const className = text(holder.className).replace(/^function (\S+) at .*$/, 'function $1')
-  const path = declaredPath(item)
+  const owner = declaringClass(item, className)
+  if (owner !== null) return { holder: cut(stableText(`${owner.className}.${owner.field} (${className})`), MAX_HOLDER_CHARS), site: siteOf(owner, null, root), share }
+  const { path, site } = namedPlace(item, root)
   const name = path === '' ? `(${text(holder.kind) || 'unnamed'})` : path
-  return { holder: cut(stableText(`${name} (${className || '?'})`), MAX_HOLDER_CHARS), site: siteOf(holder, item.madeAt, root), share }
+  return { holder: cut(stableText(`${name} (${className || '?'})`), MAX_HOLDER_CHARS), site, share }
+}
+
+/**
+ * Where a report's first holder is named from, class or not: `{ path, site }`, the path from
+ * where it is declared (`declaredPath`) and the file of its root; null when it names none.
+ * @param {any} report
+ * @param {{ root?: string | null }} [options]
+ */
+function namedFrom(report, { root = null } = {}) {
+  const item = firstNamed(report)
+  return item === null ? null : namedPlace(item, root)
+}
+
+/** `{ path, site }` of a named item (see `namedFrom`). */
+function namedPlace(item, root) {
+  return { path: declaredPath(item), site: siteOf(item.holder, item.madeAt, root) }
+}
+
+/**
+ * The class of the app's own files whose instance holds a collection in a field (the
+ * holder's `owner`, which the census and the pair both give), where the item is a
+ * collection: a chain's links and many roots are no field's. Null otherwise.
+ */
+function declaringClass(item, className) {
+  const owner = item.holder.owner
+  const named = owner !== null && typeof owner === 'object' && [owner.className, owner.field, owner.file].every((value) => typeof value === 'string' && value !== '')
+  const collection = item.chain == null && item.manyRoots == null && className !== '' && !className.startsWith('chain via') && !['handles', 'timers'].includes(item.holder.kind)
+  return named && collection ? owner : null
 }
 
 /**
@@ -201,4 +233,4 @@ function cut(value, max) {
   return value.length <= max ? value : `${value.slice(0, max - 1)}…`
 }
 
-module.exports = { holderLabel, ownHolderLabel, groupByLabel, firstNamed, rankReports, stablePath, stableText }
+module.exports = { holderLabel, ownHolderLabel, namedFrom, groupByLabel, firstNamed, rankReports, stablePath, stableText }

@@ -6,7 +6,7 @@ const { newestFileIn } = require('../shared/newest-file')
 const { SUFFIXES, isWatcherFile, reportPathOf } = require('../shared/file-names')
 const { isOwnFile } = require('../shared/code-origin')
 const { withSourcePositions } = require('../shared/source-positions')
-const { ownHolderLabel } = require('./holder-label')
+const { ownHolderLabel, namedFrom } = require('./holder-label')
 const { nativeVerdict } = require('./native-verdict')
 
 /**
@@ -142,10 +142,11 @@ function pairLabel(report, published) {
   const census = published?.kind === 'no-snapshot' ? published.holderLabel ?? null : null
   if (census === null || own === null) return own ?? census
   if (own.site === '' && census.site !== '') return census
-  const pathOf = (label) => label.holder.replace(/ \([^()]*\)$/, '')
-  const [ownPath, censusPath] = [pathOf(own), pathOf(census)]
-  const sameCollection = own.site === census.site && (censusPath === ownPath || censusPath.startsWith(`${ownPath}.`) || censusPath.startsWith(`${ownPath}[`))
-  return sameCollection ? census : own
+  if (own.holder === census.holder && own.site === census.site) return census
+  // The pair names what holds the census' collection (`container.audit` of `container.audit.trail`).
+  const [pair, named] = [namedFrom(report), namedFrom(published)]
+  const holds = pair !== null && named !== null && pair.path !== '' && pair.site === named.site && (named.path === pair.path || [`${pair.path}.`, `${pair.path}[`].some((start) => named.path.startsWith(start)))
+  return holds ? census : own
 }
 
 /**

@@ -127,6 +127,11 @@ export interface CensusSuspect {
     generated?: { file: string; line: number | null; column: number | null }
     /** Why the source map its file names could not be read. */
     sourceMapError?: string
+    /**
+     * The app's class whose instance holds the collection in a field, where one does (the
+     * pair's holders say it alike): where the collection is declared, which its label names.
+     */
+    owner?: { className: string; field: string; file: string; line: number; column: number; generated?: BuiltPlace }
   }
   /** The path from the holder's name: `store.sessions`, `bus._events.message`, `users[*]`. */
   readablePath: string
