@@ -10,7 +10,7 @@
  * A file compiled in memory from its own text (tsx and ts-node run `src/store.ts` so: V8 names
  * the script by the file, whose text is the TypeScript it was compiled from) holds where its
  * variables were written, not the code V8 ran: a declaration found in it is the source's
- * position already. Node keeps its map when source maps are enabled (tsx enables them); when
+ * position already, as in any TypeScript file (type stripping keeps every position). Node keeps its map when source maps are enabled (tsx enables them); when
  * it does not (ts-node), a position V8 gives in it cannot be mapped, and says so.
  *
  * Read for a report, on a running service: files are read asynchronously, and a map's fields
@@ -42,6 +42,8 @@ const MAPS_KEPT = 16
 /** Files whose outcome (no map, or why not) is kept. */
 const FILES_KNOWN = 10_000
 
+/** TypeScript files: their text is what was written, whatever ran it. */
+const TYPESCRIPT = /\.[cm]?tsx?$/
 /** Why a position in a file compiled in memory, whose map Node does not keep, stays as V8 gave it. */
 const NO_MAP_KEPT = 'compiled in memory from this file, and Node keeps no source map of it: start Node with --enable-source-maps'
 /** The files found compiled in memory from their own text (noteCompiledInMemory), at most FILES_KNOWN. */
@@ -375,8 +377,9 @@ class SourceMaps {
    * `function`, `class`, or `exports.name =`, tsc's export, not the `exports.name = void 0`
    * tsc writes first) in the script at `url`, a line's first such declaration without
    * indentation preferred (a bundle puts its modules' top-level code at the left); null when
-   * none is found or the file cannot be read. In a file compiled in memory from its own text,
-   * that is where the declaration was written (`written: true`): no map is to be asked.
+   * none is found or the file cannot be read. In a TypeScript file, or another compiled in
+   * memory from its own text, that is where the declaration was written (`written: true`): no
+   * map is to be asked.
    * @returns {Promise<{ line: number, column: number, written?: true } | null>}
    */
   async declaration(url, name) {
@@ -399,7 +402,7 @@ class SourceMaps {
     const before = text.slice(0, at)
     const lineStart = before.lastIndexOf('\n') + 1
     const place = { line: before.split('\n').length, column: at - lineStart + 1 }
-    return (await this.#compiledFromItself(file)) ? { ...place, written: true } : place
+    return TYPESCRIPT.test(file) || (await this.#compiledFromItself(file)) ? { ...place, written: true } : place
   }
 
   /**
@@ -527,4 +530,4 @@ function nodeKept(file) {
 /** The process' source maps. */
 const sourceMaps = new SourceMaps()
 
-module.exports = { SourceMaps, sourceMaps, scriptPath, noteCompiledInMemory }
+module.exports = { SourceMaps, sourceMaps, scriptPath, noteCompiledInMemory, TYPESCRIPT }

@@ -15,7 +15,7 @@
  */
 
 /** TypeScript files, which Node's type stripping runs with their types blanked, and which loaders compile in memory. */
-const TYPESCRIPT = /\.[cm]?tsx?$/
+const { TYPESCRIPT } = require('../../shared/source-maps')
 /** How far before its place a function's source may start (its name, modifiers, decorators). */
 const SOURCE_LEAD = 2000
 
