@@ -17,6 +17,10 @@ const { eventLine, sampleLine, bigLogHeap, writeBigLog } = require('./fixtures/r
 const { rng } = require('../support/helpers')
 const { startLeakingRun } = require('./fixtures/leaking-run')
 const { tempDir } = require('../support/temp-dir')
+const { spawnSync } = require('node:child_process')
+const { DEFAULT_NAME } = require('../../lib/page')
+
+const BIN = path.join(__dirname, '..', '..', 'bin', 'leakproof.js')
 
 const T0 = 1_795_000_000_000
 const MiB = 1024 * 1024
@@ -121,6 +125,31 @@ test("another program's logs are listed in a note and skipped", async (t) => {
   for (const name of ['access.log', 'app.log', 'other.jsonl', 'binary.dat']) {
     assert.ok(model.notes.includes(`${name}: not a leakproof event log; skipped`), model.notes.join('\n'))
   }
+})
+
+test('its own earlier pages, whatever their name, are skipped without a note; an HTML file of another kind is noted', async (t) => {
+  const dir = tempDir(t, 'report')
+  const elsewhere = tempDir(t, 'report')
+  fs.writeFileSync(path.join(dir, 'app.jsonl'), sampleLine(T0, 12, 0, { heap: 1e6 }) + '\n')
+  // Another tool's page, which names leakproof only in its body.
+  fs.writeFileSync(path.join(dir, 'index.html'), '<!DOCTYPE html>\n<html><head><title>Coverage</title></head><body><h1>leakproof report</h1></body></html>\n')
+  const run = () => spawnSync(process.execPath, [BIN, 'report', dir], { encoding: 'utf8' })
+  const first = run()
+  assert.equal(first.status, 0, first.stderr)
+  assert.equal(first.stdout, `${path.join(dir, DEFAULT_NAME)}\n`)
+  // The page written elsewhere and brought back under another name, and an old page's head (no generator, only its title).
+  const other = spawnSync(process.execPath, [BIN, 'report', dir, '-o', path.join(elsewhere, 'page.html')], { encoding: 'utf8' })
+  assert.equal(other.status, 0, other.stderr)
+  fs.renameSync(path.join(elsewhere, 'page.html'), path.join(dir, 'leak-2026-11-29.htm'))
+  const page = fs.readFileSync(path.join(dir, DEFAULT_NAME), 'utf8')
+  fs.writeFileSync(path.join(dir, 'older.html'), page.replace(/<meta name="generator"[^>]*>\n/, ''))
+  assert.notEqual(fs.readFileSync(path.join(dir, 'older.html'), 'utf8'), page, 'the older page has no generator')
+  const second = run()
+  assert.equal(second.status, 0, second.stderr)
+  const noted = second.stderr.split('\n').filter((line) => /skipped/.test(line))
+  assert.deepStrictEqual(noted, ['leakproof: index.html: not a leakproof event log; skipped'], second.stderr)
+  const model = await collect(dir)
+  assert.deepStrictEqual(model.files.logs.map((log) => log.name), ['app.jsonl'])
 })
 
 test('two processes and a worker thread in one log, with its rotated generation: one entry each, oldest lines first', async (t) => {

@@ -11,6 +11,7 @@ const path = require('node:path')
 const { EVENTS } = require('../watch/watcher')
 const { SUFFIXES, isWatcherFile, profileKind } = require('../shared/file-names')
 const { CODES, codedError, describe } = require('../shared/errors')
+const { isReportPage, PAGE_HEAD_BYTES } = require('./render')
 
 /** What the report's errors name. */
 const WHERE = 'report'
@@ -80,7 +81,8 @@ function compareNames(a, b) {
 /**
  * Of `files`, the leakproof event logs: those whose first non-empty line is a leakproof event,
  * and an empty file whose rotation (`<name>.1`) is one (the log just after it rotated).
- * The others are noted and left out.
+ * The others are noted and left out, but for report pages (this command's own earlier output,
+ * under any name): left out without a word.
  */
 async function findLogs(files, notes) {
   const logs = []
@@ -95,7 +97,7 @@ async function findLogs(files, notes) {
     }
     if (line === null) empty.push(item)
     else if (isLeakproofEvent(parseJson(line))) logs.push(item)
-    else notes.push(`${item.name}: not a leakproof event log; skipped`)
+    else if (!(await isPage(item.file))) notes.push(`${item.name}: not a leakproof event log; skipped`)
   }
   for (const item of empty) {
     if (logs.some((log) => log.name === `${item.name}.1`)) logs.push(item)
@@ -124,6 +126,21 @@ async function firstLine(file) {
     return rest.trim() === '' ? null : rest
   } finally {
     await handle.close()
+  }
+}
+
+/** Whether `file` is a report page (render.js' `isReportPage`); false when it cannot be read. */
+async function isPage(file) {
+  try {
+    const handle = await fs.promises.open(file, 'r')
+    try {
+      const { buffer, bytesRead } = await handle.read({ buffer: Buffer.alloc(PAGE_HEAD_BYTES), position: 0 })
+      return isReportPage(buffer.toString('utf8', 0, bytesRead))
+    } finally {
+      await handle.close()
+    }
+  } catch {
+    return false
   }
 }
 

@@ -35,6 +35,26 @@ function readUplot() {
   return { js, css }
 }
 
+/** What the page names as its generator in its head: how a directory's reader knows the page when it meets it again. */
+const GENERATOR = 'leakproof report'
+
+/** Bytes of a file's start that hold a page's head up to its generator and title. */
+const PAGE_HEAD_BYTES = 4096
+
+/**
+ * Whether `head`, the start of a file (`PAGE_HEAD_BYTES` of it, or all of a shorter one), is a
+ * report page: an HTML document whose head names this page as its generator, or (a page written
+ * before it did) has the page's title. Whatever the file is called: `-o` writes it anywhere.
+ * @param {string} head
+ */
+function isReportPage(head) {
+  const start = head.replace(/^\uFEFF/, '').trimStart()
+  if (!/^<!DOCTYPE html>/i.test(start)) return false
+  const headEnd = start.search(/<\/head>|<body/i)
+  const inHead = headEnd === -1 ? start : start.slice(0, headEnd)
+  return inHead.includes(`<meta name="generator" content="${GENERATOR}">`) || inHead.includes(`<title>${GENERATOR}</title>`)
+}
+
 /** The page's own style. System fonts only: the page loads nothing. */
 const PAGE_CSS = `
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #212529; margin: 0 auto; padding: 16px 24px; max-width: 1200px; }
@@ -78,9 +98,10 @@ function renderPage(model) {
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta name="generator" content="${GENERATOR}">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>leakproof report</title>
+<title>${GENERATOR}</title>
 <style>${uplot.css}</style>
 <style>${PAGE_CSS}</style>
 </head>
@@ -94,4 +115,4 @@ function renderPage(model) {
 `
 }
 
-module.exports = { renderPage, jsonForScript }
+module.exports = { renderPage, jsonForScript, isReportPage, PAGE_HEAD_BYTES }
