@@ -3,7 +3,9 @@
 // The fleet (issue 57, "Done means"): five instances of one HTTP service on loopback, each
 // started with `-r leakproof/register` from a copy of the service in a temp directory of its
 // own, each exposing leakproof's metrics on /metrics: three leak through the same Map
-// (`store.sessions`), one through another holder (`auditLog`), one is healthy. A real
+// (`store.sessions`), one named by the census only, one by a snapshot pair only, one by the
+// census and then its pair (issue 69: one label whatever evidence named it); one leaks through
+// another holder (`auditLog`), one is healthy. A real
 // Prometheus (Debian's) scrapes them every second with the shipped docs/prometheus-alerts.yml,
 // a real Alertmanager (Debian's) routes its alerts with the shipped docs/alertmanager.yml to a
 // webhook receiver of this test. The receiver must get one group naming `store.sessions
@@ -25,16 +27,31 @@ const { drive } = require('../../bench/load')
 
 const ROOT = path.join(__dirname, '..', '..')
 const SERVICE = path.join(__dirname, 'fixtures', 'fleet-service.js')
-/** What each instance keeps (fleet-service.js's `leak`), in the order they start. */
-const INSTANCES = ['sessions', 'sessions', 'sessions', 'none', 'audit']
+/**
+ * Each instance (in the order they start): what it keeps (fleet-service.js's `leak`) and what
+ * names its holder: the census alone (no snapshots), a snapshot pair alone (no census), or
+ * both, the census' report first and the pair's after it.
+ */
+const INSTANCES = [
+  { leak: 'sessions', evidence: 'census' },
+  { leak: 'sessions', evidence: 'pair' },
+  { leak: 'sessions', evidence: 'both' },
+  { leak: 'none', evidence: 'census' },
+  { leak: 'audit', evidence: 'census' },
+]
+/** The preload's settings for each evidence, over WATCH_ENV; a pair's follow-up after 8 MiB more of the leak. */
+const EVIDENCE_ENV = {
+  census: { LEAKPROOF_SNAPSHOTS: 'off' },
+  pair: { LEAKPROOF_CENSUS: 'false', LEAKPROOF_FOLLOW_UP_GROWTH_BYTES: String(8 * 1024 * 1024) },
+  both: { LEAKPROOF_FOLLOW_UP_GROWTH_BYTES: String(8 * 1024 * 1024) },
+}
 /**
  * The preload's settings: a floor every 500 ms and a 5 s warm-up, so that a leak of 1 MB/s is
- * reported within seconds, not minutes; no snapshots and no allocation-site ranking, so that
- * the census names the holder (its report otherwise waits up to 15 s for the ranking, which
- * the label does not use); a 10% forced-GC budget, as operate.prometheus.test.js found five
+ * reported within seconds, not minutes; no allocation-site ranking (a report otherwise waits up
+ * to 15 s for the ranking, which the label does not use); a 10% forced-GC budget, as operate.prometheus.test.js found five
  * watchers on two cores need.
  */
-const WATCH_ENV = { LEAKPROOF_INTERVAL_MS: '500', LEAKPROOF_WARMUP_MS: '5000', LEAKPROOF_MIN_DURATION_MS: '8000', LEAKPROOF_SNAPSHOTS: 'off', LEAKPROOF_SITES: 'false', LEAKPROOF_GC_BUDGET: '0.1' }
+const WATCH_ENV = { LEAKPROOF_INTERVAL_MS: '500', LEAKPROOF_WARMUP_MS: '5000', LEAKPROOF_MIN_DURATION_MS: '8000', LEAKPROOF_SITES: 'false', LEAKPROOF_GC_BUDGET: '0.1' }
 /** The load on each instance: bounded, ~1 MB/s of sessions kept by a leaking one. */
 const LOAD = { connections: 2, perSecond: 250 }
 /**
@@ -70,7 +87,7 @@ test('one notification group per holder across the fleet: three instances leakin
   })
   const dir = tempDir(t, 'fleet-stack')
   const receiver = await startReceiver(t)
-  const instances = await Promise.all(INSTANCES.map((leak) => startInstance(t, leak, children)))
+  const instances = await Promise.all(INSTANCES.map(({ leak, evidence }) => startInstance(t, leak, evidence, children)))
   const address = (leak) => instances.filter((i) => i.leak === leak).map((i) => i.address).sort()
 
   const alertmanagerPort = await freePort()
@@ -79,13 +96,22 @@ test('one notification group per holder across the fleet: three instances leakin
   children.push(startPrometheus({ bin: prometheus.path, dir, port: prometheusPort, targets: instances.map((i) => i.address), rules: alertRules(dir), alertmanagerPort }))
   for (const { port } of instances) drive({ port, ...LOAD, until: () => !loading }).catch(() => {})
 
-  // Every group expected, each with all its instances; then a while longer for anything else.
-  const complete = () => notified(receiver.notifications, 'store.sessions (Map)').length === 3 && notified(receiver.notifications, 'auditLog (Array)').length === 1
+  // Every group expected, each with all its instances, and the pairs in; then a while longer for anything else.
+  const paired = () => instances.filter((i) => i.evidence !== 'census').every((i) => loggedSoFar(i.log).some((e) => e.type === 'report' && e.kind === 'pair'))
+  const complete = () => notified(receiver.notifications, 'store.sessions (Map)').length === 3 && notified(receiver.notifications, 'auditLog (Array)').length === 1 && paired()
   while (!complete() && Date.now() < started + NOTIFIED_WITHIN_MS) await new Promise((resolve) => setTimeout(resolve, 500))
   await new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
   loading = false
   for (const notification of receiver.notifications) t.diagnostic(`notification at ${notification.receivedAfterS} s: ${JSON.stringify(notification.body)}`)
-  for (const i of instances) t.diagnostic(`${i.leak} at ${i.address}: ${timeline(i, started)}`)
+  for (const i of instances) t.diagnostic(`${i.leak} (${i.evidence}) at ${i.address}: ${timeline(i, started)}`)
+  // Each leaking instance's reports, by whichever evidence, wrote one label.
+  for (const i of instances.filter((instance) => instance.leak === 'sessions')) {
+    // (Without a census, the reports before the pair's name no holder: their label is null.)
+    const reports = events(i.log).filter((e) => e.type === 'report' && e.holderLabel !== null)
+    const kinds = { census: ['no-snapshot'], pair: ['pair'], both: ['no-snapshot', 'pair'] }[i.evidence]
+    assert.deepEqual([...new Set(reports.map((r) => r.kind))].sort(), kinds, `${i.evidence}: ${JSON.stringify(reports.map((r) => [r.kind, r.holderLabel]))}`)
+    for (const report of reports) assert.deepEqual(report.holderLabel, { holder: 'store.sessions (Map)', site: 'service.js' }, `${i.evidence}, ${report.kind}`)
+  }
 
   const leakGroups = groupsOf(receiver.notifications.filter((n) => n.body.groupLabels.alertname === 'LeakproofLeakSuspected'))
   const named = leakGroups.filter((g) => g.labels.holder !== undefined)
@@ -114,6 +140,15 @@ test('one notification group per holder across the fleet: three instances leakin
   t.diagnostic(`groups: ${leakGroups.map((g) => `${g.labels.holder ?? '(no holder)'}: ${g.notifications.length} notification(s), first with ${g.notifications[0].body.alerts.length} alert(s)`).join('; ')}; ${((Date.now() - started) / 1000).toFixed(0)} s in all`)
 })
 
+/** The events logged so far: none while a line is still being written. */
+function loggedSoFar(log) {
+  try {
+    return events(log)
+  } catch {
+    return []
+  }
+}
+
 /** A webhook receiver on 127.0.0.1: `{ url, notifications }`, each `{ receivedAfterS, body }` as Alertmanager POSTed it. */
 async function startReceiver(t) {
   const notifications = []
@@ -133,9 +168,10 @@ async function startReceiver(t) {
 /**
  * One instance: a copy of the service in a temp directory of its own (so every instance's
  * file has another path), its `node_modules` linking leakproof and prom-client, started with
- * the preload and its event log in that directory. Resolves with `{ leak, address, port, log }`.
+ * the preload (its settings for `evidence`), its event log and snapshots in that directory.
+ * Resolves with `{ leak, evidence, address, port, log }`.
  */
-async function startInstance(t, leak, children) {
+async function startInstance(t, leak, evidence, children) {
   const dir = tempDir(t, 'fleet')
   fs.mkdirSync(path.join(dir, 'svc'))
   fs.mkdirSync(path.join(dir, 'node_modules'))
@@ -143,11 +179,11 @@ async function startInstance(t, leak, children) {
   fs.symlinkSync(ROOT, path.join(dir, 'node_modules', 'leakproof'))
   fs.symlinkSync(path.join(ROOT, 'node_modules', 'prom-client'), path.join(dir, 'node_modules', 'prom-client'))
   const log = path.join(dir, 'events.jsonl')
-  const env = { PATH: process.env.PATH, ...WATCH_ENV, LEAKPROOF_LOG: log }
+  const env = { PATH: process.env.PATH, ...WATCH_ENV, ...EVIDENCE_ENV[evidence], LEAKPROOF_LOG: log, LEAKPROOF_DIR: path.join(dir, 'leakproof') }
   const child = spawn(process.execPath, ['-r', 'leakproof/register', path.join('svc', 'service.js'), JSON.stringify({ leak, durationMs: 200_000 })], { cwd: dir, env, stdio: ['ignore', 'pipe', 'inherit'] })
   children.push(child)
   const { port } = await lineOf(child, (line) => typeof line.port === 'number')
-  return { leak, port, address: `127.0.0.1:${port}`, log }
+  return { leak, evidence, port, address: `127.0.0.1:${port}`, log }
 }
 
 /**
