@@ -133,6 +133,10 @@ test('one notification group per holder across the fleet: three instances leakin
   const unnamed = leakGroups.filter((g) => g.labels.holder === undefined).flatMap((g) => g.notifications.flatMap(firingIn))
   if (unnamed.length > 0) t.diagnostic(`alerted before their holder was named: ${unnamed.join(', ')}`)
   assert.deepEqual(unnamed.filter((a) => !address('sessions').includes(a) && !address('audit').includes(a)), [])
+  // The instance named by the census, then by its pair: Prometheus saw one holder series all along.
+  const both = instances.find((i) => i.evidence === 'both').address
+  const seen = await queryUntil(prometheusPort, `group by (holder, site) (last_over_time(leakproof_leak_holder_info{instance="${both}"}[10m]))`, { limitMs: 5_000 })
+  assert.deepEqual(seen.map((series) => [series.metric.holder, series.metric.site]), [['store.sessions (Map)', 'service.js']])
   const healthy = address('none')[0]
   assert.deepEqual(receiver.notifications.filter((n) => n.body.alerts.some((a) => a.labels.instance === healthy)).map((n) => n.body), [], 'nothing for the healthy instance')
   // Scraped all along, its gauge 0: nothing was sent because nothing leaked, not because it was not seen.
