@@ -130,7 +130,8 @@ function censusConfirmed(report, diagnosed) {
 /**
  * The label of a pair's report: the one the census' report published already where the pair
  * names the same collection (or what holds it) or names nothing as precisely (no file: a
- * property of an object no variable holds, as a chain's link), so that the series a fleet
+ * property of an object no variable holds, as a chain's link; or Node's own code, a timer
+ * list's table where the census named the app's timers), so that the series a fleet
  * groups by stays as it was when the evidence changes; else the pair's own, a new holder on
  * purpose. Labels compare by their words (holder-label.js), which both kinds of evidence
  * give from where the collection is declared.
@@ -141,7 +142,9 @@ function pairLabel(report, published) {
   const own = ownHolderLabel(report)
   const census = published?.kind === 'no-snapshot' ? published.holderLabel ?? null : null
   if (census === null || own === null) return own ?? census
-  if (own.site === '' && census.site !== '') return census
+  // Vaguer: no file, or Node's own code (`node:timers`) where the census named the app's.
+  const vague = (label) => label.site === '' || label.site.startsWith('node:')
+  if (vague(own) && !vague(census)) return census
   if (own.holder === census.holder && own.site === census.site) return census
   // The pair names what holds the census' collection (`container.audit` of `container.audit.trail`).
   const [pair, named] = [namedFrom(report), namedFrom(published)]
