@@ -73,6 +73,9 @@ test("a pair naming nothing as precise as the census (no file: a chain's link) k
   const census = named('no-snapshot', 'shutdown.#signal[Symbol(kEvents)][*].next', 'chain via .next', '/srv/app.js')
   const link = named('pair', 'Listener.previous', 'Object', null, 'property')
   assert.deepEqual(pairLabel(link, census), census.holderLabel)
+  // Node's own table of timer lists, where the census named the app's timers.
+  const timers = named('no-snapshot', 'timers of 1000 ms', 'TimersList', '/srv/app.js', 'timers')
+  assert.deepEqual(pairLabel(named('pair', 'timerListMap[*]', 'TimersList', 'node:timers'), timers), timers.holderLabel)
 })
 
 test('a pair naming another collection, or another file, is a new label; without a census the pair\'s own', () => {
