@@ -239,7 +239,7 @@ test('the watcher writes a baseline and a follow-up snapshot of a leaking servic
   assert.equal(report.evidence, 'pair and census', JSON.stringify(report.census))
   assert.deepEqual(report.census.holders[0], { holder: early.suspects[0].holder.description, confirmed: true })
   // One label for the Map whichever evidence named it: the metric's series stays as it was.
-  assert.deepEqual(report.holderLabel, { holder: 'sessions (Map)', site: 'leaking-service.js' })
+  assert.deepEqual(report.holderLabel, { holder: 'sessions (Map)', site: '__test__/support/fixtures/leaking-service.js' }, 'relative to the folder of the package.json nearest the main script')
   assert.deepEqual(early.holderLabel, report.holderLabel)
   // The Map that leaks grew; the watcher's own bookkeeping, filling meanwhile, is not listed.
   assert.match(report.grownCollections[0].holder.file, /leaking-service\.js$/, JSON.stringify(report.grownCollections))

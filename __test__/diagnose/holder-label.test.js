@@ -95,6 +95,18 @@ test("copies in folders of one directory: the path tells them apart, the label t
   assert.deepEqual(holderLabel(censusReport(runs[0].holders, { holderLabel: runs[0].own })), { ...runs[0].own, share: null })
 })
 
+test("one service started from another script of its package (a built entry, a launcher): the label the process writes is relative to the package's folder", async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-holder-label-'))
+  const service = installService('pod', root)
+  const pkg = path.join(root, 'pod')
+  fs.writeFileSync(path.join(pkg, 'package.json'), '{ "name": "pod" }\n')
+  fs.mkdirSync(path.join(pkg, 'bin'))
+  const launcher = path.join(pkg, 'bin', 'start.js')
+  fs.writeFileSync(launcher, `require(${JSON.stringify(service)})\n`)
+  const runs = await Promise.all([runService(service, 2000), runService(launcher, 2000)])
+  for (const run of runs) assert.deepEqual(run.own, { holder: 'registry.tenant_*.sessions (Map)', site: 'app/service.js' })
+})
+
 test('paths: a package from node_modules on, a temp directory and the install prefix left out, ids as *', () => {
   const cases = [
     ['/srv/app/src/session.ts', 'app/src/session.ts'],

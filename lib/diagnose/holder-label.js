@@ -15,7 +15,7 @@
  */
 
 const fs = require('node:fs')
-const { dirname } = require('node:path')
+const { basename, dirname, join } = require('node:path')
 const { withoutImportAlias } = require('../shared/compiler-names')
 
 /** Longest label values, in characters: past them a value is cut with `…`. */
@@ -149,27 +149,43 @@ function declaredPath(item) {
 
 /**
  * The label of a report this process made, `{ holder, site }` or null, for the watcher to write
- * into it: sites under the directory of the process's main script are relative to it, so copies
- * of a service in folders of their own (`/srv/a/app.js`, `/srv/b/app.js`) give one site
- * (`app.js`) where the path alone cannot tell the folder is the copy's.
+ * into it: sites under the service's folder are relative to it, so copies of a service in
+ * folders of their own (`/srv/a/app.js`, `/srv/b/app.js`) give one site (`app.js`) where the
+ * path alone cannot tell the folder is the copy's, and one service run from its sources (tsx,
+ * ts-node, type stripping: `src/server.ts`) or built (`dist/server.js`, a bundle) gives one
+ * site (`src/store.ts`).
  * @param {object} report
  */
 function ownHolderLabel(report) {
-  const label = holderLabel({ ...report, holderLabel: undefined }, { root: mainDir() })
+  const label = holderLabel({ ...report, holderLabel: undefined }, { root: serviceDir() })
   return label === null ? null : { holder: label.holder, site: label.site }
 }
 
-/** The directory of the process's main script, links followed, or null (`node -e`, the REPL). */
-function mainDir() {
-  if (mainDirKept !== undefined) return mainDirKept
+/**
+ * The service's folder: the nearest folder up from its main script (links followed) with a
+ * package.json, the script's own folder when none has one; null without a main script
+ * (`node -e`, the REPL).
+ */
+function serviceDir() {
+  if (serviceDirKept !== undefined) return serviceDirKept
+  serviceDirKept = null
   try {
-    mainDirKept = process.argv[1] ? slashes(dirname(fs.realpathSync(process.argv[1]))) : null
+    if (process.argv[1]) serviceDirKept = slashes(packageDirOf(dirname(fs.realpathSync(process.argv[1]))))
   } catch {
-    mainDirKept = null
+    // No main script to read: no folder.
   }
-  return mainDirKept
+  return serviceDirKept
 }
-let mainDirKept
+let serviceDirKept
+
+/** The nearest folder from `dir` up with a package.json, not past a `node_modules`; else `dir`. */
+function packageDirOf(dir) {
+  for (let at = dir; basename(at) !== 'node_modules'; at = dirname(at)) {
+    if (fs.existsSync(join(at, 'package.json'))) return at
+    if (dirname(at) === at) break
+  }
+  return dir
+}
 
 /**
  * The file of the holder's place, else of the line that made its roots, else `''`: relative to
