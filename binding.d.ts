@@ -254,9 +254,11 @@ export interface ForkLimits {
  * process with nothing else to do does not exit, killing its child, before the snapshot is
  * written. `writtenFile`, the file the child writes, is kept out of the page cache meanwhile
  * (`core::capture::fork::page_cache`). `plan`, from `prepareFork()`, keeps the read of
- * `/proc/self/smaps` out of the stop; without it, it is read here.
+ * `/proc/self/smaps` out of the stop; without it, it is read here. `unfinishedFile`, the file
+ * the child writes until it is complete, is removed by the child if it dies of this process's
+ * death or of SIGTERM, SIGINT or SIGHUP (`core::capture::fork::child`).
  */
-export declare function forkSnapshot(work: () => string, limits: ForkLimits, onEnd: (arg: Outcome) => void, writtenFile?: string | undefined | null, plan?: ForkPlan | undefined | null): ForkedChild
+export declare function forkSnapshot(work: () => string, limits: ForkLimits, onEnd: (arg: Outcome) => void, writtenFile?: string | undefined | null, plan?: ForkPlan | undefined | null, unfinishedFile?: string | undefined | null): ForkedChild
 
 /** A Map, Set, Array or plain object that holds more entries than before. */
 export interface GrownCollection {
@@ -865,6 +867,14 @@ export interface Trend {
    */
   limitAt: number | null
 }
+
+/**
+ * Takes an exclusive `flock` on the file open as descriptor `fd` (from `fs.openSync`), without
+ * waiting: true when taken, false when another open of the file holds it (a live writer, in
+ * any process and pid namespace of this machine). Throws where the file system has no such
+ * locks. Closing the descriptor releases the lock.
+ */
+export declare function tryLockFile(fd: number): boolean
 
 /**
  * A leak is urgent when, at its rate, the nearest limit (the heap's, or the container's

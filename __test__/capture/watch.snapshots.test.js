@@ -14,6 +14,7 @@ const { SnapshotStore } = require('../../lib/capture/snapshots')
 const { watcherFileName, tempName, SUFFIXES } = require('../../lib/shared/file-names')
 const { watch } = require('../..')
 const { SnapshotCost } = require('../../lib/capture/snapshot-cost')
+const { forkUnavailable } = require('../../lib/capture/child-snapshot')
 const { lineOf } = require('../support/listener-helpers')
 const { tempDir } = require('../support/temp-dir')
 
@@ -49,7 +50,21 @@ function unmount(dir) {
 
 const LEAKING_SERVICE = path.join(__dirname, '..', 'support', 'fixtures', 'leaking-service.js')
 const SNAPSHOTS_JS = path.join(__dirname, '..', '..', 'lib', 'capture', 'snapshots.js')
-const FILE_NAMES_JS = path.join(__dirname, '..', '..', 'lib', 'shared', 'file-names.js')
+const TEMP_WRITER = path.join(__dirname, 'fixtures', 'temp-writer.js')
+const SNAPSHOT_ON_SIGNAL = path.join(__dirname, 'fixtures', 'snapshot-on-signal.js')
+/** snapshot-file.js' UNLOCKED_MS: an unlocked temporary file younger than this is judged again later. */
+const UNLOCKED_MS = 2_000
+
+/**
+ * Starts `command` (temp-writer.js, perhaps in a pid namespace of its own), a live writer holding
+ * its temporary snapshot; killed when test `t` is done. Resolves with the file's name.
+ */
+async function liveWriter(t, [command, ...args]) {
+  const live = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.after(() => live.kill('SIGKILL'))
+  const [name] = await once(live.stdout.setEncoding('utf8'), 'data')
+  return name.trim()
+}
 
 /** The temporary name of a snapshot process `pid` would start writing now, as the store names it. */
 function tempNameOfWriter(pid) {
@@ -313,17 +328,7 @@ test('a writer killed as its snapshot starts leaves its temporary file; the next
   assert.ok(left, 'the killed service left its temporary file')
   assert.match(left, new RegExp(`-${killed.pid}-`))
   // Another service, alive, writing into the same dir.
-  const writing = `
-    const fs = require('node:fs')
-    const { watcherFileName, tempName, SUFFIXES } = require(${JSON.stringify(FILE_NAMES_JS)})
-    const name = tempName(watcherFileName(Date.now(), { sequence: 0, reason: 'leak', suffix: SUFFIXES.snapshot }))
-    fs.writeFileSync(require('node:path').join(process.argv[1], name), '{"snapshot":{', { mode: 0o600 })
-    process.stdout.write(name + '\\n')
-    setInterval(() => {}, 1000)`
-  const live = spawn(process.execPath, ['-e', writing, dir], { stdio: ['ignore', 'pipe', 'inherit'] })
-  t.after(() => live.kill())
-  const [liveName] = await once(live.stdout.setEncoding('utf8'), 'data')
-  const liveTemp = liveName.trim()
+  const liveTemp = await liveWriter(t, [process.execPath, TEMP_WRITER, dir])
 
   const started = Date.now()
   const watcher = watch({ dir, nearHeapLimit: false, sites: false, forceGc: false })
@@ -333,8 +338,133 @@ test('a writer killed as its snapshot starts leaves its temporary file; the next
     assert.ok(await within(1000, () => !temps(dir).includes(left)), `removed within a second of the watcher's start: ${temps(dir)}`)
     const tookMs = Date.now() - started
     assert.deepEqual(temps(dir), [liveTemp], "the live service's temporary file stays")
+    // And after the watcher looked again at the files written too recently to judge.
+    await new Promise((resolve) => setTimeout(resolve, UNLOCKED_MS + 500))
+    assert.deepEqual(temps(dir), [liveTemp], "the live service's temporary file stays")
     assert.deepEqual(errors, [])
     t.diagnostic(`removed ${tookMs} ms after watch()`)
+  } finally {
+    watcher.stop()
+  }
+})
+
+/**
+ * Starts the service of fixtures/snapshot-on-signal.js on `dir` with `writer`, asks it for a
+ * snapshot, and resolves once the snapshot's temporary file has its first bytes (V8 writes it):
+ * `{ service, temp, child }`, `child` the pid of the forked child writing it (0 in-process).
+ */
+async function serviceWriting(t, dir, writer) {
+  const service = spawn(process.execPath, [SNAPSHOT_ON_SIGNAL, dir, writer], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.after(() => service.kill('SIGKILL'))
+  let printed = ''
+  service.stdout.setEncoding('utf8').on('data', (d) => (printed += d))
+  assert.ok(await within(60_000, () => printed.includes('"ready"')), `the service started: ${printed}`)
+  service.kill('SIGUSR2')
+  const writing = () => temps(dir).find((name) => (fs.statSync(path.join(dir, name), { throwIfNoEntry: false })?.size ?? 0) > 0)
+  assert.ok(await within(120_000, () => writing() !== undefined || service.exitCode !== null), `the snapshot started: ${printed}`)
+  const children = () => fs.readFileSync(`/proc/${service.pid}/task/${service.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
+  return { service, temp: writing(), child: writer === 'fork' ? children()[0] ?? 0 : 0, printed: () => printed }
+}
+
+test('a service stopped by SIGTERM while it writes a snapshot in-process: the next start on the dir, another pid, removes its temporary file, not a live writer\'s', async (t) => {
+  const dir = tempDir(t, 'snap')
+  const { service, temp, printed } = await serviceWriting(t, dir, 'in-process')
+  assert.ok(temp, `the service was writing its snapshot: ${printed()}`)
+  service.kill('SIGTERM')
+  await once(service, 'exit')
+  assert.equal(service.signalCode, 'SIGTERM')
+  assert.deepEqual(temps(dir), [temp], 'a process stopped mid-write leaves its temporary file: it ran no code on the way out')
+  const liveTemp = await liveWriter(t, [process.execPath, TEMP_WRITER, dir])
+
+  const watcher = watch({ dir, nearHeapLimit: false, sites: false, forceGc: false })
+  const errors = []
+  watcher.on('error', (e) => errors.push(e))
+  try {
+    assert.ok(await within(1000, () => !temps(dir).includes(temp)), `removed as the watcher started: ${temps(dir)}`)
+    await new Promise((resolve) => setTimeout(resolve, UNLOCKED_MS + 500))
+    assert.deepEqual(temps(dir), [liveTemp], "the live writer's temporary file stays")
+    assert.deepEqual(fs.readdirSync(dir).filter((name) => !name.startsWith('.')), [], 'and no snapshot was written')
+    assert.deepEqual(errors, [])
+  } finally {
+    watcher.stop()
+  }
+})
+
+test('a service stopped by SIGTERM while its forked child writes leaves no temporary file: the child removes it and dies', { skip: forkUnavailable() ?? false }, async (t) => {
+  const dir = tempDir(t, 'snap')
+  const { service, temp, child, printed } = await serviceWriting(t, dir, 'fork')
+  assert.ok(temp && child > 0, `a child was writing the snapshot: ${printed()}`)
+  service.kill('SIGTERM')
+  await once(service, 'exit')
+  assert.equal(service.signalCode, 'SIGTERM')
+  assert.ok(await within(10_000, () => temps(dir).length === 0), `the temporary file is removed: ${temps(dir)}`)
+  assert.ok(await within(10_000, () => !fs.existsSync(`/proc/${child}/stat`) || / Z /.test(fs.readFileSync(`/proc/${child}/stat`, 'utf8').replace(/^.*\)/, ''))), 'the child is gone')
+  assert.deepEqual(fs.readdirSync(dir), [], 'nothing is left')
+})
+
+/**
+ * The command that runs `args` as a process of a new pid namespace (a container's view), whose
+ * pid there is `pid`: 1 (the namespace's first), or another number; null where that cannot be
+ * done here (not root, no unshare, namespaces not allowed).
+ */
+function inPidNamespace(pid, args) {
+  if (!isRoot || process.platform !== 'linux') return null
+  const probe = spawnSync('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', 'true'], { stdio: 'ignore' })
+  if (probe.status !== 0) return null
+  const quoted = args.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ')
+  // The shell's child gets the pid after ns_last_pid; the trailing `:` keeps the shell from exec'ing it.
+  const script = pid === 1 ? `exec ${quoted}` : `echo ${pid - 1} > /proc/sys/kernel/ns_last_pid && ${quoted}; :`
+  // --kill-child: the namespace's first process dies with unshare, and every other one with it.
+  return ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', 'sh', '-c', script]
+}
+
+/** A pid no process of this machine has now, high among the pids (where few processes are). */
+function freePid() {
+  const max = Number(fs.readFileSync('/proc/sys/kernel/pid_max', 'utf8'))
+  let pid = max - 1000
+  while (fs.existsSync(`/proc/${pid}`)) pid--
+  return pid
+}
+
+test('writers in another pid namespace: a live one\'s temporary file stays though its pid names no process here; a dead one\'s goes though its pid names a live one here', async (t) => {
+  const dir = tempDir(t, 'snap')
+  const absent = freePid()
+  const liveCommand = inPidNamespace(absent, [process.execPath, TEMP_WRITER, dir])
+  if (liveCommand === null) return t.skip('pid namespaces need root and unshare')
+  const liveTemp = await liveWriter(t, liveCommand)
+  assert.match(liveTemp, new RegExp(`-${absent}-`), 'named with its pid in its namespace')
+  assert.ok(!fs.existsSync(`/proc/${absent}`), 'which names no process here')
+  // A container's service, its pid 1, killed while writing: pid 1 here is this machine's init, alive since boot.
+  const [unshare, ...args] = inPidNamespace(1, [process.execPath, TEMP_WRITER, dir])
+  const dead = spawn(unshare, args, { stdio: ['ignore', 'pipe', 'inherit'] })
+  const [deadName] = await once(dead.stdout.setEncoding('utf8'), 'data')
+  const deadTemp = deadName.trim()
+  assert.match(deadTemp, /-1-0-0-leak\./)
+  const [writerHere] = fs.readFileSync(`/proc/${dead.pid}/task/${dead.pid}/children`, 'utf8').trim().split(/\s+/).map(Number)
+  dead.kill('SIGKILL')
+  await once(dead, 'exit')
+  assert.ok(await within(5000, () => !fs.existsSync(`/proc/${writerHere}`)), 'the dead writer is gone')
+
+  const watcher = watch({ dir, nearHeapLimit: false, sites: false, forceGc: false })
+  const errors = []
+  watcher.on('error', (e) => errors.push(e))
+  try {
+    // Its lock is free, and pid 1 here does not hold it open: removed once too old to be a writer's first instant.
+    assert.ok(await within(UNLOCKED_MS + 3000, () => !temps(dir).includes(deadTemp)), `the dead writer's file is removed: ${temps(dir)}`)
+    assert.deepEqual(temps(dir), [liveTemp], "the live writer's file stays: it holds its lock")
+    assert.deepEqual(errors, [])
+  } finally {
+    watcher.stop()
+  }
+})
+
+test("a watcher with a dir but snapshots off removes a dead writer's temporary file all the same", async (t) => {
+  const dir = tempDir(t, 'snap')
+  const left = tempNameOfWriter(deadPid())
+  fs.writeFileSync(path.join(dir, left), '{"snapshot":{')
+  const watcher = watch({ dir, snapshots: 'off', nearHeapLimit: false, sites: false, forceGc: false })
+  try {
+    assert.ok(await within(1000, () => temps(dir).length === 0), `removed as the watcher started: ${temps(dir)}`)
   } finally {
     watcher.stop()
   }

@@ -5,7 +5,7 @@ const v8 = require('node:v8')
 const { isMainThread } = require('node:worker_threads')
 const { nativeBinding } = require('../shared/native')
 const { SYSTEM_CLOCK } = require('../shared/clock')
-const { endsAsCompleteJson } = require('./snapshot-file')
+const { endsAsCompleteJson, makeTemp } = require('./snapshot-file')
 
 /** Forks tried for one snapshot: a child that would have waited for a thread fork did not copy is tried again at another moment. */
 const ATTEMPTS = 4
@@ -82,10 +82,12 @@ function forkUnavailable() {
 /**
  * Writes a heap snapshot from a forked child: this process stops only for fork() (its page
  * tables are copied), and the child, a copy-on-write image with one thread, writes
- * `tempPath` (created 0600 here, before each fork) with V8's own writer, checks that it is
- * complete, renames it to `finalPath` and exits. A child that would wait for a thread fork
- * did not copy exits at once and the fork is tried again, up to `ATTEMPTS` times; a hung child is killed; the temporary file
- * of a failed child is removed.
+ * `tempPath` (created 0600 and locked here just before each fork: snapshot-file.js) with V8's
+ * own writer, checks that it is complete, renames it to `finalPath` and exits. A child that
+ * would wait for a thread fork did not copy exits at once and the fork is tried again, up to
+ * `ATTEMPTS` times; a hung child is killed; the temporary file of a failed child is removed,
+ * by this process, or by the child itself when this process dies first (or a SIGTERM, SIGINT
+ * or SIGHUP ends the child).
  *
  * @param {object} job
  * @param {string} job.tempPath not there yet; never left behind.
@@ -118,28 +120,33 @@ async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = (
     // again; but a process about to die at its heap limit may be gone by then. Later ones
     // wait for another moment of the heap's helper threads.
     await new Promise((resolve) => setTimeout(resolve, attempt === 1 ? (aboutToDie ? 0 : SETTLE_MS) : RETRY_DELAY_MS * (attempt - 1)))
+    const plan = await forkPlan(native)
+    let temp
     try {
-      // Created private before V8 writes into it.
-      fs.closeSync(fs.openSync(tempPath, 'wx', 0o600))
+      // Created private and locked before V8 writes into it, and only now: the file exists
+      // while a child is there to remove it should this process die.
+      temp = makeTemp(tempPath)
     } catch (err) {
       return { skipped: 'write-failed', detail: err.message, attempts: attempt, failures }
     }
-    const plan = await forkPlan(native)
     let onEnd
     const ended = new Promise((resolve) => (onEnd = resolve))
     let child
     const forkedAt = clock.now()
     try {
-      child = native.forkSnapshot(() => childWork(tempPath, finalPath, childFlags), limits, onEnd, dropPageCache ? tempPath : undefined, plan)
+      child = native.forkSnapshot(() => childWork(tempPath, finalPath, childFlags), limits, onEnd, dropPageCache ? tempPath : undefined, plan, tempPath)
     } catch (err) {
       // fork() itself failed (EAGAIN, ENOMEM): no child, nothing written.
       fs.rmSync(tempPath, { force: true })
+      temp.close()
       failures.push(err.message)
       return { skipped: 'fork-failed', detail: err.message, attempts: attempt, failures }
     }
     onChild(child)
     const end = await ended
     const verdict = classify(end)
+    if (!verdict.ok) fs.rmSync(tempPath, { force: true })
+    temp.close()
     if (verdict.ok) {
       const { bytes, liveHeapBytes } = JSON.parse(end.resultText)
       return {
@@ -155,7 +162,6 @@ async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = (
         failures,
       }
     }
-    fs.rmSync(tempPath, { force: true })
     failures.push(verdict.detail)
     if (!verdict.retry) return { skipped: verdict.why, detail: verdict.detail, attempts: attempt, failures }
     if (aboutToDie && end.durationMs > QUICK_FAILURE_MS) break

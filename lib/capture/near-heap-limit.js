@@ -30,7 +30,7 @@ const { writerGone } = require('../shared/leftovers')
 const { bytesText } = require('../shared/bytes-text')
 const { SUFFIXES, watcherFileName, tempName } = require('../shared/file-names')
 const { isUnder } = require('../shared/is-under')
-const { endsAsCompleteJson } = require('./snapshot-file')
+const { endsAsCompleteJson, makeTemp } = require('./snapshot-file')
 const { SnapshotCost } = require('./snapshot-cost')
 const { SnapshotMemory } = require('./snapshot-memory')
 
@@ -163,9 +163,17 @@ function moveFile(from, to, clock) {
   } catch (err) {
     if (err.code !== 'EXDEV') throw err
     const temp = path.join(path.dirname(to), tempName(watcherFileName(clock.now(), { sequence: 0, reason: REASON, suffix: SUFFIXES.snapshot })))
-    fs.copyFileSync(from, temp, fs.constants.COPYFILE_EXCL)
-    fs.chmodSync(temp, 0o600)
-    fs.renameSync(temp, to)
+    const made = makeTemp(temp)
+    try {
+      fs.copyFileSync(from, temp)
+      fs.chmodSync(temp, 0o600)
+      fs.renameSync(temp, to)
+    } catch (copyErr) {
+      fs.rmSync(temp, { force: true })
+      throw copyErr
+    } finally {
+      made.close()
+    }
     fs.unlinkSync(from)
   }
 }

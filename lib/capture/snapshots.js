@@ -6,12 +6,11 @@ const path = require('node:path')
 const v8 = require('node:v8')
 const { processMemory } = require('../detect/system-memory')
 const errors = require('../shared/errors')
-const { writerGone } = require('../shared/leftovers')
 const { leakproofFiles, budgetedHere, totalBytes, makeRoom } = require('../shared/dir-budget')
 const { bytesText } = require('../shared/bytes-text')
 const { SYSTEM_CLOCK } = require('../shared/clock')
-const { SUFFIXES, watcherFileName, tempName, tempSnapshotWriter } = require('../shared/file-names')
-const { endsAsCompleteJson } = require('./snapshot-file')
+const { SUFFIXES, watcherFileName, tempName } = require('../shared/file-names')
+const { endsAsCompleteJson, makeTemp, removeDeadWritersTemps, cleanupError } = require('./snapshot-file')
 const { writeInChild, forkUnavailable } = require('./child-snapshot')
 const { SnapshotMemory } = require('./snapshot-memory')
 
@@ -30,8 +29,9 @@ const NEAR_LIMIT_IN_PROCESS = 'the process is about to die at its heap limit, wh
 
 /**
  * Writes heap snapshots into one directory, safely:
- * - never half a file: written under a hidden temporary name, checked to end as a
- *   complete JSON document, then renamed (a reader sees all of it or nothing);
+ * - never half a file: written under a hidden temporary name (locked while written:
+ *   snapshot-file.js), checked to end as a complete JSON document, then renamed (a reader
+ *   sees all of it or nothing);
  * - private: the directory is created 0700 and every file is 0600 (a snapshot holds
  *   every secret in memory);
  * - bounded: at most `maxSnapshots` files and `maxDiskBytes` bytes, oldest deleted first
@@ -40,7 +40,7 @@ const NEAR_LIMIT_IN_PROCESS = 'the process is about to die at its heap limit, wh
  *   delete a live sibling's (`budgetedHere`): its pair and its restart's evidence stay whole;
  * - rate-limited by `cooldownMs` (but for a pair's follow-up);
  * - swept: the temporary files of writers killed mid-write are removed as soon as a store
- *   owns the directory (see `#removeOrphans`);
+ *   owns the directory, and again before each snapshot (see `#removeOrphans`);
  * - skipped, with a reason, when it would stop the event loop longer than the caller allows,
  *   or when the disk or the memory left is too small for it.
  *
@@ -61,6 +61,8 @@ class SnapshotStore {
   #lastWriteAt = -Infinity
   #sequence = 0
   #orphansRemoved = false
+  #orphansTold = new Set() // the leftovers that could not be removed, told once each
+  #sweepAgain = null // the timer of the next look at leftovers written too recently to judge
   #onError
   #clock
 
@@ -101,6 +103,7 @@ class SnapshotStore {
   /** No more snapshots: a child writing one is killed (its temporary file removed). */
   stop() {
     this.#stopped = true
+    clearTimeout(this.#sweepAgain ?? undefined)
     this.#child?.cancel()
   }
 
@@ -172,8 +175,9 @@ class SnapshotStore {
     const { finalPath, tempPath } = this.#names(reason, now, thread)
     this.#lastWriteAt = now
     const started = this.#clock.monotonic()
+    let temp = null
     try {
-      fs.closeSync(fs.openSync(tempPath, 'wx', 0o600))
+      temp = makeTemp(tempPath)
       await write(tempPath)
       if (this.#stopped) throw new Error('the watcher stopped while the worker wrote')
       const bytes = fs.statSync(tempPath).size
@@ -181,8 +185,10 @@ class SnapshotStore {
       fs.renameSync(tempPath, finalPath)
       return { path: finalPath, bytes, durationMs: Math.round(this.#clock.monotonic() - started), reason, predicted }
     } catch (err) {
-      fs.rmSync(tempPath, { force: true })
+      if (temp !== null) fs.rmSync(tempPath, { force: true })
       return { ...skipped(reason, 'write-failed', err.message), predicted }
+    } finally {
+      temp?.close()
     }
   }
 
@@ -232,7 +238,7 @@ class SnapshotStore {
     } catch (err) {
       return ['dir-not-writable', `${this.#dir}: ${err.code ?? err.message}`]
     }
-    if (!this.#orphansRemoved) this.#removeOrphans()
+    this.#removeOrphans()
     // A forked child's snapshot stops this process only for fork(); a failed fork falls back
     // to in-process only within the budget (capture()).
     if (this.#forkUnavailable !== null && predicted.pauseMs > maxPauseMs) return ['pause', pauseDetail(heapUsed, predicted, maxPauseMs, this.#forkUnavailable)]
@@ -261,10 +267,11 @@ class SnapshotStore {
     const started = this.#clock.monotonic()
     let bytes
     let liveHeapBytes
+    let temp = null
     onWrite()
     try {
-      // Create the file private before V8 writes into it.
-      fs.closeSync(fs.openSync(tempPath, 'wx', 0o600))
+      // Created private and locked before V8 writes into it.
+      temp = makeTemp(tempPath)
       v8.writeHeapSnapshot(tempPath)
       // V8 collected all garbage first: the heap now is what the snapshot holds.
       liveHeapBytes = v8.getHeapStatistics().used_heap_size
@@ -272,8 +279,11 @@ class SnapshotStore {
       bytes = fs.statSync(tempPath).size
       if (!endsAsCompleteJson(tempPath, bytes)) throw new Error('the snapshot was cut short (disk full?)')
       fs.renameSync(tempPath, finalPath)
+      temp.close()
     } catch (err) {
-      fs.rmSync(tempPath, { force: true })
+      // Not made (it existed): not ours to remove.
+      if (temp !== null) fs.rmSync(tempPath, { force: true })
+      temp?.close()
       closeLeakedDescriptors(tempPath)
       this.#lastWriteAt = now
       return skipped(reason, 'write-failed', err.message)
@@ -284,39 +294,26 @@ class SnapshotStore {
 
   /**
    * Deletes the temporary files of writers that died while writing (killed during the pause,
-   * say, or as a snapshot started): never visible as snapshots, but holding disk and every
-   * secret the writer had in memory. Only temporary snapshots (file-names.js) whose writer is gone
-   * (lib/shared/leftovers.js), never one another live process writes; a symbolic link is never
-   * followed nor removed. Once per store, when it starts (or at its first capture, if
-   * sooner): this process's own are removed as they fail. What cannot be removed is told to
-   * `onError`.
+   * say, or as a snapshot started), never one a live writer holds, whatever process or pid
+   * namespace it runs in (snapshot-file.js' `removeDeadWritersTemps`). When the store starts
+   * (or at its first capture, if sooner), and before each capture: a writer of another pid
+   * namespace is told gone only some seconds after its last write, and looked at again then.
+   * This process's own are removed as they fail. What cannot be removed is told to `onError`,
+   * once a file.
    */
   #removeOrphans() {
     this.#orphansRemoved = true
-    let names
-    try {
-      names = fs.readdirSync(this.#dir)
-    } catch {
-      return
+    const swept = removeDeadWritersTemps(this.#dir)
+    if (swept.againInMs !== null && this.#sweepAgain === null && !this.#stopped) {
+      this.#sweepAgain = setTimeout(() => {
+        this.#sweepAgain = null
+        if (!this.#stopped) this.#removeOrphans()
+      }, swept.againInMs).unref()
     }
-    const failed = []
-    const now = Date.now() // against files' times, which are the system's
-    for (const name of names) {
-      const writer = tempSnapshotWriter(name)
-      if (writer === null) continue
-      const file = path.join(this.#dir, name)
-      const st = lstatOrNull(file)
-      if (st === null || !st.isFile() || !writerGone(writer, st.mtimeMs, now)) continue
-      try {
-        // unlink never follows a link: the file replaced by one meanwhile, the link goes, not its target.
-        fs.unlinkSync(file)
-      } catch (err) {
-        if (err.code !== 'ENOENT') failed.push(`${name} (${err.code ?? err.message})`)
-      }
-    }
-    if (failed.length > 0) {
-      this.#onError(new Error(`could not remove the temporary snapshot files of writers that died writing them, in ${this.#dir}: ${failed.join(', ')}`), 'cleanup')
-    }
+    const failed = swept.failed.filter((name) => !this.#orphansTold.has(name))
+    if (failed.length === 0) return
+    for (const name of failed) this.#orphansTold.add(name)
+    this.#onError(cleanupError(this.#dir, failed), 'cleanup')
   }
 
   /**
@@ -400,15 +397,6 @@ function closeLeakedDescriptors(file) {
         // Already closed meanwhile.
       }
     }
-  }
-}
-
-/** `file`'s own status (a link's, not its target's), or null when it cannot be read (removed meanwhile). */
-function lstatOrNull(file) {
-  try {
-    return fs.lstatSync(file)
-  } catch {
-    return null
   }
 }
 

@@ -72,6 +72,21 @@ class LeakResponse {
     this.#clock = clock
     this.#diagnosis = new Diagnosis(options, { emit, clock })
     if (options.snapshots === 'auto' && options.dir !== undefined) this.#startSnapshots(options, native)
+    else if (options.dir !== undefined && isMainThread) this.#removeDeadWritersTemps(options.dir)
+  }
+
+  /**
+   * With a `dir` but no snapshots, the temporary snapshots that writers killed mid-write left in
+   * it (an earlier life's, with snapshots on) are removed all the same, on the next turn: they
+   * hold the heap's secrets. (A snapshot store does this as it starts: capture/snapshots.js.)
+   */
+  #removeDeadWritersTemps(dir) {
+    setImmediate(() => {
+      if (this.#stopped) return
+      const { removeDeadWritersTemps, cleanupError } = require('../capture/snapshot-file')
+      const { failed } = removeDeadWritersTemps(dir)
+      if (failed.length > 0) this.#emit('error', { error: cleanupError(dir, failed).message, during: 'cleanup' })
+    }).unref()
   }
 
   /**

@@ -2,6 +2,7 @@
 //! leaves, while a Rust thread watches it and tells how it ended; `prepareFork()` reads its plan
 //! beforehand, out of the stop. See `core::capture::fork`.
 
+use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,7 +120,9 @@ type EndCallback = ThreadsafeFunction<Outcome, (), Outcome, Status, false, false
 /// process with nothing else to do does not exit, killing its child, before the snapshot is
 /// written. `writtenFile`, the file the child writes, is kept out of the page cache meanwhile
 /// (`core::capture::fork::page_cache`). `plan`, from `prepareFork()`, keeps the read of
-/// `/proc/self/smaps` out of the stop; without it, it is read here.
+/// `/proc/self/smaps` out of the stop; without it, it is read here. `unfinishedFile`, the file
+/// the child writes until it is complete, is removed by the child if it dies of this process's
+/// death or of SIGTERM, SIGINT or SIGHUP (`core::capture::fork::child`).
 #[napi]
 pub fn fork_snapshot(
     work: Function<(), String>,
@@ -127,14 +130,24 @@ pub fn fork_snapshot(
     on_end: Function<Outcome, ()>,
     written_file: Option<String>,
     plan: Option<&ForkPlan>,
+    unfinished_file: Option<String>,
 ) -> Result<ForkedChild> {
     let callback: EndCallback = on_end
         .build_threadsafe_function::<Outcome>()
         .callee_handled::<false>()
         .weak::<false>()
         .build()?;
+    // Made before the fork: the child may allocate nothing before it is set up.
+    let unfinished = unfinished_file
+        .map(CString::new)
+        .transpose()
+        .map_err(|e| Error::new(Status::InvalidArg, format!("unfinishedFile: {e}")))?;
     let parent = match fork_for_snapshot(plan.map(|p| &p.inner)) {
-        Ok(Forked::Child { result_fd }) => run_child(result_fd, &work),
+        Ok(Forked::Child { result_fd, parent }) => {
+            // The child never returns: its copy of the name lives as long as it does.
+            let unfinished = unfinished.map(|c| &*Box::leak(c.into_boxed_c_str()));
+            run_child(result_fd, parent, unfinished, &work)
+        }
         Ok(Forked::Parent(parent)) => parent,
         Err(e) => return Err(Error::new(Status::GenericFailure, e.to_string())),
     };
@@ -172,8 +185,13 @@ pub fn fork_snapshot(
 }
 
 /// The child's whole life: set up, run `work`, leave.
-fn run_child(result_fd: i32, work: &Function<(), String>) -> ! {
-    if let Err(code) = child::prepare(result_fd) {
+fn run_child(
+    result_fd: i32,
+    parent: i32,
+    unfinished: Option<&'static CStr>,
+    work: &Function<(), String>,
+) -> ! {
+    if let Err(code) = child::prepare(result_fd, parent, unfinished) {
         child::exit(result_fd, code, "the child could not redirect its imports");
     }
     match work.call(()) {

@@ -12,11 +12,14 @@
 //!   with a code that says so, rather than a hang: the parent then retries at another moment;
 //! - dies with its parent, yields the CPU to it (nice 19), is the first the kernel's OOM killer picks, takes the default
 //!   action for every signal, and lets go of the parent's sockets and pipes (so that a
-//!   connection the parent closes is closed, and a port it frees is free).
+//!   connection the parent closes is closed, and a port it frees is free);
+//! - given the file it writes, removes it when it dies of its parent's death or of a signal
+//!   that ends processes (SIGTERM, SIGINT, SIGHUP): an unfinished snapshot holds the heap's
+//!   secrets, and nobody else would remove it on the way out.
 
-use std::ffi::{c_int, c_long, c_void, CStr};
+use std::ffi::{c_char, c_int, c_long, c_void, CStr};
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicUsize, Ordering};
 
 use super::got::{redirect_imports, Redirect};
 
@@ -31,17 +34,52 @@ pub const EXIT_LOCK_HELD: i32 = 71;
 /// The child could not set itself up (its imports could not be redirected).
 pub const EXIT_SETUP: i32 = 72;
 
+/// The signals after which the child removes its unfinished file ([`prepare`]'s `unfinished`)
+/// and dies of them: the first is the one its parent's death sends it.
+const ENDING_SIGNALS: [c_int; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
+
+/// The file the child removes as it dies of one of [`ENDING_SIGNALS`], or null.
+static UNFINISHED: AtomicPtr<c_char> = AtomicPtr::new(std::ptr::null_mut());
+
 /// Sets up a freshly forked child (see the module doc). `keep` is the descriptor the child
-/// writes its result through. Returns how many import slots were redirected, or an exit code.
-pub fn prepare(keep: RawFd) -> Result<usize, i32> {
+/// writes its result through; `parent`, the pid of the process that forked it; `unfinished`,
+/// the file it writes, removed if it dies of its parent's death or of an ending signal (made
+/// before the fork: nothing may be allocated here). Returns how many import slots were
+/// redirected, or an exit code.
+pub fn prepare(keep: RawFd, parent: i32, unfinished: Option<&'static CStr>) -> Result<usize, i32> {
+    default_signal_actions();
+    let death_signal = match unfinished {
+        Some(path) => {
+            UNFINISHED.store(path.as_ptr() as *mut c_char, Ordering::Relaxed);
+            // SAFETY: the handler only makes async-signal-safe calls; `action` and `mask` are
+            // set before they are read. The mask the forking thread had is unblocked too.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = remove_unfinished_and_die as extern "C" fn(c_int) as usize;
+                libc::sigemptyset(&mut action.sa_mask);
+                let mut mask: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut mask);
+                for signal in ENDING_SIGNALS {
+                    libc::sigaction(signal, &action, std::ptr::null_mut());
+                    libc::sigaddset(&mut mask, signal);
+                }
+                libc::pthread_sigmask(libc::SIG_UNBLOCK, &mask, std::ptr::null_mut());
+            }
+            ENDING_SIGNALS[0]
+        }
+        None => libc::SIGKILL,
+    };
     // SAFETY: prctl and getppid have no memory preconditions.
     unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+        libc::prctl(libc::PR_SET_PDEATHSIG, death_signal as libc::c_ulong);
+        // A parent that died before the line above sends nothing: the child is an orphan already.
+        if libc::getppid() != parent {
+            libc::raise(death_signal);
+        }
     }
     let _ = std::fs::write("/proc/self/oom_score_adj", "1000");
     // SAFETY: nice has no memory preconditions; a failure leaves the priority as it was.
     unsafe { libc::nice(19) };
-    default_signal_actions();
     release_connections(keep);
     // The C library's own syscall(), found before any slot points elsewhere.
     // SAFETY: dlsym with a NUL-terminated name has no other preconditions.
@@ -92,6 +130,21 @@ fn redirects() -> Vec<Redirect> {
             to: to as usize,
         })
         .collect()
+}
+
+/// Removes the unfinished file, then dies of `signal` as its default action would have it (the
+/// parent's watchdog sees the signal). Only async-signal-safe calls.
+extern "C" fn remove_unfinished_and_die(signal: c_int) {
+    let path = UNFINISHED.load(Ordering::Relaxed);
+    // SAFETY: `path` is null or a NUL-terminated string that lives as long as the process;
+    // unlink, signal and raise are async-signal-safe.
+    unsafe {
+        if !path.is_null() {
+            libc::unlink(path);
+        }
+        libc::signal(signal, libc::SIG_DFL);
+        libc::raise(signal);
+    }
 }
 
 /// Ends the child without a message: the exit code says it all.
@@ -243,7 +296,7 @@ mod tests {
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0, "fork failed");
         if pid == 0 {
-            match prepare(-1) {
+            match prepare(-1, unsafe { libc::getppid() }, None) {
                 Ok(_) => {
                     body();
                     leave(EXIT_DONE)
@@ -322,6 +375,80 @@ mod tests {
         assert_eq!(
             in_child(|| assert!(unsafe { libc::syscall(libc::SYS_getpid) } > 0)),
             EXIT_DONE
+        );
+    }
+
+    /// A file of this test's, made now, named as a `&'static CStr` for [`prepare`].
+    fn unfinished_file(name: &str) -> (std::path::PathBuf, &'static CStr) {
+        let path =
+            std::env::temp_dir().join(format!("leakproof-child-{}-{name}", std::process::id()));
+        std::fs::write(&path, b"{").unwrap();
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        (path, Box::leak(c.into_boxed_c_str()))
+    }
+
+    #[test]
+    fn a_child_ended_by_sigterm_removes_its_unfinished_file_and_dies_of_the_signal() {
+        let (path, c_path) = unfinished_file("sigterm");
+        // SAFETY: the child prepares, signals itself, and never returns.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            // SAFETY: as above.
+            let parent = unsafe { libc::getppid() };
+            if prepare(-1, parent, Some(c_path)).is_err() {
+                leave(EXIT_SETUP);
+            }
+            // SAFETY: raise has no memory preconditions.
+            unsafe { libc::raise(libc::SIGTERM) };
+            leave(EXIT_DONE);
+        }
+        let mut status = 0;
+        // SAFETY: waits for our own child.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(
+            libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGTERM,
+            "status {status}"
+        );
+        assert!(!path.exists(), "the unfinished file is removed");
+    }
+
+    #[test]
+    fn a_child_whose_parent_dies_removes_its_unfinished_file() {
+        let (path, c_path) = unfinished_file("orphan");
+        let mut ready = [0 as RawFd; 2];
+        // SAFETY: `ready` has room for the two descriptors pipe writes.
+        assert_eq!(unsafe { libc::pipe(ready.as_mut_ptr()) }, 0);
+        // SAFETY: the middle process forks the child, waits for it to be set up and exits; the
+        // child sleeps until its parent's death ends it. Neither returns.
+        let middle = unsafe { libc::fork() };
+        assert!(middle >= 0, "fork failed");
+        if middle == 0 {
+            // SAFETY: as above.
+            unsafe {
+                let me = libc::getpid();
+                if libc::fork() == 0 {
+                    if prepare(ready[1], me, Some(c_path)).is_err() {
+                        leave(EXIT_SETUP);
+                    }
+                    libc::write(ready[1], b"r".as_ptr() as *const c_void, 1);
+                    libc::sleep(30);
+                    leave(EXIT_DONE);
+                }
+                let mut byte = 0u8;
+                libc::read(ready[0], &mut byte as *mut u8 as *mut c_void, 1);
+                libc::_exit(0)
+            }
+        }
+        // SAFETY: reaps the middle process, our own child.
+        unsafe { libc::waitpid(middle, std::ptr::null_mut(), 0) };
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while path.exists() && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(
+            !path.exists(),
+            "the orphaned child removed its unfinished file"
         );
     }
 

@@ -63,6 +63,8 @@ pub enum Forked {
     Child {
         /// The write end of the result pipe.
         result_fd: RawFd,
+        /// The pid of the process that forked it.
+        parent: i32,
     },
 }
 
@@ -97,6 +99,8 @@ pub fn fork_for_snapshot(plan: Option<&ForkPlan>) -> Result<Forked, ForkError> {
     }
     let [read_fd, write_fd] = fds;
     let copied_bytes = advice.give_to_child();
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
     let fork_started = Instant::now();
     // SAFETY: the child runs only async-signal-safe setup (child::prepare) before V8's
     // snapshot writer, and never returns to the event loop: it leaves through child::exit.
@@ -107,6 +111,7 @@ pub fn fork_for_snapshot(plan: Option<&ForkPlan>) -> Result<Forked, ForkError> {
         unsafe { libc::close(read_fd) };
         return Ok(Forked::Child {
             result_fd: write_fd,
+            parent,
         });
     }
     let error = std::io::Error::last_os_error();
