@@ -87,7 +87,7 @@ const SRC = path.join(ROOT, 'src')
 
 /**
  * The module a file of src/ holds, as its path from the crate's root: `src/lib.rs` is the
- * crate itself (`[]`), `src/a.rs` and `src/a/mod.rs` are `['a']`, `src/a/b.rs` is `['a', 'b']`.
+ * crate itself (`[]`), `<a>.rs` and `<a>/mod.rs` under src/ are `['a']`, `<a>/<b>.rs` is `['a', 'b']`.
  */
 function moduleOf(file) {
   const names = path.relative(SRC, file).replace(/\.rs$/, '').split(path.sep)

@@ -3,7 +3,7 @@
 /**
  * Memory pressure (lib/cache/map-pressure.js): when pressure starts and ends, maps that shrink
  * by their own policy and grow back, the process-wide default, the options' checks. The real
- * service under a small heap is __test__/production/pressure.test.js.
+ * service under a small heap is __test__/cache/pressure.service.test.js.
  */
 const { test } = require('node:test')
 const assert = require('node:assert/strict')

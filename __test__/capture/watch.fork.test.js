@@ -1,6 +1,6 @@
 'use strict'
 
-// Heap snapshots written by forked children (lib/capture/child-snapshot.js, src/core/fork):
+// Heap snapshots written by forked children (lib/capture/child-snapshot.js, src/core/capture/fork):
 // a complete private file while the parent keeps running, the watcher's events, and every
 // fault: a child killed at any moment, a full disk in the child, a child that would wait for
 // a thread fork did not copy, a hung child, fork() itself failing, the parent killed while

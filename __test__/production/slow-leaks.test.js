@@ -22,7 +22,7 @@
 // that the watcher's quiet GCs give a floor every interval, as the issue's targets assume
 // ("a floor every 10 s, a busy service at the default interval"). A quiet service's floors
 // (one forced GC a minute, the default forceGcAfterMs) are judged in
-// src/core/slow_leak_tests.rs; docs/watch.md states what they cost.
+// src/core/detect/detector/slow_leak_tests.rs; docs/watch.md states what they cost.
 //
 // Leaks (c = 10, 20, 40: about 3, 4 and 6 minutes of wall time each): each service runs 20
 // production minutes of healthy load first, then keeps `leakBytesPerSec`, exactly, by the

@@ -3,8 +3,8 @@
 /**
  * A real service dying at a small heap limit, watched by the preload (`node -r
  * leakproof/register`) with only LEAKPROOF_DIR set, and where its evidence lands: for
- * __test__/capture/heap-limit-death.test.js and, in a memory cgroup on every supported Node,
- * __test__/production/heap-limit-death.test.js.
+ * __test__/capture/heap-limit-death.test.js, with room and in a memory cgroup, which CI runs on
+ * every supported Node.
  */
 const assert = require('node:assert/strict')
 const fs = require('node:fs')

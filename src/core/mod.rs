@@ -1,4 +1,6 @@
-//! Pure-Rust core: no napi types, covered by `cargo test`. One folder per part of leakproof,
+//! Pure-Rust core: no napi imports, covered by `cargo test --no-default-features`; its result and
+//! event types carry napi attributes only under the `napi` feature, which makes them what crosses
+//! to JS (`src/binding` runs the core for JS). One folder per part of leakproof,
 //! in the order the parts depend on each other (each uses only those above it):
 //!
 //! - [`system`]: memory as the kernel reports it (RSS, the container's limit, `malloc`'s count).

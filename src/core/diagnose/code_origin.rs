@@ -83,7 +83,7 @@ fn percent_decoded(text: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    /// The table of cases shared with the JS tests (`__test__/code-origin.test.js`).
+    /// The table of cases shared with the JS tests (`__test__/package/code-origin.test.js`).
     const CASES: &str = include_str!("code_origin_cases.json");
 
     /// The table's name of an origin: `originOf`'s `kind`.

@@ -59,7 +59,7 @@ pub struct DetectorConfig {
     pub confidence: f64,
 }
 
-// No `Default`: the defaults exist once, as `DEFAULTS` in `lib/watch/monitor.js`, and
+// No `Default`: the defaults exist once, as `DEFAULTS` in `lib/watch/options.js`, and
 // `watch()` passes every field to the binding.
 #[cfg(test)]
 impl DetectorConfig {
@@ -78,7 +78,7 @@ impl DetectorConfig {
         }
     }
 
-    /// The settings of `watch()` at its defaults (`DEFAULTS` in lib/watch/monitor.js).
+    /// The settings of `watch()` at its defaults (`DEFAULTS` in lib/watch/options.js).
     pub(crate) fn watch_defaults() -> Self {
         DetectorConfig {
             window: 30,
@@ -144,7 +144,7 @@ pub enum LeakTest {
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Limits {
     /// The limit this memory runs into: the heap's (the old generation's where set, else
-    /// `heap_size_limit`: lib/detect/heap-limit.js); for native memory,
+    /// `heap_size_limit`: lib/shared/heap-limit.js); for native memory,
     /// the container's memory limit.
     pub own: Option<f64>,
     /// Bytes left before RSS reaches the container's memory limit: growth of any kind of
