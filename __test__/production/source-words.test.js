@@ -5,10 +5,11 @@
 // another process:
 // - a TypeScript payments service whose leak is a module-level Map of its own `src/store.ts`,
 //   run as users ship it: compiled by tsc to dist/ with .js.map files, bundled by esbuild into
-//   one file with an external map and by webpack (ts-loader) with its map (all built into a
-//   temporary directory here), and run by Node's type stripping (no map: V8 runs the file with
-//   its types blanked; Node 22.18+), by tsx and by ts-node (compiled in memory from the .ts
-//   files, which V8 names);
+//   one file with an external map and by webpack (ts-loader) with its map, and run by Node's
+//   type stripping (no map: V8 runs the file with its types blanked; Node 22.18+), by tsx and
+//   by ts-node (compiled in memory from the .ts files, which V8 names). Each from a copy of the
+//   service in a project folder of its own (a package.json, the builds inside it), as a real
+//   project is laid out: every way gives the same label, `responses (Map)` at `src/store.ts`;
 // - an ES module service whose leak is the queue in the closure of a p-limit-like limiter;
 // - a service that makes an http.Agent per upstream call, whose idle keep-alive sockets stay
 //   open, each a root of its own (agent-per-call.js): named by its sockets, not by what Node's
@@ -16,7 +17,8 @@
 // Each, roomy (a snapshot pair fits) and in a 1 GiB memory cgroup (none fits: the census
 // names the holder), must be named first in the source's words (the .ts or .mjs file, the
 // built position beside it; the open Socket handles) in a report within 60 s of the leak
-// event (ts-node's: 120 s), and its own loop probe (loop-probe.js) must see no stop over 250 ms
+// event (ts-node's: 120 s), every report of the TypeScript service that names a holder must
+// carry its one label, and its own loop probe (loop-probe.js) must see no stop over 250 ms
 // outside GC time.
 
 const { describe, test, before } = require('node:test')
@@ -35,7 +37,20 @@ const REGISTER = path.join(ROOT, 'register.js')
 const PROBE = path.join(__dirname, 'fixtures', 'probe-preload.js')
 const LOAD = path.join(__dirname, '..', 'support', 'fixtures', 'express-load.js')
 const TYPED = path.join(__dirname, 'fixtures', 'typed')
-const STORE_TS = path.join(TYPED, 'src', 'store.ts')
+/**
+ * The TypeScript service as its project is laid out: the fixture's files in a folder with a
+ * package.json of its own (no `"type"`: tsc emits CommonJS, type stripping detects the .ts
+ * files' imports), its builds inside it, its packages (typescript, tsx, ts-node, @types/node,
+ * ts-loader) from this repository's node_modules through a link.
+ */
+const PROJECT = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-built-')), 'payments')
+process.on('exit', () => fs.rmSync(path.dirname(PROJECT), { recursive: true, force: true }))
+fs.cpSync(TYPED, PROJECT, { recursive: true })
+fs.writeFileSync(path.join(PROJECT, 'package.json'), `${JSON.stringify({ name: 'payments', private: true }, null, 2)}\n`)
+fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(PROJECT, 'node_modules'), 'dir')
+const STORE_TS = path.join(PROJECT, 'src', 'store.ts')
+/** The label every report of the TypeScript service that names a holder carries, whichever way it runs. */
+const RESPONSES_LABEL = { holder: 'responses (Map)', site: 'src/store.ts' }
 const LIMITER_MJS = path.join(__dirname, 'fixtures', 'esm-service', 'limiter.mjs')
 const AGENT_PER_CALL = path.join(__dirname, 'fixtures', 'agent-per-call.js')
 const MiB = 1024 * 1024
@@ -64,24 +79,25 @@ const RESPONSES_LINE = lineOf(STORE_TS, /^const responses = new Map/)
 const asPath = (name) => (typeof name === 'string' && name.startsWith('file:') ? fileURLToPath(name) : name)
 
 /**
- * Builds the TypeScript service into `dir` as users ship it: tsc to `dist/` with .js.map
- * files, esbuild to `bundle/server.js` with `bundle/server.js.map`.
+ * Builds the TypeScript service inside its project folder `dir` as users ship it: tsc to
+ * `dist/` with .js.map files (its tsconfig.json's outDir), esbuild to `bundle/server.js` with
+ * `bundle/server.js.map`, webpack to `webpack/server.js` with its map.
  */
 async function build(dir) {
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(TYPED, 'tsconfig.json'), '--outDir', path.join(dir, 'dist')])
-  require('esbuild').buildSync({ entryPoints: [path.join(TYPED, 'src', 'server.ts')], bundle: true, platform: 'node', sourcemap: true, outfile: path.join(dir, 'bundle', 'server.js'), logLevel: 'error' })
-  await webpackBuild(path.join(dir, 'webpack'))
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(dir, 'tsconfig.json')])
+  require('esbuild').buildSync({ entryPoints: [path.join(dir, 'src', 'server.ts')], bundle: true, platform: 'node', sourcemap: true, outfile: path.join(dir, 'bundle', 'server.js'), logLevel: 'error' })
+  await webpackBuild(dir, path.join(dir, 'webpack'))
 }
 
 /**
  * webpack's bundle of the service, as a Node service's config makes one: ts-loader, a
  * `.js.map` beside the bundle whose sources are the .ts files' paths, not minified.
  */
-function webpackBuild(outDir) {
+function webpackBuild(dir, outDir) {
   const config = {
     mode: 'production',
     target: 'node',
-    context: TYPED,
+    context: dir,
     entry: './src/server.ts',
     devtool: 'source-map',
     output: { path: outDir, filename: 'server.js', devtoolModuleFilenameTemplate: '[absolute-resource-path]' },
@@ -101,22 +117,22 @@ function webpackBuild(outDir) {
  * .ts file's text is where it was written), and the built file the position was mapped from
  * (null: none, no map or the code compiled in memory).
  */
-function variants(built) {
-  const server = path.join(TYPED, 'src', 'server.ts')
-  const ts = { holderName: 'responses', file: STORE_TS, line: RESPONSES_LINE }
+function variants(project) {
+  const server = path.join(project, 'src', 'server.ts')
+  // Every way runs from the project's folder, as its developers and its deployments do.
+  const ts = { holderName: 'responses', file: STORE_TS, line: RESPONSES_LINE, label: RESPONSES_LABEL, cwd: project }
   return {
-    tsc: { argv: [path.join(built, 'dist', 'server.js')], ...ts, generated: path.join(built, 'dist', 'store.js') },
-    esbuild: { argv: [path.join(built, 'bundle', 'server.js')], ...ts, generated: path.join(built, 'bundle', 'server.js') },
-    webpack: { argv: [path.join(built, 'webpack', 'server.js')], ...ts, generated: path.join(built, 'webpack', 'server.js') },
-    // Compiled in memory from the .ts file itself, the file V8 names: no built file to name.
+    tsc: { argv: [path.join(project, 'dist', 'server.js')], ...ts, generated: path.join(project, 'dist', 'store.js') },
+    esbuild: { argv: [path.join(project, 'bundle', 'server.js')], ...ts, generated: path.join(project, 'bundle', 'server.js') },
+    webpack: { argv: [path.join(project, 'webpack', 'server.js')], ...ts, generated: path.join(project, 'webpack', 'server.js') },
     // Compiled in memory from the .ts files, which V8 names: the holder is at its declaration
-    // there, no built file beside it. Run from the service's folder, as its developers run it
-    // (ts-node reads the tsconfig.json there). tsx's maps are kept by Node, so its sites are
-    // mapped (the built position names the .ts file, the code in memory); ts-node's are not.
-    tsx: { argv: ['--import', 'tsx', server], cwd: TYPED, ...ts, generated: null, sitesMapped: true },
+    // there, no built file beside it (ts-node reads the tsconfig.json of the folder it runs
+    // from). tsx's maps are kept by Node, so its sites are mapped (the built position names
+    // the .ts file, the code in memory); ts-node's are not.
+    tsx: { argv: ['--import', 'tsx', server], ...ts, generated: null, sitesMapped: true },
     // ts-node keeps the TypeScript compiler in the service's heap: each census pass reads the
     // scopes of its some 15,000 functions, 15-25 s of CPU in slices, and the report comes later.
-    tsNode: { argv: ['-r', 'ts-node/register', server], cwd: TYPED, ...ts, generated: null, reportWithinMs: 120_000 },
+    tsNode: { argv: ['-r', 'ts-node/register', server], ...ts, generated: null, reportWithinMs: 120_000 },
     strip: { argv: [server], ...ts, generated: null, skip: stripsTypes ? false : `Node ${process.version} strips no types by default` },
     esm: { argv: [path.join(__dirname, 'fixtures', 'esm-service', 'server.mjs')], holderName: 'queue', file: LIMITER_MJS, line: null, generated: null },
     // Two descriptors a request, one in the service and one in its upstream: 50 a second stays
@@ -281,18 +297,33 @@ function findings(t, run, variant, room) {
   const told = (e) => [e.kind, e.reason, e.skipped, e.during, e.error].filter((field) => typeof field === 'string').join(', ')
   const others = all.filter((e) => leak && e.time >= leak.time - 1000 && !['sample', 'report', 'sites'].includes(e.type))
   t.diagnostic(`other events from the leak on: ${others.map((e) => `${e.type} (${told(e)}) at ${since(e.time)}`).join('; ') || 'none'}`)
+  t.diagnostic(`labels: ${reports.map((r) => `${r.kind} ${JSON.stringify(r.holderLabel)}`).join('; ') || 'no report'}`)
   t.diagnostic(`first sites: ${sites.map((s) => s.text).join('; ') || 'none'}`)
   t.diagnostic(`heap floors ${heaps} MB${run.otherThreads > 0 ? `; ${run.otherThreads} events from other threads` : ''}`)
   const when = longest[2] === 0 ? 'none over 20 ms' : `${longest[1]} ms (of ${longest[2]} ms), ${after({ time: longest[0] })}${inPass ? ', in a census pass' : ''}`
   t.diagnostic(`longest stop beyond GCs ${when}; skipped ${JSON.stringify(all.filter((e) => e.type === 'snapshot-skipped').map((s) => s.skipped))}`)
-  return { all, leak, first, pair, sites, stops, longest, heaps, after }
+  return { all, leak, reports, first, pair, sites, stops, longest, heaps, after }
+}
+
+/** Whether `report` names a holder: an item of its suspects (or a pair's growth roots or grown collections) has one. */
+const namesHolder = (report) => ['suspects', 'growthRoots', 'grownCollections'].some((list) => report[list]?.some((item) => item?.holder != null))
+
+/** Checks that every report naming a holder carries the variant's one label. */
+function assertOneLabel(reports, variant) {
+  const named = reports.filter(namesHolder)
+  assert.ok(named.length > 0, 'a report names a holder')
+  for (const report of named) {
+    const { description, owner, generated } = (report.kind === 'pair' ? firstPairHolder(report) : report.suspects[0]?.holder) ?? {}
+    const seen = `${report.kind} report: label ${JSON.stringify(report.holderLabel)}, holder ${JSON.stringify({ description, owner, generated })}`
+    assert.deepEqual(report.holderLabel, variant.label, `one label whatever named it: ${seen}`)
+  }
 }
 
 /** The checks of one variant in one room. */
 async function check(t, variant, room) {
   const run = await runService(t, variant, room)
   if (run.skipped !== undefined) return t.skip(run.skipped)
-  const { all, leak, first, pair, sites, stops, longest, heaps, after } = findings(t, run, variant, room)
+  const { all, leak, reports, first, pair, sites, stops, longest, heaps, after } = findings(t, run, variant, room)
 
   assert.ok(leak, `no heap leak within ${LEAK_WITHIN_MS / 1000} s; heap floors ${heaps} MB`)
   assert.ok(first && first.time - leak.time <= reportWithin(variant), `no report within ${reportWithin(variant) / 1000} s of the leak: ${after(first)}`)
@@ -309,13 +340,12 @@ async function check(t, variant, room) {
     assert.ok(pair && pair.time - leak.time <= pairWithin(variant), `no pair report within ${pairWithin(variant) / 1000} s of the leak: ${after(pair)}`)
     assertHolderInSourceWords(firstPairHolder(pair), variant, "the pair report's first holder")
   }
+  if (variant.label !== undefined) assertOneLabel(reports, variant)
   // The sockets' bytes are Node's agent's own; the app's line is in madeAt where it was ranked.
   if (variant.handles === undefined) assertSitesInSourceWords(sites, variant)
   assert.ok(longest[1] <= MAX_STOP_MS, `stops beyond GCs: ${JSON.stringify(stops.filter(([, ms]) => ms > MAX_STOP_MS))}`)
 }
 
-const built = fs.mkdtempSync(path.join(os.tmpdir(), 'leakproof-built-'))
-process.on('exit', () => fs.rmSync(built, { recursive: true, force: true }))
 /**
  * Every way in both rooms, all at once: ten services at 100 requests a second (tsx's two among
  * them then) took about 0.7 of a core in all (Node 24), and each judges its own loop. ts-node's
@@ -327,10 +357,10 @@ const ALL_AT_ONCE = ['tsc', 'esbuild', 'webpack', 'tsx', 'strip', 'esm', 'agent'
 const AFTER = ['tsNode']
 const casesOf = (names) => ['roomy', 'cgroup'].flatMap((room) => names.map((name) => ({ name, room })))
 
-/** The tests of `names`' ways in both rooms, all at once, with the services built first if `built`. */
+/** The tests of `names`' ways in both rooms, all at once, with the service built first if `builds`. */
 function testWays(names, { builds }) {
-  const ways = variants(built)
-  if (builds) before(() => build(built))
+  const ways = variants(PROJECT)
+  if (builds) before(() => build(PROJECT))
   for (const { name, room } of casesOf(names)) {
     const variant = { name, ...ways[name] }
     const within = `${reportWithin(variant) / 1000} s`
