@@ -10,7 +10,7 @@
  * `holder` is where the collection is declared and its class: the app's class and field whose
  * instance holds it (`AuditService.trail (Map)`, `site` the class's file), else its path from
  * the variable or export that declares it (`store.sessions (Map)`, `Socket handles (Socket)`;
- * `site` the file that holds or made it, `app/src/session.ts`, `''` where the report names none).
+ * `site` the file that holds it, `app/src/session.ts`, `''` where the report names none).
  * So the census and a snapshot pair, which reach a collection from different roots, agree.
  */
 
@@ -99,7 +99,7 @@ function holderLabel(report, { root = null } = {}) {
   const { holder } = item
   const className = text(holder.className).replace(/^function (\S+) at .*$/, 'function $1')
   const owner = declaringClass(item, className)
-  if (owner !== null) return { holder: cut(stableText(`${owner.className}.${owner.field} (${className})`), MAX_HOLDER_CHARS), site: siteOf(owner, null, root), share }
+  if (owner !== null) return { holder: cut(stableText(`${owner.className}.${owner.field} (${className})`), MAX_HOLDER_CHARS), site: siteOf(owner, root), share }
   const { path, site } = namedPlace(item, root)
   const name = path === '' ? `(${text(holder.kind) || 'unnamed'})` : path
   return { holder: cut(stableText(`${name} (${className || '?'})`), MAX_HOLDER_CHARS), site, share }
@@ -118,7 +118,7 @@ function namedFrom(report, { root = null } = {}) {
 
 /** `{ path, site }` of a named item (see `namedFrom`). */
 function namedPlace(item, root) {
-  return { path: declaredPath(item), site: siteOf(item.holder, item.madeAt, root) }
+  return { path: declaredPath(item), site: siteOf(item.holder, root) }
 }
 
 /**
@@ -188,13 +188,15 @@ function packageDirOf(dir) {
 }
 
 /**
- * The file of the holder's place, else of the line that made its roots, else `''`: relative to
- * `root` when under it (and not in a package), else as `stablePath` gives it. Not its line: the
- * census places a variable at a function whose scope holds it and a pair at another one, or at
- * none for a module's variable, so the same variable would get several lines.
+ * The file of the holder's place, else `''`: relative to `root` when under it (and not in a
+ * package), else as `stablePath` gives it. Not its line: the census places a variable at a
+ * function whose scope holds it and a pair at another one, or at none for a module's variable,
+ * so the same variable would get several lines. Nor, for many roots, the line that made them
+ * (`madeAt`): the allocation sites that find it come after some reports and not at all in
+ * others, so one leak would get two sites.
  */
-function siteOf(holder, madeAt, root) {
-  const file = typeof holder.file === 'string' && holder.file !== '' ? holder.file : typeof madeAt?.url === 'string' ? madeAt.url : ''
+function siteOf(holder, root) {
+  const file = typeof holder.file === 'string' ? holder.file : ''
   if (file === '') return ''
   const path = slashes(file.replace(/^file:\/\//, ''))
   const own = root !== null && path.startsWith(`${root === '/' ? '' : root}/`) && !path.includes('/node_modules/')
