@@ -161,6 +161,9 @@ test("words: what a module exports as the module writes it; a built holder's pat
   // A path that is the alias alone, or starts from no alias, stays.
   assert.equal(holderLabel(built('container_1')).holder, 'container_1 (Map)')
   assert.equal(holderLabel(built('container.trail')).holder, 'container.trail (Map)')
+  // A private field as code writes it, whichever evidence: the pair's edge is `["#byId"]`.
+  const privateField = { name: 'registry["#byId"]', className: 'Map', kind: 'module', file: '/srv/app/registry.js' }
+  assert.equal(holderLabel({ kind: 'pair', growthRoots: [{ holder: privateField }], grownCollections: [], suspects: [] }).holder, 'registry.#byId (Map)')
   // In code people write (no source map placed it), `retry_2` and `_cache` are the user's.
   const written = censusReport([{ readablePath: 'retry_2.pending', holder: { name: 'retry_2', className: 'Map', kind: 'module', file: '/srv/app/retry.js' } }])
   assert.equal(holderLabel(written).holder, 'retry_2.pending (Map)')

@@ -137,13 +137,14 @@ function declaringClass(item, className) {
  * The path of a named item from where its collection is declared, the same whichever evidence
  * named it: a census' path is its text (`store.sessions`), a pair's holder name is already the
  * path. What a module exports is named as the module writes it (`store.sessions` of store.js,
- * not `module.exports.store.sessions`), and built code's by what the user imported
- * (compiler-names.js).
+ * not `module.exports.store.sessions`), a private field as code writes it, and built code's by
+ * what the user imported (compiler-names.js).
  */
 function declaredPath(item) {
   const { holder } = item
   const path = typeof item.readablePath === 'string' && item.readablePath !== '' ? item.readablePath : text(holder.name)
-  const exported = path.replace(/^module\.exports\.(?=[A-Za-z_$])/, '')
+  // A `#private` field as the census writes it (`.#history`), not as a snapshot's edge (`["#history"]`).
+  const exported = path.replace(/^module\.exports\.(?=[A-Za-z_$])/, '').replace(/\["(#[^"]+)"\]/g, '.$1')
   return holder.generated !== undefined ? withoutImportAlias(exported) : exported
 }
 
