@@ -143,9 +143,13 @@ function declaringClass(item, className) {
 function declaredPath(item) {
   const { holder } = item
   const path = typeof item.readablePath === 'string' && item.readablePath !== '' ? item.readablePath : text(holder.name)
-  // A `#private` field as the census writes it (`.#history`), not as a snapshot's edge (`["#history"]`).
-  const exported = path.replace(/^module\.exports\.(?=[A-Za-z_$])/, '').replace(/\["(#[^"]+)"\]/g, '.$1')
+  const exported = privateFieldsAsWritten(path.replace(/^module\.exports\.(?=[A-Za-z_$])/, ''))
   return holder.generated !== undefined ? withoutImportAlias(exported) : exported
+}
+
+/** `path` with its `#private` fields as code and the census write them (`.#history`), not as a snapshot's edges are (`["#history"]`). */
+function privateFieldsAsWritten(path) {
+  return path.replace(/\["(#[^"]+)"\]/g, '.$1')
 }
 
 /**
@@ -252,4 +256,4 @@ function cut(value, max) {
   return value.length <= max ? value : `${value.slice(0, max - 1)}…`
 }
 
-module.exports = { holderLabel, ownHolderLabel, namedFrom, groupByLabel, firstNamed, rankReports, stablePath, stableText }
+module.exports = { holderLabel, ownHolderLabel, namedFrom, privateFieldsAsWritten, groupByLabel, firstNamed, rankReports, stablePath, stableText }

@@ -6,7 +6,7 @@ const { newestFileIn } = require('../shared/newest-file')
 const { SUFFIXES, isWatcherFile, reportPathOf } = require('../shared/file-names')
 const { isOwnFile } = require('../shared/code-origin')
 const { withSourcePositions } = require('../shared/source-positions')
-const { ownHolderLabel, namedFrom } = require('./holder-label')
+const { ownHolderLabel, namedFrom, privateFieldsAsWritten } = require('./holder-label')
 const { nativeVerdict } = require('./native-verdict')
 
 /**
@@ -145,7 +145,6 @@ function pairLabel(report, published) {
   // Vaguer: no file, or Node's own code (`node:timers`) where the census named the app's.
   const vague = (label) => label.site === '' || label.site.startsWith('node:')
   if (vague(own) && !vague(census)) return census
-  if (own.holder === census.holder && own.site === census.site) return census
   // The pair names what holds the census' collection (`container.audit` of `container.audit.trail`).
   const [pair, named] = [namedFrom(report), namedFrom(published)]
   const holds = pair !== null && named !== null && pair.path !== '' && pair.site === named.site && (named.path === pair.path || [`${pair.path}.`, `${pair.path}[`].some((start) => named.path.startsWith(start)))
@@ -159,7 +158,7 @@ function pairLabel(report, published) {
 function pairKey({ holder, manyRoots }) {
   if (typeof manyRoots?.holds === 'string') return `roots|${manyRoots.holds}`
   if (typeof holder?.name !== 'string' || holder.name === '') return null
-  return `${holder.file ?? ''}|${holder.name.replace(/\["(#[^"]+)"\]/g, '.$1')}`
+  return `${holder.file ?? ''}|${privateFieldsAsWritten(holder.name)}`
 }
 
 /**
