@@ -17,19 +17,10 @@ const path = require('node:path')
 const { spawn, execFileSync } = require('node:child_process')
 const { once } = require('node:events')
 const { firstHolder } = require('../../lib/diagnose/report-text')
+const { SHORT_TIMINGS, loggedSoFar } = require('../support/event-log')
 
 const ROOT = path.join(__dirname, '..', '..')
 const SERVICE = path.join(__dirname, 'fixtures', 'imported-holder')
-const MiB = 1024 * 1024
-/** A floor every 500 ms, a leak judged over 5 s once 2 MiB have grown, a follow-up 4 MiB on. */
-const SHORT_TIMINGS = {
-  LEAKPROOF_INTERVAL_MS: '500',
-  LEAKPROOF_MIN_DURATION_MS: '5000',
-  LEAKPROOF_WARMUP_MS: '2000',
-  LEAKPROOF_MIN_GROWTH_BYTES: String(2 * MiB),
-  LEAKPROOF_FOLLOW_UP_GROWTH_BYTES: String(4 * MiB),
-  LEAKPROOF_COOLDOWN_MS: '1000',
-}
 /** The longest a run waits for its pair's report. */
 const RUN_MS = 120_000
 
@@ -57,24 +48,12 @@ async function run(main, name) {
   let stderr = ''
   child.stderr.on('data', (chunk) => (stderr += chunk))
   const poll = setInterval(() => {
-    if (logged(log).some((e) => e.type === 'report' && e.kind === 'pair')) child.kill('SIGTERM')
+    if (loggedSoFar(log).some((e) => e.type === 'report' && e.kind === 'pair')) child.kill('SIGTERM')
   }, 500)
   const [code, signal] = await once(child, 'exit')
   clearInterval(poll)
   assert.ok(code === 0 || signal === 'SIGTERM', `exit ${code} ${signal}: ${stderr}`)
-  return logged(log)
-}
-
-/** The events logged so far, a line being written left out. */
-function logged(log) {
-  if (!fs.existsSync(log)) return []
-  return fs.readFileSync(log, 'utf8').split('\n').flatMap((line) => {
-    try {
-      return line === '' ? [] : [JSON.parse(line)]
-    } catch {
-      return []
-    }
-  })
+  return loggedSoFar(log)
 }
 
 for (const name of ['tsc', 'bundle']) {

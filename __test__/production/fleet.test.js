@@ -19,6 +19,7 @@ const fs = require('node:fs')
 const http = require('node:http')
 const path = require('node:path')
 const { lineOf, events } = require('./helpers')
+const { loggedSoFar } = require('../support/event-log')
 const { debianTool, missingTool } = require('../support/debian-tools')
 const { tempDir } = require('../support/temp-dir')
 const { freePort } = require('../support/run-helpers')
@@ -143,15 +144,6 @@ test('one notification group per holder across the fleet: three instances leakin
   await queryUntil(prometheusPort, `leakproof_leak_suspected{kind="heap", instance="${healthy}"} == 0`, { limitMs: 5_000 })
   t.diagnostic(`groups: ${leakGroups.map((g) => `${g.labels.holder ?? '(no holder)'}: ${g.notifications.length} notification(s), first with ${g.notifications[0].body.alerts.length} alert(s)`).join('; ')}; ${((Date.now() - started) / 1000).toFixed(0)} s in all`)
 })
-
-/** The events logged so far: none while a line is still being written. */
-function loggedSoFar(log) {
-  try {
-    return events(log)
-  } catch {
-    return []
-  }
-}
 
 /** A webhook receiver on 127.0.0.1: `{ url, notifications }`, each `{ receivedAfterS, body }` as Alertmanager POSTed it. */
 async function startReceiver(t) {

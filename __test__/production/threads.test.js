@@ -18,6 +18,7 @@ const { spawn } = require('node:child_process')
 const { once } = require('node:events')
 const { firstHolder } = require('../../lib/diagnose/report-text')
 const { memoryCgroup } = require('../support/cgroup')
+const { loggedSoFar } = require('../support/event-log')
 
 const REGISTER = path.join(__dirname, '..', '..', 'register.js')
 const APP = path.join(__dirname, '..', 'watch', 'fixtures', 'threads-app.js')
@@ -35,18 +36,6 @@ const EXPECTED = [
   { what: 'the Worker keeping listeners', holder: `settings._events.change (Array), a module-level variable of ${path.join(WORKERS, 'listening-handler.js')}`, is: (thread) => thread.script === path.join(WORKERS, 'listening-handler.js'), watchedFrom: 'self' },
   { what: 'the Worker without the preload', holder: `results (Map), a module-level variable of ${path.join(WORKERS, 'memo-handler.js')}`, is: (thread) => thread.script === path.join(WORKERS, 'memo-handler.js'), watchedFrom: 'main' },
 ]
-
-/** The events logged so far (a line being written left out). */
-function logged(log) {
-  if (!fs.existsSync(log)) return []
-  return fs.readFileSync(log, 'utf8').split('\n').flatMap((line) => {
-    try {
-      return line === '' ? [] : [JSON.parse(line)]
-    } catch {
-      return []
-    }
-  })
-}
 
 /**
  * Each expected leak's first report naming a holder and the first leak event of the thread it
@@ -83,11 +72,11 @@ async function runService(t, cgroup) {
   })
   const startedAt = Date.now()
   const poll = setInterval(() => {
-    if (found(logged(log)).every((f) => f.report !== undefined)) service.kill('SIGTERM')
+    if (found(loggedSoFar(log)).every((f) => f.report !== undefined)) service.kill('SIGTERM')
   }, 2000)
   await exited
   clearInterval(poll)
-  const results = found(logged(log))
+  const results = found(loggedSoFar(log))
   for (const { what, leak, report } of results) {
     t.diagnostic(`${what}: leak ${leak ? `${Math.round((leak.time - startedAt) / 1000)} s in` : 'none'}, report ${report ? `${Math.round((report.time - leak.time) / 1000)} s after it, ${report.kind}: ${firstHolder(report)}` : 'none'}`)
   }
@@ -105,7 +94,7 @@ async function runService(t, cgroup) {
   }
   assert.ok(longestStop <= MAX_STOP_MS, `the main loop stopped ${longestStop} ms`)
   // The main thread's own memory did not leak: the workers' heaps are not its native memory.
-  assert.deepEqual(logged(log).filter((e) => e.threadId === 0 && e.type === 'leak').map((e) => e.kind), [])
+  assert.deepEqual(loggedSoFar(log).filter((e) => e.threadId === 0 && e.type === 'leak').map((e) => e.kind), [])
 }
 
 // One after the other: run at once (with a third process beside them), the roomy service's

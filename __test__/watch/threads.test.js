@@ -18,21 +18,12 @@ const { firstHolder } = require('../../lib/diagnose/report-text')
 const { collect } = require('../../lib/page/collect')
 const { endsAsCompleteJson } = require('../../lib/capture/snapshot-file')
 const os = require('node:os')
+const { SHORT_TIMINGS, loggedSoFar } = require('../support/event-log')
 
 const ROOT = path.join(__dirname, '..', '..')
 const APP = path.join(__dirname, 'fixtures', 'threads-app.js')
 const WORKERS = path.join(__dirname, 'fixtures', 'thread-workers')
 const MiB = 1024 * 1024
-
-/** Short timings: a floor every 500 ms, a leak judged over 5 s once 2 MiB have grown. */
-const SHORT_TIMINGS = {
-  LEAKPROOF_INTERVAL_MS: '500',
-  LEAKPROOF_MIN_DURATION_MS: '5000',
-  LEAKPROOF_WARMUP_MS: '2000',
-  LEAKPROOF_MIN_GROWTH_BYTES: String(2 * MiB),
-  LEAKPROOF_FOLLOW_UP_GROWTH_BYTES: String(4 * MiB),
-  LEAKPROOF_COOLDOWN_MS: '1000',
-}
 
 /**
  * Whether JavaScript is evaluated in a pool's workers (their snapshots, their census): not on
@@ -64,7 +55,7 @@ async function runScenario(scenario, runMs, done = () => false, env = {}) {
   child.stdout.on('data', (chunk) => (stdout += chunk))
   // A busy machine (the whole suite at once) takes longer to see a leak: the run ends when it is seen.
   const poll = setInterval(() => {
-    if (done(logged(log), tasksAnsweredIn(stdout), scrapesIn(stdout))) child.kill('SIGTERM')
+    if (done(loggedSoFar(log), tasksAnsweredIn(stdout), scrapesIn(stdout))) child.kill('SIGTERM')
   }, 500)
   // A fixture that outlives its time by a minute is stuck (a pool whose destroy() never ends):
   // killed, so that the assertion below says so rather than the suite waiting for ever.
@@ -73,7 +64,7 @@ async function runScenario(scenario, runMs, done = () => false, env = {}) {
   clearInterval(poll)
   clearTimeout(stuck)
   assert.ok(code === 0 || signal === 'SIGTERM', `exit ${code} ${signal}${signal === 'SIGKILL' ? ` (still running ${STUCK_AFTER_MS} ms past its ${runMs} ms)` : ''}: ${stderr}`)
-  return { dir, events: logged(log), stderr, scrapes: scrapesIn(stdout), tasksAnswered: tasksAnsweredIn(stdout) }
+  return { dir, events: loggedSoFar(log), stderr, scrapes: scrapesIn(stdout), tasksAnswered: tasksAnsweredIn(stdout) }
 }
 
 /** The leakproof_thread_* series of each scrape the fixture printed, in `stdout`. */
@@ -84,20 +75,6 @@ function scrapesIn(stdout) {
 /** The counts of pool tasks answered that the fixture printed each second, in `stdout`. */
 function tasksAnsweredIn(stdout) {
   return stdout.split('\n').filter((line) => line.startsWith('tasks ')).map((line) => Number(line.slice('tasks '.length)))
-}
-
-/** The events in the log so far (a last line being written left out). */
-function logged(log) {
-  if (!fs.existsSync(log)) return []
-  const events = []
-  for (const line of fs.readFileSync(log, 'utf8').split('\n')) {
-    try {
-      if (line !== '') events.push(JSON.parse(line))
-    } catch {
-      // Half a line, still being appended.
-    }
-  }
-  return events
 }
 
 /** Whether a report about a worker names a holder. */
