@@ -36,9 +36,9 @@ class Tally {
     switch (type) {
       case 'leak':
         this.#leaks[event.kind] = (this.#leaks[event.kind] ?? 0) + 1
+        // The holder named stays: a leak event after the first says it got worse, and its
+        // window (`since`) slides along a long leak. The next report confirms or replaces it.
         this.#lastLeak = event
-        // A leak whose window starts after the holder was named is another episode's.
-        if (this.#holders.get(subjectOf(event, event.kind))?.time < event.since) this.#holders.delete(subjectOf(event, event.kind))
         break
       case 'snapshot':
         this.#snapshots.written++
