@@ -6,7 +6,7 @@
  * Capturing a stack is the expensive part of tracking (a few microseconds in Node 20,
  * whatever `Error.stackTraceLimit` is), formatting it costs as much again. So `capture`
  * only records V8's structured frames into a holder object, with a small frame limit,
- * and `siteOf` turns a holder into `file:line:column` when a report or a census needs
+ * and `siteOf` turns a holder into `file:line:column` when a report or the live sites need
  * it — most captured holders are never formatted.
  */
 const { isOwnFile } = require('../shared/code-origin')

@@ -16,10 +16,11 @@
  * leak, and most listeners in a process are alone on their event) and, with
  * `sites: 'growth'`, that raise it to a new peak (a leak is growth; add/remove churn below
  * the peak is not, and costs no stack). The peak falls back when the count halves. A stack
- * is formatted only when a census reads it, or when its (emitter, event) has passed the
- * threshold and not yet fallen back to half of it: per-site counts are kept exact that long,
- * so that `listener-leak` events come when the rule says, and making them afresh on each crossing of the
- * threshold would cost a pass over all the event's listeners each time.
+ * is formatted only when the live sites are read (`liveSites()`, `listenerSites`), or when
+ * its (emitter, event) has passed the threshold and not yet fallen back to half of it:
+ * per-site counts are kept exact that long, so that `listener-leak` events come when the rule
+ * says, and making them afresh on each crossing of the threshold would cost a pass over all
+ * the event's listeners each time.
  */
 const { EventEmitter, getEventListeners } = require('node:events')
 const { capture, siteOf } = require('./call-site')
@@ -71,7 +72,7 @@ class EmitterState {
 }
 
 const states = new WeakMap()
-/** Emitters with at least one captured site, for the census; forgotten when collected. */
+/** Emitters with at least one captured site, for the live sites; forgotten when collected. */
 const withSites = new Set()
 const forgetOnCollect = new FinalizationRegistry((ref) => withSites.delete(ref))
 /** Settings for emitters met by the process-wide patches; null while `trackListeners` is off. */

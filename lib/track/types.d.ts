@@ -17,7 +17,7 @@ export interface TrackEmitterOptions {
   /**
    * A listener is attributed to its call site (a stack capture: a few microseconds) only
    * when its event then holds at least this many listeners on the emitter; listeners below
-   * are counted by node only, and are not in `listenerSites`, the census or reports.
+   * are counted by node only, and are not in `listenerSites`, the live sites or reports.
    * `1` attributes every listener.
    * @default 1
    */
