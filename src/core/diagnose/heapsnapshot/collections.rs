@@ -1,6 +1,6 @@
 //! What a collection is in a heap snapshot and what it holds: a Map, Set, Array or plain
 //! Object, its entries counted as a person would (a Map's key and value once), and the most
-//! common class among them. Used by the diff and by the path census.
+//! common class among them. Used by the diff and by the path counts.
 
 use std::collections::HashMap;
 

@@ -40,7 +40,7 @@ pub use result::{
     NewObjects, SnapshotDiff, SnapshotTotals, SuspectHolder,
 };
 
-/// All a diff keeps of an earlier snapshot: its ids, its path census, or both (for
+/// All a diff keeps of an earlier snapshot: its ids, its path counts, or both (for
 /// [`Matching::Auto`], which chooses once the last snapshot is read).
 struct Earlier {
     ids: Option<IdIndex>,
@@ -57,7 +57,7 @@ impl Earlier {
         }
     }
 
-    /// Drops what a diff matched by `matched_by` does not read: the path census of a diff by
+    /// Drops what a diff matched by `matched_by` does not read: the path counts of a diff by
     /// ids, the ids of a diff by paths (8 bytes a node of the earlier snapshot).
     fn keep_only(&mut self, matched_by: MatchedBy) {
         match matched_by {
@@ -77,7 +77,7 @@ fn totals(snap: &Snapshot) -> SnapshotTotals {
 
 /// Diffs two or three snapshot files (see the module doc), matching them as `matching` says
 /// and reporting the `top` suspects and grown collections. Reads one file at a time; of the
-/// earlier ones only ids or a path census is kept, and once the last is read and the matching
+/// earlier ones only ids or path counts are kept, and once the last is read and the matching
 /// chosen, only the one it reads: the last's analysis is the diff's peak of memory.
 pub fn diff_files(
     paths: &[&Path],
@@ -166,9 +166,9 @@ fn diff_parsed(
     let findings = match by_ids {
         Some(matched) => diff_by_ids(matched, last, top),
         None => {
-            let census: Vec<&PathCounts> =
+            let counts: Vec<&PathCounts> =
                 earlier.iter().filter_map(|e| e.paths.as_ref()).collect();
-            diff_by_paths(census[0], census.get(1).copied(), last, top)
+            diff_by_paths(counts[0], counts.get(1).copied(), last, top)
         }
     };
     findings.report(last, snapshots, matched_by)

@@ -10,7 +10,7 @@
 //!   words), `collections` (what a Map, Set, Array or Object holds), `code_index` (scripts,
 //!   their origin, scopes), `analysis` (a parsed snapshot with its trees);
 //! - the findings: `holder` (who holds an object), `summary` (by class, largest objects),
-//!   `native` (native memory retained), `pathkey` (a census by retainer path), `diff`,
+//!   `native` (native memory retained), `pathkey` (path counts: objects counted by retainer path), `diff`,
 //!   `inspect` (a class's objects, an object's dominators, for a reader going back to one file).
 //!
 //! `testing` builds small snapshots for the tests.

@@ -262,7 +262,7 @@ pub struct PathCounts {
 }
 
 impl PathCounts {
-    /// Takes the census of `snap`, computing its retainer tree and code index meanwhile.
+    /// Counts the objects of `snap` by path, computing its retainer tree and code index meanwhile.
     pub fn of(snap: &Snapshot) -> PathCounts {
         let (tree, (code, classes)) = std::thread::scope(|scope| {
             let side = scope.spawn(|| {

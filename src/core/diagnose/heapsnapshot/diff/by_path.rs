@@ -191,7 +191,7 @@ fn class_growth(
     classes: &ClassIndex,
 ) -> Vec<(u64, u64)> {
     let now = class_counts(snap, classes);
-    let of = |census: &PathCounts, name: &str| census.classes.get(name).copied();
+    let of = |counts: &PathCounts, name: &str| counts.classes.get(name).copied();
     classes
         .names
         .iter()

@@ -73,7 +73,8 @@ fn fresh(v: usize) -> u32 {
 }
 
 #[test]
-fn the_earlier_snapshots_ids_and_census_are_gone_before_the_last_is_analyzed_unless_read_after() {
+fn the_earlier_snapshots_ids_and_path_counts_are_gone_before_the_last_is_analyzed_unless_read_after(
+) {
     let first = sessions_snapshot(1, 1, fresh);
     let other = |sessions| sessions_snapshot(sessions, 4, move |v| fresh(7 + sessions - v));
     for (last, matched_by) in [
@@ -83,7 +84,7 @@ fn the_earlier_snapshots_ids_and_census_are_gone_before_the_last_is_analyzed_unl
         let mut earlier = vec![Earlier::of(&first, Matching::Auto)];
         let d = diff_read(&mut earlier, last, 5, Matching::Auto, &mut |_| {}).unwrap();
         assert_eq!(d.matched_by, matched_by);
-        // The ids are read off the last snapshot before its analysis; a census is read after.
+        // The ids are read off the last snapshot before its analysis; path counts are read after.
         let kept = (earlier[0].ids.is_some(), earlier[0].paths.is_some());
         assert_eq!(kept, (false, matched_by == MatchedBy::Paths));
     }

@@ -113,14 +113,14 @@ fn by_paths_a_chain_is_counted_by_its_links_key_and_named_by_its_holder() {
     // Two processes: the ids differ, the path keys agree.
     let (first, _) = queue(20, 20);
     let (last, _) = queue(60, 60);
-    let census = PathCounts::of(&snapshot_of(&first, |v| v as u32 + 1, &STRINGS));
+    let counts = PathCounts::of(&snapshot_of(&first, |v| v as u32 + 1, &STRINGS));
     let last = Analysis::new(
         snapshot_of(&last, |v| 9000 - v as u32, &STRINGS),
         1,
         &mut |_| {},
     );
     let tree = DominatorTree::new(&last.idom, last.snapshot.root());
-    let roots = growth_roots_by_paths(&census, &last, &tree, 5, 40 * 64);
+    let roots = growth_roots_by_paths(&counts, &last, &tree, 5, 40 * 64);
     assert_eq!(roots.len(), 1, "{roots:?}");
     let (root, named) = &roots[0];
     assert_eq!((root.name.as_str(), *named), ("Queue", 2));
