@@ -16,31 +16,26 @@
  * Read for a report, on a running service: files are read asynchronously, and a map's fields
  * are found without `JSON.parse` of the whole map (a bundle's map is mostly `sourcesContent`,
  * 5.8 MB for a 3.9 MB bundle here, and Node's own `SourceMap` parses all of it in one stop of
- * 160 ms). Its `mappings` are decoded lazily, from the nearest checkpoint to the line asked
- * for, in slices that yield to the event loop (and a turn every LOOKUPS_PER_TURN lookups);
- * nothing but the mappings text and one checkpoint per CHECKPOINT_LINES lines is kept, for the
- * MAPS_KEPT maps used last.
+ * 160 ms: json-fields.js). Its `mappings` are decoded lazily, in slices that yield to the
+ * event loop (decoded-map.js), for the MAPS_KEPT maps used last.
  */
 const fs = require('node:fs/promises')
 const path = require('node:path')
-const { fileURLToPath } = require('node:url')
-const { setImmediate: nextTurn } = require('node:timers/promises')
+const { scriptPath } = require('./script-path')
+const { jsonFields } = require('./json-fields')
+const { DecodedMap } = require('./decoded-map')
 
 /** Built files read at most, and maps: larger ones are left unmapped, and said so. */
 const MAX_FILE_BYTES = 64 * 1024 * 1024
 const MAX_MAP_BYTES = 128 * 1024 * 1024
 /** Bytes of a script's end read for its map comment first. */
 const TAIL_BYTES = 64 * 1024
-/** Characters of `mappings` decoded between two turns of the event loop (about 2 ms here). */
-const SLICE_CHARS = 32 * 1024
-/** A checkpoint of the decoder's state every so many generated lines. */
-const CHECKPOINT_LINES = 32
-/** Lookups answered between two turns of the event loop (a report's are awaited together). */
-const LOOKUPS_PER_TURN = 64
 /** Maps kept decoded (their mappings text and checkpoints), the most recently used. */
 const MAPS_KEPT = 16
 /** Files whose outcome (no map, or why not) is kept. */
 const FILES_KNOWN = 10_000
+/** The fields of a map's JSON that decoding needs, found without parsing the rest (json-fields.js). */
+const MAP_FIELDS = ['version', 'sources', 'sourceRoot', 'mappings', 'sections']
 
 /** TypeScript files: their text is what was written, whatever ran it. */
 const TYPESCRIPT = /\.[cm]?tsx?$/
@@ -55,229 +50,6 @@ const compiledInMemory = new Set()
  */
 function noteCompiledInMemory(file) {
   if (compiledInMemory.size < FILES_KNOWN) compiledInMemory.add(file)
-}
-
-const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
-const BASE64_VALUE = new Int8Array(128).fill(-1)
-for (let i = 0; i < BASE64.length; i++) BASE64_VALUE[BASE64.charCodeAt(i)] = i
-const COMMA = 44
-
-/**
- * The path of a script as V8 names it (a path, or a `file://` URL for an ES module); null for
- * what is no file (`node:internal/…`, `evalmachine`, a `data:` module).
- */
-function scriptPath(url) {
-  if (typeof url !== 'string' || url === '') return null
-  if (url.startsWith('file://')) {
-    try {
-      return fileURLToPath(url)
-    } catch {
-      return null
-    }
-  }
-  return path.isAbsolute(url) ? url : null
-}
-
-/** A map's decoder: its mappings, sources, and the state at every CHECKPOINT_LINES lines. */
-class DecodedMap {
-  #mappings
-  #sources
-  // checkpoints[k]: the state at the start of generated line k * CHECKPOINT_LINES.
-  #checkpoints = [{ at: 0, source: 0, line: 0, column: 0 }]
-  /** @type {Promise<unknown>} one lookup at a time: each may add checkpoints, across turns */
-  #lookups = Promise.resolve()
-  #answered = 0
-  #sinceTurn = 0 // characters decoded since the last turn of the event loop
-
-  constructor(mappings, sources) {
-    this.#mappings = mappings
-    this.#sources = sources
-  }
-
-  /** The sources' paths (or names), in the map's order. */
-  get sources() {
-    return this.#sources
-  }
-
-  /**
-   * The source position of 0-based generated `line` and `column`: the last mapping of that
-   * line at or before `column` (V8 places a function at its parameters, which a map may not
-   * list), else the line's first. Null for a line the map does not cover.
-   * @returns {Promise<{ source: string, line: number, column: number } | null>} 1-based.
-   */
-  find(line, column) {
-    const found = this.#lookups.then(() => this.#find(line, column))
-    this.#lookups = found.catch(() => {})
-    return found
-  }
-
-  async #find(line, column) {
-    if (++this.#answered % LOOKUPS_PER_TURN === 0) await nextTurn()
-    const state = await this.#stateAtLine(line)
-    if (state === null) return null
-    const segments = this.#lineSegments(state)
-    let chosen = null
-    for (const segment of segments) {
-      if (segment.generatedColumn > column && chosen !== null) break
-      chosen = segment
-    }
-    if (chosen === null || this.#sources[chosen.source] === undefined) return null
-    return { source: this.#sources[chosen.source], line: chosen.line + 1, column: chosen.column + 1 }
-  }
-
-  /** The decoder's state at the start of generated `line`, or null past the last line. */
-  async #stateAtLine(line) {
-    const wanted = Math.floor(line / CHECKPOINT_LINES)
-    while (this.#checkpoints.length <= wanted) {
-      const last = this.#checkpoints.at(-1)
-      if (last.at >= this.#mappings.length) return null
-      this.#checkpoints.push(await this.#skipLines(last, CHECKPOINT_LINES))
-    }
-    const from = this.#checkpoints[wanted]
-    const state = await this.#skipLines(from, line - wanted * CHECKPOINT_LINES)
-    return state.at > this.#mappings.length ? null : state
-  }
-
-  /** The state `count` lines after `from`, decoding in slices of SLICE_CHARS. */
-  async #skipLines(from, count) {
-    const state = { ...from }
-    let left = count
-    const text = this.#mappings
-    while (left > 0) {
-      if (state.at >= text.length) {
-        state.at = text.length + 1
-        return state
-      }
-      const end = text.indexOf(';', state.at)
-      const lineEnd = end === -1 ? text.length : end
-      if (lineEnd > state.at) this.#lineSegments(state, lineEnd)
-      this.#sinceTurn += lineEnd + 1 - state.at
-      state.at = lineEnd + 1
-      left--
-      if (this.#sinceTurn > SLICE_CHARS) {
-        await nextTurn()
-        this.#sinceTurn = 0
-      }
-    }
-    return state
-  }
-
-  /**
-   * Decodes the segments of the line starting at `state.at` (up to `end`, or its `;`),
-   * advancing `state`'s source, line and column; returns them.
-   */
-  #lineSegments(state, end = this.#lineEnd(state.at)) {
-    const text = this.#mappings
-    const segments = []
-    let generatedColumn = 0
-    let at = state.at
-    while (at < end) {
-      const fields = []
-      while (at < end && text.charCodeAt(at) !== COMMA) {
-        const [value, next] = vlq(text, at)
-        fields.push(value)
-        at = next
-      }
-      at++
-      if (fields.length === 0) continue
-      generatedColumn += fields[0]
-      if (fields.length < 4) continue
-      state.source += fields[1]
-      state.line += fields[2]
-      state.column += fields[3]
-      segments.push({ generatedColumn, source: state.source, line: state.line, column: state.column })
-    }
-    return segments
-  }
-
-  #lineEnd(at) {
-    const end = this.#mappings.indexOf(';', at)
-    return end === -1 ? this.#mappings.length : end
-  }
-}
-
-/** One Base64 VLQ value of `text` at `at`: `[value, index after it]`. Malformed input throws. */
-function vlq(text, at) {
-  let result = 0
-  let shift = 0
-  for (;;) {
-    const code = text.charCodeAt(at++)
-    const digit = code < 128 ? BASE64_VALUE[code] : -1
-    if (digit < 0) throw new Error(`not a Base64 VLQ character at ${at - 1} of mappings`)
-    result += (digit & 31) * 2 ** shift
-    shift += 5
-    if ((digit & 32) === 0) break
-    if (shift > 50) throw new Error(`a VLQ value too long at ${at} of mappings`)
-  }
-  return [result % 2 === 1 ? -(result - 1) / 2 : result / 2, at]
-}
-
-/**
- * The fields of a map's JSON that decoding needs, found in its bytes without decoding or
- * parsing the rest (its `sourcesContent`): `{ version, sources, sourceRoot, mappings,
- * sections }`. A key matched where its quotes are unescaped and a colon follows can only be
- * one of the object's keys (inside a string every quote is escaped); UTF-8 never puts an
- * ASCII byte inside another character, so bytes are searched as characters.
- */
-function mapFields(bytes) {
-  const fields = {}
-  for (const key of ['version', 'sources', 'sourceRoot', 'mappings', 'sections']) {
-    const at = valueStart(bytes, key)
-    if (at !== -1) fields[key] = JSON.parse(bytes.toString('utf8', at, valueEnd(bytes, at)))
-  }
-  return fields
-}
-
-const BACKSLASH = 0x5c
-const QUOTE = 0x22
-const COLON = 0x3a
-
-/** Where the value of the top-level `key` starts in `bytes`, or -1. */
-function valueStart(bytes, key) {
-  const quoted = `"${key}"`
-  for (let at = bytes.indexOf(quoted); at !== -1; at = bytes.indexOf(quoted, at + 1)) {
-    if (at > 0 && bytes[at - 1] === BACKSLASH) continue
-    let next = skipSpace(bytes, at + quoted.length)
-    if (bytes[next] !== COLON) continue
-    return skipSpace(bytes, next + 1)
-  }
-  return -1
-}
-
-function skipSpace(bytes, at) {
-  while (at < bytes.length && (bytes[at] === 0x20 || bytes[at] === 0x0a || bytes[at] === 0x0d || bytes[at] === 0x09)) at++
-  return at
-}
-
-/** The index after the JSON value (a string, a number or an array of them) starting at `at`. */
-function valueEnd(bytes, at) {
-  if (bytes[at] === QUOTE) {
-    // A string (`mappings`, megabytes): to its first quote not escaped.
-    for (let quote = bytes.indexOf(QUOTE, at + 1); quote !== -1; quote = bytes.indexOf(QUOTE, quote + 1)) {
-      let slashes = 0
-      while (bytes[quote - 1 - slashes] === BACKSLASH) slashes++
-      if (slashes % 2 === 0) return quote + 1
-    }
-    return bytes.length
-  }
-  let depth = 0
-  let inString = false
-  for (let i = at; i < bytes.length; i++) {
-    const c = bytes[i]
-    if (inString) {
-      if (c === BACKSLASH) i++
-      else if (c === QUOTE) {
-        inString = false
-        if (depth === 0) return i + 1
-      }
-    } else if (c === QUOTE) inString = true
-    else if (c === 0x5b || c === 0x7b) depth++
-    else if (c === 0x5d || c === 0x7d) {
-      if (depth === 0) return i
-      if (--depth === 0) return i + 1
-    } else if (c === 0x2c && depth === 0) return i
-  }
-  return bytes.length
 }
 
 /** A file's text, or throws with why (too large, unreadable). */
@@ -478,7 +250,7 @@ async function loadMap(file) {
   const inline = url.startsWith('data:')
   const mapFile = inline ? null : scriptPath(url) ?? path.resolve(path.dirname(file), decodeURIComponent(url.split(/[?#]/)[0]))
   try {
-    const fields = mapFields(inline ? dataUrlBytes(url) : await readBytes(mapFile, MAX_MAP_BYTES))
+    const fields = jsonFields(inline ? dataUrlBytes(url) : await readBytes(mapFile, MAX_MAP_BYTES), MAP_FIELDS)
     if (fields.sections !== undefined) {
       const kept = nodeKept(file)
       return { map: kept, mapFile, why: kept === null ? 'its source map is an index map (sections), which only Node reads: start Node with --enable-source-maps' : null }
@@ -530,4 +302,4 @@ function nodeKept(file) {
 /** The process' source maps. */
 const sourceMaps = new SourceMaps()
 
-module.exports = { SourceMaps, sourceMaps, scriptPath, noteCompiledInMemory, TYPESCRIPT }
+module.exports = { SourceMaps, sourceMaps, noteCompiledInMemory, TYPESCRIPT }

@@ -23,7 +23,8 @@
  * the text). A holder in an ES module is named by its file's path, as the census names it,
  * not by the `file://` URL a snapshot gives. Applying it again changes nothing.
  */
-const { sourceMaps: processMaps, scriptPath } = require('./source-maps')
+const { sourceMaps: processMaps } = require('./source-maps')
+const { scriptPath } = require('./script-path')
 const { withoutImportAlias } = require('./compiler-names')
 
 /** An absolute path or `file://` URL with a line and maybe a column, in text. */

@@ -9,9 +9,9 @@
  * runs) or `'main'` (the main thread's, through the inspector: workers without the preload,
  * or whose loop a pool keeps blocked between tasks).
  */
-const { fileURLToPath } = require('node:url')
 const { isMainThread, threadId } = require('node:worker_threads')
 const { isOwnFile } = require('../shared/code-origin')
+const { scriptName } = require('../shared/script-path')
 
 /** The BroadcastChannel on which a worker's own watcher says, every interval, that it runs: `{ threadId, time }` (threads.js). */
 const OWN_WATCHERS_CHANNEL = 'leakproof:own-watchers'
@@ -37,17 +37,6 @@ function poolOf(text) {
   return null
 }
 
-/** A worker's script as a path where it is a file URL (the inspector gives URLs); else as given, or null. */
-function scriptPath(url) {
-  if (typeof url !== 'string' || url === '') return null
-  if (!url.startsWith('file:')) return url
-  try {
-    return fileURLToPath(url)
-  } catch {
-    return url
-  }
-}
-
 /** This thread, as its own watcher marks its events: null on the main thread. */
 function thisThread() {
   if (isMainThread) return null
@@ -56,4 +45,10 @@ function thisThread() {
   return { threadId, name: typeof name === 'string' && name !== '' ? name : null, script, pool: poolOf(script), watchedFrom: 'self' }
 }
 
-module.exports = { poolOf, scriptPath, thisThread, OWN_WATCHERS_CHANNEL }
+module.exports = {
+  poolOf,
+  thisThread,
+  OWN_WATCHERS_CHANNEL,
+  /** A worker's script for people (shared/script-path.js' `scriptName`), under the name threads.js still imports it by. */
+  scriptPath: scriptName,
+}

@@ -22,7 +22,7 @@
  */
 const fs = require('node:fs/promises')
 const path = require('node:path')
-const { scriptPath } = require('../../shared/source-maps')
+const { scriptPath } = require('../../shared/script-path')
 const { isBuiltin } = require('node:module')
 const reflect = require('./reflect')
 
