@@ -1,15 +1,12 @@
 'use strict'
 
-const { inspect } = require('node:util')
-const errors = require('../shared/errors')
-const { SlotExpiry, NO_EXPIRY } = require('./expiry-queue')
-const { POLICIES, NONE } = require('./policies')
-const { SlotSizes, NO_SIZES } = require('./slot-sizes')
-const { registerMap } = require('./registry')
-const { followPressure } = require('./map-pressure')
-const { readOptions } = require('./map-options')
-
 /**
+ * `BoundedMap`, the drop-in `Map` with bounds. One file over 400 lines on purpose: it is one
+ * class that must behave as `Map` in every method, and every method reads the same private
+ * index and columns; its parts that divide (the options, policies, sizes, expiry, memory
+ * pressure) are modules of their own already, and what is left here would only be split by
+ * putting a call between `get`/`set` and their state.
+ *
  * Storage: a `Map` from key to slot number (so keys of any type compare with
  * SameValueZero, exactly as in `Map`), and per-slot columns: keys and values in plain
  * arrays, links, counters, sizes and expiry times in typed arrays. No object is
@@ -17,13 +14,22 @@ const { readOptions } = require('./map-options')
  *
  * Optional features are chosen once, in the constructor, as helper objects; hot methods
  * call them without asking whether the feature is on:
- * - the policy (policies.js: `lru` or `s3-fifo`) owns the queue links and decides what a
- *   hit does and what to evict;
+ * - the policy (policies.js: `lru`, `s3-fifo` or `tinylfu`) owns the queue links and decides
+ *   what a hit does and what to evict;
  * - `SlotSizes` (slot-sizes.js) holds the byte size of each slot and the total when
  *   `maxBytes` is set, `NO_SIZES` otherwise;
  * - `SlotExpiry` (expiry-queue.js) holds the expiry time of each slot and the one timer,
  *   from the first entry set with a TTL; `NO_EXPIRY` until then.
  */
+const { inspect } = require('node:util')
+const errors = require('../shared/errors')
+const { SlotExpiry, NO_EXPIRY } = require('./expiry-queue')
+const { POLICIES } = require('./policies')
+const { NONE } = require('./slot-queue')
+const { SlotSizes, NO_SIZES } = require('./slot-sizes')
+const { registerMap } = require('./registry')
+const { followPressure } = require('./map-pressure')
+const { readOptions } = require('./map-options')
 
 /** Slots allocated by the first growth; each later one doubles (up to `max`). */
 const MIN_CAPACITY = 16

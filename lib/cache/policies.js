@@ -12,16 +12,14 @@
  * - `tinylfu`: S3-FIFO's queues and hits, with TinyLFU's frequency sketch deciding which of
  *   probation's leaver and main's victim stays, instead of ghosts: it holds on to loops
  *   larger than the map and to keys asked for often but not lately.
- * All three are built from one `SlotQueue`: a FIFO of slots threaded through shared
- * `next`/`prev` columns.
+ * All three are built from one `SlotQueue` (slot-queue.js).
  */
 const { widen } = require('./columns')
+const { NONE, Links, SlotQueue } = require('./slot-queue')
 const { GhostKeys } = require('./ghost-keys')
 const { FrequencySketch } = require('./frequency-sketch')
 const { keyHash } = require('./key-hash')
 
-/** No slot: the end of a queue. */
-const NONE = -1
 /** Flag bit in S3-FIFO's per-slot byte: the entry is in probation. */
 const IN_SMALL = 4
 /** The low two bits of that byte count accesses, up to 3. */
@@ -34,74 +32,6 @@ const SMALL_SHARE = 0.05
 const GHOST_SHARE = 0.25
 /** The fewest ghosts kept by a map bounded only in bytes. */
 const MIN_GHOSTS = 16
-/** The `next`/`prev` columns that thread slots into queues, shared by a policy's queues. */
-class Links {
-  next = new Int32Array(0)
-  prev = new Int32Array(0)
-
-  /** Widens both columns to `capacity` slots. */
-  grow(capacity) {
-    this.next = widen(this.next, capacity)
-    this.prev = widen(this.prev, capacity)
-  }
-}
-
-/** A FIFO of slots, oldest at `head`, linked through `links`. */
-class SlotQueue {
-  head = NONE
-  tail = NONE
-  count = 0
-
-  /** @param {Links} links the columns this queue's slots are linked through. */
-  constructor(links) {
-    this.links = links
-  }
-
-  /** Appends `slot` at the back. */
-  push(slot) {
-    const { next, prev } = this.links
-    const tail = this.tail
-    prev[slot] = tail
-    next[slot] = NONE
-    if (tail === NONE) this.head = slot
-    else next[tail] = slot
-    this.tail = slot
-    this.count++
-  }
-
-  /** Takes `slot` out of the queue. */
-  remove(slot) {
-    const { next, prev } = this.links
-    const p = prev[slot]
-    const n = next[slot]
-    if (p === NONE) this.head = n
-    else next[p] = n
-    if (n === NONE) this.tail = p
-    else prev[n] = p
-    this.count--
-  }
-
-  /** Moves `slot`, which is in the queue and not at the back, to the back. */
-  moveToBack(slot) {
-    const { next, prev } = this.links
-    const n = next[slot]
-    const p = prev[slot]
-    if (p === NONE) this.head = n
-    else next[p] = n
-    prev[n] = p
-    const tail = this.tail
-    next[tail] = slot
-    prev[slot] = tail
-    next[slot] = NONE
-    this.tail = slot
-  }
-
-  /** Empties the queue (the caller resets the links). */
-  clear() {
-    this.head = this.tail = NONE
-    this.count = 0
-  }
-}
 
 /** LRU: one queue, least recently used at the head. Keeps no ghosts. */
 class LruPolicy {
@@ -452,4 +382,4 @@ class TinyLfuPolicy extends ProbationAndMain {
 /** The policies by name; each is built as `new Policy(index, sizes, max, maxBytes)`. */
 const POLICIES = { lru: LruPolicy, 's3-fifo': S3FifoPolicy, tinylfu: TinyLfuPolicy }
 
-module.exports = { POLICIES, LruPolicy, S3FifoPolicy, TinyLfuPolicy, NONE }
+module.exports = { POLICIES, LruPolicy, S3FifoPolicy, TinyLfuPolicy }
