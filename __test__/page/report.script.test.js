@@ -14,6 +14,7 @@ const path = require('node:path')
 const { fmtTime, fmtMs, fmtRate, shareText, fmtCount } = require('../../lib/page/browser/page-dom')
 const { limitText } = require('../../lib/page/browser/fleet-view')
 const page = require('../../lib/page/browser/page')
+const chart = require('../../lib/page/browser/chart')
 const { pageScript, pageModules } = require('../../lib/page/page-script')
 const { fleetModel } = require('../../lib/page/fleet')
 const { leakingModel, hostileModel, HOSTILE } = require('./fixtures/report-page-models')
@@ -64,18 +65,18 @@ test('restarts, files of several directories, profiles and the limit a leak reac
 
 test('the chart: its series and axes, and an x range widened to the events and kept when zoomed', () => {
   const floors = { time: [10, 20, 30], heap: [1, 2, 3], external: [1, 1, 1], native: [null, 1, 1], rss: [null, null, null] }
-  const floorsOnly = page.chartSeries({ floors })
+  const floorsOnly = chart.chartSeries({ floors })
   assert.deepEqual(floorsOnly.map((s) => s.label), ['heap', 'external', 'native'])
-  assert.deepEqual(page.chartAxes(floorsOnly).length, 2)
+  assert.deepEqual(chart.chartAxes(floorsOnly).length, 2)
   assert.equal(floorsOnly[0].spec.value(null, 2e6), '2.0 MB')
   // The limit is listed but hidden while RSS stays under a quarter of it.
-  const withRss = page.chartSeries({ floors: { ...floors, rss: [4e6, 5e6, 6e6] }, containerLimit: 1e9 })
+  const withRss = chart.chartSeries({ floors: { ...floors, rss: [4e6, 5e6, 6e6] }, containerLimit: 1e9 })
   assert.deepEqual(withRss.map((s) => [s.label, s.spec.scale, s.spec.show]), [['heap', undefined, undefined], ['external', undefined, undefined], ['native', undefined, undefined], ['rss', 'rss', undefined], ['container limit', 'rss', false]])
-  assert.equal(page.chartAxes(withRss).length, 3)
+  assert.equal(chart.chartAxes(withRss).length, 3)
   const proc = { floors, firstAt: 5, lastAt: 40, snapshots: [{ time: 8, durationMs: 6 }] }
-  assert.deepEqual(page.xRange(proc, null, null), [2, 40])
-  assert.deepEqual(page.xRange(proc, 15, 25), [15, 25])
-  assert.deepEqual(page.xRange(proc, 10, 30), [2, 40])
+  assert.deepEqual(chart.xRange(proc, null, null), [2, 40])
+  assert.deepEqual(chart.xRange(proc, 15, 25), [15, 25])
+  assert.deepEqual(chart.xRange(proc, 10, 30), [2, 40])
 })
 
 test('the page\'s modules are browser/\'s files, whole, and the functions they take by name', () => {
