@@ -18,7 +18,13 @@
  * With the file kept out of the page cache, a child's peak private memory is the growth of
  * the service's memory cgroup (every page a child writes, or keeps as the service copies it,
  * is charged once), so each child's measured peak corrects the next prediction.
+ *
+ * What is free to meet that need is `availableMemoryBytes()`; a snapshot that does not fit is
+ * told in words by `memoryDetail`.
  */
+const os = require('node:os')
+const { processMemory } = require('../detect/system-memory')
+const { bytesText } = require('../shared/bytes-text')
 
 /**
  * V8's snapshot graph and the child's own copies, per byte of the predicted file. Measured on
@@ -105,9 +111,33 @@ class SnapshotMemory {
   }
 }
 
+/** Memory the process can still use: the machine's available memory, or the container's headroom. */
+function availableMemoryBytes() {
+  let available = os.freemem()
+  const { containerLimit, containerUsage } = processMemory()
+  if (containerLimit !== null && containerUsage !== null) {
+    available = Math.min(available, containerLimit - containerUsage)
+  }
+  return available
+}
+
+/**
+ * Why a snapshot does not fit in memory: what it needs, of what, and what is available.
+ * @param {ReturnType<SnapshotMemory['need']>} needed what `need()` said.
+ * @param {{ bytes: number }} predicted the snapshot's predicted file.
+ * @param {number} heapUsed the live heap.
+ * @param {number} freeMemory what `availableMemoryBytes()` said.
+ */
+function memoryDetail(needed, predicted, heapUsed, freeMemory) {
+  const basis = { model: 'predicted', learned: "learned from this process's last child", snapshotMemoryFactor: 'snapshotMemoryFactor' }[needed.basis]
+  const parts = [`${bytesText(needed.graphBytes)} for V8's snapshot graph of a file of about ${bytesText(predicted.bytes)} (${basis})`]
+  if (needed.copiedBytes > 0) parts.push(`${bytesText(needed.copiedBytes)} for the pages of the ${bytesText(heapUsed)} heap the service may copy while the child writes`)
+  return `about ${Math.round(needed.bytes)} bytes of memory needed (${bytesText(needed.bytes)}: ${parts.join(', ')}), ${Math.round(freeMemory)} available (${bytesText(freeMemory)})`
+}
+
 /** A number ≥ 0 (Infinity too: a need of Infinity fits nowhere). */
 function isByteCount(value) {
   return typeof value === 'number' && value >= 0
 }
 
-module.exports = { SnapshotMemory, GRAPH_PER_FILE_BYTE, IN_PROCESS_GRAPH_PER_FILE_BYTE, COPY_ON_WRITE_PER_HEAP_BYTE, FIXED_BYTES }
+module.exports = { SnapshotMemory, availableMemoryBytes, memoryDetail, GRAPH_PER_FILE_BYTE, IN_PROCESS_GRAPH_PER_FILE_BYTE, COPY_ON_WRITE_PER_HEAP_BYTE, FIXED_BYTES }

@@ -1,18 +1,22 @@
 'use strict'
 
+/**
+ * Where a watcher's heap snapshots are written: `SnapshotStore`, one per directory, decides
+ * whether a snapshot may be written now (cooldown, pause, disk and memory) and writes it, by a
+ * forked child (child-snapshot.js) or in-process, as a complete file or none (snapshot-file.js);
+ * `watcherSnapshotStore` makes the store from `watch()`'s options.
+ */
 const fs = require('node:fs')
-const os = require('node:os')
 const path = require('node:path')
 const v8 = require('node:v8')
-const { processMemory } = require('../detect/system-memory')
 const errors = require('../shared/errors')
 const { leakproofFiles, budgetedHere, totalBytes, makeRoom } = require('../shared/dir-budget')
 const { bytesText } = require('../shared/bytes-text')
 const { SYSTEM_CLOCK } = require('../shared/clock')
 const { SUFFIXES, watcherFileName, tempName } = require('../shared/file-names')
-const { endsAsCompleteJson, makeTemp, removeDeadWritersTemps, cleanupError } = require('./snapshot-file')
+const { endsAsCompleteJson, makeTemp, removeDeadWritersTemps, cleanupError, closeLeakedDescriptors } = require('./snapshot-file')
 const { writeInChild, forkUnavailable } = require('./child-snapshot')
-const { SnapshotMemory } = require('./snapshot-memory')
+const { SnapshotMemory, availableMemoryBytes, memoryDetail } = require('./snapshot-memory')
 
 /** Free disk needed, as a multiple of the snapshot's predicted size: the prediction is rough. */
 const FREE_DISK_MARGIN = 1.2
@@ -348,14 +352,6 @@ function watcherSnapshotStore(options, { emit, clock, writer = options.snapshotW
   })
 }
 
-/** Why a snapshot does not fit in memory: what it needs, of what, and what is available. */
-function memoryDetail(needed, predicted, heapUsed, freeMemory) {
-  const basis = { model: 'predicted', learned: "learned from this process's last child", snapshotMemoryFactor: 'snapshotMemoryFactor' }[needed.basis]
-  const parts = [`${bytesText(needed.graphBytes)} for V8's snapshot graph of a file of about ${bytesText(predicted.bytes)} (${basis})`]
-  if (needed.copiedBytes > 0) parts.push(`${bytesText(needed.copiedBytes)} for the pages of the ${bytesText(heapUsed)} heap the service may copy while the child writes`)
-  return `about ${Math.round(needed.bytes)} bytes of memory needed (${bytesText(needed.bytes)}: ${parts.join(', ')}), ${Math.round(freeMemory)} available (${bytesText(freeMemory)})`
-}
-
 /** What a declined snapshot would have cost, and the ways to get one all the same. */
 function pauseDetail(heapUsed, predicted, maxPauseMs, forkUnavailable) {
   return (
@@ -371,35 +367,6 @@ function skipped(reason, why, detail) {
   return { skipped: why, reason, detail }
 }
 
-/**
- * Node leaves the snapshot's file descriptor open when `v8.writeHeapSnapshot` fails (seen
- * on Node 20 with ENOSPC): the deleted file would keep its disk space until the process
- * exits. Nobody else owns that descriptor, so close it (Linux; elsewhere nothing to do).
- */
-function closeLeakedDescriptors(file) {
-  let fds
-  try {
-    fds = fs.readdirSync('/proc/self/fd')
-  } catch {
-    return
-  }
-  for (const fd of fds) {
-    let target
-    try {
-      target = fs.readlinkSync(`/proc/self/fd/${fd}`)
-    } catch {
-      continue
-    }
-    if (target === file || target === `${file} (deleted)`) {
-      try {
-        fs.closeSync(Number(fd))
-      } catch {
-        // Already closed meanwhile.
-      }
-    }
-  }
-}
-
 /** Free bytes for unprivileged users on the file system of `dir`, or null if unknown. */
 function freeDiskBytes(dir) {
   if (typeof fs.statfsSync !== 'function') return null
@@ -409,16 +376,6 @@ function freeDiskBytes(dir) {
   } catch {
     return null
   }
-}
-
-/** Memory the process can still use: the machine's available memory, or the container's headroom. */
-function availableMemoryBytes() {
-  let available = os.freemem()
-  const { containerLimit, containerUsage } = processMemory()
-  if (containerLimit !== null && containerUsage !== null) {
-    available = Math.min(available, containerLimit - containerUsage)
-  }
-  return available
 }
 
 module.exports = { SnapshotStore, watcherSnapshotStore }
