@@ -180,7 +180,7 @@ async function startSampler(kind, bytes) {
       },
     }
   }
-  const { SiteProfiler } = require('../lib/sites/sites')
+  const { SiteProfiler } = require('../lib/sites/profiler')
   const { encodeSamplingProfile } = require('../lib/sites/pprof')
   const { HeapProfiles } = require('../lib/sites/heap-profiles')
   const profiler = new SiteProfiler(bytes)

@@ -250,7 +250,7 @@ test("the preload takes PM2's app variables from pm2_env over its own, and leave
 })
 
 test("growing allocation sites put the application's lines first, and treat every file of leakproof's as its own", () => {
-  const { growingSites } = require('../../lib/sites/sites')
+  const { growingSites } = require('../../lib/sites/growth')
   const lib = path.join(root, 'lib')
   const site = (url, liveBytes) => [url, { functionName: 'f', url, line: 1, column: 1, liveBytes, made: new Map() }]
   const after = new Map([

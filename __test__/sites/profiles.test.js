@@ -14,7 +14,7 @@ const os = require('node:os')
 const path = require('node:path')
 const readline = require('node:readline')
 const { spawn, spawnSync } = require('node:child_process')
-const { SiteProfiler } = require('../../lib/sites/sites')
+const { SiteProfiler } = require('../../lib/sites/profiler')
 const { HeapProfiles, readHeapProfile, rankProfile } = require('../../lib/sites/heap-profiles')
 const { encodeSamplingProfile } = require('../../lib/sites/pprof')
 const { SnapshotStore } = require('../../lib/capture/snapshots')
@@ -304,7 +304,8 @@ test('profiles share the snapshots\' disk budget: the oldest profiles go first, 
 
 test("an evaluation a main thread makes in a watched worker is leakproof's work, whatever frame of the worker it interrupted", async () => {
   const inspector = require('node:inspector')
-  const { withoutOwnWork, ownEvaluation, sitesOfProfile } = require('../../lib/sites/sites')
+  const { withoutOwnWork, ownEvaluation } = require('../../lib/sites/own-work')
+  const { sitesOfProfile } = require('../../lib/sites/profile-sites')
   const session = new inspector.Session()
   session.connect()
   const post = (method, params = {}) => new Promise((resolve, reject) => session.post(method, params, (err, result) => (err ? reject(err) : resolve(result))))
@@ -402,7 +403,7 @@ test('hostile or missing profiles get a coded error, and the CLI exit code 1 (2 
 })
 
 test("the profile written leaves leakproof's own work out, as the pprof does; the service's bytes and samples stay", () => {
-  const { withoutOwnWork } = require('../../lib/sites/sites')
+  const { withoutOwnWork } = require('../../lib/sites/own-work')
   const frame = (functionName, url) => ({ functionName, url, scriptId: '1', lineNumber: 0, columnNumber: 0 })
   const census = path.join(__dirname, '..', '..', 'lib', 'diagnose', 'census', 'walk.js')
   const bounded = path.join(__dirname, '..', '..', 'lib', 'cache', 'bounded-map.js')

@@ -13,7 +13,7 @@
  *
  * `detach` stops the watcher, closes the socket and removes it and this agent's state; what
  * stays is what Node keeps of any module once loaded (leakproof's code and the addon) and the
- * in-process inspector session that sampling connected (sites.js says why it is never closed).
+ * in-process inspector session that sampling connected (lib/sites/profiler.js says why it is never closed).
  */
 const fs = require('node:fs')
 const net = require('node:net')
@@ -24,7 +24,9 @@ const { configFromEnv } = require('../watch/env-config')
 const { watch, currentWatcher } = require('../watch/watcher')
 const { EventLog, logEvents } = require('../watch/event-log')
 const { Census } = require('../diagnose/census/census')
-const { SiteProfiler, sitesOfProfile, growingSites } = require('../sites/sites')
+const { SiteProfiler } = require('../sites/profiler')
+const { sitesOfProfile } = require('../sites/profile-sites')
+const { growingSites } = require('../sites/growth')
 const { LOG_NAME } = require('../shared/file-names')
 const { withSourcePositions } = require('../shared/source-positions')
 const { socketPathFor, isSafeDir, MAX_LINE_BYTES } = require('./control')

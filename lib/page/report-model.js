@@ -157,7 +157,7 @@ function pathText(readablePath) {
 /**
  * The MODEL's sites: `[{ functionName, url, line, column, growthBytes, liveBytes, package,
  * appFrame }]`; `package` (a name) and `appFrame` (`{ functionName, url, line, column }`) are
- * null but on a site in a package that has them (sites.js).
+ * null but on a site in a package that has them (lib/sites/growth.js).
  */
 function sitesModel(sites) {
   if (!Array.isArray(sites)) return []

@@ -7,16 +7,18 @@ const { newestFileIn } = require('../shared/newest-file')
 const { leakproofFiles, budgetedHere, totalBytes, makeRoom } = require('../shared/dir-budget')
 const { SUFFIXES, watcherFileName } = require('../shared/file-names')
 const { samplingProfileAsPprof } = require('./pprof')
-const { sitesOfProfile, growingSites, withoutOwnWork } = require('./sites')
+const { sitesOfProfile } = require('./profile-sites')
+const { growingSites } = require('./growth')
+const { withoutOwnWork } = require('./own-work')
 const errors = require('../shared/errors')
 const { SYSTEM_CLOCK } = require('../shared/clock')
 
 /**
- * The sampling heap profiles the allocation sites were ranked from (sites.js): the newest
+ * The sampling heap profiles the allocation sites were ranked from (sites.js' ranking): the newest
  * kept in memory (`newest()`, what `watcher.sitesProfile()` and `leakproof/http` give) and,
  * with a `dir`, each written twice, as the JSON DevTools loads (`.heapprofile`, Memory →
  * Load) and as gzipped pprof (`.pb.gz`) for `go tool pprof` and the continuous profilers,
- * both without leakproof's own work (sites.js' `withoutOwnWork`). Like snapshots: private
+ * both without leakproof's own work (own-work.js' `withoutOwnWork`). Like snapshots: private
  * (0600 in a 0700 directory), never half-written (temporary name, then rename), and within `maxDiskBytes` with the snapshots, the oldest profiles deleted
  * first; at most `maxSnapshots` of each format; per process, as the snapshots (`budgetedHere`). A profile holds code locations and sizes,
  * no values.

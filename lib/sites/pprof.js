@@ -2,7 +2,7 @@
 
 const zlib = require('node:zlib')
 const { promisify } = require('node:util')
-const { siteCharger, isOwnCharge, NO_FRAME } = require('./sites')
+const { siteCharger, isOwnCharge, NO_FRAME } = require('./own-work')
 
 const gzip = promisify(zlib.gzip)
 
@@ -132,7 +132,7 @@ function objectsPerSample(size, samplingIntervalBytes) {
  * function's line, not the allocation's), a location one per function.
  *
  * Stacks end at the allocation's site, by the rule the `sites` ranking charges with
- * (`siteCharger`, sites.js): frames below the nearest frame of the application or a package
+ * (`siteCharger`, own-work.js): frames below the nearest frame of the application or a package
  * (V8's built-ins such as `String.prototype.repeat` or `Map.prototype.set`, Node's internals,
  * leakproof's own) are folded into it, so that `go tool pprof -top` ranks the lines someone
  * can change. A stack with no such frame keeps its frames with a script and folds V8's
@@ -174,7 +174,7 @@ function encodeSamplingProfile(profile, { samplingIntervalBytes, timeMs = Date.n
   }
   const samples = new Map() // stack -> { objects, bytes }
   // Iterative walk (a deep profile must not overflow the stack); each entry: a node, its
-  // callers' stack (null at the root), and the charging state of its path (sites.js). A
+  // callers' stack (null at the root), and the charging state of its path (own-work.js). A
   // frame is in the stack when it is the site its own bytes are charged to; a frame folded
   // into a site above it adds nothing.
   const chargeAt = siteCharger()

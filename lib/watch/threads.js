@@ -25,7 +25,7 @@
 const diagnosticsChannel = require('node:diagnostics_channel')
 const { BroadcastChannel } = require('node:worker_threads')
 const { ThreadWatch } = require('./thread-watch')
-const { ownEvaluation } = require('../sites/sites')
+const { ownEvaluation } = require('../sites/own-work')
 const { poolOf, scriptPath, OWN_WATCHERS_CHANNEL } = require('./thread-info')
 
 /** A worker that has not answered within this long is skipped this interval (it may be exiting). */
