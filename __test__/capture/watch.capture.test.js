@@ -11,6 +11,8 @@ const path = require('node:path')
 const { spawn, execFileSync } = require('node:child_process')
 const { once } = require('node:events')
 const { Capture } = require('../../lib/capture/capture')
+const { watcherThreadTarget } = require('../../lib/watch/leak-targets')
+const { SYSTEM_CLOCK } = require('../../lib/shared/clock')
 const { resolveOptions } = require('../../lib/watch/options')
 const { configFromEnv } = require('../../lib/watch/env-config')
 const { SnapshotStore } = require('../../lib/capture/snapshots')
@@ -43,7 +45,7 @@ function capture(t, overrides) {
   const native = { pauseNative() {}, resetNative() {} }
   const options = resolveOptions({ dir, nearHeapLimit: false, snapshotWriter: 'in-process', ...overrides })
   const emit = (type, fields) => events.push({ type, at: Date.now(), ...fields })
-  const c = new Capture(options, { native, emit, onNoPair: (skipped) => noPair.push(skipped) })
+  const c = new Capture(options, { target: watcherThreadTarget(SYSTEM_CLOCK), native, emit, onNoPair: (skipped) => noPair.push(skipped) })
   return { c, dir, events, noPair }
 }
 

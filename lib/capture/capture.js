@@ -2,7 +2,6 @@
 
 const v8 = require('node:v8')
 const errors = require('../shared/errors')
-const { watcherSnapshotStore } = require('./snapshots')
 const { SnapshotCost } = require('./snapshot-cost')
 const { Reports } = require('../diagnose/reports')
 const { nativeStart } = require('../diagnose/native-verdict')
@@ -55,10 +54,13 @@ const NATIVE_SETTLE_INTERVALS = 1
  * urgent: its limit 15 minutes away or less, see the detector), when the evidence is worth
  * the pause: a restart loses everything the heap could tell.
  * One snapshot at a time; the store (snapshots.js) writes it only when it is safe to. Used
- * only when the watcher has a `dir` and `snapshots: 'auto'`.
+ * only when the watcher has a `dir` and `snapshots: 'auto'`, for each thread it responds to
+ * (its target, lib/watch/leak-targets.js: the watcher's own, or a worker watched from it),
+ * which says how its snapshots are written.
  */
 class Capture {
   #store
+  #target
   #clock
   #afterSnapshot
   #native
@@ -85,6 +87,8 @@ class Capture {
   /**
    * @param {object} options the watcher's settings.
    * @param {object} parts
+   * @param {object} parts.target the thread whose snapshots these are (lib/watch/leak-targets.js):
+   *   its snapshot store and how a snapshot of it is written.
    * @param {object} parts.native the monitor, told when native floors stop comparing.
    * @param {(type: string, fields: object) => void} parts.emit emits a watcher event.
    * @param {(skipped: object) => void} parts.onNoPair a baseline's follow-up was declined
@@ -98,16 +102,17 @@ class Capture {
    *   waits for it, since its census' queue, in the heap meanwhile, would read as growth.
    * @param {import('../shared/clock').Clock} [parts.clock] what time it is.
    */
-  constructor(options, { native, emit, onNoPair, diagnosedSince = async () => null, published = () => null, diagnosing = () => false, clock = SYSTEM_CLOCK }) {
+  constructor(options, { target, native, emit, onNoPair, diagnosedSince = async () => null, published = () => null, diagnosing = () => false, clock = SYSTEM_CLOCK }) {
     this.#diagnosedSince = diagnosedSince
     this.#diagnosing = diagnosing
     this.#clock = clock
-    this.#store = watcherSnapshotStore(options, { emit, clock })
+    this.#target = target
+    this.#store = target.snapshotStore(options, { emit, clock })
     this.#afterSnapshot = options.afterSnapshot ?? null
     this.#native = native
     this.#emit = emit
     this.#onNoPair = onNoPair
-    this.#reports = new Reports(options.top, emit, {}, published)
+    this.#reports = new Reports(options.top, emit, target.thread === null ? {} : { thread: target.thread }, published)
     this.#maxPauseMs = options.snapshotMaxPauseMs
     this.#followUpGrowthBytes = options.followUpGrowthBytes
     this.#intervalMs = options.intervalMs
@@ -135,7 +140,7 @@ class Capture {
     this.#levels = { ...this.#levels, [leak.kind]: leak.current }
     this.#urgentLeak = leak.urgent === true ? { projectedLimitAt: leak.projectedLimitAt ?? null } : null
     const busy = this.#capturing || this.#stopped
-    if (this.#baseline !== null && !this.#baseline.followedUp) {
+    if (this.#pairUnderWay()) {
       this.#baseline.kinds.add(leak.kind)
       this.#startNativeReadings(this.#baseline)
       const followUp = busy ? null : this.#followUpIfDue()
@@ -191,7 +196,7 @@ class Capture {
     if (this.#capturing) {
       throw errors.codedError(Error, errors.CODES.SNAPSHOT_IN_PROGRESS, 'a heap snapshot is being written; ask again when it is done')
     }
-    const followUp = this.#baseline !== null && !this.#baseline.followedUp
+    const followUp = this.#pairUnderWay()
     const wait = followUp ? 0 : this.#store.cooldownLeftMs()
     if (wait > 0) {
       const err = errors.codedError(Error, errors.CODES.SNAPSHOT_COOLDOWN, `the last snapshot was written less than cooldownMs ago; the next is allowed in ${wait} ms`)
@@ -206,6 +211,16 @@ class Capture {
       resolve(this.#capture(followUp ? 'follow-up' : 'on-demand', null, { id, requestedBy: by }))
     }))
     return { id, role: followUp ? 'follow-up' : 'baseline', done }
+  }
+
+  /** Whether a leak now would start a pair's baseline: no pair is under way, and no snapshot is being written. */
+  get startsBaseline() {
+    return !this.#pairUnderWay() && !this.#capturing && !this.#stopped
+  }
+
+  /** Whether a pair's baseline is written and its follow-up not yet. */
+  #pairUnderWay() {
+    return this.#baseline !== null && !this.#baseline.followedUp
   }
 
   /** Whether a snapshot is being written (or about to be, on demand). */
@@ -328,9 +343,9 @@ class Capture {
       // Near the heap limit the process may die within seconds: in-process where its pause is allowed, else a child forked at once.
       const aboutToDie = reason === 'near-heap-limit'
       const maxMs = aboutToDie ? Math.min(allowedMs, Math.max(this.#maxPauseMs, NEAR_LIMIT_MAX_PAUSE_MS)) : allowedMs
-      const result = await this.#store.capture(reason, { heapUsed, predicted, maxPauseMs: maxMs, followUp, keep, onWrite, aboutToDie })
-      // A child's snapshot stops this process only for fork(): no budget to go over.
-      const inProcess = result.writer !== 'child'
+      const result = await this.#target.writeSnapshot(this.#store, reason, { heapUsed, predicted, maxPauseMs: maxMs, followUp, keep, onWrite, aboutToDie })
+      // A child's snapshot stops this thread only for fork(), a worker's not at all: no budget to go over.
+      const inProcess = result.writer !== 'child' && result.writer !== 'worker'
       const overBudget = inProcess ? dying ?? (predicted.pauseMs > this.#maxPauseMs ? demanded : null) : null
       const budget = { pauseBudgetMs: this.#maxPauseMs, ...(overBudget == null ? {} : { overBudgetBecause: overBudget }), ...demand }
       if ('skipped' in result) return this.#skipped({ ...result, ...budget })

@@ -4,7 +4,6 @@ const fs = require('node:fs')
 const path = require('node:path')
 const v8 = require('node:v8')
 const { setTimeout: sleep } = require('node:timers/promises')
-const { threadId } = require('node:worker_threads')
 const { namedMapSizes } = require('../cache/registry')
 const { writePrivateAtomically } = require('../shared/write-atomically')
 const { SUFFIXES, watcherFileName } = require('../shared/file-names')
@@ -92,10 +91,10 @@ const BASELINE_BEING_WRITTEN = Object.freeze({ why: PAIR_PENDING, detail: "the b
 /**
  * The order of a report's `lookedAt` and `notLookedAt`: each step of a diagnosis gives back
  * its notes (what it looked at, what it did not and why), and the report lists them by step
- * in this order, whatever order the steps end in. `worker` stands for the heap spaces,
- * BoundedMaps and tracked sites of a worker watched from the main thread, which are not read.
+ * in this order, whatever order the steps end in. `unread` stands for the heap spaces,
+ * BoundedMaps and tracked sites of a target read from another thread (its `unread`).
  */
-const NOTES_ORDER = Object.freeze(['heapSnapshot', 'census', 'sites', 'native', 'heapSpaces', 'boundedMaps', 'trackedSites', 'worker'])
+const NOTES_ORDER = Object.freeze(['heapSnapshot', 'census', 'sites', 'native', 'heapSpaces', 'boundedMaps', 'trackedSites', 'unread'])
 
 /** A step's notes: it looked at each of `what`. */
 function looked(...what) {
@@ -194,7 +193,7 @@ class Diagnosis {
   #latestSitesLate = null // its sites ranking, when the report went without it: a promise
   #running = null // the diagnosis under way, a promise
   #queued = null // the newest diagnosis asked for while one was under way: { leak, context }
-  #worker // null, or the worker watched from the main thread that this diagnosis is of
+  #target // the thread whose leaks these are (lib/watch/leak-targets.js)
 
   /**
    * @param {{ dir?: string, top: number, window?: number, census?: boolean, intervalMs?: number, sitesGraceMs?: number }} options
@@ -202,15 +201,15 @@ class Diagnosis {
    *   per list, `window` floors in a leak's window, `census` whether to take a census (its
    *   passes are two `intervalMs` apart, within 1 to 45 s); `sitesGraceMs`, how long a report
    *   waits past its census for the sites (SITES_GRACE_MS; tests shorten it).
-   * @param {{ emit: (type: string, fields: object) => void, clock?: import('../shared/clock').Clock, worker?: { info: object, census: () => object, noCensus: string | null } | null }} parts
+   * @param {{ emit: (type: string, fields: object) => void, clock?: import('../shared/clock').Clock, target: object }} parts
    *   `emit` emits a watcher event; `clock` says what time it is (the census' passes, which
-   *   sleep between them, keep the system's); `worker`, for the leaks of a worker watched from
-   *   the main thread: who it is (`thread` in its reports) and its census, taken there
-   *   (lib/watch/worker-census.js), or why none can be (`noCensus`). This thread's heap
-   *   spaces, BoundedMaps and tracked sites are then not the leak's, and are not read.
+   *   sleep between them, keep the system's); `target`, the thread whose leaks these are
+   *   (lib/watch/leak-targets.js): who it is (`thread` in its reports), its census or why
+   *   none can be taken (`noCensus`), and what of it is not read from here (`unread`: the
+   *   heap spaces, BoundedMaps and tracked sites of a worker watched from the main thread).
    */
-  constructor({ dir, top, window, census = true, intervalMs = 10_000, sitesGraceMs = SITES_GRACE_MS }, { emit, clock = SYSTEM_CLOCK, worker = null }) {
-    this.#worker = worker
+  constructor({ dir, top, window, census = true, intervalMs = 10_000, sitesGraceMs = SITES_GRACE_MS }, { emit, clock = SYSTEM_CLOCK, target }) {
+    this.#target = target
     this.#sitesGraceMs = sitesGraceMs
     this.#clock = clock
     this.#dir = dir === undefined ? null : path.resolve(dir)
@@ -250,6 +249,19 @@ class Diagnosis {
   /** Whether a diagnosis is under way (its census' passes hold what they walk in this heap). */
   get busy() {
     return this.#busy
+  }
+
+  /** Resolves once no diagnosis is under way, nor one queued behind it. */
+  async idle() {
+    while (this.#running !== null) await this.#running
+  }
+
+  /**
+   * Has the target's census drop the passes it keeps (a census taken before a pair's
+   * baseline, whose passes would otherwise be new in the follow-up); none made yet, nothing.
+   */
+  async releaseCensus() {
+    await this.#census?.release()
   }
 
   /** Records a floor (`{ time }`, as the watcher's floors.js takes it); cheap, once per floor. */
@@ -317,7 +329,7 @@ class Diagnosis {
    */
   async #build(leak, snapshotPending, sitesPending, profile) {
     const notes = {}
-    const firstPass = this.#censusOn && !this.#worker?.noCensus ? this.#censusOf().pass() : null
+    const firstPass = this.#censusOn && this.#target.noCensus === null ? this.#censusOf().pass() : null
     const nativeStarted = leak.kind === 'native' ? nativeStart(this.#clock) : null
     // The census' passes go on beside the sites' ranking, which may sample for minutes; a
     // report whose census named a holder waits for the ranking SITES_GRACE_MS past it at most
@@ -338,15 +350,15 @@ class Diagnosis {
     const { why, detail } = settled === LATE ? BASELINE_BEING_WRITTEN : settled
     notes.heapSnapshot = notLooked({ what: 'heap snapshot', why: snapshotWhy(why, detail) })
     const time = this.#clock.now()
-    const thread = this.#threadParts(leak)
-    Object.assign(notes, thread.notes)
+    const own = this.#ownParts(leak)
+    Object.assign(notes, own.notes)
     return {
       native: native.native,
       kind: 'no-snapshot',
       time,
       pid: process.pid,
-      threadId: this.#worker?.info.threadId ?? threadId,
-      ...(this.#worker === null ? {} : { thread: this.#worker.info }),
+      threadId: this.#target.threadId,
+      ...(this.#target.thread === null ? {} : { thread: this.#target.thread }),
       path: null,
       leak: withoutEnvelope(leak),
       heapSnapshot: { taken: false, why, detail },
@@ -354,23 +366,19 @@ class Diagnosis {
       suspects,
       census,
       sites: sites === LATE ? null : sites,
-      heapSpaces: thread.heapSpaces,
-      collections: thread.collections,
+      heapSpaces: own.heapSpaces,
+      collections: own.collections,
       ...notesInOrder(notes),
     }
   }
 
   /**
-   * `{ heapSpaces, collections, notes }`: this thread's heap spaces and collections, which a
-   * worker watched from the main thread does not share (null for it, and its notes say why);
-   * `notes` by step (`heapSpaces`, `boundedMaps`, `trackedSites`, or `worker`).
+   * `{ heapSpaces, collections, notes }`: the target's heap spaces and collections, as this
+   * thread reads them; null where the target's are not read from here (its `unread`, which
+   * the notes give); `notes` by step (`heapSpaces`, `boundedMaps`, `trackedSites`, or `unread`).
    */
-  #threadParts(leak) {
-    if (this.#worker !== null) {
-      const why = "read in the thread that holds them; this worker runs no watcher of its own, and the main thread reads only its heap's size"
-      const worker = notLooked({ what: "the worker's V8 heap spaces, named BoundedMaps and tracked listener, timer and promise sites", why })
-      return { heapSpaces: null, collections: null, notes: { worker } }
-    }
+  #ownParts(leak) {
+    if (this.#target.unread !== null) return { heapSpaces: null, collections: null, notes: { unread: notLooked(this.#target.unread) } }
     const [since, until] = this.#comparedFloors(leak.since)
     const spaces = grownSpaces(since, until)
     const maps = grownMaps(since, until, this.#top)
@@ -382,10 +390,9 @@ class Diagnosis {
     }
   }
 
-  /** The census, made with the first diagnosis that takes one. */
+  /** The target's census, made with the first diagnosis that takes one. */
   #censusOf() {
-    const { Census } = require('./census/census')
-    this.#census ??= this.#worker?.census() ?? new Census({}, this.#clock)
+    this.#census ??= this.#target.census()
     return this.#census
   }
 
@@ -399,7 +406,7 @@ class Diagnosis {
    */
   async #takeCensus(leak, firstPass, profile) {
     const what = 'collections reachable from the code (census by reachability)'
-    if (firstPass === null) return { census: null, suspects: [], notes: notLooked({ what, why: this.#worker?.noCensus ?? 'census: false' }) }
+    if (firstPass === null) return { census: null, suspects: [], notes: notLooked({ what, why: this.#target.noCensus ?? 'census: false' }) }
     const failures = []
     // A pass or a comparison that failed: noted, and taken as none.
     const failed = (err) => {
@@ -468,7 +475,7 @@ class Diagnosis {
   /** Writes the report into the dir (made 0700 if missing); its path, or null with an `error` event. */
   #write(report) {
     if (this.#dir === null) return null
-    const file = path.join(this.#dir, watcherFileName(report.time, { reason: 'diagnosis', suffix: SUFFIXES.report, thread: this.#worker?.info.threadId }))
+    const file = path.join(this.#dir, watcherFileName(report.time, { reason: 'diagnosis', suffix: SUFFIXES.report, thread: this.#target.thread?.threadId }))
     try {
       fs.mkdirSync(this.#dir, { recursive: true, mode: 0o700 })
       writePrivateAtomically(file, JSON.stringify({ ...report, path: file }, null, 2))

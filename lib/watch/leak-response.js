@@ -12,11 +12,17 @@
  * (capture/near-heap-limit.js) and the snapshots asked for on demand (`snapshot()`,
  * `snapshotSignal`). The watcher (watcher.js) hands it leaks, thresholds, floors and the heap
  * after full GCs; it emits the watcher's events through `emit`.
+ *
+ * One response per thread whose leaks are answered, its *target* (leak-targets.js): the
+ * watcher's own thread, or a worker watched from the main thread (thread-watch.js). The path
+ * from a leak to its evidence is the same for both; the target says how its heap is sampled,
+ * its census taken and its snapshots written. The process-wide duties (the snapshot near the
+ * heap limit, the snapshot signal, sweeping dead writers' files) come with the watcher's own.
  */
 const { isMainThread } = require('node:worker_threads')
 const errors = require('../shared/errors')
 const { Diagnosis, PAIR_PENDING } = require('../diagnose/diagnosis')
-const { SiteRanking, inProcessSampler } = require('../sites/sites')
+const { SiteRanking } = require('../sites/sites')
 const { listenForSnapshotSignal } = require('../capture/snapshot-signal')
 
 /**
@@ -38,6 +44,14 @@ const { listenForSnapshotSignal } = require('../capture/snapshot-signal')
 const NO_SNAPSHOTS = Object.freeze({ kind: 'off' })
 
 /**
+ * `heapSnapshot.detail` of the report a target whose census comes before its baseline
+ * (`censusBeforeBaseline`) gets: its census and its snapshot both stop that thread, one at a
+ * time, and the census' passes are dropped first (what it made there would be new between
+ * the pair's snapshots, where the diff would take it for the leak).
+ */
+const CENSUS_BEFORE_BASELINE = "the census goes first; the pair's baseline is written once it is done, and the pair's report follows once its follow-up is"
+
+/**
  * The watcher's part that turns a leak into its evidence and its report (see the module doc).
  * One per watcher, made with it; `stop()` ends everything it started.
  */
@@ -45,6 +59,7 @@ class LeakResponse {
   #options
   #emit
   #clock
+  #target
   #diagnosis // the report of a leak that got no snapshot pair
   #capture = null // snapshots and their pairs' reports, with a dir and snapshots: 'auto'
   #limitProjection = null // leakproof's own snapshot near the heap limit, where V8's is not armed
@@ -53,6 +68,7 @@ class LeakResponse {
   #profiles = null // its sampling profiles (heap-profiles.js), made with it
   #lastLeak = null // the newest leak event responded to
   #lastRanking = null // the promise of the newest heap leak's site ranking
+  #censusFirst = false // a census before a baseline is under way (#censusThenSnapshot)
   #stopped = false
   /**
    * With snapshots on, what the snapshot near the heap limit came to (`watcher.nearHeapLimit`):
@@ -62,17 +78,19 @@ class LeakResponse {
 
   /**
    * @param {object} options the watcher's settings, checked (options.js).
-   * @param {{ native: object, emit: (type: string, fields: object) => object, clock: import('../shared/clock').Clock }} parts
-   *   `native`: the monitor, told when snapshots move native memory; `emit`: emits a watcher
-   *   event; `clock`: the watcher's time.
+   * @param {{ target: object, native: object, emit: (type: string, fields: object) => object, clock: import('../shared/clock').Clock }} parts
+   *   `target`: the thread whose leaks these are (leak-targets.js); `native`: the monitor,
+   *   told when snapshots move native memory; `emit`: emits a watcher event; `clock`: the
+   *   watcher's time.
    */
-  constructor(options, { native, emit, clock }) {
+  constructor(options, { target, native, emit, clock }) {
     this.#options = options
     this.#emit = emit
     this.#clock = clock
-    this.#diagnosis = new Diagnosis(options, { emit, clock })
-    if (options.snapshots === 'auto' && options.dir !== undefined) this.#startSnapshots(options, native)
-    else if (options.dir !== undefined && isMainThread) this.#removeDeadWritersTemps(options.dir)
+    this.#target = target
+    this.#diagnosis = new Diagnosis(options, { emit, clock, target })
+    if (options.snapshots === 'auto' && options.dir !== undefined && target.noSnapshots === null) this.#startSnapshots(options, native)
+    else if (options.dir !== undefined && isMainThread && target.watcherThread) this.#removeDeadWritersTemps(options.dir)
   }
 
   /**
@@ -90,13 +108,14 @@ class LeakResponse {
   }
 
   /**
-   * The snapshots: the capture of pairs, the snapshot near the heap limit, and the snapshot
-   * signal's listener.
+   * The snapshots: the capture of pairs and, for the watcher's own thread, the snapshot near
+   * the heap limit and the snapshot signal's listener.
    */
   #startSnapshots(options, native) {
     // Loaded only here: a watcher without a dir never loads the snapshot writer.
     const { Capture } = require('../capture/capture')
     this.#capture = new Capture(options, {
+      target: this.#target,
       native,
       emit: this.#emit,
       onNoPair: (skipped) => this.#diagnose(this.#lastLeak, whyNoPair({ kind: 'skipped', skipped: skipped.skipped, detail: skipped.detail ?? null })),
@@ -105,6 +124,7 @@ class LeakResponse {
       diagnosing: () => this.#diagnosis.busy,
       clock: this.#clock,
     })
+    if (!this.#target.watcherThread) return
     this.#armNearHeapLimit(options)
     if (options.snapshotSignal !== undefined) {
       const refused = (err) => this.#emit('snapshot-skipped', { skipped: refusalReason(err), reason: 'on-demand', requestedBy: 'signal', detail: err.message })
@@ -202,7 +222,8 @@ class LeakResponse {
     this.#lastLeak = leak
     // Ranked whatever becomes of the snapshot: the sites event names the code that grows.
     if (leak.kind === 'heap' && this.#options.sites) this.#lastRanking = this.#rankSites(leak)
-    if (this.#capture === null) return this.#diagnose(leak, whyNoPair(NO_SNAPSHOTS))
+    if (this.#capture === null) return this.#diagnose(leak, this.#target.noSnapshots ?? whyNoPair(NO_SNAPSHOTS))
+    if (this.#target.censusBeforeBaseline) return this.#censusThenSnapshot(leak)
     const { role, written } = this.#capture.onLeak(leak)
     if (role === 'baseline') return this.#diagnose(leak, written.then((fields) => whyNoPair(leakSnapshot(fields, this.#capture))))
     const snapshot = leakSnapshot(await written, this.#capture)
@@ -248,14 +269,39 @@ class LeakResponse {
     await this.#diagnosis.diagnose(leak, { snapshot, sites, profile })
   }
 
+  /**
+   * `onLeak` for a target whose census and snapshot both stop it (`censusBeforeBaseline`):
+   * the report with the census' holder first (one diagnosis at a time), its passes then
+   * dropped in the target, then the pair's baseline. No census runs between the pair's
+   * snapshots, where what it made would be new in the follow-up: a leak while the pair is
+   * under way, or while its census is, counts towards the follow-up only. With `census: false`
+   * the report goes beside the baseline, as for the watcher's own thread.
+   */
+  async #censusThenSnapshot(leak) {
+    if (this.#censusFirst) return
+    if (!this.#capture.startsBaseline) return this.#capture.onLeak(leak).written
+    if (this.#options.census) {
+      this.#censusFirst = true
+      try {
+        await this.#diagnosis.idle()
+        await this.#diagnose(leak, { why: PAIR_PENDING, detail: CENSUS_BEFORE_BASELINE })
+        await this.#diagnosis.idle()
+        await this.#diagnosis.releaseCensus()
+      } finally {
+        this.#censusFirst = false
+      }
+      if (this.#stopped) return
+    }
+    const { role, written } = this.#capture.onLeak(this.#lastLeak)
+    if (role === 'baseline' && !this.#options.census) return this.#diagnose(leak, written.then((fields) => whyNoPair(leakSnapshot(fields, this.#capture))))
+  }
+
   /** Ranks the allocation sites that grow in `leak` (one ranking at a time); resolves with the ranking, or null. */
   #rankSites(leak) {
     if (this.#sites === null) {
-      // Loaded with the first heap leak: a service that never leaks never loads the profiles' writers.
-      const { HeapProfiles } = require('../sites/heap-profiles')
-      const { dir, maxDiskBytes, maxSnapshots, sitesSamplingBytes } = this.#options
-      this.#profiles = new HeapProfiles({ dir, maxDiskBytes, maxSnapshots, sitesSamplingBytes, clock: this.#clock })
-      this.#sites = new SiteRanking(this.#options, this.#emit, this.#profiles, inProcessSampler(this.#clock))
+      const { profiles, sampler } = this.#target.sitesSampling(this.#options, this.#clock)
+      this.#profiles = profiles
+      this.#sites = new SiteRanking(this.#options, this.#emit, profiles, sampler)
     }
     return this.#sites.rank(leak.slopeBytesPerSec)
   }

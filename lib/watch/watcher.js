@@ -47,6 +47,8 @@ const { SYSTEM_CLOCK } = require('../shared/clock')
 const { thisThread, OWN_WATCHERS_CHANNEL } = require('./thread-info')
 const { newNativeMonitor } = require('./native-monitor')
 const { LeakResponse } = require('./leak-response')
+const { watcherThreadTarget } = require('./leak-targets')
+const { sampleFields } = require('./sample-event')
 
 /** Every event the watcher emits (the module doc says what each means). */
 const EVENTS = Object.freeze(['sample', 'leak', 'threshold', 'snapshot', 'snapshot-skipped', 'heap-limit-snapshot', 'report', 'sites', 'cache-thrashing', 'memory-pressure', 'restart-due', 'restart-exit', 'error'])
@@ -155,7 +157,7 @@ class Watcher extends EventEmitter {
       onError: (err) => emit('error', { error: err.message, during: 'forcing a full GC' }),
       clock,
     })
-    this.#leakResponse = new LeakResponse(options, { native: this.#native, emit, clock })
+    this.#leakResponse = new LeakResponse(options, { target: watcherThreadTarget(clock), native: this.#native, emit, clock })
     // `watcher.nearHeapLimit`, with snapshots on: what the snapshot near the heap limit came to.
     if (this.#leakResponse.nearHeapLimit !== null) this.nearHeapLimit = this.#leakResponse.nearHeapLimit
     if (options.restart !== null) this.#restart = newRestart(options.restart, { emit, clock })
@@ -340,8 +342,7 @@ class Watcher extends EventEmitter {
     const nativeTrend = this.#native.trends().find((trend) => trend.kind === 'native')
     const native = nativeTrend?.floorBytes ?? null
     const { rss, containerLimit } = processMemory()
-    const gc = { forcedGc: forced !== null, forcedGcReason: forced?.reason ?? null, gcDurationMs: forced?.ms ?? 0, gcPauseMs: forced?.pauseMs ?? 0 }
-    this.#event('sample', { heapUsed: heap, external, native, rss, containerLimit, heapLimit: limit, ...gc, cachesFilling: filling, load })
+    this.#event('sample', sampleFields({ heapUsed: heap, external, native, rss, containerLimit, heapLimit: limit, forced, cachesFilling: filling, load }))
     this.#checkHeapThreshold(heap, limit)
     // The watcher's own full GCs are readings too (V8's are read as they happen).
     if (forced !== null) this.#leakResponse.noteFullGcHeap(time, heap, limit)
