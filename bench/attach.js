@@ -37,7 +37,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { spawn, execFile, execFileSync } = require('node:child_process')
-const { openInspector, waitClosed, InspectorSession, getJson } = require('../lib/attach/inspector')
+const { openInspector, waitClosed, WebSocketSession, getJson } = require('../lib/attach/inspector')
 
 const NODES = (process.env.BENCH_NODES || '24 20').split(/\s+/).filter(Boolean)
 const CYCLES = Number(process.env.BENCH_ATTACH_CYCLES) || 5
@@ -234,7 +234,7 @@ async function devToolsSnapshot(service) {
   const poll = pollRss(pid)
   const start = Date.now()
   const { port } = await openInspector(pid)
-  const client = await InspectorSession.connect(port, 10_000)
+  const client = await WebSocketSession.connect(port, 10_000)
   const chunks = []
   let bytes = 0
   client.on('HeapProfiler.addHeapSnapshotChunk', ({ chunk }) => {

@@ -13,7 +13,7 @@
 const path = require('node:path')
 const errors = require('../shared/errors')
 const { checkTarget, isAlive } = require('./target')
-const { openInspector, InspectorSession, waitClosed } = require('./inspector')
+const { openInspector, WebSocketSession, waitClosed } = require('./inspector')
 const { sendCommand } = require('./control')
 
 /** The agent this copy loads into the process. */
@@ -55,7 +55,7 @@ function agentLoader(request) {
 
 /**
  * Closes the inspector from inside, once this call is answered: `inspector.close()` ends the
- * session itself, and the command waits for that rather than closing it (InspectorSession#close).
+ * session itself, and the command waits for that rather than closing it (WebSocketSession#close).
  * Evaluated without `awaitPromise`, so a main thread busy in a long synchronous task runs it
  * at once (V8 interrupts it for the inspector).
  */
@@ -78,7 +78,7 @@ async function attach(pid, { dir, env, censusOnly }) {
   let outcome
   let failure = null
   try {
-    session = await InspectorSession.connect(port, EVALUATE_TIMEOUT_MS)
+    session = await WebSocketSession.connect(port, EVALUATE_TIMEOUT_MS)
     const { result, exceptionDetails } = await session.call('Runtime.evaluate', { expression: agentLoader({ dir, env, censusOnly }), includeCommandLineAPI: true, awaitPromise: true, returnByValue: true }, EVALUATE_TIMEOUT_MS)
     outcome = exceptionDetails === undefined ? result.value : { error: { code: errors.CODES.ATTACH_FAILED, message: `attach: the loader threw: ${exceptionDetails.exception?.description ?? exceptionDetails.text}` } }
   } catch (err) {

@@ -12,6 +12,7 @@ const crypto = require('node:crypto')
 const http = require('node:http')
 const net = require('node:net')
 const errors = require('../shared/errors')
+const { CallTable } = require('../shared/inspector-session')
 const { listeningPorts, isAlive } = require('./target')
 
 /** How long the inspector's port may take to appear after SIGUSR1. */
@@ -108,15 +109,19 @@ async function waitClosed(port, timeoutMs) {
 
 /**
  * A Chrome DevTools Protocol session over one WebSocket to the main thread's target on
- * 127.0.0.1:`port`. `call(method, params)` resolves with the result; `on(method, handler)`
- * hears an event (the others are dropped).
+ * 127.0.0.1:`port`. `call(method, params, timeoutMs)` resolves with the result (its calls wait
+ * in a CallTable, lib/shared/inspector-session.js, with `ATTACH_FAILED` errors; their timers
+ * keep the command alive); `on(method, handler)` hears an event (the others are dropped).
  */
-class InspectorSession {
+class WebSocketSession {
   #socket
   #buffer = Buffer.alloc(0)
   #fragments = []
-  #nextId = 1
-  #pending = new Map()
+  #calls = new CallTable({
+    timedOut: (method, timeoutMs) => failed(`${method} got no answer within ${timeoutMs} ms`),
+    refused: (error) => failed(`${error.message ?? 'the inspector refused the call'}`),
+    unref: false,
+  })
   #handlers = new Map()
   #closed = null
 
@@ -125,7 +130,7 @@ class InspectorSession {
     const targets = await getJson(port, '/json/list', timeoutMs)
     const url = Array.isArray(targets) ? targets[0]?.webSocketDebuggerUrl : undefined
     if (typeof url !== 'string') throw failed(`the inspector on port ${port} lists no target`)
-    const session = new InspectorSession()
+    const session = new WebSocketSession()
     await session.#open(new URL(url), timeoutMs)
     return session
   }
@@ -153,7 +158,7 @@ class InspectorSession {
         this.#socket = socket
         this.#closed = new Promise((done) => socket.on('close', done))
         socket.on('data', (data) => this.#receive(data))
-        socket.on('close', () => this.#failAll(failed('the inspector closed the connection')))
+        socket.on('close', () => this.#calls.failAll(failed('the inspector closed the connection')))
         this.#receive(head.subarray(end + 4))
         resolve()
       }
@@ -161,7 +166,7 @@ class InspectorSession {
       socket.on('error', (err) => {
         clearTimeout(timer)
         reject(failed(`the inspector's WebSocket: ${err.message}`))
-        this.#failAll(failed(`the inspector's WebSocket: ${err.message}`))
+        this.#calls.failAll(failed(`the inspector's WebSocket: ${err.message}`))
       })
       socket.on('connect', () => {
         socket.write(`GET ${url.pathname} HTTP/1.1\r\nHost: 127.0.0.1:${url.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`)
@@ -176,24 +181,16 @@ class InspectorSession {
 
   /** Sends `method` with `params`; resolves with its result, rejects with its error or after `timeoutMs`. */
   call(method, params, timeoutMs) {
-    const id = this.#nextId++
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id)
-        reject(failed(`${method} got no answer within ${timeoutMs} ms`))
-      }, timeoutMs)
-      this.#pending.set(id, { resolve, reject, timer })
-      this.#send(0x1, Buffer.from(JSON.stringify({ id, method, params })))
-    })
+    return this.#calls.call(method, timeoutMs, (id) => this.#send(0x1, Buffer.from(JSON.stringify({ id, method, params }))))
   }
 
   /**
    * Waits up to `waitMs` for the inspector to close the connection (it does once the target's
    * `inspector.close()` runs), then drops whatever is left of it, without a close frame: a
-   * close frame that meets the target's own close makes its inspector thread crash the
-   * process (SIGSEGV in WsHandler::OnCloseFrameWritten; 4 to 10 of 15 attaches on Node 20 to
-   * 26, measured here), while a connection the server closes, or a bare TCP close, never did
-   * in 60 each.
+   * close frame that meets the target's own close can make its inspector thread crash the
+   * process (SIGSEGV in WsHandler::OnCloseFrameWritten, on Node 20 to 26), and a connection
+   * the server closes, or a bare TCP close, cannot (measured: 4 to 10 crashes in 15 attaches
+   * with a close frame, none in 60 without).
    */
   async close(waitMs) {
     if (this.#socket === undefined || this.#socket.destroyed) return
@@ -249,21 +246,7 @@ class InspectorSession {
       return
     }
     if (message.id === undefined) return this.#handlers.get(message.method)?.(message.params)
-    const pending = this.#pending.get(message.id)
-    if (pending === undefined) return
-    this.#pending.delete(message.id)
-    clearTimeout(pending.timer)
-    if (message.error !== undefined) pending.reject(failed(`${message.error.message ?? 'the inspector refused the call'}`))
-    else pending.resolve(message.result)
-  }
-
-  /** Rejects every call still waiting. */
-  #failAll(err) {
-    for (const { reject, timer } of this.#pending.values()) {
-      clearTimeout(timer)
-      reject(err)
-    }
-    this.#pending.clear()
+    this.#calls.settle(message.id, message)
   }
 }
 
@@ -292,4 +275,4 @@ function parseFrame(buffer) {
   return { fin, opcode, payload, size: offset + length }
 }
 
-module.exports = { openInspector, InspectorSession, waitClosed, getJson, refuses }
+module.exports = { openInspector, WebSocketSession, waitClosed, getJson, refuses }

@@ -81,6 +81,8 @@ const CODES = Object.freeze({
   MCP_UNKNOWN: 'ERR_LEAKPROOF_MCP_UNKNOWN',
   /** `assertNoLeak()` found that the function under test retains memory from call to call. */
   LEAK: 'ERR_LEAKPROOF_LEAK',
+  /** An inspector call failed, was not answered in time, or its session closed first (the watcher's worker threads, allocation sites, census). */
+  INSPECTOR_CALL: 'ERR_LEAKPROOF_INSPECTOR_CALL',
   /** A sampling heap profile (`.heapprofile`) could not be read, or is not one. */
   PROFILE_UNREADABLE: 'ERR_LEAKPROOF_PROFILE_UNREADABLE',
 })

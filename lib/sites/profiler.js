@@ -2,12 +2,13 @@
 
 /**
  * V8's sampling heap profiler driven through an inspector session (`SiteProfiler`): this
- * thread's own, through its one sampling session, or another
+ * thread's own, through its one sampling session (lib/shared/inspector-session.js), or another
  * thread's, given the function that sends it a call. And the sampler of this thread's heap a
  * ranking reads its profiles from (`inProcessSampler`).
  */
 const { afterNextFullGc } = require('../detect/forced-gc')
 const { SYSTEM_CLOCK } = require('../shared/clock')
+const { InspectorSession } = require('../shared/inspector-session')
 
 /**
  * The inspector session sampling runs in, connected once per thread and never closed: when
@@ -18,17 +19,11 @@ const { SYSTEM_CLOCK } = require('../shared/clock')
  */
 let shared = null
 
-/** The thread's session, connected and with the HeapProfiler domain enabled. */
+/** The thread's session, connected (node:inspector loaded with it) and with the HeapProfiler domain enabled. */
 async function sharedSession() {
   if (shared === null) {
-    // Loaded when first sampled: node:inspector adds to the RSS of every process that loads
-    // it (docs/benchmarks/detect.md, "watch(): cost on a real http service").
-    const inspector = require('node:inspector')
-    const session = new inspector.Session()
-    session.connect()
-    shared = new Promise((resolve, reject) => {
-      session.post('HeapProfiler.enable', (err) => (err ? reject(err) : resolve(session)))
-    })
+    const session = InspectorSession.connect()
+    shared = session.post('HeapProfiler.enable').then(() => session)
     shared.catch(() => {
       shared = null
     })
@@ -39,7 +34,7 @@ async function sharedSession() {
 /** Sends one inspector call over this thread's shared session; resolves with its result. */
 async function inProcessSender() {
   const session = await sharedSession()
-  return (method, params) => new Promise((resolve, reject) => session.post(method, params, (err, result) => (err ? reject(err) : resolve(result))))
+  return (method, params) => session.post(method, params)
 }
 
 /**

@@ -10,10 +10,12 @@
  * through its inspector session's `NodeWorker` domain: a message to a worker is handled as an
  * interrupt of whatever the worker is doing, waiting in `Atomics.wait` included, and stops
  * only that worker. Each interval `Runtime.getHeapUsage` reads each worker's heap, which runs
- * no JavaScript there (evaluating even a read of `v8.getHeapStatistics()` in the workers of a
- * piscina pool whose idle workers come and go left a task of the pool unanswered in 5 runs
- * of 15: Node 20). A worker whose own watcher runs (it says so every interval on a
- * BroadcastChannel, watcher.js) is left to it (`watchedFrom: 'self'`): only its heap is read.
+ * no JavaScript there: an evaluation at every interval, even a read of `v8.getHeapStatistics()`,
+ * can leave a task of a pool whose idle workers come and go unanswered (piscina, Node 20), so
+ * the interval's reading evaluates nothing. The calls go through the main thread's inspector
+ * session (lib/shared/inspector-session.js). A worker whose own watcher runs (it says so every
+ * interval on a BroadcastChannel, watcher.js) is left to it (`watchedFrom: 'self'`): only its
+ * heap is read.
  *
  * Workers are known by the `worker_threads` diagnostics channel too (Node publishes every
  * `Worker` made): the stack it was made from says which pool made it (thread-info.js).
@@ -26,6 +28,7 @@ const diagnosticsChannel = require('node:diagnostics_channel')
 const { BroadcastChannel } = require('node:worker_threads')
 const { ThreadWatch } = require('./thread-watch')
 const { ownEvaluation } = require('../sites/own-work')
+const { InspectorSession, callFailed } = require('../shared/inspector-session')
 const { poolOf, scriptPath, OWN_WATCHERS_CHANNEL } = require('./thread-info')
 
 /** A worker that has not answered within this long is skipped this interval (it may be exiting). */
@@ -36,13 +39,13 @@ const MAX_THREADS = 64
 
 /**
  * An evaluation sent to a worker blocked in `Atomics.wait` (a pool's, between tasks) as it is
- * being terminated runs first and takes the termination for itself ("Execution was
+ * being terminated can run first and take the termination for itself ("Execution was
  * terminated"): the worker then waits for ever, its `terminate()` never resolves, and at exit
- * Node aborts (V8's check in FutexEmulation::WaitJs32). Seen 3-12 times in 40 terminations
- * raced with an evaluation, on Node 20, 22, 24 and 26. From Node 22 on, terminating the worker
- * again ends it (40 of 40 here); on Node 20 that aborts at once. So on Node 20 no JavaScript is
- * evaluated in a pool's workers (no snapshot, no census there: their allocation sites and the
- * inspector's heap readings run no JavaScript), and from 22 on a termination taken so is asked again.
+ * Node aborts (V8's check in FutexEmulation::WaitJs32), on every Node from 20 to 26. From
+ * Node 22 on, terminating the worker again ends it; on Node 20 that aborts at once. So on
+ * Node 20 no JavaScript is evaluated in a pool's workers (no snapshot, no census there: their
+ * allocation sites and the inspector's heap readings run no JavaScript), and from 22 on a
+ * termination taken so is asked again.
  */
 const REASSERTS_TERMINATION = Number(process.versions.node.split('.')[0]) >= 22
 /** Why a worker gets no evaluation where REASSERTS_TERMINATION does not hold. */
@@ -61,13 +64,11 @@ function endIfTerminated(failure, worker) {
 class WorkerThreads {
   #options
   #parts
-  #session = null
+  #session = null // the main thread's inspector session: its NodeWorker domain, the calls to workers
   #threads = new Map() // sessionId -> ThreadWatch
   #made = new Map() // threadId -> { pool, heapLimit } of workers made since the start
   #ownWatchers = new Map() // threadId -> what its own watcher last said: { time, heapFloor, leaking }
   #ownWatchersChannel = null // where workers' own watchers say so
-  #pending = new Map() // message id -> { resolve, reject, timer, sessionId }
-  #nextId = 1
   #onWorker = ({ worker }) => this.#noteWorker(worker)
   #stopped = false
   /** Workers attached past MAX_THREADS, or whose thread id the inspector did not say, not watched. */
@@ -92,11 +93,8 @@ class WorkerThreads {
       if (Number.isSafeInteger(data?.threadId) && Number.isFinite(data?.time)) this.#ownWatchers.set(data.threadId, { time: data.time, heapFloor: data.heapFloor ?? null, leaking: data.leaking === true })
     }
     this.#ownWatchersChannel.unref()
-    let inspector
     try {
-      inspector = require('node:inspector')
-      this.#session = new inspector.Session()
-      this.#session.connect()
+      this.#session = InspectorSession.connect()
     } catch (err) {
       this.#session = null
       this.unavailable = `no inspector session: ${err.message}`
@@ -104,14 +102,13 @@ class WorkerThreads {
     }
     this.#session.on('NodeWorker.attachedToWorker', ({ params }) => this.#attached(params))
     this.#session.on('NodeWorker.detachedFromWorker', ({ params }) => this.#detached(params.sessionId))
-    this.#session.on('NodeWorker.receivedMessageFromWorker', ({ params }) => this.#received(params))
-    this.#session.post('NodeWorker.enable', { waitForDebuggerOnStart: false }, (err) => {
-      if (err) this.unavailable = `the inspector's NodeWorker domain: ${err.message}`
+    this.#session.post('NodeWorker.enable', { waitForDebuggerOnStart: false }).catch((err) => {
+      this.unavailable = `the inspector's NodeWorker domain: ${err.message}`
     })
   }
 
   /** Reads every worker once (the watcher's interval); each judges and acts on its own. */
-  async sample() {
+  async read() {
     if (this.#stopped) return
     await Promise.all([...this.#threads.values()].map((thread) => thread.sample()))
   }
@@ -136,16 +133,7 @@ class WorkerThreads {
     this.#ownWatchersChannel.close()
     for (const thread of this.#threads.values()) thread.stop()
     this.#threads.clear()
-    for (const { reject, timer } of this.#pending.values()) {
-      clearTimeout(timer)
-      reject(new Error('the watcher stopped'))
-    }
-    this.#pending.clear()
-    try {
-      this.#session?.disconnect()
-    } catch {
-      // Already gone with the process.
-    }
+    this.#session?.disconnect(callFailed('the watcher stopped'))
   }
 
   /** A `Worker` was made: its pool (named by its creation stack) and heap limit, noted until it exits (the worker itself is held weakly). */
@@ -200,50 +188,13 @@ class WorkerThreads {
     thread?.stop()
     this.#threads.delete(sessionId)
     if (thread !== undefined) this.#ownWatchers.delete(thread.threadId)
-    for (const [id, request] of this.#pending) {
-      if (request.sessionId !== sessionId) continue
-      clearTimeout(request.timer)
-      this.#pending.delete(id)
-      request.reject(new Error('the worker exited'))
-    }
+    this.#session?.failWorkerCalls(sessionId, callFailed('the worker exited'))
   }
 
   /** Sends one protocol message to a worker; resolves with its result. */
   #request(sessionId, method, params, timeoutMs) {
-    if (this.#stopped) return Promise.reject(new Error('the watcher stopped'))
-    const id = this.#nextId++
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id)
-        reject(new Error(`the worker did not answer ${method} within ${timeoutMs} ms`))
-      }, timeoutMs)
-      timer.unref()
-      this.#pending.set(id, { resolve, reject, timer, sessionId })
-      const message = JSON.stringify({ id, method, params })
-      this.#session.post('NodeWorker.sendMessageToWorker', { sessionId, message }, (err) => {
-        if (err) this.#settle(id, { error: { message: err.message } })
-      })
-    })
-  }
-
-  /** A worker's message: the answer to a request (events are not asked for). */
-  #received({ message }) {
-    let parsed
-    try {
-      parsed = JSON.parse(message)
-    } catch {
-      return
-    }
-    if (typeof parsed.id === 'number') this.#settle(parsed.id, parsed)
-  }
-
-  #settle(id, answer) {
-    const request = this.#pending.get(id)
-    if (request === undefined) return
-    this.#pending.delete(id)
-    clearTimeout(request.timer)
-    if (answer.error) request.reject(new Error(answer.error.message))
-    else request.resolve(answer.result)
+    if (this.#stopped) return Promise.reject(callFailed('the watcher stopped'))
+    return this.#session.postToWorker(sessionId, method, params, timeoutMs)
   }
 }
 

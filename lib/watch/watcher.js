@@ -322,7 +322,7 @@ class Watcher extends EventEmitter {
     const heaps = stats.total_physical_size + (this.#threads?.heapBytes() ?? 0)
     this.#native.recordHeapResident(heaps, floor?.external ?? external, arrayBuffers)
     if (floor !== null) this.#sample(floor, heapLimit(stats.heap_size_limit, this.#oldSpaceLimit))
-    this.#threads?.sample().catch((err) => this.#emit('error', { error: err.message, during: 'watching worker threads' }))
+    this.#threads?.read().catch((err) => this.#emit('error', { error: err.message, during: 'watching worker threads' }))
     for (const cache of cachesThrashing(this.#clock.now())) this.#event('cache-thrashing', cache)
   }
 

@@ -14,14 +14,15 @@
  * read here, from the scope objects V8 builds for the inspector, not described one variable
  * at a time.
  *
- * The session is synchronous (an in-process session answers before `post` returns). Values
+ * The session (lib/shared/inspector-session.js) is synchronous: an in-process session answers
+ * before `post` returns. Values
  * cross between the session's remote objects and this realm through one private box object:
  * a value put in the box is handed to the session by one `Runtime.callFunctionOn`, and remote
  * values come back into the box the same way. Every remote object the session hands out is
  * in one object group, released as soon as the read that asked for it returns, so the session
  * never keeps the service's objects alive, nor the scope objects V8 builds, past one read.
  */
-const inspector = require('node:inspector')
+const { InspectorSession } = require('../../shared/inspector-session')
 const reflect = require('./reflect')
 
 /** The object group of this view's remote objects, released after every read. */
@@ -40,15 +41,15 @@ const SCOPE_DESCRIPTION = /^(\w+)(?: Block)?(?: \((.*)\))?$/
  */
 const WITH_OBJECT = '(with)'
 
+/** This thread's objects as the inspector sees them, through a session of its own: see the module's comment. `close()` ends it. */
 class InspectorView {
-  #session = new inspector.Session()
+  #session = InspectorSession.connect()
   #box = { value: undefined }
   #boxId
   /** Remote calls made, for the census' cost. */
   calls = 0
 
   constructor() {
-    this.#session.connect()
     globalThis[BOX_SLOT] = this.#box
     try {
       this.#boxId = this.#post('Runtime.evaluate', { expression: 'globalThis[Symbol.for("leakproof.census.box")]', objectGroup: BOX_GROUP }).result.objectId
@@ -135,9 +136,9 @@ class InspectorView {
 
   /**
    * What `read` returns, its remote objects released at once: the scope objects V8 builds
-   * for one function die young. Held until the slice's end, they outlived the scavenges of
-   * a service's small young generation (2 MB on Node 24) and were promoted: 22 MB of old
-   * space and 28-38 MB of RSS in the first pass over a 150 MB heap (production/container.test.js).
+   * for one function die young. Held until the slice's end, they outlive the scavenges of
+   * a service's small young generation (2 MB on Node 24) and are promoted: measured, 22 MB of
+   * old space and 28-38 MB of RSS in the first pass over a 150 MB heap (production/container.test.js).
    */
   #released(read) {
     try {
@@ -224,20 +225,13 @@ class InspectorView {
   }
 
   /**
-   * Posts a command and returns its answer (an in-process session answers synchronously).
+   * Posts a command and returns its answer (an in-process session answers synchronously),
+   * counted in `calls`.
    * @returns {any}
    */
   #post(method, params) {
     this.calls++
-    let answer
-    let failure
-    this.#session.post(method, params, (err, result) => {
-      failure = err
-      answer = result
-    })
-    if (failure) throw failure
-    if (answer === undefined) throw new Error(`the inspector did not answer ${method} synchronously`)
-    return answer
+    return this.#session.postSync(method, params)
   }
 }
 
