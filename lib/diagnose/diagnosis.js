@@ -11,7 +11,7 @@ const { SYSTEM_CLOCK } = require('../shared/clock')
 const { withSourcePositions } = require('../shared/source-positions')
 const { ownHolderLabel } = require('./holder-label')
 const { nativeStart, nativeVerdict } = require('./native-verdict')
-const { siteThatMade } = require('../sites/sites')
+const { siteThatMade } = require('../sites/growth')
 
 
 /**

@@ -31,7 +31,7 @@
  *   (lib/sites/sites.js' SiteRanking).
  */
 const { threadId } = require('node:worker_threads')
-const { SiteProfiler, inProcessSampler } = require('../sites/sites')
+const { SiteProfiler, inProcessSampler } = require('../sites/profiler')
 const { WorkerCensus } = require('./worker-census')
 
 /** How long a worker may take to answer a sampling call: it answers once a snapshot it writes, or its task, is done. */
