@@ -1,26 +1,24 @@
 'use strict'
 
+/**
+ * The report of a leak without a snapshot pair (the Diagnosis class below): its census
+ * (census-passes.js), the thread's own readings (thread-readings.js), the allocation sites, the
+ * native verdict, put together with the notes of what was and was not looked at
+ * (report-notes.js), written and emitted.
+ */
 const fs = require('node:fs')
 const path = require('node:path')
-const v8 = require('node:v8')
-const { setTimeout: sleep } = require('node:timers/promises')
-const { namedMapSizes } = require('../cache/registry')
 const { writePrivateAtomically } = require('../shared/write-atomically')
 const { SUFFIXES, watcherFileName } = require('../shared/file-names')
 const { SYSTEM_CLOCK } = require('../shared/clock')
 const { withSourcePositions } = require('../shared/source-positions')
 const { ownHolderLabel } = require('./holder-label')
 const { nativeStart, nativeVerdict } = require('./native-verdict')
-const { siteThatMade } = require('../sites/growth')
-
-
-/**
- * Time between the census' passes: long enough for a leak to add entries the comparison can
- * tell from churn, short enough that the report comes within a couple of minutes of the leak.
- * Two sampling intervals (20 s at the default 10 s), within these bounds.
- */
-const CENSUS_GAP_MIN_MS = 1_000
-const CENSUS_GAP_MAX_MS = 45_000
+const { looked, notLooked, notesInOrder } = require('./report-notes')
+const { takeCensus, censusGapMs } = require('./census-passes')
+const { reading, grownSpaces, grownMaps } = require('./thread-readings')
+const { withWhereMade } = require('./where-made')
+const { settledWithin, LATE } = require('../shared/settled-within')
 
 /**
  * How long a pair's report waits for a diagnosis under way, whose holders it confirms: its
@@ -33,44 +31,6 @@ const DIAGNOSIS_AWAITED_MS = 120_000
  * a slow leak for up to ten windows (minutes at the defaults), and the holder should not wait.
  */
 const SITES_GRACE_MS = 5_000
-
-/** What `settledWithin` gives for a promise not settled in time (sites still being ranked). */
-const LATE = Symbol('late')
-
-/**
- * `pending`'s value once `after` has settled and, past it, at most `graceMs` more; else LATE.
- * Its timer keeps nothing alive.
- */
-async function settledWithin(pending, after, graceMs) {
-  const late = new AbortController()
-  const value = Promise.resolve(pending)
-  const giveUp = Promise.resolve(after).catch(() => {}).then(() => sleep(graceMs, LATE, { ref: false, signal: late.signal }).catch(() => LATE))
-  try {
-    return await Promise.race([value, giveUp])
-  } finally {
-    late.abort()
-  }
-}
-
-/** The class of each of many roots the census counts (`holder.kind`): a handle's own, a timer list's Timeout. */
-const MANY_ROOTS_CLASS = { handles: (holder) => holder.className, timers: () => 'Timeout' }
-
-/**
- * `suspects` where the census' holders that are many roots of one kind (sockets, timers: no
- * collection holds them) have the line that made them, from the sites ranking's `sites`
- * (`siteThatMade`): `madeAt`, and `made in openUpstream (/srv/app.js:40)` in the holder's
- * description. Others, and those that have it, are given back as they are.
- */
-function withWhereMade(suspects, sites) {
-  return suspects.map((suspect) => {
-    const classOf = MANY_ROOTS_CLASS[suspect.holder.kind]
-    const madeAt = classOf === undefined || suspect.madeAt !== null ? null : siteThatMade(sites, classOf(suspect.holder))
-    if (madeAt === null) return suspect
-    const built = madeAt.generated === undefined ? '' : `, built: ${madeAt.generated.url}:${madeAt.generated.line}`
-    const description = `${suspect.holder.description}, made in ${madeAt.functionName} (${madeAt.url}:${madeAt.line}${built})`
-    return { ...suspect, madeAt, holder: { ...suspect.holder, description } }
-  })
-}
 
 /**
  * `heapSnapshot.why` of the report a leak gets while its snapshot pair is under way: the
@@ -88,50 +48,8 @@ const PAIR_PENDING = 'pair-pending'
 /** @type {NoPair} A report's snapshot when its baseline is still being written as its census ends. */
 const BASELINE_BEING_WRITTEN = Object.freeze({ why: PAIR_PENDING, detail: "the baseline is being written; the pair's report follows once its follow-up is" })
 
-/**
- * The order of a report's `lookedAt` and `notLookedAt`: each step of a diagnosis gives back
- * its notes (what it looked at, what it did not and why), and the report lists them by step
- * in this order, whatever order the steps end in. `unread` stands for the heap spaces,
- * BoundedMaps and tracked sites of a target read from another thread (its `unread`).
- */
-const NOTES_ORDER = Object.freeze(['heapSnapshot', 'census', 'sites', 'native', 'heapSpaces', 'boundedMaps', 'trackedSites', 'unread'])
-
-/** A step's notes: it looked at each of `what`. */
-function looked(...what) {
-  return { lookedAt: what, notLookedAt: [] }
-}
-
-/** A step's notes: it did not look at each of `skipped` (`{ what, why }`). */
-function notLooked(...skipped) {
-  return { lookedAt: [], notLookedAt: skipped }
-}
-
-/** The report's `lookedAt` and `notLookedAt`: the notes of each step (by its name in NOTES_ORDER; null for none), in that order. */
-function notesInOrder(notes) {
-  return {
-    lookedAt: NOTES_ORDER.flatMap((step) => notes[step]?.lookedAt ?? []),
-    notLookedAt: NOTES_ORDER.flatMap((step) => notes[step]?.notLookedAt ?? []),
-  }
-}
-
-/** Passes a census takes at most for one report: the first, then one or two later ones. */
-const CENSUS_PASSES = 3
-
 /** Floors kept when the watcher's `window` is not given: enough to reach a leak's start. */
 const DEFAULT_FLOORS_KEPT = 32
-
-/** What each V8 heap space holds, to read a space's growth (spaces not listed: V8's own). */
-const SPACE_HOLDS = {
-  old_space: 'objects that survived GCs: plain objects, arrays, Maps, Sets, closures, small strings',
-  large_object_space: 'single objects over about 128 KiB: big strings, big arrays, the tables of big Maps and Sets',
-  new_space: 'young objects, not yet kept through a GC',
-  new_large_object_space: 'young objects over about 128 KiB',
-  code_space: 'compiled code: functions made by eval, new Function or vm, or modules loaded again and again',
-  code_large_object_space: 'big compiled code',
-  map_space: 'hidden classes: objects given ever new property names',
-  trusted_space: 'bytecode and other V8 metadata of functions: code made again and again',
-  trusted_large_object_space: 'big bytecode arrays',
-}
 
 /**
  * The report of a leak that got no heap snapshot (declined for its pause or for memory,
@@ -215,7 +133,7 @@ class Diagnosis {
     this.#dir = dir === undefined ? null : path.resolve(dir)
     this.#top = top
     this.#censusOn = census
-    this.#censusGapMs = Math.min(CENSUS_GAP_MAX_MS, Math.max(CENSUS_GAP_MIN_MS, 2 * intervalMs))
+    this.#censusGapMs = censusGapMs(intervalMs)
     this.#floorsKept = (window ?? DEFAULT_FLOORS_KEPT - 2) + 2
     this.#emit = emit
     this.#floors.push(reading(clock.now()))
@@ -334,7 +252,8 @@ class Diagnosis {
     // The census' passes go on beside the sites' ranking, which may sample for minutes; a
     // report whose census named a holder waits for the ranking SITES_GRACE_MS past it at most
     // (one whose census named none waits for the sites, its only evidence then).
-    const censusTaken = this.#takeCensus(leak, firstPass, profile)
+    const noCensus = this.#target.noCensus ?? 'census: false'
+    const censusTaken = takeCensus(() => this.#censusOf(), leak, { firstPass, noCensus, profile, gapMs: this.#censusGapMs, top: this.#top, clock: this.#clock })
     const holderNamed = censusTaken.then(({ suspects }) => (suspects.length > 0 ? null : Promise.resolve(sitesPending).catch(() => null)))
     const sites = await settledWithin(sitesPending, holderNamed, this.#sitesGraceMs)
     notes.sites = sitesNotes(sites)
@@ -394,56 +313,6 @@ class Diagnosis {
   #censusOf() {
     this.#census ??= this.#target.census()
     return this.#census
-  }
-
-  /**
-   * The census' passes over what the service can reach: the first (`firstPass`, started with
-   * the diagnosis), then later ones `#censusGapMs` after the one before, until collections
-   * grew (at most CENSUS_PASSES). `profile()` gives the newest sampling profile, whose scripts
-   * name the holders. Resolves with the `census` field, the suspects and the census' notes: a
-   * pass or a comparison that failed (a worker's census, whose evaluation there threw or
-   * timed out) is noted, and taken as none.
-   */
-  async #takeCensus(leak, firstPass, profile) {
-    const what = 'collections reachable from the code (census by reachability)'
-    if (firstPass === null) return { census: null, suspects: [], notes: notLooked({ what, why: this.#target.noCensus ?? 'census: false' }) }
-    const failures = []
-    // A pass or a comparison that failed: noted, and taken as none.
-    const failed = (err) => {
-      failures.push({ what: 'a census pass', why: err.message })
-      return null
-    }
-    const census = this.#censusOf()
-    const passes = [await firstPass.catch(failed)]
-    let suspects = []
-    let debuggerMs = 0
-    while (passes.length < CENSUS_PASSES && suspects.length === 0 && passes[0] !== null) {
-      const last = passes[passes.length - 1]
-      await sleep(Math.max(0, last.time + last.durationMs + this.#censusGapMs - this.#clock.now()), undefined, { ref: false })
-      const next = await census.pass().catch(failed)
-      if (next === null) break
-      passes.push(next)
-      const newestProfile = profile()
-      if (newestProfile !== null) census.noteScripts(newestProfile)
-      const compared = await census.grown(passes[0], next, { top: this.#top, slopeBytesPerSec: leak.slopeBytesPerSec ?? null, kind: leak.kind }).catch(failed)
-      if (compared === null) break
-      suspects = compared.holders
-      debuggerMs = compared.debuggerMs
-    }
-    const taken = passes.filter((p) => p !== null)
-    if (taken.length === 0) return { census: null, suspects: [], notes: notLooked(...failures) }
-    const newest = taken[taken.length - 1]
-    return {
-      census: {
-        passes: taken.map(({ time, durationMs, cost }) => ({ time, durationMs, cost: roundCost(cost) })),
-        since: taken[0].time,
-        until: newest.time,
-        debuggerMs: Math.round(debuggerMs * 10) / 10,
-        notReached: newest.notReached,
-      },
-      suspects,
-      notes: { lookedAt: [`${what}: ${taken.length} passes`], notLookedAt: failures },
-    }
   }
 
   /**
@@ -526,73 +395,6 @@ const SNAPSHOT_WHY = {
 function snapshotWhy(snapshot, detail) {
   const said = SNAPSHOT_WHY[snapshot] ?? `skipped (${snapshot})`
   return detail === null ? said : `${said}: ${detail}`
-}
-
-/** A pass' cost, its milliseconds rounded to tenths. */
-function roundCost(cost) {
-  const tenths = (ms) => Math.round(ms * 10) / 10
-  return { ...cost, cpuMs: tenths(cost.cpuMs), longestSliceMs: tenths(cost.longestSliceMs) }
-}
-
-/** What a floor keeps: used bytes per V8 heap space, and the named BoundedMaps' sizes by name. */
-function reading(time) {
-  const spaces = {}
-  for (const s of v8.getHeapSpaceStatistics()) spaces[s.space_name] = s.space_used_size
-  const maps = new Map()
-  for (const m of namedMapSizes()) {
-    const sum = maps.get(m.name)
-    if (sum === undefined) maps.set(m.name, { ...m, maps: 1 })
-    else {
-      sum.maps++
-      sum.size += m.size
-      sum.bytes += m.bytes
-      sum.max = sum.max === null || m.max === null ? null : sum.max + m.max
-      sum.maxBytes = sum.maxBytes === null || m.maxBytes === null ? null : sum.maxBytes + m.maxBytes
-    }
-  }
-  return { time, spaces, maps }
-}
-
-/**
- * The young generation's spaces: what they hold between two scavenges is mostly garbage of
- * the moment (tens of MB of a busy service's requests), not what a leak keeps.
- */
-const YOUNG_SPACES = new Set(['new_space', 'new_large_object_space'])
-
-/**
- * `{ heapSpaces, notes }`: the heap spaces that grew from `since` to `until`, most growth
- * first, the young generation's after the rest: its growth depends on when the last scavenge
- * ran, and listed first it would hide the space a leak fills.
- */
-function grownSpaces(since, until) {
-  const grew = []
-  for (const [space, afterBytes] of Object.entries(until.spaces)) {
-    const beforeBytes = since.spaces[space] ?? 0
-    if (afterBytes <= beforeBytes) continue
-    const holds = SPACE_HOLDS[space] ?? "V8's own data"
-    grew.push({ space, beforeBytes, afterBytes, growthBytes: afterBytes - beforeBytes, holds })
-  }
-  grew.sort((a, b) => Number(YOUNG_SPACES.has(a.space)) - Number(YOUNG_SPACES.has(b.space)) || b.growthBytes - a.growthBytes)
-  return {
-    heapSpaces: { since: since.time, until: until.time, grew },
-    notes: looked('V8 heap spaces (v8.getHeapSpaceStatistics) at the floor the leak started from and at the newest'),
-  }
-}
-
-/**
- * `{ boundedMaps, notes }`: the named BoundedMaps that grew (entries or bytes) from `since` to
- * `until`, most entries gained first, `top` at most.
- */
-function grownMaps(since, until, top) {
-  const grew = []
-  for (const [name, now] of until.maps) {
-    const was = since.maps.get(name) ?? { size: 0, bytes: 0 }
-    if (now.size <= was.size && now.bytes <= was.bytes) continue
-    const { maps, size, bytes, max, maxBytes } = now
-    grew.push({ name, maps, sizeBefore: was.size, size, bytesBefore: was.bytes, bytes, max, maxBytes })
-  }
-  grew.sort((a, b) => b.size - b.sizeBefore - (a.size - a.sizeBefore) || b.bytes - b.bytesBefore - (a.bytes - a.bytesBefore))
-  return { boundedMaps: grew.slice(0, top), notes: looked('named BoundedMaps (entries and bytes)') }
 }
 
 module.exports = { Diagnosis, PAIR_PENDING }
