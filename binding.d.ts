@@ -60,7 +60,7 @@ export declare class LoadedSnapshot {
  */
 export declare class NativeMonitor {
   /** Starts the thread. */
-  constructor(options: NativeMonitorOptions, onLeak: (arg: Leak) => void, onRssThreshold: (arg: RssThreshold) => void)
+  constructor(config: MonitorConfig, onLeak: (arg: Leak) => void, onRssThreshold: (arg: RssThreshold) => void)
   /**
    * Records a floor taken after a full GC; `kind` is `'heap'` or `'external'`. `hold`:
    * the growth is bounded caches filling up, so it is recorded but not judged yet.
@@ -112,14 +112,6 @@ export declare class NativeMonitor {
   get running(): boolean
 }
 
-/** `{ result }` or `{ error }`. */
-export interface AnalyzeOutcome {
-  /** The summary, on success. */
-  result?: SnapshotSummary
-  /** Why it failed. */
-  error?: SnapshotError
-}
-
 /** The phases of an analysis, in order. */
 export type AnalyzePhase = 'parse' | 'dominators' | 'paths' | 'summary' | 'done'
 
@@ -136,7 +128,7 @@ export interface AnalyzeProgress {
 }
 
 /** Reads and analyzes the snapshot at `path` on the thread pool; `lib/diagnose/analyze.js` wraps it. */
-export declare function analyzeSnapshotFile(path: string, top: number, onProgress?: ProgressCallback | undefined | null): Promise<AnalyzeOutcome>
+export declare function analyzeSnapshotFile(path: string, top: number, onProgress?: ProgressCallback | undefined | null): Promise<SnapshotOutcome>
 
 /** Totals of one class of objects. */
 export interface ClassSummary {
@@ -201,19 +193,44 @@ export interface CodeHolder {
   owner?: HolderOwner
 }
 
-/** `{ result }` or `{ error }`. */
-export interface DiffOutcome {
-  /** The diff, on success. */
-  result?: SnapshotDiff
-  /** Why it failed. */
-  error?: SnapshotError
+/**
+ * Tuning of the detector: `watch()`'s options of the same names, checked by it, and whether
+ * the warm-up may end sooner. Times in milliseconds, sizes in bytes.
+ */
+export interface DetectorConfig {
+  /**
+   * Floors kept per series. When floors come so often that this many would span less
+   * than `WINDOW_SPAN_DURATIONS` minimum durations, the window is thinned rather than
+   * shortened (the detector's `Series::push`).
+   */
+  window: number
+  /** Floors needed before judging. */
+  minPoints: number
+  /**
+   * Nothing is reported before the warm-up's start plus this, and the growth must go on
+   * after it.
+   */
+  warmupMs: number
+  /**
+   * Whether the step tests' warm-up ends sooner, once the service serves at a level rate
+   * (`watch()` left `warmupMs` at its default): see `Series::push_with_load`.
+   */
+  warmupEndsWhenServing: boolean
+  /** The window must span at least this long. */
+  minDurationMs: number
+  /** Growth over the window (slope × span) must reach this. */
+  minGrowthBytes: number
+  /** The slope must reach this, in bytes per second. */
+  minRateBytesPerSec: number
+  /** Required confidence that the trend is upward (1 − p of Mann–Kendall). */
+  confidence: number
 }
 
 /**
  * Diffs two or three snapshot files on the thread pool, matching them by `matching`
  * (checked by `lib/diagnose/analyze.js`, which wraps it).
  */
-export declare function diffSnapshotFiles(paths: Array<string>, top: number, matching: Matching, onProgress?: ProgressCallback | undefined | null): Promise<DiffOutcome>
+export declare function diffSnapshotFiles(paths: Array<string>, top: number, matching: Matching, onProgress?: ProgressCallback | undefined | null): Promise<SnapshotOutcome>
 
 /** One object on a dominator chain: freeing it would free everything below it on the chain. */
 export interface DominatorStep {
@@ -237,11 +254,14 @@ export type EndKind = 'exited' | 'signaled' | 'hung' | 'deadline' | 'cancelled'
  */
 export declare function floorsToJudge(minPoints: number, minDurationMs: number, intervalMs: number): number
 
-/** When the child is given up on (validated by the JS caller). */
+/** When the watchdog gives up on a child (`forkSnapshot`'s `limits`, validated by its JS caller). */
 export interface ForkLimits {
   /** Killed when still running this many milliseconds after the fork. */
   deadlineMs: number
-  /** Killed when asleep this many milliseconds without spending CPU time. */
+  /**
+   * Killed when asleep this many milliseconds without spending CPU time: waiting for
+   * something that will not come.
+   */
   stallMs: number
 }
 
@@ -555,6 +575,29 @@ export type Matching = 'ids' | 'paths' | 'auto'
 /** Which memory a series follows: `'heap'`, `'external'` or `'native'` in JS. */
 export type MemoryKind = 'heap' | 'external' | 'native'
 
+/**
+ * Settings of the monitor: `watch()`'s options of the same names, checked by it, and when the
+ * warm-up starts.
+ */
+export interface MonitorConfig {
+  /** The detector's tuning, shared by the three series. */
+  detector: DetectorConfig
+  /**
+   * How often the thread reads RSS and the container's memory, in milliseconds; the thread
+   * counts whole milliseconds: truncated, and 1 at least (NaN too), so that it never spins.
+   */
+  intervalMs: number
+  /** Fraction of the container limit at which RSS raises a threshold event. */
+  rssThreshold: number
+  /**
+   * Fraction of the heap's limit at which the heap raises one. The heap's floors are the JS
+   * thread's, so it is judged there, by the monitor's handle, not by the thread.
+   */
+  heapThreshold: number
+  /** Epoch milliseconds at which the warm-up starts. */
+  startedAt: number
+}
+
 /** Native memory of one kind (native nodes of one name) that a group of objects retains. */
 export interface NativeMemoryKind {
   /**
@@ -566,43 +609,6 @@ export interface NativeMemoryKind {
   count: number
   /** Their bytes. */
   bytes: number
-}
-
-/**
- * Settings of the native monitor thread: `watch()`'s options of the same names, checked by
- * it, and when the warm-up starts.
- */
-export interface NativeMonitorOptions {
-  /** Floors kept per series. */
-  window: number
-  /** Floors needed before judging. */
-  minPoints: number
-  /** Floors before `startedAt + warmupMs` are ignored. */
-  warmupMs: number
-  /**
-   * Whether the warm-up of growth that would reach a limit within hours ends sooner, once
-   * the service serves HTTP at a level rate: `warmupMs` was left at its default.
-   */
-  warmupEndsWhenServing: boolean
-  /** The window must span at least this many milliseconds. */
-  minDurationMs: number
-  /** Growth over the window must reach this many bytes. */
-  minGrowthBytes: number
-  /** The slope must reach this many bytes per second. */
-  minRateBytesPerSec: number
-  /** Required confidence in an upward trend, in (0, 1). */
-  confidence: number
-  /**
-   * How often the thread reads RSS and the container's memory, in milliseconds; the thread
-   * counts whole milliseconds: truncated, and 1 at least.
-   */
-  intervalMs: number
-  /** Fraction of the container limit at which RSS raises a threshold event. */
-  rssThreshold: number
-  /** Fraction of the heap's limit at which the heap raises one (`crossedHeapThreshold`). */
-  heapThreshold: number
-  /** Epoch milliseconds at which the warm-up starts. */
-  startedAt: number
 }
 
 /** New objects of one class; by paths, the growth of the class (objects and self bytes). */
@@ -767,6 +773,14 @@ export interface SnapshotError {
  */
 export type SnapshotErrorKind = 'io' | 'truncated' | 'malformed' | 'unsupported' | 'ids-mismatch'
 
+/** What `analyzeSnapshotFile` and `diffSnapshotFiles` resolve with: `{ result }` or `{ error }`. */
+export interface SnapshotOutcome {
+  /** The summary (`analyzeSnapshotFile`) or the diff (`diffSnapshotFiles`), on success. */
+  result?: SnapshotSummary | SnapshotDiff
+  /** Why it failed. */
+  error?: SnapshotError
+}
+
 /** What `analyzeSnapshot` reports. */
 export interface SnapshotSummary {
   /** Heap objects. */
@@ -813,23 +827,26 @@ export interface SuspectHolder {
 export declare function systemMemory(withMalloc?: boolean | undefined | null): SystemMemory
 
 /**
- * Memory of this process and its container, as the kernel reports it. A field is null
- * where the platform does not say (not Linux, no cgroup memory controller, no limit set, or
- * no glibc `malloc`).
+ * Memory of this process and its container, as the kernel reports it: what `systemMemory()`
+ * gives JS. A field is null where the platform does not say (not Linux, no cgroup
+ * memory controller, no limit set, or no glibc `malloc`).
  */
 export interface SystemMemory {
   /** Resident set size of the process, in bytes. */
   rss: number | null
   /** The tightest cgroup memory limit over the process's cgroup and its ancestors, in bytes. */
   containerLimit: number | null
-  /** Memory charged to the process's cgroup, in bytes. */
+  /**
+   * Memory charged to the process's cgroup (page cache included, as the kernel counts it),
+   * in bytes.
+   */
   containerUsage: number | null
   /**
    * Bytes in use from the C library's `malloc` (glibc 2.33 and later, when no other allocator
    * replaced it): native memory without V8's pooled heap pages, which RSS also counts. Also
    * null for a while after a count: glibc walks malloc's free lists under its lock, so the
    * next count waits a thousand times as long as the last one took; and null when not asked
-   * for.
+   * for ([`count_malloc`]).
    */
   mallocInUse: number | null
 }

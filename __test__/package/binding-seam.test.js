@@ -44,13 +44,19 @@ test('without the addon, restart options are still checked, and watch() says the
   assert.equal(out.watch, 'ERR_LEAKPROOF_NATIVE_UNAVAILABLE')
 })
 
-test("the native monitor's options are watch()'s, by the same names (and when the warm-up starts, and whether warmupMs was left unset)", () => {
+test("the native monitor's options are watch()'s, by the same names (and the detector's, when the warm-up starts, and whether warmupMs was left unset)", () => {
   const dts = read('binding.d.ts')
-  const body = dts.slice(dts.indexOf('export interface NativeMonitorOptions {'), dts.indexOf('\n}', dts.indexOf('export interface NativeMonitorOptions {')))
-  const fields = [...body.matchAll(/^ {2}(\w+)\??:/gm)].map((m) => m[1])
+  const fieldsOf = (name) => {
+    const start = dts.indexOf(`export interface ${name} {`)
+    assert.ok(start >= 0, `binding.d.ts declares ${name}`)
+    return [...dts.slice(start, dts.indexOf('\n}', start)).matchAll(/^ {2}(\w+)\??:/gm)].map((m) => m[1])
+  }
+  assert.match(dts, /constructor\(config: MonitorConfig,/)
   const watchOptions = new Set(WATCH_OPTIONS.ROWS.map((o) => o.name))
-  assert.deepEqual(fields.filter((f) => !watchOptions.has(f)), ['warmupEndsWhenServing', 'startedAt'])
-  assert.ok(fields.includes('intervalMs'))
+  const monitor = fieldsOf('MonitorConfig')
+  assert.deepEqual(monitor.filter((f) => !watchOptions.has(f)), ['detector', 'startedAt'])
+  assert.ok(monitor.includes('intervalMs'))
+  assert.deepEqual(fieldsOf('DetectorConfig').filter((f) => !watchOptions.has(f)), ['warmupEndsWhenServing'])
 })
 
 test("the detector's run length is read from the binding: minPoints floors spanning minDurationMs", () => {

@@ -170,7 +170,8 @@ test('systemMemory() has the fields of SystemMemory, as the binding gives them a
 
 /** The settings of a native monitor that judges floors a second apart at test values. */
 function monitorOptions(startedAt, overrides = {}) {
-  return { window: 30, minPoints: 8, warmupMs: 0, warmupEndsWhenServing: false, minDurationMs: 5000, minGrowthBytes: 1e6, minRateBytesPerSec: 1000, confidence: 0.999, intervalMs: 60_000, rssThreshold: 0.9, heapThreshold: 0.85, startedAt, ...overrides }
+  const detector = { window: 30, minPoints: 8, warmupMs: 0, warmupEndsWhenServing: false, minDurationMs: 5000, minGrowthBytes: 1e6, minRateBytesPerSec: 1000, confidence: 0.999 }
+  return { detector, intervalMs: 60_000, rssThreshold: 0.9, heapThreshold: 0.85, startedAt, ...overrides }
 }
 
 test("the native monitor's leak event and trends cross with the fields binding.d.ts declares", async () => {

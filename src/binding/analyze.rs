@@ -1,8 +1,9 @@
 //! `analyzeSnapshot` / `diffSnapshots`: the heap-snapshot analyzer, run on the libuv thread
 //! pool so the event loop keeps serving while a big file is read.
 //!
-//! Failures resolve as `{ error }` rather than rejecting, so `lib/diagnose/analyze.js` can throw a real
-//! JS error with the stable `code` and the byte `offset`.
+//! Both resolve with a `SnapshotOutcome`: failures as `{ error }` rather than rejecting, so
+//! `lib/diagnose/analyze.js` can throw a real JS error with the stable `code` and the byte
+//! `offset`.
 //!
 //! The shapes JS receives are the core's own types (`SnapshotSummary`, `SnapshotError`, `AnalyzeProgress`),
 //! which carry napi attributes under the `napi` feature; the progress plumbing here serves
@@ -10,12 +11,13 @@
 
 use std::path::Path;
 
-use napi::bindgen_prelude::{AsyncTask, Env, Result, Task};
+use napi::bindgen_prelude::{AsyncTask, Either, Env, Result, Task};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
 
 use crate::core::diagnose::heapsnapshot::analysis::{AnalyzePhase, AnalyzeProgress};
+use crate::core::diagnose::heapsnapshot::diff::SnapshotDiff;
 use crate::core::diagnose::heapsnapshot::error::SnapshotError;
 use crate::core::diagnose::heapsnapshot::summary::{analyze_file, SnapshotSummary};
 
@@ -25,13 +27,32 @@ use crate::core::diagnose::heapsnapshot::summary::{analyze_file, SnapshotSummary
 pub type ProgressCallback =
     ThreadsafeFunction<AnalyzeProgress, (), AnalyzeProgress, Status, false, true>;
 
-/// `{ result }` or `{ error }`.
-#[napi(object)]
-pub struct AnalyzeOutcome {
-    /// The summary, on success.
-    pub result: Option<SnapshotSummary>,
+/// What `analyzeSnapshotFile` and `diffSnapshotFiles` resolve with: `{ result }` or `{ error }`.
+#[napi(object, object_from_js = false)]
+pub struct SnapshotOutcome {
+    /// The summary (`analyzeSnapshotFile`) or the diff (`diffSnapshotFiles`), on success.
+    pub result: Option<Either<SnapshotSummary, SnapshotDiff>>,
     /// Why it failed.
     pub error: Option<SnapshotError>,
+}
+
+impl SnapshotOutcome {
+    /// The outcome of a task whose success `found` makes a `result`.
+    pub(super) fn of<T>(
+        output: std::result::Result<T, SnapshotError>,
+        found: impl FnOnce(T) -> Either<SnapshotSummary, SnapshotDiff>,
+    ) -> SnapshotOutcome {
+        match output {
+            Ok(t) => SnapshotOutcome {
+                result: Some(found(t)),
+                error: None,
+            },
+            Err(e) => SnapshotOutcome {
+                result: None,
+                error: Some(e),
+            },
+        }
+    }
 }
 
 /// Runs `work` with a progress function that forwards to JS, then sends a last `'done'` call
@@ -66,7 +87,7 @@ pub struct AnalyzeTask {
 #[napi]
 impl Task for AnalyzeTask {
     type Output = std::result::Result<SnapshotSummary, SnapshotError>;
-    type JsValue = AnalyzeOutcome;
+    type JsValue = SnapshotOutcome;
 
     fn compute(&mut self) -> Result<Self::Output> {
         let (path, top) = (Path::new(&self.path), self.top as usize);
@@ -75,12 +96,8 @@ impl Task for AnalyzeTask {
         }))
     }
 
-    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<AnalyzeOutcome> {
-        let (result, error) = match output {
-            Ok(summary) => (Some(summary), None),
-            Err(e) => (None, Some(e)),
-        };
-        Ok(AnalyzeOutcome { result, error })
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<SnapshotOutcome> {
+        Ok(SnapshotOutcome::of(output, Either::A))
     }
 }
 

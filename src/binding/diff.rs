@@ -1,24 +1,15 @@
 //! `diffSnapshots`: the diff of two or three heap snapshots on the libuv thread pool. It
-//! resolves with the core's own `SnapshotDiff`, or its `SnapshotError`;
-//! the progress plumbing is `analyze.rs`'.
+//! resolves with the core's own `SnapshotDiff`, or its `SnapshotError`, in the
+//! `SnapshotOutcome` of `analyze.rs`, whose progress plumbing it shares.
 
 use std::path::Path;
 
-use napi::bindgen_prelude::{AsyncTask, Env, Result, Task};
+use napi::bindgen_prelude::{AsyncTask, Either, Env, Result, Task};
 use napi_derive::napi;
 
-use super::analyze::{with_progress, ProgressCallback};
+use super::analyze::{with_progress, ProgressCallback, SnapshotOutcome};
 use crate::core::diagnose::heapsnapshot::diff::{diff_files, Matching, SnapshotDiff};
 use crate::core::diagnose::heapsnapshot::error::SnapshotError;
-
-/// `{ result }` or `{ error }`.
-#[napi(object)]
-pub struct DiffOutcome {
-    /// The diff, on success.
-    pub result: Option<SnapshotDiff>,
-    /// Why it failed.
-    pub error: Option<SnapshotError>,
-}
 
 /// The work of `diffSnapshots`.
 pub struct DiffTask {
@@ -31,7 +22,7 @@ pub struct DiffTask {
 #[napi]
 impl Task for DiffTask {
     type Output = std::result::Result<SnapshotDiff, SnapshotError>;
-    type JsValue = DiffOutcome;
+    type JsValue = SnapshotOutcome;
 
     fn compute(&mut self) -> Result<Self::Output> {
         let paths: Vec<&Path> = self.paths.iter().map(Path::new).collect();
@@ -41,12 +32,8 @@ impl Task for DiffTask {
         }))
     }
 
-    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<DiffOutcome> {
-        let (result, error) = match output {
-            Ok(diff) => (Some(diff), None),
-            Err(e) => (None, Some(e)),
-        };
-        Ok(DiffOutcome { result, error })
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> Result<SnapshotOutcome> {
+        Ok(SnapshotOutcome::of(output, Either::B))
     }
 }
 

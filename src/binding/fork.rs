@@ -5,25 +5,15 @@
 use std::ffi::{CStr, CString};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::core::capture::fork::page_cache::WrittenFile;
 use crate::core::capture::fork::plan;
-use crate::core::capture::fork::watchdog::{self, Limits, Outcome};
+use crate::core::capture::fork::watchdog::{self, ForkLimits, Outcome};
 use crate::core::capture::fork::{child, fork_for_snapshot, Forked};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::JsDeferred;
 use napi_derive::napi;
-
-/// When the child is given up on (validated by the JS caller).
-#[napi(object)]
-pub struct ForkLimits {
-    /// Killed when still running this many milliseconds after the fork.
-    pub deadline_ms: f64,
-    /// Killed when asleep this many milliseconds without spending CPU time.
-    pub stall_ms: f64,
-}
 
 /// The parent's handle on a forked child.
 #[napi]
@@ -153,10 +143,6 @@ pub fn fork_snapshot(
     };
     let cancel = Arc::new(AtomicBool::new(false));
     let watched = cancel.clone();
-    let limits = Limits {
-        deadline: Duration::from_secs_f64(limits.deadline_ms.max(0.0) / 1e3),
-        stall: Duration::from_secs_f64(limits.stall_ms.max(0.0) / 1e3),
-    };
     let (pid, result_fd) = (parent.pid, parent.result_fd);
     std::thread::Builder::new()
         .name("leakproof-fork".into())

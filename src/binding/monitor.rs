@@ -10,51 +10,12 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 
-use crate::core::detect::detector::{DetectorConfig, Leak, MemoryKind, Suspicion, Trend};
+use crate::core::detect::detector::{Leak, MemoryKind, Suspicion, Trend};
 use crate::core::detect::monitor::{
     HeapResident, Monitor, MonitorConfig, MonitorEvent, RssThreshold,
 };
 use crate::core::detect::scales::Load;
 use crate::core::detect::threshold::Threshold;
-
-/// Settings of the native monitor thread: `watch()`'s options of the same names, checked by
-/// it, and when the warm-up starts.
-#[napi(object)]
-pub struct NativeMonitorOptions {
-    /// Floors kept per series.
-    pub window: u32,
-    /// Floors needed before judging.
-    pub min_points: u32,
-    /// Floors before `startedAt + warmupMs` are ignored.
-    pub warmup_ms: f64,
-    /// Whether the warm-up of growth that would reach a limit within hours ends sooner, once
-    /// the service serves HTTP at a level rate: `warmupMs` was left at its default.
-    pub warmup_ends_when_serving: bool,
-    /// The window must span at least this many milliseconds.
-    pub min_duration_ms: f64,
-    /// Growth over the window must reach this many bytes.
-    pub min_growth_bytes: f64,
-    /// The slope must reach this many bytes per second.
-    pub min_rate_bytes_per_sec: f64,
-    /// Required confidence in an upward trend, in (0, 1).
-    pub confidence: f64,
-    /// How often the thread reads RSS and the container's memory, in milliseconds; the thread
-    /// counts whole milliseconds: truncated, and 1 at least.
-    pub interval_ms: f64,
-    /// Fraction of the container limit at which RSS raises a threshold event.
-    pub rss_threshold: f64,
-    /// Fraction of the heap's limit at which the heap raises one (`crossedHeapThreshold`).
-    pub heap_threshold: f64,
-    /// Epoch milliseconds at which the warm-up starts.
-    pub started_at: f64,
-}
-
-/// A JS duration in milliseconds as the thread's whole milliseconds: truncated toward zero,
-/// and at least 1 (NaN too), so that the thread never spins. `watch()` refuses an
-/// `intervalMs` that is not above 0, so only fractions are cut.
-fn whole_ms(ms: f64) -> u64 {
-    ms.max(1.0) as u64
-}
 
 type LeakCallback = ThreadsafeFunction<Leak, (), Leak, Status, false, true>;
 type ThresholdCallback = ThreadsafeFunction<RssThreshold, (), RssThreshold, Status, false, true>;
@@ -73,7 +34,7 @@ impl NativeMonitor {
     #[napi(constructor)]
     pub fn new(
         env: Env,
-        options: NativeMonitorOptions,
+        config: MonitorConfig,
         on_leak: Function<Leak, ()>,
         on_rss_threshold: Function<RssThreshold, ()>,
     ) -> Result<Self> {
@@ -87,22 +48,7 @@ impl NativeMonitor {
             .callee_handled::<false>()
             .weak::<true>()
             .build()?;
-        let heap_threshold = options.heap_threshold;
-        let config = MonitorConfig {
-            detector: DetectorConfig {
-                window: options.window as usize,
-                min_points: options.min_points as usize,
-                warmup_ms: options.warmup_ms,
-                warmup_ends_when_serving: options.warmup_ends_when_serving,
-                min_duration_ms: options.min_duration_ms,
-                min_growth_bytes: options.min_growth_bytes,
-                min_rate_bytes_per_sec: options.min_rate_bytes_per_sec,
-                confidence: options.confidence,
-            },
-            reading_interval_ms: whole_ms(options.interval_ms),
-            rss_threshold: options.rss_threshold,
-            started_at: options.started_at,
-        };
+        let heap_threshold = config.heap_threshold;
         let sink = Box::new(move |event: MonitorEvent| {
             // Non-blocking into an unbounded queue: the thread never waits on JS, and a
             // call after the environment closed is simply dropped.

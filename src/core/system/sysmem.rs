@@ -9,17 +9,28 @@
 
 use std::path::{Path, PathBuf};
 
-/// Memory of this process and the cgroup it runs in. `None` means "not known here"
-/// (no procfs, no cgroup memory controller, or no limit set).
+/// Memory of this process and its container, as the kernel reports it: what `systemMemory()`
+/// gives JS. A field is null where the platform does not say (not Linux, no cgroup
+/// memory controller, no limit set, or no glibc `malloc`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(
+    feature = "napi",
+    napi_derive::napi(object, object_from_js = false, use_nullable = true)
+)]
 pub struct SystemMemory {
     /// Resident set size of the process, in bytes.
-    pub rss: Option<u64>,
-    /// The tightest memory limit on the process's cgroup or any of its ancestors.
-    pub container_limit: Option<u64>,
-    /// Memory charged to the process's cgroup (page cache included, as the kernel counts it).
-    pub container_usage: Option<u64>,
-    /// Bytes in use from glibc's `malloc` (arenas and its own mmaps), from [`count_malloc`].
+    pub rss: Option<i64>,
+    /// The tightest cgroup memory limit over the process's cgroup and its ancestors, in bytes.
+    pub container_limit: Option<i64>,
+    /// Memory charged to the process's cgroup (page cache included, as the kernel counts it),
+    /// in bytes.
+    pub container_usage: Option<i64>,
+    /// Bytes in use from the C library's `malloc` (glibc 2.33 and later, when no other allocator
+    /// replaced it): native memory without V8's pooled heap pages, which RSS also counts. Also
+    /// null for a while after a count: glibc walks malloc's free lists under its lock, so the
+    /// next count waits a thousand times as long as the last one took; and null when not asked
+    /// for ([`count_malloc`]).
+    #[cfg_attr(feature = "napi", napi(ts_type = "number | null"))]
     pub malloc_in_use: MallocCount,
 }
 
@@ -45,6 +56,12 @@ impl MallocCount {
     }
 }
 
+/// A byte count as it crosses to JS (`i64`, which napi gives as a number): one past `i64::MAX`
+/// no machine has.
+fn as_bytes(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// Read access to the few kernel files this module needs.
 pub trait Fs {
     /// The whole file as text, or `None` when it does not exist or cannot be read.
@@ -68,15 +85,15 @@ pub fn read_system_memory(fs: &dyn Fs, page_size: u64) -> SystemMemory {
     let rss = fs
         .read(Path::new("/proc/self/statm"))
         .and_then(|text| parse_statm_rss_pages(&text))
-        .map(|pages| pages.saturating_mul(page_size));
+        .map(|pages| as_bytes(pages.saturating_mul(page_size)));
     let (container_limit, container_usage) = fs
         .read(Path::new("/proc/self/cgroup"))
         .map(|text| read_cgroup(fs, &text))
         .unwrap_or((None, None));
     SystemMemory {
         rss,
-        container_limit,
-        container_usage,
+        container_limit: container_limit.map(as_bytes),
+        container_usage: container_usage.map(as_bytes),
         malloc_in_use: MallocCount::Unknown,
     }
 }
@@ -100,9 +117,11 @@ const MALLOC_COUNT_SPACING: u32 = 1000;
 
 /// Spaces out counts of `malloc`'s memory by what the last one cost. glibc's `mallinfo2`
 /// walks every free chunk of every arena while holding that arena's lock, and every thread
-/// that allocates meanwhile waits for it: after a heap snapshot has freed millions of small
-/// chunks one count took 180 ms, and counting every 200 ms stopped a snapshot's writer
-/// for 90 s. Shared by every thread of the process, as the locks are.
+/// that allocates meanwhile waits for it; a count costs as many free chunks as there are
+/// (a heap snapshot frees millions, and one count then takes a fifth of a second), so counts
+/// at a fixed period would hold the locks most of the time and stop the threads that
+/// allocate, a snapshot's writer among them (docs/benchmarks/detect.md, "After pacing
+/// malloc's counts"). Shared by every thread of the process, as the locks are.
 #[derive(Debug, Default)]
 pub struct MallocPacer {
     /// Nanoseconds since `epoch` before which no count starts.

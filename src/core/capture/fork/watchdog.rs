@@ -17,14 +17,30 @@ const PRIVATE_EVERY: Duration = Duration::from_secs(1);
 /// The most of the child's result kept.
 const MAX_RESULT_BYTES: usize = 64 * 1024;
 
-/// When the watchdog gives up on a child.
+/// When the watchdog gives up on a child (`forkSnapshot`'s `limits`, validated by its JS caller).
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Killed when still running this long after the fork.
-    pub deadline: Duration,
-    /// Killed when asleep this long without spending CPU time: waiting for something that
-    /// will not come.
-    pub stall: Duration,
+#[cfg_attr(feature = "napi", napi_derive::napi(object))]
+pub struct ForkLimits {
+    /// Killed when still running this many milliseconds after the fork.
+    pub deadline_ms: f64,
+    /// Killed when asleep this many milliseconds without spending CPU time: waiting for
+    /// something that will not come.
+    pub stall_ms: f64,
+}
+
+impl ForkLimits {
+    fn deadline(&self) -> Duration {
+        millis(self.deadline_ms)
+    }
+
+    fn stall(&self) -> Duration {
+        millis(self.stall_ms)
+    }
+}
+
+/// Milliseconds as a `Duration`, none below zero.
+fn millis(ms: f64) -> Duration {
+    Duration::from_secs_f64(ms.max(0.0) / 1e3)
 }
 
 /// How a child ended.
@@ -117,7 +133,7 @@ struct Peak {
 pub fn supervise(
     pid: i32,
     result_fd: RawFd,
-    limits: Limits,
+    limits: ForkLimits,
     cancel: &AtomicBool,
     mut written: Option<WrittenFile>,
 ) -> Outcome {
@@ -170,16 +186,16 @@ fn verdict(
     progress: &mut CpuProgress,
     stat: Stat,
     elapsed: Duration,
-    limits: Limits,
+    limits: ForkLimits,
     cancel: &AtomicBool,
 ) -> Option<End> {
     if cancel.load(Ordering::Relaxed) {
         return Some(End::Cancelled);
     }
-    if elapsed >= limits.deadline {
+    if elapsed >= limits.deadline() {
         return Some(End::KilledDeadline);
     }
-    (progress.asleep_without_cpu(stat, elapsed) >= limits.stall).then_some(End::KilledHung)
+    (progress.asleep_without_cpu(stat, elapsed) >= limits.stall()).then_some(End::KilledHung)
 }
 
 /// A child's scheduling state and CPU time so far, from `/proc/PID/stat`.
@@ -335,9 +351,9 @@ mod tests {
         (fds[0], fds[1])
     }
 
-    const LIMITS: Limits = Limits {
-        deadline: Duration::from_secs(10),
-        stall: Duration::from_millis(300),
+    const LIMITS: ForkLimits = ForkLimits {
+        deadline_ms: 10_000.0,
+        stall_ms: 300.0,
     };
 
     #[test]
@@ -365,7 +381,7 @@ mod tests {
         unsafe { libc::close(w) };
         let out = supervise(pid, r, LIMITS, &AtomicBool::new(false), None);
         assert_eq!(out.end, EndKind::Hung);
-        assert!(out.duration_ms >= LIMITS.stall.as_secs_f64() * 1e3);
+        assert!(out.duration_ms >= LIMITS.stall_ms);
     }
 
     #[test]
@@ -377,9 +393,9 @@ mod tests {
         let pid = fork_child(busy);
         // SAFETY: as above.
         unsafe { libc::close(w) };
-        let limits = Limits {
-            deadline: Duration::from_millis(400),
-            stall: Duration::from_millis(100),
+        let limits = ForkLimits {
+            deadline_ms: 400.0,
+            stall_ms: 100.0,
         };
         assert_eq!(
             supervise(pid, r, limits, &AtomicBool::new(false), None).end,

@@ -6,9 +6,9 @@
 //!   now, paid for with suspicion credit;
 //! - a big heap ([`Pace::V8`]), where no atomic GC fits the pause allowed: every forced GC is
 //!   incremental at V8's own pace, its floor noted 11-18 s after the request and taken at the
-//!   tick after that, and none is asked for while one is under way. So, as measured on a
-//!   1.4 GB heap (Node 24, 2 cores, e6d73bd): floors about every 20-30 s while suspicion
-//!   runs, and every 60-70 s otherwise.
+//!   tick after that, and none is asked for while one is under way. So floors come about every
+//!   20-30 s while suspicion runs, and every 60-70 s otherwise: the spacing measured on a
+//!   1.4 GB heap (docs/benchmarks/detect.md, "Big heaps in the detector's model").
 //!
 //! The forced GCs' time budget is left out: the floors here come from GCs whose felt pause
 //! is a small share of each interval.
@@ -87,7 +87,7 @@ impl QuietService {
     pub(super) fn at_pace(limit: f64, pace: Pace) -> Self {
         let config = DetectorConfig::watch_defaults();
         let run = floors_to_judge(
-            config.min_points,
+            config.min_points as usize,
             config.min_duration_ms,
             INTERVAL_S * 1000.0,
         ) + SPARE_FLOORS;

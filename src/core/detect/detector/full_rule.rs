@@ -151,7 +151,7 @@ pub(super) fn assess_window(
     recent_from: f64,
     config: &DetectorConfig,
 ) -> Option<Assessment> {
-    if floors.len() < config.min_points.max(3) {
+    if floors.len() < config.min_points.max(3) as usize {
         return None;
     }
     assess_points(floors, recent_from)

@@ -163,7 +163,7 @@ impl Series {
             }
         }
         let wanted_span_ms = WINDOW_SPAN_DURATIONS * config.min_duration_ms;
-        while self.floors.len() > config.window.max(2) {
+        while self.floors.len() > (config.window as usize).max(2) {
             let span_without_oldest = time - self.floors[1].at;
             if self.floors.len() < 3 || span_without_oldest >= wanted_span_ms {
                 self.floors.pop_front();
@@ -225,7 +225,11 @@ impl Series {
         let newest: Vec<Floor> = self
             .floors
             .iter()
-            .skip(self.floors.len().saturating_sub(config.min_points.max(3)))
+            .skip(
+                self.floors
+                    .len()
+                    .saturating_sub(config.min_points.max(3) as usize),
+            )
             .copied()
             .collect();
         let current = newest.last().filter(|_| newest.len() >= 2)?.bytes;
@@ -296,7 +300,7 @@ impl Series {
             Some(i) => (SLOW_SCALES[i], as_points(&self.slow_floors(i))),
             None => (MINUTES, as_points(&self.floors)),
         };
-        let newest = &points[points.len().saturating_sub(config.min_points)..];
+        let newest = &points[points.len().saturating_sub(config.min_points as usize)..];
         let still_rising = theil_sen_slope(newest)
             .is_some_and(|per_ms| per_ms * 1000.0 >= config.min_rate_bytes_per_sec);
         let slope_per_ms = theil_sen_slope(&points).unwrap_or(0.0);
@@ -495,8 +499,8 @@ impl Series {
             let loads: Vec<Load> = decimated.buckets().map(|b| b.load()).collect();
             let bucket_ms = decimated.scale().bucket_ms(config.min_duration_ms);
             let scale_config = DetectorConfig {
-                window: BUCKETS,
-                min_points: MIN_BUCKETS,
+                window: BUCKETS as u32,
+                min_points: MIN_BUCKETS as u32,
                 // The lowest floor of a bucket may come anywhere in it.
                 min_duration_ms: (MIN_BUCKETS - 2) as f64 * bucket_ms,
                 ..config.clone()

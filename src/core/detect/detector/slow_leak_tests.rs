@@ -376,7 +376,7 @@ fn the_windows_of_a_kind_of_memory_stay_bounded() {
     for i in 0..100_000 {
         series.push_with_load(&config, f64::from(i) * 1000.0, 1e8, Load::cpu(0.2));
     }
-    assert!(series.floors.len() <= config.window);
+    assert!(series.floors.len() <= config.window as usize);
     assert!(series.slow.iter().all(|d| d.buckets().len() <= BUCKETS));
 }
 

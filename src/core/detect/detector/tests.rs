@@ -378,7 +378,7 @@ fn reported_every(every_s: f64, seconds: f64, floor: impl Fn(f64) -> f64) -> (Ve
     for i in 0..=n {
         let t = every_s * i as f64;
         series.push(&config, t * 1000.0, floor(t));
-        assert!(series.floors.len() <= config.window);
+        assert!(series.floors.len() <= config.window as usize);
         if series.evaluate(&config).is_some() {
             at.push(t);
         }

@@ -33,18 +33,19 @@ pub(super) fn as_points<'a>(floors: impl IntoIterator<Item = &'a Floor>) -> Vec<
     floors.into_iter().map(|f| (f.at, f.bytes)).collect()
 }
 
-/// Tuning of the detector. Times in milliseconds, sizes in bytes.
+/// Tuning of the detector: `watch()`'s options of the same names, checked by it, and whether
+/// the warm-up may end sooner. Times in milliseconds, sizes in bytes.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object, object_to_js = false))]
 pub struct DetectorConfig {
     /// Floors kept per series. When floors come so often that this many would span less
     /// than `WINDOW_SPAN_DURATIONS` minimum durations, the window is thinned rather than
-    /// shortened (see [`Series::push`]).
-    ///
-    /// [`Series::push`]: super::Series::push
-    pub window: usize,
+    /// shortened (the detector's `Series::push`).
+    pub window: u32,
     /// Floors needed before judging.
-    pub min_points: usize,
-    /// Nothing is reported before `start + warmup_ms`, and the growth must go on after it.
+    pub min_points: u32,
+    /// Nothing is reported before the warm-up's start plus this, and the growth must go on
+    /// after it.
     pub warmup_ms: f64,
     /// Whether the step tests' warm-up ends sooner, once the service serves at a level rate
     /// (`watch()` left `warmupMs` at its default): see `Series::push_with_load`.

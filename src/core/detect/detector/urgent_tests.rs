@@ -59,7 +59,7 @@ fn urgent_test_passes_at(limit: f64, floor_bytes: &[f64]) -> Vec<f64> {
         .collect();
     (1..=floors.len())
         .filter(|&n| {
-            let window = &floors[n.saturating_sub(config.window)..n];
+            let window = &floors[n.saturating_sub(config.window as usize)..n];
             let context = &floors[n.saturating_sub(NOISE_CONTEXT_FLOORS)..n];
             let wander = step_spread(&as_points(context));
             URGENT

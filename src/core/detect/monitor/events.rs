@@ -1,6 +1,8 @@
 //! What goes into the monitor thread and what comes out: its settings, the events it sends,
 //! where it reads memory from, and what the JS side tells it of the heap.
 
+use std::time::Duration;
+
 use crate::core::detect::detector::{DetectorConfig, Leak};
 use crate::core::system::sysmem::{MallocCount, SystemMemory};
 
@@ -10,17 +12,30 @@ use crate::core::system::sysmem::{MallocCount, SystemMemory};
 /// on"), and that drift is no leak.
 pub const NATIVE_MIN_GROWTH_BYTES: f64 = 8.0 * 1024.0 * 1024.0;
 
-/// Settings of the monitor thread.
+/// Settings of the monitor: `watch()`'s options of the same names, checked by it, and when the
+/// warm-up starts.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "napi", napi_derive::napi(object, object_to_js = false))]
 pub struct MonitorConfig {
     /// The detector's tuning, shared by the three series.
     pub detector: DetectorConfig,
-    /// How often the thread reads RSS and the container's memory, in milliseconds.
-    pub reading_interval_ms: u64,
+    /// How often the thread reads RSS and the container's memory, in milliseconds; the thread
+    /// counts whole milliseconds: truncated, and 1 at least (NaN too), so that it never spins.
+    pub interval_ms: f64,
     /// Fraction of the container limit at which RSS raises a threshold event.
     pub rss_threshold: f64,
-    /// Epoch milliseconds at which warm-up starts.
+    /// Fraction of the heap's limit at which the heap raises one. The heap's floors are the JS
+    /// thread's, so it is judged there, by the monitor's handle, not by the thread.
+    pub heap_threshold: f64,
+    /// Epoch milliseconds at which the warm-up starts.
     pub started_at: f64,
+}
+
+impl MonitorConfig {
+    /// `interval_ms` in the thread's whole milliseconds.
+    pub(super) fn reading_interval(&self) -> Duration {
+        Duration::from_millis(self.interval_ms.max(1.0) as u64)
+    }
 }
 
 /// What the thread reports.

@@ -19,8 +19,9 @@ fn config() -> MonitorConfig {
             min_growth_bytes: 1e6,
             ..DetectorConfig::test_values()
         },
-        reading_interval_ms: 5,
+        interval_ms: 5.0,
         rss_threshold: 0.9,
+        heap_threshold: 0.85,
         started_at: 0.0,
     }
 }
@@ -115,7 +116,7 @@ fn monitor_reading(memory: impl Fn(u64) -> SystemMemory + Send + 'static, sink: 
         memory(*n)
     });
     let config = MonitorConfig {
-        reading_interval_ms: 50,
+        interval_ms: 50.0,
         ..config()
     };
     Monitor::start_with_reader(config, sink, reader).unwrap()
@@ -124,7 +125,7 @@ fn monitor_reading(memory: impl Fn(u64) -> SystemMemory + Send + 'static, sink: 
 /// An RSS of 100 MB growing by `per_read` bytes per read; no `malloc` figures.
 fn rss_growing_by(per_read: u64) -> impl Fn(u64) -> SystemMemory + Send + 'static {
     move |n| SystemMemory {
-        rss: Some(100_000_000 + n * per_read),
+        rss: Some(100_000_000 + (n * per_read) as i64),
         ..SystemMemory::default()
     }
 }

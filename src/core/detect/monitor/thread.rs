@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::events::{
     HeapResident, MemoryReader, MonitorConfig, MonitorEvent, RssThreshold, Sink,
@@ -173,7 +173,7 @@ pub(super) fn run(
     reader: MemoryReader,
     shared: Shared,
 ) {
-    let interval = Duration::from_millis(config.reading_interval_ms.max(1));
+    let interval = config.reading_interval();
     let mut state = State::new(config, sink, reader, shared);
     let mut next_reading = Instant::now();
     loop {
