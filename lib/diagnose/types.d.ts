@@ -3,9 +3,12 @@ import type { AllocationSite, BuiltPlace } from '../sites/types'
 import type { LiveSitesGrowth } from '../track/types'
 import type { LeakEvent, WatchEventBase } from '../watch/events'
 // The shapes of analyzeSnapshot() and diffSnapshots() results are the binding's, generated from
-// the Rust (binding.d.ts, whose field docs are these types' docs): their fields are typed there
-// once. Where the JS layer reshapes a field, the type below says so.
+// the Rust with their docs (binding.d.ts): exported here under their own names, not declared a
+// second time. Where the JS layer reshapes one (CodeHolder, AnalyzeProgress), the type below
+// says so.
 import type * as Binding from '../../binding'
+import type { SnapshotSummary, ClassSummary, LargestObject, SnapshotDiff, SnapshotTotals, NewObjects, LeakSuspect, SuspectHolder, GrownCollection, NativeMemoryKind, GrowthRoot, GrowthChain, GrowthManyRoots } from '../../binding'
+export type { SnapshotSummary, ClassSummary, LargestObject, SnapshotDiff, SnapshotTotals, NewObjects, LeakSuspect, SuspectHolder, GrownCollection, NativeMemoryKind, GrowthRoot, GrowthChain, GrowthManyRoots }
 
 /** A report: of a snapshot pair, or of a leak that got none. */
 export type ReportEvent = PairReportEvent | NoSnapshotReportEvent
@@ -256,9 +259,6 @@ export interface DiffSnapshotsOptions extends AnalyzeSnapshotOptions {
   match?: Binding.Matching
 }
 
-/** Totals of one class of objects (DevTools' Summary view). */
-export interface ClassSummary extends Binding.ClassSummary {}
-
 /**
  * The variable or property that holds an object, named as a person would fix it: found from
  * the object's references (a variable of the program's own modules and closures first), not
@@ -273,49 +273,6 @@ export interface CodeHolder extends Binding.CodeHolder {
   /** Why the source map its file names could not be read. */
   sourceMapError?: string
 }
-
-/** An object that keeps much memory alive. */
-export interface LargestObject extends Binding.LargestObject {}
-
-/** What `analyzeSnapshot` reports. */
-export interface SnapshotSummary extends Binding.SnapshotSummary {}
-
-/** Size of one snapshot of a diff. */
-export interface SnapshotTotals extends Binding.SnapshotTotals {}
-
-/** New objects of one class. */
-export interface NewObjects extends Binding.NewObjects {}
-
-/**
- * The object that keeps most of a suspect's new instances alive: the nearest dominator of each
- * instance that is not new itself (for entries of a grown Map, the Map, not its reallocated
- * table).
- */
-export interface SuspectHolder extends Binding.SuspectHolder {}
-
-/** A class of new objects that probably leaks, and what holds most of them. */
-export interface LeakSuspect extends Binding.LeakSuspect {}
-
-/** Native memory of one kind that a grown collection retains. */
-export interface NativeMemoryKind extends Binding.NativeMemoryKind {}
-
-/** A `Map`, `Set`, `Array` or plain object holding more entries than in the first snapshot. */
-export interface GrownCollection extends Binding.GrownCollection {}
-
-/** A chain of objects each holding the next (a linked list, a queue) that a growth root holds. */
-export interface GrowthChain extends Binding.GrowthChain {}
-
-/** New objects each kept by a GC root of its own: open sockets' handles, timers. */
-export interface GrowthManyRoots extends Binding.GrowthManyRoots {}
-
-/**
- * An object present in both snapshots that holds new objects no deeper such object holds: a
- * leak's holder in whatever shape it keeps the leak (a collection, a chain, many roots).
- */
-export interface GrowthRoot extends Binding.GrowthRoot {}
-
-/** What `diffSnapshots` reports. */
-export interface SnapshotDiff extends Binding.SnapshotDiff {}
 
 /**
  * Reads a `.heapsnapshot` on a libuv worker thread (the event loop keeps running) and reports
