@@ -5,13 +5,9 @@ const errors = require('../shared/errors')
 const { SnapshotCost } = require('./snapshot-cost')
 const { Reports } = require('../diagnose/reports')
 const { nativeStart } = require('../diagnose/native-verdict')
+const { Pair } = require('./pair')
+const { pauseAllowance } = require('./pause-allowance')
 const { SYSTEM_CLOCK } = require('../shared/clock')
-
-/**
- * Even about to die, a snapshot is worth its pause only if it can finish well before the
- * limit: its predicted pause must be under this share of the time left.
- */
-const DYING_PAUSE_SHARE = 0.5
 
 /**
  * The longest in-process pause a snapshot near the heap limit may take (unless
@@ -22,37 +18,25 @@ const DYING_PAUSE_SHARE = 0.5
  */
 const NEAR_LIMIT_MAX_PAUSE_MS = 10_000
 
-/**
- * After the baseline, the service gets at least this many times the baseline's pause back
- * before the follow-up stops it again (and at least one sampling interval): over the pair,
- * the service runs at least three quarters of the time.
- */
-const RECOVERY_PAUSES = 3
-
 /** Why a threshold's snapshot may pause the process past the budget: it is about to die. */
 const THRESHOLD_CROSSED = (kind) => `the ${kind} is above its threshold`
-
-/**
- * Sampling intervals after a baseline is written before a native floor taken counts as the
- * baseline's: the monitor starts its series again once the snapshot is written.
- */
-const NATIVE_SETTLE_INTERVALS = 1
 
 /**
  * The heap snapshots the watcher writes when memory goes wrong, and the pairs they form.
  * The first snapshot (on a leak or a threshold crossing) is the baseline; the follow-up
  * comes as soon as a leaking kind of memory (the heap, `external` or native, each by its
  * floors) has grown by `followUpGrowthBytes` since the baseline (enough for the pair's diff
- * to show the growth) and the service has had time to recover from the baseline's pause;
- * the pair becomes a report (reports.js), told how much each leaking kind grew between
+ * to show the growth) and the service has had time to recover from the baseline's pause
+ * (the rule is `Pair#followUpDue`, pair.js); the pair becomes a report (reports.js), told how
+ * much each leaking kind grew between
  * the two. A threshold's baseline follows the heap. The cooldown spaces pairs, not the two
  * halves of one.
  *
  * Every snapshot's cost is predicted first (snapshot-cost.js); one that would stop the event
  * loop longer than `snapshotMaxPauseMs` is declined with reason `pause`, unless the process
- * is about to die (its heap above `heapThreshold`, RSS above `rssThreshold`, or the leak
- * urgent: its limit 15 minutes away or less, see the detector), when the evidence is worth
- * the pause: a restart loses everything the heap could tell.
+ * is about to die (pause-allowance.js: its heap above `heapThreshold`, RSS above
+ * `rssThreshold`, or the leak urgent), when the evidence is worth the pause: a restart loses
+ * everything the heap could tell.
  * One snapshot at a time; the store (snapshots.js) writes it only when it is safe to. Used
  * only when the watcher has a `dir` and `snapshots: 'auto'`, for each thread it responds to
  * (its target, lib/watch/leak-targets.js: the watcher's own, or a worker watched from it),
@@ -77,7 +61,7 @@ class Capture {
   #leaking = new Set() // the kinds reported leaking since the current pair's baseline was asked for
   #urgentLeak = null // the newest leak's { projectedLimitAt }, while it is urgent; or the heap's, projected near its limit (onNearLimit)
   #heapAboveThreshold = false // the newest heap floor is above heapThreshold
-  #baseline = null // { path, levels, kinds, startedAt, endedAt, pauseMs, followedUp, nativeNow, nativeStart } of the current pair
+  #baseline = null // the current pair (pair.js), from its baseline on
   #nativeHolds = 0 // snapshots and diffs under way that move native memory on purpose
   #capturing = false
   #thresholdWaiting = null // a threshold crossed while another snapshot was written: its kind
@@ -142,7 +126,7 @@ class Capture {
     const busy = this.#capturing || this.#stopped
     if (this.#pairUnderWay()) {
       this.#baseline.kinds.add(leak.kind)
-      this.#startNativeReadings(this.#baseline)
+      this.#baseline.startNativeReadings(this.#clock)
       const followUp = busy ? null : this.#followUpIfDue()
       return { role: followUp === null ? null : 'follow-up', written: Promise.resolve(followUp) }
     }
@@ -241,78 +225,16 @@ class Capture {
   onFloor(levels, aboveHeapThreshold) {
     this.#levels = levels
     this.#heapAboveThreshold = aboveHeapThreshold
-    const baseline = this.#baseline
-    if (baseline === null || baseline.followedUp) return null
-    // Native floors from before the baseline was written do not compare with those after
-    // (the monitor starts its series again once the snapshot is written): the
-    // baseline's native level is the first native floor taken a while after it, and the
-    // newest such floor is compared with it. (Readings come with the heap's floors: once a
-    // minute in a service that allocates little JS; comparing the lowest of several, against
-    // bursts of malloc, delayed a malloc leak's pair past six minutes at the defaults.)
-    if (levels.native !== null && levels.nativeAt > baseline.endedAt + NATIVE_SETTLE_INTERVALS * this.#intervalMs) {
-      baseline.levels.native ??= levels.native
-      baseline.nativeNow = levels.native
-      this.#startNativeReadings(baseline)
-    }
+    if (!this.#pairUnderWay()) return null
+    this.#baseline.noteNative(levels, this.#intervalMs, this.#clock)
     return this.#followUpIfDue()
   }
 
-  /**
-   * For a pair that follows native memory, once its native level has settled: the readings
-   * its report compares (smaps, malloc; native-verdict.js) start now, not while the
-   * baseline's snapshot memory was still held.
-   */
-  #startNativeReadings(baseline) {
-    if (baseline.nativeStart === null && baseline.kinds.has('native') && baseline.levels.native !== null) baseline.nativeStart = nativeStart(this.#clock)
-  }
-
-  /**
-   * Takes the follow-up once a leaking kind has grown enough since the baseline, the service
-   * has recovered, and no diagnosis is under way (its census' queue would be in the snapshot)
-   * unless the leak is urgent.
-   */
+  /** The pair's follow-up, once its rule (`Pair#followUpDue`) says it is due; null until then. */
   #followUpIfDue() {
-    const baseline = this.#baseline
-    const recoveredAt = baseline.endedAt + Math.max(this.#intervalMs, RECOVERY_PAUSES * baseline.pauseMs)
-    // An urgent leak does not wait: its limit may come before the census is done.
-    if (this.#clock.now() < recoveredAt || (this.#diagnosing() && this.#urgentLeak === null)) return null
-    const grown = this.#grown(baseline)
-    if (!grown.some(({ growthBytes }) => growthBytes >= this.#followUpGrowthBytes)) return null
-    return this.#capture('follow-up', null, null, grown)
-  }
-
-  /**
-   * How much each kind the pair follows grew since its baseline, by the newest floors:
-   * `[{ kind, sinceBytes, untilBytes, growthBytes }]` (kinds without both floors left out).
-   */
-  #grown(baseline) {
-    const grown = []
-    for (const kind of baseline.kinds) {
-      const since = baseline.levels[kind]
-      const until = kind === 'native' ? baseline.nativeNow : this.#levels[kind]
-      if (since == null || until == null) continue
-      grown.push({ kind, sinceBytes: since, untilBytes: until, growthBytes: until - since })
-    }
-    return grown
-  }
-
-  /**
-   * The pause this snapshot may take: the budget, or no limit when the process is about to
-   * die (and why), as `{ maxMs, dying }`. `crossed`: the threshold this snapshot is for, in
-   * words, or null.
-   */
-  #pauseAllowance(predicted, crossed, demand) {
-    if (demand !== null) return { maxMs: Infinity, dying: null, demanded: `requested on demand (${demand.requestedBy})` }
-    if (crossed !== null) return { maxMs: Infinity, dying: crossed }
-    if (this.#heapAboveThreshold) return { maxMs: Infinity, dying: 'the heap is above its threshold' }
-    const urgent = this.#urgentLeak
-    if (urgent !== null) {
-      // Without a heap projection (urgent through RSS), the detector's horizon is all there is.
-      const left = urgent.projectedLimitAt === null ? Infinity : urgent.projectedLimitAt - this.#clock.now()
-      const when = left === Infinity ? 'within 15 minutes' : `in ${Math.max(0, Math.round(left / 1000))} s`
-      if (predicted.pauseMs <= DYING_PAUSE_SHARE * left) return { maxMs: Infinity, dying: `the leak is urgent: its limit is projected ${when}` }
-    }
-    return { maxMs: this.#maxPauseMs, dying: null }
+    const state = { now: this.#clock.now(), levels: this.#levels, intervalMs: this.#intervalMs, followUpGrowthBytes: this.#followUpGrowthBytes }
+    const grown = this.#baseline.followUpDue({ ...state, diagnosing: this.#diagnosing(), urgent: this.#urgentLeak !== null })
+    return grown === null ? null : this.#capture('follow-up', null, null, grown)
   }
 
   /**
@@ -337,7 +259,8 @@ class Capture {
     try {
       const heapUsed = this.#levels.heap ?? v8.getHeapStatistics().used_heap_size
       const predicted = this.#cost.predict(heapUsed)
-      const { maxMs: allowedMs, dying, demanded } = this.#pauseAllowance(predicted, crossed, demand)
+      const about = { crossed, demand, heapAboveThreshold: this.#heapAboveThreshold, urgentLeak: this.#urgentLeak }
+      const { maxMs: allowedMs, dying, demanded } = pauseAllowance(predicted, about, this.#maxPauseMs, this.#clock.now())
       const followUp = reason === 'follow-up'
       const keep = this.#baseline === null ? [] : [this.#baseline.path]
       // Near the heap limit the process may die within seconds: in-process where its pause is allowed, else a child forked at once.
@@ -435,14 +358,14 @@ class Capture {
       const kinds = new Set(this.#leaking)
       if (kinds.size === 0 || (reason !== 'leak' && reason !== 'leak-worse')) kinds.add('heap')
       this.#leaking.clear()
-      const levels = { heap: baselineHeap, external: this.#levels.external, native: null }
-      this.#baseline = { path: result.path, levels, kinds, startedAt, endedAt: this.#clock.now(), pauseMs: result.durationMs, followedUp: false, nativeNow: null, nativeStart: null }
+      const levels = { heap: baselineHeap, external: this.#levels.external }
+      this.#baseline = new Pair({ path: result.path, levels, kinds, startedAt, endedAt: this.#clock.now(), pauseMs: result.durationMs })
       return fields
     }
     const fields = { ...result, role: 'follow-up', baseline: baseline.path }
     this.#emit('snapshot', fields)
     baseline.followedUp = true
-    const leaking = follow.grown ?? this.#grown(baseline)
+    const leaking = follow.grown ?? baseline.grown(this.#levels)
     const native = baseline.nativeStart === null ? null : { start: baseline.nativeStart, end: follow.nativeEnd ?? nativeStart(this.#clock) }
     // The census taken at the leak (begun with the baseline, beside its writer), once done, is
     // what the pair confirms. Diffing the pair holds both snapshots' graphs in native memory
