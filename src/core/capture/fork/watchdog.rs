@@ -38,9 +38,10 @@ impl ForkLimits {
     }
 }
 
-/// Milliseconds as a `Duration`, none below zero.
+/// Milliseconds as a `Duration`: none below zero (nor NaN), and no limit for a value past
+/// what a `Duration` holds (infinity), where `from_secs_f64` would panic.
 fn millis(ms: f64) -> Duration {
-    Duration::from_secs_f64(ms.max(0.0) / 1e3)
+    Duration::try_from_secs_f64(ms.max(0.0) / 1e3).unwrap_or(Duration::MAX)
 }
 
 /// How a child ended.
@@ -300,6 +301,19 @@ fn drain(fd: RawFd, into: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_in_milliseconds_never_panic() {
+        let limits = |deadline_ms, stall_ms| ForkLimits {
+            deadline_ms,
+            stall_ms,
+        };
+        assert_eq!(limits(1500.0, 0.0).deadline(), Duration::from_millis(1500));
+        assert_eq!(limits(-5.0, f64::NAN).deadline(), Duration::ZERO);
+        assert_eq!(limits(-5.0, f64::NAN).stall(), Duration::ZERO);
+        assert_eq!(limits(f64::INFINITY, 1e300).deadline(), Duration::MAX);
+        assert_eq!(limits(f64::INFINITY, 1e300).stall(), Duration::MAX);
+    }
 
     #[test]
     fn stat_lines_with_odd_command_names() {
