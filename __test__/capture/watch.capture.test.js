@@ -42,10 +42,10 @@ function capture(t, overrides) {
   const dir = tempDir(t, 'capture')
   const events = []
   const noPair = []
-  const native = { pauseNative() {}, resetNative() {} }
+  const monitor = { pauseNative() {}, resetNative() {} }
   const options = resolveOptions({ dir, nearHeapLimit: false, snapshotWriter: 'in-process', ...overrides })
   const emit = (type, fields) => events.push({ type, at: Date.now(), ...fields })
-  const c = new Capture(options, { target: watcherThreadTarget(SYSTEM_CLOCK), native, emit, onNoPair: (skipped) => noPair.push(skipped) })
+  const c = new Capture(options, { target: watcherThreadTarget(SYSTEM_CLOCK), monitor, emit, onNoPair: (skipped) => noPair.push(skipped) })
   return { c, dir, events, noPair }
 }
 

@@ -47,7 +47,7 @@ class Capture {
   #target
   #clock
   #afterSnapshot
-  #native
+  #monitor
   #emit
   #onNoPair
   #diagnosedSince
@@ -73,7 +73,7 @@ class Capture {
    * @param {object} parts
    * @param {object} parts.target the thread whose snapshots these are (lib/watch/leak-targets.js):
    *   its snapshot store and how a snapshot of it is written.
-   * @param {object} parts.native the monitor, told when native floors stop comparing.
+   * @param {object} parts.monitor the monitor, told when native floors stop comparing.
    * @param {(type: string, fields: object) => void} parts.emit emits a watcher event.
    * @param {(skipped: object) => void} parts.onNoPair a baseline's follow-up was declined
    *   (its `snapshot-skipped` fields): the pair will bring no report.
@@ -86,14 +86,14 @@ class Capture {
    *   waits for it, since its census' queue, in the heap meanwhile, would read as growth.
    * @param {import('../shared/clock').Clock} [parts.clock] what time it is.
    */
-  constructor(options, { target, native, emit, onNoPair, diagnosedSince = async () => null, published = () => null, diagnosing = () => false, clock = SYSTEM_CLOCK }) {
+  constructor(options, { target, monitor, emit, onNoPair, diagnosedSince = async () => null, published = () => null, diagnosing = () => false, clock = SYSTEM_CLOCK }) {
     this.#diagnosedSince = diagnosedSince
     this.#diagnosing = diagnosing
     this.#clock = clock
     this.#target = target
     this.#store = target.snapshotStore(options, { emit, clock })
     this.#afterSnapshot = options.afterSnapshot ?? null
-    this.#native = native
+    this.#monitor = monitor
     this.#emit = emit
     this.#onNoPair = onNoPair
     this.#reports = new Reports(options.top, emit, target.thread === null ? {} : { thread: target.thread }, published)
@@ -303,12 +303,12 @@ class Capture {
    * restart them mid-diff.
    */
   #holdNative() {
-    if (this.#nativeHolds++ === 0) this.#native.pauseNative()
+    if (this.#nativeHolds++ === 0) this.#monitor.pauseNative()
   }
 
   /** The end of a hold: native floors start again (a new series) when the last one ends. */
   #releaseNative() {
-    if (--this.#nativeHolds === 0) this.#native.resetNative()
+    if (--this.#nativeHolds === 0) this.#monitor.resetNative()
   }
 
   /**

@@ -8,8 +8,8 @@
  */
 const { withSourcePositions } = require('../shared/source-positions')
 const { sitesOfProfile } = require('./profile-sites')
-const { growingSites, isRuntimeOwn, siteThatMade } = require('./growth')
-const { SiteProfiler, inProcessSampler, IN_PROCESS } = require('./profiler')
+const { growingSites, isRuntimeOwn } = require('./growth')
+const { IN_PROCESS } = require('./profiler')
 
 /**
  * Sampling windows before a `sites` event (which may then say that no site grew): at least
@@ -65,7 +65,7 @@ class SiteRanking {
    * @param {{ sitesSamplingBytes: number, sitesWindowMs: number, top: number }} options
    * @param {(type: string, fields: object) => void} emit emits a watcher event.
    * @param {import('./heap-profiles').HeapProfiles} profiles where the rankings' profiles are kept.
-   * @param {{ profiler: (samplingBytes: number) => SiteProfiler, afterFullGc: (profiler: SiteProfiler, windowMs: number) => Promise<object>, runtime?: string | null }} [sampler]
+   * @param {{ profiler: (samplingBytes: number) => import('./profiler').SiteProfiler, afterFullGc: (profiler: import('./profiler').SiteProfiler, windowMs: number) => Promise<object>, runtime?: string | null }} [sampler]
    *   whose heap is sampled: this thread's on the system's clock (IN_PROCESS) unless given (a
    *   watcher gives `inProcessSampler(clock)`); a worker thread's from
    *   the main thread (lib/watch/thread-watch.js), with `runtime` the pool that runs its tasks
@@ -190,6 +190,4 @@ class SiteRanking {
   }
 }
 
-// SiteProfiler, inProcessSampler and siteThatMade are also importable from here, where the
-// watcher's modules import them from (their homes: profiler.js, growth.js).
-module.exports = { SiteRanking, windowsFor, SiteProfiler, inProcessSampler, siteThatMade }
+module.exports = { SiteRanking, windowsFor }

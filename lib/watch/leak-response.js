@@ -78,18 +78,18 @@ class LeakResponse {
 
   /**
    * @param {object} options the watcher's settings, checked (options.js).
-   * @param {{ target: object, native: object, emit: (type: string, fields: object) => object, clock: import('../shared/clock').Clock }} parts
-   *   `target`: the thread whose leaks these are (leak-targets.js); `native`: the monitor,
+   * @param {{ target: object, monitor: object, emit: (type: string, fields: object) => object, clock: import('../shared/clock').Clock }} parts
+   *   `target`: the thread whose leaks these are (leak-targets.js); `monitor`: the monitor,
    *   told when snapshots move native memory; `emit`: emits a watcher event; `clock`: the
    *   watcher's time.
    */
-  constructor(options, { target, native, emit, clock }) {
+  constructor(options, { target, monitor, emit, clock }) {
     this.#options = options
     this.#emit = emit
     this.#clock = clock
     this.#target = target
     this.#diagnosis = new Diagnosis(options, { emit, clock, target })
-    if (options.snapshots === 'auto' && options.dir !== undefined && target.noSnapshots === null) this.#startSnapshots(options, native)
+    if (options.snapshots === 'auto' && options.dir !== undefined && target.noSnapshots === null) this.#startSnapshots(options, monitor)
     else if (options.dir !== undefined && isMainThread && target.watcherThread) this.#removeDeadWritersTemps(options.dir)
   }
 
@@ -111,12 +111,12 @@ class LeakResponse {
    * The snapshots: the capture of pairs and, for the watcher's own thread, the snapshot near
    * the heap limit and the snapshot signal's listener.
    */
-  #startSnapshots(options, native) {
+  #startSnapshots(options, monitor) {
     // Loaded only here: a watcher without a dir never loads the snapshot writer.
     const { Capture } = require('../capture/capture')
     this.#capture = new Capture(options, {
       target: this.#target,
-      native,
+      monitor,
       emit: this.#emit,
       onNoPair: (skipped) => this.#diagnose(this.#lastLeak, whyNoPair({ kind: 'skipped', skipped: skipped.skipped, detail: skipped.detail ?? null })),
       diagnosedSince: (time) => this.#diagnosis.latestSince(time),

@@ -11,7 +11,6 @@
  */
 const { isMainThread, threadId } = require('node:worker_threads')
 const { isOwnFile } = require('../shared/code-origin')
-const { scriptName } = require('../shared/script-path')
 
 /** The BroadcastChannel on which a worker's own watcher says, every interval, that it runs: `{ threadId, time }` (threads.js). */
 const OWN_WATCHERS_CHANNEL = 'leakproof:own-watchers'
@@ -49,6 +48,4 @@ module.exports = {
   poolOf,
   thisThread,
   OWN_WATCHERS_CHANNEL,
-  /** A worker's script for people (shared/script-path.js' `scriptName`), under the name threads.js still imports it by. */
-  scriptPath: scriptName,
 }

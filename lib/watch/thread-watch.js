@@ -35,7 +35,7 @@ class ThreadWatch {
   #heapLimit
   #clock
   #target // the worker as a leak target (leak-targets.js)
-  #native
+  #processMonitor // the watcher's monitor, told when the worker's snapshots move the process' native memory
   #response = null // the worker's leak response, made with its first leak
   #monitor = null // the detector, made with the first floor judged here
   #floor = null // { time, bytes } of the newest floor
@@ -47,7 +47,7 @@ class ThreadWatch {
   /**
    * @param {object} options the watcher's settings.
    * @param {{ threadId: number, name: string | null, script: string | null, pool: string | null }} info who the worker is.
-   * @param {object} parts `emit`, `clock`, `native` (threads.js); `snapshots()` makes the worker's
+   * @param {object} parts `emit`, `clock`, `monitor` (threads.js); `snapshots()` makes the worker's
    *   snapshot store (null without a dir); `usage()`, the worker's heap as
    *   the inspector's `Runtime.getHeapUsage` gives it (no JavaScript runs in the worker for it);
    *   `evaluate(expression, timeoutMs)` in the worker, for its snapshots and census, or null
@@ -56,13 +56,13 @@ class ThreadWatch {
    *   the worker's own watcher last said (`{ time, heapFloor, leaking }`, null if never); `heapLimit`, the old
    *   generation's limit where the worker's `resourceLimits` set it, else null.
    */
-  constructor(options, info, { emit, snapshots, clock, native, evaluate, noEvaluation = null, request, usage, ownWatcher, heapLimit }) {
+  constructor(options, info, { emit, snapshots, clock, monitor, evaluate, noEvaluation = null, request, usage, ownWatcher, heapLimit }) {
     this.#usage = usage
     this.#ownWatcher = ownWatcher
     this.#heapLimit = heapLimit
     this.#options = options
     this.#info = info
-    this.#native = native
+    this.#processMonitor = monitor
     this.#clock = clock
     this.#emit = (type, fields) => emit(type, { threadId: info.threadId, thread: this.#thread(), ...fields })
     // Its reports say it judged here, by the main thread.
@@ -99,7 +99,7 @@ class ThreadWatch {
   }
 
   /** One interval: reads the worker, judges its floor. */
-  async sample() {
+  async read() {
     // While the worker writes its snapshot, it answers nothing.
     if (this.#stopped || this.#response?.snapshotState().writing) return
     let reading
@@ -142,7 +142,7 @@ class ThreadWatch {
     if (this.#stopped || event.type !== 'leak' || event.kind !== 'heap') return
     const { type, ...fields } = event
     const leak = this.#emit(type, fields)
-    this.#response ??= new LeakResponse(this.#options, { target: this.#target, native: this.#native, emit: this.#emit, clock: this.#clock })
+    this.#response ??= new LeakResponse(this.#options, { target: this.#target, monitor: this.#processMonitor, emit: this.#emit, clock: this.#clock })
     // On the next turn, as the detector's callback returns.
     setImmediate(() => this.#response.onLeak(leak))
   }

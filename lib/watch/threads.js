@@ -29,7 +29,8 @@ const { BroadcastChannel } = require('node:worker_threads')
 const { ThreadWatch } = require('./thread-watch')
 const { ownEvaluation } = require('../sites/own-work')
 const { InspectorSession, callFailed } = require('../shared/inspector-session')
-const { poolOf, scriptPath, OWN_WATCHERS_CHANNEL } = require('./thread-info')
+const { poolOf, OWN_WATCHERS_CHANNEL } = require('./thread-info')
+const { scriptName } = require('../shared/script-path')
 
 /** A worker that has not answered within this long is skipped this interval (it may be exiting). */
 const ANSWER_TIMEOUT_MS = 5_000
@@ -78,15 +79,15 @@ class WorkerThreads {
 
   /**
    * @param {object} options the watcher's settings.
-   * @param {{ emit: (type: string, fields: object) => object, clock: import('../shared/clock').Clock, native: { pauseNative(): void, resetNative(): void } }} parts
-   *   `emit` emits a watcher event (its `threadId` and `thread` given in the fields); `native`, the
+   * @param {{ emit: (type: string, fields: object) => object, clock: import('../shared/clock').Clock, monitor: { pauseNative(): void, resetNative(): void } }} parts
+   *   `emit` emits a watcher event (its `threadId` and `thread` given in the fields); `monitor`, the
    *   main thread's monitor, told when a worker's snapshot or its diff moves the process's native memory.
    */
-  constructor(options, { emit, clock, native }) {
+  constructor(options, { emit, clock, monitor }) {
     this.#options = options
     // Each worker's snapshots: in `dir`, under its budget, with a cooldown of the worker's own.
     const snapshots = options.snapshots === 'auto' && options.dir !== undefined ? () => require('../capture/snapshots').watcherSnapshotStore(options, { emit, clock, writer: 'in-process', beforeSnapshot: null }) : null
-    this.#parts = { emit, clock, snapshots, native }
+    this.#parts = { emit, clock, snapshots, monitor }
     diagnosticsChannel.subscribe('worker_threads', this.#onWorker)
     this.#ownWatchersChannel = new BroadcastChannel(OWN_WATCHERS_CHANNEL)
     this.#ownWatchersChannel.onmessage = ({ data }) => {
@@ -110,7 +111,7 @@ class WorkerThreads {
   /** Reads every worker once (the watcher's interval); each judges and acts on its own. */
   async read() {
     if (this.#stopped) return
-    await Promise.all([...this.#threads.values()].map((thread) => thread.sample()))
+    await Promise.all([...this.#threads.values()].map((thread) => thread.read()))
   }
 
   /** The workers' heaps, physical bytes, at their newest readings: in RSS, not native memory. */
@@ -161,7 +162,7 @@ class WorkerThreads {
     const threadId = Number(titled[1])
     // Node 24 and later name an unnamed worker `WorkerThread`.
     const name = titled[2] === '' || titled[2] === 'WorkerThread' ? null : titled[2]
-    const script = scriptPath(workerInfo.url)
+    const script = scriptName(workerInfo.url)
     const made = this.#made.get(threadId)
     const info = { threadId, name, script, pool: made?.pool ?? poolOf(script) }
     // In a function the sites know as leakproof's (`ownEvaluation`): it runs on top of whatever the worker was doing.

@@ -115,7 +115,7 @@ class Watcher extends EventEmitter {
   #startedAt
   #oldSpaceLimit // the old generation's limit where set, else null (heap-limit.js)
   // The parts, in the order they are made (the constructor):
-  #native // the monitor: the detector's thread (native-monitor.js)
+  #monitor // the monitor: the detector's thread (native-monitor.js)
   #floors // each interval's floor (floors.js)
   #forcedGc // full GCs forced when an interval would have none (forced-gc.js)
   #leakResponse // from a leak to its report: sites, snapshots, the diagnosis (leak-response.js)
@@ -148,20 +148,20 @@ class Watcher extends EventEmitter {
     this.#startedAt = clock.now()
     this.#oldSpaceLimit = oldSpaceLimitBytes()
     const emit = this.#emit
-    this.#native = newNativeMonitor(options, { startedAt: this.#startedAt, warmupEndsWhenServing }, (event) => this.#onNativeEvent(event))
+    this.#monitor = newNativeMonitor(options, { startedAt: this.#startedAt, warmupEndsWhenServing }, (event) => this.#onNativeEvent(event))
     this.#floors = new Floors(options.intervalMs, clock)
     this.#forcedGc = new ForcedGc(options, {
       floors: this.#floors,
-      floorSpacingMs: () => this.#native.wantedFloorSpacingMs,
-      urgentGrowth: () => this.#native.urgentGrowth,
+      floorSpacingMs: () => this.#monitor.wantedFloorSpacingMs,
+      urgentGrowth: () => this.#monitor.urgentGrowth,
       onError: (err) => emit('error', { error: err.message, during: 'forcing a full GC' }),
       clock,
     })
-    this.#leakResponse = new LeakResponse(options, { target: watcherThreadTarget(clock), native: this.#native, emit, clock })
+    this.#leakResponse = new LeakResponse(options, { target: watcherThreadTarget(clock), monitor: this.#monitor, emit, clock })
     // `watcher.nearHeapLimit`, with snapshots on: what the snapshot near the heap limit came to.
     if (this.#leakResponse.nearHeapLimit !== null) this.nearHeapLimit = this.#leakResponse.nearHeapLimit
     if (options.restart !== null) this.#restart = newRestart(options.restart, { emit, clock })
-    if (isMainThread && options.threads) this.#threads = newWorkerThreads(options, { emit, clock, native: this.#native })
+    if (isMainThread && options.threads) this.#threads = newWorkerThreads(options, { emit, clock, monitor: this.#monitor })
     // Last of the parts, so that nothing thrown above leaves it subscribed.
     this.#pressure = judgeForWatcher({ enterShare: options.pressureShare, holdMs: options.pressureHoldMs, shrinkMaps: options.shrinkMaps })
     this.#load = new LoadMeter() // real time, not the clock: the CPU time and requests it divides are real
@@ -217,7 +217,7 @@ class Watcher extends EventEmitter {
    * native floor as the thread read it.
    */
   #memoryTrends() {
-    const trends = this.#native.trends()
+    const trends = this.#monitor.trends()
     const sampled = this.#lastFloor
     if (sampled === null) return trends
     const judged = (kind, floorBytes) => {
@@ -271,7 +271,7 @@ class Watcher extends EventEmitter {
     this.#forcedGc.stop()
     this.#floors.stop()
     this.#load.stop()
-    this.#native.stop()
+    this.#monitor.stop()
     this.#leakResponse.stop()
     this.#restart?.stop()
     this.#threads?.stop()
@@ -309,7 +309,7 @@ class Watcher extends EventEmitter {
   /** Once per interval: a full GC forced if one is due, then the interval's floor, if any. */
   #tick() {
     if (this.#stopped) return
-    if (!isMainThread) sayWatching({ time: this.#clock.now(), heapFloor: this.#lastFloor?.heap ?? null, leaking: this.#native.trends().some((t) => t.kind === 'heap' && t.leaking) })
+    if (!isMainThread) sayWatching({ time: this.#clock.now(), heapFloor: this.#lastFloor?.heap ?? null, leaking: this.#monitor.trends().some((t) => t.kind === 'heap' && t.leaking) })
     this.#fullGcs.aged()
     this.#forcedGc.tick()
     const floor = this.#floors.take()
@@ -320,7 +320,7 @@ class Watcher extends EventEmitter {
     const { external, arrayBuffers } = process.memoryUsage()
     // The workers' heaps are in RSS too, not native memory.
     const heaps = stats.total_physical_size + (this.#threads?.heapBytes() ?? 0)
-    this.#native.recordHeapResident(heaps, floor?.external ?? external, arrayBuffers)
+    this.#monitor.recordHeapResident(heaps, floor?.external ?? external, arrayBuffers)
     if (floor !== null) this.#sample(floor, heapLimit(stats.heap_size_limit, this.#oldSpaceLimit))
     this.#threads?.read().catch((err) => this.#emit('error', { error: err.message, during: 'watching worker threads' }))
     for (const cache of cachesThrashing(this.#clock.now())) this.#event('cache-thrashing', cache)
@@ -333,13 +333,13 @@ class Watcher extends EventEmitter {
     const filling = this.#cachesFilling(time)
     // The watcher's own forced GCs are not the service's work.
     const load = this.#load.take(forced?.pauseMs ?? 0)
-    this.#native.recordFloor('heap', time, heap, limit, filling, load)
-    this.#native.recordFloor('external', time, external, null, filling, load)
+    this.#monitor.recordFloor('heap', time, heap, limit, filling, load)
+    this.#monitor.recordFloor('external', time, external, null, filling, load)
     this.#leakResponse.noteFloor(floor)
     // For the timeline beside the heap: the Rust thread's newest native floor (none until it
     // has one) and RSS against the container's limit. Reading /proc costs tens of µs, once
     // per floor.
-    const nativeTrend = this.#native.trends().find((trend) => trend.kind === 'native')
+    const nativeTrend = this.#monitor.trends().find((trend) => trend.kind === 'native')
     const native = nativeTrend?.floorBytes ?? null
     const { rss, containerLimit } = processMemory()
     this.#event('sample', sampleFields({ heapUsed: heap, external, native, rss, containerLimit, heapLimit: limit, forced, cachesFilling: filling, load }))
@@ -350,7 +350,7 @@ class Watcher extends EventEmitter {
     const rssShare = rss !== null && containerLimit !== null ? rss / containerLimit : 0
     this.#lastUsage = Math.max(heapShare, rssShare)
     this.#notePressure({ usage: this.#lastUsage, urgent: false, reason: heapShare >= rssShare ? 'heap' : 'rss' })
-    this.#leakResponse.onLevels({ heap, external, native, nativeAt: nativeTrend?.floorAt ?? null }, this.#native.heapAboveThreshold)
+    this.#leakResponse.onLevels({ heap, external, native, nativeAt: nativeTrend?.floorAt ?? null }, this.#monitor.heapAboveThreshold)
     this.#checkRestart()
   }
 
@@ -384,7 +384,7 @@ class Watcher extends EventEmitter {
 
   /** With the restart policy: whether a restart is due now, by the live trends (after each floor and report). */
   #checkRestart() {
-    if (this.#restart !== null && !this.#stopped) this.#restart.check(this.#native.trends())
+    if (this.#restart !== null && !this.#stopped) this.#restart.check(this.#monitor.trends())
   }
 
   /**
@@ -392,7 +392,7 @@ class Watcher extends EventEmitter {
    * rule the monitor owns (`crossedHeapThreshold`), which it applies to RSS too.
    */
   #checkHeapThreshold(heapUsed, limit) {
-    if (!this.#native.crossedHeapThreshold(heapUsed, limit)) return
+    if (!this.#monitor.crossedHeapThreshold(heapUsed, limit)) return
     this.#event('threshold', { kind: 'heap', current: heapUsed, limit })
     this.#leakResponse.onThreshold('heap')
   }
