@@ -9,7 +9,7 @@
  * runs) or `'main'` (the main thread's, through the inspector: workers without the preload,
  * or whose loop a pool keeps blocked between tasks).
  */
-const { isMainThread, threadId } = require('node:worker_threads')
+const { isMainThread, threadId, BroadcastChannel } = require('node:worker_threads')
 const { isOwnFile } = require('../shared/code-origin')
 
 /** The BroadcastChannel on which a worker's own watcher says, every interval, that it runs: `{ threadId, time }` (threads.js). */
@@ -44,8 +44,31 @@ function thisThread() {
   return { threadId, name: typeof name === 'string' && name !== '' ? name : null, script, pool: poolOf(script), watchedFrom: 'self' }
 }
 
+/** Who this thread is, on every event of a worker's own watcher (null on the main thread; read once its script is known: the preload runs before). */
+let ownThread = thisThread()
+
+/** Where a worker's own watcher says, every interval, that it runs, for the main thread's (threads.js). */
+let ownWatchers = null
+
+/** Who this thread is, on its own watcher's events (null on the main thread): read again until its script is known. */
+function ownThreadInfo() {
+  if (ownThread?.script === null) ownThread = thisThread()
+  return ownThread
+}
+
+/** A worker's own watcher runs (its interval came at `time`; its heap floor and whether it leaks): the main thread's leaves this worker to it. */
+function sayWatching({ time, heapFloor, leaking }) {
+  if (ownWatchers === null) {
+    ownWatchers = new BroadcastChannel(OWN_WATCHERS_CHANNEL)
+    ownWatchers.unref()
+  }
+  ownWatchers.postMessage({ threadId, time, heapFloor, leaking })
+}
+
 module.exports = {
   poolOf,
   thisThread,
+  ownThreadInfo,
+  sayWatching,
   OWN_WATCHERS_CHANNEL,
 }

@@ -15,7 +15,8 @@
  *   the snapshots and their pairs' reports (capture.js, within a pause budget unless the
  *   process is about to die), the report without a pair (diagnosis.js, its holder from the
  *   census), and the snapshots near the heap limit and on demand;
- * - map-pressure.js: the BoundedMaps that shrink under memory pressure;
+ * - watched-caches.js: the BoundedMaps: growth set aside while they fill, memory pressure for
+ *   those that shrink under it (lib/cache/map-pressure.js), the ones that thrash;
  * - restart.js (the `restart` option) and threads.js (the worker threads, from the main thread).
  * Every part reads the time from the watcher's clock (lib/shared/clock.js).
  *
@@ -31,12 +32,10 @@
 const diagnosticsChannel = require('node:diagnostics_channel')
 const { EventEmitter } = require('node:events')
 const v8 = require('node:v8')
-const { threadId, isMainThread, BroadcastChannel } = require('node:worker_threads')
+const { threadId, isMainThread } = require('node:worker_threads')
 const { processMemory } = require('../detect/system-memory')
 const { heapLimit, oldSpaceLimitBytes } = require('../shared/heap-limit')
 const errors = require('../shared/errors')
-const { mapsFilling, cachesThrashing } = require('../cache/registry')
-const { judgeForWatcher } = require('../cache/map-pressure')
 const { FullGcSentinel } = require('../detect/full-gc-sentinel')
 const { Floors } = require('../detect/floors')
 const { LoadMeter } = require('../detect/load')
@@ -44,11 +43,12 @@ const { ForcedGc } = require('../detect/forced-gc')
 const { Tally, DEFAULT_SCALE } = require('./tally')
 const { resolveOptions } = require('./options')
 const { SYSTEM_CLOCK } = require('../shared/clock')
-const { thisThread, OWN_WATCHERS_CHANNEL } = require('./thread-info')
+const { ownThreadInfo, sayWatching } = require('./thread-info')
 const { newNativeMonitor } = require('./native-monitor')
 const { LeakResponse } = require('./leak-response')
 const { watcherThreadTarget } = require('./leak-targets')
 const { sampleFields } = require('./sample-event')
+const { WatchedCaches } = require('./watched-caches')
 
 /** Every event the watcher emits (the module doc says what each means). */
 const EVENTS = Object.freeze(['sample', 'leak', 'threshold', 'snapshot', 'snapshot-skipped', 'heap-limit-snapshot', 'report', 'sites', 'cache-thrashing', 'memory-pressure', 'restart-due', 'restart-exit', 'error'])
@@ -60,22 +60,7 @@ const EVENTS = Object.freeze(['sample', 'leak', 'threshold', 'snapshot', 'snapsh
  */
 const CHANNELS = Object.freeze(Object.fromEntries(EVENTS.map((type) => [type, diagnosticsChannel.channel(`leakproof:${type}`)])))
 
-/**
- * Growth while BoundedMaps are still filling up is set aside for at most this many minimum
- * durations in a row, so that a map too large to ever fill cannot hide a leak beside it for good.
- */
-const FILLING_GRACE_DURATIONS = 5
-
-/** Named maps listed in a `memory-pressure` event (all are counted). */
-const PRESSURE_MAPS_LISTED = 50
-
 let current = null // this thread's watcher
-
-/** Who this thread is, on every event of a worker's own watcher (null on the main thread; read once its script is known: the preload runs before). */
-let ownThread = thisThread()
-
-/** Where a worker's own watcher says, every interval, that it runs, for the main thread's (threads.js). */
-let ownWatchers = null
 
 /**
  * Watches this thread's memory for leaks. One watcher per thread: calling `watch()` again
@@ -121,13 +106,12 @@ class Watcher extends EventEmitter {
   #leakResponse // from a leak to its report: sites, snapshots, the diagnosis (leak-response.js)
   #restart = null // the restart policy, with the restart option (lib/mitigate/restart.js)
   #threads = null // the worker threads, watched from the main thread (threads.js)
-  #pressure // judges memory pressure for the BoundedMaps that shrink under it (map-pressure.js)
+  #caches // what it does for this thread's BoundedMaps (watched-caches.js)
   #load // the requests and CPU time since the last floor (load.js), measured from the start
   #fullGcs // tells when V8 ran a full GC (full-gc-sentinel.js)
   #timer // runs #tick every intervalMs
   // What the watcher saw:
   #majorGcsSeen = 0
-  #fillingSince = null // when BoundedMaps started filling, while they still are
   #tally = new Tally() // what the events so far said, for status() and metrics
   #lastFloor = null // the newest sampled floor: { time, heap, external }
   #lastUsage = null // the share of its limit the memory used at the newest floor (heap or RSS)
@@ -163,7 +147,7 @@ class Watcher extends EventEmitter {
     if (options.restart !== null) this.#restart = newRestart(options.restart, { emit, clock })
     if (isMainThread && options.threads) this.#threads = newWorkerThreads(options, { emit, clock, monitor: this.#monitor })
     // Last of the parts, so that nothing thrown above leaves it subscribed.
-    this.#pressure = judgeForWatcher({ enterShare: options.pressureShare, holdMs: options.pressureHoldMs, shrinkMaps: options.shrinkMaps })
+    this.#caches = new WatchedCaches(options)
     this.#load = new LoadMeter() // real time, not the clock: the CPU time and requests it divides are real
     this.#fullGcs = new FullGcSentinel(() => this.#onFullGc())
     this.#timer = setInterval(() => this.#tick(), options.intervalMs)
@@ -275,7 +259,7 @@ class Watcher extends EventEmitter {
     this.#leakResponse.stop()
     this.#restart?.stop()
     this.#threads?.stop()
-    this.#pressure.stop()
+    this.#caches.stop()
     if (current === this) current = null
   }
 
@@ -323,14 +307,14 @@ class Watcher extends EventEmitter {
     this.#monitor.recordHeapResident(heaps, floor?.external ?? external, arrayBuffers)
     if (floor !== null) this.#sample(floor, heapLimit(stats.heap_size_limit, this.#oldSpaceLimit))
     this.#threads?.read().catch((err) => this.#emit('error', { error: err.message, during: 'watching worker threads' }))
-    for (const cache of cachesThrashing(this.#clock.now())) this.#event('cache-thrashing', cache)
+    for (const cache of this.#caches.thrashing(this.#clock.now())) this.#event('cache-thrashing', cache)
   }
 
   /** One interval's floor: recorded for the detector, emitted as `sample`, checked against the thresholds. */
   #sample(floor, limit) {
     const { time, heap, external, forced } = floor
     this.#lastFloor = { time, heap, external }
-    const filling = this.#cachesFilling(time)
+    const filling = this.#caches.filling(time)
     // The watcher's own forced GCs are not the service's work.
     const load = this.#load.take(forced?.pauseMs ?? 0)
     this.#monitor.recordFloor('heap', time, heap, limit, filling, load)
@@ -355,31 +339,13 @@ class Watcher extends EventEmitter {
   }
 
   /**
-   * Whether BoundedMaps are still filling up: growth with a known ceiling, which the
-   * detector sets aside (its window restarts), for at most FILLING_GRACE_DURATIONS.
-   */
-  #cachesFilling(time) {
-    if (mapsFilling() === 0) {
-      this.#fillingSince = null
-      return false
-    }
-    this.#fillingSince ??= time
-    return time - this.#fillingSince < FILLING_GRACE_DURATIONS * this.#options.minDurationMs
-  }
-
-  /**
    * One reading for the maps that shrink under memory pressure; emits `memory-pressure` when
    * some shrink or may grow back (fields: `state`, `reason`, `usage`, `maps` (the named ones),
    * `mapsChanged`, `evicted`).
    */
   #notePressure(reading) {
-    const change = this.#pressure.note(reading, this.#clock.now())
-    // Pressure with no map that shrinks is the threshold's business, not this event's.
-    if (change === null || change.maps.length === 0) return
-    const { state, maps } = change
-    const named = maps.filter((m) => m.name !== null).slice(0, PRESSURE_MAPS_LISTED)
-    const evicted = maps.reduce((sum, m) => sum + m.evicted, 0)
-    this.#event('memory-pressure', { state, reason: state === 'shrink' ? reading.reason : null, usage: reading.usage, maps: named, mapsChanged: maps.length, evicted })
+    const fields = this.#caches.pressure(reading, this.#clock.now())
+    if (fields !== null) this.#event('memory-pressure', fields)
   }
 
   /** With the restart policy: whether a restart is due now, by the live trends (after each floor and report). */
@@ -424,21 +390,6 @@ function newRestart(settings, parts) {
 function newWorkerThreads(options, parts) {
   const { WorkerThreads } = require('./threads')
   return new WorkerThreads(options, parts)
-}
-
-/** Who this thread is, on its own watcher's events (null on the main thread): read again until its script is known. */
-function ownThreadInfo() {
-  if (ownThread?.script === null) ownThread = thisThread()
-  return ownThread
-}
-
-/** A worker's own watcher runs (its interval came at `time`; its heap floor and whether it leaks): the main thread's leaves this worker to it. */
-function sayWatching({ time, heapFloor, leaking }) {
-  if (ownWatchers === null) {
-    ownWatchers = new BroadcastChannel(OWN_WATCHERS_CHANNEL)
-    ownWatchers.unref()
-  }
-  ownWatchers.postMessage({ threadId, time, heapFloor, leaking })
 }
 
 module.exports = { watch, currentWatcher, Watcher, EVENTS, CHANNELS }
