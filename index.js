@@ -57,6 +57,11 @@ function coordinateRestarts(options) {
 }
 
 /** The HTML report page of a watcher's directory; see `lib/page/index.js`. */
+function writeReportPage(dir, options) {
+  return require('./lib/page').writeReportPage(dir, options)
+}
+
+/** Deprecated: `writeReportPage()`'s former name; the first call warns (`LEAKPROOF_DEPRECATED`). */
 function writeReport(dir, options) {
   return require('./lib/page').writeReport(dir, options)
 }
@@ -69,7 +74,7 @@ module.exports = {
   systemMemory,
   analyzeSnapshot,
   diffSnapshots,
-  writeReport,
+  writeReportPage,
   ready,
   readiness,
   coordinateRestarts,
@@ -84,7 +89,9 @@ module.exports = {
   liveSites,
   compareLiveSites,
   topGrowingSites,
-  // Deprecated (LEAKPROOF_DEPRECATED): liveSites() and compareLiveSites() under their former names.
+  // Deprecated (LEAKPROOF_DEPRECATED): liveSites(), compareLiveSites() and writeReportPage()
+  // under their former names.
   census,
   compareCensus,
+  writeReport,
 }

@@ -19,7 +19,7 @@
  *
  * Then ROUNDS rounds; each round, for each N in SIZES, one at a time, each in a process of its own:
  *
- * - page: `writeReport(dirs, { out })` (lib/page) in a fresh child: its wall time, the child's
+ * - page: `writeReportPage(dirs, { out })` (lib/page) in a fresh child: its wall time, the child's
  *   peak RSS (VmHWM) and RSS before the call, the page's size; then, warm, `collectAll(dirs)`
  *   and `renderPage(model)` alone, to split the time;
  * - overview: `leakproof mcp --root ROOT` (the real server, spawned by the SDK's
@@ -139,15 +139,15 @@ function makeFleet(base, evidence, n) {
   return { root, dirs }
 }
 
-/** Child: writeReport over every directory in `root` to `out`; prints its time, peak RSS, size and the fleet. */
+/** Child: writeReportPage over every directory in `root` to `out`; prints its time, peak RSS, size and the fleet. */
 async function pageChild(root, out) {
-  const { writeReport } = require('../lib/page')
+  const { writeReportPage } = require('../lib/page')
   const { collectAll } = require('../lib/page/collect')
   const { renderPage } = require('../lib/page/render')
   const dirs = fs.readdirSync(root).sort().map((name) => path.join(root, name))
   const rssBefore = statusBytes(process.pid, 'VmRSS')
   const started = process.hrtime.bigint()
-  const written = await writeReport(dirs, { out })
+  const written = await writeReportPage(dirs, { out })
   const writeMs = since(started)
   const peak = statusBytes(process.pid, 'VmHWM')
   // Warm, the two halves alone.
@@ -300,7 +300,7 @@ function tables(runs, scrapes) {
     const one = best(sweep, 'oneMs')
     return {
       N: n,
-      'page: writeReport ms': range(page, 'writeMs'),
+      'page: writeReportPage ms': range(page, 'writeMs'),
       'collect / render ms (warm)': `${ms(best(page, 'collectMs'))} / ${ms(best(page, 'renderMs'))}`,
       'page peak RSS MB': MB(best(page, 'peak')),
       'page KB': Math.round(page[0].bytes / 1024),

@@ -16,7 +16,7 @@ const path = require('node:path')
 const { analyzeSnapshot, diffSnapshots, DEFAULT_TOP, MATCHING } = require('../lib/diagnose/analyze')
 const { analyzeText, diffText } = require('../lib/diagnose/report-text')
 const { CODES } = require('../lib/shared/errors')
-const { writeReport } = require('../lib/page')
+const { writeReportPage } = require('../lib/page')
 const { runService, RUN_EXIT, DEFAULT_GRACE_MS } = require('../lib/leak-test/run')
 const { readHeapProfile, rankProfile } = require('../lib/sites/heap-profiles')
 const { bytesText } = require('../lib/shared/bytes-text')
@@ -168,7 +168,7 @@ function progressReporter(args) {
 async function runReport(args) {
   let result
   try {
-    result = await writeReport(args.files, args.out === undefined ? {} : { out: args.out })
+    result = await writeReportPage(args.files, args.out === undefined ? {} : { out: args.out })
   } catch (err) {
     const coded = typeof err.code === 'string' && Object.values(CODES).includes(err.code)
     if (!coded && err.syscall === undefined) throw err

@@ -14,7 +14,7 @@ const fs = require('node:fs')
 const http = require('node:http')
 const os = require('node:os')
 const path = require('node:path')
-const { watch, BoundedMap, writeReport } = require('..')
+const { watch, BoundedMap, writeReportPage } = require('..')
 const { EventLog, logEvents } = require('../lib/watch/event-log')
 const { drive } = require('../bench/load')
 const { reportText, firstHolder } = require('../lib/diagnose/report-text')
@@ -155,7 +155,7 @@ async function main() {
   console.log(`bounded: ${bounded.leaks.length} leak report(s); heap floor grew ${mb(growth(bounded.floors))} over the second half`)
   console.log(`snapshots in ${dir}: ${leaking.snapshots.map((s) => path.basename(s.path)).join(', ') || 'none'}`)
   const named = printReports(leaking)
-  const page = await writeReport(dir)
+  const page = await writeReportPage(dir)
   console.log(`\n== the page ==\nthe timeline of both runs, the leak, the snapshots and the suspects, one HTML file that opens offline:\n${page.path}`)
   if (!named) process.exitCode = 1
 }

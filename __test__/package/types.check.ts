@@ -35,8 +35,10 @@ watcher.stop()
 watch({ dir: '/tmp/snaps', snapshotSignal: 'SIGUSR2', afterSnapshot: async ({ path }) => path })
 
 // The report page.
-import { writeReport } from '../..'
-void writeReport('/tmp/snaps', { out: '/tmp/report.html' }).then((r) => console.log(r.path, r.bytes, r.notes.join('\n')))
+import { writeReportPage, writeReport } from '../..'
+void writeReportPage('/tmp/snaps', { out: '/tmp/report.html' }).then((r) => console.log(r.path, r.bytes, r.notes.join('\n')))
+// The former name, deprecated, still types.
+void writeReport(['/tmp/a', '/tmp/b'], { out: '/tmp/fleet.html' }).then((r) => console.log(r.processes))
 
 // The analyzer's declarations.
 import { analyzeSnapshot, diffSnapshots } from '../..'

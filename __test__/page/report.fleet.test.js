@@ -20,7 +20,7 @@ const { spawn, spawnSync } = require('node:child_process')
 const { collect, collectAll } = require('../../lib/page/collect')
 const { heldByOf, dirNames } = require('../../lib/page/fleet')
 const { renderPage } = require('../../lib/page/render')
-const { writeReport } = require('../../lib/page')
+const { writeReportPage } = require('../../lib/page')
 const { holderLabel } = require('../../lib/diagnose/holder-label')
 const { CODES } = require('../../lib/shared/errors')
 const { launchChromium, missingTool } = require('../support/debian-tools')
@@ -223,7 +223,7 @@ test('leakproof report DIR DIR: -o required, a missing DIR named, the same DIR t
   const same = run(pods.b, `${pods.b}/`)
   assert.equal(same.status, 0, same.stderr)
   assert.equal(same.stdout, `${path.join(pods.b, 'leakproof-report.html')}\n`)
-  await assert.rejects(writeReport([pods.a, pods.b]), { name: 'TypeError', code: CODES.INVALID_OPTION, message: /options\.out is required with several directories/ })
+  await assert.rejects(writeReportPage([pods.a, pods.b]), { name: 'TypeError', code: CODES.INVALID_OPTION, message: /options\.out is required with several directories/ })
   await assert.rejects(collectAll([]), { code: CODES.INVALID_ARGUMENT })
 })
 
@@ -307,7 +307,7 @@ test('holder, site and instance names from the files show as text on the fleet v
 
 test('one directory of one process: the page has no fleet view, as before', async (t) => {
   if (!browser) return missingTool(t, noBrowser)
-  const written = await writeReport(pods.b)
+  const written = await writeReportPage(pods.b)
   const { page, seen } = await openReportPage(browser, written.path)
   const shown = await page.evaluate(() => ({ fleet: document.querySelectorAll('section.fleet').length, heading: document.querySelector('section.process h2').textContent }))
   assert.deepEqual(shown, { fleet: 0, heading: `pid ${runs.leakingB.pid}` })

@@ -8,7 +8,8 @@
  * points, the leak marker where uPlot's own scale puts the leak's time and the first
  * suspect's holder; a no-snapshot report's census suspects and the directory's heap profiles;
  * hostile names show as text and run nothing; the page requests nothing.
- * And the `leakproof report` command's exit codes.
+ * And the `leakproof report` command's exit codes, and `writeReport()`, the former name of
+ * `writeReportPage()`.
  */
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
@@ -16,13 +17,14 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { spawn, spawnSync } = require('node:child_process')
-const { writeReport } = require('../../lib/page')
+const { writeReportPage } = require('../../lib/page')
 const { collect } = require('../../lib/page/collect')
 const { renderPage } = require('../../lib/page/render')
 const { leakingModel, hostileModel, HOSTILE } = require('./fixtures/report-page-models')
 const { launchChromium, missingTool } = require('../support/debian-tools')
 const { openReportPage, assertRanNothing } = require('../support/report-page')
 const { LEAKING_SERVICE, LEAKING_RUN } = require('./fixtures/leaking-run')
+const { eventLine, sampleLine } = require('./fixtures/report-logs')
 
 const ROOT = path.join(__dirname, '..', '..')
 const BIN = path.join(ROOT, 'bin', 'leakproof.js')
@@ -65,7 +67,7 @@ test('a real leaking run: the floors, the leak marker at its time, the holder, n
   assert.ok(leak, `the run reported a leak; it logged ${[...new Set(events.map((e) => e.type))].join(', ')}`)
   const report = events.find((e) => e.type === 'report' && e.kind === 'pair')
   assert.ok(report, `the run wrote its pair's report; it logged ${[...new Set(events.map((e) => e.type))].join(', ')}`)
-  const written = await writeReport(dir)
+  const written = await writeReportPage(dir)
   const model = await collect(dir)
   const { page, seen } = await openReportPage(browser, written.path)
   // LEAKPROOF_REPORT_SCREENSHOT=FILE keeps the screenshot (to look at it, or for docs/report.png):
@@ -205,6 +207,36 @@ test('leakproof report: usage error without DIR, exit 1 for a missing DIR, the p
   assert.equal(ok.status, 0, ok.stderr)
   assert.equal(ok.stdout, `${out}\n`)
   assert.match(fs.readFileSync(out, 'utf8'), /^<!DOCTYPE html>/)
+})
+
+test('writeReport(), the former name, writes the page writeReportPage() writes and warns once', async (t) => {
+  const { writeReport, writeReportPage: published } = require('../..')
+  const logs = fs.mkdtempSync(path.join(dir, 'former-name-'))
+  const T0 = 1_795_000_000_000
+  let log = ''
+  for (let i = 0; i < 30; i++) log += sampleLine(T0 + i * 1000, 4242, 0, { heap: 50_000_000 + i * 100_000, forcedGc: true })
+  fs.writeFileSync(path.join(logs, 'events.jsonl'), log + eventLine('stop', T0 + 30_000, 4242, 0))
+  t.mock.method(Date, 'now', () => T0 + 60_000) // the page's "generated at"
+  const warnings = []
+  const onWarning = (warning) => warnings.push(warning)
+  process.on('warning', onWarning)
+  let pages
+  try {
+    const former = await writeReport(logs, { out: path.join(logs, 'former.html') })
+    const again = await writeReport(logs, { out: path.join(logs, 'again.html') })
+    const current = await published(logs, { out: path.join(logs, 'current.html') })
+    assert.deepEqual([former.processes, again.processes], [current.processes, current.processes])
+    assert.equal(current.processes, 1)
+    pages = [former, again, current].map((w) => fs.readFileSync(w.path, 'utf8'))
+    await assert.rejects(writeReport([logs, dir]), { code: 'ERR_LEAKPROOF_INVALID_OPTION', message: /^writeReportPage\(\): options\.out is required/ })
+    await new Promise((resolve) => setImmediate(resolve))
+  } finally {
+    process.off('warning', onWarning)
+  }
+  assert.equal(pages[0], pages[2])
+  assert.equal(pages[1], pages[2])
+  const ours = warnings.filter((w) => w.code === 'LEAKPROOF_DEPRECATED').map((w) => [w.name, w.message])
+  assert.deepEqual(ours, [['DeprecationWarning', 'leakproof: writeReport() is deprecated: it is writeReportPage() now, and does the same']])
 })
 
 test('the page of 3 processes × 2000 floors (the most collect.js keeps) stays under 600 KB', () => {

@@ -7,7 +7,7 @@
 const path = require('node:path')
 const errors = require('../shared/errors')
 const { configFromEnv } = require('../watch/env-config')
-const { writeReport } = require('../page')
+const { writeReportPage } = require('../page')
 const { bytesText } = require('../shared/bytes-text')
 const { placeText } = require('../shared/place-text')
 const { censusHolderText } = require('../diagnose/report-text')
@@ -118,7 +118,7 @@ async function attachCommand(argv, { stdout = process.stdout, stderr = process.s
   const print = (result, text) => stdout.write(`${args.json ? JSON.stringify(result, null, 2) : text(result)}\n`)
   try {
     if (args.command === 'report') {
-      print(await writeReport(reachable(args.dir, args.pid, () => true) ?? args.dir, args.out === undefined ? {} : { out: args.out }), (r) => r.path)
+      print(await writeReportPage(reachable(args.dir, args.pid, () => true) ?? args.dir, args.out === undefined ? {} : { out: args.out }), (r) => r.path)
     } else if (args.command !== undefined) {
       const result = await sendCommand({ pid: args.pid, dir: args.dir, command: args.command, seconds: args.seconds, timeoutMs: COMMANDS[args.command] + args.seconds * 1000 })
       print(result, (r) => TEXT[args.command](r, args))

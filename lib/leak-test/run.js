@@ -17,7 +17,7 @@ const { spawn } = require('node:child_process')
 const { PAIR_PENDING } = require('../diagnose/diagnosis')
 const { setTimeout: delay } = require('node:timers/promises')
 const { collect } = require('../page/collect')
-const { writeReport } = require('../page')
+const { writeReportPage } = require('../page')
 const { configFromEnv } = require('../watch/env-config')
 const { resolveOptions } = require('../watch/options')
 const { diffSnapshots, nativeMemoryText } = require('../diagnose/analyze')
@@ -109,7 +109,7 @@ async function runService({ command, load, dir, graceMs = DEFAULT_GRACE_MS, env 
   for (const line of verdictLines(command, verdict)) print(line)
   let reportPath = null
   try {
-    reportPath = (await writeReport(runDir)).path
+    reportPath = (await writeReportPage(runDir)).path
     print(`leakproof run: report page: ${reportPath}`)
   } catch (err) {
     print(`leakproof run: the report page could not be written: ${err.message}`)

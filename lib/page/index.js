@@ -1,16 +1,17 @@
 'use strict'
 
 /**
- * `writeReport(dir)`: the HTML report page of what a watcher left in `dir` (its log, reports
- * and snapshot names), written next to them; `writeReport([dir, …], { out })`: one page of
+ * `writeReportPage(dir)`: the HTML report page of what a watcher left in `dir` (its log, reports
+ * and snapshot names), written next to them; `writeReportPage([dir, …], { out })`: one page of
  * several directories, their instances grouped by what holds their leak. collect.js reads the
- * directories into the MODEL, render.js turns that into the page.
+ * directories into the MODEL, render.js turns that into the page. `writeReport()` is its former
+ * name, deprecated: a report is what leakproof says about one leak, the page draws them.
  */
 const path = require('node:path')
 const { collectAll } = require('./collect')
 const { renderPage } = require('./render')
 const { writeAtomically } = require('../shared/write-atomically')
-const { CODES, codedError, checkOptionsObject, invalidOptionType } = require('../shared/errors')
+const { CODES, codedError, checkOptionsObject, invalidOptionType, deprecated } = require('../shared/errors')
 
 /** The page's name in `dir` when no `out` is given. */
 const DEFAULT_NAME = 'leakproof-report.html'
@@ -25,19 +26,19 @@ const DEFAULT_NAME = 'leakproof-report.html'
  * @returns {Promise<{ path: string, bytes: number, processes: number, notes: string[] }>}
  *   the page's absolute path and size, the number of processes on it, and the MODEL's notes.
  */
-async function writeReport(dir, options = {}) {
+async function writeReportPage(dir, options = {}) {
   const dirs = Array.isArray(dir) ? dir : [dir]
   if (dirs.length === 0 || dirs.some((d) => typeof d !== 'string' || d === '')) {
-    throw invalidOptionType('writeReport()', 'dir', 'a directory path, or an array of one or more', dir)
+    throw invalidOptionType('writeReportPage()', 'dir', 'a directory path, or an array of one or more', dir)
   }
-  checkOptionsObject('writeReport()', options, ['out'])
+  checkOptionsObject('writeReportPage()', options, ['out'])
   const { out } = options
   if (out !== undefined && (typeof out !== 'string' || out === '')) {
-    throw invalidOptionType('writeReport()', 'options.out', 'a file path', out)
+    throw invalidOptionType('writeReportPage()', 'options.out', 'a file path', out)
   }
   const distinct = new Set(dirs.map((d) => path.resolve(d))).size
   if (out === undefined && distinct > 1) {
-    throw codedError(TypeError, CODES.INVALID_OPTION, `writeReport(): options.out is required with several directories (the page is of them all); got ${distinct} directories and no out`)
+    throw codedError(TypeError, CODES.INVALID_OPTION, `writeReportPage(): options.out is required with several directories (the page is of them all); got ${distinct} directories and no out`)
   }
   const model = await collectAll(dirs)
   const page = renderPage(model)
@@ -46,4 +47,7 @@ async function writeReport(dir, options = {}) {
   return { path: file, bytes: Buffer.byteLength(page), processes: model.processes.length, notes: model.notes }
 }
 
-module.exports = { writeReport, DEFAULT_NAME }
+/** Deprecated: `writeReportPage()`'s former name. */
+const writeReport = deprecated('writeReport', writeReportPage)
+
+module.exports = { writeReportPage, writeReport, DEFAULT_NAME }

@@ -1,6 +1,6 @@
-// Types of `writeReport()`: the report page of a watcher's directory; index.d.ts exports them all.
+// Types of `writeReportPage()`: the report page of a watcher's directory; index.d.ts exports them all.
 
-/** What `writeReport` wrote. */
+/** What `writeReportPage` wrote. */
 export interface WrittenReport {
   /** The page's absolute path. */
   path: string
@@ -23,4 +23,7 @@ export interface WrittenReport {
  * `ERR_LEAKPROOF_INVALID_OPTION` for several directories without `out`. docs/report.md.
  * @param options `out`: where to write it; required with several directories. @default `<dir>/leakproof-report.html`
  */
+export declare function writeReportPage(dir: string | readonly string[], options?: { out?: string }): Promise<WrittenReport>
+
+/** @deprecated use writeReportPage (its former name; the first call warns, code `LEAKPROOF_DEPRECATED`). */
 export declare function writeReport(dir: string | readonly string[], options?: { out?: string }): Promise<WrittenReport>

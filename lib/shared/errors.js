@@ -51,7 +51,7 @@ const CODES = Object.freeze({
   SNAPSHOT_COOLDOWN: 'ERR_LEAKPROOF_SNAPSHOT_COOLDOWN',
   /** An optional peer dependency a sub-entry needs (@opentelemetry/api, prom-client) is not installed. */
   PEER_MISSING: 'ERR_LEAKPROOF_PEER_MISSING',
-  /** `leakproof report` / `writeReport()` was given a path that is not a readable directory. */
+  /** `leakproof report` / `writeReportPage()` was given a path that is not a readable directory. */
   REPORT_DIR: 'ERR_LEAKPROOF_REPORT_DIR',
   /** A watcher's method that acts was called after `stop()`. */
   WATCHER_STOPPED: 'ERR_LEAKPROOF_WATCHER_STOPPED',
