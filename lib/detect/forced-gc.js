@@ -39,8 +39,8 @@ const URGENT_BUDGET_MAX = 0.25
  * - `first-floors`: the first two floors of the process, which suspicion needs and a quiet
  *   process would otherwise wait `forceGcAfterMs` for. Atomic where it fits too: a leak from
  *   the first request is judged on floors every interval from the first (an incremental
- *   one's floor came an interval later, and the fast test's sixth floor at 70 s instead of
- *   60 s); two at start cost little, before much code is optimized.
+ *   one's floor comes an interval later, which puts the fast test's sixth floor at 70 s
+ *   instead of 60 s); two at start cost little, before much code is optimized.
  * - `quiet`: no full GC for `forceGcAfterMs` (a slow leak may not cause one for minutes).
  *   Incremental, like the full GCs V8 runs itself; its floor comes with the next interval.
  *
@@ -167,8 +167,8 @@ class ForcedGc {
    * comes an interval sooner. Where an atomic GC would not fit, none is asked for in an
    * interval that saw a burst of growth of the old generation (gc-pause.js' BURST_SHARE):
    * V8 would do the whole marking at once. Unless the growth suspected is urgent: a fast
-   * leak is such a burst every interval, and without forced floors its report came 100 s
-   * after it began rather than 60 s.
+   * leak is such a burst every interval, and without forced floors it is reported 100 s
+   * after it begins rather than 60 s.
    */
   #forceIfDue(debtAllowedMs) {
     const reason = this.#due(this.#clock.now())

@@ -5,8 +5,8 @@ const v8 = require('node:v8')
 /**
  * The longest the watcher may stop the service for a full GC it asks for, as predicted: a
  * liveness probe with a 1 s timeout has room for four, and a busy service's own GCs stop it
- * for 1-15 ms. An atomic `gc()` of a 1 GB heap stopped a service under load for 1.5-3.4 s
- * (issue 67); beyond this limit the watcher's floors come from incremental GCs instead.
+ * for 1-15 ms. An atomic `gc()` of a 1 GB heap stops a service under load for seconds
+ * (measured: 1.5-3.4 s); beyond this limit the watcher's floors come from incremental GCs instead.
  */
 const MAX_FORCED_PAUSE_MS = 250
 
@@ -19,8 +19,8 @@ const MAX_FORCED_PAUSE_MS = 250
 const PRIOR_MS_PER_BYTE = 2 / 1e6
 
 /**
- * A measured rate is taken as this many times itself: the same heap's `gc()` took 312 and
- * 617 ms in two runs a minute apart.
+ * A measured rate is taken as this many times itself: the same heap's `gc()` can take twice
+ * as long a minute later (measured: 312, then 617 ms).
  */
 const MEASURED_MARGIN = 1.5
 
@@ -71,11 +71,11 @@ class AtomicPauses {
 
 /**
  * Growth of the old generation in one interval, as a share of it, past which a burst is under
- * way: a full GC asked for at V8's pace just after one stopped 1 GB services 316-551 ms (the
- * first floors after loading the heap, a batch of 70 MB built in a second: V8 did nearly all
- * the marking in its atomic end, 488 ms of a 535 ms pause), where the same GCs an interval
- * later stopped them 4-35 ms, and V8's own GCs of the same heaps at most 44 ms. Steady
- * promotion under load was about 3% an interval.
+ * way: a full GC asked for at V8's pace just after a burst does nearly all its marking in its
+ * atomic end, so it stops the service far longer than the same GC an interval later (measured
+ * on 1 GB services after a batch of 70 MB built in a second: 316-551 ms, 488 ms of a 535 ms
+ * pause in the atomic end, against 4-35 ms an interval later and at most 44 ms for V8's own
+ * GCs of the same heaps). Steady promotion under load is about 3% an interval (measured).
  */
 const BURST_SHARE = 0.05
 
