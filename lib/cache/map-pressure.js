@@ -35,8 +35,8 @@ const { liveMaps } = require('./registry')
 const DEFAULT_KEEP_SHARE = 0.5
 /**
  * Pressure starts at this share of a limit, by default: well before the limit, because a heap
- * near it also runs out of room to fragmentation (a service of the tests died on Node 20 with
- * its heap at 0.79 of the old generation's limit).
+ * near it also runs out of room to fragmentation (on Node 20 a process can die with its heap
+ * at 0.79 of the old generation's limit, measured).
  */
 const DEFAULT_ENTER_SHARE = 0.7
 /** Pressure may end this far below the share where it starts. */

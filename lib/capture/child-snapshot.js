@@ -13,10 +13,10 @@ const ATTEMPTS = 4
 /**
  * For a process about to die at its heap limit (whose in-process pause was too long to allow),
  * a failed child is tried again only when it failed within this many ms of its fork: a crash
- * or a child that saw at once it would wait (a copy amid the heap's helper threads' work: seen
- * in CI as a SIGSEGV right after an in-process snapshot) costs next to nothing, while one that
- * slept until the stall check took seconds (seen: two in a row, after 1.4 and 4.1 s, on a 64 MB
- * heap dying 6 s after the first fork) leaves no time for another.
+ * or a child that sees at once it would wait (a copy taken amid the heap's helper threads'
+ * work can crash with a SIGSEGV right after an in-process snapshot) costs next to nothing,
+ * while one that sleeps until the stall check takes seconds (measured: 1.4 and 4.1 s on a
+ * 64 MB heap that died 6 s after its first fork) and leaves no time for another.
  */
 const QUICK_FAILURE_MS = 1_000
 

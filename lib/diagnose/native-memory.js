@@ -189,7 +189,7 @@ function nextSteps({ platform, pid, command, arch, mmapOnly }) {
     { what: 'restart under massif counting pages, so mmap counts as well as malloc (valgrind; tens of times slower)', command: `valgrind --tool=massif --pages-as-heap=yes --massif-out-file=/tmp/massif.out ${run}` },
     massifPrint,
   ]
-  // No `heaptrack --pid`: attaching (heaptrack 1.4, gdb 13) crashed Node 20 and 24 at injection.
+  // No `heaptrack --pid`: attaching (heaptrack 1.4, gdb 13) crashes Node 20 and 24 at injection.
   const steps = [
     { what: 'restart under heaptrack (apt-get install heaptrack): every malloc with its stack; stop the service once the leak has grown', command: `heaptrack -o /tmp/heaptrack.run ${run}` },
     { what: 'then print what was never freed, biggest first', command: `heaptrack_print ${heaptrackPrint} /tmp/heaptrack.run.* | head -50` },
