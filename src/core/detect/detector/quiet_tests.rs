@@ -27,8 +27,7 @@ fn figures(rate: f64, onset: f64, within: f64) -> (f64, f64, usize) {
 }
 
 /// 20 and 25 KB/s from the start or 20 minutes in: reported in a median of 10 minutes or
-/// less, every seed within 20 (before: medians of 10–13 minutes, and 11 of 160 runs not
-/// within 20). The figures go to docs/benchmarks/detect.md
+/// less, every seed within 20. The figures go to docs/benchmarks/detect.md
 /// (`cargo test quiet_ -- --nocapture`).
 #[test]
 fn quiet_slow_leak_figures() {

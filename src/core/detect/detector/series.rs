@@ -271,10 +271,11 @@ impl Series {
     /// Whether the newest step alone, the minimum growth or more, would reach the nearest
     /// limit within [`URGENT_HORIZON_MS`]: at a fast leak's onset the newest three floors
     /// straddle its start, and their median slope is a fraction of its rate. Without this a
-    /// 6 MB/s leak was suspected at 3.4 MB/s (17 MB, then 181 MB 20 s later), not urgently,
-    /// and its floors were then held back as bursts on a heap too big for an atomic GC
-    /// (lib/detect/forced-gc.js) until V8 ran a full GC of its own, past 600 MB. Not on a
-    /// big heap ([`big_heap`]), where one step may be a batch's.
+    /// fast leak is suspected at a fraction of its rate (a 6 MB/s one at 3.4 MB/s: 17 MB,
+    /// then 181 MB 20 s later), not urgently, and its floors are then held back as bursts on
+    /// a heap too big for an atomic GC (lib/detect/forced-gc.js) until V8 runs a full GC of
+    /// its own (past 600 MB for that one). Not on a big heap ([`big_heap`]), where one step
+    /// may be a batch's.
     ///
     /// [`URGENT_HORIZON_MS`]: super::URGENT_HORIZON_MS
     fn urgent_onset(&self, newest: &[Floor], config: &DetectorConfig) -> bool {

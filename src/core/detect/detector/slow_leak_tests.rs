@@ -319,7 +319,7 @@ fn with_a_floor_a_minute_a_steady_leak_is_reported_with_the_span_its_floors_cove
     // A quiet service's floors come from one forced GC a minute: the window of every floor
     // spans half an hour, and is judged by the slow scales' rules too. (Its buckets then hold
     // fewer floors, whose bursts they no longer all drop: in this noise model a cache of 12
-    // or 16 MB filling as in the tests above was taken for a leak in about 1 run of 12, which
+    // or 16 MB filling as in the tests above is taken for a leak in about 1 run of 12, which
     // docs/watch.md states as a limit.)
     for seed in 1..=SEEDS {
         let leaks = run_every(60.0, LEAK_ONSET_S + 45.0 * MINUTE, seed, leak_of(5e3));

@@ -34,8 +34,8 @@ const STEP_NOISE_MARGIN: f64 = 4.0;
 /// the next ([`step_spread`]) for the step tests. Five floors alone can line up by chance
 /// and fit their own line closely, and right after a hold, or at the start, there are no
 /// older floors to top: noisy floors (a busy service's incremental GCs keep what was
-/// allocated while they marked) then raised urgent leaks, 3 in 1,800 runs of floors
-/// wandering by ±60 MB after a hold, and once a test service's in CI.
+/// allocated while they marked) judged on those five alone raise urgent leaks (in the
+/// model, 3 in 1,800 runs of floors wandering by ±60 MB after a hold: `urgent_tests.rs`).
 ///
 /// [`step_spread`]: crate::core::detect::trend::step_spread
 pub(super) const NOISE_CONTEXT_FLOORS: usize = 16;
