@@ -37,6 +37,7 @@ mod tests {
 
     #[test]
     fn a_second_open_of_a_locked_file_cannot_lock_it_until_the_first_is_closed() {
+        let _forks = crate::core::capture::forking();
         let path = temp_file("second");
         let writer = OpenOptions::new().write(true).open(&path).unwrap();
         assert!(try_lock(writer.as_raw_fd()).unwrap());
@@ -55,6 +56,7 @@ mod tests {
 
     #[test]
     fn a_forked_child_holds_the_lock_it_inherited_until_it_exits() {
+        let _forks = crate::core::capture::forking();
         let path = temp_file("forked");
         let writer = OpenOptions::new().write(true).open(&path).unwrap();
         assert!(try_lock(writer.as_raw_fd()).unwrap());

@@ -292,6 +292,7 @@ mod tests {
 
     /// Forks; the child runs `body` after `prepare` and exits 0 if it returns. The exit code.
     fn in_child(body: impl FnOnce()) -> i32 {
+        let _forks = crate::core::capture::forking();
         // SAFETY: the child only runs `body` and leaves with _exit.
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0, "fork failed");
@@ -389,6 +390,7 @@ mod tests {
 
     #[test]
     fn a_child_ended_by_sigterm_removes_its_unfinished_file_and_dies_of_the_signal() {
+        let _forks = crate::core::capture::forking();
         let (path, c_path) = unfinished_file("sigterm");
         // SAFETY: the child prepares, signals itself, and never returns.
         let pid = unsafe { libc::fork() };
@@ -415,6 +417,7 @@ mod tests {
 
     #[test]
     fn a_child_whose_parent_dies_removes_its_unfinished_file() {
+        let _forks = crate::core::capture::forking();
         let (path, c_path) = unfinished_file("orphan");
         let mut ready = [0 as RawFd; 2];
         // SAFETY: `ready` has room for the two descriptors pipe writes.

@@ -372,6 +372,7 @@ mod tests {
 
     #[test]
     fn a_child_that_writes_its_result_and_exits_is_reaped_with_it() {
+        let _forks = crate::core::capture::forking();
         let (r, w) = pipe();
         let pid = fork_child(|| {
             // SAFETY: writing a static buffer to our pipe.
@@ -386,6 +387,7 @@ mod tests {
 
     #[test]
     fn a_sleeping_child_is_killed_as_hung() {
+        let _forks = crate::core::capture::forking();
         let (r, w) = pipe();
         let pid = fork_child(|| loop {
             // SAFETY: pause has no preconditions.
@@ -400,6 +402,7 @@ mod tests {
 
     #[test]
     fn a_busy_child_is_killed_at_its_deadline_and_a_cancel_kills_at_once() {
+        let _forks = crate::core::capture::forking();
         let busy = || loop {
             std::hint::spin_loop();
         };
