@@ -7,7 +7,7 @@ import type * as Binding from '../../binding'
  * where the platform does not say (not Linux, no cgroup memory controller, no limit set, or
  * no glibc `malloc`).
  */
-export interface SystemMemory extends Binding.SystemMemory {}
+export type SystemMemory = Binding.SystemMemory
 
 /**
  * Reads RSS, the container's memory limit and usage (cgroup v2, v1 fallback) and glibc's

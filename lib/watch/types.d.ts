@@ -143,7 +143,7 @@ export interface WatchOptions {
  * (`Trend`), but for the heap and `external` the floor (`floorBytes`, `floorAt`) is the
  * newest the watcher sampled (the thread takes each a moment later).
  */
-export interface MemoryTrend extends Binding.Trend {}
+export type MemoryTrend = Binding.Trend
 
 /** What `Watcher#status()` returns: plain, JSON-safe data, no snapshot content. */
 export interface WatcherStatus {
