@@ -123,9 +123,11 @@ function assertFits(value, type, what) {
  */
 function assertAllSeen(names, { required = false, elsewhere = [] } = {}) {
   for (const name of names) {
-    const properties = checker.getPropertiesOfType(publicType(name))
+    // Seen by the name the type resolves to: an alias (`MemoryTrend = Binding.Trend`) is its target's.
+    const type = publicType(name)
+    const properties = checker.getPropertiesOfType(type)
     const declared = properties.filter((p) => (!required || !(p.flags & ts.SymbolFlags.Optional)) && !elsewhere.includes(p.name)).map((p) => p.name)
-    const missing = declared.filter((p) => !seen.get(name)?.has(p))
+    const missing = declared.filter((p) => !seen.get(typeName(type))?.has(p))
     assert.deepEqual(missing, [], `${name}'s fields never produced: ${missing.join(', ')}`)
   }
 }
