@@ -17,7 +17,8 @@
  * - `unread`: null, or `{ what, why }`: what of the thread the watcher cannot read from where
  *   it runs (its heap spaces, BoundedMaps, tracked sites), which its reports then leave out;
  * - `census()`: a new census of its heap (lib/diagnose/census/census.js' shape: `pass`,
- *   `grown`, `noteScripts`, `release`, `stop`); `noCensus`: why none can be taken, or null;
+ *   `grown`, `noteScripts`, `stop`; and `release`, dropping its passes, where
+ *   `censusBeforeBaseline`); `noCensus`: why none can be taken, or null;
  * - `censusBeforeBaseline`: whether its census and its snapshot both stop the thread, so
  *   that the census is taken, and its passes dropped, before the baseline (else beside it);
  * - `noSnapshots`: null, or why no snapshot can be written there (`{ why, detail }`, a
