@@ -5,6 +5,7 @@ const v8 = require('node:v8')
 const { isMainThread } = require('node:worker_threads')
 const { nativeBinding } = require('../shared/native')
 const { SYSTEM_CLOCK } = require('../shared/clock')
+const { heapWalks } = require('../shared/heap-walks')
 const { endsAsCompleteJson, makeTemp } = require('./snapshot-file')
 
 /** Forks tried for one snapshot: a child that would have waited for a thread fork did not copy is tried again at another moment. */
@@ -120,28 +121,18 @@ async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = (
     // again; but a process about to die at its heap limit may be gone by then. Later ones
     // wait for another moment of the heap's helper threads.
     await new Promise((resolve) => setTimeout(resolve, attempt === 1 ? (aboutToDie ? 0 : SETTLE_MS) : RETRY_DELAY_MS * (attempt - 1)))
-    const plan = await forkPlan(native)
-    let temp
+    // The child's heap is this one as fork() finds it: not in the middle of a census pass
+    // (heap-walks.js), unless this process is about to die at its heap limit.
+    const walksMayBegin = aboutToDie ? () => {} : await heapWalks.quietForSnapshot()
+    let forked
     try {
-      // Created private and locked before V8 writes into it, and only now: the file exists
-      // while a child is there to remove it should this process die.
-      temp = makeTemp(tempPath)
-    } catch (err) {
-      return { skipped: 'write-failed', detail: err.message, attempts: attempt, failures }
+      forked = await forkOnce(native, { tempPath, finalPath, childFlags, limits, dropPageCache, clock })
+    } finally {
+      walksMayBegin()
     }
-    let onEnd
-    const ended = new Promise((resolve) => (onEnd = resolve))
-    let child
-    const forkedAt = clock.now()
-    try {
-      child = native.forkSnapshot(() => childWork(tempPath, finalPath, childFlags), limits, onEnd, dropPageCache ? tempPath : undefined, plan, tempPath)
-    } catch (err) {
-      // fork() itself failed (EAGAIN, ENOMEM): no child, nothing written.
-      fs.rmSync(tempPath, { force: true })
-      temp.close()
-      failures.push(err.message)
-      return { skipped: 'fork-failed', detail: err.message, attempts: attempt, failures }
-    }
+    if (forked.skipped === 'fork-failed') failures.push(forked.detail)
+    if ('skipped' in forked) return { ...forked, attempts: attempt, failures }
+    const { temp, child, forkedAt, ended } = forked
     onChild(child)
     const end = await ended
     const verdict = classify(end)
@@ -167,6 +158,34 @@ async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = (
     if (aboutToDie && end.durationMs > QUICK_FAILURE_MS) break
   }
   return { skipped: 'fork-failed', detail: `no child finished in ${attempt} attempt${attempt === 1 ? '' : 's'}: ${failures.join('; ')}`, attempts: attempt, failures }
+}
+
+/**
+ * Forks one child to write the snapshot into `tempPath`, its file created first (private and
+ * locked, and only now: the file exists while a child is there to remove it should this
+ * process die). Resolves with `{ temp, child, forkedAt, ended }` (`ended` resolves with the
+ * child's end), or `{ skipped, detail }`, nothing left, where the file could not be made or
+ * fork() itself failed (EAGAIN, ENOMEM).
+ */
+async function forkOnce(native, { tempPath, finalPath, childFlags, limits, dropPageCache, clock }) {
+  const plan = await forkPlan(native)
+  let temp
+  try {
+    temp = makeTemp(tempPath)
+  } catch (err) {
+    return { skipped: 'write-failed', detail: err.message }
+  }
+  let onEnd
+  const ended = new Promise((resolve) => (onEnd = resolve))
+  const forkedAt = clock.now()
+  try {
+    const child = native.forkSnapshot(() => childWork(tempPath, finalPath, childFlags), limits, onEnd, dropPageCache ? tempPath : undefined, plan, tempPath)
+    return { temp, child, forkedAt, ended }
+  } catch (err) {
+    fs.rmSync(tempPath, { force: true })
+    temp.close()
+    return { skipped: 'fork-failed', detail: err.message }
+  }
 }
 
 /**

@@ -14,6 +14,7 @@ const { leakproofFiles, budgetedHere, totalBytes, makeRoom } = require('../share
 const { bytesText } = require('../shared/bytes-text')
 const { SYSTEM_CLOCK } = require('../shared/clock')
 const { SUFFIXES, watcherFileName, tempName } = require('../shared/file-names')
+const { heapWalks } = require('../shared/heap-walks')
 const { endsAsCompleteJson, makeTemp, removeDeadWritersTemps, cleanupError, closeLeakedDescriptors } = require('./snapshot-file')
 const { writeInChild, forkUnavailable } = require('./child-snapshot')
 const { SnapshotMemory, availableMemoryBytes, memoryDetail } = require('./snapshot-memory')
@@ -153,12 +154,26 @@ class SnapshotStore {
     const info = { reason, dir: this.#dir, predicted }
     if (this.#beforeSnapshot !== null) await this.#beforeSnapshot(info)
     const names = this.#names(reason, now)
-    if (this.#forkUnavailable !== null) return { ...this.#write(reason, now, names, onWrite), predicted, writer: 'in-process', forkUnavailable: this.#forkUnavailable }
+    if (this.#forkUnavailable !== null) return { ...(await this.#writeHere(reason, now, names, onWrite)), predicted, writer: 'in-process', forkUnavailable: this.#forkUnavailable }
     if (aboutToDie && predicted.pauseMs <= maxPauseMs) return { ...this.#write(reason, now, names, onWrite), predicted, writer: 'in-process', forkUnavailable: NEAR_LIMIT_IN_PROCESS }
     const child = await this.#writeInChild(reason, now, names, predicted, aboutToDie)
     if (!('skipped' in child) || child.skipped !== 'fork-failed' || predicted.pauseMs > maxPauseMs) return { ...child, predicted }
     // No child managed it, and the pause fits the budget: in-process, saying why.
-    return { ...this.#write(reason, now, this.#names(reason, now), onWrite), predicted, writer: 'in-process', forkFailures: child.forkFailures }
+    return { ...(await this.#writeHere(reason, now, this.#names(reason, now), onWrite)), predicted, writer: 'in-process', forkFailures: child.forkFailures }
+  }
+
+  /**
+   * `#write`, once no census pass of this heap is under way (heap-walks.js). (A process about
+   * to die at its heap limit calls `#write` at once: a snapshot that shows a pass' frontier is
+   * better than none.)
+   */
+  async #writeHere(reason, now, names, onWrite) {
+    const walksMayBegin = await heapWalks.quietForSnapshot()
+    try {
+      return this.#write(reason, now, names, onWrite)
+    } finally {
+      walksMayBegin()
+    }
   }
 
   /**

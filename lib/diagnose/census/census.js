@@ -27,6 +27,7 @@ const { ScriptFiles } = require('./script-files')
 const { grownCandidates, worthListing, manyRootsFirst, grownHolders, holderOf } = require('./grown-holders')
 const { isOwnFile } = require('../../shared/code-origin')
 const { SYSTEM_CLOCK } = require('../../shared/clock')
+const { heapWalks } = require('../../shared/heap-walks')
 
 /** Every option of the census, with its default. */
 const CENSUS_DEFAULTS = Object.freeze({
@@ -120,12 +121,19 @@ class Census {
   async #takePass() {
     await nextTurn()
     if (this.#stopped) return null
-    const { walk, time, started } = this.#startPass()
-    do {
-      await nextTurn()
+    // Not beside a snapshot of this heap, which would show the pass' frontier (heap-walks.js).
+    const endWalk = await heapWalks.beginWalk()
+    try {
       if (this.#stopped) return null
-    } while (!walk.step(this.#clock.monotonic() + this.#options.sliceMs))
-    return this.#passTaken(walk, time, started)
+      const { walk, time, started } = this.#startPass()
+      do {
+        await nextTurn()
+        if (this.#stopped) return null
+      } while (!walk.step(this.#clock.monotonic() + this.#options.sliceMs))
+      return this.#passTaken(walk, time, started)
+    } finally {
+      endWalk()
+    }
   }
 
   #startPass() {
