@@ -130,8 +130,10 @@ async function writeInChild({ tempPath, finalPath, predictedPauseMs, onChild = (
     } finally {
       walksMayBegin()
     }
-    if (forked.skipped === 'fork-failed') failures.push(forked.detail)
-    if ('skipped' in forked) return { ...forked, attempts: attempt, failures }
+    if (forked.skipped !== undefined) {
+      if (forked.skipped === 'fork-failed') failures.push(forked.detail)
+      return { skipped: forked.skipped, detail: forked.detail, attempts: attempt, failures }
+    }
     const { temp, child, forkedAt, ended } = forked
     onChild(child)
     const end = await ended
