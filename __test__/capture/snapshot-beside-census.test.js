@@ -76,3 +76,17 @@ for (const [writer, sliceMs] of [['in-process', 1], ['fork', 0.1]]) {
     assert.equal(held.length, 40_000)
   })
 }
+
+test("a census pass asked for with a forked child's snapshot (a leak's census and baseline) begins after the fork, not the fork after the pass", { skip: forkUnavailable() ?? false }, async (t) => {
+  const census = new Census()
+  t.after(() => census.stop())
+  const store = new SnapshotStore({ dir: tempDir(t, 'beside-census'), maxSnapshots: 4, maxDiskBytes: 2 ** 40, cooldownMs: 0, memoryFactor: 1, writer: 'fork' })
+  const alive = setInterval(() => {}, 1000)
+  t.after(() => clearInterval(alive))
+  const written = store.capture('leak', { heapUsed: 20e6, predicted: { bytes: 40e6, pauseMs: 50 }, maxPauseMs: Infinity })
+  const pass = await census.pass()
+  const result = await written
+  assert.ok(result.forkedAt !== undefined, JSON.stringify(result))
+  assert.ok(pass.time >= result.forkedAt, `the pass began ${result.forkedAt - pass.time} ms before the fork`)
+  assert.equal(instancesIn(result.path, 'CensusPass'), 0)
+})

@@ -29,7 +29,9 @@ class HeapWalks {
   /**
    * Resolves once no walk is under way, with the function that lets walks begin again, to be
    * called once the snapshot's heap is fixed (a second call does nothing). Walks asked for
-   * meanwhile wait, so that a snapshot is never put off by one begun after it.
+   * from the call on wait, so that a snapshot is never put off by one begun after it: a
+   * snapshot that waits a while before it is written (a forked child's settling) calls this
+   * first, and awaits it after.
    */
   async quietForSnapshot() {
     this.#snapshots++
