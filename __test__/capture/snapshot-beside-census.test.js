@@ -54,6 +54,21 @@ function instancesIn(file, name) {
   return count
 }
 
+/**
+ * A census of this heap (`options`) and a snapshot store whose snapshots `writer` writes, both
+ * ended with the test; the process is kept alive meanwhile (the census' timers keep nothing alive).
+ */
+function censusAndStore(t, options, writer) {
+  const census = new Census(options)
+  const alive = setInterval(() => {}, 1000)
+  t.after(() => {
+    census.stop()
+    clearInterval(alive)
+  })
+  const store = new SnapshotStore({ dir: tempDir(t, 'beside-census'), maxSnapshots: 4, maxDiskBytes: 2 ** 40, cooldownMs: 0, memoryFactor: 1, writer })
+  return { census, store }
+}
+
 const held = Array.from({ length: 40_000 }, (_, i) => ({ i, next: { i } }))
 
 // The pass is still under way when the snapshot would be written: 50 ms in for an in-process
@@ -61,11 +76,7 @@ const held = Array.from({ length: 40_000 }, (_, i) => ({ i, next: { i } }))
 for (const [writer, sliceMs] of [['in-process', 1], ['fork', 0.1]]) {
   const skip = writer === 'fork' ? (forkUnavailable() ?? false) : false
   test(`a snapshot (${writer}) asked for during a census pass shows none of the pass' objects`, { skip }, async (t) => {
-    const census = new Census({ sliceMs })
-    t.after(() => census.stop())
-    const store = new SnapshotStore({ dir: tempDir(t, 'beside-census'), maxSnapshots: 4, maxDiskBytes: 2 ** 40, cooldownMs: 0, memoryFactor: 1, writer })
-    const alive = setInterval(() => {}, 1000) // the census' timers keep nothing alive
-    t.after(() => clearInterval(alive))
+    const { census, store } = censusAndStore(t, { sliceMs }, writer)
     const pass = census.pass()
     await sleep(50)
     const result = await store.capture('on-demand', { heapUsed: 20e6, predicted: { bytes: 40e6, pauseMs: 50 }, maxPauseMs: Infinity })
@@ -78,11 +89,7 @@ for (const [writer, sliceMs] of [['in-process', 1], ['fork', 0.1]]) {
 }
 
 test("a census pass asked for with a forked child's snapshot (a leak's census and baseline) begins after the fork, not the fork after the pass", { skip: forkUnavailable() ?? false }, async (t) => {
-  const census = new Census()
-  t.after(() => census.stop())
-  const store = new SnapshotStore({ dir: tempDir(t, 'beside-census'), maxSnapshots: 4, maxDiskBytes: 2 ** 40, cooldownMs: 0, memoryFactor: 1, writer: 'fork' })
-  const alive = setInterval(() => {}, 1000)
-  t.after(() => clearInterval(alive))
+  const { census, store } = censusAndStore(t, {}, 'fork')
   const written = store.capture('leak', { heapUsed: 20e6, predicted: { bytes: 40e6, pauseMs: 50 }, maxPauseMs: Infinity })
   const pass = await census.pass()
   const result = await written
