@@ -300,6 +300,8 @@ function quantile(values, q) {
 async function searchChild(items, shape) {
   const service = require('./fixtures/search-service')
   const { Diagnosis } = require('../lib/diagnose/diagnosis')
+  const { watcherThreadTarget } = require('../lib/watch/leak-targets')
+  const { SYSTEM_CLOCK } = require('../lib/shared/clock')
   const slices = timeSlices()
   await service.start(items, shape)
   global.gc()
@@ -318,7 +320,8 @@ async function searchChild(items, shape) {
     const cpu = process.cpuUsage()
     const started = performance.now()
     const reports = []
-    const diagnosis = new Diagnosis({ top: 5, intervalMs: WATCH_INTERVAL_MS }, { emit: (type, fields) => type === 'report' && reports.push(fields) })
+    const target = watcherThreadTarget(SYSTEM_CLOCK)
+    const diagnosis = new Diagnosis({ top: 5, intervalMs: WATCH_INTERVAL_MS }, { emit: (type, fields) => type === 'report' && reports.push(fields), target })
     const leak = { type: 'leak', kind: 'heap', slopeBytesPerSec, since: Date.now() - (performance.now() - leakStarted) }
     const diagnosed = await diagnosis.diagnose(leak, { snapshot: { why: 'memory', detail: 'bench: no room for a snapshot' }, sites: null })
     const wallMs = performance.now() - started
