@@ -37,10 +37,10 @@ const ALONE = new Set(['slow-leaks.test.js'])
  * seconds, as the demo's do. The service tests run four Express services at 1,400 requests a
  * second, two of them beside worker threads, and judge their loops while forked children write
  * (they failed once in CI beside the restart tests, after passing for days beside lighter
- * files). source-words.test.js runs sixteen services under load: beside it the fast leak's
- * load grew the heap under 5 MiB/s (a fresh-clone run, 2026-11-28), and beside it and the
- * restart tests in turn a worker-thread service's leak was reported at a 303 MB heap, while
- * its own agent service's pair came too late (CI, 2026-11-29).
+ * files). source-words.test.js runs thirteen services under load (sixteen then): beside it
+ * the fast leak's load grew the heap under 5 MiB/s (a fresh-clone run, 2026-11-28), and beside
+ * it and the restart tests in turn a worker-thread service's leak was reported at a 303 MB
+ * heap, while its own agent service's pair came too late (CI, 2026-11-29).
  */
 const EXCLUSIVE = {
   census: new Set(['container.test.js', 'source-words.test.js', 'threads.test.js']),

@@ -15,9 +15,9 @@
 //   open, each a root of its own (agent-per-call.js): named by its sockets, not by what Node's
 //   own streams hold of them.
 // Each, roomy (a snapshot pair fits), and those whose census can differ there in a 1 GiB
-// memory cgroup too (a snapshot at its edge: the census names the holder), must be named first in the source's words (the .ts or .mjs file, the
-// built position beside it; the open Socket handles) in a report within 60 s of the leak
-// event (ts-node's: 120 s), every report of the TypeScript service that names a holder must
+// memory cgroup too (a snapshot at its edge: the census names the holder), must be named
+// first in the source's words (the .ts or .mjs file, the built position beside it; the open
+// Socket handles) in a report within 60 s of the leak event (ts-node's: 120 s), every report of the TypeScript service that names a holder must
 // carry its one label, and its own loop probe (loop-probe.js) must see no stop over 250 ms
 // outside GC time and the time its main thread waited for a core.
 
@@ -290,9 +290,9 @@ function assertHolderInSourceWords(holder, variant, where) {
   assert.ok(holder.description.includes(` (built: ${variant.generated}:${holder.generated.line}:${holder.generated.column})`), seen)
 }
 
-/** The first sites event's first three sites, as `url:line (built: url:line)`. */
-function firstSites(all) {
-  const sites = all.find((e) => e.type === 'sites')?.sites ?? []
+/** The first three sites of `ranked` (the first sites event, if any), as `url:line (built: url:line)`. */
+function firstSites(ranked) {
+  const sites = ranked?.sites ?? []
   return sites.slice(0, 3).map((s) => ({ ...s, text: `${s.url}:${s.line}${s.generated ? ` (built: ${s.generated.url}:${s.generated.line})` : ''}` }))
 }
 
@@ -318,7 +318,8 @@ function findings(t, run, variant, room) {
   const stops = stopsBeyondGcs(stats, listenedAt)
   const longest = stops.reduce((most, stop) => (stop[1] > most[1] ? stop : most), [0, 0, 0, 0])
   const heaps = all.filter((e) => e.type === 'sample').map((e) => Math.round(e.heapUsed / MiB)).join(' ')
-  const sites = firstSites(all)
+  const ranked = all.find((e) => e.type === 'sites')
+  const sites = firstSites(ranked)
   const after = (event) => (event && leak ? `${((event.time - leak.time) / 1000).toFixed(1)} s after the leak` : 'none')
   const inPass = first?.census?.passes?.some((p) => longest[0] - longest[2] <= p.time + p.durationMs && longest[0] >= p.time)
   t.diagnostic(`Node ${process.version}, ${variant.name}, ${room}${run.cgroup ? ` (cgroup v${run.cgroup.version})` : ''}: leak ${leak ? `${Math.round((leak.time - startedAt) / 1000)} s after start, heap ${Math.round(leak.current / MiB)} MB` : 'none'}`)
@@ -328,7 +329,7 @@ function findings(t, run, variant, room) {
   const since = (time) => (leak ? `${((time - leak.time) / 1000).toFixed(1)}` : '?')
   const baseline = all.find((e) => e.type === 'snapshot' && e.role === 'baseline')
   const passes = first?.census?.passes.map((p) => `${since(p.time)}–${since(p.time + p.durationMs)}`).join(', ') ?? 'none'
-  t.diagnostic(`timeline (s after the leak): baseline written ${baseline ? since(baseline.time) : 'none'}; census passes ${passes}; sites ${after(all.find((e) => e.type === 'sites'))}`)
+  t.diagnostic(`timeline (s after the leak): baseline written ${baseline ? since(baseline.time) : 'none'}; census passes ${passes}; sites ${after(ranked)}`)
   const told = (e) => [e.kind, e.reason, e.skipped, e.during, e.error].filter((field) => typeof field === 'string').join(', ')
   const others = all.filter((e) => leak && e.time >= leak.time - 1000 && !['sample', 'report', 'sites'].includes(e.type))
   t.diagnostic(`other events from the leak on: ${others.map((e) => `${e.type} (${told(e)}) at ${since(e.time)}`).join('; ') || 'none'}`)
@@ -338,7 +339,7 @@ function findings(t, run, variant, room) {
   const when = longest[2] === 0 ? 'none over 20 ms' : `${longest[1]} ms (of ${longest[2]} ms, ${longest[3]} ms waiting for a core), ${after({ time: longest[0] })}${inPass ? ', in a census pass' : ''}`
   const stalls = stops.filter(([, , late]) => late > MAX_STOP_MS).map(([, beyond, late, waited]) => `${late} ms (${waited} waiting, ${beyond} beyond)`)
   t.diagnostic(`longest stop beyond GCs and waits ${when}; stalls over ${MAX_STOP_MS} ms: ${stalls.join(', ') || 'none'}; skipped ${JSON.stringify(all.filter((e) => e.type === 'snapshot-skipped').map((s) => s.skipped))}`)
-  return { all, leak, reports, first, pair, sites, stops, longest, heaps, after }
+  return { all, leak, reports, first, pair, ranked, sites, stops, longest, heaps, after }
 }
 
 /** Whether `report` names a holder: an item of its suspects (or a pair's growth roots or grown collections) has one. */
@@ -359,7 +360,7 @@ function assertOneLabel(reports, variant) {
 async function check(t, variant, room) {
   const run = await runService(t, variant, room)
   if (run.skipped !== undefined) return t.skip(run.skipped)
-  const { all, leak, reports, first, pair, sites, stops, longest, heaps, after } = findings(t, run, variant, room)
+  const { all, leak, reports, first, pair, ranked, sites, stops, longest, heaps, after } = findings(t, run, variant, room)
 
   assert.ok(leak, `no heap leak within ${LEAK_WITHIN_MS / 1000} s; heap floors ${heaps} MB`)
   assert.ok(first && first.time - leak.time <= reportWithin(variant), `no report within ${reportWithin(variant) / 1000} s of the leak: ${after(first)}`)
@@ -379,7 +380,6 @@ async function check(t, variant, room) {
   if (variant.label !== undefined) assertOneLabel(reports, variant)
   // The sockets' bytes are Node's agent's own; the app's line is in madeAt where it was ranked.
   if (variant.handles === undefined) {
-    const ranked = all.find((e) => e.type === 'sites')
     assert.ok(ranked && ranked.time - leak.time <= SITES_WITHIN_MS, `no sites event within ${SITES_WITHIN_MS / 1000} s of the leak: ${after(ranked)}`)
     assertSitesInSourceWords(sites, variant)
   }
